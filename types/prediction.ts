@@ -1,0 +1,53 @@
+import type { ErrnoName } from './spec.ts';
+
+/** One way the kernel may word a rejection: the rule and the ordered log lines to find. */
+export interface ExpectedMessage {
+  readonly ruleId: string;
+  readonly stage: 'verifier' | 'libbpf' | 'map_create';
+  readonly errnoName: ErrnoName;
+  /** ordered substrings with {{regex}} islands, params already substituted */
+  readonly lines: readonly string[];
+}
+
+export type ProgramPrediction =
+  | { readonly program: string; readonly verdict: 'accepted' }
+  | {
+      readonly program: string;
+      readonly verdict: 'rejected';
+      /** the error the verifier must report first (verification order) */
+      readonly expected: ExpectedMessage;
+      /** other errors on other paths a correct verifier could equally report first */
+      readonly alternatives: readonly ExpectedMessage[];
+    };
+
+/** Expected state after one test run. A global mapped to null is not predictable (e.g. bytes read through an untrusted pointer). */
+export interface StepPrediction {
+  readonly step: number;
+  readonly iteration: number;
+  readonly program: string;
+  /** the program's return value; null where test_run does not report it (fentry: the traced function's) */
+  readonly retval: number | null;
+  readonly globals: Readonly<Record<string, string | null>>;
+}
+
+/** A known divergence that applies to this scenario on this kernel. */
+export interface DivergenceHit {
+  readonly program: string;
+  readonly divergenceId: string;
+  readonly hostUnsafe: boolean;
+}
+
+export interface Prediction {
+  readonly scenarioId: string;
+  /** kernel version the prediction is for (`6.18.44`) */
+  readonly kernelVersion: string;
+  readonly nrCpus: number;
+  readonly programs: readonly ProgramPrediction[];
+  /** runs of the schedule; programs predicted rejected are left out */
+  readonly steps: readonly StepPrediction[];
+  readonly divergences: readonly DivergenceHit[];
+  /** rule ids whose condition the oracle evaluated as hit */
+  readonly rulesHit: readonly string[];
+  /** every pointer NULL-checked before use, every CPU constant < nrCpus, no deliberate violation */
+  readonly wellFormed: boolean;
+}

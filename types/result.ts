@@ -1,0 +1,41 @@
+import type { RunnerName } from './kernel.ts';
+
+export type MismatchKind =
+  /** oracle expects a rejection, the kernel accepted */
+  | 'verdict_kernel_accepts'
+  /** oracle expects acceptance, the kernel rejected */
+  | 'verdict_kernel_rejects'
+  /** both reject, but the log does not hold the expected message */
+  | 'message'
+  /** a global or retval differs after a run step */
+  | 'value'
+  /** the kernel logged a splat while the case ran */
+  | 'splat'
+  /** the runner could not execute the case (harness crash, VM timeout) */
+  | 'runner_error';
+
+export interface Mismatch {
+  readonly kind: MismatchKind;
+  readonly program: string | null;
+  readonly step: number | null;
+  readonly expected: string;
+  readonly observed: string;
+  /** test_loader-style explanation: each expected piece MATCHED / EXPECTED / UNEXPECTED, then the log */
+  readonly detail: string;
+}
+
+export type CaseStatus = 'pass' | 'fail' | 'skip' | 'divergence' | 'error';
+
+export interface CaseResult {
+  readonly scenarioId: string;
+  readonly runner: RunnerName;
+  readonly kernelRelease: string;
+  readonly status: CaseStatus;
+  readonly mismatches: readonly Mismatch[];
+  /** for status skip */
+  readonly skipReason: string | null;
+  /** known divergences that explain the mismatches (status divergence) */
+  readonly divergences: readonly string[];
+  /** rule ids exercised */
+  readonly rules: readonly string[];
+}

@@ -1,0 +1,140 @@
+/**
+ * Scenario: one self-contained BPF test case (structs, kptr slots, programs, a run schedule).
+ * Plain, serialisable data: readonly objects, unions tagged by a literal field, `null` rather than `undefined`.
+ * u64 values travel as decimal strings because sums can exceed 2^53.
+ */
+
+/** C scalar types a struct member or observed global may have. */
+export type ScalarCType =
+  | 'char' | 'short' | 'int' | 'long'
+  | '__u8' | '__u16' | '__u32' | '__u64'
+  | '__s8' | '__s16' | '__s32' | '__s64';
+
+/**
+ * A struct member. `scalar`/`struct` members may be arrays (`count` > 0) or plain (`count: null`).
+ * `pointer` (`char *name`) and the special members exist to build structs the kernel must refuse
+ * for bpf_percpu_obj_new (rules percpu_obj_new.not_scalars / percpu_obj_new.special_fields).
+ */
+export type StructMember =
+  | { readonly kind: 'scalar'; readonly name: string; readonly ctype: ScalarCType; readonly count: number | null }
+  | { readonly kind: 'struct'; readonly name: string; readonly struct: string; readonly count: number | null }
+  | { readonly kind: 'pointer'; readonly name: string }
+  | { readonly kind: 'spin_lock'; readonly name: string }
+  | { readonly kind: 'kptr'; readonly name: string; readonly pointee: string };
+
+export interface StructType {
+  /** C identifier, unique in the scenario (and prefixed with the scenario id in batched C files by codegen). */
+  readonly name: string;
+  readonly members: readonly StructMember[];
+}
+
+/** BPF map types a kptr slot may live in (value `struct { long sum; struct T __percpu_kptr *pc; }`, key 0). */
+export type MapType = 'array' | 'hash' | 'lru_hash' | 'percpu_array' | 'percpu_hash';
+
+/** Where a kptr slot lives: a map value (one element, key 0), or a global variable. */
+export type KptrHome =
+  | { readonly kind: 'map'; readonly mapType: MapType }
+  | { readonly kind: 'global'; readonly section: 'bss' | 'data' };
+
+/** A kptr field: `struct <pointee> __percpu_kptr *` (tag percpu_kptr) or `struct <pointee> __kptr *` (tag kptr). */
+export interface Slot {
+  readonly name: string;
+  readonly home: KptrHome;
+  readonly pointee: string;
+  readonly tag: 'percpu_kptr' | 'kptr';
+}
+
+export type ProgType = 'tc' | 'syscall' | 'fentry' | 'fentry.s';
+
+/** The C type of a program-local variable. */
+export type VarType =
+  /** `struct T __percpu_kptr *` */
+  | { readonly kind: 'percpu'; readonly struct: string }
+  /** `struct T *` (a per-CPU element from bpf_per_cpu_ptr/bpf_this_cpu_ptr, or a bpf_obj_new object) */
+  | { readonly kind: 'plain'; readonly struct: string }
+  /** pointer to the map value (or global) holding `slot` */
+  | { readonly kind: 'map_value'; readonly slot: string };
+
+export interface VarDecl {
+  readonly name: string;
+  readonly type: VarType;
+}
+
+/**
+ * One operation. Ops run in order; `if` nests. Field paths (`field`) name a scalar member of the
+ * pointee struct: `c`, `arr[2]`, `inner.x`, `inner[1].y`.
+ */
+export type Op =
+  /** `dst = bpf_map_lookup_elem(&<slot map>, &zero); if (!dst) return 0;` (hash maps: insert key 0 first). For a global slot: `dst = &<global>` container. */
+  | { readonly op: 'lookup'; readonly slot: string; readonly dst: string }
+  /** `dst = bpf_percpu_obj_new(struct T)` (percpu) or `dst = bpf_obj_new(struct T)` */
+  | { readonly op: 'new'; readonly dst: string; readonly struct: string; readonly percpu: boolean }
+  /** `if (!var) { then }` (is: null) or `if (var) { then }` (is: nonnull) */
+  | { readonly op: 'if'; readonly var: string; readonly is: 'null' | 'nonnull'; readonly then: readonly Op[] }
+  /** `dst = bpf_kptr_xchg(&<slot>, src)`; src null means NULL; dst null discards the result. */
+  | { readonly op: 'xchg'; readonly slot: string; readonly src: string | null; readonly dst: string | null }
+  /** `bpf_percpu_obj_drop(var)` (percpu) or `bpf_obj_drop(var)` */
+  | { readonly op: 'drop'; readonly var: string; readonly percpu: boolean }
+  /** `dst = <slot>` (plain load of the kptr field) */
+  | { readonly op: 'load'; readonly slot: string; readonly dst: string }
+  /** `<slot> = src` (direct store; src null stores NULL) */
+  | { readonly op: 'store'; readonly slot: string; readonly src: string | null }
+  /** `dst = bpf_per_cpu_ptr(src, cpu)`; cpu is a constant */
+  | { readonly op: 'per_cpu_ptr'; readonly src: string; readonly cpu: number; readonly dst: string }
+  /** `dst = bpf_this_cpu_ptr(src)` */
+  | { readonly op: 'this_cpu_ptr'; readonly src: string; readonly dst: string }
+  /** `ptr->field = value` */
+  | { readonly op: 'write'; readonly ptr: string; readonly field: string; readonly value: string }
+  /** `global = ptr->field` */
+  | { readonly op: 'read'; readonly ptr: string; readonly field: string; readonly global: string }
+  /** `bpf_for(i, 0, nr_cpus) { e = bpf_per_cpu_ptr(src, i); if (e) global += e->field; }` */
+  | { readonly op: 'sum'; readonly src: string; readonly field: string; readonly global: string }
+  | { readonly op: 'rcu_lock' }
+  | { readonly op: 'rcu_unlock' }
+  /** `return value;` (every program also ends with an implicit `return 0;`) */
+  | { readonly op: 'return'; readonly value: number };
+
+export type OpKind = Op['op'];
+
+export interface Program {
+  /** C identifier of the BPF program (unique in the scenario). */
+  readonly name: string;
+  readonly progType: ProgType;
+  /** License string of the object; kfuncs need a GPL-compatible one. */
+  readonly license: 'GPL' | 'Dual BSD/GPL' | 'Proprietary';
+  readonly vars: readonly VarDecl[];
+  readonly ops: readonly Op[];
+}
+
+/** A global the programs write results to (`__u64 name;` etc. in .bss); observed after each run step. */
+export interface GlobalVar {
+  readonly name: string;
+  readonly ctype: ScalarCType;
+}
+
+/** Run `program` `repeat` times with BPF_PROG_TEST_RUN, the calling thread pinned to `cpu`. */
+export interface ScheduleStep {
+  readonly program: string;
+  readonly cpu: number;
+  readonly repeat: number;
+}
+
+/** Why the scenario exists: a program meant to be valid, or one that breaks exactly one spec rule on purpose. */
+export type Intent =
+  | { readonly kind: 'valid' }
+  | { readonly kind: 'break'; readonly rule: string }
+  | { readonly kind: 'mixed' };
+
+export interface Scenario {
+  /** C identifier prefix, unique within a batch: `s42_7`, `percpu_alloc_array`. */
+  readonly id: string;
+  readonly description: string;
+  /** fast-check replay information; null for hand-written scenarios. */
+  readonly origin: { readonly seed: number; readonly path: string; readonly index: number } | null;
+  readonly intent: Intent;
+  readonly structs: readonly StructType[];
+  readonly slots: readonly Slot[];
+  readonly globals: readonly GlobalVar[];
+  readonly programs: readonly Program[];
+  readonly schedule: readonly ScheduleStep[];
+}
