@@ -63,7 +63,8 @@ export type FeatureName =
   | 'percpu_size_limit'    // 512-byte limit for bpf_percpu_obj_new (v6.8)
   | 'nested_rcu_lock'      // nested bpf_rcu_read_lock allowed
   | 'exit_leak_trailer'    // "BPF_EXIT instruction in main prog would lead to reference leak"
-  | 'reject_plain_into_percpu'; // kptr_xchg refuses a bpf_obj_new object into a __percpu_kptr field
+  | 'reject_plain_into_percpu' // kptr_xchg refuses a bpf_obj_new object into a __percpu_kptr field
+  | 'exit_checks_leak_first';  // at BPF_EXIT the reference-leak check runs before the rcu-lock check (check_resource_leak)
 
 export interface KernelFeatures {
   /** `major.minor` */
