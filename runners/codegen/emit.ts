@@ -1,0 +1,86 @@
+import type { Program, Scenario } from '../../types/index.ts';
+import { cString } from './cLiteral.ts';
+import { emitPrelude, emitScenario } from './emitScenario.ts';
+import { DEFAULT_LICENSE, licenseOf } from './licenseOf.ts';
+import { scenarioIdentifiers } from './scenarioIdentifiers.ts';
+import { scenarioInvalid } from './scenarioInvalid.ts';
+
+/** One C translation unit holding several scenarios, and which program belongs to which scenario. */
+export interface EmittedBatch {
+  readonly source: string;
+  readonly programs: readonly { readonly scenarioId: string; readonly program: string }[];
+}
+
+/** What a reproducer asserts about one program, in the kernel's test_loader vocabulary. */
+export interface ProgramNote {
+  readonly program: string;
+  /** `__description("...")`: the rule id or finding the program demonstrates */
+  readonly description: string;
+  readonly expect:
+    | { readonly verdict: 'accepted'; readonly retval: number | null }
+    /** `__msg` patterns in log order; `{{regex}}` islands are kept for test_loader */
+    | { readonly verdict: 'rejected'; readonly msgs: readonly string[] };
+}
+
+/**
+ * One selftest-style .bpf.c for several scenarios (one clang run, one object). Identifiers are
+ * used verbatim, so the scenarios' file-scope identifiers must be disjoint, and an object has one
+ * license, so they must share it; packBatches() builds batches that satisfy both.
+ * @throws KptrError KPTR_SCENARIO_INVALID on a collision, a license mix, or a scenario that names
+ * something it does not define
+ */
+export function emitBatch(scenarios: readonly Scenario[]): EmittedBatch {
+  const owner = new Map<string, string>();
+  for (const s of scenarios) {
+    const own = new Set<string>();
+    for (const id of scenarioIdentifiers(s)) {
+      if (own.has(id)) throw scenarioInvalid(s.id, `defines ${id} twice`);
+      own.add(id);
+      const other = owner.get(id);
+      if (other !== undefined) throw scenarioInvalid(s.id, `${id} is also defined by scenario ${other} in the same batch`);
+      owner.set(id, s.id);
+    }
+  }
+  const licenses = [...new Set(scenarios.map(licenseOf))];
+  if (licenses.length > 1) {
+    throw scenarioInvalid(scenarios[0]?.id ?? '?', `a batch mixes licenses (${licenses.join(', ')}); one object has one license`);
+  }
+  const lines = [
+    ...emitPrelude(licenses[0] ?? DEFAULT_LICENSE, `kptr-conform batch of ${scenarios.length} scenario(s), generated`),
+    ...scenarios.flatMap((s) => emitScenario(s, () => [])),
+  ];
+  return {
+    source: lines.join('\n'),
+    programs: scenarios.flatMap((s) => s.programs.map((p) => ({ scenarioId: s.id, program: p.name }))),
+  };
+}
+
+/**
+ * A single-scenario file in the kernel's test_loader style: `SEC("?tc") __description("...")
+ * __failure __msg("...")` (or `__success __retval(n)`) above each noted program, `#include
+ * "kptr.h"`. It compiles as it is with kptr.h beside it.
+ * @throws KptrError KPTR_SCENARIO_INVALID when a note names a program the scenario lacks
+ */
+export function emitReproducer(scenario: Scenario, notes: readonly ProgramNote[]): string {
+  for (const note of notes) {
+    if (!scenario.programs.some((p) => p.name === note.program)) {
+      throw scenarioInvalid(scenario.id, `a reproducer note names program ${note.program}, which the scenario lacks`);
+    }
+  }
+  const annotations = (p: Program): string[] =>
+    notes.filter((n) => n.program === p.name).flatMap((n) => [`__description(${cString(n.description)})`, expectLine(n)]);
+  return [
+    ...emitPrelude(licenseOf(scenario), `kptr-conform reproducer: ${scenario.description}${originText(scenario)}`),
+    ...emitScenario(scenario, annotations),
+  ].join('\n');
+}
+
+function expectLine(note: ProgramNote): string {
+  if (note.expect.verdict === 'rejected') return ['__failure', ...note.expect.msgs.map((m) => `__msg(${cString(m)})`)].join(' ');
+  return note.expect.retval === null ? '__success' : `__success __retval(${note.expect.retval})`;
+}
+
+/** fast-check replay information, so the reproducer leads back to its run. */
+function originText(s: Scenario): string {
+  return s.origin === null ? '' : ` (seed ${s.origin.seed}, path ${s.origin.path}, index ${s.origin.index})`;
+}

@@ -1,0 +1,47 @@
+import type { MapType, Slot } from '../../types/index.ts';
+import { slotElemName } from './scenarioIdentifiers.ts';
+
+const MAP_TYPES: Readonly<Record<MapType, string>> = {
+  array: 'BPF_MAP_TYPE_ARRAY',
+  hash: 'BPF_MAP_TYPE_HASH',
+  lru_hash: 'BPF_MAP_TYPE_LRU_HASH',
+  percpu_array: 'BPF_MAP_TYPE_PERCPU_ARRAY',
+  percpu_hash: 'BPF_MAP_TYPE_PERCPU_HASH',
+};
+
+/** The C pointer type a slot holds: `struct <pointee> __percpu_kptr *` or `struct <pointee> __kptr *`. */
+export function slotPointerType(slot: Slot): string {
+  return `struct ${slot.pointee} ${slot.tag === 'percpu_kptr' ? '__percpu_kptr' : '__kptr'} *`;
+}
+
+/**
+ * Storage for each slot. A map home is a one-element map named after the slot (key int 0) whose
+ * value is `struct <slot>_elem { long sum; <pointer> pc; }`, as in selftests' percpu_alloc_array.c.
+ * A global home is a static variable in its own `.bss.<slot>`/`.data.<slot>` section: libbpf makes
+ * a data map mmapable only if it holds a non-static variable, and a map whose value has a kptr
+ * field cannot be mmapped, so the kptr must not share plain .bss/.data with the result globals.
+ */
+export function emitSlots(slots: readonly Slot[]): string[] {
+  return slots.flatMap((slot) => {
+    if (slot.home.kind === 'global') {
+      const section = `.${slot.home.section}.${slot.name}`;
+      // zero in .data.* is still PROGBITS (section named by prefix); "= NULL" says it is data on purpose
+      const init = slot.home.section === 'data' ? ' = NULL' : '';
+      return [`static ${slotPointerType(slot)}${slot.name} SEC("${section}")${init};`, ''];
+    }
+    return [
+      `struct ${slotElemName(slot.name)} {`,
+      '\tlong sum;',
+      `\t${slotPointerType(slot)}pc;`,
+      '};',
+      '',
+      'struct {',
+      `\t__uint(type, ${MAP_TYPES[slot.home.mapType]});`,
+      '\t__uint(max_entries, 1);',
+      '\t__type(key, int);',
+      `\t__type(value, struct ${slotElemName(slot.name)});`,
+      `} ${slot.name} SEC(".maps");`,
+      '',
+    ];
+  });
+}

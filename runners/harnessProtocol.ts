@@ -1,0 +1,228 @@
+import type {
+  KernelInfo,
+  NotRun,
+  Observation,
+  ProgramObservation,
+  ProgType,
+  RejectStage,
+  RunnerName,
+  RunObservation,
+  Scenario,
+} from '../types/index.ts';
+
+/**
+ * The text side of the native harness protocol (ARCHITECTURE.md, "The harness protocol"): the plan we write and the
+ * JSON lines we read back. Pure: no files, no processes; the host and VM runners share it.
+ */
+
+/** One object's worth of work: the scenarios compiled into it and, per scenario, the schedule steps allowed to execute. */
+export interface PlanBatch {
+  readonly scenarios: readonly Scenario[];
+  /** scenario id → indexes into its `schedule` that may run (others are verified only); missing id = none */
+  readonly runSteps: Readonly<Record<string, readonly number[]>>;
+}
+
+/**
+ * The harness plan for a batch: every program is verified, globals are declared per scenario, and the allowed
+ * schedule steps run in scenario order. `prog` lines carry the scenario id so `--kmsg-markers` can attribute
+ * splats raised during verification.
+ */
+export function writePlan(batch: PlanBatch): string {
+  const lines: string[] = [];
+  for (const s of batch.scenarios) for (const p of s.programs) lines.push(`prog ${p.name} ${s.id}`);
+  for (const s of batch.scenarios) {
+    if (s.globals.length > 0) lines.push(`globals ${s.id} ${s.globals.map((g) => g.name).join(' ')}`);
+  }
+  for (const s of batch.scenarios) {
+    for (const i of batch.runSteps[s.id] ?? []) {
+      const step = s.schedule[i];
+      if (step) lines.push(`run ${s.id} ${step.program} ${step.cpu} ${step.repeat}`);
+    }
+  }
+  return lines.map((l) => `${l}\n`).join('');
+}
+
+type HarnessEvent =
+  | { ev: 'kernel'; release: string; nr_cpus: number }
+  | { ev: 'load'; prog: string; verdict: 'accepted'; ns: number }
+  | {
+      ev: 'load';
+      prog: string;
+      verdict: 'rejected';
+      stage: RejectStage;
+      errno: number;
+      errno_name: string;
+      log: string;
+      ns: number;
+    }
+  | { ev: 'object'; ok: boolean; stage: RejectStage; errno: number; errno_name: string; log: string }
+  | {
+      ev: 'run';
+      scenario: string;
+      prog: string;
+      cpu: number;
+      iter: number;
+      err: string | null;
+      retval: number | null;
+      ns: number;
+      globals: Record<string, string | null>;
+    }
+  | { ev: 'skip'; scenario: string; prog: string; reason: string }
+  | { ev: 'done' };
+
+/** JSON lines of the harness; a torn last line (the harness died while writing) is dropped. */
+function parseEvents(text: string): HarnessEvent[] {
+  const events: HarnessEvent[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      events.push(JSON.parse(line) as HarnessEvent);
+    } catch {
+      // a partial line from a killed harness carries nothing we can trust
+    }
+  }
+  return events;
+}
+
+/** Log lines that say how verification went, not why it failed: never the summary's subject. */
+const TRAILER = [/^processed \d+ insns/, /^verification time/, /^stack depth/, /^libbpf: failed to load object/];
+
+/** Register-state lines only make sense with the line above them (cilium/ebpf `includePreviousLine`). */
+const REGISTER_STATE = /^(\s|(frame\d+: )?R\d+\w*=)/;
+
+/**
+ * cilium-style one-liner for a rejection: `load <prog> (<type>): <ERRNO>: <last meaningful log line> (N lines omitted)`.
+ * The trailing statistics lines are skipped; a register-state last line is preceded by the line before it.
+ */
+export function rejectionSummary(program: string, progType: ProgType, errnoName: string, log: string): string {
+  const lines = log.split('\n').filter((l) => l.trim() !== '');
+  while (lines.length > 0 && TRAILER.some((re) => re.test(lines[lines.length - 1] ?? ''))) lines.pop();
+  const head = `load ${program} (${progType}): ${errnoName}`;
+  const last = lines[lines.length - 1];
+  if (last === undefined) return head;
+  const shown = lines.length >= 2 && REGISTER_STATE.test(last) ? [lines[lines.length - 2] ?? '', last] : [last];
+  const omitted = lines.length - shown.length;
+  const tail = omitted > 0 ? ` (${omitted} line${omitted === 1 ? '' : 's'} omitted)` : '';
+  return `${head}: ${shown.map((l) => l.trim()).join(': ')}${tail}`;
+}
+
+interface Collected {
+  programs: ProgramObservation[];
+  runs: RunObservation[];
+  notRun: NotRun[];
+  /** next schedule index a run/skip event may belong to */
+  cursor: number;
+  /** schedule index of the run events being read */
+  step: number;
+}
+
+/** The schedule step a run (iteration 0) or skip event belongs to: the next one naming that program (and cpu). */
+function nextStep(s: Scenario, from: number, program: string, cpu: number | null): number {
+  for (let i = from; i < s.schedule.length; i++) {
+    const st = s.schedule[i];
+    if (st && st.program === program && (cpu === null || st.cpu === cpu)) return i;
+  }
+  return -1;
+}
+
+function isTracing(t: ProgType): boolean {
+  return t === 'fentry' || t === 'fentry.s';
+}
+
+/**
+ * Harness output → one Observation per scenario, in `scenarios` order. Run lines are matched to schedule steps in
+ * order. If the harness died before `done`, a scenario counts as finished only when all its programs were verified
+ * and a later scenario's run output already appeared; the others get `error: KPTR_HARNESS_CRASH` (their partial
+ * observations are kept, so a splat can still be attributed).
+ */
+export function parseHarnessOutput(
+  text: string,
+  scenarios: readonly Scenario[],
+  runner: RunnerName,
+  kernel: KernelInfo,
+): Observation[] {
+  const events = parseEvents(text);
+  const programOwner = new Map<string, Scenario>();
+  for (const s of scenarios) for (const p of s.programs) programOwner.set(p.name, s);
+  const byId = new Map<string, Collected>(
+    scenarios.map((s) => [s.id, { programs: [], runs: [], notRun: [], cursor: 0, step: -1 }]),
+  );
+  let done = false;
+  let lastActive = -1;
+
+  for (const e of events) {
+    if (e.ev === 'done') done = true;
+    if (e.ev === 'load') {
+      const s = programOwner.get(e.prog);
+      const c = s && byId.get(s.id);
+      const prog = s?.programs.find((p) => p.name === e.prog);
+      if (!s || !c || !prog) continue;
+      c.programs.push(
+        e.verdict === 'accepted'
+          ? { program: e.prog, verdict: 'accepted', loadNs: e.ns }
+          : {
+              program: e.prog,
+              verdict: 'rejected',
+              stage: e.stage,
+              errno: e.errno,
+              errnoName: e.errno_name,
+              log: e.log,
+              summary: rejectionSummary(e.prog, prog.progType, e.errno_name, e.log),
+              loadNs: e.ns,
+            },
+      );
+    }
+    if (e.ev === 'run' || e.ev === 'skip') {
+      const idx = scenarios.findIndex((s) => s.id === e.scenario);
+      const s = scenarios[idx];
+      const c = s && byId.get(s.id);
+      if (!s || !c) continue;
+      lastActive = Math.max(lastActive, idx);
+      if (e.ev === 'skip') {
+        const i = nextStep(s, c.cursor, e.prog, null);
+        if (i >= 0) c.cursor = i + 1;
+        c.notRun.push({ program: e.prog, reason: e.reason });
+        continue;
+      }
+      if (e.iter === 0 || c.step < 0) {
+        c.step = nextStep(s, c.cursor, e.prog, e.cpu);
+        if (c.step >= 0) c.cursor = c.step + 1;
+      }
+      const progType = s.programs.find((p) => p.name === e.prog)?.progType;
+      c.runs.push({
+        step: c.step,
+        iteration: e.iter,
+        program: e.prog,
+        cpu: e.cpu,
+        err: e.err,
+        retval: progType && isTracing(progType) ? null : e.retval,
+        globals: Object.fromEntries(
+          Object.entries(e.globals).filter((kv): kv is [string, string] => kv[1] !== null),
+        ),
+        runNs: e.ns,
+      });
+    }
+  }
+
+  return scenarios.map((s, idx) => {
+    const c = byId.get(s.id) as Collected;
+    const allLoaded = s.programs.every((p) => c.programs.some((o) => o.program === p.name));
+    const finished = done || (allLoaded && idx < lastActive);
+    return {
+      scenarioId: s.id,
+      runner,
+      kernel,
+      skipped: null,
+      error: finished
+        ? null
+        : {
+            code: 'KPTR_HARNESS_CRASH',
+            message: `the harness exited before finishing scenario ${s.id} (${c.programs.length}/${s.programs.length} programs verified, ${c.runs.length} runs)`,
+          },
+      programs: c.programs,
+      runs: c.runs,
+      notRun: c.notRun,
+      splats: [],
+    };
+  });
+}

@@ -1,0 +1,184 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { KptrError } from '../../errors/KptrError.ts';
+import type { KernelInfo, NotRun, Observation, RunnerCapabilities, RunPlan, Scenario } from '../../types/index.ts';
+import { compileBpf } from '../codegen/compileBpf.ts';
+import { emitBatch } from '../codegen/emit.ts';
+import { packBatches } from '../codegen/packBatches.ts';
+import { parseHarnessOutput, writePlan } from '../harnessProtocol.ts';
+import type { RunCase, Runner, RunHooks } from '../runner.ts';
+import { attributeSplats } from './attributeSplats.ts';
+import { KmsgReader } from './KmsgReader.ts';
+import { DEFAULT_HARNESS_PATH, probeHost } from './probe.ts';
+import { hostExecutionGate } from './safety.ts';
+
+export interface HostRunnerOptions {
+  /** where .bpf.c, .o, plans and harness output of each batch are written */
+  readonly workDir: string;
+  readonly harnessPath?: string;
+  /** batches compiled ahead while the harness runs the current one; default 2 (one per core here) */
+  readonly jobs?: number;
+  /** scenarios per object; default 200 (one object costs ~14 ms of kernel BTF parsing, so batching pays) */
+  readonly maxPerBatch?: number;
+  /** probe cache; default `~/.cache/kptr-conform` */
+  readonly cacheDir?: string;
+}
+
+/** A batch ready for the harness, or the observations that say why it is not. */
+type Compiled = { readonly object: string } | { readonly error: KptrError };
+
+/**
+ * The host runner: verifies every program of every scenario on the running kernel, and executes only the schedule
+ * steps the host-safety gate allows (runners/host/safety.ts); the rest become NotRun entries with the gate's reason.
+ * Scenarios are packed into objects (one clang run, one harness run each); the next batch compiles while the
+ * current one runs.
+ */
+export function createHostRunner(options: HostRunnerOptions): Runner {
+  const harness = options.harnessPath ?? DEFAULT_HARNESS_PATH;
+  const jobs = Math.max(1, options.jobs ?? 2);
+  const maxPerBatch = options.maxPerBatch ?? 200;
+  let caps: Promise<RunnerCapabilities> | null = null;
+  let batchSeq = 0;
+
+  const probe = (): Promise<RunnerCapabilities> => {
+    caps ??= probeHost({ harnessPath: harness, ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}) });
+    return caps;
+  };
+
+  const compile = async (batch: readonly Scenario[], name: string): Promise<Compiled> => {
+    try {
+      return { object: await compileBpf(emitBatch(batch).source, options.workDir, name) };
+    } catch (e) {
+      if (e instanceof KptrError && (e.code === 'KPTR_COMPILE_FAILED' || e.code === 'KPTR_SCENARIO_INVALID')) return { error: e };
+      throw e;
+    }
+  };
+
+  /** One harness run over one object; a batch whose object fails as a whole is retried one scenario at a time. */
+  const execute = async (
+    batch: readonly Scenario[],
+    compiled: Compiled,
+    name: string,
+    plans: ReadonlyMap<string, RunPlan>,
+    kernel: KernelInfo,
+    kmsg: KmsgReader | null,
+  ): Promise<Observation[]> => {
+    if ('error' in compiled) {
+      if (batch.length > 1) return isolate(batch, plans, kernel, kmsg);
+      const e = compiled.error;
+      return batch.map((s) => failed(s, kernel, e.code, e.message));
+    }
+    const gateNotRun = new Map<string, NotRun[]>();
+    const runSteps: Record<string, number[]> = {};
+    for (const s of batch) {
+      const plan = plans.get(s.id) as RunPlan;
+      // optimistic about the kernel's verdict: the harness itself never runs a program the kernel rejected
+      const gate = hostExecutionGate(s, plan, new Set(s.programs.map((p) => p.name)), kernel.nrCpus);
+      const allowed = new Set(gate.filter((g) => g.allowed).map((g) => g.program));
+      runSteps[s.id] = s.schedule.flatMap((st, i) => (allowed.has(st.program) ? [i] : []));
+      const scheduled = new Set(s.schedule.map((st) => st.program));
+      gateNotRun.set(
+        s.id,
+        gate.filter((g) => !g.allowed && scheduled.has(g.program)).map((g) => ({ program: g.program, reason: g.reason })),
+      );
+    }
+    const planFile = join(options.workDir, `${name}.plan`);
+    const outFile = join(options.workDir, `${name}.jsonl`);
+    await writeFile(planFile, writePlan({ scenarios: batch, runSteps }));
+    const r = await execa(harness, ['run', compiled.object, planFile, '--out', outFile], { reject: false });
+    const text = await readFile(outFile, 'utf8').catch(() => '');
+    if (r.exitCode !== 0 && text === '') {
+      throw new KptrError('KPTR_HARNESS_CRASH', `the harness failed on ${compiled.object}: ${r.stderr.trim() || r.signal || r.exitCode}`, 'rebuild it with scripts/build-harness.sh and rerun', { cause: r });
+    }
+    if (batch.length > 1 && text.includes('"ev":"object"')) return isolate(batch, plans, kernel, kmsg);
+
+    const splats = kmsg ? attributeSplats(kmsg.drain(), batch) : new Map();
+    const died = r.exitCode !== 0 ? ` (${r.signal ?? `exit ${r.exitCode}`}: ${r.stderr.trim().split('\n').pop() ?? ''})` : '';
+    return parseHarnessOutput(text, batch, 'host', kernel).map((o) => ({
+      ...o,
+      error: o.error ? { ...o.error, message: o.error.message + died } : null,
+      notRun: [...(gateNotRun.get(o.scenarioId) ?? []), ...o.notRun],
+      splats: [...o.splats, ...(splats.get(o.scenarioId) ?? [])],
+    }));
+  };
+
+  /** One object per scenario, so one scenario's compile error or missing extern does not decide the others. */
+  const isolate = async (
+    batch: readonly Scenario[],
+    plans: ReadonlyMap<string, RunPlan>,
+    kernel: KernelInfo,
+    kmsg: KmsgReader | null,
+  ): Promise<Observation[]> => {
+    const out: Observation[] = [];
+    for (const s of batch) {
+      const name = `batch-${process.pid}-${batchSeq++}`;
+      out.push(...(await execute([s], await compile([s], name), name, plans, kernel, kmsg)));
+    }
+    return out;
+  };
+
+  const run = async (cases: readonly RunCase[], hooks?: RunHooks): Promise<Observation[]> => {
+    const c = await probe();
+    if (c.problems.some((p) => p.startsWith('no CAP_BPF'))) {
+      throw new KptrError('KPTR_NO_BPF_PRIVILEGE', 'the host runner needs CAP_BPF and CAP_PERFMON to load BPF programs', 'run as root or grant CAP_BPF+CAP_PERFMON');
+    }
+    if (c.problems.length > 0 || !c.kernel) {
+      throw new KptrError('KPTR_HARNESS_MISSING', c.problems.join('; ') || 'the host kernel could not be probed', 'run scripts/build-harness.sh (or scripts/setup.sh)');
+    }
+    const kernel = c.kernel;
+    await mkdir(options.workDir, { recursive: true });
+    const results = new Map<string, Observation>();
+    const done = (o: Observation): void => {
+      results.set(o.scenarioId, o);
+      hooks?.onObservation?.(o);
+    };
+
+    const runnable: Scenario[] = [];
+    for (const { scenario } of cases) {
+      const missing = scenario.programs.find((p) => !c.progTypes[p.progType].ok);
+      if (missing) {
+        const why = c.progTypes[missing.progType].reason ?? 'unavailable';
+        done(skipped(scenario, kernel, `${missing.progType} programs cannot be loaded on this kernel: ${why}`));
+      } else {
+        runnable.push(scenario);
+      }
+    }
+    const plans = new Map(cases.map((k) => [k.scenario.id, k.plan]));
+    const batches = packBatches(runnable, maxPerBatch).map((b) => ({ scenarios: b, name: `batch-${process.pid}-${batchSeq++}` }));
+    const compiling: Promise<Compiled>[] = [];
+    const startCompile = (i: number): void => {
+      const b = batches[i];
+      if (b && !compiling[i]) compiling[i] = compile(b.scenarios, b.name);
+    };
+
+    const kmsg = KmsgReader.open();
+    try {
+      for (let i = 0; i < batches.length; i++) {
+        for (let k = i; k < i + jobs; k++) startCompile(k);
+        const b = batches[i] as (typeof batches)[number];
+        const compiled = await (compiling[i] as Promise<Compiled>);
+        for (const o of await execute(b.scenarios, compiled, b.name, plans, kernel, kmsg)) done(o);
+      }
+    } finally {
+      kmsg?.close();
+      // a compile started ahead must not reject unobserved after an earlier batch threw
+      await Promise.allSettled(compiling);
+    }
+    return cases.map((k) => results.get(k.scenario.id) as Observation);
+  };
+
+  return { name: 'host', probe, run };
+}
+
+function empty(s: Scenario, kernel: KernelInfo): Observation {
+  return { scenarioId: s.id, runner: 'host', kernel, skipped: null, error: null, programs: [], runs: [], notRun: [], splats: [] };
+}
+
+function skipped(s: Scenario, kernel: KernelInfo, reason: string): Observation {
+  return { ...empty(s, kernel), skipped: reason };
+}
+
+function failed(s: Scenario, kernel: KernelInfo, code: string, message: string): Observation {
+  return { ...empty(s, kernel), error: { code, message } };
+}

@@ -1,0 +1,810 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kptr-conform native harness: the only code of the project that talks to the kernel.
+ *
+ *   harness probe
+ *   harness run OBJECT.o PLAN [--out FILE] [--kmsg-markers]
+ *
+ * The protocol (plan lines in, JSON lines out) is described in ARCHITECTURE.md, "The harness protocol".
+ *
+ * Every program of one object gets its own verdict although libbpf loads an object as a whole: the binary is
+ * linked with -Wl,--wrap=bpf_prog_load, so libbpf's calls land in __wrap_bpf_prog_load below. A program the
+ * kernel rejects is recorded (errno + full log_level 1 log) and replaced by a trivial `r0 = 0; exit` so that
+ * bpf_object__load goes on with the next program. The substitute is never executed.
+ *
+ * Built statically (scripts/build-harness.sh) so the same binary runs in a busybox initramfs.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#define MAX_PROGS 4096
+#define MAX_GLOBAL_SETS 4096
+#define LOG_INITIAL (4u << 20)
+#define LOG_MAX (1u << 30)
+#define PAD_SIZE 64
+
+/* ---------- output ---------- */
+
+static FILE *out;
+
+/* JSON string body: every byte is either copied (printable ASCII, valid UTF-8 sequences) or escaped, so any
+ * verifier log or libbpf message survives a JSON round trip. Invalid UTF-8 bytes become \u00XX. */
+static void json_str(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	fputc('"', out);
+	while (*p) {
+		unsigned char c = *p;
+		if (c == '"' || c == '\\') {
+			fputc('\\', out);
+			fputc(c, out);
+			p++;
+		} else if (c == '\n') {
+			fputs("\\n", out);
+			p++;
+		} else if (c == '\t') {
+			fputs("\\t", out);
+			p++;
+		} else if (c < 0x20 || c == 0x7f) {
+			fprintf(out, "\\u%04x", c);
+			p++;
+		} else if (c < 0x80) {
+			fputc(c, out);
+			p++;
+		} else {
+			int n = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 && c < 0xe0 ? 1 : 0;
+			bool ok = n > 0;
+			for (int i = 1; ok && i <= n; i++)
+				ok = (p[i] & 0xc0) == 0x80;
+			if (ok) {
+				fwrite(p, 1, n + 1, out);
+				p += n + 1;
+			} else {
+				fprintf(out, "\\u%04x", c);
+				p++;
+			}
+		}
+	}
+	fputc('"', out);
+}
+
+static void ev_end(void)
+{
+	fputs("}\n", out);
+	fflush(out);
+}
+
+/* errno names as the kernel spells them; glibc does not know the kernel-internal 512..530 range */
+static const char *errno_name(int e)
+{
+	switch (e) {
+	case 512: return "ERESTARTSYS";
+	case 513: return "ERESTARTNOINTR";
+	case 514: return "ERESTARTNOHAND";
+	case 515: return "ENOIOCTLCMD";
+	case 516: return "ERESTART_RESTARTBLOCK";
+	case 517: return "EPROBE_DEFER";
+	case 518: return "EOPENSTALE";
+	case 519: return "ENOPARAM";
+	case 521: return "EBADHANDLE";
+	case 522: return "ENOTSYNC";
+	case 523: return "EBADCOOKIE";
+	case 524: return "ENOTSUPP";
+	case 525: return "ETOOSMALL";
+	case 526: return "ESERVERFAULT";
+	case 527: return "EBADTYPE";
+	case 528: return "EJUKEBOX";
+	case 529: return "EIOCBQUEUED";
+	case 530: return "ERECALLCONFLICT";
+	}
+	const char *n = strerrorname_np(e);
+	if (n)
+		return n;
+	static char buf[32];
+	snprintf(buf, sizeof(buf), "E%d", e);
+	return buf;
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static _Noreturn void die(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("harness: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+/* ---------- libbpf messages (object-level failures are reported with them) ---------- */
+
+static char *libbpf_msgs;
+static size_t libbpf_msgs_len;
+
+static int on_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	char line[4096];
+	int n = vsnprintf(line, sizeof(line), fmt, args);
+	if (n < 0)
+		return 0;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	char *grown = realloc(libbpf_msgs, libbpf_msgs_len + n + 1);
+	if (!grown)
+		return 0;
+	libbpf_msgs = grown;
+	memcpy(libbpf_msgs + libbpf_msgs_len, line, n + 1);
+	libbpf_msgs_len += n;
+	return 0;
+}
+
+/* ---------- kmsg markers ---------- */
+
+static int kmsg_fd = -1;
+static const char *marked_scenario;
+
+static void kmsg_write(const char *what, const char *scenario)
+{
+	if (kmsg_fd < 0)
+		return;
+	char line[512];
+	int n = snprintf(line, sizeof(line), "kptr-conform: %s %s\n", what, scenario);
+	if (n > 0 && write(kmsg_fd, line, n) < 0) {
+		/* markers are a diagnostic aid; losing one must not stop the run */
+	}
+}
+
+/* Brackets kernel console output with the scenario that caused it. NULL ends the open bracket. */
+static void mark_scenario(const char *scenario)
+{
+	if (marked_scenario && scenario && strcmp(marked_scenario, scenario) == 0)
+		return;
+	if (marked_scenario)
+		kmsg_write("end", marked_scenario);
+	marked_scenario = scenario;
+	if (scenario)
+		kmsg_write("begin", scenario);
+}
+
+/* ---------- plan ---------- */
+
+struct prog_entry {
+	char *name;
+	char *scenario; /* optional, for kmsg markers */
+	bool seen;      /* the wrapper got a verdict for it */
+	bool accepted;
+};
+
+struct global_set {
+	char *scenario;
+	int count;
+	char **names;
+};
+
+static struct prog_entry progs[MAX_PROGS];
+static int nprogs;
+static struct global_set gsets[MAX_GLOBAL_SETS];
+static int ngsets;
+
+static struct prog_entry *find_prog(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (int i = 0; i < nprogs; i++)
+		if (strcmp(progs[i].name, name) == 0)
+			return &progs[i];
+	return NULL;
+}
+
+static struct global_set *find_gset(const char *scenario)
+{
+	for (int i = 0; i < ngsets; i++)
+		if (strcmp(gsets[i].scenario, scenario) == 0)
+			return &gsets[i];
+	return NULL;
+}
+
+static char **split_words(char *line, int *count)
+{
+	int cap = 8, n = 0;
+	char **w = malloc(cap * sizeof(*w));
+	for (char *tok = strtok(line, " \t\r\n"); tok; tok = strtok(NULL, " \t\r\n")) {
+		if (n == cap)
+			w = realloc(w, (cap *= 2) * sizeof(*w));
+		w[n++] = strdup(tok);
+	}
+	*count = n;
+	return w;
+}
+
+/* ---------- the bpf_prog_load wrapper ---------- */
+
+int __real_bpf_prog_load(enum bpf_prog_type prog_type, const char *prog_name, const char *license,
+			 const struct bpf_insn *insns, size_t insn_cnt, struct bpf_prog_load_opts *opts);
+
+static char *verifier_log;
+static size_t verifier_log_size;
+
+/* Reload with log_level 1 to get the full verifier log; grow the buffer on ENOSPC. */
+static void take_log(enum bpf_prog_type t, const char *name, const char *lic, const struct bpf_insn *insns,
+		     size_t cnt, const struct bpf_prog_load_opts *opts)
+{
+	if (!verifier_log) {
+		verifier_log_size = LOG_INITIAL;
+		verifier_log = malloc(verifier_log_size);
+	}
+	for (;;) {
+		struct bpf_prog_load_opts o = *opts;
+		verifier_log[0] = 0;
+		o.log_buf = verifier_log;
+		o.log_size = verifier_log_size;
+		o.log_level = 1;
+		int fd = __real_bpf_prog_load(t, name, lic, insns, cnt, &o);
+		if (fd >= 0) { /* accepted on the second try: keep whatever the log says, drop the program */
+			close(fd);
+			return;
+		}
+		if (errno != ENOSPC || verifier_log_size >= LOG_MAX)
+			return;
+		verifier_log_size *= 2;
+		free(verifier_log);
+		verifier_log = malloc(verifier_log_size);
+	}
+}
+
+/* `r0 = 0; exit` of the same type so libbpf continues; a socket filter if even that is refused. */
+static int load_substitute(enum bpf_prog_type t, const char *name, const char *lic, const struct bpf_prog_load_opts *opts)
+{
+	const struct bpf_insn trivial[2] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	struct bpf_prog_load_opts o = *opts;
+	o.func_info = NULL;
+	o.func_info_cnt = 0;
+	o.func_info_rec_size = 0;
+	o.line_info = NULL;
+	o.line_info_cnt = 0;
+	o.line_info_rec_size = 0;
+	o.fd_array = NULL;
+	o.log_buf = NULL;
+	o.log_size = 0;
+	o.log_level = 0;
+	int fd = __real_bpf_prog_load(t, name, lic, trivial, 2, &o);
+	if (fd >= 0)
+		return fd;
+	LIBBPF_OPTS(bpf_prog_load_opts, plain);
+	return __real_bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, name, "GPL", trivial, 2, &plain);
+}
+
+int __wrap_bpf_prog_load(enum bpf_prog_type t, const char *name, const char *lic, const struct bpf_insn *insns,
+			 size_t cnt, struct bpf_prog_load_opts *opts)
+{
+	struct prog_entry *p = find_prog(name);
+	if (!p) /* libbpf's own feature probes, or the probe command */
+		return __real_bpf_prog_load(t, name, lic, insns, cnt, opts);
+
+	if (p->scenario)
+		mark_scenario(p->scenario);
+	long long t0 = now_ns();
+	int fd = __real_bpf_prog_load(t, name, lic, insns, cnt, opts);
+	int err = errno;
+	long long ns = now_ns() - t0;
+	p->seen = true;
+	p->accepted = fd >= 0;
+
+	fputs("{\"ev\":\"load\",\"prog\":", out);
+	json_str(name);
+	if (fd >= 0) {
+		fprintf(out, ",\"verdict\":\"accepted\",\"ns\":%lld", ns);
+		ev_end();
+		return fd;
+	}
+	LIBBPF_OPTS(bpf_prog_load_opts, none);
+	take_log(t, name, lic, insns, cnt, opts ? opts : &none);
+	fprintf(out, ",\"verdict\":\"rejected\",\"stage\":\"verifier\",\"errno\":%d,\"errno_name\":", err);
+	json_str(errno_name(err));
+	fputs(",\"log\":", out);
+	json_str(verifier_log);
+	fprintf(out, ",\"ns\":%lld", ns);
+	ev_end();
+	return load_substitute(t, name, lic, opts ? opts : &none);
+}
+
+/* ---------- BTF lookups of global variables ---------- */
+
+struct var_loc {
+	struct bpf_map *map; /* internal map (.bss/.data/.rodata) */
+	__u32 offset;
+	__u32 size;
+	bool is_signed;
+	bool found;
+};
+
+/* Internal maps are named `<object prefix><section>`: the plain sections are recognised by their suffix. */
+static struct bpf_map *map_of_datasec(struct bpf_object *obj, const char *sec)
+{
+	struct bpf_map *m;
+	size_t sl = strlen(sec);
+	bpf_object__for_each_map(m, obj) {
+		const char *n = bpf_map__name(m);
+		size_t nl = strlen(n);
+		if (bpf_map__is_internal(m) && nl >= sl && strcmp(n + nl - sl, sec) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+static struct var_loc find_var(struct bpf_object *obj, const char *name)
+{
+	struct var_loc loc = { 0 };
+	const struct btf *btf = bpf_object__btf(obj);
+	if (!btf)
+		return loc;
+	__u32 n = btf__type_cnt(btf);
+	for (__u32 id = 1; id < n; id++) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		if (!btf_is_datasec(t))
+			continue;
+		const char *sec = btf__name_by_offset(btf, t->name_off);
+		if (strcmp(sec, ".bss") && strcmp(sec, ".data") && strcmp(sec, ".rodata"))
+			continue;
+		const struct btf_var_secinfo *vsi = btf_var_secinfos(t);
+		for (int i = 0; i < btf_vlen(t); i++, vsi++) {
+			const struct btf_type *v = btf__type_by_id(btf, vsi->type);
+			if (strcmp(btf__name_by_offset(btf, v->name_off), name))
+				continue;
+			const struct btf_type *vt = btf__type_by_id(btf, btf__resolve_type(btf, v->type));
+			loc.map = map_of_datasec(obj, sec);
+			loc.offset = vsi->offset;
+			loc.size = vsi->size;
+			loc.is_signed = vt && btf_is_int(vt) && (btf_int_encoding(vt) & BTF_INT_SIGNED);
+			if (vt && btf_is_enum(vt))
+				loc.is_signed = btf_kflag(vt);
+			loc.found = loc.map != NULL;
+			return loc;
+		}
+	}
+	return loc;
+}
+
+/* The C value of an integer global as a decimal string (u64 does not fit a JSON number). */
+static bool format_value(const unsigned char *p, __u32 size, bool is_signed, char *buf, size_t len)
+{
+	__u64 u = 0;
+	__s64 s = 0;
+	switch (size) {
+	case 1: u = *(const __u8 *)p; s = *(const __s8 *)p; break;
+	case 2: { __u16 x; memcpy(&x, p, 2); u = x; s = (__s16)x; break; }
+	case 4: { __u32 x; memcpy(&x, p, 4); u = x; s = (__s32)x; break; }
+	case 8: { __u64 x; memcpy(&x, p, 8); u = x; s = (__s64)x; break; }
+	default: return false;
+	}
+	if (is_signed)
+		snprintf(buf, len, "%lld", (long long)s);
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)u);
+	return true;
+}
+
+static void print_globals(struct bpf_object *obj, const char *scenario)
+{
+	fputs(",\"globals\":{", out);
+	struct global_set *g = find_gset(scenario);
+	for (int i = 0; g && i < g->count; i++) {
+		if (i)
+			fputc(',', out);
+		json_str(g->names[i]);
+		fputc(':', out);
+		struct var_loc loc = find_var(obj, g->names[i]);
+		char val[32];
+		unsigned char *buf = NULL;
+		int zero = 0;
+		if (loc.found && (buf = malloc(bpf_map__value_size(loc.map))) &&
+		    bpf_map_lookup_elem(bpf_map__fd(loc.map), &zero, buf) == 0 &&
+		    loc.offset + loc.size <= bpf_map__value_size(loc.map) &&
+		    format_value(buf + loc.offset, loc.size, loc.is_signed, val, sizeof(val)))
+			json_str(val);
+		else
+			fputs("null", out);
+		free(buf);
+	}
+	fputc('}', out);
+}
+
+/* ---------- running ---------- */
+
+static bool is_tracing(enum bpf_prog_type t)
+{
+	return t == BPF_PROG_TYPE_TRACING;
+}
+
+static void skip_event(const char *scenario, const char *prog, const char *reason)
+{
+	fputs("{\"ev\":\"skip\",\"scenario\":", out);
+	json_str(scenario);
+	fputs(",\"prog\":", out);
+	json_str(prog);
+	fputs(",\"reason\":", out);
+	json_str(reason);
+	ev_end();
+}
+
+static bool pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) == 0;
+}
+
+/* One BPF_PROG_TEST_RUN; fentry programs are attached around it (test_run of a tracing program calls
+ * bpf_fentry_test1..N, which triggers the attached program). Returns 0 or a positive errno. */
+static int test_run_once(struct bpf_program *prog, __u32 *retval, long long *ns)
+{
+	unsigned char data[PAD_SIZE] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+	enum bpf_prog_type t = bpf_program__type(prog);
+	if (t == BPF_PROG_TYPE_SCHED_CLS) {
+		o.data_in = data;
+		o.data_size_in = sizeof(data);
+	}
+	struct bpf_link *link = NULL;
+	if (is_tracing(t)) {
+		link = bpf_program__attach(prog);
+		if (!link)
+			return errno ? errno : EINVAL;
+	}
+	long long t0 = now_ns();
+	int r = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
+	int err = r ? (r < 0 ? -r : r) : 0;
+	*ns = now_ns() - t0;
+	*retval = o.retval;
+	if (link)
+		bpf_link__destroy(link);
+	return err;
+}
+
+static void run_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const char *scenario, const char *pname,
+		     int cpu, int repeat)
+{
+	mark_scenario(scenario);
+	struct prog_entry *pe = find_prog(pname);
+	struct bpf_program *prog = bpf_object__find_program_by_name(obj, pname);
+	char reason[128];
+	if (!obj_ok) {
+		skip_event(scenario, pname, "the object failed to load");
+		return;
+	}
+	if (!prog || !pe) {
+		skip_event(scenario, pname, "program is not in the plan's prog lines");
+		return;
+	}
+	if (!pe->accepted) {
+		skip_event(scenario, pname, "the kernel rejected the program");
+		return;
+	}
+	if (cpu < 0 || cpu >= nr_cpus) {
+		snprintf(reason, sizeof(reason), "cpu %d does not exist (nr_cpus=%d)", cpu, nr_cpus);
+		skip_event(scenario, pname, reason);
+		return;
+	}
+	if (!pin_to_cpu(cpu)) {
+		snprintf(reason, sizeof(reason), "cannot pin to cpu %d: %s", cpu, errno_name(errno));
+		skip_event(scenario, pname, reason);
+		return;
+	}
+	for (int iter = 0; iter < repeat; iter++) {
+		__u32 retval = 0;
+		long long ns = 0;
+		int err = test_run_once(prog, &retval, &ns);
+		fputs("{\"ev\":\"run\",\"scenario\":", out);
+		json_str(scenario);
+		fputs(",\"prog\":", out);
+		json_str(pname);
+		fprintf(out, ",\"cpu\":%d,\"iter\":%d,\"err\":", cpu, iter);
+		if (err)
+			json_str(errno_name(err));
+		else
+			fputs("null", out);
+		if (err)
+			fputs(",\"retval\":null", out);
+		else
+			fprintf(out, ",\"retval\":%d", (int)retval);
+		fprintf(out, ",\"ns\":%lld", ns);
+		print_globals(obj, scenario);
+		ev_end();
+	}
+}
+
+/* ---------- run command ---------- */
+
+struct run_line {
+	char *scenario, *prog;
+	int cpu, repeat;
+};
+
+static void set_nr_cpus(struct bpf_object *obj, int nr_cpus)
+{
+	struct var_loc loc = find_var(obj, "nr_cpus");
+	if (!loc.found || loc.size != sizeof(__u32))
+		return;
+	size_t sz = 0;
+	void *init = (void *)bpf_map__initial_value(loc.map, &sz);
+	if (init && loc.offset + loc.size <= sz) {
+		__u32 v = nr_cpus;
+		memcpy((char *)init + loc.offset, &v, sizeof(v));
+	}
+}
+
+static const char *object_stage(void)
+{
+	if (libbpf_msgs && (strstr(libbpf_msgs, "failed to create") || strstr(libbpf_msgs, "map '")))
+		return "map_create";
+	return "libbpf";
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *obj_path = NULL, *plan_path = NULL, *out_path = NULL;
+	bool markers = false;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out_path = argv[++i];
+		else if (strcmp(argv[i], "--kmsg-markers") == 0)
+			markers = true;
+		else if (argv[i][0] == '-')
+			die("unknown option %s", argv[i]);
+		else if (!obj_path)
+			obj_path = argv[i];
+		else if (!plan_path)
+			plan_path = argv[i];
+		else
+			die("unexpected argument %s", argv[i]);
+	}
+	if (!obj_path || !plan_path)
+		die("usage: harness run OBJECT.o PLAN [--out FILE] [--kmsg-markers]");
+
+	FILE *pf = fopen(plan_path, "r");
+	if (!pf)
+		die("cannot read plan %s: %s", plan_path, strerror(errno));
+	struct run_line *runs = NULL;
+	int nruns = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	int lineno = 0;
+	while (getline(&line, &cap, pf) > 0) {
+		lineno++;
+		int nw;
+		char **w = split_words(line, &nw);
+		if (nw == 0)
+			continue;
+		if (strcmp(w[0], "prog") == 0 && (nw == 2 || nw == 3)) {
+			if (nprogs == MAX_PROGS)
+				die("plan has more than %d programs", MAX_PROGS);
+			progs[nprogs++] = (struct prog_entry){ .name = w[1], .scenario = nw == 3 ? w[2] : NULL };
+		} else if (strcmp(w[0], "globals") == 0 && nw >= 2) {
+			if (ngsets == MAX_GLOBAL_SETS)
+				die("plan has more than %d globals lines", MAX_GLOBAL_SETS);
+			gsets[ngsets++] = (struct global_set){ .scenario = w[1], .count = nw - 2, .names = w + 2 };
+		} else if (strcmp(w[0], "run") == 0 && nw == 5) {
+			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
+			runs[nruns++] = (struct run_line){ w[1], w[2], atoi(w[3]), atoi(w[4]) };
+		} else {
+			die("%s:%d: bad plan line: %s", plan_path, lineno, w[0]);
+		}
+	}
+	fclose(pf);
+
+	out = stdout;
+	if (out_path && !(out = fopen(out_path, "w")))
+		die("cannot write %s: %s", out_path, strerror(errno));
+	if (markers && (kmsg_fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC)) < 0)
+		die("cannot open /dev/kmsg for markers: %s", strerror(errno));
+
+	libbpf_set_print(on_libbpf_print);
+	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
+	if (!obj)
+		die("cannot open object %s: %s", obj_path, strerror(errno));
+
+	int nr_cpus = libbpf_num_possible_cpus();
+	struct utsname u;
+	uname(&u);
+	fputs("{\"ev\":\"kernel\",\"release\":", out);
+	json_str(u.release);
+	fprintf(out, ",\"nr_cpus\":%d", nr_cpus);
+	ev_end();
+
+	struct bpf_program *p;
+	bpf_object__for_each_program(p, obj)
+		bpf_program__set_autoload(p, find_prog(bpf_program__name(p)) != NULL);
+	for (int i = 0; i < nprogs; i++)
+		if (!bpf_object__find_program_by_name(obj, progs[i].name))
+			die("program %s of the plan is not in %s", progs[i].name, obj_path);
+	set_nr_cpus(obj, nr_cpus);
+
+	free(libbpf_msgs);
+	libbpf_msgs = NULL;
+	libbpf_msgs_len = 0;
+	int err = bpf_object__load(obj);
+	mark_scenario(NULL);
+	bool obj_ok = err == 0;
+	if (!obj_ok) {
+		int e = err < 0 ? -err : err;
+		const char *stage = object_stage();
+		const char *msgs = libbpf_msgs ? libbpf_msgs : "";
+		fputs("{\"ev\":\"object\",\"ok\":false,\"stage\":", out);
+		json_str(stage);
+		fprintf(out, ",\"errno\":%d,\"errno_name\":", e);
+		json_str(errno_name(e));
+		fputs(",\"log\":", out);
+		json_str(msgs);
+		ev_end();
+		for (int i = 0; i < nprogs; i++) {
+			if (progs[i].seen)
+				continue;
+			progs[i].accepted = false;
+			fputs("{\"ev\":\"load\",\"prog\":", out);
+			json_str(progs[i].name);
+			fputs(",\"verdict\":\"rejected\",\"stage\":", out);
+			json_str(stage);
+			fprintf(out, ",\"errno\":%d,\"errno_name\":", e);
+			json_str(errno_name(e));
+			fputs(",\"log\":", out);
+			json_str(msgs);
+			fputs(",\"ns\":0", out);
+			ev_end();
+		}
+	}
+
+	for (int i = 0; i < nruns; i++)
+		run_line(obj, obj_ok, nr_cpus, runs[i].scenario, runs[i].prog, runs[i].cpu, runs[i].repeat);
+	mark_scenario(NULL);
+
+	bpf_object__close(obj);
+	fputs("{\"ev\":\"done\"", out);
+	ev_end();
+	if (out != stdout)
+		fclose(out);
+	return 0;
+}
+
+/* ---------- probe command ---------- */
+
+static bool has_cap(const struct __user_cap_data_struct d[2], int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+/* Load (and for tracing attach) a trivial program of the type, then test-run it. NULL when it works,
+ * else the step that failed and the kernel's errno name. */
+static const char *probe_type(enum bpf_prog_type t, bool sleepable, __u32 fentry_btf_id, char *reason, size_t len)
+{
+	const struct bpf_insn trivial[2] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, o);
+	if (sleepable)
+		o.prog_flags = BPF_F_SLEEPABLE;
+	if (t == BPF_PROG_TYPE_TRACING) {
+		if (!fentry_btf_id) {
+			snprintf(reason, len, "bpf_fentry_test1 not found in vmlinux BTF");
+			return reason;
+		}
+		o.expected_attach_type = BPF_TRACE_FENTRY;
+		o.attach_btf_id = fentry_btf_id;
+	}
+	int fd = bpf_prog_load(t, "kptr_probe", "GPL", trivial, 2, &o);
+	if (fd < 0) {
+		snprintf(reason, len, "load: %s", errno_name(errno));
+		return reason;
+	}
+	int link = -1;
+	if (t == BPF_PROG_TYPE_TRACING && (link = bpf_link_create(fd, 0, BPF_TRACE_FENTRY, NULL)) < 0) {
+		snprintf(reason, len, "attach: %s", errno_name(errno));
+		close(fd);
+		return reason;
+	}
+	unsigned char data[PAD_SIZE] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, r);
+	if (t == BPF_PROG_TYPE_SCHED_CLS) {
+		r.data_in = data;
+		r.data_size_in = sizeof(data);
+	}
+	const char *res = NULL;
+	if (bpf_prog_test_run_opts(fd, &r)) {
+		snprintf(reason, len, "test_run: %s", errno_name(errno));
+		res = reason;
+	}
+	if (link >= 0)
+		close(link);
+	close(fd);
+	return res;
+}
+
+static int cmd_probe(void)
+{
+	out = stdout;
+	libbpf_set_print(on_libbpf_print);
+	struct utsname u;
+	uname(&u);
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct caps[2] = { 0 };
+	if (syscall(SYS_capget, &hdr, caps))
+		die("capget: %s", strerror(errno));
+
+	__u32 fentry_id = 0;
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	if (vmlinux) {
+		int id = btf__find_by_name_kind(vmlinux, "bpf_fentry_test1", BTF_KIND_FUNC);
+		fentry_id = id > 0 ? (__u32)id : 0;
+		btf__free(vmlinux);
+	}
+
+	fputs("{\"release\":", out);
+	json_str(u.release);
+	fprintf(out, ",\"nr_cpus\":%d,\"caps\":{\"bpf\":%s,\"perfmon\":%s,\"sys_admin\":%s},\"prog_types\":{",
+		libbpf_num_possible_cpus(), has_cap(caps, CAP_BPF) ? "true" : "false",
+		has_cap(caps, CAP_PERFMON) ? "true" : "false", has_cap(caps, CAP_SYS_ADMIN) ? "true" : "false");
+	static const struct {
+		const char *name;
+		enum bpf_prog_type type;
+		bool sleepable;
+	} kinds[] = {
+		{ "tc", BPF_PROG_TYPE_SCHED_CLS, false },
+		{ "syscall", BPF_PROG_TYPE_SYSCALL, true },
+		{ "fentry", BPF_PROG_TYPE_TRACING, false },
+		{ "fentry.s", BPF_PROG_TYPE_TRACING, true },
+	};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		char reason[128];
+		const char *why = probe_type(kinds[i].type, kinds[i].sleepable, fentry_id, reason, sizeof(reason));
+		if (i)
+			fputc(',', out);
+		json_str(kinds[i].name);
+		fprintf(out, ":{\"ok\":%s,\"reason\":", why ? "false" : "true");
+		if (why)
+			json_str(why);
+		else
+			fputs("null", out);
+		fputc('}', out);
+	}
+	fputs("}", out);
+	ev_end();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "probe") == 0 && argc == 2)
+		return cmd_probe();
+	if (argc >= 2 && strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 2, argv + 2);
+	die("usage: harness probe | harness run OBJECT.o PLAN [--out FILE] [--kmsg-markers]");
+}

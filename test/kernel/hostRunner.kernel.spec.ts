@@ -1,0 +1,74 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createHostRunner } from '../../runners/host/index.ts';
+import type { RunCase } from '../../runners/runner.ts';
+import type { Scenario } from '../../types/index.ts';
+import { needs } from '../helpers/needs.ts';
+import { leakNew, percpuAllocArray, xchgObjNewIntoPercpu } from './scenarios.ts';
+
+let work = '';
+beforeAll(async () => {
+  await execa('bash', [join(import.meta.dirname, '../../scripts/build-harness.sh')]);
+  work = await mkdtemp(join(tmpdir(), 'kptr-host-'));
+});
+
+/** A case whose plan vouches for every program: only the kernel and the host gate can stop execution. */
+const trusted = (scenario: Scenario): RunCase => ({
+  scenario,
+  plan: { scenarioId: scenario.id, expectedAccepted: scenario.programs.map((p) => p.name), wellFormed: true, execute: true },
+});
+
+describe('host runner', () => {
+  it('should verify and run a percpu_alloc_array sequence and never run a rejected program', async (ctx) => {
+    await needs(ctx, 'kernel');
+    await needs(ctx, 'clang');
+    const seen: string[] = [];
+    const runner = createHostRunner({ workDir: work });
+    const [arr, leak] = await runner.run([trusted(percpuAllocArray('ra')), trusted(leakNew('rl'))], {
+      onObservation: (o) => seen.push(o.scenarioId),
+    });
+    expect(seen.sort()).toEqual(['ra', 'rl']);
+    expect(arr?.error).toBeNull();
+    expect(arr?.programs.map((p) => p.verdict)).toEqual(['accepted', 'accepted', 'accepted']);
+    expect(arr?.runs.map((r) => r.step)).toEqual([0, 1, 2]);
+    expect(arr?.runs.at(-1)?.globals).toEqual({ ra_cpu0_field_d: '2', ra_sum_field_c: '1' });
+    expect(arr?.kernel.machine).toBe('host');
+
+    const p = leak?.programs[0];
+    expect(p?.verdict).toBe('rejected');
+    if (p?.verdict === 'rejected') {
+      expect(p.errnoName).toBe('EINVAL');
+      expect(p.summary).toMatch(/^load rl_leak \(tc\): EINVAL: BPF_EXIT instruction in main prog would lead to reference leak/);
+    }
+    expect(leak?.runs).toEqual([]);
+    expect(leak?.notRun.map((n) => n.program)).toContain('rl_leak');
+  });
+
+  it('should verify the case-16 pattern on the host but not execute it', async (ctx) => {
+    await needs(ctx, 'kernel');
+    await needs(ctx, 'clang');
+    const runner = createHostRunner({ workDir: work });
+    const [o] = await runner.run([trusted(xchgObjNewIntoPercpu('rz'))]);
+    expect(o?.error).toBeNull();
+    expect(o?.programs).toHaveLength(1);
+    expect(o?.programs[0]?.program).toBe('rz_xchg');
+    expect(o?.runs).toEqual([]);
+    expect(o?.notRun).toEqual([{ program: 'rz_xchg', reason: expect.stringMatching(/bpf_obj_new .*never run on the host/) }]);
+    expect(o?.splats).toEqual([]);
+  });
+
+  it('should skip scenarios whose program type the kernel cannot load, with the reason', async (ctx) => {
+    await needs(ctx, 'kernel');
+    const runner = createHostRunner({ workDir: work });
+    const caps = await runner.probe();
+    if (caps.progTypes.fentry.ok) ctx.skip('this kernel allows fentry programs');
+    const s = percpuAllocArray('rf');
+    const fentry: Scenario = { ...s, programs: s.programs.map((p) => ({ ...p, progType: 'fentry' })) };
+    const [o] = await runner.run([trusted(fentry)]);
+    expect(o?.skipped).toBe(`fentry programs cannot be loaded on this kernel: ${caps.progTypes.fentry.reason}`);
+    expect(o?.programs).toEqual([]);
+  });
+});

@@ -1,0 +1,158 @@
+import type { Program, Scenario } from '../../types/index.ts';
+
+/**
+ * Hand-written scenarios for the kernel tests. `percpuAllocArray` is upstream percpu_alloc_array.c's
+ * test_array_map_1..3 as tc programs (store, update cpu 0, sum over CPUs): cpu0_field_d=2 sum_field_c=1.
+ */
+export function percpuAllocArray(id: string): Scenario {
+  const v = `${id}_val_t`;
+  const slot = `${id}_array`;
+  const tc = (name: string, vars: Program['vars'], ops: Program['ops']): Program => ({
+    name: `${id}_${name}`,
+    progType: 'tc',
+    license: 'GPL',
+    vars,
+    ops,
+  });
+  return {
+    id,
+    description: 'percpu_alloc_array test_array_map_1..3 as tc programs',
+    origin: null,
+    intent: { kind: 'valid' },
+    structs: [
+      {
+        name: v,
+        members: [
+          { kind: 'scalar', name: 'b', ctype: 'long', count: null },
+          { kind: 'scalar', name: 'c', ctype: 'long', count: null },
+          { kind: 'scalar', name: 'd', ctype: 'long', count: null },
+        ],
+      },
+    ],
+    slots: [{ name: slot, home: { kind: 'map', mapType: 'array' }, pointee: v, tag: 'percpu_kptr' }],
+    globals: [
+      { name: `${id}_cpu0_field_d`, ctype: 'int' },
+      { name: `${id}_sum_field_c`, ctype: 'int' },
+    ],
+    programs: [
+      tc(
+        'store',
+        [
+          { name: 'e', type: { kind: 'map_value', slot } },
+          { name: 'p', type: { kind: 'percpu', struct: v } },
+        ],
+        [
+          { op: 'lookup', slot, dst: 'e' },
+          { op: 'new', dst: 'p', struct: v, percpu: true },
+          { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 0 }] },
+          { op: 'xchg', slot, src: 'p', dst: 'p' },
+          { op: 'if', var: 'p', is: 'nonnull', then: [{ op: 'drop', var: 'p', percpu: true }] },
+        ],
+      ),
+      tc(
+        'update',
+        [
+          { name: 'e', type: { kind: 'map_value', slot } },
+          { name: 'p', type: { kind: 'percpu', struct: v } },
+          { name: 'v', type: { kind: 'plain', struct: v } },
+        ],
+        [
+          { op: 'lookup', slot, dst: 'e' },
+          { op: 'load', slot, dst: 'p' },
+          { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 0 }] },
+          { op: 'per_cpu_ptr', src: 'p', cpu: 0, dst: 'v' },
+          { op: 'if', var: 'v', is: 'null', then: [{ op: 'return', value: 0 }] },
+          { op: 'write', ptr: 'v', field: 'c', value: '1' },
+          { op: 'write', ptr: 'v', field: 'd', value: '2' },
+        ],
+      ),
+      tc(
+        'read',
+        [
+          { name: 'e', type: { kind: 'map_value', slot } },
+          { name: 'p', type: { kind: 'percpu', struct: v } },
+          { name: 'v', type: { kind: 'plain', struct: v } },
+        ],
+        [
+          { op: 'lookup', slot, dst: 'e' },
+          { op: 'load', slot, dst: 'p' },
+          { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 0 }] },
+          { op: 'per_cpu_ptr', src: 'p', cpu: 0, dst: 'v' },
+          { op: 'if', var: 'v', is: 'nonnull', then: [{ op: 'read', ptr: 'v', field: 'd', global: `${id}_cpu0_field_d` }] },
+          { op: 'sum', src: 'p', field: 'c', global: `${id}_sum_field_c` },
+        ],
+      ),
+    ],
+    schedule: [
+      { program: `${id}_store`, cpu: 0, repeat: 1 },
+      { program: `${id}_update`, cpu: 0, repeat: 1 },
+      { program: `${id}_read`, cpu: 0, repeat: 1 },
+    ],
+  };
+}
+
+/** One tc program that allocates and never releases: the verifier's reference-leak rejection. */
+export function leakNew(id: string): Scenario {
+  const v = `${id}_val_t`;
+  return {
+    id,
+    description: 'bpf_percpu_obj_new without xchg or drop',
+    origin: null,
+    intent: { kind: 'break', rule: 'refs.leak' },
+    structs: [{ name: v, members: [{ kind: 'scalar', name: 'c', ctype: 'long', count: null }] }],
+    slots: [],
+    globals: [],
+    programs: [
+      {
+        name: `${id}_leak`,
+        progType: 'tc',
+        license: 'GPL',
+        vars: [{ name: 'p', type: { kind: 'percpu', struct: v } }],
+        ops: [
+          { op: 'new', dst: 'p', struct: v, percpu: true },
+          { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 0 }] },
+        ],
+      },
+    ],
+    schedule: [{ program: `${id}_leak`, cpu: 0, repeat: 1 }],
+  };
+}
+
+/**
+ * Ground-truth case 16: a plain bpf_obj_new object kptr_xchg'd into a __percpu_kptr field. 6.18 accepts it, and
+ * executing it corrupts the allocator (ENVIRONMENT.md): it must be verified on the host and never run there.
+ * Marked `valid` and well-formed here on purpose, so only the gate's own structural walk stands in the way.
+ */
+export function xchgObjNewIntoPercpu(id: string): Scenario {
+  const v = `${id}_val_t`;
+  const slot = `${id}_array`;
+  return {
+    id,
+    description: 'kptr_xchg of a bpf_obj_new object into a __percpu_kptr field (ground truth 16)',
+    origin: null,
+    intent: { kind: 'valid' },
+    structs: [{ name: v, members: [{ kind: 'scalar', name: 'c', ctype: 'long', count: null }] }],
+    slots: [{ name: slot, home: { kind: 'map', mapType: 'array' }, pointee: v, tag: 'percpu_kptr' }],
+    globals: [],
+    programs: [
+      {
+        name: `${id}_xchg`,
+        progType: 'tc',
+        license: 'GPL',
+        vars: [
+          { name: 'e', type: { kind: 'map_value', slot } },
+          { name: 'q', type: { kind: 'plain', struct: v } },
+          { name: 'old', type: { kind: 'percpu', struct: v } },
+        ],
+        ops: [
+          { op: 'lookup', slot, dst: 'e' },
+          { op: 'new', dst: 'q', struct: v, percpu: false },
+          { op: 'if', var: 'q', is: 'null', then: [{ op: 'return', value: 0 }] },
+          { op: 'xchg', slot, src: 'q', dst: 'old' },
+          { op: 'if', var: 'old', is: 'nonnull', then: [{ op: 'drop', var: 'old', percpu: true }] },
+        ],
+      },
+    ],
+    schedule: [{ program: `${id}_xchg`, cpu: 0, repeat: 1 }],
+  };
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { packBatches } from '../../../../runners/codegen/packBatches.ts';
+import type { Scenario } from '../../../../types/index.ts';
+import { handScenario } from './scenarios.fixture.ts';
+
+const ids = (batches: Scenario[][]): string[][] => batches.map((b) => b.map((s) => s.id));
+const withLicense = (s: Scenario, license: Scenario['programs'][number]['license']): Scenario => ({
+  ...s,
+  programs: s.programs.map((p) => ({ ...p, license })),
+});
+
+describe('packBatches', () => {
+  it('should pack greedily in order up to maxPerBatch', () => {
+    const scenarios = Array.from({ length: 5 }, (_, i) => handScenario(i));
+    expect(ids(packBatches(scenarios, 2))).toEqual([['h0', 'h1'], ['h2', 'h3'], ['h4']]);
+    expect(ids(packBatches(scenarios, 10))).toEqual([['h0', 'h1', 'h2', 'h3', 'h4']]);
+    expect(packBatches([], 3)).toEqual([]);
+  });
+
+  it('should start a new batch on an identifier collision', () => {
+    const again: Scenario = { ...handScenario(1), id: 'h1_again' };
+    expect(ids(packBatches([handScenario(0), handScenario(1), again, handScenario(2)], 10))).toEqual([
+      ['h0', 'h1'],
+      ['h1_again', 'h2'],
+    ]);
+  });
+
+  it('should start a new batch when the license changes', () => {
+    const scenarios = [handScenario(0), withLicense(handScenario(1), 'Proprietary'), withLicense(handScenario(2), 'Proprietary'), handScenario(3)];
+    expect(ids(packBatches(scenarios, 10))).toEqual([['h0'], ['h1', 'h2'], ['h3']]);
+  });
+
+  it('should refuse a batch size below one', () => {
+    expect(() => packBatches([handScenario(0)], 0)).toThrow(RangeError);
+  });
+});

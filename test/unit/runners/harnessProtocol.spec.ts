@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseHarnessOutput, rejectionSummary, writePlan } from '../../../runners/harnessProtocol.ts';
+import type { KernelInfo } from '../../../types/index.ts';
+import { leakNew, percpuAllocArray, xchgObjNewIntoPercpu } from '../../kernel/scenarios.ts';
+
+const kernel: KernelInfo = { release: '6.18.44-fc-v669', version: '6.18.44', nrCpus: 2, machine: 'host' };
+/** Real output of `harness run` on the 6.18.44 host for this batch (see test/kernel/harness.kernel.spec.ts). */
+const fixture = readFileSync(new URL('./host/fixtures/harness-6.18.44.jsonl', import.meta.url), 'utf8');
+const batch = [percpuAllocArray('fx'), leakNew('fl'), xchgObjNewIntoPercpu('fz')];
+
+describe('writePlan', () => {
+  it('should verify every program, declare globals and run only the allowed steps in scenario order', () => {
+    expect(writePlan({ scenarios: batch, runSteps: { fx: [0, 2], fl: [0] } })).toBe(
+      [
+        'prog fx_store fx',
+        'prog fx_update fx',
+        'prog fx_read fx',
+        'prog fl_leak fl',
+        'prog fz_xchg fz',
+        'globals fx fx_cpu0_field_d fx_sum_field_c',
+        'run fx fx_store 0 1',
+        'run fx fx_read 0 1',
+        'run fl fl_leak 0 1',
+        '',
+      ].join('\n'),
+    );
+  });
+});
+
+describe('parseHarnessOutput', () => {
+  const [fx, fl, fz] = parseHarnessOutput(fixture, batch, 'host', kernel);
+
+  it('should read the per-program verdicts of one object', () => {
+    expect(fx?.programs.map((p) => p.verdict)).toEqual(['accepted', 'accepted', 'accepted']);
+    expect(fz?.programs.map((p) => p.verdict)).toEqual(['accepted']);
+    const leak = fl?.programs[0];
+    expect(leak?.verdict).toBe('rejected');
+    if (leak?.verdict !== 'rejected') return;
+    expect(leak.stage).toBe('verifier');
+    expect(leak.errnoName).toBe('EINVAL');
+    expect(leak.log).toContain('Unreleased reference id=2 alloc_insn=');
+    expect(leak.summary).toMatch(/^load fl_leak \(tc\): EINVAL: BPF_EXIT instruction in main prog would lead to reference leak \(\d+ lines omitted\)$/);
+  });
+
+  it('should map run events to schedule steps with the globals after each', () => {
+    expect(fx?.runs.map((r) => [r.step, r.program, r.globals])).toEqual([
+      [0, 'fx_store', { fx_cpu0_field_d: '0', fx_sum_field_c: '0' }],
+      [1, 'fx_update', { fx_cpu0_field_d: '0', fx_sum_field_c: '0' }],
+      [2, 'fx_read', { fx_cpu0_field_d: '2', fx_sum_field_c: '1' }],
+    ]);
+    expect(fx?.error).toBeNull();
+  });
+
+  it('should record a skipped run of a rejected program as NotRun', () => {
+    expect(fl?.runs).toEqual([]);
+    expect(fl?.notRun).toEqual([{ program: 'fl_leak', reason: 'the kernel rejected the program' }]);
+  });
+
+  it('should survive a JSON round trip', () => {
+    const all = parseHarnessOutput(fixture, batch, 'host', kernel);
+    expect(JSON.parse(JSON.stringify(all))).toEqual(all);
+  });
+
+  it('should give every scenario an observation when the harness died midway', () => {
+    // cut after fx's second run: a torn last line, no `done`
+    const lines = fixture.split('\n');
+    const cut = lines.findIndex((l) => l.includes('"prog":"fx_update","cpu"'));
+    const torn = `${lines.slice(0, cut + 1).join('\n')}\n{"ev":"run","scen`;
+    const obs = parseHarnessOutput(torn, batch, 'host', kernel);
+    expect(obs.map((o) => o.scenarioId)).toEqual(['fx', 'fl', 'fz']);
+    expect(obs.map((o) => o.error?.code ?? null)).toEqual(['KPTR_HARNESS_CRASH', 'KPTR_HARNESS_CRASH', 'KPTR_HARNESS_CRASH']);
+    expect(obs[0]?.runs).toHaveLength(2);
+    expect(parseHarnessOutput('', batch, 'host', kernel).every((o) => o.error?.code === 'KPTR_HARNESS_CRASH')).toBe(true);
+  });
+
+  it('should consider a scenario finished once a later scenario produced run output', () => {
+    const upToLeakSkip = fixture.split('\n').filter((l) => !l.includes('"ev":"done"')).join('\n');
+    const obs = parseHarnessOutput(upToLeakSkip, batch, 'host', kernel);
+    expect(obs.map((o) => o.error === null)).toEqual([true, false, false]);
+  });
+
+  it('should report fentry retval as null (test_run reports the traced function, not the program)', () => {
+    const s = { ...leakNew('fe'), programs: [{ ...leakNew('fe').programs[0]!, progType: 'fentry' as const }] };
+    const out = [
+      '{"ev":"load","prog":"fe_leak","verdict":"accepted","ns":1}',
+      '{"ev":"run","scenario":"fe","prog":"fe_leak","cpu":0,"iter":0,"err":null,"retval":3,"ns":1,"globals":{}}',
+      '{"ev":"done"}',
+    ].join('\n');
+    expect(parseHarnessOutput(out, [s], 'vm', kernel)[0]?.runs[0]?.retval).toBeNull();
+  });
+});
+
+describe('rejectionSummary', () => {
+  it('should skip the statistics trailer and count the omitted lines', () => {
+    const log = ['0: R1=ctx() R10=fp0', '3: (85) call x', 'Possibly NULL pointer passed to trusted arg0', 'processed 5 insns (limit 1000000) max_states_per_insn 0', 'verification time 12 usec', ''].join('\n');
+    expect(rejectionSummary('s1_p0', 'syscall', 'EACCES', log)).toBe(
+      'load s1_p0 (syscall): EACCES: Possibly NULL pointer passed to trusted arg0 (2 lines omitted)',
+    );
+  });
+
+  it('should include the line before a register-state last line', () => {
+    const log = ['a', 'R1 invalid mem access', '\tR1_w=scalar()', 'processed 2 insns'].join('\n');
+    expect(rejectionSummary('p', 'tc', 'EACCES', log)).toBe('load p (tc): EACCES: R1 invalid mem access: R1_w=scalar() (1 line omitted)');
+  });
+
+  it('should take libbpf messages for object-level failures', () => {
+    const log = "libbpf: extern (func ksym) 'bpf_percpu_obj_new_impl': not found in kernel or module BTFs\nlibbpf: failed to load object 'x.o'\n";
+    expect(rejectionSummary('p', 'tc', 'EINVAL', log)).toBe(
+      "load p (tc): EINVAL: libbpf: extern (func ksym) 'bpf_percpu_obj_new_impl': not found in kernel or module BTFs",
+    );
+    expect(rejectionSummary('p', 'tc', 'EPERM', '')).toBe('load p (tc): EPERM');
+  });
+});
