@@ -179,7 +179,11 @@ function step(w: Walk, op: Op, st: State, at: string): State {
         if (percpuStruct(w, op.src, at) !== slot.pointee) {
           throw new Unsafe(`${at}: ${op.src} is not a per-CPU struct ${slot.pointee} object`);
         }
-        next = new Map(next).set(op.src, 'released');
+        // Inside an RCU read section the published object stays valid until the section ends (its free is
+        // RCU-deferred), so the source lives on as a non-owning pointer, as in upstream test_array_map_10.
+        const inRcu = !isSleepable(w.prog.progType) || st.rcu > 0;
+        const srcState = env.get(op.src) as VarState;
+        next = new Map(next).set(op.src, inRcu ? { ...srcState, origin: 'kptr_load', underRcu: true } : 'released');
       }
       if (op.dst !== null) {
         if (percpuStruct(w, op.dst, at) !== slot.pointee) throw new Unsafe(`${at}: ${op.dst} does not match slot ${slot.name}`);

@@ -1,0 +1,164 @@
+import type {
+  CaseResult,
+  CaseStatus,
+  ExpectedMessage,
+  Mismatch,
+  Observation,
+  Prediction,
+  ProgramObservation,
+  ProgramPrediction,
+  RunObservation,
+  StepPrediction,
+} from '../types/index.ts';
+import { explainMismatch, lastErrorLine, matchMessages } from './matchMessages.ts';
+
+/**
+ * Compare what the oracle predicted with what a runner observed, for one scenario on one kernel.
+ * Pure: the same pair always gives the same CaseResult.
+ *
+ * Status, in order: `skip` when the runner did not try the scenario; `fail` when a mismatch no known divergence
+ * explains is left; `error` when the runner failed (harness crash, VM timeout, test_run error) and nothing else is
+ * unexplained;
+ * `divergence` when every mismatch is explained by a DivergenceHit; else `pass`.
+ */
+export function compare(p: Prediction, o: Observation): CaseResult {
+  const base = { scenarioId: o.scenarioId, runner: o.runner, kernelRelease: o.kernel.release, rules: p.rulesHit };
+  if (o.skipped !== null) {
+    return { ...base, status: 'skip', mismatches: [], skipReason: o.skipped, divergences: [] };
+  }
+  const mismatches = [
+    ...(o.error === null ? [] : [runnerError(null, null, 'the runner completes the scenario', `${o.error.code}: ${o.error.message}`)]),
+    ...p.programs.flatMap((pp) => compareProgram(pp, o)),
+    ...p.steps.flatMap((step) => compareStep(step, p, o)),
+    ...o.splats.map((s): Mismatch => ({
+      kind: 'splat',
+      program: s.during,
+      step: null,
+      expected: 'no kernel splat',
+      observed: `${s.kind}: ${firstLine(s.text)}`,
+      detail: s.text,
+    })),
+  ];
+  const explainedBy = (m: Mismatch): readonly string[] => explainingDivergences(m, p);
+  const unexplained = mismatches.filter((m) => m.kind !== 'runner_error' && explainedBy(m).length === 0);
+  const status: CaseStatus =
+    unexplained.length > 0 ? 'fail'
+    : mismatches.some((m) => m.kind === 'runner_error') ? 'error'
+    : mismatches.length > 0 ? 'divergence'
+    : 'pass';
+  const divergences = status === 'divergence' ? [...new Set(mismatches.flatMap(explainedBy))] : [];
+  return { ...base, status, mismatches, skipReason: notExecutedNote(p, o), divergences };
+}
+
+function firstLine(text: string): string {
+  return text.split('\n').find((l) => l.trim().length > 0)?.trim() ?? '';
+}
+
+function runnerError(program: string | null, step: number | null, expected: string, observed: string): Mismatch {
+  return { kind: 'runner_error', program, step, expected, observed, detail: observed };
+}
+
+/**
+ * Divergence ids that explain a mismatch: a hit on the mismatching program; for a splat the runner could not pin on a
+ * program (e.g. an oops when the map is freed after the last run), any host-unsafe hit of the scenario — those are
+ * the divergences known to corrupt the kernel.
+ */
+function explainingDivergences(m: Mismatch, p: Prediction): readonly string[] {
+  if (m.kind === 'runner_error') return [];
+  if (m.program === null) {
+    return m.kind === 'splat' ? p.divergences.filter((d) => d.hostUnsafe).map((d) => d.divergenceId) : [];
+  }
+  return p.divergences.filter((d) => d.program === m.program).map((d) => d.divergenceId);
+}
+
+function describeExpected(e: ExpectedMessage): string {
+  return `rejected (${e.stage}, ${e.errnoName}) [${e.ruleId}]: ${e.lines.join(' / ')}`;
+}
+
+function describeRejection(obs: Extract<ProgramObservation, { verdict: 'rejected' }>): string {
+  return `rejected (${obs.stage}, ${obs.errnoName}): ${lastErrorLine(obs.log) ?? '(empty log)'}`;
+}
+
+function compareProgram(pp: ProgramPrediction, o: Observation): readonly Mismatch[] {
+  const obs = o.programs.find((x) => x.program === pp.program);
+  if (obs === undefined) {
+    // A crashed runner leaves programs unobserved; that is already the runner_error mismatch.
+    return o.error === null ? [runnerError(pp.program, null, `a verdict for ${pp.program}`, 'no load event for this program')] : [];
+  }
+  if (pp.verdict === 'accepted') {
+    if (obs.verdict === 'accepted') return [];
+    return [{ kind: 'verdict_kernel_rejects', program: pp.program, step: null, expected: 'accepted', observed: describeRejection(obs), detail: `${obs.summary}\n${obs.log}` }];
+  }
+  if (obs.verdict === 'accepted') {
+    return [{
+      kind: 'verdict_kernel_accepts',
+      program: pp.program,
+      step: null,
+      expected: describeExpected(pp.expected),
+      observed: 'accepted',
+      detail: `the kernel accepted ${pp.program}; a correct verifier rejects it by rule ${pp.expected.ruleId}`,
+    }];
+  }
+  const candidates = [pp.expected, ...pp.alternatives];
+  if (candidates.some((c) => c.stage === obs.stage && matchMessages(obs.log, c.lines).ok)) return [];
+  return [{
+    kind: 'message',
+    program: pp.program,
+    step: null,
+    expected: describeExpected(pp.expected),
+    observed: describeRejection(obs),
+    detail: candidates
+      .map((c, i) => `${i === 0 ? 'expected' : `alternative ${i}`} [${c.ruleId}] stage ${c.stage} (observed ${obs.stage})\n${explainMismatch(obs.log, c.lines)}`)
+      .join('\n\n'),
+  }];
+}
+
+/** u64 values travel as decimal strings; compare numerically when both parse so `07` and `7` agree. */
+function sameValue(expected: string, observed: string): boolean {
+  try {
+    return BigInt(expected) === BigInt(observed);
+  } catch {
+    return expected === observed;
+  }
+}
+
+function describeRun(run: RunObservation): string {
+  const globals = Object.entries(run.globals).map(([k, v]) => `  ${k} = ${v}`).join('\n');
+  return `step ${run.step} iteration ${run.iteration}: ${run.program} on CPU ${run.cpu}, retval ${run.retval ?? 'n/a'}\nglobals after the run:\n${globals}`;
+}
+
+function compareStep(step: StepPrediction, p: Prediction, o: Observation): readonly Mismatch[] {
+  const run = o.runs.find((r) => r.step === step.step && r.iteration === step.iteration && r.program === step.program);
+  if (run === undefined) {
+    const gated = o.notRun.some((n) => n.program === step.program);
+    const rejected = o.programs.some((x) => x.program === step.program && x.verdict === 'rejected');
+    const predictedAccepted = p.programs.some((x) => x.program === step.program && x.verdict === 'accepted');
+    // Not run by the host gate, already a verdict mismatch, or lost in a runner crash: nothing more to say here.
+    if (gated || rejected || !predictedAccepted || o.error !== null) return [];
+    return [runnerError(step.program, step.step, `step ${step.step} iteration ${step.iteration} executed`, 'no run event and no reason given')];
+  }
+  if (run.err !== null) {
+    return [runnerError(step.program, step.step, 'BPF_PROG_TEST_RUN succeeds', `BPF_PROG_TEST_RUN failed: ${run.err}`)];
+  }
+  const out: Mismatch[] = [];
+  const value = (expected: string, observed: string): Mismatch => ({ kind: 'value', program: step.program, step: step.step, expected, observed, detail: describeRun(run) });
+  if (step.retval !== null && run.retval !== step.retval) out.push(value(`retval=${step.retval}`, `retval=${run.retval ?? 'none'}`));
+  for (const [name, expected] of Object.entries(step.globals)) {
+    if (expected === null) continue;
+    const observed = run.globals[name];
+    if (observed === undefined || !sameValue(expected, observed)) out.push(value(`${name}=${expected}`, `${name}=${observed ?? '(not reported)'}`));
+  }
+  return out;
+}
+
+/**
+ * When the prediction has run steps but the runner executed none of them because every program was held back
+ * (Observation.notRun), say so: the verdicts may pass, but no value was checked.
+ */
+function notExecutedNote(p: Prediction, o: Observation): string | null {
+  if (p.steps.length === 0 || o.runs.length > 0 || o.notRun.length === 0) return null;
+  const programs = [...new Set(p.steps.map((s) => s.program))];
+  const reasons = programs.map((prog) => o.notRun.find((n) => n.program === prog)).filter((n) => n !== undefined);
+  if (reasons.length !== programs.length) return null;
+  return `not executed: ${reasons.map((n) => `${n.program}: ${n.reason}`).join('; ')}`;
+}

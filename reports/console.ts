@@ -1,0 +1,98 @@
+import { join } from 'node:path';
+import type { CaseResult, Observation, Prediction } from '../types/index.ts';
+import { caseRule } from './caseRule.ts';
+import { findingId } from './findingId.ts';
+import { replayCommand } from './replayCommand.ts';
+import type { Reporter, ReporterOptions, RunMeta } from './reporter.ts';
+import type { Summary } from './summary.ts';
+
+/** Progress every this many cases when stdout is not a terminal and the total is unknown. */
+const PLAIN_PROGRESS_EVERY = 100;
+
+function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.max(0, Math.round(seconds));
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** One failure line: everything needed to reproduce it, and the paste-ready replay command. */
+export function failureLines(r: CaseResult, p: Prediction | null, outDir: string): string {
+  const replay = replayCommand(join(outDir, 'findings', findingId(r), 'scenario.yaml'), r.runner);
+  const head = `${r.status.toUpperCase()} ${r.scenarioId} kernel=${r.kernelRelease} runner=${r.runner} rule=${caseRule(p)}`;
+  const body = r.mismatches.map((m) => `  ${m.kind}${m.program === null ? '' : ` ${m.program}`}${m.step === null ? '' : ` step ${m.step}`}: expected ${m.expected}; observed ${m.observed}`);
+  return [head, ...body, `  replay: ${replay}`].join('\n');
+}
+
+function summaryTable(summaries: readonly Summary[]): string {
+  const header = ['runner', 'kernel', 'cases', 'pass', 'fail', 'skip', 'diverg', 'error', 'rules', 'cases/s'];
+  const rows = summaries.map((s) => [
+    s.runner, s.kernel.release, s.cases, s.passed, s.failed, s.skipped, s.divergent, s.errors,
+    `${s.ruleCoverage.hit}/${s.ruleCoverage.total}`, s.casesPerSecond,
+  ].map(String));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const findings = summaries.flatMap((s) => s.findings.map((f) => `finding ${f.id} (${f.kinds.join(', ')}): ${f.replay}`));
+  return [line(header), ...rows.map(line), ...findings].join('\n');
+}
+
+/**
+ * Human output. On a terminal: one progress line rewritten with `\r` (cases, cases/s, ETA when the total is known,
+ * mismatches so far), failures printed above it as they come; otherwise plain progress lines now and then.
+ * `quiet`: only the summary table. `json`: only the summaries, one JSON object per line.
+ */
+export function consoleReporter(options: ReporterOptions): Reporter {
+  const { stdout, isTTY, quiet, json, clock, outDir } = options;
+  const live = !quiet && !json;
+  let meta: RunMeta | null = null;
+  let started = 0;
+  let done = 0;
+  let failing = 0;
+  let progressShown = false;
+
+  const progress = (): string => {
+    const elapsed = Math.max(clock() - started, 1) / 1000;
+    const rate = done / elapsed;
+    const total = meta?.total ?? null;
+    const eta = total === null ? '' : `  ETA ${formatEta((total - done) / rate)}`;
+    const where = meta === null ? '' : `[${meta.runner} ${meta.kernel.release}] `;
+    return `${where}${done}${total === null ? '' : `/${total}`} cases  ${rate.toFixed(1)}/s${eta}  ${failing} mismatching`;
+  };
+  const clearProgress = (): void => {
+    if (isTTY && progressShown) stdout.write('\r\x1b[K');
+    progressShown = false;
+  };
+
+  return {
+    onStart(m) {
+      meta = m;
+      started = clock();
+      done = 0;
+      failing = 0;
+    },
+    onCase(r, p: Prediction | null, _o: Observation) {
+      done += 1;
+      if (r.status === 'fail' || r.status === 'error') failing += 1;
+      if (!live) return;
+      if (r.status === 'fail' || r.status === 'error') {
+        clearProgress();
+        stdout.write(`${failureLines(r, p, outDir)}\n`);
+      }
+      if (isTTY) {
+        stdout.write(`\r\x1b[K${progress()}`);
+        progressShown = true;
+        return;
+      }
+      const total = meta?.total ?? null;
+      const every = total === null ? PLAIN_PROGRESS_EVERY : Math.max(1, Math.ceil(total / 10));
+      if (done % every === 0 || done === total) stdout.write(`${progress()}\n`);
+    },
+    onEnd(summaries) {
+      clearProgress();
+      if (json) {
+        for (const s of summaries) stdout.write(`${JSON.stringify(s)}\n`);
+        return;
+      }
+      stdout.write(`${summaryTable(summaries)}\n`);
+    },
+  };
+}

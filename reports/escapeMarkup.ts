@@ -1,0 +1,15 @@
+/**
+ * Escape text for XML and HTML, in element content or (inAttribute) a double-quoted attribute. Characters XML 1.0
+ * forbids (NUL and the other C0 controls except tab, newline, carriage return) become U+FFFD: verifier logs and
+ * splats are raw kernel bytes. In attributes newlines become `&#10;` so a parser does not fold them into spaces.
+ */
+export function escapeMarkup(text: string, inAttribute = false): string {
+  const escaped = text
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '\uFFFD')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+  return inAttribute ? escaped.replace(/\r/g, '&#13;').replace(/\n/g, '&#10;').replace(/\t/g, '&#9;') : escaped;
+}

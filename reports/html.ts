@@ -1,0 +1,131 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CaseResult, CaseStatus, Splat } from '../types/index.ts';
+import { escapeMarkup as esc } from './escapeMarkup.ts';
+import type { Reporter, ReporterOptions } from './reporter.ts';
+import type { FindingRef, Summary } from './summary.ts';
+
+/** A finding as the page shows it: read back from findings/<id>/ (null where a file is missing). */
+export interface FindingView {
+  readonly ref: FindingRef;
+  /** repro.bpf.c: the minimal program */
+  readonly source: string | null;
+  readonly verifierLog: string | null;
+  readonly result: CaseResult | null;
+  readonly splats: readonly Splat[];
+}
+
+export interface HtmlInput {
+  readonly summaries: readonly Summary[];
+  readonly cases: readonly { readonly result: CaseResult }[];
+  readonly findings: readonly FindingView[];
+}
+
+const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}
+pre{background:#f6f6f6;padding:.6em;overflow-x:auto;white-space:pre-wrap}
+.pass{background:#dfd}.fail{background:#fdd}.error{background:#fec}.skip{background:#eee}.divergence{background:#ffd}
+.zero{color:#b00}`;
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const tr = (cells: readonly string[], tag: string): string => `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join('')}</tr>`;
+  return `<table>${tr(header.map((h) => esc(h)), 'th')}${rows.map((r) => tr(r, 'td')).join('')}</table>`;
+}
+
+function summarySection(summaries: readonly Summary[]): string {
+  const rows = summaries.map((s) => [
+    s.runner, s.kernel.release, s.kernel.nrCpus, s.seed ?? 'none', s.cases, s.passed, s.failed, s.skipped, s.divergent, s.errors,
+    s.mismatches.unexplained, s.mismatches.knownDivergences, `${s.ruleCoverage.hit}/${s.ruleCoverage.total}`, s.casesPerSecond,
+  ].map((c) => esc(String(c))));
+  return `<h2>Run summary</h2>${table(['runner', 'kernel', 'CPUs', 'seed', 'cases', 'passed', 'failed', 'skipped', 'divergent', 'errors', 'unexplained mismatches', 'known divergences', 'rules hit', 'cases/s'], rows)}`;
+}
+
+function coverageSection(summaries: readonly Summary[]): string {
+  const ids = [...new Set(summaries.flatMap((s) => Object.keys(s.ruleCoverage.byRule)))].sort();
+  const rows = ids.map((id) => [esc(id), ...summaries.map((s) => {
+    const n = s.ruleCoverage.byRule[id] ?? 0;
+    return n === 0 ? '<span class="zero">0</span>' : String(n);
+  })]);
+  return `<h2>Rule coverage</h2>${table(['rule', ...summaries.map((s) => `${s.runner} ${s.kernel.release}`)], rows)}`;
+}
+
+const WORST: readonly CaseStatus[] = ['fail', 'error', 'divergence', 'pass', 'skip'];
+
+/** kernel × rule: the worst status among the cases exercising the rule on that kernel, with the case count. */
+function matrixSection(cases: HtmlInput['cases']): string {
+  const kernels = [...new Set(cases.map((c) => `${c.result.runner} ${c.result.kernelRelease}`))];
+  if (kernels.length < 2) return '';
+  const rules = [...new Set(cases.flatMap((c) => c.result.rules))].sort();
+  const rows = rules.map((rule) => [esc(rule), ...kernels.map((k) => {
+    const here = cases.filter((c) => `${c.result.runner} ${c.result.kernelRelease}` === k && c.result.rules.includes(rule));
+    const worst = WORST.find((s) => here.some((c) => c.result.status === s));
+    return worst === undefined ? '' : `<span class="${worst}">${worst} (${here.length})</span>`;
+  })]);
+  return `<h2>Verdicts per kernel and rule</h2>${table(['rule', ...kernels], rows)}`;
+}
+
+function findingSection(f: FindingView): string {
+  const pre = (title: string, text: string | null): string => `<h4>${esc(title)}</h4><pre>${text === null ? '(not written)' : esc(text)}</pre>`;
+  const mismatches = f.result === null ? [] : f.result.mismatches.map((m) => [
+    esc(m.kind), esc(m.program ?? ''), esc(m.step === null ? '' : String(m.step)), esc(m.expected), esc(m.observed),
+  ]);
+  return `<section id="${esc(f.ref.id, true)}"><h3>${esc(f.ref.id)}</h3>
+<p>scenario <code>${esc(f.ref.scenarioId)}</code>, runner ${esc(f.ref.runner)}, kernel ${esc(f.ref.kernelRelease)}: ${esc(f.ref.kinds.join(', '))}</p>
+<p>replay: <code>${esc(f.ref.replay)}</code></p>
+<h4>Expected vs observed</h4>${table(['kind', 'program', 'step', 'expected', 'observed'], mismatches)}
+${pre('Minimal program (repro.bpf.c)', f.source)}${pre('Verifier log', f.verifierLog)}
+${f.splats.map((s) => pre(`Splat (${s.kind}${s.during === null ? '' : `, during ${s.during}`})`, s.text)).join('')}
+</section>`;
+}
+
+/** report.html: one self-contained page (inline CSS, no scripts, nothing fetched); every piece of data escaped. */
+export function renderHtml(input: HtmlInput): string {
+  const findings = input.findings.length === 0 ? '<p>No findings.</p>' : input.findings.map(findingSection).join('\n');
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>kptr-conform report</title><style>${STYLE}</style></head>
+<body><h1>kptr-conform report</h1>
+${summarySection(input.summaries)}
+${coverageSection(input.summaries)}
+${matrixSection(input.cases)}
+<h2>Findings</h2>
+${findings}
+</body></html>
+`;
+}
+
+async function readOrNull(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Read a finding's files back (the pipeline wrote them with writeFinding before onEnd). */
+export async function loadFindingView(outDir: string, ref: FindingRef): Promise<FindingView> {
+  const dir = join(outDir, ref.dir);
+  const json = await readOrNull(join(dir, 'finding.json'));
+  const record = json === null ? null : (JSON.parse(json) as { result: CaseResult; observation: { splats: readonly Splat[] } });
+  return {
+    ref,
+    source: await readOrNull(join(dir, 'repro.bpf.c')),
+    verifierLog: await readOrNull(join(dir, 'verifier.log')),
+    result: record?.result ?? null,
+    splats: record?.observation.splats ?? [],
+  };
+}
+
+/** report.html across every runner × kernel of the run. */
+export function htmlReporter(options: ReporterOptions): Reporter {
+  const cases: { result: CaseResult }[] = [];
+  return {
+    onCase(result) {
+      cases.push({ result });
+    },
+    async onEnd(summaries) {
+      const findings = await Promise.all(summaries.flatMap((s) => s.findings).map((f) => loadFindingView(options.outDir, f)));
+      await mkdir(options.outDir, { recursive: true });
+      await writeFile(join(options.outDir, 'report.html'), renderHtml({ summaries, cases, findings }));
+    },
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * test_loader semantics for expected verifier messages (tools/testing/selftests/bpf/test_loader.c):
+ * each line is a substring with `{{regex}}` islands, and each must be found after the previous match.
+ */
+
+export type PieceStatus = 'MATCHED' | 'EXPECTED';
+
+export interface MessagePiece {
+  readonly pattern: string;
+  readonly status: PieceStatus;
+}
+
+export interface MessageMatch {
+  readonly ok: boolean;
+  /** one per expected line; after the first miss every later line is EXPECTED too (never looked for) */
+  readonly pieces: readonly MessagePiece[];
+}
+
+const ISLAND = /\{\{(.*?)\}\}/g;
+
+function escapeRegex(literal: string): string {
+  return literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * A line without islands is a plain substring (strstr); with islands the literal parts are escaped and the islands
+ * kept, as compile_regex does. The `m` flag gives REG_NEWLINE: `^`/`$` at line ends, `.` never crosses a newline.
+ */
+function compileLine(line: string): RegExp | null {
+  if (!line.includes('{{')) return null;
+  let source = '';
+  let last = 0;
+  for (const m of line.matchAll(ISLAND)) {
+    source += escapeRegex(line.slice(last, m.index)) + m[1];
+    last = m.index + m[0].length;
+  }
+  return new RegExp(source + escapeRegex(line.slice(last)), 'm');
+}
+
+/** Where `line` matches in `log` at or after `from`: the end offset of the match, or -1. */
+function findAfter(log: string, line: string, from: number): number {
+  const re = compileLine(line);
+  if (re === null) {
+    const at = log.indexOf(line, from);
+    return at < 0 ? -1 : at + line.length;
+  }
+  // regexec runs on the rest of the buffer, so `^` may match at its start: slice, like the C pointer arithmetic.
+  const m = re.exec(log.slice(from));
+  return m === null ? -1 : from + m.index + m[0].length;
+}
+
+/** Match `lines` in order against a verifier (or libbpf) log. */
+export function matchMessages(log: string, lines: readonly string[]): MessageMatch {
+  const pieces: MessagePiece[] = [];
+  let pos = 0;
+  let ok = true;
+  for (const pattern of lines) {
+    const end = ok ? findAfter(log, pattern, pos) : -1;
+    if (end < 0) ok = false;
+    else pos = end;
+    pieces.push({ pattern, status: end < 0 ? 'EXPECTED' : 'MATCHED' });
+  }
+  return { ok, pieces };
+}
+
+/** Trailing statistics the verifier prints after the error; they are never the error itself. */
+const LOG_TRAILER = [/^processed \d+ insns/, /^verification time /, /^stack depth /, /^Verification failed:/, /^-- END PROG LOAD LOG --/];
+
+/** The last line of the log that is not verifier statistics: what the kernel actually complained about. */
+export function lastErrorLine(log: string): string | null {
+  const lines = log.split('\n').map((l) => l.trimEnd()).filter((l) => l.length > 0);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!;
+    if (!LOG_TRAILER.some((re) => re.test(line))) return line;
+  }
+  return null;
+}
+
+/**
+ * Render a failed match the way validate_msgs does: every expected piece as MATCHED / EXPECTED (SUBSTR or REGEX),
+ * the kernel's actual last error line as UNEXPECTED, then the full log between `=` rules.
+ */
+export function explainMismatch(log: string, lines: readonly string[]): string {
+  const { pieces } = matchMessages(log, lines);
+  const out = pieces.map((p) => `${p.status === 'MATCHED' ? 'MATCHED ' : 'EXPECTED'} ${p.pattern.includes('{{') ? ' REGEX' : 'SUBSTR'}: '${p.pattern}'`);
+  const actual = lastErrorLine(log);
+  if (actual !== null) out.push(`UNEXPECTED       : '${actual}'`);
+  out.push('VERIFIER LOG:', '=============', log.endsWith('\n') || log === '' ? log + '=============' : `${log}\n=============`);
+  return out.join('\n');
+}

@@ -1,0 +1,52 @@
+import type { CaseResult, KernelInfo, Observation, Prediction, RunnerName } from '../types/index.ts';
+import { consoleReporter } from './console.ts';
+import { htmlReporter } from './html.ts';
+import { jsonlReporter } from './jsonl.ts';
+import { junitReporter } from './junit.ts';
+import type { Summary } from './summary.ts';
+import { testProgsJsonReporter } from './testProgsJson.ts';
+
+/** One runner × kernel segment of a run, announced before its cases. */
+export interface RunMeta {
+  readonly runner: RunnerName;
+  readonly kernel: KernelInfo;
+  readonly seed: number | null;
+  /** number of cases the segment will report, when known (ETA) */
+  readonly total: number | null;
+}
+
+/** Resolved once by the CLI; reporters never read process.env or argv. */
+export interface ReporterOptions {
+  /** directory the file reporters write into: results.jsonl, junit.xml, test_progs.json, report.html */
+  readonly outDir: string;
+  /** where the console reporter writes */
+  readonly stdout: { write(chunk: string): unknown };
+  readonly isTTY: boolean;
+  /** console: only the summary */
+  readonly quiet: boolean;
+  /** console: the summary as JSON on stdout (one line per runner × kernel), nothing else */
+  readonly json: boolean;
+  /** milliseconds, monotonic; injected so progress output is reproducible in tests */
+  readonly clock: () => number;
+}
+
+/**
+ * A sink for results. `onStart` once per runner × kernel segment, `onCase` for every case (prediction null when the
+ * oracle never ran, e.g. a skipped case), `onEnd` once with one Summary per segment.
+ */
+export interface Reporter {
+  onStart?(meta: RunMeta): void;
+  onCase(r: CaseResult, p: Prediction | null, o: Observation): Promise<void> | void;
+  onEnd(summaries: readonly Summary[]): Promise<void> | void;
+}
+
+/** Every output format; the CLI's --format choices are the keys. */
+export const reporters = {
+  console: consoleReporter,
+  jsonl: jsonlReporter,
+  junit: junitReporter,
+  'test-progs-json': testProgsJsonReporter,
+  html: htmlReporter,
+} as const satisfies Record<string, (options: ReporterOptions) => Reporter>;
+
+export type ReporterName = keyof typeof reporters;

@@ -1,0 +1,118 @@
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { emitReproducer, type ProgramNote } from '../runners/codegen/emit.ts';
+import { scenarioToYaml } from '../specs/load.ts';
+import type { CaseResult, KernelInfo, Observation, Prediction, RunnerName, Scenario } from '../types/index.ts';
+import { emitReproCheck } from './emitReproCheck.ts';
+import { replayCommand } from './replayCommand.ts';
+import type { FindingRef } from './summary.ts';
+
+/** Everything known about one unexplained mismatch, usually after shrinking. */
+export interface Finding {
+  /** directory name under findings/; use findingId(result) */
+  readonly id: string;
+  readonly scenario: Scenario;
+  readonly prediction: Prediction;
+  readonly observation: Observation;
+  readonly result: CaseResult;
+  /** fast-check replay information, null for hand-written cases */
+  readonly seed: number | null;
+  readonly path: string | null;
+  readonly kernel: KernelInfo;
+  readonly runner: RunnerName;
+}
+
+const KPTR_H = fileURLToPath(new URL('../runners/codegen/kptr.h', import.meta.url));
+
+/** How to build the reproducer object; the same flags the runners use. */
+export const REPRO_CLANG = 'clang-16 -g -O2 -target bpf -mcpu=v3 -I/usr/include/x86_64-linux-gnu -c repro.bpf.c -o repro.bpf.o';
+const CHECK_GCC = 'gcc -O2 repro_check.c -o repro_check -static -lbpf -lelf -lz';
+
+/**
+ * The expectation written into the reproducer is the ORACLE's (what a correct kernel does), so the file fails on the
+ * buggy kernel exactly as an upstream selftest would.
+ */
+export function programNotes(f: Finding): readonly ProgramNote[] {
+  return f.prediction.programs.map((pp): ProgramNote => {
+    if (pp.verdict === 'rejected') {
+      return { program: pp.program, description: pp.expected.ruleId, expect: { verdict: 'rejected', msgs: pp.expected.lines } };
+    }
+    const firstRun = f.prediction.steps.find((s) => s.program === pp.program);
+    return { program: pp.program, description: `${f.id}: ${pp.program} is valid`, expect: { verdict: 'accepted', retval: firstRun?.retval ?? null } };
+  });
+}
+
+/** verifier.log: every rejected program's full log, each under a header with the kernel's one-line summary. */
+export function verifierLogText(o: Observation): string {
+  const logs = o.programs.flatMap((p) => (p.verdict === 'rejected' ? [`=== ${p.program}: ${p.summary}\n${p.log}${p.log.endsWith('\n') ? '' : '\n'}`] : []));
+  return logs.length === 0 ? `every program was accepted by ${o.kernel.release}\n` : logs.join('\n');
+}
+
+const RUNTIME_KINDS = new Set(['value', 'splat']);
+
+function readme(f: Finding, replay: string, runtime: boolean): string {
+  const kinds = [...new Set(f.result.mismatches.map((m) => m.kind))].join(', ');
+  const origin = f.seed === null ? 'hand-written scenario' : `seed ${f.seed}${f.path === null ? '' : `, path ${f.path}`}`;
+  const lines = [
+    `# Finding ${f.id}`,
+    '',
+    `${kinds} on kernel ${f.kernel.release} (${f.runner} runner, ${f.kernel.nrCpus} CPUs), scenario \`${f.scenario.id}\` (${origin}).`,
+    '',
+    ...f.result.mismatches.map((m) => `- ${m.kind}${m.program === null ? '' : ` in ${m.program}`}${m.step === null ? '' : ` at step ${m.step}`}: expected ${m.expected}; observed ${m.observed}`),
+    '',
+    '## Replay',
+    '',
+    '```',
+    replay,
+    '```',
+    '',
+    '## Reproducer',
+    '',
+    '`repro.bpf.c` is a selftest-style program file: its `__success`/`__failure __msg(...)` annotations state what a',
+    'correct kernel does, so they fail on the kernel above. It needs only `kptr.h` beside it:',
+    '',
+    '```',
+    REPRO_CLANG,
+    '```',
+    '',
+    'Copied into `tools/testing/selftests/bpf/progs/` with a `RUN_TESTS()` line it runs under `test_progs`.',
+    '`verifier.log` holds the full log of every program this kernel rejected.',
+  ];
+  if (runtime) {
+    lines.push('', '## Runtime check', '', '`repro_check.c` loads the scheduled programs, runs them in order and compares every', 'retval and global with the correct values, printing PASS/FAIL:', '', '```', CHECK_GCC, 'sudo ./repro_check repro.bpf.o', '```');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Write `<outDir>/findings/<id>/`: scenario.yaml, repro.bpf.c + kptr.h, verifier.log, finding.json (the full case,
+ * read back by the HTML report), README.md, and repro_check.c for runtime findings (value or splat mismatches).
+ * Returns the entry for summary.findings.
+ */
+export async function writeFinding(outDir: string, f: Finding): Promise<FindingRef> {
+  const rel = join('findings', f.id);
+  const dir = join(outDir, rel);
+  await mkdir(dir, { recursive: true });
+  const replay = replayCommand(join(dir, 'scenario.yaml'), f.runner);
+  const runtime = f.result.mismatches.some((m) => RUNTIME_KINDS.has(m.kind));
+  const { id, seed, path, kernel, runner, result, prediction, observation } = f;
+  await Promise.all([
+    writeFile(join(dir, 'scenario.yaml'), scenarioToYaml(f.scenario)),
+    writeFile(join(dir, 'repro.bpf.c'), emitReproducer(f.scenario, programNotes(f))),
+    copyFile(KPTR_H, join(dir, 'kptr.h')),
+    writeFile(join(dir, 'verifier.log'), verifierLogText(f.observation)),
+    writeFile(join(dir, 'finding.json'), `${JSON.stringify({ id, seed, path, kernel, runner, result, prediction, observation }, null, 2)}\n`),
+    writeFile(join(dir, 'README.md'), readme(f, replay, runtime)),
+    ...(runtime ? [writeFile(join(dir, 'repro_check.c'), emitReproCheck(f.scenario, f.prediction, `finding ${f.id}: ${f.scenario.description}`))] : []),
+  ]);
+  return {
+    id: f.id,
+    scenarioId: f.scenario.id,
+    runner: f.runner,
+    kernelRelease: f.kernel.release,
+    kinds: [...new Set(f.result.mismatches.map((m) => m.kind))],
+    dir: rel,
+    replay,
+  };
+}

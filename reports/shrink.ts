@@ -1,0 +1,82 @@
+/**
+ * Shrinking a mismatch with fast-check's own shrinker, but checking candidates in batches: each check is a real
+ * kernel run, and one harness run over k candidates costs about as much as over one.
+ */
+import fc from 'fast-check';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+
+export interface ShrinkOptions {
+  /** candidates checked per kernel round-trip */
+  readonly batchSize: number;
+  /** stop after this many accepted shrink steps */
+  readonly maxSteps: number;
+  /** stop after this many candidates checked in all */
+  readonly maxChecks: number;
+}
+
+export interface ShrinkResult<T> {
+  readonly value: T;
+  /** fast-check style path of candidate indices taken, e.g. `0:3:1` */
+  readonly path: string;
+  readonly steps: number;
+  readonly checks: number;
+}
+
+/**
+ * Greedy shrink: from `start`, repeatedly take the first shrink candidate that still fails, as fast-check's runner does.
+ * @param stillFails gets a batch of candidates and answers, per candidate, whether it still shows the same mismatch
+ */
+export async function shrinkBatched<T>(
+  arb: fc.Arbitrary<T>,
+  start: fc.Value<T>,
+  stillFails: (candidates: readonly T[]) => Promise<readonly boolean[]>,
+  opts: ShrinkOptions,
+): Promise<ShrinkResult<T>> {
+  let current = start;
+  const path: number[] = [];
+  let checks = 0;
+  outer: while (path.length < opts.maxSteps && checks < opts.maxChecks) {
+    const it = arb.shrink(current.value_, current.context)[Symbol.iterator]();
+    let offset = 0;
+    for (;;) {
+      const batch: fc.Value<T>[] = [];
+      for (let n = it.next(); !n.done; n = it.next()) {
+        batch.push(n.value);
+        if (batch.length >= opts.batchSize) break;
+      }
+      if (batch.length === 0) break outer;
+      const verdicts = await stillFails(batch.map((v) => v.value_));
+      checks += batch.length;
+      const hit = verdicts.findIndex(Boolean);
+      if (hit >= 0) {
+        current = batch[hit]!;
+        path.push(offset + hit);
+        continue outer;
+      }
+      offset += batch.length;
+      if (checks >= opts.maxChecks) break outer;
+    }
+  }
+  return { value: current.value_, path: path.join(':'), steps: path.length, checks };
+}
+
+/** fast-check's bias schedule (runIdToFrequency): small values early in a run, larger ones later. */
+function biasFor(index: number): number {
+  return 2 + Math.floor(Math.log(index + 1) / Math.log(10));
+}
+
+/**
+ * The campaign's values: value i of seed S is always the same (replay by seed + index), and keeps the context
+ * its shrinker needs.
+ */
+export function* generateValues<T>(arb: fc.Arbitrary<T>, seed: number, count: number): Generator<fc.Value<T>> {
+  const mrng = new fc.Random(xoroshiro128plus(seed));
+  for (let i = 0; i < count; i++) yield arb.generate(mrng, biasFor(i));
+}
+
+/** Regenerates value `index` of `seed` (replay). */
+export function valueAt<T>(arb: fc.Arbitrary<T>, seed: number, index: number): fc.Value<T> {
+  let last: fc.Value<T> | null = null;
+  for (const v of generateValues(arb, seed, index + 1)) last = v;
+  return last!;
+}

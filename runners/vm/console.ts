@@ -1,0 +1,163 @@
+import type { Splat } from '../../types/index.ts';
+
+/**
+ * The two serial lines of a guest, read back as text. Pure.
+ *
+ * ttyS1 (the channel) carries only lines the guest's /init framed: `@@KPTR <seq> <kind> <payload>`, seq counting
+ * 1, 2, 3 … over the whole boot. Kinds: `begin <batch>`, `case <scenario>`, `out <harness JSON line>`,
+ * `err <harness stderr line>`, `exit <scenario> <status>`, `end <batch>`. Anything else on the line or between
+ * lines is ignored, so results are never scraped from free text.
+ *
+ * ttyS0 (the kernel console) is scanned for splats; the `kptr-conform: begin|end <scenario>` lines written to
+ * /dev/kmsg (by /init around each case, and by the harness with --kmsg-markers) say whose they are.
+ */
+
+export const FRAME_TAG = '@@KPTR';
+
+/** What the channel says about one case. */
+export interface ChannelCase {
+  readonly scenarioId: string;
+  /** harness stdout lines (JSON), in order */
+  readonly out: readonly string[];
+  /** harness stderr lines */
+  readonly err: readonly string[];
+  /** harness exit status; null when the case never finished (panic, hang, power loss) */
+  readonly exitStatus: number | null;
+}
+
+export interface Channel {
+  /** the batch id of the `begin` frame, null if /init never got that far */
+  readonly batch: string | null;
+  readonly ended: boolean;
+  readonly cases: readonly ChannelCase[];
+  /** frames missing from the sequence, or unreadable: nonzero means the channel cannot be trusted in full */
+  readonly lost: number;
+}
+
+const FRAME = new RegExp(`${FRAME_TAG} (\\d+) (begin|case|out|err|exit|end)(?: (.*))?$`);
+
+/** Parses the ttyS1 text. Frames out of sequence (repeated or going back) are dropped and counted as lost. */
+export function parseChannel(text: string): Channel {
+  let batch: string | null = null;
+  let ended = false;
+  let lost = 0;
+  let seq = 0;
+  const cases: { scenarioId: string; out: string[]; err: string[]; exitStatus: number | null }[] = [];
+  // A torn last line (the guest died mid-write) has no newline: drop it.
+  const lines = text.split('\n').slice(0, -1);
+  for (const raw of lines) {
+    const at = raw.indexOf(FRAME_TAG);
+    if (at < 0) continue;
+    const m = FRAME.exec(raw.slice(at).replace(/\r+$/, ''));
+    if (!m) {
+      lost++;
+      continue;
+    }
+    const n = Number(m[1]);
+    if (n <= seq) {
+      lost++;
+      continue;
+    }
+    lost += n - seq - 1;
+    seq = n;
+    const kind = m[2];
+    const payload = m[3] ?? '';
+    const current = cases.at(-1);
+    if (kind === 'begin') batch = payload;
+    else if (kind === 'end') ended = true;
+    else if (kind === 'case') cases.push({ scenarioId: payload, out: [], err: [], exitStatus: null });
+    else if (kind === 'out' && current) current.out.push(payload);
+    else if (kind === 'err' && current) current.err.push(payload);
+    else if (kind === 'exit' && current) {
+      const [id, status] = payload.split(' ');
+      if (id === current.scenarioId) current.exitStatus = Number(status);
+    }
+  }
+  return { batch, ended, cases, lost };
+}
+
+/** A splat and the scenario it belongs to. */
+export interface ConsoleSplat extends Splat {
+  /** the case bracketed around it; a splat after a case's end marker (deferred frees) goes to the case that ended last */
+  readonly scenarioId: string | null;
+}
+
+type SplatKind = Splat['kind'];
+
+/** Line patterns that open (or, inside an open report, sharpen) a splat; the first match wins. */
+const TRIGGERS: readonly (readonly [RegExp, SplatKind])[] = [
+  [/^Kernel panic - not syncing/, 'panic'],
+  [/^BUG: KASAN: /, 'kasan'],
+  [/verifier (?:backtracking )?bug|verifier internal error/, 'verifier_bug'],
+  [/rcu: INFO: rcu_\w+ (?:self-)?detected stalls?|rcu_\w+ detected stalls? on CPUs/, 'rcu_stall'],
+  [/^Oops: |^general protection fault/, 'oops'],
+  [/^kernel BUG at |^BUG: /, 'bug'],
+  [/^WARNING: /, 'warn'],
+];
+
+/** Kinds ranked by severity: a WARNING whose message says "verifier bug" is a verifier bug; an Oops that panics is a panic. */
+const SEVERITY: readonly SplatKind[] = ['warn', 'bug', 'oops', 'rcu_stall', 'verifier_bug', 'kasan', 'panic', 'hang'];
+
+const CUT_HERE = /^-+\[ cut here \]-+$/;
+const END_OF_REPORT = /^-+\[ end (?:trace|Kernel panic)|^=+$/;
+const MARKER = /^kptr-conform: (begin|end) (\S+)/;
+/** a report longer than this is cut into pieces rather than swallowing what follows */
+const MAX_REPORT_LINES = 200;
+
+/** `[    1.234567] ` and `[    1.234567][    T1] ` prefixes, and whatever precedes the first (firmware escape codes) */
+const TIMESTAMP = /^.*?\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?\s?/;
+
+/** Finds every splat in the kernel console text, with its text and the scenario it is attributed to. */
+export function consoleSplats(text: string): ConsoleSplat[] {
+  const splats: ConsoleSplat[] = [];
+  let current: string | null = null;
+  let lastEnded: string | null = null;
+  let open: { kind: SplatKind | null; lines: string[]; scenarioId: string | null; after: boolean } | null = null;
+
+  const close = (): void => {
+    if (open?.kind) {
+      splats.push({
+        kind: open.kind,
+        text: open.lines.join('\n'),
+        during: open.after ? 'after the case ended' : null,
+        scenarioId: open.scenarioId,
+      });
+    }
+    open = null;
+  };
+  const start = (kind: SplatKind | null, line: string): void => {
+    close();
+    open = { kind, lines: [line], scenarioId: current ?? lastEnded, after: current === null && lastEnded !== null };
+  };
+
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\r+$/, '').replace(TIMESTAMP, '');
+    if (line.trim() === '') continue;
+    const marker = MARKER.exec(line);
+    if (marker) {
+      close();
+      if (marker[1] === 'begin') current = marker[2] ?? null;
+      else {
+        lastEnded = marker[2] ?? current;
+        current = null;
+      }
+      continue;
+    }
+    const kind = TRIGGERS.find(([re]) => re.test(line))?.[1] ?? null;
+    if (CUT_HERE.test(line)) {
+      start(null, line);
+      continue;
+    }
+    if (open === null) {
+      if (kind) start(kind, line);
+      continue;
+    }
+    const o: { kind: SplatKind | null; lines: string[] } = open;
+    o.lines.push(line);
+    if (kind && (o.kind === null || SEVERITY.indexOf(kind) > SEVERITY.indexOf(o.kind))) o.kind = kind;
+    if (END_OF_REPORT.test(line) && o.lines.length > 1) close();
+    else if (o.lines.length >= MAX_REPORT_LINES) close();
+  }
+  close();
+  return splats;
+}

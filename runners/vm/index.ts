@@ -1,0 +1,171 @@
+import { access, mkdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { basename } from 'node:path';
+import type { KernelInfo, Observation, RunnerCapabilities, Scenario } from '../../types/index.ts';
+import { KptrError } from '../../errors/KptrError.ts';
+import { compileBpf } from '../codegen/compileBpf.ts';
+import { emitBatch } from '../codegen/emit.ts';
+import { packBatches } from '../codegen/packBatches.ts';
+import { writePlan } from '../harnessProtocol.ts';
+import { DEFAULT_HARNESS_PATH } from '../host/probe.ts';
+import type { Runner, RunCase, RunHooks } from '../runner.ts';
+import { consoleSplats, parseChannel } from './console.ts';
+import { buildInitramfs, type GuestHook, type InitramfsCase } from './initramfs.ts';
+import { resolveKernel, type KernelImage } from './kernelImages.ts';
+import { bootVm, probeAccel, type Accel } from './qemu.ts';
+import { settleBoot } from './settleBoot.ts';
+
+export type { GuestHook } from './initramfs.ts';
+
+export interface VmRunnerOptions {
+  /** a kernel name (`6.12`, `latest`), a cached release, or a path to a bzImage */
+  readonly kernel: string;
+  /** scratch directory for C files, objects, initramfs archives and serial logs */
+  readonly workDir: string;
+  readonly harnessPath?: string;
+  /** kernel cache; defaults to `${XDG_CACHE_HOME:-~/.cache}/kptr-conform` */
+  readonly cacheDir?: string;
+  /** guest CPUs (-smp); also the guest's nr_cpus. Default 2. */
+  readonly cpus?: number;
+  readonly memoryMb?: number;
+  /** scenarios per object (one clang run). Default 64. */
+  readonly maxPerBatch?: number;
+  /** QEMU start → /init running. Default 120 s. */
+  readonly bootTimeoutMs?: number;
+  /** one case's harness run. Default 120 s (TCG verifies slowly). */
+  readonly caseTimeoutMs?: number;
+  /** default: KVM when a probe boot works here, else TCG */
+  readonly accel?: Accel;
+  /** testing only: make the guest panic or hang when it reaches these scenarios */
+  readonly guestHooks?: Readonly<Record<string, GuestHook>>;
+  /** per-boot figures, for benchmarks and logs */
+  readonly onBoot?: (stats: VmBootStats) => void;
+}
+
+export interface VmBootStats {
+  readonly boot: number;
+  readonly cases: number;
+  readonly decided: number;
+  readonly bootMs: number | null;
+  readonly wallMs: number;
+  readonly accel: Accel;
+}
+
+const CONSOLE_TAIL_LINES = 15;
+
+/**
+ * A Runner that boots `kernel` under QEMU and runs every case in the guest: all program types, and every schedule
+ * step of every case allowed to execute (a guest may break; only programs the kernel rejected are not run).
+ * One boot runs all cases; a panic or hang fails the case that caused it and the rest go into a new boot.
+ */
+export function createVmRunner(options: VmRunnerOptions): Runner {
+  const harnessPath = options.harnessPath ?? DEFAULT_HARNESS_PATH;
+  const cpus = options.cpus ?? 2;
+  const kernelInfo = (image: KernelImage): KernelInfo => ({
+    release: image.release,
+    version: image.version,
+    nrCpus: cpus,
+    machine: 'vm',
+  });
+
+  return {
+    name: 'vm',
+
+    async probe(): Promise<RunnerCapabilities> {
+      const problems: string[] = [];
+      const image = await resolveKernel(options.kernel, options).catch((e: unknown) => {
+        problems.push(e instanceof KptrError ? e.oneLine() : String(e));
+        return null;
+      });
+      if (!(await isExecutable(harnessPath))) problems.push(`native harness missing at ${harnessPath}: run scripts/build-harness.sh`);
+      const reason = problems[0] ?? null;
+      const status = { ok: reason === null, reason };
+      return {
+        runner: 'vm',
+        kernel: image ? kernelInfo(image) : null,
+        // Program types are not probed by booting: the guest's verifier decides each program, and its verdict is the observation.
+        progTypes: { tc: status, syscall: status, fentry: status, 'fentry.s': status },
+        problems,
+      };
+    },
+
+    async run(cases: readonly RunCase[], hooks: RunHooks = {}): Promise<Observation[]> {
+      const image = await resolveKernel(options.kernel, options);
+      if (!(await isExecutable(harnessPath))) {
+        throw new KptrError('KPTR_HARNESS_MISSING', `native harness missing at ${harnessPath}`, 'run scripts/build-harness.sh');
+      }
+      await mkdir(options.workDir, { recursive: true });
+      const kernel = kernelInfo(image);
+      const accel = options.accel ?? (await probeAccel(image.vmlinuz, options.workDir));
+
+      const objectOf = new Map<string, string>();
+      const objects: Record<string, string> = {};
+      const batches = packBatches(cases.map((c) => c.scenario), options.maxPerBatch ?? 64);
+      for (const [i, batch] of batches.entries()) {
+        const object = await compileBpf(emitBatch(batch).source, options.workDir, `vm-batch-${i}`);
+        objects[basename(object)] = object;
+        for (const s of batch) objectOf.set(s.id, basename(object));
+      }
+      const planOf = new Map(cases.map((c) => [c.scenario.id, guestPlan(c)]));
+
+      const results = new Map<string, Observation>();
+      let pending: readonly Scenario[] = cases.map((c) => c.scenario);
+      for (let boot = 0; pending.length > 0; boot++) {
+        const batchId = `boot${boot}`;
+        const initrd = await buildInitramfs({
+          workDir: options.workDir,
+          batchId,
+          harnessPath,
+          objects,
+          cases: pending.map((s): InitramfsCase => ({
+            scenarioId: s.id,
+            object: objectOf.get(s.id) as string,
+            plan: planOf.get(s.id) as string,
+            hook: options.guestHooks?.[s.id] ?? null,
+          })),
+        });
+        const r = await bootVm({
+          vmlinuz: image.vmlinuz,
+          initrd,
+          workDir: options.workDir,
+          name: batchId,
+          accel,
+          cpus,
+          memoryMb: options.memoryMb ?? 1024,
+          bootTimeoutMs: options.bootTimeoutMs ?? 120_000,
+          caseTimeoutMs: options.caseTimeoutMs ?? 120_000,
+        });
+        const settled = settleBoot(
+          pending,
+          {
+            channel: parseChannel(r.channel),
+            splats: consoleSplats(r.console),
+            timedOut: r.timedOut,
+            consoleTail: r.console.trimEnd().split('\n').slice(-CONSOLE_TAIL_LINES).join('\n'),
+          },
+          kernel,
+        );
+        for (const o of settled.observations) {
+          results.set(o.scenarioId, o);
+          hooks.onObservation?.(o);
+        }
+        options.onBoot?.({ boot, cases: pending.length, decided: settled.observations.length, bootMs: r.bootMs, wallMs: r.wallMs, accel });
+        pending = settled.remaining;
+      }
+      return cases.map((c) => results.get(c.scenario.id) as Observation);
+    },
+  };
+}
+
+/** Every program is verified; in a guest every schedule step runs unless the pipeline said verify-only. */
+function guestPlan(c: RunCase): string {
+  const steps = c.plan.execute ? c.scenario.schedule.map((_, i) => i) : [];
+  return writePlan({ scenarios: [c.scenario], runSteps: { [c.scenario.id]: steps } });
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  return access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+}

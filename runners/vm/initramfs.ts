@@ -1,0 +1,57 @@
+import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { GUEST, initScript } from './initScript.ts';
+
+/** A deliberate guest failure on one case, for testing the runner's recovery (never set by the pipeline). */
+export type GuestHook = 'panic' | 'hang';
+
+export interface InitramfsCase {
+  readonly scenarioId: string;
+  /** file name of the case's object among `objects` */
+  readonly object: string;
+  /** harness plan text (runners/harnessProtocol.ts writePlan) */
+  readonly plan: string;
+  readonly hook: GuestHook | null;
+}
+
+export interface InitramfsOptions {
+  /** scratch directory; the tree and the archive are written under it */
+  readonly workDir: string;
+  readonly batchId: string;
+  /** the static harness (runners/native/harness) */
+  readonly harnessPath: string;
+  /** a statically linked busybox */
+  readonly busyboxPath?: string;
+  /** compiled BPF objects: file name in the guest → path here */
+  readonly objects: Readonly<Record<string, string>>;
+  readonly cases: readonly InitramfsCase[];
+}
+
+/**
+ * Writes a gzip'd newc cpio holding busybox, the harness, the objects, one plan per case and /init; returns its path.
+ */
+export async function buildInitramfs(options: InitramfsOptions): Promise<string> {
+  const root = join(options.workDir, `initramfs-${options.batchId}`);
+  const archive = join(options.workDir, `initramfs-${options.batchId}.cpio.gz`);
+  await rm(root, { recursive: true, force: true });
+  for (const d of ['bin', 'dev', 'proc', 'sys', 'tmp', GUEST.dir.slice(1)]) await mkdir(join(root, d), { recursive: true });
+  await copyFile(options.busyboxPath ?? '/bin/busybox', join(root, 'bin', 'busybox'));
+  await copyFile(options.harnessPath, join(root, GUEST.harness.slice(1)));
+  await chmod(join(root, GUEST.harness.slice(1)), 0o755);
+  for (const [name, path] of Object.entries(options.objects)) await copyFile(path, join(root, GUEST.dir.slice(1), name));
+  const caseLines = await Promise.all(
+    options.cases.map(async (c, i) => {
+      await writeFile(join(root, GUEST.dir.slice(1), `${i}.plan`), c.plan);
+      if (c.hook) await writeFile(join(root, GUEST.dir.slice(1), `${i}.hook`), c.hook);
+      return `${i} ${c.scenarioId} ${c.object}\n`;
+    }),
+  );
+  await writeFile(join(root, GUEST.caseList.slice(1)), caseLines.join(''));
+  await writeFile(join(root, 'init'), initScript(options.batchId), { mode: 0o755 });
+  // The kernel opens /dev/console for init before devtmpfs is mounted; without the node init has no stdio.
+  await execa('mknod', ['-m', '600', join(root, 'dev', 'console'), 'c', '5', '1']).catch(() => {});
+  await execa('sh', ['-c', `find . -print0 | cpio --null -o -H newc --quiet | gzip -1 > '${archive}'`], { cwd: root });
+  await rm(root, { recursive: true, force: true });
+  return archive;
+}

@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import { compare } from '../../../reports/compare.ts';
+import type { Observation } from '../../../types/index.ts';
+import {
+  accepted, LEAK, LOG_LEAK_NEW, LOG_USE_AFTER_DROP, observation, prediction, rejected, run, USE_AFTER_DROP,
+} from './fixtures/cases.ts';
+
+const withPrograms = (programs: Observation['programs'], over: Partial<Observation> = {}): Observation => observation({ programs, ...over });
+
+describe('compare', () => {
+  it('should pass when every verdict, message, retval and predicted global agrees', () => {
+    const r = compare(prediction(), observation());
+    expect(r).toEqual({
+      scenarioId: 'rp1', runner: 'host', kernelRelease: '6.18.44-fc-v669', status: 'pass',
+      mismatches: [], skipReason: null, divergences: [], rules: ['refs.unreleased'],
+    });
+  });
+
+  it('should report verdict_kernel_accepts when the kernel loads a program the oracle rejects', () => {
+    const r = compare(prediction(), withPrograms([accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')]));
+    expect(r.status).toBe('fail');
+    expect(r.mismatches).toHaveLength(1);
+    expect(r.mismatches[0]).toMatchObject({ kind: 'verdict_kernel_accepts', program: 'rp1_leak', step: null, observed: 'accepted' });
+    expect(r.mismatches[0]!.expected).toContain('refs.unreleased');
+  });
+
+  it('should report verdict_kernel_rejects with the kernel log when it refuses a valid program', () => {
+    const r = compare(prediction(), withPrograms(
+      [accepted('rp1_store'), rejected('rp1_sum_it', LOG_USE_AFTER_DROP, { errno: 13, errnoName: 'EACCES' }), rejected('rp1_leak', LOG_LEAK_NEW)],
+      { runs: [run(0, 0, 'rp1_store', 3, { rp1_sum: '0', rp1_neg: '0' })] },
+    ));
+    expect(r.status).toBe('fail');
+    // the missing runs of the rejected program are not a second mismatch
+    expect(r.mismatches.map((m) => m.kind)).toEqual(['verdict_kernel_rejects']);
+    expect(r.mismatches[0]!.observed).toBe('rejected (verifier, EACCES): R1 type=scalar expected=percpu_ptr_, percpu_rcu_ptr_, percpu_trusted_ptr_');
+    expect(r.mismatches[0]!.detail).toContain(LOG_USE_AFTER_DROP);
+  });
+
+  it('should report a message mismatch with a test_loader explanation when the log lacks the expected lines', () => {
+    const p = prediction({ programs: [...prediction().programs.slice(0, 2), { program: 'rp1_leak', verdict: 'rejected', expected: USE_AFTER_DROP, alternatives: [] }] });
+    const r = compare(p, observation());
+    expect(r.status).toBe('fail');
+    expect(r.mismatches).toHaveLength(1);
+    const m = r.mismatches[0]!;
+    expect(m.kind).toBe('message');
+    expect(m.observed).toBe('rejected (verifier, EINVAL): BPF_EXIT instruction in main prog would lead to reference leak');
+    expect(m.detail).toContain("EXPECTED SUBSTR: 'R1 type=scalar");
+    expect(m.detail).toContain("UNEXPECTED       : 'BPF_EXIT instruction");
+    expect(m.detail).toContain(LOG_LEAK_NEW);
+  });
+
+  it('should accept any alternative message a correct verifier may report first', () => {
+    const p = prediction({ programs: [...prediction().programs.slice(0, 2), { program: 'rp1_leak', verdict: 'rejected', expected: USE_AFTER_DROP, alternatives: [LEAK] }] });
+    expect(compare(p, observation()).status).toBe('pass');
+  });
+
+  it('should require the rejection stage to match as well as the lines', () => {
+    const o = withPrograms([accepted('rp1_store'), accepted('rp1_sum_it'), rejected('rp1_leak', LOG_LEAK_NEW, { stage: 'libbpf' })]);
+    const r = compare(prediction(), o);
+    expect(r.mismatches.map((m) => m.kind)).toEqual(['message']);
+    expect(r.mismatches[0]!.detail).toContain('stage verifier (observed libbpf)');
+  });
+
+  it('should report a value mismatch per differing global and for retval, and skip unpredictable globals', () => {
+    const o = observation({
+      runs: [
+        run(0, 0, 'rp1_store', 1, { rp1_sum: '0', rp1_neg: '0' }),
+        run(1, 0, 'rp1_sum_it', 0, { rp1_sum: '5', rp1_neg: '12345' }, 1),
+        run(1, 1, 'rp1_sum_it', 0, { rp1_sum: '15', rp1_neg: '-7' }, 1),
+      ],
+    });
+    const r = compare(prediction(), o);
+    expect(r.status).toBe('fail');
+    expect(r.mismatches.map((m) => [m.kind, m.program, m.step, m.expected, m.observed])).toEqual([
+      ['value', 'rp1_store', 0, 'retval=3', 'retval=1'],
+      ['value', 'rp1_sum_it', 1, 'rp1_sum=10', 'rp1_sum=15'],
+    ]);
+    expect(r.mismatches[1]!.detail).toContain('step 1 iteration 1: rp1_sum_it on CPU 1');
+  });
+
+  it('should report a global the runner did not read', () => {
+    const o = observation({ runs: [run(0, 0, 'rp1_store', 3, { rp1_neg: '0' }), ...observation().runs.slice(1)] });
+    expect(compare(prediction(), o).mismatches.map((m) => m.observed)).toEqual(['rp1_sum=(not reported)']);
+  });
+
+  it('should report every splat as a splat mismatch', () => {
+    const o = observation({ splats: [{ kind: 'warn', text: 'WARNING: CPU: 1 PID: 9 at kernel/bpf/memalloc.c:1 __free_by_rcu\nCall Trace:', during: 'rp1_store' }] });
+    const r = compare(prediction(), o);
+    expect(r.status).toBe('fail');
+    expect(r.mismatches).toEqual([{
+      kind: 'splat', program: 'rp1_store', step: null, expected: 'no kernel splat',
+      observed: 'warn: WARNING: CPU: 1 PID: 9 at kernel/bpf/memalloc.c:1 __free_by_rcu',
+      detail: 'WARNING: CPU: 1 PID: 9 at kernel/bpf/memalloc.c:1 __free_by_rcu\nCall Trace:',
+    }]);
+  });
+
+  it('should give status skip with the reason, never pass, when the runner skipped the scenario', () => {
+    const r = compare(prediction(), observation({ skipped: 'program type fentry cannot be loaded here', programs: [], runs: [] }));
+    expect(r.status).toBe('skip');
+    expect(r.skipReason).toBe('program type fentry cannot be loaded here');
+    expect(r.mismatches).toEqual([]);
+  });
+
+  it('should give status error with a runner_error mismatch when the runner failed', () => {
+    const r = compare(prediction(), observation({ error: { code: 'KPTR_VM_TIMEOUT', message: 'no output for 60 s' }, programs: [accepted('rp1_store')], runs: [] }));
+    expect(r.status).toBe('error');
+    expect(r.mismatches).toEqual([{
+      kind: 'runner_error', program: null, step: null, expected: 'the runner completes the scenario',
+      observed: 'KPTR_VM_TIMEOUT: no output for 60 s', detail: 'KPTR_VM_TIMEOUT: no output for 60 s',
+    }]);
+  });
+
+  it('should still fail, not error, when a runner error comes with a kernel splat', () => {
+    const r = compare(prediction(), observation({
+      error: { code: 'KPTR_VM_TIMEOUT', message: 'guest died' }, runs: [],
+      splats: [{ kind: 'panic', text: 'Kernel panic - not syncing: Fatal exception', during: null }],
+    }));
+    expect(r.status).toBe('fail');
+    expect(r.mismatches.map((m) => m.kind)).toEqual(['runner_error', 'splat']);
+  });
+
+  it('should report a failed BPF_PROG_TEST_RUN as a runner error', () => {
+    const o = observation({ runs: [{ ...run(0, 0, 'rp1_store', 0, {}), err: 'ENOTSUPP', retval: null }, ...observation().runs.slice(1)] });
+    const r = compare(prediction(), o);
+    expect(r.status).toBe('error');
+    expect(r.mismatches.map((m) => [m.kind, m.program, m.step, m.observed])).toEqual([['runner_error', 'rp1_store', 0, 'BPF_PROG_TEST_RUN failed: ENOTSUPP']]);
+  });
+
+  it('should call a missing run with no reason a runner error, and a program without load event too', () => {
+    const r = compare(prediction(), observation({ programs: [accepted('rp1_store'), accepted('rp1_sum_it')], runs: observation().runs.slice(0, 2) }));
+    expect(r.status).toBe('error');
+    expect(r.mismatches.map((m) => [m.kind, m.program, m.step])).toEqual([['runner_error', 'rp1_leak', null], ['runner_error', 'rp1_sum_it', 1]]);
+  });
+
+  it('should report divergence, listing the ids, when a DivergenceHit explains every mismatch', () => {
+    const p = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'xchg_plain_into_percpu_6_18', hostUnsafe: true }] });
+    const r = compare(p, withPrograms([accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')]));
+    expect(r.status).toBe('divergence');
+    expect(r.divergences).toEqual(['xchg_plain_into_percpu_6_18']);
+    expect(r.mismatches.map((m) => m.kind)).toEqual(['verdict_kernel_accepts']);
+  });
+
+  it('should explain an unattributed splat by a host-unsafe divergence of the scenario only', () => {
+    const splats = [{ kind: 'oops' as const, text: 'BUG: unable to handle page fault', during: null }];
+    const unsafe = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: true }] });
+    const safe = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: false }] });
+    expect(compare(unsafe, observation({ splats })).status).toBe('divergence');
+    expect(compare(safe, observation({ splats })).status).toBe('fail');
+  });
+
+  it('should fail, with no divergence listed, when one mismatch is explained and another is not', () => {
+    const p = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: false }] });
+    const o = withPrograms([accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')], {
+      runs: [run(0, 0, 'rp1_store', 9, { rp1_sum: '0', rp1_neg: '0' }), ...observation().runs.slice(1)],
+    });
+    const r = compare(p, o);
+    expect(r.status).toBe('fail');
+    expect(r.divergences).toEqual([]);
+    expect(r.mismatches.map((m) => m.kind)).toEqual(['verdict_kernel_accepts', 'value']);
+  });
+
+  it('should not count steps the host gate held back, and note it when nothing ran at all', () => {
+    const notRun = [{ program: 'rp1_store', reason: 'not well-formed' }, { program: 'rp1_sum_it', reason: 'not well-formed' }];
+    const r = compare(prediction(), observation({ runs: [], notRun }));
+    expect(r.status).toBe('pass');
+    expect(r.mismatches).toEqual([]);
+    expect(r.skipReason).toBe('not executed: rp1_store: not well-formed; rp1_sum_it: not well-formed');
+  });
+
+  it('should leave skipReason null when only some programs were held back', () => {
+    const r = compare(prediction(), observation({ runs: observation().runs.slice(0, 1), notRun: [{ program: 'rp1_sum_it', reason: 'verify only' }] }));
+    expect(r.status).toBe('pass');
+    expect(r.skipReason).toBeNull();
+  });
+
+  it('should compare u64 values numerically', () => {
+    const o = observation({ runs: [run(0, 0, 'rp1_store', 3, { rp1_sum: '00', rp1_neg: '0' }), ...observation().runs.slice(1)] });
+    expect(compare(prediction(), o).status).toBe('pass');
+    const big = prediction({ steps: [{ step: 0, iteration: 0, program: 'rp1_store', retval: 3, globals: { rp1_sum: '18446744073709551615' } }] });
+    const o2 = observation({ runs: [run(0, 0, 'rp1_store', 3, { rp1_sum: '18446744073709551614' })] });
+    expect(compare(big, o2).mismatches.map((m) => m.observed)).toEqual(['rp1_sum=18446744073709551614']);
+  });
+
+  it('should survive a JSON round trip unchanged', () => {
+    const r = compare(prediction(), withPrograms([accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')]));
+    expect(JSON.parse(JSON.stringify(r))).toEqual(r);
+  });
+});

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { consoleReporter } from '../../../reports/console.ts';
+import { summarize } from '../../../reports/summary.ts';
+import { KERNEL } from './fixtures/cases.ts';
+import { reporterOptions, sampleCases } from './fixtures/sample.ts';
+
+const meta = { runner: 'host' as const, kernel: KERNEL, seed: 42, total: 5 };
+
+async function drive(over: Parameters<typeof reporterOptions>[0]): Promise<string> {
+  const options = await reporterOptions(over);
+  const reporter = consoleReporter(options);
+  const cases = sampleCases();
+  reporter.onStart?.(meta);
+  for (const c of cases) await reporter.onCase(c.result, c.prediction, c.observation);
+  await reporter.onEnd([summarize(cases.map((c) => c.result), { ...meta, durationMs: 1000, ruleIds: ['refs.unreleased'] })]);
+  return options.written.join('');
+}
+
+describe('consoleReporter', () => {
+  it('should print each failure with scenario, kernel, runner, rule and a replay command', async () => {
+    const out = await drive({ outDir: 'out' });
+    expect(out).toContain('FAIL rp_fail kernel=6.18.44-fc-v669 runner=host rule=refs.unreleased\n');
+    expect(out).toContain('  replay: npx kptr-conform replay out/findings/rp_fail-host-6.18.44-fc-v669/scenario.yaml --runner host\n');
+    expect(out).toContain('ERROR rp_err kernel=6.18.44-fc-v669 runner=host');
+    expect(out).not.toContain('rp_pass kernel');
+    expect(out).not.toContain('\r');
+  });
+
+  it('should print plain progress lines with rate and ETA when not on a terminal', async () => {
+    const out = await drive({});
+    // the injected clock advances 250 ms per reading: 5 cases in 1.25 s
+    expect(out).toContain('[host 6.18.44-fc-v669] 5/5 cases  4.0/s  ETA 0s  2 mismatching\n');
+  });
+
+  it('should rewrite one progress line with \\r on a terminal', async () => {
+    const out = await drive({ isTTY: true });
+    expect(out.split('\r\x1b[K[host 6.18.44-fc-v669]').length - 1).toBe(5);
+    expect(out).toContain('\r\x1b[Krunner');
+  });
+
+  it('should print only the summary table with quiet', async () => {
+    const out = await drive({ quiet: true });
+    expect(out.split('\n')[0]).toMatch(/^runner\s+kernel\s+cases\s+pass\s+fail\s+skip\s+diverg\s+error\s+rules\s+cases\/s$/);
+    expect(out.split('\n')[1]).toMatch(/^host\s+6\.18\.44-fc-v669\s+5\s+1\s+1\s+1\s+1\s+1\s+1\/1\s+5$/);
+    expect(out).not.toContain('FAIL rp_fail');
+  });
+
+  it('should print only the summary JSON with json', async () => {
+    const out = await drive({ json: true });
+    const lines = out.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ runner: 'host', cases: 5, failed: 1, errors: 1 });
+  });
+});

@@ -1,0 +1,57 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { htmlReporter } from '../../../reports/html.ts';
+import { writeFinding } from '../../../reports/reproducer.ts';
+import { summarize } from '../../../reports/summary.ts';
+import { KERNEL } from './fixtures/cases.ts';
+import { reporterOptions, sampleCases, sampleFinding } from './fixtures/sample.ts';
+
+describe('htmlReporter', () => {
+  it('should write one self-contained, escaped page with the finding, coverage and a kernel × rule matrix', async () => {
+    const options = await reporterOptions();
+    const k73 = { ...KERNEL, release: '7.3.4+deb13-cloud-amd64', version: '7.3.4' };
+    const a = sampleCases();
+    const b = sampleCases(k73);
+    const ref = await writeFinding(options.outDir, sampleFinding());
+    const meta = { runner: 'host' as const, seed: 42, durationMs: 1000, ruleIds: ['refs.unreleased', 'per_cpu_ptr.arg_type'] };
+    const summaries = [
+      { ...summarize(a.map((c) => c.result), { ...meta, kernel: KERNEL }), findings: [ref] },
+      summarize(b.map((c) => c.result), { ...meta, kernel: k73 }),
+    ];
+    const reporter = htmlReporter(options);
+    for (const c of [...a, ...b]) await reporter.onCase(c.result, c.prediction, c.observation);
+    await reporter.onEnd(summaries);
+    const html = await readFile(join(options.outDir, 'report.html'), 'utf8');
+
+    // self-contained: no scripts, nothing fetched
+    expect(html).not.toMatch(/https?:/);
+    expect(html).not.toMatch(/\bsrc=/);
+    expect(html).not.toMatch(/<script/i);
+    expect(html).not.toMatch(/<link/i);
+    // the kernel's hostile splat text is shown escaped
+    expect(html).toContain('WARNING: &lt;script&gt;alert(1)&lt;/script&gt; at kernel/bpf/memalloc.c');
+    // the finding: minimal program, replay command, expected vs observed
+    expect(html).toContain(`<section id="${ref.id}">`);
+    expect(html).toContain('__description(&quot;refs.unreleased&quot;)');
+    expect(html).toContain(ref.replay);
+    expect(html).toContain('<td>rp1_sum=10</td><td>rp1_sum=&lt;b&gt;&amp;&quot;&#39;\uFFFD</td>');
+    expect(html).toContain('every program was accepted by 6.18.44-fc-v669');
+    // coverage per rule, zero shown, and the matrix across both kernels
+    expect(html).toContain('<td>per_cpu_ptr.arg_type</td><td><span class="zero">0</span></td>');
+    expect(html).toContain('<h2>Verdicts per kernel and rule</h2>');
+    expect(html).toContain('<th>host 7.3.4+deb13-cloud-amd64</th>');
+    expect(html).toContain('<td>refs.unreleased</td><td><span class="fail">fail (5)</span></td><td><span class="fail">fail (5)</span></td>');
+  });
+
+  it('should leave the matrix out for a single kernel and say when there are no findings', async () => {
+    const options = await reporterOptions();
+    const reporter = htmlReporter(options);
+    const cases = sampleCases();
+    for (const c of cases) await reporter.onCase(c.result, c.prediction, c.observation);
+    await reporter.onEnd([summarize(cases.map((c) => c.result), { runner: 'host', kernel: KERNEL, seed: null, durationMs: 1, ruleIds: [] })]);
+    const html = await readFile(join(options.outDir, 'report.html'), 'utf8');
+    expect(html).not.toContain('Verdicts per kernel and rule');
+    expect(html).toContain('<p>No findings.</p>');
+  });
+});

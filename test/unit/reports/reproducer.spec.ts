@@ -1,0 +1,63 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { REPRO_CLANG, writeFinding } from '../../../reports/reproducer.ts';
+import { reporterOptions, sampleFinding } from './fixtures/sample.ts';
+
+describe('writeFinding', () => {
+  it('should write every file of a runtime finding and return its summary entry', async () => {
+    const { outDir } = await reporterOptions();
+    const f = sampleFinding();
+    const ref = await writeFinding(outDir, f);
+    expect(ref).toEqual({
+      id: 'rp_fail-host-6.18.44-fc-v669', scenarioId: 'rp1', runner: 'host', kernelRelease: '6.18.44-fc-v669',
+      kinds: ['verdict_kernel_accepts', 'value', 'splat'], dir: 'findings/rp_fail-host-6.18.44-fc-v669',
+      replay: `npx kptr-conform replay ${outDir}/findings/rp_fail-host-6.18.44-fc-v669/scenario.yaml --runner host`,
+    });
+    const dir = join(outDir, ref.dir);
+    expect((await readdir(dir)).sort()).toEqual(['README.md', 'finding.json', 'kptr.h', 'repro.bpf.c', 'repro_check.c', 'scenario.yaml', 'verifier.log']);
+    const readme = await readFile(join(dir, 'README.md'), 'utf8');
+    expect(readme).toContain(ref.replay);
+    expect(readme).toContain('seed 42, path 3:1:0');
+    expect(await readFile(join(dir, 'scenario.yaml'), 'utf8')).toContain('rp1_sum_it');
+    // the kernel accepted every program in this finding
+    expect(await readFile(join(dir, 'verifier.log'), 'utf8')).toBe('every program was accepted by 6.18.44-fc-v669\n');
+    const record = JSON.parse(await readFile(join(dir, 'finding.json'), 'utf8'));
+    expect(record.result).toEqual(f.result);
+  });
+
+  it('should write the oracle expectation into repro.bpf.c, which compiles with clang-16 beside kptr.h', async () => {
+    const { outDir } = await reporterOptions();
+    const ref = await writeFinding(outDir, sampleFinding());
+    const dir = join(outDir, ref.dir);
+    const source = await readFile(join(dir, 'repro.bpf.c'), 'utf8');
+    expect(source).toContain('__description("refs.unreleased")');
+    expect(source).toContain('__msg("Unreleased reference id={{[0-9]+}} alloc_insn={{[0-9]+}}")');
+    expect(source).toContain('__success __retval(3)');
+    const [cmd, ...args] = REPRO_CLANG.split(' ');
+    const r = await execa(cmd!, args, { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect((await readdir(dir))).toContain('repro.bpf.o');
+  });
+
+  it('should write a repro_check.c that builds against the static libbpf', async () => {
+    const { outDir } = await reporterOptions();
+    const ref = await writeFinding(outDir, sampleFinding());
+    const dir = join(outDir, ref.dir);
+    const check = await readFile(join(dir, 'repro_check.c'), 'utf8');
+    expect(check).toContain('{ "rp1_sum_it", 1, 1, 1, 1, 0 },');
+    expect(check).toContain('{ 2, "rp1_sum", "10" },');
+    const r = await execa('gcc', ['-O2', '-Wall', 'repro_check.c', '-o', 'repro_check', '-static', '-lbpf', '-lelf', '-lz'], { cwd: dir });
+    expect(r.stderr).toBe('');
+  });
+
+  it('should leave out repro_check.c for a verifier-only finding', async () => {
+    const { outDir } = await reporterOptions();
+    const f = sampleFinding();
+    const verdictOnly = { ...f, result: { ...f.result, mismatches: f.result.mismatches.filter((m) => m.kind === 'verdict_kernel_accepts') } };
+    const ref = await writeFinding(outDir, verdictOnly);
+    expect(await readdir(join(outDir, ref.dir))).not.toContain('repro_check.c');
+    expect(ref.kinds).toEqual(['verdict_kernel_accepts']);
+  });
+});

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { summarize } from '../../../reports/summary.ts';
+import { KERNEL } from './fixtures/cases.ts';
+import { sampleCases } from './fixtures/sample.ts';
+
+describe('summarize', () => {
+  const meta = { runner: 'host' as const, kernel: KERNEL, seed: 42, durationMs: 2000, ruleIds: ['refs.unreleased', 'per_cpu_ptr.arg_type'] };
+
+  it('should count each status apart and sort mismatches into unexplained and known', () => {
+    const results = sampleCases().map((c) => c.result);
+    const s = summarize(results, meta);
+    expect(s).toMatchObject({
+      runner: 'host',
+      kernel: { release: '6.18.44-fc-v669', version: '6.18.44', nrCpus: 2 },
+      seed: 42,
+      cases: 5, passed: 1, failed: 1, skipped: 1, divergent: 1, errors: 1,
+      casesPerSecond: 2.5,
+      findings: [],
+    });
+    const fail = results.find((r) => r.status === 'fail')!;
+    const err = results.find((r) => r.status === 'error')!;
+    expect(s.mismatches.unexplained).toBe(fail.mismatches.length + err.mismatches.length);
+    expect(s.mismatches.knownDivergences).toBe(1);
+    expect(s.mismatches.byKind).toEqual({ verdict_kernel_accepts: 2, verdict_kernel_rejects: 0, message: 0, value: 1, splat: 1, runner_error: 1 });
+  });
+
+  it('should count rule coverage over cases that ran, listing rules no case reached', () => {
+    const s = summarize(sampleCases().map((c) => c.result), meta);
+    // pass, fail and divergence exercised refs.unreleased; skip and error do not count
+    expect(s.ruleCoverage).toEqual({ hit: 1, total: 2, byRule: { 'refs.unreleased': 3, 'per_cpu_ptr.arg_type': 0 } });
+  });
+
+  it('should give zero rates for an empty run rather than NaN', () => {
+    const s = summarize([], { ...meta, durationMs: 0 });
+    expect(s.cases).toBe(0);
+    expect(s.casesPerSecond).toBe(0);
+    expect(JSON.parse(JSON.stringify(s))).toEqual(s);
+  });
+});

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { KernelInfo, Scenario } from '../../../../types/index.ts';
+import { consoleSplats, parseChannel } from '../../../../runners/vm/console.ts';
+import { settleBoot, type BootOutcome } from '../../../../runners/vm/settleBoot.ts';
+
+const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+const KERNEL: KernelInfo = { release: '6.12.117+deb13-cloud-amd64', version: '6.12.117', nrCpus: 2, machine: 'vm' };
+
+/** The three tc programs of the captured boot (vm_before, vm_boom, vm_after); only names matter to the parser. */
+function scenario(id: string): Scenario {
+  return {
+    id, description: id, origin: null, intent: { kind: 'valid' }, structs: [], slots: [], globals: [],
+    programs: ['store', 'update', 'read'].map((n) => ({ name: `${id}_${n}`, progType: 'tc' as const, license: 'GPL' as const, vars: [], ops: [] })),
+    schedule: ['store', 'update', 'read'].map((n) => ({ program: `${id}_${n}`, cpu: 0, repeat: 1 })),
+  };
+}
+
+const PENDING = ['vm_before', 'vm_boom', 'vm_after'].map(scenario);
+
+function outcome(over: Partial<BootOutcome> = {}): BootOutcome {
+  return {
+    channel: parseChannel(fixture('panic-6.12.channel.log')),
+    splats: consoleSplats(fixture('panic-6.12.console.log')),
+    timedOut: null,
+    consoleTail: 'tail',
+    ...over,
+  };
+}
+
+describe('settleBoot', () => {
+  it('should finish the cases before a panic, fail the panicking one and hand back the rest', () => {
+    const { observations, remaining } = settleBoot(PENDING, outcome(), KERNEL);
+    expect(observations.map((o) => [o.scenarioId, o.error?.code ?? null, o.splats.map((s) => s.kind)])).toEqual([
+      ['vm_before', null, []],
+      ['vm_boom', 'KPTR_VM_PANIC', ['panic']],
+    ]);
+    expect(observations[0]?.runs.at(-1)?.globals).toEqual({ vm_before_cpu0_field_d: '2', vm_before_sum_field_c: '1' });
+    expect(remaining.map((s) => s.id)).toEqual(['vm_after']);
+  });
+
+  it('should call the open case hung when the runner killed the guest on the case timeout', () => {
+    const { observations } = settleBoot(PENDING, outcome({ splats: [], timedOut: 'case' }), KERNEL);
+    expect(observations[1]?.error?.code).toBe('KPTR_VM_TIMEOUT');
+    expect(observations[1]?.splats.map((s) => s.kind)).toEqual(['hang']);
+  });
+
+  it('should fail every case, not reboot forever, when the guest never started a case', () => {
+    const empty = outcome({ channel: parseChannel(''), splats: [], timedOut: 'boot' });
+    const { observations, remaining } = settleBoot(PENDING, empty, KERNEL);
+    expect(remaining).toEqual([]);
+    expect(observations.map((o) => o.error?.code)).toEqual(['KPTR_VM_TIMEOUT', 'KPTR_VM_TIMEOUT', 'KPTR_VM_TIMEOUT']);
+  });
+
+  it('should report a nonzero harness exit as a harness crash', () => {
+    const text = '@@KPTR 1 begin b\n@@KPTR 2 case vm_before\n@@KPTR 3 err harness: cannot open object\n@@KPTR 4 exit vm_before 1\n@@KPTR 5 end b\n';
+    const { observations } = settleBoot(PENDING.slice(0, 1), outcome({ channel: parseChannel(text), splats: [] }), KERNEL);
+    expect(observations[0]?.error).toEqual({ code: 'KPTR_HARNESS_CRASH', message: 'the harness exited with status 1: harness: cannot open object' });
+  });
+});

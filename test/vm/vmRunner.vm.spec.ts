@@ -1,0 +1,201 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Observation, Op, ProgType, Program, RunPlan, Scenario } from '../../types/index.ts';
+import type { RunCase } from '../../runners/runner.ts';
+import { createVmRunner, type VmBootStats } from '../../runners/vm/index.ts';
+import { resolveKernel } from '../../runners/vm/kernelImages.ts';
+import { needs, type SkippableContext } from '../helpers/needs.ts';
+
+const KERNEL = '6.12';
+
+/** needs(ctx, 'vm') asks for any cached kernel; these tests need 6.12 itself, with the same skip-or-fail rule. */
+async function needsKernel(ctx: SkippableContext): Promise<void> {
+  await needs(ctx, 'vm');
+  const image = await resolveKernel(KERNEL).catch(() => null);
+  if (image) return;
+  const note = `needs the ${KERNEL} kernel image (npx kptr-conform kernels fetch ${KERNEL})`;
+  if (process.env.CI === 'true' || (process.env.KPTR_REQUIRE ?? '').split(/[\s,]+/).includes('vm')) throw new Error(`required: ${note}`);
+  ctx.skip(note);
+}
+
+/**
+ * selftests percpu_alloc_array as one Scenario: store a new per-CPU object into an array map, write c=1 d=2 into
+ * CPU 0's copy, then read CPU 0's d and the sum of c over all CPUs (upstream expects cpu0_field_d=2 sum_field_c=1).
+ */
+function percpuSequence(id: string, progType: ProgType): Scenario {
+  const val = `${id}_val_t`;
+  const slot = `${id}_slot`;
+  const sleepable = progType === 'fentry.s' || progType === 'syscall';
+  const rcu = (ops: Op[]): Op[] => (sleepable ? [{ op: 'rcu_lock' }, ...ops, { op: 'rcu_unlock' }] : ops);
+  const program = (name: string, ops: Op[]): Program => ({
+    name: `${id}_${name}`,
+    progType,
+    license: 'GPL',
+    vars: [
+      { name: 'e', type: { kind: 'map_value', slot } },
+      { name: 'p', type: { kind: 'percpu', struct: val } },
+      { name: 'old', type: { kind: 'percpu', struct: val } },
+      { name: 'v', type: { kind: 'plain', struct: val } },
+    ],
+    ops: [{ op: 'lookup', slot, dst: 'e' }, ...ops],
+  });
+  const cpu0 = (then: Op[]): Op[] => [
+    { op: 'load', slot, dst: 'p' },
+    {
+      op: 'if', var: 'p', is: 'nonnull', then: [
+        { op: 'per_cpu_ptr', src: 'p', cpu: 0, dst: 'v' },
+        ...then,
+      ],
+    },
+  ];
+  return {
+    id,
+    description: `percpu_alloc_array sequence (${progType})`,
+    origin: null,
+    intent: { kind: 'valid' },
+    structs: [{ name: val, members: [
+      { kind: 'scalar', name: 'c', ctype: '__u64', count: null },
+      { kind: 'scalar', name: 'd', ctype: '__u64', count: null },
+    ] }],
+    slots: [{ name: slot, home: { kind: 'map', mapType: 'array' }, pointee: val, tag: 'percpu_kptr' }],
+    globals: [{ name: `${id}_cpu0_field_d`, ctype: '__u64' }, { name: `${id}_sum_field_c`, ctype: '__u64' }],
+    programs: [
+      program('store', [
+        { op: 'new', dst: 'p', struct: val, percpu: true },
+        { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 0 }] },
+        { op: 'xchg', slot, src: 'p', dst: 'old' },
+        { op: 'if', var: 'old', is: 'nonnull', then: [{ op: 'drop', var: 'old', percpu: true }] },
+      ]),
+      program('update', rcu(cpu0([{ op: 'if', var: 'v', is: 'nonnull', then: [
+        { op: 'write', ptr: 'v', field: 'c', value: '1' },
+        { op: 'write', ptr: 'v', field: 'd', value: '2' },
+      ] }]))),
+      program('read', rcu(cpu0([
+        { op: 'if', var: 'v', is: 'nonnull', then: [{ op: 'read', ptr: 'v', field: 'd', global: `${id}_cpu0_field_d` }] },
+        { op: 'sum', src: 'p', field: 'c', global: `${id}_sum_field_c` },
+      ]))),
+    ],
+    schedule: ['store', 'update', 'read'].map((n) => ({ program: `${id}_${n}`, cpu: 0, repeat: 1 })),
+  };
+}
+
+/** bpf_percpu_obj_drop of a pointer that may be NULL: every kernel with per-CPU kptrs refuses it. */
+function dropWithoutNullCheck(id: string): Scenario {
+  const val = `${id}_val_t`;
+  return {
+    id,
+    description: 'drop without NULL check',
+    origin: null,
+    intent: { kind: 'break', rule: 'percpu_obj_drop.maybe_null' },
+    structs: [{ name: val, members: [{ kind: 'scalar', name: 'c', ctype: '__u64', count: null }] }],
+    slots: [],
+    globals: [],
+    programs: [{
+      name: `${id}_p`,
+      progType: 'tc',
+      license: 'GPL',
+      vars: [{ name: 'p', type: { kind: 'percpu', struct: val } }],
+      ops: [{ op: 'new', dst: 'p', struct: val, percpu: true }, { op: 'drop', var: 'p', percpu: true }],
+    }],
+    schedule: [{ program: `${id}_p`, cpu: 0, repeat: 1 }],
+  };
+}
+
+function runCase(scenario: Scenario, plan: Partial<RunPlan> = {}): RunCase {
+  return {
+    scenario,
+    plan: {
+      scenarioId: scenario.id,
+      expectedAccepted: scenario.programs.map((p) => p.name),
+      wellFormed: true,
+      execute: true,
+      ...plan,
+    },
+  };
+}
+
+function lastGlobals(o: Observation): Readonly<Record<string, string>> {
+  return o.runs.at(-1)?.globals ?? {};
+}
+
+describe('createVmRunner', () => {
+  it('should verify and execute tc, fentry and fentry.s scenarios in one guest', async (ctx) => {
+    await needsKernel(ctx);
+    const boots: VmBootStats[] = [];
+    const runner = createVmRunner({
+      kernel: KERNEL,
+      workDir: await mkdtemp(join(tmpdir(), 'kptr-vm-')),
+      onBoot: (s) => boots.push(s),
+    });
+    const cases = [
+      runCase(percpuSequence('vm_fe', 'fentry')),
+      runCase(percpuSequence('vm_fes', 'fentry.s')),
+      // the host would not execute a scenario the oracle calls ill-formed; a guest does
+      runCase(percpuSequence('vm_tc', 'tc'), { wellFormed: false }),
+      runCase(dropWithoutNullCheck('vm_rej'), { expectedAccepted: [] }),
+    ];
+    const started = Date.now();
+    const [fe, fes, tc, rej] = await runner.run(cases);
+    console.log(`vm batch of ${cases.length}: ${Date.now() - started} ms wall`, boots);
+
+    for (const [o, id] of [[fe, 'vm_fe'], [fes, 'vm_fes'], [tc, 'vm_tc']] as const) {
+      expect(o?.error).toBeNull();
+      expect(o?.kernel).toMatchObject({ release: expect.stringMatching(/^6\.12\./), machine: 'vm', nrCpus: 2 });
+      expect(o?.programs.map((p) => p.verdict)).toEqual(['accepted', 'accepted', 'accepted']);
+      expect(o?.runs.map((r) => [r.step, r.err])).toEqual([[0, null], [1, null], [2, null]]);
+      expect(lastGlobals(o as Observation)).toEqual({ [`${id}_cpu0_field_d`]: '2', [`${id}_sum_field_c`]: '1' });
+      expect(o?.splats).toEqual([]);
+    }
+    expect(rej?.error).toBeNull();
+    expect(rej?.programs[0]).toMatchObject({ verdict: 'rejected', stage: 'verifier', errnoName: 'EACCES' });
+    expect(rej?.programs[0]?.verdict === 'rejected' && rej.programs[0].log).toContain('Possibly NULL pointer passed to trusted arg0');
+    expect(rej?.runs).toEqual([]);
+    expect(boots).toHaveLength(1);
+  });
+
+  it('should attribute a guest panic to its case and run the next case after a reboot', async (ctx) => {
+    await needsKernel(ctx);
+    const boots: VmBootStats[] = [];
+    const runner = createVmRunner({
+      kernel: KERNEL,
+      workDir: await mkdtemp(join(tmpdir(), 'kptr-vm-')),
+      guestHooks: { vm_boom: 'panic' },
+      onBoot: (s) => boots.push(s),
+    });
+    const seen: string[] = [];
+    const [before, boom, after] = await runner.run(
+      [runCase(percpuSequence('vm_before', 'tc')), runCase(percpuSequence('vm_boom', 'tc')), runCase(percpuSequence('vm_after', 'fentry'))],
+      { onObservation: (o) => seen.push(o.scenarioId) },
+    );
+    console.log('panic recovery', boots);
+
+    expect(before?.error).toBeNull();
+    expect(before?.splats).toEqual([]);
+    expect(boom?.error?.code).toBe('KPTR_VM_PANIC');
+    expect(boom?.splats.map((s) => s.kind)).toEqual(['panic']);
+    expect(boom?.splats[0]?.text).toContain('sysrq triggered crash');
+    expect(after?.error).toBeNull();
+    expect(after?.splats).toEqual([]);
+    expect(lastGlobals(after as Observation)).toEqual({ vm_after_cpu0_field_d: '2', vm_after_sum_field_c: '1' });
+    expect(boots.map((b) => [b.cases, b.decided])).toEqual([[3, 2], [1, 1]]);
+    expect(seen).toEqual(['vm_before', 'vm_boom', 'vm_after']);
+  });
+
+  it('should kill a hung guest after the case timeout and go on with the rest', async (ctx) => {
+    await needsKernel(ctx);
+    const runner = createVmRunner({
+      kernel: KERNEL,
+      workDir: await mkdtemp(join(tmpdir(), 'kptr-vm-')),
+      guestHooks: { vm_stuck: 'hang' },
+      caseTimeoutMs: 8_000,
+    });
+    const [stuck, next] = await runner.run([runCase(percpuSequence('vm_stuck', 'tc')), runCase(percpuSequence('vm_next', 'syscall'))]);
+
+    expect(stuck?.error?.code).toBe('KPTR_VM_TIMEOUT');
+    expect(stuck?.splats.map((s) => s.kind)).toEqual(['hang']);
+    expect(next?.error).toBeNull();
+    expect(lastGlobals(next as Observation)).toEqual({ vm_next_cpu0_field_d: '2', vm_next_sum_field_c: '1' });
+  });
+});
