@@ -15,6 +15,7 @@ export type KptrErrorCode =
   | 'KPTR_KERNEL_FETCH_FAILED'
   | 'KPTR_QEMU_MISSING'
   | 'KPTR_VM_TIMEOUT'
+  | 'KPTR_VM_PANIC'
   | 'KPTR_RUNNER_UNAVAILABLE';
 
 export class KptrError extends Error {

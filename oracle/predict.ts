@@ -1,0 +1,63 @@
+import type {
+  DivergenceHit, Prediction, ProgramPrediction, Scenario, Spec,
+} from '../types/index.ts';
+import { kernelFeatures } from '../specs/versionRange.ts';
+import { ruleBook } from './ruleBook.ts';
+import { runSchedule } from './runtime/percpu.ts';
+import { missingKfunc, verifyProgram } from './verifier/verifyProgram.ts';
+
+/**
+ * What a correct kernel must do with `scenario` on kernel `kernel.version` with `kernel.nrCpus` possible CPUs:
+ * each program's verdict (and the first error in verification order, with the alternatives other paths give),
+ * the globals after every test run of the accepted programs, known divergences that apply, and whether the
+ * scenario is well-formed enough to run on the host. Pure: no I/O, no clock, no randomness.
+ */
+export function predict(scenario: Scenario, kernel: { readonly version: string; readonly nrCpus: number }, spec: Spec): Prediction {
+  const { features } = kernelFeatures(spec, kernel.version);
+  const book = ruleBook(spec, kernel.version);
+  const missing = missingKfunc(scenario, features);
+  const programs: ProgramPrediction[] = [];
+  const divergences: DivergenceHit[] = [];
+  const rulesHit = new Set<string>();
+  const accepted = new Set<string>();
+  let clean = true;
+  for (const program of scenario.programs) {
+    const verdict = verifyProgram({
+      scenario,
+      program,
+      features,
+      sleepable: program.progType === 'syscall' || program.progType === 'fentry.s',
+      nrCpus: kernel.nrCpus,
+      missingKfunc: missing,
+      applies: book.applies,
+    });
+    if (verdict.malformed.length > 0) clean = false;
+    const [first, ...rest] = verdict.errors;
+    if (!first) {
+      accepted.add(program.name);
+      programs.push({ program: program.name, verdict: 'accepted' });
+      continue;
+    }
+    programs.push({ program: program.name, verdict: 'rejected', expected: book.message(first), alternatives: rest.map(book.message) });
+    for (const hit of verdict.errors) {
+      rulesHit.add(hit.ruleId);
+      for (const d of book.divergences(hit.ruleId)) {
+        if (!divergences.some((x) => x.program === program.name && x.divergenceId === d.id)) {
+          divergences.push({ program: program.name, divergenceId: d.id, hostUnsafe: d.hostUnsafe });
+        }
+      }
+    }
+  }
+  const allAccepted = accepted.size === scenario.programs.length;
+  const cpusInRange = scenario.schedule.every((s) => s.cpu < kernel.nrCpus);
+  return {
+    scenarioId: scenario.id,
+    kernelVersion: kernel.version,
+    nrCpus: kernel.nrCpus,
+    programs,
+    steps: runSchedule(scenario, accepted, kernel.nrCpus),
+    divergences,
+    rulesHit: [...rulesHit].sort(),
+    wellFormed: clean && allAccepted && cpusInRange && scenario.intent.kind === 'valid',
+  };
+}

@@ -1,0 +1,234 @@
+import type { GlobalVar, MapType, Op, Program, Scenario, StepPrediction } from '../../types/index.ts';
+import { fieldSlot, type FieldSlot } from '../structLayout.ts';
+import { cValue } from './cValue.ts';
+
+/**
+ * Concrete execution of the run schedule (research/kernel-semantics.md §5): slot contents per map element (one
+ * per CPU for per-CPU maps), per-CPU objects zeroed on every CPU, xchg returning the previous object,
+ * bpf_per_cpu_ptr NULL for cpu >= nr_cpus, globals persisting across steps. A value read through an untrusted
+ * pointer is not predictable and becomes null (and so does everything computed from it).
+ */
+
+interface SlotCopy { obj: number | null; sum: bigint }
+interface SlotStore { present: boolean; readonly copies: Map<number, SlotCopy> }
+interface HeapObject {
+  readonly struct: string;
+  /** per-CPU objects have one field map per possible CPU; a bpf_obj_new object has one */
+  readonly cpus: readonly Map<number, bigint>[];
+  /** bpf_percpu_obj_new memory reads as zero on every CPU; a plain object's unwritten bytes are not predicted */
+  readonly zeroed: boolean;
+}
+
+type Val =
+  | { readonly k: 'obj'; readonly id: number; readonly rcu: boolean; readonly untrusted: boolean }
+  | { readonly k: 'elem'; readonly id: number; readonly cpu: number; readonly untrusted: boolean }
+  | { readonly k: 'map'; readonly slot: string }
+  | null;
+
+const PERCPU_MAPS: ReadonlySet<MapType> = new Set(['percpu_array', 'percpu_hash']);
+const HASH_MAPS: ReadonlySet<MapType> = new Set(['hash', 'lru_hash', 'percpu_hash']);
+
+interface World {
+  readonly scenario: Scenario;
+  readonly nrCpus: number;
+  readonly slots: Map<string, SlotStore>;
+  readonly heap: HeapObject[];
+  readonly globals: Map<string, bigint | null>;
+}
+
+interface Run {
+  readonly w: World;
+  readonly cpu: number;
+  readonly sleepable: boolean;
+  readonly vars: Map<string, Val>;
+  depth: number;
+}
+
+function slotStore(w: World, name: string): SlotStore {
+  let s = w.slots.get(name);
+  if (!s) {
+    const home = w.scenario.slots.find((x) => x.name === name)?.home;
+    s = { present: !(home?.kind === 'map' && HASH_MAPS.has(home.mapType)), copies: new Map() };
+    w.slots.set(name, s);
+  }
+  return s;
+}
+
+/** The element copy a program on `cpu` sees: its own CPU's for per-CPU maps, the only one otherwise. */
+function slotCopy(r: Run, name: string): SlotCopy {
+  const home = r.w.scenario.slots.find((x) => x.name === name)?.home;
+  const index = home?.kind === 'map' && PERCPU_MAPS.has(home.mapType) ? r.cpu : 0;
+  const store = slotStore(r.w, name);
+  let c = store.copies.get(index);
+  if (!c) {
+    c = { obj: null, sum: 0n };
+    store.copies.set(index, c);
+  }
+  return c;
+}
+
+function varOf(r: Run, name: string): Val {
+  return r.vars.get(name) ?? null;
+}
+
+function globalOf(w: World, name: string): GlobalVar {
+  const g = w.scenario.globals.find((x) => x.name === name);
+  return g ?? { name, ctype: '__u64' };
+}
+
+/** Where a field access through `v` lands: an object's CPU copy, or the map value's `sum`; null when unpredictable. */
+function fieldTarget(r: Run, v: Val, field: string): { readonly store: Map<number, bigint> | null; readonly f: FieldSlot; readonly zeroed: boolean; readonly copy: SlotCopy | null } | null {
+  if (v === null) return null;
+  if (v.k === 'map') {
+    if (field !== 'sum') return null;
+    return { store: null, f: { off: 0, ctype: 'long' }, zeroed: true, copy: slotCopy(r, v.slot) };
+  }
+  if (v.untrusted) return null;
+  const o = r.w.heap[v.id] as HeapObject;
+  const f = fieldSlot(r.w.scenario.structs, o.struct, field);
+  if (v.k === 'elem') return { store: o.cpus[v.cpu] ?? null, f, zeroed: o.zeroed, copy: null };
+  // a direct access through an object pointer: only a plain bpf_obj_new object is real memory here
+  return o.cpus.length === 1 && !o.zeroed ? { store: o.cpus[0] as Map<number, bigint>, f, zeroed: false, copy: null } : null;
+}
+
+function readField(r: Run, v: Val, field: string): bigint | null {
+  const t = fieldTarget(r, v, field);
+  if (t === null) return null;
+  if (t.copy) return t.copy.sum;
+  const stored = t.store?.get(t.f.off);
+  if (stored !== undefined) return stored;
+  return t.zeroed ? 0n : null;
+}
+
+function untrustRcu(r: Run): void {
+  for (const [name, v] of r.vars) {
+    if (v && (v.k === 'elem' || (v.k === 'obj' && v.rcu))) r.vars.set(name, { ...v, untrusted: true });
+  }
+}
+
+function setGlobal(w: World, name: string, v: bigint | null): void {
+  w.globals.set(name, v === null ? null : cValue(v, globalOf(w, name).ctype));
+}
+
+/** Execute ops; returns the `return` value if one ran. */
+function exec(r: Run, ops: readonly Op[]): number | null {
+  for (const o of ops) {
+    switch (o.op) {
+      case 'lookup': {
+        const store = slotStore(r.w, o.slot);
+        store.present = true; // the hash-map insert of key 0 happens at lookup
+        r.vars.set(o.dst, { k: 'map', slot: o.slot });
+        break;
+      }
+      case 'new': {
+        const cpus = Array.from({ length: o.percpu ? r.w.nrCpus : 1 }, () => new Map<number, bigint>());
+        const id = r.w.heap.push({ struct: o.struct, cpus, zeroed: o.percpu }) - 1;
+        r.vars.set(o.dst, { k: 'obj', id, rcu: false, untrusted: false });
+        break;
+      }
+      case 'if': {
+        if ((o.is === 'null') === (varOf(r, o.var) === null)) {
+          const ret = exec(r, o.then);
+          if (ret !== null) return ret;
+        }
+        break;
+      }
+      case 'xchg': {
+        const copy = slotCopy(r, o.slot);
+        const old = copy.obj;
+        const src = o.src === null ? null : varOf(r, o.src);
+        copy.obj = src && src.k === 'obj' ? src.id : null;
+        if (src && src.k === 'obj' && (r.depth > 0 || !r.sleepable)) {
+          // the source stays usable as a non-owning RCU pointer (every copy of it)
+          for (const [name, v] of r.vars) if (v && v.k === 'obj' && v.id === src.id) r.vars.set(name, { ...v, rcu: true });
+        }
+        if (o.dst !== null) r.vars.set(o.dst, old === null ? null : { k: 'obj', id: old, rcu: false, untrusted: false });
+        break;
+      }
+      case 'drop':
+        // bpf_mem_free_rcu: nothing the program can observe
+        break;
+      case 'load': {
+        const id = slotCopy(r, o.slot).obj;
+        r.vars.set(o.dst, id === null ? null : { k: 'obj', id, rcu: true, untrusted: r.sleepable && r.depth === 0 });
+        break;
+      }
+      case 'store': {
+        const src = o.src === null ? null : varOf(r, o.src);
+        slotCopy(r, o.slot).obj = src && src.k === 'obj' ? src.id : null;
+        break;
+      }
+      case 'per_cpu_ptr':
+      case 'this_cpu_ptr': {
+        const src = varOf(r, o.src);
+        const cpu = o.op === 'per_cpu_ptr' ? o.cpu : r.cpu;
+        const ok = src !== null && src.k === 'obj' && cpu < r.w.nrCpus;
+        r.vars.set(o.dst, ok ? { k: 'elem', id: src.id, cpu, untrusted: src.untrusted } : null);
+        break;
+      }
+      case 'write': {
+        const t = fieldTarget(r, varOf(r, o.ptr), o.field);
+        const v = cValue(BigInt(o.value), t?.f.ctype ?? 'long');
+        if (t?.copy) t.copy.sum = v;
+        else t?.store?.set(t.f.off, v);
+        break;
+      }
+      case 'read':
+        setGlobal(r.w, o.global, readField(r, varOf(r, o.ptr), o.field));
+        break;
+      case 'sum': {
+        const src = varOf(r, o.src);
+        let total: bigint | null = r.w.globals.get(o.global) ?? 0n;
+        for (let cpu = 0; cpu < r.w.nrCpus && total !== null && src !== null && src.k === 'obj'; cpu++) {
+          const v = readField(r, { k: 'elem', id: src.id, cpu, untrusted: src.untrusted }, o.field);
+          total = v === null ? null : BigInt.asUintN(64, total + v);
+        }
+        setGlobal(r.w, o.global, total);
+        break;
+      }
+      case 'rcu_lock':
+        r.depth++;
+        break;
+      case 'rcu_unlock':
+        r.depth = Math.max(0, r.depth - 1);
+        if (r.depth === 0) untrustRcu(r);
+        break;
+      case 'return':
+        return o.value;
+    }
+  }
+  return null;
+}
+
+function snapshot(w: World): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const g of w.scenario.globals) {
+    const v = w.globals.get(g.name);
+    out[g.name] = v === undefined ? '0' : v === null ? null : v.toString();
+  }
+  return out;
+}
+
+function isSleepable(p: Program): boolean {
+  return p.progType === 'syscall' || p.progType === 'fentry.s';
+}
+
+/**
+ * Run the scenario's schedule on a model of the kernel with `nrCpus` possible CPUs. Steps of programs not in
+ * `accepted` are skipped (the kernel refused them, so nothing runs). One StepPrediction per test run.
+ */
+export function runSchedule(scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: number): StepPrediction[] {
+  const w: World = { scenario, nrCpus, slots: new Map(), heap: [], globals: new Map() };
+  const steps: StepPrediction[] = [];
+  for (const [step, s] of scenario.schedule.entries()) {
+    const program = scenario.programs.find((p) => p.name === s.program);
+    if (!program || !accepted.has(program.name)) continue;
+    for (let iteration = 0; iteration < s.repeat; iteration++) {
+      const r: Run = { w, cpu: s.cpu, sleepable: isSleepable(program), vars: new Map(), depth: 0 };
+      const ret = exec(r, program.ops) ?? 0;
+      const retval = program.progType === 'tc' || program.progType === 'syscall' ? ret : null;
+      steps.push({ step, iteration, program: program.name, retval, globals: snapshot(w) });
+    }
+  }
+  return steps;
+}

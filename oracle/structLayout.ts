@@ -1,0 +1,140 @@
+import type { ScalarCType, StructMember, StructType } from '../types/index.ts';
+import { KptrError } from '../errors/KptrError.ts';
+
+/** A scalar leaf of a struct: where it is and what C type it has. */
+export interface FieldSlot {
+  readonly off: number;
+  readonly ctype: ScalarCType;
+}
+
+/** C layout of a scenario struct, as clang lays it out for BPF (natural alignment, LP64). */
+export interface StructLayout {
+  readonly name: string;
+  readonly size: number;
+  readonly align: number;
+  /** every member is a scalar, or a struct/array of those with at least one element (`btf_type_is_struct_of_scalars`) */
+  readonly scalarsOnly: boolean;
+  /** a special field (bpf_spin_lock) is a direct member */
+  readonly directSpecial: boolean;
+  /** a special field sits in a nested struct */
+  readonly nestedSpecial: boolean;
+}
+
+const SCALAR_SIZE: Readonly<Record<ScalarCType, number>> = {
+  char: 1, short: 2, int: 4, long: 8,
+  __u8: 1, __u16: 2, __u32: 4, __u64: 8,
+  __s8: 1, __s16: 2, __s32: 4, __s64: 8,
+};
+
+/** Size in bytes of a C scalar type on BPF (LP64). */
+export function scalarSize(ctype: ScalarCType): number {
+  return SCALAR_SIZE[ctype];
+}
+
+function structOf(structs: readonly StructType[], name: string): StructType {
+  const s = structs.find((t) => t.name === name);
+  if (!s) throw new KptrError('KPTR_SCENARIO_INVALID', `struct ${name} is not defined in the scenario`, 'Define every struct a slot, a new or a struct member names.');
+  return s;
+}
+
+function alignUp(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
+
+interface MemberShape {
+  readonly size: number;
+  readonly align: number;
+  readonly elems: number;
+  readonly elemSize: number;
+}
+
+function memberShape(structs: readonly StructType[], m: StructMember, depth: number): MemberShape {
+  switch (m.kind) {
+    case 'scalar': {
+      const sz = scalarSize(m.ctype);
+      const elems = m.count ?? 1;
+      return { size: sz * elems, align: sz, elems, elemSize: sz };
+    }
+    case 'struct': {
+      const inner = layoutOf(structs, m.struct, depth + 1);
+      const elems = m.count ?? 1;
+      return { size: inner.size * elems, align: inner.align, elems, elemSize: inner.size };
+    }
+    case 'spin_lock':
+      // struct bpf_spin_lock { __u32 val; }
+      return { size: 4, align: 4, elems: 1, elemSize: 4 };
+    case 'pointer':
+    case 'kptr':
+      return { size: 8, align: 8, elems: 1, elemSize: 8 };
+  }
+}
+
+function layoutOf(structs: readonly StructType[], name: string, depth: number): StructLayout {
+  if (depth > 16) throw new KptrError('KPTR_SCENARIO_INVALID', `struct ${name} contains itself`, 'Remove the recursive struct member.');
+  const s = structOf(structs, name);
+  let off = 0;
+  let align = 1;
+  let scalarsOnly = true;
+  let directSpecial = false;
+  let nestedSpecial = false;
+  for (const m of s.members) {
+    const shape = memberShape(structs, m, depth);
+    off = alignUp(off, shape.align) + shape.size;
+    align = Math.max(align, shape.align);
+    if (m.kind === 'pointer' || m.kind === 'kptr') scalarsOnly = false;
+    if (m.kind === 'spin_lock') directSpecial = true;
+    if ((m.kind === 'scalar' || m.kind === 'struct') && m.count === 0) scalarsOnly = false;
+    if (m.kind === 'struct') {
+      const inner = layoutOf(structs, m.struct, depth + 1);
+      if (!inner.scalarsOnly) scalarsOnly = false;
+      if (inner.directSpecial || inner.nestedSpecial) nestedSpecial = true;
+    }
+  }
+  return { name, size: alignUp(off, align), align, scalarsOnly, directSpecial, nestedSpecial };
+}
+
+/** Lay out struct `name` of the scenario. */
+export function structLayout(structs: readonly StructType[], name: string): StructLayout {
+  return layoutOf(structs, name, 0);
+}
+
+/** Offset of member `member` (and its shape) inside struct `name`. */
+function memberAt(structs: readonly StructType[], name: string, member: string): { m: StructMember; off: number; shape: MemberShape } {
+  const s = structOf(structs, name);
+  let off = 0;
+  for (const m of s.members) {
+    const shape = memberShape(structs, m, 0);
+    off = alignUp(off, shape.align);
+    if (m.name === member) return { m, off, shape };
+    off += shape.size;
+  }
+  throw new KptrError('KPTR_SCENARIO_INVALID', `struct ${name} has no member ${member}`, 'Name an existing scalar member in the field path.');
+}
+
+const SEGMENT = /^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$/;
+
+/**
+ * Resolve a field path (`c`, `arr[2]`, `inner.x`, `inner[1].y`) of struct `name` to a scalar leaf and its byte offset,
+ * which is what the verifier prints as `off=` for an access through the struct's base pointer.
+ */
+export function fieldSlot(structs: readonly StructType[], name: string, path: string): FieldSlot {
+  let struct = name;
+  let base = 0;
+  const segments = path.split('.');
+  for (const [i, seg] of segments.entries()) {
+    const parsed = SEGMENT.exec(seg);
+    if (!parsed) throw new KptrError('KPTR_SCENARIO_INVALID', `bad field path ${path}`, 'Write field paths as `c`, `arr[2]` or `inner.x`.');
+    const { m, off, shape } = memberAt(structs, struct, parsed[1] as string);
+    const index = parsed[2] === undefined ? 0 : Number(parsed[2]);
+    if (index >= shape.elems) throw new KptrError('KPTR_SCENARIO_INVALID', `index out of range in ${path}`, 'Index arrays within their count.');
+    base += off + index * shape.elemSize;
+    const last = i === segments.length - 1;
+    if (m.kind === 'scalar' && last) return { off: base, ctype: m.ctype };
+    if (m.kind === 'struct' && !last) {
+      struct = m.struct;
+      continue;
+    }
+    break;
+  }
+  throw new KptrError('KPTR_SCENARIO_INVALID', `field path ${path} of struct ${name} does not name a scalar member`, 'Name a scalar member (through nested structs with `.`).');
+}

@@ -1,0 +1,65 @@
+import type { Op, Program, Scenario } from '../../types/index.ts';
+
+/**
+ * One instruction of the oracle's flat program: an op, a NULL test with both targets, or an exit.
+ * Flattening the nested `if`s gives each point of the program an index, which the depth-first walk uses to
+ * prune (index, state) pairs it has already explored, like the verifier's state pruning.
+ */
+export type Insn =
+  | { readonly k: 'op'; readonly op: Exclude<Op, { op: 'if' } | { op: 'return' }> }
+  | { readonly k: 'branch'; readonly var: string; readonly onNull: number; readonly onNonNull: number }
+  | { readonly k: 'exit'; readonly value: number };
+
+const HASH_MAPS = new Set(['hash', 'lru_hash', 'percpu_hash']);
+
+/**
+ * Whether `bpf_map_lookup_elem` on this slot's map may return NULL as far as the verifier knows.
+ * Array lookups with a constant in-range key are known non-NULL (verifier "eliding map lookup nullness", v6.14);
+ * a global's address is never NULL.
+ */
+export function lookupMayFail(scenario: Scenario, slot: string): boolean {
+  const s = scenario.slots.find((x) => x.name === slot);
+  return s !== undefined && s.home.kind === 'map' && HASH_MAPS.has(s.home.mapType);
+}
+
+/** Flatten a program's ops; the last instruction is the implicit `return 0`, also the target of `if (!e) return 0;` after lookups. */
+export function compileProgram(scenario: Scenario, program: Program): readonly Insn[] {
+  const out: Insn[] = [];
+  const toFinalExit: number[] = [];
+  const emit = (ops: readonly Op[]): void => {
+    for (const op of ops) {
+      switch (op.op) {
+        case 'if': {
+          const at = out.length;
+          out.push({ k: 'exit', value: 0 }); // placeholder, patched below
+          emit(op.then);
+          const after = out.length;
+          out[at] = op.is === 'null'
+            ? { k: 'branch', var: op.var, onNull: at + 1, onNonNull: after }
+            : { k: 'branch', var: op.var, onNull: after, onNonNull: at + 1 };
+          break;
+        }
+        case 'return':
+          out.push({ k: 'exit', value: op.value });
+          break;
+        case 'lookup':
+          out.push({ k: 'op', op });
+          if (lookupMayFail(scenario, op.slot)) {
+            toFinalExit.push(out.length);
+            out.push({ k: 'branch', var: op.dst, onNull: -1, onNonNull: out.length + 1 });
+          }
+          break;
+        default:
+          out.push({ k: 'op', op });
+      }
+    }
+  };
+  emit(program.ops);
+  const finalExit = out.length;
+  out.push({ k: 'exit', value: 0 });
+  for (const i of toFinalExit) {
+    const b = out[i];
+    if (b?.k === 'branch') out[i] = { ...b, onNull: finalExit };
+  }
+  return out;
+}

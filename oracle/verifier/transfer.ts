@@ -1,0 +1,231 @@
+import type { FeatureName, Op, Program, Scenario, Slot } from '../../types/index.ts';
+import { KptrError } from '../../errors/KptrError.ts';
+import { fieldSlot, structLayout } from '../structLayout.ts';
+import { type Insn, lookupMayFail } from './compileProgram.ts';
+import {
+  DEREF_CHECKS, DROP_CHECKS, exitChecks, firstViolation, NEW_PERCPU_CHECKS, PERCPU_PTR_CHECKS,
+  RCU_LOCK_CHECKS, RCU_UNLOCK_CHECKS, type RuleHit, STORE_CHECKS, XCHG_CHECKS,
+} from './rules.ts';
+import {
+  type Handle, handleOf, isMaybeNull, isScalar, mapRef, NULL_HANDLE, type PathState, releaseRef, withVar,
+} from './state.ts';
+
+/** What the transfer functions need to know about the program and the kernel. */
+export interface VerifyContext {
+  readonly scenario: Scenario;
+  readonly program: Program;
+  readonly features: Readonly<Record<FeatureName, boolean>>;
+  /** syscall and fentry.s programs are sleepable: in an RCU critical section only under bpf_rcu_read_lock */
+  readonly sleepable: boolean;
+  readonly nrCpus: number;
+  /** a kfunc of the scenario this kernel lacks: libbpf then refuses the whole object */
+  readonly missingKfunc: string | null;
+  /** the rule exists on this kernel (it has a message, or a known divergence stands in for it) */
+  readonly applies: (ruleId: string) => boolean;
+}
+
+/** A successor of an instruction: where the path goes and in which state. */
+export interface Successor {
+  readonly pc: number;
+  readonly state: PathState;
+}
+
+/** The effect of one instruction on one path. */
+export interface Transition {
+  /** the verifier stops this path here with this error */
+  readonly error: RuleHit | null;
+  /** successors in exploration order (the verifier follows the non-NULL fall-through first) */
+  readonly next: readonly Successor[];
+  /** why the op makes the scenario not well-formed even if the kernel accepts it (unchecked pointer use, CPU out of range) */
+  readonly malformed: readonly string[];
+}
+
+const stop = (error: RuleHit, malformed: readonly string[] = []): Transition => ({ error, next: [], malformed });
+const go = (pc: number, state: PathState, malformed: readonly string[] = []): Transition => ({ error: null, next: [{ pc: pc + 1, state }], malformed });
+
+/** `in_rcu_cs()`: any rcu lock held, or a non-sleepable program. */
+export function inRcuCs(ctx: VerifyContext, state: PathState): boolean {
+  return state.rcuDepth > 0 || !ctx.sleepable;
+}
+
+function slotOf(ctx: VerifyContext, name: string): Slot {
+  const s = ctx.scenario.slots.find((x) => x.name === name);
+  if (!s) throw new KptrError('KPTR_SCENARIO_INVALID', `slot ${name} is not defined`, 'Define every slot an op names.');
+  return s;
+}
+
+/** Whether the kernel parses the slot's field as a kptr at all (6.1 ignores `percpu_kptr` and local-type `kptr` tags). */
+function isKptrField(ctx: VerifyContext, slot: Slot): boolean {
+  return slot.tag === 'percpu_kptr' ? ctx.features.percpu_kptr : ctx.features.obj_new;
+}
+
+function uncheckedUse(h: Handle, what: string): readonly string[] {
+  return isMaybeNull(h) ? [`${what} uses a pointer that may be NULL`] : [];
+}
+
+function nonNullOf(h: Handle): Handle {
+  return { ...h, s: h.s.slice(0, -1) as Handle['s'] };
+}
+
+function branch(insn: Extract<Insn, { k: 'branch' }>, state: PathState): Transition {
+  const h = handleOf(state, insn.var);
+  const toNull = (): PathState => {
+    // mark_ptr_or_null_regs: every copy becomes NULL, and an acquired reference that turned out NULL is released
+    if (h.ref === 0) return withVar(state, insn.var, NULL_HANDLE);
+    return releaseRef(mapRef(state, h.ref, () => NULL_HANDLE), h.ref);
+  };
+  if (isMaybeNull(h)) {
+    const nonNull = h.ref === 0 ? withVar(state, insn.var, nonNullOf(h)) : mapRef(state, h.ref, nonNullOf);
+    return { error: null, next: [{ pc: insn.onNonNull, state: nonNull }, { pc: insn.onNull, state: toNull() }], malformed: [] };
+  }
+  if (h.s === 'NULL') return { error: null, next: [{ pc: insn.onNull, state }], malformed: [] };
+  if (isScalar(h)) return { error: null, next: [{ pc: insn.onNonNull, state }, { pc: insn.onNull, state: toNull() }], malformed: [] };
+  // a pointer the verifier knows is not NULL: the NULL branch is dead code
+  return { error: null, next: [{ pc: insn.onNonNull, state }], malformed: [] };
+}
+
+function exit(ctx: VerifyContext, state: PathState): Transition {
+  const error = firstViolation(exitChecks(ctx.features.exit_checks_leak_first), { liveRefs: state.refs.length, depth: state.rcuDepth }, ctx.applies);
+  return { error, next: [], malformed: [] };
+}
+
+/** At the outermost unlock every MEM_RCU register becomes PTR_UNTRUSTED and loses PTR_MAYBE_NULL. */
+function untrustRcu(state: PathState): PathState {
+  const vars: Record<string, Handle> = {};
+  for (const [name, h] of Object.entries(state.vars)) {
+    if (h.s === 'RCU' || h.s === 'RCU?') vars[name] = { ...h, s: 'UNTR_PCPU' };
+    else if (h.s === 'ELEM' || h.s === 'ELEM?') vars[name] = { ...h, s: 'UNTR_ELEM' };
+    else vars[name] = h;
+  }
+  return { ...state, vars };
+}
+
+function deref(ctx: VerifyContext, state: PathState, ptr: string, field: string, write: boolean): RuleHit | null {
+  const h = handleOf(state, ptr);
+  const off = h.struct === null ? 0 : fieldSlot(ctx.scenario.structs, h.struct, field).off;
+  return firstViolation(DEREF_CHECKS, { h, off, write }, ctx.applies);
+}
+
+type PlainOp = Extract<Insn, { k: 'op' }>['op'];
+
+function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Transition {
+  const ref = pc + 1; // one acquire per instruction per path (no loops), so the instruction numbers the reference
+  switch (o.op) {
+    case 'lookup': {
+      slotOf(ctx, o.slot);
+      const s = lookupMayFail(ctx.scenario, o.slot) ? 'MAP_VALUE?' : 'MAP_VALUE';
+      return go(pc, withVar(state, o.dst, { s, struct: null, ref: 0, slot: o.slot }));
+    }
+    case 'new': {
+      if (o.percpu) {
+        const error = firstViolation(NEW_PERCPU_CHECKS, { layout: structLayout(ctx.scenario.structs, o.struct), kfunc: 'bpf_percpu_obj_new_impl' }, ctx.applies);
+        if (error) return stop(error);
+      }
+      const h: Handle = { s: o.percpu ? 'OWN?' : 'PLAIN_OWN?', struct: o.struct, ref, slot: null };
+      return go(pc, { ...withVar(state, o.dst, h), refs: [...state.refs, ref] });
+    }
+    case 'drop': {
+      const h = handleOf(state, o.var);
+      const kfunc = o.percpu ? 'bpf_percpu_obj_drop_impl' : 'bpf_obj_drop_impl';
+      const error = firstViolation(DROP_CHECKS, { h, percpu: o.percpu, kfunc }, ctx.applies);
+      if (error) return stop(error, uncheckedUse(h, 'drop'));
+      if (h.ref === 0) return go(pc, state, uncheckedUse(h, 'drop'));
+      return go(pc, releaseRef(mapRef(state, h.ref, (c) => ({ ...c, s: 'DEAD', ref: 0 })), h.ref), uncheckedUse(h, 'drop'));
+    }
+    case 'xchg': {
+      const slot = slotOf(ctx, o.slot);
+      const src = o.src === null ? NULL_HANDLE : handleOf(state, o.src);
+      const malformed = uncheckedUse(src, 'bpf_kptr_xchg');
+      const error = firstViolation(XCHG_CHECKS, { src, slot }, ctx.applies);
+      if (error) return stop(error, malformed);
+      let next = state;
+      if (src.ref !== 0) {
+        // OBJ_RELEASE of R2: inside an RCU CS a per-CPU object stays usable as a non-owning RCU pointer
+        const keepRcu = inRcuCs(ctx, state) && (src.s === 'OWN' || src.s === 'OWN?');
+        next = releaseRef(mapRef(state, src.ref, (c) => keepRcu ? { ...c, s: c.s === 'OWN?' ? 'RCU?' : 'RCU', ref: 0 } : { ...c, s: 'DEAD', ref: 0 }), src.ref);
+      }
+      const old: Handle = { s: slot.tag === 'percpu_kptr' ? 'OWN?' : 'PLAIN_OWN?', struct: slot.pointee, ref, slot: null };
+      next = { ...next, refs: [...next.refs, ref] };
+      if (o.dst !== null) next = withVar(next, o.dst, old);
+      return go(pc, next, malformed);
+    }
+    case 'load': {
+      const slot = slotOf(ctx, o.slot);
+      let h: Handle;
+      if (!isKptrField(ctx, slot)) h = { s: 'DEAD', struct: null, ref: 0, slot: null };
+      else if (!inRcuCs(ctx, state)) h = { s: 'UNTR_RAW?', struct: slot.pointee, ref: 0, slot: null };
+      else h = { s: slot.tag === 'percpu_kptr' ? 'RCU?' : 'ELEM?', struct: slot.pointee, ref: 0, slot: null };
+      return go(pc, withVar(state, o.dst, h));
+    }
+    case 'store': {
+      const error = firstViolation(STORE_CHECKS, { isKptrField: isKptrField(ctx, slotOf(ctx, o.slot)) }, ctx.applies);
+      return error ? stop(error) : go(pc, state);
+    }
+    case 'per_cpu_ptr':
+    case 'this_cpu_ptr': {
+      const h = handleOf(state, o.src);
+      const malformed = [
+        ...uncheckedUse(h, o.op),
+        ...(o.op === 'per_cpu_ptr' && o.cpu >= ctx.nrCpus ? [`bpf_per_cpu_ptr cpu ${o.cpu} >= nr_cpus ${ctx.nrCpus}`] : []),
+      ];
+      const error = firstViolation(PERCPU_PTR_CHECKS, { h }, ctx.applies);
+      if (error) return stop(error, malformed);
+      return go(pc, withVar(state, o.dst, { s: o.op === 'per_cpu_ptr' ? 'ELEM?' : 'ELEM', struct: h.struct, ref: 0, slot: null }), malformed);
+    }
+    case 'write':
+    case 'read': {
+      const error = deref(ctx, state, o.ptr, o.field, o.op === 'write');
+      const malformed = uncheckedUse(handleOf(state, o.ptr), `${o.op} of ${o.field}`);
+      return error ? stop(error, malformed) : go(pc, state, malformed);
+    }
+    case 'sum': {
+      // bpf_for(i, 0, nr_cpus) { e = bpf_per_cpu_ptr(src, i); if (e) global += e->field; }
+      const h = handleOf(state, o.src);
+      const error = firstViolation(PERCPU_PTR_CHECKS, { h }, ctx.applies);
+      if (error) return stop(error, uncheckedUse(h, 'sum'));
+      if (h.struct !== null) fieldSlot(ctx.scenario.structs, h.struct, o.field);
+      return go(pc, state);
+    }
+    case 'rcu_lock': {
+      const error = firstViolation(RCU_LOCK_CHECKS, { depth: state.rcuDepth, nestingAllowed: ctx.features.nested_rcu_lock }, ctx.applies);
+      return error ? stop(error) : go(pc, { ...state, rcuDepth: state.rcuDepth + 1 });
+    }
+    case 'rcu_unlock': {
+      const error = firstViolation(RCU_UNLOCK_CHECKS, { depth: state.rcuDepth, nestingAllowed: ctx.features.nested_rcu_lock }, ctx.applies);
+      if (error) return stop(error);
+      const depth = Math.max(0, state.rcuDepth - 1);
+      const next = { ...state, rcuDepth: depth };
+      return go(pc, depth === 0 ? untrustRcu(next) : next);
+    }
+  }
+}
+
+/** One transfer function per instruction kind. */
+export function transfer(ctx: VerifyContext, pc: number, insn: Insn, state: PathState): Transition {
+  switch (insn.k) {
+    case 'branch':
+      return branch(insn, state);
+    case 'exit':
+      return exit(ctx, state);
+    case 'op':
+      return op(ctx, pc, insn.op, state);
+  }
+}
+
+/** The kfunc each op calls, and the kernel feature that provides it (null: a helper or plain instruction). */
+export function kfuncOf(o: Op): { readonly name: string; readonly feature: FeatureName } | null {
+  switch (o.op) {
+    case 'new':
+      return o.percpu ? { name: 'bpf_percpu_obj_new_impl', feature: 'percpu_kptr' } : { name: 'bpf_obj_new_impl', feature: 'obj_new' };
+    case 'drop':
+      return o.percpu ? { name: 'bpf_percpu_obj_drop_impl', feature: 'percpu_kptr' } : { name: 'bpf_obj_drop_impl', feature: 'obj_new' };
+    case 'rcu_lock':
+      return { name: 'bpf_rcu_read_lock', feature: 'rcu_kfuncs' };
+    case 'rcu_unlock':
+      return { name: 'bpf_rcu_read_unlock', feature: 'rcu_kfuncs' };
+    case 'sum':
+      return { name: 'bpf_iter_num_new', feature: 'bpf_for' };
+    default:
+      return null;
+  }
+}

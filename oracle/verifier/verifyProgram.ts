@@ -1,0 +1,80 @@
+import type { FeatureName, Op, Program, Scenario } from '../../types/index.ts';
+import { compileProgram } from './compileProgram.ts';
+import type { RuleHit } from './rules.ts';
+import { initialState, type PathState, stateKey } from './state.ts';
+import { kfuncOf, transfer, type VerifyContext } from './transfer.ts';
+
+/** What the abstract verifier concluded about one program. */
+export interface ProgramVerdict {
+  /** errors in the order the walk met them: the first is the one the kernel reports; empty means accepted */
+  readonly errors: readonly RuleHit[];
+  /** reasons the program is not well-formed (unchecked pointer use, CPU constant out of range) */
+  readonly malformed: readonly string[];
+}
+
+/** Upper bound on explored (instruction, state) pairs; generated programs stay far below it. */
+const MAX_VISITS = 20_000;
+
+function allOps(ops: readonly Op[]): Op[] {
+  return ops.flatMap((o) => (o.op === 'if' ? [o, ...allOps(o.then)] : [o]));
+}
+
+/**
+ * The kfunc that makes libbpf refuse the whole object on this kernel, or null. The generated C declares kfuncs as
+ * strong `__ksym` externs, so one unresolved extern fails `bpf_object__load` for every program of the scenario;
+ * libbpf reports the first of its name-sorted extern list.
+ */
+export function missingKfunc(scenario: Scenario, features: Readonly<Record<FeatureName, boolean>>): string | null {
+  const missing = scenario.programs
+    .flatMap((p) => allOps(p.ops).map(kfuncOf))
+    .filter((k) => k !== null && !features[k.feature])
+    .map((k) => (k as { name: string }).name)
+    .sort();
+  return missing[0] ?? null;
+}
+
+/**
+ * Checks that do not depend on the path: the object fails in libbpf (a kfunc the kernel lacks), then a non-GPL
+ * license calling any kfunc (`add_kfunc_call` refuses it in the pass over all instructions that precedes verification).
+ */
+function programChecks(ctx: VerifyContext, program: Program): RuleHit | null {
+  if (ctx.missingKfunc !== null && ctx.applies('kfunc.absent')) return { ruleId: 'kfunc.absent', params: { kfunc: ctx.missingKfunc } };
+  const first = allOps(program.ops).map(kfuncOf).find((k) => k !== null);
+  if (first && program.license === 'Proprietary' && ctx.applies('kfunc.non_gpl')) return { ruleId: 'kfunc.non_gpl', params: { kfunc: first.name } };
+  return null;
+}
+
+function sameHit(a: RuleHit, b: RuleHit): boolean {
+  return a.ruleId === b.ruleId && JSON.stringify(a.params) === JSON.stringify(b.params);
+}
+
+/**
+ * Walk every path of the program depth-first, the fall-through (non-NULL) successor first, as the verifier does.
+ * A path stops at its first error; the walk goes on with the other pending paths to collect the alternatives.
+ */
+export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
+  const pre = programChecks(ctx, ctx.program);
+  if (pre) return { errors: [pre], malformed: [] };
+  const insns = compileProgram(ctx.scenario, ctx.program);
+  const errors: RuleHit[] = [];
+  const malformed = new Set<string>();
+  const seen = new Set<string>();
+  const stack: { pc: number; state: PathState }[] = [{ pc: 0, state: initialState() }];
+  while (stack.length > 0 && seen.size < MAX_VISITS) {
+    const { pc, state } = stack.pop() as { pc: number; state: PathState };
+    const key = `${pc}#${stateKey(state)}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const insn = insns[pc];
+    if (!insn) continue;
+    const t = transfer(ctx, pc, insn, state);
+    for (const m of t.malformed) malformed.add(m);
+    if (t.error) {
+      const err = t.error;
+      if (!errors.some((e) => sameHit(e, err))) errors.push(err);
+      continue;
+    }
+    for (let i = t.next.length - 1; i >= 0; i--) stack.push(t.next[i] as { pc: number; state: PathState });
+  }
+  return { errors, malformed: [...malformed] };
+}
