@@ -1,0 +1,174 @@
+import fc from 'fast-check';
+import type { GlobalVar, Intent, ProgType, Program, Scenario, ScheduleStep, Slot, StructType } from '../../types/index.ts';
+import { kptrHome, type KptrHomeConstraints } from '../kptrHome.ts';
+import { progType } from '../progType.ts';
+import { structType, type StructSpecialMember } from '../structType.ts';
+import { NEW_STRUCT_RULES } from './breakVariants.ts';
+import { structSize } from './structLayout.ts';
+import { buildProgram, type BreakPlan, type ProgramContext } from './ProgramBuilder.ts';
+
+/** Resolved scenario options (every field set). */
+export interface ScenarioSettings {
+  readonly progTypes: readonly ProgType[];
+  readonly homes: KptrHomeConstraints;
+  readonly maxPrograms: number;
+  readonly maxOps: number;
+  readonly nrCpus: number;
+  readonly size: fc.SizeForArbitrary | undefined;
+}
+
+/** A break placed in the scenario: rule, program (modulo the program count), step, variant. */
+interface PlacedBreak {
+  readonly rule: string;
+  readonly prog: number;
+  readonly at: number;
+  readonly variant: number;
+}
+
+/** Everything a scenario is built from: plain data fast-check generates and shrinks. */
+interface ScenarioPlan {
+  readonly inner: StructType | null;
+  readonly pointees: readonly StructType[];
+  readonly bad: readonly (readonly StructType[])[];
+  readonly slots: readonly { readonly home: Slot['home']; readonly pointee: number; readonly plain: boolean }[];
+  readonly programs: readonly { readonly progType: ProgType; readonly choices: readonly number[] }[];
+  readonly base: readonly { readonly cpu: number; readonly repeat: number }[];
+  readonly extra: readonly { readonly prog: number; readonly cpu: number; readonly repeat: number }[];
+  readonly breaks: readonly PlacedBreak[];
+}
+
+/** What the rules being broken need from the scenario's structs and slots. */
+interface Needs {
+  readonly twoStructs: boolean;
+  readonly kptrSlot: boolean;
+  /** the percpu_obj_new.* rules that need a refused struct, in order */
+  readonly badRules: readonly string[];
+}
+
+function needsOf(rules: readonly string[]): Needs {
+  return {
+    twoStructs: rules.includes('kptr_xchg.type_mismatch'),
+    kptrSlot: rules.includes('kptr_xchg.type_mismatch'),
+    badRules: rules.filter((r) => NEW_STRUCT_RULES.includes(r)),
+  };
+}
+
+/** Id of every generated scenario until prefixScenario renames it (`case` would be a C keyword, refused by the schema). */
+export const GENERATED_ID = 'gen';
+
+const INNER = 'in0';
+const LOCK_HOLDER = 'in1';
+
+function pointeeStruct(name: string, inner: StructType | null): fc.Arbitrary<StructType> {
+  const nestable = inner === null ? [] : [inner];
+  return fc.oneof(
+    // nested arrays can push a small layout past the limit; a pointee must stay allocatable
+    { arbitrary: structType({ name, nestable }).filter((t) => structSize([...nestable, t], name) <= 512), weight: 5 },
+    { arbitrary: fc.constantFrom(8, 16, 64, 256, 512).chain((size) => structType({ name, size })), weight: 1 },
+  );
+}
+
+/** The refused struct(s) for one percpu_obj_new.* rule (a lock-holding helper first for the nested case). */
+function badStructs(rule: string, name: string, pointee: string): fc.Arbitrary<StructType[]> {
+  const special = (s: StructSpecialMember, nestable: StructType[] = []): fc.Arbitrary<StructType[]> =>
+    structType({ name, special: s, kptrPointee: pointee, nestable }).map((t) => [...nestable, t]);
+  switch (rule) {
+    case 'percpu_obj_new.size_limit':
+      return fc.constantFrom(513, 520, 600, 1024).chain((size) => structType({ name, size })).map((t) => [t]);
+    case 'percpu_obj_new.not_scalars':
+      return fc.constantFrom<StructSpecialMember>('pointer', 'kptr').chain((s) => special(s));
+    case 'percpu_obj_new.special_fields':
+      return special('spin_lock');
+    case 'percpu_obj_new.nested_special_field':
+      return structType({ name: LOCK_HOLDER, special: 'spin_lock' }).chain((holder) => special('nested_spin_lock', [holder]));
+    default:
+      throw new Error(`scenarioPlan: ${rule} needs no refused struct`);
+  }
+}
+
+function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>, rules: readonly string[]): fc.Arbitrary<ScenarioPlan> {
+  const needs = needsOf(rules);
+  const nPointees = needs.twoStructs ? { minLength: 2, maxLength: 2 } : { minLength: 1, maxLength: 2 };
+  const structs = fc.option(structType({ name: INNER }), { freq: 4, nil: null }).chain((inner) =>
+    fc.record({
+      inner: fc.constant(inner),
+      pointees: fc.tuple(...Array.from({ length: nPointees.maxLength }, (_, i) => pointeeStruct(`t${i}`, inner)))
+        .chain((ts) => fc.integer({ min: nPointees.minLength, max: ts.length }).map((n) => ts.slice(0, n))),
+    }));
+  const slot = fc.record({
+    home: kptrHome(s.homes),
+    pointee: fc.nat({ max: 1 }),
+    plain: fc.boolean(),
+  });
+  const plan = fc.record({
+    structs,
+    bad: fc.tuple(...needs.badRules.map((r, i) => badStructs(r, `t${2 + i}`, 't0'))),
+    slots: fc.tuple(slot, fc.option(slot, { freq: 2, nil: null })),
+    programs: fc.array(fc.record({
+      progType: progType({ progTypes: s.progTypes }),
+      choices: fc.array(fc.nat({ max: 0xffff }), { maxLength: s.maxOps, size: s.size }),
+    }), { minLength: 1, maxLength: s.maxPrograms, size: s.size }),
+    base: fc.array(fc.record({ cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { minLength: s.maxPrograms, maxLength: s.maxPrograms }),
+    extra: fc.array(fc.record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { maxLength: 3 }),
+    breaks,
+  });
+  return plan.map(({ structs: { inner, pointees }, bad, slots: [first, second], ...rest }) => {
+    // slot 0 is always a __percpu_kptr slot; a second one is a plain __kptr slot when a break needs one
+    const slotShapes = [{ ...first, plain: false }, ...(second === null ? [] : [second])];
+    if (needs.kptrSlot && !slotShapes.some((x) => x.plain)) slotShapes.push({ ...first, plain: true });
+    return { inner, pointees, bad, slots: slotShapes, ...rest };
+  });
+}
+
+function describe(intent: Intent, programs: readonly Program[], slots: readonly Slot[], notes: readonly string[]): string {
+  const progs = programs.map((p) => `${p.name}:${p.progType}`).join(' ');
+  const homes = slots.map((x) => `${x.name}:${x.home.kind === 'map' ? x.home.mapType : x.home.section}${x.tag === 'kptr' ? '(kptr)' : ''}`).join(' ');
+  const why = intent.kind === 'valid' ? 'valid' : `${intent.kind === 'break' ? 'break' : 'mixed'} ${notes.join(', ')}`;
+  return `${why}; programs ${progs}; slots ${homes}`;
+}
+
+function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent): Scenario {
+  const structs: StructType[] = [...(plan.inner === null ? [] : [plan.inner]), ...plan.pointees, ...plan.bad.flat()];
+  const slots: Slot[] = plan.slots.map((x, i) => ({
+    name: `m${i}`, home: x.home, pointee: plan.pointees[x.pointee % plan.pointees.length]?.name ?? 't0', tag: x.plain ? 'kptr' : 'percpu_kptr',
+  }));
+  const badStructs: Record<string, string> = {};
+  const badRules = needsOf(plan.breaks.map((b) => b.rule)).badRules;
+  badRules.forEach((rule, i) => { const t = plan.bad[i]; if (t !== undefined) badStructs[rule] = t[t.length - 1]?.name ?? ''; });
+  const ctx: ProgramContext = { structs, slots, goodStructs: plan.pointees.map((t) => t.name), badStructs, nrCpus: s.nrCpus, maxOps: s.maxOps };
+  const programs: Program[] = [];
+  const globals: GlobalVar[] = [];
+  const notes: string[] = [];
+  plan.programs.forEach((p, i) => {
+    const breaks: BreakPlan[] = plan.breaks.filter((b) => b.prog % plan.programs.length === i);
+    const built = buildProgram(ctx, { name: `p${i}`, progType: p.progType, choices: p.choices, breaks, lenient: intent.kind === 'mixed' }, globals.length);
+    programs.push(built.program);
+    globals.push(...built.globals);
+    notes.push(...built.notes.map((n) => `${n} in p${i}`));
+  });
+  const schedule: ScheduleStep[] = [
+    ...programs.map((p, i) => ({ program: p.name, cpu: plan.base[i]?.cpu ?? 0, repeat: plan.base[i]?.repeat ?? 1 })),
+    ...plan.extra.map((x) => ({ program: programs[x.prog % programs.length]?.name ?? 'p0', cpu: x.cpu, repeat: x.repeat })),
+  ];
+  return { id: GENERATED_ID, description: describe(intent, programs, slots, notes), origin: null, intent, structs, slots, globals, programs, schedule };
+}
+
+/** Scenarios whose every program is valid by construction. */
+export function validScenario(s: ScenarioSettings): fc.Arbitrary<Scenario> {
+  return planArbitrary(s, fc.constant([]), []).map((p) => assemble(p, s, { kind: 'valid' }));
+}
+
+function placedBreak(rule: string, s: ScenarioSettings): fc.Arbitrary<PlacedBreak> {
+  return fc.record({ rule: fc.constant(rule), prog: fc.nat({ max: s.maxPrograms - 1 }), at: fc.nat({ max: s.maxOps }), variant: fc.nat({ max: 15 }) });
+}
+
+/** Scenarios breaking exactly `rule` once, in one program; everything else valid. */
+export function breakingScenario(rule: string, s: ScenarioSettings): fc.Arbitrary<Scenario> {
+  return planArbitrary(s, placedBreak(rule, s).map((b) => [b]), [rule]).map((p) => assemble(p, s, { kind: 'break', rule }));
+}
+
+/** Scenarios with two breaks (any rules, possibly in different programs), tagged intent `mixed`. */
+export function mixedScenario(rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<Scenario> {
+  return fc.uniqueArray(fc.constantFrom(...rules), { minLength: 2, maxLength: 2 }).chain((picked) =>
+    planArbitrary(s, fc.tuple(...picked.map((r) => placedBreak(r, s))), picked).map((p) => assemble(p, s, { kind: 'mixed' })));
+}

@@ -1,0 +1,40 @@
+import type fc from 'fast-check';
+import type { ProgType } from '../../types/index.ts';
+import type { KptrHomeConstraints } from '../kptrHome.ts';
+import { ALL_PROG_TYPES } from '../progType.ts';
+import type { ScenarioSettings } from './scenarioPlan.ts';
+
+/** The options every scenario builder shares. */
+export interface ScenarioShapeConstraints {
+  /** @defaultValue all four (`tc`, `syscall`, `fentry`, `fentry.s`) */
+  readonly progTypes?: readonly ProgType[];
+  /** Where slots may live. @defaultValue every map type and both global sections */
+  readonly homes?: KptrHomeConstraints;
+  /** @defaultValue 3 */
+  readonly maxPrograms?: number;
+  /** Budget of chosen ops per program; closing ops (drops, unlocks) come on top. @defaultValue 24 */
+  readonly maxOps?: number;
+  /** Possible CPUs of the target (per_cpu_ptr constants and schedule CPUs stay below it). @defaultValue 2 */
+  readonly nrCpus?: number;
+  /** fast-check size of the program list and of each program's choice list. @defaultValue fast-check's baseSize */
+  readonly size?: fc.SizeForArbitrary;
+}
+
+function positive(api: string, name: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${api}: ${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
+/** Fill in defaults and check arguments once (fast-check's Parameters → QualifiedParameters). */
+export function resolveSettings(api: string, c: ScenarioShapeConstraints): ScenarioSettings {
+  const progTypes = c.progTypes ?? ALL_PROG_TYPES;
+  if (progTypes.length === 0) throw new Error(`${api}: progTypes is empty`);
+  return {
+    progTypes,
+    homes: c.homes ?? {},
+    maxPrograms: positive(api, 'maxPrograms', c.maxPrograms ?? 3),
+    maxOps: positive(api, 'maxOps', c.maxOps ?? 24),
+    nrCpus: positive(api, 'nrCpus', c.nrCpus ?? 2),
+    size: c.size,
+  };
+}

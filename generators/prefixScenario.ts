@@ -1,0 +1,41 @@
+import type { Op, Program, Scenario, StructMember, VarType } from '../types/index.ts';
+
+/**
+ * Rename every C identifier of a scenario that reaches file scope (structs, slots, globals, programs) to
+ * `<id>_<name>`, and set the id: scenarios prefixed with distinct ids can share one .bpf.c. Locals (`v0`…) and
+ * struct member names stay as they are.
+ *
+ * @remarks Since 0.1.0
+ * @public
+ */
+export function prefixScenario(s: Scenario, id: string): Scenario {
+  const p = (name: string): string => `${id}_${name}`;
+  const member = (m: StructMember): StructMember => {
+    switch (m.kind) {
+      case 'struct': return { ...m, struct: p(m.struct) };
+      case 'kptr': return { ...m, pointee: p(m.pointee) };
+      default: return m;
+    }
+  };
+  const varType = (t: VarType): VarType => (t.kind === 'map_value' ? { ...t, slot: p(t.slot) } : { ...t, struct: p(t.struct) });
+  const op = (o: Op): Op => {
+    switch (o.op) {
+      case 'lookup': case 'load': case 'store': return { ...o, slot: p(o.slot) };
+      case 'xchg': return { ...o, slot: p(o.slot) };
+      case 'new': return { ...o, struct: p(o.struct) };
+      case 'if': return { ...o, then: o.then.map(op) };
+      case 'read': case 'sum': return { ...o, global: p(o.global) };
+      default: return o;
+    }
+  };
+  const program = (g: Program): Program => ({ ...g, name: p(g.name), vars: g.vars.map((v) => ({ ...v, type: varType(v.type) })), ops: g.ops.map(op) });
+  return {
+    ...s,
+    id,
+    structs: s.structs.map((t) => ({ name: p(t.name), members: t.members.map(member) })),
+    slots: s.slots.map((x) => ({ ...x, name: p(x.name), pointee: p(x.pointee) })),
+    globals: s.globals.map((g) => ({ ...g, name: p(g.name) })),
+    programs: s.programs.map(program),
+    schedule: s.schedule.map((x) => ({ ...x, program: p(x.program) })),
+  };
+}

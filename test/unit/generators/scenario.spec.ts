@@ -1,0 +1,89 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { scenario } from '../../../generators/scenario.ts';
+import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.ts';
+import type { Op, Scenario } from '../../../types/index.ts';
+import { scenarioProblems } from './wellFormed.ts';
+
+const SEED = 20261125;
+
+function allOps(ops: readonly Op[]): Op[] {
+  return ops.flatMap((o) => (o.op === 'if' ? [o, ...allOps(o.then)] : [o]));
+}
+const opsOf = (s: Scenario): Op[] => s.programs.flatMap((p) => allOps(p.ops));
+
+describe('scenario()', () => {
+  it('every scenario parses, resolves and round-trips through JSON', () => {
+    fc.assert(fc.property(scenario(), (s) => {
+      const json: unknown = JSON.parse(JSON.stringify(s));
+      expect(json).toStrictEqual(s);
+      expect(parseScenario(json, 'gen')).toEqual(s);
+      expect(checkScenarioRefs(s)).toEqual([]);
+    }), { seed: SEED, numRuns: 600 });
+  });
+
+  it('intent valid means well-formed (independent walk), for every nrCpus', () => {
+    for (const nrCpus of [1, 2, 4]) {
+      fc.assert(fc.property(scenario({ mode: 'valid', nrCpus }), (s) => {
+        expect(s.intent).toEqual({ kind: 'valid' });
+        expect(scenarioProblems(s, nrCpus)).toEqual([]);
+      }), { seed: SEED + nrCpus, numRuns: 700 });
+    }
+  });
+
+  it('valid scenarios reach deep states: every op kind but store, sleepable loads under the lock, multi-program schedules', () => {
+    const seen = new Map<string, number>();
+    const bump = (k: string): void => { seen.set(k, (seen.get(k) ?? 0) + 1); };
+    for (const s of fc.sample(scenario({ mode: 'valid' }), { seed: SEED, numRuns: 1000 })) {
+      for (const o of opsOf(s)) bump(o.op);
+      if (s.programs.length > 1) bump('multi-program');
+      if (s.programs.some((p) => p.progType === 'syscall' && allOps(p.ops).some((o) => o.op === 'load'))) bump('sleepable load');
+      if (s.programs.some((p) => allOps(p.ops).some((o) => o.op === 'per_cpu_ptr' && o.cpu === 1))) bump('per_cpu_ptr cpu 1');
+      if (s.slots.some((x) => x.tag === 'kptr')) bump('plain __kptr slot');
+      if (s.structs.some((t) => t.members.some((m) => m.kind === 'struct'))) bump('nested struct');
+      for (const x of s.slots) bump(`home ${x.home.kind === 'map' ? x.home.mapType : x.home.section}`);
+    }
+    console.log('valid-scenario coverage over 1000:', Object.fromEntries([...seen].sort()));
+    for (const k of ['lookup', 'new', 'if', 'xchg', 'drop', 'load', 'per_cpu_ptr', 'this_cpu_ptr', 'write', 'read', 'sum',
+      'rcu_lock', 'rcu_unlock', 'return', 'multi-program', 'sleepable load', 'per_cpu_ptr cpu 1', 'plain __kptr slot',
+      'nested struct', 'home array', 'home hash', 'home lru_hash', 'home percpu_array', 'home percpu_hash', 'home bss', 'home data']) {
+      expect(seen.get(k) ?? 0, k).toBeGreaterThan(0);
+    }
+    expect(seen.get('store') ?? 0).toBe(0);
+  });
+
+  it('default mode mixes valid, single-break and mixed scenarios', () => {
+    const kinds = new Map<string, number>();
+    for (const s of fc.sample(scenario(), { seed: SEED, numRuns: 1000 })) kinds.set(s.intent.kind, (kinds.get(s.intent.kind) ?? 0) + 1);
+    console.log('intent mix over 1000:', Object.fromEntries(kinds));
+    expect(kinds.get('valid') ?? 0).toBeGreaterThan(350);
+    expect(kinds.get('break') ?? 0).toBeGreaterThan(350);
+    expect(kinds.get('mixed') ?? 0).toBeGreaterThan(10);
+  });
+
+  it('same seed, same scenarios; another seed, other scenarios', () => {
+    const a = fc.sample(scenario(), { seed: 7, numRuns: 50 });
+    const b = fc.sample(scenario(), { seed: 7, numRuns: 50 });
+    const c = fc.sample(scenario(), { seed: 8, numRuns: 50 });
+    expect(b).toStrictEqual(a);
+    expect(c).not.toStrictEqual(a);
+  });
+
+  it('shrinks a failing property on big scenarios to a small counterexample', () => {
+    const size = (s: Scenario): number => opsOf(s).length;
+    let firstFailure: Scenario | null = null;
+    const out = fc.check(fc.property(scenario({ mode: 'valid', maxPrograms: 4, maxOps: 40, size: 'max' }), (s) => {
+      const hasSum = opsOf(s).some((o) => o.op === 'sum');
+      if (hasSum && firstFailure === null) firstFailure = s;
+      return !hasSum;
+    }), { seed: SEED, numRuns: 300 });
+    expect(out.failed).toBe(true);
+    const small = out.counterexample?.[0] as Scenario;
+    const first = firstFailure as unknown as Scenario;
+    console.log(`shrink: ${first.programs.length} programs / ${size(first)} ops -> ${small.programs.length} / ${size(small)} after ${out.numShrinks} shrinks`);
+    expect(small.programs).toHaveLength(1);
+    expect(size(small)).toBeLessThanOrEqual(8); // lookup, new, if(return), xchg, if(drop), sum
+    expect(size(small)).toBeLessThan(size(first));
+    expect(scenarioProblems(small, 2)).toEqual([]);
+  });
+});
