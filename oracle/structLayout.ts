@@ -84,6 +84,9 @@ function layoutOf(structs: readonly StructType[], name: string, depth: number): 
     if (m.kind === 'pointer' || m.kind === 'kptr') scalarsOnly = false;
     if (m.kind === 'spin_lock') directSpecial = true;
     if ((m.kind === 'scalar' || m.kind === 'struct') && m.count === 0) scalarsOnly = false;
+    // a "struct of scalars" admits arrays of scalars only: an array of structs is not a scalar member
+    // (measured on 6.18: `struct { struct in f[2]; }` gets "must be of a struct of scalars")
+    if (m.kind === 'struct' && m.count !== null) scalarsOnly = false;
     if (m.kind === 'struct') {
       const inner = layoutOf(structs, m.struct, depth + 1);
       if (!inner.scalarsOnly) scalarsOnly = false;

@@ -146,6 +146,10 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent): Scen
     globals.push(...built.globals);
     notes.push(...built.notes.map((n) => `${n} in p${i}`));
   });
+  // The license belongs to the whole object (one `_license` section): a non-GPL break relicenses every program.
+  const license = programs.find((p) => p.license !== 'GPL')?.license ?? 'GPL';
+  const licensed = programs.map((p) => (p.license === license ? p : { ...p, license }));
+  programs.splice(0, programs.length, ...licensed);
   const schedule: ScheduleStep[] = [
     ...programs.map((p, i) => ({ program: p.name, cpu: plan.base[i]?.cpu ?? 0, repeat: plan.base[i]?.repeat ?? 1 })),
     ...plan.extra.map((x) => ({ program: programs[x.prog % programs.length]?.name ?? 'p0', cpu: x.cpu, repeat: x.repeat })),

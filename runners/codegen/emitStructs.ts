@@ -9,6 +9,14 @@ import { scenarioInvalid } from './scenarioInvalid.ts';
 export const ANCHOR_SECTION = '.anchors';
 
 /**
+ * One section per anchor: clang-16's BPF backend cannot pad between variables of different alignment in a section
+ * it does not know ("unable to write nop sequence of 4 bytes", e.g. a 4-byte spin-lock struct before an 8-byte one).
+ */
+export function anchorSection(struct: string): string {
+  return `${ANCHOR_SECTION}.${struct}`;
+}
+
+/**
  * C for a scenario's structs: forward declarations (a kptr member may name a struct defined
  * later), the definitions in dependency order (a `struct` member needs its type complete), and one
  * anchor global per struct. The anchor exists because clang emits only a FWD for a struct reached
@@ -21,7 +29,7 @@ export function emitStructs(scenarioId: string, structs: readonly StructType[]):
     ...ordered.map((t) => `struct ${t.name};`),
     '',
     ...ordered.flatMap((t) => [`struct ${t.name} {`, ...t.members.map((m) => `\t${memberDecl(m)};`), '};', '']),
-    ...ordered.map((t) => `struct ${t.name} ${anchorName(t.name)} SEC("${ANCHOR_SECTION}");`),
+    ...ordered.map((t) => `struct ${t.name} ${anchorName(t.name)} SEC("${anchorSection(t.name)}");`),
   ];
 }
 

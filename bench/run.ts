@@ -1,0 +1,81 @@
+/**
+ * `npm run bench`: end-to-end throughput of the host pipeline and where the time goes.
+ * Prints figures; asserts nothing (speed targets live here, never in tests).
+ *   KPTR_BENCH_CASES (default 400), KPTR_BENCH_SEED (default 1)
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { prefixScenario } from '../generators/prefixScenario.ts';
+import { scenario } from '../generators/scenario.ts';
+import { predict } from '../oracle/predict.ts';
+import { compare } from '../reports/compare.ts';
+import { generateValues } from '../reports/shrink.ts';
+import { compileBpf } from '../runners/codegen/compileBpf.ts';
+import { emitBatch } from '../runners/codegen/emit.ts';
+import { packBatches } from '../runners/codegen/packBatches.ts';
+import { createHostRunner } from '../runners/host/index.ts';
+import { loadSpec } from '../specs/load.ts';
+import { planFor } from '../cli/pipeline.ts';
+
+const cases = Number(process.env.KPTR_BENCH_CASES ?? 400);
+const seed = Number(process.env.KPTR_BENCH_SEED ?? 1);
+const work = mkdtempSync(join(tmpdir(), 'kptr-bench-'));
+
+const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
+const row = (name: string, v: number, total: number): string =>
+  `${name.padEnd(34)} ${v.toFixed(1).padStart(9)} ms  ${((100 * v) / total).toFixed(1).padStart(5)} %`;
+
+const spec = loadSpec();
+const runner = createHostRunner({ workDir: join(work, 'host') });
+const caps = await runner.probe();
+if (!caps.kernel) throw new Error(`host runner unavailable: ${caps.problems.join('; ')}`);
+const kernel = caps.kernel;
+const progTypes = (['tc', 'syscall'] as const).filter((t) => caps.progTypes[t].ok);
+
+const tAll = process.hrtime.bigint();
+let t = process.hrtime.bigint();
+const arb = scenario({ mode: 'mixed', progTypes: [...progTypes], nrCpus: kernel.nrCpus });
+const scenarios = [...generateValues(arb, seed, cases)].map((v, i) => prefixScenario(v.value_, `b${seed}_${i}`));
+const genMs = ms(t);
+
+t = process.hrtime.bigint();
+const predictions = scenarios.map((s) => predict(s, { version: kernel.version, nrCpus: kernel.nrCpus }, spec));
+const predictMs = ms(t);
+
+t = process.hrtime.bigint();
+const observations = await runner.run(scenarios.map((s, i) => ({ scenario: s, plan: planFor(predictions[i]!, true) })));
+const runnerMs = ms(t);
+
+t = process.hrtime.bigint();
+const results = observations.map((o, i) => compare(predictions[i]!, o));
+const compareMs = ms(t);
+const totalMs = ms(tAll);
+
+// The runner's own split, measured separately on the same scenarios: codegen and clang, then the kernel's share from the harness.
+t = process.hrtime.bigint();
+const batches = packBatches(scenarios, 250);
+const emitted = batches.map((b) => emitBatch(b));
+const emitMs = ms(t);
+t = process.hrtime.bigint();
+await Promise.all(emitted.map((e, i) => compileBpf(e.source, join(work, 'cc'), `bench${i}`)));
+const compileMs = ms(t);
+const loadMs = observations.flatMap((o) => o.programs).reduce((a, p) => a + p.loadNs, 0) / 1e6;
+const runMs = observations.flatMap((o) => o.runs).reduce((a, r) => a + r.runNs, 0) / 1e6;
+
+const count = (s: string): number => results.filter((r) => r.status === s).length;
+const programs = observations.reduce((a, o) => a + o.programs.length, 0);
+process.stdout.write(`kptr-conform bench: ${cases} generated cases (${programs} programs, ${batches.length} batches) on ${kernel.release}, ${kernel.nrCpus} CPUs\n`);
+process.stdout.write(`results: pass ${count('pass')}, fail ${count('fail')}, divergence ${count('divergence')}, skip ${count('skip')}, error ${count('error')}\n\n`);
+process.stdout.write(`${row('generate (fast-check)', genMs, totalMs)}\n`);
+process.stdout.write(`${row('predict (oracle)', predictMs, totalMs)}\n`);
+process.stdout.write(`${row('host runner (codegen+clang+harness)', runnerMs, totalMs)}\n`);
+process.stdout.write(`${row('  of which codegen (measured apart)', emitMs, totalMs)}\n`);
+process.stdout.write(`${row('  of which clang-16 (measured apart)', compileMs, totalMs)}\n`);
+process.stdout.write(`${row('  of which kernel load/verify', loadMs, totalMs)}\n`);
+process.stdout.write(`${row('  of which kernel test_run', runMs, totalMs)}\n`);
+process.stdout.write(`${row('compare', compareMs, totalMs)}\n`);
+process.stdout.write(`${row('total', totalMs, totalMs)}\n\n`);
+process.stdout.write(`end-to-end: ${(cases / (totalMs / 1000)).toFixed(0)} cases/s\n`);
+process.stdout.write(`kernel ceiling (verify+run only): ${(cases / ((loadMs + runMs) / 1000)).toFixed(0)} cases/s\n`);
+process.stdout.write(`oracle alone: ${(cases / (predictMs / 1000)).toFixed(0)} predictions/s\n`);

@@ -1,0 +1,133 @@
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type fc from 'fast-check';
+import { prefixScenario } from '../../generators/prefixScenario.ts';
+import { scenario as scenarioArb } from '../../generators/scenario.ts';
+import { findingId } from '../../reports/findingId.ts';
+import { generateValues, shrinkBatched } from '../../reports/shrink.ts';
+import { loadScenarioFile, loadSpec, scenarioToYaml } from '../../specs/load.ts';
+import type { CaseResult, ProgType, Scenario, Spec } from '../../types/index.ts';
+import { KptrError } from '../../errors/KptrError.ts';
+import { resolveFromArgv, type CliOptions, type RunConfig } from '../config.ts';
+import { openOutputs, type CampaignFinding } from '../outputs.ts';
+import type { Summary } from '../../reports/summary.ts';
+import { checkScenarios, type CheckedCase } from '../pipeline.ts';
+import { openSession, type Session } from '../session.ts';
+
+/** Scenarios checked per runner call: big enough to amortise clang and libbpf, small enough for live progress. */
+const CHUNK = 250;
+
+/** What must stay the same while shrinking: the mismatch kinds and the rules the expectation names. */
+export function mismatchSignature(r: CaseResult, c: CheckedCase): string {
+  const kinds = [...new Set(r.mismatches.map((m) => m.kind))].sort();
+  const rules = r.mismatches.map((m) => {
+    const p = m.program ? c.expected.programs.find((x) => x.program === m.program) : undefined;
+    return p?.verdict === 'rejected' ? p.expected.ruleId : 'accepted';
+  });
+  return `${kinds.join(',')}|${[...new Set(rules)].sort().join(',')}`;
+}
+
+/** Saved scenarios replayed before any new case: the regression corpus (like a property-testing example database). */
+function loadCorpus(dir: string | null): Scenario[] {
+  if (!dir || !existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => loadScenarioFile(join(dir, f)));
+}
+
+async function checkChunked(session: Session, spec: Spec, scenarios: readonly Scenario[], onCase: (c: CheckedCase) => void): Promise<CheckedCase[]> {
+  const all: CheckedCase[] = [];
+  for (let i = 0; i < scenarios.length; i += CHUNK) {
+    all.push(...await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios: scenarios.slice(i, i + CHUNK), onCase }));
+  }
+  return all;
+}
+
+/** Shrinks one failing generated case on the same runner, keeping its mismatch signature. */
+async function shrinkCase(
+  session: Session, spec: Spec, cfg: RunConfig, arb: fc.Arbitrary<Scenario>, start: fc.Value<Scenario>, failing: CheckedCase,
+): Promise<{ checked: CheckedCase; path: string; steps: number }> {
+  const want = mismatchSignature(failing.result, failing);
+  let round = 0;
+  let best = failing;
+  const res = await shrinkBatched(arb, start, async (candidates) => {
+    round++;
+    const named = candidates.map((s, j) => prefixScenario(s, `${failing.scenario.id}_k${round}_${j}`));
+    const checked = await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios: named });
+    const byId = new Map(checked.map((c) => [c.scenario.id, c]));
+    const hits = named.map((s) => byId.get(s.id) ?? null)
+      .map((c) => (c && c.result.status === 'fail' && mismatchSignature(c.result, c) === want ? c : null));
+    // shrinkBatched takes the first hit of a batch; keep that one's observation for the report
+    const first = hits.find((c) => c !== null);
+    if (first) best = first;
+    return hits.map((c) => c !== null);
+  }, { batchSize: 16, maxSteps: cfg.maxShrinks, maxChecks: cfg.maxShrinks * 16 });
+  return { checked: best, path: res.path, steps: res.steps };
+}
+
+/** `kptr-conform run`: a property-based campaign on one runner and one or more kernels. */
+export async function campaign(opts: CliOptions): Promise<number> {
+  const cfg = resolveFromArgv('run', opts);
+  const spec = loadSpec();
+  const verdictsByKernel: { kernel: string; cases: CheckedCase[] }[] = [];
+  const outputs = openOutputs(cfg, spec);
+  let summaries: readonly Summary[] = [];
+  try {
+    for (const kernelName of cfg.kernels) {
+      const session = await openSession(cfg, kernelName);
+      const progTypes = cfg.progTypes.filter((t: ProgType) => session.available[t]);
+      if (progTypes.length === 0) {
+        throw new KptrError('KPTR_RUNNER_UNAVAILABLE', `none of --prog-types ${cfg.progTypes.join(',')} can run on ${session.kernel.release}`,
+          'pick program types the runner supports (see `npx kptr-conform doctor`)');
+      }
+      const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus });
+      const corpus = loadCorpus(cfg.corpusDir);
+      const values = [...generateValues(arb, cfg.seed, cfg.runs)];
+      const generated = values.map((v, i) => prefixScenario(v.value_, `s${cfg.seed}_${i}`));
+      outputs.startSegment(session, corpus.length + generated.length);
+      const cases = await checkChunked(session, spec, [...corpus, ...generated], (c) => outputs.onCase(c));
+      verdictsByKernel.push({ kernel: session.kernel.release, cases });
+      for (const f of cases.filter((c) => c.result.status === 'fail')) {
+        const index = generated.findIndex((s) => s.id === f.scenario.id);
+        const shrunk = cfg.shrink && index >= 0 ? await shrinkCase(session, spec, cfg, arb, values[index]!, f) : null;
+        const checked = shrunk?.checked ?? f;
+        const finding: CampaignFinding = {
+          id: findingId(checked.result),
+          checked,
+          seed: index >= 0 ? cfg.seed : null,
+          index: index >= 0 ? index : null,
+          path: shrunk?.path ?? '',
+        };
+        await outputs.onFinding(finding);
+        if (cfg.saveFindings && cfg.corpusDir) {
+          mkdirSync(cfg.corpusDir, { recursive: true });
+          writeFileSync(join(cfg.corpusDir, `${finding.id}.yaml`), scenarioToYaml(finding.checked.scenario));
+        }
+      }
+      outputs.endSegment();
+    }
+  } finally {
+    summaries = await outputs.finish();
+  }
+  if (verdictsByKernel.length > 1 && !cfg.quiet && !cfg.json) printKernelDisagreements(verdictsByKernel);
+  return summaries.some((x) => x.failed + x.errors > 0) ? 1 : 0;
+}
+
+/** Where the same scenario got different verdicts on different kernels. */
+function printKernelDisagreements(runs: readonly { kernel: string; cases: readonly CheckedCase[] }[]): void {
+  const verdicts = new Map<string, Map<string, string>>();
+  for (const r of runs) {
+    for (const c of r.cases) {
+      for (const p of c.observation.programs) {
+        const key = `${c.scenario.id}/${p.program}`;
+        if (!verdicts.has(key)) verdicts.set(key, new Map());
+        verdicts.get(key)!.set(r.kernel, p.verdict === 'accepted' ? 'A' : `R:${p.summary}`);
+      }
+    }
+  }
+  const lines: string[] = [];
+  for (const [key, byKernel] of verdicts) {
+    if (new Set([...byKernel.values()].map((v) => v.slice(0, 1))).size > 1) {
+      lines.push(`${key}: ${[...byKernel].map(([k, v]) => `${k}=${v}`).join('  ')}`);
+    }
+  }
+  process.stdout.write(`\nKernels disagree on ${lines.length} program(s)${lines.length ? ':' : '.'}\n${lines.join('\n')}\n`);
+}

@@ -1,0 +1,64 @@
+import { execa } from 'execa';
+import { probeHost } from '../../runners/host/probe.ts';
+import { listKernels } from '../../runners/vm/kernelImages.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { probeAccel } from '../../runners/vm/qemu.ts';
+
+interface Check {
+  readonly what: string;
+  readonly ok: boolean;
+  readonly detail: string;
+  /** what to do when not ok */
+  readonly fix: string;
+}
+
+async function tool(cmd: string, args: readonly string[], what: string, fix: string): Promise<Check> {
+  const r = await execa(cmd, args, { reject: false });
+  const first = `${r.stdout}\n${r.stderr}`.split('\n').find((l) => l.trim()) ?? '';
+  return { what, ok: r.exitCode === 0, detail: r.exitCode === 0 ? first.trim() : `${cmd} not usable`, fix };
+}
+
+/** `kptr-conform doctor`: what is installed, which runners and program types work here, what to do about the rest. */
+export async function doctor(): Promise<number> {
+  const setup = 'run: bash scripts/setup.sh';
+  const checks: Check[] = await Promise.all([
+    tool('clang-16', ['--version'], 'clang-16 (BPF compiler)', setup),
+    tool('bpftool', ['version'], 'bpftool', setup),
+    tool('qemu-system-x86_64', ['--version'], 'qemu-system-x86_64 (vm runner)', setup),
+    tool('busybox', ['--help'], 'busybox (vm initramfs)', setup),
+  ]);
+  const host = await probeHost();
+  checks.push({
+    what: 'host runner',
+    ok: host.problems.length === 0 && host.kernel !== null,
+    detail: host.kernel ? `kernel ${host.kernel.release}, ${host.kernel.nrCpus} CPUs` : 'no kernel information',
+    fix: host.problems.join('; ') || setup,
+  });
+  for (const [type, r] of Object.entries(host.progTypes)) {
+    checks.push({ what: `  host ${type} programs`, ok: r.ok, detail: r.ok ? 'load + test_run work' : r.reason ?? 'unavailable', fix: r.ok ? '' : 'use --runner vm for this program type' });
+  }
+  const kernels = await listKernels();
+  // KVM is judged by booting a real guest with it (nested KVM often has /dev/kvm but dies), so it needs an image
+  const accel = kernels[0] ? await probeAccel(kernels[0].vmlinuz, mkdtempSync(join(tmpdir(), 'kptr-doctor-'))) : null;
+  checks.push({
+    what: 'accelerator for the vm runner',
+    ok: accel !== null,
+    detail: accel === 'kvm' ? 'KVM' : accel === 'tcg' ? 'TCG (KVM does not boot a guest here)' : 'unknown until a kernel image is cached',
+    fix: 'run: npx kptr-conform kernels fetch 6.12',
+  });
+  checks.push({
+    what: 'kernel images (vm runner)',
+    ok: kernels.length > 0,
+    detail: kernels.length ? kernels.map((k) => k.release).join(', ') : 'none cached',
+    fix: 'run: npx kptr-conform kernels fetch 6.12 (also 6.1, 6.18, 7.3, latest)',
+  });
+  for (const c of checks) {
+    process.stdout.write(`${c.ok ? ' ok ' : 'MISS'}  ${c.what.padEnd(34)} ${c.detail}${c.ok || !c.fix ? '' : `\n      → ${c.fix}`}\n`);
+  }
+  const hostOk = checks.find((c) => c.what === 'host runner')!.ok;
+  const vmOk = checks.filter((c) => c.what.startsWith('qemu') || c.what.startsWith('kernel images')).every((c) => c.ok);
+  process.stdout.write(`\nrunners usable here: ${[hostOk && 'host', vmOk && 'vm'].filter(Boolean).join(', ') || 'none'}\n`);
+  return hostOk || vmOk ? 0 : 2;
+}

@@ -1,0 +1,37 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { KptrError } from '../../errors/KptrError.ts';
+import { loadScenarioFile, loadSpec } from '../../specs/load.ts';
+import { resolveFromArgv, type CliOptions } from '../config.ts';
+import { openOutputs } from '../outputs.ts';
+import { checkScenarios } from '../pipeline.ts';
+import { openSession } from '../session.ts';
+import type { Summary } from '../../reports/summary.ts';
+
+/** A finding folder or a scenario file. */
+function scenarioPath(file: string): string {
+  if (!existsSync(file)) throw new KptrError('KPTR_USAGE', `no such file: ${file}`, 'pass a findings/<id>/ folder or a scenario .yaml file');
+  return statSync(file).isDirectory() ? join(file, 'scenario.yaml') : file;
+}
+
+/** `kptr-conform replay FILE`: the saved scenario, exactly, on the chosen runner; exit 1 if it still mismatches. */
+export async function replay(file: string, opts: CliOptions): Promise<number> {
+  const cfg = resolveFromArgv('replay', opts);
+  const spec = loadSpec();
+  const s = loadScenarioFile(scenarioPath(file));
+  const outputs = openOutputs(cfg, spec);
+  let summaries: readonly Summary[] = [];
+  try {
+    for (const kernelName of cfg.kernels) {
+      const session = await openSession(cfg, kernelName);
+      outputs.startSegment(session, 1);
+      const [c] = await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios: [s], onCase: (x) => outputs.onCase(x) });
+      if (c && !cfg.json) {
+        for (const m of c.result.mismatches) process.stdout.write(`[${m.kind}] ${m.program ?? ''}\n${m.detail}\n`);
+      }
+    }
+  } finally {
+    summaries = await outputs.finish();
+  }
+  return summaries.some((x) => x.failed + x.errors > 0) ? 1 : 0;
+}

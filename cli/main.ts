@@ -1,0 +1,73 @@
+/**
+ * kptr-conform's command line: parses arguments, resolves them once into a RunConfig, and turns every failure of the
+ * tool itself into one line and exit code 2. Exit codes: 0 all as predicted, 1 unexplained mismatches, 2 usage/environment.
+ */
+import { Command, CommanderError } from 'commander';
+import { KptrError } from '../errors/KptrError.ts';
+import { doctor } from './commands/doctor.ts';
+import { kernelsFetch, kernelsList } from './commands/kernels.ts';
+import { replay } from './commands/replay.ts';
+import { campaign } from './commands/campaign.ts';
+import { selftests } from './commands/selftests.ts';
+import type { CliOptions } from './config.ts';
+
+const program = new Command('kptr-conform')
+  .description('Property-based conformance tests for the BPF per-CPU kptr API (bpf_percpu_obj_new, bpf_kptr_xchg, ...)')
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  .showSuggestionAfterError();
+
+const runOptions = (c: Command): Command =>
+  c
+    .option('--runner <runner>', 'host | vm', 'host')
+    .option('--kernel <name|path>', 'vm runner: 6.1 | 6.12 | 6.18 | 7.3 | latest | path to a bzImage')
+    .option('--out <dir>', 'write summary.json, results.jsonl, junit.xml, test_progs.json, report.html here (default: ./kptr-out-<command>-<time>)')
+    .option('--format <list>', 'reporters to write (comma separated; default all)')
+    .option('--quiet', 'print only the summary')
+    .option('--json', 'print the summary as JSON on stdout');
+
+runOptions(program.command('selftests'))
+  .description('run the built-in cases (upstream percpu_alloc_*.c selftests and the measured ground truth)')
+  .option('--filter <substring>', 'only cases whose id contains this')
+  .action(async (opts: CliOptions) => { process.exitCode = await selftests(opts); });
+
+runOptions(program.command('run'))
+  .description('a property-based campaign: generate, predict, run, compare, shrink every mismatch')
+  .option('--kernels <list>', 'vm runner: several kernels, comma separated (e.g. 6.12,6.18,7.3)')
+  .option('--runs <n>', 'number of generated scenarios', '200')
+  .option('--seed <n>', 'seed (default: random, printed)')
+  .option('--mode <mode>', 'valid | break | mixed', 'mixed')
+  .option('--prog-types <list>', 'tc,syscall,fentry,fentry.s')
+  .option('--corpus <dir>', 'regression corpus replayed before new cases (default specs/regressions)')
+  .option('--save-findings', 'add new findings to the corpus')
+  .option('--no-shrink', 'report mismatches without shrinking them')
+  .option('--max-shrinks <n>', 'shrink steps per finding', '200')
+  .action(async (opts: CliOptions) => { process.exitCode = await campaign(opts); });
+
+runOptions(program.command('replay <file>'))
+  .description('run a saved scenario (a finding\'s scenario.yaml or a corpus entry) again and compare with the oracle')
+  .action(async (file: string, opts: CliOptions) => { process.exitCode = await replay(file, opts); });
+
+program.command('doctor')
+  .description('what is installed, which runners and program types work here, and what to do about the rest')
+  .action(async () => { process.exitCode = await doctor(); });
+
+const kernels = program.command('kernels').description('Debian kernel images for the vm runner');
+kernels.command('list').description('kernels known and cached').action(async () => { process.exitCode = await kernelsList(); });
+kernels.command('fetch <name>').description('download a Debian cloud kernel: 6.1 | 6.12 | 6.18 | 7.3 | latest')
+  .action(async (name: string) => { process.exitCode = await kernelsFetch(name); });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // commander already printed its own one-line message; help and version exit 0
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else if (err instanceof KptrError) {
+    process.stderr.write(`kptr-conform: ${err.oneLine()}\n`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`kptr-conform: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exitCode = 2;
+  }
+}

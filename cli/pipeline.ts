@@ -1,0 +1,80 @@
+/**
+ * The only module that imports every stage: generate → predict → run → compare → report.
+ * Runners never see the oracle: the Prediction reaches them as a RunPlan.
+ */
+import { predict } from '../oracle/predict.ts';
+import { compare } from '../reports/compare.ts';
+import type { Runner } from '../runners/runner.ts';
+import type {
+  CaseResult, KernelInfo, Observation, Prediction, RunPlan, Scenario, Spec,
+} from '../types/index.ts';
+
+export interface CheckedCase {
+  readonly scenario: Scenario;
+  /** what the comparison used: the oracle's prediction, or a recorded expectation (selftests) */
+  readonly expected: Prediction;
+  /** the oracle's own prediction (same object as `expected` in campaigns) */
+  readonly oracle: Prediction;
+  readonly observation: Observation;
+  readonly result: CaseResult;
+  /** the oracle's verdict on the recorded expectation's observation (selftests only; null in campaigns) */
+  readonly oracleResult: CaseResult | null;
+}
+
+export interface CheckOptions {
+  readonly runner: Runner;
+  readonly kernel: KernelInfo;
+  readonly spec: Spec;
+  readonly scenarios: readonly Scenario[];
+  /** replaces the oracle's prediction as the expectation (selftests compare with upstream/measured results) */
+  readonly expectationFor?: (s: Scenario, oracle: Prediction) => Prediction;
+  /** verify only, execute nothing */
+  readonly verifyOnly?: boolean;
+  readonly onCase?: (c: CheckedCase) => void;
+}
+
+/** The plan a runner receives: the oracle's expected-accepted programs and whether the scenario is well-formed. */
+export function planFor(p: Prediction, execute: boolean): RunPlan {
+  const hostUnsafe = p.divergences.some((d) => d.hostUnsafe);
+  return {
+    scenarioId: p.scenarioId,
+    expectedAccepted: p.programs.filter((x) => x.verdict === 'accepted').map((x) => x.program),
+    wellFormed: p.wellFormed && !hostUnsafe,
+    execute,
+  };
+}
+
+/** Predicts, runs and compares a set of scenarios on one runner/kernel; calls onCase as each observation arrives. */
+export async function checkScenarios(o: CheckOptions): Promise<CheckedCase[]> {
+  const target = { version: o.kernel.version, nrCpus: o.kernel.nrCpus };
+  const oracle = new Map<string, Prediction>();
+  const expected = new Map<string, Prediction>();
+  const byId = new Map<string, Scenario>();
+  for (const s of o.scenarios) {
+    const p = predict(s, target, o.spec);
+    oracle.set(s.id, p);
+    expected.set(s.id, o.expectationFor ? o.expectationFor(s, p) : p);
+    byId.set(s.id, s);
+  }
+  const out: CheckedCase[] = [];
+  const finish = (obs: Observation): void => {
+    const scenario = byId.get(obs.scenarioId);
+    if (!scenario) return;
+    const exp = expected.get(obs.scenarioId)!;
+    const orc = oracle.get(obs.scenarioId)!;
+    const c: CheckedCase = {
+      scenario, expected: exp, oracle: orc, observation: obs,
+      result: compare(exp, obs),
+      oracleResult: exp === orc ? null : compare(orc, obs),
+    };
+    out.push(c);
+    o.onCase?.(c);
+  };
+  const seen = new Set<string>();
+  const cases = o.scenarios.map((s) => ({ scenario: s, plan: planFor(oracle.get(s.id)!, !o.verifyOnly) }));
+  const observations = await o.runner.run(cases, {
+    onObservation: (obs) => { seen.add(obs.scenarioId); finish(obs); },
+  });
+  for (const obs of observations) if (!seen.has(obs.scenarioId)) finish(obs);
+  return out;
+}

@@ -1,0 +1,45 @@
+import { versionInRange } from '../specs/versionRange.ts';
+import type { DivergenceHit, Prediction, ProgramPrediction, SelftestCase, Spec, StepPrediction } from '../types/index.ts';
+
+/**
+ * The recorded expectation of a built-in case (upstream `__msg`s, measured results) in the Prediction shape, so the
+ * same comparison serves selftests and campaigns. Where a case records nothing for a kernel the oracle's answer stands.
+ * Globals are recorded for the end of the schedule only, so intermediate steps predict nothing.
+ */
+export function expectationFromCase(c: SelftestCase, oracle: Prediction, spec: Spec): Prediction {
+  const version = oracle.kernelVersion;
+  const programs: ProgramPrediction[] = c.scenario.programs.map((p) => {
+    const rec = c.expect.programs.find((e) => e.program === p.name && versionInRange(version, e.kernels));
+    const fromOracle = oracle.programs.find((x) => x.program === p.name)!;
+    if (!rec) return fromOracle;
+    if (rec.verdict === 'accepted') return { program: p.name, verdict: 'accepted' };
+    const base = fromOracle.verdict === 'rejected' ? fromOracle.expected : null;
+    return {
+      program: p.name,
+      verdict: 'rejected',
+      expected: {
+        ruleId: base?.ruleId ?? 'recorded',
+        stage: base?.stage ?? 'verifier',
+        // the recorded cases carry messages only: errno is not part of the upstream expectation
+        errnoName: '',
+        lines: rec.msgs,
+      },
+      alternatives: [],
+    };
+  });
+  const accepted = new Set(programs.filter((p) => p.verdict === 'accepted').map((p) => p.program));
+  const runs = c.scenario.schedule.flatMap((s, step) =>
+    Array.from({ length: s.repeat }, (_, iteration) => ({ step, iteration, program: s.program })),
+  ).filter((r) => accepted.has(r.program));
+  const steps: StepPrediction[] = runs.map((r, i) => ({
+    ...r,
+    retval: null,
+    globals: i === runs.length - 1 ? c.expect.globals : {},
+  }));
+  const divergences: DivergenceHit[] = c.divergences.flatMap((id) => {
+    const d = spec.divergences.find((x) => x.id === id);
+    if (!d || !versionInRange(version, d.kernels)) return [];
+    return programs.filter((p) => p.verdict === 'rejected').map((p) => ({ program: p.program, divergenceId: id, hostUnsafe: d.hostUnsafe }));
+  });
+  return { ...oracle, programs, steps, divergences };
+}

@@ -1,0 +1,34 @@
+import { mkdirSync } from 'node:fs';
+import { KptrError } from '../errors/KptrError.ts';
+import { createHostRunner } from '../runners/host/index.ts';
+import type { Runner } from '../runners/runner.ts';
+import { createVmRunner } from '../runners/vm/index.ts';
+import type { KernelInfo, ProgType, RunnerCapabilities } from '../types/index.ts';
+import type { RunConfig } from './config.ts';
+
+/** A runner bound to one kernel, probed once. */
+export interface Session {
+  readonly runner: Runner;
+  readonly caps: RunnerCapabilities;
+  readonly kernel: KernelInfo;
+  readonly available: Readonly<Record<ProgType, boolean>>;
+}
+
+/** Creates and probes the runner for one kernel ('host' or a vm kernel name/path); a runner that cannot work here is one KptrError. */
+export async function openSession(cfg: RunConfig, kernel: string): Promise<Session> {
+  const workDir = `${cfg.workDir}/${cfg.runner}-${kernel.replace(/[^\w.-]/g, '_')}`;
+  mkdirSync(workDir, { recursive: true });
+  const runner = cfg.runner === 'host' ? createHostRunner({ workDir }) : createVmRunner({ kernel, workDir });
+  const caps = await runner.probe();
+  if (caps.problems.length > 0 || !caps.kernel) {
+    throw new KptrError(
+      'KPTR_RUNNER_UNAVAILABLE',
+      `the ${cfg.runner} runner cannot run here: ${caps.problems.join('; ') || 'no kernel information'}`,
+      'run `npx kptr-conform doctor` to see what is missing',
+    );
+  }
+  const available = Object.fromEntries(
+    (Object.keys(caps.progTypes) as ProgType[]).map((t) => [t, caps.progTypes[t].ok]),
+  ) as Record<ProgType, boolean>;
+  return { runner, caps, kernel: caps.kernel, available };
+}

@@ -1,0 +1,41 @@
+/**
+ * The closed vocabularies of types/ as runtime values. Each list is built from a `Record<Union, true>`, so the
+ * compiler refuses a missing or extra member when a union in types/ changes.
+ */
+import type { FeatureName, MapType, OpKind, ProgType, ScalarCType } from '../types/index.ts';
+
+const keysOf = <K extends string>(record: Record<K, true>): readonly K[] => Object.freeze(Object.keys(record) as K[]);
+
+/** Every `Op['op']` of types/scenario.ts, in the order the op contracts are listed. */
+export const OP_KINDS = keysOf<OpKind>({
+  lookup: true, new: true, if: true, xchg: true, drop: true, load: true, store: true, per_cpu_ptr: true,
+  this_cpu_ptr: true, write: true, read: true, sum: true, rcu_lock: true, rcu_unlock: true, return: true,
+});
+
+/** Every column of specs/kernels.yaml. */
+export const FEATURE_NAMES = keysOf<FeatureName>({
+  percpu_kptr: true, obj_new: true, rcu_kfuncs: true, bpf_for: true, percpu_size_limit: true,
+  nested_rcu_lock: true, exit_leak_trailer: true, reject_plain_into_percpu: true, exit_checks_leak_first: true,
+});
+
+export const PROG_TYPES = keysOf<ProgType>({ tc: true, syscall: true, fentry: true, 'fentry.s': true });
+
+export const MAP_TYPES = keysOf<MapType>({ array: true, hash: true, lru_hash: true, percpu_array: true, percpu_hash: true });
+
+export const SCALAR_CTYPES = keysOf<ScalarCType>({
+  char: true, short: true, int: true, long: true, __u8: true, __u16: true, __u32: true, __u64: true,
+  __s8: true, __s16: true, __s32: true, __s64: true,
+});
+
+/** Names a `${param}` in a rule message may use (types/spec.ts RuleMessage). */
+export const MESSAGE_PARAMS = Object.freeze(['reg', 'struct', 'off', 'type', 'kfunc', 'size', 'limit'] as const);
+
+/** C keywords (and the names the generated C reserves) that can never be a scenario identifier. */
+export const RESERVED_IDENTIFIERS: ReadonlySet<string> = new Set([
+  'auto', 'break', 'case', 'char', 'const', 'continue', 'default', 'do', 'double', 'else', 'enum', 'extern',
+  'float', 'for', 'goto', 'if', 'inline', 'int', 'long', 'register', 'restrict', 'return', 'short', 'signed',
+  'sizeof', 'static', 'struct', 'switch', 'typedef', 'union', 'unsigned', 'void', 'volatile', 'while',
+  '_Bool', '_Static_assert', 'bool', 'true', 'false', 'NULL',
+  // the generated C defines these itself (ARCHITECTURE.md: nr_cpus in .rodata, the license section)
+  'nr_cpus', '_license',
+]);

@@ -1,0 +1,204 @@
+import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { KptrError } from '../../../errors/KptrError.ts';
+import { SPEC_DIR, loadScenarioFile, loadSelftests, loadSpec, scenarioToYaml } from '../../../specs/load.ts';
+import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.ts';
+import { parseVersionRange, versionInRange } from '../../../specs/versionRange.ts';
+import { OP_KINDS } from '../../../specs/vocabulary.ts';
+
+/** The authoritative rule ids (the project's rules table). */
+const RULE_IDS = [
+  'kfunc.absent', 'kfunc.prog_type', 'kfunc.non_gpl', 'percpu_obj_new.size_limit', 'percpu_obj_new.not_scalars',
+  'percpu_obj_new.special_fields', 'percpu_obj_drop.maybe_null', 'percpu_obj_drop.unreferenced',
+  'percpu_obj_drop.wrong_kind', 'obj_drop.wrong_kind', 'kptr_xchg.type_mismatch', 'kptr_xchg.plain_into_percpu',
+  'kptr_xchg.bad_src', 'kptr.direct_store', 'percpu_ptr.bad_arg', 'percpu.direct_deref', 'mem.maybe_null_deref',
+  'mem.scalar_deref', 'rcu.nested_lock', 'rcu.unmatched_unlock', 'rcu.exit_locked', 'ref.leak',
+  'percpu_obj_new.nested_special_field',
+];
+
+function errorOf(fn: () => unknown): KptrError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof KptrError) return e;
+    throw e;
+  }
+  throw new Error('expected a KptrError');
+}
+
+describe('the real spec', () => {
+  const spec = loadSpec();
+
+  it('has exactly the authoritative rules, one contract per op kind, seven kernel rows', () => {
+    expect(spec.rules.map((r) => r.id).sort()).toEqual([...RULE_IDS].sort());
+    expect(spec.ops.map((o) => o.op)).toEqual([...OP_KINDS]);
+    expect(spec.kernels.map((k) => k.version)).toEqual(['6.1', '6.7', '6.8', '6.12', '6.18', '7.0', '7.3']);
+    expect(spec.divergences.map((d) => d.id).sort()).toEqual(['nested_special_field_accepted', 'plain_obj_into_percpu']);
+  });
+
+  it('gives no rule but kfunc.absent a message for 6.1, every rule one for 6.12, all but rcu.nested_lock one for 7.3', () => {
+    for (const rule of spec.rules) {
+      for (const m of rule.messages) expect(() => parseVersionRange(m.kernels)).not.toThrow();
+      expect(rule.messages.some((m) => versionInRange('6.1.0', m.kernels)), rule.id).toBe(rule.id === 'kfunc.absent');
+      expect(rule.messages.some((m) => versionInRange('6.12.117', m.kernels)), rule.id).toBe(true);
+      // nesting bpf_rcu_read_lock is allowed from 7.0, so that rule has no message there
+      expect(rule.messages.some((m) => versionInRange('7.3.4', m.kernels)), rule.id).toBe(rule.id !== 'rcu.nested_lock');
+    }
+  });
+
+  it('marks the plain-into-percpu divergence host-unsafe on the measured kernels only', () => {
+    const d = spec.divergences.find((x) => x.id === 'plain_obj_into_percpu')!;
+    expect([d.rule, d.kernels, d.hostUnsafe]).toEqual(['kptr_xchg.plain_into_percpu', '>=6.18 <7.3', true]);
+  });
+});
+
+describe('the built-in selftests', () => {
+  const spec = loadSpec();
+  const cases = loadSelftests(undefined, spec);
+
+  it('loads every case of the three files', () => {
+    const bySource = (prefix: string) => cases.filter((c) => c.source.startsWith(prefix)).length;
+    expect(cases.length).toBe(50);
+    expect(bySource('upstream:progs/percpu_alloc_array.c')).toBe(2);
+    expect(bySource('upstream:progs/percpu_alloc_fail.c')).toBe(9);
+    expect(bySource('ground-truth:')).toBe(39);
+  });
+
+  it('covers every measured ground-truth case but 10 and 37', () => {
+    const measured = new Set(cases.filter((c) => c.source.startsWith('ground-truth:')).map((c) => c.source.slice(13, 15)));
+    const want = Array.from({ length: 36 }, (_, i) => String(i + 1).padStart(2, '0')).filter((n) => n !== '10');
+    expect([...measured].sort()).toEqual(want);
+  });
+
+  it('keeps the measured runtime values of the sequences', () => {
+    for (const id of ['percpu_alloc_array', 'percpu_alloc_array_sleepable', 'gt33_seq_array', 'gt34_seq_hash', 'gt35_seq_percpu_array', 'gt36_seq_global_bss']) {
+      expect(cases.find((c) => c.scenario.id === id)?.expect.globals).toEqual({ cpu0_field_d: '2', sum_field_c: '1' });
+    }
+  });
+
+  it.each(cases.map((c) => [c.scenario.id, c] as const))('%s passes parseScenario and checkScenarioRefs', (_id, c) => {
+    expect(parseScenario(JSON.parse(JSON.stringify(c.scenario)), c.scenario.id)).toEqual(c.scenario);
+    expect(checkScenarioRefs(c.scenario)).toEqual([]);
+  });
+
+  it.each(cases.map((c) => [c.scenario.id, c] as const))('%s has an expectation for every program on 6.1, 6.12, 6.18 and 7.3', (_id, c) => {
+    for (const p of c.scenario.programs) {
+      for (const v of ['6.1.0', '6.12.117', '6.18.44', '7.3.4']) {
+        expect(c.expect.programs.some((e) => e.program === p.name && versionInRange(v, e.kernels)), `${p.name} on ${v}`).toBe(true);
+      }
+    }
+  });
+
+  it('round-trips every scenario through scenarioToYaml and loadScenarioFile', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kptr-roundtrip-'));
+    try {
+      for (const c of cases) {
+        const file = join(dir, `${c.scenario.id}.yaml`);
+        writeFileSync(file, scenarioToYaml(c.scenario));
+        expect(loadScenarioFile(file)).toEqual(c.scenario);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writes each op without nested ops on one line, and quotes the string "null"', () => {
+    const text = scenarioToYaml(cases.find((c) => c.scenario.id === 'gt01_ok_baseline')!.scenario);
+    expect(text).toContain('      - { op: xchg, slot: array, src: p, dst: p }\n');
+    expect(text).toContain('      - op: if\n        var: p\n        is: "null"\n        then:\n          - { op: return, value: 0 }\n');
+  });
+});
+
+
+describe('malformed spec files', () => {
+  let dir = '';
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kptr-spec-'));
+    cpSync(SPEC_DIR, dir, { recursive: true, filter: (src) => !src.endsWith('.ts') });
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const edit = (rel: string, change: (v: any) => void): void => {
+    const file = join(dir, rel);
+    const value = parse(readFileSync(file, 'utf8'), { maxAliasCount: -1 });
+    change(value);
+    writeFileSync(file, stringify(value));
+  };
+
+  it('loads the unmodified copy', () => {
+    expect(loadSpec(dir).rules.length).toBe(23);
+  });
+
+  it('names file, line and column of a YAML syntax error', () => {
+    writeFileSync(join(dir, 'rules', 'ref.leak.yaml'), 'id: ref.leak\ngroup: [I\ntitle: x\n');
+    const e = errorOf(() => loadSpec(dir));
+    expect(e.code).toBe('KPTR_SPEC_INVALID');
+    expect(e.oneLine()).toBe(`KPTR_SPEC_INVALID: ${dir}/rules/ref.leak.yaml:3:1: Flow sequence in block collection must be sufficiently indented and end with a ] — fix that file so it matches types/spec.ts (the other files in specs/ are examples)`);
+  });
+
+  it('names the YAML path of a wrong type deep in a rule', () => {
+    edit('rules/ref.leak.yaml', (v) => { v.messages[1].lines = 'Unreleased reference'; });
+    expect(errorOf(() => loadSpec(dir)).message).toBe(`${dir}/rules/ref.leak.yaml: messages[1].lines: expected a list, got string "Unreleased reference"`);
+  });
+
+  it('refuses a message range that does not parse', () => {
+    edit('rules/rcu.exit_locked.yaml', (v) => { v.messages[0].kernels = '>= 6.7'; });
+    expect(errorOf(() => loadSpec(dir)).message).toBe(`${dir}/rules/rcu.exit_locked.yaml: messages[0].kernels: expected a version range like ">=6.8 <7.0", "=6.18" or "*", got string ">= 6.7" ('>=' is not a comparator like >=6.8, <7.0 or =6.18)`);
+  });
+
+  it('refuses an undeclared message param', () => {
+    edit('rules/kptr.direct_store.yaml', (v) => { v.messages[0].lines = ['store to ${struct} disallowed']; });
+    expect(errorOf(() => loadSpec(dir)).message).toBe(`${dir}/rules/kptr.direct_store.yaml: messages[0].lines[0]: expected only the declared params (none), got \${struct}`);
+  });
+
+  it('refuses a rule whose id is not its file name', () => {
+    edit('rules/ref.leak.yaml', (v) => { v.id = 'ref.leaks'; });
+    expect(errorOf(() => loadSpec(dir)).message).toBe(`${dir}/rules/ref.leak.yaml: id: expected 'ref.leak' (the file name), got 'ref.leaks'`);
+  });
+
+  it('refuses a divergence naming an unknown rule', () => {
+    edit('divergences/plain_obj_into_percpu.yaml', (v) => { v.rule = 'kptr_xchg.nope'; });
+    expect(errorOf(() => loadSpec(dir)).message).toBe(`${dir}/divergences/plain_obj_into_percpu.yaml: rule: expected an existing rule id, got 'kptr_xchg.nope'`);
+  });
+
+  it('refuses an op contract naming an unknown rule, and a missing contract', () => {
+    edit('ops/store.yaml', (v) => { v.rules = ['kptr.direct_store', 'kptr.nope']; });
+    expect(errorOf(() => loadSpec(dir)).message).toBe(`${dir}/ops/store.yaml: rules[1]: expected an existing rule id, got 'kptr.nope'`);
+    edit('ops/store.yaml', (v) => { v.rules = []; });
+    unlinkSync(join(dir, 'ops', 'sum.yaml'));
+    expect(errorOf(() => loadSpec(dir)).message).toBe(`${dir}/ops/sum.yaml: missing: every op kind of types/scenario.ts needs a contract`);
+  });
+
+  it('refuses a kernel row with a missing feature and rows out of order', () => {
+    edit('kernels.yaml', (v) => { delete v.kernels[4].features.nested_rcu_lock; });
+    expect(errorOf(() => loadSpec(dir)).message).toBe(`${dir}/kernels.yaml: kernels[4].features.nested_rcu_lock: expected true or false, got nothing`);
+    edit('kernels.yaml', (v) => { v.kernels[4].features.nested_rcu_lock = false; v.kernels[4].version = '6.10'; });
+    expect(errorOf(() => loadSpec(dir)).message).toBe(`${dir}/kernels.yaml: kernels[4].version: expected a version above 6.12 (rows ascend), got '6.10'`);
+  });
+
+  it('refuses a selftest case with an unknown divergence or a bad nested op', () => {
+    const spec = loadSpec(dir);
+    const selftests = join(dir, 'selftests');
+    edit('selftests/ground_truth.yaml', (v) => { v.cases[1].divergences = ['nope']; });
+    expect(errorOf(() => loadSelftests(selftests, spec)).message).toBe(`${dir}/selftests/ground_truth.yaml: cases[1].divergences[0]: expected an existing divergence id, got 'nope'`);
+    edit('selftests/ground_truth.yaml', (v) => { v.cases[1].divergences = []; v.cases[0].scenario.programs[0].ops[4].then[0].percpu = 'yes'; });
+    expect(errorOf(() => loadSelftests(selftests, spec)).message).toBe(`${dir}/selftests/ground_truth.yaml: cases[0].scenario.programs[0].ops[4].then[0].percpu: expected true or false, got string "yes"`);
+  });
+
+  it('refuses a selftest case whose scenario references do not resolve', () => {
+    edit('selftests/percpu_alloc_array.yaml', (v) => { v.cases[0].scenario.schedule[0].program = 'test_array_map_9'; });
+    expect(errorOf(() => loadSelftests(join(dir, 'selftests'), loadSpec(dir))).message).toBe(`${dir}/selftests/percpu_alloc_array.yaml: cases[0].scenario: expected consistent references, got schedule[0].program: no program 'test_array_map_9'`);
+  });
+
+  it('reports a scenario file with the scenario code', () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'id: s1\ndescription: x\norigin: null\nintent: {kind: valid}\nstructs: []\nslots: []\nglobals: []\nprograms: []\nschedule: [{program: p, cpu: 1, repeat: 1, extra: 2}]\n');
+    const e = errorOf(() => loadScenarioFile(file));
+    expect(e.oneLine()).toBe(`KPTR_SCENARIO_INVALID: ${file}: schedule[0].extra: expected no such key (allowed: program, cpu, repeat), got number 2 — fix the scenario file so it matches types/scenario.ts`);
+    writeFileSync(file, 'id: s1\nid: s2\n');
+    expect(errorOf(() => loadScenarioFile(file)).message).toBe(`${file}:2:1: Map keys must be unique`);
+  });
+});
