@@ -147,12 +147,14 @@ const VARIANTS: Readonly<Record<string, readonly BreakVariant[]>> = {
     v('rcu_pointer', (b) => deref(b, freshRcu(b, pslot(b).name)), hasPercpuSlot),
     v('owned', (b) => deref(b, b.freshOwn(good(b), true)), hasGood),
   ],
-  'mem.maybe_null_deref': [
+  'per_cpu_ptr.unchecked_result': [
     v('per_cpu_ptr_unchecked', (b) => {
       const e = b.perCpu(freshRcu(b, pslot(b).name), b.pick(b.ctx.nrCpus));
       deref(b, e);
       b.st.handle(e).state = 'joined';
     }, hasPercpuSlot),
+  ],
+  'mem.maybe_null_deref': [
     v('new_unchecked', (b) => deref(b, b.newObj(good(b), true)), hasGood),
     v('load_unchecked', (b) => { const s = pslot(b); enterRcu(b); const r = b.load(s.name); deref(b, r); b.st.handle(r).state = 'joined'; }, hasPercpuSlot),
     v('obj_new_unchecked', (b) => deref(b, b.newObj(good(b), false)), hasGood),

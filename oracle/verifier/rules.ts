@@ -60,6 +60,8 @@ const XCHG_SOURCES = new Set(['NULL', 'OWN?', 'OWN', 'PLAIN_OWN?', 'PLAIN_OWN', 
 const isPercpuObj = (h: Handle): boolean => h.s === 'OWN' || h.s === 'OWN?';
 const isPlainObj = (h: Handle): boolean => h.s === 'PLAIN_OWN' || h.s === 'PLAIN_OWN?';
 const isElem = (h: Handle): boolean => h.s === 'ELEM' || h.s === 'ELEM?';
+/** perm_flags of map_kptr_match_type: MEM_RCU (an ELEM) never, MEM_PERCPU only into a __percpu_kptr field. */
+const flagsAllowed = (c: XchgCtx): boolean => !isElem(c.src) && !(c.slot.tag === 'kptr' && isPercpuObj(c.src));
 export const XCHG_CHECKS: readonly Check<XchgCtx>[] = [
   // check_reg_type masks MEM_ALLOC|MEM_PERCPU of allocated objects and folds PTR_MAYBE_NULL; anything else is not a source
   { rule: 'kptr_xchg.bad_src', violated: (c) => !XCHG_SOURCES.has(c.src.s), params: (c) => ({ type: printedType(c.src), reg: 'R2' }) },
@@ -67,7 +69,8 @@ export const XCHG_CHECKS: readonly Check<XchgCtx>[] = [
   {
     rule: 'kptr_xchg.type_mismatch',
     violated: (c) => c.src.s !== 'NULL' && (isElem(c.src) || c.src.struct !== c.slot.pointee || (c.slot.tag === 'kptr' && isPercpuObj(c.src))),
-    params: (c) => ({ type: `${printedType(c.src)}${c.src.struct ?? ''}`, struct: c.slot.pointee, reg: 'R2' }),
+    // the struct name is printed only once the flags passed (reg_name is looked up after the perm_flags check)
+    params: (c) => ({ type: `${printedType(c.src)}${flagsAllowed(c) ? c.src.struct ?? '' : ''}`, struct: c.slot.pointee, reg: 'R2' }),
   },
   { rule: 'kptr_xchg.plain_into_percpu', violated: (c) => c.slot.tag === 'percpu_kptr' && isPlainObj(c.src), params: (c) => ({ type: printedType(c.src), struct: c.slot.pointee, reg: 'R2' }) },
 ];
@@ -83,6 +86,8 @@ export const PERCPU_PTR_CHECKS: readonly Check<PercpuPtrCtx>[] = [
 export interface DerefCtx { readonly h: Handle; readonly off: number; readonly write: boolean }
 const PERCPU_MEM = new Set(['OWN', 'RCU', 'UNTR_PCPU']);
 export const DEREF_CHECKS: readonly Check<DerefCtx>[] = [
+  // the unchecked bpf_per_cpu_ptr result has a rule of its own: real kernels get exactly this one wrong
+  { rule: 'per_cpu_ptr.unchecked_result', violated: (c) => c.h.s === 'ELEM?' && c.h.perCpuResult === true, params: (c) => ({ type: printedType(c.h) }) },
   { rule: 'mem.maybe_null_deref', violated: (c) => isMaybeNull(c.h), params: (c) => ({ type: printedType(c.h) }) },
   { rule: 'mem.scalar_deref', violated: (c) => c.h.s === 'DEAD' || c.h.s === 'NULL' || c.h.s === 'UNINIT', params: () => ({ type: 'scalar' }) },
   { rule: 'percpu.direct_deref', violated: (c) => PERCPU_MEM.has(c.h.s), params: (c) => ({ struct: c.h.struct ?? '', off: String(c.off) }) },

@@ -29,6 +29,8 @@ export interface Handle {
   readonly ref: number;
   /** the slot a MAP_VALUE handle points at */
   readonly slot: string | null;
+  /** set on the result of bpf_per_cpu_ptr: the one maybe-NULL pointer with a rule (and a kernel divergence) of its own */
+  readonly perCpuResult?: true;
 }
 
 export interface PathState {

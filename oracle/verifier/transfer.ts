@@ -170,7 +170,10 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
       ];
       const error = firstViolation(PERCPU_PTR_CHECKS, { h }, ctx.applies);
       if (error) return stop(error, malformed);
-      return go(pc, withVar(state, o.dst, { s: o.op === 'per_cpu_ptr' ? 'ELEM?' : 'ELEM', struct: h.struct, ref: 0, slot: null }), malformed);
+      const elem: Handle = o.op === 'per_cpu_ptr'
+        ? { s: 'ELEM?', struct: h.struct, ref: 0, slot: null, perCpuResult: true }
+        : { s: 'ELEM', struct: h.struct, ref: 0, slot: null };
+      return go(pc, withVar(state, o.dst, elem), malformed);
     }
     case 'write':
     case 'read': {
