@@ -64,9 +64,10 @@ describe('drop', () => {
 });
 
 describe('xchg', () => {
-  it('a per-CPU object into a plain __kptr field is a type mismatch that prints the struct', () => {
+  it('a per-CPU object into a plain __kptr field is a type mismatch that prints no struct (the flag check fails first)', () => {
     const r = first(single(publish, 'tc', { slots: [{ ...ARRAY_SLOT, tag: 'kptr' }] }));
-    expect(r.lines).toEqual(['invalid kptr access, R2 type=percpu_ptr_val_t expected=ptr_val_t']);
+    // measured on 6.18.44: map_kptr_match_type looks the name up only after perm_flags passed
+    expect(r.lines).toEqual(['invalid kptr access, R2 type=percpu_ptr_ expected=ptr_val_t']);
   });
   it('a non-owning RCU pointer is a bad source', () => {
     const ops: Op[] = [lookup, { op: 'load', slot: 'array', dst: 'p' }, retIfNull('p'), { op: 'xchg', slot: 'array', src: 'p', dst: 'old' }, dropIf('old')];
@@ -110,7 +111,7 @@ describe('per_cpu_ptr and RCU', () => {
   it('an unchecked bpf_per_cpu_ptr result may not be dereferenced; a CPU constant >= nr_cpus is not well-formed', () => {
     const base: Op[] = [lookup, { op: 'load', slot: 'array', dst: 'p' }, retIfNull('p'), { op: 'per_cpu_ptr', src: 'p', cpu: 3, dst: 'v' }];
     const bad = first(single([...base, { op: 'write', ptr: 'v', field: 'c', value: '1' }]));
-    expect(bad.rule).toBe('mem.maybe_null_deref');
+    expect(bad.rule).toBe('per_cpu_ptr.unchecked_result');
     expect(bad.lines).toEqual(["R{{\\d+}} invalid mem access 'rcu_ptr_or_null_'"]);
     const ok = first(single([...base, { op: 'if', var: 'v', is: 'nonnull', then: [{ op: 'write', ptr: 'v', field: 'c', value: '1' }] }]));
     expect(ok.rule).toBe('accepted');

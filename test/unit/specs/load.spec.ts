@@ -37,13 +37,14 @@ describe('the real spec', () => {
     expect(spec.rules.map((r) => r.id).sort()).toEqual([...RULE_IDS].sort());
     expect(spec.ops.map((o) => o.op)).toEqual([...OP_KINDS]);
     expect(spec.kernels.map((k) => k.version)).toEqual(['6.1', '6.7', '6.8', '6.12', '6.18', '7.0', '7.3']);
-    expect(spec.divergences.map((d) => d.id).sort()).toEqual(['nested_special_field_accepted', 'plain_obj_into_percpu']);
+    expect(spec.divergences.map((d) => d.id).sort()).toEqual(['nested_special_field_accepted', 'per_cpu_ptr_result_not_maybe_null', 'plain_obj_into_percpu']);
   });
 
-  it('gives no rule but kfunc.absent a message for 6.1, every rule one for 6.12, all but rcu.nested_lock one for 7.3', () => {
+  it('gives 6.1 messages only to the rules it can show (no per-CPU kptr there), every rule one for 6.12, all but rcu.nested_lock one for 7.3', () => {
     for (const rule of spec.rules) {
       for (const m of rule.messages) expect(() => parseVersionRange(m.kernels)).not.toThrow();
-      expect(rule.messages.some((m) => versionInRange('6.1.0', m.kernels)), rule.id).toBe(rule.id === 'kfunc.absent');
+      expect(rule.messages.some((m) => versionInRange('6.1.0', m.kernels)), rule.id)
+        .toBe(['kfunc.absent', 'mem.scalar_deref', 'percpu_ptr.bad_arg'].includes(rule.id));
       expect(rule.messages.some((m) => versionInRange('6.12.117', m.kernels)), rule.id).toBe(true);
       // nesting bpf_rcu_read_lock is allowed from 7.0, so that rule has no message there
       expect(rule.messages.some((m) => versionInRange('7.3.4', m.kernels)), rule.id).toBe(rule.id !== 'rcu.nested_lock');
