@@ -1,4 +1,5 @@
-import type { Op, Program, ProgType, RunPlan, Scenario, StructType, VarType } from '../../types/index.ts';
+import type { Op, Program, ProgType, RunPlan, Scenario, VarType } from '../../types/index.ts';
+import { fieldCType } from '../codegen/fieldCType.ts';
 
 /** The gate's answer for one program of a scenario. */
 export interface HostGateVerdict {
@@ -289,31 +290,8 @@ function join(a: State, b: State, at: string): State {
   return { env, rcu: a.rcu, returned: false };
 }
 
-const FIELD_PART = /^([A-Za-z_]\w*)(?:\[(\d+)\])?$/;
-
-/** `c`, `arr[2]`, `inner.x`, `inner[1].y` must name one in-bounds scalar member. */
+/** `c`, `arr[2]`, `inner.x`, `inner[1].y` must name one in-bounds scalar member (the same reading codegen uses). */
 function scalarField(s: Scenario, struct: string, field: string): string | null {
-  let t: StructType | undefined = s.structs.find((x) => x.name === struct);
-  const parts = field.split('.');
-  for (const [i, part] of parts.entries()) {
-    if (!t) return `struct ${struct} is not defined`;
-    const m = FIELD_PART.exec(part);
-    const member = m && t.members.find((x) => x.name === m[1]);
-    if (!m || !member || (member.kind !== 'scalar' && member.kind !== 'struct')) {
-      return `field ${field} is not a scalar member of struct ${struct}`;
-    }
-    const index = m[2] === undefined ? null : Number(m[2]);
-    if ((member.count === null) !== (index === null) || (index !== null && index >= (member.count ?? 0))) {
-      return `field ${field} indexes struct ${struct} out of bounds`;
-    }
-    const last = i === parts.length - 1;
-    if (member.kind === 'scalar') {
-      if (!last) return `field ${field} goes through a scalar`;
-      return null;
-    }
-    if (last) return `field ${field} is a struct, not a scalar`;
-    const inner: string = member.struct;
-    t = s.structs.find((x) => x.name === inner);
-  }
-  return `field ${field} is empty`;
+  const r = fieldCType(s.structs, struct, field);
+  return 'error' in r ? `field ${field} is not a scalar member of struct ${struct}: ${r.error}` : null;
 }

@@ -277,6 +277,17 @@ static void take_log(enum bpf_prog_type t, const char *name, const char *lic, co
 	}
 }
 
+/* The fields every refusal carries, in load and object events alike: stage, errno (number and name), log. */
+static void json_refusal(const char *stage, int e, const char *log)
+{
+	fputs(",\"stage\":", out);
+	json_str(stage);
+	fprintf(out, ",\"errno\":%d,\"errno_name\":", e);
+	json_str(errno_name(e));
+	fputs(",\"log\":", out);
+	json_str(log);
+}
+
 /* `r0 = 0; exit` of the same type so libbpf continues; a socket filter if even that is refused. */
 static int load_substitute(enum bpf_prog_type t, const char *name, const char *lic, const struct bpf_prog_load_opts *opts)
 {
@@ -327,10 +338,8 @@ int __wrap_bpf_prog_load(enum bpf_prog_type t, const char *name, const char *lic
 	}
 	LIBBPF_OPTS(bpf_prog_load_opts, none);
 	take_log(t, name, lic, insns, cnt, opts ? opts : &none);
-	fprintf(out, ",\"verdict\":\"rejected\",\"stage\":\"verifier\",\"errno\":%d,\"errno_name\":", err);
-	json_str(errno_name(err));
-	fputs(",\"log\":", out);
-	json_str(verifier_log);
+	fputs(",\"verdict\":\"rejected\"", out);
+	json_refusal("verifier", err, verifier_log);
 	fprintf(out, ",\"ns\":%lld", ns);
 	ev_end();
 	return load_substitute(t, name, lic, opts ? opts : &none);
@@ -658,12 +667,8 @@ static int cmd_run(int argc, char **argv)
 		int e = err < 0 ? -err : err;
 		const char *stage = object_stage();
 		const char *msgs = libbpf_msgs ? libbpf_msgs : "";
-		fputs("{\"ev\":\"object\",\"ok\":false,\"stage\":", out);
-		json_str(stage);
-		fprintf(out, ",\"errno\":%d,\"errno_name\":", e);
-		json_str(errno_name(e));
-		fputs(",\"log\":", out);
-		json_str(msgs);
+		fputs("{\"ev\":\"object\",\"ok\":false", out);
+		json_refusal(stage, e, msgs);
 		ev_end();
 		for (int i = 0; i < nprogs; i++) {
 			if (progs[i].seen)
@@ -671,12 +676,8 @@ static int cmd_run(int argc, char **argv)
 			progs[i].accepted = false;
 			fputs("{\"ev\":\"load\",\"prog\":", out);
 			json_str(progs[i].name);
-			fputs(",\"verdict\":\"rejected\",\"stage\":", out);
-			json_str(stage);
-			fprintf(out, ",\"errno\":%d,\"errno_name\":", e);
-			json_str(errno_name(e));
-			fputs(",\"log\":", out);
-			json_str(msgs);
+			fputs(",\"verdict\":\"rejected\"", out);
+			json_refusal(stage, e, msgs);
 			fputs(",\"ns\":0", out);
 			ev_end();
 		}
