@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: end-to-end throughput of the host pipeline and where the time goes.
  * Prints figures; asserts nothing (speed targets live here, never in tests).
- *   KPTR_BENCH_CASES (default 400), KPTR_BENCH_SEED (default 1)
+ *   KPTR_BENCH_CASES (default 400), KPTR_BENCH_SEED (default 1), KPTR_BENCH_BATCH (scenarios per object; runner default)
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { generateValues } from '../reports/shrink.ts';
 import { compileBpf } from '../runners/codegen/compileBpf.ts';
 import { emitBatch } from '../runners/codegen/emit.ts';
 import { packBatches } from '../runners/codegen/packBatches.ts';
-import { createHostRunner } from '../runners/host/index.ts';
+import { createHostRunner, DEFAULT_MAX_PER_BATCH } from '../runners/host/index.ts';
 import { loadSpec } from '../specs/load.ts';
 import { planFor } from '../cli/pipeline.ts';
 
@@ -27,7 +27,8 @@ const row = (name: string, v: number, total: number): string =>
   `${name.padEnd(34)} ${v.toFixed(1).padStart(9)} ms  ${((100 * v) / total).toFixed(1).padStart(5)} %`;
 
 const spec = loadSpec();
-const runner = createHostRunner({ workDir: join(work, 'host') });
+const maxPerBatch = Number(process.env.KPTR_BENCH_BATCH ?? DEFAULT_MAX_PER_BATCH);
+const runner = createHostRunner({ workDir: join(work, 'host'), maxPerBatch });
 const caps = await runner.probe();
 if (!caps.kernel) throw new Error(`host runner unavailable: ${caps.problems.join('; ')}`);
 const kernel = caps.kernel;
@@ -54,7 +55,7 @@ const totalMs = ms(tAll);
 
 // The runner's own split, measured separately on the same scenarios: codegen and clang, then the kernel's share from the harness.
 t = process.hrtime.bigint();
-const batches = packBatches(scenarios, 250);
+const batches = packBatches(scenarios, maxPerBatch);
 const emitted = batches.map((b) => emitBatch(b));
 const emitMs = ms(t);
 t = process.hrtime.bigint();

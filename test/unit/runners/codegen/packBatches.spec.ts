@@ -25,9 +25,14 @@ describe('packBatches', () => {
     ]);
   });
 
-  it('should start a new batch when the license changes', () => {
-    const scenarios = [handScenario(0), withLicense(handScenario(1), 'Proprietary'), withLicense(handScenario(2), 'Proprietary'), handScenario(3)];
-    expect(ids(packBatches(scenarios, 10))).toEqual([['h0'], ['h1', 'h2'], ['h3']]);
+  it('should keep one batch per license open, so interleaved licenses do not split batches', () => {
+    const scenarios = [handScenario(0), withLicense(handScenario(1), 'Proprietary'), handScenario(2), withLicense(handScenario(3), 'Proprietary'), handScenario(4)];
+    expect(ids(packBatches(scenarios, 10))).toEqual([['h0', 'h2', 'h4'], ['h1', 'h3']]);
+  });
+
+  it('should close only the full batch of a license and emit batches in the order they close', () => {
+    const scenarios = [handScenario(0), withLicense(handScenario(1), 'Proprietary'), handScenario(2), handScenario(3)];
+    expect(ids(packBatches(scenarios, 2))).toEqual([['h0', 'h2'], ['h1'], ['h3']]);
   });
 
   it('should refuse a batch size below one', () => {
