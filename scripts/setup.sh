@@ -7,7 +7,7 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 fail() { cat "$log" >&2; echo "setup: $1" >&2; exit 1; }
 
-packages=(clang-16 llvm-16 libbpf-dev libelf-dev zlib1g-dev bpftool qemu-system-x86 busybox-static cpio gcc libc6-dev)
+packages=(clang-16 llvm-16 libbpf-dev libelf-dev zlib1g-dev bpftool qemu-system-x86 busybox-static cpio gcc libc6-dev libxml2-utils chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
