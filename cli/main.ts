@@ -14,7 +14,11 @@ import type { CliOptions } from './config.ts';
 const program = new Command('kptr-conform')
   .description('Property-based conformance tests for the BPF per-CPU kptr API (bpf_percpu_obj_new, bpf_kptr_xchg, ...)')
   .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  .configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    // commander's own errors (unknown option, missing argument) as the one line every other error is, suggestion kept
+    outputError: (s, write) => write(`kptr-conform: KPTR_USAGE: ${s.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} — see --help\n`),
+  })
   .showSuggestionAfterError();
 
 const runOptions = (c: Command): Command =>
