@@ -6,6 +6,7 @@ import type { KernelInfo, NotRun, Observation, RunnerCapabilities, RunPlan, Scen
 import { compileBpf } from '../codegen/compileBpf.ts';
 import { emitBatch } from '../codegen/emit.ts';
 import { packBatches } from '../codegen/packBatches.ts';
+import { startInPool } from '../startInPool.ts';
 import { parseHarnessOutput, writePlan } from '../harnessProtocol.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
 import { attributeSplats } from './attributeSplats.ts';
@@ -170,23 +171,6 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
   };
 
   return { name: 'host', probe, run };
-}
-
-/** Starts task(item) for every item, in order, at most `limit` at a time; one promise per item. */
-function startInPool<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R>[] {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  const slot = async (item: T): Promise<R> => {
-    if (active >= limit) await new Promise<void>((wake) => waiting.push(wake));
-    active++;
-    try {
-      return await task(item);
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-  return items.map(slot);
 }
 
 function empty(s: Scenario, kernel: KernelInfo): Observation {

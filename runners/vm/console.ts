@@ -4,9 +4,10 @@ import type { Splat } from '../../types/index.ts';
  * The two serial lines of a guest, read back as text. Pure.
  *
  * ttyS1 (the channel) carries only lines the guest's /init framed: `@@KPTR <seq> <kind> <payload>`, seq counting
- * 1, 2, 3 … over the whole boot. Kinds: `begin <batch>`, `case <scenario>`, `out <harness JSON line>`,
- * `err <harness stderr line>`, `exit <scenario> <status>`, `end <batch>`. Anything else on the line or between
- * lines is ignored, so results are never scraped from free text.
+ * 1, 2, 3 … over the whole boot. Kinds: `begin <batch>`, `case <unit>`, `out <harness JSON line>`,
+ * `err <harness stderr line>`, `exit <unit> <status>`, `end <batch>`. A unit is one harness run over a set of
+ * scenarios of one object. Anything else on the line or between lines is ignored, so results are never scraped
+ * from free text.
  *
  * ttyS0 (the kernel console) is scanned for splats; the `kptr-conform: begin|end <scenario>` lines written to
  * /dev/kmsg (by /init around each case, and by the harness with --kmsg-markers) say whose they are.
@@ -14,9 +15,9 @@ import type { Splat } from '../../types/index.ts';
 
 export const FRAME_TAG = '@@KPTR';
 
-/** What the channel says about one case. */
+/** What the channel says about one unit (one harness run). */
 export interface ChannelCase {
-  readonly scenarioId: string;
+  readonly unit: string;
   /** harness stdout lines (JSON), in order */
   readonly out: readonly string[];
   /** harness stderr lines */
@@ -42,7 +43,7 @@ export function parseChannel(text: string): Channel {
   let ended = false;
   let lost = 0;
   let seq = 0;
-  const cases: { scenarioId: string; out: string[]; err: string[]; exitStatus: number | null }[] = [];
+  const cases: { unit: string; out: string[]; err: string[]; exitStatus: number | null }[] = [];
   // A torn last line (the guest died mid-write) has no newline: drop it.
   const lines = text.split('\n').slice(0, -1);
   for (const raw of lines) {
@@ -65,12 +66,12 @@ export function parseChannel(text: string): Channel {
     const current = cases.at(-1);
     if (kind === 'begin') batch = payload;
     else if (kind === 'end') ended = true;
-    else if (kind === 'case') cases.push({ scenarioId: payload, out: [], err: [], exitStatus: null });
+    else if (kind === 'case') cases.push({ unit: payload, out: [], err: [], exitStatus: null });
     else if (kind === 'out' && current) current.out.push(payload);
     else if (kind === 'err' && current) current.err.push(payload);
     else if (kind === 'exit' && current) {
       const [id, status] = payload.split(' ');
-      if (id === current.scenarioId) current.exitStatus = Number(status);
+      if (id === current.unit) current.exitStatus = Number(status);
     }
   }
   return { batch, ended, cases, lost };
@@ -160,4 +161,21 @@ export function consoleSplats(text: string): ConsoleSplat[] {
   }
   close();
   return splats;
+}
+
+/**
+ * Scenarios whose `kptr-conform: begin` marker has no `end` after it, in the order they began: the harness (or
+ * /init) was inside them when it died or the guest stopped.
+ */
+export function unclosedScenarios(text: string): string[] {
+  const open: string[] = [];
+  for (const raw of text.split('\n')) {
+    const m = MARKER.exec(raw.replace(/\r+$/, '').replace(TIMESTAMP, ''));
+    if (!m) continue;
+    const id = m[2] as string;
+    const at = open.indexOf(id);
+    if (at >= 0) open.splice(at, 1);
+    if (m[1] === 'begin') open.push(id);
+  }
+  return open;
 }

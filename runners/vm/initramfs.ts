@@ -6,13 +6,15 @@ import { GUEST, initScript } from './initScript.ts';
 /** A deliberate guest failure on one case, for testing the runner's recovery (never set by the pipeline). */
 export type GuestHook = 'panic' | 'hang';
 
-export interface InitramfsCase {
-  readonly scenarioId: string;
-  /** file name of the case's object among `objects` */
+/** One harness run in the guest: some scenarios of one object. */
+export interface InitramfsUnit {
+  readonly unit: string;
+  /** file name of the unit's object among `objects` */
   readonly object: string;
   /** harness plan text (runners/harnessProtocol.ts writePlan) */
   readonly plan: string;
-  readonly hook: GuestHook | null;
+  /** fired by /init before the harness starts, in the name of `scenarioId` (the unit's only scenario) */
+  readonly hook: { readonly kind: GuestHook; readonly scenarioId: string } | null;
 }
 
 export interface InitramfsOptions {
@@ -25,11 +27,11 @@ export interface InitramfsOptions {
   readonly busyboxPath?: string;
   /** compiled BPF objects: file name in the guest → path here */
   readonly objects: Readonly<Record<string, string>>;
-  readonly cases: readonly InitramfsCase[];
+  readonly units: readonly InitramfsUnit[];
 }
 
 /**
- * Writes a gzip'd newc cpio holding busybox, the harness, the objects, one plan per case and /init; returns its path.
+ * Writes a gzip'd newc cpio holding busybox, the harness, the objects, one plan per unit and /init; returns its path.
  */
 export async function buildInitramfs(options: InitramfsOptions): Promise<string> {
   const root = join(options.workDir, `initramfs-${options.batchId}`);
@@ -41,10 +43,10 @@ export async function buildInitramfs(options: InitramfsOptions): Promise<string>
   await chmod(join(root, GUEST.harness.slice(1)), 0o755);
   for (const [name, path] of Object.entries(options.objects)) await copyFile(path, join(root, GUEST.dir.slice(1), name));
   const caseLines = await Promise.all(
-    options.cases.map(async (c, i) => {
-      await writeFile(join(root, GUEST.dir.slice(1), `${i}.plan`), c.plan);
-      if (c.hook) await writeFile(join(root, GUEST.dir.slice(1), `${i}.hook`), c.hook);
-      return `${i} ${c.scenarioId} ${c.object}\n`;
+    options.units.map(async (u, i) => {
+      await writeFile(join(root, GUEST.dir.slice(1), `${i}.plan`), u.plan);
+      if (u.hook) await writeFile(join(root, GUEST.dir.slice(1), `${i}.hook`), `${u.hook.kind} ${u.hook.scenarioId}\n`);
+      return `${i} ${u.unit} ${u.object}\n`;
     }),
   );
   await writeFile(join(root, GUEST.caseList.slice(1)), caseLines.join(''));

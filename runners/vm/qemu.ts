@@ -1,8 +1,9 @@
-import { access, readFile, rm } from 'node:fs/promises';
+import { access, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { KptrError } from '../../errors/KptrError.ts';
 import { parseChannel } from './console.ts';
+import { VIRTIO_PORT_NAME } from './initScript.ts';
 
 const QEMU = 'qemu-system-x86_64';
 const POLL_MS = 100;
@@ -12,7 +13,10 @@ export type Accel = 'kvm' | 'tcg';
 export interface BootOptions {
   readonly vmlinuz: string;
   readonly initrd: string;
-  /** where the serial logs go: `<workDir>/<name>.console.log` (ttyS0) and `<name>.channel.log` (ttyS1) */
+  /**
+   * where the logs go: `<workDir>/<name>.console.log` (ttyS0), `<name>.channel.log` (the virtio channel port) and
+   * `<name>.channel-serial.log` (ttyS1, the channel of kernels without built-in virtio console)
+   */
   readonly workDir: string;
   readonly name: string;
   readonly accel: Accel;
@@ -27,7 +31,7 @@ export interface BootOptions {
 export interface BootResult {
   /** kernel console (ttyS0) */
   readonly console: string;
-  /** framed results (ttyS1) */
+  /** framed results (whichever channel /init used) */
   readonly channel: string;
   /** QEMU's exit code; null when we killed it */
   readonly exitCode: number | null;
@@ -39,8 +43,29 @@ export interface BootResult {
   readonly stderr: string;
 }
 
+/** The files one boot writes. */
+export interface BootLogs {
+  readonly console: string;
+  readonly channel: string;
+  readonly serialChannel: string;
+}
+
+function bootLogs(o: BootOptions): BootLogs {
+  return {
+    console: join(o.workDir, `${o.name}.console.log`),
+    channel: join(o.workDir, `${o.name}.channel.log`),
+    serialChannel: join(o.workDir, `${o.name}.channel-serial.log`),
+  };
+}
+
+/** The channel text of a boot: the virtio port's when /init framed anything there, else ttyS1's. */
+async function readChannel(logs: BootLogs): Promise<string> {
+  const [virtio, serial] = await Promise.all([logs.channel, logs.serialChannel].map((f) => readFile(f, 'utf8').catch(() => '')));
+  return (virtio as string).length > 0 ? (virtio as string) : (serial as string);
+}
+
 /** QEMU arguments for one boot; the guest's reboot (a panic with panic=-1) ends QEMU because of -no-reboot. */
-export function qemuArgs(o: BootOptions, consoleLog: string, channelLog: string): string[] {
+export function qemuArgs(o: BootOptions, logs: BootLogs): string[] {
   const accel = o.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max'];
   return [
     ...accel,
@@ -49,62 +74,56 @@ export function qemuArgs(o: BootOptions, consoleLog: string, channelLog: string)
     '-nographic', '-monitor', 'none', '-no-reboot',
     '-kernel', o.vmlinuz,
     '-initrd', o.initrd,
-    '-append', 'console=ttyS0 quiet panic=-1 rdinit=/init',
-    '-serial', `file:${consoleLog}`,
-    '-serial', `file:${channelLog}`,
+    // devkmsg=on: /dev/kmsg writes are rate-limited to 10 per 5 s by default, and the harness writes a marker pair per scenario
+    '-append', 'console=ttyS0 quiet panic=-1 rdinit=/init printk.devkmsg=on',
+    '-serial', `file:${logs.console}`,
+    '-serial', `file:${logs.serialChannel}`,
+    '-device', 'virtio-serial-pci,id=vser',
+    '-chardev', `file,id=kptrch,path=${logs.channel}`,
+    '-device', `virtserialport,bus=vser.0,chardev=kptrch,name=${VIRTIO_PORT_NAME}`,
   ];
 }
 
 /**
  * Boots one guest and waits for it to power off. Kills QEMU when /init does not start within `bootTimeoutMs` or
- * a case runs longer than `caseTimeoutMs` (the guest is then hung, or too slow to be useful).
+ * a running unit sends nothing for `caseTimeoutMs` (the guest is then hung, or too slow to be useful).
  */
 export async function bootVm(o: BootOptions): Promise<BootResult> {
-  const consoleLog = join(o.workDir, `${o.name}.console.log`);
-  const channelLog = join(o.workDir, `${o.name}.channel.log`);
-  await Promise.all([rm(consoleLog, { force: true }), rm(channelLog, { force: true })]);
+  const logs = bootLogs(o);
+  await Promise.all(Object.values(logs).map((f) => rm(f, { force: true })));
   const started = Date.now();
   let child: ResultPromise;
   try {
-    child = execa(QEMU, qemuArgs(o, consoleLog, channelLog), { reject: false, stdin: 'ignore', stdout: 'ignore' });
+    child = execa(QEMU, qemuArgs(o, logs), { reject: false, stdin: 'ignore', stdout: 'ignore' });
   } catch (cause) {
     throw new KptrError('KPTR_QEMU_MISSING', `cannot start ${QEMU}`, 'install qemu-system-x86 (scripts/setup.sh)', { cause });
   }
   let bootMs: number | null = null;
   let timedOut: BootResult['timedOut'] = null;
-  let casesSeen = 0;
-  let caseStarted = started;
+  let size = 0;
+  let lastProgress = started;
+  // Progress is the channel growing (stat, not parse: a channel grows to megabytes and is polled 10 times a second).
+  // /init frames `begin` first, so a channel that stays empty means the guest never reached /init; one that stops
+  // growing means a unit is stuck: a unit runs many scenarios, so its length alone says nothing.
   const watch = setInterval(() => {
-    void readFile(channelLog, 'utf8').then(
-      (text) => {
-        const now = Date.now();
-        const ch = parseChannel(text);
-        if (ch.batch !== null && bootMs === null) bootMs = now - started;
-        if (ch.cases.length !== casesSeen) {
-          casesSeen = ch.cases.length;
-          caseStarted = now;
-        }
-        const open = ch.cases.at(-1)?.exitStatus === null;
-        if (ch.batch === null && now - started > o.bootTimeoutMs) timedOut = 'boot';
-        else if (open && !ch.ended && now - caseStarted > o.caseTimeoutMs) timedOut = 'case';
-        if (timedOut) child.kill('SIGKILL');
-      },
-      () => {
-        if (Date.now() - started > o.bootTimeoutMs) {
-          timedOut = 'boot';
-          child.kill('SIGKILL');
-        }
-      },
-    );
+    void Promise.all([logs.channel, logs.serialChannel].map((f) => stat(f).then((x) => x.size, () => 0))).then((sizes) => {
+      const now = Date.now();
+      const grown = Math.max(...sizes);
+      if (grown > 0 && bootMs === null) bootMs = now - started;
+      if (grown !== size) {
+        size = grown;
+        lastProgress = now;
+      }
+      if (grown === 0 && now - started > o.bootTimeoutMs) timedOut = 'boot';
+      else if (grown > 0 && now - lastProgress > o.caseTimeoutMs) timedOut = 'case';
+      if (timedOut) child.kill('SIGKILL');
+    });
   }, POLL_MS);
   const result = await child.finally(() => clearInterval(watch));
   if ('code' in result && result.code === 'ENOENT') {
     throw new KptrError('KPTR_QEMU_MISSING', `${QEMU} is not installed`, 'install qemu-system-x86 (scripts/setup.sh)');
   }
-  const [consoleText, channelText] = await Promise.all([
-    readFile(consoleLog, 'utf8').catch(() => ''),
-    readFile(channelLog, 'utf8').catch(() => ''),
-  ]);
+  const [consoleText, channelText] = await Promise.all([readFile(logs.console, 'utf8').catch(() => ''), readChannel(logs)]);
   if (bootMs === null && parseChannel(channelText).batch !== null) bootMs = Date.now() - started;
   return {
     console: consoleText,

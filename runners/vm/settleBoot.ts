@@ -1,58 +1,105 @@
 import type { KernelInfo, Observation, Scenario, Splat } from '../../types/index.ts';
 import { parseHarnessOutput } from '../harnessProtocol.ts';
-import type { Channel, ConsoleSplat } from './console.ts';
+import type { Channel, ChannelCase, ConsoleSplat } from './console.ts';
+
+/** One harness run in the guest: some scenarios of one object, in plan order. */
+export interface GuestUnit {
+  readonly id: string;
+  readonly scenarios: readonly Scenario[];
+}
 
 /** How a boot ended, as far as the host saw it. */
 export interface BootOutcome {
   readonly channel: Channel;
   readonly splats: readonly ConsoleSplat[];
-  /** the runner killed QEMU: /init never started ('boot') or a case ran too long ('case') */
+  /** scenarios whose kmsg `begin` marker has no `end` (console.ts unclosedScenarios), in the order they began */
+  readonly unclosed: readonly string[];
+  /** the runner killed QEMU: /init never started ('boot') or a unit made no progress for too long ('case') */
   readonly timedOut: 'boot' | 'case' | null;
   /** last lines of the kernel console, for error messages when nothing better is known */
   readonly consoleTail: string;
 }
 
 export interface SettledBoot {
-  /** final observations of the cases this boot decided, in channel order */
+  /** final observations of the scenarios this boot decided, in channel order */
   readonly observations: readonly Observation[];
-  /** cases this boot never reached: they go into the next boot */
+  /** scenarios this boot did not decide: they go into the next boot */
   readonly remaining: readonly Scenario[];
+  /** of `remaining`, those whose unit died with no marker naming the culprit: the next boot runs each alone */
+  readonly isolate: readonly string[];
 }
 
 /**
- * Turns one boot into observations (pure). Cases whose `exit` frame arrived are complete; the case that was running
- * when the guest died or hung gets the panic/hang splat and an error; cases after it were never started and are
- * handed back for another boot. When the guest died before starting any case, every case is failed: rebooting
- * the same initramfs would only die again.
+ * Turns one boot into observations (pure). Every scenario of a unit whose harness exited 0 is complete. A unit that
+ * did not exit cleanly (guest panic, hang, harness killed by an Oops) is charged to the scenario its kmsg markers
+ * leave open: that one gets the splat and an error; the unit's other scenarios go into the next boot, since their
+ * results may be partial. With no open marker, a unit of one scenario is charged to it and a larger unit is split
+ * into units of one for the next boot. Units never started go into the next boot. When the guest died before
+ * starting any unit, everything is failed: rebooting the same initramfs would only die again.
  */
-export function settleBoot(pending: readonly Scenario[], outcome: BootOutcome, kernel: KernelInfo): SettledBoot {
+export function settleBoot(units: readonly GuestUnit[], outcome: BootOutcome, kernel: KernelInfo): SettledBoot {
   const observations: Observation[] = [];
+  const remaining: Scenario[] = [];
+  const isolate: string[] = [];
   const started = outcome.channel.cases;
-  for (const [i, c] of started.entries()) {
-    const scenario = pending.find((s) => s.id === c.scenarioId);
-    if (!scenario) continue;
-    const parsed = parseHarnessOutput(c.out.join('\n'), [scenario], 'vm', kernel)[0] as Observation;
-    const splats: Splat[] = outcome.splats.filter((s) => s.scenarioId === scenario.id).map(toSplat);
-    let error = parsed.error;
-    if (c.exitStatus === null) {
-      const killedBy = guestDeath(outcome, splats, i === started.length - 1);
-      if (killedBy.splat) splats.push(killedBy.splat);
-      error = killedBy.error;
-    } else if (c.exitStatus !== 0) {
-      error = { code: 'KPTR_HARNESS_CRASH', message: `the harness exited with status ${c.exitStatus}: ${c.err.join(' | ') || 'no message'}` };
+  const splatsOf = (id: string): Splat[] => outcome.splats.filter((s) => s.scenarioId === id).map(toSplat);
+
+  for (const unit of units) {
+    const at = started.findIndex((c) => c.unit === unit.id);
+    const c = started[at];
+    if (!c) {
+      remaining.push(...unit.scenarios);
+      continue;
     }
-    observations.push({ ...parsed, error, splats });
+    if (c.exitStatus === 0) {
+      for (const o of parseHarnessOutput(c.out.join('\n'), unit.scenarios, 'vm', kernel)) {
+        observations.push({ ...o, splats: splatsOf(o.scenarioId) });
+      }
+      continue;
+    }
+    const culprit = culpritOf(unit, outcome.unclosed);
+    if (!culprit) {
+      remaining.push(...unit.scenarios);
+      isolate.push(...unit.scenarios.map((s) => s.id));
+      continue;
+    }
+    observations.push(charge(culprit, c, at === started.length - 1, outcome, splatsOf(culprit.id), kernel));
+    remaining.push(...unit.scenarios.filter((s) => s !== culprit));
   }
-  const decided = new Set(started.map((c) => c.scenarioId));
-  const rest = pending.filter((s) => !decided.has(s.id));
-  if (started.length > 0 || rest.length === 0) return { observations, remaining: rest };
+
+  if (started.length > 0 || remaining.length === 0) return { observations, remaining, isolate };
   const error = outcome.timedOut === 'boot'
     ? { code: 'KPTR_VM_TIMEOUT', message: `the guest did not start /init in time; console ends: ${outcome.consoleTail}` }
     : { code: 'KPTR_VM_PANIC', message: `the guest died before running any case; console ends: ${outcome.consoleTail}` };
-  return { observations: rest.map((s) => failed(s, kernel, error, outcome.splats.filter((x) => x.scenarioId === null).map(toSplat))), remaining: [] };
+  const unowned = outcome.splats.filter((x) => x.scenarioId === null).map(toSplat);
+  return { observations: remaining.map((s) => failed(s, kernel, error, unowned)), remaining: [], isolate: [] };
 }
 
-/** Why a started case never finished: the guest panicked (console says so), hung (we killed it), or just stopped. */
+/** The scenario of the unit its markers leave open (the last one begun), or the unit's only scenario. */
+function culpritOf(unit: GuestUnit, unclosed: readonly string[]): Scenario | null {
+  const open = unclosed.filter((id) => unit.scenarios.some((s) => s.id === id)).at(-1);
+  return unit.scenarios.find((s) => s.id === open) ?? (unit.scenarios.length === 1 ? (unit.scenarios[0] as Scenario) : null);
+}
+
+/** The observation of the scenario a unit died in: what the harness said of it, plus why it never finished. */
+function charge(
+  scenario: Scenario,
+  c: ChannelCase,
+  lastStarted: boolean,
+  outcome: BootOutcome,
+  splats: Splat[],
+  kernel: KernelInfo,
+): Observation {
+  const parsed = parseHarnessOutput(c.out.join('\n'), [scenario], 'vm', kernel)[0] as Observation;
+  if (c.exitStatus !== null) {
+    const message = `the harness exited with status ${c.exitStatus}: ${c.err.join(' | ') || 'no message'}`;
+    return { ...parsed, error: { code: 'KPTR_HARNESS_CRASH', message }, splats };
+  }
+  const death = guestDeath(outcome, splats, lastStarted);
+  return { ...parsed, error: death.error, splats: death.splat ? [...splats, death.splat] : splats };
+}
+
+/** Why a started scenario never finished: the guest panicked (console says so), hung (we killed it), or just stopped. */
 function guestDeath(
   outcome: BootOutcome,
   ownSplats: readonly Splat[],

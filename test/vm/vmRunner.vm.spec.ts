@@ -1,11 +1,13 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Observation, Op, ProgType, Program, RunPlan, Scenario } from '../../types/index.ts';
 import type { RunCase } from '../../runners/runner.ts';
 import { createVmRunner, type VmBootStats } from '../../runners/vm/index.ts';
 import { resolveKernel } from '../../runners/vm/kernelImages.ts';
+import { loadScenarioFile } from '../../specs/load.ts';
 import { needs, type SkippableContext } from '../helpers/needs.ts';
 
 const KERNEL = '6.12';
@@ -197,5 +199,29 @@ describe('createVmRunner', () => {
     expect(stuck?.splats.map((s) => s.kind)).toEqual(['hang']);
     expect(next?.error).toBeNull();
     expect(lastGlobals(next as Observation)).toEqual({ vm_next_cpu0_field_d: '2', vm_next_sum_field_c: '1' });
+  });
+
+  it('should charge a real kernel Oops inside a shared harness run to its scenario, and finish the others', async (ctx) => {
+    await needsKernel(ctx);
+    // The per_cpu_ptr bug (specs/regressions): on 6.12 the store through the unchecked result oopses and panics the
+    // guest ("Fatal exception in interrupt"). All three scenarios share one object, so one harness run: only the
+    // harness's kmsg markers can say which scenario the panic belongs to.
+    const oob = loadScenarioFile(fileURLToPath(new URL('../../specs/regressions/per_cpu_ptr_oob_unchecked.yaml', import.meta.url)));
+    const boots: VmBootStats[] = [];
+    const runner = createVmRunner({ kernel: KERNEL, workDir: await mkdtemp(join(tmpdir(), 'kptr-vm-')), onBoot: (s) => boots.push(s) });
+    const [first, bad, last] = await runner.run([runCase(percpuSequence('vm_first', 'tc')), runCase(oob), runCase(percpuSequence('vm_last', 'syscall'))]);
+
+    expect(bad?.error?.code).toBe('KPTR_VM_PANIC');
+    expect(bad?.splats.map((s) => s.kind)).toContain('oops');
+    expect(bad?.splats.map((s) => s.text).join('\n')).toMatch(/RIP: 0010:bpf_prog_\w+_pcpu_oob_p0/);
+    for (const [o, id] of [[first, 'vm_first'], [last, 'vm_last']] as const) {
+      expect(o?.error).toBeNull();
+      expect(o?.splats).toEqual([]);
+      expect(lastGlobals(o as Observation)).toEqual({ [`${id}_cpu0_field_d`]: '2', [`${id}_sum_field_c`]: '1' });
+    }
+    // one unit for all three, then the scenarios the panic cut short, again in one unit
+    expect(boots[0]?.cases).toBe(3);
+    expect(boots.at(-1)?.decided).toBeGreaterThan(0);
+    expect(boots.reduce((n, b) => n + b.decided, 0)).toBe(3);
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { consoleSplats, parseChannel } from '../../../../runners/vm/console.ts';
+import { consoleSplats, parseChannel, unclosedScenarios } from '../../../../runners/vm/console.ts';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
@@ -46,7 +46,7 @@ describe('parseChannel', () => {
       ended: true,
       lost: 0,
       cases: [{
-        scenarioId: 's1',
+        unit: 's1',
         out: ['{"ev":"kernel","release":"6.12.117+deb13-cloud-amd64","nr_cpus":2}', '{"ev":"done"}'],
         err: ['libbpf: something'],
         exitStatus: 0,
@@ -67,7 +67,7 @@ describe('parseChannel', () => {
     expect(ch.batch).toBe('boot0');
     expect(ch.ended).toBe(false);
     expect(ch.lost).toBe(0);
-    expect(ch.cases.map((c) => [c.scenarioId, c.exitStatus])).toEqual([['vm_before', 0], ['vm_boom', null]]);
+    expect(ch.cases.map((c) => [c.unit, c.exitStatus])).toEqual([['vm_before', 0], ['vm_boom', null]]);
   });
 });
 
@@ -110,5 +110,17 @@ describe('consoleSplats', () => {
     expect(consoleSplats('[ 0.5] WARNING: CPU: 0 PID: 1 at init/main.c:1 x\n')).toEqual([
       { kind: 'warn', text: 'WARNING: CPU: 0 PID: 1 at init/main.c:1 x', during: null, scenarioId: null },
     ]);
+  });
+});
+
+describe('unclosedScenarios', () => {
+  it('should name the scenario a real 6.12 guest panicked in (its begin marker has no end)', () => {
+    expect(unclosedScenarios(fixture('panic-6.12.console.log'))).toEqual(['vm_boom']);
+  });
+
+  it('should keep the order scenarios began in and forget those that ended', () => {
+    const text = ['[ 1.0] kptr-conform: begin a', '[ 1.1] kptr-conform: begin b', '[ 1.2] kptr-conform: end a', '[ 1.3] kptr-conform: begin c', ''].join('\n');
+    expect(unclosedScenarios(text)).toEqual(['b', 'c']);
+    expect(unclosedScenarios(`${text}[ 1.4] kptr-conform: end c\n[ 1.5] kptr-conform: end b\n`)).toEqual([]);
   });
 });
