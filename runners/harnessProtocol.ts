@@ -9,6 +9,7 @@ import type {
   RunObservation,
   Scenario,
 } from '../types/index.ts';
+import { scenarioKfuncs } from './codegen/scenarioKfuncs.ts';
 
 /**
  * The text side of the native harness protocol (ARCHITECTURE.md, "The harness protocol"): the plan we write and the
@@ -25,11 +26,16 @@ export interface PlanBatch {
 /**
  * The harness plan for a batch: every program is verified, globals are declared per scenario, and the allowed
  * schedule steps run in scenario order. `prog` lines carry the scenario id so `--kmsg-markers` can attribute
- * splats raised during verification.
+ * splats raised during verification; `kfuncs` lines let the harness refuse a scenario whose kfuncs the kernel
+ * lacks, as libbpf refuses an object with an unresolved strong extern.
  */
 export function writePlan(batch: PlanBatch): string {
   const lines: string[] = [];
   for (const s of batch.scenarios) for (const p of s.programs) lines.push(`prog ${p.name} ${s.id}`);
+  for (const s of batch.scenarios) {
+    const kfuncs = scenarioKfuncs(s);
+    if (kfuncs.length > 0) lines.push(`kfuncs ${s.id} ${kfuncs.join(' ')}`);
+  }
   for (const s of batch.scenarios) {
     if (s.globals.length > 0) lines.push(`globals ${s.id} ${s.globals.map((g) => g.name).join(' ')}`);
   }

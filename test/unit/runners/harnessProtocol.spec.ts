@@ -10,7 +10,7 @@ const fixture = readFileSync(new URL('./host/fixtures/harness-6.18.44.jsonl', im
 const batch = [percpuAllocArray('fx'), leakNew('fl'), xchgObjNewIntoPercpu('fz')];
 
 describe('writePlan', () => {
-  it('should verify every program, declare globals and run only the allowed steps in scenario order', () => {
+  it('should verify every program, name each scenario\'s kfuncs, declare globals and run only the allowed steps in scenario order', () => {
     expect(writePlan({ scenarios: batch, runSteps: { fx: [0, 2], fl: [0] } })).toBe(
       [
         'prog fx_store fx',
@@ -18,6 +18,9 @@ describe('writePlan', () => {
         'prog fx_read fx',
         'prog fl_leak fl',
         'prog fz_xchg fz',
+        'kfuncs fx bpf_iter_num_destroy bpf_iter_num_new bpf_iter_num_next bpf_percpu_obj_drop_impl bpf_percpu_obj_new_impl',
+        'kfuncs fl bpf_percpu_obj_new_impl',
+        'kfuncs fz bpf_obj_new_impl bpf_percpu_obj_drop_impl',
         'globals fx fx_cpu0_field_d fx_sum_field_c',
         'run fx fx_store 0 1',
         'run fx fx_read 0 1',
