@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { CLANG } from '../../runners/codegen/compileBpf.ts';
 import { probeHost } from '../../runners/host/probe.ts';
-import { listKernels } from '../../runners/vm/kernelImages.ts';
+import { listKernels, resolveKernel } from '../../runners/vm/kernelImages.ts';
 
 /** What a test may need from the machine. */
 export type Requirement = 'kernel' | 'vm' | 'clang';
@@ -43,5 +43,14 @@ export async function needs(ctx: SkippableContext, what: Requirement): Promise<v
   const note = await missing(what);
   if (note === null) return;
   if (required(what)) throw new Error(`required (${process.env.CI === 'true' ? 'CI=true' : 'KPTR_REQUIRE'}): ${note}`);
+  ctx.skip(note);
+}
+
+/** needs(ctx, 'vm') for one kernel image in particular (`6.12`, `6.1`), with the same skip-or-throw rule. */
+export async function needsKernelImage(ctx: SkippableContext, kernel: string): Promise<void> {
+  await needs(ctx, 'vm');
+  if (await resolveKernel(kernel).then(() => true, () => false)) return;
+  const note = `needs the ${kernel} kernel image (npx kptr-conform kernels fetch ${kernel})`;
+  if (required('vm')) throw new Error(`required (${process.env.CI === 'true' ? 'CI=true' : 'KPTR_REQUIRE'}): ${note}`);
   ctx.skip(note);
 }

@@ -6,21 +6,12 @@ import { describe, expect, it } from 'vitest';
 import type { Observation, Op, ProgType, Program, RunPlan, Scenario } from '../../types/index.ts';
 import type { RunCase } from '../../runners/runner.ts';
 import { createVmRunner, type VmBootStats } from '../../runners/vm/index.ts';
-import { resolveKernel } from '../../runners/vm/kernelImages.ts';
 import { loadScenarioFile } from '../../specs/load.ts';
-import { needs, type SkippableContext } from '../helpers/needs.ts';
+import { needsKernelImage, type SkippableContext } from '../helpers/needs.ts';
 
 const KERNEL = '6.12';
 
-/** needs(ctx, 'vm') asks for any cached kernel; these tests need 6.12 itself, with the same skip-or-fail rule. */
-async function needsKernel(ctx: SkippableContext): Promise<void> {
-  await needs(ctx, 'vm');
-  const image = await resolveKernel(KERNEL).catch(() => null);
-  if (image) return;
-  const note = `needs the ${KERNEL} kernel image (npx kptr-conform kernels fetch ${KERNEL})`;
-  if (process.env.CI === 'true' || (process.env.KPTR_REQUIRE ?? '').split(/[\s,]+/).includes('vm')) throw new Error(`required: ${note}`);
-  ctx.skip(note);
-}
+const needsKernel = (ctx: SkippableContext): Promise<void> => needsKernelImage(ctx, KERNEL);
 
 /**
  * selftests percpu_alloc_array as one Scenario: store a new per-CPU object into an array map, write c=1 d=2 into

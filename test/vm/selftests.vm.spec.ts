@@ -1,0 +1,58 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Summary } from '../../reports/summary.ts';
+import { scenarioKfuncs } from '../../runners/codegen/scenarioKfuncs.ts';
+import { loadSelftests } from '../../specs/load.ts';
+import type { CaseResult, Observation } from '../../types/index.ts';
+import { kptrConform } from '../helpers/cli.ts';
+import { needsKernelImage } from '../helpers/needs.ts';
+
+interface ResultLine {
+  readonly scenarioId: string;
+  readonly observation: Observation;
+  readonly result: CaseResult;
+}
+
+/** `kptr-conform selftests --runner vm --kernel K` as a user runs it; its exit code, summary and results. */
+async function selftestsOn(kernel: string) {
+  const out = await mkdtemp(join(tmpdir(), `kptr-st-${kernel}-`));
+  const run = await kptrConform(['selftests', '--runner', 'vm', '--kernel', kernel, '--out', out, '--quiet']);
+  const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Summary;
+  const results = (await readFile(join(out, 'results.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as ResultLine);
+  return { run, summary, results };
+}
+
+const cases = loadSelftests();
+
+describe('built-in selftests in a guest', () => {
+  it('should pass every case on 6.12, fentry and fentry.s programs included, known divergences reported as such', async (ctx) => {
+    await needsKernelImage(ctx, '6.12');
+    const { run, summary, results } = await selftestsOn('6.12');
+    expect(run.stderr).toBe('');
+    expect(run.exitCode).toBe(0);
+    expect(summary).toMatchObject({ runner: 'vm', cases: cases.length, failed: 0, errors: 0, skipped: 0 });
+    expect(summary.passed + summary.divergent).toBe(cases.length);
+    // the upstream programs ran as upstream wrote them (fentry / fentry.s), not retargeted as on the host
+    const array = results.find((r) => r.scenarioId === 'percpu_alloc_array')!;
+    expect(array.result.status).toBe('pass');
+    expect(array.observation.runs.at(-1)?.globals).toMatchObject({ cpu0_field_d: '2', sum_field_c: '1' });
+    expect(cases.find((c) => c.scenario.id === 'percpu_alloc_array')!.scenario.programs.every((p) => p.progType === 'fentry')).toBe(true);
+  });
+
+  it('should show on 6.1 that every scenario calling a kfunc is refused as not supported by the kernel', async (ctx) => {
+    await needsKernelImage(ctx, '6.1');
+    const { run, summary, results } = await selftestsOn('6.1');
+    expect(run.exitCode).toBe(0);
+    expect(summary).toMatchObject({ cases: cases.length, failed: 0, errors: 0 });
+    const withKfuncs = cases.filter((c) => scenarioKfuncs(c.scenario).length > 0);
+    expect(withKfuncs.length).toBeGreaterThan(40);
+    for (const c of withKfuncs) {
+      const programs = results.find((r) => r.scenarioId === c.scenario.id)!.observation.programs;
+      expect(programs.map((p) => (p.verdict === 'rejected' ? [p.stage, p.log.trim()] : p.verdict)), c.scenario.id).toEqual(
+        programs.map(() => ['libbpf', expect.stringMatching(/^libbpf: extern \(func ksym\) 'bpf_\w+': not found in kernel or module BTFs$/)]),
+      );
+    }
+  });
+});
