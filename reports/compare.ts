@@ -18,7 +18,7 @@ import { explainMismatch, lastErrorLine, matchMessages } from './matchMessages.t
  *
  * Status, in order: `skip` when the runner did not try the scenario; `fail` when a mismatch no known divergence
  * explains is left; `error` when the runner failed (harness crash, VM timeout, test_run error) and nothing else is
- * unexplained;
+ * unexplained, unless a host-unsafe divergence of the case explains the kernel's death;
  * `divergence` when every mismatch is explained by a DivergenceHit; else `pass`.
  */
 export function compare(p: Prediction, o: Observation): CaseResult {
@@ -39,11 +39,12 @@ export function compare(p: Prediction, o: Observation): CaseResult {
       detail: s.text,
     })),
   ];
-  const explainedBy = (m: Mismatch): readonly string[] => explainingDivergences(m, p);
+  const killedBy = killingDivergences(p, o);
+  const explainedBy = (m: Mismatch): readonly string[] => (m.kind === 'runner_error' ? killedBy : explainingDivergences(m, p));
   const unexplained = mismatches.filter((m) => m.kind !== 'runner_error' && explainedBy(m).length === 0);
   const status: CaseStatus =
     unexplained.length > 0 ? 'fail'
-    : mismatches.some((m) => m.kind === 'runner_error') ? 'error'
+    : mismatches.some((m) => m.kind === 'runner_error' && explainedBy(m).length === 0) ? 'error'
     : mismatches.length > 0 ? 'divergence'
     : 'pass';
   const divergences = status === 'divergence' ? [...new Set(mismatches.flatMap(explainedBy))] : [];
@@ -56,6 +57,19 @@ function firstLine(text: string): string {
 
 function runnerError(program: string | null, step: number | null, expected: string, observed: string): Mismatch {
   return { kind: 'runner_error', program, step, expected, observed, detail: observed };
+}
+
+/** Runner errors that mean the kernel died under the case (a guest panic, a harness killed by an Oops). */
+const KERNEL_DEATHS: ReadonlySet<string> = new Set(['KPTR_VM_PANIC', 'KPTR_HARNESS_CRASH']);
+
+/**
+ * Host-unsafe divergences that explain the runner's failure: they are known to break the kernel, and this one
+ * broke with a splat to show for it. That is the divergence doing what it is recorded to do (in a VM, where such
+ * cases run), not the runner failing.
+ */
+function killingDivergences(p: Prediction, o: Observation): readonly string[] {
+  if (o.error === null || !KERNEL_DEATHS.has(o.error.code) || o.splats.length === 0) return [];
+  return p.divergences.filter((d) => d.hostUnsafe).map((d) => d.divergenceId);
 }
 
 /**

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { CaseResult, Observation, Prediction } from '../types/index.ts';
 import { caseRule } from './caseRule.ts';
 import { findingId } from './findingId.ts';
+import { kernelCaseCollector, kernelDisagreements, type ProgramAcrossKernels } from './kernelDisagreements.ts';
 import { replayCommand } from './replayCommand.ts';
 import type { Reporter, ReporterOptions, RunMeta } from './reporter.ts';
 import type { Summary } from './summary.ts';
@@ -35,6 +36,20 @@ function summaryTable(summaries: readonly Summary[]): string {
   return [line(header), ...rows.map(line), ...findings].join('\n');
 }
 
+/** Programs shown in the console's kernel comparison; kernels.json and report.html hold them all. */
+const MAX_DISAGREEMENT_LINES = 20;
+
+/** After a run over several kernels: where they disagree with each other, and where with the oracle. */
+function disagreementLines(rows: readonly ProgramAcrossKernels[], kernels: number): string {
+  const between = rows.filter((r) => r.kernelsDisagree).length;
+  const oracle = rows.filter((r) => r.oracleDisagrees).length;
+  const head = `${kernels} kernels: they disagree with each other on ${between} program(s); some kernel disagrees with the oracle on ${oracle}`;
+  const shown = [...rows].sort((a, b) => Number(b.oracleDisagrees) - Number(a.oracleDisagrees)).slice(0, MAX_DISAGREEMENT_LINES);
+  const lines = shown.map((r) => `  ${r.oracleDisagrees ? 'ORACLE' : 'kernels'} ${r.scenarioId}/${r.program}: ${r.byKernel.map((k) => `${k.kernel.split(' ')[1]}=${k.observed}${k.status === 'fail' || k.status === 'error' ? ` (predicted ${k.predicted})` : ''}`).join('  ')}`);
+  const more = rows.length > shown.length ? [`  … ${rows.length - shown.length} more in kernels.json`] : [];
+  return [head, ...lines, ...more].join('\n');
+}
+
 /**
  * Human output. On a terminal: one progress line rewritten with `\r` (cases, cases/s, ETA when the total is known,
  * mismatches so far), failures printed above it as they come; otherwise plain progress lines now and then.
@@ -48,6 +63,7 @@ export function consoleReporter(options: ReporterOptions): Reporter {
   let done = 0;
   let failing = 0;
   let progressShown = false;
+  const cases = kernelCaseCollector();
 
   const progress = (): string => {
     const elapsed = Math.max(clock() - started, 1) / 1000;
@@ -69,7 +85,8 @@ export function consoleReporter(options: ReporterOptions): Reporter {
       done = 0;
       failing = 0;
     },
-    onCase(r, p: Prediction | null, _o: Observation) {
+    onCase(r, p: Prediction | null, o: Observation) {
+      cases.add(r, p, o);
       done += 1;
       if (r.status === 'fail' || r.status === 'error') failing += 1;
       if (!live) return;
@@ -93,6 +110,8 @@ export function consoleReporter(options: ReporterOptions): Reporter {
         return;
       }
       stdout.write(`${summaryTable(summaries)}\n`);
+      const runs = cases.runs();
+      if (runs.size > 1 && !quiet) stdout.write(`\n${disagreementLines(kernelDisagreements(runs), runs.size)}\n`);
     },
   };
 }

@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CaseResult, CaseStatus, Splat } from '../types/index.ts';
 import { escapeMarkup as esc } from './escapeMarkup.ts';
+import { kernelCaseCollector, kernelDisagreements, type KernelCase } from './kernelDisagreements.ts';
 import type { Reporter, ReporterOptions } from './reporter.ts';
 import type { FindingRef, Summary } from './summary.ts';
 
@@ -17,7 +18,8 @@ export interface FindingView {
 
 export interface HtmlInput {
   readonly summaries: readonly Summary[];
-  readonly cases: readonly { readonly result: CaseResult }[];
+  /** per runner × kernel (`<runner> <release>`) */
+  readonly runs: ReadonlyMap<string, readonly KernelCase[]>;
   readonly findings: readonly FindingView[];
 }
 
@@ -52,16 +54,33 @@ function coverageSection(summaries: readonly Summary[]): string {
 const WORST: readonly CaseStatus[] = ['fail', 'error', 'divergence', 'pass', 'skip'];
 
 /** kernel × rule: the worst status among the cases exercising the rule on that kernel, with the case count. */
-function matrixSection(cases: HtmlInput['cases']): string {
-  const kernels = [...new Set(cases.map((c) => `${c.result.runner} ${c.result.kernelRelease}`))];
-  if (kernels.length < 2) return '';
-  const rules = [...new Set(cases.flatMap((c) => c.result.rules))].sort();
+function matrixSection(runs: HtmlInput['runs']): string {
+  if (runs.size < 2) return '';
+  const kernels = [...runs.keys()];
+  const rules = [...new Set([...runs.values()].flatMap((cases) => cases.flatMap((c) => c.result.rules)))].sort();
   const rows = rules.map((rule) => [esc(rule), ...kernels.map((k) => {
-    const here = cases.filter((c) => `${c.result.runner} ${c.result.kernelRelease}` === k && c.result.rules.includes(rule));
+    const here = (runs.get(k) ?? []).filter((c) => c.result.rules.includes(rule));
     const worst = WORST.find((s) => here.some((c) => c.result.status === s));
     return worst === undefined ? '' : `<span class="${worst}">${worst} (${here.length})</span>`;
   })]);
   return `<h2>Verdicts per kernel and rule</h2>${table(['rule', ...kernels], rows)}`;
+}
+
+/** Programs the kernels treat differently, or that some kernel treats differently from the oracle. */
+function disagreementSection(runs: HtmlInput['runs']): string {
+  if (runs.size < 2) return '';
+  const kernels = [...runs.keys()];
+  const rows = kernelDisagreements(runs).map((r) => [
+    esc(r.scenarioId), esc(r.program), r.oracleDisagrees ? '<span class="fail">oracle</span>' : 'kernels only',
+    ...kernels.map((k) => {
+      const on = r.byKernel.find((x) => x.kernel === k);
+      if (!on) return '';
+      const wrong = on.status === 'fail' || on.status === 'error';
+      return `<span class="${on.status}">${esc(on.observed)}</span>${wrong ? `<br>predicted ${esc(on.predicted ?? '?')}` : ''}`;
+    }),
+  ]);
+  const body = rows.length === 0 ? '<p>Every kernel gave every program the same verdict, as the oracle predicted.</p>' : table(['scenario', 'program', 'disagrees with', ...kernels], rows);
+  return `<h2>Where kernels disagree</h2>${body}`;
 }
 
 function findingSection(f: FindingView): string {
@@ -86,7 +105,8 @@ export function renderHtml(input: HtmlInput): string {
 <body><h1>kptr-conform report</h1>
 ${summarySection(input.summaries)}
 ${coverageSection(input.summaries)}
-${matrixSection(input.cases)}
+${matrixSection(input.runs)}
+${disagreementSection(input.runs)}
 <h2>Findings</h2>
 ${findings}
 </body></html>
@@ -117,15 +137,13 @@ export async function loadFindingView(outDir: string, ref: FindingRef): Promise<
 
 /** report.html across every runner × kernel of the run. */
 export function htmlReporter(options: ReporterOptions): Reporter {
-  const cases: { result: CaseResult }[] = [];
+  const cases = kernelCaseCollector();
   return {
-    onCase(result) {
-      cases.push({ result });
-    },
+    onCase: cases.add,
     async onEnd(summaries) {
       const findings = await Promise.all(summaries.flatMap((s) => s.findings).map((f) => loadFindingView(options.outDir, f)));
       await mkdir(options.outDir, { recursive: true });
-      await writeFile(join(options.outDir, 'report.html'), renderHtml({ summaries, cases, findings }));
+      await writeFile(join(options.outDir, 'report.html'), renderHtml({ summaries, runs: cases.runs(), findings }));
     },
   };
 }

@@ -3,6 +3,7 @@ import { consoleReporter } from './console.ts';
 import { htmlReporter } from './html.ts';
 import { jsonlReporter } from './jsonl.ts';
 import { junitReporter } from './junit.ts';
+import { kernelsJsonReporter } from './kernelsJson.ts';
 import type { Summary } from './summary.ts';
 import { testProgsJsonReporter } from './testProgsJson.ts';
 
@@ -17,7 +18,7 @@ export interface RunMeta {
 
 /** Resolved once by the CLI; reporters never read process.env or argv. */
 export interface ReporterOptions {
-  /** directory the file reporters write into: results.jsonl, junit.xml, test_progs.json, report.html */
+  /** directory the file reporters write into: results.jsonl, junit.xml, test_progs.json, report.html, kernels.json */
   readonly outDir: string;
   /** where the console reporter writes */
   readonly stdout: { write(chunk: string): unknown };
@@ -47,6 +48,7 @@ export const reporters = {
   junit: junitReporter,
   'test-progs-json': testProgsJsonReporter,
   html: htmlReporter,
+  'kernels-json': kernelsJsonReporter,
 } as const satisfies Record<string, (options: ReporterOptions) => Reporter>;
 
 export type ReporterName = keyof typeof reporters;

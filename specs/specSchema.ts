@@ -130,7 +130,7 @@ export function readSelftestCase(v: unknown, path: string): SelftestCase {
   const o = readObject(v, path, ['scenario', 'source', 'expect', 'divergences']);
   return Object.freeze({
     scenario: readScenario(o.scenario, child(path, 'scenario')),
-    source: readMatching(o.source, child(path, 'source'), /^(upstream|ground-truth):\S+$/, 'upstream:<path> or ground-truth:<case>'),
+    source: readMatching(o.source, child(path, 'source'), /^(upstream|ground-truth|measured):\S+$/, 'upstream:<path>, ground-truth:<case> or measured:<name>'),
     expect: readExpect(o.expect, child(path, 'expect')),
     divergences: readStrings(o.divergences, child(path, 'divergences')),
   });

@@ -16,6 +16,7 @@ export const OP_KINDS = keysOf<OpKind>({
 export const FEATURE_NAMES = keysOf<FeatureName>({
   percpu_kptr: true, obj_new: true, rcu_kfuncs: true, bpf_for: true, percpu_size_limit: true,
   nested_rcu_lock: true, exit_leak_trailer: true, reject_plain_into_percpu: true, exit_checks_leak_first: true,
+  sleepable_fentry_test1: true,
 });
 
 export const PROG_TYPES = keysOf<ProgType>({ tc: true, syscall: true, fentry: true, 'fentry.s': true });
@@ -28,7 +29,7 @@ export const SCALAR_CTYPES = keysOf<ScalarCType>({
 });
 
 /** Names a `${param}` in a rule message may use (types/spec.ts RuleMessage). */
-export const MESSAGE_PARAMS = Object.freeze(['reg', 'struct', 'off', 'type', 'kfunc', 'size', 'limit'] as const);
+export const MESSAGE_PARAMS = Object.freeze(['reg', 'struct', 'off', 'type', 'kfunc', 'size', 'limit', 'target'] as const);
 
 /** C keywords (and the names the generated C reserves) that can never be a scenario identifier. */
 export const RESERVED_IDENTIFIERS: ReadonlySet<string> = new Set([

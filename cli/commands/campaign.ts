@@ -67,7 +67,6 @@ async function shrinkCase(
 export async function campaign(opts: CliOptions): Promise<number> {
   const cfg = resolveFromArgv('run', opts);
   const spec = loadSpec();
-  const verdictsByKernel: { kernel: string; cases: CheckedCase[] }[] = [];
   const outputs = openOutputs(cfg, spec);
   let summaries: readonly Summary[] = [];
   try {
@@ -84,7 +83,6 @@ export async function campaign(opts: CliOptions): Promise<number> {
       const generated = values.map((v, i) => prefixScenario(v.value_, `s${cfg.seed}_${i}`));
       outputs.startSegment(session, corpus.length + generated.length);
       const cases = await checkChunked(session, spec, [...corpus, ...generated], (c) => outputs.onCase(c));
-      verdictsByKernel.push({ kernel: session.kernel.release, cases });
       for (const f of cases.filter((c) => c.result.status === 'fail')) {
         const index = generated.findIndex((s) => s.id === f.scenario.id);
         const shrunk = cfg.shrink && index >= 0 ? await shrinkCase(session, spec, cfg, arb, values[index]!, f) : null;
@@ -107,27 +105,5 @@ export async function campaign(opts: CliOptions): Promise<number> {
   } finally {
     summaries = await outputs.finish();
   }
-  if (verdictsByKernel.length > 1 && !cfg.quiet && !cfg.json) printKernelDisagreements(verdictsByKernel);
   return summaries.some((x) => x.failed + x.errors > 0) ? 1 : 0;
-}
-
-/** Where the same scenario got different verdicts on different kernels. */
-function printKernelDisagreements(runs: readonly { kernel: string; cases: readonly CheckedCase[] }[]): void {
-  const verdicts = new Map<string, Map<string, string>>();
-  for (const r of runs) {
-    for (const c of r.cases) {
-      for (const p of c.observation.programs) {
-        const key = `${c.scenario.id}/${p.program}`;
-        if (!verdicts.has(key)) verdicts.set(key, new Map());
-        verdicts.get(key)!.set(r.kernel, p.verdict === 'accepted' ? 'A' : `R:${p.summary}`);
-      }
-    }
-  }
-  const lines: string[] = [];
-  for (const [key, byKernel] of verdicts) {
-    if (new Set([...byKernel.values()].map((v) => v.slice(0, 1))).size > 1) {
-      lines.push(`${key}: ${[...byKernel].map(([k, v]) => `${k}=${v}`).join('  ')}`);
-    }
-  }
-  process.stdout.write(`\nKernels disagree on ${lines.length} program(s)${lines.length ? ':' : '.'}\n${lines.join('\n')}\n`);
 }

@@ -92,7 +92,7 @@ export const DEREF_CHECKS: readonly Check<DerefCtx>[] = [
   { rule: 'mem.scalar_deref', violated: (c) => c.h.s === 'DEAD' || c.h.s === 'NULL' || c.h.s === 'UNINIT', params: () => ({ type: 'scalar' }) },
   { rule: 'percpu.direct_deref', violated: (c) => PERCPU_MEM.has(c.h.s), params: (c) => ({ struct: c.h.struct ?? '', off: String(c.off) }) },
   // "only read is supported": an untrusted pointer may be read (PROBE_MEM) but never written
-  { rule: 'mem.untrusted_write', violated: (c) => c.write && (c.h.s === 'UNTR_RAW' || c.h.s === 'UNTR_ELEM'), params: (c) => ({ type: printedType(c.h) }) },
+  { rule: 'mem.untrusted_write', violated: (c) => c.write && (c.h.s === 'UNTR_RAW' || c.h.s === 'UNTR_ELEM'), params: none },
 ];
 
 // ---- direct store to a kptr field (E1) ------------------------------------------------------------------------------

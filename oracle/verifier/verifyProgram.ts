@@ -26,21 +26,33 @@ function allOps(ops: readonly Op[]): Op[] {
  */
 export function missingKfunc(scenario: Scenario, features: Readonly<Record<FeatureName, boolean>>): string | null {
   const missing = scenario.programs
-    .flatMap((p) => allOps(p.ops).map(kfuncOf))
-    .filter((k) => k !== null && !features[k.feature])
-    .map((k) => (k as { name: string }).name)
+    .flatMap((p) => allOps(p.ops))
+    .flatMap((o) => {
+      const k = kfuncOf(o);
+      return k === null || features[k.feature] ? [] : externsOf(o, k.name);
+    })
     .sort();
   return missing[0] ?? null;
 }
 
+/** Every extern an op's C references: bpf_for is the whole num iterator (new, next, destroy), not only its first call. */
+function externsOf(o: Op, kfunc: string): string[] {
+  return o.op === 'sum' ? ['bpf_iter_num_new', 'bpf_iter_num_next', 'bpf_iter_num_destroy'] : [kfunc];
+}
+
 /**
  * Checks that do not depend on the path: the object fails in libbpf (a kfunc the kernel lacks), then a non-GPL
- * license calling any kfunc (`add_kfunc_call` refuses it in the pass over all instructions that precedes verification).
+ * license calling any kfunc (`add_kfunc_call` refuses it in the pass over all instructions that precedes verification),
+ * then a sleepable program on an attach target that does not take one.
  */
 function programChecks(ctx: VerifyContext, program: Program): RuleHit | null {
   if (ctx.missingKfunc !== null && ctx.applies('kfunc.absent')) return { ruleId: 'kfunc.absent', params: { kfunc: ctx.missingKfunc } };
   const first = allOps(program.ops).map(kfuncOf).find((k) => k !== null);
   if (first && program.license === 'Proprietary' && ctx.applies('kfunc.non_gpl')) return { ruleId: 'kfunc.non_gpl', params: { kfunc: first.name } };
+  // every fentry program attaches to bpf_fentry_test1 (ARCHITECTURE.md); check_attach_btf_id runs before do_check
+  if (program.progType === 'fentry.s' && !ctx.features.sleepable_fentry_test1 && ctx.applies('attach.not_sleepable')) {
+    return { ruleId: 'attach.not_sleepable', params: { target: 'bpf_fentry_test1' } };
+  }
   return null;
 }
 

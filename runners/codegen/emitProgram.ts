@@ -103,7 +103,7 @@ function emitOp(scope: Scope, op: Op): string[] {
       varOf(scope, op.var);
       return [op.percpu ? `bpf_percpu_obj_drop(${op.var});` : `bpf_obj_drop(${op.var});`];
     case 'load':
-      return [`${op.dst} = ${pointerCast(scope, op.dst, slotOf(scope, op.slot).pointee)}${slotField(scope, op.slot)};`];
+      return [`${op.dst} = ${pointerCast(scope, op.dst, slotOf(scope, op.slot).pointee)}READ_KPTR(${slotField(scope, op.slot)});`];
     case 'store': {
       const pointee = slotOf(scope, op.slot).pointee;
       const src = op.src === null ? 'NULL' : `${pointerCast(scope, op.src, pointee)}${op.src}`;

@@ -45,6 +45,13 @@ extern void bpf_rcu_read_unlock(void) __ksym __weak;
 #define bpf_obj_drop(kptr) bpf_obj_drop_impl(kptr, NULL)
 
 /*
+ * A load of a kptr field, as the kernel's READ_ONCE: each one reaches the verifier as its own load. A plain C read
+ * may be merged by clang with an earlier read of the same field (nothing in between writes it, as far as C knows),
+ * and the verifier would then see the earlier, NULL-checked register instead of a fresh maybe-NULL one.
+ */
+#define READ_KPTR(field) (*(volatile typeof(field) *)&(field))
+
+/*
  * Open-coded numbers iterator (kernel 6.4+). The uapi header of Debian 12 (6.1) predates
  * struct bpf_iter_num; the verifier recognises the iterator by this exact name and size.
  */

@@ -148,6 +148,20 @@ describe('compare', () => {
     expect(compare(safe, observation({ splats })).status).toBe('fail');
   });
 
+  it('should explain a guest panic with a splat by a host-unsafe divergence, and only then', () => {
+    const splats = [{ kind: 'panic' as const, text: 'Kernel panic - not syncing: Fatal exception in interrupt', during: null }];
+    const error = { code: 'KPTR_VM_PANIC', message: 'the guest kernel panicked during this case' };
+    const unsafe = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: true }] });
+    const died = observation({ error, splats, runs: [] });
+    const r = compare(unsafe, died);
+    expect(r.status).toBe('divergence');
+    expect(r.divergences).toEqual(['d1']);
+    expect(r.mismatches.map((m) => m.kind)).toContain('runner_error');
+    // no splat to show the kernel broke, or a timeout rather than a death: the runner's failure stands
+    expect(compare(unsafe, observation({ error, splats: [], runs: [] })).status).toBe('error');
+    expect(compare(unsafe, observation({ error: { code: 'KPTR_VM_TIMEOUT', message: 'hung' }, splats, runs: [] })).status).toBe('error');
+  });
+
   it('should fail, with no divergence listed, when one mismatch is explained and another is not', () => {
     const p = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: false }] });
     const o = withPrograms([accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')], {

@@ -42,6 +42,9 @@ describe('htmlReporter', () => {
     expect(html).toContain('<h2>Verdicts per kernel and rule</h2>');
     expect(html).toContain('<th>host 7.3.4+deb13-cloud-amd64</th>');
     expect(html).toContain('<td>refs.unreleased</td><td><span class="fail">fail (5)</span></td><td><span class="fail">fail (5)</span></td>');
+    // both kernels fail the same cases the same way: listed as disagreeing with the oracle, not with each other
+    expect(html).toContain('<h2>Where kernels disagree</h2>');
+    expect(html).toMatch(/<td><span class="fail">oracle<\/span><\/td>/);
   });
 
   it('should leave the matrix out for a single kernel and say when there are no findings', async () => {
@@ -52,6 +55,7 @@ describe('htmlReporter', () => {
     await reporter.onEnd([summarize(cases.map((c) => c.result), { runner: 'host', kernel: KERNEL, seed: null, durationMs: 1, ruleIds: [] })]);
     const html = await readFile(join(options.outDir, 'report.html'), 'utf8');
     expect(html).not.toContain('Verdicts per kernel and rule');
+    expect(html).not.toContain('Where kernels disagree');
     expect(html).toContain('<p>No findings.</p>');
   });
 });

@@ -17,7 +17,7 @@ const RULE_IDS = [
   'percpu_obj_drop.wrong_kind', 'obj_drop.wrong_kind', 'kptr_xchg.type_mismatch', 'kptr_xchg.plain_into_percpu',
   'kptr_xchg.bad_src', 'kptr.direct_store', 'percpu_ptr.bad_arg', 'percpu.direct_deref', 'mem.maybe_null_deref',
   'mem.scalar_deref', 'rcu.nested_lock', 'rcu.unmatched_unlock', 'rcu.exit_locked', 'ref.leak',
-  'percpu_obj_new.nested_special_field',
+  'percpu_obj_new.nested_special_field', 'mem.untrusted_write', 'attach.not_sleepable',
 ];
 
 function errorOf(fn: () => unknown): KptrError {
@@ -44,7 +44,7 @@ describe('the real spec', () => {
     for (const rule of spec.rules) {
       for (const m of rule.messages) expect(() => parseVersionRange(m.kernels)).not.toThrow();
       expect(rule.messages.some((m) => versionInRange('6.1.0', m.kernels)), rule.id)
-        .toBe(['kfunc.absent', 'mem.scalar_deref', 'percpu_ptr.bad_arg'].includes(rule.id));
+        .toBe(['kfunc.absent', 'mem.scalar_deref', 'percpu_ptr.bad_arg', 'attach.not_sleepable'].includes(rule.id));
       expect(rule.messages.some((m) => versionInRange('6.12.117', m.kernels)), rule.id).toBe(true);
       // nesting bpf_rcu_read_lock is allowed from 7.0, so that rule has no message there
       expect(rule.messages.some((m) => versionInRange('7.3.4', m.kernels)), rule.id).toBe(rule.id !== 'rcu.nested_lock');
@@ -61,9 +61,10 @@ describe('the built-in selftests', () => {
   const spec = loadSpec();
   const cases = loadSelftests(undefined, spec);
 
-  it('loads every case of the three files', () => {
+  it('loads every case of the four files', () => {
     const bySource = (prefix: string) => cases.filter((c) => c.source.startsWith(prefix)).length;
-    expect(cases.length).toBe(50);
+    expect(cases.length).toBe(52);
+    expect(bySource('measured:')).toBe(2);
     expect(bySource('upstream:progs/percpu_alloc_array.c')).toBe(2);
     expect(bySource('upstream:progs/percpu_alloc_fail.c')).toBe(9);
     expect(bySource('ground-truth:')).toBe(39);
@@ -131,7 +132,7 @@ describe('malformed spec files', () => {
   };
 
   it('loads the unmodified copy', () => {
-    expect(loadSpec(dir).rules.length).toBe(24);
+    expect(loadSpec(dir).rules.length).toBe(26);
   });
 
   it('names file, line and column of a YAML syntax error', () => {
