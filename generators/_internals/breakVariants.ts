@@ -159,6 +159,28 @@ const VARIANTS: Readonly<Record<string, readonly BreakVariant[]>> = {
     v('load_unchecked', (b) => { const s = pslot(b); enterRcu(b); const r = b.load(s.name); deref(b, r); b.st.handle(r).state = 'joined'; }, hasPercpuSlot),
     v('obj_new_unchecked', (b) => deref(b, b.newObj(good(b), false)), hasGood),
   ],
+  'mem.untrusted_write': [
+    v('element_after_unlock', (b) => {
+      const s = pslot(b);
+      leaveRcu(b);
+      b.rcuLock();
+      const r = b.load(s.name);
+      b.nullExit(r);
+      const e = b.perCpu(r, b.pick(2) === 0 ? 0 : 'this');
+      b.nullExit(e);
+      b.rcuUnlock();
+      b.write(e);
+      b.st.handle(e).state = 'joined';
+    }, (b) => hasPercpuSlot(b) && !b.st.exitLocked),
+    v('kptr_loaded_outside_rcu', (b) => {
+      const s = b.pickOf(kptrSlots(b));
+      leaveRcu(b);
+      const r = b.load(s.name);
+      b.nullExit(r);
+      b.write(r);
+      b.st.handle(r).state = 'joined';
+    }, (b) => kptrSlots(b).length > 0 && b.st.sleepable && !b.st.exitLocked),
+  ],
   'mem.scalar_deref': [
     v('after_drop', (b) => { const pc = b.pick(2) === 0; const o = b.freshOwn(good(b), pc); b.drop(o, pc); deref(b, o); }, hasGood),
     v('xchg_source_outside_rcu', (b) => {
@@ -204,7 +226,7 @@ const VARIANTS: Readonly<Record<string, readonly BreakVariant[]>> = {
   ]])),
 };
 
-/** The rule ids {@link breakVariants} knows (every id of the rule table but kfunc.absent and kfunc.prog_type). */
+/** The rule ids {@link breakVariants} knows (every id of the rule table but the kernel-side kfunc.absent, kfunc.prog_type and attach.not_sleepable). */
 export const BREAKABLE_RULES: readonly string[] = Object.keys(VARIANTS);
 
 /** Ways to break `rule`; throws for a rule the generators cannot break from inside a program. */

@@ -15,10 +15,11 @@ const RULE_TABLE = [
   'percpu_obj_new.special_fields', 'percpu_obj_drop.maybe_null', 'percpu_obj_drop.unreferenced', 'percpu_obj_drop.wrong_kind',
   'obj_drop.wrong_kind', 'kptr_xchg.type_mismatch', 'kptr_xchg.plain_into_percpu', 'kptr_xchg.bad_src', 'kptr.direct_store',
   'percpu_ptr.bad_arg', 'percpu.direct_deref', 'mem.maybe_null_deref', 'mem.scalar_deref', 'rcu.nested_lock',
-  'rcu.unmatched_unlock', 'rcu.exit_locked', 'ref.leak', 'percpu_obj_new.nested_special_field',
+  'rcu.unmatched_unlock', 'rcu.exit_locked', 'ref.leak', 'percpu_obj_new.nested_special_field', 'mem.untrusted_write',
+  'attach.not_sleepable',
 ];
 /** Rules that come from the kernel or the program type, not from the program text. */
-const NOT_FROM_PROGRAMS = ['kfunc.absent', 'kfunc.prog_type'];
+const NOT_FROM_PROGRAMS = ['kfunc.absent', 'kfunc.prog_type', 'attach.not_sleepable'];
 
 /** `rule/variant in pN` notes of a generated description. */
 function notes(description: string): { rule: string; variant: string; prog: string }[] {
