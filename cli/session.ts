@@ -12,6 +12,11 @@ export interface Session {
   readonly caps: RunnerCapabilities;
   readonly kernel: KernelInfo;
   readonly available: Readonly<Record<ProgType, boolean>>;
+  /**
+   * Shrink candidates checked per runner call. A host round trip costs a clang run (~0.1 s); a vm one costs a boot
+   * (~4 s under TCG) while each extra candidate costs ~50 ms in the guest, so a vm round checks many more.
+   */
+  readonly shrinkBatch: number;
 }
 
 /** Creates and probes the runner for one kernel ('host' or a vm kernel name/path); a runner that cannot work here is one KptrError. */
@@ -30,5 +35,5 @@ export async function openSession(cfg: RunConfig, kernel: string): Promise<Sessi
   const available = Object.fromEntries(
     (Object.keys(caps.progTypes) as ProgType[]).map((t) => [t, caps.progTypes[t].ok]),
   ) as Record<ProgType, boolean>;
-  return { runner, caps, kernel: caps.kernel, available };
+  return { runner, caps, kernel: caps.kernel, available, shrinkBatch: cfg.runner === 'vm' ? 64 : 16 };
 }

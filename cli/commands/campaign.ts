@@ -14,8 +14,12 @@ import type { Summary } from '../../reports/summary.ts';
 import { checkScenarios, type CheckedCase } from '../pipeline.ts';
 import { openSession, type Session } from '../session.ts';
 
-/** Scenarios checked per runner call: big enough to amortise clang and libbpf, small enough for live progress. */
-const CHUNK = 250;
+/**
+ * Scenarios checked per runner call. Results stream out per object (host) or per boot (vm) whatever the chunk, so a
+ * chunk only bounds memory and what a crash of the tool loses; each chunk boundary drains the runner's pipeline (the
+ * host compiles ahead, the vm boots once per chunk): 10,000 host cases ran at 150 cases/s with chunks of 250.
+ */
+const CHUNK = 2000;
 
 /** What must stay the same while shrinking: the mismatch kinds and the rules the expectation names. */
 export function mismatchSignature(r: CaseResult, c: CheckedCase): string {
@@ -59,7 +63,7 @@ async function shrinkCase(
     const first = hits.find((c) => c !== null);
     if (first) best = first;
     return hits.map((c) => c !== null);
-  }, { batchSize: 16, maxSteps: cfg.maxShrinks, maxChecks: cfg.maxShrinks * 16 });
+  }, { batchSize: session.shrinkBatch, maxSteps: cfg.maxShrinks, maxChecks: cfg.maxShrinks * session.shrinkBatch });
   return { checked: best, path: res.path, steps: res.steps };
 }
 
