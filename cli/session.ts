@@ -17,6 +17,8 @@ export interface Session {
    * (~4 s under TCG) while each extra candidate costs ~50 ms in the guest, so a vm round checks many more.
    */
   readonly shrinkBatch: number;
+  /** round trips one finding's shrink may take: a vm round trip is a boot (~7 s with compile), a host one ~0.1 s */
+  readonly shrinkRounds: number;
 }
 
 /** Creates and probes the runner for one kernel ('host' or a vm kernel name/path); a runner that cannot work here is one KptrError. */
@@ -35,5 +37,5 @@ export async function openSession(cfg: RunConfig, kernel: string): Promise<Sessi
   const available = Object.fromEntries(
     (Object.keys(caps.progTypes) as ProgType[]).map((t) => [t, caps.progTypes[t].ok]),
   ) as Record<ProgType, boolean>;
-  return { runner, caps, kernel: caps.kernel, available, shrinkBatch: cfg.runner === 'vm' ? 64 : 16 };
+  return { runner, caps, kernel: caps.kernel, available, shrinkBatch: cfg.runner === 'vm' ? 64 : 16, shrinkRounds: cfg.runner === 'vm' ? 24 : 1000 };
 }

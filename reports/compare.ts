@@ -40,7 +40,13 @@ export function compare(p: Prediction, o: Observation): CaseResult {
     })),
   ];
   const killedBy = killingDivergences(p, o);
-  const explainedBy = (m: Mismatch): readonly string[] => (m.kind === 'runner_error' ? killedBy : explainingDivergences(m, p));
+  const ranDivergent = divergentRuns(p, o);
+  const explainedBy = (m: Mismatch): readonly string[] => {
+    if (m.kind === 'runner_error') return killedBy;
+    const direct = explainingDivergences(m, p);
+    if (direct.length > 0 || m.kind !== 'value' || m.step === null) return direct;
+    return ranDivergent.filter((r) => r.step <= m.step!).map((r) => r.divergenceId);
+  };
   const unexplained = mismatches.filter((m) => m.kind !== 'runner_error' && explainedBy(m).length === 0);
   const status: CaseStatus =
     unexplained.length > 0 ? 'fail'
@@ -57,6 +63,19 @@ function firstLine(text: string): string {
 
 function runnerError(program: string | null, step: number | null, expected: string, observed: string): Mismatch {
   return { kind: 'runner_error', program, step, expected, observed, detail: observed };
+}
+
+/**
+ * Runs of a program that only a divergent kernel accepted (the oracle predicts a refusal, a known divergence says
+ * this kernel loads it): what it wrote is outside the prediction, so value mismatches from its first run on are that
+ * divergence's doing. Only in a VM: the host gate never runs such a program.
+ */
+function divergentRuns(p: Prediction, o: Observation): { step: number; divergenceId: string }[] {
+  return p.divergences.flatMap((d) => {
+    const refused = p.programs.some((x) => x.program === d.program && x.verdict === 'rejected');
+    const first = o.runs.find((r) => r.program === d.program);
+    return refused && first ? [{ step: first.step, divergenceId: d.divergenceId }] : [];
+  });
 }
 
 /** Runner errors that mean the kernel died under the case (a guest panic, a harness killed by an Oops). */

@@ -12,6 +12,8 @@ export interface ShrinkOptions {
   readonly maxSteps: number;
   /** stop after this many candidates checked in all */
   readonly maxChecks: number;
+  /** stop after this many kernel round-trips (a VM round-trip is a boot) */
+  readonly maxRounds: number;
 }
 
 export interface ShrinkResult<T> {
@@ -35,7 +37,8 @@ export async function shrinkBatched<T>(
   let current = start;
   const path: number[] = [];
   let checks = 0;
-  outer: while (path.length < opts.maxSteps && checks < opts.maxChecks) {
+  let rounds = 0;
+  outer: while (path.length < opts.maxSteps && checks < opts.maxChecks && rounds < opts.maxRounds) {
     const it = arb.shrink(current.value_, current.context)[Symbol.iterator]();
     let offset = 0;
     for (;;) {
@@ -47,6 +50,7 @@ export async function shrinkBatched<T>(
       if (batch.length === 0) break outer;
       const verdicts = await stillFails(batch.map((v) => v.value_));
       checks += batch.length;
+      rounds += 1;
       const hit = verdicts.findIndex(Boolean);
       if (hit >= 0) {
         current = batch[hit]!;
@@ -54,7 +58,7 @@ export async function shrinkBatched<T>(
         continue outer;
       }
       offset += batch.length;
-      if (checks >= opts.maxChecks) break outer;
+      if (checks >= opts.maxChecks || rounds >= opts.maxRounds) break outer;
     }
   }
   return { value: current.value_, path: path.join(':'), steps: path.length, checks };

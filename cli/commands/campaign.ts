@@ -63,7 +63,7 @@ async function shrinkCase(
     const first = hits.find((c) => c !== null);
     if (first) best = first;
     return hits.map((c) => c !== null);
-  }, { batchSize: session.shrinkBatch, maxSteps: cfg.maxShrinks, maxChecks: cfg.maxShrinks * session.shrinkBatch });
+  }, { batchSize: session.shrinkBatch, maxSteps: cfg.maxShrinks, maxChecks: cfg.maxShrinks * session.shrinkBatch, maxRounds: session.shrinkRounds });
   return { checked: best, path: res.path, steps: res.steps };
 }
 

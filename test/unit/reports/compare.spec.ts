@@ -162,6 +162,28 @@ describe('compare', () => {
     expect(compare(unsafe, observation({ error: { code: 'KPTR_VM_TIMEOUT', message: 'hung' }, splats, runs: [] })).status).toBe('error');
   });
 
+  it('should lay the values after a divergently accepted program ran at that divergence, and not those before', () => {
+    // the kernel accepts rp1_leak (a known divergence) and a VM runs it as step 0, before rp1_sum_it reads its effect
+    const p = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: true }] });
+    const programs = [accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')];
+    const after = observation({ programs, runs: [
+      run(0, 0, 'rp1_store', 3, { rp1_sum: '0', rp1_neg: '0' }),
+      run(0, 0, 'rp1_leak', 0, { rp1_sum: '0', rp1_neg: '0' }),
+      run(1, 0, 'rp1_sum_it', 0, { rp1_sum: '82', rp1_neg: '-1' }, 1),
+      run(1, 1, 'rp1_sum_it', 0, { rp1_sum: '123', rp1_neg: '-1' }, 1),
+    ] });
+    const r = compare(p, after);
+    expect(r.status).toBe('divergence');
+    expect(r.mismatches.map((m) => m.kind)).toEqual(['verdict_kernel_accepts', 'value', 'value']);
+    // a wrong value before the divergent program ever ran is still a finding
+    const before = observation({ programs, runs: [
+      run(0, 0, 'rp1_store', 9, { rp1_sum: '0', rp1_neg: '0' }),
+      run(1, 0, 'rp1_leak', 0, { rp1_sum: '0', rp1_neg: '0' }),
+      ...observation().runs.slice(1),
+    ] });
+    expect(compare(p, before).status).toBe('fail');
+  });
+
   it('should fail, with no divergence listed, when one mismatch is explained and another is not', () => {
     const p = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: false }] });
     const o = withPrograms([accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')], {
