@@ -648,6 +648,24 @@ static void set_nr_cpus(struct bpf_object *obj, int nr_cpus)
  * message then depends on where the call sits). A scenario compiled alone with strong externs, as upstream
  * selftests are, fails in libbpf before any BPF_PROG_LOAD: that is what the harness reports for each scenario
  * whose kfuncs the kernel's BTF lacks, naming the first missing one, and its programs are not loaded. */
+/* Whether vmlinux BTF has FUNC `name`, each distinct name looked up once: btf__find_by_name_kind walks every type,
+ * and under TCG a walk per scenario and name cost more than a second per object. */
+static bool kfunc_present(const struct btf *vmlinux, const char *name)
+{
+	static struct {
+		const char *name;
+		bool present;
+	} seen[64];
+	static int nseen;
+	for (int i = 0; i < nseen; i++)
+		if (strcmp(seen[i].name, name) == 0)
+			return seen[i].present;
+	bool present = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+	if (nseen < (int)(sizeof(seen) / sizeof(seen[0])))
+		seen[nseen++] = (typeof(seen[0])){ name, present };
+	return present;
+}
+
 static void refuse_missing_kfuncs(struct bpf_object *obj)
 {
 	if (nksets == 0)
@@ -658,7 +676,7 @@ static void refuse_missing_kfuncs(struct bpf_object *obj)
 	for (int k = 0; k < nksets; k++) {
 		const char *missing = NULL;
 		for (int i = 0; i < ksets[k].count && !missing; i++)
-			if (btf__find_by_name_kind(vmlinux, ksets[k].names[i], BTF_KIND_FUNC) < 0)
+			if (!kfunc_present(vmlinux, ksets[k].names[i]))
 				missing = ksets[k].names[i];
 		if (!missing)
 			continue;
