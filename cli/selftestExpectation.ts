@@ -39,7 +39,7 @@ export function expectationFromCase(c: SelftestCase, oracle: Prediction, spec: S
   const divergences: DivergenceHit[] = c.divergences.flatMap((id) => {
     const d = spec.divergences.find((x) => x.id === id);
     if (!d || !versionInRange(version, d.kernels)) return [];
-    return programs.filter((p) => p.verdict === 'rejected').map((p) => ({ program: p.program, divergenceId: id, hostUnsafe: d.hostUnsafe }));
+    return programs.filter((p) => p.verdict === 'rejected').map((p) => ({ program: p.program, divergenceId: id, hostUnsafe: d.hostUnsafe, splat: d.splat }));
   });
   return { ...oracle, programs, steps, divergences };
 }

@@ -43,7 +43,7 @@ export function predict(scenario: Scenario, kernel: { readonly version: string; 
       rulesHit.add(hit.ruleId);
       for (const d of book.divergences(hit.ruleId)) {
         if (!divergences.some((x) => x.program === program.name && x.divergenceId === d.id)) {
-          divergences.push({ program: program.name, divergenceId: d.id, hostUnsafe: d.hostUnsafe });
+          divergences.push({ program: program.name, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat });
         }
       }
     }

@@ -93,13 +93,13 @@ function killingDivergences(p: Prediction, o: Observation): readonly string[] {
 
 /**
  * Divergence ids that explain a mismatch: a hit on the mismatching program; for a splat the runner could not pin on a
- * program (e.g. an oops when the map is freed after the last run), any host-unsafe hit of the scenario — those are
- * the divergences known to corrupt the kernel.
+ * program (e.g. an oops when the map is freed after the last run), any hit of the scenario known to corrupt the kernel
+ * (host-unsafe) or to make it log a splat.
  */
 function explainingDivergences(m: Mismatch, p: Prediction): readonly string[] {
   if (m.kind === 'runner_error') return [];
   if (m.program === null) {
-    return m.kind === 'splat' ? p.divergences.filter((d) => d.hostUnsafe).map((d) => d.divergenceId) : [];
+    return m.kind === 'splat' ? p.divergences.filter((d) => d.hostUnsafe || d.splat).map((d) => d.divergenceId) : [];
   }
   return p.divergences.filter((d) => d.program === m.program).map((d) => d.divergenceId);
 }

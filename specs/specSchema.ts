@@ -96,7 +96,7 @@ export function readKernels(v: unknown, path: string): readonly KernelFeatures[]
 }
 
 export function readDivergence(v: unknown, path: string): Divergence {
-  const o = readObject(v, path, ['id', 'rule', 'kernels', 'kind', 'reason', 'hostUnsafe', 'evidence']);
+  const o = readObject(v, path, ['id', 'rule', 'kernels', 'kind', 'reason', 'hostUnsafe', 'splat', 'evidence']);
   return Object.freeze({
     id: readMatching(o.id, child(path, 'id'), /^[a-z][a-z0-9_]*$/, 'a divergence id in snake_case'),
     rule: readMatching(o.rule, child(path, 'rule'), RULE_ID, 'a rule id'),
@@ -104,6 +104,7 @@ export function readDivergence(v: unknown, path: string): Divergence {
     kind: readEnum(o.kind, child(path, 'kind'), ['accepts_invalid', 'rejects_valid', 'message'] as const),
     reason: readString(o.reason, child(path, 'reason')),
     hostUnsafe: readBoolean(o.hostUnsafe, child(path, 'hostUnsafe')),
+    splat: readBoolean(o.splat, child(path, 'splat')),
     evidence: readString(o.evidence, child(path, 'evidence')),
   });
 }

@@ -35,6 +35,8 @@ export interface DivergenceHit {
   readonly program: string;
   readonly divergenceId: string;
   readonly hostUnsafe: boolean;
+  /** the divergence comes with a kernel splat (Divergence.splat) */
+  readonly splat: boolean;
 }
 
 export interface Prediction {

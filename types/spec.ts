@@ -85,6 +85,8 @@ export interface Divergence {
   readonly reason: string;
   /** never execute affected programs outside a VM */
   readonly hostUnsafe: boolean;
+  /** the affected kernels log a splat for it (e.g. a `verifier bug` WARN while verifying) */
+  readonly splat: boolean;
   readonly evidence: string;
 }
 

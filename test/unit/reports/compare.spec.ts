@@ -133,25 +133,27 @@ describe('compare', () => {
   });
 
   it('should report divergence, listing the ids, when a DivergenceHit explains every mismatch', () => {
-    const p = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'xchg_plain_into_percpu_6_18', hostUnsafe: true }] });
+    const p = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'xchg_plain_into_percpu_6_18', hostUnsafe: true, splat: false }] });
     const r = compare(p, withPrograms([accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')]));
     expect(r.status).toBe('divergence');
     expect(r.divergences).toEqual(['xchg_plain_into_percpu_6_18']);
     expect(r.mismatches.map((m) => m.kind)).toEqual(['verdict_kernel_accepts']);
   });
 
-  it('should explain an unattributed splat by a host-unsafe divergence of the scenario only', () => {
+  it('should explain an unattributed splat by a host-unsafe or splat-logging divergence of the scenario only', () => {
     const splats = [{ kind: 'oops' as const, text: 'BUG: unable to handle page fault', during: null }];
-    const unsafe = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: true }] });
-    const safe = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: false }] });
+    const unsafe = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: true, splat: false }] });
+    const safe = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: false, splat: false }] });
+    const warns = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: false, splat: true }] });
     expect(compare(unsafe, observation({ splats })).status).toBe('divergence');
+    expect(compare(warns, observation({ splats })).status).toBe('divergence');
     expect(compare(safe, observation({ splats })).status).toBe('fail');
   });
 
   it('should explain a guest panic with a splat by a host-unsafe divergence, and only then', () => {
     const splats = [{ kind: 'panic' as const, text: 'Kernel panic - not syncing: Fatal exception in interrupt', during: null }];
     const error = { code: 'KPTR_VM_PANIC', message: 'the guest kernel panicked during this case' };
-    const unsafe = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: true }] });
+    const unsafe = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: true, splat: false }] });
     const died = observation({ error, splats, runs: [] });
     const r = compare(unsafe, died);
     expect(r.status).toBe('divergence');
@@ -164,7 +166,7 @@ describe('compare', () => {
 
   it('should lay the values after a divergently accepted program ran at that divergence, and not those before', () => {
     // the kernel accepts rp1_leak (a known divergence) and a VM runs it as step 0, before rp1_sum_it reads its effect
-    const p = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: true }] });
+    const p = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: true, splat: false }] });
     const programs = [accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')];
     const after = observation({ programs, runs: [
       run(0, 0, 'rp1_store', 3, { rp1_sum: '0', rp1_neg: '0' }),
@@ -185,7 +187,7 @@ describe('compare', () => {
   });
 
   it('should fail, with no divergence listed, when one mismatch is explained and another is not', () => {
-    const p = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: false }] });
+    const p = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: false, splat: false }] });
     const o = withPrograms([accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')], {
       runs: [run(0, 0, 'rp1_store', 9, { rp1_sum: '0', rp1_neg: '0' }), ...observation().runs.slice(1)],
     });
