@@ -41,6 +41,7 @@ export function planFor(p: Prediction, execute: boolean): RunPlan {
     expectedAccepted: p.programs.filter((x) => x.verdict === 'accepted').map((x) => x.program),
     wellFormed: p.wellFormed && !hostUnsafe,
     execute,
+    expectSplat: p.divergences.some((d) => d.hostUnsafe || d.splat),
   };
 }
 

@@ -32,7 +32,8 @@ export function compare(p: Prediction, o: Observation): CaseResult {
     ...p.steps.flatMap((step) => compareStep(step, p, o)),
     ...o.splats.map((s): Mismatch => ({
       kind: 'splat',
-      program: s.during,
+      // `during` may name a program of the scenario, or only say when (e.g. 'after the case ended')
+      program: p.programs.some((x) => x.program === s.during) ? s.during : null,
       step: null,
       expected: 'no kernel splat',
       observed: `${s.kind}: ${firstLine(s.text)}`,

@@ -10,4 +10,9 @@ export interface RunPlan {
   readonly wellFormed: boolean;
   /** execute at all (false: verify only, e.g. `--verify-only`) */
   readonly execute: boolean;
+  /**
+   * a known divergence makes this kernel log a splat for the scenario, possibly later and from another context (an
+   * RCU callback freeing what its maps held): a VM runs it apart, after the others, so the splat lands on it
+   */
+  readonly expectSplat: boolean;
 }

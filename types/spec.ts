@@ -65,7 +65,8 @@ export type FeatureName =
   | 'exit_leak_trailer'    // "BPF_EXIT instruction in main prog would lead to reference leak"
   | 'reject_plain_into_percpu' // kptr_xchg refuses a bpf_obj_new object into a __percpu_kptr field
   | 'exit_checks_leak_first'   // at BPF_EXIT the reference-leak check runs before the rcu-lock check (check_resource_leak)
-  | 'sleepable_fentry_test1';  // bpf_fentry_test1 takes fentry.s programs (KF_SLEEPABLE in the modify_return id set)
+  | 'sleepable_fentry_test1'   // bpf_fentry_test1 takes fentry.s programs (KF_SLEEPABLE in the modify_return id set)
+  | 'unlock_keeps_implicit_rcu'; // in a non-sleepable program, bpf_rcu_read_unlock leaves MEM_RCU pointers trusted
 
 export interface KernelFeatures {
   /** `major.minor` */

@@ -198,7 +198,9 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
       if (error) return stop(error);
       const depth = Math.max(0, state.rcuDepth - 1);
       const next = { ...state, rcuDepth: depth };
-      return go(pc, depth === 0 ? untrustRcu(next) : next);
+      // a non-sleepable program stays in an RCU critical section after its last explicit unlock (7.3 keeps trust)
+      const stillRcu = !ctx.sleepable && ctx.features.unlock_keeps_implicit_rcu;
+      return go(pc, depth === 0 && !stillRcu ? untrustRcu(next) : next);
     }
   }
 }

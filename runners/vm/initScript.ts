@@ -3,10 +3,13 @@ import { FRAME_TAG } from './console.ts';
 /** The name QEMU gives the guest's virtio channel port (the port's name file under /sys/class/virtio-ports). */
 export const VIRTIO_PORT_NAME = 'kptr.channel';
 
+/** Pause after a unit expected to splat: RCU callbacks that free its maps' objects run within it, even under TCG. */
+const SETTLE_SECONDS = 1;
+
 /** Where things live inside the guest's initramfs. */
 export const GUEST = {
   harness: '/bin/harness',
-  /** one line per unit: `<index> <unit id> <object file name>` */
+  /** one line per unit: `<index> <unit id> <object file name> <settle: 1 pauses after the unit>` */
   caseList: '/kptr/cases',
   /** `/kptr/<index>.plan`, objects as `/kptr/<object file name>`, test hooks as `/kptr/<index>.hook` (`<panic|hang> <scenario>`) */
   dir: '/kptr',
@@ -51,7 +54,7 @@ frame_stream() {
   awk -v seq="$seq" -v kind="$1" '{ seq++; print "${FRAME_TAG} " seq " " kind " " $0; fflush() } END { print seq > "/tmp/seq" }' > "$chan"
 }
 frame begin ${batchId}
-while read -r idx unit obj; do
+while read -r idx unit obj settle; do
   frame case "$unit"
   if [ -f ${GUEST.dir}/$idx.hook ]; then
     read -r hook hooked < ${GUEST.dir}/$idx.hook
@@ -65,6 +68,7 @@ while read -r idx unit obj; do
   frame_stream err < /tmp/err
   seq=$(cat /tmp/seq)
   frame exit "$unit" "$status"
+  [ "$settle" = 1 ] && sleep ${SETTLE_SECONDS}
 done < ${GUEST.caseList}
 frame end ${batchId}
 poweroff -f

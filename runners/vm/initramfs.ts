@@ -15,6 +15,8 @@ export interface InitramfsUnit {
   readonly plan: string;
   /** fired by /init before the harness starts, in the name of `scenarioId` (the unit's only scenario) */
   readonly hook: { readonly kind: GuestHook; readonly scenarioId: string } | null;
+  /** /init pauses after the unit, so deferred splats of its teardown print before the next unit begins */
+  readonly settle: boolean;
 }
 
 export interface InitramfsOptions {
@@ -46,7 +48,7 @@ export async function buildInitramfs(options: InitramfsOptions): Promise<string>
     options.units.map(async (u, i) => {
       await writeFile(join(root, GUEST.dir.slice(1), `${i}.plan`), u.plan);
       if (u.hook) await writeFile(join(root, GUEST.dir.slice(1), `${i}.hook`), `${u.hook.kind} ${u.hook.scenarioId}\n`);
-      return `${i} ${u.unit} ${u.object}\n`;
+      return `${i} ${u.unit} ${u.object} ${u.settle ? 1 : 0}\n`;
     }),
   );
   await writeFile(join(root, GUEST.caseList.slice(1)), caseLines.join(''));

@@ -104,6 +104,7 @@ function runCase(scenario: Scenario, plan: Partial<RunPlan> = {}): RunCase {
       expectedAccepted: scenario.programs.map((p) => p.name),
       wellFormed: true,
       execute: true,
+      expectSplat: false,
       ...plan,
     },
   };

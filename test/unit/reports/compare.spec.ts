@@ -148,6 +148,9 @@ describe('compare', () => {
     expect(compare(unsafe, observation({ splats })).status).toBe('divergence');
     expect(compare(warns, observation({ splats })).status).toBe('divergence');
     expect(compare(safe, observation({ splats })).status).toBe('fail');
+    // a splat printed after the scenario's programs finished (an RCU callback freeing its maps) is unattributed too
+    const late = [{ ...splats[0]!, during: 'after the case ended' }];
+    expect(compare(unsafe, observation({ splats: late })).status).toBe('divergence');
   });
 
   it('should explain a guest panic with a splat by a host-unsafe divergence, and only then', () => {

@@ -10,6 +10,7 @@ const planOf = (s: Scenario, over: Partial<RunPlan> = {}): RunPlan => ({
   expectedAccepted: names(s),
   wellFormed: true,
   execute: true,
+  expectSplat: false,
   ...over,
 });
 const gate = (s: Scenario, over: Partial<RunPlan> = {}, accepted = new Set(names(s)), nrCpus = 2) =>
