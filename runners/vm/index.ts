@@ -14,7 +14,8 @@ import { consoleSplats, parseChannel, unclosedScenarios } from './console.ts';
 import { buildInitramfs, type GuestHook } from './initramfs.ts';
 import { resolveKernel, type KernelImage } from './kernelImages.ts';
 import { bootVm, probeAccel, type Accel } from './qemu.ts';
-import { settleBoot, type GuestUnit } from './settleBoot.ts';
+import { guestUnits } from './guestUnits.ts';
+import { settleBoot } from './settleBoot.ts';
 
 export type { GuestHook } from './initramfs.ts';
 
@@ -125,16 +126,16 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
       // Scenarios whose kernel is known to log a splat for them run last, each alone, with a pause after it: a splat
       // from their teardown (maps freed through RCU callbacks) then lands on them, not on whoever runs next.
       const splatting = new Set(cases.filter((c) => c.plan.expectSplat).map((c) => c.scenario.id));
-      let pending: readonly Scenario[] = [
-        ...cases.filter((c) => !splatting.has(c.scenario.id)),
-        ...cases.filter((c) => splatting.has(c.scenario.id)),
-      ].map((c) => c.scenario);
+      let pending: readonly Scenario[] = cases.map((c) => c.scenario);
       let isolate = new Set<string>();
       let earlyDeaths = 0;
       while (pending.length > 0) {
         const boot = bootSeq++;
         const batchId = `boot${boot}`;
-        const units = guestUnits(pending, objectOf, (s) => isolate.has(s.id) || splatting.has(s.id) || options.guestHooks?.[s.id] !== undefined);
+        const units = guestUnits(pending, objectOf, {
+          alone: (s) => isolate.has(s.id) || options.guestHooks?.[s.id] !== undefined,
+          last: (s) => splatting.has(s.id),
+        });
         const initrd = await buildInitramfs({
           workDir: options.workDir,
           batchId,
@@ -193,38 +194,6 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
       return cases.map((c) => results.get(c.scenario.id) as Observation);
     },
   };
-}
-
-/**
- * Units object by object (in order of first appearance): the scenarios of one object share a harness run, in
- * pending order, except that a scenario the caller wants alone splits it and gets a unit of its own.
- */
-function guestUnits(
-  pending: readonly Scenario[],
-  objectOf: ReadonlyMap<string, string>,
-  alone: (s: Scenario) => boolean,
-): GuestUnit[] {
-  const byObject = new Map<string, Scenario[]>();
-  for (const s of pending) {
-    const object = objectOf.get(s.id) as string;
-    byObject.set(object, [...(byObject.get(object) ?? []), s]);
-  }
-  const units: Scenario[][] = [];
-  for (const scenarios of byObject.values()) {
-    let shared: Scenario[] | null = null;
-    for (const s of scenarios) {
-      if (alone(s)) {
-        units.push([s]);
-        shared = null;
-      } else if (shared) {
-        shared.push(s);
-      } else {
-        shared = [s];
-        units.push(shared);
-      }
-    }
-  }
-  return units.map((scenarios, i) => ({ id: `u${i}`, scenarios }));
 }
 
 async function isExecutable(path: string): Promise<boolean> {

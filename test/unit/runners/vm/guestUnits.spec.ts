@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { guestUnits } from '../../../../runners/vm/guestUnits.ts';
+import type { Scenario } from '../../../../types/index.ts';
+
+const s = (id: string): Scenario => ({
+  id, description: id, origin: null, intent: { kind: 'valid' }, structs: [], slots: [], globals: [], programs: [], schedule: [],
+});
+/** a, b, c and x in object A; d and y in object B, interleaved as a license-packed batch list would leave them */
+const pending = ['a', 'd', 'x', 'b', 'y', 'c'].map(s);
+const objectOf = new Map([['a', 'A'], ['b', 'A'], ['c', 'A'], ['x', 'A'], ['d', 'B'], ['y', 'B']]);
+const ids = (units: ReturnType<typeof guestUnits>): string[][] => units.map((u) => u.scenarios.map((x) => x.id));
+const none = (): boolean => false;
+
+describe('guestUnits', () => {
+  it('should give each object one harness run, in pending order, objects in order of first appearance', () => {
+    const units = guestUnits(pending, objectOf, { alone: none, last: none });
+    expect(ids(units)).toEqual([['a', 'x', 'b', 'c'], ['d', 'y']]);
+    expect(units.map((u) => u.id)).toEqual(['u0', 'u1']);
+  });
+
+  it('should split an object\'s run around a scenario that must run alone, keeping its place', () => {
+    expect(ids(guestUnits(pending, objectOf, { alone: (x) => x.id === 'x', last: none }))).toEqual([['a'], ['x'], ['b', 'c'], ['d', 'y']]);
+  });
+
+  it('should run the scenarios expected to splat after all the others, one run each', () => {
+    const last = (x: Scenario): boolean => x.id === 'x' || x.id === 'd';
+    expect(ids(guestUnits(pending, objectOf, { alone: none, last }))).toEqual([['a', 'b', 'c'], ['y'], ['d'], ['x']]);
+  });
+});
