@@ -83,9 +83,10 @@ export async function campaign(opts: CliOptions): Promise<number> {
       }
       const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus });
       const corpus = loadCorpus(cfg.corpusDir);
+      // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
+      outputs.startSegment(session, corpus.length + cfg.runs);
       const values = [...generateValues(arb, cfg.seed, cfg.runs)];
       const generated = values.map((v, i) => prefixScenario(v.value_, `s${cfg.seed}_${i}`));
-      outputs.startSegment(session, corpus.length + generated.length);
       const cases = await checkChunked(session, spec, [...corpus, ...generated], (c) => outputs.onCase(c));
       for (const f of cases.filter((c) => c.result.status === 'fail')) {
         const index = generated.findIndex((s) => s.id === f.scenario.id);
