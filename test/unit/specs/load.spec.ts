@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { KptrError } from '../../../errors/KptrError.ts';
 import { SPEC_DIR, loadScenarioFile, loadSelftests, loadSpec, scenarioToYaml } from '../../../specs/load.ts';
 import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.ts';
 import { parseVersionRange, versionInRange } from '../../../specs/versionRange.ts';
 import { OP_KINDS } from '../../../specs/vocabulary.ts';
+import { errorOf } from '../../helpers/errorOf.ts';
 
 /** The authoritative rule ids (the project's rules table). */
 const RULE_IDS = [
@@ -19,16 +19,6 @@ const RULE_IDS = [
   'mem.scalar_deref', 'rcu.nested_lock', 'rcu.unmatched_unlock', 'rcu.exit_locked', 'ref.leak',
   'percpu_obj_new.nested_special_field', 'mem.untrusted_write', 'attach.not_sleepable',
 ];
-
-function errorOf(fn: () => unknown): KptrError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KptrError) return e;
-    throw e;
-  }
-  throw new Error('expected a KptrError');
-}
 
 describe('the real spec', () => {
   const spec = loadSpec();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { KptrError } from '../../../errors/KptrError.ts';
 import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.ts';
+import { errorOf } from '../../helpers/errorOf.ts';
 
 /** A small valid scenario (the upstream publish + per_cpu_ptr + sum shape) as raw YAML-like data. */
 function good(): any {
@@ -51,16 +51,6 @@ function good(): any {
     ],
     schedule: [{ program: 'p0', cpu: 0, repeat: 2 }],
   };
-}
-
-function errorOf(fn: () => unknown): KptrError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KptrError) return e;
-    throw e;
-  }
-  throw new Error('expected a KptrError');
 }
 
 describe('parseScenario', () => {
