@@ -1,7 +1,9 @@
 /**
- * `npm run bench`: end-to-end throughput of the host pipeline and where the time goes.
+ * `npm run bench`: end-to-end throughput of the pipeline on one runner and where the time goes.
  * Prints figures; asserts nothing (speed targets live here, never in tests).
  *   KPTR_BENCH_CASES (default 400), KPTR_BENCH_SEED (default 1), KPTR_BENCH_BATCH (scenarios per object; runner default)
+ *   KPTR_BENCH_RUNNER=host|vm (default host), KPTR_BENCH_KERNEL (vm; default 6.12),
+ *   KPTR_BENCH_PROG_TYPES (default: tc,syscall on the host, all four in a vm)
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +17,8 @@ import { compileBpf } from '../runners/codegen/compileBpf.ts';
 import { emitBatch } from '../runners/codegen/emit.ts';
 import { packBatches } from '../runners/codegen/packBatches.ts';
 import { createHostRunner, DEFAULT_MAX_PER_BATCH } from '../runners/host/index.ts';
+import { createVmRunner, type VmBootStats } from '../runners/vm/index.ts';
+import type { ProgType } from '../types/index.ts';
 import { loadSpec } from '../specs/load.ts';
 import { planFor } from '../cli/pipeline.ts';
 
@@ -28,11 +32,16 @@ const row = (name: string, v: number, total: number): string =>
 
 const spec = loadSpec();
 const maxPerBatch = Number(process.env.KPTR_BENCH_BATCH ?? DEFAULT_MAX_PER_BATCH);
-const runner = createHostRunner({ workDir: join(work, 'host'), maxPerBatch });
+const onVm = process.env.KPTR_BENCH_RUNNER === 'vm';
+const boots: VmBootStats[] = [];
+const runner = onVm
+  ? createVmRunner({ kernel: process.env.KPTR_BENCH_KERNEL ?? '6.12', workDir: join(work, 'vm'), maxPerBatch, onBoot: (b) => boots.push(b) })
+  : createHostRunner({ workDir: join(work, 'host'), maxPerBatch });
 const caps = await runner.probe();
-if (!caps.kernel) throw new Error(`host runner unavailable: ${caps.problems.join('; ')}`);
+if (!caps.kernel || caps.problems.length > 0) throw new Error(`${runner.name} runner unavailable: ${caps.problems.join('; ')}`);
 const kernel = caps.kernel;
-const progTypes = (['tc', 'syscall'] as const).filter((t) => caps.progTypes[t].ok);
+const wanted = (process.env.KPTR_BENCH_PROG_TYPES ?? (onVm ? 'tc,syscall,fentry,fentry.s' : 'tc,syscall')).split(',') as ProgType[];
+const progTypes = wanted.filter((t) => caps.progTypes[t].ok);
 
 const tAll = process.hrtime.bigint();
 let t = process.hrtime.bigint();
@@ -66,11 +75,12 @@ const runMs = observations.flatMap((o) => o.runs).reduce((a, r) => a + r.runNs, 
 
 const count = (s: string): number => results.filter((r) => r.status === s).length;
 const programs = observations.reduce((a, o) => a + o.programs.length, 0);
-process.stdout.write(`kptr-conform bench: ${cases} generated cases (${programs} programs, ${batches.length} batches) on ${kernel.release}, ${kernel.nrCpus} CPUs\n`);
+process.stdout.write(`kptr-conform bench: ${cases} generated cases (${programs} programs, ${batches.length} batches, ${progTypes.join(',')}) on ${runner.name} ${kernel.release}, ${kernel.nrCpus} CPUs\n`);
+for (const b of boots) process.stdout.write(`boot ${b.boot} (${b.accel}): ${b.cases} cases, ${b.decided} decided, /init after ${b.bootMs ?? '?'} ms, ${b.wallMs} ms in all\n`);
 process.stdout.write(`results: pass ${count('pass')}, fail ${count('fail')}, divergence ${count('divergence')}, skip ${count('skip')}, error ${count('error')}\n\n`);
 process.stdout.write(`${row('generate (fast-check)', genMs, totalMs)}\n`);
 process.stdout.write(`${row('predict (oracle)', predictMs, totalMs)}\n`);
-process.stdout.write(`${row('host runner (codegen+clang+harness)', runnerMs, totalMs)}\n`);
+process.stdout.write(`${row(`${runner.name} runner (codegen+clang+harness)`, runnerMs, totalMs)}\n`);
 process.stdout.write(`${row('  of which codegen (measured apart)', emitMs, totalMs)}\n`);
 process.stdout.write(`${row('  of which clang-16 (measured apart)', compileMs, totalMs)}\n`);
 process.stdout.write(`${row('  of which kernel load/verify', loadMs, totalMs)}\n`);

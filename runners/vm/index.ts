@@ -111,7 +111,15 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
 
       const objectOf = new Map<string, string>();
       const objects: Record<string, string> = {};
-      const batches = packBatches(cases.map((c) => c.scenario), options.maxPerBatch ?? 100);
+      // Scenarios whose kernel is known to log a splat for them get objects of their own and run after the others,
+      // with a pause after their runs: a splat from their teardown (maps freed through RCU callbacks) then lands on
+      // one of them, not on whoever runs next. Most such scenarios never splat, so they share runs and pauses.
+      const splatting = new Set(cases.filter((c) => c.plan.expectSplat).map((c) => c.scenario.id));
+      const maxPerBatch = options.maxPerBatch ?? 100;
+      const batches = [
+        ...packBatches(cases.filter((c) => !splatting.has(c.scenario.id)).map((c) => c.scenario), maxPerBatch),
+        ...packBatches(cases.filter((c) => splatting.has(c.scenario.id)).map((c) => c.scenario), maxPerBatch),
+      ];
       const compiled = await Promise.all(
         startInPool(batches, 2, (batch) => compileBpf(emitBatch(batch).source, options.workDir, `vm-batch-${objectSeq++}`)),
       );
@@ -123,9 +131,6 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
       const stepsOf = new Map(cases.map((c) => [c.scenario.id, c.plan.execute ? c.scenario.schedule.map((_, i) => i) : []]));
 
       const results = new Map<string, Observation>();
-      // Scenarios whose kernel is known to log a splat for them run last, each alone, with a pause after it: a splat
-      // from their teardown (maps freed through RCU callbacks) then lands on them, not on whoever runs next.
-      const splatting = new Set(cases.filter((c) => c.plan.expectSplat).map((c) => c.scenario.id));
       let pending: readonly Scenario[] = cases.map((c) => c.scenario);
       let isolate = new Set<string>();
       let earlyDeaths = 0;
@@ -150,7 +155,7 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
               // every program is verified; in a guest every schedule step runs unless the pipeline said verify-only
               plan: writePlan({ scenarios: u.scenarios, runSteps: Object.fromEntries(u.scenarios.map((s) => [s.id, stepsOf.get(s.id) ?? []])) }),
               hook: hook && only ? { kind: hook, scenarioId: only.id } : null,
-              settle: only !== null && splatting.has(only.id),
+              settle: u.scenarios.some((s) => splatting.has(s.id)),
             };
           }),
         });
