@@ -17,6 +17,8 @@ export interface CampaignFinding {
   readonly index: number | null;
   /** shrink path */
   readonly path: string;
+  /** Finding.reproduced */
+  readonly reproduced: boolean | null;
 }
 
 /**
@@ -86,6 +88,7 @@ export function openOutputs(cfg: RunConfig, spec: Spec): Outputs {
         path: f.index === null ? null : `${f.index}${f.path ? `:${f.path}` : ''}`,
         kernel: s.session.kernel,
         runner: s.session.runner.name,
+        reproduced: f.reproduced,
       });
       s.findings.push(ref);
     },

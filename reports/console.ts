@@ -32,7 +32,7 @@ function summaryTable(summaries: readonly Summary[]): string {
   ].map(String));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  const findings = summaries.flatMap((s) => s.findings.map((f) => `finding ${f.id} (${f.kinds.join(', ')}): ${f.replay}`));
+  const findings = summaries.flatMap((s) => s.findings.map((f) => `finding ${f.id} (${f.kinds.join(', ')}${f.reproduced === false ? '; not reproduced' : ''}): ${f.replay}`));
   return [line(header), ...rows.map(line), ...findings].join('\n');
 }
 

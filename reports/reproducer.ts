@@ -21,6 +21,11 @@ export interface Finding {
   readonly path: string | null;
   readonly kernel: KernelInfo;
   readonly runner: RunnerName;
+  /**
+   * whether running the scenario again, alone, showed the mismatch again; null when not tried (verdicts, messages and
+   * values do not depend on timing: only splats and runner failures are checked)
+   */
+  readonly reproduced: boolean | null;
 }
 
 const KPTR_H = fileURLToPath(new URL('../runners/codegen/kptr.h', import.meta.url));
@@ -61,6 +66,12 @@ function readme(f: Finding, replay: string, runtime: boolean): string {
     '',
     ...f.result.mismatches.map((m) => `- ${m.kind}${m.program === null ? '' : ` in ${m.program}`}${m.step === null ? '' : ` at step ${m.step}`}: expected ${m.expected}; observed ${m.observed}`),
     '',
+    ...(f.reproduced === false ? [
+      '**Not reproduced.** Run again alone (a fresh boot, for the vm runner), the scenario gave no mismatch: the crash may',
+      'depend on timing or on what ran before it, or come from the emulator (QEMU TCG) rather than the kernel. The splat',
+      'text above is what was seen once; it was not shrunk.',
+      '',
+    ] : []),
     '## Replay',
     '',
     '```',
@@ -114,5 +125,6 @@ export async function writeFinding(outDir: string, f: Finding): Promise<FindingR
     kinds: [...new Set(f.result.mismatches.map((m) => m.kind))],
     dir: rel,
     replay,
+    reproduced: f.reproduced,
   };
 }

@@ -10,6 +10,8 @@ export interface FindingRef {
   /** relative to the output directory: `findings/<id>` */
   readonly dir: string;
   readonly replay: string;
+  /** false: a splat or runner failure that did not happen again when the scenario ran alone (reproducer.ts) */
+  readonly reproduced: boolean | null;
 }
 
 /** summary.json: one runner on one kernel. */

@@ -45,6 +45,16 @@ async function checkChunked(session: Session, spec: Spec, scenarios: readonly Sc
   return all;
 }
 
+/**
+ * A splat or a runner failure may depend on timing, on what ran before, or on the emulator: run the scenario again,
+ * alone, and say whether the mismatch came back (null: a verdict, message or value mismatch, which need no check).
+ */
+async function reproduces(session: Session, spec: Spec, failing: CheckedCase): Promise<boolean | null> {
+  if (!failing.result.mismatches.some((m) => m.kind === 'splat' || m.kind === 'runner_error')) return null;
+  const [again] = await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios: [failing.scenario] });
+  return again !== undefined && again.result.status === 'fail';
+}
+
 /** Shrinks one failing generated case on the same runner, keeping its mismatch signature. */
 async function shrinkCase(
   session: Session, spec: Spec, cfg: RunConfig, arb: fc.Arbitrary<Scenario>, start: fc.Value<Scenario>, failing: CheckedCase,
@@ -90,7 +100,8 @@ export async function campaign(opts: CliOptions): Promise<number> {
       const cases = await checkChunked(session, spec, [...corpus, ...generated], (c) => outputs.onCase(c));
       for (const f of cases.filter((c) => c.result.status === 'fail')) {
         const index = generated.findIndex((s) => s.id === f.scenario.id);
-        const shrunk = cfg.shrink && index >= 0 ? await shrinkCase(session, spec, cfg, arb, values[index]!, f) : null;
+        const reproduced = await reproduces(session, spec, f);
+        const shrunk = cfg.shrink && index >= 0 && reproduced !== false ? await shrinkCase(session, spec, cfg, arb, values[index]!, f) : null;
         const checked = shrunk?.checked ?? f;
         const finding: CampaignFinding = {
           id: findingId(checked.result),
@@ -98,9 +109,11 @@ export async function campaign(opts: CliOptions): Promise<number> {
           seed: index >= 0 ? cfg.seed : null,
           index: index >= 0 ? index : null,
           path: shrunk?.path ?? '',
+          reproduced,
         };
         await outputs.onFinding(finding);
-        if (cfg.saveFindings && cfg.corpusDir) {
+        // the corpus replays findings before every campaign: one that did not come back alone would only be noise
+        if (cfg.saveFindings && cfg.corpusDir && reproduced !== false) {
           mkdirSync(cfg.corpusDir, { recursive: true });
           writeFileSync(join(cfg.corpusDir, `${finding.id}.yaml`), scenarioToYaml(finding.checked.scenario));
         }

@@ -14,6 +14,7 @@ describe('writeFinding', () => {
       id: 'rp_fail-host-6.18.44-fc-v669', scenarioId: 'rp1', runner: 'host', kernelRelease: '6.18.44-fc-v669',
       kinds: ['verdict_kernel_accepts', 'value', 'splat'], dir: 'findings/rp_fail-host-6.18.44-fc-v669',
       replay: `npx kptr-conform replay ${outDir}/findings/rp_fail-host-6.18.44-fc-v669/scenario.yaml --runner host`,
+      reproduced: null,
     });
     const dir = join(outDir, ref.dir);
     expect((await readdir(dir)).sort()).toEqual(['README.md', 'finding.json', 'kptr.h', 'repro.bpf.c', 'repro_check.c', 'scenario.yaml', 'verifier.log']);
@@ -50,6 +51,16 @@ describe('writeFinding', () => {
     expect(check).toContain('{ 2, "rp1_sum", "10" },');
     const r = await execa('gcc', ['-O2', '-Wall', 'repro_check.c', '-o', 'repro_check', '-static', '-lbpf', '-lelf', '-lz'], { cwd: dir });
     expect(r.stderr).toBe('');
+  });
+
+  it('should say in the README and the ref when a finding did not come back when run alone', async () => {
+    const { outDir } = await reporterOptions();
+    const once = await writeFinding(outDir, { ...sampleFinding(), reproduced: false });
+    expect(once.reproduced).toBe(false);
+    expect(await readFile(join(outDir, once.dir, 'README.md'), 'utf8')).toContain('**Not reproduced.**');
+    const { outDir: other } = await reporterOptions();
+    const checked = await writeFinding(other, sampleFinding());
+    expect(await readFile(join(other, checked.dir, 'README.md'), 'utf8')).not.toContain('Not reproduced');
   });
 
   it('should leave out repro_check.c for a verifier-only finding', async () => {
