@@ -90,7 +90,9 @@ export function kernelCaseCollector(): {
   return {
     add(result, expected, observation) {
       const key = `${result.runner} ${result.kernelRelease}`;
-      runs.set(key, [...(runs.get(key) ?? []), { result, expected, observation }]);
+      const cases = runs.get(key) ?? [];
+      cases.push({ result, expected, observation });
+      runs.set(key, cases);
     },
     runs: () => runs,
   };

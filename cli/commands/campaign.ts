@@ -17,7 +17,7 @@ import { openSession, type Session } from '../session.ts';
 /**
  * Scenarios checked per runner call. Results stream out per object (host) or per boot (vm) whatever the chunk, so a
  * chunk only bounds memory and what a crash of the tool loses; each chunk boundary drains the runner's pipeline (the
- * host compiles ahead, the vm boots once per chunk): 10,000 host cases ran at 150 cases/s with chunks of 250.
+ * host compiles ahead, the vm boots once per chunk), so chunks are large.
  */
 const CHUNK = 2000;
 

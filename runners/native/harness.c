@@ -505,11 +505,23 @@ static void detach_tracing(void)
  * scenarios took 35 s without it and 18 s with it. It returns 0 and touches nothing, so it changes no result. */
 static int anchor_fd = -1, anchor_link = -1;
 
+/* The kernel's BTF, parsed once per run (the kfunc check and the anchor both need it; under TCG a parse is slow).
+ * NULL when the kernel has none. */
+static struct btf *vmlinux_btf(void)
+{
+	static struct btf *btf;
+	static bool tried;
+	if (!tried) {
+		tried = true;
+		btf = btf__load_vmlinux_btf();
+	}
+	return btf;
+}
+
 static void attach_anchor(void)
 {
-	struct btf *vmlinux = btf__load_vmlinux_btf();
+	struct btf *vmlinux = vmlinux_btf();
 	int id = vmlinux ? btf__find_by_name_kind(vmlinux, "bpf_fentry_test1", BTF_KIND_FUNC) : -1;
-	btf__free(vmlinux);
 	if (id <= 0)
 		return; /* the attach of the scenario's own program reports the problem */
 	const struct bpf_insn trivial[2] = {
@@ -670,7 +682,7 @@ static void refuse_missing_kfuncs(struct bpf_object *obj)
 {
 	if (nksets == 0)
 		return;
-	struct btf *vmlinux = btf__load_vmlinux_btf();
+	struct btf *vmlinux = vmlinux_btf();
 	if (!vmlinux)
 		return; /* no kernel BTF at all: libbpf's own load reports it */
 	for (int k = 0; k < nksets; k++) {
@@ -696,7 +708,6 @@ static void refuse_missing_kfuncs(struct bpf_object *obj)
 			ev_end();
 		}
 	}
-	btf__free(vmlinux);
 }
 
 static const char *object_stage(void)
@@ -903,11 +914,10 @@ static int cmd_probe(void)
 		die("capget: %s", strerror(errno));
 
 	__u32 fentry_id = 0;
-	struct btf *vmlinux = btf__load_vmlinux_btf();
+	struct btf *vmlinux = vmlinux_btf();
 	if (vmlinux) {
 		int id = btf__find_by_name_kind(vmlinux, "bpf_fentry_test1", BTF_KIND_FUNC);
 		fentry_id = id > 0 ? (__u32)id : 0;
-		btf__free(vmlinux);
 	}
 
 	fputs("{\"release\":", out);

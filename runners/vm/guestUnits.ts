@@ -26,7 +26,9 @@ function byObject(scenarios: readonly Scenario[], objectOf: ReadonlyMap<string, 
   const groups = new Map<string, Scenario[]>();
   for (const s of scenarios) {
     const object = objectOf.get(s.id) as string;
-    groups.set(object, [...(groups.get(object) ?? []), s]);
+    const group = groups.get(object) ?? [];
+    group.push(s);
+    groups.set(object, group);
   }
   const units: Scenario[][] = [];
   for (const group of groups.values()) {
