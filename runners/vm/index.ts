@@ -171,8 +171,8 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
           caseTimeoutMs: options.caseTimeoutMs ?? 120_000,
         });
         const channel = parseChannel(r.channel);
-        // A guest that dies before its first unit has met no scenario yet: under TCG an early-boot fault happens
-        // now and then (measured: a double fault in kmalloc at 0.23 s). Boot again once before blaming the cases.
+        // A guest that dies before its first unit has met no scenario yet: an emulator fault (with multi-threaded TCG
+        // 1 boot in 50 died early, see qemuArgs) is not the cases' doing. Boot again once before blaming them.
         if (channel.cases.length === 0 && earlyDeaths++ < EARLY_DEATH_RETRIES) {
           options.onBoot?.({ boot, cases: pending.length, decided: 0, bootMs: r.bootMs, wallMs: r.wallMs, accel });
           continue;
