@@ -77,7 +77,13 @@ const count = (s: string): number => results.filter((r) => r.status === s).lengt
 const programs = observations.reduce((a, o) => a + o.programs.length, 0);
 process.stdout.write(`kptr-conform bench: ${cases} generated cases (${programs} programs, ${batches.length} batches, ${progTypes.join(',')}) on ${runner.name} ${kernel.release}, ${kernel.nrCpus} CPUs\n`);
 for (const b of boots) process.stdout.write(`boot ${b.boot} (${b.accel}): ${b.cases} cases, ${b.decided} decided, /init after ${b.bootMs ?? '?'} ms, ${b.wallMs} ms in all\n`);
-process.stdout.write(`results: pass ${count('pass')}, fail ${count('fail')}, divergence ${count('divergence')}, skip ${count('skip')}, error ${count('error')}\n\n`);
+process.stdout.write(`results: pass ${count('pass')}, fail ${count('fail')}, divergence ${count('divergence')}, skip ${count('skip')}, error ${count('error')}\n`);
+// a throughput figure over failing cases is suspect: name them (replay with `kptr-conform run` for the full report)
+for (const r of results.filter((x) => x.status === 'fail' || x.status === 'error')) {
+  const m = r.mismatches[0];
+  process.stdout.write(`  ${r.status} ${r.scenarioId}: ${m ? `${m.kind} ${m.program ?? ''} expected ${m.expected} observed ${m.observed}`.slice(0, 300) : ''}\n`);
+}
+process.stdout.write('\n');
 process.stdout.write(`${row('generate (fast-check)', genMs, totalMs)}\n`);
 process.stdout.write(`${row('predict (oracle)', predictMs, totalMs)}\n`);
 process.stdout.write(`${row(`${runner.name} runner (codegen+clang+harness)`, runnerMs, totalMs)}\n`);

@@ -33,6 +33,12 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf
 mount -t tmpfs tmp /tmp
+# A second ftrace user on bpf_fentry_test1 (the function tracer, recording nothing) keeps its call site on ftrace's
+# list caller, so attaching or detaching a scenario's fentry program only swaps the direct trampoline: no text poke
+# of the call site, no RCU-tasks wait. Measured under TCG, attach + detach: 6.1 27 -> 8 ms, 6.12 30 -> 10 ms,
+# 7.3 40 -> 12 ms. A speed-up only: a kernel without tracefs runs the same programs the same way.
+t=/sys/kernel/tracing
+echo bpf_fentry_test1 > $t/set_ftrace_filter 2>/dev/null && echo function > $t/current_tracer 2>/dev/null && echo 0 > $t/tracing_on
 # 'quiet' keeps the boot short; from here on WARN-level reports and our kmsg markers must reach the console.
 echo 7 > /proc/sys/kernel/printk
 # The channel: the virtio port QEMU names kptr.channel when the kernel has virtio console built in (no baud rate),
