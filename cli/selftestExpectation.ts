@@ -35,11 +35,12 @@ export function expectationFromCase(c: SelftestCase, oracle: Prediction, spec: S
     ...r,
     retval: null,
     globals: i === runs.length - 1 ? c.expect.globals : {},
+    zeroFilled: [],
   }));
   const divergences: DivergenceHit[] = c.divergences.flatMap((id) => {
     const d = spec.divergences.find((x) => x.id === id);
     if (!d || !versionInRange(version, d.kernels)) return [];
-    return programs.filter((p) => p.verdict === 'rejected').map((p) => ({ program: p.program, divergenceId: id, hostUnsafe: d.hostUnsafe, splat: d.splat }));
+    return programs.filter((p) => p.verdict === 'rejected').map((p) => ({ program: p.program, divergenceId: id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind }));
   });
   return { ...oracle, programs, steps, divergences };
 }

@@ -1,7 +1,7 @@
 import type {
-  DivergenceHit, Prediction, ProgramPrediction, Scenario, Spec,
+  DivergenceHit, Prediction, ProgramPrediction, Scenario, Spec, StepPrediction,
 } from '../types/index.ts';
-import { kernelFeatures } from '../specs/versionRange.ts';
+import { kernelFeatures, versionInRange } from '../specs/versionRange.ts';
 import { ruleBook } from './ruleBook.ts';
 import { runSchedule } from './runtime/percpu.ts';
 import { missingKfunc, verifyProgram } from './verifier/verifyProgram.ts';
@@ -43,11 +43,13 @@ export function predict(scenario: Scenario, kernel: { readonly version: string; 
       rulesHit.add(hit.ruleId);
       for (const d of book.divergences(hit.ruleId)) {
         if (!divergences.some((x) => x.program === program.name && x.divergenceId === d.id)) {
-          divergences.push({ program: program.name, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat });
+          divergences.push({ program: program.name, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind });
         }
       }
     }
   }
+  const steps = runSchedule(scenario, accepted, kernel.nrCpus);
+  divergences.push(...valueHits(steps, spec, kernel.version));
   const allAccepted = accepted.size === scenario.programs.length;
   const cpusInRange = scenario.schedule.every((s) => s.cpu < kernel.nrCpus);
   return {
@@ -55,9 +57,20 @@ export function predict(scenario: Scenario, kernel: { readonly version: string; 
     kernelVersion: kernel.version,
     nrCpus: kernel.nrCpus,
     programs,
-    steps: runSchedule(scenario, accepted, kernel.nrCpus),
+    steps,
     divergences,
     rulesHit: [...rulesHit].sort(),
     wellFormed: clean && allAccepted && cpusInRange && scenario.intent.kind === 'valid',
   };
+}
+
+/**
+ * Value divergences of this kernel that can show in these runs: today the one of `new` (per-CPU memory handed out
+ * uncleared), for each program whose run predicts a zero-filled global. compare() lets such a hit explain only a
+ * value mismatch of a zero-filled global of that step.
+ */
+function valueHits(steps: readonly StepPrediction[], spec: Spec, version: string): DivergenceHit[] {
+  const own = spec.divergences.filter((d) => d.kind === 'value' && d.op === 'new' && versionInRange(version, d.kernels));
+  const programs = [...new Set(steps.filter((s) => s.zeroFilled.length > 0).map((s) => s.program))];
+  return programs.flatMap((program) => own.map((d) => ({ program, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind })));
 }

@@ -26,7 +26,7 @@ export function substitute(line: string, params: Readonly<Record<string, string>
 }
 
 function entry(rule: Rule, version: string, divergences: readonly Divergence[]): Entry | null {
-  const own = divergences.filter((d) => d.rule === rule.id && versionInRange(version, d.kernels));
+  const own = divergences.filter((d) => d.kind !== 'value' && d.rule === rule.id && versionInRange(version, d.kernels));
   const message = rule.messages.find((m) => versionInRange(version, m.kernels))
     // a kernel that skips the rule (known divergence) still gets the correct kernel's wording: the newest one
     ?? (own.length > 0 ? rule.messages[rule.messages.length - 1] : undefined);

@@ -26,10 +26,11 @@ export function compare(p: Prediction, o: Observation): CaseResult {
   if (o.skipped !== null) {
     return { ...base, status: 'skip', mismatches: [], skipReason: o.skipped, divergences: [] };
   }
+  const zeroFilled = new Set<Mismatch>();
   const mismatches = [
     ...(o.error === null ? [] : [runnerError(null, null, 'the runner completes the scenario', `${o.error.code}: ${o.error.message}`)]),
     ...p.programs.flatMap((pp) => compareProgram(pp, o)),
-    ...p.steps.flatMap((step) => compareStep(step, p, o)),
+    ...p.steps.flatMap((step) => compareStep(step, p, o, zeroFilled)),
     ...o.splats.map((s): Mismatch => ({
       kind: 'splat',
       // `during` may name a program of the scenario, or only say when (e.g. 'after the case ended')
@@ -41,9 +42,14 @@ export function compare(p: Prediction, o: Observation): CaseResult {
     })),
   ];
   const killedBy = killingDivergences(p, o);
+  const valueDivergences = p.divergences.filter((d) => d.kind === 'value');
   const ranDivergent = divergentRuns(p, o);
   const explainedBy = (m: Mismatch): readonly string[] => {
     if (m.kind === 'runner_error') return killedBy;
+    if (zeroFilled.has(m)) {
+      const uncleared = valueDivergences.filter((d) => d.program === m.program).map((d) => d.divergenceId);
+      if (uncleared.length > 0) return uncleared;
+    }
     const direct = explainingDivergences(m, p);
     if (direct.length > 0 || m.kind !== 'value' || m.step === null) return direct;
     return ranDivergent.filter((r) => r.step <= m.step!).map((r) => r.divergenceId);
@@ -102,7 +108,8 @@ function explainingDivergences(m: Mismatch, p: Prediction): readonly string[] {
   if (m.program === null) {
     return m.kind === 'splat' ? p.divergences.filter((d) => d.hostUnsafe || d.splat).map((d) => d.divergenceId) : [];
   }
-  return p.divergences.filter((d) => d.program === m.program).map((d) => d.divergenceId);
+  // a value divergence explains zero-filled globals only (compare's zeroFilled), never a verdict or message
+  return p.divergences.filter((d) => d.program === m.program && d.kind !== 'value').map((d) => d.divergenceId);
 }
 
 function describeExpected(e: ExpectedMessage): string {
@@ -161,7 +168,8 @@ function describeRun(run: RunObservation): string {
   return `step ${run.step} iteration ${run.iteration}: ${run.program} on CPU ${run.cpu}, retval ${run.retval ?? 'n/a'}\nglobals after the run:\n${globals}`;
 }
 
-function compareStep(step: StepPrediction, p: Prediction, o: Observation): readonly Mismatch[] {
+/** Value mismatches of a zero-filled global (StepPrediction.zeroFilled) also go into `zeroFilled`. */
+function compareStep(step: StepPrediction, p: Prediction, o: Observation, zeroFilled: Set<Mismatch>): readonly Mismatch[] {
   const run = o.runs.find((r) => r.step === step.step && r.iteration === step.iteration && r.program === step.program);
   if (run === undefined) {
     const gated = o.notRun.some((n) => n.program === step.program);
@@ -180,7 +188,10 @@ function compareStep(step: StepPrediction, p: Prediction, o: Observation): reado
   for (const [name, expected] of Object.entries(step.globals)) {
     if (expected === null) continue;
     const observed = run.globals[name];
-    if (observed === undefined || !sameValue(expected, observed)) out.push(value(`${name}=${expected}`, `${name}=${observed ?? '(not reported)'}`));
+    if (observed !== undefined && sameValue(expected, observed)) continue;
+    const m = value(`${name}=${expected}`, `${name}=${observed ?? '(not reported)'}`);
+    out.push(m);
+    if (observed !== undefined && step.zeroFilled.includes(name)) zeroFilled.add(m);
   }
   return out;
 }

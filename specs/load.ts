@@ -112,7 +112,7 @@ export function loadSpec(dir: string = SPEC_DIR): Spec {
   });
   const divergences = readNamed(join(dir, 'divergences'), 'id', readDivergence);
   for (const { file, value } of divergences) {
-    if (!ruleIds.has(value.rule)) fail('KPTR_SPEC_INVALID', file, new ShapeError('rule', 'an existing rule id', `'${value.rule}'`).message);
+    if (value.kind !== 'value' && !ruleIds.has(value.rule)) fail('KPTR_SPEC_INVALID', file, new ShapeError('rule', 'an existing rule id', `'${value.rule}'`).message);
   }
   return Object.freeze({
     rules: Object.freeze(rules.map((r) => r.value)),

@@ -95,18 +95,24 @@ export function readKernels(v: unknown, path: string): readonly KernelFeatures[]
   return readList(readObject(v, path, ['kernels']).kernels, child(path, 'kernels'), readKernelRow);
 }
 
+/** A divergence names a rule (what the verifier gets wrong) or, of kind `value`, an op (what a run observes). */
 export function readDivergence(v: unknown, path: string): Divergence {
-  const o = readObject(v, path, ['id', 'rule', 'kernels', 'kind', 'reason', 'hostUnsafe', 'splat', 'evidence']);
-  return Object.freeze({
+  const o = readObject(v, path, ['id', 'rule', 'op', 'kernels', 'kind', 'reason', 'hostUnsafe', 'splat', 'evidence']);
+  const kind = readEnum(o.kind, child(path, 'kind'), ['accepts_invalid', 'rejects_valid', 'message', 'value'] as const);
+  const common = {
     id: readMatching(o.id, child(path, 'id'), /^[a-z][a-z0-9_]*$/, 'a divergence id in snake_case'),
-    rule: readMatching(o.rule, child(path, 'rule'), RULE_ID, 'a rule id'),
     kernels: readRange(o.kernels, child(path, 'kernels')),
-    kind: readEnum(o.kind, child(path, 'kind'), ['accepts_invalid', 'rejects_valid', 'message'] as const),
     reason: readString(o.reason, child(path, 'reason')),
     hostUnsafe: readBoolean(o.hostUnsafe, child(path, 'hostUnsafe')),
     splat: readBoolean(o.splat, child(path, 'splat')),
     evidence: readString(o.evidence, child(path, 'evidence')),
-  });
+  };
+  if (kind === 'value') {
+    if (o.rule !== undefined) throw new ShapeError(child(path, 'rule'), 'no rule for a value divergence (it names an op)', describeValue(o.rule));
+    return Object.freeze({ ...common, kind, op: readEnum(o.op, child(path, 'op'), OP_KINDS) });
+  }
+  if (o.op !== undefined) throw new ShapeError(child(path, 'op'), `no op for a ${kind} divergence (it names a rule)`, describeValue(o.op));
+  return Object.freeze({ ...common, kind, rule: readMatching(o.rule, child(path, 'rule'), RULE_ID, 'a rule id') });
 }
 
 function readProgramExpect(v: unknown, path: string): ProgramExpect {

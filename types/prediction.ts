@@ -1,4 +1,4 @@
-import type { ErrnoName } from './spec.ts';
+import type { Divergence, ErrnoName } from './spec.ts';
 
 /** One way the kernel may word a rejection: the rule and the ordered log lines to find. */
 export interface ExpectedMessage {
@@ -28,6 +28,11 @@ export interface StepPrediction {
   /** the program's return value; null where test_run does not report it (fentry: the traced function's) */
   readonly retval: number | null;
   readonly globals: Readonly<Record<string, string | null>>;
+  /**
+   * globals whose predicted value rests on the `new` contract that a per-CPU object's unwritten fields read 0
+   * (a read or sum reached memory no program wrote): a kernel that hands out uncleared memory breaks only these
+   */
+  readonly zeroFilled: readonly string[];
 }
 
 /** A known divergence that applies to this scenario on this kernel. */
@@ -37,6 +42,8 @@ export interface DivergenceHit {
   readonly hostUnsafe: boolean;
   /** the divergence comes with a kernel splat (Divergence.splat) */
   readonly splat: boolean;
+  /** Divergence.kind: a `value` hit explains only value mismatches of zero-filled globals, nothing else */
+  readonly kind: Divergence['kind'];
 }
 
 export interface Prediction {

@@ -75,13 +75,28 @@ export interface KernelFeatures {
   readonly features: Readonly<Record<FeatureName, boolean>>;
 }
 
-/** A known way a real kernel differs from what a correct kernel must do. */
-export interface Divergence {
+/**
+ * A known way a real kernel differs from what a correct kernel must do: in what it verifies (a rule it skips,
+ * misapplies or words differently) or in what a program it accepted observes at run time (an op contract it breaks).
+ */
+export type Divergence = DivergenceCommon &
+  (
+    | {
+        readonly kind: 'accepts_invalid' | 'rejects_valid' | 'message';
+        /** rule the correct kernel applies (and this kernel does not), or whose message differs */
+        readonly rule: string;
+      }
+    | {
+        /** an accepted program reads a value the op's contract rules out */
+        readonly kind: 'value';
+        /** the op whose run-time contract (specs/ops) the kernel breaks */
+        readonly op: OpKind;
+      }
+  );
+
+interface DivergenceCommon {
   readonly id: string;
-  /** rule the correct kernel applies (and this kernel does not), or whose message differs */
-  readonly rule: string;
   readonly kernels: VersionRange;
-  readonly kind: 'accepts_invalid' | 'rejects_valid' | 'message';
   /** one line: what goes wrong and why it matters */
   readonly reason: string;
   /** never execute affected programs outside a VM */

@@ -34,6 +34,8 @@ interface World {
   readonly slots: Map<string, SlotStore>;
   readonly heap: HeapObject[];
   readonly globals: Map<string, bigint | null>;
+  /** globals whose value includes a read of per-CPU memory no program wrote (StepPrediction.zeroFilled) */
+  readonly zeroFilled: Set<string>;
 }
 
 interface Run {
@@ -91,13 +93,14 @@ function fieldTarget(r: Run, v: Val, field: string): { readonly store: Map<numbe
   return o.cpus.length === 1 && !o.zeroed ? { store: o.cpus[0] as Map<number, bigint>, f, zeroed: false, copy: null } : null;
 }
 
-function readField(r: Run, v: Val, field: string): bigint | null {
+/** A field's value, and whether it is the zero of never-written per-CPU memory. */
+function readField(r: Run, v: Val, field: string): { readonly value: bigint | null; readonly zeroFilled: boolean } {
   const t = fieldTarget(r, v, field);
-  if (t === null) return null;
-  if (t.copy) return t.copy.sum;
+  if (t === null) return { value: null, zeroFilled: false };
+  if (t.copy) return { value: t.copy.sum, zeroFilled: false };
   const stored = t.store?.get(t.f.off);
-  if (stored !== undefined) return stored;
-  return t.zeroed ? 0n : null;
+  if (stored !== undefined) return { value: stored, zeroFilled: false };
+  return t.zeroed ? { value: 0n, zeroFilled: true } : { value: null, zeroFilled: false };
 }
 
 function untrustRcu(r: Run): void {
@@ -106,8 +109,10 @@ function untrustRcu(r: Run): void {
   }
 }
 
-function setGlobal(w: World, name: string, v: bigint | null): void {
+function setGlobal(w: World, name: string, v: bigint | null, zeroFilled: boolean): void {
   w.globals.set(name, v === null ? null : cValue(v, globalOf(w, name).ctype));
+  if (zeroFilled && v !== null) w.zeroFilled.add(name);
+  else w.zeroFilled.delete(name);
 }
 
 /** Execute ops; returns the `return` value if one ran. */
@@ -173,17 +178,22 @@ function exec(r: Run, ops: readonly Op[]): number | null {
         else t?.store?.set(t.f.off, v);
         break;
       }
-      case 'read':
-        setGlobal(r.w, o.global, readField(r, varOf(r, o.ptr), o.field));
+      case 'read': {
+        const f = readField(r, varOf(r, o.ptr), o.field);
+        setGlobal(r.w, o.global, f.value, f.zeroFilled);
         break;
+      }
       case 'sum': {
         const src = varOf(r, o.src);
         let total: bigint | null = r.w.globals.get(o.global) ?? 0n;
+        // the global accumulates: zero-filled memory summed into it earlier still counts
+        let zeroFilled = r.w.zeroFilled.has(o.global);
         for (let cpu = 0; cpu < r.w.nrCpus && total !== null && src !== null && src.k === 'obj'; cpu++) {
-          const v = readField(r, { k: 'elem', id: src.id, cpu, untrusted: src.untrusted }, o.field);
-          total = v === null ? null : BigInt.asUintN(64, total + v);
+          const f = readField(r, { k: 'elem', id: src.id, cpu, untrusted: src.untrusted }, o.field);
+          total = f.value === null ? null : BigInt.asUintN(64, total + f.value);
+          zeroFilled ||= f.zeroFilled;
         }
-        setGlobal(r.w, o.global, total);
+        setGlobal(r.w, o.global, total, zeroFilled);
         break;
       }
       case 'rcu_lock':
@@ -218,7 +228,7 @@ function isSleepable(p: Program): boolean {
  * `accepted` are skipped (the kernel refused them, so nothing runs). One StepPrediction per test run.
  */
 export function runSchedule(scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: number): StepPrediction[] {
-  const w: World = { scenario, nrCpus, slots: new Map(), heap: [], globals: new Map() };
+  const w: World = { scenario, nrCpus, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
   const steps: StepPrediction[] = [];
   for (const [step, s] of scenario.schedule.entries()) {
     const program = scenario.programs.find((p) => p.name === s.program);
@@ -227,7 +237,7 @@ export function runSchedule(scenario: Scenario, accepted: ReadonlySet<string>, n
       const r: Run = { w, cpu: s.cpu, sleepable: isSleepable(program), vars: new Map(), depth: 0 };
       const ret = exec(r, program.ops) ?? 0;
       const retval = program.progType === 'tc' || program.progType === 'syscall' ? ret : null;
-      steps.push({ step, iteration, program: program.name, retval, globals: snapshot(w) });
+      steps.push({ step, iteration, program: program.name, retval, globals: snapshot(w), zeroFilled: [...w.zeroFilled].sort() });
     }
   }
   return steps;

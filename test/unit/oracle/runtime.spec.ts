@@ -52,6 +52,17 @@ describe('runtime model', () => {
     expect(steps.map((x) => x.globals.total)).toEqual(['0', '0', '0', '10', '20']);
     expect(steps.slice(-2).map((x) => x.iteration)).toEqual([0, 1]);
   });
+  it('marks the globals that rest on unwritten per-CPU memory reading zero, and names the value divergence', () => {
+    // CPU 1's copy is never written: the sum holds only if new per-CPU memory reads 0; field d was written
+    const p = predict(seq('tc', 'array', onCpu(0)), { version: '6.12.117', nrCpus: 2 }, spec);
+    expect(p.steps.map((s) => [s.program, s.zeroFilled])).toEqual([['seq_store', []], ['seq_update', []], ['seq_read', ['sum_field_c']]]);
+    expect(p.divergences).toEqual([{ program: 'seq_read', divergenceId: 'percpu_obj_new_uncleared', hostUnsafe: false, splat: false, kind: 'value' }]);
+    // one CPU: every copy the sum reads was written, nothing rests on zero-filling
+    const one = predict(seq('tc', 'array', onCpu(0)), { version: '6.12.117', nrCpus: 1 }, spec);
+    expect(one.steps.at(-1)?.zeroFilled).toEqual([]);
+    expect(one.divergences).toEqual([]);
+  });
+
   it('per-CPU maps have one slot per CPU: an object published on CPU 0 is not seen from CPU 1', () => {
     const sched: ScheduleStep[] = [{ program: 'seq_store', cpu: 0, repeat: 1 }, { program: 'seq_update', cpu: 1, repeat: 1 }, { program: 'seq_read', cpu: 0, repeat: 1 }];
     expect(last(seq('tc', 'percpu_array', sched), 2)?.globals).toEqual({ cpu0_field_d: '0', sum_field_c: '0' });
