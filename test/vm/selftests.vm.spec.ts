@@ -63,6 +63,20 @@ describe('built-in selftests in a guest', () => {
     expect(results.filter((r) => r.observation.splats.length > 0 && r.result.status !== 'divergence').map((r) => r.scenarioId)).toEqual([]);
   });
 
+  it('should pass every case on 7.3, which refuses a plain object into a __percpu_kptr field again', async (ctx) => {
+    await needsKernelImage(ctx, '7.3');
+    const { run, summary, results } = await selftestsOn('7.3');
+    expect(run.exitCode).toBe(0);
+    expect(summary).toMatchObject({ runner: 'vm', cases: cases.length, failed: 0, errors: 0, skipped: 0 });
+    expect(summary.kernel.version).toMatch(/^7\.3\./);
+    // 6.18 accepts it (known divergence plain_obj_into_percpu, host-unsafe); 7.3 is out of its range and must refuse
+    const plain = results.find((r) => r.scenarioId === 'gt16_xchg_obj_new_nonpercpu')!;
+    expect(plain.result.status).toBe('pass');
+    expect(plain.observation.programs.map((p) => p.verdict)).toEqual(['rejected']);
+    const array = results.find((r) => r.scenarioId === 'percpu_alloc_array')!;
+    expect(array.observation.runs.at(-1)?.globals).toMatchObject({ cpu0_field_d: '2', sum_field_c: '1' });
+  });
+
   it('should show on 6.1 that every scenario calling a kfunc is refused as not supported by the kernel', async (ctx) => {
     await needsKernelImage(ctx, '6.1');
     const { run, summary, results } = await selftestsOn('6.1');
