@@ -149,6 +149,24 @@ describe('createVmRunner', () => {
     expect(boots).toHaveLength(1);
   });
 
+  it('should split objects over guests booted side by side and return every observation in case order', async (ctx) => {
+    await needsKernel(ctx);
+    const boots: VmBootStats[] = [];
+    // one scenario per object: three objects over two lanes (two guests at once)
+    const runner = createVmRunner({ kernel: KERNEL, workDir: await mkdtemp(join(tmpdir(), 'kptr-vm-')), maxPerBatch: 1, lanes: 2, onBoot: (s) => boots.push(s) });
+    const ids = ['vm_l0', 'vm_l1', 'vm_l2'];
+    const seen: string[] = [];
+    const observations = await runner.run(ids.map((id, i) => runCase(percpuSequence(id, i === 1 ? 'fentry' : 'tc'))), { onObservation: (o) => seen.push(o.scenarioId) });
+    expect(observations.map((o) => o.scenarioId)).toEqual(ids);
+    for (const [i, o] of observations.entries()) {
+      expect(o.error).toBeNull();
+      expect(lastGlobals(o)).toEqual({ [`${ids[i]}_cpu0_field_d`]: '2', [`${ids[i]}_sum_field_c`]: '1' });
+    }
+    expect(seen.sort()).toEqual(ids);
+    // the lighter lane took the third object: two boots, one with two cases and one with one
+    expect(boots.map((b) => [b.cases, b.decided]).sort()).toEqual([[1, 1], [2, 2]]);
+  });
+
   it('should attribute a guest panic to its case and run the next case after a reboot', async (ctx) => {
     await needsKernel(ctx);
     const boots: VmBootStats[] = [];
