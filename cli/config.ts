@@ -95,7 +95,8 @@ export function resolveConfig(
     progTypes,
     corpusDir: opts.corpus ?? `${ctx.repoRoot}/specs/regressions`,
     saveFindings: opts.saveFindings ?? false,
-    shrink: opts.shrink ?? true,
+    // only a campaign shrinks (selftests and replay report cases as they are)
+    shrink: ctx.command === 'run' && (opts.shrink ?? true),
     maxShrinks: positiveInt(opts.maxShrinks, '--max-shrinks', 200),
     quiet: opts.quiet ?? false,
     json: opts.json ?? false,

@@ -41,6 +41,7 @@ export function openOutputs(cfg: RunConfig, spec: Spec): Outputs {
     stdout: process.stdout,
     isTTY: process.stdout.isTTY === true,
     quiet: cfg.quiet,
+    shrunkFindings: cfg.shrink,
     json: cfg.json,
     clock: () => performance.now(),
   }));

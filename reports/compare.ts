@@ -87,6 +87,8 @@ function divergentRuns(p: Prediction, o: Observation): { step: number; divergenc
 
 /** Runner errors that mean the kernel died under the case (a guest panic, a harness killed by an Oops). */
 const KERNEL_DEATHS: ReadonlySet<string> = new Set(['KPTR_VM_PANIC', 'KPTR_HARNESS_CRASH']);
+/** Splats after which a guest that stops answering has died, not hung on its own (e.g. an Oops in an RCU callback). */
+const FATAL_SPLATS: ReadonlySet<string> = new Set(['oops', 'bug', 'kasan', 'panic']);
 
 /**
  * Host-unsafe divergences that explain the runner's failure: they are known to break the kernel, and this one
@@ -94,7 +96,9 @@ const KERNEL_DEATHS: ReadonlySet<string> = new Set(['KPTR_VM_PANIC', 'KPTR_HARNE
  * cases run), not the runner failing.
  */
 function killingDivergences(p: Prediction, o: Observation): readonly string[] {
-  if (o.error === null || !KERNEL_DEATHS.has(o.error.code) || o.splats.length === 0) return [];
+  if (o.error === null || o.splats.length === 0) return [];
+  const died = KERNEL_DEATHS.has(o.error.code) || (o.error.code === 'KPTR_VM_TIMEOUT' && o.splats.some((s) => FATAL_SPLATS.has(s.kind)));
+  if (!died) return [];
   return p.divergences.filter((d) => d.hostUnsafe).map((d) => d.divergenceId);
 }
 

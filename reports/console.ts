@@ -16,12 +16,17 @@ function formatEta(seconds: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-/** One failure line: everything needed to reproduce it, and the paste-ready replay command. */
-export function failureLines(r: CaseResult, p: Prediction | null, outDir: string): string {
-  const replay = replayCommand(join(outDir, 'findings', findingId(r), 'scenario.yaml'), r.runner);
+/**
+ * One failure line: everything needed to reproduce it, and the paste-ready replay command; in a shrinking campaign,
+ * where its finding will be (a shrunk finding is named after the shrunk scenario; the summary lists each replay command).
+ */
+export function failureLines(r: CaseResult, p: Prediction | null, outDir: string, shrunk = false): string {
+  const where = shrunk
+    ? `  finding: written under ${join(outDir, 'findings')}/ as the campaign ends, a generated case shrunk first (the summary gives the replay command)`
+    : `  replay: ${replayCommand(join(outDir, 'findings', findingId(r), 'scenario.yaml'), r.runner)}`;
   const head = `${r.status.toUpperCase()} ${r.scenarioId} kernel=${r.kernelRelease} runner=${r.runner} rule=${caseRule(p)}`;
   const body = r.mismatches.map((m) => `  ${m.kind}${m.program === null ? '' : ` ${m.program}`}${m.step === null ? '' : ` step ${m.step}`}: expected ${m.expected}; observed ${m.observed}`);
-  return [head, ...body, `  replay: ${replay}`].join('\n');
+  return [head, ...body, where].join('\n');
 }
 
 function summaryTable(summaries: readonly Summary[]): string {
@@ -56,7 +61,7 @@ function disagreementLines(rows: readonly ProgramAcrossKernels[], kernels: numbe
  * `quiet`: only the summary table. `json`: only the summaries, one JSON object per line.
  */
 export function consoleReporter(options: ReporterOptions): Reporter {
-  const { stdout, isTTY, quiet, json, clock, outDir } = options;
+  const { stdout, isTTY, quiet, json, clock, outDir, shrunkFindings } = options;
   const live = !quiet && !json;
   let meta: RunMeta | null = null;
   let started = 0;
@@ -92,7 +97,7 @@ export function consoleReporter(options: ReporterOptions): Reporter {
       if (!live) return;
       if (r.status === 'fail' || r.status === 'error') {
         clearProgress();
-        stdout.write(`${failureLines(r, p, outDir)}\n`);
+        stdout.write(`${failureLines(r, p, outDir, shrunkFindings)}\n`);
       }
       if (isTTY) {
         stdout.write(`\r\x1b[K${progress()}`);

@@ -25,6 +25,11 @@ export interface ReporterOptions {
   readonly isTTY: boolean;
   /** console: only the summary */
   readonly quiet: boolean;
+  /**
+   * failing generated cases are shrunk before their finding is written, under the shrunk scenario's id: the console
+   * cannot name the finding's path as the case fails, only say where findings go
+   */
+  readonly shrunkFindings: boolean;
   /** console: the summary as JSON on stdout (one line per runner × kernel), nothing else */
   readonly json: boolean;
   /** milliseconds, monotonic; injected so progress output is reproducible in tests */

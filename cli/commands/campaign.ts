@@ -98,10 +98,13 @@ export async function campaign(opts: CliOptions): Promise<number> {
       const values = [...generateValues(arb, cfg.seed, cfg.runs)];
       const generated = values.map((v, i) => prefixScenario(v.value_, `s${cfg.seed}_${i}`));
       const cases = await checkChunked(session, spec, [...corpus, ...generated], (c) => outputs.onCase(c));
-      for (const f of cases.filter((c) => c.result.status === 'fail')) {
+      // a runner failure nothing explains (a guest that stopped answering) is a finding too, kept as it came: the
+      // shrinker keeps a candidate only if it fails the same way, and a runner error is not a verdict or a value
+      for (const f of cases.filter((c) => c.result.status === 'fail' || c.result.status === 'error')) {
         const index = generated.findIndex((s) => s.id === f.scenario.id);
         const reproduced = await reproduces(session, spec, f);
-        const shrunk = cfg.shrink && index >= 0 && reproduced !== false ? await shrinkCase(session, spec, cfg, arb, values[index]!, f) : null;
+        const shrinkable = cfg.shrink && index >= 0 && reproduced !== false && f.result.status === 'fail';
+        const shrunk = shrinkable ? await shrinkCase(session, spec, cfg, arb, values[index]!, f) : null;
         const checked = shrunk?.checked ?? f;
         const finding: CampaignFinding = {
           id: findingId(checked.result),

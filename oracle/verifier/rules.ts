@@ -55,7 +55,7 @@ export const DROP_CHECKS: readonly Check<DropCtx>[] = [
 ];
 
 // ---- bpf_kptr_xchg R2 (D5/D6 → D7 → D8) --------------------------------------------------------------------------
-export interface XchgCtx { readonly src: Handle; readonly slot: Slot }
+export interface XchgCtx { readonly src: Handle; readonly slot: Slot; readonly isKptrField: boolean }
 const XCHG_SOURCES = new Set(['NULL', 'OWN?', 'OWN', 'PLAIN_OWN?', 'PLAIN_OWN', 'ELEM?', 'ELEM']);
 const isPercpuObj = (h: Handle): boolean => h.s === 'OWN' || h.s === 'OWN?';
 const isPlainObj = (h: Handle): boolean => h.s === 'PLAIN_OWN' || h.s === 'PLAIN_OWN?';
@@ -63,6 +63,8 @@ const isElem = (h: Handle): boolean => h.s === 'ELEM' || h.s === 'ELEM?';
 /** perm_flags of map_kptr_match_type: MEM_RCU (an ELEM) never, MEM_PERCPU only into a __percpu_kptr field. */
 const flagsAllowed = (c: XchgCtx): boolean => !isElem(c.src) && !(c.slot.tag === 'kptr' && isPercpuObj(c.src));
 export const XCHG_CHECKS: readonly Check<XchgCtx>[] = [
+  // R1 first (check_func_arg order): a map value without a parsed kptr (6.1 ignores the percpu_kptr tag)
+  { rule: 'kptr_xchg.no_kptr', violated: (c) => !c.isKptrField, params: none },
   // check_reg_type masks MEM_ALLOC|MEM_PERCPU of allocated objects and folds PTR_MAYBE_NULL; anything else is not a source
   { rule: 'kptr_xchg.bad_src', violated: (c) => !XCHG_SOURCES.has(c.src.s), params: (c) => ({ type: printedType(c.src), reg: 'R2' }) },
   // map_kptr_match_type: flags outside the field's allowed set (MEM_RCU of an ELEM, MEM_PERCPU into a plain kptr) or another struct

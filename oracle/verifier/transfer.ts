@@ -136,7 +136,7 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
       const slot = slotOf(ctx, o.slot);
       const src = o.src === null ? NULL_HANDLE : handleOf(state, o.src);
       const malformed = uncheckedUse(src, 'bpf_kptr_xchg');
-      const error = firstViolation(XCHG_CHECKS, { src, slot }, ctx.applies);
+      const error = firstViolation(XCHG_CHECKS, { src, slot, isKptrField: isKptrField(ctx, slot) }, ctx.applies);
       if (error) return stop(error, malformed);
       let next = state;
       if (src.ref !== 0) {

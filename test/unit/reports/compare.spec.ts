@@ -162,9 +162,14 @@ describe('compare', () => {
     expect(r.status).toBe('divergence');
     expect(r.divergences).toEqual(['d1']);
     expect(r.mismatches.map((m) => m.kind)).toContain('runner_error');
-    // no splat to show the kernel broke, or a timeout rather than a death: the runner's failure stands
+    // no splat to show the kernel broke, or a hang with no fatal splat before it: the runner's failure stands
     expect(compare(unsafe, observation({ error, splats: [], runs: [] })).status).toBe('error');
-    expect(compare(unsafe, observation({ error: { code: 'KPTR_VM_TIMEOUT', message: 'hung' }, splats, runs: [] })).status).toBe('error');
+    const timeout = { code: 'KPTR_VM_TIMEOUT', message: 'the guest stopped answering' };
+    const hang = { kind: 'hang' as const, text: 'no result within the case timeout', during: null };
+    expect(compare(unsafe, observation({ error: timeout, splats: [hang], runs: [] })).status).toBe('error');
+    // silence after an Oops (one in an RCU callback stalls the guest) is the kernel dying too
+    const oops = { kind: 'oops' as const, text: 'BUG: unable to handle page fault for address: ff44cc9c57fed000', during: null };
+    expect(compare(unsafe, observation({ error: timeout, splats: [oops, hang], runs: [] })).status).toBe('divergence');
   });
 
   it('should lay the values after a divergently accepted program ran at that divergence, and not those before', () => {

@@ -26,6 +26,13 @@ describe('consoleReporter', () => {
     expect(out).not.toContain('\r');
   });
 
+  it('should say where a shrinking campaign will write the finding instead of naming a path the shrunk one will not have', async () => {
+    const out = await drive({ outDir: 'out', shrunkFindings: true });
+    expect(out).toContain('FAIL rp_fail kernel=6.18.44-fc-v669 runner=host rule=refs.unreleased\n');
+    expect(out).toContain('  finding: written under out/findings/ as the campaign ends');
+    expect(out).not.toContain('replay: npx kptr-conform replay out/findings/rp_fail');
+  });
+
   it('should print plain progress lines with rate and ETA when not on a terminal', async () => {
     const out = await drive({});
     // the injected clock advances 250 ms per reading: 5 cases in 1.25 s

@@ -17,7 +17,7 @@ const RULE_IDS = [
   'percpu_obj_drop.wrong_kind', 'obj_drop.wrong_kind', 'kptr_xchg.type_mismatch', 'kptr_xchg.plain_into_percpu',
   'kptr_xchg.bad_src', 'kptr.direct_store', 'percpu_ptr.bad_arg', 'percpu.direct_deref', 'mem.maybe_null_deref',
   'mem.scalar_deref', 'rcu.nested_lock', 'rcu.unmatched_unlock', 'rcu.exit_locked', 'ref.leak',
-  'percpu_obj_new.nested_special_field', 'mem.untrusted_write', 'attach.not_sleepable',
+  'percpu_obj_new.nested_special_field', 'mem.untrusted_write', 'attach.not_sleepable', 'kptr_xchg.no_kptr',
 ];
 
 describe('the real spec', () => {
@@ -30,14 +30,15 @@ describe('the real spec', () => {
     expect(spec.divergences.map((d) => d.id).sort()).toEqual(['nested_special_field_accepted', 'per_cpu_ptr_result_not_maybe_null', 'percpu_obj_new_uncleared', 'plain_obj_into_percpu', 'untrusted_alloc_write_verifier_bug']);
   });
 
-  it('gives 6.1 messages only to the rules it can show (no per-CPU kptr there), every rule one for 6.12, all but rcu.nested_lock one for 7.3', () => {
+  it('gives 6.1 messages only to the rules it can show (no per-CPU kptr there), all but kptr_xchg.no_kptr one for 6.12, and but rcu.nested_lock too for 7.3', () => {
     for (const rule of spec.rules) {
       for (const m of rule.messages) expect(() => parseVersionRange(m.kernels)).not.toThrow();
       expect(rule.messages.some((m) => versionInRange('6.1.0', m.kernels)), rule.id)
-        .toBe(['kfunc.absent', 'mem.scalar_deref', 'percpu_ptr.bad_arg', 'attach.not_sleepable'].includes(rule.id));
-      expect(rule.messages.some((m) => versionInRange('6.12.117', m.kernels)), rule.id).toBe(true);
+        .toBe(['kfunc.absent', 'mem.scalar_deref', 'percpu_ptr.bad_arg', 'attach.not_sleepable', 'kptr_xchg.no_kptr'].includes(rule.id));
+      // a field tagged __percpu_kptr or __kptr is a kptr from 6.7 on: bpf_kptr_xchg always finds one
+      expect(rule.messages.some((m) => versionInRange('6.12.117', m.kernels)), rule.id).toBe(rule.id !== 'kptr_xchg.no_kptr');
       // nesting bpf_rcu_read_lock is allowed from 7.0, so that rule has no message there
-      expect(rule.messages.some((m) => versionInRange('7.3.4', m.kernels)), rule.id).toBe(rule.id !== 'rcu.nested_lock');
+      expect(rule.messages.some((m) => versionInRange('7.3.4', m.kernels)), rule.id).toBe(!['rcu.nested_lock', 'kptr_xchg.no_kptr'].includes(rule.id));
     }
   });
 
@@ -122,7 +123,7 @@ describe('malformed spec files', () => {
   };
 
   it('loads the unmodified copy', () => {
-    expect(loadSpec(dir).rules.length).toBe(26);
+    expect(loadSpec(dir).rules.length).toBe(27);
   });
 
   it('names file, line and column of a YAML syntax error', () => {
