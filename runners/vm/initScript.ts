@@ -66,7 +66,8 @@ while read -r idx unit obj settle; do
     read -r hook hooked < ${GUEST.dir}/$idx.hook
     echo "kptr-conform: begin $hooked" > /dev/kmsg
     [ "$hook" = panic ] && echo c > /proc/sysrq-trigger
-    [ "$hook" = hang ] && while :; do sleep 3600; done
+    [ "$hook" = bug-hang ] && echo "BUG: kptr-conform test hook: stalled after an oops" > /dev/kmsg
+    [ "$hook" = hang ] || [ "$hook" = bug-hang ] && while :; do sleep 3600; done
   fi
   ${GUEST.harness} run ${GUEST.dir}/$obj ${GUEST.dir}/$idx.plan --kmsg-markers </dev/null 2>/tmp/err | frame_stream out
   status=$?

@@ -4,7 +4,8 @@ import { execa } from 'execa';
 import { GUEST, initScript } from './initScript.ts';
 
 /** A deliberate guest failure on one case, for testing the runner's recovery (never set by the pipeline). */
-export type GuestHook = 'panic' | 'hang';
+/** panic the guest, hang it, or print a kernel-style `BUG:` line and then hang (a guest an Oops left stalled) */
+export type GuestHook = 'panic' | 'hang' | 'bug-hang';
 
 /** One harness run in the guest: some scenarios of one object. */
 export interface InitramfsUnit {

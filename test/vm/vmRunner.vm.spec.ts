@@ -211,6 +211,27 @@ describe('createVmRunner', () => {
     expect(lastGlobals(next as Observation)).toEqual({ vm_next_cpu0_field_d: '2', vm_next_sum_field_c: '1' });
   });
 
+  it('should call a guest dead when it goes silent after a BUG line, long before the case timeout', async (ctx) => {
+    await needsKernel(ctx);
+    const boots: VmBootStats[] = [];
+    const caseTimeoutMs = 90_000;
+    const runner = createVmRunner({
+      kernel: KERNEL,
+      workDir: await mkdtemp(join(tmpdir(), 'kptr-vm-')),
+      guestHooks: { vm_stalled: 'bug-hang' },
+      caseTimeoutMs,
+      onBoot: (s) => boots.push(s),
+    });
+    const [stalled, next] = await runner.run([runCase(percpuSequence('vm_stalled', 'tc')), runCase(percpuSequence('vm_after_bug', 'syscall'))]);
+
+    expect(stalled?.error?.code).toBe('KPTR_VM_TIMEOUT');
+    expect(stalled?.splats.map((s) => s.kind)).toContain('bug');
+    expect(next?.error).toBeNull();
+    expect(lastGlobals(next as Observation)).toEqual({ vm_after_bug_cpu0_field_d: '2', vm_after_bug_sum_field_c: '1' });
+    // killed by the silence-after-a-fatal-line rule (10 s), not by the case timeout
+    expect(boots[0]!.wallMs).toBeLessThan(caseTimeoutMs);
+  });
+
   it('should charge a real kernel Oops inside a shared harness run to its scenario, and finish the others', async (ctx) => {
     await needsKernel(ctx);
     // The per_cpu_ptr bug (specs/regressions): on 6.12 the store through the unchecked result oopses and panics the
