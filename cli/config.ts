@@ -21,6 +21,7 @@ export interface CliOptions {
   readonly json?: boolean;
   readonly filter?: string;
   readonly maxShrinks?: string;
+  readonly lanes?: string;
 }
 
 /** The options resolved once, every field filled; nothing further down re-reads argv or process.env. */
@@ -42,6 +43,8 @@ export interface RunConfig {
   readonly json: boolean;
   readonly filter: string | null;
   readonly workDir: string;
+  /** vm runner: guests side by side; null lets the runner choose (VmRunnerOptions.lanes) */
+  readonly lanes: number | null;
 }
 
 const RUNNERS: readonly RunnerName[] = ['host', 'vm'];
@@ -56,6 +59,12 @@ function positiveInt(raw: string | undefined, name: string, fallback: number): n
   if (raw === undefined) return fallback;
   if (!/^\d+$/.test(raw)) throw usage(`${name} must be a non-negative integer, got '${raw}'`, `pass e.g. ${name} ${fallback}`);
   return Number(raw);
+}
+
+function lanesOf(raw: string): number {
+  const n = positiveInt(raw, '--lanes', 2);
+  if (n < 1) throw usage('--lanes must be at least 1', 'pass e.g. --lanes 2');
+  return n;
 }
 
 function oneOf<T extends string>(raw: string, allowed: readonly T[], name: string): T {
@@ -97,6 +106,7 @@ export function resolveConfig(
     saveFindings: opts.saveFindings ?? false,
     // only a campaign shrinks (selftests and replay report cases as they are)
     shrink: ctx.command === 'run' && (opts.shrink ?? true),
+    lanes: opts.lanes === undefined ? null : lanesOf(opts.lanes),
     maxShrinks: positiveInt(opts.maxShrinks, '--max-shrinks', 200),
     quiet: opts.quiet ?? false,
     json: opts.json ?? false,

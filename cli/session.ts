@@ -25,7 +25,7 @@ export interface Session {
 export async function openSession(cfg: RunConfig, kernel: string): Promise<Session> {
   const workDir = `${cfg.workDir}/${cfg.runner}-${kernel.replace(/[^\w.-]/g, '_')}`;
   mkdirSync(workDir, { recursive: true });
-  const runner = cfg.runner === 'host' ? createHostRunner({ workDir }) : createVmRunner({ kernel, workDir });
+  const runner = cfg.runner === 'host' ? createHostRunner({ workDir }) : createVmRunner({ kernel, workDir, ...(cfg.lanes === null ? {} : { lanes: cfg.lanes }) });
   const caps = await runner.probe();
   if (caps.problems.length > 0 || !caps.kernel) {
     throw new KptrError(

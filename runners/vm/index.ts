@@ -45,8 +45,9 @@ export interface VmRunnerOptions {
   /** default: KVM when a probe boot works here, else TCG */
   readonly accel?: Accel;
   /**
-   * guests booted side by side, each with whole objects of its own. Default: one per host CPU, at most 4. A TCG guest
-   * runs on one host thread (qemuArgs), so on 2 cores two lanes run 1,000 mixed cases in 19 s instead of 29.
+   * guests booted side by side, each with whole objects of its own. Default: one per host CPU under TCG (a TCG guest
+   * runs on one host thread, qemuArgs: on 2 cores two lanes run 1,000 mixed cases in 19 s instead of 29), one per
+   * `cpus` host CPUs with KVM (each vCPU is a host thread).
    */
   readonly lanes?: number;
   /** testing only: make the guest panic or hang when it reaches these scenarios */
@@ -146,7 +147,8 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
           hooks.onObservation?.(o);
         },
       };
-      await Promise.all(splitLanes(batches, options.lanes ?? Math.min(availableParallelism(), 4)).map((scenarios) => runLane(context, scenarios)));
+      const lanes = options.lanes ?? Math.max(1, Math.floor(availableParallelism() / (accel === 'kvm' ? cpus : 1)));
+      await Promise.all(splitLanes(batches, lanes).map((scenarios) => runLane(context, scenarios)));
       return cases.map((c) => results.get(c.scenario.id) as Observation);
     },
   };
