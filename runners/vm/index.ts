@@ -1,6 +1,6 @@
 import { access, mkdir } from 'node:fs/promises';
 import { constants } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, freemem } from 'node:os';
 import { basename } from 'node:path';
 import type { KernelInfo, Observation, RunnerCapabilities, Scenario } from '../../types/index.ts';
 import { KptrError } from '../../errors/KptrError.ts';
@@ -45,9 +45,9 @@ export interface VmRunnerOptions {
   /** default: KVM when a probe boot works here, else TCG */
   readonly accel?: Accel;
   /**
-   * guests booted side by side, each with whole objects of its own. Default: one per host CPU under TCG (a TCG guest
-   * runs on one host thread, qemuArgs: on 2 cores two lanes run 1,000 mixed cases in 19 s instead of 29), one per
-   * `cpus` host CPUs with KVM (each vCPU is a host thread).
+   * guests booted side by side, each with whole objects of its own. Default (defaultLanes): one per host CPU under
+   * TCG (a TCG guest runs on one host thread, qemuArgs: on 2 cores two lanes run 1,000 mixed cases in 19 s instead of
+   * 29), one per `cpus` host CPUs with KVM (each vCPU is a host thread), as many as free memory holds.
    */
   readonly lanes?: number;
   /** testing only: make the guest panic or hang when it reaches these scenarios */
@@ -147,11 +147,21 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
           hooks.onObservation?.(o);
         },
       };
-      const lanes = options.lanes ?? Math.max(1, Math.floor(availableParallelism() / (accel === 'kvm' ? cpus : 1)));
+      const lanes = options.lanes ?? defaultLanes(accel, cpus, options.memoryMb ?? 1024);
       await Promise.all(splitLanes(batches, lanes).map((scenarios) => runLane(context, scenarios)));
       return cases.map((c) => results.get(c.scenario.id) as Observation);
     },
   };
+}
+
+/**
+ * Guests side by side by default: one per host CPU under TCG (one host thread each), one per `cpus` host CPUs with
+ * KVM, and no more than free memory holds (the guest's RAM plus ~256 MiB of QEMU around it).
+ */
+function defaultLanes(accel: Accel, cpus: number, memoryMb: number): number {
+  const byCpu = Math.floor(availableParallelism() / (accel === 'kvm' ? cpus : 1));
+  const byMemory = Math.floor(freemem() / ((memoryMb + 256) * 2 ** 20));
+  return Math.max(1, Math.min(byCpu, byMemory));
 }
 
 /** What every lane of one run shares: the compiled objects, the plans' inputs, where decided scenarios go. */
