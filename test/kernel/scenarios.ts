@@ -1,22 +1,34 @@
-import type { Program, Scenario } from '../../types/index.ts';
+import type { Op, ProgType, Program, Scenario } from '../../types/index.ts';
 
 /**
- * Hand-written scenarios for the kernel tests. `percpuAllocArray` is upstream percpu_alloc_array.c's
- * test_array_map_1..3 as tc programs (store, update cpu 0, sum over CPUs): cpu0_field_d=2 sum_field_c=1.
+ * Hand-written scenarios for the kernel and VM tests. `percpuAllocArray` is upstream percpu_alloc_array.c's
+ * test_array_map_1..3 (store a new object, write c=1 d=2 into CPU 0's copy, read CPU 0's d and sum c over the CPUs):
+ * cpu0_field_d=2 sum_field_c=1. Sleepable programs (syscall, fentry.s) hold bpf_rcu_read_lock from the kptr load on
+ * and unlock before every return, so one shape is valid for every program type.
  */
-export function percpuAllocArray(id: string): Scenario {
+export function percpuAllocArray(id: string, progType: ProgType = 'tc'): Scenario {
   const v = `${id}_val_t`;
   const slot = `${id}_array`;
-  const tc = (name: string, vars: Program['vars'], ops: Program['ops']): Program => ({
+  const sleepable = progType === 'fentry.s' || progType === 'syscall';
+  const lock: Op[] = sleepable ? [{ op: 'rcu_lock' }] : [];
+  const unlock: Op[] = sleepable ? [{ op: 'rcu_unlock' }] : [];
+  const bail = (v: string): Op => ({ op: 'if', var: v, is: 'null', then: [...unlock, { op: 'return', value: 0 }] });
+  const program = (name: string, ops: Op[]): Program => ({
     name: `${id}_${name}`,
-    progType: 'tc',
+    progType,
     license: 'GPL',
-    vars,
-    ops,
+    vars: [
+      { name: 'e', type: { kind: 'map_value', slot } },
+      { name: 'p', type: { kind: 'percpu', struct: v } },
+      { name: 'v', type: { kind: 'plain', struct: v } },
+    ],
+    ops: [{ op: 'lookup', slot, dst: 'e' }, ...ops],
   });
+  // the slot's object and CPU 0's copy of it, under bpf_rcu_read_lock in a sleepable program
+  const cpu0: Op[] = [...lock, { op: 'load', slot, dst: 'p' }, bail('p'), { op: 'per_cpu_ptr', src: 'p', cpu: 0, dst: 'v' }];
   return {
     id,
-    description: 'percpu_alloc_array test_array_map_1..3 as tc programs',
+    description: `percpu_alloc_array test_array_map_1..3 as ${progType} programs`,
     origin: null,
     intent: { kind: 'valid' },
     structs: [
@@ -35,59 +47,21 @@ export function percpuAllocArray(id: string): Scenario {
       { name: `${id}_sum_field_c`, ctype: 'int' },
     ],
     programs: [
-      tc(
-        'store',
-        [
-          { name: 'e', type: { kind: 'map_value', slot } },
-          { name: 'p', type: { kind: 'percpu', struct: v } },
-        ],
-        [
-          { op: 'lookup', slot, dst: 'e' },
-          { op: 'new', dst: 'p', struct: v, percpu: true },
-          { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 0 }] },
-          { op: 'xchg', slot, src: 'p', dst: 'p' },
-          { op: 'if', var: 'p', is: 'nonnull', then: [{ op: 'drop', var: 'p', percpu: true }] },
-        ],
-      ),
-      tc(
-        'update',
-        [
-          { name: 'e', type: { kind: 'map_value', slot } },
-          { name: 'p', type: { kind: 'percpu', struct: v } },
-          { name: 'v', type: { kind: 'plain', struct: v } },
-        ],
-        [
-          { op: 'lookup', slot, dst: 'e' },
-          { op: 'load', slot, dst: 'p' },
-          { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 0 }] },
-          { op: 'per_cpu_ptr', src: 'p', cpu: 0, dst: 'v' },
-          { op: 'if', var: 'v', is: 'null', then: [{ op: 'return', value: 0 }] },
-          { op: 'write', ptr: 'v', field: 'c', value: '1' },
-          { op: 'write', ptr: 'v', field: 'd', value: '2' },
-        ],
-      ),
-      tc(
-        'read',
-        [
-          { name: 'e', type: { kind: 'map_value', slot } },
-          { name: 'p', type: { kind: 'percpu', struct: v } },
-          { name: 'v', type: { kind: 'plain', struct: v } },
-        ],
-        [
-          { op: 'lookup', slot, dst: 'e' },
-          { op: 'load', slot, dst: 'p' },
-          { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 0 }] },
-          { op: 'per_cpu_ptr', src: 'p', cpu: 0, dst: 'v' },
-          { op: 'if', var: 'v', is: 'nonnull', then: [{ op: 'read', ptr: 'v', field: 'd', global: `${id}_cpu0_field_d` }] },
-          { op: 'sum', src: 'p', field: 'c', global: `${id}_sum_field_c` },
-        ],
-      ),
+      program('store', [
+        { op: 'new', dst: 'p', struct: v, percpu: true },
+        { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 0 }] },
+        { op: 'xchg', slot, src: 'p', dst: 'p' },
+        { op: 'if', var: 'p', is: 'nonnull', then: [{ op: 'drop', var: 'p', percpu: true }] },
+      ]),
+      program('update', [...cpu0, bail('v'), { op: 'write', ptr: 'v', field: 'c', value: '1' }, { op: 'write', ptr: 'v', field: 'd', value: '2' }, ...unlock]),
+      program('read', [
+        ...cpu0,
+        { op: 'if', var: 'v', is: 'nonnull', then: [{ op: 'read', ptr: 'v', field: 'd', global: `${id}_cpu0_field_d` }] },
+        { op: 'sum', src: 'p', field: 'c', global: `${id}_sum_field_c` },
+        ...unlock,
+      ]),
     ],
-    schedule: [
-      { program: `${id}_store`, cpu: 0, repeat: 1 },
-      { program: `${id}_update`, cpu: 0, repeat: 1 },
-      { program: `${id}_read`, cpu: 0, repeat: 1 },
-    ],
+    schedule: ['store', 'update', 'read'].map((n) => ({ program: `${id}_${n}`, cpu: 0, repeat: 1 })),
   };
 }
 

@@ -3,76 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { Observation, Op, ProgType, Program, RunPlan, Scenario } from '../../types/index.ts';
+import type { Observation, RunPlan, Scenario } from '../../types/index.ts';
 import type { RunCase } from '../../runners/runner.ts';
 import { createVmRunner, type VmBootStats } from '../../runners/vm/index.ts';
 import { loadScenarioFile } from '../../specs/load.ts';
 import { needsKernelImage, type SkippableContext } from '../helpers/needs.ts';
+import { percpuAllocArray } from '../kernel/scenarios.ts';
 
 const KERNEL = '6.12';
 
 const needsKernel = (ctx: SkippableContext): Promise<void> => needsKernelImage(ctx, KERNEL);
-
-/**
- * selftests percpu_alloc_array as one Scenario: store a new per-CPU object into an array map, write c=1 d=2 into
- * CPU 0's copy, then read CPU 0's d and the sum of c over all CPUs (upstream expects cpu0_field_d=2 sum_field_c=1).
- */
-function percpuSequence(id: string, progType: ProgType): Scenario {
-  const val = `${id}_val_t`;
-  const slot = `${id}_slot`;
-  const sleepable = progType === 'fentry.s' || progType === 'syscall';
-  const rcu = (ops: Op[]): Op[] => (sleepable ? [{ op: 'rcu_lock' }, ...ops, { op: 'rcu_unlock' }] : ops);
-  const program = (name: string, ops: Op[]): Program => ({
-    name: `${id}_${name}`,
-    progType,
-    license: 'GPL',
-    vars: [
-      { name: 'e', type: { kind: 'map_value', slot } },
-      { name: 'p', type: { kind: 'percpu', struct: val } },
-      { name: 'old', type: { kind: 'percpu', struct: val } },
-      { name: 'v', type: { kind: 'plain', struct: val } },
-    ],
-    ops: [{ op: 'lookup', slot, dst: 'e' }, ...ops],
-  });
-  const cpu0 = (then: Op[]): Op[] => [
-    { op: 'load', slot, dst: 'p' },
-    {
-      op: 'if', var: 'p', is: 'nonnull', then: [
-        { op: 'per_cpu_ptr', src: 'p', cpu: 0, dst: 'v' },
-        ...then,
-      ],
-    },
-  ];
-  return {
-    id,
-    description: `percpu_alloc_array sequence (${progType})`,
-    origin: null,
-    intent: { kind: 'valid' },
-    structs: [{ name: val, members: [
-      { kind: 'scalar', name: 'c', ctype: '__u64', count: null },
-      { kind: 'scalar', name: 'd', ctype: '__u64', count: null },
-    ] }],
-    slots: [{ name: slot, home: { kind: 'map', mapType: 'array' }, pointee: val, tag: 'percpu_kptr' }],
-    globals: [{ name: `${id}_cpu0_field_d`, ctype: '__u64' }, { name: `${id}_sum_field_c`, ctype: '__u64' }],
-    programs: [
-      program('store', [
-        { op: 'new', dst: 'p', struct: val, percpu: true },
-        { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 0 }] },
-        { op: 'xchg', slot, src: 'p', dst: 'old' },
-        { op: 'if', var: 'old', is: 'nonnull', then: [{ op: 'drop', var: 'old', percpu: true }] },
-      ]),
-      program('update', rcu(cpu0([{ op: 'if', var: 'v', is: 'nonnull', then: [
-        { op: 'write', ptr: 'v', field: 'c', value: '1' },
-        { op: 'write', ptr: 'v', field: 'd', value: '2' },
-      ] }]))),
-      program('read', rcu(cpu0([
-        { op: 'if', var: 'v', is: 'nonnull', then: [{ op: 'read', ptr: 'v', field: 'd', global: `${id}_cpu0_field_d` }] },
-        { op: 'sum', src: 'p', field: 'c', global: `${id}_sum_field_c` },
-      ]))),
-    ],
-    schedule: ['store', 'update', 'read'].map((n) => ({ program: `${id}_${n}`, cpu: 0, repeat: 1 })),
-  };
-}
 
 /** bpf_percpu_obj_drop of a pointer that may be NULL: every kernel with per-CPU kptrs refuses it. */
 function dropWithoutNullCheck(id: string): Scenario {
@@ -124,10 +64,10 @@ describe('createVmRunner', () => {
       onBoot: (s) => boots.push(s),
     });
     const cases = [
-      runCase(percpuSequence('vm_fe', 'fentry')),
-      runCase(percpuSequence('vm_fes', 'fentry.s')),
+      runCase(percpuAllocArray('vm_fe', 'fentry')),
+      runCase(percpuAllocArray('vm_fes', 'fentry.s')),
       // the host would not execute a scenario the oracle calls ill-formed; a guest does
-      runCase(percpuSequence('vm_tc', 'tc'), { wellFormed: false }),
+      runCase(percpuAllocArray('vm_tc', 'tc'), { wellFormed: false }),
       runCase(dropWithoutNullCheck('vm_rej'), { expectedAccepted: [] }),
     ];
     const started = Date.now();
@@ -156,7 +96,7 @@ describe('createVmRunner', () => {
     const runner = createVmRunner({ kernel: KERNEL, workDir: await mkdtemp(join(tmpdir(), 'kptr-vm-')), maxPerBatch: 1, lanes: 2, onBoot: (s) => boots.push(s) });
     const ids = ['vm_l0', 'vm_l1', 'vm_l2'];
     const seen: string[] = [];
-    const observations = await runner.run(ids.map((id, i) => runCase(percpuSequence(id, i === 1 ? 'fentry' : 'tc'))), { onObservation: (o) => seen.push(o.scenarioId) });
+    const observations = await runner.run(ids.map((id, i) => runCase(percpuAllocArray(id, i === 1 ? 'fentry' : 'tc'))), { onObservation: (o) => seen.push(o.scenarioId) });
     expect(observations.map((o) => o.scenarioId)).toEqual(ids);
     for (const [i, o] of observations.entries()) {
       expect(o.error).toBeNull();
@@ -178,7 +118,7 @@ describe('createVmRunner', () => {
     });
     const seen: string[] = [];
     const [before, boom, after] = await runner.run(
-      [runCase(percpuSequence('vm_before', 'tc')), runCase(percpuSequence('vm_boom', 'tc')), runCase(percpuSequence('vm_after', 'fentry'))],
+      [runCase(percpuAllocArray('vm_before', 'tc')), runCase(percpuAllocArray('vm_boom', 'tc')), runCase(percpuAllocArray('vm_after', 'fentry'))],
       { onObservation: (o) => seen.push(o.scenarioId) },
     );
     console.log('panic recovery', boots);
@@ -203,7 +143,7 @@ describe('createVmRunner', () => {
       guestHooks: { vm_stuck: 'hang' },
       caseTimeoutMs: 8_000,
     });
-    const [stuck, next] = await runner.run([runCase(percpuSequence('vm_stuck', 'tc')), runCase(percpuSequence('vm_next', 'syscall'))]);
+    const [stuck, next] = await runner.run([runCase(percpuAllocArray('vm_stuck', 'tc')), runCase(percpuAllocArray('vm_next', 'syscall'))]);
 
     expect(stuck?.error?.code).toBe('KPTR_VM_TIMEOUT');
     expect(stuck?.splats.map((s) => s.kind)).toEqual(['hang']);
@@ -222,7 +162,7 @@ describe('createVmRunner', () => {
       caseTimeoutMs,
       onBoot: (s) => boots.push(s),
     });
-    const [stalled, next] = await runner.run([runCase(percpuSequence('vm_stalled', 'tc')), runCase(percpuSequence('vm_after_bug', 'syscall'))]);
+    const [stalled, next] = await runner.run([runCase(percpuAllocArray('vm_stalled', 'tc')), runCase(percpuAllocArray('vm_after_bug', 'syscall'))]);
 
     expect(stalled?.error?.code).toBe('KPTR_VM_TIMEOUT');
     expect(stalled?.splats.map((s) => s.kind)).toContain('bug');
@@ -240,7 +180,7 @@ describe('createVmRunner', () => {
     const oob = loadScenarioFile(fileURLToPath(new URL('../../specs/regressions/per_cpu_ptr_oob_unchecked.yaml', import.meta.url)));
     const boots: VmBootStats[] = [];
     const runner = createVmRunner({ kernel: KERNEL, workDir: await mkdtemp(join(tmpdir(), 'kptr-vm-')), onBoot: (s) => boots.push(s) });
-    const [first, bad, last] = await runner.run([runCase(percpuSequence('vm_first', 'tc')), runCase(oob), runCase(percpuSequence('vm_last', 'syscall'))]);
+    const [first, bad, last] = await runner.run([runCase(percpuAllocArray('vm_first', 'tc')), runCase(oob), runCase(percpuAllocArray('vm_last', 'syscall'))]);
 
     expect(bad?.error?.code).toBe('KPTR_VM_PANIC');
     expect(bad?.splats.map((s) => s.kind)).toContain('oops');

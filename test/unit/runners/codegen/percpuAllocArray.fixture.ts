@@ -1,4 +1,17 @@
-import type { Scenario } from '../../../../types/index.ts';
+import type { Op, Program, Scenario } from '../../../../types/index.ts';
+
+/** test_array_map_2 and _3 both start by taking CPU 0's copy of the stored object. */
+const CPU0_VARS: Program['vars'] = [
+  { name: 'p', type: { kind: 'percpu', struct: 'val_t' } },
+  { name: 'v', type: { kind: 'plain', struct: 'val_t' } },
+  { name: 'e', type: { kind: 'map_value', slot: 'array' } },
+];
+const CPU0_OPS: Op[] = [
+  { op: 'lookup', slot: 'array', dst: 'e' },
+  { op: 'load', slot: 'array', dst: 'p' },
+  { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 0 }] },
+  { op: 'per_cpu_ptr', src: 'p', cpu: 0, dst: 'v' },
+];
 
 /**
  * Kernel selftest progs/percpu_alloc_array.c, programs 1-4, as tc programs with upstream names.
@@ -46,16 +59,9 @@ export const percpuAllocArray: Scenario = {
       name: 'test_array_map_2',
       progType: 'tc',
       license: 'GPL',
-      vars: [
-        { name: 'p', type: { kind: 'percpu', struct: 'val_t' } },
-        { name: 'v', type: { kind: 'plain', struct: 'val_t' } },
-        { name: 'e', type: { kind: 'map_value', slot: 'array' } },
-      ],
+      vars: CPU0_VARS,
       ops: [
-        { op: 'lookup', slot: 'array', dst: 'e' },
-        { op: 'load', slot: 'array', dst: 'p' },
-        { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 0 }] },
-        { op: 'per_cpu_ptr', src: 'p', cpu: 0, dst: 'v' },
+        ...CPU0_OPS,
         { op: 'if', var: 'v', is: 'null', then: [{ op: 'return', value: 0 }] },
         { op: 'write', ptr: 'v', field: 'c', value: '1' },
         { op: 'write', ptr: 'v', field: 'd', value: '2' },
@@ -65,16 +71,9 @@ export const percpuAllocArray: Scenario = {
       name: 'test_array_map_3',
       progType: 'tc',
       license: 'GPL',
-      vars: [
-        { name: 'p', type: { kind: 'percpu', struct: 'val_t' } },
-        { name: 'v', type: { kind: 'plain', struct: 'val_t' } },
-        { name: 'e', type: { kind: 'map_value', slot: 'array' } },
-      ],
+      vars: CPU0_VARS,
       ops: [
-        { op: 'lookup', slot: 'array', dst: 'e' },
-        { op: 'load', slot: 'array', dst: 'p' },
-        { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 0 }] },
-        { op: 'per_cpu_ptr', src: 'p', cpu: 0, dst: 'v' },
+        ...CPU0_OPS,
         { op: 'if', var: 'v', is: 'nonnull', then: [{ op: 'read', ptr: 'v', field: 'd', global: 'cpu0_field_d' }] },
         { op: 'sum', src: 'p', field: 'c', global: 'sum_field_c' },
       ],
