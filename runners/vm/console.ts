@@ -96,6 +96,18 @@ const TRIGGERS: readonly (readonly [RegExp, SplatKind])[] = [
   [/^WARNING: /, 'warn'],
 ];
 
+/** Kinds after which the kernel may be dying rather than going on (an Oops in an RCU callback can stall the guest). */
+const FATAL: ReadonlySet<SplatKind> = new Set(['panic', 'kasan', 'oops', 'bug']);
+
+/** Whether some line of console text opens a fatal splat (same line patterns as consoleSplats). */
+export function hasFatalLine(text: string): boolean {
+  return text.split('\n').some((raw) => {
+    const line = raw.replace(/\r+$/, '').replace(TIMESTAMP, '');
+    const kind = TRIGGERS.find(([re]) => re.test(line))?.[1];
+    return kind !== undefined && FATAL.has(kind);
+  });
+}
+
 /** Kinds ranked by severity: a WARNING whose message says "verifier bug" is a verifier bug; an Oops that panics is a panic. */
 const SEVERITY: readonly SplatKind[] = ['warn', 'bug', 'oops', 'rcu_stall', 'verifier_bug', 'kasan', 'panic', 'hang'];
 

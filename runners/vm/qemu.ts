@@ -2,17 +2,16 @@ import { access, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { KptrError } from '../../errors/KptrError.ts';
-import { parseChannel } from './console.ts';
+import { hasFatalLine, parseChannel } from './console.ts';
 import { VIRTIO_PORT_NAME } from './initScript.ts';
 
 const QEMU = 'qemu-system-x86_64';
 const POLL_MS = 100;
-/** Console lines after which the kernel may be dying (an Oops in an RCU callback or a worker can stall the guest). */
-const FATAL_CONSOLE = /\bOops: |\bBUG: |Kernel panic - not syncing|KASAN:/;
 /**
- * How long a guest may stay silent on the channel after a fatal console line before it is called dead. A harness
- * killed by an Oops is followed by the next unit within a second; measured on 6.18.15, a stalled guest went on to
- * print RCU stalls but never another frame, and waited out the whole case timeout (120 s) three times in a campaign.
+ * How long a guest may stay silent on the channel after a fatal console line (console.ts hasFatalLine) before it is
+ * called dead. A harness killed by an Oops is followed by the next unit within a second; measured on 6.18.15, a
+ * stalled guest went on to print RCU stalls but never another frame, and waited out the whole case timeout (120 s)
+ * three times in a campaign.
  */
 const FATAL_SILENCE_MS = 10_000;
 
@@ -123,20 +122,20 @@ export async function bootVm(o: BootOptions): Promise<BootResult> {
   // /init frames `begin` first, so a channel that stays empty means the guest never reached /init; one that stops
   // growing means a unit is stuck: a unit runs many scenarios, so its length alone says nothing.
   const watch = setInterval(() => {
-    void Promise.all([
-      ...[logs.channel, logs.serialChannel].map((f) => stat(f).then((x) => x.size, () => 0)),
-      fatalAt === null ? consoleSince(logs.console, consoleSeen) : Promise.resolve(null),
-    ]).then(([virtio, serial, fresh]) => {
+    const sizes = Promise.all([logs.channel, logs.serialChannel].map((f) => stat(f).then((x) => x.size, () => 0)));
+    // the console is read only until the first fatal line: after that only the channel's silence matters
+    const fresh = fatalAt === null ? consoleSince(logs.console, consoleSeen) : Promise.resolve(null);
+    void Promise.all([sizes, fresh]).then(([channelSizes, appended]) => {
       const now = Date.now();
-      const grown = Math.max(virtio as number, serial as number);
+      const grown = Math.max(...channelSizes);
       if (grown > 0 && bootMs === null) bootMs = now - started;
       if (grown !== size) {
         size = grown;
         lastProgress = now;
       }
-      if (typeof fresh === 'object' && fresh !== null) {
-        consoleSeen = fresh.end;
-        if (FATAL_CONSOLE.test(fresh.text)) fatalAt = now;
+      if (appended !== null) {
+        consoleSeen = appended.end;
+        if (hasFatalLine(appended.text)) fatalAt = now;
       }
       const deadQuiet = fatalAt !== null && now - Math.max(fatalAt, lastProgress) > FATAL_SILENCE_MS;
       if (grown === 0 && now - started > o.bootTimeoutMs) timedOut = 'boot';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { consoleSplats, parseChannel, unclosedScenarios } from '../../../../runners/vm/console.ts';
+import { consoleSplats, hasFatalLine, parseChannel, unclosedScenarios } from '../../../../runners/vm/console.ts';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
@@ -110,6 +110,15 @@ describe('consoleSplats', () => {
     expect(consoleSplats('[ 0.5] WARNING: CPU: 0 PID: 1 at init/main.c:1 x\n')).toEqual([
       { kind: 'warn', text: 'WARNING: CPU: 0 PID: 1 at init/main.c:1 x', during: null, scenarioId: null },
     ]);
+  });
+});
+
+describe('hasFatalLine', () => {
+  it('should see an Oops, a BUG, KASAN or a panic behind the timestamp, and not a WARNING or an RCU stall', () => {
+    expect(hasFatalLine('[   12.5] kptr-conform: begin s1\n[   12.6] BUG: unable to handle page fault for address: ff44\n')).toBe(true);
+    expect(hasFatalLine('[    3.1] Oops: 0002 [#1] SMP NOPTI')).toBe(true);
+    expect(hasFatalLine('Kernel panic - not syncing: Fatal exception in interrupt')).toBe(true);
+    expect(hasFatalLine('[    3.1] WARNING: CPU: 1 PID: 0 at kernel/bpf/memalloc.c:368\n[    3.2] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:')).toBe(false);
   });
 });
 
