@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { KptrError } from '../errors/KptrError.ts';
 import { reporters } from '../reports/reporter.ts';
+import { CODEGENS, type Codegen } from '../runners/buildObject.ts';
 import type { ProgType, RunnerName } from '../types/index.ts';
 
 /** What the user typed, every field optional (commander's output). */
@@ -22,6 +23,7 @@ export interface CliOptions {
   readonly filter?: string;
   readonly maxShrinks?: string;
   readonly lanes?: string;
+  readonly codegen?: string;
 }
 
 /** The options resolved once, every field filled; nothing further down re-reads argv or process.env. */
@@ -45,6 +47,11 @@ export interface RunConfig {
   readonly workDir: string;
   /** vm runner: guests side by side; null lets the runner choose (VmRunnerOptions.lanes) */
   readonly lanes: number | null;
+  /**
+   * how objects are made (runners/buildObject.ts). A campaign writes them directly, for speed, and checks every
+   * mismatch again with clang before it shrinks it (with clang); selftests and replay compile the C a reproducer is.
+   */
+  readonly codegen: Codegen;
 }
 
 const RUNNERS: readonly RunnerName[] = ['host', 'vm'];
@@ -107,6 +114,7 @@ export function resolveConfig(
     // only a campaign shrinks (selftests and replay report cases as they are)
     shrink: ctx.command === 'run' && (opts.shrink ?? true),
     lanes: opts.lanes === undefined ? null : lanesOf(opts.lanes),
+    codegen: oneOf(opts.codegen ?? (ctx.command === 'run' ? 'direct' : 'clang'), CODEGENS, '--codegen'),
     maxShrinks: positiveInt(opts.maxShrinks, '--max-shrinks', 200),
     quiet: opts.quiet ?? false,
     json: opts.json ?? false,

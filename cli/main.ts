@@ -25,6 +25,7 @@ const runOptions = (c: Command): Command =>
   c
     .option('--runner <runner>', 'host | vm', 'host')
     .option('--kernel <name|path>', 'vm runner: 6.1 | 6.12 | 6.18 | 7.3 | latest | path to a bzImage')
+    .option('--codegen <how>', 'clang | direct: compile the C, or write the BPF object directly (default: direct for run, clang otherwise)')
     .option('--lanes <n>', 'vm runner: guests booted side by side (default: one per host CPU under TCG, one per two with KVM)')
     .option('--out <dir>', 'write summary.json, results.jsonl, junit.xml, test_progs.json, report.html here (default: ./kptr-out-<command>-<time>)')
     .option('--format <list>', 'reporters to write (comma separated; default all)')

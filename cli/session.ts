@@ -5,6 +5,7 @@ import type { Runner } from '../runners/runner.ts';
 import { createVmRunner } from '../runners/vm/index.ts';
 import type { KernelInfo, ProgType, RunnerCapabilities } from '../types/index.ts';
 import type { RunConfig } from './config.ts';
+import type { Codegen } from '../runners/buildObject.ts';
 
 /** A runner bound to one kernel, probed once. */
 export interface Session {
@@ -19,13 +20,23 @@ export interface Session {
   readonly shrinkBatch: number;
   /** round trips one finding's shrink may take: a vm round trip is a boot (~7 s with compile), a host one ~0.1 s */
   readonly shrinkRounds: number;
+  readonly codegen: Codegen;
+  /**
+   * The same runner on clang-compiled objects (the runner itself when codegen is clang): a campaign checks a mismatch
+   * found on directly written objects again with it, and shrinks with it, so a finding is always one of the C.
+   */
+  readonly clangRunner: () => Runner;
 }
 
 /** Creates and probes the runner for one kernel ('host' or a vm kernel name/path); a runner that cannot work here is one KptrError. */
 export async function openSession(cfg: RunConfig, kernel: string): Promise<Session> {
   const workDir = `${cfg.workDir}/${cfg.runner}-${kernel.replace(/[^\w.-]/g, '_')}`;
   mkdirSync(workDir, { recursive: true });
-  const runner = cfg.runner === 'host' ? createHostRunner({ workDir }) : createVmRunner({ kernel, workDir, ...(cfg.lanes === null ? {} : { lanes: cfg.lanes }) });
+  const make = (codegen: Codegen, dir: string): Runner => (cfg.runner === 'host'
+    ? createHostRunner({ workDir: dir, codegen })
+    : createVmRunner({ kernel, workDir: dir, codegen, ...(cfg.lanes === null ? {} : { lanes: cfg.lanes }) }));
+  const runner = make(cfg.codegen, workDir);
+  let clang: Runner | null = cfg.codegen === 'clang' ? runner : null;
   const caps = await runner.probe();
   if (caps.problems.length > 0 || !caps.kernel) {
     throw new KptrError(
@@ -37,5 +48,11 @@ export async function openSession(cfg: RunConfig, kernel: string): Promise<Sessi
   const available = Object.fromEntries(
     (Object.keys(caps.progTypes) as ProgType[]).map((t) => [t, caps.progTypes[t].ok]),
   ) as Record<ProgType, boolean>;
-  return { runner, caps, kernel: caps.kernel, available, shrinkBatch: cfg.runner === 'vm' ? 64 : 16, shrinkRounds: cfg.runner === 'vm' ? 24 : 1000 };
+  return {
+    runner, caps, kernel: caps.kernel, available,
+    shrinkBatch: cfg.runner === 'vm' ? 64 : 16,
+    shrinkRounds: cfg.runner === 'vm' ? 24 : 1000,
+    codegen: cfg.codegen,
+    clangRunner: () => (clang ??= make('clang', `${workDir}-clang`)),
+  };
 }

@@ -67,9 +67,10 @@ function readme(f: Finding, replay: string, runtime: boolean): string {
     ...f.result.mismatches.map((m) => `- ${m.kind}${m.program === null ? '' : ` in ${m.program}`}${m.step === null ? '' : ` at step ${m.step}`}: expected ${m.expected}; observed ${m.observed}`),
     '',
     ...(f.reproduced === false ? [
-      '**Not reproduced.** Run again alone (a fresh boot, for the vm runner), the scenario gave no mismatch: the crash may',
-      'depend on timing or on what ran before it, or come from the emulator (QEMU TCG) rather than the kernel. The splat',
-      'text above is what was seen once; it was not shrunk.',
+      '**Not reproduced.** Run again alone, compiled from C by clang (a fresh boot, for the vm runner), the scenario gave',
+      'no mismatch: a crash may depend on timing or on what ran before it, or come from the emulator (QEMU TCG), and a',
+      'mismatch seen on a directly written object (`--codegen direct`) may come from that object rather than the kernel.',
+      'What is above was seen once; it was not shrunk.',
       '',
     ] : []),
     '## Replay',

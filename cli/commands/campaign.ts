@@ -46,16 +46,18 @@ async function checkChunked(session: Session, spec: Spec, scenarios: readonly Sc
 }
 
 /**
- * A splat or a runner failure may depend on timing, on what ran before, or on the emulator: run the scenario again,
- * alone, and say whether the mismatch came back (null: a verdict, message or value mismatch, which need no check).
+ * A splat or a runner failure may depend on timing, on what ran before, or on the emulator, and any mismatch seen on a
+ * directly written object may come from that object rather than the kernel: run the scenario again, alone, compiled
+ * from C by clang, and say whether the mismatch came back (null: a verdict, message or value mismatch seen on
+ * clang's object already, which needs no check).
  */
 async function reproduces(session: Session, spec: Spec, failing: CheckedCase): Promise<boolean | null> {
-  if (!failing.result.mismatches.some((m) => m.kind === 'splat' || m.kind === 'runner_error')) return null;
-  const [again] = await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios: [failing.scenario] });
+  if (session.codegen === 'clang' && !failing.result.mismatches.some((m) => m.kind === 'splat' || m.kind === 'runner_error')) return null;
+  const [again] = await checkScenarios({ runner: session.clangRunner(), kernel: session.kernel, spec, scenarios: [failing.scenario] });
   return again !== undefined && again.result.status === 'fail';
 }
 
-/** Shrinks one failing generated case on the same runner, keeping its mismatch signature. */
+/** Shrinks one failing generated case on the same runner with clang's objects, keeping its mismatch signature. */
 async function shrinkCase(
   session: Session, spec: Spec, cfg: RunConfig, arb: fc.Arbitrary<Scenario>, start: fc.Value<Scenario>, failing: CheckedCase,
 ): Promise<{ checked: CheckedCase; path: string; steps: number }> {
@@ -65,7 +67,7 @@ async function shrinkCase(
   const res = await shrinkBatched(arb, start, async (candidates) => {
     round++;
     const named = candidates.map((s, j) => prefixScenario(s, `${failing.scenario.id}_k${round}_${j}`));
-    const checked = await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios: named });
+    const checked = await checkScenarios({ runner: session.clangRunner(), kernel: session.kernel, spec, scenarios: named });
     const byId = new Map(checked.map((c) => [c.scenario.id, c]));
     const hits = named.map((s) => byId.get(s.id) ?? null)
       .map((c) => (c && c.result.status === 'fail' && mismatchSignature(c.result, c) === want ? c : null));

@@ -1,5 +1,5 @@
 import type { GlobalVar, MapType, Op, Program, Scenario, StepPrediction } from '../../types/index.ts';
-import { fieldSlot, type FieldSlot } from '../structLayout.ts';
+import { fieldSlot, type FieldSlot } from '../../cabi/structLayout.ts';
 import { cValue } from './cValue.ts';
 
 /**

@@ -1,5 +1,5 @@
 import type { Slot } from '../../types/index.ts';
-import type { StructLayout } from '../structLayout.ts';
+import type { StructLayout } from '../../cabi/structLayout.ts';
 import { type Handle, isMaybeNull, printedType } from './state.ts';
 
 /**

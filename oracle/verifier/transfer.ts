@@ -1,6 +1,6 @@
 import type { FeatureName, Op, Program, Scenario, Slot } from '../../types/index.ts';
 import { KptrError } from '../../errors/KptrError.ts';
-import { fieldSlot, structLayout } from '../structLayout.ts';
+import { fieldSlot, structLayout } from '../../cabi/structLayout.ts';
 import { type Insn, lookupMayFail } from './compileProgram.ts';
 import {
   DEREF_CHECKS, DROP_CHECKS, exitChecks, firstViolation, NEW_PERCPU_CHECKS, PERCPU_PTR_CHECKS,

@@ -23,13 +23,11 @@ export interface ProgramNote {
 }
 
 /**
- * One selftest-style .bpf.c for several scenarios (one clang run, one object). Identifiers are
- * used verbatim, so the scenarios' file-scope identifiers must be disjoint, and an object has one
- * license, so they must share it; packBatches() builds batches that satisfy both.
- * @throws KptrError KPTR_SCENARIO_INVALID on a collision, a license mix, or a scenario that names
- * something it does not define
+ * The one license of an object holding these scenarios, after checking they can share it: their
+ * file-scope identifiers are disjoint and their licenses agree.
+ * @throws KptrError KPTR_SCENARIO_INVALID on a collision or a license mix
  */
-export function emitBatch(scenarios: readonly Scenario[]): EmittedBatch {
+export function batchLicense(scenarios: readonly Scenario[]): string {
   const owner = new Map<string, string>();
   for (const s of scenarios) {
     const own = new Set<string>();
@@ -45,8 +43,20 @@ export function emitBatch(scenarios: readonly Scenario[]): EmittedBatch {
   if (licenses.length > 1) {
     throw scenarioInvalid(scenarios[0]?.id ?? '?', `a batch mixes licenses (${licenses.join(', ')}); one object has one license`);
   }
+  return licenses[0] ?? DEFAULT_LICENSE;
+}
+
+/**
+ * One selftest-style .bpf.c for several scenarios (one clang run, one object). Identifiers are
+ * used verbatim, so the scenarios' file-scope identifiers must be disjoint, and an object has one
+ * license, so they must share it; packBatches() builds batches that satisfy both.
+ * @throws KptrError KPTR_SCENARIO_INVALID on a collision, a license mix, or a scenario that names
+ * something it does not define
+ */
+export function emitBatch(scenarios: readonly Scenario[]): EmittedBatch {
+  const license = batchLicense(scenarios);
   const lines = [
-    ...emitPrelude(licenses[0] ?? DEFAULT_LICENSE, `kptr-conform batch of ${scenarios.length} scenario(s), generated`),
+    ...emitPrelude(license, `kptr-conform batch of ${scenarios.length} scenario(s), generated`),
     ...scenarios.flatMap((s) => emitScenario(s, () => [])),
   ];
   return {

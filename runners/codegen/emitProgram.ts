@@ -6,7 +6,7 @@ import { scenarioInvalid } from './scenarioInvalid.ts';
 import { slotPointerType } from './emitSlots.ts';
 
 /** `?` keeps libbpf from loading the program automatically: the harness enables one at a time. */
-const SECTIONS: Readonly<Record<ProgType, string>> = {
+export const PROGRAM_SECTIONS: Readonly<Record<ProgType, string>> = {
   tc: '?tc',
   syscall: '?syscall',
   // only bpf_fentry_test1 accepts sleepable programs; every fentry program targets it
@@ -55,7 +55,7 @@ export function emitProgram(scenario: Scenario, program: Program, annotations: r
   const body = emitOps(scope, program.ops);
   const needsKey = flattenOps(program.ops).some((op) => op.op === 'lookup' && slotOf(scope, op.slot).home.kind === 'map');
   return [
-    `SEC("${SECTIONS[program.progType]}")`,
+    `SEC("${PROGRAM_SECTIONS[program.progType]}")`,
     ...annotations,
     `int ${program.name}(void *ctx)`,
     '{',

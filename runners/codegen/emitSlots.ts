@@ -1,5 +1,5 @@
 import type { MapType, Slot } from '../../types/index.ts';
-import { slotElemName } from './scenarioIdentifiers.ts';
+import { globalSlotSection, slotElemName } from './scenarioIdentifiers.ts';
 
 const MAP_TYPES: Readonly<Record<MapType, string>> = {
   array: 'BPF_MAP_TYPE_ARRAY',
@@ -24,7 +24,7 @@ export function slotPointerType(slot: Slot): string {
 export function emitSlots(slots: readonly Slot[]): string[] {
   return slots.flatMap((slot) => {
     if (slot.home.kind === 'global') {
-      const section = `.${slot.home.section}.${slot.name}`;
+      const section = globalSlotSection(slot.name, slot.home.section);
       // zero in .data.* is still PROGBITS (section named by prefix); "= NULL" says it is data on purpose
       const init = slot.home.section === 'data' ? ' = NULL' : '';
       return [`static ${slotPointerType(slot)}${slot.name} SEC("${section}")${init};`, ''];

@@ -20,3 +20,8 @@ export function scenarioIdentifiers(s: Scenario): readonly string[] {
 export function slotElemName(slot: string): string {
   return `${slot}_elem`;
 }
+
+/** Section of a global-home slot: `.bss.<slot>` or `.data.<slot>`, one per slot (see emitSlots). */
+export function globalSlotSection(slot: string, section: 'bss' | 'data'): string {
+  return `.${section}.${slot}`;
+}

@@ -2,9 +2,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { KptrError } from '../../errors/KptrError.ts';
-import type { KernelInfo, NotRun, Observation, RunnerCapabilities, RunPlan, Scenario } from '../../types/index.ts';
-import { compileBpf } from '../codegen/compileBpf.ts';
-import { emitBatch } from '../codegen/emit.ts';
+import type { KernelInfo, NotRun, Observation, RunnerCapabilities, RunPlan, Scenario, Splat } from '../../types/index.ts';
+import { buildObject, type Codegen } from '../buildObject.ts';
 import { packBatches } from '../codegen/packBatches.ts';
 import { startInPool } from '../startInPool.ts';
 import { parseHarnessOutput, writePlan } from '../harnessProtocol.ts';
@@ -18,12 +17,14 @@ export interface HostRunnerOptions {
   /** where .bpf.c, .o, plans and harness output of each batch are written */
   readonly workDir: string;
   readonly harnessPath?: string;
-  /** batches compiled ahead while the harness runs the current one; default 2 (one per core here) */
+  /** objects built ahead, and harness runs side by side; default 2 (one per core here) */
   readonly jobs?: number;
   /** scenarios per object; default DEFAULT_MAX_PER_BATCH */
   readonly maxPerBatch?: number;
   /** probe cache; default `~/.cache/kptr-conform` */
   readonly cacheDir?: string;
+  /** how objects are made; default 'clang' */
+  readonly codegen?: Codegen;
 }
 
 /**
@@ -56,7 +57,7 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
 
   const compile = async (batch: readonly Scenario[], name: string): Promise<Compiled> => {
     try {
-      return { object: await compileBpf(emitBatch(batch).source, options.workDir, name) };
+      return { object: await buildObject(batch, options.codegen ?? 'clang', options.workDir, name) };
     } catch (e) {
       if (e instanceof KptrError && (e.code === 'KPTR_COMPILE_FAILED' || e.code === 'KPTR_SCENARIO_INVALID')) return { error: e };
       throw e;
@@ -70,10 +71,9 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
     name: string,
     plans: ReadonlyMap<string, RunPlan>,
     kernel: KernelInfo,
-    kmsg: KmsgReader | null,
   ): Promise<Observation[]> => {
     if ('error' in compiled) {
-      if (batch.length > 1) return isolate(batch, plans, kernel, kmsg);
+      if (batch.length > 1) return isolate(batch, plans, kernel);
       const e = compiled.error;
       return batch.map((s) => failed(s, kernel, e.code, e.message));
     }
@@ -99,15 +99,13 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
     if (r.exitCode !== 0 && text === '') {
       throw new KptrError('KPTR_HARNESS_CRASH', `the harness failed on ${compiled.object}: ${r.stderr.trim() || r.signal || r.exitCode}`, 'rebuild it with scripts/build-harness.sh and rerun', { cause: r });
     }
-    if (batch.length > 1 && text.includes('"ev":"object"')) return isolate(batch, plans, kernel, kmsg);
+    if (batch.length > 1 && text.includes('"ev":"object"')) return isolate(batch, plans, kernel);
 
-    const splats = kmsg ? attributeSplats(kmsg.drain(), batch) : new Map();
     const died = r.exitCode !== 0 ? ` (${r.signal ?? `exit ${r.exitCode}`}: ${r.stderr.trim().split('\n').pop() ?? ''})` : '';
     return parseHarnessOutput(text, batch, 'host', kernel).map((o) => ({
       ...o,
       error: o.error ? { ...o.error, message: o.error.message + died } : null,
       notRun: [...(gateNotRun.get(o.scenarioId) ?? []), ...o.notRun],
-      splats: [...o.splats, ...(splats.get(o.scenarioId) ?? [])],
     }));
   };
 
@@ -116,12 +114,11 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
     batch: readonly Scenario[],
     plans: ReadonlyMap<string, RunPlan>,
     kernel: KernelInfo,
-    kmsg: KmsgReader | null,
   ): Promise<Observation[]> => {
     const out: Observation[] = [];
     for (const s of batch) {
       const name = `batch-${process.pid}-${batchSeq++}`;
-      out.push(...(await execute([s], await compile([s], name), name, plans, kernel, kmsg)));
+      out.push(...(await execute([s], await compile([s], name), name, plans, kernel)));
     }
     return out;
   };
@@ -154,13 +151,17 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
     }
     const plans = new Map(cases.map((k) => [k.scenario.id, k.plan]));
     const batches = packBatches(runnable, maxPerBatch).map((b) => ({ scenarios: b, name: `batch-${process.pid}-${batchSeq++}` }));
-    // `jobs` clang runs stay in flight whatever the harness is doing; the harness takes objects in batch order
+    // `jobs` objects are built ahead whatever the harness is doing, and `jobs` harness runs go side by side (waves in
+    // batch order). Host splats are rare (the host runs host-safe programs only): one the kernel logs during a wave
+    // and that names no program goes to every scenario of the wave
     const compiling = startInPool(batches, jobs, (b) => compile(b.scenarios, b.name));
     const kmsg = KmsgReader.open();
     try {
-      for (const [i, b] of batches.entries()) {
-        const compiled = await (compiling[i] as Promise<Compiled>);
-        for (const o of await execute(b.scenarios, compiled, b.name, plans, kernel, kmsg)) done(o);
+      for (let i = 0; i < batches.length; i += jobs) {
+        const wave = batches.slice(i, i + jobs);
+        const outs = await Promise.all(wave.map(async (b, k) => execute(b.scenarios, await (compiling[i + k] as Promise<Compiled>), b.name, plans, kernel)));
+        const splats = kmsg ? attributeSplats(kmsg.drain(), wave.flatMap((b) => b.scenarios)) : new Map<string, Splat[]>();
+        for (const o of outs.flat()) done({ ...o, splats: [...o.splats, ...(splats.get(o.scenarioId) ?? [])] });
       }
     } finally {
       kmsg?.close();

@@ -4,8 +4,7 @@ import { availableParallelism, freemem } from 'node:os';
 import { basename } from 'node:path';
 import type { KernelInfo, Observation, RunnerCapabilities, Scenario } from '../../types/index.ts';
 import { KptrError } from '../../errors/KptrError.ts';
-import { compileBpf } from '../codegen/compileBpf.ts';
-import { emitBatch } from '../codegen/emit.ts';
+import { buildObject, type Codegen } from '../buildObject.ts';
 import { packBatches } from '../codegen/packBatches.ts';
 import { writePlan } from '../harnessProtocol.ts';
 import { startInPool } from '../startInPool.ts';
@@ -38,6 +37,8 @@ export interface VmRunnerOptions {
    * cases ran at 35 cases/s with 64, 47 with 100 and 47 with 200.
    */
   readonly maxPerBatch?: number;
+  /** how objects are made; default 'clang' */
+  readonly codegen?: Codegen;
   /** QEMU start → /init running. Default 120 s. */
   readonly bootTimeoutMs?: number;
   /** longest a harness run in the guest may go without output. Default 120 s (TCG verifies slowly). */
@@ -129,7 +130,7 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
         ...packBatches(cases.filter((c) => splatting.has(c.scenario.id)).map((c) => c.scenario), maxPerBatch),
       ];
       const compiled = await Promise.all(
-        startInPool(batches, 2, (batch) => compileBpf(emitBatch(batch).source, options.workDir, `vm-batch-${objectSeq++}`)),
+        startInPool(batches, 2, (batch) => buildObject(batch, options.codegen ?? 'clang', options.workDir, `vm-batch-${objectSeq++}`)),
       );
       for (const [i, batch] of batches.entries()) {
         const object = compiled[i] as string;

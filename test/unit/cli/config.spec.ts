@@ -24,3 +24,18 @@ describe('resolveConfig --lanes', () => {
     expect(resolveConfig({}, { ...ctx, command: 'selftests' }).shrink).toBe(false);
   });
 });
+
+describe('resolveConfig --codegen', () => {
+  it('should write objects directly in a campaign and compile C elsewhere unless told', () => {
+    expect(resolveConfig({}, ctx).codegen).toBe('direct');
+    expect(resolveConfig({}, { ...ctx, command: 'replay' }).codegen).toBe('clang');
+    expect(resolveConfig({}, { ...ctx, command: 'selftests' }).codegen).toBe('clang');
+    expect(resolveConfig({ codegen: 'clang' }, ctx).codegen).toBe('clang');
+  });
+
+  it('should refuse an unknown codegen as a usage error naming the choices', () => {
+    const e = errorOf(() => resolveConfig({ codegen: 'gcc' }, ctx));
+    expect(e).toMatchObject({ code: 'KPTR_USAGE' });
+    expect(String((e as Error).message)).toContain('clang, direct');
+  });
+});

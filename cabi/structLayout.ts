@@ -101,16 +101,22 @@ export function structLayout(structs: readonly StructType[], name: string): Stru
   return layoutOf(structs, name, 0);
 }
 
-/** Offset of member `member` (and its shape) inside struct `name`. */
-function memberAt(structs: readonly StructType[], name: string, member: string): { m: StructMember; off: number; shape: MemberShape } {
-  const s = structOf(structs, name);
+/** Every member of struct `name` with its byte offset, in declaration order. */
+export function memberOffsets(structs: readonly StructType[], name: string): { readonly member: StructMember; readonly off: number }[] {
   let off = 0;
-  for (const m of s.members) {
+  return structOf(structs, name).members.map((m) => {
     const shape = memberShape(structs, m, 0);
     off = alignUp(off, shape.align);
-    if (m.name === member) return { m, off, shape };
+    const at = off;
     off += shape.size;
-  }
+    return { member: m, off: at };
+  });
+}
+
+/** Offset of member `member` (and its shape) inside struct `name`. */
+function memberAt(structs: readonly StructType[], name: string, member: string): { m: StructMember; off: number; shape: MemberShape } {
+  const found = memberOffsets(structs, name).find((x) => x.member.name === member);
+  if (found) return { m: found.member, off: found.off, shape: memberShape(structs, found.member, 0) };
   throw new KptrError('KPTR_SCENARIO_INVALID', `struct ${name} has no member ${member}`, 'Name an existing scalar member in the field path.');
 }
 

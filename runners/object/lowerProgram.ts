@@ -1,0 +1,340 @@
+import { fieldSlot, scalarSize } from '../../cabi/structLayout.ts';
+import type { Op, Program, ScalarCType, Scenario, Slot, VarType } from '../../types/index.ts';
+import { scenarioInvalid } from '../codegen/scenarioInvalid.ts';
+import { globalSlotSection } from '../codegen/scenarioIdentifiers.ts';
+import { I, R0, R1, R2, R3, R4, R10, type Insn } from './insn.ts';
+import type { ElfRelocation } from './elf.ts';
+
+/** Helper ids (include/uapi/linux/bpf.h, ___BPF_FUNC_MAPPER). */
+const HELPER = { map_lookup_elem: 1, map_update_elem: 2, per_cpu_ptr: 153, this_cpu_ptr: 154, kptr_xchg: 194 } as const;
+/** BPF_NOEXIST */
+const NOEXIST = 1;
+/** Offset of `pc` in `struct <slot>_elem { long sum; ... *pc; }`. */
+const ELEM_PC = 8;
+const ELEM_SIZE = 16;
+
+/** Stack layout (offsets below r10): map key 0, the hash-map insert value, the num iterator, then one slot per variable. */
+const KEY_OFF = -4;
+const INIT_OFF = -24;
+const ITER_OFF = -32;
+const varOff = (i: number): number => -40 - 8 * i;
+
+/** What a lowered program refers to outside itself. */
+export interface LowerContext {
+  /** BTF id of each scenario struct (the local type id bpf_obj_new_impl and bpf_percpu_obj_new_impl take) */
+  readonly structIds: ReadonlyMap<string, number>;
+}
+
+export interface LoweredProgram {
+  readonly insns: readonly Insn[];
+  /** relocations with `offset` in bytes from the program's first instruction */
+  readonly relocations: readonly ElfRelocation[];
+}
+
+/**
+ * One program as BPF instructions, the shape clang -O2 gives the C of emitProgram.ts without its optimisations:
+ * every variable lives in its own stack slot (zeroed on entry, as the C initialises each to NULL), and each op loads
+ * its operands into the argument registers, calls, and stores r0 back. The verifier tracks pointers, their ids and
+ * references through stack spills exactly as through registers, so the verdicts are those of the C.
+ */
+export function lowerProgram(scenario: Scenario, program: Program, ctx: LowerContext): LoweredProgram {
+  return new Lowering(scenario, program, ctx).run();
+}
+
+class Lowering {
+  private readonly insns: Insn[] = [];
+  private readonly relocations: ElfRelocation[] = [];
+  private readonly vars: Map<string, { readonly index: number; readonly type: VarType }>;
+  private readonly slots: ReadonlyMap<string, Slot>;
+  private readonly globals: ReadonlyMap<string, ScalarCType>;
+  /** slot → variable of its most recent lookup, in source order (emitProgram's lastLookup) */
+  private lastLookup = new Map<string, string>();
+  /** then-blocks that end in `return`, placed after the body as clang places them (see `if`) */
+  private readonly outOfLine: { readonly bind: () => void; readonly ops: readonly Op[]; readonly lastLookup: Map<string, string> }[] = [];
+  /** jumps to the shared `return 0` of failed lookups */
+  private readonly toReturn0: (() => void)[] = [];
+
+  constructor(
+    private readonly scenario: Scenario,
+    private readonly program: Program,
+    private readonly ctx: LowerContext,
+  ) {
+    this.vars = new Map(program.vars.map((v, index) => [v.name, { index, type: v.type }]));
+    this.slots = new Map(scenario.slots.map((s) => [s.name, s]));
+    this.globals = new Map(scenario.globals.map((g) => [g.name, g.ctype]));
+  }
+
+  run(): LoweredProgram {
+    if (this.program.vars.length > 0) this.emit(I.mov64Imm(R1, 0));
+    this.program.vars.forEach((_, i) => this.emit(I.stx(8, R10, varOff(i), R1)));
+    if (varOff(this.program.vars.length) < -512) throw this.invalid('too many variables for the 512-byte stack');
+    this.ops(this.program.ops);
+    if (this.program.ops.at(-1)?.op !== 'return') this.emit(I.mov32Imm(R0, 0), I.exit());
+    for (let block = this.outOfLine.shift(); block; block = this.outOfLine.shift()) {
+      block.bind();
+      const after = this.lastLookup;
+      this.lastLookup = block.lastLookup;
+      this.ops(block.ops);
+      this.lastLookup = after;
+    }
+    if (this.toReturn0.length > 0) {
+      this.toReturn0.forEach((bind) => bind());
+      this.emit(I.mov32Imm(R0, 0), I.exit());
+    }
+    return { insns: this.insns, relocations: this.relocations };
+  }
+
+  private ops(ops: readonly Op[]): void {
+    for (const op of ops) this.op(op);
+  }
+
+  private op(op: Op): void {
+    switch (op.op) {
+      case 'lookup':
+        return this.lookup(op.slot, op.dst);
+      case 'new':
+        this.emit(...I.ldImm64(R1, BigInt(this.structId(op.struct))), I.mov64Imm(R2, 0));
+        this.callExtern(op.percpu ? 'bpf_percpu_obj_new_impl' : 'bpf_obj_new_impl');
+        return this.store(op.dst, R0);
+      case 'if': {
+        this.load(R1, op.var);
+        if (op.then.at(-1)?.op === 'return') {
+          // clang moves a block that returns out of line and falls through to the rest; the verifier explores the
+          // fall-through first, so this keeps the order in which it meets errors (and which one it reports)
+          const bind = this.forward((op.is === 'null' ? I.jeqImm : I.jneImm).bind(null, R1, 0));
+          this.outOfLine.push({ bind, ops: op.then, lastLookup: new Map(this.lastLookup) });
+          for (const o of flattenOps(op.then)) if (o.op === 'lookup') this.lastLookup.set(o.slot, o.dst);
+          return;
+        }
+        const skip = this.forward(op.is === 'null' ? I.jneImm.bind(null, R1, 0) : I.jeqImm.bind(null, R1, 0));
+        this.ops(op.then);
+        return skip();
+      }
+      case 'xchg': {
+        const off = this.slotBase(R1, op.slot);
+        if (off !== 0) this.emit(I.add64Imm(R1, off));
+        if (op.src === null) this.emit(I.mov64Imm(R2, 0));
+        else this.load(R2, op.src);
+        this.emit(I.call(HELPER.kptr_xchg));
+        if (op.dst !== null) this.store(op.dst, R0);
+        return;
+      }
+      case 'drop':
+        this.load(R1, op.var);
+        this.emit(I.mov64Imm(R2, 0));
+        return this.callExtern(op.percpu ? 'bpf_percpu_obj_drop_impl' : 'bpf_obj_drop_impl');
+      case 'load': {
+        const off = this.slotBase(R1, op.slot);
+        this.emit(I.ldx(8, R1, R1, off));
+        return this.store(op.dst, R1);
+      }
+      case 'store': {
+        const off = this.slotBase(R1, op.slot);
+        if (op.src === null) this.emit(I.mov64Imm(R2, 0));
+        else this.load(R2, op.src);
+        return this.emit(I.stx(8, R1, off, R2));
+      }
+      case 'per_cpu_ptr':
+        this.load(R1, op.src);
+        this.emit(I.mov32Imm(R2, op.cpu), I.call(HELPER.per_cpu_ptr));
+        return this.store(op.dst, R0);
+      case 'this_cpu_ptr':
+        this.load(R1, op.src);
+        this.emit(I.call(HELPER.this_cpu_ptr));
+        return this.store(op.dst, R0);
+      case 'write': {
+        const field = this.field(op.ptr, op.field);
+        const value = parseValue(op.value);
+        if (value === null) throw this.invalid(`write of "${op.value}": not a decimal integer in [-2^63, 2^64)`);
+        this.load(R1, op.ptr);
+        const narrow = BigInt.asIntN(64, value);
+        if (narrow >= -(2n ** 31n) && narrow < 2n ** 31n) this.emit(I.mov64Imm(R2, Number(narrow)));
+        else this.emit(...I.ldImm64(R2, value));
+        return this.emit(I.stx(scalarSize(field.ctype), R1, field.off, R2));
+      }
+      case 'read': {
+        const field = this.field(op.ptr, op.field);
+        this.load(R1, op.ptr);
+        this.loadField(R1, R1, field);
+        this.globalAddress(R2, op.global);
+        return this.emit(I.stx(scalarSize(this.globalType(op.global)), R2, 0, R1));
+      }
+      case 'sum':
+        return this.sum(op.src, op.field, op.global);
+      case 'rcu_lock':
+        return this.callExtern('bpf_rcu_read_lock');
+      case 'rcu_unlock':
+        return this.callExtern('bpf_rcu_read_unlock');
+      case 'return':
+        return this.emit(I.mov32Imm(R0, op.value), I.exit());
+    }
+  }
+
+  /** `dst = bpf_map_lookup_elem(&map, &key); if (!dst) return 0;` (hash maps: insert a zeroed value first), or `dst = &global`. */
+  private lookup(slotName: string, dst: string): void {
+    const slot = this.slot(slotName);
+    this.variable(dst);
+    this.lastLookup.set(slotName, dst);
+    if (slot.home.kind === 'global') {
+      this.emitLd64(R1, { section: globalSlotSection(slot.name, slot.home.section) });
+      return this.store(dst, R1);
+    }
+    this.emit(I.mov32Imm(R1, 0), I.stx(4, R10, KEY_OFF, R1));
+    if (slot.home.mapType !== 'array' && slot.home.mapType !== 'percpu_array') {
+      this.emit(I.mov64Imm(R1, 0));
+      for (let o = 0; o < ELEM_SIZE; o += 8) this.emit(I.stx(8, R10, INIT_OFF + o, R1));
+      this.emitLd64(R1, { symbol: slot.name });
+      this.emit(I.mov64Reg(R2, R10), I.add64Imm(R2, KEY_OFF), I.mov64Reg(R3, R10), I.add64Imm(R3, INIT_OFF), I.mov64Imm(R4, NOEXIST));
+      this.emit(I.call(HELPER.map_update_elem));
+    }
+    this.emitLd64(R1, { symbol: slot.name });
+    this.emit(I.mov64Reg(R2, R10), I.add64Imm(R2, KEY_OFF), I.call(HELPER.map_lookup_elem));
+    this.toReturn0.push(this.forward(I.jeqImm.bind(null, R0, 0)));
+    this.store(dst, R0);
+  }
+
+  /** `bpf_for(i, 0, nr_cpus) { e = bpf_per_cpu_ptr(src, i); if (e) global += e->field; }`, as kptr.h's macro expands. */
+  private sum(src: string, fieldPath: string, global: string): void {
+    const field = this.field(src, fieldPath);
+    const gsize = scalarSize(this.globalType(global));
+    this.emitLd64(R3, { symbol: 'nr_cpus' });
+    this.emit(I.ldx(4, R3, R3, 0), I.mov64Reg(R1, R10), I.add64Imm(R1, ITER_OFF), I.mov32Imm(R2, 0));
+    this.callExtern('bpf_iter_num_new');
+    const top = this.insns.length;
+    this.emit(I.mov64Reg(R1, R10), I.add64Imm(R1, ITER_OFF));
+    this.callExtern('bpf_iter_num_next');
+    const exits = [this.forward(I.jeqImm.bind(null, R0, 0))];
+    this.emit(I.ldx(4, R2, R0, 0));
+    exits.push(this.forward(I.jslt32Imm.bind(null, R2, 0)));
+    this.emitLd64(R1, { symbol: 'nr_cpus' });
+    this.emit(I.ldx(4, R1, R1, 0));
+    exits.push(this.forward(I.jge32Reg.bind(null, R2, R1)));
+    this.load(R1, src);
+    this.emit(I.call(HELPER.per_cpu_ptr));
+    this.emit(I.jeqImm(R0, 0, 0));
+    const nullCheck = this.insns.length - 1;
+    this.loadField(R1, R0, field);
+    this.globalAddress(R2, global);
+    this.emit(I.ldx(gsize, R3, R2, 0), I.add64Reg(R3, R1), I.stx(gsize, R2, 0, R3));
+    this.emit(I.ja(top - this.insns.length - 1));
+    this.insns[nullCheck] = I.jeqImm(R0, 0, top - nullCheck - 1);
+    exits.forEach((bind) => bind());
+    this.emit(I.mov64Reg(R1, R10), I.add64Imm(R1, ITER_OFF));
+    this.callExtern('bpf_iter_num_destroy');
+  }
+
+  /** dst = ptr->field, sign-extended to 64 bits when the field is signed (as C converts it before the store). */
+  private loadField(dst: number, ptr: number, field: { readonly off: number; readonly ctype: ScalarCType }): void {
+    const size = scalarSize(field.ctype);
+    this.emit(I.ldx(size, dst, ptr, field.off));
+    if (size < 8 && isSigned(field.ctype)) this.emit(I.lsh64Imm(dst, 64 - 8 * size), I.arsh64Imm(dst, 64 - 8 * size));
+  }
+
+  /**
+   * reg = what holds the slot's kptr field (the element of the slot's last lookup, or the global itself); returns the
+   * field's offset in it.
+   */
+  private slotBase(reg: number, slotName: string): number {
+    const slot = this.slot(slotName);
+    if (slot.home.kind === 'global') {
+      this.emitLd64(reg, { section: globalSlotSection(slot.name, slot.home.section) });
+      return 0;
+    }
+    const container = this.lastLookup.get(slotName);
+    if (container === undefined) throw this.invalid(`slot ${slotName} is used before any lookup of it`);
+    this.load(reg, container);
+    return ELEM_PC;
+  }
+
+  private globalAddress(reg: number, global: string): void {
+    this.globalType(global);
+    this.emitLd64(reg, { symbol: global });
+  }
+
+  /** Byte offset and type of `ptr->field` (a map value only has `sum`). */
+  private field(ptr: string, path: string): { readonly off: number; readonly ctype: ScalarCType } {
+    const type = this.variable(ptr).type;
+    if (type.kind === 'map_value') {
+      if (this.slot(type.slot).home.kind === 'global') throw this.invalid(`${ptr} points to the global slot ${type.slot} itself, which has no fields`);
+      if (path !== 'sum') throw this.invalid(`${ptr}->${path}: the map value only has the scalar field sum`);
+      return { off: 0, ctype: 'long' };
+    }
+    return fieldSlot(this.scenario.structs, type.struct, path);
+  }
+
+  private load(reg: number, name: string): void {
+    this.emit(I.ldx(8, reg, R10, varOff(this.variable(name).index)));
+  }
+
+  private store(name: string, reg: number): void {
+    this.emit(I.stx(8, R10, varOff(this.variable(name).index), reg));
+  }
+
+  private callExtern(name: string): void {
+    this.relocations.push({ offset: this.insns.length * 8, type: 'R_BPF_64_32', target: { symbol: name } });
+    this.emit(I.callExtern());
+  }
+
+  private emitLd64(reg: number, target: ElfRelocation['target']): void {
+    this.relocations.push({ offset: this.insns.length * 8, type: 'R_BPF_64_64', target });
+    this.emit(...I.ldImm64(reg, 0n));
+  }
+
+  /** Emits a forward jump; calling the result binds its target to the next instruction. */
+  private forward(make: (off: number) => Insn): () => void {
+    const at = this.insns.length;
+    this.emit(make(0));
+    return () => {
+      this.insns[at] = make(this.insns.length - at - 1);
+    };
+  }
+
+  private emit(...insns: Insn[]): void {
+    this.insns.push(...insns);
+  }
+
+  private variable(name: string): { readonly index: number; readonly type: VarType } {
+    const v = this.vars.get(name);
+    if (!v) throw this.invalid(`variable ${name} is not declared`);
+    return v;
+  }
+
+  private slot(name: string): Slot {
+    const s = this.slots.get(name);
+    if (!s) throw this.invalid(`slot ${name} is not defined`);
+    return s;
+  }
+
+  private globalType(name: string): ScalarCType {
+    const g = this.globals.get(name);
+    if (!g) throw this.invalid(`global ${name} is not defined`);
+    return g;
+  }
+
+  private structId(name: string): number {
+    const id = this.ctx.structIds.get(name);
+    if (id === undefined) throw this.invalid(`struct ${name} is not defined`);
+    return id;
+  }
+
+  private invalid(message: string): Error {
+    return scenarioInvalid(this.scenario.id, `program ${this.program.name}: ${message}`);
+  }
+}
+
+function flattenOps(ops: readonly Op[]): Op[] {
+  return ops.flatMap((op) => (op.op === 'if' ? [op, ...flattenOps(op.then)] : [op]));
+}
+
+const SIGNED: ReadonlySet<ScalarCType> = new Set(['char', 'short', 'int', 'long', '__s8', '__s16', '__s32', '__s64']);
+
+function isSigned(ctype: ScalarCType): boolean {
+  return SIGNED.has(ctype);
+}
+
+/** A write's decimal value as 64 bits, or null outside [-2^63, 2^64). */
+function parseValue(text: string): bigint | null {
+  if (!/^-?\d+$/.test(text)) return null;
+  const v = BigInt(text);
+  return v >= -(2n ** 63n) && v < 2n ** 64n ? v : null;
+}

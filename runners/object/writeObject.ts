@@ -1,0 +1,236 @@
+import { memberOffsets, scalarSize, structLayout } from '../../cabi/structLayout.ts';
+import type { MapType, ProgType, ScalarCType, Scenario, Slot, StructMember } from '../../types/index.ts';
+import { batchLicense } from '../codegen/emit.ts';
+import { PROGRAM_SECTIONS } from '../codegen/emitProgram.ts';
+import { globalSlotSection, slotElemName } from '../codegen/scenarioIdentifiers.ts';
+import { scenarioKfuncs } from '../codegen/scenarioKfuncs.ts';
+import { BtfWriter, type BtfVarSecinfo } from './btf.ts';
+import { writeElf, type ElfRelocation, type ElfSection, type ElfSymbol } from './elf.ts';
+import { encodeInsns, type Insn } from './insn.ts';
+import { lowerProgram } from './lowerProgram.ts';
+
+/** enum bpf_map_type */
+const MAP_TYPE: Readonly<Record<MapType, number>> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9 };
+
+/** The C types kptr.h's headers give the scalar types: [BTF INT name, signed], and the typedef over it if any. */
+const SCALAR_BTF: Readonly<Record<ScalarCType, { readonly int: string; readonly signed: boolean; readonly typedef: string | null }>> = {
+  char: { int: 'char', signed: true, typedef: null },
+  short: { int: 'short', signed: true, typedef: null },
+  int: { int: 'int', signed: true, typedef: null },
+  long: { int: 'long', signed: true, typedef: null },
+  __u8: { int: 'unsigned char', signed: false, typedef: '__u8' },
+  __u16: { int: 'unsigned short', signed: false, typedef: '__u16' },
+  __u32: { int: 'unsigned int', signed: false, typedef: '__u32' },
+  __u64: { int: 'unsigned long long', signed: false, typedef: '__u64' },
+  __s8: { int: 'signed char', signed: true, typedef: '__s8' },
+  __s16: { int: 'short', signed: true, typedef: '__s16' },
+  __s32: { int: 'int', signed: true, typedef: '__s32' },
+  __s64: { int: 'long long', signed: true, typedef: '__s64' },
+};
+
+/** Each kfunc of kptr.h as a BTF prototype: libbpf checks it against the kernel's before it resolves the extern. */
+type KfuncProto = (b: BtfTypes) => number;
+const KFUNC_PROTOS: Readonly<Record<string, KfuncProto>> = {
+  bpf_percpu_obj_new_impl: (b) => b.w.funcProto(b.voidPtr(), [{ name: '', type: b.scalar('__u64') }, { name: '', type: b.voidPtr() }]),
+  bpf_obj_new_impl: (b) => b.w.funcProto(b.voidPtr(), [{ name: '', type: b.scalar('__u64') }, { name: '', type: b.voidPtr() }]),
+  bpf_percpu_obj_drop_impl: (b) => b.w.funcProto(0, [{ name: '', type: b.voidPtr() }, { name: '', type: b.voidPtr() }]),
+  bpf_obj_drop_impl: (b) => b.w.funcProto(0, [{ name: '', type: b.voidPtr() }, { name: '', type: b.voidPtr() }]),
+  bpf_rcu_read_lock: (b) => b.w.funcProto(0, []),
+  bpf_rcu_read_unlock: (b) => b.w.funcProto(0, []),
+  bpf_iter_num_new: (b) => b.w.funcProto(b.scalar('int'), [{ name: '', type: b.iterPtr() }, { name: '', type: b.scalar('int') }, { name: '', type: b.scalar('int') }]),
+  bpf_iter_num_next: (b) => b.w.funcProto(b.w.ptr(b.scalar('int')), [{ name: '', type: b.iterPtr() }]),
+  bpf_iter_num_destroy: (b) => b.w.funcProto(0, [{ name: '', type: b.iterPtr() }]),
+};
+
+/** The BTF types every object shares, made on first use. */
+class BtfTypes {
+  constructor(readonly w: BtfWriter) {}
+
+  scalar(ctype: ScalarCType): number {
+    const t = SCALAR_BTF[ctype];
+    const int = this.w.int(t.int, scalarSize(ctype), t.signed);
+    return t.typedef === null ? int : this.w.typedef(t.typedef, int);
+  }
+
+  voidPtr(): number {
+    return this.w.ptr(0);
+  }
+
+  iterPtr(): number {
+    return this.w.ptr(this.once('bpf_iter_num', () => this.w.struct('bpf_iter_num', 8, [{ name: '__opaque', type: this.w.array(this.scalar('__u64'), 1), bitOffset: 0 }])));
+  }
+
+  spinLock(): number {
+    return this.once('bpf_spin_lock', () => this.w.struct('bpf_spin_lock', 4, [{ name: 'val', type: this.scalar('__u32'), bitOffset: 0 }]));
+  }
+
+  /** `int (*name)[n]`: how libbpf's __uint() encodes a number in a BTF-defined map */
+  uint(n: number): number {
+    return this.w.ptr(this.w.array(this.scalar('int'), n));
+  }
+
+  private readonly made = new Map<string, number>();
+  private once(key: string, make: () => number): number {
+    let id = this.made.get(key);
+    if (id === undefined) {
+      id = make();
+      this.made.set(key, id);
+    }
+    return id;
+  }
+}
+
+/**
+ * A BPF object for a batch of scenarios, written without clang: the ELF, BTF and .BTF.ext that clang -g -O2 gives
+ * emitBatch's C, with each program lowered by lowerProgram. Same sections, symbols and BTF names, so libbpf and the
+ * harness treat it as the compiled C (the harness protocol is unchanged).
+ * @throws KptrError KPTR_SCENARIO_INVALID as emitBatch does
+ */
+export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
+  const license = batchLicense(scenarios);
+  const w = new BtfWriter();
+  const b = new BtfTypes(w);
+
+  // structs first: ids reserved for all so kptr members may point to any
+  const structIds = new Map<string, number>();
+  for (const s of scenarios) for (const t of s.structs) structIds.set(t.name, w.reserveStruct());
+  for (const s of scenarios) {
+    for (const t of s.structs) {
+      const members = memberOffsets(s.structs, t.name).map(({ member, off }) => ({ name: member.name, type: memberType(b, structIds, member), bitOffset: off * 8 }));
+      w.defineStruct(structIds.get(t.name) as number, t.name, structLayout(s.structs, t.name).size, members);
+    }
+  }
+  const slotPointer = (slot: Slot): number => w.ptr(w.typeTag(slot.tag, structIds.get(slot.pointee) ?? missing(slot.pointee)));
+
+  const sections: ElfSection[] = [];
+  const symbols: ElfSymbol[] = [];
+  const datasecs: { name: string; size: number; vars: BtfVarSecinfo[] }[] = [];
+  const mapVars: BtfVarSecinfo[] = [];
+  const bssVars: BtfVarSecinfo[] = [];
+  let bssSize = 0;
+  for (const s of scenarios) {
+    for (const slot of s.slots) {
+      if (slot.home.kind === 'global') {
+        const section = globalSlotSection(slot.name, slot.home.section);
+        const v = w.variable(slot.name, slotPointer(slot), 'static');
+        datasecs.push({ name: section, size: 8, vars: [{ type: v, offset: 0, size: 8 }] });
+        sections.push({ name: section, contents: slot.home.section === 'bss' ? { nobits: 8 } : { bytes: new Uint8Array(8) }, flags: 'data', align: 8 });
+        symbols.push({ name: slot.name, section, value: 0, size: 8, type: 'object', bind: 'local' });
+        continue;
+      }
+      const elem = w.struct(slotElemName(slot.name), 16, [
+        { name: 'sum', type: b.scalar('long'), bitOffset: 0 },
+        { name: 'pc', type: slotPointer(slot), bitOffset: 64 },
+      ]);
+      const def = w.struct('', 32, [
+        { name: 'type', type: b.uint(MAP_TYPE[slot.home.mapType]), bitOffset: 0 },
+        { name: 'max_entries', type: b.uint(1), bitOffset: 64 },
+        { name: 'key', type: w.ptr(b.scalar('int')), bitOffset: 128 },
+        { name: 'value', type: w.ptr(elem), bitOffset: 192 },
+      ]);
+      const offset = mapVars.length * 32;
+      mapVars.push({ type: w.variable(slot.name, def, 'global'), offset, size: 32 });
+      symbols.push({ name: slot.name, section: '.maps', value: offset, size: 32, type: 'object', bind: 'global' });
+    }
+    for (const g of s.globals) {
+      const size = scalarSize(g.ctype);
+      bssSize = Math.ceil(bssSize / size) * size;
+      bssVars.push({ type: w.variable(g.name, b.scalar(g.ctype), 'global'), offset: bssSize, size });
+      symbols.push({ name: g.name, section: '.bss', value: bssSize, size, type: 'object', bind: 'global' });
+      bssSize += size;
+    }
+  }
+
+  // programs, grouped by section as clang groups functions of one SEC() name
+  const proto = w.funcProto(b.scalar('int'), [{ name: 'ctx', type: b.voidPtr() }]);
+  const code = new Map<ProgType, { insns: Insn[]; relocations: ElfRelocation[]; funcs: { off: number; type: number }[] }>();
+  for (const s of scenarios) {
+    for (const p of s.programs) {
+      const lowered = lowerProgram(s, p, { structIds });
+      let sec = code.get(p.progType);
+      if (!sec) code.set(p.progType, (sec = { insns: [], relocations: [], funcs: [] }));
+      const off = sec.insns.length * 8;
+      sec.funcs.push({ off, type: w.func(p.name, proto, 'global') });
+      sec.relocations.push(...lowered.relocations.map((r) => ({ ...r, offset: r.offset + off })));
+      sec.insns.push(...lowered.insns);
+      symbols.push({ name: p.name, section: PROGRAM_SECTIONS[p.progType], value: off, size: lowered.insns.length * 8, type: 'func', bind: 'global' });
+    }
+  }
+  const codeSections = [...code.entries()].map(([t, sec]) => ({ name: PROGRAM_SECTIONS[t], ...sec }));
+
+  const kfuncs = [...new Set(scenarios.flatMap(scenarioKfuncs))].sort();
+  const ksyms = kfuncs.map((name) => {
+    const make = KFUNC_PROTOS[name];
+    if (!make) throw new Error(`writeObject: no BTF prototype for kfunc ${name}`);
+    symbols.push({ name, section: null, value: 0, size: 0, type: 'notype', bind: 'weak' });
+    return { type: w.func(name, make(b), 'extern'), offset: 0, size: 0 };
+  });
+
+  const licenseBytes = Buffer.from(`${license}\0`);
+  const licenseVar = w.variable('_license', w.array(b.scalar('char'), licenseBytes.length), 'global');
+  const nrCpus = w.variable('nr_cpus', w.const(w.volatile(b.scalar('__u32'))), 'global');
+  symbols.push(
+    { name: '_license', section: 'license', value: 0, size: licenseBytes.length, type: 'object', bind: 'global' },
+    { name: 'nr_cpus', section: '.rodata', value: 0, size: 4, type: 'object', bind: 'global' },
+  );
+  for (const d of datasecs) w.datasec(d.name, d.size, d.vars);
+  if (bssVars.length > 0) w.datasec('.bss', bssSize, bssVars);
+  if (ksyms.length > 0) w.datasec('.ksyms', 0, ksyms);
+  if (mapVars.length > 0) w.datasec('.maps', mapVars.length * 32, mapVars);
+  w.datasec('.rodata', 4, [{ type: nrCpus, offset: 0, size: 4 }]);
+  w.datasec('license', licenseBytes.length, [{ type: licenseVar, offset: 0, size: licenseBytes.length }]);
+
+  const btfExt = encodeFuncInfo(w, codeSections);
+  return writeElf(
+    [
+      ...codeSections.map((c): ElfSection => ({ name: c.name, contents: { bytes: encodeInsns(c.insns) }, flags: 'code', align: 8, relocations: c.relocations })),
+      { name: 'license', contents: { bytes: licenseBytes }, flags: 'data', align: 1 },
+      ...(mapVars.length > 0 ? [{ name: '.maps', contents: { bytes: new Uint8Array(mapVars.length * 32) }, flags: 'data', align: 8 } as const] : []),
+      { name: '.rodata', contents: { bytes: new Uint8Array(4) }, flags: 'rodata', align: 4 },
+      ...(bssVars.length > 0 ? [{ name: '.bss', contents: { nobits: bssSize }, flags: 'data', align: 8 } as const] : []),
+      ...sections,
+      { name: '.BTF', contents: { bytes: w.encode() }, flags: 'none', align: 4 },
+      { name: '.BTF.ext', contents: { bytes: btfExt }, flags: 'none', align: 4 },
+    ],
+    symbols,
+  );
+}
+
+function memberType(b: BtfTypes, structIds: ReadonlyMap<string, number>, m: StructMember): number {
+  const array = (elem: number, count: number | null): number => (count === null ? elem : b.w.array(elem, count));
+  switch (m.kind) {
+    case 'scalar':
+      return array(b.scalar(m.ctype), m.count);
+    case 'struct':
+      return array(structIds.get(m.struct) ?? missing(m.struct), m.count);
+    case 'pointer':
+      return b.w.ptr(b.scalar('char'));
+    case 'spin_lock':
+      return b.spinLock();
+    case 'kptr':
+      return b.w.ptr(b.w.typeTag('kptr', structIds.get(m.pointee) ?? missing(m.pointee)));
+  }
+}
+
+function missing(struct: string): never {
+  throw new Error(`writeObject: struct ${struct} is not defined`);
+}
+
+/**
+ * .BTF.ext (struct btf_ext_header, version 1, without CO-RE relocations or line info): one bpf_func_info per
+ * program, `insn_off` in bytes from the start of its section as in the ELF (libbpf converts it to instructions).
+ */
+function encodeFuncInfo(w: BtfWriter, code: readonly { readonly name: string; readonly funcs: readonly { off: number; type: number }[] }[]): Uint8Array {
+  const words = [8, ...code.flatMap((c) => [w.str(c.name), c.funcs.length, ...c.funcs.flatMap((f) => [f.off, f.type])])];
+  const out = new Uint8Array(24 + words.length * 4);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, 0xeb9f, true);
+  view.setUint8(2, 1);
+  view.setUint32(4, 24, true); // hdr_len
+  view.setUint32(8, 0, true); // func_info_off
+  view.setUint32(12, words.length * 4, true);
+  view.setUint32(16, words.length * 4, true); // line_info_off
+  view.setUint32(20, 0, true); // line_info_len
+  words.forEach((x, i) => view.setUint32(24 + i * 4, x, true));
+  return out;
+}
