@@ -1,3 +1,5 @@
+import { StringTable } from './stringTable.ts';
+
 /**
  * A BTF writer (include/uapi/linux/btf.h, Documentation/bpf/btf.rst): types are appended one by one and
  * get ids in order (0 is void); structurally equal anonymous types are shared, as clang shares them.
@@ -37,20 +39,12 @@ export interface BtfVarSecinfo {
 export class BtfWriter {
   /** one record per type, index = id - 1 */
   private readonly records: number[][] = [];
-  private readonly strings: string[] = [''];
-  private readonly stringOffsets = new Map<string, number>([['', 0]]);
-  private stringBytes = 1;
+  private readonly strings = new StringTable();
   private readonly shared = new Map<string, number>();
 
   /** Offset of `s` in the string section (also used by .BTF.ext for section names). */
   str(s: string): number {
-    const known = this.stringOffsets.get(s);
-    if (known !== undefined) return known;
-    const off = this.stringBytes;
-    this.strings.push(s);
-    this.stringOffsets.set(s, off);
-    this.stringBytes += Buffer.byteLength(s) + 1;
-    return off;
+    return this.strings.add(s);
   }
 
   int(name: string, bytes: number, signed: boolean): number {
@@ -120,7 +114,8 @@ export class BtfWriter {
   encode(): Uint8Array {
     const words = this.records.flat();
     const typeBytes = words.length * 4;
-    const strBytes = this.stringBytes;
+    const strings = this.strings.bytes();
+    const strBytes = strings.length;
     const out = new Uint8Array(24 + typeBytes + strBytes);
     const view = new DataView(out.buffer);
     view.setUint16(0, BTF_MAGIC, true);
@@ -132,10 +127,7 @@ export class BtfWriter {
     view.setUint32(16, typeBytes, true); // str_off
     view.setUint32(20, strBytes, true);
     words.forEach((w, i) => view.setUint32(24 + i * 4, w >>> 0, true));
-    let p = 24 + typeBytes;
-    for (const s of this.strings) {
-      p += Buffer.from(out.buffer, p).write(s) + 1;
-    }
+    out.set(strings, 24 + typeBytes);
     return out;
   }
 

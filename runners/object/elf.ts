@@ -31,6 +31,8 @@ export interface ElfSymbol {
   readonly bind: 'local' | 'global' | 'weak';
 }
 
+import { StringTable } from './stringTable.ts';
+
 const EM_BPF = 247;
 const SHT = { PROGBITS: 1, SYMTAB: 2, STRTAB: 3, NOBITS: 8, REL: 9 } as const;
 const SHF = { WRITE: 1, ALLOC: 2, EXECINSTR: 4, INFO_LINK: 0x40 } as const;
@@ -166,24 +168,4 @@ export function writeElf(sections: readonly ElfSection[], symbols: readonly ElfS
     view.setBigUint64(at + 56, BigInt(h.entsize), true);
   });
   return out;
-}
-
-class StringTable {
-  private readonly parts: string[] = [''];
-  private readonly offsets = new Map<string, number>([['', 0]]);
-  private size = 1;
-
-  add(s: string): number {
-    const known = this.offsets.get(s);
-    if (known !== undefined) return known;
-    const off = this.size;
-    this.parts.push(s);
-    this.offsets.set(s, off);
-    this.size += Buffer.byteLength(s) + 1;
-    return off;
-  }
-
-  bytes(): Uint8Array {
-    return Buffer.from(this.parts.map((p) => `${p}\0`).join(''));
-  }
 }

@@ -60,9 +60,6 @@ export const I = {
   jge32Reg: (dst: number, src: number, off: number): Insn => insn(0x3e, dst, src, off, 0),
 };
 
-/** Jump instructions whose `off` a label fixes later. */
-export type JumpInsn = (off: number) => Insn;
-
 /** The little-endian wire form of the instructions (the only byte order BPF objects here have). */
 export function encodeInsns(insns: readonly Insn[]): Uint8Array {
   const out = new Uint8Array(insns.length * 8);

@@ -55,12 +55,13 @@ function lastGlobals(o: Observation): Readonly<Record<string, string>> {
 }
 
 describe('createVmRunner', () => {
-  it('should verify and execute tc, fentry and fentry.s scenarios in one guest', async (ctx) => {
+  it.for(['clang', 'direct'] as const)('should verify and execute tc, fentry and fentry.s scenarios in one guest (%s objects)', async (codegen, ctx) => {
     await needsKernel(ctx);
     const boots: VmBootStats[] = [];
     const runner = createVmRunner({
       kernel: KERNEL,
       workDir: await mkdtemp(join(tmpdir(), 'kptr-vm-')),
+      codegen,
       onBoot: (s) => boots.push(s),
     });
     const cases = [
