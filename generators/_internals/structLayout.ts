@@ -1,59 +1,7 @@
-import type { ScalarCType, StructMember, StructType } from '../../types/index.ts';
+import { memberOffsets, scalarSize, structLayout } from '../../cabi/structLayout.ts';
+import type { ScalarCType, StructType } from '../../types/index.ts';
 
-/**
- * The generators' own view of C struct layout on the BPF target (LP64: `long` is 8 bytes).
- * The oracle computes layout independently; this copy only steers generation (size classes, field paths).
- */
-
-const SCALAR_SIZE: Readonly<Record<ScalarCType, number>> = {
-  char: 1, __u8: 1, __s8: 1,
-  short: 2, __u16: 2, __s16: 2,
-  int: 4, __u32: 4, __s32: 4,
-  long: 8, __u64: 8, __s64: 8,
-};
-
-/** Byte size of a scalar C type. */
-export function scalarSize(ctype: ScalarCType): number {
-  return SCALAR_SIZE[ctype];
-}
-
-interface Layout { readonly size: number; readonly align: number }
-
-function findStruct(structs: readonly StructType[], name: string): StructType {
-  const s = structs.find((t) => t.name === name);
-  if (s === undefined) throw new Error(`generators: struct ${name} is not defined`);
-  return s;
-}
-
-function memberLayout(structs: readonly StructType[], m: StructMember): Layout {
-  switch (m.kind) {
-    case 'scalar': {
-      const n = scalarSize(m.ctype);
-      return { size: n * (m.count ?? 1), align: n };
-    }
-    case 'struct': {
-      const inner = structLayout(structs, m.struct);
-      return { size: inner.size * (m.count ?? 1), align: inner.align };
-    }
-    case 'pointer':
-    case 'kptr':
-      return { size: 8, align: 8 };
-    case 'spin_lock':
-      // struct bpf_spin_lock { __u32 val; }
-      return { size: 4, align: 4 };
-  }
-}
-
-function structLayout(structs: readonly StructType[], name: string): Layout {
-  let off = 0;
-  let align = 1;
-  for (const m of findStruct(structs, name).members) {
-    const l = memberLayout(structs, m);
-    off = Math.ceil(off / l.align) * l.align + l.size;
-    align = Math.max(align, l.align);
-  }
-  return { size: Math.ceil(off / align) * align, align };
-}
+/** Field paths and value ranges that steer generation; sizes are cabi's (the C ABI facts the whole tool shares). */
 
 /** `sizeof(struct name)` as clang lays it out for `-target bpf`. */
 export function structSize(structs: readonly StructType[], name: string): number {
@@ -82,7 +30,7 @@ function subscript(name: string, i: number | null): string {
  */
 export function scalarFieldPaths(structs: readonly StructType[], name: string): readonly FieldPath[] {
   const out: FieldPath[] = [];
-  for (const m of findStruct(structs, name).members) {
+  for (const { member: m } of memberOffsets(structs, name)) {
     if (m.kind === 'scalar') {
       for (const i of indices(m.count)) out.push({ path: subscript(m.name, i), ctype: m.ctype });
     } else if (m.kind === 'struct') {
