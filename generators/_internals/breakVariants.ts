@@ -42,6 +42,14 @@ function freshRcu(b: ProgramBuilder, slot: string): string {
   b.nullExit(r);
   return r;
 }
+/** Like freshRcu, in an RCU section of its own: any open one is closed first, the new one stays open. */
+function freshRcuSection(b: ProgramBuilder, slot: string): string {
+  leaveRcu(b);
+  b.rcuLock();
+  const r = b.load(slot);
+  b.nullExit(r);
+  return r;
+}
 /** The offending xchg; its source is treated as gone afterwards (a map value stays a map value). */
 function badXchg(b: ProgramBuilder, slot: string, src: string): void {
   const prev = b.st.handle(src).state;
@@ -127,11 +135,7 @@ const VARIANTS: Readonly<Record<string, readonly BreakVariant[]>> = {
     v('map_value', (b) => { const s = pslot(b); badPerCpu(b, mapValue(b, s.name)); }, hasPercpuSlot),
     v('obj_new_object', (b) => badPerCpu(b, b.freshOwn(good(b), false)), hasGood),
     v('after_unlock', (b) => {
-      const s = pslot(b);
-      leaveRcu(b);
-      b.rcuLock();
-      const r = b.load(s.name);
-      b.nullExit(r);
+      const r = freshRcuSection(b, pslot(b).name);
       b.rcuUnlock();
       badPerCpu(b, r);
     }, (b) => hasPercpuSlot(b) && !b.st.exitLocked),
@@ -161,11 +165,7 @@ const VARIANTS: Readonly<Record<string, readonly BreakVariant[]>> = {
   ],
   'mem.untrusted_write': [
     v('element_after_unlock', (b) => {
-      const s = pslot(b);
-      leaveRcu(b);
-      b.rcuLock();
-      const r = b.load(s.name);
-      b.nullExit(r);
+      const r = freshRcuSection(b, pslot(b).name);
       const e = b.perCpu(r, b.pick(2) === 0 ? 0 : 'this');
       b.nullExit(e);
       b.rcuUnlock();

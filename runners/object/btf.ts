@@ -136,7 +136,8 @@ export class BtfWriter {
     return this.records.length;
   }
 
-  private once(key: string, make: () => number): number {
+  /** The id `make` gave for `key` the first time; later calls with the same key get it again (shared types). */
+  once(key: string, make: () => number): number {
     const known = this.shared.get(key);
     if (known !== undefined) return known;
     const id = make();

@@ -65,9 +65,9 @@ class Lowering {
   }
 
   run(): LoweredProgram {
+    if (varOff(this.program.vars.length - 1) < -512) throw this.invalid('too many variables for the 512-byte stack');
     if (this.program.vars.length > 0) this.emit(I.mov64Imm(R1, 0));
     this.program.vars.forEach((_, i) => this.emit(I.stx(8, R10, varOff(i), R1)));
-    if (varOff(this.program.vars.length) < -512) throw this.invalid('too many variables for the 512-byte stack');
     this.ops(this.program.ops);
     if (this.program.ops.at(-1)?.op !== 'return') this.emit(I.mov32Imm(R0, 0), I.exit());
     for (let block = this.outOfLine.shift(); block; block = this.outOfLine.shift()) {

@@ -57,26 +57,16 @@ class BtfTypes {
   }
 
   iterPtr(): number {
-    return this.w.ptr(this.once('bpf_iter_num', () => this.w.struct('bpf_iter_num', 8, [{ name: '__opaque', type: this.w.array(this.scalar('__u64'), 1), bitOffset: 0 }])));
+    return this.w.ptr(this.w.once('struct:bpf_iter_num', () => this.w.struct('bpf_iter_num', 8, [{ name: '__opaque', type: this.w.array(this.scalar('__u64'), 1), bitOffset: 0 }])));
   }
 
   spinLock(): number {
-    return this.once('bpf_spin_lock', () => this.w.struct('bpf_spin_lock', 4, [{ name: 'val', type: this.scalar('__u32'), bitOffset: 0 }]));
+    return this.w.once('struct:bpf_spin_lock', () => this.w.struct('bpf_spin_lock', 4, [{ name: 'val', type: this.scalar('__u32'), bitOffset: 0 }]));
   }
 
   /** `int (*name)[n]`: how libbpf's __uint() encodes a number in a BTF-defined map */
   uint(n: number): number {
     return this.w.ptr(this.w.array(this.scalar('int'), n));
-  }
-
-  private readonly made = new Map<string, number>();
-  private once(key: string, make: () => number): number {
-    let id = this.made.get(key);
-    if (id === undefined) {
-      id = make();
-      this.made.set(key, id);
-    }
-    return id;
   }
 }
 
