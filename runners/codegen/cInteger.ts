@@ -19,6 +19,13 @@ const RANGES: Readonly<Record<ScalarCType, readonly [bigint, bigint]>> = {
 const INT_MAX = 2n ** 31n - 1n;
 const INT64_MIN = -(2n ** 63n);
 
+/** The decimal integer `value` as 64 bits' worth, or null when it is not one within [-2^63, 2^64). */
+export function parseCInteger(value: string): bigint | null {
+  if (!/^-?\d+$/.test(value)) return null;
+  const v = BigInt(value);
+  return v < INT64_MIN || v > 2n ** 64n - 1n ? null : v;
+}
+
 /**
  * A C expression for the decimal `value` stored into a `ctype` lvalue. Values the type holds are
  * written as literals with the suffix their size needs (`ULL`/`LL` beyond int); values it does not
@@ -26,9 +33,8 @@ const INT64_MIN = -(2n ** 63n);
  * visible in the source. Returns null when `value` is not a decimal integer within [-2^63, 2^64).
  */
 export function cInteger(value: string, ctype: ScalarCType): string | null {
-  if (!/^-?\d+$/.test(value)) return null;
-  const v = BigInt(value);
-  if (v < INT64_MIN || v > 2n ** 64n - 1n) return null;
+  const v = parseCInteger(value);
+  if (v === null) return null;
   const [min, max] = RANGES[ctype];
   const literal = integerLiteral(v);
   return v >= min && v <= max ? literal : `(${ctype})${literal}`;

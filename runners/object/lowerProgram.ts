@@ -1,6 +1,6 @@
 import { fieldSlot, scalarSize } from '../../cabi/structLayout.ts';
-import type { Op, Program, ScalarCType, Scenario, Slot, VarType } from '../../types/index.ts';
-import { scenarioInvalid } from '../codegen/scenarioInvalid.ts';
+import type { Op, Program, ScalarCType, Scenario } from '../../types/index.ts';
+import { ProgramScope } from '../codegen/programScope.ts';
 import { globalSlotSection } from '../codegen/scenarioIdentifiers.ts';
 import { I, R0, R1, R2, R3, R4, R10, type Insn } from './insn.ts';
 import type { ElfRelocation } from './elf.ts';
@@ -44,38 +44,32 @@ export function lowerProgram(scenario: Scenario, program: Program, ctx: LowerCon
 class Lowering {
   private readonly insns: Insn[] = [];
   private readonly relocations: ElfRelocation[] = [];
-  private readonly vars: Map<string, { readonly index: number; readonly type: VarType }>;
-  private readonly slots: ReadonlyMap<string, Slot>;
-  private readonly globals: ReadonlyMap<string, ScalarCType>;
-  /** slot → variable of its most recent lookup, in source order (emitProgram's lastLookup) */
-  private lastLookup = new Map<string, string>();
+  private readonly scope: ProgramScope;
+  /** each variable's stack slot */
+  private readonly varIndex: ReadonlyMap<string, number>;
   /** then-blocks that end in `return`, placed after the body as clang places them (see `if`) */
-  private readonly outOfLine: { readonly bind: () => void; readonly ops: readonly Op[]; readonly lastLookup: Map<string, string> }[] = [];
+  private readonly outOfLine: { readonly bind: () => void; readonly ops: readonly Op[]; readonly lookups: Map<string, string> }[] = [];
   /** jumps to the shared `return 0` of failed lookups */
   private readonly toReturn0: (() => void)[] = [];
 
   constructor(
-    private readonly scenario: Scenario,
+    scenario: Scenario,
     private readonly program: Program,
     private readonly ctx: LowerContext,
   ) {
-    this.vars = new Map(program.vars.map((v, index) => [v.name, { index, type: v.type }]));
-    this.slots = new Map(scenario.slots.map((s) => [s.name, s]));
-    this.globals = new Map(scenario.globals.map((g) => [g.name, g.ctype]));
+    this.scope = new ProgramScope(scenario, program);
+    this.varIndex = new Map(program.vars.map((v, index) => [v.name, index]));
   }
 
   run(): LoweredProgram {
-    if (varOff(this.program.vars.length - 1) < -512) throw this.invalid('too many variables for the 512-byte stack');
+    if (varOff(this.program.vars.length - 1) < -512) throw this.scope.invalid('too many variables for the 512-byte stack');
     if (this.program.vars.length > 0) this.emit(I.mov64Imm(R1, 0));
     this.program.vars.forEach((_, i) => this.emit(I.stx(8, R10, varOff(i), R1)));
     this.ops(this.program.ops);
     if (this.program.ops.at(-1)?.op !== 'return') this.emit(I.mov32Imm(R0, 0), I.exit());
     for (let block = this.outOfLine.shift(); block; block = this.outOfLine.shift()) {
       block.bind();
-      const after = this.lastLookup;
-      this.lastLookup = block.lastLookup;
-      this.ops(block.ops);
-      this.lastLookup = after;
+      this.scope.withSnapshot(block.lookups, () => this.ops(block!.ops));
     }
     if (this.toReturn0.length > 0) {
       this.toReturn0.forEach((bind) => bind());
@@ -102,8 +96,8 @@ class Lowering {
           // clang moves a block that returns out of line and falls through to the rest; the verifier explores the
           // fall-through first, so this keeps the order in which it meets errors (and which one it reports)
           const bind = this.forward((op.is === 'null' ? I.jeqImm : I.jneImm).bind(null, R1, 0));
-          this.outOfLine.push({ bind, ops: op.then, lastLookup: new Map(this.lastLookup) });
-          for (const o of flattenOps(op.then)) if (o.op === 'lookup') this.lastLookup.set(o.slot, o.dst);
+          this.outOfLine.push({ bind, ops: op.then, lookups: this.scope.snapshot() });
+          this.scope.lookedUpIn(op.then);
           return;
         }
         const skip = this.forward(op.is === 'null' ? I.jneImm.bind(null, R1, 0) : I.jeqImm.bind(null, R1, 0));
@@ -144,8 +138,7 @@ class Lowering {
         return this.store(op.dst, R0);
       case 'write': {
         const field = this.field(op.ptr, op.field);
-        const value = parseValue(op.value);
-        if (value === null) throw this.invalid(`write of "${op.value}": not a decimal integer in [-2^63, 2^64)`);
+        const value = this.scope.writeValue(op.value);
         this.load(R1, op.ptr);
         const narrow = BigInt.asIntN(64, value);
         if (narrow >= -(2n ** 31n) && narrow < 2n ** 31n) this.emit(I.mov64Imm(R2, Number(narrow)));
@@ -157,7 +150,7 @@ class Lowering {
         this.load(R1, op.ptr);
         this.loadField(R1, R1, field);
         this.globalAddress(R2, op.global);
-        return this.emit(I.stx(scalarSize(this.globalType(op.global)), R2, 0, R1));
+        return this.emit(I.stx(scalarSize(this.scope.global(op.global).ctype), R2, 0, R1));
       }
       case 'sum':
         return this.sum(op.src, op.field, op.global);
@@ -172,9 +165,9 @@ class Lowering {
 
   /** `dst = bpf_map_lookup_elem(&map, &key); if (!dst) return 0;` (hash maps: insert a zeroed value first), or `dst = &global`. */
   private lookup(slotName: string, dst: string): void {
-    const slot = this.slot(slotName);
-    this.variable(dst);
-    this.lastLookup.set(slotName, dst);
+    const slot = this.scope.slot(slotName);
+    this.scope.variable(dst);
+    this.scope.lookedUp(slotName, dst);
     if (slot.home.kind === 'global') {
       this.emitLd64(R1, { section: globalSlotSection(slot.name, slot.home.section) });
       return this.store(dst, R1);
@@ -196,7 +189,7 @@ class Lowering {
   /** `bpf_for(i, 0, nr_cpus) { e = bpf_per_cpu_ptr(src, i); if (e) global += e->field; }`, as kptr.h's macro expands. */
   private sum(src: string, fieldPath: string, global: string): void {
     const field = this.field(src, fieldPath);
-    const gsize = scalarSize(this.globalType(global));
+    const gsize = scalarSize(this.scope.global(global).ctype);
     this.emitLd64(R3, { symbol: 'nr_cpus' });
     this.emit(I.ldx(4, R3, R3, 0), I.mov64Reg(R1, R10), I.add64Imm(R1, ITER_OFF), I.mov32Imm(R2, 0));
     this.callExtern('bpf_iter_num_new');
@@ -235,39 +228,37 @@ class Lowering {
    * field's offset in it.
    */
   private slotBase(reg: number, slotName: string): number {
-    const slot = this.slot(slotName);
+    const slot = this.scope.slot(slotName);
     if (slot.home.kind === 'global') {
       this.emitLd64(reg, { section: globalSlotSection(slot.name, slot.home.section) });
       return 0;
     }
-    const container = this.lastLookup.get(slotName);
-    if (container === undefined) throw this.invalid(`slot ${slotName} is used before any lookup of it`);
-    this.load(reg, container);
+    this.load(reg, this.scope.container(slotName));
     return ELEM_PC;
   }
 
   private globalAddress(reg: number, global: string): void {
-    this.globalType(global);
-    this.emitLd64(reg, { symbol: global });
+    this.emitLd64(reg, { symbol: this.scope.global(global).name });
   }
 
-  /** Byte offset and type of `ptr->field` (a map value only has `sum`). */
+  /** Byte offset and type of `ptr->field` (`sum` is at 0 in a map value). */
   private field(ptr: string, path: string): { readonly off: number; readonly ctype: ScalarCType } {
-    const type = this.variable(ptr).type;
-    if (type.kind === 'map_value') {
-      if (this.slot(type.slot).home.kind === 'global') throw this.invalid(`${ptr} points to the global slot ${type.slot} itself, which has no fields`);
-      if (path !== 'sum') throw this.invalid(`${ptr}->${path}: the map value only has the scalar field sum`);
-      return { off: 0, ctype: 'long' };
-    }
-    return fieldSlot(this.scenario.structs, type.struct, path);
+    const ctype = this.scope.fieldType(ptr, path);
+    const pointee = this.scope.pointee(ptr);
+    return pointee.kind === 'map_value' ? { off: 0, ctype } : fieldSlot(this.scope.scenario.structs, pointee.struct, path);
   }
 
   private load(reg: number, name: string): void {
-    this.emit(I.ldx(8, reg, R10, varOff(this.variable(name).index)));
+    this.emit(I.ldx(8, reg, R10, this.stackSlot(name)));
   }
 
   private store(name: string, reg: number): void {
-    this.emit(I.stx(8, R10, varOff(this.variable(name).index), reg));
+    this.emit(I.stx(8, R10, this.stackSlot(name), reg));
+  }
+
+  private stackSlot(name: string): number {
+    this.scope.variable(name);
+    return varOff(this.varIndex.get(name) as number);
   }
 
   private callExtern(name: string): void {
@@ -293,48 +284,13 @@ class Lowering {
     this.insns.push(...insns);
   }
 
-  private variable(name: string): { readonly index: number; readonly type: VarType } {
-    const v = this.vars.get(name);
-    if (!v) throw this.invalid(`variable ${name} is not declared`);
-    return v;
-  }
-
-  private slot(name: string): Slot {
-    const s = this.slots.get(name);
-    if (!s) throw this.invalid(`slot ${name} is not defined`);
-    return s;
-  }
-
-  private globalType(name: string): ScalarCType {
-    const g = this.globals.get(name);
-    if (!g) throw this.invalid(`global ${name} is not defined`);
-    return g;
-  }
-
   private structId(name: string): number {
-    const id = this.ctx.structIds.get(name);
-    if (id === undefined) throw this.invalid(`struct ${name} is not defined`);
-    return id;
+    return this.ctx.structIds.get(this.scope.struct(name)) as number;
   }
-
-  private invalid(message: string): Error {
-    return scenarioInvalid(this.scenario.id, `program ${this.program.name}: ${message}`);
-  }
-}
-
-function flattenOps(ops: readonly Op[]): Op[] {
-  return ops.flatMap((op) => (op.op === 'if' ? [op, ...flattenOps(op.then)] : [op]));
 }
 
 const SIGNED: ReadonlySet<ScalarCType> = new Set(['char', 'short', 'int', 'long', '__s8', '__s16', '__s32', '__s64']);
 
 function isSigned(ctype: ScalarCType): boolean {
   return SIGNED.has(ctype);
-}
-
-/** A write's decimal value as 64 bits, or null outside [-2^63, 2^64). */
-function parseValue(text: string): bigint | null {
-  if (!/^-?\d+$/.test(text)) return null;
-  const v = BigInt(text);
-  return v >= -(2n ** 63n) && v < 2n ** 64n ? v : null;
 }
