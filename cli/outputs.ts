@@ -1,9 +1,12 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { DiskFull, isNoSpace } from '../errors/diskFull.ts';
+import { KptrError } from '../errors/KptrError.ts';
+import { replaceFile } from '../reports/replaceFile.ts';
 import { reporters, type Reporter, type ReporterName } from '../reports/reporter.ts';
 import { writeFinding } from '../reports/reproducer.ts';
-import { summarize, type FindingRef, type Summary } from '../reports/summary.ts';
-import type { CaseResult, Spec } from '../types/index.ts';
+import { summaryTally, type FindingRef, type Summary, type SummaryTally } from '../reports/summary.ts';
+import type { Spec } from '../types/index.ts';
 import type { RunConfig } from './config.ts';
 import type { CheckedCase } from './pipeline.ts';
 import type { Session } from './session.ts';
@@ -19,23 +22,50 @@ export interface CampaignFinding {
   readonly path: string;
   /** Finding.reproduced */
   readonly reproduced: boolean | null;
+  /** Finding.unshrunkBecause */
+  readonly unshrunkBecause: string | null;
+}
+
+/** What finish() wrote, and what it could not. */
+export interface Finished {
+  /** one Summary per segment */
+  readonly summaries: readonly Summary[];
+  /** outputs that could not be written, or were cut short (relative to the output directory), each with its error */
+  readonly notWritten: readonly { readonly what: string; readonly error: unknown }[];
 }
 
 /**
  * Everything one command writes: reporters (console, files) fed case by case, findings, and summary.json.
- * A run over several kernels is several segments. Whatever was computed is written even when the run stops on an error.
+ * A run over several kernels is several segments. Memory stays flat in the number of cases: a segment keeps counts
+ * (SummaryTally) and finding refs, the file reporters append as cases come. Whatever was computed is written even
+ * when the run stops on an error or a signal; a write that fails (a full disk) is reported once, through `onFailure`,
+ * and no later case is written anywhere, so the files stay valid and agree with each other.
  */
 export interface Outputs {
   startSegment(session: Session, total: number): void;
+  /** never throws: a failed write goes to onFailure */
   onCase(c: CheckedCase): void;
+  /** @throws KptrError KPTR_DISK_FULL (the partial finding directory removed) */
   onFinding(f: CampaignFinding): Promise<void>;
   endSegment(): Summary;
-  /** reporters' onEnd and summary.json; returns one Summary per segment */
-  finish(): Promise<readonly Summary[]>;
+  /** reporters' onEnd and summary.json, each tried even when another fails; `stopped`: Summary.stopped */
+  finish(stopped: string | null): Promise<Finished>;
 }
 
-export function openOutputs(cfg: RunConfig, spec: Spec): Outputs {
-  mkdirSync(cfg.outDir, { recursive: true });
+/**
+ * The one error a run ends with when some output was not written: the first error (the run's own `failure`, else
+ * the first failed write), its message naming every output not written or cut short. null when all were written.
+ */
+export function notWrittenError(done: Finished, failure: unknown): unknown {
+  const first = done.notWritten[0];
+  if (first === undefined) return null;
+  const base = failure ?? first.error;
+  if (!(base instanceof KptrError)) return base;
+  const list = [...new Set(done.notWritten.map((n) => n.what))].join(', ');
+  return new KptrError(base.code, `${base.message}; not written or cut short: ${list}`, base.hint, { cause: base });
+}
+
+export function openOutputs(cfg: RunConfig, spec: Spec, onFailure: (e: unknown) => void = () => {}): Outputs {
   const active: Reporter[] = cfg.formats.map((name) => reporters[name as ReporterName]({
     outDir: cfg.outDir,
     stdout: process.stdout,
@@ -43,19 +73,30 @@ export function openOutputs(cfg: RunConfig, spec: Spec): Outputs {
     quiet: cfg.quiet,
     shrunkFindings: cfg.shrink,
     json: cfg.json,
+    kernels: cfg.kernels.length,
     clock: () => performance.now(),
   }));
   const summaries: Summary[] = [];
   const pending: Promise<unknown>[] = [];
-  let seg: { session: Session; results: CaseResult[]; findings: FindingRef[]; t0: number } | null = null;
+  const notWritten: { what: string; error: unknown }[] = [];
+  let failed = false;
+  let seg: { session: Session; tally: SummaryTally; findings: FindingRef[]; t0: number } | null = null;
   const ruleIds = spec.rules.map((r) => r.id);
 
-  const close = (): Summary => {
+  const fail = (e: unknown): void => {
+    const what = e instanceof DiskFull ? relative(cfg.outDir, e.path) || e.path : String(e);
+    notWritten.push({ what, error: e });
+    if (failed) return;
+    failed = true;
+    onFailure(e);
+  };
+
+  const close = (stopped: string | null = null): Summary => {
     const s = seg!;
     const summary: Summary = {
-      ...summarize(s.results, {
+      ...s.tally.summary({
         runner: s.session.runner.name, kernel: s.session.kernel, seed: cfg.runs > 0 && cfg.seed !== null ? cfg.seed : null,
-        durationMs: performance.now() - s.t0, ruleIds,
+        durationMs: performance.now() - s.t0, ruleIds, stopped,
       }),
       findings: s.findings,
     };
@@ -67,40 +108,59 @@ export function openOutputs(cfg: RunConfig, spec: Spec): Outputs {
   return {
     startSegment(session, total) {
       if (seg) close();
-      seg = { session, results: [], findings: [], t0: performance.now() };
+      seg = { session, tally: summaryTally(ruleIds), findings: [], t0: performance.now() };
       for (const r of active) r.onStart?.({ runner: session.runner.name, kernel: session.kernel, seed: cfg.seed, total });
     },
     onCase(c) {
-      seg!.results.push(c.result);
+      if (failed) return;
+      seg!.tally.add(c.result);
       for (const r of active) {
-        const p = r.onCase(c.result, c.expected, c.observation);
-        if (p) pending.push(p);
+        try {
+          const p = r.onCase(c.result, c.expected, c.observation);
+          if (p) pending.push(p.catch(fail));
+        } catch (e) {
+          fail(e);
+          return;
+        }
       }
     },
     async onFinding(f) {
       const s = seg!;
-      const ref = await writeFinding(cfg.outDir, {
-        id: f.id,
-        scenario: f.checked.scenario,
-        prediction: f.checked.expected,
-        observation: f.checked.observation,
-        result: f.checked.result,
-        seed: f.seed,
-        path: f.index === null ? null : `${f.index}${f.path ? `:${f.path}` : ''}`,
-        kernel: s.session.kernel,
-        runner: s.session.runner.name,
-        reproduced: f.reproduced,
-      });
-      s.findings.push(ref);
+      try {
+        const ref = await writeFinding(cfg.outDir, {
+          id: f.id,
+          scenario: f.checked.scenario,
+          prediction: f.checked.expected,
+          observation: f.checked.observation,
+          result: f.checked.result,
+          seed: f.seed,
+          path: f.index === null ? null : `${f.index}${f.path ? `:${f.path}` : ''}`,
+          kernel: s.session.kernel,
+          runner: s.session.runner.name,
+          reproduced: f.reproduced,
+          unshrunkBecause: f.unshrunkBecause,
+        });
+        s.findings.push(ref);
+      } catch (e) {
+        // half a finding is no finding: its directory goes, and the error line says it could not be written
+        await rm(join(cfg.outDir, 'findings', f.id), { recursive: true, force: true });
+        throw isNoSpace(e) ? new DiskFull(join(cfg.outDir, 'findings', f.id), e) : e;
+      }
     },
-    endSegment: close,
-    async finish() {
-      if (seg) close();
+    endSegment: () => close(),
+    async finish(stopped) {
+      if (seg) close(stopped);
       await Promise.all(pending);
-      for (const r of active) await r.onEnd(summaries);
+      for (const r of active) {
+        try {
+          await r.onEnd(summaries);
+        } catch (e) {
+          fail(e);
+        }
+      }
       const body = summaries.length === 1 ? summaries[0] : { kernels: summaries };
-      writeFileSync(join(cfg.outDir, 'summary.json'), `${JSON.stringify(body, null, 2)}\n`);
-      return summaries;
+      await replaceFile(join(cfg.outDir, 'summary.json'), `${JSON.stringify(body, null, 2)}\n`).catch(fail);
+      return { summaries, notWritten };
     },
   };
 }

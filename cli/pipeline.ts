@@ -31,6 +31,8 @@ export interface CheckOptions {
   /** verify only, execute nothing */
   readonly verifyOnly?: boolean;
   readonly onCase?: (c: CheckedCase) => void;
+  /** stops the run (RunHooks.signal): the runner kills its children and rejects with the abort reason */
+  readonly signal?: AbortSignal;
 }
 
 /** The plan a runner receives: the oracle's expected-accepted programs and whether the scenario is well-formed. */
@@ -75,6 +77,7 @@ export async function checkScenarios(o: CheckOptions): Promise<CheckedCase[]> {
   const cases = o.scenarios.map((s) => ({ scenario: s, plan: planFor(oracle.get(s.id)!, !o.verifyOnly) }));
   const observations = await o.runner.run(cases, {
     onObservation: (obs) => { seen.add(obs.scenarioId); finish(obs); },
+    signal: o.signal,
   });
   for (const obs of observations) if (!seen.has(obs.scenarioId)) finish(obs);
   return out;

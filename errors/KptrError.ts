@@ -16,7 +16,9 @@ export type KptrErrorCode =
   | 'KPTR_QEMU_MISSING'
   | 'KPTR_VM_TIMEOUT'
   | 'KPTR_VM_PANIC'
-  | 'KPTR_RUNNER_UNAVAILABLE';
+  | 'KPTR_RUNNER_UNAVAILABLE'
+  | 'KPTR_DISK_FULL'
+  | 'KPTR_INTERRUPTED';
 
 export class KptrError extends Error {
   override readonly name = 'KptrError';

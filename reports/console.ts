@@ -37,8 +37,9 @@ function summaryTable(summaries: readonly Summary[]): string {
   ].map(String));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  const findings = summaries.flatMap((s) => s.findings.map((f) => `finding ${f.id} (${f.kinds.join(', ')}${f.reproduced === false ? '; not reproduced' : ''}): ${f.replay}`));
-  return [line(header), ...rows.map(line), ...findings].join('\n');
+  const findings = summaries.flatMap((s) => s.findings.map((f) => `finding ${f.id} (${f.kinds.join(', ')}${f.reproduced === false ? '; not reproduced' : ''}${f.unshrunkBecause === null ? '' : `; not fully shrunk: ${f.unshrunkBecause}`}): ${f.replay}`));
+  const stopped = summaries.flatMap((s) => (s.stopped === null ? [] : [`stopped early (${s.stopped}): ${s.runner} ${s.kernel.release} ran ${s.cases} cases${s.seed === null ? '' : `; rerun with --seed ${s.seed}`}`]));
+  return [line(header), ...rows.map(line), ...stopped, ...findings].join('\n');
 }
 
 /** Programs shown in the console's kernel comparison; kernels.json and report.html hold them all. */
@@ -68,7 +69,7 @@ export function consoleReporter(options: ReporterOptions): Reporter {
   let done = 0;
   let failing = 0;
   let progressShown = false;
-  const cases = kernelCaseCollector();
+  const cases = kernelCaseCollector(options.kernels);
 
   const progress = (): string => {
     const elapsed = Math.max(clock() - started, 1) / 1000;

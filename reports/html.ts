@@ -1,8 +1,9 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CaseResult, CaseStatus, Splat } from '../types/index.ts';
 import { escapeMarkup as esc } from './escapeMarkup.ts';
 import { kernelCaseCollector, kernelDisagreements, type KernelCase } from './kernelDisagreements.ts';
+import { replaceFile } from './replaceFile.ts';
 import type { Reporter, ReporterOptions } from './reporter.ts';
 import type { FindingRef, Summary } from './summary.ts';
 
@@ -39,7 +40,8 @@ function summarySection(summaries: readonly Summary[]): string {
     s.runner, s.kernel.release, s.kernel.nrCpus, s.seed ?? 'none', s.cases, s.passed, s.failed, s.skipped, s.divergent, s.errors,
     s.mismatches.unexplained, s.mismatches.knownDivergences, `${s.ruleCoverage.hit}/${s.ruleCoverage.total}`, s.casesPerSecond,
   ].map((c) => esc(String(c))));
-  return `<h2>Run summary</h2>${table(['runner', 'kernel', 'CPUs', 'seed', 'cases', 'passed', 'failed', 'skipped', 'divergent', 'errors', 'unexplained mismatches', 'known divergences', 'rules hit', 'cases/s'], rows)}`;
+  const stopped = summaries.flatMap((s) => (s.stopped === null ? [] : [`<p class="error">Stopped early (${esc(s.stopped)}) on ${esc(s.runner)} ${esc(s.kernel.release)}: the counts are of the ${s.cases} cases that finished.</p>`]));
+  return `<h2>Run summary</h2>${stopped.join('')}${table(['runner', 'kernel', 'CPUs', 'seed', 'cases', 'passed', 'failed', 'skipped', 'divergent', 'errors', 'unexplained mismatches', 'known divergences', 'rules hit', 'cases/s'], rows)}`;
 }
 
 function coverageSection(summaries: readonly Summary[]): string {
@@ -90,7 +92,7 @@ function findingSection(f: FindingView): string {
   ]);
   return `<section id="${esc(f.ref.id, true)}"><h3>${esc(f.ref.id)}</h3>
 <p>scenario <code>${esc(f.ref.scenarioId)}</code>, runner ${esc(f.ref.runner)}, kernel ${esc(f.ref.kernelRelease)}: ${esc(f.ref.kinds.join(', '))}</p>
-<p>replay: <code>${esc(f.ref.replay)}</code></p>
+<p>replay: <code>${esc(f.ref.replay)}</code></p>${f.ref.unshrunkBecause === null ? '' : `\n<p>not fully shrunk: ${esc(f.ref.unshrunkBecause)}</p>`}
 <h4>Expected vs observed</h4>${table(['kind', 'program', 'step', 'expected', 'observed'], mismatches)}
 ${pre('Minimal program (repro.bpf.c)', f.source)}${pre('Verifier log', f.verifierLog)}
 ${f.splats.map((s) => pre(`Splat (${s.kind}${s.during === null ? '' : `, during ${s.during}`})`, s.text)).join('')}
@@ -137,13 +139,12 @@ export async function loadFindingView(outDir: string, ref: FindingRef): Promise<
 
 /** report.html across every runner × kernel of the run. */
 export function htmlReporter(options: ReporterOptions): Reporter {
-  const cases = kernelCaseCollector();
+  const cases = kernelCaseCollector(options.kernels);
   return {
     onCase: cases.add,
     async onEnd(summaries) {
       const findings = await Promise.all(summaries.flatMap((s) => s.findings).map((f) => loadFindingView(options.outDir, f)));
-      await mkdir(options.outDir, { recursive: true });
-      await writeFile(join(options.outDir, 'report.html'), renderHtml({ summaries, runs: cases.runs(), findings }));
+      await replaceFile(join(options.outDir, 'report.html'), renderHtml({ summaries, runs: cases.runs(), findings }));
     },
   };
 }

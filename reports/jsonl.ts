@@ -1,7 +1,7 @@
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Observation } from '../types/index.ts';
 import type { Reporter, ReporterOptions } from './reporter.ts';
+import { TailedFile } from './TailedFile.ts';
 
 /** Time the kernel spent, from the runner's own measurements (wall time of the tool is in summary.json). */
 export function caseDurations(o: Observation): { readonly loadNs: number; readonly runNs: number } {
@@ -12,18 +12,13 @@ export function caseDurations(o: Observation): { readonly loadNs: number; readon
 }
 
 /**
- * `results.jsonl`: one JSON object per case, written as the case completes so a crashed campaign keeps what it had:
- * scenario id, runner, kernel, prediction, observation (full verifier logs), result, durations.
+ * `results.jsonl`: one JSON object per case, written (synchronously) as the case completes so a stopped or crashed
+ * campaign keeps what it had: scenario id, runner, kernel, prediction, observation (full verifier logs), result,
+ * durations. A line the disk has no room for is cut off whole (TailedFile), so every line in the file parses.
  */
 export function jsonlReporter(options: ReporterOptions): Reporter {
-  const path = join(options.outDir, 'results.jsonl');
-  let file: Promise<FileHandle> | null = null;
-  const handle = (): Promise<FileHandle> => {
-    file ??= mkdir(options.outDir, { recursive: true }).then(() => open(path, 'w'));
-    return file;
-  };
-  // Writes are chained so lines never interleave even if the caller does not await onCase.
-  let queue: Promise<void> = Promise.resolve();
+  let file: TailedFile | null = null;
+  const open = (): TailedFile => (file ??= new TailedFile(join(options.outDir, 'results.jsonl'), '', ''));
   return {
     onCase(result, prediction, observation) {
       const line = {
@@ -35,13 +30,11 @@ export function jsonlReporter(options: ReporterOptions): Reporter {
         result,
         durations: caseDurations(observation),
       };
-      queue = queue.then(async () => (await handle()).appendFile(`${JSON.stringify(line)}\n`));
-      return queue;
+      open().append(`${JSON.stringify(line)}\n`);
     },
-    async onEnd() {
-      await queue;
+    onEnd() {
       // An empty run still leaves an (empty) results.jsonl, so "no cases" is visible rather than a missing file.
-      await (await handle()).close();
+      open().close();
     },
   };
 }

@@ -1,10 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CaseResult, Observation, Prediction } from '../types/index.ts';
 import { caseRule } from './caseRule.ts';
 import { escapeMarkup } from './escapeMarkup.ts';
 import { caseDurations } from './jsonl.ts';
 import type { Reporter, ReporterOptions } from './reporter.ts';
+import { slot, TailedFile } from './TailedFile.ts';
 
 /** What junit.xml needs of one case. */
 export interface JunitCase {
@@ -44,38 +44,84 @@ function outcome(r: CaseResult): string {
   }
 }
 
-/** Render junit.xml: one <testsuite> per runner + kernel, one <testcase> per case (classname rule, name scenario id). */
-export function renderJunit(cases: readonly JunitCase[]): string {
-  const suites = new Map<string, JunitCase[]>();
-  for (const c of cases) {
-    const key = `kptr-conform ${c.result.runner} ${c.result.kernelRelease}`;
-    suites.set(key, [...(suites.get(key) ?? []), c]);
+/** Room in an opening tag for its counts: tests, failures, errors, skipped (up to 10 digits each) and time. */
+const COUNTS_WIDTH = 120;
+
+interface Tally { tests: number; failures: number; errors: number; skipped: number; seconds: number }
+
+const tally = (): Tally => ({ tests: 0, failures: 0, errors: 0, skipped: 0, seconds: 0 });
+
+function count(t: Tally, c: JunitCase): void {
+  t.tests += 1;
+  if (c.result.status === 'fail') t.failures += 1;
+  if (c.result.status === 'error') t.errors += 1;
+  if (c.result.status === 'skip' || c.result.status === 'divergence') t.skipped += 1;
+  t.seconds += c.seconds;
+}
+
+const suiteCounts = (t: Tally): string => slot(`tests="${t.tests}" failures="${t.failures}" errors="${t.errors}" skipped="${t.skipped}" time="${t.seconds.toFixed(3)}"`, COUNTS_WIDTH);
+const totalCounts = (t: Tally): string => slot(`tests="${t.tests}" failures="${t.failures}" errors="${t.errors}" time="${t.seconds.toFixed(3)}"`, COUNTS_WIDTH);
+
+function testcase(c: JunitCase): string {
+  const inner = outcome(c.result) + (c.systemOut === '' ? '' : `<system-out>${escapeMarkup(c.systemOut)}</system-out>`);
+  const open = `    <testcase classname=${attr(c.classname)} name=${attr(c.result.scenarioId)} time=${attr(c.seconds.toFixed(3))}`;
+  return inner === '' ? `${open}/>` : `${open}>${inner}</testcase>`;
+}
+
+const suiteName = (r: CaseResult): string => `kptr-conform ${r.runner} ${r.kernelRelease}`;
+
+/**
+ * junit.xml written as cases finish: one <testsuite> per runner + kernel (classname rule, name scenario id), counts
+ * patched into the opening tags after each case, closing tags always in place (TailedFile): valid XML at every point.
+ */
+export class JunitWriter {
+  private readonly file: TailedFile;
+  private readonly total = tally();
+  private suite: { name: string; counts: Tally; slotAt: number } | null = null;
+  private readonly totalSlotAt: number;
+
+  /** @throws KptrError KPTR_DISK_FULL */
+  constructor(path: string) {
+    const head = '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="kptr-conform" ';
+    this.file = new TailedFile(path, `${head}${totalCounts(this.total)}>\n`, '</testsuites>\n');
+    this.totalSlotAt = Buffer.byteLength(head);
   }
-  const count = (cs: readonly JunitCase[], ...st: CaseResult['status'][]): number => cs.filter((c) => st.includes(c.result.status)).length;
-  const time = (cs: readonly JunitCase[]): string => cs.reduce((t, c) => t + c.seconds, 0).toFixed(3);
-  const body = [...suites].map(([name, cs]) => {
-    const testcases = cs.map((c) => {
-      const inner = outcome(c.result) + (c.systemOut === '' ? '' : `<system-out>${escapeMarkup(c.systemOut)}</system-out>`);
-      const open = `    <testcase classname=${attr(c.classname)} name=${attr(c.result.scenarioId)} time=${attr(c.seconds.toFixed(3))}`;
-      return inner === '' ? `${open}/>` : `${open}>${inner}</testcase>`;
-    });
-    const counts = `tests="${cs.length}" failures="${count(cs, 'fail')}" errors="${count(cs, 'error')}" skipped="${count(cs, 'skip', 'divergence')}"`;
-    return [`  <testsuite name=${attr(name)} ${counts} time="${time(cs)}">`, ...testcases, '  </testsuite>'].join('\n');
-  });
-  const totals = `tests="${cases.length}" failures="${count(cases, 'fail')}" errors="${count(cases, 'error')}"`;
-  return ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites name="kptr-conform" ${totals} time="${time(cases)}">`, ...body, '</testsuites>', ''].join('\n');
+
+  /** @throws KptrError KPTR_DISK_FULL (the file stays as it was before this case) */
+  add(c: JunitCase): void {
+    const name = suiteName(c.result);
+    let text = '';
+    let suite = this.suite;
+    if (suite?.name !== name) {
+      const close = suite === null ? '' : '  </testsuite>\n';
+      const open = `  <testsuite name=${attr(name)} `;
+      suite = { name, counts: tally(), slotAt: this.file.offset + Buffer.byteLength(close + open) };
+      text = `${close}${open}${suiteCounts(suite.counts)}>\n`;
+    }
+    this.file.append(`${text}${testcase(c)}\n`, '  </testsuite>\n</testsuites>\n');
+    this.suite = suite;
+    count(suite.counts, c);
+    count(this.total, c);
+    this.file.patch(suite.slotAt, suiteCounts(suite.counts));
+    this.file.patch(this.totalSlotAt, totalCounts(this.total));
+  }
+
+  close(): void {
+    this.file.close();
+  }
 }
 
 /** junit.xml for CI (Jenkins, GitLab, GitHub test reporters). */
 export function junitReporter(options: ReporterOptions): Reporter {
-  const cases: JunitCase[] = [];
+  let writer: JunitWriter | null = null;
+  const open = (): JunitWriter => (writer ??= new JunitWriter(join(options.outDir, 'junit.xml')));
   return {
     onCase(r, p, o) {
-      cases.push(junitCase(r, p, o));
+      open().add(junitCase(r, p, o));
     },
-    async onEnd() {
-      await mkdir(options.outDir, { recursive: true });
-      await writeFile(join(options.outDir, 'junit.xml'), renderJunit(cases));
+    onEnd() {
+      // a run without cases still leaves a (valid, empty) junit.xml
+      open().close();
     },
   };
 }

@@ -81,14 +81,18 @@ export function kernelDisagreements(runs: ReadonlyMap<string, readonly KernelCas
   return out;
 }
 
-/** Collects cases per runner × kernel as reporters receive them, for kernelDisagreements at the end. */
-export function kernelCaseCollector(): {
+/**
+ * Collects cases per runner × kernel as reporters receive them, for kernelDisagreements at the end; keeps nothing
+ * when the run has one kernel (`kernels`: ReporterOptions.kernels), where there is nothing to compare.
+ */
+export function kernelCaseCollector(kernels: number): {
   add(r: CaseResult, p: Prediction | null, o: Observation): void;
   runs(): ReadonlyMap<string, readonly KernelCase[]>;
 } {
   const runs = new Map<string, KernelCase[]>();
   return {
     add(result, expected, observation) {
+      if (kernels < 2) return;
       const key = `${result.runner} ${result.kernelRelease}`;
       const cases = runs.get(key) ?? [];
       cases.push({ result, expected, observation });

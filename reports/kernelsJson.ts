@@ -1,6 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { kernelCaseCollector, kernelDisagreements } from './kernelDisagreements.ts';
+import { replaceFile } from './replaceFile.ts';
 import type { Reporter, ReporterOptions } from './reporter.ts';
 
 /**
@@ -8,15 +8,14 @@ import type { Reporter, ReporterOptions } from './reporter.ts';
  * differently, or that some kernel treats differently from the oracle (reports/kernelDisagreements.ts).
  */
 export function kernelsJsonReporter(options: ReporterOptions): Reporter {
-  const cases = kernelCaseCollector();
+  const cases = kernelCaseCollector(options.kernels);
   return {
     onCase: cases.add,
     async onEnd() {
       const runs = cases.runs();
       if (runs.size < 2) return;
-      await mkdir(options.outDir, { recursive: true });
       const body = { kernels: [...runs.keys()], programs: kernelDisagreements(runs) };
-      await writeFile(join(options.outDir, 'kernels.json'), `${JSON.stringify(body, null, 2)}\n`);
+      await replaceFile(join(options.outDir, 'kernels.json'), `${JSON.stringify(body, null, 2)}\n`);
     },
   };
 }

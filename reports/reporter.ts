@@ -32,6 +32,11 @@ export interface ReporterOptions {
   readonly shrunkFindings: boolean;
   /** console: the summary as JSON on stdout (one line per runner × kernel), nothing else */
   readonly json: boolean;
+  /**
+   * runner × kernel segments the run will have: a comparison across kernels (console, report.html, kernels.json)
+   * keeps cases only when there are several, so a one-kernel campaign's memory does not grow with its cases
+   */
+  readonly kernels: number;
   /** milliseconds, monotonic; injected so progress output is reproducible in tests */
   readonly clock: () => number;
 }

@@ -26,6 +26,8 @@ export interface Finding {
    * values do not depend on timing: only splats and runner failures are checked)
    */
   readonly reproduced: boolean | null;
+  /** why shrinking stopped before it ran its course (`interrupted by SIGINT`), null when it did or was not asked for */
+  readonly unshrunkBecause: string | null;
 }
 
 const KPTR_H = fileURLToPath(new URL('../runners/codegen/kptr.h', import.meta.url));
@@ -73,6 +75,11 @@ function readme(f: Finding, replay: string, runtime: boolean): string {
       'What is above was seen once; it was not shrunk.',
       '',
     ] : []),
+    ...(f.unshrunkBecause === null ? [] : [
+      `**Not fully shrunk** (${f.unshrunkBecause}): this is the case as far as shrinking got, a larger program than a`,
+      'finished shrink would give; the mismatch above is real.',
+      '',
+    ]),
     '## Replay',
     '',
     '```',
@@ -127,5 +134,6 @@ export async function writeFinding(outDir: string, f: Finding): Promise<FindingR
     dir: rel,
     replay,
     reproduced: f.reproduced,
+    unshrunkBecause: f.unshrunkBecause,
   };
 }

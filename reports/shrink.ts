@@ -14,6 +14,8 @@ export interface ShrinkOptions {
   readonly maxChecks: number;
   /** stop after this many kernel round-trips (a VM round-trip is a boot) */
   readonly maxRounds: number;
+  /** stops the shrink (a signal): the smallest failing value so far is the result, with `interrupted` set */
+  readonly signal?: AbortSignal;
 }
 
 export interface ShrinkResult<T> {
@@ -22,6 +24,8 @@ export interface ShrinkResult<T> {
   readonly path: string;
   readonly steps: number;
   readonly checks: number;
+  /** stopped by ShrinkOptions.signal before it ran its course */
+  readonly interrupted: boolean;
 }
 
 /**
@@ -48,7 +52,15 @@ export async function shrinkBatched<T>(
         if (batch.length >= opts.batchSize) break;
       }
       if (batch.length === 0) break outer;
-      const verdicts = await stillFails(batch.map((v) => v.value_));
+      if (opts.signal?.aborted) break outer;
+      let verdicts: readonly boolean[];
+      try {
+        verdicts = await stillFails(batch.map((v) => v.value_));
+      } catch (e) {
+        // a check cut short by the signal says nothing about its candidates: keep the last value known to fail
+        if (opts.signal?.aborted) break outer;
+        throw e;
+      }
       checks += batch.length;
       rounds += 1;
       const hit = verdicts.findIndex(Boolean);
@@ -61,7 +73,7 @@ export async function shrinkBatched<T>(
       if (checks >= opts.maxChecks || rounds >= opts.maxRounds) break outer;
     }
   }
-  return { value: current.value_, path: path.join(':'), steps: path.length, checks };
+  return { value: current.value_, path: path.join(':'), steps: path.length, checks, interrupted: opts.signal?.aborted ?? false };
 }
 
 /** fast-check's bias schedule (runIdToFrequency): small values early in a run, larger ones later. */

@@ -12,6 +12,8 @@ export interface FindingRef {
   readonly replay: string;
   /** false: a splat or runner failure that did not happen again when the scenario ran alone (reproducer.ts) */
   readonly reproduced: boolean | null;
+  /** Finding.unshrunkBecause: why shrinking stopped early, null when it did not */
+  readonly unshrunkBecause: string | null;
 }
 
 /** summary.json: one runner on one kernel. */
@@ -40,6 +42,11 @@ export interface Summary {
   };
   readonly durationMs: number;
   readonly casesPerSecond: number;
+  /**
+   * why the run ended before all its cases (`SIGINT`, `SIGTERM`, `KPTR_DISK_FULL`): the counts are of the cases that
+   * finished; null when it ran to the end
+   */
+  readonly stopped: string | null;
   /** filled by the pipeline after it wrote the findings */
   readonly findings: readonly FindingRef[];
 }
@@ -51,36 +58,60 @@ export interface SummaryMeta {
   readonly durationMs: number;
   /** every spec rule id, so rules no case reached show up with 0 */
   readonly ruleIds: readonly string[];
+  /** Summary.stopped (default null) */
+  readonly stopped?: string | null;
 }
 
 const KINDS: readonly MismatchKind[] = ['verdict_kernel_accepts', 'verdict_kernel_rejects', 'message', 'value', 'splat', 'runner_error'];
 
-/** Count the results of one runner × kernel run; pass, fail, skip, divergence and error are counted apart. */
-export function summarize(results: readonly CaseResult[], meta: SummaryMeta): Summary {
-  const count = (s: CaseResult['status']): number => results.filter((r) => r.status === s).length;
-  const mismatchesIn = (statuses: readonly CaseResult['status'][]): number =>
-    results.filter((r) => statuses.includes(r.status)).reduce((n, r) => n + r.mismatches.length, 0);
+/** A summary counted case by case, so a campaign keeps counts, not results, whatever its length. */
+export interface SummaryTally {
+  add(r: CaseResult): void;
+  summary(meta: SummaryMeta): Summary;
+}
+
+/** Counts the results of one runner × kernel run; pass, fail, skip, divergence and error are counted apart. */
+export function summaryTally(ruleIds: readonly string[]): SummaryTally {
+  const statuses: Record<CaseResult['status'], number> = { pass: 0, fail: 0, skip: 0, divergence: 0, error: 0 };
+  let unexplained = 0;
+  let knownDivergences = 0;
   const byKind = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<MismatchKind, number>;
-  for (const m of results.flatMap((r) => r.mismatches)) byKind[m.kind] += 1;
-  const byRule: Record<string, number> = Object.fromEntries(meta.ruleIds.map((id) => [id, 0]));
-  for (const r of results) {
-    if (r.status === 'skip' || r.status === 'error') continue;
-    for (const id of new Set(r.rules)) byRule[id] = (byRule[id] ?? 0) + 1;
-  }
+  const byRule: Record<string, number> = Object.fromEntries(ruleIds.map((id) => [id, 0]));
   return {
-    runner: meta.runner,
-    kernel: { release: meta.kernel.release, version: meta.kernel.version, nrCpus: meta.kernel.nrCpus },
-    seed: meta.seed,
-    cases: results.length,
-    passed: count('pass'),
-    failed: count('fail'),
-    skipped: count('skip'),
-    divergent: count('divergence'),
-    errors: count('error'),
-    mismatches: { unexplained: mismatchesIn(['fail', 'error']), knownDivergences: mismatchesIn(['divergence']), byKind },
-    ruleCoverage: { hit: meta.ruleIds.filter((id) => (byRule[id] ?? 0) > 0).length, total: meta.ruleIds.length, byRule },
-    durationMs: meta.durationMs,
-    casesPerSecond: meta.durationMs > 0 ? Math.round((results.length * 1000 * 100) / meta.durationMs) / 100 : 0,
-    findings: [],
+    add(r) {
+      statuses[r.status] += 1;
+      if (r.status === 'fail' || r.status === 'error') unexplained += r.mismatches.length;
+      if (r.status === 'divergence') knownDivergences += r.mismatches.length;
+      for (const m of r.mismatches) byKind[m.kind] += 1;
+      if (r.status === 'skip' || r.status === 'error') return;
+      for (const id of new Set(r.rules)) byRule[id] = (byRule[id] ?? 0) + 1;
+    },
+    summary(meta) {
+      const cases = Object.values(statuses).reduce((a, b) => a + b, 0);
+      return {
+        runner: meta.runner,
+        kernel: { release: meta.kernel.release, version: meta.kernel.version, nrCpus: meta.kernel.nrCpus },
+        seed: meta.seed,
+        cases,
+        passed: statuses.pass,
+        failed: statuses.fail,
+        skipped: statuses.skip,
+        divergent: statuses.divergence,
+        errors: statuses.error,
+        mismatches: { unexplained, knownDivergences, byKind: { ...byKind } },
+        ruleCoverage: { hit: meta.ruleIds.filter((id) => (byRule[id] ?? 0) > 0).length, total: meta.ruleIds.length, byRule: { ...byRule } },
+        durationMs: meta.durationMs,
+        casesPerSecond: meta.durationMs > 0 ? Math.round((cases * 1000 * 100) / meta.durationMs) / 100 : 0,
+        stopped: meta.stopped ?? null,
+        findings: [],
+      };
+    },
   };
+}
+
+/** The summary of a list of results (summaryTally over all of them). */
+export function summarize(results: readonly CaseResult[], meta: SummaryMeta): Summary {
+  const t = summaryTally(meta.ruleIds);
+  for (const r of results) t.add(r);
+  return t.summary(meta);
 }

@@ -1,7 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CaseResult, Mismatch, Observation, Prediction } from '../types/index.ts';
 import type { Reporter, ReporterOptions } from './reporter.ts';
+import { slot, TailedFile } from './TailedFile.ts';
 
 /**
  * The JSON `test_progs -J FILE` writes (tools/testing/selftests/bpf/test_progs.c, calculate_summary_and_print_errors
@@ -57,42 +57,55 @@ function testMessage(r: CaseResult): string {
   }
 }
 
+const failing = (r: CaseResult): boolean => r.status === 'fail' || r.status === 'error';
+
 /**
- * One test per case, one subtest per program. Like test_progs, a test fails when it or a subtest failed; a known
- * divergence counts as a success with its ids in the message; the name gets ` @<runner>/<kernel>` when the file
- * holds several runner × kernel segments (test_progs' ` @unpriv` convention).
+ * One case as test_progs reports a test: one subtest per program. Like test_progs, a test fails when it or a subtest
+ * failed; a known divergence counts as a success with its ids in the message; the name gets ` @<runner>/<kernel>`
+ * when the file holds several runner × kernel segments (test_progs' ` @unpriv` convention).
  */
-export function renderTestProgsJson(cases: readonly TestProgsCase[]): TestProgsJson {
-  const segments = new Set(cases.map((c) => `${c.result.runner}/${c.result.kernelRelease}`));
-  const failing = (r: CaseResult): boolean => r.status === 'fail' || r.status === 'error';
-  const results = cases.map((c, i): TestProgsTest => {
-    const r = c.result;
-    const subtests = r.status === 'skip' ? [] : c.programs.map((program, j): TestProgsSubtest => {
-      const ms = r.mismatches.filter((m) => m.program === program);
-      return { name: program, number: j + 1, message: describe(ms), failed: failing(r) && ms.length > 0 };
-    });
-    const name = segments.size > 1 ? `${r.scenarioId} @${r.runner}/${r.kernelRelease}` : r.scenarioId;
-    return { name, number: i + 1, message: testMessage(r), failed: failing(r), subtests };
+export function testProgsTest(c: TestProgsCase, number: number, severalKernels: boolean): TestProgsTest {
+  const r = c.result;
+  const subtests = r.status === 'skip' ? [] : c.programs.map((program, j): TestProgsSubtest => {
+    const ms = r.mismatches.filter((m) => m.program === program);
+    return { name: program, number: j + 1, message: describe(ms), failed: failing(r) && ms.length > 0 };
   });
-  return {
-    success: cases.filter((c) => c.result.status === 'pass' || c.result.status === 'divergence').length,
-    success_subtest: results.reduce((n, t) => n + t.subtests.filter((s) => !s.failed).length, 0),
-    skipped: cases.filter((c) => c.result.status === 'skip').length,
-    failed: cases.filter((c) => failing(c.result)).length,
-    results,
-  };
+  const name = severalKernels ? `${r.scenarioId} @${r.runner}/${r.kernelRelease}` : r.scenarioId;
+  return { name, number, message: testMessage(r), failed: failing(r), subtests };
 }
 
-/** test_progs.json, for CI that already parses `test_progs -J`. */
+type Counts = Omit<TestProgsJson, 'results'>;
+
+/** Room in the head for the four counts (up to 10 digits each). */
+const COUNTS_WIDTH = 100;
+
+const countsText = (n: Counts): string =>
+  slot(`"success": ${n.success}, "success_subtest": ${n.success_subtest}, "skipped": ${n.skipped}, "failed": ${n.failed},`, COUNTS_WIDTH);
+
+/**
+ * test_progs.json, for CI that already parses `test_progs -J`: written as cases finish, one test per line, the
+ * counts patched into their slot in the head and the closing brackets always in place (TailedFile).
+ */
 export function testProgsJsonReporter(options: ReporterOptions): Reporter {
-  const cases: TestProgsCase[] = [];
+  const counts = { success: 0, success_subtest: 0, skipped: 0, failed: 0 };
+  const HEAD = '{\n  ';
+  let file: TailedFile | null = null;
+  const open = (): TailedFile => (file ??= new TailedFile(join(options.outDir, 'test_progs.json'), `${HEAD}${countsText(counts)}\n  "results": [`, '\n  ]\n}\n'));
+  let number = 0;
   return {
     onCase(r, p, o) {
-      cases.push(testProgsCase(r, p, o));
+      const t = testProgsTest(testProgsCase(r, p, o), number + 1, options.kernels > 1);
+      const f = open();
+      f.append(`${number === 0 ? '' : ','}\n    ${JSON.stringify(t)}`);
+      number += 1;
+      if (r.status === 'pass' || r.status === 'divergence') counts.success += 1;
+      if (r.status === 'skip') counts.skipped += 1;
+      if (failing(r)) counts.failed += 1;
+      counts.success_subtest += t.subtests.filter((s) => !s.failed).length;
+      f.patch(Buffer.byteLength(HEAD), countsText(counts));
     },
-    async onEnd() {
-      await mkdir(options.outDir, { recursive: true });
-      await writeFile(join(options.outDir, 'test_progs.json'), `${JSON.stringify(renderTestProgsJson(cases), null, 2)}\n`);
+    onEnd() {
+      open().close();
     },
   };
 }

@@ -9,6 +9,12 @@ export interface RunCase {
 /** Progress callbacks; a runner calls them as soon as an observation is final. */
 export interface RunHooks {
   onObservation?(o: Observation): void;
+  /**
+   * Aborted when the run must stop (a signal, a full disk): the runner kills the processes it started (compiler,
+   * harness, QEMU) and rejects with `signal.reason`. A process that ended this way yields no observation: nothing
+   * about a case is made up from a kill.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**

@@ -1,23 +1,27 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type fc from 'fast-check';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
 import { scenario as scenarioArb } from '../../generators/scenario.ts';
 import { findingId } from '../../reports/findingId.ts';
 import { generateValues, shrinkBatched } from '../../reports/shrink.ts';
+import { replaceFile } from '../../reports/replaceFile.ts';
 import { loadScenarioFile, loadSpec, scenarioToYaml } from '../../specs/load.ts';
 import type { CaseResult, ProgType, Scenario, Spec } from '../../types/index.ts';
+import { EXIT } from '../../errors/exitCodes.ts';
+import { Interrupted, type StopSignal } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
 import { resolveFromArgv, type CliOptions, type RunConfig } from '../config.ts';
-import { openOutputs, type CampaignFinding } from '../outputs.ts';
-import type { Summary } from '../../reports/summary.ts';
+import { handleInterrupts } from '../interrupt.ts';
+import { notWrittenError, openOutputs, type CampaignFinding, type Outputs } from '../outputs.ts';
 import { checkScenarios, type CheckedCase } from '../pipeline.ts';
 import { openSession, type Session } from '../session.ts';
 
 /**
- * Scenarios checked per runner call. Results stream out per object (host) or per boot (vm) whatever the chunk, so a
- * chunk only bounds memory and what a crash of the tool loses; each chunk boundary drains the runner's pipeline (the
- * host compiles ahead, the vm boots once per chunk), so chunks are large.
+ * Scenarios generated and checked per runner call: a campaign's segment. Only a chunk's scenarios are in memory at a
+ * time (results stream to the files as they come, the summary keeps counts), so memory is flat in --runs. Each chunk
+ * boundary drains the runner's pipeline (the host compiles ahead, the vm boots once per chunk), so chunks are large.
  */
 const CHUNK = 2000;
 
@@ -37,37 +41,32 @@ function loadCorpus(dir: string | null): Scenario[] {
   return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => loadScenarioFile(join(dir, f)));
 }
 
-async function checkChunked(session: Session, spec: Spec, scenarios: readonly Scenario[], onCase: (c: CheckedCase) => void): Promise<CheckedCase[]> {
-  const all: CheckedCase[] = [];
-  for (let i = 0; i < scenarios.length; i += CHUNK) {
-    all.push(...await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios: scenarios.slice(i, i + CHUNK), onCase }));
-  }
-  return all;
-}
-
 /**
  * A splat or a runner failure may depend on timing, on what ran before, or on the emulator, and any mismatch seen on a
  * directly written object may come from that object rather than the kernel: run the scenario again, alone, compiled
  * from C by clang, and say whether the mismatch came back (null: a verdict, message or value mismatch seen on
  * clang's object already, which needs no check).
  */
-async function reproduces(session: Session, spec: Spec, failing: CheckedCase): Promise<boolean | null> {
+async function reproduces(session: Session, spec: Spec, failing: CheckedCase, signal: AbortSignal): Promise<boolean | null> {
   if (session.codegen === 'clang' && !failing.result.mismatches.some((m) => m.kind === 'splat' || m.kind === 'runner_error')) return null;
-  const [again] = await checkScenarios({ runner: session.clangRunner(), kernel: session.kernel, spec, scenarios: [failing.scenario] });
+  const [again] = await checkScenarios({ runner: session.clangRunner(), kernel: session.kernel, spec, scenarios: [failing.scenario], signal });
   return again !== undefined && again.result.status === 'fail';
 }
 
-/** Shrinks one failing generated case on the same runner with clang's objects, keeping its mismatch signature. */
+/**
+ * Shrinks one failing generated case on the same runner with clang's objects, keeping its mismatch signature. Stopped
+ * by `signal`, it returns the smallest failing case reached so far, with `interrupted` set.
+ */
 async function shrinkCase(
-  session: Session, spec: Spec, cfg: RunConfig, arb: fc.Arbitrary<Scenario>, start: fc.Value<Scenario>, failing: CheckedCase,
-): Promise<{ checked: CheckedCase; path: string; steps: number }> {
+  session: Session, spec: Spec, cfg: RunConfig, arb: fc.Arbitrary<Scenario>, start: fc.Value<Scenario>, failing: CheckedCase, signal: AbortSignal,
+): Promise<{ checked: CheckedCase; path: string; steps: number; interrupted: boolean }> {
   const want = mismatchSignature(failing.result, failing);
   let round = 0;
   let best = failing;
   const res = await shrinkBatched(arb, start, async (candidates) => {
     round++;
     const named = candidates.map((s, j) => prefixScenario(s, `${failing.scenario.id}_k${round}_${j}`));
-    const checked = await checkScenarios({ runner: session.clangRunner(), kernel: session.kernel, spec, scenarios: named });
+    const checked = await checkScenarios({ runner: session.clangRunner(), kernel: session.kernel, spec, scenarios: named, signal });
     const byId = new Map(checked.map((c) => [c.scenario.id, c]));
     const hits = named.map((s) => byId.get(s.id) ?? null)
       .map((c) => (c && c.result.status === 'fail' && mismatchSignature(c.result, c) === want ? c : null));
@@ -75,18 +74,126 @@ async function shrinkCase(
     const first = hits.find((c) => c !== null);
     if (first) best = first;
     return hits.map((c) => c !== null);
-  }, { batchSize: session.shrinkBatch, maxSteps: cfg.maxShrinks, maxChecks: cfg.maxShrinks * session.shrinkBatch, maxRounds: session.shrinkRounds });
-  return { checked: best, path: res.path, steps: res.steps };
+  }, { batchSize: session.shrinkBatch, maxSteps: cfg.maxShrinks, maxChecks: cfg.maxShrinks * session.shrinkBatch, maxRounds: session.shrinkRounds, signal });
+  return { checked: best, path: res.path, steps: res.steps, interrupted: res.interrupted };
 }
 
-/** `kptr-conform run`: a property-based campaign on one runner and one or more kernels. */
+/** A case that failed, kept (with its generated value, for shrinking) until the findings are written. */
+interface Failing {
+  readonly checked: CheckedCase;
+  /** null for a corpus entry */
+  readonly value: fc.Value<Scenario> | null;
+  readonly index: number | null;
+}
+
+/** The next `n` values of an iterator (fewer at its end). */
+function take<T>(it: Iterator<T>, n: number): T[] {
+  const out: T[] = [];
+  while (out.length < n) {
+    const r = it.next();
+    if (r.done) break;
+    out.push(r.value);
+  }
+  return out;
+}
+
+/**
+ * Generates, runs and compares the corpus and cfg.runs generated cases chunk by chunk; returns the failing ones.
+ * Stopped by `signal` (an Interrupted reason), it returns those failing so far; any other stop is thrown.
+ */
+async function runCases(
+  session: Session, spec: Spec, cfg: RunConfig, arb: fc.Arbitrary<Scenario>, corpus: readonly Scenario[], outputs: Outputs, signal: AbortSignal,
+): Promise<Failing[]> {
+  const failing: Failing[] = [];
+  const check = async (scenarios: readonly Scenario[], values: readonly fc.Value<Scenario>[] | null, first: number): Promise<void> => {
+    const cases = await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios, signal, onCase: (c) => outputs.onCase(c) });
+    const at = new Map(scenarios.map((s, k) => [s.id, k]));
+    for (const c of cases) {
+      if (c.result.status !== 'fail' && c.result.status !== 'error') continue;
+      const k = at.get(c.scenario.id)!;
+      failing.push({ checked: c, value: values?.[k] ?? null, index: values === null ? null : first + k });
+    }
+  };
+  try {
+    for (let i = 0; i < corpus.length; i += CHUNK) {
+      signal.throwIfAborted();
+      await check(corpus.slice(i, i + CHUNK), null, 0);
+    }
+    const values = generateValues(arb, cfg.seed, cfg.runs);
+    for (let i = 0; i < cfg.runs; i += CHUNK) {
+      signal.throwIfAborted();
+      const chunk = take(values, CHUNK);
+      await check(chunk.map((v, k) => prefixScenario(v.value_, `s${cfg.seed}_${i + k}`)), chunk, i);
+    }
+  } catch (e) {
+    if (!(e instanceof Interrupted)) throw e;
+  }
+  return failing;
+}
+
+/**
+ * Writes one finding per failing case, shrinking generated ones first. Once `signal` is aborted (a signal), the rest
+ * are written as they were seen, unshrunk and saying so, without running anything more.
+ */
+async function writeFindings(
+  session: Session, spec: Spec, cfg: RunConfig, arb: fc.Arbitrary<Scenario>, failing: readonly Failing[], outputs: Outputs, signal: AbortSignal,
+): Promise<void> {
+  const why = (): string => (signal.reason instanceof Interrupted ? signal.reason.message : 'the run was stopping');
+  for (const f of failing) {
+    let reproduced: boolean | null = null;
+    let shrunk: Awaited<ReturnType<typeof shrinkCase>> | null = null;
+    if (!signal.aborted) {
+      try {
+        reproduced = await reproduces(session, spec, f.checked, signal);
+        // a runner failure nothing explains (a guest that stopped answering) is a finding too, kept as it came: the
+        // shrinker keeps a candidate only if it fails the same way, and a runner error is not a verdict or a value
+        const shrinkable = cfg.shrink && f.value !== null && reproduced !== false && f.checked.result.status === 'fail';
+        if (shrinkable) shrunk = await shrinkCase(session, spec, cfg, arb, f.value!, f.checked, signal);
+      } catch (e) {
+        if (!(e instanceof Interrupted)) throw e;
+      }
+    }
+    const cutShort = cfg.shrink && f.value !== null && (shrunk === null ? signal.aborted : shrunk.interrupted);
+    const checked = shrunk?.checked ?? f.checked;
+    const finding: CampaignFinding = {
+      id: findingId(checked.result),
+      checked,
+      seed: f.index !== null ? cfg.seed : null,
+      index: f.index,
+      path: shrunk?.path ?? '',
+      reproduced,
+      unshrunkBecause: cutShort ? why() : null,
+    };
+    await outputs.onFinding(finding);
+    // the corpus replays findings before every campaign: one that did not come back alone would only be noise
+    if (cfg.saveFindings && cfg.corpusDir && reproduced !== false) {
+      await mkdir(cfg.corpusDir, { recursive: true });
+      await replaceFile(join(cfg.corpusDir, `${finding.id}.yaml`), scenarioToYaml(finding.checked.scenario));
+    }
+  }
+}
+
+/**
+ * `kptr-conform run`: a property-based campaign on one runner and one or more kernels. SIGINT / SIGTERM stop it: the
+ * cases so far, their findings (unshrunk if shrinking was cut short), the summary and the reports are written, and it
+ * exits 130 / 143. A write that fails (a full disk) stops it too: what could be written stays valid, exit 2.
+ */
 export async function campaign(opts: CliOptions): Promise<number> {
   const cfg = resolveFromArgv('run', opts);
   const spec = loadSpec();
-  const outputs = openOutputs(cfg, spec);
-  let summaries: readonly Summary[] = [];
+  const interrupt = handleInterrupts({
+    stderr: process.stderr, exit: (code) => process.exit(code), writing: `the summary, reports and findings so far to ${cfg.outDir}`,
+  });
+  // a write that fails stops the run as a signal does: the runners kill their children and reject with the error
+  const halt = new AbortController();
+  const signal = AbortSignal.any([interrupt.signal, halt.signal]);
+  if (opts.seed === undefined && cfg.runs > 0) process.stderr.write(`kptr-conform: seed ${cfg.seed} (random; rerun with --seed ${cfg.seed})\n`);
+  const outputs = openOutputs(cfg, spec, (e) => halt.abort(e));
+  let failure: unknown = null;
+  let childSaw: StopSignal | null = null;
   try {
     for (const kernelName of cfg.kernels) {
+      signal.throwIfAborted();
       const session = await openSession(cfg, kernelName);
       const progTypes = cfg.progTypes.filter((t: ProgType) => session.available[t]);
       if (progTypes.length === 0) {
@@ -97,36 +204,28 @@ export async function campaign(opts: CliOptions): Promise<number> {
       const corpus = loadCorpus(cfg.corpusDir);
       // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
       outputs.startSegment(session, corpus.length + cfg.runs);
-      const values = [...generateValues(arb, cfg.seed, cfg.runs)];
-      const generated = values.map((v, i) => prefixScenario(v.value_, `s${cfg.seed}_${i}`));
-      const cases = await checkChunked(session, spec, [...corpus, ...generated], (c) => outputs.onCase(c));
-      // a runner failure nothing explains (a guest that stopped answering) is a finding too, kept as it came: the
-      // shrinker keeps a candidate only if it fails the same way, and a runner error is not a verdict or a value
-      for (const f of cases.filter((c) => c.result.status === 'fail' || c.result.status === 'error')) {
-        const index = generated.findIndex((s) => s.id === f.scenario.id);
-        const reproduced = await reproduces(session, spec, f);
-        const shrinkable = cfg.shrink && index >= 0 && reproduced !== false && f.result.status === 'fail';
-        const shrunk = shrinkable ? await shrinkCase(session, spec, cfg, arb, values[index]!, f) : null;
-        const checked = shrunk?.checked ?? f;
-        const finding: CampaignFinding = {
-          id: findingId(checked.result),
-          checked,
-          seed: index >= 0 ? cfg.seed : null,
-          index: index >= 0 ? index : null,
-          path: shrunk?.path ?? '',
-          reproduced,
-        };
-        await outputs.onFinding(finding);
-        // the corpus replays findings before every campaign: one that did not come back alone would only be noise
-        if (cfg.saveFindings && cfg.corpusDir && reproduced !== false) {
-          mkdirSync(cfg.corpusDir, { recursive: true });
-          writeFileSync(join(cfg.corpusDir, `${finding.id}.yaml`), scenarioToYaml(finding.checked.scenario));
-        }
-      }
+      const failing = await runCases(session, spec, cfg, arb, corpus, outputs, signal);
+      if (halt.signal.aborted) throw halt.signal.reason;
+      await writeFindings(session, spec, cfg, arb, failing, outputs, signal);
+      if (interrupt.signal.aborted) break;
       outputs.endSegment();
     }
-  } finally {
-    summaries = await outputs.finish();
+  } catch (e) {
+    if (e instanceof Interrupted) childSaw = e.signal;
+    else failure = e;
   }
-  return summaries.some((x) => x.failed + x.errors > 0) ? 1 : 0;
+  // a child may see the terminal's Ctrl-C (same process group) and end before our handler runs
+  const received = interrupt.received() ?? childSaw;
+  const stopped = received ?? (failure instanceof KptrError ? failure.code : failure === null ? null : 'error');
+  const done = await outputs.finish(stopped);
+  interrupt.dispose();
+  const unwritten = notWrittenError(done, failure);
+  if (unwritten) throw unwritten;
+  if (failure !== null) throw failure;
+  if (received !== null) {
+    const cases = done.summaries.reduce((n, x) => n + x.cases, 0);
+    process.stderr.write(`kptr-conform: stopped by ${received} after ${cases} cases; wrote ${cfg.outDir}; rerun with --seed ${cfg.seed} to run them all\n`);
+    return EXIT[received];
+  }
+  return done.summaries.some((x) => x.failed + x.errors > 0) ? EXIT.mismatch : EXIT.ok;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { KptrError } from '../../errors/KptrError.ts';
 import { loadScenarioFile, loadSpec } from '../../specs/load.ts';
 import { resolveFromArgv, type CliOptions } from '../config.ts';
-import { openOutputs } from '../outputs.ts';
+import { notWrittenError, openOutputs } from '../outputs.ts';
 import { checkScenarios } from '../pipeline.ts';
 import { openSession } from '../session.ts';
 import type { Summary } from '../../reports/summary.ts';
@@ -21,6 +21,7 @@ export async function replay(file: string, opts: CliOptions): Promise<number> {
   const s = loadScenarioFile(scenarioPath(file));
   const outputs = openOutputs(cfg, spec);
   let summaries: readonly Summary[] = [];
+  let unwritten: unknown = null;
   try {
     for (const kernelName of cfg.kernels) {
       const session = await openSession(cfg, kernelName);
@@ -31,7 +32,10 @@ export async function replay(file: string, opts: CliOptions): Promise<number> {
       }
     }
   } finally {
-    summaries = await outputs.finish();
+    const done = await outputs.finish(null);
+    summaries = done.summaries;
+    unwritten = notWrittenError(done, null);
   }
+  if (unwritten) throw unwritten;
   return summaries.some((x) => x.failed + x.errors > 0) ? 1 : 0;
 }

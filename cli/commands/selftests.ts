@@ -3,7 +3,7 @@ import { checkScenarios, type CheckedCase } from '../pipeline.ts';
 import { retargetProgTypes } from '../retarget.ts';
 import { expectationFromCase } from '../selftestExpectation.ts';
 import { openSession } from '../session.ts';
-import { openOutputs } from '../outputs.ts';
+import { notWrittenError, openOutputs } from '../outputs.ts';
 import { resolveFromArgv, type CliOptions } from '../config.ts';
 import type { SelftestCase } from '../../types/index.ts';
 import type { Summary } from '../../reports/summary.ts';
@@ -41,6 +41,7 @@ export async function selftests(opts: CliOptions): Promise<number> {
   const outputs = openOutputs(cfg, spec);
   const checkedAll: { release: string; cases: CheckedCase[] }[] = [];
   let summaries: readonly Summary[] = [];
+  let unwritten: unknown = null;
   try {
     for (const kernelName of cfg.kernels) {
     const session = await openSession(cfg, kernelName);
@@ -60,8 +61,11 @@ export async function selftests(opts: CliOptions): Promise<number> {
     }
   } finally {
     // written even when a later kernel fails: nothing computed is lost
-    summaries = await outputs.finish();
+    const done = await outputs.finish(null);
+    summaries = done.summaries;
+    unwritten = notWrittenError(done, null);
   }
+  if (unwritten) throw unwritten;
   if (!cfg.quiet && !cfg.json) {
     for (const { release, cases: checked } of checkedAll) {
       process.stdout.write(`\nselftests on ${release} (${cfg.runner}):\n`);

@@ -2,6 +2,8 @@ import { copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { diskFull, orDiskFull, saysNoSpace } from '../../errors/diskFull.ts';
+import { childStopped } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
 
 /** The project's BPF compiler, installed by scripts/setup.sh (bookworm's plain `clang` is version 14). */
@@ -42,18 +44,25 @@ export function bpfClangArgs(source: string, object: string, includeDir: string)
  * Writes `<workDir>/<baseName>.bpf.c` and kptr.h beside it, compiles it with clang-16, and returns
  * the path of `<baseName>.bpf.o`.
  * @throws KptrError KPTR_CLANG_MISSING when clang-16 is not installed; KPTR_COMPILE_FAILED with
- * clang's first error line and the source path when the C does not compile
+ * clang's first error line and the source path when the C does not compile; KPTR_DISK_FULL; the abort reason when
+ * `signal` stops clang (clang is killed)
  */
-export async function compileBpf(source: string, workDir: string, baseName: string): Promise<string> {
-  await mkdir(workDir, { recursive: true });
+export async function compileBpf(source: string, workDir: string, baseName: string, signal?: AbortSignal): Promise<string> {
   const cFile = join(workDir, `${baseName}.bpf.c`);
   const object = join(workDir, `${baseName}.bpf.o`);
-  await writeFile(cFile, source);
-  await installHeader(workDir);
+  await orDiskFull(cFile, async () => {
+    await mkdir(workDir, { recursive: true });
+    await writeFile(cFile, source);
+    await installHeader(workDir);
+  });
   try {
-    await execa(CLANG, bpfClangArgs(cFile, object, workDir), { stdin: 'ignore' });
+    await execa(CLANG, bpfClangArgs(cFile, object, workDir), { stdin: 'ignore', cancelSignal: signal });
   } catch (error) {
-    const e = error as { code?: string; stderr?: string };
+    const e = error as { code?: string; stderr?: string; isCanceled?: boolean; signal?: string };
+    // clang stopped with the run, or out of room for its object: no verdict on the C
+    const stopped = childStopped(e, signal);
+    if (stopped) throw stopped;
+    if (saysNoSpace(e.stderr ?? '')) throw diskFull(object, error);
     if (e.code === 'ENOENT') {
       throw new KptrError('KPTR_CLANG_MISSING', `${CLANG} is not installed`, 'run scripts/setup.sh (installs clang-16)', { cause: error });
     }

@@ -1,6 +1,8 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { diskFull, orDiskFull, saysNoSpace } from '../../errors/diskFull.ts';
+import { cancelReason, childStopped } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
 import type { KernelInfo, NotRun, Observation, RunnerCapabilities, RunPlan, Scenario, Splat } from '../../types/index.ts';
 import { buildObject, type Codegen } from '../buildObject.ts';
@@ -38,6 +40,13 @@ export const DEFAULT_MAX_PER_BATCH = 100;
 /** A batch ready for the harness, or the observations that say why it is not. */
 type Compiled = { readonly object: string } | { readonly error: KptrError };
 
+/** What every batch of one run() shares. */
+interface RunContext {
+  readonly plans: ReadonlyMap<string, RunPlan>;
+  readonly kernel: KernelInfo;
+  readonly signal: AbortSignal | undefined;
+}
+
 /**
  * The host runner: verifies every program of every scenario on the running kernel, and executes only the schedule
  * steps the host-safety gate allows (runners/host/safety.ts); the rest become NotRun entries with the gate's reason.
@@ -56,9 +65,9 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
     return caps;
   };
 
-  const compile = async (batch: readonly Scenario[], name: string): Promise<Compiled> => {
+  const compile = async (batch: readonly Scenario[], name: string, signal: AbortSignal | undefined): Promise<Compiled> => {
     try {
-      return { object: await buildObject(batch, options.codegen ?? 'clang', options.workDir, name) };
+      return { object: await buildObject(batch, options.codegen ?? 'clang', options.workDir, name, signal) };
     } catch (e) {
       if (e instanceof KptrError && (e.code === 'KPTR_COMPILE_FAILED' || e.code === 'KPTR_SCENARIO_INVALID')) return { error: e };
       throw e;
@@ -70,11 +79,11 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
     batch: readonly Scenario[],
     compiled: Compiled,
     name: string,
-    plans: ReadonlyMap<string, RunPlan>,
-    kernel: KernelInfo,
+    ctx: RunContext,
   ): Promise<Observation[]> => {
+    const { plans, kernel, signal } = ctx;
     if ('error' in compiled) {
-      if (batch.length > 1) return isolate(batch, plans, kernel);
+      if (batch.length > 1) return isolate(batch, ctx);
       const e = compiled.error;
       return batch.map((s) => failed(s, kernel, e.code, e.message));
     }
@@ -94,13 +103,20 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
     }
     const planFile = join(options.workDir, `${name}.plan`);
     const outFile = join(options.workDir, `${name}.jsonl`);
-    await writeFile(planFile, writePlan({ scenarios: batch, runSteps }));
-    const r = await execa(harness, ['run', compiled.object, planFile, '--out', outFile], { reject: false });
+    await orDiskFull(planFile, () => writeFile(planFile, writePlan({ scenarios: batch, runSteps })));
+    const r = await execa(harness, ['run', compiled.object, planFile, '--out', outFile], { reject: false, cancelSignal: signal });
+    // a harness killed to stop the run, or whose output the disk could not take, observed nothing
+    const stopped = childStopped(r, signal);
+    if (stopped) throw stopped;
+    if (r.exitCode !== 0 && saysNoSpace(r.stderr)) throw diskFull(outFile, r);
     const text = await readFile(outFile, 'utf8').catch(() => '');
     if (r.exitCode !== 0 && text === '') {
       throw new KptrError('KPTR_HARNESS_CRASH', `the harness failed on ${compiled.object}: ${r.stderr.trim() || r.signal || r.exitCode}`, 'rebuild it with scripts/build-harness.sh and rerun', { cause: r });
     }
-    if (batch.length > 1 && text.includes('"ev":"object"')) return isolate(batch, plans, kernel);
+    // a batch read back leaves nothing behind: a 1,000,000-case campaign would otherwise keep ~1.6 GB of objects
+    // (a crashed harness's files stay, for the error above)
+    await Promise.all(['.bpf.c', '.bpf.o', '.plan', '.jsonl'].map((ext) => rm(join(options.workDir, `${name}${ext}`), { force: true })));
+    if (batch.length > 1 && text.includes('"ev":"object"')) return isolate(batch, ctx);
 
     const died = r.exitCode !== 0 ? ` (${r.signal ?? `exit ${r.exitCode}`}: ${r.stderr.trim().split('\n').pop() ?? ''})` : '';
     return parseHarnessOutput(text, batch, 'host', kernel).map((o) => ({
@@ -111,15 +127,11 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
   };
 
   /** One object per scenario, so one scenario's compile error or missing extern does not decide the others. */
-  const isolate = async (
-    batch: readonly Scenario[],
-    plans: ReadonlyMap<string, RunPlan>,
-    kernel: KernelInfo,
-  ): Promise<Observation[]> => {
+  const isolate = async (batch: readonly Scenario[], ctx: RunContext): Promise<Observation[]> => {
     const out: Observation[] = [];
     for (const s of batch) {
       const name = `batch-${process.pid}-${batchSeq++}`;
-      out.push(...(await execute([s], await compile([s], name), name, plans, kernel)));
+      out.push(...(await execute([s], await compile([s], name, ctx.signal), name, ctx)));
     }
     return out;
   };
@@ -155,18 +167,28 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
     // `jobs` objects are built ahead whatever the harness is doing, and `jobs` harness runs go side by side (waves in
     // batch order). Host splats are rare (the host runs host-safe programs only): one the kernel logs during a wave
     // and that names no program goes to every scenario of the wave
-    const compiling = startInPool(batches, jobs, (b) => compile(b.scenarios, b.name));
+    const signal = hooks?.signal;
+    const ctx: RunContext = { plans, kernel, signal };
+    const compiling = startInPool(batches, jobs, (b) => {
+      // batches not started when the run stops are never built
+      if (signal?.aborted) return Promise.reject(cancelReason(signal));
+      return compile(b.scenarios, b.name, signal);
+    });
+    // a build that fails ahead of its wave (a full disk, the run stopping) is seen when its wave awaits it, or by the
+    // allSettled below: never an unhandled rejection
+    for (const p of compiling) p.catch(() => {});
     const kmsg = KmsgReader.open();
     try {
       for (let i = 0; i < batches.length; i += jobs) {
+        if (signal?.aborted) throw cancelReason(signal);
         const wave = batches.slice(i, i + jobs);
-        const outs = await Promise.all(wave.map(async (b, k) => execute(b.scenarios, await (compiling[i + k] as Promise<Compiled>), b.name, plans, kernel)));
+        const outs = await Promise.all(wave.map(async (b, k) => execute(b.scenarios, await (compiling[i + k] as Promise<Compiled>), b.name, ctx)));
         const splats = kmsg ? attributeSplats(kmsg.drain(), wave.flatMap((b) => b.scenarios)) : new Map<string, Splat[]>();
         for (const o of outs.flat()) done({ ...o, splats: [...o.splats, ...(splats.get(o.scenarioId) ?? [])] });
       }
     } finally {
       kmsg?.close();
-      // a compile started ahead must not reject unobserved after an earlier batch threw
+      // no build outlives the run
       await Promise.allSettled(compiling);
     }
     return cases.map((k) => results.get(k.scenario.id) as Observation);

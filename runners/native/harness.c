@@ -84,10 +84,14 @@ static void json_str(const char *s)
 	fputc('"', out);
 }
 
+static _Noreturn void die(const char *fmt, ...);
+
+/* A line the output could not take (a full disk) ends the run: the caller must not read a cut file as results. */
 static void ev_end(void)
 {
 	fputs("}\n", out);
-	fflush(out);
+	if (fflush(out) != 0 || ferror(out))
+		die("writing results: %s", strerror(errno));
 }
 
 /* errno names as the kernel spells them; glibc does not know the kernel-internal 512..530 range */
@@ -843,8 +847,8 @@ static int cmd_run(int argc, char **argv)
 	bpf_object__close(obj);
 	fputs("{\"ev\":\"done\"", out);
 	ev_end();
-	if (out != stdout)
-		fclose(out);
+	if (out != stdout && fclose(out) != 0)
+		die("writing results: %s", strerror(errno));
 	return 0;
 }
 

@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { availableParallelism, freemem } from 'node:os';
 import { basename } from 'node:path';
 import type { KernelInfo, Observation, RunnerCapabilities, Scenario } from '../../types/index.ts';
+import { cancelReason } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
 import { buildObject, type Codegen } from '../buildObject.ts';
 import { packBatches } from '../codegen/packBatches.ts';
@@ -130,7 +131,7 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
         ...packBatches(cases.filter((c) => splatting.has(c.scenario.id)).map((c) => c.scenario), maxPerBatch),
       ];
       const compiled = await Promise.all(
-        startInPool(batches, 2, (batch) => buildObject(batch, options.codegen ?? 'clang', options.workDir, `vm-batch-${objectSeq++}`)),
+        startInPool(batches, 2, (batch) => buildObject(batch, options.codegen ?? 'clang', options.workDir, `vm-batch-${objectSeq++}`, hooks.signal)),
       );
       for (const [i, batch] of batches.entries()) {
         const object = compiled[i] as string;
@@ -142,6 +143,7 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
       const results = new Map<string, Observation>();
       const context: LaneContext = {
         options, image, kernel, accel, cpus, harnessPath, objects, objectOf, stepsOf, splatting,
+        signal: hooks.signal,
         nextBoot: () => bootSeq++,
         decided: (o) => {
           results.set(o.scenarioId, o);
@@ -181,6 +183,8 @@ interface LaneContext {
   readonly stepsOf: ReadonlyMap<string, readonly number[]>;
   /** scenarios expected to splat (run last, with a settle pause) */
   readonly splatting: ReadonlySet<string>;
+  /** RunHooks.signal: no boot starts after it, and a running guest is killed */
+  readonly signal: AbortSignal | undefined;
   readonly nextBoot: () => number;
   readonly decided: (o: Observation) => void;
 }
@@ -195,6 +199,7 @@ async function runLane(lane: LaneContext, scenarios: readonly Scenario[]): Promi
   let isolate = new Set<string>();
   let earlyDeaths = 0;
   while (pending.length > 0) {
+    if (lane.signal?.aborted) throw cancelReason(lane.signal);
     const boot = lane.nextBoot();
     const batchId = `boot${boot}`;
     const units = guestUnits(pending, objectOf, {
@@ -231,6 +236,7 @@ async function runLane(lane: LaneContext, scenarios: readonly Scenario[]): Promi
       memoryMb: options.memoryMb ?? 1024,
       bootTimeoutMs: options.bootTimeoutMs ?? 120_000,
       caseTimeoutMs: options.caseTimeoutMs ?? 120_000,
+      signal: lane.signal,
     });
     const channel = parseChannel(r.channel);
     const stats = { boot, cases: pending.length, bootMs: r.bootMs, wallMs: r.wallMs, accel: lane.accel };

@@ -1,6 +1,7 @@
 import { chmod, copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { diskFull, isNoSpace, saysNoSpace } from '../../errors/diskFull.ts';
 import { GUEST, initScript } from './initScript.ts';
 
 /** A deliberate guest failure on one case, for testing the runner's recovery (never set by the pipeline). */
@@ -37,8 +38,16 @@ export interface InitramfsOptions {
  * Writes a gzip'd newc cpio holding busybox, the harness, the objects, one plan per unit and /init; returns its path.
  */
 export async function buildInitramfs(options: InitramfsOptions): Promise<string> {
-  const root = join(options.workDir, `initramfs-${options.batchId}`);
   const archive = join(options.workDir, `initramfs-${options.batchId}.cpio.gz`);
+  try {
+    return await writeInitramfs(options, archive);
+  } catch (e) {
+    throw isNoSpace(e) || saysNoSpace(String((e as { stderr?: unknown }).stderr ?? '')) ? diskFull(archive, e) : e;
+  }
+}
+
+async function writeInitramfs(options: InitramfsOptions, archive: string): Promise<string> {
+  const root = join(options.workDir, `initramfs-${options.batchId}`);
   await rm(root, { recursive: true, force: true });
   for (const d of ['bin', 'dev', 'proc', 'sys', 'tmp', GUEST.dir.slice(1)]) await mkdir(join(root, d), { recursive: true });
   await copyFile(options.busyboxPath ?? '/bin/busybox', join(root, 'bin', 'busybox'));

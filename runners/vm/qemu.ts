@@ -1,6 +1,7 @@
 import { access, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { childStopped, Interrupted } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
 import { hasFatalLine, parseChannel } from './console.ts';
 import { VIRTIO_PORT_NAME } from './initScript.ts';
@@ -33,6 +34,8 @@ export interface BootOptions {
   readonly bootTimeoutMs: number;
   /** from a `case` frame until its `exit` frame */
   readonly caseTimeoutMs: number;
+  /** stops the boot (RunHooks.signal): QEMU is killed and bootVm rejects with the reason */
+  readonly signal?: AbortSignal;
 }
 
 export interface BootResult {
@@ -108,7 +111,7 @@ export async function bootVm(o: BootOptions): Promise<BootResult> {
   const started = Date.now();
   let child: ResultPromise;
   try {
-    child = execa(QEMU, qemuArgs(o, logs), { reject: false, stdin: 'ignore', stdout: 'ignore' });
+    child = execa(QEMU, qemuArgs(o, logs), { reject: false, stdin: 'ignore', stdout: 'ignore', cancelSignal: o.signal });
   } catch (cause) {
     throw new KptrError('KPTR_QEMU_MISSING', `cannot start ${QEMU}`, 'install qemu-system-x86 (scripts/setup.sh)', { cause });
   }
@@ -144,6 +147,9 @@ export async function bootVm(o: BootOptions): Promise<BootResult> {
     });
   }, POLL_MS);
   const result = await child.finally(() => clearInterval(watch));
+  // a guest stopped with the run (QEMU itself ends cleanly on the terminal's SIGINT/SIGTERM) says nothing of its cases
+  const stopped = childStopped(result, o.signal) ?? (/terminating on signal (2|15)\b/.test(String(result.stderr ?? '')) ? new Interrupted('SIGINT') : null);
+  if (stopped) throw stopped;
   if ('code' in result && result.code === 'ENOENT') {
     throw new KptrError('KPTR_QEMU_MISSING', `${QEMU} is not installed`, 'install qemu-system-x86 (scripts/setup.sh)');
   }

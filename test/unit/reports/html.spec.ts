@@ -9,7 +9,7 @@ import { reporterOptions, sampleCases, sampleFinding } from './fixtures/sample.t
 
 describe('htmlReporter', () => {
   it('should write one self-contained, escaped page with the finding, coverage and a kernel × rule matrix', async () => {
-    const options = await reporterOptions();
+    const options = await reporterOptions({ kernels: 2 });
     const k73 = { ...KERNEL, release: '7.3.4+deb13-cloud-amd64', version: '7.3.4' };
     const a = sampleCases();
     const b = sampleCases(k73);

@@ -14,7 +14,7 @@ describe('writeFinding', () => {
       id: 'rp_fail-host-6.18.44-fc-v669', scenarioId: 'rp1', runner: 'host', kernelRelease: '6.18.44-fc-v669',
       kinds: ['verdict_kernel_accepts', 'value', 'splat'], dir: 'findings/rp_fail-host-6.18.44-fc-v669',
       replay: `npx kptr-conform replay ${outDir}/findings/rp_fail-host-6.18.44-fc-v669/scenario.yaml --runner host`,
-      reproduced: null,
+      reproduced: null, unshrunkBecause: null,
     });
     const dir = join(outDir, ref.dir);
     expect((await readdir(dir)).sort()).toEqual(['README.md', 'finding.json', 'kptr.h', 'repro.bpf.c', 'repro_check.c', 'scenario.yaml', 'verifier.log']);

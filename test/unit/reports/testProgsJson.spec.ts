@@ -1,9 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { renderTestProgsJson, testProgsCase, testProgsJsonReporter } from '../../../reports/testProgsJson.ts';
+import { testProgsJsonReporter, type TestProgsJson } from '../../../reports/testProgsJson.ts';
 import { KERNEL } from './fixtures/cases.ts';
-import { reporterOptions, sampleCases } from './fixtures/sample.ts';
+import { reporterOptions, sampleCases, type SampleCase } from './fixtures/sample.ts';
+
+/** test_progs.json as the reporter writes it; `check` runs after every case on the file as it stands. */
+async function testProgsOf(cases: readonly SampleCase[], kernels = 1, check?: (json: TestProgsJson, n: number) => void): Promise<TestProgsJson> {
+  const options = await reporterOptions({ kernels });
+  const reporter = testProgsJsonReporter(options);
+  const read = async (): Promise<TestProgsJson> => JSON.parse(await readFile(join(options.outDir, 'test_progs.json'), 'utf8')) as TestProgsJson;
+  for (const [i, c] of cases.entries()) {
+    await reporter.onCase(c.result, c.prediction, c.observation);
+    check?.(await read(), i + 1);
+  }
+  await reporter.onEnd([]);
+  return read();
+}
 
 describe('testProgsJsonReporter', () => {
   it('should write the exact key set of test_progs -J', async () => {
@@ -19,8 +32,8 @@ describe('testProgsJsonReporter', () => {
     }
   });
 
-  it('should count like test_progs: divergences succeed, skips apart, errors fail', () => {
-    const json = renderTestProgsJson(sampleCases().map((c) => testProgsCase(c.result, c.prediction, c.observation)));
+  it('should count like test_progs: divergences succeed, skips apart, errors fail', async () => {
+    const json = await testProgsOf(sampleCases());
     expect({ success: json.success, skipped: json.skipped, failed: json.failed }).toEqual({ success: 2, skipped: 1, failed: 2 });
     const fail = json.results.find((t) => t.name === 'rp_fail')!;
     expect(fail).toMatchObject({ number: 2, failed: true });
@@ -31,10 +44,20 @@ describe('testProgsJsonReporter', () => {
     expect(json.results.find((t) => t.name === 'rp_skip')!.message).toMatch(/^SKIP: program type fentry/);
   });
 
-  it('should suffix names with @runner/kernel when several kernels share the file', () => {
+  it('should suffix names with @runner/kernel when several kernels share the file', async () => {
     const cases = [...sampleCases(), ...sampleCases({ ...KERNEL, release: '6.12.117' })];
-    const json = renderTestProgsJson(cases.map((c) => testProgsCase(c.result, c.prediction, c.observation)));
+    const json = await testProgsOf(cases, 2);
     expect(json.results.map((t) => t.name)).toContain('rp_pass @host/6.12.117');
     expect(new Set(json.results.map((t) => t.name)).size).toBe(10);
+  });
+
+  it('should be a complete test_progs.json with the counts so far after every case, before onEnd', async () => {
+    const cases = [...sampleCases(), ...sampleCases()];
+    const seen: number[] = [];
+    await testProgsOf(cases, 1, (json, n) => {
+      seen.push(json.results.length);
+      expect(json.success + json.skipped + json.failed).toBe(n);
+    });
+    expect(seen).toEqual(cases.map((_, i) => i + 1));
   });
 });
