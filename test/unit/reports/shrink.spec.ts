@@ -28,6 +28,33 @@ describe('shrinkBatched', () => {
   });
 });
 
+describe('shrinkBatched stopped by a signal', () => {
+  it('should return the last value known to fail, marked interrupted, when a check is cut short', async () => {
+    const stop = new AbortController();
+    let rounds = 0;
+    let lastKept: number[] | null = null;
+    const r = await shrinkBatched(arb, start(), async (cs) => {
+      if (++rounds === 3) {
+        stop.abort();
+        throw new Error('killed with the run');
+      }
+      const verdicts = cs.map(fails);
+      const hit = verdicts.findIndex(Boolean);
+      if (hit >= 0) lastKept = cs[hit]!;
+      return verdicts;
+    }, { batchSize: 2, maxSteps: 1000, maxChecks: 100_000, maxRounds: 1000, signal: stop.signal });
+    expect(r.interrupted).toBe(true);
+    expect(rounds).toBe(3);
+    expect(r.value).toEqual(lastKept ?? start().value_);
+    expect(fails(r.value)).toBe(true);
+  });
+
+  it('should rethrow a failed check when no signal stopped it', async () => {
+    await expect(shrinkBatched(arb, start(), async () => { throw new Error('harness missing'); },
+      { batchSize: 2, maxSteps: 10, maxChecks: 100, maxRounds: 10, signal: new AbortController().signal })).rejects.toThrow('harness missing');
+  });
+});
+
 describe('generateValues / valueAt', () => {
   it('should give value i of a seed again on its own (replay by seed and index)', () => {
     const all = [...generateValues(arb, 42, 30)];

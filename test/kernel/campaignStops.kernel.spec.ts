@@ -1,0 +1,160 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Summary } from '../../reports/summary.ts';
+import type { TestProgsJson } from '../../reports/testProgsJson.ts';
+import { checkoutWithoutDivergence, HOST_DIVERGENCE, readFindingRecord, readResults, readSummary, REPO_ROOT } from '../helpers/cli.ts';
+import { needs } from '../helpers/needs.ts';
+
+// Issue 10: a campaign stopped by a signal or a full disk keeps what it found, in files that parse, says so in one
+// line, and leaves no process behind.
+
+const base = mkdtempSync(join(tmpdir(), 'kptr-stops-'));
+afterAll(() => rm(base, { recursive: true, force: true }));
+
+/** Every report file that exists under `out` parses; returns the names present. */
+async function reportsParse(out: string): Promise<string[]> {
+  const present = (await readdir(out)).filter((f) => !f.startsWith('.'));
+  if (present.includes('junit.xml')) {
+    const lint = await execa('xmllint', ['--noout', join(out, 'junit.xml')], { reject: false });
+    expect(lint.exitCode, `junit.xml: ${lint.stderr}`).toBe(0);
+  }
+  if (present.includes('test_progs.json')) JSON.parse(await readFile(join(out, 'test_progs.json'), 'utf8'));
+  if (present.includes('summary.json')) JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
+  // every line parses: a line the disk had no room for is cut off whole
+  if (present.includes('results.jsonl')) await readResults(out);
+  return present;
+}
+
+/** Processes whose command line names `out` (the harness and clang work under <out>/.work). */
+async function processesUnder(out: string): Promise<string> {
+  const r = await execa('pgrep', ['-af', out], { reject: false });
+  return r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.includes('pgrep')).join('\n');
+}
+
+/** Starts a long host campaign and sends `signal` once `cases` results are on disk. */
+async function stopMidRun(name: string, signal: 'SIGINT' | 'SIGTERM', cases: number, extra: readonly string[] = []) {
+  const out = join(base, name);
+  const child = execa(process.execPath, [join(REPO_ROOT, 'bin/kptr-conform.js'), 'run', '--runner', 'host', '--runs', '20000', '--no-shrink', '--quiet', '--out', out, ...extra], {
+    cwd: REPO_ROOT, reject: false, stdin: 'ignore',
+  });
+  const lines = async (): Promise<number> => (await readFile(join(out, 'results.jsonl'), 'utf8').catch(() => '')).split('\n').length - 1;
+  while (child.exitCode === null && (await lines()) < cases) await new Promise((r) => setTimeout(r, 100));
+  child.kill(signal);
+  const r = await child;
+  return { out, exitCode: r.exitCode ?? null, signal: r.signal ?? null, stderr: String(r.stderr), left: await processesUnder(out) };
+}
+
+describe('a host campaign stopped by a signal', () => {
+  it('should write the summary and every report for the cases so far, print the seed, and exit 130 on SIGINT', async (ctx) => {
+    await needs(ctx, 'kernel');
+    const r = await stopMidRun('sigint', 'SIGINT', 50);
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.exitCode, r.stderr).toBe(130);
+    const seed = /seed (\d+) \(random; rerun with --seed \1\)/.exec(r.stderr);
+    expect(seed, r.stderr).not.toBeNull();
+    expect(await reportsParse(r.out)).toEqual(expect.arrayContaining(['summary.json', 'results.jsonl', 'junit.xml', 'test_progs.json', 'report.html']));
+    const summary = await readSummary(r.out);
+    expect(summary).toMatchObject({ stopped: 'SIGINT', seed: Number(seed![1]) });
+    // the counts are those of the cases that finished: the ones on disk, no more, no fewer
+    const results = await readResults(r.out);
+    expect(summary.cases).toBe(results.length);
+    expect(summary.cases).toBeGreaterThanOrEqual(50);
+    expect(summary.cases).toBeLessThan(20_000);
+    const junit = await readFile(join(r.out, 'junit.xml'), 'utf8');
+    expect(junit).toContain(`<testsuites name="kptr-conform" tests="${summary.cases}" `);
+    const tp = JSON.parse(await readFile(join(r.out, 'test_progs.json'), 'utf8')) as TestProgsJson;
+    expect(tp.results).toHaveLength(summary.cases);
+    // nothing invented: a harness killed by the signal is no runner_error
+    expect(results.filter((l) => l.result.status === 'error')).toEqual([]);
+    expect(summary.errors).toBe(0);
+    expect(r.stderr).toMatch(/stopped by SIGINT after \d+ cases/);
+    expect(r.left).toBe('');
+  });
+
+  it('should do the same and exit 143 on SIGTERM sent to the tool alone, killing its harness processes', async (ctx) => {
+    await needs(ctx, 'kernel');
+    const r = await stopMidRun('sigterm', 'SIGTERM', 50, ['--seed', '5']);
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.exitCode, r.stderr).toBe(143);
+    await reportsParse(r.out);
+    const summary: Summary = await readSummary(r.out);
+    expect(summary).toMatchObject({ stopped: 'SIGTERM', seed: 5, errors: 0 });
+    expect(summary.cases).toBe((await readResults(r.out)).length);
+    expect(r.left).toBe('');
+  });
+});
+
+/** A tmpfs of `size` at a fresh directory, unmounted (and removed) by the returned function. */
+async function smallDisk(name: string, size: string): Promise<{ dir: string; unmount: () => Promise<void> }> {
+  const dir = join(base, name);
+  await mkdir(dir, { recursive: true });
+  await execa('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  return { dir, unmount: async () => { await execa('umount', [dir], { reject: false }); } };
+}
+
+describe('a host campaign on a full disk', () => {
+  // 1 MiB fills while the harness writes its results (the work directory is under --out); 3 MiB while the reports grow
+  for (const size of ['1m', '3m']) {
+    it(`should stop with one KPTR_DISK_FULL line and exit 2, inventing no finding and leaving valid files (${size})`, async (ctx) => {
+      await needs(ctx, 'kernel');
+      const disk = await smallDisk(`full-${size}`, size);
+      try {
+        const out = join(disk.dir, 'out');
+        const r = await execa(process.execPath, [join(REPO_ROOT, 'bin/kptr-conform.js'), 'run', '--runner', 'host', '--runs', '3000', '--seed', '1', '--no-shrink', '--quiet', '--out', out], {
+          cwd: REPO_ROOT, reject: false, stdin: 'ignore',
+        });
+        expect(r.exitCode, r.stderr).toBe(2);
+        const lines = r.stderr.trim().split('\n');
+        expect(lines, r.stderr).toHaveLength(1);
+        expect(lines[0]).toMatch(/^kptr-conform: KPTR_DISK_FULL: no space left on \/.* — free space or pass --out elsewhere$/);
+        expect(existsSync(join(out, 'findings')) ? await readdir(join(out, 'findings')) : []).toEqual([]);
+        await reportsParse(out);
+        if (existsSync(join(out, 'results.jsonl'))) {
+          expect((await readResults(out)).filter((l) => l.result.status === 'error' || l.result.status === 'fail')).toEqual([]);
+        }
+        expect(await processesUnder(out)).toBe('');
+      } finally {
+        await disk.unmount();
+      }
+    });
+  }
+});
+
+describe('a host campaign stopped while it shrinks', () => {
+  it('should write every failing case as a finding, those not fully shrunk saying so, and exit 130', async (ctx) => {
+    await needs(ctx, 'kernel');
+    // without this known divergence, generated breaks of its rule are findings again, and each is shrunk with clang
+    const root = await checkoutWithoutDivergence(join(base, 'checkout'), HOST_DIVERGENCE);
+    const corpus = (await readdir(join(root, 'specs/regressions'))).filter((f) => f.endsWith('.yaml')).length;
+    const out = join(base, 'shrinking');
+    const runs = 300;
+    const child = execa(process.execPath, [join(root, 'bin/kptr-conform.js'), 'run', '--runner', 'host', '--runs', String(runs), '--seed', '3', '--mode', 'break', '--quiet', '--out', out], {
+      cwd: root, reject: false, stdin: 'ignore',
+    });
+    // every case has run once results.jsonl holds them all: what follows is shrinking
+    const lines = async (): Promise<number> => (await readFile(join(out, 'results.jsonl'), 'utf8').catch(() => '')).split('\n').length - 1;
+    while (child.exitCode === null && (await lines()) < corpus + runs) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1000));
+    child.kill('SIGINT');
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(130);
+    const summary = await readSummary(out);
+    expect(summary.stopped).toBe('SIGINT');
+    expect(summary.cases).toBe(corpus + runs);
+    expect(summary.findings).toHaveLength(summary.failed + summary.errors);
+    const cut = summary.findings.filter((f) => f.unshrunkBecause !== null);
+    expect(cut.length, 'some generated finding should still have been shrinking').toBeGreaterThan(0);
+    for (const f of cut) {
+      expect(f.unshrunkBecause).toBe('interrupted by SIGINT');
+      expect(await readFile(join(out, f.dir, 'README.md'), 'utf8')).toContain('**Not fully shrunk** (interrupted by SIGINT)');
+      // what is written is a real failing case: its mismatch is recorded
+      expect((await readFindingRecord(out, f)).result.status).toBe('fail');
+    }
+    expect(await readFile(join(out, 'report.html'), 'utf8')).toContain('not fully shrunk: interrupted by SIGINT');
+    expect(await processesUnder(out)).toBe('');
+  });
+});

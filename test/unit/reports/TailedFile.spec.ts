@@ -1,0 +1,39 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DiskFull } from '../../../errors/diskFull.ts';
+import { slot, TailedFile } from '../../../reports/TailedFile.ts';
+import { reporterOptions } from './fixtures/sample.ts';
+
+describe('TailedFile', () => {
+  it('should hold head, body and the current tail after every append, with slots patched in place', async () => {
+    const { outDir } = await reporterOptions();
+    const path = join(outDir, 'sub', 'list.json');
+    const f = new TailedFile(path, `{${slot('"n": 0,', 12)} "items": [`, ']}\n');
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ n: 0, items: [] });
+    for (const [i, item] of ['a', 'b', 'c'].entries()) {
+      f.append(`${i === 0 ? '' : ','}"${item}"`);
+      f.patch(1, slot(`"n": ${i + 1},`, 12));
+      expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ n: i + 1, items: ['a', 'b', 'c'].slice(0, i + 1) });
+    }
+    f.append(',"d"', '], "done": true}\n');
+    f.close();
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ n: 3, items: ['a', 'b', 'c', 'd'], done: true });
+  });
+
+  it('should turn a full disk into KPTR_DISK_FULL naming the file', () => {
+    // /dev/full: every write fails with ENOSPC
+    let error: unknown = null;
+    try {
+      new TailedFile('/dev/full', '<a>', '</a>');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(DiskFull);
+    expect((error as DiskFull).oneLine()).toBe('KPTR_DISK_FULL: no space left on /dev/full — free space or pass --out elsewhere');
+  });
+
+  it('should refuse slot text wider than its slot', () => {
+    expect(() => slot('x'.repeat(5), 4)).toThrow(/longer than 4/);
+  });
+});
