@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { kernelDisagreements, type KernelCase } from '../../../reports/kernelDisagreements.ts';
+import { kernelCaseCollector, kernelDisagreements, type KernelCase } from '../../../reports/kernelDisagreements.ts';
+import { sampleCases } from './fixtures/sample.ts';
 import type { CaseResult, Observation, Prediction, ProgramObservation, ProgramPrediction } from '../../../types/index.ts';
 
 const KERNEL = { release: 'r', version: '6.12.0', nrCpus: 2, machine: 'vm' as const };
@@ -52,5 +53,16 @@ describe('kernelDisagreements', () => {
       onKernel('6.18', predictReject('p', 'x'), accepted('p'), 'divergence'),
       onKernel('7.3', predictReject('p', 'x'), accepted('p'), 'divergence'),
     ]))).toEqual([]);
+  });
+});
+
+describe('kernelCaseCollector', () => {
+  it('should keep cases only when the run has several kernels, so a one-kernel campaign does not grow with its cases', () => {
+    const [c] = sampleCases();
+    const one = kernelCaseCollector(1);
+    const two = kernelCaseCollector(2);
+    for (const k of [one, two]) k.add(c!.result, c!.prediction, c!.observation);
+    expect(one.runs().size).toBe(0);
+    expect([...two.runs().values()].flat()).toHaveLength(1);
   });
 });
