@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { KptrError } from '../../errors/KptrError.ts';
+import { prefixScenario } from '../../generators/prefixScenario.ts';
+import { scenario } from '../../generators/scenario.ts';
+import { generateValues } from '../../reports/shrink.ts';
 import type { Summary } from '../../reports/summary.ts';
+import { compileBpf } from '../../runners/codegen/compileBpf.ts';
+import { emitBatch } from '../../runners/codegen/emit.ts';
 import type { TestProgsJson } from '../../reports/testProgsJson.ts';
 import { checkoutWithoutDivergence, HOST_DIVERGENCE, readFindingRecord, readResults, readSummary, REPO_ROOT } from '../helpers/cli.ts';
 import { needs } from '../helpers/needs.ts';
@@ -168,5 +174,23 @@ describe('a host campaign stopped while it shrinks', () => {
     }
     expect(await readFile(join(out, 'report.html'), 'utf8')).toContain('not fully shrunk: interrupted by SIGINT');
     expect(await processesUnder(out)).toBe('');
+  });
+});
+
+describe('clang on a full disk', () => {
+  it('should be KPTR_DISK_FULL naming the object, not a compile failure of the C', async (ctx) => {
+    await needs(ctx, 'kernel');
+    await needs(ctx, 'clang');
+    // 200 KiB: the ~100 KB source of 60 scenarios fits, clang's object does not
+    const disk = await smallDisk('clang-full', '200k');
+    try {
+      const arb = scenario({ mode: 'mixed', progTypes: ['tc', 'syscall'], nrCpus: 2 });
+      const batch = [...generateValues(arb, 1, 60)].map((v, i) => prefixScenario(v.value_, `s1_${i}`));
+      const error = await compileBpf(emitBatch(batch).source, disk.dir, 'b').then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(KptrError);
+      expect((error as KptrError).oneLine()).toBe(`KPTR_DISK_FULL: no space left on ${join(disk.dir, 'b.bpf.o')} — free space or pass --out elsewhere`);
+    } finally {
+      await disk.unmount();
+    }
   });
 });
