@@ -10,11 +10,11 @@ import { replaceFile } from '../../reports/replaceFile.ts';
 import { loadScenarioFile, loadSpec, scenarioToYaml } from '../../specs/load.ts';
 import type { CaseResult, ProgType, Scenario, Spec } from '../../types/index.ts';
 import { EXIT } from '../../errors/exitCodes.ts';
-import { Interrupted, type StopSignal } from '../../errors/interrupted.ts';
+import { Interrupted } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
 import { resolveFromArgv, type CliOptions, type RunConfig } from '../config.ts';
 import { handleInterrupts } from '../interrupt.ts';
-import { notWrittenError, openOutputs, type CampaignFinding, type Outputs } from '../outputs.ts';
+import { notWrittenError, openOutputs, type CampaignFinding, type Finished, type Outputs } from '../outputs.ts';
 import { checkScenarios, type CheckedCase } from '../pipeline.ts';
 import { openSession, type Session } from '../session.ts';
 
@@ -98,12 +98,22 @@ function take<T>(it: Iterator<T>, n: number): T[] {
 }
 
 /**
+ * How a campaign stops: one signal for the runners, aborted by SIGINT / SIGTERM, by a write that failed, or by a
+ * child that saw the terminal's Ctrl-C before the tool did (stop(Interrupted)); the first reason wins.
+ */
+interface Stop {
+  readonly signal: AbortSignal;
+  stop(reason: unknown): void;
+}
+
+/**
  * Generates, runs and compares the corpus and cfg.runs generated cases chunk by chunk; returns the failing ones.
- * Stopped by `signal` (an Interrupted reason), it returns those failing so far; any other stop is thrown.
+ * Interrupted, it returns those failing so far; any other error is thrown.
  */
 async function runCases(
-  session: Session, spec: Spec, cfg: RunConfig, arb: fc.Arbitrary<Scenario>, corpus: readonly Scenario[], outputs: Outputs, signal: AbortSignal,
+  session: Session, spec: Spec, cfg: RunConfig, arb: fc.Arbitrary<Scenario>, corpus: readonly Scenario[], outputs: Outputs, run: Stop,
 ): Promise<Failing[]> {
+  const { signal } = run;
   const failing: Failing[] = [];
   const check = async (scenarios: readonly Scenario[], values: readonly fc.Value<Scenario>[] | null, first: number): Promise<void> => {
     const cases = await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios, signal, onCase: (c) => outputs.onCase(c) });
@@ -127,17 +137,19 @@ async function runCases(
     }
   } catch (e) {
     if (!(e instanceof Interrupted)) throw e;
+    run.stop(e);
   }
   return failing;
 }
 
 /**
- * Writes one finding per failing case, shrinking generated ones first. Once `signal` is aborted (a signal), the rest
- * are written as they were seen, unshrunk and saying so, without running anything more.
+ * Writes one finding per failing case, shrinking generated ones first. Once the run is stopping, the rest are written
+ * as they were seen, unshrunk and saying so, without running anything more.
  */
 async function writeFindings(
-  session: Session, spec: Spec, cfg: RunConfig, arb: fc.Arbitrary<Scenario>, failing: readonly Failing[], outputs: Outputs, signal: AbortSignal,
+  session: Session, spec: Spec, cfg: RunConfig, arb: fc.Arbitrary<Scenario>, failing: readonly Failing[], outputs: Outputs, run: Stop,
 ): Promise<void> {
+  const { signal } = run;
   const why = (): string => (signal.reason instanceof Interrupted ? signal.reason.message : 'the run was stopping');
   for (const f of failing) {
     let reproduced: boolean | null = null;
@@ -151,6 +163,7 @@ async function writeFindings(
         if (shrinkable) shrunk = await shrinkCase(session, spec, cfg, arb, f.value!, f.checked, signal);
       } catch (e) {
         if (!(e instanceof Interrupted)) throw e;
+        run.stop(e);
       }
     }
     const cutShort = cfg.shrink && f.value !== null && (shrunk === null ? signal.aborted : shrunk.interrupted);
@@ -184,13 +197,14 @@ export async function campaign(opts: CliOptions): Promise<number> {
   const interrupt = handleInterrupts({
     stderr: process.stderr, exit: (code) => process.exit(code), writing: `the summary, reports and findings so far to ${cfg.outDir}`,
   });
-  // a write that fails stops the run as a signal does: the runners kill their children and reject with the error
   const halt = new AbortController();
-  const signal = AbortSignal.any([interrupt.signal, halt.signal]);
+  const run: Stop = { signal: halt.signal, stop: (reason) => { if (!halt.signal.aborted) halt.abort(reason); } };
+  interrupt.signal.addEventListener('abort', () => run.stop(interrupt.signal.reason), { once: true });
+  const { signal } = run;
   if (opts.seed === undefined && cfg.runs > 0) process.stderr.write(`kptr-conform: seed ${cfg.seed} (random; rerun with --seed ${cfg.seed})\n`);
-  const outputs = openOutputs(cfg, spec, (e) => halt.abort(e));
+  // a write that fails stops the run as a signal does: the runners kill their children and reject with the error
+  const outputs = openOutputs(cfg, spec, run.stop);
   let failure: unknown = null;
-  let childSaw: StopSignal | null = null;
   try {
     for (const kernelName of cfg.kernels) {
       signal.throwIfAborted();
@@ -204,21 +218,24 @@ export async function campaign(opts: CliOptions): Promise<number> {
       const corpus = loadCorpus(cfg.corpusDir);
       // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
       outputs.startSegment(session, corpus.length + cfg.runs);
-      const failing = await runCases(session, spec, cfg, arb, corpus, outputs, signal);
-      if (halt.signal.aborted) throw halt.signal.reason;
-      await writeFindings(session, spec, cfg, arb, failing, outputs, signal);
-      if (interrupt.signal.aborted) break;
+      const failing = await runCases(session, spec, cfg, arb, corpus, outputs, run);
+      if (signal.aborted && !(signal.reason instanceof Interrupted)) throw signal.reason;
+      await writeFindings(session, spec, cfg, arb, failing, outputs, run);
+      if (signal.aborted) break;
       outputs.endSegment();
     }
   } catch (e) {
-    if (e instanceof Interrupted) childSaw = e.signal;
+    if (e instanceof Interrupted) run.stop(e);
     else failure = e;
   }
-  // a child may see the terminal's Ctrl-C (same process group) and end before our handler runs
-  const received = interrupt.received() ?? childSaw;
+  const received = signal.reason instanceof Interrupted ? signal.reason.signal : null;
   const stopped = received ?? (failure instanceof KptrError ? failure.code : failure === null ? null : 'error');
-  const done = await outputs.finish(stopped);
-  interrupt.dispose();
+  let done: Finished;
+  try {
+    done = await outputs.finish(stopped);
+  } finally {
+    interrupt.dispose();
+  }
   const unwritten = notWrittenError(done, failure);
   if (unwritten) throw unwritten;
   if (failure !== null) throw failure;
