@@ -148,7 +148,8 @@ export async function bootVm(o: BootOptions): Promise<BootResult> {
   }, POLL_MS);
   const result = await child.finally(() => clearInterval(watch));
   // a guest stopped with the run (QEMU itself ends cleanly on the terminal's SIGINT/SIGTERM) says nothing of its cases
-  const stopped = childStopped(result, o.signal) ?? (/terminating on signal (2|15)\b/.test(String(result.stderr ?? '')) ? new Interrupted('SIGINT') : null);
+  const bySignal = /terminating on signal (2|15)\b/.exec(String(result.stderr ?? ''))?.[1];
+  const stopped = childStopped(result, o.signal) ?? (bySignal === undefined ? null : new Interrupted(bySignal === '2' ? 'SIGINT' : 'SIGTERM'));
   if (stopped) throw stopped;
   if ('code' in result && result.code === 'ENOENT') {
     throw new KptrError('KPTR_QEMU_MISSING', `${QEMU} is not installed`, 'install qemu-system-x86 (scripts/setup.sh)');
