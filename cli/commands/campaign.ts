@@ -1,5 +1,4 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type fc from 'fast-check';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
@@ -180,7 +179,6 @@ async function writeFindings(
     await outputs.onFinding(finding);
     // the corpus replays findings before every campaign: one that did not come back alone would only be noise
     if (cfg.saveFindings && cfg.corpusDir && reproduced !== false) {
-      await mkdir(cfg.corpusDir, { recursive: true });
       await replaceFile(join(cfg.corpusDir, `${finding.id}.yaml`), scenarioToYaml(finding.checked.scenario));
     }
   }
