@@ -18,3 +18,11 @@ export class StringTable {
     return Buffer.from(this.parts.map((p) => `${p}\0`).join(''));
   }
 }
+
+/** The NUL-terminated string at `off` of a string table, or null when `off` is outside it or the string is unterminated. */
+export function stringAt(table: Uint8Array, off: number): string | null {
+  if (off < 0 || off >= table.length) return null;
+  const end = table.indexOf(0, off);
+  if (end < 0) return null;
+  return Buffer.from(table.buffer, table.byteOffset + off, end - off).toString('utf8');
+}

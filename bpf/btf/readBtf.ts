@@ -1,0 +1,171 @@
+import { ObjectFormatError } from '../ObjectFormatError.ts';
+import { stringAt } from '../StringTable.ts';
+import {
+  BTF_FUNC_LINKAGE, BTF_INT_ENCODING, BTF_KIND, BTF_MAGIC, BTF_VAR_LINKAGE,
+  type Btf, type BtfIntEncoding, type BtfKindName, type BtfType, type FuncLinkage, type VarLinkage,
+} from './kinds.ts';
+
+const KIND_NAMES = Object.fromEntries(Object.entries(BTF_KIND).map(([k, v]) => [v, k])) as Record<number, BtfKindName>;
+const INT_ENCODINGS = Object.fromEntries(Object.entries(BTF_INT_ENCODING).map(([k, v]) => [v, k])) as Record<number, BtfIntEncoding>;
+const FUNC_LINKAGES = Object.fromEntries(Object.entries(BTF_FUNC_LINKAGE).map(([k, v]) => [v, k])) as Record<number, FuncLinkage>;
+const VAR_LINKAGES = Object.fromEntries(Object.entries(BTF_VAR_LINKAGE).map(([k, v]) => [v, k])) as Record<number, VarLinkage>;
+
+/**
+ * Decodes a .BTF section (struct btf_header, then the type records, then the strings), little-endian.
+ * @param section the section's name, for errors
+ * @throws ObjectFormatError KPTR_OBJECT_MALFORMED naming the byte offset in the section where a record is bad
+ */
+export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
+  const fail = (offset: number, what: string): never => {
+    throw new ObjectFormatError(section, offset, what);
+  };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 24) fail(0, `${bytes.length} bytes is too short for a BTF header`);
+  if (view.getUint16(0, true) !== BTF_MAGIC) fail(0, `bad magic 0x${view.getUint16(0, true).toString(16)} (want 0xeb9f, little-endian)`);
+  if (view.getUint8(2) !== 1) fail(2, `unsupported BTF version ${view.getUint8(2)}`);
+  const hdrLen = view.getUint32(4, true);
+  const [typeOff, typeLen, strOff, strLen] = [8, 12, 16, 20].map((o) => view.getUint32(o, true)) as [number, number, number, number];
+  if (hdrLen < 24 || hdrLen > bytes.length) fail(4, `bad hdr_len ${hdrLen}`);
+  if (hdrLen + typeOff + typeLen > bytes.length || typeOff % 4 !== 0) fail(8, `type section [${typeOff}, +${typeLen}) outside the ${bytes.length - hdrLen} bytes after the header`);
+  if (hdrLen + strOff + strLen > bytes.length) fail(16, `string section [${strOff}, +${strLen}) outside the ${bytes.length - hdrLen} bytes after the header`);
+  const strings = bytes.subarray(hdrLen + strOff, hdrLen + strOff + strLen);
+  if (strLen > 0 && strings[strLen - 1] !== 0) fail(hdrLen + strOff + strLen - 1, 'string section does not end in NUL');
+
+  let at = hdrLen + typeOff;
+  const end = at + typeLen;
+  const u32 = (): number => {
+    if (at + 4 > end) fail(at, 'type record runs past the end of the type section');
+    const v = view.getUint32(at, true);
+    at += 4;
+    return v;
+  };
+  const name = (off: number, where: number): string => stringAt(strings, off) ?? fail(where, `name offset ${off} outside the ${strLen}-byte string section`);
+  const types: BtfType[] = [{ kind: 'VOID', name: '' }];
+  /** where each type's record starts, for errors */
+  const starts = [0];
+  while (at < end) {
+    const start = at;
+    starts.push(start);
+    const nameOff = u32();
+    const info = u32();
+    const sizeOrType = u32();
+    const kindNo = (info >>> 24) & 0x1f;
+    const kind = KIND_NAMES[kindNo] ?? fail(start + 4, `type [${types.length}] has unknown kind ${kindNo}`);
+    const vlen = info & 0xffff;
+    const kflag = (info >>> 31) === 1;
+    const n = name(nameOff, start);
+    const bad = (what: string): never => fail(start, `type [${types.length}] ${kind} '${n}': ${what}`);
+    switch (kind) {
+      case 'INT': {
+        const word = u32();
+        const encoding = INT_ENCODINGS[(word >>> 24) & 0x0f] ?? bad(`unknown encoding ${(word >>> 24) & 0x0f}`);
+        types.push({ kind, name: n, size: sizeOrType, bitsOffset: (word >>> 16) & 0xff, nrBits: word & 0xff, encoding });
+        break;
+      }
+      case 'PTR':
+      case 'TYPEDEF':
+      case 'VOLATILE':
+      case 'CONST':
+      case 'RESTRICT':
+      case 'TYPE_TAG':
+        types.push({ kind, name: n, type: sizeOrType });
+        break;
+      case 'ARRAY':
+        types.push({ kind, name: n, type: u32(), indexType: u32(), nelems: u32() });
+        break;
+      case 'STRUCT':
+      case 'UNION': {
+        const members = Array.from({ length: vlen }, () => {
+          const m = at;
+          const mName = name(u32(), m);
+          const type = u32();
+          const off = u32();
+          return { name: mName, type, bitOffset: kflag ? off & 0xffffff : off, bitfieldSize: kflag ? off >>> 24 : 0 };
+        });
+        types.push({ kind, name: n, size: sizeOrType, kflag, members });
+        break;
+      }
+      case 'ENUM': {
+        const values = Array.from({ length: vlen }, () => {
+          const m = at;
+          const vName = name(u32(), m);
+          const raw = u32();
+          return { name: vName, val: kflag ? raw | 0 : raw };
+        });
+        types.push({ kind, name: n, size: sizeOrType, signed: kflag, values });
+        break;
+      }
+      case 'ENUM64': {
+        const values = Array.from({ length: vlen }, () => {
+          const m = at;
+          const vName = name(u32(), m);
+          const lo = BigInt(u32());
+          const v = (BigInt(u32()) << 32n) | lo;
+          return { name: vName, val: (kflag ? BigInt.asIntN(64, v) : v).toString() };
+        });
+        types.push({ kind, name: n, size: sizeOrType, signed: kflag, values });
+        break;
+      }
+      case 'FWD':
+        types.push({ kind, name: n, fwdKind: kflag ? 'union' : 'struct' });
+        break;
+      case 'FUNC':
+        types.push({ kind, name: n, type: sizeOrType, linkage: FUNC_LINKAGES[vlen] ?? bad(`unknown linkage ${vlen}`) });
+        break;
+      case 'FUNC_PROTO': {
+        const params = Array.from({ length: vlen }, () => {
+          const m = at;
+          return { name: name(u32(), m), type: u32() };
+        });
+        types.push({ kind, name: n, returnType: sizeOrType, params });
+        break;
+      }
+      case 'VAR': {
+        const l = u32();
+        types.push({ kind, name: n, type: sizeOrType, linkage: VAR_LINKAGES[l] ?? bad(`unknown linkage ${l}`) });
+        break;
+      }
+      case 'DATASEC':
+        types.push({ kind, name: n, size: sizeOrType, vars: Array.from({ length: vlen }, () => ({ type: u32(), offset: u32(), size: u32() })) });
+        break;
+      case 'FLOAT':
+        types.push({ kind, name: n, size: sizeOrType });
+        break;
+      case 'DECL_TAG':
+        types.push({ kind, name: n, type: sizeOrType, componentIdx: u32() | 0 });
+        break;
+    }
+  }
+  const count = types.length;
+  types.forEach((t, id) => {
+    for (const ref of referencedIds(t)) if (ref >= count) fail(starts[id]!, `type [${id}] ${t.kind} '${t.name}' refers to type ${ref}, but there are ${count - 1}`);
+  });
+  return { types, strings };
+}
+
+/** The type ids a record refers to. */
+function referencedIds(t: BtfType): number[] {
+  switch (t.kind) {
+    case 'PTR':
+    case 'TYPEDEF':
+    case 'VOLATILE':
+    case 'CONST':
+    case 'RESTRICT':
+    case 'TYPE_TAG':
+    case 'FUNC':
+    case 'VAR':
+    case 'DECL_TAG':
+      return [t.type];
+    case 'ARRAY':
+      return [t.type, t.indexType];
+    case 'STRUCT':
+    case 'UNION':
+      return t.members.map((m) => m.type);
+    case 'FUNC_PROTO':
+      return [t.returnType, ...t.params.map((p) => p.type)];
+    case 'DATASEC':
+      return t.vars.map((v) => v.type);
+    default:
+      return [];
+  }
+}
