@@ -65,7 +65,7 @@ function kptrOf(btf: Btf, id: number, offset: number): KptrField | null {
 
 /**
  * The kptr fields of a value of type `id` at byte `base` (btf_parse_fields for BPF_KPTR_*): members of structs,
- * nested structs and arrays of them, and the variables of a DATASEC.
+ * nested structs and arrays of them.
  */
 export function kptrFields(btf: Btf, id: number, base = 0): KptrField[] {
   const direct = kptrOf(btf, id, base);
@@ -81,11 +81,6 @@ export function kptrFields(btf: Btf, id: number, base = 0): KptrField[] {
       if (one.length === 0) return [];
       return Array.from({ length: t.nelems }, (_, i) => one.map((f) => ({ ...f, offset: base + i * size + f.offset }))).flat();
     }
-    case 'DATASEC':
-      return t.vars.flatMap((v) => {
-        const variable = btf.types[v.type];
-        return variable?.kind === 'VAR' ? kptrFields(btf, variable.type, base + v.offset) : [];
-      });
     default:
       return [];
   }

@@ -114,8 +114,11 @@ function internalMaps(elf: ElfFile, btf: Btf, rodata: Readonly<Record<string, nu
     const vars: DatasecVar[] = (sec?.type.vars ?? []).map((v) => {
       const variable = btf.types[v.type];
       if (variable?.kind !== 'VAR') throw new ObjectFormatError(s.name, v.offset, `DATASEC ${s.name} entry [${v.type}] is not a VAR`);
-      if (v.offset + v.size > s.size) throw new ObjectFormatError(s.name, v.offset, `variable ${variable.name} (${v.size} bytes) runs past the section's ${s.size} bytes`);
-      return { name: variable.name, offset: v.offset, size: v.size, typeId: variable.type, signed: signedness(btf, variable.type) };
+      // btf_fixup_datasec: clang-16 leaves DATASEC offsets 0, libbpf takes each variable's from its ELF symbol
+      const sym = elf.symbols.find((x) => x.name === variable.name && x.section === s.name && x.type === 'object');
+      const offset = sym ? sym.value : v.offset;
+      if (offset + v.size > s.size) throw new ObjectFormatError(s.name, offset, `variable ${variable.name} (${v.size} bytes) runs past the section's ${s.size} bytes`);
+      return { name: variable.name, offset, size: v.size, typeId: variable.type, signed: signedness(btf, variable.type) };
     });
     if (kind === 'rodata') {
       for (const v of vars) {
@@ -125,7 +128,7 @@ function internalMaps(elf: ElfFile, btf: Btf, rodata: Readonly<Record<string, nu
         for (let i = 0; i < v.size; i++) initial[v.offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);
       }
     }
-    const fields = sec ? kptrFields(btf, sec.id) : [];
+    const fields = vars.flatMap((v) => kptrFields(btf, v.typeId, v.offset));
     out.push({
       name: s.name, type: 'array', keySize: 4, valueSize: s.size, maxEntries: 1,
       flags: (kind === 'rodata' ? BPF_F_RDONLY_PROG : 0) | (fields.length === 0 ? BPF_F_MMAPABLE : 0),
