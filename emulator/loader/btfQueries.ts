@@ -1,0 +1,94 @@
+import type { Btf, BtfType } from '../../bpf/btf/kinds.ts';
+import type { KptrField } from './objectSpec.ts';
+
+/** The questions the loader and the machine ask of an object's BTF. */
+
+/** `id` with typedefs and const/volatile/restrict peeled off (type tags kept: they carry `kptr`). */
+export function skipModifiers(btf: Btf, id: number): number {
+  for (let n = 0; n < 64; n++) {
+    const t = btf.types[id];
+    if (!t || (t.kind !== 'TYPEDEF' && t.kind !== 'CONST' && t.kind !== 'VOLATILE' && t.kind !== 'RESTRICT')) return id;
+    id = t.type;
+  }
+  return id;
+}
+
+export function typeAt(btf: Btf, id: number): BtfType | null {
+  return btf.types[id] ?? null;
+}
+
+/** Size in bytes of a type (btf__resolve_size), or null for one without a size (void, FUNC, FWD). */
+export function sizeOf(btf: Btf, id: number): number | null {
+  const t = btf.types[skipModifiers(btf, id)];
+  if (!t) return null;
+  switch (t.kind) {
+    case 'INT':
+    case 'STRUCT':
+    case 'UNION':
+    case 'ENUM':
+    case 'ENUM64':
+    case 'FLOAT':
+    case 'DATASEC':
+      return t.size;
+    case 'PTR':
+      return 8;
+    case 'ARRAY': {
+      const e = sizeOf(btf, t.type);
+      return e === null ? null : e * t.nelems;
+    }
+    case 'TYPE_TAG':
+    case 'VAR':
+      return sizeOf(btf, t.type);
+    default:
+      return null;
+  }
+}
+
+/** For an integer or enum type: whether it is signed (BTF_INT_SIGNED, or an enum's kind_flag); else null. */
+export function signedness(btf: Btf, id: number): boolean | null {
+  const t = btf.types[skipModifiers(btf, id)];
+  if (t?.kind === 'INT') return t.encoding === 'SIGNED';
+  if (t?.kind === 'ENUM' || t?.kind === 'ENUM64') return t.signed;
+  return null;
+}
+
+/** A pointer member `T __kptr *` / `T __percpu_kptr *`: PTR → TYPE_TAG → (modifiers) → STRUCT, as clang emits it. */
+function kptrOf(btf: Btf, id: number, offset: number): KptrField | null {
+  const p = btf.types[skipModifiers(btf, id)];
+  if (p?.kind !== 'PTR') return null;
+  const tag = btf.types[p.type];
+  if (tag?.kind !== 'TYPE_TAG' || (tag.name !== 'kptr' && tag.name !== 'percpu_kptr')) return null;
+  const pointeeTypeId = skipModifiers(btf, tag.type);
+  const s = btf.types[pointeeTypeId];
+  return { offset, tag: tag.name, pointeeTypeId, pointee: s?.name ?? '' };
+}
+
+/**
+ * The kptr fields of a value of type `id` at byte `base` (btf_parse_fields for BPF_KPTR_*): members of structs,
+ * nested structs and arrays of them.
+ */
+export function kptrFields(btf: Btf, id: number, base = 0): KptrField[] {
+  const direct = kptrOf(btf, id, base);
+  if (direct) return [direct];
+  const t = btf.types[skipModifiers(btf, id)];
+  if (!t) return [];
+  switch (t.kind) {
+    case 'STRUCT':
+      return t.members.flatMap((m) => (m.bitOffset % 8 === 0 ? kptrFields(btf, m.type, base + m.bitOffset / 8) : []));
+    case 'ARRAY': {
+      const size = sizeOf(btf, t.type) ?? 0;
+      const one = kptrFields(btf, t.type, 0);
+      if (one.length === 0) return [];
+      return Array.from({ length: t.nelems }, (_, i) => one.map((f) => ({ ...f, offset: base + i * size + f.offset }))).flat();
+    }
+    default:
+      return [];
+  }
+}
+
+/** The DATASEC called `name`, with its id, or null. */
+export function datasec(btf: Btf, name: string): { readonly id: number; readonly type: Extract<BtfType, { kind: 'DATASEC' }> } | null {
+  const id = btf.types.findIndex((t) => t.kind === 'DATASEC' && t.name === name);
+  const type = btf.types[id];
+  return type?.kind === 'DATASEC' ? { id, type } : null;
+}
