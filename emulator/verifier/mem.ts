@@ -27,9 +27,12 @@ export function unknownOfSize(size: number): RegState {
   return size >= 8 ? regUnknown() : regScalar(scalarURange(0n, (1n << BigInt(size * 8)) - 1n));
 }
 
-/** The kptr fields a kernel sees in this map (6.1 does not know the percpu_kptr tag). */
+/**
+ * The kptr fields a kernel sees in this map. Before local kptrs (6.1) btf_parse_fields fails on the percpu_kptr tag
+ * and on a pointee that is not a vmlinux type, and map creation drops the whole record: the value is plain data.
+ */
 export function mapKptrFields(env: Env, map: MapDesc): readonly KptrField[] {
-  return (map.fields ?? []).filter((f) => f.kind !== 'percpu_kptr' || env.profile.features.percpu_kptr);
+  return env.profile.features.percpu_kptr ? (map.fields ?? []) : [];
 }
 
 function btfFieldTypeName(f: KptrField): string {
