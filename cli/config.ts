@@ -3,6 +3,8 @@ import { KptrError } from '../errors/KptrError.ts';
 import { reporters } from '../reports/reporter.ts';
 import { CODEGENS, type Codegen } from '../runners/buildObject.ts';
 import type { ProgType, RunnerName } from '../types/index.ts';
+import { PROFILE_NAMES } from '../emulator/verifier/profile.ts';
+import { DEFAULT_EMULATOR_KERNEL } from '../runners/emulator/index.ts';
 
 /** What the user typed, every field optional (commander's output). */
 export interface CliOptions {
@@ -29,7 +31,7 @@ export interface CliOptions {
 /** The options resolved once, every field filled; nothing further down re-reads argv or process.env. */
 export interface RunConfig {
   readonly runner: RunnerName;
-  /** kernel names or image paths for the vm runner; ['host'] for the host runner */
+  /** kernel names or image paths for the vm runner; ['host'] for the host runner; profile names for the emulator */
   readonly kernels: readonly string[];
   readonly runs: number;
   readonly seed: number;
@@ -54,7 +56,7 @@ export interface RunConfig {
   readonly codegen: Codegen;
 }
 
-const RUNNERS: readonly RunnerName[] = ['host', 'vm'];
+const RUNNERS: readonly RunnerName[] = ['host', 'vm', 'emulator'];
 const PROG_TYPES: readonly ProgType[] = ['tc', 'syscall', 'fentry', 'fentry.s'];
 const MODES = ['valid', 'break', 'mixed'] as const;
 
@@ -94,7 +96,10 @@ export function resolveConfig(
   const runner = oneOf(opts.runner ?? 'host', RUNNERS, '--runner');
   const kernelList = opts.kernels ?? opts.kernel;
   if (runner === 'vm' && !kernelList) throw usage('--runner vm needs --kernel <6.1|6.12|6.18|7.3|latest|PATH>', 'add e.g. --kernel 6.12');
-  const kernels = runner === 'host' ? ['host'] : kernelList!.split(',').map((k) => k.trim()).filter(Boolean);
+  const kernels = runner === 'host' ? ['host']
+    : runner === 'emulator' && !kernelList ? [DEFAULT_EMULATOR_KERNEL]
+    : kernelList!.split(',').map((k) => k.trim()).filter(Boolean);
+  if (runner === 'emulator') for (const k of kernels) oneOf(k, PROFILE_NAMES, '--kernel');
   const formats = (opts.format ?? ctx.formatNames.join(',')).split(',').map((f) => f.trim()).filter(Boolean);
   for (const f of formats) oneOf(f, ctx.formatNames, '--format');
   const progTypes = (opts.progTypes ?? PROG_TYPES.join(',')).split(',').map((t) => oneOf(t.trim(), PROG_TYPES, '--prog-types'));

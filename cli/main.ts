@@ -23,8 +23,8 @@ const program = new Command('kptr-conform')
 
 const runOptions = (c: Command): Command =>
   c
-    .option('--runner <runner>', 'host | vm', 'host')
-    .option('--kernel <name|path>', 'vm runner: 6.1 | 6.12 | 6.18 | 7.3 | latest | path to a bzImage')
+    .option('--runner <runner>', 'host | vm | emulator', 'host')
+    .option('--kernel <name|path>', 'vm runner: 6.1 | 6.12 | 6.18 | 7.3 | latest | path to a bzImage; emulator: 6.1 | 6.12 | 6.18 | 6.18.44 | 7.3 (default 6.18.44)')
     .option('--codegen <how>', 'clang | direct: compile the C, or write the BPF object directly (default: direct for run, clang otherwise)')
     .option('--lanes <n>', 'vm runner: guests booted side by side (default: one per host CPU under TCG, one per two with KVM)')
     .option('--out <dir>', 'write summary.json, results.jsonl, junit.xml, test_progs.json, report.html here (default: ./kptr-out-<command>-<time>)')

@@ -3,6 +3,8 @@ import { KptrError } from '../errors/KptrError.ts';
 import { createHostRunner } from '../runners/host/index.ts';
 import type { Runner } from '../runners/runner.ts';
 import { createVmRunner } from '../runners/vm/index.ts';
+import { createEmulatorRunner } from '../runners/emulator/index.ts';
+import type { ProfileName } from '../emulator/verifier/profile.ts';
 import type { KernelInfo, ProgType, RunnerCapabilities } from '../types/index.ts';
 import type { RunConfig } from './config.ts';
 import type { Codegen } from '../runners/buildObject.ts';
@@ -34,7 +36,9 @@ export async function openSession(cfg: RunConfig, kernel: string): Promise<Sessi
   mkdirSync(workDir, { recursive: true });
   const make = (codegen: Codegen, dir: string): Runner => (cfg.runner === 'host'
     ? createHostRunner({ workDir: dir, codegen })
-    : createVmRunner({ kernel, workDir: dir, codegen, ...(cfg.lanes === null ? {} : { lanes: cfg.lanes }) }));
+    : cfg.runner === 'emulator'
+      ? createEmulatorRunner({ kernel: kernel as ProfileName, workDir: dir, codegen })
+      : createVmRunner({ kernel, workDir: dir, codegen, ...(cfg.lanes === null ? {} : { lanes: cfg.lanes }) }));
   const runner = make(cfg.codegen, workDir);
   let clang: Runner | null = cfg.codegen === 'clang' ? runner : null;
   const caps = await runner.probe();

@@ -156,6 +156,8 @@ function slotsafe(old: StackSlot, cur: StackSlot, ids: IdMap, mode: Compare): bo
   if (old.spilled !== null && cur.spilled !== null && !regsafe(old.spilled, cur.spilled, ids, mode)) return false;
   if (old.iter !== null) {
     if (cur.iter === null || old.iter.state !== cur.iter.state || !ids.check(old.iter.refObjId, cur.iter.refObjId)) return false;
+    // iter_active_depths_differ: another iteration of an iterator loop is progress, not an infinite loop
+    if (mode === 'exact' && old.iter.state === 'ACTIVE' && old.iter.depth !== cur.iter.depth) return false;
   }
   return true;
 }

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROFILE_NAMES, loadProfile } from '../../../emulator/verifier/profile.ts';
+import { CODEGENS } from '../../../runners/buildObject.ts';
 import { createEmulatorRunner } from '../../../runners/emulator/index.ts';
+import { needs } from '../../helpers/needs.ts';
 import { matchMessages } from '../../../reports/matchMessages.ts';
 import { loadSelftests, loadSpec } from '../../../specs/load.ts';
 import { parseKernelVersion, versionInRange } from '../../../specs/versionRange.ts';
@@ -44,10 +46,11 @@ function judge(c: SelftestCase, o: Observation, version: string): { mismatches: 
 }
 
 describe('emulator runner on the built-in selftests', () => {
-  for (const kernel of PROFILE_NAMES) {
-    it(`should give the recorded outcome of every case on ${kernel}`, async () => {
+  for (const codegen of CODEGENS) for (const kernel of PROFILE_NAMES) {
+    it(`should give the recorded outcome of every case on ${kernel} (${codegen} objects)`, async (ctx) => {
+      if (codegen === 'clang') await needs(ctx, 'clang');
       const version = parseKernelVersion(loadProfile(kernel).release);
-      const runner = createEmulatorRunner({ kernel, workDir: join(tmpdir(), 'kptr-emu') });
+      const runner = createEmulatorRunner({ kernel, codegen, workDir: join(tmpdir(), `kptr-emu-${process.pid}`) });
       const plan = (id: string) => ({ scenarioId: id, expectedAccepted: [], wellFormed: true, execute: true, expectSplat: false });
       const obs = await runner.run(cases.map((c) => ({ scenario: c.scenario, plan: plan(c.scenario.id) })));
       const results = cases.map((c, i) => judge(c, obs[i]!, version));
