@@ -77,9 +77,22 @@ function mapDesc(btf: Btf, m: MapSpec): MapDesc {
   };
 }
 
-/** The verifier model's view of program `prog` of `obj`. */
+const mapDescs = new WeakMap<BpfObjectSpec, readonly MapDesc[]>();
+const localTypes = new WeakMap<BpfObjectSpec, Map<number, LocalType | null>>();
+
+/** The verifier model's view of program `prog` of `obj` (map descriptions and type facts computed once per object). */
 export function verifierProgram(obj: BpfObjectSpec, prog: ProgramSpec): VerifierProgram {
-  const maps = obj.maps.map((m) => mapDesc(obj.btf, m));
+  let maps = mapDescs.get(obj);
+  if (maps === undefined) {
+    maps = obj.maps.map((m) => mapDesc(obj.btf, m));
+    mapDescs.set(obj, maps);
+  }
+  let types = localTypes.get(obj);
+  if (types === undefined) {
+    types = new Map();
+    localTypes.set(obj, types);
+  }
+  const known = types;
   const ldImm64: Record<number, LdImm64> = {};
   const kfuncCalls: Record<number, string> = {};
   for (const r of prog.relocations) {
@@ -97,6 +110,9 @@ export function verifierProgram(obj: BpfObjectSpec, prog: ProgramSpec): Verifier
     ldImm64,
     kfuncCalls,
     externKfuncs: obj.kfuncs.filter((k) => !k.weak).map((k) => k.name),
-    localType: (id) => localTypeOf(obj.btf, id),
+    localType: (id) => {
+      if (!known.has(id)) known.set(id, localTypeOf(obj.btf, id));
+      return known.get(id)!;
+    },
   };
 }

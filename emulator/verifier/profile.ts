@@ -11,7 +11,7 @@ import { KptrError } from '../../errors/KptrError.ts';
 import { SPEC_DIR } from '../../specs/load.ts';
 import { ShapeError, child, readBoolean, readInteger, readList, readMatching, readNullable, readObject, readString } from '../../specs/shape.ts';
 
-export const PROFILE_NAMES = ['6.1', '6.12', '6.18', '6.18.44', '7.3'] as const;
+export const PROFILE_NAMES = ['6.1', '6.12', '6.18', '6.18.44', '6.18.44-v1045', '7.3'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 export interface ProfileFeatures {
