@@ -2,7 +2,7 @@
  * `npm run bench`: end-to-end throughput of the pipeline on one runner and where the time goes.
  * Prints figures; asserts nothing (speed targets live here, never in tests).
  *   KPTR_BENCH_CASES (default 2000: a campaign's steady state; 400 cases measure mostly JIT warm-up, ~480 cases/s), KPTR_BENCH_SEED (default 1), KPTR_BENCH_BATCH (scenarios per object; runner default)
- *   KPTR_BENCH_RUNNER=host|vm (default host), KPTR_BENCH_KERNEL (vm; default 6.12),
+ *   KPTR_BENCH_RUNNER=host|vm|emulator (default host), KPTR_BENCH_KERNEL (vm: default 6.12; emulator: a profile, default 6.18.44),
  *   KPTR_BENCH_PROG_TYPES (default: tc,syscall on the host, all four in a vm),
  *   KPTR_BENCH_CODEGEN=direct|clang (default direct, as campaigns; clang is timed apart either way)
  */
@@ -21,6 +21,8 @@ import { emitBatch } from '../runners/codegen/emit.ts';
 import { packBatches } from '../runners/codegen/packBatches.ts';
 import { createHostRunner, DEFAULT_MAX_PER_BATCH } from '../runners/host/index.ts';
 import { createVmRunner, type VmBootStats } from '../runners/vm/index.ts';
+import { createEmulatorRunner, DEFAULT_EMULATOR_KERNEL } from '../runners/emulator/index.ts';
+import type { ProfileName } from '../emulator/verifier/profile.ts';
 import type { ProgType } from '../types/index.ts';
 import { loadSpec } from '../specs/load.ts';
 import { planFor } from '../cli/pipeline.ts';
@@ -36,16 +38,19 @@ const row = (name: string, v: number, total: number): string =>
 const spec = loadSpec();
 const maxPerBatch = Number(process.env.KPTR_BENCH_BATCH ?? DEFAULT_MAX_PER_BATCH);
 const onVm = process.env.KPTR_BENCH_RUNNER === 'vm';
+const onEmulator = process.env.KPTR_BENCH_RUNNER === 'emulator';
 const codegen = (process.env.KPTR_BENCH_CODEGEN ?? 'direct') as Codegen;
 if (!CODEGENS.includes(codegen)) throw new Error(`KPTR_BENCH_CODEGEN must be one of ${CODEGENS.join(', ')}`);
 const boots: VmBootStats[] = [];
 const runner = onVm
   ? createVmRunner({ kernel: process.env.KPTR_BENCH_KERNEL ?? '6.12', workDir: join(work, 'vm'), maxPerBatch, codegen, onBoot: (b) => boots.push(b) })
-  : createHostRunner({ workDir: join(work, 'host'), maxPerBatch, codegen });
+  : onEmulator
+    ? createEmulatorRunner({ kernel: (process.env.KPTR_BENCH_KERNEL ?? DEFAULT_EMULATOR_KERNEL) as ProfileName, workDir: join(work, 'emu'), maxPerBatch, codegen })
+    : createHostRunner({ workDir: join(work, 'host'), maxPerBatch, codegen });
 const caps = await runner.probe();
 if (!caps.kernel || caps.problems.length > 0) throw new Error(`${runner.name} runner unavailable: ${caps.problems.join('; ')}`);
 const kernel = caps.kernel;
-const wanted = (process.env.KPTR_BENCH_PROG_TYPES ?? (onVm ? 'tc,syscall,fentry,fentry.s' : 'tc,syscall')).split(',') as ProgType[];
+const wanted = (process.env.KPTR_BENCH_PROG_TYPES ?? (onVm || onEmulator ? 'tc,syscall,fentry,fentry.s' : 'tc,syscall')).split(',') as ProgType[];
 const progTypes = wanted.filter((t) => caps.progTypes[t].ok);
 
 const tAll = process.hrtime.bigint();
