@@ -5,7 +5,7 @@
 import type { VerifierProgram } from './input.ts';
 import { type Profile, fillLine } from './profile.ts';
 import { regTypeStr } from './regTypeStr.ts';
-import { type RegState, type VerifierState, isPointer } from './state.ts';
+import type { RegState, VerifierState } from './state.ts';
 
 /** The first error of the walk, in the profile's words (thrown to unwind, caught by verifyProgram). */
 export class VerifierReject {
@@ -68,5 +68,3 @@ export function siteLines(profile: Profile, site: string, params: Readonly<Recor
   return lines;
 }
 
-export const isScalar = (r: RegState): boolean => r.type === 'SCALAR_VALUE';
-export { isPointer };

@@ -6,10 +6,10 @@
 import { type Env, readReg, reject, typeStr, unsupported } from './env.ts';
 import { BPF_MEM } from '../../bpf/asm/opcode.ts';
 import type { KptrField, MapDesc } from './input.ts';
-import { scalarConst, scalarIsConst, scalarURange, scalarValue } from './scalar.ts';
+import { scalarIsConst, scalarURange, scalarValue } from './scalar.ts';
 import {
   MAX_BPF_STACK, MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, NON_OWN_REF, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState,
-  SLOT_INVALID, type SlotType, type StackSlot, regConst, regPtr, regScalar, regUnknown,
+  type SlotType, regConst, regPtr, regScalar, regUnknown,
 } from './state.ts';
 
 /** An access: the base register, the instruction offset, the size, and for a write the value (a register or BPF_ST's imm). */

@@ -45,12 +45,6 @@ export function scalarConst(v: bigint): Scalar {
 export const scalarIsConst = (s: Scalar): boolean => tnumIsConst(s.varOff);
 /** The constant's unsigned 64-bit value (only meaningful when scalarIsConst). */
 export const scalarValue = (s: Scalar): bigint => s.varOff.value;
-export const scalarIsConst32 = (s: Scalar): boolean => (s.varOff.mask & U32) === 0n;
-
-export function scalarEquals(a: Scalar, b: Scalar): boolean {
-  return a.varOff.value === b.varOff.value && a.varOff.mask === b.varOff.mask && a.smin === b.smin && a.smax === b.smax
-    && a.umin === b.umin && a.umax === b.umax && a.s32min === b.s32min && a.s32max === b.s32max && a.u32min === b.u32min && a.u32max === b.u32max;
-}
 
 /** range_within: every value `cur` may hold, `old` may hold too. */
 export function scalarWithin(old: Scalar, cur: Scalar): boolean {
@@ -375,19 +369,15 @@ export function scalarRefine(op: JmpOp, a: Scalar, b: Scalar, is32: boolean): [S
       return [setView(a, cut(x, y), is32), setView(b, cut(y, x), is32)];
     }
     case 'jgt':
-    case 'jge': {
-      const d = op === 'jgt' ? 1n : 0n;
-      const nx = { ...x, umin: max(x.umin, y.umin + d) };
-      const ny = { ...y, umax: min(y.umax, x.umax - d) };
-      if (nx.umin > nx.umax || ny.umin > ny.umax) return [a, b];
-      return [setView(a, nx, is32), setView(b, ny, is32)];
-    }
+    case 'jge':
     case 'jsgt':
     case 'jsge': {
-      const d = op === 'jsgt' ? 1n : 0n;
-      const nx = { ...x, smin: max(x.smin, y.smin + d) };
-      const ny = { ...y, smax: min(y.smax, x.smax - d) };
-      if (nx.smin > nx.smax || ny.smin > ny.smax) return [a, b];
+      // a > b (or >=): a's lower bound rises above b's, b's upper bound falls below a's
+      const d = op === 'jgt' || op === 'jsgt' ? 1n : 0n;
+      const [lo, hi] = op === 'jgt' || op === 'jge' ? (['umin', 'umax'] as const) : (['smin', 'smax'] as const);
+      const nx = { ...x, [lo]: max(x[lo], y[lo] + d) };
+      const ny = { ...y, [hi]: min(y[hi], x[hi] - d) };
+      if (nx[lo] > nx[hi] || ny[lo] > ny[hi]) return [a, b];
       return [setView(a, nx, is32), setView(b, ny, is32)];
     }
     case 'jset': return [a, b];

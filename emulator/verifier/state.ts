@@ -44,7 +44,6 @@ export const regConst = (v: bigint): RegState => ({ ...BASE, type: 'SCALAR_VALUE
 /** A pointer with a zero variable offset (mark_reg_known_zero + type). */
 export const regPtr = (type: BaseType, fields: Partial<RegState> = {}): RegState => ({ ...BASE, type, s: scalarConst(0n), ...fields });
 
-export const isPointer = (r: RegState): boolean => r.type !== 'SCALAR_VALUE' && r.type !== 'NOT_INIT';
 export const isNullConst = (r: RegState): boolean => r.type === 'SCALAR_VALUE' && r.s.varOff.mask === 0n && r.s.varOff.value === 0n;
 
 export type SlotType = 'INVALID' | 'MISC' | 'ZERO' | 'SPILL' | 'ITER';

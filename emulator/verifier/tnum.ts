@@ -23,7 +23,6 @@ export function tnumRange(min: bigint, max: bigint): Tnum {
 }
 
 export const tnumIsConst = (a: Tnum): boolean => a.mask === 0n;
-export const tnumIsUnknown = (a: Tnum): boolean => a.mask === U64;
 
 export function tnumAdd(a: Tnum, b: Tnum): Tnum {
   const sm = (a.mask + b.mask) & U64;
@@ -94,12 +93,6 @@ export function tnumIntersect(a: Tnum, b: Tnum): Tnum {
   const v = a.value | b.value;
   const mu = a.mask & b.mask;
   return { value: v & ~mu & U64, mask: mu };
-}
-
-/** Whether every value of `b` is a value of `a` (tnum_in). */
-export function tnumIn(a: Tnum, b: Tnum): boolean {
-  if ((b.mask & ~a.mask) !== 0n) return false;
-  return a.value === (b.value & ~a.mask);
 }
 
 /** Whether some value belongs to both. */

@@ -376,4 +376,3 @@ export function verifyProgram(prog: VerifierProgram, profile: Profile): VerifyRe
   return { verdict: 'accepted', log: `processed ${walk.insnProcessed} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS})\n`, insnProcessed: walk.insnProcessed };
 }
 
-export { readReg };
