@@ -129,6 +129,24 @@ export function loadProfile(name: string, dir = join(SPEC_DIR, 'profiles')): Pro
   return profile;
 }
 
+/**
+ * The profile that models a running kernel: the one measured on exactly this release, else the newest profile of the
+ * same major.minor at or below its version; null when none fits (a kernel the emulator has no profile for).
+ */
+export function profileForRelease(release: string, dir = join(SPEC_DIR, 'profiles')): ProfileName | null {
+  const profiles = PROFILE_NAMES.map((n) => ({ name: n, p: loadProfile(n, dir) }));
+  const exact = profiles.find((x) => x.p.release === release);
+  if (exact !== undefined) return exact.name;
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(release);
+  if (m === null) return null;
+  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+  const same = profiles
+    .map((x) => ({ ...x, v: /^(\d+)\.(\d+)\.?(\d+)?/.exec(x.p.release)! }))
+    .filter((x) => Number(x.v[1]) === major && Number(x.v[2]) === minor && Number(x.v[3] ?? 0) <= patch)
+    .sort((a, b) => Number(b.v[3] ?? 0) - Number(a.v[3] ?? 0));
+  return same[0]?.name ?? null;
+}
+
 /** Fills `${name}` placeholders. */
 export function fillLine(line: string, params: Readonly<Record<string, string | number>>): string {
   return line.replace(/\$\{(\w+)\}/g, (_, k: string) => {
