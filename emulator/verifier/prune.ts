@@ -56,67 +56,97 @@ function regUse(prog: VerifierProgram, i: number): { use: number; def: number } 
   }
 }
 
-/** Stack slots an instruction fully overwrites through r10 (a kill for stack liveness). */
-function stackDef(insn: Insn): bigint {
+/** Stack slots an instruction fully overwrites through r10 (a kill for stack liveness), as [low 32 slots, high 32]. */
+function stackDef(insn: Insn): [number, number] {
   const cls = insnClass(insn.code);
-  if ((cls !== BPF_ST && cls !== BPF_STX) || insn.dst !== 10 || insnSizeBytes(insn.code) !== 8 || insn.off % 8 !== 0) return 0n;
-  return 1n << BigInt((-insn.off - 1) >> 3);
+  if ((cls !== BPF_ST && cls !== BPF_STX) || insn.dst !== 10 || insnSizeBytes(insn.code) !== 8 || insn.off % 8 !== 0) return [0, 0];
+  const slot = (-insn.off - 1) >> 3;
+  return slot < 32 ? [(1 << slot) | 0, 0] : [0, (1 << (slot - 32)) | 0];
 }
 
-/** Backward liveness over the CFG: live-in registers (static) and stack slots (reads as observed so far). */
+/**
+ * Backward liveness over the CFG: live-in registers (static, computed once) and stack slots (reads as observed so far,
+ * recomputed when a new read is seen). Slot sets are two 32-bit words.
+ */
 export class Liveness {
-  private regsIn: number[] = [];
-  private slotsIn: bigint[] = [];
+  private readonly succ: number[][];
+  private readonly order: number[];
+  private readonly regsIn: Int32Array;
+  private readonly killLo: Int32Array;
+  private readonly killHi: Int32Array;
+  private readonly useLo: Int32Array;
+  private readonly useHi: Int32Array;
+  private readonly slotsLo: Int32Array;
+  private readonly slotsHi: Int32Array;
   private dirty = true;
-  readonly stackUse: bigint[];
 
   constructor(private readonly prog: VerifierProgram) {
-    this.stackUse = prog.insns.map(() => 0n);
+    const n = prog.insns.length;
+    const second = (i: number): boolean => i > 0 && isLdImm64(prog.insns[i - 1]!);
+    this.order = [];
+    for (let i = n - 1; i >= 0; i--) if (!second(i)) this.order.push(i);
+    this.succ = prog.insns.map((_, i) => (second(i) ? [] : successors(prog.insns, i).filter((x) => x >= 0 && x < n)));
+    this.killLo = new Int32Array(n);
+    this.killHi = new Int32Array(n);
+    this.useLo = new Int32Array(n);
+    this.useHi = new Int32Array(n);
+    this.slotsLo = new Int32Array(n);
+    this.slotsHi = new Int32Array(n);
+    prog.insns.forEach((insn, i) => { [this.killLo[i], this.killHi[i]] = stackDef(insn); });
+    const use = prog.insns.map((_, i) => (second(i) ? { use: 0, def: 0 } : regUse(prog, i)));
+    this.regsIn = new Int32Array(n);
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const i of this.order) {
+        let out = 0;
+        for (const x of this.succ[i]!) out |= this.regsIn[x]!;
+        const u = use[i]!;
+        const inR = u.use | (out & ~u.def) | (1 << 10);
+        if (inR !== this.regsIn[i]) { this.regsIn[i] = inR; changed = true; }
+      }
+    }
   }
 
   noteStackRead(insn: number, slot: number): void {
-    const b = 1n << BigInt(slot);
-    if ((this.stackUse[insn]! & b) === 0n) {
-      this.stackUse[insn] = this.stackUse[insn]! | b;
+    const [arr, bit] = slot < 32 ? [this.useLo, (1 << slot) | 0] : [this.useHi, (1 << (slot - 32)) | 0];
+    if ((arr[insn]! & bit) === 0) {
+      arr[insn] = arr[insn]! | bit;
       this.dirty = true;
     }
   }
 
   private compute(): void {
-    const n = this.prog.insns.length;
-    const regs = new Array<number>(n).fill(0);
-    const slots = new Array<bigint>(n).fill(0n);
-    const uses = this.prog.insns.map((_, i) => (this.isSecondSlot(i) ? { use: 0, def: 0 } : regUse(this.prog, i)));
-    const kills = this.prog.insns.map((insn) => stackDef(insn));
+    const lo = this.slotsLo;
+    const hi = this.slotsHi;
+    lo.fill(0);
+    hi.fill(0);
     for (let changed = true; changed;) {
       changed = false;
-      for (let i = n - 1; i >= 0; i--) {
-        if (this.isSecondSlot(i)) continue;
-        let outR = 0;
-        let outS = 0n;
-        for (const s of successors(this.prog.insns, i)) {
-          if (s >= 0 && s < n) { outR |= regs[s]!; outS |= slots[s]!; }
-        }
-        const u = uses[i]!;
-        const inR = u.use | (outR & ~u.def) | (1 << 10);
-        const inS = this.stackUse[i]! | (outS & ~kills[i]!);
-        if (inR !== regs[i] || inS !== slots[i]) { regs[i] = inR; slots[i] = inS; changed = true; }
+      for (const i of this.order) {
+        let outLo = 0;
+        let outHi = 0;
+        for (const x of this.succ[i]!) { outLo |= lo[x]!; outHi |= hi[x]!; }
+        const inLo = this.useLo[i]! | (outLo & ~this.killLo[i]!);
+        const inHi = this.useHi[i]! | (outHi & ~this.killHi[i]!);
+        if (inLo !== lo[i] || inHi !== hi[i]) { lo[i] = inLo; hi[i] = inHi; changed = true; }
       }
     }
-    this.regsIn = regs;
-    this.slotsIn = slots;
     this.dirty = false;
   }
 
-  private isSecondSlot(i: number): boolean {
-    return i > 0 && isLdImm64(this.prog.insns[i - 1]!);
-  }
-
-  liveAt(insn: number): { regs: number; slots: bigint } {
+  liveAt(insn: number): LiveSet {
     if (this.dirty) this.compute();
-    return { regs: this.regsIn[insn]!, slots: this.slotsIn[insn]! };
+    return { regs: this.regsIn[insn]!, slotsLo: this.slotsLo[insn]!, slotsHi: this.slotsHi[insn]! };
   }
 }
+
+export interface LiveSet {
+  readonly regs: number;
+  readonly slotsLo: number;
+  readonly slotsHi: number;
+}
+
+const slotLive = (live: LiveSet, s: number): boolean => (s < 32 ? (live.slotsLo >>> s) & 1 : (live.slotsHi >>> (s - 32)) & 1) === 1;
 
 /** check_ids: ids must map one-to-one between the explored and the current state. */
 class IdMap {
@@ -163,7 +193,7 @@ function slotsafe(old: StackSlot, cur: StackSlot, ids: IdMap, mode: Compare): bo
 }
 
 /** states_equal restricted to what is live at the instruction. */
-export function statesEqual(old: VerifierState, cur: VerifierState, live: { regs: number; slots: bigint }, mode: Compare): boolean {
+export function statesEqual(old: VerifierState, cur: VerifierState, live: LiveSet, mode: Compare): boolean {
   if (old.activeRcu !== cur.activeRcu || old.refs.length !== cur.refs.length) return false;
   const ids = new IdMap();
   for (let r = 0; r < old.regs.length; r++) {
@@ -172,7 +202,7 @@ export function statesEqual(old: VerifierState, cur: VerifierState, live: { regs
   }
   for (let s = 0; s < old.stack.length; s++) {
     const iterSlot = old.stack[s]!.iter !== null || cur.stack[s]!.iter !== null;
-    if (mode === 'within' && !iterSlot && !(live.slots & (1n << BigInt(s)))) continue;
+    if (mode === 'within' && !iterSlot && !slotLive(live, s)) continue;
     if (!slotsafe(old.stack[s]!, cur.stack[s]!, ids, mode)) return false;
   }
   for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
