@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { probeHost } from '../../runners/host/probe.ts';
+import { PROFILE_NAMES, profileForRelease } from '../../emulator/verifier/profile.ts';
 import { listKernels } from '../../runners/vm/kernelImages.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,11 +55,20 @@ export async function doctor(): Promise<number> {
     detail: kernels.length ? kernels.map((k) => k.release).join(', ') : 'none cached',
     fix: 'run: npx kptr-conform kernels fetch 6.12 (also 6.1, 6.18, 7.3, latest)',
   });
+  // the emulator needs nothing from the machine: its kernels are profiles (specs/profiles)
+  const modelled = host.kernel ? profileForRelease(host.kernel.release) : null;
+  checks.push({
+    what: 'emulator runner',
+    ok: true,
+    detail: `profiles ${PROFILE_NAMES.join(', ')}${host.kernel ? `; this kernel is ${modelled === null ? 'not modelled by any' : `modelled by ${modelled}`}` : ''}`,
+    fix: '',
+  });
   for (const c of checks) {
     process.stdout.write(`${c.ok ? ' ok ' : 'MISS'}  ${c.what.padEnd(34)} ${c.detail}${c.ok || !c.fix ? '' : `\n      → ${c.fix}`}\n`);
   }
   const hostOk = checks.find((c) => c.what === 'host runner')!.ok;
   const vmOk = checks.filter((c) => c.what.startsWith('qemu') || c.what.startsWith('kernel images')).every((c) => c.ok);
-  process.stdout.write(`\nrunners usable here: ${[hostOk && 'host', vmOk && 'vm'].filter(Boolean).join(', ') || 'none'}\n`);
-  return hostOk || vmOk ? 0 : 2;
+  process.stdout.write(`\nrunners usable here: ${[hostOk && 'host', vmOk && 'vm', 'emulator'].filter(Boolean).join(', ')}\n`);
+  if (!hostOk) process.stdout.write('without the host runner, use --runner emulator (no privileges needed)\n');
+  return 0;
 }
