@@ -77,6 +77,21 @@ describe('verifyProgram', () => {
     expect(firstLines(r)).toEqual(["libbpf: extern (func ksym) 'bpf_percpu_obj_new_impl': not found in kernel or module BTFs"]);
   });
 
+  it('should walk an iterator\'s drained path before its body, as process_iter_next_call queues it', () => {
+    // bpf_iter_num_new(&it, 0, 10); while ((p = next(&it))) { body }; destroy(&it); post-loop
+    const loop = (body: Insn, post: Insn) => prog([
+      I.mov64Reg(1, 10), I.add64Imm(1, -8), I.mov64Imm(2, 0), I.mov64Imm(3, 10), I.callExtern(),
+      I.mov64Reg(1, 10), I.add64Imm(1, -8), I.callExtern(), I.jeqImm(0, 0, 2), body, I.ja(-6),
+      I.mov64Reg(1, 10), I.add64Imm(1, -8), I.callExtern(), post, I.mov64Imm(0, 0), I.exit(),
+    ], { kfuncs: { 4: 'bpf_iter_num_new', 7: 'bpf_iter_num_next', 13: 'bpf_iter_num_destroy' } });
+    const badBody = I.ldx(8, 1, 0, 0); // an 8-byte read through the 4-byte int * the iterator returns
+    const badPost = I.ldx(8, 2, 10, -16); // a read of a stack slot nothing wrote
+    const profile = loadProfile('6.18');
+    expect(firstLines(verifyProgram(loop(badBody, badPost), profile))).toEqual(['invalid read from stack off -16+0 size 8']);
+    expect(firstLines(verifyProgram(loop(badBody, I.mov64Imm(2, 0)), profile))).toEqual(['invalid access to memory, mem_size=4 off=0 size=8']);
+    expect(verifyProgram(loop(I.ldx(4, 1, 0, 0), I.mov64Imm(2, 0)), profile).verdict).toBe('accepted');
+  });
+
   it('should accept a bounded loop by walking it', () => {
     // for (r6 = 0; r6 != 64; r6++) ;
     const loop = prog([I.mov64Imm(6, 0), I.add64Imm(6, 1), I.jneImm(6, 64, -2), I.mov64Imm(0, 0), I.exit()]);
