@@ -75,7 +75,8 @@ export async function emulate(object: string, o: EmulateCliOptions, out: (line: 
       out(`${describe(result, i, c.repeat)}${globals ? `  ${globals}` : ''}`);
     }
   }
-  machine.free();
-  out(`${runs.length * c.repeat} runs, ${faults} faults; ${machine.liveObjects()} objects leaked after the maps were freed`);
-  return faults > 0 ? 1 : 0;
+  const atFree = machine.free();
+  for (const p of atFree) out(`Oops: ${p}`);
+  out(`${runs.length * c.repeat} runs, ${faults + atFree.length} faults; ${machine.liveObjects()} objects leaked after the maps were freed`);
+  return faults + atFree.length > 0 ? 1 : 0;
 }

@@ -86,9 +86,11 @@ export function kptrFields(btf: Btf, id: number, base = 0): KptrField[] {
   }
 }
 
-/** The DATASEC called `name`, with its id, or null. */
-export function datasec(btf: Btf, name: string): { readonly id: number; readonly type: Extract<BtfType, { kind: 'DATASEC' }> } | null {
-  const id = btf.types.findIndex((t) => t.kind === 'DATASEC' && t.name === name);
-  const type = btf.types[id];
-  return type?.kind === 'DATASEC' ? { id, type } : null;
+/** Every DATASEC of the BTF by name, with its id. */
+export function datasecs(btf: Btf): Map<string, { readonly id: number; readonly type: Extract<BtfType, { kind: 'DATASEC' }> }> {
+  const out = new Map<string, { readonly id: number; readonly type: Extract<BtfType, { kind: 'DATASEC' }> }>();
+  btf.types.forEach((type, id) => {
+    if (type.kind === 'DATASEC') out.set(type.name, { id, type });
+  });
+  return out;
 }
