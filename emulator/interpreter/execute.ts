@@ -64,6 +64,9 @@ export interface ExecOptions {
   readonly stacks: readonly number[];
   /** instructions before the run is stopped as a fault */
   readonly maxInsns: number;
+  /** scratch space reused across runs: two words for 8-byte loads, and the call-frame stack */
+  readonly scratch: Int32Array;
+  readonly frames: number[];
 }
 
 export const MAX_BPF_STACK = 512;
@@ -127,9 +130,10 @@ export function execute(code: Code, env: CallEnv, regs: Regs, opts: ExecOptions)
   const mem = env.mem;
   const op8 = code.code, dsts = code.dst, srcs = code.src, offs = code.off, imms = code.imm;
   const n = code.length;
-  const tmp = new Int32Array(2);
-  // call frames: return pc and callee-saved r6–r9 of each caller
-  const frames: number[] = [];
+  const tmp = opts.scratch;
+  // call frames: return pc and callee-saved r6–r10 of each caller
+  const frames = opts.frames;
+  frames.length = 0;
   let depth = 0;
   let pc = 0;
   let budget = opts.maxInsns;

@@ -150,6 +150,7 @@ export class Heap {
 
   /** The RCU grace period between runs: what was dropped is freed for good (and may be handed out again). */
   gracePeriod(cpu: number): void {
+    if (this.pending.length === 0) return;
     for (const obj of this.pending) {
       this.mem.states[obj.handle] = FREED;
       for (const r of obj.data) this.mem.states[r] = FREED;

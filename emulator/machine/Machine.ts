@@ -94,7 +94,7 @@ export class Machine implements CallEnv {
     };
     for (const p of object.programs) this.programs.set(p.name, { spec: p, code: null });
     this.run_ = { mem: this.mem, heap: this.heap, maps: this.maps, nrCpus: this.nrCpus, cpu: 0, rcuDepth: 0 };
-    this.execOptions = { stacks: this.stacks, maxInsns: this.maxInsns };
+    this.execOptions = { stacks: this.stacks, maxInsns: this.maxInsns, scratch: new Int32Array(2), frames: [] };
   }
 
   /** Creates the object's maps (with .rodata as the loader set it) on a new machine. */
@@ -133,7 +133,8 @@ export class Machine implements CallEnv {
     const r = execute(p.code, this, regs, this.execOptions);
     this.gracePeriod(cpu);
     if (r.kind === 'exit') {
-      return { outcome: 'exit', program, cpu, retval: r.lo, r0: ((BigInt(r.hi >>> 0) << 32n) | BigInt(r.lo >>> 0)).toString() };
+      const r0 = r.hi === 0 ? String(r.lo >>> 0) : ((BigInt(r.hi >>> 0) << 32n) | BigInt(r.lo >>> 0)).toString();
+      return { outcome: 'exit', program, cpu, retval: r.lo, r0 };
     }
     return { outcome: 'fault', program, cpu, oops: { program, cpu, insn: r.insn, address: r.hi === null ? null : formatAddress(r.hi, r.lo), why: r.why } };
   }
