@@ -65,7 +65,8 @@ export type BtfType =
   | { readonly kind: 'FLOAT'; readonly name: string; readonly size: number }
   | { readonly kind: 'DECL_TAG'; readonly name: string; readonly type: number; readonly componentIdx: number };
 
-export type BtfTypeOf<K extends BtfType['kind']> = Extract<BtfType, { kind: K }>;
+/** The record type of one kind, e.g. BtfTypeOf<'STRUCT'> */
+export type BtfTypeOf<K extends BtfType['kind']> = BtfType & { readonly kind: K };
 
 /** A decoded .BTF section. */
 export interface Btf {
