@@ -1,7 +1,7 @@
 import { ObjectFormatError } from '../ObjectFormatError.ts';
 import { stringAt } from '../StringTable.ts';
 import {
-  BTF_FUNC_LINKAGE, BTF_INT_ENCODING, BTF_KIND, BTF_MAGIC, BTF_VAR_LINKAGE,
+  BTF_FUNC_LINKAGE, BTF_INT_ENCODING, BTF_KIND, BTF_MAGIC, BTF_VAR_LINKAGE, isRefKind,
   type Btf, type BtfIntEncoding, type BtfKindName, type BtfType, type FuncLinkage, type VarLinkage,
 } from './kinds.ts';
 
@@ -55,6 +55,10 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
     const kflag = (info >>> 31) === 1;
     const n = name(nameOff, start);
     const bad = (what: string): never => fail(start, `type [${types.length}] ${kind} '${n}': ${what}`);
+    if (isRefKind(kind)) {
+      types.push({ kind, name: n, type: sizeOrType });
+      continue;
+    }
     switch (kind) {
       case 'INT': {
         const word = u32();
@@ -62,14 +66,6 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
         types.push({ kind, name: n, size: sizeOrType, bitsOffset: (word >>> 16) & 0xff, nrBits: word & 0xff, encoding });
         break;
       }
-      case 'PTR':
-      case 'TYPEDEF':
-      case 'VOLATILE':
-      case 'CONST':
-      case 'RESTRICT':
-      case 'TYPE_TAG':
-        types.push({ kind, name: n, type: sizeOrType });
-        break;
       case 'ARRAY':
         types.push({ kind, name: n, type: u32(), indexType: u32(), nelems: u32() });
         break;
@@ -145,27 +141,10 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
 
 /** The type ids a record refers to. */
 function referencedIds(t: BtfType): number[] {
-  switch (t.kind) {
-    case 'PTR':
-    case 'TYPEDEF':
-    case 'VOLATILE':
-    case 'CONST':
-    case 'RESTRICT':
-    case 'TYPE_TAG':
-    case 'FUNC':
-    case 'VAR':
-    case 'DECL_TAG':
-      return [t.type];
-    case 'ARRAY':
-      return [t.type, t.indexType];
-    case 'STRUCT':
-    case 'UNION':
-      return t.members.map((m) => m.type);
-    case 'FUNC_PROTO':
-      return [t.returnType, ...t.params.map((p) => p.type)];
-    case 'DATASEC':
-      return t.vars.map((v) => v.type);
-    default:
-      return [];
-  }
+  const ids = 'type' in t ? [t.type] : [];
+  if (t.kind === 'ARRAY') ids.push(t.indexType);
+  if (t.kind === 'STRUCT' || t.kind === 'UNION') ids.push(...t.members.map((m) => m.type));
+  if (t.kind === 'FUNC_PROTO') ids.push(t.returnType, ...t.params.map((p) => p.type));
+  if (t.kind === 'DATASEC') ids.push(...t.vars.map((v) => v.type));
+  return ids;
 }

@@ -1,24 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { readBtf } from '../../../../bpf/btf/readBtf.ts';
-import type { BtfType } from '../../../../bpf/btf/kinds.ts';
+import { isRefKind, type BtfType } from '../../../../bpf/btf/kinds.ts';
 import { elfSection, readElf } from '../../../../bpf/elf/readElf.ts';
 import { FIXTURES, fixtureBtf, fixtureBytes, fixtureJson } from '../fixtures.ts';
 
 /** A type as `bpftool -j btf dump file` prints it. */
 function bpftoolView(t: BtfType, id: number): Record<string, unknown> {
   const base = { id, kind: t.kind, name: t.name === '' ? '(anon)' : t.name };
+  if (isRefKind(t.kind)) return { ...base, type_id: (t as { type: number }).type };
   switch (t.kind) {
     case 'VOID':
       return base;
     case 'INT':
       return { ...base, size: t.size, bits_offset: t.bitsOffset, nr_bits: t.nrBits, encoding: t.encoding === 'none' ? '(none)' : t.encoding };
-    case 'PTR':
-    case 'TYPEDEF':
-    case 'VOLATILE':
-    case 'CONST':
-    case 'RESTRICT':
-    case 'TYPE_TAG':
-      return { ...base, type_id: t.type };
     case 'ARRAY':
       return { ...base, type_id: t.type, index_type_id: t.indexType, nr_elems: t.nelems };
     case 'STRUCT':
