@@ -1,5 +1,5 @@
 import { BPF_FUNC } from './funcIds.ts';
-import { ldImm64Value, type Insn } from './insn.ts';
+import { isLdImm64, ldImm64Value, type Insn } from './insn.ts';
 import {
   BPF_ADD, BPF_ALU, BPF_ALU64, BPF_AND, BPF_ATOMIC, BPF_CALL, BPF_CLASS, BPF_CMPXCHG, BPF_DIV, BPF_DW, BPF_EXIT, BPF_FETCH,
   BPF_IMM, BPF_JA, BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MAY_GOTO, BPF_MEM, BPF_MEMSX, BPF_MOD, BPF_MODE, BPF_MOV,
@@ -147,7 +147,7 @@ export function formatInsns(insns: readonly Insn[], options: FormatInsnOptions =
   const lines: string[] = [];
   for (let i = 0; i < insns.length; i++) {
     const x = insns[i]!;
-    const wide = x.code === (BPF_LD | BPF_IMM | BPF_DW);
+    const wide = isLdImm64(x);
     lines.push(`${i}: ${formatInsn(x, wide ? (insns[i + 1] ?? null) : null, options)}`);
     if (wide) i++;
   }
