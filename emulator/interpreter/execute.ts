@@ -1,4 +1,5 @@
 import type { Insn } from '../../bpf/asm/insn.ts';
+import { BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL } from '../../bpf/asm/opcode.ts';
 import { AddressSpace, MachineFault } from '../memory/AddressSpace.ts';
 
 /**
@@ -283,8 +284,8 @@ export function execute(code: Code, env: CallEnv, regs: Regs, opts: ExecOptions)
           }
           if (op === 0x80 && cls === 5) { // call
             if (s === 0) env.helper(imm, regs);
-            else if (s === 2) env.kfunc(imm, regs, d);
-            else if (s === 1) {
+            else if (s === BPF_PSEUDO_KFUNC_CALL) env.kfunc(imm, regs, d);
+            else if (s === BPF_PSEUDO_CALL) {
               if (depth + 1 >= opts.stacks.length) return { kind: 'fault', insn: pc, why: `call depth exceeds ${opts.stacks.length} frames`, hi: null, lo: 0 };
               frames.push(pc + 1, L[6] as number, H[6] as number, L[7] as number, H[7] as number, L[8] as number, H[8] as number, L[9] as number, H[9] as number, L[10] as number, H[10] as number);
               depth++;

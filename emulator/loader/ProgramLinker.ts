@@ -1,13 +1,12 @@
 import type { CoreRelo } from '../../bpf/btf/btfExt.ts';
-import { decodeInsns, type Insn } from '../../bpf/asm/insn.ts';
+import { decodeInsns, LD_IMM64, type Insn } from '../../bpf/asm/insn.ts';
+import { BPF_CALL, BPF_JMP, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../../bpf/asm/opcode.ts';
 import type { ElfFile, ElfRelocationEntry, ElfSectionHeader, ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
 import { ObjectFormatError } from '../../bpf/ObjectFormatError.ts';
 import type { ProgramSpec, Relocation } from './objectSpec.ts';
 import { programSection } from './programSection.ts';
 
-const LD_IMM64 = 0x18;
-const CALL = 0x85;
-const BPF_PSEUDO_MAP_FD = 1, BPF_PSEUDO_MAP_VALUE = 2, BPF_PSEUDO_CALL = 1, BPF_PSEUDO_KFUNC_CALL = 2;
+const CALL = BPF_JMP | BPF_CALL;
 
 /** Lookups every program's relocation needs, built once per object (objects hold hundreds of programs). */
 export interface ObjectIndex {

@@ -4,7 +4,9 @@ import type { Btf } from '../../bpf/btf/kinds.ts';
 import { elfSection, readElf, type ElfFile, type ElfRelocationEntry, type ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
 import { SHF, SHT } from '../../bpf/elf/elfAbi.ts';
 import { ObjectFormatError } from '../../bpf/ObjectFormatError.ts';
-import { datasecs, kptrFields, signedness, sizeOf, skipModifiers } from './btfQueries.ts';
+import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
+import { typeSize } from '../../bpf/btf/typeSize.ts';
+import { datasecs, kptrFields, signedness } from './btfQueries.ts';
 import {
   BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MAP_TYPE_IDS,
   type BpfMapType, type BpfObjectSpec, type DatasecVar, type KfuncSpec, type MapSpec,
@@ -97,8 +99,8 @@ function btfMaps(elf: ElfFile, btf: Btf, secs: Datasecs): MapSpec[] {
         case 'map_flags': flags = f.uint ?? 0; break;
         case 'key_size': keySize = f.uint; break;
         case 'value_size': valueSize = f.uint; break;
-        case 'key': keyTypeId = f.pointee; keySize = sizeOf(btf, f.pointee); break;
-        case 'value': valueTypeId = f.pointee; valueSize = sizeOf(btf, f.pointee); break;
+        case 'key': keyTypeId = f.pointee; keySize = typeSize(btf, f.pointee); break;
+        case 'value': valueTypeId = f.pointee; valueSize = typeSize(btf, f.pointee); break;
         default: fail(`map ${variable.name}: unsupported map definition field '${m.name}'`);
       }
     }

@@ -1,3 +1,4 @@
+import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../../bpf/asm/opcode.ts';
 import { AddressSpace, FREED, formatAddress, MachineFault } from '../memory/AddressSpace.ts';
 import { compileCode, execute, MAX_BPF_STACK, newRegs, type CallEnv, type Code, type ExecOptions, type Regs } from '../interpreter/execute.ts';
 import type { BpfObjectSpec, BpfProgType, DatasecVar, ProgramSpec } from '../loader/objectSpec.ts';
@@ -209,10 +210,10 @@ export class Machine implements CallEnv {
   ldImm64(src: number, imm: number, nextImm: number, regs: Regs, dst: number): void {
     const m = this.maps[imm];
     if (!m) throw new MachineFault(`ld_imm64 src_reg ${src}: map #${imm} does not exist`);
-    if (src === 1) {
+    if (src === BPF_PSEUDO_MAP_FD) {
       regs.lo[dst] = 0;
       regs.hi[dst] = AddressSpace.hiOf(m.handle);
-    } else if (src === 2) {
+    } else if (src === BPF_PSEUDO_MAP_VALUE) {
       regs.lo[dst] = nextImm;
       regs.hi[dst] = AddressSpace.hiOf(m.valueRegion(0, this.run_.cpu));
     } else {
