@@ -321,8 +321,7 @@ export function execute(code: Code, env: CallEnv, regs: Regs, opts: ExecOptions)
           const mode = c & 0xe0;
           const size = SIZE_OF_LDST[c & 0x18] as 1 | 2 | 4 | 8;
           const alo = ((L[s] as number) + off) | 0;
-          const carry = ((L[s] as number) >>> 0) + off;
-          const ahi = ((H[s] as number) + (carry > 0xffffffff ? 1 : carry < 0 ? -1 : 0)) | 0;
+          const ahi = offsetHi(L[s] as number, H[s] as number, off);
           if (mode === 0x60) { // BPF_MEM
             if (size === 8) {
               mem.load64(ahi, alo, tmp);
@@ -345,8 +344,7 @@ export function execute(code: Code, env: CallEnv, regs: Regs, opts: ExecOptions)
           const mode = c & 0xe0;
           const size = SIZE_OF_LDST[c & 0x18] as 1 | 2 | 4 | 8;
           const alo = ((L[d] as number) + off) | 0;
-          const carry = ((L[d] as number) >>> 0) + off;
-          const ahi = ((H[d] as number) + (carry > 0xffffffff ? 1 : carry < 0 ? -1 : 0)) | 0;
+          const ahi = offsetHi(L[d] as number, H[d] as number, off);
           const vlo = cls === 2 ? imm : (L[s] as number);
           const vhi = cls === 2 ? imm >> 31 : (H[s] as number);
           if (mode === 0x60) {
@@ -376,6 +374,12 @@ export function execute(code: Code, env: CallEnv, regs: Regs, opts: ExecOptions)
     if (e instanceof MachineFault) return { kind: 'fault', insn: pc, why: e.why, hi: e.hi, lo: e.lo };
     throw e;
   }
+}
+
+/** the high half of the 64-bit address lo:hi + off (off a signed 16-bit instruction offset) */
+function offsetHi(lo: number, hi: number, off: number): number {
+  const sum = (lo >>> 0) + off;
+  return (hi + (sum > 0xffffffff ? 1 : sum < 0 ? -1 : 0)) | 0;
 }
 
 function setBig(L: Int32Array, H: Int32Array, d: number, v: bigint): void {
