@@ -122,9 +122,8 @@ export class Machine implements CallEnv {
     if (!p) throw new RangeError(`no program ${program} in the object`);
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.nrCpus) throw new RangeError(`cpu ${cpu} does not exist (nr_cpus=${this.nrCpus})`);
     if (this.freed) throw new RangeError('the machine\'s maps were freed');
-    const ctx = this.run_ as { cpu: number; rcuDepth: number };
-    ctx.cpu = cpu;
-    ctx.rcuDepth = 0;
+    this.run_.cpu = cpu;
+    this.run_.rcuDepth = 0;
     const regs = this.regs;
     regs.lo.fill(0);
     regs.hi.fill(0);

@@ -11,7 +11,7 @@ export interface RunContext {
   readonly maps: readonly MapStore[];
   readonly nrCpus: number;
   /** the CPU the run is pinned to (migration is disabled while a BPF program runs) */
-  readonly cpu: number;
+  cpu: number;
   /** bpf_rcu_read_lock nesting of the current run */
   rcuDepth: number;
 }
