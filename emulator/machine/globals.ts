@@ -12,7 +12,13 @@ export function readGlobal(view: DataView, base: number, v: DatasecVar): string 
     case 1: return String(signed ? view.getInt8(at) : view.getUint8(at));
     case 2: return String(signed ? view.getInt16(at, true) : view.getUint16(at, true));
     case 4: return String(signed ? view.getInt32(at, true) : view.getUint32(at, true));
-    case 8: return String(signed ? view.getBigInt64(at, true) : view.getBigUint64(at, true));
+    case 8: {
+      // exact as a Number below 2^53; BigInt only past it
+      const lo = view.getUint32(at, true);
+      const hi = signed ? view.getInt32(at + 4, true) : view.getUint32(at + 4, true);
+      if (hi >= -0x200000 && hi < 0x200000) return String(hi * 0x100000000 + lo);
+      return String(signed ? view.getBigInt64(at, true) : view.getBigUint64(at, true));
+    }
     default: return null;
   }
 }

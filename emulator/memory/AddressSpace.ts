@@ -5,8 +5,8 @@
  * (0xff00_0001_0000_0010). NULL is 0. Pointer arithmetic that leaves a region changes `hi` or runs past its size,
  * and the next access faults: every access is checked for region, liveness, bounds and writability.
  *
- * Regions live in one growing arena (a resizable ArrayBuffer, one DataView), so a region costs a few numbers and no
- * objects: programs allocate on most runs, and per-region buffers were most of the machine's time in GC.
+ * Regions live in one growing arena (one ArrayBuffer, one DataView), so a region costs a few numbers and no objects:
+ * programs allocate on most runs, and per-region buffers were most of the machine's time in GC.
  */
 
 /** High 8 bits of every region address: region ids live in the 24 bits below. */
@@ -36,14 +36,10 @@ export class MachineFault {
   ) {}
 }
 
-/** ES2024's resizable ArrayBuffer (Node >= 20), which this TypeScript lib does not declare yet */
-type ResizableArrayBuffer = ArrayBuffer & { resize(byteLength: number): void };
-const ResizableArrayBuffer = ArrayBuffer as unknown as new (byteLength: number, options: { maxByteLength: number }) => ResizableArrayBuffer;
-
 export class AddressSpace {
-  private readonly buffer = new ResizableArrayBuffer(1 << 16, { maxByteLength: MAX_ARENA });
-  /** the whole arena; tracks its length as it grows */
-  readonly view = new DataView(this.buffer);
+  private buffer = new ArrayBuffer(1 << 16);
+  /** the whole arena; replaced (contents copied) when the arena grows, so never keep it across an allocation */
+  view = new DataView(this.buffer);
   private top = 0;
   /** indexed by region id (0 unused: NULL) */
   private readonly base: number[] = [0];
@@ -65,7 +61,7 @@ export class AddressSpace {
     const n = typeof size === 'number' ? size : size.length;
     const at = (this.top + 7) & ~7;
     if (id >= MAX_REGIONS || at + n > MAX_ARENA) return -1;
-    if (at + n > this.buffer.byteLength) this.buffer.resize(Math.min(MAX_ARENA, Math.max(at + n, this.buffer.byteLength * 2)));
+    if (at + n > this.buffer.byteLength) this.grow(at + n);
     this.top = at + n;
     if (typeof size !== 'number') new Uint8Array(this.buffer, at, n).set(size);
     this.base.push(at);
@@ -77,6 +73,14 @@ export class AddressSpace {
     this.writable.push(writable);
     this.owners.push(owner);
     return id;
+  }
+
+  /** doubles the arena (a resizable ArrayBuffer reserving the ceiling up front cost more in GC than the copies) */
+  private grow(atLeast: number): void {
+    const next = new ArrayBuffer(Math.min(MAX_ARENA, Math.max(atLeast, this.buffer.byteLength * 2)));
+    new Uint8Array(next).set(new Uint8Array(this.buffer));
+    this.buffer = next;
+    this.view = new DataView(next);
   }
 
   /** Makes a region live again (reused memory: its bytes are kept). */
