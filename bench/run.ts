@@ -2,12 +2,13 @@
  * `npm run bench`: end-to-end throughput of the pipeline on one runner and where the time goes.
  * Prints figures; asserts nothing (speed targets live here, never in tests).
  *   KPTR_BENCH_CASES (default 2000: a campaign's steady state; 400 cases measure mostly JIT warm-up, ~480 cases/s), KPTR_BENCH_SEED (default 1), KPTR_BENCH_BATCH (scenarios per object; runner default)
- *   KPTR_BENCH_RUNNER=host|vm|emulator (default host), KPTR_BENCH_KERNEL (vm: default 6.12; emulator: a profile, default 6.18.44),
+ *   KPTR_BENCH_RUNNER=host|vm|emulator (default host; emulator: no root needed — the pipeline end to end with the verifier
+ *   model, then the machine's own load + run figures), KPTR_BENCH_KERNEL (vm: default 6.12; emulator: a profile, default 6.18.44),
  *   KPTR_BENCH_PROG_TYPES (default: tc,syscall on the host, all four in a vm),
  *   KPTR_BENCH_CODEGEN=direct|clang (default direct, as campaigns; clang is timed apart either way)
  */
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prefixScenario } from '../generators/prefixScenario.ts';
 import { scenario } from '../generators/scenario.ts';
@@ -26,6 +27,7 @@ import type { ProfileName } from '../emulator/verifier/profile.ts';
 import type { ProgType } from '../types/index.ts';
 import { loadSpec } from '../specs/load.ts';
 import { planFor } from '../cli/pipeline.ts';
+import { printEmulatorFigures } from './emulatorThroughput.ts';
 
 const cases = Number(process.env.KPTR_BENCH_CASES ?? 2000);
 const seed = Number(process.env.KPTR_BENCH_SEED ?? 1);
@@ -110,3 +112,4 @@ process.stdout.write(`${row('total', totalMs, totalMs)}\n\n`);
 process.stdout.write(`end-to-end: ${(cases / (totalMs / 1000)).toFixed(0)} cases/s\n`);
 process.stdout.write(`kernel ceiling (verify+run only): ${(cases / ((loadMs + runMs) / 1000)).toFixed(0)} cases/s\n`);
 process.stdout.write(`oracle alone: ${(cases / (predictMs / 1000)).toFixed(0)} predictions/s\n`);
+await printEmulatorFigures(scenarios, kernel.nrCpus, maxPerBatch, availableParallelism());

@@ -1,8 +1,8 @@
 import { KptrError } from '../errors/KptrError.ts';
 
 /**
- * A BPF object (ELF, BTF, .BTF.ext, instructions) that cannot be read: names the section and the byte offset in it
- * where reading stopped, as libbpf's "elf: ..." and "btf: ..." messages do.
+ * A BPF object (ELF, BTF, .BTF.ext, instructions) that cannot be read: one line naming the section and the byte
+ * offset in it where reading stopped (`.BTF+28: type [1] has unknown kind 31`).
  */
 export class ObjectFormatError extends KptrError {
   constructor(

@@ -19,10 +19,18 @@ export class StringTable {
   }
 }
 
-/** The NUL-terminated string at `off` of a string table, or null when `off` is outside it or the string is unterminated. */
-export function stringAt(table: Uint8Array, off: number): string | null {
-  if (off < 0 || off >= table.length) return null;
-  const end = table.indexOf(0, off);
-  if (end < 0) return null;
-  return Buffer.from(table.buffer, table.byteOffset + off, end - off).toString('utf8');
+/**
+ * A lookup of the NUL-terminated string at a byte offset of a string table: null when the offset is outside the table
+ * or the string is unterminated. The table is decoded once (ASCII, as clang's names are, is sliced directly).
+ */
+export function stringReader(table: Uint8Array): (off: number) => string | null {
+  const buf = Buffer.from(table.buffer, table.byteOffset, table.byteLength);
+  const ascii = table.every((b) => b < 0x80);
+  const text = ascii ? buf.toString('latin1') : '';
+  return (off) => {
+    if (!Number.isInteger(off) || off < 0 || off >= table.length) return null;
+    const end = table.indexOf(0, off);
+    if (end < 0) return null;
+    return ascii ? text.slice(off, end) : buf.toString('utf8', off, end);
+  };
 }

@@ -1,5 +1,5 @@
 import { BPF_FUNC } from './funcIds.ts';
-import { ldImm64Value, type Insn } from './insn.ts';
+import { isLdImm64, ldImm64Value, type Insn } from './insn.ts';
 import {
   BPF_ADD, BPF_ALU, BPF_ALU64, BPF_AND, BPF_ATOMIC, BPF_CALL, BPF_CLASS, BPF_CMPXCHG, BPF_DIV, BPF_DW, BPF_EXIT, BPF_FETCH,
   BPF_IMM, BPF_JA, BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MAY_GOTO, BPF_MEM, BPF_MEMSX, BPF_MOD, BPF_MODE, BPF_MOV,
@@ -17,6 +17,8 @@ const ALU = ['+=', '-=', '*=', '/=', '|=', '&=', '<<=', '>>=', 'neg', '%=', '^='
 const ALU_SIGN: Readonly<Record<number, string>> = { [BPF_DIV >> 4]: 's/=', [BPF_MOD >> 4]: 's%=' };
 const MOVSX: Readonly<Record<number, string>> = { 0: '(s8)', 1: '(s16)', 3: '(s32)' };
 const ATOMIC_ALU: Readonly<Record<number, string>> = { [BPF_ADD >> 4]: 'add', [BPF_AND >> 4]: 'and', [BPF_OR >> 4]: 'or', [BPF_XOR >> 4]: 'xor' };
+const ATOMIC_OPS = new Set([BPF_ADD, BPF_AND, BPF_OR, BPF_XOR]);
+const ATOMIC_FETCH_OPS = new Set([...ATOMIC_OPS].map((op) => op | BPF_FETCH));
 const LDST = ['u32', 'u16', 'u8', 'u64'];
 const LDSX = ['s32', 's16', 's8'];
 const JMP = ['jmp', '==', '>', '>=', '&', '!=', 's>', 's>=', 'call', 'exit', '<', '<=', 's<', 's<='];
@@ -83,13 +85,8 @@ export function formatInsn(insn: Insn, next: Insn | null = null, options: Format
     if (BPF_MODE(c) === BPF_ATOMIC) {
       const bits = BPF_SIZE(c) === BPF_DW ? '64' : '';
       const at = `(${size} *)(r${insn.dst} ${signed(insn.off)})`;
-      const aluOp = insn.imm & ~BPF_FETCH;
-      if (insn.imm === BPF_ADD || insn.imm === BPF_AND || insn.imm === BPF_OR || insn.imm === BPF_XOR) {
-        return `${head} lock *${at} ${ALU[BPF_OP(insn.imm) >> 4]} r${insn.src}`;
-      }
-      if ((insn.imm & BPF_FETCH) !== 0 && ATOMIC_ALU[aluOp >> 4] !== undefined && aluOp === BPF_OP(aluOp)) {
-        return `${head} r${insn.src} = atomic${bits}_fetch_${ATOMIC_ALU[aluOp >> 4]}(${at}, r${insn.src})`;
-      }
+      if (ATOMIC_OPS.has(insn.imm)) return `${head} lock *${at} ${ALU[BPF_OP(insn.imm) >> 4]} r${insn.src}`;
+      if (ATOMIC_FETCH_OPS.has(insn.imm)) return `${head} r${insn.src} = atomic${bits}_fetch_${ATOMIC_ALU[BPF_OP(insn.imm) >> 4]}(${at}, r${insn.src})`;
       if (insn.imm === BPF_CMPXCHG) return `${head} r0 = atomic${bits}_cmpxchg(${at}, r0, r${insn.src})`;
       if (insn.imm === BPF_XCHG) return `${head} r${insn.src} = atomic${bits}_xchg(${at}, r${insn.src})`;
     }
@@ -150,7 +147,7 @@ export function formatInsns(insns: readonly Insn[], options: FormatInsnOptions =
   const lines: string[] = [];
   for (let i = 0; i < insns.length; i++) {
     const x = insns[i]!;
-    const wide = x.code === (BPF_LD | BPF_IMM | BPF_DW);
+    const wide = isLdImm64(x);
     lines.push(`${i}: ${formatInsn(x, wide ? (insns[i + 1] ?? null) : null, options)}`);
     if (wide) i++;
   }

@@ -1,5 +1,5 @@
 import { ObjectFormatError } from '../ObjectFormatError.ts';
-import { stringAt } from '../StringTable.ts';
+import { stringReader } from '../StringTable.ts';
 import { BTF_MAGIC, BTF_VERSION, type Btf } from './kinds.ts';
 
 /**
@@ -79,7 +79,8 @@ export function readBtfExt(bytes: Uint8Array, btf: Btf, section = '.BTF.ext'): B
   if (view.getUint8(2) !== BTF_VERSION) fail(2, `unsupported version ${view.getUint8(2)}`);
   const hdrLen = view.getUint32(4, true);
   if (hdrLen < HDR_LEN || hdrLen > bytes.length) fail(4, `bad hdr_len ${hdrLen}`);
-  const str = (off: number, at: number): string => stringAt(btf.strings, off) ?? fail(at, `string offset ${off} outside the .BTF string section`);
+  const stringOf = stringReader(btf.strings);
+  const str = (off: number, at: number): string => stringOf(off) ?? fail(at, `string offset ${off} outside the .BTF string section`);
 
   const part = <T>(field: number, minRec: number, what: string, record: (at: number) => T): BtfExtSection<T>[] => {
     if (hdrLen < field + 8) return [];

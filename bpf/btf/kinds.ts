@@ -50,10 +50,15 @@ export interface BtfEnumValue {
   readonly val: number | string;
 }
 
+/** The kinds whose record is only a referenced type (in the size/type word). */
+export const BTF_REF_KINDS = ['PTR', 'TYPEDEF', 'VOLATILE', 'CONST', 'RESTRICT', 'TYPE_TAG'] as const;
+export type BtfRefKind = (typeof BTF_REF_KINDS)[number];
+export const isRefKind = (kind: string): kind is BtfRefKind => (BTF_REF_KINDS as readonly string[]).includes(kind);
+
 export type BtfType =
   | { readonly kind: 'VOID'; readonly name: '' }
   | { readonly kind: 'INT'; readonly name: string; readonly size: number; readonly bitsOffset: number; readonly nrBits: number; readonly encoding: BtfIntEncoding }
-  | { readonly kind: 'PTR' | 'TYPEDEF' | 'VOLATILE' | 'CONST' | 'RESTRICT' | 'TYPE_TAG'; readonly name: string; readonly type: number }
+  | { readonly kind: BtfRefKind; readonly name: string; readonly type: number }
   | { readonly kind: 'ARRAY'; readonly name: string; readonly type: number; readonly indexType: number; readonly nelems: number }
   | { readonly kind: 'STRUCT' | 'UNION'; readonly name: string; readonly size: number; readonly kflag: boolean; readonly members: readonly BtfMember[] }
   | { readonly kind: 'ENUM' | 'ENUM64'; readonly name: string; readonly size: number; readonly signed: boolean; readonly values: readonly BtfEnumValue[] }
@@ -65,7 +70,8 @@ export type BtfType =
   | { readonly kind: 'FLOAT'; readonly name: string; readonly size: number }
   | { readonly kind: 'DECL_TAG'; readonly name: string; readonly type: number; readonly componentIdx: number };
 
-export type BtfTypeOf<K extends BtfType['kind']> = Extract<BtfType, { kind: K }>;
+/** The record type of one kind, e.g. BtfTypeOf<'STRUCT'> */
+export type BtfTypeOf<K extends BtfType['kind']> = BtfType & { readonly kind: K };
 
 /** A decoded .BTF section. */
 export interface Btf {

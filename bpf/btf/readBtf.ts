@@ -1,8 +1,9 @@
 import { ObjectFormatError } from '../ObjectFormatError.ts';
-import { stringAt } from '../StringTable.ts';
+import { stringReader } from '../StringTable.ts';
 import {
-  BTF_FUNC_LINKAGE, BTF_INT_ENCODING, BTF_KIND, BTF_MAGIC, BTF_VAR_LINKAGE,
-  type Btf, type BtfIntEncoding, type BtfKindName, type BtfType, type FuncLinkage, type VarLinkage,
+  BTF_FUNC_LINKAGE, BTF_INT_ENCODING, BTF_KIND, BTF_MAGIC, BTF_VAR_LINKAGE, isRefKind,
+  type Btf, type BtfEnumValue, type BtfIntEncoding, type BtfKindName, type BtfMember, type BtfParam, type BtfType, type BtfVarSecinfo,
+  type FuncLinkage, type VarLinkage,
 } from './kinds.ts';
 
 const KIND_NAMES = Object.fromEntries(Object.entries(BTF_KIND).map(([k, v]) => [v, k])) as Record<number, BtfKindName>;
@@ -39,70 +40,68 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
     at += 4;
     return v;
   };
-  const name = (off: number, where: number): string => stringAt(strings, off) ?? fail(where, `name offset ${off} outside the ${strLen}-byte string section`);
+  const stringOf = stringReader(strings);
+  const name = (where: number): string => {
+    const off = u32();
+    return stringOf(off) ?? fail(where, `name offset ${off} outside the ${strLen}-byte string section`);
+  };
   const types: BtfType[] = [{ kind: 'VOID', name: '' }];
   /** where each type's record starts, for errors */
   const starts = [0];
   while (at < end) {
     const start = at;
     starts.push(start);
-    const nameOff = u32();
+    const n = name(start);
     const info = u32();
     const sizeOrType = u32();
     const kindNo = (info >>> 24) & 0x1f;
     const kind = KIND_NAMES[kindNo] ?? fail(start + 4, `type [${types.length}] has unknown kind ${kindNo}`);
     const vlen = info & 0xffff;
-    const kflag = (info >>> 31) === 1;
-    const n = name(nameOff, start);
-    const bad = (what: string): never => fail(start, `type [${types.length}] ${kind} '${n}': ${what}`);
+    const kflag = info >>> 31 === 1;
+    if (isRefKind(kind)) {
+      types.push({ kind, name: n, type: sizeOrType });
+      continue;
+    }
     switch (kind) {
       case 'INT': {
         const word = u32();
-        const encoding = INT_ENCODINGS[(word >>> 24) & 0x0f] ?? bad(`unknown encoding ${(word >>> 24) & 0x0f}`);
+        const encoding = INT_ENCODINGS[(word >>> 24) & 0x0f] ?? fail(start, `type [${types.length}] INT '${n}': unknown encoding ${(word >>> 24) & 0x0f}`);
         types.push({ kind, name: n, size: sizeOrType, bitsOffset: (word >>> 16) & 0xff, nrBits: word & 0xff, encoding });
         break;
       }
-      case 'PTR':
-      case 'TYPEDEF':
-      case 'VOLATILE':
-      case 'CONST':
-      case 'RESTRICT':
-      case 'TYPE_TAG':
-        types.push({ kind, name: n, type: sizeOrType });
-        break;
       case 'ARRAY':
         types.push({ kind, name: n, type: u32(), indexType: u32(), nelems: u32() });
         break;
       case 'STRUCT':
       case 'UNION': {
-        const members = Array.from({ length: vlen }, () => {
-          const m = at;
-          const mName = name(u32(), m);
+        const members: BtfMember[] = [];
+        for (let i = 0; i < vlen; i++) {
+          const mName = name(at);
           const type = u32();
           const off = u32();
-          return { name: mName, type, bitOffset: kflag ? off & 0xffffff : off, bitfieldSize: kflag ? off >>> 24 : 0 };
-        });
+          members.push({ name: mName, type, bitOffset: kflag ? off & 0xffffff : off, bitfieldSize: kflag ? off >>> 24 : 0 });
+        }
         types.push({ kind, name: n, size: sizeOrType, kflag, members });
         break;
       }
       case 'ENUM': {
-        const values = Array.from({ length: vlen }, () => {
-          const m = at;
-          const vName = name(u32(), m);
+        const values: BtfEnumValue[] = [];
+        for (let i = 0; i < vlen; i++) {
+          const vName = name(at);
           const raw = u32();
-          return { name: vName, val: kflag ? raw | 0 : raw };
-        });
+          values.push({ name: vName, val: kflag ? raw | 0 : raw });
+        }
         types.push({ kind, name: n, size: sizeOrType, signed: kflag, values });
         break;
       }
       case 'ENUM64': {
-        const values = Array.from({ length: vlen }, () => {
-          const m = at;
-          const vName = name(u32(), m);
+        const values: BtfEnumValue[] = [];
+        for (let i = 0; i < vlen; i++) {
+          const vName = name(at);
           const lo = BigInt(u32());
           const v = (BigInt(u32()) << 32n) | lo;
-          return { name: vName, val: (kflag ? BigInt.asIntN(64, v) : v).toString() };
-        });
+          values.push({ name: vName, val: (kflag ? BigInt.asIntN(64, v) : v).toString() });
+        }
         types.push({ kind, name: n, size: sizeOrType, signed: kflag, values });
         break;
       }
@@ -110,24 +109,25 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
         types.push({ kind, name: n, fwdKind: kflag ? 'union' : 'struct' });
         break;
       case 'FUNC':
-        types.push({ kind, name: n, type: sizeOrType, linkage: FUNC_LINKAGES[vlen] ?? bad(`unknown linkage ${vlen}`) });
+        types.push({ kind, name: n, type: sizeOrType, linkage: FUNC_LINKAGES[vlen] ?? fail(start, `type [${types.length}] FUNC '${n}': unknown linkage ${vlen}`) });
         break;
       case 'FUNC_PROTO': {
-        const params = Array.from({ length: vlen }, () => {
-          const m = at;
-          return { name: name(u32(), m), type: u32() };
-        });
+        const params: BtfParam[] = [];
+        for (let i = 0; i < vlen; i++) params.push({ name: name(at), type: u32() });
         types.push({ kind, name: n, returnType: sizeOrType, params });
         break;
       }
       case 'VAR': {
         const l = u32();
-        types.push({ kind, name: n, type: sizeOrType, linkage: VAR_LINKAGES[l] ?? bad(`unknown linkage ${l}`) });
+        types.push({ kind, name: n, type: sizeOrType, linkage: VAR_LINKAGES[l] ?? fail(start, `type [${types.length}] VAR '${n}': unknown linkage ${l}`) });
         break;
       }
-      case 'DATASEC':
-        types.push({ kind, name: n, size: sizeOrType, vars: Array.from({ length: vlen }, () => ({ type: u32(), offset: u32(), size: u32() })) });
+      case 'DATASEC': {
+        const vars: BtfVarSecinfo[] = [];
+        for (let i = 0; i < vlen; i++) vars.push({ type: u32(), offset: u32(), size: u32() });
+        types.push({ kind, name: n, size: sizeOrType, vars });
         break;
+      }
       case 'FLOAT':
         types.push({ kind, name: n, size: sizeOrType });
         break;
@@ -145,27 +145,10 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
 
 /** The type ids a record refers to. */
 function referencedIds(t: BtfType): number[] {
-  switch (t.kind) {
-    case 'PTR':
-    case 'TYPEDEF':
-    case 'VOLATILE':
-    case 'CONST':
-    case 'RESTRICT':
-    case 'TYPE_TAG':
-    case 'FUNC':
-    case 'VAR':
-    case 'DECL_TAG':
-      return [t.type];
-    case 'ARRAY':
-      return [t.type, t.indexType];
-    case 'STRUCT':
-    case 'UNION':
-      return t.members.map((m) => m.type);
-    case 'FUNC_PROTO':
-      return [t.returnType, ...t.params.map((p) => p.type)];
-    case 'DATASEC':
-      return t.vars.map((v) => v.type);
-    default:
-      return [];
-  }
+  const ids = 'type' in t ? [t.type] : [];
+  if (t.kind === 'ARRAY') ids.push(t.indexType);
+  if (t.kind === 'STRUCT' || t.kind === 'UNION') ids.push(...t.members.map((m) => m.type));
+  if (t.kind === 'FUNC_PROTO') ids.push(t.returnType, ...t.params.map((p) => p.type));
+  if (t.kind === 'DATASEC') ids.push(...t.vars.map((v) => v.type));
+  return ids;
 }

@@ -1,5 +1,5 @@
 import { ObjectFormatError } from '../ObjectFormatError.ts';
-import { stringAt } from '../StringTable.ts';
+import { stringReader } from '../StringTable.ts';
 import {
   ELF_HEADER_SIZE, EM_BPF, ET_REL, R_BPF, REL_SIZE, SECTION_HEADER_SIZE, SHN_UNDEF, SHT, STB, STT, STV, SYMBOL_SIZE,
   type RelocationType, type SymbolBind, type SymbolType, type SymbolVisibility,
@@ -88,9 +88,9 @@ export function readElf(bytes: Uint8Array): ElfFile {
   if (view.getUint16(16, true) !== ET_REL) header(16, `e_type ${view.getUint16(16, true)} is not ET_REL`);
   if (view.getUint16(18, true) !== EM_BPF) header(18, `e_machine ${view.getUint16(18, true)} is not EM_BPF (247)`);
   const u64 = (at: number): number => {
-    const v = view.getBigUint64(at, true);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ObjectFormatError('ELF header', at, `value ${v} too large`);
-    return Number(v);
+    const v = safeU64(view, at);
+    if (v === null) throw new ObjectFormatError('ELF header', at, `value ${view.getBigUint64(at, true)} too large`);
+    return v;
   };
   const shoff = u64(40);
   const shentsize = view.getUint16(58, true);
@@ -113,9 +113,9 @@ export function readElf(bytes: Uint8Array): ElfFile {
     if (s.offset + s.size > bytes.length) throw new ObjectFormatError(`section ${i}`, 0, `contents [${s.offset}, +${s.size}) run past the ${bytes.length}-byte file`);
     return bytes.subarray(s.offset, s.offset + s.size);
   };
-  const shstrtab = contents(shstrndx);
+  const sectionName = stringReader(contents(shstrndx));
   const sections: ElfSectionHeader[] = raw.map((s, index) => {
-    const name = stringAt(shstrtab, s.nameOff) ?? header(shoff + index * SECTION_HEADER_SIZE, `section ${index}: name offset ${s.nameOff} outside the section name table`);
+    const name = sectionName(s.nameOff) ?? header(shoff + index * SECTION_HEADER_SIZE, `section ${index}: name offset ${s.nameOff} outside the section name table`);
     return { index, name, type: s.type, flags: s.flags, offset: s.offset, size: s.size, link: s.link, info: s.info, align: s.align, entsize: s.entsize, bytes: contents(index) };
   });
 
@@ -128,21 +128,20 @@ export function readElf(bytes: Uint8Array): ElfFile {
       throw new ObjectFormatError(symtab.name, offset, what);
     };
     if (symtab.size % SYMBOL_SIZE !== 0) fail(symtab.size - (symtab.size % SYMBOL_SIZE), `size ${symtab.size} is not a multiple of ${SYMBOL_SIZE}`);
-    const strtab = sections[symtab.link]?.bytes ?? fail(0, `sh_link ${symtab.link} is not a section`);
+    const symbolName = stringReader(sections[symtab.link]?.bytes ?? fail(0, `sh_link ${symtab.link} is not a section`));
     const sv = new DataView(symtab.bytes.buffer, symtab.bytes.byteOffset, symtab.bytes.byteLength);
     symbols = Array.from({ length: symtab.size / SYMBOL_SIZE }, (_, index) => {
       const at = index * SYMBOL_SIZE;
       const info = sv.getUint8(at + 4);
       const shndx = sv.getUint16(at + 6, true);
       const nameOff = sv.getUint32(at, true);
-      const value = sv.getBigUint64(at + 8, true);
-      const size = sv.getBigUint64(at + 16, true);
-      if (value > BigInt(Number.MAX_SAFE_INTEGER) || size > BigInt(Number.MAX_SAFE_INTEGER)) fail(at + 8, `symbol ${index}: value or size too large`);
+      const value = safeU64(sv, at + 8) ?? fail(at + 8, `symbol ${index}: value too large`);
+      const size = safeU64(sv, at + 16) ?? fail(at + 16, `symbol ${index}: size too large`);
       return {
         index,
-        name: stringAt(strtab, nameOff) ?? fail(at, `symbol ${index}: name offset ${nameOff} outside ${sections[symtab.link]!.name}`),
-        value: Number(value),
-        size: Number(size),
+        name: symbolName(nameOff) ?? fail(at, `symbol ${index}: name offset ${nameOff} outside ${sections[symtab.link]!.name}`),
+        value,
+        size,
         type: STT_NAMES[info & 0xf] ?? fail(at + 4, `symbol ${index}: unknown type ${info & 0xf}`),
         bind: STB_NAMES[info >> 4] ?? fail(at + 4, `symbol ${index}: unknown binding ${info >> 4}`),
         visibility: STV_NAMES[sv.getUint8(at + 5) & 0x3]!,
@@ -162,10 +161,10 @@ export function readElf(bytes: Uint8Array): ElfFile {
     const rv = new DataView(rel.bytes.buffer, rel.bytes.byteOffset, rel.bytes.byteLength);
     const entries = Array.from({ length: rel.size / REL_SIZE }, (_, i) => {
       const at = i * REL_SIZE;
-      const offset = Number(rv.getBigUint64(at, true));
-      const info = rv.getBigUint64(at + 8, true);
-      const symbol = Number(info >> 32n);
-      const typeNo = Number(info & 0xffffffffn);
+      const offset = safeU64(rv, at) ?? fail(at, `relocation ${i}: offset too large`);
+      // r_info: ELF64_R_SYM in the upper, ELF64_R_TYPE in the lower 32 bits
+      const typeNo = rv.getUint32(at + 8, true);
+      const symbol = rv.getUint32(at + 12, true);
       if (symbol >= symbols.length) fail(at + 8, `relocation ${i}: symbol ${symbol} is not in the symbol table (${symbols.length} symbols)`);
       if (target.type !== SHT.NOBITS && offset >= target.size) fail(at, `relocation ${i}: offset ${offset} outside ${target.name} (${target.size} bytes)`);
       return { offset, type: R_NAMES[typeNo] ?? fail(at + 8, `relocation ${i}: unknown BPF relocation type ${typeNo}`), symbol };
@@ -174,6 +173,12 @@ export function readElf(bytes: Uint8Array): ElfFile {
   });
 
   return { sections, symbols, firstGlobal: symtab?.info ?? 0, relocations };
+}
+
+/** A little-endian u64 as a number, or null above 2^53 (nothing in a BPF object is that large). */
+function safeU64(view: DataView, at: number): number | null {
+  const hi = view.getUint32(at + 4, true);
+  return hi >= 0x200000 ? null : hi * 0x1_0000_0000 + view.getUint32(at, true);
 }
 
 /** The section called `name`, or null. */

@@ -1,4 +1,5 @@
 import type { Insn } from '../../bpf/asm/insn.ts';
+import { BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL } from '../../bpf/asm/opcode.ts';
 import { AddressSpace, MachineFault } from '../memory/AddressSpace.ts';
 
 /**
@@ -64,6 +65,9 @@ export interface ExecOptions {
   readonly stacks: readonly number[];
   /** instructions before the run is stopped as a fault */
   readonly maxInsns: number;
+  /** scratch space reused across runs: two words for 8-byte loads, and the call-frame stack */
+  readonly scratch: Int32Array;
+  readonly frames: number[];
 }
 
 export const MAX_BPF_STACK = 512;
@@ -127,9 +131,10 @@ export function execute(code: Code, env: CallEnv, regs: Regs, opts: ExecOptions)
   const mem = env.mem;
   const op8 = code.code, dsts = code.dst, srcs = code.src, offs = code.off, imms = code.imm;
   const n = code.length;
-  const tmp = new Int32Array(2);
-  // call frames: return pc and callee-saved r6–r9 of each caller
-  const frames: number[] = [];
+  const tmp = opts.scratch;
+  // call frames: return pc and callee-saved r6–r10 of each caller
+  const frames = opts.frames;
+  frames.length = 0;
   let depth = 0;
   let pc = 0;
   let budget = opts.maxInsns;
@@ -279,8 +284,8 @@ export function execute(code: Code, env: CallEnv, regs: Regs, opts: ExecOptions)
           }
           if (op === 0x80 && cls === 5) { // call
             if (s === 0) env.helper(imm, regs);
-            else if (s === 2) env.kfunc(imm, regs, d);
-            else if (s === 1) {
+            else if (s === BPF_PSEUDO_KFUNC_CALL) env.kfunc(imm, regs, d);
+            else if (s === BPF_PSEUDO_CALL) {
               if (depth + 1 >= opts.stacks.length) return { kind: 'fault', insn: pc, why: `call depth exceeds ${opts.stacks.length} frames`, hi: null, lo: 0 };
               frames.push(pc + 1, L[6] as number, H[6] as number, L[7] as number, H[7] as number, L[8] as number, H[8] as number, L[9] as number, H[9] as number, L[10] as number, H[10] as number);
               depth++;
@@ -316,8 +321,7 @@ export function execute(code: Code, env: CallEnv, regs: Regs, opts: ExecOptions)
           const mode = c & 0xe0;
           const size = SIZE_OF_LDST[c & 0x18] as 1 | 2 | 4 | 8;
           const alo = ((L[s] as number) + off) | 0;
-          const carry = ((L[s] as number) >>> 0) + off;
-          const ahi = ((H[s] as number) + (carry > 0xffffffff ? 1 : carry < 0 ? -1 : 0)) | 0;
+          const ahi = offsetHi(L[s] as number, H[s] as number, off);
           if (mode === 0x60) { // BPF_MEM
             if (size === 8) {
               mem.load64(ahi, alo, tmp);
@@ -340,8 +344,7 @@ export function execute(code: Code, env: CallEnv, regs: Regs, opts: ExecOptions)
           const mode = c & 0xe0;
           const size = SIZE_OF_LDST[c & 0x18] as 1 | 2 | 4 | 8;
           const alo = ((L[d] as number) + off) | 0;
-          const carry = ((L[d] as number) >>> 0) + off;
-          const ahi = ((H[d] as number) + (carry > 0xffffffff ? 1 : carry < 0 ? -1 : 0)) | 0;
+          const ahi = offsetHi(L[d] as number, H[d] as number, off);
           const vlo = cls === 2 ? imm : (L[s] as number);
           const vhi = cls === 2 ? imm >> 31 : (H[s] as number);
           if (mode === 0x60) {
@@ -371,6 +374,12 @@ export function execute(code: Code, env: CallEnv, regs: Regs, opts: ExecOptions)
     if (e instanceof MachineFault) return { kind: 'fault', insn: pc, why: e.why, hi: e.hi, lo: e.lo };
     throw e;
   }
+}
+
+/** the high half of the 64-bit address lo:hi + off (off a signed 16-bit instruction offset) */
+function offsetHi(lo: number, hi: number, off: number): number {
+  const sum = (lo >>> 0) + off;
+  return (hi + (sum > 0xffffffff ? 1 : sum < 0 ? -1 : 0)) | 0;
 }
 
 function setBig(L: Int32Array, H: Int32Array, d: number, v: bigint): void {

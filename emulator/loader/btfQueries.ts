@@ -1,48 +1,9 @@
 import type { Btf, BtfType } from '../../bpf/btf/kinds.ts';
+import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
+import { typeSize } from '../../bpf/btf/typeSize.ts';
 import type { KptrField } from './objectSpec.ts';
 
-/** The questions the loader and the machine ask of an object's BTF. */
-
-/** `id` with typedefs and const/volatile/restrict peeled off (type tags kept: they carry `kptr`). */
-export function skipModifiers(btf: Btf, id: number): number {
-  for (let n = 0; n < 64; n++) {
-    const t = btf.types[id];
-    if (!t || (t.kind !== 'TYPEDEF' && t.kind !== 'CONST' && t.kind !== 'VOLATILE' && t.kind !== 'RESTRICT')) return id;
-    id = t.type;
-  }
-  return id;
-}
-
-export function typeAt(btf: Btf, id: number): BtfType | null {
-  return btf.types[id] ?? null;
-}
-
-/** Size in bytes of a type (btf__resolve_size), or null for one without a size (void, FUNC, FWD). */
-export function sizeOf(btf: Btf, id: number): number | null {
-  const t = btf.types[skipModifiers(btf, id)];
-  if (!t) return null;
-  switch (t.kind) {
-    case 'INT':
-    case 'STRUCT':
-    case 'UNION':
-    case 'ENUM':
-    case 'ENUM64':
-    case 'FLOAT':
-    case 'DATASEC':
-      return t.size;
-    case 'PTR':
-      return 8;
-    case 'ARRAY': {
-      const e = sizeOf(btf, t.type);
-      return e === null ? null : e * t.nelems;
-    }
-    case 'TYPE_TAG':
-    case 'VAR':
-      return sizeOf(btf, t.type);
-    default:
-      return null;
-  }
-}
+/** The questions the loader and the machine ask of an object's BTF, beyond bpf/btf's own helpers. */
 
 /** For an integer or enum type: whether it is signed (BTF_INT_SIGNED, or an enum's kind_flag); else null. */
 export function signedness(btf: Btf, id: number): boolean | null {
@@ -76,7 +37,7 @@ export function kptrFields(btf: Btf, id: number, base = 0): KptrField[] {
     case 'STRUCT':
       return t.members.flatMap((m) => (m.bitOffset % 8 === 0 ? kptrFields(btf, m.type, base + m.bitOffset / 8) : []));
     case 'ARRAY': {
-      const size = sizeOf(btf, t.type) ?? 0;
+      const size = typeSize(btf, t.type) ?? 0;
       const one = kptrFields(btf, t.type, 0);
       if (one.length === 0) return [];
       return Array.from({ length: t.nelems }, (_, i) => one.map((f) => ({ ...f, offset: base + i * size + f.offset }))).flat();
@@ -86,9 +47,11 @@ export function kptrFields(btf: Btf, id: number, base = 0): KptrField[] {
   }
 }
 
-/** The DATASEC called `name`, with its id, or null. */
-export function datasec(btf: Btf, name: string): { readonly id: number; readonly type: Extract<BtfType, { kind: 'DATASEC' }> } | null {
-  const id = btf.types.findIndex((t) => t.kind === 'DATASEC' && t.name === name);
-  const type = btf.types[id];
-  return type?.kind === 'DATASEC' ? { id, type } : null;
+/** Every DATASEC of the BTF by name, with its id. */
+export function datasecs(btf: Btf): Map<string, { readonly id: number; readonly type: Extract<BtfType, { kind: 'DATASEC' }> }> {
+  const out = new Map<string, { readonly id: number; readonly type: Extract<BtfType, { kind: 'DATASEC' }> }>();
+  btf.types.forEach((type, id) => {
+    if (type.kind === 'DATASEC') out.set(type.name, { id, type });
+  });
+  return out;
 }

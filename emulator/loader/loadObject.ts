@@ -1,16 +1,17 @@
 import { readBtf } from '../../bpf/btf/readBtf.ts';
 import { readBtfExt, type BtfExt } from '../../bpf/btf/btfExt.ts';
 import type { Btf } from '../../bpf/btf/kinds.ts';
-import { decodeInsns, type Insn } from '../../bpf/asm/insn.ts';
-import { elfSection, readElf, type ElfFile, type ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
+import { elfSection, readElf, type ElfFile, type ElfRelocationEntry, type ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
 import { SHF, SHT } from '../../bpf/elf/elfAbi.ts';
 import { ObjectFormatError } from '../../bpf/ObjectFormatError.ts';
-import { datasec, kptrFields, signedness, sizeOf, skipModifiers } from './btfQueries.ts';
+import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
+import { typeSize } from '../../bpf/btf/typeSize.ts';
+import { datasecs, kptrFields, signedness } from './btfQueries.ts';
 import {
   BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MAP_TYPE_IDS,
-  type BpfMapType, type BpfObjectSpec, type DatasecVar, type KfuncSpec, type MapSpec, type ProgramSpec, type Relocation,
+  type BpfMapType, type BpfObjectSpec, type DatasecVar, type KfuncSpec, type MapSpec,
 } from './objectSpec.ts';
-import { programSection } from './programSection.ts';
+import { ProgramLinker, type ObjectIndex } from './ProgramLinker.ts';
 
 export interface LoadOptions {
   /** `.rodata` variables set before load, as a skeleton's `rodata->nr_cpus = n` (names absent from the object are ignored) */
@@ -19,9 +20,7 @@ export interface LoadOptions {
 
 const MAP_TYPES = Object.fromEntries(Object.entries(MAP_TYPE_IDS).map(([k, v]) => [v, k])) as Record<number, BpfMapType>;
 const INTERNAL = /^\.(bss|data|rodata)(\..+)?$/;
-const LD_IMM64 = 0x18;
-const CALL = 0x85;
-const BPF_PSEUDO_MAP_FD = 1, BPF_PSEUDO_MAP_VALUE = 2, BPF_PSEUDO_CALL = 1, BPF_PSEUDO_KFUNC_CALL = 2;
+type Datasecs = ReturnType<typeof datasecs>;
 
 /**
  * A BPF object's bytes → what libbpf (v1.1, bpf_object__open + the relocation half of bpf_object__load) would make
@@ -41,17 +40,32 @@ export function loadObject(bytes: Uint8Array, options: LoadOptions = {}): BpfObj
   const licenseSection = elfSection(elf, 'license');
   const license = licenseSection ? Buffer.from(licenseSection.bytes).toString('latin1').replace(/\0.*$/s, '') : '';
 
-  const maps = [...btfMaps(elf, btf), ...internalMaps(elf, btf, options.rodata ?? {})];
-  const kfuncs = ksymsFuncs(elf, btf);
+  const secs = datasecs(btf);
+  const maps = [...btfMaps(elf, btf, secs), ...internalMaps(elf, btf, secs, options.rodata ?? {})];
+  const kfuncs = ksymsFuncs(elf, btf, secs);
+  const index = indexObject(elf, ext, maps, kfuncs);
   const programs = elf.symbols
-    .filter((s) => s.type === 'func' && s.section !== null && s.section !== '.text' && isCode(elf, s.section))
-    .map((s) => relocateProgram(elf, btf, ext, s, maps, kfuncs));
+    .filter((s) => s.type === 'func' && s.section !== null && s.section !== '.text' && index.codeSections.has(s.section))
+    .map((s) => ProgramLinker.link(index, s));
   return { license, programs, maps, kfuncs, btf };
 }
 
-function isCode(elf: ElfFile, section: string): boolean {
-  const s = elfSection(elf, section);
-  return s !== null && (s.flags & SHF.EXECINSTR) !== 0;
+function indexObject(elf: ElfFile, ext: BtfExt | null, maps: readonly MapSpec[], kfuncs: readonly KfuncSpec[]): ObjectIndex {
+  const relocs = new Map<string, { section: string; byInsn: Map<number, { k: number; e: ElfRelocationEntry }> }>();
+  for (const r of elf.relocations) {
+    relocs.set(r.target, { section: r.name, byInsn: new Map(r.entries.map((e, k) => [e.offset / 8, { k, e }])) });
+  }
+  return {
+    elf,
+    kfuncByName: new Map(kfuncs.map((k, i) => [k.name, i])),
+    codeSections: new Map(elf.sections.filter((s) => (s.flags & SHF.EXECINSTR) !== 0).map((s) => [s.name, s])),
+    code: new Map(),
+    relocs,
+    core: new Map((ext?.coreRelo ?? []).map((c) => [c.section, new Map(c.records.map((r) => [r.insnOff / 8, r]))])),
+    funcInfo: new Map((ext?.funcInfo ?? []).map((f) => [f.section, new Map(f.records.map((r) => [r.insnOff, r.typeId]))])),
+    mapByName: new Map(maps.flatMap((m, i) => (m.internal === null ? [[m.name, i] as const] : []))),
+    mapBySection: new Map(maps.flatMap((m, i) => (m.internal ? [[m.internal.section, i] as const] : []))),
+  };
 }
 
 /** `__uint(name, n)` is `int (*name)[n]`; `__type(name, T)` is `T *name` */
@@ -63,9 +77,9 @@ function mapDefField(btf: Btf, typeId: number): { readonly uint: number | null; 
 }
 
 /** Maps of the `.maps` section, from its DATASEC (libbpf bpf_object__init_user_btf_maps / parse_btf_map_def). */
-function btfMaps(elf: ElfFile, btf: Btf): MapSpec[] {
+function btfMaps(elf: ElfFile, btf: Btf, secs: Datasecs): MapSpec[] {
   if (!elfSection(elf, '.maps')) return [];
-  const sec = datasec(btf, '.maps');
+  const sec = secs.get('.maps');
   if (!sec) throw new ObjectFormatError('.maps', 0, 'no DATASEC .maps in .BTF for the .maps section');
   return sec.type.vars.map((v) => {
     const fail = (what: string): never => {
@@ -85,8 +99,8 @@ function btfMaps(elf: ElfFile, btf: Btf): MapSpec[] {
         case 'map_flags': flags = f.uint ?? 0; break;
         case 'key_size': keySize = f.uint; break;
         case 'value_size': valueSize = f.uint; break;
-        case 'key': keyTypeId = f.pointee; keySize = sizeOf(btf, f.pointee); break;
-        case 'value': valueTypeId = f.pointee; valueSize = sizeOf(btf, f.pointee); break;
+        case 'key': keyTypeId = f.pointee; keySize = typeSize(btf, f.pointee); break;
+        case 'value': valueTypeId = f.pointee; valueSize = typeSize(btf, f.pointee); break;
         default: fail(`map ${variable.name}: unsupported map definition field '${m.name}'`);
       }
     }
@@ -102,20 +116,28 @@ function btfMaps(elf: ElfFile, btf: Btf): MapSpec[] {
 }
 
 /** .bss/.data/.rodata(.*) sections as one-element ARRAY maps (libbpf bpf_object__init_internal_map). */
-function internalMaps(elf: ElfFile, btf: Btf, rodata: Readonly<Record<string, number | bigint>>): MapSpec[] {
+function internalMaps(elf: ElfFile, btf: Btf, secs: Datasecs, rodata: Readonly<Record<string, number | bigint>>): MapSpec[] {
   const out: MapSpec[] = [];
+  const objectsBySection = new Map<string, Map<string, ElfSymbolEntry>>();
+  for (const x of elf.symbols) {
+    if (x.type !== 'object' || x.section === null) continue;
+    let m = objectsBySection.get(x.section);
+    if (!m) objectsBySection.set(x.section, (m = new Map()));
+    m.set(x.name, x);
+  }
   for (const s of elf.sections) {
     const m = INTERNAL.exec(s.name);
     if (!m || (s.flags & SHF.ALLOC) === 0 || (s.flags & SHF.EXECINSTR) !== 0 || s.size === 0) continue;
     const kind = m[1] as 'bss' | 'data' | 'rodata';
-    const sec = datasec(btf, s.name);
+    const sec = secs.get(s.name);
+    const symbols = objectsBySection.get(s.name) ?? new Map<string, ElfSymbolEntry>();
     const initial = new Uint8Array(s.size);
     if (s.type !== SHT.NOBITS) initial.set(s.bytes);
     const vars: DatasecVar[] = (sec?.type.vars ?? []).map((v) => {
       const variable = btf.types[v.type];
       if (variable?.kind !== 'VAR') throw new ObjectFormatError(s.name, v.offset, `DATASEC ${s.name} entry [${v.type}] is not a VAR`);
       // btf_fixup_datasec: clang-16 leaves DATASEC offsets 0, libbpf takes each variable's from its ELF symbol
-      const sym = elf.symbols.find((x) => x.name === variable.name && x.section === s.name && x.type === 'object');
+      const sym = symbols.get(variable.name);
       const offset = sym ? sym.value : v.offset;
       if (offset + v.size > s.size) throw new ObjectFormatError(s.name, offset, `variable ${variable.name} (${v.size} bytes) runs past the section's ${s.size} bytes`);
       return { name: variable.name, offset, size: v.size, typeId: variable.type, signed: signedness(btf, variable.type) };
@@ -139,8 +161,8 @@ function internalMaps(elf: ElfFile, btf: Btf, rodata: Readonly<Record<string, nu
 }
 
 /** Kfunc externs: FUNCs of the `.ksyms` DATASEC, weak when their ELF symbol is. */
-function ksymsFuncs(elf: ElfFile, btf: Btf): KfuncSpec[] {
-  const sec = datasec(btf, '.ksyms');
+function ksymsFuncs(elf: ElfFile, btf: Btf, secs: Datasecs): KfuncSpec[] {
+  const sec = secs.get('.ksyms');
   if (!sec) return [];
   return sec.type.vars.flatMap((v) => {
     const f = btf.types[v.type];
@@ -148,123 +170,4 @@ function ksymsFuncs(elf: ElfFile, btf: Btf): KfuncSpec[] {
     const sym = elf.symbols.find((s) => s.name === f.name && s.section === null);
     return [{ name: f.name, btfFuncId: v.type, weak: sym?.bind === 'weak' }];
   });
-}
-
-/** One program: its function's instructions, the subprograms it calls appended, every relocation applied. */
-function relocateProgram(elf: ElfFile, btf: Btf, ext: BtfExt | null, main: ElfSymbolEntry, maps: readonly MapSpec[], kfuncs: readonly KfuncSpec[]): ProgramSpec {
-  const section = main.section as string;
-  const ps = programSection(section);
-  if (!ps) throw new ObjectFormatError(section, main.value, `program ${main.name}: libbpf knows no program type for section name '${section}'`);
-  if (main.bind === 'local') throw new ObjectFormatError(section, main.value, `program ${main.name} is static (libbpf: not supported)`);
-  const code = new Map<string, Insn[]>();
-  const sectionInsns = (name: string): Insn[] => {
-    let c = code.get(name);
-    if (!c) {
-      const s = elfSection(elf, name);
-      code.set(name, (c = s ? decodeInsns(s.bytes, name) : []));
-    }
-    return c;
-  };
-  const insns: Insn[] = [];
-  const relocations: Relocation[] = [];
-  const subprograms: { name: string; insn: number }[] = [];
-  const placed = new Map<number, number>();
-
-  const place = (sym: ElfSymbolEntry): number => {
-    const at = placed.get(sym.index);
-    if (at !== undefined) return at;
-    const secName = sym.section as string;
-    const all = sectionInsns(secName);
-    const first = sym.value / 8;
-    const count = sym.size / 8;
-    if (!Number.isInteger(first) || !Number.isInteger(count) || first + count > all.length || count === 0) {
-      throw new ObjectFormatError(secName, sym.value, `function ${sym.name} (${sym.size} bytes at ${sym.value}) is not whole instructions inside the section`);
-    }
-    const start = insns.length;
-    placed.set(sym.index, start);
-    if (sym !== main) subprograms.push({ name: sym.name, insn: start });
-    insns.push(...all.slice(first, first + count));
-    relocateRange(sym, start, first, count);
-    return start;
-  };
-
-  const relocateRange = (sym: ElfSymbolEntry, start: number, first: number, count: number): void => {
-    const secName = sym.section as string;
-    const rel = elf.relocations.find((r) => r.target === secName);
-    for (const [k, e] of (rel?.entries ?? []).entries()) {
-      const idx = e.offset / 8 - first;
-      if (idx < 0 || idx >= count) continue;
-      const at = start + idx;
-      const fail = (what: string): never => {
-        throw new ObjectFormatError(rel?.name ?? secName, k * 16, `${what} (relocation at ${secName}+${e.offset})`);
-      };
-      const x = insns[at] as Insn;
-      const target = elf.symbols[e.symbol] ?? fail(`symbol #${e.symbol} does not exist`);
-      if (e.type === 'R_BPF_64_64') {
-        if (x.code !== LD_IMM64 || at + 1 >= start + count) fail(`R_BPF_64_64 on an instruction that is not ld_imm64 (code 0x${x.code.toString(16)})`);
-        const next = insns[at + 1] as Insn;
-        if (target.section === null) {
-          if (target.bind !== 'weak') fail(`ld_imm64 of extern ${target.name}: only kfunc calls and weak externs are supported`);
-          insns[at] = { ...x, imm: 0 };
-          insns[at + 1] = { ...next, imm: 0 };
-          relocations.push({ kind: 'unresolved_weak', insn: at, name: target.name });
-          continue;
-        }
-        if (target.section === '.maps') {
-          const map = maps.findIndex((m) => m.internal === null && m.name === target.name);
-          if (map < 0) fail(`ld_imm64 of ${target.name} in .maps, which defines no such map`);
-          insns[at] = { ...x, src: BPF_PSEUDO_MAP_FD, imm: map };
-          insns[at + 1] = { ...next, imm: 0 };
-          relocations.push({ kind: 'map', insn: at, map });
-          continue;
-        }
-        const map = maps.findIndex((m) => m.internal?.section === target.section);
-        if (map < 0) fail(`ld_imm64 of ${target.name || target.section} in section ${target.section}, which is neither .maps nor a global data section`);
-        const offset = (target.type === 'section' ? 0 : target.value) + x.imm;
-        insns[at] = { ...x, src: BPF_PSEUDO_MAP_VALUE, imm: map };
-        insns[at + 1] = { ...next, imm: offset };
-        relocations.push({ kind: 'map_value', insn: at, map, offset });
-        continue;
-      }
-      if (e.type === 'R_BPF_64_32') {
-        if (x.code !== CALL || x.src !== BPF_PSEUDO_CALL) fail(`R_BPF_64_32 on an instruction that is not a call (code 0x${x.code.toString(16)} src ${x.src})`);
-        if (target.section === null) {
-          const kfunc = kfuncs.findIndex((f) => f.name === target.name);
-          if (kfunc < 0) fail(`call of extern ${target.name}, which is not a FUNC in the .ksyms DATASEC`);
-          insns[at] = { ...x, src: BPF_PSEUDO_KFUNC_CALL, imm: kfunc };
-          relocations.push({ kind: 'kfunc', insn: at, kfunc });
-          continue;
-        }
-        if (!isCode(elf, target.section)) fail(`call of ${target.name} in non-code section ${target.section}`);
-        // libbpf: the callee instruction is st_value/8 + imm + 1 in the target section; place its function
-        const calleeInsn = (target.type === 'section' ? 0 : target.value / 8) + x.imm + 1;
-        const callee = elf.symbols.find((s) => s.type === 'func' && s.section === target.section && s.value / 8 <= calleeInsn && calleeInsn < (s.value + s.size) / 8);
-        if (!callee) fail(`call into ${target.section} at instruction ${calleeInsn}, which no function symbol covers`);
-        const calleeStart = place(callee as ElfSymbolEntry) + calleeInsn - (callee as ElfSymbolEntry).value / 8;
-        insns[at] = { ...(insns[at] as Insn), imm: calleeStart - at - 1 };
-        relocations.push({ kind: 'subprog', insn: at, target: calleeStart, name: (callee as ElfSymbolEntry).name });
-        continue;
-      }
-      fail(`relocation type ${e.type} is not supported in code`);
-    }
-    // CO-RE: the only kind these objects carry is TYPE_ID_LOCAL (bpf_obj_new's local type id); libbpf writes the id itself
-    const core = ext?.coreRelo.find((c) => c.section === secName)?.records ?? [];
-    for (const c of core) {
-      const idx = c.insnOff / 8 - first;
-      if (idx < 0 || idx >= count) continue;
-      const at = start + idx;
-      if (c.kind !== 'TYPE_ID_LOCAL') throw new ObjectFormatError('.BTF.ext', 0, `CO-RE relocation ${c.kind} at ${secName}+${c.insnOff} is not supported (only TYPE_ID_LOCAL)`);
-      const x = insns[at] as Insn;
-      if (x.code !== LD_IMM64) throw new ObjectFormatError('.BTF.ext', 0, `CO-RE TYPE_ID_LOCAL at ${secName}+${c.insnOff} is not on an ld_imm64`);
-      insns[at] = { ...x, imm: c.typeId };
-      insns[at + 1] = { ...(insns[at + 1] as Insn), imm: 0 };
-      relocations.push({ kind: 'type_id_local', insn: at, typeId: c.typeId });
-    }
-  };
-
-  place(main);
-  const funcInfo = ext?.funcInfo.find((f) => f.section === section)?.records.find((r) => r.insnOff === main.value);
-  return {
-    name: main.name, section, ...ps, insns, subprograms, relocations: relocations.sort((a, b) => a.insn - b.insn), btfFuncId: funcInfo?.typeId ?? null,
-  };
 }

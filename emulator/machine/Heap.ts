@@ -31,7 +31,13 @@ interface HeapObject {
 const SIZE_CLASSES = [16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096];
 
 function sizeClass(size: number): number {
-  return SIZE_CLASSES.find((c) => c >= size) ?? size;
+  for (const c of SIZE_CLASSES) if (c >= size) return c;
+  return size;
+}
+
+/** bpf_mem_alloc keeps a cache per CPU and size class, one for plain and one for per-CPU objects */
+function freeListKey(percpu: boolean, cpu: number, sizeClass: number): number {
+  return (sizeClass * 4096 + cpu) * 2 + (percpu ? 1 : 0);
 }
 
 /**
@@ -43,8 +49,8 @@ export class Heap {
   private readonly objects: HeapObject[] = [];
   /** dropped during the current run */
   private pending: HeapObject[] = [];
-  /** reused-uncleared: areas freed after a grace period, per `${percpu}:${cpu}:${sizeClass}`, last freed first */
-  private readonly freeLists = new Map<string, HeapObject[]>();
+  /** reused-uncleared: areas freed after a grace period, by freeListKey, last freed first */
+  private readonly freeLists = new Map<number, HeapObject[]>();
 
   constructor(
     private readonly mem: AddressSpace,
@@ -58,28 +64,34 @@ export class Heap {
     const size = this.types.sizeOf(typeId);
     if (size === null) throw new MachineFault(`${percpu ? 'bpf_percpu_obj_new_impl' : 'bpf_obj_new_impl'}: local type id ${typeId} is not a struct`);
     const cls = sizeClass(size);
-    const name = this.types.name(typeId);
-    const reused = this.freedMemory === 'reused-uncleared' ? this.freeLists.get(`${percpu}:${cpu}:${cls}`)?.pop() : undefined;
+    const key = freeListKey(percpu, cpu, cls);
+    const reused = this.freedMemory === 'reused-uncleared' ? this.freeLists.get(key)?.pop() : undefined;
     const id = this.objects.length;
+    const label = `${percpu ? 'per-CPU object' : 'object'} #${id} (struct ${this.types.name(typeId)})`;
     let handle: number;
-    let data: number[];
+    const data: number[] = [];
     if (percpu) {
       // the handle is the object's `void __percpu *` slot: reached only through bpf_per_cpu_ptr/bpf_this_cpu_ptr
-      handle = this.mem.add('percpu_obj', `per-CPU object #${id} (struct ${name}) handle`, 0, false, id);
-      data = reused ? [...reused.data] : Array.from({ length: this.nrCpus }, (_, c) => this.mem.add('percpu_data', `per-CPU object #${id} (struct ${name}) cpu ${c}`, cls, true, id));
-      if (reused) data.forEach((r) => this.reviveAs(r, id));
+      handle = this.mem.add('percpu_obj', `${label} handle`, 0, false, id);
+      for (let c = 0; c < this.nrCpus && handle > 0; c++) {
+        const r = reused ? (reused.data[c] as number) : this.mem.add('percpu_data', label, cls, true, id, c);
+        if (r < 0) return 0; // the arena is full: bpf_mem_alloc fails, the kfunc returns NULL
+        if (reused) this.reviveAs(r, id);
+        data.push(r);
+      }
     } else if (reused) {
       handle = reused.handle;
       this.reviveAs(handle, id);
-      data = [handle];
+      data.push(handle);
     } else {
-      handle = this.mem.add('obj', `object #${id} (struct ${name})`, cls, true, id);
-      data = [handle];
+      handle = this.mem.add('obj', label, cls, true, id);
+      data.push(handle);
     }
+    if (handle < 0) return 0;
     if (!percpu) {
       // bpf_obj_init: special fields start zeroed, whatever the memory held
-      const bytes = this.mem.bytes[handle] as Uint8Array;
-      for (const f of this.types.kptrFields(typeId)) bytes.fill(0, f.offset, f.offset + 8);
+      const base = this.mem.baseOf(handle);
+      for (const f of this.types.kptrFields(typeId)) this.mem.view.setBigUint64(base + f.offset, 0n, true);
     }
     this.objects.push({ percpu, typeId, sizeClass: cls, handle, data, freed: false });
     return AddressSpace.hiOf(handle);
@@ -94,10 +106,10 @@ export class Heap {
   private objectAt(hi: number, lo: number, what: string): HeapObject {
     const region = AddressSpace.idOf(hi);
     if (hi === 0 && lo === 0) throw new MachineFault(`${what} of NULL`, hi, lo);
-    const kind = region > 0 && region < this.mem.kinds.length ? this.mem.kinds[region] : null;
+    const kind = region > 0 ? this.mem.kinds[region] : undefined;
     const obj = kind === 'obj' || kind === 'percpu_obj' ? this.objects[this.mem.owners[region] as number] : undefined;
     if (!obj || obj.handle !== region || lo !== 0) throw new MachineFault(`${what} of an address that is not an allocated object`, hi, lo);
-    if (obj.freed) throw new MachineFault(`${what} of ${this.mem.labels[region]}, already freed (double free)`, hi, lo);
+    if (obj.freed) throw new MachineFault(`${what} of ${this.mem.label(region)}, already freed (double free)`, hi, lo);
     return obj;
   }
 
@@ -107,15 +119,16 @@ export class Heap {
     const obj = this.objectAt(hi, lo, what);
     if (obj.percpu !== percpu) throw new MachineFault(`${what} of a ${obj.percpu ? 'per-CPU' : 'plain'} object`, hi, lo);
     obj.freed = true;
-    if (!percpu) this.releaseFields(obj.handle, 0, this.types.kptrFields(obj.typeId));
+    if (!percpu) this.releaseFields(obj.handle, this.types.kptrFields(obj.typeId));
     this.mem.states[obj.handle] = RCU_FREED;
     for (const r of obj.data) this.mem.states[r] = RCU_FREED;
     this.pending.push(obj);
   }
 
-  /** bpf_obj_free_fields: each non-NULL kptr field of the value at `region`+`base` is emptied and its object dropped */
-  releaseFields(region: number, base: number, fields: readonly KptrField[]): void {
-    const view = this.mem.views[region] as DataView;
+  /** bpf_obj_free_fields: each non-NULL kptr field of the value at `region` is emptied and its object dropped */
+  releaseFields(region: number, fields: readonly KptrField[]): void {
+    const view = this.mem.view;
+    const base = this.mem.baseOf(region);
     for (const f of fields) {
       const lo = view.getInt32(base + f.offset, true);
       const hi = view.getInt32(base + f.offset + 4, true);
@@ -131,17 +144,18 @@ export class Heap {
     const region = AddressSpace.idOf(hi);
     const obj = region > 0 && this.mem.kinds[region] === 'percpu_obj' ? this.objects[this.mem.owners[region] as number] : undefined;
     if (!obj || obj.handle !== region || lo !== 0) throw new MachineFault(`${what}: not a per-CPU object`, hi, lo);
-    if (this.mem.states[region] === FREED) throw new MachineFault(`${what}: use after free of ${this.mem.labels[region]}`, hi, lo);
+    if (this.mem.states[region] === FREED) throw new MachineFault(`${what}: use after free of ${this.mem.label(region)}`, hi, lo);
     return cpu >= 0 && cpu < this.nrCpus ? (obj.data[cpu] as number) : -1;
   }
 
   /** The RCU grace period between runs: what was dropped is freed for good (and may be handed out again). */
   gracePeriod(cpu: number): void {
+    if (this.pending.length === 0) return;
     for (const obj of this.pending) {
       this.mem.states[obj.handle] = FREED;
       for (const r of obj.data) this.mem.states[r] = FREED;
       if (this.freedMemory === 'reused-uncleared') {
-        const key = `${obj.percpu}:${cpu}:${obj.sizeClass}`;
+        const key = freeListKey(obj.percpu, cpu, obj.sizeClass);
         let list = this.freeLists.get(key);
         if (!list) this.freeLists.set(key, (list = []));
         list.push(obj);

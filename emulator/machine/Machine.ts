@@ -1,6 +1,7 @@
+import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../../bpf/asm/opcode.ts';
 import { AddressSpace, FREED, formatAddress, MachineFault } from '../memory/AddressSpace.ts';
-import { compileCode, execute, MAX_BPF_STACK, newRegs, type CallEnv, type Code, type Regs } from '../interpreter/execute.ts';
-import type { BpfObjectSpec, BpfProgType, ProgramSpec } from '../loader/objectSpec.ts';
+import { compileCode, execute, MAX_BPF_STACK, newRegs, type CallEnv, type Code, type ExecOptions, type Regs } from '../interpreter/execute.ts';
+import type { BpfObjectSpec, BpfProgType, DatasecVar, ProgramSpec } from '../loader/objectSpec.ts';
 import { Heap, type FreedMemory, type TypeFacts } from './Heap.ts';
 import { MapStore } from './MapStore.ts';
 import { helperCall, type Call, type RunContext } from './helpers.ts';
@@ -48,8 +49,8 @@ const SK_BUFF_SIZE = 192;
 
 interface LoadedProgram {
   readonly spec: ProgramSpec;
-  readonly code: Code;
-  /** kfunc calls by the imm the loader wrote (index into object.kfuncs) */
+  /** compiled on the first run */
+  code: Code | null;
 }
 
 /**
@@ -69,15 +70,19 @@ export class Machine implements CallEnv {
   private readonly ctxRegions: Readonly<Record<BpfProgType, number>>;
   private readonly maxInsns: number;
   private readonly regs: Regs = newRegs();
+  /** value regions of map elements removed during the current run */
+  private readonly retired: number[] = [];
   private readonly run_: RunContext;
+  private readonly execOptions: ExecOptions;
   private freed = false;
+  private globalIndex: Map<string, { readonly map: MapStore; readonly v: DatasecVar }> | null = null;
 
   private constructor(readonly object: BpfObjectSpec, options: MachineOptions, types: TypeFacts) {
     if (!Number.isInteger(options.nrCpus) || options.nrCpus < 1) throw new RangeError(`nrCpus must be a positive integer, not ${options.nrCpus}`);
     this.nrCpus = options.nrCpus;
     this.maxInsns = options.maxInsns ?? 1_000_000;
     this.heap = new Heap(this.mem, this.nrCpus, types, options.freedMemory ?? 'zeroed');
-    this.maps = object.maps.map((m, i) => new MapStore(m, i, this.mem, this.heap, this.nrCpus));
+    this.maps = object.maps.map((m, i) => new MapStore(m, i, this.mem, this.heap, this.nrCpus, this.retired));
     this.kfuncs = object.kfuncs.map((k) => kfuncCall(k.name));
     for (let f = 0; f < MAX_CALL_FRAMES; f++) this.stacks.push(this.mem.add('stack', `stack frame ${f}`, MAX_BPF_STACK));
     // fentry's ctx: the traced function's arguments (bpf_fentry_test1(1)); syscall runs without ctx_in (NULL)
@@ -88,8 +93,9 @@ export class Machine implements CallEnv {
       BPF_PROG_TYPE_SYSCALL: -1,
       BPF_PROG_TYPE_TRACING: this.mem.add('ctx', 'ctx (fentry arguments)', fentryArgs, false),
     };
-    for (const p of object.programs) this.programs.set(p.name, { spec: p, code: compileCode(p.insns) });
+    for (const p of object.programs) this.programs.set(p.name, { spec: p, code: null });
     this.run_ = { mem: this.mem, heap: this.heap, maps: this.maps, nrCpus: this.nrCpus, cpu: 0, rcuDepth: 0 };
+    this.execOptions = { stacks: this.stacks, maxInsns: this.maxInsns, scratch: new Int32Array(2), frames: [] };
   }
 
   /** Creates the object's maps (with .rodata as the loader set it) on a new machine. */
@@ -116,28 +122,28 @@ export class Machine implements CallEnv {
     if (!p) throw new RangeError(`no program ${program} in the object`);
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.nrCpus) throw new RangeError(`cpu ${cpu} does not exist (nr_cpus=${this.nrCpus})`);
     if (this.freed) throw new RangeError('the machine\'s maps were freed');
-    const ctx = this.run_ as { cpu: number; rcuDepth: number };
-    ctx.cpu = cpu;
-    ctx.rcuDepth = 0;
+    this.run_.cpu = cpu;
+    this.run_.rcuDepth = 0;
     const regs = this.regs;
     regs.lo.fill(0);
     regs.hi.fill(0);
     const ctxRegion = this.ctxRegions[p.spec.progType];
     if (ctxRegion > 0) regs.hi[1] = AddressSpace.hiOf(ctxRegion);
-    const r = execute(p.code, this, regs, { stacks: this.stacks, maxInsns: this.maxInsns });
+    p.code ??= compileCode(p.spec.insns);
+    const r = execute(p.code, this, regs, this.execOptions);
     this.gracePeriod(cpu);
     if (r.kind === 'exit') {
-      return { outcome: 'exit', program, cpu, retval: r.lo, r0: ((BigInt(r.hi >>> 0) << 32n) | BigInt(r.lo >>> 0)).toString() };
+      const r0 = r.hi === 0 ? String(r.lo >>> 0) : ((BigInt(r.hi >>> 0) << 32n) | BigInt(r.lo >>> 0)).toString();
+      return { outcome: 'exit', program, cpu, retval: r.lo, r0 };
     }
     return { outcome: 'fault', program, cpu, oops: { program, cpu, insn: r.insn, address: r.hi === null ? null : formatAddress(r.hi, r.lo), why: r.why } };
   }
 
   private gracePeriod(cpu: number): void {
     this.heap.gracePeriod(cpu);
-    for (const m of this.maps) {
-      for (const r of m.retired) this.mem.states[r] = FREED;
-      m.retired.length = 0;
-    }
+    if (this.retired.length === 0) return;
+    for (const r of this.retired) this.mem.states[r] = FREED;
+    this.retired.length = 0;
   }
 
   /**
@@ -145,27 +151,42 @@ export class Machine implements CallEnv {
    * null for a name that is not an integer global of those sections. Without names: every integer global there.
    */
   globals(names?: readonly string[]): Record<string, string | null> {
+    const index = (this.globalIndex ??= this.indexGlobals());
     const out: Record<string, string | null> = {};
-    const wanted = names ? new Set(names) : null;
-    for (const m of this.maps) {
-      const kind = m.spec.internal?.kind;
-      if (!kind || m.spec.internal?.section !== `.${kind}`) continue;
-      const region = m.valueRegion(0, 0);
-      for (const v of m.spec.vars) {
-        if (wanted ? !wanted.has(v.name) : v.signed === null) continue;
-        out[v.name] = region < 0 ? null : readGlobal(this.mem.bytes[region] as Uint8Array, v);
+    for (const name of names ?? [...index.keys()]) {
+      const g = index.get(name);
+      if (!g) {
+        out[name] = null;
+        continue;
       }
+      if (!names && g.v.signed === null) continue;
+      const region = g.map.valueRegion(0, 0);
+      out[name] = region < 0 ? null : readGlobal(this.mem.view, this.mem.baseOf(region), g.v);
     }
-    if (names) for (const n of names) out[n] ??= null;
     return out;
   }
 
-  /** The maps are freed (the object is closed): every kptr field still set releases its object. */
-  free(): void {
-    if (this.freed) return;
+  /** the variables of .bss, .data and .rodata (the sections the harness reads globals from), by name */
+  private indexGlobals(): Map<string, { readonly map: MapStore; readonly v: DatasecVar }> {
+    const index = new Map<string, { map: MapStore; v: DatasecVar }>();
+    for (const map of this.maps) {
+      const internal = map.spec.internal;
+      if (!internal || internal.section !== `.${internal.kind}`) continue;
+      for (const v of map.spec.vars) index.set(v.name, { map, v });
+    }
+    return index;
+  }
+
+  /**
+   * The maps are freed (the object is closed): every kptr field still set releases its object. Returns the faults
+   * this meets (a field holding an object already freed), one line each, as the kernel would splat them.
+   */
+  free(): string[] {
+    if (this.freed) return [];
     this.freed = true;
-    for (const m of this.maps) m.destroy();
+    const problems = this.maps.flatMap((m) => m.destroy());
     this.gracePeriod(0);
+    return problems;
   }
 
   /** objects allocated and not yet freed */
@@ -188,10 +209,10 @@ export class Machine implements CallEnv {
   ldImm64(src: number, imm: number, nextImm: number, regs: Regs, dst: number): void {
     const m = this.maps[imm];
     if (!m) throw new MachineFault(`ld_imm64 src_reg ${src}: map #${imm} does not exist`);
-    if (src === 1) {
+    if (src === BPF_PSEUDO_MAP_FD) {
       regs.lo[dst] = 0;
       regs.hi[dst] = AddressSpace.hiOf(m.handle);
-    } else if (src === 2) {
+    } else if (src === BPF_PSEUDO_MAP_VALUE) {
       regs.lo[dst] = nextImm;
       regs.hi[dst] = AddressSpace.hiOf(m.valueRegion(0, this.run_.cpu));
     } else {

@@ -5,7 +5,7 @@ import type { Heap } from './Heap.ts';
 /** errno values helpers return negated (include/uapi/asm-generic/errno-base.h) */
 export const E2BIG = 7, ENOENT = 2, EEXIST = 17, EINVAL = 22;
 /** bpf_map_update_elem flags */
-const BPF_ANY = 0, BPF_NOEXIST = 1, BPF_EXIST = 2;
+const BPF_NOEXIST = 1, BPF_EXIST = 2;
 
 /** One element: a value region, or one per CPU for per-CPU maps. */
 interface Element {
@@ -24,7 +24,7 @@ export class MapStore {
   private readonly array: boolean;
   /** array maps: by index; hash maps: by key bytes as hex, in LRU order (least recent first) */
   private readonly slots: (Element | null)[] = [];
-  private readonly hash = new Map<string, Element>();
+  private readonly hash = new Map<number | string, Element>();
 
   constructor(
     readonly spec: MapSpec,
@@ -32,6 +32,8 @@ export class MapStore {
     private readonly mem: AddressSpace,
     private readonly heap: Heap,
     private readonly nrCpus: number,
+    /** value regions of removed elements (all maps'), freed for good at the next grace period */
+    private readonly retired: number[],
   ) {
     this.handle = mem.add('map', `map ${spec.name}`, 0, false, index);
     this.percpu = spec.type === 'percpu_array' || spec.type === 'percpu_hash';
@@ -56,20 +58,21 @@ export class MapStore {
     return { regions };
   }
 
-  private key(keyBytes: Uint8Array): string {
-    return Buffer.from(keyBytes).toString('hex');
-  }
-
-  private arrayIndex(keyBytes: Uint8Array): number {
-    return new DataView(keyBytes.buffer, keyBytes.byteOffset, 4).getUint32(0, true);
+  /** a hash map's key at arena offset `at`: the u32 itself for 4-byte keys, else its bytes in hex */
+  private key(at: number): number | string {
+    const v = this.mem.view;
+    if (this.spec.keySize === 4) return v.getUint32(at, true);
+    let k = '';
+    for (let i = 0; i < this.spec.keySize; i++) k += v.getUint8(at + i).toString(16).padStart(2, '0');
+    return k;
   }
 
   /** the element's value region for `cpu`, or -1 (bpf_map_lookup_elem's NULL) */
-  lookup(keyBytes: Uint8Array, cpu: number): number {
+  lookup(keyAt: number, cpu: number): number {
     let e: Element | null | undefined;
-    if (this.array) e = this.slots[this.arrayIndex(keyBytes)];
+    if (this.array) e = this.slots[this.mem.view.getUint32(keyAt, true)];
     else {
-      const k = this.key(keyBytes);
+      const k = this.key(keyAt);
       e = this.hash.get(k);
       if (e && this.spec.type === 'lru_hash') {
         // a lookup marks the element used (bpf_lru_node_set_ref): move it to the recent end
@@ -81,10 +84,11 @@ export class MapStore {
   }
 
   /** bpf_map_update_elem from a program on `cpu`: 0 or -errno */
-  update(keyBytes: Uint8Array, value: Uint8Array, flags: number, cpu: number): number {
+  update(keyAt: number, valueAt: number, flags: number, cpu: number): number {
     if (flags > BPF_EXIST) return -EINVAL;
+    const value = new Uint8Array(this.mem.view.buffer, valueAt, this.spec.valueSize);
     if (this.array) {
-      const i = this.arrayIndex(keyBytes);
+      const i = this.mem.view.getUint32(keyAt, true);
       const e = this.slots[i];
       if (!e) return -E2BIG;
       if (flags === BPF_NOEXIST) return -EEXIST;
@@ -92,13 +96,13 @@ export class MapStore {
       this.copyValue(e.regions[this.percpu ? cpu : 0] as number, value);
       return 0;
     }
-    const k = this.key(keyBytes);
+    const k = this.key(keyAt);
     const old = this.hash.get(k);
     if (old && flags === BPF_NOEXIST) return -EEXIST;
     if (!old && flags === BPF_EXIST) return -ENOENT;
     if (!old && this.hash.size >= this.spec.maxEntries) {
       if (this.spec.type !== 'lru_hash') return -E2BIG;
-      const [lruKey, lru] = this.hash.entries().next().value as [string, Element];
+      const [lruKey, lru] = this.hash.entries().next().value as [number | string, Element];
       this.hash.delete(lruKey);
       this.free(lru);
     }
@@ -114,9 +118,9 @@ export class MapStore {
   }
 
   /** bpf_map_delete_elem: 0 or -errno (arrays: -EINVAL) */
-  delete(keyBytes: Uint8Array): number {
+  delete(keyAt: number): number {
     if (this.array) return -EINVAL;
-    const k = this.key(keyBytes);
+    const k = this.key(keyAt);
     const e = this.hash.get(k);
     if (!e) return -ENOENT;
     this.hash.delete(k);
@@ -126,33 +130,43 @@ export class MapStore {
 
   /** copy_map_value (special fields skipped) then bpf_obj_free_fields on the element */
   private copyValue(region: number, value: Uint8Array): void {
-    const dst = this.mem.bytes[region] as Uint8Array;
+    const dst = this.mem.bytes(region);
     let at = 0;
     for (const f of [...this.spec.kptrFields].sort((a, b) => a.offset - b.offset)) {
       dst.set(value.subarray(at, f.offset), at);
       at = f.offset + 8;
     }
     dst.set(value.subarray(at, this.spec.valueSize), at);
-    this.heap.releaseFields(region, 0, this.spec.kptrFields);
+    this.heap.releaseFields(region, this.spec.kptrFields);
   }
 
   /** an element leaves the map: its fields are freed and its memory stays readable until the grace period */
   private free(e: Element): void {
     for (const r of e.regions) {
-      this.heap.releaseFields(r, 0, this.spec.kptrFields);
+      this.heap.releaseFields(r, this.spec.kptrFields);
       this.mem.states[r] = RCU_FREED;
     }
     this.retired.push(...e.regions);
   }
 
-  /** value regions of removed elements, freed for good at the next grace period */
-  readonly retired: number[] = [];
-
-  /** the map is freed (its last reference gone): every element's kptr fields are released */
-  destroy(): void {
-    for (const e of [...this.slots, ...this.hash.values()]) if (e) this.free(e);
+  /**
+   * The map is freed (its last reference gone): every element's kptr fields are released. Returns what went wrong
+   * (a field holding a freed object: the kernel's double free at map free), one line each; never throws.
+   */
+  destroy(): string[] {
+    const problems: string[] = [];
+    for (const e of [...this.slots, ...this.hash.values()]) {
+      if (!e) continue;
+      try {
+        this.free(e);
+      } catch (err) {
+        if (!(err instanceof MachineFault)) throw err;
+        problems.push(`freeing map ${this.spec.name}: ${err.why}`);
+      }
+    }
     this.slots.length = 0;
     this.hash.clear();
+    return problems;
   }
 
   /** value regions of every element (CPU 0's copy first), for reading globals */

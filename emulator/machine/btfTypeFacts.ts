@@ -1,5 +1,7 @@
 import type { Btf } from '../../bpf/btf/kinds.ts';
-import { kptrFields, sizeOf, skipModifiers } from '../loader/btfQueries.ts';
+import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
+import { typeSize } from '../../bpf/btf/typeSize.ts';
+import { kptrFields } from '../loader/btfQueries.ts';
 import type { KptrField } from '../loader/objectSpec.ts';
 import type { TypeFacts } from './Heap.ts';
 
@@ -7,10 +9,11 @@ import type { TypeFacts } from './Heap.ts';
 export function btfTypeFacts(btf: Btf): TypeFacts {
   const sizes = new Map<number, number | null>();
   const fields = new Map<number, readonly KptrField[]>();
-  const isStruct = (id: number): boolean => btf.types[skipModifiers(btf, id)]?.kind === 'STRUCT';
+  // the id comes from a program's register: anything, not only a type the BTF has
+  const isStruct = (id: number): boolean => Number.isInteger(id) && id > 0 && id < btf.types.length && btf.types[skipModifiers(btf, id)]?.kind === 'STRUCT';
   return {
     sizeOf: (id) => {
-      if (!sizes.has(id)) sizes.set(id, isStruct(id) ? sizeOf(btf, id) : null);
+      if (!sizes.has(id)) sizes.set(id, isStruct(id) ? typeSize(btf, id) : null);
       return sizes.get(id) as number | null;
     },
     kptrFields: (id) => {
@@ -18,6 +21,6 @@ export function btfTypeFacts(btf: Btf): TypeFacts {
       if (!f) fields.set(id, (f = kptrFields(btf, id)));
       return f;
     },
-    name: (id) => btf.types[skipModifiers(btf, id)]?.name ?? `#${id}`,
+    name: (id) => (isStruct(id) ? btf.types[skipModifiers(btf, id)]?.name : undefined) ?? `#${id}`,
   };
 }

@@ -20,10 +20,9 @@ function drop(percpu: boolean): Call {
   return (ctx, regs) => ctx.heap.drop(regs.hi[1] as number, regs.lo[1] as number, percpu);
 }
 
-/** struct bpf_iter_num_kern { int cur; int end; } in the program's 8-byte struct bpf_iter_num */
-function iter(ctx: RunContext, regs: Regs): DataView {
-  const bytes = ctx.mem.slice(regs.hi[1] as number, regs.lo[1] as number, 8, true);
-  return new DataView(bytes.buffer, bytes.byteOffset, 8);
+/** arena offset of struct bpf_iter_num_kern { int cur; int end; } in the program's 8-byte struct bpf_iter_num (r1) */
+function iter(ctx: RunContext, regs: Regs): number {
+  return ctx.mem.at(regs.hi[1] as number, regs.lo[1] as number, 8, true);
 }
 
 /** Kfuncs by name (kernel/bpf/helpers.c, kernel/bpf/bpf_iter.c), with the kernel's run-time behaviour. */
@@ -39,34 +38,34 @@ export const KFUNCS: Readonly<Record<string, Call>> = {
     ctx.rcuDepth--;
   },
   bpf_iter_num_new: (ctx, regs) => {
-    const s = iter(ctx, regs);
+    const s = ctx.mem.view, a = iter(ctx, regs);
     const start = regs.lo[2] as number, end = regs.lo[3] as number;
     let rc = 0;
     if (start > end) rc = -EINVAL;
     else if (end - start > BPF_MAX_LOOPS) rc = -E2BIG;
-    s.setInt32(0, rc === 0 ? start - 1 : 0, true);
-    s.setInt32(4, rc === 0 ? end : 0, true);
+    s.setInt32(a, rc === 0 ? start - 1 : 0, true);
+    s.setInt32(a + 4, rc === 0 ? end : 0, true);
     regs.lo[0] = rc;
     regs.hi[0] = rc >> 31;
   },
   bpf_iter_num_next: (ctx, regs) => {
-    const s = iter(ctx, regs);
-    const cur = s.getInt32(0, true), end = s.getInt32(4, true);
+    const s = ctx.mem.view, a = iter(ctx, regs);
+    const cur = s.getInt32(a, true), end = s.getInt32(a + 4, true);
     if (cur + 1 >= end) {
-      s.setInt32(0, 0, true);
-      s.setInt32(4, 0, true);
+      s.setInt32(a, 0, true);
+      s.setInt32(a + 4, 0, true);
       regs.lo[0] = 0;
       regs.hi[0] = 0;
       return;
     }
-    s.setInt32(0, cur + 1, true);
+    s.setInt32(a, cur + 1, true);
     regs.lo[0] = regs.lo[1] as number;
     regs.hi[0] = regs.hi[1] as number;
   },
   bpf_iter_num_destroy: (ctx, regs) => {
-    const s = iter(ctx, regs);
-    s.setInt32(0, 0, true);
-    s.setInt32(4, 0, true);
+    const s = ctx.mem.view, a = iter(ctx, regs);
+    s.setInt32(a, 0, true);
+    s.setInt32(a + 4, 0, true);
   },
 };
 

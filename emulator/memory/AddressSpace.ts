@@ -4,11 +4,16 @@
  * pointer stays a plain 8-byte integer in memory (kptr_xchg is an 8-byte swap) and looks like a kernel address
  * (0xff00_0001_0000_0010). NULL is 0. Pointer arithmetic that leaves a region changes `hi` or runs past its size,
  * and the next access faults: every access is checked for region, liveness, bounds and writability.
+ *
+ * Regions live in one growing arena (one ArrayBuffer, one DataView), so a region costs a few numbers and no objects:
+ * programs allocate on most runs, and per-region buffers were most of the machine's time in GC.
  */
 
 /** High 8 bits of every region address: region ids live in the 24 bits below. */
 const TAG = 0xff000000 | 0;
 const MAX_REGIONS = 1 << 24;
+/** the arena's ceiling: an allocation past it fails as the kernel's allocator does (NULL) */
+const MAX_ARENA = 1 << 30;
 
 /** What a region holds; named in faults. */
 export type RegionKind = 'stack' | 'ctx' | 'map' | 'map_value' | 'global' | 'obj' | 'percpu_obj' | 'percpu_data' | 'test_mem';
@@ -32,34 +37,75 @@ export class MachineFault {
 }
 
 export class AddressSpace {
+  private buffer = new ArrayBuffer(1 << 16);
+  /** the whole arena; replaced (contents copied) when the arena grows, so never keep it across an allocation */
+  view = new DataView(this.buffer);
+  private top = 0;
   /** indexed by region id (0 unused: NULL) */
-  readonly bytes: (Uint8Array | null)[] = [null];
-  readonly views: (DataView | null)[] = [null];
+  private readonly base: number[] = [0];
+  private readonly size: number[] = [0];
   readonly kinds: RegionKind[] = ['stack'];
-  readonly labels: string[] = [''];
+  private readonly labels: string[] = [''];
+  /** CPU a region belongs to (per-CPU copies), else -1; part of its name in faults */
+  private readonly cpus: number[] = [-1];
   readonly states: number[] = [FREED];
-  readonly writable: boolean[] = [false];
+  private readonly writable: boolean[] = [false];
   /** per region: owner index (a map's index, an object's id) for helpers that need to know */
   readonly owners: number[] = [-1];
 
-  /** A new zeroed (or given) region; returns its id. */
-  add(kind: RegionKind, label: string, size: number | Uint8Array, writable = true, owner = -1): number {
-    const id = this.bytes.length;
-    if (id >= MAX_REGIONS) throw new RangeError('emulator: out of region ids');
-    const b = typeof size === 'number' ? new Uint8Array(size) : size;
-    this.bytes.push(b);
-    this.views.push(new DataView(b.buffer, b.byteOffset, b.byteLength));
+  /**
+   * A new zeroed region of `size` bytes (or holding `init`); returns its id, or -1 when the arena is full.
+   */
+  add(kind: RegionKind, label: string, size: number | Uint8Array, writable = true, owner = -1, cpu = -1): number {
+    const id = this.base.length;
+    const n = typeof size === 'number' ? size : size.length;
+    const at = (this.top + 7) & ~7;
+    if (id >= MAX_REGIONS || at + n > MAX_ARENA) return -1;
+    if (at + n > this.buffer.byteLength) this.grow(at + n);
+    this.top = at + n;
+    if (typeof size !== 'number') new Uint8Array(this.buffer, at, n).set(size);
+    this.base.push(at);
+    this.size.push(n);
     this.kinds.push(kind);
     this.labels.push(label);
+    this.cpus.push(cpu);
     this.states.push(LIVE);
     this.writable.push(writable);
     this.owners.push(owner);
     return id;
   }
 
+  /** doubles the arena (a resizable ArrayBuffer reserving the ceiling up front cost more in GC than the copies) */
+  private grow(atLeast: number): void {
+    const next = new ArrayBuffer(Math.min(MAX_ARENA, Math.max(atLeast, this.buffer.byteLength * 2)));
+    new Uint8Array(next).set(new Uint8Array(this.buffer));
+    this.buffer = next;
+    this.view = new DataView(next);
+  }
+
   /** Makes a region live again (reused memory: its bytes are kept). */
   revive(id: number): void {
     this.states[id] = LIVE;
+  }
+
+  /** the region's name in faults: `map s1_array value [0]`, `per-CPU object #3 (struct t) cpu 1` */
+  label(id: number): string {
+    const cpu = this.cpus[id] as number;
+    return cpu < 0 ? (this.labels[id] as string) : `${this.labels[id]} cpu ${cpu}`;
+  }
+
+  /** byte offset of a region in `view` */
+  baseOf(id: number): number {
+    return this.base[id] as number;
+  }
+
+  sizeOf(id: number): number {
+    return this.size[id] as number;
+  }
+
+  /** a region's bytes (a view: writes go to the region) */
+  bytes(id: number): Uint8Array {
+    return new Uint8Array(this.buffer, this.base[id], this.size[id]);
   }
 
   static hiOf(id: number): number {
@@ -71,63 +117,49 @@ export class AddressSpace {
     return (hi & 0xff000000) === TAG ? hi & 0xffffff : -1;
   }
 
-  /** the region id and offset of an access of `size` bytes at hi:lo, or a thrown MachineFault */
-  private check(hi: number, lo: number, size: number, write: boolean): number {
-    const id = AddressSpace.idOf(hi);
+  /** the arena offset of an access of `size` bytes at hi:lo, or a thrown MachineFault */
+  at(hi: number, lo: number, size: number, write: boolean): number {
+    const id = (hi & 0xff000000) === TAG ? hi & 0xffffff : -1;
     const off = lo >>> 0;
-    if (id <= 0 || id >= this.bytes.length) {
+    if (id <= 0 || id >= this.base.length) {
       throw new MachineFault(hi === 0 && off < 4096 ? 'NULL pointer dereference' : 'not a mapped address', hi, lo);
     }
-    const state = this.states[id] as number;
-    if (state === FREED) throw new MachineFault(`use after free of ${this.labels[id]} (freed in an earlier run)`, hi, lo);
-    const b = this.bytes[id] as Uint8Array;
-    if (off + size > b.length) throw new MachineFault(`${size}-byte access at offset ${off} is out of bounds of ${this.labels[id]} (${b.length} bytes)`, hi, lo);
-    if (write && !this.writable[id]) throw new MachineFault(`write to read-only ${this.labels[id]}`, hi, lo);
-    return id;
+    if (this.states[id] === FREED) throw new MachineFault(`use after free of ${this.label(id)} (freed in an earlier run)`, hi, lo);
+    const n = this.size[id] as number;
+    if (off + size > n) throw new MachineFault(`${size}-byte access at offset ${off} is out of bounds of ${this.label(id)} (${n} bytes)`, hi, lo);
+    if (write && !this.writable[id]) throw new MachineFault(`write to read-only ${this.label(id)}`, hi, lo);
+    return (this.base[id] as number) + off;
   }
 
-  /** the region's bytes and the offset of a checked access, for helpers that copy */
+  /** the bytes of a checked access, for helpers that copy */
   slice(hi: number, lo: number, size: number, write: boolean): Uint8Array {
-    const id = this.check(hi, lo, size, write);
-    const off = lo >>> 0;
-    return (this.bytes[id] as Uint8Array).subarray(off, off + size);
+    return new Uint8Array(this.buffer, this.at(hi, lo, size, write), size);
   }
 
   /** zero-extended load of 1, 2 or 4 bytes */
   load32(hi: number, lo: number, size: 1 | 2 | 4): number {
-    const v = this.views[this.check(hi, lo, size, false)] as DataView;
-    const off = lo >>> 0;
-    return size === 4 ? v.getInt32(off, true) : size === 2 ? v.getUint16(off, true) : v.getUint8(off);
+    const a = this.at(hi, lo, size, false);
+    return size === 4 ? this.view.getInt32(a, true) : size === 2 ? this.view.getUint16(a, true) : this.view.getUint8(a);
   }
 
   /** the two halves of an 8-byte load, into out[0] (lo) and out[1] (hi) */
   load64(hi: number, lo: number, out: Int32Array): void {
-    const v = this.views[this.check(hi, lo, 8, false)] as DataView;
-    const off = lo >>> 0;
-    out[0] = v.getInt32(off, true);
-    out[1] = v.getInt32(off + 4, true);
+    const a = this.at(hi, lo, 8, false);
+    out[0] = this.view.getInt32(a, true);
+    out[1] = this.view.getInt32(a + 4, true);
   }
 
   store32(hi: number, lo: number, size: 1 | 2 | 4, value: number): void {
-    const v = this.views[this.check(hi, lo, size, true)] as DataView;
-    const off = lo >>> 0;
-    if (size === 4) v.setInt32(off, value, true);
-    else if (size === 2) v.setUint16(off, value & 0xffff, true);
-    else v.setUint8(off, value & 0xff);
+    const a = this.at(hi, lo, size, true);
+    if (size === 4) this.view.setInt32(a, value, true);
+    else if (size === 2) this.view.setUint16(a, value & 0xffff, true);
+    else this.view.setUint8(a, value & 0xff);
   }
 
   store64(hi: number, lo: number, vlo: number, vhi: number): void {
-    const v = this.views[this.check(hi, lo, 8, true)] as DataView;
-    const off = lo >>> 0;
-    v.setInt32(off, vlo, true);
-    v.setInt32(off + 4, vhi, true);
-  }
-
-  /** the region an address points into when it is live or RCU-readable, else -1 (no fault) */
-  regionAt(hi: number, lo: number): number {
-    const id = AddressSpace.idOf(hi);
-    if (id <= 0 || id >= this.bytes.length || this.states[id] === FREED) return -1;
-    return (lo >>> 0) < (this.bytes[id] as Uint8Array).length || (lo === 0) ? id : -1;
+    const a = this.at(hi, lo, 8, true);
+    this.view.setInt32(a, vlo, true);
+    this.view.setInt32(a + 4, vhi, true);
   }
 }
 

@@ -4,7 +4,8 @@
  * bpf_obj_new's local type id names).
  */
 import type { Btf } from '../../bpf/btf/kinds.ts';
-import { skipModifiers, sizeOf } from '../loader/btfQueries.ts';
+import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
+import { typeSize } from '../../bpf/btf/typeSize.ts';
 import type { BpfObjectSpec, BpfProgType, MapSpec, ProgramSpec } from '../loader/objectSpec.ts';
 import type { KptrField, LdImm64, LocalType, MapDesc, ProgKind, VerifierProgram } from './input.ts';
 
@@ -63,7 +64,7 @@ function mapDesc(btf: Btf, m: MapSpec): MapDesc {
   const fields: KptrField[] = complete
     ? m.kptrFields.map((f) => ({
         off: f.offset, kind: f.tag === 'percpu_kptr' ? 'percpu_kptr' : 'kptr',
-        pointee: { id: f.pointeeTypeId, name: f.pointee, size: sizeOf(btf, f.pointeeTypeId) ?? 0 },
+        pointee: { id: f.pointeeTypeId, name: f.pointee, size: typeSize(btf, f.pointeeTypeId) ?? 0 },
       }))
     : [];
   return {

@@ -2,11 +2,8 @@ import { fieldSlot, scalarSize } from '../../cabi/structLayout.ts';
 import type { Op, Program, ScalarCType, Scenario } from '../../types/index.ts';
 import { ProgramScope } from '../codegen/programScope.ts';
 import { globalSlotSection } from '../codegen/scenarioIdentifiers.ts';
-import { BPF_FUNC as HELPER } from '../../bpf/asm/funcIds.ts';
-import { I } from '../../bpf/asm/I.ts';
-import type { Insn } from '../../bpf/asm/insn.ts';
-import { R0, R1, R2, R3, R4, R10 } from '../../bpf/asm/register.ts';
-import type { ElfRelocation } from '../../bpf/elf/writeElf.ts';
+import { BPF_FUNC as HELPER, I, R0, R1, R2, R3, R4, R10, type Insn } from '../../bpf/asm/index.ts';
+import type { ElfRelocation } from '../../bpf/elf/index.ts';
 /** BPF_NOEXIST */
 const NOEXIST = 1;
 /** Offset of `pc` in `struct <slot>_elem { long sum; ... *pc; }`. */

@@ -4,11 +4,9 @@ import { batchLicense } from '../codegen/emit.ts';
 import { PROGRAM_SECTIONS } from '../codegen/emitProgram.ts';
 import { globalSlotSection, slotElemName } from '../codegen/scenarioIdentifiers.ts';
 import { scenarioKfuncs } from '../codegen/scenarioKfuncs.ts';
-import { encodeInsns, type Insn } from '../../bpf/asm/insn.ts';
-import { writeBtfExt } from '../../bpf/btf/btfExt.ts';
-import { BtfWriter } from '../../bpf/btf/BtfWriter.ts';
-import type { BtfVarSecinfo } from '../../bpf/btf/kinds.ts';
-import { writeElf, type ElfRelocation, type ElfSection, type ElfSymbol } from '../../bpf/elf/writeElf.ts';
+import { encodeInsns, type Insn } from '../../bpf/asm/index.ts';
+import { BtfWriter, writeBtfExt, type BtfVarSecinfo } from '../../bpf/btf/index.ts';
+import { writeElf, type ElfRelocation, type ElfSection, type ElfSymbol } from '../../bpf/elf/index.ts';
 import { lowerProgram } from './lowerProgram.ts';
 
 /** enum bpf_map_type */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BtfWriter } from '../../../../bpf/btf/BtfWriter.ts';
 import { readBtf } from '../../../../bpf/btf/readBtf.ts';
+import type { BtfTypeOf } from '../../../../bpf/btf/kinds.ts';
 
 describe('BtfWriter', () => {
   it('should encode a header the kernel accepts: magic 0xeb9f, version 1, 24-byte header, strings after the types', () => {
@@ -30,7 +31,7 @@ describe('BtfWriter', () => {
     w.defineStruct(b, 'b', 4, [{ name: 'x', type: w.int('int', 4, true), bitOffset: 0 }]);
     const { types } = readBtf(w.encode());
     expect(types[a]).toEqual({ kind: 'STRUCT', name: 'a', size: 8, kflag: false, members: [{ name: 'p', type: pb, bitOffset: 0, bitfieldSize: 0 }] });
-    expect(types[types[pb]!.kind === 'PTR' ? (types[pb] as { type: number }).type : 0]).toEqual({ kind: 'TYPE_TAG', name: 'percpu_kptr', type: b });
+    expect(types[(types[pb] as BtfTypeOf<'PTR'>).type]).toEqual({ kind: 'TYPE_TAG', name: 'percpu_kptr', type: b });
     expect(() => w.defineStruct(pb, 'c', 1, [])).toThrow(/not a reserved struct/);
   });
 

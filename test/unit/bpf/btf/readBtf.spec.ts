@@ -1,24 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { readBtf } from '../../../../bpf/btf/readBtf.ts';
-import type { Btf, BtfType } from '../../../../bpf/btf/kinds.ts';
+import { isRefKind, type BtfType } from '../../../../bpf/btf/kinds.ts';
 import { elfSection, readElf } from '../../../../bpf/elf/readElf.ts';
-import { FIXTURES, fixtureBytes, fixtureJson } from '../fixtures.ts';
+import { FIXTURES, fixtureBtf, fixtureBytes, fixtureJson } from '../fixtures.ts';
 
 /** A type as `bpftool -j btf dump file` prints it. */
 function bpftoolView(t: BtfType, id: number): Record<string, unknown> {
   const base = { id, kind: t.kind, name: t.name === '' ? '(anon)' : t.name };
+  if (isRefKind(t.kind)) return { ...base, type_id: (t as { type: number }).type };
   switch (t.kind) {
     case 'VOID':
       return base;
     case 'INT':
       return { ...base, size: t.size, bits_offset: t.bitsOffset, nr_bits: t.nrBits, encoding: t.encoding === 'none' ? '(none)' : t.encoding };
-    case 'PTR':
-    case 'TYPEDEF':
-    case 'VOLATILE':
-    case 'CONST':
-    case 'RESTRICT':
-    case 'TYPE_TAG':
-      return { ...base, type_id: t.type };
     case 'ARRAY':
       return { ...base, type_id: t.type, index_type_id: t.indexType, nr_elems: t.nelems };
     case 'STRUCT':
@@ -47,21 +41,15 @@ function bpftoolView(t: BtfType, id: number): Record<string, unknown> {
   }
 }
 
-export function btfOf(object: string): Btf {
-  const section = elfSection(readElf(fixtureBytes(object)), '.BTF');
-  if (!section) throw new Error(`${object}: no .BTF`);
-  return readBtf(section.bytes);
-}
-
 describe('readBtf', () => {
   it.each(FIXTURES)('should read every type of %s as bpftool does', (name) => {
-    const btf = btfOf(name);
+    const btf = fixtureBtf(name);
     const expected = (fixtureJson(`${name}.btf.json`) as { types: unknown[] }).types;
     expect(btf.types.slice(1).map((t, i) => bpftoolView(t, i + 1))).toEqual(expected);
   });
 
   it('should read all 19 kinds clang-16 emits', () => {
-    expect(new Set(btfOf('formats').types.map((t) => t.kind)).size).toBe(20); // + VOID
+    expect(new Set(fixtureBtf('formats').types.map((t) => t.kind)).size).toBe(20); // + VOID
   });
 
   it('should refuse a truncated or corrupt section with the offset where it broke', () => {

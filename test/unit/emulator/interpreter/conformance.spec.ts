@@ -28,7 +28,7 @@ function run(insns: Parameters<typeof compileCode>[0], memBytes: Uint8Array) {
     regs.hi[1] = AddressSpace.hiOf(mem.add('test_mem', 'test memory', memBytes.slice()));
     regs.lo[2] = memBytes.length;
   }
-  return execute(compileCode(insns), env, regs, { stacks, maxInsns: 1_000_000 });
+  return execute(compileCode(insns), env, regs, { stacks, maxInsns: 1_000_000, scratch: new Int32Array(2), frames: [] });
 }
 
 const files = readdirSync(DIR).filter((f) => f.endsWith('.data')).sort();

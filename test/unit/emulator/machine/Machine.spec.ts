@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { loadObject, Machine, type MachineOptions, type RunResult } from '../../../../emulator/index.ts';
 import { writeObject } from '../../../../runners/object/writeObject.ts';
 import type { Op, Program, Scenario, Slot } from '../../../../types/index.ts';
-import { percpuAllocArray } from '../../runners/codegen/percpuAllocArray.fixture.ts';
 
 /** A one-slot scenario (struct t { long a, c; } in a 1-entry array map) with the given tc programs. */
 function scenario(programs: Record<string, Op[]>, slot: Partial<Slot> = {}): Scenario {
@@ -44,15 +43,6 @@ const newInSlot: Op[] = [
 const loadSlot: Op[] = [{ op: 'load', slot: 's', dst: 'p' }, { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 2 }] }];
 
 describe('Machine', () => {
-  it("should give upstream percpu_alloc_array's cpu0_field_d=2 sum_field_c=1 with the direct writer's object, on 2 and 4 CPUs", () => {
-    for (const nrCpus of [2, 4]) {
-      const m = machine(percpuAllocArray, { nrCpus });
-      for (const step of percpuAllocArray.schedule) expect(ok(m.run(step.program, step.cpu))).toBe(0);
-      expect(m.globals(['cpu0_field_d', 'sum_field_c'])).toEqual({ cpu0_field_d: '2', sum_field_c: '1' });
-      expect(m.globals()).toEqual({ nr_cpus: String(nrCpus), cpu0_field_d: '2', sum_field_c: '1' });
-    }
-  });
-
   it('should keep one copy per CPU: this_cpu_ptr writes the running CPU\'s copy, per_cpu_ptr reads any, and is NULL past nr_cpus', () => {
     const m = machine(scenario({
       store: newInSlot,

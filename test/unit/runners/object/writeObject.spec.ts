@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { readElf } from '../../../../bpf/elf/readElf.ts';
+import { readBtfExt } from '../../../../bpf/btf/btfExt.ts';
+import { readBtf } from '../../../../bpf/btf/readBtf.ts';
+import { cTypeName } from '../../../../bpf/btf/typeName.ts';
+import { walkMembers } from '../../../../bpf/btf/walkMembers.ts';
+import type { BtfTypeOf } from '../../../../bpf/btf/kinds.ts';
+import { elfSection, readElf } from '../../../../bpf/elf/readElf.ts';
 import { writeObject } from '../../../../runners/object/writeObject.ts';
 import { percpuAllocArray } from '../../../kernel/scenarios.ts';
 
@@ -31,6 +36,21 @@ describe('writeObject', () => {
     expect(targets).toEqual(new Set(['wo_array@.maps', 'wo_cpu0_field_d@.bss', 'wo_sum_field_c@.bss', 'nr_cpus@.rodata']));
     // every relocation sits on an instruction boundary of its section
     expect(elf.relocations.every((r) => r.target === '?tc' && r.entries.every((e) => e.offset % 8 === 0))).toBe(true);
+  });
+
+  it('should write BTF and .BTF.ext the readers accept: a func_info per program, the map value with its percpu_kptr field', () => {
+    const btf = readBtf(elfSection(elf, '.BTF')!.bytes);
+    const ext = readBtfExt(elfSection(elf, '.BTF.ext')!.bytes, btf);
+    const funcs = ext.funcInfo.flatMap((s) => s.records.map((r) => [s.section, r.insnOff, btf.types[r.typeId]!.name]));
+    expect(funcs).toEqual(elf.symbols.filter((s) => s.type === 'func').map((s) => [s.section, s.value, s.name]));
+    expect([ext.lineInfo, ext.coreRelo]).toEqual([[], []]);
+    const maps = btf.types.find((t): t is BtfTypeOf<'DATASEC'> => t.kind === 'DATASEC' && t.name === '.maps')!;
+    const def = btf.types[(btf.types[maps.vars[0]!.type] as BtfTypeOf<'VAR'>).type] as BtfTypeOf<'STRUCT'>;
+    const value = (btf.types[def.members.find((m) => m.name === 'value')!.type] as BtfTypeOf<'PTR'>).type;
+    expect(walkMembers(btf, value).map((m) => `${cTypeName(btf, m.type)} ${m.path} @${m.bitOffset}`)).toEqual([
+      'long sum @0',
+      'struct wo_val_t __attribute__((btf_type_tag("percpu_kptr"))) * pc @64',
+    ]);
   });
 
   it('should refuse scenarios that cannot share an object, as the C codegen does', () => {
