@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { reporters, type Reporter, type ReporterName } from '../reports/reporter.ts';
+import { replayTarget } from './preflight.ts';
 import { writeFinding } from '../reports/reproducer.ts';
 import { summarize, type FindingRef, type Summary } from '../reports/summary.ts';
 import type { CaseResult, Spec } from '../types/index.ts';
@@ -68,7 +69,8 @@ export function openOutputs(cfg: RunConfig, spec: Spec): Outputs {
     startSegment(session, total) {
       if (seg) close();
       seg = { session, results: [], findings: [], t0: performance.now() };
-      for (const r of active) r.onStart?.({ runner: session.runner.name, kernel: session.kernel, seed: cfg.seed, total });
+      const replay = replayTarget(session, session.codegen);
+      for (const r of active) r.onStart?.({ runner: session.runner.name, kernel: session.kernel, seed: cfg.seed, total, replay });
     },
     onCase(c) {
       seg!.results.push(c.result);
@@ -89,6 +91,8 @@ export function openOutputs(cfg: RunConfig, spec: Spec): Outputs {
         path: f.index === null ? null : `${f.index}${f.path ? `:${f.path}` : ''}`,
         kernel: s.session.kernel,
         runner: s.session.runner.name,
+        // a campaign's finding is one of clang's objects unless clang's did not show it again (campaign.ts reproduces)
+        replay: replayTarget(s.session, f.reproduced === false ? s.session.codegen : 'clang'),
         reproduced: f.reproduced,
       });
       s.findings.push(ref);

@@ -12,6 +12,8 @@ export interface Session {
   readonly runner: Runner;
   readonly caps: RunnerCapabilities;
   readonly kernel: KernelInfo;
+  /** the kernel as RunConfig.kernels names it: 'host', or the vm runner's cached release or image path */
+  readonly kernelName: string;
   readonly available: Readonly<Record<ProgType, boolean>>;
   /**
    * Shrink candidates checked per runner call. A host round trip costs a clang run (~0.1 s); a vm one costs a boot
@@ -49,7 +51,7 @@ export async function openSession(cfg: RunConfig, kernel: string): Promise<Sessi
     (Object.keys(caps.progTypes) as ProgType[]).map((t) => [t, caps.progTypes[t].ok]),
   ) as Record<ProgType, boolean>;
   return {
-    runner, caps, kernel: caps.kernel, available,
+    runner, caps, kernel: caps.kernel, kernelName: kernel, available,
     shrinkBatch: cfg.runner === 'vm' ? 64 : 16,
     shrinkRounds: cfg.runner === 'vm' ? 24 : 1000,
     codegen: cfg.codegen,

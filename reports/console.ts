@@ -3,7 +3,7 @@ import type { CaseResult, Observation, Prediction } from '../types/index.ts';
 import { caseRule } from './caseRule.ts';
 import { findingId } from './findingId.ts';
 import { kernelCaseCollector, kernelDisagreements, type ProgramAcrossKernels } from './kernelDisagreements.ts';
-import { replayCommand } from './replayCommand.ts';
+import { replayCommand, type ReplayTarget } from './replayCommand.ts';
 import type { Reporter, ReporterOptions, RunMeta } from './reporter.ts';
 import type { Summary } from './summary.ts';
 
@@ -20,10 +20,10 @@ function formatEta(seconds: number): string {
  * One failure line: everything needed to reproduce it, and the paste-ready replay command; in a shrinking campaign,
  * where its finding will be (a shrunk finding is named after the shrunk scenario; the summary lists each replay command).
  */
-export function failureLines(r: CaseResult, p: Prediction | null, outDir: string, shrunk = false): string {
+export function failureLines(r: CaseResult, p: Prediction | null, outDir: string, target: ReplayTarget, shrunk = false): string {
   const where = shrunk
     ? `  finding: written under ${join(outDir, 'findings')}/ as the campaign ends, a generated case shrunk first (the summary gives the replay command)`
-    : `  replay: ${replayCommand(join(outDir, 'findings', findingId(r), 'scenario.yaml'), r.runner)}`;
+    : `  replay: ${replayCommand(join(outDir, 'findings', findingId(r), 'scenario.yaml'), target)}`;
   const head = `${r.status.toUpperCase()} ${r.scenarioId} kernel=${r.kernelRelease} runner=${r.runner} rule=${caseRule(p)}`;
   const body = r.mismatches.map((m) => `  ${m.kind}${m.program === null ? '' : ` ${m.program}`}${m.step === null ? '' : ` step ${m.step}`}: expected ${m.expected}; observed ${m.observed}`);
   return [head, ...body, where].join('\n');
@@ -97,7 +97,7 @@ export function consoleReporter(options: ReporterOptions): Reporter {
       if (!live) return;
       if (r.status === 'fail' || r.status === 'error') {
         clearProgress();
-        stdout.write(`${failureLines(r, p, outDir, shrunkFindings)}\n`);
+        stdout.write(`${failureLines(r, p, outDir, meta!.replay, shrunkFindings)}\n`);
       }
       if (isTTY) {
         stdout.write(`\r\x1b[K${progress()}`);

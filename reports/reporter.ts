@@ -1,4 +1,5 @@
 import type { CaseResult, KernelInfo, Observation, Prediction, RunnerName } from '../types/index.ts';
+import type { ReplayTarget } from './replayCommand.ts';
 import { consoleReporter } from './console.ts';
 import { htmlReporter } from './html.ts';
 import { jsonlReporter } from './jsonl.ts';
@@ -14,6 +15,8 @@ export interface RunMeta {
   readonly seed: number | null;
   /** number of cases the segment will report, when known (ETA) */
   readonly total: number | null;
+  /** the segment's runner, kernel and codegen as `replay` options (replayCommand) */
+  readonly replay: ReplayTarget;
 }
 
 /** Resolved once by the CLI; reporters never read process.env or argv. */

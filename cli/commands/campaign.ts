@@ -10,6 +10,7 @@ import type { CaseResult, ProgType, Scenario, Spec } from '../../types/index.ts'
 import { KptrError } from '../../errors/KptrError.ts';
 import { resolveFromArgv, type CliOptions, type RunConfig } from '../config.ts';
 import { openOutputs, type CampaignFinding } from '../outputs.ts';
+import { preflight } from '../preflight.ts';
 import type { Summary } from '../../reports/summary.ts';
 import { checkScenarios, type CheckedCase } from '../pipeline.ts';
 import { openSession, type Session } from '../session.ts';
@@ -81,7 +82,7 @@ async function shrinkCase(
 
 /** `kptr-conform run`: a property-based campaign on one runner and one or more kernels. */
 export async function campaign(opts: CliOptions): Promise<number> {
-  const cfg = resolveFromArgv('run', opts);
+  const cfg = await preflight(resolveFromArgv('run', opts));
   const spec = loadSpec();
   const outputs = openOutputs(cfg, spec);
   let summaries: readonly Summary[] = [];

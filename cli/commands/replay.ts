@@ -4,6 +4,7 @@ import { KptrError } from '../../errors/KptrError.ts';
 import { loadScenarioFile, loadSpec } from '../../specs/load.ts';
 import { resolveFromArgv, type CliOptions } from '../config.ts';
 import { openOutputs } from '../outputs.ts';
+import { preflight } from '../preflight.ts';
 import { checkScenarios } from '../pipeline.ts';
 import { openSession } from '../session.ts';
 import type { Summary } from '../../reports/summary.ts';
@@ -16,9 +17,9 @@ function scenarioPath(file: string): string {
 
 /** `kptr-conform replay FILE`: the saved scenario, exactly, on the chosen runner; exit 1 if it still mismatches. */
 export async function replay(file: string, opts: CliOptions): Promise<number> {
-  const cfg = resolveFromArgv('replay', opts);
   const spec = loadSpec();
   const s = loadScenarioFile(scenarioPath(file));
+  const cfg = await preflight(resolveFromArgv('replay', opts));
   const outputs = openOutputs(cfg, spec);
   let summaries: readonly Summary[] = [];
   try {

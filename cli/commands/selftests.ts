@@ -1,9 +1,11 @@
+import { KptrError } from '../../errors/KptrError.ts';
 import { loadSelftests, loadSpec } from '../../specs/load.ts';
 import { checkScenarios, type CheckedCase } from '../pipeline.ts';
 import { retargetProgTypes } from '../retarget.ts';
 import { expectationFromCase } from '../selftestExpectation.ts';
 import { openSession } from '../session.ts';
 import { openOutputs } from '../outputs.ts';
+import { preflight } from '../preflight.ts';
 import { resolveFromArgv, type CliOptions } from '../config.ts';
 import type { SelftestCase } from '../../types/index.ts';
 import type { Summary } from '../../reports/summary.ts';
@@ -33,11 +35,22 @@ function printTable(table: string[][], out: NodeJS.WriteStream): void {
   for (const r of table) out.write(`${r.map((x, i) => cut(x, widths[i]!)).join(' ')}\n`);
 }
 
+/** The built-in cases whose id contains `filter`; a filter that matches none is a usage error, not an empty pass. */
+function selftestCases(filter: string | null): SelftestCase[] {
+  const all = loadSelftests();
+  const cases = all.filter((c) => filter === null || c.scenario.id.includes(filter));
+  if (cases.length === 0) {
+    throw new KptrError('KPTR_USAGE', `--filter '${filter}' matches none of the ${all.length} built-in cases`, `pass part of a case id, e.g. --filter ${all[0]?.scenario.id ?? 'percpu'}`);
+  }
+  return cases;
+}
+
 /** `kptr-conform selftests`: the built-in cases on one runner/kernel; exit 1 on any unexplained mismatch. */
 export async function selftests(opts: CliOptions): Promise<number> {
-  const cfg = resolveFromArgv('selftests', opts);
+  const resolved = resolveFromArgv('selftests', opts);
+  const cases = selftestCases(resolved.filter);
+  const cfg = await preflight(resolved);
   const spec = loadSpec();
-  const cases = loadSelftests().filter((c) => !cfg.filter || c.scenario.id.includes(cfg.filter));
   const outputs = openOutputs(cfg, spec);
   const checkedAll: { release: string; cases: CheckedCase[] }[] = [];
   let summaries: readonly Summary[] = [];

@@ -1,16 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { consoleReporter } from '../../../reports/console.ts';
+import type { RunMeta } from '../../../reports/reporter.ts';
 import { summarize } from '../../../reports/summary.ts';
 import { KERNEL } from './fixtures/cases.ts';
 import { reporterOptions, sampleCases } from './fixtures/sample.ts';
 
-const meta = { runner: 'host' as const, kernel: KERNEL, seed: 42, total: 5 };
+const meta: RunMeta = { runner: 'host', kernel: KERNEL, seed: 42, total: 5, replay: { runner: 'host', kernel: null, codegen: 'clang' } };
 
-async function drive(over: Parameters<typeof reporterOptions>[0]): Promise<string> {
+async function drive(over: Parameters<typeof reporterOptions>[0], m: RunMeta = meta): Promise<string> {
   const options = await reporterOptions(over);
   const reporter = consoleReporter(options);
   const cases = sampleCases();
-  reporter.onStart?.(meta);
+  reporter.onStart?.(m);
   for (const c of cases) await reporter.onCase(c.result, c.prediction, c.observation);
   await reporter.onEnd([summarize(cases.map((c) => c.result), { ...meta, durationMs: 1000, ruleIds: ['refs.unreleased'] })]);
   return options.written.join('');
@@ -24,6 +25,11 @@ describe('consoleReporter', () => {
     expect(out).toContain('ERROR rp_err kernel=6.18.44-fc-v669 runner=host');
     expect(out).not.toContain('rp_pass kernel');
     expect(out).not.toContain('\r');
+  });
+
+  it('should name the vm kernel and a codegen other than replay\'s in the replay command, so that it works when pasted', async () => {
+    const out = await drive({ outDir: 'out' }, { ...meta, runner: 'vm', replay: { runner: 'vm', kernel: '/img/bzImage 6.12', codegen: 'direct' } });
+    expect(out).toContain(`/scenario.yaml --runner vm --kernel '/img/bzImage 6.12' --codegen direct\n`);
   });
 
   it('should say where a shrinking campaign will write the finding instead of naming a path the shrunk one will not have', async () => {

@@ -6,6 +6,14 @@ import { REPRO_CLANG, writeFinding } from '../../../reports/reproducer.ts';
 import { reporterOptions, sampleFinding } from './fixtures/sample.ts';
 
 describe('writeFinding', () => {
+  it('should give a vm finding a replay command that names its kernel and codegen', async () => {
+    const { outDir } = await reporterOptions();
+    const replay = { runner: 'vm', kernel: '6.12.117+deb13-cloud-amd64', codegen: 'direct' } as const;
+    const ref = await writeFinding(outDir, { ...sampleFinding(), runner: 'vm', replay });
+    expect(ref.replay).toMatch(/\/scenario\.yaml --runner vm --kernel 6\.12\.117\+deb13-cloud-amd64 --codegen direct$/);
+    expect(await readFile(join(outDir, ref.dir, 'README.md'), 'utf8')).toContain(ref.replay);
+  });
+
   it('should write every file of a runtime finding and return its summary entry', async () => {
     const { outDir } = await reporterOptions();
     const f = sampleFinding();
