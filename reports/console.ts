@@ -3,6 +3,7 @@ import type { CaseResult, Observation, Prediction } from '../types/index.ts';
 import { caseRule } from './caseRule.ts';
 import { findingId } from './findingId.ts';
 import { kernelCaseCollector, kernelDisagreements, type ProgramAcrossKernels } from './kernelDisagreements.ts';
+import { printable } from './printable.ts';
 import { replayCommand, type ReplayTarget } from './replayCommand.ts';
 import type { Reporter, ReporterOptions, RunMeta } from './reporter.ts';
 import type { Summary } from './summary.ts';
@@ -26,7 +27,7 @@ export function failureLines(r: CaseResult, p: Prediction | null, outDir: string
     : `  replay: ${replayCommand(join(outDir, 'findings', findingId(r), 'scenario.yaml'), target)}`;
   const head = `${r.status.toUpperCase()} ${r.scenarioId} kernel=${r.kernelRelease} runner=${r.runner} rule=${caseRule(p)}`;
   const body = r.mismatches.map((m) => `  ${m.kind}${m.program === null ? '' : ` ${m.program}`}${m.step === null ? '' : ` step ${m.step}`}: expected ${m.expected}; observed ${m.observed}`);
-  return [head, ...body, where].join('\n');
+  return printable([head, ...body, where].join('\n'));
 }
 
 function summaryTable(summaries: readonly Summary[]): string {

@@ -6,6 +6,7 @@ import { resolveFromArgv, type CliOptions } from '../config.ts';
 import { openOutputs } from '../outputs.ts';
 import { preflight } from '../preflight.ts';
 import { checkScenarios } from '../pipeline.ts';
+import { printable } from '../../reports/printable.ts';
 import { openSession } from '../session.ts';
 import type { Summary } from '../../reports/summary.ts';
 
@@ -28,7 +29,7 @@ export async function replay(file: string, opts: CliOptions): Promise<number> {
       outputs.startSegment(session, 1);
       const [c] = await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios: [s], onCase: (x) => outputs.onCase(x) });
       if (c && !cfg.json) {
-        for (const m of c.result.mismatches) process.stdout.write(`[${m.kind}] ${m.program ?? ''}\n${m.detail}\n`);
+        for (const m of c.result.mismatches) process.stdout.write(printable(`[${m.kind}] ${m.program ?? ''}\n${m.detail}\n`));
       }
     }
   } finally {

@@ -1,6 +1,7 @@
 import { KptrError } from '../../errors/KptrError.ts';
 import { loadSelftests, loadSpec } from '../../specs/load.ts';
 import { checkScenarios, type CheckedCase } from '../pipeline.ts';
+import { printable } from '../../reports/printable.ts';
 import { retargetProgTypes } from '../retarget.ts';
 import { expectationFromCase } from '../selftestExpectation.ts';
 import { openSession } from '../session.ts';
@@ -32,7 +33,7 @@ function printTable(table: string[][], out: NodeJS.WriteStream): void {
   const widths = [28, 34, 60, 60, 10, 14];
   const cut = (s: string, w: number): string => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
   out.write(`${['case', 'program', 'expected', 'observed', 'result', ''].map((h, i) => cut(h, widths[i]!)).join(' ')}\n`);
-  for (const r of table) out.write(`${r.map((x, i) => cut(x, widths[i]!)).join(' ')}\n`);
+  for (const r of table) out.write(printable(`${r.map((x, i) => cut(x, widths[i]!)).join(' ')}\n`));
 }
 
 /** The built-in cases whose id contains `filter`; a filter that matches none is a usage error, not an empty pass. */
@@ -81,7 +82,7 @@ export async function selftests(opts: CliOptions): Promise<number> {
       printTable(checked.flatMap(rows), process.stdout);
       for (const c of checked) {
         for (const m of c.result.mismatches) {
-          process.stdout.write(`\n--- ${c.scenario.id} ${m.program ?? ''} [${m.kind}] on ${release} (${cfg.runner})\n${m.detail}\n`);
+          process.stdout.write(printable(`\n--- ${c.scenario.id} ${m.program ?? ''} [${m.kind}] on ${release} (${cfg.runner})\n${m.detail}\n`));
         }
       }
     }

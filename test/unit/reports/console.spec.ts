@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { consoleReporter } from '../../../reports/console.ts';
+import { printable } from '../../../reports/printable.ts';
 import type { RunMeta } from '../../../reports/reporter.ts';
 import { summarize } from '../../../reports/summary.ts';
 import { KERNEL } from './fixtures/cases.ts';
@@ -30,6 +31,14 @@ describe('consoleReporter', () => {
   it('should name the vm kernel and a codegen other than replay\'s in the replay command, so that it works when pasted', async () => {
     const out = await drive({ outDir: 'out' }, { ...meta, runner: 'vm', replay: { runner: 'vm', kernel: '/img/bzImage 6.12', codegen: 'direct' } });
     expect(out).toContain(`/scenario.yaml --runner vm --kernel '/img/bzImage 6.12' --codegen direct\n`);
+  });
+
+  it('should print what a kernel or guest sent with its control characters shown, not acted on by the terminal', async () => {
+    const out = await drive({ outDir: 'out' });
+    // rp_fail observed a global holding \u0001 (sample.ts)
+    expect(out).toContain('\\x01');
+    expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(printable('WARNING\x1bc\x1b[2J\u009b1m ok\n\tnext')).toBe('WARNING\\x1bc\\x1b[2J\\x9b1m ok\n\tnext');
   });
 
   it('should say where a shrinking campaign will write the finding instead of naming a path the shrunk one will not have', async () => {
