@@ -92,6 +92,30 @@ describe('preflight', () => {
     expect(cfg.kernels).toEqual([image]);
   });
 
+  it('should name a cached kernel by its exact release, and refuse a cached image that was cut off', async () => {
+    const cache = join(base, 'cache');
+    const cachedImage = (abi: string, bytes: Uint8Array): void => {
+      mkdirSync(join(cache, 'kptr-conform', 'kernels', abi), { recursive: true });
+      writeFileSync(join(cache, 'kptr-conform', 'kernels', abi, 'vmlinuz'), bytes);
+      const meta = { release: abi, version: abi.split('-')[0], package: `linux-image-${abi}`, suite: 'trixie' };
+      writeFileSync(join(cache, 'kptr-conform', 'kernels', abi, 'kernel.json'), JSON.stringify(meta));
+    };
+    cachedImage('6.12.9-1-cloud-amd64', bzImageFile('6.12.9-1-cloud-amd64 (x) #1 SMP'));
+    cachedImage('6.1.5-1-cloud-amd64', bzImageFile('6.1.5-1-cloud-amd64 (x) #1 SMP').subarray(0, 9000));
+    const saved = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = cache;
+    try {
+      const cfg = await preflight(resolveConfig({ runner: 'vm', kernels: '6.12', out: join(base, 'cached-out') }, ctx));
+      expect(cfg.kernels).toEqual(['6.12.9-1-cloud-amd64']);
+      const e = await rejection(preflight(resolveConfig({ runner: 'vm', kernels: '6.12,6.1', out: join(base, 'never') }, ctx)));
+      expect(e.code).toBe('KPTR_KERNEL_IMAGE_INVALID');
+      expect(existsSync(join(base, 'never'))).toBe(false);
+    } finally {
+      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = saved;
+    }
+  });
+
   it('should check the corpus a campaign saves findings to', async () => {
     const e = await rejection(preflight(resolveConfig({ saveFindings: true, corpus: '/proc/corpus', out: join(base, 'c-out') }, ctx)));
     expect(e.message).toMatch(/^--corpus \/proc\/corpus: cannot create it/);
