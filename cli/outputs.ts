@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { reporters, type Reporter, type ReporterName } from '../reports/reporter.ts';
+import { reporters, type Reporter, type ReporterName, type RerunSource } from '../reports/reporter.ts';
 import { replayTarget } from './preflight.ts';
 import { writeFinding } from '../reports/reproducer.ts';
 import { summarize, type FindingRef, type Summary } from '../reports/summary.ts';
@@ -35,14 +35,15 @@ export interface Outputs {
   finish(): Promise<readonly Summary[]>;
 }
 
-export function openOutputs(cfg: RunConfig, spec: Spec): Outputs {
+/** `rerun`: how a failing case is run again (a campaign's findings by default; selftests and replay say theirs). */
+export function openOutputs(cfg: RunConfig, spec: Spec, rerun: RerunSource = { kind: cfg.shrink ? 'shrunk-finding' : 'finding' }): Outputs {
   mkdirSync(cfg.outDir, { recursive: true });
   const active: Reporter[] = cfg.formats.map((name) => reporters[name as ReporterName]({
     outDir: cfg.outDir,
     stdout: process.stdout,
     isTTY: process.stdout.isTTY === true,
     quiet: cfg.quiet,
-    shrunkFindings: cfg.shrink,
+    rerun,
     json: cfg.json,
     clock: () => performance.now(),
   }));

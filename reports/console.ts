@@ -4,8 +4,8 @@ import { caseRule } from './caseRule.ts';
 import { findingId } from './findingId.ts';
 import { kernelCaseCollector, kernelDisagreements, type ProgramAcrossKernels } from './kernelDisagreements.ts';
 import { printable } from './printable.ts';
-import { replayCommand, type ReplayTarget } from './replayCommand.ts';
-import type { Reporter, ReporterOptions, RunMeta } from './reporter.ts';
+import { replayCommand, selftestCommand, type ReplayTarget } from './replayCommand.ts';
+import type { Reporter, ReporterOptions, RerunSource, RunMeta } from './reporter.ts';
 import type { Summary } from './summary.ts';
 
 /** Progress every this many cases when stdout is not a terminal and the total is unknown. */
@@ -17,14 +17,19 @@ function formatEta(seconds: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-/**
- * One failure line: everything needed to reproduce it, and the paste-ready replay command; in a shrinking campaign,
- * where its finding will be (a shrunk finding is named after the shrunk scenario; the summary lists each replay command).
- */
-export function failureLines(r: CaseResult, p: Prediction | null, outDir: string, target: ReplayTarget, shrunk = false): string {
-  const where = shrunk
-    ? `  finding: written under ${join(outDir, 'findings')}/ as the campaign ends, a generated case shrunk first (the summary gives the replay command)`
-    : `  replay: ${replayCommand(join(outDir, 'findings', findingId(r), 'scenario.yaml'), target)}`;
+/** The paste-ready command that runs a failing case again, or where its finding will be (RerunSource). */
+function rerunLine(r: CaseResult, outDir: string, target: ReplayTarget, rerun: RerunSource): string {
+  switch (rerun.kind) {
+    case 'finding': return `  replay: ${replayCommand(join(outDir, 'findings', findingId(r), 'scenario.yaml'), target)}`;
+    case 'shrunk-finding': return `  finding: written under ${join(outDir, 'findings')}/ as the campaign ends, a generated case shrunk first (the summary gives the replay command)`;
+    case 'file': return `  replay: ${replayCommand(rerun.file, target)}`;
+    case 'selftest': return `  again: ${selftestCommand(r.scenarioId, target)}`;
+  }
+}
+
+/** One failure line: everything needed to reproduce it, and how to run it again. */
+export function failureLines(r: CaseResult, p: Prediction | null, outDir: string, target: ReplayTarget, rerun: RerunSource): string {
+  const where = rerunLine(r, outDir, target, rerun);
   const head = `${r.status.toUpperCase()} ${r.scenarioId} kernel=${r.kernelRelease} runner=${r.runner} rule=${caseRule(p)}`;
   const body = r.mismatches.map((m) => `  ${m.kind}${m.program === null ? '' : ` ${m.program}`}${m.step === null ? '' : ` step ${m.step}`}: expected ${m.expected}; observed ${m.observed}`);
   return printable([head, ...body, where].join('\n'));
@@ -62,7 +67,7 @@ function disagreementLines(rows: readonly ProgramAcrossKernels[], kernels: numbe
  * `quiet`: only the summary table. `json`: only the summaries, one JSON object per line.
  */
 export function consoleReporter(options: ReporterOptions): Reporter {
-  const { stdout, isTTY, quiet, json, clock, outDir, shrunkFindings } = options;
+  const { stdout, isTTY, quiet, json, clock, outDir, rerun } = options;
   const live = !quiet && !json;
   let meta: RunMeta | null = null;
   let started = 0;
@@ -98,7 +103,7 @@ export function consoleReporter(options: ReporterOptions): Reporter {
       if (!live) return;
       if (r.status === 'fail' || r.status === 'error') {
         clearProgress();
-        stdout.write(`${failureLines(r, p, outDir, meta!.replay, shrunkFindings)}\n`);
+        stdout.write(`${failureLines(r, p, outDir, meta!.replay, rerun)}\n`);
       }
       if (isTTY) {
         stdout.write(`\r\x1b[K${progress()}`);

@@ -17,15 +17,21 @@ function shellQuote(word: string): string {
   return /^[A-Za-z0-9_./+:=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/**
- * The one line a user pastes to re-run a case: the scenario file (a finding's scenario.yaml) on the same runner,
- * kernel and codegen (the last only when it is not replay's default).
- */
-export function replayCommand(file: string, target: ReplayTarget): string {
-  const options = [
+/** The runner, kernel and codegen options (the last only when it is not replay's and selftests' default). */
+function targetOptions(target: ReplayTarget): string[] {
+  return [
     '--runner', target.runner,
     ...(target.kernel === null ? [] : ['--kernel', target.kernel]),
     ...(target.codegen === REPLAY_CODEGEN ? [] : ['--codegen', target.codegen]),
   ];
-  return ['npx kptr-conform replay', ...[file, ...options].map(shellQuote)].join(' ');
+}
+
+/** The one line a user pastes to re-run a case: the scenario file (a finding's scenario.yaml) on the same runner, kernel and codegen. */
+export function replayCommand(file: string, target: ReplayTarget): string {
+  return ['npx kptr-conform replay', ...[file, ...targetOptions(target)].map(shellQuote)].join(' ');
+}
+
+/** The same for a built-in case, which has no file of its own: `selftests`, filtered to its id. */
+export function selftestCommand(caseId: string, target: ReplayTarget): string {
+  return ['npx kptr-conform selftests', ...['--filter', caseId, ...targetOptions(target)].map(shellQuote)].join(' ');
 }

@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { KptrError } from '../../errors/KptrError.ts';
 import { loadScenarioFile, loadSpec } from '../../specs/load.ts';
 import { resolveFromArgv, type CliOptions } from '../config.ts';
@@ -19,9 +19,10 @@ function scenarioPath(file: string): string {
 /** `kptr-conform replay FILE`: the saved scenario, exactly, on the chosen runner; exit 1 if it still mismatches. */
 export async function replay(file: string, opts: CliOptions): Promise<number> {
   const spec = loadSpec();
-  const s = loadScenarioFile(scenarioPath(file));
+  const path = scenarioPath(file);
+  const s = loadScenarioFile(path);
   const cfg = await preflight(resolveFromArgv('replay', opts));
-  const outputs = openOutputs(cfg, spec);
+  const outputs = openOutputs(cfg, spec, { kind: 'file', file: resolve(path) });
   let summaries: readonly Summary[] = [];
   try {
     for (const kernelName of cfg.kernels) {

@@ -52,7 +52,7 @@ export async function selftests(opts: CliOptions): Promise<number> {
   const cases = selftestCases(resolved.filter);
   const cfg = await preflight(resolved);
   const spec = loadSpec();
-  const outputs = openOutputs(cfg, spec);
+  const outputs = openOutputs(cfg, spec, { kind: 'selftest' });
   const checkedAll: { release: string; cases: CheckedCase[] }[] = [];
   let summaries: readonly Summary[] = [];
   try {

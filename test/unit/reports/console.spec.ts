@@ -41,8 +41,17 @@ describe('consoleReporter', () => {
     expect(printable('WARNING\x1bc\x1b[2J\u009b1m ok\n\tnext')).toBe('WARNING\\x1bc\\x1b[2J\\x9b1m ok\n\tnext');
   });
 
+  it('should point a replay at the file it read and a selftest at its id: neither writes findings/', async () => {
+    const replayed = await drive({ outDir: 'out', rerun: { kind: 'file', file: '/corpus/rp.yaml' } });
+    expect(replayed).toContain('  replay: npx kptr-conform replay /corpus/rp.yaml --runner host\n');
+    expect(replayed).not.toContain('out/findings');
+    const selftest = await drive({ outDir: 'out', rerun: { kind: 'selftest' } });
+    expect(selftest).toContain('  again: npx kptr-conform selftests --filter rp_fail --runner host\n');
+    expect(selftest).not.toContain('out/findings');
+  });
+
   it('should say where a shrinking campaign will write the finding instead of naming a path the shrunk one will not have', async () => {
-    const out = await drive({ outDir: 'out', shrunkFindings: true });
+    const out = await drive({ outDir: 'out', rerun: { kind: 'shrunk-finding' } });
     expect(out).toContain('FAIL rp_fail kernel=6.18.44-fc-v669 runner=host rule=refs.unreleased\n');
     expect(out).toContain('  finding: written under out/findings/ as the campaign ends');
     expect(out).not.toContain('replay: npx kptr-conform replay out/findings/rp_fail');

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { replayCommand } from '../../../reports/replayCommand.ts';
+import { replayCommand, selftestCommand } from '../../../reports/replayCommand.ts';
 
 /** The words a POSIX shell makes of a command line (what a paste runs). */
 async function shellWords(line: string): Promise<string[]> {
@@ -26,5 +26,10 @@ describe('replayCommand', () => {
     const kernel = '/images/my bzImage;rm -rf x';
     const words = await shellWords(replayCommand(file, { runner: 'vm', kernel, codegen: 'direct' }).replace(/^npx kptr-conform /, ''));
     expect(words).toEqual(['replay', file, '--runner', 'vm', '--kernel', kernel, '--codegen', 'direct']);
+  });
+
+  it('should run a built-in case again by its id, with the same runner options', () => {
+    expect(selftestCommand('pa_array_ok', { runner: 'vm', kernel: '/k/bz', codegen: 'direct' }))
+      .toBe('npx kptr-conform selftests --filter pa_array_ok --runner vm --kernel /k/bz --codegen direct');
   });
 });
