@@ -4,7 +4,7 @@
  * whole bzImages, the output directory (and the corpus a campaign saves findings to) can be created and written,
  * and the output directory does not hold an earlier run unless --force says to replace it.
  */
-import { lstatSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { KptrError } from '../errors/KptrError.ts';
 import type { Codegen } from '../runners/buildObject.ts';
@@ -22,7 +22,7 @@ export const RUN_OUTPUTS = [
   'summary.json', 'results.jsonl', 'junit.xml', 'test_progs.json', 'report.html', 'kernels.json', 'findings', '.work',
 ] as const;
 
-const PROBE_FILE = '.kptr-conform-probe';
+const PROBE_FILE = `.kptr-conform-probe-${process.pid}`;
 
 /** `ENOENT: no such file or directory` from a Node fs error (its message repeats the call and path after a comma). */
 function reason(err: unknown): string {
@@ -38,7 +38,7 @@ function unusable(flag: string, dir: string, what: string, err?: unknown): KptrE
 /** true: a directory, false: something else, null: nothing there (or a file where a parent directory should be). */
 function isDir(flag: string, path: string): boolean | null {
   try {
-    return lstatSync(path).isDirectory();
+    return statSync(path).isDirectory();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
@@ -117,6 +117,8 @@ export async function preflight(cfg: RunConfig): Promise<RunConfig> {
       return image.suite === null ? image.vmlinuz : image.release;
     }))
     : cfg.kernels;
+  const twice = kernels.find((k, i) => kernels.indexOf(k) !== i);
+  if (twice !== undefined) throw new KptrError('KPTR_USAGE', `--kernels names the image ${twice} twice`, 'name each kernel once');
   if (cfg.saveFindings && cfg.corpusDir !== null) ensureWritableDir(cfg.corpusDir, '--corpus');
   prepareOutDir(cfg.outDir, cfg.force);
   return { ...cfg, kernels };

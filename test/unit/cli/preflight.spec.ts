@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -60,6 +60,14 @@ describe('prepareOutDir', () => {
     expect(readdirSync(dir).sort()).toEqual(['mine', 'notes.txt']);
   });
 
+  it('should follow a symlink to a directory', () => {
+    const real = join(base, 'real-out');
+    mkdirSync(real);
+    symlinkSync(real, join(base, 'linked-out'));
+    prepareOutDir(join(base, 'linked-out'), false);
+    expect(readdirSync(real)).toEqual([]);
+  });
+
   it('should take an existing empty directory, or one with only other files, without --force', () => {
     const dir = join(base, 'other');
     mkdirSync(dir);
@@ -107,6 +115,8 @@ describe('preflight', () => {
     try {
       const cfg = await preflight(resolveConfig({ runner: 'vm', kernels: '6.12', out: join(base, 'cached-out') }, ctx));
       expect(cfg.kernels).toEqual(['6.12.9-1-cloud-amd64']);
+      const same = await rejection(preflight(resolveConfig({ runner: 'vm', kernels: '6.12,6.12.9-1-cloud-amd64', out: join(base, 'never') }, ctx)));
+      expect(same.message).toBe('--kernels names the image 6.12.9-1-cloud-amd64 twice');
       const e = await rejection(preflight(resolveConfig({ runner: 'vm', kernels: '6.12,6.1', out: join(base, 'never') }, ctx)));
       expect(e.code).toBe('KPTR_KERNEL_IMAGE_INVALID');
       expect(existsSync(join(base, 'never'))).toBe(false);
