@@ -1,11 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { reporters, type Reporter, type ReporterName, type RerunSource } from '../reports/reporter.ts';
-import { replayTarget } from './preflight.ts';
 import { writeFinding } from '../reports/reproducer.ts';
 import { summarize, type FindingRef, type Summary } from '../reports/summary.ts';
 import type { CaseResult, Spec } from '../types/index.ts';
 import type { RunConfig } from './config.ts';
+import { replayTarget } from './preflight.ts';
 import type { CheckedCase } from './pipeline.ts';
 import type { Session } from './session.ts';
 
