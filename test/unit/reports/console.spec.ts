@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { consoleReporter } from '../../../reports/console.ts';
 import { summarize } from '../../../reports/summary.ts';
-import { KERNEL } from './fixtures/cases.ts';
+import { PROBED_KERNEL } from './fixtures/cases.ts';
 import { reporterOptions, sampleCases } from './fixtures/sample.ts';
 
-const meta = { runner: 'host' as const, kernel: KERNEL, seed: 42, total: 5 };
+const meta = { runner: 'host' as const, kernel: PROBED_KERNEL, seed: 42, total: 5 };
 
 async function drive(over: Parameters<typeof reporterOptions>[0]): Promise<string> {
   const options = await reporterOptions(over);
