@@ -52,6 +52,12 @@ describe('consoleReporter', () => {
     expect(out).not.toContain('FAIL rp_fail');
   });
 
+  it('should say under the summary which known divergences the kernel shows and which are fixed in this build', async () => {
+    const out = await drive({ quiet: true });
+    expect(out).toContain('known divergences on 6.18.44-fc-v669: shows nested_special_field_accepted\n');
+    expect(out).toContain("  plain_obj_into_percpu: fixed in this build (6.18.44-fc-v669): its range '>=6.18 <7.3' includes it, its probe does not show it\n");
+  });
+
   it('should print only the summary JSON with json', async () => {
     const out = await drive({ json: true });
     const lines = out.trimEnd().split('\n');

@@ -37,6 +37,9 @@ describe('htmlReporter', () => {
     expect(html).toContain(ref.replay);
     expect(html).toContain('<td>rp1_sum=10</td><td>rp1_sum=&lt;b&gt;&amp;&quot;&#39;\uFFFD</td>');
     expect(html).toContain('every program was accepted by 6.18.44-fc-v669');
+    // which known divergences each kernel's probes showed, and the one its range claims but this build fixed
+    expect(html).toContain('<h2>Known divergences</h2>');
+    expect(html).toContain('<td>host 6.18.44-fc-v669</td><td>nested_special_field_accepted</td><td></td><td>plain_obj_into_percpu</td><td>percpu_obj_new_uncleared</td>');
     // coverage per rule, zero shown, and the matrix across both kernels
     expect(html).toContain('<td>per_cpu_ptr.arg_type</td><td><span class="zero">0</span></td>');
     expect(html).toContain('<h2>Verdicts per kernel and rule</h2>');
