@@ -2,7 +2,7 @@ import type {
   DivergenceHit, KernelTarget, Prediction, ProgramPrediction, Scenario, Spec, StepPrediction,
 } from '../types/index.ts';
 import { kernelFeatures } from '../specs/versionRange.ts';
-import { divergenceApplies, divergenceMayApply } from './divergenceApplies.ts';
+import { divergenceApplies } from './divergenceApplies.ts';
 import { ruleBook } from './ruleBook.ts';
 import { runSchedule } from './runtime/percpu.ts';
 import { missingKfunc, verifyProgram } from './verifier/verifyProgram.ts';
@@ -46,7 +46,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
     programs.push({ program: program.name, verdict: 'rejected', expected: book.message(first), alternatives: rest.map(book.message) });
     for (const hit of verdict.errors) {
       rulesHit.add(hit.ruleId);
-      if (spec.divergences.some((d) => d.kind !== 'value' && d.rule === hit.ruleId && d.hostUnsafe && divergenceMayApply(d, kernel))) hostUnsafe = true;
+      if (book.hostUnsafe(hit.ruleId)) hostUnsafe = true;
       for (const d of book.divergences(hit.ruleId)) {
         if (!divergences.some((x) => x.program === program.name && x.divergenceId === d.id)) {
           divergences.push({ program: program.name, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind });

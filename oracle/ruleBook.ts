@@ -11,12 +11,15 @@ export interface RuleBook {
   readonly message: (hit: RuleHit) => ExpectedMessage;
   /** spec divergences of this rule that apply to this kernel (divergenceApplies: the probe, else the range) */
   readonly divergences: (ruleId: string) => readonly Divergence[];
+  /** a host-unsafe divergence of this rule may touch this kernel (divergenceMayApply: range or probe) */
+  readonly hostUnsafe: (ruleId: string) => boolean;
 }
 
 interface Entry {
   readonly rule: Rule;
   readonly message: RuleMessage;
   readonly divergences: readonly Divergence[];
+  readonly hostUnsafe: boolean;
 }
 
 const PARAM = /\$\{(\w+)\}/g;
@@ -34,7 +37,9 @@ function entry(rule: Rule, kernel: Kernel, divergences: readonly Divergence[]): 
     // a kernel that skips the rule (known divergence) still gets the correct kernel's wording: the newest one; so does
     // a build whose probe shows the divergence fixed
     ?? (ofRule.some((d) => divergenceMayApply(d, kernel)) ? rule.messages[rule.messages.length - 1] : undefined);
-  return message ? { rule, message, divergences: ofRule.filter((d) => divergenceApplies(d, kernel)) } : null;
+  if (!message) return null;
+  const hostUnsafe = ofRule.some((d) => d.hostUnsafe && divergenceMayApply(d, kernel));
+  return { rule, message, divergences: ofRule.filter((d) => divergenceApplies(d, kernel)), hostUnsafe };
 }
 
 function build(spec: Spec, kernel: Kernel): RuleBook {
@@ -55,6 +60,7 @@ function build(spec: Spec, kernel: Kernel): RuleBook {
       };
     },
     divergences: (id) => entries.get(id)?.divergences ?? [],
+    hostUnsafe: (id) => entries.get(id)?.hostUnsafe ?? false,
   };
 }
 
