@@ -3,6 +3,7 @@ import type { CaseResult, Observation, Prediction } from '../types/index.ts';
 import { caseRule } from './caseRule.ts';
 import { findingId } from './findingId.ts';
 import { kernelCaseCollector, kernelDisagreements, type ProgramAcrossKernels } from './kernelDisagreements.ts';
+import { kernelDivergenceLines } from './kernelDivergences.ts';
 import { printable } from './printable.ts';
 import { replayCommand, selftestCommand, type ReplayTarget } from './replayCommand.ts';
 import type { Reporter, ReporterOptions, RerunSource, RunMeta } from './reporter.ts';
@@ -44,7 +45,8 @@ function summaryTable(summaries: readonly Summary[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   const findings = summaries.flatMap((s) => s.findings.map((f) => `finding ${f.id} (${f.kinds.join(', ')}${f.reproduced === false ? '; not reproduced' : ''}): ${f.replay}`));
-  return [line(header), ...rows.map(line), ...findings].join('\n');
+  const divergences = summaries.flatMap((s) => kernelDivergenceLines(s.knownDivergences, s.kernel.release));
+  return [line(header), ...rows.map(line), ...divergences, ...findings].join('\n');
 }
 
 /** Programs shown in the console's kernel comparison; kernels.json and report.html hold them all. */

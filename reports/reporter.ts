@@ -1,4 +1,4 @@
-import type { CaseResult, KernelInfo, Observation, Prediction, RunnerName } from '../types/index.ts';
+import type { CaseResult, Observation, Prediction, ProbedKernel, RunnerName } from '../types/index.ts';
 import type { ReplayTarget } from './replayCommand.ts';
 import { consoleReporter } from './console.ts';
 import { htmlReporter } from './html.ts';
@@ -11,7 +11,7 @@ import { testProgsJsonReporter } from './testProgsJson.ts';
 /** One runner × kernel segment of a run, announced before its cases. */
 export interface RunMeta {
   readonly runner: RunnerName;
-  readonly kernel: KernelInfo;
+  readonly kernel: ProbedKernel;
   readonly seed: number | null;
   /** number of cases the segment will report, when known (ETA) */
   readonly total: number | null;

@@ -3,7 +3,7 @@
  * Each throws a ShapeError located by YAML path; load.ts adds the file and the cross-file checks.
  */
 import type {
-  Divergence, KernelFeatures, OpContract, ProgramExpect, Rule, RuleMessage, SelftestCase, VersionRange,
+  Divergence, DivergenceProbe, KernelFeatures, OpContract, ProgramExpect, Rule, RuleMessage, SelftestCase, VersionRange,
 } from '../types/index.ts';
 import { readScenario } from './scenarioSchema.ts';
 import {
@@ -97,7 +97,7 @@ export function readKernels(v: unknown, path: string): readonly KernelFeatures[]
 
 /** A divergence names a rule (what the verifier gets wrong) or, of kind `value`, an op (what a run observes). */
 export function readDivergence(v: unknown, path: string): Divergence {
-  const o = readObject(v, path, ['id', 'rule', 'op', 'kernels', 'kind', 'reason', 'hostUnsafe', 'splat', 'evidence']);
+  const o = readObject(v, path, ['id', 'rule', 'op', 'kernels', 'kind', 'reason', 'hostUnsafe', 'splat', 'evidence', 'probe']);
   const kind = readEnum(o.kind, child(path, 'kind'), ['accepts_invalid', 'rejects_valid', 'message', 'value'] as const);
   const common = {
     id: readMatching(o.id, child(path, 'id'), /^[a-z][a-z0-9_]*$/, 'a divergence id in snake_case'),
@@ -109,20 +109,36 @@ export function readDivergence(v: unknown, path: string): Divergence {
   };
   if (kind === 'value') {
     if (o.rule !== undefined) throw new ShapeError(child(path, 'rule'), 'no rule for a value divergence (it names an op)', describeValue(o.rule));
+    if (o.probe !== undefined) throw new ShapeError(child(path, 'probe'), 'no probe for a value divergence (probes only verify)', describeValue(o.probe));
     return Object.freeze({ ...common, kind, op: readEnum(o.op, child(path, 'op'), OP_KINDS) });
   }
   if (o.op !== undefined) throw new ShapeError(child(path, 'op'), `no op for a ${kind} divergence (it names a rule)`, describeValue(o.op));
-  return Object.freeze({ ...common, kind, rule: readMatching(o.rule, child(path, 'rule'), RULE_ID, 'a rule id') });
+  return Object.freeze({
+    ...common, kind, rule: readMatching(o.rule, child(path, 'rule'), RULE_ID, 'a rule id'), probe: readProbe(o.probe, child(path, 'probe')),
+  });
 }
 
-function readProgramExpect(v: unknown, path: string): ProgramExpect {
-  const o = readObject(v, path, ['program', 'kernels', 'verdict', 'msgs']);
+/** `probe: {case, program, verdict, msgs}`: msgs for a rejection only, as in a selftest expectation. */
+function readProbe(v: unknown, path: string): DivergenceProbe {
+  const o = readObject(v, path, ['case', 'program', 'verdict', 'msgs']);
+  const shows = readVerdict(o, path);
+  return Object.freeze({ case: readString(o.case, child(path, 'case')), program: readString(o.program, child(path, 'program')), ...shows });
+}
+
+/** `verdict` and `msgs` of an expectation or a probe: messages for a rejection, none for an acceptance. */
+function readVerdict(o: Readonly<Record<string, unknown>>, path: string): Pick<ProgramExpect, 'verdict' | 'msgs'> {
   const verdict = readEnum(o.verdict, child(path, 'verdict'), ['accepted', 'rejected'] as const);
   const msgs = readStrings(o.msgs, child(path, 'msgs'));
   if ((verdict === 'rejected') !== (msgs.length > 0)) {
     throw new ShapeError(child(path, 'msgs'), verdict === 'rejected' ? 'at least one message for a rejection' : 'no messages for an acceptance', `${msgs.length} messages`);
   }
-  return Object.freeze({ program: readString(o.program, child(path, 'program')), kernels: readRange(o.kernels, child(path, 'kernels')), verdict, msgs });
+  return { verdict, msgs };
+}
+
+function readProgramExpect(v: unknown, path: string): ProgramExpect {
+  const o = readObject(v, path, ['program', 'kernels', 'verdict', 'msgs']);
+  const expect = readVerdict(o, path);
+  return Object.freeze({ program: readString(o.program, child(path, 'program')), kernels: readRange(o.kernels, child(path, 'kernels')), ...expect });
 }
 
 function readExpect(v: unknown, path: string): SelftestCase['expect'] {

@@ -57,7 +57,7 @@ export async function selftests(opts: CliOptions): Promise<number> {
   let summaries: readonly Summary[] = [];
   try {
     for (const kernelName of cfg.kernels) {
-    const session = await openSession(cfg, kernelName);
+    const session = await openSession(cfg, kernelName, spec);
     const byId = new Map<string, SelftestCase>();
     const scenarios = cases.map((c) => {
       const s = cfg.runner === 'host' ? retargetProgTypes(c.scenario, session.available) : c.scenario;
@@ -67,7 +67,7 @@ export async function selftests(opts: CliOptions): Promise<number> {
       outputs.startSegment(session, scenarios.length);
       const checked = await checkScenarios({
         runner: session.runner, kernel: session.kernel, spec, scenarios,
-        expectationFor: (s, oracle) => expectationFromCase(byId.get(s.id)!, oracle, spec),
+        expectationFor: (s, oracle) => expectationFromCase(byId.get(s.id)!, oracle, spec, session.kernel.divergences),
         onCase: (c) => outputs.onCase(c),
       });
       checkedAll.push({ release: session.kernel.release, cases: checked });

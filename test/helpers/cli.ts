@@ -1,4 +1,4 @@
-import { cp, readFile, rm, symlink } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -40,6 +40,12 @@ export async function checkoutWithoutDivergence(dest: string, divergenceId: stri
   });
   await symlink(join(REPO_ROOT, 'node_modules'), join(dest, 'node_modules'));
   await rm(join(dest, 'specs/divergences', `${divergenceId}.yaml`));
+  // built-in cases that list it (its probe's case) list nothing in its place
+  for (const file of await readdir(join(dest, 'specs/selftests'))) {
+    const path = join(dest, 'specs/selftests', file);
+    const text = await readFile(path, 'utf8');
+    await writeFile(path, text.replace(/^(\s*divergences: )\[([^\]\n]*)\]/gm, (_all, head: string, ids: string) => `${head}[${ids.split(',').map((x) => x.trim()).filter((x) => x !== divergenceId).join(', ')}]`));
+  }
   return dest;
 }
 

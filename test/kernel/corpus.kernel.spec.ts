@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenarioFile } from '../../specs/load.ts';
 import { checkoutWithoutDivergence, HOST_DIVERGENCE, kptrConform, once, readResults, readSummary } from '../helpers/cli.ts';
-import { needs } from '../helpers/needs.ts';
+import { needsHostDivergence } from '../helpers/needs.ts';
 
 // The regression corpus as a property-testing example database: `run --save-findings --corpus DIR` keeps each new
 // finding, and the next `run --corpus DIR` replays those before any new case. Real findings come from a checkout
@@ -33,7 +33,7 @@ const savingRun = once(async () => {
 
 describe('the regression corpus (--corpus, --save-findings)', () => {
   it('should add each new finding\'s shrunk scenario to the corpus with --save-findings', async (ctx) => {
-    await needs(ctx, 'kernel');
+    await needsHostDivergence(ctx, HOST_DIVERGENCE);
     const { corpus, out } = await savingRun();
     const { findings } = await readSummary(out);
     expect(findings.length).toBeGreaterThan(0);
@@ -44,7 +44,7 @@ describe('the regression corpus (--corpus, --save-findings)', () => {
   });
 
   it('should replay the corpus before new cases in the next run and reproduce every saved finding', async (ctx) => {
-    await needs(ctx, 'kernel');
+    await needsHostDivergence(ctx, HOST_DIVERGENCE);
     const { root, corpus, out } = await savingRun();
     const saved = await readSummary(out);
     const again = join(base, 'second');

@@ -3,10 +3,10 @@ import { consoleReporter } from '../../../reports/console.ts';
 import { printable } from '../../../reports/printable.ts';
 import type { RunMeta } from '../../../reports/reporter.ts';
 import { summarize } from '../../../reports/summary.ts';
-import { KERNEL } from './fixtures/cases.ts';
+import { PROBED_KERNEL } from './fixtures/cases.ts';
 import { reporterOptions, sampleCases } from './fixtures/sample.ts';
 
-const meta: RunMeta = { runner: 'host', kernel: KERNEL, seed: 42, total: 5, replay: { runner: 'host', kernel: null, codegen: 'clang' } };
+const meta: RunMeta = { runner: 'host', kernel: PROBED_KERNEL, seed: 42, total: 5, replay: { runner: 'host', kernel: null, codegen: 'clang' } };
 
 async function drive(over: Parameters<typeof reporterOptions>[0], m: RunMeta = meta): Promise<string> {
   const options = await reporterOptions(over);
@@ -74,6 +74,12 @@ describe('consoleReporter', () => {
     expect(out.split('\n')[0]).toMatch(/^runner\s+kernel\s+cases\s+pass\s+fail\s+skip\s+diverg\s+error\s+rules\s+cases\/s$/);
     expect(out.split('\n')[1]).toMatch(/^host\s+6\.18\.44-fc-v669\s+5\s+1\s+1\s+1\s+1\s+1\s+1\/1\s+5$/);
     expect(out).not.toContain('FAIL rp_fail');
+  });
+
+  it('should say under the summary which known divergences the kernel shows and which are fixed in this build', async () => {
+    const out = await drive({ quiet: true });
+    expect(out).toContain('known divergences on 6.18.44-fc-v669: shows nested_special_field_accepted\n');
+    expect(out).toContain("  plain_obj_into_percpu: fixed in this build (6.18.44-fc-v669): its range '>=6.18 <7.3' includes it, its probe does not show it\n");
   });
 
   it('should print only the summary JSON with json', async () => {

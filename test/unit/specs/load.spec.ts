@@ -54,8 +54,8 @@ describe('the built-in selftests', () => {
 
   it('loads every case of the four files', () => {
     const bySource = (prefix: string) => cases.filter((c) => c.source.startsWith(prefix)).length;
-    expect(cases.length).toBe(52);
-    expect(bySource('measured:')).toBe(2);
+    expect(cases.length).toBe(53);
+    expect(bySource('measured:')).toBe(3);
     expect(bySource('upstream:progs/percpu_alloc_array.c')).toBe(2);
     expect(bySource('upstream:progs/percpu_alloc_fail.c')).toBe(9);
     expect(bySource('ground-truth:')).toBe(39);
