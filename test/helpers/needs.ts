@@ -2,8 +2,6 @@ import { execa } from 'execa';
 import { CLANG } from '../../runners/codegen/compileBpf.ts';
 import { probeHost } from '../../runners/host/probe.ts';
 import { listKernels, resolveKernel } from '../../runners/vm/kernelImages.ts';
-import { loadSpec } from '../../specs/load.ts';
-import { hostSession, probeOf } from './hostSession.ts';
 
 /** What a test may need from the machine. */
 export type Requirement = 'kernel' | 'vm' | 'clang';
@@ -54,21 +52,5 @@ export async function needsKernelImage(ctx: SkippableContext, kernel: string): P
   if (await resolveKernel(kernel).then(() => true, () => false)) return;
   const note = `needs the ${kernel} kernel image (npx kptr-conform kernels fetch ${kernel})`;
   if (required('vm')) throw new Error(`required (${process.env.CI === 'true' ? 'CI=true' : 'KPTR_REQUIRE'}): ${note}`);
-  ctx.skip(note);
-}
-
-/**
- * needs(ctx, 'kernel'), and that the host kernel shows known divergence `divergenceId` by its load-only probe: for a
- * fixture that makes a real finding out of a real kernel bug (a checkout whose spec lacks the divergence). On a build
- * without the bug the fixture cannot make its finding; that is said as a skip (or thrown, as for any requirement),
- * never turned into a failure of what the test checks.
- */
-export async function needsHostDivergence(ctx: SkippableContext, divergenceId: string): Promise<void> {
-  await needs(ctx, 'kernel');
-  const { kernel } = await hostSession(loadSpec());
-  const probe = probeOf(kernel, divergenceId);
-  if (probe.status === 'shown') return;
-  const note = `needs a host kernel that shows divergence ${divergenceId} (${kernel.release}: ${probe.status}, ${probe.detail})`;
-  if (required('kernel')) throw new Error(`required (${process.env.CI === 'true' ? 'CI=true' : 'KPTR_REQUIRE'}): ${note}`);
   ctx.skip(note);
 }
