@@ -1,3 +1,6 @@
+import { StringTable } from '../StringTable.ts';
+import { EM_BPF, ET_REL, R_BPF, SHF, SHT, STB, STT, type SymbolBind } from './elfAbi.ts';
+
 /**
  * An ELF64 relocatable object for EM_BPF, little-endian: the container libbpf opens. Only what a
  * clang-16 BPF object has: PROGBITS/NOBITS sections, one string table for section and symbol names,
@@ -28,23 +31,15 @@ export interface ElfSymbol {
   readonly value: number;
   readonly size: number;
   readonly type: 'func' | 'object' | 'notype';
-  readonly bind: 'local' | 'global' | 'weak';
+  readonly bind: SymbolBind;
 }
 
-import { StringTable } from './stringTable.ts';
-
-const EM_BPF = 247;
-const SHT = { PROGBITS: 1, SYMTAB: 2, STRTAB: 3, NOBITS: 8, REL: 9 } as const;
-const SHF = { WRITE: 1, ALLOC: 2, EXECINSTR: 4, INFO_LINK: 0x40 } as const;
 const FLAGS: Readonly<Record<ElfSection['flags'], number>> = {
   code: SHF.ALLOC | SHF.EXECINSTR,
   data: SHF.ALLOC | SHF.WRITE,
   rodata: SHF.ALLOC,
   none: 0,
 };
-const STT = { notype: 0, object: 1, func: 2, section: 3 } as const;
-const STB = { local: 0, global: 1, weak: 2 } as const;
-const RELOC_TYPE = { R_BPF_64_64: 1, R_BPF_64_32: 10 } as const;
 
 interface Header {
   name: number;
@@ -103,7 +98,7 @@ export function writeElf(sections: readonly ElfSection[], symbols: readonly ElfS
       const sym = 'symbol' in r.target ? symIndex.get(r.target.symbol) : 1 + sectionSyms.indexOf(r.target.section);
       if (sym === undefined || sym < 1) throw new Error(`ELF: relocation against unknown ${JSON.stringify(r.target)}`);
       v.setBigUint64(k * 16, BigInt(r.offset), true);
-      v.setBigUint64(k * 16 + 8, (BigInt(sym) << 32n) | BigInt(RELOC_TYPE[r.type]), true);
+      v.setBigUint64(k * 16 + 8, (BigInt(sym) << 32n) | BigInt(R_BPF[r.type]), true);
     });
     return out;
   };
@@ -146,7 +141,7 @@ export function writeElf(sections: readonly ElfSection[], symbols: readonly ElfS
   const out = new Uint8Array(shoff + 64 * headers.length);
   const view = new DataView(out.buffer);
   out.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0], 0); // ELFCLASS64, ELFDATA2LSB, EV_CURRENT
-  view.setUint16(16, 1, true); // ET_REL
+  view.setUint16(16, ET_REL, true);
   view.setUint16(18, EM_BPF, true);
   view.setUint32(20, 1, true);
   view.setBigUint64(40, BigInt(shoff), true);

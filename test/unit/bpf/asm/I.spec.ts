@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { encodeInsns, I, R0, R1, R2, R3, R10 } from '../../../../runners/object/insn.ts';
+import { I } from '../../../../bpf/asm/I.ts';
+import { encodeInsns } from '../../../../bpf/asm/insn.ts';
+import { R0, R1, R2, R3, R10 } from '../../../../bpf/asm/register.ts';
 
 const hex = (insns: Parameters<typeof encodeInsns>[0]): string => Buffer.from(encodeInsns(insns)).toString('hex');
 
 // Expected bytes are clang-16's (-O2 -target bpf -mcpu=v3), read with llvm-objdump -d from an object of emitBatch's C.
-describe('encodeInsns', () => {
+describe('I', () => {
   it('should encode moves, stack stores and pointer arithmetic as clang does', () => {
     expect(hex([I.mov32Imm(R1, 0)])).toBe('b401000000000000');
     expect(hex([I.stx(4, R10, -4, R1)])).toBe('631afcff00000000');
@@ -37,5 +39,9 @@ describe('encodeInsns', () => {
   it('should put dst in the low and src in the high nibble of the register byte', () => {
     expect(hex([I.jge32Reg(R2, R1, 7)])).toBe('3e12070000000000');
     expect(hex([I.stx(8, 6, 8, R2)])).toBe('7b26080000000000');
+  });
+
+  it('should refuse an access size BPF has not', () => {
+    expect(() => I.ldx(3, R1, R2, 0)).toThrow(/no BPF access size of 3 bytes/);
   });
 });

@@ -1,40 +1,16 @@
-import { StringTable } from './stringTable.ts';
+import { StringTable } from '../StringTable.ts';
+import { BTF_FUNC_LINKAGE, BTF_INT_ENCODING, BTF_KIND as KIND, BTF_MAGIC, BTF_VAR_LINKAGE, BTF_VERSION, type BtfMember, type BtfVarSecinfo, type FuncLinkage, type VarLinkage } from './kinds.ts';
 
 /**
  * A BTF writer (include/uapi/linux/btf.h, Documentation/bpf/btf.rst): types are appended one by one and
  * get ids in order (0 is void); structurally equal anonymous types are shared, as clang shares them.
  */
 
-const BTF_MAGIC = 0xeb9f;
-
-const KIND = {
-  INT: 1, PTR: 2, ARRAY: 3, STRUCT: 4, TYPEDEF: 8, VOLATILE: 9, CONST: 10,
-  FUNC: 12, FUNC_PROTO: 13, VAR: 14, DATASEC: 15, TYPE_TAG: 18,
-} as const;
-
 /** size of a struct reserved but not yet defined (no real struct is that large) */
 const RESERVED = 0xffffffff;
 
-/** BTF_INT_SIGNED */
-const INT_SIGNED = 1;
-
-export type FuncLinkage = 'static' | 'global' | 'extern';
-const FUNC_LINKAGE: Readonly<Record<FuncLinkage, number>> = { static: 0, global: 1, extern: 2 };
-/** BTF_VAR_STATIC, BTF_VAR_GLOBAL_ALLOCATED */
-export type VarLinkage = 'static' | 'global';
-const VAR_LINKAGE: Readonly<Record<VarLinkage, number>> = { static: 0, global: 1 };
-
-export interface BtfMember {
-  readonly name: string;
-  readonly type: number;
-  readonly bitOffset: number;
-}
-
-export interface BtfVarSecinfo {
-  readonly type: number;
-  readonly offset: number;
-  readonly size: number;
-}
+/** A struct member as the writer takes it (no bitfields). */
+export type BtfWriterMember = Pick<BtfMember, 'name' | 'type' | 'bitOffset'>;
 
 export class BtfWriter {
   /** one record per type, index = id - 1 */
@@ -48,7 +24,7 @@ export class BtfWriter {
   }
 
   int(name: string, bytes: number, signed: boolean): number {
-    return this.once(`int:${name}`, () => this.add(name, KIND.INT, 0, bytes, [((signed ? INT_SIGNED : 0) << 24) | (bytes * 8)]));
+    return this.once(`int:${name}`, () => this.add(name, KIND.INT, 0, bytes, [((signed ? BTF_INT_ENCODING.SIGNED : 0) << 24) | (bytes * 8)]));
   }
 
   ptr(target: number): number {
@@ -78,7 +54,7 @@ export class BtfWriter {
   }
 
   /** A struct (name '' for anonymous); members in order, offsets in bits. */
-  struct(name: string, size: number, members: readonly BtfMember[]): number {
+  struct(name: string, size: number, members: readonly BtfWriterMember[]): number {
     return this.add(name, KIND.STRUCT, members.length, size, members.flatMap((m) => [this.str(m.name), m.type, m.bitOffset]));
   }
 
@@ -93,11 +69,11 @@ export class BtfWriter {
   }
 
   func(name: string, proto: number, linkage: FuncLinkage): number {
-    return this.add(name, KIND.FUNC, FUNC_LINKAGE[linkage], proto);
+    return this.add(name, KIND.FUNC, BTF_FUNC_LINKAGE[linkage], proto);
   }
 
   variable(name: string, type: number, linkage: VarLinkage): number {
-    return this.add(name, KIND.VAR, 0, type, [VAR_LINKAGE[linkage]]);
+    return this.add(name, KIND.VAR, 0, type, [BTF_VAR_LINKAGE[linkage]]);
   }
 
   datasec(name: string, size: number, vars: readonly BtfVarSecinfo[]): number {
@@ -105,7 +81,7 @@ export class BtfWriter {
   }
 
   /** Fills a struct reserved with reserveStruct. */
-  defineStruct(id: number, name: string, size: number, members: readonly BtfMember[]): void {
+  defineStruct(id: number, name: string, size: number, members: readonly BtfWriterMember[]): void {
     if (this.records[id - 1]?.[2] !== RESERVED) throw new Error(`BTF id ${id} is not a reserved struct`);
     this.records[id - 1] = [this.str(name), info(KIND.STRUCT, members.length), size, ...members.flatMap((m) => [this.str(m.name), m.type, m.bitOffset])];
   }
@@ -119,7 +95,7 @@ export class BtfWriter {
     const out = new Uint8Array(24 + typeBytes + strBytes);
     const view = new DataView(out.buffer);
     view.setUint16(0, BTF_MAGIC, true);
-    view.setUint8(2, 1); // version
+    view.setUint8(2, BTF_VERSION);
     view.setUint8(3, 0); // flags
     view.setUint32(4, 24, true); // hdr_len
     view.setUint32(8, 0, true); // type_off
