@@ -5,7 +5,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Document, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import { Document, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, visit } from 'yaml';
 import { KptrError, type KptrErrorCode } from '../errors/KptrError.ts';
 import type { Divergence, KernelFeatures, OpContract, Rule, Scenario, SelftestCase, Spec } from '../types/index.ts';
 import { checkScenarioRefs } from './checkScenarioRefs.ts';
@@ -40,12 +40,24 @@ function fail(code: KptrErrorCode, file: string, message: string, cause?: unknow
   throw new KptrError(code, `${display(file)}: ${message}`, HINTS[code] ?? '', { cause });
 }
 
-/** Values and nesting depth of a YAML node with its aliases expanded, computed once per node; null past the limits. */
-function expandedSize(root: Node | null, doc: Document): { values: number; depth: number } | null {
+/** The node each alias names: the latest anchor of that name before it, in document order (as YAML resolves it). */
+function aliasTargets(doc: Document): Map<unknown, unknown> {
+  const anchors = new Map<string, unknown>();
+  const targets = new Map<unknown, unknown>();
+  visit(doc, (_, node) => {
+    if (isAlias(node)) targets.set(node, anchors.get(node.source));
+    else if ((isMap(node) || isSeq(node) || isScalar(node)) && node.anchor !== undefined) anchors.set(node.anchor, node);
+  });
+  return targets;
+}
+
+/** Whether a YAML document stays within YAML_LIMITS once its aliases are expanded; each node is measured once. */
+function withinLimits(doc: Document): boolean {
+  const targets = aliasTargets(doc);
   const known = new Map<unknown, { values: number; depth: number }>();
   const open = new Set<unknown>();
   const measure = (node: unknown): { values: number; depth: number } | null => {
-    const target = isAlias(node) ? node.resolve(doc) : node;
+    const target = isAlias(node) ? targets.get(node) : node;
     const seen = known.get(target);
     if (seen !== undefined) return seen;
     if (open.has(target)) return null; // an alias inside the node it names
@@ -65,7 +77,7 @@ function expandedSize(root: Node | null, doc: Document): { values: number; depth
     known.set(target, size);
     return size;
   };
-  return root === null || isScalar(root) ? { values: 1, depth: 0 } : measure(root);
+  return measure(doc.contents) !== null;
 }
 
 /** Parses one YAML file within YAML_LIMITS; a syntax error becomes `file:line:col: message`. */
@@ -87,7 +99,7 @@ function readYaml(file: string, code: KptrErrorCode): unknown {
     const where = pos === undefined ? display(file) : `${display(file)}:${pos.line}:${pos.col}`;
     throw new KptrError(code, `${where}: ${(error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`, HINTS[code] ?? '', { cause: error });
   }
-  if (expandedSize(doc.contents as Node | null, doc) === null) {
+  if (!withinLimits(doc)) {
     return fail(code, file, `expected at most ${YAML_LIMITS.values} values nested at most ${YAML_LIMITS.depth} deep once aliases are expanded, got more`);
   }
   try {
