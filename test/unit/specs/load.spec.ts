@@ -1,6 +1,7 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { SPEC_DIR, loadCorpusDir, loadScenarioFile, loadSelftests, loadSpec, scenarioToYaml } from '../../../specs/load.ts';
@@ -232,6 +233,13 @@ describe('untrusted scenario files (loadScenarioFile, loadCorpus)', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('counts a large node once per alias, and an alias as the latest anchor of its name before it', () => {
+    const big = `[${Array.from({ length: 30_000 }, (_, i) => i).join(', ')}]`;
+    expect(problem(`${GOOD}big: &b ${big}\nx: [${Array(7).fill('*b').join(', ')}]\n`)).toBe('expected at most 200000 values nested at most 64 deep once aliases are expanded, got more');
+    // the same aliases after `b` names a scalar: within the limits, so the schema speaks (an unknown key)
+    expect(problem(`${GOOD}big: &b ${big}\nsmall: &b 1\nx: [${Array(7).fill('*b').join(', ')}]\n`)).toBe('big: expected no such key (allowed: id, description, origin, intent, structs, slots, globals, programs, schedule), got a list');
+  });
+
   it('refuses nesting deeper than 64 levels, in any YAML syntax', () => {
     expect(problem(`${GOOD}x: ${'['.repeat(70)}${']'.repeat(70)}\n`)).toBe('expected at most 200000 values nested at most 64 deep once aliases are expanded, got more');
     expect(problem(`${GOOD}x:\n  ${'- '.repeat(70)}y\n`)).toBe('expected at most 200000 values nested at most 64 deep once aliases are expanded, got more');
@@ -269,6 +277,15 @@ describe('untrusted scenario files (loadScenarioFile, loadCorpus)', () => {
     expect(errorOf(() => loadCorpusDir(join(dir, 'a.yaml'))).message).toBe(`${dir}/a.yaml: expected a directory`);
     write('c.yaml', GOOD);
     expect(errorOf(() => loadCorpusDir(dir)).message).toBe(`${dir}/c.yaml: id: expected an id no other corpus entry has, got 's1' (also in ${dir}/a.yaml)`);
+  });
+
+  it('reads back a written scenario whatever its description holds', () => {
+    const s = loadScenarioFile(write('s.yaml', GOOD));
+    const anyText = fc.oneof(fc.string({ unit: 'binary', minLength: 1 }), fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), minLength: 1 }));
+    fc.assert(fc.property(anyText, (description) => {
+      const file = write('t.yaml', scenarioToYaml({ ...s, description }));
+      expect(loadScenarioFile(file).description).toBe(description);
+    }), { numRuns: 300 });
   });
 
   it('writes scenario files without anchors, even when the scenario shares objects', () => {
