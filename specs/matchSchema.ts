@@ -125,8 +125,11 @@ function shapeError(errors: readonly ErrorObject[]): ShapeError {
       const tags = ((parent.oneOf ?? []) as JsonSchema[]).map((s) => String(((s.properties ?? {}) as Record<string, JsonSchema>)[tag]?.const));
       return new ShapeError(child(at, tag), `one of ${tags.join(', ')}`, describeValue(data[tag]));
     }
-    case 'maxItems':
-      return new ShapeError(at, `a list of at most ${String(params.limit)} items`, `${(e.data as unknown[]).length} items`);
+    case 'minItems':
+    case 'maxItems': {
+      const bound = `a list of ${e.keyword === 'minItems' ? 'at least' : 'at most'} ${String(params.limit)} items`;
+      return new ShapeError(at, typeof parent.description === 'string' ? parent.description : bound, `${(e.data as unknown[]).length} items`);
+    }
     case 'maxLength':
       return new ShapeError(at, `at most ${String(params.limit)} characters`, `${[...(e.data as string)].length} characters`);
     case 'maxProperties':

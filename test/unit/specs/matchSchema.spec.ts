@@ -100,3 +100,43 @@ describe('scenario limits', () => {
     expect(parseScenario({ ...minimal(), programs: [{ ...minimal().programs[0], ops: [{ op: 'write', ptr: 'v', field: 'c', value: '-9223372036854775808' }] }] }, 'x')).toBeTruthy();
   });
 });
+
+describe('spec schemas refuse what the hand-written readers refused', () => {
+  const spec = (name: 'divergence' | 'selftests', value: unknown): string => {
+    try {
+      matchSchema(name, value);
+    } catch (e) {
+      expect(e).toBeInstanceOf(ShapeError);
+      return (e as ShapeError).message;
+    }
+    return 'accepted';
+  };
+  const divergence = (over: Record<string, unknown>): unknown => ({
+    id: 'd1', rule: 'ref.leak', kernels: '>=6.18', kind: 'accepts_invalid', reason: 'r', hostUnsafe: false, splat: false, evidence: 'e', ...over,
+  });
+  const expectation = (over: Record<string, unknown>): unknown => ({
+    cases: [{ scenario: minimal(), source: 'measured:x', divergences: [], expect: { globals: {}, programs: [{ program: 'p0', kernels: '*', verdict: 'accepted', msgs: [], ...over }] } }],
+  });
+
+  it('should take a divergence with or without a load-only probe', () => {
+    expect(spec('divergence', divergence({}))).toBe('accepted');
+    expect(spec('divergence', divergence({ probe: { case: 'gt16_xchg_obj_new_nonpercpu', program: 'p0', shows: 'accepted' } }))).toBe('accepted');
+    expect(spec('divergence', divergence({ probe: { case: 'gt16', program: 'p0', shows: 'rejected', msg: 'invalid kptr access' } }))).toBe('accepted');
+  });
+
+  it.each<[string, unknown, string]>([
+    ['a value divergence naming a rule', divergence({ kind: 'value', op: 'new' }), 'rule: expected no rule for a value divergence (it names an op), got string "ref.leak"'],
+    ['a rule divergence naming an op', divergence({ op: 'new' }), 'op: expected no op for a divergence of this kind (it names a rule), got string "new"'],
+    ['a value divergence without its op', divergence({ kind: 'value', rule: undefined }), 'op: expected one of lookup, new, if, xchg, drop, load, store, per_cpu_ptr, this_cpu_ptr, write, read, sum, rcu_lock, rcu_unlock, return, got nothing'],
+    ['a probe that shows neither verdict', divergence({ probe: { case: 'gt16', program: 'p0', shows: 'maybe' } }), 'probe.shows: expected one of accepted, rejected, got string "maybe"'],
+    ['a version range that does not parse', divergence({ kernels: '>= 6.7' }), `kernels: expected a version range like ">=6.8 <7.0", "=6.18" or "*", got string ">= 6.7" ('>=' is not a comparator like >=6.8, <7.0 or =6.18)`],
+  ])('should refuse %s', (_what, value, message) => {
+    expect(spec('divergence', JSON.parse(JSON.stringify(value)))).toBe(message);
+  });
+
+  it('should want messages exactly for a rejection', () => {
+    expect(spec('selftests', expectation({ verdict: 'accepted', msgs: ['x'] }))).toBe('cases[0].expect.programs[0].msgs: expected no messages for an acceptance, got 1 items');
+    expect(spec('selftests', expectation({ verdict: 'rejected', msgs: [] }))).toBe('cases[0].expect.programs[0].msgs: expected at least one message for a rejection, got 0 items');
+    expect(spec('selftests', expectation({ verdict: 'rejected', msgs: ['R1 invalid mem access'] }))).toBe('accepted');
+  });
+});
