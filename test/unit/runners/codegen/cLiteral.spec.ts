@@ -110,6 +110,15 @@ describe('emitted C under clang-16', () => {
     }
   });
 
+  it('should keep arbitrary text around a C declaration out of the preprocessed batch C', async () => {
+    const cFile = join(dir, 'random.bpf.c');
+    const includes = bpfClangArgs(cFile, join(dir, 'unused.o'), dir).filter((a) => a.startsWith('-I'));
+    await fc.assert(fc.asyncProperty(text, text, async (before, after) => {
+      await compileWithDiagnostics(EMITTERS[0]![1](`${before}*/ int injected_fc = 1; /*${after}`), dir, 'random');
+      expect(await preprocessed(cFile, ['-target', 'bpf', ...includes])).not.toContain('injected');
+    }), { numRuns: 8 });
+  });
+
   it('should keep hostile finding titles out of repro_check.c\'s preprocessed text', async () => {
     const file = join(dir, 'repro_check.c');
     await writeFile(file, EMITTERS[2]![1](PAYLOADS.join(' | ')));
