@@ -2,12 +2,12 @@
  * `npm run bench`: end-to-end throughput of the pipeline on one runner and where the time goes.
  * Prints figures; asserts nothing (speed targets live here, never in tests).
  *   KPTR_BENCH_CASES (default 2000: a campaign's steady state; 400 cases measure mostly JIT warm-up, ~480 cases/s), KPTR_BENCH_SEED (default 1), KPTR_BENCH_BATCH (scenarios per object; runner default)
- *   KPTR_BENCH_RUNNER=host|vm (default host), KPTR_BENCH_KERNEL (vm; default 6.12),
+ *   KPTR_BENCH_RUNNER=host|vm|emulator (default host; emulator: only the emulator's figures, no root needed), KPTR_BENCH_KERNEL (vm; default 6.12),
  *   KPTR_BENCH_PROG_TYPES (default: tc,syscall on the host, all four in a vm),
  *   KPTR_BENCH_CODEGEN=direct|clang (default direct, as campaigns; clang is timed apart either way)
  */
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prefixScenario } from '../generators/prefixScenario.ts';
 import { scenario } from '../generators/scenario.ts';
@@ -24,6 +24,7 @@ import { createVmRunner, type VmBootStats } from '../runners/vm/index.ts';
 import type { ProgType } from '../types/index.ts';
 import { loadSpec } from '../specs/load.ts';
 import { planFor } from '../cli/pipeline.ts';
+import { printEmulatorFigures } from './emulatorThroughput.ts';
 
 const cases = Number(process.env.KPTR_BENCH_CASES ?? 2000);
 const seed = Number(process.env.KPTR_BENCH_SEED ?? 1);
@@ -36,6 +37,13 @@ const row = (name: string, v: number, total: number): string =>
 const spec = loadSpec();
 const maxPerBatch = Number(process.env.KPTR_BENCH_BATCH ?? DEFAULT_MAX_PER_BATCH);
 const onVm = process.env.KPTR_BENCH_RUNNER === 'vm';
+if (process.env.KPTR_BENCH_RUNNER === 'emulator') {
+  const progTypes: ProgType[] = ['tc', 'syscall', 'fentry', 'fentry.s'];
+  const arb = scenario({ mode: 'mixed', progTypes, nrCpus: 2 });
+  const generated = [...generateValues(arb, seed, cases)].map((v, i) => prefixScenario(v.value_, `b${seed}_${i}`));
+  await printEmulatorFigures(generated, 2, maxPerBatch, availableParallelism());
+  process.exit(0);
+}
 const codegen = (process.env.KPTR_BENCH_CODEGEN ?? 'direct') as Codegen;
 if (!CODEGENS.includes(codegen)) throw new Error(`KPTR_BENCH_CODEGEN must be one of ${CODEGENS.join(', ')}`);
 const boots: VmBootStats[] = [];
@@ -105,3 +113,4 @@ process.stdout.write(`${row('total', totalMs, totalMs)}\n\n`);
 process.stdout.write(`end-to-end: ${(cases / (totalMs / 1000)).toFixed(0)} cases/s\n`);
 process.stdout.write(`kernel ceiling (verify+run only): ${(cases / ((loadMs + runMs) / 1000)).toFixed(0)} cases/s\n`);
 process.stdout.write(`oracle alone: ${(cases / (predictMs / 1000)).toFixed(0)} predictions/s\n`);
+await printEmulatorFigures(scenarios, kernel.nrCpus, maxPerBatch, availableParallelism());

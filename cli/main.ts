@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { KptrError } from '../errors/KptrError.ts';
 import { doctor } from './commands/doctor.ts';
+import { emulate, type EmulateCliOptions } from './commands/emulate.ts';
 import { kernelsFetch, kernelsList } from './commands/kernels.ts';
 import { replay } from './commands/replay.ts';
 import { campaign } from './commands/campaign.ts';
@@ -54,6 +55,14 @@ runOptions(program.command('run'))
 runOptions(program.command('replay <file>'))
   .description('run a saved scenario (a finding\'s scenario.yaml or a corpus entry) again and compare with the oracle')
   .action(async (file: string, opts: CliOptions) => { process.exitCode = await replay(file, opts); });
+
+program.command('emulate <object>')
+  .description('run a BPF object\'s programs on the userspace machine (no root, no kernel): return values, globals, faults')
+  .option('--run <prog@cpu...>', 'programs to run in order, each on a CPU (default: every program once on CPU 0)')
+  .option('--nr-cpus <n>', 'CPUs of the emulated machine (sets .rodata nr_cpus)', '2')
+  .option('--repeat <n>', 'run each program n times', '1')
+  .option('--freed-memory <how>', 'zeroed | reused-uncleared: how freed objects are handed out again (reused-uncleared: kernels >= 6.7)', 'zeroed')
+  .action(async (object: string, opts: EmulateCliOptions) => { process.exitCode = await emulate(object, opts); });
 
 program.command('doctor')
   .description('what is installed, which runners and program types work here, and what to do about the rest')
