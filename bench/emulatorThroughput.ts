@@ -45,6 +45,9 @@ export function emulatorJobs(scenarios: readonly Scenario[], maxPerBatch: number
   }));
 }
 
+/** passes over the objects before a figure is taken: the JIT settles after two or three (a long campaign's steady state) */
+export const WARM_UP_PASSES = 3;
+
 export interface EmulatorThroughput extends EmulatorTally {
   readonly threads: number;
   /** wall time from handing out the objects to the last thread's answer, ms */
@@ -86,7 +89,7 @@ export async function emulatorThroughput(jobs: readonly EmulatorJob[], nrCpus: n
  */
 export async function printEmulatorFigures(scenarios: readonly Scenario[], nrCpus: number, maxPerBatch: number, threads: number): Promise<void> {
   const jobs = emulatorJobs(scenarios, maxPerBatch);
-  emulateJobs(jobs, nrCpus); // JIT warm-up: the figure is a long campaign's steady state
+  for (let i = 0; i < WARM_UP_PASSES; i++) emulateJobs(jobs, nrCpus);
   const c0 = process.cpuUsage();
   const one = emulateJobs(jobs, nrCpus);
   const cu = process.cpuUsage(c0);

@@ -62,7 +62,7 @@ const scenarios = [...generateValues(arb, seed, cases)].map((v, i) => prefixScen
 const genMs = ms(t);
 
 t = process.hrtime.bigint();
-const predictions = scenarios.map((s) => predict(s, { version: kernel.version, nrCpus: kernel.nrCpus }, spec));
+const predictions = scenarios.map((s) => predict(s, { version: kernel.version, nrCpus: kernel.nrCpus, divergences: [] }, spec));
 const predictMs = ms(t);
 
 t = process.hrtime.bigint();

@@ -1,10 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { reporters, type Reporter, type ReporterName } from '../reports/reporter.ts';
+import { reporters, type Reporter, type ReporterName, type RerunSource } from '../reports/reporter.ts';
 import { writeFinding } from '../reports/reproducer.ts';
 import { summarize, type FindingRef, type Summary } from '../reports/summary.ts';
 import type { CaseResult, Spec } from '../types/index.ts';
 import type { RunConfig } from './config.ts';
+import { replayTarget } from './preflight.ts';
 import type { CheckedCase } from './pipeline.ts';
 import type { Session } from './session.ts';
 
@@ -34,14 +35,15 @@ export interface Outputs {
   finish(): Promise<readonly Summary[]>;
 }
 
-export function openOutputs(cfg: RunConfig, spec: Spec): Outputs {
+/** `rerun`: how a failing case is run again (a campaign's findings by default; selftests and replay say theirs). */
+export function openOutputs(cfg: RunConfig, spec: Spec, rerun: RerunSource = { kind: cfg.shrink ? 'shrunk-finding' : 'finding' }): Outputs {
   mkdirSync(cfg.outDir, { recursive: true });
   const active: Reporter[] = cfg.formats.map((name) => reporters[name as ReporterName]({
     outDir: cfg.outDir,
     stdout: process.stdout,
     isTTY: process.stdout.isTTY === true,
     quiet: cfg.quiet,
-    shrunkFindings: cfg.shrink,
+    rerun,
     json: cfg.json,
     clock: () => performance.now(),
   }));
@@ -68,7 +70,8 @@ export function openOutputs(cfg: RunConfig, spec: Spec): Outputs {
     startSegment(session, total) {
       if (seg) close();
       seg = { session, results: [], findings: [], t0: performance.now() };
-      for (const r of active) r.onStart?.({ runner: session.runner.name, kernel: session.kernel, seed: cfg.seed, total });
+      const replay = replayTarget(session, session.codegen);
+      for (const r of active) r.onStart?.({ runner: session.runner.name, kernel: session.kernel, seed: cfg.seed, total, replay });
     },
     onCase(c) {
       seg!.results.push(c.result);
@@ -89,6 +92,8 @@ export function openOutputs(cfg: RunConfig, spec: Spec): Outputs {
         path: f.index === null ? null : `${f.index}${f.path ? `:${f.path}` : ''}`,
         kernel: s.session.kernel,
         runner: s.session.runner.name,
+        // a campaign's finding is one of clang's objects unless clang's did not show it again (campaign.ts reproduces)
+        replay: replayTarget(s.session, f.reproduced === false ? s.session.codegen : 'clang'),
         reproduced: f.reproduced,
       });
       s.findings.push(ref);

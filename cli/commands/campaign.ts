@@ -1,15 +1,16 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type fc from 'fast-check';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
 import { scenario as scenarioArb } from '../../generators/scenario.ts';
 import { findingId } from '../../reports/findingId.ts';
 import { generateValues, shrinkBatched } from '../../reports/shrink.ts';
-import { loadScenarioFile, loadSpec, scenarioToYaml } from '../../specs/load.ts';
+import { loadCorpusDir, loadSpec, scenarioToYaml } from '../../specs/load.ts';
 import type { CaseResult, ProgType, Scenario, Spec } from '../../types/index.ts';
 import { KptrError } from '../../errors/KptrError.ts';
 import { resolveFromArgv, type CliOptions, type RunConfig } from '../config.ts';
 import { openOutputs, type CampaignFinding } from '../outputs.ts';
+import { preflight } from '../preflight.ts';
 import type { Summary } from '../../reports/summary.ts';
 import { checkScenarios, type CheckedCase } from '../pipeline.ts';
 import { openSession, type Session } from '../session.ts';
@@ -33,8 +34,7 @@ export function mismatchSignature(r: CaseResult, c: CheckedCase): string {
 
 /** Saved scenarios replayed before any new case: the regression corpus (like a property-testing example database). */
 function loadCorpus(dir: string | null): Scenario[] {
-  if (!dir || !existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => loadScenarioFile(join(dir, f)));
+  return dir === null ? [] : loadCorpusDir(dir);
 }
 
 async function checkChunked(session: Session, spec: Spec, scenarios: readonly Scenario[], onCase: (c: CheckedCase) => void): Promise<CheckedCase[]> {
@@ -81,8 +81,12 @@ async function shrinkCase(
 
 /** `kptr-conform run`: a property-based campaign on one runner and one or more kernels. */
 export async function campaign(opts: CliOptions): Promise<number> {
-  const cfg = resolveFromArgv('run', opts);
+  const resolved = resolveFromArgv('run', opts);
   const spec = loadSpec();
+  // every corpus entry is checked before any work (the output directory included): a bad one is one line and exit 2,
+  // never a finding
+  const corpus = loadCorpus(resolved.corpusDir);
+  const cfg = await preflight(resolved);
   const outputs = openOutputs(cfg, spec);
   let summaries: readonly Summary[] = [];
   try {
@@ -94,7 +98,6 @@ export async function campaign(opts: CliOptions): Promise<number> {
           'pick program types the runner supports (see `npx kptr-conform doctor`)');
       }
       const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus });
-      const corpus = loadCorpus(cfg.corpusDir);
       // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
       outputs.startSegment(session, corpus.length + cfg.runs);
       const values = [...generateValues(arb, cfg.seed, cfg.runs)];

@@ -3,13 +3,10 @@
  * site the model reaches, the kfuncs the kernel has, and its features and known bugs as flags. A profile may extend
  * another and list only what differs.
  */
-import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { KptrError } from '../../errors/KptrError.ts';
-import { SPEC_DIR } from '../../specs/load.ts';
-import { ShapeError, child, readBoolean, readInteger, readList, readMatching, readNullable, readObject, readString } from '../../specs/shape.ts';
+import { readSpecFile, SPEC_DIR } from '../../specs/load.ts';
 
 export const PROFILE_NAMES = ['6.1', '6.12', '6.18', '6.18.44', '6.18.44-v1045', '7.3'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
@@ -52,49 +49,31 @@ export interface Profile {
   readonly messages: Readonly<Record<string, SiteMessage | null>>;
 }
 
-interface RawProfile {
-  kernel: string;
-  release: string;
-  extends: string | null;
-  kfuncs: readonly string[] | null;
-  features: Partial<ProfileFeatures>;
-  messages: Record<string, SiteMessage | null>;
+/** A profile file as specs/schema/profile.schema.json describes it. */
+interface ProfileFile {
+  readonly kernel: string;
+  readonly release: string;
+  readonly extends: string | null;
+  readonly kfuncs?: readonly string[];
+  readonly features?: Partial<ProfileFeatures>;
+  readonly messages?: Readonly<Record<string, SiteFile | null>>;
 }
 
-function readSite(v: unknown, path: string): SiteMessage | null {
+interface SiteFile {
+  readonly fn: string;
+  readonly errno: string;
+  readonly stage?: 'verifier' | 'libbpf';
+  readonly lines: readonly string[];
+  readonly report?: string | null;
+}
+
+function site(file: string, name: string, v: SiteFile | null): SiteMessage | null {
   if (v === null) return null;
-  const o = readObject(v, path, ['fn', 'errno', 'stage', 'lines', 'report']);
-  const errno = readMatching(o.errno, child(path, 'errno'), /^E[A-Z0-9]+$/, 'a symbolic errno like EACCES');
-  const errnoNumber = (constants.errno as Record<string, number>)[errno];
-  if (errnoNumber === undefined) throw new ShapeError(child(path, 'errno'), 'an errno name Node knows', errno);
-  return {
-    fn: readString(o.fn, child(path, 'fn')),
-    errno,
-    errnoNumber,
-    stage: o.stage === undefined ? 'verifier' : o.stage === 'libbpf' ? 'libbpf' : (() => { throw new ShapeError(child(path, 'stage'), 'libbpf', String(o.stage)); })(),
-    lines: readList(o.lines, child(path, 'lines'), readString),
-    report: o.report === undefined ? null : readNullable(o.report, child(path, 'report'), readString),
-  };
-}
-
-function readRaw(v: unknown): RawProfile {
-  const o = readObject(v, '', ['kernel', 'release', 'extends', 'kfuncs', 'features', 'messages']);
-  const f = o.features === undefined ? {} : readObject(o.features, 'features', FEATURE_KEYS);
-  const features: Record<string, boolean | number> = {};
-  for (const [k, val] of Object.entries(f)) {
-    features[k] = k === 'percpu_obj_size_limit' ? readInteger(val, child('features', k), 0) : readBoolean(val, child('features', k));
+  const errnoNumber = (constants.errno as Record<string, number>)[v.errno];
+  if (errnoNumber === undefined) {
+    throw new KptrError('KPTR_SPEC_INVALID', `${file}: messages.${name}.errno: expected an errno name Node knows, got '${v.errno}'`, 'use the name the kernel headers give (EACCES, EINVAL, ...)');
   }
-  const messages: Record<string, SiteMessage | null> = {};
-  const m = o.messages === undefined ? {} : readObject(o.messages, 'messages', Object.keys(o.messages as object));
-  for (const [k, val] of Object.entries(m)) messages[k] = readSite(val, child('messages', k));
-  return {
-    kernel: readString(o.kernel, 'kernel'),
-    release: readString(o.release, 'release'),
-    extends: readNullable(o.extends, 'extends', readString),
-    kfuncs: o.kfuncs === undefined ? null : readList(o.kfuncs, 'kfuncs', readString),
-    features: features as Partial<ProfileFeatures>,
-    messages,
-  };
+  return { fn: v.fn, errno: v.errno, errnoNumber, stage: v.stage ?? 'verifier', lines: v.lines, report: v.report ?? null };
 }
 
 const cache = new Map<string, Profile>();
@@ -105,15 +84,10 @@ export function loadProfile(name: string, dir = join(SPEC_DIR, 'profiles')): Pro
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
   const file = join(dir, `${name}.yaml`);
-  let raw: RawProfile;
-  try {
-    raw = readRaw(parse(readFileSync(file, 'utf8')));
-  } catch (cause) {
-    const what = cause instanceof ShapeError || cause instanceof Error ? cause.message : String(cause);
-    throw new KptrError('KPTR_SPEC_INVALID', `${file}: ${what}`, 'fix the profile so it matches emulator/verifier/profile.ts (specs/profiles/6.18.yaml is the full example)', { cause });
-  }
+  const raw = readSpecFile<ProfileFile>(file, 'profile');
+  const messages = Object.fromEntries(Object.entries(raw.messages ?? {}).map(([k, v]) => [k, site(file, k, v)]));
   const base = raw.extends === null ? null : loadProfile(raw.extends, dir);
-  const features = { ...(base?.features ?? {}), ...raw.features } as ProfileFeatures;
+  const features = { ...(base?.features ?? {}), ...(raw.features ?? {}) } as ProfileFeatures;
   const missing = FEATURE_KEYS.filter((k) => features[k] === undefined);
   if (missing.length > 0) {
     throw new KptrError('KPTR_SPEC_INVALID', `${file}: features ${missing.join(', ')} not set`, 'set them here or in the profile it extends');
@@ -123,7 +97,7 @@ export function loadProfile(name: string, dir = join(SPEC_DIR, 'profiles')): Pro
     release: raw.release,
     kfuncs: raw.kfuncs ?? base?.kfuncs ?? [],
     features,
-    messages: { ...(base?.messages ?? {}), ...raw.messages },
+    messages: { ...(base?.messages ?? {}), ...messages },
   };
   cache.set(key, profile);
   return profile;

@@ -84,7 +84,8 @@ async function campaign(codegen: Codegen, nrCpus: number) {
     percpuAllocArray(`emu_${codegen}_sys`, 'syscall'),
     ...[...generateValues(arb, SEED, CASES)].map((v, i) => prefixScenario(v.value_, `em${i}`)),
   ];
-  await checkScenarios({ runner, kernel: caps.kernel!, spec: loadSpec(), scenarios });
+  // no divergence probes: the oracle's expectations only pick what the host may execute; emulator and kernel are compared
+  await checkScenarios({ runner, kernel: { ...caps.kernel!, divergences: [] }, spec: loadSpec(), scenarios });
   const names = (await readdir(workDir)).filter((f) => f.endsWith('.plan')).map((f) => f.slice(0, -'.plan'.length));
   const batches = (await Promise.all(names.map((n) => replay(workDir, n, nrCpus)))).filter((b) => b !== null);
   return { scenarios: scenarios.length, batches };
