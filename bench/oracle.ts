@@ -27,7 +27,7 @@ const t0 = process.hrtime.bigint();
 let n = 0;
 while (n < target) {
   const v = variants[n % variants.length] as (typeof variants)[number];
-  const p = predict(v.scenario, { version: v.version, nrCpus: v.nrCpus }, spec);
+  const p = predict(v.scenario, { version: v.version, nrCpus: v.nrCpus, divergences: [] }, spec);
   rejected += p.programs.filter((x) => x.verdict === 'rejected').length;
   steps += p.steps.length;
   n++;

@@ -2,12 +2,13 @@
  * `npm run bench`: end-to-end throughput of the pipeline on one runner and where the time goes.
  * Prints figures; asserts nothing (speed targets live here, never in tests).
  *   KPTR_BENCH_CASES (default 2000: a campaign's steady state; 400 cases measure mostly JIT warm-up, ~480 cases/s), KPTR_BENCH_SEED (default 1), KPTR_BENCH_BATCH (scenarios per object; runner default)
- *   KPTR_BENCH_RUNNER=host|vm (default host), KPTR_BENCH_KERNEL (vm; default 6.12),
+ *   KPTR_BENCH_RUNNER=host|vm|emulator (default host; emulator: no root needed — the pipeline end to end with the verifier
+ *   model, then the machine's own load + run figures), KPTR_BENCH_KERNEL (vm: default 6.12; emulator: a profile, default 6.18.44),
  *   KPTR_BENCH_PROG_TYPES (default: tc,syscall on the host, all four in a vm),
  *   KPTR_BENCH_CODEGEN=direct|clang (default direct, as campaigns; clang is timed apart either way)
  */
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prefixScenario } from '../generators/prefixScenario.ts';
 import { scenario } from '../generators/scenario.ts';
@@ -21,9 +22,12 @@ import { emitBatch } from '../runners/codegen/emit.ts';
 import { packBatches } from '../runners/codegen/packBatches.ts';
 import { createHostRunner, DEFAULT_MAX_PER_BATCH } from '../runners/host/index.ts';
 import { createVmRunner, type VmBootStats } from '../runners/vm/index.ts';
+import { createEmulatorRunner, DEFAULT_EMULATOR_KERNEL } from '../runners/emulator/index.ts';
+import type { ProfileName } from '../emulator/verifier/profile.ts';
 import type { ProgType } from '../types/index.ts';
 import { loadSpec } from '../specs/load.ts';
 import { planFor } from '../cli/pipeline.ts';
+import { printEmulatorFigures } from './emulatorThroughput.ts';
 
 const cases = Number(process.env.KPTR_BENCH_CASES ?? 2000);
 const seed = Number(process.env.KPTR_BENCH_SEED ?? 1);
@@ -36,16 +40,19 @@ const row = (name: string, v: number, total: number): string =>
 const spec = loadSpec();
 const maxPerBatch = Number(process.env.KPTR_BENCH_BATCH ?? DEFAULT_MAX_PER_BATCH);
 const onVm = process.env.KPTR_BENCH_RUNNER === 'vm';
+const onEmulator = process.env.KPTR_BENCH_RUNNER === 'emulator';
 const codegen = (process.env.KPTR_BENCH_CODEGEN ?? 'direct') as Codegen;
 if (!CODEGENS.includes(codegen)) throw new Error(`KPTR_BENCH_CODEGEN must be one of ${CODEGENS.join(', ')}`);
 const boots: VmBootStats[] = [];
 const runner = onVm
   ? createVmRunner({ kernel: process.env.KPTR_BENCH_KERNEL ?? '6.12', workDir: join(work, 'vm'), maxPerBatch, codegen, onBoot: (b) => boots.push(b) })
-  : createHostRunner({ workDir: join(work, 'host'), maxPerBatch, codegen });
+  : onEmulator
+    ? createEmulatorRunner({ kernel: (process.env.KPTR_BENCH_KERNEL ?? DEFAULT_EMULATOR_KERNEL) as ProfileName, workDir: join(work, 'emu'), maxPerBatch, codegen })
+    : createHostRunner({ workDir: join(work, 'host'), maxPerBatch, codegen });
 const caps = await runner.probe();
 if (!caps.kernel || caps.problems.length > 0) throw new Error(`${runner.name} runner unavailable: ${caps.problems.join('; ')}`);
 const kernel = caps.kernel;
-const wanted = (process.env.KPTR_BENCH_PROG_TYPES ?? (onVm ? 'tc,syscall,fentry,fentry.s' : 'tc,syscall')).split(',') as ProgType[];
+const wanted = (process.env.KPTR_BENCH_PROG_TYPES ?? (onVm || onEmulator ? 'tc,syscall,fentry,fentry.s' : 'tc,syscall')).split(',') as ProgType[];
 const progTypes = wanted.filter((t) => caps.progTypes[t].ok);
 
 const tAll = process.hrtime.bigint();
@@ -55,7 +62,7 @@ const scenarios = [...generateValues(arb, seed, cases)].map((v, i) => prefixScen
 const genMs = ms(t);
 
 t = process.hrtime.bigint();
-const predictions = scenarios.map((s) => predict(s, { version: kernel.version, nrCpus: kernel.nrCpus }, spec));
+const predictions = scenarios.map((s) => predict(s, { version: kernel.version, nrCpus: kernel.nrCpus, divergences: [] }, spec));
 const predictMs = ms(t);
 
 t = process.hrtime.bigint();
@@ -105,3 +112,4 @@ process.stdout.write(`${row('total', totalMs, totalMs)}\n\n`);
 process.stdout.write(`end-to-end: ${(cases / (totalMs / 1000)).toFixed(0)} cases/s\n`);
 process.stdout.write(`kernel ceiling (verify+run only): ${(cases / ((loadMs + runMs) / 1000)).toFixed(0)} cases/s\n`);
 process.stdout.write(`oracle alone: ${(cases / (predictMs / 1000)).toFixed(0)} predictions/s\n`);
+await printEmulatorFigures(scenarios, kernel.nrCpus, maxPerBatch, availableParallelism());

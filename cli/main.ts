@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { KptrError } from '../errors/KptrError.ts';
 import { doctor } from './commands/doctor.ts';
+import { emulate, type EmulateCliOptions } from './commands/emulate.ts';
 import { kernelsFetch, kernelsList } from './commands/kernels.ts';
 import { replay } from './commands/replay.ts';
 import { campaign } from './commands/campaign.ts';
@@ -23,11 +24,13 @@ const program = new Command('kptr-conform')
 
 const runOptions = (c: Command): Command =>
   c
-    .option('--runner <runner>', 'host | vm', 'host')
-    .option('--kernel <name|path>', 'vm runner: 6.1 | 6.12 | 6.18 | 7.3 | latest | path to a bzImage')
+    .option('--runner <runner>', 'host | vm | emulator', 'host')
+    .option('--kernel <name|path>', 'vm runner: 6.1 | 6.12 | 6.18 | 7.3 | latest | a cached release | path to a bzImage; emulator: a profile, 6.1 | 6.12 | 6.18 | 6.18.44 | 7.3 (default 6.18.44)')
+    .option('--kernels <list>', 'vm or emulator runner: several kernels, comma separated (e.g. 6.12,6.18,7.3)')
     .option('--codegen <how>', 'clang | direct: compile the C, or write the BPF object directly (default: direct for run, clang otherwise)')
     .option('--lanes <n>', 'vm runner: guests booted side by side (default: one per host CPU under TCG, one per two with KVM)')
     .option('--out <dir>', 'write summary.json, results.jsonl, junit.xml, test_progs.json, report.html here (default: ./kptr-out-<command>-<time>)')
+    .option('--force', 'replace the files of an earlier run in --out (refused otherwise)')
     .option('--format <list>', 'reporters to write (comma separated; default all)')
     .option('--quiet', 'print only the summary')
     .option('--json', 'print the summary as JSON on stdout');
@@ -39,9 +42,8 @@ runOptions(program.command('selftests'))
 
 runOptions(program.command('run'))
   .description('a property-based campaign: generate, predict, run, compare, shrink every mismatch')
-  .option('--kernels <list>', 'vm runner: several kernels, comma separated (e.g. 6.12,6.18,7.3)')
   .option('--runs <n>', 'number of generated scenarios', '200')
-  .option('--seed <n>', 'seed (default: random, printed)')
+  .option('--seed <n>', 'seed, 0 to 4294967295 (default: random, printed)')
   .option('--mode <mode>', 'valid | break | mixed', 'mixed')
   .option('--prog-types <list>', 'tc,syscall,fentry,fentry.s')
   .option('--corpus <dir>', 'regression corpus replayed before new cases (default specs/regressions)')
@@ -53,6 +55,14 @@ runOptions(program.command('run'))
 runOptions(program.command('replay <file>'))
   .description('run a saved scenario (a finding\'s scenario.yaml or a corpus entry) again and compare with the oracle')
   .action(async (file: string, opts: CliOptions) => { process.exitCode = await replay(file, opts); });
+
+program.command('emulate <object>')
+  .description('run a BPF object\'s programs on the userspace machine (no root, no kernel): return values, globals, faults')
+  .option('--run <prog@cpu...>', 'programs to run in order, each on a CPU (default: every program once on CPU 0)')
+  .option('--nr-cpus <n>', 'CPUs of the emulated machine (sets .rodata nr_cpus)', '2')
+  .option('--repeat <n>', 'run each program n times', '1')
+  .option('--freed-memory <how>', 'zeroed | reused-uncleared: how freed objects are handed out again (reused-uncleared: kernels >= 6.7)', 'zeroed')
+  .action(async (object: string, opts: EmulateCliOptions) => { process.exitCode = await emulate(object, opts); });
 
 program.command('doctor')
   .description('what is installed, which runners and program types work here, and what to do about the rest')

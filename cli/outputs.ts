@@ -3,11 +3,12 @@ import { join, relative } from 'node:path';
 import { DiskFull, isNoSpace } from '../errors/diskFull.ts';
 import { KptrError } from '../errors/KptrError.ts';
 import { replaceFile } from '../reports/replaceFile.ts';
-import { reporters, type Reporter, type ReporterName } from '../reports/reporter.ts';
+import { reporters, type Reporter, type ReporterName, type RerunSource } from '../reports/reporter.ts';
 import { writeFinding } from '../reports/reproducer.ts';
 import { summaryTally, type FindingRef, type Summary, type SummaryTally } from '../reports/summary.ts';
 import type { Spec } from '../types/index.ts';
 import type { RunConfig } from './config.ts';
+import { replayTarget } from './preflight.ts';
 import type { CheckedCase } from './pipeline.ts';
 import type { Session } from './session.ts';
 
@@ -65,13 +66,22 @@ export function notWrittenError(done: Finished, failure: unknown): unknown {
   return new KptrError(base.code, `${base.message}; not written or cut short: ${list}`, base.hint, { cause: base });
 }
 
-export function openOutputs(cfg: RunConfig, spec: Spec, onFailure: (e: unknown) => void = () => {}): Outputs {
+export interface OutputsOptions {
+  /** how a failing case is run again (a campaign's findings by default; selftests and replay say theirs) */
+  readonly rerun?: RerunSource;
+  /** called once with the first write that failed (a full disk): the run stops as on a signal */
+  readonly onFailure?: (e: unknown) => void;
+}
+
+export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions = {}): Outputs {
+  const rerun = options.rerun ?? { kind: cfg.shrink ? 'shrunk-finding' : 'finding' };
+  const onFailure = options.onFailure ?? (() => {});
   const active: Reporter[] = cfg.formats.map((name) => reporters[name as ReporterName]({
     outDir: cfg.outDir,
     stdout: process.stdout,
     isTTY: process.stdout.isTTY === true,
     quiet: cfg.quiet,
-    shrunkFindings: cfg.shrink,
+    rerun,
     json: cfg.json,
     kernels: cfg.kernels.length,
     clock: () => performance.now(),
@@ -109,7 +119,8 @@ export function openOutputs(cfg: RunConfig, spec: Spec, onFailure: (e: unknown) 
     startSegment(session, total) {
       if (seg) close();
       seg = { session, tally: summaryTally(ruleIds), findings: [], t0: performance.now() };
-      for (const r of active) r.onStart?.({ runner: session.runner.name, kernel: session.kernel, seed: cfg.seed, total });
+      const replay = replayTarget(session, session.codegen);
+      for (const r of active) r.onStart?.({ runner: session.runner.name, kernel: session.kernel, seed: cfg.seed, total, replay });
     },
     onCase(c) {
       if (failed) return;
@@ -137,6 +148,8 @@ export function openOutputs(cfg: RunConfig, spec: Spec, onFailure: (e: unknown) 
           path: f.index === null ? null : `${f.index}${f.path ? `:${f.path}` : ''}`,
           kernel: s.session.kernel,
           runner: s.session.runner.name,
+          // a campaign's finding is one of clang's objects unless clang's did not show it again (campaign.ts reproduces)
+          replay: replayTarget(s.session, f.reproduced === false ? s.session.codegen : 'clang'),
           reproduced: f.reproduced,
           unshrunkBecause: f.unshrunkBecause,
         });

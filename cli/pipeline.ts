@@ -6,7 +6,7 @@ import { predict } from '../oracle/predict.ts';
 import { compare } from '../reports/compare.ts';
 import type { Runner } from '../runners/runner.ts';
 import type {
-  CaseResult, KernelInfo, Observation, Prediction, RunPlan, Scenario, Spec,
+  CaseResult, Observation, Prediction, ProbedKernel, RunPlan, Scenario, Spec,
 } from '../types/index.ts';
 
 export interface CheckedCase {
@@ -23,7 +23,8 @@ export interface CheckedCase {
 
 export interface CheckOptions {
   readonly runner: Runner;
-  readonly kernel: KernelInfo;
+  /** the session's kernel: the oracle predicts with its divergence probe results */
+  readonly kernel: ProbedKernel;
   readonly spec: Spec;
   readonly scenarios: readonly Scenario[];
   /** replaces the oracle's prediction as the expectation (selftests compare with upstream/measured results) */
@@ -49,7 +50,7 @@ export function planFor(p: Prediction, execute: boolean): RunPlan {
 
 /** Predicts, runs and compares a set of scenarios on one runner/kernel; calls onCase as each observation arrives. */
 export async function checkScenarios(o: CheckOptions): Promise<CheckedCase[]> {
-  const target = { version: o.kernel.version, nrCpus: o.kernel.nrCpus };
+  const target = { version: o.kernel.version, nrCpus: o.kernel.nrCpus, divergences: o.kernel.divergences };
   const oracle = new Map<string, Prediction>();
   const expected = new Map<string, Prediction>();
   const byId = new Map<string, Scenario>();

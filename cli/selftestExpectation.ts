@@ -1,12 +1,16 @@
+import { divergenceApplies } from '../oracle/divergenceApplies.ts';
 import { versionInRange } from '../specs/versionRange.ts';
-import type { DivergenceHit, Prediction, ProgramPrediction, SelftestCase, Spec, StepPrediction } from '../types/index.ts';
+import type {
+  DivergenceHit, DivergenceProbeResult, Prediction, ProgramPrediction, SelftestCase, Spec, StepPrediction,
+} from '../types/index.ts';
 
 /**
  * The recorded expectation of a built-in case (upstream `__msg`s, measured results) in the Prediction shape, so the
  * same comparison serves selftests and campaigns. Where a case records nothing for a kernel the oracle's answer stands.
- * Globals are recorded for the end of the schedule only, so intermediate steps predict nothing.
+ * Globals are recorded for the end of the schedule only, so intermediate steps predict nothing. The case's known
+ * divergences explain its rejected programs where they apply to this kernel (`probes`: the session's probe results).
  */
-export function expectationFromCase(c: SelftestCase, oracle: Prediction, spec: Spec): Prediction {
+export function expectationFromCase(c: SelftestCase, oracle: Prediction, spec: Spec, probes: readonly DivergenceProbeResult[]): Prediction {
   const version = oracle.kernelVersion;
   const programs: ProgramPrediction[] = c.scenario.programs.map((p) => {
     const rec = c.expect.programs.find((e) => e.program === p.name && versionInRange(version, e.kernels));
@@ -39,7 +43,7 @@ export function expectationFromCase(c: SelftestCase, oracle: Prediction, spec: S
   }));
   const divergences: DivergenceHit[] = c.divergences.flatMap((id) => {
     const d = spec.divergences.find((x) => x.id === id);
-    if (!d || !versionInRange(version, d.kernels)) return [];
+    if (!d || !divergenceApplies(d, { version, divergences: probes })) return [];
     return programs.filter((p) => p.verdict === 'rejected').map((p) => ({ program: p.program, divergenceId: id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind }));
   });
   return { ...oracle, programs, steps, divergences };

@@ -3,15 +3,22 @@ import { KptrError } from '../errors/KptrError.ts';
 import { createHostRunner } from '../runners/host/index.ts';
 import type { Runner } from '../runners/runner.ts';
 import { createVmRunner } from '../runners/vm/index.ts';
-import type { KernelInfo, ProgType, RunnerCapabilities } from '../types/index.ts';
+import { createEmulatorRunner } from '../runners/emulator/index.ts';
+import type { ProfileName } from '../emulator/verifier/profile.ts';
+import { loadSpec } from '../specs/load.ts';
+import type { ProbedKernel, ProgType, RunnerCapabilities, Spec } from '../types/index.ts';
 import type { RunConfig } from './config.ts';
 import type { Codegen } from '../runners/buildObject.ts';
+import { probeDivergences } from './divergenceProbes.ts';
 
-/** A runner bound to one kernel, probed once. */
+/** A runner bound to one kernel, probed once: its capabilities, and which known divergences it shows. */
 export interface Session {
   readonly runner: Runner;
   readonly caps: RunnerCapabilities;
-  readonly kernel: KernelInfo;
+  /** the kernel, with the load-only probe result of every known divergence (cli/divergenceProbes.ts) */
+  readonly kernel: ProbedKernel;
+  /** the kernel as RunConfig.kernels names it: 'host', or the vm runner's cached release or image path */
+  readonly kernelName: string;
   readonly available: Readonly<Record<ProgType, boolean>>;
   /**
    * Shrink candidates checked per runner call. A host round trip costs a clang run (~0.1 s); a vm one costs a boot
@@ -28,13 +35,18 @@ export interface Session {
   readonly clangRunner: () => Runner;
 }
 
-/** Creates and probes the runner for one kernel ('host' or a vm kernel name/path); a runner that cannot work here is one KptrError. */
-export async function openSession(cfg: RunConfig, kernel: string): Promise<Session> {
+/**
+ * Creates and probes the runner for one kernel ('host' or a vm kernel name/path), and runs the divergence probes on
+ * it (verify only); a runner that cannot work here is one KptrError.
+ */
+export async function openSession(cfg: RunConfig, kernel: string, spec: Spec = loadSpec()): Promise<Session> {
   const workDir = `${cfg.workDir}/${cfg.runner}-${kernel.replace(/[^\w.-]/g, '_')}`;
   mkdirSync(workDir, { recursive: true });
   const make = (codegen: Codegen, dir: string): Runner => (cfg.runner === 'host'
     ? createHostRunner({ workDir: dir, codegen })
-    : createVmRunner({ kernel, workDir: dir, codegen, ...(cfg.lanes === null ? {} : { lanes: cfg.lanes }) }));
+    : cfg.runner === 'emulator'
+      ? createEmulatorRunner({ kernel: kernel as ProfileName, workDir: dir, codegen })
+      : createVmRunner({ kernel, workDir: dir, codegen, ...(cfg.lanes === null ? {} : { lanes: cfg.lanes }) }));
   const runner = make(cfg.codegen, workDir);
   let clang: Runner | null = cfg.codegen === 'clang' ? runner : null;
   const caps = await runner.probe();
@@ -48,8 +60,9 @@ export async function openSession(cfg: RunConfig, kernel: string): Promise<Sessi
   const available = Object.fromEntries(
     (Object.keys(caps.progTypes) as ProgType[]).map((t) => [t, caps.progTypes[t].ok]),
   ) as Record<ProgType, boolean>;
+  const divergences = await probeDivergences({ runner, kernel: caps.kernel, available, spec });
   return {
-    runner, caps, kernel: caps.kernel, available,
+    runner, caps, kernel: { ...caps.kernel, divergences }, kernelName: kernel, available,
     shrinkBatch: cfg.runner === 'vm' ? 64 : 16,
     shrinkRounds: cfg.runner === 'vm' ? 24 : 1000,
     codegen: cfg.codegen,

@@ -1,7 +1,8 @@
 import type {
-  DivergenceHit, Prediction, ProgramPrediction, Scenario, Spec, StepPrediction,
+  DivergenceHit, KernelTarget, Prediction, ProgramPrediction, Scenario, Spec, StepPrediction,
 } from '../types/index.ts';
-import { kernelFeatures, versionInRange } from '../specs/versionRange.ts';
+import { kernelFeatures } from '../specs/versionRange.ts';
+import { divergenceApplies } from './divergenceApplies.ts';
 import { ruleBook } from './ruleBook.ts';
 import { runSchedule } from './runtime/percpu.ts';
 import { missingKfunc, verifyProgram } from './verifier/verifyProgram.ts';
@@ -9,18 +10,22 @@ import { missingKfunc, verifyProgram } from './verifier/verifyProgram.ts';
 /**
  * What a correct kernel must do with `scenario` on kernel `kernel.version` with `kernel.nrCpus` possible CPUs:
  * each program's verdict (and the first error in verification order, with the alternatives other paths give),
- * the globals after every test run of the accepted programs, known divergences that apply, and whether the
- * scenario is well-formed enough to run on the host. Pure: no I/O, no clock, no randomness.
+ * the globals after every test run of the accepted programs, known divergences that apply (by the kernel's probe
+ * results, else by range: divergenceApplies), and whether the scenario is well-formed enough to run on the host.
+ * Pure: no I/O, no clock, no randomness.
  */
-export function predict(scenario: Scenario, kernel: { readonly version: string; readonly nrCpus: number }, spec: Spec): Prediction {
+export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): Prediction {
   const { features } = kernelFeatures(spec, kernel.version);
-  const book = ruleBook(spec, kernel.version);
+  const book = ruleBook(spec, kernel);
   const missing = missingKfunc(scenario, features);
   const programs: ProgramPrediction[] = [];
   const divergences: DivergenceHit[] = [];
   const rulesHit = new Set<string>();
   const accepted = new Set<string>();
   let clean = true;
+  // a host-unsafe divergence that may touch the scenario (its range or its probe) keeps it off the host, even where
+  // the probe says this build is fixed
+  let hostUnsafe = false;
   for (const program of scenario.programs) {
     const verdict = verifyProgram({
       scenario,
@@ -41,6 +46,7 @@ export function predict(scenario: Scenario, kernel: { readonly version: string; 
     programs.push({ program: program.name, verdict: 'rejected', expected: book.message(first), alternatives: rest.map(book.message) });
     for (const hit of verdict.errors) {
       rulesHit.add(hit.ruleId);
+      if (book.hostUnsafe(hit.ruleId)) hostUnsafe = true;
       for (const d of book.divergences(hit.ruleId)) {
         if (!divergences.some((x) => x.program === program.name && x.divergenceId === d.id)) {
           divergences.push({ program: program.name, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind });
@@ -49,7 +55,7 @@ export function predict(scenario: Scenario, kernel: { readonly version: string; 
     }
   }
   const steps = runSchedule(scenario, accepted, kernel.nrCpus);
-  divergences.push(...valueHits(steps, spec, kernel.version));
+  divergences.push(...valueHits(steps, spec, kernel));
   const allAccepted = accepted.size === scenario.programs.length;
   const cpusInRange = scenario.schedule.every((s) => s.cpu < kernel.nrCpus);
   return {
@@ -60,7 +66,7 @@ export function predict(scenario: Scenario, kernel: { readonly version: string; 
     steps,
     divergences,
     rulesHit: [...rulesHit].sort(),
-    wellFormed: clean && allAccepted && cpusInRange && scenario.intent.kind === 'valid',
+    wellFormed: clean && allAccepted && cpusInRange && !hostUnsafe && scenario.intent.kind === 'valid',
   };
 }
 
@@ -69,8 +75,8 @@ export function predict(scenario: Scenario, kernel: { readonly version: string; 
  * uncleared), for each program whose run predicts a zero-filled global. compare() lets such a hit explain only a
  * value mismatch of a zero-filled global of that step.
  */
-function valueHits(steps: readonly StepPrediction[], spec: Spec, version: string): DivergenceHit[] {
-  const own = spec.divergences.filter((d) => d.kind === 'value' && d.op === 'new' && versionInRange(version, d.kernels));
+function valueHits(steps: readonly StepPrediction[], spec: Spec, kernel: KernelTarget): DivergenceHit[] {
+  const own = spec.divergences.filter((d) => d.kind === 'value' && d.op === 'new' && divergenceApplies(d, kernel));
   const programs = [...new Set(steps.filter((s) => s.zeroFilled.length > 0).map((s) => s.program))];
   return programs.flatMap((program) => own.map((d) => ({ program, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind })));
 }

@@ -1,21 +1,25 @@
-import type { Divergence, ExpectedMessage, Rule, RuleMessage, Spec } from '../types/index.ts';
+import type { Divergence, ExpectedMessage, KernelTarget, Rule, RuleMessage, Spec } from '../types/index.ts';
 import { versionInRange } from '../specs/versionRange.ts';
+import { divergenceApplies, divergenceMayApply } from './divergenceApplies.ts';
 import type { RuleHit } from './verifier/rules.ts';
 
-/** The spec's rules as seen from one kernel version. */
+/** The spec's rules as seen from one kernel: its version and which known divergences its probes showed. */
 export interface RuleBook {
   /** the rule exists on this kernel: it has a message for it, or a known divergence says the kernel skips it */
   readonly applies: (ruleId: string) => boolean;
   /** the message lines a hit produces, params substituted */
   readonly message: (hit: RuleHit) => ExpectedMessage;
-  /** spec divergences of this rule whose kernel range holds this version */
+  /** spec divergences of this rule that apply to this kernel (divergenceApplies: the probe, else the range) */
   readonly divergences: (ruleId: string) => readonly Divergence[];
+  /** a host-unsafe divergence of this rule may touch this kernel (divergenceMayApply: range or probe) */
+  readonly hostUnsafe: (ruleId: string) => boolean;
 }
 
 interface Entry {
   readonly rule: Rule;
   readonly message: RuleMessage;
   readonly divergences: readonly Divergence[];
+  readonly hostUnsafe: boolean;
 }
 
 const PARAM = /\$\{(\w+)\}/g;
@@ -25,18 +29,23 @@ export function substitute(line: string, params: Readonly<Record<string, string>
   return line.replace(PARAM, (whole, name: string) => params[name] ?? whole);
 }
 
-function entry(rule: Rule, version: string, divergences: readonly Divergence[]): Entry | null {
-  const own = divergences.filter((d) => d.kind !== 'value' && d.rule === rule.id && versionInRange(version, d.kernels));
-  const message = rule.messages.find((m) => versionInRange(version, m.kernels))
-    // a kernel that skips the rule (known divergence) still gets the correct kernel's wording: the newest one
-    ?? (own.length > 0 ? rule.messages[rule.messages.length - 1] : undefined);
-  return message ? { rule, message, divergences: own } : null;
+type Kernel = Pick<KernelTarget, 'version' | 'divergences'>;
+
+function entry(rule: Rule, kernel: Kernel, divergences: readonly Divergence[]): Entry | null {
+  const ofRule = divergences.filter((d) => d.kind !== 'value' && d.rule === rule.id);
+  const message = rule.messages.find((m) => versionInRange(kernel.version, m.kernels))
+    // a kernel that skips the rule (known divergence) still gets the correct kernel's wording: the newest one; so does
+    // a build whose probe shows the divergence fixed
+    ?? (ofRule.some((d) => divergenceMayApply(d, kernel)) ? rule.messages[rule.messages.length - 1] : undefined);
+  if (!message) return null;
+  const hostUnsafe = ofRule.some((d) => d.hostUnsafe && divergenceMayApply(d, kernel));
+  return { rule, message, divergences: ofRule.filter((d) => divergenceApplies(d, kernel)), hostUnsafe };
 }
 
-function build(spec: Spec, version: string): RuleBook {
+function build(spec: Spec, kernel: Kernel): RuleBook {
   const entries = new Map<string, Entry>();
   for (const rule of spec.rules) {
-    const e = entry(rule, version, spec.divergences);
+    const e = entry(rule, kernel, spec.divergences);
     if (e) entries.set(rule.id, e);
   }
   return {
@@ -51,22 +60,24 @@ function build(spec: Spec, version: string): RuleBook {
       };
     },
     divergences: (id) => entries.get(id)?.divergences ?? [],
+    hostUnsafe: (id) => entries.get(id)?.hostUnsafe ?? false,
   };
 }
 
 const cache = new WeakMap<Spec, Map<string, RuleBook>>();
 
-/** The rule book of `spec` for kernel `version` (memoised: predict runs thousands of times per spec). */
-export function ruleBook(spec: Spec, version: string): RuleBook {
-  let byVersion = cache.get(spec);
-  if (!byVersion) {
-    byVersion = new Map();
-    cache.set(spec, byVersion);
+/** The rule book of `spec` for a kernel (memoised per version and probe results: predict runs thousands of times per spec). */
+export function ruleBook(spec: Spec, kernel: Kernel): RuleBook {
+  let byKernel = cache.get(spec);
+  if (!byKernel) {
+    byKernel = new Map();
+    cache.set(spec, byKernel);
   }
-  let book = byVersion.get(version);
+  const key = [kernel.version, ...kernel.divergences.map((r) => `${r.divergenceId}=${r.status}`)].join(' ');
+  let book = byKernel.get(key);
   if (!book) {
-    book = build(spec, version);
-    byVersion.set(version, book);
+    book = build(spec, kernel);
+    byKernel.set(key, book);
   }
   return book;
 }

@@ -3,8 +3,10 @@ import type { CaseResult, Observation, Prediction } from '../types/index.ts';
 import { caseRule } from './caseRule.ts';
 import { findingId } from './findingId.ts';
 import { kernelCaseCollector, kernelDisagreements, type ProgramAcrossKernels } from './kernelDisagreements.ts';
-import { replayCommand } from './replayCommand.ts';
-import type { Reporter, ReporterOptions, RunMeta } from './reporter.ts';
+import { kernelDivergenceLines } from './kernelDivergences.ts';
+import { printable } from './printable.ts';
+import { replayCommand, selftestCommand, type ReplayTarget } from './replayCommand.ts';
+import type { Reporter, ReporterOptions, RerunSource, RunMeta } from './reporter.ts';
 import type { Summary } from './summary.ts';
 
 /** Progress every this many cases when stdout is not a terminal and the total is unknown. */
@@ -16,17 +18,22 @@ function formatEta(seconds: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-/**
- * One failure line: everything needed to reproduce it, and the paste-ready replay command; in a shrinking campaign,
- * where its finding will be (a shrunk finding is named after the shrunk scenario; the summary lists each replay command).
- */
-export function failureLines(r: CaseResult, p: Prediction | null, outDir: string, shrunk = false): string {
-  const where = shrunk
-    ? `  finding: written under ${join(outDir, 'findings')}/ as the campaign ends, a generated case shrunk first (the summary gives the replay command)`
-    : `  replay: ${replayCommand(join(outDir, 'findings', findingId(r), 'scenario.yaml'), r.runner)}`;
+/** The paste-ready command that runs a failing case again, or where its finding will be (RerunSource). */
+function rerunLine(r: CaseResult, outDir: string, target: ReplayTarget, rerun: RerunSource): string {
+  switch (rerun.kind) {
+    case 'finding': return `  replay: ${replayCommand(join(outDir, 'findings', findingId(r), 'scenario.yaml'), target)}`;
+    case 'shrunk-finding': return `  finding: written under ${join(outDir, 'findings')}/ as the campaign ends, a generated case shrunk first (the summary gives the replay command)`;
+    case 'file': return `  replay: ${replayCommand(rerun.file, target)}`;
+    case 'selftest': return `  again: ${selftestCommand(r.scenarioId, target)}`;
+  }
+}
+
+/** One failure line: everything needed to reproduce it, and how to run it again. */
+export function failureLines(r: CaseResult, p: Prediction | null, outDir: string, target: ReplayTarget, rerun: RerunSource): string {
+  const where = rerunLine(r, outDir, target, rerun);
   const head = `${r.status.toUpperCase()} ${r.scenarioId} kernel=${r.kernelRelease} runner=${r.runner} rule=${caseRule(p)}`;
   const body = r.mismatches.map((m) => `  ${m.kind}${m.program === null ? '' : ` ${m.program}`}${m.step === null ? '' : ` step ${m.step}`}: expected ${m.expected}; observed ${m.observed}`);
-  return [head, ...body, where].join('\n');
+  return printable([head, ...body, where].join('\n'));
 }
 
 function summaryTable(summaries: readonly Summary[]): string {
@@ -39,7 +46,8 @@ function summaryTable(summaries: readonly Summary[]): string {
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   const findings = summaries.flatMap((s) => s.findings.map((f) => `finding ${f.id} (${f.kinds.join(', ')}${f.reproduced === false ? '; not reproduced' : ''}${f.unshrunkBecause === null ? '' : `; not fully shrunk: ${f.unshrunkBecause}`}): ${f.replay}`));
   const stopped = summaries.flatMap((s) => (s.stopped === null ? [] : [`stopped early (${s.stopped}): ${s.runner} ${s.kernel.release} ran ${s.cases} cases${s.seed === null ? '' : `; rerun with --seed ${s.seed}`}`]));
-  return [line(header), ...rows.map(line), ...stopped, ...findings].join('\n');
+  const divergences = summaries.flatMap((s) => kernelDivergenceLines(s.knownDivergences, s.kernel.release));
+  return [line(header), ...rows.map(line), ...divergences, ...stopped, ...findings].join('\n');
 }
 
 /** Programs shown in the console's kernel comparison; kernels.json and report.html hold them all. */
@@ -62,7 +70,7 @@ function disagreementLines(rows: readonly ProgramAcrossKernels[], kernels: numbe
  * `quiet`: only the summary table. `json`: only the summaries, one JSON object per line.
  */
 export function consoleReporter(options: ReporterOptions): Reporter {
-  const { stdout, isTTY, quiet, json, clock, outDir, shrunkFindings } = options;
+  const { stdout, isTTY, quiet, json, clock, outDir, rerun } = options;
   const live = !quiet && !json;
   let meta: RunMeta | null = null;
   let started = 0;
@@ -98,7 +106,7 @@ export function consoleReporter(options: ReporterOptions): Reporter {
       if (!live) return;
       if (r.status === 'fail' || r.status === 'error') {
         clearProgress();
-        stdout.write(`${failureLines(r, p, outDir, shrunkFindings)}\n`);
+        stdout.write(`${failureLines(r, p, outDir, meta!.replay, rerun)}\n`);
       }
       if (isTTY) {
         stdout.write(`\r\x1b[K${progress()}`);

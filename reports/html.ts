@@ -44,6 +44,15 @@ function summarySection(summaries: readonly Summary[]): string {
   return `<h2>Run summary</h2>${stopped.join('')}${table(['runner', 'kernel', 'CPUs', 'seed', 'cases', 'passed', 'failed', 'skipped', 'divergent', 'errors', 'unexplained mismatches', 'known divergences', 'rules hit', 'cases/s'], rows)}`;
 }
 
+/** Which known divergences each kernel showed by its load-only probes, and which its recorded range wrongly claims. */
+function divergenceSection(summaries: readonly Summary[]): string {
+  const rows = summaries.map((s) => {
+    const k = s.knownDivergences;
+    return [`${s.runner} ${s.kernel.release}`, k.shown.join(', ') || 'none', k.seenOutsideRange.join(', '), k.fixedInThisBuild.join(', '), k.assumedByRange.join(', ')].map((c) => esc(c));
+  });
+  return `<h2>Known divergences</h2>${table(['kernel', 'shows (probe)', 'seen outside its recorded range', 'fixed in this build', 'unprobed, assumed by range'], rows)}`;
+}
+
 function coverageSection(summaries: readonly Summary[]): string {
   const ids = [...new Set(summaries.flatMap((s) => Object.keys(s.ruleCoverage.byRule)))].sort();
   const rows = ids.map((id) => [esc(id), ...summaries.map((s) => {
@@ -106,6 +115,7 @@ export function renderHtml(input: HtmlInput): string {
 <html lang="en"><head><meta charset="utf-8"><title>kptr-conform report</title><style>${STYLE}</style></head>
 <body><h1>kptr-conform report</h1>
 ${summarySection(input.summaries)}
+${divergenceSection(input.summaries)}
 ${coverageSection(input.summaries)}
 ${matrixSection(input.runs)}
 ${disagreementSection(input.runs)}

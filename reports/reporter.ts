@@ -1,4 +1,5 @@
-import type { CaseResult, KernelInfo, Observation, Prediction, RunnerName } from '../types/index.ts';
+import type { CaseResult, Observation, Prediction, ProbedKernel, RunnerName } from '../types/index.ts';
+import type { ReplayTarget } from './replayCommand.ts';
 import { consoleReporter } from './console.ts';
 import { htmlReporter } from './html.ts';
 import { jsonlReporter } from './jsonl.ts';
@@ -10,11 +11,25 @@ import { testProgsJsonReporter } from './testProgsJson.ts';
 /** One runner × kernel segment of a run, announced before its cases. */
 export interface RunMeta {
   readonly runner: RunnerName;
-  readonly kernel: KernelInfo;
+  readonly kernel: ProbedKernel;
   readonly seed: number | null;
   /** number of cases the segment will report, when known (ETA) */
   readonly total: number | null;
+  /** the segment's runner, kernel and codegen as `replay` options (replayCommand) */
+  readonly replay: ReplayTarget;
 }
+
+/**
+ * Where a failing case can be run again from. `finding`: its findings/<id>/scenario.yaml, written by a campaign that
+ * does not shrink. `shrunk-finding`: a campaign shrinks failing cases and writes each finding as it ends, under the
+ * shrunk scenario's id, so the console can only say where findings go. `file`: the scenario file a replay read.
+ * `selftest`: a built-in case, run again with `selftests --filter`.
+ */
+export type RerunSource =
+  | { readonly kind: 'finding' }
+  | { readonly kind: 'shrunk-finding' }
+  | { readonly kind: 'file'; readonly file: string }
+  | { readonly kind: 'selftest' };
 
 /** Resolved once by the CLI; reporters never read process.env or argv. */
 export interface ReporterOptions {
@@ -25,11 +40,8 @@ export interface ReporterOptions {
   readonly isTTY: boolean;
   /** console: only the summary */
   readonly quiet: boolean;
-  /**
-   * failing generated cases are shrunk before their finding is written, under the shrunk scenario's id: the console
-   * cannot name the finding's path as the case fails, only say where findings go
-   */
-  readonly shrunkFindings: boolean;
+  /** how the console tells the user to run a failing case again */
+  readonly rerun: RerunSource;
   /** console: the summary as JSON on stdout (one line per runner × kernel), nothing else */
   readonly json: boolean;
   /**

@@ -5,7 +5,7 @@ import { emitReproducer, type ProgramNote } from '../runners/codegen/emit.ts';
 import { scenarioToYaml } from '../specs/load.ts';
 import type { CaseResult, KernelInfo, Observation, Prediction, RunnerName, Scenario } from '../types/index.ts';
 import { emitReproCheck } from './emitReproCheck.ts';
-import { replayCommand } from './replayCommand.ts';
+import { replayCommand, type ReplayTarget } from './replayCommand.ts';
 import type { FindingRef } from './summary.ts';
 
 /** Everything known about one unexplained mismatch, usually after shrinking. */
@@ -21,6 +21,8 @@ export interface Finding {
   readonly path: string | null;
   readonly kernel: KernelInfo;
   readonly runner: RunnerName;
+  /** runner, kernel and codegen of the observation, as `replay` options */
+  readonly replay: ReplayTarget;
   /**
    * whether running the scenario again, alone, showed the mismatch again; null when not tried (verdicts, messages and
    * values do not depend on timing: only splats and runner failures are checked)
@@ -113,7 +115,7 @@ export async function writeFinding(outDir: string, f: Finding): Promise<FindingR
   const rel = join('findings', f.id);
   const dir = join(outDir, rel);
   await mkdir(dir, { recursive: true });
-  const replay = replayCommand(join(dir, 'scenario.yaml'), f.runner);
+  const replay = replayCommand(join(dir, 'scenario.yaml'), f.replay);
   const runtime = f.result.mismatches.some((m) => RUNTIME_KINDS.has(m.kind));
   const { id, seed, path, kernel, runner, result, prediction, observation } = f;
   await Promise.all([

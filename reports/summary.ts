@@ -1,4 +1,5 @@
-import type { CaseResult, KernelInfo, MismatchKind, RunnerName } from '../types/index.ts';
+import type { CaseResult, MismatchKind, ProbedKernel, RunnerName } from '../types/index.ts';
+import { kernelDivergences, type KernelDivergences } from './kernelDivergences.ts';
 
 /** A finding the pipeline wrote (findings/<id>/), as listed in summary.json. */
 export interface FindingRef {
@@ -40,6 +41,8 @@ export interface Summary {
     readonly total: number;
     readonly byRule: Readonly<Record<string, number>>;
   };
+  /** which known divergences this kernel shows by their load-only probes, and which its range wrongly claims */
+  readonly knownDivergences: KernelDivergences;
   readonly durationMs: number;
   readonly casesPerSecond: number;
   /**
@@ -53,7 +56,8 @@ export interface Summary {
 
 export interface SummaryMeta {
   readonly runner: RunnerName;
-  readonly kernel: KernelInfo;
+  /** the session's kernel, with its divergence probe results */
+  readonly kernel: ProbedKernel;
   readonly seed: number | null;
   readonly durationMs: number;
   /** every spec rule id, so rules no case reached show up with 0 */
@@ -100,6 +104,7 @@ export function summaryTally(ruleIds: readonly string[]): SummaryTally {
         errors: statuses.error,
         mismatches: { unexplained, knownDivergences, byKind: { ...byKind } },
         ruleCoverage: { hit: meta.ruleIds.filter((id) => (byRule[id] ?? 0) > 0).length, total: meta.ruleIds.length, byRule: { ...byRule } },
+        knownDivergences: kernelDivergences(meta.kernel.divergences),
         durationMs: meta.durationMs,
         casesPerSecond: meta.durationMs > 0 ? Math.round((cases * 1000 * 100) / meta.durationMs) / 100 : 0,
         stopped: meta.stopped ?? null,

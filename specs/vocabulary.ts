@@ -30,13 +30,3 @@ export const SCALAR_CTYPES = keysOf<ScalarCType>({
 
 /** Names a `${param}` in a rule message may use (types/spec.ts RuleMessage). */
 export const MESSAGE_PARAMS = Object.freeze(['reg', 'struct', 'off', 'type', 'kfunc', 'size', 'limit', 'target'] as const);
-
-/** C keywords (and the names the generated C reserves) that can never be a scenario identifier. */
-export const RESERVED_IDENTIFIERS: ReadonlySet<string> = new Set([
-  'auto', 'break', 'case', 'char', 'const', 'continue', 'default', 'do', 'double', 'else', 'enum', 'extern',
-  'float', 'for', 'goto', 'if', 'inline', 'int', 'long', 'register', 'restrict', 'return', 'short', 'signed',
-  'sizeof', 'static', 'struct', 'switch', 'typedef', 'union', 'unsigned', 'void', 'volatile', 'while',
-  '_Bool', '_Static_assert', 'bool', 'true', 'false', 'NULL',
-  // the generated C defines these itself (ARCHITECTURE.md: nr_cpus in .rodata, the license section)
-  'nr_cpus', '_license',
-]);

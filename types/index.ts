@@ -1,6 +1,7 @@
 // The only module other folders import from types/.
 export type * from './scenario.ts';
 export type * from './kernel.ts';
+export type * from './divergenceProbe.ts';
 export type * from './observation.ts';
 export type * from './plan.ts';
 export type * from './spec.ts';

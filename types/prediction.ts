@@ -35,7 +35,7 @@ export interface StepPrediction {
   readonly zeroFilled: readonly string[];
 }
 
-/** A known divergence that applies to this scenario on this kernel. */
+/** A known divergence that applies to this scenario on this kernel (by the kernel's probe, else by its range). */
 export interface DivergenceHit {
   readonly program: string;
   readonly divergenceId: string;
@@ -57,6 +57,9 @@ export interface Prediction {
   readonly divergences: readonly DivergenceHit[];
   /** rule ids whose condition the oracle evaluated as hit */
   readonly rulesHit: readonly string[];
-  /** every pointer NULL-checked before use, every CPU constant < nrCpus, no deliberate violation */
+  /**
+   * every pointer NULL-checked before use, every CPU constant < nrCpus, no deliberate violation, and no host-unsafe
+   * divergence that may touch it (by its range or its probe, even one the probe shows fixed in this build)
+   */
   readonly wellFormed: boolean;
 }

@@ -85,14 +85,32 @@ export type Divergence = DivergenceCommon &
         readonly kind: 'accepts_invalid' | 'rejects_valid' | 'message';
         /** rule the correct kernel applies (and this kernel does not), or whose message differs */
         readonly rule: string;
+        /** how a kernel shows it, verified without being run: decides where the divergence applies (not the range) */
+        readonly probe: DivergenceProbe;
       }
     | {
-        /** an accepted program reads a value the op's contract rules out */
+        /**
+         * an accepted program reads a value the op's contract rules out. No probe: showing it takes a run, and probes
+         * never execute, so it is `unprobed` and placed by its range
+         */
         readonly kind: 'value';
         /** the op whose run-time contract (specs/ops) the kernel breaks */
         readonly op: OpKind;
       }
   );
+
+/**
+ * A load-only behavioural test of a divergence: one program of a built-in case (specs/selftests) and the verdict (and
+ * for a rejection, the ordered log substrings with {{regex}} islands) a kernel that has the divergence gives it.
+ * Any other outcome means the kernel does not show it. Probes are verified, never executed, so they are host-safe.
+ */
+export interface DivergenceProbe {
+  /** scenario id of the built-in case */
+  readonly case: string;
+  readonly program: string;
+  readonly verdict: 'accepted' | 'rejected';
+  readonly msgs: readonly string[];
+}
 
 interface DivergenceCommon {
   readonly id: string;

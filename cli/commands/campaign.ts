@@ -1,4 +1,3 @@
-import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type fc from 'fast-check';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
@@ -6,7 +5,7 @@ import { scenario as scenarioArb } from '../../generators/scenario.ts';
 import { findingId } from '../../reports/findingId.ts';
 import { generateValues, shrinkBatched } from '../../reports/shrink.ts';
 import { replaceFile } from '../../reports/replaceFile.ts';
-import { loadScenarioFile, loadSpec, scenarioToYaml } from '../../specs/load.ts';
+import { loadCorpusDir, loadSpec, scenarioToYaml } from '../../specs/load.ts';
 import type { CaseResult, ProgType, Scenario, Spec } from '../../types/index.ts';
 import { EXIT } from '../../errors/exitCodes.ts';
 import { Interrupted } from '../../errors/interrupted.ts';
@@ -14,6 +13,7 @@ import { KptrError } from '../../errors/KptrError.ts';
 import { resolveFromArgv, type CliOptions, type RunConfig } from '../config.ts';
 import { handleInterrupts } from '../interrupt.ts';
 import { notWrittenError, openOutputs, type CampaignFinding, type Finished, type Outputs } from '../outputs.ts';
+import { preflight } from '../preflight.ts';
 import { checkScenarios, type CheckedCase } from '../pipeline.ts';
 import { openSession, type Session } from '../session.ts';
 
@@ -36,8 +36,7 @@ export function mismatchSignature(r: CaseResult, c: CheckedCase): string {
 
 /** Saved scenarios replayed before any new case: the regression corpus (like a property-testing example database). */
 function loadCorpus(dir: string | null): Scenario[] {
-  if (!dir || !existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => loadScenarioFile(join(dir, f)));
+  return dir === null ? [] : loadCorpusDir(dir);
 }
 
 /**
@@ -190,8 +189,12 @@ async function writeFindings(
  * exits 130 / 143. A write that fails (a full disk) stops it too: what could be written stays valid, exit 2.
  */
 export async function campaign(opts: CliOptions): Promise<number> {
-  const cfg = resolveFromArgv('run', opts);
+  const resolved = resolveFromArgv('run', opts);
   const spec = loadSpec();
+  // every corpus entry is checked before any work (the output directory included): a bad one is one line and exit 2,
+  // never a finding
+  const corpus = loadCorpus(resolved.corpusDir);
+  const cfg = await preflight(resolved);
   const interrupt = handleInterrupts({
     stderr: process.stderr, exit: (code) => process.exit(code), writing: `the summary, reports and findings so far to ${cfg.outDir}`,
   });
@@ -201,7 +204,7 @@ export async function campaign(opts: CliOptions): Promise<number> {
   const { signal } = run;
   if (opts.seed === undefined && cfg.runs > 0) process.stderr.write(`kptr-conform: seed ${cfg.seed} (random; rerun with --seed ${cfg.seed})\n`);
   // a write that fails stops the run as a signal does: the runners kill their children and reject with the error
-  const outputs = openOutputs(cfg, spec, run.stop);
+  const outputs = openOutputs(cfg, spec, { onFailure: run.stop });
   let failure: unknown = null;
   try {
     for (const kernelName of cfg.kernels) {
@@ -213,7 +216,6 @@ export async function campaign(opts: CliOptions): Promise<number> {
           'pick program types the runner supports (see `npx kptr-conform doctor`)');
       }
       const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus });
-      const corpus = loadCorpus(cfg.corpusDir);
       // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
       outputs.startSegment(session, corpus.length + cfg.runs);
       const failing = await runCases(session, spec, cfg, arb, corpus, outputs, run);

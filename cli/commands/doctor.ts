@@ -1,7 +1,13 @@
 import { execa } from 'execa';
+import { kernelDivergenceLines, kernelDivergences } from '../../reports/kernelDivergences.ts';
+import { createHostRunner } from '../../runners/host/index.ts';
 import { probeHost } from '../../runners/host/probe.ts';
+import { PROFILE_NAMES, profileForRelease } from '../../emulator/verifier/profile.ts';
+import { loadSpec } from '../../specs/load.ts';
+import type { ProgType, RunnerCapabilities } from '../../types/index.ts';
+import { probeDivergences } from '../divergenceProbes.ts';
 import { listKernels } from '../../runners/vm/kernelImages.ts';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeAccel } from '../../runners/vm/qemu.ts';
@@ -54,11 +60,40 @@ export async function doctor(): Promise<number> {
     detail: kernels.length ? kernels.map((k) => k.release).join(', ') : 'none cached',
     fix: 'run: npx kptr-conform kernels fetch 6.12 (also 6.1, 6.18, 7.3, latest)',
   });
+  // the emulator needs nothing from the machine: its kernels are profiles (specs/profiles)
+  const modelled = host.kernel ? profileForRelease(host.kernel.release) : null;
+  checks.push({
+    what: 'emulator runner',
+    ok: true,
+    detail: `profiles ${PROFILE_NAMES.join(', ')}${host.kernel ? `; this kernel is ${modelled === null ? 'not modelled by any' : `modelled by ${modelled}`}` : ''}`,
+    fix: '',
+  });
   for (const c of checks) {
     process.stdout.write(`${c.ok ? ' ok ' : 'MISS'}  ${c.what.padEnd(34)} ${c.detail}${c.ok || !c.fix ? '' : `\n      → ${c.fix}`}\n`);
   }
   const hostOk = checks.find((c) => c.what === 'host runner')!.ok;
+  if (hostOk) process.stdout.write(`\n${(await hostDivergences(host)).join('\n')}\n`);
   const vmOk = checks.filter((c) => c.what.startsWith('qemu') || c.what.startsWith('kernel images')).every((c) => c.ok);
-  process.stdout.write(`\nrunners usable here: ${[hostOk && 'host', vmOk && 'vm'].filter(Boolean).join(', ') || 'none'}\n`);
-  return hostOk || vmOk ? 0 : 2;
+  process.stdout.write(`\nrunners usable here: ${[hostOk && 'host', vmOk && 'vm', 'emulator'].filter(Boolean).join(', ')}\n`);
+  if (!hostOk) process.stdout.write('without the host runner, use --runner emulator (no privileges needed)\n');
+  return 0;
+}
+
+/** Which known divergences the host kernel shows, by their load-only probes (verified, never run: host-safe). */
+async function hostDivergences(host: RunnerCapabilities): Promise<string[]> {
+  const kernel = host.kernel!;
+  const workDir = mkdtempSync(join(tmpdir(), 'kptr-doctor-'));
+  const runner = createHostRunner({ workDir, codegen: 'direct' });
+  const available = Object.fromEntries(Object.entries(host.progTypes).map(([t, r]) => [t, r.ok])) as Record<ProgType, boolean>;
+  try {
+    const probes = await probeDivergences({ runner, kernel, available, spec: loadSpec() });
+    return [
+      ...kernelDivergenceLines(kernelDivergences(probes), kernel.release),
+      ...probes.map((r) => `  probe ${r.divergenceId.padEnd(36)} ${r.status.padEnd(8)} ${r.detail}`),
+    ];
+  } catch (error) {
+    return [`known divergences on ${kernel.release}: could not probe (${(error as Error).message})`];
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
 }

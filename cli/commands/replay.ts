@@ -1,10 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { KptrError } from '../../errors/KptrError.ts';
 import { loadScenarioFile, loadSpec } from '../../specs/load.ts';
 import { resolveFromArgv, type CliOptions } from '../config.ts';
 import { notWrittenError, openOutputs } from '../outputs.ts';
+import { preflight } from '../preflight.ts';
 import { checkScenarios } from '../pipeline.ts';
+import { printable } from '../../reports/printable.ts';
 import { openSession } from '../session.ts';
 import type { Summary } from '../../reports/summary.ts';
 
@@ -16,10 +18,11 @@ function scenarioPath(file: string): string {
 
 /** `kptr-conform replay FILE`: the saved scenario, exactly, on the chosen runner; exit 1 if it still mismatches. */
 export async function replay(file: string, opts: CliOptions): Promise<number> {
-  const cfg = resolveFromArgv('replay', opts);
   const spec = loadSpec();
-  const s = loadScenarioFile(scenarioPath(file));
-  const outputs = openOutputs(cfg, spec);
+  const path = scenarioPath(file);
+  const s = loadScenarioFile(path);
+  const cfg = await preflight(resolveFromArgv('replay', opts));
+  const outputs = openOutputs(cfg, spec, { rerun: { kind: 'file', file: resolve(path) } });
   let summaries: readonly Summary[] = [];
   let unwritten: unknown = null;
   try {
@@ -28,7 +31,7 @@ export async function replay(file: string, opts: CliOptions): Promise<number> {
       outputs.startSegment(session, 1);
       const [c] = await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios: [s], onCase: (x) => outputs.onCase(x) });
       if (c && !cfg.json) {
-        for (const m of c.result.mismatches) process.stdout.write(`[${m.kind}] ${m.program ?? ''}\n${m.detail}\n`);
+        for (const m of c.result.mismatches) process.stdout.write(printable(`[${m.kind}] ${m.program ?? ''}\n${m.detail}\n`));
       }
     }
   } finally {

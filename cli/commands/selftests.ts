@@ -1,9 +1,12 @@
+import { KptrError } from '../../errors/KptrError.ts';
 import { loadSelftests, loadSpec } from '../../specs/load.ts';
 import { checkScenarios, type CheckedCase } from '../pipeline.ts';
+import { printable } from '../../reports/printable.ts';
 import { retargetProgTypes } from '../retarget.ts';
 import { expectationFromCase } from '../selftestExpectation.ts';
 import { openSession } from '../session.ts';
 import { notWrittenError, openOutputs } from '../outputs.ts';
+import { preflight } from '../preflight.ts';
 import { resolveFromArgv, type CliOptions } from '../config.ts';
 import type { SelftestCase } from '../../types/index.ts';
 import type { Summary } from '../../reports/summary.ts';
@@ -30,21 +33,32 @@ function printTable(table: string[][], out: NodeJS.WriteStream): void {
   const widths = [28, 34, 60, 60, 10, 14];
   const cut = (s: string, w: number): string => (s.length > w ? `${s.slice(0, w - 1)}…` : s.padEnd(w));
   out.write(`${['case', 'program', 'expected', 'observed', 'result', ''].map((h, i) => cut(h, widths[i]!)).join(' ')}\n`);
-  for (const r of table) out.write(`${r.map((x, i) => cut(x, widths[i]!)).join(' ')}\n`);
+  for (const r of table) out.write(printable(`${r.map((x, i) => cut(x, widths[i]!)).join(' ')}\n`));
+}
+
+/** The built-in cases whose id contains `filter`; a filter that matches none is a usage error, not an empty pass. */
+function selftestCases(filter: string | null): SelftestCase[] {
+  const all = loadSelftests();
+  const cases = all.filter((c) => filter === null || c.scenario.id.includes(filter));
+  if (cases.length === 0) {
+    throw new KptrError('KPTR_USAGE', `--filter '${filter}' matches none of the ${all.length} built-in cases`, `pass part of a case id, e.g. --filter ${all[0]?.scenario.id ?? 'percpu'}`);
+  }
+  return cases;
 }
 
 /** `kptr-conform selftests`: the built-in cases on one runner/kernel; exit 1 on any unexplained mismatch. */
 export async function selftests(opts: CliOptions): Promise<number> {
-  const cfg = resolveFromArgv('selftests', opts);
+  const resolved = resolveFromArgv('selftests', opts);
+  const cases = selftestCases(resolved.filter);
+  const cfg = await preflight(resolved);
   const spec = loadSpec();
-  const cases = loadSelftests().filter((c) => !cfg.filter || c.scenario.id.includes(cfg.filter));
-  const outputs = openOutputs(cfg, spec);
+  const outputs = openOutputs(cfg, spec, { rerun: { kind: 'selftest' } });
   const checkedAll: { release: string; cases: CheckedCase[] }[] = [];
   let summaries: readonly Summary[] = [];
   let unwritten: unknown = null;
   try {
     for (const kernelName of cfg.kernels) {
-    const session = await openSession(cfg, kernelName);
+    const session = await openSession(cfg, kernelName, spec);
     const byId = new Map<string, SelftestCase>();
     const scenarios = cases.map((c) => {
       const s = cfg.runner === 'host' ? retargetProgTypes(c.scenario, session.available) : c.scenario;
@@ -54,7 +68,7 @@ export async function selftests(opts: CliOptions): Promise<number> {
       outputs.startSegment(session, scenarios.length);
       const checked = await checkScenarios({
         runner: session.runner, kernel: session.kernel, spec, scenarios,
-        expectationFor: (s, oracle) => expectationFromCase(byId.get(s.id)!, oracle, spec),
+        expectationFor: (s, oracle) => expectationFromCase(byId.get(s.id)!, oracle, spec, session.kernel.divergences),
         onCase: (c) => outputs.onCase(c),
       });
       checkedAll.push({ release: session.kernel.release, cases: checked });
@@ -72,7 +86,7 @@ export async function selftests(opts: CliOptions): Promise<number> {
       printTable(checked.flatMap(rows), process.stdout);
       for (const c of checked) {
         for (const m of c.result.mismatches) {
-          process.stdout.write(`\n--- ${c.scenario.id} ${m.program ?? ''} [${m.kind}] on ${release} (${cfg.runner})\n${m.detail}\n`);
+          process.stdout.write(printable(`\n--- ${c.scenario.id} ${m.program ?? ''} [${m.kind}] on ${release} (${cfg.runner})\n${m.detail}\n`));
         }
       }
     }

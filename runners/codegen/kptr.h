@@ -79,11 +79,18 @@ extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __ksym __weak;
 		     (___t && ((i) = *___t, (i) >= (start) && (i) < (end)));                       \
 	     });)
 
-/* test_loader annotations, byte for byte the BTF decl tags of selftests' progs/bpf_misc.h. */
-#define __msg(msg) __attribute__((btf_decl_tag("comment:test_expect_msg=" msg)))
-#define __failure __attribute__((btf_decl_tag("comment:test_expect_failure")))
-#define __success __attribute__((btf_decl_tag("comment:test_expect_success")))
-#define __description(desc) __attribute__((btf_decl_tag("comment:test_description=" desc)))
-#define __retval(val) __attribute__((btf_decl_tag("comment:test_retval=" #val)))
+/*
+ * test_loader annotations, tagged as upstream's progs/bpf_misc.h tags them today: "comment:<__COUNTER__>:<tag>".
+ * test_loader.c sorts a program's decl tags by that counter (so __msg patterns keep their source order) and
+ * ignores a tag without it, as the older plain "comment:<tag>" form now is.
+ */
+#define __KC_STR(s) #s
+#define __KC_XSTR(s) __KC_STR(s)
+#define __test_tag(tag) __attribute__((btf_decl_tag("comment:" __KC_XSTR(__COUNTER__) ":" tag)))
+#define __msg(msg) __test_tag("test_expect_msg=" msg)
+#define __failure __test_tag("test_expect_failure")
+#define __success __test_tag("test_expect_success")
+#define __description(desc) __test_tag("test_description=" desc)
+#define __retval(val) __test_tag("test_retval=" __KC_XSTR(val))
 
 #endif /* __KPTR_CONFORM_H__ */

@@ -2,11 +2,8 @@ import { fieldSlot, scalarSize } from '../../cabi/structLayout.ts';
 import type { Op, Program, ScalarCType, Scenario } from '../../types/index.ts';
 import { ProgramScope } from '../codegen/programScope.ts';
 import { globalSlotSection } from '../codegen/scenarioIdentifiers.ts';
-import { I, R0, R1, R2, R3, R4, R10, type Insn } from './insn.ts';
-import type { ElfRelocation } from './elf.ts';
-
-/** Helper ids (include/uapi/linux/bpf.h, ___BPF_FUNC_MAPPER). */
-const HELPER = { map_lookup_elem: 1, map_update_elem: 2, per_cpu_ptr: 153, this_cpu_ptr: 154, kptr_xchg: 194 } as const;
+import { BPF_FUNC as HELPER, I, R0, R1, R2, R3, R4, R10, type Insn } from '../../bpf/asm/index.ts';
+import type { ElfRelocation } from '../../bpf/elf/index.ts';
 /** BPF_NOEXIST */
 const NOEXIST = 1;
 /** Offset of `pc` in `struct <slot>_elem { long sum; ... *pc; }`. */

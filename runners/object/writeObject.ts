@@ -4,9 +4,9 @@ import { batchLicense } from '../codegen/emit.ts';
 import { PROGRAM_SECTIONS } from '../codegen/emitProgram.ts';
 import { globalSlotSection, slotElemName } from '../codegen/scenarioIdentifiers.ts';
 import { scenarioKfuncs } from '../codegen/scenarioKfuncs.ts';
-import { BtfWriter, type BtfVarSecinfo } from './btf.ts';
-import { writeElf, type ElfRelocation, type ElfSection, type ElfSymbol } from './elf.ts';
-import { encodeInsns, type Insn } from './insn.ts';
+import { encodeInsns, type Insn } from '../../bpf/asm/index.ts';
+import { BtfWriter, writeBtfExt, type BtfVarSecinfo } from '../../bpf/btf/index.ts';
+import { writeElf, type ElfRelocation, type ElfSection, type ElfSymbol } from '../../bpf/elf/index.ts';
 import { lowerProgram } from './lowerProgram.ts';
 
 /** enum bpf_map_type */
@@ -170,7 +170,8 @@ export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
   w.datasec('.rodata', 4, [{ type: nrCpus, offset: 0, size: 4 }]);
   w.datasec('license', licenseBytes.length, [{ type: licenseVar, offset: 0, size: licenseBytes.length }]);
 
-  const btfExt = encodeFuncInfo(w, codeSections);
+  // .BTF.ext: one bpf_func_info per program (no line info or CO-RE relocations)
+  const btfExt = writeBtfExt({ funcInfo: codeSections.map((c) => ({ section: c.name, records: c.funcs.map((f) => ({ insnOff: f.off, typeId: f.type })) })), lineInfo: [], coreRelo: [] }, (s) => w.str(s));
   return writeElf(
     [
       ...codeSections.map((c): ElfSection => ({ name: c.name, contents: { bytes: encodeInsns(c.insns) }, flags: 'code', align: 8, relocations: c.relocations })),
@@ -204,23 +205,4 @@ function memberType(b: BtfTypes, structIds: ReadonlyMap<string, number>, m: Stru
 
 function missing(struct: string): never {
   throw new Error(`writeObject: struct ${struct} is not defined`);
-}
-
-/**
- * .BTF.ext (struct btf_ext_header, version 1, without CO-RE relocations or line info): one bpf_func_info per
- * program, `insn_off` in bytes from the start of its section as in the ELF (libbpf converts it to instructions).
- */
-function encodeFuncInfo(w: BtfWriter, code: readonly { readonly name: string; readonly funcs: readonly { off: number; type: number }[] }[]): Uint8Array {
-  const words = [8, ...code.flatMap((c) => [w.str(c.name), c.funcs.length, ...c.funcs.flatMap((f) => [f.off, f.type])])];
-  const out = new Uint8Array(24 + words.length * 4);
-  const view = new DataView(out.buffer);
-  view.setUint16(0, 0xeb9f, true);
-  view.setUint8(2, 1);
-  view.setUint32(4, 24, true); // hdr_len
-  view.setUint32(8, 0, true); // func_info_off
-  view.setUint32(12, words.length * 4, true);
-  view.setUint32(16, words.length * 4, true); // line_info_off
-  view.setUint32(20, 0, true); // line_info_len
-  words.forEach((x, i) => view.setUint32(24 + i * 4, x, true));
-  return out;
 }

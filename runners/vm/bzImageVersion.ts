@@ -6,6 +6,11 @@ export interface BzImageVersion {
   readonly release: string;
   /** numeric `major.minor.patch`: the distribution's upstream version when the banner names one, else from the release */
   readonly version: string;
+  /**
+   * bytes the whole image has according to its setup header: the setup sectors and the protected-mode code
+   * (`(setup_sects + 1) * 512 + syssize * 16`); a file shorter than this was cut off (a signed image is longer)
+   */
+  readonly imageSize: number;
 }
 
 // Offsets of the x86 boot protocol (Documentation/arch/x86/boot.rst): "HdrS" at 0x202, protocol version at 0x206,
@@ -13,8 +18,11 @@ export interface BzImageVersion {
 const HEADER_MAGIC_OFFSET = 0x202;
 const PROTOCOL_OFFSET = 0x206;
 const KERNEL_VERSION_OFFSET = 0x20e;
-/** kernel_version exists from boot protocol 2.00 on */
-const MIN_PROTOCOL = 0x200;
+// setup_sects at 0x1F1 (0 means 4), syssize at 0x1F4 (16-byte units, from protocol 2.04 on)
+const SETUP_SECTS_OFFSET = 0x1f1;
+const SYSSIZE_OFFSET = 0x1f4;
+/** kernel_version exists from boot protocol 2.00 on, a trustworthy syssize from 2.04 */
+const MIN_PROTOCOL = 0x204;
 const MAX_BANNER = 512;
 
 /**
@@ -34,7 +42,9 @@ export function bzImageVersion(image: Uint8Array): BzImageVersion | null {
   const banner = new TextDecoder('latin1').decode(image.subarray(start, end));
   const release = banner.split(' ')[0] ?? '';
   const version = versionFromBanner(banner, release);
-  return version === null ? null : { banner, release, version };
+  const setupSects = image[SETUP_SECTS_OFFSET] || 4;
+  const imageSize = (setupSects + 1) * 512 + view.getUint32(SYSSIZE_OFFSET, true) * 16;
+  return version === null ? null : { banner, release, version, imageSize };
 }
 
 /** `Debian 6.1.158-1` in the banner beats the release (`6.1.0-40-cloud-amd64` hides the patch level). */

@@ -67,7 +67,6 @@ export interface VmBootStats {
   readonly accel: Accel;
 }
 
-const CONSOLE_TAIL_LINES = 15;
 const EARLY_DEATH_RETRIES = 1;
 
 /**
@@ -253,7 +252,7 @@ async function runLane(lane: LaneContext, scenarios: readonly Scenario[]): Promi
         splats: consoleSplats(r.console),
         unclosed: unclosedScenarios(r.console),
         timedOut: r.timedOut,
-        consoleTail: r.console.trimEnd().split('\n').slice(-CONSOLE_TAIL_LINES).join('\n'),
+        consoleLog: r.consoleLog,
       },
       lane.kernel,
     );

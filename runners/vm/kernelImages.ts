@@ -1,9 +1,9 @@
 import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { KptrError } from '../../errors/KptrError.ts';
-import { bzImageVersion } from './bzImageVersion.ts';
+import { bzImageVersion, type BzImageVersion } from './bzImageVersion.ts';
 import { compareAbi, debianKernelPackage, KERNEL_NAMES, KERNEL_SUITES, type KernelName } from './debianKernelPackage.ts';
 
 export type { KernelName } from './debianKernelPackage.ts';
@@ -78,8 +78,9 @@ export async function fetchKernel(
     const vmlinuz = await findFile(join(work, 'root'), (f) => /^vmlinuz/.test(f));
     if (vmlinuz === null) throw new KptrError('KPTR_KERNEL_FETCH_FAILED', `no vmlinuz in ${pick.packages.join(', ')}`, 'report this package layout as a bug');
     const config = await findFile(join(work, 'root'), (f) => f === 'config' || f.startsWith('config-'));
-    const header = bzImageVersion(await readHead(vmlinuz));
-    if (header === null) throw new KptrError('KPTR_KERNEL_FETCH_FAILED', `${vmlinuz} is not a bzImage`, 'report this package as a bug');
+    const header = await readBzImage(vmlinuz).catch((cause: unknown) => {
+      throw new KptrError('KPTR_KERNEL_FETCH_FAILED', `${pick.packages[0]} holds no usable bzImage`, 'report this package as a bug', { cause });
+    });
     await mkdir(dir, { recursive: true });
     await copyFile(vmlinuz, join(dir, 'vmlinuz'));
     if (config !== null) await copyFile(config, join(dir, 'config'));
@@ -94,35 +95,53 @@ export async function fetchKernel(
 
 /**
  * A kernel name (`6.12`, `latest`), a cached release (`6.12.117+deb13-cloud-amd64`) or a path to any bzImage.
- * A name resolves to the newest cached image of that series; nothing is downloaded here.
+ * A name resolves to the newest cached image of that series; nothing is downloaded here. The image is checked
+ * (readBzImage) whichever way it was named: a cut-off file would boot into a panic on every case.
  */
 export async function resolveKernel(nameOrPath: string, options: KernelCacheOptions = {}): Promise<KernelImage> {
   const cached = await listKernels(options);
-  if ((KERNEL_NAMES as readonly string[]).includes(nameOrPath)) {
-    const series = KERNEL_SUITES[nameOrPath as KernelName].series;
-    const hit = cached.filter((k) => series === null || k.version.startsWith(`${series}.`)).at(-1);
-    if (hit) return hit;
-    throw new KptrError(
-      'KPTR_KERNEL_IMAGE_MISSING',
-      `no ${nameOrPath} kernel image in the cache`,
-      `run: npx kptr-conform kernels fetch ${nameOrPath}`,
-    );
+  const named = (KERNEL_NAMES as readonly string[]).includes(nameOrPath);
+  const series = named ? KERNEL_SUITES[nameOrPath as KernelName].series : undefined;
+  const hit = named
+    ? cached.filter((k) => series === null || k.version.startsWith(`${series}.`)).at(-1)
+    : cached.find((k) => k.release === nameOrPath);
+  if (hit) {
+    await readBzImage(hit.vmlinuz);
+    return hit;
   }
-  const byRelease = cached.find((k) => k.release === nameOrPath);
-  if (byRelease) return byRelease;
+  if (named) {
+    throw new KptrError('KPTR_KERNEL_IMAGE_MISSING', `no ${nameOrPath} kernel image in the cache`, `run: npx kptr-conform kernels fetch ${nameOrPath}`);
+  }
   const isFile = await stat(nameOrPath).then((s) => s.isFile(), () => false);
   if (!isFile) {
     throw new KptrError(
       'KPTR_KERNEL_IMAGE_MISSING',
-      `${nameOrPath} is neither a kernel name (${KERNEL_NAMES.join(', ')}) nor a bzImage file`,
-      'run: npx kptr-conform kernels fetch 6.12',
+      `${nameOrPath} is neither a kernel name (${KERNEL_NAMES.join(', ')}), a cached release nor a bzImage file`,
+      'run: npx kptr-conform kernels list',
     );
   }
-  const header = bzImageVersion(await readHead(nameOrPath));
+  const header = await readBzImage(nameOrPath);
+  return { release: header.release, version: header.version, vmlinuz: resolve(nameOrPath), config: null, package: null, suite: null };
+}
+
+/**
+ * The setup header of the bzImage at `path`, checked against the file: an x86 bzImage with a version string, as
+ * long as its header says (a truncated download or a `head -c` of an image is refused here, not booted).
+ */
+export async function readBzImage(path: string): Promise<BzImageVersion> {
+  const [head, size] = await Promise.all([readHead(path), stat(path).then((s) => s.size)]);
+  const header = bzImageVersion(head);
   if (header === null) {
-    throw new KptrError('KPTR_KERNEL_IMAGE_MISSING', `${nameOrPath} is not an x86 bzImage`, 'pass a bzImage (arch/x86/boot/bzImage) or a kernel name');
+    throw new KptrError('KPTR_KERNEL_IMAGE_INVALID', `${path} is not an x86 bzImage (no setup header with a kernel version)`, 'pass a bzImage (arch/x86/boot/bzImage) or a kernel name');
   }
-  return { release: header.release, version: header.version, vmlinuz: nameOrPath, config: null, package: null, suite: null };
+  if (size < header.imageSize) {
+    throw new KptrError(
+      'KPTR_KERNEL_IMAGE_INVALID',
+      `${path} is cut off: ${size} bytes, its setup header says ${header.imageSize}`,
+      'copy or download the image again (npx kptr-conform kernels fetch <name> for a Debian kernel)',
+    );
+  }
+  return header;
 }
 
 /** apt options for one suite: own sources list, no sources.list.d, own lists directory. */

@@ -41,6 +41,8 @@ export interface BootOptions {
 export interface BootResult {
   /** kernel console (ttyS0) */
   readonly console: string;
+  /** the file it was written to */
+  readonly consoleLog: string;
   /** framed results (whichever channel /init used) */
   readonly channel: string;
   /** QEMU's exit code; null when we killed it */
@@ -158,6 +160,7 @@ export async function bootVm(o: BootOptions): Promise<BootResult> {
   if (bootMs === null && parseChannel(channelText).batch !== null) bootMs = Date.now() - started;
   return {
     console: consoleText,
+    consoleLog: logs.console,
     channel: channelText,
     exitCode: timedOut ? null : (result.exitCode ?? null),
     timedOut,

@@ -16,8 +16,11 @@ export interface BootOutcome {
   readonly unclosed: readonly string[];
   /** the runner killed QEMU: /init never started ('boot') or a unit made no progress for too long ('case') */
   readonly timedOut: 'boot' | 'case' | null;
-  /** last lines of the kernel console, for error messages when nothing better is known */
-  readonly consoleTail: string;
+  /**
+   * the file holding this boot's kernel console (in the run's output directory), named by error messages when
+   * nothing better is known: the console itself (terminal resets, a boot loader's screen) is never put into a message
+   */
+  readonly consoleLog: string;
 }
 
 export interface SettledBoot {
@@ -69,8 +72,8 @@ export function settleBoot(units: readonly GuestUnit[], outcome: BootOutcome, ke
 
   if (started.length > 0 || remaining.length === 0) return { observations, remaining, isolate };
   const error = outcome.timedOut === 'boot'
-    ? { code: 'KPTR_VM_TIMEOUT', message: `the guest did not start /init in time; console ends: ${outcome.consoleTail}` }
-    : { code: 'KPTR_VM_PANIC', message: `the guest died before running any case; console ends: ${outcome.consoleTail}` };
+    ? { code: 'KPTR_VM_TIMEOUT', message: `the guest did not start /init in time; kernel console: ${outcome.consoleLog}` }
+    : { code: 'KPTR_VM_PANIC', message: `the guest died before running any case; kernel console: ${outcome.consoleLog}` };
   const unowned = outcome.splats.filter((x) => x.scenarioId === null).map(toSplat);
   return { observations: remaining.map((s) => failed(s, kernel, error, unowned)), remaining: [], isolate: [] };
 }
@@ -107,7 +110,7 @@ function guestDeath(
 ): { splat: Splat | null; error: { code: string; message: string } } {
   if (last && outcome.timedOut === 'case') {
     return {
-      splat: { kind: 'hang', text: `no result within the case timeout; console ends:\n${outcome.consoleTail}`, during: null },
+      splat: { kind: 'hang', text: `no result within the case timeout; kernel console: ${outcome.consoleLog}`, during: null },
       error: { code: 'KPTR_VM_TIMEOUT', message: 'the guest stopped answering during this case (killed after the case timeout)' },
     };
   }
@@ -116,7 +119,7 @@ function guestDeath(
     splat: null,
     error: {
       code: 'KPTR_VM_PANIC',
-      message: panicked ? 'the guest kernel panicked during this case' : `the guest stopped during this case; console ends: ${outcome.consoleTail}`,
+      message: panicked ? 'the guest kernel panicked during this case' : `the guest stopped during this case; kernel console: ${outcome.consoleLog}`,
     },
   };
 }

@@ -1,4 +1,4 @@
-import { cp, readFile, rm, symlink } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -23,13 +23,18 @@ export async function kptrConform(args: readonly string[], root: string = REPO_R
 /** Top-level entries of a checkout that are not the product: dependencies (linked instead), history, run outputs. */
 const NOT_COPIED = new Set(['node_modules', '.git', 'out', 'build', '.cache']);
 
+/** The rule whose messages a planted checkout rewrites: every kernel with per-CPU kptrs refuses a leak the same way. */
+export const PLANTED_RULE = 'ref.leak';
+/** The line the planted rule expects instead of the kernel's: no kernel prints it. */
+export const PLANTED_LINE = 'kptr-conform test: a line no kernel prints';
+
 /**
- * A copy of this checkout under `dest` whose spec lacks the known divergence `divergenceId`: the spec as it stood
- * before that kernel behaviour was understood, so the host kernel's real behaviour shows up as an unexplained
- * finding again, as it did when it was first found. The CLI reads the spec beside its own source, hence the copy.
- * Throws when the divergence is not in the spec (the test would no longer produce a finding).
+ * A copy of this checkout under `dest` whose spec expects PLANTED_LINE wherever a kernel refuses a reference leak,
+ * plus a regression corpus entry that leaks: every kernel then disagrees with the spec, which is a real finding of the
+ * whole tool (verified by the kernel, compared, reproduced with clang, reported) whatever bugs the kernel has or has
+ * not. The CLI reads the spec beside its own source, hence the copy.
  */
-export async function checkoutWithoutDivergence(dest: string, divergenceId: string): Promise<string> {
+export async function checkoutWithPlantedMismatch(dest: string): Promise<string> {
   await cp(REPO_ROOT, dest, {
     recursive: true,
     preserveTimestamps: true,
@@ -39,23 +44,44 @@ export async function checkoutWithoutDivergence(dest: string, divergenceId: stri
     },
   });
   await symlink(join(REPO_ROOT, 'node_modules'), join(dest, 'node_modules'));
-  await rm(join(dest, 'specs/divergences', `${divergenceId}.yaml`));
+  const rule = join(dest, 'specs/rules', `${PLANTED_RULE}.yaml`);
+  const text = await readFile(rule, 'utf8');
+  const planted = text.replace(/^(\s*lines: )\[.*\]$/gm, (_all, head: string) => `${head}['${PLANTED_LINE}']`);
+  if (planted === text) throw new Error(`${rule} has no message lines to plant a mismatch in`);
+  await writeFile(rule, planted);
+  await writeFile(join(dest, 'specs/regressions', 'planted_leak.yaml'), PLANTED_LEAK);
   return dest;
 }
 
-/**
- * The host kernel accepts a store through an unchecked bpf_per_cpu_ptr result (the spec records it as this known
- * divergence); without it, the regression corpus entry for that bug and generated breaks of that rule are findings.
- */
-export const HOST_DIVERGENCE = 'per_cpu_ptr_result_not_maybe_null';
+/** A program that leaks a new per-CPU object: refused by every kernel with bpf_percpu_obj_new. */
+const PLANTED_LEAK = `id: planted_leak
+description: a new per-CPU object never dropped
+origin: null
+intent: { kind: break, rule: ${PLANTED_RULE} }
+structs:
+  - name: planted_leak_t0
+    members:
+      - { kind: scalar, ctype: long, count: null, name: f0 }
+slots: []
+globals: []
+programs:
+  - name: planted_leak_p0
+    progType: tc
+    license: GPL
+    vars:
+      - { name: v1, type: { kind: percpu, struct: planted_leak_t0 } }
+    ops:
+      - { op: new, dst: v1, struct: planted_leak_t0, percpu: true }
+schedule: []
+`;
 
 /**
- * A real campaign on the host kernel with at least one finding: the checkout without HOST_DIVERGENCE, its default
- * corpus (which holds that bug's regression entry) and a few valid generated cases, with every reporter writing
- * into `<base>/out`. Valid cases only, so the corpus entry is the finding and nothing needs shrinking.
+ * A real campaign on the host kernel with at least one finding: the planted checkout (its corpus holds the leak) and
+ * a few valid generated cases, with every reporter writing into `<base>/out`. Valid cases only, so the corpus entry
+ * is the finding and nothing needs shrinking.
  */
 export async function campaignWithFinding(base: string): Promise<CliRun & { readonly root: string; readonly out: string; readonly runs: number }> {
-  const root = await checkoutWithoutDivergence(join(base, 'checkout'), HOST_DIVERGENCE);
+  const root = await checkoutWithPlantedMismatch(join(base, 'checkout'));
   const out = join(base, 'out');
   const runs = 20;
   const run = await kptrConform(['run', '--runner', 'host', '--runs', String(runs), '--seed', '7', '--mode', 'valid', '--quiet', '--out', out], root);

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadScenarioFile } from '../../specs/load.ts';
-import { checkoutWithoutDivergence, HOST_DIVERGENCE, kptrConform, once, readResults, readSummary } from '../helpers/cli.ts';
+import { checkoutWithPlantedMismatch, kptrConform, once, PLANTED_RULE, readResults, readSummary } from '../helpers/cli.ts';
 import { needs } from '../helpers/needs.ts';
 
 // The regression corpus as a property-testing example database: `run --save-findings --corpus DIR` keeps each new
 // finding, and the next `run --corpus DIR` replays those before any new case. Real findings come from a checkout
-// whose spec lacks HOST_DIVERGENCE, where generated breaks of that rule are accepted by the host kernel unexplained.
+// whose spec expects a line no kernel prints for PLANTED_RULE, so every generated break of that rule is a finding.
 
 const base = mkdtempSync(join(tmpdir(), 'kptr-corpus-'));
 afterAll(() => rm(base, { recursive: true, force: true }));
@@ -22,7 +22,7 @@ const CAMPAIGN = ['--runner', 'host', '--mode', 'break', '--seed', SEED, '--quie
  * hold a few breaks of it; few shrink steps keep the run quick.
  */
 const savingRun = once(async () => {
-  const root = await checkoutWithoutDivergence(join(base, 'checkout'), HOST_DIVERGENCE);
+  const root = await checkoutWithPlantedMismatch(join(base, 'checkout'));
   const corpus = join(base, 'corpus');
   mkdirSync(corpus);
   const out = join(base, 'first');
@@ -37,6 +37,8 @@ describe('the regression corpus (--corpus, --save-findings)', () => {
     const { corpus, out } = await savingRun();
     const { findings } = await readSummary(out);
     expect(findings.length).toBeGreaterThan(0);
+    // each is a break of the planted rule, refused by the kernel in its own words rather than the planted line
+    for (const f of findings) expect([f.kinds, loadScenarioFile(join(out, f.dir, 'scenario.yaml')).intent]).toEqual([['message'], { kind: 'break', rule: PLANTED_RULE }]);
     expect((await readdir(corpus)).sort()).toEqual(findings.map((f) => `${f.id}.yaml`).sort());
     for (const f of findings) {
       expect(await readFile(join(corpus, `${f.id}.yaml`), 'utf8')).toBe(await readFile(join(out, f.dir, 'scenario.yaml'), 'utf8'));

@@ -1,15 +1,12 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkScenarios } from '../../cli/pipeline.ts';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
 import { scenario } from '../../generators/scenario.ts';
 import { generateValues } from '../../reports/shrink.ts';
 import type { Codegen } from '../../runners/buildObject.ts';
-import { createHostRunner } from '../../runners/host/index.ts';
 import { loadSelftests, loadSpec } from '../../specs/load.ts';
 import type { Observation, Scenario } from '../../types/index.ts';
+import { hostSession } from '../helpers/hostSession.ts';
 import { needs } from '../helpers/needs.ts';
 import { percpuAllocArray } from './scenarios.ts';
 
@@ -17,9 +14,8 @@ const spec = loadSpec();
 
 /** Every scenario through the host runner with objects made one way: the comparison's status and the raw observation. */
 async function checkWith(codegen: Codegen, scenarios: readonly Scenario[]) {
-  const runner = createHostRunner({ workDir: await mkdtemp(join(tmpdir(), `kptr-${codegen}-`)), codegen });
-  const caps = await runner.probe();
-  const checked = await checkScenarios({ runner, kernel: caps.kernel!, spec, scenarios });
+  const { runner, kernel } = await hostSession(spec, codegen);
+  const checked = await checkScenarios({ runner, kernel, spec, scenarios });
   return new Map(checked.map((c) => [c.scenario.id, c]));
 }
 

@@ -39,3 +39,55 @@ describe('resolveConfig --codegen', () => {
     expect(String((e as Error).message)).toContain('clang, direct');
   });
 });
+
+describe('resolveConfig --seed', () => {
+  it('should take every 32-bit seed as given, the largest included', () => {
+    expect(resolveConfig({ seed: '0' }, ctx).seed).toBe(0);
+    expect(resolveConfig({ seed: '4294967295' }, ctx).seed).toBe(4294967295);
+    expect(resolveConfig({}, ctx).seed).toBe(7);
+  });
+
+  it('should refuse a seed fast-check would wrap or mangle, with one line naming the range', () => {
+    // 4294967297 would silently be seed 1; 1e23 printed ids like s1e+23_0
+    for (const seed of ['4294967296', '4294967297', '99999999999999999999999', '-1', '1.5', '0x10', '']) {
+      const e = errorOf(() => resolveConfig({ seed }, ctx));
+      expect(e).toMatchObject({ code: 'KPTR_USAGE' });
+      expect(String((e as Error).message)).toContain('0 to 4294967295');
+    }
+  });
+
+  it('should leave seed and runs out of the summary of commands that generate nothing', () => {
+    expect(resolveConfig({}, { ...ctx, command: 'selftests' }).runs).toBe(0);
+    expect(resolveConfig({ runs: '5' }, ctx).runs).toBe(5);
+  });
+});
+
+describe('resolveConfig kernels', () => {
+  it('should run the host runner on the host kernel and the vm runner on each named kernel', () => {
+    expect(resolveConfig({}, ctx).kernels).toEqual(['host']);
+    expect(resolveConfig({ runner: 'vm', kernel: '6.12' }, ctx).kernels).toEqual(['6.12']);
+    expect(resolveConfig({ runner: 'vm', kernels: '6.12, 7.3,/img/bz' }, ctx).kernels).toEqual(['6.12', '7.3', '/img/bz']);
+  });
+
+  it('should refuse vm-only options on the host runner instead of ignoring them', () => {
+    for (const opts of [{ kernel: '6.1' }, { kernels: 'bogus' }, { kernels: ',' }, { lanes: '2' }]) {
+      const e = errorOf(() => resolveConfig({ runner: 'host', ...opts }, ctx));
+      expect(e).toMatchObject({ code: 'KPTR_USAGE' });
+      expect(String((e as Error).message)).toMatch(/^--(kernels?|lanes) applies to the vm runner only/);
+    }
+  });
+
+  it('should refuse a kernel list with an empty or repeated name, or both --kernel and --kernels', () => {
+    for (const opts of [{ kernels: ',' }, { kernels: '6.12,' }, { kernel: '' }, { kernels: '6.12,6.12' }, { kernel: '6.1', kernels: '6.12' }, {}]) {
+      expect(errorOf(() => resolveConfig({ runner: 'vm', ...opts }, ctx))).toMatchObject({ code: 'KPTR_USAGE' });
+    }
+  });
+});
+
+describe('resolveConfig --out and --force', () => {
+  it('should refuse an empty --out and keep --force off unless given', () => {
+    expect(errorOf(() => resolveConfig({ out: '' }, ctx))).toMatchObject({ code: 'KPTR_USAGE' });
+    expect(resolveConfig({ out: 'o' }, ctx)).toMatchObject({ outDir: 'o', force: false });
+    expect(resolveConfig({ out: 'o', force: true }, ctx).force).toBe(true);
+  });
+});

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { loadSpec } from '../../../specs/load.ts';
 import { predict } from '../../../oracle/predict.ts';
-import type { Op, ProgType, Scenario } from '../../../types/index.ts';
+import type { KernelTarget, Op, ProgType, Scenario } from '../../../types/index.ts';
 import { ARRAY_SLOT, prog, scenario, VAL_T } from './fixtures/build.ts';
 
 const spec = loadSpec();
-const K618 = { version: '6.18.44', nrCpus: 2 };
+const K618: KernelTarget = { version: '6.18.44', nrCpus: 2, divergences: [] };
 
 const lookup: Op = { op: 'lookup', slot: 'array', dst: 'e' };
 const newP: Op = { op: 'new', dst: 'p', struct: 'val_t', percpu: true };
@@ -13,7 +13,7 @@ const retIfNull = (v: string): Op => ({ op: 'if', var: v, is: 'null', then: [{ o
 const dropIf = (v: string): Op => ({ op: 'if', var: v, is: 'nonnull', then: [{ op: 'drop', var: v, percpu: true }] });
 const publish: Op[] = [lookup, newP, retIfNull('p'), { op: 'xchg', slot: 'array', src: 'p', dst: 'old' }, dropIf('old')];
 
-function first(s: Scenario, kernel = K618) {
+function first(s: Scenario, kernel: KernelTarget = K618) {
   const p = predict(s, kernel, spec);
   const pr = p.programs[0];
   return { p, pr, rule: pr?.verdict === 'rejected' ? pr.expected.ruleId : 'accepted', lines: pr?.verdict === 'rejected' ? pr.expected.lines : [] };
@@ -42,13 +42,13 @@ describe('percpu_obj_new checks (B5 → B6 → B7)', () => {
     const inner = { name: 'inner_lock', members: [{ kind: 'spin_lock', name: 'l' } as const] };
     const outer = { name: 'val_nested', members: [{ kind: 'scalar', name: 'a', ctype: 'long', count: null } as const, { kind: 'struct', name: 'in', struct: 'inner_lock', count: null } as const] };
     for (const version of ['6.12.117', '6.18.44', '7.3.4']) {
-      const r = first(single(newOf('val_nested'), 'tc', { structs: [VAL_T, inner, outer] }), { version, nrCpus: 2 });
+      const r = first(single(newOf('val_nested'), 'tc', { structs: [VAL_T, inner, outer] }), { version, nrCpus: 2, divergences: [] });
       expect(r.rule).toBe('percpu_obj_new.nested_special_field');
       expect(r.p.divergences).toEqual([{ program: 't', divergenceId: 'nested_special_field_accepted', hostUnsafe: false, splat: false, kind: 'accepts_invalid' }]);
     }
   });
   it('the size limit does not exist before 6.8', () => {
-    expect(first(single(newOf('s'), 'tc', { structs: [VAL_T, sized('s', 600)] }), { version: '6.7.0', nrCpus: 2 }).rule).toBe('accepted');
+    expect(first(single(newOf('s'), 'tc', { structs: [VAL_T, sized('s', 600)] }), { version: '6.7.0', nrCpus: 2, divergences: [] }).rule).toBe('accepted');
   });
 });
 
@@ -87,7 +87,7 @@ describe('xchg', () => {
     const on618 = first(single(ops));
     expect(on618.rule).toBe('kptr_xchg.plain_into_percpu');
     expect(on618.p.divergences).toEqual([{ program: 't', divergenceId: 'plain_obj_into_percpu', hostUnsafe: true, splat: true, kind: 'accepts_invalid' }]);
-    expect(first(single(ops), { version: '7.3.4', nrCpus: 2 }).p.divergences).toEqual([]);
+    expect(first(single(ops), { version: '7.3.4', nrCpus: 2, divergences: [] }).p.divergences).toEqual([]);
   });
 });
 
@@ -121,11 +121,11 @@ describe('per_cpu_ptr and RCU', () => {
   it('nested locks: refused on 6.18, allowed on 7.3', () => {
     const ops: Op[] = [{ op: 'rcu_lock' }, { op: 'rcu_lock' }, { op: 'rcu_unlock' }, { op: 'rcu_unlock' }];
     expect(first(single(ops)).rule).toBe('rcu.nested_lock');
-    expect(first(single(ops), { version: '7.3.4', nrCpus: 2 }).rule).toBe('accepted');
+    expect(first(single(ops), { version: '7.3.4', nrCpus: 2, divergences: [] }).rule).toBe('accepted');
   });
   it('exit with both a leak and the lock: 6.12 reports the lock, 6.18 the leak', () => {
     const ops: Op[] = [{ op: 'rcu_lock' }, newP, retIfNull('p')];
-    expect(first(single(ops), { version: '6.12.117', nrCpus: 2 }).rule).toBe('rcu.exit_locked');
+    expect(first(single(ops), { version: '6.12.117', nrCpus: 2, divergences: [] }).rule).toBe('rcu.exit_locked');
     expect(first(single(ops)).rule).toBe('ref.leak');
   });
 });
@@ -148,7 +148,7 @@ describe('program-level checks and path order', () => {
   it('non-GPL programs fail at the first kfunc; 6.1 lacks the kfuncs (libbpf names the first one by name)', () => {
     const s = scenario([prog('t', 'tc', publish, 'Proprietary')]);
     expect(first(s).rule).toBe('kfunc.non_gpl');
-    const on61 = first(s, { version: '6.1.0', nrCpus: 2 });
+    const on61 = first(s, { version: '6.1.0', nrCpus: 2, divergences: [] });
     expect(on61.pr).toMatchObject({ verdict: 'rejected', expected: { stage: 'libbpf', lines: ["extern (func ksym) 'bpf_percpu_obj_drop_impl': not found in kernel or module BTFs"] } });
   });
   it('the non-NULL path is explored first; the other path\'s error is an alternative', () => {

@@ -27,12 +27,12 @@ function seq(mode: ProgType, mapType: MapType, schedule: ScheduleStep[]): Scenar
   });
 }
 const onCpu = (cpu: number): ScheduleStep[] => ['seq_store', 'seq_update', 'seq_read'].map((program) => ({ program, cpu, repeat: 1 }));
-const last = (s: Scenario, nrCpus: number) => predict(s, { version: '6.18.44', nrCpus }, spec).steps.at(-1);
+const last = (s: Scenario, nrCpus: number) => predict(s, { version: '6.18.44', nrCpus, divergences: [] }, spec).steps.at(-1);
 
 describe('runtime model', () => {
   it.each([1, 2, 4])('the upstream store/update/read sequence gives d=2, sum=1 with %i CPUs (tc and syscall)', (nrCpus) => {
     for (const mode of ['tc', 'syscall'] as const) {
-      const p = predict(seq(mode, 'array', onCpu(0)), { version: '6.18.44', nrCpus }, spec);
+      const p = predict(seq(mode, 'array', onCpu(0)), { version: '6.18.44', nrCpus, divergences: [] }, spec);
       expect(p.programs.every((x) => x.verdict === 'accepted')).toBe(true);
       expect(p.wellFormed).toBe(true);
       expect(p.steps.map((s) => s.program)).toEqual(['seq_store', 'seq_update', 'seq_read']);
@@ -47,18 +47,18 @@ describe('runtime model', () => {
       globals: [{ name: 'total', ctype: '__u64' }],
       schedule: [{ program: 'st', cpu: 0, repeat: 1 }, { program: 'bump', cpu: 0, repeat: 1 }, { program: 'bump', cpu: 1, repeat: 1 }, { program: 'sum', cpu: 0, repeat: 2 }],
     });
-    const steps = predict(s, { version: '6.18.44', nrCpus: 2 }, spec).steps;
+    const steps = predict(s, { version: '6.18.44', nrCpus: 2, divergences: [] }, spec).steps;
     // the sum accumulates into the global across the two repeats
     expect(steps.map((x) => x.globals.total)).toEqual(['0', '0', '0', '10', '20']);
     expect(steps.slice(-2).map((x) => x.iteration)).toEqual([0, 1]);
   });
   it('marks the globals that rest on unwritten per-CPU memory reading zero, and names the value divergence', () => {
     // CPU 1's copy is never written: the sum holds only if new per-CPU memory reads 0; field d was written
-    const p = predict(seq('tc', 'array', onCpu(0)), { version: '6.12.117', nrCpus: 2 }, spec);
+    const p = predict(seq('tc', 'array', onCpu(0)), { version: '6.12.117', nrCpus: 2, divergences: [] }, spec);
     expect(p.steps.map((s) => [s.program, s.zeroFilled])).toEqual([['seq_store', []], ['seq_update', []], ['seq_read', ['sum_field_c']]]);
     expect(p.divergences).toEqual([{ program: 'seq_read', divergenceId: 'percpu_obj_new_uncleared', hostUnsafe: false, splat: false, kind: 'value' }]);
     // one CPU: every copy the sum reads was written, nothing rests on zero-filling
-    const one = predict(seq('tc', 'array', onCpu(0)), { version: '6.12.117', nrCpus: 1 }, spec);
+    const one = predict(seq('tc', 'array', onCpu(0)), { version: '6.12.117', nrCpus: 1, divergences: [] }, spec);
     expect(one.steps.at(-1)?.zeroFilled).toEqual([]);
     expect(one.divergences).toEqual([]);
   });
@@ -90,10 +90,10 @@ describe('runtime model', () => {
   it('reads through an untrusted pointer are not predicted; retval is null for fentry', () => {
     const deref: Op[] = [lookup, { op: 'load', slot: 'array', dst: 'p' }, retIfNull('p'), { op: 'read', ptr: 'p', field: 'c', global: 'out' }, { op: 'return', value: 3 }];
     const s = (mode: ProgType) => scenario([prog('st', mode, store), prog('rd', mode, deref)], { globals: [{ name: 'out', ctype: 'long' }], schedule: [{ program: 'st', cpu: 0, repeat: 1 }, { program: 'rd', cpu: 0, repeat: 1 }] });
-    const sys = predict(s('syscall'), { version: '6.18.44', nrCpus: 2 }, spec);
+    const sys = predict(s('syscall'), { version: '6.18.44', nrCpus: 2, divergences: [] }, spec);
     expect(sys.steps.at(-1)).toMatchObject({ retval: 3, globals: { out: null } });
     // tc: the direct deref is refused, so the step does not run
-    expect(predict(s('tc'), { version: '6.18.44', nrCpus: 2 }, spec).steps.map((x) => x.program)).toEqual(['st']);
-    expect(predict(s('fentry.s'), { version: '6.12.117', nrCpus: 2 }, spec).steps.at(-1)?.retval).toBeNull();
+    expect(predict(s('tc'), { version: '6.18.44', nrCpus: 2, divergences: [] }, spec).steps.map((x) => x.program)).toEqual(['st']);
+    expect(predict(s('fentry.s'), { version: '6.12.117', nrCpus: 2, divergences: [] }, spec).steps.at(-1)?.retval).toBeNull();
   });
 });

@@ -28,7 +28,7 @@ describe('oracle vs built-in selftest cases', () => {
   const cells = cases.flatMap((c) => KERNELS.map((version) => [`${c.source} ${c.scenario.id} @${version}`, c, version] as const));
   it('loads cases', () => expect(cases.length).toBeGreaterThan(0));
   it.each(cells)('%s', (_, c, version) => {
-    const p = predict(c.scenario, { version, nrCpus: 2 }, spec);
+    const p = predict(c.scenario, { version, nrCpus: 2, divergences: [] }, spec);
     for (const e of c.expect.programs.filter((x) => versionInRange(version, x.kernels))) {
       // first matching entry per program wins
       if (c.expect.programs.find((x) => x.program === e.program && versionInRange(version, x.kernels)) !== e) continue;

@@ -1,16 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { consoleReporter } from '../../../reports/console.ts';
+import { printable } from '../../../reports/printable.ts';
+import type { RunMeta } from '../../../reports/reporter.ts';
 import { summarize } from '../../../reports/summary.ts';
-import { KERNEL } from './fixtures/cases.ts';
+import { PROBED_KERNEL } from './fixtures/cases.ts';
 import { reporterOptions, sampleCases } from './fixtures/sample.ts';
 
-const meta = { runner: 'host' as const, kernel: KERNEL, seed: 42, total: 5 };
+const meta: RunMeta = { runner: 'host', kernel: PROBED_KERNEL, seed: 42, total: 5, replay: { runner: 'host', kernel: null, codegen: 'clang' } };
 
-async function drive(over: Parameters<typeof reporterOptions>[0]): Promise<string> {
+async function drive(over: Parameters<typeof reporterOptions>[0], m: RunMeta = meta): Promise<string> {
   const options = await reporterOptions(over);
   const reporter = consoleReporter(options);
   const cases = sampleCases();
-  reporter.onStart?.(meta);
+  reporter.onStart?.(m);
   for (const c of cases) await reporter.onCase(c.result, c.prediction, c.observation);
   await reporter.onEnd([summarize(cases.map((c) => c.result), { ...meta, durationMs: 1000, ruleIds: ['refs.unreleased'] })]);
   return options.written.join('');
@@ -26,8 +28,30 @@ describe('consoleReporter', () => {
     expect(out).not.toContain('\r');
   });
 
+  it('should name the vm kernel and a codegen other than replay\'s in the replay command, so that it works when pasted', async () => {
+    const out = await drive({ outDir: 'out' }, { ...meta, runner: 'vm', replay: { runner: 'vm', kernel: '/img/bzImage 6.12', codegen: 'direct' } });
+    expect(out).toContain(`/scenario.yaml --runner vm --kernel '/img/bzImage 6.12' --codegen direct\n`);
+  });
+
+  it('should print what a kernel or guest sent with its control characters shown, not acted on by the terminal', async () => {
+    const out = await drive({ outDir: 'out' });
+    // rp_fail observed a global holding \u0001 (sample.ts)
+    expect(out).toContain('\\x01');
+    expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(printable('WARNING\x1bc\x1b[2J\u009b1m ok\n\tnext')).toBe('WARNING\\x1bc\\x1b[2J\\x9b1m ok\n\tnext');
+  });
+
+  it('should point a replay at the file it read and a selftest at its id: neither writes findings/', async () => {
+    const replayed = await drive({ outDir: 'out', rerun: { kind: 'file', file: '/corpus/rp.yaml' } });
+    expect(replayed).toContain('  replay: npx kptr-conform replay /corpus/rp.yaml --runner host\n');
+    expect(replayed).not.toContain('out/findings');
+    const selftest = await drive({ outDir: 'out', rerun: { kind: 'selftest' } });
+    expect(selftest).toContain('  again: npx kptr-conform selftests --filter rp_fail --runner host\n');
+    expect(selftest).not.toContain('out/findings');
+  });
+
   it('should say where a shrinking campaign will write the finding instead of naming a path the shrunk one will not have', async () => {
-    const out = await drive({ outDir: 'out', shrunkFindings: true });
+    const out = await drive({ outDir: 'out', rerun: { kind: 'shrunk-finding' } });
     expect(out).toContain('FAIL rp_fail kernel=6.18.44-fc-v669 runner=host rule=refs.unreleased\n');
     expect(out).toContain('  finding: written under out/findings/ as the campaign ends');
     expect(out).not.toContain('replay: npx kptr-conform replay out/findings/rp_fail');
@@ -50,6 +74,12 @@ describe('consoleReporter', () => {
     expect(out.split('\n')[0]).toMatch(/^runner\s+kernel\s+cases\s+pass\s+fail\s+skip\s+diverg\s+error\s+rules\s+cases\/s$/);
     expect(out.split('\n')[1]).toMatch(/^host\s+6\.18\.44-fc-v669\s+5\s+1\s+1\s+1\s+1\s+1\s+1\/1\s+5$/);
     expect(out).not.toContain('FAIL rp_fail');
+  });
+
+  it('should say under the summary which known divergences the kernel shows and which are fixed in this build', async () => {
+    const out = await drive({ quiet: true });
+    expect(out).toContain('known divergences on 6.18.44-fc-v669: shows nested_special_field_accepted\n');
+    expect(out).toContain("  plain_obj_into_percpu: fixed in this build (6.18.44-fc-v669): its range '>=6.18 <7.3' includes it, its probe does not show it\n");
   });
 
   it('should print only the summary JSON with json', async () => {

@@ -4,19 +4,19 @@ import { describe, expect, it } from 'vitest';
 import { htmlReporter } from '../../../reports/html.ts';
 import { writeFinding } from '../../../reports/reproducer.ts';
 import { summarize } from '../../../reports/summary.ts';
-import { KERNEL } from './fixtures/cases.ts';
+import { KERNEL, PROBED_KERNEL } from './fixtures/cases.ts';
 import { reporterOptions, sampleCases, sampleFinding } from './fixtures/sample.ts';
 
 describe('htmlReporter', () => {
   it('should write one self-contained, escaped page with the finding, coverage and a kernel × rule matrix', async () => {
     const options = await reporterOptions({ kernels: 2 });
-    const k73 = { ...KERNEL, release: '7.3.4+deb13-cloud-amd64', version: '7.3.4' };
+    const k73 = { ...PROBED_KERNEL, release: '7.3.4+deb13-cloud-amd64', version: '7.3.4' };
     const a = sampleCases();
     const b = sampleCases(k73);
     const ref = await writeFinding(options.outDir, sampleFinding());
     const meta = { runner: 'host' as const, seed: 42, durationMs: 1000, ruleIds: ['refs.unreleased', 'per_cpu_ptr.arg_type'] };
     const summaries = [
-      { ...summarize(a.map((c) => c.result), { ...meta, kernel: KERNEL }), findings: [ref] },
+      { ...summarize(a.map((c) => c.result), { ...meta, kernel: PROBED_KERNEL }), findings: [ref] },
       summarize(b.map((c) => c.result), { ...meta, kernel: k73 }),
     ];
     const reporter = htmlReporter(options);
@@ -37,6 +37,9 @@ describe('htmlReporter', () => {
     expect(html).toContain(ref.replay);
     expect(html).toContain('<td>rp1_sum=10</td><td>rp1_sum=&lt;b&gt;&amp;&quot;&#39;\uFFFD</td>');
     expect(html).toContain('every program was accepted by 6.18.44-fc-v669');
+    // which known divergences each kernel's probes showed, and the one its range claims but this build fixed
+    expect(html).toContain('<h2>Known divergences</h2>');
+    expect(html).toContain('<td>host 6.18.44-fc-v669</td><td>nested_special_field_accepted</td><td></td><td>plain_obj_into_percpu</td><td>percpu_obj_new_uncleared</td>');
     // coverage per rule, zero shown, and the matrix across both kernels
     expect(html).toContain('<td>per_cpu_ptr.arg_type</td><td><span class="zero">0</span></td>');
     expect(html).toContain('<h2>Verdicts per kernel and rule</h2>');
@@ -52,7 +55,7 @@ describe('htmlReporter', () => {
     const reporter = htmlReporter(options);
     const cases = sampleCases();
     for (const c of cases) await reporter.onCase(c.result, c.prediction, c.observation);
-    await reporter.onEnd([summarize(cases.map((c) => c.result), { runner: 'host', kernel: KERNEL, seed: null, durationMs: 1, ruleIds: [] })]);
+    await reporter.onEnd([summarize(cases.map((c) => c.result), { runner: 'host', kernel: PROBED_KERNEL, seed: null, durationMs: 1, ruleIds: [] })]);
     const html = await readFile(join(options.outDir, 'report.html'), 'utf8');
     expect(html).not.toContain('Verdicts per kernel and rule');
     expect(html).not.toContain('Where kernels disagree');

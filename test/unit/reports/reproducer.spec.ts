@@ -3,9 +3,20 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { REPRO_CLANG, writeFinding } from '../../../reports/reproducer.ts';
+import { btfTypes } from '../runners/codegen/clangOutput.helper.ts';
+import { testLoaderSpec } from '../runners/codegen/testLoaderSpec.helper.ts';
+import { LEAK } from './fixtures/cases.ts';
 import { reporterOptions, sampleFinding } from './fixtures/sample.ts';
 
 describe('writeFinding', () => {
+  it('should give a vm finding a replay command that names its kernel and codegen', async () => {
+    const { outDir } = await reporterOptions();
+    const replay = { runner: 'vm', kernel: '6.12.117+deb13-cloud-amd64', codegen: 'direct' } as const;
+    const ref = await writeFinding(outDir, { ...sampleFinding(), runner: 'vm', replay });
+    expect(ref.replay).toMatch(/\/scenario\.yaml --runner vm --kernel 6\.12\.117\+deb13-cloud-amd64 --codegen direct$/);
+    expect(await readFile(join(outDir, ref.dir, 'README.md'), 'utf8')).toContain(ref.replay);
+  });
+
   it('should write every file of a runtime finding and return its summary entry', async () => {
     const { outDir } = await reporterOptions();
     const f = sampleFinding();
@@ -40,6 +51,18 @@ describe('writeFinding', () => {
     const r = await execa(cmd!, args, { cwd: dir });
     expect(r.stderr).toBe('');
     expect((await readdir(dir))).toContain('repro.bpf.o');
+  });
+
+  it('should annotate repro.bpf.c so that upstream test_loader reads the oracle\'s expectation from its BTF', async () => {
+    const { outDir } = await reporterOptions();
+    const f = sampleFinding();
+    const dir = join(outDir, (await writeFinding(outDir, f)).dir);
+    const [cmd, ...args] = REPRO_CLANG.split(' ');
+    await execa(cmd!, args, { cwd: dir });
+    const types = await btfTypes(join(dir, 'repro.bpf.o'));
+    expect(testLoaderSpec(types, 'rp1_leak')).toEqual({ description: 'refs.unreleased', expectFailure: true, msgs: LEAK.lines, retval: null, ignored: [] });
+    expect(testLoaderSpec(types, 'rp1_store')).toEqual({ description: `${f.id}: rp1_store is valid`, expectFailure: false, msgs: [], retval: 3, ignored: [] });
+    expect(testLoaderSpec(types, 'rp1_sum_it')).toEqual({ description: `${f.id}: rp1_sum_it is valid`, expectFailure: false, msgs: [], retval: 0, ignored: [] });
   });
 
   it('should write a repro_check.c that builds against the static libbpf', async () => {

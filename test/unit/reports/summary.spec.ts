@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { summarize } from '../../../reports/summary.ts';
-import { KERNEL } from './fixtures/cases.ts';
+import { PROBED_KERNEL } from './fixtures/cases.ts';
 import { sampleCases } from './fixtures/sample.ts';
 
 describe('summarize', () => {
-  const meta = { runner: 'host' as const, kernel: KERNEL, seed: 42, durationMs: 2000, ruleIds: ['refs.unreleased', 'per_cpu_ptr.arg_type'] };
+  const meta = { runner: 'host' as const, kernel: PROBED_KERNEL, seed: 42, durationMs: 2000, ruleIds: ['refs.unreleased', 'per_cpu_ptr.arg_type'] };
 
   it('should count each status apart and sort mismatches into unexplained and known', () => {
     const results = sampleCases().map((c) => c.result);

@@ -1,9 +1,10 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { SPEC_DIR, loadScenarioFile, loadSelftests, loadSpec, scenarioToYaml } from '../../../specs/load.ts';
+import { SPEC_DIR, loadCorpusDir, loadScenarioFile, loadSelftests, loadSpec, scenarioToYaml } from '../../../specs/load.ts';
 import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.ts';
 import { parseVersionRange, versionInRange } from '../../../specs/versionRange.ts';
 import { OP_KINDS } from '../../../specs/vocabulary.ts';
@@ -54,8 +55,8 @@ describe('the built-in selftests', () => {
 
   it('loads every case of the four files', () => {
     const bySource = (prefix: string) => cases.filter((c) => c.source.startsWith(prefix)).length;
-    expect(cases.length).toBe(52);
-    expect(bySource('measured:')).toBe(2);
+    expect(cases.length).toBe(53);
+    expect(bySource('measured:')).toBe(3);
     expect(bySource('upstream:progs/percpu_alloc_array.c')).toBe(2);
     expect(bySource('upstream:progs/percpu_alloc_fail.c')).toBe(9);
     expect(bySource('ground-truth:')).toBe(39);
@@ -130,7 +131,7 @@ describe('malformed spec files', () => {
     writeFileSync(join(dir, 'rules', 'ref.leak.yaml'), 'id: ref.leak\ngroup: [I\ntitle: x\n');
     const e = errorOf(() => loadSpec(dir));
     expect(e.code).toBe('KPTR_SPEC_INVALID');
-    expect(e.oneLine()).toBe(`KPTR_SPEC_INVALID: ${dir}/rules/ref.leak.yaml:3:1: Flow sequence in block collection must be sufficiently indented and end with a ] — fix that file so it matches types/spec.ts (the other files in specs/ are examples)`);
+    expect(e.oneLine()).toBe(`KPTR_SPEC_INVALID: ${dir}/rules/ref.leak.yaml:3:1: Flow sequence in block collection must be sufficiently indented and end with a ] — fix that file so it matches its schema in specs/schema/ (the other files in specs/ are examples)`);
   });
 
   it('names the YAML path of a wrong type deep in a rule', () => {
@@ -191,8 +192,107 @@ describe('malformed spec files', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'id: s1\ndescription: x\norigin: null\nintent: {kind: valid}\nstructs: []\nslots: []\nglobals: []\nprograms: []\nschedule: [{program: p, cpu: 1, repeat: 1, extra: 2}]\n');
     const e = errorOf(() => loadScenarioFile(file));
-    expect(e.oneLine()).toBe(`KPTR_SCENARIO_INVALID: ${file}: schedule[0].extra: expected no such key (allowed: program, cpu, repeat), got number 2 — fix the scenario file so it matches types/scenario.ts`);
+    expect(e.oneLine()).toBe(`KPTR_SCENARIO_INVALID: ${file}: schedule[0].extra: expected no such key (allowed: program, cpu, repeat), got number 2 — fix the scenario file so it matches specs/schema/scenario.schema.json`);
     writeFileSync(file, 'id: s1\nid: s2\n');
     expect(errorOf(() => loadScenarioFile(file)).message).toBe(`${file}:2:1: Map keys must be unique`);
+  });
+});
+
+describe('untrusted scenario files (loadScenarioFile, loadCorpus)', () => {
+  let dir = '';
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'kptr-untrusted-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const GOOD = 'id: s1\ndescription: x\norigin: null\nintent: {kind: valid}\nstructs: [{name: val_t, members: [{kind: scalar, name: c, ctype: __u64, count: null}]}]\nslots: []\nglobals: []\n'
+    + 'programs: [{name: p0, progType: tc, license: GPL, vars: [{name: v, type: {kind: plain, struct: val_t}}], ops: [{op: new, dst: v, struct: val_t, percpu: false}, {op: if, var: v, is: nonnull, then: [{op: drop, var: v, percpu: false}]}]}]\n'
+    + 'schedule: [{program: p0, cpu: 0, repeat: 1}]\n';
+  const write = (name: string, text: string): string => {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+  const problem = (text: string): string => {
+    const file = write('s.yaml', text);
+    const e = errorOf(() => loadScenarioFile(file));
+    expect(e.code).toBe('KPTR_SCENARIO_INVALID');
+    return e.message.slice(file.length + 2);
+  };
+
+  it('loads a good file', () => {
+    expect(loadScenarioFile(write('s.yaml', GOOD)).id).toBe('s1');
+  });
+
+  it('refuses a YAML alias bomb in a few milliseconds', () => {
+    // 4.4 KB that expands to 10^9 values: each level's list holds ten aliases of the level below
+    const levels = Array.from({ length: 9 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array.from({ length: 10 }, () => `*l${i}`).join(', ')}]`);
+    const bomb = `${GOOD}l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n${levels.join('\n')}\n`;
+    const started = Date.now();
+    expect(problem(bomb)).toBe('expected at most 200000 values nested at most 64 deep once aliases are expanded, got more');
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('counts a large node once per alias, and an alias as the latest anchor of its name before it', () => {
+    const big = `[${Array.from({ length: 30_000 }, (_, i) => i).join(', ')}]`;
+    expect(problem(`${GOOD}big: &b ${big}\nx: [${Array(7).fill('*b').join(', ')}]\n`)).toBe('expected at most 200000 values nested at most 64 deep once aliases are expanded, got more');
+    // the same aliases after `b` names a scalar: within the limits, so the schema speaks (an unknown key)
+    expect(problem(`${GOOD}big: &b ${big}\nsmall: &b 1\nx: [${Array(7).fill('*b').join(', ')}]\n`)).toBe('big: expected no such key (allowed: id, description, origin, intent, structs, slots, globals, programs, schedule), got a list');
+  });
+
+  it('refuses nesting deeper than 64 levels, in any YAML syntax', () => {
+    expect(problem(`${GOOD}x: ${'['.repeat(70)}${']'.repeat(70)}\n`)).toBe('expected at most 200000 values nested at most 64 deep once aliases are expanded, got more');
+    expect(problem(`${GOOD}x:\n  ${'- '.repeat(70)}y\n`)).toBe('expected at most 200000 values nested at most 64 deep once aliases are expanded, got more');
+    // far deeper than the YAML parser's own recursion: still one line
+    const file = write('deep.yaml', `${'- '.repeat(100_000)}y\n`);
+    expect(errorOf(() => loadScenarioFile(file)).message).toMatch(/^\S+deep\.yaml:1:\d+: Maximum call stack size exceeded$/);
+  });
+
+  it('refuses a file over 1 MiB and anything but a regular file', () => {
+    expect(problem(`${GOOD}# ${'x'.repeat(1 << 20)}\n`)).toMatch(/^expected at most 1048576 bytes, got \d+$/);
+    expect(errorOf(() => loadScenarioFile('/dev/zero')).message).toBe('/dev/zero: expected a regular file');
+    expect(errorOf(() => loadScenarioFile(dir)).message).toBe(`${dir}: expected a regular file`);
+  });
+
+  it.each<[string, (s: string) => string, string]>([
+    ['a schedule step naming a missing program', (s) => s.replace('program: p0, cpu', 'program: p9, cpu'), "schedule[0].program: no program 'p9'"],
+    ['an undeclared variable', (s) => s.replace('{op: drop, var: v,', '{op: drop, var: w,'), "programs[0].ops[1].then[0].var: variable 'w' is not declared in the program's vars"],
+    ['a duplicate name', (s) => s.replace('globals: []', 'globals: [{name: p0, ctype: int}]'), "programs[0].name: duplicate identifier 'p0' (first at globals[0].name)"],
+    ['a value above 2^64-1', (s) => s.replace('then: [{op: drop', "then: [{op: write, ptr: v, field: c, value: '18446744073709551616'}, {op: drop"), 'programs[0].ops[1].then[0].value: expected a decimal integer in [-2^63, 2^64-1] as a string, got string "18446744073709551616"'],
+    ['a repeat of 2^53-1', (s) => s.replace('repeat: 1', 'repeat: 9007199254740991'), 'schedule[0].repeat: expected a repeat count in [1, 1000], got number 9007199254740991'],
+  ])('refuses %s with file, YAML path and what was expected', (_what, change, message) => {
+    expect(problem(change(GOOD))).toBe(message);
+  });
+
+  it('says how many more reference problems there are', () => {
+    expect(problem(GOOD.replace('program: p0, cpu', 'program: p9, cpu').replace('{op: drop, var: v,', '{op: drop, var: w,'))).toMatch(/ \(and 1 more\)$/);
+  });
+
+  it('loads a corpus directory in name order, and refuses a missing one, a file, and duplicate ids', () => {
+    write('b.yaml', GOOD.replace('id: s1', 'id: s2'));
+    write('a.yaml', GOOD);
+    write('notes.txt', 'not a scenario');
+    expect(loadCorpusDir(dir).map((s) => s.id)).toEqual(['s1', 's2']);
+    expect(errorOf(() => loadCorpusDir(join(dir, 'nope'))).oneLine()).toBe(`KPTR_USAGE: ${dir}/nope: cannot list the directory: ENOENT — pass a directory of scenario .yaml files (specs/regressions/ is one)`);
+    expect(errorOf(() => loadCorpusDir(join(dir, 'a.yaml'))).message).toBe(`${dir}/a.yaml: expected a directory`);
+    write('c.yaml', GOOD);
+    expect(errorOf(() => loadCorpusDir(dir)).message).toBe(`${dir}/c.yaml: id: expected an id no other corpus entry has, got 's1' (also in ${dir}/a.yaml)`);
+  });
+
+  it('reads back a written scenario whatever its description holds', () => {
+    const s = loadScenarioFile(write('s.yaml', GOOD));
+    const anyText = fc.oneof(fc.string({ unit: 'binary', minLength: 1 }), fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), minLength: 1 }));
+    fc.assert(fc.property(anyText, (description) => {
+      const file = write('t.yaml', scenarioToYaml({ ...s, description }));
+      expect(loadScenarioFile(file).description).toBe(description);
+    }), { numRuns: 300 });
+  });
+
+  it('writes scenario files without anchors, even when the scenario shares objects', () => {
+    const s = loadScenarioFile(write('s.yaml', GOOD));
+    const shared = { ...s, schedule: [s.schedule[0]!, s.schedule[0]!] };
+    const text = scenarioToYaml(shared);
+    expect(text).not.toMatch(/[&*]\w/);
+    expect(loadScenarioFile(write('t.yaml', text))).toEqual(shared);
   });
 });

@@ -61,18 +61,18 @@ describe('parseScenario', () => {
   });
 
   it.each<[string, (raw: any) => void, string]>([
-    ['a nested op field', (r) => { r.programs[0].ops[6].then[0].cpu = -1; }, 'programs[0].ops[6].then[0].cpu: expected an integer in [0, 4294967295], got number -1'],
+    ['a nested op field', (r) => { r.programs[0].ops[6].then[0].cpu = -1; }, 'programs[0].ops[6].then[0].cpu: expected a CPU number in [0, 4294967295] (a constant of the program), got number -1'],
     ['a missing field', (r) => { delete r.programs[0].ops[1].percpu; }, 'programs[0].ops[1].percpu: expected true or false, got nothing'],
     ['an unknown op', (r) => { r.programs[0].ops[0].op = 'peek'; }, 'programs[0].ops[0].op: expected one of lookup, new, if, xchg, drop, load, store, per_cpu_ptr, this_cpu_ptr, write, read, sum, rcu_lock, rcu_unlock, return, got string "peek"'],
     ['a key of another op', (r) => { r.programs[0].ops[0].cpu = 0; }, 'programs[0].ops[0].cpu: expected no such key (allowed: op, slot, dst), got number 0'],
-    ['a non-identifier', (r) => { r.structs[1].name = 'val-t'; }, 'structs[1].name: expected a C identifier (not a keyword), got string "val-t"'],
-    ['a C keyword', (r) => { r.programs[0].name = 'return'; }, 'programs[0].name: expected a C identifier (not a keyword), got string "return"'],
+    ['a non-identifier', (r) => { r.structs[1].name = 'val-t'; }, 'structs[1].name: expected a C identifier (not a keyword, nor a name the generated C or its headers define), got string "val-t"'],
+    ['a C keyword', (r) => { r.programs[0].name = 'return'; }, 'programs[0].name: expected a C identifier (not a keyword, nor a name the generated C or its headers define), got string "return"'],
     ['a bad enum', (r) => { r.slots[0].home.mapType = 'ringbuf'; }, 'slots[0].home.mapType: expected one of array, hash, lru_hash, percpu_array, percpu_hash, got string "ringbuf"'],
-    ['a number where a string is due', (r) => { r.programs[0].ops[6].then[1].then[0].value = 7; }, 'programs[0].ops[6].then[1].then[0].value: expected a decimal integer as a string, got number 7'],
+    ['a number where a string is due', (r) => { r.programs[0].ops[6].then[1].then[0].value = 7; }, 'programs[0].ops[6].then[1].then[0].value: expected a decimal integer in [-2^63, 2^64-1] as a string, got number 7'],
     ['a bad field path', (r) => { r.programs[0].ops[6].then[2].field = 'c->d'; }, 'programs[0].ops[6].then[2].field: expected a field path like c, arr[2] or inner.x, got string "c->d"'],
     ['a rule on a valid intent', (r) => { r.intent.rule = 'ref.leak'; }, 'intent.rule: expected no such key (allowed: kind), got string "ref.leak"'],
-    ['a list where a mapping is due', (r) => { r.origin = []; }, 'origin: expected a mapping with keys seed, path, index, got a list'],
-    ['zero repeats', (r) => { r.schedule[0].repeat = 0; }, 'schedule[0].repeat: expected an integer >= 1, got number 0'],
+    ['a list where a mapping is due', (r) => { r.origin = []; }, 'origin: expected null or a mapping with keys seed, path, index, got a list'],
+    ['zero repeats', (r) => { r.schedule[0].repeat = 0; }, 'schedule[0].repeat: expected a repeat count in [1, 1000], got number 0'],
   ])('reports %s with its YAML path', (_what, mutate, message) => {
     const raw = good();
     mutate(raw);

@@ -8,6 +8,7 @@ import { emitBatch, emitReproducer } from '../../../../runners/codegen/emit.ts';
 import type { Scenario } from '../../../../types/index.ts';
 import { btfTypes, compileWithDiagnostics, type BtfType } from './clangOutput.helper.ts';
 import { percpuAllocArray } from './percpuAllocArray.fixture.ts';
+import { testLoaderSpec } from './testLoaderSpec.helper.ts';
 import { allOpsScenario, handScenario } from './scenarios.fixture.ts';
 
 let dir: string;
@@ -159,16 +160,12 @@ describe('emitReproducer', () => {
     expect(source).toContain('#include "kptr.h"');
     const { object, stderr } = await compileWithDiagnostics(source, dir, 'reproducer');
     expect(stderr).toBe('');
-    const tags = (await btfTypes(object)).filter((t) => t.kind === 'DECL_TAG').map((t) => t.name);
-    expect(tags).toEqual(
-      expect.arrayContaining([
-        'comment:test_expect_failure',
-        'comment:test_expect_msg=type={{[a-z_]+}}',
-        'comment:test_description=percpu_kptr.direct_deref "quoted"',
-        'comment:test_expect_success',
-        'comment:test_retval=0',
-      ]),
-    );
+    const types = await btfTypes(object);
+    expect(testLoaderSpec(types, 'test_array_map_2')).toEqual({
+      description: 'percpu_kptr.direct_deref "quoted"', expectFailure: true, msgs: ['R1 type=percpu_ptr_ expected=', 'type={{[a-z_]+}}'], retval: null, ignored: [],
+    });
+    expect(testLoaderSpec(types, 'test_array_map_1')).toEqual({ description: 'accepted store', expectFailure: false, msgs: [], retval: 0, ignored: [] });
+    expect(testLoaderSpec(types, 'test_array_map_4')).toEqual({ description: 'accepted delete', expectFailure: false, msgs: [], retval: null, ignored: [] });
   });
 
   it('should reject a note about a program the scenario lacks', () => {

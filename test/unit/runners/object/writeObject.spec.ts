@@ -1,64 +1,56 @@
 import { describe, expect, it } from 'vitest';
+import { readBtfExt } from '../../../../bpf/btf/btfExt.ts';
+import { readBtf } from '../../../../bpf/btf/readBtf.ts';
+import { cTypeName } from '../../../../bpf/btf/typeName.ts';
+import { walkMembers } from '../../../../bpf/btf/walkMembers.ts';
+import type { BtfTypeOf } from '../../../../bpf/btf/kinds.ts';
+import { elfSection, readElf } from '../../../../bpf/elf/readElf.ts';
 import { writeObject } from '../../../../runners/object/writeObject.ts';
 import { percpuAllocArray } from '../../../kernel/scenarios.ts';
-
-/** Just enough of an ELF64 reader to check what libbpf relies on: section names, symbols, relocations. */
-function readElf(bytes: Uint8Array) {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const shoff = Number(v.getBigUint64(40, true));
-  const shnum = v.getUint16(60, true);
-  const shstrndx = v.getUint16(62, true);
-  const sh = Array.from({ length: shnum }, (_, i) => {
-    const at = shoff + i * 64;
-    return { name: v.getUint32(at, true), type: v.getUint32(at + 4, true), offset: Number(v.getBigUint64(at + 24, true)), size: Number(v.getBigUint64(at + 32, true)), link: v.getUint32(at + 40, true), info: v.getUint32(at + 44, true) };
-  });
-  const str = (table: number, off: number): string => {
-    const start = sh[table]!.offset + off;
-    return Buffer.from(bytes.subarray(start, bytes.indexOf(0, start))).toString();
-  };
-  const sections = sh.map((s) => ({ ...s, label: str(shstrndx, s.name) }));
-  const symtab = sections.find((s) => s.type === 2)!;
-  const symbols = Array.from({ length: symtab.size / 24 }, (_, i) => {
-    const at = symtab.offset + i * 24;
-    const info = v.getUint8(at + 4);
-    const shndx = v.getUint16(at + 6, true);
-    return { name: str(symtab.link, v.getUint32(at, true)), bind: info >> 4, type: info & 0xf, section: sections[shndx]?.label ?? '', value: Number(v.getBigUint64(at + 8, true)) };
-  });
-  const relocations = sections.filter((s) => s.type === 9).flatMap((s) => Array.from({ length: s.size / 16 }, (_, i) => {
-    const info = v.getBigUint64(s.offset + i * 16 + 8, true);
-    return { in: sections[s.info]!.label, offset: Number(v.getBigUint64(s.offset + i * 16, true)), symbol: symbols[Number(info >> 32n)]!, type: Number(info & 0xffffffffn) };
-  }));
-  return { machine: v.getUint16(18, true), sections, symbols, relocations, firstGlobal: symtab.info };
-}
 
 describe('writeObject', () => {
   const scenario = percpuAllocArray('wo');
   const elf = readElf(writeObject([scenario]));
+  const symbol = (i: number) => elf.symbols[i]!;
 
-  it('should be an EM_BPF relocatable object with the sections clang gives the same C', () => {
-    expect(elf.machine).toBe(247);
-    expect(elf.sections.map((s) => s.label)).toEqual(['', '.strtab', '?tc', '.rel?tc', 'license', '.maps', '.rodata', '.bss', '.BTF', '.BTF.ext', '.symtab']);
+  it('should be a relocatable object (readElf checks EM_BPF, ET_REL) with the sections clang gives the same C', () => {
+    expect(elf.sections.map((s) => s.name)).toEqual(['', '.strtab', '?tc', '.rel?tc', 'license', '.maps', '.rodata', '.bss', '.BTF', '.BTF.ext', '.symtab']);
   });
 
   it('should give each program a global function symbol in its section, and list locals before globals', () => {
-    const funcs = elf.symbols.filter((s) => s.type === 2);
-    expect(funcs.map((f) => [f.name, f.section, f.bind])).toEqual(scenario.programs.map((p) => [p.name, '?tc', 1]));
-    expect(elf.symbols.slice(0, elf.firstGlobal).every((s) => s.bind === 0)).toBe(true);
-    expect(elf.symbols.slice(elf.firstGlobal).every((s) => s.bind !== 0)).toBe(true);
+    const funcs = elf.symbols.filter((s) => s.type === 'func');
+    expect(funcs.map((f) => [f.name, f.section, f.bind])).toEqual(scenario.programs.map((p) => [p.name, '?tc', 'global']));
+    expect(elf.symbols.slice(0, elf.firstGlobal).every((s) => s.bind === 'local')).toBe(true);
+    expect(elf.symbols.slice(elf.firstGlobal).every((s) => s.bind !== 'local')).toBe(true);
   });
 
   it('should declare the kfuncs the scenario calls as weak undefined externs, called through R_BPF_64_32', () => {
-    const externs = elf.symbols.filter((s) => s.bind === 2).map((s) => [s.name, s.section]);
-    expect(externs).toEqual([['bpf_iter_num_destroy', ''], ['bpf_iter_num_new', ''], ['bpf_iter_num_next', ''], ['bpf_percpu_obj_drop_impl', ''], ['bpf_percpu_obj_new_impl', '']]);
-    const calls = elf.relocations.filter((r) => r.type === 10);
-    expect(new Set(calls.map((r) => r.symbol.name))).toEqual(new Set(externs.map(([n]) => n)));
+    const externs = elf.symbols.filter((s) => s.bind === 'weak').map((s) => [s.name, s.section]);
+    expect(externs).toEqual([['bpf_iter_num_destroy', null], ['bpf_iter_num_new', null], ['bpf_iter_num_next', null], ['bpf_percpu_obj_drop_impl', null], ['bpf_percpu_obj_new_impl', null]]);
+    const calls = elf.relocations.flatMap((r) => r.entries).filter((r) => r.type === 'R_BPF_64_32');
+    expect(new Set(calls.map((r) => symbol(r.symbol).name))).toEqual(new Set(externs.map(([n]) => n)));
   });
 
   it('should relocate map, global and nr_cpus addresses with R_BPF_64_64 against their symbols', () => {
-    const targets = new Set(elf.relocations.filter((r) => r.type === 1).map((r) => `${r.symbol.name}@${r.symbol.section}`));
+    const targets = new Set(elf.relocations.flatMap((r) => r.entries).filter((r) => r.type === 'R_BPF_64_64').map((r) => `${symbol(r.symbol).name}@${symbol(r.symbol).section}`));
     expect(targets).toEqual(new Set(['wo_array@.maps', 'wo_cpu0_field_d@.bss', 'wo_sum_field_c@.bss', 'nr_cpus@.rodata']));
     // every relocation sits on an instruction boundary of its section
-    expect(elf.relocations.every((r) => r.offset % 8 === 0 && r.in === '?tc')).toBe(true);
+    expect(elf.relocations.every((r) => r.target === '?tc' && r.entries.every((e) => e.offset % 8 === 0))).toBe(true);
+  });
+
+  it('should write BTF and .BTF.ext the readers accept: a func_info per program, the map value with its percpu_kptr field', () => {
+    const btf = readBtf(elfSection(elf, '.BTF')!.bytes);
+    const ext = readBtfExt(elfSection(elf, '.BTF.ext')!.bytes, btf);
+    const funcs = ext.funcInfo.flatMap((s) => s.records.map((r) => [s.section, r.insnOff, btf.types[r.typeId]!.name]));
+    expect(funcs).toEqual(elf.symbols.filter((s) => s.type === 'func').map((s) => [s.section, s.value, s.name]));
+    expect([ext.lineInfo, ext.coreRelo]).toEqual([[], []]);
+    const maps = btf.types.find((t): t is BtfTypeOf<'DATASEC'> => t.kind === 'DATASEC' && t.name === '.maps')!;
+    const def = btf.types[(btf.types[maps.vars[0]!.type] as BtfTypeOf<'VAR'>).type] as BtfTypeOf<'STRUCT'>;
+    const value = (btf.types[def.members.find((m) => m.name === 'value')!.type] as BtfTypeOf<'PTR'>).type;
+    expect(walkMembers(btf, value).map((m) => `${cTypeName(btf, m.type)} ${m.path} @${m.bitOffset}`)).toEqual([
+      'long sum @0',
+      'struct wo_val_t __attribute__((btf_type_tag("percpu_kptr"))) * pc @64',
+    ]);
   });
 
   it('should refuse scenarios that cannot share an object, as the C codegen does', () => {

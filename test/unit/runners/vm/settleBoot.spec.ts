@@ -26,7 +26,7 @@ function outcome(over: Partial<BootOutcome> = {}): BootOutcome {
     splats: consoleSplats(fixture('panic-6.12.console.log')),
     unclosed: unclosedScenarios(fixture('panic-6.12.console.log')),
     timedOut: null,
-    consoleTail: 'tail',
+    consoleLog: '/out/.work/vm-6.12/boot0.console.log',
     ...over,
   };
 }
@@ -53,6 +53,14 @@ describe('settleBoot', () => {
     const { observations, remaining } = settleBoot(UNITS, empty, KERNEL);
     expect(remaining).toEqual([]);
     expect(observations.map((o) => o.error?.code)).toEqual(['KPTR_VM_TIMEOUT', 'KPTR_VM_TIMEOUT', 'KPTR_VM_TIMEOUT']);
+  });
+
+  it('should point at the console log file, never copy the guest console into what it reports', () => {
+    const log = outcome().consoleLog;
+    const dead = settleBoot(UNITS, outcome({ channel: parseChannel(''), splats: [], unclosed: [], timedOut: null }), KERNEL);
+    expect(dead.observations[0]?.error?.message).toBe(`the guest died before running any case; kernel console: ${log}`);
+    const hung = settleBoot(UNITS, outcome({ splats: [], timedOut: 'case' }), KERNEL);
+    expect(hung.observations[1]?.splats.at(-1)?.text).toBe(`no result within the case timeout; kernel console: ${log}`);
   });
 
   it('should report a nonzero harness exit as a harness crash', () => {

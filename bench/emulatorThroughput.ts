@@ -1,0 +1,102 @@
+import { loadavg } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { loadObject, Machine } from '../emulator/index.ts';
+import { packBatches } from '../runners/codegen/packBatches.ts';
+import { writeObject } from '../runners/object/writeObject.ts';
+import type { Scenario } from '../types/index.ts';
+
+/** One object's work: its bytes and, per scenario, the schedule and the globals read after each run. */
+export interface EmulatorJob {
+  readonly bytes: Uint8Array;
+  readonly steps: readonly { readonly program: string; readonly cpu: number; readonly repeat: number; readonly globals: readonly string[] }[];
+}
+
+export interface EmulatorTally {
+  readonly runs: number;
+  readonly faults: number;
+}
+
+/**
+ * What the emulator does for a campaign's objects: each object loaded (loadObject + Machine.load) and every
+ * scenario's schedule run on it as the harness would, globals read after each run, the maps freed. Every program runs,
+ * including those a kernel would refuse (the emulator has no verifier yet): their faults are counted.
+ */
+export function emulateJobs(jobs: readonly EmulatorJob[], nrCpus: number): EmulatorTally {
+  let runs = 0, faults = 0;
+  for (const job of jobs) {
+    const m = Machine.load(loadObject(job.bytes, { rodata: { nr_cpus: nrCpus } }), { nrCpus });
+    for (const s of job.steps) {
+      for (let i = 0; i < s.repeat; i++) {
+        if (m.run(s.program, Math.min(s.cpu, nrCpus - 1)).outcome === 'fault') faults++;
+        runs++;
+        m.globals(s.globals);
+      }
+    }
+    faults += m.free().length;
+  }
+  return { runs, faults };
+}
+
+/** The scenarios as the direct writer's objects (maxPerBatch scenarios each), with their schedules. */
+export function emulatorJobs(scenarios: readonly Scenario[], maxPerBatch: number): EmulatorJob[] {
+  return packBatches(scenarios, maxPerBatch).map((b) => ({
+    bytes: writeObject(b),
+    steps: b.flatMap((s) => s.schedule.map((st) => ({ ...st, globals: s.globals.map((g) => g.name) }))),
+  }));
+}
+
+/** passes over the objects before a figure is taken: the JIT settles after two or three (a long campaign's steady state) */
+export const WARM_UP_PASSES = 3;
+
+export interface EmulatorThroughput extends EmulatorTally {
+  readonly threads: number;
+  /** wall time from handing out the objects to the last thread's answer, ms */
+  readonly wallMs: number;
+}
+
+/** emulateJobs over `threads` worker threads (objects dealt round-robin), timed from the moment all are ready. */
+export async function emulatorThroughput(jobs: readonly EmulatorJob[], nrCpus: number, threads: number): Promise<EmulatorThroughput> {
+  // a worker does not inherit tsx's loader: register it, then import the TypeScript entry
+  const entry = new URL('./emulatorWorker.ts', import.meta.url).href;
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
+  const workers = Array.from({ length: threads }, () => new Worker(boot, { eval: true }));
+  try {
+    const message = <T>(w: Worker): Promise<T> => new Promise<T>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    const ready = workers.map((w) => message<string>(w));
+    workers.forEach((w, k) => w.postMessage({ jobs: jobs.filter((_, i) => i % threads === k), nrCpus }));
+    await Promise.all(ready);
+    const done = workers.map((w) => message<EmulatorTally>(w));
+    const t0 = process.hrtime.bigint();
+    workers.forEach((w) => w.postMessage('go'));
+    const tallies = await Promise.all(done);
+    const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    return {
+      threads, wallMs,
+      runs: tallies.reduce((a, t) => a + t.runs, 0),
+      faults: tallies.reduce((a, t) => a + t.faults, 0),
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/**
+ * Prints the emulator's figures for `scenarios`: load + run per scenario with direct-writer objects, in one thread
+ * (CPU time of this process, the figure to compare across machines) and over one worker thread per core (wall).
+ */
+export async function printEmulatorFigures(scenarios: readonly Scenario[], nrCpus: number, maxPerBatch: number, threads: number): Promise<void> {
+  const jobs = emulatorJobs(scenarios, maxPerBatch);
+  for (let i = 0; i < WARM_UP_PASSES; i++) emulateJobs(jobs, nrCpus);
+  const c0 = process.cpuUsage();
+  const one = emulateJobs(jobs, nrCpus);
+  const cu = process.cpuUsage(c0);
+  const cpuMs = (cu.user + cu.system) / 1000;
+  const many = await emulatorThroughput(jobs, nrCpus, threads);
+  const rate = (ms: number): string => (scenarios.length / (ms / 1000)).toFixed(0);
+  process.stdout.write(`emulator: ${scenarios.length} scenarios in ${jobs.length} direct-writer objects, ${one.runs} runs (${one.faults} faults: programs a kernel would refuse run too), ${nrCpus} CPUs\n`);
+  process.stdout.write(`emulator load + run, one thread: ${rate(cpuMs)} scenarios per CPU-second (${(cpuMs * 1000 / scenarios.length).toFixed(0)} µs each)\n`);
+  process.stdout.write(`emulator load + run, ${many.threads} threads: ${rate(many.wallMs)} scenarios/s wall (load average ${loadavg()[0]?.toFixed(1)})\n`);
+}

@@ -1,0 +1,36 @@
+/** A NUL-separated string table (ELF .strtab, the BTF string section): offset 0 is "", each string stored once. */
+export class StringTable {
+  private readonly parts: string[] = [''];
+  private readonly offsets = new Map<string, number>([['', 0]]);
+  private size = 1;
+
+  add(s: string): number {
+    const known = this.offsets.get(s);
+    if (known !== undefined) return known;
+    const off = this.size;
+    this.parts.push(s);
+    this.offsets.set(s, off);
+    this.size += Buffer.byteLength(s) + 1;
+    return off;
+  }
+
+  bytes(): Uint8Array {
+    return Buffer.from(this.parts.map((p) => `${p}\0`).join(''));
+  }
+}
+
+/**
+ * A lookup of the NUL-terminated string at a byte offset of a string table: null when the offset is outside the table
+ * or the string is unterminated. The table is decoded once (ASCII, as clang's names are, is sliced directly).
+ */
+export function stringReader(table: Uint8Array): (off: number) => string | null {
+  const buf = Buffer.from(table.buffer, table.byteOffset, table.byteLength);
+  const ascii = table.every((b) => b < 0x80);
+  const text = ascii ? buf.toString('latin1') : '';
+  return (off) => {
+    if (!Number.isInteger(off) || off < 0 || off >= table.length) return null;
+    const end = table.indexOf(0, off);
+    if (end < 0) return null;
+    return ascii ? text.slice(off, end) : buf.toString('utf8', off, end);
+  };
+}

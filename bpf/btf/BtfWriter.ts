@@ -1,0 +1,127 @@
+import { StringTable } from '../StringTable.ts';
+import { BTF_FUNC_LINKAGE, BTF_INT_ENCODING, BTF_KIND as KIND, BTF_MAGIC, BTF_VAR_LINKAGE, BTF_VERSION, type BtfMember, type BtfVarSecinfo, type FuncLinkage, type VarLinkage } from './kinds.ts';
+
+/**
+ * A BTF writer (include/uapi/linux/btf.h, Documentation/bpf/btf.rst): types are appended one by one and
+ * get ids in order (0 is void); structurally equal anonymous types are shared, as clang shares them.
+ */
+
+/** size of a struct reserved but not yet defined (no real struct is that large) */
+const RESERVED = 0xffffffff;
+
+/** A struct member as the writer takes it (no bitfields). */
+export type BtfWriterMember = Pick<BtfMember, 'name' | 'type' | 'bitOffset'>;
+
+export class BtfWriter {
+  /** one record per type, index = id - 1 */
+  private readonly records: number[][] = [];
+  private readonly strings = new StringTable();
+  private readonly shared = new Map<string, number>();
+
+  /** Offset of `s` in the string section (also used by .BTF.ext for section names). */
+  str(s: string): number {
+    return this.strings.add(s);
+  }
+
+  int(name: string, bytes: number, signed: boolean): number {
+    return this.once(`int:${name}`, () => this.add(name, KIND.INT, 0, bytes, [((signed ? BTF_INT_ENCODING.SIGNED : 0) << 24) | (bytes * 8)]));
+  }
+
+  ptr(target: number): number {
+    return this.once(`ptr:${target}`, () => this.add('', KIND.PTR, 0, target));
+  }
+
+  typedef(name: string, target: number): number {
+    return this.once(`typedef:${name}`, () => this.add(name, KIND.TYPEDEF, 0, target));
+  }
+
+  const(target: number): number {
+    return this.once(`const:${target}`, () => this.add('', KIND.CONST, 0, target));
+  }
+
+  volatile(target: number): number {
+    return this.once(`volatile:${target}`, () => this.add('', KIND.VOLATILE, 0, target));
+  }
+
+  typeTag(tag: string, target: number): number {
+    return this.once(`tag:${tag}:${target}`, () => this.add(tag, KIND.TYPE_TAG, 0, target));
+  }
+
+  /** An array of `count` elements of `elem`, indexed by clang's `__ARRAY_SIZE_TYPE__`. */
+  array(elem: number, count: number): number {
+    const index = this.int('__ARRAY_SIZE_TYPE__', 4, false);
+    return this.once(`array:${elem}:${count}`, () => this.add('', KIND.ARRAY, 0, 0, [elem, index, count]));
+  }
+
+  /** A struct (name '' for anonymous); members in order, offsets in bits. */
+  struct(name: string, size: number, members: readonly BtfWriterMember[]): number {
+    return this.add(name, KIND.STRUCT, members.length, size, members.flatMap((m) => [this.str(m.name), m.type, m.bitOffset]));
+  }
+
+  /** Reserves an id for a struct whose members refer to it or to structs defined later; fill it with defineStruct. */
+  reserveStruct(): number {
+    return this.add('', KIND.STRUCT, 0, RESERVED);
+  }
+
+  funcProto(ret: number, params: readonly { readonly name: string; readonly type: number }[]): number {
+    const key = `proto:${ret}:${params.map((p) => `${p.name}=${p.type}`).join(',')}`;
+    return this.once(key, () => this.add('', KIND.FUNC_PROTO, params.length, ret, params.flatMap((p) => [this.str(p.name), p.type])));
+  }
+
+  func(name: string, proto: number, linkage: FuncLinkage): number {
+    return this.add(name, KIND.FUNC, BTF_FUNC_LINKAGE[linkage], proto);
+  }
+
+  variable(name: string, type: number, linkage: VarLinkage): number {
+    return this.add(name, KIND.VAR, 0, type, [BTF_VAR_LINKAGE[linkage]]);
+  }
+
+  datasec(name: string, size: number, vars: readonly BtfVarSecinfo[]): number {
+    return this.add(name, KIND.DATASEC, vars.length, size, vars.flatMap((v) => [v.type, v.offset, v.size]));
+  }
+
+  /** Fills a struct reserved with reserveStruct. */
+  defineStruct(id: number, name: string, size: number, members: readonly BtfWriterMember[]): void {
+    if (this.records[id - 1]?.[2] !== RESERVED) throw new Error(`BTF id ${id} is not a reserved struct`);
+    this.records[id - 1] = [this.str(name), info(KIND.STRUCT, members.length), size, ...members.flatMap((m) => [this.str(m.name), m.type, m.bitOffset])];
+  }
+
+  /** The .BTF section: header, types, strings. */
+  encode(): Uint8Array {
+    const words = this.records.flat();
+    const typeBytes = words.length * 4;
+    const strings = this.strings.bytes();
+    const strBytes = strings.length;
+    const out = new Uint8Array(24 + typeBytes + strBytes);
+    const view = new DataView(out.buffer);
+    view.setUint16(0, BTF_MAGIC, true);
+    view.setUint8(2, BTF_VERSION);
+    view.setUint8(3, 0); // flags
+    view.setUint32(4, 24, true); // hdr_len
+    view.setUint32(8, 0, true); // type_off
+    view.setUint32(12, typeBytes, true);
+    view.setUint32(16, typeBytes, true); // str_off
+    view.setUint32(20, strBytes, true);
+    words.forEach((w, i) => view.setUint32(24 + i * 4, w >>> 0, true));
+    out.set(strings, 24 + typeBytes);
+    return out;
+  }
+
+  private add(name: string, kind: number, vlen: number, sizeOrType: number, extra: readonly number[] = []): number {
+    this.records.push([this.str(name), info(kind, vlen), sizeOrType, ...extra]);
+    return this.records.length;
+  }
+
+  /** The id `make` gave for `key` the first time; later calls with the same key get it again (shared types). */
+  once(key: string, make: () => number): number {
+    const known = this.shared.get(key);
+    if (known !== undefined) return known;
+    const id = make();
+    this.shared.set(key, id);
+    return id;
+  }
+}
+
+function info(kind: number, vlen: number): number {
+  return ((kind << 24) | vlen) >>> 0;
+}

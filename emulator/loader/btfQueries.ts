@@ -1,0 +1,57 @@
+import type { Btf, BtfType } from '../../bpf/btf/kinds.ts';
+import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
+import { typeSize } from '../../bpf/btf/typeSize.ts';
+import type { KptrField } from './objectSpec.ts';
+
+/** The questions the loader and the machine ask of an object's BTF, beyond bpf/btf's own helpers. */
+
+/** For an integer or enum type: whether it is signed (BTF_INT_SIGNED, or an enum's kind_flag); else null. */
+export function signedness(btf: Btf, id: number): boolean | null {
+  const t = btf.types[skipModifiers(btf, id)];
+  if (t?.kind === 'INT') return t.encoding === 'SIGNED';
+  if (t?.kind === 'ENUM' || t?.kind === 'ENUM64') return t.signed;
+  return null;
+}
+
+/** A pointer member `T __kptr *` / `T __percpu_kptr *`: PTR → TYPE_TAG → (modifiers) → STRUCT, as clang emits it. */
+function kptrOf(btf: Btf, id: number, offset: number): KptrField | null {
+  const p = btf.types[skipModifiers(btf, id)];
+  if (p?.kind !== 'PTR') return null;
+  const tag = btf.types[p.type];
+  if (tag?.kind !== 'TYPE_TAG' || (tag.name !== 'kptr' && tag.name !== 'percpu_kptr')) return null;
+  const pointeeTypeId = skipModifiers(btf, tag.type);
+  const s = btf.types[pointeeTypeId];
+  return { offset, tag: tag.name, pointeeTypeId, pointee: s?.name ?? '' };
+}
+
+/**
+ * The kptr fields of a value of type `id` at byte `base` (btf_parse_fields for BPF_KPTR_*): members of structs,
+ * nested structs and arrays of them.
+ */
+export function kptrFields(btf: Btf, id: number, base = 0): KptrField[] {
+  const direct = kptrOf(btf, id, base);
+  if (direct) return [direct];
+  const t = btf.types[skipModifiers(btf, id)];
+  if (!t) return [];
+  switch (t.kind) {
+    case 'STRUCT':
+      return t.members.flatMap((m) => (m.bitOffset % 8 === 0 ? kptrFields(btf, m.type, base + m.bitOffset / 8) : []));
+    case 'ARRAY': {
+      const size = typeSize(btf, t.type) ?? 0;
+      const one = kptrFields(btf, t.type, 0);
+      if (one.length === 0) return [];
+      return Array.from({ length: t.nelems }, (_, i) => one.map((f) => ({ ...f, offset: base + i * size + f.offset }))).flat();
+    }
+    default:
+      return [];
+  }
+}
+
+/** Every DATASEC of the BTF by name, with its id. */
+export function datasecs(btf: Btf): Map<string, { readonly id: number; readonly type: Extract<BtfType, { kind: 'DATASEC' }> }> {
+  const out = new Map<string, { readonly id: number; readonly type: Extract<BtfType, { kind: 'DATASEC' }> }>();
+  btf.types.forEach((type, id) => {
+    if (type.kind === 'DATASEC') out.set(type.name, { id, type });
+  });
+  return out;
+}

@@ -1,0 +1,173 @@
+import { readBtf } from '../../bpf/btf/readBtf.ts';
+import { readBtfExt, type BtfExt } from '../../bpf/btf/btfExt.ts';
+import type { Btf } from '../../bpf/btf/kinds.ts';
+import { elfSection, readElf, type ElfFile, type ElfRelocationEntry, type ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
+import { SHF, SHT } from '../../bpf/elf/elfAbi.ts';
+import { ObjectFormatError } from '../../bpf/ObjectFormatError.ts';
+import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
+import { typeSize } from '../../bpf/btf/typeSize.ts';
+import { datasecs, kptrFields, signedness } from './btfQueries.ts';
+import {
+  BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MAP_TYPE_IDS,
+  type BpfMapType, type BpfObjectSpec, type DatasecVar, type KfuncSpec, type MapSpec,
+} from './objectSpec.ts';
+import { ProgramLinker, type ObjectIndex } from './ProgramLinker.ts';
+
+export interface LoadOptions {
+  /** `.rodata` variables set before load, as a skeleton's `rodata->nr_cpus = n` (names absent from the object are ignored) */
+  readonly rodata?: Readonly<Record<string, number | bigint>>;
+}
+
+const MAP_TYPES = Object.fromEntries(Object.entries(MAP_TYPE_IDS).map(([k, v]) => [v, k])) as Record<number, BpfMapType>;
+const INTERNAL = /^\.(bss|data|rodata)(\..+)?$/;
+type Datasecs = ReturnType<typeof datasecs>;
+
+/**
+ * A BPF object's bytes → what libbpf (v1.1, bpf_object__open + the relocation half of bpf_object__load) would make
+ * of it: programs from the STT_FUNC symbols of executable sections, typed by their SEC() name; maps from the `.maps`
+ * BTF and the internal .bss/.data/.rodata(.*) maps; every relocation applied (maps, globals, kfunc externs from
+ * `.ksyms`, weak externs, subprogram calls, CO-RE TYPE_ID_LOCAL); kptr fields from BTF type tags.
+ * @throws ObjectFormatError (KPTR_OBJECT_MALFORMED) naming the section and byte offset of the first thing it cannot use
+ */
+export function loadObject(bytes: Uint8Array, options: LoadOptions = {}): BpfObjectSpec {
+  const elf = readElf(bytes);
+  const btfSection = elfSection(elf, '.BTF');
+  if (!btfSection) throw new ObjectFormatError('.BTF', 0, 'the object has no .BTF section (libbpf needs it for .maps and kfunc externs: build with clang -g)');
+  const btf = readBtf(btfSection.bytes);
+  const extSection = elfSection(elf, '.BTF.ext');
+  const ext: BtfExt | null = extSection ? readBtfExt(extSection.bytes, btf) : null;
+
+  const licenseSection = elfSection(elf, 'license');
+  const license = licenseSection ? Buffer.from(licenseSection.bytes).toString('latin1').replace(/\0.*$/s, '') : '';
+
+  const secs = datasecs(btf);
+  const maps = [...btfMaps(elf, btf, secs), ...internalMaps(elf, btf, secs, options.rodata ?? {})];
+  const kfuncs = ksymsFuncs(elf, btf, secs);
+  const index = indexObject(elf, ext, maps, kfuncs);
+  const programs = elf.symbols
+    .filter((s) => s.type === 'func' && s.section !== null && s.section !== '.text' && index.codeSections.has(s.section))
+    .map((s) => ProgramLinker.link(index, s));
+  return { license, programs, maps, kfuncs, btf };
+}
+
+function indexObject(elf: ElfFile, ext: BtfExt | null, maps: readonly MapSpec[], kfuncs: readonly KfuncSpec[]): ObjectIndex {
+  const relocs = new Map<string, { section: string; byInsn: Map<number, { k: number; e: ElfRelocationEntry }> }>();
+  for (const r of elf.relocations) {
+    relocs.set(r.target, { section: r.name, byInsn: new Map(r.entries.map((e, k) => [e.offset / 8, { k, e }])) });
+  }
+  return {
+    elf,
+    kfuncByName: new Map(kfuncs.map((k, i) => [k.name, i])),
+    codeSections: new Map(elf.sections.filter((s) => (s.flags & SHF.EXECINSTR) !== 0).map((s) => [s.name, s])),
+    code: new Map(),
+    relocs,
+    core: new Map((ext?.coreRelo ?? []).map((c) => [c.section, new Map(c.records.map((r) => [r.insnOff / 8, r]))])),
+    funcInfo: new Map((ext?.funcInfo ?? []).map((f) => [f.section, new Map(f.records.map((r) => [r.insnOff, r.typeId]))])),
+    mapByName: new Map(maps.flatMap((m, i) => (m.internal === null ? [[m.name, i] as const] : []))),
+    mapBySection: new Map(maps.flatMap((m, i) => (m.internal ? [[m.internal.section, i] as const] : []))),
+  };
+}
+
+/** `__uint(name, n)` is `int (*name)[n]`; `__type(name, T)` is `T *name` */
+function mapDefField(btf: Btf, typeId: number): { readonly uint: number | null; readonly pointee: number } {
+  const p = btf.types[skipModifiers(btf, typeId)];
+  if (p?.kind !== 'PTR') return { uint: null, pointee: 0 };
+  const a = btf.types[p.type];
+  return { uint: a?.kind === 'ARRAY' ? a.nelems : null, pointee: p.type };
+}
+
+/** Maps of the `.maps` section, from its DATASEC (libbpf bpf_object__init_user_btf_maps / parse_btf_map_def). */
+function btfMaps(elf: ElfFile, btf: Btf, secs: Datasecs): MapSpec[] {
+  if (!elfSection(elf, '.maps')) return [];
+  const sec = secs.get('.maps');
+  if (!sec) throw new ObjectFormatError('.maps', 0, 'no DATASEC .maps in .BTF for the .maps section');
+  return sec.type.vars.map((v) => {
+    const fail = (what: string): never => {
+      throw new ObjectFormatError('.maps', v.offset, what);
+    };
+    const variable = btf.types[v.type];
+    if (variable?.kind !== 'VAR') return fail(`DATASEC .maps entry [${v.type}] is not a VAR`);
+    const def = btf.types[skipModifiers(btf, variable.type)];
+    if (def?.kind !== 'STRUCT') return fail(`map ${variable.name}: its definition is not a struct`);
+    let type: number | null = null, maxEntries: number | null = null, flags = 0;
+    let keySize: number | null = null, valueSize: number | null = null, keyTypeId: number | null = null, valueTypeId: number | null = null;
+    for (const m of def.members) {
+      const f = mapDefField(btf, m.type);
+      switch (m.name) {
+        case 'type': type = f.uint; break;
+        case 'max_entries': maxEntries = f.uint; break;
+        case 'map_flags': flags = f.uint ?? 0; break;
+        case 'key_size': keySize = f.uint; break;
+        case 'value_size': valueSize = f.uint; break;
+        case 'key': keyTypeId = f.pointee; keySize = typeSize(btf, f.pointee); break;
+        case 'value': valueTypeId = f.pointee; valueSize = typeSize(btf, f.pointee); break;
+        default: fail(`map ${variable.name}: unsupported map definition field '${m.name}'`);
+      }
+    }
+    const mapType = type === null ? null : MAP_TYPES[type];
+    if (!mapType) return fail(`map ${variable.name}: map type ${type ?? '(none)'} is not one the emulator knows (array, hash, lru_hash, percpu_array, percpu_hash)`);
+    if (maxEntries === null || maxEntries < 1) return fail(`map ${variable.name}: max_entries must be set and positive`);
+    if (keySize === null || valueSize === null || keySize < 1 || valueSize < 1) return fail(`map ${variable.name}: key and value sizes must be known and positive`);
+    return {
+      name: variable.name, type: mapType, keySize, valueSize, maxEntries, flags, keyTypeId, valueTypeId,
+      internal: null, initial: null, kptrFields: valueTypeId === null ? [] : kptrFields(btf, valueTypeId), vars: [],
+    };
+  });
+}
+
+/** .bss/.data/.rodata(.*) sections as one-element ARRAY maps (libbpf bpf_object__init_internal_map). */
+function internalMaps(elf: ElfFile, btf: Btf, secs: Datasecs, rodata: Readonly<Record<string, number | bigint>>): MapSpec[] {
+  const out: MapSpec[] = [];
+  const objectsBySection = new Map<string, Map<string, ElfSymbolEntry>>();
+  for (const x of elf.symbols) {
+    if (x.type !== 'object' || x.section === null) continue;
+    let m = objectsBySection.get(x.section);
+    if (!m) objectsBySection.set(x.section, (m = new Map()));
+    m.set(x.name, x);
+  }
+  for (const s of elf.sections) {
+    const m = INTERNAL.exec(s.name);
+    if (!m || (s.flags & SHF.ALLOC) === 0 || (s.flags & SHF.EXECINSTR) !== 0 || s.size === 0) continue;
+    const kind = m[1] as 'bss' | 'data' | 'rodata';
+    const sec = secs.get(s.name);
+    const symbols = objectsBySection.get(s.name) ?? new Map<string, ElfSymbolEntry>();
+    const initial = new Uint8Array(s.size);
+    if (s.type !== SHT.NOBITS) initial.set(s.bytes);
+    const vars: DatasecVar[] = (sec?.type.vars ?? []).map((v) => {
+      const variable = btf.types[v.type];
+      if (variable?.kind !== 'VAR') throw new ObjectFormatError(s.name, v.offset, `DATASEC ${s.name} entry [${v.type}] is not a VAR`);
+      // btf_fixup_datasec: clang-16 leaves DATASEC offsets 0, libbpf takes each variable's from its ELF symbol
+      const sym = symbols.get(variable.name);
+      const offset = sym ? sym.value : v.offset;
+      if (offset + v.size > s.size) throw new ObjectFormatError(s.name, offset, `variable ${variable.name} (${v.size} bytes) runs past the section's ${s.size} bytes`);
+      return { name: variable.name, offset, size: v.size, typeId: variable.type, signed: signedness(btf, variable.type) };
+    });
+    if (kind === 'rodata') {
+      for (const v of vars) {
+        const value = rodata[v.name];
+        if (value === undefined) continue;
+        const u = BigInt.asUintN(64, BigInt(value));
+        for (let i = 0; i < v.size; i++) initial[v.offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);
+      }
+    }
+    const fields = vars.flatMap((v) => kptrFields(btf, v.typeId, v.offset));
+    out.push({
+      name: s.name, type: 'array', keySize: 4, valueSize: s.size, maxEntries: 1,
+      flags: (kind === 'rodata' ? BPF_F_RDONLY_PROG : 0) | (fields.length === 0 ? BPF_F_MMAPABLE : 0),
+      keyTypeId: null, valueTypeId: sec?.id ?? null, internal: { section: s.name, kind }, initial, kptrFields: fields, vars,
+    });
+  }
+  return out;
+}
+
+/** Kfunc externs: FUNCs of the `.ksyms` DATASEC, weak when their ELF symbol is. */
+function ksymsFuncs(elf: ElfFile, btf: Btf, secs: Datasecs): KfuncSpec[] {
+  const sec = secs.get('.ksyms');
+  if (!sec) return [];
+  return sec.type.vars.flatMap((v) => {
+    const f = btf.types[v.type];
+    if (f?.kind !== 'FUNC') return [];
+    const sym = elf.symbols.find((s) => s.name === f.name && s.section === null);
+    return [{ name: f.name, btfFuncId: v.type, weak: sym?.bind === 'weak' }];
+  });
+}

@@ -1,0 +1,222 @@
+import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../../bpf/asm/opcode.ts';
+import { AddressSpace, FREED, formatAddress, MachineFault } from '../memory/AddressSpace.ts';
+import { compileCode, execute, MAX_BPF_STACK, newRegs, type CallEnv, type Code, type ExecOptions, type Regs } from '../interpreter/execute.ts';
+import type { BpfObjectSpec, BpfProgType, DatasecVar, ProgramSpec } from '../loader/objectSpec.ts';
+import { Heap, type FreedMemory, type TypeFacts } from './Heap.ts';
+import { MapStore } from './MapStore.ts';
+import { helperCall, type Call, type RunContext } from './helpers.ts';
+import { kfuncCall } from './kfuncs.ts';
+import { readGlobal } from './globals.ts';
+import { btfTypeFacts } from './btfTypeFacts.ts';
+
+export interface MachineOptions {
+  /** CPUs of the emulated machine (libbpf_num_possible_cpus()): per-CPU values exist for 0..nrCpus-1 */
+  readonly nrCpus: number;
+  /** how the allocator reuses memory freed after a grace period (default 'zeroed'); see FreedMemory */
+  readonly freedMemory?: FreedMemory;
+  /** instructions one run may execute before it is stopped as a fault (default 1,000,000) */
+  readonly maxInsns?: number;
+}
+
+/** A run that ended in a fault: what the kernel would print as an Oops, as data. */
+export interface Oops {
+  readonly program: string;
+  readonly cpu: number;
+  /** instruction index (the kernel's numbering: ld_imm64 counts two) */
+  readonly insn: number;
+  /** the faulting address (`0xff00000300000010`), or null when the fault is not a memory access */
+  readonly address: string | null;
+  readonly why: string;
+}
+
+/** One BPF_PROG_TEST_RUN of a program. */
+export type RunResult =
+  | {
+      readonly outcome: 'exit';
+      readonly program: string;
+      readonly cpu: number;
+      /** r0 as the harness reports `retval` (a 32-bit int) */
+      readonly retval: number;
+      /** all of r0, unsigned decimal */
+      readonly r0: string;
+    }
+  | { readonly outcome: 'fault'; readonly program: string; readonly cpu: number; readonly oops: Oops };
+
+/** MAX_CALL_FRAMES */
+const MAX_CALL_FRAMES = 8;
+/** sizeof(struct __sk_buff): a tc program's ctx */
+const SK_BUFF_SIZE = 192;
+
+interface LoadedProgram {
+  readonly spec: ProgramSpec;
+  /** compiled on the first run */
+  code: Code | null;
+}
+
+/**
+ * A userspace machine with `nrCpus` CPUs that has loaded one BPF object: its maps exist, and programs run on a chosen
+ * CPU as BPF_PROG_TEST_RUN would run them, with the kernel's run-time semantics (per-CPU values, helpers, kfuncs,
+ * object lifetimes: an RCU grace period ends after every run). Nothing here throws for a program's misbehaviour: a
+ * fault comes back as an Oops in the RunResult.
+ */
+export class Machine implements CallEnv {
+  readonly mem = new AddressSpace();
+  readonly nrCpus: number;
+  private readonly heap: Heap;
+  private readonly maps: MapStore[];
+  private readonly programs = new Map<string, LoadedProgram>();
+  private readonly kfuncs: readonly Call[];
+  private readonly stacks: number[] = [];
+  private readonly ctxRegions: Readonly<Record<BpfProgType, number>>;
+  private readonly maxInsns: number;
+  private readonly regs: Regs = newRegs();
+  /** value regions of map elements removed during the current run */
+  private readonly retired: number[] = [];
+  private readonly run_: RunContext;
+  private readonly execOptions: ExecOptions;
+  private freed = false;
+  private globalIndex: Map<string, { readonly map: MapStore; readonly v: DatasecVar }> | null = null;
+
+  private constructor(readonly object: BpfObjectSpec, options: MachineOptions, types: TypeFacts) {
+    if (!Number.isInteger(options.nrCpus) || options.nrCpus < 1) throw new RangeError(`nrCpus must be a positive integer, not ${options.nrCpus}`);
+    this.nrCpus = options.nrCpus;
+    this.maxInsns = options.maxInsns ?? 1_000_000;
+    this.heap = new Heap(this.mem, this.nrCpus, types, options.freedMemory ?? 'zeroed');
+    this.maps = object.maps.map((m, i) => new MapStore(m, i, this.mem, this.heap, this.nrCpus, this.retired));
+    this.kfuncs = object.kfuncs.map((k) => kfuncCall(k.name));
+    for (let f = 0; f < MAX_CALL_FRAMES; f++) this.stacks.push(this.mem.add('stack', `stack frame ${f}`, MAX_BPF_STACK));
+    // fentry's ctx: the traced function's arguments (bpf_fentry_test1(1)); syscall runs without ctx_in (NULL)
+    const fentryArgs = new Uint8Array(8);
+    fentryArgs[0] = 1;
+    this.ctxRegions = {
+      BPF_PROG_TYPE_SCHED_CLS: this.mem.add('ctx', 'ctx (struct __sk_buff)', SK_BUFF_SIZE, false),
+      BPF_PROG_TYPE_SYSCALL: -1,
+      BPF_PROG_TYPE_TRACING: this.mem.add('ctx', 'ctx (fentry arguments)', fentryArgs, false),
+    };
+    for (const p of object.programs) this.programs.set(p.name, { spec: p, code: null });
+    this.run_ = { mem: this.mem, heap: this.heap, maps: this.maps, nrCpus: this.nrCpus, cpu: 0, rcuDepth: 0 };
+    this.execOptions = { stacks: this.stacks, maxInsns: this.maxInsns, scratch: new Int32Array(2), frames: [] };
+  }
+
+  /** Creates the object's maps (with .rodata as the loader set it) on a new machine. */
+  static load(object: BpfObjectSpec, options: MachineOptions): Machine {
+    return new Machine(object, options, btfTypeFacts(object.btf));
+  }
+
+  /** program names, in object order */
+  programNames(): string[] {
+    return this.object.programs.map((p) => p.name);
+  }
+
+  hasProgram(name: string): boolean {
+    return this.programs.has(name);
+  }
+
+  /**
+   * BPF_PROG_TEST_RUN of `program` with the calling thread pinned to `cpu`. The RCU grace period that follows ends
+   * the life of everything the run freed.
+   * @throws RangeError for an unknown program or a CPU outside 0..nrCpus-1 (the caller's mistake, not the program's)
+   */
+  run(program: string, cpu: number): RunResult {
+    const p = this.programs.get(program);
+    if (!p) throw new RangeError(`no program ${program} in the object`);
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.nrCpus) throw new RangeError(`cpu ${cpu} does not exist (nr_cpus=${this.nrCpus})`);
+    if (this.freed) throw new RangeError('the machine\'s maps were freed');
+    this.run_.cpu = cpu;
+    this.run_.rcuDepth = 0;
+    const regs = this.regs;
+    regs.lo.fill(0);
+    regs.hi.fill(0);
+    const ctxRegion = this.ctxRegions[p.spec.progType];
+    if (ctxRegion > 0) regs.hi[1] = AddressSpace.hiOf(ctxRegion);
+    p.code ??= compileCode(p.spec.insns);
+    const r = execute(p.code, this, regs, this.execOptions);
+    this.gracePeriod(cpu);
+    if (r.kind === 'exit') {
+      const r0 = r.hi === 0 ? String(r.lo >>> 0) : ((BigInt(r.hi >>> 0) << 32n) | BigInt(r.lo >>> 0)).toString();
+      return { outcome: 'exit', program, cpu, retval: r.lo, r0 };
+    }
+    return { outcome: 'fault', program, cpu, oops: { program, cpu, insn: r.insn, address: r.hi === null ? null : formatAddress(r.hi, r.lo), why: r.why } };
+  }
+
+  private gracePeriod(cpu: number): void {
+    this.heap.gracePeriod(cpu);
+    if (this.retired.length === 0) return;
+    for (const r of this.retired) this.mem.states[r] = FREED;
+    this.retired.length = 0;
+  }
+
+  /**
+   * Values of globals in .bss/.data/.rodata as the harness reports them (decimal strings, signed per BTF), by name;
+   * null for a name that is not an integer global of those sections. Without names: every integer global there.
+   */
+  globals(names?: readonly string[]): Record<string, string | null> {
+    const index = (this.globalIndex ??= this.indexGlobals());
+    const out: Record<string, string | null> = {};
+    for (const name of names ?? [...index.keys()]) {
+      const g = index.get(name);
+      if (!g) {
+        out[name] = null;
+        continue;
+      }
+      if (!names && g.v.signed === null) continue;
+      const region = g.map.valueRegion(0, 0);
+      out[name] = region < 0 ? null : readGlobal(this.mem.view, this.mem.baseOf(region), g.v);
+    }
+    return out;
+  }
+
+  /** the variables of .bss, .data and .rodata (the sections the harness reads globals from), by name */
+  private indexGlobals(): Map<string, { readonly map: MapStore; readonly v: DatasecVar }> {
+    const index = new Map<string, { map: MapStore; v: DatasecVar }>();
+    for (const map of this.maps) {
+      const internal = map.spec.internal;
+      if (!internal || internal.section !== `.${internal.kind}`) continue;
+      for (const v of map.spec.vars) index.set(v.name, { map, v });
+    }
+    return index;
+  }
+
+  /**
+   * The maps are freed (the object is closed): every kptr field still set releases its object. Returns the faults
+   * this meets (a field holding an object already freed), one line each, as the kernel would splat them.
+   */
+  free(): string[] {
+    if (this.freed) return [];
+    this.freed = true;
+    const problems = this.maps.flatMap((m) => m.destroy());
+    this.gracePeriod(0);
+    return problems;
+  }
+
+  /** objects allocated and not yet freed */
+  liveObjects(): number {
+    return this.heap.live();
+  }
+
+  // CallEnv: what instructions reach through calls and ld_imm64
+
+  helper(id: number, regs: Regs): void {
+    helperCall(id)(this.run_, regs);
+  }
+
+  kfunc(imm: number, regs: Regs): void {
+    const k = this.kfuncs[imm];
+    if (!k) throw new MachineFault(`kfunc call #${imm} names no kfunc of the object`);
+    k(this.run_, regs);
+  }
+
+  ldImm64(src: number, imm: number, nextImm: number, regs: Regs, dst: number): void {
+    const m = this.maps[imm];
+    if (!m) throw new MachineFault(`ld_imm64 src_reg ${src}: map #${imm} does not exist`);
+    if (src === BPF_PSEUDO_MAP_FD) {
+      regs.lo[dst] = 0;
+      regs.hi[dst] = AddressSpace.hiOf(m.handle);
+    } else if (src === BPF_PSEUDO_MAP_VALUE) {
+      regs.lo[dst] = nextImm;
+      regs.hi[dst] = AddressSpace.hiOf(m.valueRegion(0, this.run_.cpu));
+    } else {
+      throw new MachineFault(`ld_imm64 with src_reg ${src} is not supported`);
+    }
+  }
+}

@@ -1,0 +1,185 @@
+import { AddressSpace, MachineFault, RCU_FREED } from '../memory/AddressSpace.ts';
+import type { MapSpec } from '../loader/objectSpec.ts';
+import type { Heap } from './Heap.ts';
+
+/** errno values helpers return negated (include/uapi/asm-generic/errno-base.h) */
+export const E2BIG = 7, ENOENT = 2, EEXIST = 17, EINVAL = 22;
+/** bpf_map_update_elem flags */
+const BPF_NOEXIST = 1, BPF_EXIST = 2;
+
+/** One element: a value region, or one per CPU for per-CPU maps. */
+interface Element {
+  readonly regions: readonly number[];
+}
+
+/**
+ * One map's elements in the address space, with the kernel's update/delete semantics for the types kptr-conform uses.
+ * Every path that replaces or removes a value frees its kptr fields (bpf_obj_free_fields): an array update, a hash
+ * replace or delete, an LRU eviction, and the map's own free.
+ */
+export class MapStore {
+  /** the map's own address (what ld_imm64 BPF_PSEUDO_MAP_FD gives a program): a region nothing may access */
+  readonly handle: number;
+  private readonly percpu: boolean;
+  private readonly array: boolean;
+  /** array maps: by index; hash maps: by key bytes as hex, in LRU order (least recent first) */
+  private readonly slots: (Element | null)[] = [];
+  private readonly hash = new Map<number | string, Element>();
+
+  constructor(
+    readonly spec: MapSpec,
+    readonly index: number,
+    private readonly mem: AddressSpace,
+    private readonly heap: Heap,
+    private readonly nrCpus: number,
+    /** value regions of removed elements (all maps'), freed for good at the next grace period */
+    private readonly retired: number[],
+  ) {
+    this.handle = mem.add('map', `map ${spec.name}`, 0, false, index);
+    this.percpu = spec.type === 'percpu_array' || spec.type === 'percpu_hash';
+    this.array = spec.type === 'array' || spec.type === 'percpu_array';
+    if (this.array) {
+      const writable = spec.internal?.kind !== 'rodata';
+      for (let k = 0; k < spec.maxEntries; k++) {
+        this.slots.push(this.newElement(`[${k}]`, writable, k === 0 ? spec.initial : null));
+      }
+    }
+  }
+
+  private newElement(key: string, writable: boolean, initial: Uint8Array | null): Element {
+    const n = this.percpu ? this.nrCpus : 1;
+    const label = this.spec.internal ? `${this.spec.name}` : `map ${this.spec.name} value ${key}`;
+    const regions: number[] = [];
+    for (let c = 0; c < n; c++) {
+      const bytes = new Uint8Array(this.spec.valueSize);
+      if (initial) bytes.set(initial.subarray(0, this.spec.valueSize));
+      regions.push(this.mem.add(this.spec.internal ? 'global' : 'map_value', this.percpu ? `${label} cpu ${c}` : label, bytes, writable, this.index));
+    }
+    return { regions };
+  }
+
+  /** a hash map's key at arena offset `at`: the u32 itself for 4-byte keys, else its bytes in hex */
+  private key(at: number): number | string {
+    const v = this.mem.view;
+    if (this.spec.keySize === 4) return v.getUint32(at, true);
+    let k = '';
+    for (let i = 0; i < this.spec.keySize; i++) k += v.getUint8(at + i).toString(16).padStart(2, '0');
+    return k;
+  }
+
+  /** the element's value region for `cpu`, or -1 (bpf_map_lookup_elem's NULL) */
+  lookup(keyAt: number, cpu: number): number {
+    let e: Element | null | undefined;
+    if (this.array) e = this.slots[this.mem.view.getUint32(keyAt, true)];
+    else {
+      const k = this.key(keyAt);
+      e = this.hash.get(k);
+      if (e && this.spec.type === 'lru_hash') {
+        // a lookup marks the element used (bpf_lru_node_set_ref): move it to the recent end
+        this.hash.delete(k);
+        this.hash.set(k, e);
+      }
+    }
+    return e ? (e.regions[this.percpu ? cpu : 0] as number) : -1;
+  }
+
+  /** bpf_map_update_elem from a program on `cpu`: 0 or -errno */
+  update(keyAt: number, valueAt: number, flags: number, cpu: number): number {
+    if (flags > BPF_EXIST) return -EINVAL;
+    const value = new Uint8Array(this.mem.view.buffer, valueAt, this.spec.valueSize);
+    if (this.array) {
+      const i = this.mem.view.getUint32(keyAt, true);
+      const e = this.slots[i];
+      if (!e) return -E2BIG;
+      if (flags === BPF_NOEXIST) return -EEXIST;
+      // a program's update of a per-CPU array writes this CPU's copy only
+      this.copyValue(e.regions[this.percpu ? cpu : 0] as number, value);
+      return 0;
+    }
+    const k = this.key(keyAt);
+    const old = this.hash.get(k);
+    if (old && flags === BPF_NOEXIST) return -EEXIST;
+    if (!old && flags === BPF_EXIST) return -ENOENT;
+    if (!old && this.hash.size >= this.spec.maxEntries) {
+      if (this.spec.type !== 'lru_hash') return -E2BIG;
+      const [lruKey, lru] = this.hash.entries().next().value as [number | string, Element];
+      this.hash.delete(lruKey);
+      this.free(lru);
+    }
+    // htab_map_update_elem: a new element; the old one (if any) is freed with its fields
+    const e = this.newElement(`(key ${k})`, true, null);
+    this.copyValue(e.regions[this.percpu ? cpu : 0] as number, value);
+    if (old) {
+      this.hash.delete(k);
+      this.free(old);
+    }
+    this.hash.set(k, e);
+    return 0;
+  }
+
+  /** bpf_map_delete_elem: 0 or -errno (arrays: -EINVAL) */
+  delete(keyAt: number): number {
+    if (this.array) return -EINVAL;
+    const k = this.key(keyAt);
+    const e = this.hash.get(k);
+    if (!e) return -ENOENT;
+    this.hash.delete(k);
+    this.free(e);
+    return 0;
+  }
+
+  /** copy_map_value (special fields skipped) then bpf_obj_free_fields on the element */
+  private copyValue(region: number, value: Uint8Array): void {
+    const dst = this.mem.bytes(region);
+    let at = 0;
+    for (const f of [...this.spec.kptrFields].sort((a, b) => a.offset - b.offset)) {
+      dst.set(value.subarray(at, f.offset), at);
+      at = f.offset + 8;
+    }
+    dst.set(value.subarray(at, this.spec.valueSize), at);
+    this.heap.releaseFields(region, this.spec.kptrFields);
+  }
+
+  /** an element leaves the map: its fields are freed and its memory stays readable until the grace period */
+  private free(e: Element): void {
+    for (const r of e.regions) {
+      this.heap.releaseFields(r, this.spec.kptrFields);
+      this.mem.states[r] = RCU_FREED;
+    }
+    this.retired.push(...e.regions);
+  }
+
+  /**
+   * The map is freed (its last reference gone): every element's kptr fields are released. Returns what went wrong
+   * (a field holding a freed object: the kernel's double free at map free), one line each; never throws.
+   */
+  destroy(): string[] {
+    const problems: string[] = [];
+    for (const e of [...this.slots, ...this.hash.values()]) {
+      if (!e) continue;
+      try {
+        this.free(e);
+      } catch (err) {
+        if (!(err instanceof MachineFault)) throw err;
+        problems.push(`freeing map ${this.spec.name}: ${err.why}`);
+      }
+    }
+    this.slots.length = 0;
+    this.hash.clear();
+    return problems;
+  }
+
+  /** value regions of every element (CPU 0's copy first), for reading globals */
+  valueRegion(key: number, cpu: number): number {
+    const e = this.array ? this.slots[key] : undefined;
+    return e ? (e.regions[this.percpu ? cpu : 0] as number) : -1;
+  }
+}
+
+/** the map a map address (hi:lo) names, or a fault */
+export function mapAt(maps: readonly MapStore[], mem: AddressSpace, hi: number, lo: number, what: string): MapStore {
+  const id = AddressSpace.idOf(hi);
+  const m = id > 0 && mem.kinds[id] === 'map' && lo === 0 ? maps[mem.owners[id] as number] : undefined;
+  if (!m) throw new MachineFault(`${what}: R1 is not a map`, hi, lo);
+  return m;
+}

@@ -1,0 +1,26 @@
+import type { Btf } from '../../bpf/btf/kinds.ts';
+import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
+import { typeSize } from '../../bpf/btf/typeSize.ts';
+import { kptrFields } from '../loader/btfQueries.ts';
+import type { KptrField } from '../loader/objectSpec.ts';
+import type { TypeFacts } from './Heap.ts';
+
+/** TypeFacts from an object's BTF, each type looked up once (local type ids of bpf_obj_new are few). */
+export function btfTypeFacts(btf: Btf): TypeFacts {
+  const sizes = new Map<number, number | null>();
+  const fields = new Map<number, readonly KptrField[]>();
+  // the id comes from a program's register: anything, not only a type the BTF has
+  const isStruct = (id: number): boolean => Number.isInteger(id) && id > 0 && id < btf.types.length && btf.types[skipModifiers(btf, id)]?.kind === 'STRUCT';
+  return {
+    sizeOf: (id) => {
+      if (!sizes.has(id)) sizes.set(id, isStruct(id) ? typeSize(btf, id) : null);
+      return sizes.get(id) as number | null;
+    },
+    kptrFields: (id) => {
+      let f = fields.get(id);
+      if (!f) fields.set(id, (f = kptrFields(btf, id)));
+      return f;
+    },
+    name: (id) => (isStruct(id) ? btf.types[skipModifiers(btf, id)]?.name : undefined) ?? `#${id}`,
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * The emulated kernel's memory: regions (a stack frame, a map value, one CPU's copy of a per-CPU object, ...) behind
+ * 64-bit tagged addresses. An address is `hi:lo` 32-bit halves; `hi` is TAG | region id, `lo` the byte offset, so a
+ * pointer stays a plain 8-byte integer in memory (kptr_xchg is an 8-byte swap) and looks like a kernel address
+ * (0xff00_0001_0000_0010). NULL is 0. Pointer arithmetic that leaves a region changes `hi` or runs past its size,
+ * and the next access faults: every access is checked for region, liveness, bounds and writability.
+ *
+ * Regions live in one growing arena (one ArrayBuffer, one DataView), so a region costs a few numbers and no objects:
+ * programs allocate on most runs, and per-region buffers were most of the machine's time in GC.
+ */
+
+/** High 8 bits of every region address: region ids live in the 24 bits below. */
+const TAG = 0xff000000 | 0;
+const MAX_REGIONS = 1 << 24;
+/** the arena's ceiling: an allocation past it fails as the kernel's allocator does (NULL) */
+const MAX_ARENA = 1 << 30;
+
+/** What a region holds; named in faults. */
+export type RegionKind = 'stack' | 'ctx' | 'map' | 'map_value' | 'global' | 'obj' | 'percpu_obj' | 'percpu_data' | 'test_mem';
+
+/**
+ * A region's life: `live`; `rcu` — freed during this run (bpf_mem_free_rcu) and still valid for RCU readers until the
+ * grace period that ends the run; `freed` — after that grace period, any access is a use after free.
+ */
+export const LIVE = 1, RCU_FREED = 2, FREED = 0;
+
+/**
+ * Why an access or a call failed: thrown inside the machine (helpers, kfuncs, memory) and turned into an Oops (plain
+ * data) by the interpreter, which is the only place that catches it. `hi`/`lo` is the faulting address, or null.
+ */
+export class MachineFault {
+  constructor(
+    readonly why: string,
+    readonly hi: number | null = null,
+    readonly lo: number = 0,
+  ) {}
+}
+
+export class AddressSpace {
+  private buffer = new ArrayBuffer(1 << 16);
+  /** the whole arena; replaced (contents copied) when the arena grows, so never keep it across an allocation */
+  view = new DataView(this.buffer);
+  private top = 0;
+  /** indexed by region id (0 unused: NULL) */
+  private readonly base: number[] = [0];
+  private readonly size: number[] = [0];
+  readonly kinds: RegionKind[] = ['stack'];
+  private readonly labels: string[] = [''];
+  /** CPU a region belongs to (per-CPU copies), else -1; part of its name in faults */
+  private readonly cpus: number[] = [-1];
+  readonly states: number[] = [FREED];
+  private readonly writable: boolean[] = [false];
+  /** per region: owner index (a map's index, an object's id) for helpers that need to know */
+  readonly owners: number[] = [-1];
+
+  /**
+   * A new zeroed region of `size` bytes (or holding `init`); returns its id, or -1 when the arena is full.
+   */
+  add(kind: RegionKind, label: string, size: number | Uint8Array, writable = true, owner = -1, cpu = -1): number {
+    const id = this.base.length;
+    const n = typeof size === 'number' ? size : size.length;
+    const at = (this.top + 7) & ~7;
+    if (id >= MAX_REGIONS || at + n > MAX_ARENA) return -1;
+    if (at + n > this.buffer.byteLength) this.grow(at + n);
+    this.top = at + n;
+    if (typeof size !== 'number') new Uint8Array(this.buffer, at, n).set(size);
+    this.base.push(at);
+    this.size.push(n);
+    this.kinds.push(kind);
+    this.labels.push(label);
+    this.cpus.push(cpu);
+    this.states.push(LIVE);
+    this.writable.push(writable);
+    this.owners.push(owner);
+    return id;
+  }
+
+  /** doubles the arena (a resizable ArrayBuffer reserving the ceiling up front cost more in GC than the copies) */
+  private grow(atLeast: number): void {
+    const next = new ArrayBuffer(Math.min(MAX_ARENA, Math.max(atLeast, this.buffer.byteLength * 2)));
+    new Uint8Array(next).set(new Uint8Array(this.buffer));
+    this.buffer = next;
+    this.view = new DataView(next);
+  }
+
+  /** Makes a region live again (reused memory: its bytes are kept). */
+  revive(id: number): void {
+    this.states[id] = LIVE;
+  }
+
+  /** the region's name in faults: `map s1_array value [0]`, `per-CPU object #3 (struct t) cpu 1` */
+  label(id: number): string {
+    const cpu = this.cpus[id] as number;
+    return cpu < 0 ? (this.labels[id] as string) : `${this.labels[id]} cpu ${cpu}`;
+  }
+
+  /** byte offset of a region in `view` */
+  baseOf(id: number): number {
+    return this.base[id] as number;
+  }
+
+  sizeOf(id: number): number {
+    return this.size[id] as number;
+  }
+
+  /** a region's bytes (a view: writes go to the region) */
+  bytes(id: number): Uint8Array {
+    return new Uint8Array(this.buffer, this.base[id], this.size[id]);
+  }
+
+  static hiOf(id: number): number {
+    return TAG | id;
+  }
+
+  /** region id of an address's high half, or -1 when it is not a region address */
+  static idOf(hi: number): number {
+    return (hi & 0xff000000) === TAG ? hi & 0xffffff : -1;
+  }
+
+  /** the arena offset of an access of `size` bytes at hi:lo, or a thrown MachineFault */
+  at(hi: number, lo: number, size: number, write: boolean): number {
+    const id = (hi & 0xff000000) === TAG ? hi & 0xffffff : -1;
+    const off = lo >>> 0;
+    if (id <= 0 || id >= this.base.length) {
+      throw new MachineFault(hi === 0 && off < 4096 ? 'NULL pointer dereference' : 'not a mapped address', hi, lo);
+    }
+    if (this.states[id] === FREED) throw new MachineFault(`use after free of ${this.label(id)} (freed in an earlier run)`, hi, lo);
+    const n = this.size[id] as number;
+    if (off + size > n) throw new MachineFault(`${size}-byte access at offset ${off} is out of bounds of ${this.label(id)} (${n} bytes)`, hi, lo);
+    if (write && !this.writable[id]) throw new MachineFault(`write to read-only ${this.label(id)}`, hi, lo);
+    return (this.base[id] as number) + off;
+  }
+
+  /** the bytes of a checked access, for helpers that copy */
+  slice(hi: number, lo: number, size: number, write: boolean): Uint8Array {
+    return new Uint8Array(this.buffer, this.at(hi, lo, size, write), size);
+  }
+
+  /** zero-extended load of 1, 2 or 4 bytes */
+  load32(hi: number, lo: number, size: 1 | 2 | 4): number {
+    const a = this.at(hi, lo, size, false);
+    return size === 4 ? this.view.getInt32(a, true) : size === 2 ? this.view.getUint16(a, true) : this.view.getUint8(a);
+  }
+
+  /** the two halves of an 8-byte load, into out[0] (lo) and out[1] (hi) */
+  load64(hi: number, lo: number, out: Int32Array): void {
+    const a = this.at(hi, lo, 8, false);
+    out[0] = this.view.getInt32(a, true);
+    out[1] = this.view.getInt32(a + 4, true);
+  }
+
+  store32(hi: number, lo: number, size: 1 | 2 | 4, value: number): void {
+    const a = this.at(hi, lo, size, true);
+    if (size === 4) this.view.setInt32(a, value, true);
+    else if (size === 2) this.view.setUint16(a, value & 0xffff, true);
+    else this.view.setUint8(a, value & 0xff);
+  }
+
+  store64(hi: number, lo: number, vlo: number, vhi: number): void {
+    const a = this.at(hi, lo, 8, true);
+    this.view.setInt32(a, vlo, true);
+    this.view.setInt32(a + 4, vhi, true);
+  }
+}
+
+/** `0xff00000100000010`: an address as the kernel prints one. */
+export function formatAddress(hi: number, lo: number): string {
+  return `0x${(hi >>> 0).toString(16).padStart(8, '0')}${(lo >>> 0).toString(16).padStart(8, '0')}`;
+}

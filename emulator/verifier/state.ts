@@ -1,0 +1,105 @@
+/**
+ * The verifier's state in the kernel's vocabulary (include/linux/bpf_verifier.h): registers with a base type plus
+ * flags, `id` and `ref_obj_id`; 8-byte stack slots with per-byte slot types and spilled registers; acquired
+ * references; the RCU section depth. States are copied on push_stack, so registers and slots are immutable values.
+ */
+import type { BtfStruct, MapDesc } from './input.ts';
+import { type Scalar, scalarConst, scalarUnknown } from './scalar.ts';
+
+export type BaseType =
+  | 'NOT_INIT' | 'SCALAR_VALUE' | 'PTR_TO_CTX' | 'CONST_PTR_TO_MAP' | 'PTR_TO_MAP_VALUE' | 'PTR_TO_STACK' | 'PTR_TO_BTF_ID' | 'PTR_TO_MEM';
+
+/** enum bpf_type_flag, the bits this model uses. */
+export const PTR_MAYBE_NULL = 1 << 0;
+export const MEM_RDONLY = 1 << 1;
+export const MEM_PERCPU = 1 << 2;
+export const MEM_RCU = 1 << 3;
+export const PTR_UNTRUSTED = 1 << 4;
+export const PTR_TRUSTED = 1 << 5;
+export const MEM_ALLOC = 1 << 6;
+export const NON_OWN_REF = 1 << 7;
+
+export interface RegState {
+  readonly type: BaseType;
+  readonly flags: number;
+  /** fixed offset of a pointer */
+  readonly off: number;
+  /** a scalar's value, or a pointer's variable offset */
+  readonly s: Scalar;
+  readonly id: number;
+  readonly refObjId: number;
+  readonly map: MapDesc | null;
+  readonly btf: BtfStruct | null;
+  readonly memSize: number;
+}
+
+const BASE: RegState = {
+  type: 'NOT_INIT', flags: 0, off: 0, s: scalarConst(0n), id: 0, refObjId: 0, map: null, btf: null, memSize: 0,
+};
+
+export const regNotInit = (): RegState => BASE;
+export const regUnknown = (): RegState => ({ ...BASE, type: 'SCALAR_VALUE', s: scalarUnknown() });
+export const regScalar = (s: Scalar): RegState => ({ ...BASE, type: 'SCALAR_VALUE', s });
+export const regConst = (v: bigint): RegState => ({ ...BASE, type: 'SCALAR_VALUE', s: scalarConst(v) });
+/** A pointer with a zero variable offset (mark_reg_known_zero + type). */
+export const regPtr = (type: BaseType, fields: Partial<RegState> = {}): RegState => ({ ...BASE, type, s: scalarConst(0n), ...fields });
+
+export const isNullConst = (r: RegState): boolean => r.type === 'SCALAR_VALUE' && r.s.varOff.mask === 0n && r.s.varOff.value === 0n;
+
+export type SlotType = 'INVALID' | 'MISC' | 'ZERO' | 'SPILL' | 'ITER';
+
+export interface IterState {
+  readonly state: 'ACTIVE' | 'DRAINED';
+  readonly depth: number;
+  readonly refObjId: number;
+}
+
+/** One 8-byte stack slot (struct bpf_stack_state). */
+export interface StackSlot {
+  readonly bytes: readonly SlotType[];
+  readonly spilled: RegState | null;
+  readonly iter: IterState | null;
+}
+
+export const SLOT_INVALID: StackSlot = { bytes: Array(8).fill('INVALID'), spilled: null, iter: null };
+
+export const MAX_BPF_STACK = 512;
+export const STACK_SLOTS = MAX_BPF_STACK / 8;
+
+export interface RefState {
+  readonly id: number;
+  /** the acquiring instruction (alloc_insn in messages) */
+  readonly insn: number;
+}
+
+/** A checkpoint: a state stored at a prune point, with the count of paths below it still being explored. */
+export interface Checkpoint {
+  readonly insn: number;
+  readonly state: VerifierState;
+  branches: number;
+  readonly parent: Checkpoint | null;
+}
+
+export interface VerifierState {
+  regs: RegState[];
+  /** slot i covers fp-8*(i+1) .. fp-8*i-1 */
+  stack: StackSlot[];
+  refs: RefState[];
+  activeRcu: number;
+  parent: Checkpoint | null;
+}
+
+export function copyState(s: VerifierState): VerifierState {
+  return { regs: s.regs.slice(), stack: s.stack.slice(), refs: s.refs.slice(), activeRcu: s.activeRcu, parent: s.parent };
+}
+
+/** Applies `f` to every register and spilled register of the state (bpf_for_each_reg_in_vstate). */
+export function mapRegs(s: VerifierState, f: (r: RegState) => RegState): void {
+  for (let i = 0; i < s.regs.length; i++) s.regs[i] = f(s.regs[i]!);
+  for (let i = 0; i < s.stack.length; i++) {
+    const slot = s.stack[i]!;
+    if (slot.spilled === null) continue;
+    const r = f(slot.spilled);
+    if (r !== slot.spilled) s.stack[i] = { ...slot, spilled: r };
+  }
+}

@@ -1,0 +1,378 @@
+/**
+ * The verifier model's entry point (bpf_check for one program): the checks before the walk, then do_check's
+ * depth-first walk over paths — fall-through before the jump target, pushed states popped last-in first-out,
+ * an iterator's drained path first — stopping at the first error, reported in the profile's words.
+ */
+import { helperCall, kfuncCall, regNotNull } from './calls.ts';
+import { type Env, VerifierReject, VerifierUnsupported, readReg, reject, setReg, siteLines, typeStr, unsupported } from './env.ts';
+import { type Insn, isLdImm64, ldImm64Value } from '../../bpf/asm/insn.ts';
+import {
+  BPF_ADD, BPF_ALU, BPF_ALU64, BPF_AND, BPF_ARSH, BPF_CALL, BPF_CLASS as insnClass, BPF_DIV, BPF_EXIT, BPF_JA, BPF_JEQ,
+  BPF_JGE, BPF_JGT, BPF_JLE, BPF_JLT, BPF_JMP, BPF_JMP32, BPF_JNE, BPF_JSET, BPF_JSGE, BPF_JSGT, BPF_JSLE, BPF_JSLT, BPF_K,
+  BPF_LD, BPF_LDX, BPF_LSH, BPF_MEM, BPF_MOD, BPF_MODE as insnMode, BPF_MOV, BPF_MUL, BPF_NEG, BPF_OP as insnOp, BPF_OR,
+  BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_RSH, BPF_SRC as insnSrc, BPF_ST, BPF_STX, BPF_SUB, BPF_XOR,
+  sizeBytes as insnSizeBytes,
+} from '../../bpf/asm/opcode.ts';
+import type { VerifierProgram } from './input.ts';
+import { checkMemAccess } from './mem.ts';
+import type { Profile } from './profile.ts';
+import { Liveness, statesEqual, successors } from './prune.ts';
+import {
+  type AluOp, type JmpOp, negateJmp, scalarAlu, scalarBranchTaken, scalarConst, scalarIsConst, scalarRefine, scalarValue,
+} from './scalar.ts';
+import {
+  type Checkpoint, PTR_MAYBE_NULL, type RegState, SLOT_INVALID, STACK_SLOTS, type VerifierState, copyState,
+  isNullConst, mapRegs, regConst, regNotInit, regPtr, regScalar, regUnknown,
+} from './state.ts';
+
+export type VerifyResult =
+  | { readonly verdict: 'accepted'; readonly log: string; readonly insnProcessed: number }
+  | {
+      readonly verdict: 'rejected';
+      readonly stage: 'verifier' | 'libbpf';
+      readonly errno: number;
+      readonly errnoName: string;
+      readonly site: string;
+      /** the kernel function the message comes from */
+      readonly fn: string;
+      readonly log: string;
+      readonly insnProcessed: number;
+    }
+  | { readonly verdict: 'unsupported'; readonly reason: string; readonly insn: number };
+
+const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
+const BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192;
+
+const GPL_COMPATIBLE = ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'];
+
+const ALU_OPS: Readonly<Record<number, AluOp>> = {
+  [BPF_ADD]: 'add', [BPF_SUB]: 'sub', [BPF_MUL]: 'mul', [BPF_DIV]: 'div', [BPF_OR]: 'or', [BPF_AND]: 'and', [BPF_LSH]: 'lsh',
+  [BPF_RSH]: 'rsh', [BPF_NEG]: 'neg', [BPF_MOD]: 'mod', [BPF_XOR]: 'xor', [BPF_MOV]: 'mov', [BPF_ARSH]: 'arsh',
+};
+const JMP_OPS: Readonly<Record<number, JmpOp>> = {
+  [BPF_JEQ]: 'jeq', [BPF_JGT]: 'jgt', [BPF_JGE]: 'jge', [BPF_JSET]: 'jset', [BPF_JNE]: 'jne', [BPF_JSGT]: 'jsgt',
+  [BPF_JSGE]: 'jsge', [BPF_JLT]: 'jlt', [BPF_JLE]: 'jle', [BPF_JSLT]: 'jslt', [BPF_JSLE]: 'jsle',
+};
+
+interface Pending {
+  readonly state: VerifierState;
+  readonly insn: number;
+}
+
+class Walk implements Env {
+  cur: VerifierState;
+  insnIdx = 0;
+  idGen = 0;
+  readonly allowPtrLeaks = true;
+  insnProcessed = 0;
+  private readonly pending: Pending[] = [];
+  private readonly explored = new Map<number, Checkpoint[]>();
+  private readonly liveness: Liveness;
+  private readonly prunePoints: Set<number>;
+  private readonly iterNextInsns: Set<number>;
+
+  constructor(readonly prog: VerifierProgram, readonly profile: Profile) {
+    this.liveness = new Liveness(prog);
+    this.prunePoints = new Set();
+    this.iterNextInsns = new Set();
+    prog.insns.forEach((insn, i) => {
+      const cls = insnClass(insn.code);
+      if (cls !== BPF_JMP && cls !== BPF_JMP32) return;
+      const op = insnOp(insn.code);
+      if (op === BPF_CALL) {
+        if (prog.kfuncCalls[i] === 'bpf_iter_num_next') { this.prunePoints.add(i); this.iterNextInsns.add(i); }
+        return;
+      }
+      if (op === BPF_EXIT) return;
+      for (const s of successors(prog.insns, i)) this.prunePoints.add(s);
+      if (op !== BPF_JA) this.prunePoints.add(i);
+    });
+    const regs: RegState[] = Array.from({ length: 11 }, () => regNotInit());
+    regs[1] = regPtr('PTR_TO_CTX');
+    regs[10] = regPtr('PTR_TO_STACK');
+    this.cur = { regs, stack: Array(STACK_SLOTS).fill(SLOT_INVALID), refs: [], activeRcu: 0, parent: null };
+  }
+
+  noteStackRead(slot: number): void {
+    this.liveness.noteStackRead(this.insnIdx, slot);
+  }
+
+  push(st: VerifierState, insn: number): void {
+    if (st.parent !== null) st.parent.branches++;
+    this.pending.push({ state: st, insn });
+    if (this.pending.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) reject('jumps_too_complex', { n: this.pending.length });
+  }
+
+  previousCheckpointState(insn: number): VerifierState | null {
+    // the checkpoint is_state_visited just made is cur.parent; the one before it at this insn is the previous visit
+    for (let cp = this.cur.parent?.parent ?? null; cp !== null; cp = cp.parent) if (cp.insn === insn) return cp.state;
+    return null;
+  }
+
+  /** is_state_visited: true when an explored state covers the current one. */
+  private visited(insn: number): boolean {
+    const list = this.explored.get(insn) ?? [];
+    const live = this.liveness.liveAt(insn);
+    for (const sl of list) {
+      if (sl.branches > 0) {
+        if (this.iterNextInsns.has(insn)) {
+          if (statesEqual(sl.state, this.cur, live, 'within') && this.iterActiveAtR1()) return true;
+          continue;
+        }
+        if (statesEqual(sl.state, this.cur, live, 'exact')) reject('infinite_loop', { insn });
+        continue;
+      }
+      if (statesEqual(sl.state, this.cur, live, 'within')) return true;
+    }
+    const cp: Checkpoint = { insn, state: copyState(this.cur), branches: 1, parent: this.cur.parent };
+    list.push(cp);
+    this.explored.set(insn, list);
+    this.cur.parent = cp;
+    return false;
+  }
+
+  private iterActiveAtR1(): boolean {
+    const r1 = this.cur.regs[1]!;
+    if (r1.type !== 'PTR_TO_STACK' || !scalarIsConst(r1.s)) return false;
+    const o = r1.off + Number(BigInt.asIntN(64, scalarValue(r1.s)));
+    return this.cur.stack[(-o - 1) >> 3]?.iter?.state === 'ACTIVE';
+  }
+
+  /** update_branch_counts after a path ends. */
+  private pathDone(): void {
+    for (let cp = this.cur.parent; cp !== null; cp = cp.parent) {
+      if (--cp.branches > 0) break;
+    }
+  }
+
+  run(): void {
+    let insn = 0;
+    for (;;) {
+      if (++this.insnProcessed > BPF_COMPLEXITY_LIMIT_INSNS) reject('too_large', { n: this.insnProcessed });
+      this.insnIdx = insn;
+      const next = this.prunePoints.has(insn) && this.visited(insn) ? null : this.step(insn);
+      if (next !== null) {
+        insn = next;
+        continue;
+      }
+      this.pathDone();
+      const p = this.pending.pop();
+      if (p === undefined) return;
+      this.cur = p.state;
+      insn = p.insn;
+    }
+  }
+
+  /** One instruction; the next instruction, or null at the end of a path. */
+  private step(i: number): number | null {
+    const insn = this.prog.insns[i];
+    if (insn === undefined) return unsupported(`fell off the end at insn ${i}`);
+    const cls = insnClass(insn.code);
+    switch (cls) {
+      case BPF_ALU:
+      case BPF_ALU64:
+        this.alu(insn, cls === BPF_ALU);
+        return i + 1;
+      case BPF_LD: {
+        if (!isLdImm64(insn)) return unsupported(`legacy packet load at insn ${i}`);
+        const ld = this.prog.ldImm64[i];
+        if (ld === undefined) setReg(this, insn.dst, regConst(ldImm64Value(insn, this.prog.insns[i + 1] ?? insn))); else if (ld.kind === 'imm') setReg(this, insn.dst, regConst(ld.value));
+        else if (ld.kind === 'map') setReg(this, insn.dst, regPtr('CONST_PTR_TO_MAP', { map: ld.map }));
+        else setReg(this, insn.dst, regPtr('PTR_TO_MAP_VALUE', { map: ld.map, off: ld.off }));
+        return i + 2;
+      }
+      case BPF_LDX: {
+        if (insnMode(insn.code) !== BPF_MEM) return unsupported(`load mode 0x${insn.code.toString(16)} at insn ${i}`);
+        const v = checkMemAccess(this, { regno: insn.src, off: insn.off, size: insnSizeBytes(insn.code), write: null, mode: BPF_MEM });
+        setReg(this, insn.dst, v!);
+        return i + 1;
+      }
+      case BPF_ST:
+      case BPF_STX: {
+        const mode = insnMode(insn.code);
+        if (mode !== BPF_MEM) return unsupported(`store mode 0x${insn.code.toString(16)} at insn ${i}`);
+        const value = cls === BPF_STX ? readReg(this, insn.src) : regScalar(scalarConst(BigInt(insn.imm)));
+        readReg(this, insn.dst);
+        checkMemAccess(this, { regno: insn.dst, off: insn.off, size: insnSizeBytes(insn.code), write: { reg: value, regno: cls === BPF_STX ? insn.src : null }, mode });
+        return i + 1;
+      }
+      default:
+        return this.jmp(insn, i, cls === BPF_JMP32);
+    }
+  }
+
+  private alu(insn: Insn, is32: boolean): void {
+    const op = ALU_OPS[insnOp(insn.code)];
+    if (op === undefined) return unsupported(`ALU opcode 0x${insn.code.toString(16)}`);
+    if (op === 'mov' && insn.off !== 0) return unsupported('sign-extending move (cpu v4)');
+    const srcReg = insnSrc(insn.code) === BPF_K
+      ? regConst(is32 ? BigInt(insn.imm >>> 0) : BigInt(insn.imm))
+      : readReg(this, insn.src);
+    if (op === 'mov') {
+      if (insn.dst === 10) reject('fp_readonly');
+      if (srcReg.type === 'SCALAR_VALUE') this.cur.regs[insn.dst] = regScalar(scalarAlu('mov', srcReg.s, srcReg.s, is32));
+      else this.cur.regs[insn.dst] = is32 ? regUnknown() : srcReg;
+      return;
+    }
+    const dst = readReg(this, insn.dst);
+    if (insn.dst === 10) reject('fp_readonly');
+    if ((op === 'div' || op === 'mod') && insnSrc(insn.code) === BPF_K && insn.imm === 0) reject('div_by_zero');
+    const dstPtr = dst.type !== 'SCALAR_VALUE';
+    const srcPtr = srcReg.type !== 'SCALAR_VALUE';
+    if (!dstPtr && !srcPtr) {
+      this.cur.regs[insn.dst] = regScalar(scalarAlu(op, dst.s, srcReg.s, is32));
+      return;
+    }
+    if (dstPtr && srcPtr) {
+      if (op !== 'sub') reject('pointer_alu', { regno: insn.dst, op });
+      this.cur.regs[insn.dst] = regUnknown();
+      return;
+    }
+    const [ptr, scalar] = dstPtr ? [dst, srcReg] : [srcReg, dst];
+    if (is32) reject('pointer_32bit', { regno: insn.dst });
+    if (op !== 'add' && !(op === 'sub' && dstPtr)) reject('pointer_alu', { regno: insn.dst, op: op === 'sub' ? 'subtraction from' : 'bitwise operator' });
+    const movable = ptr.type === 'PTR_TO_STACK' || ptr.type === 'PTR_TO_MAP_VALUE' || ptr.type === 'PTR_TO_BTF_ID' || ptr.type === 'PTR_TO_MEM';
+    if (!movable || (ptr.flags & PTR_MAYBE_NULL)) reject('pointer_arith', { regno: insn.dst, type: typeStr(ptr) });
+    if (scalarIsConst(scalar.s)) {
+      const d = Number(BigInt.asIntN(64, scalarValue(scalar.s)));
+      this.cur.regs[insn.dst] = { ...ptr, off: ptr.off + (op === 'add' ? d : -d) };
+    } else {
+      this.cur.regs[insn.dst] = { ...ptr, s: scalarAlu(op, ptr.s, scalar.s, false), id: ptr.id };
+    }
+  }
+
+  private jmp(insn: Insn, i: number, is32: boolean): number | null {
+    const op = insnOp(insn.code);
+    if (op === BPF_JA) return i + 1 + (is32 ? insn.imm : insn.off);
+    if (op === BPF_EXIT) {
+      this.exitChecks();
+      return null;
+    }
+    if (op === BPF_CALL) {
+      if (insn.src === BPF_PSEUDO_CALL && this.prog.kfuncCalls[i] === undefined) return unsupported('bpf-to-bpf calls');
+      const kfunc = this.prog.kfuncCalls[i];
+      if (kfunc !== undefined || insn.src === BPF_PSEUDO_KFUNC_CALL) kfuncCall(this, kfunc ?? `#${insn.imm}`, i);
+      else helperCall(this, insn.imm, i);
+      return i + 1;
+    }
+    const jop = JMP_OPS[op];
+    if (jop === undefined) return unsupported(`jump opcode 0x${insn.code.toString(16)}`);
+    const target = i + 1 + insn.off;
+    const dst = readReg(this, insn.dst);
+    const src = insnSrc(insn.code) === BPF_K ? regConst(is32 ? BigInt(insn.imm >>> 0) : BigInt(insn.imm)) : readReg(this, insn.src);
+    const taken = this.branchTaken(jop, dst, src, is32);
+    if (taken === 1) return target;
+    if (taken === 0) return i + 1;
+    const other = copyState(this.cur);
+    this.push(other, target);
+    if (dst.type === 'SCALAR_VALUE' && src.type === 'SCALAR_VALUE') {
+      const neg = negateJmp[jop];
+      const [dT, sT] = scalarRefine(jop, dst.s, src.s, is32);
+      other.regs[insn.dst] = regScalar(dT);
+      if (insnSrc(insn.code) !== BPF_K) other.regs[insn.src] = regScalar(sT);
+      if (neg !== null) {
+        const [dF, sF] = scalarRefine(neg, dst.s, src.s, is32);
+        this.cur.regs[insn.dst] = regScalar(dF);
+        if (insnSrc(insn.code) !== BPF_K) this.cur.regs[insn.src] = regScalar(sF);
+      }
+      return i + 1;
+    }
+    // a NULL check: `if rX == 0` / `if rX != 0` on a maybe-NULL pointer (mark_ptr_or_null_regs)
+    const nullCheck = !is32 && (jop === 'jeq' || jop === 'jne');
+    if (nullCheck && isNullConst(src) && (dst.flags & PTR_MAYBE_NULL) && dst.type !== 'SCALAR_VALUE') {
+      markPtrOrNull(other, dst, jop === 'jeq');
+      markPtrOrNull(this.cur, dst, jop === 'jne');
+    }
+    return i + 1;
+  }
+
+  private branchTaken(op: JmpOp, dst: RegState, src: RegState, is32: boolean): 0 | 1 | -1 {
+    if (dst.type === 'SCALAR_VALUE' && src.type === 'SCALAR_VALUE') return scalarBranchTaken(op, dst.s, src.s, is32);
+    const [ptr, other] = dst.type === 'SCALAR_VALUE' ? [src, dst] : [dst, src];
+    if (other.type !== 'SCALAR_VALUE' || !isNullConst(other) || !regNotNull(ptr) || is32) return -1;
+    return op === 'jeq' ? 0 : op === 'jne' ? 1 : -1;
+  }
+
+  /** process_bpf_exit's checks of the main program, in the profile's order. */
+  private exitChecks(): void {
+    const leakFirst = this.profile.features.exit_checks_leak_first;
+    if (!leakFirst && this.cur.activeRcu > 0) reject('exit_rcu_locked');
+    if (this.cur.refs.length > 0) throw new LeakReject(this.cur.refs.map((r) => ({ id: r.id, insn: r.insn })));
+    if (leakFirst && this.cur.activeRcu > 0) reject('exit_rcu_locked');
+    const r0 = this.cur.regs[0]!;
+    if (r0.type === 'NOT_INIT') reject('r0_not_init');
+    if (this.prog.progKind === 'tracing' && !(r0.type === 'SCALAR_VALUE' && scalarIsConst(r0.s) && scalarValue(r0.s) === 0n)) {
+      unsupported('fentry return value other than a known 0');
+    }
+  }
+}
+
+/** check_reference_leak: one line per leaked reference, then check_resource_leak's trailer. */
+class LeakReject {
+  constructor(readonly refs: readonly { id: number; insn: number }[]) {}
+}
+
+/** mark_ptr_or_null_regs on one side of a NULL check. */
+function markPtrOrNull(st: VerifierState, reg: RegState, isNull: boolean): void {
+  const { id, refObjId } = reg;
+  if (id === 0) return;
+  mapRegs(st, (r) => {
+    if (r.id !== id || r.type === 'SCALAR_VALUE' || !(r.flags & PTR_MAYBE_NULL)) return r;
+    if (isNull) return regConst(0n);
+    return { ...r, flags: r.flags & ~PTR_MAYBE_NULL, id: r.type === 'PTR_TO_MAP_VALUE' ? 0 : r.id };
+  });
+  if (isNull && refObjId !== 0 && refObjId === id) st.refs = st.refs.filter((r) => r.id !== id);
+}
+
+function checksBeforeWalk(prog: VerifierProgram, profile: Profile): VerifierReject | null {
+  // libbpf resolves the object's __ksym externs (name order, cmp_externs) before any BPF_PROG_LOAD
+  const missing = [...prog.externKfuncs].sort().find((k) => !profile.kfuncs.includes(k));
+  if (missing !== undefined) return new VerifierReject('kfunc_missing', { func: missing });
+  if (Object.keys(prog.kfuncCalls).length > 0 && !GPL_COMPATIBLE.includes(prog.license)) return new VerifierReject('kfunc_non_gpl', {});
+  if (prog.progKind === 'tracing' && prog.sleepable && prog.attachTo === 'bpf_fentry_test1' && !profile.features.sleepable_fentry_test1) {
+    return new VerifierReject('attach_not_sleepable', { func: prog.attachTo });
+  }
+  for (let i = 0; i < prog.insns.length; i++) {
+    const insn = prog.insns[i]!;
+    const cls = insnClass(insn.code);
+    if ((cls === BPF_JMP || cls === BPF_JMP32) && insnOp(insn.code) !== BPF_CALL && insnOp(insn.code) !== BPF_EXIT) {
+      for (const s of successors(prog.insns, i)) {
+        if (s < 0 || s >= prog.insns.length) return new VerifierReject('jmp_out_of_range', { from: i, to: s });
+      }
+    }
+    if (cls === BPF_LD) i++;
+  }
+  return null;
+}
+
+function rejection(profile: Profile, site: string, lines: string[], insnProcessed: number): VerifyResult {
+  const m = profile.messages[site]!;
+  const stats = m.stage === 'libbpf' ? [] : [`processed ${insnProcessed} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS})`];
+  return {
+    verdict: 'rejected', stage: m.stage, errno: m.errnoNumber, errnoName: m.errno, site, fn: m.fn,
+    log: [...lines, ...stats].join('\n') + '\n', insnProcessed,
+  };
+}
+
+/** Verifies one program as the profile's kernel would. */
+export function verifyProgram(prog: VerifierProgram, profile: Profile): VerifyResult {
+  const early = checksBeforeWalk(prog, profile);
+  if (early !== null) return rejection(profile, early.site, siteLines(profile, early.site, early.params), 0);
+  const walk = new Walk(prog, profile);
+  try {
+    walk.run();
+  } catch (e) {
+    if (e instanceof VerifierReject) return rejection(profile, e.site, siteLines(profile, e.site, e.params), walk.insnProcessed);
+    if (e instanceof LeakReject) {
+      const lines = e.refs.flatMap((r, k) => {
+        const l = siteLines(profile, 'unreleased_reference', r);
+        return k === 0 ? l : l.filter((x) => !x.startsWith('Verification failed: '));
+      });
+      return rejection(profile, 'unreleased_reference', [...lines, ...siteLines(profile, 'reference_leak', {})], walk.insnProcessed);
+    }
+    if (e instanceof VerifierUnsupported) return { verdict: 'unsupported', reason: e.reason, insn: walk.insnIdx };
+    throw e;
+  }
+  return { verdict: 'accepted', log: `processed ${walk.insnProcessed} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS})\n`, insnProcessed: walk.insnProcessed };
+}
+

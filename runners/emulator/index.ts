@@ -1,0 +1,168 @@
+/**
+ * The emulator runner: the same scenarios and Observation shape as the host runner, with no kernel and no privileges.
+ * Objects are built as for the other runners (direct or clang), loaded by the emulator's loader, verified by the
+ * verifier model of one kernel profile (emulator/verifier, specs/profiles), and the accepted programs of each
+ * schedule run on the emulated machine (emulator/machine). A fault of an accepted program is reported as the kernel
+ * would report an Oops: a splat, and the scenario's later steps do not run.
+ */
+import { readFile } from 'node:fs/promises';
+import { KptrError } from '../../errors/KptrError.ts';
+import { loadObject } from '../../emulator/loader/loadObject.ts';
+import type { BpfObjectSpec } from '../../emulator/loader/objectSpec.ts';
+import { Machine } from '../../emulator/machine/Machine.ts';
+import { MachineFault } from '../../emulator/memory/AddressSpace.ts';
+import { verifierProgram } from '../../emulator/verifier/fromLoader.ts';
+import { type Profile, type ProfileName, loadProfile } from '../../emulator/verifier/profile.ts';
+import { verifyProgram } from '../../emulator/verifier/verify.ts';
+import { parseKernelVersion } from '../../specs/versionRange.ts';
+import type { KernelInfo, NotRun, Observation, ProgramObservation, RunnerCapabilities, RunObservation, Scenario, Splat } from '../../types/index.ts';
+import { buildObject, type Codegen } from '../buildObject.ts';
+import { scenarioKfuncs } from '../codegen/scenarioKfuncs.ts';
+import { packBatches } from '../codegen/packBatches.ts';
+import { rejectionSummary } from '../harnessProtocol.ts';
+import { writeObject } from '../object/writeObject.ts';
+import type { RunCase, Runner, RunHooks } from '../runner.ts';
+
+export interface EmulatorRunnerOptions {
+  /** the kernel profile to emulate (specs/profiles); default the host's build, 6.18.44 */
+  readonly kernel?: ProfileName;
+  /** CPUs of the emulated machine; default 2 */
+  readonly nrCpus?: number;
+  /** how objects are made; default 'direct' (no clang needed) */
+  readonly codegen?: Codegen;
+  /** where clang's objects are written (codegen 'clang' only) */
+  readonly workDir: string;
+  /** scenarios per object; default 100 */
+  readonly maxPerBatch?: number;
+}
+
+export const DEFAULT_EMULATOR_KERNEL: ProfileName = '6.18.44';
+
+/** What the emulator says about one scenario's programs, as the harness would print them. */
+export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile): { programs: ProgramObservation[]; unsupported: string | null } {
+  // the harness refuses a scenario whose kfuncs the kernel lacks as libbpf refuses an unresolved strong extern
+  const missing = scenarioKfuncs(s).find((k) => !profile.kfuncs.includes(k));
+  const refusal = profile.messages.kfunc_missing!;
+  const programs: ProgramObservation[] = [];
+  for (const p of s.programs) {
+    const t0 = process.hrtime.bigint();
+    if (missing !== undefined) {
+      const log = `libbpf: extern (func ksym) '${missing}': not found in kernel or module BTFs\n`;
+      programs.push({ program: p.name, verdict: 'rejected', stage: 'libbpf', errno: refusal.errnoNumber, errnoName: refusal.errno, log, summary: rejectionSummary(p.name, p.progType, refusal.errno, log), loadNs: 0 });
+      continue;
+    }
+    const spec = obj.programs.find((x) => x.name === p.name);
+    if (spec === undefined) return { programs, unsupported: `program ${p.name} is not in the object` };
+    const r = verifyProgram(verifierProgram(obj, spec), profile);
+    const loadNs = Number(process.hrtime.bigint() - t0);
+    if (r.verdict === 'unsupported') return { programs, unsupported: `${p.name}: ${r.reason} (insn ${r.insn})` };
+    programs.push(r.verdict === 'accepted'
+      ? { program: p.name, verdict: 'accepted', loadNs }
+      : { program: p.name, verdict: 'rejected', stage: r.stage, errno: r.errno, errnoName: r.errnoName, log: r.log, summary: rejectionSummary(p.name, p.progType, r.errnoName, r.log), loadNs });
+  }
+  return { programs, unsupported: null };
+}
+
+/** The schedule of one scenario on the machine: accepted programs only; a fault ends the scenario like an Oops. */
+function runSchedule(machine: Machine | null, s: Scenario, accepted: ReadonlySet<string>, execute: boolean): { runs: RunObservation[]; notRun: NotRun[]; splats: Splat[] } {
+  const runs: RunObservation[] = [];
+  const notRun: NotRun[] = [];
+  const splats: Splat[] = [];
+  const names = s.globals.map((g) => g.name);
+  for (const [step, st] of s.schedule.entries()) {
+    if (!execute || machine === null) { notRun.push({ program: st.program, reason: 'verify only' }); continue; }
+    if (splats.length > 0) { notRun.push({ program: st.program, reason: 'an earlier run oopsed' }); continue; }
+    if (!accepted.has(st.program)) { notRun.push({ program: st.program, reason: 'not loaded (rejected)' }); continue; }
+    if (st.cpu >= machine.nrCpus) { notRun.push({ program: st.program, reason: `cpu ${st.cpu} does not exist (nr_cpus=${machine.nrCpus})` }); continue; }
+    for (let iteration = 0; iteration < st.repeat; iteration++) {
+      const t0 = process.hrtime.bigint();
+      const r = machine.run(st.program, st.cpu);
+      const runNs = Number(process.hrtime.bigint() - t0);
+      if (r.outcome === 'fault') {
+        const o = r.oops;
+        splats.push({ kind: 'oops', text: `BUG: emulated fault in ${o.program} at insn ${o.insn}${o.address === null ? '' : `, address ${o.address}`}: ${o.why}`, during: o.program });
+        break;
+      }
+      const g = machine.globals(names);
+      const globals = Object.fromEntries(names.map((n) => [n, g[n] ?? '0']));
+      runs.push({ step, iteration, program: st.program, cpu: st.cpu, err: null, retval: r.retval, globals, runNs });
+    }
+  }
+  return { runs, notRun, splats };
+}
+
+export function createEmulatorRunner(options: EmulatorRunnerOptions): Runner {
+  const profile = loadProfile(options.kernel ?? DEFAULT_EMULATOR_KERNEL);
+  const nrCpus = options.nrCpus ?? 2;
+  const codegen = options.codegen ?? 'direct';
+  const kernel: KernelInfo = { release: `${profile.release} (emulated)`, version: parseKernelVersion(profile.release), nrCpus, machine: 'emulator' };
+  let batchSeq = 0;
+
+  const probe = async (): Promise<RunnerCapabilities> => {
+    const ok = { ok: true, reason: null };
+    return { runner: 'emulator', kernel, progTypes: { tc: ok, syscall: ok, fentry: ok, 'fentry.s': ok }, problems: [] };
+  };
+
+  const objectOf = async (batch: readonly Scenario[]): Promise<BpfObjectSpec> => {
+    const bytes = codegen === 'direct'
+      ? writeObject(batch)
+      : await readFile(await buildObject(batch, codegen, options.workDir, `emu-${process.pid}-${batchSeq++}`));
+    return loadObject(bytes, { rodata: { nr_cpus: nrCpus } });
+  };
+
+  /** One scenario of a loaded object; the machine is the object's (scenarios of one object have disjoint maps, as in the harness). */
+  const observe = (obj: BpfObjectSpec, machine: () => Machine, s: Scenario, execute: boolean): Observation => {
+    const base: Observation = { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: null, programs: [], runs: [], notRun: [], splats: [] };
+    const v = verifyScenario(obj, s, profile);
+    if (v.unsupported !== null) return { ...base, programs: v.programs, error: { code: 'KPTR_EMULATOR_UNSUPPORTED', message: v.unsupported } };
+    const accepted = new Set(v.programs.filter((p) => p.verdict === 'accepted').map((p) => p.program));
+    const runs = execute && s.schedule.some((st) => accepted.has(st.program)) ? runSchedule(machine(), s, accepted, true) : runSchedule(null, s, accepted, false);
+    return { ...base, programs: v.programs, ...runs };
+  };
+
+  /** The scenarios of one object: verified one by one, run on one machine created when first needed. */
+  const observeAll = (obj: BpfObjectSpec, batch: readonly Scenario[], plans: ReadonlyMap<string, RunCase['plan']>): Observation[] => {
+    const held: { m: Machine | null } = { m: null };
+    const machine = (): Machine => (held.m ??= Machine.load(obj, { nrCpus }));
+    const observations = batch.map((s) => observe(obj, machine, s, plans.get(s.id)?.execute ?? true));
+    try {
+      held.m?.free();
+    } catch (e) {
+      if (!(e instanceof MachineFault)) throw e;
+      // freeing the maps faulted (a kptr field holding what its destructor cannot free): the kernel logs that from
+      // an RCU callback, naming no program; it goes to the scenarios expected to splat, else to all of the object's
+      const splat: Splat = { kind: 'bug', text: `BUG: emulated fault while freeing the maps: ${e.why}`, during: null };
+      const blamed = batch.some((s) => plans.get(s.id)?.expectSplat) ? new Set(batch.filter((s) => plans.get(s.id)?.expectSplat).map((s) => s.id)) : null;
+      return observations.map((o) => (blamed === null || blamed.has(o.scenarioId) ? { ...o, splats: [...o.splats, splat] } : o));
+    }
+    return observations;
+  };
+
+  const run = async (cases: readonly RunCase[], hooks?: RunHooks): Promise<Observation[]> => {
+    const plans = new Map(cases.map((c) => [c.scenario.id, c.plan]));
+    const out = new Map<string, Observation>();
+    for (const batch of packBatches(cases.map((c) => c.scenario), options.maxPerBatch ?? 100)) {
+      let obj: BpfObjectSpec | null = null;
+      try {
+        obj = await objectOf(batch);
+      } catch (e) {
+        if (!(e instanceof KptrError) || batch.length === 1) throw e;
+      }
+      // an object that cannot be built is retried one scenario at a time, so one bad scenario decides only itself
+      const observations = obj !== null ? observeAll(obj, batch, plans) : await Promise.all(batch.map((s) => objectOf([s]).then(
+        (one) => observeAll(one, [s], plans)[0]!,
+        (e: unknown): Observation => {
+          if (!(e instanceof KptrError)) throw e;
+          return { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: { code: e.code, message: e.message }, programs: [], runs: [], notRun: [], splats: [] };
+        },
+      )));
+      for (const o of observations) {
+        out.set(o.scenarioId, o);
+        hooks?.onObservation?.(o);
+      }
+    }
+    return cases.map((c) => out.get(c.scenario.id)!);
+  };
+
+  return { name: 'emulator', probe, run };
+}
