@@ -27,6 +27,8 @@ export interface HostRunnerOptions {
   readonly cacheDir?: string;
   /** how objects are made; default 'clang' */
   readonly codegen?: Codegen;
+  /** keep each batch's files once read (a test replays the kernel's exact objects and plans elsewhere); default false */
+  readonly keepBatches?: boolean;
 }
 
 /**
@@ -115,7 +117,7 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
     }
     // a batch read back leaves nothing behind: a 1,000,000-case campaign would otherwise keep ~1.6 GB of objects
     // (a crashed harness's files stay, for the error above)
-    await Promise.all(['.bpf.c', '.bpf.o', '.plan', '.jsonl'].map((ext) => rm(join(options.workDir, `${name}${ext}`), { force: true })));
+    if (!options.keepBatches) await Promise.all(['.bpf.c', '.bpf.o', '.plan', '.jsonl'].map((ext) => rm(join(options.workDir, `${name}${ext}`), { force: true })));
     if (batch.length > 1 && text.includes('"ev":"object"')) return isolate(batch, ctx);
 
     const died = r.exitCode !== 0 ? ` (${r.signal ?? `exit ${r.exitCode}`}: ${r.stderr.trim().split('\n').pop() ?? ''})` : '';

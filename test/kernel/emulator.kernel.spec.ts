@@ -76,7 +76,7 @@ async function replay(dir: string, name: string, nrCpus: number): Promise<BatchC
 
 async function campaign(codegen: Codegen, nrCpus: number) {
   const workDir = await mkdtemp(join(tmpdir(), `kptr-emu-${codegen}-`));
-  const runner = createHostRunner({ workDir, codegen });
+  const runner = createHostRunner({ workDir, codegen, keepBatches: true });
   const caps = await runner.probe();
   const arb = scenario({ mode: 'mixed', progTypes: ['tc', 'syscall'], nrCpus });
   const scenarios = [
