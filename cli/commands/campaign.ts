@@ -189,7 +189,7 @@ async function writeFindings(
  * exits 130 / 143. A write that fails (a full disk) stops it too: what could be written stays valid, exit 2.
  */
 export async function campaign(opts: CliOptions): Promise<number> {
-  const resolved = resolveFromArgv('run', opts);
+  const resolved = await resolveFromArgv('run', opts);
   const spec = loadSpec();
   // every corpus entry is checked before any work (the output directory included): a bad one is one line and exit 2,
   // never a finding

@@ -21,7 +21,7 @@ export async function replay(file: string, opts: CliOptions): Promise<number> {
   const spec = loadSpec();
   const path = scenarioPath(file);
   const s = loadScenarioFile(path);
-  const cfg = await preflight(resolveFromArgv('replay', opts));
+  const cfg = await preflight(await resolveFromArgv('replay', opts));
   const outputs = openOutputs(cfg, spec, { rerun: { kind: 'file', file: resolve(path) } });
   let summaries: readonly Summary[] = [];
   let unwritten: unknown = null;

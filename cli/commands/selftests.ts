@@ -48,7 +48,7 @@ function selftestCases(filter: string | null): SelftestCase[] {
 
 /** `kptr-conform selftests`: the built-in cases on one runner/kernel; exit 1 on any unexplained mismatch. */
 export async function selftests(opts: CliOptions): Promise<number> {
-  const resolved = resolveFromArgv('selftests', opts);
+  const resolved = await resolveFromArgv('selftests', opts);
   const cases = selftestCases(resolved.filter);
   const cfg = await preflight(resolved);
   const spec = loadSpec();
