@@ -182,6 +182,11 @@ export function resolveConfig(
   if (opts.runner === undefined) {
     if (ctx.machine === undefined) throw new Error('resolveConfig: no --runner and no machine probe to choose one by');
     chosen = defaultRunner(ctx.machine);
+    // what a kernel option means depends on the runner, and the runner chosen depends on the machine
+    const kernelOption = opts.kernels !== undefined ? '--kernels' : opts.kernel !== undefined ? '--kernel' : opts.lanes !== undefined ? '--lanes' : null;
+    if (kernelOption !== null) {
+      throw usage(`${kernelOption} needs --runner: without it the runner depends on the machine (here ${chosen.runner})`, `add --runner vm or --runner emulator`);
+    }
   }
   const runner = chosen?.runner ?? oneOf(opts.runner!, RUNNERS, '--runner');
   const kernels = kernelsOf(runner, opts, chosen?.kernel ?? DEFAULT_EMULATOR_KERNEL);
@@ -223,12 +228,9 @@ export async function probeMachine(): Promise<MachineProbe> {
   return { host, profile: host.kernel === null ? null : profileForRelease(host.kernel.release) };
 }
 
-/**
- * The CLI edge: fills the context (clock, a random seed, the reporter names, paths, and without --runner the machine
- * probe) and resolves the options; a runner it chose is named on stderr with the reason.
- */
+/** The CLI edge: fills the context (clock, a random seed, the reporter names, paths, without --runner the machine probe) and resolves the options. */
 export async function resolveFromArgv(command: string, opts: CliOptions): Promise<RunConfig> {
-  const cfg = resolveConfig(opts, {
+  return resolveConfig(opts, {
     command,
     now: new Date(),
     randomSeed: Math.floor(Math.random() * (MAX_SEED + 1)),
@@ -237,6 +239,9 @@ export async function resolveFromArgv(command: string, opts: CliOptions): Promis
     repoRoot: fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, ''),
     machine: opts.runner === undefined ? await probeMachine() : undefined,
   });
+}
+
+/** Names on stderr a runner chosen without --runner, and why; called after preflight, so a refused command stays one line. */
+export function announceRunner(cfg: RunConfig): void {
   if (cfg.runnerChosen !== null) process.stderr.write(`kptr-conform: ${cfg.runnerChosen} (--runner picks one)\n`);
-  return cfg;
 }

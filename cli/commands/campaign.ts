@@ -10,7 +10,7 @@ import type { CaseResult, ProgType, Scenario, Spec } from '../../types/index.ts'
 import { EXIT } from '../../errors/exitCodes.ts';
 import { Interrupted } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
-import { resolveFromArgv, type CliOptions, type RunConfig } from '../config.ts';
+import { announceRunner, resolveFromArgv, type CliOptions, type RunConfig } from '../config.ts';
 import { handleInterrupts } from '../interrupt.ts';
 import { notWrittenError, openOutputs, type CampaignFinding, type Finished, type Outputs } from '../outputs.ts';
 import { preflight } from '../preflight.ts';
@@ -195,6 +195,7 @@ export async function campaign(opts: CliOptions): Promise<number> {
   // never a finding
   const corpus = loadCorpus(resolved.corpusDir);
   const cfg = await preflight(resolved);
+  announceRunner(cfg);
   const interrupt = handleInterrupts({
     stderr: process.stderr, exit: (code) => process.exit(code), writing: `the summary, reports and findings so far to ${cfg.outDir}`,
   });

@@ -77,7 +77,7 @@ export async function doctor(): Promise<number> {
   if (hostOk) process.stdout.write(`\n${(await hostDivergences(host)).join('\n')}\n`);
   const vmOk = checks.filter((c) => c.what.startsWith('qemu') || c.what.startsWith('kernel images')).every((c) => c.ok);
   process.stdout.write(`\nrunners usable here: ${[hostOk && 'host', vmOk && 'vm', 'emulator'].filter(Boolean).join(', ')}\n`);
-  process.stdout.write(`without --runner, run, selftests and replay take ${defaultRunner(machine).why}\n`);
+  process.stdout.write(`without --runner, run, selftests and replay pick ${defaultRunner(machine).why}\n`);
   return 0;
 }
 

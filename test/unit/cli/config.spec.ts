@@ -44,8 +44,17 @@ describe('resolveConfig default runner', () => {
     expect(defaultRunner({ host, profile: null })).toMatchObject({ runner: 'emulator', why: expect.stringContaining('BPF_PROG_LOAD: Operation not permitted') });
   });
 
-  it('should let --kernel name the profile of an emulator it chose, and keep a given runner without probing', () => {
-    expect(resolveConfig({ kernel: '6.12' }, { ...ctx, machine: unprivileged('6.18.44-v1045') }).kernels).toEqual(['6.12']);
+  it('should refuse a kernel option without --runner on any machine: its meaning depends on the runner', () => {
+    for (const machine of [rooted, unprivileged('6.18.44-v1045')]) {
+      for (const opts of [{ kernel: '6.12' }, { kernels: '6.12,7.3' }, { lanes: '2' }]) {
+        const e = errorOf(() => resolveConfig(opts, { ...ctx, machine }));
+        expect(e).toMatchObject({ code: 'KPTR_USAGE' });
+        expect(String((e as Error).message)).toMatch(/^--(kernels?|lanes) needs --runner: without it the runner depends on the machine/);
+      }
+    }
+  });
+
+  it('should keep a given runner without probing', () => {
     const { machine: _, ...unprobed } = ctx;
     expect(resolveConfig({ runner: 'host' }, unprobed)).toMatchObject({ runner: 'host', runnerChosen: null });
     expect(resolveConfig({ runner: 'emulator' }, unprobed).kernels).toEqual(['6.18.44']);
