@@ -3,8 +3,9 @@ import { KptrError } from '../errors/KptrError.ts';
 import { REPLAY_CODEGEN } from '../reports/replayCommand.ts';
 import { reporters } from '../reports/reporter.ts';
 import { CODEGENS, type Codegen } from '../runners/buildObject.ts';
-import type { ProgType, RunnerName } from '../types/index.ts';
-import { PROFILE_NAMES } from '../emulator/verifier/profile.ts';
+import { probeHost } from '../runners/host/probe.ts';
+import type { ProgType, RunnerCapabilities, RunnerName } from '../types/index.ts';
+import { PROFILE_NAMES, profileForRelease, type ProfileName } from '../emulator/verifier/profile.ts';
 import { DEFAULT_EMULATOR_KERNEL } from '../runners/emulator/index.ts';
 
 /** What the user typed, every field optional (commander's output). */
@@ -60,6 +61,48 @@ export interface RunConfig {
    * mismatch again with clang before it shrinks it (with clang); selftests and replay compile the C a reproducer is.
    */
   readonly codegen: Codegen;
+  /** why this runner, when --runner was not given (defaultRunner); null when it was */
+  readonly runnerChosen: string | null;
+}
+
+/** What the CLI edge learned about this machine, for the runner a command takes when --runner is not given. */
+export interface MachineProbe {
+  /** runners/host/probe.ts probeHost */
+  readonly host: RunnerCapabilities;
+  /** the emulator profile that models the running kernel (profileForRelease); null when none does */
+  readonly profile: ProfileName | null;
+}
+
+/** The runner (and its kernel) a command takes when --runner is not given, and why, in one line. */
+export interface RunnerChoice {
+  readonly runner: 'host' | 'emulator';
+  readonly kernel: string;
+  readonly why: string;
+}
+
+/** Why the host runner cannot run programs here, or null when it can (privileges, harness, and a program type that loads). */
+export function hostUnavailable(host: RunnerCapabilities): string | null {
+  if (host.problems.length > 0) return host.problems.join('; ');
+  if (host.kernel === null) return 'no kernel information';
+  const types = Object.values(host.progTypes);
+  return types.some((r) => r.ok) ? null : types[0]?.reason ?? 'no program type loads';
+}
+
+/**
+ * The default runner: the host, which tests the real kernel, when it works here; else the emulator with the profile
+ * that models the running kernel (the default profile when none does), which needs no privileges.
+ */
+export function defaultRunner(machine: MachineProbe): RunnerChoice {
+  const release = machine.host.kernel?.release ?? 'unknown';
+  const unavailable = hostUnavailable(machine.host);
+  if (unavailable === null) return { runner: 'host', kernel: 'host', why: `runner host: the host runner works here (kernel ${release})` };
+  const profile = machine.profile ?? DEFAULT_EMULATOR_KERNEL;
+  const models = machine.profile === null ? `the default: no profile models kernel ${release}` : `modelling this kernel, ${release}`;
+  return {
+    runner: 'emulator',
+    kernel: profile,
+    why: `runner emulator (profile ${profile}, ${models}): the host runner is unavailable: ${unavailable}`,
+  };
 }
 
 const RUNNERS: readonly RunnerName[] = ['host', 'vm', 'emulator'];
@@ -89,14 +132,14 @@ function seedOf(raw: string): number {
  * The kernels a run covers: ['host'] for the host runner, which takes no kernel option; for the vm runner the names
  * or image paths of --kernel or --kernels, each non-empty and named once (cli/preflight.ts checks that they exist).
  */
-function kernelsOf(runner: RunnerName, opts: CliOptions): string[] {
+function kernelsOf(runner: RunnerName, opts: CliOptions, emulatorDefault: string): string[] {
   const given = opts.kernels !== undefined ? '--kernels' : opts.kernel !== undefined ? '--kernel' : null;
   if (runner === 'host') {
     if (given) throw usage(`${given} applies to the vm runner only; the host runner tests the running kernel`, `drop ${given}, or add --runner vm`);
     return ['host'];
   }
   if (opts.kernels !== undefined && opts.kernel !== undefined) throw usage('--kernel and --kernels both given', 'pass the kernels once: --kernels 6.12,6.18');
-  if (given === null && runner === 'emulator') return [DEFAULT_EMULATOR_KERNEL];
+  if (given === null && runner === 'emulator') return [emulatorDefault];
   if (given === null) throw usage('--runner vm needs --kernel <6.1|6.12|6.18|7.3|latest|PATH>', 'add e.g. --kernel 6.12');
   const raw = (opts.kernels ?? opts.kernel)!;
   const names = raw.split(',').map((k) => k.trim());
@@ -124,15 +167,29 @@ function timestamp(now: Date): string {
 }
 
 /**
- * Resolves CLI options into a RunConfig. `now` and `randomSeed` are passed in so this stays pure.
+ * Resolves CLI options into a RunConfig. `now`, `randomSeed` and `machine` are passed in so this stays pure.
  * @param formatNames the reporter registry's keys (the only accepted --format values)
+ * @param machine what the edge probed for the default runner; needed only when --runner is not given
  */
 export function resolveConfig(
   opts: CliOptions,
-  ctx: { readonly command: string; readonly now: Date; readonly randomSeed: number; readonly formatNames: readonly string[]; readonly cwd: string; readonly repoRoot: string },
+  ctx: {
+    readonly command: string; readonly now: Date; readonly randomSeed: number; readonly formatNames: readonly string[]; readonly cwd: string; readonly repoRoot: string;
+    readonly machine?: MachineProbe;
+  },
 ): RunConfig {
-  const runner = oneOf(opts.runner ?? 'host', RUNNERS, '--runner');
-  const kernels = kernelsOf(runner, opts);
+  let chosen: RunnerChoice | null = null;
+  if (opts.runner === undefined) {
+    if (ctx.machine === undefined) throw new Error('resolveConfig: no --runner and no machine probe to choose one by');
+    chosen = defaultRunner(ctx.machine);
+    // what a kernel option means depends on the runner, and the runner chosen depends on the machine
+    const kernelOption = opts.kernels !== undefined ? '--kernels' : opts.kernel !== undefined ? '--kernel' : opts.lanes !== undefined ? '--lanes' : null;
+    if (kernelOption !== null) {
+      throw usage(`${kernelOption} needs --runner: without it the runner depends on the machine (here ${chosen.runner})`, `add --runner vm or --runner emulator`);
+    }
+  }
+  const runner = chosen?.runner ?? oneOf(opts.runner!, RUNNERS, '--runner');
+  const kernels = kernelsOf(runner, opts, chosen?.kernel ?? DEFAULT_EMULATOR_KERNEL);
   if (runner === 'host' && opts.lanes !== undefined) throw usage('--lanes applies to the vm runner only', 'drop --lanes, or add --runner vm');
   if (opts.out === '') throw usage('--out is empty', 'pass a directory, e.g. --out ./kptr-out');
   const formats = (opts.format ?? ctx.formatNames.join(',')).split(',').map((f) => f.trim()).filter(Boolean);
@@ -161,11 +218,18 @@ export function resolveConfig(
     json: opts.json ?? false,
     filter: opts.filter ?? null,
     workDir: `${outDir}/.work`,
+    runnerChosen: chosen?.why ?? null,
   };
 }
 
-/** The CLI edge: fills the context (clock, a random seed, the reporter names, paths) and resolves the options. */
-export function resolveFromArgv(command: string, opts: CliOptions): RunConfig {
+/** The edge's probe for the default runner: the host runner's (cached per kernel release) and the profile of this kernel. */
+export async function probeMachine(): Promise<MachineProbe> {
+  const host = await probeHost();
+  return { host, profile: host.kernel === null ? null : profileForRelease(host.kernel.release) };
+}
+
+/** The CLI edge: fills the context (clock, a random seed, the reporter names, paths, without --runner the machine probe) and resolves the options. */
+export async function resolveFromArgv(command: string, opts: CliOptions): Promise<RunConfig> {
   return resolveConfig(opts, {
     command,
     now: new Date(),
@@ -173,5 +237,11 @@ export function resolveFromArgv(command: string, opts: CliOptions): RunConfig {
     formatNames: Object.keys(reporters),
     cwd: process.cwd(),
     repoRoot: fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, ''),
+    machine: opts.runner === undefined ? await probeMachine() : undefined,
   });
+}
+
+/** Names on stderr a runner chosen without --runner, and why; called after preflight, so a refused command stays one line. */
+export function announceRunner(cfg: RunConfig): void {
+  if (cfg.runnerChosen !== null) process.stderr.write(`kptr-conform: ${cfg.runnerChosen} (--runner picks one)\n`);
 }

@@ -24,7 +24,7 @@ const program = new Command('kptr-conform')
 
 const runOptions = (c: Command): Command =>
   c
-    .option('--runner <runner>', 'host | vm | emulator', 'host')
+    .option('--runner <runner>', 'host | vm | emulator (default: host when it works here, else emulator; the choice and why go to stderr)')
     .option('--kernel <name|path>', 'vm runner: 6.1 | 6.12 | 6.18 | 7.3 | latest | a cached release | path to a bzImage; emulator: a profile, 6.1 | 6.12 | 6.18 | 6.18.44 | 7.3 (default 6.18.44)')
     .option('--kernels <list>', 'vm or emulator runner: several kernels, comma separated (e.g. 6.12,6.18,7.3)')
     .option('--codegen <how>', 'clang | direct: compile the C, or write the BPF object directly (default: direct for run, clang otherwise)')

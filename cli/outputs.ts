@@ -105,7 +105,7 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
     const s = seg!;
     const summary: Summary = {
       ...s.tally.summary({
-        runner: s.session.runner.name, kernel: s.session.kernel, seed: cfg.runs > 0 && cfg.seed !== null ? cfg.seed : null,
+        runner: s.session.runner.name, runnerChosen: cfg.runnerChosen, kernel: s.session.kernel, seed: cfg.runs > 0 && cfg.seed !== null ? cfg.seed : null,
         durationMs: performance.now() - s.t0, ruleIds, stopped,
       }),
       findings: s.findings,

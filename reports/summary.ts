@@ -20,6 +20,8 @@ export interface FindingRef {
 /** summary.json: one runner on one kernel. */
 export interface Summary {
   readonly runner: RunnerName;
+  /** why this runner when the command was given no --runner (cli/config.ts defaultRunner); null when it was */
+  readonly runnerChosen: string | null;
   readonly kernel: { readonly release: string; readonly version: string; readonly nrCpus: number };
   readonly seed: number | null;
   readonly cases: number;
@@ -56,6 +58,8 @@ export interface Summary {
 
 export interface SummaryMeta {
   readonly runner: RunnerName;
+  /** Summary.runnerChosen (default null) */
+  readonly runnerChosen?: string | null;
   /** the session's kernel, with its divergence probe results */
   readonly kernel: ProbedKernel;
   readonly seed: number | null;
@@ -94,6 +98,7 @@ export function summaryTally(ruleIds: readonly string[]): SummaryTally {
       const cases = Object.values(statuses).reduce((a, b) => a + b, 0);
       return {
         runner: meta.runner,
+        runnerChosen: meta.runnerChosen ?? null,
         kernel: { release: meta.kernel.release, version: meta.kernel.version, nrCpus: meta.kernel.nrCpus },
         seed: meta.seed,
         cases,

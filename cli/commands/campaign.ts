@@ -10,7 +10,7 @@ import type { CaseResult, ProgType, Scenario, Spec } from '../../types/index.ts'
 import { EXIT } from '../../errors/exitCodes.ts';
 import { Interrupted } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
-import { resolveFromArgv, type CliOptions, type RunConfig } from '../config.ts';
+import { announceRunner, resolveFromArgv, type CliOptions, type RunConfig } from '../config.ts';
 import { handleInterrupts } from '../interrupt.ts';
 import { notWrittenError, openOutputs, type CampaignFinding, type Finished, type Outputs } from '../outputs.ts';
 import { preflight } from '../preflight.ts';
@@ -189,12 +189,13 @@ async function writeFindings(
  * exits 130 / 143. A write that fails (a full disk) stops it too: what could be written stays valid, exit 2.
  */
 export async function campaign(opts: CliOptions): Promise<number> {
-  const resolved = resolveFromArgv('run', opts);
+  const resolved = await resolveFromArgv('run', opts);
   const spec = loadSpec();
   // every corpus entry is checked before any work (the output directory included): a bad one is one line and exit 2,
   // never a finding
   const corpus = loadCorpus(resolved.corpusDir);
   const cfg = await preflight(resolved);
+  announceRunner(cfg);
   const interrupt = handleInterrupts({
     stderr: process.stderr, exit: (code) => process.exit(code), writing: `the summary, reports and findings so far to ${cfg.outDir}`,
   });

@@ -1,8 +1,8 @@
 import { execa } from 'execa';
 import { kernelDivergenceLines, kernelDivergences } from '../../reports/kernelDivergences.ts';
 import { createHostRunner } from '../../runners/host/index.ts';
-import { probeHost } from '../../runners/host/probe.ts';
-import { PROFILE_NAMES, profileForRelease } from '../../emulator/verifier/profile.ts';
+import { PROFILE_NAMES } from '../../emulator/verifier/profile.ts';
+import { defaultRunner, hostUnavailable, probeMachine } from '../config.ts';
 import { loadSpec } from '../../specs/load.ts';
 import type { ProgType, RunnerCapabilities } from '../../types/index.ts';
 import { probeDivergences } from '../divergenceProbes.ts';
@@ -35,12 +35,14 @@ export async function doctor(): Promise<number> {
     tool('qemu-system-x86_64', ['--version'], 'qemu-system-x86_64 (vm runner)', setup),
     tool('busybox', ['--help'], 'busybox (vm initramfs)', setup),
   ]);
-  const host = await probeHost();
+  const machine = await probeMachine();
+  const { host } = machine;
+  const hostWhyNot = hostUnavailable(host);
   checks.push({
     what: 'host runner',
-    ok: host.problems.length === 0 && host.kernel !== null,
+    ok: hostWhyNot === null,
     detail: host.kernel ? `kernel ${host.kernel.release}, ${host.kernel.nrCpus} CPUs` : 'no kernel information',
-    fix: host.problems.join('; ') || setup,
+    fix: hostWhyNot ?? '',
   });
   for (const [type, r] of Object.entries(host.progTypes)) {
     checks.push({ what: `  host ${type} programs`, ok: r.ok, detail: r.ok ? 'load + test_run work' : r.reason ?? 'unavailable', fix: r.ok ? '' : 'use --runner vm for this program type' });
@@ -61,7 +63,7 @@ export async function doctor(): Promise<number> {
     fix: 'run: npx kptr-conform kernels fetch 6.12 (also 6.1, 6.18, 7.3, latest)',
   });
   // the emulator needs nothing from the machine: its kernels are profiles (specs/profiles)
-  const modelled = host.kernel ? profileForRelease(host.kernel.release) : null;
+  const modelled = machine.profile;
   checks.push({
     what: 'emulator runner',
     ok: true,
@@ -75,7 +77,7 @@ export async function doctor(): Promise<number> {
   if (hostOk) process.stdout.write(`\n${(await hostDivergences(host)).join('\n')}\n`);
   const vmOk = checks.filter((c) => c.what.startsWith('qemu') || c.what.startsWith('kernel images')).every((c) => c.ok);
   process.stdout.write(`\nrunners usable here: ${[hostOk && 'host', vmOk && 'vm', 'emulator'].filter(Boolean).join(', ')}\n`);
-  if (!hostOk) process.stdout.write('without the host runner, use --runner emulator (no privileges needed)\n');
+  process.stdout.write(`without --runner, run, selftests and replay pick ${defaultRunner(machine).why}\n`);
   return 0;
 }
 

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KptrError } from '../../errors/KptrError.ts';
 import { loadScenarioFile, loadSpec } from '../../specs/load.ts';
-import { resolveFromArgv, type CliOptions } from '../config.ts';
+import { announceRunner, resolveFromArgv, type CliOptions } from '../config.ts';
 import { notWrittenError, openOutputs } from '../outputs.ts';
 import { preflight } from '../preflight.ts';
 import { checkScenarios } from '../pipeline.ts';
@@ -21,7 +21,8 @@ export async function replay(file: string, opts: CliOptions): Promise<number> {
   const spec = loadSpec();
   const path = scenarioPath(file);
   const s = loadScenarioFile(path);
-  const cfg = await preflight(resolveFromArgv('replay', opts));
+  const cfg = await preflight(await resolveFromArgv('replay', opts));
+  announceRunner(cfg);
   const outputs = openOutputs(cfg, spec, { rerun: { kind: 'file', file: resolve(path) } });
   let summaries: readonly Summary[] = [];
   let unwritten: unknown = null;

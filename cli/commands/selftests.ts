@@ -7,7 +7,7 @@ import { expectationFromCase } from '../selftestExpectation.ts';
 import { openSession } from '../session.ts';
 import { notWrittenError, openOutputs } from '../outputs.ts';
 import { preflight } from '../preflight.ts';
-import { resolveFromArgv, type CliOptions } from '../config.ts';
+import { announceRunner, resolveFromArgv, type CliOptions } from '../config.ts';
 import type { SelftestCase } from '../../types/index.ts';
 import type { Summary } from '../../reports/summary.ts';
 
@@ -48,9 +48,10 @@ function selftestCases(filter: string | null): SelftestCase[] {
 
 /** `kptr-conform selftests`: the built-in cases on one runner/kernel; exit 1 on any unexplained mismatch. */
 export async function selftests(opts: CliOptions): Promise<number> {
-  const resolved = resolveFromArgv('selftests', opts);
+  const resolved = await resolveFromArgv('selftests', opts);
   const cases = selftestCases(resolved.filter);
   const cfg = await preflight(resolved);
+  announceRunner(cfg);
   const spec = loadSpec();
   const outputs = openOutputs(cfg, spec, { rerun: { kind: 'selftest' } });
   const checkedAll: { release: string; cases: CheckedCase[] }[] = [];

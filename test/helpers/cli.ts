@@ -23,6 +23,18 @@ export async function kptrConform(args: readonly string[], root: string = REPO_R
 /** Top-level entries of a checkout that are not the product: dependencies (linked instead), history, run outputs. */
 const NOT_COPIED = new Set(['node_modules', '.git', 'out', 'build', '.cache']);
 
+/** A copy of this checkout's product files (modes and times kept) under `dest`, without node_modules. */
+export async function copyCheckout(dest: string): Promise<void> {
+  await cp(REPO_ROOT, dest, {
+    recursive: true,
+    preserveTimestamps: true,
+    filter: (src) => {
+      const top = relative(REPO_ROOT, src).split(sep)[0] ?? '';
+      return !NOT_COPIED.has(top) && !top.startsWith('kptr-out');
+    },
+  });
+}
+
 /** The rule whose messages a planted checkout rewrites: every kernel with per-CPU kptrs refuses a leak the same way. */
 export const PLANTED_RULE = 'ref.leak';
 /** The line the planted rule expects instead of the kernel's: no kernel prints it. */
@@ -35,14 +47,7 @@ export const PLANTED_LINE = 'kptr-conform test: a line no kernel prints';
  * not. The CLI reads the spec beside its own source, hence the copy.
  */
 export async function checkoutWithPlantedMismatch(dest: string): Promise<string> {
-  await cp(REPO_ROOT, dest, {
-    recursive: true,
-    preserveTimestamps: true,
-    filter: (src) => {
-      const top = relative(REPO_ROOT, src).split(sep)[0] ?? '';
-      return !NOT_COPIED.has(top) && !top.startsWith('kptr-out');
-    },
-  });
+  await copyCheckout(dest);
   await symlink(join(REPO_ROOT, 'node_modules'), join(dest, 'node_modules'));
   const rule = join(dest, 'specs/rules', `${PLANTED_RULE}.yaml`);
   const text = await readFile(rule, 'utf8');

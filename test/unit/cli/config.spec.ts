@@ -1,8 +1,65 @@
 import { describe, expect, it } from 'vitest';
-import { resolveConfig } from '../../../cli/config.ts';
+import { defaultRunner, resolveConfig, type MachineProbe } from '../../../cli/config.ts';
+import type { RunnerCapabilities } from '../../../types/index.ts';
 import { errorOf } from '../../helpers/errorOf.ts';
 
-const ctx = { command: 'run', now: new Date('2026-11-25T00:00:00Z'), randomSeed: 7, formatNames: ['jsonl'], cwd: '/w', repoRoot: '/r' };
+const kernel = { release: '6.18.44-fc-v1045', version: '6.18.44', nrCpus: 2, machine: 'host' } as const;
+const works = { ok: true, reason: null };
+/** A machine whose host runner works: what root sees here. */
+const rooted: MachineProbe = {
+  host: { runner: 'host', kernel, progTypes: { tc: works, syscall: works, fentry: works, 'fentry.s': works }, problems: [] },
+  profile: '6.18.44-v1045',
+};
+const NO_CAPS = 'no CAP_BPF/CAP_PERFMON: run as root or grant CAP_BPF+CAP_PERFMON';
+function unprivileged(profile: MachineProbe['profile']): MachineProbe {
+  const no = { ok: false, reason: NO_CAPS };
+  const host: RunnerCapabilities = { runner: 'host', kernel, progTypes: { tc: no, syscall: no, fentry: no, 'fentry.s': no }, problems: [NO_CAPS] };
+  return { host, profile };
+}
+
+const ctx = { command: 'run', now: new Date('2026-11-25T00:00:00Z'), randomSeed: 7, formatNames: ['jsonl'], cwd: '/w', repoRoot: '/r', machine: rooted };
+
+describe('resolveConfig default runner', () => {
+  it('should take the host runner when it works here, and say so', () => {
+    const cfg = resolveConfig({}, ctx);
+    expect(cfg).toMatchObject({ runner: 'host', kernels: ['host'] });
+    expect(cfg.runnerChosen).toBe('runner host: the host runner works here (kernel 6.18.44-fc-v1045)');
+  });
+
+  it('should take the emulator with the profile of this kernel when the host runner is unavailable, naming why', () => {
+    const cfg = resolveConfig({}, { ...ctx, machine: unprivileged('6.18.44-v1045') });
+    expect(cfg).toMatchObject({ runner: 'emulator', kernels: ['6.18.44-v1045'] });
+    expect(cfg.runnerChosen).toBe(`runner emulator (profile 6.18.44-v1045, modelling this kernel, 6.18.44-fc-v1045): the host runner is unavailable: ${NO_CAPS}`);
+  });
+
+  it('should take the default profile when no profile models this kernel', () => {
+    const choice = defaultRunner(unprivileged(null));
+    expect(choice).toMatchObject({ runner: 'emulator', kernel: '6.18.44' });
+    expect(choice.why).toContain('the default: no profile models kernel 6.18.44-fc-v1045');
+  });
+
+  it('should not take the host runner when privileges are there but no program type loads', () => {
+    const no = { ok: false, reason: 'BPF_PROG_LOAD: Operation not permitted' };
+    const host = { ...rooted.host, progTypes: { tc: no, syscall: no, fentry: no, 'fentry.s': no } };
+    expect(defaultRunner({ host, profile: null })).toMatchObject({ runner: 'emulator', why: expect.stringContaining('BPF_PROG_LOAD: Operation not permitted') });
+  });
+
+  it('should refuse a kernel option without --runner on any machine: its meaning depends on the runner', () => {
+    for (const machine of [rooted, unprivileged('6.18.44-v1045')]) {
+      for (const opts of [{ kernel: '6.12' }, { kernels: '6.12,7.3' }, { lanes: '2' }]) {
+        const e = errorOf(() => resolveConfig(opts, { ...ctx, machine }));
+        expect(e).toMatchObject({ code: 'KPTR_USAGE' });
+        expect(String((e as Error).message)).toMatch(/^--(kernels?|lanes) needs --runner: without it the runner depends on the machine/);
+      }
+    }
+  });
+
+  it('should keep a given runner without probing', () => {
+    const { machine: _, ...unprobed } = ctx;
+    expect(resolveConfig({ runner: 'host' }, unprobed)).toMatchObject({ runner: 'host', runnerChosen: null });
+    expect(resolveConfig({ runner: 'emulator' }, unprobed).kernels).toEqual(['6.18.44']);
+  });
+});
 
 describe('resolveConfig --lanes', () => {
   it('should leave the lane count to the vm runner unless given, and take a positive integer', () => {

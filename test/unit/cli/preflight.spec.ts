@@ -127,7 +127,7 @@ describe('preflight', () => {
   });
 
   it('should check the corpus a campaign saves findings to', async () => {
-    const e = await rejection(preflight(resolveConfig({ saveFindings: true, corpus: '/proc/corpus', out: join(base, 'c-out') }, ctx)));
+    const e = await rejection(preflight(resolveConfig({ runner: 'emulator', saveFindings: true, corpus: '/proc/corpus', out: join(base, 'c-out') }, ctx)));
     expect(e.message).toMatch(/^--corpus \/proc\/corpus: cannot create it/);
   });
 });

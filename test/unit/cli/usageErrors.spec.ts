@@ -34,7 +34,7 @@ const cases: readonly (readonly [string, readonly string[], RegExp])[] = [
   ['--seed 4294967297 (was seed 1)', run('seed-wrap', '--seed', '4294967297'), /KPTR_USAGE: --seed must be an integer from 0 to 4294967295/],
   ['--runner vm --kernels ,', run('kernels-comma', '--runner', 'vm', '--kernels', ','), /KPTR_USAGE: --kernels ',' has an empty kernel name/],
   ['--runner host --kernel 6.1', run('host-kernel', '--runner', 'host', '--kernel', '6.1'), /KPTR_USAGE: --kernel applies to the vm runner only/],
-  ['--kernels bogus on the host', run('host-bogus', '--kernels', 'bogus'), /KPTR_USAGE: --kernels applies to the vm runner only/],
+  ['--kernels bogus without --runner', run('auto-kernels', '--kernels', 'bogus'), /KPTR_USAGE: --kernels needs --runner: without it the runner depends on the machine/],
   ['a cut-off bzImage', run('vm-cut', '--runner', 'vm', '--kernel', cutImage), /KPTR_KERNEL_IMAGE_INVALID: .* is cut off: 100000 bytes/],
   ['selftests --filter nomatch', ['selftests', '--quiet', '--filter', 'nomatch', '--out', out('nomatch')], /KPTR_USAGE: --filter 'nomatch' matches none of the \d+ built-in cases/],
   ['replay --kernels (checked like run)', ['replay', scenario, '--runner', 'vm', '--kernels', `bogus-${process.pid}`, '--out', out('replay')], /KPTR_KERNEL_IMAGE_MISSING: bogus-\d+/],

@@ -11,6 +11,7 @@ describe('summarize', () => {
     const s = summarize(results, meta);
     expect(s).toMatchObject({
       runner: 'host',
+      runnerChosen: null,
       kernel: { release: '6.18.44-fc-v669', version: '6.18.44', nrCpus: 2 },
       seed: 42,
       cases: 5, passed: 1, failed: 1, skipped: 1, divergent: 1, errors: 1,
