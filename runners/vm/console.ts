@@ -101,8 +101,7 @@ const FATAL: ReadonlySet<SplatKind> = new Set(['panic', 'kasan', 'oops', 'bug'])
 
 /** Whether some line of console text opens a fatal splat (same line patterns as consoleSplats). */
 export function hasFatalLine(text: string): boolean {
-  return text.split('\n').some((raw) => {
-    const line = raw.replace(/\r+$/, '').replace(TIMESTAMP, '');
+  return kernelLines(text).some((line) => {
     const kind = TRIGGERS.find(([re]) => re.test(line))?.[1];
     return kind !== undefined && FATAL.has(kind);
   });
@@ -119,6 +118,14 @@ const MAX_REPORT_LINES = 200;
 
 /** `[    1.234567] ` and `[    1.234567][    T1] ` prefixes, and whatever precedes the first (firmware escape codes) */
 const TIMESTAMP = /^.*?\[\s*\d+\.\d+\](?:\[\s*[TC]\d+\])?\s?/;
+
+/**
+ * The console's lines without timestamps. A bare CR ends a line too: the boot loader's screen ends in one
+ * ("Booting from ROM..\r[    5.2] kptr-conform: begin …"), and a marker glued behind it would otherwise be missed.
+ */
+function kernelLines(text: string): string[] {
+  return text.split(/\r*\n|\r+/).map((line) => line.replace(TIMESTAMP, ''));
+}
 
 /** Finds every splat in the kernel console text, with its text and the scenario it is attributed to. */
 export function consoleSplats(text: string): ConsoleSplat[] {
@@ -143,8 +150,7 @@ export function consoleSplats(text: string): ConsoleSplat[] {
     open = { kind, lines: [line], scenarioId: current ?? lastEnded, after: current === null && lastEnded !== null };
   };
 
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/\r+$/, '').replace(TIMESTAMP, '');
+  for (const line of kernelLines(text)) {
     if (line.trim() === '') continue;
     const marker = MARKER.exec(line);
     if (marker) {
@@ -181,8 +187,8 @@ export function consoleSplats(text: string): ConsoleSplat[] {
  */
 export function unclosedScenarios(text: string): string[] {
   const open: string[] = [];
-  for (const raw of text.split('\n')) {
-    const m = MARKER.exec(raw.replace(/\r+$/, '').replace(TIMESTAMP, ''));
+  for (const line of kernelLines(text)) {
+    const m = MARKER.exec(line);
     if (!m) continue;
     const id = m[2] as string;
     const at = open.indexOf(id);
