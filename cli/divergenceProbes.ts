@@ -12,6 +12,8 @@ export interface ProbeOptions {
   /** program types the runner loads here: probes of other types run as their stand-ins (cli/retarget.ts) */
   readonly available: Readonly<Record<ProgType, boolean>>;
   readonly spec: Spec;
+  /** RunHooks.signal: a stopping command does not wait for the probe run (a vm boot) */
+  readonly signal?: AbortSignal;
 }
 
 const cache = new WeakMap<Spec, Map<string, Promise<readonly DivergenceProbeResult[]>>>();
@@ -59,7 +61,7 @@ async function measure(o: ProbeOptions): Promise<readonly DivergenceProbeResult[
       plan: { scenarioId: scenario.id, expectedAccepted: [], wellFormed: false, execute: false, expectSplat: d.hostUnsafe || d.splat },
     });
   }
-  const observations = await o.runner.run(probed);
+  const observations = await o.runner.run(probed, { signal: o.signal });
   return o.spec.divergences.map((d): DivergenceProbeResult => {
     const base = { divergenceId: d.id, kernels: d.kernels, inRange: versionInRange(o.kernel.version, d.kernels) };
     if (d.kind === 'value') return { ...base, status: 'unprobed', detail: 'a value divergence: it shows only when programs run, and probes never execute' };

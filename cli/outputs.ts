@@ -171,7 +171,8 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
           fail(e);
         }
       }
-      const body = summaries.length === 1 ? summaries[0] : { kernels: summaries };
+      // stopped before any kernel's session opened (a probe boot cut short): say so rather than list nothing
+      const body = summaries.length === 1 ? summaries[0] : { kernels: summaries, ...(summaries.length === 0 ? { stopped } : {}) };
       await replaceFile(join(cfg.outDir, 'summary.json'), `${JSON.stringify(body, null, 2)}\n`).catch(fail);
       return { summaries, notWritten };
     },

@@ -37,9 +37,9 @@ export interface Session {
 
 /**
  * Creates and probes the runner for one kernel ('host' or a vm kernel name/path), and runs the divergence probes on
- * it (verify only); a runner that cannot work here is one KptrError.
+ * it (verify only); a runner that cannot work here is one KptrError. `signal` stops the probe run.
  */
-export async function openSession(cfg: RunConfig, kernel: string, spec: Spec = loadSpec()): Promise<Session> {
+export async function openSession(cfg: RunConfig, kernel: string, spec: Spec = loadSpec(), signal?: AbortSignal): Promise<Session> {
   const workDir = `${cfg.workDir}/${cfg.runner}-${kernel.replace(/[^\w.-]/g, '_')}`;
   mkdirSync(workDir, { recursive: true });
   const make = (codegen: Codegen, dir: string): Runner => (cfg.runner === 'host'
@@ -60,7 +60,7 @@ export async function openSession(cfg: RunConfig, kernel: string, spec: Spec = l
   const available = Object.fromEntries(
     (Object.keys(caps.progTypes) as ProgType[]).map((t) => [t, caps.progTypes[t].ok]),
   ) as Record<ProgType, boolean>;
-  const divergences = await probeDivergences({ runner, kernel: caps.kernel, available, spec });
+  const divergences = await probeDivergences({ runner, kernel: caps.kernel, available, spec, signal });
   return {
     runner, caps, kernel: { ...caps.kernel, divergences }, kernelName: kernel, available,
     shrinkBatch: cfg.runner === 'vm' ? 64 : 16,

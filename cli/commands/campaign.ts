@@ -210,7 +210,7 @@ export async function campaign(opts: CliOptions): Promise<number> {
   try {
     for (const kernelName of cfg.kernels) {
       signal.throwIfAborted();
-      const session = await openSession(cfg, kernelName);
+      const session = await openSession(cfg, kernelName, spec, signal);
       const progTypes = cfg.progTypes.filter((t: ProgType) => session.available[t]);
       if (progTypes.length === 0) {
         throw new KptrError('KPTR_RUNNER_UNAVAILABLE', `none of --prog-types ${cfg.progTypes.join(',')} can run on ${session.kernel.release}`,

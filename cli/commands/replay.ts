@@ -3,12 +3,13 @@ import { join, resolve } from 'node:path';
 import { KptrError } from '../../errors/KptrError.ts';
 import { loadScenarioFile, loadSpec } from '../../specs/load.ts';
 import { announceRunner, resolveFromArgv, type CliOptions } from '../config.ts';
-import { notWrittenError, openOutputs } from '../outputs.ts';
+import { openOutputs } from '../outputs.ts';
+import { runStoppable, stoppedBy } from '../stoppable.ts';
+import { EXIT } from '../../errors/exitCodes.ts';
 import { preflight } from '../preflight.ts';
 import { checkScenarios } from '../pipeline.ts';
 import { printable } from '../../reports/printable.ts';
 import { openSession } from '../session.ts';
-import type { Summary } from '../../reports/summary.ts';
 
 /** A finding folder or a scenario file. */
 function scenarioPath(file: string): string {
@@ -23,23 +24,21 @@ export async function replay(file: string, opts: CliOptions): Promise<number> {
   const s = loadScenarioFile(path);
   const cfg = await preflight(await resolveFromArgv('replay', opts));
   announceRunner(cfg);
-  const outputs = openOutputs(cfg, spec, { rerun: { kind: 'file', file: resolve(path) } });
-  let summaries: readonly Summary[] = [];
-  let unwritten: unknown = null;
-  try {
-    for (const kernelName of cfg.kernels) {
-      const session = await openSession(cfg, kernelName);
-      outputs.startSegment(session, 1);
-      const [c] = await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios: [s], onCase: (x) => outputs.onCase(x) });
-      if (c && !cfg.json) {
-        for (const m of c.result.mismatches) process.stdout.write(printable(`[${m.kind}] ${m.program ?? ''}\n${m.detail}\n`));
+  const { done, received } = await runStoppable(
+    `the summary and reports so far to ${cfg.outDir}`,
+    (onFailure) => openOutputs(cfg, spec, { rerun: { kind: 'file', file: resolve(path) }, onFailure }),
+    async (outputs, { signal }) => {
+      for (const kernelName of cfg.kernels) {
+        signal.throwIfAborted();
+        const session = await openSession(cfg, kernelName, spec, signal);
+        outputs.startSegment(session, 1);
+        const [c] = await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios: [s], signal, onCase: (x) => outputs.onCase(x) });
+        if (c && !cfg.json) {
+          for (const m of c.result.mismatches) process.stdout.write(printable(`[${m.kind}] ${m.program ?? ''}\n${m.detail}\n`));
+        }
       }
-    }
-  } finally {
-    const done = await outputs.finish(null);
-    summaries = done.summaries;
-    unwritten = notWrittenError(done, null);
-  }
-  if (unwritten) throw unwritten;
-  return summaries.some((x) => x.failed + x.errors > 0) ? 1 : 0;
+    },
+  );
+  if (received !== null) return stoppedBy(received, done, cfg.outDir);
+  return done.summaries.some((x) => x.failed + x.errors > 0) ? EXIT.mismatch : EXIT.ok;
 }

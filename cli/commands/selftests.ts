@@ -5,11 +5,12 @@ import { printable } from '../../reports/printable.ts';
 import { retargetProgTypes } from '../retarget.ts';
 import { expectationFromCase } from '../selftestExpectation.ts';
 import { openSession } from '../session.ts';
-import { notWrittenError, openOutputs } from '../outputs.ts';
+import { openOutputs } from '../outputs.ts';
+import { runStoppable, stoppedBy } from '../stoppable.ts';
+import { EXIT } from '../../errors/exitCodes.ts';
 import { preflight } from '../preflight.ts';
 import { announceRunner, resolveFromArgv, type CliOptions } from '../config.ts';
 import type { SelftestCase } from '../../types/index.ts';
-import type { Summary } from '../../reports/summary.ts';
 
 /** Table row: one program of one case, expected vs observed. */
 function rows(c: CheckedCase): string[][] {
@@ -53,34 +54,31 @@ export async function selftests(opts: CliOptions): Promise<number> {
   const cfg = await preflight(resolved);
   announceRunner(cfg);
   const spec = loadSpec();
-  const outputs = openOutputs(cfg, spec, { rerun: { kind: 'selftest' } });
   const checkedAll: { release: string; cases: CheckedCase[] }[] = [];
-  let summaries: readonly Summary[] = [];
-  let unwritten: unknown = null;
-  try {
-    for (const kernelName of cfg.kernels) {
-    const session = await openSession(cfg, kernelName, spec);
-    const byId = new Map<string, SelftestCase>();
-    const scenarios = cases.map((c) => {
-      const s = cfg.runner === 'host' ? retargetProgTypes(c.scenario, session.available) : c.scenario;
-      byId.set(s.id, { ...c, scenario: s });
-      return s;
-    });
-      outputs.startSegment(session, scenarios.length);
-      const checked = await checkScenarios({
-        runner: session.runner, kernel: session.kernel, spec, scenarios,
-        expectationFor: (s, oracle) => expectationFromCase(byId.get(s.id)!, oracle, spec, session.kernel.divergences),
-        onCase: (c) => outputs.onCase(c),
-      });
-      checkedAll.push({ release: session.kernel.release, cases: checked });
-    }
-  } finally {
-    // written even when a later kernel fails: nothing computed is lost
-    const done = await outputs.finish(null);
-    summaries = done.summaries;
-    unwritten = notWrittenError(done, null);
-  }
-  if (unwritten) throw unwritten;
+  const { done, received } = await runStoppable(
+    `the summary and reports so far to ${cfg.outDir}`,
+    (onFailure) => openOutputs(cfg, spec, { rerun: { kind: 'selftest' }, onFailure }),
+    async (outputs, { signal }) => {
+      for (const kernelName of cfg.kernels) {
+        signal.throwIfAborted();
+        const session = await openSession(cfg, kernelName, spec, signal);
+        const byId = new Map<string, SelftestCase>();
+        const scenarios = cases.map((c) => {
+          const s = cfg.runner === 'host' ? retargetProgTypes(c.scenario, session.available) : c.scenario;
+          byId.set(s.id, { ...c, scenario: s });
+          return s;
+        });
+        outputs.startSegment(session, scenarios.length);
+        const checked = await checkScenarios({
+          runner: session.runner, kernel: session.kernel, spec, scenarios, signal,
+          expectationFor: (s, oracle) => expectationFromCase(byId.get(s.id)!, oracle, spec, session.kernel.divergences),
+          onCase: (c) => outputs.onCase(c),
+        });
+        checkedAll.push({ release: session.kernel.release, cases: checked });
+      }
+    },
+  );
+  if (received !== null) return stoppedBy(received, done, cfg.outDir);
   if (!cfg.quiet && !cfg.json) {
     for (const { release, cases: checked } of checkedAll) {
       process.stdout.write(`\nselftests on ${release} (${cfg.runner}):\n`);
@@ -92,5 +90,5 @@ export async function selftests(opts: CliOptions): Promise<number> {
       }
     }
   }
-  return summaries.some((s) => s.failed + s.errors > 0) ? 1 : 0;
+  return done.summaries.some((s) => s.failed + s.errors > 0) ? EXIT.mismatch : EXIT.ok;
 }
