@@ -122,16 +122,21 @@ function emitLookup(scope: Scope, slotName: string, dst: string): string[] {
     const cast = type.kind === 'map_value' && type.slot === slotName ? '' : '(void *)';
     return [`${dst} = ${cast}&${slotName};`];
   }
-  const lookup = [`${dst} = bpf_map_lookup_elem(&${slotName}, &${KEY});`, `if (!${dst})`, '\treturn 0;'];
-  if (slot.home.mapType === 'array' || slot.home.mapType === 'percpu_array') return lookup;
-  // hash maps start empty: insert key 0 (a zeroed value) unless it is already there
+  const lookup = `${dst} = bpf_map_lookup_elem(&${slotName}, &${KEY});`;
+  const check = [`if (!${dst})`, '\treturn 0;'];
+  if (slot.home.mapType === 'array' || slot.home.mapType === 'percpu_array') return [lookup, ...check];
+  // Hash maps start empty: insert key 0 (a zeroed value) only when it is missing. An update of a present key would
+  // ask a full lru_hash for a free node first, and its LRU may evict the very element being updated (documented
+  // LRU behaviour at capacity), resetting the slot between runs.
   return [
-    '{',
-    `\tstruct ${slotElemName(slotName)} __kc_init = {};`,
+    lookup,
+    `if (!${dst}) {`,
+    `	struct ${slotElemName(slotName)} __kc_init = {};`,
     '',
-    `\tbpf_map_update_elem(&${slotName}, &${KEY}, &__kc_init, BPF_NOEXIST);`,
+    `	bpf_map_update_elem(&${slotName}, &${KEY}, &__kc_init, BPF_NOEXIST);`,
+    `	${lookup}`,
     '}',
-    ...lookup,
+    ...check,
   ];
 }
 

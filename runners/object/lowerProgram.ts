@@ -160,7 +160,10 @@ class Lowering {
     }
   }
 
-  /** `dst = bpf_map_lookup_elem(&map, &key); if (!dst) return 0;` (hash maps: insert a zeroed value first), or `dst = &global`. */
+  /**
+   * `dst = bpf_map_lookup_elem(&map, &key); if (!dst) return 0;` — hash maps insert a zeroed value and look up again
+   * when the key is missing, as emitProgram.ts does — or `dst = &global`.
+   */
   private lookup(slotName: string, dst: string): void {
     const slot = this.scope.slot(slotName);
     this.scope.variable(dst);
@@ -170,17 +173,25 @@ class Lowering {
       return this.store(dst, R1);
     }
     this.emit(I.mov32Imm(R1, 0), I.stx(4, R10, KEY_OFF, R1));
+    this.mapLookup(slot.name);
     if (slot.home.mapType !== 'array' && slot.home.mapType !== 'percpu_array') {
+      const found = this.forward(I.jneImm.bind(null, R0, 0));
       this.emit(I.mov64Imm(R1, 0));
       for (let o = 0; o < ELEM_SIZE; o += 8) this.emit(I.stx(8, R10, INIT_OFF + o, R1));
       this.emitLd64(R1, { symbol: slot.name });
       this.emit(I.mov64Reg(R2, R10), I.add64Imm(R2, KEY_OFF), I.mov64Reg(R3, R10), I.add64Imm(R3, INIT_OFF), I.mov64Imm(R4, NOEXIST));
       this.emit(I.call(HELPER.map_update_elem));
+      this.mapLookup(slot.name);
+      found();
     }
-    this.emitLd64(R1, { symbol: slot.name });
-    this.emit(I.mov64Reg(R2, R10), I.add64Imm(R2, KEY_OFF), I.call(HELPER.map_lookup_elem));
     this.toReturn0.push(this.forward(I.jeqImm.bind(null, R0, 0)));
     this.store(dst, R0);
+  }
+
+  /** `r0 = bpf_map_lookup_elem(&map, &key)`, the key already on the stack */
+  private mapLookup(map: string): void {
+    this.emitLd64(R1, { symbol: map });
+    this.emit(I.mov64Reg(R2, R10), I.add64Imm(R2, KEY_OFF), I.call(HELPER.map_lookup_elem));
   }
 
   /** `bpf_for(i, 0, nr_cpus) { e = bpf_per_cpu_ptr(src, i); if (e) global += e->field; }`, as kptr.h's macro expands. */
