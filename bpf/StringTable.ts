@@ -25,8 +25,10 @@ export class StringTable {
  */
 export function stringReader(table: Uint8Array): (off: number) => string | null {
   const buf = Buffer.from(table.buffer, table.byteOffset, table.byteLength);
-  const ascii = table.every((b) => b < 0x80);
-  const text = ascii ? buf.toString('latin1') : '';
+  // one native scan, not a callback per byte: objects' string tables run to tens of kilobytes
+  const latin1 = buf.toString('latin1');
+  const ascii = !/[\x80-\xff]/.test(latin1);
+  const text = ascii ? latin1 : '';
   return (off) => {
     if (!Number.isInteger(off) || off < 0 || off >= table.length) return null;
     const end = table.indexOf(0, off);

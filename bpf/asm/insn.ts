@@ -27,12 +27,13 @@ export function ldImm64Value(first: Insn, second: Insn): bigint {
 export function encodeInsns(insns: readonly Insn[]): Uint8Array {
   const out = new Uint8Array(insns.length * 8);
   const view = new DataView(out.buffer);
-  insns.forEach((x, i) => {
+  for (let i = 0; i < insns.length; i++) {
+    const x = insns[i] as Insn;
     view.setUint8(i * 8, x.code);
     view.setUint8(i * 8 + 1, ((x.src & 0xf) << 4) | (x.dst & 0xf));
     view.setInt16(i * 8 + 2, x.off, true);
     view.setInt32(i * 8 + 4, x.imm, true);
-  });
+  }
   return out;
 }
 

@@ -1,4 +1,4 @@
-import { AddressSpace, FREED, MachineFault, RCU_FREED } from '../memory/AddressSpace.ts';
+import { AddressSpace, FREED, MachineFault, RCU_FREED, type RegionKind } from '../memory/AddressSpace.ts';
 import type { KptrField } from '../loader/objectSpec.ts';
 
 /**
@@ -57,7 +57,15 @@ export class Heap {
     private readonly nrCpus: number,
     private readonly types: TypeFacts,
     private readonly freedMemory: FreedMemory,
-  ) {}
+  ) {
+    mem.objectLabel = (id, kind) => this.label(id, kind);
+  }
+
+  /** `per-CPU object #3 (struct t) handle`: an object's region as faults name it */
+  private label(id: number, kind: RegionKind): string {
+    const o = this.objects[id] as HeapObject;
+    return `${o.percpu ? 'per-CPU object' : 'object'} #${id} (struct ${this.types.name(o.typeId)})${kind === 'percpu_obj' ? ' handle' : ''}`;
+  }
 
   /** bpf_obj_new_impl / bpf_percpu_obj_new_impl on `cpu`: the new object's address (hi of offset 0), or 0 (NULL) */
   alloc(typeId: number, percpu: boolean, cpu: number): number {
@@ -67,14 +75,13 @@ export class Heap {
     const key = freeListKey(percpu, cpu, cls);
     const reused = this.freedMemory === 'reused-uncleared' ? this.freeLists.get(key)?.pop() : undefined;
     const id = this.objects.length;
-    const label = `${percpu ? 'per-CPU object' : 'object'} #${id} (struct ${this.types.name(typeId)})`;
     let handle: number;
     const data: number[] = [];
     if (percpu) {
       // the handle is the object's `void __percpu *` slot: reached only through bpf_per_cpu_ptr/bpf_this_cpu_ptr
-      handle = this.mem.add('percpu_obj', `${label} handle`, 0, false, id);
+      handle = this.mem.add('percpu_obj', id, 0, false, id);
       for (let c = 0; c < this.nrCpus && handle > 0; c++) {
-        const r = reused ? (reused.data[c] as number) : this.mem.add('percpu_data', label, cls, true, id, c);
+        const r = reused ? (reused.data[c] as number) : this.mem.add('percpu_data', id, cls, true, id, c);
         if (r < 0) return 0; // the arena is full: bpf_mem_alloc fails, the kfunc returns NULL
         if (reused) this.reviveAs(r, id);
         data.push(r);
@@ -84,7 +91,7 @@ export class Heap {
       this.reviveAs(handle, id);
       data.push(handle);
     } else {
-      handle = this.mem.add('obj', label, cls, true, id);
+      handle = this.mem.add('obj', id, cls, true, id);
       data.push(handle);
     }
     if (handle < 0) return 0;

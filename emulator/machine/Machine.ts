@@ -179,13 +179,15 @@ export class Machine implements CallEnv {
 
   /**
    * The maps are freed (the object is closed): every kptr field still set releases its object. Returns the faults
-   * this meets (a field holding an object already freed), one line each, as the kernel would splat them.
+   * this meets (a field holding an object already freed), one line each, as the kernel would splat them. The
+   * machine's memory then goes to the next machine: globals() cannot be read after this.
    */
   free(): string[] {
     if (this.freed) return [];
     this.freed = true;
     const problems = this.maps.flatMap((m) => m.destroy());
     this.gracePeriod(0);
+    this.mem.release();
     return problems;
   }
 

@@ -51,9 +51,9 @@ export class MapStore {
     const label = this.spec.internal ? `${this.spec.name}` : `map ${this.spec.name} value ${key}`;
     const regions: number[] = [];
     for (let c = 0; c < n; c++) {
-      const bytes = new Uint8Array(this.spec.valueSize);
-      if (initial) bytes.set(initial.subarray(0, this.spec.valueSize));
-      regions.push(this.mem.add(this.spec.internal ? 'global' : 'map_value', this.percpu ? `${label} cpu ${c}` : label, bytes, writable, this.index));
+      const r = this.mem.add(this.spec.internal ? 'global' : 'map_value', this.percpu ? `${label} cpu ${c}` : label, this.spec.valueSize, writable, this.index);
+      if (initial && r > 0) this.mem.bytes(r).set(initial.subarray(0, this.spec.valueSize));
+      regions.push(r);
     }
     return { regions };
   }

@@ -36,8 +36,18 @@ export class MachineFault {
   ) {}
 }
 
+/**
+ * Arenas of freed machines, handed to the next machine of this thread: a campaign loads one machine per object, and
+ * allocating (then growing) a fresh multi-megabyte arena each time was a large share of the machine's GC and page
+ * faults. Only arenas up to SPARE_MAX_BYTES are kept, at most SPARE_ARENAS of them.
+ */
+const spareArenas: ArrayBuffer[] = [];
+const SPARE_ARENAS = 2;
+const SPARE_MAX_BYTES = 64 << 20;
+
 export class AddressSpace {
-  private buffer = new ArrayBuffer(1 << 16);
+  /** zero beyond `top` (an arena is zeroed when released): a new region reads 0 without a write */
+  private buffer = spareArenas.pop() ?? new ArrayBuffer(1 << 16);
   /** the whole arena; replaced (contents copied) when the arena grows, so never keep it across an allocation */
   view = new DataView(this.buffer);
   private top = 0;
@@ -45,7 +55,10 @@ export class AddressSpace {
   private readonly base: number[] = [0];
   private readonly size: number[] = [0];
   readonly kinds: RegionKind[] = ['stack'];
-  private readonly labels: string[] = [''];
+  /** a region's name, or the id of the heap object it belongs to (named by `objectLabel` only when a fault needs it) */
+  private readonly labels: (string | number)[] = [''];
+  /** names heap objects' regions from the object id their label holds (the Heap's, set when it is made) */
+  objectLabel: (objectId: number, kind: RegionKind) => string = (objectId) => `object #${objectId}`;
   /** CPU a region belongs to (per-CPU copies), else -1; part of its name in faults */
   private readonly cpus: number[] = [-1];
   readonly states: number[] = [FREED];
@@ -54,9 +67,10 @@ export class AddressSpace {
   readonly owners: number[] = [-1];
 
   /**
-   * A new zeroed region of `size` bytes (or holding `init`); returns its id, or -1 when the arena is full.
+   * A new zeroed region of `size` bytes (or holding `init`); returns its id, or -1 when the arena is full. `label`
+   * is its name in faults, or a heap object's id (no string built per allocation: most are never named).
    */
-  add(kind: RegionKind, label: string, size: number | Uint8Array, writable = true, owner = -1, cpu = -1): number {
+  add(kind: RegionKind, label: string | number, size: number | Uint8Array, writable = true, owner = -1, cpu = -1): number {
     const id = this.base.length;
     const n = typeof size === 'number' ? size : size.length;
     const at = (this.top + 7) & ~7;
@@ -83,6 +97,18 @@ export class AddressSpace {
     this.view = new DataView(next);
   }
 
+  /**
+   * Hands the arena to the next AddressSpace of this thread (zeroed up to the high-water mark). Nothing may be read
+   * or written here afterwards: the view is empty, so any access throws (a RangeError, the caller's mistake).
+   */
+  release(): void {
+    if (this.buffer.byteLength === 0) return;
+    new Uint8Array(this.buffer, 0, this.top).fill(0);
+    if (spareArenas.length < SPARE_ARENAS && this.buffer.byteLength <= SPARE_MAX_BYTES) spareArenas.push(this.buffer);
+    this.buffer = new ArrayBuffer(0);
+    this.view = new DataView(this.buffer);
+  }
+
   /** Makes a region live again (reused memory: its bytes are kept). */
   revive(id: number): void {
     this.states[id] = LIVE;
@@ -91,7 +117,9 @@ export class AddressSpace {
   /** the region's name in faults: `map s1_array value [0]`, `per-CPU object #3 (struct t) cpu 1` */
   label(id: number): string {
     const cpu = this.cpus[id] as number;
-    return cpu < 0 ? (this.labels[id] as string) : `${this.labels[id]} cpu ${cpu}`;
+    const l = this.labels[id] as string | number;
+    const name = typeof l === 'number' ? this.objectLabel(l, this.kinds[id] as RegionKind) : l;
+    return cpu < 0 ? name : `${name} cpu ${cpu}`;
   }
 
   /** byte offset of a region in `view` */

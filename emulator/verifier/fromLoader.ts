@@ -80,6 +80,14 @@ function mapDesc(btf: Btf, m: MapSpec): MapDesc {
 
 const mapDescs = new WeakMap<BpfObjectSpec, readonly MapDesc[]>();
 const localTypes = new WeakMap<BpfObjectSpec, Map<number, LocalType | null>>();
+/** one array per object, so that checks of the object's externs can be remembered by it (verify.ts) */
+const externs = new WeakMap<BpfObjectSpec, readonly string[]>();
+
+function setExterns(obj: BpfObjectSpec): readonly string[] {
+  const e = obj.kfuncs.filter((k) => !k.weak).map((k) => k.name);
+  externs.set(obj, e);
+  return e;
+}
 
 /** The verifier model's view of program `prog` of `obj` (map descriptions and type facts computed once per object). */
 export function verifierProgram(obj: BpfObjectSpec, prog: ProgramSpec): VerifierProgram {
@@ -110,7 +118,7 @@ export function verifierProgram(obj: BpfObjectSpec, prog: ProgramSpec): Verifier
     insns: prog.insns,
     ldImm64,
     kfuncCalls,
-    externKfuncs: obj.kfuncs.filter((k) => !k.weak).map((k) => k.name),
+    externKfuncs: externs.get(obj) ?? setExterns(obj),
     localType: (id) => {
       if (!known.has(id)) known.set(id, localTypeOf(obj.btf, id));
       return known.get(id)!;

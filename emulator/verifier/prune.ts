@@ -27,88 +27,114 @@ export function successors(insns: readonly Insn[], i: number): number[] {
   return [i + 1, i + 1 + insn.off];
 }
 
-/** Registers an instruction reads and writes (bit masks), for the static liveness of registers. */
-function regUse(prog: VerifierProgram, i: number): { use: number; def: number } {
+/**
+ * Registers an instruction reads (returned) and writes (into def[i]), as bit masks, for the static liveness of
+ * registers. No closures or result objects: this runs for every instruction of every program verified.
+ */
+function regUse(prog: VerifierProgram, i: number, def: number[]): number {
   const insn = prog.insns[i]!;
   const cls = insnClass(insn.code);
   const op = insnOp(insn.code);
-  const bit = (r: number): number => 1 << r;
+  const dst = 1 << insn.dst;
+  const src = 1 << insn.src;
   switch (cls) {
-    case BPF_LD: return { use: 0, def: bit(insn.dst) };
-    case BPF_LDX: return { use: bit(insn.src), def: bit(insn.dst) };
-    case BPF_ST: return { use: bit(insn.dst), def: 0 };
-    case BPF_STX: return { use: bit(insn.dst) | bit(insn.src), def: 0 };
+    case BPF_LD: def[i] = dst; return 0;
+    case BPF_LDX: def[i] = dst; return src;
+    case BPF_ST: return dst;
+    case BPF_STX: return dst | src;
     case BPF_ALU:
-    case BPF_ALU64: {
-      const src = insnSrc(insn.code) === BPF_X ? bit(insn.src) : 0;
-      return { use: (op === BPF_MOV ? 0 : bit(insn.dst)) | src, def: bit(insn.dst) };
-    }
+    case BPF_ALU64:
+      def[i] = dst;
+      return (op === BPF_MOV ? 0 : dst) | (insnSrc(insn.code) === BPF_X ? src : 0);
     default: {
-      if (op === BPF_EXIT) return { use: bit(0), def: 0 };
+      if (op === BPF_EXIT) return 1;
       if (op === BPF_CALL) {
         const kfunc = insn.src === BPF_PSEUDO_KFUNC_CALL || prog.kfuncCalls[i] !== undefined;
         const n = kfunc ? (KFUNC_ARGS[prog.kfuncCalls[i] ?? ''] ?? 5) : (HELPER_ARGS[insn.imm] ?? 5);
-        return { use: ((1 << (n + 1)) - 1) & ~1, def: 0b111111 };
+        def[i] = 0b111111;
+        return ((1 << (n + 1)) - 1) & ~1;
       }
-      if (op === BPF_JA) return { use: 0, def: 0 };
-      return { use: bit(insn.dst) | (insnSrc(insn.code) === BPF_X ? bit(insn.src) : 0), def: 0 };
+      if (op === BPF_JA) return 0;
+      return dst | (insnSrc(insn.code) === BPF_X ? src : 0);
     }
   }
 }
 
-/** Stack slots an instruction fully overwrites through r10 (a kill for stack liveness), as [low 32 slots, high 32]. */
-function stackDef(insn: Insn): [number, number] {
+/** Stack slot an instruction fully overwrites through r10 (a kill for stack liveness), or -1. */
+function stackDef(insn: Insn): number {
   const cls = insnClass(insn.code);
-  if ((cls !== BPF_ST && cls !== BPF_STX) || insn.dst !== 10 || insnSizeBytes(insn.code) !== 8 || insn.off % 8 !== 0) return [0, 0];
-  const slot = (-insn.off - 1) >> 3;
-  return slot < 32 ? [(1 << slot) | 0, 0] : [0, (1 << (slot - 32)) | 0];
+  if ((cls !== BPF_ST && cls !== BPF_STX) || insn.dst !== 10 || insnSizeBytes(insn.code) !== 8 || insn.off % 8 !== 0) return -1;
+  return (-insn.off - 1) >> 3;
 }
+
+/** no successor (succ0/succ1 of Liveness) */
+const NONE = -1;
+
+/** a small-integer array of n zeros: on the JS heap, where typed arrays of this size would each allocate a backing store */
+const zeros = (n: number): number[] => new Array<number>(n).fill(0);
 
 /**
  * Backward liveness over the CFG: live-in registers (static, computed once) and stack slots (reads as observed so far,
- * recomputed when a new read is seen). Slot sets are two 32-bit words.
+ * recomputed when a new read is seen). Slot sets are two 32-bit words. Successors are two arrays (at most two per
+ * instruction), so building this costs no object per instruction.
  */
 export class Liveness {
-  private readonly succ: number[][];
-  private readonly order: number[];
-  private readonly regsIn: Int32Array;
-  private readonly killLo: Int32Array;
-  private readonly killHi: Int32Array;
-  private readonly useLo: Int32Array;
-  private readonly useHi: Int32Array;
-  private readonly slotsLo: Int32Array;
-  private readonly slotsHi: Int32Array;
+  private readonly succ0: number[];
+  private readonly succ1: number[];
+  /** instruction indices in reverse order, second slots of ld_imm64 left out */
+  private readonly order: number[] = [];
+  private readonly regsIn: number[];
+  private readonly killLo: number[];
+  private readonly killHi: number[];
+  private readonly useLo: number[];
+  private readonly useHi: number[];
+  private readonly slotsLo: number[];
+  private readonly slotsHi: number[];
   private dirty = true;
 
   constructor(private readonly prog: VerifierProgram) {
-    const n = prog.insns.length;
-    const second = (i: number): boolean => i > 0 && isLdImm64(prog.insns[i - 1]!);
-    this.order = [];
-    for (let i = n - 1; i >= 0; i--) if (!second(i)) this.order.push(i);
-    this.succ = prog.insns.map((_, i) => (second(i) ? [] : successors(prog.insns, i).filter((x) => x >= 0 && x < n)));
-    this.killLo = new Int32Array(n);
-    this.killHi = new Int32Array(n);
-    this.useLo = new Int32Array(n);
-    this.useHi = new Int32Array(n);
-    this.slotsLo = new Int32Array(n);
-    this.slotsHi = new Int32Array(n);
-    prog.insns.forEach((insn, i) => { [this.killLo[i], this.killHi[i]] = stackDef(insn); });
-    const use = prog.insns.map((_, i) => (second(i) ? { use: 0, def: 0 } : regUse(prog, i)));
-    this.regsIn = new Int32Array(n);
+    const insns = prog.insns;
+    const n = insns.length;
+    this.succ0 = new Array<number>(n).fill(NONE);
+    this.succ1 = new Array<number>(n).fill(NONE);
+    this.killLo = zeros(n);
+    this.killHi = zeros(n);
+    this.useLo = zeros(n);
+    this.useHi = zeros(n);
+    this.slotsLo = zeros(n);
+    this.slotsHi = zeros(n);
+    this.regsIn = zeros(n);
+    const use = zeros(n);
+    const def = zeros(n);
+    const order = this.order;
+    for (let i = n - 1; i >= 0; i--) {
+      if (i > 0 && isLdImm64(insns[i - 1]!)) continue;
+      order.push(i);
+      const ss = successors(insns, i);
+      for (let k = 0; k < ss.length; k++) {
+        const x = ss[k]!;
+        if (x >= 0 && x < n) { if (this.succ0[i] === NONE) this.succ0[i] = x; else this.succ1[i] = x; }
+      }
+      const slot = stackDef(insns[i]!);
+      if (slot >= 0) { if (slot < 32) this.killLo[i] = (1 << slot) | 0; else this.killHi[i] = (1 << (slot - 32)) | 0; }
+      use[i] = regUse(prog, i, def);
+    }
+    const regsIn = this.regsIn;
     for (let changed = true; changed;) {
       changed = false;
-      for (const i of this.order) {
-        let out = 0;
-        for (const x of this.succ[i]!) out |= this.regsIn[x]!;
-        const u = use[i]!;
-        const inR = u.use | (out & ~u.def) | (1 << 10);
-        if (inR !== this.regsIn[i]) { this.regsIn[i] = inR; changed = true; }
+      for (let k = 0; k < this.order.length; k++) {
+        const i = this.order[k]!;
+        const a = this.succ0[i]!, b = this.succ1[i]!;
+        const out = (a === NONE ? 0 : regsIn[a]!) | (b === NONE ? 0 : regsIn[b]!);
+        const inR = use[i]! | (out & ~def[i]!) | (1 << 10);
+        if (inR !== regsIn[i]) { regsIn[i] = inR; changed = true; }
       }
     }
   }
 
   noteStackRead(insn: number, slot: number): void {
-    const [arr, bit] = slot < 32 ? [this.useLo, (1 << slot) | 0] : [this.useHi, (1 << (slot - 32)) | 0];
+    const arr = slot < 32 ? this.useLo : this.useHi;
+    const bit = (1 << (slot < 32 ? slot : slot - 32)) | 0;
     if ((arr[insn]! & bit) === 0) {
       arr[insn] = arr[insn]! | bit;
       this.dirty = true;
@@ -122,10 +148,11 @@ export class Liveness {
     hi.fill(0);
     for (let changed = true; changed;) {
       changed = false;
-      for (const i of this.order) {
-        let outLo = 0;
-        let outHi = 0;
-        for (const x of this.succ[i]!) { outLo |= lo[x]!; outHi |= hi[x]!; }
+      for (let k = 0; k < this.order.length; k++) {
+        const i = this.order[k]!;
+        const a = this.succ0[i]!, b = this.succ1[i]!;
+        const outLo = (a === NONE ? 0 : lo[a]!) | (b === NONE ? 0 : lo[b]!);
+        const outHi = (a === NONE ? 0 : hi[a]!) | (b === NONE ? 0 : hi[b]!);
         const inLo = this.useLo[i]! | (outLo & ~this.killLo[i]!);
         const inHi = this.useHi[i]! | (outHi & ~this.killHi[i]!);
         if (inLo !== lo[i] || inHi !== hi[i]) { lo[i] = inLo; hi[i] = inHi; changed = true; }

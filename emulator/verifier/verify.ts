@@ -324,10 +324,24 @@ function markPtrOrNull(st: VerifierState, reg: RegState, isNull: boolean): void 
   if (isNull && refObjId !== 0 && refObjId === id) st.refs = st.refs.filter((r) => r.id !== id);
 }
 
+/** per extern list (one per object, fromLoader.ts) and profile: the first extern the kernel lacks, in libbpf's order */
+const missingExtern = new WeakMap<readonly string[], WeakMap<Profile, string | null>>();
+
+function firstMissingExtern(externKfuncs: readonly string[], profile: Profile): string | null {
+  let byProfile = missingExtern.get(externKfuncs);
+  if (byProfile === undefined) missingExtern.set(externKfuncs, (byProfile = new WeakMap()));
+  let missing = byProfile.get(profile);
+  if (missing === undefined) {
+    // libbpf resolves the object's __ksym externs (name order, cmp_externs) before any BPF_PROG_LOAD
+    missing = [...externKfuncs].sort().find((k) => !profile.kfuncs.includes(k)) ?? null;
+    byProfile.set(profile, missing);
+  }
+  return missing;
+}
+
 function checksBeforeWalk(prog: VerifierProgram, profile: Profile): VerifierReject | null {
-  // libbpf resolves the object's __ksym externs (name order, cmp_externs) before any BPF_PROG_LOAD
-  const missing = [...prog.externKfuncs].sort().find((k) => !profile.kfuncs.includes(k));
-  if (missing !== undefined) return new VerifierReject('kfunc_missing', { func: missing });
+  const missing = firstMissingExtern(prog.externKfuncs, profile);
+  if (missing !== null) return new VerifierReject('kfunc_missing', { func: missing });
   if (Object.keys(prog.kfuncCalls).length > 0 && !GPL_COMPATIBLE.includes(prog.license)) return new VerifierReject('kfunc_non_gpl', {});
   if (prog.progKind === 'tracing' && prog.sleepable && prog.attachTo === 'bpf_fentry_test1' && !profile.features.sleepable_fentry_test1) {
     return new VerifierReject('attach_not_sleepable', { func: prog.attachTo });

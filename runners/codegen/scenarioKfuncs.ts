@@ -1,26 +1,39 @@
 import type { Op, Scenario } from '../../types/index.ts';
 
-/** The `__ksym` externs of kptr.h that the C emitted for an op calls (emitProgram.ts; bpf_for is the num iterator). */
-function externsOf(op: Op): readonly string[] {
-  switch (op.op) {
-    case 'new':
-      return [op.percpu ? 'bpf_percpu_obj_new_impl' : 'bpf_obj_new_impl'];
-    case 'drop':
-      return [op.percpu ? 'bpf_percpu_obj_drop_impl' : 'bpf_obj_drop_impl'];
-    case 'rcu_lock':
-      return ['bpf_rcu_read_lock'];
-    case 'rcu_unlock':
-      return ['bpf_rcu_read_unlock'];
-    case 'sum':
-      return ['bpf_iter_num_destroy', 'bpf_iter_num_new', 'bpf_iter_num_next'];
-    case 'if':
-      return op.then.flatMap(externsOf);
-    default:
-      return [];
+/** Adds the `__ksym` externs of kptr.h that the C emitted for `ops` calls (emitProgram.ts; bpf_for is the num iterator). */
+function addExterns(ops: readonly Op[], out: Set<string>): void {
+  for (const op of ops) {
+    switch (op.op) {
+      case 'new':
+        out.add(op.percpu ? 'bpf_percpu_obj_new_impl' : 'bpf_obj_new_impl');
+        break;
+      case 'drop':
+        out.add(op.percpu ? 'bpf_percpu_obj_drop_impl' : 'bpf_obj_drop_impl');
+        break;
+      case 'rcu_lock':
+        out.add('bpf_rcu_read_lock');
+        break;
+      case 'rcu_unlock':
+        out.add('bpf_rcu_read_unlock');
+        break;
+      case 'sum':
+        out.add('bpf_iter_num_destroy').add('bpf_iter_num_new').add('bpf_iter_num_next');
+        break;
+      case 'if':
+        addExterns(op.then, out);
+        break;
+      default:
+        break;
+    }
   }
 }
 
-/** Every kfunc a scenario's generated C calls, name-sorted and without repeats (the harness's `kfuncs` plan line). */
+/**
+ * Every kfunc a scenario's generated C calls, name-sorted and without repeats (the harness's `kfuncs` plan line).
+ * Loops into one Set rather than flatMap: every runner asks this of every scenario.
+ */
 export function scenarioKfuncs(s: Scenario): string[] {
-  return [...new Set(s.programs.flatMap((p) => p.ops.flatMap(externsOf)))].sort();
+  const out = new Set<string>();
+  for (const p of s.programs) addExterns(p.ops, out);
+  return [...out].sort();
 }

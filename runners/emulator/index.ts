@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { KptrError } from '../../errors/KptrError.ts';
 import { loadObject } from '../../emulator/loader/loadObject.ts';
-import type { BpfObjectSpec } from '../../emulator/loader/objectSpec.ts';
+import type { BpfObjectSpec, ProgramSpec } from '../../emulator/loader/objectSpec.ts';
 import { Machine } from '../../emulator/machine/Machine.ts';
 import { MachineFault } from '../../emulator/memory/AddressSpace.ts';
 import { verifierProgram } from '../../emulator/verifier/fromLoader.ts';
@@ -38,6 +38,19 @@ export interface EmulatorRunnerOptions {
 
 export const DEFAULT_EMULATOR_KERNEL: ProfileName = '6.18.44';
 
+/** each object's programs by name (objects hold hundreds; scenarios look theirs up one by one) */
+const programsByName = new WeakMap<BpfObjectSpec, ReadonlyMap<string, ProgramSpec>>();
+
+function programOf(obj: BpfObjectSpec, name: string): ProgramSpec | undefined {
+  let byName = programsByName.get(obj);
+  if (byName === undefined) {
+    const m = new Map<string, ProgramSpec>();
+    for (const p of obj.programs) if (!m.has(p.name)) m.set(p.name, p);
+    programsByName.set(obj, (byName = m));
+  }
+  return byName.get(name);
+}
+
 /** What the emulator says about one scenario's programs, as the harness would print them. */
 export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile): { programs: ProgramObservation[]; unsupported: string | null } {
   // the harness refuses a scenario whose kfuncs the kernel lacks as libbpf refuses an unresolved strong extern
@@ -51,7 +64,7 @@ export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile
       programs.push({ program: p.name, verdict: 'rejected', stage: 'libbpf', errno: refusal.errnoNumber, errnoName: refusal.errno, log, summary: rejectionSummary(p.name, p.progType, refusal.errno, log), loadNs: 0 });
       continue;
     }
-    const spec = obj.programs.find((x) => x.name === p.name);
+    const spec = programOf(obj, p.name);
     if (spec === undefined) return { programs, unsupported: `program ${p.name} is not in the object` };
     const r = verifyProgram(verifierProgram(obj, spec), profile);
     const loadNs = Number(process.hrtime.bigint() - t0);
@@ -84,7 +97,8 @@ function runSchedule(machine: Machine | null, s: Scenario, accepted: ReadonlySet
         break;
       }
       const g = machine.globals(names);
-      const globals = Object.fromEntries(names.map((n) => [n, g[n] ?? '0']));
+      const globals: Record<string, string> = {};
+      for (const n of names) globals[n] = g[n] ?? '0';
       runs.push({ step, iteration, program: st.program, cpu: st.cpu, err: null, retval: r.retval, globals, runNs });
     }
   }
