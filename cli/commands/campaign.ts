@@ -9,7 +9,7 @@ import { dropAsPredicted } from '../../reports/dropAsPredicted.ts';
 import { generateValues, shrinkBatched } from '../../reports/shrink.ts';
 import { replaceFile } from '../../reports/replaceFile.ts';
 import { loadCorpusDir, loadSpec, scenarioToYaml } from '../../specs/load.ts';
-import type { CaseResult, ProgType, Scenario, Spec } from '../../types/index.ts';
+import type { ProgType, Scenario, Spec } from '../../types/index.ts';
 import { EXIT } from '../../errors/exitCodes.ts';
 import { Interrupted } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
