@@ -26,6 +26,7 @@ export interface CliOptions {
   readonly json?: boolean;
   readonly filter?: string;
   readonly maxShrinks?: string;
+  readonly shrinksPerBug?: string;
   readonly lanes?: string;
   readonly codegen?: string;
   readonly force?: boolean;
@@ -50,6 +51,8 @@ export interface RunConfig {
   readonly saveFindings: boolean;
   readonly shrink: boolean;
   readonly maxShrinks: number;
+  /** failing cases shrunk (each a finding directory) per bug signature: the first ones seen; the others are listed */
+  readonly shrinksPerBug: number;
   readonly quiet: boolean;
   readonly json: boolean;
   readonly filter: string | null;
@@ -214,6 +217,7 @@ export function resolveConfig(
     lanes: opts.lanes === undefined ? null : lanesOf(opts.lanes),
     codegen: oneOf(opts.codegen ?? (ctx.command === 'run' ? 'direct' : REPLAY_CODEGEN), CODEGENS, '--codegen'),
     maxShrinks: positiveInt(opts.maxShrinks, '--max-shrinks', 200),
+    shrinksPerBug: positiveInt(opts.shrinksPerBug, '--shrinks-per-bug', 1),
     quiet: opts.quiet ?? false,
     json: opts.json ?? false,
     filter: opts.filter ?? null,

@@ -50,6 +50,7 @@ runOptions(program.command('run'))
   .option('--save-findings', 'add new findings to the corpus')
   .option('--no-shrink', 'report mismatches without shrinking them')
   .option('--max-shrinks <n>', 'shrink steps per finding', '200')
+  .option('--shrinks-per-bug <n>', 'failing cases shrunk into findings per bug (same signature); the others are listed under it', '1')
   .action(async (opts: CliOptions) => { process.exitCode = await campaign(opts); });
 
 runOptions(program.command('replay <file>'))

@@ -2,11 +2,12 @@ import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { DiskFull, isNoSpace } from '../errors/diskFull.ts';
 import { KptrError } from '../errors/KptrError.ts';
+import { bugTally, type BugCase, type BugTally } from '../reports/bugBuckets.ts';
 import { replaceFile } from '../reports/replaceFile.ts';
 import { reporters, type Reporter, type ReporterName, type RerunSource } from '../reports/reporter.ts';
 import { writeFinding } from '../reports/reproducer.ts';
 import { summaryTally, type FindingRef, type Summary, type SummaryTally } from '../reports/summary.ts';
-import type { Spec } from '../types/index.ts';
+import type { MismatchKind, Spec } from '../types/index.ts';
 import type { RunConfig } from './config.ts';
 import { replayTarget } from './preflight.ts';
 import type { CheckedCase } from './pipeline.ts';
@@ -44,10 +45,15 @@ export interface Finished {
  */
 export interface Outputs {
   startSegment(session: Session, total: number): void;
-  /** never throws: a failed write goes to onFailure */
-  onCase(c: CheckedCase): void;
+  /**
+   * never throws: a failed write goes to onFailure. Returns where the case's result is, `results.jsonl:<line>`, or
+   * null (results.jsonl not written, or no longer: a write failed)
+   */
+  onCase(c: CheckedCase): string | null;
   /** @throws KptrError KPTR_DISK_FULL (the partial finding directory removed) */
   onFinding(f: CampaignFinding): Promise<void>;
+  /** a failing case of the bug `signature` (reports/bugSignature.ts), after its finding if it has one */
+  onBugCase(signature: string, kinds: readonly MismatchKind[], c: BugCase): void;
   endSegment(): Summary;
   /** reporters' onEnd and summary.json, each tried even when another fails; `stopped`: Summary.stopped */
   finish(stopped: string | null): Promise<Finished>;
@@ -71,6 +77,8 @@ export interface OutputsOptions {
   readonly rerun?: RerunSource;
   /** called once with the first write that failed (a full disk): the run stops as on a signal */
   readonly onFailure?: (e: unknown) => void;
+  /** bug signatures the regression corpus has recorded: such a bug is seen again, not new */
+  readonly knownBugs?: ReadonlySet<string>;
 }
 
 export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions = {}): Outputs {
@@ -90,7 +98,11 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
   const pending: Promise<unknown>[] = [];
   const notWritten: { what: string; error: unknown }[] = [];
   let failed = false;
-  let seg: { session: Session; tally: SummaryTally; findings: FindingRef[]; t0: number } | null = null;
+  let seg: { session: Session; tally: SummaryTally; findings: FindingRef[]; bugs: BugTally; t0: number } | null = null;
+  const knownBugs = options.knownBugs ?? new Set<string>();
+  const jsonl = cfg.formats.includes('jsonl');
+  /** cases written: results.jsonl has one line per case, over every segment */
+  let resultLines = 0;
   const ruleIds = spec.rules.map((r) => r.id);
 
   const fail = (e: unknown): void => {
@@ -109,6 +121,7 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
         durationMs: performance.now() - s.t0, ruleIds, stopped,
       }),
       findings: s.findings,
+      bugs: s.bugs.bugs(),
     };
     summaries.push(summary);
     seg = null;
@@ -118,12 +131,12 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
   return {
     startSegment(session, total) {
       if (seg) close();
-      seg = { session, tally: summaryTally(ruleIds), findings: [], t0: performance.now() };
+      seg = { session, tally: summaryTally(ruleIds), findings: [], bugs: bugTally(knownBugs), t0: performance.now() };
       const replay = replayTarget(session, session.codegen);
       for (const r of active) r.onStart?.({ runner: session.runner.name, kernel: session.kernel, seed: cfg.seed, total, replay });
     },
     onCase(c) {
-      if (failed) return;
+      if (failed) return null;
       seg!.tally.add(c.result);
       for (const r of active) {
         try {
@@ -131,9 +144,11 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
           if (p) pending.push(p.catch(fail));
         } catch (e) {
           fail(e);
-          return;
+          return null;
         }
       }
+      resultLines += 1;
+      return jsonl ? `results.jsonl:${resultLines}` : null;
     },
     async onFinding(f) {
       const s = seg!;
@@ -159,6 +174,9 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
         await rm(join(cfg.outDir, 'findings', f.id), { recursive: true, force: true });
         throw isNoSpace(e) ? new DiskFull(join(cfg.outDir, 'findings', f.id), e) : e;
       }
+    },
+    onBugCase(signature, kinds, c) {
+      seg!.bugs.add(signature, kinds, c);
     },
     endSegment: () => close(),
     async finish(stopped) {

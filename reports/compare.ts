@@ -22,9 +22,21 @@ import { explainMismatch, lastErrorLine, matchMessages } from './matchMessages.t
  * `divergence` when every mismatch is explained by a DivergenceHit; else `pass`.
  */
 export function compare(p: Prediction, o: Observation): CaseResult {
+  return judge(p, o).result;
+}
+
+/**
+ * The mismatches of compare(p, o) that no known divergence explains (a runner error included unless the kernel's
+ * recorded death explains it): what a bug is, as opposed to what the case also showed.
+ */
+export function unexplainedMismatches(p: Prediction, o: Observation): readonly Mismatch[] {
+  return judge(p, o).unexplained;
+}
+
+function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained: readonly Mismatch[] } {
   const base = { scenarioId: o.scenarioId, runner: o.runner, kernelRelease: o.kernel.release, rules: p.rulesHit };
   if (o.skipped !== null) {
-    return { ...base, status: 'skip', mismatches: [], skipReason: o.skipped, divergences: [] };
+    return { result: { ...base, status: 'skip', mismatches: [], skipReason: o.skipped, divergences: [] }, unexplained: [] };
   }
   const zeroFilled = new Set<Mismatch>();
   const mismatches = [
@@ -61,7 +73,10 @@ export function compare(p: Prediction, o: Observation): CaseResult {
     : mismatches.length > 0 ? 'divergence'
     : 'pass';
   const divergences = status === 'divergence' ? [...new Set(mismatches.flatMap(explainedBy))] : [];
-  return { ...base, status, mismatches, skipReason: notExecutedNote(p, o), divergences };
+  return {
+    result: { ...base, status, mismatches, skipReason: notExecutedNote(p, o), divergences },
+    unexplained: mismatches.filter((m) => explainedBy(m).length === 0),
+  };
 }
 
 function firstLine(text: string): string {

@@ -7,7 +7,8 @@ import { kernelDivergenceLines } from './kernelDivergences.ts';
 import { printable } from './printable.ts';
 import { replayCommand, selftestCommand, type ReplayTarget } from './replayCommand.ts';
 import type { Reporter, ReporterOptions, RerunSource, RunMeta } from './reporter.ts';
-import type { Summary } from './summary.ts';
+import { bugCountsLine } from './bugBuckets.ts';
+import type { FindingRef, Summary } from './summary.ts';
 
 /** Progress every this many cases when stdout is not a terminal and the total is unknown. */
 const PLAIN_PROGRESS_EVERY = 100;
@@ -44,10 +45,36 @@ function summaryTable(summaries: readonly Summary[]): string {
   ].map(String));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  const findings = summaries.flatMap((s) => s.findings.map((f) => `finding ${f.id} (${f.kinds.join(', ')}${f.reproduced === false ? '; not reproduced' : ''}${f.unshrunkBecause === null ? '' : `; not fully shrunk: ${f.unshrunkBecause}`}): ${f.replay}`));
+  const findings = summaries.flatMap(findingLines);
   const stopped = summaries.flatMap((s) => (s.stopped === null ? [] : [`stopped early (${s.stopped}): ${s.runner} ${s.kernel.release} ran ${s.cases} cases${s.seed === null ? '' : `; rerun with --seed ${s.seed}`}`]));
   const divergences = summaries.flatMap((s) => kernelDivergenceLines(s.knownDivergences, s.kernel.release));
   return [line(header), ...rows.map(line), ...divergences, ...stopped, ...findings].join('\n');
+}
+
+function findingLine(f: FindingRef): string {
+  return `finding ${f.id} (${f.kinds.join(', ')}${f.reproduced === false ? '; not reproduced' : ''}${f.unshrunkBecause === null ? '' : `; not fully shrunk: ${f.unshrunkBecause}`}): ${f.replay}`;
+}
+
+/** Other cases of a bug named on the console; summary.json lists them all. */
+const MAX_LISTED_CASES = 5;
+
+/** A campaign's findings under their bugs (bugs and cases counted apart); selftests' and replay's as they are. */
+function findingLines(s: Summary): string[] {
+  const bugs = Object.entries(s.bugs);
+  const inBug = new Set(bugs.flatMap(([, b]) => b.cases.flatMap((c) => (c.finding === null ? [] : [c.finding]))));
+  const byId = new Map(s.findings.map((f) => [f.id, f]));
+  const lines = bugs.length === 0 ? [] : [`${s.runner} ${s.kernel.release}: ${bugCountsLine(s.bugs)}`];
+  for (const [signature, b] of bugs) {
+    const others = b.cases.filter((c) => c.finding === null);
+    const listed = others.slice(0, MAX_LISTED_CASES).map((c) => `${c.scenarioId}${c.result === null ? '' : ` (${c.result})`}`);
+    const more = others.length > MAX_LISTED_CASES ? [`… ${others.length - MAX_LISTED_CASES} more in summary.json`] : [];
+    lines.push(
+      `bug (${b.seenBefore ? 'seen again' : 'new'}, ${b.cases.length} case${b.cases.length === 1 ? '' : 's'}): ${signature}`,
+      ...b.cases.flatMap((c) => (c.finding !== null && byId.has(c.finding) ? [`  ${findingLine(byId.get(c.finding)!)}`] : [])),
+      ...(listed.length === 0 ? [] : [`  also: ${[...listed, ...more].join(', ')}`]),
+    );
+  }
+  return [...lines, ...s.findings.filter((f) => !inBug.has(f.id)).map(findingLine)];
 }
 
 /** Programs shown in the console's kernel comparison; kernels.json and report.html hold them all. */

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CaseResult, CaseStatus, Splat } from '../types/index.ts';
+import { bugCountsLine } from './bugBuckets.ts';
 import { escapeMarkup as esc } from './escapeMarkup.ts';
 import { kernelCaseCollector, kernelDisagreements, type KernelCase } from './kernelDisagreements.ts';
 import { replaceFile } from './replaceFile.ts';
@@ -42,6 +43,25 @@ function summarySection(summaries: readonly Summary[]): string {
   ].map((c) => esc(String(c))));
   const stopped = summaries.flatMap((s) => (s.stopped === null ? [] : [`<p class="error">Stopped early (${esc(s.stopped)}) on ${esc(s.runner)} ${esc(s.kernel.release)}: the counts are of the ${s.cases} cases that finished.</p>`]));
   return `<h2>Run summary</h2>${stopped.join('')}${table(['runner', 'kernel', 'CPUs', 'seed', 'cases', 'passed', 'failed', 'skipped', 'divergent', 'errors', 'unexplained mismatches', 'known divergences', 'rules hit', 'cases/s'], rows)}`;
+}
+
+/**
+ * Per runner × kernel, bugs and failing cases counted apart; each bug with its signature, whether it is new or seen
+ * again, a link to its finding(s), and its other cases (id, seed and index, where the result is).
+ */
+function bugSection(summaries: readonly Summary[]): string {
+  const parts = summaries.filter((s) => Object.keys(s.bugs).length > 0).map((s) => {
+    const rows = Object.entries(s.bugs).map(([signature, b]) => {
+      const findings = b.cases.flatMap((c) => (c.finding === null ? [] : [`<a href="#${esc(c.finding, true)}">${esc(c.finding)}</a>`]));
+      const others = b.cases.filter((c) => c.finding === null).map((c) => esc(
+        `${c.scenarioId}${c.seed === null ? '' : ` (seed ${c.seed}, index ${c.index})`}${c.result === null ? '' : `: ${c.result}`}`,
+      ));
+      const listed = others.length === 0 ? '' : `<details><summary>${others.length} more</summary>${others.join('<br>')}</details>`;
+      return [`<code>${esc(signature)}</code>`, b.seenBefore ? 'seen again' : '<strong>new</strong>', String(b.cases.length), findings.join('<br>'), listed];
+    });
+    return `<p>${esc(`${s.runner} ${s.kernel.release}: ${bugCountsLine(s.bugs)}`)}</p>${table(['signature', 'new?', 'cases', 'finding', 'other cases'], rows)}`;
+  });
+  return parts.length === 0 ? '' : `<h2>Bugs</h2>${parts.join('\n')}`;
 }
 
 /** Which known divergences each kernel showed by its load-only probes, and which its recorded range wrongly claims. */
@@ -115,6 +135,7 @@ export function renderHtml(input: HtmlInput): string {
 <html lang="en"><head><meta charset="utf-8"><title>kptr-conform report</title><style>${STYLE}</style></head>
 <body><h1>kptr-conform report</h1>
 ${summarySection(input.summaries)}
+${bugSection(input.summaries)}
 ${divergenceSection(input.summaries)}
 ${coverageSection(input.summaries)}
 ${matrixSection(input.runs)}

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { CaseResult, Observation, Prediction } from '../types/index.ts';
+import { bugCountsLine } from './bugBuckets.ts';
 import { caseRule } from './caseRule.ts';
 import { escapeMarkup } from './escapeMarkup.ts';
 import { caseDurations } from './jsonl.ts';
@@ -106,7 +107,12 @@ export class JunitWriter {
     this.file.patch(this.totalSlotAt, totalCounts(this.total));
   }
 
-  close(): void {
+  /**
+   * Closes the file; `systemOut` (the bugs, counted apart from the cases) goes in the last testsuite's <system-out>,
+   * after its testcases as the schema wants (testsuites itself holds only testsuite elements).
+   */
+  close(systemOut = ''): void {
+    if (systemOut !== '' && this.suite !== null) this.file.append(`    <system-out>${escapeMarkup(systemOut)}</system-out>\n`, '  </testsuite>\n</testsuites>\n');
     this.file.close();
   }
 }
@@ -119,9 +125,11 @@ export function junitReporter(options: ReporterOptions): Reporter {
     onCase(r, p, o) {
       open().add(junitCase(r, p, o));
     },
-    onEnd() {
+    onEnd(summaries) {
       // a run without cases still leaves a (valid, empty) junit.xml
-      open().close();
+      const bugs = summaries.filter((s) => Object.keys(s.bugs).length > 0)
+        .map((s) => [`${s.runner} ${s.kernel.release}: ${bugCountsLine(s.bugs)}`, ...Object.entries(s.bugs).map(([sig, b]) => `  ${b.seenBefore ? 'seen again' : 'new'}, ${b.cases.length} case(s): ${sig}`)].join('\n'));
+      open().close(bugs.join('\n'));
     },
   };
 }

@@ -77,6 +77,28 @@ export function lastErrorLine(log: string): string | null {
 }
 
 /**
+ * Lines of the verifier's instruction trace, not of its complaint: an instruction or the state after one (`12: ...`),
+ * a source line (`; p = e->pc; @ file.c:13`), register state (`R1=...`), precision backtracking, branch and
+ * function headers.
+ */
+const TRACE_LINE = [/^\d+: /, /^; /, /^R\d+(_w)?=/, /^mark_precise: /, /^from \d+ to \d+: /, /^func#\d+ /, /^Live regs /, /^Global function /, /^Func#\d+ /];
+
+/**
+ * The first line of the error block the log ends with (after the last line of the instruction trace, before the
+ * statistics): what the kernel complained about first, as RESULTS.md records it (`Unreleased reference id=2
+ * alloc_insn=3` where 6.18 goes on with `BPF_EXIT instruction in main prog would lead to reference leak`). A log
+ * without a trace (libbpf's refusal) gives its first line.
+ */
+export function firstErrorLine(log: string): string | null {
+  const lines = log.split('\n').map((l) => l.trimEnd()).filter((l) => l.length > 0);
+  let end = lines.length;
+  while (end > 0 && LOG_TRAILER.some((re) => re.test(lines[end - 1]!))) end--;
+  let start = end;
+  while (start > 0 && !TRACE_LINE.some((re) => re.test(lines[start - 1]!))) start--;
+  return start < end ? lines[start]! : null;
+}
+
+/**
  * Render a failed match the way validate_msgs does: every expected piece as MATCHED / EXPECTED (SUBSTR or REGEX),
  * the kernel's actual last error line as UNEXPECTED, then the full log between `=` rules.
  */

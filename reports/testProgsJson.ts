@@ -27,6 +27,8 @@ export interface TestProgsJson {
   readonly success_subtest: number;
   readonly skipped: number;
   readonly failed: number;
+  /** not in test_progs' own output: the bugs (bug signatures) the failed tests show, counted apart from them */
+  readonly bugs: number;
   readonly results: readonly TestProgsTest[];
 }
 
@@ -76,18 +78,18 @@ export function testProgsTest(c: TestProgsCase, number: number, severalKernels: 
 
 type Counts = Omit<TestProgsJson, 'results'>;
 
-/** Room in the head for the four counts (up to 10 digits each). */
-const COUNTS_WIDTH = 100;
+/** Room in the head for the five counts (up to 10 digits each). */
+const COUNTS_WIDTH = 130;
 
 const countsText = (n: Counts): string =>
-  slot(`"success": ${n.success}, "success_subtest": ${n.success_subtest}, "skipped": ${n.skipped}, "failed": ${n.failed},`, COUNTS_WIDTH);
+  slot(`"success": ${n.success}, "success_subtest": ${n.success_subtest}, "skipped": ${n.skipped}, "failed": ${n.failed}, "bugs": ${n.bugs},`, COUNTS_WIDTH);
 
 /**
  * test_progs.json, for CI that already parses `test_progs -J`: written as cases finish, one test per line, the
  * counts patched into their slot in the head and the closing brackets always in place (TailedFile).
  */
 export function testProgsJsonReporter(options: ReporterOptions): Reporter {
-  const counts = { success: 0, success_subtest: 0, skipped: 0, failed: 0 };
+  const counts = { success: 0, success_subtest: 0, skipped: 0, failed: 0, bugs: 0 };
   const HEAD = '{\n  ';
   let file: TailedFile | null = null;
   const open = (): TailedFile => (file ??= new TailedFile(join(options.outDir, 'test_progs.json'), `${HEAD}${countsText(counts)}\n  "results": [`, '\n  ]\n}\n'));
@@ -104,8 +106,11 @@ export function testProgsJsonReporter(options: ReporterOptions): Reporter {
       counts.success_subtest += t.subtests.filter((s) => !s.failed).length;
       f.patch(Buffer.byteLength(HEAD), countsText(counts));
     },
-    onEnd() {
-      open().close();
+    onEnd(summaries) {
+      counts.bugs = summaries.reduce((n, s) => n + Object.keys(s.bugs).length, 0);
+      const f = open();
+      f.patch(Buffer.byteLength(HEAD), countsText(counts));
+      f.close();
     },
   };
 }

@@ -3,16 +3,20 @@ import type fc from 'fast-check';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
 import { scenario as scenarioArb } from '../../generators/scenario.ts';
 import { findingId } from '../../reports/findingId.ts';
+import { bugSignature } from '../../reports/bugSignature.ts';
+import { unexplainedMismatches } from '../../reports/compare.ts';
+import { dropAsPredicted } from '../../reports/dropAsPredicted.ts';
 import { generateValues, shrinkBatched } from '../../reports/shrink.ts';
 import { replaceFile } from '../../reports/replaceFile.ts';
 import { loadCorpusDir, loadSpec, scenarioToYaml } from '../../specs/load.ts';
-import type { CaseResult, ProgType, Scenario, Spec } from '../../types/index.ts';
+import type { ProgType, Scenario, Spec } from '../../types/index.ts';
 import { EXIT } from '../../errors/exitCodes.ts';
 import { Interrupted } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
 import { announceRunner, resolveFromArgv, type CliOptions, type RunConfig } from '../config.ts';
 import { handleInterrupts } from '../interrupt.ts';
 import { notWrittenError, openOutputs, type CampaignFinding, type Finished, type Outputs } from '../outputs.ts';
+import { readCorpusSignatures, recordCorpusSignatures } from '../corpusSignatures.ts';
 import { preflight } from '../preflight.ts';
 import { checkScenarios, type CheckedCase } from '../pipeline.ts';
 import { openSession, type Session } from '../session.ts';
@@ -23,16 +27,6 @@ import { openSession, type Session } from '../session.ts';
  * boundary drains the runner's pipeline (the host compiles ahead, the vm boots once per chunk), so chunks are large.
  */
 const CHUNK = 2000;
-
-/** What must stay the same while shrinking: the mismatch kinds and the rules the expectation names. */
-export function mismatchSignature(r: CaseResult, c: CheckedCase): string {
-  const kinds = [...new Set(r.mismatches.map((m) => m.kind))].sort();
-  const rules = r.mismatches.map((m) => {
-    const p = m.program ? c.expected.programs.find((x) => x.program === m.program) : undefined;
-    return p?.verdict === 'rejected' ? p.expected.ruleId : 'accepted';
-  });
-  return `${kinds.join(',')}|${[...new Set(rules)].sort().join(',')}`;
-}
 
 /** Saved scenarios replayed before any new case: the regression corpus (like a property-testing example database). */
 function loadCorpus(dir: string | null): Scenario[] {
@@ -51,29 +45,46 @@ async function reproduces(session: Session, spec: Spec, failing: CheckedCase, si
   return again !== undefined && again.result.status === 'fail';
 }
 
+/** The programs (names without the scenario's prefix) that an unexplained mismatch of the case names. */
+function showingBug(c: CheckedCase): Set<string> {
+  const prefix = `${c.scenario.id}_`;
+  return new Set(unexplainedMismatches(c.expected, c.observation)
+    .flatMap((m) => (m.program?.startsWith(prefix) ? [m.program.slice(prefix.length)] : [])));
+}
+
 /**
- * Shrinks one failing generated case on the same runner with clang's objects, keeping its mismatch signature. Stopped
- * by `signal`, it returns the smallest failing case reached so far, with `interrupted` set.
+ * Shrinks one failing generated case on the same runner with clang's objects, keeping its bug signature: fast-check's
+ * shrinker first, then what still shows nothing of the bug is dropped (reports/dropAsPredicted.ts). Stopped by
+ * `signal`, it returns the smallest failing case reached so far, with `interrupted` set.
  */
 async function shrinkCase(
   session: Session, spec: Spec, cfg: RunConfig, arb: fc.Arbitrary<Scenario>, start: fc.Value<Scenario>, failing: CheckedCase, signal: AbortSignal,
 ): Promise<{ checked: CheckedCase; path: string; steps: number; interrupted: boolean }> {
-  const want = mismatchSignature(failing.result, failing);
+  const want = bugSignature(failing.expected, failing.observation);
   let round = 0;
   let best = failing;
-  const res = await shrinkBatched(arb, start, async (candidates) => {
+  /** checks candidates (unprefixed) in one runner call; per candidate, its case if it shows the same bug, else null */
+  const check = async (candidates: readonly Scenario[], tag: string): Promise<(CheckedCase | null)[]> => {
     round++;
-    const named = candidates.map((s, j) => prefixScenario(s, `${failing.scenario.id}_k${round}_${j}`));
+    const named = candidates.map((s, j) => prefixScenario(s, `${failing.scenario.id}_${tag}${round}_${j}`));
     const checked = await checkScenarios({ runner: session.clangRunner(), kernel: session.kernel, spec, scenarios: named, signal });
     const byId = new Map(checked.map((c) => [c.scenario.id, c]));
     const hits = named.map((s) => byId.get(s.id) ?? null)
-      .map((c) => (c && c.result.status === 'fail' && mismatchSignature(c.result, c) === want ? c : null));
-    // shrinkBatched takes the first hit of a batch; keep that one's observation for the report
+      .map((c) => (c && c.result.status === 'fail' && bugSignature(c.expected, c.observation) === want ? c : null));
+    // both stages move to the first hit of a batch; keep that one's observation for the report
     const first = hits.find((c) => c !== null);
     if (first) best = first;
-    return hits.map((c) => c !== null);
-  }, { batchSize: session.shrinkBatch, maxSteps: cfg.maxShrinks, maxChecks: cfg.maxShrinks * session.shrinkBatch, maxRounds: session.shrinkRounds, signal });
-  return { checked: best, path: res.path, steps: res.steps, interrupted: res.interrupted };
+    return hits;
+  };
+  const res = await shrinkBatched(arb, start, async (candidates) => (await check(candidates, 'k')).map((c) => c !== null), {
+    batchSize: session.shrinkBatch, maxSteps: cfg.maxShrinks, maxChecks: cfg.maxShrinks * session.shrinkBatch, maxRounds: session.shrinkRounds, signal,
+  });
+  if (res.interrupted) return { checked: best, path: res.path, steps: res.steps, interrupted: true };
+  const drop = await dropAsPredicted(res.value, showingBug(best), async (candidates) => (await check(candidates, 'd')).map((c) => (c === null ? null : showingBug(c))), {
+    maxRounds: Math.max(0, session.shrinkRounds - round), signal,
+  });
+  const path = drop.dropped === 0 ? res.path : `${res.path} (then ${drop.dropped} program(s) or step(s) that show nothing of the bug removed)`;
+  return { checked: best, path, steps: res.steps + drop.dropped, interrupted: drop.interrupted };
 }
 
 /** A case that failed, kept (with its generated value, for shrinking) until the findings are written. */
@@ -82,6 +93,8 @@ interface Failing {
   /** null for a corpus entry */
   readonly value: fc.Value<Scenario> | null;
   readonly index: number | null;
+  /** where its result is written (Outputs.onCase) */
+  readonly result: string | null;
 }
 
 /** The next `n` values of an iterator (fewer at its end). */
@@ -114,12 +127,15 @@ async function runCases(
   const { signal } = run;
   const failing: Failing[] = [];
   const check = async (scenarios: readonly Scenario[], values: readonly fc.Value<Scenario>[] | null, first: number): Promise<void> => {
-    const cases = await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios, signal, onCase: (c) => outputs.onCase(c) });
+    const written = new Map<string, string | null>();
+    const cases = await checkScenarios({
+      runner: session.runner, kernel: session.kernel, spec, scenarios, signal, onCase: (c) => written.set(c.scenario.id, outputs.onCase(c)),
+    });
     const at = new Map(scenarios.map((s, k) => [s.id, k]));
     for (const c of cases) {
       if (c.result.status !== 'fail' && c.result.status !== 'error') continue;
       const k = at.get(c.scenario.id)!;
-      failing.push({ checked: c, value: values?.[k] ?? null, index: values === null ? null : first + k });
+      failing.push({ checked: c, value: values?.[k] ?? null, index: values === null ? null : first + k, result: written.get(c.scenario.id) ?? null });
     }
   };
   try {
@@ -141,15 +157,30 @@ async function runCases(
 }
 
 /**
- * Writes one finding per failing case, shrinking generated ones first. Once the run is stopping, the rest are written
- * as they were seen, unshrunk and saying so, without running anything more.
+ * Buckets the failing cases by bug signature and writes a finding for the first `--shrinks-per-bug` of each bug,
+ * shrinking generated ones first; the other cases of a bug are only listed under it. Once the run is stopping, the
+ * rest are written as they were seen, unshrunk and saying so, without running anything more. Returns the signatures
+ * of the new bugs saved to the corpus, each with its finding id.
  */
 async function writeFindings(
   session: Session, spec: Spec, cfg: RunConfig, arb: fc.Arbitrary<Scenario>, failing: readonly Failing[], outputs: Outputs, run: Stop,
-): Promise<void> {
+  known: ReadonlySet<string>,
+): Promise<Record<string, string>> {
   const { signal } = run;
   const why = (): string => (signal.reason instanceof Interrupted ? signal.reason.message : 'the run was stopping');
+  const findingsOf = new Map<string, number>();
+  const saved: Record<string, string> = {};
   for (const f of failing) {
+    // every failing case has an unexplained mismatch, so a signature
+    const signature = bugSignature(f.checked.expected, f.checked.observation)!;
+    const kinds = [...new Set(unexplainedMismatches(f.checked.expected, f.checked.observation).map((m) => m.kind))];
+    const listed = { scenarioId: f.checked.scenario.id, seed: f.index !== null ? cfg.seed : null, index: f.index, result: f.result };
+    const n = findingsOf.get(signature) ?? 0;
+    if (n >= cfg.shrinksPerBug) {
+      outputs.onBugCase(signature, kinds, { ...listed, finding: null });
+      continue;
+    }
+    findingsOf.set(signature, n + 1);
     let reproduced: boolean | null = null;
     let shrunk: Awaited<ReturnType<typeof shrinkCase>> | null = null;
     if (!signal.aborted) {
@@ -169,18 +200,22 @@ async function writeFindings(
     const finding: CampaignFinding = {
       id: findingId(checked.result),
       checked,
-      seed: f.index !== null ? cfg.seed : null,
+      seed: listed.seed,
       index: f.index,
       path: shrunk?.path ?? '',
       reproduced,
       unshrunkBecause: cutShort ? why() : null,
     };
     await outputs.onFinding(finding);
-    // the corpus replays findings before every campaign: one that did not come back alone would only be noise
-    if (cfg.saveFindings && cfg.corpusDir && reproduced !== false) {
+    outputs.onBugCase(signature, kinds, { ...listed, finding: finding.id });
+    // the corpus replays findings before every campaign: one that did not come back alone would only be noise, and a
+    // bug it already holds needs no second entry
+    if (cfg.saveFindings && cfg.corpusDir && reproduced !== false && !known.has(signature) && saved[signature] === undefined) {
       await replaceFile(join(cfg.corpusDir, `${finding.id}.yaml`), scenarioToYaml(finding.checked.scenario));
+      saved[signature] = finding.id;
     }
   }
+  return saved;
 }
 
 /**
@@ -194,6 +229,7 @@ export async function campaign(opts: CliOptions): Promise<number> {
   // every corpus entry is checked before any work (the output directory included): a bad one is one line and exit 2,
   // never a finding
   const corpus = loadCorpus(resolved.corpusDir);
+  const known = new Set(Object.keys(readCorpusSignatures(resolved.corpusDir)));
   const cfg = await preflight(resolved);
   announceRunner(cfg);
   const interrupt = handleInterrupts({
@@ -205,7 +241,7 @@ export async function campaign(opts: CliOptions): Promise<number> {
   const { signal } = run;
   if (opts.seed === undefined && cfg.runs > 0) process.stderr.write(`kptr-conform: seed ${cfg.seed} (random; rerun with --seed ${cfg.seed})\n`);
   // a write that fails stops the run as a signal does: the runners kill their children and reject with the error
-  const outputs = openOutputs(cfg, spec, { onFailure: run.stop });
+  const outputs = openOutputs(cfg, spec, { onFailure: run.stop, knownBugs: known });
   let failure: unknown = null;
   try {
     for (const kernelName of cfg.kernels) {
@@ -221,7 +257,8 @@ export async function campaign(opts: CliOptions): Promise<number> {
       outputs.startSegment(session, corpus.length + cfg.runs);
       const failing = await runCases(session, spec, cfg, arb, corpus, outputs, run);
       if (signal.aborted && !(signal.reason instanceof Interrupted)) throw signal.reason;
-      await writeFindings(session, spec, cfg, arb, failing, outputs, run);
+      const saved = await writeFindings(session, spec, cfg, arb, failing, outputs, run, known);
+      if (cfg.corpusDir !== null && Object.keys(saved).length > 0) await recordCorpusSignatures(cfg.corpusDir, saved);
       if (signal.aborted) break;
       outputs.endSegment();
     }

@@ -143,15 +143,17 @@ describe('a host campaign on a full disk', () => {
 });
 
 describe('a host campaign stopped while it shrinks', () => {
-  it('should write every failing case as a finding, those not fully shrunk saying so, and exit 130', async (ctx) => {
+  it('should write a finding for every bug, those not fully shrunk saying so, and exit 130', async (ctx) => {
     await needs(ctx, 'kernel');
     // with a planted mismatch (a rule expecting a line no kernel prints), generated breaks of that rule are findings,
-    // and each is shrunk with clang
+    // and the first case of each bug is shrunk with clang; the corpus is empty, so that case is a generated one
     const root = await checkoutWithPlantedMismatch(join(base, 'checkout'));
-    const corpus = (await readdir(join(root, 'specs/regressions'))).filter((f) => f.endsWith('.yaml')).length;
+    const emptyCorpus = join(base, 'empty-corpus');
+    await mkdir(emptyCorpus);
+    const corpus = 0;
     const out = join(base, 'shrinking');
     const runs = 300;
-    const child = execa(process.execPath, [join(root, 'bin/kptr-conform.js'), 'run', '--runner', 'host', '--runs', String(runs), '--seed', '3', '--mode', 'break', '--quiet', '--out', out], {
+    const child = execa(process.execPath, [join(root, 'bin/kptr-conform.js'), 'run', '--runner', 'host', '--runs', String(runs), '--seed', '3', '--mode', 'break', '--corpus', emptyCorpus, '--quiet', '--out', out], {
       cwd: root, reject: false, stdin: 'ignore',
     });
     // every case has run once results.jsonl holds them all: what follows is shrinking
@@ -164,7 +166,8 @@ describe('a host campaign stopped while it shrinks', () => {
     const summary = await readSummary(out);
     expect(summary.stopped).toBe('SIGINT');
     expect(summary.cases).toBe(corpus + runs);
-    expect(summary.findings).toHaveLength(summary.failed + summary.errors);
+    expect(summary.findings).toHaveLength(Object.keys(summary.bugs).length);
+    expect(Object.values(summary.bugs).reduce((n, b) => n + b.cases.length, 0)).toBe(summary.failed + summary.errors);
     const cut = summary.findings.filter((f) => f.unshrunkBecause !== null);
     expect(cut.length, 'some generated finding should still have been shrinking').toBeGreaterThan(0);
     for (const f of cut) {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Summary } from '../../reports/summary.ts';
 import type { TestProgsJson } from '../../reports/testProgsJson.ts';
 import { bpfClangArgs, CLANG } from '../../runners/codegen/compileBpf.ts';
 import { parseHarnessOutput, writePlan } from '../../runners/harnessProtocol.ts';
@@ -36,6 +37,9 @@ async function summaryWithFindings() {
   return { ...run, summary };
 }
 
+/** Every failing case's id, as the bugs list them. */
+const bugCaseIds = (summary: Summary): string[] => Object.values(summary.bugs).flatMap((b) => b.cases.map((c) => c.scenarioId)).sort();
+
 const XSD = fileURLToPath(new URL('../unit/reports/fixtures/junit-jenkins.xsd', import.meta.url));
 
 describe('a campaign with a finding (run --out DIR)', () => {
@@ -47,8 +51,10 @@ describe('a campaign with a finding (run --out DIR)', () => {
     expect(summary).toMatchObject({ runner: 'host', seed: 7, cases: corpus.length + runs, errors: 0 });
     expect(summary.kernel.release).toBe(release());
     expect(summary.passed + summary.failed + summary.skipped + summary.divergent + summary.errors).toBe(summary.cases);
-    // every failing case becomes one finding, and its mismatches are unexplained
-    expect(summary.findings).toHaveLength(summary.failed);
+    // every failing case is a case of one bug, each bug has one finding, and the mismatches are unexplained
+    const bugs = Object.values(summary.bugs);
+    expect(bugs.reduce((n, b) => n + b.cases.length, 0)).toBe(summary.failed + summary.errors);
+    expect(summary.findings.map((f) => f.id).sort()).toEqual(bugs.map((b) => b.cases[0]!.finding).sort());
     expect(summary.mismatches.unexplained).toBeGreaterThanOrEqual(summary.failed);
     expect(summary.ruleCoverage.total).toBe(loadSpec(join(root, 'specs')).rules.length);
     expect(Object.keys(summary.ruleCoverage.byRule)).toHaveLength(summary.ruleCoverage.total);
@@ -68,7 +74,7 @@ describe('a campaign with a finding (run --out DIR)', () => {
       expect(l.durations.loadNs).toBeGreaterThan(0);
     }
     const failing = lines.filter((l) => l.result.status === 'fail').map((l) => l.scenarioId);
-    expect(failing.sort()).toEqual(summary.findings.map((f) => f.scenarioId).sort());
+    expect(failing.sort()).toEqual(bugCaseIds(summary));
     // valid cases ran on the host, so the run times are the kernel's own measurements
     expect(lines.some((l) => l.observation.runs.length > 0 && l.durations.runNs > 0)).toBe(true);
   });
@@ -83,17 +89,17 @@ describe('a campaign with a finding (run --out DIR)', () => {
     const testcases = (await readFile(file, 'utf8')).split('<testcase ').slice(1);
     expect(testcases).toHaveLength(summary.cases);
     const failed = testcases.filter((t) => t.split('</testcase>')[0]!.includes('<failure ')).map((t) => / name="([^"]*)"/.exec(t)?.[1]);
-    expect(failed.sort()).toEqual(summary.findings.map((f) => f.scenarioId).sort());
+    expect(failed.sort()).toEqual(bugCaseIds(summary));
   });
 
   it('should write test_progs.json in the `test_progs -J` shape, one test per case', async (ctx) => {
     await needs(ctx, 'kernel');
     const { out, summary } = await summaryWithFindings();
     const tp = JSON.parse(await readFile(join(out, 'test_progs.json'), 'utf8')) as TestProgsJson;
-    expect(Object.keys(tp).sort()).toEqual(['failed', 'results', 'skipped', 'success', 'success_subtest']);
-    expect(tp).toMatchObject({ success: summary.passed + summary.divergent, skipped: summary.skipped, failed: summary.failed });
+    expect(Object.keys(tp).sort()).toEqual(['bugs', 'failed', 'results', 'skipped', 'success', 'success_subtest']);
+    expect(tp).toMatchObject({ success: summary.passed + summary.divergent, skipped: summary.skipped, failed: summary.failed, bugs: Object.keys(summary.bugs).length });
     expect(tp.results).toHaveLength(summary.cases);
-    expect(tp.results.filter((t) => t.failed).map((t) => t.name).sort()).toEqual(summary.findings.map((f) => f.scenarioId).sort());
+    expect(tp.results.filter((t) => t.failed).map((t) => t.name).sort()).toEqual(bugCaseIds(summary));
     for (const t of tp.results.filter((x) => x.failed)) expect(t.subtests.some((s) => s.failed && s.message !== '')).toBe(true);
   });
 

@@ -3,6 +3,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SIGNATURES_FILE } from '../../cli/corpusSignatures.ts';
 import { loadScenarioFile } from '../../specs/load.ts';
 import { checkoutWithPlantedMismatch, kptrConform, once, PLANTED_RULE, readResults, readSummary } from '../helpers/cli.ts';
 import { needs } from '../helpers/needs.ts';
@@ -39,7 +40,7 @@ describe('the regression corpus (--corpus, --save-findings)', () => {
     expect(findings.length).toBeGreaterThan(0);
     // each is a break of the planted rule, refused by the kernel in its own words rather than the planted line
     for (const f of findings) expect([f.kinds, loadScenarioFile(join(out, f.dir, 'scenario.yaml')).intent]).toEqual([['message'], { kind: 'break', rule: PLANTED_RULE }]);
-    expect((await readdir(corpus)).sort()).toEqual(findings.map((f) => `${f.id}.yaml`).sort());
+    expect((await readdir(corpus)).sort()).toEqual([SIGNATURES_FILE, ...findings.map((f) => `${f.id}.yaml`)].sort());
     for (const f of findings) {
       expect(await readFile(join(corpus, `${f.id}.yaml`), 'utf8')).toBe(await readFile(join(out, f.dir, 'scenario.yaml'), 'utf8'));
     }
@@ -55,7 +56,7 @@ describe('the regression corpus (--corpus, --save-findings)', () => {
     const lines = await readResults(again);
     const replayed = lines.slice(0, saved.findings.length);
     // corpus files are replayed in name order, and only then come the generated cases of this seed
-    const files = (await readdir(corpus)).sort();
+    const files = (await readdir(corpus)).filter((f) => f.endsWith('.yaml')).sort();
     expect(replayed.map((l) => l.scenarioId)).toEqual(files.map((f) => loadScenarioFile(join(corpus, f)).id));
     expect(lines.slice(saved.findings.length).every((l) => l.scenarioId.startsWith(`s${SEED}_`))).toBe(true);
     expect(lines).toHaveLength(saved.findings.length + 5);

@@ -88,4 +88,24 @@ describe('consoleReporter', () => {
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ runner: 'host', cases: 5, failed: 1, errors: 1 });
   });
+
+  it('should list findings under their bugs, counting bugs and cases apart', async () => {
+    const options = await reporterOptions({ outDir: 'out', quiet: true });
+    const reporter = consoleReporter(options);
+    const base = summarize([], { ...meta, durationMs: 1000, ruleIds: [] });
+    const ref = { id: 'f1', scenarioId: 's7_1', runner: 'host' as const, kernelRelease: 'k', kinds: ['message' as const], dir: 'findings/f1', replay: 'npx kptr-conform replay out/findings/f1/scenario.yaml', reproduced: null, unshrunkBecause: null };
+    const listed = (i: number) => ({ scenarioId: `s7_${i}`, seed: 7, index: i, result: `results.jsonl:${i}`, finding: null });
+    await reporter.onEnd([{
+      ...base,
+      findings: [ref],
+      bugs: {
+        'message[r]: X @ k': { kinds: ['message'], seenBefore: false, cases: [{ ...listed(1), finding: 'f1' }, ...[2, 3, 4, 5, 6, 7, 8].map(listed)] },
+        'value[valid]: global @ k': { kinds: ['value'], seenBefore: true, cases: [listed(9)] },
+      },
+    }]);
+    const out = options.written.join('');
+    expect(out).toContain('host 6.18.44-fc-v669: 2 bugs (1 new, 1 seen again) in 9 failing cases\n');
+    expect(out).toContain(`bug (new, 8 cases): message[r]: X @ k\n  finding f1 (message): ${ref.replay}\n  also: s7_2 (results.jsonl:2), s7_3 (results.jsonl:3), s7_4 (results.jsonl:4), s7_5 (results.jsonl:5), s7_6 (results.jsonl:6), … 2 more in summary.json\n`);
+    expect(out).toContain('bug (seen again, 1 case): value[valid]: global @ k\n  also: s7_9 (results.jsonl:9)');
+  });
 });

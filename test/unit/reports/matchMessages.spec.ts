@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { explainMismatch, lastErrorLine, matchMessages } from '../../../reports/matchMessages.ts';
+import { explainMismatch, firstErrorLine, lastErrorLine, matchMessages } from '../../../reports/matchMessages.ts';
+import { readFileSync } from 'node:fs';
 import { LOG_LEAK_NEW, LOG_USE_AFTER_DROP } from './fixtures/cases.ts';
 
 describe('matchMessages', () => {
@@ -72,5 +73,25 @@ describe('explainMismatch', () => {
 
   it('should label lines with islands as REGEX', () => {
     expect(explainMismatch('x', ['id={{[0-9]+}}'])).toContain("EXPECTED  REGEX: 'id={{[0-9]+}}'");
+  });
+});
+
+describe('firstErrorLine', () => {
+  it('should give the first line of the error block a real log ends with (RESULTS.md first error lines)', () => {
+    // 6.18 goes on with `BPF_EXIT instruction in main prog would lead to reference leak`; 6.12 prints only this line
+    expect(firstErrorLine(LOG_LEAK_NEW)).toBe('Unreleased reference id=2 alloc_insn=3');
+    expect(firstErrorLine(LOG_USE_AFTER_DROP)).toBe('R1 type=scalar expected=percpu_ptr_, percpu_rcu_ptr_, percpu_trusted_ptr_');
+    const fwd = readFileSync(new URL('../bpf/fixtures/37_fwd_pointee.verifier-6.18.44.log', import.meta.url), 'utf8');
+    expect(firstErrorLine(fwd)).toBe('R1 type=scalar expected=percpu_ptr_, percpu_rcu_ptr_, percpu_trusted_ptr_');
+  });
+
+  it('should give the first line of a log without an instruction trace (libbpf refusing an extern)', () => {
+    const log = "libbpf: extern (func ksym) 'bpf_percpu_obj_new_impl': not found in kernel or module BTFs\nlibbpf: failed to load object 'x'\n";
+    expect(firstErrorLine(log)).toBe("libbpf: extern (func ksym) 'bpf_percpu_obj_new_impl': not found in kernel or module BTFs");
+  });
+
+  it('should be null for a log with only statistics', () => {
+    expect(firstErrorLine('processed 5 insns (limit 1000000) max_states_per_insn 0\n')).toBeNull();
+    expect(firstErrorLine('')).toBeNull();
   });
 });

@@ -19,13 +19,13 @@ async function testProgsOf(cases: readonly SampleCase[], kernels = 1, check?: (j
 }
 
 describe('testProgsJsonReporter', () => {
-  it('should write the exact key set of test_progs -J', async () => {
+  it('should write the exact key set of test_progs -J, and the bugs counted apart', async () => {
     const options = await reporterOptions();
     const reporter = testProgsJsonReporter(options);
     for (const c of sampleCases()) await reporter.onCase(c.result, c.prediction, c.observation);
     await reporter.onEnd([]);
     const json = JSON.parse(await readFile(join(options.outDir, 'test_progs.json'), 'utf8')) as Record<string, unknown> & { results: Record<string, unknown>[] };
-    expect(Object.keys(json)).toEqual(['success', 'success_subtest', 'skipped', 'failed', 'results']);
+    expect(Object.keys(json)).toEqual(['success', 'success_subtest', 'skipped', 'failed', 'bugs', 'results']);
     for (const t of json.results) {
       expect(Object.keys(t)).toEqual(['name', 'number', 'message', 'failed', 'subtests']);
       for (const s of t.subtests as Record<string, unknown>[]) expect(Object.keys(s)).toEqual(['name', 'number', 'message', 'failed']);
