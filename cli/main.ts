@@ -50,6 +50,7 @@ runOptions(program.command('run'))
   .option('--save-findings', 'add new findings to the corpus')
   .option('--no-shrink', 'report mismatches without shrinking them')
   .option('--max-shrinks <n>', 'shrink steps per finding', '200')
+  .option('--with-emulator', 'host or vm runner: run every case on the emulator too, with the profile of that kernel, and report where they differ')
   .action(async (opts: CliOptions) => { process.exitCode = await campaign(opts); });
 
 runOptions(program.command('replay <file>'))

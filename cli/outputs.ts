@@ -5,6 +5,7 @@ import { KptrError } from '../errors/KptrError.ts';
 import { replaceFile } from '../reports/replaceFile.ts';
 import { reporters, type Reporter, type ReporterName, type RerunSource } from '../reports/reporter.ts';
 import { writeFinding } from '../reports/reproducer.ts';
+import { emulatorTally } from '../reports/emulatorComparison.ts';
 import { summaryTally, type FindingRef, type Summary, type SummaryTally } from '../reports/summary.ts';
 import type { Spec } from '../types/index.ts';
 import type { RunConfig } from './config.ts';
@@ -90,7 +91,9 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
   const pending: Promise<unknown>[] = [];
   const notWritten: { what: string; error: unknown }[] = [];
   let failed = false;
-  let seg: { session: Session; tally: SummaryTally; findings: FindingRef[]; t0: number } | null = null;
+  let seg: {
+    session: Session; tally: SummaryTally; emulator: ReturnType<typeof emulatorTally> | null; findings: FindingRef[]; t0: number;
+  } | null = null;
   const ruleIds = spec.rules.map((r) => r.id);
 
   const fail = (e: unknown): void => {
@@ -109,6 +112,7 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
         durationMs: performance.now() - s.t0, ruleIds, stopped,
       }),
       findings: s.findings,
+      emulator: s.emulator?.summary() ?? null,
     };
     summaries.push(summary);
     seg = null;
@@ -118,16 +122,18 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
   return {
     startSegment(session, total) {
       if (seg) close();
-      seg = { session, tally: summaryTally(ruleIds), findings: [], t0: performance.now() };
+      const emulator = session.emulator === null ? null : emulatorTally(session.emulator.profile);
+      seg = { session, tally: summaryTally(ruleIds), emulator, findings: [], t0: performance.now() };
       const replay = replayTarget(session, session.codegen);
       for (const r of active) r.onStart?.({ runner: session.runner.name, kernel: session.kernel, seed: cfg.seed, total, replay });
     },
     onCase(c) {
       if (failed) return;
       seg!.tally.add(c.result);
+      if (c.emulator !== null) seg!.emulator?.add(c.emulator);
       for (const r of active) {
         try {
-          const p = r.onCase(c.result, c.expected, c.observation);
+          const p = r.onCase(c.result, c.expected, c.observation, c.emulator);
           if (p) pending.push(p.catch(fail));
         } catch (e) {
           fail(e);

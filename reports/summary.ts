@@ -1,4 +1,5 @@
 import type { CaseResult, MismatchKind, ProbedKernel, RunnerName } from '../types/index.ts';
+import type { EmulatorSummary } from './emulatorComparison.ts';
 import { kernelDivergences, type KernelDivergences } from './kernelDivergences.ts';
 
 /** A finding the pipeline wrote (findings/<id>/), as listed in summary.json. */
@@ -54,6 +55,8 @@ export interface Summary {
   readonly stopped: string | null;
   /** filled by the pipeline after it wrote the findings */
   readonly findings: readonly FindingRef[];
+  /** --with-emulator: where the emulator with this kernel's profile agrees with it (reports/emulatorComparison.ts); else null */
+  readonly emulator: EmulatorSummary | null;
 }
 
 export interface SummaryMeta {
@@ -114,6 +117,7 @@ export function summaryTally(ruleIds: readonly string[]): SummaryTally {
         casesPerSecond: meta.durationMs > 0 ? Math.round((cases * 1000 * 100) / meta.durationMs) / 100 : 0,
         stopped: meta.stopped ?? null,
         findings: [],
+        emulator: null,
       };
     },
   };

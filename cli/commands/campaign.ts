@@ -114,7 +114,7 @@ async function runCases(
   const { signal } = run;
   const failing: Failing[] = [];
   const check = async (scenarios: readonly Scenario[], values: readonly fc.Value<Scenario>[] | null, first: number): Promise<void> => {
-    const cases = await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios, signal, onCase: (c) => outputs.onCase(c) });
+    const cases = await checkScenarios({ runner: session.runner, kernel: session.kernel, spec, scenarios, signal, emulator: session.emulator, onCase: (c) => outputs.onCase(c) });
     const at = new Map(scenarios.map((s, k) => [s.id, k]));
     for (const c of cases) {
       if (c.result.status !== 'fail' && c.result.status !== 'error') continue;

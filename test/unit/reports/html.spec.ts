@@ -20,7 +20,7 @@ describe('htmlReporter', () => {
       summarize(b.map((c) => c.result), { ...meta, kernel: k73 }),
     ];
     const reporter = htmlReporter(options);
-    for (const c of [...a, ...b]) await reporter.onCase(c.result, c.prediction, c.observation);
+    for (const c of [...a, ...b]) await reporter.onCase(c.result, c.prediction, c.observation, null);
     await reporter.onEnd(summaries);
     const html = await readFile(join(options.outDir, 'report.html'), 'utf8');
 
@@ -54,7 +54,7 @@ describe('htmlReporter', () => {
     const options = await reporterOptions();
     const reporter = htmlReporter(options);
     const cases = sampleCases();
-    for (const c of cases) await reporter.onCase(c.result, c.prediction, c.observation);
+    for (const c of cases) await reporter.onCase(c.result, c.prediction, c.observation, null);
     await reporter.onEnd([summarize(cases.map((c) => c.result), { runner: 'host', kernel: PROBED_KERNEL, seed: null, durationMs: 1, ruleIds: [] })]);
     const html = await readFile(join(options.outDir, 'report.html'), 'utf8');
     expect(html).not.toContain('Verdicts per kernel and rule');
