@@ -44,6 +44,11 @@ export interface EmulatorComparison {
   /** of those, with the same err, retval and globals on the emulator */
   readonly runsAgreeing: number;
   readonly differences: readonly EmulatorDifference[];
+  /**
+   * the known divergences (specs/divergences) that explain where the kernel differs from the oracle: a
+   * `kernel_finding` or `divergence` they explain is already recorded
+   */
+  readonly knownDivergences: readonly string[];
 }
 
 /** The emulator's log lines that say what went wrong (its insn count is not the kernel's: it prunes less). */
@@ -145,7 +150,10 @@ export function compareWithEmulator(c: {
     differences.push(...d);
   }
   const cls = classify(differences.length === 0, oracleAgrees(c.kernelResult), oracleAgrees(c.emulatorResult));
-  return { profile: c.profile, class: cls, programs, programsAgreeing, runs: kernel.runs.length, runsAgreeing, differences };
+  return {
+    profile: c.profile, class: cls, programs, programsAgreeing, runs: kernel.runs.length, runsAgreeing, differences,
+    knownDivergences: c.kernelResult.divergences,
+  };
 }
 
 /** summary.json's `emulator`: a segment's three-way counts. */
@@ -188,7 +196,8 @@ export function emulatorSummaryLine(s: EmulatorSummary): string {
 /** The console's lines for one case where the emulator and the kernel differ (or both differ from the oracle). */
 export function emulatorCaseLines(scenarioId: string, c: EmulatorComparison): string[] {
   if (c.class === 'agree') return [];
-  const head = `EMULATOR ${c.class.toUpperCase()} ${scenarioId} (profile ${c.profile})`;
+  const known = c.knownDivergences.length === 0 ? '' : `; the kernel's side is the known divergence ${c.knownDivergences.join(', ')}`;
+  const head = `EMULATOR ${c.class.toUpperCase()} ${scenarioId} (profile ${c.profile}${known})`;
   const body = c.differences.map((d) => `  ${d.what}${d.program === null ? '' : ` ${d.program}`}${d.step === null ? '' : ` step ${d.step}`}: kernel ${d.kernel}; emulator ${d.emulator}`);
   return [head, ...(body.length > 0 ? body : ['  emulator and kernel agree; the oracle differs from both'])];
 }

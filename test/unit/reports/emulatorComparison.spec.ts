@@ -55,7 +55,7 @@ describe('errorLinesAgree', () => {
 describe('compareWithEmulator', () => {
   it('should agree when verdicts, error lines and every run the kernel made are the same', () => {
     const c = threeWay(observation(), emulated());
-    expect(c).toMatchObject({ class: 'agree', programs: 3, programsAgreeing: 3, runs: 3, runsAgreeing: 3, differences: [] });
+    expect(c).toMatchObject({ class: 'agree', programs: 3, programsAgreeing: 3, runs: 3, runsAgreeing: 3, differences: [], knownDivergences: [] });
   });
 
   it('should call an emulator that differs from a kernel the oracle agrees with an emulator gap, naming the error line', () => {
@@ -102,6 +102,17 @@ describe('compareWithEmulator', () => {
     const kernel = observation({ runs: [{ ...run(0, 0, 'rp1_store', 3, { rp1_sum: '0', rp1_neg: '0' }), retval: null }] });
     const c = threeWay(kernel, emulated({ runs: [run(0, 0, 'rp1_store', 0, { rp1_sum: '0', rp1_neg: '0' })] }))!;
     expect(c).toMatchObject({ runs: 1, runsAgreeing: 1, differences: [] });
+  });
+
+  it('should name the known divergence that explains a kernel finding (the allocator\'s uncleared reuse)', () => {
+    const p = prediction();
+    const [first, ...rest] = observation().runs;
+    const kernel = observation({ runs: [{ ...first!, globals: { ...first!.globals, rp1_sum: '21' } }, ...rest] });
+    const emulator = emulated();
+    const kernelResult = { ...compare(p, kernel), status: 'divergence' as const, divergences: ['percpu_obj_new_uncleared'] };
+    const c = compareWithEmulator({ profile: '6.12', kernel, emulator, kernelResult, emulatorResult: compare(p, emulator) })!;
+    expect(c).toMatchObject({ class: 'kernel_finding', knownDivergences: ['percpu_obj_new_uncleared'] });
+    expect(emulatorCaseLines('rp1', c)[0]).toBe('EMULATOR KERNEL_FINDING rp1 (profile 6.12; the kernel\'s side is the known divergence percpu_obj_new_uncleared)');
   });
 
   it('should ignore runs only the emulator made (the host executes only what is safe)', () => {
