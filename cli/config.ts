@@ -30,6 +30,7 @@ export interface CliOptions {
   readonly lanes?: string;
   readonly codegen?: string;
   readonly force?: boolean;
+  readonly withEmulator?: boolean;
 }
 
 /** The options resolved once, every field filled; nothing further down re-reads argv or process.env. */
@@ -66,6 +67,8 @@ export interface RunConfig {
   readonly codegen: Codegen;
   /** why this runner, when --runner was not given (defaultRunner); null when it was */
   readonly runnerChosen: string | null;
+  /** run: every case also on the emulator with the profile of the kernel, compared three ways (host and vm runners) */
+  readonly withEmulator: boolean;
 }
 
 /** What the CLI edge learned about this machine, for the runner a command takes when --runner is not given. */
@@ -193,6 +196,7 @@ export function resolveConfig(
   }
   const runner = chosen?.runner ?? oneOf(opts.runner!, RUNNERS, '--runner');
   const kernels = kernelsOf(runner, opts, chosen?.kernel ?? DEFAULT_EMULATOR_KERNEL);
+  if (opts.withEmulator && runner === 'emulator') throw usage('--with-emulator compares a kernel with the emulator; the runner here is the emulator', 'add --runner host or --runner vm');
   if (runner === 'host' && opts.lanes !== undefined) throw usage('--lanes applies to the vm runner only', 'drop --lanes, or add --runner vm');
   if (opts.out === '') throw usage('--out is empty', 'pass a directory, e.g. --out ./kptr-out');
   const formats = (opts.format ?? ctx.formatNames.join(',')).split(',').map((f) => f.trim()).filter(Boolean);
@@ -223,6 +227,7 @@ export function resolveConfig(
     filter: opts.filter ?? null,
     workDir: `${outDir}/.work`,
     runnerChosen: chosen?.why ?? null,
+    withEmulator: opts.withEmulator ?? false,
   };
 }
 

@@ -51,6 +51,7 @@ runOptions(program.command('run'))
   .option('--no-shrink', 'report mismatches without shrinking them')
   .option('--max-shrinks <n>', 'shrink steps per finding', '200')
   .option('--shrinks-per-bug <n>', 'failing cases shrunk into findings per bug (same signature); the others are listed under it', '1')
+  .option('--with-emulator', 'host or vm runner: run every case on the emulator too, with the profile of that kernel, and report where they differ')
   .action(async (opts: CliOptions) => { process.exitCode = await campaign(opts); });
 
 runOptions(program.command('replay <file>'))

@@ -6,6 +6,7 @@ import { bugTally, type BugCase, type BugTally } from '../reports/bugBuckets.ts'
 import { replaceFile } from '../reports/replaceFile.ts';
 import { reporters, type Reporter, type ReporterName, type RerunSource } from '../reports/reporter.ts';
 import { writeFinding } from '../reports/reproducer.ts';
+import { emulatorTally } from '../reports/emulatorComparison.ts';
 import { summaryTally, type FindingRef, type Summary, type SummaryTally } from '../reports/summary.ts';
 import type { MismatchKind, Spec } from '../types/index.ts';
 import type { RunConfig } from './config.ts';
@@ -98,7 +99,9 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
   const pending: Promise<unknown>[] = [];
   const notWritten: { what: string; error: unknown }[] = [];
   let failed = false;
-  let seg: { session: Session; tally: SummaryTally; findings: FindingRef[]; bugs: BugTally; t0: number } | null = null;
+  let seg: {
+    session: Session; tally: SummaryTally; emulator: ReturnType<typeof emulatorTally> | null; findings: FindingRef[]; bugs: BugTally; t0: number;
+  } | null = null;
   const knownBugs = options.knownBugs ?? new Set<string>();
   const jsonl = cfg.formats.includes('jsonl');
   /** cases written: results.jsonl has one line per case, over every segment */
@@ -122,6 +125,7 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
       }),
       findings: s.findings,
       bugs: s.bugs.bugs(),
+      emulator: s.emulator?.summary() ?? null,
     };
     summaries.push(summary);
     seg = null;
@@ -131,16 +135,18 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
   return {
     startSegment(session, total) {
       if (seg) close();
-      seg = { session, tally: summaryTally(ruleIds), findings: [], bugs: bugTally(knownBugs), t0: performance.now() };
+      const emulator = session.emulator === null ? null : emulatorTally(session.emulator.profile);
+      seg = { session, tally: summaryTally(ruleIds), emulator, findings: [], bugs: bugTally(knownBugs), t0: performance.now() };
       const replay = replayTarget(session, session.codegen);
       for (const r of active) r.onStart?.({ runner: session.runner.name, kernel: session.kernel, seed: cfg.seed, total, replay });
     },
     onCase(c) {
       if (failed) return null;
       seg!.tally.add(c.result);
+      if (c.emulator !== null) seg!.emulator?.add(c.emulator);
       for (const r of active) {
         try {
-          const p = r.onCase(c.result, c.expected, c.observation);
+          const p = r.onCase(c.result, c.expected, c.observation, c.emulator);
           if (p) pending.push(p.catch(fail));
         } catch (e) {
           fail(e);

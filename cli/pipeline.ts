@@ -4,6 +4,7 @@
  */
 import { predict } from '../oracle/predict.ts';
 import { compare } from '../reports/compare.ts';
+import { compareWithEmulator, type EmulatorComparison } from '../reports/emulatorComparison.ts';
 import type { Runner } from '../runners/runner.ts';
 import type {
   CaseResult, Observation, Prediction, ProbedKernel, RunPlan, Scenario, Spec,
@@ -19,6 +20,14 @@ export interface CheckedCase {
   readonly result: CaseResult;
   /** the oracle's verdict on the recorded expectation's observation (selftests only; null in campaigns) */
   readonly oracleResult: CaseResult | null;
+  /** --with-emulator: the same case on the emulator beside the kernel and the oracle (null without it, or not comparable) */
+  readonly emulator: EmulatorComparison | null;
+}
+
+/** --with-emulator: the emulator runner with the profile that models the session's kernel. */
+export interface EmulatorCompanion {
+  readonly runner: Runner;
+  readonly profile: string;
 }
 
 export interface CheckOptions {
@@ -32,6 +41,8 @@ export interface CheckOptions {
   /** verify only, execute nothing */
   readonly verifyOnly?: boolean;
   readonly onCase?: (c: CheckedCase) => void;
+  /** runs every case on the emulator too, first (it is fast), and compares three ways (reports/emulatorComparison.ts) */
+  readonly emulator?: EmulatorCompanion | null;
   /** stops the run (RunHooks.signal): the runner kills its children and rejects with the abort reason */
   readonly signal?: AbortSignal;
 }
@@ -61,21 +72,26 @@ export async function checkScenarios(o: CheckOptions): Promise<CheckedCase[]> {
     byId.set(s.id, s);
   }
   const out: CheckedCase[] = [];
+  const cases = o.scenarios.map((s) => ({ scenario: s, plan: planFor(oracle.get(s.id)!, !o.verifyOnly) }));
+  const companion = o.emulator ?? null;
+  const emulated = companion === null ? null : new Map((await companion.runner.run(cases, { signal: o.signal })).map((e) => [e.scenarioId, e]));
   const finish = (obs: Observation): void => {
     const scenario = byId.get(obs.scenarioId);
     if (!scenario) return;
     const exp = expected.get(obs.scenarioId)!;
     const orc = oracle.get(obs.scenarioId)!;
+    const result = compare(exp, obs);
+    const emu = emulated?.get(obs.scenarioId);
     const c: CheckedCase = {
       scenario, expected: exp, oracle: orc, observation: obs,
-      result: compare(exp, obs),
+      result,
       oracleResult: exp === orc ? null : compare(orc, obs),
+      emulator: emu === undefined ? null : compareWithEmulator({ profile: companion!.profile, kernel: obs, emulator: emu, kernelResult: result, emulatorResult: compare(exp, emu) }),
     };
     out.push(c);
     o.onCase?.(c);
   };
   const seen = new Set<string>();
-  const cases = o.scenarios.map((s) => ({ scenario: s, plan: planFor(oracle.get(s.id)!, !o.verifyOnly) }));
   const observations = await o.runner.run(cases, {
     onObservation: (obs) => { seen.add(obs.scenarioId); finish(obs); },
     signal: o.signal,

@@ -4,11 +4,12 @@ import { createHostRunner } from '../runners/host/index.ts';
 import type { Runner } from '../runners/runner.ts';
 import { createVmRunner } from '../runners/vm/index.ts';
 import { createEmulatorRunner } from '../runners/emulator/index.ts';
-import type { ProfileName } from '../emulator/verifier/profile.ts';
+import { profileForRelease, type ProfileName } from '../emulator/verifier/profile.ts';
 import { loadSpec } from '../specs/load.ts';
 import type { ProbedKernel, ProgType, RunnerCapabilities, Spec } from '../types/index.ts';
 import type { RunConfig } from './config.ts';
 import type { Codegen } from '../runners/buildObject.ts';
+import type { EmulatorCompanion } from './pipeline.ts';
 import { probeDivergences } from './divergenceProbes.ts';
 
 /** A runner bound to one kernel, probed once: its capabilities, and which known divergences it shows. */
@@ -33,6 +34,17 @@ export interface Session {
    * found on directly written objects again with it, and shrinks with it, so a finding is always one of the C.
    */
   readonly clangRunner: () => Runner;
+  /** --with-emulator: the emulator with the profile that models this kernel, run beside it on every generated case */
+  readonly emulator: EmulatorCompanion | null;
+}
+
+/** The emulator runner that models a probed kernel (profileForRelease), for --with-emulator. */
+function companionFor(cfg: RunConfig, workDir: string, release: string, nrCpus: number): EmulatorCompanion {
+  const profile = profileForRelease(release);
+  if (profile === null) {
+    throw new KptrError('KPTR_USAGE', `--with-emulator: no emulator profile models kernel ${release} (specs/profiles)`, 'drop --with-emulator, or add a profile for this kernel');
+  }
+  return { profile, runner: createEmulatorRunner({ kernel: profile, workDir: `${workDir}-emulator`, codegen: cfg.codegen, nrCpus }) };
 }
 
 /**
@@ -67,5 +79,6 @@ export async function openSession(cfg: RunConfig, kernel: string, spec: Spec = l
     shrinkRounds: cfg.runner === 'vm' ? 24 : 1000,
     codegen: cfg.codegen,
     clangRunner: () => (clang ??= make('clang', `${workDir}-clang`)),
+    emulator: cfg.withEmulator ? companionFor(cfg, workDir, caps.kernel.release, caps.kernel.nrCpus) : null,
   };
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { CaseResult, Observation, Prediction } from '../types/index.ts';
 import { caseRule } from './caseRule.ts';
+import { emulatorCaseLines, emulatorSummaryLine, type EmulatorComparison } from './emulatorComparison.ts';
 import { findingId } from './findingId.ts';
 import { kernelCaseCollector, kernelDisagreements, type ProgramAcrossKernels } from './kernelDisagreements.ts';
 import { kernelDivergenceLines } from './kernelDivergences.ts';
@@ -48,7 +49,8 @@ function summaryTable(summaries: readonly Summary[]): string {
   const findings = summaries.flatMap(findingLines);
   const stopped = summaries.flatMap((s) => (s.stopped === null ? [] : [`stopped early (${s.stopped}): ${s.runner} ${s.kernel.release} ran ${s.cases} cases${s.seed === null ? '' : `; rerun with --seed ${s.seed}`}`]));
   const divergences = summaries.flatMap((s) => kernelDivergenceLines(s.knownDivergences, s.kernel.release));
-  return [line(header), ...rows.map(line), ...divergences, ...stopped, ...findings].join('\n');
+  const emulator = summaries.flatMap((s) => (s.emulator === null ? [] : [`${s.kernel.release}: ${emulatorSummaryLine(s.emulator)}`]));
+  return [line(header), ...rows.map(line), ...divergences, ...emulator, ...stopped, ...findings].join('\n');
 }
 
 function findingLine(f: FindingRef): string {
@@ -126,7 +128,7 @@ export function consoleReporter(options: ReporterOptions): Reporter {
       done = 0;
       failing = 0;
     },
-    onCase(r, p: Prediction | null, o: Observation) {
+    onCase(r, p: Prediction | null, o: Observation, emulator: EmulatorComparison | null) {
       cases.add(r, p, o);
       done += 1;
       if (r.status === 'fail' || r.status === 'error') failing += 1;
@@ -134,6 +136,11 @@ export function consoleReporter(options: ReporterOptions): Reporter {
       if (r.status === 'fail' || r.status === 'error') {
         clearProgress();
         stdout.write(`${failureLines(r, p, outDir, meta!.replay, rerun)}\n`);
+      }
+      const differs = emulator === null ? [] : emulatorCaseLines(r.scenarioId, emulator);
+      if (differs.length > 0) {
+        clearProgress();
+        stdout.write(`${printable(differs.join('\n'))}\n`);
       }
       if (isTTY) {
         stdout.write(`\r\x1b[K${progress()}`);

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CaseResult, CaseStatus, Splat } from '../types/index.ts';
 import { bugCountsLine } from './bugBuckets.ts';
+import { EMULATOR_CLASSES, type EmulatorComparison } from './emulatorComparison.ts';
 import { escapeMarkup as esc } from './escapeMarkup.ts';
 import { kernelCaseCollector, kernelDisagreements, type KernelCase } from './kernelDisagreements.ts';
 import { replaceFile } from './replaceFile.ts';
@@ -23,7 +24,12 @@ export interface HtmlInput {
   /** per runner × kernel (`<runner> <release>`) */
   readonly runs: ReadonlyMap<string, readonly KernelCase[]>;
   readonly findings: readonly FindingView[];
+  /** --with-emulator: the cases where the emulator and the kernel differ, or both differ from the oracle (the first MAX_EMULATOR_ROWS) */
+  readonly emulatorCases: readonly { readonly scenarioId: string; readonly kernelRelease: string; readonly comparison: EmulatorComparison }[];
 }
+
+/** Differing cases report.html lists (results.jsonl holds every comparison), so memory stays flat in the cases. */
+const MAX_EMULATOR_ROWS = 500;
 
 const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}
@@ -114,6 +120,24 @@ function disagreementSection(runs: HtmlInput['runs']): string {
   return `<h2>Where kernels disagree</h2>${body}`;
 }
 
+/** --with-emulator: per kernel, how often the emulator agreed; then every case where it differs, classified. */
+function emulatorSection(summaries: readonly Summary[], cases: HtmlInput['emulatorCases']): string {
+  const compared = summaries.filter((s) => s.emulator !== null);
+  if (compared.length === 0) return '';
+  const pct = (a: number, b: number): string => (b === 0 ? '-' : `${((100 * a) / b).toFixed(2)} %`);
+  const rows = compared.map((s) => {
+    const e = s.emulator!;
+    return [`${s.runner} ${s.kernel.release}`, e.profile, String(e.cases), `${e.programsAgreeing}/${e.programs} (${pct(e.programsAgreeing, e.programs)})`,
+      `${e.runsAgreeing}/${e.runs} (${pct(e.runsAgreeing, e.runs)})`, ...EMULATOR_CLASSES.map((k) => String(e.byClass[k]))].map((c) => esc(c));
+  });
+  const diff = cases.flatMap((c) => c.comparison.differences.map((d) => [
+    c.scenarioId, c.kernelRelease, c.comparison.class, d.what, d.program ?? '', d.step === null ? '' : String(d.step), d.kernel, d.emulator,
+  ].map((x) => esc(x))));
+  const more = cases.length >= MAX_EMULATOR_ROWS ? `<p>The first ${MAX_EMULATOR_ROWS} cases; results.jsonl has every comparison.</p>` : '';
+  return `<h2>Emulator vs kernel</h2>${table(['kernel', 'profile', 'cases', 'programs agreeing', 'runs agreeing', ...EMULATOR_CLASSES], rows)}
+${diff.length === 0 ? '<p>The emulator and the kernel agree on every case.</p>' : table(['scenario', 'kernel', 'class', 'differs in', 'program', 'step', 'kernel', 'emulator'], diff)}${more}`;
+}
+
 function findingSection(f: FindingView): string {
   const pre = (title: string, text: string | null): string => `<h4>${esc(title)}</h4><pre>${text === null ? '(not written)' : esc(text)}</pre>`;
   const mismatches = f.result === null ? [] : f.result.mismatches.map((m) => [
@@ -140,6 +164,7 @@ ${divergenceSection(input.summaries)}
 ${coverageSection(input.summaries)}
 ${matrixSection(input.runs)}
 ${disagreementSection(input.runs)}
+${emulatorSection(input.summaries, input.emulatorCases)}
 <h2>Findings</h2>
 ${findings}
 </body></html>
@@ -171,11 +196,17 @@ export async function loadFindingView(outDir: string, ref: FindingRef): Promise<
 /** report.html across every runner × kernel of the run. */
 export function htmlReporter(options: ReporterOptions): Reporter {
   const cases = kernelCaseCollector(options.kernels);
+  const emulatorCases: HtmlInput['emulatorCases'][number][] = [];
   return {
-    onCase: cases.add,
+    onCase(r, p, o, emulator) {
+      cases.add(r, p, o);
+      if (emulator !== null && emulator.class !== 'agree' && emulatorCases.length < MAX_EMULATOR_ROWS) {
+        emulatorCases.push({ scenarioId: r.scenarioId, kernelRelease: r.kernelRelease, comparison: emulator });
+      }
+    },
     async onEnd(summaries) {
       const findings = await Promise.all(summaries.flatMap((s) => s.findings).map((f) => loadFindingView(options.outDir, f)));
-      await replaceFile(join(options.outDir, 'report.html'), renderHtml({ summaries, runs: cases.runs(), findings }));
+      await replaceFile(join(options.outDir, 'report.html'), renderHtml({ summaries, runs: cases.runs(), findings, emulatorCases }));
     },
   };
 }

@@ -14,13 +14,13 @@ export function caseDurations(o: Observation): { readonly loadNs: number; readon
 /**
  * `results.jsonl`: one JSON object per case, written (synchronously) as the case completes so a stopped or crashed
  * campaign keeps what it had: scenario id, runner, kernel, prediction, observation (full verifier logs), result,
- * durations. A line the disk has no room for is cut off whole (TailedFile), so every line in the file parses.
+ * durations, and with --with-emulator the emulator comparison. A line the disk has no room for is cut off whole (TailedFile), so every line in the file parses.
  */
 export function jsonlReporter(options: ReporterOptions): Reporter {
   let file: TailedFile | null = null;
   const open = (): TailedFile => (file ??= new TailedFile(join(options.outDir, 'results.jsonl'), '', ''));
   return {
-    onCase(result, prediction, observation) {
+    onCase(result, prediction, observation, emulator) {
       const line = {
         scenarioId: result.scenarioId,
         runner: result.runner,
@@ -29,6 +29,8 @@ export function jsonlReporter(options: ReporterOptions): Reporter {
         observation,
         result,
         durations: caseDurations(observation),
+        // --with-emulator only: the three-way comparison (reports/emulatorComparison.ts)
+        ...(emulator === null ? {} : { emulator }),
       };
       open().append(`${JSON.stringify(line)}\n`);
     },

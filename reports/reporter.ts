@@ -1,4 +1,5 @@
 import type { CaseResult, Observation, Prediction, ProbedKernel, RunnerName } from '../types/index.ts';
+import type { EmulatorComparison } from './emulatorComparison.ts';
 import type { ReplayTarget } from './replayCommand.ts';
 import { consoleReporter } from './console.ts';
 import { htmlReporter } from './html.ts';
@@ -55,11 +56,12 @@ export interface ReporterOptions {
 
 /**
  * A sink for results. `onStart` once per runner × kernel segment, `onCase` for every case (prediction null when the
- * oracle never ran, e.g. a skipped case), `onEnd` once with one Summary per segment.
+ * oracle never ran, e.g. a skipped case; `emulator` the three-way comparison of --with-emulator, else null), `onEnd`
+ * once with one Summary per segment.
  */
 export interface Reporter {
   onStart?(meta: RunMeta): void;
-  onCase(r: CaseResult, p: Prediction | null, o: Observation): Promise<void> | void;
+  onCase(r: CaseResult, p: Prediction | null, o: Observation, emulator: EmulatorComparison | null): Promise<void> | void;
   onEnd(summaries: readonly Summary[]): Promise<void> | void;
 }
 

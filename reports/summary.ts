@@ -1,5 +1,6 @@
 import type { CaseResult, MismatchKind, ProbedKernel, RunnerName } from '../types/index.ts';
 import type { Bugs } from './bugBuckets.ts';
+import type { EmulatorSummary } from './emulatorComparison.ts';
 import { kernelDivergences, type KernelDivergences } from './kernelDivergences.ts';
 
 /** A finding the pipeline wrote (findings/<id>/), as listed in summary.json. */
@@ -57,6 +58,8 @@ export interface Summary {
   readonly findings: readonly FindingRef[];
   /** the failing cases by bug signature (a campaign's; empty for selftests and replay), filled with the findings */
   readonly bugs: Bugs;
+  /** --with-emulator: where the emulator with this kernel's profile agrees with it (reports/emulatorComparison.ts); else null */
+  readonly emulator: EmulatorSummary | null;
 }
 
 export interface SummaryMeta {
@@ -118,6 +121,7 @@ export function summaryTally(ruleIds: readonly string[]): SummaryTally {
         stopped: meta.stopped ?? null,
         findings: [],
         bugs: {},
+        emulator: null,
       };
     },
   };

@@ -129,7 +129,7 @@ async function runCases(
   const check = async (scenarios: readonly Scenario[], values: readonly fc.Value<Scenario>[] | null, first: number): Promise<void> => {
     const written = new Map<string, string | null>();
     const cases = await checkScenarios({
-      runner: session.runner, kernel: session.kernel, spec, scenarios, signal, onCase: (c) => written.set(c.scenario.id, outputs.onCase(c)),
+      runner: session.runner, kernel: session.kernel, spec, scenarios, signal, emulator: session.emulator, onCase: (c) => written.set(c.scenario.id, outputs.onCase(c)),
     });
     const at = new Map(scenarios.map((s, k) => [s.id, k]));
     for (const c of cases) {

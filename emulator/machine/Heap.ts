@@ -124,7 +124,9 @@ export class Heap {
   drop(hi: number, lo: number, percpu: boolean): void {
     const what = percpu ? 'bpf_percpu_obj_drop_impl' : 'bpf_obj_drop_impl';
     const obj = this.objectAt(hi, lo, what);
-    if (obj.percpu !== percpu) throw new MachineFault(`${what} of a ${obj.percpu ? 'per-CPU' : 'plain'} object`, hi, lo);
+    // a plain object reaches the per-CPU drop only where the verifier let it into a __percpu_kptr field (6.18,
+    // divergence plain_obj_into_percpu): the kernel frees it through the per-CPU allocator and the program goes on
+    if (obj.percpu && !percpu) throw new MachineFault(`${what} of a per-CPU object`, hi, lo);
     obj.freed = true;
     if (!percpu) this.releaseFields(obj.handle, this.types.kptrFields(obj.typeId));
     this.mem.states[obj.handle] = RCU_FREED;

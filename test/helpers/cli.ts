@@ -2,6 +2,7 @@ import { cp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import type { EmulatorComparison } from '../../reports/emulatorComparison.ts';
 import type { FindingRef, Summary } from '../../reports/summary.ts';
 import type { CaseResult, KernelInfo, Observation, Prediction, RunnerName } from '../../types/index.ts';
 
@@ -108,6 +109,8 @@ export interface ResultLine {
   readonly observation: Observation;
   readonly result: CaseResult;
   readonly durations: { readonly loadNs: number; readonly runNs: number };
+  /** run --with-emulator only */
+  readonly emulator?: EmulatorComparison;
 }
 
 export async function readSummary(out: string): Promise<Summary> {

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { profileForRelease } from '../../emulator/verifier/profile.ts';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
 import { scenario } from '../../generators/scenario.ts';
+import { errorLinesAgree } from '../../reports/emulatorComparison.ts';
 import { generateValues } from '../../reports/shrink.ts';
 import { createEmulatorRunner } from '../../runners/emulator/index.ts';
 import { createHostRunner } from '../../runners/host/index.ts';
@@ -19,18 +20,11 @@ import { needs } from '../helpers/needs.ts';
 const CASES = 400;
 const SEED = 11;
 
-/** Whether the emulator's rejection says what the kernel's does: same errno, its error lines in order in the kernel log. */
+/** Whether the emulator's rejection says what the kernel's does: same stage and errno, its error lines in order in the kernel log. */
 function agrees(kernel: ProgramObservation, emu: ProgramObservation): boolean {
   if (kernel.verdict !== emu.verdict) return false;
   if (kernel.verdict === 'accepted' || emu.verdict === 'accepted') return true;
-  if (kernel.errnoName !== emu.errnoName || kernel.stage !== emu.stage) return false;
-  let pos = 0;
-  for (const line of emu.log.split('\n').filter((l) => l !== '' && !l.startsWith('processed '))) {
-    const at = kernel.log.indexOf(line, pos);
-    if (at < 0) return false;
-    pos = at + line.length;
-  }
-  return true;
+  return kernel.errnoName === emu.errnoName && kernel.stage === emu.stage && errorLinesAgree(kernel.log, emu.log);
 }
 
 describe('verifier model against the host kernel', () => {

@@ -148,3 +148,14 @@ describe('resolveConfig --out and --force', () => {
     expect(resolveConfig({ out: 'o', force: true }, ctx).force).toBe(true);
   });
 });
+
+describe('resolveConfig --with-emulator', () => {
+  it('should compare the host or vm runner with the emulator, and refuse it on the emulator runner', () => {
+    const { machine: _, ...unprobed } = ctx;
+    expect(resolveConfig({ runner: 'host', withEmulator: true }, unprobed).withEmulator).toBe(true);
+    expect(resolveConfig({ runner: 'vm', kernel: '6.12', withEmulator: true }, unprobed).withEmulator).toBe(true);
+    expect(resolveConfig({ runner: 'host' }, unprobed).withEmulator).toBe(false);
+    const e = errorOf(() => resolveConfig({ runner: 'emulator', withEmulator: true }, unprobed));
+    expect(e).toMatchObject({ code: 'KPTR_USAGE', message: expect.stringContaining('--with-emulator compares a kernel with the emulator') });
+  });
+});

@@ -13,7 +13,7 @@ async function drive(over: Parameters<typeof reporterOptions>[0], m: RunMeta = m
   const reporter = consoleReporter(options);
   const cases = sampleCases();
   reporter.onStart?.(m);
-  for (const c of cases) await reporter.onCase(c.result, c.prediction, c.observation);
+  for (const c of cases) await reporter.onCase(c.result, c.prediction, c.observation, null);
   await reporter.onEnd([summarize(cases.map((c) => c.result), { ...meta, durationMs: 1000, ruleIds: ['refs.unreleased'] })]);
   return options.written.join('');
 }

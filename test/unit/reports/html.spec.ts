@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { emulatorTally, type EmulatorComparison } from '../../../reports/emulatorComparison.ts';
 import { htmlReporter } from '../../../reports/html.ts';
 import { writeFinding } from '../../../reports/reproducer.ts';
 import { summarize } from '../../../reports/summary.ts';
@@ -20,7 +21,7 @@ describe('htmlReporter', () => {
       summarize(b.map((c) => c.result), { ...meta, kernel: k73 }),
     ];
     const reporter = htmlReporter(options);
-    for (const c of [...a, ...b]) await reporter.onCase(c.result, c.prediction, c.observation);
+    for (const c of [...a, ...b]) await reporter.onCase(c.result, c.prediction, c.observation, null);
     await reporter.onEnd(summaries);
     const html = await readFile(join(options.outDir, 'report.html'), 'utf8');
 
@@ -54,11 +55,34 @@ describe('htmlReporter', () => {
     const options = await reporterOptions();
     const reporter = htmlReporter(options);
     const cases = sampleCases();
-    for (const c of cases) await reporter.onCase(c.result, c.prediction, c.observation);
+    for (const c of cases) await reporter.onCase(c.result, c.prediction, c.observation, null);
     await reporter.onEnd([summarize(cases.map((c) => c.result), { runner: 'host', kernel: PROBED_KERNEL, seed: null, durationMs: 1, ruleIds: [] })]);
     const html = await readFile(join(options.outDir, 'report.html'), 'utf8');
     expect(html).not.toContain('Verdicts per kernel and rule');
     expect(html).not.toContain('Where kernels disagree');
     expect(html).toContain('<p>No findings.</p>');
+    expect(html).not.toContain('Emulator vs kernel');
+  });
+
+  it('should show --with-emulator\'s counts and each differing case, escaped', async () => {
+    const options = await reporterOptions();
+    const reporter = htmlReporter(options);
+    const cases = sampleCases();
+    const tally = emulatorTally('6.12');
+    const gap: EmulatorComparison = {
+      profile: '6.12', class: 'emulator_gap', programs: 1, programsAgreeing: 0, runs: 0, runsAgreeing: 0, knownDivergences: [],
+      differences: [{ what: 'error_line', program: 'p<0>', step: null, kernel: 'R1 type=<scalar>', emulator: 'R2 type=scalar' }],
+    };
+    for (const [i, c] of cases.entries()) {
+      const e: EmulatorComparison = i === 0 ? gap : { ...gap, class: 'agree', programsAgreeing: 1, differences: [] };
+      tally.add(e);
+      await reporter.onCase(c.result, c.prediction, c.observation, e);
+    }
+    const summary = summarize(cases.map((c) => c.result), { runner: 'vm', kernel: PROBED_KERNEL, seed: 1, durationMs: 1, ruleIds: [] });
+    await reporter.onEnd([{ ...summary, emulator: tally.summary() }]);
+    const html = await readFile(join(options.outDir, 'report.html'), 'utf8');
+    expect(html).toContain('<h2>Emulator vs kernel</h2>');
+    expect(html).toContain(`<td>${cases.length - 1}/${cases.length} (`);
+    expect(html).toContain('<td>emulator_gap</td><td>error_line</td><td>p&lt;0&gt;</td><td></td><td>R1 type=&lt;scalar&gt;</td><td>R2 type=scalar</td>');
   });
 });

@@ -9,7 +9,7 @@ describe('jsonlReporter', () => {
     const options = await reporterOptions();
     const reporter = jsonlReporter(options);
     const cases = sampleCases();
-    for (const c of cases) void reporter.onCase(c.result, c.prediction, c.observation);
+    for (const c of cases) void reporter.onCase(c.result, c.prediction, c.observation, null);
     await reporter.onEnd([]);
     const lines = (await readFile(join(options.outDir, 'results.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.scenarioId)).toEqual(cases.map((c) => c.result.scenarioId));

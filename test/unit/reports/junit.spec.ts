@@ -21,7 +21,7 @@ async function validate(xml: string, dir: string): Promise<{ exitCode: number; s
 async function junitOf(cases: readonly SampleCase[]): Promise<{ xml: string; dir: string }> {
   const options = await reporterOptions();
   const reporter = junitReporter(options);
-  for (const c of cases) await reporter.onCase(c.result, c.prediction, c.observation);
+  for (const c of cases) await reporter.onCase(c.result, c.prediction, c.observation, null);
   await reporter.onEnd([]);
   return { xml: await readFile(join(options.outDir, 'junit.xml'), 'utf8'), dir: options.outDir };
 }
@@ -31,7 +31,7 @@ describe('junitReporter', () => {
     const options = await reporterOptions();
     const reporter = junitReporter(options);
     for (const c of [...sampleCases(), ...sampleCases({ ...KERNEL, release: '7.3.4+deb13-cloud-amd64', version: '7.3.4' })]) {
-      await reporter.onCase(c.result, c.prediction, c.observation);
+      await reporter.onCase(c.result, c.prediction, c.observation, null);
     }
     await reporter.onEnd([]);
     const xml = await readFile(join(options.outDir, 'junit.xml'), 'utf8');
@@ -68,7 +68,7 @@ describe('junitReporter while a run goes on', () => {
     const reporter = junitReporter(options);
     const cases = [...sampleCases(), ...sampleCases({ ...KERNEL, release: '7.3.4+deb13-cloud-amd64', version: '7.3.4' })];
     for (const [i, c] of cases.entries()) {
-      await reporter.onCase(c.result, c.prediction, c.observation);
+      await reporter.onCase(c.result, c.prediction, c.observation, null);
       const xml = await readFile(join(options.outDir, 'junit.xml'), 'utf8');
       const check = await validate(xml, options.outDir);
       expect(check.exitCode, check.stderr).toBe(0);

@@ -11,7 +11,7 @@ async function testProgsOf(cases: readonly SampleCase[], kernels = 1, check?: (j
   const reporter = testProgsJsonReporter(options);
   const read = async (): Promise<TestProgsJson> => JSON.parse(await readFile(join(options.outDir, 'test_progs.json'), 'utf8')) as TestProgsJson;
   for (const [i, c] of cases.entries()) {
-    await reporter.onCase(c.result, c.prediction, c.observation);
+    await reporter.onCase(c.result, c.prediction, c.observation, null);
     check?.(await read(), i + 1);
   }
   await reporter.onEnd([]);
@@ -22,7 +22,7 @@ describe('testProgsJsonReporter', () => {
   it('should write the exact key set of test_progs -J, and the bugs counted apart', async () => {
     const options = await reporterOptions();
     const reporter = testProgsJsonReporter(options);
-    for (const c of sampleCases()) await reporter.onCase(c.result, c.prediction, c.observation);
+    for (const c of sampleCases()) await reporter.onCase(c.result, c.prediction, c.observation, null);
     await reporter.onEnd([]);
     const json = JSON.parse(await readFile(join(options.outDir, 'test_progs.json'), 'utf8')) as Record<string, unknown> & { results: Record<string, unknown>[] };
     expect(Object.keys(json)).toEqual(['success', 'success_subtest', 'skipped', 'failed', 'bugs', 'results']);

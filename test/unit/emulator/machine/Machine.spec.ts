@@ -102,6 +102,16 @@ describe('Machine', () => {
     expect(m.run('twice', 0)).toMatchObject({ outcome: 'fault', oops: { why: expect.stringMatching(/already freed \(double free\)$/) } });
   });
 
+  it('should free a plain object given to bpf_percpu_obj_drop_impl and run on, as 6.18 does (divergence plain_obj_into_percpu)', () => {
+    // 6.18 lets a plain object into a __percpu_kptr field, so a program may drop it as per-CPU: the kernel frees it
+    // through the per-CPU allocator (a WARN in __free_by_rcu later, once per boot) and the program goes on
+    const m = machine(scenario({
+      wrong: [{ op: 'new', dst: 'v', struct: 't', percpu: false }, { op: 'if', var: 'v', is: 'null', then: [{ op: 'return', value: 1 }] }, { op: 'drop', var: 'v', percpu: true }],
+    }));
+    expect(ok(m.run('wrong', 0))).toBe(0);
+    expect(m.liveObjects()).toBe(0);
+  });
+
   it('should free the kptr a map holds when the map is freed', () => {
     const m = machine(scenario({ store: newInSlot }));
     expect(ok(m.run('store', 0))).toBe(0);
