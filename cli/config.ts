@@ -33,6 +33,7 @@ export interface CliOptions {
   readonly untilBugs?: string;
   readonly shard?: string;
   readonly resume?: string;
+  readonly segment?: string;
 }
 
 /** `--shard k/n`: this process runs the cases of the seed's stream whose index i has i mod n = k - 1 (k from 1). */
@@ -52,6 +53,13 @@ export interface RunConfig {
   readonly durationMs: number | null;
   /** --until-bugs: stop generating once this many findings are known (cli/campaignBudget.ts bugCount); null: no limit */
   readonly untilBugs: number | null;
+  /**
+   * --segment: scenarios generated and checked per runner call, a checkpoint after each. Only a segment's scenarios
+   * are in memory at a time (results stream to the files as they come, the summary keeps counts), so memory is flat
+   * in --runs. Each boundary drains the runner's pipeline (the host compiles ahead, the vm boots once per segment),
+   * so segments are large.
+   */
+  readonly segment: number;
   /** --shard: the part of the seed's case stream this process runs; null: all of it */
   readonly shard: Shard | null;
   /** fast-check's seed: a 32-bit unsigned integer (reports/shrink.ts generateValues), given or drawn, never altered */
@@ -126,6 +134,8 @@ const RUNNERS: readonly RunnerName[] = ['host', 'vm', 'emulator'];
 export const MAX_SEED = 0xffffffff;
 const PROG_TYPES: readonly ProgType[] = ['tc', 'syscall', 'fentry', 'fentry.s'];
 const MODES = ['valid', 'break', 'mixed'] as const;
+/** RunConfig.segment by default */
+export const DEFAULT_SEGMENT = 2000;
 
 function usage(message: string, hint: string): KptrError {
   return new KptrError('KPTR_USAGE', message, hint);
@@ -238,6 +248,7 @@ export function resolveConfig(
     durationMs: opts.duration === undefined ? null : durationOf(opts.duration),
     untilBugs: opts.untilBugs === undefined ? null : atLeastOne(opts.untilBugs, '--until-bugs'),
     shard: opts.shard === undefined ? null : shardOf(opts.shard),
+    segment: opts.segment === undefined ? DEFAULT_SEGMENT : atLeastOne(opts.segment, '--segment'),
     seed,
     outDir,
     force: opts.force ?? false,

@@ -59,6 +59,7 @@ export function cliProgram(a: CommandActions): Command {
     .option('--duration <time>', 'time budget, e.g. 90s, 30m, 2h: generate in segments until it is up, then finish and write everything')
     .option('--until-bugs <n>', 'stop generating once n findings are known')
     .option('--shard <k/n>', 'run shard k of n of the seed\'s cases (case i goes to shard i mod n + 1); `merge` joins the shards\' outputs')
+    .option('--segment <n>', 'cases per segment: generated and run together, then checkpointed (default 2000)')
     .option('--resume <dir>', 'continue the interrupted campaign whose --out was dir (its checkpoint.json), appending to its outputs')
     .option('--seed <n>', 'seed, 0 to 4294967295 (default: random, printed)')
     .option('--mode <mode>', 'valid | break | mixed (default mixed)')

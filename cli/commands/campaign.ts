@@ -23,13 +23,6 @@ import { preflight } from '../preflight.ts';
 import { checkScenarios, type CheckedCase } from '../pipeline.ts';
 import { openSession, type Session } from '../session.ts';
 
-/**
- * Scenarios generated and checked per runner call: a campaign's segment. Only a chunk's scenarios are in memory at a
- * time (results stream to the files as they come, the summary keeps counts), so memory is flat in --runs. Each chunk
- * boundary drains the runner's pipeline (the host compiles ahead, the vm boots once per chunk), so chunks are large.
- */
-const CHUNK = 2000;
-
 /** What must stay the same while shrinking: the mismatch kinds and the rules the expectation names. */
 export function mismatchSignature(r: CaseResult, c: CheckedCase): string {
   const kinds = [...new Set(r.mismatches.map((m) => m.kind))].sort();
@@ -140,9 +133,9 @@ async function runCases(
   try {
     if (!progress.corpusDone) {
       // a sharded campaign runs the corpus once, in its first shard, so the shards add up to the unsharded run
-      for (let i = 0; i < corpus.length && (cfg.shard === null || cfg.shard.k === 1); i += CHUNK) {
+      for (let i = 0; i < corpus.length && (cfg.shard === null || cfg.shard.k === 1); i += cfg.segment) {
         signal.throwIfAborted();
-        await check(corpus.slice(i, i + CHUNK), null);
+        await check(corpus.slice(i, i + cfg.segment), null);
       }
       progress.corpusDone = true;
       await chunkDone();
@@ -153,7 +146,7 @@ async function runCases(
       const chunk: { value: fc.Value<Scenario>; index: number; before: StreamPosition }[] = [];
       let at = progress.stream;
       // a shard generates the other shards' values too (the stream is sequential) but predicts and runs only its own
-      while (chunk.length < CHUNK && at.index < cfg.runs) {
+      while (chunk.length < cfg.segment && at.index < cfg.runs) {
         const v = stream.next().value!;
         if (shardRuns(cfg.shard, v.index)) chunk.push({ value: v.value, index: v.index, before: at });
         at = v.next;
