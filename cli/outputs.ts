@@ -45,7 +45,7 @@ export interface Finished {
  */
 export interface Outputs {
   /** `elapsedMs`: time the segment already spent before a resume (its cases/s and --duration count it) */
-  startSegment(session: Session, total: number, elapsedMs?: number): void;
+  startSegment(session: Session, total: number | null, elapsedMs?: number): void;
   /** never throws: a failed write goes to onFailure */
   onCase(c: CheckedCase): void;
   /**

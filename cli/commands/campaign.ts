@@ -109,6 +109,14 @@ export function shardRuns(shard: Shard | null, index: number): boolean {
   return shard === null || index % shard.n === shard.k - 1;
 }
 
+/** The cases a segment will run (the console's ETA), null when a --duration rather than --runs ends it. */
+export function casesToRun(cfg: Pick<RunConfig, 'runs' | 'shard'>, corpus: number): number | null {
+  if (!Number.isFinite(cfg.runs)) return null;
+  if (cfg.shard === null) return corpus + cfg.runs;
+  const { k, n } = cfg.shard;
+  return (k === 1 ? corpus : 0) + Math.max(0, Math.ceil((cfg.runs - (k - 1)) / n));
+}
+
 /**
  * Generates, runs and compares the corpus and the seed's cases from `progress` on, chunk by chunk, until cfg.runs or
  * the budget is spent; after each chunk, `chunkDone` (the checkpoint). Interrupted, it returns; any other error is thrown.
@@ -294,7 +302,7 @@ export async function campaign(typed: CliOptions): Promise<number> {
       const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus });
       // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
       const fresh = aside === null || done.length > (resumed?.done.length ?? 0);
-      outputs.startSegment(session, corpus.length + cfg.runs, fresh ? 0 : resumed!.elapsedMs);
+      outputs.startSegment(session, casesToRun(cfg, corpus.length), fresh ? 0 : resumed!.elapsedMs);
       progress = { corpusDone: false, stream: { index: 0, state: null }, cases: progress.cases, failing: [] };
       if (!fresh) {
         const want = new Map(resumed!.failing.map((f) => [f.scenarioId, f]));

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Summary } from '../../reports/summary.ts';
 import type { TestProgsJson } from '../../reports/testProgsJson.ts';
-import { checkoutWithPlantedMismatch, kptrConform, once, readResults, readSummary } from '../helpers/cli.ts';
+import { checkoutWithPlantedMismatch, kptrConform, once, readResults, readSummary, type ResultLine } from '../helpers/cli.ts';
 import { needs } from '../helpers/needs.ts';
 
 // Issue 11, items 4 and 5: a campaign stopped and resumed, and one split over shards and merged, report what the
@@ -17,8 +17,8 @@ const base = mkdtempSync(join(tmpdir(), 'kptr-scale-'));
 afterAll(() => rm(base, { recursive: true, force: true }));
 const planted = once(() => checkoutWithPlantedMismatch(join(base, 'checkout')));
 
-const campaignArgs = (runs: number, seed: number): string[] =>
-  ['run', '--runner', 'host', '--runs', String(runs), '--seed', String(seed), '--mode', 'break', '--codegen', 'clang', '--no-shrink', '--quiet', '--segment', '100'];
+const campaignArgs = (runs: number, seed: number, segment = 100): string[] =>
+  ['run', '--runner', 'host', '--runs', String(runs), '--seed', String(seed), '--mode', 'break', '--codegen', 'clang', '--no-shrink', '--quiet', '--segment', String(segment)];
 
 /** What must be equal between a campaign and its stopped-and-resumed or sharded-and-merged twin. */
 function counts(s: Summary) {
@@ -97,6 +97,28 @@ describe('a host campaign stopped by Ctrl-C and resumed', () => {
     expect(r.exitCode, r.stderr).toBe(130);
     expect(r.stderr).toMatch(/SIGINT again: stopping at once/);
     expect(r.left).toBe('');
+  });
+});
+
+describe('a host campaign with a budget', () => {
+  it('should stop generating at the segment where --until-bugs is reached, then write its findings and exit 1', async (ctx) => {
+    await needs(ctx, 'kernel');
+    const root = await planted();
+    const out = join(base, 'until-bugs');
+    const r = await kptrConform([...campaignArgs(100_000, 51, 50), '--until-bugs', '3', '--out', out], root);
+    expect(r.exitCode, r.stderr).toBe(1);
+    const s = await readSummary(out);
+    expect(s.failed + s.errors).toBeGreaterThanOrEqual(3);
+    expect(s.findings).toHaveLength(s.failed + s.errors);
+    expect(s.stopped).toBeNull();
+    expect(s.cases).toBeLessThan(100_000);
+    // whole segments of 50 generated cases, the last of which brought the third bug (the corpus runs first, alone)
+    const failing = (ls: readonly ResultLine[]): number => ls.filter((l) => l.result.status === 'fail' || l.result.status === 'error').length;
+    const results = await readResults(out);
+    const generated = results.filter((l) => l.scenarioId.startsWith('s51_'));
+    const corpus = results.filter((l) => !l.scenarioId.startsWith('s51_'));
+    expect(generated.length % 50).toBe(0);
+    if (generated.length > 0) expect(failing(corpus) + failing(generated.slice(0, -50))).toBeLessThan(3);
   });
 });
 

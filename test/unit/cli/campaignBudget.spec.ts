@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { budgetSpent } from '../../../cli/campaignBudget.ts';
 import { CHECKPOINT_FILE, readCheckpoint, resumedOptions, type Checkpoint } from '../../../cli/checkpoint.ts';
-import { shardRuns } from '../../../cli/commands/campaign.ts';
+import { casesToRun, shardRuns } from '../../../cli/commands/campaign.ts';
 import { durationOf, resolveConfig, shardOf } from '../../../cli/config.ts';
 import { errorOf } from '../../helpers/errorOf.ts';
 
@@ -75,5 +75,16 @@ describe('run --resume', () => {
     expect(errorOf(() => resumedOptions(c, { resume: '/d', seed: '10' }, '/d')).message).toMatch(/--seed 10 differs from the interrupted campaign's \(9\)/);
     expect(errorOf(() => resumedOptions(c, { resume: '/d', shard: '1/2' }, '/d')).message).toMatch(/--shard 1\/2 differs .*\(not given\)/);
     expect(errorOf(() => resumedOptions(c, { resume: '/d', out: '/elsewhere' }, '/d')).message).toMatch(/--out \/elsewhere is not the directory resumed/);
+  });
+});
+
+describe('casesToRun', () => {
+  it('should count the cases a shard runs (the corpus in shard 1), and none when a duration ends the run', () => {
+    for (const runs of [0, 1, 7, 300]) {
+      const byShard = [1, 2, 3, 4].map((k) => casesToRun({ runs, shard: { k, n: 4 } }, 5)!);
+      expect(byShard.reduce((a, b) => a + b, 0)).toBe(casesToRun({ runs, shard: null }, 5));
+      expect(byShard.slice(1)).toEqual([1, 2, 3].map((j) => Array.from({ length: runs }, (_, i) => i).filter((i) => i % 4 === j).length));
+    }
+    expect(casesToRun({ runs: Infinity, shard: null }, 5)).toBeNull();
   });
 });
