@@ -54,13 +54,30 @@ async function interrupt(root: string, args: readonly string[], out: string, cas
   return { exitCode: r.exitCode, stderr: String(r.stderr), left: await processesUnder(out) };
 }
 
+/** The campaign run in one go (exit 1: the planted mismatch), which its resumed or sharded twin must equal. */
+async function inOneGo(root: string, args: readonly string[], name: string): Promise<string> {
+  const out = join(base, name);
+  const r = await kptrConform([...args, '--out', out], root);
+  expect(r.exitCode, r.stderr).toBe(1);
+  return out;
+}
+
+/** `out` reports what `reference` reports: the same cases, each once, counts, findings, JUnit and test_progs counts. */
+async function expectSameRun(out: string, reference: string): Promise<void> {
+  const ids = (await readResults(out)).map((l) => l.scenarioId);
+  expect(ids.length).toBe(new Set(ids).size);
+  expect(ids.sort()).toEqual((await readResults(reference)).map((l) => l.scenarioId).sort());
+  expect(counts(await readSummary(out))).toEqual(counts(await readSummary(reference)));
+  expect(await fileCounts(out)).toEqual(await fileCounts(reference));
+  expect((await readdir(join(out, 'findings'))).sort()).toEqual((await readdir(join(reference, 'findings'))).sort());
+}
+
 describe('a host campaign stopped by Ctrl-C and resumed', () => {
   it('should continue on the same seed stream from its checkpoint: each case once, the counts of the run in one go', async (ctx) => {
     await needs(ctx, 'kernel');
     const root = await planted();
     const args = campaignArgs(500, 31);
-    const whole = await kptrConform([...args, '--out', join(base, 'whole')], root);
-    expect(whole.exitCode, whole.stderr).toBe(1);
+    const whole = await inOneGo(root, args, 'whole');
 
     const out = join(base, 'resumed');
     const stopped = await interrupt(root, args, out, 250, 1);
@@ -78,12 +95,7 @@ describe('a host campaign stopped by Ctrl-C and resumed', () => {
 
     const resumed = await kptrConform(['run', '--resume', out], root);
     expect(resumed.exitCode, resumed.stderr).toBe(1);
-    const ids = (await readResults(out)).map((l) => l.scenarioId);
-    expect(ids.length).toBe(new Set(ids).size);
-    expect(new Set(ids)).toEqual(new Set((await readResults(join(base, 'whole'))).map((l) => l.scenarioId)));
-    expect(counts(await readSummary(out))).toEqual(counts(await readSummary(join(base, 'whole'))));
-    expect(await fileCounts(out)).toEqual(await fileCounts(join(base, 'whole')));
-    expect((await readdir(join(out, 'findings'))).sort()).toEqual((await readdir(join(base, 'whole', 'findings'))).sort());
+    await expectSameRun(out, whole);
     // nothing is left to resume
     const again = await kptrConform(['run', '--resume', out], root);
     expect(again.exitCode).toBe(2);
@@ -127,8 +139,7 @@ describe('a host campaign split over 4 shards and merged', () => {
     await needs(ctx, 'kernel');
     const root = await planted();
     const args = campaignArgs(300, 41);
-    const whole = await kptrConform([...args, '--out', join(base, 'unsharded')], root);
-    expect(whole.exitCode, whole.stderr).toBe(1);
+    const unsharded = await inOneGo(root, args, 'unsharded');
     const shards = [1, 2, 3, 4].map((k) => join(base, `shard-${k}`));
     for (const [i, out] of shards.entries()) {
       const r = await kptrConform([...args, '--shard', `${i + 1}/4`, '--out', out], root);
@@ -139,11 +150,7 @@ describe('a host campaign split over 4 shards and merged', () => {
     const merged = join(base, 'merged');
     const m = await kptrConform(['merge', ...shards, '--out', merged], root);
     expect(m.exitCode, m.stderr).toBe(1);
-    const unsharded = join(base, 'unsharded');
-    expect(counts(await readSummary(merged))).toEqual(counts(await readSummary(unsharded)));
-    expect((await readResults(merged)).map((l) => l.scenarioId).sort()).toEqual((await readResults(unsharded)).map((l) => l.scenarioId).sort());
-    expect(await fileCounts(merged)).toEqual(await fileCounts(unsharded));
-    expect((await readdir(join(merged, 'findings'))).sort()).toEqual((await readdir(join(unsharded, 'findings'))).sort());
+    await expectSameRun(merged, unsharded);
     const html = await readFile(join(merged, 'report.html'), 'utf8');
     for (const f of (await readSummary(merged)).findings) expect(html).toContain(`id="${f.id}"`);
     // a shard merged twice would count its cases twice
