@@ -315,6 +315,8 @@ export async function campaign(typed: CliOptions): Promise<number> {
         }
         progress = { ...progress, corpusDone: resumed!.corpusDone, stream: resumed!.stream };
       }
+      // a campaign stopped before its first segment ends can be resumed too
+      await checkpoint(false);
       const spent = (): boolean => budgetSpent(budget, outputs.elapsedMs(), bugCount(progress.failing.map((f) => f.checked), bugsBefore())) !== null;
       await runCases(session, spec, cfg, arb, corpus, outputs, run, progress, spent, () => checkpoint(false));
       if (signal.aborted && !(signal.reason instanceof Interrupted)) throw signal.reason;
