@@ -31,6 +31,17 @@ export interface CliOptions {
   readonly codegen?: string;
   readonly force?: boolean;
   readonly withEmulator?: boolean;
+  readonly duration?: string;
+  readonly untilBugs?: string;
+  readonly shard?: string;
+  readonly resume?: string;
+  readonly segment?: string;
+}
+
+/** `--shard k/n`: this process runs the cases of the seed's stream whose index i has i mod n = k - 1 (k from 1). */
+export interface Shard {
+  readonly k: number;
+  readonly n: number;
 }
 
 /** The options resolved once, every field filled; nothing further down re-reads argv or process.env. */
@@ -38,8 +49,21 @@ export interface RunConfig {
   readonly runner: RunnerName;
   /** kernel names or image paths for the vm runner; ['host'] for the host runner; profile names for the emulator */
   readonly kernels: readonly string[];
-  /** generated scenarios; 0 for commands that generate none (selftests, replay) */
+  /** generated scenarios; 0 for commands that generate none (selftests, replay); Infinity: until --duration is up */
   readonly runs: number;
+  /** --duration: stop generating once this much time has passed (then finish and write everything); null: no budget */
+  readonly durationMs: number | null;
+  /** --until-bugs: stop generating once this many findings are known (cli/campaignBudget.ts bugCount); null: no limit */
+  readonly untilBugs: number | null;
+  /**
+   * --segment: scenarios generated and checked per runner call, a checkpoint after each. Only a segment's scenarios
+   * are in memory at a time (results stream to the files as they come, the summary keeps counts), so memory is flat
+   * in --runs. Each boundary drains the runner's pipeline (the host compiles ahead, the vm boots once per segment),
+   * so segments are large.
+   */
+  readonly segment: number;
+  /** --shard: the part of the seed's case stream this process runs; null: all of it */
+  readonly shard: Shard | null;
   /** fast-check's seed: a 32-bit unsigned integer (reports/shrink.ts generateValues), given or drawn, never altered */
   readonly seed: number;
   readonly outDir: string;
@@ -116,6 +140,8 @@ const RUNNERS: readonly RunnerName[] = ['host', 'vm', 'emulator'];
 export const MAX_SEED = 0xffffffff;
 const PROG_TYPES: readonly ProgType[] = ['tc', 'syscall', 'fentry', 'fentry.s'];
 const MODES = ['valid', 'break', 'mixed'] as const;
+/** RunConfig.segment by default */
+export const DEFAULT_SEGMENT = 2000;
 
 function usage(message: string, hint: string): KptrError {
   return new KptrError('KPTR_USAGE', message, hint);
@@ -157,9 +183,26 @@ function kernelsOf(runner: RunnerName, opts: CliOptions, emulatorDefault: string
   return names;
 }
 
-function lanesOf(raw: string): number {
-  const n = positiveInt(raw, '--lanes', 2);
-  if (n < 1) throw usage('--lanes must be at least 1', 'pass e.g. --lanes 2');
+/** `--duration 90s | 30m | 2h` in milliseconds. */
+export function durationOf(raw: string): number {
+  const m = /^(\d+)(s|m|h)$/.exec(raw.trim());
+  const n = m ? Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'] : 0;
+  if (n <= 0) throw usage(`--duration must be a positive number of seconds, minutes or hours (30s, 30m, 2h), got '${raw}'`, 'pass e.g. --duration 30m');
+  return n;
+}
+
+/** `--shard k/n`, 1 <= k <= n (as vitest and playwright number shards). */
+export function shardOf(raw: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(raw.trim());
+  const k = Number(m?.[1]);
+  const n = Number(m?.[2]);
+  if (!m || n < 1 || k < 1 || k > n) throw usage(`--shard must be k/n with 1 <= k <= n, got '${raw}'`, 'pass e.g. --shard 1/4 (a Kubernetes index i is shard i+1)');
+  return { k, n };
+}
+
+function atLeastOne(raw: string, name: string): number {
+  const n = positiveInt(raw, name, 2);
+  if (n < 1) throw usage(`${name} must be at least 1`, `pass e.g. ${name} 2`);
   return n;
 }
 
@@ -207,7 +250,12 @@ export function resolveConfig(
   return {
     runner,
     kernels,
-    runs: ctx.command === 'run' ? positiveInt(opts.runs, '--runs', 200) : 0,
+    // a time budget without --runs generates until the time is up
+    runs: ctx.command !== 'run' ? 0 : opts.runs === undefined && opts.duration !== undefined ? Infinity : positiveInt(opts.runs, '--runs', 200),
+    durationMs: opts.duration === undefined ? null : durationOf(opts.duration),
+    untilBugs: opts.untilBugs === undefined ? null : atLeastOne(opts.untilBugs, '--until-bugs'),
+    shard: opts.shard === undefined ? null : shardOf(opts.shard),
+    segment: opts.segment === undefined ? DEFAULT_SEGMENT : atLeastOne(opts.segment, '--segment'),
     seed,
     outDir,
     force: opts.force ?? false,
@@ -218,7 +266,7 @@ export function resolveConfig(
     saveFindings: opts.saveFindings ?? false,
     // only a campaign shrinks (selftests and replay report cases as they are)
     shrink: ctx.command === 'run' && (opts.shrink ?? true),
-    lanes: opts.lanes === undefined ? null : lanesOf(opts.lanes),
+    lanes: opts.lanes === undefined ? null : atLeastOne(opts.lanes, '--lanes'),
     codegen: oneOf(opts.codegen ?? (ctx.command === 'run' ? 'direct' : REPLAY_CODEGEN), CODEGENS, '--codegen'),
     maxShrinks: positiveInt(opts.maxShrinks, '--max-shrinks', 200),
     shrinksPerBug: positiveInt(opts.shrinksPerBug, '--shrinks-per-bug', 1),

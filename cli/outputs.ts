@@ -12,6 +12,7 @@ import type { MismatchKind, Spec } from '../types/index.ts';
 import type { RunConfig } from './config.ts';
 import { replayTarget } from './preflight.ts';
 import type { CheckedCase } from './pipeline.ts';
+import type { ResultLine } from '../reports/readResults.ts';
 import type { Session } from './session.ts';
 
 /** A mismatch the campaign kept (after shrinking), ready to be written to findings/<id>/. */
@@ -45,12 +46,22 @@ export interface Finished {
  * and no later case is written anywhere, so the files stay valid and agree with each other.
  */
 export interface Outputs {
-  startSegment(session: Session, total: number): void;
+  /** `elapsedMs`: time the segment already spent before a resume (its cases/s and --duration count it) */
+  startSegment(session: Session, total: number | null, elapsedMs?: number): void;
   /**
    * never throws: a failed write goes to onFailure. Returns where the case's result is, `results.jsonl:<line>`, or
    * null (results.jsonl not written, or no longer: a write failed)
    */
   onCase(c: CheckedCase): string | null;
+  /**
+   * A case an earlier process recorded (run --resume, merge): into the file reporters (not the console), and into the
+   * current segment's counts when `counted`. @throws what a reporter throws
+   */
+  onRecordedCase(line: ResultLine, counted: boolean): Promise<void>;
+  /** segments an earlier process finished (run --resume): they come first in summary.json */
+  restoreSegments(done: readonly Summary[]): void;
+  /** time the current segment has spent (its clock started before generation) */
+  elapsedMs(): number;
   /** @throws KptrError KPTR_DISK_FULL (the partial finding directory removed) */
   onFinding(f: CampaignFinding): Promise<void>;
   /** a failing case of the bug `signature` (reports/bugSignature.ts), after its finding if it has one */
@@ -85,7 +96,7 @@ export interface OutputsOptions {
 export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions = {}): Outputs {
   const rerun = options.rerun ?? { kind: cfg.shrink ? 'shrunk-finding' : 'finding' };
   const onFailure = options.onFailure ?? (() => {});
-  const active: Reporter[] = cfg.formats.map((name) => reporters[name as ReporterName]({
+  const named = cfg.formats.map((name) => [name, reporters[name as ReporterName]({
     outDir: cfg.outDir,
     stdout: process.stdout,
     isTTY: process.stdout.isTTY === true,
@@ -94,7 +105,10 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
     json: cfg.json,
     kernels: cfg.kernels.length,
     clock: () => performance.now(),
-  }));
+  })] as const);
+  const active: Reporter[] = named.map(([, r]) => r);
+  // the console reports what this process runs; recorded cases are only counted in its summary
+  const files: Reporter[] = named.filter(([name]) => name !== 'console').map(([, r]) => r);
   const summaries: Summary[] = [];
   const pending: Promise<unknown>[] = [];
   const notWritten: { what: string; error: unknown }[] = [];
@@ -133,10 +147,10 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
   };
 
   return {
-    startSegment(session, total) {
+    startSegment(session, total, elapsedMs = 0) {
       if (seg) close();
       const emulator = session.emulator === null ? null : emulatorTally(session.emulator.profile);
-      seg = { session, tally: summaryTally(ruleIds), emulator, findings: [], bugs: bugTally(knownBugs), t0: performance.now() };
+      seg = { session, tally: summaryTally(ruleIds), emulator, findings: [], bugs: bugTally(knownBugs), t0: performance.now() - elapsedMs };
       const replay = replayTarget(session, session.codegen);
       for (const r of active) r.onStart?.({ runner: session.runner.name, kernel: session.kernel, seed: cfg.seed, total, replay });
     },
@@ -156,6 +170,19 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
       resultLines += 1;
       return jsonl ? `results.jsonl:${resultLines}` : null;
     },
+    async onRecordedCase(line, counted) {
+      if (counted) {
+        seg!.tally.add(line.result);
+        if (line.emulator !== undefined) seg!.emulator?.add(line.emulator);
+      }
+      for (const r of files) await r.onCase(line.result, line.prediction, line.observation, line.emulator ?? null);
+      // the line is written again: later cases' `results.jsonl:<line>` count it
+      resultLines += 1;
+    },
+    restoreSegments(done) {
+      summaries.push(...done);
+    },
+    elapsedMs: () => (seg === null ? 0 : performance.now() - seg.t0),
     async onFinding(f) {
       const s = seg!;
       try {

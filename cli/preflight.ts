@@ -19,7 +19,7 @@ import type { Session } from './session.ts';
  * console logs). Their presence marks an earlier run; --force removes these and nothing else.
  */
 export const RUN_OUTPUTS = [
-  'summary.json', 'results.jsonl', 'junit.xml', 'test_progs.json', 'report.html', 'kernels.json', 'findings', '.work',
+  'summary.json', 'results.jsonl', 'junit.xml', 'test_progs.json', 'report.html', 'kernels.json', 'findings', '.work', 'checkpoint.json',
 ] as const;
 
 const PROBE_FILE = `.kptr-conform-probe-${process.pid}`;
@@ -110,7 +110,7 @@ export function prepareOutDir(path: string, force: boolean): void {
  * good), then the output directories. Returns the config with each vm kernel named exactly (a cached release, or
  * an absolute image path), so that the whole run and every replay command use the same image.
  */
-export async function preflight(cfg: RunConfig): Promise<RunConfig> {
+export async function preflight(cfg: RunConfig, o: { readonly resume?: boolean } = {}): Promise<RunConfig> {
   const kernels = cfg.runner === 'vm'
     ? await Promise.all(cfg.kernels.map(async (k) => {
       const image = await resolveKernel(k);
@@ -120,7 +120,9 @@ export async function preflight(cfg: RunConfig): Promise<RunConfig> {
   const twice = kernels.find((k, i) => kernels.indexOf(k) !== i);
   if (twice !== undefined) throw new KptrError('KPTR_USAGE', `--kernels names the image ${twice} twice`, 'name each kernel once');
   if (cfg.saveFindings && cfg.corpusDir !== null) ensureWritableDir(cfg.corpusDir, '--corpus');
-  prepareOutDir(cfg.outDir, cfg.force);
+  // a resumed campaign continues in its own output directory (cli/checkpoint.ts)
+  if (o.resume) ensureWritableDir(cfg.outDir, '--out');
+  else prepareOutDir(cfg.outDir, cfg.force);
   return { ...cfg, kernels };
 }
 

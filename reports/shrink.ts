@@ -3,7 +3,7 @@
  * kernel run, and one harness run over k candidates costs about as much as over one.
  */
 import fc from 'fast-check';
-import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { xoroshiro128plus, xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
 
 export interface ShrinkOptions {
   /** candidates checked per kernel round-trip */
@@ -81,13 +81,32 @@ function biasFor(index: number): number {
   return 2 + Math.floor(Math.log(index + 1) / Math.log(10));
 }
 
+/** Where a seed's stream of values stands: the next value's index and the generator's state before it (null: the seed's start). */
+export interface StreamPosition {
+  readonly index: number;
+  readonly state: readonly number[] | null;
+}
+
 /**
- * The campaign's values: value i of seed S is always the same (replay by seed + index), and keeps the context
- * its shrinker needs.
+ * The campaign's values from `from` on: value i of seed S is always the same (replay by seed + index), keeps the
+ * context its shrinker needs, and comes with the position after it, so a stopped stream continues exactly where it
+ * stood (a campaign's checkpoint) without generating the values before it again.
  */
+export function* valuesFrom<T>(arb: fc.Arbitrary<T>, seed: number, from: StreamPosition = { index: 0, state: null }): Generator<{ readonly index: number; readonly value: fc.Value<T>; readonly next: StreamPosition }> {
+  const mrng = new fc.Random(from.state === null ? xoroshiro128plus(seed) : xoroshiro128plusFromState(from.state));
+  for (let i = from.index; ; i++) {
+    const value = arb.generate(mrng, biasFor(i));
+    yield { index: i, value, next: { index: i + 1, state: mrng.getState()! } };
+  }
+}
+
+/** The first `count` values of seed S (valuesFrom). */
 export function* generateValues<T>(arb: fc.Arbitrary<T>, seed: number, count: number): Generator<fc.Value<T>> {
-  const mrng = new fc.Random(xoroshiro128plus(seed));
-  for (let i = 0; i < count; i++) yield arb.generate(mrng, biasFor(i));
+  if (count <= 0) return;
+  for (const v of valuesFrom(arb, seed)) {
+    yield v.value;
+    if (v.next.index >= count) return;
+  }
 }
 
 /** Regenerates value `index` of `seed` (replay). */

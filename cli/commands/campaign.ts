@@ -1,32 +1,31 @@
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type fc from 'fast-check';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
 import { scenario as scenarioArb } from '../../generators/scenario.ts';
-import { findingId } from '../../reports/findingId.ts';
 import { bugSignature } from '../../reports/bugSignature.ts';
 import { unexplainedMismatches } from '../../reports/compare.ts';
 import { dropAsPredicted } from '../../reports/dropAsPredicted.ts';
-import { generateValues, shrinkBatched } from '../../reports/shrink.ts';
+import { findingId } from '../../reports/findingId.ts';
+import { readResultLines, type ResultLine } from '../../reports/readResults.ts';
+import { shrinkBatched, valuesFrom, type StreamPosition } from '../../reports/shrink.ts';
+import type { Summary } from '../../reports/summary.ts';
 import { replaceFile } from '../../reports/replaceFile.ts';
 import { loadCorpusDir, loadSpec, scenarioToYaml } from '../../specs/load.ts';
 import type { ProgType, Scenario, Spec } from '../../types/index.ts';
 import { EXIT } from '../../errors/exitCodes.ts';
 import { Interrupted } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
-import { announceRunner, resolveFromArgv, type CliOptions, type RunConfig } from '../config.ts';
+import { bugCount, budgetSpent } from '../campaignBudget.ts';
+import { CHECKPOINT_FILE, checkpointOptions, readCheckpoint, resumedOptions, type Checkpoint, type FailingRef } from '../checkpoint.ts';
+import { readCorpusSignatures, recordCorpusSignatures } from '../corpusSignatures.ts';
+import { announceRunner, resolveFromArgv, type CliOptions, type RunConfig, type Shard } from '../config.ts';
 import { handleInterrupts } from '../interrupt.ts';
 import { notWrittenError, openOutputs, type CampaignFinding, type Finished, type Outputs } from '../outputs.ts';
-import { readCorpusSignatures, recordCorpusSignatures } from '../corpusSignatures.ts';
 import { preflight } from '../preflight.ts';
 import { checkScenarios, type CheckedCase } from '../pipeline.ts';
 import { openSession, type Session } from '../session.ts';
-
-/**
- * Scenarios generated and checked per runner call: a campaign's segment. Only a chunk's scenarios are in memory at a
- * time (results stream to the files as they come, the summary keeps counts), so memory is flat in --runs. Each chunk
- * boundary drains the runner's pipeline (the host compiles ahead, the vm boots once per chunk), so chunks are large.
- */
-const CHUNK = 2000;
 
 /** Saved scenarios replayed before any new case: the regression corpus (like a property-testing example database). */
 function loadCorpus(dir: string | null): Scenario[] {
@@ -93,19 +92,10 @@ interface Failing {
   /** null for a corpus entry */
   readonly value: fc.Value<Scenario> | null;
   readonly index: number | null;
+  /** the stream's position before the value (a checkpoint regenerates the value from it); null for a corpus entry */
+  readonly before: StreamPosition | null;
   /** where its result is written (Outputs.onCase) */
   readonly result: string | null;
-}
-
-/** The next `n` values of an iterator (fewer at its end). */
-function take<T>(it: Iterator<T>, n: number): T[] {
-  const out: T[] = [];
-  while (out.length < n) {
-    const r = it.next();
-    if (r.done) break;
-    out.push(r.value);
-  }
-  return out;
 }
 
 /**
@@ -117,43 +107,80 @@ interface Stop {
   stop(reason: unknown): void;
 }
 
+/** Where the current kernel's segment stands: what its checkpoint records. */
+interface Progress {
+  corpusDone: boolean;
+  /** the next value of the seed's stream not yet run */
+  stream: StreamPosition;
+  /** cases reported (results.jsonl lines) in the whole run */
+  cases: number;
+  readonly failing: Failing[];
+}
+
+/** Does `--shard k/n` run case `index` of the seed's stream (case i goes to shard i mod n + 1)? */
+export function shardRuns(shard: Shard | null, index: number): boolean {
+  return shard === null || index % shard.n === shard.k - 1;
+}
+
+/** The cases a segment will run (the console's ETA), null when a --duration rather than --runs ends it. */
+export function casesToRun(cfg: Pick<RunConfig, 'runs' | 'shard'>, corpus: number): number | null {
+  if (!Number.isFinite(cfg.runs)) return null;
+  if (cfg.shard === null) return corpus + cfg.runs;
+  const { k, n } = cfg.shard;
+  return (k === 1 ? corpus : 0) + Math.max(0, Math.ceil((cfg.runs - (k - 1)) / n));
+}
+
 /**
- * Generates, runs and compares the corpus and cfg.runs generated cases chunk by chunk; returns the failing ones.
- * Interrupted, it returns those failing so far; any other error is thrown.
+ * Generates, runs and compares the corpus and the seed's cases from `progress` on, chunk by chunk, until cfg.runs or
+ * the budget is spent; after each chunk, `chunkDone` (the checkpoint). Interrupted, it returns; any other error is thrown.
  */
 async function runCases(
   session: Session, spec: Spec, cfg: RunConfig, arb: fc.Arbitrary<Scenario>, corpus: readonly Scenario[], outputs: Outputs, run: Stop,
-): Promise<Failing[]> {
+  progress: Progress, spent: () => boolean, chunkDone: () => Promise<void>,
+): Promise<void> {
   const { signal } = run;
-  const failing: Failing[] = [];
-  const check = async (scenarios: readonly Scenario[], values: readonly fc.Value<Scenario>[] | null, first: number): Promise<void> => {
+  const check = async (scenarios: readonly Scenario[], values: readonly { value: fc.Value<Scenario>; index: number; before: StreamPosition }[] | null): Promise<void> => {
     const written = new Map<string, string | null>();
     const cases = await checkScenarios({
-      runner: session.runner, kernel: session.kernel, spec, scenarios, signal, emulator: session.emulator, onCase: (c) => written.set(c.scenario.id, outputs.onCase(c)),
+      runner: session.runner, kernel: session.kernel, spec, scenarios, signal, emulator: session.emulator,
+      onCase: (c) => { progress.cases += 1; written.set(c.scenario.id, outputs.onCase(c)); },
     });
     const at = new Map(scenarios.map((s, k) => [s.id, k]));
     for (const c of cases) {
       if (c.result.status !== 'fail' && c.result.status !== 'error') continue;
-      const k = at.get(c.scenario.id)!;
-      failing.push({ checked: c, value: values?.[k] ?? null, index: values === null ? null : first + k, result: written.get(c.scenario.id) ?? null });
+      const v = values?.[at.get(c.scenario.id)!] ?? null;
+      progress.failing.push({ checked: c, value: v?.value ?? null, index: v?.index ?? null, before: v?.before ?? null, result: written.get(c.scenario.id) ?? null });
     }
   };
   try {
-    for (let i = 0; i < corpus.length; i += CHUNK) {
-      signal.throwIfAborted();
-      await check(corpus.slice(i, i + CHUNK), null, 0);
+    if (!progress.corpusDone) {
+      // a sharded campaign runs the corpus once, in its first shard, so the shards add up to the unsharded run
+      for (let i = 0; i < corpus.length && (cfg.shard === null || cfg.shard.k === 1); i += cfg.segment) {
+        signal.throwIfAborted();
+        await check(corpus.slice(i, i + cfg.segment), null);
+      }
+      progress.corpusDone = true;
+      await chunkDone();
     }
-    const values = generateValues(arb, cfg.seed, cfg.runs);
-    for (let i = 0; i < cfg.runs; i += CHUNK) {
+    const stream = valuesFrom(arb, cfg.seed, progress.stream);
+    while (progress.stream.index < cfg.runs && !spent()) {
       signal.throwIfAborted();
-      const chunk = take(values, CHUNK);
-      await check(chunk.map((v, k) => prefixScenario(v.value_, `s${cfg.seed}_${i + k}`)), chunk, i);
+      const chunk: { value: fc.Value<Scenario>; index: number; before: StreamPosition }[] = [];
+      let at = progress.stream;
+      // a shard generates the other shards' values too (the stream is sequential) but predicts and runs only its own
+      while (chunk.length < cfg.segment && at.index < cfg.runs) {
+        const v = stream.next().value!;
+        if (shardRuns(cfg.shard, v.index)) chunk.push({ value: v.value, index: v.index, before: at });
+        at = v.next;
+      }
+      await check(chunk.map((c) => prefixScenario(c.value.value_, `s${cfg.seed}_${c.index}`)), chunk);
+      progress.stream = at;
+      await chunkDone();
     }
   } catch (e) {
     if (!(e instanceof Interrupted)) throw e;
     run.stop(e);
   }
-  return failing;
 }
 
 /**
@@ -218,19 +245,56 @@ async function writeFindings(
   return saved;
 }
 
+/** A failing case an interrupted campaign recorded, made whole again from its results.jsonl line and its value. */
+function restoredFailing(
+  ref: FailingRef, line: ResultLine, result: string | null, arb: fc.Arbitrary<Scenario>, seed: number, corpus: readonly Scenario[],
+): Failing {
+  const value = ref.before === null ? null : valuesFrom(arb, seed, ref.before).next().value!.value;
+  const scenario = value === null ? corpus.find((s) => s.id === ref.scenarioId) : prefixScenario(value.value_, ref.scenarioId);
+  if (scenario === undefined) {
+    throw new KptrError('KPTR_USAGE', `--resume: the corpus no longer holds ${ref.scenarioId}, a failing case of the interrupted campaign`, 'resume with the corpus the campaign started with');
+  }
+  const prediction = line.prediction!;
+  return {
+    checked: { scenario, expected: prediction, oracle: prediction, observation: line.observation, result: line.result, oracleResult: null, emulator: line.emulator ?? null },
+    value, index: ref.index, before: ref.before, result,
+  };
+}
+
 /**
- * `kptr-conform run`: a property-based campaign on one runner and one or more kernels. SIGINT / SIGTERM stop it: the
+ * Makes an interrupted campaign's output directory ready to continue: results.jsonl set aside (its lines up to the
+ * checkpoint are replayed into the new files), the other reports and the findings of the unfinished segment removed
+ * (they are written again). Returns the set-aside file.
+ */
+async function reopenOutDir(outDir: string, c: Checkpoint): Promise<string> {
+  const aside = join(outDir, '.work', 'resumed-results.jsonl');
+  await mkdir(dirname(aside), { recursive: true });
+  if (existsSync(join(outDir, 'results.jsonl'))) await rename(join(outDir, 'results.jsonl'), aside);
+  else await writeFile(aside, '');
+  const kept = new Set(c.done.flatMap((s) => s.findings.map((f) => f.id)));
+  const findings = await readdir(join(outDir, 'findings')).catch(() => [] as string[]);
+  for (const id of findings) if (!kept.has(id)) await rm(join(outDir, 'findings', id), { recursive: true, force: true });
+  for (const f of ['junit.xml', 'test_progs.json', 'report.html', 'kernels.json', 'summary.json']) await rm(join(outDir, f), { force: true });
+  return aside;
+}
+
+/**
+ * `kptr-conform run`: a property-based campaign on one runner and one or more kernels, for --runs cases or a
+ * --duration, or until --until-bugs; `--resume DIR` continues one from its checkpoint. SIGINT / SIGTERM stop it: the
  * cases so far, their findings (unshrunk if shrinking was cut short), the summary and the reports are written, and it
  * exits 130 / 143. A write that fails (a full disk) stops it too: what could be written stays valid, exit 2.
+ * @param typed the options typed on the command line (cli/program.ts)
  */
-export async function campaign(opts: CliOptions): Promise<number> {
+export async function campaign(typed: CliOptions): Promise<number> {
+  const resumed = typed.resume === undefined ? null : readCheckpoint(resolve(typed.resume));
+  const opts = resumed === null ? typed : resumedOptions(resumed, typed, typed.resume!);
   const resolved = await resolveFromArgv('run', opts);
   const spec = loadSpec();
   // every corpus entry is checked before any work (the output directory included): a bad one is one line and exit 2,
   // never a finding
   const corpus = loadCorpus(resolved.corpusDir);
   const known = new Set(Object.keys(readCorpusSignatures(resolved.corpusDir)));
-  const cfg = await preflight(resolved);
+  const cfg = await preflight(resolved, { resume: resumed !== null });
   announceRunner(cfg);
   const interrupt = handleInterrupts({
     stderr: process.stderr, exit: (code) => process.exit(code), writing: `the summary, reports and findings so far to ${cfg.outDir}`,
@@ -240,12 +304,30 @@ export async function campaign(opts: CliOptions): Promise<number> {
   interrupt.signal.addEventListener('abort', () => run.stop(interrupt.signal.reason), { once: true });
   const { signal } = run;
   if (opts.seed === undefined && cfg.runs > 0) process.stderr.write(`kptr-conform: seed ${cfg.seed} (random; rerun with --seed ${cfg.seed})\n`);
+  const aside = resumed === null ? null : await reopenOutDir(cfg.outDir, resumed);
   // a write that fails stops the run as a signal does: the runners kill their children and reject with the error
   const outputs = openOutputs(cfg, spec, { onFailure: run.stop, knownBugs: known });
+  const done: Summary[] = [...(resumed?.done ?? [])];
+  outputs.restoreSegments(done);
+  const stored = checkpointOptions(opts, cfg);
+  let progress: Progress = { corpusDone: false, stream: { index: 0, state: null }, cases: resumed?.cases ?? 0, failing: [] };
+  // a checkpoint needs results.jsonl: a resumed campaign rebuilds every other report from it
+  const checkpoint = async (complete: boolean): Promise<void> => {
+    if (!cfg.formats.includes('jsonl')) return;
+    const resultsBytes = await stat(join(cfg.outDir, 'results.jsonl')).then((s) => s.size, () => 0);
+    const c: Checkpoint = {
+      version: 1, options: stored, done, corpusDone: progress.corpusDone, stream: progress.stream, resultsBytes, cases: progress.cases,
+      elapsedMs: outputs.elapsedMs(), complete,
+      failing: progress.failing.map((f) => ({ scenarioId: f.checked.scenario.id, index: f.index, before: f.before })),
+    };
+    await replaceFile(join(cfg.outDir, CHECKPOINT_FILE), `${JSON.stringify(c)}\n`);
+  };
+  const budget = { segmentMs: cfg.durationMs === null ? null : cfg.durationMs / cfg.kernels.length, untilBugs: cfg.untilBugs };
   let failure: unknown = null;
   try {
-    for (const kernelName of cfg.kernels) {
+    for (const kernelName of cfg.kernels.slice(done.length)) {
       signal.throwIfAborted();
+      if (budgetSpent(budget, 0, bugCount([], done)) === 'bugs') break;
       const session = await openSession(cfg, kernelName, spec, signal);
       const progTypes = cfg.progTypes.filter((t: ProgType) => session.available[t]);
       if (progTypes.length === 0) {
@@ -254,33 +336,52 @@ export async function campaign(opts: CliOptions): Promise<number> {
       }
       const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus });
       // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
-      outputs.startSegment(session, corpus.length + cfg.runs);
-      const failing = await runCases(session, spec, cfg, arb, corpus, outputs, run);
+      const fresh = aside === null || done.length > (resumed?.done.length ?? 0);
+      outputs.startSegment(session, casesToRun(cfg, corpus.length), fresh ? 0 : resumed!.elapsedMs);
+      progress = { corpusDone: false, stream: { index: 0, state: null }, cases: progress.cases, failing: [] };
+      if (!fresh) {
+        const want = new Map(resumed!.failing.map((f) => [f.scenarioId, f]));
+        const earlier = resumed!.done.reduce((n, s) => n + s.cases, 0);
+        let k = 0;
+        for await (const line of readResultLines(aside!, resumed!.resultsBytes)) {
+          await outputs.onRecordedCase(line, k++ >= earlier);
+          const ref = want.get(line.scenarioId);
+          if (ref !== undefined && k > earlier) progress.failing.push(restoredFailing(ref, line, cfg.formats.includes('jsonl') ? `results.jsonl:${k}` : null, arb, cfg.seed, corpus));
+        }
+        progress = { ...progress, corpusDone: resumed!.corpusDone, stream: resumed!.stream };
+      }
+      // a campaign stopped before its first segment ends can be resumed too
+      await checkpoint(false);
+      const spent = (): boolean => budgetSpent(budget, outputs.elapsedMs(), bugCount(progress.failing.map((f) => f.checked), done)) !== null;
+      await runCases(session, spec, cfg, arb, corpus, outputs, run, progress, spent, () => checkpoint(false));
       if (signal.aborted && !(signal.reason instanceof Interrupted)) throw signal.reason;
-      const saved = await writeFindings(session, spec, cfg, arb, failing, outputs, run, known);
+      const saved = await writeFindings(session, spec, cfg, arb, progress.failing, outputs, run, known);
       if (cfg.corpusDir !== null && Object.keys(saved).length > 0) await recordCorpusSignatures(cfg.corpusDir, saved);
       if (signal.aborted) break;
-      outputs.endSegment();
+      done.push(outputs.endSegment());
+      progress = { ...progress, failing: [] };
     }
+    if (!signal.aborted) await checkpoint(true);
   } catch (e) {
     if (e instanceof Interrupted) run.stop(e);
     else failure = e;
   }
   const received = signal.reason instanceof Interrupted ? signal.reason.signal : null;
   const stopped = received ?? (failure instanceof KptrError ? failure.code : failure === null ? null : 'error');
-  let done: Finished;
+  let finished: Finished;
   try {
-    done = await outputs.finish(stopped);
+    finished = await outputs.finish(stopped);
   } finally {
     interrupt.dispose();
   }
-  const unwritten = notWrittenError(done, failure);
+  const unwritten = notWrittenError(finished, failure);
   if (unwritten) throw unwritten;
   if (failure !== null) throw failure;
   if (received !== null) {
-    const cases = done.summaries.reduce((n, x) => n + x.cases, 0);
-    process.stderr.write(`kptr-conform: stopped by ${received} after ${cases} cases; wrote ${cfg.outDir}; rerun with --seed ${cfg.seed} to run them all\n`);
+    const cases = finished.summaries.reduce((n, x) => n + x.cases, 0);
+    const again = cfg.formats.includes('jsonl') ? `run --resume ${cfg.outDir} to continue` : `rerun with --seed ${cfg.seed} to run them all`;
+    process.stderr.write(`kptr-conform: stopped by ${received} after ${cases} cases; wrote ${cfg.outDir}; ${again}\n`);
     return EXIT[received];
   }
-  return done.summaries.some((x) => x.failed + x.errors > 0) ? EXIT.mismatch : EXIT.ok;
+  return finished.summaries.some((x) => x.failed + x.errors > 0) ? EXIT.mismatch : EXIT.ok;
 }

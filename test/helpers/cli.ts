@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { EmulatorComparison } from '../../reports/emulatorComparison.ts';
 import type { FindingRef, Summary } from '../../reports/summary.ts';
-import type { CaseResult, KernelInfo, Observation, Prediction, RunnerName } from '../../types/index.ts';
+import type { CaseResult, Observation } from '../../types/index.ts';
+import type { ResultLine } from '../../reports/readResults.ts';
 
 /** This checkout's root (where bin/, specs/ and runners/ are). */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
@@ -101,17 +102,7 @@ export function once<T>(make: () => Promise<T>): () => Promise<T> {
 }
 
 /** One line of results.jsonl. */
-export interface ResultLine {
-  readonly scenarioId: string;
-  readonly runner: RunnerName;
-  readonly kernel: KernelInfo;
-  readonly prediction: Prediction | null;
-  readonly observation: Observation;
-  readonly result: CaseResult;
-  readonly durations: { readonly loadNs: number; readonly runNs: number };
-  /** run --with-emulator only */
-  readonly emulator?: EmulatorComparison;
-}
+export type { ResultLine } from '../../reports/readResults.ts';
 
 export async function readSummary(out: string): Promise<Summary> {
   return JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Summary;

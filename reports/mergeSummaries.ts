@@ -1,0 +1,67 @@
+import type { Summary } from './summary.ts';
+
+/**
+ * How one field of summary.json combines across runs of the same runner × kernel (a campaign's shards), by its path
+ * (`a.b`). Fields not listed combine generically (mergeValues): numbers add up, keyed maps are merged key by key,
+ * lists are concatenated, and any other value is the first run's. A field whose sum means nothing says so here.
+ */
+const FIELD_RULES: Readonly<Record<string, (values: readonly unknown[]) => unknown>> = {
+  // the same for every shard of one runner × kernel: the first one's
+  runner: first,
+  runnerChosen: first,
+  kernel: first,
+  seed: first,
+  knownDivergences: first,
+  // shards run side by side: the merged run took as long as its longest shard
+  durationMs: (vs) => Math.max(...(vs as number[])),
+  // a run stopped early makes the merged one stopped (the first reason)
+  stopped: (vs) => vs.find((v) => v !== null) ?? null,
+  // derived: recomputed by mergeSummaries from the merged fields
+  casesPerSecond: first,
+  'ruleCoverage.hit': first,
+  'ruleCoverage.total': first,
+};
+
+function first(values: readonly unknown[]): unknown {
+  return values[0];
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Combines the values one field has in several runs (FIELD_RULES, else numbers summed, maps merged, lists concatenated). */
+export function mergeValues(values: readonly unknown[], path = ''): unknown {
+  const rule = FIELD_RULES[path];
+  if (rule) return rule(values);
+  const present = values.filter((v) => v !== undefined);
+  if (present.length === 0) return undefined;
+  if (present.every((v) => typeof v === 'number')) return (present as number[]).reduce((a, b) => a + b, 0);
+  if (present.every(Array.isArray)) return (present as unknown[][]).flat();
+  if (present.every(isMap)) {
+    const keys = [...new Set(present.flatMap((v) => Object.keys(v)))];
+    return Object.fromEntries(keys.map((k) => [k, mergeValues(present.map((v) => v[k]), path === '' ? k : `${path}.${k}`)]));
+  }
+  return present[0];
+}
+
+/** The summary of one runner × kernel's runs (a campaign's shards) as if they were one run. */
+export function mergeSummary(runs: readonly Summary[]): Summary {
+  const merged = mergeValues(runs) as Summary;
+  const byRule = merged.ruleCoverage.byRule;
+  return {
+    ...merged,
+    ruleCoverage: { ...merged.ruleCoverage, hit: Object.values(byRule).filter((n) => n > 0).length },
+    casesPerSecond: merged.durationMs > 0 ? Math.round((merged.cases * 1000 * 100) / merged.durationMs) / 100 : 0,
+    // a bug met in several shards: its cases concatenated (above), its mismatch kinds once each
+    bugs: Object.fromEntries(Object.entries(merged.bugs).map(([sig, b]) => [sig, { ...b, kinds: [...new Set(b.kinds)].sort() }])),
+  };
+}
+
+/** Several runs' segments, grouped by runner × kernel (in the order first seen) and merged per group. */
+export function mergeSummaries(runs: readonly (readonly Summary[])[]): Summary[] {
+  const groups = new Map<string, Summary[]>();
+  for (const s of runs.flat()) {
+    const key = `${s.runner} ${s.kernel.release}`;
+    groups.set(key, [...(groups.get(key) ?? []), s]);
+  }
+  return [...groups.values()].map(mergeSummary);
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { mergeSummaries, mergeValues } from '../../../reports/mergeSummaries.ts';
+import { summarize, type Summary } from '../../../reports/summary.ts';
+import type { CaseResult, ProbedKernel } from '../../../types/index.ts';
+
+const kernel: ProbedKernel = { release: '6.18.44-fc-v1045', version: '6.18.44', nrCpus: 2, machine: 'host', divergences: [] } as unknown as ProbedKernel;
+const ruleIds = ['a', 'b', 'c'];
+const result = (i: number, status: CaseResult['status'], rules: string[]): CaseResult => ({
+  scenarioId: `s_${i}`, runner: 'host', kernelRelease: kernel.release, status, mismatches: [], rules, divergences: [], skipReason: null,
+} as unknown as CaseResult);
+
+const results = [result(0, 'pass', ['a']), result(1, 'fail', ['b']), result(2, 'skip', ['c']), result(3, 'pass', ['a']), result(4, 'divergence', ['a'])];
+const meta = (durationMs: number) => ({ runner: 'host' as const, kernel, seed: 3, durationMs, ruleIds });
+
+describe('mergeSummaries', () => {
+  it('should give the shards of a run the counts of the whole run', () => {
+    const whole = summarize(results, meta(1000));
+    const shards = [0, 1].map((k) => summarize(results.filter((_, i) => i % 2 === k), meta(400 + k * 100)));
+    const [merged] = mergeSummaries([[shards[0]!], [shards[1]!]]);
+    const counts = (s: Summary) => ({ cases: s.cases, passed: s.passed, failed: s.failed, skipped: s.skipped, divergent: s.divergent, errors: s.errors, mismatches: s.mismatches, ruleCoverage: s.ruleCoverage, seed: s.seed, kernel: s.kernel });
+    expect(counts(merged!)).toEqual(counts(whole));
+    // shards run side by side: the longest one's time
+    expect(merged!.durationMs).toBe(500);
+    expect(merged!.casesPerSecond).toBe(10);
+  });
+
+  it('should keep runner × kernel segments apart', () => {
+    const other = { ...summarize(results, meta(10)), kernel: { ...kernel, release: '7.3.0' } };
+    expect(mergeSummaries([[summarize(results, meta(10)), other], [other]]).map((s) => [s.kernel.release, s.cases])).toEqual([['6.18.44-fc-v1045', 5], ['7.3.0', 10]]);
+  });
+
+  it('should sum, union and concatenate fields it knows nothing of (what later versions add)', () => {
+    expect(mergeValues([
+      { bugs: 2, buckets: { x: { cases: 3, seeds: [1] } }, label: 'a' },
+      { bugs: 1, buckets: { x: { cases: 1, seeds: [2] }, y: { cases: 5, seeds: [] } }, label: 'b', extra: [7] },
+    ])).toEqual({ bugs: 3, buckets: { x: { cases: 4, seeds: [1, 2] }, y: { cases: 5, seeds: [] } }, label: 'a', extra: [7] });
+  });
+});
