@@ -42,7 +42,7 @@ export function writePlan(batch: PlanBatch): string {
   for (const s of batch.scenarios) {
     for (const i of batch.runSteps[s.id] ?? []) {
       const step = s.schedule[i];
-      if (step) lines.push(`run ${s.id} ${step.program} ${step.cpu} ${step.repeat}`);
+      if (step) lines.push('grace_period' in step ? `grace_period ${s.id}` : `run ${s.id} ${step.program} ${step.cpu} ${step.repeat}`);
     }
   }
   return lines.map((l) => `${l}\n`).join('');
@@ -74,6 +74,7 @@ type HarnessEvent =
       globals: Record<string, string | null>;
     }
   | { ev: 'skip'; scenario: string; prog: string; reason: string }
+  | { ev: 'grace_period'; scenario: string; err: string | null; ns: number }
   | { ev: 'done' };
 
 /** JSON lines of the harness; a torn last line (the harness died while writing) is dropped. */
@@ -126,7 +127,7 @@ interface Collected {
 function nextStep(s: Scenario, from: number, program: string, cpu: number | null): number {
   for (let i = from; i < s.schedule.length; i++) {
     const st = s.schedule[i];
-    if (st && st.program === program && (cpu === null || st.cpu === cpu)) return i;
+    if (st && !('grace_period' in st) && st.program === program && (cpu === null || st.cpu === cpu)) return i;
   }
   return -1;
 }
