@@ -113,10 +113,11 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
     }), { minLength: 1, maxLength: s.maxPrograms, size: s.size }),
     base: fc.array(fc.record({ cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { minLength: s.maxPrograms, maxLength: s.maxPrograms }),
     extra: fc.array(fc.record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { maxLength: 3 }),
-    // null first: fast-check shrinks a oneof toward its first arbitrary, so a tail the mismatch does not need goes
+    // null first, with cross shrinking: a tail the mismatch does not need shrinks away
     history: s.historyFreq === 0
       ? fc.constant(null)
       : fc.oneof(
+        { withCrossShrink: true },
         { arbitrary: fc.constant(null), weight: s.historyFreq - 1 },
         { arbitrary: fc.record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }) }), weight: 1 },
       ),
