@@ -144,3 +144,18 @@ describe('grace-period steps in the harness protocol', () => {
     ]);
   });
 });
+
+describe('a grace period the harness could not wait for', () => {
+  it('should make the scenario a runner error naming the errno, not a result', () => {
+    const puc = loadScenarioFile(fileURLToPath(new URL('../../../specs/regressions/percpu_obj_new_uncleared.yaml', import.meta.url)));
+    const text = [
+      JSON.stringify({ ev: 'load', prog: 'puc_dirty', verdict: 'accepted', ns: 1 }),
+      JSON.stringify({ ev: 'load', prog: 'puc_fresh', verdict: 'accepted', ns: 1 }),
+      JSON.stringify({ ev: 'grace_period', scenario: 'puc', err: 'EINVAL', ns: 1 }),
+      JSON.stringify({ ev: 'done' }),
+    ].join('\n');
+    const [o] = parseHarnessOutput(text, [puc], 'host', kernel);
+    expect(o?.error?.code).toBe('KPTR_GRACE_PERIOD_FAILED');
+    expect(o?.error?.message).toContain('failed with EINVAL');
+  });
+});
