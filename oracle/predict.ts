@@ -57,7 +57,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
   const steps = runSchedule(scenario, accepted, kernel.nrCpus);
   divergences.push(...valueHits(steps, spec, kernel));
   const allAccepted = accepted.size === scenario.programs.length;
-  const cpusInRange = scenario.schedule.every((s) => s.cpu < kernel.nrCpus);
+  const cpusInRange = scenario.schedule.every((s) => 'grace_period' in s || s.cpu < kernel.nrCpus);
   return {
     scenarioId: scenario.id,
     kernelVersion: kernel.version,

@@ -5,13 +5,18 @@ import type { Prediction, Scenario } from '../types/index.ts';
  * repro_check.c: a prog_tests-style userspace checker for a runtime finding. It opens the reproducer object with
  * plain libbpf (no skeleton), sets `nr_cpus`, loads only the scheduled programs, test-runs them in schedule order on
  * the scheduled CPUs, and after every run compares retval and globals with the ORACLE's values (a correct kernel),
- * printing PASS/FAIL per check; the exit status is 1 when any check failed.
+ * printing PASS/FAIL per check; the exit status is 1 when any check failed. The schedule's grace periods are waited
+ * for before the run that follows them, as the harness waits for them (runners/native/harness.c grace_period_line).
  */
 export function emitReproCheck(scenario: Scenario, prediction: Prediction, title: string): string {
   const programs = [...new Set(prediction.steps.map((s) => s.program))];
-  const steps = prediction.steps.map((s) => {
-    const cpu = scenario.schedule[s.step]?.cpu ?? 0;
-    return `\t{ ${cString(s.program)}, ${s.step}, ${s.iteration}, ${cpu}, ${s.retval === null ? 0 : 1}, ${s.retval ?? 0} },`;
+  const steps = prediction.steps.map((s, i) => {
+    const st = scenario.schedule[s.step];
+    const cpu = st && !('grace_period' in st) ? st.cpu : 0;
+    // grace periods between the previous run's schedule step and this one's
+    const from = i === 0 ? 0 : (prediction.steps[i - 1]?.step ?? 0) + 1;
+    const gps = s.iteration === 0 ? scenario.schedule.slice(from, s.step).filter((x) => 'grace_period' in x).length : 0;
+    return `\t{ ${cString(s.program)}, ${s.step}, ${s.iteration}, ${cpu}, ${s.retval === null ? 0 : 1}, ${s.retval ?? 0}, ${gps} },`;
   });
   const globals = prediction.steps.flatMap((s, i) =>
     Object.entries(s.globals).flatMap(([name, v]) => (v === null ? [] : [`\t{ ${i}, ${cString(name)}, ${cString(v)} },`])));
@@ -31,8 +36,11 @@ export function emitReproCheck(scenario: Scenario, prediction: Prediction, title
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-struct step { const char *prog; int step; int iteration; int cpu; int has_retval; int retval; };
+struct step { const char *prog; int step; int iteration; int cpu; int has_retval; int retval; int grace_periods_before; };
 struct expect_global { int run; const char *name; const char *value; };
 
 static const char *const programs[] = {
@@ -124,6 +132,20 @@ static void read_global(const struct btf *btf, struct bpf_map *bss, const char *
 		snprintf(out, out_sz, "%llu", (unsigned long long)raw);
 }
 
+/*
+ * A grace-period step: membarrier(MEMBARRIER_CMD_GLOBAL) is synchronize_rcu(); the second one lets the CPU that
+ * queued bpf_mem_alloc's __free_by_rcu callback invoke it, so what was dropped before is reusable after.
+ */
+static int grace_period(void)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+			return -errno;
+	return 0;
+}
+
 static int run_once(struct bpf_program *prog, int *retval)
 {
 	unsigned char data[64] = {0};
@@ -196,6 +218,11 @@ int main(int argc, char **argv)
 		cpu_set_t set;
 		int retval = 0;
 
+		for (j = 0; j < (size_t)s->grace_periods_before; j++) {
+			err = grace_period();
+			snprintf(what, sizeof(what), "grace period before step %d", s->step);
+			check(err == 0, what, "0", err == 0 ? "0" : strerror(-err));
+		}
 		CPU_ZERO(&set);
 		CPU_SET(s->cpu, &set);
 		if (sched_setaffinity(0, sizeof(set), &set)) {

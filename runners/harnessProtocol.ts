@@ -42,7 +42,7 @@ export function writePlan(batch: PlanBatch): string {
   for (const s of batch.scenarios) {
     for (const i of batch.runSteps[s.id] ?? []) {
       const step = s.schedule[i];
-      if (step) lines.push(`run ${s.id} ${step.program} ${step.cpu} ${step.repeat}`);
+      if (step) lines.push('grace_period' in step ? `grace_period ${s.id}` : `run ${s.id} ${step.program} ${step.cpu} ${step.repeat}`);
     }
   }
   return lines.map((l) => `${l}\n`).join('');
@@ -74,6 +74,7 @@ type HarnessEvent =
       globals: Record<string, string | null>;
     }
   | { ev: 'skip'; scenario: string; prog: string; reason: string }
+  | { ev: 'grace_period'; scenario: string; err: string | null; ns: number }
   | { ev: 'done' };
 
 /** JSON lines of the harness; a torn last line (the harness died while writing) is dropped. */
@@ -120,13 +121,15 @@ interface Collected {
   cursor: number;
   /** schedule index of the run events being read */
   step: number;
+  /** errno name of a grace period the harness could not wait for */
+  gracePeriodErr: string | null;
 }
 
 /** The schedule step a run (iteration 0) or skip event belongs to: the next one naming that program (and cpu). */
 function nextStep(s: Scenario, from: number, program: string, cpu: number | null): number {
   for (let i = from; i < s.schedule.length; i++) {
     const st = s.schedule[i];
-    if (st && st.program === program && (cpu === null || st.cpu === cpu)) return i;
+    if (st && !('grace_period' in st) && st.program === program && (cpu === null || st.cpu === cpu)) return i;
   }
   return -1;
 }
@@ -151,7 +154,7 @@ export function parseHarnessOutput(
   const programOwner = new Map<string, Scenario>();
   for (const s of scenarios) for (const p of s.programs) programOwner.set(p.name, s);
   const byId = new Map<string, Collected>(
-    scenarios.map((s) => [s.id, { programs: [], runs: [], notRun: [], cursor: 0, step: -1 }]),
+    scenarios.map((s) => [s.id, { programs: [], runs: [], notRun: [], cursor: 0, step: -1, gracePeriodErr: null }]),
   );
   let done = false;
   let lastActive = -1;
@@ -177,6 +180,10 @@ export function parseHarnessOutput(
               loadNs: e.ns,
             },
       );
+    }
+    if (e.ev === 'grace_period' && e.err !== null) {
+      const c = byId.get(e.scenario);
+      if (c) c.gracePeriodErr ??= e.err;
     }
     if (e.ev === 'run' || e.ev === 'skip') {
       const idx = scenarios.findIndex((s) => s.id === e.scenario);
@@ -219,12 +226,15 @@ export function parseHarnessOutput(
       runner,
       kernel,
       skipped: null,
-      error: finished
-        ? null
-        : {
+      error: !finished
+        ? {
             code: 'KPTR_HARNESS_CRASH',
             message: `the harness exited before finishing scenario ${s.id} (${c.programs.length}/${s.programs.length} programs verified, ${c.runs.length} runs)`,
-          },
+          }
+        // the runs after it did not have the history the schedule asks for: what they read proves nothing
+        : c.gracePeriodErr !== null
+          ? { code: 'KPTR_GRACE_PERIOD_FAILED', message: `scenario ${s.id}: membarrier(MEMBARRIER_CMD_GLOBAL) failed with ${c.gracePeriodErr}: the kernel cannot wait for an RCU grace period from userspace (nohz_full CPUs?)` }
+          : null,
       programs: c.programs,
       runs: c.runs,
       notRun: c.notRun,

@@ -6,6 +6,9 @@
 import type { Op, Program, Scenario, StructType, VarDecl } from '../types/index.ts';
 import { child } from './shape.ts';
 
+/** Grace-period steps one schedule may hold (the schema says so in words; JSON Schema draft 7 cannot count them). */
+export const MAX_GRACE_PERIODS = 64;
+
 /** Every reference problem of `s`, one located sentence each; an empty list means the scenario is consistent. */
 export function checkScenarioRefs(s: Scenario): string[] {
   const problems: string[] = [];
@@ -31,8 +34,11 @@ export function checkScenarioRefs(s: Scenario): string[] {
   });
   s.programs.forEach((p, i) => checkProgram(p, `programs[${i}]`, { s, structs, slots, globals }, problems));
   s.schedule.forEach((step, i) => {
-    if (!programs.has(step.program)) problems.push(`schedule[${i}].program: no program '${step.program}'`);
+    if (!('grace_period' in step) && !programs.has(step.program)) problems.push(`schedule[${i}].program: no program '${step.program}'`);
   });
+  // each grace period is two synchronize_rcu() in the harness: bounded, so a file cannot stall a runner for long
+  const gracePeriods = s.schedule.filter((step) => 'grace_period' in step).length;
+  if (gracePeriods > MAX_GRACE_PERIODS) problems.push(`schedule: ${gracePeriods} grace_period steps, at most ${MAX_GRACE_PERIODS} allowed`);
   return problems;
 }
 

@@ -97,10 +97,14 @@ function expectedOf(schema: JsonSchema, keyword = ''): string {
   }
 }
 
-/** The most specific of ajv's errors (the deepest path; at equal depth the last, which sums up a oneOf). */
+/**
+ * The most specific of ajv's errors (the deepest path; at equal depth the last, which sums up a oneOf). An `if`
+ * error only says its then/else branch failed, and that branch's own error comes before it: it is passed over.
+ */
 function mostSpecific(errors: readonly ErrorObject[]): ErrorObject {
   const depth = (e: ErrorObject): number => e.instancePath.split('/').length;
-  return errors.reduce((best, e) => (depth(e) >= depth(best) ? e : best));
+  const telling = errors.filter((e) => e.keyword !== 'if');
+  return (telling.length > 0 ? telling : errors).reduce((best, e) => (depth(e) >= depth(best) ? e : best));
 }
 
 function shapeError(errors: readonly ErrorObject[]): ShapeError {

@@ -113,11 +113,22 @@ export interface GlobalVar {
 }
 
 /** Run `program` `repeat` times with BPF_PROG_TEST_RUN, the calling thread pinned to `cpu`. */
-export interface ScheduleStep {
+export interface RunStep {
   readonly program: string;
   readonly cpu: number;
   readonly repeat: number;
 }
+
+/**
+ * Wait, from userspace, until an RCU grace period has ended and the callbacks queued before it have run: what
+ * bpf_mem_alloc's bpf_mem_free_rcu path (bpf_percpu_obj_drop, bpf_obj_drop) waits for before a dropped object goes
+ * back on a CPU's free list. Programs observe nothing; history does (which memory the next `new` gets).
+ */
+export interface GracePeriodStep {
+  readonly grace_period: true;
+}
+
+export type ScheduleStep = RunStep | GracePeriodStep;
 
 /** Why the scenario exists: a program meant to be valid, or one that breaks exactly one spec rule on purpose. */
 export type Intent =

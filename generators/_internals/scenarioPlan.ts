@@ -15,6 +15,7 @@ export interface ScenarioSettings {
   readonly maxOps: number;
   readonly nrCpus: number;
   readonly size: fc.SizeForArbitrary | undefined;
+  readonly historyFreq: number;
 }
 
 /** A break placed in the scenario: rule, program (modulo the program count), step, variant. */
@@ -34,6 +35,8 @@ interface ScenarioPlan {
   readonly programs: readonly { readonly progType: ProgType; readonly choices: readonly number[] }[];
   readonly base: readonly { readonly cpu: number; readonly repeat: number }[];
   readonly extra: readonly { readonly prog: number; readonly cpu: number; readonly repeat: number }[];
+  /** the history tail (ScenarioShapeConstraints.historyFreq): a grace period, then program `prog` twice on `cpu` */
+  readonly history: { readonly prog: number; readonly cpu: number } | null;
   readonly breaks: readonly PlacedBreak[];
 }
 
@@ -110,6 +113,14 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
     }), { minLength: 1, maxLength: s.maxPrograms, size: s.size }),
     base: fc.array(fc.record({ cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { minLength: s.maxPrograms, maxLength: s.maxPrograms }),
     extra: fc.array(fc.record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { maxLength: 3 }),
+    // null first, with cross shrinking: a tail the mismatch does not need shrinks away
+    history: s.historyFreq === 0
+      ? fc.constant(null)
+      : fc.oneof(
+        { withCrossShrink: true },
+        { arbitrary: fc.constant(null), weight: s.historyFreq - 1 },
+        { arbitrary: fc.record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }) }), weight: 1 },
+      ),
     breaks,
   });
   return plan.map(({ structs: { inner, pointees }, bad, slots: [first, second], ...rest }) => {
@@ -153,6 +164,9 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent): Scen
   const schedule: ScheduleStep[] = [
     ...programs.map((p, i) => ({ program: p.name, cpu: plan.base[i]?.cpu ?? 0, repeat: plan.base[i]?.repeat ?? 1 })),
     ...plan.extra.map((x) => ({ program: programs[x.prog % programs.length]?.name ?? 'p0', cpu: x.cpu, repeat: x.repeat })),
+    // after the grace period, the first run's allocation refills its CPU's cache with what earlier runs dropped
+    // (bpf_mem_alloc's alloc_bulk) and the second run's allocation gets it
+    ...(plan.history === null ? [] : [{ grace_period: true } as const, { program: programs[plan.history.prog % programs.length]?.name ?? 'p0', cpu: plan.history.cpu, repeat: 2 }]),
   ];
   return { id: GENERATED_ID, description: describe(intent, programs, slots, notes), origin: null, intent, structs, slots, globals, programs, schedule };
 }

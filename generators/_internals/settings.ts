@@ -18,10 +18,22 @@ export interface ScenarioShapeConstraints {
   readonly nrCpus?: number;
   /** fast-check size of the program list and of each program's choice list. @defaultValue fast-check's baseSize */
   readonly size?: fc.SizeForArbitrary;
+  /**
+   * About 1 scenario in `historyFreq` ends its schedule with a history tail: an RCU grace period, then one program run
+   * twice on one CPU, so that what it allocates may be what an earlier run dropped (history-dependent bugs such as
+   * percpu_obj_new_uncleared). A grace period costs the harness two synchronize_rcu() (16–35 ms on the host), so the
+   * tail is rare by default. 0: never. @defaultValue 128
+   */
+  readonly historyFreq?: number;
 }
 
 function positive(api: string, name: string, n: number): number {
   if (!Number.isInteger(n) || n < 1) throw new Error(`${api}: ${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
+function nonNegative(api: string, name: string, n: number): number {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${api}: ${name} must be a non-negative integer, got ${n}`);
   return n;
 }
 
@@ -36,5 +48,6 @@ export function resolveSettings(api: string, c: ScenarioShapeConstraints): Scena
     maxOps: positive(api, 'maxOps', c.maxOps ?? 24),
     nrCpus: positive(api, 'nrCpus', c.nrCpus ?? 2),
     size: c.size,
+    historyFreq: nonNegative(api, 'historyFreq', c.historyFreq ?? 128),
   };
 }

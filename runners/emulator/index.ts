@@ -83,6 +83,8 @@ function runSchedule(machine: Machine | null, s: Scenario, accepted: ReadonlySet
   const splats: Splat[] = [];
   const names = s.globals.map((g) => g.name);
   for (const [step, st] of s.schedule.entries()) {
+    // the machine ends an RCU grace period after every run (Machine.run), so an explicit one adds nothing
+    if ('grace_period' in st) continue;
     if (!execute || machine === null) { notRun.push({ program: st.program, reason: 'verify only' }); continue; }
     if (splats.length > 0) { notRun.push({ program: st.program, reason: 'an earlier run oopsed' }); continue; }
     if (!accepted.has(st.program)) { notRun.push({ program: st.program, reason: 'not loaded (rejected)' }); continue; }
@@ -130,7 +132,7 @@ export function createEmulatorRunner(options: EmulatorRunnerOptions): Runner {
     const v = verifyScenario(obj, s, profile);
     if (v.unsupported !== null) return { ...base, programs: v.programs, error: { code: 'KPTR_EMULATOR_UNSUPPORTED', message: v.unsupported } };
     const accepted = new Set(v.programs.filter((p) => p.verdict === 'accepted').map((p) => p.program));
-    const runs = execute && s.schedule.some((st) => accepted.has(st.program)) ? runSchedule(machine(), s, accepted, true) : runSchedule(null, s, accepted, false);
+    const runs = execute && s.schedule.some((st) => !('grace_period' in st) && accepted.has(st.program)) ? runSchedule(machine(), s, accepted, true) : runSchedule(null, s, accepted, false);
     return { ...base, programs: v.programs, ...runs };
   };
 

@@ -96,8 +96,9 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
       // optimistic about the kernel's verdict: the harness itself never runs a program the kernel rejected
       const gate = hostExecutionGate(s, plan, new Set(s.programs.map((p) => p.name)), kernel.nrCpus);
       const allowed = new Set(gate.filter((g) => g.allowed).map((g) => g.program));
-      runSteps[s.id] = s.schedule.flatMap((st, i) => (allowed.has(st.program) ? [i] : []));
-      const scheduled = new Set(s.schedule.map((st) => st.program));
+      // a grace period is a syscall of the harness's own: it runs wherever a program of the scenario may
+      runSteps[s.id] = s.schedule.flatMap((st, i) => (('grace_period' in st ? allowed.size > 0 : allowed.has(st.program)) ? [i] : []));
+      const scheduled = new Set(s.schedule.flatMap((st) => ('grace_period' in st ? [] : [st.program])));
       gateNotRun.set(
         s.id,
         gate.filter((g) => !g.allowed && scheduled.has(g.program)).map((g) => ({ program: g.program, reason: g.reason })),

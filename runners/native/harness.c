@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <bpf/bpf.h>
@@ -639,8 +640,38 @@ static void run_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const cha
 	}
 }
 
+/* A schedule's grace period, waited for from userspace. bpf_percpu_obj_drop / bpf_obj_drop free through
+ * bpf_mem_free_rcu: the object waits on its CPU's free_by_rcu list for a regular RCU grace period, whose
+ * callback (__free_by_rcu) moves it to free_by_rcu_ttrace, where the next refill of that CPU's cache
+ * (alloc_bulk) takes it back, bytes kept, until an RCU tasks trace grace period returns it to the slab.
+ * membarrier(MEMBARRIER_CMD_GLOBAL) is synchronize_rcu(). That returns when the grace period has ended, and
+ * on kernels that wake it from the grace-period kthread (rcu_normal_wake_from_gp) possibly before the CPU
+ * that queued __free_by_rcu has invoked it; that CPU invokes its ready callbacks at its next tick, and a
+ * second grace period takes more than a tick. Two in a row, then: what is dropped before is reusable after. */
+static void grace_period_line(const char *scenario)
+{
+	if (attached_scenario && strcmp(attached_scenario, scenario) != 0)
+		detach_tracing();
+	mark_scenario(scenario);
+	long long t0 = now_ns();
+	int err = 0;
+	for (int i = 0; i < 2 && !err; i++)
+		if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0)
+			err = errno;
+	fputs("{\"ev\":\"grace_period\",\"scenario\":", out);
+	json_str(scenario);
+	fputs(",\"err\":", out);
+	if (err)
+		json_str(errno_name(err));
+	else
+		fputs("null", out);
+	fprintf(out, ",\"ns\":%lld", now_ns() - t0);
+	ev_end();
+}
+
 /* ---------- run command ---------- */
 
+/* `run` lines, and `grace_period` lines (prog NULL) */
 struct run_line {
 	char *scenario, *prog;
 	int cpu, repeat;
@@ -771,6 +802,9 @@ static int cmd_run(int argc, char **argv)
 		} else if (strcmp(w[0], "run") == 0 && nw == 5) {
 			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
 			runs[nruns++] = (struct run_line){ w[1], w[2], atoi(w[3]), atoi(w[4]) };
+		} else if (strcmp(w[0], "grace_period") == 0 && nw == 2) {
+			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
+			runs[nruns++] = (struct run_line){ w[1], NULL, 0, 0 };
 		} else {
 			die("%s:%d: bad plan line: %s", plan_path, lineno, w[0]);
 		}
@@ -833,13 +867,17 @@ static int cmd_run(int argc, char **argv)
 
 	bool tracing_runs = false;
 	for (int i = 0; i < nruns && obj_ok; i++) {
-		struct bpf_program *rp = bpf_object__find_program_by_name(obj, runs[i].prog);
+		struct bpf_program *rp = runs[i].prog ? bpf_object__find_program_by_name(obj, runs[i].prog) : NULL;
 		tracing_runs |= rp && is_tracing(bpf_program__type(rp));
 	}
 	if (tracing_runs)
 		attach_anchor();
-	for (int i = 0; i < nruns; i++)
-		run_line(obj, obj_ok, nr_cpus, runs[i].scenario, runs[i].prog, runs[i].cpu, runs[i].repeat);
+	for (int i = 0; i < nruns; i++) {
+		if (!runs[i].prog)
+			grace_period_line(runs[i].scenario);
+		else
+			run_line(obj, obj_ok, nr_cpus, runs[i].scenario, runs[i].prog, runs[i].cpu, runs[i].repeat);
+	}
 	detach_tracing();
 	detach_anchor();
 	mark_scenario(NULL);

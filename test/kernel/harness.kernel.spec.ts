@@ -7,7 +7,7 @@ import { bpfClangArgs, CLANG, compileBpf } from '../../runners/codegen/compileBp
 import { emitBatch } from '../../runners/codegen/emit.ts';
 import { parseHarnessOutput, writePlan } from '../../runners/harnessProtocol.ts';
 import { DEFAULT_HARNESS_PATH, probeHost } from '../../runners/host/probe.ts';
-import { loadSpec } from '../../specs/load.ts';
+import { loadScenarioFile, loadSpec } from '../../specs/load.ts';
 import type { KernelInfo } from '../../types/index.ts';
 import { hostSession, probeOf } from '../helpers/hostSession.ts';
 import { needs } from '../helpers/needs.ts';
@@ -140,5 +140,26 @@ describe('harness probe', () => {
     expect(p.prog_types.fentry?.ok).toBe(false);
     expect(p.prog_types.fentry?.reason).toMatch(/^(load|attach|test_run): E[A-Z]+$/);
     expect(p.prog_types['fentry.s']?.ok).toBe(false);
+  });
+});
+
+describe('harness run with grace-period steps', () => {
+  it('should wait for each grace period between the runs, in plan order, and report how long it took', async (ctx) => {
+    await needs(ctx, 'kernel');
+    await needs(ctx, 'clang');
+    const puc = loadScenarioFile(join(import.meta.dirname, '../../specs/regressions/percpu_obj_new_uncleared.yaml'));
+    const object = await compileBpf(emitBatch([puc]).source, work, 'grace');
+    const { events, text } = await runHarness(object, writePlan({ scenarios: [puc], runSteps: { puc: [0, 1, 2, 3, 4] } }));
+    const order = events.filter((e) => e.ev === 'run' || e.ev === 'grace_period').map((e) => (e.ev === 'run' ? `${String(e.prog)}#${String(e.iter)}` : 'gp'));
+    expect(order).toEqual(['puc_dirty#0', 'gp', 'puc_dirty#0', 'gp', 'puc_fresh#0', 'puc_fresh#1']);
+    for (const gp of events.filter((e) => e.ev === 'grace_period')) {
+      expect(gp).toMatchObject({ scenario: 'puc', err: null });
+      // two synchronize_rcu(): never free on an SMP kernel
+      expect(gp.ns).toBeGreaterThan(0);
+    }
+    const kernel: KernelInfo = { release: String(events[0]?.release), version: '', nrCpus: Number(events[0]?.nr_cpus), machine: 'host' };
+    const [o] = parseHarnessOutput(text, [puc], 'host', kernel);
+    expect(o?.error).toBeNull();
+    expect(o?.runs.map((r) => r.step)).toEqual([0, 2, 4, 4]);
   });
 });

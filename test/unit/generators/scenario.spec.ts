@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { scenario } from '../../../generators/scenario.ts';
+import { generateValues, shrinkBatched } from '../../../reports/shrink.ts';
 import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.ts';
 import type { Op, Scenario } from '../../../types/index.ts';
 import { scenarioProblems } from './wellFormed.ts';
@@ -85,5 +86,54 @@ describe('scenario()', () => {
     expect(size(small)).toBeLessThanOrEqual(8); // lookup, new, if(return), xchg, if(drop), sum
     expect(size(small)).toBeLessThan(size(first));
     expect(scenarioProblems(small, 2)).toEqual([]);
+  });
+});
+
+describe('scenario() history tails', () => {
+  const gracePeriods = (s: Scenario): number => s.schedule.filter((x) => 'grace_period' in x).length;
+
+  it('should end every schedule with a grace period and one program run twice when historyFreq is 1', () => {
+    fc.assert(fc.property(scenario({ historyFreq: 1 }), (s) => {
+      const [gp, run] = s.schedule.slice(-2);
+      expect(gp).toEqual({ grace_period: true });
+      expect(run && !('grace_period' in run) && run.repeat).toBe(2);
+      expect(s.programs.map((p) => p.name)).toContain(run && !('grace_period' in run) ? run.program : null);
+      expect(gracePeriods(s)).toBe(1);
+      expect(parseScenario(JSON.parse(JSON.stringify(s)), 'gen')).toEqual(s);
+      expect(checkScenarioRefs(s)).toEqual([]);
+    }), { seed: SEED, numRuns: 200 });
+  });
+
+  it('should add the tail to about 1 scenario in 128 by default, and never with historyFreq 0', () => {
+    const count = (c: Parameters<typeof scenario>[0]): number => fc.sample(scenario(c), { seed: SEED, numRuns: 1280 }).filter((s) => gracePeriods(s) > 0).length;
+    const byDefault = count({});
+    expect(byDefault).toBeGreaterThan(2);
+    expect(byDefault).toBeLessThan(25);
+    expect(count({ historyFreq: 0 })).toBe(0);
+  });
+
+  it('should refuse a negative historyFreq', () => {
+    expect(() => scenario({ historyFreq: -1 })).toThrow('scenario: historyFreq must be a non-negative integer, got -1');
+  });
+
+  it('should shrink within the tail: kept when the failure needs the grace period, gone when it does not', async () => {
+    const arb = scenario({ mode: 'valid', historyFreq: 2, maxOps: 30, size: 'max' });
+    const values = [...generateValues(arb, SEED, 400)];
+    const tailAllocates = (s: Scenario): boolean => {
+      const last = s.schedule.at(-1);
+      const p = last && !('grace_period' in last) ? s.programs.find((x) => x.name === last.program) : undefined;
+      return gracePeriods(s) > 0 && p !== undefined && allOps(p.ops).some((o) => o.op === 'new' && o.percpu);
+    };
+    const needsTail = values.find((v) => tailAllocates(v.value_) && opsOf(v.value_).length > 12)!;
+    const opts = { batchSize: 16, maxSteps: 500, maxChecks: 20_000, maxRounds: 2_000 };
+    const kept = await shrinkBatched(arb, needsTail, async (cs) => cs.map(tailAllocates), opts);
+    expect(tailAllocates(kept.value)).toBe(true);
+    expect(kept.value.schedule.slice(-2)[0]).toEqual({ grace_period: true });
+    expect(opsOf(kept.value).length).toBeLessThan(opsOf(needsTail.value_).length);
+    const hasSum = (s: Scenario): boolean => opsOf(s).some((o) => o.op === 'sum');
+    const withTail = values.find((v) => gracePeriods(v.value_) > 0 && hasSum(v.value_))!;
+    const gone = await shrinkBatched(arb, withTail, async (cs) => cs.map(hasSum), opts);
+    expect(hasSum(gone.value)).toBe(true);
+    expect(gracePeriods(gone.value)).toBe(0);
   });
 });

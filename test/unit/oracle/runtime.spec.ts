@@ -1,5 +1,6 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadSpec } from '../../../specs/load.ts';
+import { loadScenarioFile, loadSpec } from '../../../specs/load.ts';
 import { predict } from '../../../oracle/predict.ts';
 import type { MapType, Op, ProgType, Scenario, ScheduleStep } from '../../../types/index.ts';
 import { ARRAY_SLOT, prog, scenario } from './fixtures/build.ts';
@@ -95,5 +96,28 @@ describe('runtime model', () => {
     // tc: the direct deref is refused, so the step does not run
     expect(predict(s('tc'), { version: '6.18.44', nrCpus: 2, divergences: [] }, spec).steps.map((x) => x.program)).toEqual(['st']);
     expect(predict(s('fentry.s'), { version: '6.12.117', nrCpus: 2, divergences: [] }, spec).steps.at(-1)?.retval).toBeNull();
+  });
+});
+
+describe('runtime prediction of grace-period steps', () => {
+  const puc = loadScenarioFile(fileURLToPath(new URL('../../../specs/regressions/percpu_obj_new_uncleared.yaml', import.meta.url)));
+
+  it('should run nothing for a grace period, count it in the step indexes, and still expect a new object to read 0', () => {
+    const p = predict(puc, { version: '6.18.44', nrCpus: 2, divergences: [] }, spec);
+    expect(p.steps.map((s) => [s.step, s.iteration, s.program, s.globals.puc_seen, s.zeroFilled])).toEqual([
+      [0, 0, 'puc_dirty', '0', []],
+      [2, 0, 'puc_dirty', '0', []],
+      [4, 0, 'puc_fresh', '0', ['puc_seen']],
+      [4, 1, 'puc_fresh', '0', ['puc_seen']],
+    ]);
+    expect(p.wellFormed).toBe(true);
+    // the value divergence applies by its range (>=6.7)
+    expect(p.divergences.map((d) => d.divergenceId)).toEqual(['percpu_obj_new_uncleared']);
+  });
+
+  it('should predict the same runs with the grace periods taken out (a correct kernel never hands out dropped bytes)', () => {
+    const without: Scenario = { ...puc, schedule: puc.schedule.filter((s) => !('grace_period' in s)) };
+    const values = (s: Scenario) => predict(s, { version: '6.18.44', nrCpus: 2, divergences: [] }, spec).steps.map(({ step: _, ...rest }) => rest);
+    expect(values(without)).toEqual(values(puc));
   });
 });

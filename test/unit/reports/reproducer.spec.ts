@@ -70,7 +70,7 @@ describe('writeFinding', () => {
     const ref = await writeFinding(outDir, sampleFinding());
     const dir = join(outDir, ref.dir);
     const check = await readFile(join(dir, 'repro_check.c'), 'utf8');
-    expect(check).toContain('{ "rp1_sum_it", 1, 1, 1, 1, 0 },');
+    expect(check).toContain('{ "rp1_sum_it", 1, 1, 1, 1, 0, 0 },');
     expect(check).toContain('{ 2, "rp1_sum", "10" },');
     const r = await execa('gcc', ['-O2', '-Wall', 'repro_check.c', '-o', 'repro_check', '-static', '-lbpf', '-lelf', '-lz'], { cwd: dir });
     expect(r.stderr).toBe('');

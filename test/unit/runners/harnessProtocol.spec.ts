@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseHarnessOutput, rejectionSummary, writePlan } from '../../../runners/harnessProtocol.ts';
+import { loadScenarioFile } from '../../../specs/load.ts';
 import type { KernelInfo } from '../../../types/index.ts';
 import { leakNew, percpuAllocArray, xchgObjNewIntoPercpu } from '../../kernel/scenarios.ts';
 
@@ -113,5 +115,47 @@ describe('rejectionSummary', () => {
       "load p (tc): EINVAL: libbpf: extern (func ksym) 'bpf_percpu_obj_new_impl': not found in kernel or module BTFs",
     );
     expect(rejectionSummary('p', 'tc', 'EPERM', '')).toBe('load p (tc): EPERM');
+  });
+});
+
+describe('grace-period steps in the harness protocol', () => {
+  const puc = loadScenarioFile(fileURLToPath(new URL('../../../specs/regressions/percpu_obj_new_uncleared.yaml', import.meta.url)));
+
+  it('should write a grace_period line where the schedule has one, between the run lines', () => {
+    const runLines = writePlan({ scenarios: [puc], runSteps: { puc: [0, 1, 2, 3, 4] } }).split('\n').filter((l) => /^(run|grace_period) /.test(l));
+    expect(runLines).toEqual(['run puc puc_dirty 0 1', 'grace_period puc', 'run puc puc_dirty 0 1', 'grace_period puc', 'run puc puc_fresh 0 2']);
+  });
+
+  it('should give the runs after a grace_period event the schedule indexes that count the grace periods', () => {
+    const run = (prog: string, iter: number, seen: string): string =>
+      JSON.stringify({ ev: 'run', scenario: 'puc', prog, cpu: 0, iter, err: null, retval: 0, ns: 1, globals: { puc_seen: seen } });
+    const gp = JSON.stringify({ ev: 'grace_period', scenario: 'puc', err: null, ns: 16_000_000 });
+    const text = [
+      JSON.stringify({ ev: 'kernel', release: kernel.release, nr_cpus: 2 }),
+      JSON.stringify({ ev: 'load', prog: 'puc_dirty', verdict: 'accepted', ns: 1 }),
+      JSON.stringify({ ev: 'load', prog: 'puc_fresh', verdict: 'accepted', ns: 1 }),
+      run('puc_dirty', 0, '0'), gp, run('puc_dirty', 0, '0'), gp, run('puc_fresh', 0, '21'), run('puc_fresh', 1, '21'),
+      JSON.stringify({ ev: 'done' }),
+    ].join('\n');
+    const [o] = parseHarnessOutput(text, [puc], 'host', kernel);
+    expect(o?.error).toBeNull();
+    expect(o?.runs.map((r) => [r.step, r.iteration, r.program, r.globals.puc_seen])).toEqual([
+      [0, 0, 'puc_dirty', '0'], [2, 0, 'puc_dirty', '0'], [4, 0, 'puc_fresh', '21'], [4, 1, 'puc_fresh', '21'],
+    ]);
+  });
+});
+
+describe('a grace period the harness could not wait for', () => {
+  it('should make the scenario a runner error naming the errno, not a result', () => {
+    const puc = loadScenarioFile(fileURLToPath(new URL('../../../specs/regressions/percpu_obj_new_uncleared.yaml', import.meta.url)));
+    const text = [
+      JSON.stringify({ ev: 'load', prog: 'puc_dirty', verdict: 'accepted', ns: 1 }),
+      JSON.stringify({ ev: 'load', prog: 'puc_fresh', verdict: 'accepted', ns: 1 }),
+      JSON.stringify({ ev: 'grace_period', scenario: 'puc', err: 'EINVAL', ns: 1 }),
+      JSON.stringify({ ev: 'done' }),
+    ].join('\n');
+    const [o] = parseHarnessOutput(text, [puc], 'host', kernel);
+    expect(o?.error?.code).toBe('KPTR_GRACE_PERIOD_FAILED');
+    expect(o?.error?.message).toContain('failed with EINVAL');
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { matchSchema } from '../../../specs/matchSchema.ts';
-import { parseScenario } from '../../../specs/scenarioSchema.ts';
+import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.ts';
 import { ShapeError } from '../../../specs/shape.ts';
 import { FEATURE_NAMES, MAP_TYPES, MESSAGE_PARAMS, OP_KINDS, PROG_TYPES, SCALAR_CTYPES } from '../../../specs/vocabulary.ts';
 import { bpfClangArgs, CLANG } from '../../../runners/codegen/compileBpf.ts';
@@ -96,8 +96,37 @@ describe('scenario limits', () => {
     const s = minimal();
     s.programs[0].ops[1].then[0].value = '18446744073709551615';
     s.schedule[0] = { program: 'p0', cpu: 4095, repeat: 1000 };
-    expect(parseScenario(s, 'x').schedule[0]!.repeat).toBe(1000);
+    expect(parseScenario(s, 'x').schedule[0]).toEqual({ program: 'p0', cpu: 4095, repeat: 1000 });
     expect(parseScenario({ ...minimal(), programs: [{ ...minimal().programs[0], ops: [{ op: 'write', ptr: 'v', field: 'c', value: '-9223372036854775808' }] }] }, 'x')).toBeTruthy();
+  });
+});
+
+describe('grace-period schedule steps', () => {
+  it('should take { grace_period: true } between run steps, and no program has to match it', () => {
+    const s = minimal();
+    s.schedule = [s.schedule[0], { grace_period: true }, { ...s.schedule[0], repeat: 2 }];
+    const parsed = parseScenario(s, 'x');
+    expect(parsed.schedule[1]).toEqual({ grace_period: true });
+    expect(checkScenarioRefs(parsed)).toEqual([]);
+  });
+
+  it.each<[string, unknown, string]>([
+    ['grace_period false', { grace_period: false }, 'schedule[1].grace_period: expected true, got boolean false'],
+    ['grace_period as a string', { grace_period: 'yes' }, 'schedule[1].grace_period: expected true, got string "yes"'],
+    ['a grace period with a cpu', { grace_period: true, cpu: 0 }, 'schedule[1].cpu: expected no such key (allowed: grace_period), got number 0'],
+    ['a run step with a grace_period key', { program: 'p0', cpu: 0, repeat: 1, grace: true }, 'schedule[1].grace: expected no such key (allowed: program, cpu, repeat), got boolean true'],
+  ])('should refuse %s with one line naming the key', (_what, step, message) => {
+    expect(refused((s) => { s.schedule.push(step); })).toBe(`x.yaml: ${message}`);
+  });
+
+  it('should let a schedule hold at most 64 grace periods (each costs the runner two synchronize_rcu)', () => {
+    const withGracePeriods = (n: number): unknown => {
+      const s = minimal();
+      s.schedule = [s.schedule[0], ...Array.from({ length: n }, () => ({ grace_period: true }))];
+      return s;
+    };
+    expect(checkScenarioRefs(parseScenario(withGracePeriods(64), 'x'))).toEqual([]);
+    expect(checkScenarioRefs(parseScenario(withGracePeriods(65), 'x'))).toEqual(['schedule: 65 grace_period steps, at most 64 allowed']);
   });
 });
 
