@@ -19,7 +19,7 @@ export function withoutPrograms(s: Scenario, drop: ReadonlySet<string>): Scenari
     ...s,
     programs,
     globals: s.globals.filter((g) => written.has(g.name)),
-    schedule: s.schedule.filter((x) => !drop.has(x.program)),
+    schedule: s.schedule.filter((x) => 'grace_period' in x || !drop.has(x.program)),
   };
 }
 
