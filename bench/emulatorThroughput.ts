@@ -41,7 +41,7 @@ export function emulateJobs(jobs: readonly EmulatorJob[], nrCpus: number): Emula
 export function emulatorJobs(scenarios: readonly Scenario[], maxPerBatch: number): EmulatorJob[] {
   return packBatches(scenarios, maxPerBatch).map((b) => ({
     bytes: writeObject(b),
-    steps: b.flatMap((s) => s.schedule.map((st) => ({ ...st, globals: s.globals.map((g) => g.name) }))),
+    steps: b.flatMap((s) => s.schedule.flatMap((st) => ('mapOp' in st ? [] : [{ ...st, globals: s.globals.map((g) => g.name) }]))),
   }));
 }
 

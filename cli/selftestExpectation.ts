@@ -33,7 +33,7 @@ export function expectationFromCase(c: SelftestCase, oracle: Prediction, spec: S
   });
   const accepted = new Set(programs.filter((p) => p.verdict === 'accepted').map((p) => p.program));
   const runs = c.scenario.schedule.flatMap((s, step) =>
-    Array.from({ length: s.repeat }, (_, iteration) => ({ step, iteration, program: s.program })),
+    'mapOp' in s ? [] : Array.from({ length: s.repeat }, (_, iteration) => ({ step, iteration, program: s.program })),
   ).filter((r) => accepted.has(r.program));
   const steps: StepPrediction[] = runs.map((r, i) => ({
     ...r,

@@ -54,16 +54,17 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       }
     }
   }
-  const steps = runSchedule(scenario, accepted, kernel.nrCpus);
+  const { steps, mapOps } = runSchedule(scenario, accepted, kernel.nrCpus, spec.mapOps);
   divergences.push(...valueHits(steps, spec, kernel));
   const allAccepted = accepted.size === scenario.programs.length;
-  const cpusInRange = scenario.schedule.every((s) => s.cpu < kernel.nrCpus);
+  const cpusInRange = scenario.schedule.every((s) => 'mapOp' in s || s.cpu < kernel.nrCpus);
   return {
     scenarioId: scenario.id,
     kernelVersion: kernel.version,
     nrCpus: kernel.nrCpus,
     programs,
     steps,
+    mapOps,
     divergences,
     rulesHit: [...rulesHit].sort(),
     wellFormed: clean && allAccepted && cpusInRange && !hostUnsafe && scenario.intent.kind === 'valid',

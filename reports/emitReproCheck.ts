@@ -10,7 +10,8 @@ import type { Prediction, Scenario } from '../types/index.ts';
 export function emitReproCheck(scenario: Scenario, prediction: Prediction, title: string): string {
   const programs = [...new Set(prediction.steps.map((s) => s.program))];
   const steps = prediction.steps.map((s) => {
-    const cpu = scenario.schedule[s.step]?.cpu ?? 0;
+    const st = scenario.schedule[s.step];
+    const cpu = st !== undefined && 'cpu' in st ? st.cpu : 0;
     return `\t{ ${cString(s.program)}, ${s.step}, ${s.iteration}, ${cpu}, ${s.retval === null ? 0 : 1}, ${s.retval ?? 0} },`;
   });
   const globals = prediction.steps.flatMap((s, i) =>

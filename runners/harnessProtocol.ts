@@ -1,5 +1,8 @@
 import type {
   KernelInfo,
+  MapOpKind,
+  MapOpResult,
+  MapUpdateFlag,
   NotRun,
   Observation,
   ProgramObservation,
@@ -15,6 +18,12 @@ import { scenarioKfuncs } from './codegen/scenarioKfuncs.ts';
  * The text side of the native harness protocol (ARCHITECTURE.md, "The harness protocol"): the plan we write and the
  * JSON lines we read back. Pure: no files, no processes; the host and VM runners share it.
  */
+
+/** NotRun.program of a scenario's userspace map operations that a runner held back. */
+export const MAP_OPS_NOT_RUN = '(userspace map operations)';
+
+/** bpf_map_update_elem's flags (include/uapi/linux/bpf.h) */
+const UPDATE_FLAGS: Readonly<Record<MapUpdateFlag, number>> = { BPF_ANY: 0, BPF_NOEXIST: 1, BPF_EXIST: 2 };
 
 /** One object's worth of work: the scenarios compiled into it and, per scenario, the schedule steps allowed to execute. */
 export interface PlanBatch {
@@ -42,7 +51,10 @@ export function writePlan(batch: PlanBatch): string {
   for (const s of batch.scenarios) {
     for (const i of batch.runSteps[s.id] ?? []) {
       const step = s.schedule[i];
-      if (step) lines.push(`run ${s.id} ${step.program} ${step.cpu} ${step.repeat}`);
+      if (step === undefined) continue;
+      if (!('mapOp' in step)) lines.push(`run ${s.id} ${step.program} ${step.cpu} ${step.repeat}`);
+      else if (step.mapOp === 'update') lines.push(`mapop ${s.id} ${i} ${step.slot} update ${step.key} ${UPDATE_FLAGS[step.flags]} ${BigInt.asUintN(64, BigInt(step.sum))}`);
+      else lines.push(`mapop ${s.id} ${i} ${step.slot} ${step.mapOp} ${step.key} 0 0`);
     }
   }
   return lines.map((l) => `${l}\n`).join('');
@@ -74,6 +86,7 @@ type HarnessEvent =
       globals: Record<string, string | null>;
     }
   | { ev: 'skip'; scenario: string; prog: string; reason: string }
+  | { ev: 'mapop'; scenario: string; step: number; op: MapOpKind; err: string | null; value: string[][] | null }
   | { ev: 'done' };
 
 /** JSON lines of the harness; a torn last line (the harness died while writing) is dropped. */
@@ -115,6 +128,7 @@ export function rejectionSummary(program: string, progType: ProgType, errnoName:
 interface Collected {
   programs: ProgramObservation[];
   runs: RunObservation[];
+  mapOps: MapOpResult[];
   notRun: NotRun[];
   /** next schedule index a run/skip event may belong to */
   cursor: number;
@@ -126,7 +140,7 @@ interface Collected {
 function nextStep(s: Scenario, from: number, program: string, cpu: number | null): number {
   for (let i = from; i < s.schedule.length; i++) {
     const st = s.schedule[i];
-    if (st && st.program === program && (cpu === null || st.cpu === cpu)) return i;
+    if (st && !('mapOp' in st) && st.program === program && (cpu === null || st.cpu === cpu)) return i;
   }
   return -1;
 }
@@ -151,7 +165,7 @@ export function parseHarnessOutput(
   const programOwner = new Map<string, Scenario>();
   for (const s of scenarios) for (const p of s.programs) programOwner.set(p.name, s);
   const byId = new Map<string, Collected>(
-    scenarios.map((s) => [s.id, { programs: [], runs: [], notRun: [], cursor: 0, step: -1 }]),
+    scenarios.map((s) => [s.id, { programs: [], runs: [], mapOps: [], notRun: [], cursor: 0, step: -1 }]),
   );
   let done = false;
   let lastActive = -1;
@@ -177,6 +191,15 @@ export function parseHarnessOutput(
               loadNs: e.ns,
             },
       );
+    }
+    if (e.ev === 'mapop') {
+      const idx = scenarios.findIndex((s) => s.id === e.scenario);
+      const c = byId.get(e.scenario);
+      if (idx < 0 || !c) continue;
+      lastActive = Math.max(lastActive, idx);
+      c.mapOps.push({ step: e.step, mapOp: e.op, err: e.err, value: e.value });
+      c.cursor = Math.max(c.cursor, e.step + 1);
+      continue;
     }
     if (e.ev === 'run' || e.ev === 'skip') {
       const idx = scenarios.findIndex((s) => s.id === e.scenario);
@@ -227,6 +250,7 @@ export function parseHarnessOutput(
           },
       programs: c.programs,
       runs: c.runs,
+      mapOps: c.mapOps,
       notRun: c.notRun,
       splats: [],
     };

@@ -7,3 +7,4 @@ export type * from './plan.ts';
 export type * from './spec.ts';
 export type * from './prediction.ts';
 export type * from './result.ts';
+export type * from './mapOp.ts';

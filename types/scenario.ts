@@ -1,3 +1,5 @@
+import type { MapOpStep } from './mapOp.ts';
+
 /**
  * Scenario: one self-contained BPF test case (structs, kptr slots, programs, a run schedule).
  * Plain, serialisable data: readonly objects, unions tagged by a literal field, `null` rather than `undefined`.
@@ -113,11 +115,14 @@ export interface GlobalVar {
 }
 
 /** Run `program` `repeat` times with BPF_PROG_TEST_RUN, the calling thread pinned to `cpu`. */
-export interface ScheduleStep {
+export interface RunStep {
   readonly program: string;
   readonly cpu: number;
   readonly repeat: number;
 }
+
+/** One step of the schedule: program runs, or a userspace map operation (types/mapOp.ts). */
+export type ScheduleStep = RunStep | MapOpStep;
 
 /** Why the scenario exists: a program meant to be valid, or one that breaks exactly one spec rule on purpose. */
 export type Intent =

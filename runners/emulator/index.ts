@@ -15,11 +15,15 @@ import { verifierProgram } from '../../emulator/verifier/fromLoader.ts';
 import { type Profile, type ProfileName, loadProfile } from '../../emulator/verifier/profile.ts';
 import { verifyProgram } from '../../emulator/verifier/verify.ts';
 import { parseKernelVersion } from '../../specs/versionRange.ts';
-import type { KernelInfo, NotRun, Observation, ProgramObservation, RunnerCapabilities, RunObservation, Scenario, Splat } from '../../types/index.ts';
+import { E2BIG, EEXIST, EINVAL, ENOENT, ENOTSUPP } from '../../emulator/machine/MapStore.ts';
+import { SLOT_VALUE_SUM_OFF } from '../../cabi/slotMap.ts';
+import type {
+  KernelInfo, MapOpResult, MapOpStep, NotRun, Observation, ProgramObservation, RunnerCapabilities, RunObservation, Scenario, Splat,
+} from '../../types/index.ts';
 import { buildObject, type Codegen } from '../buildObject.ts';
 import { scenarioKfuncs } from '../codegen/scenarioKfuncs.ts';
 import { packBatches } from '../codegen/packBatches.ts';
-import { rejectionSummary } from '../harnessProtocol.ts';
+import { MAP_OPS_NOT_RUN, rejectionSummary } from '../harnessProtocol.ts';
 import { writeObject } from '../object/writeObject.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
 
@@ -63,13 +67,43 @@ export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile
   return { programs, unsupported: null };
 }
 
+/** errno names of what MapStore returns (the harness prints the kernel's own) */
+const MAP_ERRNO_NAMES: Readonly<Record<number, string>> = { [ENOENT]: 'ENOENT', [E2BIG]: 'E2BIG', [EEXIST]: 'EEXIST', [EINVAL]: 'EINVAL', [ENOTSUPP]: 'ENOTSUPP' };
+const UPDATE_FLAGS = { BPF_ANY: 0, BPF_NOEXIST: 1, BPF_EXIST: 2 } as const;
+
+/** One userspace map operation on the machine, with the value the harness would pass and the words it would print. */
+function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, st: MapOpStep, step: number): MapOpResult {
+  const spec = obj.maps.find((m) => m.name === st.slot && m.internal === null);
+  const copies = spec?.type === 'percpu_array' || spec?.type === 'percpu_hash' ? machine.nrCpus : 1;
+  const stride = ((spec?.valueSize ?? 0) + 7) & ~7;
+  const value = new Uint8Array(stride * copies);
+  const view = new DataView(value.buffer);
+  if (st.mapOp === 'update') for (let c = 0; c < copies; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, BigInt.asUintN(64, BigInt(st.sum)), true);
+  const r = machine.mapElem(st.slot, st.mapOp, st.key, value, st.mapOp === 'update' ? UPDATE_FLAGS[st.flags] : 0);
+  const err = r.errno === 0 ? null : (MAP_ERRNO_NAMES[r.errno] ?? `errno ${r.errno}`);
+  const out = r.value;
+  if (out === null) return { step, mapOp: st.mapOp, err, value: null };
+  const words = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const value_ = Array.from({ length: out.byteLength / stride }, (_, c) =>
+    Array.from({ length: stride / 8 }, (_, w) => words.getBigUint64(c * stride + w * 8, true).toString()));
+  return { step, mapOp: st.mapOp, err, value: value_ };
+}
+
 /** The schedule of one scenario on the machine: accepted programs only; a fault ends the scenario like an Oops. */
-function runSchedule(machine: Machine | null, s: Scenario, accepted: ReadonlySet<string>, execute: boolean): { runs: RunObservation[]; notRun: NotRun[]; splats: Splat[] } {
+function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, accepted: ReadonlySet<string>, execute: boolean): { runs: RunObservation[]; mapOps: MapOpResult[]; notRun: NotRun[]; splats: Splat[] } {
   const runs: RunObservation[] = [];
+  const mapOps: MapOpResult[] = [];
   const notRun: NotRun[] = [];
   const splats: Splat[] = [];
   const names = s.globals.map((g) => g.name);
   for (const [step, st] of s.schedule.entries()) {
+    if ('mapOp' in st) {
+      const why = !execute || machine === null ? 'verify only' : splats.length > 0 ? 'an earlier run oopsed' : null;
+      if (why !== null) {
+        if (!notRun.some((n) => n.program === MAP_OPS_NOT_RUN)) notRun.push({ program: MAP_OPS_NOT_RUN, reason: why });
+      } else mapOps.push(mapOpOnMachine(machine!, obj, st, step));
+      continue;
+    }
     if (!execute || machine === null) { notRun.push({ program: st.program, reason: 'verify only' }); continue; }
     if (splats.length > 0) { notRun.push({ program: st.program, reason: 'an earlier run oopsed' }); continue; }
     if (!accepted.has(st.program)) { notRun.push({ program: st.program, reason: 'not loaded (rejected)' }); continue; }
@@ -88,7 +122,7 @@ function runSchedule(machine: Machine | null, s: Scenario, accepted: ReadonlySet
       runs.push({ step, iteration, program: st.program, cpu: st.cpu, err: null, retval: r.retval, globals, runNs });
     }
   }
-  return { runs, notRun, splats };
+  return { runs, mapOps, notRun, splats };
 }
 
 export function createEmulatorRunner(options: EmulatorRunnerOptions): Runner {
@@ -112,11 +146,11 @@ export function createEmulatorRunner(options: EmulatorRunnerOptions): Runner {
 
   /** One scenario of a loaded object; the machine is the object's (scenarios of one object have disjoint maps, as in the harness). */
   const observe = (obj: BpfObjectSpec, machine: () => Machine, s: Scenario, execute: boolean): Observation => {
-    const base: Observation = { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: null, programs: [], runs: [], notRun: [], splats: [] };
+    const base: Observation = { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: null, programs: [], runs: [], mapOps: [], notRun: [], splats: [] };
     const v = verifyScenario(obj, s, profile);
     if (v.unsupported !== null) return { ...base, programs: v.programs, error: { code: 'KPTR_EMULATOR_UNSUPPORTED', message: v.unsupported } };
     const accepted = new Set(v.programs.filter((p) => p.verdict === 'accepted').map((p) => p.program));
-    const runs = execute && s.schedule.some((st) => accepted.has(st.program)) ? runSchedule(machine(), s, accepted, true) : runSchedule(null, s, accepted, false);
+    const runs = execute && s.schedule.some((st) => 'mapOp' in st || accepted.has(st.program)) ? runSchedule(machine(), obj, s, accepted, true) : runSchedule(null, obj, s, accepted, false);
     return { ...base, programs: v.programs, ...runs };
   };
 
@@ -153,7 +187,7 @@ export function createEmulatorRunner(options: EmulatorRunnerOptions): Runner {
         (one) => observeAll(one, [s], plans)[0]!,
         (e: unknown): Observation => {
           if (!(e instanceof KptrError)) throw e;
-          return { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: { code: e.code, message: e.message }, programs: [], runs: [], notRun: [], splats: [] };
+          return { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: { code: e.code, message: e.message }, programs: [], runs: [], mapOps: [], notRun: [], splats: [] };
         },
       )));
       for (const o of observations) {

@@ -8,12 +8,12 @@ import type { KernelInfo, NotRun, Observation, RunnerCapabilities, RunPlan, Scen
 import { buildObject, type Codegen } from '../buildObject.ts';
 import { packBatches } from '../codegen/packBatches.ts';
 import { startInPool } from '../startInPool.ts';
-import { parseHarnessOutput, writePlan } from '../harnessProtocol.ts';
+import { MAP_OPS_NOT_RUN, parseHarnessOutput, writePlan } from '../harnessProtocol.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
 import { attributeSplats } from './attributeSplats.ts';
 import { KmsgReader } from './KmsgReader.ts';
 import { DEFAULT_HARNESS_PATH, probeHost } from './probe.ts';
-import { hostExecutionGate } from './safety.ts';
+import { hostExecutionGate, hostMapOpGate } from './safety.ts';
 
 export interface HostRunnerOptions {
   /** where .bpf.c, .o, plans and harness output of each batch are written */
@@ -96,12 +96,13 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
       // optimistic about the kernel's verdict: the harness itself never runs a program the kernel rejected
       const gate = hostExecutionGate(s, plan, new Set(s.programs.map((p) => p.name)), kernel.nrCpus);
       const allowed = new Set(gate.filter((g) => g.allowed).map((g) => g.program));
-      runSteps[s.id] = s.schedule.flatMap((st, i) => (allowed.has(st.program) ? [i] : []));
-      const scheduled = new Set(s.schedule.map((st) => st.program));
-      gateNotRun.set(
-        s.id,
-        gate.filter((g) => !g.allowed && scheduled.has(g.program)).map((g) => ({ program: g.program, reason: g.reason })),
-      );
+      const mapOpsRefused = s.schedule.some((st) => 'mapOp' in st) ? hostMapOpGate(s, plan, gate) : null;
+      runSteps[s.id] = s.schedule.flatMap((st, i) => (('mapOp' in st ? mapOpsRefused === null : allowed.has(st.program)) ? [i] : []));
+      const scheduled = new Set(s.schedule.flatMap((st) => ('mapOp' in st ? [] : [st.program])));
+      gateNotRun.set(s.id, [
+        ...gate.filter((g) => !g.allowed && scheduled.has(g.program)).map((g) => ({ program: g.program, reason: g.reason })),
+        ...(mapOpsRefused === null ? [] : [{ program: MAP_OPS_NOT_RUN, reason: `userspace map operations: ${mapOpsRefused}` }]),
+      ]);
     }
     const planFile = join(options.workDir, `${name}.plan`);
     const outFile = join(options.workDir, `${name}.jsonl`);
@@ -200,7 +201,7 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
 }
 
 function empty(s: Scenario, kernel: KernelInfo): Observation {
-  return { scenarioId: s.id, runner: 'host', kernel, skipped: null, error: null, programs: [], runs: [], notRun: [], splats: [] };
+  return { scenarioId: s.id, runner: 'host', kernel, skipped: null, error: null, programs: [], runs: [], mapOps: [], notRun: [], splats: [] };
 }
 
 function skipped(s: Scenario, kernel: KernelInfo, reason: string): Observation {

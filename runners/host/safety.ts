@@ -37,6 +37,26 @@ export function hostExecutionGate(
   });
 }
 
+/**
+ * May the scenario's userspace map operations run on the host? They release what the slots hold, so they need what
+ * a program run needs of the scenario (well-formed, every slot a __percpu_kptr of scalars), and every program of
+ * the schedule allowed by `gate`: then whatever a slot holds came from a run this gate let through. Null when
+ * allowed, else why not.
+ */
+export function hostMapOpGate(scenario: Scenario, plan: RunPlan, gate: readonly HostGateVerdict[]): string | null {
+  const problem = checkScenario(scenario, plan);
+  if (problem !== null) return problem;
+  for (const st of scenario.schedule) {
+    if ('mapOp' in st) {
+      if (scenario.slots.find((x) => x.name === st.slot)?.home.kind !== 'map') return `slot ${st.slot} is not kept in a map`;
+      continue;
+    }
+    const g = gate.find((x) => x.program === st.program);
+    if (g === undefined || !g.allowed) return `program ${st.program} of the schedule may not run here`;
+  }
+  return null;
+}
+
 function checkScenario(s: Scenario, plan: RunPlan): string | null {
   if (!plan.execute) return 'execution not requested (verify only)';
   if (s.intent.kind !== 'valid') return `intent is ${s.intent.kind}, not valid`;

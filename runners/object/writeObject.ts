@@ -1,4 +1,5 @@
 import { memberOffsets, scalarSize, structLayout } from '../../cabi/structLayout.ts';
+import { SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
 import type { MapType, ProgType, ScalarCType, Scenario, Slot, StructMember } from '../../types/index.ts';
 import { batchLicense } from '../codegen/emit.ts';
 import { PROGRAM_SECTIONS } from '../codegen/emitProgram.ts';
@@ -114,7 +115,7 @@ export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
       ]);
       const def = w.struct('', 32, [
         { name: 'type', type: b.uint(MAP_TYPE[slot.home.mapType]), bitOffset: 0 },
-        { name: 'max_entries', type: b.uint(1), bitOffset: 64 },
+        { name: 'max_entries', type: b.uint(SLOT_MAP_MAX_ENTRIES), bitOffset: 64 },
         { name: 'key', type: w.ptr(b.scalar('int')), bitOffset: 128 },
         { name: 'value', type: w.ptr(elem), bitOffset: 192 },
       ]);

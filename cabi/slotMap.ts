@@ -1,0 +1,9 @@
+/**
+ * The map that holds a map-home slot (ARCHITECTURE.md, "Maps"): `int` key, value `struct <slot>_elem { long sum;
+ * struct T __percpu_kptr *pc; }`, one element. Programs use key 0; key 1 is the one past max_entries.
+ */
+export const SLOT_MAP_MAX_ENTRIES = 1;
+/** byte offsets of the value's members: `sum`, then the kptr field */
+export const SLOT_VALUE_SUM_OFF = 0;
+export const SLOT_VALUE_KPTR_OFF = 8;
+export const SLOT_VALUE_SIZE = 16;
