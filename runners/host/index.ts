@@ -97,7 +97,9 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
       const gate = hostExecutionGate(s, plan, new Set(s.programs.map((p) => p.name)), kernel.nrCpus);
       const allowed = new Set(gate.filter((g) => g.allowed).map((g) => g.program));
       const mapOpsRefused = s.schedule.some((st) => 'mapOp' in st) ? hostMapOpGate(s, plan, gate) : null;
-      runSteps[s.id] = s.schedule.flatMap((st, i) => (('mapOp' in st ? mapOpsRefused === null : allowed.has(st.program)) ? [i] : []));
+      // without its map operations the schedule is another one: what runs after the first is held back too
+      const firstMapOp = mapOpsRefused === null ? s.schedule.length : s.schedule.findIndex((st) => 'mapOp' in st);
+      runSteps[s.id] = s.schedule.flatMap((st, i) => (i < firstMapOp && ('mapOp' in st || allowed.has(st.program)) ? [i] : []));
       const scheduled = new Set(s.schedule.flatMap((st) => ('mapOp' in st ? [] : [st.program])));
       gateNotRun.set(s.id, [
         ...gate.filter((g) => !g.allowed && scheduled.has(g.program)).map((g) => ({ program: g.program, reason: g.reason })),
