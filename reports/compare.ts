@@ -25,7 +25,7 @@ import { explainMismatch, lastErrorLine, matchMessages } from './matchMessages.t
 export function compare(p: Prediction, o: Observation): CaseResult {
   const base = { scenarioId: o.scenarioId, runner: o.runner, kernelRelease: o.kernel.release, rules: p.rulesHit };
   if (o.skipped !== null) {
-    return { ...base, status: 'skip', mismatches: [], skipReason: o.skipped, divergences: [] };
+    return { ...base, status: 'skip', mismatches: [], skipReason: o.skipped, divergences: [], mapOps: [] };
   }
   const zeroFilled = new Set<Mismatch>();
   const mismatches = [
@@ -63,7 +63,8 @@ export function compare(p: Prediction, o: Observation): CaseResult {
     : mismatches.length > 0 ? 'divergence'
     : 'pass';
   const divergences = status === 'divergence' ? [...new Set(mismatches.flatMap(explainedBy))] : [];
-  return { ...base, status, mismatches, skipReason: notExecutedNote(p, o), divergences };
+  const mapOps = o.mapOps.map((r) => `${r.mapOp} ${r.mapType} ${r.err ?? 'ok'}`);
+  return { ...base, status, mismatches, skipReason: notExecutedNote(p, o), divergences, mapOps };
 }
 
 function firstLine(text: string): string {

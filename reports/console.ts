@@ -47,7 +47,16 @@ function summaryTable(summaries: readonly Summary[]): string {
   const findings = summaries.flatMap((s) => s.findings.map((f) => `finding ${f.id} (${f.kinds.join(', ')}${f.reproduced === false ? '; not reproduced' : ''}${f.unshrunkBecause === null ? '' : `; not fully shrunk: ${f.unshrunkBecause}`}): ${f.replay}`));
   const stopped = summaries.flatMap((s) => (s.stopped === null ? [] : [`stopped early (${s.stopped}): ${s.runner} ${s.kernel.release} ran ${s.cases} cases${s.seed === null ? '' : `; rerun with --seed ${s.seed}`}`]));
   const divergences = summaries.flatMap((s) => kernelDivergenceLines(s.knownDivergences, s.kernel.release));
-  return [line(header), ...rows.map(line), ...divergences, ...stopped, ...findings].join('\n');
+  const mapOps = summaries.flatMap((s) => mapOpLines(s));
+  return [line(header), ...rows.map(line), ...mapOps, ...divergences, ...stopped, ...findings].join('\n');
+}
+
+/** Userspace map operations a run executed, by operation and by map type (summary.json has every combination). */
+function mapOpLines(s: Summary): string[] {
+  const c = s.mapOpCoverage;
+  if (Object.keys(c.byKind).length === 0) return [];
+  const list = (counts: Readonly<Record<string, number>>): string => Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ');
+  return [`userspace map operations on ${s.kernel.release}: ${list(c.byKind)}; by map type: ${list(c.byMapType)}`];
 }
 
 /** Programs shown in the console's kernel comparison; kernels.json and report.html hold them all. */

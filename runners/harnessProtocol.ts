@@ -2,6 +2,7 @@ import type {
   KernelInfo,
   MapOpKind,
   MapOpResult,
+  MapOpStep,
   MapUpdateFlag,
   NotRun,
   Observation,
@@ -197,7 +198,9 @@ export function parseHarnessOutput(
       const c = byId.get(e.scenario);
       if (idx < 0 || !c) continue;
       lastActive = Math.max(lastActive, idx);
-      c.mapOps.push({ step: e.step, mapOp: e.op, err: e.err, value: e.value });
+      const home = scenarios[idx]?.slots.find((x) => x.name === (scenarios[idx]?.schedule[e.step] as MapOpStep | undefined)?.slot)?.home;
+      if (home?.kind !== 'map') continue;
+      c.mapOps.push({ step: e.step, mapOp: e.op, mapType: home.mapType, err: e.err, value: e.value });
       c.cursor = Math.max(c.cursor, e.step + 1);
       continue;
     }

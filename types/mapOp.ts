@@ -27,6 +27,8 @@ export interface MapOpResult {
   /** index into the scenario's schedule */
   readonly step: number;
   readonly mapOp: MapOpKind;
+  /** the type of the slot's map (what coverage counts by) */
+  readonly mapType: MapType;
   readonly err: ErrnoName | null;
   readonly value: readonly (readonly string[])[] | null;
 }

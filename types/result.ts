@@ -40,4 +40,6 @@ export interface CaseResult {
   readonly divergences: readonly string[];
   /** rule ids exercised */
   readonly rules: readonly string[];
+  /** userspace map operations the runner executed, as `<mapOp> <mapType> <errno or ok>` (summary coverage) */
+  readonly mapOps: readonly string[];
 }

@@ -12,6 +12,8 @@ export interface ScenarioShapeConstraints {
   readonly homes?: KptrHomeConstraints;
   /** @defaultValue 3 */
   readonly maxPrograms?: number;
+  /** Userspace map operations (types/mapOp.ts) in a schedule: half the scenarios with a map-home slot get 1..N. @defaultValue 4 */
+  readonly maxMapOps?: number;
   /** Budget of chosen ops per program; closing ops (drops, unlocks) come on top. @defaultValue 24 */
   readonly maxOps?: number;
   /** Possible CPUs of the target (per_cpu_ptr constants and schedule CPUs stay below it). @defaultValue 2 */
@@ -25,6 +27,11 @@ function positive(api: string, name: string, n: number): number {
   return n;
 }
 
+function nonNegative(api: string, name: string, n: number): number {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${api}: ${name} must be a non-negative integer, got ${n}`);
+  return n;
+}
+
 /** Fill in defaults and check arguments once (fast-check's Parameters → QualifiedParameters). */
 export function resolveSettings(api: string, c: ScenarioShapeConstraints): ScenarioSettings {
   const progTypes = c.progTypes ?? ALL_PROG_TYPES;
@@ -33,6 +40,7 @@ export function resolveSettings(api: string, c: ScenarioShapeConstraints): Scena
     progTypes,
     homes: c.homes ?? {},
     maxPrograms: positive(api, 'maxPrograms', c.maxPrograms ?? 3),
+    maxMapOps: nonNegative(api, 'maxMapOps', c.maxMapOps ?? 4),
     maxOps: positive(api, 'maxOps', c.maxOps ?? 24),
     nrCpus: positive(api, 'nrCpus', c.nrCpus ?? 2),
     size: c.size,

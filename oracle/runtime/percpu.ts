@@ -302,9 +302,11 @@ function valueOf(w: World, name: string, type: MapType, e: Element): string[][] 
 function mapOp(w: World, op: MapOpStep, step: number, contracts: readonly MapOpContract[]): MapOpResult {
   const type = mapTypeOf(w, op.slot);
   const contract = contracts.find((c) => c.mapOp === op.mapOp);
-  if (type === null || contract === undefined) return { step, mapOp: op.mapOp, err: 'EINVAL', value: null };
+  // checkScenarioRefs admits map operations on map-home slots only, and loadSpec a contract for every operation
+  if (type === null || contract === undefined) throw new Error(`runSchedule: schedule[${step}]: no map or contract for ${op.mapOp} on ${op.slot}`);
+  const result = (err: string | null, value: string[][] | null): MapOpResult => ({ step, mapOp: op.mapOp, mapType: type, err, value });
   const error = contract.errors.find((x) => x.mapTypes.includes(type) && failure(w, op, type, x.when));
-  if (error !== undefined) return { step, mapOp: op.mapOp, err: error.errno, value: null };
+  if (error !== undefined) return result(error.errno, null);
   const store = slotStore(w, op.slot);
   const e = store.elems.get(op.key);
   switch (op.mapOp) {
@@ -316,15 +318,15 @@ function mapOp(w: World, op: MapOpStep, step: number, contracts: readonly MapOpC
       for (let cpu = 0; cpu < n; cpu++) fresh.set(cpu, { obj: null, sum: BigInt.asIntN(64, BigInt(op.sum)) });
       store.elems.set(op.key, fresh);
       touch(w, op.slot, op.key);
-      return { step, mapOp: op.mapOp, err: null, value: null };
+      return result(null, null);
     }
     case 'lookup':
-      return { step, mapOp: op.mapOp, err: null, value: valueOf(w, op.slot, type, e ?? new Map()) };
+      return result(null, valueOf(w, op.slot, type, e ?? new Map()));
     case 'delete':
     case 'lookup_and_delete': {
       const value = op.mapOp === 'lookup_and_delete' ? valueOf(w, op.slot, type, e ?? new Map()) : null;
       store.elems.delete(op.key);
-      return { step, mapOp: op.mapOp, err: null, value };
+      return result(null, value);
     }
   }
 }

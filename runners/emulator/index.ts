@@ -72,7 +72,7 @@ const MAP_ERRNO_NAMES: Readonly<Record<number, string>> = { [ENOENT]: 'ENOENT', 
 const UPDATE_FLAGS = { BPF_ANY: 0, BPF_NOEXIST: 1, BPF_EXIST: 2 } as const;
 
 /** One userspace map operation on the machine, with the value the harness would pass and the words it would print. */
-function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, st: MapOpStep, step: number): MapOpResult {
+function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, s: Scenario, st: MapOpStep, step: number): MapOpResult {
   const spec = obj.maps.find((m) => m.name === st.slot && m.internal === null);
   const copies = spec?.type === 'percpu_array' || spec?.type === 'percpu_hash' ? machine.nrCpus : 1;
   const stride = ((spec?.valueSize ?? 0) + 7) & ~7;
@@ -82,11 +82,13 @@ function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, st: MapOpStep, ste
   const r = machine.mapElem(st.slot, st.mapOp, st.key, value, st.mapOp === 'update' ? UPDATE_FLAGS[st.flags] : 0);
   const err = r.errno === 0 ? null : (MAP_ERRNO_NAMES[r.errno] ?? `errno ${r.errno}`);
   const out = r.value;
-  if (out === null) return { step, mapOp: st.mapOp, err, value: null };
+  const mapType = s.slots.find((x) => x.name === st.slot)?.home;
+  const base = { step, mapOp: st.mapOp, mapType: mapType?.kind === 'map' ? mapType.mapType : 'array' as const, err };
+  if (out === null) return { ...base, value: null };
   const words = new DataView(out.buffer, out.byteOffset, out.byteLength);
   const value_ = Array.from({ length: out.byteLength / stride }, (_, c) =>
     Array.from({ length: stride / 8 }, (_, w) => words.getBigUint64(c * stride + w * 8, true).toString()));
-  return { step, mapOp: st.mapOp, err, value: value_ };
+  return { ...base, value: value_ };
 }
 
 /** The schedule of one scenario on the machine: accepted programs only; a fault ends the scenario like an Oops. */
@@ -101,7 +103,7 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, a
       const why = !execute || machine === null ? 'verify only' : splats.length > 0 ? 'an earlier run oopsed' : null;
       if (why !== null) {
         if (!notRun.some((n) => n.program === MAP_OPS_NOT_RUN)) notRun.push({ program: MAP_OPS_NOT_RUN, reason: why });
-      } else mapOps.push(mapOpOnMachine(machine!, obj, st, step));
+      } else mapOps.push(mapOpOnMachine(machine!, obj, s, st, step));
       continue;
     }
     if (!execute || machine === null) { notRun.push({ program: st.program, reason: 'verify only' }); continue; }
