@@ -18,7 +18,7 @@ import { parseKernelVersion } from '../../specs/versionRange.ts';
 import { E2BIG, EEXIST, EINVAL, ENOENT, ENOTSUPP } from '../../emulator/machine/MapStore.ts';
 import { SLOT_VALUE_SUM_OFF } from '../../cabi/slotMap.ts';
 import type {
-  KernelInfo, MapOpResult, MapOpStep, NotRun, Observation, ProgramObservation, RunnerCapabilities, RunObservation, Scenario, Splat,
+  KernelInfo, MapOpKind, MapOpResult, MapOpStep, NotRun, Observation, ProgramObservation, RunnerCapabilities, RunObservation, Scenario, Splat,
 } from '../../types/index.ts';
 import { buildObject, type Codegen } from '../buildObject.ts';
 import { scenarioKfuncs } from '../codegen/scenarioKfuncs.ts';
@@ -71,24 +71,34 @@ export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile
 const MAP_ERRNO_NAMES: Readonly<Record<number, string>> = { [ENOENT]: 'ENOENT', [E2BIG]: 'E2BIG', [EEXIST]: 'EEXIST', [EINVAL]: 'EINVAL', [ENOTSUPP]: 'ENOTSUPP' };
 const UPDATE_FLAGS = { BPF_ANY: 0, BPF_NOEXIST: 1, BPF_EXIST: 2 } as const;
 
-/** One userspace map operation on the machine, with the value the harness would pass and the words it would print. */
-function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, s: Scenario, st: MapOpStep, step: number): MapOpResult {
-  const spec = obj.maps.find((m) => m.name === st.slot && m.internal === null);
+/**
+ * A harness `mapop` line on the machine: the value the harness passes (`sum` in the first 8 bytes of every CPU's
+ * copy) and what it prints (the errno name, and a lookup's 8-byte words per copy as decimal strings).
+ */
+export function machineMapOp(machine: Machine, obj: BpfObjectSpec, map: string, op: MapOpKind, key: number, flags: number, sum: bigint): { readonly err: string | null; readonly value: string[][] | null } {
+  const spec = obj.maps.find((m) => m.name === map && m.internal === null);
   const copies = spec?.type === 'percpu_array' || spec?.type === 'percpu_hash' ? machine.nrCpus : 1;
   const stride = ((spec?.valueSize ?? 0) + 7) & ~7;
   const value = new Uint8Array(stride * copies);
   const view = new DataView(value.buffer);
-  if (st.mapOp === 'update') for (let c = 0; c < copies; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, BigInt.asUintN(64, BigInt(st.sum)), true);
-  const r = machine.mapElem(st.slot, st.mapOp, st.key, value, st.mapOp === 'update' ? UPDATE_FLAGS[st.flags] : 0);
+  if (op === 'update') for (let c = 0; c < copies; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, BigInt.asUintN(64, sum), true);
+  const r = machine.mapElem(map, op, key, value, flags);
   const err = r.errno === 0 ? null : (MAP_ERRNO_NAMES[r.errno] ?? `errno ${r.errno}`);
   const out = r.value;
-  const mapType = s.slots.find((x) => x.name === st.slot)?.home;
-  const base = { step, mapOp: st.mapOp, mapType: mapType?.kind === 'map' ? mapType.mapType : 'array' as const, err };
-  if (out === null) return { ...base, value: null };
+  if (out === null) return { err, value: null };
   const words = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  const value_ = Array.from({ length: out.byteLength / stride }, (_, c) =>
-    Array.from({ length: stride / 8 }, (_, w) => words.getBigUint64(c * stride + w * 8, true).toString()));
-  return { ...base, value: value_ };
+  return {
+    err,
+    value: Array.from({ length: out.byteLength / stride }, (_, c) =>
+      Array.from({ length: stride / 8 }, (_, w) => words.getBigUint64(c * stride + w * 8, true).toString())),
+  };
+}
+
+function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, s: Scenario, st: MapOpStep, step: number): MapOpResult {
+  const home = s.slots.find((x) => x.name === st.slot)?.home;
+  const flags = st.mapOp === 'update' ? UPDATE_FLAGS[st.flags] : 0;
+  const r = machineMapOp(machine, obj, st.slot, st.mapOp, st.key, flags, st.mapOp === 'update' ? BigInt(st.sum) : 0n);
+  return { step, mapOp: st.mapOp, mapType: home?.kind === 'map' ? home.mapType : 'array', ...r };
 }
 
 /** The schedule of one scenario on the machine: accepted programs only; a fault ends the scenario like an Oops. */
