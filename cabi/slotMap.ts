@@ -7,3 +7,6 @@ export const SLOT_MAP_MAX_ENTRIES = 1;
 export const SLOT_VALUE_SUM_OFF = 0;
 export const SLOT_VALUE_KPTR_OFF = 8;
 export const SLOT_VALUE_SIZE = 16;
+
+/** bpf_map_update_elem's flags (include/uapi/linux/bpf.h), by the name a map-op step gives them */
+export const MAP_UPDATE_FLAG_VALUES = { BPF_ANY: 0, BPF_NOEXIST: 1, BPF_EXIST: 2 } as const;

@@ -1,4 +1,5 @@
 import { cCommentText, cString } from '../runners/codegen/cLiteral.ts';
+import { MAP_UPDATE_FLAG_VALUES } from '../cabi/slotMap.ts';
 import type { Prediction, Scenario } from '../types/index.ts';
 
 /**
@@ -20,7 +21,7 @@ export function emitReproCheck(scenario: Scenario, prediction: Prediction, title
   const mapOps = prediction.mapOps.flatMap((r) => {
     const st = scenario.schedule[r.step];
     if (st === undefined || !('mapOp' in st)) return [];
-    const flags = st.mapOp === 'update' ? { BPF_ANY: 0, BPF_NOEXIST: 1, BPF_EXIST: 2 }[st.flags] : 0;
+    const flags = st.mapOp === 'update' ? MAP_UPDATE_FLAG_VALUES[st.flags] : 0;
     const sum = st.mapOp === 'update' ? BigInt.asUintN(64, BigInt(st.sum)).toString() : '0';
     const value = r.value === null ? '-' : `[${r.value.map((c) => `[${c.join(',')}]`).join(',')}]`;
     return [`\t{ ${r.step}, ${cString(st.slot)}, ${cString(st.mapOp)}, ${st.key}, ${flags}, ${sum}ULL, ${cString(r.err ?? 'OK')}, ${cString(value)} },`];

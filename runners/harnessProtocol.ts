@@ -3,7 +3,6 @@ import type {
   MapOpKind,
   MapOpResult,
   MapOpStep,
-  MapUpdateFlag,
   NotRun,
   Observation,
   ProgramObservation,
@@ -13,6 +12,7 @@ import type {
   RunObservation,
   Scenario,
 } from '../types/index.ts';
+import { MAP_UPDATE_FLAG_VALUES } from '../cabi/slotMap.ts';
 import { scenarioKfuncs } from './codegen/scenarioKfuncs.ts';
 
 /**
@@ -22,9 +22,6 @@ import { scenarioKfuncs } from './codegen/scenarioKfuncs.ts';
 
 /** NotRun.program of a scenario's userspace map operations that a runner held back. */
 export const MAP_OPS_NOT_RUN = '(userspace map operations)';
-
-/** bpf_map_update_elem's flags (include/uapi/linux/bpf.h) */
-const UPDATE_FLAGS: Readonly<Record<MapUpdateFlag, number>> = { BPF_ANY: 0, BPF_NOEXIST: 1, BPF_EXIST: 2 };
 
 /** One object's worth of work: the scenarios compiled into it and, per scenario, the schedule steps allowed to execute. */
 export interface PlanBatch {
@@ -54,7 +51,7 @@ export function writePlan(batch: PlanBatch): string {
       const step = s.schedule[i];
       if (step === undefined) continue;
       if (!('mapOp' in step)) lines.push(`run ${s.id} ${step.program} ${step.cpu} ${step.repeat}`);
-      else if (step.mapOp === 'update') lines.push(`mapop ${s.id} ${i} ${step.slot} update ${step.key} ${UPDATE_FLAGS[step.flags]} ${BigInt.asUintN(64, BigInt(step.sum))}`);
+      else if (step.mapOp === 'update') lines.push(`mapop ${s.id} ${i} ${step.slot} update ${step.key} ${MAP_UPDATE_FLAG_VALUES[step.flags]} ${BigInt.asUintN(64, BigInt(step.sum))}`);
       else lines.push(`mapop ${s.id} ${i} ${step.slot} ${step.mapOp} ${step.key} 0 0`);
     }
   }

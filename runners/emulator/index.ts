@@ -16,7 +16,7 @@ import { type Profile, type ProfileName, loadProfile } from '../../emulator/veri
 import { verifyProgram } from '../../emulator/verifier/verify.ts';
 import { parseKernelVersion } from '../../specs/versionRange.ts';
 import { E2BIG, EEXIST, EINVAL, ENOENT, ENOTSUPP } from '../../emulator/machine/MapStore.ts';
-import { SLOT_VALUE_SUM_OFF } from '../../cabi/slotMap.ts';
+import { MAP_UPDATE_FLAG_VALUES, SLOT_VALUE_SUM_OFF } from '../../cabi/slotMap.ts';
 import type {
   KernelInfo, MapOpKind, MapOpResult, MapOpStep, NotRun, Observation, ProgramObservation, RunnerCapabilities, RunObservation, Scenario, Splat,
 } from '../../types/index.ts';
@@ -69,7 +69,6 @@ export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile
 
 /** errno names of what MapStore returns (the harness prints the kernel's own) */
 const MAP_ERRNO_NAMES: Readonly<Record<number, string>> = { [ENOENT]: 'ENOENT', [E2BIG]: 'E2BIG', [EEXIST]: 'EEXIST', [EINVAL]: 'EINVAL', [ENOTSUPP]: 'ENOTSUPP' };
-const UPDATE_FLAGS = { BPF_ANY: 0, BPF_NOEXIST: 1, BPF_EXIST: 2 } as const;
 
 /**
  * A harness `mapop` line on the machine: the value the harness passes (`sum` in the first 8 bytes of every CPU's
@@ -96,7 +95,7 @@ export function machineMapOp(machine: Machine, obj: BpfObjectSpec, map: string, 
 
 function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, s: Scenario, st: MapOpStep, step: number): MapOpResult {
   const home = s.slots.find((x) => x.name === st.slot)?.home;
-  const flags = st.mapOp === 'update' ? UPDATE_FLAGS[st.flags] : 0;
+  const flags = st.mapOp === 'update' ? MAP_UPDATE_FLAG_VALUES[st.flags] : 0;
   const r = machineMapOp(machine, obj, st.slot, st.mapOp, st.key, flags, st.mapOp === 'update' ? BigInt(st.sum) : 0n);
   return { step, mapOp: st.mapOp, mapType: home?.kind === 'map' ? home.mapType : 'array', ...r };
 }
