@@ -4,6 +4,7 @@ import { loadObject, Machine } from '../emulator/index.ts';
 import { packBatches } from '../runners/codegen/packBatches.ts';
 import { writeObject } from '../runners/object/writeObject.ts';
 import type { Scenario } from '../types/index.ts';
+import { isRunStep } from '../types/index.ts';
 
 /** One object's work: its bytes and, per scenario, the schedule and the globals read after each run. */
 export interface EmulatorJob {
@@ -41,7 +42,7 @@ export function emulateJobs(jobs: readonly EmulatorJob[], nrCpus: number): Emula
 export function emulatorJobs(scenarios: readonly Scenario[], maxPerBatch: number): EmulatorJob[] {
   return packBatches(scenarios, maxPerBatch).map((b) => ({
     bytes: writeObject(b),
-    steps: b.flatMap((s) => s.schedule.flatMap((st) => ('grace_period' in st ? [] : [{ ...st, globals: s.globals.map((g) => g.name) }]))),
+    steps: b.flatMap((s) => s.schedule.flatMap((st) => (!isRunStep(st) ? [] : [{ ...st, globals: s.globals.map((g) => g.name) }]))),
   }));
 }
 

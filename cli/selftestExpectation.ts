@@ -3,6 +3,7 @@ import { versionInRange } from '../specs/versionRange.ts';
 import type {
   DivergenceHit, DivergenceProbeResult, Prediction, ProgramPrediction, SelftestCase, Spec, StepPrediction,
 } from '../types/index.ts';
+import { isRunStep } from '../types/index.ts';
 
 /**
  * The recorded expectation of a built-in case (upstream `__msg`s, measured results) in the Prediction shape, so the
@@ -33,7 +34,7 @@ export function expectationFromCase(c: SelftestCase, oracle: Prediction, spec: S
   });
   const accepted = new Set(programs.filter((p) => p.verdict === 'accepted').map((p) => p.program));
   const runs = c.scenario.schedule.flatMap((s, step) =>
-    'grace_period' in s ? [] : Array.from({ length: s.repeat }, (_, iteration) => ({ step, iteration, program: s.program })),
+    !isRunStep(s) ? [] : Array.from({ length: s.repeat }, (_, iteration) => ({ step, iteration, program: s.program })),
   ).filter((r) => accepted.has(r.program));
   const steps: StepPrediction[] = runs.map((r, i) => ({
     ...r,

@@ -36,6 +36,6 @@ export function prefixScenario(s: Scenario, id: string): Scenario {
     slots: s.slots.map((x) => ({ ...x, name: p(x.name), pointee: p(x.pointee) })),
     globals: s.globals.map((g) => ({ ...g, name: p(g.name) })),
     programs: s.programs.map(program),
-    schedule: s.schedule.map((x) => ('grace_period' in x ? x : { ...x, program: p(x.program) })),
+    schedule: s.schedule.map((x) => ('mapOp' in x ? { ...x, slot: p(x.slot) } : 'grace_period' in x ? x : { ...x, program: p(x.program) })),
   };
 }

@@ -6,6 +6,7 @@ import { divergenceApplies } from './divergenceApplies.ts';
 import { ruleBook } from './ruleBook.ts';
 import { runSchedule } from './runtime/percpu.ts';
 import { missingKfunc, verifyProgram } from './verifier/verifyProgram.ts';
+import { isRunStep } from '../types/index.ts';
 
 /**
  * What a correct kernel must do with `scenario` on kernel `kernel.version` with `kernel.nrCpus` possible CPUs:
@@ -54,16 +55,17 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       }
     }
   }
-  const steps = runSchedule(scenario, accepted, kernel.nrCpus);
+  const { steps, mapOps } = runSchedule(scenario, accepted, kernel.nrCpus, spec.mapOps);
   divergences.push(...valueHits(steps, spec, kernel));
   const allAccepted = accepted.size === scenario.programs.length;
-  const cpusInRange = scenario.schedule.every((s) => 'grace_period' in s || s.cpu < kernel.nrCpus);
+  const cpusInRange = scenario.schedule.every((s) => !isRunStep(s) || s.cpu < kernel.nrCpus);
   return {
     scenarioId: scenario.id,
     kernelVersion: kernel.version,
     nrCpus: kernel.nrCpus,
     programs,
     steps,
+    mapOps,
     divergences,
     rulesHit: [...rulesHit].sort(),
     wellFormed: clean && allAccepted && cpusInRange && !hostUnsafe && scenario.intent.kind === 'valid',

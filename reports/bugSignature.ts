@@ -40,6 +40,8 @@ function kernelLine(m: Mismatch, o: Observation): string {
     case 'value': return m.expected.startsWith('retval=') ? 'retval' : 'global';
     case 'splat':
     case 'runner_error': return m.observed.split('\n')[0]!;
+    // a userspace map operation: what the kernel returned (errno or looked-up words), numbers normalised below
+    case 'map_op': return m.observed.split('\n')[0]!;
   }
 }
 

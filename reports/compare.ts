@@ -2,6 +2,7 @@ import type {
   CaseResult,
   CaseStatus,
   ExpectedMessage,
+  MapOpResult,
   Mismatch,
   Observation,
   Prediction,
@@ -36,13 +37,14 @@ export function unexplainedMismatches(p: Prediction, o: Observation): readonly M
 function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained: readonly Mismatch[] } {
   const base = { scenarioId: o.scenarioId, runner: o.runner, kernelRelease: o.kernel.release, rules: p.rulesHit };
   if (o.skipped !== null) {
-    return { result: { ...base, status: 'skip', mismatches: [], skipReason: o.skipped, divergences: [] }, unexplained: [] };
+    return { result: { ...base, status: 'skip', mismatches: [], skipReason: o.skipped, divergences: [], mapOps: [] }, unexplained: [] };
   }
   const zeroFilled = new Set<Mismatch>();
   const mismatches = [
     ...(o.error === null ? [] : [runnerError(null, null, 'the runner completes the scenario', `${o.error.code}: ${o.error.message}`)]),
     ...p.programs.flatMap((pp) => compareProgram(pp, o)),
     ...p.steps.flatMap((step) => compareStep(step, p, o, zeroFilled)),
+    ...p.mapOps.flatMap((op) => compareMapOp(op, o)),
     ...o.splats.map((s): Mismatch => ({
       kind: 'splat',
       // `during` may name a program of the scenario, or only say when (e.g. 'after the case ended')
@@ -73,8 +75,9 @@ function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained
     : mismatches.length > 0 ? 'divergence'
     : 'pass';
   const divergences = status === 'divergence' ? [...new Set(mismatches.flatMap(explainedBy))] : [];
+  const mapOps = o.mapOps.map((r) => `${r.mapOp} ${r.mapType} ${r.err ?? 'ok'}`);
   return {
-    result: { ...base, status, mismatches, skipReason: notExecutedNote(p, o), divergences },
+    result: { ...base, status, mismatches, skipReason: notExecutedNote(p, o), divergences, mapOps },
     unexplained: mismatches.filter((m) => explainedBy(m).length === 0),
   };
 }
@@ -213,6 +216,33 @@ function compareStep(step: StepPrediction, p: Prediction, o: Observation, zeroFi
     if (observed !== undefined && step.zeroFilled.includes(name)) zeroFilled.add(m);
   }
   return out;
+}
+
+function describeMapOp(r: MapOpResult): string {
+  return `${r.err ?? 'ok'}${r.value === null ? '' : ` value ${r.value.map((copy) => `[${copy.join(', ')}]`).join(' ')}`}`;
+}
+
+/**
+ * A userspace map operation: the same errno, and for a lookup the same words per CPU (`sum`, and zero where the
+ * kptr sits). One the runner held back (Observation.notRun) or lost in a runner failure says nothing.
+ */
+function compareMapOp(expected: MapOpResult, o: Observation): readonly Mismatch[] {
+  const got = o.mapOps.find((r) => r.step === expected.step);
+  if (got === undefined) {
+    if (o.error !== null || o.notRun.length > 0) return [];
+    return [runnerError(null, expected.step, `map operation at step ${expected.step} executed`, 'no result and no reason given')];
+  }
+  const same = got.err === expected.err && (expected.value === null || (got.value !== null && got.value.length === expected.value.length
+    && expected.value.every((copy, cpu) => copy.every((w, i) => got.value?.[cpu]?.[i] !== undefined && sameValue(w, got.value[cpu]![i]!)))));
+  if (same) return [];
+  return [{
+    kind: 'map_op',
+    program: null,
+    step: expected.step,
+    expected: `${expected.mapOp}: ${describeMapOp(expected)}`,
+    observed: `${got.mapOp}: ${describeMapOp(got)}`,
+    detail: `userspace ${expected.mapOp} at step ${expected.step}: expected ${describeMapOp(expected)}, observed ${describeMapOp(got)} (value words per CPU: sum, kptr field)`,
+  }];
 }
 
 /**

@@ -50,7 +50,8 @@ function summaryTable(summaries: readonly Summary[]): string {
   const stopped = summaries.flatMap((s) => (s.stopped === null ? [] : [`stopped early (${s.stopped}): ${s.runner} ${s.kernel.release} ran ${s.cases} cases${s.seed === null ? '' : `; rerun with --seed ${s.seed}`}`]));
   const divergences = summaries.flatMap((s) => kernelDivergenceLines(s.knownDivergences, s.kernel.release));
   const emulator = summaries.flatMap((s) => (s.emulator === null ? [] : [`${s.kernel.release}: ${emulatorSummaryLine(s.emulator)}`]));
-  return [line(header), ...rows.map(line), ...divergences, ...emulator, ...stopped, ...findings].join('\n');
+  const mapOps = summaries.flatMap((s) => mapOpLines(s));
+  return [line(header), ...rows.map(line), ...mapOps, ...divergences, ...emulator, ...stopped, ...findings].join('\n');
 }
 
 function findingLine(f: FindingRef): string {
@@ -77,6 +78,14 @@ function findingLines(s: Summary): string[] {
     );
   }
   return [...lines, ...s.findings.filter((f) => !inBug.has(f.id)).map(findingLine)];
+}
+
+/** Userspace map operations a run executed, by operation and by map type (summary.json has every combination). */
+function mapOpLines(s: Summary): string[] {
+  const c = s.mapOpCoverage;
+  if (Object.keys(c.byKind).length === 0) return [];
+  const list = (counts: Readonly<Record<string, number>>): string => Object.entries(counts).map(([k, n]) => `${k} ${n}`).join(', ');
+  return [`userspace map operations on ${s.kernel.release}: ${list(c.byKind)}; by map type: ${list(c.byMapType)}`];
 }
 
 /** Programs shown in the console's kernel comparison; kernels.json and report.html hold them all. */

@@ -5,6 +5,7 @@
  * the kernel still shows the same bug. A reproducer then carries only what shows the bug.
  */
 import type { Op, Scenario } from '../types/index.ts';
+import { isRunStep } from '../types/index.ts';
 
 /** Globals an op writes (`read`, `sum`), through `if` blocks. */
 function globalsOf(ops: readonly Op[]): string[] {
@@ -19,7 +20,7 @@ export function withoutPrograms(s: Scenario, drop: ReadonlySet<string>): Scenari
     ...s,
     programs,
     globals: s.globals.filter((g) => written.has(g.name)),
-    schedule: s.schedule.filter((x) => 'grace_period' in x || !drop.has(x.program)),
+    schedule: s.schedule.filter((x) => !isRunStep(x) || !drop.has(x.program)),
   };
 }
 

@@ -1,4 +1,5 @@
 import { cCommentText, cString } from '../runners/codegen/cLiteral.ts';
+import { MAP_UPDATE_FLAG_VALUES } from '../cabi/slotMap.ts';
 import type { Prediction, Scenario } from '../types/index.ts';
 
 /**
@@ -12,7 +13,7 @@ export function emitReproCheck(scenario: Scenario, prediction: Prediction, title
   const programs = [...new Set(prediction.steps.map((s) => s.program))];
   const steps = prediction.steps.map((s, i) => {
     const st = scenario.schedule[s.step];
-    const cpu = st && !('grace_period' in st) ? st.cpu : 0;
+    const cpu = st !== undefined && 'cpu' in st ? st.cpu : 0;
     // grace periods between the previous run's schedule step and this one's
     const from = i === 0 ? 0 : (prediction.steps[i - 1]?.step ?? 0) + 1;
     const gps = s.iteration === 0 ? scenario.schedule.slice(from, s.step).filter((x) => 'grace_period' in x).length : 0;
@@ -20,6 +21,15 @@ export function emitReproCheck(scenario: Scenario, prediction: Prediction, title
   });
   const globals = prediction.steps.flatMap((s, i) =>
     Object.entries(s.globals).flatMap(([name, v]) => (v === null ? [] : [`\t{ ${i}, ${cString(name)}, ${cString(v)} },`])));
+  // userspace map operations, with the errno and value words (formatted as format_value prints them) they must give
+  const mapOps = prediction.mapOps.flatMap((r) => {
+    const st = scenario.schedule[r.step];
+    if (st === undefined || !('mapOp' in st)) return [];
+    const flags = st.mapOp === 'update' ? MAP_UPDATE_FLAG_VALUES[st.flags] : 0;
+    const sum = st.mapOp === 'update' ? BigInt.asUintN(64, BigInt(st.sum)).toString() : '0';
+    const value = r.value === null ? '-' : `[${r.value.map((c) => `[${c.join(',')}]`).join(',')}]`;
+    return [`\t{ ${r.step}, ${cString(st.slot)}, ${cString(st.mapOp)}, ${st.key}, ${flags}, ${sum}ULL, ${cString(r.err ?? 'OK')}, ${cString(value)} },`];
+  });
   return `// SPDX-License-Identifier: GPL-2.0
 /*
  * ${cCommentText(title)}
@@ -42,6 +52,8 @@ export function emitReproCheck(scenario: Scenario, prediction: Prediction, title
 
 struct step { const char *prog; int step; int iteration; int cpu; int has_retval; int retval; int grace_periods_before; };
 struct expect_global { int run; const char *name; const char *value; };
+/* a userspace map operation made before the runs of schedule step 'step': errno name expected (OK) and value words ("-": none) */
+struct mapop { int step; const char *map; const char *op; int key; __u64 flags; __u64 sum; const char *err; const char *value; };
 
 static const char *const programs[] = {
 ${programs.map((p) => `\t${cString(p)},`).join('\n')}
@@ -51,6 +63,9 @@ ${steps.join('\n')}
 };
 static const struct expect_global globals[] = {
 ${globals.length === 0 ? '\t{ -1, "", "" },' : globals.join('\n')}
+};
+static const struct mapop mapops[] = {
+${mapOps.length === 0 ? '\t{ -1, "", "", 0, 0, 0, "", "" },' : mapOps.join('\n')}
 };
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -146,6 +161,64 @@ static int grace_period(void)
 	return 0;
 }
 
+/* One userspace map operation, as the harness makes it: sum in the first 8 bytes of every CPU's copy. */
+static void do_mapop(struct bpf_object *obj, const struct mapop *m)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, m->map);
+	char what[160], got[512] = "-", err_name[32] = "OK";
+	__u64 value[64] = {0};
+	int fd, r = 0, lookup = 0, copies = 1, c;
+	size_t stride, w, len = 0;
+	enum bpf_map_type t;
+
+	if (m->step < 0)
+		return;
+	if (!map) {
+		fprintf(stderr, "FAIL: no map %s\\n", m->map);
+		failures++;
+		return;
+	}
+	t = bpf_map__type(map);
+	if (t == BPF_MAP_TYPE_PERCPU_ARRAY || t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH)
+		copies = libbpf_num_possible_cpus();
+	stride = (bpf_map__value_size(map) + 7) / 8;
+	if (copies * stride > sizeof(value) / 8) {
+		fprintf(stderr, "FAIL: value of %s too large\\n", m->map);
+		failures++;
+		return;
+	}
+	fd = bpf_map__fd(map);
+	if (strcmp(m->op, "update") == 0) {
+		for (c = 0; c < copies; c++)
+			value[c * stride] = m->sum;
+		r = bpf_map_update_elem(fd, &m->key, value, m->flags);
+	} else if (strcmp(m->op, "delete") == 0) {
+		r = bpf_map_delete_elem(fd, &m->key);
+	} else {
+		lookup = 1;
+		r = strcmp(m->op, "lookup") == 0 ? bpf_map_lookup_elem(fd, &m->key, value)
+						 : bpf_map_lookup_and_delete_elem(fd, &m->key, value);
+	}
+	if (r) {
+		const char *n = -r == 524 ? "ENOTSUPP" : strerrorname_np(-r);
+
+		snprintf(err_name, sizeof(err_name), "%s", n ? n : "?");
+	} else if (lookup) {
+		len = snprintf(got, sizeof(got), "[");
+		for (c = 0; c < copies; c++) {
+			len += snprintf(got + len, sizeof(got) - len, "%s[", c ? "," : "");
+			for (w = 0; w < stride; w++)
+				len += snprintf(got + len, sizeof(got) - len, "%s%llu", w ? "," : "", (unsigned long long)value[c * stride + w]);
+			len += snprintf(got + len, sizeof(got) - len, "]");
+		}
+		snprintf(got + len, sizeof(got) - len, "]");
+	}
+	snprintf(what, sizeof(what), "step %d userspace %s of key %d in %s: errno", m->step, m->op, m->key, m->map);
+	check(strcmp(err_name, m->err) == 0, what, m->err, err_name);
+	snprintf(what, sizeof(what), "step %d userspace %s of key %d in %s: value (sum, kptr field per CPU)", m->step, m->op, m->key, m->map);
+	check(strcmp(got, m->value) == 0, what, m->value, got);
+}
+
 static int run_once(struct bpf_program *prog, int *retval)
 {
 	unsigned char data[64] = {0};
@@ -177,7 +250,7 @@ int main(int argc, char **argv)
 	struct bpf_object *obj;
 	struct bpf_map *rodata, *bss;
 	const struct btf *btf;
-	size_t i, j;
+	size_t i, j, k;
 	int err;
 
 	obj = bpf_object__open_file(path, NULL);
@@ -211,13 +284,15 @@ int main(int argc, char **argv)
 	if (err)
 		goto out;
 	bss = section_map(obj, ".bss");
-	for (i = 0; i < ARRAY_SIZE(steps); i++) {
+	for (i = 0, k = 0; i < ARRAY_SIZE(steps); i++) {
 		const struct step *s = &steps[i];
 		struct bpf_program *prog = bpf_object__find_program_by_name(obj, s->prog);
 		char what[128], exp[32], got[64];
 		cpu_set_t set;
 		int retval = 0;
 
+		while (k < ARRAY_SIZE(mapops) && mapops[k].step < s->step)
+			do_mapop(obj, &mapops[k++]);
 		for (j = 0; j < (size_t)s->grace_periods_before; j++) {
 			err = grace_period();
 			snprintf(what, sizeof(what), "grace period before step %d", s->step);
@@ -249,6 +324,8 @@ int main(int argc, char **argv)
 			check(strcmp(got, globals[j].value) == 0, what, globals[j].value, got);
 		}
 	}
+	while (k < ARRAY_SIZE(mapops))
+		do_mapop(obj, &mapops[k++]);
 out:
 	bpf_object__close(obj);
 	printf("%s\\n", failures ? "FAIL" : "PASS");

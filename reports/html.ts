@@ -85,7 +85,10 @@ function coverageSection(summaries: readonly Summary[]): string {
     const n = s.ruleCoverage.byRule[id] ?? 0;
     return n === 0 ? '<span class="zero">0</span>' : String(n);
   })]);
-  return `<h2>Rule coverage</h2>${table(['rule', ...summaries.map((s) => `${s.runner} ${s.kernel.release}`)], rows)}`;
+  const ops = [...new Set(summaries.flatMap((s) => Object.keys(s.mapOpCoverage.byOp)))].sort();
+  const opRows = ops.map((op) => [esc(op), ...summaries.map((s) => String(s.mapOpCoverage.byOp[op] ?? 0))]);
+  const opTable = ops.length === 0 ? '' : `<h2>Userspace map operations</h2>${table(['operation, map type, result', ...summaries.map((s) => `${s.runner} ${s.kernel.release}`)], opRows)}`;
+  return `<h2>Rule coverage</h2>${table(['rule', ...summaries.map((s) => `${s.runner} ${s.kernel.release}`)], rows)}${opTable}`;
 }
 
 const WORST: readonly CaseStatus[] = ['fail', 'error', 'divergence', 'pass', 'skip'];

@@ -58,7 +58,7 @@ export function verifierLogText(o: Observation): string {
   return logs.length === 0 ? `every program was accepted by ${o.kernel.release}\n` : logs.join('\n');
 }
 
-const RUNTIME_KINDS = new Set(['value', 'splat']);
+const RUNTIME_KINDS = new Set(['value', 'map_op', 'splat']);
 
 function readme(f: Finding, replay: string, runtime: boolean): string {
   const kinds = [...new Set(f.result.mismatches.map((m) => m.kind))].join(', ');
@@ -101,7 +101,7 @@ function readme(f: Finding, replay: string, runtime: boolean): string {
     '`verifier.log` holds the full log of every program this kernel rejected.',
   ];
   if (runtime) {
-    lines.push('', '## Runtime check', '', '`repro_check.c` loads the scheduled programs, runs them in order and compares every', 'retval and global with the correct values, printing PASS/FAIL:', '', '```', CHECK_GCC, 'sudo ./repro_check repro.bpf.o', '```');
+    lines.push('', '## Runtime check', '', '`repro_check.c` loads the scheduled programs, runs them and the userspace map operations in order and', 'compares every retval, global, errno and looked-up value with the correct ones, printing PASS/FAIL:', '', '```', CHECK_GCC, 'sudo ./repro_check repro.bpf.o', '```');
   }
   return `${lines.join('\n')}\n`;
 }

@@ -45,6 +45,15 @@ export interface Summary {
     readonly total: number;
     readonly byRule: Readonly<Record<string, number>>;
   };
+  /**
+   * userspace map operations executed, by `<mapOp> <mapType> <errno or ok>` (CaseResult.mapOps), and the same
+   * summed by operation and by map type
+   */
+  readonly mapOpCoverage: {
+    readonly byOp: Readonly<Record<string, number>>;
+    readonly byKind: Readonly<Record<string, number>>;
+    readonly byMapType: Readonly<Record<string, number>>;
+  };
   /** which known divergences this kernel shows by their load-only probes, and which its range wrongly claims */
   readonly knownDivergences: KernelDivergences;
   readonly durationMs: number;
@@ -76,7 +85,7 @@ export interface SummaryMeta {
   readonly stopped?: string | null;
 }
 
-const KINDS: readonly MismatchKind[] = ['verdict_kernel_accepts', 'verdict_kernel_rejects', 'message', 'value', 'splat', 'runner_error'];
+const KINDS: readonly MismatchKind[] = ['verdict_kernel_accepts', 'verdict_kernel_rejects', 'message', 'value', 'map_op', 'splat', 'runner_error'];
 
 /** A summary counted case by case, so a campaign keeps counts, not results, whatever its length. */
 export interface SummaryTally {
@@ -91,6 +100,7 @@ export function summaryTally(ruleIds: readonly string[]): SummaryTally {
   let knownDivergences = 0;
   const byKind = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<MismatchKind, number>;
   const byRule: Record<string, number> = Object.fromEntries(ruleIds.map((id) => [id, 0]));
+  const byOp: Record<string, number> = {};
   return {
     add(r) {
       statuses[r.status] += 1;
@@ -99,6 +109,7 @@ export function summaryTally(ruleIds: readonly string[]): SummaryTally {
       for (const m of r.mismatches) byKind[m.kind] += 1;
       if (r.status === 'skip' || r.status === 'error') return;
       for (const id of new Set(r.rules)) byRule[id] = (byRule[id] ?? 0) + 1;
+      for (const op of r.mapOps) byOp[op] = (byOp[op] ?? 0) + 1;
     },
     summary(meta) {
       const cases = Object.values(statuses).reduce((a, b) => a + b, 0);
@@ -115,6 +126,7 @@ export function summaryTally(ruleIds: readonly string[]): SummaryTally {
         errors: statuses.error,
         mismatches: { unexplained, knownDivergences, byKind: { ...byKind } },
         ruleCoverage: { hit: meta.ruleIds.filter((id) => (byRule[id] ?? 0) > 0).length, total: meta.ruleIds.length, byRule: { ...byRule } },
+        mapOpCoverage: { byOp: sortedKeys(byOp), byKind: sumBy(byOp, 0), byMapType: sumBy(byOp, 1) },
         knownDivergences: kernelDivergences(meta.kernel.divergences),
         durationMs: meta.durationMs,
         casesPerSecond: meta.durationMs > 0 ? Math.round((cases * 1000 * 100) / meta.durationMs) / 100 : 0,
@@ -125,6 +137,20 @@ export function summaryTally(ruleIds: readonly string[]): SummaryTally {
       };
     },
   };
+}
+
+function sortedKeys(counts: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** counts of `<mapOp> <mapType> <result>` keys summed by one of their words */
+function sumBy(counts: Readonly<Record<string, number>>, word: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, n] of Object.entries(counts)) {
+    const w = key.split(' ')[word] ?? key;
+    out[w] = (out[w] ?? 0) + n;
+  }
+  return sortedKeys(out);
 }
 
 /** The summary of a list of results (summaryTally over all of them). */

@@ -1,5 +1,8 @@
 import type {
   KernelInfo,
+  MapOpKind,
+  MapOpResult,
+  MapOpStep,
   NotRun,
   Observation,
   ProgramObservation,
@@ -9,12 +12,17 @@ import type {
   RunObservation,
   Scenario,
 } from '../types/index.ts';
+import { MAP_UPDATE_FLAG_VALUES } from '../cabi/slotMap.ts';
 import { scenarioKfuncs } from './codegen/scenarioKfuncs.ts';
+import { isRunStep } from '../types/index.ts';
 
 /**
  * The text side of the native harness protocol (ARCHITECTURE.md, "The harness protocol"): the plan we write and the
  * JSON lines we read back. Pure: no files, no processes; the host and VM runners share it.
  */
+
+/** NotRun.program of a scenario's userspace map operations that a runner held back. */
+export const MAP_OPS_NOT_RUN = '(userspace map operations)';
 
 /** One object's worth of work: the scenarios compiled into it and, per scenario, the schedule steps allowed to execute. */
 export interface PlanBatch {
@@ -42,7 +50,11 @@ export function writePlan(batch: PlanBatch): string {
   for (const s of batch.scenarios) {
     for (const i of batch.runSteps[s.id] ?? []) {
       const step = s.schedule[i];
-      if (step) lines.push('grace_period' in step ? `grace_period ${s.id}` : `run ${s.id} ${step.program} ${step.cpu} ${step.repeat}`);
+      if (step === undefined) continue;
+      if ('grace_period' in step) lines.push(`grace_period ${s.id}`);
+      else if (!('mapOp' in step)) lines.push(`run ${s.id} ${step.program} ${step.cpu} ${step.repeat}`);
+      else if (step.mapOp === 'update') lines.push(`mapop ${s.id} ${i} ${step.slot} update ${step.key} ${MAP_UPDATE_FLAG_VALUES[step.flags]} ${BigInt.asUintN(64, BigInt(step.sum))}`);
+      else lines.push(`mapop ${s.id} ${i} ${step.slot} ${step.mapOp} ${step.key} 0 0`);
     }
   }
   return lines.map((l) => `${l}\n`).join('');
@@ -75,6 +87,7 @@ type HarnessEvent =
     }
   | { ev: 'skip'; scenario: string; prog: string; reason: string }
   | { ev: 'grace_period'; scenario: string; err: string | null; ns: number }
+  | { ev: 'mapop'; scenario: string; step: number; op: MapOpKind; err: string | null; value: string[][] | null }
   | { ev: 'done' };
 
 /** JSON lines of the harness; a torn last line (the harness died while writing) is dropped. */
@@ -116,6 +129,7 @@ export function rejectionSummary(program: string, progType: ProgType, errnoName:
 interface Collected {
   programs: ProgramObservation[];
   runs: RunObservation[];
+  mapOps: MapOpResult[];
   notRun: NotRun[];
   /** next schedule index a run/skip event may belong to */
   cursor: number;
@@ -129,7 +143,7 @@ interface Collected {
 function nextStep(s: Scenario, from: number, program: string, cpu: number | null): number {
   for (let i = from; i < s.schedule.length; i++) {
     const st = s.schedule[i];
-    if (st && !('grace_period' in st) && st.program === program && (cpu === null || st.cpu === cpu)) return i;
+    if (st && isRunStep(st) && st.program === program && (cpu === null || st.cpu === cpu)) return i;
   }
   return -1;
 }
@@ -154,7 +168,7 @@ export function parseHarnessOutput(
   const programOwner = new Map<string, Scenario>();
   for (const s of scenarios) for (const p of s.programs) programOwner.set(p.name, s);
   const byId = new Map<string, Collected>(
-    scenarios.map((s) => [s.id, { programs: [], runs: [], notRun: [], cursor: 0, step: -1, gracePeriodErr: null }]),
+    scenarios.map((s) => [s.id, { programs: [], runs: [], mapOps: [], notRun: [], cursor: 0, step: -1, gracePeriodErr: null }]),
   );
   let done = false;
   let lastActive = -1;
@@ -184,6 +198,18 @@ export function parseHarnessOutput(
     if (e.ev === 'grace_period' && e.err !== null) {
       const c = byId.get(e.scenario);
       if (c) c.gracePeriodErr ??= e.err;
+      continue;
+    }
+    if (e.ev === 'mapop') {
+      const idx = scenarios.findIndex((s) => s.id === e.scenario);
+      const c = byId.get(e.scenario);
+      if (idx < 0 || !c) continue;
+      lastActive = Math.max(lastActive, idx);
+      const home = scenarios[idx]?.slots.find((x) => x.name === (scenarios[idx]?.schedule[e.step] as MapOpStep | undefined)?.slot)?.home;
+      if (home?.kind !== 'map') continue;
+      c.mapOps.push({ step: e.step, mapOp: e.op, mapType: home.mapType, err: e.err, value: e.value });
+      c.cursor = Math.max(c.cursor, e.step + 1);
+      continue;
     }
     if (e.ev === 'run' || e.ev === 'skip') {
       const idx = scenarios.findIndex((s) => s.id === e.scenario);
@@ -237,6 +263,7 @@ export function parseHarnessOutput(
           : null,
       programs: c.programs,
       runs: c.runs,
+      mapOps: c.mapOps,
       notRun: c.notRun,
       splats: [],
     };

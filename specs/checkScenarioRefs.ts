@@ -34,7 +34,10 @@ export function checkScenarioRefs(s: Scenario): string[] {
   });
   s.programs.forEach((p, i) => checkProgram(p, `programs[${i}]`, { s, structs, slots, globals }, problems));
   s.schedule.forEach((step, i) => {
-    if (!('grace_period' in step) && !programs.has(step.program)) problems.push(`schedule[${i}].program: no program '${step.program}'`);
+    if ('mapOp' in step) {
+      // userspace map operations work on the map of a map-home slot
+      if (s.slots.find((x) => x.name === step.slot)?.home.kind !== 'map') problems.push(`schedule[${i}].slot: no slot '${step.slot}' kept in a map`);
+    } else if (!('grace_period' in step) && !programs.has(step.program)) problems.push(`schedule[${i}].program: no program '${step.program}'`);
   });
   // each grace period is two synchronize_rcu() in the harness: bounded, so a file cannot stall a runner for long
   const gracePeriods = s.schedule.filter((step) => 'grace_period' in step).length;

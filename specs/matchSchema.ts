@@ -9,8 +9,8 @@ import { ShapeError, child, describeValue } from './shape.ts';
 import { parseVersionRange } from './versionRange.ts';
 
 /** The files of specs/schema/, by the name before `.schema.json`. */
-export type SchemaName = 'scenario' | 'rule' | 'op' | 'kernels' | 'divergence' | 'selftests' | 'profile';
-const SCHEMA_NAMES: readonly SchemaName[] = ['scenario', 'rule', 'op', 'kernels', 'divergence', 'selftests', 'profile'];
+export type SchemaName = 'scenario' | 'rule' | 'op' | 'map_op' | 'kernels' | 'divergence' | 'selftests' | 'profile';
+const SCHEMA_NAMES: readonly SchemaName[] = ['scenario', 'rule', 'op', 'map_op', 'kernels', 'divergence', 'selftests', 'profile'];
 
 type JsonSchema = { readonly [key: string]: unknown };
 
@@ -126,7 +126,10 @@ function shapeError(errors: readonly ErrorObject[]): ShapeError {
     case 'discriminator': {
       const tag = String(params.tag);
       const data = (e.data ?? {}) as Record<string, unknown>;
-      const tags = ((parent.oneOf ?? []) as JsonSchema[]).map((s) => String(((s.properties ?? {}) as Record<string, JsonSchema>)[tag]?.const));
+      const tags = ((parent.oneOf ?? []) as JsonSchema[]).flatMap((s) => {
+        const t = ((s.properties ?? {}) as Record<string, JsonSchema>)[tag];
+        return Array.isArray(t?.enum) ? t.enum.map(String) : [String(t?.const)];
+      });
       return new ShapeError(child(at, tag), `one of ${tags.join(', ')}`, describeValue(data[tag]));
     }
     case 'minItems':

@@ -2,7 +2,7 @@
  * The closed vocabularies of types/ as runtime values. Each list is built from a `Record<Union, true>`, so the
  * compiler refuses a missing or extra member when a union in types/ changes.
  */
-import type { FeatureName, MapType, OpKind, ProgType, ScalarCType } from '../types/index.ts';
+import type { FeatureName, MapOpKind, MapType, MapUpdateFlag, OpKind, ProgType, ScalarCType } from '../types/index.ts';
 
 const keysOf = <K extends string>(record: Record<K, true>): readonly K[] => Object.freeze(Object.keys(record) as K[]);
 
@@ -11,6 +11,11 @@ export const OP_KINDS = keysOf<OpKind>({
   lookup: true, new: true, if: true, xchg: true, drop: true, load: true, store: true, per_cpu_ptr: true,
   this_cpu_ptr: true, write: true, read: true, sum: true, rcu_lock: true, rcu_unlock: true, return: true,
 });
+
+/** Every userspace map operation of types/mapOp.ts, in the order their contracts are listed. */
+export const MAP_OP_KINDS = keysOf<MapOpKind>({ update: true, delete: true, lookup: true, lookup_and_delete: true });
+
+export const MAP_UPDATE_FLAGS = keysOf<MapUpdateFlag>({ BPF_ANY: true, BPF_NOEXIST: true, BPF_EXIST: true });
 
 /** Every column of specs/kernels.yaml. */
 export const FEATURE_NAMES = keysOf<FeatureName>({

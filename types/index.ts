@@ -1,5 +1,6 @@
 // The only module other folders import from types/.
 export type * from './scenario.ts';
+export { isRunStep } from './scenario.ts';
 export type * from './kernel.ts';
 export type * from './divergenceProbe.ts';
 export type * from './observation.ts';
@@ -7,3 +8,4 @@ export type * from './plan.ts';
 export type * from './spec.ts';
 export type * from './prediction.ts';
 export type * from './result.ts';
+export type * from './mapOp.ts';

@@ -1,4 +1,5 @@
 import type { KernelInfo, RunnerName } from './kernel.ts';
+import type { MapOpResult } from './mapOp.ts';
 
 /** Who refused a program: the kernel verifier (BPF_PROG_LOAD), or libbpf before/around it (extern resolution, map creation). */
 export type RejectStage = 'verifier' | 'libbpf' | 'map_create';
@@ -62,6 +63,8 @@ export interface Observation {
   readonly error: { readonly code: string; readonly message: string } | null;
   readonly programs: readonly ProgramObservation[];
   readonly runs: readonly RunObservation[];
+  /** the userspace map operations of the schedule that ran, in order */
+  readonly mapOps: readonly MapOpResult[];
   readonly notRun: readonly NotRun[];
   readonly splats: readonly Splat[];
 }

@@ -1,3 +1,4 @@
+import type { MapOpResult } from './mapOp.ts';
 import type { Divergence, ErrnoName } from './spec.ts';
 
 /** One way the kernel may word a rejection: the rule and the ordered log lines to find. */
@@ -54,6 +55,8 @@ export interface Prediction {
   readonly programs: readonly ProgramPrediction[];
   /** runs of the schedule; programs predicted rejected are left out */
   readonly steps: readonly StepPrediction[];
+  /** the schedule's userspace map operations (those after a rejected program's steps included) */
+  readonly mapOps: readonly MapOpResult[];
   readonly divergences: readonly DivergenceHit[];
   /** rule ids whose condition the oracle evaluated as hit */
   readonly rulesHit: readonly string[];

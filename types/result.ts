@@ -9,6 +9,8 @@ export type MismatchKind =
   | 'message'
   /** a global or retval differs after a run step */
   | 'value'
+  /** a userspace map operation's errno or returned value differs */
+  | 'map_op'
   /** the kernel logged a splat while the case ran */
   | 'splat'
   /** the runner could not execute the case (harness crash, VM timeout) */
@@ -38,4 +40,6 @@ export interface CaseResult {
   readonly divergences: readonly string[];
   /** rule ids exercised */
   readonly rules: readonly string[];
+  /** userspace map operations the runner executed, as `<mapOp> <mapType> <errno or ok>` (summary coverage) */
+  readonly mapOps: readonly string[];
 }

@@ -1,3 +1,5 @@
+import type { MapOpStep } from './mapOp.ts';
+
 /**
  * Scenario: one self-contained BPF test case (structs, kptr slots, programs, a run schedule).
  * Plain, serialisable data: readonly objects, unions tagged by a literal field, `null` rather than `undefined`.
@@ -128,7 +130,13 @@ export interface GracePeriodStep {
   readonly grace_period: true;
 }
 
-export type ScheduleStep = RunStep | GracePeriodStep;
+/** One step of the schedule: program runs, a grace period, or a userspace map operation (types/mapOp.ts). */
+export type ScheduleStep = RunStep | GracePeriodStep | MapOpStep;
+
+/** Whether a step runs a program (not a grace period or a map operation). */
+export function isRunStep(s: ScheduleStep): s is RunStep {
+  return !('grace_period' in s) && !('mapOp' in s);
+}
 
 /** Why the scenario exists: a program meant to be valid, or one that breaks exactly one spec rule on purpose. */
 export type Intent =

@@ -1,3 +1,4 @@
+import type { MapOpContract } from './mapOp.ts';
 import type { OpKind, Scenario } from './scenario.ts';
 
 /** Symbolic errno as the C harness prints it (`EACCES`), never a bare number. */
@@ -127,6 +128,8 @@ interface DivergenceCommon {
 export interface Spec {
   readonly rules: readonly Rule[];
   readonly ops: readonly OpContract[];
+  /** userspace map operations (specs/ops/map/) */
+  readonly mapOps: readonly MapOpContract[];
   readonly kernels: readonly KernelFeatures[];
   readonly divergences: readonly Divergence[];
 }

@@ -191,6 +191,29 @@ export class Machine implements CallEnv {
     return problems;
   }
 
+  /**
+   * bpf(2) BPF_MAP_UPDATE_ELEM / DELETE_ELEM / LOOKUP_ELEM / LOOKUP_AND_DELETE_ELEM from userspace on the map named
+   * `map`, with an `int` key: the errno (0 on success) and the value a lookup copied out (MapStore.sysLookup). What
+   * it releases is freed at the grace period that follows, as after a run.
+   * @throws RangeError for a map the object does not have
+   */
+  mapElem(map: string, cmd: 'update' | 'delete' | 'lookup' | 'lookup_and_delete', key: number, value: Uint8Array, flags: number): { readonly errno: number; readonly value: Uint8Array | null } {
+    const m = this.maps.find((x) => x.spec.name === map && x.spec.internal === null);
+    if (!m) throw new RangeError(`no map ${map} in the object`);
+    if (this.freed) throw new RangeError('the machine\'s maps were freed');
+    let errno = 0;
+    let out: Uint8Array | null = null;
+    if (cmd === 'update') errno = -m.sysUpdate(key, value, flags);
+    else if (cmd === 'delete') errno = -m.sysDelete(key);
+    else {
+      const r = m.sysLookup(key, cmd === 'lookup_and_delete');
+      if (typeof r === 'number') errno = -r;
+      else out = r;
+    }
+    this.gracePeriod(this.run_.cpu);
+    return { errno, value: out };
+  }
+
   /** objects allocated and not yet freed */
   liveObjects(): number {
     return this.heap.live();

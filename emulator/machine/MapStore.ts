@@ -4,6 +4,8 @@ import type { Heap } from './Heap.ts';
 
 /** errno values helpers return negated (include/uapi/asm-generic/errno-base.h) */
 export const E2BIG = 7, ENOENT = 2, EEXIST = 17, EINVAL = 22;
+/** the kernel-internal errno bpf(2) returns for an operation a map type lacks (include/linux/errno.h) */
+export const ENOTSUPP = 524;
 /** bpf_map_update_elem flags */
 const BPF_NOEXIST = 1, BPF_EXIST = 2;
 
@@ -85,18 +87,56 @@ export class MapStore {
 
   /** bpf_map_update_elem from a program on `cpu`: 0 or -errno */
   update(keyAt: number, valueAt: number, flags: number, cpu: number): number {
-    if (flags > BPF_EXIST) return -EINVAL;
     const value = new Uint8Array(this.mem.view.buffer, valueAt, this.spec.valueSize);
+    // a program's update of a per-CPU map writes this CPU's copy only
+    const write = (e: Element): void => this.copyValue(e.regions[this.percpu ? cpu : 0] as number, value);
+    return this.store(this.array ? this.mem.view.getUint32(keyAt, true) : this.key(keyAt), flags, write);
+  }
+
+  /**
+   * bpf_map_update_elem from userspace: 0 or -errno. `value` holds one copy per CPU for per-CPU maps (each at a
+   * multiple of the value size rounded up to 8), and each copy goes to its CPU.
+   */
+  sysUpdate(key: number, value: Uint8Array, flags: number): number {
+    const stride = (this.spec.valueSize + 7) & ~7;
+    const write = (e: Element): void => e.regions.forEach((r, c) => this.copyValue(r, value.subarray(c * stride, c * stride + this.spec.valueSize)));
+    return this.store(key >>> 0, flags, write);
+  }
+
+  /** bpf_map_delete_elem from userspace: 0 or -errno */
+  sysDelete(key: number): number {
+    return this.array ? -EINVAL : this.remove(key >>> 0);
+  }
+
+  /**
+   * bpf_map_lookup_elem (and with `andDelete`, bpf_map_lookup_and_delete_elem) from userspace: the value's copies
+   * (one per CPU for per-CPU maps, 8-byte aligned) with zero where kptr fields sit (check_and_init_map_value), or
+   * -errno.
+   */
+  sysLookup(key: number, andDelete: boolean): Uint8Array | number {
+    if (andDelete && this.array) return -ENOTSUPP;
+    const e = this.array ? this.slots[key >>> 0] : this.hash.get(key >>> 0);
+    if (!e) return -ENOENT;
+    const stride = (this.spec.valueSize + 7) & ~7;
+    const out = new Uint8Array(stride * e.regions.length);
+    e.regions.forEach((r, c) => {
+      out.set(this.mem.bytes(r).subarray(0, this.spec.valueSize), c * stride);
+      for (const f of this.spec.kptrFields) out.fill(0, c * stride + f.offset, c * stride + f.offset + 8);
+    });
+    if (andDelete) this.remove(key >>> 0);
+    return out;
+  }
+
+  /** an update of element `k` with `flags` (the kernel's checks, in its order); `write` fills the element's value */
+  private store(k: number | string, flags: number, write: (e: Element) => void): number {
+    if (flags > BPF_EXIST) return -EINVAL;
     if (this.array) {
-      const i = this.mem.view.getUint32(keyAt, true);
-      const e = this.slots[i];
+      const e = this.slots[k as number];
       if (!e) return -E2BIG;
       if (flags === BPF_NOEXIST) return -EEXIST;
-      // a program's update of a per-CPU array writes this CPU's copy only
-      this.copyValue(e.regions[this.percpu ? cpu : 0] as number, value);
+      write(e);
       return 0;
     }
-    const k = this.key(keyAt);
     const old = this.hash.get(k);
     if (old && flags === BPF_NOEXIST) return -EEXIST;
     if (!old && flags === BPF_EXIST) return -ENOENT;
@@ -108,7 +148,7 @@ export class MapStore {
     }
     // htab_map_update_elem: a new element; the old one (if any) is freed with its fields
     const e = this.newElement(`(key ${k})`, true, null);
-    this.copyValue(e.regions[this.percpu ? cpu : 0] as number, value);
+    write(e);
     if (old) {
       this.hash.delete(k);
       this.free(old);
@@ -119,8 +159,11 @@ export class MapStore {
 
   /** bpf_map_delete_elem: 0 or -errno (arrays: -EINVAL) */
   delete(keyAt: number): number {
-    if (this.array) return -EINVAL;
-    const k = this.key(keyAt);
+    return this.array ? -EINVAL : this.remove(this.key(keyAt));
+  }
+
+  /** a hash map's element `k` leaves the map: 0, or -ENOENT */
+  private remove(k: number | string): number {
     const e = this.hash.get(k);
     if (!e) return -ENOENT;
     this.hash.delete(k);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
-import type { GlobalVar, Intent, ProgType, Program, Scenario, ScheduleStep, Slot, StructType } from '../../types/index.ts';
+import type { GlobalVar, Intent, MapOpStep, MapType, ProgType, Program, Scenario, ScheduleStep, Slot, StructType } from '../../types/index.ts';
 import { kptrHome, type KptrHomeConstraints } from '../kptrHome.ts';
+import { mapOpStep } from '../mapOpStep.ts';
 import { progType } from '../progType.ts';
 import { structType, type StructSpecialMember } from '../structType.ts';
 import { NEW_STRUCT_RULES } from './breakVariants.ts';
@@ -11,6 +12,8 @@ import { buildProgram, type BreakPlan, type ProgramContext } from './ProgramBuil
 export interface ScenarioSettings {
   readonly progTypes: readonly ProgType[];
   readonly homes: KptrHomeConstraints;
+  /** how many userspace map operations a schedule may hold (0: none) */
+  readonly maxMapOps: number;
   readonly maxPrograms: number;
   readonly maxOps: number;
   readonly nrCpus: number;
@@ -38,7 +41,17 @@ interface ScenarioPlan {
   /** the history tail (ScenarioShapeConstraints.historyFreq): a grace period, then program `prog` twice on `cpu` */
   readonly history: { readonly prog: number; readonly cpu: number } | null;
   readonly breaks: readonly PlacedBreak[];
+  /** userspace map operations, each inserted at schedule index `at` (modulo the schedule's length + 1) */
+  readonly mapOps: readonly { readonly at: number; readonly op: MapOpStep }[];
 }
+
+/**
+ * Map types whose slots get userspace map operations. Not lru_hash: with max_entries 1, its per-CPU free lists may
+ * refuse or evict in ways no contract here models (issue 14 leaves LRU eviction for later).
+ */
+const MAP_OP_TYPES: ReadonlySet<MapType> = new Set(['array', 'percpu_array', 'hash', 'percpu_hash']);
+/** slot names of the plan, before assemble names them: `m<i>` */
+const PLAN_SLOTS = ['m0', 'm1'];
 
 /** What the rules being broken need from the scenario's structs and slots. */
 interface Needs {
@@ -122,6 +135,8 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
         { arbitrary: fc.record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }) }), weight: 1 },
       ),
     breaks,
+    // drawn last, so the values above stay those of the same seed without map operations
+    mapOps: s.maxMapOps === 0 ? fc.constant([]) : fc.option(fc.array(fc.record({ at: fc.nat({ max: 16 }), op: mapOpStep({ slots: PLAN_SLOTS }) }), { minLength: 1, maxLength: s.maxMapOps }), { freq: 2, nil: null }).map((x) => x ?? []),
   });
   return plan.map(({ structs: { inner, pointees }, bad, slots: [first, second], ...rest }) => {
     // slot 0 is always a __percpu_kptr slot; a second one is a plain __kptr slot when a break needs one
@@ -168,6 +183,13 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent): Scen
     // (bpf_mem_alloc's alloc_bulk) and the second run's allocation gets it
     ...(plan.history === null ? [] : [{ grace_period: true } as const, { program: programs[plan.history.prog % programs.length]?.name ?? 'p0', cpu: plan.history.cpu, repeat: 2 }]),
   ];
+  // a map operation names a slot kept in a map of MAP_OP_TYPES; others are left out
+  const mapSlots = slots.filter((x) => x.home.kind === 'map' && MAP_OP_TYPES.has(x.home.mapType)).map((x) => x.name);
+  for (const { at, op } of plan.mapOps) {
+    if (mapSlots.length === 0) break;
+    const slot = mapSlots[PLAN_SLOTS.indexOf(op.slot) % mapSlots.length] as string;
+    schedule.splice(at % (schedule.length + 1), 0, { ...op, slot });
+  }
   return { id: GENERATED_ID, description: describe(intent, programs, slots, notes), origin: null, intent, structs, slots, globals, programs, schedule };
 }
 

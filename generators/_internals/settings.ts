@@ -12,6 +12,8 @@ export interface ScenarioShapeConstraints {
   readonly homes?: KptrHomeConstraints;
   /** @defaultValue 3 */
   readonly maxPrograms?: number;
+  /** Userspace map operations (types/mapOp.ts) in a schedule: half the scenarios with a map-home slot get 1..N. @defaultValue 4 */
+  readonly maxMapOps?: number;
   /** Budget of chosen ops per program; closing ops (drops, unlocks) come on top. @defaultValue 24 */
   readonly maxOps?: number;
   /** Possible CPUs of the target (per_cpu_ptr constants and schedule CPUs stay below it). @defaultValue 2 */
@@ -45,6 +47,7 @@ export function resolveSettings(api: string, c: ScenarioShapeConstraints): Scena
     progTypes,
     homes: c.homes ?? {},
     maxPrograms: positive(api, 'maxPrograms', c.maxPrograms ?? 3),
+    maxMapOps: nonNegative(api, 'maxMapOps', c.maxMapOps ?? 4),
     maxOps: positive(api, 'maxOps', c.maxOps ?? 24),
     nrCpus: positive(api, 'nrCpus', c.nrCpus ?? 2),
     size: c.size,

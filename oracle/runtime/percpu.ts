@@ -1,16 +1,23 @@
-import type { GlobalVar, MapType, Op, Program, Scenario, StepPrediction } from '../../types/index.ts';
+import type {
+  GlobalVar, MapOpCondition, MapOpContract, MapOpResult, MapOpStep, MapType, Op, Program, Scenario, StepPrediction,
+} from '../../types/index.ts';
 import { fieldSlot, type FieldSlot } from '../../cabi/structLayout.ts';
+import { SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
 import { cValue } from './cValue.ts';
 
 /**
  * Concrete execution of the run schedule (research/kernel-semantics.md §5): slot contents per map element (one
  * per CPU for per-CPU maps), per-CPU objects zeroed on every CPU, xchg returning the previous object,
  * bpf_per_cpu_ptr NULL for cpu >= nr_cpus, globals persisting across steps. A value read through an untrusted
- * pointer is not predictable and becomes null (and so does everything computed from it).
+ * pointer is not predictable and becomes null (and so does everything computed from it). Userspace map operations
+ * follow specs/ops/map: an update or removal releases the element's object, a new element starts with a NULL field.
  */
 
 interface SlotCopy { obj: number | null; sum: bigint }
-interface SlotStore { present: boolean; readonly copies: Map<number, SlotCopy> }
+/** one element: its copy per CPU index (index 0 only, for maps that are not per-CPU) */
+type Element = Map<number, SlotCopy>;
+/** a slot's home: its elements by key (a global slot, and every array index, always has its element) */
+interface SlotStore { readonly elems: Map<number, Element> }
 interface HeapObject {
   readonly struct: string;
   /** per-CPU objects have one field map per possible CPU; a bpf_obj_new object has one */
@@ -27,6 +34,8 @@ type Val =
 
 const PERCPU_MAPS: ReadonlySet<MapType> = new Set(['percpu_array', 'percpu_hash']);
 const HASH_MAPS: ReadonlySet<MapType> = new Set(['hash', 'lru_hash', 'percpu_hash']);
+/** programs reach the element of this key (ARCHITECTURE.md, "Maps") */
+const PROGRAM_KEY = 0;
 
 interface World {
   readonly scenario: Scenario;
@@ -46,27 +55,61 @@ interface Run {
   depth: number;
 }
 
+function mapTypeOf(w: World, name: string): MapType | null {
+  const home = w.scenario.slots.find((x) => x.name === name)?.home;
+  return home?.kind === 'map' ? home.mapType : null;
+}
+
 function slotStore(w: World, name: string): SlotStore {
   let s = w.slots.get(name);
   if (!s) {
-    const home = w.scenario.slots.find((x) => x.name === name)?.home;
-    s = { present: !(home?.kind === 'map' && HASH_MAPS.has(home.mapType)), copies: new Map() };
+    const type = mapTypeOf(w, name);
+    s = { elems: new Map() };
+    if (type === null || !HASH_MAPS.has(type)) {
+      for (let key = 0; key < (type === null ? 1 : SLOT_MAP_MAX_ENTRIES); key++) s.elems.set(key, new Map());
+    }
     w.slots.set(name, s);
   }
   return s;
 }
 
-/** The element copy a program on `cpu` sees: its own CPU's for per-CPU maps, the only one otherwise. */
-function slotCopy(r: Run, name: string): SlotCopy {
-  const home = r.w.scenario.slots.find((x) => x.name === name)?.home;
-  const index = home?.kind === 'map' && PERCPU_MAPS.has(home.mapType) ? r.cpu : 0;
-  const store = slotStore(r.w, name);
-  let c = store.copies.get(index);
+/** The copy of an element a program on `cpu` sees: its own CPU's for per-CPU maps, the only one otherwise. */
+function copyOf(w: World, name: string, e: Element, cpu: number): SlotCopy {
+  const type = mapTypeOf(w, name);
+  const index = type !== null && PERCPU_MAPS.has(type) ? cpu : 0;
+  let c = e.get(index);
   if (!c) {
     c = { obj: null, sum: 0n };
-    store.copies.set(index, c);
+    e.set(index, c);
   }
   return c;
+}
+
+/** The element copy of key 0 a program on `cpu` sees (its lookup made sure the element exists). */
+function slotCopy(r: Run, name: string): SlotCopy {
+  const store = slotStore(r.w, name);
+  let e = store.elems.get(PROGRAM_KEY);
+  if (!e) {
+    e = new Map();
+    store.elems.set(PROGRAM_KEY, e);
+  }
+  return copyOf(r.w, name, e, r.cpu);
+}
+
+/**
+ * A hash map's element `key` inserted (a program's BPF_NOEXIST insert, or a userspace update), with NULL fields:
+ * false when the map is full (an LRU map evicts its least recently used element instead).
+ */
+function insertElement(w: World, name: string, key: number): boolean {
+  const store = slotStore(w, name);
+  if (store.elems.has(key)) return true;
+  if (store.elems.size >= SLOT_MAP_MAX_ENTRIES) {
+    if (mapTypeOf(w, name) !== 'lru_hash') return false;
+    const [lru] = store.elems.keys();
+    store.elems.delete(lru as number);
+  }
+  store.elems.set(key, new Map());
+  return true;
 }
 
 function varOf(r: Run, name: string): Val {
@@ -120,8 +163,10 @@ function exec(r: Run, ops: readonly Op[]): number | null {
   for (const o of ops) {
     switch (o.op) {
       case 'lookup': {
-        const store = slotStore(r.w, o.slot);
-        store.present = true; // the hash-map insert of key 0 happens at lookup
+        // a hash map's element is inserted at lookup (BPF_NOEXIST); in a full map the lookup fails: `return 0`
+        const type = mapTypeOf(r.w, o.slot);
+        if (type !== null && HASH_MAPS.has(type) && !insertElement(r.w, o.slot, PROGRAM_KEY)) return 0;
+        if (type !== null && HASH_MAPS.has(type)) touch(r.w, o.slot, PROGRAM_KEY);
         r.vars.set(o.dst, { k: 'map', slot: o.slot });
         break;
       }
@@ -219,6 +264,73 @@ function snapshot(w: World): Record<string, string | null> {
   return out;
 }
 
+/** an LRU map's element was used: it becomes the most recent (bpf_lru_node_set_ref) */
+function touch(w: World, name: string, key: number): void {
+  const store = slotStore(w, name);
+  const e = store.elems.get(key);
+  if (e === undefined || mapTypeOf(w, name) !== 'lru_hash') return;
+  store.elems.delete(key);
+  store.elems.set(key, e);
+}
+
+/** Which failure of the contract holds for `op` on the current state, or null. */
+function failure(w: World, op: MapOpStep, type: MapType, when: MapOpCondition): boolean {
+  const store = slotStore(w, op.slot);
+  const exists = store.elems.has(op.key);
+  const array = !HASH_MAPS.has(type);
+  switch (when) {
+    case 'key_out_of_range':
+      return array && (op.key < 0 || op.key >= SLOT_MAP_MAX_ENTRIES);
+    case 'noexist_on_existing':
+      return op.mapOp === 'update' && op.flags === 'BPF_NOEXIST' && (array || exists);
+    case 'missing':
+      return !exists && (op.mapOp !== 'update' || op.flags === 'BPF_EXIST');
+    case 'map_full':
+      return op.mapOp === 'update' && !exists && type !== 'lru_hash' && store.elems.size >= SLOT_MAP_MAX_ENTRIES;
+    case 'not_removable':
+      return array;
+  }
+}
+
+/** What a userspace lookup copies out: [sum, 0 where the kptr sits] for every possible CPU (one copy if not per-CPU). */
+function valueOf(w: World, name: string, type: MapType, e: Element): string[][] {
+  const n = PERCPU_MAPS.has(type) ? w.nrCpus : 1;
+  return Array.from({ length: n }, (_, cpu) => [BigInt.asUintN(64, e.get(cpu)?.sum ?? 0n).toString(), '0']);
+}
+
+/** One userspace map operation on the model (specs/ops/map); the contract's errors table gives the errno. */
+function mapOp(w: World, op: MapOpStep, step: number, contracts: readonly MapOpContract[]): MapOpResult {
+  const type = mapTypeOf(w, op.slot);
+  const contract = contracts.find((c) => c.mapOp === op.mapOp);
+  // checkScenarioRefs admits map operations on map-home slots only, and loadSpec a contract for every operation
+  if (type === null || contract === undefined) throw new Error(`runSchedule: schedule[${step}]: no map or contract for ${op.mapOp} on ${op.slot}`);
+  const result = (err: string | null, value: string[][] | null): MapOpResult => ({ step, mapOp: op.mapOp, mapType: type, err, value });
+  const error = contract.errors.find((x) => x.mapTypes.includes(type) && failure(w, op, type, x.when));
+  if (error !== undefined) return result(error.errno, null);
+  const store = slotStore(w, op.slot);
+  const e = store.elems.get(op.key);
+  switch (op.mapOp) {
+    case 'update': {
+      // the old object is released and the element's field is NULL afterwards, on every CPU
+      if (e === undefined) insertElement(w, op.slot, op.key);
+      const fresh: Element = new Map();
+      const n = PERCPU_MAPS.has(type) ? w.nrCpus : 1;
+      for (let cpu = 0; cpu < n; cpu++) fresh.set(cpu, { obj: null, sum: BigInt.asIntN(64, BigInt(op.sum)) });
+      store.elems.set(op.key, fresh);
+      touch(w, op.slot, op.key);
+      return result(null, null);
+    }
+    case 'lookup':
+      return result(null, valueOf(w, op.slot, type, e ?? new Map()));
+    case 'delete':
+    case 'lookup_and_delete': {
+      const value = op.mapOp === 'lookup_and_delete' ? valueOf(w, op.slot, type, e ?? new Map()) : null;
+      store.elems.delete(op.key);
+      return result(null, value);
+    }
+  }
+}
+
 function isSleepable(p: Program): boolean {
   return p.progType === 'syscall' || p.progType === 'fentry.s';
 }
@@ -226,15 +338,25 @@ function isSleepable(p: Program): boolean {
 /**
  * Run the scenario's schedule on a model of the kernel with `nrCpus` possible CPUs. Steps of programs not in
  * `accepted` are skipped (the kernel refused them, so nothing runs), and so are grace periods. One StepPrediction
- * per test run; `step` is the index in the schedule, grace periods counted.
+ * per test run, one MapOpResult per userspace map operation; `step` is the index in the schedule, grace periods counted.
  */
-export function runSchedule(scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: number): StepPrediction[] {
+export function runSchedule(
+  scenario: Scenario,
+  accepted: ReadonlySet<string>,
+  nrCpus: number,
+  contracts: readonly MapOpContract[],
+): { readonly steps: StepPrediction[]; readonly mapOps: MapOpResult[] } {
   const w: World = { scenario, nrCpus, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
   const steps: StepPrediction[] = [];
+  const mapOps: MapOpResult[] = [];
   for (const [step, s] of scenario.schedule.entries()) {
     // a grace period frees what earlier runs dropped; on a correct kernel a later `new` still reads 0, so no
     // program can tell: it is no run and changes nothing here (World never hands dropped memory out again)
     if ('grace_period' in s) continue;
+    if ('mapOp' in s) {
+      mapOps.push(mapOp(w, s, step, contracts));
+      continue;
+    }
     const program = scenario.programs.find((p) => p.name === s.program);
     if (!program || !accepted.has(program.name)) continue;
     for (let iteration = 0; iteration < s.repeat; iteration++) {
@@ -244,5 +366,5 @@ export function runSchedule(scenario: Scenario, accepted: ReadonlySet<string>, n
       steps.push({ step, iteration, program: program.name, retval, globals: snapshot(w), zeroFilled: [...w.zeroFilled].sort() });
     }
   }
-  return steps;
+  return { steps, mapOps };
 }

@@ -1,5 +1,6 @@
 import type { MapType, Slot } from '../../types/index.ts';
 import { globalSlotSection, slotElemName } from './scenarioIdentifiers.ts';
+import { SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
 
 const MAP_TYPES: Readonly<Record<MapType, string>> = {
   array: 'BPF_MAP_TYPE_ARRAY',
@@ -37,7 +38,7 @@ export function emitSlots(slots: readonly Slot[]): string[] {
       '',
       'struct {',
       `\t__uint(type, ${MAP_TYPES[slot.home.mapType]});`,
-      '\t__uint(max_entries, 1);',
+      `\t__uint(max_entries, ${SLOT_MAP_MAX_ENTRIES});`,
       '\t__type(key, int);',
       `\t__type(value, struct ${slotElemName(slot.name)});`,
       `} ${slot.name} SEC(".maps");`,

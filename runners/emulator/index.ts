@@ -15,13 +15,18 @@ import { verifierProgram } from '../../emulator/verifier/fromLoader.ts';
 import { type Profile, type ProfileName, loadProfile } from '../../emulator/verifier/profile.ts';
 import { verifyProgram } from '../../emulator/verifier/verify.ts';
 import { parseKernelVersion } from '../../specs/versionRange.ts';
-import type { KernelInfo, NotRun, Observation, ProgramObservation, RunnerCapabilities, RunObservation, Scenario, Splat } from '../../types/index.ts';
+import { E2BIG, EEXIST, EINVAL, ENOENT, ENOTSUPP } from '../../emulator/machine/MapStore.ts';
+import { MAP_UPDATE_FLAG_VALUES, SLOT_VALUE_SUM_OFF } from '../../cabi/slotMap.ts';
+import type {
+  KernelInfo, MapOpKind, MapOpResult, MapOpStep, NotRun, Observation, ProgramObservation, RunnerCapabilities, RunObservation, Scenario, Splat,
+} from '../../types/index.ts';
 import { buildObject, type Codegen } from '../buildObject.ts';
 import { scenarioKfuncs } from '../codegen/scenarioKfuncs.ts';
 import { packBatches } from '../codegen/packBatches.ts';
-import { rejectionSummary } from '../harnessProtocol.ts';
+import { MAP_OPS_NOT_RUN, rejectionSummary } from '../harnessProtocol.ts';
 import { writeObject } from '../object/writeObject.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
+import { isRunStep } from '../../types/index.ts';
 
 export interface EmulatorRunnerOptions {
   /** the kernel profile to emulate (specs/profiles); default the host's build, 6.18.44 */
@@ -76,15 +81,56 @@ export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile
   return { programs, unsupported: null };
 }
 
+/** errno names of what MapStore returns (the harness prints the kernel's own) */
+const MAP_ERRNO_NAMES: Readonly<Record<number, string>> = { [ENOENT]: 'ENOENT', [E2BIG]: 'E2BIG', [EEXIST]: 'EEXIST', [EINVAL]: 'EINVAL', [ENOTSUPP]: 'ENOTSUPP' };
+
+/**
+ * A harness `mapop` line on the machine: the value the harness passes (`sum` in the first 8 bytes of every CPU's
+ * copy) and what it prints (the errno name, and a lookup's 8-byte words per copy as decimal strings).
+ */
+export function machineMapOp(machine: Machine, obj: BpfObjectSpec, map: string, op: MapOpKind, key: number, flags: number, sum: bigint): { readonly err: string | null; readonly value: string[][] | null } {
+  const spec = obj.maps.find((m) => m.name === map && m.internal === null);
+  const copies = spec?.type === 'percpu_array' || spec?.type === 'percpu_hash' ? machine.nrCpus : 1;
+  const stride = ((spec?.valueSize ?? 0) + 7) & ~7;
+  const value = new Uint8Array(stride * copies);
+  const view = new DataView(value.buffer);
+  if (op === 'update') for (let c = 0; c < copies; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, BigInt.asUintN(64, sum), true);
+  const r = machine.mapElem(map, op, key, value, flags);
+  const err = r.errno === 0 ? null : (MAP_ERRNO_NAMES[r.errno] ?? `errno ${r.errno}`);
+  const out = r.value;
+  if (out === null) return { err, value: null };
+  const words = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  return {
+    err,
+    value: Array.from({ length: out.byteLength / stride }, (_, c) =>
+      Array.from({ length: stride / 8 }, (_, w) => words.getBigUint64(c * stride + w * 8, true).toString())),
+  };
+}
+
+function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, s: Scenario, st: MapOpStep, step: number): MapOpResult {
+  const home = s.slots.find((x) => x.name === st.slot)?.home;
+  const flags = st.mapOp === 'update' ? MAP_UPDATE_FLAG_VALUES[st.flags] : 0;
+  const r = machineMapOp(machine, obj, st.slot, st.mapOp, st.key, flags, st.mapOp === 'update' ? BigInt(st.sum) : 0n);
+  return { step, mapOp: st.mapOp, mapType: home?.kind === 'map' ? home.mapType : 'array', ...r };
+}
+
 /** The schedule of one scenario on the machine: accepted programs only; a fault ends the scenario like an Oops. */
-function runSchedule(machine: Machine | null, s: Scenario, accepted: ReadonlySet<string>, execute: boolean): { runs: RunObservation[]; notRun: NotRun[]; splats: Splat[] } {
+function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, accepted: ReadonlySet<string>, execute: boolean): { runs: RunObservation[]; mapOps: MapOpResult[]; notRun: NotRun[]; splats: Splat[] } {
   const runs: RunObservation[] = [];
+  const mapOps: MapOpResult[] = [];
   const notRun: NotRun[] = [];
   const splats: Splat[] = [];
   const names = s.globals.map((g) => g.name);
   for (const [step, st] of s.schedule.entries()) {
     // the machine ends an RCU grace period after every run (Machine.run), so an explicit one adds nothing
     if ('grace_period' in st) continue;
+    if ('mapOp' in st) {
+      const why = !execute || machine === null ? 'verify only' : splats.length > 0 ? 'an earlier run oopsed' : null;
+      if (why !== null) {
+        if (!notRun.some((n) => n.program === MAP_OPS_NOT_RUN)) notRun.push({ program: MAP_OPS_NOT_RUN, reason: why });
+      } else mapOps.push(mapOpOnMachine(machine!, obj, s, st, step));
+      continue;
+    }
     if (!execute || machine === null) { notRun.push({ program: st.program, reason: 'verify only' }); continue; }
     if (splats.length > 0) { notRun.push({ program: st.program, reason: 'an earlier run oopsed' }); continue; }
     if (!accepted.has(st.program)) { notRun.push({ program: st.program, reason: 'not loaded (rejected)' }); continue; }
@@ -104,7 +150,7 @@ function runSchedule(machine: Machine | null, s: Scenario, accepted: ReadonlySet
       runs.push({ step, iteration, program: st.program, cpu: st.cpu, err: null, retval: r.retval, globals, runNs });
     }
   }
-  return { runs, notRun, splats };
+  return { runs, mapOps, notRun, splats };
 }
 
 export function createEmulatorRunner(options: EmulatorRunnerOptions): Runner {
@@ -128,11 +174,11 @@ export function createEmulatorRunner(options: EmulatorRunnerOptions): Runner {
 
   /** One scenario of a loaded object; the machine is the object's (scenarios of one object have disjoint maps, as in the harness). */
   const observe = (obj: BpfObjectSpec, machine: () => Machine, s: Scenario, execute: boolean): Observation => {
-    const base: Observation = { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: null, programs: [], runs: [], notRun: [], splats: [] };
+    const base: Observation = { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: null, programs: [], runs: [], mapOps: [], notRun: [], splats: [] };
     const v = verifyScenario(obj, s, profile);
     if (v.unsupported !== null) return { ...base, programs: v.programs, error: { code: 'KPTR_EMULATOR_UNSUPPORTED', message: v.unsupported } };
     const accepted = new Set(v.programs.filter((p) => p.verdict === 'accepted').map((p) => p.program));
-    const runs = execute && s.schedule.some((st) => !('grace_period' in st) && accepted.has(st.program)) ? runSchedule(machine(), s, accepted, true) : runSchedule(null, s, accepted, false);
+    const runs = execute && s.schedule.some((st) => 'mapOp' in st || (isRunStep(st) && accepted.has(st.program))) ? runSchedule(machine(), obj, s, accepted, true) : runSchedule(null, obj, s, accepted, false);
     return { ...base, programs: v.programs, ...runs };
   };
 
@@ -169,7 +215,7 @@ export function createEmulatorRunner(options: EmulatorRunnerOptions): Runner {
         (one) => observeAll(one, [s], plans)[0]!,
         (e: unknown): Observation => {
           if (!(e instanceof KptrError)) throw e;
-          return { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: { code: e.code, message: e.message }, programs: [], runs: [], notRun: [], splats: [] };
+          return { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: { code: e.code, message: e.message }, programs: [], runs: [], mapOps: [], notRun: [], splats: [] };
         },
       )));
       for (const o of observations) {

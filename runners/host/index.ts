@@ -4,16 +4,17 @@ import { execa } from 'execa';
 import { diskFull, orDiskFull, saysNoSpace } from '../../errors/diskFull.ts';
 import { cancelReason, childStopped } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
-import type { KernelInfo, NotRun, Observation, RunnerCapabilities, RunPlan, Scenario, Splat } from '../../types/index.ts';
+import type { KernelInfo, NotRun, Observation, RunnerCapabilities, RunPlan, Scenario, ScheduleStep, Splat } from '../../types/index.ts';
+import { isRunStep } from '../../types/index.ts';
 import { buildObject, type Codegen } from '../buildObject.ts';
 import { packBatches } from '../codegen/packBatches.ts';
 import { startInPool } from '../startInPool.ts';
-import { parseHarnessOutput, writePlan } from '../harnessProtocol.ts';
+import { MAP_OPS_NOT_RUN, parseHarnessOutput, writePlan } from '../harnessProtocol.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
 import { attributeSplats } from './attributeSplats.ts';
 import { KmsgReader } from './KmsgReader.ts';
 import { DEFAULT_HARNESS_PATH, probeHost } from './probe.ts';
-import { hostExecutionGate } from './safety.ts';
+import { hostExecutionGate, hostMapOpGate } from './safety.ts';
 
 export interface HostRunnerOptions {
   /** where .bpf.c, .o, plans and harness output of each batch are written */
@@ -96,13 +97,17 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
       // optimistic about the kernel's verdict: the harness itself never runs a program the kernel rejected
       const gate = hostExecutionGate(s, plan, new Set(s.programs.map((p) => p.name)), kernel.nrCpus);
       const allowed = new Set(gate.filter((g) => g.allowed).map((g) => g.program));
+      const mapOpsRefused = s.schedule.some((st) => 'mapOp' in st) ? hostMapOpGate(s, plan, gate) : null;
+      // without its map operations the schedule is another one: what runs after the first is held back too
+      const firstMapOp = mapOpsRefused === null ? s.schedule.length : s.schedule.findIndex((st) => 'mapOp' in st);
       // a grace period is a syscall of the harness's own: it runs wherever a program of the scenario may
-      runSteps[s.id] = s.schedule.flatMap((st, i) => (('grace_period' in st ? allowed.size > 0 : allowed.has(st.program)) ? [i] : []));
-      const scheduled = new Set(s.schedule.flatMap((st) => ('grace_period' in st ? [] : [st.program])));
-      gateNotRun.set(
-        s.id,
-        gate.filter((g) => !g.allowed && scheduled.has(g.program)).map((g) => ({ program: g.program, reason: g.reason })),
-      );
+      const runs = (st: ScheduleStep): boolean => ('mapOp' in st ? true : 'grace_period' in st ? allowed.size > 0 : allowed.has(st.program));
+      runSteps[s.id] = s.schedule.flatMap((st, i) => (i < firstMapOp && runs(st) ? [i] : []));
+      const scheduled = new Set(s.schedule.flatMap((st) => (isRunStep(st) ? [st.program] : [])));
+      gateNotRun.set(s.id, [
+        ...gate.filter((g) => !g.allowed && scheduled.has(g.program)).map((g) => ({ program: g.program, reason: g.reason })),
+        ...(mapOpsRefused === null ? [] : [{ program: MAP_OPS_NOT_RUN, reason: `userspace map operations: ${mapOpsRefused}` }]),
+      ]);
     }
     const planFile = join(options.workDir, `${name}.plan`);
     const outFile = join(options.workDir, `${name}.jsonl`);
@@ -201,7 +206,7 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
 }
 
 function empty(s: Scenario, kernel: KernelInfo): Observation {
-  return { scenarioId: s.id, runner: 'host', kernel, skipped: null, error: null, programs: [], runs: [], notRun: [], splats: [] };
+  return { scenarioId: s.id, runner: 'host', kernel, skipped: null, error: null, programs: [], runs: [], mapOps: [], notRun: [], splats: [] };
 }
 
 function skipped(s: Scenario, kernel: KernelInfo, reason: string): Observation {

@@ -1,5 +1,6 @@
 import type { Op, Program, ProgType, RunPlan, Scenario, VarType } from '../../types/index.ts';
 import { fieldCType } from '../codegen/fieldCType.ts';
+import { isRunStep } from '../../types/index.ts';
 
 /** The gate's answer for one program of a scenario. */
 export interface HostGateVerdict {
@@ -35,6 +36,27 @@ export function hostExecutionGate(
       ? { program: p.name, allowed: true, reason: 'predicted and observed accepted; structurally well-formed' }
       : { program: p.name, allowed: false, reason };
   });
+}
+
+/**
+ * May the scenario's userspace map operations run on the host? They release what the slots hold, so they need what
+ * a program run needs of the scenario (well-formed, every slot a __percpu_kptr of scalars), and every program of
+ * the schedule allowed by `gate`: then whatever a slot holds came from a run this gate let through. Null when
+ * allowed, else why not.
+ */
+export function hostMapOpGate(scenario: Scenario, plan: RunPlan, gate: readonly HostGateVerdict[]): string | null {
+  const problem = checkScenario(scenario, plan);
+  if (problem !== null) return problem;
+  for (const st of scenario.schedule) {
+    if ('mapOp' in st) {
+      if (scenario.slots.find((x) => x.name === st.slot)?.home.kind !== 'map') return `slot ${st.slot} is not kept in a map`;
+      continue;
+    }
+    if (!isRunStep(st)) continue;
+    const g = gate.find((x) => x.program === st.program);
+    if (g === undefined || !g.allowed) return `program ${st.program} of the schedule may not run here`;
+  }
+  return null;
 }
 
 function checkScenario(s: Scenario, plan: RunPlan): string | null {

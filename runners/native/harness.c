@@ -669,12 +669,82 @@ static void grace_period_line(const char *scenario)
 	ev_end();
 }
 
+/* One userspace map operation (plan line `mapop`) on the map named `mapname`: bpf_map_update_elem (value: `sum`
+ * in the first 8 bytes of every CPU's copy, zero elsewhere), bpf_map_delete_elem, bpf_map_lookup_elem or
+ * bpf_map_lookup_and_delete_elem with `key`. Prints 0 or the errno name, and for a lookup that succeeded the
+ * value's 8-byte words per CPU copy (one copy for a map that is not per-CPU) as decimal strings. */
+static void mapop_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const char *scenario, int step,
+		       const char *mapname, const char *op, int key, __u64 flags, __u64 sum)
+{
+	if (attached_scenario && strcmp(attached_scenario, scenario) != 0)
+		detach_tracing();
+	mark_scenario(scenario);
+	struct bpf_map *map = obj_ok ? bpf_object__find_map_by_name(obj, mapname) : NULL;
+	if (!map) {
+		skip_event(scenario, "(userspace map operations)", obj_ok ? "map is not in the object" : "the object failed to load");
+		return;
+	}
+	enum bpf_map_type t = bpf_map__type(map);
+	bool percpu = t == BPF_MAP_TYPE_PERCPU_ARRAY || t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+	size_t stride = (bpf_map__value_size(map) + 7) & ~(size_t)7;
+	int copies = percpu ? nr_cpus : 1;
+	__u64 *value = calloc(copies, stride);
+	if (!value)
+		die("out of memory");
+	int fd = bpf_map__fd(map), r;
+	bool lookup = false;
+	if (strcmp(op, "update") == 0) {
+		for (int c = 0; c < copies; c++)
+			value[c * stride / 8] = sum;
+		r = bpf_map_update_elem(fd, &key, value, flags);
+	} else if (strcmp(op, "delete") == 0) {
+		r = bpf_map_delete_elem(fd, &key);
+	} else if (strcmp(op, "lookup") == 0) {
+		r = bpf_map_lookup_elem(fd, &key, value);
+		lookup = true;
+	} else if (strcmp(op, "lookup_and_delete") == 0) {
+		r = bpf_map_lookup_and_delete_elem(fd, &key, value);
+		lookup = true;
+	} else {
+		die("unknown map operation %s", op);
+	}
+	int err = r < 0 ? -r : 0;
+	fputs("{\"ev\":\"mapop\",\"scenario\":", out);
+	json_str(scenario);
+	fprintf(out, ",\"step\":%d,\"op\":", step);
+	json_str(op);
+	fputs(",\"err\":", out);
+	if (err)
+		json_str(errno_name(err));
+	else
+		fputs("null", out);
+	fputs(",\"value\":", out);
+	if (lookup && !err) {
+		fputc('[', out);
+		for (int c = 0; c < copies; c++) {
+			fputs(c ? ",[" : "[", out);
+			for (size_t w = 0; w < stride / 8; w++)
+				fprintf(out, "%s\"%llu\"", w ? "," : "", (unsigned long long)value[c * stride / 8 + w]);
+			fputc(']', out);
+		}
+		fputc(']', out);
+	} else {
+		fputs("null", out);
+	}
+	ev_end();
+	free(value);
+}
+
 /* ---------- run command ---------- */
 
-/* `run` lines, and `grace_period` lines (prog NULL) */
+/* A `run` line; with `map` set a `mapop` line (`prog` is then the operation); with neither prog nor map a
+ * `grace_period` line. */
 struct run_line {
 	char *scenario, *prog;
 	int cpu, repeat;
+	char *map;
+	int step, key;
+	__u64 flags, sum;
 };
 
 static void set_nr_cpus(struct bpf_object *obj, int nr_cpus)
@@ -801,10 +871,15 @@ static int cmd_run(int argc, char **argv)
 			ksets[nksets++] = (struct kfunc_set){ .scenario = w[1], .count = nw - 2, .names = w + 2 };
 		} else if (strcmp(w[0], "run") == 0 && nw == 5) {
 			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
-			runs[nruns++] = (struct run_line){ w[1], w[2], atoi(w[3]), atoi(w[4]) };
+			runs[nruns++] = (struct run_line){ w[1], w[2], atoi(w[3]), atoi(w[4]), NULL, 0, 0, 0, 0 };
+		} else if (strcmp(w[0], "mapop") == 0 && nw == 8) {
+			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
+			runs[nruns++] = (struct run_line){ .scenario = w[1], .step = atoi(w[2]), .map = w[3], .prog = w[4],
+							   .key = atoi(w[5]), .flags = strtoull(w[6], NULL, 10),
+							   .sum = strtoull(w[7], NULL, 10) };
 		} else if (strcmp(w[0], "grace_period") == 0 && nw == 2) {
 			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
-			runs[nruns++] = (struct run_line){ w[1], NULL, 0, 0 };
+			runs[nruns++] = (struct run_line){ .scenario = w[1] };
 		} else {
 			die("%s:%d: bad plan line: %s", plan_path, lineno, w[0]);
 		}
@@ -867,13 +942,18 @@ static int cmd_run(int argc, char **argv)
 
 	bool tracing_runs = false;
 	for (int i = 0; i < nruns && obj_ok; i++) {
+		if (runs[i].map)
+			continue;
 		struct bpf_program *rp = runs[i].prog ? bpf_object__find_program_by_name(obj, runs[i].prog) : NULL;
 		tracing_runs |= rp && is_tracing(bpf_program__type(rp));
 	}
 	if (tracing_runs)
 		attach_anchor();
 	for (int i = 0; i < nruns; i++) {
-		if (!runs[i].prog)
+		if (runs[i].map)
+			mapop_line(obj, obj_ok, nr_cpus, runs[i].scenario, runs[i].step, runs[i].map, runs[i].prog,
+				   runs[i].key, runs[i].flags, runs[i].sum);
+		else if (!runs[i].prog)
 			grace_period_line(runs[i].scenario);
 		else
 			run_line(obj, obj_ok, nr_cpus, runs[i].scenario, runs[i].prog, runs[i].cpu, runs[i].repeat);

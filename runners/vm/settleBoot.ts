@@ -129,5 +129,5 @@ function toSplat(s: ConsoleSplat): Splat {
 }
 
 function failed(s: Scenario, kernel: KernelInfo, error: { code: string; message: string }, splats: Splat[]): Observation {
-  return { scenarioId: s.id, runner: 'vm', kernel, skipped: null, error, programs: [], runs: [], notRun: [], splats };
+  return { scenarioId: s.id, runner: 'vm', kernel, skipped: null, error, programs: [], runs: [], mapOps: [], notRun: [], splats };
 }

@@ -9,7 +9,9 @@ import { prefixScenario } from '../../generators/prefixScenario.ts';
 import { scenario } from '../../generators/scenario.ts';
 import { generateValues } from '../../reports/shrink.ts';
 import type { Codegen } from '../../runners/buildObject.ts';
+import { machineMapOp } from '../../runners/emulator/index.ts';
 import { createHostRunner } from '../../runners/host/index.ts';
+import type { MapOpKind } from '../../types/index.ts';
 import { loadSpec } from '../../specs/load.ts';
 import { needs } from '../helpers/needs.ts';
 import { percpuAllocArray } from './scenarios.ts';
@@ -43,16 +45,31 @@ async function replay(dir: string, name: string, nrCpus: number): Promise<BatchC
   if (events.some((e) => e.ev === 'object')) return null; // nothing ran; the runner retried its scenarios alone
   const accepted = new Set(events.filter((e) => e.ev === 'load' && e.verdict === 'accepted').map((e) => e.prog as string));
   const kernelRuns = events.filter((e) => e.ev === 'run');
+  const kernelMapOps = events.filter((e) => e.ev === 'mapop');
   const plan = (await readFile(join(dir, `${name}.plan`), 'utf8')).split('\n').filter((l) => l !== '');
   const globalsOf = new Map(plan.filter((l) => l.startsWith('globals ')).map((l) => {
     const [, id, ...names] = l.split(' ');
     return [id as string, names];
   }));
   const object = join(dir, `${name}.bpf.o`);
-  const machine = Machine.load(loadObject(await readFile(object), { rodata: { nr_cpus: nrCpus } }), { nrCpus });
+  const spec = loadObject(await readFile(object), { rodata: { nr_cpus: nrCpus } });
+  const machine = Machine.load(spec, { nrCpus });
   const out: BatchComparison = { object, compared: 0, programs: new Set(), disagreements: [] };
   let k = 0;
-  for (const line of plan.filter((l) => l.startsWith('run '))) {
+  let m = 0;
+  for (const line of plan.filter((l) => l.startsWith('run ') || l.startsWith('mapop '))) {
+    if (line.startsWith('mapop ')) {
+      // a userspace map operation: the same errno and the same value words
+      const [, , , map, op, key, flags, sum] = line.split(' ') as [string, string, string, string, MapOpKind, string, string, string];
+      const emulated = machineMapOp(machine, spec, map, op, Number(key), Number(flags), BigInt(sum));
+      const km = kernelMapOps[m++];
+      out.compared++;
+      out.programs.add(`mapop ${op}`);
+      if (!km || JSON.stringify([km.err, km.value]) !== JSON.stringify([emulated.err, emulated.value])) {
+        out.disagreements.push({ line, kernel: km ? { line, retval: null, err: km.err as string | null, globals: { value: JSON.stringify(km.value) } } : null, emulator: { line, retval: null, err: emulated.err, globals: { value: JSON.stringify(emulated.value) } } });
+      }
+      continue;
+    }
     const [, id, prog, cpu, repeat] = line.split(' ') as [string, string, string, string, string];
     if (!accepted.has(prog)) continue; // the harness skips it (the kernel rejected it)
     for (let i = 0; i < Number(repeat); i++) {
@@ -70,6 +87,7 @@ async function replay(dir: string, name: string, nrCpus: number): Promise<BatchC
     }
   }
   expect(k, `${name}: every kernel run event is matched by an emulated run`).toBe(kernelRuns.length);
+  expect(m, `${name}: every kernel mapop event is matched by an emulated one`).toBe(kernelMapOps.length);
   machine.free();
   return out;
 }

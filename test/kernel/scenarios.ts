@@ -1,4 +1,4 @@
-import type { Op, ProgType, Program, Scenario } from '../../types/index.ts';
+import type { MapType, Op, ProgType, Program, Scenario, ScheduleStep } from '../../types/index.ts';
 
 /**
  * Hand-written scenarios for the kernel and VM tests. `percpuAllocArray` is upstream percpu_alloc_array.c's
@@ -128,5 +128,88 @@ export function xchgObjNewIntoPercpu(id: string): Scenario {
       },
     ],
     schedule: [{ program: `${id}_xchg`, cpu: 0, repeat: 1 }],
+  };
+}
+
+/**
+ * Userspace map operations on a slot kept in a map of `mapType` (specs/ops/map): `put` stores a new per-CPU object
+ * (then c=7 on CPU 0), `check` returns 2 when the slot holds an object and 1 when it is NULL (0: its lookup failed, a full
+ * hash map). The schedule stores, updates from userspace (the object must be released: NULL afterwards), looks up
+ * (zero where the kptr sits), deletes and re-adds (NULL again), and tries the flags and keys that fail.
+ */
+export function mapOpsScenario(id: string, mapType: MapType): Scenario {
+  const t = `${id}_t`;
+  const slot = `${id}_m`;
+  const put: Program = {
+    name: `${id}_put`,
+    progType: 'tc',
+    license: 'GPL',
+    vars: [
+      { name: 'e', type: { kind: 'map_value', slot } },
+      { name: 'p', type: { kind: 'percpu', struct: t } },
+      { name: 'o', type: { kind: 'percpu', struct: t } },
+      { name: 'v', type: { kind: 'plain', struct: t } },
+    ],
+    ops: [
+      { op: 'lookup', slot, dst: 'e' },
+      { op: 'new', dst: 'p', struct: t, percpu: true },
+      { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 0 }] },
+      { op: 'xchg', slot, src: 'p', dst: 'o' },
+      { op: 'if', var: 'o', is: 'nonnull', then: [{ op: 'drop', var: 'o', percpu: true }] },
+      { op: 'per_cpu_ptr', src: 'p', cpu: 0, dst: 'v' },
+      { op: 'if', var: 'v', is: 'nonnull', then: [{ op: 'write', ptr: 'v', field: 'c', value: '7' }] },
+      { op: 'return', value: 3 },
+    ],
+  };
+  const check: Program = {
+    name: `${id}_check`,
+    progType: 'tc',
+    license: 'GPL',
+    vars: [
+      { name: 'e', type: { kind: 'map_value', slot } },
+      { name: 'p', type: { kind: 'percpu', struct: t } },
+    ],
+    ops: [
+      { op: 'lookup', slot, dst: 'e' },
+      { op: 'load', slot, dst: 'p' },
+      { op: 'if', var: 'p', is: 'null', then: [{ op: 'return', value: 1 }] },
+      { op: 'return', value: 2 },
+    ],
+  };
+  const run = (p: Program, cpu = 0): ScheduleStep => ({ program: p.name, cpu, repeat: 1 });
+  return {
+    id,
+    description: `userspace map operations on a ${mapType} element holding a __percpu_kptr`,
+    origin: null,
+    intent: { kind: 'valid' },
+    structs: [{ name: t, members: [{ kind: 'scalar', name: 'c', ctype: 'long', count: null }] }],
+    slots: [{ name: slot, home: { kind: 'map', mapType }, pointee: t, tag: 'percpu_kptr' }],
+    globals: [],
+    programs: [put, check],
+    schedule: [
+      run(put),
+      run(check),
+      { mapOp: 'lookup', slot, key: 0 },
+      { mapOp: 'update', slot, key: 0, flags: 'BPF_EXIST', sum: '5' },
+      run(check),
+      run(check, 1),
+      { mapOp: 'lookup', slot, key: 0 },
+      { mapOp: 'update', slot, key: 0, flags: 'BPF_NOEXIST', sum: '6' },
+      { mapOp: 'update', slot, key: 1, flags: 'BPF_ANY', sum: '6' },
+      run(put),
+      { mapOp: 'delete', slot, key: 0 },
+      { mapOp: 'delete', slot, key: 0 },
+      { mapOp: 'lookup', slot, key: 0 },
+      run(check),
+      run(put, 1),
+      { mapOp: 'lookup_and_delete', slot, key: 0 },
+      { mapOp: 'update', slot, key: 0, flags: 'BPF_EXIST', sum: '8' },
+      { mapOp: 'update', slot, key: 1, flags: 'BPF_NOEXIST', sum: '9' },
+      run(check),
+      { mapOp: 'lookup', slot, key: 1 },
+      { mapOp: 'update', slot, key: 0, flags: 'BPF_ANY', sum: '-1' },
+      run(check),
+      { mapOp: 'lookup', slot, key: 0 },
+    ],
   };
 }

@@ -16,6 +16,7 @@ import { writeObject } from '../../../runners/object/writeObject.ts';
 import { loadScenarioFile } from '../../../specs/load.ts';
 import type { Scenario } from '../../../types/index.ts';
 import { needs } from '../../helpers/needs.ts';
+import { isRunStep } from '../../../types/index.ts';
 
 const puc = loadScenarioFile(fileURLToPath(new URL('../../../specs/regressions/percpu_obj_new_uncleared.yaml', import.meta.url)));
 const withoutGracePeriods: Scenario = { ...puc, schedule: puc.schedule.filter((s) => !('grace_period' in s)) };
@@ -26,7 +27,7 @@ async function freshReads(codegen: Codegen, freedMemory: FreedMemory): Promise<s
   const m = Machine.load(loadObject(await readFile(object), { rodata: { nr_cpus: 2 } }), { nrCpus: 2, freedMemory });
   const seen: string[] = [];
   for (const step of puc.schedule) {
-    if ('grace_period' in step) continue; // Machine.run ends one after every run
+    if (!isRunStep(step)) continue; // a grace period: Machine.run ends one after every run
     for (let i = 0; i < step.repeat; i++) {
       expect(m.run(step.program, step.cpu)).toMatchObject({ outcome: 'exit', retval: 0 });
       if (step.program === 'puc_fresh') seen.push(m.globals(['puc_seen']).puc_seen ?? 'missing');

@@ -5,6 +5,7 @@ import { generateValues, shrinkBatched } from '../../../reports/shrink.ts';
 import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.ts';
 import type { Op, Scenario } from '../../../types/index.ts';
 import { scenarioProblems } from './wellFormed.ts';
+import { isRunStep } from '../../../types/index.ts';
 
 const SEED = 20261125;
 
@@ -96,8 +97,8 @@ describe('scenario() history tails', () => {
     fc.assert(fc.property(scenario({ historyFreq: 1 }), (s) => {
       const [gp, run] = s.schedule.slice(-2);
       expect(gp).toEqual({ grace_period: true });
-      expect(run && !('grace_period' in run) && run.repeat).toBe(2);
-      expect(s.programs.map((p) => p.name)).toContain(run && !('grace_period' in run) ? run.program : null);
+      expect(run && isRunStep(run) && run.repeat).toBe(2);
+      expect(s.programs.map((p) => p.name)).toContain(run && isRunStep(run) ? run.program : null);
       expect(gracePeriods(s)).toBe(1);
       expect(parseScenario(JSON.parse(JSON.stringify(s)), 'gen')).toEqual(s);
       expect(checkScenarioRefs(s)).toEqual([]);
@@ -121,7 +122,7 @@ describe('scenario() history tails', () => {
     const values = [...generateValues(arb, SEED, 400)];
     const tailAllocates = (s: Scenario): boolean => {
       const last = s.schedule.at(-1);
-      const p = last && !('grace_period' in last) ? s.programs.find((x) => x.name === last.program) : undefined;
+      const p = last && isRunStep(last) ? s.programs.find((x) => x.name === last.program) : undefined;
       return gracePeriods(s) > 0 && p !== undefined && allOps(p.ops).some((o) => o.op === 'new' && o.percpu);
     };
     const needsTail = values.find((v) => tailAllocates(v.value_) && opsOf(v.value_).length > 12)!;

@@ -182,6 +182,6 @@ export function programProblems(s: Scenario, p: Program, nrCpus: number): string
 /** Problems of a whole scenario: every program, plus schedule CPUs. */
 export function scenarioProblems(s: Scenario, nrCpus: number): string[] {
   const out = s.programs.flatMap((p) => programProblems(s, p, nrCpus));
-  s.schedule.forEach((x, i) => { if (!('grace_period' in x) && x.cpu >= nrCpus) out.push(`schedule[${i}]: cpu ${x.cpu} >= nr_cpus`); });
+  s.schedule.forEach((x, i) => { if ('cpu' in x && x.cpu >= nrCpus) out.push(`schedule[${i}]: cpu ${x.cpu} >= nr_cpus`); });
   return out;
 }

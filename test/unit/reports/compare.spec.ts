@@ -12,8 +12,21 @@ describe('compare', () => {
     const r = compare(prediction(), observation());
     expect(r).toEqual({
       scenarioId: 'rp1', runner: 'host', kernelRelease: '6.18.44-fc-v669', status: 'pass',
-      mismatches: [], skipReason: null, divergences: [], rules: ['refs.unreleased'],
+      mismatches: [], skipReason: null, divergences: [], rules: ['refs.unreleased'], mapOps: [],
     });
+  });
+
+  it('should compare each userspace map operation (errno, then every value word) and count the ones that ran', () => {
+    const lookup = { step: 2, mapOp: 'lookup' as const, mapType: 'percpu_hash' as const, err: null, value: [['5', '0'], ['5', '0']] };
+    const p = prediction({ mapOps: [lookup] });
+    expect(compare(p, observation({ mapOps: [lookup] }))).toMatchObject({ status: 'pass', mapOps: ['lookup percpu_hash ok'] });
+    const leaked = compare(p, observation({ mapOps: [{ ...lookup, value: [['5', '0'], ['5', '18446612682702618624']] }] }));
+    expect(leaked.status).toBe('fail');
+    expect(leaked.mismatches).toEqual([expect.objectContaining({ kind: 'map_op', program: null, step: 2, expected: 'lookup: ok value [5, 0] [5, 0]', observed: 'lookup: ok value [5, 0] [5, 18446612682702618624]' })]);
+    expect(compare(p, observation({ mapOps: [{ ...lookup, err: 'ENOENT', value: null }] })).mismatches[0]).toMatchObject({ kind: 'map_op', observed: 'lookup: ENOENT' });
+    // not run and no reason given: the runner's fault; held back (notRun): nothing to compare
+    expect(compare(p, observation()).mismatches[0]).toMatchObject({ kind: 'runner_error', step: 2 });
+    expect(compare(p, observation({ notRun: [{ program: '(userspace map operations)', reason: 'held back' }] })).mismatches).toEqual([]);
   });
 
   it('should report verdict_kernel_accepts when the kernel loads a program the oracle rejects', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { dropAsPredicted, reductionCandidates, withoutPrograms } from '../../../reports/dropAsPredicted.ts';
 import type { Scenario } from '../../../types/index.ts';
 import { scenario as fixture } from './fixtures/cases.ts';
+import { isRunStep } from '../../../types/index.ts';
 
 /** rp1: two valid programs run in two schedule steps, and a leak. */
 const withLeak: Scenario = fixture;
@@ -46,12 +47,12 @@ describe('dropAsPredicted', () => {
   it('should keep a program the bug needs (history), dropping the rest one at a time', async () => {
     // the value bug of rp1_sum_it shows only after rp1_store ran
     const check = async (cs: readonly Scenario[]) => cs.map((s) => {
-      const steps = s.schedule.map((x) => ('grace_period' in x ? null : x.program));
+      const steps = s.schedule.map((x) => (isRunStep(x) ? x.program : null));
       return steps.includes('rp1_store') && steps.includes('rp1_sum_it') ? new Set(['rp1_sum_it']) : null;
     });
     const r = await dropAsPredicted(withLeak, new Set(['rp1_sum_it']), check, { maxRounds: 10 });
     expect(r.scenario.programs.map((p) => p.name)).toEqual(['rp1_store', 'rp1_sum_it']);
-    expect(r.scenario.schedule.map((x) => ('grace_period' in x ? null : x.program))).toEqual(['rp1_store', 'rp1_sum_it']);
+    expect(r.scenario.schedule.map((x) => (isRunStep(x) ? x.program : null))).toEqual(['rp1_store', 'rp1_sum_it']);
   });
 
   it('should stop at maxRounds and when stopped, keeping the last scenario known to show the bug', async () => {

@@ -10,7 +10,7 @@ const rejected = (log: string, stage: 'verifier' | 'libbpf' = 'verifier'): Progr
   program: 'x', verdict: 'rejected', stage, errno: 13, errnoName: 'EACCES', log, summary: `load x (tc): EACCES: ${log}`, loadNs: 1,
 });
 const observed = (programs: readonly ProgramObservation[], over: Partial<Observation> = {}): Observation => ({
-  scenarioId: 's', runner: 'host', kernel: KERNEL, skipped: null, error: null, programs, runs: [], notRun: [], splats: [], ...over,
+  scenarioId: 's', runner: 'host', kernel: KERNEL, skipped: null, error: null, programs, runs: [], mapOps: [], notRun: [], splats: [], ...over,
 });
 
 describe('judgeProbe', () => {

@@ -1,8 +1,13 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { predict } from '../../../oracle/predict.ts';
+import { emitReproCheck } from '../../../reports/emitReproCheck.ts';
 import { REPRO_CLANG, writeFinding } from '../../../reports/reproducer.ts';
+import { loadSpec } from '../../../specs/load.ts';
+import { mapOpsScenario } from '../../kernel/scenarios.ts';
 import { btfTypes } from '../runners/codegen/clangOutput.helper.ts';
 import { testLoaderSpec } from '../runners/codegen/testLoaderSpec.helper.ts';
 import { LEAK } from './fixtures/cases.ts';
@@ -72,6 +77,19 @@ describe('writeFinding', () => {
     const check = await readFile(join(dir, 'repro_check.c'), 'utf8');
     expect(check).toContain('{ "rp1_sum_it", 1, 1, 1, 1, 0, 0 },');
     expect(check).toContain('{ 2, "rp1_sum", "10" },');
+    const r = await execa('gcc', ['-O2', '-Wall', 'repro_check.c', '-o', 'repro_check', '-static', '-lbpf', '-lelf', '-lz'], { cwd: dir });
+    expect(r.stderr).toBe('');
+  });
+
+  it('should make the userspace map operations of the schedule in repro_check.c, each with its errno and value', async () => {
+    const s = mapOpsScenario('rm', 'percpu_hash');
+    const p = predict(s, { version: '6.18.44', nrCpus: 2, divergences: [] }, loadSpec());
+    const check = emitReproCheck(s, p, 'map operations');
+    expect(check).toContain('{ 3, "rm_m", "update", 0, 2, 5ULL, "OK", "-" },');
+    expect(check).toContain('{ 6, "rm_m", "lookup", 0, 0, 0ULL, "OK", "[[5,0],[5,0]]" },');
+    expect(check).toContain('{ 11, "rm_m", "delete", 0, 0, 0ULL, "ENOENT", "-" },');
+    const dir = await mkdtemp(join(tmpdir(), 'kptr-repro-mapops-'));
+    await writeFile(join(dir, 'repro_check.c'), check);
     const r = await execa('gcc', ['-O2', '-Wall', 'repro_check.c', '-o', 'repro_check', '-static', '-lbpf', '-lelf', '-lz'], { cwd: dir });
     expect(r.stderr).toBe('');
   });

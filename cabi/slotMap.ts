@@ -1,0 +1,12 @@
+/**
+ * The map that holds a map-home slot (ARCHITECTURE.md, "Maps"): `int` key, value `struct <slot>_elem { long sum;
+ * struct T __percpu_kptr *pc; }`, one element. Programs use key 0; key 1 is the one past max_entries.
+ */
+export const SLOT_MAP_MAX_ENTRIES = 1;
+/** byte offsets of the value's members: `sum`, then the kptr field */
+export const SLOT_VALUE_SUM_OFF = 0;
+export const SLOT_VALUE_KPTR_OFF = 8;
+export const SLOT_VALUE_SIZE = 16;
+
+/** bpf_map_update_elem's flags (include/uapi/linux/bpf.h), by the name a map-op step gives them */
+export const MAP_UPDATE_FLAG_VALUES = { BPF_ANY: 0, BPF_NOEXIST: 1, BPF_EXIST: 2 } as const;

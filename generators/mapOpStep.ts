@@ -1,0 +1,27 @@
+import fc from 'fast-check';
+import type { MapOpStep } from '../types/index.ts';
+import { MAP_OP_KINDS, MAP_UPDATE_FLAGS } from '../specs/vocabulary.ts';
+
+/** Options of {@link mapOpStep}. */
+export interface MapOpStepConstraints {
+  /** Names of the map-home slots whose maps the operation may touch. */
+  readonly slots: readonly string[];
+}
+
+/**
+ * One userspace map operation (types/mapOp.ts) on the map of one of `slots`: any operation, key 0 (the element
+ * programs use) four times in five, else key 1 (missing, or past max_entries), any update flag, a small `sum`.
+ * Valid and invalid alike: BPF_NOEXIST on an existing element, BPF_EXIST on a missing one, a delete of an array
+ * element or a full hash map fail with the errno their contract (specs/ops/map) names, which the oracle predicts.
+ *
+ * @remarks Since 0.2.0
+ * @public
+ */
+export function mapOpStep(c: MapOpStepConstraints): fc.Arbitrary<MapOpStep> {
+  if (c.slots.length === 0) throw new Error('mapOpStep: no map-home slots');
+  const slot = fc.constantFrom(...c.slots);
+  const key = fc.oneof({ arbitrary: fc.constant(0), weight: 4 }, { arbitrary: fc.constant(1), weight: 1 });
+  return fc.constantFrom(...MAP_OP_KINDS).chain((mapOp): fc.Arbitrary<MapOpStep> => (mapOp === 'update'
+    ? fc.record({ mapOp: fc.constant(mapOp), slot, key, flags: fc.constantFrom(...MAP_UPDATE_FLAGS), sum: fc.integer({ min: -8, max: 64 }).map(String) })
+    : fc.record({ mapOp: fc.constant(mapOp), slot, key })));
+}

@@ -1,0 +1,55 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { mapOpStep } from '../../../generators/mapOpStep.ts';
+import { scenario } from '../../../generators/scenario.ts';
+import { predict } from '../../../oracle/predict.ts';
+import { generateValues } from '../../../reports/shrink.ts';
+import { loadSpec } from '../../../specs/load.ts';
+import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.ts';
+import type { MapOpStep } from '../../../types/index.ts';
+
+const SEED = 20261202;
+
+describe('mapOpStep()', () => {
+  it('should name only the given slots, keys 0 and 1, and flags and sum only for an update', () => {
+    fc.assert(fc.property(mapOpStep({ slots: ['a', 'b'] }), (op) => {
+      expect(['a', 'b']).toContain(op.slot);
+      expect([0, 1]).toContain(op.key);
+      expect('flags' in op).toBe(op.mapOp === 'update');
+    }), { seed: SEED, numRuns: 300 });
+    expect(() => mapOpStep({ slots: [] })).toThrow(/no map-home slots/);
+  });
+});
+
+describe('scenario() with userspace map operations', () => {
+  it('should put them on array and hash map slots only, parse, and get predictions that succeed and that fail', () => {
+    const spec = loadSpec();
+    const results = new Set<string>();
+    let withOps = 0;
+    for (const v of generateValues(scenario({ mode: 'valid' }), SEED, 400)) {
+      const s = v.value_;
+      const ops = s.schedule.filter((st): st is MapOpStep => 'mapOp' in st);
+      if (ops.length === 0) continue;
+      withOps++;
+      expect(parseScenario(JSON.parse(JSON.stringify(s)), 'gen')).toEqual(s);
+      expect(checkScenarioRefs(s)).toEqual([]);
+      for (const op of ops) {
+        const home = s.slots.find((x) => x.name === op.slot)?.home;
+        expect(home?.kind === 'map' && home.mapType !== 'lru_hash').toBe(true);
+      }
+      const p = predict(s, { version: '6.18.44', nrCpus: 2, divergences: [] }, spec);
+      for (const r of p.mapOps) results.add(`${r.mapOp} ${r.err ?? 'ok'}`);
+    }
+    expect(withOps).toBeGreaterThan(50);
+    // valid and invalid alike: every operation succeeds somewhere, and the contract's failures all come up
+    for (const r of ['update ok', 'delete ok', 'lookup ok', 'lookup_and_delete ok', 'update EEXIST', 'update ENOENT', 'update E2BIG', 'delete EINVAL', 'delete ENOENT', 'lookup ENOENT', 'lookup_and_delete ENOTSUPP']) {
+      expect([...results]).toContain(r);
+    }
+  });
+
+  it('should leave them out with maxMapOps 0', () => {
+    for (const v of generateValues(scenario({ maxMapOps: 0 }), SEED, 200)) {
+      expect(v.value_.schedule.some((st) => 'mapOp' in st)).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * Userspace map operations as schedule steps: bpf(2) BPF_MAP_*_ELEM from the runner's own process on the map that
+ * holds a slot (specs/ops/map/*.yaml). Plain data; u64 values are decimal strings.
+ */
+import type { MapType } from './scenario.ts';
+import type { ErrnoName } from './spec.ts';
+
+export type MapOpKind = 'update' | 'delete' | 'lookup' | 'lookup_and_delete';
+
+/** bpf_map_update_elem's flags (BPF_F_LOCK needs a spin lock in the value, which slot values never hold). */
+export type MapUpdateFlag = 'BPF_ANY' | 'BPF_NOEXIST' | 'BPF_EXIST';
+
+/**
+ * One userspace operation on the element `key` of the map of map-home slot `slot`. The map has max_entries 1 and
+ * programs use key 0, so key 1 is the missing or out-of-range key. An update writes `sum` into the value's `sum`
+ * member (on every CPU of a per-CPU map) and zero into the kptr field, which the kernel ignores.
+ */
+export type MapOpStep =
+  | { readonly mapOp: 'update'; readonly slot: string; readonly key: number; readonly flags: MapUpdateFlag; readonly sum: string }
+  | { readonly mapOp: 'delete' | 'lookup' | 'lookup_and_delete'; readonly slot: string; readonly key: number };
+
+/**
+ * What one map operation gave: 0 or the errno name, and for a lookup that succeeded the value's 8-byte words
+ * (`sum`, the kptr field) per CPU (one copy for a map that is not per-CPU), as decimal strings.
+ */
+export interface MapOpResult {
+  /** index into the scenario's schedule */
+  readonly step: number;
+  readonly mapOp: MapOpKind;
+  /** the type of the slot's map (what coverage counts by) */
+  readonly mapType: MapType;
+  readonly err: ErrnoName | null;
+  readonly value: readonly (readonly string[])[] | null;
+}
+
+/** When a map operation fails (specs/ops/map/*.yaml `errors`); the oracle decides which holds, the contract the errno. */
+export type MapOpCondition =
+  /** the key is not an index below max_entries (array maps) */
+  | 'key_out_of_range'
+  /** BPF_NOEXIST and the element exists (every in-range element of an array exists) */
+  | 'noexist_on_existing'
+  /** BPF_EXIST, delete or lookup, and the element does not exist */
+  | 'missing'
+  /** a new element and the map already holds max_entries */
+  | 'map_full'
+  /** elements of this map type cannot be removed */
+  | 'not_removable';
+
+/** The documented contract of one userspace map operation for a value with a kptr field. */
+export interface MapOpContract {
+  readonly mapOp: MapOpKind;
+  /** the bpf(2) command: `BPF_MAP_UPDATE_ELEM` */
+  readonly command: string;
+  /** what happens to the object the element's kptr field holds */
+  readonly kptrField: string;
+  /** what later programs and lookups observe */
+  readonly afterwards: string;
+  /** failures in the order the kernel checks them: the first that holds for the map type decides the errno */
+  readonly errors: readonly { readonly when: MapOpCondition; readonly mapTypes: readonly MapType[]; readonly errno: ErrnoName }[];
+}
