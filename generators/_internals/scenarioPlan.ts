@@ -179,9 +179,6 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent): Scen
   const schedule: ScheduleStep[] = [
     ...programs.map((p, i) => ({ program: p.name, cpu: plan.base[i]?.cpu ?? 0, repeat: plan.base[i]?.repeat ?? 1 })),
     ...plan.extra.map((x) => ({ program: programs[x.prog % programs.length]?.name ?? 'p0', cpu: x.cpu, repeat: x.repeat })),
-    // after the grace period, the first run's allocation refills its CPU's cache with what earlier runs dropped
-    // (bpf_mem_alloc's alloc_bulk) and the second run's allocation gets it
-    ...(plan.history === null ? [] : [{ grace_period: true } as const, { program: programs[plan.history.prog % programs.length]?.name ?? 'p0', cpu: plan.history.cpu, repeat: 2 }]),
   ];
   // a map operation names a slot kept in a map of MAP_OP_TYPES; others are left out
   const mapSlots = slots.filter((x) => x.home.kind === 'map' && MAP_OP_TYPES.has(x.home.mapType)).map((x) => x.name);
@@ -189,6 +186,11 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent): Scen
     if (mapSlots.length === 0) break;
     const slot = mapSlots[PLAN_SLOTS.indexOf(op.slot) % mapSlots.length] as string;
     schedule.splice(at % (schedule.length + 1), 0, { ...op, slot });
+  }
+  // the history tail ends the schedule, after any map operation: after the grace period, the first run's allocation
+  // refills its CPU's cache with what earlier runs dropped (bpf_mem_alloc's alloc_bulk) and the second run's gets it
+  if (plan.history !== null) {
+    schedule.push({ grace_period: true }, { program: programs[plan.history.prog % programs.length]?.name ?? 'p0', cpu: plan.history.cpu, repeat: 2 });
   }
   return { id: GENERATED_ID, description: describe(intent, programs, slots, notes), origin: null, intent, structs, slots, globals, programs, schedule };
 }

@@ -6,7 +6,7 @@ import type { CaseResult, ProbedKernel } from '../../../types/index.ts';
 const kernel: ProbedKernel = { release: '6.18.44-fc-v1045', version: '6.18.44', nrCpus: 2, machine: 'host', divergences: [] } as unknown as ProbedKernel;
 const ruleIds = ['a', 'b', 'c'];
 const result = (i: number, status: CaseResult['status'], rules: string[]): CaseResult => ({
-  scenarioId: `s_${i}`, runner: 'host', kernelRelease: kernel.release, status, mismatches: [], rules, divergences: [], skipReason: null,
+  scenarioId: `s_${i}`, runner: 'host', kernelRelease: kernel.release, status, mismatches: [], rules, divergences: [], skipReason: null, mapOps: [],
 } as unknown as CaseResult);
 
 const results = [result(0, 'pass', ['a']), result(1, 'fail', ['b']), result(2, 'skip', ['c']), result(3, 'pass', ['a']), result(4, 'divergence', ['a'])];
