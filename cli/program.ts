@@ -68,6 +68,8 @@ export function cliProgram(a: CommandActions): Command {
     .option('--save-findings', 'add new findings to the corpus')
     .option('--no-shrink', 'report mismatches without shrinking them')
     .option('--max-shrinks <n>', 'shrink steps per finding (default 200)')
+    .option('--shrinks-per-bug <n>', 'failing cases shrunk into findings per bug (same signature); the others are listed under it', '1')
+    .option('--with-emulator', 'host or vm runner: run every case on the emulator too, with the profile of that kernel, and report where they differ')
     .action((opts: OptionValues, cmd: Command) => a.run(given(opts, cmd)));
 
   runOptions(program.command('replay <file>'))

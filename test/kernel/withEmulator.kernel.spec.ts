@@ -43,7 +43,11 @@ describe('run --with-emulator on the host', () => {
     expect(byClass).toEqual(emu.byClass);
     const differences = lines.flatMap((l) => l.emulator!.differences.map((d) => `${l.scenarioId} ${l.emulator!.class} ${d.what} ${d.program ?? ''}: kernel ${d.kernel}; emulator ${d.emulator}`));
     expect(emu.programsAgreeing / emu.programs, differences.join('\n')).toBeGreaterThanOrEqual(0.995);
-    expect(emu.runsAgreeing, differences.join('\n')).toBe(emu.runs);
+    // a run that differs is a kernel finding a known divergence explains (freed per-CPU memory handed out uncleared,
+    // e.g. the corpus case puc: the emulator's machine hands out zeroed memory), never an emulator gap
+    const runsDiffering = lines.filter((l) => l.emulator!.runsAgreeing < l.emulator!.runs);
+    expect(runsDiffering.filter((l) => l.emulator!.class !== 'kernel_finding' || l.emulator!.knownDivergences.length === 0).map((l) => l.scenarioId), differences.join('\n')).toEqual([]);
+    expect(emu.runsAgreeing + runsDiffering.reduce((n, l) => n + l.emulator!.runs - l.emulator!.runsAgreeing, 0)).toBe(emu.runs);
 
     expect(run.stdout).toContain(`emulator (profile ${profile}) vs kernel: ${emu.programsAgreeing}/${emu.programs} programs agree`);
     expect(await readFile(join(out, 'report.html'), 'utf8')).toContain('<h2>Emulator vs kernel</h2>');
