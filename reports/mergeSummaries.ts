@@ -47,13 +47,34 @@ export function mergeValues(values: readonly unknown[], path = ''): unknown {
 export function mergeSummary(runs: readonly Summary[]): Summary {
   const merged = mergeValues(runs) as Summary;
   const byRule = merged.ruleCoverage.byRule;
+  const bugs = oneRunsFindings(merged.bugs, runs);
+  const kept = new Set(Object.values(bugs).flatMap((b) => b.cases.flatMap((c) => (c.finding === null ? [] : [c.finding]))));
+  const inBug = new Set(Object.values(merged.bugs).flatMap((b) => b.cases.flatMap((c) => (c.finding === null ? [] : [c.finding]))));
   return {
     ...merged,
+    findings: merged.findings.filter((f) => kept.has(f.id) || !inBug.has(f.id)),
     ruleCoverage: { ...merged.ruleCoverage, hit: Object.values(byRule).filter((n) => n > 0).length },
     casesPerSecond: merged.durationMs > 0 ? Math.round((merged.cases * 1000 * 100) / merged.durationMs) / 100 : 0,
-    // a bug met in several shards: its cases concatenated (above), its mismatch kinds once each
-    bugs: Object.fromEntries(Object.entries(merged.bugs).map(([sig, b]) => [sig, { ...b, kinds: [...new Set(b.kinds)].sort() }])),
+    bugs,
   };
+}
+
+/**
+ * Each shard wrote findings for the first cases of each bug it met (--shrinks-per-bug); one run would have written
+ * them for the bug's first cases of the whole stream only. Per bug: its cases in stream order (corpus first), its
+ * mismatch kinds once each, and findings kept for as many first cases as one shard wrote at most.
+ */
+function oneRunsFindings(bugs: Summary['bugs'], runs: readonly Summary[]): Summary['bugs'] {
+  return Object.fromEntries(Object.entries(bugs).map(([sig, b]) => {
+    const perBug = Math.max(0, ...runs.map((r) => r.bugs[sig]?.cases.filter((c) => c.finding !== null).length ?? 0));
+    const cases = [...b.cases].sort((x, y) => (x.index ?? -1) - (y.index ?? -1));
+    const withFinding = cases.filter((c) => c.finding !== null).slice(0, perBug);
+    return [sig, {
+      ...b,
+      kinds: [...new Set(b.kinds)].sort(),
+      cases: cases.map((c) => (c.finding !== null && !withFinding.includes(c) ? { ...c, finding: null } : c)),
+    }];
+  }));
 }
 
 /** Several runs' segments, grouped by runner × kernel (in the order first seen) and merged per group. */

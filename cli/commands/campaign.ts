@@ -21,8 +21,8 @@ import { bugCount, budgetSpent } from '../campaignBudget.ts';
 import { CHECKPOINT_FILE, checkpointOptions, readCheckpoint, resumedOptions, type Checkpoint, type FailingRef } from '../checkpoint.ts';
 import { readCorpusSignatures, recordCorpusSignatures } from '../corpusSignatures.ts';
 import { announceRunner, resolveFromArgv, type CliOptions, type RunConfig, type Shard } from '../config.ts';
-import { handleInterrupts } from '../interrupt.ts';
-import { notWrittenError, openOutputs, type CampaignFinding, type Finished, type Outputs } from '../outputs.ts';
+import { runStoppable, stoppedBy, type Stop } from '../stoppable.ts';
+import { openOutputs, type CampaignFinding, type Outputs } from '../outputs.ts';
 import { preflight } from '../preflight.ts';
 import { checkScenarios, type CheckedCase } from '../pipeline.ts';
 import { openSession, type Session } from '../session.ts';
@@ -96,15 +96,6 @@ interface Failing {
   readonly before: StreamPosition | null;
   /** where its result is written (Outputs.onCase) */
   readonly result: string | null;
-}
-
-/**
- * How a campaign stops: one signal for the runners, aborted by SIGINT / SIGTERM, by a write that failed, or by a
- * child that saw the terminal's Ctrl-C before the tool did (stop(Interrupted)); the first reason wins.
- */
-interface Stop {
-  readonly signal: AbortSignal;
-  stop(reason: unknown): void;
 }
 
 /** Where the current kernel's segment stands: what its checkpoint records. */
@@ -296,92 +287,72 @@ export async function campaign(typed: CliOptions): Promise<number> {
   const known = new Set(Object.keys(readCorpusSignatures(resolved.corpusDir)));
   const cfg = await preflight(resolved, { resume: resumed !== null });
   announceRunner(cfg);
-  const interrupt = handleInterrupts({
-    stderr: process.stderr, exit: (code) => process.exit(code), writing: `the summary, reports and findings so far to ${cfg.outDir}`,
-  });
-  const halt = new AbortController();
-  const run: Stop = { signal: halt.signal, stop: (reason) => { if (!halt.signal.aborted) halt.abort(reason); } };
-  interrupt.signal.addEventListener('abort', () => run.stop(interrupt.signal.reason), { once: true });
-  const { signal } = run;
   if (opts.seed === undefined && cfg.runs > 0) process.stderr.write(`kptr-conform: seed ${cfg.seed} (random; rerun with --seed ${cfg.seed})\n`);
-  const aside = resumed === null ? null : await reopenOutDir(cfg.outDir, resumed);
-  // a write that fails stops the run as a signal does: the runners kill their children and reject with the error
-  const outputs = openOutputs(cfg, spec, { onFailure: run.stop, knownBugs: known });
-  const done: Summary[] = [...(resumed?.done ?? [])];
-  outputs.restoreSegments(done);
   const stored = checkpointOptions(opts, cfg);
-  let progress: Progress = { corpusDone: false, stream: { index: 0, state: null }, cases: resumed?.cases ?? 0, failing: [] };
-  // a checkpoint needs results.jsonl: a resumed campaign rebuilds every other report from it
-  const checkpoint = async (complete: boolean): Promise<void> => {
-    if (!cfg.formats.includes('jsonl')) return;
-    const resultsBytes = await stat(join(cfg.outDir, 'results.jsonl')).then((s) => s.size, () => 0);
-    const c: Checkpoint = {
-      version: 1, options: stored, done, corpusDone: progress.corpusDone, stream: progress.stream, resultsBytes, cases: progress.cases,
-      elapsedMs: outputs.elapsedMs(), complete,
-      failing: progress.failing.map((f) => ({ scenarioId: f.checked.scenario.id, index: f.index, before: f.before })),
-    };
-    await replaceFile(join(cfg.outDir, CHECKPOINT_FILE), `${JSON.stringify(c)}\n`);
-  };
   const budget = { segmentMs: cfg.durationMs === null ? null : cfg.durationMs / cfg.kernels.length, untilBugs: cfg.untilBugs };
-  let failure: unknown = null;
-  try {
-    for (const kernelName of cfg.kernels.slice(done.length)) {
-      signal.throwIfAborted();
-      if (budgetSpent(budget, 0, bugCount([], done)) === 'bugs') break;
-      const session = await openSession(cfg, kernelName, spec, signal);
-      const progTypes = cfg.progTypes.filter((t: ProgType) => session.available[t]);
-      if (progTypes.length === 0) {
-        throw new KptrError('KPTR_RUNNER_UNAVAILABLE', `none of --prog-types ${cfg.progTypes.join(',')} can run on ${session.kernel.release}`,
-          'pick program types the runner supports (see `npx kptr-conform doctor`)');
-      }
-      const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus });
-      // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
-      const fresh = aside === null || done.length > (resumed?.done.length ?? 0);
-      outputs.startSegment(session, casesToRun(cfg, corpus.length), fresh ? 0 : resumed!.elapsedMs);
-      progress = { corpusDone: false, stream: { index: 0, state: null }, cases: progress.cases, failing: [] };
-      if (!fresh) {
-        const want = new Map(resumed!.failing.map((f) => [f.scenarioId, f]));
-        const earlier = resumed!.done.reduce((n, s) => n + s.cases, 0);
-        let k = 0;
-        for await (const line of readResultLines(aside!, resumed!.resultsBytes)) {
-          await outputs.onRecordedCase(line, k++ >= earlier);
-          const ref = want.get(line.scenarioId);
-          if (ref !== undefined && k > earlier) progress.failing.push(restoredFailing(ref, line, cfg.formats.includes('jsonl') ? `results.jsonl:${k}` : null, arb, cfg.seed, corpus));
+  const { done: finished, received } = await runStoppable(
+    `the summary, reports and findings so far to ${cfg.outDir}`,
+    // a write that fails stops the run as a signal does: the runners kill their children and reject with the error
+    (onFailure) => openOutputs(cfg, spec, { onFailure, knownBugs: known }),
+    async (outputs, run) => {
+      const { signal } = run;
+      const aside = resumed === null ? null : await reopenOutDir(cfg.outDir, resumed);
+      const done: Summary[] = [...(resumed?.done ?? [])];
+      outputs.restoreSegments(done);
+      let progress: Progress = { corpusDone: false, stream: { index: 0, state: null }, cases: resumed?.cases ?? 0, failing: [] };
+      // a checkpoint needs results.jsonl: a resumed campaign rebuilds every other report from it
+      const checkpoint = async (complete: boolean): Promise<void> => {
+        if (!cfg.formats.includes('jsonl')) return;
+        const resultsBytes = await stat(join(cfg.outDir, 'results.jsonl')).then((s) => s.size, () => 0);
+        const c: Checkpoint = {
+          version: 1, options: stored, done, corpusDone: progress.corpusDone, stream: progress.stream, resultsBytes, cases: progress.cases,
+          elapsedMs: outputs.elapsedMs(), complete,
+          failing: progress.failing.map((f) => ({ scenarioId: f.checked.scenario.id, index: f.index, before: f.before })),
+        };
+        await replaceFile(join(cfg.outDir, CHECKPOINT_FILE), `${JSON.stringify(c)}\n`);
+      };
+      for (const kernelName of cfg.kernels.slice(done.length)) {
+        signal.throwIfAborted();
+        if (budgetSpent(budget, 0, bugCount([], done)) === 'bugs') break;
+        const session = await openSession(cfg, kernelName, spec, signal);
+        const progTypes = cfg.progTypes.filter((t: ProgType) => session.available[t]);
+        if (progTypes.length === 0) {
+          throw new KptrError('KPTR_RUNNER_UNAVAILABLE', `none of --prog-types ${cfg.progTypes.join(',')} can run on ${session.kernel.release}`,
+            'pick program types the runner supports (see `npx kptr-conform doctor`)');
         }
-        progress = { ...progress, corpusDone: resumed!.corpusDone, stream: resumed!.stream };
+        const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus });
+        // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
+        const fresh = aside === null || done.length > (resumed?.done.length ?? 0);
+        outputs.startSegment(session, casesToRun(cfg, corpus.length), fresh ? 0 : resumed!.elapsedMs);
+        progress = { corpusDone: false, stream: { index: 0, state: null }, cases: progress.cases, failing: [] };
+        if (!fresh) {
+          const want = new Map(resumed!.failing.map((f) => [f.scenarioId, f]));
+          const earlier = resumed!.done.reduce((n, s) => n + s.cases, 0);
+          let k = 0;
+          for await (const line of readResultLines(aside!, resumed!.resultsBytes)) {
+            await outputs.onRecordedCase(line, k++ >= earlier);
+            const ref = want.get(line.scenarioId);
+            if (ref !== undefined && k > earlier) progress.failing.push(restoredFailing(ref, line, cfg.formats.includes('jsonl') ? `results.jsonl:${k}` : null, arb, cfg.seed, corpus));
+          }
+          progress = { ...progress, corpusDone: resumed!.corpusDone, stream: resumed!.stream };
+        }
+        // a campaign stopped before its first segment ends can be resumed too
+        await checkpoint(false);
+        const spent = (): boolean => budgetSpent(budget, outputs.elapsedMs(), bugCount(progress.failing.map((f) => f.checked), done)) !== null;
+        await runCases(session, spec, cfg, arb, corpus, outputs, run, progress, spent, () => checkpoint(false));
+        if (signal.aborted && !(signal.reason instanceof Interrupted)) throw signal.reason;
+        const saved = await writeFindings(session, spec, cfg, arb, progress.failing, outputs, run, known);
+        if (cfg.corpusDir !== null && Object.keys(saved).length > 0) await recordCorpusSignatures(cfg.corpusDir, saved);
+        if (signal.aborted) break;
+        done.push(outputs.endSegment());
+        progress = { ...progress, failing: [] };
       }
-      // a campaign stopped before its first segment ends can be resumed too
-      await checkpoint(false);
-      const spent = (): boolean => budgetSpent(budget, outputs.elapsedMs(), bugCount(progress.failing.map((f) => f.checked), done)) !== null;
-      await runCases(session, spec, cfg, arb, corpus, outputs, run, progress, spent, () => checkpoint(false));
-      if (signal.aborted && !(signal.reason instanceof Interrupted)) throw signal.reason;
-      const saved = await writeFindings(session, spec, cfg, arb, progress.failing, outputs, run, known);
-      if (cfg.corpusDir !== null && Object.keys(saved).length > 0) await recordCorpusSignatures(cfg.corpusDir, saved);
-      if (signal.aborted) break;
-      done.push(outputs.endSegment());
-      progress = { ...progress, failing: [] };
-    }
-    if (!signal.aborted) await checkpoint(true);
-  } catch (e) {
-    if (e instanceof Interrupted) run.stop(e);
-    else failure = e;
-  }
-  const received = signal.reason instanceof Interrupted ? signal.reason.signal : null;
-  const stopped = received ?? (failure instanceof KptrError ? failure.code : failure === null ? null : 'error');
-  let finished: Finished;
-  try {
-    finished = await outputs.finish(stopped);
-  } finally {
-    interrupt.dispose();
-  }
-  const unwritten = notWrittenError(finished, failure);
-  if (unwritten) throw unwritten;
-  if (failure !== null) throw failure;
+      if (!signal.aborted) await checkpoint(true);
+    },
+  );
   if (received !== null) {
-    const cases = finished.summaries.reduce((n, x) => n + x.cases, 0);
     const again = cfg.formats.includes('jsonl') ? `run --resume ${cfg.outDir} to continue` : `rerun with --seed ${cfg.seed} to run them all`;
-    process.stderr.write(`kptr-conform: stopped by ${received} after ${cases} cases; wrote ${cfg.outDir}; ${again}\n`);
-    return EXIT[received];
+    return stoppedBy(received, finished, cfg.outDir, `; ${again}`);
   }
   return finished.summaries.some((x) => x.failed + x.errors > 0) ? EXIT.mismatch : EXIT.ok;
 }

@@ -64,8 +64,10 @@ export async function merge(dirs: readonly string[], opts: MergeCliOptions): Pro
     }
   }
   // findings before the reports: report.html reads them back
+  // only those the merged summary keeps: one run would have written findings for a bug's first cases only
+  const kept = new Set(merged.flatMap((s) => s.findings.map((f) => f.id)));
   for (const [i, d] of inputs.entries()) {
-    for (const ref of runs[i]!.flatMap((s) => s.findings)) await cp(join(d, ref.dir), join(outDir, ref.dir), { recursive: true });
+    for (const ref of runs[i]!.flatMap((s) => s.findings)) if (kept.has(ref.id)) await cp(join(d, ref.dir), join(outDir, ref.dir), { recursive: true });
   }
   for (const r of files) await r.onEnd(merged);
   await replaceFile(join(outDir, 'summary.json'), `${JSON.stringify(merged.length === 1 ? merged[0] : { kernels: merged }, null, 2)}\n`);
