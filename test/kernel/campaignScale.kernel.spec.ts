@@ -20,10 +20,17 @@ const planted = once(() => checkoutWithPlantedMismatch(join(base, 'checkout')));
 const campaignArgs = (runs: number, seed: number, segment = 100): string[] =>
   ['run', '--runner', 'host', '--runs', String(runs), '--seed', String(seed), '--mode', 'break', '--codegen', 'clang', '--no-shrink', '--quiet', '--segment', String(segment)];
 
-/** What must be equal between a campaign and its stopped-and-resumed or sharded-and-merged twin. */
+/**
+ * What must be equal between a campaign and its stopped-and-resumed or sharded-and-merged twin. A case as predicted
+ * may be a pass in one process and a known value divergence in the other: whether freed per-CPU memory comes back
+ * uncleared (percpu_obj_new_uncleared) depends on the kernel allocator's history, which two processes do not share.
+ */
 function counts(s: Summary) {
-  const { cases, passed, failed, skipped, divergent, errors, mismatches, ruleCoverage, seed, stopped } = s;
-  return { cases, passed, failed, skipped, divergent, errors, mismatches, ruleCoverage, seed, stopped, findings: s.findings.map((f) => f.id).sort() };
+  const { cases, failed, skipped, errors, ruleCoverage, seed, stopped } = s;
+  return {
+    cases, failed, skipped, errors, asPredicted: s.passed + s.divergent, unexplained: s.mismatches.unexplained, ruleCoverage, seed, stopped,
+    findings: s.findings.map((f) => f.id).sort(),
+  };
 }
 
 /** The counts the JUnit and test_progs files carry, and that junit.xml is valid XML. */
