@@ -42,6 +42,20 @@ export function probeDivergences(o: ProbeOptions): Promise<readonly DivergencePr
   return results;
 }
 
+/**
+ * The emulator profile features a probed kernel's results decide (Divergence.emulatorFeature): a divergence shown sets
+ * its feature to `whenShown`, one absent to the opposite; unprobed ones leave the profile as it is.
+ */
+export function probedFeatures(spec: Spec, probes: readonly DivergenceProbeResult[]): Record<string, boolean> {
+  const features: Record<string, boolean> = {};
+  for (const d of spec.divergences) {
+    const status = probes.find((p) => p.divergenceId === d.id)?.status;
+    if (d.emulatorFeature === null || status === undefined || status === 'unprobed') continue;
+    features[d.emulatorFeature.name] = status === 'shown' ? d.emulatorFeature.whenShown : !d.emulatorFeature.whenShown;
+  }
+  return features;
+}
+
 async function measure(o: ProbeOptions): Promise<readonly DivergenceProbeResult[]> {
   const cases = loadSelftests(undefined, o.spec);
   const probed: RunCase[] = [];

@@ -10,7 +10,7 @@ import type { ProbedKernel, ProgType, RunnerCapabilities, Spec } from '../types/
 import type { RunConfig } from './config.ts';
 import type { Codegen } from '../runners/buildObject.ts';
 import type { EmulatorCompanion } from './pipeline.ts';
-import { probeDivergences } from './divergenceProbes.ts';
+import { probeDivergences, probedFeatures } from './divergenceProbes.ts';
 
 /** A runner bound to one kernel, probed once: its capabilities, and which known divergences it shows. */
 export interface Session {
@@ -38,13 +38,17 @@ export interface Session {
   readonly emulator: EmulatorCompanion | null;
 }
 
-/** The emulator runner that models a probed kernel (profileForRelease), for --with-emulator. */
-function companionFor(cfg: RunConfig, workDir: string, release: string, nrCpus: number): EmulatorCompanion {
-  const profile = profileForRelease(release);
+/**
+ * The emulator runner that models a probed kernel, for --with-emulator: the profile of its release (profileForRelease)
+ * with the features its divergence probes decide (a backport under the same version string).
+ */
+function companionFor(cfg: RunConfig, workDir: string, kernel: ProbedKernel, spec: Spec): EmulatorCompanion {
+  const profile = profileForRelease(kernel.release);
   if (profile === null) {
-    throw new KptrError('KPTR_USAGE', `--with-emulator: no emulator profile models kernel ${release} (specs/profiles)`, 'drop --with-emulator, or add a profile for this kernel');
+    throw new KptrError('KPTR_USAGE', `--with-emulator: no emulator profile models kernel ${kernel.release} (specs/profiles)`, 'drop --with-emulator, or add a profile for this kernel');
   }
-  return { profile, runner: createEmulatorRunner({ kernel: profile, workDir: `${workDir}-emulator`, codegen: cfg.codegen, nrCpus }) };
+  const features = probedFeatures(spec, kernel.divergences);
+  return { profile, runner: createEmulatorRunner({ kernel: profile, workDir: `${workDir}-emulator`, codegen: cfg.codegen, nrCpus: kernel.nrCpus, features }) };
 }
 
 /**
@@ -73,12 +77,13 @@ export async function openSession(cfg: RunConfig, kernel: string, spec: Spec = l
     (Object.keys(caps.progTypes) as ProgType[]).map((t) => [t, caps.progTypes[t].ok]),
   ) as Record<ProgType, boolean>;
   const divergences = await probeDivergences({ runner, kernel: caps.kernel, available, spec, signal });
+  const probed: ProbedKernel = { ...caps.kernel, divergences };
   return {
-    runner, caps, kernel: { ...caps.kernel, divergences }, kernelName: kernel, available,
+    runner, caps, kernel: probed, kernelName: kernel, available,
     shrinkBatch: cfg.runner === 'vm' ? 64 : 16,
     shrinkRounds: cfg.runner === 'vm' ? 24 : 1000,
     codegen: cfg.codegen,
     clangRunner: () => (clang ??= make('clang', `${workDir}-clang`)),
-    emulator: cfg.withEmulator ? companionFor(cfg, workDir, caps.kernel.release, caps.kernel.nrCpus) : null,
+    emulator: cfg.withEmulator ? companionFor(cfg, workDir, probed, spec) : null,
   };
 }

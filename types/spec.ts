@@ -123,6 +123,16 @@ interface DivergenceCommon {
   /** the affected kernels log a splat for it (e.g. a `verifier bug` WARN while verifying) */
   readonly splat: boolean;
   readonly evidence: string;
+  /**
+   * the emulator profile feature (specs/profiles) that models this divergence, and its value on a kernel that shows
+   * it: a probed kernel's emulator gets the value its probe says, whatever its version (backports keep the version)
+   */
+  readonly emulatorFeature: EmulatorFeature | null;
+}
+
+export interface EmulatorFeature {
+  readonly name: string;
+  readonly whenShown: boolean;
 }
 
 export interface Spec {

@@ -5,7 +5,7 @@ import { PROFILE_NAMES } from '../../emulator/verifier/profile.ts';
 import { defaultRunner, hostUnavailable, probeMachine } from '../config.ts';
 import { loadSpec } from '../../specs/load.ts';
 import type { ProgType, RunnerCapabilities } from '../../types/index.ts';
-import { probeDivergences } from '../divergenceProbes.ts';
+import { probeDivergences, probedFeatures } from '../divergenceProbes.ts';
 import { listKernels } from '../../runners/vm/kernelImages.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -88,10 +88,13 @@ async function hostDivergences(host: RunnerCapabilities): Promise<string[]> {
   const runner = createHostRunner({ workDir, codegen: 'direct' });
   const available = Object.fromEntries(Object.entries(host.progTypes).map(([t, r]) => [t, r.ok])) as Record<ProgType, boolean>;
   try {
-    const probes = await probeDivergences({ runner, kernel, available, spec: loadSpec() });
+    const spec = loadSpec();
+    const probes = await probeDivergences({ runner, kernel, available, spec });
+    const features = Object.entries(probedFeatures(spec, probes)).map(([k, v]) => `${k}: ${v}`);
     return [
       ...kernelDivergenceLines(kernelDivergences(probes), kernel.release),
       ...probes.map((r) => `  probe ${r.divergenceId.padEnd(36)} ${r.status.padEnd(8)} ${r.detail}`),
+      ...(features.length === 0 ? [] : [`the emulator models this kernel with its probes' features (--with-emulator): ${features.join(', ')}`]),
     ];
   } catch (error) {
     return [`known divergences on ${kernel.release}: could not probe (${(error as Error).message})`];

@@ -121,6 +121,21 @@ export function profileForRelease(release: string, dir = join(SPEC_DIR, 'profile
   return same[0]?.name ?? null;
 }
 
+/**
+ * A profile with some boolean features set otherwise: how a probed kernel is modelled, when its probes show a known
+ * divergence present or fixed whatever its version string says (a backport keeps the version).
+ * @throws KptrError KPTR_SPEC_INVALID for a name that is not a boolean feature
+ */
+export function withFeatures(profile: Profile, features: Readonly<Record<string, boolean>>): Profile {
+  const names = Object.keys(features);
+  if (names.length === 0) return profile;
+  const unknown = names.find((n) => typeof profile.features[n as keyof ProfileFeatures] !== 'boolean');
+  if (unknown !== undefined) {
+    throw new KptrError('KPTR_SPEC_INVALID', `emulatorFeature '${unknown}' is not a boolean feature of the emulator's profiles`, `use one of ${FEATURE_KEYS.join(', ')}`);
+  }
+  return { ...profile, features: { ...profile.features, ...features } };
+}
+
 /** Fills `${name}` placeholders. */
 export function fillLine(line: string, params: Readonly<Record<string, string | number>>): string {
   return line.replace(/\$\{(\w+)\}/g, (_, k: string) => {

@@ -12,7 +12,7 @@ import type { BpfObjectSpec, ProgramSpec } from '../../emulator/loader/objectSpe
 import { Machine } from '../../emulator/machine/Machine.ts';
 import { MachineFault } from '../../emulator/memory/AddressSpace.ts';
 import { verifierProgram } from '../../emulator/verifier/fromLoader.ts';
-import { type Profile, type ProfileName, loadProfile } from '../../emulator/verifier/profile.ts';
+import { type Profile, type ProfileName, loadProfile, withFeatures } from '../../emulator/verifier/profile.ts';
 import { verifyProgram } from '../../emulator/verifier/verify.ts';
 import { parseKernelVersion } from '../../specs/versionRange.ts';
 import { E2BIG, EEXIST, EINVAL, ENOENT, ENOTSUPP } from '../../emulator/machine/MapStore.ts';
@@ -39,6 +39,8 @@ export interface EmulatorRunnerOptions {
   readonly workDir: string;
   /** scenarios per object; default 100 */
   readonly maxPerBatch?: number;
+  /** profile features set otherwise, from a real kernel's divergence probes (cli/divergenceProbes.ts probedFeatures) */
+  readonly features?: Readonly<Record<string, boolean>>;
 }
 
 export const DEFAULT_EMULATOR_KERNEL: ProfileName = '6.18.44';
@@ -154,7 +156,7 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, a
 }
 
 export function createEmulatorRunner(options: EmulatorRunnerOptions): Runner {
-  const profile = loadProfile(options.kernel ?? DEFAULT_EMULATOR_KERNEL);
+  const profile = withFeatures(loadProfile(options.kernel ?? DEFAULT_EMULATOR_KERNEL), options.features ?? {});
   const nrCpus = options.nrCpus ?? 2;
   const codegen = options.codegen ?? 'direct';
   const kernel: KernelInfo = { release: `${profile.release} (emulated)`, version: parseKernelVersion(profile.release), nrCpus, machine: 'emulator' };

@@ -1,6 +1,7 @@
 /**
  * Fidelity of the verifier model against the host kernel: the same generated scenarios (fixed seed, direct objects,
- * tc + syscall) verified by the host and by the emulator with the host's profile must agree on the verdict, the errno
+ * tc + syscall) verified by the host and by the emulator with the host's profile (its features as the host's divergence
+ * probes decide) must agree on the verdict, the errno
  * and the error lines (the emulator's lines appear, in order, in the kernel's log) for at least 99.5 % of programs.
  */
 import { mkdtemp } from 'node:fs/promises';
@@ -16,6 +17,8 @@ import { createEmulatorRunner } from '../../runners/emulator/index.ts';
 import { createHostRunner } from '../../runners/host/index.ts';
 import type { ProgramObservation } from '../../types/index.ts';
 import { needs } from '../helpers/needs.ts';
+import { probeDivergences, probedFeatures } from '../../cli/divergenceProbes.ts';
+import { loadSpec } from '../../specs/load.ts';
 
 const CASES = 400;
 const SEED = 11;
@@ -32,10 +35,15 @@ describe('verifier model against the host kernel', () => {
     await needs(ctx, 'kernel');
     const work = await mkdtemp(join(tmpdir(), 'kptr-emu-fidelity-'));
     const host = createHostRunner({ workDir: join(work, 'host'), codegen: 'direct' });
-    const kernel = (await host.probe()).kernel!;
+    const caps = await host.probe();
+    const kernel = caps.kernel!;
     const profile = profileForRelease(kernel.release);
     if (profile === null) return ctx.skip(`no emulator profile models ${kernel.release} (specs/profiles)`);
-    const emu = createEmulatorRunner({ kernel: profile, workDir: join(work, 'emu'), nrCpus: kernel.nrCpus });
+    // the kernel's known divergences as its probes show them (a backport keeps the version string)
+    const available = { tc: caps.progTypes.tc.ok, syscall: caps.progTypes.syscall.ok, fentry: caps.progTypes.fentry.ok, 'fentry.s': caps.progTypes['fentry.s'].ok };
+    const spec = loadSpec();
+    const features = probedFeatures(spec, await probeDivergences({ runner: host, kernel, available, spec }));
+    const emu = createEmulatorRunner({ kernel: profile, workDir: join(work, 'emu'), nrCpus: kernel.nrCpus, features });
     const scenarios = [...generateValues(scenario({ mode: 'mixed', progTypes: ['tc', 'syscall'], nrCpus: kernel.nrCpus }), SEED, CASES)]
       .map((v, i) => prefixScenario(v.value_, `ef${SEED}_${i}`));
     const cases = scenarios.map((s) => ({ scenario: s, plan: { scenarioId: s.id, expectedAccepted: [], wellFormed: false, execute: false, expectSplat: false } }));
