@@ -62,7 +62,7 @@ function summarySection(summaries: readonly Summary[]): string {
     s.mismatches.unexplained, s.mismatches.knownDivergences, `${s.ruleCoverage.hit}/${s.ruleCoverage.total}`, s.casesPerSecond,
   ].map((c) => esc(String(c))));
   const stopped = summaries.flatMap((s) => (s.stopped === null ? [] : [`<p class="error">Stopped early (${esc(s.stopped)}) on ${esc(s.runner)} ${esc(s.kernel.release)}: the counts are of the ${s.cases} cases that finished.</p>`]));
-  return `<h2>Run summary</h2>${summaries.map(headline).join('')}${stopped.join('')}${table(['runner', 'kernel', 'CPUs', 'seed', 'cases', 'passed', 'failed', 'skipped', 'divergent', 'errors', 'unexplained mismatches', 'known divergences', 'rules hit', 'cases/s'], rows)}`;
+  return `${summaries.map(headline).join('')}<h2>Run summary</h2>${stopped.join('')}${table(['runner', 'kernel', 'CPUs', 'seed', 'cases', 'passed', 'failed', 'skipped', 'divergent', 'errors', 'unexplained mismatches', 'known divergences', 'rules hit', 'cases/s'], rows)}`;
 }
 
 /**

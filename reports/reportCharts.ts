@@ -1,6 +1,6 @@
 import type { ChartConfiguration } from 'chart.js';
 import type { Summary } from './summary.ts';
-import type { TimelineSample } from './timeline.ts';
+import { valueAt, type TimelineSample } from './timeline.ts';
 
 type Point = { readonly x: number; readonly y: number };
 
@@ -17,10 +17,10 @@ export interface ReportChart {
 /** Series colours: one per runner × kernel, or per measure (failing red, bugs purple, known divergences amber). */
 const PALETTE = ['#1f77b4', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf', '#7f7f7f', '#bcbd22'];
 const MEASURES = [
-  { key: 'failed', label: 'failing cases', color: '#d62728' },
-  { key: 'bugs', label: 'bugs', color: '#6a3d9a' },
-  { key: 'divergent', label: 'known-divergence cases', color: '#e6a700' },
-] as const satisfies readonly { key: keyof TimelineSample; label: string; color: string }[];
+  { key: 'failed', label: 'failing cases', color: '#d62728', width: 5 },
+  { key: 'bugs', label: 'bugs', color: '#6a3d9a', width: 2 },
+  { key: 'divergent', label: 'known-divergence cases', color: '#e6a700', width: 2 },
+] as const satisfies readonly { key: keyof TimelineSample; label: string; color: string; width: number }[];
 
 const label = (s: Summary): string => `${s.runner} ${s.kernel.release}`;
 const colour = (i: number): string => PALETTE[i % PALETTE.length]!;
@@ -32,12 +32,14 @@ function fromOrigin(t: readonly TimelineSample[]): TimelineSample[] {
   return [{ ms: 0, cases: 0, failed: 0, bugs: 0, divergent: 0 }, ...t];
 }
 
-function overTime(id: string, title: string, yTitle: string, datasets: { label: string; data: Point[]; borderColor: string; borderDash?: number[] }[]): ReportChart {
+function overTime(
+  id: string, title: string, yTitle: string, datasets: { label: string; data: Point[]; borderColor: string; borderDash?: number[]; borderWidth?: number }[],
+): ReportChart {
   return {
     id, title, height: 280,
     config: {
       type: 'line',
-      data: { datasets: datasets.map((d) => ({ ...d, backgroundColor: d.borderColor, pointRadius: 0, borderWidth: 2 })) },
+      data: { datasets: datasets.map((d) => ({ borderWidth: 2, ...d, backgroundColor: d.borderColor, pointRadius: 0 })) },
       options: {
         ...STATIC,
         scales: { x: { type: 'linear', title: { display: true, text: 'elapsed s' } }, y: { beginAtZero: true, title: { display: true, text: yTitle } } },
@@ -46,12 +48,22 @@ function overTime(id: string, title: string, yTitle: string, datasets: { label: 
   };
 }
 
-/** Cases/s between consecutive samples, at the end of each interval. */
+/** Intervals cases/s is averaged over: cases arrive in batches, so a rate between two samples says little. */
+export const RATE_INTERVALS = 50;
+
+/** Cases/s in up to RATE_INTERVALS equal intervals from the clock's start to the last sample, at each interval's end. */
 export function casesPerSecond(t: readonly TimelineSample[]): Point[] {
-  const all = fromOrigin(t);
-  return all.slice(1).flatMap((s, i) => {
-    const prev = all[i]!;
-    return s.ms > prev.ms ? [{ x: s.ms / 1000, y: Math.round(((s.cases - prev.cases) * 1000 * 100) / (s.ms - prev.ms)) / 100 }] : [];
+  const end = t.at(-1)?.ms ?? 0;
+  if (end <= 0) return [];
+  const n = Math.min(RATE_INTERVALS, t.length);
+  const width = end / n;
+  let before = 0;
+  return Array.from({ length: n }, (_, i) => {
+    const to = i === n - 1 ? end : (i + 1) * width;
+    const cases = valueAt(t, to, 'cases');
+    const y = Math.round(((cases - before) * 1000 * 100) / width) / 100;
+    before = cases;
+    return { x: to / 1000, y };
   });
 }
 
@@ -64,7 +76,8 @@ function timeCharts(summaries: readonly Summary[]): ReportChart[] {
   return [
     overTime('chart-cases', 'Cases over time', 'cases', timed.map(({ s, i }) => ({ label: label(s), data: series(s.timeline, 'cases'), borderColor: colour(i) }))),
     overTime('chart-bugs', 'Failing cases, bugs and known divergences over time', 'count', timed.flatMap(({ s, i }) => MEASURES.map((m) => ({
-      label: timed.length === 1 ? m.label : `${m.label}, ${label(s)}`, data: series(s.timeline, m.key), borderColor: m.color, borderDash: dash(i),
+      // failing cases drawn wider: the bugs line often lies on it
+      label: timed.length === 1 ? m.label : `${m.label}, ${label(s)}`, data: series(s.timeline, m.key), borderColor: m.color, borderWidth: m.width, borderDash: dash(i),
     })))),
     overTime('chart-rate', 'Cases/s over time', 'cases/s', timed.map(({ s, i }) => ({ label: label(s), data: casesPerSecond(s.timeline), borderColor: colour(i) }))),
   ];

@@ -68,8 +68,8 @@ export function timelineTally(from: TimelineState | null = null): TimelineTally 
   };
 }
 
-/** The value of `key` a shard had at `ms`: its last sample up to then (0 before its first). */
-function at(samples: readonly TimelineSample[], ms: number, key: keyof TimelineSample): number {
+/** The value of `key` a timeline had at `ms`: its last sample up to then (0 before its first). */
+export function valueAt(samples: readonly TimelineSample[], ms: number, key: keyof TimelineSample): number {
   let v = 0;
   for (const s of samples) {
     if (s.ms > ms) break;
@@ -86,7 +86,7 @@ function at(samples: readonly TimelineSample[], ms: number, key: keyof TimelineS
  */
 export function mergeTimelines(shards: readonly (readonly TimelineSample[])[], bugs: number): TimelineSample[] {
   const times = [...new Set(shards.flatMap((s) => s.map((x) => x.ms)))].sort((a, b) => a - b);
-  const sum = (ms: number, key: keyof TimelineSample): number => shards.reduce((n, s) => n + at(s, ms, key), 0);
+  const sum = (ms: number, key: keyof TimelineSample): number => shards.reduce((n, s) => n + valueAt(s, ms, key), 0);
   const merged = times.map((ms) => ({
     ms, cases: sum(ms, 'cases'), failed: sum(ms, 'failed'), bugs: Math.min(bugs, sum(ms, 'bugs')), divergent: sum(ms, 'divergent'),
   }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { casesPerSecond, reportCharts } from '../../../reports/reportCharts.ts';
+import { casesPerSecond, RATE_INTERVALS, reportCharts } from '../../../reports/reportCharts.ts';
 import { summarize, type StatePairCoverage, type Summary } from '../../../reports/summary.ts';
 import type { TimelineSample } from '../../../reports/timeline.ts';
 import { PROBED_KERNEL } from './fixtures/cases.ts';
@@ -65,7 +65,18 @@ describe('reportCharts', () => {
 });
 
 describe('casesPerSecond', () => {
-  it('should skip intervals of no time rather than divide by zero', () => {
-    expect(casesPerSecond([sample(0, 5), sample(500, 10)])).toEqual([{ x: 0.5, y: 10 }]);
+  it('should average over RATE_INTERVALS equal intervals, which add up to the cases', () => {
+    // batches of 10 cases at once, 40 ms apart: 100 samples
+    const t = Array.from({ length: 100 }, (_, i) => sample(40 * (i + 1), 10 * (i + 1)));
+    const rate = casesPerSecond(t);
+    expect(rate).toHaveLength(RATE_INTERVALS);
+    expect(rate.at(-1)!.x).toBe(4);
+    for (const p of rate) expect(p.y).toBeCloseTo(250, 5);
+    expect(rate.reduce((n, p) => n + (p.y * 4) / RATE_INTERVALS, 0)).toBeCloseTo(1000, 5);
+  });
+
+  it('should have no rate before the clock moved', () => {
+    expect(casesPerSecond([])).toEqual([]);
+    expect(casesPerSecond([sample(0, 5)])).toEqual([]);
   });
 });
