@@ -50,10 +50,8 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 
 /** One line per runner × kernel with what a maintainer looks for first. */
 function headline(s: Summary): string {
-  const pairs = s.statePairCoverage;
-  const pairText = pairs === undefined ? '' : `, state pairs ${pairs.allowed.hit}/${pairs.allowed.total} allowed and ${pairs.forbidden.hit}/${pairs.forbidden.total} forbidden hit`;
   return `<p><strong>${esc(`${s.runner} ${s.kernel.release}`)}</strong>: ${esc(`${s.cases} cases (${s.casesPerSecond}/s), ${bugCountsLine(s.bugs)}, `
-    + `${s.divergent} explained by known divergences, rules ${s.ruleCoverage.hit}/${s.ruleCoverage.total} hit${pairText}`)}</p>`;
+    + `${s.divergent} explained by known divergences, rules ${s.ruleCoverage.hit}/${s.ruleCoverage.total} hit`)}</p>`;
 }
 
 function summarySection(summaries: readonly Summary[]): string {

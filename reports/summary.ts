@@ -20,13 +20,6 @@ export interface FindingRef {
   readonly unshrunkBecause: string | null;
 }
 
-/** summary.json's `statePairCoverage`. */
-export interface StatePairCoverage {
-  readonly allowed: { readonly total: number; readonly hit: number };
-  readonly forbidden: { readonly total: number; readonly hit: number };
-  readonly pairs: readonly { readonly op: string; readonly state: string; readonly progType: string; readonly allowed: boolean; readonly cases: number }[];
-}
-
 /** summary.json: one runner on one kernel. */
 export interface Summary {
   readonly runner: RunnerName;
@@ -66,8 +59,12 @@ export interface Summary {
   readonly knownDivergences: KernelDivergences;
   /** cases each known divergence explained (status divergence), by divergence id */
   readonly divergenceCases: Readonly<Record<string, number>>;
-  /** (op × handle state × program type) pairs the contract allows and forbids, and which cases hit; absent before it was counted */
-  readonly statePairCoverage?: StatePairCoverage;
+  /** (op × handle state × program type) pairs the contract allows and forbids, and which cases hit (counted on branch h-pairs) */
+  readonly statePairCoverage?: {
+    readonly allowed: { readonly total: number; readonly hit: number };
+    readonly forbidden: { readonly total: number; readonly hit: number };
+    readonly pairs: readonly { readonly op: string; readonly state: string; readonly progType: string; readonly allowed: boolean; readonly cases: number }[];
+  };
   /** the segment's progress as its cases ran, at most MAX_SAMPLES points (reports/timeline.ts), filled by cli/outputs.ts */
   readonly timeline: readonly TimelineSample[];
   readonly durationMs: number;

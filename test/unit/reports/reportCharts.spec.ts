@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { casesPerSecond, RATE_INTERVALS, reportCharts } from '../../../reports/reportCharts.ts';
-import { summarize, type StatePairCoverage, type Summary } from '../../../reports/summary.ts';
+import { summarize, type Summary } from '../../../reports/summary.ts';
 import type { TimelineSample } from '../../../reports/timeline.ts';
 import { PROBED_KERNEL } from './fixtures/cases.ts';
 import { sampleCases } from './fixtures/sample.ts';
@@ -46,7 +46,7 @@ describe('reportCharts', () => {
 
   it('should count state pairs by op once each, hit or not, allowed or forbidden (merged shards list a pair twice)', () => {
     const pair = (op: string, state: string, allowed: boolean, cases: number) => ({ op, state, progType: 'tc', allowed, cases });
-    const statePairCoverage: StatePairCoverage = {
+    const statePairCoverage: NonNullable<Summary['statePairCoverage']> = {
       allowed: { total: 2, hit: 1 }, forbidden: { total: 1, hit: 1 },
       pairs: [pair('new', 'none', true, 3), pair('xchg', 'owned', true, 0), pair('xchg', 'released', false, 1), pair('xchg', 'released', false, 2)],
     };
