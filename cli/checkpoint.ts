@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { KptrError } from '../errors/KptrError.ts';
 import type { StreamPosition } from '../reports/shrink.ts';
 import type { Summary } from '../reports/summary.ts';
+import type { TimelineState } from '../reports/timeline.ts';
 import type { CliOptions, RunConfig } from './config.ts';
 
 export const CHECKPOINT_FILE = 'checkpoint.json';
@@ -35,6 +36,8 @@ export interface Checkpoint {
   readonly cases: number;
   /** time the current segment has spent generating and running cases (the --duration budget counts it) */
   readonly elapsedMs: number;
+  /** the current segment's progress up to the checkpoint: its summary's timeline goes on from it */
+  readonly timeline: TimelineState;
   /** the current segment's failing cases so far, written as findings when its cases are done */
   readonly failing: readonly FailingRef[];
   /** every case ran and every finding was written: nothing is left to resume */

@@ -3,12 +3,14 @@ import { join, relative } from 'node:path';
 import { DiskFull, isNoSpace } from '../errors/diskFull.ts';
 import { KptrError } from '../errors/KptrError.ts';
 import { bugTally, type BugCase, type BugTally } from '../reports/bugBuckets.ts';
+import { bugSignature } from '../reports/bugSignature.ts';
 import { replaceFile } from '../reports/replaceFile.ts';
 import { reporters, type Reporter, type ReporterName, type RerunSource } from '../reports/reporter.ts';
 import { writeFinding } from '../reports/reproducer.ts';
 import { emulatorTally } from '../reports/emulatorComparison.ts';
 import { summaryTally, type FindingRef, type Summary, type SummaryTally } from '../reports/summary.ts';
-import type { MismatchKind, Spec } from '../types/index.ts';
+import { timelineTally, type TimelineState, type TimelineTally } from '../reports/timeline.ts';
+import type { CaseResult, MismatchKind, Observation, Prediction, Spec } from '../types/index.ts';
 import type { RunConfig } from './config.ts';
 import { replayTarget } from './preflight.ts';
 import type { CheckedCase } from './pipeline.ts';
@@ -46,8 +48,11 @@ export interface Finished {
  * and no later case is written anywhere, so the files stay valid and agree with each other.
  */
 export interface Outputs {
-  /** `elapsedMs`: time the segment already spent before a resume (its cases/s and --duration count it) */
-  startSegment(session: Session, total: number | null, elapsedMs?: number): void;
+  /**
+   * `elapsedMs`: time the segment already spent before a resume (its cases/s and --duration count it); `timeline`: its
+   * progress until then (the checkpoint's)
+   */
+  startSegment(session: Session, total: number | null, elapsedMs?: number, timeline?: TimelineState | null): void;
   /**
    * never throws: a failed write goes to onFailure. Returns where the case's result is, `results.jsonl:<line>`, or
    * null (results.jsonl not written, or no longer: a write failed)
@@ -62,6 +67,8 @@ export interface Outputs {
   restoreSegments(done: readonly Summary[]): void;
   /** time the current segment has spent (its clock started before generation) */
   elapsedMs(): number;
+  /** the current segment's progress so far (a checkpoint keeps it) */
+  timeline(): TimelineState;
   /** @throws KptrError KPTR_DISK_FULL (the partial finding directory removed) */
   onFinding(f: CampaignFinding): Promise<void>;
   /** a failing case of the bug `signature` (reports/bugSignature.ts), after its finding if it has one */
@@ -82,6 +89,11 @@ export function notWrittenError(done: Finished, failure: unknown): unknown {
   if (!(base instanceof KptrError)) return base;
   const list = [...new Set(done.notWritten.map((n) => n.what))].join(', ');
   return new KptrError(base.code, `${base.message}; not written or cut short: ${list}`, base.hint, { cause: base });
+}
+
+/** The bug a failing case shows (its signature), as the findings will bucket it; null for any other case. */
+function failingBug(r: CaseResult, p: Prediction | null, o: Observation): string | null {
+  return (r.status === 'fail' || r.status === 'error') && p !== null ? bugSignature(p, o) : null;
 }
 
 export interface OutputsOptions {
@@ -114,7 +126,8 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
   const notWritten: { what: string; error: unknown }[] = [];
   let failed = false;
   let seg: {
-    session: Session; tally: SummaryTally; emulator: ReturnType<typeof emulatorTally> | null; findings: FindingRef[]; bugs: BugTally; t0: number;
+    session: Session; tally: SummaryTally; emulator: ReturnType<typeof emulatorTally> | null; findings: FindingRef[]; bugs: BugTally;
+    timeline: TimelineTally; t0: number;
   } | null = null;
   const knownBugs = options.knownBugs ?? new Set<string>();
   const jsonl = cfg.formats.includes('jsonl');
@@ -139,6 +152,7 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
       }),
       findings: s.findings,
       bugs: s.bugs.bugs(),
+      timeline: s.timeline.state().samples,
       emulator: s.emulator?.summary() ?? null,
     };
     summaries.push(summary);
@@ -147,16 +161,19 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
   };
 
   return {
-    startSegment(session, total, elapsedMs = 0) {
+    startSegment(session, total, elapsedMs = 0, timeline = null) {
       if (seg) close();
       const emulator = session.emulator === null ? null : emulatorTally(session.emulator.profile);
-      seg = { session, tally: summaryTally(ruleIds), emulator, findings: [], bugs: bugTally(knownBugs), t0: performance.now() - elapsedMs };
+      seg = {
+        session, tally: summaryTally(ruleIds), emulator, findings: [], bugs: bugTally(knownBugs), timeline: timelineTally(timeline), t0: performance.now() - elapsedMs,
+      };
       const replay = replayTarget(session, session.codegen);
       for (const r of active) r.onStart?.({ runner: session.runner.name, kernel: session.kernel, seed: cfg.seed, total, replay });
     },
     onCase(c) {
       if (failed) return null;
       seg!.tally.add(c.result);
+      seg!.timeline.add(c.result, failingBug(c.result, c.expected, c.observation), performance.now() - seg!.t0);
       if (c.emulator !== null) seg!.emulator?.add(c.emulator);
       for (const r of active) {
         try {
@@ -173,6 +190,7 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
     async onRecordedCase(line, counted) {
       if (counted) {
         seg!.tally.add(line.result);
+        seg!.timeline.add(line.result, failingBug(line.result, line.prediction, line.observation), null);
         if (line.emulator !== undefined) seg!.emulator?.add(line.emulator);
       }
       for (const r of files) await r.onCase(line.result, line.prediction, line.observation, line.emulator ?? null);
@@ -183,6 +201,7 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
       summaries.push(...done);
     },
     elapsedMs: () => (seg === null ? 0 : performance.now() - seg.t0),
+    timeline: () => seg?.timeline.state() ?? { every: 1, samples: [] },
     async onFinding(f) {
       const s = seg!;
       try {

@@ -13,3 +13,12 @@ export function escapeMarkup(text: string, inAttribute = false): string {
     .replace(/'/g, '&#39;');
   return inAttribute ? escaped.replace(/\r/g, '&#13;').replace(/\n/g, '&#10;').replace(/\t/g, '&#9;') : escaped;
 }
+
+/**
+ * `value` as JSON for the body of a `<script type="application/json">` element: `<`, `>` and `&` (and the two line
+ * separators JavaScript once refused in strings) as `\uXXXX` escapes, so no string in it (a kernel log, a scenario's
+ * name) can close the element or open a comment; JSON.parse of the element's text gives `value` back.
+ */
+export function jsonInScript(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { CaseResult, CaseStatus, Splat } from '../types/index.ts';
 import { bugCountsLine } from './bugBuckets.ts';
 import { EMULATOR_CLASSES, type EmulatorComparison } from './emulatorComparison.ts';
-import { escapeMarkup as esc } from './escapeMarkup.ts';
+import { escapeMarkup as esc, jsonInScript } from './escapeMarkup.ts';
 import { kernelCaseCollector, kernelDisagreements, type KernelCase } from './kernelDisagreements.ts';
 import { replaceFile } from './replaceFile.ts';
+import { reportCharts } from './reportCharts.ts';
 import type { Reporter, ReporterOptions } from './reporter.ts';
 import type { FindingRef, Summary } from './summary.ts';
 
@@ -26,6 +28,8 @@ export interface HtmlInput {
   readonly findings: readonly FindingView[];
   /** --with-emulator: the cases where the emulator and the kernel differ, or both differ from the oracle (the first MAX_EMULATOR_ROWS) */
   readonly emulatorCases: readonly { readonly scenarioId: string; readonly kernelRelease: string; readonly comparison: EmulatorComparison }[];
+  /** Chart.js's browser build (readChartLibrary), inlined to draw the plots */
+  readonly chartLibrary: string;
 }
 
 /** Differing cases report.html lists (results.jsonl holds every comparison), so memory stays flat in the cases. */
@@ -35,11 +39,19 @@ const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}
 pre{background:#f6f6f6;padding:.6em;overflow-x:auto;white-space:pre-wrap}
 .pass{background:#dfd}.fail{background:#fdd}.error{background:#fec}.skip{background:#eee}.divergence{background:#ffd}
-.zero{color:#b00}`;
+.zero{color:#b00}
+.plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1em 2em}figure{margin:0}figcaption{font-weight:600}
+.files a{margin-right:.8em}`;
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const tr = (cells: readonly string[], tag: string): string => `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join('')}</tr>`;
   return `<table>${tr(header.map((h) => esc(h)), 'th')}${rows.map((r) => tr(r, 'td')).join('')}</table>`;
+}
+
+/** One line per runner × kernel with what a maintainer looks for first. */
+function headline(s: Summary): string {
+  return `<p><strong>${esc(`${s.runner} ${s.kernel.release}`)}</strong>: ${esc(`${s.cases} cases (${s.casesPerSecond}/s), ${bugCountsLine(s.bugs)}, `
+    + `${s.divergent} explained by known divergences, rules ${s.ruleCoverage.hit}/${s.ruleCoverage.total} hit`)}</p>`;
 }
 
 function summarySection(summaries: readonly Summary[]): string {
@@ -48,17 +60,21 @@ function summarySection(summaries: readonly Summary[]): string {
     s.mismatches.unexplained, s.mismatches.knownDivergences, `${s.ruleCoverage.hit}/${s.ruleCoverage.total}`, s.casesPerSecond,
   ].map((c) => esc(String(c))));
   const stopped = summaries.flatMap((s) => (s.stopped === null ? [] : [`<p class="error">Stopped early (${esc(s.stopped)}) on ${esc(s.runner)} ${esc(s.kernel.release)}: the counts are of the ${s.cases} cases that finished.</p>`]));
-  return `<h2>Run summary</h2>${stopped.join('')}${table(['runner', 'kernel', 'CPUs', 'seed', 'cases', 'passed', 'failed', 'skipped', 'divergent', 'errors', 'unexplained mismatches', 'known divergences', 'rules hit', 'cases/s'], rows)}`;
+  return `${summaries.map(headline).join('')}<h2>Run summary</h2>${stopped.join('')}${table(['runner', 'kernel', 'CPUs', 'seed', 'cases', 'passed', 'failed', 'skipped', 'divergent', 'errors', 'unexplained mismatches', 'known divergences', 'rules hit', 'cases/s'], rows)}`;
 }
 
 /**
  * Per runner × kernel, bugs and failing cases counted apart; each bug with its signature, whether it is new or seen
  * again, a link to its finding(s), and its other cases (id, seed and index, where the result is).
  */
-function bugSection(summaries: readonly Summary[]): string {
+function bugSection(summaries: readonly Summary[], views: readonly FindingView[]): string {
   const parts = summaries.filter((s) => Object.keys(s.bugs).length > 0).map((s) => {
     const rows = Object.entries(s.bugs).map(([signature, b]) => {
-      const findings = b.cases.flatMap((c) => (c.finding === null ? [] : [`<a href="#${esc(c.finding, true)}">${esc(c.finding)}</a>`]));
+      const findings = b.cases.flatMap((c) => {
+        if (c.finding === null) return [];
+        const view = views.find((v) => v.ref.id === c.finding);
+        return [`<a href="#${esc(c.finding, true)}">${esc(c.finding)}</a>${view === undefined ? '' : ` ${findingFiles(view)}`}`];
+      });
       const others = b.cases.filter((c) => c.finding === null).map((c) => esc(
         `${c.scenarioId}${c.seed === null ? '' : ` (seed ${c.seed}, index ${c.index})`}${c.result === null ? '' : `: ${c.result}`}`,
       ));
@@ -141,6 +157,27 @@ function emulatorSection(summaries: readonly Summary[], cases: HtmlInput['emulat
 ${diff.length === 0 ? '<p>The emulator and the kernel agree on every case.</p>' : table(['scenario', 'kernel', 'class', 'differs in', 'program', 'step', 'kernel', 'emulator'], diff)}${more}`;
 }
 
+/** Links to a finding's reproducer and log in its directory (relative: they open where report.html was written). */
+function findingFiles(f: FindingView): string {
+  const files = [...(f.source === null ? [] : ['repro.bpf.c']), ...(f.verifierLog === null ? [] : ['verifier.log']), 'finding.json'];
+  return `<span class="files">${files.map((name) => `<a href="${esc(encodeURI(`${f.ref.dir}/${name}`), true)}">${name}</a>`).join('')}</span>`;
+}
+
+/**
+ * The plots (reports/reportCharts.ts): a canvas each, drawn by the inlined Chart.js from their configurations, which
+ * travel as JSON in a data element (jsonInScript: no string in them can end the element).
+ */
+function plotSection(summaries: readonly Summary[], library: string): string {
+  const charts = reportCharts(summaries);
+  if (charts.length === 0) return '';
+  const figures = charts.map((c) => `<figure><figcaption>${esc(c.title)}</figcaption><div style="position:relative;height:${c.height}px"><canvas id="${esc(c.id, true)}"></canvas></div></figure>`);
+  const draw = `for (const c of JSON.parse(document.getElementById('kptr-charts').textContent)) new Chart(document.getElementById(c.id), c.config);`;
+  return `<h2>Plots</h2><div class="plots">${figures.join('\n')}</div>
+<script type="application/json" id="kptr-charts">${jsonInScript(charts.map((c) => ({ id: c.id, config: c.config })))}</script>
+<script>${library}</script>
+<script>${draw}</script>`;
+}
+
 function findingSection(f: FindingView): string {
   const pre = (title: string, text: string | null): string => `<h4>${esc(title)}</h4><pre>${text === null ? '(not written)' : esc(text)}</pre>`;
   const mismatches = f.result === null ? [] : f.result.mismatches.map((m) => [
@@ -148,21 +185,23 @@ function findingSection(f: FindingView): string {
   ]);
   return `<section id="${esc(f.ref.id, true)}"><h3>${esc(f.ref.id)}</h3>
 <p>scenario <code>${esc(f.ref.scenarioId)}</code>, runner ${esc(f.ref.runner)}, kernel ${esc(f.ref.kernelRelease)}: ${esc(f.ref.kinds.join(', '))}</p>
-<p>replay: <code>${esc(f.ref.replay)}</code></p>${f.ref.unshrunkBecause === null ? '' : `\n<p>not fully shrunk: ${esc(f.ref.unshrunkBecause)}</p>`}
+<p>replay: <code>${esc(f.ref.replay)}</code></p>
+<p>files: ${findingFiles(f)}</p>${f.ref.unshrunkBecause === null ? '' : `\n<p>not fully shrunk: ${esc(f.ref.unshrunkBecause)}</p>`}
 <h4>Expected vs observed</h4>${table(['kind', 'program', 'step', 'expected', 'observed'], mismatches)}
 ${pre('Minimal program (repro.bpf.c)', f.source)}${pre('Verifier log', f.verifierLog)}
 ${f.splats.map((s) => pre(`Splat (${s.kind}${s.during === null ? '' : `, during ${s.during}`})`, s.text)).join('')}
 </section>`;
 }
 
-/** report.html: one self-contained page (inline CSS, no scripts, nothing fetched); every piece of data escaped. */
+/** report.html: one self-contained page (inline CSS, the plots' library inlined, nothing fetched); every piece of data escaped. */
 export function renderHtml(input: HtmlInput): string {
   const findings = input.findings.length === 0 ? '<p>No findings.</p>' : input.findings.map(findingSection).join('\n');
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>kptr-conform report</title><style>${STYLE}</style></head>
 <body><h1>kptr-conform report</h1>
 ${summarySection(input.summaries)}
-${bugSection(input.summaries)}
+${bugSection(input.summaries, input.findings)}
+${plotSection(input.summaries, input.chartLibrary)}
 ${divergenceSection(input.summaries)}
 ${coverageSection(input.summaries)}
 ${matrixSection(input.runs)}
@@ -180,6 +219,17 @@ async function readOrNull(path: string): Promise<string | null> {
   } catch {
     return null;
   }
+}
+
+/**
+ * Chart.js's UMD build as a classic script's text: its source-map comment dropped (the page is read offline, with no
+ * map beside it), and a `</script` spelt `<\/script`, which means the same in a JavaScript string or regular expression
+ * and cannot end the element.
+ */
+export async function readChartLibrary(): Promise<string> {
+  const main = createRequire(import.meta.url).resolve('chart.js');
+  const text = await readFile(join(dirname(main), 'chart.umd.min.js'), 'utf8');
+  return text.replace(/^\/\/# sourceMappingURL=.*$/m, '').replace(/<\/(script)/gi, '<\\/$1');
 }
 
 /** Read a finding's files back (the pipeline wrote them with writeFinding before onEnd). */
@@ -209,7 +259,8 @@ export function htmlReporter(options: ReporterOptions): Reporter {
     },
     async onEnd(summaries) {
       const findings = await Promise.all(summaries.flatMap((s) => s.findings).map((f) => loadFindingView(options.outDir, f)));
-      await replaceFile(join(options.outDir, 'report.html'), renderHtml({ summaries, runs: cases.runs(), findings, emulatorCases }));
+      const chartLibrary = await readChartLibrary();
+      await replaceFile(join(options.outDir, 'report.html'), renderHtml({ summaries, runs: cases.runs(), findings, emulatorCases, chartLibrary }));
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Summary } from './summary.ts';
+import { mergeTimelines } from './timeline.ts';
 
 /**
  * How one field of summary.json combines across runs of the same runner × kernel (a campaign's shards), by its path
@@ -20,6 +21,7 @@ const FIELD_RULES: Readonly<Record<string, (values: readonly unknown[]) => unkno
   casesPerSecond: first,
   'ruleCoverage.hit': first,
   'ruleCoverage.total': first,
+  timeline: first,
 };
 
 function first(values: readonly unknown[]): unknown {
@@ -56,6 +58,8 @@ export function mergeSummary(runs: readonly Summary[]): Summary {
     ruleCoverage: { ...merged.ruleCoverage, hit: Object.values(byRule).filter((n) => n > 0).length },
     casesPerSecond: merged.durationMs > 0 ? Math.round((merged.cases * 1000 * 100) / merged.durationMs) / 100 : 0,
     bugs,
+    // the shards ran side by side: their counts added up by elapsed time
+    timeline: mergeTimelines(runs.map((r) => r.timeline), Object.keys(bugs).length),
   };
 }
 

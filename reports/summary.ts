@@ -2,6 +2,7 @@ import type { CaseResult, MismatchKind, ProbedKernel, RunnerName } from '../type
 import type { Bugs } from './bugBuckets.ts';
 import type { EmulatorSummary } from './emulatorComparison.ts';
 import { kernelDivergences, type KernelDivergences } from './kernelDivergences.ts';
+import type { TimelineSample } from './timeline.ts';
 
 /** A finding the pipeline wrote (findings/<id>/), as listed in summary.json. */
 export interface FindingRef {
@@ -56,6 +57,16 @@ export interface Summary {
   };
   /** which known divergences this kernel shows by their load-only probes, and which its range wrongly claims */
   readonly knownDivergences: KernelDivergences;
+  /** cases each known divergence explained (status divergence), by divergence id */
+  readonly divergenceCases: Readonly<Record<string, number>>;
+  /** (op × handle state × program type) pairs the contract allows and forbids, and which cases hit (counted on branch h-pairs) */
+  readonly statePairCoverage?: {
+    readonly allowed: { readonly total: number; readonly hit: number };
+    readonly forbidden: { readonly total: number; readonly hit: number };
+    readonly pairs: readonly { readonly op: string; readonly state: string; readonly progType: string; readonly allowed: boolean; readonly cases: number }[];
+  };
+  /** the segment's progress as its cases ran, at most MAX_SAMPLES points (reports/timeline.ts), filled by cli/outputs.ts */
+  readonly timeline: readonly TimelineSample[];
   readonly durationMs: number;
   readonly casesPerSecond: number;
   /**
@@ -101,12 +112,14 @@ export function summaryTally(ruleIds: readonly string[]): SummaryTally {
   const byKind = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<MismatchKind, number>;
   const byRule: Record<string, number> = Object.fromEntries(ruleIds.map((id) => [id, 0]));
   const byOp: Record<string, number> = {};
+  const divergenceCases: Record<string, number> = {};
   return {
     add(r) {
       statuses[r.status] += 1;
       if (r.status === 'fail' || r.status === 'error') unexplained += r.mismatches.length;
       if (r.status === 'divergence') knownDivergences += r.mismatches.length;
       for (const m of r.mismatches) byKind[m.kind] += 1;
+      if (r.status === 'divergence') for (const id of new Set(r.divergences)) divergenceCases[id] = (divergenceCases[id] ?? 0) + 1;
       if (r.status === 'skip' || r.status === 'error') return;
       for (const id of new Set(r.rules)) byRule[id] = (byRule[id] ?? 0) + 1;
       for (const op of r.mapOps) byOp[op] = (byOp[op] ?? 0) + 1;
@@ -128,6 +141,8 @@ export function summaryTally(ruleIds: readonly string[]): SummaryTally {
         ruleCoverage: { hit: meta.ruleIds.filter((id) => (byRule[id] ?? 0) > 0).length, total: meta.ruleIds.length, byRule: { ...byRule } },
         mapOpCoverage: { byOp: sortedKeys(byOp), byKind: sumBy(byOp, 0), byMapType: sumBy(byOp, 1) },
         knownDivergences: kernelDivergences(meta.kernel.divergences),
+        divergenceCases: sortedKeys(divergenceCases),
+        timeline: [],
         durationMs: meta.durationMs,
         casesPerSecond: meta.durationMs > 0 ? Math.round((cases * 1000 * 100) / meta.durationMs) / 100 : 0,
         stopped: meta.stopped ?? null,

@@ -306,7 +306,7 @@ export async function campaign(typed: CliOptions): Promise<number> {
         const resultsBytes = await stat(join(cfg.outDir, 'results.jsonl')).then((s) => s.size, () => 0);
         const c: Checkpoint = {
           version: 1, options: stored, done, corpusDone: progress.corpusDone, stream: progress.stream, resultsBytes, cases: progress.cases,
-          elapsedMs: outputs.elapsedMs(), complete,
+          elapsedMs: outputs.elapsedMs(), timeline: outputs.timeline(), complete,
           failing: progress.failing.map((f) => ({ scenarioId: f.checked.scenario.id, index: f.index, before: f.before })),
         };
         await replaceFile(join(cfg.outDir, CHECKPOINT_FILE), `${JSON.stringify(c)}\n`);
@@ -323,7 +323,7 @@ export async function campaign(typed: CliOptions): Promise<number> {
         const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus });
         // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
         const fresh = aside === null || done.length > (resumed?.done.length ?? 0);
-        outputs.startSegment(session, casesToRun(cfg, corpus.length), fresh ? 0 : resumed!.elapsedMs);
+        outputs.startSegment(session, casesToRun(cfg, corpus.length), fresh ? 0 : resumed!.elapsedMs, fresh ? null : resumed!.timeline);
         progress = { corpusDone: false, stream: { index: 0, state: null }, cases: progress.cases, failing: [] };
         if (!fresh) {
           const want = new Map(resumed!.failing.map((f) => [f.scenarioId, f]));

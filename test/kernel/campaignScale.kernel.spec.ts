@@ -69,12 +69,21 @@ async function inOneGo(root: string, args: readonly string[], name: string): Pro
   return out;
 }
 
+/** The summary's timeline (report.html's plots over time) goes forward and ends on the summary's counts. */
+function expectTimelineOf(s: Summary): void {
+  const t = s.timeline;
+  expect(t.length).toBeGreaterThan(0);
+  expect(t.every((x, i) => i === 0 || (x.ms >= t[i - 1]!.ms && x.cases > t[i - 1]!.cases && x.failed >= t[i - 1]!.failed))).toBe(true);
+  expect(t.at(-1)).toMatchObject({ cases: s.cases, failed: s.failed + s.errors, bugs: Object.keys(s.bugs).length, divergent: s.divergent });
+}
+
 /** `out` reports what `reference` reports: the same cases, each once, counts, findings, JUnit and test_progs counts. */
 async function expectSameRun(out: string, reference: string): Promise<void> {
   const ids = (await readResults(out)).map((l) => l.scenarioId);
   expect(ids.length).toBe(new Set(ids).size);
   expect(ids.sort()).toEqual((await readResults(reference)).map((l) => l.scenarioId).sort());
   expect(counts(await readSummary(out))).toEqual(counts(await readSummary(reference)));
+  expectTimelineOf(await readSummary(out));
   expect(await fileCounts(out)).toEqual(await fileCounts(reference));
   expect((await readdir(join(out, 'findings'))).sort()).toEqual((await readdir(join(reference, 'findings'))).sort());
 }
@@ -103,6 +112,8 @@ describe('a host campaign stopped by Ctrl-C and resumed', () => {
     const resumed = await kptrConform(['run', '--resume', out], root);
     expect(resumed.exitCode, resumed.stderr).toBe(1);
     await expectSameRun(out, whole);
+    // the timeline goes on from the interrupted process's: its first samples are that process's
+    expect(before.timeline).toContainEqual((await readSummary(out)).timeline[0]);
     // nothing is left to resume
     const again = await kptrConform(['run', '--resume', out], root);
     expect(again.exitCode).toBe(2);

@@ -50,7 +50,7 @@ describe('--duration, --until-bugs, --shard', () => {
 describe('run --resume', () => {
   const checkpoint = (over: Partial<Checkpoint> = {}): Checkpoint => ({
     version: 1, options: { runner: 'host', seed: '9', runs: '5000', mode: 'break', out: '/old/place' }, done: [], corpusDone: true,
-    stream: { index: 2000, state: [1, 2, 3, 4] }, resultsBytes: 10, cases: 2001, elapsedMs: 5, failing: [], complete: false, ...over,
+    stream: { index: 2000, state: [1, 2, 3, 4] }, resultsBytes: 10, cases: 2001, elapsedMs: 5, timeline: { every: 1, samples: [] }, failing: [], complete: false, ...over,
   });
   const dirWith = (text: string | null): string => {
     const dir = mkdtempSync(join(tmpdir(), 'kptr-ckpt-'));

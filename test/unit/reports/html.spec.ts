@@ -2,11 +2,25 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emulatorTally, type EmulatorComparison } from '../../../reports/emulatorComparison.ts';
-import { htmlReporter } from '../../../reports/html.ts';
+import { htmlReporter, readChartLibrary } from '../../../reports/html.ts';
 import { writeFinding } from '../../../reports/reproducer.ts';
-import { summarize } from '../../../reports/summary.ts';
+import { summarize, type Summary } from '../../../reports/summary.ts';
 import { KERNEL, PROBED_KERNEL } from './fixtures/cases.ts';
 import { reporterOptions, sampleCases, sampleFinding } from './fixtures/sample.ts';
+
+/** The page with the inlined Chart.js taken out (the library's own text has its licence's URLs). */
+async function withoutLibrary(html: string): Promise<string> {
+  const library = await readChartLibrary();
+  expect(html.split(library)).toHaveLength(2);
+  return html.replace(library, '');
+}
+
+/** The plots' configurations as the page's script reads them. */
+function chartData(html: string): { id: string; config: { data: { labels?: string[]; datasets: { label: string }[] } } }[] {
+  const json = /<script type="application\/json" id="kptr-charts">([^<]*)<\/script>/.exec(html);
+  expect(json).not.toBeNull();
+  return JSON.parse(json![1]!) as ReturnType<typeof chartData>;
+}
 
 describe('htmlReporter', () => {
   it('should write one self-contained, escaped page with the finding, coverage and a kernel × rule matrix', async () => {
@@ -25,11 +39,18 @@ describe('htmlReporter', () => {
     await reporter.onEnd(summaries);
     const html = await readFile(join(options.outDir, 'report.html'), 'utf8');
 
-    // self-contained: no scripts, nothing fetched
-    expect(html).not.toMatch(/https?:/);
-    expect(html).not.toMatch(/\bsrc=/);
-    expect(html).not.toMatch(/<script/i);
-    expect(html).not.toMatch(/<link/i);
+    // self-contained: Chart.js inlined, then the plots' data and the line that draws them; nothing fetched
+    const page = await withoutLibrary(html);
+    expect(page).not.toMatch(/https?:/);
+    expect(page).not.toMatch(/\bsrc=/);
+    expect(page).not.toMatch(/<link/i);
+    expect(page.match(/<script[^>]*>/g)).toEqual(['<script type="application/json" id="kptr-charts">', '<script>', '<script>']);
+    // kernels × rules: one dataset per kernel over every rule
+    const rules = chartData(html).find((c) => c.id === 'chart-rules')!.config.data;
+    expect(rules.labels).toEqual(['per_cpu_ptr.arg_type', 'refs.unreleased']);
+    expect(rules.datasets.map((d) => d.label)).toEqual(['host 6.18.44-fc-v669', 'host 7.3.4+deb13-cloud-amd64']);
+    // the finding: its reproducer and log one click away (relative links into its directory)
+    expect(html).toContain(`<a href="${ref.dir}/repro.bpf.c">repro.bpf.c</a><a href="${ref.dir}/verifier.log">verifier.log</a>`);
     // the kernel's hostile splat text is shown escaped
     expect(html).toContain('WARNING: &lt;script&gt;alert(1)&lt;/script&gt; at kernel/bpf/memalloc.c');
     // the finding: minimal program, replay command, expected vs observed
@@ -84,5 +105,24 @@ describe('htmlReporter', () => {
     expect(html).toContain('<h2>Emulator vs kernel</h2>');
     expect(html).toContain(`<td>${cases.length - 1}/${cases.length} (`);
     expect(html).toContain('<td>emulator_gap</td><td>error_line</td><td>p&lt;0&gt;</td><td></td><td>R1 type=&lt;scalar&gt;</td><td>R2 type=scalar</td>');
+  });
+
+  it('should carry the plots\' data as JSON that no string from a scenario or kernel can break out of', async () => {
+    const options = await reporterOptions();
+    const cases = sampleCases();
+    const hostile = '</script><script>alert(1)</script><!--\u2028&';
+    const base = summarize(cases.map((c) => c.result), { runner: 'host', kernel: PROBED_KERNEL, seed: 1, durationMs: 1, ruleIds: [hostile] });
+    const summary: Summary = { ...base, divergenceCases: { [hostile]: 2 }, ruleCoverage: { ...base.ruleCoverage, byRule: { [hostile]: 3 } } };
+    const reporter = htmlReporter(options);
+    await reporter.onEnd([summary]);
+    const html = await readFile(join(options.outDir, 'report.html'), 'utf8');
+    const page = await withoutLibrary(html);
+    // the three script elements end where they should, and nothing else opens one
+    expect(page.match(/<\/script/gi)).toHaveLength(3);
+    expect(page.match(/<script/gi)).toHaveLength(3);
+    expect(page).not.toContain('<!--');
+    const charts = chartData(html);
+    expect(charts.find((c) => c.id === 'chart-rules')!.config.data.labels).toEqual([hostile]);
+    expect(charts.find((c) => c.id === 'chart-divergences')!.config.data.labels).toEqual([hostile]);
   });
 });

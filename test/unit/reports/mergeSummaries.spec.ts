@@ -24,6 +24,17 @@ describe('mergeSummaries', () => {
     expect(merged!.casesPerSecond).toBe(10);
   });
 
+  it('should add the shards\' timelines up by elapsed time, ending on the merged counts', () => {
+    const sample = (ms: number, cases: number, failed: number) => ({ ms, cases, failed, bugs: failed, divergent: 0 });
+    const shards = [
+      { ...summarize(results.slice(0, 2), meta(400)), timeline: [sample(100, 1, 0), sample(300, 2, 1)] },
+      { ...summarize(results.slice(2), meta(500)), timeline: [sample(200, 2, 0), sample(400, 3, 0)] },
+    ];
+    const [merged] = mergeSummaries([[shards[0]!], [shards[1]!]]);
+    expect(merged!.timeline.map((x) => [x.ms, x.cases, x.failed])).toEqual([[100, 1, 0], [200, 3, 0], [300, 4, 1], [400, 5, 1]]);
+    expect(merged!.timeline.at(-1)!.cases).toBe(merged!.cases);
+  });
+
   it('should keep runner × kernel segments apart', () => {
     const other = { ...summarize(results, meta(10)), kernel: { ...kernel, release: '7.3.0' } };
     expect(mergeSummaries([[summarize(results, meta(10)), other], [other]]).map((s) => [s.kernel.release, s.cases])).toEqual([['6.18.44-fc-v1045', 5], ['7.3.0', 10]]);

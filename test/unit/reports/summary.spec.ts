@@ -23,6 +23,8 @@ describe('summarize', () => {
     expect(s.mismatches.unexplained).toBe(fail.mismatches.length + err.mismatches.length);
     expect(s.mismatches.knownDivergences).toBe(1);
     expect(s.mismatches.byKind).toEqual({ verdict_kernel_accepts: 2, verdict_kernel_rejects: 0, message: 0, value: 1, map_op: 0, splat: 1, runner_error: 1 });
+    // the known divergence that explained the divergent case, counted by case
+    expect(s.divergenceCases).toEqual({ div_demo: 1 });
   });
 
   it('should count rule coverage over cases that ran, listing rules no case reached', () => {
