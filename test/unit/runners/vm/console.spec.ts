@@ -111,14 +111,14 @@ describe('consoleSplats', () => {
     const text = fixture('bug-hang-after-bootloader.console.log');
     expect(text).toContain('\r[    5.211330] kptr-conform: begin vm_stalled');
     expect(consoleSplats(text)).toEqual([
-      { kind: 'bug', text: 'BUG: kptr-conform test hook: stalled after an oops', during: null, scenarioId: 'vm_stalled' },
+      { kind: 'bug', text: 'BUG: kptr-conform test hook: stalled after an oops', during: null, scenarioId: 'vm_stalled', program: null },
     ]);
     expect(unclosedScenarios(text)).toEqual(['vm_stalled']);
   });
 
   it('should attribute nothing to a scenario when no case has begun', () => {
     expect(consoleSplats('[ 0.5] WARNING: CPU: 0 PID: 1 at init/main.c:1 x\n')).toEqual([
-      { kind: 'warn', text: 'WARNING: CPU: 0 PID: 1 at init/main.c:1 x', during: null, scenarioId: null },
+      { kind: 'warn', text: 'WARNING: CPU: 0 PID: 1 at init/main.c:1 x', during: null, scenarioId: null, program: null },
     ]);
   });
 });
