@@ -72,6 +72,12 @@ describe('parseChannel', () => {
 });
 
 describe('consoleSplats', () => {
+  it('should pin a real 7.3 verifier WARN on the program the harness\'s logged marker names (regression rax, --kmsg-watch)', () => {
+    const splats = consoleSplats(fixture('verifier-bug-7.3.console.log'));
+    expect(splats.map((s) => [s.kind, s.scenarioId, s.program, s.during])).toEqual([['verifier_bug', 'rax', 'rax_p2', 'rax_p2']]);
+    expect(splats[0]?.text).toContain('WARNING: kernel/bpf/verifier.c:8467 at check_reg_type+0x34f/0x830, CPU#0: harness/111');
+  });
+
   it('should attribute a real 6.12 panic to the case whose markers surround it', () => {
     const splats = consoleSplats(fixture('panic-6.12.console.log'));
     expect(splats.map((s) => [s.kind, s.scenarioId, s.during])).toEqual([['panic', 'vm_boom', null]]);
