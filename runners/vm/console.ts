@@ -135,6 +135,12 @@ function kernelLines(text: string): string[] {
   return text.split(/\r*\n|\r+/).map((line) => line.replace(TIMESTAMP, ''));
 }
 
+/** The task a report names in its header. */
+function reportPid(text: string): string | null {
+  const m = REPORT_PID.exec(text);
+  return m === null ? null : (m[1] ?? m[2] ?? null);
+}
+
 /** Finds every splat in the kernel console text, with its text and the scenario it is attributed to. */
 export function consoleSplats(text: string): ConsoleSplat[] {
   const splats: ConsoleSplat[] = [];
@@ -147,11 +153,8 @@ export function consoleSplats(text: string): ConsoleSplat[] {
   const close = (): void => {
     if (open?.kind) {
       const text = open.lines.join('\n');
-      const pid = REPORT_PID.exec(text);
-      if (pid) {
-        const key = pid[1] ?? pid[2] ?? '';
-        unclaimed.set(key, [...(unclaimed.get(key) ?? []), splats.length]);
-      }
+      const pid = reportPid(text);
+      if (pid !== null) unclaimed.set(pid, [...(unclaimed.get(pid) ?? []), splats.length]);
       splats.push({ kind: open.kind, text, during: open.after ? 'after the case ended' : null, scenarioId: open.scenarioId, program: null });
     }
     open = null;
@@ -172,7 +175,8 @@ export function consoleSplats(text: string): ConsoleSplat[] {
     if (line.trim() === '') continue;
     const logged = LOGGED.exec(line);
     if (logged) {
-      close();
+      // the marker follows the syscall, so a report of the same task is complete; another task's goes on past it
+      if (open !== null && reportPid((open as { lines: string[] }).lines.join('\n')) === logged[1]) close();
       claim(logged[1] as string, logged[2], logged[3]);
       continue;
     }

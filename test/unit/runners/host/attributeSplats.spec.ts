@@ -37,6 +37,13 @@ describe('attributeSplats()', () => {
     expect(consoleSplats(moved).map((s) => s.program)).toEqual([null, null]);
   });
 
+  it('keeps a report whole when another process\'s marker lands inside it', () => {
+    const lines = kmsg.split('\n').filter((l) => l !== 'kptr-conform: logged 8013 puc puc_fresh');
+    lines.splice(lines.findIndex((l) => l.startsWith('Call Trace:')), 0, 'kptr-conform: logged 8013 puc puc_fresh');
+    const [warn] = consoleSplats(lines.join('\n'));
+    expect([warn?.program, warn?.text.includes('bpf_prog_load+0x6f7/0x10f0')]).toEqual(['rax_p2', true]);
+  });
+
   it('reads the 7.x report header (`CPU#0: harness/110`) as that task', () => {
     const text = [
       '------------[ cut here ]------------',
