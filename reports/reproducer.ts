@@ -60,6 +60,21 @@ export function verifierLogText(o: Observation): string {
 
 const RUNTIME_KINDS = new Set(['value', 'map_op', 'splat']);
 
+/**
+ * Programs a splat came from while the kernel verified them (the runner pinned it on a program the kernel rejected,
+ * e.g. a verifier-bug WARN): loading repro.bpf.o shows those, nothing needs to run.
+ */
+function loadTimeSplats(f: Finding): ReadonlySet<string> {
+  const rejected = new Set(f.observation.programs.filter((p) => p.verdict === 'rejected').map((p) => p.program));
+  return new Set(f.result.mismatches.flatMap((m) => (m.kind === 'splat' && m.program !== null && rejected.has(m.program) ? [m.program] : [])));
+}
+
+/** Whether the finding needs repro_check.c: a mismatch that only running the programs shows. */
+function needsRun(f: Finding): boolean {
+  const atLoad = loadTimeSplats(f);
+  return f.result.mismatches.some((m) => RUNTIME_KINDS.has(m.kind) && !(m.kind === 'splat' && m.program !== null && atLoad.has(m.program)));
+}
+
 function readme(f: Finding, replay: string, runtime: boolean): string {
   const kinds = [...new Set(f.result.mismatches.map((m) => m.kind))].join(', ');
   const origin = f.seed === null ? 'hand-written scenario' : `seed ${f.seed}${f.path === null ? '' : `, path ${f.path}`}`;
@@ -99,6 +114,7 @@ function readme(f: Finding, replay: string, runtime: boolean): string {
     '',
     'Copied into `tools/testing/selftests/bpf/progs/` with a `RUN_TESTS()` line it runs under `test_progs`.',
     '`verifier.log` holds the full log of every program this kernel rejected.',
+    ...[...loadTimeSplats(f)].map((p) => `The kernel logged its splat while verifying \`${p}\`: loading repro.bpf.o reproduces it (a WARN_ONCE prints once per boot; the verifier log line shows every time).`),
   ];
   if (runtime) {
     lines.push('', '## Runtime check', '', '`repro_check.c` loads the scheduled programs, runs them and the userspace map operations in order and', 'compares every retval, global, errno and looked-up value with the correct ones, printing PASS/FAIL:', '', '```', CHECK_GCC, 'sudo ./repro_check repro.bpf.o', '```');
@@ -116,7 +132,7 @@ export async function writeFinding(outDir: string, f: Finding): Promise<FindingR
   const dir = join(outDir, rel);
   await mkdir(dir, { recursive: true });
   const replay = replayCommand(join(dir, 'scenario.yaml'), f.replay);
-  const runtime = f.result.mismatches.some((m) => RUNTIME_KINDS.has(m.kind));
+  const runtime = needsRun(f);
   const { id, seed, path, kernel, runner, result, prediction, observation } = f;
   await Promise.all([
     writeFile(join(dir, 'scenario.yaml'), scenarioToYaml(f.scenario)),

@@ -116,6 +116,9 @@ function kptrXchg(env: Env, insn: number): void {
     let flags = src.flags & ~PTR_MAYBE_NULL;
     if (flags & MEM_ALLOC) flags &= ~(MEM_ALLOC | MEM_PERCPU);
     expectType(env, 2, src, src.type === 'PTR_TO_BTF_ID' && [0, PTR_TRUSTED, MEM_RCU].includes(flags), ['ptr_', 'trusted_ptr_', 'rcu_ptr_']);
+    // its switch on the unmasked type has no case for an element (MEM_ALLOC|MEM_RCU): the default is a verifier bug
+    const element = (src.flags & MEM_ALLOC) !== 0 && (src.flags & MEM_RCU) !== 0 && (src.flags & NON_OWN_REF) === 0;
+    if (element && env.profile.features.rcu_alloc_xchg_bug) reject('reg_type_match_bug');
     // map_kptr_match_type
     const perm = PTR_MAYBE_NULL | MEM_ALLOC | (field.kind === 'percpu_kptr' ? MEM_PERCPU : 0);
     const plainIntoPercpu = env.profile.features.reject_plain_into_percpu && field.kind === 'percpu_kptr' && !(src.flags & MEM_PERCPU);

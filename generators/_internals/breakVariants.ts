@@ -123,6 +123,9 @@ const VARIANTS: Readonly<Record<string, readonly BreakVariant[]>> = {
     }, hasPercpuSlot),
     v('map_value', (b) => { const s = pslot(b); badXchg(b, s.name, mapValue(b, s.name)); }, hasPercpuSlot),
   ],
+  'kptr_xchg.rcu_src': [
+    v('this_cpu_element', (b) => { const s = pslot(b); badXchg(b, s.name, b.perCpu(freshRcu(b, s.name), 'this')); }, hasPercpuSlot),
+  ],
   'kptr.direct_store': [
     v('store_null', (b) => b.emit({ op: 'store', slot: pslot(b).name, src: null }), hasPercpuSlot),
     v('store_owned', (b) => { const s = pslot(b); b.emit({ op: 'store', slot: s.name, src: b.freshOwn(s.pointee, true) }); }, hasPercpuSlot),

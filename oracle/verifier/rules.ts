@@ -60,17 +60,19 @@ const XCHG_SOURCES = new Set(['NULL', 'OWN?', 'OWN', 'PLAIN_OWN?', 'PLAIN_OWN', 
 const isPercpuObj = (h: Handle): boolean => h.s === 'OWN' || h.s === 'OWN?';
 const isPlainObj = (h: Handle): boolean => h.s === 'PLAIN_OWN' || h.s === 'PLAIN_OWN?';
 const isElem = (h: Handle): boolean => h.s === 'ELEM' || h.s === 'ELEM?';
-/** perm_flags of map_kptr_match_type: MEM_RCU (an ELEM) never, MEM_PERCPU only into a __percpu_kptr field. */
-const flagsAllowed = (c: XchgCtx): boolean => !isElem(c.src) && !(c.slot.tag === 'kptr' && isPercpuObj(c.src));
+/** perm_flags of map_kptr_match_type: MEM_PERCPU only into a __percpu_kptr field. */
+const flagsAllowed = (c: XchgCtx): boolean => !(c.slot.tag === 'kptr' && isPercpuObj(c.src));
 export const XCHG_CHECKS: readonly Check<XchgCtx>[] = [
   // R1 first (check_func_arg order): a map value without a parsed kptr (6.1 ignores the percpu_kptr tag)
   { rule: 'kptr_xchg.no_kptr', violated: (c) => !c.isKptrField, params: none },
   // check_reg_type masks MEM_ALLOC|MEM_PERCPU of allocated objects and folds PTR_MAYBE_NULL; anything else is not a source
   { rule: 'kptr_xchg.bad_src', violated: (c) => !XCHG_SOURCES.has(c.src.s), params: (c) => ({ type: printedType(c.src), reg: 'R2' }) },
-  // map_kptr_match_type: flags outside the field's allowed set (MEM_RCU of an ELEM, MEM_PERCPU into a plain kptr) or another struct
+  // map_kptr_match_type on MEM_ALLOC|MEM_RCU: MEM_RCU is never an allowed flag, so no struct name is printed
+  { rule: 'kptr_xchg.rcu_src', violated: (c) => isElem(c.src), params: (c) => ({ type: printedType(c.src), struct: c.slot.pointee, reg: 'R2' }) },
+  // map_kptr_match_type: flags outside the field's allowed set (MEM_PERCPU into a plain kptr) or another struct
   {
     rule: 'kptr_xchg.type_mismatch',
-    violated: (c) => c.src.s !== 'NULL' && (isElem(c.src) || c.src.struct !== c.slot.pointee || (c.slot.tag === 'kptr' && isPercpuObj(c.src))),
+    violated: (c) => c.src.s !== 'NULL' && (c.src.struct !== c.slot.pointee || (c.slot.tag === 'kptr' && isPercpuObj(c.src))),
     // the struct name is printed only once the flags passed (reg_name is looked up after the perm_flags check)
     params: (c) => ({ type: `${printedType(c.src)}${flagsAllowed(c) ? c.src.struct ?? '' : ''}`, struct: c.slot.pointee, reg: 'R2' }),
   },

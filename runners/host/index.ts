@@ -112,7 +112,7 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
     const planFile = join(options.workDir, `${name}.plan`);
     const outFile = join(options.workDir, `${name}.jsonl`);
     await orDiskFull(planFile, () => writeFile(planFile, writePlan({ scenarios: batch, runSteps })));
-    const r = await execa(harness, ['run', compiled.object, planFile, '--out', outFile], { reject: false, cancelSignal: signal });
+    const r = await execa(harness, ['run', compiled.object, planFile, '--out', outFile, '--kmsg-watch'], { reject: false, cancelSignal: signal });
     // a harness killed to stop the run, or whose output the disk could not take, observed nothing
     const stopped = childStopped(r, signal);
     if (stopped) throw stopped;

@@ -3,7 +3,7 @@
  * kptr-conform native harness: the only code of the project that talks to the kernel.
  *
  *   harness probe
- *   harness run OBJECT.o PLAN [--out FILE] [--kmsg-markers]
+ *   harness run OBJECT.o PLAN [--out FILE] [--kmsg-markers] [--kmsg-watch]
  *
  * The protocol (plan lines in, JSON lines out) is described in ARCHITECTURE.md, "The harness protocol".
  *
@@ -196,6 +196,61 @@ static void mark_scenario(const char *scenario)
 		kmsg_write("begin", scenario);
 }
 
+/* With --kmsg-watch, which program a splat belongs to. A verifier WARN is logged synchronously inside the
+ * bpf_prog_load (or test_run) that causes it, from this process: after each such call the harness reads what the
+ * kernel logged during it, and if anything (besides markers) was, writes `kptr-conform: logged PID SCENARIO PROG`;
+ * what was logged since the previous call, outside any program, gets `kptr-conform: logged PID`. A reader gives
+ * a splat whose report names this PID to the first such marker after it. Nothing is written while the kernel is
+ * quiet, so a long campaign does not fill the host's log with markers. */
+static int kmsg_watch_fd = -1;
+
+static void kmsg_watch_open(void)
+{
+	kmsg_watch_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	/* without read access (no CAP_SYSLOG) splats are attributed by scenario only */
+	if (kmsg_watch_fd >= 0)
+		lseek(kmsg_watch_fd, 0, SEEK_END);
+}
+
+/* Whether the kernel logged a record that is not a marker since the last call. */
+static bool kmsg_logged(void)
+{
+	if (kmsg_watch_fd < 0)
+		return false;
+	static char rec[8192];
+	bool logged = false;
+	for (;;) {
+		ssize_t n = read(kmsg_watch_fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE) /* records overwritten before read: the position moved on */
+			continue;
+		if (n <= 0)
+			return logged;
+		rec[n] = 0;
+		const char *msg = strchr(rec, ';');
+		if (msg && strncmp(msg + 1, "kptr-conform: ", 14) != 0)
+			logged = true;
+	}
+}
+
+/* scenario NULL: the records since the last call came from outside any program. */
+static void kmsg_mark_logged(const char *scenario, const char *prog)
+{
+	if (!kmsg_logged())
+		return;
+	/* an open of its own: /dev/kmsg's write ratelimit (printk.devkmsg=ratelimit) is per open file, and a lost
+	 * marker would give its splat to the next program; markers are only as frequent as the kernel's own output */
+	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char line[600];
+	int n = scenario ? snprintf(line, sizeof(line), "kptr-conform: logged %d %s %s\n", (int)getpid(), scenario, prog)
+			 : snprintf(line, sizeof(line), "kptr-conform: logged %d\n", (int)getpid());
+	if (n > 0 && write(fd, line, n) < 0) {
+		/* a diagnostic aid: the splat is still attributed to its scenario */
+	}
+	close(fd);
+}
+
 /* ---------- plan ---------- */
 
 struct prog_entry {
@@ -327,6 +382,9 @@ static int load_substitute(enum bpf_prog_type t, const char *name, const char *l
 	return __real_bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, name, "GPL", trivial, 2, &plain);
 }
 
+static int load_and_report(struct prog_entry *p, enum bpf_prog_type t, const char *name, const char *lic,
+			   const struct bpf_insn *insns, size_t cnt, struct bpf_prog_load_opts *opts);
+
 int __wrap_bpf_prog_load(enum bpf_prog_type t, const char *name, const char *lic, const struct bpf_insn *insns,
 			 size_t cnt, struct bpf_prog_load_opts *opts)
 {
@@ -336,6 +394,16 @@ int __wrap_bpf_prog_load(enum bpf_prog_type t, const char *name, const char *lic
 
 	if (p->scenario)
 		mark_scenario(p->scenario);
+	kmsg_mark_logged(NULL, NULL);
+	int fd = load_and_report(p, t, name, lic, insns, cnt, opts);
+	kmsg_mark_logged(p->scenario ? p->scenario : "-", name);
+	return fd;
+}
+
+/* One program's load: its verdict event, and for a rejected program the log and the substitute's fd. */
+static int load_and_report(struct prog_entry *p, enum bpf_prog_type t, const char *name, const char *lic,
+			   const struct bpf_insn *insns, size_t cnt, struct bpf_prog_load_opts *opts)
+{
 	long long t0 = now_ns();
 	int fd = __real_bpf_prog_load(t, name, lic, insns, cnt, opts);
 	int err = errno;
@@ -578,10 +646,12 @@ static int test_run_once(struct bpf_program *prog, const char *scenario, __u32 *
 		if (err)
 			return err;
 	}
+	kmsg_mark_logged(NULL, NULL);
 	long long t0 = now_ns();
 	int r = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
 	int err = r ? (r < 0 ? -r : r) : 0;
 	*ns = now_ns() - t0;
+	kmsg_mark_logged(scenario, bpf_program__name(prog));
 	*retval = o.retval;
 	return err;
 }
@@ -831,6 +901,8 @@ static int cmd_run(int argc, char **argv)
 			out_path = argv[++i];
 		else if (strcmp(argv[i], "--kmsg-markers") == 0)
 			markers = true;
+		else if (strcmp(argv[i], "--kmsg-watch") == 0)
+			kmsg_watch_open();
 		else if (argv[i][0] == '-')
 			die("unknown option %s", argv[i]);
 		else if (!obj_path)
@@ -841,7 +913,7 @@ static int cmd_run(int argc, char **argv)
 			die("unexpected argument %s", argv[i]);
 	}
 	if (!obj_path || !plan_path)
-		die("usage: harness run OBJECT.o PLAN [--out FILE] [--kmsg-markers]");
+		die("usage: harness run OBJECT.o PLAN [--out FILE] [--kmsg-markers] [--kmsg-watch]");
 
 	FILE *pf = fopen(plan_path, "r");
 	if (!pf)
@@ -1081,5 +1153,5 @@ int main(int argc, char **argv)
 		return cmd_probe();
 	if (argc >= 2 && strcmp(argv[1], "run") == 0)
 		return cmd_run(argc - 2, argv + 2);
-	die("usage: harness probe | harness run OBJECT.o PLAN [--out FILE] [--kmsg-markers]");
+	die("usage: harness probe | harness run OBJECT.o PLAN [--out FILE] [--kmsg-markers] [--kmsg-watch]");
 }

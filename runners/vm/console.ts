@@ -10,7 +10,9 @@ import type { Splat } from '../../types/index.ts';
  * from free text.
  *
  * ttyS0 (the kernel console) is scanned for splats; the `kptr-conform: begin|end <scenario>` lines written to
- * /dev/kmsg (by /init around each case, and by the harness with --kmsg-markers) say whose they are.
+ * /dev/kmsg (by /init around each case, and by the harness with --kmsg-markers) say whose they are, and the
+ * harness's `kptr-conform: logged <pid> [<scenario> <program>]` lines (--kmsg-watch) which program's load or
+ * test_run logged them.
  */
 
 export const FRAME_TAG = '@@KPTR';
@@ -81,6 +83,8 @@ export function parseChannel(text: string): Channel {
 export interface ConsoleSplat extends Splat {
   /** the case bracketed around it; a splat after a case's end marker (deferred frees) goes to the case that ended last */
   readonly scenarioId: string | null;
+  /** set when a `logged` marker of the harness names the program whose load or test_run logged it (`during` too) */
+  readonly program: string | null;
 }
 
 type SplatKind = Splat['kind'];
@@ -113,6 +117,10 @@ const SEVERITY: readonly SplatKind[] = ['warn', 'bug', 'oops', 'rcu_stall', 'ver
 const CUT_HERE = /^-+\[ cut here \]-+$/;
 const END_OF_REPORT = /^-+\[ end (?:trace|Kernel panic)|^=+$/;
 const MARKER = /^kptr-conform: (begin|end) (\S+)/;
+/** harness --kmsg-watch: what the kernel logged since the previous such line came from this process's call of this program ('-': no scenario in the plan) */
+const LOGGED = /^kptr-conform: logged (\d+)(?: (\S+) (\S+))?/;
+/** the task in a report's header: `CPU: 1 PID: 8012 at ...` / `CPU: 1 UID: 0 PID: 8012 Comm: ...` (to 7.0), `CPU#0: harness/110` (7.x) */
+const REPORT_PID = /\bPID: (\d+)\b|\bCPU#\d+: \S+\/(\d+)\b/;
 /** a report longer than this is cut into pieces rather than swallowing what follows */
 const MAX_REPORT_LINES = 200;
 
@@ -127,23 +135,36 @@ function kernelLines(text: string): string[] {
   return text.split(/\r*\n|\r+/).map((line) => line.replace(TIMESTAMP, ''));
 }
 
+/** The task a report names in its header. */
+function reportPid(text: string): string | null {
+  const m = REPORT_PID.exec(text);
+  return m === null ? null : (m[1] ?? m[2] ?? null);
+}
+
 /** Finds every splat in the kernel console text, with its text and the scenario it is attributed to. */
 export function consoleSplats(text: string): ConsoleSplat[] {
   const splats: ConsoleSplat[] = [];
   let current: string | null = null;
   let lastEnded: string | null = null;
   let open: { kind: SplatKind | null; lines: string[]; scenarioId: string | null; after: boolean } | null = null;
+  /** splats whose report names a task, by pid, not yet claimed by a `logged` marker of that pid */
+  const unclaimed = new Map<string, number[]>();
 
   const close = (): void => {
     if (open?.kind) {
-      splats.push({
-        kind: open.kind,
-        text: open.lines.join('\n'),
-        during: open.after ? 'after the case ended' : null,
-        scenarioId: open.scenarioId,
-      });
+      const text = open.lines.join('\n');
+      const pid = reportPid(text);
+      if (pid !== null) unclaimed.set(pid, [...(unclaimed.get(pid) ?? []), splats.length]);
+      splats.push({ kind: open.kind, text, during: open.after ? 'after the case ended' : null, scenarioId: open.scenarioId, program: null });
     }
     open = null;
+  };
+  const claim = (pid: string, scenario: string | undefined, program: string | undefined): void => {
+    for (const i of unclaimed.get(pid) ?? []) {
+      const sp = splats[i] as ConsoleSplat;
+      if (program !== undefined) splats[i] = { ...sp, program, during: program, scenarioId: scenario === '-' ? sp.scenarioId : scenario ?? null };
+    }
+    unclaimed.delete(pid);
   };
   const start = (kind: SplatKind | null, line: string): void => {
     close();
@@ -152,6 +173,13 @@ export function consoleSplats(text: string): ConsoleSplat[] {
 
   for (const line of kernelLines(text)) {
     if (line.trim() === '') continue;
+    const logged = LOGGED.exec(line);
+    if (logged) {
+      // the marker follows the syscall, so a report of the same task is complete; another task's goes on past it
+      if (open !== null && reportPid((open as { lines: string[] }).lines.join('\n')) === logged[1]) close();
+      claim(logged[1] as string, logged[2], logged[3]);
+      continue;
+    }
     const marker = MARKER.exec(line);
     if (marker) {
       close();

@@ -69,7 +69,7 @@ while read -r idx unit obj settle; do
     [ "$hook" = bug-hang ] && echo "BUG: kptr-conform test hook: stalled after an oops" > /dev/kmsg
     [ "$hook" = hang ] || [ "$hook" = bug-hang ] && while :; do sleep 3600; done
   fi
-  ${GUEST.harness} run ${GUEST.dir}/$obj ${GUEST.dir}/$idx.plan --kmsg-markers </dev/null 2>/tmp/err | frame_stream out
+  ${GUEST.harness} run ${GUEST.dir}/$obj ${GUEST.dir}/$idx.plan --kmsg-markers --kmsg-watch </dev/null 2>/tmp/err | frame_stream out
   status=$?
   seq=$(cat /tmp/seq)
   frame_stream err < /tmp/err

@@ -13,7 +13,7 @@ const RULE_TABLE = [
   'per_cpu_ptr.unchecked_result',
   'kfunc.absent', 'kfunc.prog_type', 'kfunc.non_gpl', 'percpu_obj_new.size_limit', 'percpu_obj_new.not_scalars',
   'percpu_obj_new.special_fields', 'percpu_obj_drop.maybe_null', 'percpu_obj_drop.unreferenced', 'percpu_obj_drop.wrong_kind',
-  'obj_drop.wrong_kind', 'kptr_xchg.type_mismatch', 'kptr_xchg.plain_into_percpu', 'kptr_xchg.bad_src', 'kptr.direct_store',
+  'obj_drop.wrong_kind', 'kptr_xchg.type_mismatch', 'kptr_xchg.plain_into_percpu', 'kptr_xchg.bad_src', 'kptr_xchg.rcu_src', 'kptr.direct_store',
   'percpu_ptr.bad_arg', 'percpu.direct_deref', 'mem.maybe_null_deref', 'mem.scalar_deref', 'rcu.nested_lock',
   'rcu.unmatched_unlock', 'rcu.exit_locked', 'ref.leak', 'percpu_obj_new.nested_special_field', 'mem.untrusted_write',
   'attach.not_sleepable',

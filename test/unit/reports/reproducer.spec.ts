@@ -5,12 +5,14 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { predict } from '../../../oracle/predict.ts';
 import { emitReproCheck } from '../../../reports/emitReproCheck.ts';
+import { compare } from '../../../reports/compare.ts';
+import { findingId } from '../../../reports/findingId.ts';
 import { REPRO_CLANG, writeFinding } from '../../../reports/reproducer.ts';
-import { loadSpec } from '../../../specs/load.ts';
+import { loadSelftests, loadSpec } from '../../../specs/load.ts';
 import { mapOpsScenario } from '../../kernel/scenarios.ts';
 import { btfTypes } from '../runners/codegen/clangOutput.helper.ts';
 import { testLoaderSpec } from '../runners/codegen/testLoaderSpec.helper.ts';
-import { LEAK } from './fixtures/cases.ts';
+import { KERNEL, LEAK, observation, rejected } from './fixtures/cases.ts';
 import { reporterOptions, sampleFinding } from './fixtures/sample.ts';
 
 describe('writeFinding', () => {
@@ -111,5 +113,32 @@ describe('writeFinding', () => {
     const ref = await writeFinding(outDir, verdictOnly);
     expect(await readdir(join(outDir, ref.dir))).not.toContain('repro_check.c');
     expect(ref.kinds).toEqual(['verdict_kernel_accepts']);
+  });
+
+  it('should give a verifier-bug splat at load a selftest with the correct refusal and no runtime check', async () => {
+    const { outDir } = await reporterOptions();
+    // the finding as a campaign reported it before divergence rcu_alloc_xchg_src_verifier_bug was recorded
+    const full = loadSpec();
+    const scenario = loadSelftests(undefined, full).find((c) => c.scenario.id === 'xr_elem')!.scenario;
+    const spec = { ...full, divergences: [] };
+    const p = predict(scenario, { version: KERNEL.version, nrCpus: KERNEL.nrCpus, divergences: [] }, spec);
+    const bug = 'verifier bug: invalid PTR_TO_BTF_ID register for type match';
+    const o = observation({
+      scenarioId: scenario.id,
+      programs: [rejected('xr_elem_p0', `14: (85) call bpf_kptr_xchg#194\n${bug}\n`, { errno: 14, errnoName: 'EFAULT', summary: `load xr_elem_p0 (syscall): EFAULT: ${bug}` })],
+      runs: [],
+      splats: [{ kind: 'verifier_bug', text: `------------[ cut here ]------------\n${bug}\nWARNING: CPU: 1 PID: 8012 at kernel/bpf/verifier.c:9661 check_reg_type+0x4a0/0x540`, during: 'xr_elem_p0' }],
+    });
+    const result = compare(p, o);
+    expect(result.mismatches.map((m) => [m.kind, m.program])).toEqual([['message', 'xr_elem_p0'], ['splat', 'xr_elem_p0']]);
+    const f = { id: findingId(result), scenario, prediction: p, observation: o, result, seed: null, path: null, kernel: KERNEL, runner: 'host', replay: { runner: 'host', kernel: null, codegen: 'clang' }, reproduced: true, unshrunkBecause: null } as const;
+    const dir = join(outDir, (await writeFinding(outDir, f)).dir);
+    expect(await readdir(dir)).not.toContain('repro_check.c');
+    expect(await readFile(join(dir, 'README.md'), 'utf8')).toContain('while verifying `xr_elem_p0`: loading repro.bpf.o reproduces it');
+    const [cmd, ...args] = REPRO_CLANG.split(' ');
+    await execa(cmd!, args, { cwd: dir });
+    expect(testLoaderSpec(await btfTypes(join(dir, 'repro.bpf.o')), 'xr_elem_p0')).toEqual({
+      description: 'kptr_xchg.rcu_src', expectFailure: true, msgs: ['invalid kptr access, R2 type=rcu_ptr_ expected=ptr_xr_elem_t0'], retval: null, ignored: [],
+    });
   });
 });

@@ -72,6 +72,12 @@ describe('parseChannel', () => {
 });
 
 describe('consoleSplats', () => {
+  it('should pin a real 7.3 verifier WARN on the program the harness\'s logged marker names (regression rax, --kmsg-watch)', () => {
+    const splats = consoleSplats(fixture('verifier-bug-7.3.console.log'));
+    expect(splats.map((s) => [s.kind, s.scenarioId, s.program, s.during])).toEqual([['verifier_bug', 'rax', 'rax_p2', 'rax_p2']]);
+    expect(splats[0]?.text).toContain('WARNING: kernel/bpf/verifier.c:8467 at check_reg_type+0x34f/0x830, CPU#0: harness/111');
+  });
+
   it('should attribute a real 6.12 panic to the case whose markers surround it', () => {
     const splats = consoleSplats(fixture('panic-6.12.console.log'));
     expect(splats.map((s) => [s.kind, s.scenarioId, s.during])).toEqual([['panic', 'vm_boom', null]]);
@@ -111,14 +117,14 @@ describe('consoleSplats', () => {
     const text = fixture('bug-hang-after-bootloader.console.log');
     expect(text).toContain('\r[    5.211330] kptr-conform: begin vm_stalled');
     expect(consoleSplats(text)).toEqual([
-      { kind: 'bug', text: 'BUG: kptr-conform test hook: stalled after an oops', during: null, scenarioId: 'vm_stalled' },
+      { kind: 'bug', text: 'BUG: kptr-conform test hook: stalled after an oops', during: null, scenarioId: 'vm_stalled', program: null },
     ]);
     expect(unclosedScenarios(text)).toEqual(['vm_stalled']);
   });
 
   it('should attribute nothing to a scenario when no case has begun', () => {
     expect(consoleSplats('[ 0.5] WARNING: CPU: 0 PID: 1 at init/main.c:1 x\n')).toEqual([
-      { kind: 'warn', text: 'WARNING: CPU: 0 PID: 1 at init/main.c:1 x', during: null, scenarioId: null },
+      { kind: 'warn', text: 'WARNING: CPU: 0 PID: 1 at init/main.c:1 x', during: null, scenarioId: null, program: null },
     ]);
   });
 });
