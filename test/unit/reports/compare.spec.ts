@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compare } from '../../../reports/compare.ts';
+import { compare, unexplainedMismatches } from '../../../reports/compare.ts';
 import type { Observation } from '../../../types/index.ts';
 import {
   accepted, LEAK, LOG_LEAK_NEW, LOG_USE_AFTER_DROP, observation, prediction, rejected, run, USE_AFTER_DROP,
@@ -205,6 +205,20 @@ describe('compare', () => {
       ...observation().runs.slice(1),
     ] });
     expect(compare(p, before).status).toBe('fail');
+  });
+
+  it('should lay a userspace map operation after a divergently accepted program ran at that divergence, and not one before', () => {
+    // campaign seed 5 case 299: the divergently accepted program's lookup inserted the element a userspace lookup then found
+    const lookup = { step: 1, mapOp: 'lookup' as const, mapType: 'hash' as const, err: 'ENOENT' as const, value: null };
+    const found = { ...lookup, err: null, value: [['0', '0']] };
+    const p = prediction({ mapOps: [lookup], divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: true, splat: false, kind: 'accepts_invalid' }] });
+    const programs = [accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')];
+    const ran = (step: number) => observation({ programs, mapOps: [found], runs: [run(step, 0, 'rp1_leak', 0, { rp1_sum: '0', rp1_neg: '0' })] });
+    const r = compare(p, ran(0));
+    expect(r.mismatches.map((m) => m.kind)).toContain('map_op');
+    expect(r.mismatches.filter((m) => m.kind !== 'map_op' && m.kind !== 'verdict_kernel_accepts' && m.kind !== 'runner_error')).toEqual([]);
+    expect(unexplainedMismatches(p, ran(0)).filter((m) => m.kind === 'map_op')).toEqual([]);
+    expect(unexplainedMismatches(p, ran(2)).filter((m) => m.kind === 'map_op')).toHaveLength(1);
   });
 
   it('should explain a wrong zero-filled value by a value divergence, and nothing else by it', () => {
