@@ -65,7 +65,7 @@ function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained
       if (uncleared.length > 0) return uncleared;
     }
     const direct = explainingDivergences(m, p);
-    if (direct.length > 0 || m.kind !== 'value' || m.step === null) return direct;
+    if (direct.length > 0 || (m.kind !== 'value' && m.kind !== 'map_op') || m.step === null) return direct;
     return ranDivergent.filter((r) => r.step <= m.step!).map((r) => r.divergenceId);
   };
   const unexplained = mismatches.filter((m) => m.kind !== 'runner_error' && explainedBy(m).length === 0);
@@ -92,8 +92,8 @@ function runnerError(program: string | null, step: number | null, expected: stri
 
 /**
  * Runs of a program that only a divergent kernel accepted (the oracle predicts a refusal, a known divergence says
- * this kernel loads it): what it wrote is outside the prediction, so value mismatches from its first run on are that
- * divergence's doing. Only in a VM: the host gate never runs such a program.
+ * this kernel loads it): what it wrote is outside the prediction, so value and map-operation mismatches from its
+ * first run on are that divergence's doing. Only in a VM or the emulator: the host gate never runs such a program.
  */
 function divergentRuns(p: Prediction, o: Observation): { step: number; divergenceId: string }[] {
   return p.divergences.flatMap((d) => {

@@ -44,3 +44,43 @@ describe('Machine.mapElem: userspace map operations', () => {
     expect(() => m.mapElem('nope', 'lookup', 0, new Uint8Array(16), 0)).toThrow(RangeError);
   });
 });
+
+describe('Machine.mapBatch: userspace batch map operations', () => {
+  for (const type of ['array', 'percpu_array', 'hash', 'lru_hash', 'percpu_hash'] as const) {
+    it(`should release the object a batch update replaces and a batch delete removes (${type})`, () => {
+      const { obj, m } = machineFor(type);
+      const array = type.endsWith('array');
+      expect(m.run('e_put', 0)).toMatchObject({ outcome: 'exit', retval: 3 });
+      // elem_flags take BPF_F_LOCK only: nothing is written and count stays as passed
+      expect(machineMapOp(m, obj, 'e_m', 'update_batch', '0', 2, 5n)).toEqual({ err: 'EINVAL', value: null, count: 1 });
+      expect(m.liveObjects()).toBe(1);
+      const update = machineMapOp(m, obj, 'e_m', 'update_batch', '0,1', BPF_ANY, 5n);
+      // key 1 is past an array's max_entries and a new element of a full hash map; an LRU map evicts key 0 for it
+      expect(update).toEqual(type === 'lru_hash' ? { err: null, value: null, count: 2 } : { err: 'E2BIG', value: null, count: 1 });
+      expect(m.liveObjects()).toBe(0);
+      expect(m.run('e_put', 1)).toMatchObject({ outcome: 'exit', retval: 3 });
+      expect(machineMapOp(m, obj, 'e_m', 'delete_batch', '0,1', 0, 0n)).toEqual(array ? { err: 'ENOTSUPP', value: null, count: 2 } : { err: 'ENOENT', value: null, count: 1 });
+      expect(m.liveObjects()).toBe(array ? 1 : 0);
+      expect(machineMapOp(m, obj, 'e_m', 'delete_batch', '-', 0, 0n)).toEqual({ err: array ? 'ENOTSUPP' : null, value: null, count: 0 });
+      expect(m.free()).toEqual([]);
+    });
+  }
+
+  it('should return zero where the kptr sits from a batch lookup, end with ENOENT, and release what lookup_and_delete takes', () => {
+    const copies = [['0', '0'], ['0', '0']];
+    const array = machineFor('percpu_array');
+    expect(array.m.run('e_put', 0)).toMatchObject({ outcome: 'exit', retval: 3 });
+    expect(machineMapOp(array.m, array.obj, 'e_m', 'lookup_batch', '1', 0, 0n)).toEqual({ err: null, value: copies, count: 1, keys: [0] });
+    expect(machineMapOp(array.m, array.obj, 'e_m', 'lookup_batch', '2', 0, 0n)).toEqual({ err: 'ENOENT', value: copies, count: 1, keys: [0] });
+    expect(machineMapOp(array.m, array.obj, 'e_m', 'lookup_batch', '0', 0, 0n)).toEqual({ err: null, value: null, count: 0 });
+    expect(machineMapOp(array.m, array.obj, 'e_m', 'lookup_and_delete_batch', '2', 0, 0n)).toEqual({ err: 'ENOTSUPP', value: null, count: 2 });
+    const hash = machineFor('percpu_hash');
+    expect(hash.m.run('e_put', 0)).toMatchObject({ outcome: 'exit', retval: 3 });
+    // one bucket (max_entries 1): every hash batch lookup walks past the last bucket
+    expect(machineMapOp(hash.m, hash.obj, 'e_m', 'lookup_batch', '1', 0, 0n)).toEqual({ err: 'ENOENT', value: copies, count: 1, keys: [0] });
+    expect(hash.m.liveObjects()).toBe(1);
+    expect(machineMapOp(hash.m, hash.obj, 'e_m', 'lookup_and_delete_batch', '3', 0, 0n)).toEqual({ err: 'ENOENT', value: copies, count: 1, keys: [0] });
+    expect(hash.m.liveObjects()).toBe(0);
+    expect(machineMapOp(hash.m, hash.obj, 'e_m', 'lookup_batch', '3', 0, 0n)).toEqual({ err: 'ENOENT', value: null, count: 0 });
+  });
+});
