@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { MapOpStep } from '../types/index.ts';
-import { MAP_OP_KINDS, MAP_UPDATE_FLAGS } from '../specs/vocabulary.ts';
+import { MAP_BATCH_MAX, MAP_OP_KINDS, MAP_UPDATE_FLAGS } from '../specs/vocabulary.ts';
 
 /** Options of {@link mapOpStep}. */
 export interface MapOpStepConstraints {
@@ -13,6 +13,8 @@ export interface MapOpStepConstraints {
  * programs use) four times in five, else key 1 (missing, or past max_entries), any update flag, a small `sum`.
  * Valid and invalid alike: BPF_NOEXIST on an existing element, BPF_EXIST on a missing one, a delete of an array
  * element or a full hash map fail with the errno their contract (specs/ops/map) names, which the oracle predicts.
+ * Batch forms take up to MAP_BATCH_MAX such keys (a key may repeat: the batch stops at the first failure) or a
+ * lookup `count` in [0, MAP_BATCH_MAX]; BPF_NOEXIST and BPF_EXIST in a batch update's elem_flags are its invalid case.
  *
  * @remarks Since 0.2.0
  * @public
@@ -21,7 +23,22 @@ export function mapOpStep(c: MapOpStepConstraints): fc.Arbitrary<MapOpStep> {
   if (c.slots.length === 0) throw new Error('mapOpStep: no map-home slots');
   const slot = fc.constantFrom(...c.slots);
   const key = fc.oneof({ arbitrary: fc.constant(0), weight: 4 }, { arbitrary: fc.constant(1), weight: 1 });
-  return fc.constantFrom(...MAP_OP_KINDS).chain((mapOp): fc.Arbitrary<MapOpStep> => (mapOp === 'update'
-    ? fc.record({ mapOp: fc.constant(mapOp), slot, key, flags: fc.constantFrom(...MAP_UPDATE_FLAGS), sum: fc.integer({ min: -8, max: 64 }).map(String) })
-    : fc.record({ mapOp: fc.constant(mapOp), slot, key })));
+  const keys = fc.array(key, { maxLength: MAP_BATCH_MAX });
+  const flags = fc.constantFrom(...MAP_UPDATE_FLAGS);
+  const sum = fc.integer({ min: -8, max: 64 }).map(String);
+  return fc.constantFrom(...MAP_OP_KINDS).chain((mapOp): fc.Arbitrary<MapOpStep> => {
+    switch (mapOp) {
+      case 'update':
+        return fc.record({ mapOp: fc.constant(mapOp), slot, key, flags, sum });
+      case 'update_batch':
+        return fc.record({ mapOp: fc.constant(mapOp), slot, keys, flags, sum });
+      case 'delete_batch':
+        return fc.record({ mapOp: fc.constant(mapOp), slot, keys });
+      case 'lookup_batch':
+      case 'lookup_and_delete_batch':
+        return fc.record({ mapOp: fc.constant(mapOp), slot, count: fc.integer({ min: 0, max: MAP_BATCH_MAX }) });
+      default:
+        return fc.record({ mapOp: fc.constant(mapOp), slot, key });
+    }
+  });
 }

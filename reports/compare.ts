@@ -92,8 +92,8 @@ function runnerError(program: string | null, step: number | null, expected: stri
 
 /**
  * Runs of a program that only a divergent kernel accepted (the oracle predicts a refusal, a known divergence says
- * this kernel loads it): what it wrote is outside the prediction, so value and map-operation mismatches from its first
- * run on are that divergence's doing (a lookup it made inserts the element a later userspace lookup finds). Only in a VM: the host gate never runs such a program.
+ * this kernel loads it): what it wrote is outside the prediction, so value and map-operation mismatches from its
+ * first run on are that divergence's doing. Only in a VM or the emulator: the host gate never runs such a program.
  */
 function divergentRuns(p: Prediction, o: Observation): { step: number; divergenceId: string }[] {
   return p.divergences.flatMap((d) => {
@@ -219,12 +219,13 @@ function compareStep(step: StepPrediction, p: Prediction, o: Observation, zeroFi
 }
 
 function describeMapOp(r: MapOpResult): string {
-  return `${r.err ?? 'ok'}${r.value === null ? '' : ` value ${r.value.map((copy) => `[${copy.join(', ')}]`).join(' ')}`}`;
+  const batch = `${r.count === undefined ? '' : ` count ${r.count}`}${r.keys === undefined ? '' : ` keys [${r.keys.join(', ')}]`}`;
+  return `${r.err ?? 'ok'}${batch}${r.value === null ? '' : ` value ${r.value.map((copy) => `[${copy.join(', ')}]`).join(' ')}`}`;
 }
 
 /**
- * A userspace map operation: the same errno, and for a lookup the same words per CPU (`sum`, and zero where the
- * kptr sits). One the runner held back (Observation.notRun) or lost in a runner failure says nothing.
+ * A userspace map operation: the same errno, for a lookup the same words per CPU (`sum`, and zero where the kptr
+ * sits), and for a batch the same `count` and keys returned. One the runner held back (Observation.notRun) or lost in a runner failure says nothing.
  */
 function compareMapOp(expected: MapOpResult, o: Observation): readonly Mismatch[] {
   const got = o.mapOps.find((r) => r.step === expected.step);
@@ -232,7 +233,7 @@ function compareMapOp(expected: MapOpResult, o: Observation): readonly Mismatch[
     if (o.error !== null || o.notRun.length > 0) return [];
     return [runnerError(null, expected.step, `map operation at step ${expected.step} executed`, 'no result and no reason given')];
   }
-  const same = got.err === expected.err && (expected.value === null || (got.value !== null && got.value.length === expected.value.length
+  const same = got.err === expected.err && got.count === expected.count && `${got.keys ?? '-'}` === `${expected.keys ?? '-'}` && (expected.value === null || (got.value !== null && got.value.length === expected.value.length
     && expected.value.every((copy, cpu) => copy.every((w, i) => got.value?.[cpu]?.[i] !== undefined && sameValue(w, got.value[cpu]![i]!)))));
   if (same) return [];
   return [{

@@ -1,5 +1,5 @@
 import { cCommentText, cString } from '../runners/codegen/cLiteral.ts';
-import { MAP_UPDATE_FLAG_VALUES } from '../cabi/slotMap.ts';
+import { mapOpPlanArgs } from '../runners/harnessProtocol.ts';
 import type { Prediction, Scenario } from '../types/index.ts';
 
 /**
@@ -25,10 +25,10 @@ export function emitReproCheck(scenario: Scenario, prediction: Prediction, title
   const mapOps = prediction.mapOps.flatMap((r) => {
     const st = scenario.schedule[r.step];
     if (st === undefined || !('mapOp' in st)) return [];
-    const flags = st.mapOp === 'update' ? MAP_UPDATE_FLAG_VALUES[st.flags] : 0;
-    const sum = st.mapOp === 'update' ? BigInt.asUintN(64, BigInt(st.sum)).toString() : '0';
+    const [what, flags, sum] = mapOpPlanArgs(st);
     const value = r.value === null ? '-' : `[${r.value.map((c) => `[${c.join(',')}]`).join(',')}]`;
-    return [`\t{ ${r.step}, ${cString(st.slot)}, ${cString(st.mapOp)}, ${st.key}, ${flags}, ${sum}ULL, ${cString(r.err ?? 'OK')}, ${cString(value)} },`];
+    const batch = r.count === undefined ? '-' : `${r.count}${r.keys === undefined ? '' : ` [${r.keys.join(',')}]`}`;
+    return [`\t{ ${r.step}, ${cString(st.slot)}, ${cString(st.mapOp)}, ${cString(what)}, ${flags}, ${sum}ULL, ${cString(r.err ?? 'OK')}, ${cString(value)}, ${cString(batch)} },`];
   });
   return `// SPDX-License-Identifier: GPL-2.0
 /*
@@ -52,8 +52,12 @@ export function emitReproCheck(scenario: Scenario, prediction: Prediction, title
 
 struct step { const char *prog; int step; int iteration; int cpu; int has_retval; int retval; int grace_periods_before; };
 struct expect_global { int run; const char *name; const char *value; };
-/* a userspace map operation made before the runs of schedule step 'step': errno name expected (OK) and value words ("-": none) */
-struct mapop { int step; const char *map; const char *op; int key; __u64 flags; __u64 sum; const char *err; const char *value; };
+/*
+ * a userspace map operation made before the runs of schedule step 'step': the key (a batch update or delete: keys
+ * "0,1", "-" for none; a batch lookup: its count), errno name expected (OK), value words ("-": none) and a batch's
+ * count and keys returned ("-": not a batch)
+ */
+struct mapop { int step; const char *map; const char *op; const char *what; __u64 flags; __u64 sum; const char *err; const char *value; const char *batch; };
 
 static const char *const programs[] = {
 ${programs.map((p) => `\t${cString(p)},`).join('\n')}
@@ -65,7 +69,7 @@ static const struct expect_global globals[] = {
 ${globals.length === 0 ? '\t{ -1, "", "" },' : globals.join('\n')}
 };
 static const struct mapop mapops[] = {
-${mapOps.length === 0 ? '\t{ -1, "", "", 0, 0, 0, "", "" },' : mapOps.join('\n')}
+${mapOps.length === 0 ? '\t{ -1, "", "", "", 0, 0, "", "", "" },' : mapOps.join('\n')}
 };
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -161,15 +165,22 @@ static int grace_period(void)
 	return 0;
 }
 
-/* One userspace map operation, as the harness makes it: sum in the first 8 bytes of every CPU's copy. */
+/*
+ * One userspace map operation, as the harness makes it (runners/native/harness.c mapop_line): sum in the first 8
+ * bytes of every CPU's copy of every element written.
+ */
+#define MAX_BATCH 8
 static void do_mapop(struct bpf_object *obj, const struct mapop *m)
 {
 	struct bpf_map *map = bpf_object__find_map_by_name(obj, m->map);
-	char what[160], got[512] = "-", err_name[32] = "OK";
-	__u64 value[64] = {0};
-	int fd, r = 0, lookup = 0, copies = 1, c;
+	char what[200], got[1024] = "-", err_name[32] = "OK", batch_got[64] = "-";
+	__u64 value[512] = {0};
+	int fd, r = 0, lookup = 0, batch, copies = 1, c, rows = 0, key, keys[MAX_BATCH] = {0};
+	__u32 count = 0, out_batch = 0, i;
 	size_t stride, w, len = 0;
+	const char *p;
 	enum bpf_map_type t;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = m->flags);
 
 	if (m->step < 0)
 		return;
@@ -182,30 +193,59 @@ static void do_mapop(struct bpf_object *obj, const struct mapop *m)
 	if (t == BPF_MAP_TYPE_PERCPU_ARRAY || t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH)
 		copies = libbpf_num_possible_cpus();
 	stride = (bpf_map__value_size(map) + 7) / 8;
-	if (copies * stride > sizeof(value) / 8) {
+	if (MAX_BATCH * copies * stride > sizeof(value) / 8) {
 		fprintf(stderr, "FAIL: value of %s too large\\n", m->map);
 		failures++;
 		return;
 	}
 	fd = bpf_map__fd(map);
-	if (strcmp(m->op, "update") == 0) {
-		for (c = 0; c < copies; c++)
+	key = atoi(m->what);
+	batch = strstr(m->op, "_batch") != NULL;
+	if (batch && strncmp(m->op, "lookup", 6) != 0) {
+		for (p = m->what; *p && *p != '-' && count < MAX_BATCH; p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
+			keys[count++] = atoi(p);
+	} else if (batch) {
+		count = key > MAX_BATCH ? MAX_BATCH : key;
+	}
+	if (strcmp(m->op, "update") == 0 || strcmp(m->op, "update_batch") == 0) {
+		for (c = 0; c < MAX_BATCH * copies; c++)
 			value[c * stride] = m->sum;
-		r = bpf_map_update_elem(fd, &m->key, value, m->flags);
+		r = batch ? bpf_map_update_batch(fd, keys, value, &count, &opts) : bpf_map_update_elem(fd, &key, value, m->flags);
 	} else if (strcmp(m->op, "delete") == 0) {
-		r = bpf_map_delete_elem(fd, &m->key);
+		r = bpf_map_delete_elem(fd, &key);
+	} else if (strcmp(m->op, "delete_batch") == 0) {
+		r = bpf_map_delete_batch(fd, keys, &count, &opts);
 	} else {
 		lookup = 1;
-		r = strcmp(m->op, "lookup") == 0 ? bpf_map_lookup_elem(fd, &m->key, value)
-						 : bpf_map_lookup_and_delete_elem(fd, &m->key, value);
+		if (strcmp(m->op, "lookup") == 0)
+			r = bpf_map_lookup_elem(fd, &key, value);
+		else if (strcmp(m->op, "lookup_and_delete") == 0)
+			r = bpf_map_lookup_and_delete_elem(fd, &key, value);
+		else if (strcmp(m->op, "lookup_batch") == 0)
+			r = bpf_map_lookup_batch(fd, NULL, &out_batch, keys, value, &count, &opts);
+		else
+			r = bpf_map_lookup_and_delete_batch(fd, NULL, &out_batch, keys, value, &count, &opts);
 	}
 	if (r) {
 		const char *n = -r == 524 ? "ENOTSUPP" : strerrorname_np(-r);
 
 		snprintf(err_name, sizeof(err_name), "%s", n ? n : "?");
-	} else if (lookup) {
+	}
+	/* a batch lookup that ends (ENOENT) still returns what it copied */
+	if (lookup)
+		rows = !batch ? (r ? 0 : copies) : (r && r != -ENOENT) || count > MAX_BATCH ? 0 : (int)count * copies;
+	if (batch) {
+		len = snprintf(batch_got, sizeof(batch_got), "%u", count);
+		if (rows) {
+			len += snprintf(batch_got + len, sizeof(batch_got) - len, " [");
+			for (i = 0; i < count; i++)
+				len += snprintf(batch_got + len, sizeof(batch_got) - len, "%s%d", i ? "," : "", keys[i]);
+			snprintf(batch_got + len, sizeof(batch_got) - len, "]");
+		}
+	}
+	if (rows) {
 		len = snprintf(got, sizeof(got), "[");
-		for (c = 0; c < copies; c++) {
+		for (c = 0; c < rows; c++) {
 			len += snprintf(got + len, sizeof(got) - len, "%s[", c ? "," : "");
 			for (w = 0; w < stride; w++)
 				len += snprintf(got + len, sizeof(got) - len, "%s%llu", w ? "," : "", (unsigned long long)value[c * stride + w]);
@@ -213,10 +253,14 @@ static void do_mapop(struct bpf_object *obj, const struct mapop *m)
 		}
 		snprintf(got + len, sizeof(got) - len, "]");
 	}
-	snprintf(what, sizeof(what), "step %d userspace %s of key %d in %s: errno", m->step, m->op, m->key, m->map);
+	snprintf(what, sizeof(what), "step %d userspace %s of %s in %s: errno", m->step, m->op, m->what, m->map);
 	check(strcmp(err_name, m->err) == 0, what, m->err, err_name);
-	snprintf(what, sizeof(what), "step %d userspace %s of key %d in %s: value (sum, kptr field per CPU)", m->step, m->op, m->key, m->map);
+	snprintf(what, sizeof(what), "step %d userspace %s of %s in %s: value (sum, kptr field per CPU)", m->step, m->op, m->what, m->map);
 	check(strcmp(got, m->value) == 0, what, m->value, got);
+	if (batch) {
+		snprintf(what, sizeof(what), "step %d userspace %s of %s in %s: count and keys", m->step, m->op, m->what, m->map);
+		check(strcmp(batch_got, m->batch) == 0, what, m->batch, batch_got);
+	}
 }
 
 static int run_once(struct bpf_program *prog, int *retval)

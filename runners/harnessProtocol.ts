@@ -53,11 +53,20 @@ export function writePlan(batch: PlanBatch): string {
       if (step === undefined) continue;
       if ('grace_period' in step) lines.push(`grace_period ${s.id}`);
       else if (!('mapOp' in step)) lines.push(`run ${s.id} ${step.program} ${step.cpu} ${step.repeat}`);
-      else if (step.mapOp === 'update') lines.push(`mapop ${s.id} ${i} ${step.slot} update ${step.key} ${MAP_UPDATE_FLAG_VALUES[step.flags]} ${BigInt.asUintN(64, BigInt(step.sum))}`);
-      else lines.push(`mapop ${s.id} ${i} ${step.slot} ${step.mapOp} ${step.key} 0 0`);
+      else lines.push(`mapop ${s.id} ${i} ${step.slot} ${step.mapOp} ${mapOpPlanArgs(step).join(' ')}`);
     }
   }
   return lines.map((l) => `${l}\n`).join('');
+}
+
+/**
+ * A `mapop` line's last three words: the key (a batch update or delete: its keys joined by commas, `-` for none; a
+ * batch lookup: its count), the flags (elem_flags for a batch) and `sum` as a u64.
+ */
+export function mapOpPlanArgs(step: MapOpStep): [string, string, string] {
+  const what = 'key' in step ? String(step.key) : 'keys' in step ? (step.keys.length === 0 ? '-' : step.keys.join(',')) : String(step.count);
+  const write = step.mapOp === 'update' || step.mapOp === 'update_batch';
+  return [what, write ? String(MAP_UPDATE_FLAG_VALUES[step.flags]) : '0', write ? String(BigInt.asUintN(64, BigInt(step.sum))) : '0'];
 }
 
 type HarnessEvent =
@@ -87,7 +96,7 @@ type HarnessEvent =
     }
   | { ev: 'skip'; scenario: string; prog: string; reason: string }
   | { ev: 'grace_period'; scenario: string; err: string | null; ns: number }
-  | { ev: 'mapop'; scenario: string; step: number; op: MapOpKind; err: string | null; value: string[][] | null }
+  | { ev: 'mapop'; scenario: string; step: number; op: MapOpKind; err: string | null; value: string[][] | null; count?: number; keys?: number[] }
   | { ev: 'done' };
 
 /** JSON lines of the harness; a torn last line (the harness died while writing) is dropped. */
@@ -207,7 +216,7 @@ export function parseHarnessOutput(
       lastActive = Math.max(lastActive, idx);
       const home = scenarios[idx]?.slots.find((x) => x.name === (scenarios[idx]?.schedule[e.step] as MapOpStep | undefined)?.slot)?.home;
       if (home?.kind !== 'map') continue;
-      c.mapOps.push({ step: e.step, mapOp: e.op, mapType: home.mapType, err: e.err, value: e.value });
+      c.mapOps.push({ step: e.step, mapOp: e.op, mapType: home.mapType, err: e.err, value: e.value, ...(e.count === undefined ? {} : { count: e.count }), ...(e.keys === undefined ? {} : { keys: e.keys }) });
       c.cursor = Math.max(c.cursor, e.step + 1);
       continue;
     }

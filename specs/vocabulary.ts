@@ -13,8 +13,13 @@ export const OP_KINDS = keysOf<OpKind>({
 });
 
 /** Every userspace map operation of types/mapOp.ts, in the order their contracts are listed. */
-export const MAP_OP_KINDS = keysOf<MapOpKind>({ update: true, delete: true, lookup: true, lookup_and_delete: true });
+export const MAP_OP_KINDS = keysOf<MapOpKind>({
+  update: true, delete: true, lookup: true, lookup_and_delete: true,
+  update_batch: true, delete_batch: true, lookup_batch: true, lookup_and_delete_batch: true,
+});
 
+/** The most keys of a generated batch update or delete and the largest `count` of a batch lookup (max_entries is 1). */
+export const MAP_BATCH_MAX = 3;
 export const MAP_UPDATE_FLAGS = keysOf<MapUpdateFlag>({ BPF_ANY: true, BPF_NOEXIST: true, BPF_EXIST: true });
 
 /** Every column of specs/kernels.yaml. */

@@ -5,7 +5,12 @@
 import type { MapType } from './scenario.ts';
 import type { ErrnoName } from './spec.ts';
 
-export type MapOpKind = 'update' | 'delete' | 'lookup' | 'lookup_and_delete';
+export type MapOpKind =
+  | 'update' | 'delete' | 'lookup' | 'lookup_and_delete'
+  | 'update_batch' | 'delete_batch' | 'lookup_batch' | 'lookup_and_delete_batch';
+
+/** The batch forms (BPF_MAP_*_BATCH): libbpf bpf_map_update_batch and its kin. */
+export type MapBatchOpKind = 'update_batch' | 'delete_batch' | 'lookup_batch' | 'lookup_and_delete_batch';
 
 /** bpf_map_update_elem's flags (BPF_F_LOCK needs a spin lock in the value, which slot values never hold). */
 export type MapUpdateFlag = 'BPF_ANY' | 'BPF_NOEXIST' | 'BPF_EXIST';
@@ -17,7 +22,15 @@ export type MapUpdateFlag = 'BPF_ANY' | 'BPF_NOEXIST' | 'BPF_EXIST';
  */
 export type MapOpStep =
   | { readonly mapOp: 'update'; readonly slot: string; readonly key: number; readonly flags: MapUpdateFlag; readonly sum: string }
-  | { readonly mapOp: 'delete' | 'lookup' | 'lookup_and_delete'; readonly slot: string; readonly key: number };
+  | { readonly mapOp: 'delete' | 'lookup' | 'lookup_and_delete'; readonly slot: string; readonly key: number }
+  /**
+   * A batch update writes `keys` in order, each as `update` would with BPF_ANY; `flags` is the batch's `elem_flags`,
+   * where the kernel takes BPF_F_LOCK only (BPF_NOEXIST and BPF_EXIST are EINVAL).
+   */
+  | { readonly mapOp: 'update_batch'; readonly slot: string; readonly keys: readonly number[]; readonly flags: MapUpdateFlag; readonly sum: string }
+  | { readonly mapOp: 'delete_batch'; readonly slot: string; readonly keys: readonly number[] }
+  /** A batch lookup from the start of the map (in_batch NULL) with room for `count` elements. */
+  | { readonly mapOp: 'lookup_batch' | 'lookup_and_delete_batch'; readonly slot: string; readonly count: number };
 
 /**
  * What one map operation gave: 0 or the errno name, and for a lookup that succeeded the value's 8-byte words
@@ -30,7 +43,16 @@ export interface MapOpResult {
   /** the type of the slot's map (what coverage counts by) */
   readonly mapType: MapType;
   readonly err: ErrnoName | null;
+  /** for a batch lookup: the copies of every element returned, element after element (each `count` copies per CPU) */
   readonly value: readonly (readonly string[])[] | null;
+  /**
+   * batch operations only: `count` after the call, as libbpf hands it back (attr.batch.count): the elements done
+   * before the first failure, the elements returned, or the count passed in where the kernel fails before it
+   * writes the field
+   */
+  readonly count?: number;
+  /** batch lookups only: the keys returned, in order */
+  readonly keys?: readonly number[];
 }
 
 /** When a map operation fails (specs/ops/map/*.yaml `errors`); the oracle decides which holds, the contract the errno. */
@@ -44,7 +66,11 @@ export type MapOpCondition =
   /** a new element and the map already holds max_entries */
   | 'map_full'
   /** elements of this map type cannot be removed */
-  | 'not_removable';
+  | 'not_removable'
+  /** a batch's elem_flags hold more than BPF_F_LOCK (BPF_NOEXIST, BPF_EXIST) */
+  | 'bad_elem_flags'
+  /** a batch lookup walked past the map's last element (hash maps: past the last bucket) */
+  | 'end_of_map';
 
 /** The documented contract of one userspace map operation for a value with a kptr field. */
 export interface MapOpContract {
@@ -55,6 +81,10 @@ export interface MapOpContract {
   readonly kptrField: string;
   /** what later programs and lookups observe */
   readonly afterwards: string;
-  /** failures in the order the kernel checks them: the first that holds for the map type decides the errno */
+  /**
+   * failures in the order the kernel checks them: the first that holds for the map type decides the errno. A batch
+   * update or delete checks its keys in order and stops at the first failing key; a batch lookup that meets
+   * `end_of_map` still returns what it copied.
+   */
   readonly errors: readonly { readonly when: MapOpCondition; readonly mapTypes: readonly MapType[]; readonly errno: ErrnoName }[];
 }

@@ -214,6 +214,20 @@ export class Machine implements CallEnv {
     return { errno, value: out };
   }
 
+  /**
+   * bpf(2) BPF_MAP_*_BATCH from userspace on the map named `map` (MapStore.sysBatch); what it releases is freed at
+   * the grace period that follows, as after a run.
+   * @throws RangeError for a map the object does not have
+   */
+  mapBatch(map: string, cmd: Parameters<MapStore['sysBatch']>[0], keys: readonly number[], values: Uint8Array, count: number, elemFlags: number): ReturnType<MapStore['sysBatch']> {
+    const m = this.maps.find((x) => x.spec.name === map && x.spec.internal === null);
+    if (!m) throw new RangeError(`no map ${map} in the object`);
+    if (this.freed) throw new RangeError('the machine\'s maps were freed');
+    const r = m.sysBatch(cmd, keys, values, count, elemFlags);
+    this.gracePeriod(this.run_.cpu);
+    return r;
+  }
+
   /** objects allocated and not yet freed */
   liveObjects(): number {
     return this.heap.live();

@@ -6,6 +6,8 @@ import type { Heap } from './Heap.ts';
 export const E2BIG = 7, ENOENT = 2, EEXIST = 17, EINVAL = 22;
 /** the kernel-internal errno bpf(2) returns for an operation a map type lacks (include/linux/errno.h) */
 export const ENOTSUPP = 524;
+/** a hash batch lookup's bucket holds more elements than the room left */
+export const ENOSPC = 28;
 /** bpf_map_update_elem flags */
 const BPF_NOEXIST = 1, BPF_EXIST = 2;
 
@@ -125,6 +127,37 @@ export class MapStore {
     });
     if (andDelete) this.remove(key >>> 0);
     return out;
+  }
+
+  /**
+   * BPF_MAP_UPDATE_BATCH / DELETE_BATCH / LOOKUP_BATCH / LOOKUP_AND_DELETE_BATCH from userspace (in_batch NULL):
+   * the errno (0 on success), `count` as the kernel leaves it, and for a lookup the keys and value copies returned.
+   * `keys` and `values` (one element's copies after another) are a batch update's or delete's input; `count` is the
+   * number of keys or a lookup's room. A hash map is walked as one bucket, which it is with max_entries 1
+   * (n_buckets = roundup_pow_of_two(max_entries)), the suite's maps.
+   */
+  sysBatch(cmd: 'update_batch' | 'delete_batch' | 'lookup_batch' | 'lookup_and_delete_batch', keys: readonly number[], values: Uint8Array, count: number, elemFlags: number): { readonly errno: number; readonly count: number; readonly keys: number[]; readonly values: Uint8Array[] } {
+    const done = (errno: number, n: number, out: Uint8Array[] = [], outKeys: number[] = []): ReturnType<MapStore['sysBatch']> => ({ errno, count: n, keys: outKeys, values: out });
+    // BPF_DO_BATCH: array maps have no delete or lookup_and_delete batch
+    if (this.array && (cmd === 'delete_batch' || cmd === 'lookup_and_delete_batch')) return done(ENOTSUPP, count);
+    // elem_flags takes BPF_F_LOCK only, and only for a value with a spin lock, which slot values never hold
+    if (elemFlags !== 0) return done(EINVAL, count);
+    if (count === 0) return done(0, 0);
+    if (cmd === 'update_batch' || cmd === 'delete_batch') {
+      const stride = ((this.spec.valueSize + 7) & ~7) * (this.percpu ? this.nrCpus : 1);
+      for (let cp = 0; cp < count; cp++) {
+        const key = keys[cp] ?? 0;
+        const r = cmd === 'update_batch' ? this.sysUpdate(key, values.subarray(cp * stride, (cp + 1) * stride), 0) : this.sysDelete(key);
+        if (r !== 0) return done(-r, cp);
+      }
+      return done(0, count);
+    }
+    // arrays walk keys (generic_map_lookup_batch) and end when they run out first; hash maps end past the last bucket
+    const all = this.array ? Array.from({ length: this.spec.maxEntries }, (_, k) => k) : [...this.hash.keys()].map(Number);
+    if (!this.array && all.length > count) return done(ENOSPC, 0);
+    const got = all.slice(0, count);
+    const out = got.map((k) => this.sysLookup(k, cmd === 'lookup_and_delete_batch') as Uint8Array);
+    return done(!this.array || got.length < count ? ENOENT : 0, got.length, out, got);
   }
 
   /** an update of element `k` with `flags` (the kernel's checks, in its order); `write` fills the element's value */

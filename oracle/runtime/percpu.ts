@@ -1,5 +1,5 @@
 import type {
-  GlobalVar, MapOpCondition, MapOpContract, MapOpResult, MapOpStep, MapType, Op, Program, Scenario, StepPrediction,
+  GlobalVar, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpResult, MapOpStep, MapType, Op, Program, Scenario, StepPrediction,
 } from '../../types/index.ts';
 import { fieldSlot, type FieldSlot } from '../../cabi/structLayout.ts';
 import { SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
@@ -273,22 +273,31 @@ function touch(w: World, name: string, key: number): void {
   store.elems.set(key, e);
 }
 
-/** Which failure of the contract holds for `op` on the current state, or null. */
-function failure(w: World, op: MapOpStep, type: MapType, when: MapOpCondition): boolean {
+/**
+ * Whether the contract's failure `when` holds for `op` on the current state: at `key` for an element's check, or
+ * with `key` null for a batch's checks before any element (elem_flags, a missing batch command).
+ */
+function failure(w: World, op: MapOpStep, key: number | null, type: MapType, when: MapOpCondition): boolean {
   const store = slotStore(w, op.slot);
-  const exists = store.elems.has(op.key);
+  const exists = key !== null && store.elems.has(key);
   const array = !HASH_MAPS.has(type);
+  const write = op.mapOp === 'update' || op.mapOp === 'update_batch';
   switch (when) {
     case 'key_out_of_range':
-      return array && (op.key < 0 || op.key >= SLOT_MAP_MAX_ENTRIES);
+      return key !== null && array && (key < 0 || key >= SLOT_MAP_MAX_ENTRIES);
     case 'noexist_on_existing':
-      return op.mapOp === 'update' && op.flags === 'BPF_NOEXIST' && (array || exists);
+      return key !== null && write && op.flags === 'BPF_NOEXIST' && (array || exists);
     case 'missing':
-      return !exists && (op.mapOp !== 'update' || op.flags === 'BPF_EXIST');
+      return key !== null && !exists && (!write || op.flags === 'BPF_EXIST');
     case 'map_full':
-      return op.mapOp === 'update' && !exists && type !== 'lru_hash' && store.elems.size >= SLOT_MAP_MAX_ENTRIES;
+      return key !== null && write && !exists && type !== 'lru_hash' && store.elems.size >= SLOT_MAP_MAX_ENTRIES;
     case 'not_removable':
       return array;
+    case 'bad_elem_flags':
+      return op.mapOp === 'update_batch' && op.flags !== 'BPF_ANY';
+    case 'end_of_map':
+      // decided by the walk itself (batchLookup)
+      return false;
   }
 }
 
@@ -298,35 +307,81 @@ function valueOf(w: World, name: string, type: MapType, e: Element): string[][] 
   return Array.from({ length: n }, (_, cpu) => [BigInt.asUintN(64, e.get(cpu)?.sum ?? 0n).toString(), '0']);
 }
 
+/** The errno of the contract's first failure that holds for `op` at `key` (null: before any element), or null. */
+function errnoOf(w: World, op: MapOpStep, key: number | null, type: MapType, contract: MapOpContract): string | null {
+  return contract.errors.find((x) => x.mapTypes.includes(type) && failure(w, op, key, type, x.when))?.errno ?? null;
+}
+
+/** element `key` is written with `sum` by userspace: the old object is released and the field is NULL, on every CPU */
+function writeElement(w: World, slot: string, type: MapType, key: number, sum: string): void {
+  const store = slotStore(w, slot);
+  if (!store.elems.has(key)) insertElement(w, slot, key);
+  const fresh: Element = new Map();
+  const n = PERCPU_MAPS.has(type) ? w.nrCpus : 1;
+  for (let cpu = 0; cpu < n; cpu++) fresh.set(cpu, { obj: null, sum: BigInt.asIntN(64, BigInt(sum)) });
+  store.elems.set(key, fresh);
+  touch(w, slot, key);
+}
+
+/**
+ * A batch lookup from the map's start with room for `count`: arrays walk keys and end (ENOENT) when they run out
+ * before `count`; hash maps walk whole buckets and end once past the last. The suite's maps have max_entries 1, so
+ * a hash map has one bucket that never holds more than `count` (no ENOSPC) and every hash batch lookup ends.
+ */
+function batchLookup(w: World, slot: string, type: MapType, count: number, andDelete: boolean, contract: MapOpContract): { err: string | null; keys: number[]; value: string[][] } {
+  const store = slotStore(w, slot);
+  const keys = [...store.elems.keys()].sort((a, b) => a - b).slice(0, count);
+  const value = keys.flatMap((k) => valueOf(w, slot, type, store.elems.get(k)!));
+  if (andDelete) for (const k of keys) store.elems.delete(k);
+  const ended = HASH_MAPS.has(type) || count > keys.length;
+  const end = contract.errors.find((x) => x.when === 'end_of_map' && x.mapTypes.includes(type));
+  return { err: ended && end !== undefined ? end.errno : null, keys, value };
+}
+
+/** One batch operation (specs/ops/map/*_batch.yaml); `count` as libbpf hands it back. */
+function batchOp(w: World, op: Extract<MapOpStep, { readonly mapOp: MapBatchOpKind }>, type: MapType, contract: MapOpContract): Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'> {
+  const asked = 'keys' in op ? op.keys.length : op.count;
+  // a failure before any element leaves count as userspace passed it; so does an empty batch, which does nothing
+  const early = errnoOf(w, op, null, type, contract);
+  if (early !== null || asked === 0) return { err: early, value: null, count: asked };
+  if (!('keys' in op)) {
+    const r = batchLookup(w, op.slot, type, op.count, op.mapOp === 'lookup_and_delete_batch', contract);
+    // keys and values only when something was copied
+    return r.keys.length === 0 ? { err: r.err, value: null, count: 0 } : { err: r.err, value: r.value, count: r.keys.length, keys: r.keys };
+  }
+  // element by element as the single operation (BPF_ANY for an update), stopping at the first failure
+  for (const [done, key] of op.keys.entries()) {
+    const err = errnoOf(w, op, key, type, contract);
+    if (err !== null) return { err, value: null, count: done };
+    if (op.mapOp === 'update_batch') writeElement(w, op.slot, type, key, op.sum);
+    else slotStore(w, op.slot).elems.delete(key);
+  }
+  return { err: null, value: null, count: op.keys.length };
+}
+
 /** One userspace map operation on the model (specs/ops/map); the contract's errors table gives the errno. */
 function mapOp(w: World, op: MapOpStep, step: number, contracts: readonly MapOpContract[]): MapOpResult {
   const type = mapTypeOf(w, op.slot);
   const contract = contracts.find((c) => c.mapOp === op.mapOp);
   // checkScenarioRefs admits map operations on map-home slots only, and loadSpec a contract for every operation
   if (type === null || contract === undefined) throw new Error(`runSchedule: schedule[${step}]: no map or contract for ${op.mapOp} on ${op.slot}`);
-  const result = (err: string | null, value: string[][] | null): MapOpResult => ({ step, mapOp: op.mapOp, mapType: type, err, value });
-  const error = contract.errors.find((x) => x.mapTypes.includes(type) && failure(w, op, type, x.when));
-  if (error !== undefined) return result(error.errno, null);
+  const result = (r: Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'>): MapOpResult => ({ step, mapOp: op.mapOp, mapType: type, ...r });
+  if (!('key' in op)) return result(batchOp(w, op, type, contract));
+  const err = errnoOf(w, op, op.key, type, contract);
+  if (err !== null) return result({ err, value: null });
   const store = slotStore(w, op.slot);
   const e = store.elems.get(op.key);
   switch (op.mapOp) {
-    case 'update': {
-      // the old object is released and the element's field is NULL afterwards, on every CPU
-      if (e === undefined) insertElement(w, op.slot, op.key);
-      const fresh: Element = new Map();
-      const n = PERCPU_MAPS.has(type) ? w.nrCpus : 1;
-      for (let cpu = 0; cpu < n; cpu++) fresh.set(cpu, { obj: null, sum: BigInt.asIntN(64, BigInt(op.sum)) });
-      store.elems.set(op.key, fresh);
-      touch(w, op.slot, op.key);
-      return result(null, null);
-    }
+    case 'update':
+      writeElement(w, op.slot, type, op.key, op.sum);
+      return result({ err: null, value: null });
     case 'lookup':
-      return result(null, valueOf(w, op.slot, type, e ?? new Map()));
+      return result({ err: null, value: valueOf(w, op.slot, type, e ?? new Map()) });
     case 'delete':
     case 'lookup_and_delete': {
       const value = op.mapOp === 'lookup_and_delete' ? valueOf(w, op.slot, type, e ?? new Map()) : null;
       store.elems.delete(op.key);
-      return result(null, value);
+      return result({ err: null, value });
     }
   }
 }

@@ -15,15 +15,15 @@ import { verifierProgram } from '../../emulator/verifier/fromLoader.ts';
 import { type Profile, type ProfileName, loadProfile, withFeatures } from '../../emulator/verifier/profile.ts';
 import { verifyProgram } from '../../emulator/verifier/verify.ts';
 import { parseKernelVersion } from '../../specs/versionRange.ts';
-import { E2BIG, EEXIST, EINVAL, ENOENT, ENOTSUPP } from '../../emulator/machine/MapStore.ts';
-import { MAP_UPDATE_FLAG_VALUES, SLOT_VALUE_SUM_OFF } from '../../cabi/slotMap.ts';
+import { E2BIG, EEXIST, EINVAL, ENOENT, ENOSPC, ENOTSUPP } from '../../emulator/machine/MapStore.ts';
+import { SLOT_VALUE_SUM_OFF } from '../../cabi/slotMap.ts';
 import type {
   KernelInfo, MapOpKind, MapOpResult, MapOpStep, NotRun, Observation, ProgramObservation, RunnerCapabilities, RunObservation, Scenario, Splat,
 } from '../../types/index.ts';
 import { buildObject, type Codegen } from '../buildObject.ts';
 import { scenarioKfuncs } from '../codegen/scenarioKfuncs.ts';
 import { packBatches } from '../codegen/packBatches.ts';
-import { MAP_OPS_NOT_RUN, rejectionSummary } from '../harnessProtocol.ts';
+import { MAP_OPS_NOT_RUN, mapOpPlanArgs, rejectionSummary } from '../harnessProtocol.ts';
 import { writeObject } from '../object/writeObject.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
 import { isRunStep } from '../../types/index.ts';
@@ -84,35 +84,41 @@ export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile
 }
 
 /** errno names of what MapStore returns (the harness prints the kernel's own) */
-const MAP_ERRNO_NAMES: Readonly<Record<number, string>> = { [ENOENT]: 'ENOENT', [E2BIG]: 'E2BIG', [EEXIST]: 'EEXIST', [EINVAL]: 'EINVAL', [ENOTSUPP]: 'ENOTSUPP' };
+const MAP_ERRNO_NAMES: Readonly<Record<number, string>> = { [ENOENT]: 'ENOENT', [E2BIG]: 'E2BIG', [EEXIST]: 'EEXIST', [EINVAL]: 'EINVAL', [ENOTSUPP]: 'ENOTSUPP', [ENOSPC]: 'ENOSPC' };
 
 /**
- * A harness `mapop` line on the machine: the value the harness passes (`sum` in the first 8 bytes of every CPU's
- * copy) and what it prints (the errno name, and a lookup's 8-byte words per copy as decimal strings).
+ * A harness `mapop` line on the machine, from the line's last three words (harnessProtocol mapOpPlanArgs): the
+ * value the harness passes (`sum` in the first 8 bytes of every CPU's copy, of every key's element for a batch) and
+ * what it prints (the errno name, a lookup's 8-byte words per copy as decimal strings, a batch's count and keys).
  */
-export function machineMapOp(machine: Machine, obj: BpfObjectSpec, map: string, op: MapOpKind, key: number, flags: number, sum: bigint): { readonly err: string | null; readonly value: string[][] | null } {
+export function machineMapOp(machine: Machine, obj: BpfObjectSpec, map: string, op: MapOpKind, what: string, flags: number, sum: bigint): Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'> {
   const spec = obj.maps.find((m) => m.name === map && m.internal === null);
   const copies = spec?.type === 'percpu_array' || spec?.type === 'percpu_hash' ? machine.nrCpus : 1;
   const stride = ((spec?.valueSize ?? 0) + 7) & ~7;
-  const value = new Uint8Array(stride * copies);
+  const batch = op === 'update_batch' || op === 'delete_batch' || op === 'lookup_batch' || op === 'lookup_and_delete_batch';
+  const keys = !batch || op.startsWith('lookup') || what === '-' ? [] : what.split(',').map(Number);
+  const value = new Uint8Array(stride * copies * Math.max(1, keys.length));
   const view = new DataView(value.buffer);
-  if (op === 'update') for (let c = 0; c < copies; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, BigInt.asUintN(64, sum), true);
-  const r = machine.mapElem(map, op, key, value, flags);
-  const err = r.errno === 0 ? null : (MAP_ERRNO_NAMES[r.errno] ?? `errno ${r.errno}`);
-  const out = r.value;
-  if (out === null) return { err, value: null };
-  const words = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  return {
-    err,
-    value: Array.from({ length: out.byteLength / stride }, (_, c) =>
-      Array.from({ length: stride / 8 }, (_, w) => words.getBigUint64(c * stride + w * 8, true).toString())),
+  if (op === 'update' || op === 'update_batch') for (let c = 0; c < value.byteLength / stride; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, BigInt.asUintN(64, sum), true);
+  const words = (out: Uint8Array): string[][] => {
+    const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    return Array.from({ length: out.byteLength / stride }, (_, c) => Array.from({ length: stride / 8 }, (_, w) => v.getBigUint64(c * stride + w * 8, true).toString()));
   };
+  const errName = (errno: number): string | null => (errno === 0 ? null : (MAP_ERRNO_NAMES[errno] ?? `errno ${errno}`));
+  if (batch) {
+    const r = machine.mapBatch(map, op, keys, value, op.startsWith('lookup') ? Number(what) : keys.length, flags);
+    // the harness prints what a lookup copied, and only then its keys
+    if (r.keys.length === 0) return { err: errName(r.errno), value: null, count: r.count };
+    return { err: errName(r.errno), value: r.values.flatMap(words), count: r.count, keys: r.keys };
+  }
+  const r = machine.mapElem(map, op, Number(what), value, flags);
+  return { err: errName(r.errno), value: r.value === null ? null : words(r.value) };
 }
 
 function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, s: Scenario, st: MapOpStep, step: number): MapOpResult {
   const home = s.slots.find((x) => x.name === st.slot)?.home;
-  const flags = st.mapOp === 'update' ? MAP_UPDATE_FLAG_VALUES[st.flags] : 0;
-  const r = machineMapOp(machine, obj, st.slot, st.mapOp, st.key, flags, st.mapOp === 'update' ? BigInt(st.sum) : 0n);
+  const [what, flags, sum] = mapOpPlanArgs(st);
+  const r = machineMapOp(machine, obj, st.slot, st.mapOp, what, Number(flags), BigInt.asIntN(64, BigInt(sum)));
   return { step, mapOp: st.mapOp, mapType: home?.kind === 'map' ? home.mapType : 'array', ...r };
 }
 

@@ -741,10 +741,14 @@ static void grace_period_line(const char *scenario)
 
 /* One userspace map operation (plan line `mapop`) on the map named `mapname`: bpf_map_update_elem (value: `sum`
  * in the first 8 bytes of every CPU's copy, zero elsewhere), bpf_map_delete_elem, bpf_map_lookup_elem or
- * bpf_map_lookup_and_delete_elem with `key`. Prints 0 or the errno name, and for a lookup that succeeded the
- * value's 8-byte words per CPU copy (one copy for a map that is not per-CPU) as decimal strings. */
+ * bpf_map_lookup_and_delete_elem with the key `what`; or a batch form: bpf_map_update_batch / bpf_map_delete_batch
+ * with the keys `what` ("0,1", "-" for none; elem_flags `flags`), bpf_map_lookup_batch /
+ * bpf_map_lookup_and_delete_batch from the map's start with room for `what` elements. Prints 0 or the errno name,
+ * a batch's count as libbpf hands it back, and for a lookup that copied something the keys (batch) and the value's
+ * 8-byte words per CPU copy (one copy for a map that is not per-CPU) as decimal strings. */
+#define MAX_BATCH 8
 static void mapop_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const char *scenario, int step,
-		       const char *mapname, const char *op, int key, __u64 flags, __u64 sum)
+		       const char *mapname, const char *op, const char *what, __u64 flags, __u64 sum)
 {
 	if (attached_scenario && strcmp(attached_scenario, scenario) != 0)
 		detach_tracing();
@@ -758,22 +762,43 @@ static void mapop_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const c
 	bool percpu = t == BPF_MAP_TYPE_PERCPU_ARRAY || t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 	size_t stride = (bpf_map__value_size(map) + 7) & ~(size_t)7;
 	int copies = percpu ? nr_cpus : 1;
-	__u64 *value = calloc(copies, stride);
+	__u64 *value = calloc((size_t)copies * MAX_BATCH, stride);
 	if (!value)
 		die("out of memory");
-	int fd = bpf_map__fd(map), r;
-	bool lookup = false;
-	if (strcmp(op, "update") == 0) {
-		for (int c = 0; c < copies; c++)
+	int fd = bpf_map__fd(map), r, key = atoi(what), keys[MAX_BATCH] = { 0 };
+	bool lookup = false, batch = strstr(op, "_batch") != NULL;
+	__u32 count = 0, out_batch = 0;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags);
+	if (batch && strncmp(op, "lookup", 6) != 0) {
+		for (const char *p = what; *p && *p != '-'; p = strchr(p, ',') ? strchr(p, ',') + 1 : "") {
+			if (count == MAX_BATCH)
+				die("more than %d keys in a batch", MAX_BATCH);
+			keys[count++] = atoi(p);
+		}
+	} else if (batch) {
+		count = (__u32)key;
+		if (count > MAX_BATCH)
+			die("a batch lookup of more than %d elements", MAX_BATCH);
+	}
+	if (strcmp(op, "update") == 0 || strcmp(op, "update_batch") == 0) {
+		for (int c = 0; c < copies * MAX_BATCH; c++)
 			value[c * stride / 8] = sum;
-		r = bpf_map_update_elem(fd, &key, value, flags);
+		r = batch ? bpf_map_update_batch(fd, keys, value, &count, &opts) : bpf_map_update_elem(fd, &key, value, flags);
 	} else if (strcmp(op, "delete") == 0) {
 		r = bpf_map_delete_elem(fd, &key);
+	} else if (strcmp(op, "delete_batch") == 0) {
+		r = bpf_map_delete_batch(fd, keys, &count, &opts);
 	} else if (strcmp(op, "lookup") == 0) {
 		r = bpf_map_lookup_elem(fd, &key, value);
 		lookup = true;
 	} else if (strcmp(op, "lookup_and_delete") == 0) {
 		r = bpf_map_lookup_and_delete_elem(fd, &key, value);
+		lookup = true;
+	} else if (strcmp(op, "lookup_batch") == 0) {
+		r = bpf_map_lookup_batch(fd, NULL, &out_batch, keys, value, &count, &opts);
+		lookup = true;
+	} else if (strcmp(op, "lookup_and_delete_batch") == 0) {
+		r = bpf_map_lookup_and_delete_batch(fd, NULL, &out_batch, keys, value, &count, &opts);
 		lookup = true;
 	} else {
 		die("unknown map operation %s", op);
@@ -788,10 +813,20 @@ static void mapop_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const c
 		json_str(errno_name(err));
 	else
 		fputs("null", out);
+	if (batch)
+		fprintf(out, ",\"count\":%u", count);
+	/* a batch lookup that ends (ENOENT) still returns what it copied; one that failed before copies nothing */
+	int rows = !lookup ? 0 : !batch ? (err ? 0 : copies) : (err && err != ENOENT) || count > MAX_BATCH ? 0 : (int)count * copies;
+	if (batch && rows) {
+		fputs(",\"keys\":[", out);
+		for (__u32 i = 0; i < count; i++)
+			fprintf(out, "%s%d", i ? "," : "", keys[i]);
+		fputc(']', out);
+	}
 	fputs(",\"value\":", out);
-	if (lookup && !err) {
+	if (rows) {
 		fputc('[', out);
-		for (int c = 0; c < copies; c++) {
+		for (int c = 0; c < rows; c++) {
 			fputs(c ? ",[" : "[", out);
 			for (size_t w = 0; w < stride / 8; w++)
 				fprintf(out, "%s\"%llu\"", w ? "," : "", (unsigned long long)value[c * stride / 8 + w]);
@@ -812,8 +847,8 @@ static void mapop_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const c
 struct run_line {
 	char *scenario, *prog;
 	int cpu, repeat;
-	char *map;
-	int step, key;
+	char *map, *what;
+	int step;
 	__u64 flags, sum;
 };
 
@@ -943,11 +978,11 @@ static int cmd_run(int argc, char **argv)
 			ksets[nksets++] = (struct kfunc_set){ .scenario = w[1], .count = nw - 2, .names = w + 2 };
 		} else if (strcmp(w[0], "run") == 0 && nw == 5) {
 			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
-			runs[nruns++] = (struct run_line){ w[1], w[2], atoi(w[3]), atoi(w[4]), NULL, 0, 0, 0, 0 };
+			runs[nruns++] = (struct run_line){ w[1], w[2], atoi(w[3]), atoi(w[4]), NULL, NULL, 0, 0, 0 };
 		} else if (strcmp(w[0], "mapop") == 0 && nw == 8) {
 			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
 			runs[nruns++] = (struct run_line){ .scenario = w[1], .step = atoi(w[2]), .map = w[3], .prog = w[4],
-							   .key = atoi(w[5]), .flags = strtoull(w[6], NULL, 10),
+							   .what = w[5], .flags = strtoull(w[6], NULL, 10),
 							   .sum = strtoull(w[7], NULL, 10) };
 		} else if (strcmp(w[0], "grace_period") == 0 && nw == 2) {
 			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
@@ -1024,7 +1059,7 @@ static int cmd_run(int argc, char **argv)
 	for (int i = 0; i < nruns; i++) {
 		if (runs[i].map)
 			mapop_line(obj, obj_ok, nr_cpus, runs[i].scenario, runs[i].step, runs[i].map, runs[i].prog,
-				   runs[i].key, runs[i].flags, runs[i].sum);
+				   runs[i].what, runs[i].flags, runs[i].sum);
 		else if (!runs[i].prog)
 			grace_period_line(runs[i].scenario);
 		else

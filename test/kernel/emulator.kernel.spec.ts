@@ -59,13 +59,13 @@ async function replay(dir: string, name: string, nrCpus: number): Promise<BatchC
   let m = 0;
   for (const line of plan.filter((l) => l.startsWith('run ') || l.startsWith('mapop '))) {
     if (line.startsWith('mapop ')) {
-      // a userspace map operation: the same errno and the same value words
+      // a userspace map operation: the same errno, value words, and a batch's count and keys
       const [, , , map, op, key, flags, sum] = line.split(' ') as [string, string, string, string, MapOpKind, string, string, string];
-      const emulated = machineMapOp(machine, spec, map, op, Number(key), Number(flags), BigInt(sum));
+      const emulated = machineMapOp(machine, spec, map, op, key, Number(flags), BigInt.asIntN(64, BigInt(sum)));
       const km = kernelMapOps[m++];
       out.compared++;
       out.programs.add(`mapop ${op}`);
-      if (!km || JSON.stringify([km.err, km.value]) !== JSON.stringify([emulated.err, emulated.value])) {
+      if (!km || JSON.stringify([km.err, km.value, km.count, km.keys]) !== JSON.stringify([emulated.err, emulated.value, emulated.count, emulated.keys])) {
         out.disagreements.push({ line, kernel: km ? { line, retval: null, err: km.err as string | null, globals: { value: JSON.stringify(km.value) } } : null, emulator: { line, retval: null, err: emulated.err, globals: { value: JSON.stringify(emulated.value) } } });
       }
       continue;

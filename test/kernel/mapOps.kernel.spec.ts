@@ -4,10 +4,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { checkScenarios } from '../../cli/pipeline.ts';
 import { createEmulatorRunner } from '../../runners/emulator/index.ts';
 import { loadSpec } from '../../specs/load.ts';
-import type { MapType, Observation } from '../../types/index.ts';
+import type { MapType, Observation, Scenario } from '../../types/index.ts';
 import { hostSession } from '../helpers/hostSession.ts';
 import { needs } from '../helpers/needs.ts';
-import { mapOpsScenario } from './scenarios.ts';
+import { batchOpsScenario, mapOpsScenario } from './scenarios.ts';
 
 beforeAll(async () => {
   await execa('bash', [join(import.meta.dirname, '../../scripts/build-harness.sh')]);
@@ -15,34 +15,46 @@ beforeAll(async () => {
 
 const TYPES: readonly MapType[] = ['array', 'percpu_array', 'hash', 'percpu_hash'];
 
-/** What both runners report of a run: retvals per step, and every map operation's errno and value. */
+/** What both runners report of a run: retvals per step, and every map operation's errno, value, count and keys. */
 const facts = (o: Observation) => ({ runs: o.runs.map((r) => [r.step, r.retval]), mapOps: o.mapOps });
+
+/**
+ * `scenarios` on the host kernel and on the emulator: every case passes with every step run (`runs` program runs,
+ * `mapOps` map operations), lookups copy zero where the kptr sits, and the emulator reports exactly what the kernel did.
+ */
+async function onHostAndEmulator(scenarios: readonly Scenario[], runs: number, mapOps: number) {
+  const spec = loadSpec();
+  const { runner, kernel } = await hostSession(spec, 'direct');
+  const host = await checkScenarios({ runner, kernel, spec, scenarios });
+  const emulator = createEmulatorRunner({ workDir: '/tmp', nrCpus: kernel.nrCpus });
+  const emulated = await checkScenarios({ runner: emulator, kernel, spec, scenarios });
+  for (const [i, c] of host.entries()) {
+    const id = scenarios[i]!.description;
+    expect(c.observation.notRun, id).toEqual([]);
+    expect(c.result.mismatches, id).toEqual([]);
+    expect(c.result.status, id).toBe('pass');
+    expect(c.observation.runs.length, id).toBe(runs);
+    expect(c.observation.mapOps.length, id).toBe(mapOps);
+    for (const op of c.observation.mapOps) for (const copy of op.value ?? []) expect(copy[1], id).toBe('0');
+    expect(facts(emulated[i]!.observation), id).toEqual(facts(c.observation));
+    expect(emulated[i]!.result.status, id).toBe('pass');
+  }
+  return host;
+}
 
 describe('userspace map operations on the host kernel', () => {
   it('should release the object on update and delete, re-add elements with a NULL field, and agree with the oracle and the emulator', async (ctx) => {
     await needs(ctx, 'kernel');
-    const spec = loadSpec();
-    const scenarios = TYPES.map((t, i) => mapOpsScenario(`kmo${i}`, t));
-    const { runner, kernel } = await hostSession(spec, 'direct');
-    const host = await checkScenarios({ runner, kernel, spec, scenarios });
-    const emulator = createEmulatorRunner({ workDir: '/tmp', nrCpus: kernel.nrCpus });
-    const emulated = await checkScenarios({ runner: emulator, kernel, spec, scenarios });
-    for (const [i, c] of host.entries()) {
-      const type = TYPES[i];
-      expect(c.observation.notRun, type).toEqual([]);
-      expect(c.result.mismatches, type).toEqual([]);
-      expect(c.result.status, type).toBe('pass');
-      // every step ran: 9 program runs, 14 map operations
-      expect(c.observation.runs.length, type).toBe(9);
-      expect(c.observation.mapOps.length, type).toBe(14);
-      // step 1: the object stored by step 0 is there; step 3's update released it, so steps 4 and 5 see NULL
-      expect(c.observation.runs.slice(1, 4).map((r) => r.retval), type).toEqual([2, 1, 1]);
-      // a lookup copies zero where the kptr sits, on every CPU
-      for (const op of c.observation.mapOps) for (const copy of op.value ?? []) expect(copy[1], type).toBe('0');
-      expect(facts(emulated[i]!.observation), type).toEqual(facts(c.observation));
-      expect(emulated[i]!.result.status, type).toBe('pass');
-    }
+    const host = await onHostAndEmulator(TYPES.map((t, i) => mapOpsScenario(`kmo${i}`, t)), 9, 14);
+    // step 1: the object stored by step 0 is there; step 3's update released it, so steps 4 and 5 see NULL
+    for (const c of host) expect(c.observation.runs.slice(1, 4).map((r) => r.retval)).toEqual([2, 1, 1]);
     // hash maps: step 10 deleted the element holding step 9's object, and step 13's lookup re-added it NULL
     for (const c of host.slice(2)) expect(c.observation.runs.find((r) => r.step === 13)?.retval).toBe(1);
+  });
+
+  it('should run every batch form on every map type, lru_hash too, each with its count, and agree with the oracle and the emulator', async (ctx) => {
+    await needs(ctx, 'kernel');
+    const host = await onHostAndEmulator([...TYPES, 'lru_hash' as const].map((t, i) => batchOpsScenario(`kbo${i}`, t)), 10, 14);
+    for (const c of host) expect(c.observation.mapOps.every((op) => op.count !== undefined)).toBe(true);
   });
 });

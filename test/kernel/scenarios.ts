@@ -213,3 +213,45 @@ export function mapOpsScenario(id: string, mapType: MapType): Scenario {
     ],
   };
 }
+
+/**
+ * The batch forms of the userspace map operations (specs/ops/map/*_batch.yaml) on a `mapType` element holding a
+ * __percpu_kptr, between the runs of mapOpsScenario's programs: step 0 stores an object, and `check` returns 2 while
+ * the element's field holds one, 1 when it is NULL.
+ */
+export function batchOpsScenario(id: string, mapType: MapType): Scenario {
+  const s = mapOpsScenario(id, mapType);
+  const slot = `${id}_m`;
+  const [put, check] = s.programs as [Program, Program];
+  const run = (p: Program, cpu = 0): ScheduleStep => ({ program: p.name, cpu, repeat: 1 });
+  return {
+    ...s,
+    description: `userspace batch map operations on a ${mapType} element holding a __percpu_kptr`,
+    schedule: [
+      run(put),
+      run(check),
+      { mapOp: 'lookup_batch', slot, count: 2 },
+      { mapOp: 'lookup_batch', slot, count: 1 },
+      { mapOp: 'update_batch', slot, keys: [0], flags: 'BPF_EXIST', sum: '5' },
+      run(check),
+      { mapOp: 'update_batch', slot, keys: [0, 1], flags: 'BPF_ANY', sum: '5' },
+      run(check),
+      run(check, 1),
+      { mapOp: 'lookup_batch', slot, count: 3 },
+      run(put),
+      { mapOp: 'delete_batch', slot, keys: [0, 1] },
+      run(check),
+      { mapOp: 'delete_batch', slot, keys: [] },
+      { mapOp: 'lookup_and_delete_batch', slot, count: 0 },
+      run(put, 1),
+      { mapOp: 'lookup_and_delete_batch', slot, count: 2 },
+      run(check),
+      { mapOp: 'lookup_batch', slot, count: 1 },
+      { mapOp: 'delete_batch', slot, keys: [0] },
+      { mapOp: 'lookup_batch', slot, count: 2 },
+      { mapOp: 'update_batch', slot, keys: [1, 0], flags: 'BPF_ANY', sum: '-1' },
+      { mapOp: 'lookup_batch', slot, count: 1 },
+      run(check),
+    ],
+  };
+}

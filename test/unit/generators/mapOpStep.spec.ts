@@ -5,6 +5,7 @@ import { scenario } from '../../../generators/scenario.ts';
 import { predict } from '../../../oracle/predict.ts';
 import { generateValues } from '../../../reports/shrink.ts';
 import { loadSpec } from '../../../specs/load.ts';
+import { MAP_BATCH_MAX } from '../../../specs/vocabulary.ts';
 import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.ts';
 import type { MapOpStep } from '../../../types/index.ts';
 
@@ -14,8 +15,10 @@ describe('mapOpStep()', () => {
   it('should name only the given slots, keys 0 and 1, and flags and sum only for an update', () => {
     fc.assert(fc.property(mapOpStep({ slots: ['a', 'b'] }), (op) => {
       expect(['a', 'b']).toContain(op.slot);
-      expect([0, 1]).toContain(op.key);
-      expect('flags' in op).toBe(op.mapOp === 'update');
+      for (const k of 'key' in op ? [op.key] : 'keys' in op ? op.keys : []) expect([0, 1]).toContain(k);
+      if ('keys' in op) expect(op.keys.length).toBeLessThanOrEqual(MAP_BATCH_MAX);
+      if ('count' in op) expect(op.count).toBeLessThanOrEqual(MAP_BATCH_MAX);
+      expect('flags' in op).toBe(op.mapOp === 'update' || op.mapOp === 'update_batch');
     }), { seed: SEED, numRuns: 300 });
     expect(() => mapOpStep({ slots: [] })).toThrow(/no map-home slots/);
   });
@@ -42,7 +45,9 @@ describe('scenario() with userspace map operations', () => {
     }
     expect(withOps).toBeGreaterThan(50);
     // valid and invalid alike: every operation succeeds somewhere, and the contract's failures all come up
-    for (const r of ['update ok', 'delete ok', 'lookup ok', 'lookup_and_delete ok', 'update EEXIST', 'update ENOENT', 'update E2BIG', 'delete EINVAL', 'delete ENOENT', 'lookup ENOENT', 'lookup_and_delete ENOTSUPP']) {
+    for (const r of ['update ok', 'delete ok', 'lookup ok', 'lookup_and_delete ok', 'update EEXIST', 'update ENOENT', 'update E2BIG', 'delete EINVAL', 'delete ENOENT', 'lookup ENOENT', 'lookup_and_delete ENOTSUPP',
+      'update_batch ok', 'update_batch EINVAL', 'update_batch E2BIG', 'delete_batch ok', 'delete_batch ENOENT', 'delete_batch ENOTSUPP',
+      'lookup_batch ok', 'lookup_batch ENOENT', 'lookup_and_delete_batch ok', 'lookup_and_delete_batch ENOENT', 'lookup_and_delete_batch ENOTSUPP']) {
       expect([...results]).toContain(r);
     }
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { predict } from '../../../oracle/predict.ts';
 import { loadSpec } from '../../../specs/load.ts';
 import type { MapType } from '../../../types/index.ts';
-import { mapOpsScenario } from '../../kernel/scenarios.ts';
+import { batchOpsScenario, mapOpsScenario } from '../../kernel/scenarios.ts';
 
 const spec = loadSpec();
 const target = { version: '6.18.44', nrCpus: 2, divergences: [] };
@@ -41,5 +41,32 @@ describe('oracle: userspace map operations (specs/ops/map)', () => {
     const p = predicted('percpu_array');
     for (const r of p.mapOps) for (const copy of r.value ?? []) expect(copy[1]).toBe('0');
     expect(p.mapOps.at(-1)?.value).toEqual([['18446744073709551615', '0'], ['18446744073709551615', '0']]);
+  });
+});
+
+describe('oracle: userspace batch map operations (specs/ops/map/*_batch.yaml)', () => {
+  const batch = (type: MapType) => predict(batchOpsScenario('b', type), target, spec);
+
+  it('should predict each errno and count: EINVAL elem_flags and ENOTSUPP leave count as passed, a failing key stops the batch', () => {
+    expect(batch('array').mapOps.map((r) => `${r.err ?? 'ok'} ${r.count}`)).toEqual([
+      'ENOENT 1', 'ok 1', 'EINVAL 1', 'E2BIG 1', 'ENOENT 1', 'ENOTSUPP 2', 'ENOTSUPP 0', 'ENOTSUPP 0', 'ENOTSUPP 2', 'ok 1', 'ENOTSUPP 1', 'ENOENT 1', 'E2BIG 0', 'ok 1']);
+    expect(batch('hash').mapOps.map((r) => `${r.err ?? 'ok'} ${r.count}`)).toEqual([
+      'ENOENT 1', 'ENOENT 1', 'EINVAL 1', 'E2BIG 1', 'ENOENT 1', 'ENOENT 1', 'ok 0', 'ok 0', 'ENOENT 1', 'ENOENT 1', 'ok 1', 'ENOENT 0', 'E2BIG 1', 'ENOENT 1']);
+    // an LRU map evicts instead of failing when full
+    expect(batch('lru_hash').mapOps.find((r) => r.step === 6)).toMatchObject({ err: null, count: 2 });
+  });
+
+  it('should predict that a batch update, delete and lookup_and_delete release the object (NULL afterwards)', () => {
+    // step 7: after update_batch; steps 12 and 17: after delete_batch and lookup_and_delete_batch took the element
+    expect(batch('percpu_hash').steps.filter((s) => [7, 12, 17].includes(s.step)).map((s) => s.retval)).toEqual([1, 1, 1]);
+    // an array keeps its element: the refused batch delete left the object there
+    expect(batch('percpu_array').steps.filter((s) => [7, 12, 17].includes(s.step)).map((s) => s.retval)).toEqual([1, 2, 2]);
+  });
+
+  it('should show zero where the kptr sits in every copy a batch lookup returns, with the keys, and nothing when it copied nothing', () => {
+    const p = batch('percpu_hash');
+    expect(p.mapOps.find((r) => r.step === 16)).toMatchObject({ keys: [0], value: [['0', '0'], ['0', '0']] });
+    expect(p.mapOps.find((r) => r.step === 20)).toEqual({ step: 20, mapOp: 'lookup_batch', mapType: 'percpu_hash', err: 'ENOENT', value: null, count: 0 });
+    for (const r of p.mapOps) for (const copy of r.value ?? []) expect(copy[1]).toBe('0');
   });
 });

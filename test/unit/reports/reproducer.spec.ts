@@ -9,7 +9,7 @@ import { compare } from '../../../reports/compare.ts';
 import { findingId } from '../../../reports/findingId.ts';
 import { REPRO_CLANG, writeFinding } from '../../../reports/reproducer.ts';
 import { loadSelftests, loadSpec } from '../../../specs/load.ts';
-import { mapOpsScenario } from '../../kernel/scenarios.ts';
+import { batchOpsScenario, mapOpsScenario } from '../../kernel/scenarios.ts';
 import { btfTypes } from '../runners/codegen/clangOutput.helper.ts';
 import { testLoaderSpec } from '../runners/codegen/testLoaderSpec.helper.ts';
 import { KERNEL, LEAK, observation, rejected } from './fixtures/cases.ts';
@@ -83,17 +83,25 @@ describe('writeFinding', () => {
     expect(r.stderr).toBe('');
   });
 
-  it('should make the userspace map operations of the schedule in repro_check.c, each with its errno and value', async () => {
+  it('should make the userspace map operations of the schedule in repro_check.c, each with its errno and value (a batch: count and keys)', async () => {
     const s = mapOpsScenario('rm', 'percpu_hash');
     const p = predict(s, { version: '6.18.44', nrCpus: 2, divergences: [] }, loadSpec());
     const check = emitReproCheck(s, p, 'map operations');
-    expect(check).toContain('{ 3, "rm_m", "update", 0, 2, 5ULL, "OK", "-" },');
-    expect(check).toContain('{ 6, "rm_m", "lookup", 0, 0, 0ULL, "OK", "[[5,0],[5,0]]" },');
-    expect(check).toContain('{ 11, "rm_m", "delete", 0, 0, 0ULL, "ENOENT", "-" },');
-    const dir = await mkdtemp(join(tmpdir(), 'kptr-repro-mapops-'));
-    await writeFile(join(dir, 'repro_check.c'), check);
-    const r = await execa('gcc', ['-O2', '-Wall', 'repro_check.c', '-o', 'repro_check', '-static', '-lbpf', '-lelf', '-lz'], { cwd: dir });
-    expect(r.stderr).toBe('');
+    expect(check).toContain('{ 3, "rm_m", "update", "0", 2, 5ULL, "OK", "-", "-" },');
+    expect(check).toContain('{ 6, "rm_m", "lookup", "0", 0, 0ULL, "OK", "[[5,0],[5,0]]", "-" },');
+    expect(check).toContain('{ 11, "rm_m", "delete", "0", 0, 0ULL, "ENOENT", "-", "-" },');
+    // the batch forms, with the count and keys they must give
+    const b = batchOpsScenario('rb', 'percpu_hash');
+    const batch = emitReproCheck(b, predict(b, { version: '6.18.44', nrCpus: 2, divergences: [] }, loadSpec()), 'batch map operations');
+    expect(batch).toContain('{ 6, "rb_m", "update_batch", "0,1", 0, 5ULL, "E2BIG", "-", "1" },');
+    expect(batch).toContain('{ 13, "rb_m", "delete_batch", "-", 0, 0ULL, "OK", "-", "0" },');
+    expect(batch).toContain('{ 16, "rb_m", "lookup_and_delete_batch", "2", 0, 0ULL, "ENOENT", "[[0,0],[0,0]]", "1 [0]" },');
+    for (const source of [check, batch]) {
+      const dir = await mkdtemp(join(tmpdir(), 'kptr-repro-mapops-'));
+      await writeFile(join(dir, 'repro_check.c'), source);
+      const r = await execa('gcc', ['-O2', '-Wall', 'repro_check.c', '-o', 'repro_check', '-static', '-lbpf', '-lelf', '-lz'], { cwd: dir });
+      expect(r.stderr).toBe('');
+    }
   });
 
   it('should say in the README and the ref when a finding did not come back when run alone', async () => {

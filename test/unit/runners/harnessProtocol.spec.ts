@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseHarnessOutput, rejectionSummary, writePlan } from '../../../runners/harnessProtocol.ts';
+import { mapOpPlanArgs, parseHarnessOutput, rejectionSummary, writePlan } from '../../../runners/harnessProtocol.ts';
 import { loadScenarioFile } from '../../../specs/load.ts';
 import type { KernelInfo } from '../../../types/index.ts';
-import { leakNew, percpuAllocArray, xchgObjNewIntoPercpu } from '../../kernel/scenarios.ts';
+import { batchOpsScenario, leakNew, percpuAllocArray, xchgObjNewIntoPercpu } from '../../kernel/scenarios.ts';
 
 const kernel: KernelInfo = { release: '6.18.44-fc-v669', version: '6.18.44', nrCpus: 2, machine: 'host' };
 /** Real output of `harness run` on the 6.18.44 host for this batch (see test/kernel/harness.kernel.spec.ts). */
@@ -30,6 +30,30 @@ describe('writePlan', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('mapop plan lines', () => {
+  it('should give a batch its keys joined by commas (- for none) or its lookup count, with elem_flags and sum as a u64', () => {
+    expect(mapOpPlanArgs({ mapOp: 'update_batch', slot: 'm', keys: [1, 0], flags: 'BPF_EXIST', sum: '-1' })).toEqual(['1,0', '2', '18446744073709551615']);
+    expect(mapOpPlanArgs({ mapOp: 'delete_batch', slot: 'm', keys: [] })).toEqual(['-', '0', '0']);
+    expect(mapOpPlanArgs({ mapOp: 'lookup_and_delete_batch', slot: 'm', count: 3 })).toEqual(['3', '0', '0']);
+    expect(mapOpPlanArgs({ mapOp: 'update', slot: 'm', key: 1, flags: 'BPF_NOEXIST', sum: '6' })).toEqual(['1', '1', '6']);
+  });
+
+  it('should read a batch event\'s count and keys into the map operation result', () => {
+    const s = batchOpsScenario('pb', 'hash');
+    const out = [
+      '{"ev":"kernel","release":"6.18.44-fc-v669","nr_cpus":2}',
+      '{"ev":"mapop","scenario":"pb","step":2,"op":"lookup_batch","err":"ENOENT","count":1,"keys":[0],"value":[["0","0"]]}',
+      '{"ev":"mapop","scenario":"pb","step":4,"op":"update_batch","err":"EINVAL","count":1,"value":null}',
+      '{"ev":"done"}',
+    ].join('\n');
+    const [o] = parseHarnessOutput(out, [s], 'host', kernel);
+    expect(o?.mapOps).toEqual([
+      { step: 2, mapOp: 'lookup_batch', mapType: 'hash', err: 'ENOENT', value: [['0', '0']], count: 1, keys: [0] },
+      { step: 4, mapOp: 'update_batch', mapType: 'hash', err: 'EINVAL', value: null, count: 1 },
+    ]);
   });
 });
 

@@ -20,12 +20,12 @@ describe('Machine.mapElem: userspace map operations', () => {
       const { obj, m } = machineFor(type);
       expect(m.run('e_put', 0)).toMatchObject({ outcome: 'exit', retval: 3 });
       expect(m.liveObjects()).toBe(1);
-      expect(machineMapOp(m, obj, 'e_m', 'update', 0, BPF_ANY, 5n).err).toBeNull();
+      expect(machineMapOp(m, obj, 'e_m', 'update', '0', BPF_ANY, 5n).err).toBeNull();
       expect(m.liveObjects()).toBe(0);
       expect(m.run('e_check', 1)).toMatchObject({ outcome: 'exit', retval: 1 });
       expect(m.run('e_put', 1)).toMatchObject({ outcome: 'exit', retval: 3 });
       expect(m.liveObjects()).toBe(1);
-      const del = machineMapOp(m, obj, 'e_m', 'delete', 0, 0, 0n);
+      const del = machineMapOp(m, obj, 'e_m', 'delete', '0', 0, 0n);
       expect(del.err).toBe(type.endsWith('array') ? 'EINVAL' : null);
       expect(m.liveObjects()).toBe(type.endsWith('array') ? 1 : 0);
       expect(m.free()).toEqual([]);
@@ -36,11 +36,51 @@ describe('Machine.mapElem: userspace map operations', () => {
   it('should copy zero where the kptr sits, one copy per CPU of a per-CPU map', () => {
     const { obj, m } = machineFor('percpu_hash');
     expect(m.run('e_put', 0)).toMatchObject({ outcome: 'exit' });
-    expect(machineMapOp(m, obj, 'e_m', 'lookup', 0, 0, 0n)).toEqual({ err: null, value: [['0', '0'], ['0', '0']] });
-    expect(machineMapOp(m, obj, 'e_m', 'lookup', 1, 0, 0n)).toEqual({ err: 'ENOENT', value: null });
-    expect(machineMapOp(m, obj, 'e_m', 'update', 1, BPF_ANY, 1n).err).toBe('E2BIG');
-    expect(machineMapOp(m, obj, 'e_m', 'lookup_and_delete', 0, 0, 0n)).toEqual({ err: null, value: [['0', '0'], ['0', '0']] });
+    expect(machineMapOp(m, obj, 'e_m', 'lookup', '0', 0, 0n)).toEqual({ err: null, value: [['0', '0'], ['0', '0']] });
+    expect(machineMapOp(m, obj, 'e_m', 'lookup', '1', 0, 0n)).toEqual({ err: 'ENOENT', value: null });
+    expect(machineMapOp(m, obj, 'e_m', 'update', '1', BPF_ANY, 1n).err).toBe('E2BIG');
+    expect(machineMapOp(m, obj, 'e_m', 'lookup_and_delete', '0', 0, 0n)).toEqual({ err: null, value: [['0', '0'], ['0', '0']] });
     expect(m.liveObjects()).toBe(0);
     expect(() => m.mapElem('nope', 'lookup', 0, new Uint8Array(16), 0)).toThrow(RangeError);
+  });
+});
+
+describe('Machine.mapBatch: userspace batch map operations', () => {
+  for (const type of ['array', 'percpu_array', 'hash', 'lru_hash', 'percpu_hash'] as const) {
+    it(`should release the object a batch update replaces and a batch delete removes (${type})`, () => {
+      const { obj, m } = machineFor(type);
+      const array = type.endsWith('array');
+      expect(m.run('e_put', 0)).toMatchObject({ outcome: 'exit', retval: 3 });
+      // elem_flags take BPF_F_LOCK only: nothing is written and count stays as passed
+      expect(machineMapOp(m, obj, 'e_m', 'update_batch', '0', 2, 5n)).toEqual({ err: 'EINVAL', value: null, count: 1 });
+      expect(m.liveObjects()).toBe(1);
+      const update = machineMapOp(m, obj, 'e_m', 'update_batch', '0,1', BPF_ANY, 5n);
+      // key 1 is past an array's max_entries and a new element of a full hash map; an LRU map evicts key 0 for it
+      expect(update).toEqual(type === 'lru_hash' ? { err: null, value: null, count: 2 } : { err: 'E2BIG', value: null, count: 1 });
+      expect(m.liveObjects()).toBe(0);
+      expect(m.run('e_put', 1)).toMatchObject({ outcome: 'exit', retval: 3 });
+      expect(machineMapOp(m, obj, 'e_m', 'delete_batch', '0,1', 0, 0n)).toEqual(array ? { err: 'ENOTSUPP', value: null, count: 2 } : { err: 'ENOENT', value: null, count: 1 });
+      expect(m.liveObjects()).toBe(array ? 1 : 0);
+      expect(machineMapOp(m, obj, 'e_m', 'delete_batch', '-', 0, 0n)).toEqual({ err: array ? 'ENOTSUPP' : null, value: null, count: 0 });
+      expect(m.free()).toEqual([]);
+    });
+  }
+
+  it('should return zero where the kptr sits from a batch lookup, end with ENOENT, and release what lookup_and_delete takes', () => {
+    const copies = [['0', '0'], ['0', '0']];
+    const array = machineFor('percpu_array');
+    expect(array.m.run('e_put', 0)).toMatchObject({ outcome: 'exit', retval: 3 });
+    expect(machineMapOp(array.m, array.obj, 'e_m', 'lookup_batch', '1', 0, 0n)).toEqual({ err: null, value: copies, count: 1, keys: [0] });
+    expect(machineMapOp(array.m, array.obj, 'e_m', 'lookup_batch', '2', 0, 0n)).toEqual({ err: 'ENOENT', value: copies, count: 1, keys: [0] });
+    expect(machineMapOp(array.m, array.obj, 'e_m', 'lookup_batch', '0', 0, 0n)).toEqual({ err: null, value: null, count: 0 });
+    expect(machineMapOp(array.m, array.obj, 'e_m', 'lookup_and_delete_batch', '2', 0, 0n)).toEqual({ err: 'ENOTSUPP', value: null, count: 2 });
+    const hash = machineFor('percpu_hash');
+    expect(hash.m.run('e_put', 0)).toMatchObject({ outcome: 'exit', retval: 3 });
+    // one bucket (max_entries 1): every hash batch lookup walks past the last bucket
+    expect(machineMapOp(hash.m, hash.obj, 'e_m', 'lookup_batch', '1', 0, 0n)).toEqual({ err: 'ENOENT', value: copies, count: 1, keys: [0] });
+    expect(hash.m.liveObjects()).toBe(1);
+    expect(machineMapOp(hash.m, hash.obj, 'e_m', 'lookup_and_delete_batch', '3', 0, 0n)).toEqual({ err: 'ENOENT', value: copies, count: 1, keys: [0] });
+    expect(hash.m.liveObjects()).toBe(0);
+    expect(machineMapOp(hash.m, hash.obj, 'e_m', 'lookup_batch', '3', 0, 0n)).toEqual({ err: 'ENOENT', value: null, count: 0 });
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { hostExecutionGate } from '../../../../runners/host/safety.ts';
+import { hostExecutionGate, hostMapOpGate } from '../../../../runners/host/safety.ts';
 import type { Op, Program, RunPlan, Scenario } from '../../../../types/index.ts';
-import { percpuAllocArray, xchgObjNewIntoPercpu } from '../../../kernel/scenarios.ts';
+import { batchOpsScenario, mapOpsScenario, percpuAllocArray, xchgObjNewIntoPercpu } from '../../../kernel/scenarios.ts';
 
 const base = percpuAllocArray('s');
 const names = (s: Scenario): string[] => s.programs.map((p) => p.name);
@@ -141,5 +141,23 @@ describe('hostExecutionGate', () => {
   it('should refuse a field that is not an in-bounds scalar member', () => {
     const ops = update.ops.map((o) => (o.op === 'write' ? { ...o, field: 'nope' } : o));
     expect(reasonFor(withProgram('s_update', ops), 's_update')).toContain('field nope is not a scalar member of struct s_val_t');
+  });
+});
+
+describe('hostMapOpGate', () => {
+  const ops = batchOpsScenario('b', 'percpu_hash');
+  const mapGate = (s: Scenario, over: Partial<RunPlan> = {}) => hostMapOpGate(s, planOf(s, over), gate(s, over));
+
+  it('should let the batch forms run like the single operations when the scenario is well-formed and its programs may run', () => {
+    expect(mapGate(ops)).toBeNull();
+    expect(mapGate(mapOpsScenario('m', 'hash'))).toBeNull();
+  });
+
+  it('should hold them back when the scenario is not well-formed, a program may not run, or a slot is not in a map', () => {
+    expect(mapGate(ops, { wellFormed: false })).toBe('the oracle does not consider the scenario well-formed');
+    expect(mapGate({ ...ops, intent: { kind: 'break', rule: 'refs.unreleased' } })).toBe('intent is break, not valid');
+    expect(hostMapOpGate(ops, planOf(ops), gate(ops).map((g) => ({ ...g, allowed: false, reason: 'no' })))).toBe('program b_put of the schedule may not run here');
+    const global = { ...ops, slots: ops.slots.map((x) => ({ ...x, home: { kind: 'global' as const, section: 'bss' as const } })) };
+    expect(mapGate(global)).toBe('slot b_m is not kept in a map');
   });
 });
