@@ -8,6 +8,7 @@ import { reporters, type Reporter, type ReporterName, type RerunSource } from '.
 import { writeFinding } from '../reports/reproducer.ts';
 import { emulatorTally } from '../reports/emulatorComparison.ts';
 import { summaryTally, type FindingRef, type Summary, type SummaryTally } from '../reports/summary.ts';
+import { statePairVocabulary } from '../oracle/statePairs.ts';
 import type { MismatchKind, Spec } from '../types/index.ts';
 import type { RunConfig } from './config.ts';
 import { replayTarget } from './preflight.ts';
@@ -150,7 +151,9 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
     startSegment(session, total, elapsedMs = 0) {
       if (seg) close();
       const emulator = session.emulator === null ? null : emulatorTally(session.emulator.profile);
-      seg = { session, tally: summaryTally(ruleIds), emulator, findings: [], bugs: bugTally(knownBugs), t0: performance.now() - elapsedMs };
+      // the pairs this kernel's programs of the run's types can reach (campaign.ts targets the same vocabulary)
+      const pairs = statePairVocabulary(spec, session.kernel, cfg.progTypes.filter((t) => session.available[t]));
+      seg = { session, tally: summaryTally(ruleIds, pairs), emulator, findings: [], bugs: bugTally(knownBugs), t0: performance.now() - elapsedMs };
       const replay = replayTarget(session, session.codegen);
       for (const r of active) r.onStart?.({ runner: session.runner.name, kernel: session.kernel, seed: cfg.seed, total, replay });
     },
