@@ -52,7 +52,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
     for (const hit of verdict.errors) {
       rulesHit.add(hit.ruleId);
       if (book.hostUnsafe(hit.ruleId)) hostUnsafe = true;
-      for (const d of book.divergences(hit.ruleId)) {
+      for (const d of [...book.divergences(hit.ruleId), ...(hit.via === undefined ? [] : book.divergences(hit.via))]) {
         if (!divergences.some((x) => x.program === program.name && x.divergenceId === d.id)) {
           divergences.push({ program: program.name, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind });
         }

@@ -36,7 +36,9 @@ export function pairOf(o: PlainOp, state: PathState): { readonly op: StatePairOp
   switch (o.op) {
     case 'xchg': return at('xchg', o.src === null ? NULL_HANDLE : handleOf(state, o.src));
     case 'drop': return at(o.percpu ? 'percpu_obj_drop' : 'obj_drop', handleOf(state, o.var));
-    case 'per_cpu_ptr': case 'this_cpu_ptr': case 'sum': return at(o.op, handleOf(state, o.src));
+    case 'per_cpu_ptr': case 'this_cpu_ptr': return at(o.op, handleOf(state, o.src));
+    // the loop body, where bpf_per_cpu_ptr takes src, is verified after the rest of the program (transfer.ts)
+    case 'sum': return state.inSumBody ? at(o.op, handleOf(state, o.src)) : null;
     case 'read': case 'write': return at(o.op, handleOf(state, o.ptr));
     default: return null;
   }

@@ -45,6 +45,25 @@ describe('state pairs the oracle reports', () => {
   });
 });
 
+describe('what aiming at pairs showed of the verifier (host 6.18)', () => {
+  const single = (ops: Op[]) => scenario([prog('t', 'tc', ops)], { globals: [{ name: 'out', ctype: 'long' }] });
+  it('should verify a sum\'s loop body after the rest of the program, as bpf_iter_num_next queues it', () => {
+    const newPlain: Op = { op: 'new', dst: 'p', struct: 'val_t', percpu: false };
+    const ops: Op[] = [newPlain, retIfNull('p'), { op: 'sum', src: 'p', field: 'd', global: 'out' }, { op: 'drop', var: 'p', percpu: false }, { op: 'rcu_unlock' }];
+    const [p0] = predict(single(ops), kernel('6.18.44'), spec).programs;
+    expect(p0?.verdict === 'rejected' ? [p0.expected.ruleId, ...p0.alternatives.map((a) => a.ruleId)] : []).toEqual(['rcu.unmatched_unlock', 'percpu_ptr.bad_arg']);
+  });
+  it('should let a kernel that types bpf_per_cpu_ptr\'s result non-NULL explain how it words a drop of that result', () => {
+    const ops: Op[] = [
+      lookup, { op: 'load', slot: 'array', dst: 'r' }, retIfNull('r'),
+      { op: 'per_cpu_ptr', src: 'r', cpu: 0, dst: 'x' }, { op: 'drop', var: 'x', percpu: true },
+    ];
+    const p = predict(single(ops), kernel('6.18.44'), spec);
+    expect(p.programs[0]).toMatchObject({ verdict: 'rejected', expected: { ruleId: 'percpu_obj_drop.maybe_null' } });
+    expect(p.divergences.map((d) => d.divergenceId)).toEqual(['per_cpu_ptr_result_not_maybe_null']);
+  });
+});
+
 describe('statePairVocabulary', () => {
   it('should hold what a kernel lets programs reach, with the contract\'s word on each', () => {
     expect(statePairVocabulary(spec, kernel('6.1.0'), ALL)).toEqual([]);
@@ -61,7 +80,7 @@ describe('statePairVocabulary', () => {
     expect(word('xchg NULL tc')).toMatchObject({ allowed: true, rule: null });
     expect(word('xchg ptr_ tc')).toMatchObject({ allowed: true, rule: null });
     expect(word('xchg rcu_ptr_ tc')).toMatchObject({ allowed: false, rule: 'kptr_xchg.type_mismatch' });
-    expect(word('percpu_obj_drop NULL tc')).toMatchObject({ allowed: false, rule: 'percpu_obj_drop.unreferenced' });
+    expect(word('percpu_obj_drop NULL tc')).toMatchObject({ allowed: false, rule: 'percpu_obj_drop.maybe_null' });
     expect(word('percpu_obj_drop percpu_ptr_or_null_ tc')).toMatchObject({ allowed: false, rule: 'percpu_obj_drop.maybe_null' });
     expect(word('write untrusted_ptr_ syscall')).toMatchObject({ allowed: false, rule: 'mem.untrusted_write' });
     expect(word('read untrusted_ptr_ syscall')).toMatchObject({ allowed: true });
