@@ -142,7 +142,7 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
       const src = o.src === null ? NULL_HANDLE : handleOf(state, o.src);
       const malformed = uncheckedUse(src, 'bpf_kptr_xchg');
       const error = firstViolation(XCHG_CHECKS, { src, slot, isKptrField: isKptrField(ctx, slot) }, ctx.applies);
-      if (error) return stop(error, malformed);
+      if (error) return stop(viaPerCpuResult(error, src), malformed);
       let next = state;
       if (src.ref !== 0) {
         // OBJ_RELEASE of R2: inside an RCU CS a per-CPU object stays usable as a non-owning RCU pointer
