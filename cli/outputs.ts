@@ -11,6 +11,7 @@ import { emulatorTally } from '../reports/emulatorComparison.ts';
 import { summaryTally, type FindingRef, type Summary, type SummaryTally } from '../reports/summary.ts';
 import { timelineTally, type TimelineState, type TimelineTally } from '../reports/timeline.ts';
 import type { CaseResult, MismatchKind, Observation, Prediction, Spec } from '../types/index.ts';
+import { statePairVocabulary } from '../oracle/statePairs.ts';
 import type { RunConfig } from './config.ts';
 import { replayTarget } from './preflight.ts';
 import type { CheckedCase } from './pipeline.ts';
@@ -164,8 +165,10 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
     startSegment(session, total, elapsedMs = 0, timeline = null) {
       if (seg) close();
       const emulator = session.emulator === null ? null : emulatorTally(session.emulator.profile);
+      // the pairs this kernel's programs of the run's types can reach (campaign.ts targets the same vocabulary)
+      const pairs = statePairVocabulary(spec, session.kernel, cfg.progTypes.filter((t) => session.available[t]));
       seg = {
-        session, tally: summaryTally(ruleIds), emulator, findings: [], bugs: bugTally(knownBugs), timeline: timelineTally(timeline), t0: performance.now() - elapsedMs,
+        session, tally: summaryTally(ruleIds, pairs), emulator, findings: [], bugs: bugTally(knownBugs), timeline: timelineTally(timeline), t0: performance.now() - elapsedMs,
       };
       const replay = replayTarget(session, session.codegen);
       for (const r of active) r.onStart?.({ runner: session.runner.name, kernel: session.kernel, seed: cfg.seed, total, replay });

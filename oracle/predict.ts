@@ -1,5 +1,5 @@
 import type {
-  DivergenceHit, KernelTarget, Prediction, ProgramPrediction, Scenario, Spec, StepPrediction,
+  DivergenceHit, KernelTarget, Prediction, ProgramPrediction, Scenario, Spec, StatePair, StepPrediction,
 } from '../types/index.ts';
 import { kernelFeatures } from '../specs/versionRange.ts';
 import { divergenceApplies } from './divergenceApplies.ts';
@@ -22,6 +22,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
   const programs: ProgramPrediction[] = [];
   const divergences: DivergenceHit[] = [];
   const rulesHit = new Set<string>();
+  const statePairs: StatePair[] = [];
   const accepted = new Set<string>();
   let clean = true;
   // a host-unsafe divergence that may touch the scenario (its range or its probe) keeps it off the host, even where
@@ -38,6 +39,9 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       applies: book.applies,
     });
     if (verdict.malformed.length > 0) clean = false;
+    for (const p of verdict.pairs) {
+      if (!statePairs.some((x) => x.op === p.op && x.state === p.state && x.progType === program.progType)) statePairs.push({ ...p, progType: program.progType });
+    }
     const [first, ...rest] = verdict.errors;
     if (!first) {
       accepted.add(program.name);
@@ -48,7 +52,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
     for (const hit of verdict.errors) {
       rulesHit.add(hit.ruleId);
       if (book.hostUnsafe(hit.ruleId)) hostUnsafe = true;
-      for (const d of book.divergences(hit.ruleId)) {
+      for (const d of [...book.divergences(hit.ruleId), ...(hit.via === undefined ? [] : book.divergences(hit.via))]) {
         if (!divergences.some((x) => x.program === program.name && x.divergenceId === d.id)) {
           divergences.push({ program: program.name, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind });
         }
@@ -68,6 +72,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
     mapOps,
     divergences,
     rulesHit: [...rulesHit].sort(),
+    statePairs,
     wellFormed: clean && allAccepted && cpusInRange && !hostUnsafe && scenario.intent.kind === 'valid',
   };
 }

@@ -9,7 +9,7 @@ import { printable } from './printable.ts';
 import { replayCommand, selftestCommand, type ReplayTarget } from './replayCommand.ts';
 import type { Reporter, ReporterOptions, RerunSource, RunMeta } from './reporter.ts';
 import { bugCountsLine } from './bugBuckets.ts';
-import type { FindingRef, Summary } from './summary.ts';
+import { statePairText, type FindingRef, type Summary } from './summary.ts';
 
 /** Progress every this many cases when stdout is not a terminal and the total is unknown. */
 const PLAIN_PROGRESS_EVERY = 100;
@@ -51,7 +51,8 @@ function summaryTable(summaries: readonly Summary[]): string {
   const divergences = summaries.flatMap((s) => kernelDivergenceLines(s.knownDivergences, s.kernel.release));
   const emulator = summaries.flatMap((s) => (s.emulator === null ? [] : [`${s.kernel.release}: ${emulatorSummaryLine(s.emulator)}`]));
   const mapOps = summaries.flatMap((s) => mapOpLines(s));
-  return [line(header), ...rows.map(line), ...mapOps, ...divergences, ...emulator, ...stopped, ...findings].join('\n');
+  const pairs = summaries.flatMap((s) => (s.statePairCoverage === undefined ? [] : [`state pairs on ${s.kernel.release}: ${statePairText(s.statePairCoverage)}`]));
+  return [line(header), ...rows.map(line), ...pairs, ...mapOps, ...divergences, ...emulator, ...stopped, ...findings].join('\n');
 }
 
 function findingLine(f: FindingRef): string {

@@ -9,7 +9,7 @@ import { kernelCaseCollector, kernelDisagreements, type KernelCase } from './ker
 import { replaceFile } from './replaceFile.ts';
 import { reportCharts } from './reportCharts.ts';
 import type { Reporter, ReporterOptions } from './reporter.ts';
-import type { FindingRef, Summary } from './summary.ts';
+import { statePairText, type FindingRef, type Summary } from './summary.ts';
 
 /** A finding as the page shows it: read back from findings/<id>/ (null where a file is missing). */
 export interface FindingView {
@@ -60,7 +60,8 @@ function summarySection(summaries: readonly Summary[]): string {
     s.mismatches.unexplained, s.mismatches.knownDivergences, `${s.ruleCoverage.hit}/${s.ruleCoverage.total}`, s.casesPerSecond,
   ].map((c) => esc(String(c))));
   const stopped = summaries.flatMap((s) => (s.stopped === null ? [] : [`<p class="error">Stopped early (${esc(s.stopped)}) on ${esc(s.runner)} ${esc(s.kernel.release)}: the counts are of the ${s.cases} cases that finished.</p>`]));
-  return `${summaries.map(headline).join('')}<h2>Run summary</h2>${stopped.join('')}${table(['runner', 'kernel', 'CPUs', 'seed', 'cases', 'passed', 'failed', 'skipped', 'divergent', 'errors', 'unexplained mismatches', 'known divergences', 'rules hit', 'cases/s'], rows)}`;
+  const pairs = summaries.flatMap((s) => (s.statePairCoverage === undefined ? [] : [`<p class="state-pairs">State pairs (op × handle state × program type) on ${esc(s.runner)} ${esc(s.kernel.release)}: ${esc(statePairText(s.statePairCoverage))}</p>`]));
+  return `${summaries.map(headline).join('')}<h2>Run summary</h2>${stopped.join('')}${table(['runner', 'kernel', 'CPUs', 'seed', 'cases', 'passed', 'failed', 'skipped', 'divergent', 'errors', 'unexplained mismatches', 'known divergences', 'rules hit', 'cases/s'], rows)}${pairs.join('')}`;
 }
 
 /**

@@ -1,4 +1,5 @@
-import type { Summary } from './summary.ts';
+import { statePairKey } from '../types/index.ts';
+import { statePairCoverage, type Summary } from './summary.ts';
 import { mergeTimelines } from './timeline.ts';
 
 /**
@@ -22,6 +23,14 @@ const FIELD_RULES: Readonly<Record<string, (values: readonly unknown[]) => unkno
   'ruleCoverage.hit': first,
   'ruleCoverage.total': first,
   timeline: first,
+  // every shard has the kernel's whole vocabulary: counts add up pair by pair, the totals are recomputed
+  statePairCoverage: (vs) => {
+    const runs = (vs as (Summary['statePairCoverage'] | undefined)[]).filter((r) => r !== undefined);
+    if (runs.length === 0) return undefined;
+    const cases: Record<string, number> = {};
+    for (const p of runs.flatMap((r) => r.pairs)) cases[statePairKey(p)] = (cases[statePairKey(p)] ?? 0) + p.cases;
+    return statePairCoverage(runs[0]?.pairs ?? [], cases);
+  },
 };
 
 function first(values: readonly unknown[]): unknown {

@@ -1,4 +1,5 @@
-import type { CaseResult, MismatchKind, ProbedKernel, RunnerName } from '../types/index.ts';
+import type { CaseResult, MismatchKind, ProbedKernel, RunnerName, StatePairCoverage, StatePairTarget } from '../types/index.ts';
+import { statePairKey } from '../types/index.ts';
 import type { Bugs } from './bugBuckets.ts';
 import type { EmulatorSummary } from './emulatorComparison.ts';
 import { kernelDivergences, type KernelDivergences } from './kernelDivergences.ts';
@@ -46,6 +47,8 @@ export interface Summary {
     readonly total: number;
     readonly byRule: Readonly<Record<string, number>>;
   };
+  /** (op × handle state × program type) pairs of this kernel's vocabulary reached by cases that ran (types/statePair.ts) */
+  readonly statePairCoverage: StatePairCoverage;
   /**
    * userspace map operations executed, by `<mapOp> <mapType> <errno or ok>` (CaseResult.mapOps), and the same
    * summed by operation and by map type
@@ -59,12 +62,6 @@ export interface Summary {
   readonly knownDivergences: KernelDivergences;
   /** cases each known divergence explained (status divergence), by divergence id */
   readonly divergenceCases: Readonly<Record<string, number>>;
-  /** (op × handle state × program type) pairs the contract allows and forbids, and which cases hit (counted on branch h-pairs) */
-  readonly statePairCoverage?: {
-    readonly allowed: { readonly total: number; readonly hit: number };
-    readonly forbidden: { readonly total: number; readonly hit: number };
-    readonly pairs: readonly { readonly op: string; readonly state: string; readonly progType: string; readonly allowed: boolean; readonly cases: number }[];
-  };
   /** the segment's progress as its cases ran, at most MAX_SAMPLES points (reports/timeline.ts), filled by cli/outputs.ts */
   readonly timeline: readonly TimelineSample[];
   readonly durationMs: number;
@@ -92,6 +89,8 @@ export interface SummaryMeta {
   readonly durationMs: number;
   /** every spec rule id, so rules no case reached show up with 0 */
   readonly ruleIds: readonly string[];
+  /** the kernel's state-pair vocabulary (summaryTally's `pairs`); default none */
+  readonly statePairs?: readonly StatePairTarget[];
   /** Summary.stopped (default null) */
   readonly stopped?: string | null;
 }
@@ -104,8 +103,28 @@ export interface SummaryTally {
   summary(meta: SummaryMeta): Summary;
 }
 
-/** Counts the results of one runner × kernel run; pass, fail, skip, divergence and error are counted apart. */
-export function summaryTally(ruleIds: readonly string[]): SummaryTally {
+/** The coverage of a vocabulary given how many cases reached each pair (by statePairKey). */
+export function statePairCoverage(vocabulary: readonly Pick<StatePairTarget, 'op' | 'state' | 'progType' | 'allowed'>[], cases: Readonly<Record<string, number>>): StatePairCoverage {
+  const pairs = vocabulary.map((p) => ({ op: p.op, state: p.state, progType: p.progType, allowed: p.allowed, cases: cases[statePairKey(p)] ?? 0 }));
+  const count = (allowed: boolean): { total: number; hit: number } => {
+    const of = pairs.filter((p) => p.allowed === allowed);
+    return { total: of.length, hit: of.filter((p) => p.cases > 0).length };
+  };
+  return { allowed: count(true), forbidden: count(false), pairs };
+}
+
+/** `allowed 15/15 (100 %), forbidden 90/97 (92.8 %)`: state-pair coverage beside rule coverage (console, HTML). */
+export function statePairText(c: StatePairCoverage): string {
+  const part = (name: string, x: { total: number; hit: number }): string =>
+    `${name} ${x.hit}/${x.total}${x.total === 0 ? '' : ` (${Math.round((x.hit * 1000) / x.total) / 10} %)`}`;
+  return `${part('allowed', c.allowed)}, ${part('forbidden', c.forbidden)}`;
+}
+
+/**
+ * Counts the results of one runner × kernel run; pass, fail, skip, divergence and error are counted apart.
+ * `pairs`: the kernel's state-pair vocabulary (oracle/statePairs.ts); pairs outside it are not counted.
+ */
+export function summaryTally(ruleIds: readonly string[], pairs: readonly StatePairTarget[] = []): SummaryTally {
   const statuses: Record<CaseResult['status'], number> = { pass: 0, fail: 0, skip: 0, divergence: 0, error: 0 };
   let unexplained = 0;
   let knownDivergences = 0;
@@ -113,6 +132,7 @@ export function summaryTally(ruleIds: readonly string[]): SummaryTally {
   const byRule: Record<string, number> = Object.fromEntries(ruleIds.map((id) => [id, 0]));
   const byOp: Record<string, number> = {};
   const divergenceCases: Record<string, number> = {};
+  const byPair: Record<string, number> = {};
   return {
     add(r) {
       statuses[r.status] += 1;
@@ -123,6 +143,7 @@ export function summaryTally(ruleIds: readonly string[]): SummaryTally {
       if (r.status === 'skip' || r.status === 'error') return;
       for (const id of new Set(r.rules)) byRule[id] = (byRule[id] ?? 0) + 1;
       for (const op of r.mapOps) byOp[op] = (byOp[op] ?? 0) + 1;
+      for (const key of new Set(r.statePairs.map(statePairKey))) byPair[key] = (byPair[key] ?? 0) + 1;
     },
     summary(meta) {
       const cases = Object.values(statuses).reduce((a, b) => a + b, 0);
@@ -139,6 +160,7 @@ export function summaryTally(ruleIds: readonly string[]): SummaryTally {
         errors: statuses.error,
         mismatches: { unexplained, knownDivergences, byKind: { ...byKind } },
         ruleCoverage: { hit: meta.ruleIds.filter((id) => (byRule[id] ?? 0) > 0).length, total: meta.ruleIds.length, byRule: { ...byRule } },
+        statePairCoverage: statePairCoverage(pairs, byPair),
         mapOpCoverage: { byOp: sortedKeys(byOp), byKind: sumBy(byOp, 0), byMapType: sumBy(byOp, 1) },
         knownDivergences: kernelDivergences(meta.kernel.divergences),
         divergenceCases: sortedKeys(divergenceCases),
@@ -170,7 +192,7 @@ function sumBy(counts: Readonly<Record<string, number>>, word: number): Record<s
 
 /** The summary of a list of results (summaryTally over all of them). */
 export function summarize(results: readonly CaseResult[], meta: SummaryMeta): Summary {
-  const t = summaryTally(meta.ruleIds);
+  const t = summaryTally(meta.ruleIds, meta.statePairs);
   for (const r of results) t.add(r);
   return t.summary(meta);
 }

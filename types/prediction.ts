@@ -1,5 +1,6 @@
 import type { MapOpResult } from './mapOp.ts';
 import type { Divergence, ErrnoName } from './spec.ts';
+import type { StatePair } from './statePair.ts';
 
 /** One way the kernel may word a rejection: the rule and the ordered log lines to find. */
 export interface ExpectedMessage {
@@ -60,6 +61,8 @@ export interface Prediction {
   readonly divergences: readonly DivergenceHit[];
   /** rule ids whose condition the oracle evaluated as hit */
   readonly rulesHit: readonly string[];
+  /** (op × handle state × program type) pairs the programs reached, each once (types/statePair.ts) */
+  readonly statePairs: readonly StatePair[];
   /**
    * every pointer NULL-checked before use, every CPU constant < nrCpus, no deliberate violation, and no host-unsafe
    * divergence that may touch it (by its range or its probe, even one the probe shows fixed in this build)

@@ -1,4 +1,5 @@
 import type { RunnerName } from './kernel.ts';
+import type { StatePair } from './statePair.ts';
 
 export type MismatchKind =
   /** oracle expects a rejection, the kernel accepted */
@@ -40,6 +41,8 @@ export interface CaseResult {
   readonly divergences: readonly string[];
   /** rule ids exercised */
   readonly rules: readonly string[];
+  /** state pairs reached (Prediction.statePairs) */
+  readonly statePairs: readonly StatePair[];
   /** userspace map operations the runner executed, as `<mapOp> <mapType> <errno or ok>` (summary coverage) */
   readonly mapOps: readonly string[];
 }

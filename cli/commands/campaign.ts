@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import type fc from 'fast-check';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
 import { scenario as scenarioArb } from '../../generators/scenario.ts';
+import { statePairVocabulary } from '../../oracle/statePairs.ts';
 import { bugSignature } from '../../reports/bugSignature.ts';
 import { unexplainedMismatches } from '../../reports/compare.ts';
 import { dropAsPredicted } from '../../reports/dropAsPredicted.ts';
@@ -320,7 +321,9 @@ export async function campaign(typed: CliOptions): Promise<number> {
           throw new KptrError('KPTR_RUNNER_UNAVAILABLE', `none of --prog-types ${cfg.progTypes.join(',')} can run on ${session.kernel.release}`,
             'pick program types the runner supports (see `npx kptr-conform doctor`)');
         }
-        const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus });
+        // aimed at this kernel's state pairs (the vocabulary summary.json counts): a function of the kernel, not of the run
+        const targets = statePairVocabulary(spec, session.kernel, progTypes);
+        const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus, targets });
         // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
         const fresh = aside === null || done.length > (resumed?.done.length ?? 0);
         outputs.startSegment(session, casesToRun(cfg, corpus.length), fresh ? 0 : resumed!.elapsedMs, fresh ? null : resumed!.timeline);

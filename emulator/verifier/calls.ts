@@ -49,10 +49,16 @@ function dropRefState(st: VerifierState, id: number): boolean {
   return true;
 }
 
-/** is_trusted_reg. */
+const TRUSTED_MODIFIERS = MEM_ALLOC | PTR_TRUSTED | NON_OWN_REF;
+
+/**
+ * is_trusted_reg: an unreferenced pointer is trusted with one of BPF_REG_TRUSTED_MODIFIERS and no other flag
+ * (bpf_type_has_unsafe_modifiers): MEM_RCU makes an element of bpf_per_cpu_ptr untrusted (host 6.18: a drop of one
+ * is "R1 must be referenced or trusted").
+ */
 export function isTrustedReg(r: RegState): boolean {
   if (r.refObjId !== 0) return true;
-  return (r.flags & (MEM_ALLOC | PTR_TRUSTED | NON_OWN_REF)) !== 0 && (r.flags & PTR_UNTRUSTED) === 0;
+  return (r.flags & TRUSTED_MODIFIERS) !== 0 && (r.flags & ~TRUSTED_MODIFIERS) === 0;
 }
 
 /** reg_not_null: a pointer the verifier knows is never NULL, so `== 0` is decided. */

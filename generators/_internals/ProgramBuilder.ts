@@ -1,8 +1,9 @@
-import type { GlobalVar, Op, ProgType, Program, Slot, StructType } from '../../types/index.ts';
+import type { GlobalVar, Op, ProgType, Program, Slot, StatePairTarget, StructType } from '../../types/index.ts';
 import { isSleepable } from '../progType.ts';
 import { checkedState, SequenceState } from './SequenceState.ts';
 import { scalarFieldPaths, scalarMax, type FieldPath } from './structLayout.ts';
 import { breakVariants } from './breakVariants.ts';
+import { reachPair } from './targetPairs.ts';
 
 /** What every program of a scenario may refer to. */
 export interface ProgramContext {
@@ -32,6 +33,8 @@ export interface ProgramPlan {
   readonly breaks: readonly BreakPlan[];
   /** skip a break no variant of which applies here (mixtures), instead of failing */
   readonly lenient: boolean;
+  /** a state pair to reach first (its program type is the plan's); a forbidden one is the program's break */
+  readonly target?: StatePairTarget;
 }
 
 export interface BuiltProgram {
@@ -69,7 +72,12 @@ export class ProgramBuilder {
 
   build(): BuiltProgram {
     const pending = [...this.plan.breaks].sort((a, b) => a.at - b.at);
-    if (pending.length > 0) for (const s of this.ctx.slots) this.lookup(s.name);
+    const target = this.plan.target;
+    if (pending.length > 0 || target !== undefined) for (const s of this.ctx.slots) this.lookup(s.name);
+    if (target !== undefined) {
+      reachPair(this, target);
+      this.notes.push(`target ${target.op} ${target.state}`);
+    }
     while (this.cursor < this.plan.choices.length && this.opCount < this.ctx.maxOps) {
       while (pending.length > 0 && (pending[0]?.at ?? 0) <= this.steps) this.doBreak(pending.shift() as BreakPlan);
       this.step();
@@ -234,6 +242,20 @@ export class ProgramBuilder {
     const v = this.newObj(struct, percpu);
     this.nullExit(v);
     return v;
+  }
+
+  /** `if (!v) { body; return 0; }` for a fresh maybe-NULL v: body sees v NULL (no other reference is live); v is checked after. */
+  nullBranch(v: string, body: () => void): void {
+    const h = this.st.handle(v);
+    const outer = h.state;
+    this.blocks.push([]);
+    this.st.blockDepth++;
+    body();
+    this.st.blockDepth--;
+    const then = [...(this.blocks.pop() ?? []), { op: 'return', value: 0 } as const];
+    this.emit({ op: 'if', var: v, is: 'null', then });
+    // what the body did to v happened to NULL: the object the other path holds is still to release
+    h.state = checkedState(outer) ?? outer;
   }
 
   /** `if (v) { body }`: v is non-NULL inside; what the block assigns is unusable after it. */

@@ -25,25 +25,25 @@ const hasPercpuSlot = (b: ProgramBuilder): boolean => percpuSlots(b).length > 0;
 const hasGood = (b: ProgramBuilder): boolean => b.ctx.goodStructs.length > 0;
 const good = (b: ProgramBuilder): string => b.pickOf(b.ctx.goodStructs);
 const pslot = (b: ProgramBuilder): Slot => b.pickOf(percpuSlots(b));
-const mapValue = (b: ProgramBuilder, slot: string): string => b.st.mapValueOf(slot) ?? b.lookup(slot);
+export const mapValue = (b: ProgramBuilder, slot: string): string => b.st.mapValueOf(slot) ?? b.lookup(slot);
 
 /** Make sure the next op runs inside an RCU critical section. */
-function enterRcu(b: ProgramBuilder): void {
+export function enterRcu(b: ProgramBuilder): void {
   if (!b.st.inRcu()) b.rcuLock();
 }
 /** Close the (balanced) rcu section the valid prefix may have left open. */
-function leaveRcu(b: ProgramBuilder): void {
+export function leaveRcu(b: ProgramBuilder): void {
   while (b.st.rcuDepth > 0 && !b.st.exitLocked) b.rcuUnlock();
 }
 /** load + NULL check in an RCU CS: a non-owning per-CPU pointer (state RCU). */
-function freshRcu(b: ProgramBuilder, slot: string): string {
+export function freshRcu(b: ProgramBuilder, slot: string): string {
   enterRcu(b);
   const r = b.load(slot);
   b.nullExit(r);
   return r;
 }
 /** Like freshRcu, in an RCU section of its own: any open one is closed first, the new one stays open. */
-function freshRcuSection(b: ProgramBuilder, slot: string): string {
+export function freshRcuSection(b: ProgramBuilder, slot: string): string {
   leaveRcu(b);
   b.rcuLock();
   const r = b.load(slot);
@@ -51,7 +51,7 @@ function freshRcuSection(b: ProgramBuilder, slot: string): string {
   return r;
 }
 /** The offending xchg; its source is treated as gone afterwards (a map value stays a map value). */
-function badXchg(b: ProgramBuilder, slot: string, src: string): void {
+export function badXchg(b: ProgramBuilder, slot: string, src: string): void {
   const prev = b.st.handle(src).state;
   const old = b.xchg(slot, src);
   b.st.handle(src).state = prev === 'mapval' ? 'mapval' : 'dead';

@@ -1,5 +1,7 @@
 import fc from 'fast-check';
-import type { GlobalVar, Intent, MapOpStep, MapType, ProgType, Program, Scenario, ScheduleStep, Slot, StructType } from '../../types/index.ts';
+import type {
+  GlobalVar, Intent, MapOpStep, MapType, ProgType, Program, Scenario, ScheduleStep, Slot, StatePairTarget, StructType,
+} from '../../types/index.ts';
 import { kptrHome, type KptrHomeConstraints } from '../kptrHome.ts';
 import { mapOpStep } from '../mapOpStep.ts';
 import { progType } from '../progType.ts';
@@ -7,6 +9,7 @@ import { structType, type StructSpecialMember } from '../structType.ts';
 import { NEW_STRUCT_RULES } from './breakVariants.ts';
 import { structSize } from './structLayout.ts';
 import { buildProgram, type BreakPlan, type ProgramContext } from './ProgramBuilder.ts';
+import { targetNeedsKptrSlot } from './targetPairs.ts';
 
 /** Resolved scenario options (every field set). */
 export interface ScenarioSettings {
@@ -61,10 +64,10 @@ interface Needs {
   readonly badRules: readonly string[];
 }
 
-function needsOf(rules: readonly string[]): Needs {
+function needsOf(rules: readonly string[], target: StatePairTarget | null = null): Needs {
   return {
     twoStructs: rules.includes('kptr_xchg.type_mismatch'),
-    kptrSlot: rules.includes('kptr_xchg.type_mismatch'),
+    kptrSlot: rules.includes('kptr_xchg.type_mismatch') || (target !== null && targetNeedsKptrSlot(target)),
     badRules: rules.filter((r) => NEW_STRUCT_RULES.includes(r)),
   };
 }
@@ -102,8 +105,8 @@ function badStructs(rule: string, name: string, pointee: string): fc.Arbitrary<S
   }
 }
 
-function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>, rules: readonly string[]): fc.Arbitrary<ScenarioPlan> {
-  const needs = needsOf(rules);
+function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>, rules: readonly string[], target: StatePairTarget | null = null): fc.Arbitrary<ScenarioPlan> {
+  const needs = needsOf(rules, target);
   const nPointees = needs.twoStructs ? { minLength: 2, maxLength: 2 } : { minLength: 1, maxLength: 2 };
   const structs = fc.option(structType({ name: INNER }), { freq: 4, nil: null }).chain((inner) =>
     fc.record({
@@ -153,7 +156,7 @@ function describe(intent: Intent, programs: readonly Program[], slots: readonly 
   return `${why}; programs ${progs}; slots ${homes}`;
 }
 
-function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent): Scenario {
+function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, target: StatePairTarget | null = null): Scenario {
   const structs: StructType[] = [...(plan.inner === null ? [] : [plan.inner]), ...plan.pointees, ...plan.bad.flat()];
   const slots: Slot[] = plan.slots.map((x, i) => ({
     name: `m${i}`, home: x.home, pointee: plan.pointees[x.pointee % plan.pointees.length]?.name ?? 't0', tag: x.plain ? 'kptr' : 'percpu_kptr',
@@ -167,7 +170,9 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent): Scen
   const notes: string[] = [];
   plan.programs.forEach((p, i) => {
     const breaks: BreakPlan[] = plan.breaks.filter((b) => b.prog % plan.programs.length === i);
-    const built = buildProgram(ctx, { name: `p${i}`, progType: p.progType, choices: p.choices, breaks, lenient: intent.kind === 'mixed' }, globals.length);
+    // the target is reached first thing in p0, which takes the target's program type
+    const aimed = i === 0 && target !== null ? { progType: target.progType, target } : { progType: p.progType };
+    const built = buildProgram(ctx, { name: `p${i}`, choices: p.choices, breaks, lenient: intent.kind === 'mixed', ...aimed }, globals.length);
     programs.push(built.program);
     globals.push(...built.globals);
     notes.push(...built.notes.map((n) => `${n} in p${i}`));
@@ -207,6 +212,19 @@ function placedBreak(rule: string, s: ScenarioSettings): fc.Arbitrary<PlacedBrea
 /** Scenarios breaking exactly `rule` once, in one program; everything else valid. */
 export function breakingScenario(rule: string, s: ScenarioSettings): fc.Arbitrary<Scenario> {
   return planArbitrary(s, placedBreak(rule, s).map((b) => [b]), [rule]).map((p) => assemble(p, s, { kind: 'break', rule }));
+}
+
+/**
+ * Scenarios whose first program reaches `target` first thing. A forbidden pair is the scenario's one break (intent
+ * `break` of the rule it breaks); an allowed one goes into a scenario of the given mode (`break`: one of `rules`).
+ */
+export function targetedScenario(target: StatePairTarget, mode: 'valid' | 'break' | 'mixed', rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<Scenario> {
+  if (!target.allowed) {
+    return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'break', rule: target.rule as string }, target));
+  }
+  if (mode === 'valid' || rules.length === 0) return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'valid' }, target));
+  return fc.constantFrom(...rules).chain((rule) =>
+    planArbitrary(s, placedBreak(rule, s).map((b) => [b]), [rule], target).map((p) => assemble(p, s, { kind: 'break', rule }, target)));
 }
 
 /** Scenarios with two breaks (any rules, possibly in different programs), tagged intent `mixed`. */

@@ -22,6 +22,11 @@ export interface Check<C> {
 export interface RuleHit {
   readonly ruleId: string;
   readonly params: Params;
+  /**
+   * another rule whose known divergences may change how a kernel words this error: a kernel that types
+   * bpf_per_cpu_ptr's result non-NULL (per_cpu_ptr.unchecked_result's divergence) names it `rcu_ptr_` and judges it so
+   */
+  readonly via?: string;
 }
 
 /** First check of `checks` that is violated and exists on this kernel. */
@@ -48,6 +53,7 @@ export interface DropCtx { readonly h: Handle; readonly percpu: boolean; readonl
 /** KF_RELEASE args must be referenced or trusted: owned objects are; an ELEM (MEM_ALLOC|MEM_RCU) is trusted but not an allocated object to release. */
 const releasable = (h: Handle): boolean => h.s === 'OWN' || h.s === 'PLAIN_OWN';
 export const DROP_CHECKS: readonly Check<DropCtx>[] = [
+  // a pointer known NULL (a scalar 0 in the NULL branch of its check) too: register_is_null (measured on 6.18)
   { rule: 'percpu_obj_drop.maybe_null', violated: (c) => isMaybeNull(c.h) || c.h.s === 'NULL', params: (c) => ({ type: printedType(c.h), kfunc: c.kfunc, reg: 'R1' }) },
   { rule: 'percpu_obj_drop.unreferenced', violated: (c) => !releasable(c.h), params: (c) => ({ type: printedType(c.h), kfunc: c.kfunc, reg: 'R1' }) },
   { rule: 'obj_drop.wrong_kind', violated: (c) => !c.percpu && c.h.s === 'OWN', params: (c) => ({ kfunc: c.kfunc, reg: 'R1' }) },

@@ -39,6 +39,8 @@ export interface PathState {
   readonly refs: readonly number[];
   /** bpf_rcu_read_lock nesting depth (`active_rcu_locks`) */
   readonly rcuDepth: number;
+  /** the queued body of a `sum` loop, verified after the rest of the program (transfer.ts) */
+  readonly inSumBody?: true;
 }
 
 export const UNINIT: Handle = { s: 'UNINIT', struct: null, ref: 0, slot: null };
@@ -111,5 +113,5 @@ export function stateKey(state: PathState): string {
       const h = state.vars[k] as Handle;
       return `${k}=${h.s}:${h.struct ?? ''}:${h.ref}:${h.slot ?? ''}`;
     });
-  return `${vars.join(',')}|${state.refs.join(',')}|${state.rcuDepth}`;
+  return `${vars.join(',')}|${state.refs.join(',')}|${state.rcuDepth}${state.inSumBody ? '|body' : ''}`;
 }

@@ -41,6 +41,11 @@ export interface Transition {
 }
 
 const stop = (error: RuleHit, malformed: readonly string[] = []): Transition => ({ error, next: [], malformed });
+
+/** A call refusing bpf_per_cpu_ptr's unchecked result: how the kernel words it rests on how it types that result. */
+function viaPerCpuResult(error: RuleHit, h: Handle): RuleHit {
+  return h.perCpuResult === true && h.s === 'ELEM?' ? { ...error, via: 'per_cpu_ptr.unchecked_result' } : error;
+}
 const go = (pc: number, state: PathState, malformed: readonly string[] = []): Transition => ({ error: null, next: [{ pc: pc + 1, state }], malformed });
 
 /** `in_rcu_cs()`: any rcu lock held, or a non-sleepable program. */
@@ -128,7 +133,7 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
       const h = handleOf(state, o.var);
       const kfunc = o.percpu ? 'bpf_percpu_obj_drop_impl' : 'bpf_obj_drop_impl';
       const error = firstViolation(DROP_CHECKS, { h, percpu: o.percpu, kfunc }, ctx.applies);
-      if (error) return stop(error, uncheckedUse(h, 'drop'));
+      if (error) return stop(viaPerCpuResult(error, h), uncheckedUse(h, 'drop'));
       if (h.ref === 0) return go(pc, state, uncheckedUse(h, 'drop'));
       return go(pc, releaseRef(mapRef(state, h.ref, (c) => ({ ...c, s: 'DEAD', ref: 0 })), h.ref), uncheckedUse(h, 'drop'));
     }
@@ -137,7 +142,7 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
       const src = o.src === null ? NULL_HANDLE : handleOf(state, o.src);
       const malformed = uncheckedUse(src, 'bpf_kptr_xchg');
       const error = firstViolation(XCHG_CHECKS, { src, slot, isKptrField: isKptrField(ctx, slot) }, ctx.applies);
-      if (error) return stop(error, malformed);
+      if (error) return stop(viaPerCpuResult(error, src), malformed);
       let next = state;
       if (src.ref !== 0) {
         // OBJ_RELEASE of R2: inside an RCU CS a per-CPU object stays usable as a non-owning RCU pointer
@@ -169,7 +174,7 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
         ...(o.op === 'per_cpu_ptr' && o.cpu >= ctx.nrCpus ? [`bpf_per_cpu_ptr cpu ${o.cpu} >= nr_cpus ${ctx.nrCpus}`] : []),
       ];
       const error = firstViolation(PERCPU_PTR_CHECKS, { h }, ctx.applies);
-      if (error) return stop(error, malformed);
+      if (error) return stop(viaPerCpuResult(error, h), malformed);
       const elem: Handle = o.op === 'per_cpu_ptr'
         ? { s: 'ELEM?', struct: h.struct, ref: 0, slot: null, perCpuResult: true }
         : { s: 'ELEM', struct: h.struct, ref: 0, slot: null };
@@ -183,11 +188,15 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
     }
     case 'sum': {
       // bpf_for(i, 0, nr_cpus) { e = bpf_per_cpu_ptr(src, i); if (e) global += e->field; }
+      // bpf_iter_num_next queues the loop body and goes on with the drained iterator: the rest of the program is
+      // verified first, the body (where bpf_per_cpu_ptr checks src) after it, as a branch of its own
+      if (!state.inSumBody) return { error: null, next: [{ pc: pc + 1, state }, { pc, state: { ...state, inSumBody: true } }], malformed: [] };
       const h = handleOf(state, o.src);
       const error = firstViolation(PERCPU_PTR_CHECKS, { h }, ctx.applies);
-      if (error) return stop(error, uncheckedUse(h, 'sum'));
+      if (error) return stop(viaPerCpuResult(error, h), uncheckedUse(h, 'sum'));
       if (h.struct !== null) fieldSlot(ctx.scenario.structs, h.struct, o.field);
-      return go(pc, state);
+      // the body joins the drained path at the loop's exit, which the walk has explored already
+      return { error: null, next: [], malformed: [] };
     }
     case 'rcu_lock': {
       const error = firstViolation(RCU_LOCK_CHECKS, { depth: state.rcuDepth, nestingAllowed: ctx.features.nested_rcu_lock }, ctx.applies);

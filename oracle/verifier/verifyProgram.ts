@@ -1,7 +1,8 @@
-import type { FeatureName, Op, Program, Scenario } from '../../types/index.ts';
+import type { FeatureName, Op, Program, Scenario, StatePairOp, StatePairState } from '../../types/index.ts';
 import { compileProgram } from './compileProgram.ts';
 import type { RuleHit } from './rules.ts';
 import { initialState, type PathState, stateKey } from './state.ts';
+import { pairOf } from './statePairs.ts';
 import { kfuncOf, transfer, type VerifyContext } from './transfer.ts';
 
 /** What the abstract verifier concluded about one program. */
@@ -10,6 +11,11 @@ export interface ProgramVerdict {
   readonly errors: readonly RuleHit[];
   /** reasons the program is not well-formed (unchecked pointer use, CPU constant out of range) */
   readonly malformed: readonly string[];
+  /**
+   * the (op, handle state) pairs the walk reached until the kernel's first error (that op's included): the verifier
+   * stops there, so later paths count for nothing
+   */
+  readonly pairs: readonly { readonly op: StatePairOp; readonly state: StatePairState }[];
 }
 
 /** Upper bound on explored (instruction, state) pairs; generated programs stay far below it. */
@@ -66,11 +72,12 @@ function sameHit(a: RuleHit, b: RuleHit): boolean {
  */
 export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
   const pre = programChecks(ctx, ctx.program);
-  if (pre) return { errors: [pre], malformed: [] };
+  if (pre) return { errors: [pre], malformed: [], pairs: [] };
   const insns = compileProgram(ctx.scenario, ctx.program);
   const errors: RuleHit[] = [];
   const malformed = new Set<string>();
   const seen = new Set<string>();
+  const pairs = new Map<string, { op: StatePairOp; state: StatePairState }>();
   const stack: { pc: number; state: PathState }[] = [{ pc: 0, state: initialState() }];
   while (stack.length > 0 && seen.size < MAX_VISITS) {
     const { pc, state } = stack.pop() as { pc: number; state: PathState };
@@ -79,6 +86,8 @@ export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
     seen.add(key);
     const insn = insns[pc];
     if (!insn) continue;
+    const pair = insn.k === 'op' && errors.length === 0 ? pairOf(insn.op, state) : null;
+    if (pair !== null) pairs.set(`${pair.op} ${pair.state}`, pair);
     const t = transfer(ctx, pc, insn, state);
     for (const m of t.malformed) malformed.add(m);
     if (t.error) {
@@ -88,5 +97,5 @@ export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
     }
     for (let i = t.next.length - 1; i >= 0; i--) stack.push(t.next[i] as { pc: number; state: PathState });
   }
-  return { errors, malformed: [...malformed] };
+  return { errors, malformed: [...malformed], pairs: [...pairs.values()] };
 }

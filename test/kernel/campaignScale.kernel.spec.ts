@@ -26,9 +26,9 @@ const campaignArgs = (runs: number, seed: number, segment = 100): string[] =>
  * uncleared (percpu_obj_new_uncleared) depends on the kernel allocator's history, which two processes do not share.
  */
 function counts(s: Summary) {
-  const { cases, failed, skipped, errors, ruleCoverage, seed, stopped } = s;
+  const { cases, failed, skipped, errors, ruleCoverage, statePairCoverage, seed, stopped } = s;
   return {
-    cases, failed, skipped, errors, asPredicted: s.passed + s.divergent, unexplained: s.mismatches.unexplained, ruleCoverage, seed, stopped,
+    cases, failed, skipped, errors, asPredicted: s.passed + s.divergent, unexplained: s.mismatches.unexplained, ruleCoverage, statePairCoverage, seed, stopped,
     findings: s.findings.map((f) => f.id).sort(),
   };
 }

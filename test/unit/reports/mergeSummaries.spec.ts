@@ -1,24 +1,36 @@
 import { describe, expect, it } from 'vitest';
 import { mergeSummaries, mergeValues } from '../../../reports/mergeSummaries.ts';
 import { summarize, type Summary } from '../../../reports/summary.ts';
-import type { CaseResult, ProbedKernel } from '../../../types/index.ts';
+import type { CaseResult, ProbedKernel, StatePair, StatePairTarget } from '../../../types/index.ts';
 
 const kernel: ProbedKernel = { release: '6.18.44-fc-v1045', version: '6.18.44', nrCpus: 2, machine: 'host', divergences: [] } as unknown as ProbedKernel;
 const ruleIds = ['a', 'b', 'c'];
-const result = (i: number, status: CaseResult['status'], rules: string[]): CaseResult => ({
-  scenarioId: `s_${i}`, runner: 'host', kernelRelease: kernel.release, status, mismatches: [], rules, divergences: [], skipReason: null, mapOps: [],
+const own: StatePair = { op: 'xchg', state: 'percpu_ptr_', progType: 'tc' };
+const dropped: StatePair = { op: 'read', state: 'released', progType: 'syscall' };
+const statePairs: StatePairTarget[] = [
+  { ...own, allowed: true, rule: null },
+  { ...dropped, allowed: false, rule: 'mem.scalar_deref' },
+  { op: 'sum', state: 'NULL', progType: 'tc', allowed: false, rule: 'percpu_ptr.bad_arg' },
+];
+const result = (i: number, status: CaseResult['status'], rules: string[], pairs: StatePair[] = []): CaseResult => ({
+  scenarioId: `s_${i}`, runner: 'host', kernelRelease: kernel.release, status, mismatches: [], rules, statePairs: pairs, divergences: [], skipReason: null, mapOps: [],
 } as unknown as CaseResult);
 
-const results = [result(0, 'pass', ['a']), result(1, 'fail', ['b']), result(2, 'skip', ['c']), result(3, 'pass', ['a']), result(4, 'divergence', ['a'])];
-const meta = (durationMs: number) => ({ runner: 'host' as const, kernel, seed: 3, durationMs, ruleIds });
+const results = [result(0, 'pass', ['a'], [own]), result(1, 'fail', ['b'], [own, dropped]), result(2, 'skip', ['c'], [dropped]), result(3, 'pass', ['a']), result(4, 'divergence', ['a'], [own])];
+const meta = (durationMs: number) => ({ runner: 'host' as const, kernel, seed: 3, durationMs, ruleIds, statePairs });
 
 describe('mergeSummaries', () => {
   it('should give the shards of a run the counts of the whole run', () => {
     const whole = summarize(results, meta(1000));
     const shards = [0, 1].map((k) => summarize(results.filter((_, i) => i % 2 === k), meta(400 + k * 100)));
     const [merged] = mergeSummaries([[shards[0]!], [shards[1]!]]);
-    const counts = (s: Summary) => ({ cases: s.cases, passed: s.passed, failed: s.failed, skipped: s.skipped, divergent: s.divergent, errors: s.errors, mismatches: s.mismatches, ruleCoverage: s.ruleCoverage, seed: s.seed, kernel: s.kernel });
+    const counts = (s: Summary) => ({ cases: s.cases, passed: s.passed, failed: s.failed, skipped: s.skipped, divergent: s.divergent, errors: s.errors, mismatches: s.mismatches, ruleCoverage: s.ruleCoverage, statePairCoverage: s.statePairCoverage, seed: s.seed, kernel: s.kernel });
     expect(counts(merged!)).toEqual(counts(whole));
+    // a skipped case reached nothing: the state pair of case 2 counts only through case 1
+    expect(whole.statePairCoverage).toEqual({
+      allowed: { total: 1, hit: 1 }, forbidden: { total: 2, hit: 1 },
+      pairs: [{ ...own, allowed: true, cases: 3 }, { ...dropped, allowed: false, cases: 1 }, { op: 'sum', state: 'NULL', progType: 'tc', allowed: false, cases: 0 }],
+    });
     // shards run side by side: the longest one's time
     expect(merged!.durationMs).toBe(500);
     expect(merged!.casesPerSecond).toBe(10);

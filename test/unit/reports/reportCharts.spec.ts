@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { casesPerSecond, RATE_INTERVALS, reportCharts } from '../../../reports/reportCharts.ts';
 import { summarize, type Summary } from '../../../reports/summary.ts';
 import type { TimelineSample } from '../../../reports/timeline.ts';
+import type { StatePairOp, StatePairState } from '../../../types/index.ts';
 import { PROBED_KERNEL } from './fixtures/cases.ts';
 import { sampleCases } from './fixtures/sample.ts';
 
@@ -45,13 +46,13 @@ describe('reportCharts', () => {
   });
 
   it('should count state pairs by op once each, hit or not, allowed or forbidden (merged shards list a pair twice)', () => {
-    const pair = (op: string, state: string, allowed: boolean, cases: number) => ({ op, state, progType: 'tc', allowed, cases });
-    const statePairCoverage: NonNullable<Summary['statePairCoverage']> = {
+    const pair = (op: StatePairOp, state: StatePairState, allowed: boolean, cases: number) => ({ op, state, progType: 'tc' as const, allowed, cases });
+    const statePairCoverage: Summary['statePairCoverage'] = {
       allowed: { total: 2, hit: 1 }, forbidden: { total: 1, hit: 1 },
-      pairs: [pair('new', 'none', true, 3), pair('xchg', 'owned', true, 0), pair('xchg', 'released', false, 1), pair('xchg', 'released', false, 2)],
+      pairs: [pair('sum', 'percpu_ptr_', true, 3), pair('xchg', 'percpu_ptr_', true, 0), pair('xchg', 'released', false, 1), pair('xchg', 'released', false, 2)],
     };
     const c = reportCharts([summary({ statePairCoverage })]).find((x) => x.id === 'chart-pairs')!;
-    expect(c.config.data.labels).toEqual(['new', 'xchg']);
+    expect(c.config.data.labels).toEqual(['sum', 'xchg']);
     expect(datasets([summary({ statePairCoverage })], 'chart-pairs')).toEqual([
       { label: 'allowed, hit', data: [1, 0] }, { label: 'allowed, not hit', data: [0, 1] },
       { label: 'forbidden, hit', data: [0, 1] }, { label: 'forbidden, not hit', data: [0, 0] },

@@ -3,7 +3,7 @@ import { MAX_SAMPLES, mergeTimelines, timelineTally, type TimelineSample } from 
 import type { CaseResult } from '../../../types/index.ts';
 
 const result = (status: CaseResult['status']): CaseResult => ({
-  scenarioId: 's', runner: 'host', kernelRelease: 'k', status, mismatches: [], skipReason: null, divergences: [], rules: [], mapOps: [],
+  scenarioId: 's', runner: 'host', kernelRelease: 'k', status, mismatches: [], skipReason: null, divergences: [], rules: [], mapOps: [], statePairs: [],
 });
 const PASS = result('pass');
 const FAIL = result('fail');
