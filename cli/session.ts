@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { KptrError } from '../errors/KptrError.ts';
 import { createHostRunner } from '../runners/host/index.ts';
 import type { Runner } from '../runners/runner.ts';
@@ -38,13 +39,25 @@ export interface Session {
   readonly emulator: EmulatorCompanion | null;
 }
 
+/**
+ * Worker threads of a session's emulator runner: KPTR_EMULATOR_THREADS, else one per CPU but one (this thread
+ * generates and predicts meanwhile; cli/commands/campaign.ts generates the next chunk while they run this one).
+ */
+export function emulatorThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const set = env.KPTR_EMULATOR_THREADS;
+  if (set === undefined || set === '') return Math.max(0, availableParallelism() - 1);
+  const n = Number(set);
+  if (!Number.isInteger(n) || n < 0) throw new KptrError('KPTR_USAGE', `KPTR_EMULATOR_THREADS must be a whole number, got '${set}'`, 'set it to 0 (all in one thread) or a thread count, or unset it');
+  return n;
+}
+
 /** The emulator runner that models a probed kernel (profileForRelease), for --with-emulator. */
 function companionFor(cfg: RunConfig, workDir: string, release: string, nrCpus: number): EmulatorCompanion {
   const profile = profileForRelease(release);
   if (profile === null) {
     throw new KptrError('KPTR_USAGE', `--with-emulator: no emulator profile models kernel ${release} (specs/profiles)`, 'drop --with-emulator, or add a profile for this kernel');
   }
-  return { profile, runner: createEmulatorRunner({ kernel: profile, workDir: `${workDir}-emulator`, codegen: cfg.codegen, nrCpus }) };
+  return { profile, runner: createEmulatorRunner({ kernel: profile, workDir: `${workDir}-emulator`, codegen: cfg.codegen, nrCpus, threads: emulatorThreads() }) };
 }
 
 /**
@@ -57,7 +70,7 @@ export async function openSession(cfg: RunConfig, kernel: string, spec: Spec = l
   const make = (codegen: Codegen, dir: string): Runner => (cfg.runner === 'host'
     ? createHostRunner({ workDir: dir, codegen })
     : cfg.runner === 'emulator'
-      ? createEmulatorRunner({ kernel: kernel as ProfileName, workDir: dir, codegen })
+      ? createEmulatorRunner({ kernel: kernel as ProfileName, workDir: dir, codegen, threads: emulatorThreads() })
       : createVmRunner({ kernel, workDir: dir, codegen, ...(cfg.lanes === null ? {} : { lanes: cfg.lanes }) }));
   const runner = make(cfg.codegen, workDir);
   let clang: Runner | null = cfg.codegen === 'clang' ? runner : null;

@@ -42,37 +42,27 @@ export class EmulatorPool {
       const source = bootSource();
       this.workers = Array.from({ length: this.threads }, () => {
         const w = new Worker(source, { eval: true, workerData: this.options });
-        // an idle thread must not keep the process alive; a busy one is ref'd while its batch runs
+        // an idle thread must not keep the process alive; a busy one is ref'd while it has batches
         w.unref();
         return w;
       });
     }
     const workers = this.workers;
     const done: (Observation[] | undefined)[] = [];
-    let next = 0;
+    const outstanding = workers.map(() => 0);
     let delivered = 0;
     await new Promise<void>((resolve, reject) => {
       let failed = false;
       const fail = (e: unknown): void => {
         if (failed) return;
         failed = true;
+        signal?.removeEventListener('abort', onAbort);
         // a thread that threw or was stopped mid-batch is not reused: the next run starts fresh ones
         this.close();
         reject(e);
       };
       const onAbort = (): void => fail(signal!.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
-      const give = (w: Worker): void => {
-        if (failed || next >= batches.length) {
-          w.unref();
-          return;
-        }
-        const id = next++;
-        const batch = batches[id]!;
-        const job: PoolJob = { id, batch, plans: batch.flatMap((s) => { const p = plans.get(s.id); return p === undefined ? [] : [[s.id, p] as const]; }) };
-        w.ref();
-        w.postMessage(job);
-      };
       const listen = (w: Worker): void => {
         const onMessage = (a: PoolAnswer): void => {
           if (failed) return;
@@ -82,12 +72,18 @@ export class EmulatorPool {
             return;
           }
           done[a.id] = a.observations;
-          while (delivered < batches.length && done[delivered] !== undefined) {
-            deliver(done[delivered]!);
-            done[delivered++] = undefined;
+          try {
+            while (delivered < batches.length && done[delivered] !== undefined) {
+              deliver(done[delivered]!);
+              done[delivered++] = undefined;
+            }
+          } catch (e) {
+            // the receiver failed (a report that cannot be written): the run stops as it would in this thread
+            fail(e);
+            return;
           }
+          if (--outstanding[workers.indexOf(w)]! === 0) w.unref();
           if (delivered === batches.length) finish();
-          else give(w);
         };
         const onError = (e: Error): void => fail(e);
         const onExit = (code: number): void => fail(new Error(`emulator thread exited with code ${code}`));
@@ -102,7 +98,14 @@ export class EmulatorPool {
         resolve();
       };
       for (const w of workers) listen(w);
-      for (const w of workers) give(w);
+      // every batch is sent at once, dealt round-robin: the threads keep working while this thread is busy (the
+      // campaign generates its next chunk meanwhile) and cannot ask for more
+      batches.forEach((batch, id) => {
+        const k = id % workers.length;
+        const job: PoolJob = { id, batch, plans: batch.flatMap((s) => { const p = plans.get(s.id); return p === undefined ? [] : [[s.id, p] as const]; }) };
+        if (outstanding[k]!++ === 0) workers[k]!.ref();
+        workers[k]!.postMessage(job);
+      });
     });
   }
 
