@@ -40,12 +40,13 @@ export interface Session {
 }
 
 /**
- * Worker threads of a session's emulator runner: KPTR_EMULATOR_THREADS, else one per CPU but one (this thread
- * generates and predicts meanwhile; cli/commands/campaign.ts generates the next chunk while they run this one).
+ * Worker threads of a session's emulator runner: KPTR_EMULATOR_THREADS, else one per CPU but one, at most two (this
+ * thread generates, predicts and writes the reports meanwhile, about as much work per case as the runner's: more
+ * threads would wait for it, each with its own heap and JIT warm-up).
  */
 export function emulatorThreads(env: NodeJS.ProcessEnv = process.env): number {
   const set = env.KPTR_EMULATOR_THREADS;
-  if (set === undefined || set === '') return Math.max(0, availableParallelism() - 1);
+  if (set === undefined || set === '') return Math.min(2, Math.max(0, availableParallelism() - 1));
   const n = Number(set);
   if (!Number.isInteger(n) || n < 0) throw new KptrError('KPTR_USAGE', `KPTR_EMULATOR_THREADS must be a whole number, got '${set}'`, 'set it to 0 (all in one thread) or a thread count, or unset it');
   return n;
