@@ -24,10 +24,10 @@ export type PoolAnswer =
  * A worker thread does not inherit the tsx loader the CLI (bin/kptr-conform.js) or the test runner installed: it
  * registers tsx (resolved from this package, wherever the process started) before importing its TypeScript entry.
  */
-function bootSource(): string {
+export function tsxWorker(entry: URL, workerData: unknown): Worker {
   const tsx = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./poolWorker.ts', import.meta.url).href;
-  return `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
+  const source = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(source, { eval: true, workerData });
 }
 
 export class EmulatorPool {
@@ -39,9 +39,8 @@ export class EmulatorPool {
   async observe(batches: readonly (readonly Scenario[])[], plans: ReadonlyMap<string, RunPlan>, deliver: (o: readonly Observation[]) => void, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     if (this.workers.length === 0) {
-      const source = bootSource();
       this.workers = Array.from({ length: this.threads }, () => {
-        const w = new Worker(source, { eval: true, workerData: this.options });
+        const w = tsxWorker(new URL('./poolWorker.ts', import.meta.url), this.options);
         // an idle thread must not keep the process alive; a busy one is ref'd while it has batches
         w.unref();
         return w;
