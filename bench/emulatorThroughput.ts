@@ -1,8 +1,9 @@
 import { loadavg } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { loadObject, Machine } from '../emulator/index.ts';
 import { packBatches } from '../runners/codegen/packBatches.ts';
 import { writeObject } from '../runners/object/writeObject.ts';
+import { tsxWorker } from '../runners/emulator/pool.ts';
 import type { Scenario } from '../types/index.ts';
 import { isRunStep } from '../types/index.ts';
 
@@ -74,10 +75,7 @@ export interface EmulatorThroughput extends EmulatorTally {
 
 /** emulateJobs over `threads` worker threads (objects dealt round-robin), timed from the moment all are ready. */
 export async function emulatorThroughput(jobs: readonly EmulatorJob[], nrCpus: number, threads: number): Promise<EmulatorThroughput> {
-  // a worker does not inherit tsx's loader: register it, then import the TypeScript entry
-  const entry = new URL('./emulatorWorker.ts', import.meta.url).href;
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-  const workers = Array.from({ length: threads }, () => new Worker(boot, { eval: true }));
+  const workers = Array.from({ length: threads }, () => tsxWorker(new URL('./emulatorWorker.ts', import.meta.url), null));
   try {
     const message = <T>(w: Worker): Promise<T> => new Promise<T>((resolve, reject) => {
       w.once('message', resolve);

@@ -5,10 +5,11 @@
  *   KPTR_BENCH_RUNNER=host|vm|emulator (default host; emulator: no root needed — the pipeline end to end with the verifier
  *   model, then the machine's own load + run figures), KPTR_BENCH_KERNEL (vm: default 6.12; emulator: a profile, default 6.18.44),
  *   KPTR_BENCH_PROG_TYPES (default: tc,syscall on the host, all four in a vm),
- *   KPTR_BENCH_CODEGEN=direct|clang (default direct, as campaigns; clang is timed apart either way)
+ *   KPTR_BENCH_CODEGEN=direct|clang (default direct, as campaigns; clang is timed apart either way),
+ *   KPTR_BENCH_THREADS (emulator: worker threads of the runner, default 0; a campaign takes cli/session.ts emulatorThreads())
  */
 import { mkdtempSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prefixScenario } from '../generators/prefixScenario.ts';
 import { scenario } from '../generators/scenario.ts';
@@ -44,10 +45,11 @@ const onEmulator = process.env.KPTR_BENCH_RUNNER === 'emulator';
 const codegen = (process.env.KPTR_BENCH_CODEGEN ?? 'direct') as Codegen;
 if (!CODEGENS.includes(codegen)) throw new Error(`KPTR_BENCH_CODEGEN must be one of ${CODEGENS.join(', ')}`);
 const boots: VmBootStats[] = [];
+const emulatorThreads = Number(process.env.KPTR_BENCH_THREADS ?? 0);
 const runner = onVm
   ? createVmRunner({ kernel: process.env.KPTR_BENCH_KERNEL ?? '6.12', workDir: join(work, 'vm'), maxPerBatch, codegen, onBoot: (b) => boots.push(b) })
   : onEmulator
-    ? createEmulatorRunner({ kernel: (process.env.KPTR_BENCH_KERNEL ?? DEFAULT_EMULATOR_KERNEL) as ProfileName, workDir: join(work, 'emu'), maxPerBatch, codegen })
+    ? createEmulatorRunner({ kernel: (process.env.KPTR_BENCH_KERNEL ?? DEFAULT_EMULATOR_KERNEL) as ProfileName, workDir: join(work, 'emu'), maxPerBatch, codegen, threads: emulatorThreads })
     : createHostRunner({ workDir: join(work, 'host'), maxPerBatch, codegen });
 const caps = await runner.probe();
 if (!caps.kernel || caps.problems.length > 0) throw new Error(`${runner.name} runner unavailable: ${caps.problems.join('; ')}`);
@@ -94,7 +96,7 @@ const runMs = observations.flatMap((o) => o.runs).reduce((a, r) => a + r.runNs, 
 
 const count = (s: string): number => results.filter((r) => r.status === s).length;
 const programs = observations.reduce((a, o) => a + o.programs.length, 0);
-process.stdout.write(`kptr-conform bench: ${cases} generated cases (${programs} programs, ${batches.length} batches, ${progTypes.join(',')}) on ${runner.name} ${kernel.release}, ${kernel.nrCpus} CPUs, codegen ${codegen}\n`);
+process.stdout.write(`kptr-conform bench: ${cases} generated cases (${programs} programs, ${batches.length} batches, ${progTypes.join(',')}) on ${runner.name} ${kernel.release}, ${kernel.nrCpus} CPUs, codegen ${codegen}${onEmulator ? `, ${emulatorThreads} runner threads` : ''}\n`);
 for (const b of boots) process.stdout.write(`boot ${b.boot} (${b.accel}): ${b.cases} cases, ${b.decided} decided, /init after ${b.bootMs ?? '?'} ms, ${b.wallMs} ms in all\n`);
 process.stdout.write(`results: pass ${count('pass')}, fail ${count('fail')}, divergence ${count('divergence')}, skip ${count('skip')}, error ${count('error')}\n`);
 // a throughput figure over failing cases is suspect: name them (replay with `kptr-conform run` for the full report)
@@ -127,6 +129,23 @@ if (onEmulator && codegen === 'direct') {
     const c = process.cpuUsage(c0);
     passes.push((c.user + c.system) / 1000);
   }
-  process.stdout.write(`emulator runner alone, warm (objects, verifier model, machine): ${rates(cases, passes)} cases per CPU-second\n`);
+  process.stdout.write(`emulator runner alone, warm (objects, verifier model, machine): ${rates(cases, passes)} cases per CPU-second (all threads)\n`);
+  // the whole pipeline again, warm: generation, prediction, the runner, comparison (a long campaign's steady state;
+  // the first figure above includes the JIT's warm-up)
+  const whole: number[] = [];
+  const walls: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const c0 = process.cpuUsage();
+    const w0 = process.hrtime.bigint();
+    const again = [...generateValues(arb, seed, cases)].map((v, k) => prefixScenario(v.value_, `b${seed}_${k}`));
+    const predicted = again.map((s) => predict(s, { version: kernel.version, nrCpus: kernel.nrCpus, divergences: [] }, spec));
+    const observed = await runner.run(again.map((s, k) => ({ scenario: s, plan: planFor(predicted[k]!, true) })));
+    observed.forEach((o, k) => compare(predicted[k]!, o));
+    walls.push(ms(w0));
+    const c = process.cpuUsage(c0);
+    whole.push((c.user + c.system) / 1000);
+  }
+  const bestWall = Math.min(...walls);
+  process.stdout.write(`end-to-end, warm: ${rates(cases, whole)} cases per CPU-second (all threads); best wall ${(cases / (bestWall / 1000)).toFixed(0)} cases/s (load average ${loadavg()[0]?.toFixed(1)})\n`);
 }
 await printEmulatorFigures(scenarios, kernel.nrCpus, maxPerBatch, availableParallelism());

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { KptrError } from '../errors/KptrError.ts';
 import { createHostRunner } from '../runners/host/index.ts';
 import type { Runner } from '../runners/runner.ts';
@@ -39,6 +40,19 @@ export interface Session {
 }
 
 /**
+ * Worker threads of a session's emulator runner: KPTR_EMULATOR_THREADS, else one per CPU but one, at most two (this
+ * thread generates, predicts and writes the reports meanwhile, about as much work per case as the runner's: more
+ * threads would wait for it, each with its own heap and JIT warm-up).
+ */
+export function emulatorThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const set = env.KPTR_EMULATOR_THREADS;
+  if (set === undefined || set === '') return Math.min(2, Math.max(0, availableParallelism() - 1));
+  const n = Number(set);
+  if (!Number.isInteger(n) || n < 0) throw new KptrError('KPTR_USAGE', `KPTR_EMULATOR_THREADS must be a whole number, got '${set}'`, 'set it to 0 (all in one thread) or a thread count, or unset it');
+  return n;
+}
+
+/**
  * The emulator runner that models a probed kernel, for --with-emulator: the profile of its release (profileForRelease)
  * with the features its divergence probes decide (a backport under the same version string).
  */
@@ -48,7 +62,7 @@ function companionFor(cfg: RunConfig, workDir: string, kernel: ProbedKernel, spe
     throw new KptrError('KPTR_USAGE', `--with-emulator: no emulator profile models kernel ${kernel.release} (specs/profiles)`, 'drop --with-emulator, or add a profile for this kernel');
   }
   const features = probedFeatures(spec, kernel.divergences);
-  return { profile, runner: createEmulatorRunner({ kernel: profile, workDir: `${workDir}-emulator`, codegen: cfg.codegen, nrCpus: kernel.nrCpus, features }) };
+  return { profile, runner: createEmulatorRunner({ kernel: profile, workDir: `${workDir}-emulator`, codegen: cfg.codegen, nrCpus: kernel.nrCpus, features, threads: emulatorThreads() }) };
 }
 
 /**
@@ -61,7 +75,7 @@ export async function openSession(cfg: RunConfig, kernel: string, spec: Spec = l
   const make = (codegen: Codegen, dir: string): Runner => (cfg.runner === 'host'
     ? createHostRunner({ workDir: dir, codegen })
     : cfg.runner === 'emulator'
-      ? createEmulatorRunner({ kernel: kernel as ProfileName, workDir: dir, codegen })
+      ? createEmulatorRunner({ kernel: kernel as ProfileName, workDir: dir, codegen, threads: emulatorThreads() })
       : createVmRunner({ kernel, workDir: dir, codegen, ...(cfg.lanes === null ? {} : { lanes: cfg.lanes }) }));
   const runner = make(cfg.codegen, workDir);
   let clang: Runner | null = cfg.codegen === 'clang' ? runner : null;

@@ -65,6 +65,16 @@ export function parseVersionRange(range: VersionRange): readonly Comparator[] {
  * names: `=6.18` holds for 6.18.44, `<7.0` fails for 7.0.5, `>=6.8` holds for 6.8.0.
  */
 export function versionInRange(version: string, range: VersionRange): boolean {
+  const key = `${version} ${range}`;
+  let hit = inRangeMemo.get(key);
+  if (hit === undefined) inRangeMemo.set(key, (hit = computeInRange(version, range)));
+  return hit;
+}
+
+/** versionInRange's answers: predict asks the same few (version, range) pairs for every case */
+const inRangeMemo = new Map<string, boolean>();
+
+function computeInRange(version: string, range: VersionRange): boolean {
   const have = components(version);
   return parseVersionRange(range).every(({ op, version: bound }) => {
     const want = components(bound);
@@ -84,6 +94,17 @@ export function versionInRange(version: string, range: VersionRange): boolean {
  * kernel's. A kernel older than every row is a usage error (the matrix says nothing about it).
  */
 export function kernelFeatures(spec: Spec, version: string): KernelFeatures {
+  let byVersion = featuresMemo.get(spec);
+  if (byVersion === undefined) featuresMemo.set(spec, (byVersion = new Map()));
+  let row = byVersion.get(version);
+  if (row === undefined) byVersion.set(version, (row = featureRow(spec, version)));
+  return row;
+}
+
+/** kernelFeatures' rows per spec and version (predict asks once per case) */
+const featuresMemo = new WeakMap<Spec, Map<string, KernelFeatures>>();
+
+function featureRow(spec: Spec, version: string): KernelFeatures {
   const [major, minor] = components(version);
   const majorMinor = `${major ?? 0}.${minor ?? 0}`;
   let best: KernelFeatures | null = null;

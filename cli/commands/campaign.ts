@@ -155,19 +155,29 @@ async function runCases(
       await chunkDone();
     }
     const stream = valuesFrom(arb, cfg.seed, progress.stream);
-    while (progress.stream.index < cfg.runs && !spent()) {
-      signal.throwIfAborted();
+    const generate = (from: StreamPosition): { chunk: { value: fc.Value<Scenario>; index: number; before: StreamPosition }[]; at: StreamPosition } => {
       const chunk: { value: fc.Value<Scenario>; index: number; before: StreamPosition }[] = [];
-      let at = progress.stream;
+      let at = from;
       // a shard generates the other shards' values too (the stream is sequential) but predicts and runs only its own
       while (chunk.length < cfg.segment && at.index < cfg.runs) {
         const v = stream.next().value!;
         if (shardRuns(cfg.shard, v.index)) chunk.push({ value: v.value, index: v.index, before: at });
         at = v.next;
       }
-      await check(chunk.map((c) => prefixScenario(c.value.value_, `s${cfg.seed}_${c.index}`)), chunk);
+      return { chunk, at };
+    };
+    let next = progress.stream.index < cfg.runs && !spent() ? generate(progress.stream) : null;
+    while (next !== null) {
+      signal.throwIfAborted();
+      const { chunk, at } = next;
+      const checking = check(chunk.map((c) => prefixScenario(c.value.value_, `s${cfg.seed}_${c.index}`)), chunk);
+      // the next chunk is generated while a runner's threads or processes work on this one (it is only used if the
+      // budget allows it, and the checkpoint moves only past checked chunks)
+      next = at.index < cfg.runs ? generate(at) : null;
+      await checking;
       progress.stream = at;
       await chunkDone();
+      if (spent()) next = null;
     }
   } catch (e) {
     if (!(e instanceof Interrupted)) throw e;

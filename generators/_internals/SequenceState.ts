@@ -80,7 +80,10 @@ export class SequenceState {
 
   /** Variables in one of the given states (in declaration order, so choices are stable). */
   where(pred: (h: Handle, name: string) => boolean): string[] {
-    return [...this.vars].filter(([n, h]) => pred(h, n)).map(([n]) => n);
+    // asked several times per generated op: no entry arrays
+    const out: string[] = [];
+    for (const [n, h] of this.vars) if (pred(h, n)) out.push(n);
+    return out;
   }
 
   /** Live acquired references: what an exit must release (except deliberate leaks). */

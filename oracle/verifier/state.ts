@@ -107,11 +107,13 @@ export function releaseRef(state: PathState, ref: number): PathState {
 
 /** Canonical text of a state, for pruning already-explored (insn, state) pairs. */
 export function stateKey(state: PathState): string {
-  const vars = Object.keys(state.vars)
-    .sort()
-    .map((k) => {
-      const h = state.vars[k] as Handle;
-      return `${k}=${h.s}:${h.struct ?? ''}:${h.ref}:${h.slot ?? ''}`;
-    });
-  return `${vars.join(',')}|${state.refs.join(',')}|${state.rcuDepth}${state.inSumBody ? '|body' : ''}`;
+  // a hot path of the oracle (once per explored instruction): plain concatenation, no intermediate arrays
+  const names = Object.keys(state.vars).sort();
+  let key = '';
+  for (let i = 0; i < names.length; i++) {
+    const k = names[i]!;
+    const h = state.vars[k]!;
+    key += `${i > 0 ? ',' : ''}${k}=${h.s}:${h.struct ?? ''}:${h.ref}:${h.slot ?? ''}`;
+  }
+  return `${key}|${state.refs.join(',')}|${state.rcuDepth}${state.inSumBody ? '|body' : ''}`;
 }

@@ -21,9 +21,24 @@ export interface ProgramVerdict {
 /** Upper bound on explored (instruction, state) pairs; generated programs stay far below it. */
 const MAX_VISITS = 20_000;
 
-function allOps(ops: readonly Op[]): Op[] {
-  return ops.flatMap((o) => (o.op === 'if' ? [o, ...allOps(o.then)] : [o]));
+/** every op of a program, nested ones after their `if` (memoised: predict asks per program and per scenario) */
+function allOps(ops: readonly Op[]): readonly Op[] {
+  let all = allOpsMemo.get(ops);
+  if (all === undefined) {
+    all = [];
+    const walk = (list: readonly Op[]): void => {
+      for (const o of list) {
+        all!.push(o);
+        if (o.op === 'if') walk(o.then);
+      }
+    };
+    walk(ops);
+    allOpsMemo.set(ops, all);
+  }
+  return all;
 }
+
+const allOpsMemo = new WeakMap<readonly Op[], Op[]>();
 
 /**
  * The kfunc that makes libbpf refuse the whole object on this kernel, or null. The generated C declares kfuncs as
@@ -53,8 +68,8 @@ function externsOf(o: Op, kfunc: string): string[] {
  */
 function programChecks(ctx: VerifyContext, program: Program): RuleHit | null {
   if (ctx.missingKfunc !== null && ctx.applies('kfunc.absent')) return { ruleId: 'kfunc.absent', params: { kfunc: ctx.missingKfunc } };
-  const first = allOps(program.ops).map(kfuncOf).find((k) => k !== null);
-  if (first && program.license === 'Proprietary' && ctx.applies('kfunc.non_gpl')) return { ruleId: 'kfunc.non_gpl', params: { kfunc: first.name } };
+  const first = allOps(program.ops).find((o) => kfuncOf(o) !== null);
+  if (first && program.license === 'Proprietary' && ctx.applies('kfunc.non_gpl')) return { ruleId: 'kfunc.non_gpl', params: { kfunc: kfuncOf(first)!.name } };
   // every fentry program attaches to bpf_fentry_test1 (ARCHITECTURE.md); check_attach_btf_id runs before do_check
   if (program.progType === 'fentry.s' && !ctx.features.sleepable_fentry_test1 && ctx.applies('attach.not_sleepable')) {
     return { ruleId: 'attach.not_sleepable', params: { target: 'bpf_fentry_test1' } };

@@ -27,6 +27,7 @@ import { MAP_OPS_NOT_RUN, mapOpPlanArgs, rejectionSummary } from '../harnessProt
 import { writeObject } from '../object/writeObject.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
 import { isRunStep } from '../../types/index.ts';
+import { EmulatorPool } from './pool.ts';
 
 export interface EmulatorRunnerOptions {
   /** the kernel profile to emulate (specs/profiles); default the host's build, 6.18.44 */
@@ -41,6 +42,11 @@ export interface EmulatorRunnerOptions {
   readonly maxPerBatch?: number;
   /** profile features set otherwise, from a real kernel's divergence probes (cli/divergenceProbes.ts probedFeatures) */
   readonly features?: Readonly<Record<string, boolean>>;
+  /**
+   * worker threads that build, verify and run the objects (direct codegen only), so a campaign's other stages keep
+   * this thread; default 0: all in this thread. Observations come back in the same order either way.
+   */
+  readonly threads?: number;
 }
 
 export const DEFAULT_EMULATOR_KERNEL: ProfileName = '6.18.44';
@@ -161,17 +167,22 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, a
   return { runs, mapOps, notRun, splats };
 }
 
-export function createEmulatorRunner(options: EmulatorRunnerOptions): Runner {
+/** The observations of one batch: its object built, each scenario verified and run (in-process, or in a pool thread). */
+export type ObserveBatch = (batch: readonly Scenario[], plans: ReadonlyMap<string, RunCase['plan']>) => Promise<Observation[]>;
+
+/** What the runner knows of the emulated kernel (its probe's answer). */
+function emulatedKernel(options: EmulatorRunnerOptions): { profile: Profile; kernel: KernelInfo } {
   const profile = withFeatures(loadProfile(options.kernel ?? DEFAULT_EMULATOR_KERNEL), options.features ?? {});
   const nrCpus = options.nrCpus ?? 2;
-  const codegen = options.codegen ?? 'direct';
-  const kernel: KernelInfo = { release: `${profile.release} (emulated)`, version: parseKernelVersion(profile.release), nrCpus, machine: 'emulator' };
-  let batchSeq = 0;
+  return { profile, kernel: { release: `${profile.release} (emulated)`, version: parseKernelVersion(profile.release), nrCpus, machine: 'emulator' } };
+}
 
-  const probe = async (): Promise<RunnerCapabilities> => {
-    const ok = { ok: true, reason: null };
-    return { runner: 'emulator', kernel, progTypes: { tc: ok, syscall: ok, fentry: ok, 'fentry.s': ok }, problems: [] };
-  };
+/** The runner's work on one batch, in this thread: runners/emulator/pool.ts runs the same in worker threads. */
+export function batchObserver(options: EmulatorRunnerOptions): ObserveBatch {
+  const { profile, kernel } = emulatedKernel(options);
+  const nrCpus = kernel.nrCpus;
+  const codegen = options.codegen ?? 'direct';
+  let batchSeq = 0;
 
   const objectOf = async (batch: readonly Scenario[]): Promise<BpfObjectSpec> => {
     const bytes = codegen === 'direct'
@@ -208,28 +219,50 @@ export function createEmulatorRunner(options: EmulatorRunnerOptions): Runner {
     return observations;
   };
 
+  return async (batch, plans) => {
+    let obj: BpfObjectSpec | null = null;
+    try {
+      obj = await objectOf(batch);
+    } catch (e) {
+      if (!(e instanceof KptrError) || batch.length === 1) throw e;
+    }
+    // an object that cannot be built is retried one scenario at a time, so one bad scenario decides only itself
+    return obj !== null ? observeAll(obj, batch, plans) : await Promise.all(batch.map((s) => objectOf([s]).then(
+      (one) => observeAll(one, [s], plans)[0]!,
+      (e: unknown): Observation => {
+        if (!(e instanceof KptrError)) throw e;
+        return { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: { code: e.code, message: e.message }, programs: [], runs: [], mapOps: [], notRun: [], splats: [] };
+      },
+    )));
+  };
+}
+
+export function createEmulatorRunner(options: EmulatorRunnerOptions): Runner {
+  const { kernel } = emulatedKernel(options);
+  const threads = (options.codegen ?? 'direct') === 'direct' ? options.threads ?? 0 : 0;
+  let inProcess: ObserveBatch | null = null;
+  let pool: EmulatorPool | null = null;
+
+  const probe = async (): Promise<RunnerCapabilities> => {
+    const ok = { ok: true, reason: null };
+    return { runner: 'emulator', kernel, progTypes: { tc: ok, syscall: ok, fentry: ok, 'fentry.s': ok }, problems: [] };
+  };
+
   const run = async (cases: readonly RunCase[], hooks?: RunHooks): Promise<Observation[]> => {
     const plans = new Map(cases.map((c) => [c.scenario.id, c.plan]));
     const out = new Map<string, Observation>();
-    for (const batch of packBatches(cases.map((c) => c.scenario), options.maxPerBatch ?? 100)) {
-      let obj: BpfObjectSpec | null = null;
-      try {
-        obj = await objectOf(batch);
-      } catch (e) {
-        if (!(e instanceof KptrError) || batch.length === 1) throw e;
-      }
-      // an object that cannot be built is retried one scenario at a time, so one bad scenario decides only itself
-      const observations = obj !== null ? observeAll(obj, batch, plans) : await Promise.all(batch.map((s) => objectOf([s]).then(
-        (one) => observeAll(one, [s], plans)[0]!,
-        (e: unknown): Observation => {
-          if (!(e instanceof KptrError)) throw e;
-          return { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: { code: e.code, message: e.message }, programs: [], runs: [], mapOps: [], notRun: [], splats: [] };
-        },
-      )));
+    const batches = packBatches(cases.map((c) => c.scenario), options.maxPerBatch ?? 100);
+    const deliver = (observations: readonly Observation[]): void => {
       for (const o of observations) {
         out.set(o.scenarioId, o);
         hooks?.onObservation?.(o);
       }
+    };
+    if (threads > 0 && batches.length > 1) {
+      await (pool ??= new EmulatorPool(options, threads)).observe(batches, plans, deliver, hooks?.signal);
+    } else {
+      const observe = (inProcess ??= batchObserver(options));
+      for (const batch of batches) deliver(await observe(batch, plans));
     }
     return cases.map((c) => out.get(c.scenario.id)!);
   };
