@@ -114,11 +114,11 @@ function ruleChart(summaries: readonly Summary[]): ReportChart[] {
  * Counted from `pairs`, a pair once however many runs list it (merged shards' lists are concatenated).
  */
 function statePairChart(summaries: readonly Summary[]): ReportChart[] {
-  const covered = summaries.map((s, i) => ({ s, i })).filter(({ s }) => s.statePairCoverage !== undefined);
+  const covered = summaries.map((s, i) => ({ s, i })).filter(({ s }) => s.statePairCoverage.pairs.length > 0);
   if (covered.length === 0) return [];
   const byPair = covered.map(({ s }) => {
     const m = new Map<string, { op: string; allowed: boolean; cases: number }>();
-    for (const p of s.statePairCoverage!.pairs) {
+    for (const p of s.statePairCoverage.pairs) {
       const key = `${p.op} ${p.state} ${p.progType}`;
       m.set(key, { op: p.op, allowed: p.allowed, cases: (m.get(key)?.cases ?? 0) + p.cases });
     }

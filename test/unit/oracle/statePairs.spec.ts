@@ -79,7 +79,7 @@ describe('statePairVocabulary', () => {
     const word = (key: string) => v618.find((t) => statePairKey(t) === key);
     expect(word('xchg NULL tc')).toMatchObject({ allowed: true, rule: null });
     expect(word('xchg ptr_ tc')).toMatchObject({ allowed: true, rule: null });
-    expect(word('xchg rcu_ptr_ tc')).toMatchObject({ allowed: false, rule: 'kptr_xchg.type_mismatch' });
+    expect(word('xchg rcu_ptr_ tc')).toMatchObject({ allowed: false, rule: 'kptr_xchg.rcu_src' });
     expect(word('percpu_obj_drop NULL tc')).toMatchObject({ allowed: false, rule: 'percpu_obj_drop.maybe_null' });
     expect(word('percpu_obj_drop percpu_ptr_or_null_ tc')).toMatchObject({ allowed: false, rule: 'percpu_obj_drop.maybe_null' });
     expect(word('write untrusted_ptr_ syscall')).toMatchObject({ allowed: false, rule: 'mem.untrusted_write' });
