@@ -45,7 +45,7 @@ export function expectationFromCase(c: SelftestCase, oracle: Prediction, spec: S
   const divergences: DivergenceHit[] = c.divergences.flatMap((id) => {
     const d = spec.divergences.find((x) => x.id === id);
     if (!d || !divergenceApplies(d, { version, divergences: probes })) return [];
-    return programs.filter((p) => p.verdict === 'rejected').map((p) => ({ program: p.program, divergenceId: id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind }));
+    return programs.filter((p) => p.verdict === 'rejected').map((p) => ({ program: p.program, step: null, divergenceId: id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind }));
   });
   return { ...oracle, programs, steps, divergences };
 }

@@ -4,7 +4,7 @@ import type {
 import { kernelFeatures } from '../specs/versionRange.ts';
 import { divergenceApplies } from './divergenceApplies.ts';
 import { ruleBook } from './ruleBook.ts';
-import { runSchedule } from './runtime/percpu.ts';
+import { type MapRelease, runSchedule } from './runtime/percpu.ts';
 import { missingKfunc, verifyProgram } from './verifier/verifyProgram.ts';
 import { isRunStep } from '../types/index.ts';
 
@@ -54,13 +54,13 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       if (book.hostUnsafe(hit.ruleId)) hostUnsafe = true;
       for (const d of [...book.divergences(hit.ruleId), ...(hit.via === undefined ? [] : book.divergences(hit.via))]) {
         if (!divergences.some((x) => x.program === program.name && x.divergenceId === d.id)) {
-          divergences.push({ program: program.name, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind });
+          divergences.push({ program: program.name, step: null, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind });
         }
       }
     }
   }
-  const { steps, mapOps } = runSchedule(scenario, accepted, kernel.nrCpus, spec.mapOps);
-  divergences.push(...valueHits(steps, spec, kernel));
+  const { steps, mapOps, released } = runSchedule(scenario, accepted, kernel.nrCpus, spec.mapOps);
+  divergences.push(...valueHits(steps, spec, kernel), ...mapOpHits(released, spec, kernel));
   const allAccepted = accepted.size === scenario.programs.length;
   const cpusInRange = scenario.schedule.every((s) => !isRunStep(s) || s.cpu < kernel.nrCpus);
   return {
@@ -85,5 +85,18 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
 function valueHits(steps: readonly StepPrediction[], spec: Spec, kernel: KernelTarget): DivergenceHit[] {
   const own = spec.divergences.filter((d) => d.kind === 'value' && d.op === 'new' && divergenceApplies(d, kernel));
   const programs = [...new Set(steps.filter((s) => s.zeroFilled.length > 0).map((s) => s.program))];
-  return programs.flatMap((program) => own.map((d) => ({ program, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind })));
+  return programs.flatMap((program) => own.map((d) => ({ program, step: null, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind })));
+}
+
+/**
+ * Value divergences of this kernel that a userspace map operation starts (Divergence.afterMapOps): one hit each, at
+ * the first operation of the schedule that removed or overwrote an element holding an object in a way it names.
+ * compare() lets it explain value and map-operation mismatches from that step on.
+ */
+function mapOpHits(released: readonly MapRelease[], spec: Spec, kernel: KernelTarget): DivergenceHit[] {
+  return spec.divergences.flatMap((d) => {
+    if (d.kind !== 'value' || d.afterMapOps === null || !divergenceApplies(d, kernel)) return [];
+    const first = released.find((r) => d.afterMapOps!.some((t) => t.mapOps.includes(r.mapOp) && t.mapTypes.includes(r.mapType)));
+    return first === undefined ? [] : [{ program: null, step: first.step, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind }];
+  });
 }

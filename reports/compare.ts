@@ -58,6 +58,8 @@ function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained
   const killedBy = killingDivergences(p, o);
   const valueDivergences = p.divergences.filter((d) => d.kind === 'value');
   const ranDivergent = divergentRuns(p, o);
+  // value divergences a userspace map operation starts: what runs and map operations see from its step on
+  const afterMapOp = p.divergences.flatMap((d) => (d.step === null ? [] : [{ step: d.step, divergenceId: d.divergenceId }]));
   const explainedBy = (m: Mismatch): readonly string[] => {
     if (m.kind === 'runner_error') return killedBy;
     if (zeroFilled.has(m)) {
@@ -66,7 +68,7 @@ function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained
     }
     const direct = explainingDivergences(m, p);
     if (direct.length > 0 || (m.kind !== 'value' && m.kind !== 'map_op') || m.step === null) return direct;
-    return ranDivergent.filter((r) => r.step <= m.step!).map((r) => r.divergenceId);
+    return [...ranDivergent, ...afterMapOp].filter((r) => r.step <= m.step!).map((r) => r.divergenceId);
   };
   const unexplained = mismatches.filter((m) => m.kind !== 'runner_error' && explainedBy(m).length === 0);
   const status: CaseStatus =

@@ -39,7 +39,13 @@ export interface StepPrediction {
 
 /** A known divergence that applies to this scenario on this kernel (by the kernel's probe, else by its range). */
 export interface DivergenceHit {
-  readonly program: string;
+  /** the program it concerns; null for one a userspace map operation starts (`step`) */
+  readonly program: string | null;
+  /**
+   * the schedule step of the userspace map operation after which it can show (Divergence.afterMapOps): it explains
+   * value and map-operation mismatches at or after this step, of any program; null: not tied to a step
+   */
+  readonly step: number | null;
   readonly divergenceId: string;
   readonly hostUnsafe: boolean;
   /** the divergence comes with a kernel splat (Divergence.splat) */

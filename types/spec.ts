@@ -1,5 +1,5 @@
-import type { MapOpContract } from './mapOp.ts';
-import type { OpKind, Scenario } from './scenario.ts';
+import type { MapOpContract, MapOpKind } from './mapOp.ts';
+import type { MapType, OpKind, Scenario } from './scenario.ts';
 
 /** Symbolic errno as the C harness prints it (`EACCES`), never a bare number. */
 export type ErrnoName = string;
@@ -97,6 +97,11 @@ export type Divergence = DivergenceCommon &
         readonly kind: 'value';
         /** the op whose run-time contract (specs/ops) the kernel breaks */
         readonly op: OpKind;
+        /**
+         * it shows only after one of these userspace map operations removed or overwrote an element holding an
+         * object (what runs and map operations see from that step on); null: in any run of the op
+         */
+        readonly afterMapOps: readonly MapOpTrigger[] | null;
       }
   );
 
@@ -128,6 +133,12 @@ interface DivergenceCommon {
    * it: a probed kernel's emulator gets the value its probe says, whatever its version (backports keep the version)
    */
   readonly emulatorFeature: EmulatorFeature | null;
+}
+
+/** Userspace map operations, on elements of these map types, that start a value divergence (Divergence.afterMapOps). */
+export interface MapOpTrigger {
+  readonly mapOps: readonly MapOpKind[];
+  readonly mapTypes: readonly MapType[];
 }
 
 export interface EmulatorFeature {

@@ -1,5 +1,5 @@
 import type {
-  GlobalVar, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpResult, MapOpStep, MapType, Op, Program, Scenario, StepPrediction,
+  GlobalVar, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpKind, MapOpResult, MapOpStep, MapType, Op, Program, Scenario, StepPrediction,
 } from '../../types/index.ts';
 import { fieldSlot, type FieldSlot } from '../../cabi/structLayout.ts';
 import { SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
@@ -359,6 +359,24 @@ function batchOp(w: World, op: Extract<MapOpStep, { readonly mapOp: MapBatchOpKi
   return { err: null, value: null, count: op.keys.length };
 }
 
+/** A userspace map operation that removed or overwrote an element whose kptr field held an object. */
+export interface MapRelease {
+  readonly step: number;
+  readonly mapOp: MapOpKind;
+  readonly mapType: MapType;
+}
+
+/**
+ * `op` on the model, and whether it removed or replaced an element holding an object: the releases the contract
+ * makes (bpf_obj_free_fields), which a kernel that skips them shows from this step on.
+ */
+function mapOpReleasing(w: World, op: MapOpStep, step: number, contracts: readonly MapOpContract[]): { readonly result: MapOpResult; readonly released: boolean } {
+  const store = slotStore(w, op.slot);
+  const holding = [...store.elems].filter(([, e]) => [...e.values()].some((c) => c.obj !== null));
+  const result = mapOp(w, op, step, contracts);
+  return { result, released: holding.some(([key, e]) => store.elems.get(key) !== e) };
+}
+
 /** One userspace map operation on the model (specs/ops/map); the contract's errors table gives the errno. */
 function mapOp(w: World, op: MapOpStep, step: number, contracts: readonly MapOpContract[]): MapOpResult {
   const type = mapTypeOf(w, op.slot);
@@ -393,23 +411,27 @@ function isSleepable(p: Program): boolean {
 /**
  * Run the scenario's schedule on a model of the kernel with `nrCpus` possible CPUs. Steps of programs not in
  * `accepted` are skipped (the kernel refused them, so nothing runs), and so are grace periods. One StepPrediction
- * per test run, one MapOpResult per userspace map operation; `step` is the index in the schedule, grace periods counted.
+ * per test run, one MapOpResult per userspace map operation; `step` is the index in the schedule, grace periods
+ * counted. `released`: the map operations that removed or overwrote an element holding an object, in step order.
  */
 export function runSchedule(
   scenario: Scenario,
   accepted: ReadonlySet<string>,
   nrCpus: number,
   contracts: readonly MapOpContract[],
-): { readonly steps: StepPrediction[]; readonly mapOps: MapOpResult[] } {
+): { readonly steps: StepPrediction[]; readonly mapOps: MapOpResult[]; readonly released: MapRelease[] } {
   const w: World = { scenario, nrCpus, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
+  const released: MapRelease[] = [];
   for (const [step, s] of scenario.schedule.entries()) {
     // a grace period frees what earlier runs dropped; on a correct kernel a later `new` still reads 0, so no
     // program can tell: it is no run and changes nothing here (World never hands dropped memory out again)
     if ('grace_period' in s) continue;
     if ('mapOp' in s) {
-      mapOps.push(mapOp(w, s, step, contracts));
+      const r = mapOpReleasing(w, s, step, contracts);
+      mapOps.push(r.result);
+      if (r.released) released.push({ step, mapOp: s.mapOp, mapType: r.result.mapType });
       continue;
     }
     const program = scenario.programs.find((p) => p.name === s.program);
@@ -421,5 +443,5 @@ export function runSchedule(
       steps.push({ step, iteration, program: program.name, retval, globals: snapshot(w), zeroFilled: [...w.zeroFilled].sort() });
     }
   }
-  return { steps, mapOps };
+  return { steps, mapOps, released };
 }

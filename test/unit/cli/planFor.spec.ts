@@ -3,7 +3,7 @@ import { planFor } from '../../../cli/pipeline.ts';
 import type { DivergenceHit } from '../../../types/index.ts';
 import { prediction } from '../reports/fixtures/cases.ts';
 
-const hit = (over: Partial<DivergenceHit>): DivergenceHit => ({ program: 'rp1_leak', divergenceId: 'd', hostUnsafe: false, splat: false, kind: 'accepts_invalid', ...over });
+const hit = (over: Partial<DivergenceHit>): DivergenceHit => ({ program: 'rp1_leak', step: null, divergenceId: 'd', hostUnsafe: false, splat: false, kind: 'accepts_invalid', ...over });
 
 describe('planFor', () => {
   it('should pass on the oracle\'s accepted programs and keep a host-unsafe divergence off the host', () => {

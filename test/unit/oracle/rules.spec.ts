@@ -44,7 +44,7 @@ describe('percpu_obj_new checks (B5 → B6 → B7)', () => {
     for (const version of ['6.12.117', '6.18.44', '7.3.4']) {
       const r = first(single(newOf('val_nested'), 'tc', { structs: [VAL_T, inner, outer] }), { version, nrCpus: 2, divergences: [] });
       expect(r.rule).toBe('percpu_obj_new.nested_special_field');
-      expect(r.p.divergences).toEqual([{ program: 't', divergenceId: 'nested_special_field_accepted', hostUnsafe: false, splat: false, kind: 'accepts_invalid' }]);
+      expect(r.p.divergences).toEqual([{ program: 't', step: null, divergenceId: 'nested_special_field_accepted', hostUnsafe: false, splat: false, kind: 'accepts_invalid' }]);
     }
   });
   it('the size limit does not exist before 6.8', () => {
@@ -86,7 +86,7 @@ describe('xchg', () => {
     const ops: Op[] = [lookup, { op: 'new', dst: 'q', struct: 'val_t', percpu: false }, retIfNull('q'), { op: 'xchg', slot: 'array', src: 'q', dst: 'old' }, dropIf('old')];
     const on618 = first(single(ops));
     expect(on618.rule).toBe('kptr_xchg.plain_into_percpu');
-    expect(on618.p.divergences).toEqual([{ program: 't', divergenceId: 'plain_obj_into_percpu', hostUnsafe: true, splat: true, kind: 'accepts_invalid' }]);
+    expect(on618.p.divergences).toEqual([{ program: 't', step: null, divergenceId: 'plain_obj_into_percpu', hostUnsafe: true, splat: true, kind: 'accepts_invalid' }]);
     expect(first(single(ops), { version: '7.3.4', nrCpus: 2, divergences: [] }).p.divergences).toEqual([]);
   });
 });

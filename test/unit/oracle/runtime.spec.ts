@@ -57,7 +57,7 @@ describe('runtime model', () => {
     // CPU 1's copy is never written: the sum holds only if new per-CPU memory reads 0; field d was written
     const p = predict(seq('tc', 'array', onCpu(0)), { version: '6.12.117', nrCpus: 2, divergences: [] }, spec);
     expect(p.steps.map((s) => [s.program, s.zeroFilled])).toEqual([['seq_store', []], ['seq_update', []], ['seq_read', ['sum_field_c']]]);
-    expect(p.divergences).toEqual([{ program: 'seq_read', divergenceId: 'percpu_obj_new_uncleared', hostUnsafe: false, splat: false, kind: 'value' }]);
+    expect(p.divergences).toEqual([{ program: 'seq_read', step: null, divergenceId: 'percpu_obj_new_uncleared', hostUnsafe: false, splat: false, kind: 'value' }]);
     // one CPU: every copy the sum reads was written, nothing rests on zero-filling
     const one = predict(seq('tc', 'array', onCpu(0)), { version: '6.12.117', nrCpus: 1, divergences: [] }, spec);
     expect(one.steps.at(-1)?.zeroFilled).toEqual([]);

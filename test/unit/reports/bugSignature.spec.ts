@@ -70,7 +70,7 @@ describe('bugSignature', () => {
   });
 
   it('should leave out what a known divergence explains', () => {
-    const p = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: false, splat: false, kind: 'accepts_invalid' }] });
+    const p = prediction({ divergences: [{ program: 'rp1_leak', step: null, divergenceId: 'd1', hostUnsafe: false, splat: false, kind: 'accepts_invalid' }] });
     const o = observation({
       programs: [accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')],
       runs: [run(0, 0, 'rp1_store', 4, { rp1_sum: '0', rp1_neg: '0' }), ...observation().runs.slice(1)],

@@ -151,7 +151,7 @@ describe('compare', () => {
   });
 
   it('should report divergence, listing the ids, when a DivergenceHit explains every mismatch', () => {
-    const p = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'xchg_plain_into_percpu_6_18', hostUnsafe: true, splat: false, kind: 'accepts_invalid' }] });
+    const p = prediction({ divergences: [{ program: 'rp1_leak', step: null, divergenceId: 'xchg_plain_into_percpu_6_18', hostUnsafe: true, splat: false, kind: 'accepts_invalid' }] });
     const r = compare(p, withPrograms([accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')]));
     expect(r.status).toBe('divergence');
     expect(r.divergences).toEqual(['xchg_plain_into_percpu_6_18']);
@@ -160,9 +160,9 @@ describe('compare', () => {
 
   it('should explain an unattributed splat by a host-unsafe or splat-logging divergence of the scenario only', () => {
     const splats = [{ kind: 'oops' as const, text: 'BUG: unable to handle page fault', during: null }];
-    const unsafe = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: true, splat: false, kind: 'accepts_invalid' }] });
-    const safe = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: false, splat: false, kind: 'accepts_invalid' }] });
-    const warns = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: false, splat: true, kind: 'accepts_invalid' }] });
+    const unsafe = prediction({ divergences: [{ program: 'rp1_leak', step: null, divergenceId: 'd1', hostUnsafe: true, splat: false, kind: 'accepts_invalid' }] });
+    const safe = prediction({ divergences: [{ program: 'rp1_leak', step: null, divergenceId: 'd1', hostUnsafe: false, splat: false, kind: 'accepts_invalid' }] });
+    const warns = prediction({ divergences: [{ program: 'rp1_leak', step: null, divergenceId: 'd1', hostUnsafe: false, splat: true, kind: 'accepts_invalid' }] });
     expect(compare(unsafe, observation({ splats })).status).toBe('divergence');
     expect(compare(warns, observation({ splats })).status).toBe('divergence');
     expect(compare(safe, observation({ splats })).status).toBe('fail');
@@ -174,7 +174,7 @@ describe('compare', () => {
   it('should explain a guest panic with a splat by a host-unsafe divergence, and only then', () => {
     const splats = [{ kind: 'panic' as const, text: 'Kernel panic - not syncing: Fatal exception in interrupt', during: null }];
     const error = { code: 'KPTR_VM_PANIC', message: 'the guest kernel panicked during this case' };
-    const unsafe = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: true, splat: false, kind: 'accepts_invalid' }] });
+    const unsafe = prediction({ divergences: [{ program: 'rp1_leak', step: null, divergenceId: 'd1', hostUnsafe: true, splat: false, kind: 'accepts_invalid' }] });
     const died = observation({ error, splats, runs: [] });
     const r = compare(unsafe, died);
     expect(r.status).toBe('divergence');
@@ -192,7 +192,7 @@ describe('compare', () => {
 
   it('should lay the values after a divergently accepted program ran at that divergence, and not those before', () => {
     // the kernel accepts rp1_leak (a known divergence) and a VM runs it as step 0, before rp1_sum_it reads its effect
-    const p = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: true, splat: false, kind: 'accepts_invalid' }] });
+    const p = prediction({ divergences: [{ program: 'rp1_leak', step: null, divergenceId: 'd1', hostUnsafe: true, splat: false, kind: 'accepts_invalid' }] });
     const programs = [accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')];
     const after = observation({ programs, runs: [
       run(0, 0, 'rp1_store', 3, { rp1_sum: '0', rp1_neg: '0' }),
@@ -222,7 +222,7 @@ describe('compare', () => {
 
 
   it('should explain a wrong zero-filled value by a value divergence, and nothing else by it', () => {
-    const hit = { program: 'rp1_store', divergenceId: 'uncleared', hostUnsafe: false, splat: false, kind: 'value' as const };
+    const hit = { program: 'rp1_store', step: null, divergenceId: 'uncleared', hostUnsafe: false, splat: false, kind: 'value' as const };
     const base = prediction();
     const steps = base.steps.map((s, i) => (i === 0 ? { ...s, zeroFilled: ['rp1_neg'] } : s));
     const dirty = (neg: string, retval = 3) => observation({ runs: [run(0, 0, 'rp1_store', retval, { rp1_sum: '0', rp1_neg: neg }), ...observation().runs.slice(1)] });
@@ -239,7 +239,7 @@ describe('compare', () => {
   });
 
   it('should fail, with no divergence listed, when one mismatch is explained and another is not', () => {
-    const p = prediction({ divergences: [{ program: 'rp1_leak', divergenceId: 'd1', hostUnsafe: false, splat: false, kind: 'accepts_invalid' }] });
+    const p = prediction({ divergences: [{ program: 'rp1_leak', step: null, divergenceId: 'd1', hostUnsafe: false, splat: false, kind: 'accepts_invalid' }] });
     const o = withPrograms([accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')], {
       runs: [run(0, 0, 'rp1_store', 9, { rp1_sum: '0', rp1_neg: '0' }), ...observation().runs.slice(1)],
     });
