@@ -16,6 +16,8 @@ export interface MachineOptions {
   readonly freedMemory?: FreedMemory;
   /** instructions one run may execute before it is stopped as a fault (default 1,000,000) */
   readonly maxInsns?: number;
+  /** a userspace removal or overwrite of a hash element leaves its kptr fields to the next element (MapStore keepsKptr; default false) */
+  readonly htabDeleteKeepsKptr?: boolean;
 }
 
 /** A run that ended in a fault: what the kernel would print as an Oops, as data. */
@@ -82,7 +84,7 @@ export class Machine implements CallEnv {
     this.nrCpus = options.nrCpus;
     this.maxInsns = options.maxInsns ?? 1_000_000;
     this.heap = new Heap(this.mem, this.nrCpus, types, options.freedMemory ?? 'zeroed');
-    this.maps = object.maps.map((m, i) => new MapStore(m, i, this.mem, this.heap, this.nrCpus, this.retired));
+    this.maps = object.maps.map((m, i) => new MapStore(m, i, this.mem, this.heap, this.nrCpus, this.retired, options.htabDeleteKeepsKptr ?? false));
     this.kfuncs = object.kfuncs.map((k) => kfuncCall(k.name));
     for (let f = 0; f < MAX_CALL_FRAMES; f++) this.stacks.push(this.mem.add('stack', `stack frame ${f}`, MAX_BPF_STACK));
     // fentry's ctx: the traced function's arguments (bpf_fentry_test1(1)); syscall runs without ctx_in (NULL)

@@ -29,6 +29,11 @@ export class MapStore {
   /** array maps: by index; hash maps: by key bytes as hex, in LRU order (least recent first) */
   private readonly slots: (Element | null)[] = [];
   private readonly hash = new Map<number | string, Element>();
+  /**
+   * elements userspace removed or overwrote with their kptr fields left set (keepsKptr), most recent last: the next
+   * element this hash map makes takes those fields over, as a preallocated element popped again from the freelist
+   */
+  private readonly kept: Element[] = [];
 
   constructor(
     readonly spec: MapSpec,
@@ -38,6 +43,11 @@ export class MapStore {
     private readonly nrCpus: number,
     /** value regions of removed elements (all maps'), freed for good at the next grace period */
     private readonly retired: number[],
+    /**
+     * Linux 7.3 (divergence htab_delete_keeps_percpu_kptr): a userspace removal of a hash or percpu_hash element,
+     * or overwrite of an existing percpu_hash element, leaves its kptr fields set instead of freeing their objects
+     */
+    private readonly keepsKptr = false,
   ) {
     this.handle = mem.add('map', `map ${spec.name}`, 0, false, index);
     this.percpu = spec.type === 'percpu_array' || spec.type === 'percpu_hash';
@@ -102,12 +112,12 @@ export class MapStore {
   sysUpdate(key: number, value: Uint8Array, flags: number): number {
     const stride = (this.spec.valueSize + 7) & ~7;
     const write = (e: Element): void => e.regions.forEach((r, c) => this.copyValue(r, value.subarray(c * stride, c * stride + this.spec.valueSize)));
-    return this.store(key >>> 0, flags, write);
+    return this.store(key >>> 0, flags, write, this.keepsKptr && this.percpu);
   }
 
   /** bpf_map_delete_elem from userspace: 0 or -errno */
   sysDelete(key: number): number {
-    return this.array ? -EINVAL : this.remove(key >>> 0);
+    return this.array ? -EINVAL : this.remove(key >>> 0, this.keepsKptr);
   }
 
   /**
@@ -125,7 +135,7 @@ export class MapStore {
       out.set(this.mem.bytes(r).subarray(0, this.spec.valueSize), c * stride);
       for (const f of this.spec.kptrFields) out.fill(0, c * stride + f.offset, c * stride + f.offset + 8);
     });
-    if (andDelete) this.remove(key >>> 0);
+    if (andDelete) this.remove(key >>> 0, this.keepsKptr);
     return out;
   }
 
@@ -160,8 +170,11 @@ export class MapStore {
     return done(!this.array || got.length < count ? ENOENT : 0, got.length, out, got);
   }
 
-  /** an update of element `k` with `flags` (the kernel's checks, in its order); `write` fills the element's value */
-  private store(k: number | string, flags: number, write: (e: Element) => void): number {
+  /**
+   * an update of element `k` with `flags` (the kernel's checks, in its order); `write` fills the element's value;
+   * `keep`: an old element's kptr fields stay set in the new one (keepsKptr)
+   */
+  private store(k: number | string, flags: number, write: (e: Element) => void, keep = false): number {
     if (flags > BPF_EXIST) return -EINVAL;
     if (this.array) {
       const e = this.slots[k as number];
@@ -184,10 +197,26 @@ export class MapStore {
     write(e);
     if (old) {
       this.hash.delete(k);
-      this.free(old);
+      if (keep) this.kept.push(old);
+      else this.free(old);
     }
+    this.inherit(e);
     this.hash.set(k, e);
     return 0;
+  }
+
+  /** a new hash element takes over the kptr fields of the element last kept (keepsKptr), which is then freed */
+  private inherit(e: Element): void {
+    const from = this.kept.pop();
+    if (from === undefined) return;
+    from.regions.forEach((src, c) => {
+      const dst = e.regions[c] as number;
+      for (const f of this.spec.kptrFields) {
+        this.mem.bytes(dst).set(this.mem.bytes(src).subarray(f.offset, f.offset + 8), f.offset);
+        this.mem.bytes(src).fill(0, f.offset, f.offset + 8);
+      }
+    });
+    this.free(from);
   }
 
   /** bpf_map_delete_elem: 0 or -errno (arrays: -EINVAL) */
@@ -195,12 +224,13 @@ export class MapStore {
     return this.array ? -EINVAL : this.remove(this.key(keyAt));
   }
 
-  /** a hash map's element `k` leaves the map: 0, or -ENOENT */
-  private remove(k: number | string): number {
+  /** a hash map's element `k` leaves the map: 0, or -ENOENT; `keep`: with its kptr fields left set (keepsKptr) */
+  private remove(k: number | string, keep = false): number {
     const e = this.hash.get(k);
     if (!e) return -ENOENT;
     this.hash.delete(k);
-    this.free(e);
+    if (keep) this.kept.push(e);
+    else this.free(e);
     return 0;
   }
 
@@ -231,7 +261,8 @@ export class MapStore {
    */
   destroy(): string[] {
     const problems: string[] = [];
-    for (const e of [...this.slots, ...this.hash.values()]) {
+    // htab_free_prealloced_fields walks free elements too: what a kept element holds is released here
+    for (const e of [...this.slots, ...this.hash.values(), ...this.kept.splice(0)]) {
       if (!e) continue;
       try {
         this.free(e);
