@@ -2,8 +2,8 @@ import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { emitReproducer, type ProgramNote } from '../runners/codegen/emit.ts';
-import { scenarioToYaml } from '../specs/load.ts';
-import type { CaseResult, KernelInfo, Observation, Prediction, RunnerName, Scenario } from '../types/index.ts';
+import { loadSpec, scenarioToYaml } from '../specs/load.ts';
+import type { CaseResult, KernelInfo, MapOpContract, Observation, Prediction, RunnerName, Scenario } from '../types/index.ts';
 import { emitReproCheck } from './emitReproCheck.ts';
 import { replayCommand, type ReplayTarget } from './replayCommand.ts';
 import type { FindingRef } from './summary.ts';
@@ -75,6 +75,24 @@ function needsRun(f: Finding): boolean {
   return f.result.mismatches.some((m) => RUNTIME_KINDS.has(m.kind) && !(m.kind === 'splat' && m.program !== null && atLoad.has(m.program)));
 }
 
+let mapOpContracts: readonly MapOpContract[] | null = null;
+
+/**
+ * What a correct kernel does with the kptr field in each userspace map operation the schedule makes
+ * (specs/ops/map), so the README states the contract the kernel breaks, not only the values that differ.
+ */
+function mapOpContractLines(s: Scenario): string[] {
+  const used = [...new Set(s.schedule.flatMap((st) => ('mapOp' in st ? [st.mapOp] : [])))];
+  if (used.length === 0) return [];
+  mapOpContracts ??= loadSpec().mapOps;
+  return [
+    '## The contract',
+    '',
+    ...used.map((op) => mapOpContracts!.find((c) => c.mapOp === op)).flatMap((c) => (c === undefined ? [] : [`- ${c.command}: ${c.kptrField} ${c.afterwards}`])),
+    '',
+  ];
+}
+
 function readme(f: Finding, replay: string, runtime: boolean): string {
   const kinds = [...new Set(f.result.mismatches.map((m) => m.kind))].join(', ');
   const origin = f.seed === null ? 'hand-written scenario' : `seed ${f.seed}${f.path === null ? '' : `, path ${f.path}`}`;
@@ -83,8 +101,11 @@ function readme(f: Finding, replay: string, runtime: boolean): string {
     '',
     `${kinds} on kernel ${f.kernel.release} (${f.runner} runner, ${f.kernel.nrCpus} CPUs), scenario \`${f.scenario.id}\` (${origin}).`,
     '',
+    `Scenario: ${f.scenario.description}.`,
+    '',
     ...f.result.mismatches.map((m) => `- ${m.kind}${m.program === null ? '' : ` in ${m.program}`}${m.step === null ? '' : ` at step ${m.step}`}: expected ${m.expected}; observed ${m.observed}`),
     '',
+    ...mapOpContractLines(f.scenario),
     ...(f.reproduced === false ? [
       '**Not reproduced.** Run again alone, compiled from C by clang (a fresh boot, for the vm runner), the scenario gave',
       'no mismatch: a crash may depend on timing or on what ran before it, or come from the emulator (QEMU TCG), and a',

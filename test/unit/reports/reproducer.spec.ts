@@ -8,7 +8,8 @@ import { emitReproCheck } from '../../../reports/emitReproCheck.ts';
 import { compare } from '../../../reports/compare.ts';
 import { findingId } from '../../../reports/findingId.ts';
 import { REPRO_CLANG, writeFinding } from '../../../reports/reproducer.ts';
-import { loadSelftests, loadSpec } from '../../../specs/load.ts';
+import { batchObserver } from '../../../runners/emulator/index.ts';
+import { loadScenarioFile, loadSelftests, loadSpec } from '../../../specs/load.ts';
 import { batchOpsScenario, mapOpsScenario } from '../../kernel/scenarios.ts';
 import { btfTypes } from '../runners/codegen/clangOutput.helper.ts';
 import { testLoaderSpec } from '../runners/codegen/testLoaderSpec.helper.ts';
@@ -102,6 +103,19 @@ describe('writeFinding', () => {
       const r = await execa('gcc', ['-O2', '-Wall', 'repro_check.c', '-o', 'repro_check', '-static', '-lbpf', '-lelf', '-lz'], { cwd: dir });
       expect(r.stderr).toBe('');
     }
+  });
+
+  it('should state the scenario and the contract of its userspace map operations in the README of a runtime finding', async () => {
+    const hdk = loadScenarioFile(new URL('../../../specs/regressions/htab_delete_keeps_percpu_kptr.yaml', import.meta.url).pathname);
+    const [o] = await batchObserver({ kernel: '7.3', workDir: await mkdtemp(join(tmpdir(), 'kptr-repro-hdk-')) })([hdk], new Map());
+    const p = predict(hdk, { version: '6.18.15', nrCpus: 2, divergences: [] }, loadSpec());
+    const outDir = await mkdtemp(join(tmpdir(), 'kptr-repro-'));
+    const ref = await writeFinding(outDir, { ...sampleFinding(), scenario: hdk, prediction: p, observation: o!, result: compare(p, o!) });
+    const readme = await readFile(join(outDir, ref.dir, 'README.md'), 'utf8');
+    expect(readme).toContain(`Scenario: ${hdk.description}.`);
+    expect(readme).toMatch(/## The contract\n\n- BPF_MAP_DELETE_ELEM[^\n]*released[^\n]*\n- BPF_MAP_DELETE_BATCH[^\n]*\n- BPF_MAP_LOOKUP_AND_DELETE_BATCH/);
+    expect(readme).toContain('value in hdk_check at step 3: expected retval=1; observed retval=2');
+    expect(await readdir(join(outDir, ref.dir))).toContain('repro_check.c');
   });
 
   it('should say in the README and the ref when a finding did not come back when run alone', async () => {
