@@ -1,7 +1,8 @@
 import type {
-  GlobalVar, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpResult, MapOpStep, MapType, Op, Program, Scenario, StepPrediction,
+  GlobalVar, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpResult, MapOpStep, MapType, MemoryPrediction, Op, Program, Scenario,
+  StepPrediction,
 } from '../../types/index.ts';
-import { fieldSlot, type FieldSlot } from '../../cabi/structLayout.ts';
+import { fieldSlot, structLayout, type FieldSlot } from '../../cabi/structLayout.ts';
 import { SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
 import { cValue } from './cValue.ts';
 
@@ -400,14 +401,14 @@ export function runSchedule(
   accepted: ReadonlySet<string>,
   nrCpus: number,
   contracts: readonly MapOpContract[],
-): { readonly steps: StepPrediction[]; readonly mapOps: MapOpResult[] } {
+): { readonly steps: StepPrediction[]; readonly mapOps: MapOpResult[]; readonly memory: MemoryPrediction | null } {
   const w: World = { scenario, nrCpus, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
   for (const [step, s] of scenario.schedule.entries()) {
     // a grace period frees what earlier runs dropped; on a correct kernel a later `new` still reads 0, so no
     // program can tell: it is no run and changes nothing here (World never hands dropped memory out again)
-    if ('grace_period' in s) continue;
+    if ('grace_period' in s || 'free_maps' in s) continue;
     if ('mapOp' in s) {
       mapOps.push(mapOp(w, s, step, contracts));
       continue;
@@ -421,5 +422,26 @@ export function runSchedule(
       steps.push({ step, iteration, program: program.name, retval, globals: snapshot(w), zeroFilled: [...w.zeroFilled].sort() });
     }
   }
-  return { steps, mapOps };
+  return { steps, mapOps, memory: scenario.schedule.at(-1) !== undefined && 'free_maps' in scenario.schedule.at(-1)! ? memoryPrediction(w) : null };
+}
+
+/**
+ * Growth of `Percpu:` over all memory passes still counted as the baseline: the allocator populates chunk pages for
+ * all CPUs at once (4 KiB × nr_cpus) and other kernel work allocates per-CPU memory now and then.
+ */
+const MEMORY_SLACK_KB = 64;
+
+/** The per-CPU bytes a pass allocates and holds when its maps are freed (bpf_percpu_obj_new objects only). */
+function memoryPrediction(w: World): MemoryPrediction {
+  const bytes = (id: number): number => {
+    const o = w.heap[id];
+    return o?.zeroed ? structLayout(w.scenario.structs, o.struct).size * w.nrCpus : 0;
+  };
+  const held = new Set<number>();
+  for (const store of w.slots.values()) for (const e of store.elems.values()) for (const c of e.values()) if (c.obj !== null) held.add(c.obj);
+  return {
+    allocatedBytes: w.heap.reduce((sum, _, id) => sum + bytes(id), 0),
+    heldAtFreeBytes: [...held].reduce((sum, id) => sum + bytes(id), 0),
+    slackKb: MEMORY_SLACK_KB,
+  };
 }
