@@ -710,6 +710,20 @@ static void run_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const cha
 	}
 }
 
+/* The event of a step the harness does itself (grace_period, free_maps): 0 or the errno name, and how long it took. */
+static void step_event(const char *ev, const char *scenario, int err, long long t0)
+{
+	fprintf(out, "{\"ev\":\"%s\",\"scenario\":", ev);
+	json_str(scenario);
+	fputs(",\"err\":", out);
+	if (err)
+		json_str(errno_name(err));
+	else
+		fputs("null", out);
+	fprintf(out, ",\"ns\":%lld", now_ns() - t0);
+	ev_end();
+}
+
 /* A schedule's grace period, waited for from userspace. bpf_percpu_obj_drop / bpf_obj_drop free through
  * bpf_mem_free_rcu: the object waits on its CPU's free_by_rcu list for a regular RCU grace period, whose
  * callback (__free_by_rcu) moves it to free_by_rcu_ttrace, where the next refill of that CPU's cache
@@ -728,15 +742,7 @@ static void grace_period_line(const char *scenario)
 	for (int i = 0; i < 2 && !err; i++)
 		if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0)
 			err = errno;
-	fputs("{\"ev\":\"grace_period\",\"scenario\":", out);
-	json_str(scenario);
-	fputs(",\"err\":", out);
-	if (err)
-		json_str(errno_name(err));
-	else
-		fputs("null", out);
-	fprintf(out, ",\"ns\":%lld", now_ns() - t0);
-	ev_end();
+	step_event("grace_period", scenario, err, t0);
 }
 
 /* A schedule's `free_maps` step (plan line `free_maps <scenario> <map>...`): the scenario's maps are freed with
@@ -776,15 +782,7 @@ static void free_maps_line(struct bpf_object *obj, bool obj_ok, const char *scen
 		skip_event(scenario, "(free_maps)", "the object failed to load");
 		return;
 	}
-	fputs("{\"ev\":\"free_maps\",\"scenario\":", out);
-	json_str(scenario);
-	fputs(",\"err\":", out);
-	if (err)
-		json_str(errno_name(err));
-	else
-		fputs("null", out);
-	fprintf(out, ",\"ns\":%lld", now_ns() - t0);
-	ev_end();
+	step_event("free_maps", scenario, err, t0);
 }
 
 /* One userspace map operation (plan line `mapop`) on the map named `mapname`: bpf_map_update_elem (value: `sum`
