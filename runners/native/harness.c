@@ -710,16 +710,22 @@ static void run_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const cha
 	}
 }
 
-/* The event of a step the harness does itself (grace_period, free_maps): 0 or the errno name, and how long it took. */
-static void step_event(const char *ev, const char *scenario, int err, long long t0)
+/* `,"err":` and the errno name, or null for 0. */
+static void json_err(int err)
 {
-	fprintf(out, "{\"ev\":\"%s\",\"scenario\":", ev);
-	json_str(scenario);
 	fputs(",\"err\":", out);
 	if (err)
 		json_str(errno_name(err));
 	else
 		fputs("null", out);
+}
+
+/* The event of a step the harness does itself (grace_period, free_maps): 0 or the errno name, and how long it took. */
+static void step_event(const char *ev, const char *scenario, int err, long long t0)
+{
+	fprintf(out, "{\"ev\":\"%s\",\"scenario\":", ev);
+	json_str(scenario);
+	json_err(err);
 	fprintf(out, ",\"ns\":%lld", now_ns() - t0);
 	ev_end();
 }
@@ -854,11 +860,7 @@ static void mapop_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const c
 	json_str(scenario);
 	fprintf(out, ",\"step\":%d,\"op\":", step);
 	json_str(op);
-	fputs(",\"err\":", out);
-	if (err)
-		json_str(errno_name(err));
-	else
-		fputs("null", out);
+	json_err(err);
 	if (batch)
 		fprintf(out, ",\"count\":%u", count);
 	/* a batch lookup that ends (ENOENT) still returns what it copied; one that failed before copies nothing */
