@@ -1,4 +1,5 @@
 import type { Op, Program, Scenario, StructMember, VarType } from '../types/index.ts';
+import { isRunStep } from '../types/index.ts';
 
 /**
  * Rename every C identifier of a scenario that reaches file scope (structs, slots, globals, programs) to
@@ -36,6 +37,6 @@ export function prefixScenario(s: Scenario, id: string): Scenario {
     slots: s.slots.map((x) => ({ ...x, name: p(x.name), pointee: p(x.pointee) })),
     globals: s.globals.map((g) => ({ ...g, name: p(g.name) })),
     programs: s.programs.map(program),
-    schedule: s.schedule.map((x) => ('mapOp' in x ? { ...x, slot: p(x.slot) } : 'grace_period' in x ? x : { ...x, program: p(x.program) })),
+    schedule: s.schedule.map((x) => ('mapOp' in x ? { ...x, slot: p(x.slot) } : !isRunStep(x) ? x : { ...x, program: p(x.program) })),
   };
 }

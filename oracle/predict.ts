@@ -59,7 +59,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       }
     }
   }
-  const { steps, mapOps, released } = runSchedule(scenario, accepted, kernel.nrCpus, spec.mapOps);
+  const { steps, mapOps, released, memory } = runSchedule(scenario, accepted, kernel.nrCpus, spec.mapOps);
   divergences.push(...valueHits(steps, spec, kernel), ...mapOpHits(released, spec, kernel));
   const allAccepted = accepted.size === scenario.programs.length;
   const cpusInRange = scenario.schedule.every((s) => !isRunStep(s) || s.cpu < kernel.nrCpus);
@@ -74,6 +74,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
     rulesHit: [...rulesHit].sort(),
     statePairs,
     wellFormed: clean && allAccepted && cpusInRange && !hostUnsafe && scenario.intent.kind === 'valid',
+    memory,
   };
 }
 

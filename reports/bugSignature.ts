@@ -42,6 +42,8 @@ function kernelLine(m: Mismatch, o: Observation): string {
     case 'runner_error': return m.observed.split('\n')[0]!;
     // a userspace map operation: what the kernel returned (errno or looked-up words), numbers normalised below
     case 'map_op': return m.observed.split('\n')[0]!;
+    // how much leaked depends on the passes and the noise: the kind and the case's rule are the bug
+    case 'leak': return 'percpu memory not returned';
   }
 }
 

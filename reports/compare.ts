@@ -45,6 +45,7 @@ function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained
     ...p.programs.flatMap((pp) => compareProgram(pp, o)),
     ...p.steps.flatMap((step) => compareStep(step, p, o, zeroFilled)),
     ...p.mapOps.flatMap((op) => compareMapOp(op, o)),
+    ...compareMemory(p, o),
     ...o.splats.map((s): Mismatch => ({
       kind: 'splat',
       // `during` may name a program of the scenario, or only say when (e.g. 'after the case ended')
@@ -245,6 +246,27 @@ function compareMapOp(expected: MapOpResult, o: Observation): readonly Mismatch[
     expected: `${expected.mapOp}: ${describeMapOp(expected)}`,
     observed: `${got.mapOp}: ${describeMapOp(got)}`,
     detail: `userspace ${expected.mapOp} at step ${expected.step}: expected ${describeMapOp(expected)}, observed ${describeMapOp(got)} (value words per CPU: sum, kptr field)`,
+  }];
+}
+
+/**
+ * The memory oracle: a scenario that ends by freeing its maps brings `Percpu:` back to its baseline after any number
+ * of passes. Growth beyond the slack is a `leak`, with how much a pass kept next to what it allocated and what the
+ * maps held when freed (a leak of the map free path grows by about the latter a pass).
+ */
+export function compareMemory(p: Prediction, o: Observation): readonly Mismatch[] {
+  const m = o.memory;
+  if (!p.memory || m === undefined || m.passes === 0 || m.percpuKbBefore < 0 || m.percpuKbAfter < 0) return [];
+  const grewKb = m.percpuKbAfter - m.percpuKbBefore;
+  if (grewKb <= p.memory.slackKb) return [];
+  const perPass = Math.round((grewKb * 1024) / m.passes);
+  return [{
+    kind: 'leak',
+    program: null,
+    step: null,
+    expected: `Percpu back within ${p.memory.slackKb} kB of its baseline after ${m.passes} passes (maps freed, grace periods waited)`,
+    observed: `Percpu grew by ${grewKb} kB (${m.percpuKbBefore} -> ${m.percpuKbAfter} kB): about ${perPass} bytes a pass`,
+    detail: `each pass allocates ${p.memory.allocatedBytes} per-CPU bytes (all CPUs) and its maps hold ${p.memory.heldAtFreeBytes} when freed; Percpu after each pass (kB): ${m.percpuKb.join(' ')}`,
   }];
 }
 

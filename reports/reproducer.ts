@@ -58,7 +58,7 @@ export function verifierLogText(o: Observation): string {
   return logs.length === 0 ? `every program was accepted by ${o.kernel.release}\n` : logs.join('\n');
 }
 
-const RUNTIME_KINDS = new Set(['value', 'map_op', 'splat']);
+const RUNTIME_KINDS = new Set(['value', 'map_op', 'splat', 'leak']);
 
 /**
  * Programs a splat came from while the kernel verified them (the runner pinned it on a program the kernel rejected,

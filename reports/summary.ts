@@ -95,7 +95,7 @@ export interface SummaryMeta {
   readonly stopped?: string | null;
 }
 
-const KINDS: readonly MismatchKind[] = ['verdict_kernel_accepts', 'verdict_kernel_rejects', 'message', 'value', 'map_op', 'splat', 'runner_error'];
+const KINDS: readonly MismatchKind[] = ['verdict_kernel_accepts', 'verdict_kernel_rejects', 'message', 'value', 'map_op', 'leak', 'splat', 'runner_error'];
 
 /** A summary counted case by case, so a campaign keeps counts, not results, whatever its length. */
 export interface SummaryTally {

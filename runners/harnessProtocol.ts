@@ -3,6 +3,7 @@ import type {
   MapOpKind,
   MapOpResult,
   MapOpStep,
+  MemoryObservation,
   NotRun,
   Observation,
   ProgramObservation,
@@ -29,6 +30,11 @@ export interface PlanBatch {
   readonly scenarios: readonly Scenario[];
   /** scenario id → indexes into its `schedule` that may run (others are verified only); missing id = none */
   readonly runSteps: Readonly<Record<string, readonly number[]>>;
+  /**
+   * testing only: scenarios whose `free_maps` closes the programs but no map, standing in for a kernel whose map
+   * free path keeps the objects (the memory oracle's positive control)
+   */
+  readonly keepMaps?: ReadonlySet<string>;
 }
 
 /**
@@ -52,11 +58,17 @@ export function writePlan(batch: PlanBatch): string {
       const step = s.schedule[i];
       if (step === undefined) continue;
       if ('grace_period' in step) lines.push(`grace_period ${s.id}`);
+      else if ('free_maps' in step) lines.push(['free_maps', s.id, ...(batch.keepMaps?.has(s.id) ? [] : mapSlots(s))].join(' '));
       else if (!('mapOp' in step)) lines.push(`run ${s.id} ${step.program} ${step.cpu} ${step.repeat}`);
       else lines.push(`mapop ${s.id} ${i} ${step.slot} ${step.mapOp} ${mapOpPlanArgs(step).join(' ')}`);
     }
   }
   return lines.map((l) => `${l}\n`).join('');
+}
+
+/** The maps a scenario's `free_maps` closes: those of its map-home slots (codegen names each map after its slot). */
+function mapSlots(s: Scenario): string[] {
+  return s.slots.filter((x) => x.home.kind === 'map').map((x) => x.name);
 }
 
 /**
@@ -96,6 +108,8 @@ type HarnessEvent =
     }
   | { ev: 'skip'; scenario: string; prog: string; reason: string }
   | { ev: 'grace_period'; scenario: string; err: string | null; ns: number }
+  | { ev: 'free_maps'; scenario: string; err: string | null; ns: number }
+  | { ev: 'memory'; iterations: number; percpu_kb_before: number; percpu_kb_after: number; percpu_kb: number[] }
   | { ev: 'mapop'; scenario: string; step: number; op: MapOpKind; err: string | null; value: string[][] | null; count?: number; keys?: number[] }
   | { ev: 'done' };
 
@@ -146,6 +160,8 @@ interface Collected {
   step: number;
   /** errno name of a grace period the harness could not wait for */
   gracePeriodErr: string | null;
+  /** errno name of a `free_maps` the harness could not do */
+  freeMapsErr: string | null;
 }
 
 /** The schedule step a run (iteration 0) or skip event belongs to: the next one naming that program (and cpu). */
@@ -177,10 +193,11 @@ export function parseHarnessOutput(
   const programOwner = new Map<string, Scenario>();
   for (const s of scenarios) for (const p of s.programs) programOwner.set(p.name, s);
   const byId = new Map<string, Collected>(
-    scenarios.map((s) => [s.id, { programs: [], runs: [], mapOps: [], notRun: [], cursor: 0, step: -1, gracePeriodErr: null }]),
+    scenarios.map((s) => [s.id, { programs: [], runs: [], mapOps: [], notRun: [], cursor: 0, step: -1, gracePeriodErr: null, freeMapsErr: null }]),
   );
   let done = false;
   let lastActive = -1;
+  let memory: MemoryObservation | undefined;
 
   for (const e of events) {
     if (e.ev === 'done') done = true;
@@ -207,6 +224,15 @@ export function parseHarnessOutput(
     if (e.ev === 'grace_period' && e.err !== null) {
       const c = byId.get(e.scenario);
       if (c) c.gracePeriodErr ??= e.err;
+      continue;
+    }
+    if (e.ev === 'free_maps' && e.err !== null) {
+      const c = byId.get(e.scenario);
+      if (c) c.freeMapsErr ??= e.err;
+      continue;
+    }
+    if (e.ev === 'memory') {
+      memory = { passes: e.iterations, percpuKbBefore: e.percpu_kb_before, percpuKbAfter: e.percpu_kb_after, percpuKb: e.percpu_kb };
       continue;
     }
     if (e.ev === 'mapop') {
@@ -269,12 +295,16 @@ export function parseHarnessOutput(
         // the runs after it did not have the history the schedule asks for: what they read proves nothing
         : c.gracePeriodErr !== null
           ? { code: 'KPTR_GRACE_PERIOD_FAILED', message: `scenario ${s.id}: membarrier(MEMBARRIER_CMD_GLOBAL) failed with ${c.gracePeriodErr}: the kernel cannot wait for an RCU grace period from userspace (nohz_full CPUs?)` }
-          : null,
+          : c.freeMapsErr !== null
+            ? { code: 'KPTR_FREE_MAPS_FAILED', message: `scenario ${s.id}: closing its programs and maps failed with ${c.freeMapsErr}` }
+            : null,
       programs: c.programs,
       runs: c.runs,
       mapOps: c.mapOps,
       notRun: c.notRun,
       splats: [],
+      // the passes repeat the whole unit: only a unit of one scenario says something about that scenario
+      ...(memory !== undefined && scenarios.length === 1 ? { memory } : {}),
     };
   });
 }

@@ -5,6 +5,7 @@
  */
 import type { Op, Program, Scenario, StructType, VarDecl } from '../types/index.ts';
 import { child } from './shape.ts';
+import { isRunStep } from '../types/index.ts';
 
 /** Grace-period steps one schedule may hold (the schema says so in words; JSON Schema draft 7 cannot count them). */
 export const MAX_GRACE_PERIODS = 64;
@@ -37,8 +38,12 @@ export function checkScenarioRefs(s: Scenario): string[] {
     if ('mapOp' in step) {
       // userspace map operations work on the map of a map-home slot
       if (s.slots.find((x) => x.name === step.slot)?.home.kind !== 'map') problems.push(`schedule[${i}].slot: no slot '${step.slot}' kept in a map`);
-    } else if (!('grace_period' in step) && !programs.has(step.program)) problems.push(`schedule[${i}].program: no program '${step.program}'`);
+    } else if (isRunStep(step) && !programs.has(step.program)) problems.push(`schedule[${i}].program: no program '${step.program}'`);
   });
+  // the maps' free ends the scenario's object lifetime; a global's object lives in the batch's shared .bss
+  const freeAt = s.schedule.findIndex((step) => 'free_maps' in step);
+  if (freeAt >= 0 && freeAt !== s.schedule.length - 1) problems.push(`schedule[${freeAt}]: free_maps must be the last step`);
+  if (freeAt >= 0 && s.slots.some((x) => x.home.kind !== 'map')) problems.push(`schedule[${freeAt}]: free_maps needs every slot kept in a map (a global slot lives as long as the shared object)`);
   // each grace period is two synchronize_rcu() in the harness: bounded, so a file cannot stall a runner for long
   const gracePeriods = s.schedule.filter((step) => 'grace_period' in step).length;
   if (gracePeriods > MAX_GRACE_PERIODS) problems.push(`schedule: ${gracePeriods} grace_period steps, at most ${MAX_GRACE_PERIODS} allowed`);

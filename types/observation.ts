@@ -67,4 +67,18 @@ export interface Observation {
   readonly mapOps: readonly MapOpResult[];
   readonly notRun: readonly NotRun[];
   readonly splats: readonly Splat[];
+  /** the memory oracle's measurement (VM runner with memory passes only) */
+  readonly memory?: MemoryObservation;
+}
+
+/**
+ * `Percpu:` of /proc/meminfo (kB) around `passes` more runs of the scenario's plan, each on a fresh copy of its
+ * object kept open to the end (runners/native/harness.c memory_passes): settled before the first and after the last
+ * pass, and unsettled after each pass.
+ */
+export interface MemoryObservation {
+  readonly passes: number;
+  readonly percpuKbBefore: number;
+  readonly percpuKbAfter: number;
+  readonly percpuKb: readonly number[];
 }

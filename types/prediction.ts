@@ -74,4 +74,19 @@ export interface Prediction {
    * divergence that may touch it (by its range or its probe, even one the probe shows fixed in this build)
    */
   readonly wellFormed: boolean;
+  /** the memory oracle's prediction: null unless the schedule ends with free_maps */
+  readonly memory?: MemoryPrediction | null;
+}
+
+/**
+ * A scenario that ends by freeing its maps leaves nothing behind: over any number of passes, per-CPU memory returns
+ * to its baseline within the allocator's granularity (`slackKb`). The bytes say how big a leak would be.
+ */
+export interface MemoryPrediction {
+  /** per-CPU bytes (all CPUs) the pass's `new` ops allocate: what it would leak at most */
+  readonly allocatedBytes: number;
+  /** per-CPU bytes (all CPUs) the slots hold when the maps are freed: what the map free path must release */
+  readonly heldAtFreeBytes: number;
+  /** growth over all passes still counted as the baseline */
+  readonly slackKb: number;
 }

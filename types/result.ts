@@ -12,6 +12,8 @@ export type MismatchKind =
   | 'value'
   /** a userspace map operation's errno or returned value differs */
   | 'map_op'
+  /** per-CPU memory grew over the memory passes where the oracle predicts a return to baseline (VM only) */
+  | 'leak'
   /** the kernel logged a splat while the case ran */
   | 'splat'
   /** the runner could not execute the case (harness crash, VM timeout) */

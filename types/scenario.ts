@@ -130,12 +130,22 @@ export interface GracePeriodStep {
   readonly grace_period: true;
 }
 
-/** One step of the schedule: program runs, a grace period, or a userspace map operation (types/mapOp.ts). */
-export type ScheduleStep = RunStep | GracePeriodStep | MapOpStep;
+/**
+ * Free the scenario's maps while their elements hold objects (specs/ops/free_maps.yaml): the runner drops the last
+ * references (its map fds, and the scenario's programs, which hold the maps they use), and the kernel's map free
+ * path releases every kptr field's object. The end of the scenario's object lifetime: always the last step, and only
+ * where every slot lives in a map (a global's object lives as long as the batch's shared .bss).
+ */
+export interface FreeMapsStep {
+  readonly free_maps: true;
+}
 
-/** Whether a step runs a program (not a grace period or a map operation). */
+/** One step of the schedule: program runs, a grace period, a userspace map operation (types/mapOp.ts), or the maps' free. */
+export type ScheduleStep = RunStep | GracePeriodStep | MapOpStep | FreeMapsStep;
+
+/** Whether a step runs a program (not a grace period, a map operation or the maps' free). */
 export function isRunStep(s: ScheduleStep): s is RunStep {
-  return !('grace_period' in s) && !('mapOp' in s);
+  return !('grace_period' in s) && !('mapOp' in s) && !('free_maps' in s);
 }
 
 /** Why the scenario exists: a program meant to be valid, or one that breaks exactly one spec rule on purpose. */

@@ -333,7 +333,9 @@ export async function campaign(typed: CliOptions): Promise<number> {
         }
         // aimed at this kernel's state pairs (the vocabulary summary.json counts): a function of the kernel, not of the run
         const targets = statePairVocabulary(spec, session.kernel, progTypes);
-        const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus, targets });
+        // the maps' free with live objects runs in a guest only (runners/host/safety.ts hostRefusesScenario)
+        const freeMapsFreq = session.runner.name === 'vm' ? 16 : 0;
+        const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus, targets, freeMapsFreq });
         // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
         const fresh = aside === null || done.length > (resumed?.done.length ?? 0);
         outputs.startSegment(session, casesToRun(cfg, corpus.length), fresh ? 0 : resumed!.elapsedMs, fresh ? null : resumed!.timeline);

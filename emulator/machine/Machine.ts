@@ -194,6 +194,22 @@ export class Machine implements CallEnv {
   }
 
   /**
+   * The maps named `names` are freed while the rest of the object lives on (their last references closed): every
+   * kptr field still set releases its object, as free() does for all maps; a grace period follows. Returns the faults
+   * this meets, one line each.
+   * @throws RangeError for a map the object does not have
+   */
+  freeMaps(names: readonly string[]): string[] {
+    if (this.freed) throw new RangeError('the machine\'s maps were freed');
+    const maps = names.map((n) => this.maps.find((x) => x.spec.name === n && x.spec.internal === null) ?? n);
+    const missing = maps.find((m) => typeof m === 'string');
+    if (missing !== undefined) throw new RangeError(`no map ${missing} in the object`);
+    const problems = (maps as MapStore[]).flatMap((m) => m.destroy());
+    this.gracePeriod(this.run_.cpu);
+    return problems;
+  }
+
+  /**
    * bpf(2) BPF_MAP_UPDATE_ELEM / DELETE_ELEM / LOOKUP_ELEM / LOOKUP_AND_DELETE_ELEM from userspace on the map named
    * `map`, with an `int` key: the errno (0 on success) and the value a lookup copied out (MapStore.sysLookup). What
    * it releases is freed at the grace period that follows, as after a run.

@@ -22,6 +22,7 @@ export interface ScenarioSettings {
   readonly nrCpus: number;
   readonly size: fc.SizeForArbitrary | undefined;
   readonly historyFreq: number;
+  readonly freeMapsFreq: number;
 }
 
 /** A break placed in the scenario: rule, program (modulo the program count), step, variant. */
@@ -46,6 +47,8 @@ interface ScenarioPlan {
   readonly breaks: readonly PlacedBreak[];
   /** userspace map operations, each inserted at schedule index `at` (modulo the schedule's length + 1) */
   readonly mapOps: readonly { readonly at: number; readonly op: MapOpStep }[];
+  /** the schedule ends by freeing the maps (where every slot lives in one) */
+  readonly freeMaps: boolean;
 }
 
 /**
@@ -140,6 +143,8 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
     breaks,
     // drawn last, so the values above stay those of the same seed without map operations
     mapOps: s.maxMapOps === 0 ? fc.constant([]) : fc.option(fc.array(fc.record({ at: fc.nat({ max: 16 }), op: mapOpStep({ slots: PLAN_SLOTS }) }), { minLength: 1, maxLength: s.maxMapOps }), { freq: 2, nil: null }).map((x) => x ?? []),
+    // drawn after everything else, for the same reason; false first, so a free the mismatch does not need shrinks away
+    freeMaps: s.freeMapsFreq === 0 ? fc.constant(false) : fc.nat({ max: s.freeMapsFreq - 1 }).map((n) => n === s.freeMapsFreq - 1),
   });
   return plan.map(({ structs: { inner, pointees }, bad, slots: [first, second], ...rest }) => {
     // slot 0 is always a __percpu_kptr slot; a second one is a plain __kptr slot when a break needs one
@@ -197,6 +202,8 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
   if (plan.history !== null) {
     schedule.push({ grace_period: true }, { program: programs[plan.history.prog % programs.length]?.name ?? 'p0', cpu: plan.history.cpu, repeat: 2 });
   }
+  // the end of the object lifetime: the maps freed with what the slots still hold (checkScenarioRefs: map homes only)
+  if (plan.freeMaps && slots.every((x) => x.home.kind === 'map')) schedule.push({ free_maps: true });
   return { id: GENERATED_ID, description: describe(intent, programs, slots, notes), origin: null, intent, structs, slots, globals, programs, schedule };
 }
 

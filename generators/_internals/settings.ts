@@ -27,6 +27,12 @@ export interface ScenarioShapeConstraints {
    * tail is rare by default. 0: never. @defaultValue 128
    */
   readonly historyFreq?: number;
+  /**
+   * About 1 scenario in `freeMapsFreq` whose slots all live in maps ends by freeing its maps with their objects (a
+   * `free_maps` step, which only the VM runner executes: the host runner skips such scenarios). 0: never.
+   * @defaultValue 0
+   */
+  readonly freeMapsFreq?: number;
 }
 
 function positive(api: string, name: string, n: number): number {
@@ -52,5 +58,6 @@ export function resolveSettings(api: string, c: ScenarioShapeConstraints): Scena
     nrCpus: positive(api, 'nrCpus', c.nrCpus ?? 2),
     size: c.size,
     historyFreq: nonNegative(api, 'historyFreq', c.historyFreq ?? 128),
+    freeMapsFreq: nonNegative(api, 'freeMapsFreq', c.freeMapsFreq ?? 0),
   };
 }

@@ -1,7 +1,8 @@
 import type {
-  GlobalVar, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpKind, MapOpResult, MapOpStep, MapType, Op, Program, Scenario, StepPrediction,
+  GlobalVar, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpKind, MapOpResult, MapOpStep, MapType, MemoryPrediction, Op, Program, Scenario,
+  StepPrediction,
 } from '../../types/index.ts';
-import { fieldSlot, type FieldSlot } from '../../cabi/structLayout.ts';
+import { fieldSlot, structLayout, type FieldSlot } from '../../cabi/structLayout.ts';
 import { SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
 import { cValue } from './cValue.ts';
 
@@ -419,7 +420,7 @@ export function runSchedule(
   accepted: ReadonlySet<string>,
   nrCpus: number,
   contracts: readonly MapOpContract[],
-): { readonly steps: StepPrediction[]; readonly mapOps: MapOpResult[]; readonly released: MapRelease[] } {
+): { readonly steps: StepPrediction[]; readonly mapOps: MapOpResult[]; readonly released: MapRelease[]; readonly memory: MemoryPrediction | null } {
   const w: World = { scenario, nrCpus, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
@@ -427,7 +428,7 @@ export function runSchedule(
   for (const [step, s] of scenario.schedule.entries()) {
     // a grace period frees what earlier runs dropped; on a correct kernel a later `new` still reads 0, so no
     // program can tell: it is no run and changes nothing here (World never hands dropped memory out again)
-    if ('grace_period' in s) continue;
+    if ('grace_period' in s || 'free_maps' in s) continue;
     if ('mapOp' in s) {
       const r = mapOpReleasing(w, s, step, contracts);
       mapOps.push(r.result);
@@ -443,5 +444,26 @@ export function runSchedule(
       steps.push({ step, iteration, program: program.name, retval, globals: snapshot(w), zeroFilled: [...w.zeroFilled].sort() });
     }
   }
-  return { steps, mapOps, released };
+  return { steps, mapOps, released, memory: scenario.schedule.at(-1) !== undefined && 'free_maps' in scenario.schedule.at(-1)! ? memoryPrediction(w) : null };
+}
+
+/**
+ * Growth of `Percpu:` over all memory passes still counted as the baseline: the allocator populates chunk pages for
+ * all CPUs at once (4 KiB × nr_cpus) and other kernel work allocates per-CPU memory now and then.
+ */
+const MEMORY_SLACK_KB = 64;
+
+/** The per-CPU bytes a pass allocates and holds when its maps are freed (bpf_percpu_obj_new objects only). */
+function memoryPrediction(w: World): MemoryPrediction {
+  const bytes = (id: number): number => {
+    const o = w.heap[id];
+    return o?.zeroed ? structLayout(w.scenario.structs, o.struct).size * w.nrCpus : 0;
+  };
+  const held = new Set<number>();
+  for (const store of w.slots.values()) for (const e of store.elems.values()) for (const c of e.values()) if (c.obj !== null) held.add(c.obj);
+  return {
+    allocatedBytes: w.heap.reduce((sum, _, id) => sum + bytes(id), 0),
+    heldAtFreeBytes: [...held].reduce((sum, id) => sum + bytes(id), 0),
+    slackKb: MEMORY_SLACK_KB,
+  };
 }

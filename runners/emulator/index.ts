@@ -138,6 +138,14 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, a
   for (const [step, st] of s.schedule.entries()) {
     // the machine ends an RCU grace period after every run (Machine.run), so an explicit one adds nothing
     if ('grace_period' in st) continue;
+    if ('free_maps' in st) {
+      // no later step can run into a freed map: free_maps is the schedule's last (checkScenarioRefs)
+      if (execute && machine !== null && splats.length === 0) {
+        const freed = machine.freeMaps(s.slots.filter((x) => x.home.kind === 'map').map((x) => x.name));
+        splats.push(...freed.map((why): Splat => ({ kind: 'bug', text: `BUG: emulated fault while freeing the maps: ${why}`, during: null })));
+      }
+      continue;
+    }
     if ('mapOp' in st) {
       const why = !execute || machine === null ? 'verify only' : splats.length > 0 ? 'an earlier run oopsed' : null;
       if (why !== null) {

@@ -14,7 +14,7 @@ import type { RunCase, Runner, RunHooks } from '../runner.ts';
 import { attributeSplats } from './attributeSplats.ts';
 import { KmsgReader } from './KmsgReader.ts';
 import { DEFAULT_HARNESS_PATH, probeHost } from './probe.ts';
-import { hostExecutionGate, hostMapOpGate } from './safety.ts';
+import { hostExecutionGate, hostMapOpGate, hostRefusesScenario } from './safety.ts';
 
 export interface HostRunnerOptions {
   /** where .bpf.c, .o, plans and harness output of each batch are written */
@@ -101,7 +101,7 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
       // without its map operations the schedule is another one: what runs after the first is held back too
       const firstMapOp = mapOpsRefused === null ? s.schedule.length : s.schedule.findIndex((st) => 'mapOp' in st);
       // a grace period is a syscall of the harness's own: it runs wherever a program of the scenario may
-      const runs = (st: ScheduleStep): boolean => ('mapOp' in st ? true : 'grace_period' in st ? allowed.size > 0 : allowed.has(st.program));
+      const runs = (st: ScheduleStep): boolean => ('mapOp' in st ? true : !isRunStep(st) ? allowed.size > 0 : allowed.has(st.program));
       runSteps[s.id] = s.schedule.flatMap((st, i) => (i < firstMapOp && runs(st) ? [i] : []));
       const scheduled = new Set(s.schedule.flatMap((st) => (isRunStep(st) ? [st.program] : [])));
       gateNotRun.set(s.id, [
@@ -163,7 +163,10 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
     const runnable: Scenario[] = [];
     for (const { scenario } of cases) {
       const missing = scenario.programs.find((p) => !c.progTypes[p.progType].ok);
-      if (missing) {
+      const refused = hostRefusesScenario(scenario);
+      if (refused !== null) {
+        done(skipped(scenario, kernel, refused));
+      } else if (missing) {
         const why = c.progTypes[missing.progType].reason ?? 'unavailable';
         done(skipped(scenario, kernel, `${missing.progType} programs cannot be loaded on this kernel: ${why}`));
       } else {

@@ -39,6 +39,16 @@ export function hostExecutionGate(
 }
 
 /**
+ * Why the host runner must not try `s` at all, or null. The maps' free with live objects (a `free_maps` step) is VM
+ * only: the kernel releases the objects from workqueues and RCU callbacks after the harness has moved on, where a
+ * bug splats outside any case on the kernel everyone here shares, and the memory oracle that judges the step needs
+ * per-CPU counters nothing else moves (the host's are shared with every process and noisy).
+ */
+export function hostRefusesScenario(s: Scenario): string | null {
+  return s.schedule.some((st) => 'free_maps' in st) ? 'free_maps runs in a VM only (the map free path and the memory oracle)' : null;
+}
+
+/**
  * May the scenario's userspace map operations run on the host? They release what the slots hold, so they need what
  * a program run needs of the scenario (well-formed, every slot a __percpu_kptr of scalars), and every program of
  * the schedule allowed by `gate`: then whatever a slot holds came from a run this gate let through. Null when

@@ -710,6 +710,26 @@ static void run_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const cha
 	}
 }
 
+/* `,"err":` and the errno name, or null for 0. */
+static void json_err(int err)
+{
+	fputs(",\"err\":", out);
+	if (err)
+		json_str(errno_name(err));
+	else
+		fputs("null", out);
+}
+
+/* The event of a step the harness does itself (grace_period, free_maps): 0 or the errno name, and how long it took. */
+static void step_event(const char *ev, const char *scenario, int err, long long t0)
+{
+	fprintf(out, "{\"ev\":\"%s\",\"scenario\":", ev);
+	json_str(scenario);
+	json_err(err);
+	fprintf(out, ",\"ns\":%lld", now_ns() - t0);
+	ev_end();
+}
+
 /* A schedule's grace period, waited for from userspace. bpf_percpu_obj_drop / bpf_obj_drop free through
  * bpf_mem_free_rcu: the object waits on its CPU's free_by_rcu list for a regular RCU grace period, whose
  * callback (__free_by_rcu) moves it to free_by_rcu_ttrace, where the next refill of that CPU's cache
@@ -728,15 +748,47 @@ static void grace_period_line(const char *scenario)
 	for (int i = 0; i < 2 && !err; i++)
 		if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0)
 			err = errno;
-	fputs("{\"ev\":\"grace_period\",\"scenario\":", out);
-	json_str(scenario);
-	fputs(",\"err\":", out);
-	if (err)
-		json_str(errno_name(err));
-	else
-		fputs("null", out);
-	fprintf(out, ",\"ns\":%lld", now_ns() - t0);
-	ev_end();
+	step_event("grace_period", scenario, err, t0);
+}
+
+/* A schedule's `free_maps` step (plan line `free_maps <scenario> <map>...`): the scenario's maps are freed with
+ * live objects in them. The map is freed when its last reference goes: our fd and the scenario's programs (each
+ * holds its maps in used_maps). So the scenario's tracing link is destroyed and the fds of its programs and of its
+ * slot maps are closed. dup2 of /dev/null closes them and keeps the numbers libbpf closes again at
+ * bpf_object__close. The kernel then frees the maps from a workqueue after the programs' RCU grace period, and
+ * each element's kptr field releases its object (bpf_obj_free_fields); nothing here waits for that. */
+static void free_maps_line(struct bpf_object *obj, bool obj_ok, const char *scenario, char **maps, int nmaps)
+{
+	detach_tracing();
+	mark_scenario(scenario);
+	long long t0 = now_ns();
+	int err = 0, null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null_fd < 0)
+		err = errno;
+	struct bpf_program *p;
+	if (obj_ok && !err) {
+		bpf_object__for_each_program(p, obj) {
+			struct prog_entry *e = find_prog(bpf_program__name(p));
+			int fd = bpf_program__fd(p);
+			if (e && e->scenario && strcmp(e->scenario, scenario) == 0 && fd >= 0 && dup2(null_fd, fd) < 0)
+				err = errno;
+		}
+		for (int i = 0; i < nmaps; i++) {
+			struct bpf_map *m = bpf_object__find_map_by_name(obj, maps[i]);
+			int fd = m ? bpf_map__fd(m) : -1;
+			if (fd < 0)
+				err = ENOENT;
+			else if (dup2(null_fd, fd) < 0)
+				err = errno;
+		}
+	}
+	if (null_fd >= 0)
+		close(null_fd);
+	if (!obj_ok) {
+		skip_event(scenario, "(free_maps)", "the object failed to load");
+		return;
+	}
+	step_event("free_maps", scenario, err, t0);
 }
 
 /* One userspace map operation (plan line `mapop`) on the map named `mapname`: bpf_map_update_elem (value: `sum`
@@ -808,11 +860,7 @@ static void mapop_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const c
 	json_str(scenario);
 	fprintf(out, ",\"step\":%d,\"op\":", step);
 	json_str(op);
-	fputs(",\"err\":", out);
-	if (err)
-		json_str(errno_name(err));
-	else
-		fputs("null", out);
+	json_err(err);
 	if (batch)
 		fprintf(out, ",\"count\":%u", count);
 	/* a batch lookup that ends (ENOENT) still returns what it copied; one that failed before copies nothing */
@@ -842,14 +890,18 @@ static void mapop_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const c
 
 /* ---------- run command ---------- */
 
-/* A `run` line; with `map` set a `mapop` line (`prog` is then the operation); with neither prog nor map a
- * `grace_period` line. */
+/* A `run` line; with `map` set a `mapop` line (`prog` is then the operation); with `free_maps` set a `free_maps`
+ * line; with neither prog nor map a `grace_period` line. */
 struct run_line {
 	char *scenario, *prog;
 	int cpu, repeat;
 	char *map, *what;
 	int step;
 	__u64 flags, sum;
+	/* a `free_maps` line: the maps to close (nfree may be 0) */
+	bool free_maps;
+	char **free;
+	int nfree;
 };
 
 static void set_nr_cpus(struct bpf_object *obj, int nr_cpus)
@@ -927,79 +979,10 @@ static const char *object_stage(void)
 	return "libbpf";
 }
 
-static int cmd_run(int argc, char **argv)
+/* Opens and loads the object, reports its programs' verdicts and runs the plan's lines: one pass of the plan.
+ * The object stays open (the caller closes it): the maps a `free_maps` line did not close keep their objects. */
+static struct bpf_object *run_plan(const char *obj_path, struct run_line *runs, int nruns)
 {
-	const char *obj_path = NULL, *plan_path = NULL, *out_path = NULL;
-	bool markers = false;
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-			out_path = argv[++i];
-		else if (strcmp(argv[i], "--kmsg-markers") == 0)
-			markers = true;
-		else if (strcmp(argv[i], "--kmsg-watch") == 0)
-			kmsg_watch_open();
-		else if (argv[i][0] == '-')
-			die("unknown option %s", argv[i]);
-		else if (!obj_path)
-			obj_path = argv[i];
-		else if (!plan_path)
-			plan_path = argv[i];
-		else
-			die("unexpected argument %s", argv[i]);
-	}
-	if (!obj_path || !plan_path)
-		die("usage: harness run OBJECT.o PLAN [--out FILE] [--kmsg-markers] [--kmsg-watch]");
-
-	FILE *pf = fopen(plan_path, "r");
-	if (!pf)
-		die("cannot read plan %s: %s", plan_path, strerror(errno));
-	struct run_line *runs = NULL;
-	int nruns = 0;
-	char *line = NULL;
-	size_t cap = 0;
-	int lineno = 0;
-	while (getline(&line, &cap, pf) > 0) {
-		lineno++;
-		int nw;
-		char **w = split_words(line, &nw);
-		if (nw == 0)
-			continue;
-		if (strcmp(w[0], "prog") == 0 && (nw == 2 || nw == 3)) {
-			if (nprogs == MAX_PROGS)
-				die("plan has more than %d programs", MAX_PROGS);
-			progs[nprogs++] = (struct prog_entry){ .name = w[1], .scenario = nw == 3 ? w[2] : NULL };
-		} else if (strcmp(w[0], "globals") == 0 && nw >= 2) {
-			if (ngsets == MAX_GLOBAL_SETS)
-				die("plan has more than %d globals lines", MAX_GLOBAL_SETS);
-			gsets[ngsets++] = (struct global_set){ .scenario = w[1], .count = nw - 2, .names = w + 2 };
-		} else if (strcmp(w[0], "kfuncs") == 0 && nw >= 3) {
-			if (nksets == MAX_GLOBAL_SETS)
-				die("plan has more than %d kfuncs lines", MAX_GLOBAL_SETS);
-			ksets[nksets++] = (struct kfunc_set){ .scenario = w[1], .count = nw - 2, .names = w + 2 };
-		} else if (strcmp(w[0], "run") == 0 && nw == 5) {
-			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
-			runs[nruns++] = (struct run_line){ w[1], w[2], atoi(w[3]), atoi(w[4]), NULL, NULL, 0, 0, 0 };
-		} else if (strcmp(w[0], "mapop") == 0 && nw == 8) {
-			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
-			runs[nruns++] = (struct run_line){ .scenario = w[1], .step = atoi(w[2]), .map = w[3], .prog = w[4],
-							   .what = w[5], .flags = strtoull(w[6], NULL, 10),
-							   .sum = strtoull(w[7], NULL, 10) };
-		} else if (strcmp(w[0], "grace_period") == 0 && nw == 2) {
-			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
-			runs[nruns++] = (struct run_line){ .scenario = w[1] };
-		} else {
-			die("%s:%d: bad plan line: %s", plan_path, lineno, w[0]);
-		}
-	}
-	fclose(pf);
-
-	out = stdout;
-	if (out_path && !(out = fopen(out_path, "w")))
-		die("cannot write %s: %s", out_path, strerror(errno));
-	if (markers && (kmsg_fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC)) < 0)
-		die("cannot open /dev/kmsg for markers: %s", strerror(errno));
-
-	libbpf_set_print(on_libbpf_print);
 	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
 	if (!obj)
 		die("cannot open object %s: %s", obj_path, strerror(errno));
@@ -1049,7 +1032,7 @@ static int cmd_run(int argc, char **argv)
 
 	bool tracing_runs = false;
 	for (int i = 0; i < nruns && obj_ok; i++) {
-		if (runs[i].map)
+		if (runs[i].map || runs[i].free_maps)
 			continue;
 		struct bpf_program *rp = runs[i].prog ? bpf_object__find_program_by_name(obj, runs[i].prog) : NULL;
 		tracing_runs |= rp && is_tracing(bpf_program__type(rp));
@@ -1057,7 +1040,9 @@ static int cmd_run(int argc, char **argv)
 	if (tracing_runs)
 		attach_anchor();
 	for (int i = 0; i < nruns; i++) {
-		if (runs[i].map)
+		if (runs[i].free_maps)
+			free_maps_line(obj, obj_ok, runs[i].scenario, runs[i].free, runs[i].nfree);
+		else if (runs[i].map)
 			mapop_line(obj, obj_ok, nr_cpus, runs[i].scenario, runs[i].step, runs[i].map, runs[i].prog,
 				   runs[i].what, runs[i].flags, runs[i].sum);
 		else if (!runs[i].prog)
@@ -1069,7 +1054,153 @@ static int cmd_run(int argc, char **argv)
 	detach_anchor();
 	mark_scenario(NULL);
 
+	return obj;
+}
+
+/* Per-CPU memory in use (`Percpu:` of /proc/meminfo, kB: populated pages of the per-CPU allocator's chunks, all
+ * units), or -1 when the kernel does not say. */
+static long percpu_kb(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Percpu: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* After the last reference goes, a map is freed from a workqueue behind its programs' RCU grace period, its objects
+ * behind another (bpf_mem_free_rcu), the allocator's caches drain behind RCU tasks trace: give the kernel grace
+ * periods until `Percpu:` holds still for three samples 200 ms apart, at most 5 s. */
+static long settled_percpu_kb(void)
+{
+	long last = -2, kb = -1;
+	for (int still = 0, i = 0; still < 3 && i < 25; i++) {
+		syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
+		usleep(200000);
+		kb = percpu_kb();
+		still = kb == last ? still + 1 : 0;
+		last = kb;
+	}
+	return kb;
+}
+
+/* The memory oracle's measurement (`--memory N`): after the reported pass, the plan runs N more times, each on a
+ * fresh copy of the object that stays open to the end, so only what `free_maps` lines free (and what the kernel
+ * frees by itself) can go back. `Percpu:` is sampled settled before the first and after the last pass, and after
+ * each pass unsettled. One pass's objects are too small for the allocator's page granularity; N passes are not. */
+static void memory_passes(const char *obj_path, struct run_line *runs, int nruns, int n)
+{
+	FILE *report = out;
+	struct bpf_object **objs = calloc((size_t)n, sizeof(*objs));
+	long *kb = calloc((size_t)n, sizeof(*kb));
+	if (!objs || !kb || !(out = fopen("/dev/null", "w")))
+		die("memory passes: %s", strerror(errno));
+	long before = settled_percpu_kb();
+	for (int i = 0; i < n; i++) {
+		objs[i] = run_plan(obj_path, runs, nruns);
+		kb[i] = percpu_kb();
+	}
+	long after = settled_percpu_kb();
+	fclose(out);
+	out = report;
+	fprintf(out, "{\"ev\":\"memory\",\"iterations\":%d,\"percpu_kb_before\":%ld,\"percpu_kb_after\":%ld,\"percpu_kb\":[", n, before, after);
+	for (int i = 0; i < n; i++)
+		fprintf(out, "%s%ld", i ? "," : "", kb[i]);
+	fputc(']', out);
+	ev_end();
+	for (int i = 0; i < n; i++)
+		bpf_object__close(objs[i]);
+	free(objs);
+	free(kb);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *obj_path = NULL, *plan_path = NULL, *out_path = NULL;
+	bool markers = false;
+	int memory = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			out_path = argv[++i];
+		else if (strcmp(argv[i], "--kmsg-markers") == 0)
+			markers = true;
+		else if (strcmp(argv[i], "--kmsg-watch") == 0)
+			kmsg_watch_open();
+		else if (strcmp(argv[i], "--memory") == 0 && i + 1 < argc)
+			memory = atoi(argv[++i]);
+		else if (argv[i][0] == '-')
+			die("unknown option %s", argv[i]);
+		else if (!obj_path)
+			obj_path = argv[i];
+		else if (!plan_path)
+			plan_path = argv[i];
+		else
+			die("unexpected argument %s", argv[i]);
+	}
+	if (!obj_path || !plan_path)
+		die("usage: harness run OBJECT.o PLAN [--out FILE] [--kmsg-markers] [--kmsg-watch] [--memory N]");
+
+	FILE *pf = fopen(plan_path, "r");
+	if (!pf)
+		die("cannot read plan %s: %s", plan_path, strerror(errno));
+	struct run_line *runs = NULL;
+	int nruns = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	int lineno = 0;
+	while (getline(&line, &cap, pf) > 0) {
+		lineno++;
+		int nw;
+		char **w = split_words(line, &nw);
+		if (nw == 0)
+			continue;
+		if (strcmp(w[0], "prog") == 0 && (nw == 2 || nw == 3)) {
+			if (nprogs == MAX_PROGS)
+				die("plan has more than %d programs", MAX_PROGS);
+			progs[nprogs++] = (struct prog_entry){ .name = w[1], .scenario = nw == 3 ? w[2] : NULL };
+		} else if (strcmp(w[0], "globals") == 0 && nw >= 2) {
+			if (ngsets == MAX_GLOBAL_SETS)
+				die("plan has more than %d globals lines", MAX_GLOBAL_SETS);
+			gsets[ngsets++] = (struct global_set){ .scenario = w[1], .count = nw - 2, .names = w + 2 };
+		} else if (strcmp(w[0], "kfuncs") == 0 && nw >= 3) {
+			if (nksets == MAX_GLOBAL_SETS)
+				die("plan has more than %d kfuncs lines", MAX_GLOBAL_SETS);
+			ksets[nksets++] = (struct kfunc_set){ .scenario = w[1], .count = nw - 2, .names = w + 2 };
+		} else if (strcmp(w[0], "run") == 0 && nw == 5) {
+			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
+			runs[nruns++] = (struct run_line){ w[1], w[2], atoi(w[3]), atoi(w[4]), NULL, NULL, 0, 0, 0 };
+		} else if (strcmp(w[0], "mapop") == 0 && nw == 8) {
+			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
+			runs[nruns++] = (struct run_line){ .scenario = w[1], .step = atoi(w[2]), .map = w[3], .prog = w[4],
+							   .what = w[5], .flags = strtoull(w[6], NULL, 10),
+							   .sum = strtoull(w[7], NULL, 10) };
+		} else if (strcmp(w[0], "free_maps") == 0 && nw >= 2) {
+			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
+			runs[nruns++] = (struct run_line){ .scenario = w[1], .free_maps = true, .free = w + 2, .nfree = nw - 2 };
+		} else if (strcmp(w[0], "grace_period") == 0 && nw == 2) {
+			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
+			runs[nruns++] = (struct run_line){ .scenario = w[1] };
+		} else {
+			die("%s:%d: bad plan line: %s", plan_path, lineno, w[0]);
+		}
+	}
+	fclose(pf);
+
+	out = stdout;
+	if (out_path && !(out = fopen(out_path, "w")))
+		die("cannot write %s: %s", out_path, strerror(errno));
+	if (markers && (kmsg_fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC)) < 0)
+		die("cannot open /dev/kmsg for markers: %s", strerror(errno));
+
+	libbpf_set_print(on_libbpf_print);
+	struct bpf_object *obj = run_plan(obj_path, runs, nruns);
 	bpf_object__close(obj);
+	if (memory > 0)
+		memory_passes(obj_path, runs, nruns, memory);
 	fputs("{\"ev\":\"done\"", out);
 	ev_end();
 	if (out != stdout && fclose(out) != 0)

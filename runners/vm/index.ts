@@ -52,6 +52,14 @@ export interface VmRunnerOptions {
    * 29), one per `cpus` host CPUs with KVM (each vCPU is a host thread), as many as free memory holds.
    */
   readonly lanes?: number;
+  /**
+   * The memory oracle: each scenario that ends with free_maps gets an object and a harness run of its own, followed
+   * by this many more passes of its plan with `Percpu:` sampled around them (Observation.memory). Default 0 (off):
+   * a pass costs a load of the object under TCG.
+   */
+  readonly memoryPasses?: number;
+  /** testing only: these scenarios' free_maps closes no map (a kernel that keeps the objects: the memory oracle's positive control) */
+  readonly keepMaps?: readonly string[];
   /** testing only: make the guest panic or hang when it reaches these scenarios */
   readonly guestHooks?: Readonly<Record<string, GuestHook>>;
   /** per-boot figures, for benchmarks and logs */
@@ -125,9 +133,12 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
       // one of them, not on whoever runs next. Most such scenarios never splat, so they share runs and pauses.
       const splatting = new Set(cases.filter((c) => c.plan.expectSplat).map((c) => c.scenario.id));
       const maxPerBatch = options.maxPerBatch ?? 100;
+      // a measured scenario's passes load its whole object again: other scenarios' maps would count as its growth
+      const others = cases.map((c) => c.scenario).filter((s) => !measured(options, s));
       const batches = [
-        ...packBatches(cases.filter((c) => !splatting.has(c.scenario.id)).map((c) => c.scenario), maxPerBatch),
-        ...packBatches(cases.filter((c) => splatting.has(c.scenario.id)).map((c) => c.scenario), maxPerBatch),
+        ...packBatches(others.filter((s) => !splatting.has(s.id)), maxPerBatch),
+        ...packBatches(cases.map((c) => c.scenario).filter((s) => measured(options, s)), 1),
+        ...packBatches(others.filter((s) => splatting.has(s.id)), maxPerBatch),
       ];
       const compiled = await Promise.all(
         startInPool(batches, 2, (batch) => buildObject(batch, options.codegen ?? 'clang', options.workDir, `vm-batch-${objectSeq++}`, hooks.signal)),
@@ -154,6 +165,12 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
       return cases.map((c) => results.get(c.scenario.id) as Observation);
     },
   };
+}
+
+/** Whether the memory oracle measures `s`: memory passes asked for, and a schedule that ends by freeing the maps. */
+function measured(options: VmRunnerOptions, s: Scenario): boolean {
+  const last = s.schedule.at(-1);
+  return (options.memoryPasses ?? 0) > 0 && last !== undefined && 'free_maps' in last;
 }
 
 /**
@@ -202,7 +219,7 @@ async function runLane(lane: LaneContext, scenarios: readonly Scenario[]): Promi
     const boot = lane.nextBoot();
     const batchId = `boot${boot}`;
     const units = guestUnits(pending, objectOf, {
-      alone: (s) => isolate.has(s.id) || options.guestHooks?.[s.id] !== undefined,
+      alone: (s) => isolate.has(s.id) || options.guestHooks?.[s.id] !== undefined || measured(options, s),
       last: (s) => splatting.has(s.id),
     });
     const objectOfUnit = (u: GuestUnit): string => objectOf.get((u.scenarios[0] as Scenario).id) as string;
@@ -219,9 +236,14 @@ async function runLane(lane: LaneContext, scenarios: readonly Scenario[]): Promi
           unit: u.id,
           object: objectOfUnit(u),
           // every program is verified; in a guest every schedule step runs unless the pipeline said verify-only
-          plan: writePlan({ scenarios: u.scenarios, runSteps: Object.fromEntries(u.scenarios.map((s) => [s.id, lane.stepsOf.get(s.id) ?? []])) }),
+          plan: writePlan({
+            scenarios: u.scenarios,
+            runSteps: Object.fromEntries(u.scenarios.map((s) => [s.id, lane.stepsOf.get(s.id) ?? []])),
+            keepMaps: new Set(options.keepMaps ?? []),
+          }),
           hook: hook && only ? { kind: hook, scenarioId: only.id } : null,
           settle: u.scenarios.some((s) => splatting.has(s.id)),
+          memoryPasses: only && measured(options, only) ? (options.memoryPasses ?? 0) : 0,
         };
       }),
     });

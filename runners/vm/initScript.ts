@@ -9,7 +9,7 @@ const SETTLE_SECONDS = 1;
 /** Where things live inside the guest's initramfs. */
 export const GUEST = {
   harness: '/bin/harness',
-  /** one line per unit: `<index> <unit id> <object file name> <settle: 1 pauses after the unit>` */
+  /** one line per unit: `<index> <unit id> <object file name> <settle: 1 pauses after the unit> <memory passes>` */
   caseList: '/kptr/cases',
   /** `/kptr/<index>.plan`, objects as `/kptr/<object file name>`, test hooks as `/kptr/<index>.hook` (`<panic|hang> <scenario>`) */
   dir: '/kptr',
@@ -60,7 +60,7 @@ frame_stream() {
   awk -v seq="$seq" -v kind="$1" '{ seq++; print "${FRAME_TAG} " seq " " kind " " $0; fflush() } END { print seq > "/tmp/seq" }' > "$chan"
 }
 frame begin ${batchId}
-while read -r idx unit obj settle; do
+while read -r idx unit obj settle passes; do
   frame case "$unit"
   if [ -f ${GUEST.dir}/$idx.hook ]; then
     read -r hook hooked < ${GUEST.dir}/$idx.hook
@@ -69,7 +69,7 @@ while read -r idx unit obj settle; do
     [ "$hook" = bug-hang ] && echo "BUG: kptr-conform test hook: stalled after an oops" > /dev/kmsg
     [ "$hook" = hang ] || [ "$hook" = bug-hang ] && while :; do sleep 3600; done
   fi
-  ${GUEST.harness} run ${GUEST.dir}/$obj ${GUEST.dir}/$idx.plan --kmsg-markers --kmsg-watch </dev/null 2>/tmp/err | frame_stream out
+  ${GUEST.harness} run ${GUEST.dir}/$obj ${GUEST.dir}/$idx.plan --kmsg-markers --kmsg-watch --memory "$passes" </dev/null 2>/tmp/err | frame_stream out
   status=$?
   seq=$(cat /tmp/seq)
   frame_stream err < /tmp/err

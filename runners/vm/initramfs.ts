@@ -19,6 +19,8 @@ export interface InitramfsUnit {
   readonly hook: { readonly kind: GuestHook; readonly scenarioId: string } | null;
   /** /init pauses after the unit, so deferred splats of its teardown print before the next unit begins */
   readonly settle: boolean;
+  /** memory passes after the reported one (harness `--memory`), 0 for none */
+  readonly memoryPasses: number;
 }
 
 export interface InitramfsOptions {
@@ -58,7 +60,7 @@ async function writeInitramfs(options: InitramfsOptions, archive: string): Promi
     options.units.map(async (u, i) => {
       await writeFile(join(root, GUEST.dir.slice(1), `${i}.plan`), u.plan);
       if (u.hook) await writeFile(join(root, GUEST.dir.slice(1), `${i}.hook`), `${u.hook.kind} ${u.hook.scenarioId}\n`);
-      return `${i} ${u.unit} ${u.object} ${u.settle ? 1 : 0}\n`;
+      return `${i} ${u.unit} ${u.object} ${u.settle ? 1 : 0} ${u.memoryPasses}\n`;
     }),
   );
   await writeFile(join(root, GUEST.caseList.slice(1)), caseLines.join(''));

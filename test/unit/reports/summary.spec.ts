@@ -22,7 +22,7 @@ describe('summarize', () => {
     const err = results.find((r) => r.status === 'error')!;
     expect(s.mismatches.unexplained).toBe(fail.mismatches.length + err.mismatches.length);
     expect(s.mismatches.knownDivergences).toBe(1);
-    expect(s.mismatches.byKind).toEqual({ verdict_kernel_accepts: 2, verdict_kernel_rejects: 0, message: 0, value: 1, map_op: 0, splat: 1, runner_error: 1 });
+    expect(s.mismatches.byKind).toEqual({ verdict_kernel_accepts: 2, verdict_kernel_rejects: 0, message: 0, value: 1, map_op: 0, leak: 0, splat: 1, runner_error: 1 });
     // the known divergence that explained the divergent case, counted by case
     expect(s.divergenceCases).toEqual({ div_demo: 1 });
   });

@@ -1,0 +1,49 @@
+import type { Op, Scenario, VarDecl } from '../../types/index.ts';
+
+/** 8 + 63 × 8 bytes: the largest struct bpf_percpu_obj_new takes (BPF_GLOBAL_PERCPU_MA_MAX_SIZE, 512). */
+const BIG_MEMBERS = [
+  { kind: 'scalar', name: 'c', ctype: 'long', count: null },
+  { kind: 'scalar', name: 'pad', ctype: 'long', count: 63 },
+] as const;
+
+/**
+ * The memory oracle's control: one tc program puts a fresh 512-byte per-CPU object into each of `slots` array maps
+ * (dropping what a slot held), then the maps are freed with the objects in them. A pass holds slots × 512 bytes on
+ * every CPU when its maps are freed: a kernel (or a runner) that keeps them grows by that much a pass.
+ */
+export function heldObjects(id: string, slots = 8): Scenario {
+  const t = `${id}_t`;
+  const names = Array.from({ length: slots }, (_, i) => `${id}_m${i}`);
+  const vars: VarDecl[] = names.flatMap((slot, i) => [
+    { name: `e${i}`, type: { kind: 'map_value', slot } },
+    { name: `p${i}`, type: { kind: 'percpu', struct: t } },
+    { name: `o${i}`, type: { kind: 'percpu', struct: t } },
+  ]);
+  const ops: Op[] = names.flatMap((slot, i): Op[] => [
+    { op: 'lookup', slot, dst: `e${i}` },
+    { op: 'new', dst: `p${i}`, struct: t, percpu: true },
+    { op: 'if', var: `p${i}`, is: 'null', then: [{ op: 'return', value: 0 }] },
+    { op: 'xchg', slot, src: `p${i}`, dst: `o${i}` },
+    { op: 'if', var: `o${i}`, is: 'nonnull', then: [{ op: 'drop', var: `o${i}`, percpu: true }] },
+  ]);
+  return {
+    id,
+    description: `${slots} array maps each holding a 512-byte per-CPU object, then freed`,
+    origin: null,
+    intent: { kind: 'valid' },
+    structs: [{ name: t, members: [...BIG_MEMBERS] }],
+    slots: names.map((name) => ({ name, home: { kind: 'map', mapType: 'array' }, pointee: t, tag: 'percpu_kptr' })),
+    globals: [],
+    programs: [{ name: `${id}_put`, progType: 'tc', license: 'GPL', vars, ops: [...ops, { op: 'return', value: 1 }] }],
+    schedule: [{ program: `${id}_put`, cpu: 0, repeat: 1 }, { free_maps: true }],
+  };
+}
+
+/** A scenario whose structs hold 8-byte scalars only, made 512 bytes each (a `pad` array after their members) and its maps freed at the end. */
+export function bigAndFreed(s: Scenario): Scenario {
+  return {
+    ...s,
+    structs: s.structs.map((t) => ({ ...t, members: [...t.members, { kind: 'scalar', name: 'pad', ctype: 'long', count: 64 - t.members.length }] })),
+    schedule: [...s.schedule, { free_maps: true }],
+  };
+}
