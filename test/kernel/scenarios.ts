@@ -255,3 +255,43 @@ export function batchOpsScenario(id: string, mapType: MapType): Scenario {
     ],
   };
 }
+
+/**
+ * LRU eviction under pressure (specs/ops/map/update.yaml) on a `mapType` (lru_hash or lru_percpu_hash) map of
+ * max_entries 1 whose element holds a __percpu_kptr, with mapOpsScenario's programs: `put` stores an object (3),
+ * `check` returns 2 while key 0's field holds one and 1 when it is NULL (its lookup inserts a missing key 0, which
+ * evicts key 1). Updates of key 1 evict key 0 and its object; updates of the present key 0 evict it too, except
+ * BPF_EXIST on the per-CPU LRU map, which takes no node.
+ */
+export function lruEvictionScenario(id: string, mapType: MapType): Scenario {
+  const s = mapOpsScenario(id, mapType);
+  const slot = `${id}_m`;
+  const [put, check] = s.programs as [Program, Program];
+  const run = (p: Program, cpu = 0): ScheduleStep => ({ program: p.name, cpu, repeat: 1 });
+  return {
+    ...s,
+    description: `LRU eviction of a ${mapType} element holding a __percpu_kptr`,
+    schedule: [
+      run(put),
+      run(check),
+      { mapOp: 'update', slot, key: 1, flags: 'BPF_ANY', sum: '4' },
+      { mapOp: 'lookup', slot, key: 0 },
+      { mapOp: 'lookup', slot, key: 1 },
+      run(check, 1),
+      run(put, 1),
+      { mapOp: 'update', slot, key: 0, flags: 'BPF_NOEXIST', sum: '5' },
+      run(check),
+      run(put),
+      { mapOp: 'update', slot, key: 0, flags: 'BPF_EXIST', sum: '6' },
+      { mapOp: 'lookup', slot, key: 0 },
+      run(put, 1),
+      { mapOp: 'update', slot, key: 1, flags: 'BPF_EXIST', sum: '7' },
+      run(check, 1),
+      { mapOp: 'update_batch', slot, keys: [1, 0], flags: 'BPF_ANY', sum: '8' },
+      run(check),
+      { mapOp: 'lookup_batch', slot, count: 2 },
+      { mapOp: 'update', slot, key: 1, flags: 'BPF_NOEXIST', sum: '9' },
+      run(check, 1),
+    ],
+  };
+}
