@@ -10,3 +10,11 @@ export const SLOT_VALUE_SIZE = 16;
 
 /** bpf_map_update_elem's flags (include/uapi/linux/bpf.h), by the name a map-op step gives them */
 export const MAP_UPDATE_FLAG_VALUES = { BPF_ANY: 0, BPF_NOEXIST: 1, BPF_EXIST: 2 } as const;
+
+/** map types with one value copy per possible CPU: a program's lookup gives its own CPU's copy */
+export const PERCPU_MAP_TYPES: ReadonlySet<string> = new Set(['percpu_array', 'percpu_hash', 'lru_percpu_hash']);
+/**
+ * map types whose update takes a node from the LRU first (htab_lru_map_update_elem, prealloc_lru_pop): in a full
+ * map that evicts an element, even the one being updated (specs/ops/map/update.yaml)
+ */
+export const LRU_MAP_TYPES: ReadonlySet<string> = new Set(['lru_hash', 'lru_percpu_hash']);

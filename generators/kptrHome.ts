@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { KptrHome, MapType } from '../types/index.ts';
 
 /** Every map type that may hold a `__percpu_kptr` field and that the codegen knows (kernel-semantics §4, J1). */
-export const ALL_MAP_TYPES: readonly MapType[] = ['array', 'hash', 'lru_hash', 'percpu_array', 'percpu_hash'];
+export const ALL_MAP_TYPES: readonly MapType[] = ['array', 'hash', 'lru_hash', 'percpu_array', 'percpu_hash', 'lru_percpu_hash'];
 
 /** Options of {@link kptrHome}. */
 export interface KptrHomeConstraints {

@@ -10,7 +10,8 @@ export interface MapOpStepConstraints {
 
 /**
  * One userspace map operation (types/mapOp.ts) on the map of one of `slots`: any operation, key 0 (the element
- * programs use) four times in five, else key 1 (missing, or past max_entries), any update flag, a small `sum`.
+ * programs use) two times in three, else key 1 (missing, past max_entries, or on an LRU map the key whose insert
+ * evicts key 0: eviction pressure), any update flag, a small `sum`.
  * Valid and invalid alike: BPF_NOEXIST on an existing element, BPF_EXIST on a missing one, a delete of an array
  * element or a full hash map fail with the errno their contract (specs/ops/map) names, which the oracle predicts.
  * Batch forms take up to MAP_BATCH_MAX such keys (a key may repeat: the batch stops at the first failure) or a
@@ -22,7 +23,7 @@ export interface MapOpStepConstraints {
 export function mapOpStep(c: MapOpStepConstraints): fc.Arbitrary<MapOpStep> {
   if (c.slots.length === 0) throw new Error('mapOpStep: no map-home slots');
   const slot = fc.constantFrom(...c.slots);
-  const key = fc.oneof({ arbitrary: fc.constant(0), weight: 4 }, { arbitrary: fc.constant(1), weight: 1 });
+  const key = fc.oneof({ arbitrary: fc.constant(0), weight: 2 }, { arbitrary: fc.constant(1), weight: 1 });
   const keys = fc.array(key, { maxLength: MAP_BATCH_MAX });
   const flags = fc.constantFrom(...MAP_UPDATE_FLAGS);
   const sum = fc.integer({ min: -8, max: 64 }).map(String);

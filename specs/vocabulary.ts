@@ -31,7 +31,7 @@ export const FEATURE_NAMES = keysOf<FeatureName>({
 
 export const PROG_TYPES = keysOf<ProgType>({ tc: true, syscall: true, fentry: true, 'fentry.s': true });
 
-export const MAP_TYPES = keysOf<MapType>({ array: true, hash: true, lru_hash: true, percpu_array: true, percpu_hash: true });
+export const MAP_TYPES = keysOf<MapType>({ array: true, hash: true, lru_hash: true, percpu_array: true, percpu_hash: true, lru_percpu_hash: true });
 
 export const SCALAR_CTYPES = keysOf<ScalarCType>({
   char: true, short: true, int: true, long: true, __u8: true, __u16: true, __u32: true, __u64: true,

@@ -31,7 +31,7 @@ export interface StructType {
 }
 
 /** BPF map types a kptr slot may live in (value `struct { long sum; struct T __percpu_kptr *pc; }`, key 0). */
-export type MapType = 'array' | 'hash' | 'lru_hash' | 'percpu_array' | 'percpu_hash';
+export type MapType = 'array' | 'hash' | 'lru_hash' | 'percpu_array' | 'percpu_hash' | 'lru_percpu_hash';
 
 /** Where a kptr slot lives: a map value (one element, key 0), or a global variable. */
 export type KptrHome =

@@ -105,7 +105,7 @@ function btfMaps(elf: ElfFile, btf: Btf, secs: Datasecs): MapSpec[] {
       }
     }
     const mapType = type === null ? null : MAP_TYPES[type];
-    if (!mapType) return fail(`map ${variable.name}: map type ${type ?? '(none)'} is not one the emulator knows (array, hash, lru_hash, percpu_array, percpu_hash)`);
+    if (!mapType) return fail(`map ${variable.name}: map type ${type ?? '(none)'} is not one the emulator knows (array, hash, lru_hash, percpu_array, percpu_hash, lru_percpu_hash)`);
     if (maxEntries === null || maxEntries < 1) return fail(`map ${variable.name}: max_entries must be set and positive`);
     if (keySize === null || valueSize === null || keySize < 1 || valueSize < 1) return fail(`map ${variable.name}: key and value sizes must be known and positive`);
     return {

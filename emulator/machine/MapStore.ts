@@ -25,6 +25,7 @@ export class MapStore {
   /** the map's own address (what ld_imm64 BPF_PSEUDO_MAP_FD gives a program): a region nothing may access */
   readonly handle: number;
   private readonly percpu: boolean;
+  private readonly lru: boolean;
   private readonly array: boolean;
   /** array maps: by index; hash maps: by key bytes as hex, in LRU order (least recent first) */
   private readonly slots: (Element | null)[] = [];
@@ -50,7 +51,8 @@ export class MapStore {
     private readonly keepsKptr = false,
   ) {
     this.handle = mem.add('map', `map ${spec.name}`, 0, false, index);
-    this.percpu = spec.type === 'percpu_array' || spec.type === 'percpu_hash';
+    this.percpu = spec.type === 'percpu_array' || spec.type === 'percpu_hash' || spec.type === 'lru_percpu_hash';
+    this.lru = spec.type === 'lru_hash' || spec.type === 'lru_percpu_hash';
     this.array = spec.type === 'array' || spec.type === 'percpu_array';
     if (this.array) {
       const writable = spec.internal?.kind !== 'rodata';
@@ -88,7 +90,7 @@ export class MapStore {
     else {
       const k = this.key(keyAt);
       e = this.hash.get(k);
-      if (e && this.spec.type === 'lru_hash') {
+      if (e && this.lru) {
         // a lookup marks the element used (bpf_lru_node_set_ref): move it to the recent end
         this.hash.delete(k);
         this.hash.set(k, e);
@@ -183,15 +185,18 @@ export class MapStore {
       write(e);
       return 0;
     }
-    const old = this.hash.get(k);
-    if (old && flags === BPF_NOEXIST) return -EEXIST;
-    if (!old && flags === BPF_EXIST) return -ENOENT;
-    if (!old && this.hash.size >= this.spec.maxEntries) {
-      if (this.spec.type !== 'lru_hash') return -E2BIG;
+    // htab_lru_map_update_elem takes a node (prealloc_lru_pop) before it looks the key up: a full map's LRU evicts
+    // its least recently used element for it, even the one being updated; the per-CPU LRU map pops no node for
+    // BPF_EXIST (__htab_lru_percpu_map_update_elem). Then the flags are checked against what is left.
+    if (this.lru && this.hash.size >= this.spec.maxEntries && !(this.percpu && flags === BPF_EXIST)) {
       const [lruKey, lru] = this.hash.entries().next().value as [number | string, Element];
       this.hash.delete(lruKey);
       this.free(lru);
     }
+    const old = this.hash.get(k);
+    if (old && flags === BPF_NOEXIST) return -EEXIST;
+    if (!old && flags === BPF_EXIST) return -ENOENT;
+    if (!old && this.hash.size >= this.spec.maxEntries) return -E2BIG;
     // htab_map_update_elem: a new element; the old one (if any) is freed with its fields
     const e = this.newElement(`(key ${k})`, true, null);
     write(e);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type {
-  GlobalVar, Intent, MapOpStep, MapType, ProgType, Program, Scenario, ScheduleStep, Slot, StatePairTarget, StructType,
+  GlobalVar, Intent, MapOpStep, ProgType, Program, Scenario, ScheduleStep, Slot, StatePairTarget, StructType,
 } from '../../types/index.ts';
 import { kptrHome, type KptrHomeConstraints } from '../kptrHome.ts';
 import { mapOpStep } from '../mapOpStep.ts';
@@ -51,11 +51,6 @@ interface ScenarioPlan {
   readonly freeMaps: boolean;
 }
 
-/**
- * Map types whose slots get userspace map operations. Not lru_hash: with max_entries 1, its per-CPU free lists may
- * refuse or evict in ways no contract here models (issue 14 leaves LRU eviction for later).
- */
-const MAP_OP_TYPES: ReadonlySet<MapType> = new Set(['array', 'percpu_array', 'hash', 'percpu_hash']);
 /** slot names of the plan, before assemble names them: `m<i>` */
 const PLAN_SLOTS = ['m0', 'm1'];
 
@@ -190,8 +185,8 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
     ...programs.map((p, i) => ({ program: p.name, cpu: plan.base[i]?.cpu ?? 0, repeat: plan.base[i]?.repeat ?? 1 })),
     ...plan.extra.map((x) => ({ program: programs[x.prog % programs.length]?.name ?? 'p0', cpu: x.cpu, repeat: x.repeat })),
   ];
-  // a map operation names a slot kept in a map of MAP_OP_TYPES; others are left out
-  const mapSlots = slots.filter((x) => x.home.kind === 'map' && MAP_OP_TYPES.has(x.home.mapType)).map((x) => x.name);
+  // a map operation names a map-home slot (on an LRU map, an update of key 1 evicts key 0: eviction pressure)
+  const mapSlots = slots.filter((x) => x.home.kind === 'map').map((x) => x.name);
   for (const { at, op } of plan.mapOps) {
     if (mapSlots.length === 0) break;
     const slot = mapSlots[PLAN_SLOTS.indexOf(op.slot) % mapSlots.length] as string;

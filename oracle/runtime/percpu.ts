@@ -3,7 +3,7 @@ import type {
   StepPrediction,
 } from '../../types/index.ts';
 import { fieldSlot, structLayout, type FieldSlot } from '../../cabi/structLayout.ts';
-import { SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
+import { LRU_MAP_TYPES, PERCPU_MAP_TYPES, SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
 import { cValue } from './cValue.ts';
 
 /**
@@ -33,8 +33,7 @@ type Val =
   | { readonly k: 'map'; readonly slot: string }
   | null;
 
-const PERCPU_MAPS: ReadonlySet<MapType> = new Set(['percpu_array', 'percpu_hash']);
-const HASH_MAPS: ReadonlySet<MapType> = new Set(['hash', 'lru_hash', 'percpu_hash']);
+const HASH_MAPS: ReadonlySet<MapType> = new Set(['hash', 'lru_hash', 'percpu_hash', 'lru_percpu_hash']);
 /** programs reach the element of this key (ARCHITECTURE.md, "Maps") */
 const PROGRAM_KEY = 0;
 
@@ -77,7 +76,7 @@ function slotStore(w: World, name: string): SlotStore {
 /** The copy of an element a program on `cpu` sees: its own CPU's for per-CPU maps, the only one otherwise. */
 function copyOf(w: World, name: string, e: Element, cpu: number): SlotCopy {
   const type = mapTypeOf(w, name);
-  const index = type !== null && PERCPU_MAPS.has(type) ? cpu : 0;
+  const index = type !== null && PERCPU_MAP_TYPES.has(type) ? cpu : 0;
   let c = e.get(index);
   if (!c) {
     c = { obj: null, sum: 0n };
@@ -105,12 +104,30 @@ function insertElement(w: World, name: string, key: number): boolean {
   const store = slotStore(w, name);
   if (store.elems.has(key)) return true;
   if (store.elems.size >= SLOT_MAP_MAX_ENTRIES) {
-    if (mapTypeOf(w, name) !== 'lru_hash') return false;
-    const [lru] = store.elems.keys();
-    store.elems.delete(lru as number);
+    if (!LRU_MAP_TYPES.has(mapTypeOf(w, name) ?? '')) return false;
+    evictLru(store);
   }
   store.elems.set(key, new Map());
   return true;
+}
+
+/** the LRU evicts its least recently used element (the first in `elems`) and releases its objects */
+function evictLru(store: SlotStore): void {
+  const [lru] = store.elems.keys();
+  store.elems.delete(lru as number);
+}
+
+/**
+ * A userspace update of an LRU map takes a node before it looks the key up (htab_lru_map_update_elem,
+ * prealloc_lru_pop): when the map is full that evicts, even the element being updated, and the flags are then
+ * checked against what is left. The per-CPU LRU map takes no node for BPF_EXIST (__htab_lru_percpu_map_update_elem).
+ * With max_entries 1 there is one node, so which element goes is decided: the only one.
+ */
+function lruPop(w: World, slot: string, type: MapType, flags: string): void {
+  const store = slotStore(w, slot);
+  if (!LRU_MAP_TYPES.has(type) || store.elems.size < SLOT_MAP_MAX_ENTRIES) return;
+  if (type === 'lru_percpu_hash' && flags === 'BPF_EXIST') return;
+  evictLru(store);
 }
 
 function varOf(r: Run, name: string): Val {
@@ -269,7 +286,7 @@ function snapshot(w: World): Record<string, string | null> {
 function touch(w: World, name: string, key: number): void {
   const store = slotStore(w, name);
   const e = store.elems.get(key);
-  if (e === undefined || mapTypeOf(w, name) !== 'lru_hash') return;
+  if (e === undefined || !LRU_MAP_TYPES.has(mapTypeOf(w, name) ?? '')) return;
   store.elems.delete(key);
   store.elems.set(key, e);
 }
@@ -291,7 +308,7 @@ function failure(w: World, op: MapOpStep, key: number | null, type: MapType, whe
     case 'missing':
       return key !== null && !exists && (!write || op.flags === 'BPF_EXIST');
     case 'map_full':
-      return key !== null && write && !exists && type !== 'lru_hash' && store.elems.size >= SLOT_MAP_MAX_ENTRIES;
+      return key !== null && write && !exists && !LRU_MAP_TYPES.has(type) && store.elems.size >= SLOT_MAP_MAX_ENTRIES;
     case 'not_removable':
       return array;
     case 'bad_elem_flags':
@@ -304,7 +321,7 @@ function failure(w: World, op: MapOpStep, key: number | null, type: MapType, whe
 
 /** What a userspace lookup copies out: [sum, 0 where the kptr sits] for every possible CPU (one copy if not per-CPU). */
 function valueOf(w: World, name: string, type: MapType, e: Element): string[][] {
-  const n = PERCPU_MAPS.has(type) ? w.nrCpus : 1;
+  const n = PERCPU_MAP_TYPES.has(type) ? w.nrCpus : 1;
   return Array.from({ length: n }, (_, cpu) => [BigInt.asUintN(64, e.get(cpu)?.sum ?? 0n).toString(), '0']);
 }
 
@@ -318,7 +335,7 @@ function writeElement(w: World, slot: string, type: MapType, key: number, sum: s
   const store = slotStore(w, slot);
   if (!store.elems.has(key)) insertElement(w, slot, key);
   const fresh: Element = new Map();
-  const n = PERCPU_MAPS.has(type) ? w.nrCpus : 1;
+  const n = PERCPU_MAP_TYPES.has(type) ? w.nrCpus : 1;
   for (let cpu = 0; cpu < n; cpu++) fresh.set(cpu, { obj: null, sum: BigInt.asIntN(64, BigInt(sum)) });
   store.elems.set(key, fresh);
   touch(w, slot, key);
@@ -352,6 +369,8 @@ function batchOp(w: World, op: Extract<MapOpStep, { readonly mapOp: MapBatchOpKi
   }
   // element by element as the single operation (BPF_ANY for an update), stopping at the first failure
   for (const [done, key] of op.keys.entries()) {
+    // each key is updated as bpf_map_update_elem with BPF_ANY (the batch's flags are elem_flags)
+    if (op.mapOp === 'update_batch') lruPop(w, op.slot, type, 'BPF_ANY');
     const err = errnoOf(w, op, key, type, contract);
     if (err !== null) return { err, value: null, count: done };
     if (op.mapOp === 'update_batch') writeElement(w, op.slot, type, key, op.sum);
@@ -386,6 +405,7 @@ function mapOp(w: World, op: MapOpStep, step: number, contracts: readonly MapOpC
   if (type === null || contract === undefined) throw new Error(`runSchedule: schedule[${step}]: no map or contract for ${op.mapOp} on ${op.slot}`);
   const result = (r: Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'>): MapOpResult => ({ step, mapOp: op.mapOp, mapType: type, ...r });
   if (!('key' in op)) return result(batchOp(w, op, type, contract));
+  if (op.mapOp === 'update') lruPop(w, op.slot, type, op.flags);
   const err = errnoOf(w, op, op.key, type, contract);
   if (err !== null) return result({ err, value: null });
   const store = slotStore(w, op.slot);

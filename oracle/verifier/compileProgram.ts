@@ -10,7 +10,7 @@ export type Insn =
   | { readonly k: 'branch'; readonly var: string; readonly onNull: number; readonly onNonNull: number }
   | { readonly k: 'exit'; readonly value: number };
 
-const HASH_MAPS = new Set(['hash', 'lru_hash', 'percpu_hash']);
+const HASH_MAPS = new Set(['hash', 'lru_hash', 'percpu_hash', 'lru_percpu_hash']);
 
 /**
  * Whether `bpf_map_lookup_elem` on this slot's map may return NULL as far as the verifier knows.

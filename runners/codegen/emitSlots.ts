@@ -8,6 +8,7 @@ const MAP_TYPES: Readonly<Record<MapType, string>> = {
   lru_hash: 'BPF_MAP_TYPE_LRU_HASH',
   percpu_array: 'BPF_MAP_TYPE_PERCPU_ARRAY',
   percpu_hash: 'BPF_MAP_TYPE_PERCPU_HASH',
+  lru_percpu_hash: 'BPF_MAP_TYPE_LRU_PERCPU_HASH',
 };
 
 /** The C pointer type a slot holds: `struct <pointee> __percpu_kptr *` or `struct <pointee> __kptr *`. */

@@ -16,7 +16,7 @@ import { type Profile, type ProfileName, loadProfile, withFeatures } from '../..
 import { verifyProgram } from '../../emulator/verifier/verify.ts';
 import { parseKernelVersion } from '../../specs/versionRange.ts';
 import { E2BIG, EEXIST, EINVAL, ENOENT, ENOSPC, ENOTSUPP } from '../../emulator/machine/MapStore.ts';
-import { SLOT_VALUE_SUM_OFF } from '../../cabi/slotMap.ts';
+import { PERCPU_MAP_TYPES, SLOT_VALUE_SUM_OFF } from '../../cabi/slotMap.ts';
 import type {
   KernelInfo, MapOpKind, MapOpResult, MapOpStep, NotRun, Observation, ProgramObservation, RunnerCapabilities, RunObservation, Scenario, Splat,
 } from '../../types/index.ts';
@@ -99,7 +99,7 @@ const MAP_ERRNO_NAMES: Readonly<Record<number, string>> = { [ENOENT]: 'ENOENT', 
  */
 export function machineMapOp(machine: Machine, obj: BpfObjectSpec, map: string, op: MapOpKind, what: string, flags: number, sum: bigint): Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'> {
   const spec = obj.maps.find((m) => m.name === map && m.internal === null);
-  const copies = spec?.type === 'percpu_array' || spec?.type === 'percpu_hash' ? machine.nrCpus : 1;
+  const copies = spec !== undefined && PERCPU_MAP_TYPES.has(spec.type) ? machine.nrCpus : 1;
   const stride = ((spec?.valueSize ?? 0) + 7) & ~7;
   const batch = op === 'update_batch' || op === 'delete_batch' || op === 'lookup_batch' || op === 'lookup_and_delete_batch';
   const keys = !batch || op.startsWith('lookup') || what === '-' ? [] : what.split(',').map(Number);

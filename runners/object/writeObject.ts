@@ -11,7 +11,7 @@ import { writeElf, type ElfRelocation, type ElfSection, type ElfSymbol } from '.
 import { lowerProgram } from './lowerProgram.ts';
 
 /** enum bpf_map_type */
-const MAP_TYPE: Readonly<Record<MapType, number>> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9 };
+const MAP_TYPE: Readonly<Record<MapType, number>> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9, lru_percpu_hash: 10 };
 
 /** The C types kptr.h's headers give the scalar types: [BTF INT name, signed], and the typedef over it if any. */
 const SCALAR_BTF: Readonly<Record<ScalarCType, { readonly int: string; readonly signed: boolean; readonly typedef: string | null }>> = {

@@ -7,7 +7,7 @@ import { loadSpec } from '../../specs/load.ts';
 import type { MapType, Observation, Scenario } from '../../types/index.ts';
 import { hostSession } from '../helpers/hostSession.ts';
 import { needs } from '../helpers/needs.ts';
-import { batchOpsScenario, mapOpsScenario } from './scenarios.ts';
+import { batchOpsScenario, lruEvictionScenario, mapOpsScenario } from './scenarios.ts';
 
 beforeAll(async () => {
   await execa('bash', [join(import.meta.dirname, '../../scripts/build-harness.sh')]);
@@ -56,5 +56,24 @@ describe('userspace map operations on the host kernel', () => {
     await needs(ctx, 'kernel');
     const host = await onHostAndEmulator([...TYPES, 'lru_hash' as const].map((t, i) => batchOpsScenario(`kbo${i}`, t)), 10, 14);
     for (const c of host) expect(c.observation.mapOps.every((op) => op.count !== undefined)).toBe(true);
+  });
+
+  it('should evict under pressure on lru_hash and lru_percpu_hash, releasing the evicted object, and agree with the oracle and the emulator', async (ctx) => {
+    await needs(ctx, 'kernel');
+    const host = await onHostAndEmulator((['lru_hash', 'lru_percpu_hash'] as const).map((t, i) => lruEvictionScenario(`kle${i}`, t)), 10, 10);
+    const [lru, percpu] = host.map((c) => c.observation);
+    // the update of key 1 evicted key 0 with its object; the program's insert of key 0 then evicted key 1
+    for (const o of [lru!, percpu!]) {
+      expect(o.mapOps.slice(0, 3).map((op) => op.err)).toEqual([null, 'ENOENT', null]);
+      expect(o.runs.find((r) => r.step === 5)?.retval).toBe(1);
+      // BPF_NOEXIST on the present key 0 evicted it and inserted it afresh: its object is gone
+      expect(o.mapOps[3]?.err).toBe(null);
+      expect(o.runs.find((r) => r.step === 8)?.retval).toBe(1);
+    }
+    // BPF_EXIST on the present key: lru_hash evicts it first and finds nothing; lru_percpu_hash updates in place
+    expect([lru!, percpu!].map((o) => o.mapOps[4]?.err)).toEqual(['ENOENT', null]);
+    expect([lru!, percpu!].map((o) => o.mapOps[5]?.err)).toEqual(['ENOENT', null]);
+    // BPF_EXIST of the missing key 1 with key 0 holding an object: only lru_hash evicts key 0
+    expect([lru!, percpu!].map((o) => o.runs.find((r) => r.step === 14)?.retval)).toEqual([1, 2]);
   });
 });

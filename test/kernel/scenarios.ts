@@ -220,38 +220,75 @@ export function mapOpsScenario(id: string, mapType: MapType): Scenario {
  * the element's field holds one, 1 when it is NULL.
  */
 export function batchOpsScenario(id: string, mapType: MapType): Scenario {
+  return withMapOpsPrograms(id, mapType, `userspace batch map operations on a ${mapType} element holding a __percpu_kptr`, ({ slot, put, check, run }) => [
+    run(put),
+    run(check),
+    { mapOp: 'lookup_batch', slot, count: 2 },
+    { mapOp: 'lookup_batch', slot, count: 1 },
+    { mapOp: 'update_batch', slot, keys: [0], flags: 'BPF_EXIST', sum: '5' },
+    run(check),
+    { mapOp: 'update_batch', slot, keys: [0, 1], flags: 'BPF_ANY', sum: '5' },
+    run(check),
+    run(check, 1),
+    { mapOp: 'lookup_batch', slot, count: 3 },
+    run(put),
+    { mapOp: 'delete_batch', slot, keys: [0, 1] },
+    run(check),
+    { mapOp: 'delete_batch', slot, keys: [] },
+    { mapOp: 'lookup_and_delete_batch', slot, count: 0 },
+    run(put, 1),
+    { mapOp: 'lookup_and_delete_batch', slot, count: 2 },
+    run(check),
+    { mapOp: 'lookup_batch', slot, count: 1 },
+    { mapOp: 'delete_batch', slot, keys: [0] },
+    { mapOp: 'lookup_batch', slot, count: 2 },
+    { mapOp: 'update_batch', slot, keys: [1, 0], flags: 'BPF_ANY', sum: '-1' },
+    { mapOp: 'lookup_batch', slot, count: 1 },
+    run(check),
+  ]);
+}
+
+/**
+ * LRU eviction under pressure (specs/ops/map/update.yaml) on a `mapType` (lru_hash or lru_percpu_hash) map of
+ * max_entries 1 whose element holds a __percpu_kptr, with mapOpsScenario's programs: `put` stores an object (3),
+ * `check` returns 2 while key 0's field holds one and 1 when it is NULL (its lookup inserts a missing key 0, which
+ * evicts key 1). Updates of key 1 evict key 0 and its object; updates of the present key 0 evict it too, except
+ * BPF_EXIST on the per-CPU LRU map, which takes no node.
+ */
+export function lruEvictionScenario(id: string, mapType: MapType): Scenario {
+  return withMapOpsPrograms(id, mapType, `LRU eviction of a ${mapType} element holding a __percpu_kptr`, ({ slot, put, check, run }) => [
+    run(put),
+    run(check),
+    { mapOp: 'update', slot, key: 1, flags: 'BPF_ANY', sum: '4' },
+    { mapOp: 'lookup', slot, key: 0 },
+    { mapOp: 'lookup', slot, key: 1 },
+    run(check, 1),
+    run(put, 1),
+    { mapOp: 'update', slot, key: 0, flags: 'BPF_NOEXIST', sum: '5' },
+    run(check),
+    run(put),
+    { mapOp: 'update', slot, key: 0, flags: 'BPF_EXIST', sum: '6' },
+    { mapOp: 'lookup', slot, key: 0 },
+    run(put, 1),
+    { mapOp: 'update', slot, key: 1, flags: 'BPF_EXIST', sum: '7' },
+    run(check, 1),
+    { mapOp: 'update_batch', slot, keys: [1, 0], flags: 'BPF_ANY', sum: '8' },
+    run(check),
+    { mapOp: 'lookup_batch', slot, count: 2 },
+    { mapOp: 'update', slot, key: 1, flags: 'BPF_NOEXIST', sum: '9' },
+    run(check, 1),
+  ]);
+}
+
+/** mapOpsScenario's programs and slot with another schedule, built from them */
+function withMapOpsPrograms(
+  id: string,
+  mapType: MapType,
+  description: string,
+  schedule: (x: { slot: string; put: Program; check: Program; run: (p: Program, cpu?: number) => ScheduleStep }) => ScheduleStep[],
+): Scenario {
   const s = mapOpsScenario(id, mapType);
-  const slot = `${id}_m`;
   const [put, check] = s.programs as [Program, Program];
   const run = (p: Program, cpu = 0): ScheduleStep => ({ program: p.name, cpu, repeat: 1 });
-  return {
-    ...s,
-    description: `userspace batch map operations on a ${mapType} element holding a __percpu_kptr`,
-    schedule: [
-      run(put),
-      run(check),
-      { mapOp: 'lookup_batch', slot, count: 2 },
-      { mapOp: 'lookup_batch', slot, count: 1 },
-      { mapOp: 'update_batch', slot, keys: [0], flags: 'BPF_EXIST', sum: '5' },
-      run(check),
-      { mapOp: 'update_batch', slot, keys: [0, 1], flags: 'BPF_ANY', sum: '5' },
-      run(check),
-      run(check, 1),
-      { mapOp: 'lookup_batch', slot, count: 3 },
-      run(put),
-      { mapOp: 'delete_batch', slot, keys: [0, 1] },
-      run(check),
-      { mapOp: 'delete_batch', slot, keys: [] },
-      { mapOp: 'lookup_and_delete_batch', slot, count: 0 },
-      run(put, 1),
-      { mapOp: 'lookup_and_delete_batch', slot, count: 2 },
-      run(check),
-      { mapOp: 'lookup_batch', slot, count: 1 },
-      { mapOp: 'delete_batch', slot, keys: [0] },
-      { mapOp: 'lookup_batch', slot, count: 2 },
-      { mapOp: 'update_batch', slot, keys: [1, 0], flags: 'BPF_ANY', sum: '-1' },
-      { mapOp: 'lookup_batch', slot, count: 1 },
-      run(check),
-    ],
-  };
+  return { ...s, description, schedule: schedule({ slot: `${id}_m`, put, check, run }) };
 }

@@ -25,10 +25,12 @@ describe('mapOpStep()', () => {
 });
 
 describe('scenario() with userspace map operations', () => {
-  it('should put them on array and hash map slots only, parse, and get predictions that succeed and that fail', () => {
+  it('should put them on the slots of every map type, LRU maps too, parse, and get predictions that succeed and that fail', () => {
     const spec = loadSpec();
     const results = new Set<string>();
     let withOps = 0;
+    const types = new Set<string>();
+    const pressured = new Set<string>();
     for (const v of generateValues(scenario({ mode: 'valid' }), SEED, 400)) {
       const s = v.value_;
       const ops = s.schedule.filter((st): st is MapOpStep => 'mapOp' in st);
@@ -38,12 +40,20 @@ describe('scenario() with userspace map operations', () => {
       expect(checkScenarioRefs(s)).toEqual([]);
       for (const op of ops) {
         const home = s.slots.find((x) => x.name === op.slot)?.home;
-        expect(home?.kind === 'map' && home.mapType !== 'lru_hash').toBe(true);
+        expect(home?.kind).toBe('map');
+        if (home?.kind === 'map') types.add(home.mapType);
       }
       const p = predict(s, { version: '6.18.44', nrCpus: 2, divergences: [] }, spec);
       for (const r of p.mapOps) results.add(`${r.mapOp} ${r.err ?? 'ok'}`);
+      // eviction pressure: key 1 updated after a program ran (whose lookup inserts key 0; a full LRU map evicts it)
+      for (const r of p.mapOps) {
+        const op = s.schedule[r.step] as MapOpStep;
+        if (op.mapOp === 'update' && op.key === 1 && r.err === null && p.steps.some((x) => x.step < r.step)) pressured.add(r.mapType);
+      }
     }
     expect(withOps).toBeGreaterThan(50);
+    expect([...types]).toEqual(expect.arrayContaining(['lru_hash', 'lru_percpu_hash']));
+    expect([...pressured]).toEqual(expect.arrayContaining(['lru_hash', 'lru_percpu_hash']));
     // valid and invalid alike: every operation succeeds somewhere, and the contract's failures all come up
     for (const r of ['update ok', 'delete ok', 'lookup ok', 'lookup_and_delete ok', 'update EEXIST', 'update ENOENT', 'update E2BIG', 'delete EINVAL', 'delete ENOENT', 'lookup ENOENT', 'lookup_and_delete ENOTSUPP',
       'update_batch ok', 'update_batch EINVAL', 'update_batch E2BIG', 'delete_batch ok', 'delete_batch ENOENT', 'delete_batch ENOTSUPP',

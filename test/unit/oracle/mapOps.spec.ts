@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { predict } from '../../../oracle/predict.ts';
 import { loadSpec } from '../../../specs/load.ts';
 import type { MapType } from '../../../types/index.ts';
-import { batchOpsScenario, mapOpsScenario } from '../../kernel/scenarios.ts';
+import { batchOpsScenario, lruEvictionScenario, mapOpsScenario } from '../../kernel/scenarios.ts';
 
 const spec = loadSpec();
 const target = { version: '6.18.44', nrCpus: 2, divergences: [] };
@@ -68,5 +68,24 @@ describe('oracle: userspace batch map operations (specs/ops/map/*_batch.yaml)', 
     expect(p.mapOps.find((r) => r.step === 16)).toMatchObject({ keys: [0], value: [['0', '0'], ['0', '0']] });
     expect(p.mapOps.find((r) => r.step === 20)).toEqual({ step: 20, mapOp: 'lookup_batch', mapType: 'percpu_hash', err: 'ENOENT', value: null, count: 0 });
     for (const r of p.mapOps) for (const copy of r.value ?? []) expect(copy[1]).toBe('0');
+  });
+});
+
+describe('oracle: LRU eviction under pressure (specs/ops/map/update.yaml)', () => {
+  const evict = (type: MapType) => predict(lruEvictionScenario('l', type), target, spec);
+
+  it('should predict the one outcome max_entries 1 allows: every update that takes a node evicts the only element', () => {
+    const errs = (type: MapType) => evict(type).mapOps.map((r) => r.err ?? 'ok');
+    // key 1 evicts key 0; BPF_NOEXIST on the present key 0 succeeds; BPF_EXIST: lru_hash evicts first, the per-CPU one does not
+    expect(errs('lru_hash')).toEqual(['ok', 'ENOENT', 'ok', 'ok', 'ENOENT', 'ENOENT', 'ENOENT', 'ok', 'ENOENT', 'ok']);
+    expect(errs('lru_percpu_hash')).toEqual(['ok', 'ENOENT', 'ok', 'ok', 'ok', 'ok', 'ENOENT', 'ok', 'ENOENT', 'ok']);
+    // a per-CPU LRU lookup copies one value per CPU
+    expect(evict('lru_percpu_hash').mapOps[2]?.value).toEqual([['4', '0'], ['4', '0']]);
+  });
+
+  it('should predict the evicted object gone: check sees NULL after each eviction, and the object kept when nothing evicts', () => {
+    const retvals = (type: MapType) => evict(type).steps.map((r) => r.retval);
+    expect(retvals('lru_hash')).toEqual([3, 2, 1, 3, 1, 3, 3, 1, 1, 1]);
+    expect(retvals('lru_percpu_hash')).toEqual([3, 2, 1, 3, 1, 3, 3, 2, 1, 1]);
   });
 });

@@ -67,7 +67,7 @@ describe('parseScenario', () => {
     ['a key of another op', (r) => { r.programs[0].ops[0].cpu = 0; }, 'programs[0].ops[0].cpu: expected no such key (allowed: op, slot, dst), got number 0'],
     ['a non-identifier', (r) => { r.structs[1].name = 'val-t'; }, 'structs[1].name: expected a C identifier (not a keyword, nor a name the generated C or its headers define), got string "val-t"'],
     ['a C keyword', (r) => { r.programs[0].name = 'return'; }, 'programs[0].name: expected a C identifier (not a keyword, nor a name the generated C or its headers define), got string "return"'],
-    ['a bad enum', (r) => { r.slots[0].home.mapType = 'ringbuf'; }, 'slots[0].home.mapType: expected one of array, hash, lru_hash, percpu_array, percpu_hash, got string "ringbuf"'],
+    ['a bad enum', (r) => { r.slots[0].home.mapType = 'ringbuf'; }, 'slots[0].home.mapType: expected one of array, hash, lru_hash, percpu_array, percpu_hash, lru_percpu_hash, got string "ringbuf"'],
     ['a number where a string is due', (r) => { r.programs[0].ops[6].then[1].then[0].value = 7; }, 'programs[0].ops[6].then[1].then[0].value: expected a decimal integer in [-2^63, 2^64-1] as a string, got number 7'],
     ['a bad field path', (r) => { r.programs[0].ops[6].then[2].field = 'c->d'; }, 'programs[0].ops[6].then[2].field: expected a field path like c, arr[2] or inner.x, got string "c->d"'],
     ['a rule on a valid intent', (r) => { r.intent.rule = 'ref.leak'; }, 'intent.rule: expected no such key (allowed: kind), got string "ref.leak"'],

@@ -6,7 +6,7 @@ import { writeObject } from '../../../../runners/object/writeObject.ts';
 import type { MapType } from '../../../../types/index.ts';
 import { mapOpsScenario } from '../../../kernel/scenarios.ts';
 
-const BPF_ANY = 0;
+const BPF_ANY = 0, BPF_NOEXIST = 1, BPF_EXIST = 2;
 
 function machineFor(type: MapType) {
   const s = mapOpsScenario('e', type);
@@ -45,8 +45,35 @@ describe('Machine.mapElem: userspace map operations', () => {
   });
 });
 
+describe('Machine: LRU eviction under pressure (specs/ops/map/update.yaml)', () => {
+  for (const type of ['lru_hash', 'lru_percpu_hash'] as const) {
+    it(`should evict the only element, releasing its object, for every update that takes a node (${type})`, () => {
+      const { obj, m } = machineFor(type);
+      const update = (key: number, flags: number) => machineMapOp(m, obj, 'e_m', 'update', String(key), flags, 5n).err;
+      expect(m.run('e_put', 0)).toMatchObject({ outcome: 'exit', retval: 3 });
+      expect(update(1, BPF_ANY)).toBeNull();
+      expect(m.liveObjects()).toBe(0);
+      expect(machineMapOp(m, obj, 'e_m', 'lookup', '0', 0, 0n).err).toBe('ENOENT');
+      // the program's insert of key 0 evicts key 1
+      expect(m.run('e_put', 1)).toMatchObject({ outcome: 'exit', retval: 3 });
+      expect(machineMapOp(m, obj, 'e_m', 'lookup', '1', 0, 0n).err).toBe('ENOENT');
+      // BPF_NOEXIST on the present key: evicted first, so inserted afresh
+      expect(update(0, BPF_NOEXIST)).toBeNull();
+      expect(m.liveObjects()).toBe(0);
+      expect(m.run('e_put', 0)).toMatchObject({ outcome: 'exit', retval: 3 });
+      // BPF_EXIST on the present key: the per-CPU LRU map takes no node and updates in place
+      expect(update(0, BPF_EXIST)).toBe(type === 'lru_hash' ? 'ENOENT' : null);
+      expect(m.liveObjects()).toBe(0);
+      expect(m.run('e_put', 0)).toMatchObject({ outcome: 'exit', retval: 3 });
+      expect(update(1, BPF_EXIST)).toBe('ENOENT');
+      expect(m.liveObjects()).toBe(type === 'lru_hash' ? 0 : 1);
+      expect(m.free()).toEqual([]);
+    });
+  }
+});
+
 describe('Machine.mapBatch: userspace batch map operations', () => {
-  for (const type of ['array', 'percpu_array', 'hash', 'lru_hash', 'percpu_hash'] as const) {
+  for (const type of ['array', 'percpu_array', 'hash', 'lru_hash', 'percpu_hash', 'lru_percpu_hash'] as const) {
     it(`should release the object a batch update replaces and a batch delete removes (${type})`, () => {
       const { obj, m } = machineFor(type);
       const array = type.endsWith('array');
@@ -56,7 +83,7 @@ describe('Machine.mapBatch: userspace batch map operations', () => {
       expect(m.liveObjects()).toBe(1);
       const update = machineMapOp(m, obj, 'e_m', 'update_batch', '0,1', BPF_ANY, 5n);
       // key 1 is past an array's max_entries and a new element of a full hash map; an LRU map evicts key 0 for it
-      expect(update).toEqual(type === 'lru_hash' ? { err: null, value: null, count: 2 } : { err: 'E2BIG', value: null, count: 1 });
+      expect(update).toEqual(type.startsWith('lru') ? { err: null, value: null, count: 2 } : { err: 'E2BIG', value: null, count: 1 });
       expect(m.liveObjects()).toBe(0);
       expect(m.run('e_put', 1)).toMatchObject({ outcome: 'exit', retval: 3 });
       expect(machineMapOp(m, obj, 'e_m', 'delete_batch', '0,1', 0, 0n)).toEqual(array ? { err: 'ENOTSUPP', value: null, count: 2 } : { err: 'ENOENT', value: null, count: 1 });
