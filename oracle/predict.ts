@@ -1,5 +1,5 @@
 import type {
-  DivergenceHit, KernelTarget, Prediction, ProgramPrediction, Scenario, Spec, StatePair, StepPrediction,
+  Divergence, DivergenceHit, KernelTarget, Prediction, ProgramPrediction, Scenario, Spec, StatePair, StepPrediction,
 } from '../types/index.ts';
 import { kernelFeatures } from '../specs/versionRange.ts';
 import { divergenceApplies } from './divergenceApplies.ts';
@@ -39,6 +39,10 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       applies: book.applies,
     });
     if (verdict.malformed.length > 0) clean = false;
+    // before its first error (if any), the program met a pair a divergent kernel refuses
+    for (const d of refusedValid(verdict.pairs, spec, kernel)) {
+      divergences.push({ program: program.name, step: null, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind });
+    }
     for (const p of verdict.pairs) {
       if (!statePairs.some((x) => x.op === p.op && x.state === p.state && x.progType === program.progType)) statePairs.push({ ...p, progType: program.progType });
     }
@@ -76,6 +80,12 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
     wellFormed: clean && allAccepted && cpusInRange && !hostUnsafe && scenario.intent.kind === 'valid',
     memory,
   };
+}
+
+/** The rejects_valid divergences of this kernel that a program meets through one of the pairs it reaches (before any error). */
+function refusedValid(pairs: readonly { readonly op: string; readonly state: string }[], spec: Spec, kernel: KernelTarget): Divergence[] {
+  return spec.divergences.filter((d) => d.validPairs !== null && divergenceApplies(d, kernel)
+    && d.validPairs.some((v) => pairs.some((p) => p.op === v.op && p.state === v.state)));
 }
 
 /**

@@ -198,7 +198,7 @@ export function loadSpec(dir: string = SPEC_DIR): Spec {
     ops: Object.freeze(OP_KINDS.map((k) => ops.find((o) => o.value.op === k)!.value)),
     mapOps: Object.freeze(MAP_OP_KINDS.map((k) => mapOps.find((o) => o.value.mapOp === k)!.value)),
     kernels,
-    divergences: Object.freeze(divergences.map(({ value: d }): Divergence => ({ ...d, emulatorFeature: d.emulatorFeature ?? null, ...(d.kind === 'value' ? { afterMapOps: d.afterMapOps ?? null } : {}) }))),
+    divergences: Object.freeze(divergences.map(({ value: d }): Divergence => ({ ...d, emulatorFeature: d.emulatorFeature ?? null, validPairs: d.validPairs ?? null, ...(d.kind === 'value' ? { afterMapOps: d.afterMapOps ?? null } : {}) }))),
   });
 }
 

@@ -1,3 +1,4 @@
+import type { StatePairOp, StatePairState } from './statePair.ts';
 import type { MapOpContract, MapOpKind } from './mapOp.ts';
 import type { MapType, OpKind, Scenario } from './scenario.ts';
 
@@ -133,6 +134,11 @@ interface DivergenceCommon {
    * it: a probed kernel's emulator gets the value its probe says, whatever its version (backports keep the version)
    */
   readonly emulatorFeature: EmulatorFeature | null;
+  /**
+   * rejects_valid: the (op × handle state) pairs through which a program the contract accepts meets the divergence (a
+   * kernel showing it refuses such a program); the oracle puts a hit on every accepted program that reaches one
+   */
+  readonly validPairs: readonly { readonly op: StatePairOp; readonly state: StatePairState }[] | null;
 }
 
 /** Userspace map operations, on elements of these map types, that start a value divergence (Divergence.afterMapOps). */
