@@ -15,7 +15,9 @@ import { needs } from '../helpers/needs.ts';
 const base = mkdtempSync(join(tmpdir(), 'kptr-corpus-'));
 afterAll(() => rm(base, { recursive: true, force: true }));
 
-const SEED = '3';
+// a seed whose first 80 break cases (host: tc, syscall) hold several breaks of PLANTED_RULE (seed 3 held none once
+// generation began aiming at state pairs): the emulator with --prog-types tc,syscall counts them in seconds
+const SEED = '8';
 const CAMPAIGN = ['--runner', 'host', '--mode', 'break', '--seed', SEED, '--quiet'];
 
 /**
