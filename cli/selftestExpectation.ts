@@ -9,7 +9,7 @@ import { isRunStep } from '../types/index.ts';
  * The recorded expectation of a built-in case (upstream `__msg`s, measured results) in the Prediction shape, so the
  * same comparison serves selftests and campaigns. Where a case records nothing for a kernel the oracle's answer stands.
  * Globals are recorded for the end of the schedule only, so intermediate steps predict nothing. The case's known
- * divergences explain its rejected programs where they apply to this kernel (`probes`: the session's probe results).
+ * divergences explain its rejected programs (a rejects_valid one its accepted programs) where they apply to this kernel (`probes`: the session's probe results).
  */
 export function expectationFromCase(c: SelftestCase, oracle: Prediction, spec: Spec, probes: readonly DivergenceProbeResult[]): Prediction {
   const version = oracle.kernelVersion;
@@ -45,7 +45,9 @@ export function expectationFromCase(c: SelftestCase, oracle: Prediction, spec: S
   const divergences: DivergenceHit[] = c.divergences.flatMap((id) => {
     const d = spec.divergences.find((x) => x.id === id);
     if (!d || !divergenceApplies(d, { version, divergences: probes })) return [];
-    return programs.filter((p) => p.verdict === 'rejected').map((p) => ({ program: p.program, step: null, divergenceId: id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind }));
+    // a divergence explains the refusal the case expects, or (rejects_valid) the refusal of a program it expects accepted
+    const on = d.kind === 'rejects_valid' ? 'accepted' : 'rejected';
+    return programs.filter((p) => p.verdict === on).map((p) => ({ program: p.program, step: null, divergenceId: id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind }));
   });
   return { ...oracle, programs, steps, divergences };
 }
