@@ -1,4 +1,5 @@
 import { divergenceApplies } from '../oracle/divergenceApplies.ts';
+import { divergenceHit } from '../oracle/predict.ts';
 import { versionInRange } from '../specs/versionRange.ts';
 import type {
   DivergenceHit, DivergenceProbeResult, Prediction, ProgramPrediction, SelftestCase, Spec, StepPrediction,
@@ -47,7 +48,7 @@ export function expectationFromCase(c: SelftestCase, oracle: Prediction, spec: S
     if (!d || !divergenceApplies(d, { version, divergences: probes })) return [];
     // a divergence explains the refusal the case expects, or (rejects_valid) the refusal of a program it expects accepted
     const on = d.kind === 'rejects_valid' ? 'accepted' : 'rejected';
-    return programs.filter((p) => p.verdict === on).map((p) => ({ program: p.program, step: null, divergenceId: id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind }));
+    return programs.filter((p) => p.verdict === on).map((p) => divergenceHit(d, p.program, null));
   });
   return { ...oracle, programs, steps, divergences };
 }

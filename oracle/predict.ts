@@ -41,7 +41,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
     if (verdict.malformed.length > 0) clean = false;
     // before its first error (if any), the program met a pair a divergent kernel refuses
     for (const d of refusedValid(verdict.pairs, spec, kernel)) {
-      divergences.push({ program: program.name, step: null, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind });
+      divergences.push(divergenceHit(d, program.name, null));
     }
     for (const p of verdict.pairs) {
       if (!statePairs.some((x) => x.op === p.op && x.state === p.state && x.progType === program.progType)) statePairs.push({ ...p, progType: program.progType });
@@ -58,7 +58,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       if (book.hostUnsafe(hit.ruleId)) hostUnsafe = true;
       for (const d of [...book.divergences(hit.ruleId), ...(hit.via === undefined ? [] : book.divergences(hit.via))]) {
         if (!divergences.some((x) => x.program === program.name && x.divergenceId === d.id)) {
-          divergences.push({ program: program.name, step: null, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind });
+          divergences.push(divergenceHit(d, program.name, null));
         }
       }
     }
@@ -82,6 +82,11 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
   };
 }
 
+/** Where a known divergence meets a scenario: on a program, or from a schedule step on. */
+export function divergenceHit(d: Divergence, program: string | null, step: number | null): DivergenceHit {
+  return { program, step, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind };
+}
+
 /** The rejects_valid divergences of this kernel that a program meets through one of the pairs it reaches (before any error). */
 function refusedValid(pairs: readonly { readonly op: string; readonly state: string }[], spec: Spec, kernel: KernelTarget): Divergence[] {
   return spec.divergences.filter((d) => d.validPairs !== null && divergenceApplies(d, kernel)
@@ -96,7 +101,7 @@ function refusedValid(pairs: readonly { readonly op: string; readonly state: str
 function valueHits(steps: readonly StepPrediction[], spec: Spec, kernel: KernelTarget): DivergenceHit[] {
   const own = spec.divergences.filter((d) => d.kind === 'value' && d.op === 'new' && divergenceApplies(d, kernel));
   const programs = [...new Set(steps.filter((s) => s.zeroFilled.length > 0).map((s) => s.program))];
-  return programs.flatMap((program) => own.map((d) => ({ program, step: null, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind })));
+  return programs.flatMap((program) => own.map((d) => divergenceHit(d, program, null)));
 }
 
 /**
@@ -108,6 +113,6 @@ function mapOpHits(released: readonly MapRelease[], spec: Spec, kernel: KernelTa
   return spec.divergences.flatMap((d) => {
     if (d.kind !== 'value' || d.afterMapOps === null || !divergenceApplies(d, kernel)) return [];
     const first = released.find((r) => d.afterMapOps!.some((t) => t.mapOps.includes(r.mapOp) && t.mapTypes.includes(r.mapType)));
-    return first === undefined ? [] : [{ program: null, step: first.step, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind }];
+    return first === undefined ? [] : [divergenceHit(d, null, first.step)];
   });
 }
