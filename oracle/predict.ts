@@ -6,7 +6,7 @@ import { divergenceApplies } from './divergenceApplies.ts';
 import { ruleBook } from './ruleBook.ts';
 import { type MapRelease, runSchedule } from './runtime/percpu.ts';
 import { missingKfunc, verifyProgram } from './verifier/verifyProgram.ts';
-import { isRunStep } from '../types/index.ts';
+import { isRunStep, stepKind } from '../types/index.ts';
 
 /**
  * What a correct kernel must do with `scenario` on kernel `kernel.version` with `kernel.nrCpus` possible CPUs:
@@ -77,9 +77,17 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
     divergences,
     rulesHit: [...rulesHit].sort(),
     statePairs,
+    exercises: exercises(scenario),
     wellFormed: clean && allAccepted && cpusInRange && !hostUnsafe && scenario.intent.kind === 'valid',
     memory,
   };
+}
+
+/** Prediction.exercises: the kinds of schedule step and of kptr home the scenario holds. */
+function exercises(scenario: Scenario): string[] {
+  const steps = scenario.schedule.map((s) => `step ${stepKind(s)}`);
+  const homes = scenario.slots.map((s) => (s.home.kind === 'map' ? `home map ${s.home.mapType}` : `home global ${s.home.section}`));
+  return [...new Set([...steps, ...homes])].sort();
 }
 
 /** Where a known divergence meets a scenario: on a program, or from a schedule step on. */

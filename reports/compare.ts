@@ -35,7 +35,7 @@ export function unexplainedMismatches(p: Prediction, o: Observation): readonly M
 }
 
 function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained: readonly Mismatch[] } {
-  const base = { scenarioId: o.scenarioId, runner: o.runner, kernelRelease: o.kernel.release, rules: p.rulesHit, statePairs: p.statePairs };
+  const base = { scenarioId: o.scenarioId, runner: o.runner, kernelRelease: o.kernel.release, rules: p.rulesHit, statePairs: p.statePairs, exercises: p.exercises };
   if (o.skipped !== null) {
     return { result: { ...base, status: 'skip', mismatches: [], skipReason: o.skipped, divergences: [], mapOps: [] }, unexplained: [] };
   }

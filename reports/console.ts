@@ -50,7 +50,7 @@ function summaryTable(summaries: readonly Summary[]): string {
   const stopped = summaries.flatMap((s) => (s.stopped === null ? [] : [`stopped early (${s.stopped}): ${s.runner} ${s.kernel.release} ran ${s.cases} cases${s.seed === null ? '' : `; rerun with --seed ${s.seed}`}`]));
   const divergences = summaries.flatMap((s) => kernelDivergenceLines(s.knownDivergences, s.kernel.release));
   const emulator = summaries.flatMap((s) => (s.emulator === null ? [] : [`${s.kernel.release}: ${emulatorSummaryLine(s.emulator)}`]));
-  const mapOps = summaries.flatMap((s) => mapOpLines(s));
+  const mapOps = summaries.flatMap((s) => [...exerciseLines(s), ...mapOpLines(s)]);
   const pairs = summaries.flatMap((s) => (s.statePairCoverage === undefined ? [] : [`state pairs on ${s.kernel.release}: ${statePairText(s.statePairCoverage)}`]));
   return [line(header), ...rows.map(line), ...pairs, ...mapOps, ...divergences, ...emulator, ...stopped, ...findings].join('\n');
 }
@@ -79,6 +79,13 @@ function findingLines(s: Summary): string[] {
     );
   }
   return [...lines, ...s.findings.filter((f) => !inBug.has(f.id)).map(findingLine)];
+}
+
+/** Cases by the kinds of schedule step and kptr home they held (a summary from before the field has none). */
+function exerciseLines(s: Summary): string[] {
+  const c = s.exerciseCoverage ?? {};
+  const of = (word: string): string => Object.entries(c).filter(([k]) => k.startsWith(`${word} `)).map(([k, n]) => `${k.slice(word.length + 1)} ${n}`).join(', ');
+  return Object.keys(c).length === 0 ? [] : [`cases on ${s.kernel.release} by schedule step: ${of('step')}; by kptr home: ${of('home')}`];
 }
 
 /** Userspace map operations a run executed, by operation and by map type (summary.json has every combination). */

@@ -105,7 +105,10 @@ function coverageSection(summaries: readonly Summary[]): string {
   const ops = [...new Set(summaries.flatMap((s) => Object.keys(s.mapOpCoverage.byOp)))].sort();
   const opRows = ops.map((op) => [esc(op), ...summaries.map((s) => String(s.mapOpCoverage.byOp[op] ?? 0))]);
   const opTable = ops.length === 0 ? '' : `<h2>Userspace map operations</h2>${table(['operation, map type, result', ...summaries.map((s) => `${s.runner} ${s.kernel.release}`)], opRows)}`;
-  return `<h2>Rule coverage</h2>${table(['rule', ...summaries.map((s) => `${s.runner} ${s.kernel.release}`)], rows)}${opTable}`;
+  const exercises = [...new Set(summaries.flatMap((s) => Object.keys(s.exerciseCoverage ?? {})))].sort();
+  const exerciseRows = exercises.map((e) => [esc(e), ...summaries.map((s) => String(s.exerciseCoverage?.[e] ?? 0))]);
+  const exerciseTable = exercises.length === 0 ? '' : `<h2>Schedule steps and kptr homes</h2>${table(['cases holding', ...summaries.map((s) => `${s.runner} ${s.kernel.release}`)], exerciseRows)}`;
+  return `<h2>Rule coverage</h2>${table(['rule', ...summaries.map((s) => `${s.runner} ${s.kernel.release}`)], rows)}${exerciseTable}${opTable}`;
 }
 
 const WORST: readonly CaseStatus[] = ['fail', 'error', 'divergence', 'pass', 'skip'];

@@ -58,6 +58,8 @@ export interface Summary {
     readonly byKind: Readonly<Record<string, number>>;
     readonly byMapType: Readonly<Record<string, number>>;
   };
+  /** cases that ran, by what else they exercised (CaseResult.exercises: `step free_maps`, `home map lru_hash`, ...) */
+  readonly exerciseCoverage: Readonly<Record<string, number>>;
   /** which known divergences this kernel shows by their load-only probes, and which its range wrongly claims */
   readonly knownDivergences: KernelDivergences;
   /** cases each known divergence explained (status divergence), by divergence id */
@@ -133,6 +135,7 @@ export function summaryTally(ruleIds: readonly string[], pairs: readonly StatePa
   const byOp: Record<string, number> = {};
   const divergenceCases: Record<string, number> = {};
   const byPair: Record<string, number> = {};
+  const byExercise: Record<string, number> = {};
   return {
     add(r) {
       statuses[r.status] += 1;
@@ -143,6 +146,7 @@ export function summaryTally(ruleIds: readonly string[], pairs: readonly StatePa
       if (r.status === 'skip' || r.status === 'error') return;
       for (const id of new Set(r.rules)) byRule[id] = (byRule[id] ?? 0) + 1;
       for (const op of r.mapOps) byOp[op] = (byOp[op] ?? 0) + 1;
+      for (const e of r.exercises ?? []) byExercise[e] = (byExercise[e] ?? 0) + 1;
       for (const key of new Set(r.statePairs.map(statePairKey))) byPair[key] = (byPair[key] ?? 0) + 1;
     },
     summary(meta) {
@@ -162,6 +166,7 @@ export function summaryTally(ruleIds: readonly string[], pairs: readonly StatePa
         ruleCoverage: { hit: meta.ruleIds.filter((id) => (byRule[id] ?? 0) > 0).length, total: meta.ruleIds.length, byRule: { ...byRule } },
         statePairCoverage: statePairCoverage(pairs, byPair),
         mapOpCoverage: { byOp: sortedKeys(byOp), byKind: sumBy(byOp, 0), byMapType: sumBy(byOp, 1) },
+        exerciseCoverage: sortedKeys(byExercise),
         knownDivergences: kernelDivergences(meta.kernel.divergences),
         divergenceCases: sortedKeys(divergenceCases),
         timeline: [],

@@ -7,12 +7,12 @@ import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Document, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, visit } from 'yaml';
 import { KptrError, type KptrErrorCode } from '../errors/KptrError.ts';
-import type { Divergence, KernelFeatures, MapOpContract, OpContract, Rule, Scenario, SelftestCase, Spec } from '../types/index.ts';
+import type { Divergence, KernelFeatures, LifetimeContract, MapOpContract, OpContract, Rule, Scenario, SelftestCase, Spec } from '../types/index.ts';
 import { checkScenarioRefs } from './checkScenarioRefs.ts';
 import { matchSchema, type SchemaName } from './matchSchema.ts';
 import { ShapeError, child } from './shape.ts';
 import { compareVersions } from './versionRange.ts';
-import { MAP_OP_KINDS, OP_KINDS } from './vocabulary.ts';
+import { LIFETIME_STEP_KINDS, MAP_OP_KINDS, OP_KINDS } from './vocabulary.ts';
 
 /** The repository's specs/ directory. */
 export const SPEC_DIR = dirname(fileURLToPath(import.meta.url));
@@ -179,6 +179,9 @@ export function loadSpec(dir: string = SPEC_DIR): Spec {
   const mapOps = readNamed<MapOpContract, 'mapOp'>(join(dir, 'ops', 'map'), 'mapOp', 'map_op');
   const missingMapOp = MAP_OP_KINDS.find((k) => !mapOps.some((o) => o.value.mapOp === k));
   if (missingMapOp !== undefined) fail('KPTR_SPEC_INVALID', join(dir, 'ops', 'map', `${missingMapOp}.yaml`), 'missing: every map operation of types/mapOp.ts needs a contract');
+  const lifetimes = readNamed<LifetimeContract, 'step'>(join(dir, 'ops', 'lifetime'), 'step', 'lifetime');
+  const missingStep = LIFETIME_STEP_KINDS.find((k) => !lifetimes.some((o) => o.value.step === k));
+  if (missingStep !== undefined) fail('KPTR_SPEC_INVALID', join(dir, 'ops', 'lifetime', `${missingStep}.yaml`), 'missing: every schedule step kind of types/scenario.ts LifetimeStepKind needs a contract');
   const missingOp = OP_KINDS.find((k) => !ops.some((o) => o.value.op === k));
   if (missingOp !== undefined) fail('KPTR_SPEC_INVALID', join(dir, 'ops', `${missingOp}.yaml`), 'missing: every op kind of types/scenario.ts needs a contract');
   const kernelsFile = join(dir, 'kernels.yaml');
@@ -197,6 +200,10 @@ export function loadSpec(dir: string = SPEC_DIR): Spec {
     rules: Object.freeze(rules.map((r) => r.value)),
     ops: Object.freeze(OP_KINDS.map((k) => ops.find((o) => o.value.op === k)!.value)),
     mapOps: Object.freeze(MAP_OP_KINDS.map((k) => mapOps.find((o) => o.value.mapOp === k)!.value)),
+    lifetimes: Object.freeze(LIFETIME_STEP_KINDS.map((k): LifetimeContract => {
+      const c = lifetimes.find((o) => o.value.step === k)!.value;
+      return { ...c, memory: c.memory ?? null };
+    })),
     kernels,
     divergences: Object.freeze(divergences.map(({ value: d }): Divergence => ({ ...d, emulatorFeature: d.emulatorFeature ?? null, validPairs: d.validPairs ?? null, ...(d.kind === 'value' ? { afterMapOps: d.afterMapOps ?? null } : {}) }))),
   });

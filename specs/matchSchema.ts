@@ -9,8 +9,8 @@ import { ShapeError, child, describeValue } from './shape.ts';
 import { parseVersionRange } from './versionRange.ts';
 
 /** The files of specs/schema/, by the name before `.schema.json`. */
-export type SchemaName = 'scenario' | 'rule' | 'op' | 'map_op' | 'kernels' | 'divergence' | 'selftests' | 'profile';
-const SCHEMA_NAMES: readonly SchemaName[] = ['scenario', 'rule', 'op', 'map_op', 'kernels', 'divergence', 'selftests', 'profile'];
+export type SchemaName = 'scenario' | 'rule' | 'op' | 'map_op' | 'lifetime' | 'kernels' | 'divergence' | 'selftests' | 'profile';
+const SCHEMA_NAMES: readonly SchemaName[] = ['scenario', 'rule', 'op', 'map_op', 'lifetime', 'kernels', 'divergence', 'selftests', 'profile'];
 
 type JsonSchema = { readonly [key: string]: unknown };
 

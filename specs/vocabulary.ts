@@ -2,7 +2,7 @@
  * The closed vocabularies of types/ as runtime values. Each list is built from a `Record<Union, true>`, so the
  * compiler refuses a missing or extra member when a union in types/ changes.
  */
-import type { FeatureName, MapOpKind, MapType, MapUpdateFlag, OpKind, ProgType, ScalarCType } from '../types/index.ts';
+import type { FeatureName, LifetimeStepKind, MapOpKind, MapType, MapUpdateFlag, OpKind, ProgType, ScalarCType } from '../types/index.ts';
 
 const keysOf = <K extends string>(record: Record<K, true>): readonly K[] => Object.freeze(Object.keys(record) as K[]);
 
@@ -17,6 +17,9 @@ export const MAP_OP_KINDS = keysOf<MapOpKind>({
   update: true, delete: true, lookup: true, lookup_and_delete: true,
   update_batch: true, delete_batch: true, lookup_batch: true, lookup_and_delete_batch: true,
 });
+
+/** Every schedule step with a contract in specs/ops/lifetime/ (types/scenario.ts LifetimeStepKind). */
+export const LIFETIME_STEP_KINDS = keysOf<LifetimeStepKind>({ grace_period: true, free_maps: true });
 
 /** The most keys of a generated batch update or delete and the largest `count` of a batch lookup (max_entries is 1). */
 export const MAP_BATCH_MAX = 3;

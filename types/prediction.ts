@@ -70,6 +70,11 @@ export interface Prediction {
   /** (op × handle state × program type) pairs the programs reached, each once (types/statePair.ts) */
   readonly statePairs: readonly StatePair[];
   /**
+   * what else the scenario exercises, each once, for coverage: `step <StepKind>` per kind of schedule step,
+   * `home <kind> <type>` per kptr home (`home map lru_hash`, `home global bss`)
+   */
+  readonly exercises: readonly string[];
+  /**
    * every pointer NULL-checked before use, every CPU constant < nrCpus, no deliberate violation, and no host-unsafe
    * divergence that may touch it (by its range or its probe, even one the probe shows fixed in this build)
    */

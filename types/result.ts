@@ -45,6 +45,8 @@ export interface CaseResult {
   readonly rules: readonly string[];
   /** state pairs reached (Prediction.statePairs) */
   readonly statePairs: readonly StatePair[];
+  /** Prediction.exercises (absent in results written before it existed) */
+  readonly exercises?: readonly string[];
   /** userspace map operations the runner executed, as `<mapOp> <mapType> <errno or ok>` (summary coverage) */
   readonly mapOps: readonly string[];
 }

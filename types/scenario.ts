@@ -143,9 +143,22 @@ export interface FreeMapsStep {
 /** One step of the schedule: program runs, a grace period, a userspace map operation (types/mapOp.ts), or the maps' free. */
 export type ScheduleStep = RunStep | GracePeriodStep | MapOpStep | FreeMapsStep;
 
+/** What a schedule step does: the word coverage counts it by (summary.json `exerciseCoverage`). */
+export type StepKind = 'run' | 'grace_period' | 'map_op' | 'free_maps';
+
+/** The steps that are neither program runs nor map operations: each has its contract in specs/ops/lifetime/. */
+export type LifetimeStepKind = Exclude<StepKind, 'run' | 'map_op'>;
+
+export function stepKind(s: ScheduleStep): StepKind {
+  if ('grace_period' in s) return 'grace_period';
+  if ('mapOp' in s) return 'map_op';
+  if ('free_maps' in s) return 'free_maps';
+  return 'run';
+}
+
 /** Whether a step runs a program (not a grace period, a map operation or the maps' free). */
 export function isRunStep(s: ScheduleStep): s is RunStep {
-  return !('grace_period' in s) && !('mapOp' in s) && !('free_maps' in s);
+  return stepKind(s) === 'run';
 }
 
 /** Why the scenario exists: a program meant to be valid, or one that breaks exactly one spec rule on purpose. */

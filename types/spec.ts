@@ -1,6 +1,6 @@
 import type { StatePairOp, StatePairState } from './statePair.ts';
 import type { MapOpContract, MapOpKind } from './mapOp.ts';
-import type { MapType, OpKind, Scenario } from './scenario.ts';
+import type { LifetimeStepKind, MapType, OpKind, Scenario } from './scenario.ts';
 
 /** Symbolic errno as the C harness prints it (`EACCES`), never a bare number. */
 export type ErrnoName = string;
@@ -141,6 +141,19 @@ interface DivergenceCommon {
   readonly validPairs: readonly { readonly op: StatePairOp; readonly state: StatePairState }[] | null;
 }
 
+/** The documented contract of a schedule step that is neither a program run nor a map operation (specs/ops/lifetime/). */
+export interface LifetimeContract {
+  readonly step: LifetimeStepKind;
+  /** what the runner does */
+  readonly how: string;
+  /** what happens to the objects kptr fields hold */
+  readonly kptrField: string;
+  /** what later steps observe */
+  readonly afterwards: string;
+  /** what the memory oracle checks, where it checks anything */
+  readonly memory: string | null;
+}
+
 /** Userspace map operations, on elements of these map types, that start a value divergence (Divergence.afterMapOps). */
 export interface MapOpTrigger {
   readonly mapOps: readonly MapOpKind[];
@@ -157,6 +170,8 @@ export interface Spec {
   readonly ops: readonly OpContract[];
   /** userspace map operations (specs/ops/map/) */
   readonly mapOps: readonly MapOpContract[];
+  /** the other schedule steps (specs/ops/lifetime/) */
+  readonly lifetimes: readonly LifetimeContract[];
   readonly kernels: readonly KernelFeatures[];
   readonly divergences: readonly Divergence[];
 }

@@ -41,6 +41,14 @@ describe('free_maps steps', () => {
     expect(checkScenarioRefs(global)).toContain('schedule[1]: free_maps needs every slot kept in a map (a global slot lives as long as the shared object)');
   });
 
+  it('should be among what the prediction says the scenario exercises, with the homes of its slots, each once', () => {
+    const s = heldObjects('fm', 2);
+    const homes = [...new Set(s.slots.map((x) => (x.home.kind === 'map' ? `home map ${x.home.mapType}` : 'global')))];
+    expect(predict(s, target, spec).exercises).toEqual([...homes, 'step free_maps', 'step run'].sort());
+    const gp = { ...s, schedule: [{ grace_period: true } as const, ...s.schedule] };
+    expect(predict(gp, target, spec).exercises).toContain('step grace_period');
+  });
+
   it('should be a plan line naming the slot maps, or none for the positive control', () => {
     const s = heldObjects('fm', 2);
     const runSteps = { fm: [0, 1] };

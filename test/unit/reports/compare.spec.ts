@@ -14,6 +14,7 @@ describe('compare', () => {
       scenarioId: 'rp1', runner: 'host', kernelRelease: '6.18.44-fc-v669', status: 'pass',
       mismatches: [], skipReason: null, divergences: [], rules: ['refs.unreleased'], mapOps: [],
       statePairs: [{ op: 'percpu_obj_drop', state: 'percpu_ptr_', progType: 'tc' }],
+      exercises: ['home map array', 'step run'],
     });
   });
 

@@ -82,6 +82,11 @@ describe('consoleReporter', () => {
     expect(out).toContain("  plain_obj_into_percpu: fixed in this build (6.18.44-fc-v669): its range '>=6.18 <7.3' includes it, its probe does not show it\n");
   });
 
+  it('should count under the summary the cases by schedule step and kptr home', async () => {
+    const out = await drive({ quiet: true });
+    expect(out).toMatch(/\ncases on 6\.18\.44-fc-v669 by schedule step: run 3; by kptr home: map array 3\n/);
+  });
+
   it('should print only the summary JSON with json', async () => {
     const out = await drive({ json: true });
     const lines = out.trimEnd().split('\n');

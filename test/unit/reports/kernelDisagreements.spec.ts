@@ -16,7 +16,7 @@ const predictReject = (program: string, ruleId: string): ProgramPrediction => ({
 
 /** One scenario `s` with program `p` on one kernel: what the oracle predicted, what was seen, how they compared. */
 function onKernel(kernel: string, predicted: ProgramPrediction, seen: ProgramObservation, status: CaseResult['status']): [string, KernelCase[]] {
-  const expected: Prediction = { scenarioId: 's', kernelVersion: '0', nrCpus: 2, programs: [predicted], steps: [], mapOps: [], divergences: [], rulesHit: [], statePairs: [], wellFormed: true };
+  const expected: Prediction = { scenarioId: 's', kernelVersion: '0', nrCpus: 2, programs: [predicted], steps: [], mapOps: [], divergences: [], rulesHit: [], statePairs: [], exercises: [], wellFormed: true };
   const observation: Observation = { scenarioId: 's', runner: 'vm', kernel: KERNEL, skipped: null, error: null, programs: [seen], runs: [], mapOps: [], notRun: [], splats: [] };
   const result: CaseResult = {
     scenarioId: 's', runner: 'vm', kernelRelease: kernel, status, skipReason: null, divergences: [], rules: [], statePairs: [], mapOps: [],

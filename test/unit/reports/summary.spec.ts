@@ -33,6 +33,18 @@ describe('summarize', () => {
     expect(s.ruleCoverage).toEqual({ hit: 1, total: 2, byRule: { 'refs.unreleased': 3, 'per_cpu_ptr.arg_type': 0 } });
   });
 
+  it('should count the cases that ran by the schedule steps and kptr homes they held, results from before the field included', () => {
+    const [pass, ...rest] = sampleCases().map((c) => c.result);
+    const held = (r: typeof pass, exercises: string[]) => ({ ...r!, exercises });
+    const results = [
+      held(pass, ['home map lru_hash', 'step free_maps', 'step run']),
+      ...rest.map((r) => held(r, ['home global bss', 'step run'])),
+      { ...pass!, exercises: undefined },
+    ];
+    // skip and error cases do not count; a result without the field counts for nothing
+    expect(summarize(results, meta).exerciseCoverage).toEqual({ 'home global bss': 2, 'home map lru_hash': 1, 'step free_maps': 1, 'step run': 3 });
+  });
+
   it('should give zero rates for an empty run rather than NaN', () => {
     const s = summarize([], { ...meta, durationMs: 0 });
     expect(s.cases).toBe(0);

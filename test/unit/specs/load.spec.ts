@@ -159,6 +159,14 @@ describe('malformed spec files', () => {
     expect(errorOf(() => loadSpec(dir)).message).toBe(`${dir}/divergences/plain_obj_into_percpu.yaml: rule: expected an existing rule id, got 'kptr_xchg.nope'`);
   });
 
+  it('loads a contract for every lifetime step, and refuses a misnamed or missing one', () => {
+    expect(loadSpec(dir).lifetimes.map((c) => [c.step, c.memory === null])).toEqual([['grace_period', true], ['free_maps', false]]);
+    edit('ops/lifetime/free_maps.yaml', (v) => { v.step = 'grace_period'; });
+    expect(errorOf(() => loadSpec(dir)).message).toBe(`${dir}/ops/lifetime/free_maps.yaml: step: expected 'free_maps' (the file name), got 'grace_period'`);
+    unlinkSync(join(dir, 'ops', 'lifetime', 'free_maps.yaml'));
+    expect(errorOf(() => loadSpec(dir)).message).toBe(`${dir}/ops/lifetime/free_maps.yaml: missing: every schedule step kind of types/scenario.ts LifetimeStepKind needs a contract`);
+  });
+
   it('refuses an op contract naming an unknown rule, and a missing contract', () => {
     edit('ops/store.yaml', (v) => { v.rules = ['kptr.direct_store', 'kptr.nope']; });
     expect(errorOf(() => loadSpec(dir)).message).toBe(`${dir}/ops/store.yaml: rules[1]: expected an existing rule id, got 'kptr.nope'`);
