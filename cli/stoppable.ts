@@ -48,7 +48,9 @@ export async function runStoppable(
   try {
     done = await outputs.finish(stopped);
   } finally {
-    interrupt.dispose();
+    // once a signal came the process exits with its code: a second one, however late, must still exit 130 / 143
+    // rather than find the default action (death by the signal, no exit code)
+    if (interrupt.received() === null) interrupt.dispose();
   }
   const unwritten = notWrittenError(done, failure);
   if (unwritten) throw unwritten;
