@@ -128,6 +128,9 @@ function kptrXchg(env: Env, insn: number): void {
     // nor for an unchecked per-CPU object (MEM_ALLOC|MEM_PERCPU|PTR_MAYBE_NULL), which the arg type allows
     const maybeNullPercpu = (src.flags & (MEM_ALLOC | MEM_PERCPU | PTR_MAYBE_NULL)) === (MEM_ALLOC | MEM_PERCPU | PTR_MAYBE_NULL);
     if (maybeNullPercpu && env.profile.features.maybe_null_percpu_xchg_bug) reject('reg_type_match_bug');
+    // nor for an unchecked plain object (MEM_ALLOC|PTR_MAYBE_NULL)
+    const maybeNullObj = (src.flags & (MEM_ALLOC | MEM_PERCPU | PTR_MAYBE_NULL)) === (MEM_ALLOC | PTR_MAYBE_NULL);
+    if (maybeNullObj && env.profile.features.maybe_null_obj_xchg_bug) reject('reg_type_match_bug');
     // map_kptr_match_type
     const perm = PTR_MAYBE_NULL | MEM_ALLOC | (field.kind === 'percpu_kptr' ? MEM_PERCPU : 0);
     const plainIntoPercpu = env.profile.features.reject_plain_into_percpu && field.kind === 'percpu_kptr' && !(src.flags & MEM_PERCPU);

@@ -163,6 +163,8 @@ function btfAccess(env: Env, regno: number, reg: RegState, a: Access): RegState 
     if (reg.flags & PTR_UNTRUSTED) reject(env.profile.features.untrusted_alloc_write_bug ? 'btf_alloc_unreferenced' : 'btf_only_read');
   }
   if ((reg.flags & MEM_ALLOC) && !(reg.flags & (NON_OWN_REF | MEM_RCU | PTR_UNTRUSTED)) && reg.refObjId === 0) reject('btf_alloc_unreferenced');
+  // a kernel without the fix lets an untrusted allocated object (an element kept past bpf_rcu_read_unlock) reach that check on a load too
+  if ((reg.flags & (MEM_ALLOC | PTR_UNTRUSTED)) === (MEM_ALLOC | PTR_UNTRUSTED) && env.profile.features.untrusted_alloc_read_bug) reject('btf_alloc_unreferenced');
   if (off + a.size > reg.btf!.size) reject('btf_beyond', { struct: name, off, size: a.size });
   return a.write === null ? unknownOfSize(a.size) : null;
 }
