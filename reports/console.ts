@@ -85,7 +85,8 @@ function findingLines(s: Summary): string[] {
 function exerciseLines(s: Summary): string[] {
   const c = s.exerciseCoverage ?? {};
   const of = (word: string): string => Object.entries(c).filter(([k]) => k.startsWith(`${word} `)).map(([k, n]) => `${k.slice(word.length + 1)} ${n}`).join(', ');
-  return Object.keys(c).length === 0 ? [] : [`cases on ${s.kernel.release} by schedule step: ${of('step')}; by kptr home: ${of('home')}`];
+  const parts = [['schedule step', of('step')], ['kptr home', of('home')]].filter(([, list]) => list !== '').map(([what, list]) => `by ${what}: ${list}`);
+  return parts.length === 0 ? [] : [`cases on ${s.kernel.release} ${parts.join('; ')}`];
 }
 
 /** Userspace map operations a run executed, by operation and by map type (summary.json has every combination). */

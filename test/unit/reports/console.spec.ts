@@ -87,6 +87,13 @@ describe('consoleReporter', () => {
     expect(out).toMatch(/\ncases on 6\.18\.44-fc-v669 by schedule step: run 3; by kptr home: map array 3\n/);
   });
 
+  it('should leave out a kind no case held (selftests without a schedule)', async () => {
+    const options = await reporterOptions({ outDir: 'out', quiet: true });
+    const reporter = consoleReporter(options);
+    await reporter.onEnd([{ ...summarize([], { ...meta, durationMs: 1000, ruleIds: [] }), exerciseCoverage: { 'home global bss': 2 } }]);
+    expect(options.written.join('')).toContain('\ncases on 6.18.44-fc-v669 by kptr home: global bss 2\n');
+  });
+
   it('should print only the summary JSON with json', async () => {
     const out = await drive({ json: true });
     const lines = out.trimEnd().split('\n');
