@@ -94,15 +94,19 @@ function runnerError(program: string | null, step: number | null, expected: stri
 }
 
 /**
- * Runs of a program that only a divergent kernel accepted (the oracle predicts a refusal, a known divergence says
- * this kernel loads it): what it wrote is outside the prediction, so value and map-operation mismatches from its
- * first run on are that divergence's doing. Only in a VM or the emulator: the host gate never runs such a program.
+ * Runs of a program whose verdict a known divergence flips: one only a divergent kernel accepted (the oracle predicts
+ * a refusal; what it wrote is outside the prediction) or one a divergent kernel refuses although it is valid
+ * (rejects_valid: what its predicted runs would have written is missing). Value and map-operation mismatches from its
+ * first run on (observed, or predicted) are that divergence's doing. The host gate never runs the first kind.
  */
 function divergentRuns(p: Prediction, o: Observation): { step: number; divergenceId: string }[] {
   return p.divergences.flatMap((d) => {
-    const refused = p.programs.some((x) => x.program === d.program && x.verdict === 'rejected');
-    const first = o.runs.find((r) => r.program === d.program);
-    return refused && first ? [{ step: first.step, divergenceId: d.divergenceId }] : [];
+    const predicted = p.programs.find((x) => x.program === d.program)?.verdict;
+    const observed = o.programs.find((x) => x.program === d.program)?.verdict;
+    const first = predicted === 'rejected' ? o.runs.find((r) => r.program === d.program)
+      : predicted === 'accepted' && observed === 'rejected' ? p.steps.find((s) => s.program === d.program)
+      : undefined;
+    return first ? [{ step: first.step, divergenceId: d.divergenceId }] : [];
   });
 }
 

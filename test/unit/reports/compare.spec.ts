@@ -222,6 +222,24 @@ describe('compare', () => {
   });
 
 
+  it('should lay what a valid program refused by a divergent kernel would have done at that divergence, from its first predicted run on', () => {
+    // rp1_sum_it is valid, a known rejects_valid divergence makes this kernel refuse it: its runs (step 1) are missing
+    // and what reads their effect later (a userspace lookup at step 2) sees what the refused program did not write
+    const hit = { program: 'rp1_sum_it', step: null, divergenceId: 'refused', hostUnsafe: false, splat: true, kind: 'rejects_valid' as const };
+    const lookup = { step: 2, mapOp: 'lookup' as const, mapType: 'hash' as const, err: null, value: [['82', '0']] };
+    const p = prediction({ divergences: [hit], mapOps: [lookup] });
+    const programs = [accepted('rp1_store'), rejected('rp1_sum_it', LOG_USE_AFTER_DROP, { errno: 14, errnoName: 'EFAULT' }), rejected('rp1_leak', LOG_LEAK_NEW)];
+    const refused = observation({ programs, runs: observation().runs.slice(0, 1), mapOps: [{ ...lookup, err: 'ENOENT', value: null }] });
+    const r = compare(p, refused);
+    expect([r.status, r.divergences]).toEqual(['divergence', ['refused']]);
+    expect(r.mismatches.map((m) => m.kind)).toEqual(['verdict_kernel_rejects', 'map_op']);
+    // without the divergence the missing element is a finding; so is a wrong value before the refused program's first run
+    expect(compare(prediction({ mapOps: [lookup] }), refused).status).toBe('fail');
+    const early = observation({ programs, runs: [run(0, 0, 'rp1_store', 9, { rp1_sum: '0', rp1_neg: '0' })], mapOps: [lookup] });
+    expect(compare(p, early).status).toBe('fail');
+  });
+
+
   it('should explain a wrong zero-filled value by a value divergence, and nothing else by it', () => {
     const hit = { program: 'rp1_store', step: null, divergenceId: 'uncleared', hostUnsafe: false, splat: false, kind: 'value' as const };
     const base = prediction();
