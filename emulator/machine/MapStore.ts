@@ -45,8 +45,9 @@ export class MapStore {
     /** value regions of removed elements (all maps'), freed for good at the next grace period */
     private readonly retired: number[],
     /**
-     * Linux 7.3 (divergence htab_delete_keeps_percpu_kptr): a userspace removal of a hash or percpu_hash element,
-     * or overwrite of an existing percpu_hash element, leaves its kptr fields set instead of freeing their objects
+     * Linux 7.3 (divergences htab_delete_keeps_percpu_kptr, lru_evict_keeps_percpu_kptr): a userspace removal of a
+     * hash or percpu_hash element, an overwrite of an existing percpu_hash element, or an LRU eviction leaves its kptr
+     * fields set instead of freeing their objects
      */
     private readonly keepsKptr = false,
   ) {
@@ -191,7 +192,9 @@ export class MapStore {
     if (this.lru && this.hash.size >= this.spec.maxEntries && !(this.percpu && flags === BPF_EXIST)) {
       const [lruKey, lru] = this.hash.entries().next().value as [number | string, Element];
       this.hash.delete(lruKey);
-      this.free(lru);
+      // Linux 7.3 (divergence lru_evict_keeps_percpu_kptr): the evicted element's fields go with its node
+      if (this.keepsKptr) this.kept.push(lru);
+      else this.free(lru);
     }
     const old = this.hash.get(k);
     if (old && flags === BPF_NOEXIST) return -EEXIST;

@@ -91,3 +91,17 @@ describe('htab_delete_keeps_percpu_kptr in the emulator (profile feature htab_de
     expect(read(await emulated('6.18', hdka))).toMatchObject({ retval: 1, globals: { hdka_seen: '0' } });
   });
 });
+
+describe('lru_evict_keeps_percpu_kptr in the emulator (the same profile feature)', () => {
+  const lev = regression('lru_evict_keeps_percpu_kptr.yaml');
+  it('should hand an evicted element\'s object to the element that takes its node on 7.3, as 7.3.4 does, and not on 6.18', async () => {
+    const checks = (o: Observation) => o.runs.filter((r) => r.program === 'lev_check').map((r) => `${r.step}:${r.retval}`);
+    const seven = await emulated('7.3', lev);
+    // measured on 7.3.4 (specs/divergences/lru_evict_keeps_percpu_kptr.yaml): 2 (field set) at steps 5, 8, 14, 16, 19
+    expect(checks(seven)).toEqual(['1:2', '5:2', '8:2', '14:2', '16:2', '19:2']);
+    expect(compare(predict(lev, on73, spec), seven)).toMatchObject({ status: 'divergence', divergences: ['lru_evict_keeps_percpu_kptr'] });
+    const six = await emulated('6.18', lev);
+    expect(checks(six)).toEqual(['1:2', '5:1', '8:1', '14:1', '16:1', '19:1']);
+    expect(compare(predict(lev, kernel('6.18.15'), spec), six).status).toBe('pass');
+  });
+});
