@@ -56,6 +56,7 @@ export function planFor(p: Prediction, execute: boolean): RunPlan {
     wellFormed: p.wellFormed && !hostUnsafe,
     execute,
     expectSplat: p.divergences.some((d) => d.hostUnsafe || d.splat),
+    corruptsKernel: hostUnsafe,
   };
 }
 

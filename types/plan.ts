@@ -15,4 +15,10 @@ export interface RunPlan {
    * RCU callback freeing what its maps held): a VM runs it apart, after the others, so the splat lands on it
    */
   readonly expectSplat: boolean;
+  /**
+   * a known host-unsafe divergence of the scenario may corrupt the kernel for whatever runs after it (a 6.18.15 guest
+   * oopsed in a valid program's bpf_per_cpu_ptr after plain_obj_into_percpu cases had freed plain objects through the
+   * per-CPU allocator): a VM runs it after every other case of the boot
+   */
+  readonly corruptsKernel: boolean;
 }

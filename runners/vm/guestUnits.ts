@@ -4,21 +4,23 @@ import type { GuestUnit } from './settleBoot.ts';
 export interface UnitRules {
   /** scenarios that get a harness run of their own, in their place (test hooks, a unit split after a death) */
   readonly alone: (s: Scenario) => boolean;
-  /** scenarios that run after all others (their kernel is known to splat for them) */
-  readonly last: (s: Scenario) => boolean;
+  /**
+   * when a scenario runs: all of tier 0, then all of tier 1, ... (1: its kernel is known to splat for it; 2: a
+   * known divergence of it may corrupt the kernel)
+   */
+  readonly tier: (s: Scenario) => number;
 }
 
 /**
  * The harness runs of one boot (pure). Object by object, in order of first appearance, the scenarios of one object
- * share a run in pending order; an `alone` scenario splits it and gets a run of its own in its place. `last`
- * scenarios are grouped the same way after everything else, so a splat their teardown prints late can only land on
- * one of them.
+ * share a run in pending order; an `alone` scenario splits it and gets a run of its own in its place. Each tier is
+ * grouped the same way after the tiers below it: a splat that a teardown prints late can only land on a scenario
+ * expected to splat, and what a host-unsafe scenario breaks (a per-CPU allocator's free lists) only on one like it,
+ * whose death its divergence explains.
  */
 export function guestUnits(pending: readonly Scenario[], objectOf: ReadonlyMap<string, string>, rules: UnitRules): GuestUnit[] {
-  const units = [
-    ...byObject(pending.filter((s) => !rules.last(s)), objectOf, rules.alone),
-    ...byObject(pending.filter(rules.last), objectOf, rules.alone),
-  ];
+  const tiers = [...new Set(pending.map(rules.tier))].sort((a, b) => a - b);
+  const units = tiers.flatMap((t) => byObject(pending.filter((s) => rules.tier(s) === t), objectOf, rules.alone));
   return units.map((scenarios, i) => ({ id: `u${i}`, scenarios }));
 }
 

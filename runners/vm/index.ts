@@ -132,6 +132,7 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
       // with a pause after their runs: a splat from their teardown (maps freed through RCU callbacks) then lands on
       // one of them, not on whoever runs next. Most such scenarios never splat, so they share runs and pauses.
       const splatting = new Set(cases.filter((c) => c.plan.expectSplat).map((c) => c.scenario.id));
+      const corrupting = new Set(cases.filter((c) => c.plan.corruptsKernel).map((c) => c.scenario.id));
       const maxPerBatch = options.maxPerBatch ?? 100;
       // a measured scenario's passes load its whole object again: other scenarios' maps would count as its growth
       const others = cases.map((c) => c.scenario).filter((s) => !measured(options, s));
@@ -152,7 +153,7 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
 
       const results = new Map<string, Observation>();
       const context: LaneContext = {
-        options, image, kernel, accel, cpus, harnessPath, objects, objectOf, stepsOf, splatting,
+        options, image, kernel, accel, cpus, harnessPath, objects, objectOf, stepsOf, splatting, corrupting,
         signal: hooks.signal,
         nextBoot: () => bootSeq++,
         decided: (o) => {
@@ -199,6 +200,8 @@ interface LaneContext {
   readonly stepsOf: ReadonlyMap<string, readonly number[]>;
   /** scenarios expected to splat (run last, with a settle pause) */
   readonly splatting: ReadonlySet<string>;
+  /** scenarios that may corrupt the kernel (RunPlan.corruptsKernel: run after the splatting ones) */
+  readonly corrupting: ReadonlySet<string>;
   /** RunHooks.signal: no boot starts after it, and a running guest is killed */
   readonly signal: AbortSignal | undefined;
   readonly nextBoot: () => number;
@@ -210,7 +213,7 @@ interface LaneContext {
  * sends the rest of the lane to a new boot.
  */
 async function runLane(lane: LaneContext, scenarios: readonly Scenario[]): Promise<void> {
-  const { options, objectOf, splatting } = lane;
+  const { options, objectOf, splatting, corrupting } = lane;
   let pending = scenarios;
   let isolate = new Set<string>();
   let earlyDeaths = 0;
@@ -220,7 +223,7 @@ async function runLane(lane: LaneContext, scenarios: readonly Scenario[]): Promi
     const batchId = `boot${boot}`;
     const units = guestUnits(pending, objectOf, {
       alone: (s) => isolate.has(s.id) || options.guestHooks?.[s.id] !== undefined || measured(options, s),
-      last: (s) => splatting.has(s.id),
+      tier: (s) => (corrupting.has(s.id) ? 2 : splatting.has(s.id) ? 1 : 0),
     });
     const objectOfUnit = (u: GuestUnit): string => objectOf.get((u.scenarios[0] as Scenario).id) as string;
     const initrd = await buildInitramfs({

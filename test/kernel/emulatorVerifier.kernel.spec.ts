@@ -46,7 +46,7 @@ describe('verifier model against the host kernel', () => {
     const emu = createEmulatorRunner({ kernel: profile, workDir: join(work, 'emu'), nrCpus: kernel.nrCpus, features });
     const scenarios = [...generateValues(scenario({ mode: 'mixed', progTypes: ['tc', 'syscall'], nrCpus: kernel.nrCpus }), SEED, CASES)]
       .map((v, i) => prefixScenario(v.value_, `ef${SEED}_${i}`));
-    const cases = scenarios.map((s) => ({ scenario: s, plan: { scenarioId: s.id, expectedAccepted: [], wellFormed: false, execute: false, expectSplat: false } }));
+    const cases = scenarios.map((s) => ({ scenario: s, plan: { scenarioId: s.id, expectedAccepted: [], wellFormed: false, execute: false, expectSplat: false, corruptsKernel: false } }));
     const [ho, eo] = [await host.run(cases), await emu.run(cases)];
     const disagreements: string[] = [];
     let programs = 0;

@@ -18,7 +18,7 @@ beforeAll(async () => {
 /** A case whose plan vouches for every program: only the kernel and the host gate can stop execution. */
 const trusted = (scenario: Scenario): RunCase => ({
   scenario,
-  plan: { scenarioId: scenario.id, expectedAccepted: scenario.programs.map((p) => p.name), wellFormed: true, execute: true, expectSplat: false },
+  plan: { scenarioId: scenario.id, expectedAccepted: scenario.programs.map((p) => p.name), wellFormed: true, execute: true, expectSplat: false, corruptsKernel: false },
 });
 
 describe('host runner', () => {

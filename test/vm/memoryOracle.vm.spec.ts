@@ -18,7 +18,7 @@ const PASSES = 40;
 function runCase(scenario: Scenario): RunCase {
   return {
     scenario,
-    plan: { scenarioId: scenario.id, expectedAccepted: scenario.programs.map((p) => p.name), wellFormed: true, execute: true, expectSplat: false },
+    plan: { scenarioId: scenario.id, expectedAccepted: scenario.programs.map((p) => p.name), wellFormed: true, execute: true, expectSplat: false, corruptsKernel: false },
   };
 }
 

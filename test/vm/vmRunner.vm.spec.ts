@@ -46,6 +46,7 @@ function runCase(scenario: Scenario, plan: Partial<RunPlan> = {}): RunCase {
       wellFormed: true,
       execute: true,
       expectSplat: false,
+      corruptsKernel: false,
       ...plan,
     },
   };

@@ -8,12 +8,14 @@ const hit = (over: Partial<DivergenceHit>): DivergenceHit => ({ program: 'rp1_le
 describe('planFor', () => {
   it('should pass on the oracle\'s accepted programs and keep a host-unsafe divergence off the host', () => {
     const plan = planFor(prediction({ wellFormed: true, divergences: [hit({ hostUnsafe: true })] }), true);
-    expect(plan).toEqual({ scenarioId: 'rp1', expectedAccepted: ['rp1_store', 'rp1_sum_it'], wellFormed: false, execute: true, expectSplat: true });
+    expect(plan).toEqual({ scenarioId: 'rp1', expectedAccepted: ['rp1_store', 'rp1_sum_it'], wellFormed: false, execute: true, expectSplat: true, corruptsKernel: true });
   });
 
   it('should expect a splat only from a divergence known to corrupt the kernel or to log one', () => {
     expect(planFor(prediction({ divergences: [hit({ splat: true })] }), true).expectSplat).toBe(true);
     expect(planFor(prediction({ divergences: [hit({})] }), true).expectSplat).toBe(false);
-    expect(planFor(prediction({ wellFormed: true }), false)).toMatchObject({ wellFormed: true, execute: false, expectSplat: false });
+    expect(planFor(prediction({ wellFormed: true }), false)).toMatchObject({ wellFormed: true, execute: false, expectSplat: false, corruptsKernel: false });
+    // a splat alone does not make the case a danger to what runs after it
+    expect(planFor(prediction({ divergences: [hit({ splat: true })] }), true).corruptsKernel).toBe(false);
   });
 });

@@ -51,7 +51,7 @@ describe('emulator runner on the built-in selftests', () => {
       if (codegen === 'clang') await needs(ctx, 'clang');
       const version = parseKernelVersion(loadProfile(kernel).release);
       const runner = createEmulatorRunner({ kernel, codegen, workDir: join(tmpdir(), `kptr-emu-${process.pid}`) });
-      const plan = (id: string) => ({ scenarioId: id, expectedAccepted: [], wellFormed: true, execute: true, expectSplat: false });
+      const plan = (id: string) => ({ scenarioId: id, expectedAccepted: [], wellFormed: true, execute: true, expectSplat: false, corruptsKernel: false });
       const obs = await runner.run(cases.map((c) => ({ scenario: c.scenario, plan: plan(c.scenario.id) })));
       const results = cases.map((c, i) => judge(c, obs[i]!, version));
       const divergent = results.flatMap((r) => (r.divergent === null ? [] : [r.divergent]));

@@ -18,7 +18,7 @@ describe('emulator runner with worker threads', () => {
   it('should observe a campaign chunk as the in-process runner does, in the same order', async () => {
     const arb = scenario({ mode: 'mixed', progTypes: ['tc', 'syscall', 'fentry', 'fentry.s'], nrCpus: 2 });
     const scenarios = [...generateValues(arb, 7, 240)].map((v, i) => prefixScenario(v.value_, `p7_${i}`));
-    const cases = scenarios.map((s) => ({ scenario: s, plan: { scenarioId: s.id, expectedAccepted: [], wellFormed: true, execute: true, expectSplat: false } }));
+    const cases = scenarios.map((s) => ({ scenario: s, plan: { scenarioId: s.id, expectedAccepted: [], wellFormed: true, execute: true, expectSplat: false, corruptsKernel: false } }));
     const observe = async (threads: number): Promise<{ obs: Observation[]; order: string[] }> => {
       const runner = createEmulatorRunner({ workDir: join(tmpdir(), `kptr-emu-pool-${process.pid}`), maxPerBatch: 30, threads });
       const order: string[] = [];
@@ -36,7 +36,7 @@ describe('emulator runner with worker threads', () => {
   it('should reject a stopped run with the abort reason', async () => {
     const arb = scenario({ mode: 'valid', progTypes: ['tc'], nrCpus: 2 });
     const scenarios = [...generateValues(arb, 3, 60)].map((v, i) => prefixScenario(v.value_, `q3_${i}`));
-    const cases = scenarios.map((s) => ({ scenario: s, plan: { scenarioId: s.id, expectedAccepted: [], wellFormed: true, execute: true, expectSplat: false } }));
+    const cases = scenarios.map((s) => ({ scenario: s, plan: { scenarioId: s.id, expectedAccepted: [], wellFormed: true, execute: true, expectSplat: false, corruptsKernel: false } }));
     const runner = createEmulatorRunner({ workDir: join(tmpdir(), `kptr-emu-pool-${process.pid}`), maxPerBatch: 10, threads: 2 });
     const stop = new AbortController();
     const reason = new Error('stopped by the test');

@@ -11,6 +11,7 @@ const planOf = (s: Scenario, over: Partial<RunPlan> = {}): RunPlan => ({
   wellFormed: true,
   execute: true,
   expectSplat: false,
+  corruptsKernel: false,
   ...over,
 });
 const gate = (s: Scenario, over: Partial<RunPlan> = {}, accepted = new Set(names(s)), nrCpus = 2) =>

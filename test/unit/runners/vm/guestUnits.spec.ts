@@ -13,17 +13,22 @@ const none = (): boolean => false;
 
 describe('guestUnits', () => {
   it('should give each object one harness run, in pending order, objects in order of first appearance', () => {
-    const units = guestUnits(pending, objectOf, { alone: none, last: none });
+    const units = guestUnits(pending, objectOf, { alone: none, tier: () => 0 });
     expect(ids(units)).toEqual([['a', 'x', 'b', 'c'], ['d', 'y']]);
     expect(units.map((u) => u.id)).toEqual(['u0', 'u1']);
   });
 
   it('should split an object\'s run around a scenario that must run alone, keeping its place', () => {
-    expect(ids(guestUnits(pending, objectOf, { alone: (x) => x.id === 'x', last: none }))).toEqual([['a'], ['x'], ['b', 'c'], ['d', 'y']]);
+    expect(ids(guestUnits(pending, objectOf, { alone: (x) => x.id === 'x', tier: () => 0 }))).toEqual([['a'], ['x'], ['b', 'c'], ['d', 'y']]);
   });
 
   it('should run the scenarios expected to splat after all the others, grouped by object the same way', () => {
-    const last = (x: Scenario): boolean => x.id === 'x' || x.id === 'd' || x.id === 'c';
-    expect(ids(guestUnits(pending, objectOf, { alone: none, last }))).toEqual([['a', 'b'], ['y'], ['d'], ['x', 'c']]);
+    const tier = (x: Scenario): number => (x.id === 'x' || x.id === 'd' || x.id === 'c' ? 1 : 0);
+    expect(ids(guestUnits(pending, objectOf, { alone: none, tier }))).toEqual([['a', 'b'], ['y'], ['d'], ['x', 'c']]);
+  });
+
+  it('should run the scenarios that may corrupt the kernel after those expected to splat, whatever their order', () => {
+    const tier = (x: Scenario): number => ({ a: 2, x: 1, y: 2 } as Record<string, number>)[x.id] ?? 0;
+    expect(ids(guestUnits(pending, objectOf, { alone: none, tier }))).toEqual([['d'], ['b', 'c'], ['x'], ['a'], ['y']]);
   });
 });
