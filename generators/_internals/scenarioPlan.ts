@@ -8,7 +8,7 @@ import { progType } from '../progType.ts';
 import { structType, type StructSpecialMember } from '../structType.ts';
 import { NEW_STRUCT_RULES } from './breakVariants.ts';
 import { raceProgram, type RaceKind } from './raceProgram.ts';
-import { scalarFieldPaths, structSize } from './structLayout.ts';
+import { percpuAllocatable, scalarFieldPaths, structSize } from './structLayout.ts';
 import { buildProgram, type BreakPlan, type ProgramContext } from './ProgramBuilder.ts';
 import { targetNeedsKptrSlot } from './targetPairs.ts';
 
@@ -55,7 +55,7 @@ interface ScenarioPlan {
   readonly concurrent: ConcurrentPlan | null;
 }
 
-/** Two programs run at once on CPUs 0 and 1 (`swapCpus`: the other way round), racing on slot m0. */
+/** Two programs run at once on CPUs 0 and 1 (`swapCpus`: the other way round), racing on one slot. */
 interface ConcurrentPlan {
   /** which pair races: an index into RACE_PAIRS, or past its end the first race program against scenario program `other` */
   readonly pair: number;
@@ -183,13 +183,15 @@ function concurrentPlan(s: ScenarioSettings): fc.Arbitrary<ConcurrentPlan | null
 }
 
 /**
- * The race programs of `plan` (c0, c1 and the reader c2, globals numbered on from `firstGlobal`) and the steps that
- * run them: the reader (which also inserts a hash map's element, so that the race is not over its creation), the two
- * racing at once, the reader again. Null when slot m0's pointee has no scalar field.
+ * The race programs of `plan` (c0, c1, the reader c2 and the filler c3, globals numbered on from `firstGlobal`) and
+ * the steps that run them: the filler puts an object in the slot (and inserts a hash map's element, so that the race
+ * is not over its creation), the two race at once, the reader reads what is left. They race on the first
+ * __percpu_kptr slot whose pointee bpf_percpu_obj_new takes; null when there is none.
  */
-function concurrentSteps(plan: ConcurrentPlan, structs: readonly StructType[], slot: Slot, programs: readonly Program[], firstGlobal: number): { programs: Program[]; globals: GlobalVar[]; steps: ScheduleStep[] } | null {
-  const field = scalarFieldPaths(structs, slot.pointee)[0];
-  if (field === undefined) return null;
+function concurrentSteps(plan: ConcurrentPlan, structs: readonly StructType[], slots: readonly Slot[], programs: readonly Program[], firstGlobal: number): { programs: Program[]; globals: GlobalVar[]; steps: ScheduleStep[] } | null {
+  const slot = slots.find((x) => x.tag === 'percpu_kptr' && percpuAllocatable(structs, x.pointee));
+  const field = slot === undefined ? undefined : scalarFieldPaths(structs, slot.pointee)[0];
+  if (slot === undefined || field === undefined) return null;
   const built: { program: Program; globals: readonly GlobalVar[] }[] = [];
   const race = (name: string, kind: RaceKind, value: string): Program => {
     const r = raceProgram({ name, kind, progType: plan.progType, slot: slot.name, struct: slot.pointee, field: field.path, value, cpu: plan.cpu, global: `g${firstGlobal + built.reduce((n, b) => n + b.globals.length, 0)}` });
@@ -202,12 +204,13 @@ function concurrentSteps(plan: ConcurrentPlan, structs: readonly StructType[], s
   const against = programs[plan.other % programs.length];
   const second = plan.pair >= RACE_PAIRS.length && against !== undefined && (against.progType === 'tc' || against.progType === 'syscall') ? against : race('c1', k1, '2');
   const reader = race('c2', 'read', '0');
+  const filler = race('c3', 'swap', '3');
   const cpus = plan.swapCpus ? [1, 0] : [0, 1];
   const run = (program: Program, cpu: number): RunStep => ({ program: program.name, cpu, repeat: 1 });
   return {
     programs: built.map((b) => b.program),
     globals: built.flatMap((b) => b.globals),
-    steps: [run(reader, 0), { concurrent: [run(first, cpus[0]!), run(second, cpus[1]!)] }, run(reader, 0)],
+    steps: [run(filler, 0), { concurrent: [run(first, cpus[0]!), run(second, cpus[1]!)] }, run(reader, 0)],
   };
 }
 
@@ -255,7 +258,7 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
     schedule.splice(at % (schedule.length + 1), 0, { ...op, slot });
   }
   // the race, after the map operations and before a history tail (whose grace period would free what it dropped)
-  const race = plan.concurrent === null ? null : concurrentSteps(plan.concurrent, structs, slots[0]!, programs, globals.length);
+  const race = plan.concurrent === null ? null : concurrentSteps(plan.concurrent, structs, slots, programs, globals.length);
   if (race !== null) {
     programs.push(...race.programs.map((p) => ({ ...p, license })));
     globals.push(...race.globals);
