@@ -36,25 +36,27 @@ export function raceProgram(p: RacePlan): { readonly program: Program; readonly 
   ];
   const ifNonNull = (v: string, then: Op[]): Op => ({ op: 'if', var: v, is: 'nonnull', then });
   const rcu = (ops: Op[]): Op[] => (p.progType === 'syscall' ? [{ op: 'rcu_lock' }, ...ops, { op: 'rcu_unlock' }] : ops);
-  /** `value` written on a CPU's copy (`cpu`'s, or the running one's) of what the slot holds now */
-  const writeCurrent = (thisCpu: boolean): Op[] => rcu([
+  /** on `cpu`'s copy (or the running CPU's) of the object the slot holds now: `then`, then `after` */
+  const onCurrent = (thisCpu: boolean, then: Op[], after: Op[] = []): Op[] => rcu([
     { op: 'load', slot: p.slot, dst: 'v2' },
     ifNonNull('v2', [
       thisCpu ? { op: 'this_cpu_ptr', src: 'v2', dst: 'v3' } : { op: 'per_cpu_ptr', src: 'v2', cpu: p.cpu, dst: 'v3' },
-      ifNonNull('v3', [{ op: 'write', ptr: 'v3', field: p.field, value: p.value }]),
+      ifNonNull('v3', then),
+      ...after,
     ]),
   ]);
+  const write: Op = { op: 'write', ptr: 'v3', field: p.field, value: p.value };
   const dropTaken: Op[] = [ifNonNull('v1', [{ op: 'drop', var: 'v1', percpu: true }, { op: 'return', value: 1 }])];
   const lookup: Op = { op: 'lookup', slot: p.slot, dst: 'v0' };
+  const globals: GlobalVar[] = p.kind === 'sum' || p.kind === 'read' ? [{ name: p.global, ctype: '__u64' }] : [];
   let ops: Op[];
-  let globals: GlobalVar[] = [];
   switch (p.kind) {
     case 'swap':
       ops = [
         lookup, { op: 'new', dst: 'v1', struct: p.struct, percpu: true },
         { op: 'if', var: 'v1', is: 'null', then: [{ op: 'return', value: 0 }] },
         { op: 'xchg', slot: p.slot, src: 'v1', dst: 'v1' },
-        ...writeCurrent(false),
+        ...onCurrent(false, [write]),
         ...dropTaken,
       ];
       break;
@@ -62,25 +64,10 @@ export function raceProgram(p: RacePlan): { readonly program: Program; readonly 
       ops = [lookup, { op: 'xchg', slot: p.slot, src: null, dst: 'v1' }, ...dropTaken];
       break;
     case 'sum':
-      globals = [{ name: p.global, ctype: '__u64' }];
-      ops = [lookup, ...rcu([
-        { op: 'load', slot: p.slot, dst: 'v2' },
-        ifNonNull('v2', [
-          { op: 'this_cpu_ptr', src: 'v2', dst: 'v3' },
-          ifNonNull('v3', [{ op: 'write', ptr: 'v3', field: p.field, value: p.value }]),
-          { op: 'sum', src: 'v2', field: p.field, global: p.global },
-        ]),
-      ])];
+      ops = [lookup, ...onCurrent(true, [write], [{ op: 'sum', src: 'v2', field: p.field, global: p.global }])];
       break;
     case 'read':
-      globals = [{ name: p.global, ctype: '__u64' }];
-      ops = [lookup, ...rcu([
-        { op: 'load', slot: p.slot, dst: 'v2' },
-        ifNonNull('v2', [
-          { op: 'per_cpu_ptr', src: 'v2', cpu: p.cpu, dst: 'v3' },
-          ifNonNull('v3', [{ op: 'read', ptr: 'v3', field: p.field, global: p.global }]),
-        ]),
-      ])];
+      ops = [lookup, ...onCurrent(false, [{ op: 'read', ptr: 'v3', field: p.field, global: p.global }])];
       break;
   }
   const used = JSON.stringify(ops);
