@@ -1,5 +1,5 @@
 /**
- * Concurrent steps in a guest with 2 CPUs: two programs built to race on one __percpu_kptr slot run at once
+ * Concurrent steps in guests (6.12, 6.18, 7.3) with 2 CPUs: two programs built to race on one __percpu_kptr slot run at once
  * (runners/native/harness.c concurrent_line), and what the guest observed must be one of the outcomes the oracle
  * predicts for every interleaving (Prediction.outcomes). Which interleaving the guest took is its business: the test
  * logs how many cases saw an outcome other than the serial one, and asserts only membership.
@@ -16,7 +16,7 @@ import { loadSpec } from '../../specs/load.ts';
 import type { MapType, Prediction, Scenario } from '../../types/index.ts';
 import { needsKernelImage } from '../helpers/needs.ts';
 
-const KERNEL = '6.18';
+const KERNELS = ['6.12', '6.18', '7.3'];
 const COPIES = 8;
 
 /** c0 and c1 (kinds `pair`) race on slot `<id>_m` after c3 put an object in it; the reader c2 runs after. */
@@ -44,12 +44,12 @@ function race(id: string, pair: readonly [RaceKind, RaceKind], mapType: MapType)
 }
 
 describe('concurrent steps in a guest', () => {
-  it(`should observe on ${KERNEL} one of the outcomes the oracle predicts for every interleaving`, async (ctx) => {
-    await needsKernelImage(ctx, KERNEL);
+  it.for(KERNELS)('should observe on %s one of the outcomes the oracle predicts for every interleaving', async (kernel, ctx) => {
+    await needsKernelImage(ctx, kernel);
     const spec = loadSpec();
     const pairs: readonly (readonly [RaceKind, RaceKind])[] = [['swap', 'swap'], ['swap', 'take'], ['sum', 'sum'], ['swap', 'sum']];
     const scenarios = pairs.flatMap((pair, p) => Array.from({ length: COPIES }, (_, i) => race(`cc${p}_${i}`, pair, i % 2 === 0 ? 'array' : 'hash')));
-    const runner = createVmRunner({ kernel: KERNEL, workDir: await mkdtemp(join(tmpdir(), 'kptr-vm-conc-')), lanes: 1 });
+    const runner = createVmRunner({ kernel, workDir: await mkdtemp(join(tmpdir(), 'kptr-vm-conc-')), lanes: 1 });
     const observations = await runner.run(scenarios.map((scenario) => ({
       scenario,
       plan: { scenarioId: scenario.id, expectedAccepted: scenario.programs.map((x) => x.name), wellFormed: true, execute: true, expectSplat: false },
@@ -68,6 +68,6 @@ describe('concurrent steps in a guest', () => {
       // the serial outcome is the first; another one means the runs did interleave
       if (compare({ ...p, outcomes: undefined }, o).status !== 'pass') interleaved++;
     }
-    console.log(`${KERNEL}: ${interleaved}/${scenarios.length} concurrent cases observed an outcome other than c0 before c1`);
+    console.log(`${kernel}: ${interleaved}/${scenarios.length} concurrent cases observed an outcome other than c0 before c1`);
   });
 });
