@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KptrError } from '../errors/KptrError.ts';
 import { REPLAY_CODEGEN } from '../reports/replayCommand.ts';
@@ -246,7 +247,8 @@ export function resolveConfig(
   for (const f of formats) oneOf(f, ctx.formatNames, '--format');
   const progTypes = (opts.progTypes ?? PROG_TYPES.join(',')).split(',').map((t) => oneOf(t.trim(), PROG_TYPES, '--prog-types'));
   const seed = opts.seed === undefined ? ctx.randomSeed : seedOf(opts.seed);
-  const outDir = opts.out ?? `${ctx.cwd}/kptr-out-${ctx.command}-${timestamp(ctx.now)}`;
+  // absolute: the VM runner builds its initramfs from inside another directory
+  const outDir = opts.out === undefined ? `${ctx.cwd}/kptr-out-${ctx.command}-${timestamp(ctx.now)}` : resolve(ctx.cwd, opts.out);
   return {
     runner,
     kernels,

@@ -48,6 +48,12 @@ export interface CheckOptions {
 }
 
 /** The plan a runner receives: the oracle's expected-accepted programs and whether the scenario is well-formed. */
+/** The schedule's first concurrent step, or null. */
+function concurrentFrom(s: Scenario): number | null {
+  const i = s.schedule.findIndex((st) => 'concurrent' in st);
+  return i < 0 ? null : i;
+}
+
 export function planFor(p: Prediction, execute: boolean): RunPlan {
   const hostUnsafe = p.divergences.some((d) => d.hostUnsafe);
   return {
@@ -87,7 +93,10 @@ export async function checkScenarios(o: CheckOptions): Promise<CheckedCase[]> {
       scenario, expected: exp, oracle: orc, observation: obs,
       result,
       oracleResult: exp === orc ? null : compare(orc, obs),
-      emulator: emu === undefined ? null : compareWithEmulator({ profile: companion!.profile, kernel: obs, emulator: emu, kernelResult: result, emulatorResult: compare(exp, emu) }),
+      emulator: emu === undefined ? null : compareWithEmulator({
+        profile: companion!.profile, kernel: obs, emulator: emu, kernelResult: result, emulatorResult: compare(exp, emu),
+        concurrentFrom: concurrentFrom(scenario),
+      }),
     };
     out.push(c);
     o.onCase?.(c);

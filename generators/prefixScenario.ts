@@ -1,4 +1,4 @@
-import type { Op, Program, Scenario, StructMember, VarType } from '../types/index.ts';
+import type { Op, Program, Scenario, ScheduleStep, StructMember, VarType } from '../types/index.ts';
 import { isRunStep } from '../types/index.ts';
 
 /**
@@ -37,6 +37,8 @@ export function prefixScenario(s: Scenario, id: string): Scenario {
     slots: s.slots.map((x) => ({ ...x, name: p(x.name), pointee: p(x.pointee) })),
     globals: s.globals.map((g) => ({ ...g, name: p(g.name) })),
     programs: s.programs.map(program),
-    schedule: s.schedule.map((x) => ('mapOp' in x ? { ...x, slot: p(x.slot) } : !isRunStep(x) ? x : { ...x, program: p(x.program) })),
+    schedule: s.schedule.map((x): ScheduleStep => ('mapOp' in x ? { ...x, slot: p(x.slot) }
+      : 'concurrent' in x ? { concurrent: [{ ...x.concurrent[0], program: p(x.concurrent[0].program) }, { ...x.concurrent[1], program: p(x.concurrent[1].program) }] }
+      : !isRunStep(x) ? x : { ...x, program: p(x.program) })),
   };
 }

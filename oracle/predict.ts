@@ -6,7 +6,7 @@ import { divergenceApplies } from './divergenceApplies.ts';
 import { ruleBook } from './ruleBook.ts';
 import { type MapRelease, runSchedule } from './runtime/percpu.ts';
 import { missingKfunc, verifyProgram } from './verifier/verifyProgram.ts';
-import { isRunStep, stepKind } from '../types/index.ts';
+import { stepKind, stepRuns } from '../types/index.ts';
 
 /**
  * What a correct kernel must do with `scenario` on kernel `kernel.version` with `kernel.nrCpus` possible CPUs:
@@ -63,10 +63,10 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       }
     }
   }
-  const { steps, mapOps, released, memory } = runSchedule(scenario, accepted, kernel.nrCpus, spec.mapOps);
+  const { steps, mapOps, released, memory, outcomes } = runSchedule(scenario, accepted, kernel.nrCpus, spec.mapOps);
   divergences.push(...valueHits(steps, spec, kernel), ...mapOpHits(released, spec, kernel));
   const allAccepted = accepted.size === scenario.programs.length;
-  const cpusInRange = scenario.schedule.every((s) => !isRunStep(s) || s.cpu < kernel.nrCpus);
+  const cpusInRange = scenario.schedule.every((s) => stepRuns(s).every((r) => r.cpu < kernel.nrCpus));
   return {
     scenarioId: scenario.id,
     kernelVersion: kernel.version,
@@ -80,6 +80,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
     exercises: exercises(scenario),
     wellFormed: clean && allAccepted && cpusInRange && !hostUnsafe && scenario.intent.kind === 'valid',
     memory,
+    ...(outcomes === null ? {} : { outcomes: outcomes.list, outcomesComplete: outcomes.complete }),
   };
 }
 

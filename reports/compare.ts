@@ -5,6 +5,7 @@ import type {
   MapOpResult,
   Mismatch,
   Observation,
+  Outcome,
   Prediction,
   ProgramObservation,
   ProgramPrediction,
@@ -43,8 +44,7 @@ function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained
   const mismatches = [
     ...(o.error === null ? [] : [runnerError(null, null, 'the runner completes the scenario', `${o.error.code}: ${o.error.message}`)]),
     ...p.programs.flatMap((pp) => compareProgram(pp, o)),
-    ...p.steps.flatMap((step) => compareStep(step, p, o, zeroFilled)),
-    ...p.mapOps.flatMap((op) => compareMapOp(op, o)),
+    ...compareOutcome(p, o, zeroFilled),
     ...compareMemory(p, o),
     ...o.splats.map((s): Mismatch => ({
       kind: 'splat',
@@ -197,9 +197,42 @@ function describeRun(run: RunObservation): string {
   return `step ${run.step} iteration ${run.iteration}: ${run.program} on CPU ${run.cpu}, retval ${run.retval ?? 'n/a'}\nglobals after the run:\n${globals}`;
 }
 
+/**
+ * The runs' values and the map operations' results. With concurrent steps, the observation must be one of the
+ * outcomes the interleavings allow (Prediction.outcomes): none mismatches then; otherwise the mismatches with the
+ * closest outcome (fewest mismatches, the first on a tie), each saying how many outcomes there were.
+ */
+function compareOutcome(p: Prediction, o: Observation, zeroFilled: Set<Mismatch>): readonly Mismatch[] {
+  const against = (x: Outcome, zf: Set<Mismatch>): Mismatch[] => [
+    ...x.steps.flatMap((step) => compareStep(step, p, o, zf)),
+    ...x.mapOps.flatMap((op) => compareMapOp(op, o)),
+  ];
+  const outcomes = p.outcomes ?? [{ steps: p.steps, mapOps: p.mapOps }];
+  let best: { mismatches: Mismatch[]; zf: Set<Mismatch>; index: number } | null = null;
+  for (const [index, x] of outcomes.entries()) {
+    const zf = new Set<Mismatch>();
+    const mismatches = against(x, zf);
+    if (best === null || mismatches.length < best.mismatches.length) best = { mismatches, zf, index };
+    if (mismatches.length === 0) break;
+  }
+  if (best === null) return [];
+  if (p.outcomes === undefined || best.mismatches.length === 0) {
+    for (const m of best.zf) zeroFilled.add(m);
+    return best.mismatches;
+  }
+  const note = `\nthe observation is none of the ${outcomes.length} outcomes the interleavings of the concurrent runs allow`
+    + `${p.outcomesComplete === false ? ' (the oracle enumerated only part of the interleavings)' : ''}; closest: outcome ${best.index + 1}`;
+  const { zf } = best;
+  return best.mismatches.map((m) => {
+    const annotated = { ...m, detail: `${m.detail}${note}` };
+    if (zf.has(m)) zeroFilled.add(annotated);
+    return annotated;
+  });
+}
+
 /** Value mismatches of a zero-filled global (StepPrediction.zeroFilled) also go into `zeroFilled`. */
 function compareStep(step: StepPrediction, p: Prediction, o: Observation, zeroFilled: Set<Mismatch>): readonly Mismatch[] {
-  const run = o.runs.find((r) => r.step === step.step && r.iteration === step.iteration && r.program === step.program);
+  const run = o.runs.find((r) => r.step === step.step && r.iteration === step.iteration && r.program === step.program && (step.cpu === undefined || r.cpu === step.cpu));
   if (run === undefined) {
     const gated = o.notRun.some((n) => n.program === step.program);
     const rejected = o.programs.some((x) => x.program === step.program && x.verdict === 'rejected');

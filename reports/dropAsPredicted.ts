@@ -4,7 +4,7 @@
  * scenario itself is reduced: programs that show nothing of the bug, then schedule steps, each removal kept only when
  * the kernel still shows the same bug. A reproducer then carries only what shows the bug.
  */
-import type { Op, Scenario } from '../types/index.ts';
+import type { Op, Scenario, ScheduleStep } from '../types/index.ts';
 import { isRunStep } from '../types/index.ts';
 
 /** Globals an op writes (`read`, `sum`), through `if` blocks. */
@@ -20,7 +20,12 @@ export function withoutPrograms(s: Scenario, drop: ReadonlySet<string>): Scenari
     ...s,
     programs,
     globals: s.globals.filter((g) => written.has(g.name)),
-    schedule: s.schedule.filter((x) => !isRunStep(x) || !drop.has(x.program)),
+    schedule: s.schedule.flatMap((x): ScheduleStep[] => {
+      if (!('concurrent' in x)) return isRunStep(x) && drop.has(x.program) ? [] : [x];
+      // a concurrent step whose other program goes becomes a plain run of the one left
+      const left = x.concurrent.filter((r) => !drop.has(r.program));
+      return left.length === 2 ? [x] : left;
+    }),
   };
 }
 

@@ -13,7 +13,8 @@ export function emitReproCheck(scenario: Scenario, prediction: Prediction, title
   const programs = [...new Set(prediction.steps.map((s) => s.program))];
   const steps = prediction.steps.map((s, i) => {
     const st = scenario.schedule[s.step];
-    const cpu = st !== undefined && 'cpu' in st ? st.cpu : 0;
+    // a concurrent step's runs carry their CPU; they run here one after the other, as the first outcome has them
+    const cpu = s.cpu ?? (st !== undefined && 'cpu' in st ? st.cpu : 0);
     // grace periods between the previous run's schedule step and this one's
     const from = i === 0 ? 0 : (prediction.steps[i - 1]?.step ?? 0) + 1;
     const gps = s.iteration === 0 ? scenario.schedule.slice(from, s.step).filter((x) => 'grace_period' in x).length : 0;

@@ -59,6 +59,7 @@ export function writePlan(batch: PlanBatch): string {
       if (step === undefined) continue;
       if ('grace_period' in step) lines.push(`grace_period ${s.id}`);
       else if ('free_maps' in step) lines.push(['free_maps', s.id, ...(batch.keepMaps?.has(s.id) ? [] : mapSlots(s))].join(' '));
+      else if ('concurrent' in step) lines.push(['concurrent', s.id, i, ...step.concurrent.flatMap((r) => [r.program, r.cpu])].join(' '));
       else if (!('mapOp' in step)) lines.push(`run ${s.id} ${step.program} ${step.cpu} ${step.repeat}`);
       else lines.push(`mapop ${s.id} ${i} ${step.slot} ${step.mapOp} ${mapOpPlanArgs(step).join(' ')}`);
     }
@@ -105,8 +106,10 @@ type HarnessEvent =
       retval: number | null;
       ns: number;
       globals: Record<string, string | null>;
+      /** the schedule step, on the runs of a `concurrent` line (they are not in schedule order with the others) */
+      step?: number;
     }
-  | { ev: 'skip'; scenario: string; prog: string; reason: string }
+  | { ev: 'skip'; scenario: string; prog: string; reason: string; step?: number }
   | { ev: 'grace_period'; scenario: string; err: string | null; ns: number }
   | { ev: 'free_maps'; scenario: string; err: string | null; ns: number }
   | { ev: 'memory'; iterations: number; percpu_kb_before: number; percpu_kb_after: number; percpu_kb: number[] }
@@ -252,13 +255,18 @@ export function parseHarnessOutput(
       const c = s && byId.get(s.id);
       if (!s || !c) continue;
       lastActive = Math.max(lastActive, idx);
+      if (e.step !== undefined) {
+        // a run (or skip) of a concurrent step names its step
+        c.cursor = Math.max(c.cursor, e.step + 1);
+        c.step = e.step;
+      }
       if (e.ev === 'skip') {
-        const i = nextStep(s, c.cursor, e.prog, null);
+        const i = e.step ?? nextStep(s, c.cursor, e.prog, null);
         if (i >= 0) c.cursor = i + 1;
         c.notRun.push({ program: e.prog, reason: e.reason });
         continue;
       }
-      if (e.iter === 0 || c.step < 0) {
+      if (e.step === undefined && (e.iter === 0 || c.step < 0)) {
         c.step = nextStep(s, c.cursor, e.prog, e.cpu);
         if (c.step >= 0) c.cursor = c.step + 1;
       }

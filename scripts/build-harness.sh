@@ -14,7 +14,7 @@ fi
 command -v "$cc" >/dev/null || { echo "build-harness: $cc not found (run scripts/setup.sh)" >&2; exit 1; }
 tmp="$bin.tmp.$$"
 if ! out="$("$cc" -O2 -g -Wall -Wextra -Wno-missing-field-initializers -static -o "$tmp" "$src" \
-      -Wl,--wrap=bpf_prog_load -lbpf -lelf -lz 2>&1)"; then
+      -Wl,--wrap=bpf_prog_load -lbpf -lelf -lz -pthread 2>&1)"; then
   rm -f "$tmp"
   echo "$out" >&2
   echo "build-harness: compiling $src failed (are libbpf-dev, libelf-dev, zlib1g-dev installed?)" >&2

@@ -3,7 +3,7 @@
  * that are not scalar members, map-home slots used before a `lookup`. These make the generated C wrong or
  * uncompilable, so they are never a deliberate rule break.
  */
-import type { Op, Program, Scenario, StructType, VarDecl } from '../types/index.ts';
+import type { ConcurrentStep, Op, Program, Scenario, StructType, VarDecl } from '../types/index.ts';
 import { child } from './shape.ts';
 import { isRunStep } from '../types/index.ts';
 
@@ -39,6 +39,7 @@ export function checkScenarioRefs(s: Scenario): string[] {
       // userspace map operations work on the map of a map-home slot
       if (s.slots.find((x) => x.name === step.slot)?.home.kind !== 'map') problems.push(`schedule[${i}].slot: no slot '${step.slot}' kept in a map`);
     } else if (isRunStep(step) && !programs.has(step.program)) problems.push(`schedule[${i}].program: no program '${step.program}'`);
+    else if ('concurrent' in step) checkConcurrent(s, step, `schedule[${i}]`, problems);
   });
   // the maps' free ends the scenario's object lifetime; a global's object lives in the batch's shared .bss
   const freeAt = s.schedule.findIndex((step) => 'free_maps' in step);
@@ -48,6 +49,19 @@ export function checkScenarioRefs(s: Scenario): string[] {
   const gracePeriods = s.schedule.filter((step) => 'grace_period' in step).length;
   if (gracePeriods > MAX_GRACE_PERIODS) problems.push(`schedule: ${gracePeriods} grace_period steps, at most ${MAX_GRACE_PERIODS} allowed`);
   return problems;
+}
+
+/**
+ * Two runs at once: on two different CPUs, of tc or syscall programs (a tracing program runs through the attach
+ * point all share, so two cannot run at once on their own).
+ */
+function checkConcurrent(s: Scenario, step: ConcurrentStep, path: string, problems: string[]): void {
+  step.concurrent.forEach((r, j) => {
+    const p = s.programs.find((x) => x.name === r.program);
+    if (p === undefined) problems.push(`${path}.concurrent[${j}].program: no program '${r.program}'`);
+    else if (p.progType !== 'tc' && p.progType !== 'syscall') problems.push(`${path}.concurrent[${j}].program: '${r.program}' is ${p.progType}; concurrent runs are tc or syscall programs`);
+  });
+  if (step.concurrent[0].cpu === step.concurrent[1].cpu) problems.push(`${path}.concurrent: both runs on cpu ${step.concurrent[0].cpu}; concurrent runs need two CPUs`);
 }
 
 function checkDuplicates(named: readonly (readonly [string, string])[], what: string, problems: string[]): void {

@@ -35,6 +35,17 @@ export interface StepPrediction {
    * (a read or sum reached memory no program wrote): a kernel that hands out uncleared memory breaks only these
    */
   readonly zeroFilled: readonly string[];
+  /** the run's CPU, for the two runs of a concurrent step (they share `step` and `iteration`, maybe `program`) */
+  readonly cpu?: number;
+}
+
+/**
+ * One way a schedule with concurrent steps may end (Prediction.outcomes): the runs' values and the map operations'
+ * results of one interleaving of the concurrent runs' shared accesses.
+ */
+export interface Outcome {
+  readonly steps: readonly StepPrediction[];
+  readonly mapOps: readonly MapOpResult[];
 }
 
 /** A known divergence that applies to this scenario on this kernel (by the kernel's probe, else by its range). */
@@ -79,6 +90,13 @@ export interface Prediction {
    * divergence that may touch it (by its range or its probe, even one the probe shows fixed in this build)
    */
   readonly wellFormed: boolean;
+  /**
+   * with concurrent steps in the schedule: every distinct outcome an interleaving of their runs allows, the first
+   * being `steps` and `mapOps` above (each concurrent step's first run entirely before its second); absent otherwise
+   */
+  readonly outcomes?: readonly Outcome[];
+  /** false when the interleavings were more than the oracle enumerates (oracle/runtime/interleave.ts MAX_INTERLEAVINGS) */
+  readonly outcomesComplete?: boolean;
   /** the memory oracle's prediction: null unless the schedule ends with free_maps */
   readonly memory?: MemoryPrediction | null;
 }

@@ -140,11 +140,24 @@ export interface FreeMapsStep {
   readonly free_maps: true;
 }
 
-/** One step of the schedule: program runs, a grace period, a userspace map operation (types/mapOp.ts), or the maps' free. */
-export type ScheduleStep = RunStep | GracePeriodStep | MapOpStep | FreeMapsStep;
+/**
+ * Two program runs at the same time on two different CPUs (specs/ops/lifetime/concurrent.yaml): each `repeat` 1,
+ * tc or syscall programs (a tracing program runs through the one attach point all share). The runner releases both
+ * BPF_PROG_TEST_RUNs together and reads the globals once both have ended; the oracle predicts the set of outcomes
+ * any interleaving of their accesses to shared state allows (Prediction.outcomes). VM only.
+ */
+export interface ConcurrentStep {
+  readonly concurrent: readonly [RunStep, RunStep];
+}
+
+/**
+ * One step of the schedule: program runs, a grace period, a userspace map operation (types/mapOp.ts), the maps'
+ * free, or two runs at once.
+ */
+export type ScheduleStep = RunStep | GracePeriodStep | MapOpStep | FreeMapsStep | ConcurrentStep;
 
 /** What a schedule step does: the word coverage counts it by (summary.json `exerciseCoverage`). */
-export type StepKind = 'run' | 'grace_period' | 'map_op' | 'free_maps';
+export type StepKind = 'run' | 'grace_period' | 'map_op' | 'free_maps' | 'concurrent';
 
 /** The steps that are neither program runs nor map operations: each has its contract in specs/ops/lifetime/. */
 export type LifetimeStepKind = Exclude<StepKind, 'run' | 'map_op'>;
@@ -153,12 +166,19 @@ export function stepKind(s: ScheduleStep): StepKind {
   if ('grace_period' in s) return 'grace_period';
   if ('mapOp' in s) return 'map_op';
   if ('free_maps' in s) return 'free_maps';
+  if ('concurrent' in s) return 'concurrent';
   return 'run';
 }
 
-/** Whether a step runs a program (not a grace period, a map operation or the maps' free). */
+/** Whether a step runs one program (not a grace period, a map operation, the maps' free or two concurrent runs). */
 export function isRunStep(s: ScheduleStep): s is RunStep {
   return stepKind(s) === 'run';
+}
+
+/** The program runs of a step: itself for a run step, both runs of a concurrent one, none otherwise. */
+export function stepRuns(s: ScheduleStep): readonly RunStep[] {
+  if ('concurrent' in s) return s.concurrent;
+  return isRunStep(s) ? [s] : [];
 }
 
 /** Why the scenario exists: a program meant to be valid, or one that breaks exactly one spec rule on purpose. */

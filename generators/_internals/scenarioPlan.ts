@@ -1,13 +1,14 @@
 import fc from 'fast-check';
 import type {
-  GlobalVar, Intent, MapOpStep, ProgType, Program, Scenario, ScheduleStep, Slot, StatePairTarget, StructType,
+  GlobalVar, Intent, MapOpStep, ProgType, Program, RunStep, Scenario, ScheduleStep, Slot, StatePairTarget, StructType,
 } from '../../types/index.ts';
 import { kptrHome, type KptrHomeConstraints } from '../kptrHome.ts';
 import { mapOpStep } from '../mapOpStep.ts';
 import { progType } from '../progType.ts';
 import { structType, type StructSpecialMember } from '../structType.ts';
 import { NEW_STRUCT_RULES } from './breakVariants.ts';
-import { structSize } from './structLayout.ts';
+import { raceProgram, type RaceKind } from './raceProgram.ts';
+import { percpuAllocatable, scalarFieldPaths, structSize } from './structLayout.ts';
 import { buildProgram, type BreakPlan, type ProgramContext } from './ProgramBuilder.ts';
 import { targetNeedsKptrSlot } from './targetPairs.ts';
 
@@ -23,6 +24,7 @@ export interface ScenarioSettings {
   readonly size: fc.SizeForArbitrary | undefined;
   readonly historyFreq: number;
   readonly freeMapsFreq: number;
+  readonly concurrentFreq: number;
 }
 
 /** A break placed in the scenario: rule, program (modulo the program count), step, variant. */
@@ -49,7 +51,23 @@ interface ScenarioPlan {
   readonly mapOps: readonly { readonly at: number; readonly op: MapOpStep }[];
   /** the schedule ends by freeing the maps (where every slot lives in one) */
   readonly freeMaps: boolean;
+  /** race programs and a concurrent step (ScenarioShapeConstraints.concurrentFreq) */
+  readonly concurrent: ConcurrentPlan | null;
 }
+
+/** Two programs run at once on CPUs 0 and 1 (`swapCpus`: the other way round), racing on one slot. */
+interface ConcurrentPlan {
+  /** which pair races: an index into RACE_PAIRS, or past its end the first race program against scenario program `other` */
+  readonly pair: number;
+  readonly other: number;
+  readonly progType: 'tc' | 'syscall';
+  readonly swapCpus: boolean;
+  /** the CPU whose copy `swap` writes and the reader reads */
+  readonly cpu: number;
+}
+
+/** The races (raceProgram.ts): two xchg of one slot, drop against new, two sums into one global, a sum against a swap. */
+const RACE_PAIRS: readonly (readonly [RaceKind, RaceKind])[] = [['swap', 'swap'], ['swap', 'take'], ['sum', 'sum'], ['swap', 'sum']];
 
 /** slot names of the plan, before assemble names them: `m<i>` */
 const PLAN_SLOTS = ['m0', 'm1'];
@@ -140,6 +158,8 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
     mapOps: s.maxMapOps === 0 ? fc.constant([]) : fc.option(fc.array(fc.record({ at: fc.nat({ max: 16 }), op: mapOpStep({ slots: PLAN_SLOTS }) }), { minLength: 1, maxLength: s.maxMapOps }), { freq: 2, nil: null }).map((x) => x ?? []),
     // drawn after everything else, for the same reason; false first, so a free the mismatch does not need shrinks away
     freeMaps: s.freeMapsFreq === 0 ? fc.constant(false) : fc.nat({ max: s.freeMapsFreq - 1 }).map((n) => n === s.freeMapsFreq - 1),
+    // drawn after everything else, null first, for the same reasons
+    concurrent: concurrentPlan(s),
   });
   return plan.map(({ structs: { inner, pointees }, bad, slots: [first, second], ...rest }) => {
     // slot 0 is always a __percpu_kptr slot; a second one is a plain __kptr slot when a break needs one
@@ -147,6 +167,51 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
     if (needs.kptrSlot && !slotShapes.some((x) => x.plain)) slotShapes.push({ ...first, plain: true });
     return { inner, pointees, bad, slots: slotShapes, ...rest };
   });
+}
+
+function concurrentPlan(s: ScenarioSettings): fc.Arbitrary<ConcurrentPlan | null> {
+  const types = s.progTypes.filter((t): t is 'tc' | 'syscall' => t === 'tc' || t === 'syscall');
+  if (s.concurrentFreq === 0 || s.nrCpus < 2 || types.length === 0) return fc.constant(null);
+  const plan = fc.record({
+    pair: fc.nat({ max: RACE_PAIRS.length }),
+    other: fc.nat({ max: s.maxPrograms - 1 }),
+    progType: fc.constantFrom(...types),
+    swapCpus: fc.boolean(),
+    cpu: fc.nat({ max: 1 }),
+  });
+  return fc.oneof({ withCrossShrink: true }, { arbitrary: fc.constant(null), weight: s.concurrentFreq - 1 }, { arbitrary: plan, weight: 1 });
+}
+
+/**
+ * The race programs of `plan` (c0, c1, the reader c2 and the filler c3, globals numbered on from `firstGlobal`) and
+ * the steps that run them: the filler puts an object in the slot (and inserts a hash map's element, so that the race
+ * is not over its creation), the two race at once, the reader reads what is left. They race on the first
+ * __percpu_kptr slot whose pointee bpf_percpu_obj_new takes; null when there is none.
+ */
+function concurrentSteps(plan: ConcurrentPlan, structs: readonly StructType[], slots: readonly Slot[], programs: readonly Program[], firstGlobal: number): { programs: Program[]; globals: GlobalVar[]; steps: ScheduleStep[] } | null {
+  const slot = slots.find((x) => x.tag === 'percpu_kptr' && percpuAllocatable(structs, x.pointee));
+  const field = slot === undefined ? undefined : scalarFieldPaths(structs, slot.pointee)[0];
+  if (slot === undefined || field === undefined) return null;
+  const built: { program: Program; globals: readonly GlobalVar[] }[] = [];
+  const race = (name: string, kind: RaceKind, value: string): Program => {
+    const r = raceProgram({ name, kind, progType: plan.progType, slot: slot.name, struct: slot.pointee, field: field.path, value, cpu: plan.cpu, global: `g${firstGlobal + built.reduce((n, b) => n + b.globals.length, 0)}` });
+    built.push(r);
+    return r.program;
+  };
+  const [k0, k1] = RACE_PAIRS[plan.pair] ?? ['swap', 'swap'];
+  const first = race('c0', k0, '1');
+  // past the table's end: against one of the scenario's own programs, when it may run at once (valid or broken)
+  const against = programs[plan.other % programs.length];
+  const second = plan.pair >= RACE_PAIRS.length && against !== undefined && (against.progType === 'tc' || against.progType === 'syscall') ? against : race('c1', k1, '2');
+  const reader = race('c2', 'read', '0');
+  const filler = race('c3', 'swap', '3');
+  const cpus = plan.swapCpus ? [1, 0] : [0, 1];
+  const run = (program: Program, cpu: number): RunStep => ({ program: program.name, cpu, repeat: 1 });
+  return {
+    programs: built.map((b) => b.program),
+    globals: built.flatMap((b) => b.globals),
+    steps: [run(filler, 0), { concurrent: [run(first, cpus[0]!), run(second, cpus[1]!)] }, run(reader, 0)],
+  };
 }
 
 function describe(intent: Intent, programs: readonly Program[], slots: readonly Slot[], notes: readonly string[]): string {
@@ -191,6 +256,13 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
     if (mapSlots.length === 0) break;
     const slot = mapSlots[PLAN_SLOTS.indexOf(op.slot) % mapSlots.length] as string;
     schedule.splice(at % (schedule.length + 1), 0, { ...op, slot });
+  }
+  // the race, after the map operations and before a history tail (whose grace period would free what it dropped)
+  const race = plan.concurrent === null ? null : concurrentSteps(plan.concurrent, structs, slots, programs, globals.length);
+  if (race !== null) {
+    programs.push(...race.programs.map((p) => ({ ...p, license })));
+    globals.push(...race.globals);
+    schedule.push(...race.steps);
   }
   // the history tail ends the schedule, after any map operation: after the grace period, the first run's allocation
   // refills its CPU's cache with what earlier runs dropped (bpf_mem_alloc's alloc_bulk) and the second run's gets it

@@ -33,6 +33,13 @@ export interface ScenarioShapeConstraints {
    * @defaultValue 0
    */
   readonly freeMapsFreq?: number;
+  /**
+   * About 1 scenario in `concurrentFreq` gets programs built to race on its first slot and a `concurrent` step (two
+   * of them run at once on CPUs 0 and 1, between two runs of a reader), which only the VM runner executes as such
+   * (the host runner skips such scenarios, the emulator runs the two one after the other). Needs `nrCpus` ≥ 2 and
+   * tc or syscall among `progTypes`. 0: never. @defaultValue 0
+   */
+  readonly concurrentFreq?: number;
 }
 
 function positive(api: string, name: string, n: number): number {
@@ -59,5 +66,6 @@ export function resolveSettings(api: string, c: ScenarioShapeConstraints): Scena
     size: c.size,
     historyFreq: nonNegative(api, 'historyFreq', c.historyFreq ?? 128),
     freeMapsFreq: nonNegative(api, 'freeMapsFreq', c.freeMapsFreq ?? 0),
+    concurrentFreq: nonNegative(api, 'concurrentFreq', c.concurrentFreq ?? 0),
   };
 }

@@ -8,6 +8,12 @@ export function structSize(structs: readonly StructType[], name: string): number
   return structLayout(structs, name).size;
 }
 
+/** Whether bpf_percpu_obj_new takes the struct: scalars only (no array of structs), at most 512 bytes. */
+export function percpuAllocatable(structs: readonly StructType[], name: string): boolean {
+  const layout = structLayout(structs, name);
+  return layout.scalarsOnly && layout.size <= 512;
+}
+
 /** A scalar field reachable from a struct, with its C type: `c`, `arr[3]`, `inner.x`, `inner[1].y`. */
 export interface FieldPath {
   readonly path: string;

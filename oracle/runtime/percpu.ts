@@ -1,10 +1,11 @@
 import type {
-  GlobalVar, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpKind, MapOpResult, MapOpStep, MapType, MemoryPrediction, Op, Program, Scenario,
+  GlobalVar, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpKind, MapOpResult, MapOpStep, MapType, MemoryPrediction, Op, Outcome, Program, Scenario,
   StepPrediction,
 } from '../../types/index.ts';
 import { fieldSlot, structLayout, type FieldSlot } from '../../cabi/structLayout.ts';
 import { LRU_MAP_TYPES, PERCPU_MAP_TYPES, SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
 import { cValue } from './cValue.ts';
+import { type Choose, conflictingClasses, enumerateChoices, interleave, type SharedAccess } from './interleave.ts';
 
 /**
  * Concrete execution of the run schedule (research/kernel-semantics.md §5): slot contents per map element (one
@@ -53,6 +54,8 @@ interface Run {
   readonly sleepable: boolean;
   readonly vars: Map<string, Val>;
   depth: number;
+  /** objects this run allocated and has not yet put in a slot: no other run can reach them */
+  readonly fresh: Set<number>;
 }
 
 function mapTypeOf(w: World, name: string): MapType | null {
@@ -176,36 +179,63 @@ function setGlobal(w: World, name: string, v: bigint | null, zeroFilled: boolean
   else w.zeroFilled.delete(name);
 }
 
-/** Execute ops; returns the `return` value if one ran. */
-function exec(r: Run, ops: readonly Op[]): number | null {
+/** The copy index of a slot's element a program on `cpu` reaches: its own CPU's for per-CPU maps, else 0. */
+function copyIndex(w: World, slot: string, cpu: number): number {
+  const type = mapTypeOf(w, slot);
+  return type !== null && PERCPU_MAP_TYPES.has(type) ? cpu : 0;
+}
+
+/** The shared access a field access through `v` makes (a map value's `sum`, or an object's field), or null. */
+function fieldAccess(r: Run, v: Val, field: string, write: boolean): SharedAccess | null {
+  if (v === null) return null;
+  if (v.k === 'map') return { cls: `sum ${v.slot} ${copyIndex(r.w, v.slot, r.cpu)}`, write, obj: null };
+  const o = r.w.heap[v.id] as HeapObject;
+  return { cls: `obj ${o.struct} ${fieldSlot(r.w.scenario.structs, o.struct, field).off}`, write, obj: v.id };
+}
+
+function globalAccess(name: string, write: boolean): SharedAccess {
+  return { cls: `global ${name}`, write, obj: null };
+}
+
+/**
+ * Execute ops; returns the `return` value if one ran. Yields each access to state another run may share just before
+ * making it (oracle/runtime/interleave.ts); a run alone ignores what it yields.
+ */
+function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | null> {
   for (const o of ops) {
     switch (o.op) {
       case 'lookup': {
         // a hash map's element is inserted at lookup (BPF_NOEXIST); in a full map the lookup fails: `return 0`
         const type = mapTypeOf(r.w, o.slot);
-        if (type !== null && HASH_MAPS.has(type) && !insertElement(r.w, o.slot, PROGRAM_KEY)) return 0;
-        if (type !== null && HASH_MAPS.has(type)) touch(r.w, o.slot, PROGRAM_KEY);
+        if (type !== null && HASH_MAPS.has(type)) {
+          yield { cls: `elem ${o.slot}`, write: true, obj: null };
+          if (!insertElement(r.w, o.slot, PROGRAM_KEY)) return 0;
+          touch(r.w, o.slot, PROGRAM_KEY);
+        }
         r.vars.set(o.dst, { k: 'map', slot: o.slot });
         break;
       }
       case 'new': {
         const cpus = Array.from({ length: o.percpu ? r.w.nrCpus : 1 }, () => new Map<number, bigint>());
         const id = r.w.heap.push({ struct: o.struct, cpus, zeroed: o.percpu }) - 1;
+        r.fresh.add(id);
         r.vars.set(o.dst, { k: 'obj', id, rcu: false, untrusted: false });
         break;
       }
       case 'if': {
         if ((o.is === 'null') === (varOf(r, o.var) === null)) {
-          const ret = exec(r, o.then);
+          const ret = yield* exec(r, o.then);
           if (ret !== null) return ret;
         }
         break;
       }
       case 'xchg': {
+        yield { cls: `slot ${o.slot} ${copyIndex(r.w, o.slot, r.cpu)}`, write: true, obj: null };
         const copy = slotCopy(r, o.slot);
         const old = copy.obj;
         const src = o.src === null ? null : varOf(r, o.src);
         copy.obj = src && src.k === 'obj' ? src.id : null;
+        if (src && src.k === 'obj') r.fresh.delete(src.id);
         if (src && src.k === 'obj' && (r.depth > 0 || !r.sleepable)) {
           // the source stays usable as a non-owning RCU pointer (every copy of it)
           for (const [name, v] of r.vars) if (v && v.k === 'obj' && v.id === src.id) r.vars.set(name, { ...v, rcu: true });
@@ -217,13 +247,16 @@ function exec(r: Run, ops: readonly Op[]): number | null {
         // bpf_mem_free_rcu: nothing the program can observe
         break;
       case 'load': {
+        yield { cls: `slot ${o.slot} ${copyIndex(r.w, o.slot, r.cpu)}`, write: false, obj: null };
         const id = slotCopy(r, o.slot).obj;
         r.vars.set(o.dst, id === null ? null : { k: 'obj', id, rcu: true, untrusted: r.sleepable && r.depth === 0 });
         break;
       }
       case 'store': {
+        yield { cls: `slot ${o.slot} ${copyIndex(r.w, o.slot, r.cpu)}`, write: true, obj: null };
         const src = o.src === null ? null : varOf(r, o.src);
         slotCopy(r, o.slot).obj = src && src.k === 'obj' ? src.id : null;
+        if (src && src.k === 'obj') r.fresh.delete(src.id);
         break;
       }
       case 'per_cpu_ptr':
@@ -235,28 +268,41 @@ function exec(r: Run, ops: readonly Op[]): number | null {
         break;
       }
       case 'write': {
-        const t = fieldTarget(r, varOf(r, o.ptr), o.field);
+        const ptr = varOf(r, o.ptr);
+        const a = fieldTarget(r, ptr, o.field) === null ? null : fieldAccess(r, ptr, o.field, true);
+        if (a !== null) yield a;
+        const t = fieldTarget(r, ptr, o.field);
         const v = cValue(BigInt(o.value), t?.f.ctype ?? 'long');
         if (t?.copy) t.copy.sum = v;
         else t?.store?.set(t.f.off, v);
         break;
       }
       case 'read': {
-        const f = readField(r, varOf(r, o.ptr), o.field);
+        const ptr = varOf(r, o.ptr);
+        const a = fieldTarget(r, ptr, o.field) === null ? null : fieldAccess(r, ptr, o.field, false);
+        if (a !== null) yield a;
+        const f = readField(r, ptr, o.field);
+        yield globalAccess(o.global, true);
         setGlobal(r.w, o.global, f.value, f.zeroFilled);
         break;
       }
       case 'sum': {
+        // `global += e->field` per CPU: a load of the field, then of the global, an add and a store (emitProgram.ts,
+        // lowerProgram.ts), each of which another run may come between
         const src = varOf(r, o.src);
-        let total: bigint | null = r.w.globals.get(o.global) ?? 0n;
-        // the global accumulates: zero-filled memory summed into it earlier still counts
-        let zeroFilled = r.w.zeroFilled.has(o.global);
-        for (let cpu = 0; cpu < r.w.nrCpus && total !== null && src !== null && src.k === 'obj'; cpu++) {
-          const f = readField(r, { k: 'elem', id: src.id, cpu, untrusted: src.untrusted }, o.field);
-          total = f.value === null ? null : BigInt.asUintN(64, total + f.value);
-          zeroFilled ||= f.zeroFilled;
+        for (let cpu = 0; cpu < r.w.nrCpus && src !== null && src.k === 'obj'; cpu++) {
+          const elem: Val = { k: 'elem', id: src.id, cpu, untrusted: src.untrusted };
+          const a = fieldTarget(r, elem, o.field) === null ? null : fieldAccess(r, elem, o.field, false);
+          if (a !== null) yield a;
+          const f = readField(r, elem, o.field);
+          yield globalAccess(o.global, false);
+          // an unpredictable global stays so; one never written is 0
+          const before = r.w.globals.has(o.global) ? r.w.globals.get(o.global) as bigint | null : 0n;
+          // the global accumulates: zero-filled memory summed into it earlier still counts
+          const zeroFilled = r.w.zeroFilled.has(o.global) || f.zeroFilled;
+          yield globalAccess(o.global, true);
+          setGlobal(r.w, o.global, before === null || f.value === null ? null : BigInt.asUintN(64, before + f.value), zeroFilled);
         }
-        setGlobal(r.w, o.global, total, zeroFilled);
         break;
       }
       case 'rcu_lock':
@@ -271,6 +317,76 @@ function exec(r: Run, ops: readonly Op[]): number | null {
     }
   }
   return null;
+}
+
+/**
+ * The accesses to shared state `program` may make on `cpu`, over every path (both sides of each `if`), by what its
+ * variables point to: what decides where a concurrent run may interleave (interleave.ts).
+ */
+function programAccesses(w: World, program: Program, cpu: number): SharedAccess[] {
+  const out: SharedAccess[] = [];
+  // what each variable points to, from the op that sets it (a scenario need not declare its variables)
+  const points = new Map<string, { readonly slot: string } | { readonly struct: string }>();
+  for (const v of program.vars) points.set(v.name, v.type.kind === 'map_value' ? { slot: v.type.slot } : { struct: v.type.struct });
+  const pointee = (slot: string): { readonly struct: string } => ({ struct: w.scenario.slots.find((x) => x.name === slot)?.pointee ?? '' });
+  const field = (ptr: string, path: string, write: boolean): void => {
+    const t = points.get(ptr);
+    if (t === undefined) return;
+    if ('slot' in t) out.push({ cls: `sum ${t.slot} ${copyIndex(w, t.slot, cpu)}`, write, obj: null });
+    else out.push({ cls: `obj ${t.struct} ${fieldSlot(w.scenario.structs, t.struct, path).off}`, write, obj: null });
+  };
+  const walk = (ops: readonly Op[]): void => {
+    for (const o of ops) {
+      switch (o.op) {
+        case 'lookup':
+          points.set(o.dst, { slot: o.slot });
+          if (HASH_MAPS.has(mapTypeOf(w, o.slot) ?? 'array')) out.push({ cls: `elem ${o.slot}`, write: true, obj: null });
+          break;
+        case 'new':
+          points.set(o.dst, { struct: o.struct });
+          break;
+        case 'per_cpu_ptr':
+        case 'this_cpu_ptr': {
+          const t = points.get(o.src);
+          if (t !== undefined) points.set(o.dst, t);
+          break;
+        }
+        case 'xchg':
+        case 'load':
+        case 'store':
+          if (o.op !== 'store' && o.dst !== null) points.set(o.dst, pointee(o.slot));
+          out.push({ cls: `slot ${o.slot} ${copyIndex(w, o.slot, cpu)}`, write: o.op !== 'load', obj: null });
+          break;
+        case 'write':
+          field(o.ptr, o.field, true);
+          break;
+        case 'read':
+          field(o.ptr, o.field, false);
+          out.push(globalAccess(o.global, true));
+          break;
+        case 'sum':
+          field(o.src, o.field, false);
+          out.push(globalAccess(o.global, false), globalAccess(o.global, true));
+          break;
+        case 'if':
+          walk(o.then);
+          break;
+        default:
+          break;
+      }
+    }
+  };
+  walk(program.ops);
+  return out;
+}
+
+/** Runs `program` alone to its end, ignoring what it yields. */
+function runAlone(r: Run, program: Program): number | null {
+  const g = exec(r, program.ops);
+  for (;;) {
+    const x = g.next();
+    if (x.done) return x.value;
+  }
 }
 
 function snapshot(w: World): Record<string, string | null> {
@@ -429,22 +545,56 @@ function isSleepable(p: Program): boolean {
   return p.progType === 'syscall' || p.progType === 'fentry.s';
 }
 
+/** What one pass over the schedule predicts. */
+interface ScheduleRun {
+  readonly steps: StepPrediction[];
+  readonly mapOps: MapOpResult[];
+  readonly released: MapRelease[];
+  readonly memory: MemoryPrediction | null;
+}
+
 /**
  * Run the scenario's schedule on a model of the kernel with `nrCpus` possible CPUs. Steps of programs not in
  * `accepted` are skipped (the kernel refused them, so nothing runs), and so are grace periods. One StepPrediction
  * per test run, one MapOpResult per userspace map operation; `step` is the index in the schedule, grace periods
  * counted. `released`: the map operations that removed or overwrote an element holding an object, in step order.
+ * With concurrent steps, every interleaving of their runs is enumerated (interleave.ts): `outcomes` holds the
+ * distinct results, the first being the one returned (each concurrent step's first run before its second).
  */
 export function runSchedule(
   scenario: Scenario,
   accepted: ReadonlySet<string>,
   nrCpus: number,
   contracts: readonly MapOpContract[],
-): { readonly steps: StepPrediction[]; readonly mapOps: MapOpResult[]; readonly released: MapRelease[]; readonly memory: MemoryPrediction | null } {
+): ScheduleRun & { readonly outcomes: { readonly list: Outcome[]; readonly complete: boolean } | null } {
+  if (!scenario.schedule.some((s) => 'concurrent' in s)) return { ...runOnce(scenario, accepted, nrCpus, contracts, () => 0), outcomes: null };
+  const { results, complete } = enumerateChoices((choose) => runOnce(scenario, accepted, nrCpus, contracts, choose));
+  const list = new Map<string, Outcome>();
+  for (const r of results) {
+    const key = JSON.stringify([r.steps, r.mapOps]);
+    if (!list.has(key)) list.set(key, { steps: r.steps, mapOps: r.mapOps });
+  }
+  return { ...(results[0] as ScheduleRun), outcomes: { list: [...list.values()], complete } };
+}
+
+function newRun(w: World, program: Program, cpu: number): Run {
+  return { w, cpu, sleepable: isSleepable(program), vars: new Map(), depth: 0, fresh: new Set() };
+}
+
+function retvalOf(program: Program, ret: number | null): number | null {
+  return program.progType === 'tc' || program.progType === 'syscall' ? (ret ?? 0) : null;
+}
+
+/** One pass over the schedule, the concurrent steps' runs interleaved as `choose` says. */
+function runOnce(scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: number, contracts: readonly MapOpContract[], choose: Choose): ScheduleRun {
   const w: World = { scenario, nrCpus, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
   const released: MapRelease[] = [];
+  const programOf = (name: string): Program | null => {
+    const program = scenario.programs.find((p) => p.name === name);
+    return program && accepted.has(program.name) ? program : null;
+  };
   for (const [step, s] of scenario.schedule.entries()) {
     // a grace period frees what earlier runs dropped; on a correct kernel a later `new` still reads 0, so no
     // program can tell: it is no run and changes nothing here (World never hands dropped memory out again)
@@ -455,16 +605,36 @@ export function runSchedule(
       if (r.released) released.push({ step, mapOp: s.mapOp, mapType: r.result.mapType });
       continue;
     }
-    const program = scenario.programs.find((p) => p.name === s.program);
-    if (!program || !accepted.has(program.name)) continue;
+    if ('concurrent' in s) {
+      // a refused program does not run: the other runs alone
+      const both = s.concurrent.flatMap((rs) => {
+        const program = programOf(rs.program);
+        return program === null ? [] : [{ program, run: newRun(w, program, rs.cpu) }];
+      });
+      const rets = both.length === 2 ? concurrentRuns(w, both[0]!, both[1]!, choose) : both.map((x) => runAlone(x.run, x.program));
+      const globals = snapshot(w);
+      both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? null), globals, zeroFilled: [...w.zeroFilled].sort(), cpu: x.run.cpu }));
+      continue;
+    }
+    const program = programOf(s.program);
+    if (program === null) continue;
     for (let iteration = 0; iteration < s.repeat; iteration++) {
-      const r: Run = { w, cpu: s.cpu, sleepable: isSleepable(program), vars: new Map(), depth: 0 };
-      const ret = exec(r, program.ops) ?? 0;
-      const retval = program.progType === 'tc' || program.progType === 'syscall' ? ret : null;
-      steps.push({ step, iteration, program: program.name, retval, globals: snapshot(w), zeroFilled: [...w.zeroFilled].sort() });
+      const ret = runAlone(newRun(w, program, s.cpu), program);
+      steps.push({ step, iteration, program: program.name, retval: retvalOf(program, ret), globals: snapshot(w), zeroFilled: [...w.zeroFilled].sort() });
     }
   }
   return { steps, mapOps, released, memory: scenario.schedule.at(-1) !== undefined && 'free_maps' in scenario.schedule.at(-1)! ? memoryPrediction(w) : null };
+}
+
+/**
+ * Two runs at once: they may interleave at the accesses both may make to one location, one of them writing
+ * (conflictingClasses), except to an object only the run that allocated it can reach yet.
+ */
+function concurrentRuns(w: World, a: { program: Program; run: Run }, b: { program: Program; run: Run }, choose: Choose): [number | null, number | null] {
+  const conflicts = conflictingClasses(programAccesses(w, a.program, a.run.cpu), programAccesses(w, b.program, b.run.cpu));
+  const runs = [a.run, b.run];
+  const point = (x: SharedAccess, i: 0 | 1): boolean => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh.has(x.obj));
+  return interleave([exec(a.run, a.program.ops), exec(b.run, b.program.ops)], point, choose);
 }
 
 /**

@@ -26,7 +26,7 @@ import { packBatches } from '../codegen/packBatches.ts';
 import { MAP_OPS_NOT_RUN, mapOpPlanArgs, rejectionSummary } from '../harnessProtocol.ts';
 import { writeObject } from '../object/writeObject.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
-import { isRunStep } from '../../types/index.ts';
+import { stepRuns } from '../../types/index.ts';
 import { EmulatorPool } from './pool.ts';
 
 export interface EmulatorRunnerOptions {
@@ -128,6 +128,12 @@ function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, s: Scenario, st: M
   return { step, mapOp: st.mapOp, mapType: home?.kind === 'map' ? home.mapType : 'array', ...r };
 }
 
+/** Every named global as the harness prints it (0 for one the machine does not have). */
+function globalsOf(machine: Machine, names: readonly string[]): Record<string, string> {
+  const g = machine.globals(names);
+  return Object.fromEntries(names.map((n) => [n, g[n] ?? '0']));
+}
+
 /** The schedule of one scenario on the machine: accepted programs only; a fault ends the scenario like an Oops. */
 function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, accepted: ReadonlySet<string>, execute: boolean): { runs: RunObservation[]; mapOps: MapOpResult[]; notRun: NotRun[]; splats: Splat[] } {
   const runs: RunObservation[] = [];
@@ -153,23 +159,33 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, a
       } else mapOps.push(mapOpOnMachine(machine!, obj, s, st, step));
       continue;
     }
-    if (!execute || machine === null) { notRun.push({ program: st.program, reason: 'verify only' }); continue; }
-    if (splats.length > 0) { notRun.push({ program: st.program, reason: 'an earlier run oopsed' }); continue; }
-    if (!accepted.has(st.program)) { notRun.push({ program: st.program, reason: 'not loaded (rejected)' }); continue; }
-    if (st.cpu >= machine.nrCpus) { notRun.push({ program: st.program, reason: `cpu ${st.cpu} does not exist (nr_cpus=${machine.nrCpus})` }); continue; }
-    for (let iteration = 0; iteration < st.repeat; iteration++) {
-      const t0 = process.hrtime.bigint();
-      const r = machine.run(st.program, st.cpu);
-      const runNs = Number(process.hrtime.bigint() - t0);
-      if (r.outcome === 'fault') {
-        const o = r.oops;
-        splats.push({ kind: 'oops', text: `BUG: emulated fault in ${o.program} at insn ${o.insn}${o.address === null ? '' : `, address ${o.address}`}: ${o.why}`, during: o.program });
-        break;
+    // the machine runs one program at a time: a concurrent step's runs one after the other, in their order (one of
+    // the interleavings Prediction.outcomes allows; the emulator explores no other), its globals read after both
+    const concurrent = 'concurrent' in st;
+    const ran: Omit<RunObservation, 'globals'>[] = [];
+    for (const rs of stepRuns(st)) {
+      const why = !execute || machine === null ? 'verify only'
+        : splats.length > 0 ? 'an earlier run oopsed'
+        : !accepted.has(rs.program) ? 'not loaded (rejected)'
+        : rs.cpu >= machine.nrCpus ? `cpu ${rs.cpu} does not exist (nr_cpus=${machine.nrCpus})` : null;
+      if (why !== null) { notRun.push({ program: rs.program, reason: why }); continue; }
+      for (let iteration = 0; iteration < rs.repeat; iteration++) {
+        const t0 = process.hrtime.bigint();
+        const r = machine!.run(rs.program, rs.cpu);
+        const runNs = Number(process.hrtime.bigint() - t0);
+        if (r.outcome === 'fault') {
+          const o = r.oops;
+          splats.push({ kind: 'oops', text: `BUG: emulated fault in ${o.program} at insn ${o.insn}${o.address === null ? '' : `, address ${o.address}`}: ${o.why}`, during: o.program });
+          break;
+        }
+        const run = { step, iteration, program: rs.program, cpu: rs.cpu, err: null, retval: r.retval, runNs };
+        if (concurrent) ran.push(run);
+        else runs.push({ ...run, globals: globalsOf(machine!, names) });
       }
-      const g = machine.globals(names);
-      const globals: Record<string, string> = {};
-      for (const n of names) globals[n] = g[n] ?? '0';
-      runs.push({ step, iteration, program: st.program, cpu: st.cpu, err: null, retval: r.retval, globals, runNs });
+    }
+    if (ran.length > 0) {
+      const globals = globalsOf(machine!, names);
+      runs.push(...ran.map((r) => ({ ...r, globals })));
     }
   }
   return { runs, mapOps, notRun, splats };
@@ -205,7 +221,7 @@ export function batchObserver(options: EmulatorRunnerOptions): ObserveBatch {
     const v = verifyScenario(obj, s, profile);
     if (v.unsupported !== null) return { ...base, programs: v.programs, error: { code: 'KPTR_EMULATOR_UNSUPPORTED', message: v.unsupported } };
     const accepted = new Set(v.programs.filter((p) => p.verdict === 'accepted').map((p) => p.program));
-    const runs = execute && s.schedule.some((st) => 'mapOp' in st || (isRunStep(st) && accepted.has(st.program))) ? runSchedule(machine(), obj, s, accepted, true) : runSchedule(null, obj, s, accepted, false);
+    const runs = execute && s.schedule.some((st) => 'mapOp' in st || stepRuns(st).some((r) => accepted.has(r.program))) ? runSchedule(machine(), obj, s, accepted, true) : runSchedule(null, obj, s, accepted, false);
     return { ...base, programs: v.programs, ...runs };
   };
 

@@ -42,10 +42,12 @@ export function hostExecutionGate(
  * Why the host runner must not try `s` at all, or null. The maps' free with live objects (a `free_maps` step) is VM
  * only: the kernel releases the objects from workqueues and RCU callbacks after the harness has moved on, where a
  * bug splats outside any case on the kernel everyone here shares, and the memory oracle that judges the step needs
- * per-CPU counters nothing else moves (the host's are shared with every process and noisy).
+ * per-CPU counters nothing else moves (the host's are shared with every process and noisy). Two runs at once (a
+ * `concurrent` step) are VM only too: a race the kernel gets wrong corrupts what both CPUs share.
  */
 export function hostRefusesScenario(s: Scenario): string | null {
-  return s.schedule.some((st) => 'free_maps' in st) ? 'free_maps runs in a VM only (the map free path and the memory oracle)' : null;
+  if (s.schedule.some((st) => 'free_maps' in st)) return 'free_maps runs in a VM only (the map free path and the memory oracle)';
+  return s.schedule.some((st) => 'concurrent' in st) ? 'concurrent steps run in a VM only (two programs racing on shared state)' : null;
 }
 
 /**

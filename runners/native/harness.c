@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -535,7 +536,8 @@ static bool is_tracing(enum bpf_prog_type t)
 	return t == BPF_PROG_TYPE_TRACING;
 }
 
-static void skip_event(const char *scenario, const char *prog, const char *reason)
+/* `step` >= 0: the schedule step, for the runs of a `concurrent` line */
+static void skip_event_at(const char *scenario, const char *prog, const char *reason, int step)
 {
 	fputs("{\"ev\":\"skip\",\"scenario\":", out);
 	json_str(scenario);
@@ -543,7 +545,14 @@ static void skip_event(const char *scenario, const char *prog, const char *reaso
 	json_str(prog);
 	fputs(",\"reason\":", out);
 	json_str(reason);
+	if (step >= 0)
+		fprintf(out, ",\"step\":%d", step);
 	ev_end();
+}
+
+static void skip_event(const char *scenario, const char *prog, const char *reason)
+{
+	skip_event_at(scenario, prog, reason, -1);
 }
 
 static bool pin_to_cpu(int cpu)
@@ -630,30 +639,87 @@ static int attach_only(struct bpf_program *prog, const char *scenario)
 	return 0;
 }
 
+/* One BPF_PROG_TEST_RUN of a program that needs no attach: returns 0 or a positive errno. Thread-safe (the two
+ * runs of a `concurrent` line call it at once). */
+static int test_run_raw(struct bpf_program *prog, __u32 *retval, long long *ns)
+{
+	unsigned char data[PAD_SIZE] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+	if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS) {
+		o.data_in = data;
+		o.data_size_in = sizeof(data);
+	}
+	long long t0 = now_ns();
+	int r = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
+	*ns = now_ns() - t0;
+	*retval = o.retval;
+	return r ? (r < 0 ? -r : r) : 0;
+}
+
 /* One BPF_PROG_TEST_RUN; a tracing program is attached first (test_run of a tracing program calls
  * bpf_fentry_test1..N, which triggers the attached program). Returns 0 or a positive errno. */
 static int test_run_once(struct bpf_program *prog, const char *scenario, __u32 *retval, long long *ns)
 {
-	unsigned char data[PAD_SIZE] = { 0 };
-	LIBBPF_OPTS(bpf_test_run_opts, o);
-	enum bpf_prog_type t = bpf_program__type(prog);
-	if (t == BPF_PROG_TYPE_SCHED_CLS) {
-		o.data_in = data;
-		o.data_size_in = sizeof(data);
-	}
-	if (is_tracing(t)) {
+	if (is_tracing(bpf_program__type(prog))) {
 		int err = attach_only(prog, scenario);
 		if (err)
 			return err;
 	}
 	kmsg_mark_logged(NULL, NULL);
-	long long t0 = now_ns();
-	int r = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
-	int err = r ? (r < 0 ? -r : r) : 0;
-	*ns = now_ns() - t0;
+	int err = test_run_raw(prog, retval, ns);
 	kmsg_mark_logged(scenario, bpf_program__name(prog));
-	*retval = o.retval;
 	return err;
+}
+
+/* A `run` event; `step` >= 0 for the runs of a `concurrent` line. The globals are read now. */
+static void run_event(struct bpf_object *obj, const char *scenario, const char *pname, int cpu, int iter, int step,
+		      int err, __u32 retval, long long ns)
+{
+	fputs("{\"ev\":\"run\",\"scenario\":", out);
+	json_str(scenario);
+	fputs(",\"prog\":", out);
+	json_str(pname);
+	fprintf(out, ",\"cpu\":%d,\"iter\":%d,\"err\":", cpu, iter);
+	if (err)
+		json_str(errno_name(err));
+	else
+		fputs("null", out);
+	if (err)
+		fputs(",\"retval\":null", out);
+	else
+		fprintf(out, ",\"retval\":%d", (int)retval);
+	fprintf(out, ",\"ns\":%lld", ns);
+	if (step >= 0)
+		fprintf(out, ",\"step\":%d", step);
+	print_globals(obj, scenario);
+	ev_end();
+}
+
+/* The program of a run, or NULL after a skip event saying why it cannot run on `cpu`. */
+static struct bpf_program *runnable(struct bpf_object *obj, bool obj_ok, int nr_cpus, const char *scenario,
+				    const char *pname, int cpu, int step)
+{
+	struct prog_entry *pe = find_prog(pname);
+	struct bpf_program *prog = obj_ok ? bpf_object__find_program_by_name(obj, pname) : NULL;
+	char reason[128];
+	if (!obj_ok) {
+		skip_event_at(scenario, pname, "the object failed to load", step);
+		return NULL;
+	}
+	if (!prog || !pe) {
+		skip_event_at(scenario, pname, "program is not in the plan's prog lines", step);
+		return NULL;
+	}
+	if (!pe->accepted) {
+		skip_event_at(scenario, pname, "the kernel rejected the program", step);
+		return NULL;
+	}
+	if (cpu < 0 || cpu >= nr_cpus) {
+		snprintf(reason, sizeof(reason), "cpu %d does not exist (nr_cpus=%d)", cpu, nr_cpus);
+		skip_event_at(scenario, pname, reason, step);
+		return NULL;
+	}
+	return prog;
 }
 
 static void run_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const char *scenario, const char *pname,
@@ -662,26 +728,10 @@ static void run_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const cha
 	if (attached_scenario && strcmp(attached_scenario, scenario) != 0)
 		detach_tracing();
 	mark_scenario(scenario);
-	struct prog_entry *pe = find_prog(pname);
-	struct bpf_program *prog = bpf_object__find_program_by_name(obj, pname);
+	struct bpf_program *prog = runnable(obj, obj_ok, nr_cpus, scenario, pname, cpu, -1);
 	char reason[128];
-	if (!obj_ok) {
-		skip_event(scenario, pname, "the object failed to load");
+	if (!prog)
 		return;
-	}
-	if (!prog || !pe) {
-		skip_event(scenario, pname, "program is not in the plan's prog lines");
-		return;
-	}
-	if (!pe->accepted) {
-		skip_event(scenario, pname, "the kernel rejected the program");
-		return;
-	}
-	if (cpu < 0 || cpu >= nr_cpus) {
-		snprintf(reason, sizeof(reason), "cpu %d does not exist (nr_cpus=%d)", cpu, nr_cpus);
-		skip_event(scenario, pname, reason);
-		return;
-	}
 	if (!pin_to_cpu(cpu)) {
 		snprintf(reason, sizeof(reason), "cannot pin to cpu %d: %s", cpu, errno_name(errno));
 		skip_event(scenario, pname, reason);
@@ -691,22 +741,76 @@ static void run_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const cha
 		__u32 retval = 0;
 		long long ns = 0;
 		int err = test_run_once(prog, scenario, &retval, &ns);
-		fputs("{\"ev\":\"run\",\"scenario\":", out);
-		json_str(scenario);
-		fputs(",\"prog\":", out);
-		json_str(pname);
-		fprintf(out, ",\"cpu\":%d,\"iter\":%d,\"err\":", cpu, iter);
-		if (err)
-			json_str(errno_name(err));
-		else
-			fputs("null", out);
-		if (err)
-			fputs(",\"retval\":null", out);
-		else
-			fprintf(out, ",\"retval\":%d", (int)retval);
-		fprintf(out, ",\"ns\":%lld", ns);
-		print_globals(obj, scenario);
-		ev_end();
+		run_event(obj, scenario, pname, cpu, iter, -1, err, retval, ns);
+	}
+}
+
+/* One of the two runs of a `concurrent` line, in its own thread. */
+struct concurrent_run {
+	const char *pname;
+	int cpu;
+	struct bpf_program *prog;
+	pthread_barrier_t *start;
+	/* set by the thread: whether it could pin itself, and the run's result */
+	int pin_err, err;
+	__u32 retval;
+	long long ns;
+};
+
+static void *concurrent_thread(void *arg)
+{
+	struct concurrent_run *r = arg;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(r->cpu, &set);
+	r->pin_err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	pthread_barrier_wait(r->start);
+	if (!r->pin_err)
+		r->err = test_run_raw(r->prog, &r->retval, &r->ns);
+	return NULL;
+}
+
+/* A schedule's `concurrent` step (plan line `concurrent <scenario> <step> <prog> <cpu> <prog> <cpu>`): the two
+ * BPF_PROG_TEST_RUNs start together, each from a thread pinned to its CPU and released by one barrier. The globals
+ * are read once both have ended, and both runs are reported with the step. A run that cannot run is skipped and
+ * the other runs alone. Only tc and syscall programs (checkScenarioRefs): no attach is involved. */
+static void concurrent_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const char *scenario, int step,
+			    struct concurrent_run *runs)
+{
+	if (attached_scenario && strcmp(attached_scenario, scenario) != 0)
+		detach_tracing();
+	mark_scenario(scenario);
+	int n = 0;
+	struct concurrent_run *go[2];
+	for (int i = 0; i < 2; i++) {
+		runs[i].prog = runnable(obj, obj_ok, nr_cpus, scenario, runs[i].pname, runs[i].cpu, step);
+		if (runs[i].prog)
+			go[n++] = &runs[i];
+	}
+	if (n == 0)
+		return;
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, n);
+	pthread_t threads[2];
+	kmsg_mark_logged(NULL, NULL);
+	for (int i = 0; i < n; i++) {
+		go[i]->start = &start;
+		if (pthread_create(&threads[i], NULL, concurrent_thread, go[i]) != 0)
+			die("pthread_create: %s", strerror(errno));
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(threads[i], NULL);
+	pthread_barrier_destroy(&start);
+	kmsg_mark_logged(scenario, go[0]->pname);
+	char reason[128];
+	for (int i = 0; i < n; i++) {
+		struct concurrent_run *r = go[i];
+		if (r->pin_err) {
+			snprintf(reason, sizeof(reason), "cannot pin to cpu %d: %s", r->cpu, errno_name(r->pin_err));
+			skip_event_at(scenario, r->pname, reason, step);
+		} else {
+			run_event(obj, scenario, r->pname, r->cpu, 0, step, r->err, r->retval, r->ns);
+		}
 	}
 }
 
@@ -902,6 +1006,9 @@ struct run_line {
 	bool free_maps;
 	char **free;
 	int nfree;
+	/* a `concurrent` line: its two runs (`step` is the schedule step) */
+	bool concurrent;
+	struct concurrent_run both[2];
 };
 
 static void set_nr_cpus(struct bpf_object *obj, int nr_cpus)
@@ -1032,7 +1139,7 @@ static struct bpf_object *run_plan(const char *obj_path, struct run_line *runs, 
 
 	bool tracing_runs = false;
 	for (int i = 0; i < nruns && obj_ok; i++) {
-		if (runs[i].map || runs[i].free_maps)
+		if (runs[i].map || runs[i].free_maps || runs[i].concurrent)
 			continue;
 		struct bpf_program *rp = runs[i].prog ? bpf_object__find_program_by_name(obj, runs[i].prog) : NULL;
 		tracing_runs |= rp && is_tracing(bpf_program__type(rp));
@@ -1040,7 +1147,9 @@ static struct bpf_object *run_plan(const char *obj_path, struct run_line *runs, 
 	if (tracing_runs)
 		attach_anchor();
 	for (int i = 0; i < nruns; i++) {
-		if (runs[i].free_maps)
+		if (runs[i].concurrent)
+			concurrent_line(obj, obj_ok, nr_cpus, runs[i].scenario, runs[i].step, runs[i].both);
+		else if (runs[i].free_maps)
 			free_maps_line(obj, obj_ok, runs[i].scenario, runs[i].free, runs[i].nfree);
 		else if (runs[i].map)
 			mapop_line(obj, obj_ok, nr_cpus, runs[i].scenario, runs[i].step, runs[i].map, runs[i].prog,
@@ -1181,6 +1290,11 @@ static int cmd_run(int argc, char **argv)
 		} else if (strcmp(w[0], "free_maps") == 0 && nw >= 2) {
 			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
 			runs[nruns++] = (struct run_line){ .scenario = w[1], .free_maps = true, .free = w + 2, .nfree = nw - 2 };
+		} else if (strcmp(w[0], "concurrent") == 0 && nw == 7) {
+			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
+			runs[nruns++] = (struct run_line){ .scenario = w[1], .step = atoi(w[2]), .concurrent = true,
+							   .both = { { .pname = w[3], .cpu = atoi(w[4]) },
+								     { .pname = w[5], .cpu = atoi(w[6]) } } };
 		} else if (strcmp(w[0], "grace_period") == 0 && nw == 2) {
 			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
 			runs[nruns++] = (struct run_line){ .scenario = w[1] };

@@ -144,7 +144,9 @@ describe('resolveConfig kernels', () => {
 describe('resolveConfig --out and --force', () => {
   it('should refuse an empty --out and keep --force off unless given', () => {
     expect(errorOf(() => resolveConfig({ out: '' }, ctx))).toMatchObject({ code: 'KPTR_USAGE' });
-    expect(resolveConfig({ out: 'o' }, ctx)).toMatchObject({ outDir: 'o', force: false });
+    // relative to the working directory, made absolute (the VM runner builds its initramfs from another directory)
+    expect(resolveConfig({ out: 'o' }, ctx)).toMatchObject({ outDir: '/w/o', workDir: '/w/o/.work', force: false });
+    expect(resolveConfig({ out: '/abs/o' }, ctx).outDir).toBe('/abs/o');
     expect(resolveConfig({ out: 'o', force: true }, ctx).force).toBe(true);
   });
 });

@@ -295,3 +295,30 @@ describe('compare', () => {
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
   });
 });
+
+describe('compare with the outcomes of a concurrent step', () => {
+  // rp1_store on CPU 0 and rp1_sum_it (once) on CPU 1 at once in step 0: two outcomes, by which went first
+  const step = (program: string, cpu: number, retval: number, sum: string) => ({ step: 0, iteration: 0, program, retval, globals: { rp1_sum: sum, rp1_neg: null }, zeroFilled: [], cpu });
+  const outcomes = [
+    { steps: [step('rp1_store', 0, 3, '5'), step('rp1_sum_it', 1, 0, '5')], mapOps: [] },
+    { steps: [step('rp1_store', 0, 3, '0'), step('rp1_sum_it', 1, 1, '0')], mapOps: [] },
+  ];
+  const p = prediction({ steps: outcomes[0]!.steps, outcomes, outcomesComplete: true });
+  const observed = (sumRetval: number, sum: string): Observation => observation({
+    runs: [run(0, 0, 'rp1_store', 3, { rp1_sum: sum, rp1_neg: '-1' }, 0), run(0, 0, 'rp1_sum_it', sumRetval, { rp1_sum: sum, rp1_neg: '-1' }, 1)],
+  });
+
+  it('should accept an observation equal to any one outcome, matching the two runs of one step by CPU', () => {
+    expect(compare(p, observed(0, '5')).status).toBe('pass');
+    expect(compare(p, observed(1, '0')).status).toBe('pass');
+  });
+
+  it('should reject one no interleaving gives, with the mismatches of the closest outcome', () => {
+    // the sum of the first outcome with the return value of the second: one mismatch away from each, the first wins
+    const r = compare(p, observed(1, '5'));
+    expect(r.status).toBe('fail');
+    expect(r.mismatches.map((m) => [m.kind, m.program, m.expected, m.observed])).toEqual([['value', 'rp1_sum_it', 'retval=0', 'retval=1']]);
+    expect(r.mismatches[0]?.detail).toContain('none of the 2 outcomes the interleavings of the concurrent runs allow; closest: outcome 1');
+    expect(compare({ ...p, outcomesComplete: false }, observed(1, '5')).mismatches[0]?.detail).toContain('only part of the interleavings');
+  });
+});

@@ -18,6 +18,15 @@ describe('withoutPrograms', () => {
   });
 });
 
+describe('withoutPrograms and concurrent steps', () => {
+  it('should turn a concurrent step whose other program goes into a plain run of the one left', () => {
+    const s: Scenario = { ...withLeak, schedule: [{ concurrent: [{ program: 'rp1_store', cpu: 0, repeat: 1 }, { program: 'rp1_sum_it', cpu: 1, repeat: 1 }] }] };
+    expect(withoutPrograms(s, new Set(['rp1_store'])).schedule).toEqual([{ program: 'rp1_sum_it', cpu: 1, repeat: 1 }]);
+    expect(withoutPrograms(s, new Set(['rp1_leak'])).schedule).toEqual(s.schedule);
+    expect(withoutPrograms(s, new Set(['rp1_store', 'rp1_sum_it'])).schedule).toEqual([]);
+  });
+});
+
 describe('reductionCandidates', () => {
   it('should try every program that shows nothing of the bug at once, then each alone, then each step', () => {
     const c = reductionCandidates(withLeak, new Set(['rp1_leak']));

@@ -149,3 +149,16 @@ describe('emulatorTally', () => {
     expect(lines).toHaveLength(4);
   });
 });
+
+describe('compareWithEmulator and concurrent steps', () => {
+  it('should leave the values of a concurrent step and after to each side\'s comparison with the oracle', () => {
+    // the kernel ran the two runs of step 1 the other way round from the emulator's serial order: another sum
+    const kernel = observation({ runs: [run(0, 0, 'rp1_store', 3, { rp1_sum: '0', rp1_neg: '0' }), run(1, 0, 'rp1_sum_it', 0, { rp1_sum: '7', rp1_neg: '-1' }, 1)] });
+    const emulator = emulated({ runs: [run(0, 0, 'rp1_store', 3, { rp1_sum: '0', rp1_neg: '0' }), run(1, 0, 'rp1_sum_it', 0, { rp1_sum: '5', rp1_neg: '-1' }, 1)] });
+    const p = prediction();
+    const c = (concurrentFrom: number | null) => compareWithEmulator({ profile: '6.18.44', kernel, emulator, kernelResult: compare(p, kernel), emulatorResult: compare(p, emulator), concurrentFrom })!;
+    expect(c(null).differences.map((d) => [d.what, d.step, d.kernel, d.emulator])).toEqual([['value', 1, 'rp1_sum=7', 'rp1_sum=5']]);
+    expect(c(1).differences).toEqual([]);
+    expect(c(1).runsAgreeing).toBe(2);
+  });
+});

@@ -183,3 +183,27 @@ describe('a grace period the harness could not wait for', () => {
     expect(o?.error?.message).toContain('failed with EINVAL');
   });
 });
+
+describe('concurrent steps in the harness protocol', () => {
+  const puc = loadScenarioFile(fileURLToPath(new URL('../../../specs/regressions/percpu_obj_new_uncleared.yaml', import.meta.url)));
+  const s = { ...puc, schedule: [{ program: 'puc_dirty', cpu: 0, repeat: 1 }, { concurrent: [{ program: 'puc_dirty', cpu: 1, repeat: 1 }, { program: 'puc_dirty', cpu: 0, repeat: 1 }] as const }, { program: 'puc_fresh', cpu: 1, repeat: 1 }] };
+
+  it('should write one concurrent line naming the step and both runs', () => {
+    const lines = writePlan({ scenarios: [s], runSteps: { puc: [0, 1, 2] } }).split('\n').filter((l) => /^(run|concurrent) /.test(l));
+    expect(lines).toEqual(['run puc puc_dirty 0 1', 'concurrent puc 1 puc_dirty 1 puc_dirty 0', 'run puc puc_fresh 1 1']);
+  });
+
+  it('should put the runs of a concurrent line in the step they name, and go on in schedule order after them', () => {
+    const run = (prog: string, cpu: number, step?: number): string =>
+      JSON.stringify({ ev: 'run', scenario: 'puc', prog, cpu, iter: 0, err: null, retval: 0, ns: 1, globals: { puc_seen: '0' }, ...(step === undefined ? {} : { step }) });
+    const text = [
+      JSON.stringify({ ev: 'kernel', release: kernel.release, nr_cpus: 2 }),
+      JSON.stringify({ ev: 'load', prog: 'puc_dirty', verdict: 'accepted', ns: 1 }),
+      JSON.stringify({ ev: 'load', prog: 'puc_fresh', verdict: 'accepted', ns: 1 }),
+      run('puc_dirty', 0), run('puc_dirty', 1, 1), run('puc_dirty', 0, 1), run('puc_fresh', 1),
+      JSON.stringify({ ev: 'done' }),
+    ].join('\n');
+    const [o] = parseHarnessOutput(text, [s], 'vm', kernel);
+    expect(o?.runs.map((r) => [r.step, r.program, r.cpu])).toEqual([[0, 'puc_dirty', 0], [1, 'puc_dirty', 1], [1, 'puc_dirty', 0], [2, 'puc_fresh', 1]]);
+  });
+});

@@ -160,7 +160,7 @@ describe('malformed spec files', () => {
   });
 
   it('loads a contract for every lifetime step, and refuses a misnamed or missing one', () => {
-    expect(loadSpec(dir).lifetimes.map((c) => [c.step, c.memory === null])).toEqual([['grace_period', true], ['free_maps', false]]);
+    expect(loadSpec(dir).lifetimes.map((c) => [c.step, c.memory === null])).toEqual([['grace_period', true], ['free_maps', false], ['concurrent', true]]);
     edit('ops/lifetime/free_maps.yaml', (v) => { v.step = 'grace_period'; });
     expect(errorOf(() => loadSpec(dir)).message).toBe(`${dir}/ops/lifetime/free_maps.yaml: step: expected 'free_maps' (the file name), got 'grace_period'`);
     unlinkSync(join(dir, 'ops', 'lifetime', 'free_maps.yaml'));

@@ -110,10 +110,24 @@ describe('checkScenarioRefs', () => {
     ['a new into a variable of another struct', (r) => { r.programs[0].ops[1].dst = 'e'; }, "programs[0].ops[1].dst: variable 'e' must point to struct 'val_t'"],
     ['a self-containing struct', (r) => { r.structs[0].members.push({ kind: 'struct', name: 'self', struct: 'val_t', count: null }); }, "structs: struct 'inner' contains itself"],
     ['a clash with the map value struct', (r) => { r.structs.push({ name: 'array_elem', members: [] }); }, "slots[0].name: struct 'array_elem' clashes with the map value struct of slot 'array'"],
+    ['concurrent runs on one CPU', (r) => { r.schedule.push({ concurrent: [{ program: 'p0', cpu: 1, repeat: 1 }, { program: 'p0', cpu: 1, repeat: 1 }] }); }, 'schedule[1].concurrent: both runs on cpu 1; concurrent runs need two CPUs'],
+    ['a concurrent run of an unknown program', (r) => { r.schedule.push({ concurrent: [{ program: 'p0', cpu: 0, repeat: 1 }, { program: 'p9', cpu: 1, repeat: 1 }] }); }, "schedule[1].concurrent[1].program: no program 'p9'"],
+    ['a concurrent run of a tracing program', (r) => { r.programs[0].progType = 'fentry'; r.schedule.push({ concurrent: [{ program: 'p0', cpu: 0, repeat: 1 }, { program: 'p0', cpu: 1, repeat: 1 }] }); }, "schedule[1].concurrent[0].program: 'p0' is fentry; concurrent runs are tc or syscall programs"],
   ])('reports %s', (_what, mutate, problem) => {
     const raw = good();
     mutate(raw);
     expect(checkScenarioRefs(parseScenario(raw, 't'))).toContain(problem);
+  });
+
+  it('admits two concurrent runs of one repeat each, and nothing else in a concurrent step', () => {
+    const withRuns = (runs: unknown[]): unknown => {
+      const raw = good();
+      raw.schedule.push({ concurrent: runs });
+      return raw;
+    };
+    expect(checkScenarioRefs(parseScenario(withRuns([{ program: 'p0', cpu: 0, repeat: 1 }, { program: 'p0', cpu: 1, repeat: 1 }]), 't'))).toEqual([]);
+    expect(() => parseScenario(withRuns([{ program: 'p0', cpu: 0, repeat: 1 }, { program: 'p0', cpu: 1, repeat: 2 }]), 't')).toThrow(/concurrent/);
+    expect(() => parseScenario(withRuns([{ program: 'p0', cpu: 0, repeat: 1 }]), 't')).toThrow(/concurrent/);
   });
 
   it('keeps a lookup inside an if from covering ops after it', () => {
