@@ -52,7 +52,7 @@ describe('concurrent steps in a guest', () => {
     const runner = createVmRunner({ kernel, workDir: await mkdtemp(join(tmpdir(), 'kptr-vm-conc-')), lanes: 1 });
     const observations = await runner.run(scenarios.map((scenario) => ({
       scenario,
-      plan: { scenarioId: scenario.id, expectedAccepted: scenario.programs.map((x) => x.name), wellFormed: true, execute: true, expectSplat: false },
+      plan: { scenarioId: scenario.id, expectedAccepted: scenario.programs.map((x) => x.name), wellFormed: true, execute: true, expectSplat: false, corruptsKernel: false },
     })));
     let interleaved = 0;
     for (const [i, o] of observations.entries()) {

@@ -45,7 +45,7 @@ describe('race programs and concurrent steps in generated scenarios', () => {
   it('should give, on the emulator (one run after the other), an observation among the outcomes', async () => {
     const cases = samples('mixed', 40);
     const runner = createEmulatorRunner({ kernel: '6.18', codegen: 'direct', workDir: join(tmpdir(), `kptr-emu-race-${process.pid}`) });
-    const plan = (s: Scenario) => ({ scenarioId: s.id, expectedAccepted: [], wellFormed: true, execute: true, expectSplat: false });
+    const plan = (s: Scenario) => ({ scenarioId: s.id, expectedAccepted: [], wellFormed: true, execute: true, expectSplat: false, corruptsKernel: false });
     const observations = await runner.run(cases.map((s) => ({ scenario: s, plan: plan(s) })));
     for (const [i, o] of observations.entries()) {
       const p = predict(cases[i]!, { ...target, version: o.kernel.version }, spec);
