@@ -68,6 +68,9 @@ function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained
       if (uncleared.length > 0) return uncleared;
     }
     const direct = explainingDivergences(m, p);
+    // a program that only a kernel known to be corrupted by it accepted, once run, can make any later program splat
+    // (a plain object in a __percpu_kptr field, read by another program through bpf_this_cpu_ptr)
+    if (direct.length === 0 && m.kind === 'splat') return ranDivergent.filter((r) => p.divergences.some((d) => d.divergenceId === r.divergenceId && d.hostUnsafe)).map((r) => r.divergenceId);
     if (direct.length > 0 || (m.kind !== 'value' && m.kind !== 'map_op') || m.step === null) return direct;
     return [...ranDivergent, ...afterMapOp].filter((r) => r.step <= m.step!).map((r) => r.divergenceId);
   };

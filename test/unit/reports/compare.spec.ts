@@ -172,6 +172,18 @@ describe('compare', () => {
     expect(compare(unsafe, observation({ splats: late })).status).toBe('divergence');
   });
 
+  it('should explain a splat in another program by a host-unsafe divergence whose divergently accepted program ran', () => {
+    // rp1_leak, accepted only by this kernel (host-unsafe), ran at step 0; rp1_sum_it then oopsed on what it left
+    const oops = [{ kind: 'oops' as const, text: 'BUG: emulated fault in rp1_sum_it at insn 47: bpf_this_cpu_ptr: not a per-CPU object', during: 'rp1_sum_it' }];
+    const hit = { program: 'rp1_leak', step: null, divergenceId: 'd1', hostUnsafe: true, splat: true, kind: 'accepts_invalid' as const };
+    const programs = [accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')];
+    const ran = observation({ programs, splats: oops, runs: [...observation().runs, run(0, 0, 'rp1_leak', 0, { rp1_sum: '0', rp1_neg: '0' })] });
+    expect(compare(prediction({ divergences: [hit] }), ran)).toMatchObject({ status: 'divergence', divergences: ['d1'] });
+    // not when the divergent program never ran, nor when its divergence is not known to corrupt the kernel
+    expect(compare(prediction({ divergences: [hit] }), observation({ programs, splats: oops })).status).toBe('fail');
+    expect(compare(prediction({ divergences: [{ ...hit, hostUnsafe: false }] }), ran).status).toBe('fail');
+  });
+
   it('should explain a guest panic with a splat by a host-unsafe divergence, and only then', () => {
     const splats = [{ kind: 'panic' as const, text: 'Kernel panic - not syncing: Fatal exception in interrupt', during: null }];
     const error = { code: 'KPTR_VM_PANIC', message: 'the guest kernel panicked during this case' };
