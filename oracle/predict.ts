@@ -120,7 +120,7 @@ function valueHits(steps: readonly StepPrediction[], spec: Spec, kernel: KernelT
 function mapOpHits(released: readonly MapRelease[], spec: Spec, kernel: KernelTarget): DivergenceHit[] {
   return spec.divergences.flatMap((d) => {
     if (d.kind !== 'value' || d.afterMapOps === null || !divergenceApplies(d, kernel)) return [];
-    const first = released.find((r) => d.afterMapOps!.some((t) => t.mapOps.includes(r.mapOp) && t.mapTypes.includes(r.mapType)));
+    const first = released.find((r) => d.afterMapOps!.some((t) => t.mapOps.includes(r.mapOp) && t.mapTypes.includes(r.mapType) && (t.lock !== true || r.lock)));
     return first === undefined ? [] : [divergenceHit(d, null, first.step)];
   });
 }

@@ -224,7 +224,7 @@ export class Machine implements CallEnv {
     if (cmd === 'update') errno = -m.sysUpdate(key, value, flags);
     else if (cmd === 'delete') errno = -m.sysDelete(key);
     else {
-      const r = m.sysLookup(key, cmd === 'lookup_and_delete');
+      const r = m.sysLookup(key, cmd === 'lookup_and_delete', flags);
       if (typeof r === 'number') errno = -r;
       else out = r;
     }
