@@ -51,6 +51,8 @@ export class MapStore {
      * or overwrite of an existing percpu_hash element, leaves its kptr fields set instead of freeing their objects
      */
     private readonly keepsKptr = false,
+    /** Linux 7.3 (divergence array_update_keeps_percpu_kptr): a userspace update of an array element keeps its kptr fields */
+    private readonly arrayUpdateKeepsKptr = false,
   ) {
     this.handle = mem.add('map', `map ${spec.name}`, 0, false, index);
     this.percpu = spec.type === 'percpu_array' || spec.type === 'percpu_hash' || spec.type === 'lru_percpu_hash';
@@ -118,7 +120,7 @@ export class MapStore {
     if ((flags & BPF_F_LOCK) !== 0 && this.spec.spinLockOffset === null) return -EINVAL;
     const stride = (this.spec.valueSize + 7) & ~7;
     const write = (e: Element, free: boolean): void => e.regions.forEach((r, c) => this.copyValue(r, value.subarray(c * stride, c * stride + this.spec.valueSize), free));
-    return this.store(key >>> 0, flags, write, this.keepsKptr && this.percpu);
+    return this.store(key >>> 0, flags, write, this.array ? this.arrayUpdateKeepsKptr : this.keepsKptr && this.percpu);
   }
 
   /** bpf_map_delete_elem from userspace: 0 or -errno */
@@ -180,7 +182,8 @@ export class MapStore {
 
   /**
    * an update of element `k` with `flags` (the kernel's checks, in its order); `write` fills the element's value;
-   * `keep`: an old element's kptr fields stay set in the new one (keepsKptr)
+   * `keep`: an old element's kptr fields stay set in the new one (keepsKptr), an array element's stay set
+   * (arrayUpdateKeepsKptr)
    */
   private store(k: number | string, fullFlags: number, write: (e: Element, freeFields: boolean) => void, keep = false): number {
     const lock = (fullFlags & BPF_F_LOCK) !== 0;
@@ -191,8 +194,8 @@ export class MapStore {
       const e = this.slots[k as number];
       if (!e) return -E2BIG;
       if (flags === BPF_NOEXIST) return -EEXIST;
-      // array_map_update_elem: copy (under the lock with BPF_F_LOCK), then bpf_obj_free_fields
-      write(e, true);
+      // array_map_update_elem: copy (under the lock with BPF_F_LOCK), then bpf_obj_free_fields (not with `keep`)
+      write(e, !keep);
       return 0;
     }
     // htab_lru_map_update_elem takes a node (prealloc_lru_pop) before it looks the key up: a full map's LRU evicts

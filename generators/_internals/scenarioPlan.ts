@@ -10,6 +10,7 @@ import { NEW_STRUCT_RULES } from './breakVariants.ts';
 import { structSize } from './structLayout.ts';
 import { buildProgram, type BreakPlan, type ProgramContext } from './ProgramBuilder.ts';
 import { targetNeedsKptrSlot } from './targetPairs.ts';
+import { SPIN_LOCK_MAP_TYPES } from '../../cabi/slotMap.ts';
 
 /** Resolved scenario options (every field set). */
 export interface ScenarioSettings {
@@ -49,6 +50,8 @@ interface ScenarioPlan {
   readonly mapOps: readonly { readonly at: number; readonly op: MapOpStep }[];
   /** the schedule ends by freeing the maps (where every slot lives in one) */
   readonly freeMaps: boolean;
+  /** per slot: its value also holds a bpf_spin_lock, where the map type allows one (KptrHome.spinLock) */
+  readonly spinLocks: readonly boolean[];
 }
 
 /** slot names of the plan, before assemble names them: `m<i>` */
@@ -140,6 +143,8 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
     mapOps: s.maxMapOps === 0 ? fc.constant([]) : fc.option(fc.array(fc.record({ at: fc.nat({ max: 16 }), op: mapOpStep({ slots: PLAN_SLOTS }) }), { minLength: 1, maxLength: s.maxMapOps }), { freq: 2, nil: null }).map((x) => x ?? []),
     // drawn after everything else, for the same reason; false first, so a free the mismatch does not need shrinks away
     freeMaps: s.freeMapsFreq === 0 ? fc.constant(false) : fc.nat({ max: s.freeMapsFreq - 1 }).map((n) => n === s.freeMapsFreq - 1),
+    // drawn last as well; one slot in three, false first
+    spinLocks: fc.tuple(...PLAN_SLOTS.map(() => fc.nat({ max: 2 }).map((n) => n === 2))),
   });
   return plan.map(({ structs: { inner, pointees }, bad, slots: [first, second], ...rest }) => {
     // slot 0 is always a __percpu_kptr slot; a second one is a plain __kptr slot when a break needs one
@@ -147,6 +152,11 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
     if (needs.kptrSlot && !slotShapes.some((x) => x.plain)) slotShapes.push({ ...first, plain: true });
     return { inner, pointees, bad, slots: slotShapes, ...rest };
   });
+}
+
+/** a map home of a type whose value may hold a spin lock gets one when `lock` (map_check_btf: array and hash) */
+function withSpinLock(home: Slot['home'], lock: boolean): Slot['home'] {
+  return lock && home.kind === 'map' && SPIN_LOCK_MAP_TYPES.has(home.mapType) ? { ...home, spinLock: true } : home;
 }
 
 function describe(intent: Intent, programs: readonly Program[], slots: readonly Slot[], notes: readonly string[]): string {
@@ -159,7 +169,7 @@ function describe(intent: Intent, programs: readonly Program[], slots: readonly 
 function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, target: StatePairTarget | null = null): Scenario {
   const structs: StructType[] = [...(plan.inner === null ? [] : [plan.inner]), ...plan.pointees, ...plan.bad.flat()];
   const slots: Slot[] = plan.slots.map((x, i) => ({
-    name: `m${i}`, home: x.home, pointee: plan.pointees[x.pointee % plan.pointees.length]?.name ?? 't0', tag: x.plain ? 'kptr' : 'percpu_kptr',
+    name: `m${i}`, home: withSpinLock(x.home, plan.spinLocks[i % plan.spinLocks.length] === true), pointee: plan.pointees[x.pointee % plan.pointees.length]?.name ?? 't0', tag: x.plain ? 'kptr' : 'percpu_kptr',
   }));
   const badStructs: Record<string, string> = {};
   const badRules = needsOf(plan.breaks.map((b) => b.rule)).badRules;
@@ -190,7 +200,11 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
   for (const { at, op } of plan.mapOps) {
     if (mapSlots.length === 0) break;
     const slot = mapSlots[PLAN_SLOTS.indexOf(op.slot) % mapSlots.length] as string;
-    schedule.splice(at % (schedule.length + 1), 0, { ...op, slot });
+    // BPF_F_LOCK on a value without a spin lock (EINVAL) is an invalid scenario's case only
+    const home = slots.find((x) => x.name === slot)?.home;
+    const keepLock = intent.kind !== 'valid' || (home?.kind === 'map' && home.spinLock === true);
+    const { lock, ...rest } = op as MapOpStep & { readonly lock?: boolean };
+    schedule.splice(at % (schedule.length + 1), 0, (lock === true && keepLock ? { ...rest, lock, slot } : { ...rest, slot }) as MapOpStep);
   }
   // the history tail ends the schedule, after any map operation: after the grace period, the first run's allocation
   // refills its CPU's cache with what earlier runs dropped (bpf_mem_alloc's alloc_bulk) and the second run's gets it

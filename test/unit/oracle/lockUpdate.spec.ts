@@ -115,3 +115,28 @@ describe('emulator: BPF_F_LOCK map operations', () => {
     expect(o?.mapOps).toEqual(predict(hlu, kernel('6.18.15'), spec).mapOps);
   });
 });
+
+describe('array_update_keeps_percpu_kptr: a 7.3 array update keeps the object', () => {
+  const aua = loadScenarioFile(fileURLToPath(new URL('../../../specs/regressions/array_update_keeps_percpu_kptr.yaml', import.meta.url)));
+  const AUA = 'array_update_keeps_percpu_kptr';
+
+  it('should report the first userspace update of an array element holding an object on 7.3 only, and explain what follows', () => {
+    const hits = (version: string) => predict(aua, kernel(version), spec).divergences.filter((d) => d.divergenceId === AUA);
+    expect(hits('7.3.4')).toEqual([{ program: null, step: 1, divergenceId: AUA, hostUnsafe: false, splat: false, kind: 'value' }]);
+    for (const v of ['6.12.117', '6.18.15', '6.18.44']) expect(hits(v), v).toEqual([]);
+    const p = predict(aua, kernel('7.3.4'), spec);
+    const kept = Object.fromEntries([2, 5, 8, 11, 14, 17, 20, 23].map((s) => [s, 2]));
+    expect([compare(p, asObserved(p, kept)).status, compare(p, asObserved(p, kept)).divergences]).toEqual(['divergence', [AUA]]);
+    expect(compare(predict(aua, kernel('6.18.15'), spec), asObserved(p, kept)).status).toBe('fail');
+  });
+
+  it('should be reproduced by the emulator\'s 7.3 profile and not by 6.18\'s', async () => {
+    const checks = async (profile: '6.18' | '7.3') => {
+      const [o] = await batchObserver({ kernel: profile, workDir: await mkdtemp(join(tmpdir(), 'kptr-aua-')) })([aua], new Map());
+      expect(o?.error).toBeNull();
+      return o!.runs.filter((r) => r.program.endsWith('_check')).map((r) => r.retval);
+    };
+    expect(await checks('7.3')).toEqual([2, 2, 2, 2, 2, 2, 2, 2]);
+    expect(await checks('6.18')).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+  });
+});
