@@ -421,7 +421,12 @@ function mapOp(w: World, op: MapOpStep, step: number, contracts: readonly MapOpC
   if (type === null || contract === undefined) throw new Error(`runSchedule: schedule[${step}]: no map or contract for ${op.mapOp} on ${op.slot}`);
   const result = (r: Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'>): MapOpResult => ({ step, mapOp: op.mapOp, mapType: type, ...r });
   if (!('key' in op)) return result(batchOp(w, op, type, contract));
-  if (op.mapOp === 'update') lruPop(w, op.slot, type, op.flags);
+  if (op.mapOp === 'update') {
+    // a check before any element (BPF_F_LOCK without a spin lock) fails before an LRU map takes a node
+    const early = errnoOf(w, op, null, type, contract);
+    if (early !== null) return result({ err: early, value: null });
+    lruPop(w, op.slot, type, op.flags);
+  }
   const err = errnoOf(w, op, op.key, type, contract);
   if (err !== null) return result({ err, value: null });
   const store = slotStore(w, op.slot);

@@ -140,3 +140,17 @@ describe('array_update_keeps_percpu_kptr: a 7.3 array update keeps the object', 
     expect(await checks('6.18')).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
   });
 });
+
+describe('oracle: BPF_F_LOCK on an LRU map', () => {
+  it('should fail with EINVAL before the update takes a node, so the element stays (a later delete succeeds), as the emulator does', async () => {
+    const lru: Scenario = {
+      ...hlu,
+      slots: [{ ...hlu.slots[0]!, home: { kind: 'map', mapType: 'lru_percpu_hash' } }],
+      programs: hlu.programs.filter((p) => p.name.startsWith('hluh_')),
+      schedule: [{ program: 'hluh_put', cpu: 0, repeat: 1 }, { mapOp: 'update', slot: 'hlu_h', key: 1, flags: 'BPF_ANY', sum: '1', lock: true }, { mapOp: 'delete', slot: 'hlu_h', key: 0 }],
+    };
+    expect(predict(lru, kernel('7.3.4'), spec).mapOps.map((r) => r.err)).toEqual(['EINVAL', null]);
+    const [o] = await batchObserver({ kernel: '7.3', workDir: await mkdtemp(join(tmpdir(), 'kptr-lru-lock-')) })([lru], new Map());
+    expect(o?.mapOps.map((r) => r.err)).toEqual(['EINVAL', null]);
+  });
+});
