@@ -6,7 +6,7 @@ import { divergenceApplies } from './divergenceApplies.ts';
 import { ruleBook } from './ruleBook.ts';
 import { type MapRelease, runSchedule } from './runtime/percpu.ts';
 import { missingKfunc, verifyProgram } from './verifier/verifyProgram.ts';
-import { isRunStep, stepKind } from '../types/index.ts';
+import { isRunStep, mapOpLock, stepKind } from '../types/index.ts';
 
 /**
  * What a correct kernel must do with `scenario` on kernel `kernel.version` with `kernel.nrCpus` possible CPUs:
@@ -83,10 +83,15 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
   };
 }
 
-/** Prediction.exercises: the kinds of schedule step and of kptr home the scenario holds. */
+/**
+ * Prediction.exercises: the kinds of schedule step and of kptr home the scenario holds, a map operation with
+ * BPF_F_LOCK (`step map_op BPF_F_LOCK`) and a map value with a spin lock (`home map hash spin_lock`) besides.
+ */
 function exercises(scenario: Scenario): string[] {
-  const steps = scenario.schedule.map((s) => `step ${stepKind(s)}`);
-  const homes = scenario.slots.map((s) => (s.home.kind === 'map' ? `home map ${s.home.mapType}` : `home global ${s.home.section}`));
+  const steps = scenario.schedule.flatMap((s) => ['mapOp' in s && mapOpLock(s) ? ['step map_op BPF_F_LOCK'] : [], `step ${stepKind(s)}`].flat());
+  const homes = scenario.slots.flatMap((s) => (s.home.kind === 'map'
+    ? [`home map ${s.home.mapType}`, ...(s.home.spinLock === true ? [`home map ${s.home.mapType} spin_lock`] : [])]
+    : [`home global ${s.home.section}`]));
   return [...new Set([...steps, ...homes])].sort();
 }
 

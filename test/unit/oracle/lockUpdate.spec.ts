@@ -76,6 +76,10 @@ describe('oracle: BPF_F_LOCK map operations (specs/ops/map)', () => {
     expect(p.mapOps.slice(-3).map((r) => r.count)).toEqual([1, 1, 1]);
   });
 
+  it('should count a locked map operation and a value with a spin lock among the exercises (coverage)', () => {
+    expect(p.exercises).toEqual(['home map array spin_lock', 'home map array', 'home map hash spin_lock', 'home map hash', 'step map_op BPF_F_LOCK', 'step map_op', 'step run'].sort());
+  });
+
   it('should predict a lookup\'s value with zero where the kptr and the spin lock sit', () => {
     expect(p.mapOps.find((r) => r.step === 2)?.value).toEqual([['5', '0', '0']]);
     expect(p.mapOps.find((r) => r.step === 9)?.value).toEqual([['7', '0', '0']]);
