@@ -158,3 +158,30 @@ describe('oracle: BPF_F_LOCK on an LRU map', () => {
     expect(o?.mapOps.map((r) => r.err)).toEqual(['EINVAL', null]);
   });
 });
+
+describe('emulator verifier: a value with a spin lock', () => {
+  it('should give an array lookup the kernel knows non-NULL an id when the value holds a spin lock, as check_helper_call does', async () => {
+    // a program that looks the slot up (array, constant key: never NULL) and leaks a new object: the leaked
+    // reference's id counts every id given before it (host 6.18.44-fc-v1098, 2026-12-03: id=3 with the lock, id=2 without)
+    const leak = (spinLock: boolean): Scenario => ({
+      ...hlu,
+      id: spinLock ? 'idl' : 'idn',
+      structs: [{ name: spinLock ? 'idl_t' : 'idn_t', members: [{ kind: 'scalar', name: 'c', ctype: 'long', count: null }] }],
+      slots: [{ name: spinLock ? 'idl_m' : 'idn_m', home: { kind: 'map', mapType: 'array', ...(spinLock ? { spinLock } : {}) }, pointee: spinLock ? 'idl_t' : 'idn_t', tag: 'percpu_kptr' }],
+      programs: [{
+        name: spinLock ? 'idl_p' : 'idn_p', progType: 'tc', license: 'GPL',
+        vars: [{ name: 'e', type: { kind: 'map_value', slot: spinLock ? 'idl_m' : 'idn_m' } }, { name: 'p', type: { kind: 'percpu', struct: spinLock ? 'idl_t' : 'idn_t' } }],
+        ops: [{ op: 'lookup', slot: spinLock ? 'idl_m' : 'idn_m', dst: 'e' }, { op: 'new', dst: 'p', struct: spinLock ? 'idl_t' : 'idn_t', percpu: true }, { op: 'return', value: 0 }],
+      }],
+      schedule: [],
+      intent: { kind: 'break', rule: 'ref.leak' },
+    });
+    const leakedId = async (spinLock: boolean): Promise<number> => {
+      const [o] = await batchObserver({ kernel: '6.18.44', workDir: await mkdtemp(join(tmpdir(), 'kptr-idl-')) })([leak(spinLock)], new Map());
+      const p = o!.programs[0]!;
+      expect(p.verdict).toBe('rejected');
+      return Number(/Unreleased reference id=(\d+)/.exec(p.verdict === 'rejected' ? p.log : '')?.[1]);
+    };
+    expect(await leakedId(true)).toBe(await leakedId(false) + 1);
+  });
+});
