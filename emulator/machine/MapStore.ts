@@ -21,7 +21,8 @@ interface Element {
 /**
  * One map's elements in the address space, with the kernel's update/delete semantics for the types kptr-conform uses.
  * Every path that replaces or removes a value frees its kptr fields (bpf_obj_free_fields): an array update, a hash
- * replace or delete, an LRU eviction, and the map's own free.
+ * replace or delete, an LRU eviction, and the map's own free; except a hash update with BPF_F_LOCK of an existing
+ * element, which copies in place as every kernel measured does (divergence htab_lock_update_keeps_percpu_kptr).
  */
 export class MapStore {
   /** the map's own address (what ld_imm64 BPF_PSEUDO_MAP_FD gives a program): a region nothing may access */
