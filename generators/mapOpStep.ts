@@ -16,6 +16,8 @@ export interface MapOpStepConstraints {
  * element or a full hash map fail with the errno their contract (specs/ops/map) names, which the oracle predicts.
  * Batch forms take up to MAP_BATCH_MAX such keys (a key may repeat: the batch stops at the first failure) or a
  * lookup `count` in [0, MAP_BATCH_MAX]; BPF_NOEXIST and BPF_EXIST in a batch update's elem_flags are its invalid case.
+ * An update, lookup, update_batch, lookup_batch or lookup_and_delete_batch passes BPF_F_LOCK (`lock: true`) one time
+ * in two; on a value without a spin lock that is EINVAL (the scenario decides where it keeps such a step).
  *
  * @remarks Since 0.2.0
  * @public
@@ -27,17 +29,21 @@ export function mapOpStep(c: MapOpStepConstraints): fc.Arbitrary<MapOpStep> {
   const keys = fc.array(key, { maxLength: MAP_BATCH_MAX });
   const flags = fc.constantFrom(...MAP_UPDATE_FLAGS);
   const sum = fc.integer({ min: -8, max: 64 }).map(String);
+  // false first: a flag the mismatch does not need shrinks away (and an absent `lock` is false)
+  const locked = <T extends MapOpStep>(a: fc.Arbitrary<T>): fc.Arbitrary<T> => fc.tuple(a, fc.boolean()).map(([op, lock]) => (lock ? { ...op, lock } : op));
   return fc.constantFrom(...MAP_OP_KINDS).chain((mapOp): fc.Arbitrary<MapOpStep> => {
     switch (mapOp) {
       case 'update':
-        return fc.record({ mapOp: fc.constant(mapOp), slot, key, flags, sum });
+        return locked(fc.record({ mapOp: fc.constant(mapOp), slot, key, flags, sum }));
       case 'update_batch':
-        return fc.record({ mapOp: fc.constant(mapOp), slot, keys, flags, sum });
+        return locked(fc.record({ mapOp: fc.constant(mapOp), slot, keys, flags, sum }));
       case 'delete_batch':
         return fc.record({ mapOp: fc.constant(mapOp), slot, keys });
       case 'lookup_batch':
       case 'lookup_and_delete_batch':
-        return fc.record({ mapOp: fc.constant(mapOp), slot, count: fc.integer({ min: 0, max: MAP_BATCH_MAX }) });
+        return locked(fc.record({ mapOp: fc.constant(mapOp), slot, count: fc.integer({ min: 0, max: MAP_BATCH_MAX }) }));
+      case 'lookup':
+        return locked(fc.record({ mapOp: fc.constant(mapOp), slot, key }));
       default:
         return fc.record({ mapOp: fc.constant(mapOp), slot, key });
     }

@@ -6,7 +6,7 @@ import { divergenceApplies } from './divergenceApplies.ts';
 import { ruleBook } from './ruleBook.ts';
 import { type MapRelease, runSchedule } from './runtime/percpu.ts';
 import { missingKfunc, verifyProgram } from './verifier/verifyProgram.ts';
-import { stepKind, stepRuns } from '../types/index.ts';
+import { isRunStep, mapOpLock, stepKind, stepRuns } from '../types/index.ts';
 
 /**
  * What a correct kernel must do with `scenario` on kernel `kernel.version` with `kernel.nrCpus` possible CPUs:
@@ -84,10 +84,15 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
   };
 }
 
-/** Prediction.exercises: the kinds of schedule step and of kptr home the scenario holds. */
+/**
+ * Prediction.exercises: the kinds of schedule step and of kptr home the scenario holds, a map operation with
+ * BPF_F_LOCK (`step map_op BPF_F_LOCK`) and a map value with a spin lock (`home map hash spin_lock`) besides.
+ */
 function exercises(scenario: Scenario): string[] {
-  const steps = scenario.schedule.map((s) => `step ${stepKind(s)}`);
-  const homes = scenario.slots.map((s) => (s.home.kind === 'map' ? `home map ${s.home.mapType}` : `home global ${s.home.section}`));
+  const steps = scenario.schedule.flatMap((s) => ['mapOp' in s && mapOpLock(s) ? ['step map_op BPF_F_LOCK'] : [], `step ${stepKind(s)}`].flat());
+  const homes = scenario.slots.flatMap((s) => (s.home.kind === 'map'
+    ? [`home map ${s.home.mapType}`, ...(s.home.spinLock === true ? [`home map ${s.home.mapType} spin_lock`] : [])]
+    : [`home global ${s.home.section}`]));
   return [...new Set([...steps, ...homes])].sort();
 }
 
@@ -121,7 +126,7 @@ function valueHits(steps: readonly StepPrediction[], spec: Spec, kernel: KernelT
 function mapOpHits(released: readonly MapRelease[], spec: Spec, kernel: KernelTarget): DivergenceHit[] {
   return spec.divergences.flatMap((d) => {
     if (d.kind !== 'value' || d.afterMapOps === null || !divergenceApplies(d, kernel)) return [];
-    const first = released.find((r) => d.afterMapOps!.some((t) => t.mapOps.includes(r.mapOp) && t.mapTypes.includes(r.mapType)));
+    const first = released.find((r) => d.afterMapOps!.some((t) => t.mapOps.includes(r.mapOp) && t.mapTypes.includes(r.mapType) && (t.lock !== true || r.lock)));
     return first === undefined ? [] : [divergenceHit(d, null, first.step)];
   });
 }

@@ -219,7 +219,7 @@ static void do_mapop(struct bpf_object *obj, const struct mapop *m)
 	} else {
 		lookup = 1;
 		if (strcmp(m->op, "lookup") == 0)
-			r = bpf_map_lookup_elem(fd, &key, value);
+			r = bpf_map_lookup_elem_flags(fd, &key, value, m->flags);
 		else if (strcmp(m->op, "lookup_and_delete") == 0)
 			r = bpf_map_lookup_and_delete_elem(fd, &key, value);
 		else if (strcmp(m->op, "lookup_batch") == 0)

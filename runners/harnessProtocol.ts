@@ -13,9 +13,9 @@ import type {
   RunObservation,
   Scenario,
 } from '../types/index.ts';
-import { MAP_UPDATE_FLAG_VALUES } from '../cabi/slotMap.ts';
+import { BPF_F_LOCK, MAP_UPDATE_FLAG_VALUES } from '../cabi/slotMap.ts';
 import { scenarioKfuncs } from './codegen/scenarioKfuncs.ts';
-import { isRunStep } from '../types/index.ts';
+import { isRunStep, mapOpLock } from '../types/index.ts';
 
 /**
  * The text side of the native harness protocol (ARCHITECTURE.md, "The harness protocol"): the plan we write and the
@@ -74,12 +74,14 @@ function mapSlots(s: Scenario): string[] {
 
 /**
  * A `mapop` line's last three words: the key (a batch update or delete: its keys joined by commas, `-` for none; a
- * batch lookup: its count), the flags (elem_flags for a batch) and `sum` as a u64.
+ * batch lookup: its count), the flags (elem_flags for a batch; BPF_F_LOCK or'ed in for a `lock` step) and `sum` as a
+ * u64.
  */
 export function mapOpPlanArgs(step: MapOpStep): [string, string, string] {
   const what = 'key' in step ? String(step.key) : 'keys' in step ? (step.keys.length === 0 ? '-' : step.keys.join(',')) : String(step.count);
   const write = step.mapOp === 'update' || step.mapOp === 'update_batch';
-  return [what, write ? String(MAP_UPDATE_FLAG_VALUES[step.flags]) : '0', write ? String(BigInt.asUintN(64, BigInt(step.sum))) : '0'];
+  const flags = (write ? MAP_UPDATE_FLAG_VALUES[step.flags] : 0) | (mapOpLock(step) ? BPF_F_LOCK : 0);
+  return [what, String(flags), write ? String(BigInt.asUintN(64, BigInt(step.sum))) : '0'];
 }
 
 type HarnessEvent =

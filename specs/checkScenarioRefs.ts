@@ -5,6 +5,7 @@
  */
 import type { ConcurrentStep, Op, Program, Scenario, StructType, VarDecl } from '../types/index.ts';
 import { child } from './shape.ts';
+import { SPIN_LOCK_MAP_TYPES } from '../cabi/slotMap.ts';
 import { isRunStep } from '../types/index.ts';
 
 /** Grace-period steps one schedule may hold (the schema says so in words; JSON Schema draft 7 cannot count them). */
@@ -32,6 +33,8 @@ export function checkScenarioRefs(s: Scenario): string[] {
     if (!structs.has(slot.pointee)) problems.push(`slots[${i}].pointee: no struct '${slot.pointee}'`);
     // codegen names the map value `struct <slot>_elem` (ARCHITECTURE.md "Maps")
     if (slot.home.kind === 'map' && structs.has(`${slot.name}_elem`)) problems.push(`slots[${i}].name: struct '${slot.name}_elem' clashes with the map value struct of slot '${slot.name}'`);
+    // map_check_btf refuses a spin lock in the value of other map types (EOPNOTSUPP: the object would not load)
+    if (slot.home.kind === 'map' && slot.home.spinLock === true && !SPIN_LOCK_MAP_TYPES.has(slot.home.mapType)) problems.push(`slots[${i}].home.spinLock: a ${slot.home.mapType} value cannot hold a spin lock (array and hash only)`);
   });
   s.programs.forEach((p, i) => checkProgram(p, `programs[${i}]`, { s, structs, slots, globals }, problems));
   s.schedule.forEach((step, i) => {

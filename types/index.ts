@@ -9,5 +9,6 @@ export type * from './spec.ts';
 export type * from './prediction.ts';
 export type * from './result.ts';
 export type * from './mapOp.ts';
+export { mapOpLock } from './mapOp.ts';
 export type * from './statePair.ts';
 export { STATE_PAIR_OPS, STATE_PAIR_STATES, statePairKey } from './statePair.ts';

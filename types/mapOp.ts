@@ -12,7 +12,7 @@ export type MapOpKind =
 /** The batch forms (BPF_MAP_*_BATCH): libbpf bpf_map_update_batch and its kin. */
 export type MapBatchOpKind = 'update_batch' | 'delete_batch' | 'lookup_batch' | 'lookup_and_delete_batch';
 
-/** bpf_map_update_elem's flags (BPF_F_LOCK needs a spin lock in the value, which slot values never hold). */
+/** bpf_map_update_elem's flags; BPF_F_LOCK is a step's separate `lock` (it combines with each of these). */
 export type MapUpdateFlag = 'BPF_ANY' | 'BPF_NOEXIST' | 'BPF_EXIST';
 
 /**
@@ -21,16 +21,25 @@ export type MapUpdateFlag = 'BPF_ANY' | 'BPF_NOEXIST' | 'BPF_EXIST';
  * member (on every CPU of a per-CPU map) and zero into the kptr field, which the kernel ignores.
  */
 export type MapOpStep =
-  | { readonly mapOp: 'update'; readonly slot: string; readonly key: number; readonly flags: MapUpdateFlag; readonly sum: string }
-  | { readonly mapOp: 'delete' | 'lookup' | 'lookup_and_delete'; readonly slot: string; readonly key: number }
+  | { readonly mapOp: 'update'; readonly slot: string; readonly key: number; readonly flags: MapUpdateFlag; readonly sum: string; readonly lock?: boolean }
+  | { readonly mapOp: 'lookup'; readonly slot: string; readonly key: number; readonly lock?: boolean }
+  | { readonly mapOp: 'delete' | 'lookup_and_delete'; readonly slot: string; readonly key: number }
   /**
    * A batch update writes `keys` in order, each as `update` would with BPF_ANY; `flags` is the batch's `elem_flags`,
    * where the kernel takes BPF_F_LOCK only (BPF_NOEXIST and BPF_EXIST are EINVAL).
    */
-  | { readonly mapOp: 'update_batch'; readonly slot: string; readonly keys: readonly number[]; readonly flags: MapUpdateFlag; readonly sum: string }
+  | { readonly mapOp: 'update_batch'; readonly slot: string; readonly keys: readonly number[]; readonly flags: MapUpdateFlag; readonly sum: string; readonly lock?: boolean }
   | { readonly mapOp: 'delete_batch'; readonly slot: string; readonly keys: readonly number[] }
   /** A batch lookup from the start of the map (in_batch NULL) with room for `count` elements. */
-  | { readonly mapOp: 'lookup_batch' | 'lookup_and_delete_batch'; readonly slot: string; readonly count: number };
+  | { readonly mapOp: 'lookup_batch' | 'lookup_and_delete_batch'; readonly slot: string; readonly count: number; readonly lock?: boolean };
+
+/**
+ * Whether the step passes BPF_F_LOCK (a batch: in elem_flags): the kernel copies the value under the value's spin
+ * lock (copy_map_value_locked). Absent `lock` means false.
+ */
+export function mapOpLock(step: MapOpStep): boolean {
+  return 'lock' in step && step.lock === true;
+}
 
 /**
  * What one map operation gave: 0 or the errno name, and for a lookup that succeeded the value's 8-byte words
@@ -70,7 +79,9 @@ export type MapOpCondition =
   /** a batch's elem_flags hold more than BPF_F_LOCK (BPF_NOEXIST, BPF_EXIST) */
   | 'bad_elem_flags'
   /** a batch lookup walked past the map's last element (hash maps: past the last bucket) */
-  | 'end_of_map';
+  | 'end_of_map'
+  /** BPF_F_LOCK and the map's value holds no spin lock (btf_record_has_field(map->record, BPF_SPIN_LOCK) fails) */
+  | 'lock_without_spin_lock';
 
 /** The documented contract of one userspace map operation for a value with a kptr field. */
 export interface MapOpContract {

@@ -35,7 +35,11 @@ export type MapType = 'array' | 'hash' | 'lru_hash' | 'percpu_array' | 'percpu_h
 
 /** Where a kptr slot lives: a map value (one element, key 0), or a global variable. */
 export type KptrHome =
-  | { readonly kind: 'map'; readonly mapType: MapType }
+  /**
+   * `spinLock`: the value also holds `struct bpf_spin_lock lock;` after the kptr field, so userspace may pass
+   * BPF_F_LOCK (map_check_btf admits a spin lock in array and hash values only); absent means false
+   */
+  | { readonly kind: 'map'; readonly mapType: MapType; readonly spinLock?: boolean }
   | { readonly kind: 'global'; readonly section: 'bss' | 'data' };
 
 /** A kptr field: `struct <pointee> __percpu_kptr *` (tag percpu_kptr) or `struct <pointee> __kptr *` (tag kptr). */

@@ -158,6 +158,8 @@ export interface LifetimeContract {
 export interface MapOpTrigger {
   readonly mapOps: readonly MapOpKind[];
   readonly mapTypes: readonly MapType[];
+  /** only operations that pass BPF_F_LOCK (absent: with or without it) */
+  readonly lock?: boolean;
 }
 
 export interface EmulatorFeature {

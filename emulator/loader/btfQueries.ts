@@ -47,6 +47,17 @@ export function kptrFields(btf: Btf, id: number, base = 0): KptrField[] {
   }
 }
 
+/** The byte offset of a `struct bpf_spin_lock` member of the struct `id` (btf_parse_fields for BPF_SPIN_LOCK), or null. */
+export function spinLockOffset(btf: Btf, id: number): number | null {
+  const t = btf.types[skipModifiers(btf, id)];
+  if (t?.kind !== 'STRUCT') return null;
+  const m = t.members.find((x) => {
+    const mt = btf.types[skipModifiers(btf, x.type)];
+    return mt?.kind === 'STRUCT' && mt.name === 'bpf_spin_lock' && x.bitOffset % 8 === 0;
+  });
+  return m === undefined ? null : m.bitOffset / 8;
+}
+
 /** Every DATASEC of the BTF by name, with its id. */
 export function datasecs(btf: Btf): Map<string, { readonly id: number; readonly type: Extract<BtfType, { kind: 'DATASEC' }> }> {
   const out = new Map<string, { readonly id: number; readonly type: Extract<BtfType, { kind: 'DATASEC' }> }>();

@@ -6,7 +6,7 @@ import { SHF, SHT } from '../../bpf/elf/elfAbi.ts';
 import { ObjectFormatError } from '../../bpf/ObjectFormatError.ts';
 import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
 import { typeSize } from '../../bpf/btf/typeSize.ts';
-import { datasecs, kptrFields, signedness } from './btfQueries.ts';
+import { datasecs, kptrFields, signedness, spinLockOffset } from './btfQueries.ts';
 import {
   BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MAP_TYPE_IDS,
   type BpfMapType, type BpfObjectSpec, type DatasecVar, type KfuncSpec, type MapSpec,
@@ -110,7 +110,8 @@ function btfMaps(elf: ElfFile, btf: Btf, secs: Datasecs): MapSpec[] {
     if (keySize === null || valueSize === null || keySize < 1 || valueSize < 1) return fail(`map ${variable.name}: key and value sizes must be known and positive`);
     return {
       name: variable.name, type: mapType, keySize, valueSize, maxEntries, flags, keyTypeId, valueTypeId,
-      internal: null, initial: null, kptrFields: valueTypeId === null ? [] : kptrFields(btf, valueTypeId), vars: [],
+      internal: null, initial: null, kptrFields: valueTypeId === null ? [] : kptrFields(btf, valueTypeId),
+      spinLockOffset: valueTypeId === null ? null : spinLockOffset(btf, valueTypeId), vars: [],
     };
   });
 }
@@ -154,7 +155,7 @@ function internalMaps(elf: ElfFile, btf: Btf, secs: Datasecs, rodata: Readonly<R
     out.push({
       name: s.name, type: 'array', keySize: 4, valueSize: s.size, maxEntries: 1,
       flags: (kind === 'rodata' ? BPF_F_RDONLY_PROG : 0) | (fields.length === 0 ? BPF_F_MMAPABLE : 0),
-      keyTypeId: null, valueTypeId: sec?.id ?? null, internal: { section: s.name, kind }, initial, kptrFields: fields, vars,
+      keyTypeId: null, valueTypeId: sec?.id ?? null, internal: { section: s.name, kind }, initial, kptrFields: fields, spinLockOffset: null, vars,
     });
   }
   return out;

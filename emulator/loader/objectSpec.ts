@@ -97,6 +97,8 @@ export interface MapSpec {
   /** internal maps: the value's initial bytes (.rodata after the values set before load); null otherwise */
   readonly initial: Uint8Array | null;
   readonly kptrFields: readonly KptrField[];
+  /** byte offset of the value's `struct bpf_spin_lock` member (what BPF_F_LOCK takes), or null: none */
+  readonly spinLockOffset: number | null;
   /** internal maps: the DATASEC's variables; [] otherwise */
   readonly vars: readonly DatasecVar[];
 }

@@ -18,6 +18,8 @@ export interface MachineOptions {
   readonly maxInsns?: number;
   /** a userspace removal or overwrite of a hash element leaves its kptr fields to the next element (MapStore keepsKptr; default false) */
   readonly htabDeleteKeepsKptr?: boolean;
+  /** Linux 7.3 (divergence array_update_keeps_percpu_kptr): a userspace update of an array element keeps its kptr fields */
+  readonly arrayUpdateKeepsKptr?: boolean;
 }
 
 /** A run that ended in a fault: what the kernel would print as an Oops, as data. */
@@ -84,7 +86,7 @@ export class Machine implements CallEnv {
     this.nrCpus = options.nrCpus;
     this.maxInsns = options.maxInsns ?? 1_000_000;
     this.heap = new Heap(this.mem, this.nrCpus, types, options.freedMemory ?? 'zeroed');
-    this.maps = object.maps.map((m, i) => new MapStore(m, i, this.mem, this.heap, this.nrCpus, this.retired, options.htabDeleteKeepsKptr ?? false));
+    this.maps = object.maps.map((m, i) => new MapStore(m, i, this.mem, this.heap, this.nrCpus, this.retired, options.htabDeleteKeepsKptr ?? false, options.arrayUpdateKeepsKptr ?? false));
     this.kfuncs = object.kfuncs.map((k) => kfuncCall(k.name));
     for (let f = 0; f < MAX_CALL_FRAMES; f++) this.stacks.push(this.mem.add('stack', `stack frame ${f}`, MAX_BPF_STACK));
     // fentry's ctx: the traced function's arguments (bpf_fentry_test1(1)); syscall runs without ctx_in (NULL)
@@ -224,7 +226,7 @@ export class Machine implements CallEnv {
     if (cmd === 'update') errno = -m.sysUpdate(key, value, flags);
     else if (cmd === 'delete') errno = -m.sysDelete(key);
     else {
-      const r = m.sysLookup(key, cmd === 'lookup_and_delete');
+      const r = m.sysLookup(key, cmd === 'lookup_and_delete', flags);
       if (typeof r === 'number') errno = -r;
       else out = r;
     }

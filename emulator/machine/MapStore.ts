@@ -9,7 +9,9 @@ export const ENOTSUPP = 524;
 /** a hash batch lookup's bucket holds more elements than the room left */
 export const ENOSPC = 28;
 /** bpf_map_update_elem flags */
-const BPF_NOEXIST = 1, BPF_EXIST = 2;
+const BPF_NOEXIST = 1, BPF_EXIST = 2, BPF_F_LOCK = 4;
+/** sizeof(struct bpf_spin_lock) */
+const SPIN_LOCK_SIZE = 4;
 
 /** One element: a value region, or one per CPU for per-CPU maps. */
 interface Element {
@@ -19,7 +21,8 @@ interface Element {
 /**
  * One map's elements in the address space, with the kernel's update/delete semantics for the types kptr-conform uses.
  * Every path that replaces or removes a value frees its kptr fields (bpf_obj_free_fields): an array update, a hash
- * replace or delete, an LRU eviction, and the map's own free.
+ * replace or delete, an LRU eviction, and the map's own free; except a hash update with BPF_F_LOCK of an existing
+ * element, which copies in place as every kernel measured does (divergence htab_lock_update_keeps_percpu_kptr).
  */
 export class MapStore {
   /** the map's own address (what ld_imm64 BPF_PSEUDO_MAP_FD gives a program): a region nothing may access */
@@ -50,6 +53,8 @@ export class MapStore {
      * fields set instead of freeing their objects
      */
     private readonly keepsKptr = false,
+    /** Linux 7.3 (divergence array_update_keeps_percpu_kptr): a userspace update of an array element keeps its kptr fields */
+    private readonly arrayUpdateKeepsKptr = false,
   ) {
     this.handle = mem.add('map', `map ${spec.name}`, 0, false, index);
     this.percpu = spec.type === 'percpu_array' || spec.type === 'percpu_hash' || spec.type === 'lru_percpu_hash';
@@ -104,7 +109,7 @@ export class MapStore {
   update(keyAt: number, valueAt: number, flags: number, cpu: number): number {
     const value = new Uint8Array(this.mem.view.buffer, valueAt, this.spec.valueSize);
     // a program's update of a per-CPU map writes this CPU's copy only
-    const write = (e: Element): void => this.copyValue(e.regions[this.percpu ? cpu : 0] as number, value);
+    const write = (e: Element, free: boolean): void => this.copyValue(e.regions[this.percpu ? cpu : 0] as number, value, free);
     return this.store(this.array ? this.mem.view.getUint32(keyAt, true) : this.key(keyAt), flags, write);
   }
 
@@ -113,9 +118,11 @@ export class MapStore {
    * multiple of the value size rounded up to 8), and each copy goes to its CPU.
    */
   sysUpdate(key: number, value: Uint8Array, flags: number): number {
+    // syscall.c map_update_elem: BPF_F_LOCK needs a spin lock in the value
+    if ((flags & BPF_F_LOCK) !== 0 && this.spec.spinLockOffset === null) return -EINVAL;
     const stride = (this.spec.valueSize + 7) & ~7;
-    const write = (e: Element): void => e.regions.forEach((r, c) => this.copyValue(r, value.subarray(c * stride, c * stride + this.spec.valueSize)));
-    return this.store(key >>> 0, flags, write, this.keepsKptr && this.percpu);
+    const write = (e: Element, free: boolean): void => e.regions.forEach((r, c) => this.copyValue(r, value.subarray(c * stride, c * stride + this.spec.valueSize), free));
+    return this.store(key >>> 0, flags, write, this.array ? this.arrayUpdateKeepsKptr : this.keepsKptr && this.percpu);
   }
 
   /** bpf_map_delete_elem from userspace: 0 or -errno */
@@ -128,7 +135,9 @@ export class MapStore {
    * (one per CPU for per-CPU maps, 8-byte aligned) with zero where kptr fields sit (check_and_init_map_value), or
    * -errno.
    */
-  sysLookup(key: number, andDelete: boolean): Uint8Array | number {
+  sysLookup(key: number, andDelete: boolean, flags = 0): Uint8Array | number {
+    // syscall.c map_lookup_elem: BPF_F_LOCK needs a spin lock in the value
+    if ((flags & BPF_F_LOCK) !== 0 && this.spec.spinLockOffset === null) return -EINVAL;
     if (andDelete && this.array) return -ENOTSUPP;
     const e = this.array ? this.slots[key >>> 0] : this.hash.get(key >>> 0);
     if (!e) return -ENOENT;
@@ -136,7 +145,7 @@ export class MapStore {
     const out = new Uint8Array(stride * e.regions.length);
     e.regions.forEach((r, c) => {
       out.set(this.mem.bytes(r).subarray(0, this.spec.valueSize), c * stride);
-      for (const f of this.spec.kptrFields) out.fill(0, c * stride + f.offset, c * stride + f.offset + 8);
+      for (const [from, to] of this.specialFields()) out.fill(0, c * stride + from, c * stride + to);
     });
     if (andDelete) this.remove(key >>> 0, this.keepsKptr);
     return out;
@@ -153,14 +162,14 @@ export class MapStore {
     const done = (errno: number, n: number, out: Uint8Array[] = [], outKeys: number[] = []): ReturnType<MapStore['sysBatch']> => ({ errno, count: n, keys: outKeys, values: out });
     // BPF_DO_BATCH: array maps have no delete or lookup_and_delete batch
     if (this.array && (cmd === 'delete_batch' || cmd === 'lookup_and_delete_batch')) return done(ENOTSUPP, count);
-    // elem_flags takes BPF_F_LOCK only, and only for a value with a spin lock, which slot values never hold
-    if (elemFlags !== 0) return done(EINVAL, count);
+    // elem_flags takes BPF_F_LOCK only, and only for a value with a spin lock
+    if ((elemFlags & ~BPF_F_LOCK) !== 0 || (elemFlags !== 0 && this.spec.spinLockOffset === null)) return done(EINVAL, count);
     if (count === 0) return done(0, 0);
     if (cmd === 'update_batch' || cmd === 'delete_batch') {
       const stride = ((this.spec.valueSize + 7) & ~7) * (this.percpu ? this.nrCpus : 1);
       for (let cp = 0; cp < count; cp++) {
         const key = keys[cp] ?? 0;
-        const r = cmd === 'update_batch' ? this.sysUpdate(key, values.subarray(cp * stride, (cp + 1) * stride), 0) : this.sysDelete(key);
+        const r = cmd === 'update_batch' ? this.sysUpdate(key, values.subarray(cp * stride, (cp + 1) * stride), elemFlags) : this.sysDelete(key);
         if (r !== 0) return done(-r, cp);
       }
       return done(0, count);
@@ -175,15 +184,20 @@ export class MapStore {
 
   /**
    * an update of element `k` with `flags` (the kernel's checks, in its order); `write` fills the element's value;
-   * `keep`: an old element's kptr fields stay set in the new one (keepsKptr)
+   * `keep`: an old element's kptr fields stay set in the new one (keepsKptr), an array element's stay set
+   * (arrayUpdateKeepsKptr)
    */
-  private store(k: number | string, flags: number, write: (e: Element) => void, keep = false): number {
-    if (flags > BPF_EXIST) return -EINVAL;
+  private store(k: number | string, fullFlags: number, write: (e: Element, freeFields: boolean) => void, keep = false): number {
+    const lock = (fullFlags & BPF_F_LOCK) !== 0;
+    const flags = fullFlags & ~BPF_F_LOCK;
+    // htab_lru_map_update_elem and the per-CPU maps take no BPF_F_LOCK (map_check_btf gives them no spin lock)
+    if (flags > BPF_EXIST || (lock && (this.lru || this.percpu))) return -EINVAL;
     if (this.array) {
       const e = this.slots[k as number];
       if (!e) return -E2BIG;
       if (flags === BPF_NOEXIST) return -EEXIST;
-      write(e);
+      // array_map_update_elem: copy (under the lock with BPF_F_LOCK), then bpf_obj_free_fields (not with `keep`)
+      write(e, !keep);
       return 0;
     }
     // htab_lru_map_update_elem takes a node (prealloc_lru_pop) before it looks the key up: a full map's LRU evicts
@@ -200,9 +214,16 @@ export class MapStore {
     if (old && flags === BPF_NOEXIST) return -EEXIST;
     if (!old && flags === BPF_EXIST) return -ENOENT;
     if (!old && this.hash.size >= this.spec.maxEntries) return -E2BIG;
+    if (old && lock) {
+      // htab_map_update_elem's BPF_F_LOCK path: the existing element's value is overwritten in place under its lock
+      // (copy_map_value_locked skips special fields) and its kptr field keeps its object (divergence
+      // htab_lock_update_keeps_percpu_kptr, every kernel measured)
+      write(old, false);
+      return 0;
+    }
     // htab_map_update_elem: a new element; the old one (if any) is freed with its fields
     const e = this.newElement(`(key ${k})`, true, null);
-    write(e);
+    write(e, true);
     if (old) {
       this.hash.delete(k);
       if (keep) this.kept.push(old);
@@ -242,16 +263,24 @@ export class MapStore {
     return 0;
   }
 
-  /** copy_map_value (special fields skipped) then bpf_obj_free_fields on the element */
-  private copyValue(region: number, value: Uint8Array): void {
+  /** the value's special fields (kptrs, the spin lock) as [from, to) byte ranges, in offset order */
+  private specialFields(): [number, number][] {
+    const lock = this.spec.spinLockOffset;
+    const ranges: [number, number][] = this.spec.kptrFields.map((f) => [f.offset, f.offset + 8]);
+    if (lock !== null) ranges.push([lock, lock + SPIN_LOCK_SIZE]);
+    return ranges.sort((a, b) => a[0] - b[0]);
+  }
+
+  /** copy_map_value (special fields skipped), then with `free` bpf_obj_free_fields on the element */
+  private copyValue(region: number, value: Uint8Array, free: boolean): void {
     const dst = this.mem.bytes(region);
     let at = 0;
-    for (const f of [...this.spec.kptrFields].sort((a, b) => a.offset - b.offset)) {
-      dst.set(value.subarray(at, f.offset), at);
-      at = f.offset + 8;
+    for (const [from, to] of this.specialFields()) {
+      dst.set(value.subarray(at, from), at);
+      at = to;
     }
     dst.set(value.subarray(at, this.spec.valueSize), at);
-    this.heap.releaseFields(region, this.spec.kptrFields);
+    if (free) this.heap.releaseFields(region, this.spec.kptrFields);
   }
 
   /** an element leaves the map: its fields are freed and its memory stays readable until the grace period */

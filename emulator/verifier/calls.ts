@@ -165,8 +165,9 @@ export function helperCall(env: Env, helperId: number, insn: number): void {
       clearCallerSaved(env);
       const elide = env.profile.features.elide_value_nullness && (map.kind === 'array' || map.kind === 'percpu_array')
         && key !== null && key < BigInt(map.maxEntries);
+      // check_helper_call: a value that is never NULL but holds a spin lock still gets an id (for bpf_spin_lock)
       env.cur.regs[0] = elide
-        ? regPtr('PTR_TO_MAP_VALUE', { map })
+        ? regPtr('PTR_TO_MAP_VALUE', map.spinLock ? { map, id: ++env.idGen } : { map })
         : regPtr('PTR_TO_MAP_VALUE', { map, flags: PTR_MAYBE_NULL, id: ++env.idGen });
       return;
     }

@@ -75,6 +75,7 @@ function mapDesc(btf: Btf, m: MapSpec): MapDesc {
     maxEntries: m.maxEntries,
     frozenValue: m.internal?.kind === 'rodata' ? m.initial : null,
     fields: m.valueTypeId === null ? null : fields,
+    spinLock: m.spinLockOffset !== null,
   };
 }
 

@@ -31,6 +31,8 @@ export interface MapDesc {
   readonly frozenValue: Uint8Array | null;
   /** fields of the value type found by the kernel; null when the map has no BTF */
   readonly fields: readonly KptrField[] | null;
+  /** the value holds a struct bpf_spin_lock (btf_record_has_field(map->record, BPF_SPIN_LOCK)) */
+  readonly spinLock: boolean;
 }
 
 /** What `bpf_obj_new`'s local type id names in the program BTF, as check_kfunc_call looks at it. */

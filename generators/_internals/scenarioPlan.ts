@@ -11,6 +11,7 @@ import { raceProgram, type RaceKind } from './raceProgram.ts';
 import { percpuAllocatable, scalarFieldPaths, structSize } from './structLayout.ts';
 import { buildProgram, type BreakPlan, type ProgramContext } from './ProgramBuilder.ts';
 import { targetNeedsKptrSlot } from './targetPairs.ts';
+import { SPIN_LOCK_MAP_TYPES } from '../../cabi/slotMap.ts';
 
 /** Resolved scenario options (every field set). */
 export interface ScenarioSettings {
@@ -53,6 +54,8 @@ interface ScenarioPlan {
   readonly freeMaps: boolean;
   /** race programs and a concurrent step (ScenarioShapeConstraints.concurrentFreq) */
   readonly concurrent: ConcurrentPlan | null;
+  /** per slot: its value also holds a bpf_spin_lock, where the map type allows one (KptrHome.spinLock) */
+  readonly spinLocks: readonly boolean[];
 }
 
 /** Two programs run at once on CPUs 0 and 1 (`swapCpus`: the other way round), racing on one slot. */
@@ -160,6 +163,8 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
     freeMaps: s.freeMapsFreq === 0 ? fc.constant(false) : fc.nat({ max: s.freeMapsFreq - 1 }).map((n) => n === s.freeMapsFreq - 1),
     // drawn after everything else, null first, for the same reasons
     concurrent: concurrentPlan(s),
+    // drawn last as well; one slot in three, false first
+    spinLocks: fc.tuple(...PLAN_SLOTS.map(() => fc.nat({ max: 2 }).map((n) => n === 2))),
   });
   return plan.map(({ structs: { inner, pointees }, bad, slots: [first, second], ...rest }) => {
     // slot 0 is always a __percpu_kptr slot; a second one is a plain __kptr slot when a break needs one
@@ -214,6 +219,11 @@ function concurrentSteps(plan: ConcurrentPlan, structs: readonly StructType[], s
   };
 }
 
+/** a map home of a type whose value may hold a spin lock gets one when `lock` (map_check_btf: array and hash) */
+function withSpinLock(home: Slot['home'], lock: boolean): Slot['home'] {
+  return lock && home.kind === 'map' && SPIN_LOCK_MAP_TYPES.has(home.mapType) ? { ...home, spinLock: true } : home;
+}
+
 function describe(intent: Intent, programs: readonly Program[], slots: readonly Slot[], notes: readonly string[]): string {
   const progs = programs.map((p) => `${p.name}:${p.progType}`).join(' ');
   const homes = slots.map((x) => `${x.name}:${x.home.kind === 'map' ? x.home.mapType : x.home.section}${x.tag === 'kptr' ? '(kptr)' : ''}`).join(' ');
@@ -224,7 +234,7 @@ function describe(intent: Intent, programs: readonly Program[], slots: readonly 
 function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, target: StatePairTarget | null = null): Scenario {
   const structs: StructType[] = [...(plan.inner === null ? [] : [plan.inner]), ...plan.pointees, ...plan.bad.flat()];
   const slots: Slot[] = plan.slots.map((x, i) => ({
-    name: `m${i}`, home: x.home, pointee: plan.pointees[x.pointee % plan.pointees.length]?.name ?? 't0', tag: x.plain ? 'kptr' : 'percpu_kptr',
+    name: `m${i}`, home: withSpinLock(x.home, plan.spinLocks[i % plan.spinLocks.length] === true), pointee: plan.pointees[x.pointee % plan.pointees.length]?.name ?? 't0', tag: x.plain ? 'kptr' : 'percpu_kptr',
   }));
   const badStructs: Record<string, string> = {};
   const badRules = needsOf(plan.breaks.map((b) => b.rule)).badRules;
@@ -255,7 +265,11 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
   for (const { at, op } of plan.mapOps) {
     if (mapSlots.length === 0) break;
     const slot = mapSlots[PLAN_SLOTS.indexOf(op.slot) % mapSlots.length] as string;
-    schedule.splice(at % (schedule.length + 1), 0, { ...op, slot });
+    // BPF_F_LOCK on a value without a spin lock (EINVAL) is an invalid scenario's case only
+    const home = slots.find((x) => x.name === slot)?.home;
+    const keepLock = intent.kind !== 'valid' || (home?.kind === 'map' && home.spinLock === true);
+    const { lock, ...rest } = op as MapOpStep & { readonly lock?: boolean };
+    schedule.splice(at % (schedule.length + 1), 0, (lock === true && keepLock ? { ...rest, lock, slot } : { ...rest, slot }) as MapOpStep);
   }
   // the race, after the map operations and before a history tail (whose grace period would free what it dropped)
   const race = plan.concurrent === null ? null : concurrentSteps(plan.concurrent, structs, slots, programs, globals.length);

@@ -4,6 +4,7 @@ import type {
 } from '../../types/index.ts';
 import { fieldSlot, structLayout, type FieldSlot } from '../../cabi/structLayout.ts';
 import { LRU_MAP_TYPES, PERCPU_MAP_TYPES, SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
+import { mapOpLock } from '../../types/index.ts';
 import { cValue } from './cValue.ts';
 import { type Choose, conflictingClasses, enumerateChoices, interleave, type SharedAccess } from './interleave.ts';
 
@@ -61,6 +62,12 @@ interface Run {
 function mapTypeOf(w: World, name: string): MapType | null {
   const home = w.scenario.slots.find((x) => x.name === name)?.home;
   return home?.kind === 'map' ? home.mapType : null;
+}
+
+/** whether the slot's map value holds a bpf_spin_lock (KptrHome.spinLock) */
+function hasSpinLock(w: World, name: string): boolean {
+  const home = w.scenario.slots.find((x) => x.name === name)?.home;
+  return home?.kind === 'map' && home.spinLock === true;
 }
 
 function slotStore(w: World, name: string): SlotStore {
@@ -429,16 +436,23 @@ function failure(w: World, op: MapOpStep, key: number | null, type: MapType, whe
       return array;
     case 'bad_elem_flags':
       return op.mapOp === 'update_batch' && op.flags !== 'BPF_ANY';
+    case 'lock_without_spin_lock':
+      // checked before any element: syscall.c's map_lookup_elem / map_update_elem, a batch command's elem_flags
+      return ('key' in op || key === null) && mapOpLock(op) && !hasSpinLock(w, op.slot);
     case 'end_of_map':
       // decided by the walk itself (batchLookup)
       return false;
   }
 }
 
-/** What a userspace lookup copies out: [sum, 0 where the kptr sits] for every possible CPU (one copy if not per-CPU). */
+/**
+ * What a userspace lookup copies out: [sum, 0 where the kptr sits] (and 0 for the word of the spin lock, which
+ * check_and_init_map_value clears too) for every possible CPU (one copy if not per-CPU).
+ */
 function valueOf(w: World, name: string, type: MapType, e: Element): string[][] {
   const n = PERCPU_MAP_TYPES.has(type) ? w.nrCpus : 1;
-  return Array.from({ length: n }, (_, cpu) => [BigInt.asUintN(64, e.get(cpu)?.sum ?? 0n).toString(), '0']);
+  const special = hasSpinLock(w, name) ? ['0', '0'] : ['0'];
+  return Array.from({ length: n }, (_, cpu) => [BigInt.asUintN(64, e.get(cpu)?.sum ?? 0n).toString(), ...special]);
 }
 
 /** The errno of the contract's first failure that holds for `op` at `key` (null: before any element), or null. */
@@ -500,6 +514,8 @@ export interface MapRelease {
   readonly step: number;
   readonly mapOp: MapOpKind;
   readonly mapType: MapType;
+  /** the operation passed BPF_F_LOCK */
+  readonly lock: boolean;
 }
 
 /**
@@ -521,7 +537,12 @@ function mapOp(w: World, op: MapOpStep, step: number, contracts: readonly MapOpC
   if (type === null || contract === undefined) throw new Error(`runSchedule: schedule[${step}]: no map or contract for ${op.mapOp} on ${op.slot}`);
   const result = (r: Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'>): MapOpResult => ({ step, mapOp: op.mapOp, mapType: type, ...r });
   if (!('key' in op)) return result(batchOp(w, op, type, contract));
-  if (op.mapOp === 'update') lruPop(w, op.slot, type, op.flags);
+  if (op.mapOp === 'update') {
+    // a check before any element (BPF_F_LOCK without a spin lock) fails before an LRU map takes a node
+    const early = errnoOf(w, op, null, type, contract);
+    if (early !== null) return result({ err: early, value: null });
+    lruPop(w, op.slot, type, op.flags);
+  }
   const err = errnoOf(w, op, op.key, type, contract);
   if (err !== null) return result({ err, value: null });
   const store = slotStore(w, op.slot);
@@ -602,7 +623,7 @@ function runOnce(scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: numb
     if ('mapOp' in s) {
       const r = mapOpReleasing(w, s, step, contracts);
       mapOps.push(r.result);
-      if (r.released) released.push({ step, mapOp: s.mapOp, mapType: r.result.mapType });
+      if (r.released) released.push({ step, mapOp: s.mapOp, mapType: r.result.mapType, lock: mapOpLock(s) });
       continue;
     }
     if ('concurrent' in s) {

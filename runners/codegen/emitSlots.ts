@@ -18,7 +18,8 @@ export function slotPointerType(slot: Slot): string {
 
 /**
  * Storage for each slot. A map home is a one-element map named after the slot (key int 0) whose
- * value is `struct <slot>_elem { long sum; <pointer> pc; }`, as in selftests' percpu_alloc_array.c.
+ * value is `struct <slot>_elem { long sum; <pointer> pc; }`, as in selftests' percpu_alloc_array.c (with
+ * `spinLock`, `struct bpf_spin_lock lock;` last, which BPF_F_LOCK map operations take).
  * A global home is a static variable in its own `.bss.<slot>`/`.data.<slot>` section: libbpf makes
  * a data map mmapable only if it holds a non-static variable, and a map whose value has a kptr
  * field cannot be mmapped, so the kptr must not share plain .bss/.data with the result globals.
@@ -35,6 +36,8 @@ export function emitSlots(slots: readonly Slot[]): string[] {
       `struct ${slotElemName(slot.name)} {`,
       '\tlong sum;',
       `\t${slotPointerType(slot)}pc;`,
+      // after the kptr field, so `sum` and `pc` keep their offsets (cabi/slotMap.ts SLOT_VALUE_LOCK_OFF)
+      ...(slot.home.spinLock === true ? ['\tstruct bpf_spin_lock lock;'] : []),
       '};',
       '',
       'struct {',

@@ -228,7 +228,7 @@ export function batchObserver(options: EmulatorRunnerOptions): ObserveBatch {
   /** The scenarios of one object: verified one by one, run on one machine created when first needed. */
   const observeAll = (obj: BpfObjectSpec, batch: readonly Scenario[], plans: ReadonlyMap<string, RunCase['plan']>): Observation[] => {
     const held: { m: Machine | null } = { m: null };
-    const machine = (): Machine => (held.m ??= Machine.load(obj, { nrCpus, htabDeleteKeepsKptr: profile.features.htab_delete_keeps_percpu_kptr }));
+    const machine = (): Machine => (held.m ??= Machine.load(obj, { nrCpus, htabDeleteKeepsKptr: profile.features.htab_delete_keeps_percpu_kptr, arrayUpdateKeepsKptr: profile.features.array_update_keeps_percpu_kptr }));
     const observations = batch.map((s) => observe(obj, machine, s, plans.get(s.id)?.execute ?? true));
     try {
       held.m?.free();

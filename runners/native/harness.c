@@ -896,10 +896,11 @@ static void free_maps_line(struct bpf_object *obj, bool obj_ok, const char *scen
 }
 
 /* One userspace map operation (plan line `mapop`) on the map named `mapname`: bpf_map_update_elem (value: `sum`
- * in the first 8 bytes of every CPU's copy, zero elsewhere), bpf_map_delete_elem, bpf_map_lookup_elem or
+ * in the first 8 bytes of every CPU's copy, zero elsewhere), bpf_map_delete_elem, bpf_map_lookup_elem_flags or
  * bpf_map_lookup_and_delete_elem with the key `what`; or a batch form: bpf_map_update_batch / bpf_map_delete_batch
  * with the keys `what` ("0,1", "-" for none; elem_flags `flags`), bpf_map_lookup_batch /
- * bpf_map_lookup_and_delete_batch from the map's start with room for `what` elements. Prints 0 or the errno name,
+ * bpf_map_lookup_and_delete_batch from the map's start with room for `what` elements. `flags` (BPF_F_LOCK among
+ * them) go to update and lookup, elem_flags to every batch form. Prints 0 or the errno name,
  * a batch's count as libbpf hands it back, and for a lookup that copied something the keys (batch) and the value's
  * 8-byte words per CPU copy (one copy for a map that is not per-CPU) as decimal strings. */
 #define MAX_BATCH 8
@@ -945,7 +946,7 @@ static void mapop_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const c
 	} else if (strcmp(op, "delete_batch") == 0) {
 		r = bpf_map_delete_batch(fd, keys, &count, &opts);
 	} else if (strcmp(op, "lookup") == 0) {
-		r = bpf_map_lookup_elem(fd, &key, value);
+		r = bpf_map_lookup_elem_flags(fd, &key, value, flags);
 		lookup = true;
 	} else if (strcmp(op, "lookup_and_delete") == 0) {
 		r = bpf_map_lookup_and_delete_elem(fd, &key, value);

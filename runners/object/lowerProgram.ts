@@ -1,4 +1,5 @@
 import { fieldSlot, scalarSize } from '../../cabi/structLayout.ts';
+import { SLOT_VALUE_KPTR_OFF, slotValueSize } from '../../cabi/slotMap.ts';
 import type { Op, Program, ScalarCType, Scenario } from '../../types/index.ts';
 import { ProgramScope } from '../codegen/programScope.ts';
 import { globalSlotSection } from '../codegen/scenarioIdentifiers.ts';
@@ -7,14 +8,25 @@ import type { ElfRelocation } from '../../bpf/elf/index.ts';
 /** BPF_NOEXIST */
 const NOEXIST = 1;
 /** Offset of `pc` in `struct <slot>_elem { long sum; ... *pc; }`. */
-const ELEM_PC = 8;
-const ELEM_SIZE = 16;
+const ELEM_PC = SLOT_VALUE_KPTR_OFF;
 
-/** Stack layout (offsets below r10): map key 0, the hash-map insert value, the num iterator, then one slot per variable. */
+/**
+ * Stack layout (offsets below r10): map key 0, the hash-map insert value (as large as the scenario's largest slot
+ * value: 16 bytes, 24 with a spin lock), the num iterator, then one slot per variable.
+ */
 const KEY_OFF = -4;
-const INIT_OFF = -24;
-const ITER_OFF = -32;
-const varOff = (i: number): number => -40 - 8 * i;
+class StackLayout {
+  readonly init: number;
+  readonly iter: number;
+  constructor(readonly initSize: number) {
+    this.init = -8 - initSize;
+    this.iter = this.init - 8;
+  }
+
+  varOff(i: number): number {
+    return this.iter - 8 - 8 * i;
+  }
+}
 
 /** What a lowered program refers to outside itself. */
 export interface LowerContext {
@@ -48,6 +60,7 @@ class Lowering {
   private readonly outOfLine: { readonly bind: () => void; readonly ops: readonly Op[]; readonly lookups: Map<string, string> }[] = [];
   /** jumps to the shared `return 0` of failed lookups */
   private readonly toReturn0: (() => void)[] = [];
+  private readonly stack: StackLayout;
 
   constructor(
     scenario: Scenario,
@@ -56,12 +69,13 @@ class Lowering {
   ) {
     this.scope = new ProgramScope(scenario, program);
     this.varIndex = new Map(program.vars.map((v, index) => [v.name, index]));
+    this.stack = new StackLayout(Math.max(16, ...scenario.slots.map((x) => (x.home.kind === 'map' ? slotValueSize(x.home) : 0))));
   }
 
   run(): LoweredProgram {
-    if (varOff(this.program.vars.length - 1) < -512) throw this.scope.invalid('too many variables for the 512-byte stack');
+    if (this.stack.varOff(this.program.vars.length - 1) < -512) throw this.scope.invalid('too many variables for the 512-byte stack');
     if (this.program.vars.length > 0) this.emit(I.mov64Imm(R1, 0));
-    this.program.vars.forEach((_, i) => this.emit(I.stx(8, R10, varOff(i), R1)));
+    this.program.vars.forEach((_, i) => this.emit(I.stx(8, R10, this.stack.varOff(i), R1)));
     this.ops(this.program.ops);
     if (this.program.ops.at(-1)?.op !== 'return') this.emit(I.mov32Imm(R0, 0), I.exit());
     for (let block = this.outOfLine.shift(); block; block = this.outOfLine.shift()) {
@@ -177,9 +191,9 @@ class Lowering {
     if (slot.home.mapType !== 'array' && slot.home.mapType !== 'percpu_array') {
       const found = this.forward(I.jneImm.bind(null, R0, 0));
       this.emit(I.mov64Imm(R1, 0));
-      for (let o = 0; o < ELEM_SIZE; o += 8) this.emit(I.stx(8, R10, INIT_OFF + o, R1));
+      for (let o = 0; o < this.stack.initSize; o += 8) this.emit(I.stx(8, R10, this.stack.init + o, R1));
       this.emitLd64(R1, { symbol: slot.name });
-      this.emit(I.mov64Reg(R2, R10), I.add64Imm(R2, KEY_OFF), I.mov64Reg(R3, R10), I.add64Imm(R3, INIT_OFF), I.mov64Imm(R4, NOEXIST));
+      this.emit(I.mov64Reg(R2, R10), I.add64Imm(R2, KEY_OFF), I.mov64Reg(R3, R10), I.add64Imm(R3, this.stack.init), I.mov64Imm(R4, NOEXIST));
       this.emit(I.call(HELPER.map_update_elem));
       this.mapLookup(slot.name);
       found();
@@ -199,10 +213,10 @@ class Lowering {
     const field = this.field(src, fieldPath);
     const gsize = scalarSize(this.scope.global(global).ctype);
     this.emitLd64(R3, { symbol: 'nr_cpus' });
-    this.emit(I.ldx(4, R3, R3, 0), I.mov64Reg(R1, R10), I.add64Imm(R1, ITER_OFF), I.mov32Imm(R2, 0));
+    this.emit(I.ldx(4, R3, R3, 0), I.mov64Reg(R1, R10), I.add64Imm(R1, this.stack.iter), I.mov32Imm(R2, 0));
     this.callExtern('bpf_iter_num_new');
     const top = this.insns.length;
-    this.emit(I.mov64Reg(R1, R10), I.add64Imm(R1, ITER_OFF));
+    this.emit(I.mov64Reg(R1, R10), I.add64Imm(R1, this.stack.iter));
     this.callExtern('bpf_iter_num_next');
     const exits = [this.forward(I.jeqImm.bind(null, R0, 0))];
     this.emit(I.ldx(4, R2, R0, 0));
@@ -220,7 +234,7 @@ class Lowering {
     this.emit(I.ja(top - this.insns.length - 1));
     this.insns[nullCheck] = I.jeqImm(R0, 0, top - nullCheck - 1);
     exits.forEach((bind) => bind());
-    this.emit(I.mov64Reg(R1, R10), I.add64Imm(R1, ITER_OFF));
+    this.emit(I.mov64Reg(R1, R10), I.add64Imm(R1, this.stack.iter));
     this.callExtern('bpf_iter_num_destroy');
   }
 
@@ -266,7 +280,7 @@ class Lowering {
 
   private stackSlot(name: string): number {
     this.scope.variable(name);
-    return varOff(this.varIndex.get(name) as number);
+    return this.stack.varOff(this.varIndex.get(name) as number);
   }
 
   private callExtern(name: string): void {

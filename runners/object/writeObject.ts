@@ -1,5 +1,5 @@
 import { memberOffsets, scalarSize, structLayout } from '../../cabi/structLayout.ts';
-import { SLOT_MAP_MAX_ENTRIES, SLOT_VALUE_KPTR_OFF, SLOT_VALUE_SIZE, SLOT_VALUE_SUM_OFF } from '../../cabi/slotMap.ts';
+import { SLOT_MAP_MAX_ENTRIES, SLOT_VALUE_KPTR_OFF, SLOT_VALUE_LOCK_OFF, SLOT_VALUE_SUM_OFF, slotValueSize } from '../../cabi/slotMap.ts';
 import type { MapType, ProgType, ScalarCType, Scenario, Slot, StructMember } from '../../types/index.ts';
 import { batchLicense } from '../codegen/emit.ts';
 import { PROGRAM_SECTIONS } from '../codegen/emitProgram.ts';
@@ -109,9 +109,10 @@ export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
         symbols.push({ name: slot.name, section, value: 0, size: 8, type: 'object', bind: 'local' });
         continue;
       }
-      const elem = w.struct(slotElemName(slot.name), SLOT_VALUE_SIZE, [
+      const elem = w.struct(slotElemName(slot.name), slotValueSize(slot.home), [
         { name: 'sum', type: b.scalar('long'), bitOffset: SLOT_VALUE_SUM_OFF * 8 },
         { name: 'pc', type: slotPointer(slot), bitOffset: SLOT_VALUE_KPTR_OFF * 8 },
+        ...(slot.home.spinLock === true ? [{ name: 'lock', type: b.spinLock(), bitOffset: SLOT_VALUE_LOCK_OFF * 8 }] : []),
       ]);
       const def = w.struct('', 32, [
         { name: 'type', type: b.uint(MAP_TYPE[slot.home.mapType]), bitOffset: 0 },

@@ -62,6 +62,37 @@ describe('scenario() with userspace map operations', () => {
     }
   });
 
+  it('should give array and hash values a spin lock, and pass BPF_F_LOCK on values with one (valid) or on any (invalid)', () => {
+    const spec = loadSpec();
+    const locked = (mode: 'valid' | 'break', runs: number) => {
+      const seen = { lockHomes: new Set<string>(), results: new Set<string>(), withoutLock: 0, einval: 0 };
+      for (const v of generateValues(scenario({ mode }), SEED, runs)) {
+        const s = v.value_;
+        expect(checkScenarioRefs(s)).toEqual([]);
+        for (const x of s.slots) if (x.home.kind === 'map' && x.home.spinLock === true) seen.lockHomes.add(x.home.mapType);
+        const p = predict(s, { version: '6.18.44', nrCpus: 2, divergences: [] }, spec);
+        for (const r of p.mapOps) {
+          const op = s.schedule[r.step] as MapOpStep;
+          if (!('lock' in op) || op.lock !== true) continue;
+          const home = s.slots.find((x) => x.name === op.slot)?.home;
+          if (home?.kind === 'map' && home.spinLock !== true) {
+            seen.withoutLock++;
+            if (r.err === 'EINVAL') seen.einval++;
+          }
+          seen.results.add(`${r.mapOp} ${r.err ?? 'ok'}`);
+        }
+      }
+      return seen;
+    };
+    const valid = locked('valid', 1200);
+    expect([...valid.lockHomes].sort()).toEqual(['array', 'hash']);
+    expect(valid.withoutLock).toBe(0);
+    expect([...valid.results]).toEqual(expect.arrayContaining(['update ok', 'lookup ok', 'lookup_batch ok', 'lookup_and_delete_batch ok']));
+    // BPF_F_LOCK on a value without a spin lock: EINVAL (lookup_and_delete_batch on an array is ENOTSUPP first)
+    const invalid = locked('break', 400);
+    expect(invalid.einval).toBeGreaterThan(10);
+  });
+
   it('should leave them out with maxMapOps 0', () => {
     for (const v of generateValues(scenario({ maxMapOps: 0 }), SEED, 200)) {
       expect(v.value_.schedule.some((st) => 'mapOp' in st)).toBe(false);

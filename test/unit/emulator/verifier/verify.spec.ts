@@ -7,7 +7,7 @@ import { type VerifyResult, verifyProgram } from '../../../../emulator/verifier/
 
 const VAL_T: LocalType = { kind: 'struct', name: 'val_t', size: 24, scalarsOnly: true, specialFields: false };
 const ARRAY: MapDesc = {
-  name: 'array', kind: 'array', keySize: 4, valueSize: 16, maxEntries: 1, frozenValue: null,
+  name: 'array', kind: 'array', keySize: 4, valueSize: 16, maxEntries: 1, frozenValue: null, spinLock: false,
   fields: [{ off: 8, kind: 'percpu_kptr', pointee: { id: 17, name: 'val_t', size: 24 } }],
 };
 

@@ -7,6 +7,10 @@ import type { BtfTypeOf } from '../../../../bpf/btf/kinds.ts';
 import { elfSection, readElf } from '../../../../bpf/elf/readElf.ts';
 import { writeObject } from '../../../../runners/object/writeObject.ts';
 import { percpuAllocArray } from '../../../kernel/scenarios.ts';
+import { fileURLToPath } from 'node:url';
+import { loadObject } from '../../../../emulator/loader/loadObject.ts';
+import { emitBatch } from '../../../../runners/codegen/emit.ts';
+import { loadScenarioFile } from '../../../../specs/load.ts';
 
 describe('writeObject', () => {
   const scenario = percpuAllocArray('wo');
@@ -57,3 +61,30 @@ describe('writeObject', () => {
     expect(() => writeObject([percpuAllocArray('same'), percpuAllocArray('same')])).toThrow(/also defined by scenario same/);
   });
 });
+
+describe('a slot value with a spin lock (KptrHome.spinLock)', () => {
+  const hlu = loadScenarioFile(fileURLToPath(new URL('../../../../specs/regressions/htab_lock_update_keeps_percpu_kptr.yaml', import.meta.url)));
+  const bytes = writeObject([hlu]);
+
+  it('should put struct bpf_spin_lock after the kptr field in the C and in the object\'s BTF, 24 bytes in all', () => {
+    expect(emitBatch([hlu]).source).toContain('struct hlu_h_elem {\n\tlong sum;\n\tstruct hlu_t __percpu_kptr *pc;\n\tstruct bpf_spin_lock lock;\n};');
+    expect(emitBatch([hlu]).source).toContain('struct hlu_p_elem {\n\tlong sum;\n\tstruct hlu_t __percpu_kptr *pc;\n};');
+    const btf = readBtf(elfSection(readElf(bytes), '.BTF')!.bytes);
+    const elem = (name: string) => btf.types.findIndex((t) => t.kind === 'STRUCT' && t.name === name);
+    expect(walkMembers(btf, elem('hlu_h_elem')).map((m) => `${cTypeName(btf, m.type)} ${m.path} @${m.bitOffset}`)).toEqual([
+      'long sum @0',
+      'struct hlu_t __attribute__((btf_type_tag("percpu_kptr"))) * pc @64',
+      'struct bpf_spin_lock lock @128',
+      '__u32 lock.val @128',
+    ]);
+    expect((btf.types[elem('hlu_h_elem')] as BtfTypeOf<'STRUCT'>).size).toBe(24);
+    expect(btf.types.filter((t) => t.kind === 'STRUCT' && t.name === 'bpf_spin_lock')).toHaveLength(1);
+  });
+
+  it('should be read back by the emulator\'s loader with the lock\'s offset, and none for a value without one', () => {
+    const maps = loadObject(bytes, { rodata: {} }).maps.filter((m) => m.internal === null);
+    expect(maps.map((m) => [m.name, m.valueSize, m.spinLockOffset, m.kptrFields.map((f) => f.offset)])).toEqual([
+      ['hlu_h', 24, 16, [8]], ['hlu_a', 24, 16, [8]], ['hlu_p', 16, null, [8]]]);
+  });
+});
+
