@@ -104,9 +104,12 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
       const runs = (st: ScheduleStep): boolean => ('mapOp' in st ? true : !isRunStep(st) ? allowed.size > 0 : allowed.has(st.program));
       runSteps[s.id] = s.schedule.flatMap((st, i) => (i < firstMapOp && runs(st) ? [i] : []));
       const scheduled = new Set(s.schedule.flatMap((st) => (isRunStep(st) ? [st.program] : [])));
+      // programs the gate allows whose runs come after the first held-back map operation
+      const heldAfter = new Set(s.schedule.flatMap((st, i) => (i > firstMapOp && isRunStep(st) && allowed.has(st.program) ? [st.program] : [])));
       gateNotRun.set(s.id, [
         ...gate.filter((g) => !g.allowed && scheduled.has(g.program)).map((g) => ({ program: g.program, reason: g.reason })),
         ...(mapOpsRefused === null ? [] : [{ program: MAP_OPS_NOT_RUN, reason: `userspace map operations: ${mapOpsRefused}` }]),
+        ...[...heldAfter].map((program) => ({ program, reason: `${program}: its runs after step ${firstMapOp} (a userspace map operation held back) are held back too` })),
       ]);
     }
     const planFile = join(options.workDir, `${name}.plan`);

@@ -5,9 +5,9 @@ import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createHostRunner } from '../../runners/host/index.ts';
 import type { RunCase } from '../../runners/runner.ts';
-import type { Scenario } from '../../types/index.ts';
+import type { Program, Scenario } from '../../types/index.ts';
 import { needs } from '../helpers/needs.ts';
-import { leakNew, percpuAllocArray, xchgObjNewIntoPercpu } from './scenarios.ts';
+import { leakNew, mapOpsScenario, percpuAllocArray, xchgObjNewIntoPercpu } from './scenarios.ts';
 
 let work = '';
 beforeAll(async () => {
@@ -58,6 +58,29 @@ describe('host runner', () => {
     expect(o?.runs).toEqual([]);
     expect(o?.notRun).toEqual([{ program: 'rz_xchg', reason: expect.stringMatching(/bpf_obj_new .*never run on the host/) }]);
     expect(o?.splats).toEqual([]);
+  });
+
+  it('should say why each program after a held-back userspace map operation did not run', async (ctx) => {
+    await needs(ctx, 'kernel');
+    await needs(ctx, 'clang');
+    // a bpf_obj_new program never runs on the host, so the map operations after it are held back, and with them
+    // every later run (the schedule without them is another one): each such program is in notRun with the reason
+    const s = mapOpsScenario('hh', 'hash');
+    const t = s.structs[0]!.name;
+    const plain: Program = { name: 'hh_plain', progType: 'tc', license: 'GPL', vars: [{ name: 'v', type: { kind: 'plain', struct: t } }], ops: [
+      { op: 'new', dst: 'v', struct: t, percpu: false }, { op: 'if', var: 'v', is: 'nonnull', then: [{ op: 'drop', var: 'v', percpu: false }] },
+    ] };
+    const put = s.programs[0]!.name;
+    const check = s.programs[1]!.name;
+    const scenario: Scenario = { ...s, programs: [...s.programs, plain], schedule: [
+      { program: 'hh_plain', cpu: 0, repeat: 1 }, { program: put, cpu: 0, repeat: 1 },
+      { mapOp: 'delete', slot: 'hh_m', key: 0 }, { program: put, cpu: 0, repeat: 1 }, { program: check, cpu: 0, repeat: 1 },
+    ] };
+    const [o] = await createHostRunner({ workDir: work }).run([trusted(scenario)]);
+    expect(o?.runs.map((r) => `${r.step}:${r.program}`)).toEqual([`1:${put}`]);
+    expect(o?.mapOps).toEqual([]);
+    expect(o?.notRun.map((n) => n.program).sort()).toEqual(['(userspace map operations)', check, 'hh_plain', put].sort());
+    expect(o?.notRun.find((n) => n.program === check)?.reason).toBe(`${check}: its runs after step 2 (a userspace map operation held back) are held back too`);
   });
 
   it('should skip scenarios whose program type the kernel cannot load, with the reason, and load them where it can', async (ctx) => {
