@@ -4,7 +4,7 @@ import { BPF_CALL, BPF_JMP, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_M
 import type { ElfFile, ElfRelocationEntry, ElfSectionHeader, ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
 import { ObjectFormatError } from '../../bpf/ObjectFormatError.ts';
 import type { ProgramSpec, Relocation } from './objectSpec.ts';
-import { programSection } from './programSection.ts';
+import { programSection, type ProgramSection } from './programSection.ts';
 
 const CALL = BPF_JMP | BPF_CALL;
 
@@ -15,8 +15,8 @@ export interface ObjectIndex {
   readonly codeSections: ReadonlyMap<string, ElfSectionHeader>;
   /** decoded instructions of each code section, on first use */
   readonly code: Map<string, Insn[]>;
-  /** per code section: its REL section's name and entries by instruction index (k: the entry's index there) */
-  readonly relocs: ReadonlyMap<string, { readonly section: string; readonly byInsn: ReadonlyMap<number, { readonly k: number; readonly e: ElfRelocationEntry }> }>;
+  /** per code section: its REL section's name, its entries, and per instruction slot 1 + the index of its entry (0: none) */
+  readonly relocs: ReadonlyMap<string, { readonly section: string; readonly entries: readonly ElfRelocationEntry[]; readonly byInsn: Int32Array }>;
   /** per code section: CO-RE relocations by instruction index */
   readonly core: ReadonlyMap<string, ReadonlyMap<number, CoreRelo>>;
   /** per code section: BTF FUNC id by the function's byte offset (func_info) */
@@ -27,6 +27,36 @@ export interface ObjectIndex {
   /** kfunc externs by name → index in BpfObjectSpec.kfuncs */
   readonly kfuncByName: ReadonlyMap<string, number>;
 }
+
+/** what libbpf makes of each program section name, once per object (hundreds of programs share a few sections) */
+const sectionKinds = new WeakMap<ObjectIndex, Map<string, ProgramSection | null>>();
+/** function symbols of each code section, once per object (subprogram calls look their callee up) */
+const functions = new WeakMap<ObjectIndex, Map<string, ElfSymbolEntry[]>>();
+
+function sectionKind(index: ObjectIndex, section: string): ProgramSection | null {
+  let m = sectionKinds.get(index);
+  if (!m) sectionKinds.set(index, (m = new Map()));
+  let k = m.get(section);
+  if (k === undefined) m.set(section, (k = programSection(section)));
+  return k;
+}
+
+function functionsOf(index: ObjectIndex, section: string): readonly ElfSymbolEntry[] {
+  let m = functions.get(index);
+  if (!m) {
+    functions.set(index, (m = new Map()));
+    for (const s of index.elf.symbols) {
+      if (s.type !== 'func' || s.section === null) continue;
+      let l = m.get(s.section);
+      if (!l) m.set(s.section, (l = []));
+      l.push(s);
+    }
+  }
+  return m.get(section) ?? [];
+}
+
+const withImm = (x: Insn, imm: number): Insn => ({ code: x.code, dst: x.dst, src: x.src, off: x.off, imm });
+const withSrcImm = (x: Insn, src: number, imm: number): Insn => ({ code: x.code, dst: x.dst, src, off: x.off, imm });
 
 /**
  * One program as libbpf links it (bpf_object__relocate): its function's instructions, the subprograms it calls
@@ -48,7 +78,7 @@ export class ProgramLinker {
   /** @throws ObjectFormatError naming the section and byte offset of what cannot be linked */
   static link(index: ObjectIndex, main: ElfSymbolEntry): ProgramSpec {
     const section = main.section as string;
-    const ps = programSection(section);
+    const ps = sectionKind(index, section);
     if (!ps) throw new ObjectFormatError(section, main.value, `program ${main.name}: libbpf knows no program type for section name '${section}'`);
     if (main.bind === 'local') throw new ObjectFormatError(section, main.value, `program ${main.name} is static (libbpf: not supported)`);
     const l = new ProgramLinker(index, main);
@@ -85,25 +115,31 @@ export class ProgramLinker {
     for (let i = first; i < first + count; i++) this.insns.push(all[i] as Insn);
     const rel = this.index.relocs.get(secName);
     const core = this.index.core.get(secName);
+    if (!rel && !core) return start;
     for (let idx = 0; idx < count; idx++) {
-      const r = rel?.byInsn.get(first + idx);
-      if (r) this.relocate(start + idx, secName, rel!.section, r.k, r.e);
+      const r = rel ? (rel.byInsn[first + idx] as number) : 0;
+      if (r > 0) this.relocate(start + idx, secName, rel!.section, r - 1, rel!.entries[r - 1] as ElfRelocationEntry);
       const c = core?.get(first + idx);
       if (c) this.coreRelocate(start + idx, secName, c);
     }
     return start;
   }
 
-  /** the relocation being applied, for errors (no closure per relocation: they are many) */
-  private where = { relSection: '', k: 0, secName: '', offset: 0 };
+  /** the relocation being applied, for errors (no closure or object per relocation: they are many) */
+  private whereRel = '';
+  private whereK = 0;
+  private whereSec = '';
+  private whereOffset = 0;
 
   private fail(what: string): never {
-    const w = this.where;
-    throw new ObjectFormatError(w.relSection, w.k * 16, `${what} (relocation at ${w.secName}+${w.offset})`);
+    throw new ObjectFormatError(this.whereRel, this.whereK * 16, `${what} (relocation at ${this.whereSec}+${this.whereOffset})`);
   }
 
   private relocate(at: number, secName: string, relSection: string, k: number, e: ElfRelocationEntry): void {
-    this.where = { relSection, k, secName, offset: e.offset };
+    this.whereRel = relSection;
+    this.whereK = k;
+    this.whereSec = secName;
+    this.whereOffset = e.offset;
     const insns = this.insns;
     const x = insns[at] as Insn;
     const target = this.index.elf.symbols[e.symbol] ?? this.fail(`symbol #${e.symbol} does not exist`);
@@ -112,22 +148,22 @@ export class ProgramLinker {
       const next = insns[at + 1] as Insn;
       if (target.section === null) {
         if (target.bind !== 'weak') this.fail(`ld_imm64 of extern ${target.name}: only kfunc calls and weak externs are supported`);
-        insns[at] = { ...x, imm: 0 };
-        insns[at + 1] = { ...next, imm: 0 };
+        insns[at] = withImm(x, 0);
+        insns[at + 1] = withImm(next, 0);
         this.relocations.push({ kind: 'unresolved_weak', insn: at, name: target.name });
         return;
       }
       if (target.section === '.maps') {
         const map = this.index.mapByName.get(target.name) ?? this.fail(`ld_imm64 of ${target.name} in .maps, which defines no such map`);
-        insns[at] = { ...x, src: BPF_PSEUDO_MAP_FD, imm: map };
-        insns[at + 1] = { ...next, imm: 0 };
+        insns[at] = withSrcImm(x, BPF_PSEUDO_MAP_FD, map);
+        insns[at + 1] = withImm(next, 0);
         this.relocations.push({ kind: 'map', insn: at, map });
         return;
       }
       const map = this.index.mapBySection.get(target.section) ?? this.fail(`ld_imm64 of ${target.name || target.section} in section ${target.section}, which is neither .maps nor a global data section`);
       const offset = (target.type === 'section' ? 0 : target.value) + x.imm;
-      insns[at] = { ...x, src: BPF_PSEUDO_MAP_VALUE, imm: map };
-      insns[at + 1] = { ...next, imm: offset };
+      insns[at] = withSrcImm(x, BPF_PSEUDO_MAP_VALUE, map);
+      insns[at + 1] = withImm(next, offset);
       this.relocations.push({ kind: 'map_value', insn: at, map, offset });
       return;
     }
@@ -135,17 +171,17 @@ export class ProgramLinker {
     if (x.code !== CALL || x.src !== BPF_PSEUDO_CALL) this.fail(`R_BPF_64_32 on an instruction that is not a call (code 0x${x.code.toString(16)} src ${x.src})`);
     if (target.section === null) {
       const kfunc = this.index.kfuncByName.get(target.name) ?? this.fail(`call of extern ${target.name}, which is not a FUNC in the .ksyms DATASEC`);
-      insns[at] = { ...x, src: BPF_PSEUDO_KFUNC_CALL, imm: kfunc };
+      insns[at] = withSrcImm(x, BPF_PSEUDO_KFUNC_CALL, kfunc);
       this.relocations.push({ kind: 'kfunc', insn: at, kfunc });
       return;
     }
     if (!this.index.codeSections.has(target.section)) this.fail(`call of ${target.name} in non-code section ${target.section}`);
     // libbpf: the callee instruction is st_value/8 + imm + 1 in the target section; place its function
     const calleeInsn = (target.type === 'section' ? 0 : target.value / 8) + x.imm + 1;
-    const callee = this.index.elf.symbols.find((s) => s.type === 'func' && s.section === target.section && s.value / 8 <= calleeInsn && calleeInsn < (s.value + s.size) / 8)
+    const callee = functionsOf(this.index, target.section).find((s) => s.value / 8 <= calleeInsn && calleeInsn < (s.value + s.size) / 8)
       ?? this.fail(`call into ${target.section} at instruction ${calleeInsn}, which no function symbol covers`);
     const calleeStart = this.place(callee) + calleeInsn - callee.value / 8;
-    insns[at] = { ...(insns[at] as Insn), imm: calleeStart - at - 1 };
+    insns[at] = withImm(insns[at] as Insn, calleeStart - at - 1);
     this.relocations.push({ kind: 'subprog', insn: at, target: calleeStart, name: callee.name });
   }
 
@@ -153,9 +189,9 @@ export class ProgramLinker {
   private coreRelocate(at: number, secName: string, c: CoreRelo): void {
     if (c.kind !== 'TYPE_ID_LOCAL') throw new ObjectFormatError('.BTF.ext', 0, `CO-RE relocation ${c.kind} at ${secName}+${c.insnOff} is not supported (only TYPE_ID_LOCAL)`);
     const x = this.insns[at] as Insn;
-    if (x.code !== LD_IMM64) throw new ObjectFormatError('.BTF.ext', 0, `CO-RE TYPE_ID_LOCAL at ${secName}+${c.insnOff} is not on an ld_imm64`);
-    this.insns[at] = { ...x, imm: c.typeId };
-    this.insns[at + 1] = { ...(this.insns[at + 1] as Insn), imm: 0 };
+    if (x.code !== LD_IMM64 || at + 1 >= this.insns.length) throw new ObjectFormatError('.BTF.ext', 0, `CO-RE TYPE_ID_LOCAL at ${secName}+${c.insnOff} is not on an ld_imm64`);
+    this.insns[at] = withImm(x, c.typeId);
+    this.insns[at + 1] = withImm(this.insns[at + 1] as Insn, 0);
     this.relocations.push({ kind: 'type_id_local', insn: at, typeId: c.typeId });
   }
 }

@@ -51,17 +51,26 @@ export function loadObject(bytes: Uint8Array, options: LoadOptions = {}): BpfObj
 }
 
 function indexObject(elf: ElfFile, ext: BtfExt | null, maps: readonly MapSpec[], kfuncs: readonly KfuncSpec[]): ObjectIndex {
-  const relocs = new Map<string, { section: string; byInsn: Map<number, { k: number; e: ElfRelocationEntry }> }>();
+  const codeSections = new Map(elf.sections.filter((s) => (s.flags & SHF.EXECINSTR) !== 0).map((s) => [s.name, s]));
+  // per instruction slot of a code section: 1 + the index of its relocation (the last one when several name it)
+  const relocs = new Map<string, { section: string; entries: readonly ElfRelocationEntry[]; byInsn: Int32Array }>();
   for (const r of elf.relocations) {
-    relocs.set(r.target, { section: r.name, byInsn: new Map(r.entries.map((e, k) => [e.offset / 8, { k, e }])) });
+    const code = codeSections.get(r.target);
+    if (!code) continue;
+    const byInsn = new Int32Array(Math.floor(code.size / 8));
+    r.entries.forEach((e, k) => {
+      const i = e.offset / 8;
+      if (Number.isInteger(i) && i < byInsn.length) byInsn[i] = k + 1;
+    });
+    relocs.set(r.target, { section: r.name, entries: r.entries, byInsn });
   }
   return {
     elf,
     kfuncByName: new Map(kfuncs.map((k, i) => [k.name, i])),
-    codeSections: new Map(elf.sections.filter((s) => (s.flags & SHF.EXECINSTR) !== 0).map((s) => [s.name, s])),
+    codeSections,
     code: new Map(),
     relocs,
-    core: new Map((ext?.coreRelo ?? []).map((c) => [c.section, new Map(c.records.map((r) => [r.insnOff / 8, r]))])),
+    core: new Map((ext?.coreRelo ?? []).filter((c) => c.records.length > 0).map((c) => [c.section, new Map(c.records.map((r) => [r.insnOff / 8, r]))])),
     funcInfo: new Map((ext?.funcInfo ?? []).map((f) => [f.section, new Map(f.records.map((r) => [r.insnOff, r.typeId]))])),
     mapByName: new Map(maps.flatMap((m, i) => (m.internal === null ? [[m.name, i] as const] : []))),
     mapBySection: new Map(maps.flatMap((m, i) => (m.internal ? [[m.internal.section, i] as const] : []))),
