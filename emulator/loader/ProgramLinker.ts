@@ -1,5 +1,5 @@
 import type { CoreRelo } from '../../bpf/btf/btfExt.ts';
-import { decodeInsns, LD_IMM64, type Insn } from '../../bpf/asm/insn.ts';
+import { decodeInsnWords, LD_IMM64 } from '../../bpf/asm/insn.ts';
 import { BPF_CALL, BPF_JMP, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../../bpf/asm/opcode.ts';
 import type { ElfFile, ElfRelocationEntry, ElfSectionHeader, ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
 import { ObjectFormatError } from '../../bpf/ObjectFormatError.ts';
@@ -13,8 +13,8 @@ export interface ObjectIndex {
   readonly elf: ElfFile;
   /** executable sections by name */
   readonly codeSections: ReadonlyMap<string, ElfSectionHeader>;
-  /** decoded instructions of each code section, on first use */
-  readonly code: Map<string, Insn[]>;
+  /** slot words of each code section (bpf/asm insn.ts decodeInsnWords), on first use */
+  readonly code: Map<string, Int32Array>;
   /** per code section: its REL section's name, its entries, and per instruction slot 1 + the index of its entry (0: none) */
   readonly relocs: ReadonlyMap<string, { readonly section: string; readonly entries: readonly ElfRelocationEntry[]; readonly byInsn: Int32Array }>;
   /** per code section: CO-RE relocations by instruction index */
@@ -55,8 +55,26 @@ function functionsOf(index: ObjectIndex, section: string): readonly ElfSymbolEnt
   return m.get(section) ?? [];
 }
 
-const withImm = (x: Insn, imm: number): Insn => ({ code: x.code, dst: x.dst, src: x.src, off: x.off, imm });
-const withSrcImm = (x: Insn, src: number, imm: number): Insn => ({ code: x.code, dst: x.dst, src, off: x.off, imm });
+/**
+ * Linked programs' slot words are cut from shared chunks: an ArrayBuffer per program was a large share of a load's
+ * time and of GC (objects hold hundreds of programs).
+ */
+const CHUNK_WORDS = 1 << 15;
+let chunk = new Int32Array(0);
+let chunkUsed = 0;
+
+function wordsFor(n: number): Int32Array {
+  if (chunkUsed + n > chunk.length) {
+    chunk = new Int32Array(Math.max(n, CHUNK_WORDS));
+    chunkUsed = 0;
+  }
+  const out = chunk.subarray(chunkUsed, chunkUsed + n);
+  chunkUsed += n;
+  return out;
+}
+
+/** where a program is linked before its words are copied out at their final size */
+let scratch = new Int32Array(1 << 12);
 
 /**
  * One program as libbpf links it (bpf_object__relocate): its function's instructions, the subprograms it calls
@@ -64,10 +82,11 @@ const withSrcImm = (x: Insn, src: number, imm: number): Insn => ({ code: x.code,
  * CO-RE TYPE_ID_LOCAL resolved (bpf_core_apply_relo).
  */
 export class ProgramLinker {
-  private readonly insns: Insn[] = [];
+  /** slots linked so far (their words in `scratch`) */
+  private length = 0;
   private readonly relocations: Relocation[] = [];
   private readonly subprograms: { name: string; insn: number }[] = [];
-  /** symbol index → where its code starts in `insns` */
+  /** symbol index → the slot where its code starts */
   private readonly placed = new Map<number, number>();
 
   private constructor(
@@ -83,19 +102,43 @@ export class ProgramLinker {
     if (main.bind === 'local') throw new ObjectFormatError(section, main.value, `program ${main.name} is static (libbpf: not supported)`);
     const l = new ProgramLinker(index, main);
     l.place(main);
+    const words = wordsFor(2 * l.length);
+    words.set(scratch.subarray(0, 2 * l.length));
     return {
-      name: main.name, section, ...ps, insns: l.insns, subprograms: l.subprograms, relocations: l.relocations.sort((a, b) => a.insn - b.insn),
+      name: main.name, section, ...ps, words, subprograms: l.subprograms, relocations: l.relocations.sort((a, b) => a.insn - b.insn),
       btfFuncId: index.funcInfo.get(section)?.get(main.value) ?? null,
     };
   }
 
-  private sectionInsns(name: string): Insn[] {
+  private sectionWords(name: string): Int32Array {
     let c = this.index.code.get(name);
     if (!c) {
       const s = this.index.codeSections.get(name);
-      this.index.code.set(name, (c = s ? decodeInsns(s.bytes, name) : []));
+      this.index.code.set(name, (c = s ? decodeInsnWords(s.bytes, name) : new Int32Array(0)));
     }
     return c;
+  }
+
+  /** code, src_reg and imm of linked slot `at` */
+  private code(at: number): number {
+    return (scratch[2 * at] as number) & 0xff;
+  }
+
+  private src(at: number): number {
+    return ((scratch[2 * at] as number) >>> 12) & 0xf;
+  }
+
+  private imm(at: number): number {
+    return scratch[2 * at + 1] as number;
+  }
+
+  private setImm(at: number, imm: number): void {
+    scratch[2 * at + 1] = imm;
+  }
+
+  private setSrcImm(at: number, src: number, imm: number): void {
+    scratch[2 * at] = ((scratch[2 * at] as number) & ~0xf000) | (src << 12);
+    scratch[2 * at + 1] = imm;
   }
 
   /** appends a function's code (once) and relocates it; returns where it starts */
@@ -103,16 +146,22 @@ export class ProgramLinker {
     const at = this.placed.get(sym.index);
     if (at !== undefined) return at;
     const secName = sym.section as string;
-    const all = this.sectionInsns(secName);
+    const all = this.sectionWords(secName);
     const first = sym.value / 8;
     const count = sym.size / 8;
-    if (!Number.isInteger(first) || !Number.isInteger(count) || first + count > all.length || count === 0) {
+    if (!Number.isInteger(first) || !Number.isInteger(count) || first + count > all.length / 2 || count === 0) {
       throw new ObjectFormatError(secName, sym.value, `function ${sym.name} (${sym.size} bytes at ${sym.value}) is not whole instructions inside the section`);
     }
-    const start = this.insns.length;
+    const start = this.length;
     this.placed.set(sym.index, start);
     if (sym !== this.main) this.subprograms.push({ name: sym.name, insn: start });
-    for (let i = first; i < first + count; i++) this.insns.push(all[i] as Insn);
+    if (2 * (start + count) > scratch.length) {
+      const grown = new Int32Array(Math.max(2 * (start + count), 2 * scratch.length));
+      grown.set(scratch.subarray(0, 2 * start));
+      scratch = grown;
+    }
+    scratch.set(all.subarray(2 * first, 2 * (first + count)), 2 * start);
+    this.length = start + count;
     const rel = this.index.relocs.get(secName);
     const core = this.index.core.get(secName);
     if (!rel && !core) return start;
@@ -140,58 +189,55 @@ export class ProgramLinker {
     this.whereK = k;
     this.whereSec = secName;
     this.whereOffset = e.offset;
-    const insns = this.insns;
-    const x = insns[at] as Insn;
     const target = this.index.elf.symbols[e.symbol] ?? this.fail(`symbol #${e.symbol} does not exist`);
+    const code = this.code(at);
     if (e.type === 'R_BPF_64_64') {
-      if (x.code !== LD_IMM64 || at + 1 >= insns.length) this.fail(`R_BPF_64_64 on an instruction that is not ld_imm64 (code 0x${x.code.toString(16)})`);
-      const next = insns[at + 1] as Insn;
+      if (code !== LD_IMM64 || at + 1 >= this.length) this.fail(`R_BPF_64_64 on an instruction that is not ld_imm64 (code 0x${code.toString(16)})`);
       if (target.section === null) {
         if (target.bind !== 'weak') this.fail(`ld_imm64 of extern ${target.name}: only kfunc calls and weak externs are supported`);
-        insns[at] = withImm(x, 0);
-        insns[at + 1] = withImm(next, 0);
+        this.setImm(at, 0);
+        this.setImm(at + 1, 0);
         this.relocations.push({ kind: 'unresolved_weak', insn: at, name: target.name });
         return;
       }
       if (target.section === '.maps') {
         const map = this.index.mapByName.get(target.name) ?? this.fail(`ld_imm64 of ${target.name} in .maps, which defines no such map`);
-        insns[at] = withSrcImm(x, BPF_PSEUDO_MAP_FD, map);
-        insns[at + 1] = withImm(next, 0);
+        this.setSrcImm(at, BPF_PSEUDO_MAP_FD, map);
+        this.setImm(at + 1, 0);
         this.relocations.push({ kind: 'map', insn: at, map });
         return;
       }
       const map = this.index.mapBySection.get(target.section) ?? this.fail(`ld_imm64 of ${target.name || target.section} in section ${target.section}, which is neither .maps nor a global data section`);
-      const offset = (target.type === 'section' ? 0 : target.value) + x.imm;
-      insns[at] = withSrcImm(x, BPF_PSEUDO_MAP_VALUE, map);
-      insns[at + 1] = withImm(next, offset);
+      const offset = (target.type === 'section' ? 0 : target.value) + this.imm(at);
+      this.setSrcImm(at, BPF_PSEUDO_MAP_VALUE, map);
+      this.setImm(at + 1, offset);
       this.relocations.push({ kind: 'map_value', insn: at, map, offset });
       return;
     }
     if (e.type !== 'R_BPF_64_32') this.fail(`relocation type ${e.type} is not supported in code`);
-    if (x.code !== CALL || x.src !== BPF_PSEUDO_CALL) this.fail(`R_BPF_64_32 on an instruction that is not a call (code 0x${x.code.toString(16)} src ${x.src})`);
+    if (code !== CALL || this.src(at) !== BPF_PSEUDO_CALL) this.fail(`R_BPF_64_32 on an instruction that is not a call (code 0x${code.toString(16)} src ${this.src(at)})`);
     if (target.section === null) {
       const kfunc = this.index.kfuncByName.get(target.name) ?? this.fail(`call of extern ${target.name}, which is not a FUNC in the .ksyms DATASEC`);
-      insns[at] = withSrcImm(x, BPF_PSEUDO_KFUNC_CALL, kfunc);
+      this.setSrcImm(at, BPF_PSEUDO_KFUNC_CALL, kfunc);
       this.relocations.push({ kind: 'kfunc', insn: at, kfunc });
       return;
     }
     if (!this.index.codeSections.has(target.section)) this.fail(`call of ${target.name} in non-code section ${target.section}`);
     // libbpf: the callee instruction is st_value/8 + imm + 1 in the target section; place its function
-    const calleeInsn = (target.type === 'section' ? 0 : target.value / 8) + x.imm + 1;
+    const calleeInsn = (target.type === 'section' ? 0 : target.value / 8) + this.imm(at) + 1;
     const callee = functionsOf(this.index, target.section).find((s) => s.value / 8 <= calleeInsn && calleeInsn < (s.value + s.size) / 8)
       ?? this.fail(`call into ${target.section} at instruction ${calleeInsn}, which no function symbol covers`);
     const calleeStart = this.place(callee) + calleeInsn - callee.value / 8;
-    insns[at] = withImm(insns[at] as Insn, calleeStart - at - 1);
+    this.setImm(at, calleeStart - at - 1);
     this.relocations.push({ kind: 'subprog', insn: at, target: calleeStart, name: callee.name });
   }
 
   /** CO-RE: the only kind these objects carry is TYPE_ID_LOCAL (bpf_obj_new's local type id), resolved to itself */
   private coreRelocate(at: number, secName: string, c: CoreRelo): void {
     if (c.kind !== 'TYPE_ID_LOCAL') throw new ObjectFormatError('.BTF.ext', 0, `CO-RE relocation ${c.kind} at ${secName}+${c.insnOff} is not supported (only TYPE_ID_LOCAL)`);
-    const x = this.insns[at] as Insn;
-    if (x.code !== LD_IMM64 || at + 1 >= this.insns.length) throw new ObjectFormatError('.BTF.ext', 0, `CO-RE TYPE_ID_LOCAL at ${secName}+${c.insnOff} is not on an ld_imm64`);
-    this.insns[at] = withImm(x, c.typeId);
-    this.insns[at + 1] = withImm(this.insns[at + 1] as Insn, 0);
+    if (this.code(at) !== LD_IMM64 || at + 1 >= this.length) throw new ObjectFormatError('.BTF.ext', 0, `CO-RE TYPE_ID_LOCAL at ${secName}+${c.insnOff} is not on an ld_imm64`);
+    this.setImm(at, c.typeId);
+    this.setImm(at + 1, 0);
     this.relocations.push({ kind: 'type_id_local', insn: at, typeId: c.typeId });
   }
 }
