@@ -73,6 +73,14 @@ function wordsFor(n: number): Int32Array {
   return out;
 }
 
+/** relocations in instruction order: they come in that order unless a subprogram was placed (sorting copies) */
+function byInsn(relocations: Relocation[]): Relocation[] {
+  for (let i = 1; i < relocations.length; i++) {
+    if ((relocations[i] as Relocation).insn < (relocations[i - 1] as Relocation).insn) return relocations.sort((a, b) => a.insn - b.insn);
+  }
+  return relocations;
+}
+
 /** where a program is linked before its words are copied out at their final size */
 let scratch = new Int32Array(1 << 12);
 
@@ -105,7 +113,7 @@ export class ProgramLinker {
     const words = wordsFor(2 * l.length);
     words.set(scratch.subarray(0, 2 * l.length));
     return {
-      name: main.name, section, ...ps, words, subprograms: l.subprograms, relocations: l.relocations.sort((a, b) => a.insn - b.insn),
+      name: main.name, section, ...ps, words, subprograms: l.subprograms, relocations: byInsn(l.relocations),
       btfFuncId: index.funcInfo.get(section)?.get(main.value) ?? null,
     };
   }
