@@ -134,13 +134,18 @@ function internalMaps(elf: ElfFile, btf: Btf, secs: Datasecs, rodata: Readonly<R
     if (!m) objectsBySection.set(x.section, (m = new Map()));
     m.set(x.name, x);
   }
-  for (const s of elf.sections) {
+  const sections = elf.sections.flatMap((s) => {
     const m = INTERNAL.exec(s.name);
-    if (!m || (s.flags & SHF.ALLOC) === 0 || (s.flags & SHF.EXECINSTR) !== 0 || s.size === 0) continue;
-    const kind = m[1] as 'bss' | 'data' | 'rodata';
+    return !m || (s.flags & SHF.ALLOC) === 0 || (s.flags & SHF.EXECINSTR) !== 0 || s.size === 0 ? [] : [{ s, kind: m[1] as 'bss' | 'data' | 'rodata' }];
+  });
+  // the initial values share one buffer: objects hold a .bss section per scenario
+  const initials = new Uint8Array(sections.reduce((a, { s }) => a + s.size, 0));
+  let used = 0;
+  for (const { s, kind } of sections) {
     const sec = secs.get(s.name);
     const symbols = objectsBySection.get(s.name) ?? new Map<string, ElfSymbolEntry>();
-    const initial = new Uint8Array(s.size);
+    const initial = initials.subarray(used, used + s.size);
+    used += s.size;
     if (s.type !== SHT.NOBITS) initial.set(s.bytes);
     const vars: DatasecVar[] = (sec?.type.vars ?? []).map((v) => {
       const variable = btf.types[v.type];
@@ -173,10 +178,13 @@ function internalMaps(elf: ElfFile, btf: Btf, secs: Datasecs, rodata: Readonly<R
 function ksymsFuncs(elf: ElfFile, btf: Btf, secs: Datasecs): KfuncSpec[] {
   const sec = secs.get('.ksyms');
   if (!sec) return [];
+  // the first undefined symbol of each name, as a search from the start would find it
+  const externs = new Map<string, ElfSymbolEntry>();
+  for (const s of elf.symbols) if (s.section === null && !externs.has(s.name)) externs.set(s.name, s);
   return sec.type.vars.flatMap((v) => {
     const f = btf.types[v.type];
     if (f?.kind !== 'FUNC') return [];
-    const sym = elf.symbols.find((s) => s.name === f.name && s.section === null);
+    const sym = externs.get(f.name);
     return [{ name: f.name, btfFuncId: v.type, weak: sym?.bind === 'weak' }];
   });
 }
