@@ -29,16 +29,10 @@ export function stringReader(table: Uint8Array): (off: number) => string | null 
   const latin1 = buf.toString('latin1');
   const ascii = !/[\x80-\xff]/.test(latin1);
   const text = ascii ? latin1 : '';
-  // tables are deduplicated, so the same offsets come back (member names, types): each is read once
-  const known = new Map<number, string>();
   return (off) => {
-    const hit = known.get(off);
-    if (hit !== undefined) return hit;
     if (!Number.isInteger(off) || off < 0 || off >= table.length) return null;
     const end = table.indexOf(0, off);
     if (end < 0) return null;
-    const s = ascii ? text.slice(off, end) : buf.toString('utf8', off, end);
-    known.set(off, s);
-    return s;
+    return ascii ? text.slice(off, end) : buf.toString('utf8', off, end);
   };
 }
