@@ -52,12 +52,14 @@ export const WARM_UP_PASSES = 3;
 /** measured passes after the warm-up: the machine is shared, so the median and the best of these are printed */
 const MEASURED_PASSES = 5;
 
-/** CPU time (user + system) of this process while `f` runs, ms */
-export function cpuMs(f: () => void): number {
+/** CPU time (user + system) of this process and wall time while `f` runs, ms */
+export function timed(f: () => void): { readonly cpu: number; readonly wall: number } {
   const c0 = process.cpuUsage();
+  const w0 = process.hrtime.bigint();
   f();
+  const wall = Number(process.hrtime.bigint() - w0) / 1e6;
   const c = process.cpuUsage(c0);
-  return (c.user + c.system) / 1000;
+  return { cpu: (c.user + c.system) / 1000, wall };
 }
 
 /** `1,234 median, 1,456 best`: a rate per CPU-second over passes of `n` items taking `ms` each */
@@ -107,10 +109,11 @@ export async function printEmulatorFigures(scenarios: readonly Scenario[], nrCpu
   const jobs = emulatorJobs(scenarios, maxPerBatch);
   for (let i = 0; i < WARM_UP_PASSES; i++) emulateJobs(jobs, nrCpus);
   let one: EmulatorTally = { runs: 0, faults: 0 };
-  const passes = Array.from({ length: MEASURED_PASSES }, () => cpuMs(() => { one = emulateJobs(jobs, nrCpus); }));
+  const times = Array.from({ length: MEASURED_PASSES }, () => timed(() => { one = emulateJobs(jobs, nrCpus); }));
+  const passes = times.map((t) => t.cpu);
   const many = await emulatorThroughput(jobs, nrCpus, threads);
   const median = [...passes].sort((a, b) => a - b)[Math.floor(passes.length / 2)]!;
   process.stdout.write(`emulator: ${scenarios.length} scenarios in ${jobs.length} direct-writer objects, ${one.runs} runs (${one.faults} faults: programs a kernel would refuse run too), ${nrCpus} CPUs\n`);
-  process.stdout.write(`emulator load + run, one thread: ${rates(scenarios.length, passes)} scenarios per CPU-second (${(median * 1000 / scenarios.length).toFixed(0)} µs each, median)\n`);
+  process.stdout.write(`emulator load + run, one thread: ${rates(scenarios.length, passes)} scenarios per CPU-second (${(median * 1000 / scenarios.length).toFixed(0)} µs each, median); ${rates(scenarios.length, times.map((t) => t.wall))} scenarios/s wall (load average ${loadavg()[0]?.toFixed(1)})\n`);
   process.stdout.write(`emulator load + run, ${many.threads} threads: ${(scenarios.length / (many.wallMs / 1000)).toFixed(0)} scenarios/s wall (load average ${loadavg()[0]?.toFixed(1)})\n`);
 }

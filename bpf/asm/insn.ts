@@ -53,3 +53,46 @@ export function decodeInsns(bytes: Uint8Array, where = 'instructions'): Insn[] {
   }
   return out;
 }
+
+/**
+ * Instruction slots as the loader links them and the interpreter runs them: two 32-bit words per struct bpf_insn,
+ * `code | dst_reg << 8 | src_reg << 12 | off << 16` then `imm` (the little-endian wire form read as two u32), in one
+ * typed array instead of an object per slot.
+ */
+const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** the first word of a slot */
+export const slotWord = (code: number, dst: number, src: number, off: number): number =>
+  (code & 0xff) | ((dst & 0xf) << 8) | ((src & 0xf) << 12) | (off << 16);
+
+/** little-endian instruction bytes (a code section) as slot words; errors as decodeInsns */
+export function decodeInsnWords(bytes: Uint8Array, where = 'instructions'): Int32Array {
+  if (bytes.length % 8 !== 0) throw new ObjectFormatError(where, bytes.length - (bytes.length % 8), `${bytes.length} bytes is not a whole number of 8-byte instructions`);
+  const out = new Int32Array(bytes.length / 4);
+  if (HOST_LE) {
+    new Uint8Array(out.buffer).set(bytes);
+    return out;
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < out.length; i++) out[i] = view.getInt32(i * 4, true);
+  return out;
+}
+
+export function insnWords(insns: readonly Insn[]): Int32Array {
+  const out = new Int32Array(insns.length * 2);
+  insns.forEach((x, i) => {
+    out[2 * i] = slotWord(x.code, x.dst, x.src, x.off);
+    out[2 * i + 1] = x.imm;
+  });
+  return out;
+}
+
+/** slot `i` of slot words as an Insn */
+export function insnAt(words: Int32Array, i: number): Insn {
+  const w = words[2 * i] as number;
+  return { code: w & 0xff, dst: (w >>> 8) & 0xf, src: (w >>> 12) & 0xf, off: w >> 16, imm: words[2 * i + 1] as number };
+}
+
+export function insnsOf(words: Int32Array): Insn[] {
+  return Array.from({ length: words.length >> 1 }, (_, i) => insnAt(words, i));
+}

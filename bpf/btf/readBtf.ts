@@ -138,17 +138,21 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
   }
   const count = types.length;
   types.forEach((t, id) => {
-    for (const ref of referencedIds(t)) if (ref >= count) fail(starts[id]!, `type [${id}] ${t.kind} '${t.name}' refers to type ${ref}, but there are ${count - 1}`);
+    const ref = firstReferenceAbove(t, count - 1);
+    if (ref !== null) fail(starts[id]!, `type [${id}] ${t.kind} '${t.name}' refers to type ${ref}, but there are ${count - 1}`);
   });
   return { types, strings };
 }
 
-/** The type ids a record refers to. */
-function referencedIds(t: BtfType): number[] {
-  const ids = 'type' in t ? [t.type] : [];
-  if (t.kind === 'ARRAY') ids.push(t.indexType);
-  if (t.kind === 'STRUCT' || t.kind === 'UNION') ids.push(...t.members.map((m) => m.type));
-  if (t.kind === 'FUNC_PROTO') ids.push(t.returnType, ...t.params.map((p) => p.type));
-  if (t.kind === 'DATASEC') ids.push(...t.vars.map((v) => v.type));
-  return ids;
+/** The first type id a record refers to that is above `last`, or null (no array per record: objects hold thousands). */
+function firstReferenceAbove(t: BtfType, last: number): number | null {
+  if ('type' in t && t.type > last) return t.type;
+  if (t.kind === 'ARRAY' && t.indexType > last) return t.indexType;
+  if (t.kind === 'STRUCT' || t.kind === 'UNION') for (const m of t.members) if (m.type > last) return m.type;
+  if (t.kind === 'FUNC_PROTO') {
+    if (t.returnType > last) return t.returnType;
+    for (const p of t.params) if (p.type > last) return p.type;
+  }
+  if (t.kind === 'DATASEC') for (const v of t.vars) if (v.type > last) return v.type;
+  return null;
 }

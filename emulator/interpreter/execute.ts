@@ -1,4 +1,3 @@
-import type { Insn } from '../../bpf/asm/insn.ts';
 import { BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL } from '../../bpf/asm/opcode.ts';
 import { AddressSpace, MachineFault } from '../memory/AddressSpace.ts';
 
@@ -10,35 +9,6 @@ import { AddressSpace, MachineFault } from '../memory/AddressSpace.ts';
  * helpers and kfuncs). A fault never escapes as an exception: execute() returns it as data.
  */
 
-
-/** A program's instructions as parallel typed arrays (decoded once per load). */
-export interface Code {
-  readonly length: number;
-  readonly code: Uint8Array;
-  readonly dst: Uint8Array;
-  readonly src: Uint8Array;
-  readonly off: Int16Array;
-  readonly imm: Int32Array;
-}
-
-/** The arrays share one buffer (imm, off, then the bytes): one backing store per program instead of five. */
-export function compileCode(insns: readonly Insn[]): Code {
-  const n = insns.length;
-  const buf = new ArrayBuffer(n * 9);
-  const c: Code = {
-    length: n, imm: new Int32Array(buf, 0, n), off: new Int16Array(buf, n * 4, n),
-    code: new Uint8Array(buf, n * 6, n), dst: new Uint8Array(buf, n * 7, n), src: new Uint8Array(buf, n * 8, n),
-  };
-  for (let i = 0; i < n; i++) {
-    const x = insns[i] as Insn;
-    c.code[i] = x.code;
-    c.dst[i] = x.dst;
-    c.src[i] = x.src;
-    c.off[i] = x.off;
-    c.imm[i] = x.imm;
-  }
-  return c;
-}
 
 /** r0–r10 as low and high 32-bit halves. */
 export interface Regs {
@@ -130,13 +100,12 @@ function cmp32(op: number, a: number, b: number): boolean | null {
 const SIZE_OF_LDST: Readonly<Record<number, 1 | 2 | 4 | 8>> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
 
 /**
- * Runs `code` from instruction 0 with r1 = ctx (hi:lo) until the outermost exit.
+ * Runs `words` (slot words: bpf/asm insn.ts decodeInsnWords) from instruction 0 with r1 = ctx (hi:lo) until the outermost exit.
  */
-export function execute(code: Code, env: CallEnv, regs: Regs, opts: ExecOptions): ExecResult {
+export function execute(words: Int32Array, env: CallEnv, regs: Regs, opts: ExecOptions): ExecResult {
   const { lo: L, hi: H } = regs;
   const mem = env.mem;
-  const op8 = code.code, dsts = code.dst, srcs = code.src, offs = code.off, imms = code.imm;
-  const n = code.length;
+  const n = words.length >> 1;
   const tmp = opts.scratch;
   // call frames: return pc and callee-saved r6–r10 of each caller
   const frames = opts.frames;
@@ -150,11 +119,12 @@ export function execute(code: Code, env: CallEnv, regs: Regs, opts: ExecOptions)
     for (;;) {
       if (pc < 0 || pc >= n) return { kind: 'fault', insn: pc, why: 'jump out of the program', hi: null, lo: 0 };
       if (--budget < 0) return { kind: 'fault', insn: pc, why: `more than ${opts.maxInsns} instructions executed`, hi: null, lo: 0 };
-      const c = op8[pc] as number;
-      const d = dsts[pc] as number;
-      const s = srcs[pc] as number;
-      const off = offs[pc] as number;
-      const imm = imms[pc] as number;
+      const w = words[2 * pc] as number;
+      const c = w & 0xff;
+      const d = (w >>> 8) & 0xf;
+      const s = (w >>> 12) & 0xf;
+      const off = w >> 16;
+      const imm = words[2 * pc + 1] as number;
       const cls = c & 7;
       switch (cls) {
         case 7: // BPF_ALU64
@@ -367,9 +337,9 @@ export function execute(code: Code, env: CallEnv, regs: Regs, opts: ExecOptions)
           if (c !== 0x18 || pc + 1 >= n) return { kind: 'fault', insn: pc, why: `unknown opcode ${c.toString(16).padStart(2, '0')}`, hi: null, lo: 0 };
           if (s === 0) {
             L[d] = imm;
-            H[d] = imms[pc + 1] as number;
+            H[d] = words[2 * pc + 3] as number;
           } else {
-            env.ldImm64(s, imm, imms[pc + 1] as number, regs, d);
+            env.ldImm64(s, imm, words[2 * pc + 3] as number, regs, d);
           }
           pc += 2;
           continue;

@@ -1,10 +1,10 @@
 import type { CoreRelo } from '../../bpf/btf/btfExt.ts';
-import { decodeInsns, LD_IMM64, type Insn } from '../../bpf/asm/insn.ts';
+import { decodeInsnWords, LD_IMM64 } from '../../bpf/asm/insn.ts';
 import { BPF_CALL, BPF_JMP, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../../bpf/asm/opcode.ts';
 import type { ElfFile, ElfRelocationEntry, ElfSectionHeader, ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
 import { ObjectFormatError } from '../../bpf/ObjectFormatError.ts';
 import type { ProgramSpec, Relocation } from './objectSpec.ts';
-import { programSection } from './programSection.ts';
+import { programSection, type ProgramSection } from './programSection.ts';
 
 const CALL = BPF_JMP | BPF_CALL;
 
@@ -13,10 +13,10 @@ export interface ObjectIndex {
   readonly elf: ElfFile;
   /** executable sections by name */
   readonly codeSections: ReadonlyMap<string, ElfSectionHeader>;
-  /** decoded instructions of each code section, on first use */
-  readonly code: Map<string, Insn[]>;
-  /** per code section: its REL section's name and entries by instruction index (k: the entry's index there) */
-  readonly relocs: ReadonlyMap<string, { readonly section: string; readonly byInsn: ReadonlyMap<number, { readonly k: number; readonly e: ElfRelocationEntry }> }>;
+  /** slot words of each code section (bpf/asm insn.ts decodeInsnWords), on first use */
+  readonly code: Map<string, Int32Array>;
+  /** per code section: its REL section's name, its entries, and per instruction slot 1 + the index of its entry (0: none) */
+  readonly relocs: ReadonlyMap<string, { readonly section: string; readonly entries: readonly ElfRelocationEntry[]; readonly byInsn: Int32Array }>;
   /** per code section: CO-RE relocations by instruction index */
   readonly core: ReadonlyMap<string, ReadonlyMap<number, CoreRelo>>;
   /** per code section: BTF FUNC id by the function's byte offset (func_info) */
@@ -28,16 +28,73 @@ export interface ObjectIndex {
   readonly kfuncByName: ReadonlyMap<string, number>;
 }
 
+/** what libbpf makes of each program section name, once per object (hundreds of programs share a few sections) */
+const sectionKinds = new WeakMap<ObjectIndex, Map<string, ProgramSection | null>>();
+/** function symbols of each code section, once per object (subprogram calls look their callee up) */
+const functions = new WeakMap<ObjectIndex, Map<string, ElfSymbolEntry[]>>();
+
+function sectionKind(index: ObjectIndex, section: string): ProgramSection | null {
+  let m = sectionKinds.get(index);
+  if (!m) sectionKinds.set(index, (m = new Map()));
+  let k = m.get(section);
+  if (k === undefined) m.set(section, (k = programSection(section)));
+  return k;
+}
+
+function functionsOf(index: ObjectIndex, section: string): readonly ElfSymbolEntry[] {
+  let m = functions.get(index);
+  if (!m) {
+    functions.set(index, (m = new Map()));
+    for (const s of index.elf.symbols) {
+      if (s.type !== 'func' || s.section === null) continue;
+      let l = m.get(s.section);
+      if (!l) m.set(s.section, (l = []));
+      l.push(s);
+    }
+  }
+  return m.get(section) ?? [];
+}
+
+/**
+ * Linked programs' slot words are cut from shared chunks: an ArrayBuffer per program was a large share of a load's
+ * time and of GC (objects hold hundreds of programs).
+ */
+const CHUNK_WORDS = 1 << 15;
+let chunk = new Int32Array(0);
+let chunkUsed = 0;
+
+function wordsFor(n: number): Int32Array {
+  if (chunkUsed + n > chunk.length) {
+    chunk = new Int32Array(Math.max(n, CHUNK_WORDS));
+    chunkUsed = 0;
+  }
+  const out = chunk.subarray(chunkUsed, chunkUsed + n);
+  chunkUsed += n;
+  return out;
+}
+
+/** relocations in instruction order: they come in that order unless a subprogram was placed (sorting copies) */
+function byInsn(relocations: Relocation[]): Relocation[] {
+  for (let i = 1; i < relocations.length; i++) {
+    if ((relocations[i] as Relocation).insn < (relocations[i - 1] as Relocation).insn) return relocations.sort((a, b) => a.insn - b.insn);
+  }
+  return relocations;
+}
+
+/** where a program is linked before its words are copied out at their final size */
+let scratch = new Int32Array(1 << 12);
+
 /**
  * One program as libbpf links it (bpf_object__relocate): its function's instructions, the subprograms it calls
  * appended after it (bpf_object__reloc_code), then every relocation applied (bpf_object__relocate_data) and
  * CO-RE TYPE_ID_LOCAL resolved (bpf_core_apply_relo).
  */
 export class ProgramLinker {
-  private readonly insns: Insn[] = [];
+  /** slots linked so far (their words in `scratch`) */
+  private length = 0;
   private readonly relocations: Relocation[] = [];
   private readonly subprograms: { name: string; insn: number }[] = [];
-  /** symbol index → where its code starts in `insns` */
+  /** symbol index → the slot where its code starts */
   private readonly placed = new Map<number, number>();
 
   private constructor(
@@ -48,24 +105,48 @@ export class ProgramLinker {
   /** @throws ObjectFormatError naming the section and byte offset of what cannot be linked */
   static link(index: ObjectIndex, main: ElfSymbolEntry): ProgramSpec {
     const section = main.section as string;
-    const ps = programSection(section);
+    const ps = sectionKind(index, section);
     if (!ps) throw new ObjectFormatError(section, main.value, `program ${main.name}: libbpf knows no program type for section name '${section}'`);
     if (main.bind === 'local') throw new ObjectFormatError(section, main.value, `program ${main.name} is static (libbpf: not supported)`);
     const l = new ProgramLinker(index, main);
     l.place(main);
+    const words = wordsFor(2 * l.length);
+    words.set(scratch.subarray(0, 2 * l.length));
     return {
-      name: main.name, section, ...ps, insns: l.insns, subprograms: l.subprograms, relocations: l.relocations.sort((a, b) => a.insn - b.insn),
+      name: main.name, section, ...ps, words, subprograms: l.subprograms, relocations: byInsn(l.relocations),
       btfFuncId: index.funcInfo.get(section)?.get(main.value) ?? null,
     };
   }
 
-  private sectionInsns(name: string): Insn[] {
+  private sectionWords(name: string): Int32Array {
     let c = this.index.code.get(name);
     if (!c) {
       const s = this.index.codeSections.get(name);
-      this.index.code.set(name, (c = s ? decodeInsns(s.bytes, name) : []));
+      this.index.code.set(name, (c = s ? decodeInsnWords(s.bytes, name) : new Int32Array(0)));
     }
     return c;
+  }
+
+  /** code, src_reg and imm of linked slot `at` */
+  private code(at: number): number {
+    return (scratch[2 * at] as number) & 0xff;
+  }
+
+  private src(at: number): number {
+    return ((scratch[2 * at] as number) >>> 12) & 0xf;
+  }
+
+  private imm(at: number): number {
+    return scratch[2 * at + 1] as number;
+  }
+
+  private setImm(at: number, imm: number): void {
+    scratch[2 * at + 1] = imm;
+  }
+
+  private setSrcImm(at: number, src: number, imm: number): void {
+    scratch[2 * at] = ((scratch[2 * at] as number) & ~0xf000) | (src << 12);
+    scratch[2 * at + 1] = imm;
   }
 
   /** appends a function's code (once) and relocates it; returns where it starts */
@@ -73,89 +154,98 @@ export class ProgramLinker {
     const at = this.placed.get(sym.index);
     if (at !== undefined) return at;
     const secName = sym.section as string;
-    const all = this.sectionInsns(secName);
+    const all = this.sectionWords(secName);
     const first = sym.value / 8;
     const count = sym.size / 8;
-    if (!Number.isInteger(first) || !Number.isInteger(count) || first + count > all.length || count === 0) {
+    if (!Number.isInteger(first) || !Number.isInteger(count) || first + count > all.length / 2 || count === 0) {
       throw new ObjectFormatError(secName, sym.value, `function ${sym.name} (${sym.size} bytes at ${sym.value}) is not whole instructions inside the section`);
     }
-    const start = this.insns.length;
+    const start = this.length;
     this.placed.set(sym.index, start);
     if (sym !== this.main) this.subprograms.push({ name: sym.name, insn: start });
-    for (let i = first; i < first + count; i++) this.insns.push(all[i] as Insn);
+    if (2 * (start + count) > scratch.length) {
+      const grown = new Int32Array(Math.max(2 * (start + count), 2 * scratch.length));
+      grown.set(scratch.subarray(0, 2 * start));
+      scratch = grown;
+    }
+    scratch.set(all.subarray(2 * first, 2 * (first + count)), 2 * start);
+    this.length = start + count;
     const rel = this.index.relocs.get(secName);
     const core = this.index.core.get(secName);
+    if (!rel && !core) return start;
     for (let idx = 0; idx < count; idx++) {
-      const r = rel?.byInsn.get(first + idx);
-      if (r) this.relocate(start + idx, secName, rel!.section, r.k, r.e);
+      const r = rel ? (rel.byInsn[first + idx] as number) : 0;
+      if (r > 0) this.relocate(start + idx, secName, rel!.section, r - 1, rel!.entries[r - 1] as ElfRelocationEntry);
       const c = core?.get(first + idx);
       if (c) this.coreRelocate(start + idx, secName, c);
     }
     return start;
   }
 
-  /** the relocation being applied, for errors (no closure per relocation: they are many) */
-  private where = { relSection: '', k: 0, secName: '', offset: 0 };
+  /** the relocation being applied, for errors (no closure or object per relocation: they are many) */
+  private whereRel = '';
+  private whereK = 0;
+  private whereSec = '';
+  private whereOffset = 0;
 
   private fail(what: string): never {
-    const w = this.where;
-    throw new ObjectFormatError(w.relSection, w.k * 16, `${what} (relocation at ${w.secName}+${w.offset})`);
+    throw new ObjectFormatError(this.whereRel, this.whereK * 16, `${what} (relocation at ${this.whereSec}+${this.whereOffset})`);
   }
 
   private relocate(at: number, secName: string, relSection: string, k: number, e: ElfRelocationEntry): void {
-    this.where = { relSection, k, secName, offset: e.offset };
-    const insns = this.insns;
-    const x = insns[at] as Insn;
+    this.whereRel = relSection;
+    this.whereK = k;
+    this.whereSec = secName;
+    this.whereOffset = e.offset;
     const target = this.index.elf.symbols[e.symbol] ?? this.fail(`symbol #${e.symbol} does not exist`);
+    const code = this.code(at);
     if (e.type === 'R_BPF_64_64') {
-      if (x.code !== LD_IMM64 || at + 1 >= insns.length) this.fail(`R_BPF_64_64 on an instruction that is not ld_imm64 (code 0x${x.code.toString(16)})`);
-      const next = insns[at + 1] as Insn;
+      if (code !== LD_IMM64 || at + 1 >= this.length) this.fail(`R_BPF_64_64 on an instruction that is not ld_imm64 (code 0x${code.toString(16)})`);
       if (target.section === null) {
         if (target.bind !== 'weak') this.fail(`ld_imm64 of extern ${target.name}: only kfunc calls and weak externs are supported`);
-        insns[at] = { ...x, imm: 0 };
-        insns[at + 1] = { ...next, imm: 0 };
+        this.setImm(at, 0);
+        this.setImm(at + 1, 0);
         this.relocations.push({ kind: 'unresolved_weak', insn: at, name: target.name });
         return;
       }
       if (target.section === '.maps') {
         const map = this.index.mapByName.get(target.name) ?? this.fail(`ld_imm64 of ${target.name} in .maps, which defines no such map`);
-        insns[at] = { ...x, src: BPF_PSEUDO_MAP_FD, imm: map };
-        insns[at + 1] = { ...next, imm: 0 };
+        this.setSrcImm(at, BPF_PSEUDO_MAP_FD, map);
+        this.setImm(at + 1, 0);
         this.relocations.push({ kind: 'map', insn: at, map });
         return;
       }
       const map = this.index.mapBySection.get(target.section) ?? this.fail(`ld_imm64 of ${target.name || target.section} in section ${target.section}, which is neither .maps nor a global data section`);
-      const offset = (target.type === 'section' ? 0 : target.value) + x.imm;
-      insns[at] = { ...x, src: BPF_PSEUDO_MAP_VALUE, imm: map };
-      insns[at + 1] = { ...next, imm: offset };
+      const offset = (target.type === 'section' ? 0 : target.value) + this.imm(at);
+      this.setSrcImm(at, BPF_PSEUDO_MAP_VALUE, map);
+      this.setImm(at + 1, offset);
       this.relocations.push({ kind: 'map_value', insn: at, map, offset });
       return;
     }
     if (e.type !== 'R_BPF_64_32') this.fail(`relocation type ${e.type} is not supported in code`);
-    if (x.code !== CALL || x.src !== BPF_PSEUDO_CALL) this.fail(`R_BPF_64_32 on an instruction that is not a call (code 0x${x.code.toString(16)} src ${x.src})`);
+    if (code !== CALL || this.src(at) !== BPF_PSEUDO_CALL) this.fail(`R_BPF_64_32 on an instruction that is not a call (code 0x${code.toString(16)} src ${this.src(at)})`);
     if (target.section === null) {
       const kfunc = this.index.kfuncByName.get(target.name) ?? this.fail(`call of extern ${target.name}, which is not a FUNC in the .ksyms DATASEC`);
-      insns[at] = { ...x, src: BPF_PSEUDO_KFUNC_CALL, imm: kfunc };
+      this.setSrcImm(at, BPF_PSEUDO_KFUNC_CALL, kfunc);
       this.relocations.push({ kind: 'kfunc', insn: at, kfunc });
       return;
     }
     if (!this.index.codeSections.has(target.section)) this.fail(`call of ${target.name} in non-code section ${target.section}`);
     // libbpf: the callee instruction is st_value/8 + imm + 1 in the target section; place its function
-    const calleeInsn = (target.type === 'section' ? 0 : target.value / 8) + x.imm + 1;
-    const callee = this.index.elf.symbols.find((s) => s.type === 'func' && s.section === target.section && s.value / 8 <= calleeInsn && calleeInsn < (s.value + s.size) / 8)
+    const calleeInsn = (target.type === 'section' ? 0 : target.value / 8) + this.imm(at) + 1;
+    const callee = functionsOf(this.index, target.section).find((s) => s.value / 8 <= calleeInsn && calleeInsn < (s.value + s.size) / 8)
       ?? this.fail(`call into ${target.section} at instruction ${calleeInsn}, which no function symbol covers`);
     const calleeStart = this.place(callee) + calleeInsn - callee.value / 8;
-    insns[at] = { ...(insns[at] as Insn), imm: calleeStart - at - 1 };
+    this.setImm(at, calleeStart - at - 1);
     this.relocations.push({ kind: 'subprog', insn: at, target: calleeStart, name: callee.name });
   }
 
   /** CO-RE: the only kind these objects carry is TYPE_ID_LOCAL (bpf_obj_new's local type id), resolved to itself */
   private coreRelocate(at: number, secName: string, c: CoreRelo): void {
     if (c.kind !== 'TYPE_ID_LOCAL') throw new ObjectFormatError('.BTF.ext', 0, `CO-RE relocation ${c.kind} at ${secName}+${c.insnOff} is not supported (only TYPE_ID_LOCAL)`);
-    const x = this.insns[at] as Insn;
-    if (x.code !== LD_IMM64) throw new ObjectFormatError('.BTF.ext', 0, `CO-RE TYPE_ID_LOCAL at ${secName}+${c.insnOff} is not on an ld_imm64`);
-    this.insns[at] = { ...x, imm: c.typeId };
-    this.insns[at + 1] = { ...(this.insns[at + 1] as Insn), imm: 0 };
+    if (this.code(at) !== LD_IMM64 || at + 1 >= this.length) throw new ObjectFormatError('.BTF.ext', 0, `CO-RE TYPE_ID_LOCAL at ${secName}+${c.insnOff} is not on an ld_imm64`);
+    this.setImm(at, c.typeId);
+    this.setImm(at + 1, 0);
     this.relocations.push({ kind: 'type_id_local', insn: at, typeId: c.typeId });
   }
 }

@@ -29,21 +29,26 @@ function kptrOf(btf: Btf, id: number, offset: number): KptrField | null {
  * nested structs and arrays of them.
  */
 export function kptrFields(btf: Btf, id: number, base = 0): KptrField[] {
+  const out: KptrField[] = [];
+  collectKptrFields(btf, id, base, out);
+  return out;
+}
+
+/** kptrFields into `out` (one array for the whole walk: objects' BTF holds thousands of members) */
+function collectKptrFields(btf: Btf, id: number, base: number, out: KptrField[]): void {
   const direct = kptrOf(btf, id, base);
-  if (direct) return [direct];
+  if (direct) {
+    out.push(direct);
+    return;
+  }
   const t = btf.types[skipModifiers(btf, id)];
-  if (!t) return [];
-  switch (t.kind) {
-    case 'STRUCT':
-      return t.members.flatMap((m) => (m.bitOffset % 8 === 0 ? kptrFields(btf, m.type, base + m.bitOffset / 8) : []));
-    case 'ARRAY': {
-      const size = typeSize(btf, t.type) ?? 0;
-      const one = kptrFields(btf, t.type, 0);
-      if (one.length === 0) return [];
-      return Array.from({ length: t.nelems }, (_, i) => one.map((f) => ({ ...f, offset: base + i * size + f.offset }))).flat();
-    }
-    default:
-      return [];
+  if (t?.kind === 'STRUCT') {
+    for (const m of t.members) if (m.bitOffset % 8 === 0) collectKptrFields(btf, m.type, base + m.bitOffset / 8, out);
+  } else if (t?.kind === 'ARRAY') {
+    const one = kptrFields(btf, t.type, 0);
+    if (one.length === 0) return;
+    const size = typeSize(btf, t.type) ?? 0;
+    for (let i = 0; i < t.nelems; i++) for (const f of one) out.push({ ...f, offset: base + i * size + f.offset });
   }
 }
 

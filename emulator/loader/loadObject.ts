@@ -51,17 +51,26 @@ export function loadObject(bytes: Uint8Array, options: LoadOptions = {}): BpfObj
 }
 
 function indexObject(elf: ElfFile, ext: BtfExt | null, maps: readonly MapSpec[], kfuncs: readonly KfuncSpec[]): ObjectIndex {
-  const relocs = new Map<string, { section: string; byInsn: Map<number, { k: number; e: ElfRelocationEntry }> }>();
+  const codeSections = new Map(elf.sections.filter((s) => (s.flags & SHF.EXECINSTR) !== 0).map((s) => [s.name, s]));
+  // per instruction slot of a code section: 1 + the index of its relocation (the last one when several name it)
+  const relocs = new Map<string, { section: string; entries: readonly ElfRelocationEntry[]; byInsn: Int32Array }>();
   for (const r of elf.relocations) {
-    relocs.set(r.target, { section: r.name, byInsn: new Map(r.entries.map((e, k) => [e.offset / 8, { k, e }])) });
+    const code = codeSections.get(r.target);
+    if (!code) continue;
+    const byInsn = new Int32Array(Math.floor(code.size / 8));
+    r.entries.forEach((e, k) => {
+      const i = e.offset / 8;
+      if (Number.isInteger(i) && i < byInsn.length) byInsn[i] = k + 1;
+    });
+    relocs.set(r.target, { section: r.name, entries: r.entries, byInsn });
   }
   return {
     elf,
     kfuncByName: new Map(kfuncs.map((k, i) => [k.name, i])),
-    codeSections: new Map(elf.sections.filter((s) => (s.flags & SHF.EXECINSTR) !== 0).map((s) => [s.name, s])),
+    codeSections,
     code: new Map(),
     relocs,
-    core: new Map((ext?.coreRelo ?? []).map((c) => [c.section, new Map(c.records.map((r) => [r.insnOff / 8, r]))])),
+    core: new Map((ext?.coreRelo ?? []).filter((c) => c.records.length > 0).map((c) => [c.section, new Map(c.records.map((r) => [r.insnOff / 8, r]))])),
     funcInfo: new Map((ext?.funcInfo ?? []).map((f) => [f.section, new Map(f.records.map((r) => [r.insnOff, r.typeId]))])),
     mapByName: new Map(maps.flatMap((m, i) => (m.internal === null ? [[m.name, i] as const] : []))),
     mapBySection: new Map(maps.flatMap((m, i) => (m.internal ? [[m.internal.section, i] as const] : []))),
@@ -126,13 +135,18 @@ function internalMaps(elf: ElfFile, btf: Btf, secs: Datasecs, rodata: Readonly<R
     if (!m) objectsBySection.set(x.section, (m = new Map()));
     m.set(x.name, x);
   }
-  for (const s of elf.sections) {
+  const sections = elf.sections.flatMap((s) => {
     const m = INTERNAL.exec(s.name);
-    if (!m || (s.flags & SHF.ALLOC) === 0 || (s.flags & SHF.EXECINSTR) !== 0 || s.size === 0) continue;
-    const kind = m[1] as 'bss' | 'data' | 'rodata';
+    return !m || (s.flags & SHF.ALLOC) === 0 || (s.flags & SHF.EXECINSTR) !== 0 || s.size === 0 ? [] : [{ s, kind: m[1] as 'bss' | 'data' | 'rodata' }];
+  });
+  // the initial values share one buffer: objects hold a .bss section per scenario
+  const initials = new Uint8Array(sections.reduce((a, { s }) => a + s.size, 0));
+  let used = 0;
+  for (const { s, kind } of sections) {
     const sec = secs.get(s.name);
     const symbols = objectsBySection.get(s.name) ?? new Map<string, ElfSymbolEntry>();
-    const initial = new Uint8Array(s.size);
+    const initial = initials.subarray(used, used + s.size);
+    used += s.size;
     if (s.type !== SHT.NOBITS) initial.set(s.bytes);
     const vars: DatasecVar[] = (sec?.type.vars ?? []).map((v) => {
       const variable = btf.types[v.type];
@@ -165,10 +179,13 @@ function internalMaps(elf: ElfFile, btf: Btf, secs: Datasecs, rodata: Readonly<R
 function ksymsFuncs(elf: ElfFile, btf: Btf, secs: Datasecs): KfuncSpec[] {
   const sec = secs.get('.ksyms');
   if (!sec) return [];
+  // the first undefined symbol of each name, as a search from the start would find it
+  const externs = new Map<string, ElfSymbolEntry>();
+  for (const s of elf.symbols) if (s.section === null && !externs.has(s.name)) externs.set(s.name, s);
   return sec.type.vars.flatMap((v) => {
     const f = btf.types[v.type];
     if (f?.kind !== 'FUNC') return [];
-    const sym = elf.symbols.find((s) => s.name === f.name && s.section === null);
+    const sym = externs.get(f.name);
     return [{ name: f.name, btfFuncId: v.type, weak: sym?.bind === 'weak' }];
   });
 }

@@ -3,18 +3,17 @@
  * described, .rodata set), as plain data. The machine runs it; the verifier model checks it. Stable: other stages
  * build on these names.
  *
- * Plain data: JSON-serialisable except byte contents (`Uint8Array`), no classes, `null` not `undefined`.
+ * Plain data: JSON-serialisable except byte contents (`Uint8Array`) and instruction words (`Int32Array`), no classes, `null` not `undefined`.
  * Instruction slots keep the kernel's encoding after libbpf's relocation (bpf_object__relocate_data):
  *  - ld_imm64 of a map: src_reg BPF_PSEUDO_MAP_FD (1), imm = index into `maps` (libbpf writes the map's fd);
  *  - ld_imm64 of a global: src_reg BPF_PSEUDO_MAP_VALUE (2), imm = index into `maps`, second slot's imm = offset;
  *  - kfunc call: src_reg BPF_PSEUDO_KFUNC_CALL (2), imm = index into `kfuncs` (libbpf writes the kernel BTF id);
  *    an unresolved weak kfunc keeps libbpf's form: src_reg 0, imm 0 (`call 0`, which the verifier refuses);
- *  - subprogram call: src_reg BPF_PSEUDO_CALL (1), imm = relative offset within this program's `insns` (the
+ *  - subprogram call: src_reg BPF_PSEUDO_CALL (1), imm = relative offset within this program's slots (the
  *    subprograms a program calls are appended after its own code, as libbpf does);
  *  - CO-RE TYPE_ID_LOCAL (kind 6): the ld_imm64's imm = the local BTF type id.
  * `relocations` keeps, per instruction, what it was relocated against (for messages and the verifier).
  */
-import type { Insn } from '../../bpf/asm/insn.ts';
 import type { Btf } from '../../bpf/btf/kinds.ts';
 
 /** BPF_PROG_TYPE_* of the program types kptr-conform's objects use, from the SEC() name as libbpf maps it. */
@@ -34,8 +33,11 @@ export interface ProgramSpec {
   readonly sleepable: boolean;
   /** false for a leading `?` in the section name (libbpf loads it only when asked) */
   readonly autoload: boolean;
-  /** relocated instruction slots (see the file comment); ld_imm64 takes two */
-  readonly insns: readonly Insn[];
+  /**
+   * relocated instruction slots (see the file comment; ld_imm64 takes two) as two words each: bpf/asm insn.ts
+   * decodeInsnWords' form, read with insnAt/insnsOf
+   */
+  readonly words: Int32Array;
   /** instruction index of the first slot of each appended subprogram, by its symbol name */
   readonly subprograms: readonly { readonly name: string; readonly insn: number }[];
   readonly relocations: readonly Relocation[];

@@ -16,17 +16,6 @@ export interface TypeFacts {
   name(typeId: number): string;
 }
 
-interface HeapObject {
-  readonly percpu: boolean;
-  readonly typeId: number;
-  readonly sizeClass: number;
-  /** the address programs hold: the object (bpf_obj_new) or its per-CPU handle (bpf_percpu_obj_new) */
-  readonly handle: number;
-  /** percpu: one data region per CPU; plain: [handle] */
-  readonly data: readonly number[];
-  freed: boolean;
-}
-
 /** bpf_mem_alloc's size classes (kernel/bpf/memalloc.c sizes[]) */
 const SIZE_CLASSES = [16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096];
 
@@ -46,11 +35,23 @@ function freeListKey(percpu: boolean, cpu: number, sizeClass: number): number {
  * end of each run frees them for good, and an access after that is a use after free.
  */
 export class Heap {
-  private readonly objects: HeapObject[] = [];
-  /** dropped during the current run */
-  private pending: HeapObject[] = [];
-  /** reused-uncleared: areas freed after a grace period, by freeListKey, last freed first */
-  private readonly freeLists = new Map<number, HeapObject[]>();
+  /**
+   * Objects by id, as columns (programs allocate on most runs: an object and an array per allocation were a large
+   * share of the machine's garbage). `handle` is the address programs hold: the object (bpf_obj_new) or its per-CPU
+   * handle (bpf_percpu_obj_new); `data` the first of its data regions: one per CPU, consecutive ids, for a per-CPU
+   * object (a reused area keeps the consecutive regions it was made with); the object itself for a plain one.
+   */
+  private count = 0;
+  private percpu = new Uint8Array(64);
+  private typeIds = new Int32Array(64);
+  private sizeClasses = new Int32Array(64);
+  private handles = new Int32Array(64);
+  private data = new Int32Array(64);
+  private freed = new Uint8Array(64);
+  /** ids of objects dropped during the current run */
+  private readonly pending: number[] = [];
+  /** reused-uncleared: ids of objects whose areas were freed after a grace period, by freeListKey, last freed first */
+  private readonly freeLists = new Map<number, number[]>();
 
   constructor(
     private readonly mem: AddressSpace,
@@ -63,8 +64,27 @@ export class Heap {
 
   /** `per-CPU object #3 (struct t) handle`: an object's region as faults name it */
   private label(id: number, kind: RegionKind): string {
-    const o = this.objects[id] as HeapObject;
-    return `${o.percpu ? 'per-CPU object' : 'object'} #${id} (struct ${this.types.name(o.typeId)})${kind === 'percpu_obj' ? ' handle' : ''}`;
+    return `${this.percpu[id] === 1 ? 'per-CPU object' : 'object'} #${id} (struct ${this.types.name(this.typeIds[id] as number)})${kind === 'percpu_obj' ? ' handle' : ''}`;
+  }
+
+  /** the data regions of object `id`: one per CPU of a per-CPU object, else the object itself */
+  private dataCount(id: number): number {
+    return this.percpu[id] === 1 ? this.nrCpus : 1;
+  }
+
+  private grow(): void {
+    const n = this.handles.length * 2;
+    const grown = <T extends Uint8Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.percpu = grown(this.percpu, (k) => new Uint8Array(k));
+    this.typeIds = grown(this.typeIds, (k) => new Int32Array(k));
+    this.sizeClasses = grown(this.sizeClasses, (k) => new Int32Array(k));
+    this.handles = grown(this.handles, (k) => new Int32Array(k));
+    this.data = grown(this.data, (k) => new Int32Array(k));
+    this.freed = grown(this.freed, (k) => new Uint8Array(k));
   }
 
   /** bpf_obj_new_impl / bpf_percpu_obj_new_impl on `cpu`: the new object's address (hi of offset 0), or 0 (NULL) */
@@ -73,34 +93,44 @@ export class Heap {
     if (size === null) throw new MachineFault(`${percpu ? 'bpf_percpu_obj_new_impl' : 'bpf_obj_new_impl'}: local type id ${typeId} is not a struct`);
     const cls = sizeClass(size);
     const key = freeListKey(percpu, cpu, cls);
-    const reused = this.freedMemory === 'reused-uncleared' ? this.freeLists.get(key)?.pop() : undefined;
-    const id = this.objects.length;
+    const reused = this.freedMemory === 'reused-uncleared' ? this.freeLists.get(key)?.pop() ?? -1 : -1;
+    const id = this.count;
     let handle: number;
-    const data: number[] = [];
+    let data: number;
     if (percpu) {
       // the handle is the object's `void __percpu *` slot: reached only through bpf_per_cpu_ptr/bpf_this_cpu_ptr
       handle = this.mem.add('percpu_obj', id, 0, false, id);
+      data = reused >= 0 ? (this.data[reused] as number) : handle + 1;
       for (let c = 0; c < this.nrCpus && handle > 0; c++) {
-        const r = reused ? (reused.data[c] as number) : this.mem.add('percpu_data', id, cls, true, id, c);
+        const r = reused >= 0 ? data + c : this.mem.add('percpu_data', id, cls, true, id, c);
         if (r < 0) return 0; // the arena is full: bpf_mem_alloc fails, the kfunc returns NULL
-        if (reused) this.reviveAs(r, id);
-        data.push(r);
+        if (reused >= 0) this.reviveAs(r, id);
       }
-    } else if (reused) {
-      handle = reused.handle;
+    } else if (reused >= 0) {
+      handle = this.handles[reused] as number;
       this.reviveAs(handle, id);
-      data.push(handle);
+      data = handle;
     } else {
       handle = this.mem.add('obj', id, cls, true, id);
-      data.push(handle);
+      data = handle;
     }
     if (handle < 0) return 0;
     if (!percpu) {
       // bpf_obj_init: special fields start zeroed, whatever the memory held
       const base = this.mem.baseOf(handle);
-      for (const f of this.types.kptrFields(typeId)) this.mem.view.setBigUint64(base + f.offset, 0n, true);
+      for (const f of this.types.kptrFields(typeId)) {
+        this.mem.view.setInt32(base + f.offset, 0, true);
+        this.mem.view.setInt32(base + f.offset + 4, 0, true);
+      }
     }
-    this.objects.push({ percpu, typeId, sizeClass: cls, handle, data, freed: false });
+    if (id >= this.handles.length) this.grow();
+    this.percpu[id] = percpu ? 1 : 0;
+    this.typeIds[id] = typeId;
+    this.sizeClasses[id] = cls;
+    this.handles[id] = handle;
+    this.data[id] = data;
+    this.freed[id] = 0;
+    this.count = id + 1;
     return AddressSpace.hiOf(handle);
   }
 
@@ -109,29 +139,36 @@ export class Heap {
     this.mem.owners[region] = owner;
   }
 
-  /** the object whose address hi:lo is (offset 0 of its handle), or a fault */
-  private objectAt(hi: number, lo: number, what: string): HeapObject {
+  /** the id of the object whose address hi:lo is (offset 0 of its handle), or a fault */
+  private objectAt(hi: number, lo: number, what: string): number {
     const region = AddressSpace.idOf(hi);
     if (hi === 0 && lo === 0) throw new MachineFault(`${what} of NULL`, hi, lo);
     const kind = region > 0 ? this.mem.kinds[region] : undefined;
-    const obj = kind === 'obj' || kind === 'percpu_obj' ? this.objects[this.mem.owners[region] as number] : undefined;
-    if (!obj || obj.handle !== region || lo !== 0) throw new MachineFault(`${what} of an address that is not an allocated object`, hi, lo);
-    if (obj.freed) throw new MachineFault(`${what} of ${this.mem.label(region)}, already freed (double free)`, hi, lo);
-    return obj;
+    const id = kind === 'obj' || kind === 'percpu_obj' ? (this.mem.owners[region] as number) : -1;
+    if (id < 0 || id >= this.count || this.handles[id] !== region || lo !== 0) throw new MachineFault(`${what} of an address that is not an allocated object`, hi, lo);
+    if (this.freed[id] === 1) throw new MachineFault(`${what} of ${this.mem.label(region)}, already freed (double free)`, hi, lo);
+    return id;
+  }
+
+  /** every region of object `id` (its handle, then its data regions) takes `state` */
+  private setState(id: number, state: number): void {
+    const states = this.mem.states;
+    states[this.handles[id] as number] = state;
+    const first = this.data[id] as number;
+    for (let r = first, end = first + this.dataCount(id); r < end; r++) states[r] = state;
   }
 
   /** bpf_obj_drop_impl / bpf_percpu_obj_drop_impl (and bpf_obj_free_fields of a map value or object) */
   drop(hi: number, lo: number, percpu: boolean): void {
     const what = percpu ? 'bpf_percpu_obj_drop_impl' : 'bpf_obj_drop_impl';
-    const obj = this.objectAt(hi, lo, what);
+    const id = this.objectAt(hi, lo, what);
     // a plain object reaches the per-CPU drop only where the verifier let it into a __percpu_kptr field (6.18,
     // divergence plain_obj_into_percpu): the kernel frees it through the per-CPU allocator and the program goes on
-    if (obj.percpu && !percpu) throw new MachineFault(`${what} of a per-CPU object`, hi, lo);
-    obj.freed = true;
-    if (!percpu) this.releaseFields(obj.handle, this.types.kptrFields(obj.typeId));
-    this.mem.states[obj.handle] = RCU_FREED;
-    for (const r of obj.data) this.mem.states[r] = RCU_FREED;
-    this.pending.push(obj);
+    if (this.percpu[id] === 1 && !percpu) throw new MachineFault(`${what} of a per-CPU object`, hi, lo);
+    this.freed[id] = 1;
+    if (!percpu) this.releaseFields(this.handles[id] as number, this.types.kptrFields(this.typeIds[id] as number));
+    this.setState(id, RCU_FREED);
+    this.pending.push(id);
   }
 
   /** bpf_obj_free_fields: each non-NULL kptr field of the value at `region` is emptied and its object dropped */
@@ -151,30 +188,31 @@ export class Heap {
   /** per-CPU data region of a per-CPU object handle for `cpu`, or -1 when cpu >= nr_cpus (bpf_per_cpu_ptr's NULL) */
   perCpu(hi: number, lo: number, cpu: number, what: string): number {
     const region = AddressSpace.idOf(hi);
-    const obj = region > 0 && this.mem.kinds[region] === 'percpu_obj' ? this.objects[this.mem.owners[region] as number] : undefined;
-    if (!obj || obj.handle !== region || lo !== 0) throw new MachineFault(`${what}: not a per-CPU object`, hi, lo);
+    const id = region > 0 && this.mem.kinds[region] === 'percpu_obj' ? (this.mem.owners[region] as number) : -1;
+    if (id < 0 || id >= this.count || this.handles[id] !== region || lo !== 0) throw new MachineFault(`${what}: not a per-CPU object`, hi, lo);
     if (this.mem.states[region] === FREED) throw new MachineFault(`${what}: use after free of ${this.mem.label(region)}`, hi, lo);
-    return cpu >= 0 && cpu < this.nrCpus ? (obj.data[cpu] as number) : -1;
+    return cpu >= 0 && cpu < this.nrCpus ? (this.data[id] as number) + cpu : -1;
   }
 
   /** The RCU grace period between runs: what was dropped is freed for good (and may be handed out again). */
   gracePeriod(cpu: number): void {
     if (this.pending.length === 0) return;
-    for (const obj of this.pending) {
-      this.mem.states[obj.handle] = FREED;
-      for (const r of obj.data) this.mem.states[r] = FREED;
+    for (const id of this.pending) {
+      this.setState(id, FREED);
       if (this.freedMemory === 'reused-uncleared') {
-        const key = freeListKey(obj.percpu, cpu, obj.sizeClass);
+        const key = freeListKey(this.percpu[id] === 1, cpu, this.sizeClasses[id] as number);
         let list = this.freeLists.get(key);
         if (!list) this.freeLists.set(key, (list = []));
-        list.push(obj);
+        list.push(id);
       }
     }
-    this.pending = [];
+    this.pending.length = 0;
   }
 
   /** objects allocated and not freed, for tests and `emulate` */
   live(): number {
-    return this.objects.filter((o) => !o.freed).length;
+    let n = 0;
+    for (let id = 0; id < this.count; id++) if (this.freed[id] === 0) n++;
+    return n;
   }
 }

@@ -1,6 +1,6 @@
 import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../../bpf/asm/opcode.ts';
 import { AddressSpace, FREED, formatAddress, MachineFault } from '../memory/AddressSpace.ts';
-import { compileCode, execute, MAX_BPF_STACK, newRegs, type CallEnv, type Code, type ExecOptions, type Regs } from '../interpreter/execute.ts';
+import { execute, MAX_BPF_STACK, newRegs, type CallEnv, type ExecOptions, type Regs } from '../interpreter/execute.ts';
 import type { BpfObjectSpec, BpfProgType, DatasecVar, ProgramSpec } from '../loader/objectSpec.ts';
 import { Heap, type FreedMemory, type TypeFacts } from './Heap.ts';
 import { MapStore } from './MapStore.ts';
@@ -51,12 +51,6 @@ const MAX_CALL_FRAMES = 8;
 /** sizeof(struct __sk_buff): a tc program's ctx */
 const SK_BUFF_SIZE = 192;
 
-interface LoadedProgram {
-  readonly spec: ProgramSpec;
-  /** compiled on the first run */
-  code: Code | null;
-}
-
 /**
  * A userspace machine with `nrCpus` CPUs that has loaded one BPF object: its maps exist, and programs run on a chosen
  * CPU as BPF_PROG_TEST_RUN would run them, with the kernel's run-time semantics (per-CPU values, helpers, kfuncs,
@@ -68,7 +62,7 @@ export class Machine implements CallEnv {
   readonly nrCpus: number;
   private readonly heap: Heap;
   private readonly maps: MapStore[];
-  private readonly programs = new Map<string, LoadedProgram>();
+  private readonly programs = new Map<string, ProgramSpec>();
   private readonly kfuncs: readonly Call[];
   private readonly stacks: number[] = [];
   private readonly ctxRegions: Readonly<Record<BpfProgType, number>>;
@@ -97,7 +91,7 @@ export class Machine implements CallEnv {
       BPF_PROG_TYPE_SYSCALL: -1,
       BPF_PROG_TYPE_TRACING: this.mem.add('ctx', 'ctx (fentry arguments)', fentryArgs, false),
     };
-    for (const p of object.programs) this.programs.set(p.name, { spec: p, code: null });
+    for (const p of object.programs) this.programs.set(p.name, p);
     this.run_ = { mem: this.mem, heap: this.heap, maps: this.maps, nrCpus: this.nrCpus, cpu: 0, rcuDepth: 0 };
     this.execOptions = { stacks: this.stacks, maxInsns: this.maxInsns, scratch: new Int32Array(2), frames: [] };
   }
@@ -131,10 +125,9 @@ export class Machine implements CallEnv {
     const regs = this.regs;
     regs.lo.fill(0);
     regs.hi.fill(0);
-    const ctxRegion = this.ctxRegions[p.spec.progType];
+    const ctxRegion = this.ctxRegions[p.progType];
     if (ctxRegion > 0) regs.hi[1] = AddressSpace.hiOf(ctxRegion);
-    p.code ??= compileCode(p.spec.insns);
-    const r = execute(p.code, this, regs, this.execOptions);
+    const r = execute(p.words, this, regs, this.execOptions);
     this.gracePeriod(cpu);
     if (r.kind === 'exit') {
       const r0 = r.hi === 0 ? String(r.lo >>> 0) : ((BigInt(r.hi >>> 0) << 32n) | BigInt(r.lo >>> 0)).toString();

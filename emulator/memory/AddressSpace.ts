@@ -36,12 +36,30 @@ export class MachineFault {
   ) {}
 }
 
+/** A region table's numeric columns, indexed by region id (0 unused: NULL); grown by doubling. */
+interface Columns {
+  base: Int32Array;
+  size: Int32Array;
+  /** CPU a region belongs to (per-CPU copies), else -1; part of its name in faults */
+  cpus: Int32Array;
+  states: Int32Array;
+  writable: Uint8Array;
+  /** owner index (a map's index, an object's id) for helpers that need to know */
+  owners: Int32Array;
+}
+
+function columns(n: number): Columns {
+  return { base: new Int32Array(n), size: new Int32Array(n), cpus: new Int32Array(n), states: new Int32Array(n), writable: new Uint8Array(n), owners: new Int32Array(n) };
+}
+
 /**
- * Arenas of freed machines, handed to the next machine of this thread: a campaign loads one machine per object, and
- * allocating (then growing) a fresh multi-megabyte arena each time was a large share of the machine's GC and page
- * faults. Only arenas up to SPARE_MAX_BYTES are kept, at most SPARE_ARENAS of them.
+ * Arenas and region tables of freed machines, handed to the next machine of this thread: a campaign loads one
+ * machine per object, and allocating (then growing) a fresh multi-megabyte arena and tables of tens of thousands of
+ * regions each time was a large share of the machine's GC and page faults. Only arenas up to SPARE_MAX_BYTES are
+ * kept, at most SPARE_ARENAS of them.
  */
 const spareArenas: ArrayBuffer[] = [];
+const spareColumns: Columns[] = [];
 const SPARE_ARENAS = 2;
 const SPARE_MAX_BYTES = 64 << 20;
 
@@ -51,42 +69,55 @@ export class AddressSpace {
   /** the whole arena; replaced (contents copied) when the arena grows, so never keep it across an allocation */
   view = new DataView(this.buffer);
   private top = 0;
-  /** indexed by region id (0 unused: NULL) */
-  private readonly base: number[] = [0];
-  private readonly size: number[] = [0];
+  /** regions so far, the NULL one included; columns past it hold stale values */
+  private count = 1;
+  private cols = spareColumns.pop() ?? columns(1 << 10);
   readonly kinds: RegionKind[] = ['stack'];
   /** a region's name, or the id of the heap object it belongs to (named by `objectLabel` only when a fault needs it) */
   private readonly labels: (string | number)[] = [''];
   /** names heap objects' regions from the object id their label holds (the Heap's, set when it is made) */
   objectLabel: (objectId: number, kind: RegionKind) => string = (objectId) => `object #${objectId}`;
-  /** CPU a region belongs to (per-CPU copies), else -1; part of its name in faults */
-  private readonly cpus: number[] = [-1];
-  readonly states: number[] = [FREED];
-  private readonly writable: boolean[] = [false];
+
+  /** a region's life (LIVE, RCU_FREED, FREED), by id; valid for ids below the region count */
+  get states(): Int32Array {
+    return this.cols.states;
+  }
+
   /** per region: owner index (a map's index, an object's id) for helpers that need to know */
-  readonly owners: number[] = [-1];
+  get owners(): Int32Array {
+    return this.cols.owners;
+  }
 
   /**
    * A new zeroed region of `size` bytes (or holding `init`); returns its id, or -1 when the arena is full. `label`
    * is its name in faults, or a heap object's id (no string built per allocation: most are never named).
    */
   add(kind: RegionKind, label: string | number, size: number | Uint8Array, writable = true, owner = -1, cpu = -1): number {
-    const id = this.base.length;
+    const id = this.count;
     const n = typeof size === 'number' ? size : size.length;
     const at = (this.top + 7) & ~7;
     if (id >= MAX_REGIONS || at + n > MAX_ARENA) return -1;
     if (at + n > this.buffer.byteLength) this.grow(at + n);
     this.top = at + n;
     if (typeof size !== 'number') new Uint8Array(this.buffer, at, n).set(size);
-    this.base.push(at);
-    this.size.push(n);
+    if (id >= this.cols.base.length) this.growColumns();
+    const c = this.cols;
+    c.base[id] = at;
+    c.size[id] = n;
+    c.cpus[id] = cpu;
+    c.states[id] = LIVE;
+    c.writable[id] = writable ? 1 : 0;
+    c.owners[id] = owner;
     this.kinds.push(kind);
     this.labels.push(label);
-    this.cpus.push(cpu);
-    this.states.push(LIVE);
-    this.writable.push(writable);
-    this.owners.push(owner);
+    this.count = id + 1;
     return id;
+  }
+
+  private growColumns(): void {
+    const next = columns(this.cols.base.length * 2);
+    for (const k of Object.keys(next) as (keyof Columns)[]) next[k].set(this.cols[k]);
+    this.cols = next;
   }
 
   /** doubles the arena (a resizable ArrayBuffer reserving the ceiling up front cost more in GC than the copies) */
@@ -98,15 +129,21 @@ export class AddressSpace {
   }
 
   /**
-   * Hands the arena to the next AddressSpace of this thread (zeroed up to the high-water mark). Nothing may be read
-   * or written here afterwards: the view is empty, so any access throws (a RangeError, the caller's mistake).
+   * Hands the arena and region table to the next AddressSpace of this thread (the arena zeroed up to the high-water
+   * mark). Nothing may be read or written here afterwards: the view is empty, so any access throws (a RangeError,
+   * the caller's mistake).
    */
   release(): void {
     if (this.buffer.byteLength === 0) return;
     new Uint8Array(this.buffer, 0, this.top).fill(0);
-    if (spareArenas.length < SPARE_ARENAS && this.buffer.byteLength <= SPARE_MAX_BYTES) spareArenas.push(this.buffer);
+    if (spareArenas.length < SPARE_ARENAS && this.buffer.byteLength <= SPARE_MAX_BYTES) {
+      spareArenas.push(this.buffer);
+      spareColumns.push(this.cols);
+    }
     this.buffer = new ArrayBuffer(0);
     this.view = new DataView(this.buffer);
+    this.cols = columns(1);
+    this.count = 1;
   }
 
   /** Makes a region live again (reused memory: its bytes are kept). */
@@ -116,7 +153,7 @@ export class AddressSpace {
 
   /** the region's name in faults: `map s1_array value [0]`, `per-CPU object #3 (struct t) cpu 1` */
   label(id: number): string {
-    const cpu = this.cpus[id] as number;
+    const cpu = this.cols.cpus[id] as number;
     const l = this.labels[id] as string | number;
     const name = typeof l === 'number' ? this.objectLabel(l, this.kinds[id] as RegionKind) : l;
     return cpu < 0 ? name : `${name} cpu ${cpu}`;
@@ -124,16 +161,16 @@ export class AddressSpace {
 
   /** byte offset of a region in `view` */
   baseOf(id: number): number {
-    return this.base[id] as number;
+    return this.cols.base[id] as number;
   }
 
   sizeOf(id: number): number {
-    return this.size[id] as number;
+    return this.cols.size[id] as number;
   }
 
   /** a region's bytes (a view: writes go to the region) */
   bytes(id: number): Uint8Array {
-    return new Uint8Array(this.buffer, this.base[id], this.size[id]);
+    return new Uint8Array(this.buffer, this.cols.base[id], this.cols.size[id]);
   }
 
   static hiOf(id: number): number {
@@ -149,14 +186,15 @@ export class AddressSpace {
   at(hi: number, lo: number, size: number, write: boolean): number {
     const id = (hi & 0xff000000) === TAG ? hi & 0xffffff : -1;
     const off = lo >>> 0;
-    if (id <= 0 || id >= this.base.length) {
+    if (id <= 0 || id >= this.count) {
       throw new MachineFault(hi === 0 && off < 4096 ? 'NULL pointer dereference' : 'not a mapped address', hi, lo);
     }
-    if (this.states[id] === FREED) throw new MachineFault(`use after free of ${this.label(id)} (freed in an earlier run)`, hi, lo);
-    const n = this.size[id] as number;
+    const c = this.cols;
+    if (c.states[id] === FREED) throw new MachineFault(`use after free of ${this.label(id)} (freed in an earlier run)`, hi, lo);
+    const n = c.size[id] as number;
     if (off + size > n) throw new MachineFault(`${size}-byte access at offset ${off} is out of bounds of ${this.label(id)} (${n} bytes)`, hi, lo);
-    if (write && !this.writable[id]) throw new MachineFault(`write to read-only ${this.label(id)}`, hi, lo);
-    return (this.base[id] as number) + off;
+    if (write && c.writable[id] === 0) throw new MachineFault(`write to read-only ${this.label(id)}`, hi, lo);
+    return (c.base[id] as number) + off;
   }
 
   /** the bytes of a checked access, for helpers that copy */

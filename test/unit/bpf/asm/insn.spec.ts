@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeInsns, encodeInsns, ldImm64Value } from '../../../../bpf/asm/insn.ts';
+import { decodeInsns, decodeInsnWords, encodeInsns, insnsOf, insnWords, ldImm64Value } from '../../../../bpf/asm/insn.ts';
 import { I } from '../../../../bpf/asm/I.ts';
 import { R1 } from '../../../../bpf/asm/register.ts';
 import { readElf } from '../../../../bpf/elf/readElf.ts';
@@ -31,5 +31,27 @@ describe('decodeInsns', () => {
 
   it('should refuse bytes that are not whole instructions, naming the section', () => {
     expect(() => decodeInsns(new Uint8Array(12), 'tc')).toThrow(expect.objectContaining({ code: 'KPTR_OBJECT_MALFORMED', section: 'tc', offset: 8 }));
+  });
+});
+
+describe('decodeInsnWords', () => {
+  it('should hold the same slots as decodeInsns and insnWords, read back by insnsOf', () => {
+    fc.assert(fc.property(fc.array(slot, { maxLength: 20 }), (insns) => {
+      const bytes = encodeInsns(insns);
+      expect(decodeInsnWords(bytes)).toEqual(insnWords(insns));
+      expect(insnsOf(decodeInsnWords(bytes))).toEqual(insns);
+    }), { seed: 12 });
+  });
+
+  it('should read every code section clang wrote as decodeInsns does', () => {
+    for (const name of FIXTURES) {
+      for (const s of readElf(fixtureBytes(name)).sections.filter((x) => (x.flags & 4) !== 0)) {
+        expect(insnsOf(decodeInsnWords(s.bytes, s.name))).toEqual(decodeInsns(s.bytes, s.name));
+      }
+    }
+  });
+
+  it('should refuse bytes that are not whole instructions, naming the section', () => {
+    expect(() => decodeInsnWords(new Uint8Array(12), 'tc')).toThrow(expect.objectContaining({ code: 'KPTR_OBJECT_MALFORMED', section: 'tc', offset: 8 }));
   });
 });

@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compileCode, execute, newRegs, type CallEnv } from '../../../../emulator/interpreter/execute.ts';
+import { insnWords } from '../../../../bpf/asm/insn.ts';
+import { execute, newRegs, type CallEnv } from '../../../../emulator/interpreter/execute.ts';
 import { AddressSpace, MachineFault } from '../../../../emulator/memory/AddressSpace.ts';
 import { parseConformanceTest } from '../../../helpers/bpfConformance.ts';
 
@@ -14,7 +15,7 @@ const SKIPPED: Readonly<Record<string, string>> = {
 };
 
 /** A machine with no maps, helpers or kfuncs: r1 points at the test's memory, r2 is its length (the conformance plugin ABI). */
-function run(insns: Parameters<typeof compileCode>[0], memBytes: Uint8Array) {
+function run(insns: Parameters<typeof insnWords>[0], memBytes: Uint8Array) {
   const mem = new AddressSpace();
   const stacks = Array.from({ length: 8 }, (_, i) => mem.add('stack', `stack frame ${i}`, 512));
   const env: CallEnv = {
@@ -28,7 +29,7 @@ function run(insns: Parameters<typeof compileCode>[0], memBytes: Uint8Array) {
     regs.hi[1] = AddressSpace.hiOf(mem.add('test_mem', 'test memory', memBytes.slice()));
     regs.lo[2] = memBytes.length;
   }
-  return execute(compileCode(insns), env, regs, { stacks, maxInsns: 1_000_000, scratch: new Int32Array(2), frames: [] });
+  return execute(insnWords(insns), env, regs, { stacks, maxInsns: 1_000_000, scratch: new Int32Array(2), frames: [] });
 }
 
 const files = readdirSync(DIR).filter((f) => f.endsWith('.data')).sort();

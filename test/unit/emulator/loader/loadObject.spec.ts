@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeInsns } from '../../../../bpf/asm/insn.ts';
+import { encodeInsns, insnAt } from '../../../../bpf/asm/insn.ts';
 import { BtfWriter } from '../../../../bpf/btf/BtfWriter.ts';
 import { writeElf } from '../../../../bpf/elf/writeElf.ts';
 import { loadObject } from '../../../../emulator/index.ts';
@@ -31,9 +31,9 @@ describe('loadObject', () => {
     // relocated as libbpf sends them: map fd, map value + offset, kfunc call
     const p3 = o.programs[2]!;
     for (const r of p3.relocations) {
-      const x = p3.insns[r.insn]!;
+      const x = insnAt(p3.words, r.insn);
       if (r.kind === 'map') expect([x.code, x.src, x.imm]).toEqual([0x18, 1, 0]);
-      if (r.kind === 'map_value') expect([x.code, x.src, o.maps[x.imm]?.name, p3.insns[r.insn + 1]?.imm]).toEqual([0x18, 2, r.map === 1 ? '.rodata' : '.bss', r.offset]);
+      if (r.kind === 'map_value') expect([x.code, x.src, o.maps[x.imm]?.name, insnAt(p3.words, r.insn + 1).imm]).toEqual([0x18, 2, r.map === 1 ? '.rodata' : '.bss', r.offset]);
       if (r.kind === 'kfunc') expect([x.code, x.src, o.kfuncs[x.imm]?.name]).toEqual([0x85, 2, expect.stringMatching(/^bpf_iter_num_/)]);
     }
     expect(p3.relocations.map((r) => r.kind)).toEqual(['map', 'map_value', 'map_value', 'kfunc', 'kfunc', 'map_value', 'map_value', 'kfunc']);
@@ -44,7 +44,7 @@ describe('loadObject', () => {
     const p = base.programs[0]!;
     const core = p.relocations.find((r) => r.kind === 'type_id_local');
     expect(core && base.btf.types[core.kind === 'type_id_local' ? core.typeId : 0]).toMatchObject({ kind: 'STRUCT', name: 'val_t' });
-    expect(p.insns[core!.insn]!.imm).toBe(core!.kind === 'type_id_local' ? core!.typeId : -1);
+    expect(insnAt(p.words, core!.insn).imm).toBe(core!.kind === 'type_id_local' ? core!.typeId : -1);
     expect(base.kfuncs.map((k) => [k.name, k.weak])).toEqual([['bpf_percpu_obj_new_impl', false], ['bpf_percpu_obj_drop_impl', false]]);
 
     // clang-16 writes 0 for every DATASEC offset; libbpf's btf_fixup_datasec takes them from the ELF symbols
@@ -59,7 +59,7 @@ describe('loadObject', () => {
     expect([p.section, p.progType, p.sleepable, p.autoload]).toEqual(['syscall', 'BPF_PROG_TYPE_SYSCALL', true, true]);
     expect(p.subprograms).toEqual([{ name: 'sub', insn: expect.any(Number) }]);
     const call = p.relocations.find((r) => r.kind === 'subprog')!;
-    expect(call.insn + 1 + p.insns[call.insn]!.imm).toBe(p.subprograms[0]!.insn);
+    expect(call.insn + 1 + insnAt(p.words, call.insn).imm).toBe(p.subprograms[0]!.insn);
     expect(o.maps.find((m) => m.name === '.data')?.kptrFields).toEqual([{ offset: 64, tag: 'kptr', pointeeTypeId: expect.any(Number), pointee: 's_fwd' }]);
   });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { insnAt } from '../../../../bpf/asm/insn.ts';
 import { loadObject, Machine, type MachineOptions, type RunResult } from '../../../../emulator/index.ts';
 import { writeObject } from '../../../../runners/object/writeObject.ts';
 import type { Op, Program, Scenario, Slot } from '../../../../types/index.ts';
@@ -92,7 +93,7 @@ describe('Machine', () => {
     const m = machine(scenario({ null: [{ op: 'write', ptr: 'v', field: 'c', value: '1' }] }));
     const r = m.run('null', 0);
     expect(r).toMatchObject({ outcome: 'fault', oops: { program: 'null', why: 'NULL pointer dereference', address: '0x0000000000000008' } });
-    if (r.outcome === 'fault') expect(m.object.programs[0]?.insns[r.oops.insn]?.code).toBe(0x7b); // the stx of the write
+    if (r.outcome === 'fault') expect(insnAt(m.object.programs[0]!.words, r.oops.insn).code).toBe(0x7b); // the stx of the write
   });
 
   it('should fault on a double drop', () => {
