@@ -7,6 +7,8 @@
  *   KPTR_BENCH_PROG_TYPES (default: tc,syscall on the host, all four in a vm),
  *   KPTR_BENCH_CODEGEN=direct|clang (default direct, as campaigns; clang is timed apart either way),
  *   KPTR_BENCH_THREADS (emulator: worker threads of the runner, default 0; a campaign takes cli/session.ts emulatorThreads())
+ *   KPTR_BENCH_VM_KERNELS=all|6.1,6.12,... (off by default: minutes of boots under TCG): then a short vm campaign on each
+ *   (issue 11: the 4-kernel figure), KPTR_BENCH_VM_CASES cases each (default 200)
  */
 import { mkdtempSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -29,6 +31,7 @@ import type { ProgType } from '../types/index.ts';
 import { loadSpec } from '../specs/load.ts';
 import { planFor } from '../cli/pipeline.ts';
 import { printEmulatorFigures, rates } from './emulatorThroughput.ts';
+import { printVmKernelFigures, VM_BENCH_KERNELS } from './vmKernels.ts';
 
 const cases = Number(process.env.KPTR_BENCH_CASES ?? 2000);
 const seed = Number(process.env.KPTR_BENCH_SEED ?? 1);
@@ -149,3 +152,7 @@ if (onEmulator && codegen === 'direct') {
   process.stdout.write(`end-to-end, warm: ${rates(cases, whole)} cases per CPU-second (all threads); best wall ${(cases / (bestWall / 1000)).toFixed(0)} cases/s (load average ${loadavg()[0]?.toFixed(1)})\n`);
 }
 await printEmulatorFigures(scenarios, kernel.nrCpus, maxPerBatch, availableParallelism());
+const vmKernels = process.env.KPTR_BENCH_VM_KERNELS;
+if (vmKernels) {
+  await printVmKernelFigures(vmKernels === 'all' ? VM_BENCH_KERNELS : vmKernels.split(','), Number(process.env.KPTR_BENCH_VM_CASES ?? 200), seed, spec, work);
+}
