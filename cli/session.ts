@@ -31,6 +31,12 @@ export interface Session {
   readonly shrinkRounds: number;
   readonly codegen: Codegen;
   /**
+   * Cases per runner call in a campaign: the next slice is generated and predicted while the runner works on this
+   * one. Host: two batches, one harness wave; emulator: two batches (its threads take them while this thread
+   * prepares the next); vm: a whole segment (every runner call boots its guests).
+   */
+  readonly slice: number;
+  /**
    * The same runner on clang-compiled objects (the runner itself when codegen is clang): a campaign checks a mismatch
    * found on directly written objects again with it, and shrinks with it, so a finding is always one of the C.
    */
@@ -97,6 +103,7 @@ export async function openSession(cfg: RunConfig, kernel: string, spec: Spec = l
     shrinkBatch: cfg.runner === 'vm' ? 64 : 16,
     shrinkRounds: cfg.runner === 'vm' ? 24 : 1000,
     codegen: cfg.codegen,
+    slice: cfg.runner === 'vm' ? Number.POSITIVE_INFINITY : 200,
     clangRunner: () => (clang ??= make('clang', `${workDir}-clang`)),
     emulator: cfg.withEmulator ? companionFor(cfg, workDir, probed, spec) : null,
   };
