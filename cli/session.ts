@@ -32,8 +32,9 @@ export interface Session {
   readonly codegen: Codegen;
   /**
    * Cases per runner call in a campaign: the next slice is generated and predicted while the runner works on this
-   * one. Host: two batches, one harness wave; emulator: two batches (its threads take them while this thread
-   * prepares the next); vm: a whole segment (every runner call boots its guests).
+   * one. Host: two harness waves of two batches (a slice's few non-GPL scenarios make an object of their own, and
+   * each object costs a harness start, ~50 ms of vmlinux BTF); emulator: two batches (its threads take them while
+   * this thread prepares the next); vm: a whole segment (every runner call boots its guests).
    */
   readonly slice: number;
   /**
@@ -103,7 +104,7 @@ export async function openSession(cfg: RunConfig, kernel: string, spec: Spec = l
     shrinkBatch: cfg.runner === 'vm' ? 64 : 16,
     shrinkRounds: cfg.runner === 'vm' ? 24 : 1000,
     codegen: cfg.codegen,
-    slice: cfg.runner === 'vm' ? Number.POSITIVE_INFINITY : 200,
+    slice: cfg.runner === 'vm' ? Number.POSITIVE_INFINITY : cfg.runner === 'host' ? 400 : 200,
     clangRunner: () => (clang ??= make('clang', `${workDir}-clang`)),
     emulator: cfg.withEmulator ? companionFor(cfg, workDir, probed, spec) : null,
   };
