@@ -10,6 +10,7 @@ import { NEW_STRUCT_RULES } from './breakVariants.ts';
 import { structSize } from './structLayout.ts';
 import { buildProgram, type BreakPlan, type ProgramContext } from './ProgramBuilder.ts';
 import { targetNeedsKptrSlot } from './targetPairs.ts';
+import { memoised } from './memoised.ts';
 
 /** Resolved scenario options (every field set). */
 export interface ScenarioSettings {
@@ -225,12 +226,13 @@ export function targetedScenario(target: StatePairTarget, mode: 'valid' | 'break
     return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'break', rule: target.rule as string }, target));
   }
   if (mode === 'valid' || rules.length === 0) return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'valid' }, target));
-  return fc.constantFrom(...rules).chain((rule) =>
-    planArbitrary(s, placedBreak(rule, s).map((b) => [b]), [rule], target).map((p) => assemble(p, s, { kind: 'break', rule }, target)));
+  return fc.constantFrom(...rules).chain(memoised((rule) =>
+    planArbitrary(s, placedBreak(rule, s).map((b) => [b]), [rule], target).map((p) => assemble(p, s, { kind: 'break', rule }, target))));
 }
 
 /** Scenarios with two breaks (any rules, possibly in different programs), tagged intent `mixed`. */
 export function mixedScenario(rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<Scenario> {
-  return fc.uniqueArray(fc.constantFrom(...rules), { minLength: 2, maxLength: 2 }).chain((picked) =>
-    planArbitrary(s, fc.tuple(...picked.map((r) => placedBreak(r, s))), picked).map((p) => assemble(p, s, { kind: 'mixed' })));
+  return fc.uniqueArray(fc.constantFrom(...rules), { minLength: 2, maxLength: 2 }).chain(memoised((picked) =>
+    planArbitrary(s, fc.tuple(...picked.map((r) => placedBreak(r, s))), picked).map((p) => assemble(p, s, { kind: 'mixed' })), (picked) => picked.join(' ')));
 }
+
