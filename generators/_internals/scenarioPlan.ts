@@ -82,7 +82,7 @@ function pointeeStruct(name: string, inner: StructType | null): fc.Arbitrary<Str
   return fc.oneof(
     // nested arrays can push a small layout past the limit; a pointee must stay allocatable
     { arbitrary: structType({ name, nestable }).filter((t) => structSize([...nestable, t], name) <= 512), weight: 5 },
-    { arbitrary: fc.constantFrom(8, 16, 64, 256, 512).chain((size) => structType({ name, size })), weight: 1 },
+    { arbitrary: fc.constantFrom(8, 16, 64, 256, 512).chain(memoised((size) => structType({ name, size }))), weight: 1 },
   );
 }
 
@@ -92,9 +92,9 @@ function badStructs(rule: string, name: string, pointee: string): fc.Arbitrary<S
     structType({ name, special: s, kptrPointee: pointee, nestable }).map((t) => [...nestable, t]);
   switch (rule) {
     case 'percpu_obj_new.size_limit':
-      return fc.constantFrom(513, 520, 600, 1024).chain((size) => structType({ name, size })).map((t) => [t]);
+      return fc.constantFrom(513, 520, 600, 1024).chain(memoised((size) => structType({ name, size }))).map((t) => [t]);
     case 'percpu_obj_new.not_scalars':
-      return fc.constantFrom<StructSpecialMember>('pointer', 'kptr').chain((s) => special(s));
+      return fc.constantFrom<StructSpecialMember>('pointer', 'kptr').chain(memoised((s) => special(s)));
     case 'percpu_obj_new.special_fields':
       return special('spin_lock');
     case 'percpu_obj_new.nested_special_field':
@@ -107,12 +107,14 @@ function badStructs(rule: string, name: string, pointee: string): fc.Arbitrary<S
 function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>, rules: readonly string[], target: StatePairTarget | null = null): fc.Arbitrary<ScenarioPlan> {
   const needs = needsOf(rules, target);
   const nPointees = needs.twoStructs ? { minLength: 2, maxLength: 2 } : { minLength: 1, maxLength: 2 };
-  const structs = fc.option(structType({ name: INNER }), { freq: 4, nil: null }).chain((inner) =>
-    fc.record({
-      inner: fc.constant(inner),
-      pointees: fc.tuple(...Array.from({ length: nPointees.maxLength }, (_, i) => pointeeStruct(`t${i}`, inner)))
-        .chain((ts) => fc.integer({ min: nPointees.minLength, max: ts.length }).map((n) => ts.slice(0, n))),
-    }));
+  const withInner = (inner: StructType | null): fc.Arbitrary<{ inner: StructType | null; pointees: StructType[] }> => fc.record({
+    inner: fc.constant(inner),
+    pointees: fc.tuple(...Array.from({ length: nPointees.maxLength }, (_, i) => pointeeStruct(`t${i}`, inner)))
+      .chain((ts) => fc.integer({ min: nPointees.minLength, max: ts.length }).map((n) => ts.slice(0, n))),
+  });
+  // built once for the common case without a nested struct (a drawn struct is a new value every time)
+  const noInner = withInner(null);
+  const structs = fc.option(structType({ name: INNER }), { freq: 4, nil: null }).chain((inner) => (inner === null ? noInner : withInner(inner)));
   const slot = fc.record({
     home: kptrHome(s.homes),
     pointee: fc.nat({ max: 1 }),
