@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { memoised } from './_internals/memoised.ts';
 import type { MapOpStep } from '../types/index.ts';
 import { MAP_BATCH_MAX, MAP_OP_KINDS, MAP_UPDATE_FLAGS } from '../specs/vocabulary.ts';
 
@@ -27,7 +28,7 @@ export function mapOpStep(c: MapOpStepConstraints): fc.Arbitrary<MapOpStep> {
   const keys = fc.array(key, { maxLength: MAP_BATCH_MAX });
   const flags = fc.constantFrom(...MAP_UPDATE_FLAGS);
   const sum = fc.integer({ min: -8, max: 64 }).map(String);
-  return fc.constantFrom(...MAP_OP_KINDS).chain((mapOp): fc.Arbitrary<MapOpStep> => {
+  return fc.constantFrom(...MAP_OP_KINDS).chain(memoised((mapOp): fc.Arbitrary<MapOpStep> => {
     switch (mapOp) {
       case 'update':
         return fc.record({ mapOp: fc.constant(mapOp), slot, key, flags, sum });
@@ -41,5 +42,5 @@ export function mapOpStep(c: MapOpStepConstraints): fc.Arbitrary<MapOpStep> {
       default:
         return fc.record({ mapOp: fc.constant(mapOp), slot, key });
     }
-  });
+  }));
 }
