@@ -5,8 +5,12 @@
  *   KPTR_BENCH_RUNNER=host|vm|emulator (default host; emulator: no root needed — the pipeline end to end with the verifier
  *   model, then the machine's own load + run figures), KPTR_BENCH_KERNEL (vm: default 6.12; emulator: a profile, default 6.18.44),
  *   KPTR_BENCH_PROG_TYPES (default: tc,syscall on the host, all four in a vm),
- *   KPTR_BENCH_CODEGEN=direct|clang (default direct, as campaigns; clang is timed apart either way),
+ *   KPTR_BENCH_CODEGEN=direct|clang (default direct, as campaigns; clang is timed apart either way unless KPTR_BENCH_CLANG=0),
  *   KPTR_BENCH_THREADS (emulator: worker threads of the runner, default 0; a campaign takes cli/session.ts emulatorThreads())
+ *   KPTR_BENCH_CAMPAIGN=0 leaves out the last figure: `kptr-conform run` itself on the same runner, cases and seed (direct
+ *   codegen only), whose next cases are prepared while the runner works, where the split above runs stage after stage
+ *   KPTR_BENCH_VM_KERNELS=all|6.1,6.12,... (off by default: minutes of boots under TCG): then a short vm campaign on each
+ *   (issue 11: the 4-kernel figure), KPTR_BENCH_VM_CASES cases each (default 200)
  */
 import { mkdtempSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -29,6 +33,8 @@ import type { ProgType } from '../types/index.ts';
 import { loadSpec } from '../specs/load.ts';
 import { planFor } from '../cli/pipeline.ts';
 import { printEmulatorFigures, rates } from './emulatorThroughput.ts';
+import { printVmKernelFigures, VM_BENCH_KERNELS } from './vmKernels.ts';
+import { campaignFigure } from './campaignFigure.ts';
 
 const cases = Number(process.env.KPTR_BENCH_CASES ?? 2000);
 const seed = Number(process.env.KPTR_BENCH_SEED ?? 1);
@@ -85,8 +91,10 @@ t = process.hrtime.bigint();
 const batches = packBatches(scenarios, maxPerBatch);
 batches.forEach((b) => writeObject(b));
 const directMs = ms(t);
+// clang over every batch is ~20 s of CPU for 2,000 cases: KPTR_BENCH_CLANG=0 leaves it (and the C codegen) out
+const withClang = codegen === 'clang' || process.env.KPTR_BENCH_CLANG !== '0';
 t = process.hrtime.bigint();
-const emitted = batches.map((b) => emitBatch(b));
+const emitted = withClang ? batches.map((b) => emitBatch(b)) : [];
 const emitMs = ms(t);
 t = process.hrtime.bigint();
 await Promise.all(emitted.map((e, i) => compileBpf(e.source, join(work, 'cc'), `bench${i}`)));
@@ -109,8 +117,10 @@ process.stdout.write(`${row('generate (fast-check)', genMs, totalMs)}\n`);
 process.stdout.write(`${row('predict (oracle)', predictMs, totalMs)}\n`);
 process.stdout.write(`${row(`${runner.name} runner (objects+harness)`, runnerMs, totalMs)}\n`);
 process.stdout.write(`${row(`  ${codegen === 'direct' ? 'of which' : 'instead'} object writer (apart)`, directMs, totalMs)}\n`);
-process.stdout.write(`${row(`  ${codegen === 'clang' ? 'of which' : 'instead'} C codegen (apart)`, emitMs, totalMs)}\n`);
-process.stdout.write(`${row(`  ${codegen === 'clang' ? 'of which' : 'instead'} clang-16 (apart)`, compileMs, totalMs)}\n`);
+if (withClang) {
+  process.stdout.write(`${row(`  ${codegen === 'clang' ? 'of which' : 'instead'} C codegen (apart)`, emitMs, totalMs)}\n`);
+  process.stdout.write(`${row(`  ${codegen === 'clang' ? 'of which' : 'instead'} clang-16 (apart)`, compileMs, totalMs)}\n`);
+}
 process.stdout.write(`${row('  of which kernel load/verify', loadMs, totalMs)}\n`);
 process.stdout.write(`${row('  of which kernel test_run', runMs, totalMs)}\n`);
 process.stdout.write(`${row('compare', compareMs, totalMs)}\n`);
@@ -149,3 +159,12 @@ if (onEmulator && codegen === 'direct') {
   process.stdout.write(`end-to-end, warm: ${rates(cases, whole)} cases per CPU-second (all threads); best wall ${(cases / (bestWall / 1000)).toFixed(0)} cases/s (load average ${loadavg()[0]?.toFixed(1)})\n`);
 }
 await printEmulatorFigures(scenarios, kernel.nrCpus, maxPerBatch, availableParallelism());
+if (codegen === 'direct' && process.env.KPTR_BENCH_CAMPAIGN !== '0') {
+  const f = await campaignFigure(runner.name, onVm || onEmulator ? (process.env.KPTR_BENCH_KERNEL ?? (onVm ? '6.12' : DEFAULT_EMULATOR_KERNEL)) : null, cases, seed, work);
+  process.stdout.write(`campaign (run --runs ${cases} --no-shrink, no corpus, file reports): ${f.casesPerSecond.toFixed(0)} cases/s (its summary), `
+    + `${(f.cases / (f.wallMs / 1000)).toFixed(0)} cases/s wall with session opening, ${(f.cases / (f.cpuMs / 1000)).toFixed(0)} cases per CPU-second of this process (load average ${loadavg()[0]?.toFixed(1)})\n`);
+}
+const vmKernels = process.env.KPTR_BENCH_VM_KERNELS;
+if (vmKernels) {
+  await printVmKernelFigures(vmKernels === 'all' ? VM_BENCH_KERNELS : vmKernels.split(','), Number(process.env.KPTR_BENCH_VM_CASES ?? 200), seed, spec, work);
+}

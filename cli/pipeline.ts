@@ -36,6 +36,11 @@ export interface CheckOptions {
   readonly kernel: ProbedKernel;
   readonly spec: Spec;
   readonly scenarios: readonly Scenario[];
+  /**
+   * the oracle's predictions of `scenarios` (same order, same kernel and spec), made ahead: a campaign predicts its
+   * next cases while the runner works on these (predictAhead)
+   */
+  readonly predicted?: readonly Prediction[];
   /** replaces the oracle's prediction as the expectation (selftests compare with upstream/measured results) */
   readonly expectationFor?: (s: Scenario, oracle: Prediction) => Prediction;
   /** verify only, execute nothing */
@@ -66,14 +71,18 @@ export function planFor(p: Prediction, execute: boolean): RunPlan {
   };
 }
 
+/** What the oracle predicts for `s` on a session's probed kernel. */
+export function predictOn(kernel: ProbedKernel, spec: Spec, s: Scenario): Prediction {
+  return predict(s, { version: kernel.version, nrCpus: kernel.nrCpus, divergences: kernel.divergences }, spec);
+}
+
 /** Predicts, runs and compares a set of scenarios on one runner/kernel; calls onCase as each observation arrives. */
 export async function checkScenarios(o: CheckOptions): Promise<CheckedCase[]> {
-  const target = { version: o.kernel.version, nrCpus: o.kernel.nrCpus, divergences: o.kernel.divergences };
   const oracle = new Map<string, Prediction>();
   const expected = new Map<string, Prediction>();
   const byId = new Map<string, Scenario>();
-  for (const s of o.scenarios) {
-    const p = predict(s, target, o.spec);
+  for (const [i, s] of o.scenarios.entries()) {
+    const p = o.predicted?.[i] ?? predictOn(o.kernel, o.spec, s);
     oracle.set(s.id, p);
     expected.set(s.id, o.expectationFor ? o.expectationFor(s, p) : p);
     byId.set(s.id, s);

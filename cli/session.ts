@@ -31,6 +31,14 @@ export interface Session {
   readonly shrinkRounds: number;
   readonly codegen: Codegen;
   /**
+   * Cases per runner call in a campaign: the next slice is generated and predicted while the runner works on this
+   * one. Emulator: two batches (its threads take them while this thread prepares the next). Host and vm: a whole
+   * segment. A vm runner call boots its guests; on the host, two harness runs side by side already keep both cores of
+   * this machine busy, and smaller calls only made more objects (a slice's few non-GPL scenarios get one of their
+   * own, each a harness start) and more waves: 2,000 cases at 197 cases/s in slices of 400 against 315 in one call.
+   */
+  readonly slice: number;
+  /**
    * The same runner on clang-compiled objects (the runner itself when codegen is clang): a campaign checks a mismatch
    * found on directly written objects again with it, and shrinks with it, so a finding is always one of the C.
    */
@@ -97,6 +105,7 @@ export async function openSession(cfg: RunConfig, kernel: string, spec: Spec = l
     shrinkBatch: cfg.runner === 'vm' ? 64 : 16,
     shrinkRounds: cfg.runner === 'vm' ? 24 : 1000,
     codegen: cfg.codegen,
+    slice: cfg.runner === 'emulator' ? 200 : Number.POSITIVE_INFINITY,
     clangRunner: () => (clang ??= make('clang', `${workDir}-clang`)),
     emulator: cfg.withEmulator ? companionFor(cfg, workDir, probed, spec) : null,
   };

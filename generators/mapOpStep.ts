@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { memoised } from './_internals/memoised.ts';
 import type { MapOpStep } from '../types/index.ts';
 import { MAP_BATCH_MAX, MAP_OP_KINDS, MAP_UPDATE_FLAGS } from '../specs/vocabulary.ts';
 
@@ -31,7 +32,7 @@ export function mapOpStep(c: MapOpStepConstraints): fc.Arbitrary<MapOpStep> {
   const sum = fc.integer({ min: -8, max: 64 }).map(String);
   // false first: a flag the mismatch does not need shrinks away (and an absent `lock` is false)
   const locked = <T extends MapOpStep>(a: fc.Arbitrary<T>): fc.Arbitrary<T> => fc.tuple(a, fc.boolean()).map(([op, lock]) => (lock ? { ...op, lock } : op));
-  return fc.constantFrom(...MAP_OP_KINDS).chain((mapOp): fc.Arbitrary<MapOpStep> => {
+  return fc.constantFrom(...MAP_OP_KINDS).chain(memoised((mapOp): fc.Arbitrary<MapOpStep> => {
     switch (mapOp) {
       case 'update':
         return locked(fc.record({ mapOp: fc.constant(mapOp), slot, key, flags, sum }));
@@ -47,5 +48,5 @@ export function mapOpStep(c: MapOpStepConstraints): fc.Arbitrary<MapOpStep> {
       default:
         return fc.record({ mapOp: fc.constant(mapOp), slot, key });
     }
-  });
+  }));
 }

@@ -3,6 +3,7 @@ import type { Scenario, StatePairTarget } from '../types/index.ts';
 import { BREAKABLE_RULES } from './_internals/breakVariants.ts';
 import { breakingScenario, mixedScenario, targetedScenario, validScenario } from './_internals/scenarioPlan.ts';
 import { resolveSettings, type ScenarioShapeConstraints } from './_internals/settings.ts';
+import { memoised } from './_internals/memoised.ts';
 
 /** Options of {@link scenario}. */
 export interface ScenarioConstraints extends ScenarioShapeConstraints {
@@ -42,7 +43,7 @@ export function scenario(c: ScenarioConstraints = {}): fc.Arbitrary<Scenario> {
   // the coverage seen so far: --resume, --shard k/n and replay by seed and index then generate the very same cases,
   // and merged shards count what the unsharded run counts. Drawn uniformly, a 10,000-case campaign aims at each
   // pair of a ~400-pair vocabulary about six times.
-  const targeted = fc.constantFrom(...targets).chain((t) => targetedScenario(t, mode, rules, s));
+  const targeted = fc.constantFrom(...targets).chain(memoised((t) => targetedScenario(t, mode, rules, s)));
   return fc.oneof({ arbitrary: untargeted, weight: 3 }, { arbitrary: targeted, weight: 1 });
 }
 
@@ -50,7 +51,7 @@ function unaimed(mode: 'valid' | 'break' | 'mixed', rules: readonly string[], s:
   const valid = validScenario(s);
   if (mode === 'valid') return valid;
   if (rules.length === 0) throw new Error(`scenario: mode ${mode} needs at least one rule`);
-  const broken = fc.constantFrom(...rules).chain((rule) => breakingScenario(rule, s));
+  const broken = fc.constantFrom(...rules).chain(memoised((rule) => breakingScenario(rule, s)));
   if (mode === 'break') return broken;
   const arbs = [{ arbitrary: valid, weight: 10 }, { arbitrary: broken, weight: 9 }];
   if (rules.length >= 2) arbs.push({ arbitrary: mixedScenario(rules, s), weight: 1 });

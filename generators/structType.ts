@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { memoised } from './_internals/memoised.ts';
 import type { ScalarCType, StructMember, StructType } from '../types/index.ts';
 
 /** The one member that makes bpf_percpu_obj_new refuse a struct (rules percpu_obj_new.not_scalars / special_fields). */
@@ -62,7 +63,7 @@ function exactSizeMembers(size: number): fc.Arbitrary<MemberShape[]> {
   const widths = [8, 4, 2, 1].filter((w) => size % w === 0);
   return fc
     .record({ width: fc.constantFrom(...widths), parts: fc.integer({ min: 1, max: 3 }) })
-    .chain(({ width, parts }) => {
+    .chain(memoised(({ width, parts }) => {
       const elems = size / width;
       const k = Math.min(parts, elems);
       const cuts = k === 1 ? fc.constant([]) : fc.uniqueArray(fc.integer({ min: 1, max: elems - 1 }), { minLength: k - 1, maxLength: k - 1 });
@@ -73,7 +74,7 @@ function exactSizeMembers(size: number): fc.Arbitrary<MemberShape[]> {
           return { kind: 'scalar' as const, ctype, count: n === 1 ? null : n };
         });
       });
-    });
+    }, ({ width, parts }) => `${width}x${parts}`));
 }
 
 function specialMember(c: StructTypeConstraints): MemberShape | null {

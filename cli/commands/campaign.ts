@@ -14,7 +14,7 @@ import { shrinkBatched, valuesFrom, type StreamPosition } from '../../reports/sh
 import type { Summary } from '../../reports/summary.ts';
 import { replaceFile } from '../../reports/replaceFile.ts';
 import { loadCorpusDir, loadSpec, scenarioToYaml } from '../../specs/load.ts';
-import type { ProgType, Scenario, Spec } from '../../types/index.ts';
+import type { Prediction, ProgType, Scenario, Spec } from '../../types/index.ts';
 import { EXIT } from '../../errors/exitCodes.ts';
 import { Interrupted } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
@@ -25,7 +25,7 @@ import { announceRunner, resolveFromArgv, type CliOptions, type RunConfig, type 
 import { runStoppable, stoppedBy, type Stop } from '../stoppable.ts';
 import { openOutputs, type CampaignFinding, type Outputs } from '../outputs.ts';
 import { preflight } from '../preflight.ts';
-import { checkScenarios, type CheckedCase } from '../pipeline.ts';
+import { checkScenarios, predictOn, type CheckedCase } from '../pipeline.ts';
 import { openSession, type Session } from '../session.ts';
 
 /** Saved scenarios replayed before any new case: the regression corpus (like a property-testing example database). */
@@ -109,6 +109,24 @@ interface Progress {
   readonly failing: Failing[];
 }
 
+/** A generated case: its fast-check value (for shrinking), its index in the seed's stream and the position before it. */
+interface Generated {
+  readonly value: fc.Value<Scenario>;
+  readonly index: number;
+  readonly before: StreamPosition;
+}
+
+/** Cases of a segment prepared for one runner call: generated, named, predicted; `at` is the stream position after them. */
+interface Slice {
+  readonly chunk: Generated[];
+  readonly scenarios: Scenario[];
+  readonly predicted: Prediction[];
+  at: StreamPosition;
+}
+
+/** cases generated and predicted between two turns of the event loop (each ~1 ms of work) */
+const YIELD_EVERY = 8;
+
 /** Does `--shard k/n` run case `index` of the seed's stream (case i goes to shard i mod n + 1)? */
 export function shardRuns(shard: Shard | null, index: number): boolean {
   return shard === null || index % shard.n === shard.k - 1;
@@ -131,10 +149,10 @@ async function runCases(
   progress: Progress, spent: () => boolean, chunkDone: () => Promise<void>,
 ): Promise<void> {
   const { signal } = run;
-  const check = async (scenarios: readonly Scenario[], values: readonly { value: fc.Value<Scenario>; index: number; before: StreamPosition }[] | null): Promise<void> => {
+  const check = async (scenarios: readonly Scenario[], values: readonly Generated[] | null, predicted?: readonly Prediction[]): Promise<void> => {
     const written = new Map<string, string | null>();
     const cases = await checkScenarios({
-      runner: session.runner, kernel: session.kernel, spec, scenarios, signal, emulator: session.emulator,
+      runner: session.runner, kernel: session.kernel, spec, scenarios, signal, emulator: session.emulator, ...(predicted ? { predicted } : {}),
       onCase: (c) => { progress.cases += 1; written.set(c.scenario.id, outputs.onCase(c)); },
     });
     const at = new Map(scenarios.map((s, k) => [s.id, k]));
@@ -155,26 +173,44 @@ async function runCases(
       await chunkDone();
     }
     const stream = valuesFrom(arb, cfg.seed, progress.stream);
-    const generate = (from: StreamPosition): { chunk: { value: fc.Value<Scenario>; index: number; before: StreamPosition }[]; at: StreamPosition } => {
-      const chunk: { value: fc.Value<Scenario>; index: number; before: StreamPosition }[] = [];
-      let at = from;
+    /**
+     * The next `want` cases of this shard from `from` on, generated and predicted. It gives the event loop a turn
+     * every few cases: it runs while the runner works on the slice before (harness waves, threads' answers, reports).
+     */
+    const prepare = async (from: StreamPosition, want: number): Promise<Slice> => {
+      const slice: Slice = { chunk: [], scenarios: [], predicted: [], at: from };
       // a shard generates the other shards' values too (the stream is sequential) but predicts and runs only its own
-      while (chunk.length < cfg.segment && at.index < cfg.runs) {
+      while (slice.chunk.length < want && slice.at.index < cfg.runs) {
         const v = stream.next().value!;
-        if (shardRuns(cfg.shard, v.index)) chunk.push({ value: v.value, index: v.index, before: at });
-        at = v.next;
+        if (shardRuns(cfg.shard, v.index)) {
+          const s = prefixScenario(v.value.value_, `s${cfg.seed}_${v.index}`);
+          slice.chunk.push({ value: v.value, index: v.index, before: slice.at });
+          slice.scenarios.push(s);
+          slice.predicted.push(predictOn(session.kernel, spec, s));
+          if (slice.chunk.length % YIELD_EVERY === 0) await new Promise(setImmediate);
+        }
+        slice.at = v.next;
       }
-      return { chunk, at };
+      return slice;
     };
-    let next = progress.stream.index < cfg.runs && !spent() ? generate(progress.stream) : null;
+    // a segment (cfg.segment cases, then a checkpoint) goes to the runner in slices of session.slice cases: the next
+    // slice is prepared while the runner works on this one, the next segment's first one included (it is only used if
+    // the budget allows it, and the checkpoint moves only past checked segments)
+    const sliceOf = (done: number): number => Math.min(session.slice, cfg.segment - done);
+    let inSegment = 0;
+    let next = progress.stream.index < cfg.runs && !spent() ? prepare(progress.stream, sliceOf(0)) : null;
     while (next !== null) {
+      const { chunk, scenarios, predicted, at } = await next;
       signal.throwIfAborted();
-      const { chunk, at } = next;
-      const checking = check(chunk.map((c) => prefixScenario(c.value.value_, `s${cfg.seed}_${c.index}`)), chunk);
-      // the next chunk is generated while a runner's threads or processes work on this one (it is only used if the
-      // budget allows it, and the checkpoint moves only past checked chunks)
-      next = at.index < cfg.runs ? generate(at) : null;
+      const checking = check(scenarios, chunk, predicted);
+      inSegment += chunk.length;
+      const segmentEnds = inSegment >= cfg.segment || at.index >= cfg.runs;
+      if (segmentEnds) inSegment = 0;
+      next = at.index < cfg.runs ? prepare(at, sliceOf(inSegment)) : null;
+      // a generation error surfaces when the slice is taken, not as an unhandled rejection meanwhile
+      next?.catch(() => {});
       await checking;
+      if (!segmentEnds) continue;
       progress.stream = at;
       await chunkDone();
       if (spent()) next = null;

@@ -12,6 +12,7 @@ import { percpuAllocatable, scalarFieldPaths, structSize } from './structLayout.
 import { buildProgram, type BreakPlan, type ProgramContext } from './ProgramBuilder.ts';
 import { targetNeedsKptrSlot } from './targetPairs.ts';
 import { SPIN_LOCK_MAP_TYPES } from '../../cabi/slotMap.ts';
+import { memoised } from './memoised.ts';
 
 /** Resolved scenario options (every field set). */
 export interface ScenarioSettings {
@@ -102,7 +103,7 @@ function pointeeStruct(name: string, inner: StructType | null): fc.Arbitrary<Str
   return fc.oneof(
     // nested arrays can push a small layout past the limit; a pointee must stay allocatable
     { arbitrary: structType({ name, nestable }).filter((t) => structSize([...nestable, t], name) <= 512), weight: 5 },
-    { arbitrary: fc.constantFrom(8, 16, 64, 256, 512).chain((size) => structType({ name, size })), weight: 1 },
+    { arbitrary: fc.constantFrom(8, 16, 64, 256, 512).chain(memoised((size) => structType({ name, size }))), weight: 1 },
   );
 }
 
@@ -112,9 +113,9 @@ function badStructs(rule: string, name: string, pointee: string): fc.Arbitrary<S
     structType({ name, special: s, kptrPointee: pointee, nestable }).map((t) => [...nestable, t]);
   switch (rule) {
     case 'percpu_obj_new.size_limit':
-      return fc.constantFrom(513, 520, 600, 1024).chain((size) => structType({ name, size })).map((t) => [t]);
+      return fc.constantFrom(513, 520, 600, 1024).chain(memoised((size) => structType({ name, size }))).map((t) => [t]);
     case 'percpu_obj_new.not_scalars':
-      return fc.constantFrom<StructSpecialMember>('pointer', 'kptr').chain((s) => special(s));
+      return fc.constantFrom<StructSpecialMember>('pointer', 'kptr').chain(memoised((s) => special(s)));
     case 'percpu_obj_new.special_fields':
       return special('spin_lock');
     case 'percpu_obj_new.nested_special_field':
@@ -127,12 +128,14 @@ function badStructs(rule: string, name: string, pointee: string): fc.Arbitrary<S
 function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>, rules: readonly string[], target: StatePairTarget | null = null): fc.Arbitrary<ScenarioPlan> {
   const needs = needsOf(rules, target);
   const nPointees = needs.twoStructs ? { minLength: 2, maxLength: 2 } : { minLength: 1, maxLength: 2 };
-  const structs = fc.option(structType({ name: INNER }), { freq: 4, nil: null }).chain((inner) =>
-    fc.record({
-      inner: fc.constant(inner),
-      pointees: fc.tuple(...Array.from({ length: nPointees.maxLength }, (_, i) => pointeeStruct(`t${i}`, inner)))
-        .chain((ts) => fc.integer({ min: nPointees.minLength, max: ts.length }).map((n) => ts.slice(0, n))),
-    }));
+  const withInner = (inner: StructType | null): fc.Arbitrary<{ inner: StructType | null; pointees: StructType[] }> => fc.record({
+    inner: fc.constant(inner),
+    pointees: fc.tuple(...Array.from({ length: nPointees.maxLength }, (_, i) => pointeeStruct(`t${i}`, inner)))
+      .chain((ts) => fc.integer({ min: nPointees.minLength, max: ts.length }).map((n) => ts.slice(0, n))),
+  });
+  // built once for the common case without a nested struct (a drawn struct is a new value every time)
+  const noInner = withInner(null);
+  const structs = fc.option(structType({ name: INNER }), { freq: 4, nil: null }).chain((inner) => (inner === null ? noInner : withInner(inner)));
   const slot = fc.record({
     home: kptrHome(s.homes),
     pointee: fc.nat({ max: 1 }),
@@ -311,12 +314,13 @@ export function targetedScenario(target: StatePairTarget, mode: 'valid' | 'break
     return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'break', rule: target.rule as string }, target));
   }
   if (mode === 'valid' || rules.length === 0) return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'valid' }, target));
-  return fc.constantFrom(...rules).chain((rule) =>
-    planArbitrary(s, placedBreak(rule, s).map((b) => [b]), [rule], target).map((p) => assemble(p, s, { kind: 'break', rule }, target)));
+  return fc.constantFrom(...rules).chain(memoised((rule) =>
+    planArbitrary(s, placedBreak(rule, s).map((b) => [b]), [rule], target).map((p) => assemble(p, s, { kind: 'break', rule }, target))));
 }
 
 /** Scenarios with two breaks (any rules, possibly in different programs), tagged intent `mixed`. */
 export function mixedScenario(rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<Scenario> {
-  return fc.uniqueArray(fc.constantFrom(...rules), { minLength: 2, maxLength: 2 }).chain((picked) =>
-    planArbitrary(s, fc.tuple(...picked.map((r) => placedBreak(r, s))), picked).map((p) => assemble(p, s, { kind: 'mixed' })));
+  return fc.uniqueArray(fc.constantFrom(...rules), { minLength: 2, maxLength: 2 }).chain(memoised((picked) =>
+    planArbitrary(s, fc.tuple(...picked.map((r) => placedBreak(r, s))), picked).map((p) => assemble(p, s, { kind: 'mixed' })), (picked) => picked.join(' ')));
 }
+

@@ -27,12 +27,17 @@ export function pairStateOf(h: Handle): StatePairState | null {
 
 type PlainOp = Exclude<Op, { op: 'if' } | { op: 'return' }>;
 
-/** The pair an op reaches in this state: the op and the state of the pointer it takes; null for ops that take none. */
+/** `op` taking a pointer `h`, or null when h's state counts for no pair. */
+function at(op: StatePairOp, h: Handle): { op: StatePairOp; state: StatePairState } | null {
+  const s = pairStateOf(h);
+  return s === null ? null : { op, state: s };
+}
+
+/**
+ * The pair an op reaches in this state: the op and the state of the pointer it takes; null for ops that take none.
+ * Asked at every explored instruction: no closure per call (tsx names each one, Object.defineProperty).
+ */
 export function pairOf(o: PlainOp, state: PathState): { readonly op: StatePairOp; readonly state: StatePairState } | null {
-  const at = (op: StatePairOp, h: Handle): { op: StatePairOp; state: StatePairState } | null => {
-    const s = pairStateOf(h);
-    return s === null ? null : { op, state: s };
-  };
   switch (o.op) {
     case 'xchg': return at('xchg', o.src === null ? NULL_HANDLE : handleOf(state, o.src));
     case 'drop': return at(o.percpu ? 'percpu_obj_drop' : 'obj_drop', handleOf(state, o.var));
