@@ -86,7 +86,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
 /** Prediction.exercises: the kinds of schedule step and of kptr home the scenario holds. */
 function exercises(scenario: Scenario): string[] {
   const steps = scenario.schedule.map((s) => `step ${stepKind(s)}`);
-  const homes = scenario.slots.map((s) => (s.home.kind === 'map' ? `home map ${s.home.mapType}` : `home global ${s.home.section}`));
+  const homes = scenario.slots.map((s) => (s.home.kind === 'map' ? `home map ${s.home.mapType}` : s.home.kind === 'global' ? `home global ${s.home.section}` : `home ${s.home.kind}`));
   return [...new Set([...steps, ...homes])].sort();
 }
 

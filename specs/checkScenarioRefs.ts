@@ -5,7 +5,7 @@
  */
 import type { Op, Program, Scenario, StructType, VarDecl } from '../types/index.ts';
 import { child } from './shape.ts';
-import { isRunStep } from '../types/index.ts';
+import { inSlotMap, isLocalStorage, isRunStep } from '../types/index.ts';
 
 /** Grace-period steps one schedule may hold (the schema says so in words; JSON Schema draft 7 cannot count them). */
 export const MAX_GRACE_PERIODS = 64;
@@ -31,19 +31,22 @@ export function checkScenarioRefs(s: Scenario): string[] {
   s.slots.forEach((slot, i) => {
     if (!structs.has(slot.pointee)) problems.push(`slots[${i}].pointee: no struct '${slot.pointee}'`);
     // codegen names the map value `struct <slot>_elem` (ARCHITECTURE.md "Maps")
-    if (slot.home.kind === 'map' && structs.has(`${slot.name}_elem`)) problems.push(`slots[${i}].name: struct '${slot.name}_elem' clashes with the map value struct of slot '${slot.name}'`);
+    if (inSlotMap(slot.home) && structs.has(`${slot.name}_elem`)) problems.push(`slots[${i}].name: struct '${slot.name}_elem' clashes with the map value struct of slot '${slot.name}'`);
   });
   s.programs.forEach((p, i) => checkProgram(p, `programs[${i}]`, { s, structs, slots, globals }, problems));
   s.schedule.forEach((step, i) => {
     if ('mapOp' in step) {
-      // userspace map operations work on the map of a map-home slot
+      // userspace map operations work on the map of a map-home slot (a local storage map is keyed by an owner's fd)
       if (s.slots.find((x) => x.name === step.slot)?.home.kind !== 'map') problems.push(`schedule[${i}].slot: no slot '${step.slot}' kept in a map`);
     } else if (isRunStep(step) && !programs.has(step.program)) problems.push(`schedule[${i}].program: no program '${step.program}'`);
   });
   // the maps' free ends the scenario's object lifetime; a global's object lives in the batch's shared .bss
   const freeAt = s.schedule.findIndex((step) => 'free_maps' in step);
   if (freeAt >= 0 && freeAt !== s.schedule.length - 1) problems.push(`schedule[${freeAt}]: free_maps must be the last step`);
-  if (freeAt >= 0 && s.slots.some((x) => x.home.kind !== 'map')) problems.push(`schedule[${freeAt}]: free_maps needs every slot kept in a map (a global slot lives as long as the shared object)`);
+  if (freeAt >= 0 && s.slots.some((x) => !inSlotMap(x.home))) problems.push(`schedule[${freeAt}]: free_maps needs every slot kept in a map (a global slot lives as long as the shared object)`);
+  // the owner that goes away is the one of the scenario's local storage
+  const ownerExitAt = s.schedule.findIndex((step) => 'owner_exit' in step);
+  if (ownerExitAt >= 0 && !s.slots.some((x) => isLocalStorage(x.home))) problems.push(`schedule[${ownerExitAt}]: owner_exit needs a slot kept in local storage (task_storage or cgrp_storage)`);
   // each grace period is two synchronize_rcu() in the harness: bounded, so a file cannot stall a runner for long
   const gracePeriods = s.schedule.filter((step) => 'grace_period' in step).length;
   if (gracePeriods > MAX_GRACE_PERIODS) problems.push(`schedule: ${gracePeriods} grace_period steps, at most ${MAX_GRACE_PERIODS} allowed`);
@@ -121,7 +124,7 @@ function checkOps(ops: readonly Op[], path: string, scope: Scope, lookedUp: Set<
     const needSlot = (name: string, accessed: boolean): void => {
       const slot = scope.slots.get(name);
       if (slot === undefined) problems.push(`${at}.slot: no slot '${name}'`);
-      else if (accessed && slot.home.kind === 'map' && !lookedUp.has(name)) problems.push(`${at}.slot: map slot '${name}' is used before a lookup of it in this program`);
+      else if (accessed && inSlotMap(slot.home) && !lookedUp.has(name)) problems.push(`${at}.slot: map slot '${name}' is used before a lookup of it in this program`);
     };
     switch (op.op) {
       case 'lookup': {
@@ -165,7 +168,8 @@ function checkField(varName: string, field: string, at: string, scope: Scope, pr
   if (type === undefined) return;
   if (type.kind === 'map_value') {
     // the map value is `struct <slot>_elem { long sum; ... pc; }`: only `sum` is a scalar
-    if (field !== 'sum' || scope.slots.get(type.slot)?.home.kind !== 'map') problems.push(`${at}.field: '${field}' is not a scalar member of the value of slot '${type.slot}' (only sum, of a map slot)`);
+    const home = scope.slots.get(type.slot)?.home;
+    if (field !== 'sum' || home === undefined || !inSlotMap(home)) problems.push(`${at}.field: '${field}' is not a scalar member of the value of slot '${type.slot}' (only sum, of a map slot)`);
     return;
   }
   const problem = resolveScalar(type.struct, field, scope.structs);

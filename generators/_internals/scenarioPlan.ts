@@ -151,7 +151,7 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
 
 function describe(intent: Intent, programs: readonly Program[], slots: readonly Slot[], notes: readonly string[]): string {
   const progs = programs.map((p) => `${p.name}:${p.progType}`).join(' ');
-  const homes = slots.map((x) => `${x.name}:${x.home.kind === 'map' ? x.home.mapType : x.home.section}${x.tag === 'kptr' ? '(kptr)' : ''}`).join(' ');
+  const homes = slots.map((x) => `${x.name}:${x.home.kind === 'map' ? x.home.mapType : x.home.kind === 'global' ? x.home.section : x.home.kind}${x.tag === 'kptr' ? '(kptr)' : ''}`).join(' ');
   const why = intent.kind === 'valid' ? 'valid' : `${intent.kind === 'break' ? 'break' : 'mixed'} ${notes.join(', ')}`;
   return `${why}; programs ${progs}; slots ${homes}`;
 }

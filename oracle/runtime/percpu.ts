@@ -2,6 +2,7 @@ import type {
   GlobalVar, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpKind, MapOpResult, MapOpStep, MapType, MemoryPrediction, Op, Program, Scenario,
   StepPrediction,
 } from '../../types/index.ts';
+import { isLocalStorage } from '../../types/index.ts';
 import { fieldSlot, structLayout, type FieldSlot } from '../../cabi/structLayout.ts';
 import { LRU_MAP_TYPES, PERCPU_MAP_TYPES, SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
 import { cValue } from './cValue.ts';
@@ -60,12 +61,19 @@ function mapTypeOf(w: World, name: string): MapType | null {
   return home?.kind === 'map' ? home.mapType : null;
 }
 
+/** Whether a slot lives in the local storage of the run's owner (types/scenario.ts OwnerExitStep). */
+function inLocalStorage(w: World, name: string): boolean {
+  const home = w.scenario.slots.find((x) => x.name === name)?.home;
+  return home !== undefined && isLocalStorage(home);
+}
+
 function slotStore(w: World, name: string): SlotStore {
   let s = w.slots.get(name);
   if (!s) {
     const type = mapTypeOf(w, name);
     s = { elems: new Map() };
-    if (type === null || !HASH_MAPS.has(type)) {
+    // a local storage's element is created by the program's lookup (BPF_LOCAL_STORAGE_GET_F_CREATE)
+    if ((type === null && !inLocalStorage(w, name)) || (type !== null && !HASH_MAPS.has(type))) {
       for (let key = 0; key < (type === null ? 1 : SLOT_MAP_MAX_ENTRIES); key++) s.elems.set(key, new Map());
     }
     w.slots.set(name, s);
@@ -185,6 +193,8 @@ function exec(r: Run, ops: readonly Op[]): number | null {
         const type = mapTypeOf(r.w, o.slot);
         if (type !== null && HASH_MAPS.has(type) && !insertElement(r.w, o.slot, PROGRAM_KEY)) return 0;
         if (type !== null && HASH_MAPS.has(type)) touch(r.w, o.slot, PROGRAM_KEY);
+        // the owner's element, created with a NULL field and sum 0 if it has none (the model's key 0 is the owner)
+        if (inLocalStorage(r.w, o.slot) && !slotStore(r.w, o.slot).elems.has(PROGRAM_KEY)) slotStore(r.w, o.slot).elems.set(PROGRAM_KEY, new Map());
         r.vars.set(o.dst, { k: 'map', slot: o.slot });
         break;
       }
@@ -445,10 +455,18 @@ export function runSchedule(
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
   const released: MapRelease[] = [];
+  let heldAtEnd = new Set<number>();
   for (const [step, s] of scenario.schedule.entries()) {
+    if (step === scenario.schedule.length - 1) heldAtEnd = heldObjects(w);
     // a grace period frees what earlier runs dropped; on a correct kernel a later `new` still reads 0, so no
     // program can tell: it is no run and changes nothing here (World never hands dropped memory out again)
     if ('grace_period' in s || 'free_maps' in s) continue;
+    // specs/ops/lifetime/owner_exit.yaml: the owner's elements go with it (their objects released); the next run's
+    // lookup creates a fresh one
+    if ('owner_exit' in s) {
+      for (const slot of scenario.slots) if (isLocalStorage(slot.home)) slotStore(w, slot.name).elems.clear();
+      continue;
+    }
     if ('mapOp' in s) {
       const r = mapOpReleasing(w, s, step, contracts);
       mapOps.push(r.result);
@@ -464,7 +482,17 @@ export function runSchedule(
       steps.push({ step, iteration, program: program.name, retval, globals: snapshot(w), zeroFilled: [...w.zeroFilled].sort() });
     }
   }
-  return { steps, mapOps, released, memory: scenario.schedule.at(-1) !== undefined && 'free_maps' in scenario.schedule.at(-1)! ? memoryPrediction(w) : null };
+  return { steps, mapOps, released, memory: endsHoldingNothing(scenario) ? memoryPrediction(w, heldAtEnd) : null };
+}
+
+/**
+ * Whether the schedule's last step leaves no object of the pass held (the memory oracle's premise): the maps' free,
+ * or the owner's exit where every slot lives in local storage.
+ */
+function endsHoldingNothing(scenario: Scenario): boolean {
+  const last = scenario.schedule.at(-1);
+  if (last === undefined) return false;
+  return 'free_maps' in last || ('owner_exit' in last && scenario.slots.every((x) => isLocalStorage(x.home)));
 }
 
 /**
@@ -473,14 +501,19 @@ export function runSchedule(
  */
 const MEMORY_SLACK_KB = 64;
 
-/** The per-CPU bytes a pass allocates and holds when its maps are freed (bpf_percpu_obj_new objects only). */
-function memoryPrediction(w: World): MemoryPrediction {
+/** The objects the slots hold now. */
+function heldObjects(w: World): Set<number> {
+  const held = new Set<number>();
+  for (const store of w.slots.values()) for (const e of store.elems.values()) for (const c of e.values()) if (c.obj !== null) held.add(c.obj);
+  return held;
+}
+
+/** The per-CPU bytes a pass allocates, and those held by the slots (`held`) when the last step frees them (bpf_percpu_obj_new objects only). */
+function memoryPrediction(w: World, held: ReadonlySet<number>): MemoryPrediction {
   const bytes = (id: number): number => {
     const o = w.heap[id];
     return o?.zeroed ? structLayout(w.scenario.structs, o.struct).size * w.nrCpus : 0;
   };
-  const held = new Set<number>();
-  for (const store of w.slots.values()) for (const e of store.elems.values()) for (const c of e.values()) if (c.obj !== null) held.add(c.obj);
   return {
     allocatedBytes: w.heap.reduce((sum, _, id) => sum + bytes(id), 0),
     heldAtFreeBytes: [...held].reduce((sum, id) => sum + bytes(id), 0),

@@ -28,8 +28,10 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/membarrier.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -630,9 +632,206 @@ static int attach_only(struct bpf_program *prog, const char *scenario)
 	return 0;
 }
 
+/* ---------- local storage owners ---------- */
+
+/* A scenario with a local-storage slot (plan line `owner <scenario> process|cgroup`) runs its programs in an owner of
+ * its own: a child process, in a cgroup of its own for cgroup storage, so that bpf_get_current_task_btf() is that
+ * process and task->cgroups->dfl_cgrp that cgroup. The harness keeps loading, attaching and reading results itself
+ * and hands the child only the BPF_PROG_TEST_RUN calls (program fds are shared across fork). `owner_exit` ends the
+ * child and removes its cgroup, and the kernel frees their storage; the next run starts a new owner. */
+#define MAX_OWNERS 4096
+struct owner {
+	const char *scenario;
+	bool cgroup;
+	pid_t pid; /* 0: none running */
+	int req, resp;
+	char dir[256];
+};
+static struct owner owners[MAX_OWNERS];
+static int nowners;
+
+struct owner_req {
+	int fd, cpu;
+	bool tc;
+};
+struct owner_resp {
+	int err;
+	__u32 retval;
+	long long ns;
+};
+
+static struct owner *find_owner(const char *scenario)
+{
+	for (int i = 0; i < nowners; i++)
+		if (strcmp(owners[i].scenario, scenario) == 0)
+			return &owners[i];
+	return NULL;
+}
+
+/* Where cgroup2 is mounted (the VM's /init mounts it at /sys/fs/cgroup), or NULL. */
+static const char *cgroup2_root(void)
+{
+	static char root[256];
+	FILE *f = fopen("/proc/self/mounts", "r");
+	char dev[64], dir[256], type[64];
+	root[0] = 0;
+	while (f && fscanf(f, "%63s %255s %63s %*[^\n]", dev, dir, type) == 3)
+		if (strcmp(type, "cgroup2") == 0) {
+			snprintf(root, sizeof(root), "%s", dir);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return root[0] ? root : NULL;
+}
+
+static bool write_all(int fd, const void *p, size_t n)
+{
+	return write(fd, p, n) == (ssize_t)n;
+}
+
+static bool read_all(int fd, void *p, size_t n)
+{
+	return read(fd, p, n) == (ssize_t)n;
+}
+
+/* The child: join the cgroup, say so (0 or an errno), then serve test runs until the harness closes the pipe. */
+static _Noreturn void owner_serve(struct owner *o)
+{
+	int err = 0;
+	if (o->cgroup) {
+		char procs[300];
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", o->dir);
+		int fd = open(procs, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			err = errno;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (!write_all(o->resp, &err, sizeof(err)) || err)
+		_exit(1);
+	struct owner_req q;
+	while (read_all(o->req, &q, sizeof(q))) {
+		unsigned char data[PAD_SIZE] = { 0 };
+		LIBBPF_OPTS(bpf_test_run_opts, opts);
+		if (q.tc) {
+			opts.data_in = data;
+			opts.data_size_in = sizeof(data);
+		}
+		struct owner_resp r = { 0 };
+		if (!pin_to_cpu(q.cpu)) {
+			r.err = errno;
+		} else {
+			long long t0 = now_ns();
+			int rc = bpf_prog_test_run_opts(q.fd, &opts);
+			r.ns = now_ns() - t0;
+			r.err = rc ? (rc < 0 ? -rc : rc) : 0;
+			r.retval = opts.retval;
+		}
+		if (!write_all(o->resp, &r, sizeof(r)))
+			break;
+	}
+	_exit(0);
+}
+
+/* Starts the scenario's owner: its cgroup (if asked for) and the child. 0 or an errno. */
+static int owner_start(struct owner *o)
+{
+	static int serial;
+	o->dir[0] = 0;
+	if (o->cgroup) {
+		const char *root = cgroup2_root();
+		if (!root)
+			return ENOENT;
+		snprintf(o->dir, sizeof(o->dir), "%s/kptr-conform-%d-%d", root, (int)getpid(), serial++);
+		if (mkdir(o->dir, 0755) != 0)
+			return errno;
+	}
+	int req[2], resp[2];
+	if (pipe2(req, O_CLOEXEC) != 0)
+		return errno;
+	if (pipe2(resp, O_CLOEXEC) != 0) {
+		int e = errno;
+		close(req[0]);
+		close(req[1]);
+		return e;
+	}
+	/* the child must not write what the parent's buffers still hold */
+	fflush(out);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0)
+		return errno;
+	if (pid == 0) {
+		close(req[1]);
+		close(resp[0]);
+		o->req = req[0];
+		o->resp = resp[1];
+		owner_serve(o);
+	}
+	close(req[0]);
+	close(resp[1]);
+	o->pid = pid;
+	o->req = req[1];
+	o->resp = resp[0];
+	int err = 0;
+	if (!read_all(o->resp, &err, sizeof(err)))
+		err = EPIPE;
+	return err;
+}
+
+/* Ends the owner: the child exits (its pipe closed) and is reaped, then its cgroup is removed (rmdir fails with
+ * EBUSY while the dying task still counts in it). 0 or an errno. */
+static int owner_end(struct owner *o)
+{
+	int err = 0;
+	if (o->pid > 0) {
+		close(o->req);
+		int status;
+		if (waitpid(o->pid, &status, 0) < 0)
+			err = errno;
+		close(o->resp);
+		o->pid = 0;
+	}
+	if (o->dir[0]) {
+		int r = -1;
+		for (int i = 0; i < 200 && (r = rmdir(o->dir)) != 0 && errno == EBUSY; i++)
+			usleep(5000);
+		if (r != 0 && !err)
+			err = errno;
+		o->dir[0] = 0;
+	}
+	return err;
+}
+
+static void end_owners(void)
+{
+	for (int i = 0; i < nowners; i++)
+		owner_end(&owners[i]);
+}
+
+/* One BPF_PROG_TEST_RUN in the owner (started if it is not running). Returns 0 or a positive errno. */
+static int owner_test_run(struct owner *o, int fd, int cpu, bool tc, __u32 *retval, long long *ns)
+{
+	if (o->pid == 0) {
+		int err = owner_start(o);
+		if (err) {
+			owner_end(o);
+			return err;
+		}
+	}
+	struct owner_req q = { fd, cpu, tc };
+	struct owner_resp r;
+	if (!write_all(o->req, &q, sizeof(q)) || !read_all(o->resp, &r, sizeof(r)))
+		return EPIPE;
+	*retval = r.retval;
+	*ns = r.ns;
+	return r.err;
+}
+
 /* One BPF_PROG_TEST_RUN; a tracing program is attached first (test_run of a tracing program calls
  * bpf_fentry_test1..N, which triggers the attached program). Returns 0 or a positive errno. */
-static int test_run_once(struct bpf_program *prog, const char *scenario, __u32 *retval, long long *ns)
+static int test_run_once(struct bpf_program *prog, const char *scenario, int cpu, __u32 *retval, long long *ns)
 {
 	unsigned char data[PAD_SIZE] = { 0 };
 	LIBBPF_OPTS(bpf_test_run_opts, o);
@@ -647,10 +846,16 @@ static int test_run_once(struct bpf_program *prog, const char *scenario, __u32 *
 			return err;
 	}
 	kmsg_mark_logged(NULL, NULL);
-	long long t0 = now_ns();
-	int r = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
-	int err = r ? (r < 0 ? -r : r) : 0;
-	*ns = now_ns() - t0;
+	struct owner *owner = find_owner(scenario);
+	int err;
+	if (owner) {
+		err = owner_test_run(owner, bpf_program__fd(prog), cpu, t == BPF_PROG_TYPE_SCHED_CLS, &o.retval, ns);
+	} else {
+		long long t0 = now_ns();
+		int r = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
+		err = r ? (r < 0 ? -r : r) : 0;
+		*ns = now_ns() - t0;
+	}
 	kmsg_mark_logged(scenario, bpf_program__name(prog));
 	*retval = o.retval;
 	return err;
@@ -690,7 +895,7 @@ static void run_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const cha
 	for (int iter = 0; iter < repeat; iter++) {
 		__u32 retval = 0;
 		long long ns = 0;
-		int err = test_run_once(prog, scenario, &retval, &ns);
+		int err = test_run_once(prog, scenario, cpu, &retval, &ns);
 		fputs("{\"ev\":\"run\",\"scenario\":", out);
 		json_str(scenario);
 		fputs(",\"prog\":", out);
@@ -749,6 +954,17 @@ static void grace_period_line(const char *scenario)
 		if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0)
 			err = errno;
 	step_event("grace_period", scenario, err, t0);
+}
+
+/* A schedule's `owner_exit` step: the owner of the scenario's local storage goes away (owner_end). The kernel frees
+ * the task's storage when its task_struct goes and the cgroup's when the cgroup is freed, each from RCU callbacks
+ * or a workqueue; nothing here waits for that. An owner that never ran has nothing to end. */
+static void owner_exit_line(const char *scenario)
+{
+	mark_scenario(scenario);
+	long long t0 = now_ns();
+	struct owner *o = find_owner(scenario);
+	step_event("owner_exit", scenario, o ? owner_end(o) : ENOENT, t0);
 }
 
 /* A schedule's `free_maps` step (plan line `free_maps <scenario> <map>...`): the scenario's maps are freed with
@@ -902,6 +1118,8 @@ struct run_line {
 	bool free_maps;
 	char **free;
 	int nfree;
+	/* an `owner_exit` line */
+	bool owner_exit;
 };
 
 static void set_nr_cpus(struct bpf_object *obj, int nr_cpus)
@@ -1032,7 +1250,7 @@ static struct bpf_object *run_plan(const char *obj_path, struct run_line *runs, 
 
 	bool tracing_runs = false;
 	for (int i = 0; i < nruns && obj_ok; i++) {
-		if (runs[i].map || runs[i].free_maps)
+		if (runs[i].map || runs[i].free_maps || runs[i].owner_exit)
 			continue;
 		struct bpf_program *rp = runs[i].prog ? bpf_object__find_program_by_name(obj, runs[i].prog) : NULL;
 		tracing_runs |= rp && is_tracing(bpf_program__type(rp));
@@ -1042,6 +1260,8 @@ static struct bpf_object *run_plan(const char *obj_path, struct run_line *runs, 
 	for (int i = 0; i < nruns; i++) {
 		if (runs[i].free_maps)
 			free_maps_line(obj, obj_ok, runs[i].scenario, runs[i].free, runs[i].nfree);
+		else if (runs[i].owner_exit)
+			owner_exit_line(runs[i].scenario);
 		else if (runs[i].map)
 			mapop_line(obj, obj_ok, nr_cpus, runs[i].scenario, runs[i].step, runs[i].map, runs[i].prog,
 				   runs[i].what, runs[i].flags, runs[i].sum);
@@ -1052,6 +1272,8 @@ static struct bpf_object *run_plan(const char *obj_path, struct run_line *runs, 
 	}
 	detach_tracing();
 	detach_anchor();
+	/* what the owners still hold stays in the maps of the open object (their storage goes with the owners) */
+	end_owners();
 	mark_scenario(NULL);
 
 	return obj;
@@ -1181,6 +1403,13 @@ static int cmd_run(int argc, char **argv)
 		} else if (strcmp(w[0], "free_maps") == 0 && nw >= 2) {
 			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
 			runs[nruns++] = (struct run_line){ .scenario = w[1], .free_maps = true, .free = w + 2, .nfree = nw - 2 };
+		} else if (strcmp(w[0], "owner") == 0 && nw == 3 && (strcmp(w[2], "process") == 0 || strcmp(w[2], "cgroup") == 0)) {
+			if (nowners == MAX_OWNERS)
+				die("plan has more than %d owner lines", MAX_OWNERS);
+			owners[nowners++] = (struct owner){ .scenario = w[1], .cgroup = strcmp(w[2], "cgroup") == 0 };
+		} else if (strcmp(w[0], "owner_exit") == 0 && nw == 2) {
+			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
+			runs[nruns++] = (struct run_line){ .scenario = w[1], .owner_exit = true };
 		} else if (strcmp(w[0], "grace_period") == 0 && nw == 2) {
 			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
 			runs[nruns++] = (struct run_line){ .scenario = w[1] };

@@ -43,7 +43,7 @@ describe('scenario()', () => {
       if (s.programs.some((p) => allOps(p.ops).some((o) => o.op === 'per_cpu_ptr' && o.cpu === 1))) bump('per_cpu_ptr cpu 1');
       if (s.slots.some((x) => x.tag === 'kptr')) bump('plain __kptr slot');
       if (s.structs.some((t) => t.members.some((m) => m.kind === 'struct'))) bump('nested struct');
-      for (const x of s.slots) bump(`home ${x.home.kind === 'map' ? x.home.mapType : x.home.section}`);
+      for (const x of s.slots) bump(`home ${x.home.kind === 'map' ? x.home.mapType : x.home.kind === 'global' ? x.home.section : x.home.kind}`);
     }
     console.log('valid-scenario coverage over 1000:', Object.fromEntries([...seen].sort()));
     for (const k of ['lookup', 'new', 'if', 'xchg', 'drop', 'load', 'per_cpu_ptr', 'this_cpu_ptr', 'write', 'read', 'sum',
