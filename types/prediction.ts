@@ -79,7 +79,7 @@ export interface Prediction {
    * divergence that may touch it (by its range or its probe, even one the probe shows fixed in this build)
    */
   readonly wellFormed: boolean;
-  /** the memory oracle's prediction: null unless the schedule ends with free_maps */
+  /** the memory oracle's prediction: null unless the schedule ends holding nothing (types/scenario.ts endsHoldingNothing) */
   readonly memory?: MemoryPrediction | null;
 }
 

@@ -190,6 +190,16 @@ export function stepKind(s: ScheduleStep): StepKind {
   return 'run';
 }
 
+/**
+ * Whether the schedule's last step frees everything the slots hold (the memory oracle's premise): the maps' free, or
+ * the owner's exit where every slot lives in local storage.
+ */
+export function endsHoldingNothing(s: Scenario): boolean {
+  const last = s.schedule.at(-1);
+  if (last === undefined) return false;
+  return 'free_maps' in last || ('owner_exit' in last && s.slots.every((x) => isLocalStorage(x.home)));
+}
+
 /** Whether a step runs a program (not a grace period, a map operation or the maps' free). */
 export function isRunStep(s: ScheduleStep): s is RunStep {
   return stepKind(s) === 'run';

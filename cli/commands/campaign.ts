@@ -335,7 +335,9 @@ export async function campaign(typed: CliOptions): Promise<number> {
         const targets = statePairVocabulary(spec, session.kernel, progTypes);
         // the maps' free with live objects runs in a guest only (runners/host/safety.ts hostRefusesScenario)
         const freeMapsFreq = session.runner.name === 'vm' ? 16 : 0;
-        const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus, targets, freeMapsFreq });
+        // and so does the owner's exit (hostRefusesScenario): about 1 local-storage scenario in 4 gets one in a guest
+        const ownerExitFreq = session.runner.name === 'vm' ? 4 : 0;
+        const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus, targets, freeMapsFreq, ownerExitFreq });
         // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
         const fresh = aside === null || done.length > (resumed?.done.length ?? 0);
         outputs.startSegment(session, casesToRun(cfg, corpus.length), fresh ? 0 : resumed!.elapsedMs, fresh ? null : resumed!.timeline);

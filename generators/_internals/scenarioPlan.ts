@@ -2,9 +2,10 @@ import fc from 'fast-check';
 import type {
   GlobalVar, Intent, MapOpStep, ProgType, Program, Scenario, ScheduleStep, Slot, StatePairTarget, StructType,
 } from '../../types/index.ts';
+import { inSlotMap, isLocalStorage } from '../../types/index.ts';
 import { kptrHome, type KptrHomeConstraints } from '../kptrHome.ts';
 import { mapOpStep } from '../mapOpStep.ts';
-import { progType } from '../progType.ts';
+import { isSleepable, progType } from '../progType.ts';
 import { structType, type StructSpecialMember } from '../structType.ts';
 import { NEW_STRUCT_RULES } from './breakVariants.ts';
 import { structSize } from './structLayout.ts';
@@ -23,6 +24,7 @@ export interface ScenarioSettings {
   readonly size: fc.SizeForArbitrary | undefined;
   readonly historyFreq: number;
   readonly freeMapsFreq: number;
+  readonly ownerExitFreq: number;
 }
 
 /** A break placed in the scenario: rule, program (modulo the program count), step, variant. */
@@ -49,7 +51,11 @@ interface ScenarioPlan {
   readonly mapOps: readonly { readonly at: number; readonly op: MapOpStep }[];
   /** the schedule ends by freeing the maps (where every slot lives in one) */
   readonly freeMaps: boolean;
+  /** an owner_exit step at schedule index `at` (modulo the schedule's length + 1), where a slot lives in local storage */
+  readonly ownerExit: number | null;
 }
+
+const UNTRUSTED_OWNER = 'local_storage.untrusted_owner';
 
 /** slot names of the plan, before assemble names them: `m<i>` */
 const PLAN_SLOTS = ['m0', 'm1'];
@@ -58,6 +64,8 @@ const PLAN_SLOTS = ['m0', 'm1'];
 interface Needs {
   readonly twoStructs: boolean;
   readonly kptrSlot: boolean;
+  /** a cgroup storage slot, looked up by a sleepable program (local_storage.untrusted_owner) */
+  readonly cgrpSlot: boolean;
   /** the percpu_obj_new.* rules that need a refused struct, in order */
   readonly badRules: readonly string[];
 }
@@ -66,6 +74,7 @@ function needsOf(rules: readonly string[], target: StatePairTarget | null = null
   return {
     twoStructs: rules.includes('kptr_xchg.type_mismatch'),
     kptrSlot: rules.includes('kptr_xchg.type_mismatch') || (target !== null && targetNeedsKptrSlot(target)),
+    cgrpSlot: rules.includes(UNTRUSTED_OWNER),
     badRules: rules.filter((r) => NEW_STRUCT_RULES.includes(r)),
   };
 }
@@ -140,10 +149,16 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
     mapOps: s.maxMapOps === 0 ? fc.constant([]) : fc.option(fc.array(fc.record({ at: fc.nat({ max: 16 }), op: mapOpStep({ slots: PLAN_SLOTS }) }), { minLength: 1, maxLength: s.maxMapOps }), { freq: 2, nil: null }).map((x) => x ?? []),
     // drawn after everything else, for the same reason; false first, so a free the mismatch does not need shrinks away
     freeMaps: s.freeMapsFreq === 0 ? fc.constant(false) : fc.nat({ max: s.freeMapsFreq - 1 }).map((n) => n === s.freeMapsFreq - 1),
+    // the same again: null first
+    ownerExit: s.ownerExitFreq === 0 ? fc.constant(null) : fc.oneof(
+      { withCrossShrink: true },
+      { arbitrary: fc.constant(null), weight: s.ownerExitFreq - 1 },
+      { arbitrary: fc.nat({ max: 16 }), weight: 1 },
+    ),
   });
   return plan.map(({ structs: { inner, pointees }, bad, slots: [first, second], ...rest }) => {
     // slot 0 is always a __percpu_kptr slot; a second one is a plain __kptr slot when a break needs one
-    const slotShapes = [{ ...first, plain: false }, ...(second === null ? [] : [second])];
+    const slotShapes = [{ ...first, plain: false, ...(needs.cgrpSlot ? { home: { kind: 'cgrp_storage' as const } } : {}) }, ...(second === null ? [] : [second])];
     if (needs.kptrSlot && !slotShapes.some((x) => x.plain)) slotShapes.push({ ...first, plain: true });
     return { inner, pointees, bad, slots: slotShapes, ...rest };
   });
@@ -171,7 +186,9 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
   plan.programs.forEach((p, i) => {
     const breaks: BreakPlan[] = plan.breaks.filter((b) => b.prog % plan.programs.length === i);
     // the target is reached first thing in p0, which takes the target's program type
-    const aimed = i === 0 && target !== null ? { progType: target.progType, target } : { progType: p.progType };
+    // the untrusted owner is a sleepable program's: a program that breaks it is a syscall one if it was not sleepable
+    const progType = breaks.some((b) => b.rule === UNTRUSTED_OWNER) && !isSleepable(p.progType) ? 'syscall' : p.progType;
+    const aimed = i === 0 && target !== null ? { progType: target.progType, target } : { progType };
     const built = buildProgram(ctx, { name: `p${i}`, choices: p.choices, breaks, lenient: intent.kind === 'mixed', ...aimed }, globals.length);
     programs.push(built.program);
     globals.push(...built.globals);
@@ -192,13 +209,15 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
     const slot = mapSlots[PLAN_SLOTS.indexOf(op.slot) % mapSlots.length] as string;
     schedule.splice(at % (schedule.length + 1), 0, { ...op, slot });
   }
+  // the owner of the local storage goes away between runs (or after the last): later runs start with fresh storage
+  if (plan.ownerExit !== null && slots.some((x) => isLocalStorage(x.home))) schedule.splice(plan.ownerExit % (schedule.length + 1), 0, { owner_exit: true });
   // the history tail ends the schedule, after any map operation: after the grace period, the first run's allocation
   // refills its CPU's cache with what earlier runs dropped (bpf_mem_alloc's alloc_bulk) and the second run's gets it
   if (plan.history !== null) {
     schedule.push({ grace_period: true }, { program: programs[plan.history.prog % programs.length]?.name ?? 'p0', cpu: plan.history.cpu, repeat: 2 });
   }
   // the end of the object lifetime: the maps freed with what the slots still hold (checkScenarioRefs: map homes only)
-  if (plan.freeMaps && slots.every((x) => x.home.kind === 'map')) schedule.push({ free_maps: true });
+  if (plan.freeMaps && slots.every((x) => inSlotMap(x.home))) schedule.push({ free_maps: true });
   return { id: GENERATED_ID, description: describe(intent, programs, slots, notes), origin: null, intent, structs, slots, globals, programs, schedule };
 }
 

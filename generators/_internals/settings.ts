@@ -33,6 +33,11 @@ export interface ScenarioShapeConstraints {
    * @defaultValue 0
    */
   readonly freeMapsFreq?: number;
+  /**
+   * About 1 scenario in `ownerExitFreq` with a local-storage slot gets an `owner_exit` step (the owner of its storage
+   * goes away, which only the VM runner executes: the host runner skips such scenarios). 0: never. @defaultValue 0
+   */
+  readonly ownerExitFreq?: number;
 }
 
 function positive(api: string, name: string, n: number): number {
@@ -59,5 +64,6 @@ export function resolveSettings(api: string, c: ScenarioShapeConstraints): Scena
     size: c.size,
     historyFreq: nonNegative(api, 'historyFreq', c.historyFreq ?? 128),
     freeMapsFreq: nonNegative(api, 'freeMapsFreq', c.freeMapsFreq ?? 0),
+    ownerExitFreq: nonNegative(api, 'ownerExitFreq', c.ownerExitFreq ?? 0),
   };
 }

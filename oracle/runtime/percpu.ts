@@ -2,7 +2,7 @@ import type {
   GlobalVar, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpKind, MapOpResult, MapOpStep, MapType, MemoryPrediction, Op, Program, Scenario,
   StepPrediction,
 } from '../../types/index.ts';
-import { isLocalStorage } from '../../types/index.ts';
+import { endsHoldingNothing, isLocalStorage } from '../../types/index.ts';
 import { fieldSlot, structLayout, type FieldSlot } from '../../cabi/structLayout.ts';
 import { LRU_MAP_TYPES, PERCPU_MAP_TYPES, SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
 import { cValue } from './cValue.ts';
@@ -485,15 +485,6 @@ export function runSchedule(
   return { steps, mapOps, released, memory: endsHoldingNothing(scenario) ? memoryPrediction(w, heldAtEnd) : null };
 }
 
-/**
- * Whether the schedule's last step leaves no object of the pass held (the memory oracle's premise): the maps' free,
- * or the owner's exit where every slot lives in local storage.
- */
-function endsHoldingNothing(scenario: Scenario): boolean {
-  const last = scenario.schedule.at(-1);
-  if (last === undefined) return false;
-  return 'free_maps' in last || ('owner_exit' in last && scenario.slots.every((x) => isLocalStorage(x.home)));
-}
 
 /**
  * Growth of `Percpu:` over all memory passes still counted as the baseline: the allocator populates chunk pages for

@@ -638,7 +638,8 @@ static int attach_only(struct bpf_program *prog, const char *scenario)
  * its own: a child process, in a cgroup of its own for cgroup storage, so that bpf_get_current_task_btf() is that
  * process and task->cgroups->dfl_cgrp that cgroup. The harness keeps loading, attaching and reading results itself
  * and hands the child only the BPF_PROG_TEST_RUN calls (program fds are shared across fork). `owner_exit` ends the
- * child and removes its cgroup, and the kernel frees their storage; the next run starts a new owner. */
+ * child and removes its cgroup, and the kernel frees their storage; the next run starts a new owner. An owner that
+ * no owner_exit ends lives to the end of the harness (memory passes included). */
 #define MAX_OWNERS 4096
 struct owner {
 	const char *scenario;
@@ -1272,8 +1273,6 @@ static struct bpf_object *run_plan(const char *obj_path, struct run_line *runs, 
 	}
 	detach_tracing();
 	detach_anchor();
-	/* what the owners still hold stays in the maps of the open object (their storage goes with the owners) */
-	end_owners();
 	mark_scenario(NULL);
 
 	return obj;
@@ -1430,6 +1429,9 @@ static int cmd_run(int argc, char **argv)
 	bpf_object__close(obj);
 	if (memory > 0)
 		memory_passes(obj_path, runs, nruns, memory);
+	/* an owner lives until its owner_exit line or here: what a scenario that never ends its owner stores stays held
+	 * through the memory passes (the objects of each pass stay open), as a kernel that keeps a dead owner's would */
+	end_owners();
 	fputs("{\"ev\":\"done\"", out);
 	ev_end();
 	if (out != stdout && fclose(out) != 0)

@@ -39,7 +39,7 @@ describe('the real spec', () => {
         .toBe(['kfunc.absent', 'mem.scalar_deref', 'percpu_ptr.bad_arg', 'attach.not_sleepable', 'kptr_xchg.no_kptr'].includes(rule.id));
       // a field tagged __percpu_kptr or __kptr is a kptr from 6.7 on: bpf_kptr_xchg always finds one
       expect(rule.messages.some((m) => versionInRange('6.12.117', m.kernels)), rule.id).toBe(rule.id !== 'kptr_xchg.no_kptr');
-      // nesting bpf_rcu_read_lock is allowed from 7.0, and tc programs have bpf_get_current_task_btf from 6.18, so those rules have no message there
+      // nesting bpf_rcu_read_lock is allowed from 7.0, and tc programs have bpf_task_storage_get from 6.18, so those rules have no message there
       expect(rule.messages.some((m) => versionInRange('7.3.4', m.kernels)), rule.id).toBe(!['rcu.nested_lock', 'kptr_xchg.no_kptr', 'local_storage.prog_type'].includes(rule.id));
     }
   });
