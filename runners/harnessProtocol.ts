@@ -35,7 +35,7 @@ export interface PlanBatch {
    * free path keeps the objects (the memory oracle's positive control)
    */
   readonly keepMaps?: ReadonlySet<string>;
-  /** testing only: scenarios whose `owner_exit` ends no owner, standing in for a kernel that keeps a dead owner's storage */
+  /** testing only: scenarios whose `owner_exit` keeps the old owner alive (a new one takes over), standing in for a kernel that keeps a dead owner's storage */
   readonly keepOwners?: ReadonlySet<string>;
 }
 
@@ -62,9 +62,7 @@ export function writePlan(batch: PlanBatch): string {
       const step = s.schedule[i];
       if (step === undefined) continue;
       if ('grace_period' in step) lines.push(`grace_period ${s.id}`);
-      else if ('owner_exit' in step) {
-        if (!batch.keepOwners?.has(s.id)) lines.push(`owner_exit ${s.id}`);
-      }
+      else if ('owner_exit' in step) lines.push(`owner_exit ${s.id}${batch.keepOwners?.has(s.id) ? ' keep' : ''}`);
       else if ('free_maps' in step) lines.push(['free_maps', s.id, ...(batch.keepMaps?.has(s.id) ? [] : mapSlots(s))].join(' '));
       else if (!('mapOp' in step)) lines.push(`run ${s.id} ${step.program} ${step.cpu} ${step.repeat}`);
       else lines.push(`mapop ${s.id} ${i} ${step.slot} ${step.mapOp} ${mapOpPlanArgs(step).join(' ')}`);

@@ -3,7 +3,7 @@ import type {
   GlobalVar, Intent, MapOpStep, ProgType, Program, Scenario, ScheduleStep, Slot, StatePairTarget, StructType,
 } from '../../types/index.ts';
 import { inSlotMap, isLocalStorage } from '../../types/index.ts';
-import { kptrHome, type KptrHomeConstraints } from '../kptrHome.ts';
+import { ALL_LOCAL_STORAGES, kptrHome, type KptrHomeConstraints } from '../kptrHome.ts';
 import { mapOpStep } from '../mapOpStep.ts';
 import { isSleepable, progType } from '../progType.ts';
 import { structType, type StructSpecialMember } from '../structType.ts';
@@ -121,15 +121,15 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
       pointees: fc.tuple(...Array.from({ length: nPointees.maxLength }, (_, i) => pointeeStruct(`t${i}`, inner)))
         .chain((ts) => fc.integer({ min: nPointees.minLength, max: ts.length }).map((n) => ts.slice(0, n))),
     }));
-  const slot = fc.record({
-    home: kptrHome(s.homes),
-    pointee: fc.nat({ max: 1 }),
-    plain: fc.boolean(),
-  });
+  const slotOf = (homes: KptrHomeConstraints) => fc.record({ home: kptrHome(homes), pointee: fc.nat({ max: 1 }), plain: fc.boolean() });
+  const slot = slotOf(s.homes);
+  // slot 0 is one every program may look up (break variants and targets use it): not cgroup storage, which a
+  // sleepable program cannot take validly (ProgramBuilder.validLookup) unless the break is about just that
+  const firstSlot = slotOf({ ...s.homes, localStorages: (s.homes.localStorages ?? ALL_LOCAL_STORAGES).filter((k) => k !== 'cgrp_storage') });
   const plan = fc.record({
     structs,
     bad: fc.tuple(...needs.badRules.map((r, i) => badStructs(r, `t${2 + i}`, 't0'))),
-    slots: fc.tuple(slot, fc.option(slot, { freq: 2, nil: null })),
+    slots: fc.tuple(firstSlot, fc.option(slot, { freq: 2, nil: null })),
     programs: fc.array(fc.record({
       progType: progType({ progTypes: s.progTypes }),
       choices: fc.array(fc.nat({ max: 0xffff }), { maxLength: s.maxOps, size: s.size }),

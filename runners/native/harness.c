@@ -805,10 +805,28 @@ static int owner_end(struct owner *o)
 	return err;
 }
 
+/* `owner_exit <scenario> keep` (testing only: a kernel that keeps a dead owner's storage): the owner stays alive
+ * with its storage to the end of the harness, and the next run starts a new one. */
+#define MAX_RETIRED 4096
+static struct owner retired[MAX_RETIRED];
+static int nretired;
+
+static int owner_retire(struct owner *o)
+{
+	if (nretired == MAX_RETIRED)
+		return ENOSPC;
+	retired[nretired++] = *o;
+	o->pid = 0;
+	o->dir[0] = 0;
+	return 0;
+}
+
 static void end_owners(void)
 {
 	for (int i = 0; i < nowners; i++)
 		owner_end(&owners[i]);
+	for (int i = 0; i < nretired; i++)
+		owner_end(&retired[i]);
 }
 
 /* One BPF_PROG_TEST_RUN in the owner (started if it is not running). Returns 0 or a positive errno. */
@@ -960,12 +978,13 @@ static void grace_period_line(const char *scenario)
 /* A schedule's `owner_exit` step: the owner of the scenario's local storage goes away (owner_end). The kernel frees
  * the task's storage when its task_struct goes and the cgroup's when the cgroup is freed, each from RCU callbacks
  * or a workqueue; nothing here waits for that. An owner that never ran has nothing to end. */
-static void owner_exit_line(const char *scenario)
+static void owner_exit_line(const char *scenario, bool keep)
 {
 	mark_scenario(scenario);
 	long long t0 = now_ns();
 	struct owner *o = find_owner(scenario);
-	step_event("owner_exit", scenario, o ? owner_end(o) : ENOENT, t0);
+	int err = !o ? ENOENT : keep ? owner_retire(o) : owner_end(o);
+	step_event("owner_exit", scenario, err, t0);
 }
 
 /* A schedule's `free_maps` step (plan line `free_maps <scenario> <map>...`): the scenario's maps are freed with
@@ -1119,8 +1138,8 @@ struct run_line {
 	bool free_maps;
 	char **free;
 	int nfree;
-	/* an `owner_exit` line */
-	bool owner_exit;
+	/* an `owner_exit` line; `owner_exit <scenario> keep`: the owner is kept alive (testing only) */
+	bool owner_exit, keep_owner;
 };
 
 static void set_nr_cpus(struct bpf_object *obj, int nr_cpus)
@@ -1200,6 +1219,11 @@ static const char *object_stage(void)
 
 /* Opens and loads the object, reports its programs' verdicts and runs the plan's lines: one pass of the plan.
  * The object stays open (the caller closes it): the maps a `free_maps` line did not close keep their objects. */
+/* whether the object run_plan last opened loaded */
+static bool plan_obj_ok;
+
+static void run_lines(struct bpf_object *obj, bool obj_ok, int nr_cpus, struct run_line *runs, int nruns);
+
 static struct bpf_object *run_plan(const char *obj_path, struct run_line *runs, int nruns)
 {
 	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
@@ -1248,7 +1272,14 @@ static struct bpf_object *run_plan(const char *obj_path, struct run_line *runs, 
 			ev_end();
 		}
 	}
+	plan_obj_ok = obj_ok;
+	run_lines(obj, obj_ok, nr_cpus, runs, nruns);
+	return obj;
+}
 
+/* The plan's lines on a loaded object, in file order. */
+static void run_lines(struct bpf_object *obj, bool obj_ok, int nr_cpus, struct run_line *runs, int nruns)
+{
 	bool tracing_runs = false;
 	for (int i = 0; i < nruns && obj_ok; i++) {
 		if (runs[i].map || runs[i].free_maps || runs[i].owner_exit)
@@ -1262,7 +1293,7 @@ static struct bpf_object *run_plan(const char *obj_path, struct run_line *runs, 
 		if (runs[i].free_maps)
 			free_maps_line(obj, obj_ok, runs[i].scenario, runs[i].free, runs[i].nfree);
 		else if (runs[i].owner_exit)
-			owner_exit_line(runs[i].scenario);
+			owner_exit_line(runs[i].scenario, runs[i].keep_owner);
 		else if (runs[i].map)
 			mapop_line(obj, obj_ok, nr_cpus, runs[i].scenario, runs[i].step, runs[i].map, runs[i].prog,
 				   runs[i].what, runs[i].flags, runs[i].sum);
@@ -1274,8 +1305,6 @@ static struct bpf_object *run_plan(const char *obj_path, struct run_line *runs, 
 	detach_tracing();
 	detach_anchor();
 	mark_scenario(NULL);
-
-	return obj;
 }
 
 /* Per-CPU memory in use (`Percpu:` of /proc/meminfo, kB: populated pages of the per-CPU allocator's chunks, all
@@ -1320,9 +1349,19 @@ static void memory_passes(const char *obj_path, struct run_line *runs, int nruns
 	long *kb = calloc((size_t)n, sizeof(*kb));
 	if (!objs || !kb || !(out = fopen("/dev/null", "w")))
 		die("memory passes: %s", strerror(errno));
+	/* A plan without free_maps lines frees nothing of a fresh object's maps, whose own per-CPU memory (the
+	 * bpf_mem_alloc caches of a local storage map) would then grow Percpu: a pass: such a plan runs its passes on one
+	 * object, so that only what its lines leave held accumulates (an owner_exit that frees nothing: a new owner's
+	 * element and object every pass). */
+	bool reuse = true;
+	for (int i = 0; i < nruns; i++)
+		reuse &= !runs[i].free_maps;
 	long before = settled_percpu_kb();
 	for (int i = 0; i < n; i++) {
-		objs[i] = run_plan(obj_path, runs, nruns);
+		if (reuse && i > 0)
+			run_lines(objs[0], plan_obj_ok, libbpf_num_possible_cpus(), runs, nruns);
+		else
+			objs[i] = run_plan(obj_path, runs, nruns);
 		kb[i] = percpu_kb();
 	}
 	long after = settled_percpu_kb();
@@ -1334,7 +1373,8 @@ static void memory_passes(const char *obj_path, struct run_line *runs, int nruns
 	fputc(']', out);
 	ev_end();
 	for (int i = 0; i < n; i++)
-		bpf_object__close(objs[i]);
+		if (objs[i])
+			bpf_object__close(objs[i]);
 	free(objs);
 	free(kb);
 }
@@ -1406,9 +1446,9 @@ static int cmd_run(int argc, char **argv)
 			if (nowners == MAX_OWNERS)
 				die("plan has more than %d owner lines", MAX_OWNERS);
 			owners[nowners++] = (struct owner){ .scenario = w[1], .cgroup = strcmp(w[2], "cgroup") == 0 };
-		} else if (strcmp(w[0], "owner_exit") == 0 && nw == 2) {
+		} else if (strcmp(w[0], "owner_exit") == 0 && (nw == 2 || (nw == 3 && strcmp(w[2], "keep") == 0))) {
 			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
-			runs[nruns++] = (struct run_line){ .scenario = w[1], .owner_exit = true };
+			runs[nruns++] = (struct run_line){ .scenario = w[1], .owner_exit = true, .keep_owner = nw == 3 };
 		} else if (strcmp(w[0], "grace_period") == 0 && nw == 2) {
 			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
 			runs[nruns++] = (struct run_line){ .scenario = w[1] };

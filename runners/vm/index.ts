@@ -60,7 +60,7 @@ export interface VmRunnerOptions {
   readonly memoryPasses?: number;
   /** testing only: these scenarios' free_maps closes no map (a kernel that keeps the objects: the memory oracle's positive control) */
   readonly keepMaps?: readonly string[];
-  /** testing only: these scenarios' owner_exit ends no owner (a kernel that keeps a dead owner's storage: the positive control) */
+  /** testing only: these scenarios' owner_exit keeps the old owner alive (a kernel that keeps a dead owner's storage: the positive control) */
   readonly keepOwners?: readonly string[];
   /** testing only: make the guest panic or hang when it reaches these scenarios */
   readonly guestHooks?: Readonly<Record<string, GuestHook>>;

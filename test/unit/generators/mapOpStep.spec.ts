@@ -31,7 +31,8 @@ describe('scenario() with userspace map operations', () => {
     let withOps = 0;
     const types = new Set<string>();
     const pressured = new Set<string>();
-    for (const v of generateValues(scenario({ mode: 'valid' }), SEED, 400)) {
+    // userspace map operations need map homes: local storage stays out, so the sample is the map-home one
+    for (const v of generateValues(scenario({ mode: 'valid', homes: { localStorages: [] } }), SEED, 400)) {
       const s = v.value_;
       const ops = s.schedule.filter((st): st is MapOpStep => 'mapOp' in st);
       if (ops.length === 0) continue;
