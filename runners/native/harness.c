@@ -641,6 +641,7 @@ static int attach_only(struct bpf_program *prog, const char *scenario)
  * child and removes its cgroup, and the kernel frees their storage; the next run starts a new owner. An owner that
  * no owner_exit ends lives to the end of the harness (memory passes included). */
 #define MAX_OWNERS 4096
+#define MAX_RETIRED 4096
 struct owner {
 	const char *scenario;
 	bool cgroup;
@@ -735,6 +736,25 @@ static _Noreturn void owner_serve(struct owner *o)
 	_exit(0);
 }
 
+/* `owner_exit <scenario> keep` (owner_retire) */
+static struct owner retired[MAX_RETIRED];
+static int nretired;
+
+/* In a new owner's child: the pipes of the other owners (running or retired), inherited across fork. */
+static void close_other_owners(const struct owner *self)
+{
+	for (int i = 0; i < nowners; i++)
+		if (&owners[i] != self && owners[i].pid > 0) {
+			close(owners[i].req);
+			close(owners[i].resp);
+		}
+	for (int i = 0; i < nretired; i++)
+		if (retired[i].pid > 0) {
+			close(retired[i].req);
+			close(retired[i].resp);
+		}
+}
+
 /* Starts the scenario's owner: its cgroup (if asked for) and the child. 0 or an errno. */
 static int owner_start(struct owner *o)
 {
@@ -766,6 +786,8 @@ static int owner_start(struct owner *o)
 	if (pid == 0) {
 		close(req[1]);
 		close(resp[0]);
+		/* another owner's pipe ends here would keep it from seeing its end of input (owner_end) */
+		close_other_owners(o);
 		o->req = req[0];
 		o->resp = resp[1];
 		owner_serve(o);
@@ -807,10 +829,6 @@ static int owner_end(struct owner *o)
 
 /* `owner_exit <scenario> keep` (testing only: a kernel that keeps a dead owner's storage): the owner stays alive
  * with its storage to the end of the harness, and the next run starts a new one. */
-#define MAX_RETIRED 4096
-static struct owner retired[MAX_RETIRED];
-static int nretired;
-
 static int owner_retire(struct owner *o)
 {
 	if (nretired == MAX_RETIRED)
