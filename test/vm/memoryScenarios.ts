@@ -1,4 +1,6 @@
-import { isLocalStorage, type KptrHome, type Op, type Scenario, type VarDecl } from '../../types/index.ts';
+import type { RunCase } from '../../runners/runner.ts';
+import type { KptrHome, Op, Scenario, VarDecl } from '../../types/index.ts';
+import { isLocalStorage } from '../../types/index.ts';
 
 /** 8 + 63 × 8 bytes: the largest struct bpf_percpu_obj_new takes (BPF_GLOBAL_PERCPU_MA_MAX_SIZE, 512). */
 const BIG_MEMBERS = [
@@ -47,5 +49,13 @@ export function bigAndFreed(s: Scenario): Scenario {
     ...s,
     structs: s.structs.map((t) => ({ ...t, members: [...t.members, { kind: 'scalar', name: 'pad', ctype: 'long', count: 64 - t.members.length }] })),
     schedule: [...s.schedule, { free_maps: true }],
+  };
+}
+
+/** A VM run case that executes every step of `scenario` and expects every program accepted. */
+export function runCase(scenario: Scenario): RunCase {
+  return {
+    scenario,
+    plan: { scenarioId: scenario.id, expectedAccepted: scenario.programs.map((p) => p.name), wellFormed: true, execute: true, expectSplat: false },
   };
 }
