@@ -1369,13 +1369,17 @@ static void memory_passes(const char *obj_path, struct run_line *runs, int nruns
 		die("memory passes: %s", strerror(errno));
 	/* A plan without free_maps lines frees nothing of a fresh object's maps, whose own per-CPU memory (the
 	 * bpf_mem_alloc caches of a local storage map) would then grow Percpu: a pass: such a plan runs its passes on one
-	 * object, so that only what its lines leave held accumulates (an owner_exit that frees nothing: a new owner's
-	 * element and object every pass). */
+	 * object, settled between passes, so that only what its lines leave held accumulates (an owner_exit that frees
+	 * nothing: a new owner's element and object every pass). */
 	bool reuse = true;
 	for (int i = 0; i < nruns; i++)
 		reuse &= !runs[i].free_maps;
 	long before = settled_percpu_kb();
 	for (int i = 0; i < n; i++) {
+		/* what the last pass freed comes back to the allocator behind grace periods (an owner's storage behind
+		 * RCU tasks trace: bpf_selem_free) before this pass allocates again, as a pass with fresh maps needs not */
+		if (reuse && i > 0)
+			settled_percpu_kb();
 		if (reuse && i > 0)
 			run_lines(objs[0], plan_obj_ok, libbpf_num_possible_cpus(), runs, nruns);
 		else

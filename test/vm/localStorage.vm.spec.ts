@@ -11,8 +11,9 @@ import { storageCounter } from '../helpers/localStorageScenarios.ts';
 import { heldObjects, runCase } from './memoryScenarios.ts';
 
 const KERNEL = '6.12';
-/** 8 slots × 512 bytes × 2 CPUs = 8 KiB held a pass: 40 passes keep 320 KiB, five times the oracle's slack */
-const PASSES = 40;
+/** 16 slots × 512 bytes × 2 CPUs = 16 KiB held a pass: 20 passes keep 320 KiB, five times the oracle's slack */
+const PASSES = 20;
+const SLOTS = 16;
 
 describe('local storage in a VM', () => {
   it('should give the owner after owner_exit fresh task and cgroup storage, as the oracle predicts', async (ctx) => {
@@ -43,9 +44,9 @@ describe('local storage in a VM', () => {
       keepOwners: ['vls_kept'],
     });
     const scenarios = [
-      heldObjects('vls_task_freed', 8, { kind: 'task_storage' }),
-      heldObjects('vls_cgrp_freed', 8, { kind: 'cgrp_storage' }),
-      heldObjects('vls_kept', 8, { kind: 'task_storage' }),
+      heldObjects('vls_task_freed', SLOTS, { kind: 'task_storage' }),
+      heldObjects('vls_cgrp_freed', SLOTS, { kind: 'cgrp_storage' }),
+      heldObjects('vls_kept', SLOTS, { kind: 'task_storage' }),
     ];
     const observations = await runner.run(scenarios.map(runCase));
     const results = observations.map((o, i) => {
