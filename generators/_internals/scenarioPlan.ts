@@ -158,8 +158,10 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
   });
   return plan.map(({ structs: { inner, pointees }, bad, slots: [first, second], ...rest }) => {
     // slot 0 is always a __percpu_kptr slot; a second one is a plain __kptr slot when a break needs one
-    const slotShapes = [{ ...first, plain: false, ...(needs.cgrpSlot ? { home: { kind: 'cgrp_storage' as const } } : {}) }, ...(second === null ? [] : [second])];
+    const slotShapes = [{ ...first, plain: false }, ...(second === null ? [] : [second])];
     if (needs.kptrSlot && !slotShapes.some((x) => x.plain)) slotShapes.push({ ...first, plain: true });
+    // a cgroup storage slot for local_storage.untrusted_owner comes on top: slot 0 stays one every program looks up
+    if (needs.cgrpSlot && !slotShapes.some((x) => x.home.kind === 'cgrp_storage')) slotShapes.push({ ...first, plain: false, home: { kind: 'cgrp_storage' } });
     return { inner, pointees, bad, slots: slotShapes, ...rest };
   });
 }
