@@ -159,7 +159,7 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
   return plan.map(({ structs: { inner, pointees }, bad, slots: [first, second], ...rest }) => {
     // slot 0 is always a __percpu_kptr slot; a second one is a plain __kptr slot when a break needs one
     const slotShapes = [{ ...first, plain: false }, ...(second === null ? [] : [second])];
-    if (needs.kptrSlot && !slotShapes.some((x) => x.plain)) slotShapes.push({ ...first, plain: true });
+    if (needs.kptrSlot && !slotShapes.some((x) => x.plain && x.home.kind !== 'cgrp_storage')) slotShapes.push({ ...first, plain: true });
     // a cgroup storage slot for local_storage.untrusted_owner comes on top: slot 0 stays one every program looks up
     if (needs.cgrpSlot && !slotShapes.some((x) => x.home.kind === 'cgrp_storage')) slotShapes.push({ ...first, plain: false, home: { kind: 'cgrp_storage' } });
     return { inner, pointees, bad, slots: slotShapes, ...rest };
@@ -245,8 +245,10 @@ export function targetedScenario(target: StatePairTarget, mode: 'valid' | 'break
   if (!target.allowed) {
     return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'break', rule: target.rule as string }, target));
   }
-  if (mode === 'valid' || rules.length === 0) return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'valid' }, target));
-  return fc.constantFrom(...rules).chain((rule) =>
+  // p0 takes the target's program type: an untrusted owner needs a sleepable one
+  const breakable = rules.filter((r) => r !== UNTRUSTED_OWNER || isSleepable(target.progType));
+  if (mode === 'valid' || breakable.length === 0) return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'valid' }, target));
+  return fc.constantFrom(...breakable).chain((rule) =>
     planArbitrary(s, placedBreak(rule, s).map((b) => [b]), [rule], target).map((p) => assemble(p, s, { kind: 'break', rule }, target)));
 }
 
