@@ -788,6 +788,12 @@ static int owner_start(struct owner *o)
 		close(resp[0]);
 		/* another owner's pipe ends here would keep it from seeing its end of input (owner_end) */
 		close_other_owners(o);
+		/* and a tracing link held here would keep its program attached after the harness detaches it: attaching
+		 * that program again then fails with EBUSY (measured on 6.12 with fentry programs on task storage) */
+		if (attached_link)
+			close(bpf_link__fd(attached_link));
+		if (anchor_link >= 0)
+			close(anchor_link);
 		o->req = req[0];
 		o->resp = resp[1];
 		owner_serve(o);
