@@ -13,9 +13,14 @@ export const SLOT_VALUE_LOCK_OFF = 16;
 /** sizeof(struct bpf_spin_lock) */
 export const SPIN_LOCK_SIZE = 4;
 
+/** whether the slot's value holds a bpf_spin_lock (KptrHome.spinLock: map homes only) */
+export function hasSpinLock(home: KptrHome): boolean {
+  return home.kind === 'map' && home.spinLock === true;
+}
+
 /** sizeof(struct <slot>_elem): 16, or 24 with the spin lock (4 bytes, padded to the struct's 8-byte alignment) */
-export function slotValueSize(home: Extract<KptrHome, { readonly kind: 'map' }>): number {
-  return home.spinLock === true ? 24 : 16;
+export function slotValueSize(home: KptrHome): number {
+  return hasSpinLock(home) ? 24 : 16;
 }
 
 /** bpf_map_update_elem's flags (include/uapi/linux/bpf.h), by the name a map-op step gives them */

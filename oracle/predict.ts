@@ -92,7 +92,7 @@ function exercises(scenario: Scenario): string[] {
   const steps = scenario.schedule.flatMap((s) => ['mapOp' in s && mapOpLock(s) ? ['step map_op BPF_F_LOCK'] : [], `step ${stepKind(s)}`].flat());
   const homes = scenario.slots.flatMap((s) => (s.home.kind === 'map'
     ? [`home map ${s.home.mapType}`, ...(s.home.spinLock === true ? [`home map ${s.home.mapType} spin_lock`] : [])]
-    : [`home global ${s.home.section}`]));
+    : s.home.kind === 'global' ? [`home global ${s.home.section}`] : [`home ${s.home.kind}`]));
   return [...new Set([...steps, ...homes])].sort();
 }
 

@@ -20,7 +20,9 @@ export const CODEGENS: readonly Codegen[] = ['clang', 'direct'];
  * the abort reason when `signal` stops clang
  */
 export async function buildObject(batch: readonly Scenario[], codegen: Codegen, workDir: string, name: string, signal?: AbortSignal): Promise<string> {
-  if (codegen === 'clang') return compileBpf(emitBatch(batch).source, workDir, name, signal);
+  // the object writer has no CO-RE walk to the task's cgroup (cgrp_storage): such a batch is clang's
+  const direct = codegen === 'direct' && !batch.some((s) => s.slots.some((x) => x.home.kind === 'cgrp_storage'));
+  if (!direct) return compileBpf(emitBatch(batch).source, workDir, name, signal);
   const bytes = writeObject(batch);
   const object = join(workDir, `${name}.bpf.o`);
   await orDiskFull(object, async () => {

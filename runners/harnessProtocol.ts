@@ -15,7 +15,7 @@ import type {
 } from '../types/index.ts';
 import { BPF_F_LOCK, MAP_UPDATE_FLAG_VALUES } from '../cabi/slotMap.ts';
 import { scenarioKfuncs } from './codegen/scenarioKfuncs.ts';
-import { isRunStep, mapOpLock } from '../types/index.ts';
+import { inSlotMap, isLocalStorage, isRunStep, mapOpLock } from '../types/index.ts';
 
 /**
  * The text side of the native harness protocol (ARCHITECTURE.md, "The harness protocol"): the plan we write and the
@@ -35,6 +35,8 @@ export interface PlanBatch {
    * free path keeps the objects (the memory oracle's positive control)
    */
   readonly keepMaps?: ReadonlySet<string>;
+  /** testing only: scenarios whose `owner_exit` keeps the old owner alive (a new one takes over), standing in for a kernel that keeps a dead owner's storage */
+  readonly keepOwners?: ReadonlySet<string>;
 }
 
 /**
@@ -54,10 +56,13 @@ export function writePlan(batch: PlanBatch): string {
     if (s.globals.length > 0) lines.push(`globals ${s.id} ${s.globals.map((g) => g.name).join(' ')}`);
   }
   for (const s of batch.scenarios) {
+    const owner = ownerKind(s);
+    if (owner !== null) lines.push(`owner ${s.id} ${owner}`);
     for (const i of batch.runSteps[s.id] ?? []) {
       const step = s.schedule[i];
       if (step === undefined) continue;
       if ('grace_period' in step) lines.push(`grace_period ${s.id}`);
+      else if ('owner_exit' in step) lines.push(`owner_exit ${s.id}${batch.keepOwners?.has(s.id) ? ' keep' : ''}`);
       else if ('free_maps' in step) lines.push(['free_maps', s.id, ...(batch.keepMaps?.has(s.id) ? [] : mapSlots(s))].join(' '));
       else if ('concurrent' in step) lines.push(['concurrent', s.id, i, ...step.concurrent.flatMap((r) => [r.program, r.cpu])].join(' '));
       else if (!('mapOp' in step)) lines.push(`run ${s.id} ${step.program} ${step.cpu} ${step.repeat}`);
@@ -67,9 +72,18 @@ export function writePlan(batch: PlanBatch): string {
   return lines.map((l) => `${l}\n`).join('');
 }
 
-/** The maps a scenario's `free_maps` closes: those of its map-home slots (codegen names each map after its slot). */
+/** The maps a scenario's `free_maps` closes: those of its slots kept in maps (codegen names each map after its slot). */
 function mapSlots(s: Scenario): string[] {
-  return s.slots.filter((x) => x.home.kind === 'map').map((x) => x.name);
+  return s.slots.filter((x) => inSlotMap(x.home)).map((x) => x.name);
+}
+
+/**
+ * The owner a scenario with local storage runs its programs in (harness `owner` line): a process of its own, in a
+ * cgroup of its own when a slot lives in cgroup storage; null for a scenario without local storage.
+ */
+function ownerKind(s: Scenario): 'process' | 'cgroup' | null {
+  if (s.slots.some((x) => x.home.kind === 'cgrp_storage')) return 'cgroup';
+  return s.slots.some((x) => isLocalStorage(x.home)) ? 'process' : null;
 }
 
 /**
@@ -114,6 +128,7 @@ type HarnessEvent =
   | { ev: 'skip'; scenario: string; prog: string; reason: string; step?: number }
   | { ev: 'grace_period'; scenario: string; err: string | null; ns: number }
   | { ev: 'free_maps'; scenario: string; err: string | null; ns: number }
+  | { ev: 'owner_exit'; scenario: string; err: string | null; ns: number }
   | { ev: 'memory'; iterations: number; percpu_kb_before: number; percpu_kb_after: number; percpu_kb: number[] }
   | { ev: 'mapop'; scenario: string; step: number; op: MapOpKind; err: string | null; value: string[][] | null; count?: number; keys?: number[] }
   | { ev: 'done' };
@@ -167,6 +182,8 @@ interface Collected {
   gracePeriodErr: string | null;
   /** errno name of a `free_maps` the harness could not do */
   freeMapsErr: string | null;
+  /** errno name of an `owner_exit` the harness could not do (the owner or its cgroup would not go) */
+  ownerExitErr: string | null;
 }
 
 /** The schedule step a run (iteration 0) or skip event belongs to: the next one naming that program (and cpu). */
@@ -198,7 +215,7 @@ export function parseHarnessOutput(
   const programOwner = new Map<string, Scenario>();
   for (const s of scenarios) for (const p of s.programs) programOwner.set(p.name, s);
   const byId = new Map<string, Collected>(
-    scenarios.map((s) => [s.id, { programs: [], runs: [], mapOps: [], notRun: [], cursor: 0, step: -1, gracePeriodErr: null, freeMapsErr: null }]),
+    scenarios.map((s) => [s.id, { programs: [], runs: [], mapOps: [], notRun: [], cursor: 0, step: -1, gracePeriodErr: null, freeMapsErr: null, ownerExitErr: null }]),
   );
   let done = false;
   let lastActive = -1;
@@ -234,6 +251,11 @@ export function parseHarnessOutput(
     if (e.ev === 'free_maps' && e.err !== null) {
       const c = byId.get(e.scenario);
       if (c) c.freeMapsErr ??= e.err;
+      continue;
+    }
+    if (e.ev === 'owner_exit' && e.err !== null) {
+      const c = byId.get(e.scenario);
+      if (c) c.ownerExitErr ??= e.err;
       continue;
     }
     if (e.ev === 'memory') {
@@ -307,7 +329,10 @@ export function parseHarnessOutput(
           ? { code: 'KPTR_GRACE_PERIOD_FAILED', message: `scenario ${s.id}: membarrier(MEMBARRIER_CMD_GLOBAL) failed with ${c.gracePeriodErr}: the kernel cannot wait for an RCU grace period from userspace (nohz_full CPUs?)` }
           : c.freeMapsErr !== null
             ? { code: 'KPTR_FREE_MAPS_FAILED', message: `scenario ${s.id}: closing its programs and maps failed with ${c.freeMapsErr}` }
-            : null,
+            // the runs after it did not start with a fresh owner's storage
+            : c.ownerExitErr !== null
+              ? { code: 'KPTR_OWNER_EXIT_FAILED', message: `scenario ${s.id}: ending the owner of its local storage (its process, its cgroup) failed with ${c.ownerExitErr}` }
+              : null,
       programs: c.programs,
       runs: c.runs,
       mapOps: c.mapOps,

@@ -6,7 +6,7 @@
 import type { ConcurrentStep, Op, Program, Scenario, StructType, VarDecl } from '../types/index.ts';
 import { child } from './shape.ts';
 import { SPIN_LOCK_MAP_TYPES } from '../cabi/slotMap.ts';
-import { isRunStep } from '../types/index.ts';
+import { inSlotMap, isLocalStorage, isRunStep } from '../types/index.ts';
 
 /** Grace-period steps one schedule may hold (the schema says so in words; JSON Schema draft 7 cannot count them). */
 export const MAX_GRACE_PERIODS = 64;
@@ -32,14 +32,14 @@ export function checkScenarioRefs(s: Scenario): string[] {
   s.slots.forEach((slot, i) => {
     if (!structs.has(slot.pointee)) problems.push(`slots[${i}].pointee: no struct '${slot.pointee}'`);
     // codegen names the map value `struct <slot>_elem` (ARCHITECTURE.md "Maps")
-    if (slot.home.kind === 'map' && structs.has(`${slot.name}_elem`)) problems.push(`slots[${i}].name: struct '${slot.name}_elem' clashes with the map value struct of slot '${slot.name}'`);
+    if (inSlotMap(slot.home) && structs.has(`${slot.name}_elem`)) problems.push(`slots[${i}].name: struct '${slot.name}_elem' clashes with the map value struct of slot '${slot.name}'`);
     // map_check_btf refuses a spin lock in the value of other map types (EOPNOTSUPP: the object would not load)
     if (slot.home.kind === 'map' && slot.home.spinLock === true && !SPIN_LOCK_MAP_TYPES.has(slot.home.mapType)) problems.push(`slots[${i}].home.spinLock: a ${slot.home.mapType} value cannot hold a spin lock (array and hash only)`);
   });
   s.programs.forEach((p, i) => checkProgram(p, `programs[${i}]`, { s, structs, slots, globals }, problems));
   s.schedule.forEach((step, i) => {
     if ('mapOp' in step) {
-      // userspace map operations work on the map of a map-home slot
+      // userspace map operations work on the map of a map-home slot (a local storage map is keyed by an owner's fd)
       if (s.slots.find((x) => x.name === step.slot)?.home.kind !== 'map') problems.push(`schedule[${i}].slot: no slot '${step.slot}' kept in a map`);
     } else if (isRunStep(step) && !programs.has(step.program)) problems.push(`schedule[${i}].program: no program '${step.program}'`);
     else if ('concurrent' in step) checkConcurrent(s, step, `schedule[${i}]`, problems);
@@ -47,7 +47,10 @@ export function checkScenarioRefs(s: Scenario): string[] {
   // the maps' free ends the scenario's object lifetime; a global's object lives in the batch's shared .bss
   const freeAt = s.schedule.findIndex((step) => 'free_maps' in step);
   if (freeAt >= 0 && freeAt !== s.schedule.length - 1) problems.push(`schedule[${freeAt}]: free_maps must be the last step`);
-  if (freeAt >= 0 && s.slots.some((x) => x.home.kind !== 'map')) problems.push(`schedule[${freeAt}]: free_maps needs every slot kept in a map (a global slot lives as long as the shared object)`);
+  if (freeAt >= 0 && s.slots.some((x) => !inSlotMap(x.home))) problems.push(`schedule[${freeAt}]: free_maps needs every slot kept in a map (a global slot lives as long as the shared object)`);
+  // the owner that goes away is the one of the scenario's local storage
+  const ownerExitAt = s.schedule.findIndex((step) => 'owner_exit' in step);
+  if (ownerExitAt >= 0 && !s.slots.some((x) => isLocalStorage(x.home))) problems.push(`schedule[${ownerExitAt}]: owner_exit needs a slot kept in local storage (task_storage or cgrp_storage)`);
   // each grace period is two synchronize_rcu() in the harness: bounded, so a file cannot stall a runner for long
   const gracePeriods = s.schedule.filter((step) => 'grace_period' in step).length;
   if (gracePeriods > MAX_GRACE_PERIODS) problems.push(`schedule: ${gracePeriods} grace_period steps, at most ${MAX_GRACE_PERIODS} allowed`);
@@ -65,6 +68,8 @@ function checkConcurrent(s: Scenario, step: ConcurrentStep, path: string, proble
     else if (p.progType !== 'tc' && p.progType !== 'syscall') problems.push(`${path}.concurrent[${j}].program: '${r.program}' is ${p.progType}; concurrent runs are tc or syscall programs`);
   });
   if (step.concurrent[0].cpu === step.concurrent[1].cpu) problems.push(`${path}.concurrent: both runs on cpu ${step.concurrent[0].cpu}; concurrent runs need two CPUs`);
+  // the harness runs a local-storage scenario's programs in its owner process, one at a time
+  if (s.slots.some((x) => isLocalStorage(x.home))) problems.push(`${path}.concurrent: a scenario with a local-storage slot runs its programs in one owner process, one at a time; no concurrent steps`);
 }
 
 function checkDuplicates(named: readonly (readonly [string, string])[], what: string, problems: string[]): void {
@@ -138,7 +143,7 @@ function checkOps(ops: readonly Op[], path: string, scope: Scope, lookedUp: Set<
     const needSlot = (name: string, accessed: boolean): void => {
       const slot = scope.slots.get(name);
       if (slot === undefined) problems.push(`${at}.slot: no slot '${name}'`);
-      else if (accessed && slot.home.kind === 'map' && !lookedUp.has(name)) problems.push(`${at}.slot: map slot '${name}' is used before a lookup of it in this program`);
+      else if (accessed && inSlotMap(slot.home) && !lookedUp.has(name)) problems.push(`${at}.slot: map slot '${name}' is used before a lookup of it in this program`);
     };
     switch (op.op) {
       case 'lookup': {
@@ -182,7 +187,8 @@ function checkField(varName: string, field: string, at: string, scope: Scope, pr
   if (type === undefined) return;
   if (type.kind === 'map_value') {
     // the map value is `struct <slot>_elem { long sum; ... pc; }`: only `sum` is a scalar
-    if (field !== 'sum' || scope.slots.get(type.slot)?.home.kind !== 'map') problems.push(`${at}.field: '${field}' is not a scalar member of the value of slot '${type.slot}' (only sum, of a map slot)`);
+    const home = scope.slots.get(type.slot)?.home;
+    if (field !== 'sum' || home === undefined || !inSlotMap(home)) problems.push(`${at}.field: '${field}' is not a scalar member of the value of slot '${type.slot}' (only sum, of a map slot)`);
     return;
   }
   const problem = resolveScalar(type.struct, field, scope.structs);

@@ -19,7 +19,7 @@ export const MAP_OP_KINDS = keysOf<MapOpKind>({
 });
 
 /** Every schedule step with a contract in specs/ops/lifetime/ (types/scenario.ts LifetimeStepKind). */
-export const LIFETIME_STEP_KINDS = keysOf<LifetimeStepKind>({ grace_period: true, free_maps: true, concurrent: true });
+export const LIFETIME_STEP_KINDS = keysOf<LifetimeStepKind>({ grace_period: true, free_maps: true, concurrent: true, owner_exit: true });
 
 /** The most keys of a generated batch update or delete and the largest `count` of a batch lookup (max_entries is 1). */
 export const MAP_BATCH_MAX = 3;

@@ -97,7 +97,7 @@ export interface Prediction {
   readonly outcomes?: readonly Outcome[];
   /** false when the interleavings were more than the oracle enumerates (oracle/runtime/interleave.ts MAX_INTERLEAVINGS) */
   readonly outcomesComplete?: boolean;
-  /** the memory oracle's prediction: null unless the schedule ends with free_maps */
+  /** the memory oracle's prediction: null unless the schedule ends holding nothing (types/scenario.ts endsHoldingNothing) */
   readonly memory?: MemoryPrediction | null;
 }
 

@@ -33,14 +33,32 @@ export interface StructType {
 /** BPF map types a kptr slot may live in (value `struct { long sum; struct T __percpu_kptr *pc; }`, key 0). */
 export type MapType = 'array' | 'hash' | 'lru_hash' | 'percpu_array' | 'percpu_hash' | 'lru_percpu_hash';
 
-/** Where a kptr slot lives: a map value (one element, key 0), or a global variable. */
+/**
+ * Where a kptr slot lives: a map value (one element, key 0), a global variable, or the local storage of the task or
+ * the cgroup a program runs in (BPF_MAP_TYPE_TASK_STORAGE / BPF_MAP_TYPE_CGRP_STORAGE, BPF_F_NO_PREALLOC: one
+ * element per owner, created by the program's lookup and freed with its owner, types/scenario.ts OwnerExitStep).
+ */
 export type KptrHome =
   /**
    * `spinLock`: the value also holds `struct bpf_spin_lock lock;` after the kptr field, so userspace may pass
    * BPF_F_LOCK (map_check_btf admits a spin lock in array and hash values only); absent means false
    */
   | { readonly kind: 'map'; readonly mapType: MapType; readonly spinLock?: boolean }
-  | { readonly kind: 'global'; readonly section: 'bss' | 'data' };
+  | { readonly kind: 'global'; readonly section: 'bss' | 'data' }
+  | { readonly kind: LocalStorageKind };
+
+/** The local-storage homes, named after their map types. */
+export type LocalStorageKind = 'task_storage' | 'cgrp_storage';
+
+/** Whether a slot lives in a map named after it, value `struct <slot>_elem` (every home but a global). */
+export function inSlotMap(home: KptrHome): home is Exclude<KptrHome, { readonly kind: 'global' }> {
+  return home.kind !== 'global';
+}
+
+/** Whether a slot lives in local storage (its map is keyed by an owner, not by key 0). */
+export function isLocalStorage(home: KptrHome): home is { readonly kind: LocalStorageKind } {
+  return home.kind === 'task_storage' || home.kind === 'cgrp_storage';
+}
 
 /** A kptr field: `struct <pointee> __percpu_kptr *` (tag percpu_kptr) or `struct <pointee> __kptr *` (tag kptr). */
 export interface Slot {
@@ -71,7 +89,12 @@ export interface VarDecl {
  * pointee struct: `c`, `arr[2]`, `inner.x`, `inner[1].y`.
  */
 export type Op =
-  /** `dst = bpf_map_lookup_elem(&<slot map>, &zero); if (!dst) return 0;` (hash maps: insert key 0 first). For a global slot: `dst = &<global>` container. */
+  /**
+   * `dst = bpf_map_lookup_elem(&<slot map>, &zero); if (!dst) return 0;` (hash maps: insert key 0 first). For a global
+   * slot: `dst = &<global>` container. For a local-storage slot: `dst = bpf_task_storage_get(&<slot map>,
+   * bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE)` (bpf_cgrp_storage_get of the task's
+   * `cgroups->dfl_cgrp`), `if (!dst) return 0;`.
+   */
   | { readonly op: 'lookup'; readonly slot: string; readonly dst: string }
   /** `dst = bpf_percpu_obj_new(struct T)` (percpu) or `dst = bpf_obj_new(struct T)` */
   | { readonly op: 'new'; readonly dst: string; readonly struct: string; readonly percpu: boolean }
@@ -155,13 +178,23 @@ export interface ConcurrentStep {
 }
 
 /**
- * One step of the schedule: program runs, a grace period, a userspace map operation (types/mapOp.ts), the maps'
- * free, or two runs at once.
+ * The owner of the scenario's local storage goes away (specs/ops/lifetime/owner_exit.yaml): the runner runs a
+ * scenario's programs in an owner process of its own, in a cgroup of its own; here the process exits and the cgroup
+ * is removed, and the kernel frees their storage with its objects. Later runs happen in a new owner, whose storage
+ * starts empty. Only in a scenario with a local-storage slot.
  */
-export type ScheduleStep = RunStep | GracePeriodStep | MapOpStep | FreeMapsStep | ConcurrentStep;
+export interface OwnerExitStep {
+  readonly owner_exit: true;
+}
+
+/**
+ * One step of the schedule: program runs, a grace period, a userspace map operation (types/mapOp.ts), the maps'
+ * free, two runs at once, or the owner's exit.
+ */
+export type ScheduleStep = RunStep | GracePeriodStep | MapOpStep | FreeMapsStep | ConcurrentStep | OwnerExitStep;
 
 /** What a schedule step does: the word coverage counts it by (summary.json `exerciseCoverage`). */
-export type StepKind = 'run' | 'grace_period' | 'map_op' | 'free_maps' | 'concurrent';
+export type StepKind = 'run' | 'grace_period' | 'map_op' | 'free_maps' | 'concurrent' | 'owner_exit';
 
 /** The steps that are neither program runs nor map operations: each has its contract in specs/ops/lifetime/. */
 export type LifetimeStepKind = Exclude<StepKind, 'run' | 'map_op'>;
@@ -171,10 +204,21 @@ export function stepKind(s: ScheduleStep): StepKind {
   if ('mapOp' in s) return 'map_op';
   if ('free_maps' in s) return 'free_maps';
   if ('concurrent' in s) return 'concurrent';
+  if ('owner_exit' in s) return 'owner_exit';
   return 'run';
 }
 
-/** Whether a step runs one program (not a grace period, a map operation, the maps' free or two concurrent runs). */
+/**
+ * Whether the schedule's last step frees everything the slots hold (the memory oracle's premise): the maps' free, or
+ * the owner's exit where every slot lives in local storage.
+ */
+export function endsHoldingNothing(s: Scenario): boolean {
+  const last = s.schedule.at(-1);
+  if (last === undefined) return false;
+  return 'free_maps' in last || ('owner_exit' in last && s.slots.every((x) => isLocalStorage(x.home)));
+}
+
+/** Whether a step runs one program (not a grace period, a map operation, the maps' free, two concurrent runs or the owner's exit). */
 export function isRunStep(s: ScheduleStep): s is RunStep {
   return stepKind(s) === 'run';
 }

@@ -373,7 +373,9 @@ export async function campaign(typed: CliOptions): Promise<number> {
         const freeMapsFreq = session.runner.name === 'vm' ? 16 : 0;
         // two programs at once: raced in a guest, run one after the other by the emulator, never on the host
         const concurrentFreq = session.runner.name === 'vm' || session.runner.name === 'emulator' ? 32 : 0;
-        const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus, targets, freeMapsFreq, concurrentFreq });
+        // the owner's exit runs in a guest only too (hostRefusesScenario): about 1 local-storage scenario in 4 gets one
+        const ownerExitFreq = session.runner.name === 'vm' ? 4 : 0;
+        const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus, targets, freeMapsFreq, concurrentFreq, ownerExitFreq });
         // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
         const fresh = aside === null || done.length > (resumed?.done.length ?? 0);
         outputs.startSegment(session, casesToRun(cfg, corpus.length), fresh ? 0 : resumed!.elapsedMs, fresh ? null : resumed!.timeline);

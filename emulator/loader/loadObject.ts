@@ -20,6 +20,8 @@ export interface LoadOptions {
 
 const MAP_TYPES = Object.fromEntries(Object.entries(MAP_TYPE_IDS).map(([k, v]) => [v, k])) as Record<number, BpfMapType>;
 const INTERNAL = /^\.(bss|data|rodata)(\..+)?$/;
+/** map_flags bit local storage maps require (include/uapi/linux/bpf.h) */
+const BPF_F_NO_PREALLOC = 1;
 type Datasecs = ReturnType<typeof datasecs>;
 
 /**
@@ -114,11 +116,15 @@ function btfMaps(elf: ElfFile, btf: Btf, secs: Datasecs): MapSpec[] {
       }
     }
     const mapType = type === null ? null : MAP_TYPES[type];
-    if (!mapType) return fail(`map ${variable.name}: map type ${type ?? '(none)'} is not one the emulator knows (array, hash, lru_hash, percpu_array, percpu_hash, lru_percpu_hash)`);
-    if (maxEntries === null || maxEntries < 1) return fail(`map ${variable.name}: max_entries must be set and positive`);
+    if (!mapType) return fail(`map ${variable.name}: map type ${type ?? '(none)'} is not one the emulator knows (array, hash, lru_hash, percpu_array, percpu_hash, lru_percpu_hash, task_storage)`);
+    // local storage has no max_entries (one element per owner) and must be BPF_F_NO_PREALLOC (bpf_local_storage_map_alloc_check)
+    if (mapType === 'task_storage') {
+      if (maxEntries !== null && maxEntries !== 0) return fail(`map ${variable.name}: a task_storage map has max_entries 0`);
+      if ((flags & BPF_F_NO_PREALLOC) === 0) return fail(`map ${variable.name}: a task_storage map needs BPF_F_NO_PREALLOC`);
+    } else if (maxEntries === null || maxEntries < 1) return fail(`map ${variable.name}: max_entries must be set and positive`);
     if (keySize === null || valueSize === null || keySize < 1 || valueSize < 1) return fail(`map ${variable.name}: key and value sizes must be known and positive`);
     return {
-      name: variable.name, type: mapType, keySize, valueSize, maxEntries, flags, keyTypeId, valueTypeId,
+      name: variable.name, type: mapType, keySize, valueSize, maxEntries: maxEntries ?? 0, flags, keyTypeId, valueTypeId,
       internal: null, initial: null, kptrFields: valueTypeId === null ? [] : kptrFields(btf, valueTypeId),
       spinLockOffset: valueTypeId === null ? null : spinLockOffset(btf, valueTypeId), vars: [],
     };

@@ -55,10 +55,10 @@ export type Relocation =
   | { readonly kind: 'subprog'; readonly insn: number; readonly target: number; readonly name: string }
   | { readonly kind: 'type_id_local'; readonly insn: number; readonly typeId: number };
 
-/** enum bpf_map_type, by the names kptr-conform uses (types/scenario.ts MapType) */
-export type BpfMapType = 'array' | 'hash' | 'lru_hash' | 'percpu_array' | 'percpu_hash' | 'lru_percpu_hash';
+/** enum bpf_map_type, by the names kptr-conform uses (types/scenario.ts MapType, and the task_storage home) */
+export type BpfMapType = 'array' | 'hash' | 'lru_hash' | 'percpu_array' | 'percpu_hash' | 'lru_percpu_hash' | 'task_storage';
 
-export const MAP_TYPE_IDS: Readonly<Record<BpfMapType, number>> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9, lru_percpu_hash: 10 };
+export const MAP_TYPE_IDS: Readonly<Record<BpfMapType, number>> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9, lru_percpu_hash: 10, task_storage: 29 };
 
 /** A kptr field of a map value (or global) found from a BTF type tag on the field's pointee. */
 export interface KptrField {

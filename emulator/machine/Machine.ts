@@ -73,6 +73,8 @@ export class Machine implements CallEnv {
   private readonly run_: RunContext;
   private readonly execOptions: ExecOptions;
   private freed = false;
+  /** the current task's number (ownerExit makes a new one) */
+  private owner = 0;
   private globalIndex: Map<string, { readonly map: MapStore; readonly v: DatasecVar }> | null = null;
 
   private constructor(readonly object: BpfObjectSpec, options: MachineOptions, types: TypeFacts) {
@@ -92,7 +94,7 @@ export class Machine implements CallEnv {
       BPF_PROG_TYPE_TRACING: this.mem.add('ctx', 'ctx (fentry arguments)', fentryArgs, false),
     };
     for (const p of object.programs) this.programs.set(p.name, p);
-    this.run_ = { mem: this.mem, heap: this.heap, maps: this.maps, nrCpus: this.nrCpus, cpu: 0, rcuDepth: 0 };
+    this.run_ = { mem: this.mem, heap: this.heap, maps: this.maps, nrCpus: this.nrCpus, cpu: 0, rcuDepth: 0, task: this.newTask() };
     this.execOptions = { stacks: this.stacks, maxInsns: this.maxInsns, scratch: new Int32Array(2), frames: [] };
   }
 
@@ -134,6 +136,25 @@ export class Machine implements CallEnv {
       return { outcome: 'exit', program, cpu, retval: r.lo, r0 };
     }
     return { outcome: 'fault', program, cpu, oops: { program, cpu, insn: r.insn, address: r.hi === null ? null : formatAddress(r.hi, r.lo), why: r.why } };
+  }
+
+  /** the runs' task, owner `owner` of its task storage: a region nothing may access, as the map handle */
+  private newTask(): number {
+    return this.mem.add('task', `task ${++this.owner}`, 0, false, this.owner);
+  }
+
+  /**
+   * The task the runs happen in exits (the schedule's owner_exit): its task storage is freed, each element's kptr
+   * fields releasing their objects, a grace period follows, and later runs happen in a new task with no storage.
+   * Returns the faults this meets, one line each.
+   */
+  ownerExit(): string[] {
+    if (this.freed) throw new RangeError('the machine\'s maps were freed');
+    const problems = this.maps.filter((m) => m.spec.type === 'task_storage').flatMap((m) => m.ownerGone(this.owner));
+    this.mem.states[this.run_.task] = FREED;
+    this.run_.task = this.newTask();
+    this.gracePeriod(this.run_.cpu);
+    return problems;
   }
 
   private gracePeriod(cpu: number): void {

@@ -14,9 +14,14 @@ export interface RunContext {
   cpu: number;
   /** bpf_rcu_read_lock nesting of the current run */
   rcuDepth: number;
+  /** the region of the task the runs happen in (bpf_get_current_task_btf): the owner of task storage */
+  task: number;
 }
 
 export type Call = (ctx: RunContext, regs: Regs) => void;
+
+/** bpf_task_storage_get's flag (include/uapi/linux/bpf.h) */
+const BPF_LOCAL_STORAGE_GET_F_CREATE = 1;
 
 function setR0(regs: Regs, lo: number, hi: number): void {
   regs.lo[0] = lo;
@@ -59,6 +64,20 @@ export const HELPERS: Readonly<Record<number, { readonly name: string; readonly 
     call: (ctx, regs) => {
       const m = mapOf(ctx, regs, 'bpf_map_delete_elem');
       returnInt(regs, m.delete(at(ctx, regs, 2, m.spec.keySize, false)));
+    },
+  },
+  [BPF_FUNC.get_current_task_btf]: { name: 'bpf_get_current_task_btf', call: (ctx, regs) => returnRegion(regs, ctx.task) },
+  [BPF_FUNC.task_storage_get]: {
+    name: 'bpf_task_storage_get',
+    call: (ctx, regs) => {
+      const m = mapOf(ctx, regs, 'bpf_task_storage_get');
+      if (m.spec.type !== 'task_storage') throw new MachineFault('bpf_task_storage_get: R1 is not a task storage map', regs.hi[1] as number, regs.lo[1] as number);
+      // a NULL task gives NULL; the task region's owner field says whose storage it is
+      const id = AddressSpace.idOf(regs.hi[2] as number);
+      if (regs.hi[2] === 0 && regs.lo[2] === 0) return returnRegion(regs, -1);
+      if (ctx.mem.kinds[id] !== 'task') throw new MachineFault('bpf_task_storage_get: R2 is not a task', regs.hi[2] as number, regs.lo[2] as number);
+      // the initial value (R3) is only ever NULL in the suite's programs: the element starts zeroed
+      returnRegion(regs, m.storageGet(ctx.mem.owners[id] as number, ((regs.lo[4] as number) & BPF_LOCAL_STORAGE_GET_F_CREATE) !== 0));
     },
   },
   [BPF_FUNC.get_smp_processor_id]: { name: 'bpf_get_smp_processor_id', call: (ctx, regs) => returnInt(regs, ctx.cpu) },

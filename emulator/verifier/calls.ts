@@ -22,7 +22,12 @@ export const HELPER_ARGS: Readonly<Record<number, number>> = {
   [BPF_FUNC.per_cpu_ptr]: 2,
   [BPF_FUNC.this_cpu_ptr]: 1,
   [BPF_FUNC.kptr_xchg]: 2,
+  [BPF_FUNC.get_current_task_btf]: 0,
+  [BPF_FUNC.task_storage_get]: 4,
 };
+
+/** The kernel's task_struct, as bpf_get_current_task_btf's BTF id names it (`trusted_ptr_task_struct`): never dereferenced here. */
+const TASK_STRUCT = { id: -1, name: 'task_struct', size: 0 } as const;
 
 /** The kfuncs in scope and their argument counts. */
 export const KFUNC_ARGS: Readonly<Record<string, number>> = {
@@ -200,6 +205,24 @@ export function helperCall(env: Env, helperId: number, insn: number): void {
     case BPF_FUNC.kptr_xchg:
       kptrXchg(env, insn);
       return;
+    // the helpers' availability per program type is not modelled: the kernels whose tc programs lack them refuse
+    // at the call (specs/rules/local_storage.prog_type.yaml)
+    case BPF_FUNC.get_current_task_btf:
+      clearCallerSaved(env);
+      env.cur.regs[0] = regPtr('PTR_TO_BTF_ID', { flags: PTR_TRUSTED, btf: TASK_STRUCT });
+      return;
+    case BPF_FUNC.task_storage_get: {
+      const map = mapArg(env).map!;
+      if (map.kind !== 'task_storage') unsupported('bpf_task_storage_get on a map that is not task storage');
+      const task = readReg(env, 2);
+      expectType(env, 2, task, task.type === 'PTR_TO_BTF_ID' && task.btf?.name === 'task_struct' && !(task.flags & (PTR_UNTRUSTED | PTR_MAYBE_NULL)), ['ptr_', 'trusted_ptr_', 'rcu_ptr_']);
+      const value = readReg(env, 3);
+      if (!isNullConst(value)) unsupported('bpf_task_storage_get with an initial value');
+      readReg(env, 4);
+      clearCallerSaved(env);
+      env.cur.regs[0] = regPtr('PTR_TO_MAP_VALUE', { map, flags: PTR_MAYBE_NULL, id: ++env.idGen });
+      return;
+    }
     default:
       unsupported(`helper #${helperId}`);
   }

@@ -73,7 +73,7 @@ export class ProgramBuilder {
   build(): BuiltProgram {
     const pending = [...this.plan.breaks].sort((a, b) => a.at - b.at);
     const target = this.plan.target;
-    if (pending.length > 0 || target !== undefined) for (const s of this.ctx.slots) this.lookup(s.name);
+    if (pending.length > 0 || target !== undefined) for (const s of this.ctx.slots) if (this.validLookup(s)) this.lookup(s.name);
     if (target !== undefined) {
       reachPair(this, target);
       this.notes.push(`target ${target.op} ${target.state}`);
@@ -123,6 +123,16 @@ export class ProgramBuilder {
       this.fieldCache.set(struct, f);
     }
     return f;
+  }
+
+  /**
+   * Whether a lookup of `slot` at top level, outside any RCU section, is valid here. A cgroup storage's owner
+   * (task->cgroups->dfl_cgrp) is untrusted outside an RCU critical section in a sleepable program
+   * (local_storage.untrusted_owner), and inside one the lookup's own `return 0` would leave it locked (rcu.exit_locked):
+   * a sleepable program never looks one up validly.
+   */
+  validLookup(slot: Slot): boolean {
+    return !(this.st.sleepable && slot.home.kind === 'cgrp_storage');
   }
 
   // ---- primitive ops, each updating the model ------------------------------------------------------------
@@ -298,7 +308,7 @@ export class ProgramBuilder {
     const top = st.blockDepth === 0;
     const plainSlots = this.ctx.slots.filter((s) => s.tag === 'kptr');
     if (top && st.rcuDepth === 0 && st.owned().length === 0) {
-      for (const s of this.ctx.slots) if (st.mapValueOf(s.name) === null) acts.push([4, () => this.lookup(s.name)]);
+      for (const s of this.ctx.slots) if (st.mapValueOf(s.name) === null && this.validLookup(s)) acts.push([4, () => this.lookup(s.name)]);
     }
     if (this.ctx.goodStructs.length > 0) {
       acts.push([2, () => this.freshOwn(this.pickOf(this.ctx.goodStructs), true)]);

@@ -21,6 +21,7 @@ function percpuSlots(b: ProgramBuilder): Slot[] {
 function kptrSlots(b: ProgramBuilder): Slot[] {
   return b.ctx.slots.filter((s) => s.tag === 'kptr' && b.st.mapValueOf(s.name) !== null && b.ctx.goodStructs.includes(s.pointee));
 }
+const cgrpSlots = (b: ProgramBuilder): Slot[] => b.ctx.slots.filter((s) => s.home.kind === 'cgrp_storage');
 const hasPercpuSlot = (b: ProgramBuilder): boolean => percpuSlots(b).length > 0;
 const hasGood = (b: ProgramBuilder): boolean => b.ctx.goodStructs.length > 0;
 const good = (b: ProgramBuilder): string => b.pickOf(b.ctx.goodStructs);
@@ -126,6 +127,11 @@ const VARIANTS: Readonly<Record<string, readonly BreakVariant[]>> = {
   'kptr_xchg.rcu_src': [
     v('this_cpu_element', (b) => { const s = pslot(b); badXchg(b, s.name, b.perCpu(freshRcu(b, s.name), 'this')); }, hasPercpuSlot),
   ],
+  // a sleepable program takes the cgroup of its task outside an RCU critical section (the scenario has a cgroup
+  // storage slot and the program is sleepable: scenarioPlan shapes both)
+  'local_storage.untrusted_owner': [
+    v('sleepable_cgrp_lookup', (b) => { leaveRcu(b); b.lookup(b.pickOf(cgrpSlots(b)).name); }, (b) => b.st.sleepable && cgrpSlots(b).length > 0),
+  ],
   'kptr.direct_store': [
     v('store_null', (b) => b.emit({ op: 'store', slot: pslot(b).name, src: null }), hasPercpuSlot),
     v('store_owned', (b) => { const s = pslot(b); b.emit({ op: 'store', slot: s.name, src: b.freshOwn(s.pointee, true) }); }, hasPercpuSlot),
@@ -229,7 +235,7 @@ const VARIANTS: Readonly<Record<string, readonly BreakVariant[]>> = {
   ]])),
 };
 
-/** The rule ids {@link breakVariants} knows (every id of the rule table but the kernel-side kfunc.absent, kfunc.prog_type and attach.not_sleepable). */
+/** The rule ids {@link breakVariants} knows (every id of the rule table but the kernel-side kfunc.absent, kfunc.prog_type, attach.not_sleepable and local_storage.prog_type). */
 export const BREAKABLE_RULES: readonly string[] = Object.keys(VARIANTS);
 
 /** Ways to break `rule`; throws for a rule the generators cannot break from inside a program. */

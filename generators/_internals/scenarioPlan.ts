@@ -2,16 +2,17 @@ import fc from 'fast-check';
 import type {
   GlobalVar, Intent, MapOpStep, ProgType, Program, RunStep, Scenario, ScheduleStep, Slot, StatePairTarget, StructType,
 } from '../../types/index.ts';
-import { kptrHome, type KptrHomeConstraints } from '../kptrHome.ts';
+import { inSlotMap, isLocalStorage } from '../../types/index.ts';
+import { ALL_LOCAL_STORAGES, kptrHome, type KptrHomeConstraints } from '../kptrHome.ts';
 import { mapOpStep } from '../mapOpStep.ts';
-import { progType } from '../progType.ts';
+import { isSleepable, progType } from '../progType.ts';
 import { structType, type StructSpecialMember } from '../structType.ts';
 import { NEW_STRUCT_RULES } from './breakVariants.ts';
 import { raceProgram, type RaceKind } from './raceProgram.ts';
 import { percpuAllocatable, scalarFieldPaths, structSize } from './structLayout.ts';
 import { buildProgram, type BreakPlan, type ProgramContext } from './ProgramBuilder.ts';
 import { targetNeedsKptrSlot } from './targetPairs.ts';
-import { SPIN_LOCK_MAP_TYPES } from '../../cabi/slotMap.ts';
+import { hasSpinLock, SPIN_LOCK_MAP_TYPES } from '../../cabi/slotMap.ts';
 import { memoised } from './memoised.ts';
 
 /** Resolved scenario options (every field set). */
@@ -27,6 +28,7 @@ export interface ScenarioSettings {
   readonly historyFreq: number;
   readonly freeMapsFreq: number;
   readonly concurrentFreq: number;
+  readonly ownerExitFreq: number;
 }
 
 /** A break placed in the scenario: rule, program (modulo the program count), step, variant. */
@@ -57,6 +59,8 @@ interface ScenarioPlan {
   readonly concurrent: ConcurrentPlan | null;
   /** per slot: its value also holds a bpf_spin_lock, where the map type allows one (KptrHome.spinLock) */
   readonly spinLocks: readonly boolean[];
+  /** an owner_exit step at schedule index `at` (modulo the schedule's length + 1), where a slot lives in local storage */
+  readonly ownerExit: number | null;
 }
 
 /** Two programs run at once on CPUs 0 and 1 (`swapCpus`: the other way round), racing on one slot. */
@@ -73,6 +77,8 @@ interface ConcurrentPlan {
 /** The races (raceProgram.ts): two xchg of one slot, drop against new, two sums into one global, a sum against a swap. */
 const RACE_PAIRS: readonly (readonly [RaceKind, RaceKind])[] = [['swap', 'swap'], ['swap', 'take'], ['sum', 'sum'], ['swap', 'sum']];
 
+const UNTRUSTED_OWNER = 'local_storage.untrusted_owner';
+
 /** slot names of the plan, before assemble names them: `m<i>` */
 const PLAN_SLOTS = ['m0', 'm1'];
 
@@ -80,6 +86,8 @@ const PLAN_SLOTS = ['m0', 'm1'];
 interface Needs {
   readonly twoStructs: boolean;
   readonly kptrSlot: boolean;
+  /** a cgroup storage slot, looked up by a sleepable program (local_storage.untrusted_owner) */
+  readonly cgrpSlot: boolean;
   /** the percpu_obj_new.* rules that need a refused struct, in order */
   readonly badRules: readonly string[];
 }
@@ -88,6 +96,7 @@ function needsOf(rules: readonly string[], target: StatePairTarget | null = null
   return {
     twoStructs: rules.includes('kptr_xchg.type_mismatch'),
     kptrSlot: rules.includes('kptr_xchg.type_mismatch') || (target !== null && targetNeedsKptrSlot(target)),
+    cgrpSlot: rules.includes(UNTRUSTED_OWNER),
     badRules: rules.filter((r) => NEW_STRUCT_RULES.includes(r)),
   };
 }
@@ -136,15 +145,15 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
   // built once for the common case without a nested struct (a drawn struct is a new value every time)
   const noInner = withInner(null);
   const structs = fc.option(structType({ name: INNER }), { freq: 4, nil: null }).chain((inner) => (inner === null ? noInner : withInner(inner)));
-  const slot = fc.record({
-    home: kptrHome(s.homes),
-    pointee: fc.nat({ max: 1 }),
-    plain: fc.boolean(),
-  });
+  const slotOf = (homes: KptrHomeConstraints) => fc.record({ home: kptrHome(homes), pointee: fc.nat({ max: 1 }), plain: fc.boolean() });
+  const slot = slotOf(s.homes);
+  // slot 0 is one every program may look up (break variants and targets use it): not cgroup storage, which a
+  // sleepable program cannot take validly (ProgramBuilder.validLookup) unless the break is about just that
+  const firstSlot = slotOf({ ...s.homes, localStorages: (s.homes.localStorages ?? ALL_LOCAL_STORAGES).filter((k) => k !== 'cgrp_storage') });
   const plan = fc.record({
     structs,
     bad: fc.tuple(...needs.badRules.map((r, i) => badStructs(r, `t${2 + i}`, 't0'))),
-    slots: fc.tuple(slot, fc.option(slot, { freq: 2, nil: null })),
+    slots: fc.tuple(firstSlot, fc.option(slot, { freq: 2, nil: null })),
     programs: fc.array(fc.record({
       progType: progType({ progTypes: s.progTypes }),
       choices: fc.array(fc.nat({ max: 0xffff }), { maxLength: s.maxOps, size: s.size }),
@@ -168,11 +177,19 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
     concurrent: concurrentPlan(s),
     // drawn last as well; one slot in three, false first
     spinLocks: fc.tuple(...PLAN_SLOTS.map(() => fc.nat({ max: 2 }).map((n) => n === 2))),
+    // the same again: null first
+    ownerExit: s.ownerExitFreq === 0 ? fc.constant(null) : fc.oneof(
+      { withCrossShrink: true },
+      { arbitrary: fc.constant(null), weight: s.ownerExitFreq - 1 },
+      { arbitrary: fc.nat({ max: 16 }), weight: 1 },
+    ),
   });
   return plan.map(({ structs: { inner, pointees }, bad, slots: [first, second], ...rest }) => {
     // slot 0 is always a __percpu_kptr slot; a second one is a plain __kptr slot when a break needs one
     const slotShapes = [{ ...first, plain: false }, ...(second === null ? [] : [second])];
-    if (needs.kptrSlot && !slotShapes.some((x) => x.plain)) slotShapes.push({ ...first, plain: true });
+    if (needs.kptrSlot && !slotShapes.some((x) => x.plain && x.home.kind !== 'cgrp_storage')) slotShapes.push({ ...first, plain: true });
+    // a cgroup storage slot for local_storage.untrusted_owner comes on top: slot 0 stays one every program looks up
+    if (needs.cgrpSlot && !slotShapes.some((x) => x.home.kind === 'cgrp_storage')) slotShapes.push({ ...first, plain: false, home: { kind: 'cgrp_storage' } });
     return { inner, pointees, bad, slots: slotShapes, ...rest };
   });
 }
@@ -229,7 +246,7 @@ function withSpinLock(home: Slot['home'], lock: boolean): Slot['home'] {
 
 function describe(intent: Intent, programs: readonly Program[], slots: readonly Slot[], notes: readonly string[]): string {
   const progs = programs.map((p) => `${p.name}:${p.progType}`).join(' ');
-  const homes = slots.map((x) => `${x.name}:${x.home.kind === 'map' ? x.home.mapType : x.home.section}${x.tag === 'kptr' ? '(kptr)' : ''}`).join(' ');
+  const homes = slots.map((x) => `${x.name}:${x.home.kind === 'map' ? x.home.mapType : x.home.kind === 'global' ? x.home.section : x.home.kind}${x.tag === 'kptr' ? '(kptr)' : ''}`).join(' ');
   const why = intent.kind === 'valid' ? 'valid' : `${intent.kind === 'break' ? 'break' : 'mixed'} ${notes.join(', ')}`;
   return `${why}; programs ${progs}; slots ${homes}`;
 }
@@ -249,7 +266,9 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
   plan.programs.forEach((p, i) => {
     const breaks: BreakPlan[] = plan.breaks.filter((b) => b.prog % plan.programs.length === i);
     // the target is reached first thing in p0, which takes the target's program type
-    const aimed = i === 0 && target !== null ? { progType: target.progType, target } : { progType: p.progType };
+    // the untrusted owner is a sleepable program's: a program that breaks it is a syscall one if it was not sleepable
+    const progType = breaks.some((b) => b.rule === UNTRUSTED_OWNER) && !isSleepable(p.progType) ? 'syscall' : p.progType;
+    const aimed = i === 0 && target !== null ? { progType: target.progType, target } : { progType };
     const built = buildProgram(ctx, { name: `p${i}`, choices: p.choices, breaks, lenient: intent.kind === 'mixed', ...aimed }, globals.length);
     programs.push(built.program);
     globals.push(...built.globals);
@@ -270,24 +289,27 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
     const slot = mapSlots[PLAN_SLOTS.indexOf(op.slot) % mapSlots.length] as string;
     // BPF_F_LOCK on a value without a spin lock (EINVAL) is an invalid scenario's case only
     const home = slots.find((x) => x.name === slot)?.home;
-    const keepLock = intent.kind !== 'valid' || (home?.kind === 'map' && home.spinLock === true);
+    const keepLock = intent.kind !== 'valid' || (home !== undefined && hasSpinLock(home));
     const { lock, ...rest } = op as MapOpStep & { readonly lock?: boolean };
     schedule.splice(at % (schedule.length + 1), 0, (lock === true && keepLock ? { ...rest, lock, slot } : { ...rest, slot }) as MapOpStep);
   }
   // the race, after the map operations and before a history tail (whose grace period would free what it dropped)
-  const race = plan.concurrent === null ? null : concurrentSteps(plan.concurrent, structs, slots, programs, globals.length);
+  // a local-storage scenario's runs happen in its owner process, one at a time (checkScenarioRefs)
+  const race = plan.concurrent === null || slots.some((x) => isLocalStorage(x.home)) ? null : concurrentSteps(plan.concurrent, structs, slots, programs, globals.length);
   if (race !== null) {
     programs.push(...race.programs.map((p) => ({ ...p, license })));
     globals.push(...race.globals);
     schedule.push(...race.steps);
   }
+  // the owner of the local storage goes away between runs (or after the last): later runs start with fresh storage
+  if (plan.ownerExit !== null && slots.some((x) => isLocalStorage(x.home))) schedule.splice(plan.ownerExit % (schedule.length + 1), 0, { owner_exit: true });
   // the history tail ends the schedule, after any map operation: after the grace period, the first run's allocation
   // refills its CPU's cache with what earlier runs dropped (bpf_mem_alloc's alloc_bulk) and the second run's gets it
   if (plan.history !== null) {
     schedule.push({ grace_period: true }, { program: programs[plan.history.prog % programs.length]?.name ?? 'p0', cpu: plan.history.cpu, repeat: 2 });
   }
   // the end of the object lifetime: the maps freed with what the slots still hold (checkScenarioRefs: map homes only)
-  if (plan.freeMaps && slots.every((x) => x.home.kind === 'map')) schedule.push({ free_maps: true });
+  if (plan.freeMaps && slots.every((x) => inSlotMap(x.home))) schedule.push({ free_maps: true });
   return { id: GENERATED_ID, description: describe(intent, programs, slots, notes), origin: null, intent, structs, slots, globals, programs, schedule };
 }
 
@@ -313,8 +335,10 @@ export function targetedScenario(target: StatePairTarget, mode: 'valid' | 'break
   if (!target.allowed) {
     return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'break', rule: target.rule as string }, target));
   }
-  if (mode === 'valid' || rules.length === 0) return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'valid' }, target));
-  return fc.constantFrom(...rules).chain(memoised((rule) =>
+  // p0 takes the target's program type: an untrusted owner needs a sleepable one
+  const breakable = rules.filter((r) => r !== UNTRUSTED_OWNER || isSleepable(target.progType));
+  if (mode === 'valid' || breakable.length === 0) return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'valid' }, target));
+  return fc.constantFrom(...breakable).chain(memoised((rule) =>
     planArbitrary(s, placedBreak(rule, s).map((b) => [b]), [rule], target).map((p) => assemble(p, s, { kind: 'break', rule }, target))));
 }
 

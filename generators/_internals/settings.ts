@@ -40,6 +40,11 @@ export interface ScenarioShapeConstraints {
    * tc or syscall among `progTypes`. 0: never. @defaultValue 0
    */
   readonly concurrentFreq?: number;
+  /**
+   * About 1 scenario in `ownerExitFreq` with a local-storage slot gets an `owner_exit` step (the owner of its storage
+   * goes away, which only the VM runner executes: the host runner skips such scenarios). 0: never. @defaultValue 0
+   */
+  readonly ownerExitFreq?: number;
 }
 
 function positive(api: string, name: string, n: number): number {
@@ -67,5 +72,6 @@ export function resolveSettings(api: string, c: ScenarioShapeConstraints): Scena
     historyFreq: nonNegative(api, 'historyFreq', c.historyFreq ?? 128),
     freeMapsFreq: nonNegative(api, 'freeMapsFreq', c.freeMapsFreq ?? 0),
     concurrentFreq: nonNegative(api, 'concurrentFreq', c.concurrentFreq ?? 0),
+    ownerExitFreq: nonNegative(api, 'ownerExitFreq', c.ownerExitFreq ?? 0),
   };
 }

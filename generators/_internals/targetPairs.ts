@@ -11,14 +11,15 @@ export function targetNeedsKptrSlot(t: StatePair): boolean {
 }
 
 function percpuSlot(b: ProgramBuilder): Slot {
-  const s = b.ctx.slots.find((x) => x.tag === 'percpu_kptr');
+  const s = b.ctx.slots.find((x) => x.tag === 'percpu_kptr' && b.validLookup(x));
   if (s === undefined) throw new Error('targetPairs: the scenario has no __percpu_kptr slot');
   return s;
 }
 
 /** The slot an op on a pointer of this state goes to: a plain object's own kind of field when there is one. */
 function slotFor(b: ProgramBuilder, state: StatePairState): Slot {
-  const plain = b.ctx.slots.find((x) => x.tag === 'kptr');
+  // a slot this program may look up (not a sleepable program's cgroup storage)
+  const plain = b.ctx.slots.find((x) => x.tag === 'kptr' && b.validLookup(x));
   return PLAIN_STATES.has(state) && plain !== undefined ? plain : percpuSlot(b);
 }
 

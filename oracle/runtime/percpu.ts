@@ -2,8 +2,9 @@ import type {
   GlobalVar, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpKind, MapOpResult, MapOpStep, MapType, MemoryPrediction, Op, Outcome, Program, Scenario,
   StepPrediction,
 } from '../../types/index.ts';
+import { endsHoldingNothing, isLocalStorage } from '../../types/index.ts';
 import { fieldSlot, structLayout, type FieldSlot } from '../../cabi/structLayout.ts';
-import { LRU_MAP_TYPES, PERCPU_MAP_TYPES, SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
+import { hasSpinLock, LRU_MAP_TYPES, PERCPU_MAP_TYPES, SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
 import { mapOpLock } from '../../types/index.ts';
 import { cValue } from './cValue.ts';
 import { type Choose, conflictingClasses, enumerateChoices, interleave, type SharedAccess } from './interleave.ts';
@@ -65,9 +66,15 @@ function mapTypeOf(w: World, name: string): MapType | null {
 }
 
 /** whether the slot's map value holds a bpf_spin_lock (KptrHome.spinLock) */
-function hasSpinLock(w: World, name: string): boolean {
+function slotHasSpinLock(w: World, name: string): boolean {
   const home = w.scenario.slots.find((x) => x.name === name)?.home;
-  return home?.kind === 'map' && home.spinLock === true;
+  return home !== undefined && hasSpinLock(home);
+}
+
+/** Whether a slot lives in the local storage of the run's owner (types/scenario.ts OwnerExitStep). */
+function inLocalStorage(w: World, name: string): boolean {
+  const home = w.scenario.slots.find((x) => x.name === name)?.home;
+  return home !== undefined && isLocalStorage(home);
 }
 
 function slotStore(w: World, name: string): SlotStore {
@@ -75,7 +82,8 @@ function slotStore(w: World, name: string): SlotStore {
   if (!s) {
     const type = mapTypeOf(w, name);
     s = { elems: new Map() };
-    if (type === null || !HASH_MAPS.has(type)) {
+    // a local storage's element is created by the program's lookup (BPF_LOCAL_STORAGE_GET_F_CREATE)
+    if ((type === null && !inLocalStorage(w, name)) || (type !== null && !HASH_MAPS.has(type))) {
       for (let key = 0; key < (type === null ? 1 : SLOT_MAP_MAX_ENTRIES); key++) s.elems.set(key, new Map());
     }
     w.slots.set(name, s);
@@ -219,6 +227,8 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
           if (!insertElement(r.w, o.slot, PROGRAM_KEY)) return 0;
           touch(r.w, o.slot, PROGRAM_KEY);
         }
+        // the owner's element, created with a NULL field and sum 0 if it has none (the model's key 0 is the owner)
+        if (inLocalStorage(r.w, o.slot) && !slotStore(r.w, o.slot).elems.has(PROGRAM_KEY)) slotStore(r.w, o.slot).elems.set(PROGRAM_KEY, new Map());
         r.vars.set(o.dst, { k: 'map', slot: o.slot });
         break;
       }
@@ -438,7 +448,7 @@ function failure(w: World, op: MapOpStep, key: number | null, type: MapType, whe
       return op.mapOp === 'update_batch' && op.flags !== 'BPF_ANY';
     case 'lock_without_spin_lock':
       // checked before any element: syscall.c's map_lookup_elem / map_update_elem, a batch command's elem_flags
-      return ('key' in op || key === null) && mapOpLock(op) && !hasSpinLock(w, op.slot);
+      return ('key' in op || key === null) && mapOpLock(op) && !slotHasSpinLock(w, op.slot);
     case 'end_of_map':
       // decided by the walk itself (batchLookup)
       return false;
@@ -451,7 +461,7 @@ function failure(w: World, op: MapOpStep, key: number | null, type: MapType, whe
  */
 function valueOf(w: World, name: string, type: MapType, e: Element): string[][] {
   const n = PERCPU_MAP_TYPES.has(type) ? w.nrCpus : 1;
-  const special = hasSpinLock(w, name) ? ['0', '0'] : ['0'];
+  const special = slotHasSpinLock(w, name) ? ['0', '0'] : ['0'];
   return Array.from({ length: n }, (_, cpu) => [BigInt.asUintN(64, e.get(cpu)?.sum ?? 0n).toString(), ...special]);
 }
 
@@ -616,10 +626,18 @@ function runOnce(scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: numb
     const program = scenario.programs.find((p) => p.name === name);
     return program && accepted.has(program.name) ? program : null;
   };
+  let heldAtEnd = new Set<number>();
   for (const [step, s] of scenario.schedule.entries()) {
+    if (step === scenario.schedule.length - 1) heldAtEnd = heldObjects(w);
     // a grace period frees what earlier runs dropped; on a correct kernel a later `new` still reads 0, so no
     // program can tell: it is no run and changes nothing here (World never hands dropped memory out again)
     if ('grace_period' in s || 'free_maps' in s) continue;
+    // specs/ops/lifetime/owner_exit.yaml: the owner's elements go with it (their objects released); the next run's
+    // lookup creates a fresh one
+    if ('owner_exit' in s) {
+      for (const slot of scenario.slots) if (isLocalStorage(slot.home)) slotStore(w, slot.name).elems.clear();
+      continue;
+    }
     if ('mapOp' in s) {
       const r = mapOpReleasing(w, s, step, contracts);
       mapOps.push(r.result);
@@ -644,8 +662,9 @@ function runOnce(scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: numb
       steps.push({ step, iteration, program: program.name, retval: retvalOf(program, ret), globals: snapshot(w), zeroFilled: [...w.zeroFilled].sort() });
     }
   }
-  return { steps, mapOps, released, memory: scenario.schedule.at(-1) !== undefined && 'free_maps' in scenario.schedule.at(-1)! ? memoryPrediction(w) : null };
+  return { steps, mapOps, released, memory: endsHoldingNothing(scenario) ? memoryPrediction(w, heldAtEnd) : null };
 }
+
 
 /**
  * Two runs at once: they may interleave at the accesses both may make to one location, one of them writing
@@ -664,14 +683,19 @@ function concurrentRuns(w: World, a: { program: Program; run: Run }, b: { progra
  */
 const MEMORY_SLACK_KB = 64;
 
-/** The per-CPU bytes a pass allocates and holds when its maps are freed (bpf_percpu_obj_new objects only). */
-function memoryPrediction(w: World): MemoryPrediction {
+/** The objects the slots hold now. */
+function heldObjects(w: World): Set<number> {
+  const held = new Set<number>();
+  for (const store of w.slots.values()) for (const e of store.elems.values()) for (const c of e.values()) if (c.obj !== null) held.add(c.obj);
+  return held;
+}
+
+/** The per-CPU bytes a pass allocates, and those held by the slots (`held`) when the last step frees them (bpf_percpu_obj_new objects only). */
+function memoryPrediction(w: World, held: ReadonlySet<number>): MemoryPrediction {
   const bytes = (id: number): number => {
     const o = w.heap[id];
     return o?.zeroed ? structLayout(w.scenario.structs, o.struct).size * w.nrCpus : 0;
   };
-  const held = new Set<number>();
-  for (const store of w.slots.values()) for (const e of store.elems.values()) for (const c of e.values()) if (c.obj !== null) held.add(c.obj);
   return {
     allocatedBytes: w.heap.reduce((sum, _, id) => sum + bytes(id), 0),
     heldAtFreeBytes: [...held].reduce((sum, id) => sum + bytes(id), 0),

@@ -15,11 +15,13 @@ const HASH_MAPS = new Set(['hash', 'lru_hash', 'percpu_hash', 'lru_percpu_hash']
 /**
  * Whether `bpf_map_lookup_elem` on this slot's map may return NULL as far as the verifier knows.
  * Array lookups with a constant in-range key are known non-NULL (verifier "eliding map lookup nullness", v6.14);
- * a global's address is never NULL.
+ * a global's address is never NULL; a local storage's get may return NULL.
  */
 export function lookupMayFail(scenario: Scenario, slot: string): boolean {
   const s = scenario.slots.find((x) => x.name === slot);
-  return s !== undefined && s.home.kind === 'map' && HASH_MAPS.has(s.home.mapType);
+  if (s === undefined || s.home.kind === 'global') return false;
+  // bpf_{task,cgrp}_storage_get returns PTR_TO_MAP_VALUE_OR_NULL (the element may fail to be created)
+  return s.home.kind !== 'map' || HASH_MAPS.has(s.home.mapType);
 }
 
 /** Flatten a program's ops; the last instruction is the implicit `return 0`, also the target of `if (!e) return 0;` after lookups. */

@@ -1,4 +1,4 @@
-import type { Slot } from '../../types/index.ts';
+import type { ProgType, Slot } from '../../types/index.ts';
 import type { StructLayout } from '../../cabi/structLayout.ts';
 import { type Handle, isMaybeNull, printedType } from './state.ts';
 
@@ -103,6 +103,15 @@ export const DEREF_CHECKS: readonly Check<DerefCtx>[] = [
   { rule: 'percpu.direct_deref', violated: (c) => PERCPU_MEM.has(c.h.s), params: (c) => ({ struct: c.h.struct ?? '', off: String(c.off) }) },
   // "only read is supported": an untrusted pointer may be read (PROBE_MEM) but never written
   { rule: 'mem.untrusted_write', violated: (c) => c.write && (c.h.s === 'UNTR_RAW' || c.h.s === 'UNTR_ELEM'), params: none },
+];
+
+// ---- bpf_cgrp_storage_get R2 (F3): the owner, task->cgroups->dfl_cgrp --------------------------------------------
+export interface StorageOwnerCtx { readonly slot: Slot; readonly progType: ProgType; readonly inRcuCs: boolean }
+export const STORAGE_OWNER_CHECKS: readonly Check<StorageOwnerCtx>[] = [
+  // bpf_task_storage_get: a tracing helper that later kernels offer every program type
+  { rule: 'local_storage.prog_type', violated: (c) => c.slot.home.kind === 'task_storage' && c.progType === 'tc', params: none },
+  // task->cgroups is __rcu: MEM_RCU inside an RCU critical section, PTR_UNTRUSTED outside (a sleepable program's body)
+  { rule: 'local_storage.untrusted_owner', violated: (c) => c.slot.home.kind === 'cgrp_storage' && !c.inRcuCs, params: () => ({ reg: 'R2', type: 'untrusted_ptr_' }) },
 ];
 
 // ---- direct store to a kptr field (E1) ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import { fieldSlot, structLayout } from '../../cabi/structLayout.ts';
 import { type Insn, lookupMayFail } from './compileProgram.ts';
 import {
   DEREF_CHECKS, DROP_CHECKS, exitChecks, firstViolation, NEW_PERCPU_CHECKS, PERCPU_PTR_CHECKS,
-  RCU_LOCK_CHECKS, RCU_UNLOCK_CHECKS, type RuleHit, STORE_CHECKS, XCHG_CHECKS,
+  RCU_LOCK_CHECKS, RCU_UNLOCK_CHECKS, type RuleHit, STORAGE_OWNER_CHECKS, STORE_CHECKS, XCHG_CHECKS,
 } from './rules.ts';
 import {
   type Handle, handleOf, isMaybeNull, isScalar, mapRef, NULL_HANDLE, type PathState, releaseRef, withVar,
@@ -117,7 +117,8 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
   const ref = pc + 1; // one acquire per instruction per path (no loops), so the instruction numbers the reference
   switch (o.op) {
     case 'lookup': {
-      slotOf(ctx, o.slot);
+      const error = firstViolation(STORAGE_OWNER_CHECKS, { slot: slotOf(ctx, o.slot), progType: ctx.program.progType, inRcuCs: inRcuCs(ctx, state) }, ctx.applies);
+      if (error) return stop(error);
       const s = lookupMayFail(ctx.scenario, o.slot) ? 'MAP_VALUE?' : 'MAP_VALUE';
       return go(pc, withVar(state, o.dst, { s, struct: null, ref: 0, slot: o.slot }));
     }

@@ -1,4 +1,4 @@
-import type { Op, Program, ProgType, ScalarCType, Scenario, VarType } from '../../types/index.ts';
+import { inSlotMap, type LocalStorageKind, type Op, type Program, type ProgType, type ScalarCType, type Scenario, type VarType } from '../../types/index.ts';
 import { cInteger } from './cInteger.ts';
 import { ProgramScope } from './programScope.ts';
 import { slotElemName } from './scenarioIdentifiers.ts';
@@ -122,6 +122,7 @@ function emitLookup(scope: Scope, slotName: string, dst: string): string[] {
     const cast = type.kind === 'map_value' && type.slot === slotName ? '' : '(void *)';
     return [`${dst} = ${cast}&${slotName};`];
   }
+  if (slot.home.kind !== 'map') return [`${dst} = ${LOCAL_STORAGE_GET[slot.home.kind](slotName)};`, `if (!${dst})`, '\treturn 0;'];
   const lookup = `${dst} = bpf_map_lookup_elem(&${slotName}, &${KEY});`;
   const check = [`if (!${dst})`, '\treturn 0;'];
   if (slot.home.mapType === 'array' || slot.home.mapType === 'percpu_array') return [lookup, ...check];
@@ -139,6 +140,12 @@ function emitLookup(scope: Scope, slotName: string, dst: string): string[] {
     ...check,
   ];
 }
+
+/** The storage of the current task, or of its cgroup (upstream's percpu_alloc_cgrp_local_storage.c), created if missing. */
+const LOCAL_STORAGE_GET: Readonly<Record<LocalStorageKind, (map: string) => string>> = {
+  task_storage: (map) => `bpf_task_storage_get(&${map}, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE)`,
+  cgrp_storage: (map) => `bpf_cgrp_storage_get(&${map}, bpf_get_current_task_btf()->cgroups->dfl_cgrp, 0, BPF_LOCAL_STORAGE_GET_F_CREATE)`,
+};
 
 /** `bpf_for(i, 0, nr_cpus)` over the per-CPU copies of `src`, adding `field` of each to `global`. */
 function emitSum(scope: Scope, src: string, field: string, global: string): string[] {
@@ -168,7 +175,7 @@ function declare(scope: Scope, name: string, type: VarType): string {
       return `struct ${scope.struct(type.struct)} *${name}`;
     case 'map_value': {
       const slot = scope.slot(type.slot);
-      return slot.home.kind === 'map' ? `struct ${slotElemName(slot.name)} *${name}` : `${slotPointerType(slot)}*${name}`;
+      return inSlotMap(slot.home) ? `struct ${slotElemName(slot.name)} *${name}` : `${slotPointerType(slot)}*${name}`;
     }
   }
 }

@@ -1,6 +1,6 @@
-import type { MapType, Slot } from '../../types/index.ts';
+import type { LocalStorageKind, MapType, Slot } from '../../types/index.ts';
 import { globalSlotSection, slotElemName } from './scenarioIdentifiers.ts';
-import { SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
+import { hasSpinLock, SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
 
 const MAP_TYPES: Readonly<Record<MapType, string>> = {
   array: 'BPF_MAP_TYPE_ARRAY',
@@ -9,6 +9,12 @@ const MAP_TYPES: Readonly<Record<MapType, string>> = {
   percpu_array: 'BPF_MAP_TYPE_PERCPU_ARRAY',
   percpu_hash: 'BPF_MAP_TYPE_PERCPU_HASH',
   lru_percpu_hash: 'BPF_MAP_TYPE_LRU_PERCPU_HASH',
+};
+
+/** Local storage maps: no max_entries (one element per owner), and the kernel requires BPF_F_NO_PREALLOC. */
+const LOCAL_STORAGE_MAP_TYPES: Readonly<Record<LocalStorageKind, string>> = {
+  task_storage: 'BPF_MAP_TYPE_TASK_STORAGE',
+  cgrp_storage: 'BPF_MAP_TYPE_CGRP_STORAGE',
 };
 
 /** The C pointer type a slot holds: `struct <pointee> __percpu_kptr *` or `struct <pointee> __kptr *`. */
@@ -23,6 +29,8 @@ export function slotPointerType(slot: Slot): string {
  * A global home is a static variable in its own `.bss.<slot>`/`.data.<slot>` section: libbpf makes
  * a data map mmapable only if it holds a non-static variable, and a map whose value has a kptr
  * field cannot be mmapped, so the kptr must not share plain .bss/.data with the result globals.
+ * A local-storage home is a task or cgroup storage map with the same value struct, as in selftests'
+ * percpu_alloc_cgrp_local_storage.c.
  */
 export function emitSlots(slots: readonly Slot[]): string[] {
   return slots.flatMap((slot) => {
@@ -37,12 +45,13 @@ export function emitSlots(slots: readonly Slot[]): string[] {
       '\tlong sum;',
       `\t${slotPointerType(slot)}pc;`,
       // after the kptr field, so `sum` and `pc` keep their offsets (cabi/slotMap.ts SLOT_VALUE_LOCK_OFF)
-      ...(slot.home.spinLock === true ? ['\tstruct bpf_spin_lock lock;'] : []),
+      ...(hasSpinLock(slot.home) ? ['\tstruct bpf_spin_lock lock;'] : []),
       '};',
       '',
       'struct {',
-      `\t__uint(type, ${MAP_TYPES[slot.home.mapType]});`,
-      `\t__uint(max_entries, ${SLOT_MAP_MAX_ENTRIES});`,
+      ...(slot.home.kind === 'map'
+        ? [`\t__uint(type, ${MAP_TYPES[slot.home.mapType]});`, `\t__uint(max_entries, ${SLOT_MAP_MAX_ENTRIES});`]
+        : [`\t__uint(type, ${LOCAL_STORAGE_MAP_TYPES[slot.home.kind]});`, '\t__uint(map_flags, BPF_F_NO_PREALLOC);']),
       '\t__type(key, int);',
       `\t__type(value, struct ${slotElemName(slot.name)});`,
       `} ${slot.name} SEC(".maps");`,

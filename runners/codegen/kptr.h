@@ -45,6 +45,22 @@ extern void bpf_rcu_read_unlock(void) __ksym __weak;
 #define bpf_obj_drop(kptr) bpf_obj_drop_impl(kptr, NULL)
 
 /*
+ * Local storage (task and cgroup). Debian 12's uapi header (6.1) predates BPF_MAP_TYPE_CGRP_STORAGE (v6.2, value 32
+ * in enum bpf_map_type); a macro defined after the enum is right with either header. The owner of a cgroup's storage
+ * is the cgroup the current task runs in, reached as upstream's percpu_alloc_cgrp_local_storage.c does: CO-RE field
+ * accesses that libbpf relocates against the kernel's BTF.
+ */
+#define BPF_MAP_TYPE_CGRP_STORAGE 32
+
+struct cgroup;
+struct css_set {
+	struct cgroup *dfl_cgrp;
+} __attribute__((preserve_access_index));
+struct task_struct {
+	struct css_set *cgroups;
+} __attribute__((preserve_access_index));
+
+/*
  * A load of a kptr field, as the kernel's READ_ONCE: each one reaches the verifier as its own load. A plain C read
  * may be merged by clang with an earlier read of the same field (nothing in between writes it, as far as C knows),
  * and the verifier would then see the earlier, NULL-checked register instead of a fresh maybe-NULL one.

@@ -1,4 +1,4 @@
-import type { Scenario } from '../../types/index.ts';
+import { inSlotMap, type Scenario } from '../../types/index.ts';
 
 /**
  * The file-scope C identifiers a scenario defines when emitted, each once, in emission order.
@@ -9,7 +9,7 @@ import type { Scenario } from '../../types/index.ts';
 export function scenarioIdentifiers(s: Scenario): readonly string[] {
   return [
     ...s.structs.map((t) => `struct ${t.name}`),
-    ...s.slots.filter((slot) => slot.home.kind === 'map').map((slot) => `struct ${slotElemName(slot.name)}`),
+    ...s.slots.filter((slot) => inSlotMap(slot.home)).map((slot) => `struct ${slotElemName(slot.name)}`),
     ...s.slots.map((slot) => slot.name),
     ...s.globals.map((g) => g.name),
     ...s.programs.map((p) => p.name),

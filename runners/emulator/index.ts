@@ -26,7 +26,7 @@ import { packBatches } from '../codegen/packBatches.ts';
 import { MAP_OPS_NOT_RUN, mapOpPlanArgs, rejectionSummary } from '../harnessProtocol.ts';
 import { writeObject } from '../object/writeObject.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
-import { stepRuns } from '../../types/index.ts';
+import { inSlotMap, isRunStep, stepRuns } from '../../types/index.ts';
 import { EmulatorPool } from './pool.ts';
 
 export interface EmulatorRunnerOptions {
@@ -144,10 +144,17 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, a
   for (const [step, st] of s.schedule.entries()) {
     // the machine ends an RCU grace period after every run (Machine.run), so an explicit one adds nothing
     if ('grace_period' in st) continue;
+    if ('owner_exit' in st) {
+      if (execute && machine !== null && splats.length === 0) {
+        const freed = machine.ownerExit();
+        splats.push(...freed.map((why): Splat => ({ kind: 'bug', text: `BUG: emulated fault while freeing the owner's storage: ${why}`, during: null })));
+      }
+      continue;
+    }
     if ('free_maps' in st) {
       // no later step can run into a freed map: free_maps is the schedule's last (checkScenarioRefs)
       if (execute && machine !== null && splats.length === 0) {
-        const freed = machine.freeMaps(s.slots.filter((x) => x.home.kind === 'map').map((x) => x.name));
+        const freed = machine.freeMaps(s.slots.filter((x) => inSlotMap(x.home)).map((x) => x.name));
         splats.push(...freed.map((why): Splat => ({ kind: 'bug', text: `BUG: emulated fault while freeing the maps: ${why}`, during: null })));
       }
       continue;

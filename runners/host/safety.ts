@@ -39,7 +39,7 @@ export function hostExecutionGate(
 }
 
 /**
- * Why the host runner must not try `s` at all, or null. The maps' free with live objects (a `free_maps` step) is VM
+ * Why the host runner must not try `s` at all, or null. The maps' free with live objects (a `free_maps` step) and the owner's exit (`owner_exit`) are VM
  * only: the kernel releases the objects from workqueues and RCU callbacks after the harness has moved on, where a
  * bug splats outside any case on the kernel everyone here shares, and the memory oracle that judges the step needs
  * per-CPU counters nothing else moves (the host's are shared with every process and noisy). Two runs at once (a
@@ -47,7 +47,9 @@ export function hostExecutionGate(
  */
 export function hostRefusesScenario(s: Scenario): string | null {
   if (s.schedule.some((st) => 'free_maps' in st)) return 'free_maps runs in a VM only (the map free path and the memory oracle)';
-  return s.schedule.some((st) => 'concurrent' in st) ? 'concurrent steps run in a VM only (two programs racing on shared state)' : null;
+  if (s.schedule.some((st) => 'concurrent' in st)) return 'concurrent steps run in a VM only (two programs racing on shared state)';
+  // the same for the storage an owner frees when it goes (from RCU callbacks and workqueues, after the harness moved on)
+  return s.schedule.some((st) => 'owner_exit' in st) ? 'owner_exit runs in a VM only (the local storage free path and the memory oracle)' : null;
 }
 
 /**

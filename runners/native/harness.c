@@ -29,8 +29,10 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/membarrier.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -656,9 +658,249 @@ static int test_run_raw(struct bpf_program *prog, __u32 *retval, long long *ns)
 	return r ? (r < 0 ? -r : r) : 0;
 }
 
+/* ---------- local storage owners ---------- */
+
+/* A scenario with a local-storage slot (plan line `owner <scenario> process|cgroup`) runs its programs in an owner of
+ * its own: a child process, in a cgroup of its own for cgroup storage, so that bpf_get_current_task_btf() is that
+ * process and task->cgroups->dfl_cgrp that cgroup. The harness keeps loading, attaching and reading results itself
+ * and hands the child only the BPF_PROG_TEST_RUN calls (program fds are shared across fork). `owner_exit` ends the
+ * child and removes its cgroup, and the kernel frees their storage; the next run starts a new owner. An owner that
+ * no owner_exit ends lives to the end of the harness (memory passes included). */
+#define MAX_OWNERS 4096
+#define MAX_RETIRED 4096
+struct owner {
+	const char *scenario;
+	bool cgroup;
+	pid_t pid; /* 0: none running */
+	int req, resp;
+	char dir[256];
+};
+static struct owner owners[MAX_OWNERS];
+static int nowners;
+
+struct owner_req {
+	int fd, cpu;
+	bool tc;
+};
+struct owner_resp {
+	int err;
+	__u32 retval;
+	long long ns;
+};
+
+static struct owner *find_owner(const char *scenario)
+{
+	for (int i = 0; i < nowners; i++)
+		if (strcmp(owners[i].scenario, scenario) == 0)
+			return &owners[i];
+	return NULL;
+}
+
+/* Where cgroup2 is mounted (the VM's /init mounts it at /sys/fs/cgroup), or NULL. */
+static const char *cgroup2_root(void)
+{
+	static char root[256];
+	FILE *f = fopen("/proc/self/mounts", "r");
+	char dev[64], dir[256], type[64];
+	root[0] = 0;
+	while (f && fscanf(f, "%63s %255s %63s %*[^\n]", dev, dir, type) == 3)
+		if (strcmp(type, "cgroup2") == 0) {
+			snprintf(root, sizeof(root), "%s", dir);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return root[0] ? root : NULL;
+}
+
+static bool write_all(int fd, const void *p, size_t n)
+{
+	return write(fd, p, n) == (ssize_t)n;
+}
+
+static bool read_all(int fd, void *p, size_t n)
+{
+	return read(fd, p, n) == (ssize_t)n;
+}
+
+/* The child: join the cgroup, say so (0 or an errno), then serve test runs until the harness closes the pipe. */
+static _Noreturn void owner_serve(struct owner *o)
+{
+	int err = 0;
+	if (o->cgroup) {
+		char procs[300];
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", o->dir);
+		int fd = open(procs, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			err = errno;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (!write_all(o->resp, &err, sizeof(err)) || err)
+		_exit(1);
+	struct owner_req q;
+	while (read_all(o->req, &q, sizeof(q))) {
+		unsigned char data[PAD_SIZE] = { 0 };
+		LIBBPF_OPTS(bpf_test_run_opts, opts);
+		if (q.tc) {
+			opts.data_in = data;
+			opts.data_size_in = sizeof(data);
+		}
+		struct owner_resp r = { 0 };
+		if (!pin_to_cpu(q.cpu)) {
+			r.err = errno;
+		} else {
+			long long t0 = now_ns();
+			int rc = bpf_prog_test_run_opts(q.fd, &opts);
+			r.ns = now_ns() - t0;
+			r.err = rc ? (rc < 0 ? -rc : rc) : 0;
+			r.retval = opts.retval;
+		}
+		if (!write_all(o->resp, &r, sizeof(r)))
+			break;
+	}
+	_exit(0);
+}
+
+/* `owner_exit <scenario> keep` (owner_retire) */
+static struct owner retired[MAX_RETIRED];
+static int nretired;
+
+/* In a new owner's child: the pipes of the other owners (running or retired), inherited across fork. */
+static void close_other_owners(const struct owner *self)
+{
+	for (int i = 0; i < nowners; i++)
+		if (&owners[i] != self && owners[i].pid > 0) {
+			close(owners[i].req);
+			close(owners[i].resp);
+		}
+	for (int i = 0; i < nretired; i++)
+		if (retired[i].pid > 0) {
+			close(retired[i].req);
+			close(retired[i].resp);
+		}
+}
+
+/* Starts the scenario's owner: its cgroup (if asked for) and the child. 0 or an errno. */
+static int owner_start(struct owner *o)
+{
+	static int serial;
+	o->dir[0] = 0;
+	if (o->cgroup) {
+		const char *root = cgroup2_root();
+		if (!root)
+			return ENOENT;
+		snprintf(o->dir, sizeof(o->dir), "%s/kptr-conform-%d-%d", root, (int)getpid(), serial++);
+		if (mkdir(o->dir, 0755) != 0)
+			return errno;
+	}
+	int req[2], resp[2];
+	if (pipe2(req, O_CLOEXEC) != 0)
+		return errno;
+	if (pipe2(resp, O_CLOEXEC) != 0) {
+		int e = errno;
+		close(req[0]);
+		close(req[1]);
+		return e;
+	}
+	/* the child must not write what the parent's buffers still hold */
+	fflush(out);
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0)
+		return errno;
+	if (pid == 0) {
+		close(req[1]);
+		close(resp[0]);
+		/* another owner's pipe ends here would keep it from seeing its end of input (owner_end) */
+		close_other_owners(o);
+		/* and a tracing link held here would keep its program attached after the harness detaches it: attaching
+		 * that program again then fails with EBUSY (measured on 6.12 with fentry programs on task storage) */
+		if (attached_link)
+			close(bpf_link__fd(attached_link));
+		if (anchor_link >= 0)
+			close(anchor_link);
+		o->req = req[0];
+		o->resp = resp[1];
+		owner_serve(o);
+	}
+	close(req[0]);
+	close(resp[1]);
+	o->pid = pid;
+	o->req = req[1];
+	o->resp = resp[0];
+	int err = 0;
+	if (!read_all(o->resp, &err, sizeof(err)))
+		err = EPIPE;
+	return err;
+}
+
+/* Ends the owner: the child exits (its pipe closed) and is reaped, then its cgroup is removed (rmdir fails with
+ * EBUSY while the dying task still counts in it). 0 or an errno. */
+static int owner_end(struct owner *o)
+{
+	int err = 0;
+	if (o->pid > 0) {
+		close(o->req);
+		int status;
+		if (waitpid(o->pid, &status, 0) < 0)
+			err = errno;
+		close(o->resp);
+		o->pid = 0;
+	}
+	if (o->dir[0]) {
+		int r = -1;
+		for (int i = 0; i < 200 && (r = rmdir(o->dir)) != 0 && errno == EBUSY; i++)
+			usleep(5000);
+		if (r != 0 && !err)
+			err = errno;
+		o->dir[0] = 0;
+	}
+	return err;
+}
+
+/* `owner_exit <scenario> keep` (testing only: a kernel that keeps a dead owner's storage): the owner stays alive
+ * with its storage to the end of the harness, and the next run starts a new one. */
+static int owner_retire(struct owner *o)
+{
+	if (nretired == MAX_RETIRED)
+		return ENOSPC;
+	retired[nretired++] = *o;
+	o->pid = 0;
+	o->dir[0] = 0;
+	return 0;
+}
+
+static void end_owners(void)
+{
+	for (int i = 0; i < nowners; i++)
+		owner_end(&owners[i]);
+	for (int i = 0; i < nretired; i++)
+		owner_end(&retired[i]);
+}
+
+/* One BPF_PROG_TEST_RUN in the owner (started if it is not running). Returns 0 or a positive errno. */
+static int owner_test_run(struct owner *o, int fd, int cpu, bool tc, __u32 *retval, long long *ns)
+{
+	if (o->pid == 0) {
+		int err = owner_start(o);
+		if (err) {
+			owner_end(o);
+			return err;
+		}
+	}
+	struct owner_req q = { fd, cpu, tc };
+	struct owner_resp r;
+	if (!write_all(o->req, &q, sizeof(q)) || !read_all(o->resp, &r, sizeof(r)))
+		return EPIPE;
+	*retval = r.retval;
+	*ns = r.ns;
+	return r.err;
+}
+
 /* One BPF_PROG_TEST_RUN; a tracing program is attached first (test_run of a tracing program calls
  * bpf_fentry_test1..N, which triggers the attached program). Returns 0 or a positive errno. */
-static int test_run_once(struct bpf_program *prog, const char *scenario, __u32 *retval, long long *ns)
+static int test_run_once(struct bpf_program *prog, const char *scenario, int cpu, __u32 *retval, long long *ns)
 {
 	if (is_tracing(bpf_program__type(prog))) {
 		int err = attach_only(prog, scenario);
@@ -666,7 +908,9 @@ static int test_run_once(struct bpf_program *prog, const char *scenario, __u32 *
 			return err;
 	}
 	kmsg_mark_logged(NULL, NULL);
-	int err = test_run_raw(prog, retval, ns);
+	struct owner *owner = find_owner(scenario);
+	int err = owner ? owner_test_run(owner, bpf_program__fd(prog), cpu, bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS, retval, ns)
+			: test_run_raw(prog, retval, ns);
 	kmsg_mark_logged(scenario, bpf_program__name(prog));
 	return err;
 }
@@ -740,7 +984,7 @@ static void run_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const cha
 	for (int iter = 0; iter < repeat; iter++) {
 		__u32 retval = 0;
 		long long ns = 0;
-		int err = test_run_once(prog, scenario, &retval, &ns);
+		int err = test_run_once(prog, scenario, cpu, &retval, &ns);
 		run_event(obj, scenario, pname, cpu, iter, -1, err, retval, ns);
 	}
 }
@@ -853,6 +1097,18 @@ static void grace_period_line(const char *scenario)
 		if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0)
 			err = errno;
 	step_event("grace_period", scenario, err, t0);
+}
+
+/* A schedule's `owner_exit` step: the owner of the scenario's local storage goes away (owner_end). The kernel frees
+ * the task's storage when its task_struct goes and the cgroup's when the cgroup is freed, each from RCU callbacks
+ * or a workqueue; nothing here waits for that. An owner that never ran has nothing to end. */
+static void owner_exit_line(const char *scenario, bool keep)
+{
+	mark_scenario(scenario);
+	long long t0 = now_ns();
+	struct owner *o = find_owner(scenario);
+	int err = !o ? ENOENT : keep ? owner_retire(o) : owner_end(o);
+	step_event("owner_exit", scenario, err, t0);
 }
 
 /* A schedule's `free_maps` step (plan line `free_maps <scenario> <map>...`): the scenario's maps are freed with
@@ -1010,6 +1266,8 @@ struct run_line {
 	/* a `concurrent` line: its two runs (`step` is the schedule step) */
 	bool concurrent;
 	struct concurrent_run both[2];
+	/* an `owner_exit` line; `owner_exit <scenario> keep`: the owner is kept alive (testing only) */
+	bool owner_exit, keep_owner;
 };
 
 static void set_nr_cpus(struct bpf_object *obj, int nr_cpus)
@@ -1089,6 +1347,11 @@ static const char *object_stage(void)
 
 /* Opens and loads the object, reports its programs' verdicts and runs the plan's lines: one pass of the plan.
  * The object stays open (the caller closes it): the maps a `free_maps` line did not close keep their objects. */
+/* whether the object run_plan last opened loaded */
+static bool plan_obj_ok;
+
+static void run_lines(struct bpf_object *obj, bool obj_ok, int nr_cpus, struct run_line *runs, int nruns);
+
 static struct bpf_object *run_plan(const char *obj_path, struct run_line *runs, int nruns)
 {
 	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
@@ -1137,10 +1400,17 @@ static struct bpf_object *run_plan(const char *obj_path, struct run_line *runs, 
 			ev_end();
 		}
 	}
+	plan_obj_ok = obj_ok;
+	run_lines(obj, obj_ok, nr_cpus, runs, nruns);
+	return obj;
+}
 
+/* The plan's lines on a loaded object, in file order. */
+static void run_lines(struct bpf_object *obj, bool obj_ok, int nr_cpus, struct run_line *runs, int nruns)
+{
 	bool tracing_runs = false;
 	for (int i = 0; i < nruns && obj_ok; i++) {
-		if (runs[i].map || runs[i].free_maps || runs[i].concurrent)
+		if (runs[i].map || runs[i].free_maps || runs[i].concurrent || runs[i].owner_exit)
 			continue;
 		struct bpf_program *rp = runs[i].prog ? bpf_object__find_program_by_name(obj, runs[i].prog) : NULL;
 		tracing_runs |= rp && is_tracing(bpf_program__type(rp));
@@ -1152,6 +1422,8 @@ static struct bpf_object *run_plan(const char *obj_path, struct run_line *runs, 
 			concurrent_line(obj, obj_ok, nr_cpus, runs[i].scenario, runs[i].step, runs[i].both);
 		else if (runs[i].free_maps)
 			free_maps_line(obj, obj_ok, runs[i].scenario, runs[i].free, runs[i].nfree);
+		else if (runs[i].owner_exit)
+			owner_exit_line(runs[i].scenario, runs[i].keep_owner);
 		else if (runs[i].map)
 			mapop_line(obj, obj_ok, nr_cpus, runs[i].scenario, runs[i].step, runs[i].map, runs[i].prog,
 				   runs[i].what, runs[i].flags, runs[i].sum);
@@ -1163,8 +1435,6 @@ static struct bpf_object *run_plan(const char *obj_path, struct run_line *runs, 
 	detach_tracing();
 	detach_anchor();
 	mark_scenario(NULL);
-
-	return obj;
 }
 
 /* Per-CPU memory in use (`Percpu:` of /proc/meminfo, kB: populated pages of the per-CPU allocator's chunks, all
@@ -1209,9 +1479,23 @@ static void memory_passes(const char *obj_path, struct run_line *runs, int nruns
 	long *kb = calloc((size_t)n, sizeof(*kb));
 	if (!objs || !kb || !(out = fopen("/dev/null", "w")))
 		die("memory passes: %s", strerror(errno));
+	/* A plan without free_maps lines frees nothing of a fresh object's maps, whose own per-CPU memory (the
+	 * bpf_mem_alloc caches of a local storage map) would then grow Percpu: a pass: such a plan runs its passes on one
+	 * object, settled between passes, so that only what its lines leave held accumulates (an owner_exit that frees
+	 * nothing: a new owner's element and object every pass). */
+	bool reuse = true;
+	for (int i = 0; i < nruns; i++)
+		reuse &= !runs[i].free_maps;
 	long before = settled_percpu_kb();
 	for (int i = 0; i < n; i++) {
-		objs[i] = run_plan(obj_path, runs, nruns);
+		/* what the last pass freed comes back to the allocator behind grace periods (an owner's storage behind
+		 * RCU tasks trace: bpf_selem_free) before this pass allocates again, as a pass with fresh maps needs not */
+		if (reuse && i > 0)
+			settled_percpu_kb();
+		if (reuse && i > 0)
+			run_lines(objs[0], plan_obj_ok, libbpf_num_possible_cpus(), runs, nruns);
+		else
+			objs[i] = run_plan(obj_path, runs, nruns);
 		kb[i] = percpu_kb();
 	}
 	long after = settled_percpu_kb();
@@ -1223,7 +1507,8 @@ static void memory_passes(const char *obj_path, struct run_line *runs, int nruns
 	fputc(']', out);
 	ev_end();
 	for (int i = 0; i < n; i++)
-		bpf_object__close(objs[i]);
+		if (objs[i])
+			bpf_object__close(objs[i]);
 	free(objs);
 	free(kb);
 }
@@ -1296,6 +1581,13 @@ static int cmd_run(int argc, char **argv)
 			runs[nruns++] = (struct run_line){ .scenario = w[1], .step = atoi(w[2]), .concurrent = true,
 							   .both = { { .pname = w[3], .cpu = atoi(w[4]) },
 								     { .pname = w[5], .cpu = atoi(w[6]) } } };
+		} else if (strcmp(w[0], "owner") == 0 && nw == 3 && (strcmp(w[2], "process") == 0 || strcmp(w[2], "cgroup") == 0)) {
+			if (nowners == MAX_OWNERS)
+				die("plan has more than %d owner lines", MAX_OWNERS);
+			owners[nowners++] = (struct owner){ .scenario = w[1], .cgroup = strcmp(w[2], "cgroup") == 0 };
+		} else if (strcmp(w[0], "owner_exit") == 0 && (nw == 2 || (nw == 3 && strcmp(w[2], "keep") == 0))) {
+			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
+			runs[nruns++] = (struct run_line){ .scenario = w[1], .owner_exit = true, .keep_owner = nw == 3 };
 		} else if (strcmp(w[0], "grace_period") == 0 && nw == 2) {
 			runs = realloc(runs, (nruns + 1) * sizeof(*runs));
 			runs[nruns++] = (struct run_line){ .scenario = w[1] };
@@ -1316,6 +1608,9 @@ static int cmd_run(int argc, char **argv)
 	bpf_object__close(obj);
 	if (memory > 0)
 		memory_passes(obj_path, runs, nruns, memory);
+	/* an owner lives until its owner_exit line or here: what a scenario that never ends its owner stores stays held
+	 * through the memory passes (the objects of each pass stay open), as a kernel that keeps a dead owner's would */
+	end_owners();
 	fputs("{\"ev\":\"done\"", out);
 	ev_end();
 	if (out != stdout && fclose(out) != 0)

@@ -7,6 +7,8 @@ import { BPF_FUNC as HELPER, I, R0, R1, R2, R3, R4, R10, type Insn } from '../..
 import type { ElfRelocation } from '../../bpf/elf/index.ts';
 /** BPF_NOEXIST */
 const NOEXIST = 1;
+/** bpf_{task,cgrp}_storage_get's flag: create the owner's element if it has none */
+const BPF_LOCAL_STORAGE_GET_F_CREATE = 1;
 /** Offset of `pc` in `struct <slot>_elem { long sum; ... *pc; }`. */
 const ELEM_PC = SLOT_VALUE_KPTR_OFF;
 
@@ -186,9 +188,16 @@ class Lowering {
       this.emitLd64(R1, { section: globalSlotSection(slot.name, slot.home.section) });
       return this.store(dst, R1);
     }
-    this.emit(I.mov32Imm(R1, 0), I.stx(4, R10, KEY_OFF, R1));
-    this.mapLookup(slot.name);
-    if (slot.home.mapType !== 'array' && slot.home.mapType !== 'percpu_array') {
+    if (slot.home.kind !== 'map') {
+      // r0 = bpf_task_storage_get(&map, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE)
+      this.emit(I.call(HELPER.get_current_task_btf), I.mov64Reg(R2, R0));
+      this.emitLd64(R1, { symbol: slot.name });
+      this.emit(I.mov64Imm(R3, 0), I.mov64Imm(R4, BPF_LOCAL_STORAGE_GET_F_CREATE), I.call(HELPER.task_storage_get));
+    } else {
+      this.emit(I.mov32Imm(R1, 0), I.stx(4, R10, KEY_OFF, R1));
+      this.mapLookup(slot.name);
+    }
+    if (slot.home.kind === 'map' && slot.home.mapType !== 'array' && slot.home.mapType !== 'percpu_array') {
       const found = this.forward(I.jneImm.bind(null, R0, 0));
       this.emit(I.mov64Imm(R1, 0));
       for (let o = 0; o < this.stack.initSize; o += 8) this.emit(I.stx(8, R10, this.stack.init + o, R1));

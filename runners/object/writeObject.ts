@@ -1,5 +1,5 @@
 import { memberOffsets, scalarSize, structLayout } from '../../cabi/structLayout.ts';
-import { SLOT_MAP_MAX_ENTRIES, SLOT_VALUE_KPTR_OFF, SLOT_VALUE_LOCK_OFF, SLOT_VALUE_SUM_OFF, slotValueSize } from '../../cabi/slotMap.ts';
+import { hasSpinLock, SLOT_MAP_MAX_ENTRIES, SLOT_VALUE_KPTR_OFF, SLOT_VALUE_LOCK_OFF, SLOT_VALUE_SUM_OFF, slotValueSize } from '../../cabi/slotMap.ts';
 import type { MapType, ProgType, ScalarCType, Scenario, Slot, StructMember } from '../../types/index.ts';
 import { batchLicense } from '../codegen/emit.ts';
 import { PROGRAM_SECTIONS } from '../codegen/emitProgram.ts';
@@ -9,9 +9,14 @@ import { encodeInsns, type Insn } from '../../bpf/asm/index.ts';
 import { BtfWriter, writeBtfExt, type BtfVarSecinfo } from '../../bpf/btf/index.ts';
 import { writeElf, type ElfRelocation, type ElfSection, type ElfSymbol } from '../../bpf/elf/index.ts';
 import { lowerProgram } from './lowerProgram.ts';
+import { KptrError } from '../../errors/KptrError.ts';
 
 /** enum bpf_map_type */
 const MAP_TYPE: Readonly<Record<MapType, number>> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9, lru_percpu_hash: 10 };
+/** BPF_MAP_TYPE_TASK_STORAGE; BPF_MAP_TYPE_CGRP_STORAGE (32) needs the CO-RE walk to the task's cgroup: clang only (buildObject) */
+const TASK_STORAGE_MAP_TYPE = 29;
+/** BPF_F_NO_PREALLOC, which local storage maps require */
+const BPF_F_NO_PREALLOC = 1;
 
 /** The C types kptr.h's headers give the scalar types: [BTF INT name, signed], and the typedef over it if any. */
 const SCALAR_BTF: Readonly<Record<ScalarCType, { readonly int: string; readonly signed: boolean; readonly typedef: string | null }>> = {
@@ -112,11 +117,13 @@ export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
       const elem = w.struct(slotElemName(slot.name), slotValueSize(slot.home), [
         { name: 'sum', type: b.scalar('long'), bitOffset: SLOT_VALUE_SUM_OFF * 8 },
         { name: 'pc', type: slotPointer(slot), bitOffset: SLOT_VALUE_KPTR_OFF * 8 },
-        ...(slot.home.spinLock === true ? [{ name: 'lock', type: b.spinLock(), bitOffset: SLOT_VALUE_LOCK_OFF * 8 }] : []),
+        ...(hasSpinLock(slot.home) ? [{ name: 'lock', type: b.spinLock(), bitOffset: SLOT_VALUE_LOCK_OFF * 8 }] : []),
       ]);
+      if (slot.home.kind === 'cgrp_storage') throw new KptrError('KPTR_SCENARIO_INVALID', `slot ${slot.name}: the object writer has no cgrp_storage home`, 'Build it with --codegen clang.');
       const def = w.struct('', 32, [
-        { name: 'type', type: b.uint(MAP_TYPE[slot.home.mapType]), bitOffset: 0 },
-        { name: 'max_entries', type: b.uint(SLOT_MAP_MAX_ENTRIES), bitOffset: 64 },
+        ...(slot.home.kind === 'map'
+          ? [{ name: 'type', type: b.uint(MAP_TYPE[slot.home.mapType]), bitOffset: 0 }, { name: 'max_entries', type: b.uint(SLOT_MAP_MAX_ENTRIES), bitOffset: 64 }]
+          : [{ name: 'type', type: b.uint(TASK_STORAGE_MAP_TYPE), bitOffset: 0 }, { name: 'map_flags', type: b.uint(BPF_F_NO_PREALLOC), bitOffset: 64 }]),
         { name: 'key', type: w.ptr(b.scalar('int')), bitOffset: 128 },
         { name: 'value', type: w.ptr(elem), bitOffset: 192 },
       ]);

@@ -2,7 +2,7 @@ import { access, mkdir } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { availableParallelism, freemem } from 'node:os';
 import { basename } from 'node:path';
-import type { KernelInfo, Observation, RunnerCapabilities, Scenario } from '../../types/index.ts';
+import { endsHoldingNothing, type KernelInfo, type Observation, type RunnerCapabilities, type Scenario } from '../../types/index.ts';
 import { cancelReason } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
 import { buildObject, type Codegen } from '../buildObject.ts';
@@ -53,13 +53,15 @@ export interface VmRunnerOptions {
    */
   readonly lanes?: number;
   /**
-   * The memory oracle: each scenario that ends with free_maps gets an object and a harness run of its own, followed
+   * The memory oracle: each scenario that ends with free_maps (or owner_exit, every slot in local storage) gets an object and a harness run of its own, followed
    * by this many more passes of its plan with `Percpu:` sampled around them (Observation.memory). Default 0 (off):
    * a pass costs a load of the object under TCG.
    */
   readonly memoryPasses?: number;
   /** testing only: these scenarios' free_maps closes no map (a kernel that keeps the objects: the memory oracle's positive control) */
   readonly keepMaps?: readonly string[];
+  /** testing only: these scenarios' owner_exit keeps the old owner alive (a kernel that keeps a dead owner's storage: the positive control) */
+  readonly keepOwners?: readonly string[];
   /** testing only: make the guest panic or hang when it reaches these scenarios */
   readonly guestHooks?: Readonly<Record<string, GuestHook>>;
   /** per-boot figures, for benchmarks and logs */
@@ -168,10 +170,12 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
   };
 }
 
-/** Whether the memory oracle measures `s`: memory passes asked for, and a schedule that ends by freeing the maps. */
+/**
+ * Whether the memory oracle measures `s`: memory passes asked for, and a schedule that ends by freeing what it holds:
+ * its maps, or the owner of local storage that holds every slot.
+ */
 function measured(options: VmRunnerOptions, s: Scenario): boolean {
-  const last = s.schedule.at(-1);
-  return (options.memoryPasses ?? 0) > 0 && last !== undefined && 'free_maps' in last;
+  return (options.memoryPasses ?? 0) > 0 && endsHoldingNothing(s);
 }
 
 /**
@@ -243,6 +247,7 @@ async function runLane(lane: LaneContext, scenarios: readonly Scenario[]): Promi
             scenarios: u.scenarios,
             runSteps: Object.fromEntries(u.scenarios.map((s) => [s.id, lane.stepsOf.get(s.id) ?? []])),
             keepMaps: new Set(options.keepMaps ?? []),
+            keepOwners: new Set(options.keepOwners ?? []),
           }),
           hook: hook && only ? { kind: hook, scenarioId: only.id } : null,
           settle: u.scenarios.some((s) => splatting.has(s.id)),

@@ -33,6 +33,8 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf
 mount -t tmpfs tmp /tmp
+# the owners of cgroup storage (owner_exit): the harness makes a cgroup per owner in the cgroup2 hierarchy
+mkdir -p /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 # A second ftrace user on bpf_fentry_test1 (the function tracer, recording nothing) keeps its call site on ftrace's
 # list caller, so attaching or detaching a scenario's fentry program only swaps the direct trampoline: no text poke
 # of the call site, no RCU-tasks wait. Measured under TCG, attach + detach: 6.1 27 -> 8 ms, 6.12 30 -> 10 ms,

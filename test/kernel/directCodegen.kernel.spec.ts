@@ -9,6 +9,7 @@ import type { Observation, Scenario } from '../../types/index.ts';
 import { hostSession } from '../helpers/hostSession.ts';
 import { needs } from '../helpers/needs.ts';
 import { percpuAllocArray } from './scenarios.ts';
+import { NO_LOCAL_STORAGE } from '../helpers/localStorageScenarios.ts';
 
 const spec = loadSpec();
 
@@ -32,7 +33,7 @@ describe('direct codegen against clang on the host kernel', () => {
   it('should give the same verdicts, run results and comparisons as clang on upstream\'s sequence and 400 generated scenarios', async (ctx) => {
     await needs(ctx, 'kernel');
     await needs(ctx, 'clang');
-    const arb = scenario({ mode: 'mixed', progTypes: ['tc', 'syscall'], nrCpus: 2 });
+    const arb = scenario({ mode: 'mixed', progTypes: ['tc', 'syscall'], homes: NO_LOCAL_STORAGE, nrCpus: 2 });
     // generated cases rarely reach a result global on the host (the safety gate); upstream's sequence does
     const upstream = [percpuAllocArray('dca_tc', 'tc'), percpuAllocArray('dca_sys', 'syscall')];
     const scenarios = [...upstream, ...[...generateValues(arb, 4242, 400)].map((v, i) => prefixScenario(v.value_, `dc${i}`))];

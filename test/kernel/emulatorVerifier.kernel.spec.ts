@@ -19,6 +19,7 @@ import type { ProgramObservation } from '../../types/index.ts';
 import { needs } from '../helpers/needs.ts';
 import { probeDivergences, probedFeatures } from '../../cli/divergenceProbes.ts';
 import { loadSpec } from '../../specs/load.ts';
+import { NO_LOCAL_STORAGE } from '../helpers/localStorageScenarios.ts';
 
 const CASES = 400;
 const SEED = 11;
@@ -44,7 +45,7 @@ describe('verifier model against the host kernel', () => {
     const spec = loadSpec();
     const features = probedFeatures(spec, await probeDivergences({ runner: host, kernel, available, spec }));
     const emu = createEmulatorRunner({ kernel: profile, workDir: join(work, 'emu'), nrCpus: kernel.nrCpus, features });
-    const scenarios = [...generateValues(scenario({ mode: 'mixed', progTypes: ['tc', 'syscall'], nrCpus: kernel.nrCpus }), SEED, CASES)]
+    const scenarios = [...generateValues(scenario({ mode: 'mixed', progTypes: ['tc', 'syscall'], homes: NO_LOCAL_STORAGE, nrCpus: kernel.nrCpus }), SEED, CASES)]
       .map((v, i) => prefixScenario(v.value_, `ef${SEED}_${i}`));
     const cases = scenarios.map((s) => ({ scenario: s, plan: { scenarioId: s.id, expectedAccepted: [], wellFormed: false, execute: false, expectSplat: false, corruptsKernel: false } }));
     const [ho, eo] = [await host.run(cases), await emu.run(cases)];

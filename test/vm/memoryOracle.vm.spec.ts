@@ -4,23 +4,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { predict } from '../../oracle/predict.ts';
 import { compare } from '../../reports/compare.ts';
-import type { RunCase } from '../../runners/runner.ts';
 import { createVmRunner } from '../../runners/vm/index.ts';
 import { loadSpec } from '../../specs/load.ts';
-import type { Scenario } from '../../types/index.ts';
 import { needsKernelImage } from '../helpers/needs.ts';
-import { heldObjects } from './memoryScenarios.ts';
+import { heldObjects, runCase } from './memoryScenarios.ts';
 
 const KERNEL = '6.12';
 /** 8 slots × 512 bytes × 2 CPUs = 8 KiB held a pass: 40 passes keep 320 KiB, five times the oracle's slack */
 const PASSES = 40;
-
-function runCase(scenario: Scenario): RunCase {
-  return {
-    scenario,
-    plan: { scenarioId: scenario.id, expectedAccepted: scenario.programs.map((p) => p.name), wellFormed: true, execute: true, expectSplat: false, corruptsKernel: false },
-  };
-}
 
 describe('the memory oracle in a VM', () => {
   it('should report a leak when the objects stay and none when the maps free them', async (ctx) => {

@@ -31,7 +31,8 @@ describe('scenario() with userspace map operations', () => {
     let withOps = 0;
     const types = new Set<string>();
     const pressured = new Set<string>();
-    for (const v of generateValues(scenario({ mode: 'valid' }), SEED, 400)) {
+    // userspace map operations need map homes: local storage stays out, so the sample is the map-home one
+    for (const v of generateValues(scenario({ mode: 'valid', homes: { localStorages: [] } }), SEED, 400)) {
       const s = v.value_;
       const ops = s.schedule.filter((st): st is MapOpStep => 'mapOp' in st);
       if (ops.length === 0) continue;
@@ -84,7 +85,7 @@ describe('scenario() with userspace map operations', () => {
       }
       return seen;
     };
-    const valid = locked('valid', 1200);
+    const valid = locked('valid', 2400);
     expect([...valid.lockHomes].sort()).toEqual(['array', 'hash']);
     expect(valid.withoutLock).toBe(0);
     expect([...valid.results]).toEqual(expect.arrayContaining(['update ok', 'lookup ok', 'lookup_batch ok', 'lookup_and_delete_batch ok']));

@@ -16,10 +16,10 @@ const RULE_TABLE = [
   'obj_drop.wrong_kind', 'kptr_xchg.type_mismatch', 'kptr_xchg.plain_into_percpu', 'kptr_xchg.bad_src', 'kptr_xchg.rcu_src', 'kptr.direct_store',
   'percpu_ptr.bad_arg', 'percpu.direct_deref', 'mem.maybe_null_deref', 'mem.scalar_deref', 'rcu.nested_lock',
   'rcu.unmatched_unlock', 'rcu.exit_locked', 'ref.leak', 'percpu_obj_new.nested_special_field', 'mem.untrusted_write',
-  'attach.not_sleepable',
+  'attach.not_sleepable', 'local_storage.untrusted_owner', 'local_storage.prog_type',
 ];
 /** Rules that come from the kernel or the program type, not from the program text. */
-const NOT_FROM_PROGRAMS = ['kfunc.absent', 'kfunc.prog_type', 'attach.not_sleepable'];
+const NOT_FROM_PROGRAMS = ['kfunc.absent', 'kfunc.prog_type', 'attach.not_sleepable', 'local_storage.prog_type'];
 
 /** `rule/variant in pN` notes of a generated description. */
 function notes(description: string): { rule: string; variant: string; prog: string }[] {

@@ -43,7 +43,7 @@ describe('scenario()', () => {
       if (s.programs.some((p) => allOps(p.ops).some((o) => o.op === 'per_cpu_ptr' && o.cpu === 1))) bump('per_cpu_ptr cpu 1');
       if (s.slots.some((x) => x.tag === 'kptr')) bump('plain __kptr slot');
       if (s.structs.some((t) => t.members.some((m) => m.kind === 'struct'))) bump('nested struct');
-      for (const x of s.slots) bump(`home ${x.home.kind === 'map' ? x.home.mapType : x.home.section}`);
+      for (const x of s.slots) bump(`home ${x.home.kind === 'map' ? x.home.mapType : x.home.kind === 'global' ? x.home.section : x.home.kind}`);
     }
     console.log('valid-scenario coverage over 1000:', Object.fromEntries([...seen].sort()));
     for (const k of ['lookup', 'new', 'if', 'xchg', 'drop', 'load', 'per_cpu_ptr', 'this_cpu_ptr', 'write', 'read', 'sum',
@@ -52,6 +52,26 @@ describe('scenario()', () => {
       expect(seen.get(k) ?? 0, k).toBeGreaterThan(0);
     }
     expect(seen.get('store') ?? 0).toBe(0);
+  });
+
+  it('should put slots in task and cgroup storage, and with ownerExitFreq 1 end or split the runs of each such scenario with owner_exit', () => {
+    const homes = new Map<string, number>();
+    let exits = 0;
+    for (const v of generateValues(scenario({ mode: 'valid', ownerExitFreq: 1 }), SEED, 300)) {
+      const s = v.value_;
+      for (const x of s.slots) homes.set(x.home.kind, (homes.get(x.home.kind) ?? 0) + 1);
+      const local = s.slots.some((x) => x.home.kind === 'task_storage' || x.home.kind === 'cgrp_storage');
+      expect(s.schedule.filter((st) => 'owner_exit' in st).length).toBe(local ? 1 : 0);
+      if (local) exits++;
+      expect(checkScenarioRefs(s)).toEqual([]);
+      expect(scenarioProblems(s, 2)).toEqual([]);
+    }
+    expect(homes.get('task_storage') ?? 0).toBeGreaterThan(10);
+    // cgroup storage only as a second slot (slot 0 is one every program may look up)
+    expect(homes.get('cgrp_storage') ?? 0).toBeGreaterThan(0);
+    expect(exits).toBeGreaterThan(20);
+    // off by default: the host runner skips a scenario with an owner_exit
+    expect([...generateValues(scenario({ mode: 'valid' }), SEED, 300)].some((v) => v.value_.schedule.some((st) => 'owner_exit' in st))).toBe(false);
   });
 
   it('default mode mixes valid, single-break and mixed scenarios', () => {

@@ -70,6 +70,8 @@ export function programProblems(s: Scenario, p: Program, nrCpus: number): string
       switch (op.op) {
         case 'lookup': {
           if (st.depth > 0 || [...st.vars.values()].some((v) => v.owned)) bad('lookup (implicit return) with a reference or the lock held');
+          // task->cgroups->dfl_cgrp outside an RCU section: an untrusted owner
+          if (sleepable && s.slots.find((x) => x.name === op.slot)?.home.kind === 'cgrp_storage') bad(`lookup of cgroup storage ${op.slot} in a sleepable program`);
           st.vars.set(op.dst, { kind: 'mapval', percpu: false, struct: null, nonnull: true, owned: false, stamp: st.unlocks });
           break;
         }

@@ -19,6 +19,7 @@ const RULE_IDS = [
   'kptr_xchg.bad_src', 'kptr_xchg.rcu_src', 'kptr.direct_store', 'percpu_ptr.bad_arg', 'percpu.direct_deref', 'mem.maybe_null_deref',
   'mem.scalar_deref', 'rcu.nested_lock', 'rcu.unmatched_unlock', 'rcu.exit_locked', 'ref.leak',
   'percpu_obj_new.nested_special_field', 'mem.untrusted_write', 'attach.not_sleepable', 'kptr_xchg.no_kptr',
+  'local_storage.untrusted_owner', 'local_storage.prog_type',
 ];
 
 describe('the real spec', () => {
@@ -31,15 +32,15 @@ describe('the real spec', () => {
     expect(spec.divergences.map((d) => d.id).sort()).toEqual(['array_update_keeps_percpu_kptr', 'htab_delete_keeps_percpu_kptr', 'htab_lock_update_keeps_percpu_kptr', 'lru_evict_keeps_percpu_kptr', 'maybe_null_obj_xchg_src_verifier_bug', 'maybe_null_percpu_xchg_src_verifier_bug', 'nested_special_field_accepted', 'per_cpu_ptr_result_not_maybe_null', 'percpu_obj_new_uncleared', 'plain_obj_into_percpu', 'rcu_alloc_xchg_src_verifier_bug', 'untrusted_alloc_read_verifier_bug', 'untrusted_alloc_write_verifier_bug']);
   });
 
-  it('gives 6.1 messages only to the rules it can show (no per-CPU kptr there), all but kptr_xchg.no_kptr one for 6.12, and but rcu.nested_lock too for 7.3', () => {
+  it('gives 6.1 messages only to the rules it can show (no per-CPU kptr there), all but kptr_xchg.no_kptr one for 6.12, and but rcu.nested_lock and local_storage.prog_type too for 7.3', () => {
     for (const rule of spec.rules) {
       for (const m of rule.messages) expect(() => parseVersionRange(m.kernels)).not.toThrow();
       expect(rule.messages.some((m) => versionInRange('6.1.0', m.kernels)), rule.id)
         .toBe(['kfunc.absent', 'mem.scalar_deref', 'percpu_ptr.bad_arg', 'attach.not_sleepable', 'kptr_xchg.no_kptr'].includes(rule.id));
       // a field tagged __percpu_kptr or __kptr is a kptr from 6.7 on: bpf_kptr_xchg always finds one
       expect(rule.messages.some((m) => versionInRange('6.12.117', m.kernels)), rule.id).toBe(rule.id !== 'kptr_xchg.no_kptr');
-      // nesting bpf_rcu_read_lock is allowed from 7.0, so that rule has no message there
-      expect(rule.messages.some((m) => versionInRange('7.3.4', m.kernels)), rule.id).toBe(!['rcu.nested_lock', 'kptr_xchg.no_kptr'].includes(rule.id));
+      // nesting bpf_rcu_read_lock is allowed from 7.0, and tc programs have bpf_task_storage_get from 6.18, so those rules have no message there
+      expect(rule.messages.some((m) => versionInRange('7.3.4', m.kernels)), rule.id).toBe(!['rcu.nested_lock', 'kptr_xchg.no_kptr', 'local_storage.prog_type'].includes(rule.id));
     }
   });
 
@@ -124,7 +125,7 @@ describe('malformed spec files', () => {
   };
 
   it('loads the unmodified copy', () => {
-    expect(loadSpec(dir).rules.length).toBe(28);
+    expect(loadSpec(dir).rules.length).toBe(30);
   });
 
   it('names file, line and column of a YAML syntax error', () => {
@@ -160,7 +161,7 @@ describe('malformed spec files', () => {
   });
 
   it('loads a contract for every lifetime step, and refuses a misnamed or missing one', () => {
-    expect(loadSpec(dir).lifetimes.map((c) => [c.step, c.memory === null])).toEqual([['grace_period', true], ['free_maps', false], ['concurrent', true]]);
+    expect(loadSpec(dir).lifetimes.map((c) => [c.step, c.memory === null])).toEqual([['grace_period', true], ['free_maps', false], ['concurrent', true], ['owner_exit', false]]);
     edit('ops/lifetime/free_maps.yaml', (v) => { v.step = 'grace_period'; });
     expect(errorOf(() => loadSpec(dir)).message).toBe(`${dir}/ops/lifetime/free_maps.yaml: step: expected 'free_maps' (the file name), got 'grace_period'`);
     unlinkSync(join(dir, 'ops', 'lifetime', 'free_maps.yaml'));
