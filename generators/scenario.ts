@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { Scenario, StatePairTarget } from '../types/index.ts';
 import { BREAKABLE_RULES } from './_internals/breakVariants.ts';
-import { breakingScenario, mixedScenario, targetedScenario, validScenario } from './_internals/scenarioPlan.ts';
+import { breakableWith, breakingScenario, mixedScenario, targetedScenario, validScenario } from './_internals/scenarioPlan.ts';
 import { resolveSettings, type ScenarioShapeConstraints } from './_internals/settings.ts';
 import { memoised } from './_internals/memoised.ts';
 
@@ -32,12 +32,12 @@ export interface ScenarioConstraints extends ScenarioShapeConstraints {
  */
 export function scenario(c: ScenarioConstraints = {}): fc.Arbitrary<Scenario> {
   const s = resolveSettings('scenario', c);
-  const rules = c.rules ?? BREAKABLE_RULES;
-  const unknown = rules.filter((r) => !BREAKABLE_RULES.includes(r));
+  const unknown = (c.rules ?? []).filter((r) => !BREAKABLE_RULES.includes(r));
   if (unknown.length > 0) throw new Error(`scenario: no generator breaks ${unknown.join(', ')}`);
+  const rules = breakableWith(c.rules ?? BREAKABLE_RULES, s);
   const mode = c.mode ?? 'mixed';
   const untargeted = unaimed(mode, rules, s);
-  const targets = (c.targets ?? []).filter((t) => s.progTypes.includes(t.progType) && (mode !== 'valid' || t.allowed));
+  const targets = (c.targets ?? []).filter((t) => s.progTypes.includes(t.progType) && (mode !== 'valid' || t.allowed) && (t.allowed || breakableWith([t.rule as string], s).length > 0));
   if (targets.length === 0) return untargeted;
   // The target is drawn from the case's own random stream, so it is a function of (seed, case index) alone, never of
   // the coverage seen so far: --resume, --shard k/n and replay by seed and index then generate the very same cases,

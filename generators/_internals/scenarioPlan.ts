@@ -79,6 +79,12 @@ const RACE_PAIRS: readonly (readonly [RaceKind, RaceKind])[] = [['swap', 'swap']
 
 const UNTRUSTED_OWNER = 'local_storage.untrusted_owner';
 
+/** The rules a scenario can break with the kptr homes `s` allows: an untrusted owner needs a cgroup storage slot. */
+export function breakableWith(rules: readonly string[], s: ScenarioSettings): string[] {
+  const cgrp = (s.homes.localStorages ?? ALL_LOCAL_STORAGES).includes('cgrp_storage');
+  return rules.filter((r) => r !== UNTRUSTED_OWNER || cgrp);
+}
+
 /** slot names of the plan, before assemble names them: `m<i>` */
 const PLAN_SLOTS = ['m0', 'm1'];
 

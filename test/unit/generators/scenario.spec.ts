@@ -6,6 +6,8 @@ import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.
 import type { Op, Scenario } from '../../../types/index.ts';
 import { scenarioProblems } from './wellFormed.ts';
 import { isRunStep } from '../../../types/index.ts';
+import { statePairVocabulary } from '../../../oracle/statePairs.ts';
+import { loadSpec } from '../../../specs/load.ts';
 
 const SEED = 20261125;
 
@@ -72,6 +74,15 @@ describe('scenario()', () => {
     expect(exits).toBeGreaterThan(20);
     // off by default: the host runner skips a scenario with an owner_exit
     expect([...generateValues(scenario({ mode: 'valid' }), SEED, 300)].some((v) => v.value_.schedule.some((st) => 'owner_exit' in st))).toBe(false);
+  });
+
+  it('should keep every slot out of local storage when the homes allow none, breaks and aimed pairs included', () => {
+    const targets = statePairVocabulary(loadSpec(), { version: '6.18.44', divergences: [] }, ['tc', 'syscall']);
+    const homes = new Set<string>();
+    for (const v of generateValues(scenario({ mode: 'mixed', progTypes: ['tc', 'syscall'], homes: { localStorages: [] }, targets }), SEED, 600)) {
+      for (const x of v.value_.slots) homes.add(x.home.kind);
+    }
+    expect([...homes].sort()).toEqual(['global', 'map']);
   });
 
   it('default mode mixes valid, single-break and mixed scenarios', () => {
