@@ -375,7 +375,9 @@ export async function campaign(typed: CliOptions): Promise<number> {
         const concurrentFreq = session.runner.name === 'vm' || session.runner.name === 'emulator' ? 32 : 0;
         // the owner's exit runs in a guest only too (hostRefusesScenario): about 1 local-storage scenario in 4 gets one
         const ownerExitFreq = session.runner.name === 'vm' ? 4 : 0;
-        const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus, targets, freeMapsFreq, concurrentFreq, ownerExitFreq });
+        // the emulator has no cgroup storage (its machine models task storage only)
+        const homes = session.runner.name === 'emulator' ? { localStorages: ['task_storage' as const] } : {};
+        const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus, targets, freeMapsFreq, concurrentFreq, ownerExitFreq, homes });
         // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
         const fresh = aside === null || done.length > (resumed?.done.length ?? 0);
         outputs.startSegment(session, casesToRun(cfg, corpus.length), fresh ? 0 : resumed!.elapsedMs, fresh ? null : resumed!.timeline);
