@@ -123,7 +123,8 @@ function oracleAgrees(r: CaseResult): boolean {
 
 /**
  * Compares one case's kernel and emulator observations, and classifies it with each one's comparison with the oracle
- * (reports/compare.ts). null when the kernel's side cannot be compared (skipped, or the runner failed).
+ * (reports/compare.ts). null when the kernel's side cannot be compared (skipped, or the runner failed), or the
+ * emulator did not try the case (outside its model: cgroup storage).
  */
 export function compareWithEmulator(c: {
   readonly profile: string;
@@ -135,7 +136,7 @@ export function compareWithEmulator(c: {
   readonly concurrentFrom?: number | null;
 }): EmulatorComparison | null {
   const { kernel, emulator } = c;
-  if (kernel.skipped !== null || kernel.error !== null) return null;
+  if (kernel.skipped !== null || kernel.error !== null || emulator.skipped !== null) return null;
   const differences: EmulatorDifference[] = [];
   if (emulator.error !== null) {
     differences.push({ what: 'emulator_error', program: null, step: null, kernel: 'completed', emulator: `${emulator.error.code}: ${emulator.error.message}` });

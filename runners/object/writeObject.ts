@@ -82,6 +82,14 @@ class BtfTypes {
  * harness treat it as the compiled C (the harness protocol is unchanged).
  * @throws KptrError KPTR_SCENARIO_INVALID as emitBatch does
  */
+/**
+ * Whether the object writer can write the scenario: it has no CO-RE walk to the task's cgroup (a cgrp_storage home),
+ * so such a scenario is clang's even under `--codegen direct` (packBatches keeps it out of the others' objects).
+ */
+export function directWritable(s: Scenario): boolean {
+  return !s.slots.some((x) => x.home.kind === 'cgrp_storage');
+}
+
 export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
   const license = batchLicense(scenarios);
   const w = new BtfWriter();
