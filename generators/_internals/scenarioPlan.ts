@@ -78,6 +78,7 @@ interface ConcurrentPlan {
 const RACE_PAIRS: readonly (readonly [RaceKind, RaceKind])[] = [['swap', 'swap'], ['swap', 'take'], ['sum', 'sum'], ['swap', 'sum']];
 
 const UNTRUSTED_OWNER = 'local_storage.untrusted_owner';
+const NON_GPL = 'kfunc.non_gpl';
 
 /** The rules a scenario can break with the kptr homes `s` allows: an untrusted owner needs a cgroup storage slot. */
 export function breakableWith(rules: readonly string[], s: ScenarioSettings): string[] {
@@ -152,10 +153,12 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
   const noInner = withInner(null);
   const structs = fc.option(structType({ name: INNER }), { freq: 4, nil: null }).chain((inner) => (inner === null ? noInner : withInner(inner)));
   const slotOf = (homes: KptrHomeConstraints) => fc.record({ home: kptrHome(homes), pointee: fc.nat({ max: 1 }), plain: fc.boolean() });
-  const slot = slotOf(s.homes);
+  // a non-GPL object (kfunc.non_gpl) cannot reach local storage: bpf_get_current_task_btf is a GPL-only helper
+  const homes = rules.includes(NON_GPL) ? { ...s.homes, localStorages: [] } : s.homes;
+  const slot = slotOf(homes);
   // slot 0 is one every program may look up (break variants and targets use it): not cgroup storage, which a
   // sleepable program cannot take validly (ProgramBuilder.validLookup) unless the break is about just that
-  const firstSlot = slotOf({ ...s.homes, localStorages: (s.homes.localStorages ?? ALL_LOCAL_STORAGES).filter((k) => k !== 'cgrp_storage') });
+  const firstSlot = slotOf({ ...homes, localStorages: (homes.localStorages ?? ALL_LOCAL_STORAGES).filter((k) => k !== 'cgrp_storage') });
   const plan = fc.record({
     structs,
     bad: fc.tuple(...needs.badRules.map((r, i) => badStructs(r, `t${2 + i}`, 't0'))),

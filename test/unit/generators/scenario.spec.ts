@@ -85,6 +85,17 @@ describe('scenario()', () => {
     expect([...homes].sort()).toEqual(['global', 'map']);
   });
 
+  it('should keep a non-GPL object (a kfunc.non_gpl break) out of local storage, whose bpf_get_current_task_btf is GPL-only', () => {
+    let proprietary = 0;
+    for (const v of generateValues(scenario({ mode: 'break', rules: ['kfunc.non_gpl'] }), SEED, 300)) {
+      if (!v.value_.programs.some((p) => p.license === 'Proprietary')) continue;
+      proprietary++;
+      expect(v.value_.slots.map((x) => x.home.kind)).not.toContain('task_storage');
+      expect(v.value_.slots.map((x) => x.home.kind)).not.toContain('cgrp_storage');
+    }
+    expect(proprietary).toBeGreaterThan(100);
+  });
+
   it('default mode mixes valid, single-break and mixed scenarios', () => {
     const kinds = new Map<string, number>();
     for (const s of fc.sample(scenario(), { seed: SEED, numRuns: 1000 })) kinds.set(s.intent.kind, (kinds.get(s.intent.kind) ?? 0) + 1);
