@@ -18,6 +18,20 @@ export interface UnitRules {
  * expected to splat, and what a host-unsafe scenario breaks (a per-CPU allocator's free lists) only on one like it,
  * whose death its divergence explains.
  */
+/**
+ * The scenarios of the next boot and those left for later boots (pure): every pending scenario but the ones that
+ * may corrupt the kernel (RunPlan.corruptsKernel), of which only the first comes along (it runs last, tier 2). What
+ * one breaks (a per-CPU allocator's free lists, after a plain object was freed through it) then meets no other case:
+ * in a 6.18.15 guest, host-unsafe cases run together made another one's valid programs oops.
+ */
+export function bootShare(pending: readonly Scenario[], corrupting: ReadonlySet<string>): { now: Scenario[]; later: Scenario[] } {
+  const first = pending.find((s) => corrupting.has(s.id));
+  return {
+    now: pending.filter((s) => !corrupting.has(s.id) || s === first),
+    later: pending.filter((s) => corrupting.has(s.id) && s !== first),
+  };
+}
+
 export function guestUnits(pending: readonly Scenario[], objectOf: ReadonlyMap<string, string>, rules: UnitRules): GuestUnit[] {
   const tiers = [...new Set(pending.map(rules.tier))].sort((a, b) => a - b);
   const units = tiers.flatMap((t) => byObject(pending.filter((s) => rules.tier(s) === t), objectOf, rules.alone));

@@ -15,7 +15,7 @@ import { consoleSplats, parseChannel, unclosedScenarios } from './console.ts';
 import { buildInitramfs, type GuestHook } from './initramfs.ts';
 import { resolveKernel, type KernelImage } from './kernelImages.ts';
 import { bootVm, probeAccel, type Accel } from './qemu.ts';
-import { guestUnits } from './guestUnits.ts';
+import { bootShare, guestUnits } from './guestUnits.ts';
 import { splitLanes } from './lanes.ts';
 import { settleBoot, type GuestUnit } from './settleBoot.ts';
 
@@ -225,7 +225,8 @@ async function runLane(lane: LaneContext, scenarios: readonly Scenario[]): Promi
     if (lane.signal?.aborted) throw cancelReason(lane.signal);
     const boot = lane.nextBoot();
     const batchId = `boot${boot}`;
-    const units = guestUnits(pending, objectOf, {
+    const { now, later } = bootShare(pending, corrupting);
+    const units = guestUnits(now, objectOf, {
       alone: (s) => isolate.has(s.id) || options.guestHooks?.[s.id] !== undefined || measured(options, s),
       tier: (s) => (corrupting.has(s.id) ? 2 : splatting.has(s.id) ? 1 : 0),
     });
@@ -268,7 +269,7 @@ async function runLane(lane: LaneContext, scenarios: readonly Scenario[]): Promi
       signal: lane.signal,
     });
     const channel = parseChannel(r.channel);
-    const stats = { boot, cases: pending.length, bootMs: r.bootMs, wallMs: r.wallMs, accel: lane.accel };
+    const stats = { boot, cases: now.length, bootMs: r.bootMs, wallMs: r.wallMs, accel: lane.accel };
     // A guest that dies before its first unit has met no scenario yet: an emulator fault (with multi-threaded TCG
     // 1 boot in 50 died early, see qemuArgs) is not the cases' doing. Boot again once before blaming them.
     if (channel.cases.length === 0 && earlyDeaths++ < EARLY_DEATH_RETRIES) {
@@ -288,7 +289,7 @@ async function runLane(lane: LaneContext, scenarios: readonly Scenario[]): Promi
     );
     for (const o of settled.observations) lane.decided(o);
     options.onBoot?.({ ...stats, decided: settled.observations.length });
-    pending = settled.remaining;
+    pending = [...settled.remaining, ...later];
     isolate = new Set(settled.isolate);
   }
 }

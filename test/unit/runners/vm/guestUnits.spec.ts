@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { guestUnits } from '../../../../runners/vm/guestUnits.ts';
+import { bootShare, guestUnits } from '../../../../runners/vm/guestUnits.ts';
 import type { Scenario } from '../../../../types/index.ts';
 
 const s = (id: string): Scenario => ({
@@ -30,5 +30,12 @@ describe('guestUnits', () => {
   it('should run the scenarios that may corrupt the kernel after those expected to splat, whatever their order', () => {
     const tier = (x: Scenario): number => ({ a: 2, x: 1, y: 2 } as Record<string, number>)[x.id] ?? 0;
     expect(ids(guestUnits(pending, objectOf, { alone: none, tier }))).toEqual([['d'], ['b', 'c'], ['x'], ['a'], ['y']]);
+  });
+
+  it('should take one scenario that may corrupt the kernel per boot, the first pending, and leave the others for later boots', () => {
+    const share = bootShare(pending, new Set(['x', 'y']));
+    expect([share.now.map((x) => x.id), share.later.map((x) => x.id)]).toEqual([['a', 'd', 'x', 'b', 'c'], ['y']]);
+    expect(bootShare(share.later, new Set(['x', 'y'])).now.map((x) => x.id)).toEqual(['y']);
+    expect(bootShare(pending, new Set()).later).toEqual([]);
   });
 });
