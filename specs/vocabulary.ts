@@ -29,7 +29,7 @@ export const MAP_UPDATE_FLAGS = keysOf<MapUpdateFlag>({ BPF_ANY: true, BPF_NOEXI
 export const FEATURE_NAMES = keysOf<FeatureName>({
   percpu_kptr: true, obj_new: true, rcu_kfuncs: true, bpf_for: true, percpu_size_limit: true,
   nested_rcu_lock: true, exit_leak_trailer: true, reject_plain_into_percpu: true, exit_checks_leak_first: true,
-  sleepable_fentry_test1: true, unlock_keeps_implicit_rcu: true,
+  sleepable_fentry_test1: true, unlock_keeps_implicit_rcu: true, cgrp_storage: true,
 });
 
 export const PROG_TYPES = keysOf<ProgType>({ tc: true, syscall: true, fentry: true, 'fentry.s': true });

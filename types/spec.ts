@@ -68,7 +68,8 @@ export type FeatureName =
   | 'reject_plain_into_percpu' // kptr_xchg refuses a bpf_obj_new object into a __percpu_kptr field
   | 'exit_checks_leak_first'   // at BPF_EXIT the reference-leak check runs before the rcu-lock check (check_resource_leak)
   | 'sleepable_fentry_test1'   // bpf_fentry_test1 takes fentry.s programs (KF_SLEEPABLE in the modify_return id set)
-  | 'unlock_keeps_implicit_rcu'; // in a non-sleepable program, bpf_rcu_read_unlock leaves MEM_RCU pointers trusted
+  | 'unlock_keeps_implicit_rcu' // in a non-sleepable program, bpf_rcu_read_unlock leaves MEM_RCU pointers trusted
+  | 'cgrp_storage';         // BPF_MAP_TYPE_CGRP_STORAGE and bpf_cgrp_storage_get (v6.2)
 
 export interface KernelFeatures {
   /** `major.minor` */

@@ -27,6 +27,7 @@ import { openOutputs, type CampaignFinding, type Outputs } from '../outputs.ts';
 import { preflight } from '../preflight.ts';
 import { checkScenarios, predictOn, type CheckedCase } from '../pipeline.ts';
 import { openSession, type Session } from '../session.ts';
+import { kernelFeatures } from '../../specs/versionRange.ts';
 
 /** Saved scenarios replayed before any new case: the regression corpus (like a property-testing example database). */
 function loadCorpus(dir: string | null): Scenario[] {
@@ -375,8 +376,9 @@ export async function campaign(typed: CliOptions): Promise<number> {
         const concurrentFreq = session.runner.name === 'vm' || session.runner.name === 'emulator' ? 32 : 0;
         // the owner's exit runs in a guest only too (hostRefusesScenario): about 1 local-storage scenario in 4 gets one
         const ownerExitFreq = session.runner.name === 'vm' ? 4 : 0;
-        // the emulator has no cgroup storage (its machine models task storage only)
-        const homes = session.runner.name === 'emulator' ? { localStorages: ['task_storage' as const] } : {};
+        // the emulator has no cgroup storage (its machine models task storage only), nor a kernel before 6.2
+        const noCgrp = session.runner.name === 'emulator' || !kernelFeatures(spec, session.kernel.version).features.cgrp_storage;
+        const homes = noCgrp ? { localStorages: ['task_storage' as const] } : {};
         const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus, targets, freeMapsFreq, concurrentFreq, ownerExitFreq, homes });
         // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
         const fresh = aside === null || done.length > (resumed?.done.length ?? 0);

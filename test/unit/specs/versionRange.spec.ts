@@ -74,6 +74,8 @@ describe('kernelFeatures', () => {
     expect([f('6.12.117').exit_leak_trailer, f('6.18.15').exit_leak_trailer, f('7.3.4').exit_leak_trailer]).toEqual([false, true, true]);
     expect([f('6.12.117').exit_checks_leak_first, f('6.18.15').exit_checks_leak_first]).toEqual([false, true]);
     expect(f('6.1.0').percpu_kptr).toBe(false);
+    // no cgroup storage map before 6.2: campaigns on 6.1 generate none
+    expect([f('6.1.0').cgrp_storage, f('6.12.117').cgrp_storage]).toEqual([false, true]);
     expect(f('6.7.0').percpu_size_limit).toBe(false);
     expect(f('6.8.0').percpu_size_limit).toBe(true);
   });
