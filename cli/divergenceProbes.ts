@@ -72,7 +72,7 @@ async function measure(o: ProbeOptions): Promise<readonly DivergenceProbeResult[
     const scenario = retargetProgTypes(c.scenario, o.available);
     probed.push({
       scenario,
-      plan: { scenarioId: scenario.id, expectedAccepted: [], wellFormed: false, execute: false, expectSplat: d.hostUnsafe || d.splat, corruptsKernel: d.hostUnsafe },
+      plan: { scenarioId: scenario.id, expectedAccepted: [], wellFormed: false, execute: false, expectSplat: d.hostUnsafe || d.splat, corruptsKernel: d.taintsKernel },
     });
   }
   const observations = await o.runner.run(probed, { signal: o.signal });

@@ -67,7 +67,7 @@ export function planFor(p: Prediction, execute: boolean): RunPlan {
     wellFormed: p.wellFormed && !hostUnsafe,
     execute,
     expectSplat: p.divergences.some((d) => d.hostUnsafe || d.splat),
-    corruptsKernel: hostUnsafe,
+    corruptsKernel: p.divergences.some((d) => d.taintsKernel === true),
   };
 }
 

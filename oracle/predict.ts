@@ -98,7 +98,7 @@ function exercises(scenario: Scenario): string[] {
 
 /** Where a known divergence meets a scenario: on a program, or from a schedule step on. */
 export function divergenceHit(d: Divergence, program: string | null, step: number | null): DivergenceHit {
-  return { program, step, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind };
+  return { program, step, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind, ...(d.taintsKernel ? { taintsKernel: true } : {}) };
 }
 
 /** The rejects_valid divergences of this kernel that a program meets through one of the pairs it reaches (before any error). */

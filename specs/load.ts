@@ -205,7 +205,7 @@ export function loadSpec(dir: string = SPEC_DIR): Spec {
       return { ...c, memory: c.memory ?? null };
     })),
     kernels,
-    divergences: Object.freeze(divergences.map(({ value: d }): Divergence => ({ ...d, emulatorFeature: d.emulatorFeature ?? null, validPairs: d.validPairs ?? null, ...(d.kind === 'value' ? { afterMapOps: d.afterMapOps ?? null } : {}) }))),
+    divergences: Object.freeze(divergences.map(({ value: d }): Divergence => ({ ...d, taintsKernel: d.taintsKernel ?? false, emulatorFeature: d.emulatorFeature ?? null, validPairs: d.validPairs ?? null, ...(d.kind === 'value' ? { afterMapOps: d.afterMapOps ?? null } : {}) }))),
   });
 }
 

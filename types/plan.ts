@@ -16,9 +16,9 @@ export interface RunPlan {
    */
   readonly expectSplat: boolean;
   /**
-   * a known host-unsafe divergence of the scenario may corrupt the kernel for whatever runs after it (a 6.18.15 guest
-   * oopsed in a valid program's bpf_per_cpu_ptr after plain_obj_into_percpu cases had freed plain objects through the
-   * per-CPU allocator): a VM runs it after every other case of the boot
+   * a known divergence of the scenario corrupts the kernel for whatever runs after it (Divergence.taintsKernel: a
+   * 6.18.15 guest oopsed in a valid program's bpf_per_cpu_ptr after plain_obj_into_percpu cases had freed plain
+   * objects through the per-CPU allocator): a VM runs it in a boot of its own, after that boot's other cases
    */
   readonly corruptsKernel: boolean;
 }

@@ -61,6 +61,8 @@ export interface DivergenceHit {
   readonly hostUnsafe: boolean;
   /** the divergence comes with a kernel splat (Divergence.splat) */
   readonly splat: boolean;
+  /** Divergence.taintsKernel (absent: false) */
+  readonly taintsKernel?: boolean;
   /** Divergence.kind: a `value` hit explains only value mismatches of zero-filled globals, nothing else */
   readonly kind: Divergence['kind'];
 }

@@ -129,6 +129,11 @@ interface DivergenceCommon {
   readonly hostUnsafe: boolean;
   /** the affected kernels log a splat for it (e.g. a `verifier bug` WARN while verifying) */
   readonly splat: boolean;
+  /**
+   * what the kernel does for it corrupts state that later cases meet without dying at once (a plain object freed
+   * through the per-CPU allocator): a VM runs such a case in a boot of its own. Absent in the YAML: false.
+   */
+  readonly taintsKernel: boolean;
   readonly evidence: string;
   /**
    * the emulator profile feature (specs/profiles) that models this divergence, and its value on a kernel that shows

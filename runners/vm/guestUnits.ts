@@ -20,9 +20,9 @@ export interface UnitRules {
  */
 /**
  * The scenarios of the next boot and those left for later boots (pure): every pending scenario but the ones that
- * may corrupt the kernel (RunPlan.corruptsKernel), of which only the first comes along (it runs last, tier 2). What
- * one breaks (a per-CPU allocator's free lists, after a plain object was freed through it) then meets no other case:
- * in a 6.18.15 guest, host-unsafe cases run together made another one's valid programs oops.
+ * corrupt the kernel (RunPlan.corruptsKernel), of which only the first comes along (it runs last, tier 2). What one
+ * breaks (a per-CPU allocator's free lists, after a plain object was freed through it) then meets no other case: in
+ * a 6.18.15 guest, plain_obj_into_percpu cases run before others made their valid programs oops.
  */
 export function bootShare(pending: readonly Scenario[], corrupting: ReadonlySet<string>): { now: Scenario[]; later: Scenario[] } {
   const first = pending.find((s) => corrupting.has(s.id));

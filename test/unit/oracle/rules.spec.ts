@@ -86,7 +86,7 @@ describe('xchg', () => {
     const ops: Op[] = [lookup, { op: 'new', dst: 'q', struct: 'val_t', percpu: false }, retIfNull('q'), { op: 'xchg', slot: 'array', src: 'q', dst: 'old' }, dropIf('old')];
     const on618 = first(single(ops));
     expect(on618.rule).toBe('kptr_xchg.plain_into_percpu');
-    expect(on618.p.divergences).toEqual([{ program: 't', step: null, divergenceId: 'plain_obj_into_percpu', hostUnsafe: true, splat: true, kind: 'accepts_invalid' }]);
+    expect(on618.p.divergences).toEqual([{ program: 't', step: null, divergenceId: 'plain_obj_into_percpu', hostUnsafe: true, splat: true, kind: 'accepts_invalid', taintsKernel: true }]);
     expect(first(single(ops), { version: '7.3.4', nrCpus: 2, divergences: [] }).p.divergences).toEqual([]);
   });
 });
