@@ -33,4 +33,11 @@ describe('judgeProbe', () => {
     expect(judgeProbe(ACCEPTS, observed([], { error: { code: 'KPTR_VM_TIMEOUT', message: 'no answer' } })).status).toBe('unprobed');
     expect(judgeProbe(ACCEPTS, observed([])).status).toBe('unprobed');
   });
+
+  it('should carry the splat the load of the probe program logged (a verifier_bug WARN on the host) in the detail', () => {
+    const warn = { kind: 'warn' as const, text: '------------[ cut here ]------------\nWARNING: CPU: 0 PID: 7626 at kernel/bpf/verifier.c:9661 check_reg_type+0x4a0/0x540', during: 'x' };
+    const r = judgeProbe(VERIFIER_BUG, observed([rejected('verifier bug: ref_obj_id for allocated object must be non-zero')], { splats: [warn, { ...warn, during: 'other' }] }));
+    expect(r.status).toBe('shown');
+    expect(r.detail).toBe('load x (tc): EACCES: verifier bug: ref_obj_id for allocated object must be non-zero; logged while loading: WARNING: CPU: 0 PID: 7626 at kernel/bpf/verifier.c:9661 check_reg_type+0x4a0/0x540');
+  });
 });
