@@ -16,7 +16,6 @@ import { mkdtempSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prefixScenario } from '../generators/prefixScenario.ts';
-import { scenario } from '../generators/scenario.ts';
 import { predict } from '../oracle/predict.ts';
 import { compare } from '../reports/compare.ts';
 import { generateValues } from '../reports/shrink.ts';
@@ -31,7 +30,7 @@ import { createEmulatorRunner, DEFAULT_EMULATOR_KERNEL } from '../runners/emulat
 import type { ProfileName } from '../emulator/verifier/profile.ts';
 import type { ProgType } from '../types/index.ts';
 import { loadSpec } from '../specs/load.ts';
-import { planFor } from '../cli/pipeline.ts';
+import { campaignArbitrary, planFor } from '../cli/pipeline.ts';
 import { printEmulatorFigures, rates } from './emulatorThroughput.ts';
 import { printVmKernelFigures, VM_BENCH_KERNELS } from './vmKernels.ts';
 import { campaignFigure } from './campaignFigure.ts';
@@ -66,7 +65,7 @@ const progTypes = wanted.filter((t) => caps.progTypes[t].ok);
 const tAll = process.hrtime.bigint();
 const cpuAll = process.cpuUsage();
 let t = process.hrtime.bigint();
-const arb = scenario({ mode: 'mixed', progTypes: [...progTypes], nrCpus: kernel.nrCpus });
+const arb = campaignArbitrary(spec, runner.name, { ...kernel, divergences: [] }, progTypes, 'mixed');
 const scenarios = [...generateValues(arb, seed, cases)].map((v, i) => prefixScenario(v.value_, `b${seed}_${i}`));
 const genMs = ms(t);
 

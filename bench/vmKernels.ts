@@ -1,13 +1,12 @@
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { prefixScenario } from '../generators/prefixScenario.ts';
-import { scenario } from '../generators/scenario.ts';
 import { predict } from '../oracle/predict.ts';
 import { compare } from '../reports/compare.ts';
 import { generateValues } from '../reports/shrink.ts';
 import { createVmRunner, type VmBootStats } from '../runners/vm/index.ts';
 import type { ProgType, Spec } from '../types/index.ts';
-import { planFor } from '../cli/pipeline.ts';
+import { campaignArbitrary, planFor } from '../cli/pipeline.ts';
 
 /** the kernels of issue 11's figure: every cached release the vm runner knows by name */
 export const VM_BENCH_KERNELS = ['6.1', '6.12', '6.18', '7.3'] as const;
@@ -38,7 +37,7 @@ export async function vmKernelFigure(kernel: string, cases: number, seed: number
   const k = caps.kernel;
   const progTypes = (['tc', 'syscall', 'fentry', 'fentry.s'] as ProgType[]).filter((t) => caps.progTypes[t].ok);
   const t1 = performance.now();
-  const arb = scenario({ mode: 'mixed', progTypes, nrCpus: k.nrCpus });
+  const arb = campaignArbitrary(spec, runner.name, { ...k, divergences: [] }, progTypes, 'mixed');
   const scenarios = [...generateValues(arb, seed, cases)].map((v, i) => prefixScenario(v.value_, `v${seed}_${i}`));
   const predictions = scenarios.map((s) => predict(s, { version: k.version, nrCpus: k.nrCpus, divergences: [] }, spec));
   const observations = await runner.run(scenarios.map((s, i) => ({ scenario: s, plan: planFor(predictions[i]!, true) })));

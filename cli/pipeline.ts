@@ -2,12 +2,16 @@
  * The only module that imports every stage: generate → predict → run → compare → report.
  * Runners never see the oracle: the Prediction reaches them as a RunPlan.
  */
+import type fc from 'fast-check';
+import { scenario as scenarioArb, type ScenarioConstraints } from '../generators/scenario.ts';
 import { predict } from '../oracle/predict.ts';
+import { statePairVocabulary } from '../oracle/statePairs.ts';
 import { compare } from '../reports/compare.ts';
 import { compareWithEmulator, type EmulatorComparison } from '../reports/emulatorComparison.ts';
 import type { Runner } from '../runners/runner.ts';
+import { kernelFeatures } from '../specs/versionRange.ts';
 import type {
-  CaseResult, Observation, Prediction, ProbedKernel, RunPlan, Scenario, Spec,
+  CaseResult, Observation, Prediction, ProbedKernel, ProgType, RunPlan, Scenario, Spec,
 } from '../types/index.ts';
 
 export interface CheckedCase {
@@ -50,6 +54,24 @@ export interface CheckOptions {
   readonly emulator?: EmulatorCompanion | null;
   /** stops the run (RunHooks.signal): the runner kills its children and rejects with the abort reason */
   readonly signal?: AbortSignal;
+}
+
+/**
+ * The generator a campaign uses on one runner and kernel: which steps and homes that runner can carry out, aimed at
+ * this kernel's state pairs (the vocabulary summary.json counts). The bench draws from the same one.
+ */
+export function campaignArbitrary(spec: Spec, runnerName: string, kernel: ProbedKernel, progTypes: readonly ProgType[], mode: NonNullable<ScenarioConstraints['mode']>): fc.Arbitrary<Scenario> {
+  const targets = statePairVocabulary(spec, kernel, progTypes);
+  // the maps' free with live objects runs in a guest only (runners/host/safety.ts hostRefusesScenario)
+  const freeMapsFreq = runnerName === 'vm' ? 16 : 0;
+  // two programs at once: raced in a guest, run one after the other by the emulator, never on the host
+  const concurrentFreq = runnerName === 'vm' || runnerName === 'emulator' ? 32 : 0;
+  // the owner's exit runs in a guest only too (hostRefusesScenario): about 1 local-storage scenario in 4 gets one
+  const ownerExitFreq = runnerName === 'vm' ? 4 : 0;
+  // the emulator has no cgroup storage (its machine models task storage only), nor a kernel before 6.2
+  const noCgrp = runnerName === 'emulator' || !kernelFeatures(spec, kernel.version).features.cgrp_storage;
+  const homes = noCgrp ? { localStorages: ['task_storage' as const] } : {};
+  return scenarioArb({ mode, progTypes: [...progTypes], nrCpus: kernel.nrCpus, targets, freeMapsFreq, concurrentFreq, ownerExitFreq, homes });
 }
 
 /** The plan a runner receives: the oracle's expected-accepted programs and whether the scenario is well-formed. */

@@ -3,8 +3,6 @@ import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type fc from 'fast-check';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
-import { scenario as scenarioArb } from '../../generators/scenario.ts';
-import { statePairVocabulary } from '../../oracle/statePairs.ts';
 import { bugSignature } from '../../reports/bugSignature.ts';
 import { unexplainedMismatches } from '../../reports/compare.ts';
 import { dropAsPredicted } from '../../reports/dropAsPredicted.ts';
@@ -25,9 +23,8 @@ import { announceRunner, resolveFromArgv, type CliOptions, type RunConfig, type 
 import { runStoppable, stoppedBy, type Stop } from '../stoppable.ts';
 import { openOutputs, type CampaignFinding, type Outputs } from '../outputs.ts';
 import { preflight } from '../preflight.ts';
-import { checkScenarios, predictOn, type CheckedCase } from '../pipeline.ts';
+import { campaignArbitrary, checkScenarios, predictOn, type CheckedCase } from '../pipeline.ts';
 import { openSession, type Session } from '../session.ts';
-import { kernelFeatures } from '../../specs/versionRange.ts';
 
 /** Saved scenarios replayed before any new case: the regression corpus (like a property-testing example database). */
 function loadCorpus(dir: string | null): Scenario[] {
@@ -368,18 +365,7 @@ export async function campaign(typed: CliOptions): Promise<number> {
           throw new KptrError('KPTR_RUNNER_UNAVAILABLE', `none of --prog-types ${cfg.progTypes.join(',')} can run on ${session.kernel.release}`,
             'pick program types the runner supports (see `npx kptr-conform doctor`)');
         }
-        // aimed at this kernel's state pairs (the vocabulary summary.json counts): a function of the kernel, not of the run
-        const targets = statePairVocabulary(spec, session.kernel, progTypes);
-        // the maps' free with live objects runs in a guest only (runners/host/safety.ts hostRefusesScenario)
-        const freeMapsFreq = session.runner.name === 'vm' ? 16 : 0;
-        // two programs at once: raced in a guest, run one after the other by the emulator, never on the host
-        const concurrentFreq = session.runner.name === 'vm' || session.runner.name === 'emulator' ? 32 : 0;
-        // the owner's exit runs in a guest only too (hostRefusesScenario): about 1 local-storage scenario in 4 gets one
-        const ownerExitFreq = session.runner.name === 'vm' ? 4 : 0;
-        // the emulator has no cgroup storage (its machine models task storage only), nor a kernel before 6.2
-        const noCgrp = session.runner.name === 'emulator' || !kernelFeatures(spec, session.kernel.version).features.cgrp_storage;
-        const homes = noCgrp ? { localStorages: ['task_storage' as const] } : {};
-        const arb = scenarioArb({ mode: cfg.mode, progTypes, nrCpus: session.kernel.nrCpus, targets, freeMapsFreq, concurrentFreq, ownerExitFreq, homes });
+        const arb = campaignArbitrary(spec, session.runner.name, session.kernel, progTypes, cfg.mode);
         // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
         const fresh = aside === null || done.length > (resumed?.done.length ?? 0);
         outputs.startSegment(session, casesToRun(cfg, corpus.length), fresh ? 0 : resumed!.elapsedMs, fresh ? null : resumed!.timeline);
