@@ -75,6 +75,8 @@ export interface Outputs {
   /** a failing case of the bug `signature` (reports/bugSignature.ts), after its finding if it has one */
   onBugCase(signature: string, kinds: readonly MismatchKind[], c: BugCase): void;
   endSegment(): Summary;
+  /** writes what the file reporters hold back (a checkpoint then reads results.jsonl's size); a failed write: onFailure */
+  flush(): void;
   /** reporters' onEnd and summary.json, each tried even when another fails; `stopped`: Summary.stopped */
   finish(stopped: string | null): Promise<Finished>;
 }
@@ -234,6 +236,17 @@ export function openOutputs(cfg: RunConfig, spec: Spec, options: OutputsOptions 
       seg!.bugs.add(signature, kinds, c);
     },
     endSegment: () => close(),
+    flush() {
+      if (failed) return;
+      for (const r of files) {
+        try {
+          r.flush?.();
+        } catch (e) {
+          fail(e);
+          return;
+        }
+      }
+    },
     async finish(stopped) {
       if (seg) close(stopped);
       await Promise.all(pending);

@@ -12,8 +12,8 @@ export function caseDurations(o: Observation): { readonly loadNs: number; readon
 }
 
 /**
- * `results.jsonl`: one JSON object per case, written (synchronously) as the case completes so a stopped or crashed
- * campaign keeps what it had: scenario id, runner, kernel, prediction, observation (full verifier logs), result,
+ * `results.jsonl`: one JSON object per case, written as the case completes (TailedFile: within a quarter second) so a
+ * stopped or crashed campaign keeps what it had: scenario id, runner, kernel, prediction, observation (full verifier logs), result,
  * durations, and with --with-emulator the emulator comparison. A line the disk has no room for is cut off whole (TailedFile), so every line in the file parses.
  */
 export function jsonlReporter(options: ReporterOptions): Reporter {
@@ -33,6 +33,9 @@ export function jsonlReporter(options: ReporterOptions): Reporter {
         ...(emulator === null ? {} : { emulator }),
       };
       open().append(`${JSON.stringify(line)}\n`);
+    },
+    flush() {
+      file?.flush();
     },
     onEnd() {
       // An empty run still leaves an (empty) results.jsonl, so "no cases" is visible rather than a missing file.

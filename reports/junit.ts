@@ -107,6 +107,10 @@ export class JunitWriter {
     this.file.patch(this.totalSlotAt, totalCounts(this.total));
   }
 
+  flush(): void {
+    this.file.flush();
+  }
+
   /**
    * Closes the file; `systemOut` (the bugs, counted apart from the cases) goes in the last testsuite's <system-out>,
    * after its testcases as the schema wants (testsuites itself holds only testsuite elements).
@@ -124,6 +128,9 @@ export function junitReporter(options: ReporterOptions): Reporter {
   return {
     onCase(r, p, o) {
       open().add(junitCase(r, p, o));
+    },
+    flush() {
+      writer?.flush();
     },
     onEnd(summaries) {
       // a run without cases still leaves a (valid, empty) junit.xml

@@ -63,6 +63,8 @@ export interface Reporter {
   onStart?(meta: RunMeta): void;
   onCase(r: CaseResult, p: Prediction | null, o: Observation, emulator: EmulatorComparison | null): Promise<void> | void;
   onEnd(summaries: readonly Summary[]): Promise<void> | void;
+  /** writes what a file reporter holds back (TailedFile): before a checkpoint reads the file's size */
+  flush?(): void;
 }
 
 /** Every output format; the CLI's --format choices are the keys. */

@@ -106,6 +106,9 @@ export function testProgsJsonReporter(options: ReporterOptions): Reporter {
       counts.success_subtest += t.subtests.filter((s) => !s.failed).length;
       f.patch(Buffer.byteLength(HEAD), countsText(counts));
     },
+    flush() {
+      file?.flush();
+    },
     onEnd(summaries) {
       counts.bugs = summaries.reduce((n, s) => n + Object.keys(s.bugs).length, 0);
       const f = open();

@@ -348,6 +348,7 @@ export async function campaign(typed: CliOptions): Promise<number> {
       // a checkpoint needs results.jsonl: a resumed campaign rebuilds every other report from it
       const checkpoint = async (complete: boolean): Promise<void> => {
         if (!cfg.formats.includes('jsonl')) return;
+        outputs.flush();
         const resultsBytes = await stat(join(cfg.outDir, 'results.jsonl')).then((s) => s.size, () => 0);
         const c: Checkpoint = {
           version: 1, options: stored, done, corpusDone: progress.corpusDone, stream: progress.stream, resultsBytes, cases: progress.cases,

@@ -6,7 +6,7 @@ import { slot, TailedFile } from '../../../reports/TailedFile.ts';
 import { reporterOptions } from './fixtures/sample.ts';
 
 describe('TailedFile', () => {
-  it('should hold head, body and the current tail after every append, with slots patched in place', async () => {
+  it('should hold head, body and the current tail after every flush, with slots patched in place', async () => {
     const { outDir } = await reporterOptions();
     const path = join(outDir, 'sub', 'list.json');
     const f = new TailedFile(path, `{${slot('"n": 0,', 12)} "items": [`, ']}\n');
@@ -14,11 +14,31 @@ describe('TailedFile', () => {
     for (const [i, item] of ['a', 'b', 'c'].entries()) {
       f.append(`${i === 0 ? '' : ','}"${item}"`);
       f.patch(1, slot(`"n": ${i + 1},`, 12));
+      f.flush();
       expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ n: i + 1, items: ['a', 'b', 'c'].slice(0, i + 1) });
     }
     f.append(',"d"', '], "done": true}\n');
     f.close();
     expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ n: 3, items: ['a', 'b', 'c', 'd'], done: true });
+  });
+
+  it('should write appends and patches made since the last write together, by itself within a quarter second', async () => {
+    const { outDir } = await reporterOptions();
+    const path = join(outDir, 'later.json');
+    const f = new TailedFile(path, `{${slot('"n": 0,', 12)} "items": [`, ']}\n');
+    f.flush();
+    f.append('"a"');
+    f.patch(1, slot('"n": 1,', 12));
+    f.append(',"b"', '], "more": false}\n');
+    f.patch(1, slot('"n": 2,', 12));
+    // the last flush was just now: both wait for the timer, and the file on disk still parses
+    expect(f.offset).toBe(Buffer.byteLength(`{${slot('"n": 0,', 12)} "items": ["a","b"`));
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ n: 0, items: [] });
+    await new Promise((r) => setTimeout(r, 600));
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ n: 2, items: ['a', 'b'], more: false });
+    f.append(',"c"');
+    f.close();
+    expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ n: 2, items: ['a', 'b', 'c'], more: false });
   });
 
   it('should turn a full disk into KPTR_DISK_FULL naming the file', () => {

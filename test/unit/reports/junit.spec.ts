@@ -63,12 +63,13 @@ describe('junitReporter', () => {
 });
 
 describe('junitReporter while a run goes on', () => {
-  it('should leave a schema-valid junit.xml with the counts so far after every case, before onEnd', async () => {
+  it('should leave a schema-valid junit.xml with the counts so far after every flushed case, before onEnd', async () => {
     const options = await reporterOptions();
     const reporter = junitReporter(options);
     const cases = [...sampleCases(), ...sampleCases({ ...KERNEL, release: '7.3.4+deb13-cloud-amd64', version: '7.3.4' })];
     for (const [i, c] of cases.entries()) {
       await reporter.onCase(c.result, c.prediction, c.observation, null);
+      reporter.flush!();
       const xml = await readFile(join(options.outDir, 'junit.xml'), 'utf8');
       const check = await validate(xml, options.outDir);
       expect(check.exitCode, check.stderr).toBe(0);

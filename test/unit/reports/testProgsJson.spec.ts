@@ -5,14 +5,16 @@ import { testProgsJsonReporter, type TestProgsJson } from '../../../reports/test
 import { KERNEL } from './fixtures/cases.ts';
 import { reporterOptions, sampleCases, type SampleCase } from './fixtures/sample.ts';
 
-/** test_progs.json as the reporter writes it; `check` runs after every case on the file as it stands. */
+/** test_progs.json as the reporter writes it; `check` runs after every case, flushed, on the file as it stands. */
 async function testProgsOf(cases: readonly SampleCase[], kernels = 1, check?: (json: TestProgsJson, n: number) => void): Promise<TestProgsJson> {
   const options = await reporterOptions({ kernels });
   const reporter = testProgsJsonReporter(options);
   const read = async (): Promise<TestProgsJson> => JSON.parse(await readFile(join(options.outDir, 'test_progs.json'), 'utf8')) as TestProgsJson;
   for (const [i, c] of cases.entries()) {
     await reporter.onCase(c.result, c.prediction, c.observation, null);
-    check?.(await read(), i + 1);
+    if (check === undefined) continue;
+    reporter.flush!();
+    check(await read(), i + 1);
   }
   await reporter.onEnd([]);
   return read();
@@ -51,7 +53,7 @@ describe('testProgsJsonReporter', () => {
     expect(new Set(json.results.map((t) => t.name)).size).toBe(10);
   });
 
-  it('should be a complete test_progs.json with the counts so far after every case, before onEnd', async () => {
+  it('should be a complete test_progs.json with the counts so far after every flushed case, before onEnd', async () => {
     const cases = [...sampleCases(), ...sampleCases()];
     const seen: number[] = [];
     await testProgsOf(cases, 1, (json, n) => {
