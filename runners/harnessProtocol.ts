@@ -11,6 +11,7 @@ import type {
   RejectStage,
   RunnerName,
   RunObservation,
+  RunPlan,
   Scenario,
 } from '../types/index.ts';
 import { BPF_F_LOCK, MAP_UPDATE_FLAG_VALUES } from '../cabi/slotMap.ts';
@@ -22,6 +23,14 @@ import { inSlotMap, isLocalStorage, isRunStep, mapOpLock } from '../types/index.
  * JSON lines we read back. Pure: no files, no processes; the host and VM runners share it.
  */
 
+/** The programs of `scenarios` their plans do not expect the kernel to accept (PlanBatch.expectedRefused). */
+export function expectedRefused(scenarios: readonly Scenario[], plans: ReadonlyMap<string, RunPlan>): Set<string> {
+  return new Set(scenarios.flatMap((s) => {
+    const accepted = new Set(plans.get(s.id)?.expectedAccepted ?? []);
+    return s.programs.filter((p) => !accepted.has(p.name)).map((p) => p.name);
+  }));
+}
+
 /** NotRun.program of a scenario's userspace map operations that a runner held back. */
 export const MAP_OPS_NOT_RUN = '(userspace map operations)';
 
@@ -30,6 +39,11 @@ export interface PlanBatch {
   readonly scenarios: readonly Scenario[];
   /** scenario id → indexes into its `schedule` that may run (others are verified only); missing id = none */
   readonly runSteps: Readonly<Record<string, readonly number[]>>;
+  /**
+   * programs the plan does not expect the kernel to accept (RunPlan.expectedAccepted): the harness takes their
+   * verifier log at the first load instead of loading a refused program again for it
+   */
+  readonly expectedRefused?: ReadonlySet<string>;
   /**
    * testing only: scenarios whose `free_maps` closes the programs but no map, standing in for a kernel whose map
    * free path keeps the objects (the memory oracle's positive control)
@@ -47,7 +61,7 @@ export interface PlanBatch {
  */
 export function writePlan(batch: PlanBatch): string {
   const lines: string[] = [];
-  for (const s of batch.scenarios) for (const p of s.programs) lines.push(`prog ${p.name} ${s.id}`);
+  for (const s of batch.scenarios) for (const p of s.programs) lines.push(`prog ${p.name} ${s.id}${batch.expectedRefused?.has(p.name) ? ' log' : ''}`);
   for (const s of batch.scenarios) {
     const kfuncs = scenarioKfuncs(s);
     if (kfuncs.length > 0) lines.push(`kfuncs ${s.id} ${kfuncs.join(' ')}`);

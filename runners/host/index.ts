@@ -9,7 +9,7 @@ import { isRunStep } from '../../types/index.ts';
 import { buildObject, type Codegen } from '../buildObject.ts';
 import { packBatches } from '../codegen/packBatches.ts';
 import { startInPool } from '../startInPool.ts';
-import { MAP_OPS_NOT_RUN, parseHarnessOutput, writePlan } from '../harnessProtocol.ts';
+import { expectedRefused, MAP_OPS_NOT_RUN, parseHarnessOutput, writePlan } from '../harnessProtocol.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
 import { attributeSplats } from './attributeSplats.ts';
 import { KmsgReader } from './KmsgReader.ts';
@@ -114,7 +114,7 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
     }
     const planFile = join(options.workDir, `${name}.plan`);
     const outFile = join(options.workDir, `${name}.jsonl`);
-    await orDiskFull(planFile, () => writeFile(planFile, writePlan({ scenarios: batch, runSteps })));
+    await orDiskFull(planFile, () => writeFile(planFile, writePlan({ scenarios: batch, runSteps, expectedRefused: expectedRefused(batch, plans) })));
     const r = await execa(harness, ['run', compiled.object, planFile, '--out', outFile, '--kmsg-watch'], { reject: false, cancelSignal: signal });
     // a harness killed to stop the run, or whose output the disk could not take, observed nothing
     const stopped = childStopped(r, signal);

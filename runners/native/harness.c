@@ -261,6 +261,7 @@ struct prog_entry {
 	char *scenario; /* optional, for kmsg markers */
 	bool seen;      /* the wrapper got a verdict for it */
 	bool accepted;
+	bool log_first; /* plan word `log`: a refusal is expected, so the first load takes the log (one load, not two) */
 };
 
 struct global_set {
@@ -322,9 +323,12 @@ int __real_bpf_prog_load(enum bpf_prog_type prog_type, const char *prog_name, co
 static char *verifier_log;
 static size_t verifier_log_size;
 
-/* Reload with log_level 1 to get the full verifier log; grow the buffer on ENOSPC. */
-static void take_log(enum bpf_prog_type t, const char *name, const char *lic, const struct bpf_insn *insns,
-		     size_t cnt, const struct bpf_prog_load_opts *opts)
+/*
+ * Load with log_level 1 to get the full verifier log, growing the buffer on ENOSPC (a log that did not fit); the
+ * program's fd or -1 with errno. The log changes no verdict: a log cut short is the only refusal it adds.
+ */
+static int load_logged(enum bpf_prog_type t, const char *name, const char *lic, const struct bpf_insn *insns,
+		       size_t cnt, const struct bpf_prog_load_opts *opts)
 {
 	if (!verifier_log) {
 		verifier_log_size = LOG_INITIAL;
@@ -337,12 +341,8 @@ static void take_log(enum bpf_prog_type t, const char *name, const char *lic, co
 		o.log_size = verifier_log_size;
 		o.log_level = 1;
 		int fd = __real_bpf_prog_load(t, name, lic, insns, cnt, &o);
-		if (fd >= 0) { /* accepted on the second try: keep whatever the log says, drop the program */
-			close(fd);
-			return;
-		}
-		if (errno != ENOSPC || verifier_log_size >= LOG_MAX)
-			return;
+		if (fd >= 0 || errno != ENOSPC || verifier_log_size >= LOG_MAX)
+			return fd;
 		verifier_log_size *= 2;
 		free(verifier_log);
 		verifier_log = malloc(verifier_log_size);
@@ -407,8 +407,12 @@ int __wrap_bpf_prog_load(enum bpf_prog_type t, const char *name, const char *lic
 static int load_and_report(struct prog_entry *p, enum bpf_prog_type t, const char *name, const char *lic,
 			   const struct bpf_insn *insns, size_t cnt, struct bpf_prog_load_opts *opts)
 {
+	LIBBPF_OPTS(bpf_prog_load_opts, none);
 	long long t0 = now_ns();
-	int fd = __real_bpf_prog_load(t, name, lic, insns, cnt, opts);
+	int fd = p->log_first ? load_logged(t, name, lic, insns, cnt, opts ? opts : &none)
+			      : __real_bpf_prog_load(t, name, lic, insns, cnt, opts);
+	if (fd < 0 && errno == ENOSPC && p->log_first) /* even LOG_MAX was too small: the verdict of a load without log */
+		fd = __real_bpf_prog_load(t, name, lic, insns, cnt, opts);
 	int err = errno;
 	long long ns = now_ns() - t0;
 	p->seen = true;
@@ -421,8 +425,11 @@ static int load_and_report(struct prog_entry *p, enum bpf_prog_type t, const cha
 		ev_end();
 		return fd;
 	}
-	LIBBPF_OPTS(bpf_prog_load_opts, none);
-	take_log(t, name, lic, insns, cnt, opts ? opts : &none);
+	if (!p->log_first) { /* the refusal's log, from a second load; a program accepted then is dropped */
+		int again = load_logged(t, name, lic, insns, cnt, opts ? opts : &none);
+		if (again >= 0)
+			close(again);
+	}
 	fputs(",\"verdict\":\"rejected\"", out);
 	json_refusal("verifier", err, verifier_log);
 	fprintf(out, ",\"ns\":%lld", ns);
@@ -1553,10 +1560,10 @@ static int cmd_run(int argc, char **argv)
 		char **w = split_words(line, &nw);
 		if (nw == 0)
 			continue;
-		if (strcmp(w[0], "prog") == 0 && (nw == 2 || nw == 3)) {
+		if (strcmp(w[0], "prog") == 0 && (nw == 2 || nw == 3 || (nw == 4 && strcmp(w[3], "log") == 0))) {
 			if (nprogs == MAX_PROGS)
 				die("plan has more than %d programs", MAX_PROGS);
-			progs[nprogs++] = (struct prog_entry){ .name = w[1], .scenario = nw == 3 ? w[2] : NULL };
+			progs[nprogs++] = (struct prog_entry){ .name = w[1], .scenario = nw >= 3 ? w[2] : NULL, .log_first = nw == 4 };
 		} else if (strcmp(w[0], "globals") == 0 && nw >= 2) {
 			if (ngsets == MAX_GLOBAL_SETS)
 				die("plan has more than %d globals lines", MAX_GLOBAL_SETS);

@@ -7,7 +7,7 @@ import { cancelReason } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
 import { buildObject, type Codegen } from '../buildObject.ts';
 import { packBatches } from '../codegen/packBatches.ts';
-import { writePlan } from '../harnessProtocol.ts';
+import { expectedRefused, writePlan } from '../harnessProtocol.ts';
 import { startInPool } from '../startInPool.ts';
 import { DEFAULT_HARNESS_PATH } from '../host/probe.ts';
 import type { Runner, RunCase, RunHooks } from '../runner.ts';
@@ -152,10 +152,11 @@ export function createVmRunner(options: VmRunnerOptions): Runner {
         for (const s of batch) objectOf.set(s.id, basename(object));
       }
       const stepsOf = new Map(cases.map((c) => [c.scenario.id, c.plan.execute ? c.scenario.schedule.map((_, i) => i) : []]));
+      const refused = expectedRefused(cases.map((c) => c.scenario), new Map(cases.map((c) => [c.scenario.id, c.plan])));
 
       const results = new Map<string, Observation>();
       const context: LaneContext = {
-        options, image, kernel, accel, cpus, harnessPath, objects, objectOf, stepsOf, splatting, corrupting,
+        options, image, kernel, accel, cpus, harnessPath, objects, objectOf, stepsOf, refused, splatting, corrupting,
         signal: hooks.signal,
         nextBoot: () => bootSeq++,
         decided: (o) => {
@@ -202,6 +203,8 @@ interface LaneContext {
   readonly objectOf: ReadonlyMap<string, string>;
   /** scenario id → schedule steps to run */
   readonly stepsOf: ReadonlyMap<string, readonly number[]>;
+  /** programs the plans do not expect the kernel to accept (PlanBatch.expectedRefused) */
+  readonly refused: ReadonlySet<string>;
   /** scenarios expected to splat (run last, with a settle pause) */
   readonly splatting: ReadonlySet<string>;
   /** scenarios that may corrupt the kernel (RunPlan.corruptsKernel: run after the splatting ones) */
@@ -247,6 +250,7 @@ async function runLane(lane: LaneContext, scenarios: readonly Scenario[]): Promi
           plan: writePlan({
             scenarios: u.scenarios,
             runSteps: Object.fromEntries(u.scenarios.map((s) => [s.id, lane.stepsOf.get(s.id) ?? []])),
+            expectedRefused: lane.refused,
             keepMaps: new Set(options.keepMaps ?? []),
             keepOwners: new Set(options.keepOwners ?? []),
           }),

@@ -29,6 +29,22 @@ async function runHarness(object: string, plan: string): Promise<{ events: Recor
 }
 
 describe('harness run', () => {
+  it('should give the same verdicts, errnos and logs when the plan says which programs to log at their first load', async (ctx) => {
+    await needs(ctx, 'kernel');
+    await needs(ctx, 'clang');
+    // every program marked `log`, the accepted ones included: a log at the first load changes no verdict
+    const batch = [percpuAllocArray('gx'), leakNew('gl'), xchgObjNewIntoPercpu('gz')];
+    const object = await compileBpf(emitBatch(batch).source, work, 'logfirst');
+    const all = new Set(batch.flatMap((s) => s.programs.map((p) => p.name)));
+    const plain = await runHarness(object, writePlan({ scenarios: batch, runSteps: {} }));
+    const logged = await runHarness(object, writePlan({ scenarios: batch, runSteps: {}, expectedRefused: all }));
+    // kernel addresses (map values) differ from one load to the next
+    const loads = (r: { events: Record<string, unknown>[] }): unknown[] => r.events.filter((e) => e.ev === 'load')
+      .map((e) => [e.prog, e.verdict, e.errno ?? null, typeof e.log === 'string' ? e.log.replace(/0x[0-9a-f]{8,}/g, 'ADDR') : null]);
+    expect(loads(plain).filter((l) => (l as unknown[])[1] === 'rejected').length).toBeGreaterThan(0);
+    expect(loads(logged)).toEqual(loads(plain));
+  });
+
   it('should give each program of one object its own verdict, run only accepted ones, and read globals', async (ctx) => {
     await needs(ctx, 'kernel');
     await needs(ctx, 'clang');

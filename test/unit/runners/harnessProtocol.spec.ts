@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { mapOpPlanArgs, parseHarnessOutput, rejectionSummary, writePlan } from '../../../runners/harnessProtocol.ts';
+import { expectedRefused, mapOpPlanArgs, parseHarnessOutput, rejectionSummary, writePlan } from '../../../runners/harnessProtocol.ts';
 import { loadScenarioFile } from '../../../specs/load.ts';
-import type { KernelInfo } from '../../../types/index.ts';
+import type { KernelInfo, RunPlan } from '../../../types/index.ts';
 import { batchOpsScenario, leakNew, percpuAllocArray, xchgObjNewIntoPercpu } from '../../kernel/scenarios.ts';
 
 const kernel: KernelInfo = { release: '6.18.44-fc-v669', version: '6.18.44', nrCpus: 2, machine: 'host' };
@@ -30,6 +30,16 @@ describe('writePlan', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('writePlan, programs expected refused', () => {
+  it('should mark the programs the plans do not expect accepted with `log`, so their first load takes the log', () => {
+    const plans = new Map([['fx', { expectedAccepted: ['fx_store', 'fx_read'] }], ['fl', { expectedAccepted: [] }]] as const);
+    const refused = expectedRefused(batch.slice(0, 2), plans as unknown as ReadonlyMap<string, RunPlan>);
+    expect([...refused]).toEqual(['fx_update', 'fl_leak']);
+    const progs = writePlan({ scenarios: batch, runSteps: {}, expectedRefused: refused }).split('\n').filter((l) => l.startsWith('prog '));
+    expect(progs).toEqual(['prog fx_store fx', 'prog fx_update fx log', 'prog fx_read fx', 'prog fl_leak fl log', 'prog fz_xchg fz']);
   });
 });
 
