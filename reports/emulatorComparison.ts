@@ -1,3 +1,4 @@
+import { logLines } from '../bpf/verifierLog.ts';
 /**
  * The three-way comparison of `run --with-emulator`: each case runs on a kernel and on the emulator with the profile
  * of that kernel, and the oracle has predicted it. Pure. Where the emulator and the kernel differ, and who the
@@ -51,18 +52,14 @@ export interface EmulatorComparison {
   readonly knownDivergences: readonly string[];
 }
 
-/** The emulator's log lines that say what went wrong (its insn count is not the kernel's: it prunes less). */
-function errorLines(log: string): string[] {
-  return log.split('\n').filter((l) => l.trim() !== '' && !/^processed \d+ insns/.test(l));
-}
-
 /**
  * Whether the emulator's error lines appear, in order, in the kernel's log: the kernel prints the walked instructions
  * too (log_level 1), the emulator only what the error sites print.
  */
 export function errorLinesAgree(kernelLog: string, emulatorLog: string): boolean {
   let pos = 0;
-  for (const line of errorLines(emulatorLog)) {
+  // its statistics left out: the emulator's insn count is not the kernel's (it prunes less)
+  for (const line of logLines(emulatorLog)) {
     const at = kernelLog.indexOf(line, pos);
     if (at < 0) return false;
     pos = at + line.length;
@@ -81,7 +78,7 @@ function programDifferences(k: ProgramObservation, e: ProgramObservation): Emula
     return [{ what: 'errno', ...at, kernel: `${k.stage} ${k.errnoName}`, emulator: `${e.stage} ${e.errnoName}` }];
   }
   if (!errorLinesAgree(k.log, e.log)) {
-    return [{ what: 'error_line', ...at, kernel: lastErrorLine(k.log) ?? '', emulator: errorLines(e.log)[0] ?? '' }];
+    return [{ what: 'error_line', ...at, kernel: lastErrorLine(k.log) ?? '', emulator: logLines(e.log)[0] ?? '' }];
   }
   return [];
 }

@@ -1,3 +1,4 @@
+import { linesToError } from '../bpf/verifierLog.ts';
 /**
  * test_loader semantics for expected verifier messages (tools/testing/selftests/bpf/test_loader.c):
  * each line is a substring with `{{regex}}` islands, and each must be found after the previous match.
@@ -63,17 +64,15 @@ export function matchMessages(log: string, lines: readonly string[]): MessageMat
   return { ok, pieces };
 }
 
-/** Trailing statistics the verifier prints after the error; they are never the error itself. */
-const LOG_TRAILER = [/^processed \d+ insns/, /^verification time /, /^stack depth /, /^Verification failed:/, /^-- END PROG LOAD LOG --/];
+/** libbpf's frame around a log it prints: never the error itself. */
+const LIBBPF_FRAME = /^-- END PROG LOAD LOG --/;
 
-/** The last line of the log that is not verifier statistics: what the kernel actually complained about. */
+/** The log's lines up to its error (bpf/verifierLog.ts: no statistics, no 7.x report), libbpf's frame left out. */
+const errorSide = (log: string): string[] => linesToError(log).filter((l) => !LIBBPF_FRAME.test(l));
+
+/** The last line of the log that is not statistics or a 7.x report: what the kernel actually complained about. */
 export function lastErrorLine(log: string): string | null {
-  const lines = log.split('\n').map((l) => l.trimEnd()).filter((l) => l.length > 0);
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i]!;
-    if (!LOG_TRAILER.some((re) => re.test(line))) return line;
-  }
-  return null;
+  return errorSide(log).at(-1) ?? null;
 }
 
 /**
@@ -90,12 +89,10 @@ const TRACE_LINE = [/^\d+: /, /^; /, /^R\d+(_w)?=/, /^mark_precise: /, /^from \d
  * without a trace (libbpf's refusal) gives its first line.
  */
 export function firstErrorLine(log: string): string | null {
-  const lines = log.split('\n').map((l) => l.trimEnd()).filter((l) => l.length > 0);
-  let end = lines.length;
-  while (end > 0 && LOG_TRAILER.some((re) => re.test(lines[end - 1]!))) end--;
-  let start = end;
+  const lines = errorSide(log);
+  let start = lines.length;
   while (start > 0 && !TRACE_LINE.some((re) => re.test(lines[start - 1]!))) start--;
-  return start < end ? lines[start]! : null;
+  return start < lines.length ? lines[start]! : null;
 }
 
 /**

@@ -15,6 +15,7 @@ import type {
   Scenario,
 } from '../types/index.ts';
 import { BPF_F_LOCK, MAP_UPDATE_FLAG_VALUES } from '../cabi/slotMap.ts';
+import { linesToError, logLines } from '../bpf/verifierLog.ts';
 import { scenarioKfuncs } from './codegen/scenarioKfuncs.ts';
 import { inSlotMap, isLocalStorage, isRunStep, mapOpLock } from '../types/index.ts';
 
@@ -162,23 +163,27 @@ function parseEvents(text: string): HarnessEvent[] {
 }
 
 /** Log lines that say how verification went, not why it failed: never the summary's subject. */
-const TRAILER = [/^processed \d+ insns/, /^verification time/, /^stack depth/, /^libbpf: failed to load object/];
+/** libbpf's line after a refusal of the whole object: the refusal is the line before it. */
+const LIBBPF_TRAILER = /^libbpf: failed to load object/;
 
 /** Register-state lines only make sense with the line above them (cilium/ebpf `includePreviousLine`). */
 const REGISTER_STATE = /^(\s|(frame\d+: )?R\d+\w*=)/;
 
 /**
  * cilium-style one-liner for a rejection: `load <prog> (<type>): <ERRNO>: <last meaningful log line> (N lines omitted)`.
- * The trailing statistics lines are skipped; a register-state last line is preceded by the line before it.
+ * The statistics and a 7.x report after the error line (bpf/verifierLog.ts) are skipped; a register-state last line is
+ * preceded by the line before it.
  */
 export function rejectionSummary(program: string, progType: ProgType, errnoName: string, log: string): string {
-  const lines = log.split('\n').filter((l) => l.trim() !== '');
-  while (lines.length > 0 && TRAILER.some((re) => re.test(lines[lines.length - 1] ?? ''))) lines.pop();
+  const all = logLines(log);
+  const lines = linesToError(log);
+  while (lines.length > 0 && LIBBPF_TRAILER.test(lines[lines.length - 1] ?? '')) lines.pop();
   const head = `load ${program} (${progType}): ${errnoName}`;
   const last = lines[lines.length - 1];
   if (last === undefined) return head;
   const shown = lines.length >= 2 && REGISTER_STATE.test(last) ? [lines[lines.length - 2] ?? '', last] : [last];
-  const omitted = lines.length - shown.length;
+  // a 7.x report's lines count as omitted, statistics and libbpf's trailer do not
+  const omitted = lines.length - shown.length + (all.length - linesToError(log).length);
   const tail = omitted > 0 ? ` (${omitted} line${omitted === 1 ? '' : 's'} omitted)` : '';
   return `${head}: ${shown.map((l) => l.trim()).join(': ')}${tail}`;
 }

@@ -138,6 +138,20 @@ describe('rejectionSummary', () => {
     );
   });
 
+  it('should take the error line before a 7.x report (Verification failed, Reason, ..., Suggestion), not the report\'s last line', () => {
+    // 7.3.4's log for a bpf_per_cpu_ptr call on an unchecked per-CPU object (seed 2, s2_16), report shortened
+    const log = [
+      '62: (85) call bpf_per_cpu_ptr#153', 'R1 type=percpu_ptr_ expected=percpu_ptr_, percpu_rcu_ptr_, percpu_trusted_ptr_', '',
+      'Verification failed: Call Type Safety: Invalid call argument', '', 'Reason:',
+      '  The first argument (R1) to bpf_per_cpu_ptr does not satisfy the verifier contract: it has type',
+      'Suggestion:', '  Pass a value with one of the accepted pointer or scalar types for this call.', '',
+      'processed 90 insns (limit 1000000) max_states_per_insn 0 total_states 8 peak_states 8 mark_read 0',
+    ].join('\n');
+    expect(rejectionSummary('s2_16_p0', 'tc', 'EACCES', log)).toBe(
+      'load s2_16_p0 (tc): EACCES: R1 type=percpu_ptr_ expected=percpu_ptr_, percpu_rcu_ptr_, percpu_trusted_ptr_ (6 lines omitted)',
+    );
+  });
+
   it('should include the line before a register-state last line', () => {
     const log = ['a', 'R1 invalid mem access', '\tR1_w=scalar()', 'processed 2 insns'].join('\n');
     expect(rejectionSummary('p', 'tc', 'EACCES', log)).toBe('load p (tc): EACCES: R1 invalid mem access: R1_w=scalar() (1 line omitted)');
