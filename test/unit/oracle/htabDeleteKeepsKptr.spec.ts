@@ -92,6 +92,24 @@ describe('htab_delete_keeps_percpu_kptr in the emulator (profile feature htab_de
   });
 });
 
+describe('htab_delete_keeps_percpu_kptr on LRU maps (hdkl, hdklp: hdk\'s schedule plus a lookup_and_delete)', () => {
+  for (const [file, id] of [['htab_delete_keeps_percpu_kptr_lru.yaml', 'hdkl'], ['htab_delete_keeps_percpu_kptr_lru_percpu.yaml', 'hdklp']] as const) {
+    it(`should explain what 7.3.4 does after each removal (${id}), and fail it on 6.18, where the emulator keeps the contract too`, async () => {
+      const s = regression(file);
+      const checks = (o: Observation) => o.runs.filter((r) => r.program === `${id}_check`).map((r) => `${r.step}:${r.retval}`);
+      expect(predict(s, on73, spec).divergences.filter((d) => d.divergenceId === ID).map((d) => d.step)).toEqual([1]);
+      // measured on 7.3.4 (specs/divergences/htab_delete_keeps_percpu_kptr.yaml): 2 after all four removals
+      const seven = await emulated('7.3', s);
+      expect(checks(seven)).toEqual(['3:2', '7:2', '11:2', '15:2']);
+      expect(compare(predict(s, on73, spec), seven)).toMatchObject({ status: 'divergence', divergences: [ID] });
+      const six = await emulated('6.18', s);
+      expect(checks(six)).toEqual(['3:1', '7:1', '11:1', '15:1']);
+      expect(compare(predict(s, kernel('6.18.15'), spec), six).status).toBe('pass');
+      expect(compare(predict(s, kernel('6.18.15'), spec), seven).status).toBe('fail');
+    });
+  }
+});
+
 describe('lru_evict_keeps_percpu_kptr in the emulator (the same profile feature)', () => {
   const lev = regression('lru_evict_keeps_percpu_kptr.yaml');
   it('should hand an evicted element\'s object to the element that takes its node on 7.3, as 7.3.4 does, and not on 6.18', async () => {
