@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadObject, Machine } from '../../../emulator/index.ts';
 import { buildObject, type Codegen } from '../../../runners/buildObject.ts';
-import { isRunStep, type LocalStorageKind } from '../../../types/index.ts';
+import { isRunStep, type LocalStorageKind, type Scenario } from '../../../types/index.ts';
 import { insnAt } from '../../../bpf/asm/insn.ts';
 import { KERNEL_STRUCTS } from '../../../emulator/vmlinux/kernelStructs.ts';
 import { writeObject } from '../../../runners/object/writeObject.ts';
@@ -75,4 +75,16 @@ describe('local storage verdicts of the emulator runner, per kernel profile', ()
       expect(checked.find((c) => c.scenario.id === 'ev_cgrp_storage_tc')!.observation.runs.map((r) => r.retval)).toEqual([EMPTY, HELD, EMPTY]);
     });
   }
+
+  it('should refuse bpf_task_storage_get in tc on 6.1 in its words ("unknown func", measured on 6.1.0-50), as the oracle predicts', async () => {
+    // 6.1 has no bpf_percpu_obj_new: the lookup alone
+    const lookupOnly = (x: Scenario): Scenario => ({ ...x, programs: x.programs.map((p) => ({ ...p, vars: p.vars.slice(0, 1), ops: [p.ops[0]!, { op: 'return', value: 1 }] })), schedule: [x.schedule[0]!] });
+    const scenarios = [lookupOnly(storageCounter('ev61_tc', 'task_storage', 'tc')), lookupOnly(storageCounter('ev61_sys', 'task_storage', 'syscall'))];
+    const runner = createEmulatorRunner({ workDir: await mkdtemp(join(tmpdir(), 'kptr-emu-ls61-')), kernel: '6.1', nrCpus: 2 });
+    const checked = await checkScenarios({ runner, kernel: { release: '6.1.0-50-cloud-amd64', version: '6.1.0', nrCpus: 2, machine: 'emulator', divergences: [] }, spec, scenarios });
+    expect(checked.map((c) => [c.result.status, c.observation.programs[0]!.verdict === 'rejected' ? c.observation.programs[0]!.summary : 'accepted'])).toEqual([
+      ['pass', expect.stringContaining('EINVAL: unknown func bpf_task_storage_get#156')],
+      ['pass', 'accepted'],
+    ]);
+  });
 });
