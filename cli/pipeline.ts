@@ -68,8 +68,8 @@ export function campaignArbitrary(spec: Spec, runnerName: string, kernel: Probed
   const concurrentFreq = runnerName === 'vm' || runnerName === 'emulator' ? 32 : 0;
   // the owner's exit runs in a guest only too (hostRefusesScenario): about 1 local-storage scenario in 4 gets one
   const ownerExitFreq = runnerName === 'vm' ? 4 : 0;
-  // the emulator has no cgroup storage (its machine models task storage only), nor a kernel before 6.2
-  const noCgrp = runnerName === 'emulator' || !kernelFeatures(spec, kernel.version).features.cgrp_storage;
+  // a kernel before 6.2 has no cgroup storage
+  const noCgrp = !kernelFeatures(spec, kernel.version).features.cgrp_storage;
   const homes = noCgrp ? { localStorages: ['task_storage' as const] } : {};
   return scenarioArb({ mode, progTypes: [...progTypes], nrCpus: kernel.nrCpus, targets, freeMapsFreq, concurrentFreq, ownerExitFreq, homes });
 }

@@ -4,7 +4,7 @@ import { orDiskFull } from '../errors/diskFull.ts';
 import type { Scenario } from '../types/index.ts';
 import { compileBpf } from './codegen/compileBpf.ts';
 import { emitBatch } from './codegen/emit.ts';
-import { directWritable, writeObject } from './object/writeObject.ts';
+import { writeObject } from './object/writeObject.ts';
 
 /**
  * How scenarios become a BPF object: `clang` compiles the selftest-style C (what a reproducer is; ~5 ms of CPU per
@@ -20,8 +20,7 @@ export const CODEGENS: readonly Codegen[] = ['clang', 'direct'];
  * the abort reason when `signal` stops clang
  */
 export async function buildObject(batch: readonly Scenario[], codegen: Codegen, workDir: string, name: string, signal?: AbortSignal): Promise<string> {
-  const direct = codegen === 'direct' && batch.every(directWritable);
-  if (!direct) return compileBpf(emitBatch(batch).source, workDir, name, signal);
+  if (codegen === 'clang') return compileBpf(emitBatch(batch).source, workDir, name, signal);
   const bytes = writeObject(batch);
   const object = join(workDir, `${name}.bpf.o`);
   await orDiskFull(object, async () => {

@@ -58,6 +58,11 @@ export class BtfWriter {
     return this.add(name, KIND.STRUCT, members.length, size, members.flatMap((m) => [this.str(m.name), m.type, m.bitOffset]));
   }
 
+  /** A forward declaration `struct name;` (kind_flag 0: a struct, not a union). */
+  fwd(name: string): number {
+    return this.once(`fwd:${name}`, () => this.add(name, KIND.FWD, 0, 0));
+  }
+
   /** Reserves an id for a struct whose members refer to it or to structs defined later; fill it with defineStruct. */
   reserveStruct(): number {
     return this.add('', KIND.STRUCT, 0, RESERVED);

@@ -1,6 +1,9 @@
 import type { CoreRelo } from '../../bpf/btf/btfExt.ts';
+import type { Btf } from '../../bpf/btf/kinds.ts';
+import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
+import { isKernelStruct, KERNEL_STRUCTS } from '../vmlinux/kernelStructs.ts';
 import { decodeInsnWords, LD_IMM64 } from '../../bpf/asm/insn.ts';
-import { BPF_CALL, BPF_JMP, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../../bpf/asm/opcode.ts';
+import { BPF_CALL, BPF_JMP, BPF_LDX, BPF_ST, BPF_STX, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../../bpf/asm/opcode.ts';
 import type { ElfFile, ElfRelocationEntry, ElfSectionHeader, ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
 import { ObjectFormatError } from '../../bpf/ObjectFormatError.ts';
 import type { ProgramSpec, Relocation } from './objectSpec.ts';
@@ -11,6 +14,8 @@ const CALL = BPF_JMP | BPF_CALL;
 /** Lookups every program's relocation needs, built once per object (objects hold hundreds of programs). */
 export interface ObjectIndex {
   readonly elf: ElfFile;
+  /** the program BTF (CO-RE relocations name its types) */
+  readonly btf: Btf;
   /** executable sections by name */
   readonly codeSections: ReadonlyMap<string, ElfSectionHeader>;
   /** slot words of each code section (bpf/asm insn.ts decodeInsnWords), on first use */
@@ -87,7 +92,7 @@ let scratch = new Int32Array(1 << 12);
 /**
  * One program as libbpf links it (bpf_object__relocate): its function's instructions, the subprograms it calls
  * appended after it (bpf_object__reloc_code), then every relocation applied (bpf_object__relocate_data) and
- * CO-RE TYPE_ID_LOCAL resolved (bpf_core_apply_relo).
+ * CO-RE TYPE_ID_LOCAL and FIELD_BYTE_OFFSET resolved (bpf_core_apply_relo).
  */
 export class ProgramLinker {
   /** slots linked so far (their words in `scratch`) */
@@ -240,12 +245,35 @@ export class ProgramLinker {
     this.relocations.push({ kind: 'subprog', insn: at, target: calleeStart, name: callee.name });
   }
 
-  /** CO-RE: the only kind these objects carry is TYPE_ID_LOCAL (bpf_obj_new's local type id), resolved to itself */
+  /**
+   * CO-RE: the kinds these objects carry are TYPE_ID_LOCAL (bpf_obj_new's local type id), resolved to itself, and
+   * FIELD_BYTE_OFFSET (the walk to the current cgroup), resolved against the emulated kernel's structs
+   */
   private coreRelocate(at: number, secName: string, c: CoreRelo): void {
-    if (c.kind !== 'TYPE_ID_LOCAL') throw new ObjectFormatError('.BTF.ext', 0, `CO-RE relocation ${c.kind} at ${secName}+${c.insnOff} is not supported (only TYPE_ID_LOCAL)`);
+    if (c.kind === 'FIELD_BYTE_OFFSET') return this.fieldByteOffset(at, secName, c);
+    if (c.kind !== 'TYPE_ID_LOCAL') throw new ObjectFormatError('.BTF.ext', 0, `CO-RE relocation ${c.kind} at ${secName}+${c.insnOff} is not supported (only TYPE_ID_LOCAL and FIELD_BYTE_OFFSET)`);
     if (this.code(at) !== LD_IMM64 || at + 1 >= this.length) throw new ObjectFormatError('.BTF.ext', 0, `CO-RE TYPE_ID_LOCAL at ${secName}+${c.insnOff} is not on an ld_imm64`);
     this.setImm(at, c.typeId);
     this.setImm(at + 1, 0);
     this.relocations.push({ kind: 'type_id_local', insn: at, typeId: c.typeId });
+  }
+
+  /**
+   * A load's offset (access string "0:<member>" on a local struct) becomes the offset of the member of the same name
+   * in the kernel's struct of the same name; a member the kernel lacks fails the load, as libbpf's relocation fails.
+   */
+  private fieldByteOffset(at: number, secName: string, c: CoreRelo): void {
+    const fail = (what: string): never => {
+      throw new ObjectFormatError('.BTF.ext', 0, `CO-RE FIELD_BYTE_OFFSET at ${secName}+${c.insnOff}: ${what}`);
+    };
+    const local = this.index.btf.types[skipModifiers(this.index.btf, c.typeId)];
+    const access = c.accessStr.split(':').map(Number);
+    if (local?.kind !== 'STRUCT' || access.length !== 2 || access[0] !== 0) return fail(`access ${c.accessStr} on [${c.typeId}] is not a member of a struct`);
+    const member = local.members[access[1]!] ?? fail(`struct ${local.name} has no member ${access[1]}`);
+    const field = isKernelStruct(local.name) ? KERNEL_STRUCTS[local.name].fields.find((f) => f.name === member.name) : undefined;
+    if (field === undefined) return fail(`the kernel has no ${local.name}.${member.name}`);
+    if (![BPF_LDX, BPF_STX, BPF_ST].includes(this.code(at) & 0x07)) fail('not on a load or store');
+    scratch[2 * at] = ((scratch[2 * at] as number) & 0xffff) | (field.off << 16);
+    this.relocations.push({ kind: 'field_byte_offset', insn: at, struct: local.name, field: field.name });
   }
 }

@@ -8,7 +8,7 @@ import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
 import { typeSize } from '../../bpf/btf/typeSize.ts';
 import { datasecs, kptrFields, signedness, spinLockOffset } from './btfQueries.ts';
 import {
-  BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MAP_TYPE_IDS,
+  BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, LOCAL_STORAGE_MAP_TYPES, MAP_TYPE_IDS,
   type BpfMapType, type BpfObjectSpec, type DatasecVar, type KfuncSpec, type MapSpec,
 } from './objectSpec.ts';
 import { ProgramLinker, type ObjectIndex } from './ProgramLinker.ts';
@@ -45,14 +45,14 @@ export function loadObject(bytes: Uint8Array, options: LoadOptions = {}): BpfObj
   const secs = datasecs(btf);
   const maps = [...btfMaps(elf, btf, secs), ...internalMaps(elf, btf, secs, options.rodata ?? {})];
   const kfuncs = ksymsFuncs(elf, btf, secs);
-  const index = indexObject(elf, ext, maps, kfuncs);
+  const index = indexObject(elf, btf, ext, maps, kfuncs);
   const programs = elf.symbols
     .filter((s) => s.type === 'func' && s.section !== null && s.section !== '.text' && index.codeSections.has(s.section))
     .map((s) => ProgramLinker.link(index, s));
   return { license, programs, maps, kfuncs, btf };
 }
 
-function indexObject(elf: ElfFile, ext: BtfExt | null, maps: readonly MapSpec[], kfuncs: readonly KfuncSpec[]): ObjectIndex {
+function indexObject(elf: ElfFile, btf: Btf, ext: BtfExt | null, maps: readonly MapSpec[], kfuncs: readonly KfuncSpec[]): ObjectIndex {
   const codeSections = new Map(elf.sections.filter((s) => (s.flags & SHF.EXECINSTR) !== 0).map((s) => [s.name, s]));
   // per instruction slot of a code section: 1 + the index of its relocation (the last one when several name it)
   const relocs = new Map<string, { section: string; entries: readonly ElfRelocationEntry[]; byInsn: Int32Array }>();
@@ -68,6 +68,7 @@ function indexObject(elf: ElfFile, ext: BtfExt | null, maps: readonly MapSpec[],
   }
   return {
     elf,
+    btf,
     kfuncByName: new Map(kfuncs.map((k, i) => [k.name, i])),
     codeSections,
     code: new Map(),
@@ -116,11 +117,11 @@ function btfMaps(elf: ElfFile, btf: Btf, secs: Datasecs): MapSpec[] {
       }
     }
     const mapType = type === null ? null : MAP_TYPES[type];
-    if (!mapType) return fail(`map ${variable.name}: map type ${type ?? '(none)'} is not one the emulator knows (array, hash, lru_hash, percpu_array, percpu_hash, lru_percpu_hash, task_storage)`);
+    if (!mapType) return fail(`map ${variable.name}: map type ${type ?? '(none)'} is not one the emulator knows (array, hash, lru_hash, percpu_array, percpu_hash, lru_percpu_hash, task_storage, cgrp_storage)`);
     // local storage has no max_entries (one element per owner) and must be BPF_F_NO_PREALLOC (bpf_local_storage_map_alloc_check)
-    if (mapType === 'task_storage') {
-      if (maxEntries !== null && maxEntries !== 0) return fail(`map ${variable.name}: a task_storage map has max_entries 0`);
-      if ((flags & BPF_F_NO_PREALLOC) === 0) return fail(`map ${variable.name}: a task_storage map needs BPF_F_NO_PREALLOC`);
+    if (LOCAL_STORAGE_MAP_TYPES.has(mapType)) {
+      if (maxEntries !== null && maxEntries !== 0) return fail(`map ${variable.name}: a ${mapType} map has max_entries 0`);
+      if ((flags & BPF_F_NO_PREALLOC) === 0) return fail(`map ${variable.name}: a ${mapType} map needs BPF_F_NO_PREALLOC`);
     } else if (maxEntries === null || maxEntries < 1) return fail(`map ${variable.name}: max_entries must be set and positive`);
     if (keySize === null || valueSize === null || keySize < 1 || valueSize < 1) return fail(`map ${variable.name}: key and value sizes must be known and positive`);
     return {

@@ -53,12 +53,17 @@ export type Relocation =
   /** a weak extern nothing resolves (libbpf: `call 0` / ld_imm64 0) */
   | { readonly kind: 'unresolved_weak'; readonly insn: number; readonly name: string }
   | { readonly kind: 'subprog'; readonly insn: number; readonly target: number; readonly name: string }
-  | { readonly kind: 'type_id_local'; readonly insn: number; readonly typeId: number };
+  | { readonly kind: 'type_id_local'; readonly insn: number; readonly typeId: number }
+  /** CO-RE FIELD_BYTE_OFFSET: the load's offset is that of `struct.field` in the emulated kernel (emulator/vmlinux) */
+  | { readonly kind: 'field_byte_offset'; readonly insn: number; readonly struct: string; readonly field: string };
 
-/** enum bpf_map_type, by the names kptr-conform uses (types/scenario.ts MapType, and the task_storage home) */
-export type BpfMapType = 'array' | 'hash' | 'lru_hash' | 'percpu_array' | 'percpu_hash' | 'lru_percpu_hash' | 'task_storage';
+/** enum bpf_map_type, by the names kptr-conform uses (types/scenario.ts MapType, and the local-storage homes) */
+export type BpfMapType = 'array' | 'hash' | 'lru_hash' | 'percpu_array' | 'percpu_hash' | 'lru_percpu_hash' | 'task_storage' | 'cgrp_storage';
 
-export const MAP_TYPE_IDS: Readonly<Record<BpfMapType, number>> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9, lru_percpu_hash: 10, task_storage: 29 };
+export const MAP_TYPE_IDS: Readonly<Record<BpfMapType, number>> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9, lru_percpu_hash: 10, task_storage: 29, cgrp_storage: 32 };
+
+/** local storage: one element per owner (a task, a cgroup), no max_entries, BPF_F_NO_PREALLOC */
+export const LOCAL_STORAGE_MAP_TYPES: ReadonlySet<BpfMapType> = new Set(['task_storage', 'cgrp_storage']);
 
 /** A kptr field of a map value (or global) found from a BTF type tag on the field's pointee. */
 export interface KptrField {

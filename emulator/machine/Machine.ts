@@ -8,6 +8,8 @@ import { helperCall, type Call, type RunContext } from './helpers.ts';
 import { kfuncCall } from './kfuncs.ts';
 import { readGlobal } from './globals.ts';
 import { btfTypeFacts } from './btfTypeFacts.ts';
+import { LOCAL_STORAGE_MAP_TYPES } from '../loader/objectSpec.ts';
+import { KERNEL_STRUCTS, type KernelStruct } from '../vmlinux/kernelStructs.ts';
 
 export interface MachineOptions {
   /** CPUs of the emulated machine (libbpf_num_possible_cpus()): per-CPU values exist for 0..nrCpus-1 */
@@ -73,8 +75,10 @@ export class Machine implements CallEnv {
   private readonly run_: RunContext;
   private readonly execOptions: ExecOptions;
   private freed = false;
-  /** the current task's number (ownerExit makes a new one) */
+  /** the current task's number (ownerExit makes a new one), also its cgroup's */
   private owner = 0;
+  /** the current task's region, its css_set's and its cgroup's */
+  private ownerRegions: number[] = [];
   private globalIndex: Map<string, { readonly map: MapStore; readonly v: DatasecVar }> | null = null;
 
   private constructor(readonly object: BpfObjectSpec, options: MachineOptions, types: TypeFacts) {
@@ -138,20 +142,29 @@ export class Machine implements CallEnv {
     return { outcome: 'fault', program, cpu, oops: { program, cpu, insn: r.insn, address: r.hi === null ? null : formatAddress(r.hi, r.lo), why: r.why } };
   }
 
-  /** the runs' task, owner `owner` of its task storage: a region nothing may access, as the map handle */
+  /**
+   * The runs' task, owner `owner` of its task storage, in a cgroup of its own, owner `owner` of its cgroup storage:
+   * read-only regions laid out as the emulated kernel's structs (emulator/vmlinux), task->cgroups->dfl_cgrp.
+   */
   private newTask(): number {
-    return this.mem.add('task', `task ${++this.owner}`, 0, false, this.owner);
+    const owner = ++this.owner;
+    const cgroup = this.mem.add('cgroup', `cgroup ${owner}`, KERNEL_STRUCTS.cgroup.size, false, owner);
+    const cssSet = this.mem.add('css_set', `css_set of task ${owner}`, pointerTo(KERNEL_STRUCTS.css_set, cgroup), false);
+    const task = this.mem.add('task', `task ${owner}`, pointerTo(KERNEL_STRUCTS.task_struct, cssSet), false, owner);
+    this.ownerRegions = [task, cssSet, cgroup];
+    return task;
   }
 
   /**
-   * The task the runs happen in exits (the schedule's owner_exit): its task storage is freed, each element's kptr
-   * fields releasing their objects, a grace period follows, and later runs happen in a new task with no storage.
+   * The task the runs happen in exits and its cgroup is removed (the schedule's owner_exit): their task and cgroup
+   * storage is freed, each element's kptr fields releasing their objects, a grace period follows, and later runs
+   * happen in a new task in a new cgroup, with no storage.
    * Returns the faults this meets, one line each.
    */
   ownerExit(): string[] {
     if (this.freed) throw new RangeError('the machine\'s maps were freed');
-    const problems = this.maps.filter((m) => m.spec.type === 'task_storage').flatMap((m) => m.ownerGone(this.owner));
-    this.mem.states[this.run_.task] = FREED;
+    const problems = this.maps.filter((m) => LOCAL_STORAGE_MAP_TYPES.has(m.spec.type)).flatMap((m) => m.ownerGone(this.owner));
+    for (const r of this.ownerRegions) this.mem.states[r] = FREED;
     this.run_.task = this.newTask();
     this.gracePeriod(this.run_.cpu);
     return problems;
@@ -292,4 +305,11 @@ export class Machine implements CallEnv {
       throw new MachineFault(`ld_imm64 with src_reg ${src} is not supported`);
     }
   }
+}
+
+/** The bytes of a kernel struct whose one pointer field points at `region`. */
+function pointerTo(struct: KernelStruct, region: number): Uint8Array {
+  const bytes = new Uint8Array(struct.size);
+  new DataView(bytes.buffer).setInt32(struct.fields[0]!.off + 4, AddressSpace.hiOf(region), true);
+  return bytes;
 }

@@ -249,20 +249,21 @@ export class MapStore {
   }
 
   /**
-   * bpf_task_storage_get: the value region of `owner`'s element, made zeroed first when it has none and `create`
-   * (BPF_LOCAL_STORAGE_GET_F_CREATE), or -1 (NULL). A task storage map has one element per owner and no max_entries.
+   * bpf_task_storage_get / bpf_cgrp_storage_get: the value region of `owner`'s element, made zeroed first when it has
+   * none and `create` (BPF_LOCAL_STORAGE_GET_F_CREATE), or -1 (NULL). A local storage map has one element per owner
+   * and no max_entries.
    */
   storageGet(owner: number, create: boolean): number {
     let e = this.hash.get(owner);
     if (!e && create) {
-      e = this.newElement(`(task ${owner})`, true, null);
+      e = this.newElement(`(${this.spec.type === 'cgrp_storage' ? 'cgroup' : 'task'} ${owner})`, true, null);
       this.hash.set(owner, e);
     }
     return e ? (e.regions[0] as number) : -1;
   }
 
   /**
-   * The owner is gone (bpf_task_storage_free): its element is unlinked and its kptr fields release their objects.
+   * The owner is gone (bpf_task_storage_free, bpf_cgrp_storage_free): its element is unlinked and its kptr fields release their objects.
    * Returns what went wrong (a field holding a freed object), one line each; never throws.
    */
   ownerGone(owner: number): string[] {
@@ -271,7 +272,7 @@ export class MapStore {
       return [];
     } catch (err) {
       if (!(err instanceof MachineFault)) throw err;
-      return [`freeing the task storage of map ${this.spec.name}: ${err.why}`];
+      return [`freeing the ${this.spec.type} of map ${this.spec.name}: ${err.why}`];
     }
   }
 

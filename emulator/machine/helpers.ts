@@ -14,14 +14,31 @@ export interface RunContext {
   cpu: number;
   /** bpf_rcu_read_lock nesting of the current run */
   rcuDepth: number;
-  /** the region of the task the runs happen in (bpf_get_current_task_btf): the owner of task storage */
+  /** the region of the task the runs happen in (bpf_get_current_task_btf): the owner of task storage, its cgroup's of cgroup storage */
   task: number;
 }
 
 export type Call = (ctx: RunContext, regs: Regs) => void;
 
-/** bpf_task_storage_get's flag (include/uapi/linux/bpf.h) */
+/** bpf_{task,cgrp}_storage_get's flag (include/uapi/linux/bpf.h) */
 const BPF_LOCAL_STORAGE_GET_F_CREATE = 1;
+
+/**
+ * bpf_task_storage_get / bpf_cgrp_storage_get: the element of the owner R2 points at (a task or a cgroup region, whose
+ * owner field says whose storage it is) in the map R1, created when missing with BPF_LOCAL_STORAGE_GET_F_CREATE.
+ */
+function localStorageGet(name: string, mapType: 'task_storage' | 'cgrp_storage', owner: 'task' | 'cgroup'): Call {
+  return (ctx, regs) => {
+    const m = mapOf(ctx, regs, name);
+    if (m.spec.type !== mapType) throw new MachineFault(`${name}: R1 is not a ${mapType} map`, regs.hi[1] as number, regs.lo[1] as number);
+    // a NULL owner gives NULL
+    if (regs.hi[2] === 0 && regs.lo[2] === 0) return returnRegion(regs, -1);
+    const id = AddressSpace.idOf(regs.hi[2] as number);
+    if (ctx.mem.kinds[id] !== owner) throw new MachineFault(`${name}: R2 is not a ${owner}`, regs.hi[2] as number, regs.lo[2] as number);
+    // the initial value (R3) is only ever NULL in the suite's programs: the element starts zeroed
+    returnRegion(regs, m.storageGet(ctx.mem.owners[id] as number, ((regs.lo[4] as number) & BPF_LOCAL_STORAGE_GET_F_CREATE) !== 0));
+  };
+}
 
 function setR0(regs: Regs, lo: number, hi: number): void {
   regs.lo[0] = lo;
@@ -67,19 +84,8 @@ export const HELPERS: Readonly<Record<number, { readonly name: string; readonly 
     },
   },
   [BPF_FUNC.get_current_task_btf]: { name: 'bpf_get_current_task_btf', call: (ctx, regs) => returnRegion(regs, ctx.task) },
-  [BPF_FUNC.task_storage_get]: {
-    name: 'bpf_task_storage_get',
-    call: (ctx, regs) => {
-      const m = mapOf(ctx, regs, 'bpf_task_storage_get');
-      if (m.spec.type !== 'task_storage') throw new MachineFault('bpf_task_storage_get: R1 is not a task storage map', regs.hi[1] as number, regs.lo[1] as number);
-      // a NULL task gives NULL; the task region's owner field says whose storage it is
-      const id = AddressSpace.idOf(regs.hi[2] as number);
-      if (regs.hi[2] === 0 && regs.lo[2] === 0) return returnRegion(regs, -1);
-      if (ctx.mem.kinds[id] !== 'task') throw new MachineFault('bpf_task_storage_get: R2 is not a task', regs.hi[2] as number, regs.lo[2] as number);
-      // the initial value (R3) is only ever NULL in the suite's programs: the element starts zeroed
-      returnRegion(regs, m.storageGet(ctx.mem.owners[id] as number, ((regs.lo[4] as number) & BPF_LOCAL_STORAGE_GET_F_CREATE) !== 0));
-    },
-  },
+  [BPF_FUNC.task_storage_get]: { name: 'bpf_task_storage_get', call: localStorageGet('bpf_task_storage_get', 'task_storage', 'task') },
+  [BPF_FUNC.cgrp_storage_get]: { name: 'bpf_cgrp_storage_get', call: localStorageGet('bpf_cgrp_storage_get', 'cgrp_storage', 'cgroup') },
   [BPF_FUNC.get_smp_processor_id]: { name: 'bpf_get_smp_processor_id', call: (ctx, regs) => returnInt(regs, ctx.cpu) },
   [BPF_FUNC.per_cpu_ptr]: {
     name: 'bpf_per_cpu_ptr',

@@ -16,7 +16,7 @@ const MAX_REGIONS = 1 << 24;
 const MAX_ARENA = 1 << 30;
 
 /** What a region holds; named in faults. */
-export type RegionKind = 'stack' | 'ctx' | 'map' | 'map_value' | 'global' | 'obj' | 'percpu_obj' | 'percpu_data' | 'test_mem' | 'task';
+export type RegionKind = 'stack' | 'ctx' | 'map' | 'map_value' | 'global' | 'obj' | 'percpu_obj' | 'percpu_data' | 'test_mem' | 'task' | 'css_set' | 'cgroup';
 
 /**
  * A region's life: `live`; `rcu` — freed during this run (bpf_mem_free_rcu) and still valid for RCU readers until the

@@ -5,7 +5,7 @@
  */
 import { BPF_FUNC } from '../../bpf/asm/funcIds.ts';
 import { type Env, readReg, reject, typeStr, unsupported } from './env.ts';
-import { checkHelperMemRead, constantStackKey, mapKptrFields, stackSlotIndex } from './mem.ts';
+import { checkHelperMemRead, constantStackKey, kernelBtf, mapKptrFields, stackSlotIndex } from './mem.ts';
 import { scalarIsConst, scalarValue } from './scalar.ts';
 import {
   MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, NON_OWN_REF, PTR_MAYBE_NULL, PTR_TRUSTED, PTR_UNTRUSTED, type RegState,
@@ -24,10 +24,8 @@ export const HELPER_ARGS: Readonly<Record<number, number>> = {
   [BPF_FUNC.kptr_xchg]: 2,
   [BPF_FUNC.get_current_task_btf]: 0,
   [BPF_FUNC.task_storage_get]: 4,
+  [BPF_FUNC.cgrp_storage_get]: 4,
 };
-
-/** The kernel's task_struct, as bpf_get_current_task_btf's BTF id names it (`trusted_ptr_task_struct`): never dereferenced here. */
-const TASK_STRUCT = { id: -1, name: 'task_struct', size: 0 } as const;
 
 /** The kfuncs in scope and their argument counts. */
 export const KFUNC_ARGS: Readonly<Record<string, number>> = {
@@ -205,19 +203,22 @@ export function helperCall(env: Env, helperId: number, insn: number): void {
     case BPF_FUNC.kptr_xchg:
       kptrXchg(env, insn);
       return;
-    // the helpers' availability per program type is not modelled: the kernels whose tc programs lack them refuse
-    // at the call (specs/rules/local_storage.prog_type.yaml)
     case BPF_FUNC.get_current_task_btf:
       clearCallerSaved(env);
-      env.cur.regs[0] = regPtr('PTR_TO_BTF_ID', { flags: PTR_TRUSTED, btf: TASK_STRUCT });
+      env.cur.regs[0] = regPtr('PTR_TO_BTF_ID', { flags: PTR_TRUSTED, btf: kernelBtf('task_struct') });
       return;
-    case BPF_FUNC.task_storage_get: {
+    case BPF_FUNC.task_storage_get:
+    case BPF_FUNC.cgrp_storage_get: {
+      const [name, kind, owner] = helperId === BPF_FUNC.task_storage_get ? ['bpf_task_storage_get', 'task_storage', 'task_struct'] as const : ['bpf_cgrp_storage_get', 'cgrp_storage', 'cgroup'] as const;
+      // get_func_proto: before 6.18 bpf_task_storage_get is a tracing helper, not bpf_base_func_proto's (tc lacks it)
+      if (kind === 'task_storage' && env.prog.progKind === 'sched_cls' && !env.profile.features.task_storage_in_tc) reject('helper_prog_type', { func: name, id: helperId });
       const map = mapArg(env).map!;
-      if (map.kind !== 'task_storage') unsupported('bpf_task_storage_get on a map that is not task storage');
+      if (map.kind !== kind) unsupported(`${name} on a map that is not ${kind}`);
+      // ARG_PTR_TO_BTF_ID_OR_NULL: the owner, trusted or RCU (task->cgroups->dfl_cgrp outside an RCU section is untrusted)
       const task = readReg(env, 2);
-      expectType(env, 2, task, task.type === 'PTR_TO_BTF_ID' && task.btf?.name === 'task_struct' && !(task.flags & (PTR_UNTRUSTED | PTR_MAYBE_NULL)), ['ptr_', 'trusted_ptr_', 'rcu_ptr_']);
+      expectType(env, 2, task, task.type === 'PTR_TO_BTF_ID' && task.btf?.name === owner && !(task.flags & (PTR_UNTRUSTED | PTR_MAYBE_NULL)), ['ptr_', 'trusted_ptr_', 'rcu_ptr_']);
       const value = readReg(env, 3);
-      if (!isNullConst(value)) unsupported('bpf_task_storage_get with an initial value');
+      if (!isNullConst(value)) unsupported(`${name} with an initial value`);
       readReg(env, 4);
       clearCallerSaved(env);
       env.cur.regs[0] = regPtr('PTR_TO_MAP_VALUE', { map, flags: PTR_MAYBE_NULL, id: ++env.idGen });

@@ -19,7 +19,7 @@ export interface KptrField {
   readonly pointee: BtfStruct;
 }
 
-export type MapKind = 'array' | 'hash' | 'lru_hash' | 'percpu_array' | 'percpu_hash' | 'lru_percpu_hash' | 'task_storage';
+export type MapKind = 'array' | 'hash' | 'lru_hash' | 'percpu_array' | 'percpu_hash' | 'lru_percpu_hash' | 'task_storage' | 'cgrp_storage';
 
 export interface MapDesc {
   readonly name: string;

@@ -5,7 +5,8 @@
  */
 import { type Env, readReg, reject, typeStr, unsupported } from './env.ts';
 import { BPF_MEM } from '../../bpf/asm/opcode.ts';
-import type { KptrField, MapDesc } from './input.ts';
+import type { BtfStruct, KptrField, MapDesc } from './input.ts';
+import { KERNEL_BTF_IDS, KERNEL_STRUCTS, type KernelStructName } from '../vmlinux/kernelStructs.ts';
 import { scalarIsConst, scalarURange, scalarValue } from './scalar.ts';
 import {
   MAX_BPF_STACK, MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, NON_OWN_REF, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState,
@@ -151,8 +152,34 @@ function readStack(env: Env, o: number, size: number): RegState {
   return allZero ? regConst(0n) : unknownOfSize(size);
 }
 
+/** A struct of the kernel (emulator/vmlinux) as a BTF_ID register names it (`trusted_ptr_task_struct`). */
+export function kernelBtf(name: KernelStructName): BtfStruct {
+  return { id: KERNEL_BTF_IDS[name], name, size: KERNEL_STRUCTS[name].size };
+}
+
+/** in_rcu_cs: inside bpf_rcu_read_lock, or anywhere in a non-sleepable program */
+export function inRcuCs(env: Env): boolean {
+  return env.cur.activeRcu > 0 || !env.prog.sleepable;
+}
+
+/**
+ * check_ptr_to_btf_access on a kernel struct: only reads, and only of the pointer fields the model knows. A
+ * BTF_TYPE_SAFE_RCU field read from a pointer that may not be NULL inside an RCU critical section is MEM_RCU (trusted
+ * while the section lasts); outside one, PTR_UNTRUSTED; an untrusted base gives an untrusted result either way.
+ */
+function kernelStructAccess(env: Env, reg: RegState, a: Access): RegState | null {
+  const struct = KERNEL_STRUCTS[reg.btf!.name as KernelStructName];
+  if (a.write !== null) reject('btf_only_read');
+  const off = reg.off + a.off;
+  const field = scalarIsConst(reg.s) && a.size === 8 ? struct.fields.find((f) => f.off === off) : undefined;
+  if (field === undefined || !field.safeRcu) return unsupported(`a load of ${reg.btf!.name} at offset ${off} (size ${a.size})`);
+  const flags = inRcuCs(env) ? MEM_RCU | (reg.flags & PTR_UNTRUSTED) : PTR_UNTRUSTED;
+  return regPtr('PTR_TO_BTF_ID', { flags, btf: kernelBtf(field.pointee) });
+}
+
 /** check_ptr_to_btf_access + btf_struct_access for the program-BTF objects this model knows. */
 function btfAccess(env: Env, regno: number, reg: RegState, a: Access): RegState | null {
+  if (reg.btf!.id < 0) return kernelStructAccess(env, reg, a);
   const name = reg.btf!.name;
   const off = reg.off + a.off;
   if (off < 0) reject('btf_negative', { regno, struct: name, off });

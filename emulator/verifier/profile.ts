@@ -28,12 +28,14 @@ export interface ProfileFeatures {
   /** run time: read by the machine's maps (MachineOptions.arrayUpdateKeepsKptr) */
   readonly array_update_keeps_percpu_kptr: boolean;
   readonly sleepable_fentry_test1: boolean;
+  /** bpf_task_storage_get is in bpf_base_func_proto, so tc programs have it (local_storage.prog_type) */
+  readonly task_storage_in_tc: boolean;
   readonly percpu_obj_size_limit: number;
 }
 
 const FEATURE_KEYS: readonly (keyof ProfileFeatures)[] = [
   'percpu_kptr', 'elide_value_nullness', 'exit_checks_leak_first', 'nested_rcu_lock', 'reject_plain_into_percpu',
-  'unlock_keeps_implicit_rcu', 'untrusted_alloc_write_bug', 'rcu_alloc_xchg_bug', 'maybe_null_percpu_xchg_bug', 'maybe_null_obj_xchg_bug', 'untrusted_alloc_read_bug', 'htab_delete_keeps_percpu_kptr', 'array_update_keeps_percpu_kptr', 'sleepable_fentry_test1', 'percpu_obj_size_limit',
+  'unlock_keeps_implicit_rcu', 'untrusted_alloc_write_bug', 'rcu_alloc_xchg_bug', 'maybe_null_percpu_xchg_bug', 'maybe_null_obj_xchg_bug', 'untrusted_alloc_read_bug', 'htab_delete_keeps_percpu_kptr', 'array_update_keeps_percpu_kptr', 'sleepable_fentry_test1', 'task_storage_in_tc', 'percpu_obj_size_limit',
 ];
 
 export interface SiteMessage {

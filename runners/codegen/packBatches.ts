@@ -1,5 +1,4 @@
 import type { Scenario } from '../../types/index.ts';
-import { directWritable } from '../object/writeObject.ts';
 import { licenseOf } from './licenseOf.ts';
 import { scenarioIdentifiers } from './scenarioIdentifiers.ts';
 
@@ -10,9 +9,7 @@ interface OpenBatch {
 
 /**
  * Splits scenarios into batches emitBatch() accepts. One object has one license, so one batch is open per
- * license (and per writer: what the object writer cannot write goes to clang in objects of its own, so that the
- * others' objects, and what an emulator beside the kernel builds, stay the direct writer's): a scenario joins its
- * license's open batch in input order, and that batch closes when it is full or
+ * license: a scenario joins its license's open batch in input order, and that batch closes when it is full or
  * when the scenario shares a file-scope identifier with it. Keeping a batch open across other licenses matters
  * for speed: every object costs a clang start (~40 ms) and a BTF load, and campaigns mix in non-GPL programs.
  * Batches come out in the order they close, then the still-open ones in the order they opened.
@@ -24,7 +21,7 @@ export function packBatches(scenarios: readonly Scenario[], maxPerBatch: number)
   const batches: Scenario[][] = [];
   const open = new Map<string, OpenBatch>();
   for (const s of scenarios) {
-    const license = `${licenseOf(s)}${directWritable(s) ? '' : ' (clang)'}`;
+    const license = licenseOf(s);
     const ids = scenarioIdentifiers(s);
     let batch = open.get(license);
     if (batch && (batch.scenarios.length >= maxPerBatch || ids.some((id) => batch!.used.has(id)))) {

@@ -250,15 +250,7 @@ export function batchObserver(options: EmulatorRunnerOptions): ObserveBatch {
     return observations;
   };
 
-  return async (all, plans) => {
-    // the machine models task storage only: a scenario with cgroup storage is not tried (an emulator campaign
-    // generates none; beside a kernel, --with-emulator leaves it out of the comparison)
-    const outside = (s: Scenario): boolean => s.slots.some((x) => x.home.kind === 'cgrp_storage');
-    const batch = all.filter((s) => !outside(s));
-    const tried = batch.length === 0 ? [] : await observeBatch(batch, plans);
-    const byId = new Map(tried.map((o) => [o.scenarioId, o]));
-    return all.map((s) => byId.get(s.id) ?? { scenarioId: s.id, runner: 'emulator', kernel, skipped: 'the emulator has no cgroup storage (a cgrp_storage home)', error: null, programs: [], runs: [], mapOps: [], notRun: [], splats: [] });
-  };
+  return async (all, plans) => (all.length === 0 ? [] : await observeBatch(all, plans));
 
   async function observeBatch(batch: readonly Scenario[], plans: ReadonlyMap<string, RunCase['plan']>): Promise<Observation[]> {
     let obj: BpfObjectSpec | null = null;

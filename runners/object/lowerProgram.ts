@@ -13,6 +13,24 @@ const BPF_LOCAL_STORAGE_GET_F_CREATE = 1;
 const ELEM_PC = SLOT_VALUE_KPTR_OFF;
 
 /**
+ * The walk from the current task to its cgroup, `task->cgroups->dfl_cgrp`, as kptr.h declares the kernel's structs
+ * (`__attribute__((preserve_access_index))`, each with the one member): each step is a load whose offset libbpf
+ * relocates to the running kernel's (CO-RE FIELD_BYTE_OFFSET, access string "0:0" = the struct's member 0).
+ */
+export const OWNER_CGROUP_PATH = [
+  { struct: 'task_struct', member: 'cgroups', pointee: 'css_set' },
+  { struct: 'css_set', member: 'dfl_cgrp', pointee: 'cgroup' },
+] as const;
+export type KernelStructName = (typeof OWNER_CGROUP_PATH)[number]['struct'];
+
+/** A CO-RE field relocation of a load (struct bpf_core_relo), `offset` in bytes from the program's first instruction. */
+export interface FieldRelocation {
+  readonly offset: number;
+  readonly struct: KernelStructName;
+  readonly accessStr: string;
+}
+
+/**
  * Stack layout (offsets below r10): map key 0, the hash-map insert value (as large as the scenario's largest slot
  * value: 16 bytes, 24 with a spin lock), the num iterator, then one slot per variable.
  */
@@ -40,6 +58,7 @@ export interface LoweredProgram {
   readonly insns: readonly Insn[];
   /** relocations with `offset` in bytes from the program's first instruction */
   readonly relocations: readonly ElfRelocation[];
+  readonly fieldRelocations: readonly FieldRelocation[];
 }
 
 /**
@@ -55,6 +74,7 @@ export function lowerProgram(scenario: Scenario, program: Program, ctx: LowerCon
 class Lowering {
   private readonly insns: Insn[] = [];
   private readonly relocations: ElfRelocation[] = [];
+  private readonly fieldRelocations: FieldRelocation[] = [];
   private readonly scope: ProgramScope;
   /** each variable's stack slot */
   private readonly varIndex: ReadonlyMap<string, number>;
@@ -88,7 +108,7 @@ class Lowering {
       this.toReturn0.forEach((bind) => bind());
       this.emit(I.mov32Imm(R0, 0), I.exit());
     }
-    return { insns: this.insns, relocations: this.relocations };
+    return { insns: this.insns, relocations: this.relocations, fieldRelocations: this.fieldRelocations };
   }
 
   private ops(ops: readonly Op[]): void {
@@ -189,10 +209,18 @@ class Lowering {
       return this.store(dst, R1);
     }
     if (slot.home.kind !== 'map') {
-      // r0 = bpf_task_storage_get(&map, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE)
-      this.emit(I.call(HELPER.get_current_task_btf), I.mov64Reg(R2, R0));
+      // r0 = bpf_{task,cgrp}_storage_get(&map, owner, 0, BPF_LOCAL_STORAGE_GET_F_CREATE), the owner
+      // bpf_get_current_task_btf() or its ->cgroups->dfl_cgrp (each load as clang writes it: r1 = *(r0 + 0), r2 = *(r1 + 0))
+      this.emit(I.call(HELPER.get_current_task_btf));
+      if (slot.home.kind === 'cgrp_storage') {
+        const [cgroups, dflCgrp] = OWNER_CGROUP_PATH;
+        this.coreLoad(R1, R0, cgroups.struct);
+        this.coreLoad(R2, R1, dflCgrp.struct);
+      } else {
+        this.emit(I.mov64Reg(R2, R0));
+      }
       this.emitLd64(R1, { symbol: slot.name });
-      this.emit(I.mov64Imm(R3, 0), I.mov64Imm(R4, BPF_LOCAL_STORAGE_GET_F_CREATE), I.call(HELPER.task_storage_get));
+      this.emit(I.mov64Imm(R3, 0), I.mov64Imm(R4, BPF_LOCAL_STORAGE_GET_F_CREATE), I.call(slot.home.kind === 'cgrp_storage' ? HELPER.cgrp_storage_get : HELPER.task_storage_get));
     } else {
       this.emit(I.mov32Imm(R1, 0), I.stx(4, R10, KEY_OFF, R1));
       this.mapLookup(slot.name);
@@ -290,6 +318,12 @@ class Lowering {
   private stackSlot(name: string): number {
     this.scope.variable(name);
     return this.stack.varOff(this.varIndex.get(name) as number);
+  }
+
+  /** dst = src->(the struct's member 0), the offset left to libbpf's CO-RE relocation */
+  private coreLoad(dst: number, src: number, struct: KernelStructName): void {
+    this.fieldRelocations.push({ offset: this.insns.length * 8, struct, accessStr: '0:0' });
+    this.emit(I.ldx(8, dst, src, 0));
   }
 
   private callExtern(name: string): void {

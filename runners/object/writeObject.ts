@@ -1,20 +1,19 @@
 import { memberOffsets, scalarSize, structLayout } from '../../cabi/structLayout.ts';
 import { hasSpinLock, SLOT_MAP_MAX_ENTRIES, SLOT_VALUE_KPTR_OFF, SLOT_VALUE_LOCK_OFF, SLOT_VALUE_SUM_OFF, slotValueSize } from '../../cabi/slotMap.ts';
-import type { MapType, ProgType, ScalarCType, Scenario, Slot, StructMember } from '../../types/index.ts';
+import type { LocalStorageKind, MapType, ProgType, ScalarCType, Scenario, Slot, StructMember } from '../../types/index.ts';
 import { batchLicense } from '../codegen/emit.ts';
 import { PROGRAM_SECTIONS } from '../codegen/emitProgram.ts';
 import { globalSlotSection, slotElemName } from '../codegen/scenarioIdentifiers.ts';
 import { scenarioKfuncs } from '../codegen/scenarioKfuncs.ts';
 import { encodeInsns, type Insn } from '../../bpf/asm/index.ts';
-import { BtfWriter, writeBtfExt, type BtfVarSecinfo } from '../../bpf/btf/index.ts';
+import { BtfWriter, writeBtfExt, type BtfVarSecinfo, type CoreRelo } from '../../bpf/btf/index.ts';
 import { writeElf, type ElfRelocation, type ElfSection, type ElfSymbol } from '../../bpf/elf/index.ts';
-import { lowerProgram } from './lowerProgram.ts';
-import { KptrError } from '../../errors/KptrError.ts';
+import { type KernelStructName, lowerProgram, OWNER_CGROUP_PATH } from './lowerProgram.ts';
 
 /** enum bpf_map_type */
 const MAP_TYPE: Readonly<Record<MapType, number>> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9, lru_percpu_hash: 10 };
-/** BPF_MAP_TYPE_TASK_STORAGE; BPF_MAP_TYPE_CGRP_STORAGE (32) needs the CO-RE walk to the task's cgroup: clang only (buildObject) */
-const TASK_STORAGE_MAP_TYPE = 29;
+/** BPF_MAP_TYPE_TASK_STORAGE, BPF_MAP_TYPE_CGRP_STORAGE */
+const LOCAL_STORAGE_MAP_TYPE: Readonly<Record<LocalStorageKind, number>> = { task_storage: 29, cgrp_storage: 32 };
 /** BPF_F_NO_PREALLOC, which local storage maps require */
 const BPF_F_NO_PREALLOC = 1;
 
@@ -70,6 +69,16 @@ class BtfTypes {
     return this.w.once('struct:bpf_spin_lock', () => this.w.struct('bpf_spin_lock', 4, [{ name: 'val', type: this.scalar('__u32'), bitOffset: 0 }]));
   }
 
+  /**
+   * kptr.h's `struct task_struct { struct css_set *cgroups; }` and `struct css_set { struct cgroup *dfl_cgrp; }`
+   * (`struct cgroup` a FWD), the local types of the CO-RE walk to the current cgroup: the struct's id by name.
+   */
+  kernelStruct(name: KernelStructName): number {
+    const ptrTo = (pointee: string): number => this.w.ptr(pointee === 'cgroup' ? this.w.fwd(pointee) : this.kernelStruct(pointee as KernelStructName));
+    const step = OWNER_CGROUP_PATH.find((s) => s.struct === name)!;
+    return this.w.once(`struct:${name}`, () => this.w.struct(name, 8, [{ name: step.member, type: ptrTo(step.pointee), bitOffset: 0 }]));
+  }
+
   /** `int (*name)[n]`: how libbpf's __uint() encodes a number in a BTF-defined map */
   uint(n: number): number {
     return this.w.ptr(this.w.array(this.scalar('int'), n));
@@ -82,14 +91,6 @@ class BtfTypes {
  * harness treat it as the compiled C (the harness protocol is unchanged).
  * @throws KptrError KPTR_SCENARIO_INVALID as emitBatch does
  */
-/**
- * Whether the object writer can write the scenario: it has no CO-RE walk to the task's cgroup (a cgrp_storage home),
- * so such a scenario is clang's even under `--codegen direct` (packBatches keeps it out of the others' objects).
- */
-export function directWritable(s: Scenario): boolean {
-  return !s.slots.some((x) => x.home.kind === 'cgrp_storage');
-}
-
 export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
   const license = batchLicense(scenarios);
   const w = new BtfWriter();
@@ -127,11 +128,10 @@ export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
         { name: 'pc', type: slotPointer(slot), bitOffset: SLOT_VALUE_KPTR_OFF * 8 },
         ...(hasSpinLock(slot.home) ? [{ name: 'lock', type: b.spinLock(), bitOffset: SLOT_VALUE_LOCK_OFF * 8 }] : []),
       ]);
-      if (slot.home.kind === 'cgrp_storage') throw new KptrError('KPTR_SCENARIO_INVALID', `slot ${slot.name}: the object writer has no cgrp_storage home`, 'Build it with --codegen clang.');
       const def = w.struct('', 32, [
         ...(slot.home.kind === 'map'
           ? [{ name: 'type', type: b.uint(MAP_TYPE[slot.home.mapType]), bitOffset: 0 }, { name: 'max_entries', type: b.uint(SLOT_MAP_MAX_ENTRIES), bitOffset: 64 }]
-          : [{ name: 'type', type: b.uint(TASK_STORAGE_MAP_TYPE), bitOffset: 0 }, { name: 'map_flags', type: b.uint(BPF_F_NO_PREALLOC), bitOffset: 64 }]),
+          : [{ name: 'type', type: b.uint(LOCAL_STORAGE_MAP_TYPE[slot.home.kind]), bitOffset: 0 }, { name: 'map_flags', type: b.uint(BPF_F_NO_PREALLOC), bitOffset: 64 }]),
         { name: 'key', type: w.ptr(b.scalar('int')), bitOffset: 128 },
         { name: 'value', type: w.ptr(elem), bitOffset: 192 },
       ]);
@@ -150,15 +150,16 @@ export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
 
   // programs, grouped by section as clang groups functions of one SEC() name
   const proto = w.funcProto(b.scalar('int'), [{ name: 'ctx', type: b.voidPtr() }]);
-  const code = new Map<ProgType, { insns: Insn[]; relocations: ElfRelocation[]; funcs: { off: number; type: number }[] }>();
+  const code = new Map<ProgType, { insns: Insn[]; relocations: ElfRelocation[]; funcs: { off: number; type: number }[]; core: CoreRelo[] }>();
   for (const s of scenarios) {
     for (const p of s.programs) {
       const lowered = lowerProgram(s, p, { structIds });
       let sec = code.get(p.progType);
-      if (!sec) code.set(p.progType, (sec = { insns: [], relocations: [], funcs: [] }));
+      if (!sec) code.set(p.progType, (sec = { insns: [], relocations: [], funcs: [], core: [] }));
       const off = sec.insns.length * 8;
       sec.funcs.push({ off, type: w.func(p.name, proto, 'global') });
       sec.relocations.push(...lowered.relocations.map((r) => ({ ...r, offset: r.offset + off })));
+      sec.core.push(...lowered.fieldRelocations.map((r): CoreRelo => ({ insnOff: r.offset + off, typeId: b.kernelStruct(r.struct), accessStr: r.accessStr, kind: 'FIELD_BYTE_OFFSET' })));
       sec.insns.push(...lowered.insns);
       symbols.push({ name: p.name, section: PROGRAM_SECTIONS[p.progType], value: off, size: lowered.insns.length * 8, type: 'func', bind: 'global' });
     }
@@ -187,8 +188,12 @@ export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
   w.datasec('.rodata', 4, [{ type: nrCpus, offset: 0, size: 4 }]);
   w.datasec('license', licenseBytes.length, [{ type: licenseVar, offset: 0, size: licenseBytes.length }]);
 
-  // .BTF.ext: one bpf_func_info per program (no line info or CO-RE relocations)
-  const btfExt = writeBtfExt({ funcInfo: codeSections.map((c) => ({ section: c.name, records: c.funcs.map((f) => ({ insnOff: f.off, typeId: f.type })) })), lineInfo: [], coreRelo: [] }, (s) => w.str(s));
+  // .BTF.ext: one bpf_func_info per program and the CO-RE field relocations (no line info)
+  const btfExt = writeBtfExt({
+    funcInfo: codeSections.map((c) => ({ section: c.name, records: c.funcs.map((f) => ({ insnOff: f.off, typeId: f.type })) })),
+    lineInfo: [],
+    coreRelo: codeSections.filter((c) => c.core.length > 0).map((c) => ({ section: c.name, records: c.core })),
+  }, (s) => w.str(s));
   return writeElf(
     [
       ...codeSections.map((c): ElfSection => ({ name: c.name, contents: { bytes: encodeInsns(c.insns) }, flags: 'code', align: 8, relocations: c.relocations })),

@@ -1,4 +1,3 @@
-import type { KptrHomeConstraints } from '../../generators/kptrHome.ts';
 import type { LocalStorageKind, Op, ProgType, Scenario, VarDecl } from '../../types/index.ts';
 
 /**
@@ -42,9 +41,3 @@ export function storageCounter(id: string, kind: LocalStorageKind, progType: Pro
     schedule: [{ program: prog, cpu: 0, repeat: 1 }, { program: prog, cpu: 1, repeat: 1 }, { owner_exit: true }, { program: prog, cpu: 0, repeat: 1 }],
   };
 }
-
-/**
- * Generator homes without local storage, for the tests that replay generated objects on the emulator or the direct
- * writer, neither of which has cgroup storage (local storage has tests of its own: localStorage.*.spec.ts).
- */
-export const NO_LOCAL_STORAGE: KptrHomeConstraints = { localStorages: [] };

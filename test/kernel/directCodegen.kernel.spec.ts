@@ -9,7 +9,6 @@ import type { Observation, Scenario } from '../../types/index.ts';
 import { hostSession } from '../helpers/hostSession.ts';
 import { needs } from '../helpers/needs.ts';
 import { percpuAllocArray } from './scenarios.ts';
-import { NO_LOCAL_STORAGE } from '../helpers/localStorageScenarios.ts';
 
 const spec = loadSpec();
 
@@ -33,7 +32,7 @@ describe('direct codegen against clang on the host kernel', () => {
   it('should give the same verdicts, run results and comparisons as clang on upstream\'s sequence and 400 generated scenarios', async (ctx) => {
     await needs(ctx, 'kernel');
     await needs(ctx, 'clang');
-    const arb = scenario({ mode: 'mixed', progTypes: ['tc', 'syscall'], homes: NO_LOCAL_STORAGE, nrCpus: 2 });
+    const arb = scenario({ mode: 'mixed', progTypes: ['tc', 'syscall'], nrCpus: 2 });
     // generated cases rarely reach a result global on the host (the safety gate); upstream's sequence does
     const upstream = [percpuAllocArray('dca_tc', 'tc'), percpuAllocArray('dca_sys', 'syscall')];
     const scenarios = [...upstream, ...[...generateValues(arb, 4242, 400)].map((v, i) => prefixScenario(v.value_, `dc${i}`))];
@@ -47,6 +46,9 @@ describe('direct codegen against clang on the host kernel', () => {
     const all = [...direct.values()];
     expect(all.filter((c) => c.observation.programs.some((p) => p.verdict === 'rejected')).length).toBeGreaterThan(100);
     expect(all.filter((c) => c.observation.runs.length > 0).length).toBeGreaterThan(50);
+    // and local storage of both owners, the cgroup's reached through the CO-RE walk
+    const ran = (kind: string) => all.filter((c) => c.scenario.slots.some((x) => x.home.kind === kind) && c.observation.runs.length > 0).length;
+    expect(Math.min(ran('task_storage'), ran('cgrp_storage'))).toBeGreaterThan(0);
     for (const s of upstream) {
       expect(direct.get(s.id)!.observation.runs.at(-1)?.globals).toEqual({ [`${s.id}_cpu0_field_d`]: '2', [`${s.id}_sum_field_c`]: '1' });
     }

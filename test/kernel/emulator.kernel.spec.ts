@@ -16,7 +16,6 @@ import type { MapOpKind } from '../../types/index.ts';
 import { loadSpec } from '../../specs/load.ts';
 import { needs } from '../helpers/needs.ts';
 import { percpuAllocArray } from './scenarios.ts';
-import { NO_LOCAL_STORAGE } from '../helpers/localStorageScenarios.ts';
 
 const SEED = 1212;
 const CASES = Number(process.env.KPTR_EMULATOR_CASES ?? 2000);
@@ -100,7 +99,7 @@ async function campaign(codegen: Codegen, nrCpus: number) {
   const workDir = await mkdtemp(join(tmpdir(), `kptr-emu-${codegen}-`));
   const runner = createHostRunner({ workDir, codegen, keepBatches: true });
   const caps = await runner.probe();
-  const arb = scenario({ mode: 'mixed', progTypes: ['tc', 'syscall'], homes: NO_LOCAL_STORAGE, nrCpus });
+  const arb = scenario({ mode: 'mixed', progTypes: ['tc', 'syscall'], nrCpus });
   const scenarios = [
     percpuAllocArray(`emu_${codegen}_tc`, 'tc'),
     percpuAllocArray(`emu_${codegen}_sys`, 'syscall'),

@@ -36,7 +36,7 @@ describe('the real spec', () => {
     for (const rule of spec.rules) {
       for (const m of rule.messages) expect(() => parseVersionRange(m.kernels)).not.toThrow();
       expect(rule.messages.some((m) => versionInRange('6.1.0', m.kernels)), rule.id)
-        .toBe(['kfunc.absent', 'mem.scalar_deref', 'percpu_ptr.bad_arg', 'attach.not_sleepable', 'kptr_xchg.no_kptr'].includes(rule.id));
+        .toBe(['kfunc.absent', 'mem.scalar_deref', 'percpu_ptr.bad_arg', 'attach.not_sleepable', 'kptr_xchg.no_kptr', 'local_storage.prog_type'].includes(rule.id));
       // a field tagged __percpu_kptr or __kptr is a kptr from 6.7 on: bpf_kptr_xchg always finds one
       expect(rule.messages.some((m) => versionInRange('6.12.117', m.kernels)), rule.id).toBe(rule.id !== 'kptr_xchg.no_kptr');
       // nesting bpf_rcu_read_lock is allowed from 7.0, and tc programs have bpf_task_storage_get from 6.18, so those rules have no message there

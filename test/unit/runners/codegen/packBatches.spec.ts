@@ -30,10 +30,10 @@ describe('packBatches', () => {
     expect(ids(packBatches(scenarios, 10))).toEqual([['h0', 'h2', 'h4'], ['h1', 'h3']]);
   });
 
-  it('should give the scenarios the object writer cannot write (cgroup storage) objects of their own', () => {
+  it('should batch scenarios with cgroup storage with the others (the object writer writes them too)', () => {
     const cgrp = (s: Scenario): Scenario => ({ ...s, slots: s.slots.map((x, i) => (i === 0 ? { ...x, home: { kind: 'cgrp_storage' as const } } : x)) });
     const scenarios = [handScenario(0), cgrp(handScenario(1)), handScenario(2), cgrp(handScenario(3))];
-    expect(ids(packBatches(scenarios, 10))).toEqual([['h0', 'h2'], ['h1', 'h3']]);
+    expect(ids(packBatches(scenarios, 10))).toEqual([['h0', 'h1', 'h2', 'h3']]);
   });
 
   it('should close only the full batch of a license and emit batches in the order they close', () => {

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { loadObject } from '../../../../emulator/loader/loadObject.ts';
 import { emitBatch } from '../../../../runners/codegen/emit.ts';
 import { loadScenarioFile } from '../../../../specs/load.ts';
+import { decodeInsns, formatInsn } from '../../../../bpf/asm/index.ts';
+import { storageCounter } from '../../../helpers/localStorageScenarios.ts';
 
 describe('writeObject', () => {
   const scenario = percpuAllocArray('wo');
@@ -88,3 +90,41 @@ describe('a slot value with a spin lock (KptrHome.spinLock)', () => {
   });
 });
 
+
+describe('a cgroup storage slot (home cgrp_storage)', () => {
+  const s = storageCounter('wcg', 'cgrp_storage', 'tc');
+  const elf = readElf(writeObject([s]));
+  const btf = readBtf(elfSection(elf, '.BTF')!.bytes);
+  const insns = decodeInsns(elfSection(elf, '?tc')!.bytes);
+  /** instruction i (no ld_imm64 among those asked for) as the verifier log prints it */
+  const text = (i: number) => formatInsn(insns[i]!, null);
+
+  it('should be a BPF_MAP_TYPE_CGRP_STORAGE map with BPF_F_NO_PREALLOC, as emitSlots declares it', () => {
+    const maps = btf.types.find((t): t is BtfTypeOf<'DATASEC'> => t.kind === 'DATASEC' && t.name === '.maps')!;
+    const def = btf.types[(btf.types[maps.vars[0]!.type] as BtfTypeOf<'VAR'>).type] as BtfTypeOf<'STRUCT'>;
+    const uint = (name: string) => ((btf.types[(btf.types[def.members.find((m) => m.name === name)!.type] as BtfTypeOf<'PTR'>).type]) as BtfTypeOf<'ARRAY'>).nelems;
+    expect([uint('type'), uint('map_flags')]).toEqual([32, 1]);
+  });
+
+  it('should pass bpf_cgrp_storage_get the task\'s cgroups->dfl_cgrp, each load a CO-RE field relocation as clang writes it', () => {
+    const call = insns.findIndex((x) => x.code === 0x85);
+    expect([call, call + 1, call + 2, call + 7].map(text)).toEqual([
+      '(85) call bpf_get_current_task_btf#158',
+      '(79) r1 = *(u64 *)(r0 +0)',
+      '(79) r2 = *(u64 *)(r1 +0)',
+      '(85) call bpf_cgrp_storage_get#210',
+    ]);
+    const ext = readBtfExt(elfSection(elf, '.BTF.ext')!.bytes, btf);
+    const relos = ext.coreRelo.flatMap((sec) => sec.records.map((r) => {
+      const t = btf.types[r.typeId] as BtfTypeOf<'STRUCT'>;
+      return [sec.section, text(r.insnOff / 8), r.kind, `${t.name}.${t.members[0]!.name}`, r.accessStr];
+    }));
+    expect(relos).toEqual([
+      ['?tc', '(79) r1 = *(u64 *)(r0 +0)', 'FIELD_BYTE_OFFSET', 'task_struct.cgroups', '0:0'],
+      ['?tc', '(79) r2 = *(u64 *)(r1 +0)', 'FIELD_BYTE_OFFSET', 'css_set.dfl_cgrp', '0:0'],
+    ]);
+    // the walk's types as kptr.h declares them: struct cgroup only forward-declared
+    const cssSet = btf.types.find((t): t is BtfTypeOf<'STRUCT'> => t.kind === 'STRUCT' && t.name === 'css_set')!;
+    expect(cTypeName(btf, cssSet.members[0]!.type)).toBe('struct cgroup *');
+  });
+});
