@@ -12,6 +12,7 @@ import {
   SLOT_INVALID, type VerifierState, copyState, isNullConst, mapRegs, regConst, regNotInit, regPtr, regUnknown,
 } from './state.ts';
 import { regTypeStr } from './regTypeStr.ts';
+import { isGplCompatible } from './input.ts';
 
 /** The helpers in scope: id → name and argument count (include/uapi/linux/bpf.h). */
 export const HELPER_ARGS: Readonly<Record<number, number>> = {
@@ -204,6 +205,8 @@ export function helperCall(env: Env, helperId: number, insn: number): void {
       kptrXchg(env, insn);
       return;
     case BPF_FUNC.get_current_task_btf:
+      // gpl_only (bpf_get_current_task_btf_proto): refused in a non-GPL program before anything else of the call
+      if (!isGplCompatible(env.prog.license)) reject('helper_gpl_only', {});
       clearCallerSaved(env);
       env.cur.regs[0] = regPtr('PTR_TO_BTF_ID', { flags: PTR_TRUSTED, btf: kernelBtf('task_struct') });
       return;

@@ -71,3 +71,7 @@ export interface VerifierProgram {
   readonly externKfuncs: readonly string[];
   readonly localType: (btfId: number) => LocalType | null;
 }
+
+/** license_is_gpl_compatible (include/linux/license.h): the licenses that may call gpl_only helpers and kfuncs. */
+const GPL_COMPATIBLE = new Set(['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL']);
+export const isGplCompatible = (license: string): boolean => GPL_COMPATIBLE.has(license);

@@ -13,7 +13,7 @@ import {
   BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_RSH, BPF_SRC as insnSrc, BPF_ST, BPF_STX, BPF_SUB, BPF_XOR,
   sizeBytes as insnSizeBytes,
 } from '../../bpf/asm/opcode.ts';
-import type { VerifierProgram } from './input.ts';
+import { isGplCompatible, type VerifierProgram } from './input.ts';
 import { checkMemAccess } from './mem.ts';
 import type { Profile } from './profile.ts';
 import { Liveness, statesEqual, successors } from './prune.ts';
@@ -42,8 +42,6 @@ export type VerifyResult =
 
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192;
-
-const GPL_COMPATIBLE = ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'];
 
 const ALU_OPS: Readonly<Record<number, AluOp>> = {
   [BPF_ADD]: 'add', [BPF_SUB]: 'sub', [BPF_MUL]: 'mul', [BPF_DIV]: 'div', [BPF_OR]: 'or', [BPF_AND]: 'and', [BPF_LSH]: 'lsh',
@@ -342,7 +340,7 @@ function firstMissingExtern(externKfuncs: readonly string[], profile: Profile): 
 function checksBeforeWalk(prog: VerifierProgram, profile: Profile): VerifierReject | null {
   const missing = firstMissingExtern(prog.externKfuncs, profile);
   if (missing !== null) return new VerifierReject('kfunc_missing', { func: missing });
-  if (Object.keys(prog.kfuncCalls).length > 0 && !GPL_COMPATIBLE.includes(prog.license)) return new VerifierReject('kfunc_non_gpl', {});
+  if (Object.keys(prog.kfuncCalls).length > 0 && !isGplCompatible(prog.license)) return new VerifierReject('kfunc_non_gpl', {});
   if (prog.progKind === 'tracing' && prog.sleepable && prog.attachTo === 'bpf_fentry_test1' && !profile.features.sleepable_fentry_test1) {
     return new VerifierReject('attach_not_sleepable', { func: prog.attachTo });
   }

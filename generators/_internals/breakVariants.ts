@@ -235,7 +235,7 @@ const VARIANTS: Readonly<Record<string, readonly BreakVariant[]>> = {
   ]])),
 };
 
-/** The rule ids {@link breakVariants} knows (every id of the rule table but the kernel-side kfunc.absent, kfunc.prog_type, attach.not_sleepable and local_storage.prog_type). */
+/** The rule ids {@link breakVariants} knows (every id of the rule table but the kernel-side kfunc.absent, kfunc.prog_type, attach.not_sleepable and local_storage.prog_type, and helper.gpl_only, which kfunc.non_gpl hides in a program calling any kfunc). */
 export const BREAKABLE_RULES: readonly string[] = Object.keys(VARIANTS);
 
 /** Ways to break `rule`; throws for a rule the generators cannot break from inside a program. */

@@ -1,4 +1,4 @@
-import type { ProgType, Slot } from '../../types/index.ts';
+import { isLocalStorage, type ProgType, type Slot } from '../../types/index.ts';
 import type { StructLayout } from '../../cabi/structLayout.ts';
 import { type Handle, isMaybeNull, printedType } from './state.ts';
 
@@ -106,8 +106,10 @@ export const DEREF_CHECKS: readonly Check<DerefCtx>[] = [
 ];
 
 // ---- bpf_cgrp_storage_get R2 (F3): the owner, task->cgroups->dfl_cgrp --------------------------------------------
-export interface StorageOwnerCtx { readonly slot: Slot; readonly progType: ProgType; readonly inRcuCs: boolean }
+export interface StorageOwnerCtx { readonly slot: Slot; readonly progType: ProgType; readonly inRcuCs: boolean; readonly gpl: boolean }
 export const STORAGE_OWNER_CHECKS: readonly Check<StorageOwnerCtx>[] = [
+  // the owner comes from bpf_get_current_task_btf, a gpl_only helper called before the storage helper
+  { rule: 'helper.gpl_only', violated: (c) => !c.gpl && isLocalStorage(c.slot.home), params: none },
   // bpf_task_storage_get: a tracing helper that later kernels offer every program type
   { rule: 'local_storage.prog_type', violated: (c) => c.slot.home.kind === 'task_storage' && c.progType === 'tc', params: none },
   // task->cgroups is __rcu: MEM_RCU inside an RCU critical section, PTR_UNTRUSTED outside (a sleepable program's body)

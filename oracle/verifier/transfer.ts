@@ -117,7 +117,7 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
   const ref = pc + 1; // one acquire per instruction per path (no loops), so the instruction numbers the reference
   switch (o.op) {
     case 'lookup': {
-      const error = firstViolation(STORAGE_OWNER_CHECKS, { slot: slotOf(ctx, o.slot), progType: ctx.program.progType, inRcuCs: inRcuCs(ctx, state) }, ctx.applies);
+      const error = firstViolation(STORAGE_OWNER_CHECKS, { slot: slotOf(ctx, o.slot), progType: ctx.program.progType, inRcuCs: inRcuCs(ctx, state), gpl: ctx.program.license !== 'Proprietary' }, ctx.applies);
       if (error) return stop(error);
       const s = lookupMayFail(ctx.scenario, o.slot) ? 'MAP_VALUE?' : 'MAP_VALUE';
       return go(pc, withVar(state, o.dst, { s, struct: null, ref: 0, slot: o.slot }));

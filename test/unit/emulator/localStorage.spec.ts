@@ -76,6 +76,20 @@ describe('local storage verdicts of the emulator runner, per kernel profile', ()
     });
   }
 
+  it('should refuse a non-GPL program its storage owner (bpf_get_current_task_btf is gpl_only), as the oracle predicts and 7.3.4 did', async () => {
+    // no kfunc: kfunc.non_gpl would come first; s2_4888 (VM campaign seed 2) showed it on 7.3.4 with a cgroup
+    const nonGpl = (x: Scenario): Scenario => ({ ...x, programs: x.programs.map((p) => ({ ...p, license: 'Proprietary' as const, vars: p.vars.slice(0, 1), ops: [p.ops[0]!, { op: 'return', value: 1 }] })), schedule: [x.schedule[0]!] });
+    for (const [profile, version] of [['6.12', '6.12.117'], ['6.18.44', '6.18.44'], ['7.3', '7.3.4']] as const) {
+      const scenarios = [nonGpl(storageCounter(`eng_c${profile.replace('.', '')}`, 'cgrp_storage', 'tc')), nonGpl(storageCounter(`eng_t${profile.replace('.', '')}`, 'task_storage', 'syscall'))];
+      const runner = createEmulatorRunner({ workDir: await mkdtemp(join(tmpdir(), 'kptr-emu-lsg-')), kernel: profile, nrCpus: 2 });
+      const checked = await checkScenarios({ runner, kernel: { release: version, version, nrCpus: 2, machine: 'emulator', divergences: [] }, spec, scenarios });
+      for (const c of checked) {
+        expect([c.result.status, c.result.rules], `${profile} ${c.scenario.id}`).toEqual(['pass', ['helper.gpl_only']]);
+        expect(c.observation.programs[0]!.log).toContain('cannot call GPL-restricted function from non-GPL compatible program');
+      }
+    }
+  });
+
   it('should refuse bpf_task_storage_get in tc on 6.1 in its words ("unknown func", measured on 6.1.0-50), as the oracle predicts', async () => {
     // 6.1 has no bpf_percpu_obj_new: the lookup alone
     const lookupOnly = (x: Scenario): Scenario => ({ ...x, programs: x.programs.map((p) => ({ ...p, vars: p.vars.slice(0, 1), ops: [p.ops[0]!, { op: 'return', value: 1 }] })), schedule: [x.schedule[0]!] });

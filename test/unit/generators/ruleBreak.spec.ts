@@ -16,10 +16,14 @@ const RULE_TABLE = [
   'obj_drop.wrong_kind', 'kptr_xchg.type_mismatch', 'kptr_xchg.plain_into_percpu', 'kptr_xchg.bad_src', 'kptr_xchg.rcu_src', 'kptr.direct_store',
   'percpu_ptr.bad_arg', 'percpu.direct_deref', 'mem.maybe_null_deref', 'mem.scalar_deref', 'rcu.nested_lock',
   'rcu.unmatched_unlock', 'rcu.exit_locked', 'ref.leak', 'percpu_obj_new.nested_special_field', 'mem.untrusted_write',
-  'attach.not_sleepable', 'local_storage.untrusted_owner', 'local_storage.prog_type',
+  'attach.not_sleepable', 'local_storage.untrusted_owner', 'local_storage.prog_type', 'helper.gpl_only',
 ];
-/** Rules that come from the kernel or the program type, not from the program text. */
-const NOT_FROM_PROGRAMS = ['kfunc.absent', 'kfunc.prog_type', 'attach.not_sleepable', 'local_storage.prog_type'];
+/**
+ * Rules that come from the kernel or the program type, not from the program text; and helper.gpl_only, which a
+ * non-GPL object shows only where a program of it calls no kfunc (kfunc.non_gpl comes first): generated only in
+ * combinations (a mixed case's non-GPL object with a local-storage slot another rule needs).
+ */
+const NOT_FROM_PROGRAMS = ['kfunc.absent', 'kfunc.prog_type', 'attach.not_sleepable', 'local_storage.prog_type', 'helper.gpl_only'];
 
 /** `rule/variant in pN` notes of a generated description. */
 function notes(description: string): { rule: string; variant: string; prog: string }[] {
