@@ -17,7 +17,7 @@ export interface MapOpStepConstraints {
  * element or a full hash map fail with the errno their contract (specs/ops/map) names, which the oracle predicts.
  * Batch forms take up to MAP_BATCH_MAX such keys (a key may repeat: the batch stops at the first failure) or a
  * lookup `count` in [0, MAP_BATCH_MAX]; BPF_NOEXIST and BPF_EXIST in a batch update's elem_flags are its invalid case.
- * An update, lookup, update_batch, lookup_batch or lookup_and_delete_batch passes BPF_F_LOCK (`lock: true`) one time
+ * An update, lookup, lookup_and_delete, update_batch, lookup_batch or lookup_and_delete_batch passes BPF_F_LOCK (`lock: true`) one time
  * in two; on a value without a spin lock that is EINVAL (the scenario decides where it keeps such a step).
  *
  * @remarks Since 0.2.0
@@ -44,6 +44,7 @@ export function mapOpStep(c: MapOpStepConstraints): fc.Arbitrary<MapOpStep> {
       case 'lookup_and_delete_batch':
         return locked(fc.record({ mapOp: fc.constant(mapOp), slot, count: fc.integer({ min: 0, max: MAP_BATCH_MAX }) }));
       case 'lookup':
+      case 'lookup_and_delete':
         return locked(fc.record({ mapOp: fc.constant(mapOp), slot, key }));
       default:
         return fc.record({ mapOp: fc.constant(mapOp), slot, key });

@@ -221,7 +221,7 @@ static void do_mapop(struct bpf_object *obj, const struct mapop *m)
 		if (strcmp(m->op, "lookup") == 0)
 			r = bpf_map_lookup_elem_flags(fd, &key, value, m->flags);
 		else if (strcmp(m->op, "lookup_and_delete") == 0)
-			r = bpf_map_lookup_and_delete_elem(fd, &key, value);
+			r = bpf_map_lookup_and_delete_elem_flags(fd, &key, value, m->flags);
 		else if (strcmp(m->op, "lookup_batch") == 0)
 			r = bpf_map_lookup_batch(fd, NULL, &out_batch, keys, value, &count, &opts);
 		else

@@ -22,8 +22,8 @@ export type MapUpdateFlag = 'BPF_ANY' | 'BPF_NOEXIST' | 'BPF_EXIST';
  */
 export type MapOpStep =
   | { readonly mapOp: 'update'; readonly slot: string; readonly key: number; readonly flags: MapUpdateFlag; readonly sum: string; readonly lock?: boolean }
-  | { readonly mapOp: 'lookup'; readonly slot: string; readonly key: number; readonly lock?: boolean }
-  | { readonly mapOp: 'delete' | 'lookup_and_delete'; readonly slot: string; readonly key: number }
+  | { readonly mapOp: 'lookup' | 'lookup_and_delete'; readonly slot: string; readonly key: number; readonly lock?: boolean }
+  | { readonly mapOp: 'delete'; readonly slot: string; readonly key: number }
   /**
    * A batch update writes `keys` in order, each as `update` would with BPF_ANY; `flags` is the batch's `elem_flags`,
    * where the kernel takes BPF_F_LOCK only (BPF_NOEXIST and BPF_EXIST are EINVAL).

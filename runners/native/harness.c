@@ -1212,7 +1212,7 @@ static void mapop_line(struct bpf_object *obj, bool obj_ok, int nr_cpus, const c
 		r = bpf_map_lookup_elem_flags(fd, &key, value, flags);
 		lookup = true;
 	} else if (strcmp(op, "lookup_and_delete") == 0) {
-		r = bpf_map_lookup_and_delete_elem(fd, &key, value);
+		r = bpf_map_lookup_and_delete_elem_flags(fd, &key, value, flags);
 		lookup = true;
 	} else if (strcmp(op, "lookup_batch") == 0) {
 		r = bpf_map_lookup_batch(fd, NULL, &out_batch, keys, value, &count, &opts);

@@ -292,3 +292,25 @@ function withMapOpsPrograms(
   const run = (p: Program, cpu = 0): ScheduleStep => ({ program: p.name, cpu, repeat: 1 });
   return { ...s, description, schedule: schedule({ slot: `${id}_m`, put, check, run }) };
 }
+
+/**
+ * BPF_F_LOCK on the single lookup_and_delete, on corpus case hlu's slots and programs: key 0 of the hash with a spin
+ * lock (the copy, then the element gone and its object released: the check finds NULL), of the array with one
+ * (ENOTSUPP: arrays cannot delete) and of the hash without one (EINVAL, before the map type is looked at).
+ */
+export function lockedLookupAndDelete(hlu: Scenario): Scenario {
+  return {
+    ...hlu,
+    id: 'hld',
+    schedule: [
+      { program: 'hluh_put', cpu: 0, repeat: 1 },
+      { mapOp: 'lookup_and_delete', slot: 'hlu_h', key: 0, lock: true },
+      { program: 'hluh_check', cpu: 0, repeat: 1 },
+      { program: 'hlua_put', cpu: 0, repeat: 1 },
+      { mapOp: 'lookup_and_delete', slot: 'hlu_a', key: 0, lock: true },
+      { mapOp: 'update', slot: 'hlu_p', key: 0, flags: 'BPF_ANY', sum: '3' },
+      { mapOp: 'lookup_and_delete', slot: 'hlu_p', key: 0, lock: true },
+      { mapOp: 'lookup_and_delete', slot: 'hlu_p', key: 0 },
+    ],
+  };
+}

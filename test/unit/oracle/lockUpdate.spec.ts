@@ -17,6 +17,7 @@ import { parseScenario } from '../../../specs/scenarioSchema.ts';
 import { checkScenarioRefs } from '../../../specs/checkScenarioRefs.ts';
 import { loadScenarioFile, loadSpec } from '../../../specs/load.ts';
 import type { KernelTarget, Observation, Prediction, Scenario } from '../../../types/index.ts';
+import { lockedLookupAndDelete } from '../../kernel/scenarios.ts';
 
 const spec = loadSpec();
 const ID = 'htab_lock_update_keeps_percpu_kptr';
@@ -45,12 +46,12 @@ describe('scenario model: a spin lock in the slot value, lock on map operations'
     }
   });
 
-  it('should take lock on update, lookup and the batch update and lookups only', () => {
+  it('should take lock on update, lookup, lookup_and_delete and the batch update and lookups only', () => {
     const withStep = (step: object): unknown => ({ ...hlu, schedule: [step] });
     expect(() => parseScenario(withStep({ mapOp: 'delete', slot: 'hlu_h', key: 0, lock: true }), 'test')).toThrow(/lock/);
-    expect(() => parseScenario(withStep({ mapOp: 'lookup_and_delete', slot: 'hlu_h', key: 0, lock: true }), 'test')).toThrow(/lock/);
+    expect(() => parseScenario(withStep({ mapOp: 'delete_batch', slot: 'hlu_h', keys: [0], lock: true }), 'test')).toThrow(/lock/);
     expect(() => parseScenario(withStep({ mapOp: 'lookup', slot: 'hlu_h', key: 0, lock: 'yes' }), 'test')).toThrow(/boolean/);
-    for (const step of [{ mapOp: 'lookup', slot: 'hlu_h', key: 0, lock: true }, { mapOp: 'lookup_and_delete_batch', slot: 'hlu_h', count: 1, lock: true }]) {
+    for (const step of [{ mapOp: 'lookup', slot: 'hlu_h', key: 0, lock: true }, { mapOp: 'lookup_and_delete', slot: 'hlu_h', key: 0, lock: true }, { mapOp: 'lookup_and_delete_batch', slot: 'hlu_h', count: 1, lock: true }]) {
       expect(() => parseScenario(withStep(step), 'test')).not.toThrow();
     }
   });
@@ -117,6 +118,22 @@ describe('emulator: BPF_F_LOCK map operations', () => {
     expect(o?.error).toBeNull();
     expect(o?.runs.filter((r) => r.program.endsWith('_check')).map((r) => [r.step, r.retval])).toEqual([[3, 2], [6, 2], [10, 2], [14, 1], [18, 1]]);
     expect(o?.mapOps).toEqual(predict(hlu, kernel('6.18.15'), spec).mapOps);
+  });
+});
+
+describe('BPF_F_LOCK on the single lookup_and_delete', () => {
+  const hld = lockedLookupAndDelete(hlu);
+  it('should copy under the lock and release the object (hash with a lock), be ENOTSUPP on an array, EINVAL without a lock: oracle and emulator alike', async () => {
+    const p = predict(hld, kernel('6.18.44'), spec);
+    expect(p.wellFormed).toBe(true);
+    expect(p.mapOps.map((r) => `${r.mapOp} ${r.mapType} ${r.err ?? 'ok'}${r.value === null ? '' : ` ${JSON.stringify(r.value)}`}`)).toEqual([
+      'lookup_and_delete hash ok [["0","0","0"]]', 'lookup_and_delete array ENOTSUPP', 'update hash ok', 'lookup_and_delete hash EINVAL', 'lookup_and_delete hash ok [["3","0"]]',
+    ]);
+    expect(p.steps.find((s) => s.step === 2)?.retval).toBe(1);
+    const [o] = await batchObserver({ kernel: '6.18', workDir: await mkdtemp(join(tmpdir(), 'kptr-hld-')) })([hld], new Map());
+    expect(o?.error).toBeNull();
+    expect(o?.mapOps).toEqual(p.mapOps);
+    expect(compare(p, o!).status).toBe('pass');
   });
 });
 
