@@ -13,6 +13,7 @@ import { percpuAllocatable, scalarFieldPaths, structSize } from './structLayout.
 import { buildProgram, type BreakPlan, type ProgramContext } from './ProgramBuilder.ts';
 import { targetNeedsKptrSlot } from './targetPairs.ts';
 import { hasSpinLock, SPIN_LOCK_MAP_TYPES } from '../../cabi/slotMap.ts';
+import { structLayout } from '../../cabi/structLayout.ts';
 import { memoised } from './memoised.ts';
 
 /** Resolved scenario options (every field set). */
@@ -99,10 +100,10 @@ interface Needs {
   readonly badRules: readonly string[];
 }
 
-function needsOf(rules: readonly string[], target: StatePairTarget | null = null): Needs {
+function needsOf(rules: readonly string[], targetNeedsKptr = false): Needs {
   return {
     twoStructs: rules.includes('kptr_xchg.type_mismatch'),
-    kptrSlot: rules.includes('kptr_xchg.type_mismatch') || (target !== null && targetNeedsKptrSlot(target)),
+    kptrSlot: rules.includes('kptr_xchg.type_mismatch') || targetNeedsKptr,
     cgrpSlot: rules.includes(UNTRUSTED_OWNER),
     badRules: rules.filter((r) => NEW_STRUCT_RULES.includes(r)),
   };
@@ -123,6 +124,12 @@ function pointeeStruct(name: string, inner: StructType | null): fc.Arbitrary<Str
   );
 }
 
+/** What a pointee arbitrary needs to know of the nested struct it may embed (pointeeStruct): its shape in bytes, and whether it may be nested at all. */
+function nestedLayoutKey(inner: StructType): string {
+  const layout = structLayout([inner], inner.name);
+  return `${inner.name} ${layout.size} ${layout.align} ${inner.members.every((m) => m.kind === 'scalar')}`;
+}
+
 /** The refused struct(s) for one percpu_obj_new.* rule (a lock-holding helper first for the nested case). */
 function badStructs(rule: string, name: string, pointee: string): fc.Arbitrary<StructType[]> {
   const special = (s: StructSpecialMember, nestable: StructType[] = []): fc.Arbitrary<StructType[]> =>
@@ -134,22 +141,53 @@ function badStructs(rule: string, name: string, pointee: string): fc.Arbitrary<S
       return fc.constantFrom<StructSpecialMember>('pointer', 'kptr').chain(memoised((s) => special(s)));
     case 'percpu_obj_new.special_fields':
       return special('spin_lock');
-    case 'percpu_obj_new.nested_special_field':
-      return structType({ name: LOCK_HOLDER, special: 'spin_lock' }).chain((holder) => special('nested_spin_lock', [holder]));
+    case 'percpu_obj_new.nested_special_field': {
+      // the refused struct embeds the holder by name: its arbitrary is the same for every holder drawn
+      const refused = memoised((holder: StructType) => structType({ name, special: 'nested_spin_lock', kptrPointee: pointee, nestable: [holder] }), (holder) => holder.name);
+      return structType({ name: LOCK_HOLDER, special: 'spin_lock' }).chain((holder) => refused(holder).map((t) => [holder, t]));
+    }
     default:
       throw new Error(`scenarioPlan: ${rule} needs no refused struct`);
   }
 }
 
-function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>, rules: readonly string[], target: StatePairTarget | null = null): fc.Arbitrary<ScenarioPlan> {
-  const needs = needsOf(rules, target);
+/**
+ * Plans breaking `rules` (none, one, or the two of a mixture, in order), for a target that needs a plain `__kptr`
+ * slot or not: built once per settings and key, since a campaign aims at some 400 state pairs with every breakable
+ * rule, and a plan depends on its target only through that need.
+ */
+function plans(s: ScenarioSettings, rules: readonly string[], target: StatePairTarget | null = null): fc.Arbitrary<ScenarioPlan> {
+  const targetNeedsKptr = target !== null && targetNeedsKptrSlot(target);
+  const key = `${rules.join(' ')}|${targetNeedsKptr}`;
+  let cache = plansBySettings.get(s);
+  if (cache === undefined) plansBySettings.set(s, (cache = new Map()));
+  let plan = cache.get(key);
+  if (plan === undefined) cache.set(key, (plan = planArbitrary(s, placedBreaks(rules, s), rules, targetNeedsKptr)));
+  return plan;
+}
+
+const plansBySettings = new WeakMap<ScenarioSettings, Map<string, fc.Arbitrary<ScenarioPlan>>>();
+
+function placedBreaks(rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<PlacedBreak[]> {
+  const [first] = rules;
+  if (first === undefined) return fc.constant([]);
+  if (rules.length === 1) return placedBreak(first, s).map((b) => [b]);
+  return fc.tuple(...rules.map((r) => placedBreak(r, s)));
+}
+
+function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>, rules: readonly string[], targetNeedsKptr: boolean): fc.Arbitrary<ScenarioPlan> {
+  const needs = needsOf(rules, targetNeedsKptr);
   const nPointees = needs.twoStructs ? { minLength: 2, maxLength: 2 } : { minLength: 1, maxLength: 2 };
-  const withInner = (inner: StructType | null): fc.Arbitrary<{ inner: StructType | null; pointees: StructType[] }> => fc.record({
-    inner: fc.constant(inner),
-    pointees: fc.tuple(...Array.from({ length: nPointees.maxLength }, (_, i) => pointeeStruct(`t${i}`, inner)))
+  // The pointees depend on the nested struct only through its layout (the size filter of pointeeStruct), so their
+  // arbitraries are built once per layout, not for every drawn struct (a new value every time). The trailing boolean
+  // is the one fc.record({ inner: fc.constant(inner), pointees }) draws: the same values, the same shrinks.
+  const pointeesWith = memoised((inner: StructType | null) => fc.tuple(
+    fc.tuple(...Array.from({ length: nPointees.maxLength }, (_, i) => pointeeStruct(`t${i}`, inner)))
       .chain((ts) => fc.integer({ min: nPointees.minLength, max: ts.length }).map((n) => ts.slice(0, n))),
-  });
-  // built once for the common case without a nested struct (a drawn struct is a new value every time)
+    fc.boolean(),
+  ), (inner) => (inner === null ? null : nestedLayoutKey(inner)));
+  const withInner = (inner: StructType | null): fc.Arbitrary<{ inner: StructType | null; pointees: StructType[] }> =>
+    pointeesWith(inner).map(([pointees]) => ({ inner, pointees }));
   const noInner = withInner(null);
   const structs = fc.option(structType({ name: INNER }), { freq: 4, nil: null }).chain((inner) => (inner === null ? noInner : withInner(inner)));
   const slotOf = (homes: KptrHomeConstraints) => fc.record({ home: kptrHome(homes), pointee: fc.nat({ max: 1 }), plain: fc.boolean() });
@@ -324,7 +362,7 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
 
 /** Scenarios whose every program is valid by construction. */
 export function validScenario(s: ScenarioSettings): fc.Arbitrary<Scenario> {
-  return planArbitrary(s, fc.constant([]), []).map((p) => assemble(p, s, { kind: 'valid' }));
+  return plans(s, []).map((p) => assemble(p, s, { kind: 'valid' }));
 }
 
 function placedBreak(rule: string, s: ScenarioSettings): fc.Arbitrary<PlacedBreak> {
@@ -333,7 +371,7 @@ function placedBreak(rule: string, s: ScenarioSettings): fc.Arbitrary<PlacedBrea
 
 /** Scenarios breaking exactly `rule` once, in one program; everything else valid. */
 export function breakingScenario(rule: string, s: ScenarioSettings): fc.Arbitrary<Scenario> {
-  return planArbitrary(s, placedBreak(rule, s).map((b) => [b]), [rule]).map((p) => assemble(p, s, { kind: 'break', rule }));
+  return plans(s, [rule]).map((p) => assemble(p, s, { kind: 'break', rule }));
 }
 
 /**
@@ -342,18 +380,18 @@ export function breakingScenario(rule: string, s: ScenarioSettings): fc.Arbitrar
  */
 export function targetedScenario(target: StatePairTarget, mode: 'valid' | 'break' | 'mixed', rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<Scenario> {
   if (!target.allowed) {
-    return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'break', rule: target.rule as string }, target));
+    return plans(s, [], target).map((p) => assemble(p, s, { kind: 'break', rule: target.rule as string }, target));
   }
   // p0 takes the target's program type: an untrusted owner needs a sleepable one
   const breakable = rules.filter((r) => r !== UNTRUSTED_OWNER || isSleepable(target.progType));
-  if (mode === 'valid' || breakable.length === 0) return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'valid' }, target));
+  if (mode === 'valid' || breakable.length === 0) return plans(s, [], target).map((p) => assemble(p, s, { kind: 'valid' }, target));
   return fc.constantFrom(...breakable).chain(memoised((rule) =>
-    planArbitrary(s, placedBreak(rule, s).map((b) => [b]), [rule], target).map((p) => assemble(p, s, { kind: 'break', rule }, target))));
+    plans(s, [rule], target).map((p) => assemble(p, s, { kind: 'break', rule }, target))));
 }
 
 /** Scenarios with two breaks (any rules, possibly in different programs), tagged intent `mixed`. */
 export function mixedScenario(rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<Scenario> {
   return fc.uniqueArray(fc.constantFrom(...rules), { minLength: 2, maxLength: 2 }).chain(memoised((picked) =>
-    planArbitrary(s, fc.tuple(...picked.map((r) => placedBreak(r, s))), picked).map((p) => assemble(p, s, { kind: 'mixed' })), (picked) => picked.join(' ')));
+    plans(s, picked).map((p) => assemble(p, s, { kind: 'mixed' })), (picked) => picked.join(' ')));
 }
 
