@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { memoised } from './_internals/memoised.ts';
+import { record } from './_internals/record.ts';
 import type { ScalarCType, StructMember, StructType } from '../types/index.ts';
 
 /** The one member that makes bpf_percpu_obj_new refuse a struct (rules percpu_obj_new.not_scalars / special_fields). */
@@ -51,10 +52,10 @@ function isScalarOnly(s: StructType): boolean {
 
 function smallMember(nestable: readonly StructType[]): fc.Arbitrary<MemberShape> {
   const count = fc.option(fc.integer({ min: 1, max: 4 }), { freq: 4, nil: null });
-  const scalar = fc.record({ kind: fc.constant('scalar' as const), ctype: fc.constantFrom(...ALL_SCALARS), count });
+  const scalar = record({ kind: fc.constant('scalar' as const), ctype: fc.constantFrom(...ALL_SCALARS), count });
   const inner = nestable.filter(isScalarOnly);
   if (inner.length === 0) return scalar;
-  const nested = fc.record({ kind: fc.constant('struct' as const), struct: fc.constantFrom(...inner.map((s) => s.name)), count });
+  const nested = record({ kind: fc.constant('struct' as const), struct: fc.constantFrom(...inner.map((s) => s.name)), count });
   return fc.oneof({ arbitrary: scalar, weight: 4 }, { arbitrary: nested, weight: 1 });
 }
 

@@ -15,6 +15,7 @@ import { targetNeedsKptrSlot } from './targetPairs.ts';
 import { hasSpinLock, SPIN_LOCK_MAP_TYPES } from '../../cabi/slotMap.ts';
 import { structLayout } from '../../cabi/structLayout.ts';
 import { memoised } from './memoised.ts';
+import { record } from './record.ts';
 
 /** Resolved scenario options (every field set). */
 export interface ScenarioSettings {
@@ -190,34 +191,34 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
     pointeesWith(inner).map(([pointees]) => ({ inner, pointees }));
   const noInner = withInner(null);
   const structs = fc.option(structType({ name: INNER }), { freq: 4, nil: null }).chain((inner) => (inner === null ? noInner : withInner(inner)));
-  const slotOf = (homes: KptrHomeConstraints) => fc.record({ home: kptrHome(homes), pointee: fc.nat({ max: 1 }), plain: fc.boolean() });
+  const slotOf = (homes: KptrHomeConstraints) => record({ home: kptrHome(homes), pointee: fc.nat({ max: 1 }), plain: fc.boolean() });
   // a non-GPL object (kfunc.non_gpl) cannot reach local storage: bpf_get_current_task_btf is a GPL-only helper
   const homes = rules.includes(NON_GPL) ? { ...s.homes, localStorages: [] } : s.homes;
   const slot = slotOf(homes);
   // slot 0 is one every program may look up (break variants and targets use it): not cgroup storage, which a
   // sleepable program cannot take validly (ProgramBuilder.validLookup) unless the break is about just that
   const firstSlot = slotOf({ ...homes, localStorages: (homes.localStorages ?? ALL_LOCAL_STORAGES).filter((k) => k !== 'cgrp_storage') });
-  const plan = fc.record({
+  const plan = record({
     structs,
     bad: fc.tuple(...needs.badRules.map((r, i) => badStructs(r, `t${2 + i}`, 't0'))),
     slots: fc.tuple(firstSlot, fc.option(slot, { freq: 2, nil: null })),
-    programs: fc.array(fc.record({
+    programs: fc.array(record({
       progType: progType({ progTypes: s.progTypes }),
       choices: fc.array(fc.nat({ max: 0xffff }), { maxLength: s.maxOps, size: s.size }),
     }), { minLength: 1, maxLength: s.maxPrograms, size: s.size }),
-    base: fc.array(fc.record({ cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { minLength: s.maxPrograms, maxLength: s.maxPrograms }),
-    extra: fc.array(fc.record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { maxLength: 3 }),
+    base: fc.array(record({ cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { minLength: s.maxPrograms, maxLength: s.maxPrograms }),
+    extra: fc.array(record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { maxLength: 3 }),
     // null first, with cross shrinking: a tail the mismatch does not need shrinks away
     history: s.historyFreq === 0
       ? fc.constant(null)
       : fc.oneof(
         { withCrossShrink: true },
         { arbitrary: fc.constant(null), weight: s.historyFreq - 1 },
-        { arbitrary: fc.record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }) }), weight: 1 },
+        { arbitrary: record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }) }), weight: 1 },
       ),
     breaks,
     // drawn last, so the values above stay those of the same seed without map operations
-    mapOps: s.maxMapOps === 0 ? fc.constant([]) : fc.option(fc.array(fc.record({ at: fc.nat({ max: 16 }), op: mapOpStep({ slots: PLAN_SLOTS }) }), { minLength: 1, maxLength: s.maxMapOps }), { freq: 2, nil: null }).map((x) => x ?? []),
+    mapOps: s.maxMapOps === 0 ? fc.constant([]) : fc.option(fc.array(record({ at: fc.nat({ max: 16 }), op: mapOpStep({ slots: PLAN_SLOTS }) }), { minLength: 1, maxLength: s.maxMapOps }), { freq: 2, nil: null }).map((x) => x ?? []),
     // drawn after everything else, for the same reason; false first, so a free the mismatch does not need shrinks away
     freeMaps: s.freeMapsFreq === 0 ? fc.constant(false) : fc.nat({ max: s.freeMapsFreq - 1 }).map((n) => n === s.freeMapsFreq - 1),
     // drawn after everything else, null first, for the same reasons
@@ -244,7 +245,7 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
 function concurrentPlan(s: ScenarioSettings): fc.Arbitrary<ConcurrentPlan | null> {
   const types = s.progTypes.filter((t): t is 'tc' | 'syscall' => t === 'tc' || t === 'syscall');
   if (s.concurrentFreq === 0 || s.nrCpus < 2 || types.length === 0) return fc.constant(null);
-  const plan = fc.record({
+  const plan = record({
     pair: fc.nat({ max: RACE_PAIRS.length }),
     other: fc.nat({ max: s.maxPrograms - 1 }),
     progType: fc.constantFrom(...types),
@@ -366,7 +367,7 @@ export function validScenario(s: ScenarioSettings): fc.Arbitrary<Scenario> {
 }
 
 function placedBreak(rule: string, s: ScenarioSettings): fc.Arbitrary<PlacedBreak> {
-  return fc.record({ rule: fc.constant(rule), prog: fc.nat({ max: s.maxPrograms - 1 }), at: fc.nat({ max: s.maxOps }), variant: fc.nat({ max: 15 }) });
+  return record({ rule: fc.constant(rule), prog: fc.nat({ max: s.maxPrograms - 1 }), at: fc.nat({ max: s.maxOps }), variant: fc.nat({ max: 15 }) });
 }
 
 /** Scenarios breaking exactly `rule` once, in one program; everything else valid. */
