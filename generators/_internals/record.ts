@@ -33,12 +33,14 @@ class RecordArbitrary<T> extends fc.Arbitrary<T> {
   }
 
   generate(mrng: fc.Random, biasFactor: number | undefined): fc.Value<T> {
-    const values: unknown[] = [];
-    const contexts: unknown[] = [];
-    for (const arb of this.arbs) {
-      const v = arb.generate(mrng, biasFactor);
-      values.push(v.value);
-      contexts.push(v.context);
+    // sized up front: the contexts live as long as the value (a pushed-to array keeps room for 17)
+    const n = this.arbs.length;
+    const values = new Array<unknown>(n);
+    const contexts = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) {
+      const v = (this.arbs[i] as fc.Arbitrary<unknown>).generate(mrng, biasFactor);
+      values[i] = v.value;
+      contexts[i] = v.context;
     }
     // fc.boolean() is an unbiased fc.integer({ min: 0, max: 1 })
     const bit = mrng.nextInt(0, 1);
