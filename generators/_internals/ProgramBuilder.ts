@@ -49,6 +49,9 @@ type Act =
   | 'nothing' | 'lookup' | 'new_percpu' | 'new_plain' | 'null_exit' | 'release' | 'if_block' | 'publish' | 'drop' | 'write'
   | 'read' | 'take' | 'publish_new' | 'load' | 'per_cpu_ptr' | 'this_cpu_ptr' | 'sum' | 'rcu_lock' | 'rcu_unlock';
 
+/** Field paths per struct, shared by the programs of one scenario (one context). */
+const FIELDS = new WeakMap<ProgramContext, Map<string, readonly FieldPath[]>>();
+
 /**
  * Interprets a list of small integers as a program: each choice selects one of the ops legal in the current
  * {@link SequenceState} (weighted), parameters take the following choices, and the end of the list closes the
@@ -61,13 +64,13 @@ export class ProgramBuilder {
   private cursor = 0;
   private opCount = 0;
   private steps = 0;
-  private readonly fieldCache = new Map<string, readonly FieldPath[]>();
   private readonly notes: string[] = [];
   /** the plain `__kptr` slots, whose pointees a `new` may allocate as plain objects */
   private readonly plainSlots: readonly Slot[];
   private readonly acts: Act[] = [];
   private readonly actWeights: number[] = [];
   private readonly actArgs: (string | Slot | null)[] = [];
+  private actCount = 0;
   license: Program['license'] = 'GPL';
 
   constructor(
@@ -96,9 +99,10 @@ export class ProgramBuilder {
     if ((this.plan.progType === 'tc' || this.plan.progType === 'syscall') && this.pick(5) === 1) {
       this.emit({ op: 'return', value: 1 });
     }
+    // exact-size copies of the pushed-to lists (which keep spare room): a program lives as long as its case
     const program: Program = {
       name: this.plan.name, progType: this.plan.progType, license: this.license,
-      vars: this.st.decls, ops: this.blocks[0] ?? [],
+      vars: this.st.decls.slice(), ops: (this.blocks[0] ?? []).slice(),
     };
     return { program, globals: this.st.globals, notes: this.notes };
   }
@@ -126,11 +130,10 @@ export class ProgramBuilder {
   }
 
   fields(struct: string): readonly FieldPath[] {
-    let f = this.fieldCache.get(struct);
-    if (f === undefined) {
-      f = scalarFieldPaths(this.ctx.structs, struct);
-      this.fieldCache.set(struct, f);
-    }
+    let cache = FIELDS.get(this.ctx);
+    if (cache === undefined) FIELDS.set(this.ctx, (cache = new Map()));
+    let f = cache.get(struct);
+    if (f === undefined) cache.set(struct, (f = scalarFieldPaths(this.ctx.structs, struct)));
     return f;
   }
 
@@ -168,7 +171,7 @@ export class ProgramBuilder {
     }
     for (let i = 0; i < this.st.rcuDepth; i++) cleanup.push({ op: 'rcu_unlock' });
     cleanup.push({ op: 'return', value: 0 });
-    this.emit({ op: 'if', var: v, is: 'null', then: cleanup });
+    this.emit({ op: 'if', var: v, is: 'null', then: cleanup.slice() });
     this.opCount += cleanup.length;
     h.state = checkedState(h.state) ?? h.state;
   }
@@ -271,7 +274,7 @@ export class ProgramBuilder {
     this.st.blockDepth++;
     body();
     this.st.blockDepth--;
-    const then = [...(this.blocks.pop() ?? []), { op: 'return', value: 0 } as const];
+    const then = (this.blocks.pop() ?? []).concat({ op: 'return', value: 0 });
     this.emit({ op: 'if', var: v, is: 'null', then });
     // what the body did to v happened to NULL: the object the other path holds is still to release
     h.state = checkedState(outer) ?? outer;
@@ -288,7 +291,7 @@ export class ProgramBuilder {
     body();
     for (const h of this.st.handles) if ((h.state === 'own' || h.state === 'own?') && !h.leak && h.depth === this.st.blockDepth) this.release(h.name);
     this.st.blockDepth--;
-    const then = this.blocks.pop() ?? [];
+    const then = (this.blocks.pop() ?? []).slice();
     this.emit({ op: 'if', var: v, is: 'nonnull', then });
     this.st.joinAfterBlock(before);
     h.state = outer;
@@ -303,9 +306,10 @@ export class ProgramBuilder {
   }
 
   private addAction(act: Act, weight: number, arg: string | Slot | null): void {
-    this.acts.push(act);
-    this.actWeights.push(weight);
-    this.actArgs.push(arg);
+    const i = this.actCount++;
+    this.acts[i] = act;
+    this.actWeights[i] = weight;
+    this.actArgs[i] = arg;
   }
 
   /**
@@ -314,9 +318,8 @@ export class ProgramBuilder {
    */
   private validActions(): void {
     const st = this.st;
-    this.acts.length = 0;
-    this.actWeights.length = 0;
-    this.actArgs.length = 0;
+    // overwritten in place (truncating would give the arrays' room back and grow it again at every step)
+    this.actCount = 0;
     // choice 0 does nothing: shrinking a choice towards 0 then deletes a step without reinterpreting the others
     this.addAction('nothing', 1, null);
     const top = st.blockDepth === 0;
@@ -402,11 +405,12 @@ export class ProgramBuilder {
     this.steps++;
     this.validActions();
     const weights = this.actWeights;
+    const n = this.actCount;
     let total = 0;
-    for (const w of weights) total += w;
+    for (let i = 0; i < n; i++) total += weights[i] as number;
     // always consume one choice, so a state with a single legal op still moves the cursor on
     let c = (this.plan.choices[this.cursor++] ?? 0) % Math.max(total, 1);
-    for (let i = 0; i < weights.length; i++) {
+    for (let i = 0; i < n; i++) {
       const w = weights[i] as number;
       // the lists are reused by the steps of an `if` body: take the action out before running it
       if (c < w) return this.runAction(this.acts[i] as Act, this.actArgs[i] ?? null);

@@ -114,6 +114,8 @@ function needsOf(rules: readonly string[], targetNeedsKptr = false): Needs {
 export const GENERATED_ID = 'gen';
 
 const INNER = 'in0';
+/** `p<i>`: program names, made once */
+const PROGRAM_NAMES = ['p0', 'p1', 'p2', 'p3'];
 const LOCK_HOLDER = 'in1';
 
 function pointeeStruct(name: string, inner: StructType | null): fc.Arbitrary<StructType> {
@@ -157,7 +159,7 @@ function badStructs(rule: string, name: string, pointee: string): fc.Arbitrary<S
  * slot or not: built once per settings and key, since a campaign aims at some 400 state pairs with every breakable
  * rule, and a plan depends on its target only through that need.
  */
-function plans(s: ScenarioSettings, rules: readonly string[], target: StatePairTarget | null = null): fc.Arbitrary<ScenarioPlan> {
+function plans(s: ScenarioSettings, rules: readonly string[], target: StatePairTarget | null = null): Planned {
   const targetNeedsKptr = target !== null && targetNeedsKptrSlot(target);
   const key = `${rules.join(' ')}|${targetNeedsKptr}`;
   let cache = plansBySettings.get(s);
@@ -167,7 +169,13 @@ function plans(s: ScenarioSettings, rules: readonly string[], target: StatePairT
   return plan;
 }
 
-const plansBySettings = new WeakMap<ScenarioSettings, Map<string, fc.Arbitrary<ScenarioPlan>>>();
+const plansBySettings = new WeakMap<ScenarioSettings, Map<string, Planned>>();
+
+/**
+ * Scenarios made by `finish` from the plans: the drawn record is shaped and finished in one map (one layer of
+ * context less per scenario than a map for each).
+ */
+type Planned = (finish: (plan: ScenarioPlan) => Scenario) => fc.Arbitrary<Scenario>;
 
 function placedBreaks(rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<PlacedBreak[]> {
   const [first] = rules;
@@ -176,7 +184,7 @@ function placedBreaks(rules: readonly string[], s: ScenarioSettings): fc.Arbitra
   return fc.tuple(...rules.map((r) => placedBreak(r, s)));
 }
 
-function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>, rules: readonly string[], targetNeedsKptr: boolean): fc.Arbitrary<ScenarioPlan> {
+function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>, rules: readonly string[], targetNeedsKptr: boolean): Planned {
   const needs = needsOf(rules, targetNeedsKptr);
   const nPointees = needs.twoStructs ? { minLength: 2, maxLength: 2 } : { minLength: 1, maxLength: 2 };
   // The pointees depend on the nested struct only through its layout (the size filter of pointeeStruct), so their
@@ -232,14 +240,19 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
       { arbitrary: fc.nat({ max: 16 }), weight: 1 },
     ),
   });
-  return plan.map(({ structs: { inner, pointees }, bad, slots: [first, second], ...rest }) => {
+  const shape = (p: typeof plan extends fc.Arbitrary<infer R> ? R : never): ScenarioPlan => {
+    const [first, second] = p.slots;
     // slot 0 is always a __percpu_kptr slot; a second one is a plain __kptr slot when a break needs one
-    const slotShapes = [{ ...first, plain: false }, ...(second === null ? [] : [second])];
-    if (needs.kptrSlot && !slotShapes.some((x) => x.plain && x.home.kind !== 'cgrp_storage')) slotShapes.push({ ...first, plain: true });
+    const slotShapes = second === null ? [{ home: first.home, pointee: first.pointee, plain: false }] : [{ home: first.home, pointee: first.pointee, plain: false }, second];
+    if (needs.kptrSlot && !slotShapes.some((x) => x.plain && x.home.kind !== 'cgrp_storage')) slotShapes.push({ home: first.home, pointee: first.pointee, plain: true });
     // a cgroup storage slot for local_storage.untrusted_owner comes on top: slot 0 stays one every program looks up
-    if (needs.cgrpSlot && !slotShapes.some((x) => x.home.kind === 'cgrp_storage')) slotShapes.push({ ...first, plain: false, home: { kind: 'cgrp_storage' } });
-    return { inner, pointees, bad, slots: slotShapes, ...rest };
-  });
+    if (needs.cgrpSlot && !slotShapes.some((x) => x.home.kind === 'cgrp_storage')) slotShapes.push({ home: { kind: 'cgrp_storage' }, pointee: first.pointee, plain: false });
+    return {
+      inner: p.structs.inner, pointees: p.structs.pointees, bad: p.bad, slots: slotShapes, programs: p.programs, base: p.base, extra: p.extra,
+      history: p.history, breaks: p.breaks, mapOps: p.mapOps, freeMaps: p.freeMaps, concurrent: p.concurrent, spinLocks: p.spinLocks, ownerExit: p.ownerExit,
+    };
+  };
+  return (finish) => plan.map((p) => finish(shape(p)));
 }
 
 function concurrentPlan(s: ScenarioSettings): fc.Arbitrary<ConcurrentPlan | null> {
@@ -300,7 +313,7 @@ function describe(intent: Intent, programs: readonly Program[], slots: readonly 
 }
 
 function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, target: StatePairTarget | null = null): Scenario {
-  const structs: StructType[] = [...(plan.inner === null ? [] : [plan.inner]), ...plan.pointees, ...plan.bad.flat()];
+  const structs: StructType[] = (plan.inner === null ? [] : [plan.inner]).concat(plan.pointees, ...plan.bad);
   const slots: Slot[] = plan.slots.map((x, i) => ({
     name: `m${i}`, home: withSpinLock(x.home, plan.spinLocks[i % plan.spinLocks.length] === true), pointee: plan.pointees[x.pointee % plan.pointees.length]?.name ?? 't0', tag: x.plain ? 'kptr' : 'percpu_kptr',
   }));
@@ -316,16 +329,18 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
     // the target is reached first thing in p0, which takes the target's program type
     // the untrusted owner is a sleepable program's: a program that breaks it is a syscall one if it was not sleepable
     const progType = breaks.some((b) => b.rule === UNTRUSTED_OWNER) && !isSleepable(p.progType) ? 'syscall' : p.progType;
-    const aimed = i === 0 && target !== null ? { progType: target.progType, target } : { progType };
-    const built = buildProgram(ctx, { name: `p${i}`, choices: p.choices, breaks, lenient: intent.kind === 'mixed', ...aimed }, globals.length);
+    const name = PROGRAM_NAMES[i] ?? `p${i}`;
+    const lenient = intent.kind === 'mixed';
+    const built = buildProgram(ctx, i === 0 && target !== null
+      ? { name, choices: p.choices, breaks, lenient, progType: target.progType, target }
+      : { name, choices: p.choices, breaks, lenient, progType }, globals.length);
     programs.push(built.program);
-    globals.push(...built.globals);
-    notes.push(...built.notes.map((n) => `${n} in p${i}`));
+    for (const g of built.globals) globals.push(g);
+    for (const n of built.notes) notes.push(`${n} in ${name}`);
   });
   // The license belongs to the whole object (one `_license` section): a non-GPL break relicenses every program.
   const license = programs.find((p) => p.license !== 'GPL')?.license ?? 'GPL';
-  const licensed = programs.map((p) => (p.license === license ? p : { ...p, license }));
-  programs.splice(0, programs.length, ...licensed);
+  programs.forEach((p, i) => { if (p.license !== license) programs[i] = { ...p, license }; });
   const schedule: ScheduleStep[] = [
     ...programs.map((p, i) => ({ program: p.name, cpu: plan.base[i]?.cpu ?? 0, repeat: plan.base[i]?.repeat ?? 1 })),
     ...plan.extra.map((x) => ({ program: programs[x.prog % programs.length]?.name ?? 'p0', cpu: x.cpu, repeat: x.repeat })),
@@ -358,12 +373,13 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
   }
   // the end of the object lifetime: the maps freed with what the slots still hold (checkScenarioRefs: map homes only)
   if (plan.freeMaps && slots.every((x) => inSlotMap(x.home))) schedule.push({ free_maps: true });
-  return { id: GENERATED_ID, description: describe(intent, programs, slots, notes), origin: null, intent, structs, slots, globals, programs, schedule };
+  // exact-size copies of the pushed-to lists, as ProgramBuilder's: a scenario lives as long as its case
+  return { id: GENERATED_ID, description: describe(intent, programs, slots, notes), origin: null, intent, structs, slots, globals: globals.slice(), programs: programs.slice(), schedule: schedule.slice() };
 }
 
 /** Scenarios whose every program is valid by construction. */
 export function validScenario(s: ScenarioSettings): fc.Arbitrary<Scenario> {
-  return plans(s, []).map((p) => assemble(p, s, { kind: 'valid' }));
+  return plans(s, [])((p) => assemble(p, s, { kind: 'valid' }));
 }
 
 function placedBreak(rule: string, s: ScenarioSettings): fc.Arbitrary<PlacedBreak> {
@@ -372,7 +388,7 @@ function placedBreak(rule: string, s: ScenarioSettings): fc.Arbitrary<PlacedBrea
 
 /** Scenarios breaking exactly `rule` once, in one program; everything else valid. */
 export function breakingScenario(rule: string, s: ScenarioSettings): fc.Arbitrary<Scenario> {
-  return plans(s, [rule]).map((p) => assemble(p, s, { kind: 'break', rule }));
+  return plans(s, [rule])((p) => assemble(p, s, { kind: 'break', rule }));
 }
 
 /**
@@ -381,18 +397,18 @@ export function breakingScenario(rule: string, s: ScenarioSettings): fc.Arbitrar
  */
 export function targetedScenario(target: StatePairTarget, mode: 'valid' | 'break' | 'mixed', rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<Scenario> {
   if (!target.allowed) {
-    return plans(s, [], target).map((p) => assemble(p, s, { kind: 'break', rule: target.rule as string }, target));
+    return plans(s, [], target)((p) => assemble(p, s, { kind: 'break', rule: target.rule as string }, target));
   }
   // p0 takes the target's program type: an untrusted owner needs a sleepable one
   const breakable = rules.filter((r) => r !== UNTRUSTED_OWNER || isSleepable(target.progType));
-  if (mode === 'valid' || breakable.length === 0) return plans(s, [], target).map((p) => assemble(p, s, { kind: 'valid' }, target));
+  if (mode === 'valid' || breakable.length === 0) return plans(s, [], target)((p) => assemble(p, s, { kind: 'valid' }, target));
   return fc.constantFrom(...breakable).chain(memoised((rule) =>
-    plans(s, [rule], target).map((p) => assemble(p, s, { kind: 'break', rule }, target))));
+    plans(s, [rule], target)((p) => assemble(p, s, { kind: 'break', rule }, target))));
 }
 
 /** Scenarios with two breaks (any rules, possibly in different programs), tagged intent `mixed`. */
 export function mixedScenario(rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<Scenario> {
   return fc.uniqueArray(fc.constantFrom(...rules), { minLength: 2, maxLength: 2 }).chain(memoised((picked) =>
-    plans(s, picked).map((p) => assemble(p, s, { kind: 'mixed' })), (picked) => picked.join(' ')));
+    plans(s, picked)((p) => assemble(p, s, { kind: 'mixed' })), (picked) => picked.join(' ')));
 }
 
