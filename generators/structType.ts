@@ -39,6 +39,9 @@ const SCALARS_BY_WIDTH: Readonly<Record<number, readonly ScalarCType[]>> = {
 };
 const ALL_SCALARS: readonly ScalarCType[] = Object.values(SCALARS_BY_WIDTH).flat();
 
+/** `f<i>`: member names, made once */
+const FIELD_NAMES = Array.from({ length: 8 }, (_, i) => `f${i}`);
+
 /** A member before it gets its name (distributes over the union). */
 type MemberShape = StructMember extends infer M ? (M extends StructMember ? Omit<M, 'name'> : never) : never;
 
@@ -108,6 +111,6 @@ export function structType(c: StructTypeConstraints): fc.Arbitrary<StructType> {
   const special = specialMember(c);
   return fc.tuple(body, fc.nat()).map(([members, at]) => {
     const shapes = special === null ? members : [...members.slice(0, at % (members.length + 1)), special, ...members.slice(at % (members.length + 1))];
-    return { name: c.name, members: shapes.map((m, i) => ({ ...m, name: `f${i}` }) as StructMember) };
+    return { name: c.name, members: shapes.map((m, i) => ({ ...m, name: FIELD_NAMES[i] ?? `f${i}` }) as StructMember) };
   });
 }
