@@ -1,6 +1,6 @@
 import type { GlobalVar, Op, ProgType, Program, Slot, StatePairTarget, StructType } from '../../types/index.ts';
 import { isSleepable } from '../progType.ts';
-import { checkedState, SequenceState } from './SequenceState.ts';
+import { checkedState, SequenceState, type Handle } from './SequenceState.ts';
 import { scalarFieldPaths, scalarMax, type FieldPath } from './structLayout.ts';
 import { breakVariants } from './breakVariants.ts';
 import { reachPair } from './targetPairs.ts';
@@ -301,8 +301,11 @@ export class ProgramBuilder {
 
   /** Slots a var of this kind/struct may legally be exchanged into (those whose map value the program holds). */
   private homesFor(v: string): Slot[] {
-    const h = this.st.handle(v);
-    return this.ctx.slots.filter((s) => s.pointee === h.struct && (s.tag === 'percpu_kptr') === h.percpu && this.st.mapValueOf(s.name) !== null);
+    return this.ctx.slots.filter((s) => this.isHome(s, this.st.handle(v)));
+  }
+
+  private isHome(s: Slot, h: Handle): boolean {
+    return s.pointee === h.struct && (s.tag === 'percpu_kptr') === h.percpu && this.st.mapValueOf(s.name) !== null;
   }
 
   private addAction(act: Act, weight: number, arg: string | Slot | null): void {
@@ -341,7 +344,7 @@ export class ProgramBuilder {
     for (const h of st.handles) if (h.state === 'rcu?' || h.state === 'elem?') this.addAction('if_block', 4, h.name);
     for (const h of st.handles) {
       if (h.state !== 'own' || h.leak || h.depth !== depth) continue;
-      if (this.homesFor(h.name).length > 0) this.addAction('publish', 5, h.name);
+      if (this.ctx.slots.some((s) => this.isHome(s, h))) this.addAction('publish', 5, h.name);
       this.addAction('drop', 1, h.name);
       if (!h.percpu) {
         this.addAction('write', 2, h.name);
