@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { memoised } from './_internals/memoised.ts';
+import { record } from './_internals/record.ts';
 import type { MapOpStep } from '../types/index.ts';
 import { MAP_BATCH_MAX, MAP_OP_KINDS, MAP_UPDATE_FLAGS } from '../specs/vocabulary.ts';
 
@@ -35,19 +36,19 @@ export function mapOpStep(c: MapOpStepConstraints): fc.Arbitrary<MapOpStep> {
   return fc.constantFrom(...MAP_OP_KINDS).chain(memoised((mapOp): fc.Arbitrary<MapOpStep> => {
     switch (mapOp) {
       case 'update':
-        return locked(fc.record({ mapOp: fc.constant(mapOp), slot, key, flags, sum }));
+        return locked(record({ mapOp: fc.constant(mapOp), slot, key, flags, sum }));
       case 'update_batch':
-        return locked(fc.record({ mapOp: fc.constant(mapOp), slot, keys, flags, sum }));
+        return locked(record({ mapOp: fc.constant(mapOp), slot, keys, flags, sum }));
       case 'delete_batch':
-        return fc.record({ mapOp: fc.constant(mapOp), slot, keys });
+        return record({ mapOp: fc.constant(mapOp), slot, keys });
       case 'lookup_batch':
       case 'lookup_and_delete_batch':
-        return locked(fc.record({ mapOp: fc.constant(mapOp), slot, count: fc.integer({ min: 0, max: MAP_BATCH_MAX }) }));
+        return locked(record({ mapOp: fc.constant(mapOp), slot, count: fc.integer({ min: 0, max: MAP_BATCH_MAX }) }));
       case 'lookup':
       case 'lookup_and_delete':
-        return locked(fc.record({ mapOp: fc.constant(mapOp), slot, key }));
+        return locked(record({ mapOp: fc.constant(mapOp), slot, key }));
       default:
-        return fc.record({ mapOp: fc.constant(mapOp), slot, key });
+        return record({ mapOp: fc.constant(mapOp), slot, key });
     }
   }));
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { GlobalVar, ProgType, Program, Slot, StructType } from '../types/index.ts';
 import { buildProgram } from './_internals/ProgramBuilder.ts';
+import { record } from './_internals/record.ts';
 import { structSize, scalarFieldPaths } from './_internals/structLayout.ts';
 import { progType } from './progType.ts';
 
@@ -42,7 +43,7 @@ export function opSequence(c: OpSequenceConstraints): fc.Arbitrary<OpSequence> {
     .filter((t) => structSize(c.structs, t.name) <= 512 && !hasSpecialInside(c.structs, t))
     .map((t) => t.name);
   const ctx = { structs: c.structs, slots: c.slots, goodStructs, badStructs: {}, nrCpus: c.nrCpus ?? 2, maxOps: c.maxOps ?? 24 };
-  return fc.record({
+  return record({
     progType: progType({ progTypes: c.progTypes }),
     choices: fc.array(fc.nat({ max: 0xffff }), { maxLength: ctx.maxOps }),
   }).map(({ progType: t, choices }) => {

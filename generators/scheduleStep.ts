@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import type { ScheduleStep } from '../types/index.ts';
+import { record } from './_internals/record.ts';
 
 /** Options of {@link scheduleStep}. */
 export interface ScheduleStepConstraints {
@@ -21,7 +22,7 @@ export function scheduleStep(c: ScheduleStepConstraints): fc.Arbitrary<ScheduleS
   if (c.programs.length === 0) throw new Error('scheduleStep: no programs to schedule');
   const nrCpus = c.nrCpus ?? 2;
   if (!Number.isInteger(nrCpus) || nrCpus < 1) throw new Error(`scheduleStep: nrCpus must be a positive integer, got ${nrCpus}`);
-  return fc.record({
+  return record({
     program: fc.constantFrom(...c.programs),
     cpu: fc.integer({ min: 0, max: nrCpus - 1 }),
     repeat: fc.integer({ min: 1, max: c.maxRepeat ?? 3 }),

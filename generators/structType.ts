@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { memoised } from './_internals/memoised.ts';
+import { record } from './_internals/record.ts';
 import type { ScalarCType, StructMember, StructType } from '../types/index.ts';
 
 /** The one member that makes bpf_percpu_obj_new refuse a struct (rules percpu_obj_new.not_scalars / special_fields). */
@@ -38,6 +39,9 @@ const SCALARS_BY_WIDTH: Readonly<Record<number, readonly ScalarCType[]>> = {
 };
 const ALL_SCALARS: readonly ScalarCType[] = Object.values(SCALARS_BY_WIDTH).flat();
 
+/** `f<i>`: member names, made once */
+const FIELD_NAMES = Array.from({ length: 8 }, (_, i) => `f${i}`);
+
 /** A member before it gets its name (distributes over the union). */
 type MemberShape = StructMember extends infer M ? (M extends StructMember ? Omit<M, 'name'> : never) : never;
 
@@ -51,10 +55,10 @@ function isScalarOnly(s: StructType): boolean {
 
 function smallMember(nestable: readonly StructType[]): fc.Arbitrary<MemberShape> {
   const count = fc.option(fc.integer({ min: 1, max: 4 }), { freq: 4, nil: null });
-  const scalar = fc.record({ kind: fc.constant('scalar' as const), ctype: fc.constantFrom(...ALL_SCALARS), count });
+  const scalar = record({ kind: fc.constant('scalar' as const), ctype: fc.constantFrom(...ALL_SCALARS), count });
   const inner = nestable.filter(isScalarOnly);
   if (inner.length === 0) return scalar;
-  const nested = fc.record({ kind: fc.constant('struct' as const), struct: fc.constantFrom(...inner.map((s) => s.name)), count });
+  const nested = record({ kind: fc.constant('struct' as const), struct: fc.constantFrom(...inner.map((s) => s.name)), count });
   return fc.oneof({ arbitrary: scalar, weight: 4 }, { arbitrary: nested, weight: 1 });
 }
 
@@ -107,6 +111,6 @@ export function structType(c: StructTypeConstraints): fc.Arbitrary<StructType> {
   const special = specialMember(c);
   return fc.tuple(body, fc.nat()).map(([members, at]) => {
     const shapes = special === null ? members : [...members.slice(0, at % (members.length + 1)), special, ...members.slice(at % (members.length + 1))];
-    return { name: c.name, members: shapes.map((m, i) => ({ ...m, name: `f${i}` }) as StructMember) };
+    return { name: c.name, members: shapes.map((m, i) => ({ ...m, name: FIELD_NAMES[i] ?? `f${i}` }) as StructMember) };
   });
 }

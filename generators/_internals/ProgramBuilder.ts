@@ -1,6 +1,6 @@
 import type { GlobalVar, Op, ProgType, Program, Slot, StatePairTarget, StructType } from '../../types/index.ts';
 import { isSleepable } from '../progType.ts';
-import { checkedState, SequenceState } from './SequenceState.ts';
+import { checkedState, SequenceState, type Handle } from './SequenceState.ts';
 import { scalarFieldPaths, scalarMax, type FieldPath } from './structLayout.ts';
 import { breakVariants } from './breakVariants.ts';
 import { reachPair } from './targetPairs.ts';
@@ -44,7 +44,13 @@ export interface BuiltProgram {
   readonly notes: readonly string[];
 }
 
-type Action = readonly [weight: number, run: () => void];
+/** A valid step (ProgramBuilder.validActions), run on its variable or slot. */
+type Act =
+  | 'nothing' | 'lookup' | 'new_percpu' | 'new_plain' | 'null_exit' | 'release' | 'if_block' | 'publish' | 'drop' | 'write'
+  | 'read' | 'take' | 'publish_new' | 'load' | 'per_cpu_ptr' | 'this_cpu_ptr' | 'sum' | 'rcu_lock' | 'rcu_unlock';
+
+/** Field paths per struct, shared by the programs of one scenario (one context). */
+const FIELDS = new WeakMap<ProgramContext, Map<string, readonly FieldPath[]>>();
 
 /**
  * Interprets a list of small integers as a program: each choice selects one of the ops legal in the current
@@ -58,8 +64,13 @@ export class ProgramBuilder {
   private cursor = 0;
   private opCount = 0;
   private steps = 0;
-  private readonly fieldCache = new Map<string, readonly FieldPath[]>();
   private readonly notes: string[] = [];
+  /** the plain `__kptr` slots, whose pointees a `new` may allocate as plain objects */
+  private readonly plainSlots: readonly Slot[];
+  private readonly acts: Act[] = [];
+  private readonly actWeights: number[] = [];
+  private readonly actArgs: (string | Slot | null)[] = [];
+  private actCount = 0;
   license: Program['license'] = 'GPL';
 
   constructor(
@@ -68,6 +79,7 @@ export class ProgramBuilder {
     firstGlobal: number,
   ) {
     this.st = new SequenceState(isSleepable(plan.progType), ctx.slots, firstGlobal);
+    this.plainSlots = ctx.slots.filter((s) => s.tag === 'kptr');
   }
 
   build(): BuiltProgram {
@@ -87,9 +99,10 @@ export class ProgramBuilder {
     if ((this.plan.progType === 'tc' || this.plan.progType === 'syscall') && this.pick(5) === 1) {
       this.emit({ op: 'return', value: 1 });
     }
+    // exact-size copies of the pushed-to lists (which keep spare room): a program lives as long as its case
     const program: Program = {
       name: this.plan.name, progType: this.plan.progType, license: this.license,
-      vars: this.st.decls, ops: this.blocks[0] ?? [],
+      vars: this.st.decls.slice(), ops: (this.blocks[0] ?? []).slice(),
     };
     return { program, globals: this.st.globals, notes: this.notes };
   }
@@ -117,11 +130,10 @@ export class ProgramBuilder {
   }
 
   fields(struct: string): readonly FieldPath[] {
-    let f = this.fieldCache.get(struct);
-    if (f === undefined) {
-      f = scalarFieldPaths(this.ctx.structs, struct);
-      this.fieldCache.set(struct, f);
-    }
+    let cache = FIELDS.get(this.ctx);
+    if (cache === undefined) FIELDS.set(this.ctx, (cache = new Map()));
+    let f = cache.get(struct);
+    if (f === undefined) cache.set(struct, (f = scalarFieldPaths(this.ctx.structs, struct)));
     return f;
   }
 
@@ -138,13 +150,13 @@ export class ProgramBuilder {
   // ---- primitive ops, each updating the model ------------------------------------------------------------
 
   lookup(slot: string): string {
-    const dst = this.st.declare({ kind: 'map_value', slot }, { state: 'mapval', struct: null, percpu: false, slot });
+    const dst = this.st.declare({ kind: 'map_value', slot }, 'mapval', null, false, slot);
     this.emit({ op: 'lookup', slot, dst });
     return dst;
   }
 
   newObj(struct: string, percpu: boolean): string {
-    const dst = this.st.declare({ kind: percpu ? 'percpu' : 'plain', struct }, { state: 'own?', struct, percpu, slot: null });
+    const dst = this.st.declare({ kind: percpu ? 'percpu' : 'plain', struct }, 'own?', struct, percpu, null);
     this.emit({ op: 'new', dst, struct, percpu });
     return dst;
   }
@@ -159,7 +171,7 @@ export class ProgramBuilder {
     }
     for (let i = 0; i < this.st.rcuDepth; i++) cleanup.push({ op: 'rcu_unlock' });
     cleanup.push({ op: 'return', value: 0 });
-    this.emit({ op: 'if', var: v, is: 'null', then: cleanup });
+    this.emit({ op: 'if', var: v, is: 'null', then: cleanup.slice() });
     this.opCount += cleanup.length;
     h.state = checkedState(h.state) ?? h.state;
   }
@@ -185,7 +197,7 @@ export class ProgramBuilder {
     const s = this.st.slot(slot);
     const pc = s.tag === 'percpu_kptr';
     const dst = keepResult
-      ? this.st.declare({ kind: pc ? 'percpu' : 'plain', struct: s.pointee }, { state: 'own?', struct: s.pointee, percpu: pc, slot: null })
+      ? this.st.declare({ kind: pc ? 'percpu' : 'plain', struct: s.pointee }, 'own?', s.pointee, pc, null)
       : null;
     this.emit({ op: 'xchg', slot, src, dst });
     if (src !== null) {
@@ -201,14 +213,14 @@ export class ProgramBuilder {
     const s = this.st.slot(slot);
     const pc = s.tag === 'percpu_kptr';
     const state = this.st.inRcu() ? 'rcu?' : 'untr?';
-    const dst = this.st.declare({ kind: pc ? 'percpu' : 'plain', struct: s.pointee }, { state, struct: s.pointee, percpu: pc, slot: null });
+    const dst = this.st.declare({ kind: pc ? 'percpu' : 'plain', struct: s.pointee }, state, s.pointee, pc, null);
     this.emit({ op: 'load', slot, dst });
     return dst;
   }
 
   perCpu(src: string, cpu: number | 'this'): string {
     const struct = this.st.handle(src).struct ?? this.ctx.goodStructs[0] ?? 't0';
-    const dst = this.st.declare({ kind: 'plain', struct }, { state: cpu === 'this' ? 'elem' : 'elem?', struct, percpu: false, slot: null });
+    const dst = this.st.declare({ kind: 'plain', struct }, cpu === 'this' ? 'elem' : 'elem?', struct, false, null);
     this.emit(cpu === 'this' ? { op: 'this_cpu_ptr', src, dst } : { op: 'per_cpu_ptr', src, cpu, dst });
     return dst;
   }
@@ -262,7 +274,7 @@ export class ProgramBuilder {
     this.st.blockDepth++;
     body();
     this.st.blockDepth--;
-    const then = [...(this.blocks.pop() ?? []), { op: 'return', value: 0 } as const];
+    const then = (this.blocks.pop() ?? []).concat({ op: 'return', value: 0 });
     this.emit({ op: 'if', var: v, is: 'null', then });
     // what the body did to v happened to NULL: the object the other path holds is still to release
     h.state = checkedState(outer) ?? outer;
@@ -277,9 +289,9 @@ export class ProgramBuilder {
     this.st.blockDepth++;
     h.state = checkedState(outer) ?? outer;
     body();
-    for (const o of this.st.owned()) if (this.st.handle(o).depth === this.st.blockDepth) this.release(o);
+    for (const h of this.st.handles) if ((h.state === 'own' || h.state === 'own?') && !h.leak && h.depth === this.st.blockDepth) this.release(h.name);
     this.st.blockDepth--;
-    const then = this.blocks.pop() ?? [];
+    const then = (this.blocks.pop() ?? []).slice();
     this.emit({ op: 'if', var: v, is: 'nonnull', then });
     this.st.joinAfterBlock(before);
     h.state = outer;
@@ -287,66 +299,103 @@ export class ProgramBuilder {
 
   // ---- valid steps -----------------------------------------------------------------------------------------
 
-  private atDepth(n: string): boolean {
-    return this.st.handle(n).depth === this.st.blockDepth;
-  }
-
-  private slotsWithValue(pred: (s: Slot) => boolean = () => true): Slot[] {
-    return this.ctx.slots.filter((s) => pred(s) && this.st.mapValueOf(s.name) !== null);
-  }
-
-  /** Slots a var of this kind/struct may legally be exchanged into. */
+  /** Slots a var of this kind/struct may legally be exchanged into (those whose map value the program holds). */
   private homesFor(v: string): Slot[] {
-    const h = this.st.handle(v);
-    return this.slotsWithValue((s) => s.pointee === h.struct && (s.tag === 'percpu_kptr') === h.percpu);
+    return this.ctx.slots.filter((s) => this.isHome(s, this.st.handle(v)));
   }
 
-  private validActions(): Action[] {
+  private isHome(s: Slot, h: Handle): boolean {
+    return s.pointee === h.struct && (s.tag === 'percpu_kptr') === h.percpu && this.st.mapValueOf(s.name) !== null;
+  }
+
+  private addAction(act: Act, weight: number, arg: string | Slot | null): void {
+    const i = this.actCount++;
+    this.acts[i] = act;
+    this.actWeights[i] = weight;
+    this.actArgs[i] = arg;
+  }
+
+  /**
+   * The ops legal now, with their weights, in a fixed order (the choice stream indexes this list), into
+   * acts/actWeights/actArgs: a step is taken once per chosen op, so the list is data, not closures.
+   */
+  private validActions(): void {
     const st = this.st;
+    // overwritten in place (truncating would give the arrays' room back and grow it again at every step)
+    this.actCount = 0;
     // choice 0 does nothing: shrinking a choice towards 0 then deletes a step without reinterpreting the others
-    const acts: Action[] = [[1, () => undefined]];
+    this.addAction('nothing', 1, null);
     const top = st.blockDepth === 0;
-    const plainSlots = this.ctx.slots.filter((s) => s.tag === 'kptr');
-    if (top && st.rcuDepth === 0 && st.owned().length === 0) {
-      for (const s of this.ctx.slots) if (st.mapValueOf(s.name) === null && this.validLookup(s)) acts.push([4, () => this.lookup(s.name)]);
+    const depth = st.blockDepth;
+    if (top && st.rcuDepth === 0 && !st.hasOwned()) {
+      for (const s of this.ctx.slots) if (st.mapValueOf(s.name) === null && this.validLookup(s)) this.addAction('lookup', 4, s);
     }
     if (this.ctx.goodStructs.length > 0) {
-      acts.push([2, () => this.freshOwn(this.pickOf(this.ctx.goodStructs), true)]);
-      if (plainSlots.length > 0) acts.push([1, () => this.freshOwn(this.pickOf(plainSlots).pointee, false)]);
+      this.addAction('new_percpu', 2, null);
+      if (this.plainSlots.length > 0) this.addAction('new_plain', 1, null);
     }
-    for (const v of st.where((h, n) => h.state === 'own?' && !h.leak && this.atDepth(n))) {
-      acts.push([4, () => this.nullExit(v)], [2, () => this.release(v)]);
-    }
-    for (const v of st.where((h, n) => (h.state === 'rcu?' || h.state === 'elem?') && this.atDepth(n))) {
-      acts.push([4, () => this.nullExit(v)]);
-    }
-    for (const v of st.where((h) => h.state === 'rcu?' || h.state === 'elem?')) {
-      acts.push([4, () => this.ifBlock(v, () => this.blockBody())]);
-    }
-    for (const v of st.where((h, n) => h.state === 'own' && !h.leak && this.atDepth(n))) {
-      const homes = this.homesFor(v);
-      if (homes.length > 0) acts.push([5, () => this.publish(v, this.pickOf(homes).name)]);
-      acts.push([1, () => this.drop(v, st.handle(v).percpu)]);
-      if (!st.handle(v).percpu) acts.push([2, () => this.write(v)], [1, () => this.read(v)]);
-    }
-    for (const s of this.slotsWithValue()) {
-      acts.push([1, () => this.release(this.xchg(s.name, null) as string)]);
-      if (this.ctx.goodStructs.includes(s.pointee)) {
-        acts.push([3, () => this.publish(this.freshOwn(s.pointee, s.tag === 'percpu_kptr'), s.name)]);
+    for (const h of st.handles) {
+      if (h.state === 'own?' && !h.leak && h.depth === depth) {
+        this.addAction('null_exit', 4, h.name);
+        this.addAction('release', 2, h.name);
       }
-      if (s.tag === 'percpu_kptr' && st.inRcu()) acts.push([3, () => this.load(s.name)]);
     }
-    for (const v of st.where((h) => h.state === 'rcu')) {
-      acts.push(
-        [3, () => this.perCpu(v, this.pick(this.ctx.nrCpus))],
-        [2, () => this.perCpu(v, 'this')],
-        [2, () => this.sum(v)],
-      );
+    for (const h of st.handles) if ((h.state === 'rcu?' || h.state === 'elem?') && h.depth === depth) this.addAction('null_exit', 4, h.name);
+    for (const h of st.handles) if (h.state === 'rcu?' || h.state === 'elem?') this.addAction('if_block', 4, h.name);
+    for (const h of st.handles) {
+      if (h.state !== 'own' || h.leak || h.depth !== depth) continue;
+      if (this.ctx.slots.some((s) => this.isHome(s, h))) this.addAction('publish', 5, h.name);
+      this.addAction('drop', 1, h.name);
+      if (!h.percpu) {
+        this.addAction('write', 2, h.name);
+        this.addAction('read', 1, h.name);
+      }
     }
-    for (const v of st.where((h) => h.state === 'elem')) acts.push([3, () => this.write(v)], [2, () => this.read(v)]);
-    if (top && st.rcuDepth === 0 && !st.exitLocked) acts.push([st.sleepable ? 3 : 1, () => this.rcuLock()]);
-    if (top && st.rcuDepth === 1 && !st.exitLocked) acts.push([1, () => this.rcuUnlock()]);
-    return acts;
+    for (const s of this.ctx.slots) {
+      if (st.mapValueOf(s.name) === null) continue;
+      this.addAction('take', 1, s);
+      if (this.ctx.goodStructs.includes(s.pointee)) this.addAction('publish_new', 3, s);
+      if (s.tag === 'percpu_kptr' && st.inRcu()) this.addAction('load', 3, s);
+    }
+    for (const h of st.handles) {
+      if (h.state !== 'rcu') continue;
+      this.addAction('per_cpu_ptr', 3, h.name);
+      this.addAction('this_cpu_ptr', 2, h.name);
+      this.addAction('sum', 2, h.name);
+    }
+    for (const h of st.handles) {
+      if (h.state !== 'elem') continue;
+      this.addAction('write', 3, h.name);
+      this.addAction('read', 2, h.name);
+    }
+    if (top && st.rcuDepth === 0 && !st.exitLocked) this.addAction('rcu_lock', st.sleepable ? 3 : 1, null);
+    if (top && st.rcuDepth === 1 && !st.exitLocked) this.addAction('rcu_unlock', 1, null);
+  }
+
+  private runAction(act: Act, arg: string | Slot | null): void {
+    const v = arg as string;
+    const s = arg as Slot;
+    switch (act) {
+      case 'nothing': return;
+      case 'lookup': this.lookup(s.name); return;
+      case 'new_percpu': this.freshOwn(this.pickOf(this.ctx.goodStructs), true); return;
+      case 'new_plain': this.freshOwn(this.pickOf(this.plainSlots).pointee, false); return;
+      case 'null_exit': return this.nullExit(v);
+      case 'release': return this.release(v);
+      case 'if_block': return this.ifBlock(v, () => this.blockBody());
+      case 'publish': return this.publish(v, this.pickOf(this.homesFor(v)).name);
+      case 'drop': return this.drop(v, this.st.handle(v).percpu);
+      case 'write': return this.write(v);
+      case 'read': return this.read(v);
+      case 'take': return this.release(this.xchg(s.name, null) as string);
+      case 'publish_new': return this.publish(this.freshOwn(s.pointee, s.tag === 'percpu_kptr'), s.name);
+      case 'load': this.load(s.name); return;
+      case 'per_cpu_ptr': this.perCpu(v, this.pick(this.ctx.nrCpus)); return;
+      case 'this_cpu_ptr': this.perCpu(v, 'this'); return;
+      case 'sum': return this.sum(v);
+      case 'rcu_lock': return this.rcuLock();
+      case 'rcu_unlock': return this.rcuUnlock();
+    }
   }
 
   /** xchg an owned object into its slot and release whatever was there. */
@@ -357,12 +406,17 @@ export class ProgramBuilder {
 
   private step(): void {
     this.steps++;
-    const acts = this.validActions();
-    const total = acts.reduce((n, [w]) => n + w, 0);
+    this.validActions();
+    const weights = this.actWeights;
+    const n = this.actCount;
+    let total = 0;
+    for (let i = 0; i < n; i++) total += weights[i] as number;
     // always consume one choice, so a state with a single legal op still moves the cursor on
     let c = (this.plan.choices[this.cursor++] ?? 0) % Math.max(total, 1);
-    for (const [w, run] of acts) {
-      if (c < w) return run();
+    for (let i = 0; i < n; i++) {
+      const w = weights[i] as number;
+      // the lists are reused by the steps of an `if` body: take the action out before running it
+      if (c < w) return this.runAction(this.acts[i] as Act, this.actArgs[i] ?? null);
       c -= w;
     }
   }

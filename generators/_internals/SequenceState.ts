@@ -15,6 +15,7 @@ export type HandleState =
   | 'own?' | 'own' | 'rcu?' | 'rcu' | 'elem?' | 'elem' | 'untr?' | 'untr' | 'dead' | 'mapval' | 'joined';
 
 export interface Handle {
+  readonly name: string;
   state: HandleState;
   /** pointee struct (null for a map value) */
   readonly struct: string | null;
@@ -35,12 +36,21 @@ export function checkedState(s: HandleState): HandleState | null {
   return MAYBE_NULL[s] ?? null;
 }
 
+/** `v<i>`: the names of a program's variables, made once (every program declares v0, v1, ...). */
+const VAR_NAMES: string[] = [];
+function varName(i: number): string {
+  return VAR_NAMES[i] ?? (VAR_NAMES[i] = `v${i}`);
+}
+
 /**
  * The mutable model of one program under construction: variables and their handle states, the bpf_rcu_read_lock
  * depth, the `if` depth, the result globals. One instance lives for one build (the build stays a pure function).
+ * Queries run several times per generated op, so they walk the handles without allocating.
  */
 export class SequenceState {
-  readonly vars = new Map<string, Handle>();
+  private readonly vars = new Map<string, Handle>();
+  /** the handles in declaration order (index i is variable `v<i>`) */
+  readonly handles: Handle[] = [];
   readonly decls: VarDecl[] = [];
   readonly globals: GlobalVar[] = [];
   rcuDepth = 0;
@@ -59,10 +69,12 @@ export class SequenceState {
     return !this.sleepable || this.rcuDepth > 0;
   }
 
-  declare(type: VarType, h: Omit<Handle, 'depth' | 'leak'>): string {
-    const name = `v${this.decls.length}`;
+  declare(type: VarType, state: HandleState, struct: string | null, percpu: boolean, slot: string | null): string {
+    const name = varName(this.decls.length);
     this.decls.push({ name, type });
-    this.vars.set(name, { ...h, depth: this.blockDepth, leak: false });
+    const h: Handle = { name, state, struct, percpu, slot, depth: this.blockDepth, leak: false };
+    this.vars.set(name, h);
+    this.handles.push(h);
     return name;
   }
 
@@ -78,21 +90,21 @@ export class SequenceState {
     return h;
   }
 
-  /** Variables in one of the given states (in declaration order, so choices are stable). */
-  where(pred: (h: Handle, name: string) => boolean): string[] {
-    // asked several times per generated op: no entry arrays
+  /** Live acquired references: what an exit must release (except deliberate leaks). */
+  owned(): string[] {
     const out: string[] = [];
-    for (const [n, h] of this.vars) if (pred(h, n)) out.push(n);
+    for (const h of this.handles) if (isOwned(h)) out.push(h.name);
     return out;
   }
 
-  /** Live acquired references: what an exit must release (except deliberate leaks). */
-  owned(): string[] {
-    return this.where((h) => (h.state === 'own' || h.state === 'own?') && !h.leak);
+  hasOwned(): boolean {
+    for (const h of this.handles) if (isOwned(h)) return true;
+    return false;
   }
 
   mapValueOf(slot: string): string | null {
-    return this.where((h) => h.state === 'mapval' && h.slot === slot)[0] ?? null;
+    for (const h of this.handles) if (h.state === 'mapval' && h.slot === slot) return h.name;
+    return null;
   }
 
   slot(name: string): Slot {
@@ -103,25 +115,29 @@ export class SequenceState {
 
   /** Outermost bpf_rcu_read_unlock: every MEM_RCU pointer becomes PTR_UNTRUSTED. */
   untrustRcu(): void {
-    for (const h of this.vars.values()) {
+    for (const h of this.handles) {
       if (h.state === 'rcu' || h.state === 'rcu?' || h.state === 'elem' || h.state === 'elem?') h.state = 'untr';
     }
   }
 
-  /** Snapshot of handle states, to merge the two paths of an `if`. */
-  snapshot(): Map<string, HandleState> {
-    return new Map([...this.vars].map(([n, h]) => [n, h.state]));
+  /** Snapshot of handle states (by declaration index), to merge the two paths of an `if`. */
+  snapshot(): HandleState[] {
+    return this.handles.map((h) => h.state);
   }
 
   /** After `if (v) { … }`: whatever the block assigned or changed differs between the paths. */
-  joinAfterBlock(before: Map<string, HandleState>): void {
-    for (const [n, h] of this.vars) {
-      const prev = before.get(n);
+  joinAfterBlock(before: readonly HandleState[]): void {
+    this.handles.forEach((h, i) => {
+      const prev = before[i];
       if (prev === undefined) {
         h.state = h.state === 'dead' || h.state === 'own' || h.state === 'own?' ? 'dead' : 'joined';
       } else if (prev !== h.state) {
         h.state = 'joined';
       }
-    }
+    });
   }
+}
+
+function isOwned(h: Handle): boolean {
+  return (h.state === 'own' || h.state === 'own?') && !h.leak;
 }

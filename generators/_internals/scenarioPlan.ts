@@ -13,7 +13,9 @@ import { percpuAllocatable, scalarFieldPaths, structSize } from './structLayout.
 import { buildProgram, type BreakPlan, type ProgramContext } from './ProgramBuilder.ts';
 import { targetNeedsKptrSlot } from './targetPairs.ts';
 import { hasSpinLock, SPIN_LOCK_MAP_TYPES } from '../../cabi/slotMap.ts';
+import { structLayout } from '../../cabi/structLayout.ts';
 import { memoised } from './memoised.ts';
+import { record } from './record.ts';
 
 /** Resolved scenario options (every field set). */
 export interface ScenarioSettings {
@@ -99,10 +101,10 @@ interface Needs {
   readonly badRules: readonly string[];
 }
 
-function needsOf(rules: readonly string[], target: StatePairTarget | null = null): Needs {
+function needsOf(rules: readonly string[], targetNeedsKptr = false): Needs {
   return {
     twoStructs: rules.includes('kptr_xchg.type_mismatch'),
-    kptrSlot: rules.includes('kptr_xchg.type_mismatch') || (target !== null && targetNeedsKptrSlot(target)),
+    kptrSlot: rules.includes('kptr_xchg.type_mismatch') || targetNeedsKptr,
     cgrpSlot: rules.includes(UNTRUSTED_OWNER),
     badRules: rules.filter((r) => NEW_STRUCT_RULES.includes(r)),
   };
@@ -112,15 +114,25 @@ function needsOf(rules: readonly string[], target: StatePairTarget | null = null
 export const GENERATED_ID = 'gen';
 
 const INNER = 'in0';
+/** `p<i>`: program names, made once */
+const PROGRAM_NAMES = ['p0', 'p1', 'p2', 'p3'];
 const LOCK_HOLDER = 'in1';
 
 function pointeeStruct(name: string, inner: StructType | null): fc.Arbitrary<StructType> {
   const nestable = inner === null ? [] : [inner];
+  // nested arrays can push a small layout past the limit; a pointee must stay allocatable (scalars alone stay below:
+  // six members of four 8-byte elements at most, so without a nested struct the filter would pass everything)
+  const small = structType({ name, nestable });
   return fc.oneof(
-    // nested arrays can push a small layout past the limit; a pointee must stay allocatable
-    { arbitrary: structType({ name, nestable }).filter((t) => structSize([...nestable, t], name) <= 512), weight: 5 },
+    { arbitrary: inner === null ? small : small.filter((t) => structSize([...nestable, t], name) <= 512), weight: 5 },
     { arbitrary: fc.constantFrom(8, 16, 64, 256, 512).chain(memoised((size) => structType({ name, size }))), weight: 1 },
   );
+}
+
+/** What a pointee arbitrary needs to know of the nested struct it may embed (pointeeStruct): its shape in bytes, and whether it may be nested at all. */
+function nestedLayoutKey(inner: StructType): string {
+  const layout = structLayout([inner], inner.name);
+  return `${inner.name} ${layout.size} ${layout.align} ${inner.members.every((m) => m.kind === 'scalar')}`;
 }
 
 /** The refused struct(s) for one percpu_obj_new.* rule (a lock-holding helper first for the nested case). */
@@ -134,52 +146,89 @@ function badStructs(rule: string, name: string, pointee: string): fc.Arbitrary<S
       return fc.constantFrom<StructSpecialMember>('pointer', 'kptr').chain(memoised((s) => special(s)));
     case 'percpu_obj_new.special_fields':
       return special('spin_lock');
-    case 'percpu_obj_new.nested_special_field':
-      return structType({ name: LOCK_HOLDER, special: 'spin_lock' }).chain((holder) => special('nested_spin_lock', [holder]));
+    case 'percpu_obj_new.nested_special_field': {
+      // the refused struct embeds the holder by name: its arbitrary is the same for every holder drawn
+      const refused = memoised((holder: StructType) => structType({ name, special: 'nested_spin_lock', kptrPointee: pointee, nestable: [holder] }), (holder) => holder.name);
+      return structType({ name: LOCK_HOLDER, special: 'spin_lock' }).chain((holder) => refused(holder).map((t) => [holder, t]));
+    }
     default:
       throw new Error(`scenarioPlan: ${rule} needs no refused struct`);
   }
 }
 
-function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>, rules: readonly string[], target: StatePairTarget | null = null): fc.Arbitrary<ScenarioPlan> {
-  const needs = needsOf(rules, target);
+/**
+ * Plans breaking `rules` (none, one, or the two of a mixture, in order), for a target that needs a plain `__kptr`
+ * slot or not: built once per settings and key, since a campaign aims at some 400 state pairs with every breakable
+ * rule, and a plan depends on its target only through that need.
+ */
+function plans(s: ScenarioSettings, rules: readonly string[], target: StatePairTarget | null = null): Planned {
+  const targetNeedsKptr = target !== null && targetNeedsKptrSlot(target);
+  const key = `${rules.join(' ')}|${targetNeedsKptr}`;
+  let cache = plansBySettings.get(s);
+  if (cache === undefined) plansBySettings.set(s, (cache = new Map()));
+  let plan = cache.get(key);
+  if (plan === undefined) cache.set(key, (plan = planArbitrary(s, placedBreaks(rules, s), rules, targetNeedsKptr)));
+  return plan;
+}
+
+const plansBySettings = new WeakMap<ScenarioSettings, Map<string, Planned>>();
+
+/**
+ * Scenarios made by `finish` from the plans: the drawn record is shaped and finished in one map (one layer of
+ * context less per scenario than a map for each).
+ */
+type Planned = (finish: (plan: ScenarioPlan) => Scenario) => fc.Arbitrary<Scenario>;
+
+function placedBreaks(rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<PlacedBreak[]> {
+  const [first] = rules;
+  if (first === undefined) return fc.constant([]);
+  if (rules.length === 1) return placedBreak(first, s).map((b) => [b]);
+  return fc.tuple(...rules.map((r) => placedBreak(r, s)));
+}
+
+function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>, rules: readonly string[], targetNeedsKptr: boolean): Planned {
+  const needs = needsOf(rules, targetNeedsKptr);
   const nPointees = needs.twoStructs ? { minLength: 2, maxLength: 2 } : { minLength: 1, maxLength: 2 };
-  const withInner = (inner: StructType | null): fc.Arbitrary<{ inner: StructType | null; pointees: StructType[] }> => fc.record({
-    inner: fc.constant(inner),
-    pointees: fc.tuple(...Array.from({ length: nPointees.maxLength }, (_, i) => pointeeStruct(`t${i}`, inner)))
+  // The pointees depend on the nested struct only through its layout (the size filter of pointeeStruct), so their
+  // arbitraries are built once per layout, not for every drawn struct (a new value every time). The trailing boolean
+  // is the one fc.record({ inner: fc.constant(inner), pointees }) draws: the same values, the same shrinks.
+  const pointeesWith = memoised((inner: StructType | null) => fc.tuple(
+    fc.tuple(...Array.from({ length: nPointees.maxLength }, (_, i) => pointeeStruct(`t${i}`, inner)))
       .chain((ts) => fc.integer({ min: nPointees.minLength, max: ts.length }).map((n) => ts.slice(0, n))),
-  });
-  // built once for the common case without a nested struct (a drawn struct is a new value every time)
+    fc.boolean(),
+  ), (inner) => (inner === null ? null : nestedLayoutKey(inner)));
+  const withInner = (inner: StructType | null): fc.Arbitrary<{ inner: StructType | null; pointees: StructType[] }> =>
+    pointeesWith(inner).map(([pointees]) => ({ inner, pointees }));
   const noInner = withInner(null);
   const structs = fc.option(structType({ name: INNER }), { freq: 4, nil: null }).chain((inner) => (inner === null ? noInner : withInner(inner)));
-  const slotOf = (homes: KptrHomeConstraints) => fc.record({ home: kptrHome(homes), pointee: fc.nat({ max: 1 }), plain: fc.boolean() });
+  const slotOf = (homes: KptrHomeConstraints) => record({ home: kptrHome(homes), pointee: fc.nat({ max: 1 }), plain: fc.boolean() });
   // a non-GPL object (kfunc.non_gpl) cannot reach local storage: bpf_get_current_task_btf is a GPL-only helper
   const homes = rules.includes(NON_GPL) ? { ...s.homes, localStorages: [] } : s.homes;
   const slot = slotOf(homes);
   // slot 0 is one every program may look up (break variants and targets use it): not cgroup storage, which a
   // sleepable program cannot take validly (ProgramBuilder.validLookup) unless the break is about just that
   const firstSlot = slotOf({ ...homes, localStorages: (homes.localStorages ?? ALL_LOCAL_STORAGES).filter((k) => k !== 'cgrp_storage') });
-  const plan = fc.record({
+  const plan = record({
     structs,
     bad: fc.tuple(...needs.badRules.map((r, i) => badStructs(r, `t${2 + i}`, 't0'))),
     slots: fc.tuple(firstSlot, fc.option(slot, { freq: 2, nil: null })),
-    programs: fc.array(fc.record({
+    programs: fc.array(record({
       progType: progType({ progTypes: s.progTypes }),
       choices: fc.array(fc.nat({ max: 0xffff }), { maxLength: s.maxOps, size: s.size }),
     }), { minLength: 1, maxLength: s.maxPrograms, size: s.size }),
-    base: fc.array(fc.record({ cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { minLength: s.maxPrograms, maxLength: s.maxPrograms }),
-    extra: fc.array(fc.record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { maxLength: 3 }),
+    base: fc.array(record({ cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { minLength: s.maxPrograms, maxLength: s.maxPrograms }),
+    extra: fc.array(record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { maxLength: 3 }),
     // null first, with cross shrinking: a tail the mismatch does not need shrinks away
     history: s.historyFreq === 0
       ? fc.constant(null)
       : fc.oneof(
         { withCrossShrink: true },
         { arbitrary: fc.constant(null), weight: s.historyFreq - 1 },
-        { arbitrary: fc.record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }) }), weight: 1 },
+        { arbitrary: record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }) }), weight: 1 },
       ),
     breaks,
     // drawn last, so the values above stay those of the same seed without map operations
-    mapOps: s.maxMapOps === 0 ? fc.constant([]) : fc.option(fc.array(fc.record({ at: fc.nat({ max: 16 }), op: mapOpStep({ slots: PLAN_SLOTS }) }), { minLength: 1, maxLength: s.maxMapOps }), { freq: 2, nil: null }).map((x) => x ?? []),
+    mapOps: s.maxMapOps === 0 ? fc.constant([]) : fc.option(fc.array(record({ at: fc.nat({ max: 16 }), op: mapOpStep({ slots: PLAN_SLOTS }) }), { minLength: 1, maxLength: s.maxMapOps }), { freq: 2, nil: null }).map((x) => x ?? []),
     // drawn after everything else, for the same reason; false first, so a free the mismatch does not need shrinks away
     freeMaps: s.freeMapsFreq === 0 ? fc.constant(false) : fc.nat({ max: s.freeMapsFreq - 1 }).map((n) => n === s.freeMapsFreq - 1),
     // drawn after everything else, null first, for the same reasons
@@ -193,20 +242,25 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
       { arbitrary: fc.nat({ max: 16 }), weight: 1 },
     ),
   });
-  return plan.map(({ structs: { inner, pointees }, bad, slots: [first, second], ...rest }) => {
+  const shape = (p: typeof plan extends fc.Arbitrary<infer R> ? R : never): ScenarioPlan => {
+    const [first, second] = p.slots;
     // slot 0 is always a __percpu_kptr slot; a second one is a plain __kptr slot when a break needs one
-    const slotShapes = [{ ...first, plain: false }, ...(second === null ? [] : [second])];
-    if (needs.kptrSlot && !slotShapes.some((x) => x.plain && x.home.kind !== 'cgrp_storage')) slotShapes.push({ ...first, plain: true });
+    const slotShapes = second === null ? [{ home: first.home, pointee: first.pointee, plain: false }] : [{ home: first.home, pointee: first.pointee, plain: false }, second];
+    if (needs.kptrSlot && !slotShapes.some((x) => x.plain && x.home.kind !== 'cgrp_storage')) slotShapes.push({ home: first.home, pointee: first.pointee, plain: true });
     // a cgroup storage slot for local_storage.untrusted_owner comes on top: slot 0 stays one every program looks up
-    if (needs.cgrpSlot && !slotShapes.some((x) => x.home.kind === 'cgrp_storage')) slotShapes.push({ ...first, plain: false, home: { kind: 'cgrp_storage' } });
-    return { inner, pointees, bad, slots: slotShapes, ...rest };
-  });
+    if (needs.cgrpSlot && !slotShapes.some((x) => x.home.kind === 'cgrp_storage')) slotShapes.push({ home: { kind: 'cgrp_storage' }, pointee: first.pointee, plain: false });
+    return {
+      inner: p.structs.inner, pointees: p.structs.pointees, bad: p.bad, slots: slotShapes, programs: p.programs, base: p.base, extra: p.extra,
+      history: p.history, breaks: p.breaks, mapOps: p.mapOps, freeMaps: p.freeMaps, concurrent: p.concurrent, spinLocks: p.spinLocks, ownerExit: p.ownerExit,
+    };
+  };
+  return (finish) => plan.map((p) => finish(shape(p)));
 }
 
 function concurrentPlan(s: ScenarioSettings): fc.Arbitrary<ConcurrentPlan | null> {
   const types = s.progTypes.filter((t): t is 'tc' | 'syscall' => t === 'tc' || t === 'syscall');
   if (s.concurrentFreq === 0 || s.nrCpus < 2 || types.length === 0) return fc.constant(null);
-  const plan = fc.record({
+  const plan = record({
     pair: fc.nat({ max: RACE_PAIRS.length }),
     other: fc.nat({ max: s.maxPrograms - 1 }),
     progType: fc.constantFrom(...types),
@@ -261,7 +315,7 @@ function describe(intent: Intent, programs: readonly Program[], slots: readonly 
 }
 
 function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, target: StatePairTarget | null = null): Scenario {
-  const structs: StructType[] = [...(plan.inner === null ? [] : [plan.inner]), ...plan.pointees, ...plan.bad.flat()];
+  const structs: StructType[] = (plan.inner === null ? [] : [plan.inner]).concat(plan.pointees, ...plan.bad);
   const slots: Slot[] = plan.slots.map((x, i) => ({
     name: `m${i}`, home: withSpinLock(x.home, plan.spinLocks[i % plan.spinLocks.length] === true), pointee: plan.pointees[x.pointee % plan.pointees.length]?.name ?? 't0', tag: x.plain ? 'kptr' : 'percpu_kptr',
   }));
@@ -277,16 +331,18 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
     // the target is reached first thing in p0, which takes the target's program type
     // the untrusted owner is a sleepable program's: a program that breaks it is a syscall one if it was not sleepable
     const progType = breaks.some((b) => b.rule === UNTRUSTED_OWNER) && !isSleepable(p.progType) ? 'syscall' : p.progType;
-    const aimed = i === 0 && target !== null ? { progType: target.progType, target } : { progType };
-    const built = buildProgram(ctx, { name: `p${i}`, choices: p.choices, breaks, lenient: intent.kind === 'mixed', ...aimed }, globals.length);
+    const name = PROGRAM_NAMES[i] ?? `p${i}`;
+    const lenient = intent.kind === 'mixed';
+    const built = buildProgram(ctx, i === 0 && target !== null
+      ? { name, choices: p.choices, breaks, lenient, progType: target.progType, target }
+      : { name, choices: p.choices, breaks, lenient, progType }, globals.length);
     programs.push(built.program);
-    globals.push(...built.globals);
-    notes.push(...built.notes.map((n) => `${n} in p${i}`));
+    for (const g of built.globals) globals.push(g);
+    for (const n of built.notes) notes.push(`${n} in ${name}`);
   });
   // The license belongs to the whole object (one `_license` section): a non-GPL break relicenses every program.
   const license = programs.find((p) => p.license !== 'GPL')?.license ?? 'GPL';
-  const licensed = programs.map((p) => (p.license === license ? p : { ...p, license }));
-  programs.splice(0, programs.length, ...licensed);
+  programs.forEach((p, i) => { if (p.license !== license) programs[i] = { ...p, license }; });
   const schedule: ScheduleStep[] = [
     ...programs.map((p, i) => ({ program: p.name, cpu: plan.base[i]?.cpu ?? 0, repeat: plan.base[i]?.repeat ?? 1 })),
     ...plan.extra.map((x) => ({ program: programs[x.prog % programs.length]?.name ?? 'p0', cpu: x.cpu, repeat: x.repeat })),
@@ -319,21 +375,22 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
   }
   // the end of the object lifetime: the maps freed with what the slots still hold (checkScenarioRefs: map homes only)
   if (plan.freeMaps && slots.every((x) => inSlotMap(x.home))) schedule.push({ free_maps: true });
-  return { id: GENERATED_ID, description: describe(intent, programs, slots, notes), origin: null, intent, structs, slots, globals, programs, schedule };
+  // exact-size copies of the pushed-to lists, as ProgramBuilder's: a scenario lives as long as its case
+  return { id: GENERATED_ID, description: describe(intent, programs, slots, notes), origin: null, intent, structs, slots, globals: globals.slice(), programs: programs.slice(), schedule: schedule.slice() };
 }
 
 /** Scenarios whose every program is valid by construction. */
 export function validScenario(s: ScenarioSettings): fc.Arbitrary<Scenario> {
-  return planArbitrary(s, fc.constant([]), []).map((p) => assemble(p, s, { kind: 'valid' }));
+  return plans(s, [])((p) => assemble(p, s, { kind: 'valid' }));
 }
 
 function placedBreak(rule: string, s: ScenarioSettings): fc.Arbitrary<PlacedBreak> {
-  return fc.record({ rule: fc.constant(rule), prog: fc.nat({ max: s.maxPrograms - 1 }), at: fc.nat({ max: s.maxOps }), variant: fc.nat({ max: 15 }) });
+  return record({ rule: fc.constant(rule), prog: fc.nat({ max: s.maxPrograms - 1 }), at: fc.nat({ max: s.maxOps }), variant: fc.nat({ max: 15 }) });
 }
 
 /** Scenarios breaking exactly `rule` once, in one program; everything else valid. */
 export function breakingScenario(rule: string, s: ScenarioSettings): fc.Arbitrary<Scenario> {
-  return planArbitrary(s, placedBreak(rule, s).map((b) => [b]), [rule]).map((p) => assemble(p, s, { kind: 'break', rule }));
+  return plans(s, [rule])((p) => assemble(p, s, { kind: 'break', rule }));
 }
 
 /**
@@ -342,18 +399,18 @@ export function breakingScenario(rule: string, s: ScenarioSettings): fc.Arbitrar
  */
 export function targetedScenario(target: StatePairTarget, mode: 'valid' | 'break' | 'mixed', rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<Scenario> {
   if (!target.allowed) {
-    return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'break', rule: target.rule as string }, target));
+    return plans(s, [], target)((p) => assemble(p, s, { kind: 'break', rule: target.rule as string }, target));
   }
   // p0 takes the target's program type: an untrusted owner needs a sleepable one
   const breakable = rules.filter((r) => r !== UNTRUSTED_OWNER || isSleepable(target.progType));
-  if (mode === 'valid' || breakable.length === 0) return planArbitrary(s, fc.constant([]), [], target).map((p) => assemble(p, s, { kind: 'valid' }, target));
+  if (mode === 'valid' || breakable.length === 0) return plans(s, [], target)((p) => assemble(p, s, { kind: 'valid' }, target));
   return fc.constantFrom(...breakable).chain(memoised((rule) =>
-    planArbitrary(s, placedBreak(rule, s).map((b) => [b]), [rule], target).map((p) => assemble(p, s, { kind: 'break', rule }, target))));
+    plans(s, [rule], target)((p) => assemble(p, s, { kind: 'break', rule }, target))));
 }
 
 /** Scenarios with two breaks (any rules, possibly in different programs), tagged intent `mixed`. */
 export function mixedScenario(rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<Scenario> {
   return fc.uniqueArray(fc.constantFrom(...rules), { minLength: 2, maxLength: 2 }).chain(memoised((picked) =>
-    planArbitrary(s, fc.tuple(...picked.map((r) => placedBreak(r, s))), picked).map((p) => assemble(p, s, { kind: 'mixed' })), (picked) => picked.join(' ')));
+    plans(s, picked)((p) => assemble(p, s, { kind: 'mixed' })), (picked) => picked.join(' ')));
 }
 
