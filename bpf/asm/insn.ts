@@ -103,5 +103,7 @@ export function insnAt(words: Int32Array, i: number): Insn {
 }
 
 export function insnsOf(words: Int32Array): Insn[] {
-  return Array.from({ length: words.length >> 1 }, (_, i) => insnAt(words, i));
+  const out = new Array<Insn>(words.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = insnAt(words, i);
+  return out;
 }

@@ -88,8 +88,9 @@ export class BtfWriter {
 
   /** The .BTF section: header, types, strings. */
   encode(): Uint8Array {
-    const words = this.records.flat();
-    const typeBytes = words.length * 4;
+    let nWords = 0;
+    for (const r of this.records) nWords += r.length;
+    const typeBytes = nWords * 4;
     const strings = this.strings.bytes();
     const strBytes = strings.length;
     const out = new Uint8Array(24 + typeBytes + strBytes);
@@ -102,7 +103,10 @@ export class BtfWriter {
     view.setUint32(12, typeBytes, true);
     view.setUint32(16, typeBytes, true); // str_off
     view.setUint32(20, strBytes, true);
-    words.forEach((w, i) => view.setUint32(24 + i * 4, w >>> 0, true));
+    let at = 24;
+    for (const r of this.records) {
+      for (let k = 0; k < r.length; k++, at += 4) view.setUint32(at, r[k]! >>> 0, true);
+    }
     out.set(strings, 24 + typeBytes);
     return out;
   }
