@@ -74,15 +74,13 @@ const NONE = -1;
 const zeros = (n: number): number[] => new Array<number>(n).fill(0);
 
 /**
- * Backward liveness over the CFG: live-in registers (static, computed once) and stack slots (reads as observed so far,
- * recomputed when a new read is seen). Slot sets are two 32-bit words. Successors are two arrays (at most two per
- * instruction), so building this costs no object per instruction.
+ * Backward liveness over the CFG: live-in registers (static, computed once) and stack slots (reads as observed so far).
+ * Slot sets are two 32-bit words. Reads only ever add to the slot sets, so a new read is propagated to the
+ * predecessors of its instruction at once, up to where the slot is written or already live: the least fixpoint a
+ * recomputation over the whole program would reach, at the cost of the instructions that change. Successors and
+ * predecessors are flat arrays, so building this costs no object per instruction.
  */
 export class Liveness {
-  private readonly succ0: number[];
-  private readonly succ1: number[];
-  /** instruction indices in reverse order, second slots of ld_imm64 left out */
-  private readonly order: number[] = [];
   private readonly regsIn: number[];
   private readonly killLo: number[];
   private readonly killHi: number[];
@@ -90,13 +88,16 @@ export class Liveness {
   private readonly useHi: number[];
   private readonly slotsLo: number[];
   private readonly slotsHi: number[];
-  private dirty = true;
+  /** predecessors of instruction i: predList[predStart[i] .. predStart[i + 1]) */
+  private readonly predStart: number[];
+  private readonly predList: number[];
+  private readonly work: number[] = [];
 
-  constructor(private readonly prog: VerifierProgram) {
+  constructor(prog: VerifierProgram) {
     const insns = prog.insns;
     const n = insns.length;
-    this.succ0 = new Array<number>(n).fill(NONE);
-    this.succ1 = new Array<number>(n).fill(NONE);
+    const succ0 = new Array<number>(n).fill(NONE);
+    const succ1 = new Array<number>(n).fill(NONE);
     this.killLo = zeros(n);
     this.killHi = zeros(n);
     this.useLo = zeros(n);
@@ -106,25 +107,39 @@ export class Liveness {
     this.regsIn = zeros(n);
     const use = zeros(n);
     const def = zeros(n);
-    const order = this.order;
+    /** instruction indices in reverse order, second slots of ld_imm64 left out */
+    const order: number[] = [];
+    const nPred = zeros(n + 1);
     for (let i = n - 1; i >= 0; i--) {
       if (i > 0 && isLdImm64(insns[i - 1]!)) continue;
       order.push(i);
       const ss = successors(insns, i);
       for (let k = 0; k < ss.length; k++) {
         const x = ss[k]!;
-        if (x >= 0 && x < n) { if (this.succ0[i] === NONE) this.succ0[i] = x; else this.succ1[i] = x; }
+        if (x >= 0 && x < n) {
+          if (succ0[i] === NONE) succ0[i] = x; else succ1[i] = x;
+          nPred[x]!++;
+        }
       }
       const slot = stackDef(insns[i]!);
       if (slot >= 0) { if (slot < 32) this.killLo[i] = (1 << slot) | 0; else this.killHi[i] = (1 << (slot - 32)) | 0; }
       use[i] = regUse(prog, i, def);
     }
+    this.predStart = zeros(n + 1);
+    for (let i = 0; i < n; i++) this.predStart[i + 1] = this.predStart[i]! + nPred[i]!;
+    this.predList = zeros(this.predStart[n]!);
+    const fill = this.predStart.slice(0, n);
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k]!;
+      if (succ0[i] !== NONE) this.predList[fill[succ0[i]!]!++] = i;
+      if (succ1[i] !== NONE) this.predList[fill[succ1[i]!]!++] = i;
+    }
     const regsIn = this.regsIn;
     for (let changed = true; changed;) {
       changed = false;
-      for (let k = 0; k < this.order.length; k++) {
-        const i = this.order[k]!;
-        const a = this.succ0[i]!, b = this.succ1[i]!;
+      for (let k = 0; k < order.length; k++) {
+        const i = order[k]!;
+        const a = succ0[i]!, b = succ1[i]!;
         const out = (a === NONE ? 0 : regsIn[a]!) | (b === NONE ? 0 : regsIn[b]!);
         const inR = use[i]! | (out & ~def[i]!) | (1 << 10);
         if (inR !== regsIn[i]) { regsIn[i] = inR; changed = true; }
@@ -133,36 +148,29 @@ export class Liveness {
   }
 
   noteStackRead(insn: number, slot: number): void {
-    const arr = slot < 32 ? this.useLo : this.useHi;
-    const bit = (1 << (slot < 32 ? slot : slot - 32)) | 0;
-    if ((arr[insn]! & bit) === 0) {
-      arr[insn] = arr[insn]! | bit;
-      this.dirty = true;
-    }
-  }
-
-  private compute(): void {
-    const lo = this.slotsLo;
-    const hi = this.slotsHi;
-    lo.fill(0);
-    hi.fill(0);
-    for (let changed = true; changed;) {
-      changed = false;
-      for (let k = 0; k < this.order.length; k++) {
-        const i = this.order[k]!;
-        const a = this.succ0[i]!, b = this.succ1[i]!;
-        const outLo = (a === NONE ? 0 : lo[a]!) | (b === NONE ? 0 : lo[b]!);
-        const outHi = (a === NONE ? 0 : hi[a]!) | (b === NONE ? 0 : hi[b]!);
-        const inLo = this.useLo[i]! | (outLo & ~this.killLo[i]!);
-        const inHi = this.useHi[i]! | (outHi & ~this.killHi[i]!);
-        if (inLo !== lo[i] || inHi !== hi[i]) { lo[i] = inLo; hi[i] = inHi; changed = true; }
+    const hi = slot >= 32;
+    const use = hi ? this.useHi : this.useLo;
+    const bit = (1 << (hi ? slot - 32 : slot)) | 0;
+    if ((use[insn]! & bit) !== 0) return;
+    use[insn] = use[insn]! | bit;
+    const live = hi ? this.slotsHi : this.slotsLo;
+    if ((live[insn]! & bit) !== 0) return;
+    const kill = hi ? this.killHi : this.killLo;
+    const work = this.work;
+    live[insn] = live[insn]! | bit;
+    work.push(insn);
+    while (work.length > 0) {
+      const i = work.pop()!;
+      for (let k = this.predStart[i]!; k < this.predStart[i + 1]!; k++) {
+        const p = this.predList[k]!;
+        if ((live[p]! & bit) !== 0 || (kill[p]! & bit) !== 0) continue;
+        live[p] = live[p]! | bit;
+        work.push(p);
       }
     }
-    this.dirty = false;
   }
 
   liveAt(insn: number): LiveSet {
-    if (this.dirty) this.compute();
     return { regs: this.regsIn[insn]!, slotsLo: this.slotsLo[insn]!, slotsHi: this.slotsHi[insn]! };
   }
 }
