@@ -18,6 +18,18 @@ export const LD_IMM64 = BPF_LD | BPF_IMM | BPF_DW;
 
 export const isLdImm64 = (insn: Insn): boolean => insn.code === LD_IMM64;
 
+/**
+ * Instructions are made by this class, never as object literals: an imm beyond V8's small integers changes the
+ * field's representation, and objects a literal made afterwards kept the deprecated shape and were each migrated on
+ * first read (a third of the emulator runner's time went to the verifier's first pass over its instructions).
+ */
+class BpfInsn implements Insn {
+  constructor(readonly code: number, readonly dst: number, readonly src: number, readonly off: number, readonly imm: number) {}
+}
+
+/** One instruction slot. */
+export const makeInsn = (code: number, dst: number, src: number, off: number, imm: number): Insn => new BpfInsn(code, dst, src, off, imm);
+
 /** The 64-bit immediate of an ld_imm64 and its second slot, unsigned. */
 export function ldImm64Value(first: Insn, second: Insn): bigint {
   return (BigInt(second.imm >>> 0) << 32n) | BigInt(first.imm >>> 0);
@@ -49,7 +61,7 @@ export function decodeInsns(bytes: Uint8Array, where = 'instructions'): Insn[] {
   const out: Insn[] = new Array(bytes.length / 8);
   for (let i = 0; i < out.length; i++) {
     const regs = view.getUint8(i * 8 + 1);
-    out[i] = { code: view.getUint8(i * 8), dst: regs & 0xf, src: regs >> 4, off: view.getInt16(i * 8 + 2, true), imm: view.getInt32(i * 8 + 4, true) };
+    out[i] = new BpfInsn(view.getUint8(i * 8), regs & 0xf, regs >> 4, view.getInt16(i * 8 + 2, true), view.getInt32(i * 8 + 4, true));
   }
   return out;
 }
@@ -87,19 +99,10 @@ export function insnWords(insns: readonly Insn[]): Int32Array {
   return out;
 }
 
-/**
- * An Insn read from slot words. A class, not an object literal: an imm beyond V8's small integers changes the field's
- * representation, and objects a literal made afterwards kept the deprecated shape and were each migrated on first
- * read (a third of the emulator runner's time went to the verifier's first pass over its instructions).
- */
-class SlotInsn implements Insn {
-  constructor(readonly code: number, readonly dst: number, readonly src: number, readonly off: number, readonly imm: number) {}
-}
-
 /** slot `i` of slot words as an Insn */
 export function insnAt(words: Int32Array, i: number): Insn {
   const w = words[2 * i] as number;
-  return new SlotInsn(w & 0xff, (w >>> 8) & 0xf, (w >>> 12) & 0xf, w >> 16, words[2 * i + 1] as number);
+  return new BpfInsn(w & 0xff, (w >>> 8) & 0xf, (w >>> 12) & 0xf, w >> 16, words[2 * i + 1] as number);
 }
 
 export function insnsOf(words: Int32Array): Insn[] {

@@ -17,6 +17,7 @@ export class BtfWriter {
   private readonly records: number[][] = [];
   private readonly strings = new StringTable();
   private readonly shared = new Map<string, number>();
+  private readonly ptrs = new Map<number, number>();
 
   /** Offset of `s` in the string section (also used by .BTF.ext for section names). */
   str(s: string): number {
@@ -28,7 +29,12 @@ export class BtfWriter {
   }
 
   ptr(target: number): number {
-    return this.once(`ptr:${target}`, () => this.add('', KIND.PTR, 0, target));
+    // the most frequent shared type: keyed by number, not by a string built per call
+    const known = this.ptrs.get(target);
+    if (known !== undefined) return known;
+    const id = this.add('', KIND.PTR, 0, target);
+    this.ptrs.set(target, id);
+    return id;
   }
 
   typedef(name: string, target: number): number {
