@@ -31,7 +31,7 @@ export function successors(insns: readonly Insn[], i: number): number[] {
  * Registers an instruction reads (returned) and writes (into def[i]), as bit masks, for the static liveness of
  * registers. No closures or result objects: this runs for every instruction of every program verified.
  */
-function regUse(prog: VerifierProgram, i: number, def: number[]): number {
+function regUse(prog: VerifierProgram, i: number, def: Int32Array): number {
   const insn = prog.insns[i]!;
   const cls = insnClass(insn.code);
   const op = insnOp(insn.code);
@@ -67,11 +67,21 @@ function stackDef(insn: Insn): number {
   return (-insn.off - 1) >> 3;
 }
 
-/** no successor (succ0/succ1 of Liveness) */
-const NONE = -1;
+/**
+ * The arrays of the Liveness being used, cut from one buffer reused from program to program (an array per table and
+ * program was a large share of the walk's allocation). The verifier checks one program at a time, to the end, so
+ * only the latest Liveness is ever in use.
+ */
+let buffer = new Int32Array(1 << 14);
 
-/** a small-integer array of n zeros: on the JS heap, where typed arrays of this size would each allocate a backing store */
-const zeros = (n: number): number[] => new Array<number>(n).fill(0);
+/** zeroed tables of the given lengths */
+function tables(lengths: readonly number[]): Int32Array[] {
+  const total = lengths.reduce((a, b) => a + b, 0);
+  if (buffer.length < total) buffer = new Int32Array(Math.max(total, 2 * buffer.length));
+  buffer.fill(0, 0, total);
+  let at = 0;
+  return lengths.map((l) => buffer.subarray(at, (at += l)));
+}
 
 /**
  * Backward liveness over the CFG: live-in registers (static, computed once) and stack slots (reads as observed so far).
@@ -81,70 +91,69 @@ const zeros = (n: number): number[] => new Array<number>(n).fill(0);
  * predecessors are flat arrays, so building this costs no object per instruction.
  */
 export class Liveness {
-  private readonly regsIn: number[];
-  private readonly killLo: number[];
-  private readonly killHi: number[];
-  private readonly useLo: number[];
-  private readonly useHi: number[];
-  private readonly slotsLo: number[];
-  private readonly slotsHi: number[];
+  private readonly regsIn: Int32Array;
+  private readonly killLo: Int32Array;
+  private readonly killHi: Int32Array;
+  private readonly useLo: Int32Array;
+  private readonly useHi: Int32Array;
+  private readonly slotsLo: Int32Array;
+  private readonly slotsHi: Int32Array;
   /** predecessors of instruction i: predList[predStart[i] .. predStart[i + 1]) */
-  private readonly predStart: number[];
-  private readonly predList: number[];
+  private readonly predStart: Int32Array;
+  private readonly predList: Int32Array;
   private readonly work: number[] = [];
 
   constructor(prog: VerifierProgram) {
     const insns = prog.insns;
     const n = insns.length;
-    const succ0 = new Array<number>(n).fill(NONE);
-    const succ1 = new Array<number>(n).fill(NONE);
-    this.killLo = zeros(n);
-    this.killHi = zeros(n);
-    this.useLo = zeros(n);
-    this.useHi = zeros(n);
-    this.slotsLo = zeros(n);
-    this.slotsHi = zeros(n);
-    this.regsIn = zeros(n);
-    const use = zeros(n);
-    const def = zeros(n);
-    /** instruction indices in reverse order, second slots of ld_imm64 left out */
-    const order: number[] = [];
-    const nPred = zeros(n + 1);
+    // a successor is stored + 1 (0: none), so that the zeroed tables start with none
+    const m = n + 1;
+    const [succ0, succ1, use, def, nPred, order, killLo, killHi, useLo, useHi, slotsLo, slotsHi, regsIn, predStart, predList] = tables([
+      m, m, m, m, m, m, m, m, m, m, m, m, m, m, 2 * m,
+    ]) as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+    /** order: instruction indices in reverse order, second slots of ld_imm64 left out */
+    let nOrder = 0;
     for (let i = n - 1; i >= 0; i--) {
       if (i > 0 && isLdImm64(insns[i - 1]!)) continue;
-      order.push(i);
+      order[nOrder++] = i;
       const ss = successors(insns, i);
       for (let k = 0; k < ss.length; k++) {
         const x = ss[k]!;
         if (x >= 0 && x < n) {
-          if (succ0[i] === NONE) succ0[i] = x; else succ1[i] = x;
+          if (succ0[i] === 0) succ0[i] = x + 1; else succ1[i] = x + 1;
           nPred[x]!++;
         }
       }
       const slot = stackDef(insns[i]!);
-      if (slot >= 0) { if (slot < 32) this.killLo[i] = (1 << slot) | 0; else this.killHi[i] = (1 << (slot - 32)) | 0; }
+      if (slot >= 0) { if (slot < 32) killLo[i] = (1 << slot) | 0; else killHi[i] = (1 << (slot - 32)) | 0; }
       use[i] = regUse(prog, i, def);
     }
-    this.predStart = zeros(n + 1);
-    for (let i = 0; i < n; i++) this.predStart[i + 1] = this.predStart[i]! + nPred[i]!;
-    this.predList = zeros(this.predStart[n]!);
-    const fill = this.predStart.slice(0, n);
-    for (let k = 0; k < order.length; k++) {
+    // predStart[i] counts up to where i's predecessors end once predList is filled
+    for (let i = 0; i < n; i++) predStart[i + 1] = predStart[i]! + nPred[i]!;
+    for (let k = 0; k < nOrder; k++) {
       const i = order[k]!;
-      if (succ0[i] !== NONE) this.predList[fill[succ0[i]!]!++] = i;
-      if (succ1[i] !== NONE) this.predList[fill[succ1[i]!]!++] = i;
+      if (succ0[i] !== 0) predList[predStart[succ0[i]! - 1]! + --nPred[succ0[i]! - 1]!] = i;
+      if (succ1[i] !== 0) predList[predStart[succ1[i]! - 1]! + --nPred[succ1[i]! - 1]!] = i;
     }
-    const regsIn = this.regsIn;
     for (let changed = true; changed;) {
       changed = false;
-      for (let k = 0; k < order.length; k++) {
+      for (let k = 0; k < nOrder; k++) {
         const i = order[k]!;
         const a = succ0[i]!, b = succ1[i]!;
-        const out = (a === NONE ? 0 : regsIn[a]!) | (b === NONE ? 0 : regsIn[b]!);
+        const out = (a === 0 ? 0 : regsIn[a - 1]!) | (b === 0 ? 0 : regsIn[b - 1]!);
         const inR = use[i]! | (out & ~def[i]!) | (1 << 10);
         if (inR !== regsIn[i]) { regsIn[i] = inR; changed = true; }
       }
     }
+    this.regsIn = regsIn;
+    this.killLo = killLo;
+    this.killHi = killHi;
+    this.useLo = useLo;
+    this.useHi = useHi;
+    this.slotsLo = slotsLo;
+    this.slotsHi = slotsHi;
+    this.predStart = predStart;
+    this.predList = predList;
   }
 
   noteStackRead(insn: number, slot: number): void {

@@ -87,7 +87,7 @@ class Walk implements Env {
       for (const s of successors(prog.insns, i)) this.prunePoints.add(s);
       if (op !== BPF_JA) this.prunePoints.add(i);
     });
-    const regs: RegState[] = Array.from({ length: 11 }, () => regNotInit());
+    const regs: RegState[] = new Array<RegState>(11).fill(regNotInit());
     regs[1] = regPtr('PTR_TO_CTX');
     regs[10] = regPtr('PTR_TO_STACK');
     this.cur = { regs, stack: Array(STACK_SLOTS).fill(SLOT_INVALID), refs: [], activeRcu: 0, parent: null };
