@@ -18,7 +18,7 @@ import { checkMemAccess } from './mem.ts';
 import type { Profile } from './profile.ts';
 import { Liveness, statesEqual, successors } from './prune.ts';
 import {
-  type AluOp, type JmpOp, negateJmp, scalarAlu, scalarBranchTaken, scalarConst, scalarIsConst, scalarRefine, scalarValue,
+  type AluOp, type JmpOp, negateJmp, scalarAlu, scalarBranchTaken, scalarIsConst, scalarRefine, scalarValue,
 } from './scalar.ts';
 import {
   type Checkpoint, PTR_MAYBE_NULL, type RegState, SLOT_INVALID, STACK_SLOTS, type VerifierState, copyState,
@@ -191,7 +191,7 @@ class Walk implements Env {
       case BPF_STX: {
         const mode = insnMode(insn.code);
         if (mode !== BPF_MEM) return unsupported(`store mode 0x${insn.code.toString(16)} at insn ${i}`);
-        const value = cls === BPF_STX ? readReg(this, insn.src) : regScalar(scalarConst(BigInt(insn.imm)));
+        const value = cls === BPF_STX ? readReg(this, insn.src) : regConst(BigInt(insn.imm));
         readReg(this, insn.dst);
         checkMemAccess(this, { regno: insn.dst, off: insn.off, size: insnSizeBytes(insn.code), write: { reg: value, regno: cls === BPF_STX ? insn.src : null }, mode });
         return i + 1;
@@ -210,7 +210,7 @@ class Walk implements Env {
       : readReg(this, insn.src);
     if (op === 'mov') {
       if (insn.dst === 10) reject('fp_readonly');
-      if (srcReg.type === 'SCALAR_VALUE') this.cur.regs[insn.dst] = regScalar(scalarAlu('mov', srcReg.s, srcReg.s, is32));
+      if (srcReg.type === 'SCALAR_VALUE') this.cur.regs[insn.dst] = regScalar(is32 ? scalarAlu('mov', srcReg.s, srcReg.s, true) : srcReg.s);
       else this.cur.regs[insn.dst] = is32 ? regUnknown() : srcReg;
       return;
     }
