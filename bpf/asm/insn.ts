@@ -37,15 +37,11 @@ export function ldImm64Value(first: Insn, second: Insn): bigint {
 
 /** The little-endian wire form of the instructions (the only byte order BPF objects here have). */
 export function encodeInsns(insns: readonly Insn[]): Uint8Array {
+  const words = insnWords(insns);
+  if (HOST_LE) return new Uint8Array(words.buffer);
   const out = new Uint8Array(insns.length * 8);
   const view = new DataView(out.buffer);
-  for (let i = 0; i < insns.length; i++) {
-    const x = insns[i] as Insn;
-    view.setUint8(i * 8, x.code);
-    view.setUint8(i * 8 + 1, ((x.src & 0xf) << 4) | (x.dst & 0xf));
-    view.setInt16(i * 8 + 2, x.off, true);
-    view.setInt32(i * 8 + 4, x.imm, true);
-  }
+  for (let i = 0; i < words.length; i++) view.setInt32(i * 4, words[i]!, true);
   return out;
 }
 
@@ -92,10 +88,11 @@ export function decodeInsnWords(bytes: Uint8Array, where = 'instructions'): Int3
 
 export function insnWords(insns: readonly Insn[]): Int32Array {
   const out = new Int32Array(insns.length * 2);
-  insns.forEach((x, i) => {
+  for (let i = 0; i < insns.length; i++) {
+    const x = insns[i]!;
     out[2 * i] = slotWord(x.code, x.dst, x.src, x.off);
     out[2 * i + 1] = x.imm;
-  });
+  }
   return out;
 }
 
