@@ -194,14 +194,17 @@ const slotLive = (live: LiveSet, s: number): boolean => (s < 32 ? (live.slotsLo 
 
 /** check_ids: ids must map one-to-one between the explored and the current state. */
 class IdMap {
-  private readonly fwd = new Map<number, number>();
-  private readonly back = new Map<number, number>();
+  // made on the first pair of ids: most comparisons meet none
+  private fwd: Map<number, number> | null = null;
+  private back: Map<number, number> | null = null;
   check(a: number, b: number): boolean {
     if (a === 0 && b === 0) return true;
     if (a === 0 || b === 0) return false;
-    const f = this.fwd.get(a);
-    const g = this.back.get(b);
-    if (f === undefined && g === undefined) { this.fwd.set(a, b); this.back.set(b, a); return true; }
+    const fwd = (this.fwd ??= new Map());
+    const back = (this.back ??= new Map());
+    const f = fwd.get(a);
+    const g = back.get(b);
+    if (f === undefined && g === undefined) { fwd.set(a, b); back.set(b, a); return true; }
     return f === b && g === a;
   }
 }

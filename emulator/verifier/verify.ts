@@ -68,24 +68,25 @@ class Walk implements Env {
   private readonly pending: Pending[] = [];
   private readonly explored = new Map<number, Checkpoint[]>();
   private readonly liveness: Liveness;
-  private readonly prunePoints: Set<number>;
+  /** 1 at the instructions where is_state_visited runs (prune points) */
+  private readonly prunePoints: Uint8Array;
   private readonly iterNextInsns: Set<number>;
 
   constructor(readonly prog: VerifierProgram, readonly profile: Profile) {
     this.liveness = new Liveness(prog);
-    this.prunePoints = new Set();
+    this.prunePoints = new Uint8Array(prog.insns.length + 1);
     this.iterNextInsns = new Set();
     prog.insns.forEach((insn, i) => {
       const cls = insnClass(insn.code);
       if (cls !== BPF_JMP && cls !== BPF_JMP32) return;
       const op = insnOp(insn.code);
       if (op === BPF_CALL) {
-        if (prog.kfuncCalls[i] === 'bpf_iter_num_next') { this.prunePoints.add(i); this.iterNextInsns.add(i); }
+        if (prog.kfuncCalls[i] === 'bpf_iter_num_next') { this.prunePoints[i] = 1; this.iterNextInsns.add(i); }
         return;
       }
       if (op === BPF_EXIT) return;
-      for (const s of successors(prog.insns, i)) this.prunePoints.add(s);
-      if (op !== BPF_JA) this.prunePoints.add(i);
+      for (const s of successors(prog.insns, i)) this.prunePoints[s] = 1;
+      if (op !== BPF_JA) this.prunePoints[i] = 1;
     });
     const regs: RegState[] = new Array<RegState>(11).fill(regNotInit());
     regs[1] = regPtr('PTR_TO_CTX');
@@ -150,7 +151,7 @@ class Walk implements Env {
     for (;;) {
       if (++this.insnProcessed > BPF_COMPLEXITY_LIMIT_INSNS) reject('too_large', { n: this.insnProcessed });
       this.insnIdx = insn;
-      const next = this.prunePoints.has(insn) && this.visited(insn) ? null : this.step(insn);
+      const next = this.prunePoints[insn] === 1 && this.visited(insn) ? null : this.step(insn);
       if (next !== null) {
         insn = next;
         continue;
