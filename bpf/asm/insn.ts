@@ -21,7 +21,8 @@ export const isLdImm64 = (insn: Insn): boolean => insn.code === LD_IMM64;
 /**
  * Instructions are made by this class, never as object literals: an imm beyond V8's small integers changes the
  * field's representation, and objects a literal made afterwards kept the deprecated shape and were each migrated on
- * first read (a third of the emulator runner's time went to the verifier's first pass over its instructions).
+ * first read (with one scenario per object, a third of the emulator runner's time went to the verifier's first pass
+ * over its instructions).
  */
 class BpfInsn implements Insn {
   constructor(readonly code: number, readonly dst: number, readonly src: number, readonly off: number, readonly imm: number) {}
