@@ -1,10 +1,10 @@
-import type { Insn } from './insn.ts';
+import { type Insn, makeInsn } from './insn.ts';
 import {
   BPF_ADD, BPF_ALU, BPF_ALU64, BPF_ARSH, BPF_CALL, BPF_DW, BPF_EXIT, BPF_IMM, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JMP, BPF_JMP32,
   BPF_JNE, BPF_JSLT, BPF_K, BPF_LD, BPF_LDX, BPF_LSH, BPF_MEM, BPF_MOV, BPF_PSEUDO_CALL, BPF_STX, BPF_X, sizeOf,
 } from './opcode.ts';
 
-const insn = (code: number, dst: number, src: number, off: number, imm: number): Insn => ({ code, dst, src, off, imm });
+const insn = makeInsn;
 
 /** Instruction builders, named as in the kernel's filter.h macros where it has them (BPF_MOV64_IMM, BPF_LDX_MEM, ...). */
 export const I = {

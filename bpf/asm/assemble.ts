@@ -1,4 +1,4 @@
-import type { Insn } from './insn.ts';
+import { type Insn, makeInsn } from './insn.ts';
 import * as op from './opcode.ts';
 
 /**
@@ -49,7 +49,7 @@ export function assemble(text: string): Insn[] {
 type Fail = (what: string) => never;
 type Target = (operand: string, field: 'off' | 'imm') => number;
 
-const insn = (code: number, dst: number, src: number, off: number, imm: number): Insn => ({ code, dst, src, off, imm });
+const insn = makeInsn;
 
 const ALU_OPS: Readonly<Record<string, number>> = {
   add: op.BPF_ADD, sub: op.BPF_SUB, mul: op.BPF_MUL, div: op.BPF_DIV, sdiv: op.BPF_DIV, or: op.BPF_OR, and: op.BPF_AND,

@@ -18,6 +18,19 @@ export const LD_IMM64 = BPF_LD | BPF_IMM | BPF_DW;
 
 export const isLdImm64 = (insn: Insn): boolean => insn.code === LD_IMM64;
 
+/**
+ * Instructions are made by this class, never as object literals: an imm beyond V8's small integers changes the
+ * field's representation, and objects a literal made afterwards kept the deprecated shape and were each migrated on
+ * first read (with one scenario per object, a third of the emulator runner's time went to the verifier's first pass
+ * over its instructions).
+ */
+class BpfInsn implements Insn {
+  constructor(readonly code: number, readonly dst: number, readonly src: number, readonly off: number, readonly imm: number) {}
+}
+
+/** One instruction slot. */
+export const makeInsn = (code: number, dst: number, src: number, off: number, imm: number): Insn => new BpfInsn(code, dst, src, off, imm);
+
 /** The 64-bit immediate of an ld_imm64 and its second slot, unsigned. */
 export function ldImm64Value(first: Insn, second: Insn): bigint {
   return (BigInt(second.imm >>> 0) << 32n) | BigInt(first.imm >>> 0);
@@ -25,15 +38,11 @@ export function ldImm64Value(first: Insn, second: Insn): bigint {
 
 /** The little-endian wire form of the instructions (the only byte order BPF objects here have). */
 export function encodeInsns(insns: readonly Insn[]): Uint8Array {
+  const words = insnWords(insns);
+  if (HOST_LE) return new Uint8Array(words.buffer);
   const out = new Uint8Array(insns.length * 8);
   const view = new DataView(out.buffer);
-  for (let i = 0; i < insns.length; i++) {
-    const x = insns[i] as Insn;
-    view.setUint8(i * 8, x.code);
-    view.setUint8(i * 8 + 1, ((x.src & 0xf) << 4) | (x.dst & 0xf));
-    view.setInt16(i * 8 + 2, x.off, true);
-    view.setInt32(i * 8 + 4, x.imm, true);
-  }
+  for (let i = 0; i < words.length; i++) view.setInt32(i * 4, words[i]!, true);
   return out;
 }
 
@@ -49,7 +58,7 @@ export function decodeInsns(bytes: Uint8Array, where = 'instructions'): Insn[] {
   const out: Insn[] = new Array(bytes.length / 8);
   for (let i = 0; i < out.length; i++) {
     const regs = view.getUint8(i * 8 + 1);
-    out[i] = { code: view.getUint8(i * 8), dst: regs & 0xf, src: regs >> 4, off: view.getInt16(i * 8 + 2, true), imm: view.getInt32(i * 8 + 4, true) };
+    out[i] = new BpfInsn(view.getUint8(i * 8), regs & 0xf, regs >> 4, view.getInt16(i * 8 + 2, true), view.getInt32(i * 8 + 4, true));
   }
   return out;
 }
@@ -80,19 +89,22 @@ export function decodeInsnWords(bytes: Uint8Array, where = 'instructions'): Int3
 
 export function insnWords(insns: readonly Insn[]): Int32Array {
   const out = new Int32Array(insns.length * 2);
-  insns.forEach((x, i) => {
+  for (let i = 0; i < insns.length; i++) {
+    const x = insns[i]!;
     out[2 * i] = slotWord(x.code, x.dst, x.src, x.off);
     out[2 * i + 1] = x.imm;
-  });
+  }
   return out;
 }
 
 /** slot `i` of slot words as an Insn */
 export function insnAt(words: Int32Array, i: number): Insn {
   const w = words[2 * i] as number;
-  return { code: w & 0xff, dst: (w >>> 8) & 0xf, src: (w >>> 12) & 0xf, off: w >> 16, imm: words[2 * i + 1] as number };
+  return new BpfInsn(w & 0xff, (w >>> 8) & 0xf, (w >>> 12) & 0xf, w >> 16, words[2 * i + 1] as number);
 }
 
 export function insnsOf(words: Int32Array): Insn[] {
-  return Array.from({ length: words.length >> 1 }, (_, i) => insnAt(words, i));
+  const out = new Array<Insn>(words.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = insnAt(words, i);
+  return out;
 }

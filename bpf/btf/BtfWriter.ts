@@ -17,6 +17,7 @@ export class BtfWriter {
   private readonly records: number[][] = [];
   private readonly strings = new StringTable();
   private readonly shared = new Map<string, number>();
+  private readonly ptrs = new Map<number, number>();
 
   /** Offset of `s` in the string section (also used by .BTF.ext for section names). */
   str(s: string): number {
@@ -28,7 +29,12 @@ export class BtfWriter {
   }
 
   ptr(target: number): number {
-    return this.once(`ptr:${target}`, () => this.add('', KIND.PTR, 0, target));
+    // the most frequent shared type: keyed by number, not by a string built per call
+    const known = this.ptrs.get(target);
+    if (known !== undefined) return known;
+    const id = this.add('', KIND.PTR, 0, target);
+    this.ptrs.set(target, id);
+    return id;
   }
 
   typedef(name: string, target: number): number {
@@ -93,8 +99,9 @@ export class BtfWriter {
 
   /** The .BTF section: header, types, strings. */
   encode(): Uint8Array {
-    const words = this.records.flat();
-    const typeBytes = words.length * 4;
+    let nWords = 0;
+    for (const r of this.records) nWords += r.length;
+    const typeBytes = nWords * 4;
     const strings = this.strings.bytes();
     const strBytes = strings.length;
     const out = new Uint8Array(24 + typeBytes + strBytes);
@@ -107,7 +114,10 @@ export class BtfWriter {
     view.setUint32(12, typeBytes, true);
     view.setUint32(16, typeBytes, true); // str_off
     view.setUint32(20, strBytes, true);
-    words.forEach((w, i) => view.setUint32(24 + i * 4, w >>> 0, true));
+    let at = 24;
+    for (const r of this.records) {
+      for (let k = 0; k < r.length; k++, at += 4) view.setUint32(at, r[k]! >>> 0, true);
+    }
     out.set(strings, 24 + typeBytes);
     return out;
   }

@@ -71,7 +71,11 @@ export function writeElf(sections: readonly ElfSection[], symbols: readonly ElfS
   };
 
   // symbols: null, section symbols of relocation targets, locals, then globals/weaks
-  const sectionSyms = [...new Set(sections.flatMap((s) => (s.relocations ?? []).flatMap((r) => ('section' in r.target ? [r.target.section] : []))))];
+  const sectionSymIndex = new Map<string, number>();
+  for (const s of sections) {
+    for (const r of s.relocations ?? []) if ('section' in r.target && !sectionSymIndex.has(r.target.section)) sectionSymIndex.set(r.target.section, 1 + sectionSymIndex.size);
+  }
+  const sectionSyms = [...sectionSymIndex.keys()];
   const ordered = [...symbols.filter((s) => s.bind === 'local'), ...symbols.filter((s) => s.bind !== 'local')];
   const symBytes = new Uint8Array(24 * (1 + sectionSyms.length + ordered.length));
   const symView = new DataView(symBytes.buffer);
@@ -80,8 +84,8 @@ export function writeElf(sections: readonly ElfSection[], symbols: readonly ElfS
     symView.setUint32(i * 24, name, true);
     symView.setUint8(i * 24 + 4, info);
     symView.setUint16(i * 24 + 6, shndx, true);
-    symView.setBigUint64(i * 24 + 8, BigInt(value), true);
-    symView.setBigUint64(i * 24 + 16, BigInt(size), true);
+    setU64(symView, i * 24 + 8, value);
+    setU64(symView, i * 24 + 16, size);
   };
   sectionSyms.forEach((name, k) => putSym(1 + k, 0, (STB.local << 4) | STT.section, sectionIndex(name), 0, 0));
   ordered.forEach((s, k) => {
@@ -95,10 +99,12 @@ export function writeElf(sections: readonly ElfSection[], symbols: readonly ElfS
     const out = new Uint8Array(16 * relocs.length);
     const v = new DataView(out.buffer);
     relocs.forEach((r, k) => {
-      const sym = 'symbol' in r.target ? symIndex.get(r.target.symbol) : 1 + sectionSyms.indexOf(r.target.section);
-      if (sym === undefined || sym < 1) throw new Error(`ELF: relocation against unknown ${JSON.stringify(r.target)}`);
-      v.setBigUint64(k * 16, BigInt(r.offset), true);
-      v.setBigUint64(k * 16 + 8, (BigInt(sym) << 32n) | BigInt(R_BPF[r.type]), true);
+      const sym = 'symbol' in r.target ? symIndex.get(r.target.symbol) : sectionSymIndex.get(r.target.section);
+      if (sym === undefined) throw new Error(`ELF: relocation against unknown ${JSON.stringify(r.target)}`);
+      setU64(v, k * 16, r.offset);
+      // r_info: ELF64_R_INFO(sym, type)
+      v.setUint32(k * 16 + 8, R_BPF[r.type], true);
+      v.setUint32(k * 16 + 12, sym, true);
     });
     return out;
   };
@@ -144,7 +150,7 @@ export function writeElf(sections: readonly ElfSection[], symbols: readonly ElfS
   view.setUint16(16, ET_REL, true);
   view.setUint16(18, EM_BPF, true);
   view.setUint32(20, 1, true);
-  view.setBigUint64(40, BigInt(shoff), true);
+  setU64(view, 40, shoff);
   view.setUint16(52, 64, true); // e_ehsize
   view.setUint16(58, 64, true); // e_shentsize
   view.setUint16(60, headers.length, true);
@@ -154,13 +160,19 @@ export function writeElf(sections: readonly ElfSection[], symbols: readonly ElfS
     const at = shoff + i * 64;
     view.setUint32(at, h.name, true);
     view.setUint32(at + 4, h.type, true);
-    view.setBigUint64(at + 8, BigInt(h.flags), true);
-    view.setBigUint64(at + 24, BigInt(h.offset), true);
-    view.setBigUint64(at + 32, BigInt(h.size), true);
+    setU64(view, at + 8, h.flags);
+    setU64(view, at + 24, h.offset);
+    setU64(view, at + 32, h.size);
     view.setUint32(at + 40, h.link, true);
     view.setUint32(at + 44, h.info, true);
-    view.setBigUint64(at + 48, BigInt(h.align), true);
-    view.setBigUint64(at + 56, BigInt(h.entsize), true);
+    setU64(view, at + 48, h.align);
+    setU64(view, at + 56, h.entsize);
   });
   return out;
+}
+
+/** a 64-bit little-endian field holding a non-negative number below 2^53 (no BigInt per field) */
+function setU64(view: DataView, at: number, n: number): void {
+  view.setUint32(at, n % 0x1_0000_0000, true);
+  view.setUint32(at + 4, Math.floor(n / 0x1_0000_0000), true);
 }

@@ -64,6 +64,8 @@ export class Machine implements CallEnv {
   readonly nrCpus: number;
   private readonly heap: Heap;
   private readonly maps: MapStore[];
+  /** the object's own maps (not .bss and the like) by name, for userspace's map operations */
+  private readonly userMaps = new Map<string, MapStore>();
   private readonly programs = new Map<string, ProgramSpec>();
   private readonly kfuncs: readonly Call[];
   private readonly stacks: number[] = [];
@@ -87,6 +89,7 @@ export class Machine implements CallEnv {
     this.maxInsns = options.maxInsns ?? 1_000_000;
     this.heap = new Heap(this.mem, this.nrCpus, types, options.freedMemory ?? 'zeroed');
     this.maps = object.maps.map((m, i) => new MapStore(m, i, this.mem, this.heap, this.nrCpus, this.retired, options.htabDeleteKeepsKptr ?? false, options.arrayUpdateKeepsKptr ?? false));
+    for (const m of this.maps) if (m.spec.internal === null && !this.userMaps.has(m.spec.name)) this.userMaps.set(m.spec.name, m);
     this.kfuncs = object.kfuncs.map((k) => kfuncCall(k.name));
     for (let f = 0; f < MAX_CALL_FRAMES; f++) this.stacks.push(this.mem.add('stack', `stack frame ${f}`, MAX_BPF_STACK));
     // fentry's ctx: the traced function's arguments (bpf_fentry_test1(1)); syscall runs without ctx_in (NULL)
@@ -230,7 +233,7 @@ export class Machine implements CallEnv {
    */
   freeMaps(names: readonly string[]): string[] {
     if (this.freed) throw new RangeError('the machine\'s maps were freed');
-    const maps = names.map((n) => this.maps.find((x) => x.spec.name === n && x.spec.internal === null) ?? n);
+    const maps = names.map((n) => this.userMaps.get(n) ?? n);
     const missing = maps.find((m) => typeof m === 'string');
     if (missing !== undefined) throw new RangeError(`no map ${missing} in the object`);
     const problems = (maps as MapStore[]).flatMap((m) => m.destroy());
@@ -245,7 +248,7 @@ export class Machine implements CallEnv {
    * @throws RangeError for a map the object does not have
    */
   mapElem(map: string, cmd: 'update' | 'delete' | 'lookup' | 'lookup_and_delete', key: number, value: Uint8Array, flags: number): { readonly errno: number; readonly value: Uint8Array | null } {
-    const m = this.maps.find((x) => x.spec.name === map && x.spec.internal === null);
+    const m = this.userMaps.get(map);
     if (!m) throw new RangeError(`no map ${map} in the object`);
     if (this.freed) throw new RangeError('the machine\'s maps were freed');
     let errno = 0;
@@ -267,7 +270,7 @@ export class Machine implements CallEnv {
    * @throws RangeError for a map the object does not have
    */
   mapBatch(map: string, cmd: Parameters<MapStore['sysBatch']>[0], keys: readonly number[], values: Uint8Array, count: number, elemFlags: number): ReturnType<MapStore['sysBatch']> {
-    const m = this.maps.find((x) => x.spec.name === map && x.spec.internal === null);
+    const m = this.userMaps.get(map);
     if (!m) throw new RangeError(`no map ${map} in the object`);
     if (this.freed) throw new RangeError('the machine\'s maps were freed');
     const r = m.sysBatch(cmd, keys, values, count, elemFlags);

@@ -31,7 +31,7 @@ export function successors(insns: readonly Insn[], i: number): number[] {
  * Registers an instruction reads (returned) and writes (into def[i]), as bit masks, for the static liveness of
  * registers. No closures or result objects: this runs for every instruction of every program verified.
  */
-function regUse(prog: VerifierProgram, i: number, def: number[]): number {
+function regUse(prog: VerifierProgram, i: number, def: Int32Array): number {
   const insn = prog.insns[i]!;
   const cls = insnClass(insn.code);
   const op = insnOp(insn.code);
@@ -67,102 +67,119 @@ function stackDef(insn: Insn): number {
   return (-insn.off - 1) >> 3;
 }
 
-/** no successor (succ0/succ1 of Liveness) */
-const NONE = -1;
+/**
+ * The arrays of the Liveness being used, cut from one buffer reused from program to program (an array per table and
+ * program was a large share of the walk's allocation). The verifier checks one program at a time, to the end, so
+ * only the latest Liveness is ever in use.
+ */
+let buffer = new Int32Array(1 << 14);
 
-/** a small-integer array of n zeros: on the JS heap, where typed arrays of this size would each allocate a backing store */
-const zeros = (n: number): number[] => new Array<number>(n).fill(0);
+/** zeroed tables of the given lengths */
+function tables(lengths: readonly number[]): Int32Array[] {
+  const total = lengths.reduce((a, b) => a + b, 0);
+  if (buffer.length < total) buffer = new Int32Array(Math.max(total, 2 * buffer.length));
+  buffer.fill(0, 0, total);
+  let at = 0;
+  return lengths.map((l) => buffer.subarray(at, (at += l)));
+}
 
 /**
- * Backward liveness over the CFG: live-in registers (static, computed once) and stack slots (reads as observed so far,
- * recomputed when a new read is seen). Slot sets are two 32-bit words. Successors are two arrays (at most two per
- * instruction), so building this costs no object per instruction.
+ * Backward liveness over the CFG: live-in registers (static, computed once) and stack slots (reads as observed so far).
+ * Slot sets are two 32-bit words. Reads only ever add to the slot sets, so a new read is propagated to the
+ * predecessors of its instruction at once, up to where the slot is written or already live: the least fixpoint a
+ * recomputation over the whole program would reach, at the cost of the instructions that change. Successors and
+ * predecessors are flat arrays, so building this costs no object per instruction.
  */
 export class Liveness {
-  private readonly succ0: number[];
-  private readonly succ1: number[];
-  /** instruction indices in reverse order, second slots of ld_imm64 left out */
-  private readonly order: number[] = [];
-  private readonly regsIn: number[];
-  private readonly killLo: number[];
-  private readonly killHi: number[];
-  private readonly useLo: number[];
-  private readonly useHi: number[];
-  private readonly slotsLo: number[];
-  private readonly slotsHi: number[];
-  private dirty = true;
+  private readonly regsIn: Int32Array;
+  private readonly killLo: Int32Array;
+  private readonly killHi: Int32Array;
+  private readonly useLo: Int32Array;
+  private readonly useHi: Int32Array;
+  private readonly slotsLo: Int32Array;
+  private readonly slotsHi: Int32Array;
+  /** predecessors of instruction i: predList[predStart[i] .. predStart[i + 1]) */
+  private readonly predStart: Int32Array;
+  private readonly predList: Int32Array;
+  private readonly work: number[] = [];
 
-  constructor(private readonly prog: VerifierProgram) {
+  constructor(prog: VerifierProgram) {
     const insns = prog.insns;
     const n = insns.length;
-    this.succ0 = new Array<number>(n).fill(NONE);
-    this.succ1 = new Array<number>(n).fill(NONE);
-    this.killLo = zeros(n);
-    this.killHi = zeros(n);
-    this.useLo = zeros(n);
-    this.useHi = zeros(n);
-    this.slotsLo = zeros(n);
-    this.slotsHi = zeros(n);
-    this.regsIn = zeros(n);
-    const use = zeros(n);
-    const def = zeros(n);
-    const order = this.order;
+    // a successor is stored + 1 (0: none), so that the zeroed tables start with none
+    const m = n + 1;
+    const [succ0, succ1, use, def, nPred, order, killLo, killHi, useLo, useHi, slotsLo, slotsHi, regsIn, predStart, predList] = tables([
+      m, m, m, m, m, m, m, m, m, m, m, m, m, m, 2 * m,
+    ]) as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+    /** order: instruction indices in reverse order, second slots of ld_imm64 left out */
+    let nOrder = 0;
     for (let i = n - 1; i >= 0; i--) {
       if (i > 0 && isLdImm64(insns[i - 1]!)) continue;
-      order.push(i);
+      order[nOrder++] = i;
       const ss = successors(insns, i);
       for (let k = 0; k < ss.length; k++) {
         const x = ss[k]!;
-        if (x >= 0 && x < n) { if (this.succ0[i] === NONE) this.succ0[i] = x; else this.succ1[i] = x; }
+        if (x >= 0 && x < n) {
+          if (succ0[i] === 0) succ0[i] = x + 1; else succ1[i] = x + 1;
+          nPred[x]!++;
+        }
       }
       const slot = stackDef(insns[i]!);
-      if (slot >= 0) { if (slot < 32) this.killLo[i] = (1 << slot) | 0; else this.killHi[i] = (1 << (slot - 32)) | 0; }
+      if (slot >= 0) { if (slot < 32) killLo[i] = (1 << slot) | 0; else killHi[i] = (1 << (slot - 32)) | 0; }
       use[i] = regUse(prog, i, def);
     }
-    const regsIn = this.regsIn;
+    // predStart[i] counts up to where i's predecessors end once predList is filled
+    for (let i = 0; i < n; i++) predStart[i + 1] = predStart[i]! + nPred[i]!;
+    for (let k = 0; k < nOrder; k++) {
+      const i = order[k]!;
+      if (succ0[i] !== 0) predList[predStart[succ0[i]! - 1]! + --nPred[succ0[i]! - 1]!] = i;
+      if (succ1[i] !== 0) predList[predStart[succ1[i]! - 1]! + --nPred[succ1[i]! - 1]!] = i;
+    }
     for (let changed = true; changed;) {
       changed = false;
-      for (let k = 0; k < this.order.length; k++) {
-        const i = this.order[k]!;
-        const a = this.succ0[i]!, b = this.succ1[i]!;
-        const out = (a === NONE ? 0 : regsIn[a]!) | (b === NONE ? 0 : regsIn[b]!);
+      for (let k = 0; k < nOrder; k++) {
+        const i = order[k]!;
+        const a = succ0[i]!, b = succ1[i]!;
+        const out = (a === 0 ? 0 : regsIn[a - 1]!) | (b === 0 ? 0 : regsIn[b - 1]!);
         const inR = use[i]! | (out & ~def[i]!) | (1 << 10);
         if (inR !== regsIn[i]) { regsIn[i] = inR; changed = true; }
       }
     }
+    this.regsIn = regsIn;
+    this.killLo = killLo;
+    this.killHi = killHi;
+    this.useLo = useLo;
+    this.useHi = useHi;
+    this.slotsLo = slotsLo;
+    this.slotsHi = slotsHi;
+    this.predStart = predStart;
+    this.predList = predList;
   }
 
   noteStackRead(insn: number, slot: number): void {
-    const arr = slot < 32 ? this.useLo : this.useHi;
-    const bit = (1 << (slot < 32 ? slot : slot - 32)) | 0;
-    if ((arr[insn]! & bit) === 0) {
-      arr[insn] = arr[insn]! | bit;
-      this.dirty = true;
-    }
-  }
-
-  private compute(): void {
-    const lo = this.slotsLo;
-    const hi = this.slotsHi;
-    lo.fill(0);
-    hi.fill(0);
-    for (let changed = true; changed;) {
-      changed = false;
-      for (let k = 0; k < this.order.length; k++) {
-        const i = this.order[k]!;
-        const a = this.succ0[i]!, b = this.succ1[i]!;
-        const outLo = (a === NONE ? 0 : lo[a]!) | (b === NONE ? 0 : lo[b]!);
-        const outHi = (a === NONE ? 0 : hi[a]!) | (b === NONE ? 0 : hi[b]!);
-        const inLo = this.useLo[i]! | (outLo & ~this.killLo[i]!);
-        const inHi = this.useHi[i]! | (outHi & ~this.killHi[i]!);
-        if (inLo !== lo[i] || inHi !== hi[i]) { lo[i] = inLo; hi[i] = inHi; changed = true; }
+    const hi = slot >= 32;
+    const use = hi ? this.useHi : this.useLo;
+    const bit = (1 << (hi ? slot - 32 : slot)) | 0;
+    if ((use[insn]! & bit) !== 0) return;
+    use[insn] = use[insn]! | bit;
+    const live = hi ? this.slotsHi : this.slotsLo;
+    if ((live[insn]! & bit) !== 0) return;
+    const kill = hi ? this.killHi : this.killLo;
+    const work = this.work;
+    live[insn] = live[insn]! | bit;
+    work.push(insn);
+    while (work.length > 0) {
+      const i = work.pop()!;
+      for (let k = this.predStart[i]!; k < this.predStart[i + 1]!; k++) {
+        const p = this.predList[k]!;
+        if ((live[p]! & bit) !== 0 || (kill[p]! & bit) !== 0) continue;
+        live[p] = live[p]! | bit;
+        work.push(p);
       }
     }
-    this.dirty = false;
   }
 
   liveAt(insn: number): LiveSet {
-    if (this.dirty) this.compute();
     return { regs: this.regsIn[insn]!, slotsLo: this.slotsLo[insn]!, slotsHi: this.slotsHi[insn]! };
   }
 }
@@ -177,14 +194,17 @@ const slotLive = (live: LiveSet, s: number): boolean => (s < 32 ? (live.slotsLo 
 
 /** check_ids: ids must map one-to-one between the explored and the current state. */
 class IdMap {
-  private readonly fwd = new Map<number, number>();
-  private readonly back = new Map<number, number>();
+  // made on the first pair of ids: most comparisons meet none
+  private fwd: Map<number, number> | null = null;
+  private back: Map<number, number> | null = null;
   check(a: number, b: number): boolean {
     if (a === 0 && b === 0) return true;
     if (a === 0 || b === 0) return false;
-    const f = this.fwd.get(a);
-    const g = this.back.get(b);
-    if (f === undefined && g === undefined) { this.fwd.set(a, b); this.back.set(b, a); return true; }
+    const fwd = (this.fwd ??= new Map());
+    const back = (this.back ??= new Map());
+    const f = fwd.get(a);
+    const g = back.get(b);
+    if (f === undefined && g === undefined) { fwd.set(a, b); back.set(b, a); return true; }
     return f === b && g === a;
   }
 }

@@ -261,7 +261,10 @@ function alu64(op: AluOp, a: Scalar, b: Scalar): Scalar {
       r.smax = a.smax >> BigInt(s);
       break;
     }
-    case 'neg': r = scalarIsConst(a) ? scalarConst(-scalarValue(a)) : scalarUnknown(); break;
+    case 'neg':
+      if (scalarIsConst(a)) return scalarConst(-scalarValue(a));
+      r = scalarUnknown();
+      break;
     default: r = scalarUnknown(); break;
   }
   return scalarSync(r);

@@ -40,7 +40,9 @@ const BASE: RegState = {
 export const regNotInit = (): RegState => BASE;
 export const regUnknown = (): RegState => ({ ...BASE, type: 'SCALAR_VALUE', s: scalarUnknown() });
 export const regScalar = (s: Scalar): RegState => ({ ...BASE, type: 'SCALAR_VALUE', s });
-export const regConst = (v: bigint): RegState => ({ ...BASE, type: 'SCALAR_VALUE', s: scalarConst(v) });
+/** the constants -1 .. 256 as registers, made once: immediates and zeroed registers are most of a walk's constants */
+const SMALL_CONSTS: readonly RegState[] = Array.from({ length: 258 }, (_, k) => ({ ...BASE, type: 'SCALAR_VALUE', s: scalarConst(BigInt(k - 1)) }));
+export const regConst = (v: bigint): RegState => (v >= -1n && v <= 256n ? SMALL_CONSTS[Number(v) + 1]! : { ...BASE, type: 'SCALAR_VALUE', s: scalarConst(v) });
 /** A pointer with a zero variable offset (mark_reg_known_zero + type). */
 export const regPtr = (type: BaseType, fields: Partial<RegState> = {}): RegState => ({ ...BASE, type, s: scalarConst(0n), ...fields });
 

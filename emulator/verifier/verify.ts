@@ -18,7 +18,7 @@ import { checkMemAccess } from './mem.ts';
 import type { Profile } from './profile.ts';
 import { Liveness, statesEqual, successors } from './prune.ts';
 import {
-  type AluOp, type JmpOp, negateJmp, scalarAlu, scalarBranchTaken, scalarConst, scalarIsConst, scalarRefine, scalarValue,
+  type AluOp, type JmpOp, negateJmp, scalarAlu, scalarBranchTaken, scalarIsConst, scalarRefine, scalarValue,
 } from './scalar.ts';
 import {
   type Checkpoint, PTR_MAYBE_NULL, type RegState, SLOT_INVALID, STACK_SLOTS, type VerifierState, copyState,
@@ -66,26 +66,27 @@ class Walk implements Env {
   private readonly pending: Pending[] = [];
   private readonly explored = new Map<number, Checkpoint[]>();
   private readonly liveness: Liveness;
-  private readonly prunePoints: Set<number>;
+  /** 1 at the instructions where is_state_visited runs (prune points) */
+  private readonly prunePoints: Uint8Array;
   private readonly iterNextInsns: Set<number>;
 
   constructor(readonly prog: VerifierProgram, readonly profile: Profile) {
     this.liveness = new Liveness(prog);
-    this.prunePoints = new Set();
+    this.prunePoints = new Uint8Array(prog.insns.length + 1);
     this.iterNextInsns = new Set();
     prog.insns.forEach((insn, i) => {
       const cls = insnClass(insn.code);
       if (cls !== BPF_JMP && cls !== BPF_JMP32) return;
       const op = insnOp(insn.code);
       if (op === BPF_CALL) {
-        if (prog.kfuncCalls[i] === 'bpf_iter_num_next') { this.prunePoints.add(i); this.iterNextInsns.add(i); }
+        if (prog.kfuncCalls[i] === 'bpf_iter_num_next') { this.prunePoints[i] = 1; this.iterNextInsns.add(i); }
         return;
       }
       if (op === BPF_EXIT) return;
-      for (const s of successors(prog.insns, i)) this.prunePoints.add(s);
-      if (op !== BPF_JA) this.prunePoints.add(i);
+      for (const s of successors(prog.insns, i)) this.prunePoints[s] = 1;
+      if (op !== BPF_JA) this.prunePoints[i] = 1;
     });
-    const regs: RegState[] = Array.from({ length: 11 }, () => regNotInit());
+    const regs: RegState[] = new Array<RegState>(11).fill(regNotInit());
     regs[1] = regPtr('PTR_TO_CTX');
     regs[10] = regPtr('PTR_TO_STACK');
     this.cur = { regs, stack: Array(STACK_SLOTS).fill(SLOT_INVALID), refs: [], activeRcu: 0, parent: null };
@@ -148,7 +149,7 @@ class Walk implements Env {
     for (;;) {
       if (++this.insnProcessed > BPF_COMPLEXITY_LIMIT_INSNS) reject('too_large', { n: this.insnProcessed });
       this.insnIdx = insn;
-      const next = this.prunePoints.has(insn) && this.visited(insn) ? null : this.step(insn);
+      const next = this.prunePoints[insn] === 1 && this.visited(insn) ? null : this.step(insn);
       if (next !== null) {
         insn = next;
         continue;
@@ -189,7 +190,7 @@ class Walk implements Env {
       case BPF_STX: {
         const mode = insnMode(insn.code);
         if (mode !== BPF_MEM) return unsupported(`store mode 0x${insn.code.toString(16)} at insn ${i}`);
-        const value = cls === BPF_STX ? readReg(this, insn.src) : regScalar(scalarConst(BigInt(insn.imm)));
+        const value = cls === BPF_STX ? readReg(this, insn.src) : regConst(BigInt(insn.imm));
         readReg(this, insn.dst);
         checkMemAccess(this, { regno: insn.dst, off: insn.off, size: insnSizeBytes(insn.code), write: { reg: value, regno: cls === BPF_STX ? insn.src : null }, mode });
         return i + 1;
@@ -208,7 +209,7 @@ class Walk implements Env {
       : readReg(this, insn.src);
     if (op === 'mov') {
       if (insn.dst === 10) reject('fp_readonly');
-      if (srcReg.type === 'SCALAR_VALUE') this.cur.regs[insn.dst] = regScalar(scalarAlu('mov', srcReg.s, srcReg.s, is32));
+      if (srcReg.type === 'SCALAR_VALUE') this.cur.regs[insn.dst] = regScalar(is32 ? scalarAlu('mov', srcReg.s, srcReg.s, true) : srcReg.s);
       else this.cur.regs[insn.dst] = is32 ? regUnknown() : srcReg;
       return;
     }

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { KptrError } from '../../errors/KptrError.ts';
 import { loadObject } from '../../emulator/loader/loadObject.ts';
-import type { BpfObjectSpec, ProgramSpec } from '../../emulator/loader/objectSpec.ts';
+import type { BpfObjectSpec } from '../../emulator/loader/objectSpec.ts';
 import { Machine } from '../../emulator/machine/Machine.ts';
 import { MachineFault } from '../../emulator/memory/AddressSpace.ts';
 import { verifierProgram } from '../../emulator/verifier/fromLoader.ts';
@@ -51,18 +51,23 @@ export interface EmulatorRunnerOptions {
 
 export const DEFAULT_EMULATOR_KERNEL: ProfileName = '6.18.44';
 
-/** each object's programs by name (objects hold hundreds; scenarios look theirs up one by one) */
-const programsByName = new WeakMap<BpfObjectSpec, ReadonlyMap<string, ProgramSpec>>();
-
-function programOf(obj: BpfObjectSpec, name: string): ProgramSpec | undefined {
-  let byName = programsByName.get(obj);
-  if (byName === undefined) {
-    const m = new Map<string, ProgramSpec>();
-    for (const p of obj.programs) if (!m.has(p.name)) m.set(p.name, p);
-    programsByName.set(obj, (byName = m));
-  }
-  return byName.get(name);
+/** A lookup by name in a list of each object, built on first use (objects hold hundreds; the first of a name counts). */
+function byName<T extends { readonly name: string }>(list: (obj: BpfObjectSpec) => readonly T[]): (obj: BpfObjectSpec, name: string) => T | undefined {
+  const cache = new WeakMap<BpfObjectSpec, ReadonlyMap<string, T>>();
+  return (obj, name) => {
+    let index = cache.get(obj);
+    if (index === undefined) {
+      const m = new Map<string, T>();
+      for (const x of list(obj)) if (!m.has(x.name)) m.set(x.name, x);
+      cache.set(obj, (index = m));
+    }
+    return index.get(name);
+  };
 }
+
+const programOf = byName((obj) => obj.programs);
+/** the object's own maps (not .bss and the like), as userspace names them */
+const userMapOf = byName((obj) => obj.maps.filter((m) => m.internal === null));
 
 /** What the emulator says about one scenario's programs, as the harness would print them. */
 export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile): { programs: ProgramObservation[]; unsupported: string | null } {
@@ -98,7 +103,7 @@ const MAP_ERRNO_NAMES: Readonly<Record<number, string>> = { [ENOENT]: 'ENOENT', 
  * what it prints (the errno name, a lookup's 8-byte words per copy as decimal strings, a batch's count and keys).
  */
 export function machineMapOp(machine: Machine, obj: BpfObjectSpec, map: string, op: MapOpKind, what: string, flags: number, sum: bigint): Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'> {
-  const spec = obj.maps.find((m) => m.name === map && m.internal === null);
+  const spec = userMapOf(obj, map);
   const copies = spec !== undefined && PERCPU_MAP_TYPES.has(spec.type) ? machine.nrCpus : 1;
   const stride = ((spec?.valueSize ?? 0) + 7) & ~7;
   const batch = op === 'update_batch' || op === 'delete_batch' || op === 'lookup_batch' || op === 'lookup_and_delete_batch';
@@ -131,7 +136,9 @@ function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, s: Scenario, st: M
 /** Every named global as the harness prints it (0 for one the machine does not have). */
 function globalsOf(machine: Machine, names: readonly string[]): Record<string, string> {
   const g = machine.globals(names);
-  return Object.fromEntries(names.map((n) => [n, g[n] ?? '0']));
+  const out: Record<string, string> = {};
+  for (const n of names) out[n] = g[n] ?? '0';
+  return out;
 }
 
 /** The schedule of one scenario on the machine: accepted programs only; a fault ends the scenario like an Oops. */

@@ -49,12 +49,18 @@ const KFUNC_PROTOS: Readonly<Record<string, KfuncProto>> = {
 
 /** The BTF types every object shares, made on first use. */
 class BtfTypes {
+  private readonly scalars = new Map<ScalarCType, number>();
+
   constructor(readonly w: BtfWriter) {}
 
   scalar(ctype: ScalarCType): number {
-    const t = SCALAR_BTF[ctype];
-    const int = this.w.int(t.int, scalarSize(ctype), t.signed);
-    return t.typedef === null ? int : this.w.typedef(t.typedef, int);
+    let id = this.scalars.get(ctype);
+    if (id === undefined) {
+      const t = SCALAR_BTF[ctype];
+      const int = this.w.int(t.int, scalarSize(ctype), t.signed);
+      this.scalars.set(ctype, (id = t.typedef === null ? int : this.w.typedef(t.typedef, int)));
+    }
+    return id;
   }
 
   voidPtr(): number {
