@@ -65,3 +65,28 @@ export function compileProgram(scenario: Scenario, program: Program): readonly I
   }
   return out;
 }
+
+/** Every variable name the program's ops use, numbered (PathState.vars): the ones assigned and the ones only read. */
+export function variableNumbers(program: Program): ReadonlyMap<string, number> {
+  const names = new Map<string, number>();
+  const add = (name: string | null): void => {
+    if (name !== null && !names.has(name)) names.set(name, names.size);
+  };
+  const walk = (ops: readonly Op[]): void => {
+    for (const o of ops) {
+      switch (o.op) {
+        case 'lookup': case 'new': case 'load': add(o.dst); break;
+        case 'xchg': add(o.src); add(o.dst); break;
+        case 'store': add(o.src); break;
+        case 'drop': add(o.var); break;
+        case 'per_cpu_ptr': case 'this_cpu_ptr': add(o.src); add(o.dst); break;
+        case 'write': case 'read': add(o.ptr); break;
+        case 'sum': add(o.src); break;
+        case 'if': add(o.var); walk(o.then); break;
+        default: break;
+      }
+    }
+  };
+  walk(program.ops);
+  return names;
+}

@@ -34,7 +34,10 @@ export interface Handle {
 }
 
 export interface PathState {
-  readonly vars: Readonly<Record<string, Handle>>;
+  /** the program's variable numbering (compileProgram), shared by every state of one walk */
+  readonly names: ReadonlyMap<string, number>;
+  /** each variable's handle by its number: UNINIT until assigned */
+  readonly vars: readonly Handle[];
   /** acquired references still live on this path */
   readonly refs: readonly number[];
   /** bpf_rcu_read_lock nesting depth (`active_rcu_locks`) */
@@ -47,12 +50,13 @@ export const UNINIT: Handle = { s: 'UNINIT', struct: null, ref: 0, slot: null };
 export const NULL_HANDLE: Handle = { s: 'NULL', struct: null, ref: 0, slot: null };
 
 /** The initial state of every program: no variables assigned, nothing acquired, no lock held. */
-export function initialState(): PathState {
-  return { vars: {}, refs: [], rcuDepth: 0 };
+export function initialState(names: ReadonlyMap<string, number>): PathState {
+  return { names, vars: new Array<Handle>(names.size).fill(UNINIT), refs: [], rcuDepth: 0 };
 }
 
 export function handleOf(state: PathState, name: string): Handle {
-  return state.vars[name] ?? UNINIT;
+  const i = state.names.get(name);
+  return i === undefined ? UNINIT : state.vars[i] as Handle;
 }
 
 export function isMaybeNull(h: Handle): boolean {
@@ -90,14 +94,25 @@ export function printedType(h: Handle): string {
 }
 
 export function withVar(state: PathState, name: string, h: Handle): PathState {
-  return { ...state, vars: { ...state.vars, [name]: h } };
+  const vars = state.vars.slice();
+  vars[state.names.get(name) as number] = h;
+  return { ...state, vars };
+}
+
+/** `f` applied to every handle; the state itself when no handle changes (states are shared, never written). */
+export function mapVars(state: PathState, f: (h: Handle) => Handle): PathState {
+  let vars: Handle[] | null = null;
+  for (let i = 0; i < state.vars.length; i++) {
+    const h = state.vars[i] as Handle;
+    const g = f(h);
+    if (g !== h) (vars ??= state.vars.slice())[i] = g;
+  }
+  return vars === null ? state : { ...state, vars };
 }
 
 /** Apply `f` to every handle carrying reference `ref` (all copies of one register share its ref_obj_id). */
 export function mapRef(state: PathState, ref: number, f: (h: Handle) => Handle): PathState {
-  const vars: Record<string, Handle> = {};
-  for (const [name, h] of Object.entries(state.vars)) vars[name] = h.ref === ref ? f(h) : h;
-  return { ...state, vars };
+  return mapVars(state, (h) => (h.ref === ref ? f(h) : h));
 }
 
 /** Release an acquired reference: it no longer counts as live at exit. */
@@ -105,15 +120,34 @@ export function releaseRef(state: PathState, ref: number): PathState {
   return { ...state, refs: state.refs.filter((r) => r !== ref) };
 }
 
-/** Canonical text of a state, for pruning already-explored (insn, state) pairs. */
-export function stateKey(state: PathState): string {
-  // a hot path of the oracle (once per explored instruction): plain concatenation, no intermediate arrays
-  const names = Object.keys(state.vars).sort();
-  let key = '';
-  for (let i = 0; i < names.length; i++) {
-    const k = names[i]!;
-    const h = state.vars[k]!;
-    key += `${i > 0 ? ',' : ''}${k}=${h.s}:${h.struct ?? ''}:${h.ref}:${h.slot ?? ''}`;
-  }
-  return `${key}|${state.refs.join(',')}|${state.rcuDepth}${state.inSumBody ? '|body' : ''}`;
+/**
+ * Keys of (insn, state) pairs for pruning already-explored ones, for one walk. A key compares what the verifier's
+ * states_equal would here: each handle's state, struct, ref and slot (not perCpuResult), the live references in
+ * order, the lock depth and whether it is a loop body. Handles are numbered by that content once, so a key is a
+ * character per number rather than the handles' text (a hot path: once per explored instruction).
+ */
+export function stateKeys(): (pc: number, state: PathState) => string {
+  const byHandle = new Map<Handle, number>();
+  const byContent = new Map<string, number>();
+  const code = (h: Handle): number => {
+    let c = byHandle.get(h);
+    if (c === undefined) {
+      const content = `${h.s}:${h.struct ?? ''}:${h.ref}:${h.slot ?? ''}`;
+      c = byContent.get(content);
+      if (c === undefined) byContent.set(content, (c = byContent.size));
+      byHandle.set(h, c);
+    }
+    return c;
+  };
+  return (pc, state) => {
+    let key = char(pc) + char(state.rcuDepth) + (state.inSumBody ? '1' : '0') + char(state.refs.length);
+    for (const r of state.refs) key += char(r);
+    for (const h of state.vars) key += char(code(h));
+    return key;
+  };
+}
+
+/** a non-negative number as one UTF-16 unit, or three from 0xffff on (the key stays unambiguous) */
+function char(n: number): string {
+  return n < 0xffff ? String.fromCharCode(n) : String.fromCharCode(0xffff, n >>> 16, n & 0xffff);
 }

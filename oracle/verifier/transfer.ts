@@ -7,7 +7,7 @@ import {
   RCU_LOCK_CHECKS, RCU_UNLOCK_CHECKS, type RuleHit, STORAGE_OWNER_CHECKS, STORE_CHECKS, XCHG_CHECKS,
 } from './rules.ts';
 import {
-  type Handle, handleOf, isMaybeNull, isScalar, mapRef, NULL_HANDLE, type PathState, releaseRef, withVar,
+  type Handle, handleOf, isMaybeNull, isScalar, mapRef, mapVars, NULL_HANDLE, type PathState, releaseRef, withVar,
 } from './state.ts';
 
 /** What the transfer functions need to know about the program and the kernel. */
@@ -96,13 +96,13 @@ function exit(ctx: VerifyContext, state: PathState): Transition {
 
 /** At the outermost unlock every MEM_RCU register becomes PTR_UNTRUSTED and loses PTR_MAYBE_NULL. */
 function untrustRcu(state: PathState): PathState {
-  const vars: Record<string, Handle> = {};
-  for (const [name, h] of Object.entries(state.vars)) {
-    if (h.s === 'RCU' || h.s === 'RCU?') vars[name] = { ...h, s: 'UNTR_PCPU' };
-    else if (h.s === 'ELEM' || h.s === 'ELEM?') vars[name] = { ...h, s: 'UNTR_ELEM' };
-    else vars[name] = h;
-  }
-  return { ...state, vars };
+  return mapVars(state, untrusted);
+}
+
+function untrusted(h: Handle): Handle {
+  if (h.s === 'RCU' || h.s === 'RCU?') return { ...h, s: 'UNTR_PCPU' };
+  if (h.s === 'ELEM' || h.s === 'ELEM?') return { ...h, s: 'UNTR_ELEM' };
+  return h;
 }
 
 function deref(ctx: VerifyContext, state: PathState, ptr: string, field: string, write: boolean): RuleHit | null {

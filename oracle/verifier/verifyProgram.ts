@@ -1,7 +1,7 @@
 import type { FeatureName, Op, Program, Scenario, StatePairOp, StatePairState } from '../../types/index.ts';
-import { compileProgram } from './compileProgram.ts';
+import { compileProgram, variableNumbers } from './compileProgram.ts';
 import type { RuleHit } from './rules.ts';
-import { initialState, type PathState, stateKey } from './state.ts';
+import { initialState, type PathState, stateKeys } from './state.ts';
 import { pairOf } from './statePairs.ts';
 import { kfuncOf, transfer, type VerifyContext } from './transfer.ts';
 
@@ -93,10 +93,11 @@ export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
   const malformed = new Set<string>();
   const seen = new Set<string>();
   const pairs = new Map<string, { op: StatePairOp; state: StatePairState }>();
-  const stack: { pc: number; state: PathState }[] = [{ pc: 0, state: initialState() }];
+  const keyOf = stateKeys();
+  const stack: { pc: number; state: PathState }[] = [{ pc: 0, state: initialState(variableNumbers(ctx.program)) }];
   while (stack.length > 0 && seen.size < MAX_VISITS) {
     const { pc, state } = stack.pop() as { pc: number; state: PathState };
-    const key = `${pc}#${stateKey(state)}`;
+    const key = keyOf(pc, state);
     if (seen.has(key)) continue;
     seen.add(key);
     const insn = insns[pc];
