@@ -1,6 +1,6 @@
 import type { FeatureName, Op, Program, Scenario, Slot } from '../../types/index.ts';
 import { KptrError } from '../../errors/KptrError.ts';
-import { fieldSlot, structLayout } from '../../cabi/structLayout.ts';
+import { fieldOf, layoutOf } from '../layouts.ts';
 import { type Insn, lookupMayFail } from './compileProgram.ts';
 import {
   DEREF_CHECKS, DROP_CHECKS, exitChecks, firstViolation, NEW_PERCPU_CHECKS, PERCPU_PTR_CHECKS,
@@ -40,13 +40,16 @@ export interface Transition {
   readonly malformed: readonly string[];
 }
 
-const stop = (error: RuleHit, malformed: readonly string[] = []): Transition => ({ error, next: [], malformed });
+/** no successor, no malformation: shared, never written */
+const NONE: readonly never[] = [];
+
+const stop = (error: RuleHit, malformed: readonly string[] = NONE): Transition => ({ error, next: NONE, malformed });
 
 /** A call refusing bpf_per_cpu_ptr's unchecked result: how the kernel words it rests on how it types that result. */
 function viaPerCpuResult(error: RuleHit, h: Handle): RuleHit {
   return h.perCpuResult === true && h.s === 'ELEM?' ? { ...error, via: 'per_cpu_ptr.unchecked_result' } : error;
 }
-const go = (pc: number, state: PathState, malformed: readonly string[] = []): Transition => ({ error: null, next: [{ pc: pc + 1, state }], malformed });
+const go = (pc: number, state: PathState, malformed: readonly string[] = NONE): Transition => ({ error: null, next: [{ pc: pc + 1, state }], malformed });
 
 /** `in_rcu_cs()`: any rcu lock held, or a non-sleepable program. */
 export function inRcuCs(ctx: VerifyContext, state: PathState): boolean {
@@ -64,8 +67,9 @@ function isKptrField(ctx: VerifyContext, slot: Slot): boolean {
   return slot.tag === 'percpu_kptr' ? ctx.features.percpu_kptr : ctx.features.obj_new;
 }
 
-function uncheckedUse(h: Handle, what: string): readonly string[] {
-  return isMaybeNull(h) ? [`${what} uses a pointer that may be NULL`] : [];
+/** `what` (and ` of field`, when given) uses a maybe-NULL pointer; the text is built only then (asked at every visit) */
+function uncheckedUse(h: Handle, what: string, field?: string): readonly string[] {
+  return isMaybeNull(h) ? [`${what}${field === undefined ? '' : ` of ${field}`} uses a pointer that may be NULL`] : NONE;
 }
 
 function nonNullOf(h: Handle): Handle {
@@ -74,24 +78,26 @@ function nonNullOf(h: Handle): Handle {
 
 function branch(insn: Extract<Insn, { k: 'branch' }>, state: PathState): Transition {
   const h = handleOf(state, insn.var);
-  const toNull = (): PathState => {
-    // mark_ptr_or_null_regs: every copy becomes NULL, and an acquired reference that turned out NULL is released
-    if (h.ref === 0) return withVar(state, insn.var, NULL_HANDLE);
-    return releaseRef(mapRef(state, h.ref, () => NULL_HANDLE), h.ref);
-  };
   if (isMaybeNull(h)) {
     const nonNull = h.ref === 0 ? withVar(state, insn.var, nonNullOf(h)) : mapRef(state, h.ref, nonNullOf);
-    return { error: null, next: [{ pc: insn.onNonNull, state: nonNull }, { pc: insn.onNull, state: toNull() }], malformed: [] };
+    return { error: null, next: [{ pc: insn.onNonNull, state: nonNull }, { pc: insn.onNull, state: toNull(state, insn.var, h) }], malformed: NONE };
   }
-  if (h.s === 'NULL') return { error: null, next: [{ pc: insn.onNull, state }], malformed: [] };
-  if (isScalar(h)) return { error: null, next: [{ pc: insn.onNonNull, state }, { pc: insn.onNull, state: toNull() }], malformed: [] };
+  if (h.s === 'NULL') return { error: null, next: [{ pc: insn.onNull, state }], malformed: NONE };
+  if (isScalar(h)) return { error: null, next: [{ pc: insn.onNonNull, state }, { pc: insn.onNull, state: toNull(state, insn.var, h) }], malformed: NONE };
   // a pointer the verifier knows is not NULL: the NULL branch is dead code
-  return { error: null, next: [{ pc: insn.onNonNull, state }], malformed: [] };
+  return { error: null, next: [{ pc: insn.onNonNull, state }], malformed: NONE };
+}
+
+/** The NULL branch of a test of `name` holding `h`. */
+function toNull(state: PathState, name: string, h: Handle): PathState {
+  // mark_ptr_or_null_regs: every copy becomes NULL, and an acquired reference that turned out NULL is released
+  if (h.ref === 0) return withVar(state, name, NULL_HANDLE);
+  return releaseRef(mapRef(state, h.ref, () => NULL_HANDLE), h.ref);
 }
 
 function exit(ctx: VerifyContext, state: PathState): Transition {
   const error = firstViolation(exitChecks(ctx.features.exit_checks_leak_first), { liveRefs: state.refs.length, depth: state.rcuDepth }, ctx.applies);
-  return { error, next: [], malformed: [] };
+  return { error, next: NONE, malformed: NONE };
 }
 
 /** At the outermost unlock every MEM_RCU register becomes PTR_UNTRUSTED and loses PTR_MAYBE_NULL. */
@@ -107,7 +113,7 @@ function untrusted(h: Handle): Handle {
 
 function deref(ctx: VerifyContext, state: PathState, ptr: string, field: string, write: boolean): RuleHit | null {
   const h = handleOf(state, ptr);
-  const off = h.struct === null ? 0 : fieldSlot(ctx.scenario.structs, h.struct, field).off;
+  const off = h.struct === null ? 0 : fieldOf(ctx.scenario.structs, h.struct, field).off;
   return firstViolation(DEREF_CHECKS, { h, off, write }, ctx.applies);
 }
 
@@ -124,7 +130,7 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
     }
     case 'new': {
       if (o.percpu) {
-        const error = firstViolation(NEW_PERCPU_CHECKS, { layout: structLayout(ctx.scenario.structs, o.struct), kfunc: 'bpf_percpu_obj_new_impl' }, ctx.applies);
+        const error = firstViolation(NEW_PERCPU_CHECKS, { layout: layoutOf(ctx.scenario.structs, o.struct), kfunc: 'bpf_percpu_obj_new_impl' }, ctx.applies);
         if (error) return stop(error);
       }
       const h: Handle = { s: o.percpu ? 'OWN?' : 'PLAIN_OWN?', struct: o.struct, ref, slot: null };
@@ -170,10 +176,9 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
     case 'per_cpu_ptr':
     case 'this_cpu_ptr': {
       const h = handleOf(state, o.src);
-      const malformed = [
-        ...uncheckedUse(h, o.op),
-        ...(o.op === 'per_cpu_ptr' && o.cpu >= ctx.nrCpus ? [`bpf_per_cpu_ptr cpu ${o.cpu} >= nr_cpus ${ctx.nrCpus}`] : []),
-      ];
+      const malformed = o.op === 'per_cpu_ptr' && o.cpu >= ctx.nrCpus
+        ? [...uncheckedUse(h, o.op), `bpf_per_cpu_ptr cpu ${o.cpu} >= nr_cpus ${ctx.nrCpus}`]
+        : uncheckedUse(h, o.op);
       const error = firstViolation(PERCPU_PTR_CHECKS, { h }, ctx.applies);
       if (error) return stop(viaPerCpuResult(error, h), malformed);
       const elem: Handle = o.op === 'per_cpu_ptr'
@@ -184,20 +189,20 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
     case 'write':
     case 'read': {
       const error = deref(ctx, state, o.ptr, o.field, o.op === 'write');
-      const malformed = uncheckedUse(handleOf(state, o.ptr), `${o.op} of ${o.field}`);
+      const malformed = uncheckedUse(handleOf(state, o.ptr), o.op, o.field);
       return error ? stop(error, malformed) : go(pc, state, malformed);
     }
     case 'sum': {
       // bpf_for(i, 0, nr_cpus) { e = bpf_per_cpu_ptr(src, i); if (e) global += e->field; }
       // bpf_iter_num_next queues the loop body and goes on with the drained iterator: the rest of the program is
       // verified first, the body (where bpf_per_cpu_ptr checks src) after it, as a branch of its own
-      if (!state.inSumBody) return { error: null, next: [{ pc: pc + 1, state }, { pc, state: { ...state, inSumBody: true } }], malformed: [] };
+      if (!state.inSumBody) return { error: null, next: [{ pc: pc + 1, state }, { pc, state: { ...state, inSumBody: true } }], malformed: NONE };
       const h = handleOf(state, o.src);
       const error = firstViolation(PERCPU_PTR_CHECKS, { h }, ctx.applies);
       if (error) return stop(viaPerCpuResult(error, h), uncheckedUse(h, 'sum'));
-      if (h.struct !== null) fieldSlot(ctx.scenario.structs, h.struct, o.field);
+      if (h.struct !== null) fieldOf(ctx.scenario.structs, h.struct, o.field);
       // the body joins the drained path at the loop's exit, which the walk has explored already
-      return { error: null, next: [], malformed: [] };
+      return { error: null, next: NONE, malformed: NONE };
     }
     case 'rcu_lock': {
       const error = firstViolation(RCU_LOCK_CHECKS, { depth: state.rcuDepth, nestingAllowed: ctx.features.nested_rcu_lock }, ctx.applies);

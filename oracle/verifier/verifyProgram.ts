@@ -2,7 +2,7 @@ import type { FeatureName, Op, Program, Scenario, StatePairOp, StatePairState } 
 import { compileProgram, variableNumbers } from './compileProgram.ts';
 import type { RuleHit } from './rules.ts';
 import { initialState, type PathState, stateKeys } from './state.ts';
-import { pairOf } from './statePairs.ts';
+import { pairOf, type ReachedPair } from './statePairs.ts';
 import { kfuncOf, transfer, type VerifyContext } from './transfer.ts';
 
 /** What the abstract verifier concluded about one program. */
@@ -46,14 +46,15 @@ const allOpsMemo = new WeakMap<readonly Op[], Op[]>();
  * libbpf reports the first of its name-sorted extern list.
  */
 export function missingKfunc(scenario: Scenario, features: Readonly<Record<FeatureName, boolean>>): string | null {
-  const missing = scenario.programs
-    .flatMap((p) => allOps(p.ops))
-    .flatMap((o) => {
+  let first: string | null = null;
+  for (const p of scenario.programs) {
+    for (const o of allOps(p.ops)) {
       const k = kfuncOf(o);
-      return k === null || features[k.feature] ? [] : externsOf(o, k.name);
-    })
-    .sort();
-  return missing[0] ?? null;
+      if (k === null || features[k.feature]) continue;
+      for (const name of externsOf(o, k.name)) if (first === null || name < first) first = name;
+    }
+  }
+  return first;
 }
 
 /** Every extern an op's C references: bpf_for is the whole num iterator (new, next, destroy), not only its first call. */
@@ -92,7 +93,7 @@ export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
   const errors: RuleHit[] = [];
   const malformed = new Set<string>();
   const seen = new Set<string>();
-  const pairs = new Map<string, { op: StatePairOp; state: StatePairState }>();
+  const pairs = new Set<ReachedPair>();
   const keyOf = stateKeys();
   const stack: { pc: number; state: PathState }[] = [{ pc: 0, state: initialState(variableNumbers(ctx.program)) }];
   while (stack.length > 0 && seen.size < MAX_VISITS) {
@@ -103,7 +104,7 @@ export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
     const insn = insns[pc];
     if (!insn) continue;
     const pair = insn.k === 'op' && errors.length === 0 ? pairOf(insn.op, state) : null;
-    if (pair !== null) pairs.set(`${pair.op} ${pair.state}`, pair);
+    if (pair !== null) pairs.add(pair);
     const t = transfer(ctx, pc, insn, state);
     for (const m of t.malformed) malformed.add(m);
     if (t.error) {
@@ -113,5 +114,5 @@ export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
     }
     for (let i = t.next.length - 1; i >= 0; i--) stack.push(t.next[i] as { pc: number; state: PathState });
   }
-  return { errors, malformed: [...malformed], pairs: [...pairs.values()] };
+  return { errors, malformed: [...malformed], pairs: [...pairs] };
 }
