@@ -43,7 +43,7 @@ export interface PathState {
   /** bpf_rcu_read_lock nesting depth (`active_rcu_locks`) */
   readonly rcuDepth: number;
   /** the queued body of a `sum` loop, verified after the rest of the program (transfer.ts) */
-  readonly inSumBody?: true;
+  readonly inSumBody: boolean;
 }
 
 export const UNINIT: Handle = { s: 'UNINIT', struct: null, ref: 0, slot: null };
@@ -51,7 +51,7 @@ export const NULL_HANDLE: Handle = { s: 'NULL', struct: null, ref: 0, slot: null
 
 /** The initial state of every program: no variables assigned, nothing acquired, no lock held. */
 export function initialState(names: ReadonlyMap<string, number>): PathState {
-  return { names, vars: new Array<Handle>(names.size).fill(UNINIT), refs: [], rcuDepth: 0 };
+  return { names, vars: new Array<Handle>(names.size).fill(UNINIT), refs: [], rcuDepth: 0, inSumBody: false };
 }
 
 export function handleOf(state: PathState, name: string): Handle {
@@ -96,7 +96,26 @@ export function printedType(h: Handle): string {
 export function withVar(state: PathState, name: string, h: Handle): PathState {
   const vars = state.vars.slice();
   vars[state.names.get(name) as number] = h;
-  return { ...state, vars };
+  return changed(state, vars, state.refs, state.rcuDepth, state.inSumBody);
+}
+
+/** A state like `state` but for these fields: every state is built here, so all have one shape. */
+function changed(state: PathState, vars: readonly Handle[], refs: readonly number[], rcuDepth: number, inSumBody: boolean): PathState {
+  return { names: state.names, vars, refs, rcuDepth, inSumBody };
+}
+
+/** An acquired reference, live until released. */
+export function acquire(state: PathState, ref: number): PathState {
+  return changed(state, state.vars, [...state.refs, ref], state.rcuDepth, state.inSumBody);
+}
+
+export function withRcuDepth(state: PathState, depth: number): PathState {
+  return changed(state, state.vars, state.refs, depth, state.inSumBody);
+}
+
+/** The state a queued `sum` loop body is verified in. */
+export function inSumBody(state: PathState): PathState {
+  return changed(state, state.vars, state.refs, state.rcuDepth, true);
 }
 
 /** `f` applied to every handle; the state itself when no handle changes (states are shared, never written). */
@@ -107,7 +126,7 @@ export function mapVars(state: PathState, f: (h: Handle) => Handle): PathState {
     const g = f(h);
     if (g !== h) (vars ??= state.vars.slice())[i] = g;
   }
-  return vars === null ? state : { ...state, vars };
+  return vars === null ? state : changed(state, vars, state.refs, state.rcuDepth, state.inSumBody);
 }
 
 /** Apply `f` to every handle carrying reference `ref` (all copies of one register share its ref_obj_id). */
@@ -117,37 +136,62 @@ export function mapRef(state: PathState, ref: number, f: (h: Handle) => Handle):
 
 /** Release an acquired reference: it no longer counts as live at exit. */
 export function releaseRef(state: PathState, ref: number): PathState {
-  return { ...state, refs: state.refs.filter((r) => r !== ref) };
+  return changed(state, state.vars, state.refs.filter((r) => r !== ref), state.rcuDepth, state.inSumBody);
 }
 
 /**
- * Keys of (insn, state) pairs for pruning already-explored ones, for one walk. A key compares what the verifier's
- * states_equal would here: each handle's state, struct, ref and slot (not perCpuResult), the live references in
- * order, the lock depth and whether it is a loop body. Handles are numbered by that content once, so a key is a
- * character per number rather than the handles' text (a hot path: once per explored instruction).
+ * The (insn, state) pairs a walk has explored, for pruning those met again. Two states are the same when every
+ * handle has the same state, struct, ref and slot (no struct or slot counts as ''; perCpuResult is not compared), the same references are live in
+ * the same order, and the lock depth and loop-body flag agree. A hot path (once per explored instruction): states
+ * are hashed by numbers and compared field by field, no text is built.
  */
-export function stateKeys(): (pc: number, state: PathState) => string {
-  const byHandle = new Map<Handle, number>();
-  const byContent = new Map<string, number>();
-  const code = (h: Handle): number => {
-    let c = byHandle.get(h);
-    if (c === undefined) {
-      const content = `${h.s}:${h.struct ?? ''}:${h.ref}:${h.slot ?? ''}`;
-      c = byContent.get(content);
-      if (c === undefined) byContent.set(content, (c = byContent.size));
-      byHandle.set(h, c);
-    }
-    return c;
-  };
-  return (pc, state) => {
-    let key = char(pc) + char(state.rcuDepth) + (state.inSumBody ? '1' : '0') + char(state.refs.length);
-    for (const r of state.refs) key += char(r);
-    for (const h of state.vars) key += char(code(h));
-    return key;
+export interface Explored {
+  /** records (pc, state); false when an equal pair was recorded already */
+  readonly add: (pc: number, state: PathState) => boolean;
+  /** how many pairs are recorded */
+  readonly size: () => number;
+}
+
+export function explored(): Explored {
+  const buckets = new Map<number, { readonly pc: number; readonly state: PathState }[]>();
+  let size = 0;
+  return {
+    add: (pc, state) => {
+      const h = stateHash(pc, state);
+      const bucket = buckets.get(h);
+      if (bucket === undefined) buckets.set(h, [{ pc, state }]);
+      else {
+        for (const x of bucket) if (x.pc === pc && sameState(x.state, state)) return false;
+        bucket.push({ pc, state });
+      }
+      size++;
+      return true;
+    },
+    size: () => size,
   };
 }
 
-/** a non-negative number as one UTF-16 unit, or three from 0xffff on (the key stays unambiguous) */
-function char(n: number): string {
-  return n < 0xffff ? String.fromCharCode(n) : String.fromCharCode(0xffff, n >>> 16, n & 0xffff);
+const STATE_NUMBER: Readonly<Record<HandleState, number>> = {
+  'OWN?': 1, OWN: 2, 'PLAIN_OWN?': 3, PLAIN_OWN: 4, 'RCU?': 5, RCU: 6, 'ELEM?': 7, ELEM: 8, UNTR_PCPU: 9, UNTR_ELEM: 10,
+  'UNTR_RAW?': 11, UNTR_RAW: 12, DEAD: 13, NULL: 14, UNINIT: 15, 'MAP_VALUE?': 16, MAP_VALUE: 17,
+};
+
+/** A hash of what sameState compares but structs and slots (equal states hash equal). */
+function stateHash(pc: number, state: PathState): number {
+  let h = Math.imul(pc + 1, 0x9e3779b1) ^ (state.rcuDepth << 1) ^ (state.inSumBody ? 1 : 0);
+  h = Math.imul(h ^ state.refs.length, 0x01000193);
+  for (const r of state.refs) h = Math.imul(h ^ r, 0x01000193);
+  for (const v of state.vars) h = Math.imul(h ^ (STATE_NUMBER[v.s] | (v.ref << 5)), 0x01000193);
+  return h;
+}
+
+function sameState(a: PathState, b: PathState): boolean {
+  if (a.rcuDepth !== b.rcuDepth || a.inSumBody !== b.inSumBody || a.refs.length !== b.refs.length) return false;
+  for (let i = 0; i < a.refs.length; i++) if (a.refs[i] !== b.refs[i]) return false;
+  for (let i = 0; i < a.vars.length; i++) {
+    const x = a.vars[i] as Handle;
+    const y = b.vars[i] as Handle;
+    if (x !== y && (x.s !== y.s || (x.struct ?? '') !== (y.struct ?? '') || x.ref !== y.ref || (x.slot ?? '') !== (y.slot ?? ''))) return false;
+  }
+  return true;
 }

@@ -7,7 +7,7 @@ import {
   RCU_LOCK_CHECKS, RCU_UNLOCK_CHECKS, type RuleHit, STORAGE_OWNER_CHECKS, STORE_CHECKS, XCHG_CHECKS,
 } from './rules.ts';
 import {
-  type Handle, handleOf, isMaybeNull, isScalar, mapRef, mapVars, NULL_HANDLE, type PathState, releaseRef, withVar,
+  acquire, type Handle, handleOf, inSumBody, isMaybeNull, isScalar, mapRef, mapVars, NULL_HANDLE, type PathState, releaseRef, withRcuDepth, withVar,
 } from './state.ts';
 
 /** What the transfer functions need to know about the program and the kernel. */
@@ -134,7 +134,7 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
         if (error) return stop(error);
       }
       const h: Handle = { s: o.percpu ? 'OWN?' : 'PLAIN_OWN?', struct: o.struct, ref, slot: null };
-      return go(pc, { ...withVar(state, o.dst, h), refs: [...state.refs, ref] });
+      return go(pc, acquire(withVar(state, o.dst, h), ref));
     }
     case 'drop': {
       const h = handleOf(state, o.var);
@@ -157,7 +157,7 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
         next = releaseRef(mapRef(state, src.ref, (c) => keepRcu ? { ...c, s: c.s === 'OWN?' ? 'RCU?' : 'RCU', ref: 0 } : { ...c, s: 'DEAD', ref: 0 }), src.ref);
       }
       const old: Handle = { s: slot.tag === 'percpu_kptr' ? 'OWN?' : 'PLAIN_OWN?', struct: slot.pointee, ref, slot: null };
-      next = { ...next, refs: [...next.refs, ref] };
+      next = acquire(next, ref);
       if (o.dst !== null) next = withVar(next, o.dst, old);
       return go(pc, next, malformed);
     }
@@ -196,7 +196,7 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
       // bpf_for(i, 0, nr_cpus) { e = bpf_per_cpu_ptr(src, i); if (e) global += e->field; }
       // bpf_iter_num_next queues the loop body and goes on with the drained iterator: the rest of the program is
       // verified first, the body (where bpf_per_cpu_ptr checks src) after it, as a branch of its own
-      if (!state.inSumBody) return { error: null, next: [{ pc: pc + 1, state }, { pc, state: { ...state, inSumBody: true } }], malformed: NONE };
+      if (!state.inSumBody) return { error: null, next: [{ pc: pc + 1, state }, { pc, state: inSumBody(state) }], malformed: NONE };
       const h = handleOf(state, o.src);
       const error = firstViolation(PERCPU_PTR_CHECKS, { h }, ctx.applies);
       if (error) return stop(viaPerCpuResult(error, h), uncheckedUse(h, 'sum'));
@@ -206,13 +206,13 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState): Trans
     }
     case 'rcu_lock': {
       const error = firstViolation(RCU_LOCK_CHECKS, { depth: state.rcuDepth, nestingAllowed: ctx.features.nested_rcu_lock }, ctx.applies);
-      return error ? stop(error) : go(pc, { ...state, rcuDepth: state.rcuDepth + 1 });
+      return error ? stop(error) : go(pc, withRcuDepth(state, state.rcuDepth + 1));
     }
     case 'rcu_unlock': {
       const error = firstViolation(RCU_UNLOCK_CHECKS, { depth: state.rcuDepth, nestingAllowed: ctx.features.nested_rcu_lock }, ctx.applies);
       if (error) return stop(error);
       const depth = Math.max(0, state.rcuDepth - 1);
-      const next = { ...state, rcuDepth: depth };
+      const next = withRcuDepth(state, depth);
       // a non-sleepable program stays in an RCU critical section after its last explicit unlock (7.3 keeps trust)
       const stillRcu = !ctx.sleepable && ctx.features.unlock_keeps_implicit_rcu;
       return go(pc, depth === 0 && !stillRcu ? untrustRcu(next) : next);

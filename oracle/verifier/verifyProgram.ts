@@ -1,7 +1,7 @@
 import type { FeatureName, Op, Program, Scenario, StatePairOp, StatePairState } from '../../types/index.ts';
 import { compileProgram, variableNumbers } from './compileProgram.ts';
 import type { RuleHit } from './rules.ts';
-import { initialState, type PathState, stateKeys } from './state.ts';
+import { explored, initialState, type PathState } from './state.ts';
 import { pairOf, type ReachedPair } from './statePairs.ts';
 import { kfuncOf, transfer, type VerifyContext } from './transfer.ts';
 
@@ -92,15 +92,12 @@ export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
   const insns = compileProgram(ctx.scenario, ctx.program);
   const errors: RuleHit[] = [];
   const malformed = new Set<string>();
-  const seen = new Set<string>();
+  const seen = explored();
   const pairs = new Set<ReachedPair>();
-  const keyOf = stateKeys();
   const stack: { pc: number; state: PathState }[] = [{ pc: 0, state: initialState(variableNumbers(ctx.program)) }];
-  while (stack.length > 0 && seen.size < MAX_VISITS) {
+  while (stack.length > 0 && seen.size() < MAX_VISITS) {
     const { pc, state } = stack.pop() as { pc: number; state: PathState };
-    const key = keyOf(pc, state);
-    if (seen.has(key)) continue;
-    seen.add(key);
+    if (!seen.add(pc, state)) continue;
     const insn = insns[pc];
     if (!insn) continue;
     const pair = insn.k === 'op' && errors.length === 0 ? pairOf(insn.op, state) : null;
