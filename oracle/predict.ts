@@ -119,17 +119,25 @@ interface KernelView {
   readonly afterMapOps: readonly (Divergence & { readonly afterMapOps: readonly MapOpTrigger[] })[];
 }
 
-const views = new WeakMap<Spec, Map<string, KernelView>>();
+/** views by spec, then by probe results (their key), then by version */
+const views = new WeakMap<Spec, Map<string, Map<string, KernelView>>>();
 /** the key of a probe result list (predictOn hands the same list for every case of a session) */
 const probeKeys = new WeakMap<KernelTarget['divergences'], string>();
 
+function probeKey(probes: KernelTarget['divergences']): string {
+  if (probes.length === 0) return '';
+  let key = probeKeys.get(probes);
+  if (key === undefined) probeKeys.set(probes, (key = probes.map((r) => `${r.divergenceId}=${r.status}`).join(' ')));
+  return key;
+}
+
 function kernelView(spec: Spec, kernel: KernelTarget): KernelView {
-  let byKernel = views.get(spec);
-  if (byKernel === undefined) views.set(spec, (byKernel = new Map()));
-  let probes = probeKeys.get(kernel.divergences);
-  if (probes === undefined) probeKeys.set(kernel.divergences, (probes = kernel.divergences.map((r) => `${r.divergenceId}=${r.status}`).join(' ')));
-  const key = `${kernel.version} ${probes}`;
-  let view = byKernel.get(key);
+  let byProbes = views.get(spec);
+  if (byProbes === undefined) views.set(spec, (byProbes = new Map()));
+  const probes = probeKey(kernel.divergences);
+  let byVersion = byProbes.get(probes);
+  if (byVersion === undefined) byProbes.set(probes, (byVersion = new Map()));
+  let view = byVersion.get(kernel.version);
   if (view === undefined) {
     const applying = spec.divergences.filter((d) => divergenceApplies(d, kernel));
     view = {
@@ -139,7 +147,7 @@ function kernelView(spec: Spec, kernel: KernelTarget): KernelView {
       newValue: applying.filter((d) => d.kind === 'value' && d.op === 'new'),
       afterMapOps: applying.flatMap((d) => (d.kind === 'value' && d.afterMapOps !== null ? [{ ...d, afterMapOps: d.afterMapOps }] : [])),
     };
-    byKernel.set(key, view);
+    byVersion.set(kernel.version, view);
   }
   return view;
 }

@@ -634,13 +634,10 @@ function runOnce(scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: numb
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
   const released: MapRelease[] = [];
-  const programOf = (name: string): Program | null => {
-    const program = scenario.programs.find((p) => p.name === name);
-    return program && accepted.has(program.name) ? program : null;
-  };
+  const memory = endsHoldingNothing(scenario);
   let heldAtEnd = new Set<number>();
   for (const [step, s] of scenario.schedule.entries()) {
-    if (step === scenario.schedule.length - 1) heldAtEnd = heldObjects(w);
+    if (memory && step === scenario.schedule.length - 1) heldAtEnd = heldObjects(w);
     // a grace period frees what earlier runs dropped; on a correct kernel a later `new` still reads 0, so no
     // program can tell: it is no run and changes nothing here (World never hands dropped memory out again)
     if ('grace_period' in s || 'free_maps' in s) continue;
@@ -659,7 +656,7 @@ function runOnce(scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: numb
     if ('concurrent' in s) {
       // a refused program does not run: the other runs alone
       const running = s.concurrent.flatMap((rs) => {
-        const program = programOf(rs.program);
+        const program = acceptedProgram(scenario, accepted, rs.program);
         return program === null ? [] : [{ program, cpu: rs.cpu }];
       });
       const both = running.map((x) => ({ program: x.program, run: newRun(w, x.program, x.cpu, running.length === 2) }));
@@ -668,14 +665,20 @@ function runOnce(scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: numb
       both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? null), globals, zeroFilled: [...w.zeroFilled].sort(), cpu: x.run.cpu }));
       continue;
     }
-    const program = programOf(s.program);
+    const program = acceptedProgram(scenario, accepted, s.program);
     if (program === null) continue;
     for (let iteration = 0; iteration < s.repeat; iteration++) {
       const ret = runAlone(newRun(w, program, s.cpu, false), program);
       steps.push({ step, iteration, program: program.name, retval: retvalOf(program, ret), globals: snapshot(w), zeroFilled: [...w.zeroFilled].sort() });
     }
   }
-  return { steps, mapOps, released, memory: endsHoldingNothing(scenario) ? memoryPrediction(w, heldAtEnd) : null };
+  return { steps, mapOps, released, memory: memory ? memoryPrediction(w, heldAtEnd) : null };
+}
+
+/** The program `name` if the kernel accepted it (only those run). */
+function acceptedProgram(scenario: Scenario, accepted: ReadonlySet<string>, name: string): Program | null {
+  const program = scenario.programs.find((p) => p.name === name);
+  return program && accepted.has(program.name) ? program : null;
 }
 
 

@@ -1,5 +1,5 @@
 import type { FeatureName, Op, Program, Scenario, StatePairOp, StatePairState } from '../../types/index.ts';
-import { compileProgram, variableNumbers } from './compileProgram.ts';
+import { compileProgram } from './compileProgram.ts';
 import type { RuleHit } from './rules.ts';
 import { explored, initialState, type PathState } from './state.ts';
 import { pairOf, type ReachedPair } from './statePairs.ts';
@@ -89,12 +89,12 @@ function sameHit(a: RuleHit, b: RuleHit): boolean {
 export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
   const pre = programChecks(ctx, ctx.program);
   if (pre) return { errors: [pre], malformed: [], pairs: [] };
-  const insns = compileProgram(ctx.scenario, ctx.program);
+  const { insns, names } = compileProgram(ctx.scenario, ctx.program);
   const errors: RuleHit[] = [];
   const malformed = new Set<string>();
   const seen = explored();
   const pairs = new Set<ReachedPair>();
-  const stack: { pc: number; state: PathState }[] = [{ pc: 0, state: initialState(variableNumbers(ctx.program)) }];
+  const stack: { pc: number; state: PathState }[] = [{ pc: 0, state: initialState(names) }];
   while (stack.length > 0 && seen.size() < MAX_VISITS) {
     const { pc, state } = stack.pop() as { pc: number; state: PathState };
     if (!seen.add(pc, state)) continue;
