@@ -245,7 +245,8 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
         break;
       }
       case 'new': {
-        const cpus = Array.from({ length: o.percpu ? r.w.nrCpus : 1 }, () => new Map<number, bigint>());
+        const cpus: Map<number, bigint>[] = [];
+        for (let n = o.percpu ? r.w.nrCpus : 1; cpus.length < n;) cpus.push(new Map());
         const id = r.w.heap.push({ struct: o.struct, cpus, zeroed: o.percpu }) - 1;
         r.fresh.add(id);
         r.vars.set(o.dst, { k: 'obj', id, rcu: false, untrusted: false });
@@ -551,35 +552,38 @@ function mapOpReleasing(w: World, op: MapOpStep, step: number, contracts: readon
   return { result, released: holding.some(([key, e]) => store.elems.get(key) !== e) };
 }
 
+function opResult(step: number, op: MapOpStep, type: MapType, r: Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'>): MapOpResult {
+  return { step, mapOp: op.mapOp, mapType: type, ...r };
+}
+
 /** One userspace map operation on the model (specs/ops/map); the contract's errors table gives the errno. */
 function mapOp(w: World, op: MapOpStep, step: number, contracts: readonly MapOpContract[]): MapOpResult {
   const type = mapTypeOf(w, op.slot);
   const contract = contracts.find((c) => c.mapOp === op.mapOp);
   // checkScenarioRefs admits map operations on map-home slots only, and loadSpec a contract for every operation
   if (type === null || contract === undefined) throw new Error(`runSchedule: schedule[${step}]: no map or contract for ${op.mapOp} on ${op.slot}`);
-  const result = (r: Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'>): MapOpResult => ({ step, mapOp: op.mapOp, mapType: type, ...r });
-  if (!('key' in op)) return result(batchOp(w, op, type, contract));
+  if (!('key' in op)) return opResult(step, op, type, batchOp(w, op, type, contract));
   if (op.mapOp === 'update') {
     // a check before any element (BPF_F_LOCK without a spin lock) fails before an LRU map takes a node
     const early = errnoOf(w, op, null, type, contract);
-    if (early !== null) return result({ err: early, value: null });
+    if (early !== null) return opResult(step, op, type, { err: early, value: null });
     lruPop(w, op.slot, type, op.flags);
   }
   const err = errnoOf(w, op, op.key, type, contract);
-  if (err !== null) return result({ err, value: null });
+  if (err !== null) return opResult(step, op, type, { err, value: null });
   const store = slotStore(w, op.slot);
   const e = store.elems.get(op.key);
   switch (op.mapOp) {
     case 'update':
       writeElement(w, op.slot, type, op.key, op.sum);
-      return result({ err: null, value: null });
+      return opResult(step, op, type, { err: null, value: null });
     case 'lookup':
-      return result({ err: null, value: valueOf(w, op.slot, type, e ?? new Map()) });
+      return opResult(step, op, type, { err: null, value: valueOf(w, op.slot, type, e ?? new Map()) });
     case 'delete':
     case 'lookup_and_delete': {
       const value = op.mapOp === 'lookup_and_delete' ? valueOf(w, op.slot, type, e ?? new Map()) : null;
       store.elems.delete(op.key);
-      return result({ err: null, value });
+      return opResult(step, op, type, { err: null, value });
     }
   }
 }
@@ -610,7 +614,10 @@ export function runSchedule(
   nrCpus: number,
   contracts: readonly MapOpContract[],
 ): ScheduleRun & { readonly outcomes: { readonly list: Outcome[]; readonly complete: boolean } | null } {
-  if (!scenario.schedule.some((s) => 'concurrent' in s)) return { ...runOnce(scenario, accepted, nrCpus, contracts, () => 0), outcomes: null };
+  if (!scenario.schedule.some((s) => 'concurrent' in s)) {
+    const r = runOnce(scenario, accepted, nrCpus, contracts, chooseFirst);
+    return { steps: r.steps, mapOps: r.mapOps, released: r.released, memory: r.memory, outcomes: null };
+  }
   const { results, complete } = enumerateChoices((choose) => runOnce(scenario, accepted, nrCpus, contracts, choose));
   const list = new Map<string, Outcome>();
   for (const r of results) {
@@ -618,6 +625,11 @@ export function runSchedule(
     if (!list.has(key)) list.set(key, { steps: r.steps, mapOps: r.mapOps });
   }
   return { ...(results[0] as ScheduleRun), outcomes: { list: [...list.values()], complete } };
+}
+
+/** the choice of a schedule without concurrent steps (it is never asked) */
+function chooseFirst(): number {
+  return 0;
 }
 
 function newRun(w: World, program: Program, cpu: number, shared: boolean): Run {

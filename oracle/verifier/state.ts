@@ -141,47 +141,39 @@ export function releaseRef(state: PathState, ref: number): PathState {
 
 /**
  * The (insn, state) pairs a walk has explored, for pruning those met again. Two states are the same when every
- * handle has the same state, struct, ref and slot (no struct or slot counts as ''; perCpuResult is not compared), the same references are live in
- * the same order, and the lock depth and loop-body flag agree. A hot path (once per explored instruction): states
- * are hashed by numbers and compared field by field, no text is built.
+ * handle has the same state, struct, ref and slot (no struct or slot counts as ''; perCpuResult is not compared),
+ * the same references are live in the same order, and the lock depth and loop-body flag agree. A hot path (once per
+ * explored instruction): states are hashed by numbers and compared field by field, no text is built.
  */
-export interface Explored {
+export class Explored {
+  private readonly buckets = new Map<number, { readonly pc: number; readonly state: PathState }[]>();
+  private count = 0;
+
   /** records (pc, state); false when an equal pair was recorded already */
-  readonly add: (pc: number, state: PathState) => boolean;
+  add(pc: number, state: PathState): boolean {
+    const h = stateHash(pc, state);
+    const bucket = this.buckets.get(h);
+    if (bucket === undefined) this.buckets.set(h, [{ pc, state }]);
+    else {
+      for (const x of bucket) if (x.pc === pc && sameState(x.state, state)) return false;
+      bucket.push({ pc, state });
+    }
+    this.count++;
+    return true;
+  }
+
   /** how many pairs are recorded */
-  readonly size: () => number;
+  get size(): number {
+    return this.count;
+  }
 }
 
-export function explored(): Explored {
-  const buckets = new Map<number, { readonly pc: number; readonly state: PathState }[]>();
-  let size = 0;
-  return {
-    add: (pc, state) => {
-      const h = stateHash(pc, state);
-      const bucket = buckets.get(h);
-      if (bucket === undefined) buckets.set(h, [{ pc, state }]);
-      else {
-        for (const x of bucket) if (x.pc === pc && sameState(x.state, state)) return false;
-        bucket.push({ pc, state });
-      }
-      size++;
-      return true;
-    },
-    size: () => size,
-  };
-}
-
-const STATE_NUMBER: Readonly<Record<HandleState, number>> = {
-  'OWN?': 1, OWN: 2, 'PLAIN_OWN?': 3, PLAIN_OWN: 4, 'RCU?': 5, RCU: 6, 'ELEM?': 7, ELEM: 8, UNTR_PCPU: 9, UNTR_ELEM: 10,
-  'UNTR_RAW?': 11, UNTR_RAW: 12, DEAD: 13, NULL: 14, UNINIT: 15, 'MAP_VALUE?': 16, MAP_VALUE: 17,
-};
-
-/** A hash of what sameState compares but structs and slots (equal states hash equal). */
+/** A hash of what sameState compares but structs and slots (equal states hash equal; a state by its length and first letter). */
 function stateHash(pc: number, state: PathState): number {
   let h = Math.imul(pc + 1, 0x9e3779b1) ^ (state.rcuDepth << 1) ^ (state.inSumBody ? 1 : 0);
   h = Math.imul(h ^ state.refs.length, 0x01000193);
   for (const r of state.refs) h = Math.imul(h ^ r, 0x01000193);
-  for (const v of state.vars) h = Math.imul(h ^ (STATE_NUMBER[v.s] | (v.ref << 5)), 0x01000193);
+  for (const v of state.vars) h = Math.imul(h ^ (v.s.length | (v.s.charCodeAt(0) << 4) | (v.ref << 11)), 0x01000193);
   return h;
 }
 

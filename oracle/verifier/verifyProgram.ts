@@ -1,7 +1,7 @@
 import type { FeatureName, Op, Program, Scenario, StatePairOp, StatePairState } from '../../types/index.ts';
 import { compileProgram } from './compileProgram.ts';
 import type { RuleHit } from './rules.ts';
-import { explored, initialState, type PathState } from './state.ts';
+import { Explored, initialState, type PathState } from './state.ts';
 import { pairOf, type ReachedPair } from './statePairs.ts';
 import { kfuncOf, transfer, type VerifyContext } from './transfer.ts';
 
@@ -26,19 +26,20 @@ function allOps(ops: readonly Op[]): readonly Op[] {
   let all = allOpsMemo.get(ops);
   if (all === undefined) {
     all = [];
-    const walk = (list: readonly Op[]): void => {
-      for (const o of list) {
-        all!.push(o);
-        if (o.op === 'if') walk(o.then);
-      }
-    };
-    walk(ops);
+    collectOps(ops, all);
     allOpsMemo.set(ops, all);
   }
   return all;
 }
 
 const allOpsMemo = new WeakMap<readonly Op[], Op[]>();
+
+function collectOps(ops: readonly Op[], into: Op[]): void {
+  for (const o of ops) {
+    into.push(o);
+    if (o.op === 'if') collectOps(o.then, into);
+  }
+}
 
 /**
  * The kfunc that makes libbpf refuse the whole object on this kernel, or null. The generated C declares kfuncs as
@@ -92,10 +93,10 @@ export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
   const { insns, names } = compileProgram(ctx.scenario, ctx.program);
   const errors: RuleHit[] = [];
   const malformed = new Set<string>();
-  const seen = explored();
+  const seen = new Explored();
   const pairs = new Set<ReachedPair>();
   const stack: { pc: number; state: PathState }[] = [{ pc: 0, state: initialState(names) }];
-  while (stack.length > 0 && seen.size() < MAX_VISITS) {
+  while (stack.length > 0 && seen.size < MAX_VISITS) {
     const { pc, state } = stack.pop() as { pc: number; state: PathState };
     if (!seen.add(pc, state)) continue;
     const insn = insns[pc];
