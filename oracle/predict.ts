@@ -49,7 +49,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       const key = `${p.op} ${p.state} ${program.progType}`;
       if (!pairKeys.has(key)) {
         pairKeys.add(key);
-        statePairs.push({ ...p, progType: program.progType });
+        statePairs.push({ op: p.op, state: p.state, progType: program.progType });
       }
     }
     const [first, ...rest] = verdict.errors;
@@ -95,11 +95,18 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
  * BPF_F_LOCK (`step map_op BPF_F_LOCK`) and a map value with a spin lock (`home map hash spin_lock`) besides.
  */
 function exercises(scenario: Scenario): string[] {
-  const steps = scenario.schedule.flatMap((s) => ['mapOp' in s && mapOpLock(s) ? ['step map_op BPF_F_LOCK'] : [], `step ${stepKind(s)}`].flat());
-  const homes = scenario.slots.flatMap((s) => (s.home.kind === 'map'
-    ? [`home map ${s.home.mapType}`, ...(s.home.spinLock === true ? [`home map ${s.home.mapType} spin_lock`] : [])]
-    : s.home.kind === 'global' ? [`home global ${s.home.section}`] : [`home ${s.home.kind}`]));
-  return [...new Set([...steps, ...homes])].sort();
+  const out = new Set<string>();
+  for (const s of scenario.schedule) {
+    if ('mapOp' in s && mapOpLock(s)) out.add('step map_op BPF_F_LOCK');
+    out.add(`step ${stepKind(s)}`);
+  }
+  for (const { home } of scenario.slots) {
+    if (home.kind === 'map') {
+      out.add(`home map ${home.mapType}`);
+      if (home.spinLock === true) out.add(`home map ${home.mapType} spin_lock`);
+    } else out.add(home.kind === 'global' ? `home global ${home.section}` : `home ${home.kind}`);
+  }
+  return [...out].sort();
 }
 
 /** Where a known divergence meets a scenario: on a program, or from a schedule step on. */

@@ -21,24 +21,26 @@ export interface ProgramVerdict {
 /** Upper bound on explored (instruction, state) pairs; generated programs stay far below it. */
 const MAX_VISITS = 20_000;
 
-/** every op of a program, nested ones after their `if` (memoised: predict asks per program and per scenario) */
-function allOps(ops: readonly Op[]): readonly Op[] {
-  let all = allOpsMemo.get(ops);
-  if (all === undefined) {
-    all = [];
-    collectOps(ops, all);
-    allOpsMemo.set(ops, all);
+/** The first op, nested ones after their `if`, that calls a kfunc; null if none does. */
+function firstKfuncOp(ops: readonly Op[]): Op | null {
+  for (const o of ops) {
+    if (kfuncOf(o) !== null) return o;
+    if (o.op === 'if') {
+      const inner = firstKfuncOp(o.then);
+      if (inner !== null) return inner;
+    }
   }
-  return all;
+  return null;
 }
 
-const allOpsMemo = new WeakMap<readonly Op[], Op[]>();
-
-function collectOps(ops: readonly Op[], into: Op[]): void {
+/** The name-first extern of `ops` (nested ones too) that the kernel lacks, or `first` if none comes before it. */
+function firstMissing(ops: readonly Op[], features: Readonly<Record<FeatureName, boolean>>, first: string | null): string | null {
   for (const o of ops) {
-    into.push(o);
-    if (o.op === 'if') collectOps(o.then, into);
+    const k = kfuncOf(o);
+    if (k !== null && !features[k.feature]) for (const name of externsOf(o, k.name)) if (first === null || name < first) first = name;
+    if (o.op === 'if') first = firstMissing(o.then, features, first);
   }
+  return first;
 }
 
 /**
@@ -48,13 +50,7 @@ function collectOps(ops: readonly Op[], into: Op[]): void {
  */
 export function missingKfunc(scenario: Scenario, features: Readonly<Record<FeatureName, boolean>>): string | null {
   let first: string | null = null;
-  for (const p of scenario.programs) {
-    for (const o of allOps(p.ops)) {
-      const k = kfuncOf(o);
-      if (k === null || features[k.feature]) continue;
-      for (const name of externsOf(o, k.name)) if (first === null || name < first) first = name;
-    }
-  }
+  for (const p of scenario.programs) first = firstMissing(p.ops, features, first);
   return first;
 }
 
@@ -70,7 +66,7 @@ function externsOf(o: Op, kfunc: string): string[] {
  */
 function programChecks(ctx: VerifyContext, program: Program): RuleHit | null {
   if (ctx.missingKfunc !== null && ctx.applies('kfunc.absent')) return { ruleId: 'kfunc.absent', params: { kfunc: ctx.missingKfunc } };
-  const first = allOps(program.ops).find((o) => kfuncOf(o) !== null);
+  const first = firstKfuncOp(program.ops);
   if (first && program.license === 'Proprietary' && ctx.applies('kfunc.non_gpl')) return { ruleId: 'kfunc.non_gpl', params: { kfunc: kfuncOf(first)!.name } };
   // every fentry program attaches to bpf_fentry_test1 (ARCHITECTURE.md); check_attach_btf_id runs before do_check
   if (program.progType === 'fentry.s' && !ctx.features.sleepable_fentry_test1 && ctx.applies('attach.not_sleepable')) {
@@ -79,8 +75,17 @@ function programChecks(ctx: VerifyContext, program: Program): RuleHit | null {
   return null;
 }
 
+/** The same rule with the same params (all strings), in the same order. */
 function sameHit(a: RuleHit, b: RuleHit): boolean {
-  return a.ruleId === b.ruleId && JSON.stringify(a.params) === JSON.stringify(b.params);
+  if (a.ruleId !== b.ruleId) return false;
+  const keys = Object.keys(a.params);
+  const other = Object.keys(b.params);
+  if (keys.length !== other.length) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if (k !== other[i] || a.params[k] !== b.params[k]) return false;
+  }
+  return true;
 }
 
 /**
