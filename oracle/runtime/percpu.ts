@@ -615,10 +615,12 @@ export function runSchedule(
   contracts: readonly MapOpContract[],
 ): ScheduleRun & { readonly outcomes: { readonly list: Outcome[]; readonly complete: boolean } | null } {
   if (!scenario.schedule.some((s) => 'concurrent' in s)) {
-    const r = runOnce(scenario, accepted, nrCpus, contracts, chooseFirst);
+    const r = runOnce(scenario, accepted, nrCpus, contracts, chooseFirst, new Map());
     return { steps: r.steps, mapOps: r.mapOps, released: r.released, memory: r.memory, outcomes: null };
   }
-  const { results, complete } = enumerateChoices((choose) => runOnce(scenario, accepted, nrCpus, contracts, choose));
+  // where the runs of each concurrent step may interleave is the same in every pass: found once
+  const conflicts = new Map<number, ReadonlySet<string>>();
+  const { results, complete } = enumerateChoices((choose) => runOnce(scenario, accepted, nrCpus, contracts, choose, conflicts));
   const list = new Map<string, Outcome>();
   for (const r of results) {
     const key = JSON.stringify([r.steps, r.mapOps]);
@@ -640,8 +642,14 @@ function retvalOf(program: Program, ret: number | null): number | null {
   return program.progType === 'tc' || program.progType === 'syscall' ? (ret ?? 0) : null;
 }
 
-/** One pass over the schedule, the concurrent steps' runs interleaved as `choose` says. */
-function runOnce(scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: number, contracts: readonly MapOpContract[], choose: Choose): ScheduleRun {
+/**
+ * One pass over the schedule, the concurrent steps' runs interleaved as `choose` says. `conflicts`: each concurrent
+ * step's conflicting access classes by step index, filled by the first pass that needs them.
+ */
+function runOnce(
+  scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: number, contracts: readonly MapOpContract[], choose: Choose,
+  conflicts: Map<number, ReadonlySet<string>>,
+): ScheduleRun {
   const w: World = { scenario, nrCpus, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
@@ -672,7 +680,13 @@ function runOnce(scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: numb
         return program === null ? [] : [{ program, cpu: rs.cpu }];
       });
       const both = running.map((x) => ({ program: x.program, run: newRun(w, x.program, x.cpu, running.length === 2) }));
-      const rets = both.length === 2 ? concurrentRuns(w, both[0]!, both[1]!, choose) : both.map((x) => runAlone(x.run, x.program));
+      let rets: (number | null)[];
+      if (both.length === 2) {
+        const [a, b] = both as [{ program: Program; run: Run }, { program: Program; run: Run }];
+        let classes = conflicts.get(step);
+        if (classes === undefined) conflicts.set(step, (classes = conflictingClasses(programAccesses(w, a.program, a.run.cpu), programAccesses(w, b.program, b.run.cpu))));
+        rets = concurrentRuns(a, b, classes, choose);
+      } else rets = both.map((x) => runAlone(x.run, x.program));
       const globals = snapshot(w);
       both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? null), globals, zeroFilled: [...w.zeroFilled].sort(), cpu: x.run.cpu }));
       continue;
@@ -696,10 +710,9 @@ function acceptedProgram(scenario: Scenario, accepted: ReadonlySet<string>, name
 
 /**
  * Two runs at once: they may interleave at the accesses both may make to one location, one of them writing
- * (conflictingClasses), except to an object only the run that allocated it can reach yet.
+ * (`conflicts`, conflictingClasses), except to an object only the run that allocated it can reach yet.
  */
-function concurrentRuns(w: World, a: { program: Program; run: Run }, b: { program: Program; run: Run }, choose: Choose): [number | null, number | null] {
-  const conflicts = conflictingClasses(programAccesses(w, a.program, a.run.cpu), programAccesses(w, b.program, b.run.cpu));
+function concurrentRuns(a: { program: Program; run: Run }, b: { program: Program; run: Run }, conflicts: ReadonlySet<string>, choose: Choose): [number | null, number | null] {
   const runs = [a.run, b.run];
   const point = (x: SharedAccess, i: 0 | 1): boolean => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh.has(x.obj));
   return interleave([exec(a.run, a.program.ops), exec(b.run, b.program.ops)], point, choose);
