@@ -3,7 +3,7 @@ import { compileProgram } from './compileProgram.ts';
 import type { RuleHit } from './rules.ts';
 import { Explored, initialState, type PathState } from './state.ts';
 import { pairOf, type ReachedPair } from './statePairs.ts';
-import { kfuncOf, transfer, type VerifyContext } from './transfer.ts';
+import { kfuncOf, newTransition, transfer, type VerifyContext } from './transfer.ts';
 
 /** What the abstract verifier concluded about one program. */
 export interface ProgramVerdict {
@@ -100,22 +100,29 @@ export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
   const malformed = new Set<string>();
   const seen = new Explored();
   const pairs = new Set<ReachedPair>();
-  const stack: { pc: number; state: PathState }[] = [{ pc: 0, state: initialState(names) }];
-  while (stack.length > 0 && seen.size < MAX_VISITS) {
-    const { pc, state } = stack.pop() as { pc: number; state: PathState };
+  // the pending paths: their pcs and states, popped together
+  const pcs: number[] = [0];
+  const states: PathState[] = [initialState(names)];
+  const t = newTransition();
+  while (pcs.length > 0 && seen.size < MAX_VISITS) {
+    const pc = pcs.pop() as number;
+    const state = states.pop() as PathState;
     if (!seen.add(pc, state)) continue;
     const insn = insns[pc];
     if (!insn) continue;
     const pair = insn.k === 'op' && errors.length === 0 ? pairOf(insn.op, state) : null;
     if (pair !== null) pairs.add(pair);
-    const t = transfer(ctx, pc, insn, state);
+    transfer(ctx, pc, insn, state, t);
     for (const m of t.malformed) malformed.add(m);
     if (t.error) {
       const err = t.error;
       if (!errors.some((e) => sameHit(e, err))) errors.push(err);
       continue;
     }
-    for (let i = t.next.length - 1; i >= 0; i--) stack.push(t.next[i] as { pc: number; state: PathState });
+    for (let i = t.pcs.length - 1; i >= 0; i--) {
+      pcs.push(t.pcs[i] as number);
+      states.push(t.states[i] as PathState);
+    }
   }
   return { errors, malformed: [...malformed], pairs: [...pairs] };
 }
