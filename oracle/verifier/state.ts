@@ -146,18 +146,16 @@ export function releaseRef(state: PathState, ref: number): PathState {
  * explored instruction): states are hashed by numbers and compared field by field, no text is built.
  */
 export class Explored {
-  private readonly buckets = new Map<number, { readonly pc: number; readonly state: PathState }[]>();
+  /** by hash: the pairs of that hash, chained */
+  private readonly buckets = new Map<number, ExploredPair>();
   private count = 0;
 
   /** records (pc, state); false when an equal pair was recorded already */
   add(pc: number, state: PathState): boolean {
     const h = stateHash(pc, state);
-    const bucket = this.buckets.get(h);
-    if (bucket === undefined) this.buckets.set(h, [{ pc, state }]);
-    else {
-      for (const x of bucket) if (x.pc === pc && sameState(x.state, state)) return false;
-      bucket.push({ pc, state });
-    }
+    const first = this.buckets.get(h);
+    for (let x = first; x !== undefined; x = x.next) if (x.pc === pc && sameState(x.state, state)) return false;
+    this.buckets.set(h, { pc, state, next: first });
     this.count++;
     return true;
   }
@@ -166,6 +164,12 @@ export class Explored {
   get size(): number {
     return this.count;
   }
+}
+
+interface ExploredPair {
+  readonly pc: number;
+  readonly state: PathState;
+  readonly next: ExploredPair | undefined;
 }
 
 /** A hash of what sameState compares but structs and slots (equal states hash equal; a state by its length and first letter). */

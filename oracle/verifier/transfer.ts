@@ -244,8 +244,11 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState, out: T
 export function transfer(ctx: VerifyContext, pc: number, insn: Insn, state: PathState, out: Transition): void {
   out.error = null;
   out.malformed = NONE;
-  out.pcs.length = 0;
-  out.states.length = 0;
+  // the walk takes the successors out; left over only if it did not
+  if (out.pcs.length !== 0) {
+    out.pcs.length = 0;
+    out.states.length = 0;
+  }
   switch (insn.k) {
     case 'branch':
       return branch(insn, state, out);

@@ -119,9 +119,10 @@ export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
       if (!errors.some((e) => sameHit(e, err))) errors.push(err);
       continue;
     }
-    for (let i = t.pcs.length - 1; i >= 0; i--) {
-      pcs.push(t.pcs[i] as number);
-      states.push(t.states[i] as PathState);
+    // the last successor goes on the stack first: the first is explored first
+    while (t.pcs.length > 0) {
+      pcs.push(t.pcs.pop() as number);
+      states.push(t.states.pop() as PathState);
     }
   }
   return { errors, malformed: [...malformed], pairs: [...pairs] };
