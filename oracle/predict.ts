@@ -1,9 +1,10 @@
 import type {
-  Divergence, DivergenceHit, KernelTarget, Prediction, ProgramPrediction, Scenario, Spec, StatePair, StepPrediction,
+  Divergence, DivergenceHit, KernelFeatures, KernelTarget, MapOpTrigger, Prediction, ProgramPrediction, Scenario, Spec, StatePair,
+  StepPrediction,
 } from '../types/index.ts';
 import { kernelFeatures } from '../specs/versionRange.ts';
 import { divergenceApplies } from './divergenceApplies.ts';
-import { ruleBook } from './ruleBook.ts';
+import { type RuleBook, ruleBook } from './ruleBook.ts';
 import { type MapRelease, runSchedule } from './runtime/percpu.ts';
 import { missingKfunc, verifyProgram } from './verifier/verifyProgram.ts';
 import { isRunStep, mapOpLock, stepKind, stepRuns } from '../types/index.ts';
@@ -16,13 +17,14 @@ import { isRunStep, mapOpLock, stepKind, stepRuns } from '../types/index.ts';
  * Pure: no I/O, no clock, no randomness.
  */
 export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): Prediction {
-  const { features } = kernelFeatures(spec, kernel.version);
-  const book = ruleBook(spec, kernel);
+  const view = kernelView(spec, kernel);
+  const { features, book } = view;
   const missing = missingKfunc(scenario, features);
   const programs: ProgramPrediction[] = [];
   const divergences: DivergenceHit[] = [];
   const rulesHit = new Set<string>();
   const statePairs: StatePair[] = [];
+  const pairKeys = new Set<string>();
   const accepted = new Set<string>();
   let clean = true;
   // a host-unsafe divergence that may touch the scenario (its range or its probe) keeps it off the host, even where
@@ -40,11 +42,15 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
     });
     if (verdict.malformed.length > 0) clean = false;
     // before its first error (if any), the program met a pair a divergent kernel refuses
-    for (const d of refusedValid(verdict.pairs, spec, kernel)) {
+    for (const d of refusedValid(verdict.pairs, view.rejectsValid)) {
       divergences.push(divergenceHit(d, program.name, null));
     }
     for (const p of verdict.pairs) {
-      if (!statePairs.some((x) => x.op === p.op && x.state === p.state && x.progType === program.progType)) statePairs.push({ ...p, progType: program.progType });
+      const key = `${p.op} ${p.state} ${program.progType}`;
+      if (!pairKeys.has(key)) {
+        pairKeys.add(key);
+        statePairs.push({ op: p.op, state: p.state, progType: program.progType });
+      }
     }
     const [first, ...rest] = verdict.errors;
     if (!first) {
@@ -64,7 +70,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
     }
   }
   const { steps, mapOps, released, memory, outcomes } = runSchedule(scenario, accepted, kernel.nrCpus, spec.mapOps);
-  divergences.push(...valueHits(steps, spec, kernel), ...mapOpHits(released, spec, kernel));
+  divergences.push(...valueHits(steps, view.newValue), ...mapOpHits(released, view.afterMapOps));
   const allAccepted = accepted.size === scenario.programs.length;
   const cpusInRange = scenario.schedule.every((s) => stepRuns(s).every((r) => r.cpu < kernel.nrCpus));
   return {
@@ -89,11 +95,18 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
  * BPF_F_LOCK (`step map_op BPF_F_LOCK`) and a map value with a spin lock (`home map hash spin_lock`) besides.
  */
 function exercises(scenario: Scenario): string[] {
-  const steps = scenario.schedule.flatMap((s) => ['mapOp' in s && mapOpLock(s) ? ['step map_op BPF_F_LOCK'] : [], `step ${stepKind(s)}`].flat());
-  const homes = scenario.slots.flatMap((s) => (s.home.kind === 'map'
-    ? [`home map ${s.home.mapType}`, ...(s.home.spinLock === true ? [`home map ${s.home.mapType} spin_lock`] : [])]
-    : s.home.kind === 'global' ? [`home global ${s.home.section}`] : [`home ${s.home.kind}`]));
-  return [...new Set([...steps, ...homes])].sort();
+  const out = new Set<string>();
+  for (const s of scenario.schedule) {
+    if ('mapOp' in s && mapOpLock(s)) out.add('step map_op BPF_F_LOCK');
+    out.add(`step ${stepKind(s)}`);
+  }
+  for (const { home } of scenario.slots) {
+    if (home.kind === 'map') {
+      out.add(`home map ${home.mapType}`);
+      if (home.spinLock === true) out.add(`home map ${home.mapType} spin_lock`);
+    } else out.add(home.kind === 'global' ? `home global ${home.section}` : `home ${home.kind}`);
+  }
+  return [...out].sort();
 }
 
 /** Where a known divergence meets a scenario: on a program, or from a schedule step on. */
@@ -101,10 +114,54 @@ export function divergenceHit(d: Divergence, program: string | null, step: numbe
   return { program, step, divergenceId: d.id, hostUnsafe: d.hostUnsafe, splat: d.splat, kind: d.kind, ...(d.taintsKernel ? { taintsKernel: true } : {}) };
 }
 
+/** What predict needs of the spec that depends on the kernel only: asked once per kernel, not per case. */
+interface KernelView {
+  readonly features: KernelFeatures['features'];
+  readonly book: RuleBook;
+  /** rejects_valid divergences that apply here (they have validPairs) */
+  readonly rejectsValid: readonly Divergence[];
+  /** value divergences of `new` that apply here */
+  readonly newValue: readonly Divergence[];
+  /** value divergences that apply here and start with a userspace map operation */
+  readonly afterMapOps: readonly (Divergence & { readonly afterMapOps: readonly MapOpTrigger[] })[];
+}
+
+/** views by spec, then by probe results (their key), then by version */
+const views = new WeakMap<Spec, Map<string, Map<string, KernelView>>>();
+/** the key of a probe result list (predictOn hands the same list for every case of a session) */
+const probeKeys = new WeakMap<KernelTarget['divergences'], string>();
+
+function probeKey(probes: KernelTarget['divergences']): string {
+  if (probes.length === 0) return '';
+  let key = probeKeys.get(probes);
+  if (key === undefined) probeKeys.set(probes, (key = probes.map((r) => `${r.divergenceId}=${r.status}`).join(' ')));
+  return key;
+}
+
+function kernelView(spec: Spec, kernel: KernelTarget): KernelView {
+  let byProbes = views.get(spec);
+  if (byProbes === undefined) views.set(spec, (byProbes = new Map()));
+  const probes = probeKey(kernel.divergences);
+  let byVersion = byProbes.get(probes);
+  if (byVersion === undefined) byProbes.set(probes, (byVersion = new Map()));
+  let view = byVersion.get(kernel.version);
+  if (view === undefined) {
+    const applying = spec.divergences.filter((d) => divergenceApplies(d, kernel));
+    view = {
+      features: kernelFeatures(spec, kernel.version).features,
+      book: ruleBook(spec, kernel),
+      rejectsValid: applying.filter((d) => d.validPairs !== null),
+      newValue: applying.filter((d) => d.kind === 'value' && d.op === 'new'),
+      afterMapOps: applying.flatMap((d) => (d.kind === 'value' && d.afterMapOps !== null ? [{ ...d, afterMapOps: d.afterMapOps }] : [])),
+    };
+    byVersion.set(kernel.version, view);
+  }
+  return view;
+}
+
 /** The rejects_valid divergences of this kernel that a program meets through one of the pairs it reaches (before any error). */
-function refusedValid(pairs: readonly { readonly op: string; readonly state: string }[], spec: Spec, kernel: KernelTarget): Divergence[] {
-  return spec.divergences.filter((d) => d.validPairs !== null && divergenceApplies(d, kernel)
-    && d.validPairs.some((v) => pairs.some((p) => p.op === v.op && p.state === v.state)));
+function refusedValid(pairs: readonly { readonly op: string; readonly state: string }[], rejectsValid: readonly Divergence[]): Divergence[] {
+  return rejectsValid.filter((d) => d.validPairs!.some((v) => pairs.some((p) => p.op === v.op && p.state === v.state)));
 }
 
 /**
@@ -112,10 +169,10 @@ function refusedValid(pairs: readonly { readonly op: string; readonly state: str
  * uncleared), for each program whose run predicts a zero-filled global. compare() lets such a hit explain only a
  * value mismatch of a zero-filled global of that step.
  */
-function valueHits(steps: readonly StepPrediction[], spec: Spec, kernel: KernelTarget): DivergenceHit[] {
-  const own = spec.divergences.filter((d) => d.kind === 'value' && d.op === 'new' && divergenceApplies(d, kernel));
+function valueHits(steps: readonly StepPrediction[], newValue: readonly Divergence[]): DivergenceHit[] {
+  if (newValue.length === 0) return [];
   const programs = [...new Set(steps.filter((s) => s.zeroFilled.length > 0).map((s) => s.program))];
-  return programs.flatMap((program) => own.map((d) => divergenceHit(d, program, null)));
+  return programs.flatMap((program) => newValue.map((d) => divergenceHit(d, program, null)));
 }
 
 /**
@@ -123,10 +180,10 @@ function valueHits(steps: readonly StepPrediction[], spec: Spec, kernel: KernelT
  * the first operation of the schedule that removed or overwrote an element holding an object in a way it names.
  * compare() lets it explain value and map-operation mismatches from that step on.
  */
-function mapOpHits(released: readonly MapRelease[], spec: Spec, kernel: KernelTarget): DivergenceHit[] {
-  return spec.divergences.flatMap((d) => {
-    if (d.kind !== 'value' || d.afterMapOps === null || !divergenceApplies(d, kernel)) return [];
-    const first = released.find((r) => d.afterMapOps!.some((t) => t.mapOps.includes(r.mapOp) && t.mapTypes.includes(r.mapType) && (t.lock !== true || r.lock)));
+function mapOpHits(released: readonly MapRelease[], afterMapOps: KernelView['afterMapOps']): DivergenceHit[] {
+  if (released.length === 0) return [];
+  return afterMapOps.flatMap((d) => {
+    const first = released.find((r) => d.afterMapOps.some((t) => t.mapOps.includes(r.mapOp) && t.mapTypes.includes(r.mapType) && (t.lock !== true || r.lock)));
     return first === undefined ? [] : [divergenceHit(d, null, first.step)];
   });
 }

@@ -1,9 +1,10 @@
 import type {
-  GlobalVar, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpKind, MapOpResult, MapOpStep, MapType, MemoryPrediction, Op, Outcome, Program, Scenario,
+  GlobalVar, KptrHome, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpKind, MapOpResult, MapOpStep, MapType, MemoryPrediction, Op, Outcome, Program, Scenario,
   StepPrediction,
 } from '../../types/index.ts';
 import { endsHoldingNothing, isLocalStorage } from '../../types/index.ts';
-import { fieldSlot, structLayout, type FieldSlot } from '../../cabi/structLayout.ts';
+import type { FieldSlot } from '../../cabi/structLayout.ts';
+import { fieldOf, layoutOf } from '../layouts.ts';
 import { hasSpinLock, LRU_MAP_TYPES, PERCPU_MAP_TYPES, SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
 import { mapOpLock } from '../../types/index.ts';
 import { cValue } from './cValue.ts';
@@ -56,24 +57,35 @@ interface Run {
   readonly sleepable: boolean;
   readonly vars: Map<string, Val>;
   depth: number;
+  /** another run goes at once (concurrentRuns): only then does exec yield its accesses */
+  readonly shared: boolean;
   /** objects this run allocated and has not yet put in a slot: no other run can reach them */
   readonly fresh: Set<number>;
 }
 
+/** each slot's home by name (asked at nearly every op) */
+const homes = new WeakMap<Scenario['slots'], ReadonlyMap<string, KptrHome>>();
+
+function homeOf(w: World, name: string): KptrHome | undefined {
+  let byName = homes.get(w.scenario.slots);
+  if (byName === undefined) homes.set(w.scenario.slots, (byName = new Map(w.scenario.slots.map((x) => [x.name, x.home]))));
+  return byName.get(name);
+}
+
 function mapTypeOf(w: World, name: string): MapType | null {
-  const home = w.scenario.slots.find((x) => x.name === name)?.home;
+  const home = homeOf(w, name);
   return home?.kind === 'map' ? home.mapType : null;
 }
 
 /** whether the slot's map value holds a bpf_spin_lock (KptrHome.spinLock) */
 function slotHasSpinLock(w: World, name: string): boolean {
-  const home = w.scenario.slots.find((x) => x.name === name)?.home;
+  const home = homeOf(w, name);
   return home !== undefined && hasSpinLock(home);
 }
 
 /** Whether a slot lives in the local storage of the run's owner (types/scenario.ts OwnerExitStep). */
 function inLocalStorage(w: World, name: string): boolean {
-  const home = w.scenario.slots.find((x) => x.name === name)?.home;
+  const home = homeOf(w, name);
   return home !== undefined && isLocalStorage(home);
 }
 
@@ -166,7 +178,7 @@ function fieldTarget(r: Run, v: Val, field: string): { readonly store: Map<numbe
   }
   if (v.untrusted) return null;
   const o = r.w.heap[v.id] as HeapObject;
-  const f = fieldSlot(r.w.scenario.structs, o.struct, field);
+  const f = fieldOf(r.w.scenario.structs, o.struct, field);
   if (v.k === 'elem') return { store: o.cpus[v.cpu] ?? null, f, zeroed: o.zeroed, copy: null };
   // a direct access through an object pointer: only a plain bpf_obj_new object is real memory here
   return o.cpus.length === 1 && !o.zeroed ? { store: o.cpus[0] as Map<number, bigint>, f, zeroed: false, copy: null } : null;
@@ -205,7 +217,7 @@ function fieldAccess(r: Run, v: Val, field: string, write: boolean): SharedAcces
   if (v === null) return null;
   if (v.k === 'map') return { cls: `sum ${v.slot} ${copyIndex(r.w, v.slot, r.cpu)}`, write, obj: null };
   const o = r.w.heap[v.id] as HeapObject;
-  return { cls: `obj ${o.struct} ${fieldSlot(r.w.scenario.structs, o.struct, field).off}`, write, obj: v.id };
+  return { cls: `obj ${o.struct} ${fieldOf(r.w.scenario.structs, o.struct, field).off}`, write, obj: v.id };
 }
 
 function globalAccess(name: string, write: boolean): SharedAccess {
@@ -214,7 +226,7 @@ function globalAccess(name: string, write: boolean): SharedAccess {
 
 /**
  * Execute ops; returns the `return` value if one ran. Yields each access to state another run may share just before
- * making it (oracle/runtime/interleave.ts); a run alone ignores what it yields.
+ * making it (oracle/runtime/interleave.ts), when another run goes at once (Run.shared): a run alone yields nothing.
  */
 function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | null> {
   for (const o of ops) {
@@ -223,7 +235,7 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
         // a hash map's element is inserted at lookup (BPF_NOEXIST); in a full map the lookup fails: `return 0`
         const type = mapTypeOf(r.w, o.slot);
         if (type !== null && HASH_MAPS.has(type)) {
-          yield { cls: `elem ${o.slot}`, write: true, obj: null };
+          if (r.shared) yield { cls: `elem ${o.slot}`, write: true, obj: null };
           if (!insertElement(r.w, o.slot, PROGRAM_KEY)) return 0;
           touch(r.w, o.slot, PROGRAM_KEY);
         }
@@ -233,7 +245,8 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
         break;
       }
       case 'new': {
-        const cpus = Array.from({ length: o.percpu ? r.w.nrCpus : 1 }, () => new Map<number, bigint>());
+        const cpus: Map<number, bigint>[] = [];
+        for (let n = o.percpu ? r.w.nrCpus : 1; cpus.length < n;) cpus.push(new Map());
         const id = r.w.heap.push({ struct: o.struct, cpus, zeroed: o.percpu }) - 1;
         r.fresh.add(id);
         r.vars.set(o.dst, { k: 'obj', id, rcu: false, untrusted: false });
@@ -247,7 +260,7 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
         break;
       }
       case 'xchg': {
-        yield { cls: `slot ${o.slot} ${copyIndex(r.w, o.slot, r.cpu)}`, write: true, obj: null };
+        if (r.shared) yield { cls: `slot ${o.slot} ${copyIndex(r.w, o.slot, r.cpu)}`, write: true, obj: null };
         const copy = slotCopy(r, o.slot);
         const old = copy.obj;
         const src = o.src === null ? null : varOf(r, o.src);
@@ -264,13 +277,13 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
         // bpf_mem_free_rcu: nothing the program can observe
         break;
       case 'load': {
-        yield { cls: `slot ${o.slot} ${copyIndex(r.w, o.slot, r.cpu)}`, write: false, obj: null };
+        if (r.shared) yield { cls: `slot ${o.slot} ${copyIndex(r.w, o.slot, r.cpu)}`, write: false, obj: null };
         const id = slotCopy(r, o.slot).obj;
         r.vars.set(o.dst, id === null ? null : { k: 'obj', id, rcu: true, untrusted: r.sleepable && r.depth === 0 });
         break;
       }
       case 'store': {
-        yield { cls: `slot ${o.slot} ${copyIndex(r.w, o.slot, r.cpu)}`, write: true, obj: null };
+        if (r.shared) yield { cls: `slot ${o.slot} ${copyIndex(r.w, o.slot, r.cpu)}`, write: true, obj: null };
         const src = o.src === null ? null : varOf(r, o.src);
         slotCopy(r, o.slot).obj = src && src.k === 'obj' ? src.id : null;
         if (src && src.k === 'obj') r.fresh.delete(src.id);
@@ -286,7 +299,7 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
       }
       case 'write': {
         const ptr = varOf(r, o.ptr);
-        const a = fieldTarget(r, ptr, o.field) === null ? null : fieldAccess(r, ptr, o.field, true);
+        const a = !r.shared || fieldTarget(r, ptr, o.field) === null ? null : fieldAccess(r, ptr, o.field, true);
         if (a !== null) yield a;
         const t = fieldTarget(r, ptr, o.field);
         const v = cValue(BigInt(o.value), t?.f.ctype ?? 'long');
@@ -296,10 +309,10 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
       }
       case 'read': {
         const ptr = varOf(r, o.ptr);
-        const a = fieldTarget(r, ptr, o.field) === null ? null : fieldAccess(r, ptr, o.field, false);
+        const a = !r.shared || fieldTarget(r, ptr, o.field) === null ? null : fieldAccess(r, ptr, o.field, false);
         if (a !== null) yield a;
         const f = readField(r, ptr, o.field);
-        yield globalAccess(o.global, true);
+        if (r.shared) yield globalAccess(o.global, true);
         setGlobal(r.w, o.global, f.value, f.zeroFilled);
         break;
       }
@@ -309,15 +322,15 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
         const src = varOf(r, o.src);
         for (let cpu = 0; cpu < r.w.nrCpus && src !== null && src.k === 'obj'; cpu++) {
           const elem: Val = { k: 'elem', id: src.id, cpu, untrusted: src.untrusted };
-          const a = fieldTarget(r, elem, o.field) === null ? null : fieldAccess(r, elem, o.field, false);
+          const a = !r.shared || fieldTarget(r, elem, o.field) === null ? null : fieldAccess(r, elem, o.field, false);
           if (a !== null) yield a;
           const f = readField(r, elem, o.field);
-          yield globalAccess(o.global, false);
+          if (r.shared) yield globalAccess(o.global, false);
           // an unpredictable global stays so; one never written is 0
           const before = r.w.globals.has(o.global) ? r.w.globals.get(o.global) as bigint | null : 0n;
           // the global accumulates: zero-filled memory summed into it earlier still counts
           const zeroFilled = r.w.zeroFilled.has(o.global) || f.zeroFilled;
-          yield globalAccess(o.global, true);
+          if (r.shared) yield globalAccess(o.global, true);
           setGlobal(r.w, o.global, before === null || f.value === null ? null : BigInt.asUintN(64, before + f.value), zeroFilled);
         }
         break;
@@ -350,7 +363,7 @@ function programAccesses(w: World, program: Program, cpu: number): SharedAccess[
     const t = points.get(ptr);
     if (t === undefined) return;
     if ('slot' in t) out.push({ cls: `sum ${t.slot} ${copyIndex(w, t.slot, cpu)}`, write, obj: null });
-    else out.push({ cls: `obj ${t.struct} ${fieldSlot(w.scenario.structs, t.struct, path).off}`, write, obj: null });
+    else out.push({ cls: `obj ${t.struct} ${fieldOf(w.scenario.structs, t.struct, path).off}`, write, obj: null });
   };
   const walk = (ops: readonly Op[]): void => {
     for (const o of ops) {
@@ -539,35 +552,38 @@ function mapOpReleasing(w: World, op: MapOpStep, step: number, contracts: readon
   return { result, released: holding.some(([key, e]) => store.elems.get(key) !== e) };
 }
 
+function opResult(step: number, op: MapOpStep, type: MapType, r: Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'>): MapOpResult {
+  return { step, mapOp: op.mapOp, mapType: type, ...r };
+}
+
 /** One userspace map operation on the model (specs/ops/map); the contract's errors table gives the errno. */
 function mapOp(w: World, op: MapOpStep, step: number, contracts: readonly MapOpContract[]): MapOpResult {
   const type = mapTypeOf(w, op.slot);
   const contract = contracts.find((c) => c.mapOp === op.mapOp);
   // checkScenarioRefs admits map operations on map-home slots only, and loadSpec a contract for every operation
   if (type === null || contract === undefined) throw new Error(`runSchedule: schedule[${step}]: no map or contract for ${op.mapOp} on ${op.slot}`);
-  const result = (r: Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'>): MapOpResult => ({ step, mapOp: op.mapOp, mapType: type, ...r });
-  if (!('key' in op)) return result(batchOp(w, op, type, contract));
+  if (!('key' in op)) return opResult(step, op, type, batchOp(w, op, type, contract));
   if (op.mapOp === 'update') {
     // a check before any element (BPF_F_LOCK without a spin lock) fails before an LRU map takes a node
     const early = errnoOf(w, op, null, type, contract);
-    if (early !== null) return result({ err: early, value: null });
+    if (early !== null) return opResult(step, op, type, { err: early, value: null });
     lruPop(w, op.slot, type, op.flags);
   }
   const err = errnoOf(w, op, op.key, type, contract);
-  if (err !== null) return result({ err, value: null });
+  if (err !== null) return opResult(step, op, type, { err, value: null });
   const store = slotStore(w, op.slot);
   const e = store.elems.get(op.key);
   switch (op.mapOp) {
     case 'update':
       writeElement(w, op.slot, type, op.key, op.sum);
-      return result({ err: null, value: null });
+      return opResult(step, op, type, { err: null, value: null });
     case 'lookup':
-      return result({ err: null, value: valueOf(w, op.slot, type, e ?? new Map()) });
+      return opResult(step, op, type, { err: null, value: valueOf(w, op.slot, type, e ?? new Map()) });
     case 'delete':
     case 'lookup_and_delete': {
       const value = op.mapOp === 'lookup_and_delete' ? valueOf(w, op.slot, type, e ?? new Map()) : null;
       store.elems.delete(op.key);
-      return result({ err: null, value });
+      return opResult(step, op, type, { err: null, value });
     }
   }
 }
@@ -598,8 +614,13 @@ export function runSchedule(
   nrCpus: number,
   contracts: readonly MapOpContract[],
 ): ScheduleRun & { readonly outcomes: { readonly list: Outcome[]; readonly complete: boolean } | null } {
-  if (!scenario.schedule.some((s) => 'concurrent' in s)) return { ...runOnce(scenario, accepted, nrCpus, contracts, () => 0), outcomes: null };
-  const { results, complete } = enumerateChoices((choose) => runOnce(scenario, accepted, nrCpus, contracts, choose));
+  if (!scenario.schedule.some((s) => 'concurrent' in s)) {
+    const r = runOnce(scenario, accepted, nrCpus, contracts, chooseFirst, new Map());
+    return { steps: r.steps, mapOps: r.mapOps, released: r.released, memory: r.memory, outcomes: null };
+  }
+  // where the runs of each concurrent step may interleave is the same in every pass: found once
+  const conflicts = new Map<number, ReadonlySet<string>>();
+  const { results, complete } = enumerateChoices((choose) => runOnce(scenario, accepted, nrCpus, contracts, choose, conflicts));
   const list = new Map<string, Outcome>();
   for (const r of results) {
     const key = JSON.stringify([r.steps, r.mapOps]);
@@ -608,27 +629,35 @@ export function runSchedule(
   return { ...(results[0] as ScheduleRun), outcomes: { list: [...list.values()], complete } };
 }
 
-function newRun(w: World, program: Program, cpu: number): Run {
-  return { w, cpu, sleepable: isSleepable(program), vars: new Map(), depth: 0, fresh: new Set() };
+/** the choice of a schedule without concurrent steps (it is never asked) */
+function chooseFirst(): number {
+  return 0;
+}
+
+function newRun(w: World, program: Program, cpu: number, shared: boolean): Run {
+  return { w, cpu, sleepable: isSleepable(program), vars: new Map(), depth: 0, shared, fresh: new Set() };
 }
 
 function retvalOf(program: Program, ret: number | null): number | null {
   return program.progType === 'tc' || program.progType === 'syscall' ? (ret ?? 0) : null;
 }
 
-/** One pass over the schedule, the concurrent steps' runs interleaved as `choose` says. */
-function runOnce(scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: number, contracts: readonly MapOpContract[], choose: Choose): ScheduleRun {
+/**
+ * One pass over the schedule, the concurrent steps' runs interleaved as `choose` says. `conflicts`: each concurrent
+ * step's conflicting access classes by step index, filled by the first pass that needs them.
+ */
+function runOnce(
+  scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: number, contracts: readonly MapOpContract[], choose: Choose,
+  conflicts: Map<number, ReadonlySet<string>>,
+): ScheduleRun {
   const w: World = { scenario, nrCpus, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
   const released: MapRelease[] = [];
-  const programOf = (name: string): Program | null => {
-    const program = scenario.programs.find((p) => p.name === name);
-    return program && accepted.has(program.name) ? program : null;
-  };
+  const memory = endsHoldingNothing(scenario);
   let heldAtEnd = new Set<number>();
   for (const [step, s] of scenario.schedule.entries()) {
-    if (step === scenario.schedule.length - 1) heldAtEnd = heldObjects(w);
+    if (memory && step === scenario.schedule.length - 1) heldAtEnd = heldObjects(w);
     // a grace period frees what earlier runs dropped; on a correct kernel a later `new` still reads 0, so no
     // program can tell: it is no run and changes nothing here (World never hands dropped memory out again)
     if ('grace_period' in s || 'free_maps' in s) continue;
@@ -646,32 +675,44 @@ function runOnce(scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: numb
     }
     if ('concurrent' in s) {
       // a refused program does not run: the other runs alone
-      const both = s.concurrent.flatMap((rs) => {
-        const program = programOf(rs.program);
-        return program === null ? [] : [{ program, run: newRun(w, program, rs.cpu) }];
+      const running = s.concurrent.flatMap((rs) => {
+        const program = acceptedProgram(scenario, accepted, rs.program);
+        return program === null ? [] : [{ program, cpu: rs.cpu }];
       });
-      const rets = both.length === 2 ? concurrentRuns(w, both[0]!, both[1]!, choose) : both.map((x) => runAlone(x.run, x.program));
+      const both = running.map((x) => ({ program: x.program, run: newRun(w, x.program, x.cpu, running.length === 2) }));
+      let rets: (number | null)[];
+      if (both.length === 2) {
+        const [a, b] = both as [{ program: Program; run: Run }, { program: Program; run: Run }];
+        let classes = conflicts.get(step);
+        if (classes === undefined) conflicts.set(step, (classes = conflictingClasses(programAccesses(w, a.program, a.run.cpu), programAccesses(w, b.program, b.run.cpu))));
+        rets = concurrentRuns(a, b, classes, choose);
+      } else rets = both.map((x) => runAlone(x.run, x.program));
       const globals = snapshot(w);
       both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? null), globals, zeroFilled: [...w.zeroFilled].sort(), cpu: x.run.cpu }));
       continue;
     }
-    const program = programOf(s.program);
+    const program = acceptedProgram(scenario, accepted, s.program);
     if (program === null) continue;
     for (let iteration = 0; iteration < s.repeat; iteration++) {
-      const ret = runAlone(newRun(w, program, s.cpu), program);
+      const ret = runAlone(newRun(w, program, s.cpu, false), program);
       steps.push({ step, iteration, program: program.name, retval: retvalOf(program, ret), globals: snapshot(w), zeroFilled: [...w.zeroFilled].sort() });
     }
   }
-  return { steps, mapOps, released, memory: endsHoldingNothing(scenario) ? memoryPrediction(w, heldAtEnd) : null };
+  return { steps, mapOps, released, memory: memory ? memoryPrediction(w, heldAtEnd) : null };
+}
+
+/** The program `name` if the kernel accepted it (only those run). */
+function acceptedProgram(scenario: Scenario, accepted: ReadonlySet<string>, name: string): Program | null {
+  const program = scenario.programs.find((p) => p.name === name);
+  return program && accepted.has(program.name) ? program : null;
 }
 
 
 /**
  * Two runs at once: they may interleave at the accesses both may make to one location, one of them writing
- * (conflictingClasses), except to an object only the run that allocated it can reach yet.
+ * (`conflicts`, conflictingClasses), except to an object only the run that allocated it can reach yet.
  */
-function concurrentRuns(w: World, a: { program: Program; run: Run }, b: { program: Program; run: Run }, choose: Choose): [number | null, number | null] {
-  const conflicts = conflictingClasses(programAccesses(w, a.program, a.run.cpu), programAccesses(w, b.program, b.run.cpu));
+function concurrentRuns(a: { program: Program; run: Run }, b: { program: Program; run: Run }, conflicts: ReadonlySet<string>, choose: Choose): [number | null, number | null] {
   const runs = [a.run, b.run];
   const point = (x: SharedAccess, i: 0 | 1): boolean => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh.has(x.obj));
   return interleave([exec(a.run, a.program.ops), exec(b.run, b.program.ops)], point, choose);
@@ -694,7 +735,7 @@ function heldObjects(w: World): Set<number> {
 function memoryPrediction(w: World, held: ReadonlySet<number>): MemoryPrediction {
   const bytes = (id: number): number => {
     const o = w.heap[id];
-    return o?.zeroed ? structLayout(w.scenario.structs, o.struct).size * w.nrCpus : 0;
+    return o?.zeroed ? layoutOf(w.scenario.structs, o.struct).size * w.nrCpus : 0;
   };
   return {
     allocatedBytes: w.heap.reduce((sum, _, id) => sum + bytes(id), 0),

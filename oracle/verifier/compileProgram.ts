@@ -24,44 +24,79 @@ export function lookupMayFail(scenario: Scenario, slot: string): boolean {
   return s.home.kind !== 'map' || HASH_MAPS.has(s.home.mapType);
 }
 
+/** A program as the walk reads it: flat instructions, and every variable name its ops use numbered (PathState.vars). */
+export interface CompiledProgram {
+  readonly insns: readonly Insn[];
+  readonly names: ReadonlyMap<string, number>;
+}
+
+interface Emitting {
+  readonly scenario: Scenario;
+  readonly out: Insn[];
+  /** the NULL branches after lookups, which go to the final exit */
+  readonly toFinalExit: number[];
+  readonly names: Map<string, number>;
+}
+
 /** Flatten a program's ops; the last instruction is the implicit `return 0`, also the target of `if (!e) return 0;` after lookups. */
-export function compileProgram(scenario: Scenario, program: Program): readonly Insn[] {
-  const out: Insn[] = [];
-  const toFinalExit: number[] = [];
-  const emit = (ops: readonly Op[]): void => {
-    for (const op of ops) {
-      switch (op.op) {
-        case 'if': {
-          const at = out.length;
-          out.push({ k: 'exit', value: 0 }); // placeholder, patched below
-          emit(op.then);
-          const after = out.length;
-          out[at] = op.is === 'null'
-            ? { k: 'branch', var: op.var, onNull: at + 1, onNonNull: after }
-            : { k: 'branch', var: op.var, onNull: after, onNonNull: at + 1 };
-          break;
-        }
-        case 'return':
-          out.push({ k: 'exit', value: op.value });
-          break;
-        case 'lookup':
-          out.push({ k: 'op', op });
-          if (lookupMayFail(scenario, op.slot)) {
-            toFinalExit.push(out.length);
-            out.push({ k: 'branch', var: op.dst, onNull: -1, onNonNull: out.length + 1 });
-          }
-          break;
-        default:
-          out.push({ k: 'op', op });
-      }
-    }
-  };
-  emit(program.ops);
+export function compileProgram(scenario: Scenario, program: Program): CompiledProgram {
+  const e: Emitting = { scenario, out: [], toFinalExit: [], names: new Map() };
+  emit(e, program.ops);
+  const { out } = e;
   const finalExit = out.length;
   out.push({ k: 'exit', value: 0 });
-  for (const i of toFinalExit) {
+  for (const i of e.toFinalExit) {
     const b = out[i];
     if (b?.k === 'branch') out[i] = { ...b, onNull: finalExit };
   }
-  return out;
+  return { insns: out, names: e.names };
+}
+
+function emit(e: Emitting, ops: readonly Op[]): void {
+  const { out } = e;
+  for (const op of ops) {
+    number(e, op);
+    switch (op.op) {
+      case 'if': {
+        const at = out.length;
+        out.push({ k: 'exit', value: 0 }); // placeholder, patched below
+        emit(e, op.then);
+        const after = out.length;
+        out[at] = op.is === 'null'
+          ? { k: 'branch', var: op.var, onNull: at + 1, onNonNull: after }
+          : { k: 'branch', var: op.var, onNull: after, onNonNull: at + 1 };
+        break;
+      }
+      case 'return':
+        out.push({ k: 'exit', value: op.value });
+        break;
+      case 'lookup':
+        out.push({ k: 'op', op });
+        if (lookupMayFail(e.scenario, op.slot)) {
+          e.toFinalExit.push(out.length);
+          out.push({ k: 'branch', var: op.dst, onNull: -1, onNonNull: out.length + 1 });
+        }
+        break;
+      default:
+        out.push({ k: 'op', op });
+    }
+  }
+}
+
+/** Numbers the variables `op` names, assigned or only read. */
+function number(e: Emitting, op: Op): void {
+  switch (op.op) {
+    case 'lookup': case 'new': case 'load': add(e.names, op.dst); break;
+    case 'xchg': add(e.names, op.src); add(e.names, op.dst); break;
+    case 'store': add(e.names, op.src); break;
+    case 'drop': case 'if': add(e.names, op.var); break;
+    case 'per_cpu_ptr': case 'this_cpu_ptr': add(e.names, op.src); add(e.names, op.dst); break;
+    case 'write': case 'read': add(e.names, op.ptr); break;
+    case 'sum': add(e.names, op.src); break;
+    default: break;
+  }
+}
+
+function add(names: Map<string, number>, name: string | null): void {
+  if (name !== null && !names.has(name)) names.set(name, names.size);
 }

@@ -34,25 +34,29 @@ export interface Handle {
 }
 
 export interface PathState {
-  readonly vars: Readonly<Record<string, Handle>>;
+  /** the program's variable numbering (compileProgram), shared by every state of one walk */
+  readonly names: ReadonlyMap<string, number>;
+  /** each variable's handle by its number: UNINIT until assigned */
+  readonly vars: readonly Handle[];
   /** acquired references still live on this path */
   readonly refs: readonly number[];
   /** bpf_rcu_read_lock nesting depth (`active_rcu_locks`) */
   readonly rcuDepth: number;
   /** the queued body of a `sum` loop, verified after the rest of the program (transfer.ts) */
-  readonly inSumBody?: true;
+  readonly inSumBody: boolean;
 }
 
 export const UNINIT: Handle = { s: 'UNINIT', struct: null, ref: 0, slot: null };
 export const NULL_HANDLE: Handle = { s: 'NULL', struct: null, ref: 0, slot: null };
 
 /** The initial state of every program: no variables assigned, nothing acquired, no lock held. */
-export function initialState(): PathState {
-  return { vars: {}, refs: [], rcuDepth: 0 };
+export function initialState(names: ReadonlyMap<string, number>): PathState {
+  return { names, vars: new Array<Handle>(names.size).fill(UNINIT), refs: [], rcuDepth: 0, inSumBody: false };
 }
 
 export function handleOf(state: PathState, name: string): Handle {
-  return state.vars[name] ?? UNINIT;
+  const i = state.names.get(name);
+  return i === undefined ? UNINIT : state.vars[i] as Handle;
 }
 
 export function isMaybeNull(h: Handle): boolean {
@@ -90,30 +94,100 @@ export function printedType(h: Handle): string {
 }
 
 export function withVar(state: PathState, name: string, h: Handle): PathState {
-  return { ...state, vars: { ...state.vars, [name]: h } };
+  const vars = state.vars.slice();
+  vars[state.names.get(name) as number] = h;
+  return changed(state, vars, state.refs, state.rcuDepth, state.inSumBody);
+}
+
+/** A state like `state` but for these fields: every state is built here, so all have one shape. */
+function changed(state: PathState, vars: readonly Handle[], refs: readonly number[], rcuDepth: number, inSumBody: boolean): PathState {
+  return { names: state.names, vars, refs, rcuDepth, inSumBody };
+}
+
+/** An acquired reference, live until released. */
+export function acquire(state: PathState, ref: number): PathState {
+  return changed(state, state.vars, [...state.refs, ref], state.rcuDepth, state.inSumBody);
+}
+
+export function withRcuDepth(state: PathState, depth: number): PathState {
+  return changed(state, state.vars, state.refs, depth, state.inSumBody);
+}
+
+/** The state a queued `sum` loop body is verified in. */
+export function inSumBody(state: PathState): PathState {
+  return changed(state, state.vars, state.refs, state.rcuDepth, true);
+}
+
+/** `f` applied to every handle; the state itself when no handle changes (states are shared, never written). */
+export function mapVars(state: PathState, f: (h: Handle) => Handle): PathState {
+  let vars: Handle[] | null = null;
+  for (let i = 0; i < state.vars.length; i++) {
+    const h = state.vars[i] as Handle;
+    const g = f(h);
+    if (g !== h) (vars ??= state.vars.slice())[i] = g;
+  }
+  return vars === null ? state : changed(state, vars, state.refs, state.rcuDepth, state.inSumBody);
 }
 
 /** Apply `f` to every handle carrying reference `ref` (all copies of one register share its ref_obj_id). */
 export function mapRef(state: PathState, ref: number, f: (h: Handle) => Handle): PathState {
-  const vars: Record<string, Handle> = {};
-  for (const [name, h] of Object.entries(state.vars)) vars[name] = h.ref === ref ? f(h) : h;
-  return { ...state, vars };
+  return mapVars(state, (h) => (h.ref === ref ? f(h) : h));
 }
 
 /** Release an acquired reference: it no longer counts as live at exit. */
 export function releaseRef(state: PathState, ref: number): PathState {
-  return { ...state, refs: state.refs.filter((r) => r !== ref) };
+  return changed(state, state.vars, state.refs.filter((r) => r !== ref), state.rcuDepth, state.inSumBody);
 }
 
-/** Canonical text of a state, for pruning already-explored (insn, state) pairs. */
-export function stateKey(state: PathState): string {
-  // a hot path of the oracle (once per explored instruction): plain concatenation, no intermediate arrays
-  const names = Object.keys(state.vars).sort();
-  let key = '';
-  for (let i = 0; i < names.length; i++) {
-    const k = names[i]!;
-    const h = state.vars[k]!;
-    key += `${i > 0 ? ',' : ''}${k}=${h.s}:${h.struct ?? ''}:${h.ref}:${h.slot ?? ''}`;
+/**
+ * The (insn, state) pairs a walk has explored, for pruning those met again. Two states are the same when every
+ * handle has the same state, struct, ref and slot (no struct or slot counts as ''; perCpuResult is not compared),
+ * the same references are live in the same order, and the lock depth and loop-body flag agree. A hot path (once per
+ * explored instruction): states are hashed by numbers and compared field by field, no text is built.
+ */
+export class Explored {
+  /** by hash: the pairs of that hash, chained */
+  private readonly buckets = new Map<number, ExploredPair>();
+  private count = 0;
+
+  /** records (pc, state); false when an equal pair was recorded already */
+  add(pc: number, state: PathState): boolean {
+    const h = stateHash(pc, state);
+    const first = this.buckets.get(h);
+    for (let x = first; x !== undefined; x = x.next) if (x.pc === pc && sameState(x.state, state)) return false;
+    this.buckets.set(h, { pc, state, next: first });
+    this.count++;
+    return true;
   }
-  return `${key}|${state.refs.join(',')}|${state.rcuDepth}${state.inSumBody ? '|body' : ''}`;
+
+  /** how many pairs are recorded */
+  get size(): number {
+    return this.count;
+  }
+}
+
+interface ExploredPair {
+  readonly pc: number;
+  readonly state: PathState;
+  readonly next: ExploredPair | undefined;
+}
+
+/** A hash of what sameState compares but structs and slots (equal states hash equal; a state by its length and first letter). */
+function stateHash(pc: number, state: PathState): number {
+  let h = Math.imul(pc + 1, 0x9e3779b1) ^ (state.rcuDepth << 1) ^ (state.inSumBody ? 1 : 0);
+  h = Math.imul(h ^ state.refs.length, 0x01000193);
+  for (const r of state.refs) h = Math.imul(h ^ r, 0x01000193);
+  for (const v of state.vars) h = Math.imul(h ^ (v.s.length | (v.s.charCodeAt(0) << 4) | (v.ref << 11)), 0x01000193);
+  return h;
+}
+
+function sameState(a: PathState, b: PathState): boolean {
+  if (a.rcuDepth !== b.rcuDepth || a.inSumBody !== b.inSumBody || a.refs.length !== b.refs.length) return false;
+  for (let i = 0; i < a.refs.length; i++) if (a.refs[i] !== b.refs[i]) return false;
+  for (let i = 0; i < a.vars.length; i++) {
+    const x = a.vars[i] as Handle;
+    const y = b.vars[i] as Handle;
+    if (x !== y && (x.s !== y.s || (x.struct ?? '') !== (y.struct ?? '') || x.ref !== y.ref || (x.slot ?? '') !== (y.slot ?? ''))) return false;
+  }
+  return true;
 }

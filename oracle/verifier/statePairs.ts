@@ -1,4 +1,5 @@
 import type { Op, StatePairOp, StatePairState } from '../../types/index.ts';
+import { STATE_PAIR_OPS, STATE_PAIR_STATES } from '../../types/index.ts';
 import {
   DEREF_CHECKS, DROP_CHECKS, firstViolation, PERCPU_PTR_CHECKS, type RuleHit, XCHG_CHECKS,
 } from './rules.ts';
@@ -27,17 +28,23 @@ export function pairStateOf(h: Handle): StatePairState | null {
 
 type PlainOp = Exclude<Op, { op: 'if' } | { op: 'return' }>;
 
+/** A pair the walk reaches: one object per (op, state), so that a walk collects them by identity. */
+export interface ReachedPair { readonly op: StatePairOp; readonly state: StatePairState }
+
+const PAIRS = Object.fromEntries(STATE_PAIR_OPS.map((op) => [op, Object.fromEntries(STATE_PAIR_STATES.map((state) => [state, { op, state }]))])) as
+  Readonly<Record<StatePairOp, Readonly<Record<StatePairState, ReachedPair>>>>;
+
 /** `op` taking a pointer `h`, or null when h's state counts for no pair. */
-function at(op: StatePairOp, h: Handle): { op: StatePairOp; state: StatePairState } | null {
+function at(op: StatePairOp, h: Handle): ReachedPair | null {
   const s = pairStateOf(h);
-  return s === null ? null : { op, state: s };
+  return s === null ? null : PAIRS[op][s];
 }
 
 /**
  * The pair an op reaches in this state: the op and the state of the pointer it takes; null for ops that take none.
  * Asked at every explored instruction: no closure per call (tsx names each one, Object.defineProperty).
  */
-export function pairOf(o: PlainOp, state: PathState): { readonly op: StatePairOp; readonly state: StatePairState } | null {
+export function pairOf(o: PlainOp, state: PathState): ReachedPair | null {
   switch (o.op) {
     case 'xchg': return at('xchg', o.src === null ? NULL_HANDLE : handleOf(state, o.src));
     case 'drop': return at(o.percpu ? 'percpu_obj_drop' : 'obj_drop', handleOf(state, o.var));

@@ -1,9 +1,9 @@
 import type { FeatureName, Op, Program, Scenario, StatePairOp, StatePairState } from '../../types/index.ts';
 import { compileProgram } from './compileProgram.ts';
 import type { RuleHit } from './rules.ts';
-import { initialState, type PathState, stateKey } from './state.ts';
-import { pairOf } from './statePairs.ts';
-import { kfuncOf, transfer, type VerifyContext } from './transfer.ts';
+import { Explored, initialState, type PathState } from './state.ts';
+import { pairOf, type ReachedPair } from './statePairs.ts';
+import { kfuncOf, newTransition, transfer, type VerifyContext } from './transfer.ts';
 
 /** What the abstract verifier concluded about one program. */
 export interface ProgramVerdict {
@@ -21,24 +21,27 @@ export interface ProgramVerdict {
 /** Upper bound on explored (instruction, state) pairs; generated programs stay far below it. */
 const MAX_VISITS = 20_000;
 
-/** every op of a program, nested ones after their `if` (memoised: predict asks per program and per scenario) */
-function allOps(ops: readonly Op[]): readonly Op[] {
-  let all = allOpsMemo.get(ops);
-  if (all === undefined) {
-    all = [];
-    const walk = (list: readonly Op[]): void => {
-      for (const o of list) {
-        all!.push(o);
-        if (o.op === 'if') walk(o.then);
-      }
-    };
-    walk(ops);
-    allOpsMemo.set(ops, all);
+/** The first op, nested ones after their `if`, that calls a kfunc; null if none does. */
+function firstKfuncOp(ops: readonly Op[]): Op | null {
+  for (const o of ops) {
+    if (kfuncOf(o) !== null) return o;
+    if (o.op === 'if') {
+      const inner = firstKfuncOp(o.then);
+      if (inner !== null) return inner;
+    }
   }
-  return all;
+  return null;
 }
 
-const allOpsMemo = new WeakMap<readonly Op[], Op[]>();
+/** The name-first extern of `ops` (nested ones too) that the kernel lacks, or `first` if none comes before it. */
+function firstMissing(ops: readonly Op[], features: Readonly<Record<FeatureName, boolean>>, first: string | null): string | null {
+  for (const o of ops) {
+    const k = kfuncOf(o);
+    if (k !== null && !features[k.feature]) for (const name of externsOf(o, k.name)) if (first === null || name < first) first = name;
+    if (o.op === 'if') first = firstMissing(o.then, features, first);
+  }
+  return first;
+}
 
 /**
  * The kfunc that makes libbpf refuse the whole object on this kernel, or null. The generated C declares kfuncs as
@@ -46,14 +49,9 @@ const allOpsMemo = new WeakMap<readonly Op[], Op[]>();
  * libbpf reports the first of its name-sorted extern list.
  */
 export function missingKfunc(scenario: Scenario, features: Readonly<Record<FeatureName, boolean>>): string | null {
-  const missing = scenario.programs
-    .flatMap((p) => allOps(p.ops))
-    .flatMap((o) => {
-      const k = kfuncOf(o);
-      return k === null || features[k.feature] ? [] : externsOf(o, k.name);
-    })
-    .sort();
-  return missing[0] ?? null;
+  let first: string | null = null;
+  for (const p of scenario.programs) first = firstMissing(p.ops, features, first);
+  return first;
 }
 
 /** Every extern an op's C references: bpf_for is the whole num iterator (new, next, destroy), not only its first call. */
@@ -68,7 +66,7 @@ function externsOf(o: Op, kfunc: string): string[] {
  */
 function programChecks(ctx: VerifyContext, program: Program): RuleHit | null {
   if (ctx.missingKfunc !== null && ctx.applies('kfunc.absent')) return { ruleId: 'kfunc.absent', params: { kfunc: ctx.missingKfunc } };
-  const first = allOps(program.ops).find((o) => kfuncOf(o) !== null);
+  const first = firstKfuncOp(program.ops);
   if (first && program.license === 'Proprietary' && ctx.applies('kfunc.non_gpl')) return { ruleId: 'kfunc.non_gpl', params: { kfunc: kfuncOf(first)!.name } };
   // every fentry program attaches to bpf_fentry_test1 (ARCHITECTURE.md); check_attach_btf_id runs before do_check
   if (program.progType === 'fentry.s' && !ctx.features.sleepable_fentry_test1 && ctx.applies('attach.not_sleepable')) {
@@ -77,8 +75,17 @@ function programChecks(ctx: VerifyContext, program: Program): RuleHit | null {
   return null;
 }
 
+/** The same rule with the same params (all strings), in the same order. */
 function sameHit(a: RuleHit, b: RuleHit): boolean {
-  return a.ruleId === b.ruleId && JSON.stringify(a.params) === JSON.stringify(b.params);
+  if (a.ruleId !== b.ruleId) return false;
+  const keys = Object.keys(a.params);
+  const other = Object.keys(b.params);
+  if (keys.length !== other.length) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if (k !== other[i] || a.params[k] !== b.params[k]) return false;
+  }
+  return true;
 }
 
 /**
@@ -88,29 +95,35 @@ function sameHit(a: RuleHit, b: RuleHit): boolean {
 export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
   const pre = programChecks(ctx, ctx.program);
   if (pre) return { errors: [pre], malformed: [], pairs: [] };
-  const insns = compileProgram(ctx.scenario, ctx.program);
+  const { insns, names } = compileProgram(ctx.scenario, ctx.program);
   const errors: RuleHit[] = [];
   const malformed = new Set<string>();
-  const seen = new Set<string>();
-  const pairs = new Map<string, { op: StatePairOp; state: StatePairState }>();
-  const stack: { pc: number; state: PathState }[] = [{ pc: 0, state: initialState() }];
-  while (stack.length > 0 && seen.size < MAX_VISITS) {
-    const { pc, state } = stack.pop() as { pc: number; state: PathState };
-    const key = `${pc}#${stateKey(state)}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
+  const seen = new Explored();
+  const pairs = new Set<ReachedPair>();
+  // the pending paths: their pcs and states, popped together
+  const pcs: number[] = [0];
+  const states: PathState[] = [initialState(names)];
+  const t = newTransition();
+  while (pcs.length > 0 && seen.size < MAX_VISITS) {
+    const pc = pcs.pop() as number;
+    const state = states.pop() as PathState;
+    if (!seen.add(pc, state)) continue;
     const insn = insns[pc];
     if (!insn) continue;
     const pair = insn.k === 'op' && errors.length === 0 ? pairOf(insn.op, state) : null;
-    if (pair !== null) pairs.set(`${pair.op} ${pair.state}`, pair);
-    const t = transfer(ctx, pc, insn, state);
+    if (pair !== null) pairs.add(pair);
+    transfer(ctx, pc, insn, state, t);
     for (const m of t.malformed) malformed.add(m);
     if (t.error) {
       const err = t.error;
       if (!errors.some((e) => sameHit(e, err))) errors.push(err);
       continue;
     }
-    for (let i = t.next.length - 1; i >= 0; i--) stack.push(t.next[i] as { pc: number; state: PathState });
+    // the last successor goes on the stack first: the first is explored first
+    while (t.pcs.length > 0) {
+      pcs.push(t.pcs.pop() as number);
+      states.push(t.states.pop() as PathState);
+    }
   }
-  return { errors, malformed: [...malformed], pairs: [...pairs.values()] };
+  return { errors, malformed: [...malformed], pairs: [...pairs] };
 }
