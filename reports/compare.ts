@@ -61,8 +61,15 @@ function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained
   const ranDivergent = divergentRuns(p, o);
   // value divergences a userspace map operation starts: what runs and map operations see from its step on
   const afterMapOp = p.divergences.flatMap((d) => (d.step === null ? [] : [{ step: d.step, divergenceId: d.divergenceId }]));
+  // programs whose run died in a fatal splat (the emulator's fault, an Oops the harness survived): their missing runs
+  // are that splat's doing
+  const diedIn = new Map(mismatches.flatMap((m) => (m.kind === 'splat' && m.program !== null
+    && o.splats.some((x) => x.during === m.program && FATAL_SPLATS.has(x.kind)) ? [[m.program, m] as const] : [])));
   const explainedBy = (m: Mismatch): readonly string[] => {
-    if (m.kind === 'runner_error') return killedBy;
+    if (m.kind === 'runner_error') {
+      const splat = m.program === null ? undefined : diedIn.get(m.program);
+      return killedBy.length > 0 || splat === undefined ? killedBy : explainedBy(splat);
+    }
     if (zeroFilled.has(m)) {
       const uncleared = valueDivergences.filter((d) => d.program === m.program).map((d) => d.divergenceId);
       if (uncleared.length > 0) return uncleared;

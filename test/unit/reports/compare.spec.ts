@@ -184,6 +184,24 @@ describe('compare', () => {
     expect(compare(prediction({ divergences: [{ ...hit, hostUnsafe: false }] }), ran).status).toBe('fail');
   });
 
+  it('should lay the missing runs of a program that died in its splat at what explains the splat (an emulator fault)', () => {
+    // s1_5311 (emulator campaign, seed 1): rp1_leak put a plain object in the slot; rp1_sum_it's bpf_per_cpu_ptr on it
+    // faulted, so its runs never ended: no run events, one oops during it
+    const oops = [{ kind: 'oops' as const, text: 'BUG: emulated fault in rp1_sum_it at insn 32: bpf_per_cpu_ptr: not a per-CPU object', during: 'rp1_sum_it' }];
+    const hit = { program: 'rp1_leak', step: null, divergenceId: 'd1', hostUnsafe: true, splat: true, kind: 'accepts_invalid' as const };
+    const programs = [accepted('rp1_store'), accepted('rp1_sum_it'), accepted('rp1_leak')];
+    const runs = [...observation().runs.filter((r) => r.program !== 'rp1_sum_it'), run(0, 0, 'rp1_leak', 0, { rp1_sum: '0', rp1_neg: '0' })];
+    const died = observation({ programs, splats: oops, runs });
+    const r = compare(prediction({ divergences: [hit] }), died);
+    expect(r.mismatches.filter((m) => m.kind === 'runner_error').map((m) => m.program)).toEqual(['rp1_sum_it', 'rp1_sum_it']);
+    expect(r).toMatchObject({ status: 'divergence', divergences: ['d1'] });
+    // the splat unexplained (its divergence not known to corrupt the kernel): the missing runs stay the runner's failure
+    expect(compare(prediction({ divergences: [{ ...hit, hostUnsafe: false, splat: false }] }), died).status).toBe('fail');
+    // a warning is not a death: runs missing after one are still the runner's failure
+    const warned = observation({ programs, splats: [{ ...oops[0]!, kind: 'warn' as const }], runs });
+    expect(compare(prediction({ divergences: [hit] }), warned).status).toBe('error');
+  });
+
   it('should explain a guest panic with a splat by a host-unsafe divergence, and only then', () => {
     const splats = [{ kind: 'panic' as const, text: 'Kernel panic - not syncing: Fatal exception in interrupt', during: null }];
     const error = { code: 'KPTR_VM_PANIC', message: 'the guest kernel panicked during this case' };
