@@ -20,7 +20,7 @@ async function checkWith(codegen: Codegen, scenarios: readonly Scenario[]) {
 }
 
 /** What must not depend on how the object was made: verdicts, and for accepted programs every run's results. */
-function facts(o: Observation): unknown {
+function facts(o: Observation): { programs: unknown; runs: unknown; error: unknown } {
   return {
     error: o.error?.code ?? null,
     programs: o.programs.map((p) => [p.program, p.verdict]),
@@ -37,8 +37,12 @@ describe('direct codegen against clang on the host kernel', () => {
     const upstream = [percpuAllocArray('dca_tc', 'tc'), percpuAllocArray('dca_sys', 'syscall')];
     const scenarios = [...upstream, ...[...generateValues(arb, 4242, 400)].map((v, i) => prefixScenario(v.value_, `dc${i}`))];
     const [clang, direct] = [await checkWith('clang', scenarios), await checkWith('direct', scenarios)];
+    // what a fresh per-CPU object reads (percpu_obj_new_uncleared) depends on what the allocator handed out before it,
+    // and the two runs have different histories: there only the verdicts must agree (dc10, seed 4242: 0 alone, both ways)
+    const uncleared = (c: { readonly result: { readonly divergences: readonly string[] } }): boolean => c.result.divergences.includes('percpu_obj_new_uncleared');
     const differ = scenarios.filter((s) => {
       const [a, b] = [clang.get(s.id)!, direct.get(s.id)!];
+      if (uncleared(a) || uncleared(b)) return JSON.stringify(facts(a.observation).programs) !== JSON.stringify(facts(b.observation).programs);
       return a.result.status !== b.result.status || JSON.stringify(facts(a.observation)) !== JSON.stringify(facts(b.observation));
     });
     expect(differ.map((s) => s.id)).toEqual([]);
