@@ -101,6 +101,7 @@ export class TailedFile {
     } catch {
       // one at a time, as they were made, so the file keeps every append that fits; the first that does not throws
       for (const p of pending) if ('at' in p) this.patchNow(p.at, p.text); else this.appendNow(p.text, p.tail);
+      return;
     }
     for (const [at, slotText] of slots) this.patchNow(at, slotText);
   }

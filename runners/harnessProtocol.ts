@@ -176,14 +176,15 @@ const REGISTER_STATE = /^(\s|(frame\d+: )?R\d+\w*=)/;
  */
 export function rejectionSummary(program: string, progType: ProgType, errnoName: string, log: string): string {
   const all = logLines(log);
-  const lines = linesToError(log);
+  const toError = linesToError(log);
+  const lines = [...toError];
   while (lines.length > 0 && LIBBPF_TRAILER.test(lines[lines.length - 1] ?? '')) lines.pop();
   const head = `load ${program} (${progType}): ${errnoName}`;
   const last = lines[lines.length - 1];
   if (last === undefined) return head;
   const shown = lines.length >= 2 && REGISTER_STATE.test(last) ? [lines[lines.length - 2] ?? '', last] : [last];
   // a 7.x report's lines count as omitted, statistics and libbpf's trailer do not
-  const omitted = lines.length - shown.length + (all.length - linesToError(log).length);
+  const omitted = lines.length - shown.length + (all.length - toError.length);
   const tail = omitted > 0 ? ` (${omitted} line${omitted === 1 ? '' : 's'} omitted)` : '';
   return `${head}: ${shown.map((l) => l.trim()).join(': ')}${tail}`;
 }
