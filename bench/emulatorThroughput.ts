@@ -1,9 +1,8 @@
 import { loadavg } from 'node:os';
-import type { Worker } from 'node:worker_threads';
 import { loadObject, Machine } from '../emulator/index.ts';
 import { packBatches } from '../runners/codegen/packBatches.ts';
 import { writeObject } from '../runners/object/writeObject.ts';
-import { tsxWorker } from '../runners/emulator/pool.ts';
+import { taskPool } from '../threads/taskPool.ts';
 import type { Scenario } from '../types/index.ts';
 import { isRunStep } from '../types/index.ts';
 
@@ -75,21 +74,31 @@ export interface EmulatorThroughput extends EmulatorTally {
   readonly wallMs: number;
 }
 
-/** emulateJobs over `threads` worker threads (objects dealt round-robin), timed from the moment all are ready. */
+/** What each bench thread holds (cloned once, before the clock starts): the objects, dealt round-robin by share. */
+export interface EmulatorThreadData {
+  readonly jobs: readonly EmulatorJob[];
+  readonly nrCpus: number;
+  readonly threads: number;
+}
+
+/** A bench thread's task: emulate share `share` of the objects `passes` times. */
+export interface EmulatorShare {
+  readonly share: number;
+  readonly passes: number;
+}
+
+/**
+ * emulateJobs over `threads` pool threads, each on its share of the objects: one warm-up task per thread, then the
+ * timed tasks (a thread runs one task at a time, so `threads` tasks at once are one per thread).
+ */
 export async function emulatorThroughput(jobs: readonly EmulatorJob[], nrCpus: number, threads: number): Promise<EmulatorThroughput> {
-  const workers = Array.from({ length: threads }, () => tsxWorker(new URL('./emulatorWorker.ts', import.meta.url), null));
+  const pool = taskPool({ task: new URL('./emulatorWorker.ts', import.meta.url), data: { jobs, nrCpus, threads } satisfies EmulatorThreadData, threads });
   try {
-    const message = <T>(w: Worker): Promise<T> => new Promise<T>((resolve, reject) => {
-      w.once('message', resolve);
-      w.once('error', reject);
-    });
-    const ready = workers.map((w) => message<string>(w));
-    workers.forEach((w, k) => w.postMessage({ jobs: jobs.filter((_, i) => i % threads === k), nrCpus }));
-    await Promise.all(ready);
-    const done = workers.map((w) => message<EmulatorTally>(w));
+    const shares = (passes: number): Promise<EmulatorTally[]> =>
+      Promise.all(Array.from({ length: threads }, (_, share) => pool.run({ share, passes } satisfies EmulatorShare) as Promise<EmulatorTally>));
+    await shares(WARM_UP_PASSES);
     const t0 = process.hrtime.bigint();
-    workers.forEach((w) => w.postMessage('go'));
-    const tallies = await Promise.all(done);
+    const tallies = await shares(1);
     const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
     return {
       threads, wallMs,
@@ -97,7 +106,7 @@ export async function emulatorThroughput(jobs: readonly EmulatorJob[], nrCpus: n
       faults: tallies.reduce((a, t) => a + t.faults, 0),
     };
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await pool.destroy();
   }
 }
 

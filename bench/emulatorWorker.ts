@@ -1,12 +1,12 @@
-import { parentPort } from 'node:worker_threads';
-import { emulateJobs, WARM_UP_PASSES, type EmulatorJob } from './emulatorThroughput.ts';
+import { threadData } from '../threads/taskPool.ts';
+import { emulateJobs, type EmulatorShare, type EmulatorTally, type EmulatorThreadData } from './emulatorThroughput.ts';
 
-/**
- * A bench thread (bench/emulatorThroughput.ts): receives its objects, emulates them WARM_UP_PASSES times (the figure
- * is the steady state of a long campaign), says ready, and emulates them all again on `go`.
- */
-parentPort?.once('message', (m: { jobs: EmulatorJob[]; nrCpus: number }) => {
-  for (let i = 0; i < WARM_UP_PASSES; i++) emulateJobs(m.jobs, m.nrCpus);
-  parentPort?.once('message', () => parentPort?.postMessage(emulateJobs(m.jobs, m.nrCpus)));
-  parentPort?.postMessage('ready');
-});
+/** A bench thread's task (bench/emulatorThroughput.ts): its share of the objects, emulated `passes` times. */
+const { jobs, nrCpus, threads } = threadData<EmulatorThreadData>();
+
+export default function emulateShare({ share, passes }: EmulatorShare): EmulatorTally {
+  const mine = jobs.filter((_, i) => i % threads === share);
+  let tally: EmulatorTally = { runs: 0, faults: 0 };
+  for (let i = 0; i < passes; i++) tally = emulateJobs(mine, nrCpus);
+  return tally;
+}

@@ -1,17 +1,15 @@
-/** One thread of runners/emulator/pool.ts: observes the batches it is sent with the runner's options. */
-import { parentPort, workerData } from 'node:worker_threads';
+/** The task of a thread of runners/emulator/pool.ts: observes one batch with the runner's options. */
 import { KptrError } from '../../errors/KptrError.ts';
+import { threadData } from '../../threads/taskPool.ts';
 import { batchObserver, type EmulatorRunnerOptions } from './index.ts';
 import type { PoolAnswer, PoolJob } from './pool.ts';
 
-const observe = batchObserver(workerData as EmulatorRunnerOptions);
+const observe = batchObserver(threadData<EmulatorRunnerOptions>());
 
-parentPort!.on('message', (job: PoolJob) => {
-  observe(job.batch, new Map(job.plans)).then(
-    (observations) => parentPort!.postMessage({ id: job.id, observations } satisfies PoolAnswer),
-    (e: unknown) => parentPort!.postMessage({
-      id: job.id,
-      error: { message: e instanceof Error ? e.message : String(e), kptr: e instanceof KptrError ? { code: e.code, hint: e.hint } : null },
-    } satisfies PoolAnswer),
-  );
-});
+export default async function observeJob(job: PoolJob): Promise<PoolAnswer> {
+  try {
+    return { observations: await observe(job.batch, new Map(job.plans)) };
+  } catch (e) {
+    return { error: { message: e instanceof Error ? e.message : String(e), kptr: e instanceof KptrError ? { code: e.code, hint: e.hint } : null } };
+  }
+}
