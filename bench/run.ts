@@ -12,7 +12,7 @@
  *   KPTR_BENCH_VM_KERNELS=all|6.1,6.12,... (off by default: minutes of boots under TCG): then a short vm campaign on each
  *   (issue 11: the 4-kernel figure), KPTR_BENCH_VM_CASES cases each (default 200)
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prefixScenario } from '../generators/prefixScenario.ts';
@@ -38,6 +38,23 @@ import { campaignFigure } from './campaignFigure.ts';
 const cases = Number(process.env.KPTR_BENCH_CASES ?? 2000);
 const seed = Number(process.env.KPTR_BENCH_SEED ?? 1);
 const work = mkdtempSync(join(tmpdir(), 'kptr-bench-'));
+
+/**
+ * CPU time of this process's waited-for children (the harness runs), ms, since `from`: /proc/self/stat cutime and
+ * cstime, in USER_HZ (100) ticks. null where there is no /proc.
+ */
+function childrenCpu(from: { user: number; system: number } | null = null): { user: number; system: number } | null {
+  let stat: string;
+  try {
+    stat = readFileSync('/proc/self/stat', 'utf8');
+  } catch {
+    return null;
+  }
+  // fields after the command name (which may hold spaces): state is field 3, cutime 16, cstime 17
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const now = { user: Number(f[13]) * 10, system: Number(f[14]) * 10 };
+  return from === null ? now : { user: now.user - from.user, system: now.system - from.system };
+}
 
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
 const row = (name: string, v: number, total: number): string =>
@@ -74,9 +91,11 @@ const predictions = scenarios.map((s) => predict(s, { version: kernel.version, n
 const predictMs = ms(t);
 
 t = process.hrtime.bigint();
+const children0 = childrenCpu();
 const runCases = scenarios.map((s, i) => ({ scenario: s, plan: planFor(predictions[i]!, true) }));
 const observations = await runner.run(runCases);
 const runnerMs = ms(t);
+const children = childrenCpu(children0);
 
 t = process.hrtime.bigint();
 const results = observations.map((o, i) => compare(predictions[i]!, o));
@@ -127,6 +146,13 @@ process.stdout.write(`${row('total', totalMs, totalMs)}\n\n`);
 process.stdout.write(`end-to-end: ${(cases / (totalMs / 1000)).toFixed(0)} cases/s wall, ${(cases / (totalCpuMs / 1000)).toFixed(0)} cases per CPU-second (one pass, JIT warm-up included; the machine is shared, so wall figures vary)\n`);
 process.stdout.write(`kernel ceiling (verify+run only): ${(cases / ((loadMs + runMs) / 1000)).toFixed(0)} cases/s\n`);
 process.stdout.write(`oracle alone: ${(cases / (predictMs / 1000)).toFixed(0)} predictions/s\n`);
+if (children !== null && children.user + children.system > 0) {
+  // the harness processes' whole cost: besides verifying and running, the kernel creates and frees every object's BTF
+  // and maps (a kptr field of a program-local type is looked up by name in vmlinux and module BTF on each map_create)
+  const perCase = (v: number): string => (v / cases).toFixed(2);
+  process.stdout.write(`harness processes: ${perCase(children.system)} ms kernel + ${perCase(children.user)} ms user per case; `
+    + `their kernel time alone allows ${(cases / (children.system / 1000)).toFixed(0)} cases per CPU-second\n`);
+}
 if (onEmulator && codegen === 'direct') {
   // the runner's steady state, as in a long campaign: the same cases again, after one more warm-up pass (clang objects
   // would time clang)
