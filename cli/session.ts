@@ -47,17 +47,33 @@ export interface Session {
   readonly emulator: EmulatorCompanion | null;
 }
 
+/** A thread count from the environment variable `name`, else `fallback`; a bad value is a usage error. */
+function threadCount(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const set = env[name];
+  if (set === undefined || set === '') return fallback;
+  const n = Number(set);
+  if (!Number.isInteger(n) || n < 0) throw new KptrError('KPTR_USAGE', `${name} must be a whole number, got '${set}'`, 'set it to 0 (all in one thread) or a thread count, or unset it');
+  return n;
+}
+
 /**
- * Worker threads of a session's emulator runner: KPTR_EMULATOR_THREADS, else one per CPU but one, at most two (this
- * thread generates, predicts and writes the reports meanwhile, about as much work per case as the runner's: more
- * threads would wait for it, each with its own heap and JIT warm-up).
+ * Worker threads of a session's emulator runner: KPTR_EMULATOR_THREADS, else one per CPU beyond two, at most two. The
+ * main thread generates, predicts, compares and writes the reports, and V8's own collector and compiler threads keep
+ * about one more CPU busy: on 2 CPUs a runner thread gained nothing (10,000 cases: 12.4–14.8 s without, 13.4–14.7 s
+ * with it) and cost 15–20 % more CPU time (copies, its own heap and JIT warm-up).
  */
 export function emulatorThreads(env: NodeJS.ProcessEnv = process.env): number {
-  const set = env.KPTR_EMULATOR_THREADS;
-  if (set === undefined || set === '') return Math.min(2, Math.max(0, availableParallelism() - 1));
-  const n = Number(set);
-  if (!Number.isInteger(n) || n < 0) throw new KptrError('KPTR_USAGE', `KPTR_EMULATOR_THREADS must be a whole number, got '${set}'`, 'set it to 0 (all in one thread) or a thread count, or unset it');
-  return n;
+  return threadCount(env, 'KPTR_EMULATOR_THREADS', Math.min(2, Math.max(0, availableParallelism() - 2)));
+}
+
+/**
+ * Worker threads that predict a campaign's next slice (cli/predictor.ts): KPTR_PREDICT_THREADS, default none. On this
+ * project's 2-CPU machines a prediction thread made campaigns slower (host 5,000 cases: 15.0–16.6 s against 13.2–15.3 s
+ * in one thread; emulator 10,000: no gain): its clones and its own JIT warm-up cost more than the work it takes over
+ * while the harness, or the emulator's thread, already keeps the second CPU busy.
+ */
+export function predictThreads(env: NodeJS.ProcessEnv = process.env): number {
+  return threadCount(env, 'KPTR_PREDICT_THREADS', 0);
 }
 
 /**
