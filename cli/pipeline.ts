@@ -126,7 +126,7 @@ export async function checkScenarios(o: CheckOptions): Promise<CheckedCase[]> {
       oracleResult: exp === orc ? null : compare(orc, obs),
       emulator: emu === undefined ? null : compareWithEmulator({
         profile: companion!.profile, kernel: obs, emulator: emu, kernelResult: result, emulatorResult: compare(exp, emu),
-        concurrentFrom: concurrentFrom(scenario),
+        concurrentFrom: concurrentFrom(scenario), predicted: exp.steps,
       }),
     };
     out.push(c);

@@ -11,7 +11,7 @@ import { logLines } from '../bpf/verifierLog.ts';
  * | differ             | differ           | same               | `kernel_finding`: the model and the oracle agree, the kernel does not |
  * | differ             | differ           | differ             | `all_differ`     |
  */
-import type { CaseResult, Observation, ProgramObservation, RunObservation } from '../types/index.ts';
+import type { CaseResult, Observation, ProgramObservation, RunObservation, StepPrediction } from '../types/index.ts';
 import { lastErrorLine } from './matchMessages.ts';
 
 export type EmulatorClass = 'agree' | 'divergence' | 'emulator_gap' | 'kernel_finding' | 'all_differ';
@@ -87,12 +87,22 @@ function runKey(r: RunObservation): string {
   return `${r.step}/${r.iteration}/${r.cpu}`;
 }
 
+/** `step/iteration/global` of each global the expectation leaves undetermined (null) after a run. */
+function undeterminedGlobals(predicted: readonly StepPrediction[]): ReadonlySet<string> {
+  const out = new Set<string>();
+  for (const p of predicted) for (const [name, v] of Object.entries(p.globals)) if (v === null) out.add(`${p.step}/${p.iteration}/${name}`);
+  return out;
+}
+
 /**
  * @param interleaved the runs are of or after a concurrent step: the emulator ran its two runs one after the other,
  * the kernel in whichever interleaving it did, so their values are each judged by their own comparison with the
  * oracle's outcomes, not against each other
+ * @param undetermined globals (undeterminedGlobals) whose value no contract decides, such as a field of a fresh
+ * bpf_obj_new object, which the kernel does not clear: what the allocator's last user left there, which no model of
+ * the kernel can know, is judged likewise
  */
-function runDifferences(k: RunObservation, e: RunObservation | undefined, interleaved: boolean): EmulatorDifference[] {
+function runDifferences(k: RunObservation, e: RunObservation | undefined, interleaved: boolean, undetermined: ReadonlySet<string>): EmulatorDifference[] {
   const at = { program: k.program, step: k.step };
   if (e === undefined) return [{ what: 'run', ...at, kernel: `ran on cpu ${k.cpu}`, emulator: 'did not run' }];
   if (interleaved) return [];
@@ -101,7 +111,9 @@ function runDifferences(k: RunObservation, e: RunObservation | undefined, interl
   // the harness reports no retval for tracing programs (BPF_PROG_TEST_RUN's is the trampoline's, not the program's)
   if (k.retval !== null && k.retval !== e.retval) out.push({ what: 'value', ...at, kernel: `retval ${k.retval}`, emulator: `retval ${e.retval}` });
   for (const [name, v] of Object.entries(k.globals)) {
-    if (e.globals[name] !== v) out.push({ what: 'value', ...at, kernel: `${name}=${v}`, emulator: `${name}=${e.globals[name] ?? 'absent'}` });
+    if (e.globals[name] !== v && !undetermined.has(`${k.step}/${k.iteration}/${name}`)) {
+      out.push({ what: 'value', ...at, kernel: `${name}=${v}`, emulator: `${name}=${e.globals[name] ?? 'absent'}` });
+    }
   }
   return out;
 }
@@ -131,6 +143,8 @@ export function compareWithEmulator(c: {
   readonly emulatorResult: CaseResult;
   /** the schedule's first concurrent step, if any (types/scenario.ts ConcurrentStep) */
   readonly concurrentFrom?: number | null;
+  /** the expectation's runs (Prediction.steps): the globals it leaves undetermined are not compared between the two */
+  readonly predicted?: readonly StepPrediction[];
 }): EmulatorComparison | null {
   const { kernel, emulator } = c;
   if (kernel.skipped !== null || kernel.error !== null || emulator.skipped !== null) return null;
@@ -149,9 +163,10 @@ export function compareWithEmulator(c: {
     differences.push(...d);
   }
   const emulatorRuns = new Map(emulator.runs.map((r) => [runKey(r), r]));
+  const undetermined = undeterminedGlobals(c.predicted ?? []);
   let runsAgreeing = 0;
   for (const k of kernel.runs) {
-    const d = runDifferences(k, emulatorRuns.get(runKey(k)), c.concurrentFrom != null && k.step >= c.concurrentFrom);
+    const d = runDifferences(k, emulatorRuns.get(runKey(k)), c.concurrentFrom != null && k.step >= c.concurrentFrom, undetermined);
     if (d.length === 0) runsAgreeing++;
     differences.push(...d);
   }

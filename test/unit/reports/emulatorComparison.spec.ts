@@ -162,3 +162,21 @@ describe('compareWithEmulator and concurrent steps', () => {
     expect(c(1).runsAgreeing).toBe(2);
   });
 });
+
+describe('compareWithEmulator and values the oracle leaves open', () => {
+  it('should leave a global the prediction leaves undetermined to each side\'s comparison with the oracle', () => {
+    // s2_3184 (6.12 VM, seed 2): a field of a fresh bpf_obj_new object read into a global. The kernel does not clear
+    // the object (whatever the allocator's last user left: the kernel read -1, the emulator's fresh memory 0), and the
+    // oracle predicts no value: neither side is wrong, so it is no emulator gap
+    const p = prediction();
+    const kernel = observation({ runs: [run(0, 0, 'rp1_store', 3, { rp1_sum: '0', rp1_neg: '0' }), run(1, 0, 'rp1_sum_it', 0, { rp1_sum: '5', rp1_neg: '18446744073709551615' }), run(1, 1, 'rp1_sum_it', 0, { rp1_sum: '10', rp1_neg: '0' })] });
+    const emulator = emulated({ runs: [run(0, 0, 'rp1_store', 3, { rp1_sum: '0', rp1_neg: '0' }), run(1, 0, 'rp1_sum_it', 0, { rp1_sum: '5', rp1_neg: '0' }), run(1, 1, 'rp1_sum_it', 0, { rp1_sum: '10', rp1_neg: '0' })] });
+    const c = compareWithEmulator({ profile: '6.12', kernel, emulator, kernelResult: compare(p, kernel), emulatorResult: compare(p, emulator), predicted: p.steps })!;
+    expect(c).toMatchObject({ class: 'agree', runs: 3, runsAgreeing: 3, differences: [] });
+    // a global the oracle does predict is still compared between the two
+    const other = emulated({ runs: [run(0, 0, 'rp1_store', 3, { rp1_sum: '0', rp1_neg: '0' }), run(1, 0, 'rp1_sum_it', 0, { rp1_sum: '6', rp1_neg: '0' }), run(1, 1, 'rp1_sum_it', 0, { rp1_sum: '10', rp1_neg: '0' })] });
+    const d = compareWithEmulator({ profile: '6.12', kernel, emulator: other, kernelResult: compare(p, kernel), emulatorResult: compare(p, other), predicted: p.steps })!;
+    expect(d.class).toBe('emulator_gap');
+    expect(d.differences.map((x) => [x.step, x.kernel, x.emulator])).toEqual([[1, 'rp1_sum=5', 'rp1_sum=6']]);
+  });
+});
