@@ -13,7 +13,8 @@ export type RuleBreakConstraints = ScenarioShapeConstraints;
  * Scenarios that break exactly one rule (`intent: { kind: 'break', rule }`), once, in one program: a valid prefix,
  * the offending op (with the setup it needs: an owned object, an RCU pointer, a refused struct...), then a valid
  * continuation that releases everything. Every rule id of the rule table is covered except kfunc.absent,
- * kfunc.prog_type and attach.not_sleepable, which come from the kernel and the program type, not from the program.
+ * kfunc.prog_type, attach.not_sleepable and local_storage.prog_type, which come from the kernel and the program type,
+ * not from the program.
  * The description names the variant (`percpu_ptr.bad_arg/after_unlock in p1`).
  *
  * @remarks Since 0.1.0

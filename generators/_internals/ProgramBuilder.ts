@@ -116,6 +116,16 @@ export class ProgramBuilder {
     return c % n;
   }
 
+  /** Ends the choice stream: what follows is only the breaks still pending and the cleanup. */
+  halt(): void {
+    this.cursor = this.plan.choices.length;
+  }
+
+  /** Whether the program so far is only the lookups of its slots (it calls no helper or kfunc of its own yet). */
+  onlyLookups(): boolean {
+    return (this.blocks[0] ?? []).every((o) => o.op === 'lookup');
+  }
+
   pickOf<T>(xs: readonly T[]): T {
     const x = xs[this.pick(xs.length)];
     if (x === undefined) throw new Error('ProgramBuilder.pickOf: empty list');

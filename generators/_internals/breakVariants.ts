@@ -230,12 +230,18 @@ const VARIANTS: Readonly<Record<string, readonly BreakVariant[]>> = {
   'kfunc.non_gpl': [
     v('proprietary', (b) => { b.license = 'Proprietary'; b.drop(b.freshOwn(good(b), true), true); }, hasGood),
   ],
+  // a non-GPL program whose only calls are its slots' lookups: a task storage lookup's bpf_get_current_task_btf is
+  // gpl_only (a kfunc anywhere in the program would be refused first, kfunc.non_gpl); scenarioPlan puts the break
+  // first and adds the task storage slot
+  'helper.gpl_only': [
+    v('proprietary_storage', (b) => { b.license = 'Proprietary'; b.halt(); }, (b) => b.onlyLookups() && b.ctx.slots.some((s) => s.home.kind === 'task_storage' && b.st.mapValueOf(s.name) !== null)),
+  ],
   ...Object.fromEntries(NEW_STRUCT_RULES.map((rule) => [rule, [
     v('new_then_drop', (b) => b.drop(b.freshOwn(b.ctx.badStructs[rule] as string, true), true), (b) => b.ctx.badStructs[rule] !== undefined),
   ]])),
 };
 
-/** The rule ids {@link breakVariants} knows (every id of the rule table but the kernel-side kfunc.absent, kfunc.prog_type, attach.not_sleepable and local_storage.prog_type, and helper.gpl_only, which kfunc.non_gpl hides in a program calling any kfunc). */
+/** The rule ids {@link breakVariants} knows (every id of the rule table but the kernel-side kfunc.absent, kfunc.prog_type, attach.not_sleepable and local_storage.prog_type). */
 export const BREAKABLE_RULES: readonly string[] = Object.keys(VARIANTS);
 
 /** Ways to break `rule`; throws for a rule the generators cannot break from inside a program. */

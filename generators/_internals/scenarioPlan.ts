@@ -81,11 +81,15 @@ const RACE_PAIRS: readonly (readonly [RaceKind, RaceKind])[] = [['swap', 'swap']
 
 const UNTRUSTED_OWNER = 'local_storage.untrusted_owner';
 const NON_GPL = 'kfunc.non_gpl';
+const GPL_ONLY = 'helper.gpl_only';
 
-/** The rules a scenario can break with the kptr homes `s` allows: an untrusted owner needs a cgroup storage slot. */
+/**
+ * The rules a scenario can break with the kptr homes `s` allows: an untrusted owner needs a cgroup storage slot, a
+ * GPL-only helper a task storage slot.
+ */
 export function breakableWith(rules: readonly string[], s: ScenarioSettings): string[] {
-  const cgrp = (s.homes.localStorages ?? ALL_LOCAL_STORAGES).includes('cgrp_storage');
-  return rules.filter((r) => r !== UNTRUSTED_OWNER || cgrp);
+  const storages = s.homes.localStorages ?? ALL_LOCAL_STORAGES;
+  return rules.filter((r) => (r !== UNTRUSTED_OWNER || storages.includes('cgrp_storage')) && (r !== GPL_ONLY || storages.includes('task_storage')));
 }
 
 /** slot names of the plan, before assemble names them: `m<i>` */
@@ -97,6 +101,8 @@ interface Needs {
   readonly kptrSlot: boolean;
   /** a cgroup storage slot, looked up by a sleepable program (local_storage.untrusted_owner) */
   readonly cgrpSlot: boolean;
+  /** a task storage slot, which any program looks up (helper.gpl_only) */
+  readonly taskSlot: boolean;
   /** the percpu_obj_new.* rules that need a refused struct, in order */
   readonly badRules: readonly string[];
 }
@@ -106,6 +112,7 @@ function needsOf(rules: readonly string[], targetNeedsKptr = false): Needs {
     twoStructs: rules.includes('kptr_xchg.type_mismatch'),
     kptrSlot: rules.includes('kptr_xchg.type_mismatch') || targetNeedsKptr,
     cgrpSlot: rules.includes(UNTRUSTED_OWNER),
+    taskSlot: rules.includes(GPL_ONLY),
     badRules: rules.filter((r) => NEW_STRUCT_RULES.includes(r)),
   };
 }
@@ -249,6 +256,7 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
     if (needs.kptrSlot && !slotShapes.some((x) => x.plain && x.home.kind !== 'cgrp_storage')) slotShapes.push({ home: first.home, pointee: first.pointee, plain: true });
     // a cgroup storage slot for local_storage.untrusted_owner comes on top: slot 0 stays one every program looks up
     if (needs.cgrpSlot && !slotShapes.some((x) => x.home.kind === 'cgrp_storage')) slotShapes.push({ home: { kind: 'cgrp_storage' }, pointee: first.pointee, plain: false });
+    if (needs.taskSlot && !slotShapes.some((x) => x.home.kind === 'task_storage')) slotShapes.push({ home: { kind: 'task_storage' }, pointee: first.pointee, plain: false });
     return {
       inner: p.structs.inner, pointees: p.structs.pointees, bad: p.bad, slots: slotShapes, programs: p.programs, base: p.base, extra: p.extra,
       history: p.history, breaks: p.breaks, mapOps: p.mapOps, freeMaps: p.freeMaps, concurrent: p.concurrent, spinLocks: p.spinLocks, ownerExit: p.ownerExit,
@@ -327,7 +335,9 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
   const globals: GlobalVar[] = [];
   const notes: string[] = [];
   plan.programs.forEach((p, i) => {
-    const breaks: BreakPlan[] = plan.breaks.filter((b) => b.prog % plan.programs.length === i);
+    // a GPL-only helper is the program's first error only in a program that calls no kfunc (kfunc.non_gpl is checked
+    // before verification): its break comes first, right after the slots' lookups, and ends the program
+    const breaks: BreakPlan[] = plan.breaks.filter((b) => b.prog % plan.programs.length === i).map((b) => (b.rule === GPL_ONLY ? { ...b, at: 0 } : b));
     // the target is reached first thing in p0, which takes the target's program type
     // the untrusted owner is a sleepable program's: a program that breaks it is a syscall one if it was not sleepable
     const progType = breaks.some((b) => b.rule === UNTRUSTED_OWNER) && !isSleepable(p.progType) ? 'syscall' : p.progType;
@@ -401,8 +411,9 @@ export function targetedScenario(target: StatePairTarget, mode: 'valid' | 'break
   if (!target.allowed) {
     return plans(s, [], target)((p) => assemble(p, s, { kind: 'break', rule: target.rule as string }, target));
   }
-  // p0 takes the target's program type: an untrusted owner needs a sleepable one
-  const breakable = rules.filter((r) => r !== UNTRUSTED_OWNER || isSleepable(target.progType));
+  // p0 takes the target's program type: an untrusted owner needs a sleepable one; a GPL-only helper's program calls no
+  // kfunc, where reaching the target may
+  const breakable = rules.filter((r) => (r !== UNTRUSTED_OWNER || isSleepable(target.progType)) && r !== GPL_ONLY);
   if (mode === 'valid' || breakable.length === 0) return plans(s, [], target)((p) => assemble(p, s, { kind: 'valid' }, target));
   return fc.constantFrom(...breakable).chain(memoised((rule) =>
     plans(s, [rule], target)((p) => assemble(p, s, { kind: 'break', rule }, target))));

@@ -18,12 +18,10 @@ const RULE_TABLE = [
   'rcu.unmatched_unlock', 'rcu.exit_locked', 'ref.leak', 'percpu_obj_new.nested_special_field', 'mem.untrusted_write',
   'attach.not_sleepable', 'local_storage.untrusted_owner', 'local_storage.prog_type', 'helper.gpl_only',
 ];
-/**
- * Rules that come from the kernel or the program type, not from the program text; and helper.gpl_only, which a
- * non-GPL object shows only where a program of it calls no kfunc (kfunc.non_gpl comes first): generated only in
- * combinations (a mixed case's non-GPL object with a local-storage slot another rule needs).
- */
-const NOT_FROM_PROGRAMS = ['kfunc.absent', 'kfunc.prog_type', 'attach.not_sleepable', 'local_storage.prog_type', 'helper.gpl_only'];
+/** Rules that come from the kernel or the program type, not from the program text. */
+const NOT_FROM_PROGRAMS = ['kfunc.absent', 'kfunc.prog_type', 'attach.not_sleepable', 'local_storage.prog_type'];
+/** Rules broken by the object's license, which is every program's: the other programs are non-GPL too. */
+const OBJECT_WIDE = ['kfunc.non_gpl', 'helper.gpl_only'];
 
 /** `rule/variant in pN` notes of a generated description. */
 function notes(description: string): { rule: string; variant: string; prog: string }[] {
@@ -54,7 +52,7 @@ describe('ruleBreak()', () => {
           const problems = programProblems(s, p, 2);
           if (p.name === where) expect(problems.length, `${p.name} should break ${rule}`).toBeGreaterThan(0);
           // the license belongs to the whole object, so a non-GPL break relicenses the other programs too
-          else if (rule === 'kfunc.non_gpl') expect(problems.filter((x) => !x.endsWith('non-GPL license')), p.name).toEqual([]);
+          else if (OBJECT_WIDE.includes(rule)) expect(problems.filter((x) => !x.endsWith('non-GPL license')), p.name).toEqual([]);
           else expect(problems, p.name).toEqual([]);
         }
       }), { seed: SEED, numRuns: 80 });
