@@ -302,7 +302,11 @@ export function createEmulatorRunner(options: EmulatorRunnerOptions): Runner {
       await (pool ??= new EmulatorPool(options, threads)).observe(batches, plans, deliver, hooks?.signal);
     } else {
       const observe = (inProcess ??= batchObserver(options));
-      for (const batch of batches) deliver(await observe(batch, plans));
+      for (const batch of batches) {
+        hooks?.signal?.throwIfAborted();
+        deliver(await observe(batch, plans));
+      }
+      hooks?.signal?.throwIfAborted();
     }
     return cases.map((c) => out.get(c.scenario.id)!);
   };

@@ -45,12 +45,15 @@ export class EmulatorPool {
     try {
       for (const pending of answers) {
         const a = await pending;
+        // a batch that finished before the stop came is not delivered after it (the receiver may have stopped the run)
+        signal?.throwIfAborted();
         if ('error' in a) {
           const { message, kptr } = a.error;
           throw kptr === null ? new Error(`emulator thread: ${message}`) : new KptrError(kptr.code, message, kptr.hint);
         }
         deliver(a.observations);
       }
+      signal?.throwIfAborted();
     } catch (e) {
       stop.abort(e);
       // piscina rejects a cancelled task with its own AbortError: a stopped run rejects with the caller's reason
