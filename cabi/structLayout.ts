@@ -20,15 +20,21 @@ export interface StructLayout {
   readonly nestedSpecial: boolean;
 }
 
-const SCALAR_SIZE: Readonly<Record<ScalarCType, number>> = {
-  char: 1, short: 2, int: 4, long: 8,
-  __u8: 1, __u16: 2, __u32: 4, __u64: 8,
-  __s8: 1, __s16: 2, __s32: 4, __s64: 8,
+/** Each C scalar type on BPF (LP64): its size in bytes and whether it is signed (char is signed on the BPF target). */
+const SCALARS: Readonly<Record<ScalarCType, readonly [size: number, signed: boolean]>> = {
+  char: [1, true], short: [2, true], int: [4, true], long: [8, true],
+  __u8: [1, false], __u16: [2, false], __u32: [4, false], __u64: [8, false],
+  __s8: [1, true], __s16: [2, true], __s32: [4, true], __s64: [8, true],
 };
 
 /** Size in bytes of a C scalar type on BPF (LP64). */
 export function scalarSize(ctype: ScalarCType): number {
-  return SCALAR_SIZE[ctype];
+  return SCALARS[ctype][0];
+}
+
+/** Whether a C scalar type is signed on BPF. */
+export function scalarSigned(ctype: ScalarCType): boolean {
+  return SCALARS[ctype][1];
 }
 
 function structOf(structs: readonly StructType[], name: string): StructType {

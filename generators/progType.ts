@@ -11,14 +11,6 @@ export interface ProgTypeConstraints {
 }
 
 /**
- * Sleepable programs are in an RCU critical section only between bpf_rcu_read_lock/unlock (`in_rcu_cs`);
- * non-sleepable ones always are.
- */
-export function isSleepable(t: ProgType): boolean {
-  return t === 'syscall' || t === 'fentry.s';
-}
-
-/**
  * A program type (shrinks towards the first one listed).
  *
  * @remarks Since 0.1.0

@@ -7,7 +7,7 @@ import { divergenceApplies } from './divergenceApplies.ts';
 import { type RuleBook, ruleBook } from './ruleBook.ts';
 import { type MapRelease, runSchedule } from './runtime/percpu.ts';
 import { missingKfunc, verifyProgram } from './verifier/verifyProgram.ts';
-import { isRunStep, mapOpLock, stepKind, stepRuns } from '../types/index.ts';
+import { isRunStep, isSleepable, mapOpLock, stepKind, stepRuns } from '../types/index.ts';
 
 /**
  * What a correct kernel must do with `scenario` on kernel `kernel.version` with `kernel.nrCpus` possible CPUs:
@@ -35,7 +35,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       scenario,
       program,
       features,
-      sleepable: program.progType === 'syscall' || program.progType === 'fentry.s',
+      sleepable: isSleepable(program.progType),
       nrCpus: kernel.nrCpus,
       missingKfunc: missing,
       applies: book.applies,

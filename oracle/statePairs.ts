@@ -1,10 +1,8 @@
 import type { KernelTarget, ProgType, Spec, StatePairOp, StatePairState, StatePairTarget } from '../types/index.ts';
-import { STATE_PAIR_OPS, STATE_PAIR_STATES } from '../types/index.ts';
+import { isSleepable, STATE_PAIR_OPS, STATE_PAIR_STATES } from '../types/index.ts';
 import { kernelFeatures } from '../specs/versionRange.ts';
 import { ruleBook } from './ruleBook.ts';
 import { pairVerdict } from './verifier/statePairs.ts';
-
-const SLEEPABLE: ReadonlySet<ProgType> = new Set(['syscall', 'fentry.s']);
 
 /**
  * Every (op × handle state × program type) pair a program can reach on this kernel, with the contract's word on
@@ -19,7 +17,7 @@ export function statePairVocabulary(spec: Spec, kernel: Pick<KernelTarget, 'vers
   if (!features.percpu_kptr) return [];
   const book = ruleBook(spec, kernel);
   const reachable = (op: StatePairOp, state: StatePairState, progType: ProgType): boolean => {
-    const sleepable = SLEEPABLE.has(progType);
+    const sleepable = isSleepable(progType);
     switch (state) {
       // a scenario's field paths name members of a kptr's struct: it has no words for a map value's own fields
       case 'map_value': return op !== 'read' && op !== 'write' && op !== 'sum';

@@ -1,6 +1,6 @@
 // The only module other folders import from types/.
 export type * from './scenario.ts';
-export { endsHoldingNothing, inSlotMap, isLocalStorage, isRunStep, stepKind, stepRuns } from './scenario.ts';
+export { endsHoldingNothing, inSlotMap, isLocalStorage, isRunStep, isSleepable, stepKind, stepRuns } from './scenario.ts';
 export type * from './kernel.ts';
 export type * from './divergenceProbe.ts';
 export type * from './observation.ts';

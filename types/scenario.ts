@@ -70,6 +70,15 @@ export interface Slot {
 
 export type ProgType = 'tc' | 'syscall' | 'fentry' | 'fentry.s';
 
+/**
+ * Whether programs of this type load sleepable (BPF_F_SLEEPABLE: libbpf's `fentry.s/` sections, and `syscall` programs
+ * run sleepable too): they are in an RCU critical section only between bpf_rcu_read_lock/unlock (`in_rcu_cs`);
+ * non-sleepable ones always are.
+ */
+export function isSleepable(t: ProgType): boolean {
+  return t === 'syscall' || t === 'fentry.s';
+}
+
 /** The C type of a program-local variable. */
 export type VarType =
   /** `struct T __percpu_kptr *` */

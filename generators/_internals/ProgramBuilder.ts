@@ -1,5 +1,5 @@
 import type { GlobalVar, Op, ProgType, Program, Slot, StatePairTarget, StructType } from '../../types/index.ts';
-import { isSleepable } from '../progType.ts';
+import { isSleepable } from '../../types/index.ts';
 import { checkedState, SequenceState, type Handle } from './SequenceState.ts';
 import { scalarFieldPaths, scalarMax, type FieldPath } from './structLayout.ts';
 import { breakVariants } from './breakVariants.ts';

@@ -2,10 +2,10 @@ import fc from 'fast-check';
 import type {
   GlobalVar, Intent, MapOpStep, ProgType, Program, RunStep, Scenario, ScheduleStep, Slot, StatePairTarget, StructType,
 } from '../../types/index.ts';
-import { inSlotMap, isLocalStorage } from '../../types/index.ts';
+import { inSlotMap, isLocalStorage, isSleepable } from '../../types/index.ts';
 import { ALL_LOCAL_STORAGES, kptrHome, type KptrHomeConstraints } from '../kptrHome.ts';
 import { mapOpStep } from '../mapOpStep.ts';
-import { isSleepable, progType } from '../progType.ts';
+import { progType } from '../progType.ts';
 import { structType, type StructSpecialMember } from '../structType.ts';
 import { NEW_STRUCT_RULES } from './breakVariants.ts';
 import { raceProgram, type RaceKind } from './raceProgram.ts';

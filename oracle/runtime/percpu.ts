@@ -2,7 +2,7 @@ import type {
   GlobalVar, KptrHome, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpKind, MapOpResult, MapOpStep, MapType, MemoryPrediction, Op, Outcome, Program, Scenario,
   StepPrediction,
 } from '../../types/index.ts';
-import { endsHoldingNothing, isLocalStorage } from '../../types/index.ts';
+import { endsHoldingNothing, isLocalStorage, isSleepable } from '../../types/index.ts';
 import type { FieldSlot } from '../../cabi/structLayout.ts';
 import { fieldOf, layoutOf } from '../layouts.ts';
 import { hasSpinLock, LRU_MAP_TYPES, PERCPU_MAP_TYPES, SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
@@ -588,10 +588,6 @@ function mapOp(w: World, op: MapOpStep, step: number, contracts: readonly MapOpC
   }
 }
 
-function isSleepable(p: Program): boolean {
-  return p.progType === 'syscall' || p.progType === 'fentry.s';
-}
-
 /** What one pass over the schedule predicts. */
 interface ScheduleRun {
   readonly steps: StepPrediction[];
@@ -635,7 +631,7 @@ function chooseFirst(): number {
 }
 
 function newRun(w: World, program: Program, cpu: number, shared: boolean): Run {
-  return { w, cpu, sleepable: isSleepable(program), vars: new Map(), depth: 0, shared, fresh: new Set() };
+  return { w, cpu, sleepable: isSleepable(program.progType), vars: new Map(), depth: 0, shared, fresh: new Set() };
 }
 
 function retvalOf(program: Program, ret: number | null): number | null {

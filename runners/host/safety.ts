@@ -1,6 +1,6 @@
-import type { Op, Program, ProgType, RunPlan, Scenario, VarType } from '../../types/index.ts';
+import type { Op, Program, RunPlan, Scenario, VarType } from '../../types/index.ts';
 import { fieldCType } from '../codegen/fieldCType.ts';
-import { isRunStep } from '../../types/index.ts';
+import { isRunStep, isSleepable } from '../../types/index.ts';
 
 /** The gate's answer for one program of a scenario. */
 export interface HostGateVerdict {
@@ -123,10 +123,6 @@ interface VarState {
 type Env = ReadonlyMap<string, VarState | 'released'>;
 
 class Unsafe extends Error {}
-
-function isSleepable(t: ProgType): boolean {
-  return t === 'syscall' || t === 'fentry.s';
-}
 
 interface Walk {
   readonly s: Scenario;

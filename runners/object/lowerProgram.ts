@@ -1,4 +1,4 @@
-import { fieldSlot, scalarSize } from '../../cabi/structLayout.ts';
+import { fieldSlot, scalarSigned, scalarSize } from '../../cabi/structLayout.ts';
 import { SLOT_VALUE_KPTR_OFF, slotValueSize } from '../../cabi/slotMap.ts';
 import type { Op, Program, ScalarCType, Scenario } from '../../types/index.ts';
 import { ProgramScope } from '../codegen/programScope.ts';
@@ -279,7 +279,7 @@ class Lowering {
   private loadField(dst: number, ptr: number, field: { readonly off: number; readonly ctype: ScalarCType }): void {
     const size = scalarSize(field.ctype);
     this.emit(I.ldx(size, dst, ptr, field.off));
-    if (size < 8 && isSigned(field.ctype)) this.emit(I.lsh64Imm(dst, 64 - 8 * size), I.arsh64Imm(dst, 64 - 8 * size));
+    if (size < 8 && scalarSigned(field.ctype)) this.emit(I.lsh64Imm(dst, 64 - 8 * size), I.arsh64Imm(dst, 64 - 8 * size));
   }
 
   /**
@@ -354,8 +354,3 @@ class Lowering {
   }
 }
 
-const SIGNED: ReadonlySet<ScalarCType> = new Set(['char', 'short', 'int', 'long', '__s8', '__s16', '__s32', '__s64']);
-
-function isSigned(ctype: ScalarCType): boolean {
-  return SIGNED.has(ctype);
-}

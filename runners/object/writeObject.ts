@@ -1,4 +1,4 @@
-import { memberOffsets, scalarSize, structLayout } from '../../cabi/structLayout.ts';
+import { memberOffsets, scalarSigned, scalarSize, structLayout } from '../../cabi/structLayout.ts';
 import { hasSpinLock, SLOT_MAP_MAX_ENTRIES, SLOT_VALUE_KPTR_OFF, SLOT_VALUE_LOCK_OFF, SLOT_VALUE_SUM_OFF, slotValueSize } from '../../cabi/slotMap.ts';
 import type { LocalStorageKind, MapType, ProgType, ScalarCType, Scenario, Slot, StructMember } from '../../types/index.ts';
 import { batchLicense } from '../codegen/emit.ts';
@@ -17,20 +17,20 @@ const LOCAL_STORAGE_MAP_TYPE: Readonly<Record<LocalStorageKind, number>> = { tas
 /** BPF_F_NO_PREALLOC, which local storage maps require */
 const BPF_F_NO_PREALLOC = 1;
 
-/** The C types kptr.h's headers give the scalar types: [BTF INT name, signed], and the typedef over it if any. */
-const SCALAR_BTF: Readonly<Record<ScalarCType, { readonly int: string; readonly signed: boolean; readonly typedef: string | null }>> = {
-  char: { int: 'char', signed: true, typedef: null },
-  short: { int: 'short', signed: true, typedef: null },
-  int: { int: 'int', signed: true, typedef: null },
-  long: { int: 'long', signed: true, typedef: null },
-  __u8: { int: 'unsigned char', signed: false, typedef: '__u8' },
-  __u16: { int: 'unsigned short', signed: false, typedef: '__u16' },
-  __u32: { int: 'unsigned int', signed: false, typedef: '__u32' },
-  __u64: { int: 'unsigned long long', signed: false, typedef: '__u64' },
-  __s8: { int: 'signed char', signed: true, typedef: '__s8' },
-  __s16: { int: 'short', signed: true, typedef: '__s16' },
-  __s32: { int: 'int', signed: true, typedef: '__s32' },
-  __s64: { int: 'long long', signed: true, typedef: '__s64' },
+/** The C types kptr.h's headers give the scalar types: the BTF INT's name, and the typedef over it if any. */
+const SCALAR_BTF: Readonly<Record<ScalarCType, { readonly int: string; readonly typedef: string | null }>> = {
+  char: { int: 'char', typedef: null },
+  short: { int: 'short', typedef: null },
+  int: { int: 'int', typedef: null },
+  long: { int: 'long', typedef: null },
+  __u8: { int: 'unsigned char', typedef: '__u8' },
+  __u16: { int: 'unsigned short', typedef: '__u16' },
+  __u32: { int: 'unsigned int', typedef: '__u32' },
+  __u64: { int: 'unsigned long long', typedef: '__u64' },
+  __s8: { int: 'signed char', typedef: '__s8' },
+  __s16: { int: 'short', typedef: '__s16' },
+  __s32: { int: 'int', typedef: '__s32' },
+  __s64: { int: 'long long', typedef: '__s64' },
 };
 
 /** Each kfunc of kptr.h as a BTF prototype: libbpf checks it against the kernel's before it resolves the extern. */
@@ -57,7 +57,7 @@ class BtfTypes {
     let id = this.scalars.get(ctype);
     if (id === undefined) {
       const t = SCALAR_BTF[ctype];
-      const int = this.w.int(t.int, scalarSize(ctype), t.signed);
+      const int = this.w.int(t.int, scalarSize(ctype), scalarSigned(ctype));
       this.scalars.set(ctype, (id = t.typedef === null ? int : this.w.typedef(t.typedef, int)));
     }
     return id;
