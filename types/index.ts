@@ -10,5 +10,7 @@ export type * from './prediction.ts';
 export type * from './result.ts';
 export type * from './mapOp.ts';
 export { mapOpLock } from './mapOp.ts';
+export type * from './opKfuncs.ts';
+export { opKfuncs } from './opKfuncs.ts';
 export type * from './statePair.ts';
 export { STATE_PAIR_OPS, STATE_PAIR_STATES, statePairKey } from './statePair.ts';

@@ -258,21 +258,3 @@ export function transfer(ctx: VerifyContext, pc: number, insn: Insn, state: Path
       return op(ctx, pc, insn.op, state, out);
   }
 }
-
-/** The kfunc each op calls, and the kernel feature that provides it (null: a helper or plain instruction). */
-export function kfuncOf(o: Op): { readonly name: string; readonly feature: FeatureName } | null {
-  switch (o.op) {
-    case 'new':
-      return o.percpu ? { name: 'bpf_percpu_obj_new_impl', feature: 'percpu_kptr' } : { name: 'bpf_obj_new_impl', feature: 'obj_new' };
-    case 'drop':
-      return o.percpu ? { name: 'bpf_percpu_obj_drop_impl', feature: 'percpu_kptr' } : { name: 'bpf_obj_drop_impl', feature: 'obj_new' };
-    case 'rcu_lock':
-      return { name: 'bpf_rcu_read_lock', feature: 'rcu_kfuncs' };
-    case 'rcu_unlock':
-      return { name: 'bpf_rcu_read_unlock', feature: 'rcu_kfuncs' };
-    case 'sum':
-      return { name: 'bpf_iter_num_new', feature: 'bpf_for' };
-    default:
-      return null;
-  }
-}

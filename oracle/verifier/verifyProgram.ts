@@ -1,9 +1,9 @@
-import type { FeatureName, Op, Program, Scenario, StatePairOp, StatePairState } from '../../types/index.ts';
+import { opKfuncs, type FeatureName, type Op, type Program, type Scenario, type StatePairOp, type StatePairState } from '../../types/index.ts';
 import { compileProgram } from './compileProgram.ts';
 import type { RuleHit } from './rules.ts';
 import { Explored, initialState, type PathState } from './state.ts';
 import { pairOf, type ReachedPair } from './statePairs.ts';
-import { kfuncOf, newTransition, transfer, type VerifyContext } from './transfer.ts';
+import { newTransition, transfer, type VerifyContext } from './transfer.ts';
 
 /** What the abstract verifier concluded about one program. */
 export interface ProgramVerdict {
@@ -24,7 +24,7 @@ const MAX_VISITS = 20_000;
 /** The first op, nested ones after their `if`, that calls a kfunc; null if none does. */
 function firstKfuncOp(ops: readonly Op[]): Op | null {
   for (const o of ops) {
-    if (kfuncOf(o) !== null) return o;
+    if (opKfuncs(o) !== null) return o;
     if (o.op === 'if') {
       const inner = firstKfuncOp(o.then);
       if (inner !== null) return inner;
@@ -36,8 +36,8 @@ function firstKfuncOp(ops: readonly Op[]): Op | null {
 /** The name-first extern of `ops` (nested ones too) that the kernel lacks, or `first` if none comes before it. */
 function firstMissing(ops: readonly Op[], features: Readonly<Record<FeatureName, boolean>>, first: string | null): string | null {
   for (const o of ops) {
-    const k = kfuncOf(o);
-    if (k !== null && !features[k.feature]) for (const name of externsOf(o, k.name)) if (first === null || name < first) first = name;
+    const k = opKfuncs(o);
+    if (k !== null && !features[k.feature]) for (const name of k.names) if (first === null || name < first) first = name;
     if (o.op === 'if') first = firstMissing(o.then, features, first);
   }
   return first;
@@ -54,11 +54,6 @@ export function missingKfunc(scenario: Scenario, features: Readonly<Record<Featu
   return first;
 }
 
-/** Every extern an op's C references: bpf_for is the whole num iterator (new, next, destroy), not only its first call. */
-function externsOf(o: Op, kfunc: string): string[] {
-  return o.op === 'sum' ? ['bpf_iter_num_new', 'bpf_iter_num_next', 'bpf_iter_num_destroy'] : [kfunc];
-}
-
 /**
  * Checks that do not depend on the path: the object fails in libbpf (a kfunc the kernel lacks), then a non-GPL
  * license calling any kfunc (`add_kfunc_call` refuses it in the pass over all instructions that precedes verification),
@@ -67,7 +62,7 @@ function externsOf(o: Op, kfunc: string): string[] {
 function programChecks(ctx: VerifyContext, program: Program): RuleHit | null {
   if (ctx.missingKfunc !== null && ctx.applies('kfunc.absent')) return { ruleId: 'kfunc.absent', params: { kfunc: ctx.missingKfunc } };
   const first = firstKfuncOp(program.ops);
-  if (first && program.license === 'Proprietary' && ctx.applies('kfunc.non_gpl')) return { ruleId: 'kfunc.non_gpl', params: { kfunc: kfuncOf(first)!.name } };
+  if (first && program.license === 'Proprietary' && ctx.applies('kfunc.non_gpl')) return { ruleId: 'kfunc.non_gpl', params: { kfunc: opKfuncs(first)!.names[0]! } };
   // every fentry program attaches to bpf_fentry_test1 (ARCHITECTURE.md); check_attach_btf_id runs before do_check
   if (program.progType === 'fentry.s' && !ctx.features.sleepable_fentry_test1 && ctx.applies('attach.not_sleepable')) {
     return { ruleId: 'attach.not_sleepable', params: { target: 'bpf_fentry_test1' } };

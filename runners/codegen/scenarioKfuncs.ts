@@ -1,30 +1,11 @@
-import type { Op, Scenario } from '../../types/index.ts';
+import { opKfuncs, type Op, type Scenario } from '../../types/index.ts';
 
-/** Adds the `__ksym` externs of kptr.h that the C emitted for `ops` calls (emitProgram.ts; bpf_for is the num iterator). */
+/** Adds the `__ksym` externs of kptr.h that the C emitted for `ops` calls (emitProgram.ts), nested ones included. */
 function addExterns(ops: readonly Op[], out: Set<string>): void {
   for (const op of ops) {
-    switch (op.op) {
-      case 'new':
-        out.add(op.percpu ? 'bpf_percpu_obj_new_impl' : 'bpf_obj_new_impl');
-        break;
-      case 'drop':
-        out.add(op.percpu ? 'bpf_percpu_obj_drop_impl' : 'bpf_obj_drop_impl');
-        break;
-      case 'rcu_lock':
-        out.add('bpf_rcu_read_lock');
-        break;
-      case 'rcu_unlock':
-        out.add('bpf_rcu_read_unlock');
-        break;
-      case 'sum':
-        out.add('bpf_iter_num_destroy').add('bpf_iter_num_new').add('bpf_iter_num_next');
-        break;
-      case 'if':
-        addExterns(op.then, out);
-        break;
-      default:
-        break;
-    }
+    const k = opKfuncs(op);
+    if (k !== null) for (const name of k.names) out.add(name);
+    if (op.op === 'if') addExterns(op.then, out);
   }
 }
 
