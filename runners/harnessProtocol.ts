@@ -17,6 +17,7 @@ import type {
 import { BPF_F_LOCK, MAP_UPDATE_FLAG_VALUES } from '../cabi/slotMap.ts';
 import { linesToError, logLines } from '../bpf/verifierLog.ts';
 import { scenarioKfuncs } from './codegen/scenarioKfuncs.ts';
+import { decodeEvents, type HarnessEvent } from './harnessEvents.ts';
 import { inSlotMap, isLocalStorage, isRunStep, mapOpLock } from '../types/index.ts';
 
 /**
@@ -113,55 +114,6 @@ export function mapOpPlanArgs(step: MapOpStep): [string, string, string] {
   return [what, String(flags), write ? String(BigInt.asUintN(64, BigInt(step.sum))) : '0'];
 }
 
-type HarnessEvent =
-  | { ev: 'kernel'; release: string; nr_cpus: number }
-  | { ev: 'load'; prog: string; verdict: 'accepted'; ns: number }
-  | {
-      ev: 'load';
-      prog: string;
-      verdict: 'rejected';
-      stage: RejectStage;
-      errno: number;
-      errno_name: string;
-      log: string;
-      ns: number;
-    }
-  | { ev: 'object'; ok: boolean; stage: RejectStage; errno: number; errno_name: string; log: string }
-  | {
-      ev: 'run';
-      scenario: string;
-      prog: string;
-      cpu: number;
-      iter: number;
-      err: string | null;
-      retval: number | null;
-      ns: number;
-      globals: Record<string, string | null>;
-      /** the schedule step, on the runs of a `concurrent` line (they are not in schedule order with the others) */
-      step?: number;
-    }
-  | { ev: 'skip'; scenario: string; prog: string; reason: string; step?: number }
-  | { ev: 'grace_period'; scenario: string; err: string | null; ns: number }
-  | { ev: 'free_maps'; scenario: string; err: string | null; ns: number }
-  | { ev: 'owner_exit'; scenario: string; err: string | null; ns: number }
-  | { ev: 'memory'; iterations: number; percpu_kb_before: number; percpu_kb_after: number; percpu_kb: number[] }
-  | { ev: 'mapop'; scenario: string; step: number; op: MapOpKind; err: string | null; value: string[][] | null; count?: number; keys?: number[] }
-  | { ev: 'done' };
-
-/** JSON lines of the harness; a torn last line (the harness died while writing) is dropped. */
-function parseEvents(text: string): HarnessEvent[] {
-  const events: HarnessEvent[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    try {
-      events.push(JSON.parse(line) as HarnessEvent);
-    } catch {
-      // a partial line from a killed harness carries nothing we can trust
-    }
-  }
-  return events;
-}
-
 /** Log lines that say how verification went, not why it failed: never the summary's subject. */
 /** libbpf's line after a refusal of the whole object: the refusal is the line before it. */
 const LIBBPF_TRAILER = /^libbpf: failed to load object/;
@@ -219,19 +171,23 @@ function isTracing(t: ProgType): boolean {
   return t === 'fentry' || t === 'fentry.s';
 }
 
+/** parseHarnessEvents over a harness's output text (decodeEvents; `source` names it in a protocol error). */
+export function parseHarnessOutput(text: string, scenarios: readonly Scenario[], runner: RunnerName, kernel: KernelInfo, source = 'the harness output'): Observation[] {
+  return parseHarnessEvents(decodeEvents(text, source), scenarios, runner, kernel);
+}
+
 /**
- * Harness output → one Observation per scenario, in `scenarios` order. Run lines are matched to schedule steps in
+ * Harness events → one Observation per scenario, in `scenarios` order. Run lines are matched to schedule steps in
  * order. If the harness died before `done`, a scenario counts as finished only when all its programs were verified
  * and a later scenario's run output already appeared; the others get `error: KPTR_HARNESS_CRASH` (their partial
  * observations are kept, so a splat can still be attributed).
  */
-export function parseHarnessOutput(
-  text: string,
+export function parseHarnessEvents(
+  events: readonly HarnessEvent[],
   scenarios: readonly Scenario[],
   runner: RunnerName,
   kernel: KernelInfo,
 ): Observation[] {
-  const events = parseEvents(text);
   const programOwner = new Map<string, Scenario>();
   for (const s of scenarios) for (const p of s.programs) programOwner.set(p.name, s);
   const byId = new Map<string, Collected>(

@@ -9,7 +9,8 @@ import { isRunStep } from '../../types/index.ts';
 import { buildObject, type Codegen } from '../buildObject.ts';
 import { packBatches } from '../codegen/packBatches.ts';
 import { startInPool } from '../startInPool.ts';
-import { expectedRefused, MAP_OPS_NOT_RUN, parseHarnessOutput, writePlan } from '../harnessProtocol.ts';
+import { decodeEvents } from '../harnessEvents.ts';
+import { expectedRefused, MAP_OPS_NOT_RUN, parseHarnessEvents, writePlan } from '../harnessProtocol.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
 import { attributeSplats } from './attributeSplats.ts';
 import { KmsgReader } from './KmsgReader.ts';
@@ -127,10 +128,12 @@ export function createHostRunner(options: HostRunnerOptions): Runner {
     // a batch read back leaves nothing behind: a 1,000,000-case campaign would otherwise keep ~1.6 GB of objects
     // (a crashed harness's files stay, for the error above)
     if (!options.keepBatches) await Promise.all(['.bpf.c', '.bpf.o', '.plan', '.jsonl'].map((ext) => rm(join(options.workDir, `${name}${ext}`), { force: true })));
-    if (batch.length > 1 && text.includes('"ev":"object"')) return isolate(batch, ctx);
+    const events = decodeEvents(text, outFile);
+    // libbpf refused the whole object (an `object` event): each scenario again in an object of its own
+    if (batch.length > 1 && events.some((e) => e.ev === 'object')) return isolate(batch, ctx);
 
     const died = r.exitCode !== 0 ? ` (${r.signal ?? `exit ${r.exitCode}`}: ${r.stderr.trim().split('\n').pop() ?? ''})` : '';
-    return parseHarnessOutput(text, batch, 'host', kernel).map((o) => ({
+    return parseHarnessEvents(events, batch, 'host', kernel).map((o) => ({
       ...o,
       error: o.error ? { ...o.error, message: o.error.message + died } : null,
       notRun: [...(gateNotRun.get(o.scenarioId) ?? []), ...o.notRun],

@@ -55,7 +55,7 @@ export function settleBoot(units: readonly GuestUnit[], outcome: BootOutcome, ke
       continue;
     }
     if (c.exitStatus === 0) {
-      for (const o of parseHarnessOutput(c.out.join('\n'), unit.scenarios, 'vm', kernel)) {
+      for (const o of parseHarnessOutput(c.out.join('\n'), unit.scenarios, 'vm', kernel, `the guest's harness output of unit ${unit.id}`)) {
         observations.push({ ...o, splats: splatsOf(o.scenarioId) });
       }
       continue;
@@ -93,7 +93,7 @@ function charge(
   splats: Splat[],
   kernel: KernelInfo,
 ): Observation {
-  const parsed = parseHarnessOutput(c.out.join('\n'), [scenario], 'vm', kernel)[0] as Observation;
+  const parsed = parseHarnessOutput(c.out.join('\n'), [scenario], 'vm', kernel, `the guest's harness output of ${scenario.id}`)[0] as Observation;
   if (c.exitStatus !== null) {
     const message = `the harness exited with status ${c.exitStatus}: ${c.err.join(' | ') || 'no message'}`;
     return { ...parsed, error: { code: 'KPTR_HARNESS_CRASH', message }, splats };
