@@ -14,6 +14,8 @@ import type {
   RunPlan,
   Scenario,
 } from '../types/index.ts';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BPF_F_LOCK, MAP_UPDATE_FLAG_VALUES } from '../cabi/slotMap.ts';
 import { linesToError, logLines } from '../bpf/verifierLog.ts';
 import { scenarioKfuncs } from './codegen/scenarioKfuncs.ts';
@@ -24,6 +26,9 @@ import { inSlotMap, isLocalStorage, isRunStep, mapOpLock } from '../types/index.
  * The text side of the native harness protocol (ARCHITECTURE.md, "The harness protocol"): the plan we write and the
  * JSON lines we read back. Pure: no files, no processes; the host and VM runners share it.
  */
+
+/** Where scripts/build-harness.sh builds the static harness (runners/native/harness.c): both runners run it. */
+export const DEFAULT_HARNESS_PATH = join(dirname(fileURLToPath(import.meta.url)), 'native', 'harness');
 
 /** The programs of `scenarios` their plans do not expect the kernel to accept (PlanBatch.expectedRefused). */
 export function expectedRefused(scenarios: readonly Scenario[], plans: ReadonlyMap<string, RunPlan>): Set<string> {

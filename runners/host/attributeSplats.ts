@@ -1,5 +1,5 @@
 import type { Scenario, Splat } from '../../types/index.ts';
-import { consoleSplats } from '../vm/console.ts';
+import { consoleSplats } from '../kernelLog.ts';
 
 /**
  * Splats in new console text, per scenario of the batch that was running. A splat the harness's `logged` marker

@@ -10,11 +10,11 @@ import { buildObject, type Codegen } from '../buildObject.ts';
 import { packBatches } from '../codegen/packBatches.ts';
 import { startInPool } from '../startInPool.ts';
 import { decodeEvents } from '../harnessEvents.ts';
-import { expectedRefused, MAP_OPS_NOT_RUN, parseHarnessEvents, writePlan } from '../harnessProtocol.ts';
+import { DEFAULT_HARNESS_PATH, expectedRefused, MAP_OPS_NOT_RUN, parseHarnessEvents, writePlan } from '../harnessProtocol.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
 import { attributeSplats } from './attributeSplats.ts';
 import { KmsgReader } from './KmsgReader.ts';
-import { DEFAULT_HARNESS_PATH, probeHost } from './probe.ts';
+import { probeHost } from './probe.ts';
 import { hostExecutionGate, hostMapOpGate, hostRefusesScenario } from './safety.ts';
 
 export interface HostRunnerOptions {

@@ -2,13 +2,11 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { release as osRelease } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { KernelInfo, RunnerCapabilities } from '../../types/index.ts';
-import { defaultCacheDir } from '../vm/kernelImages.ts';
+import { DEFAULT_HARNESS_PATH } from '../harnessProtocol.ts';
+import { defaultCacheDir } from '../cacheDir.ts';
 
-/** Default location of the static harness built by scripts/build-harness.sh. */
-export const DEFAULT_HARNESS_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'native', 'harness');
 
 type ProgTypes = RunnerCapabilities['progTypes'];
 

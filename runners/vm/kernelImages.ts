@@ -1,8 +1,8 @@
 import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { KptrError } from '../../errors/KptrError.ts';
+import { defaultCacheDir } from '../cacheDir.ts';
 import { bzImageVersion, type BzImageVersion } from './bzImageVersion.ts';
 import { compareAbi, debianKernelPackage, KERNEL_NAMES, KERNEL_SUITES, type KernelName } from './debianKernelPackage.ts';
 
@@ -29,11 +29,6 @@ export interface KernelCacheOptions {
 
 const MIRROR = 'http://deb.debian.org/debian';
 const META_FILE = 'kernel.json';
-
-/** `${XDG_CACHE_HOME:-~/.cache}/kptr-conform`: where kernels and the private apt state live. */
-export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kptr-conform');
-}
 
 /** Every kernel in the cache, oldest first. */
 export async function listKernels(options: KernelCacheOptions = {}): Promise<KernelImage[]> {

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { childStopped, Interrupted } from '../../errors/interrupted.ts';
 import { KptrError } from '../../errors/KptrError.ts';
-import { hasFatalLine, parseChannel } from './console.ts';
+import { hasFatalLine } from '../kernelLog.ts';
+import { parseChannel } from './console.ts';
 import { VIRTIO_PORT_NAME } from './initScript.ts';
 
 const QEMU = 'qemu-system-x86_64';

@@ -1,6 +1,7 @@
 import type { KernelInfo, Observation, Scenario, Splat } from '../../types/index.ts';
 import { parseHarnessOutput } from '../harnessProtocol.ts';
-import type { Channel, ChannelCase, ConsoleSplat } from './console.ts';
+import type { ConsoleSplat } from '../kernelLog.ts';
+import type { Channel, ChannelCase } from './console.ts';
 
 /** One harness run in the guest: some scenarios of one object, in plan order. */
 export interface GuestUnit {

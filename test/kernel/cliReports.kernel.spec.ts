@@ -9,7 +9,7 @@ import type { Summary } from '../../reports/summary.ts';
 import type { TestProgsJson } from '../../reports/testProgsJson.ts';
 import { bpfClangArgs, CLANG } from '../../runners/codegen/compileBpf.ts';
 import { parseHarnessOutput, writePlan } from '../../runners/harnessProtocol.ts';
-import { DEFAULT_HARNESS_PATH } from '../../runners/host/probe.ts';
+import { DEFAULT_HARNESS_PATH } from '../../runners/harnessProtocol.ts';
 import { loadScenarioFile, loadSpec } from '../../specs/load.ts';
 import {
   campaignWithFinding, kptrConform, once, readFindingRecord, readResults, readSummary, REPO_ROOT,

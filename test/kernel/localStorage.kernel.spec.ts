@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { checkScenarios } from '../../cli/pipeline.ts';
 import { buildObject } from '../../runners/buildObject.ts';
 import { createEmulatorRunner } from '../../runners/emulator/index.ts';
-import { DEFAULT_HARNESS_PATH } from '../../runners/host/probe.ts';
+import { DEFAULT_HARNESS_PATH } from '../../runners/harnessProtocol.ts';
 import { writePlan } from '../../runners/harnessProtocol.ts';
 import { loadSpec } from '../../specs/load.ts';
 import type { Scenario } from '../../types/index.ts';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { attributeSplats } from '../../../../runners/host/attributeSplats.ts';
-import { consoleSplats } from '../../../../runners/vm/console.ts';
+import { consoleSplats } from '../../../../runners/kernelLog.ts';
 import { loadScenarioFile } from '../../../../specs/load.ts';
 
 const regressions = new URL('../../../../specs/regressions/', import.meta.url);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { consoleSplats, hasFatalLine, parseChannel, unclosedScenarios } from '../../../../runners/vm/console.ts';
+import { consoleSplats, hasFatalLine, unclosedScenarios } from '../../../../runners/kernelLog.ts';
+import { parseChannel } from '../../../../runners/vm/console.ts';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { KernelInfo, Scenario } from '../../../../types/index.ts';
-import { consoleSplats, parseChannel, unclosedScenarios } from '../../../../runners/vm/console.ts';
+import { consoleSplats, unclosedScenarios } from '../../../../runners/kernelLog.ts';
+import { parseChannel } from '../../../../runners/vm/console.ts';
 import { settleBoot, type BootOutcome, type GuestUnit } from '../../../../runners/vm/settleBoot.ts';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
