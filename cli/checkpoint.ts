@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KptrError } from '../errors/KptrError.ts';
-import type { StreamPosition } from '../reports/shrink.ts';
+import type { StreamPosition } from '../campaign/shrink.ts';
 import type { Summary } from '../reports/summary.ts';
 import type { TimelineState } from '../reports/timeline.ts';
 import type { CliOptions, RunConfig } from './config.ts';

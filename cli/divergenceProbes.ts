@@ -1,5 +1,5 @@
 import { KptrError } from '../errors/KptrError.ts';
-import { judgeProbe } from '../reports/judgeProbe.ts';
+import { judgeProbe } from '../judge/judgeProbe.ts';
 import type { RunCase, Runner } from '../runners/runner.ts';
 import { loadSelftests } from '../specs/load.ts';
 import { versionInRange } from '../specs/versionRange.ts';

@@ -7,7 +7,7 @@ import { bugSignature } from '../reports/bugSignature.ts';
 import { replaceFile } from '../reports/replaceFile.ts';
 import { reporters, type Reporter, type ReporterName, type RerunSource } from '../reports/reporter.ts';
 import { writeFinding } from '../reports/reproducer.ts';
-import { emulatorTally } from '../reports/emulatorComparison.ts';
+import { emulatorTally } from '../judge/emulatorComparison.ts';
 import { summaryTally, type FindingRef, type Summary, type SummaryTally } from '../reports/summary.ts';
 import { timelineTally, type TimelineState, type TimelineTally } from '../reports/timeline.ts';
 import type { CaseResult, MismatchKind, Observation, Prediction, Spec } from '../types/index.ts';

@@ -6,8 +6,8 @@ import type fc from 'fast-check';
 import { scenario as scenarioArb, type ScenarioConstraints } from '../generators/scenario.ts';
 import { predict } from '../oracle/predict.ts';
 import { statePairVocabulary } from '../oracle/statePairs.ts';
-import { compare } from '../reports/compare.ts';
-import { compareWithEmulator, type EmulatorComparison } from '../reports/emulatorComparison.ts';
+import { compare } from '../judge/compare.ts';
+import { compareWithEmulator, type EmulatorComparison } from '../judge/emulatorComparison.ts';
 import type { Runner } from '../runners/runner.ts';
 import { kernelFeatures } from '../specs/versionRange.ts';
 import type {
@@ -50,7 +50,7 @@ export interface CheckOptions {
   /** verify only, execute nothing */
   readonly verifyOnly?: boolean;
   readonly onCase?: (c: CheckedCase) => void;
-  /** runs every case on the emulator too, first (it is fast), and compares three ways (reports/emulatorComparison.ts) */
+  /** runs every case on the emulator too, first (it is fast), and compares three ways (judge/emulatorComparison.ts) */
   readonly emulator?: EmulatorCompanion | null;
   /** stops the run (RunHooks.signal): the runner kills its children and rejects with the abort reason */
   readonly signal?: AbortSignal;

@@ -1,6 +1,6 @@
 import type { Mismatch, Observation, Prediction } from '../types/index.ts';
-import { unexplainedMismatches } from './compare.ts';
-import { firstErrorLine } from './matchMessages.ts';
+import { unexplainedMismatches } from '../judge/compare.ts';
+import { firstErrorLine } from '../judge/matchMessages.ts';
 
 /**
  * One line of kernel output with what differs between two sightings of the same bug taken out: the scenario's own

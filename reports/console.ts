@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { CaseResult, Observation, Prediction } from '../types/index.ts';
 import { caseRule } from './caseRule.ts';
-import { emulatorCaseLines, emulatorSummaryLine, type EmulatorComparison } from './emulatorComparison.ts';
+import { emulatorCaseLines, emulatorSummaryLine, type EmulatorComparison } from '../judge/emulatorComparison.ts';
 import { findingId } from './findingId.ts';
 import { kernelCaseCollector, kernelDisagreements, type ProgramAcrossKernels } from './kernelDisagreements.ts';
 import { kernelDivergenceLines } from './kernelDivergences.ts';

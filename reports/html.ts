@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { CaseResult, CaseStatus, Splat } from '../types/index.ts';
 import { bugCountsLine } from './bugBuckets.ts';
-import { EMULATOR_CLASSES, type EmulatorComparison } from './emulatorComparison.ts';
+import { EMULATOR_CLASSES, type EmulatorComparison } from '../judge/emulatorComparison.ts';
 import { escapeMarkup as esc, jsonInScript } from './escapeMarkup.ts';
 import { kernelCaseCollector, kernelDisagreements, type KernelCase } from './kernelDisagreements.ts';
 import { replaceFile } from './replaceFile.ts';

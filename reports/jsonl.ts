@@ -29,7 +29,7 @@ export function jsonlReporter(options: ReporterOptions): Reporter {
         observation,
         result,
         durations: caseDurations(observation),
-        // --with-emulator only: the three-way comparison (reports/emulatorComparison.ts)
+        // --with-emulator only: the three-way comparison (judge/emulatorComparison.ts)
         ...(emulator === null ? {} : { emulator }),
       };
       open().append(`${JSON.stringify(line)}\n`);

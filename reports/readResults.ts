@@ -1,4 +1,4 @@
-import type { EmulatorComparison } from './emulatorComparison.ts';
+import type { EmulatorComparison } from '../judge/emulatorComparison.ts';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { CaseResult, KernelInfo, Observation, Prediction, RunnerName } from '../types/index.ts';

@@ -1,5 +1,5 @@
 import type { CaseResult, Observation, Prediction, ProbedKernel, RunnerName } from '../types/index.ts';
-import type { EmulatorComparison } from './emulatorComparison.ts';
+import type { EmulatorComparison } from '../judge/emulatorComparison.ts';
 import type { ReplayTarget } from './replayCommand.ts';
 import { consoleReporter } from './console.ts';
 import { htmlReporter } from './html.ts';

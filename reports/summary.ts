@@ -1,7 +1,7 @@
 import type { CaseResult, MismatchKind, ProbedKernel, RunnerName, StatePairCoverage, StatePairTarget } from '../types/index.ts';
 import { statePairKey } from '../types/index.ts';
 import type { Bugs } from './bugBuckets.ts';
-import type { EmulatorSummary } from './emulatorComparison.ts';
+import type { EmulatorSummary } from '../judge/emulatorComparison.ts';
 import { kernelDivergences, type KernelDivergences } from './kernelDivergences.ts';
 import type { TimelineSample } from './timeline.ts';
 
@@ -77,7 +77,7 @@ export interface Summary {
   readonly findings: readonly FindingRef[];
   /** the failing cases by bug signature (a campaign's; empty for selftests and replay), filled with the findings */
   readonly bugs: Bugs;
-  /** --with-emulator: where the emulator with this kernel's profile agrees with it (reports/emulatorComparison.ts); else null */
+  /** --with-emulator: where the emulator with this kernel's profile agrees with it (judge/emulatorComparison.ts); else null */
   readonly emulator: EmulatorSummary | null;
 }
 

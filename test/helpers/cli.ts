@@ -2,7 +2,7 @@ import { cp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import type { EmulatorComparison } from '../../reports/emulatorComparison.ts';
+import type { EmulatorComparison } from '../../judge/emulatorComparison.ts';
 import type { FindingRef, Summary } from '../../reports/summary.ts';
 import type { CaseResult, Observation } from '../../types/index.ts';
 import type { ResultLine } from '../../reports/readResults.ts';

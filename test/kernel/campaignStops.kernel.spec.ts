@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { KptrError } from '../../errors/KptrError.ts';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
 import { scenario } from '../../generators/scenario.ts';
-import { generateValues } from '../../reports/shrink.ts';
+import { generateValues } from '../../campaign/shrink.ts';
 import type { Summary } from '../../reports/summary.ts';
 import { compileBpf } from '../../runners/codegen/compileBpf.ts';
 import { emitBatch } from '../../runners/codegen/emit.ts';

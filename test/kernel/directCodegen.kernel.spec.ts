@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkScenarios } from '../../cli/pipeline.ts';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
 import { scenario } from '../../generators/scenario.ts';
-import { generateValues } from '../../reports/shrink.ts';
+import { generateValues } from '../../campaign/shrink.ts';
 import type { Codegen } from '../../runners/buildObject.ts';
 import { loadSelftests, loadSpec } from '../../specs/load.ts';
 import type { Observation, Scenario } from '../../types/index.ts';

@@ -8,7 +8,7 @@ import { predict } from '../../oracle/predict.ts';
 import { loadObject, Machine } from '../../emulator/index.ts';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
 import { scenario } from '../../generators/scenario.ts';
-import { generateValues } from '../../reports/shrink.ts';
+import { generateValues } from '../../campaign/shrink.ts';
 import type { Codegen } from '../../runners/buildObject.ts';
 import { machineMapOp } from '../../runners/emulator/index.ts';
 import { createHostRunner } from '../../runners/host/index.ts';

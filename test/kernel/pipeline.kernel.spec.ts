@@ -5,7 +5,7 @@ import { expectationFromCase } from '../../cli/selftestExpectation.ts';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
 import { scenario } from '../../generators/scenario.ts';
 import { kernelDivergenceLines, kernelDivergences } from '../../reports/kernelDivergences.ts';
-import { generateValues } from '../../reports/shrink.ts';
+import { generateValues } from '../../campaign/shrink.ts';
 import { loadSelftests, loadSpec } from '../../specs/load.ts';
 import type { SelftestCase } from '../../types/index.ts';
 import { hostSession, probeOf } from '../helpers/hostSession.ts';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { profileForRelease } from '../../emulator/verifier/profile.ts';
-import { EMULATOR_CLASSES } from '../../reports/emulatorComparison.ts';
+import { EMULATOR_CLASSES } from '../../judge/emulatorComparison.ts';
 import { kptrConform, readResults, readSummary } from '../helpers/cli.ts';
 import { needs } from '../helpers/needs.ts';
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { raceProgram, type RaceKind } from '../../generators/_internals/raceProgram.ts';
 import { predict } from '../../oracle/predict.ts';
-import { compare } from '../../reports/compare.ts';
+import { compare } from '../../judge/compare.ts';
 import { createVmRunner } from '../../runners/vm/index.ts';
 import { loadSpec } from '../../specs/load.ts';
 import type { MapType, Prediction, Scenario } from '../../types/index.ts';

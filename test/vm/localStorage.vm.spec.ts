@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { predict } from '../../oracle/predict.ts';
-import { compare } from '../../reports/compare.ts';
+import { compare } from '../../judge/compare.ts';
 import { createVmRunner } from '../../runners/vm/index.ts';
 import { loadSpec } from '../../specs/load.ts';
 import { needsKernelImage } from '../helpers/needs.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { linesToError, logLines } from '../../../bpf/verifierLog.ts';
-import { firstErrorLine, lastErrorLine } from '../../../reports/matchMessages.ts';
+import { firstErrorLine, lastErrorLine } from '../../../judge/matchMessages.ts';
 
 // 7.3.4's log for a bpf_per_cpu_ptr call on an unchecked per-CPU object (VM campaign seed 2, s2_16), report shortened
 const LOG_7_3 = [

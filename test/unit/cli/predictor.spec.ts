@@ -7,7 +7,7 @@ import { predictOn } from '../../../cli/pipeline.ts';
 import { createPredictor } from '../../../cli/predictor.ts';
 import { prefixScenario } from '../../../generators/prefixScenario.ts';
 import { scenario } from '../../../generators/scenario.ts';
-import { generateValues } from '../../../reports/shrink.ts';
+import { generateValues } from '../../../campaign/shrink.ts';
 import { loadSpec } from '../../../specs/load.ts';
 import type { ProbedKernel } from '../../../types/index.ts';
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { mapOpStep } from '../../../generators/mapOpStep.ts';
 import { scenario } from '../../../generators/scenario.ts';
 import { predict } from '../../../oracle/predict.ts';
-import { generateValues } from '../../../reports/shrink.ts';
+import { generateValues } from '../../../campaign/shrink.ts';
 import { loadSpec } from '../../../specs/load.ts';
 import { MAP_BATCH_MAX } from '../../../specs/vocabulary.ts';
 import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.ts';

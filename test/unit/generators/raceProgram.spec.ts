@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { prefixScenario } from '../../../generators/prefixScenario.ts';
 import { scenario } from '../../../generators/scenario.ts';
 import { predict } from '../../../oracle/predict.ts';
-import { unexplainedMismatches } from '../../../reports/compare.ts';
+import { unexplainedMismatches } from '../../../judge/compare.ts';
 import { createEmulatorRunner } from '../../../runners/emulator/index.ts';
 import { hostRefusesScenario } from '../../../runners/host/safety.ts';
 import { loadSpec } from '../../../specs/load.ts';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { scenario } from '../../../generators/scenario.ts';
-import { generateValues, shrinkBatched } from '../../../reports/shrink.ts';
+import { generateValues, shrinkBatched } from '../../../campaign/shrink.ts';
 import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.ts';
 import type { Op, Scenario } from '../../../types/index.ts';
 import { scenarioProblems } from './wellFormed.ts';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { scenario } from '../../../generators/scenario.ts';
 import { predict } from '../../../oracle/predict.ts';
 import { statePairVocabulary } from '../../../oracle/statePairs.ts';
-import { generateValues, valueAt } from '../../../reports/shrink.ts';
+import { generateValues, valueAt } from '../../../campaign/shrink.ts';
 import { loadSpec } from '../../../specs/load.ts';
 import { ALL_PROG_TYPES } from '../../../generators/progType.ts';
 import { statePairKey, type KernelTarget, type Scenario, type StatePairTarget } from '../../../types/index.ts';

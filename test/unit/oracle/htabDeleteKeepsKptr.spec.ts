@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { predict } from '../../../oracle/predict.ts';
-import { compare } from '../../../reports/compare.ts';
+import { compare } from '../../../judge/compare.ts';
 import { batchObserver } from '../../../runners/emulator/index.ts';
 import { loadScenarioFile, loadSpec } from '../../../specs/load.ts';
 import type { KernelTarget, Observation, Prediction, Scenario } from '../../../types/index.ts';

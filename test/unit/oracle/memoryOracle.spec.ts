@@ -5,7 +5,7 @@ import { Machine } from '../../../emulator/machine/Machine.ts';
 import { scenario } from '../../../generators/scenario.ts';
 import { predict } from '../../../oracle/predict.ts';
 import { bugSignature } from '../../../reports/bugSignature.ts';
-import { compare } from '../../../reports/compare.ts';
+import { compare } from '../../../judge/compare.ts';
 import { parseHarnessOutput, writePlan } from '../../../runners/harnessProtocol.ts';
 import { hostRefusesScenario } from '../../../runners/host/safety.ts';
 import { writeObject } from '../../../runners/object/writeObject.ts';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { emulatorTally, type EmulatorComparison } from '../../../reports/emulatorComparison.ts';
+import { emulatorTally, type EmulatorComparison } from '../../../judge/emulatorComparison.ts';
 import { htmlReporter, readChartLibrary } from '../../../reports/html.ts';
 import { writeFinding } from '../../../reports/reproducer.ts';
 import { summarize, type Summary } from '../../../reports/summary.ts';

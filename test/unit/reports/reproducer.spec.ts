@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { predict } from '../../../oracle/predict.ts';
 import { emitReproCheck } from '../../../reports/emitReproCheck.ts';
-import { compare } from '../../../reports/compare.ts';
+import { compare } from '../../../judge/compare.ts';
 import { findingId } from '../../../reports/findingId.ts';
 import { REPRO_CLANG, writeFinding } from '../../../reports/reproducer.ts';
 import { batchObserver } from '../../../runners/emulator/index.ts';

@@ -11,7 +11,7 @@ import { PROFILE_NAMES, loadProfile } from '../../../emulator/verifier/profile.t
 import { CODEGENS } from '../../../runners/buildObject.ts';
 import { createEmulatorRunner } from '../../../runners/emulator/index.ts';
 import { needs } from '../../helpers/needs.ts';
-import { matchMessages } from '../../../reports/matchMessages.ts';
+import { matchMessages } from '../../../judge/matchMessages.ts';
 import { loadSelftests, loadSpec } from '../../../specs/load.ts';
 import { parseKernelVersion, versionInRange } from '../../../specs/versionRange.ts';
 import type { Observation, SelftestCase } from '../../../types/index.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { prefixScenario } from '../../../generators/prefixScenario.ts';
 import { scenario } from '../../../generators/scenario.ts';
-import { generateValues } from '../../../reports/shrink.ts';
+import { generateValues } from '../../../campaign/shrink.ts';
 import { createEmulatorRunner } from '../../../runners/emulator/index.ts';
 import type { Observation } from '../../../types/index.ts';
 

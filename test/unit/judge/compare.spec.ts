@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { compare } from '../../../reports/compare.ts';
+import { compare } from '../../../judge/compare.ts';
 import type { Observation } from '../../../types/index.ts';
 import {
   accepted, LEAK, LOG_LEAK_NEW, LOG_USE_AFTER_DROP, observation, prediction, rejected, run, USE_AFTER_DROP,
-} from './fixtures/cases.ts';
+} from '../reports/fixtures/cases.ts';
 
 const withPrograms = (programs: Observation['programs'], over: Partial<Observation> = {}): Observation => observation({ programs, ...over });
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { compare } from '../../../reports/compare.ts';
+import { compare } from '../../../judge/compare.ts';
 import {
   classify, compareWithEmulator, emulatorCaseLines, emulatorSummaryLine, emulatorTally, errorLinesAgree,
-} from '../../../reports/emulatorComparison.ts';
+} from '../../../judge/emulatorComparison.ts';
 import type { Observation } from '../../../types/index.ts';
-import { accepted, LOG_LEAK_NEW, LOG_USE_AFTER_DROP, observation, prediction, rejected, run } from './fixtures/cases.ts';
+import { accepted, LOG_LEAK_NEW, LOG_USE_AFTER_DROP, observation, prediction, rejected, run } from '../reports/fixtures/cases.ts';
 
 /** What the emulator prints for the leak: the error sites' lines and its own insn count, no instruction trace. */
 const EMU_LOG_LEAK = 'Unreleased reference id=2 alloc_insn=3\nBPF_EXIT instruction in main prog would lead to reference leak\nprocessed 4 insns (limit 1000000)\n';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { scenario } from '../../../generators/scenario.ts';
-import { generateValues, valuesFrom, type StreamPosition } from '../../../reports/shrink.ts';
+import { generateValues, valuesFrom, type StreamPosition } from '../../../campaign/shrink.ts';
 
 describe('valuesFrom', () => {
   const arb = scenario({ mode: 'mixed', progTypes: ['tc', 'syscall'], nrCpus: 2 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { generateValues, shrinkBatched, valueAt } from '../../../reports/shrink.ts';
+import { generateValues, shrinkBatched, valueAt } from '../../../campaign/shrink.ts';
 
 const arb = fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 1, maxLength: 20 });
 /** The "mismatch": some element above 500. Shrunk, one element is 501 and any other is 0. */

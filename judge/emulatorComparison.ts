@@ -132,7 +132,7 @@ function oracleAgrees(r: CaseResult): boolean {
 
 /**
  * Compares one case's kernel and emulator observations, and classifies it with each one's comparison with the oracle
- * (reports/compare.ts). null when the kernel's side cannot be compared (skipped, or the runner failed), or the
+ * (judge/compare.ts). null when the kernel's side cannot be compared (skipped, or the runner failed), or the
  * emulator did not try the case (outside its model: cgroup storage).
  */
 export function compareWithEmulator(c: {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { judgeProbe } from '../../../reports/judgeProbe.ts';
+import { judgeProbe } from '../../../judge/judgeProbe.ts';
 import type { DivergenceProbe, Observation, ProgramObservation } from '../../../types/index.ts';
-import { KERNEL } from './fixtures/cases.ts';
+import { KERNEL } from '../reports/fixtures/cases.ts';
 
 const ACCEPTS: DivergenceProbe = { case: 'gt16', program: 'x', verdict: 'accepted', msgs: [] };
 const VERIFIER_BUG: DivergenceProbe = { case: 'uw', program: 'x', verdict: 'rejected', msgs: ['verifier bug: ref_obj_id for allocated object must be non-zero'] };

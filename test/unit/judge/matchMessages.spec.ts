@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { explainMismatch, firstErrorLine, lastErrorLine, matchMessages } from '../../../reports/matchMessages.ts';
+import { explainMismatch, firstErrorLine, lastErrorLine, matchMessages } from '../../../judge/matchMessages.ts';
 import { readFileSync } from 'node:fs';
-import { LOG_LEAK_NEW, LOG_USE_AFTER_DROP } from './fixtures/cases.ts';
+import { LOG_LEAK_NEW, LOG_USE_AFTER_DROP } from '../reports/fixtures/cases.ts';
 
 describe('matchMessages', () => {
   it('should match a plain substring of a real verifier log', () => {
