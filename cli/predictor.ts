@@ -2,7 +2,7 @@
  * The oracle's predictions of a campaign's next slice, made in pool threads (threads/taskPool.ts) while this thread
  * generates, compares and writes reports, or in this thread when there are none.
  */
-import { taskPool } from '../threads/taskPool.ts';
+import { inOrder, taskPool } from '../threads/taskPool.ts';
 import type { Prediction, ProbedKernel, Scenario, Spec } from '../types/index.ts';
 import { predictOn } from './pipeline.ts';
 import type { PredictThreadData } from './predictTask.ts';
@@ -39,18 +39,11 @@ export function createPredictor(kernel: ProbedKernel, spec: Spec, threads: numbe
   const pool = taskPool({ task: new URL('./predictTask.ts', import.meta.url), data: { kernel, spec } satisfies PredictThreadData, threads });
   return {
     predict: async (scenarios, signal) => {
-      const tasks: Promise<Prediction[]>[] = [];
-      for (let i = 0; i < scenarios.length; i += PER_TASK) {
-        tasks.push(pool.run(scenarios.slice(i, i + PER_TASK), signal === undefined ? {} : { signal }) as Promise<Prediction[]>);
-      }
-      // one failed task fails the slice; the others' rejections are not the error
-      for (const t of tasks) t.catch(() => {});
-      try {
-        return (await Promise.all(tasks)).flat();
-      } catch (e) {
-        // piscina rejects a cancelled task with its own AbortError: a stopped run rejects with the stop's reason
-        throw signal?.aborted ? signal.reason : e;
-      }
+      const tasks: Scenario[][] = [];
+      for (let i = 0; i < scenarios.length; i += PER_TASK) tasks.push(scenarios.slice(i, i + PER_TASK));
+      const out: Prediction[] = [];
+      for await (const predicted of inOrder<Scenario[], Prediction[]>(pool, tasks, signal)) out.push(...predicted);
+      return out;
     },
     close: () => pool.destroy(),
   };

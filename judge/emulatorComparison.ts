@@ -1,4 +1,3 @@
-import { logLines } from '../bpf/verifierLog.ts';
 /**
  * The three-way comparison of `run --with-emulator`: each case runs on a kernel and on the emulator with the profile
  * of that kernel, and the oracle has predicted it. Pure. Where the emulator and the kernel differ, and who the
@@ -11,6 +10,7 @@ import { logLines } from '../bpf/verifierLog.ts';
  * | differ             | differ           | same               | `kernel_finding`: the model and the oracle agree, the kernel does not |
  * | differ             | differ           | differ             | `all_differ`     |
  */
+import { logLines } from '../bpf/verifierLog.ts';
 import type { CaseResult, Observation, ProgramObservation, RunObservation, StepPrediction } from '../types/index.ts';
 import { lastErrorLine } from './matchMessages.ts';
 
