@@ -1,7 +1,7 @@
 import { loadavg } from 'node:os';
 import { loadObject, Machine } from '../emulator/index.ts';
-import { packBatches } from '../runners/codegen/packBatches.ts';
-import { writeObject } from '../runners/object/writeObject.ts';
+import { packBatches } from '../compile/codegen/packBatches.ts';
+import { writeObject } from '../compile/object/writeObject.ts';
 import { taskPool } from '../threads/taskPool.ts';
 import type { Scenario } from '../types/index.ts';
 import { isRunStep } from '../types/index.ts';

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { KptrError } from '../errors/KptrError.ts';
 import { REPLAY_CODEGEN } from '../reports/replayCommand.ts';
 import { reporters } from '../reports/reporter.ts';
-import { CODEGENS, type Codegen } from '../runners/buildObject.ts';
+import { CODEGENS, type Codegen } from '../compile/buildObject.ts';
 import { probeHost } from '../runners/host/probe.ts';
 import type { ProgType, RunnerCapabilities, RunnerName } from '../types/index.ts';
 import { PROFILE_NAMES, profileForRelease, type ProfileName } from '../emulator/verifier/profile.ts';
@@ -86,7 +86,7 @@ export interface RunConfig {
   /** vm runner: guests side by side; null lets the runner choose (VmRunnerOptions.lanes) */
   readonly lanes: number | null;
   /**
-   * how objects are made (runners/buildObject.ts). A campaign writes them directly, for speed, and checks every
+   * how objects are made (compile/buildObject.ts). A campaign writes them directly, for speed, and checks every
    * mismatch again with clang before it shrinks it (with clang); selftests and replay compile the C a reproducer is.
    */
   readonly codegen: Codegen;

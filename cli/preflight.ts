@@ -7,7 +7,7 @@
 import { mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { KptrError } from '../errors/KptrError.ts';
-import type { Codegen } from '../runners/buildObject.ts';
+import type { Codegen } from '../compile/buildObject.ts';
 import { resolveKernel } from '../runners/vm/kernelImages.ts';
 import type { ReplayTarget } from '../reports/replayCommand.ts';
 import type { RunConfig } from './config.ts';

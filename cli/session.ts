@@ -9,7 +9,7 @@ import { profileForRelease, type ProfileName } from '../emulator/verifier/profil
 import { loadSpec } from '../specs/load.ts';
 import type { ProbedKernel, ProgType, RunnerCapabilities, Spec } from '../types/index.ts';
 import type { RunConfig } from './config.ts';
-import type { Codegen } from '../runners/buildObject.ts';
+import type { Codegen } from '../compile/buildObject.ts';
 import type { EmulatorCompanion } from './pipeline.ts';
 import { probeDivergences, probedFeatures } from './divergenceProbes.ts';
 

@@ -1,4 +1,4 @@
-import { cCommentText, cString } from '../runners/codegen/cLiteral.ts';
+import { cCommentText, cString } from '../compile/codegen/cLiteral.ts';
 import { mapOpPlanArgs } from '../runners/harnessProtocol.ts';
 import type { Prediction, Scenario } from '../types/index.ts';
 

@@ -1,4 +1,4 @@
-import type { Codegen } from '../runners/buildObject.ts';
+import type { Codegen } from '../compile/buildObject.ts';
 import type { RunnerName } from '../types/index.ts';
 
 /** What `replay` uses unless told: the C a reproducer is, compiled by clang (cli/config.ts resolves the default). */

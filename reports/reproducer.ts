@@ -1,7 +1,7 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { emitReproducer, type ProgramNote } from '../runners/codegen/emit.ts';
+import { emitReproducer, type ProgramNote } from '../compile/codegen/emit.ts';
 import { loadSpec, scenarioToYaml } from '../specs/load.ts';
 import type { CaseResult, KernelInfo, MapOpContract, Observation, Prediction, RunnerName, Scenario } from '../types/index.ts';
 import { emitReproCheck } from './emitReproCheck.ts';
@@ -32,7 +32,7 @@ export interface Finding {
   readonly unshrunkBecause: string | null;
 }
 
-const KPTR_H = fileURLToPath(new URL('../runners/codegen/kptr.h', import.meta.url));
+const KPTR_H = fileURLToPath(new URL('../compile/codegen/kptr.h', import.meta.url));
 
 /** How to build the reproducer object; the same flags the runners use. */
 export const REPRO_CLANG = 'clang-16 -g -O2 -target bpf -mcpu=v3 -I/usr/include/x86_64-linux-gnu -c repro.bpf.c -o repro.bpf.o';

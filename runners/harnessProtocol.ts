@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BPF_F_LOCK, MAP_UPDATE_FLAG_VALUES } from '../cabi/slotMap.ts';
 import { linesToError, logLines } from '../bpf/verifierLog.ts';
-import { scenarioKfuncs } from './codegen/scenarioKfuncs.ts';
+import { scenarioKfuncs } from '../compile/codegen/scenarioKfuncs.ts';
 import { decodeEvents, type HarnessEvent } from './harnessEvents.ts';
 import { inSlotMap, isLocalStorage, isRunStep, mapOpLock } from '../types/index.ts';
 

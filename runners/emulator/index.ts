@@ -20,11 +20,11 @@ import { PERCPU_MAP_TYPES, SLOT_VALUE_SUM_OFF } from '../../cabi/slotMap.ts';
 import type {
   KernelInfo, MapOpKind, MapOpResult, MapOpStep, NotRun, Observation, ProgramObservation, RunnerCapabilities, RunObservation, Scenario, Splat,
 } from '../../types/index.ts';
-import { buildObject, type Codegen } from '../buildObject.ts';
-import { scenarioKfuncs } from '../codegen/scenarioKfuncs.ts';
-import { packBatches } from '../codegen/packBatches.ts';
+import { buildObject, type Codegen } from '../../compile/buildObject.ts';
+import { scenarioKfuncs } from '../../compile/codegen/scenarioKfuncs.ts';
+import { packBatches } from '../../compile/codegen/packBatches.ts';
 import { MAP_OPS_NOT_RUN, mapOpPlanArgs, rejectionSummary } from '../harnessProtocol.ts';
-import { writeObject } from '../object/writeObject.ts';
+import { writeObject } from '../../compile/object/writeObject.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
 import { inSlotMap, isRunStep, stepRuns } from '../../types/index.ts';
 import { EmulatorPool } from './pool.ts';

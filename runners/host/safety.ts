@@ -1,5 +1,5 @@
 import type { Op, Program, RunPlan, Scenario, VarType } from '../../types/index.ts';
-import { fieldCType } from '../codegen/fieldCType.ts';
+import { fieldCType } from '../../compile/codegen/fieldCType.ts';
 import { isRunStep, isSleepable } from '../../types/index.ts';
 
 /** The gate's answer for one program of a scenario. */

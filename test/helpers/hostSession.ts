@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { probeDivergences } from '../../cli/divergenceProbes.ts';
-import type { Codegen } from '../../runners/buildObject.ts';
+import type { Codegen } from '../../compile/buildObject.ts';
 import { createHostRunner } from '../../runners/host/index.ts';
 import type { ProbedKernel, ProgType, Spec } from '../../types/index.ts';
 

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { CLANG } from '../../runners/codegen/compileBpf.ts';
+import { CLANG } from '../../compile/codegen/compileBpf.ts';
 import { probeHost } from '../../runners/host/probe.ts';
 import { listKernels, resolveKernel } from '../../runners/vm/kernelImages.ts';
 

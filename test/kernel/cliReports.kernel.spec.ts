@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Summary } from '../../reports/summary.ts';
 import type { TestProgsJson } from '../../reports/testProgsJson.ts';
-import { bpfClangArgs, CLANG } from '../../runners/codegen/compileBpf.ts';
+import { bpfClangArgs, CLANG } from '../../compile/codegen/compileBpf.ts';
 import { parseHarnessOutput, writePlan } from '../../runners/harnessProtocol.ts';
 import { DEFAULT_HARNESS_PATH } from '../../runners/harnessProtocol.ts';
 import { loadScenarioFile, loadSpec } from '../../specs/load.ts';
@@ -116,7 +116,7 @@ describe('a campaign with a finding (run --out DIR)', () => {
     for (const f of summary.findings) {
       const dir = join(out, f.dir);
       expect(loadScenarioFile(join(dir, 'scenario.yaml')).id).toBe(f.scenarioId);
-      expect(await readFile(join(dir, 'kptr.h'), 'utf8')).toBe(await readFile(join(REPO_ROOT, 'runners/codegen/kptr.h'), 'utf8'));
+      expect(await readFile(join(dir, 'kptr.h'), 'utf8')).toBe(await readFile(join(REPO_ROOT, 'compile/codegen/kptr.h'), 'utf8'));
       expect(await readFile(join(dir, 'repro.bpf.c'), 'utf8')).toMatch(/^#include "kptr.h"$/m);
       expect((await readFile(join(dir, 'verifier.log'), 'utf8')).trim()).not.toBe('');
       expect(await readFile(join(dir, 'README.md'), 'utf8')).toContain(f.replay);

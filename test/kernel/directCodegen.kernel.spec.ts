@@ -3,7 +3,7 @@ import { checkScenarios } from '../../cli/pipeline.ts';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
 import { scenario } from '../../generators/scenario.ts';
 import { generateValues } from '../../campaign/shrink.ts';
-import type { Codegen } from '../../runners/buildObject.ts';
+import type { Codegen } from '../../compile/buildObject.ts';
 import { loadSelftests, loadSpec } from '../../specs/load.ts';
 import type { Observation, Scenario } from '../../types/index.ts';
 import { hostSession } from '../helpers/hostSession.ts';

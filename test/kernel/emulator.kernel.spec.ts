@@ -9,7 +9,7 @@ import { loadObject, Machine } from '../../emulator/index.ts';
 import { prefixScenario } from '../../generators/prefixScenario.ts';
 import { scenario } from '../../generators/scenario.ts';
 import { generateValues } from '../../campaign/shrink.ts';
-import type { Codegen } from '../../runners/buildObject.ts';
+import type { Codegen } from '../../compile/buildObject.ts';
 import { machineMapOp } from '../../runners/emulator/index.ts';
 import { createHostRunner } from '../../runners/host/index.ts';
 import type { MapOpKind } from '../../types/index.ts';

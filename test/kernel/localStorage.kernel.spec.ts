@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkScenarios } from '../../cli/pipeline.ts';
-import { buildObject } from '../../runners/buildObject.ts';
+import { buildObject } from '../../compile/buildObject.ts';
 import { createEmulatorRunner } from '../../runners/emulator/index.ts';
 import { DEFAULT_HARNESS_PATH } from '../../runners/harnessProtocol.ts';
 import { writePlan } from '../../runners/harnessProtocol.ts';

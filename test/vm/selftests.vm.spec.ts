@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Summary } from '../../reports/summary.ts';
-import { scenarioKfuncs } from '../../runners/codegen/scenarioKfuncs.ts';
+import { scenarioKfuncs } from '../../compile/codegen/scenarioKfuncs.ts';
 import { loadSelftests, loadSpec } from '../../specs/load.ts';
 import type { CaseResult, Observation } from '../../types/index.ts';
 import { kptrConform } from '../helpers/cli.ts';

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emulate } from '../../../cli/commands/emulate.ts';
-import { writeObject } from '../../../runners/object/writeObject.ts';
+import { writeObject } from '../../../compile/object/writeObject.ts';
 import { kptrConform } from '../../helpers/cli.ts';
-import { percpuAllocArray } from '../runners/codegen/percpuAllocArray.fixture.ts';
+import { percpuAllocArray } from '../compile/codegen/percpuAllocArray.fixture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kptr-emulate-'));
 const object = join(dir, 'paa.bpf.o');

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadObject, Machine } from '../../../emulator/index.ts';
-import { buildObject, type Codegen } from '../../../runners/buildObject.ts';
+import { buildObject, type Codegen } from '../../../compile/buildObject.ts';
 import { isRunStep, type Scenario } from '../../../types/index.ts';
 import { percpuAllocArray as upstreamScenario } from '../../kernel/scenarios.ts';
 import { needs } from '../../helpers/needs.ts';
-import { percpuAllocArray } from '../runners/codegen/percpuAllocArray.fixture.ts';
+import { percpuAllocArray } from '../compile/codegen/percpuAllocArray.fixture.ts';
 
 /** Every schedule step of `s` on the emulator, from an object built `codegen`'s way; the globals at the end. */
 async function emulate(s: Scenario, codegen: Codegen, nrCpus: number): Promise<Record<string, string | null>> {

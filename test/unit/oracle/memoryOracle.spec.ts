@@ -8,7 +8,7 @@ import { bugSignature } from '../../../reports/bugSignature.ts';
 import { compare } from '../../../judge/compare.ts';
 import { parseHarnessOutput, writePlan } from '../../../runners/harnessProtocol.ts';
 import { hostRefusesScenario } from '../../../runners/host/safety.ts';
-import { writeObject } from '../../../runners/object/writeObject.ts';
+import { writeObject } from '../../../compile/object/writeObject.ts';
 import { loadSpec } from '../../../specs/load.ts';
 import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.ts';
 import type { KernelInfo, MemoryObservation, Observation, Scenario } from '../../../types/index.ts';

@@ -11,8 +11,8 @@ import { REPRO_CLANG, writeFinding } from '../../../reports/reproducer.ts';
 import { batchObserver } from '../../../runners/emulator/index.ts';
 import { loadScenarioFile, loadSelftests, loadSpec } from '../../../specs/load.ts';
 import { batchOpsScenario, mapOpsScenario } from '../../kernel/scenarios.ts';
-import { btfTypes } from '../runners/codegen/clangOutput.helper.ts';
-import { testLoaderSpec } from '../runners/codegen/testLoaderSpec.helper.ts';
+import { btfTypes } from '../compile/codegen/clangOutput.helper.ts';
+import { testLoaderSpec } from '../compile/codegen/testLoaderSpec.helper.ts';
 import { KERNEL, LEAK, observation, rejected } from './fixtures/cases.ts';
 import { reporterOptions, sampleFinding } from './fixtures/sample.ts';
 

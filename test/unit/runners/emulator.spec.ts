@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROFILE_NAMES, loadProfile } from '../../../emulator/verifier/profile.ts';
-import { CODEGENS } from '../../../runners/buildObject.ts';
+import { CODEGENS } from '../../../compile/buildObject.ts';
 import { createEmulatorRunner } from '../../../runners/emulator/index.ts';
 import { needs } from '../../helpers/needs.ts';
 import { matchMessages } from '../../../judge/matchMessages.ts';

@@ -7,7 +7,7 @@ import { matchSchema } from '../../../specs/matchSchema.ts';
 import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.ts';
 import { ShapeError } from '../../../specs/shape.ts';
 import { FEATURE_NAMES, MAP_TYPES, MESSAGE_PARAMS, OP_KINDS, PROG_TYPES, SCALAR_CTYPES } from '../../../specs/vocabulary.ts';
-import { bpfClangArgs, CLANG } from '../../../runners/codegen/compileBpf.ts';
+import { bpfClangArgs, CLANG } from '../../../compile/codegen/compileBpf.ts';
 import { errorOf } from '../../helpers/errorOf.ts';
 
 const schema = (name: string): any => JSON.parse(readFileSync(new URL(`../../../specs/schema/${name}.schema.json`, import.meta.url), 'utf8'));
@@ -45,7 +45,7 @@ describe('the JSON schemas of specs/schema/', () => {
 
   it('should refuse, as a name, every identifier the generated C and its headers define', async () => {
     // what kptr.h (and the libbpf and uapi headers it includes) put in scope: macros, tags, typedefs, enumerators, functions
-    const header = new URL('../../../runners/codegen/kptr.h', import.meta.url).pathname;
+    const header = new URL('../../../compile/codegen/kptr.h', import.meta.url).pathname;
     const args = bpfClangArgs(header, join(tmpdir(), 'unused.o'), tmpdir()).filter((a) => a.startsWith('-I'));
     const macros = (await execa(CLANG, ['-target', 'bpf', ...args, '-E', '-dM', header])).stdout.split('\n').map((l) => l.split(/\s+/)[1]?.replace(/\(.*/, '') ?? '');
     const pp = (await execa(CLANG, ['-target', 'bpf', ...args, '-E', header])).stdout.split('\n').filter((l) => !l.startsWith('#')).join('\n');

@@ -5,9 +5,9 @@ import { encodeInsns, insnAt } from '../../../../bpf/asm/insn.ts';
 import { BtfWriter } from '../../../../bpf/btf/BtfWriter.ts';
 import { writeElf } from '../../../../bpf/elf/writeElf.ts';
 import { loadObject } from '../../../../emulator/index.ts';
-import { writeObject } from '../../../../runners/object/writeObject.ts';
+import { writeObject } from '../../../../compile/object/writeObject.ts';
 import { errorOf } from '../../../helpers/errorOf.ts';
-import { percpuAllocArray } from '../../runners/codegen/percpuAllocArray.fixture.ts';
+import { percpuAllocArray } from '../../compile/codegen/percpuAllocArray.fixture.ts';
 
 /** clang-16 objects checked in by the bpf/ reader tests (test/unit/bpf/fixtures/regen.sh) */
 const clangObject = (name: string): Uint8Array => readFileSync(join(import.meta.dirname, '../../bpf/fixtures', `${name}.bpf.o`));

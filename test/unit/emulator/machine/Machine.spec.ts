@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { insnAt } from '../../../../bpf/asm/insn.ts';
 import { loadObject, Machine, type MachineOptions, type RunResult } from '../../../../emulator/index.ts';
-import { writeObject } from '../../../../runners/object/writeObject.ts';
+import { writeObject } from '../../../../compile/object/writeObject.ts';
 import type { Op, Program, Scenario, Slot } from '../../../../types/index.ts';
 
 /** A one-slot scenario (struct t { long a, c; } in a 1-entry array map) with the given tc programs. */

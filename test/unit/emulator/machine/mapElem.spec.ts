@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadObject } from '../../../../emulator/loader/loadObject.ts';
 import { Machine } from '../../../../emulator/machine/Machine.ts';
 import { machineMapOp } from '../../../../runners/emulator/index.ts';
-import { writeObject } from '../../../../runners/object/writeObject.ts';
+import { writeObject } from '../../../../compile/object/writeObject.ts';
 import type { MapType } from '../../../../types/index.ts';
 import { mapOpsScenario } from '../../../kernel/scenarios.ts';
 

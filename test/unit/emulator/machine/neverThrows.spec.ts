@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Insn } from '../../../../bpf/asm/insn.ts';
 import { loadObject, Machine, type BpfObjectSpec } from '../../../../emulator/index.ts';
-import { writeObject } from '../../../../runners/object/writeObject.ts';
-import { percpuAllocArray } from '../../runners/codegen/percpuAllocArray.fixture.ts';
+import { writeObject } from '../../../../compile/object/writeObject.ts';
+import { percpuAllocArray } from '../../compile/codegen/percpuAllocArray.fixture.ts';
 
 /** Opcodes of every class (ALU/ALU64 ops, jumps, loads, stores, atomics, ld_imm64, call, exit) and some invalid ones. */
 const OPCODES = [

@@ -14,7 +14,7 @@ import { loadObject } from '../../../../emulator/loader/loadObject.ts';
 import { verifierProgram } from '../../../../emulator/verifier/fromLoader.ts';
 import { loadProfile } from '../../../../emulator/verifier/profile.ts';
 import { type VerifyResult, verifyProgram } from '../../../../emulator/verifier/verify.ts';
-import { CLANG } from '../../../../runners/codegen/compileBpf.ts';
+import { CLANG } from '../../../../compile/codegen/compileBpf.ts';
 import { startInPool } from '../../../../runners/startInPool.ts';
 import { REPO_ROOT } from '../../../helpers/cli.ts';
 import { needs } from '../../../helpers/needs.ts';

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KptrError } from '../../../../errors/KptrError.ts';
-import { compileBpf } from '../../../../runners/codegen/compileBpf.ts';
-import { emitBatch } from '../../../../runners/codegen/emit.ts';
+import { compileBpf } from '../../../../compile/codegen/compileBpf.ts';
+import { emitBatch } from '../../../../compile/codegen/emit.ts';
 import { percpuAllocArray } from './percpuAllocArray.fixture.ts';
 
 let dir: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cInteger } from '../../../../runners/codegen/cInteger.ts';
+import { cInteger } from '../../../../compile/codegen/cInteger.ts';
 
 describe('cInteger', () => {
   it('should write values the type holds as literals with the suffix their size needs', () => {

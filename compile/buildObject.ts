@@ -8,7 +8,7 @@ import { writeObject } from './object/writeObject.ts';
 
 /**
  * How scenarios become a BPF object: `clang` compiles the selftest-style C (what a reproducer is; ~5 ms of CPU per
- * scenario), `direct` writes the object itself (runners/object: no compiler in the loop, ~50 times faster).
+ * scenario), `direct` writes the object itself (compile/object: no compiler in the loop, ~50 times faster).
  */
 export type Codegen = 'clang' | 'direct';
 

@@ -2,7 +2,7 @@ import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { bpfClangArgs, CLANG } from '../../../../runners/codegen/compileBpf.ts';
+import { bpfClangArgs, CLANG } from '../../../../compile/codegen/compileBpf.ts';
 
 /**
  * Compiles `source` exactly as compileBpf does, but returns clang's stderr too, so tests can
@@ -13,7 +13,7 @@ export async function compileWithDiagnostics(source: string, dir: string, name: 
   const cFile = join(dir, `${name}.bpf.c`);
   const object = join(dir, `${name}.bpf.o`);
   await writeFile(cFile, source);
-  await copyFile(fileURLToPath(new URL('../../../../runners/codegen/kptr.h', import.meta.url)), join(dir, 'kptr.h'));
+  await copyFile(fileURLToPath(new URL('../../../../compile/codegen/kptr.h', import.meta.url)), join(dir, 'kptr.h'));
   const { stderr } = await execa(CLANG, bpfClangArgs(cFile, object, dir));
   return { object, stderr };
 }

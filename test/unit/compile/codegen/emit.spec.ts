@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KptrError } from '../../../../errors/KptrError.ts';
-import { emitBatch, emitReproducer } from '../../../../runners/codegen/emit.ts';
+import { emitBatch, emitReproducer } from '../../../../compile/codegen/emit.ts';
 import type { Scenario } from '../../../../types/index.ts';
 import { btfTypes, compileWithDiagnostics, type BtfType } from './clangOutput.helper.ts';
 import { percpuAllocArray } from './percpuAllocArray.fixture.ts';

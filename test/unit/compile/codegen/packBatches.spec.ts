@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { packBatches } from '../../../../runners/codegen/packBatches.ts';
+import { packBatches } from '../../../../compile/codegen/packBatches.ts';
 import type { Scenario } from '../../../../types/index.ts';
 import { handScenario } from './scenarios.fixture.ts';
 
