@@ -1,5 +1,11 @@
 import type { Op, Program, Scenario } from '../../../../types/index.ts';
 
+/** test_array_map_1 and _4 hold the slot's object (or none) and the map value. */
+const SLOT_VARS: Program['vars'] = [
+  { name: 'p', type: { kind: 'percpu', struct: 'val_t' } },
+  { name: 'e', type: { kind: 'map_value', slot: 'array' } },
+];
+
 /** test_array_map_2 and _3 both start by taking CPU 0's copy of the stored object. */
 const CPU0_VARS: Program['vars'] = [
   { name: 'p', type: { kind: 'percpu', struct: 'val_t' } },
@@ -43,10 +49,7 @@ export const percpuAllocArray: Scenario = {
       name: 'test_array_map_1',
       progType: 'tc',
       license: 'GPL',
-      vars: [
-        { name: 'p', type: { kind: 'percpu', struct: 'val_t' } },
-        { name: 'e', type: { kind: 'map_value', slot: 'array' } },
-      ],
+      vars: SLOT_VARS,
       ops: [
         { op: 'lookup', slot: 'array', dst: 'e' },
         { op: 'new', dst: 'p', struct: 'val_t', percpu: true },
@@ -82,10 +85,7 @@ export const percpuAllocArray: Scenario = {
       name: 'test_array_map_4',
       progType: 'tc',
       license: 'GPL',
-      vars: [
-        { name: 'p', type: { kind: 'percpu', struct: 'val_t' } },
-        { name: 'e', type: { kind: 'map_value', slot: 'array' } },
-      ],
+      vars: SLOT_VARS,
       ops: [
         { op: 'lookup', slot: 'array', dst: 'e' },
         { op: 'xchg', slot: 'array', src: null, dst: 'p' },
