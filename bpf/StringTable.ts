@@ -31,7 +31,8 @@ export function stringReader(table: Uint8Array): (off: number) => string | null 
   const text = ascii ? latin1 : '';
   return (off) => {
     if (!Number.isInteger(off) || off < 0 || off >= table.length) return null;
-    const end = table.indexOf(0, off);
+    // latin1 has a char per byte: its indexOf, not the byte array's (a native call per name was a share of a read)
+    const end = latin1.indexOf('\0', off);
     if (end < 0) return null;
     return ascii ? text.slice(off, end) : buf.toString('utf8', off, end);
   };

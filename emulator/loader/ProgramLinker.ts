@@ -20,10 +20,8 @@ export interface ObjectIndex {
   readonly codeSections: ReadonlyMap<string, ElfSectionHeader>;
   /** slot words of each code section (bpf/asm insn.ts decodeInsnWords), on first use */
   readonly code: Map<string, Int32Array>;
-  /** per code section: its REL section's name, its entries, and per instruction slot 1 + the index of its entry (0: none) */
-  readonly relocs: ReadonlyMap<string, { readonly section: string; readonly entries: readonly ElfRelocationEntry[]; readonly byInsn: Int32Array }>;
-  /** per code section: CO-RE relocations by instruction index */
-  readonly core: ReadonlyMap<string, ReadonlyMap<number, CoreRelo>>;
+  /** per code section with relocations or CO-RE relocations: what applies to each instruction */
+  readonly fixups: ReadonlyMap<string, SectionFixups>;
   /** per code section: BTF FUNC id by the function's byte offset (func_info) */
   readonly funcInfo: ReadonlyMap<string, ReadonlyMap<number, number>>;
   /** user maps by name, internal maps by section */
@@ -31,6 +29,21 @@ export interface ObjectIndex {
   readonly mapBySection: ReadonlyMap<string, number>;
   /** kfunc externs by name → index in BpfObjectSpec.kfuncs */
   readonly kfuncByName: ReadonlyMap<string, number>;
+}
+
+/**
+ * A code section's relocations and CO-RE relocations, indexed by instruction slot: typed arrays, as every placed
+ * instruction is looked up (a Map per section was a large share of linking)
+ */
+export interface SectionFixups {
+  /** the REL section's name ('' when there is none) and its entries */
+  readonly relSection: string;
+  readonly entries: readonly ElfRelocationEntry[];
+  /** per instruction slot: 1 + the index of its entry (the last one when several name it), 0 for none */
+  readonly relByInsn: Int32Array;
+  readonly core: readonly CoreRelo[];
+  /** per instruction slot: 1 + the index of its CO-RE relocation (the last one when several name it), 0 for none */
+  readonly coreByInsn: Int32Array;
 }
 
 /** what libbpf makes of each program section name, once per object (hundreds of programs share a few sections) */
@@ -86,6 +99,11 @@ function byInsn(relocations: Relocation[]): Relocation[] {
   return relocations;
 }
 
+/** n words from `from` at `i` to `to` at `j` (a loop: a subarray per copy was a share of a load's garbage) */
+function copyWords(from: Int32Array, i: number, to: Int32Array, j: number, n: number): void {
+  for (let k = 0; k < n; k++) to[j + k] = from[i + k] as number;
+}
+
 /** where a program is linked before its words are copied out at their final size */
 let scratch = new Int32Array(1 << 12);
 
@@ -99,8 +117,8 @@ export class ProgramLinker {
   private length = 0;
   private readonly relocations: Relocation[] = [];
   private readonly subprograms: { name: string; insn: number }[] = [];
-  /** symbol index → the slot where its code starts */
-  private readonly placed = new Map<number, number>();
+  /** pairs (symbol index, the slot where its code starts): the program and the few subprograms it calls, no Map per program */
+  private readonly placed: number[] = [];
 
   private constructor(
     private readonly index: ObjectIndex,
@@ -116,10 +134,10 @@ export class ProgramLinker {
     const l = new ProgramLinker(index, main);
     l.place(main);
     const words = wordsFor(2 * l.length);
-    words.set(scratch.subarray(0, 2 * l.length));
+    copyWords(scratch, 0, words, 0, words.length);
     return {
-      name: main.name, section, ...ps, words, subprograms: l.subprograms, relocations: byInsn(l.relocations),
-      btfFuncId: index.funcInfo.get(section)?.get(main.value) ?? null,
+      name: main.name, section, progType: ps.progType, attachType: ps.attachType, attachTo: ps.attachTo, sleepable: ps.sleepable, autoload: ps.autoload,
+      words, subprograms: l.subprograms, relocations: byInsn(l.relocations), btfFuncId: index.funcInfo.get(section)?.get(main.value) ?? null,
     };
   }
 
@@ -156,8 +174,7 @@ export class ProgramLinker {
 
   /** appends a function's code (once) and relocates it; returns where it starts */
   private place(sym: ElfSymbolEntry): number {
-    const at = this.placed.get(sym.index);
-    if (at !== undefined) return at;
+    for (let k = 0; k < this.placed.length; k += 2) if (this.placed[k] === sym.index) return this.placed[k + 1] as number;
     const secName = sym.section as string;
     const all = this.sectionWords(secName);
     const first = sym.value / 8;
@@ -166,23 +183,22 @@ export class ProgramLinker {
       throw new ObjectFormatError(secName, sym.value, `function ${sym.name} (${sym.size} bytes at ${sym.value}) is not whole instructions inside the section`);
     }
     const start = this.length;
-    this.placed.set(sym.index, start);
+    this.placed.push(sym.index, start);
     if (sym !== this.main) this.subprograms.push({ name: sym.name, insn: start });
     if (2 * (start + count) > scratch.length) {
       const grown = new Int32Array(Math.max(2 * (start + count), 2 * scratch.length));
       grown.set(scratch.subarray(0, 2 * start));
       scratch = grown;
     }
-    scratch.set(all.subarray(2 * first, 2 * (first + count)), 2 * start);
+    copyWords(all, 2 * first, scratch, 2 * start, 2 * count);
     this.length = start + count;
-    const rel = this.index.relocs.get(secName);
-    const core = this.index.core.get(secName);
-    if (!rel && !core) return start;
+    const f = this.index.fixups.get(secName);
+    if (!f) return start;
     for (let idx = 0; idx < count; idx++) {
-      const r = rel ? (rel.byInsn[first + idx] as number) : 0;
-      if (r > 0) this.relocate(start + idx, secName, rel!.section, r - 1, rel!.entries[r - 1] as ElfRelocationEntry);
-      const c = core?.get(first + idx);
-      if (c) this.coreRelocate(start + idx, secName, c);
+      const r = f.relByInsn[first + idx] as number;
+      if (r > 0) this.relocate(start + idx, secName, f.relSection, r - 1, f.entries[r - 1] as ElfRelocationEntry);
+      const c = f.coreByInsn[first + idx] as number;
+      if (c > 0) this.coreRelocate(start + idx, secName, f.core[c - 1] as CoreRelo);
     }
     return start;
   }

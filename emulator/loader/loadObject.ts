@@ -1,7 +1,7 @@
 import { readBtf } from '../../bpf/btf/readBtf.ts';
 import { readBtfExt, type BtfExt } from '../../bpf/btf/btfExt.ts';
 import type { Btf } from '../../bpf/btf/kinds.ts';
-import { elfSection, readElf, type ElfFile, type ElfRelocationEntry, type ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
+import { elfSection, readElf, type ElfFile, type ElfRelocationEntry, type ElfSectionHeader, type ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
 import { SHF, SHT } from '../../bpf/elf/elfAbi.ts';
 import { ObjectFormatError } from '../../bpf/ObjectFormatError.ts';
 import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
@@ -11,7 +11,7 @@ import {
   BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, LOCAL_STORAGE_MAP_TYPES, MAP_TYPE_IDS,
   type BpfMapType, type BpfObjectSpec, type DatasecVar, type KfuncSpec, type MapSpec,
 } from './objectSpec.ts';
-import { ProgramLinker, type ObjectIndex } from './ProgramLinker.ts';
+import { ProgramLinker, type ObjectIndex, type SectionFixups } from './ProgramLinker.ts';
 
 export interface LoadOptions {
   /** `.rodata` variables set before load, as a skeleton's `rodata->nr_cpus = n` (names absent from the object are ignored) */
@@ -52,19 +52,42 @@ export function loadObject(bytes: Uint8Array, options: LoadOptions = {}): BpfObj
   return { license, programs, maps, kfuncs, btf };
 }
 
+type Fixups = { -readonly [K in keyof SectionFixups]: SectionFixups[K] };
+
 function indexObject(elf: ElfFile, btf: Btf, ext: BtfExt | null, maps: readonly MapSpec[], kfuncs: readonly KfuncSpec[]): ObjectIndex {
   const codeSections = new Map(elf.sections.filter((s) => (s.flags & SHF.EXECINSTR) !== 0).map((s) => [s.name, s]));
-  // per instruction slot of a code section: 1 + the index of its relocation (the last one when several name it)
-  const relocs = new Map<string, { section: string; entries: readonly ElfRelocationEntry[]; byInsn: Int32Array }>();
+  const fixups = new Map<string, Fixups>();
+  const fixupsOf = (code: ElfSectionHeader): Fixups => {
+    let f = fixups.get(code.name);
+    if (!f) {
+      const n = Math.floor(code.size / 8);
+      fixups.set(code.name, (f = { relSection: '', entries: [], relByInsn: new Int32Array(n), core: [], coreByInsn: new Int32Array(n) }));
+    }
+    return f;
+  };
+  // a later REL section (or .BTF.ext entry) for the same code section replaces an earlier one, as a Map keyed by section would
   for (const r of elf.relocations) {
     const code = codeSections.get(r.target);
     if (!code) continue;
-    const byInsn = new Int32Array(Math.floor(code.size / 8));
+    const f = fixupsOf(code);
+    f.relSection = r.name;
+    f.entries = r.entries;
+    f.relByInsn.fill(0);
     r.entries.forEach((e, k) => {
       const i = e.offset / 8;
-      if (Number.isInteger(i) && i < byInsn.length) byInsn[i] = k + 1;
+      if (Number.isInteger(i) && i < f.relByInsn.length) f.relByInsn[i] = k + 1;
     });
-    relocs.set(r.target, { section: r.name, entries: r.entries, byInsn });
+  }
+  for (const c of ext?.coreRelo ?? []) {
+    const code = codeSections.get(c.section);
+    if (!code || c.records.length === 0) continue;
+    const f = fixupsOf(code);
+    f.core = c.records;
+    f.coreByInsn.fill(0);
+    c.records.forEach((r, k) => {
+      const i = r.insnOff / 8;
+      if (Number.isInteger(i) && i < f.coreByInsn.length) f.coreByInsn[i] = k + 1;
+    });
   }
   return {
     elf,
@@ -72,8 +95,7 @@ function indexObject(elf: ElfFile, btf: Btf, ext: BtfExt | null, maps: readonly 
     kfuncByName: new Map(kfuncs.map((k, i) => [k.name, i])),
     codeSections,
     code: new Map(),
-    relocs,
-    core: new Map((ext?.coreRelo ?? []).filter((c) => c.records.length > 0).map((c) => [c.section, new Map(c.records.map((r) => [r.insnOff / 8, r]))])),
+    fixups,
     funcInfo: new Map((ext?.funcInfo ?? []).map((f) => [f.section, new Map(f.records.map((r) => [r.insnOff, r.typeId]))])),
     mapByName: new Map(maps.flatMap((m, i) => (m.internal === null ? [[m.name, i] as const] : []))),
     mapBySection: new Map(maps.flatMap((m, i) => (m.internal ? [[m.internal.section, i] as const] : []))),
