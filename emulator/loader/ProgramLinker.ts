@@ -29,6 +29,12 @@ export interface ObjectIndex {
   readonly mapBySection: ReadonlyMap<string, number>;
   /** kfunc externs by name → index in BpfObjectSpec.kfuncs */
   readonly kfuncByName: ReadonlyMap<string, number>;
+  /**
+   * per symbol: 1 + the map or kfunc index it names once looked up (0: not yet), as relocations against it find it:
+   * an extern's kfunc, a .maps variable's map, another section's internal map (thousands of relocations name a few
+   * symbols)
+   */
+  readonly symbolTargets: Int32Array;
 }
 
 /**
@@ -99,11 +105,6 @@ function byInsn(relocations: Relocation[]): Relocation[] {
   return relocations;
 }
 
-/** n words from `from` at `i` to `to` at `j` (a loop: a subarray per copy was a share of a load's garbage) */
-function copyWords(from: Int32Array, i: number, to: Int32Array, j: number, n: number): void {
-  for (let k = 0; k < n; k++) to[j + k] = from[i + k] as number;
-}
-
 /** where a program is linked before its words are copied out at their final size */
 let scratch = new Int32Array(1 << 12);
 
@@ -134,7 +135,7 @@ export class ProgramLinker {
     const l = new ProgramLinker(index, main);
     l.place(main);
     const words = wordsFor(2 * l.length);
-    copyWords(scratch, 0, words, 0, words.length);
+    words.set(scratch.subarray(0, words.length));
     return {
       name: main.name, section, progType: ps.progType, attachType: ps.attachType, attachTo: ps.attachTo, sleepable: ps.sleepable, autoload: ps.autoload,
       words, subprograms: l.subprograms, relocations: byInsn(l.relocations), btfFuncId: index.funcInfo.get(section)?.get(main.value) ?? null,
@@ -190,7 +191,7 @@ export class ProgramLinker {
       grown.set(scratch.subarray(0, 2 * start));
       scratch = grown;
     }
-    copyWords(all, 2 * first, scratch, 2 * start, 2 * count);
+    scratch.set(all.subarray(2 * first, 2 * (first + count)), 2 * start);
     this.length = start + count;
     const f = this.index.fixups.get(secName);
     if (!f) return start;
@@ -213,6 +214,15 @@ export class ProgramLinker {
     throw new ObjectFormatError(this.whereRel, this.whereK * 16, `${what} (relocation at ${this.whereSec}+${this.whereOffset})`);
   }
 
+  /** `table`'s entry for `key`, which symbol `symbol` names; remembered per symbol (each symbol has one key) */
+  private targetOf(symbol: number, table: ReadonlyMap<string, number>, key: string): number | undefined {
+    const known = this.index.symbolTargets[symbol] as number;
+    if (known > 0) return known - 1;
+    const t = table.get(key);
+    if (t !== undefined) this.index.symbolTargets[symbol] = t + 1;
+    return t;
+  }
+
   private relocate(at: number, secName: string, relSection: string, k: number, e: ElfRelocationEntry): void {
     this.whereRel = relSection;
     this.whereK = k;
@@ -230,13 +240,13 @@ export class ProgramLinker {
         return;
       }
       if (target.section === '.maps') {
-        const map = this.index.mapByName.get(target.name) ?? this.fail(`ld_imm64 of ${target.name} in .maps, which defines no such map`);
+        const map = this.targetOf(e.symbol, this.index.mapByName, target.name) ?? this.fail(`ld_imm64 of ${target.name} in .maps, which defines no such map`);
         this.setSrcImm(at, BPF_PSEUDO_MAP_FD, map);
         this.setImm(at + 1, 0);
         this.relocations.push({ kind: 'map', insn: at, map });
         return;
       }
-      const map = this.index.mapBySection.get(target.section) ?? this.fail(`ld_imm64 of ${target.name || target.section} in section ${target.section}, which is neither .maps nor a global data section`);
+      const map = this.targetOf(e.symbol, this.index.mapBySection, target.section) ?? this.fail(`ld_imm64 of ${target.name || target.section} in section ${target.section}, which is neither .maps nor a global data section`);
       const offset = (target.type === 'section' ? 0 : target.value) + this.imm(at);
       this.setSrcImm(at, BPF_PSEUDO_MAP_VALUE, map);
       this.setImm(at + 1, offset);
@@ -246,7 +256,7 @@ export class ProgramLinker {
     if (e.type !== 'R_BPF_64_32') this.fail(`relocation type ${e.type} is not supported in code`);
     if (code !== CALL || this.src(at) !== BPF_PSEUDO_CALL) this.fail(`R_BPF_64_32 on an instruction that is not a call (code 0x${code.toString(16)} src ${this.src(at)})`);
     if (target.section === null) {
-      const kfunc = this.index.kfuncByName.get(target.name) ?? this.fail(`call of extern ${target.name}, which is not a FUNC in the .ksyms DATASEC`);
+      const kfunc = this.targetOf(e.symbol, this.index.kfuncByName, target.name) ?? this.fail(`call of extern ${target.name}, which is not a FUNC in the .ksyms DATASEC`);
       this.setSrcImm(at, BPF_PSEUDO_KFUNC_CALL, kfunc);
       this.relocations.push({ kind: 'kfunc', insn: at, kfunc });
       return;
