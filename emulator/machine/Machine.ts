@@ -219,7 +219,8 @@ export class Machine implements CallEnv {
   free(): string[] {
     if (this.freed) return [];
     this.freed = true;
-    const problems = this.maps.flatMap((m) => m.destroy());
+    const problems: string[] = [];
+    for (const m of this.maps) m.destroy(problems);
     this.gracePeriod(0);
     this.mem.release();
     return problems;
@@ -236,7 +237,8 @@ export class Machine implements CallEnv {
     const maps = names.map((n) => this.userMaps.get(n) ?? n);
     const missing = maps.find((m) => typeof m === 'string');
     if (missing !== undefined) throw new RangeError(`no map ${missing} in the object`);
-    const problems = (maps as MapStore[]).flatMap((m) => m.destroy());
+    const problems: string[] = [];
+    for (const m of maps as MapStore[]) m.destroy(problems);
     this.gracePeriod(this.run_.cpu);
     return problems;
   }

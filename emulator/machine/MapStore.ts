@@ -291,12 +291,15 @@ export class MapStore {
     return 0;
   }
 
-  /** the value's special fields (kptrs, the spin lock) as [from, to) byte ranges, in offset order */
-  private specialFields(): [number, number][] {
+  /** the value's special fields (kptrs, the spin lock) as [from, to) byte ranges, in offset order; made on first use */
+  private special: readonly (readonly [number, number])[] | null = null;
+
+  private specialFields(): readonly (readonly [number, number])[] {
+    if (this.special !== null) return this.special;
     const lock = this.spec.spinLockOffset;
     const ranges: [number, number][] = this.spec.kptrFields.map((f) => [f.offset, f.offset + 8]);
     if (lock !== null) ranges.push([lock, lock + SPIN_LOCK_SIZE]);
-    return ranges.sort((a, b) => a[0] - b[0]);
+    return (this.special = ranges.sort((a, b) => a[0] - b[0]));
   }
 
   /** copy_map_value (special fields skipped), then with `free` bpf_obj_free_fields on the element */
@@ -316,29 +319,31 @@ export class MapStore {
     for (const r of e.regions) {
       this.heap.releaseFields(r, this.spec.kptrFields);
       this.mem.states[r] = RCU_FREED;
+      this.retired.push(r);
     }
-    this.retired.push(...e.regions);
   }
 
   /**
-   * The map is freed (its last reference gone): every element's kptr fields are released. Returns what went wrong
-   * (a field holding a freed object: the kernel's double free at map free), one line each; never throws.
+   * The map is freed (its last reference gone): every element's kptr fields are released. Appends to `problems` what
+   * went wrong (a field holding a freed object: the kernel's double free at map free), one line each; never throws.
    */
-  destroy(): string[] {
-    const problems: string[] = [];
+  destroy(problems: string[]): void {
     // htab_free_prealloced_fields walks free elements too: what a kept element holds is released here
-    for (const e of [...this.slots, ...this.hash.values(), ...this.kept.splice(0)]) {
-      if (!e) continue;
-      try {
-        this.free(e);
-      } catch (err) {
-        if (!(err instanceof MachineFault)) throw err;
-        problems.push(`freeing map ${this.spec.name}: ${err.why}`);
-      }
-    }
+    for (const e of this.slots) if (e) this.destroyElement(e, problems);
+    for (const e of this.hash.values()) this.destroyElement(e, problems);
+    for (const e of this.kept) this.destroyElement(e, problems);
     this.slots.length = 0;
     this.hash.clear();
-    return problems;
+    this.kept.length = 0;
+  }
+
+  private destroyElement(e: Element, problems: string[]): void {
+    try {
+      this.free(e);
+    } catch (err) {
+      if (!(err instanceof MachineFault)) throw err;
+      problems.push(`freeing map ${this.spec.name}: ${err.why}`);
+    }
   }
 
   /** value regions of every element (CPU 0's copy first), for reading globals */
