@@ -50,9 +50,15 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
     return v;
   };
   const stringOf = stringReader(strings);
-  const name = (where: number): string => {
+  const nameAt = (off: number, where: number): string => stringOf(off) ?? fail(where, `name offset ${off} outside the ${strLen}-byte string section`);
+  const name = (where: number): string => nameAt(u32(), where);
+  /** member names by offset: a few names recur in every struct, and each read would make a new string */
+  const memberNames = new Map<number, string>();
+  const memberName = (where: number): string => {
     const off = u32();
-    return stringOf(off) ?? fail(where, `name offset ${off} outside the ${strLen}-byte string section`);
+    let n = memberNames.get(off);
+    if (n === undefined) memberNames.set(off, (n = nameAt(off, where)));
+    return n;
   };
   const types: BtfType[] = [{ kind: 'VOID', name: '' }];
   /** where each type's record starts, for errors */
@@ -83,12 +89,13 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
         break;
       case 'STRUCT':
       case 'UNION': {
-        const members: BtfMember[] = [];
+        // arrays of their exact length: one grown by push keeps 17 slots for a struct's 2 or 3 members
+        const members = new Array<BtfMember>(vlen);
         for (let i = 0; i < vlen; i++) {
-          const mName = name(at);
+          const mName = memberName(at);
           const type = ref(u32());
           const off = u32();
-          members.push({ name: mName, type, bitOffset: kflag ? off & 0xffffff : off, bitfieldSize: kflag ? off >>> 24 : 0 });
+          members[i] = { name: mName, type, bitOffset: kflag ? off & 0xffffff : off, bitfieldSize: kflag ? off >>> 24 : 0 };
         }
         types.push({ kind, name: n, size: sizeOrType, kflag, members });
         break;
@@ -132,8 +139,8 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
         break;
       }
       case 'DATASEC': {
-        const vars: BtfVarSecinfo[] = [];
-        for (let i = 0; i < vlen; i++) vars.push({ type: ref(u32()), offset: u32(), size: u32() });
+        const vars = new Array<BtfVarSecinfo>(vlen);
+        for (let i = 0; i < vlen; i++) vars[i] = { type: ref(u32()), offset: u32(), size: u32() };
         types.push({ kind, name: n, size: sizeOrType, vars });
         break;
       }

@@ -180,10 +180,15 @@ export function readElf(bytes: Uint8Array): ElfFile {
   return { sections, symbols, firstGlobal: symtab?.info ?? 0, relocations };
 }
 
-/** A little-endian u64 as a number, or null above 2^53 (nothing in a BPF object is that large). */
+/**
+ * A little-endian u64 as a number, or null above 2^53 (nothing in a BPF object is that large). Below 2^32 it is the
+ * low word itself, a small integer: the product would be a float, boxed in every symbol and relocation that holds it.
+ */
 function safeU64(view: DataView, at: number): number | null {
   const hi = view.getUint32(at + 4, true);
-  return hi >= 0x200000 ? null : hi * 0x1_0000_0000 + view.getUint32(at, true);
+  const lo = view.getUint32(at, true);
+  if (hi === 0) return lo;
+  return hi >= 0x200000 ? null : hi * 0x1_0000_0000 + lo;
 }
 
 /** The section called `name`, or null. */
