@@ -29,6 +29,12 @@ function freeListKey(percpu: boolean, cpu: number, sizeClass: number): number {
   return (sizeClass * 4096 + cpu) * 2 + (percpu ? 1 : 0);
 }
 
+/** `to` holding `from` at its start (a column grown; no closure per grow) */
+function copiedInto<T extends Uint8Array | Int32Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
+}
+
 /**
  * Objects made by bpf_obj_new / bpf_percpu_obj_new and their lifetimes: a drop marks them RCU-freed (still readable
  * and writable by the run that dropped them, as bpf_mem_free_rcu leaves them to RCU readers); the grace period at the
@@ -74,17 +80,12 @@ export class Heap {
 
   private grow(): void {
     const n = this.handles.length * 2;
-    const grown = <T extends Uint8Array | Int32Array>(a: T, make: (n: number) => T): T => {
-      const b = make(n);
-      b.set(a);
-      return b;
-    };
-    this.percpu = grown(this.percpu, (k) => new Uint8Array(k));
-    this.typeIds = grown(this.typeIds, (k) => new Int32Array(k));
-    this.sizeClasses = grown(this.sizeClasses, (k) => new Int32Array(k));
-    this.handles = grown(this.handles, (k) => new Int32Array(k));
-    this.data = grown(this.data, (k) => new Int32Array(k));
-    this.freed = grown(this.freed, (k) => new Uint8Array(k));
+    this.percpu = copiedInto(this.percpu, new Uint8Array(n));
+    this.typeIds = copiedInto(this.typeIds, new Int32Array(n));
+    this.sizeClasses = copiedInto(this.sizeClasses, new Int32Array(n));
+    this.handles = copiedInto(this.handles, new Int32Array(n));
+    this.data = copiedInto(this.data, new Int32Array(n));
+    this.freed = copiedInto(this.freed, new Uint8Array(n));
   }
 
   /** bpf_obj_new_impl / bpf_percpu_obj_new_impl on `cpu`: the new object's address (hi of offset 0), or 0 (NULL) */
