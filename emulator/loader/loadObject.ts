@@ -174,10 +174,12 @@ function internalMaps(elf: ElfFile, btf: Btf, secs: Datasecs, rodata: Readonly<R
     }
     return undefined;
   };
-  const sections = elf.sections.flatMap((s) => {
+  const sections: { s: ElfSectionHeader; kind: 'bss' | 'data' | 'rodata' }[] = [];
+  for (const s of elf.sections) {
+    if ((s.flags & SHF.ALLOC) === 0 || (s.flags & SHF.EXECINSTR) !== 0 || s.size === 0) continue;
     const m = INTERNAL.exec(s.name);
-    return !m || (s.flags & SHF.ALLOC) === 0 || (s.flags & SHF.EXECINSTR) !== 0 || s.size === 0 ? [] : [{ s, kind: m[1] as 'bss' | 'data' | 'rodata' }];
-  });
+    if (m) sections.push({ s, kind: m[1] as 'bss' | 'data' | 'rodata' });
+  }
   // the initial values share one buffer: objects hold a .bss section per scenario
   const initials = new Uint8Array(sections.reduce((a, { s }) => a + s.size, 0));
   let used = 0;
