@@ -73,8 +73,10 @@ export class MapStore {
     const label = this.spec.internal ? `${this.spec.name}` : `map ${this.spec.name} value ${key}`;
     const regions: number[] = [];
     for (let c = 0; c < n; c++) {
-      const r = this.mem.add(this.spec.internal ? 'global' : 'map_value', this.percpu ? `${label} cpu ${c}` : label, this.spec.valueSize, writable, this.index);
-      if (initial && r > 0) this.mem.bytes(r).set(initial.subarray(0, this.spec.valueSize));
+      // an initial value of the value's size is copied in by add() (no two views per global)
+      const init = initial?.length === this.spec.valueSize ? initial : this.spec.valueSize;
+      const r = this.mem.add(this.spec.internal ? 'global' : 'map_value', this.percpu ? `${label} cpu ${c}` : label, init, writable, this.index);
+      if (initial && init !== initial && r > 0) this.mem.bytes(r).set(initial.subarray(0, this.spec.valueSize));
       regions.push(r);
     }
     return { regions };
@@ -333,7 +335,8 @@ export class MapStore {
     for (const e of this.hash.values()) this.destroyElement(e, problems);
     for (const e of this.kept) this.destroyElement(e, problems);
     this.slots.length = 0;
-    this.hash.clear();
+    // clear() makes a new table even for an empty Map, and most maps here are arrays
+    if (this.hash.size > 0) this.hash.clear();
     this.kept.length = 0;
   }
 
