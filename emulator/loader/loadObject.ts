@@ -117,6 +117,11 @@ function mapDefField(btf: Btf, typeId: number): { readonly uint: number | null; 
   return { uint: a?.kind === 'ARRAY' ? a.nelems : null, pointee: p.type };
 }
 
+/** a bad .maps variable at `offset` (a function, not a closure per variable) */
+function mapError(offset: number, what: string): never {
+  throw new ObjectFormatError('.maps', offset, what);
+}
+
 /** Maps of the `.maps` section, from its DATASEC (libbpf bpf_object__init_user_btf_maps / parse_btf_map_def). */
 function btfMaps(elf: ElfFile, btf: Btf, secs: Datasecs): MapSpec[] {
   if (!elfSection(elf, '.maps')) return [];
@@ -124,9 +129,9 @@ function btfMaps(elf: ElfFile, btf: Btf, secs: Datasecs): MapSpec[] {
   if (!sec) throw new ObjectFormatError('.maps', 0, 'no DATASEC .maps in .BTF for the .maps section');
   return sec.type.vars.map((v) => {
     const variable = btf.types[v.type];
-    if (variable?.kind !== 'VAR') throw new ObjectFormatError('.maps', v.offset, `DATASEC .maps entry [${v.type}] is not a VAR`);
+    if (variable?.kind !== 'VAR') return mapError(v.offset, `DATASEC .maps entry [${v.type}] is not a VAR`);
     const def = btf.types[skipModifiers(btf, variable.type)];
-    if (def?.kind !== 'STRUCT') throw new ObjectFormatError('.maps', v.offset, `map ${variable.name}: its definition is not a struct`);
+    if (def?.kind !== 'STRUCT') return mapError(v.offset, `map ${variable.name}: its definition is not a struct`);
     let type: number | null = null, maxEntries: number | null = null, flags = 0;
     let keySize: number | null = null, valueSize: number | null = null, keyTypeId: number | null = null, valueTypeId: number | null = null;
     for (const m of def.members) {
@@ -139,17 +144,17 @@ function btfMaps(elf: ElfFile, btf: Btf, secs: Datasecs): MapSpec[] {
         case 'value_size': valueSize = f.uint; break;
         case 'key': keyTypeId = f.pointee; keySize = typeSize(btf, f.pointee); break;
         case 'value': valueTypeId = f.pointee; valueSize = typeSize(btf, f.pointee); break;
-        default: throw new ObjectFormatError('.maps', v.offset, `map ${variable.name}: unsupported map definition field '${m.name}'`);
+        default: mapError(v.offset, `map ${variable.name}: unsupported map definition field '${m.name}'`);
       }
     }
     const mapType = type === null ? null : MAP_TYPES[type];
-    if (!mapType) throw new ObjectFormatError('.maps', v.offset, `map ${variable.name}: map type ${type ?? '(none)'} is not one the emulator knows (array, hash, lru_hash, percpu_array, percpu_hash, lru_percpu_hash, task_storage, cgrp_storage)`);
+    if (!mapType) return mapError(v.offset, `map ${variable.name}: map type ${type ?? '(none)'} is not one the emulator knows (array, hash, lru_hash, percpu_array, percpu_hash, lru_percpu_hash, task_storage, cgrp_storage)`);
     // local storage has no max_entries (one element per owner) and must be BPF_F_NO_PREALLOC (bpf_local_storage_map_alloc_check)
     if (LOCAL_STORAGE_MAP_TYPES.has(mapType)) {
-      if (maxEntries !== null && maxEntries !== 0) throw new ObjectFormatError('.maps', v.offset, `map ${variable.name}: a ${mapType} map has max_entries 0`);
-      if ((flags & BPF_F_NO_PREALLOC) === 0) throw new ObjectFormatError('.maps', v.offset, `map ${variable.name}: a ${mapType} map needs BPF_F_NO_PREALLOC`);
-    } else if (maxEntries === null || maxEntries < 1) throw new ObjectFormatError('.maps', v.offset, `map ${variable.name}: max_entries must be set and positive`);
-    if (keySize === null || valueSize === null || keySize < 1 || valueSize < 1) throw new ObjectFormatError('.maps', v.offset, `map ${variable.name}: key and value sizes must be known and positive`);
+      if (maxEntries !== null && maxEntries !== 0) return mapError(v.offset, `map ${variable.name}: a ${mapType} map has max_entries 0`);
+      if ((flags & BPF_F_NO_PREALLOC) === 0) return mapError(v.offset, `map ${variable.name}: a ${mapType} map needs BPF_F_NO_PREALLOC`);
+    } else if (maxEntries === null || maxEntries < 1) return mapError(v.offset, `map ${variable.name}: max_entries must be set and positive`);
+    if (keySize === null || valueSize === null || keySize < 1 || valueSize < 1) return mapError(v.offset, `map ${variable.name}: key and value sizes must be known and positive`);
     return {
       name: variable.name, type: mapType, keySize, valueSize, maxEntries: maxEntries ?? 0, flags, keyTypeId, valueTypeId,
       internal: null, initial: null, kptrFields: valueTypeId === null ? [] : kptrFields(btf, valueTypeId),
