@@ -110,9 +110,7 @@ export class MapStore {
   /** bpf_map_update_elem from a program on `cpu`: 0 or -errno */
   update(keyAt: number, valueAt: number, flags: number, cpu: number): number {
     const value = new Uint8Array(this.mem.view.buffer, valueAt, this.spec.valueSize);
-    // a program's update of a per-CPU map writes this CPU's copy only
-    const write = (e: Element, free: boolean): void => this.copyValue(e.regions[this.percpu ? cpu : 0] as number, value, free);
-    return this.store(this.array ? this.mem.view.getUint32(keyAt, true) : this.key(keyAt), flags, write);
+    return this.store(this.array ? this.mem.view.getUint32(keyAt, true) : this.key(keyAt), flags, value, cpu);
   }
 
   /**
@@ -122,9 +120,7 @@ export class MapStore {
   sysUpdate(key: number, value: Uint8Array, flags: number): number {
     // syscall.c map_update_elem: BPF_F_LOCK needs a spin lock in the value
     if ((flags & BPF_F_LOCK) !== 0 && this.spec.spinLockOffset === null) return -EINVAL;
-    const stride = (this.spec.valueSize + 7) & ~7;
-    const write = (e: Element, free: boolean): void => e.regions.forEach((r, c) => this.copyValue(r, value.subarray(c * stride, c * stride + this.spec.valueSize), free));
-    return this.store(key >>> 0, flags, write, this.array ? this.arrayUpdateKeepsKptr : this.keepsKptr && this.percpu);
+    return this.store(key >>> 0, flags, value, -1, this.array ? this.arrayUpdateKeepsKptr : this.keepsKptr && this.percpu);
   }
 
   /** bpf_map_delete_elem from userspace: 0 or -errno */
@@ -185,11 +181,25 @@ export class MapStore {
   }
 
   /**
-   * an update of element `k` with `flags` (the kernel's checks, in its order); `write` fills the element's value;
-   * `keep`: an old element's kptr fields stay set in the new one (keepsKptr), an array element's stay set
-   * (arrayUpdateKeepsKptr)
+   * `value` into element `e`, then with `free` bpf_obj_free_fields on it: a program's update on
+   * `cpu` writes that CPU's copy only; userspace's (`cpu` -1) gives one copy per CPU, each at a multiple of the value
+   * size rounded up to 8
    */
-  private store(k: number | string, fullFlags: number, write: (e: Element, freeFields: boolean) => void, keep = false): number {
+  private write(e: Element, value: Uint8Array, cpu: number, free: boolean): void {
+    if (cpu >= 0) {
+      this.copyValue(e.regions[this.percpu ? cpu : 0] as number, value, free);
+      return;
+    }
+    const stride = (this.spec.valueSize + 7) & ~7;
+    e.regions.forEach((r, c) => this.copyValue(r, value.subarray(c * stride, c * stride + this.spec.valueSize), free));
+  }
+
+  /**
+   * an update of element `k` with `flags` (the kernel's checks, in its order), `value` written as write() does for
+   * `cpu` (no closure per update: programs update maps on most runs); `keep`: an old element's kptr fields stay set
+   * in the new one (keepsKptr), an array element's stay set (arrayUpdateKeepsKptr)
+   */
+  private store(k: number | string, fullFlags: number, value: Uint8Array, cpu: number, keep = false): number {
     const lock = (fullFlags & BPF_F_LOCK) !== 0;
     const flags = fullFlags & ~BPF_F_LOCK;
     // htab_lru_map_update_elem and the per-CPU maps take no BPF_F_LOCK (map_check_btf gives them no spin lock)
@@ -199,7 +209,7 @@ export class MapStore {
       if (!e) return -E2BIG;
       if (flags === BPF_NOEXIST) return -EEXIST;
       // array_map_update_elem: copy (under the lock with BPF_F_LOCK), then bpf_obj_free_fields (not with `keep`)
-      write(e, !keep);
+      this.write(e, value, cpu, !keep);
       return 0;
     }
     // htab_lru_map_update_elem takes a node (prealloc_lru_pop) before it looks the key up: a full map's LRU evicts
@@ -220,12 +230,12 @@ export class MapStore {
       // htab_map_update_elem's BPF_F_LOCK path: the existing element's value is overwritten in place under its lock
       // (copy_map_value_locked skips special fields) and its kptr field keeps its object (divergence
       // htab_lock_update_keeps_percpu_kptr, every kernel measured)
-      write(old, false);
+      this.write(old, value, cpu, false);
       return 0;
     }
     // htab_map_update_elem: a new element; the old one (if any) is freed with its fields
     const e = this.newElement(`(key ${k})`, true, null);
-    write(e, true);
+    this.write(e, value, cpu, true);
     if (old) {
       this.hash.delete(k);
       if (keep) this.kept.push(old);
