@@ -100,7 +100,9 @@ export function readBtfExt(bytes: Uint8Array, btf: Btf, section = '.BTF.ext'): B
       const n = view.getUint32(at + 4, true);
       at += 8;
       if (at + n * recSize > end) fail(at, `${what} of ${name}: ${n} records of ${recSize} bytes run past the end`);
-      out.push({ section: name, records: Array.from({ length: n }, (_, i) => record(at + i * recSize)) });
+      const records: T[] = [];
+      for (let i = 0; i < n; i++) records.push(record(at + i * recSize));
+      out.push({ section: name, records });
       at += n * recSize;
     }
     return out;

@@ -1,8 +1,8 @@
 import { ObjectFormatError } from '../ObjectFormatError.ts';
 import { stringReader } from '../StringTable.ts';
 import {
-  BTF_FUNC_LINKAGE, BTF_INT_ENCODING, BTF_KIND, BTF_MAGIC, BTF_VAR_LINKAGE, isRefKind,
-  type Btf, type BtfEnumValue, type BtfIntEncoding, type BtfKindName, type BtfMember, type BtfParam, type BtfType, type BtfVarSecinfo,
+  BTF_FUNC_LINKAGE, BTF_INT_ENCODING, BTF_KIND, BTF_MAGIC, BTF_REF_KINDS, BTF_VAR_LINKAGE,
+  type Btf, type BtfEnumValue, type BtfIntEncoding, type BtfKindName, type BtfMember, type BtfParam, type BtfRefKind, type BtfType, type BtfVarSecinfo,
   type FuncLinkage, type VarLinkage,
 } from './kinds.ts';
 
@@ -10,6 +10,9 @@ const KIND_NAMES = Object.fromEntries(Object.entries(BTF_KIND).map(([k, v]) => [
 const INT_ENCODINGS = Object.fromEntries(Object.entries(BTF_INT_ENCODING).map(([k, v]) => [v, k])) as Record<number, BtfIntEncoding>;
 const FUNC_LINKAGES = Object.fromEntries(Object.entries(BTF_FUNC_LINKAGE).map(([k, v]) => [v, k])) as Record<number, FuncLinkage>;
 const VAR_LINKAGES = Object.fromEntries(Object.entries(BTF_VAR_LINKAGE).map(([k, v]) => [v, k])) as Record<number, VarLinkage>;
+/** 1 at the kind numbers of BTF_REF_KINDS (a lookup per record, not a search of the names) */
+const REF_KIND = new Uint8Array(32);
+for (const k of BTF_REF_KINDS) REF_KIND[BTF_KIND[k]] = 1;
 
 /**
  * Decodes a .BTF section (struct btf_header, then the type records, then the strings), little-endian.
@@ -34,6 +37,12 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
 
   let at = hdrLen + typeOff;
   const end = at + typeLen;
+  /** the largest type id any record refers to: checked against the count once, at the end */
+  let maxRef = 0;
+  const ref = (id: number): number => {
+    if (id > maxRef) maxRef = id;
+    return id;
+  };
   const u32 = (): number => {
     if (at + 4 > end) fail(at, 'type record runs past the end of the type section');
     const v = view.getUint32(at, true);
@@ -41,9 +50,15 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
     return v;
   };
   const stringOf = stringReader(strings);
-  const name = (where: number): string => {
+  const nameAt = (off: number, where: number): string => stringOf(off) ?? fail(where, `name offset ${off} outside the ${strLen}-byte string section`);
+  const name = (where: number): string => nameAt(u32(), where);
+  /** member names by offset: a few names recur in every struct, and each read would make a new string */
+  const memberNames = new Map<number, string>();
+  const memberName = (where: number): string => {
     const off = u32();
-    return stringOf(off) ?? fail(where, `name offset ${off} outside the ${strLen}-byte string section`);
+    let n = memberNames.get(off);
+    if (n === undefined) memberNames.set(off, (n = nameAt(off, where)));
+    return n;
   };
   const types: BtfType[] = [{ kind: 'VOID', name: '' }];
   /** where each type's record starts, for errors */
@@ -58,8 +73,8 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
     const kind = KIND_NAMES[kindNo] ?? fail(start + 4, `type [${types.length}] has unknown kind ${kindNo}`);
     const vlen = info & 0xffff;
     const kflag = info >>> 31 === 1;
-    if (isRefKind(kind)) {
-      types.push({ kind, name: n, type: sizeOrType });
+    if (REF_KIND[kindNo] === 1) {
+      types.push({ kind: kind as BtfRefKind, name: n, type: ref(sizeOrType) });
       continue;
     }
     switch (kind) {
@@ -70,16 +85,17 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
         break;
       }
       case 'ARRAY':
-        types.push({ kind, name: n, type: u32(), indexType: u32(), nelems: u32() });
+        types.push({ kind, name: n, type: ref(u32()), indexType: ref(u32()), nelems: u32() });
         break;
       case 'STRUCT':
       case 'UNION': {
-        const members: BtfMember[] = [];
+        // arrays of their exact length: one grown by push keeps 17 slots for a struct's 2 or 3 members
+        const members = new Array<BtfMember>(vlen);
         for (let i = 0; i < vlen; i++) {
-          const mName = name(at);
-          const type = u32();
+          const mName = memberName(at);
+          const type = ref(u32());
           const off = u32();
-          members.push({ name: mName, type, bitOffset: kflag ? off & 0xffffff : off, bitfieldSize: kflag ? off >>> 24 : 0 });
+          members[i] = { name: mName, type, bitOffset: kflag ? off & 0xffffff : off, bitfieldSize: kflag ? off >>> 24 : 0 };
         }
         types.push({ kind, name: n, size: sizeOrType, kflag, members });
         break;
@@ -109,22 +125,22 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
         types.push({ kind, name: n, fwdKind: kflag ? 'union' : 'struct' });
         break;
       case 'FUNC':
-        types.push({ kind, name: n, type: sizeOrType, linkage: FUNC_LINKAGES[vlen] ?? fail(start, `type [${types.length}] FUNC '${n}': unknown linkage ${vlen}`) });
+        types.push({ kind, name: n, type: ref(sizeOrType), linkage: FUNC_LINKAGES[vlen] ?? fail(start, `type [${types.length}] FUNC '${n}': unknown linkage ${vlen}`) });
         break;
       case 'FUNC_PROTO': {
         const params: BtfParam[] = [];
-        for (let i = 0; i < vlen; i++) params.push({ name: name(at), type: u32() });
-        types.push({ kind, name: n, returnType: sizeOrType, params });
+        for (let i = 0; i < vlen; i++) params.push({ name: name(at), type: ref(u32()) });
+        types.push({ kind, name: n, returnType: ref(sizeOrType), params });
         break;
       }
       case 'VAR': {
         const l = u32();
-        types.push({ kind, name: n, type: sizeOrType, linkage: VAR_LINKAGES[l] ?? fail(start, `type [${types.length}] VAR '${n}': unknown linkage ${l}`) });
+        types.push({ kind, name: n, type: ref(sizeOrType), linkage: VAR_LINKAGES[l] ?? fail(start, `type [${types.length}] VAR '${n}': unknown linkage ${l}`) });
         break;
       }
       case 'DATASEC': {
-        const vars: BtfVarSecinfo[] = [];
-        for (let i = 0; i < vlen; i++) vars.push({ type: u32(), offset: u32(), size: u32() });
+        const vars = new Array<BtfVarSecinfo>(vlen);
+        for (let i = 0; i < vlen; i++) vars[i] = { type: ref(u32()), offset: u32(), size: u32() };
         types.push({ kind, name: n, size: sizeOrType, vars });
         break;
       }
@@ -132,15 +148,18 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
         types.push({ kind, name: n, size: sizeOrType });
         break;
       case 'DECL_TAG':
-        types.push({ kind, name: n, type: sizeOrType, componentIdx: u32() | 0 });
+        types.push({ kind, name: n, type: ref(sizeOrType), componentIdx: u32() | 0 });
         break;
     }
   }
   const count = types.length;
-  types.forEach((t, id) => {
-    const ref = firstReferenceAbove(t, count - 1);
-    if (ref !== null) fail(starts[id]!, `type [${id}] ${t.kind} '${t.name}' refers to type ${ref}, but there are ${count - 1}`);
-  });
+  // only a bad reference needs the search for the first record holding one
+  if (maxRef > count - 1) {
+    types.forEach((t, id) => {
+      const above = firstReferenceAbove(t, count - 1);
+      if (above !== null) fail(starts[id]!, `type [${id}] ${t.kind} '${t.name}' refers to type ${above}, but there are ${count - 1}`);
+    });
+  }
   return { types, strings };
 }
 

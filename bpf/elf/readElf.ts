@@ -130,14 +130,17 @@ export function readElf(bytes: Uint8Array): ElfFile {
     if (symtab.size % SYMBOL_SIZE !== 0) fail(symtab.size - (symtab.size % SYMBOL_SIZE), `size ${symtab.size} is not a multiple of ${SYMBOL_SIZE}`);
     const symbolName = stringReader(sections[symtab.link]?.bytes ?? fail(0, `sh_link ${symtab.link} is not a section`));
     const sv = new DataView(symtab.bytes.buffer, symtab.bytes.byteOffset, symtab.bytes.byteLength);
-    symbols = Array.from({ length: symtab.size / SYMBOL_SIZE }, (_, index) => {
+    // plain loops, no closure per entry: objects hold hundreds of symbols and thousands of relocations
+    const count = symtab.size / SYMBOL_SIZE;
+    symbols = [];
+    for (let index = 0; index < count; index++) {
       const at = index * SYMBOL_SIZE;
       const info = sv.getUint8(at + 4);
       const shndx = sv.getUint16(at + 6, true);
       const nameOff = sv.getUint32(at, true);
       const value = safeU64(sv, at + 8) ?? fail(at + 8, `symbol ${index}: value too large`);
       const size = safeU64(sv, at + 16) ?? fail(at + 16, `symbol ${index}: size too large`);
-      return {
+      symbols.push({
         index,
         name: symbolName(nameOff) ?? fail(at, `symbol ${index}: name offset ${nameOff} outside ${sections[symtab.link]!.name}`),
         value,
@@ -147,8 +150,8 @@ export function readElf(bytes: Uint8Array): ElfFile {
         visibility: STV_NAMES[sv.getUint8(at + 5) & 0x3]!,
         sectionIndex: shndx,
         section: shndx !== SHN_UNDEF && shndx < sections.length ? sections[shndx]!.name : null,
-      };
-    });
+      });
+    }
   }
 
   const relocations = sections.filter((s) => s.type === SHT.REL).map((rel): ElfRelocationSection => {
@@ -159,7 +162,9 @@ export function readElf(bytes: Uint8Array): ElfFile {
     const target = sections[rel.info] ?? fail(0, `sh_info ${rel.info} is not a section`);
     if (symtab === undefined || rel.link !== symtab.index) fail(0, `sh_link ${rel.link} is not the symbol table`);
     const rv = new DataView(rel.bytes.buffer, rel.bytes.byteOffset, rel.bytes.byteLength);
-    const entries = Array.from({ length: rel.size / REL_SIZE }, (_, i) => {
+    const count = rel.size / REL_SIZE;
+    const entries: ElfRelocationEntry[] = [];
+    for (let i = 0; i < count; i++) {
       const at = i * REL_SIZE;
       const offset = safeU64(rv, at) ?? fail(at, `relocation ${i}: offset too large`);
       // r_info: ELF64_R_SYM in the upper, ELF64_R_TYPE in the lower 32 bits
@@ -167,18 +172,23 @@ export function readElf(bytes: Uint8Array): ElfFile {
       const symbol = rv.getUint32(at + 12, true);
       if (symbol >= symbols.length) fail(at + 8, `relocation ${i}: symbol ${symbol} is not in the symbol table (${symbols.length} symbols)`);
       if (target.type !== SHT.NOBITS && offset >= target.size) fail(at, `relocation ${i}: offset ${offset} outside ${target.name} (${target.size} bytes)`);
-      return { offset, type: R_NAMES[typeNo] ?? fail(at + 8, `relocation ${i}: unknown BPF relocation type ${typeNo}`), symbol };
-    });
+      entries.push({ offset, type: R_NAMES[typeNo] ?? fail(at + 8, `relocation ${i}: unknown BPF relocation type ${typeNo}`), symbol });
+    }
     return { name: rel.name, target: target.name, targetIndex: target.index, entries };
   });
 
   return { sections, symbols, firstGlobal: symtab?.info ?? 0, relocations };
 }
 
-/** A little-endian u64 as a number, or null above 2^53 (nothing in a BPF object is that large). */
+/**
+ * A little-endian u64 as a number, or null above 2^53 (nothing in a BPF object is that large). Below 2^32 it is the
+ * low word itself, a small integer: the product would be a float, boxed in every symbol and relocation that holds it.
+ */
 function safeU64(view: DataView, at: number): number | null {
   const hi = view.getUint32(at + 4, true);
-  return hi >= 0x200000 ? null : hi * 0x1_0000_0000 + view.getUint32(at, true);
+  const lo = view.getUint32(at, true);
+  if (hi === 0) return lo;
+  return hi >= 0x200000 ? null : hi * 0x1_0000_0000 + lo;
 }
 
 /** The section called `name`, or null. */

@@ -97,7 +97,8 @@ function cmp32(op: number, a: number, b: number): boolean | null {
   }
 }
 
-const SIZE_OF_LDST: Readonly<Record<number, 1 | 2 | 4 | 8>> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
+/** access size by the opcode's size bits ((code >> 3) & 3: BPF_W, BPF_H, BPF_B, BPF_DW); a typed array, not a keyed object */
+const SIZE_OF_LDST = Int8Array.of(4, 2, 1, 8);
 
 /**
  * Runs `words` (slot words: bpf/asm insn.ts decodeInsnWords) from instruction 0 with r1 = ctx (hi:lo) until the outermost exit.
@@ -109,7 +110,8 @@ export function execute(words: Int32Array, env: CallEnv, regs: Regs, opts: ExecO
   const tmp = opts.scratch;
   // call frames: return pc and callee-saved r6–r10 of each caller
   const frames = opts.frames;
-  frames.length = 0;
+  // setting an array's length is a runtime call; most runs make no subprogram call
+  if (frames.length !== 0) frames.length = 0;
   let depth = 0;
   let pc = 0;
   let budget = opts.maxInsns;
@@ -295,7 +297,7 @@ export function execute(words: Int32Array, env: CallEnv, regs: Regs, opts: ExecO
         }
         case 1: { // BPF_LDX
           const mode = c & 0xe0;
-          const size = SIZE_OF_LDST[c & 0x18] as 1 | 2 | 4 | 8;
+          const size = SIZE_OF_LDST[(c >> 3) & 3] as 1 | 2 | 4 | 8;
           const alo = ((L[s] as number) + off) | 0;
           const ahi = offsetHi(L[s] as number, H[s] as number, off);
           if (mode === 0x60) { // BPF_MEM
@@ -318,7 +320,7 @@ export function execute(words: Int32Array, env: CallEnv, regs: Regs, opts: ExecO
         case 2: // BPF_ST
         case 3: { // BPF_STX
           const mode = c & 0xe0;
-          const size = SIZE_OF_LDST[c & 0x18] as 1 | 2 | 4 | 8;
+          const size = SIZE_OF_LDST[(c >> 3) & 3] as 1 | 2 | 4 | 8;
           const alo = ((L[d] as number) + off) | 0;
           const ahi = offsetHi(L[d] as number, H[d] as number, off);
           const vlo = cls === 2 ? imm : (L[s] as number);

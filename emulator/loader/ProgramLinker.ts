@@ -20,10 +20,8 @@ export interface ObjectIndex {
   readonly codeSections: ReadonlyMap<string, ElfSectionHeader>;
   /** slot words of each code section (bpf/asm insn.ts decodeInsnWords), on first use */
   readonly code: Map<string, Int32Array>;
-  /** per code section: its REL section's name, its entries, and per instruction slot 1 + the index of its entry (0: none) */
-  readonly relocs: ReadonlyMap<string, { readonly section: string; readonly entries: readonly ElfRelocationEntry[]; readonly byInsn: Int32Array }>;
-  /** per code section: CO-RE relocations by instruction index */
-  readonly core: ReadonlyMap<string, ReadonlyMap<number, CoreRelo>>;
+  /** per code section with relocations or CO-RE relocations: what applies to each instruction */
+  readonly fixups: ReadonlyMap<string, SectionFixups>;
   /** per code section: BTF FUNC id by the function's byte offset (func_info) */
   readonly funcInfo: ReadonlyMap<string, ReadonlyMap<number, number>>;
   /** user maps by name, internal maps by section */
@@ -31,6 +29,27 @@ export interface ObjectIndex {
   readonly mapBySection: ReadonlyMap<string, number>;
   /** kfunc externs by name → index in BpfObjectSpec.kfuncs */
   readonly kfuncByName: ReadonlyMap<string, number>;
+  /**
+   * per symbol: 1 + the map or kfunc index it names once looked up (0: not yet), as relocations against it find it:
+   * an extern's kfunc, a .maps variable's map, another section's internal map (thousands of relocations name a few
+   * symbols)
+   */
+  readonly symbolTargets: Int32Array;
+}
+
+/**
+ * A code section's relocations and CO-RE relocations, indexed by instruction slot: typed arrays, as every placed
+ * instruction is looked up (a Map per section was a large share of linking)
+ */
+export interface SectionFixups {
+  /** the REL section's name ('' when there is none) and its entries */
+  readonly relSection: string;
+  readonly entries: readonly ElfRelocationEntry[];
+  /** per instruction slot: 1 + the index of its entry (the last one when several name it), 0 for none */
+  readonly relByInsn: Int32Array;
+  readonly core: readonly CoreRelo[];
+  /** per instruction slot: 1 + the index of its CO-RE relocation (the last one when several name it), 0 for none */
+  readonly coreByInsn: Int32Array;
 }
 
 /** what libbpf makes of each program section name, once per object (hundreds of programs share a few sections) */
@@ -99,8 +118,8 @@ export class ProgramLinker {
   private length = 0;
   private readonly relocations: Relocation[] = [];
   private readonly subprograms: { name: string; insn: number }[] = [];
-  /** symbol index → the slot where its code starts */
-  private readonly placed = new Map<number, number>();
+  /** pairs (symbol index, the slot where its code starts): the program and the few subprograms it calls, no Map per program */
+  private readonly placed: number[] = [];
 
   private constructor(
     private readonly index: ObjectIndex,
@@ -116,10 +135,10 @@ export class ProgramLinker {
     const l = new ProgramLinker(index, main);
     l.place(main);
     const words = wordsFor(2 * l.length);
-    words.set(scratch.subarray(0, 2 * l.length));
+    words.set(scratch.subarray(0, words.length));
     return {
-      name: main.name, section, ...ps, words, subprograms: l.subprograms, relocations: byInsn(l.relocations),
-      btfFuncId: index.funcInfo.get(section)?.get(main.value) ?? null,
+      name: main.name, section, progType: ps.progType, attachType: ps.attachType, attachTo: ps.attachTo, sleepable: ps.sleepable, autoload: ps.autoload,
+      words, subprograms: l.subprograms, relocations: byInsn(l.relocations), btfFuncId: index.funcInfo.get(section)?.get(main.value) ?? null,
     };
   }
 
@@ -156,8 +175,7 @@ export class ProgramLinker {
 
   /** appends a function's code (once) and relocates it; returns where it starts */
   private place(sym: ElfSymbolEntry): number {
-    const at = this.placed.get(sym.index);
-    if (at !== undefined) return at;
+    for (let k = 0; k < this.placed.length; k += 2) if (this.placed[k] === sym.index) return this.placed[k + 1] as number;
     const secName = sym.section as string;
     const all = this.sectionWords(secName);
     const first = sym.value / 8;
@@ -166,7 +184,7 @@ export class ProgramLinker {
       throw new ObjectFormatError(secName, sym.value, `function ${sym.name} (${sym.size} bytes at ${sym.value}) is not whole instructions inside the section`);
     }
     const start = this.length;
-    this.placed.set(sym.index, start);
+    this.placed.push(sym.index, start);
     if (sym !== this.main) this.subprograms.push({ name: sym.name, insn: start });
     if (2 * (start + count) > scratch.length) {
       const grown = new Int32Array(Math.max(2 * (start + count), 2 * scratch.length));
@@ -175,14 +193,13 @@ export class ProgramLinker {
     }
     scratch.set(all.subarray(2 * first, 2 * (first + count)), 2 * start);
     this.length = start + count;
-    const rel = this.index.relocs.get(secName);
-    const core = this.index.core.get(secName);
-    if (!rel && !core) return start;
+    const f = this.index.fixups.get(secName);
+    if (!f) return start;
     for (let idx = 0; idx < count; idx++) {
-      const r = rel ? (rel.byInsn[first + idx] as number) : 0;
-      if (r > 0) this.relocate(start + idx, secName, rel!.section, r - 1, rel!.entries[r - 1] as ElfRelocationEntry);
-      const c = core?.get(first + idx);
-      if (c) this.coreRelocate(start + idx, secName, c);
+      const r = f.relByInsn[first + idx] as number;
+      if (r > 0) this.relocate(start + idx, secName, f.relSection, r - 1, f.entries[r - 1] as ElfRelocationEntry);
+      const c = f.coreByInsn[first + idx] as number;
+      if (c > 0) this.coreRelocate(start + idx, secName, f.core[c - 1] as CoreRelo);
     }
     return start;
   }
@@ -195,6 +212,15 @@ export class ProgramLinker {
 
   private fail(what: string): never {
     throw new ObjectFormatError(this.whereRel, this.whereK * 16, `${what} (relocation at ${this.whereSec}+${this.whereOffset})`);
+  }
+
+  /** `table`'s entry for `key`, which symbol `symbol` names; remembered per symbol (each symbol has one key) */
+  private targetOf(symbol: number, table: ReadonlyMap<string, number>, key: string): number | undefined {
+    const known = this.index.symbolTargets[symbol] as number;
+    if (known > 0) return known - 1;
+    const t = table.get(key);
+    if (t !== undefined) this.index.symbolTargets[symbol] = t + 1;
+    return t;
   }
 
   private relocate(at: number, secName: string, relSection: string, k: number, e: ElfRelocationEntry): void {
@@ -214,13 +240,13 @@ export class ProgramLinker {
         return;
       }
       if (target.section === '.maps') {
-        const map = this.index.mapByName.get(target.name) ?? this.fail(`ld_imm64 of ${target.name} in .maps, which defines no such map`);
+        const map = this.targetOf(e.symbol, this.index.mapByName, target.name) ?? this.fail(`ld_imm64 of ${target.name} in .maps, which defines no such map`);
         this.setSrcImm(at, BPF_PSEUDO_MAP_FD, map);
         this.setImm(at + 1, 0);
         this.relocations.push({ kind: 'map', insn: at, map });
         return;
       }
-      const map = this.index.mapBySection.get(target.section) ?? this.fail(`ld_imm64 of ${target.name || target.section} in section ${target.section}, which is neither .maps nor a global data section`);
+      const map = this.targetOf(e.symbol, this.index.mapBySection, target.section) ?? this.fail(`ld_imm64 of ${target.name || target.section} in section ${target.section}, which is neither .maps nor a global data section`);
       const offset = (target.type === 'section' ? 0 : target.value) + this.imm(at);
       this.setSrcImm(at, BPF_PSEUDO_MAP_VALUE, map);
       this.setImm(at + 1, offset);
@@ -230,7 +256,7 @@ export class ProgramLinker {
     if (e.type !== 'R_BPF_64_32') this.fail(`relocation type ${e.type} is not supported in code`);
     if (code !== CALL || this.src(at) !== BPF_PSEUDO_CALL) this.fail(`R_BPF_64_32 on an instruction that is not a call (code 0x${code.toString(16)} src ${this.src(at)})`);
     if (target.section === null) {
-      const kfunc = this.index.kfuncByName.get(target.name) ?? this.fail(`call of extern ${target.name}, which is not a FUNC in the .ksyms DATASEC`);
+      const kfunc = this.targetOf(e.symbol, this.index.kfuncByName, target.name) ?? this.fail(`call of extern ${target.name}, which is not a FUNC in the .ksyms DATASEC`);
       this.setSrcImm(at, BPF_PSEUDO_KFUNC_CALL, kfunc);
       this.relocations.push({ kind: 'kfunc', insn: at, kfunc });
       return;

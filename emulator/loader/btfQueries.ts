@@ -26,30 +26,25 @@ function kptrOf(btf: Btf, id: number, offset: number): KptrField | null {
 
 /**
  * The kptr fields of a value of type `id` at byte `base` (btf_parse_fields for BPF_KPTR_*): members of structs,
- * nested structs and arrays of them.
+ * nested structs and arrays of them, appended to `out` (one array for a whole walk: objects' BTF holds thousands of
+ * members).
  */
-export function kptrFields(btf: Btf, id: number, base = 0): KptrField[] {
-  const out: KptrField[] = [];
-  collectKptrFields(btf, id, base, out);
-  return out;
-}
-
-/** kptrFields into `out` (one array for the whole walk: objects' BTF holds thousands of members) */
-function collectKptrFields(btf: Btf, id: number, base: number, out: KptrField[]): void {
+export function kptrFields(btf: Btf, id: number, base = 0, out: KptrField[] = []): KptrField[] {
   const direct = kptrOf(btf, id, base);
   if (direct) {
     out.push(direct);
-    return;
+    return out;
   }
   const t = btf.types[skipModifiers(btf, id)];
   if (t?.kind === 'STRUCT') {
-    for (const m of t.members) if (m.bitOffset % 8 === 0) collectKptrFields(btf, m.type, base + m.bitOffset / 8, out);
+    for (const m of t.members) if (m.bitOffset % 8 === 0) kptrFields(btf, m.type, base + m.bitOffset / 8, out);
   } else if (t?.kind === 'ARRAY') {
     const one = kptrFields(btf, t.type, 0);
-    if (one.length === 0) return;
+    if (one.length === 0) return out;
     const size = typeSize(btf, t.type) ?? 0;
     for (let i = 0; i < t.nelems; i++) for (const f of one) out.push({ ...f, offset: base + i * size + f.offset });
   }
+  return out;
 }
 
 /** The byte offset of a `struct bpf_spin_lock` member of the struct `id` (btf_parse_fields for BPF_SPIN_LOCK), or null. */
@@ -66,8 +61,9 @@ export function spinLockOffset(btf: Btf, id: number): number | null {
 /** Every DATASEC of the BTF by name, with its id. */
 export function datasecs(btf: Btf): Map<string, { readonly id: number; readonly type: Extract<BtfType, { kind: 'DATASEC' }> }> {
   const out = new Map<string, { readonly id: number; readonly type: Extract<BtfType, { kind: 'DATASEC' }> }>();
-  btf.types.forEach((type, id) => {
+  for (let id = 0; id < btf.types.length; id++) {
+    const type = btf.types[id]!;
     if (type.kind === 'DATASEC') out.set(type.name, { id, type });
-  });
+  }
   return out;
 }

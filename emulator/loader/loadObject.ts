@@ -1,7 +1,7 @@
 import { readBtf } from '../../bpf/btf/readBtf.ts';
 import { readBtfExt, type BtfExt } from '../../bpf/btf/btfExt.ts';
 import type { Btf } from '../../bpf/btf/kinds.ts';
-import { elfSection, readElf, type ElfFile, type ElfRelocationEntry, type ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
+import { elfSection, readElf, type ElfFile, type ElfRelocationEntry, type ElfSectionHeader, type ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
 import { SHF, SHT } from '../../bpf/elf/elfAbi.ts';
 import { ObjectFormatError } from '../../bpf/ObjectFormatError.ts';
 import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
@@ -9,9 +9,9 @@ import { typeSize } from '../../bpf/btf/typeSize.ts';
 import { datasecs, kptrFields, signedness, spinLockOffset } from './btfQueries.ts';
 import {
   BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, LOCAL_STORAGE_MAP_TYPES, MAP_TYPE_IDS,
-  type BpfMapType, type BpfObjectSpec, type DatasecVar, type KfuncSpec, type MapSpec,
+  type BpfMapType, type BpfObjectSpec, type DatasecVar, type KfuncSpec, type KptrField, type MapSpec,
 } from './objectSpec.ts';
-import { ProgramLinker, type ObjectIndex } from './ProgramLinker.ts';
+import { ProgramLinker, type ObjectIndex, type SectionFixups } from './ProgramLinker.ts';
 
 export interface LoadOptions {
   /** `.rodata` variables set before load, as a skeleton's `rodata->nr_cpus = n` (names absent from the object are ignored) */
@@ -52,31 +52,60 @@ export function loadObject(bytes: Uint8Array, options: LoadOptions = {}): BpfObj
   return { license, programs, maps, kfuncs, btf };
 }
 
+type Fixups = { -readonly [K in keyof SectionFixups]: SectionFixups[K] };
+
 function indexObject(elf: ElfFile, btf: Btf, ext: BtfExt | null, maps: readonly MapSpec[], kfuncs: readonly KfuncSpec[]): ObjectIndex {
   const codeSections = new Map(elf.sections.filter((s) => (s.flags & SHF.EXECINSTR) !== 0).map((s) => [s.name, s]));
-  // per instruction slot of a code section: 1 + the index of its relocation (the last one when several name it)
-  const relocs = new Map<string, { section: string; entries: readonly ElfRelocationEntry[]; byInsn: Int32Array }>();
+  const fixups = new Map<string, Fixups>();
+  const fixupsOf = (code: ElfSectionHeader): Fixups => {
+    let f = fixups.get(code.name);
+    if (!f) {
+      const n = Math.floor(code.size / 8);
+      fixups.set(code.name, (f = { relSection: '', entries: [], relByInsn: new Int32Array(n), core: [], coreByInsn: new Int32Array(n) }));
+    }
+    return f;
+  };
+  // a later REL section (or .BTF.ext entry) for the same code section replaces an earlier one, as a Map keyed by section would
   for (const r of elf.relocations) {
     const code = codeSections.get(r.target);
     if (!code) continue;
-    const byInsn = new Int32Array(Math.floor(code.size / 8));
+    const f = fixupsOf(code);
+    f.relSection = r.name;
+    f.entries = r.entries;
+    f.relByInsn.fill(0);
     r.entries.forEach((e, k) => {
       const i = e.offset / 8;
-      if (Number.isInteger(i) && i < byInsn.length) byInsn[i] = k + 1;
+      if (Number.isInteger(i) && i < f.relByInsn.length) f.relByInsn[i] = k + 1;
     });
-    relocs.set(r.target, { section: r.name, entries: r.entries, byInsn });
   }
+  for (const c of ext?.coreRelo ?? []) {
+    const code = codeSections.get(c.section);
+    if (!code || c.records.length === 0) continue;
+    const f = fixupsOf(code);
+    f.core = c.records;
+    f.coreByInsn.fill(0);
+    c.records.forEach((r, k) => {
+      const i = r.insnOff / 8;
+      if (Number.isInteger(i) && i < f.coreByInsn.length) f.coreByInsn[i] = k + 1;
+    });
+  }
+  const mapByName = new Map<string, number>();
+  const mapBySection = new Map<string, number>();
+  maps.forEach((m, i) => {
+    if (m.internal === null) mapByName.set(m.name, i);
+    else mapBySection.set(m.internal.section, i);
+  });
   return {
     elf,
     btf,
     kfuncByName: new Map(kfuncs.map((k, i) => [k.name, i])),
     codeSections,
     code: new Map(),
-    relocs,
-    core: new Map((ext?.coreRelo ?? []).filter((c) => c.records.length > 0).map((c) => [c.section, new Map(c.records.map((r) => [r.insnOff / 8, r]))])),
+    fixups,
     funcInfo: new Map((ext?.funcInfo ?? []).map((f) => [f.section, new Map(f.records.map((r) => [r.insnOff, r.typeId]))])),
-    mapByName: new Map(maps.flatMap((m, i) => (m.internal === null ? [[m.name, i] as const] : []))),
-    mapBySection: new Map(maps.flatMap((m, i) => (m.internal ? [[m.internal.section, i] as const] : []))),
+    mapByName,
+    mapBySection,
+    symbolTargets: new Int32Array(elf.symbols.length),
   };
 }
 
@@ -88,19 +117,21 @@ function mapDefField(btf: Btf, typeId: number): { readonly uint: number | null; 
   return { uint: a?.kind === 'ARRAY' ? a.nelems : null, pointee: p.type };
 }
 
+/** a bad .maps variable at `offset` (a function, not a closure per variable) */
+function mapError(offset: number, what: string): never {
+  throw new ObjectFormatError('.maps', offset, what);
+}
+
 /** Maps of the `.maps` section, from its DATASEC (libbpf bpf_object__init_user_btf_maps / parse_btf_map_def). */
 function btfMaps(elf: ElfFile, btf: Btf, secs: Datasecs): MapSpec[] {
   if (!elfSection(elf, '.maps')) return [];
   const sec = secs.get('.maps');
   if (!sec) throw new ObjectFormatError('.maps', 0, 'no DATASEC .maps in .BTF for the .maps section');
   return sec.type.vars.map((v) => {
-    const fail = (what: string): never => {
-      throw new ObjectFormatError('.maps', v.offset, what);
-    };
     const variable = btf.types[v.type];
-    if (variable?.kind !== 'VAR') return fail(`DATASEC .maps entry [${v.type}] is not a VAR`);
+    if (variable?.kind !== 'VAR') return mapError(v.offset, `DATASEC .maps entry [${v.type}] is not a VAR`);
     const def = btf.types[skipModifiers(btf, variable.type)];
-    if (def?.kind !== 'STRUCT') return fail(`map ${variable.name}: its definition is not a struct`);
+    if (def?.kind !== 'STRUCT') return mapError(v.offset, `map ${variable.name}: its definition is not a struct`);
     let type: number | null = null, maxEntries: number | null = null, flags = 0;
     let keySize: number | null = null, valueSize: number | null = null, keyTypeId: number | null = null, valueTypeId: number | null = null;
     for (const m of def.members) {
@@ -113,17 +144,17 @@ function btfMaps(elf: ElfFile, btf: Btf, secs: Datasecs): MapSpec[] {
         case 'value_size': valueSize = f.uint; break;
         case 'key': keyTypeId = f.pointee; keySize = typeSize(btf, f.pointee); break;
         case 'value': valueTypeId = f.pointee; valueSize = typeSize(btf, f.pointee); break;
-        default: fail(`map ${variable.name}: unsupported map definition field '${m.name}'`);
+        default: mapError(v.offset, `map ${variable.name}: unsupported map definition field '${m.name}'`);
       }
     }
     const mapType = type === null ? null : MAP_TYPES[type];
-    if (!mapType) return fail(`map ${variable.name}: map type ${type ?? '(none)'} is not one the emulator knows (array, hash, lru_hash, percpu_array, percpu_hash, lru_percpu_hash, task_storage, cgrp_storage)`);
+    if (!mapType) return mapError(v.offset, `map ${variable.name}: map type ${type ?? '(none)'} is not one the emulator knows (array, hash, lru_hash, percpu_array, percpu_hash, lru_percpu_hash, task_storage, cgrp_storage)`);
     // local storage has no max_entries (one element per owner) and must be BPF_F_NO_PREALLOC (bpf_local_storage_map_alloc_check)
     if (LOCAL_STORAGE_MAP_TYPES.has(mapType)) {
-      if (maxEntries !== null && maxEntries !== 0) return fail(`map ${variable.name}: a ${mapType} map has max_entries 0`);
-      if ((flags & BPF_F_NO_PREALLOC) === 0) return fail(`map ${variable.name}: a ${mapType} map needs BPF_F_NO_PREALLOC`);
-    } else if (maxEntries === null || maxEntries < 1) return fail(`map ${variable.name}: max_entries must be set and positive`);
-    if (keySize === null || valueSize === null || keySize < 1 || valueSize < 1) return fail(`map ${variable.name}: key and value sizes must be known and positive`);
+      if (maxEntries !== null && maxEntries !== 0) return mapError(v.offset, `map ${variable.name}: a ${mapType} map has max_entries 0`);
+      if ((flags & BPF_F_NO_PREALLOC) === 0) return mapError(v.offset, `map ${variable.name}: a ${mapType} map needs BPF_F_NO_PREALLOC`);
+    } else if (maxEntries === null || maxEntries < 1) return mapError(v.offset, `map ${variable.name}: max_entries must be set and positive`);
+    if (keySize === null || valueSize === null || keySize < 1 || valueSize < 1) return mapError(v.offset, `map ${variable.name}: key and value sizes must be known and positive`);
     return {
       name: variable.name, type: mapType, keySize, valueSize, maxEntries: maxEntries ?? 0, flags, keyTypeId, valueTypeId,
       internal: null, initial: null, kptrFields: valueTypeId === null ? [] : kptrFields(btf, valueTypeId),
@@ -135,23 +166,30 @@ function btfMaps(elf: ElfFile, btf: Btf, secs: Datasecs): MapSpec[] {
 /** .bss/.data/.rodata(.*) sections as one-element ARRAY maps (libbpf bpf_object__init_internal_map). */
 function internalMaps(elf: ElfFile, btf: Btf, secs: Datasecs, rodata: Readonly<Record<string, number | bigint>>): MapSpec[] {
   const out: MapSpec[] = [];
-  const objectsBySection = new Map<string, Map<string, ElfSymbolEntry>>();
-  for (const x of elf.symbols) {
-    if (x.type !== 'object' || x.section === null) continue;
-    let m = objectsBySection.get(x.section);
-    if (!m) objectsBySection.set(x.section, (m = new Map()));
-    m.set(x.name, x);
-  }
-  const sections = elf.sections.flatMap((s) => {
+  // the last object symbol of each name; one Map, not one per section (objects hold a section per kptr global)
+  const objectByName = new Map<string, ElfSymbolEntry>();
+  for (const x of elf.symbols) if (x.type === 'object' && x.section !== null) objectByName.set(x.name, x);
+  /** the last object symbol called `name` in `section` */
+  const objectIn = (section: string, name: string): ElfSymbolEntry | undefined => {
+    const last = objectByName.get(name);
+    if (last === undefined || last.section === section) return last;
+    for (let i = elf.symbols.length - 1; i >= 0; i--) {
+      const x = elf.symbols[i]!;
+      if (x.type === 'object' && x.section === section && x.name === name) return x;
+    }
+    return undefined;
+  };
+  const sections: { s: ElfSectionHeader; kind: 'bss' | 'data' | 'rodata' }[] = [];
+  for (const s of elf.sections) {
+    if ((s.flags & SHF.ALLOC) === 0 || (s.flags & SHF.EXECINSTR) !== 0 || s.size === 0) continue;
     const m = INTERNAL.exec(s.name);
-    return !m || (s.flags & SHF.ALLOC) === 0 || (s.flags & SHF.EXECINSTR) !== 0 || s.size === 0 ? [] : [{ s, kind: m[1] as 'bss' | 'data' | 'rodata' }];
-  });
+    if (m) sections.push({ s, kind: m[1] as 'bss' | 'data' | 'rodata' });
+  }
   // the initial values share one buffer: objects hold a .bss section per scenario
   const initials = new Uint8Array(sections.reduce((a, { s }) => a + s.size, 0));
   let used = 0;
   for (const { s, kind } of sections) {
     const sec = secs.get(s.name);
-    const symbols = objectsBySection.get(s.name) ?? new Map<string, ElfSymbolEntry>();
     const initial = initials.subarray(used, used + s.size);
     used += s.size;
     if (s.type !== SHT.NOBITS) initial.set(s.bytes);
@@ -159,7 +197,7 @@ function internalMaps(elf: ElfFile, btf: Btf, secs: Datasecs, rodata: Readonly<R
       const variable = btf.types[v.type];
       if (variable?.kind !== 'VAR') throw new ObjectFormatError(s.name, v.offset, `DATASEC ${s.name} entry [${v.type}] is not a VAR`);
       // btf_fixup_datasec: clang-16 leaves DATASEC offsets 0, libbpf takes each variable's from its ELF symbol
-      const sym = symbols.get(variable.name);
+      const sym = objectIn(s.name, variable.name);
       const offset = sym ? sym.value : v.offset;
       if (offset + v.size > s.size) throw new ObjectFormatError(s.name, offset, `variable ${variable.name} (${v.size} bytes) runs past the section's ${s.size} bytes`);
       return { name: variable.name, offset, size: v.size, typeId: variable.type, signed: signedness(btf, variable.type) };
@@ -172,7 +210,8 @@ function internalMaps(elf: ElfFile, btf: Btf, secs: Datasecs, rodata: Readonly<R
         for (let i = 0; i < v.size; i++) initial[v.offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);
       }
     }
-    const fields = vars.flatMap((v) => kptrFields(btf, v.typeId, v.offset));
+    const fields: KptrField[] = [];
+    for (const v of vars) kptrFields(btf, v.typeId, v.offset, fields);
     out.push({
       name: s.name, type: 'array', keySize: 4, valueSize: s.size, maxEntries: 1,
       flags: (kind === 'rodata' ? BPF_F_RDONLY_PROG : 0) | (fields.length === 0 ? BPF_F_MMAPABLE : 0),

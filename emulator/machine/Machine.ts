@@ -64,8 +64,8 @@ export class Machine implements CallEnv {
   readonly nrCpus: number;
   private readonly heap: Heap;
   private readonly maps: MapStore[];
-  /** the object's own maps (not .bss and the like) by name, for userspace's map operations */
-  private readonly userMaps = new Map<string, MapStore>();
+  /** the object's own maps (not .bss and the like) by name, for userspace's map operations; made on first use */
+  private userMapIndex: Map<string, MapStore> | null = null;
   private readonly programs = new Map<string, ProgramSpec>();
   private readonly kfuncs: readonly Call[];
   private readonly stacks: number[] = [];
@@ -89,7 +89,6 @@ export class Machine implements CallEnv {
     this.maxInsns = options.maxInsns ?? 1_000_000;
     this.heap = new Heap(this.mem, this.nrCpus, types, options.freedMemory ?? 'zeroed');
     this.maps = object.maps.map((m, i) => new MapStore(m, i, this.mem, this.heap, this.nrCpus, this.retired, options.htabDeleteKeepsKptr ?? false, options.arrayUpdateKeepsKptr ?? false));
-    for (const m of this.maps) if (m.spec.internal === null && !this.userMaps.has(m.spec.name)) this.userMaps.set(m.spec.name, m);
     this.kfuncs = object.kfuncs.map((k) => kfuncCall(k.name));
     for (let f = 0; f < MAX_CALL_FRAMES; f++) this.stacks.push(this.mem.add('stack', `stack frame ${f}`, MAX_BPF_STACK));
     // fentry's ctx: the traced function's arguments (bpf_fentry_test1(1)); syscall runs without ctx_in (NULL)
@@ -132,8 +131,11 @@ export class Machine implements CallEnv {
     this.run_.cpu = cpu;
     this.run_.rcuDepth = 0;
     const regs = this.regs;
-    regs.lo.fill(0);
-    regs.hi.fill(0);
+    // a loop, not fill(): two builtin calls per run cost more than the eleven stores
+    for (let r = 0; r < regs.lo.length; r++) {
+      regs.lo[r] = 0;
+      regs.hi[r] = 0;
+    }
     const ctxRegion = this.ctxRegions[p.progType];
     if (ctxRegion > 0) regs.hi[1] = AddressSpace.hiOf(ctxRegion);
     const r = execute(p.words, this, regs, this.execOptions);
@@ -200,6 +202,15 @@ export class Machine implements CallEnv {
     return out;
   }
 
+  /** the object's own map called `name` (the first of that name) */
+  private userMap(name: string): MapStore | undefined {
+    if (this.userMapIndex === null) {
+      this.userMapIndex = new Map();
+      for (const m of this.maps) if (m.spec.internal === null && !this.userMapIndex.has(m.spec.name)) this.userMapIndex.set(m.spec.name, m);
+    }
+    return this.userMapIndex.get(name);
+  }
+
   /** the variables of .bss, .data and .rodata (the sections the harness reads globals from), by name */
   private indexGlobals(): Map<string, { readonly map: MapStore; readonly v: DatasecVar }> {
     const index = new Map<string, { map: MapStore; v: DatasecVar }>();
@@ -219,7 +230,8 @@ export class Machine implements CallEnv {
   free(): string[] {
     if (this.freed) return [];
     this.freed = true;
-    const problems = this.maps.flatMap((m) => m.destroy());
+    const problems: string[] = [];
+    for (const m of this.maps) m.destroy(problems);
     this.gracePeriod(0);
     this.mem.release();
     return problems;
@@ -233,10 +245,11 @@ export class Machine implements CallEnv {
    */
   freeMaps(names: readonly string[]): string[] {
     if (this.freed) throw new RangeError('the machine\'s maps were freed');
-    const maps = names.map((n) => this.userMaps.get(n) ?? n);
+    const maps = names.map((n) => this.userMap(n) ?? n);
     const missing = maps.find((m) => typeof m === 'string');
     if (missing !== undefined) throw new RangeError(`no map ${missing} in the object`);
-    const problems = (maps as MapStore[]).flatMap((m) => m.destroy());
+    const problems: string[] = [];
+    for (const m of maps as MapStore[]) m.destroy(problems);
     this.gracePeriod(this.run_.cpu);
     return problems;
   }
@@ -248,7 +261,7 @@ export class Machine implements CallEnv {
    * @throws RangeError for a map the object does not have
    */
   mapElem(map: string, cmd: 'update' | 'delete' | 'lookup' | 'lookup_and_delete', key: number, value: Uint8Array, flags: number): { readonly errno: number; readonly value: Uint8Array | null } {
-    const m = this.userMaps.get(map);
+    const m = this.userMap(map);
     if (!m) throw new RangeError(`no map ${map} in the object`);
     if (this.freed) throw new RangeError('the machine\'s maps were freed');
     let errno = 0;
@@ -270,7 +283,7 @@ export class Machine implements CallEnv {
    * @throws RangeError for a map the object does not have
    */
   mapBatch(map: string, cmd: Parameters<MapStore['sysBatch']>[0], keys: readonly number[], values: Uint8Array, count: number, elemFlags: number): ReturnType<MapStore['sysBatch']> {
-    const m = this.userMaps.get(map);
+    const m = this.userMap(map);
     if (!m) throw new RangeError(`no map ${map} in the object`);
     if (this.freed) throw new RangeError('the machine\'s maps were freed');
     const r = m.sysBatch(cmd, keys, values, count, elemFlags);

@@ -73,8 +73,10 @@ export class MapStore {
     const label = this.spec.internal ? `${this.spec.name}` : `map ${this.spec.name} value ${key}`;
     const regions: number[] = [];
     for (let c = 0; c < n; c++) {
-      const r = this.mem.add(this.spec.internal ? 'global' : 'map_value', this.percpu ? `${label} cpu ${c}` : label, this.spec.valueSize, writable, this.index);
-      if (initial && r > 0) this.mem.bytes(r).set(initial.subarray(0, this.spec.valueSize));
+      // an initial value of the value's size is copied in by add() (no two views per global)
+      const init = initial?.length === this.spec.valueSize ? initial : this.spec.valueSize;
+      const r = this.mem.add(this.spec.internal ? 'global' : 'map_value', this.percpu ? `${label} cpu ${c}` : label, init, writable, this.index);
+      if (initial && init !== initial && r > 0) this.mem.bytes(r).set(initial.subarray(0, this.spec.valueSize));
       regions.push(r);
     }
     return { regions };
@@ -108,9 +110,7 @@ export class MapStore {
   /** bpf_map_update_elem from a program on `cpu`: 0 or -errno */
   update(keyAt: number, valueAt: number, flags: number, cpu: number): number {
     const value = new Uint8Array(this.mem.view.buffer, valueAt, this.spec.valueSize);
-    // a program's update of a per-CPU map writes this CPU's copy only
-    const write = (e: Element, free: boolean): void => this.copyValue(e.regions[this.percpu ? cpu : 0] as number, value, free);
-    return this.store(this.array ? this.mem.view.getUint32(keyAt, true) : this.key(keyAt), flags, write);
+    return this.store(this.array ? this.mem.view.getUint32(keyAt, true) : this.key(keyAt), flags, value, cpu);
   }
 
   /**
@@ -120,9 +120,7 @@ export class MapStore {
   sysUpdate(key: number, value: Uint8Array, flags: number): number {
     // syscall.c map_update_elem: BPF_F_LOCK needs a spin lock in the value
     if ((flags & BPF_F_LOCK) !== 0 && this.spec.spinLockOffset === null) return -EINVAL;
-    const stride = (this.spec.valueSize + 7) & ~7;
-    const write = (e: Element, free: boolean): void => e.regions.forEach((r, c) => this.copyValue(r, value.subarray(c * stride, c * stride + this.spec.valueSize), free));
-    return this.store(key >>> 0, flags, write, this.array ? this.arrayUpdateKeepsKptr : this.keepsKptr && this.percpu);
+    return this.store(key >>> 0, flags, value, -1, this.array ? this.arrayUpdateKeepsKptr : this.keepsKptr && this.percpu);
   }
 
   /** bpf_map_delete_elem from userspace: 0 or -errno */
@@ -183,11 +181,25 @@ export class MapStore {
   }
 
   /**
-   * an update of element `k` with `flags` (the kernel's checks, in its order); `write` fills the element's value;
-   * `keep`: an old element's kptr fields stay set in the new one (keepsKptr), an array element's stay set
-   * (arrayUpdateKeepsKptr)
+   * `value` into element `e`, then with `free` bpf_obj_free_fields on it: a program's update on
+   * `cpu` writes that CPU's copy only; userspace's (`cpu` -1) gives one copy per CPU, each at a multiple of the value
+   * size rounded up to 8
    */
-  private store(k: number | string, fullFlags: number, write: (e: Element, freeFields: boolean) => void, keep = false): number {
+  private write(e: Element, value: Uint8Array, cpu: number, free: boolean): void {
+    if (cpu >= 0) {
+      this.copyValue(e.regions[this.percpu ? cpu : 0] as number, value, free);
+      return;
+    }
+    const stride = (this.spec.valueSize + 7) & ~7;
+    e.regions.forEach((r, c) => this.copyValue(r, value.subarray(c * stride, c * stride + this.spec.valueSize), free));
+  }
+
+  /**
+   * an update of element `k` with `flags` (the kernel's checks, in its order), `value` written as write() does for
+   * `cpu` (no closure per update: programs update maps on most runs); `keep`: an old element's kptr fields stay set
+   * in the new one (keepsKptr), an array element's stay set (arrayUpdateKeepsKptr)
+   */
+  private store(k: number | string, fullFlags: number, value: Uint8Array, cpu: number, keep = false): number {
     const lock = (fullFlags & BPF_F_LOCK) !== 0;
     const flags = fullFlags & ~BPF_F_LOCK;
     // htab_lru_map_update_elem and the per-CPU maps take no BPF_F_LOCK (map_check_btf gives them no spin lock)
@@ -197,7 +209,7 @@ export class MapStore {
       if (!e) return -E2BIG;
       if (flags === BPF_NOEXIST) return -EEXIST;
       // array_map_update_elem: copy (under the lock with BPF_F_LOCK), then bpf_obj_free_fields (not with `keep`)
-      write(e, !keep);
+      this.write(e, value, cpu, !keep);
       return 0;
     }
     // htab_lru_map_update_elem takes a node (prealloc_lru_pop) before it looks the key up: a full map's LRU evicts
@@ -218,12 +230,12 @@ export class MapStore {
       // htab_map_update_elem's BPF_F_LOCK path: the existing element's value is overwritten in place under its lock
       // (copy_map_value_locked skips special fields) and its kptr field keeps its object (divergence
       // htab_lock_update_keeps_percpu_kptr, every kernel measured)
-      write(old, false);
+      this.write(old, value, cpu, false);
       return 0;
     }
     // htab_map_update_elem: a new element; the old one (if any) is freed with its fields
     const e = this.newElement(`(key ${k})`, true, null);
-    write(e, true);
+    this.write(e, value, cpu, true);
     if (old) {
       this.hash.delete(k);
       if (keep) this.kept.push(old);
@@ -291,12 +303,15 @@ export class MapStore {
     return 0;
   }
 
-  /** the value's special fields (kptrs, the spin lock) as [from, to) byte ranges, in offset order */
-  private specialFields(): [number, number][] {
+  /** the value's special fields (kptrs, the spin lock) as [from, to) byte ranges, in offset order; made on first use */
+  private special: readonly (readonly [number, number])[] | null = null;
+
+  private specialFields(): readonly (readonly [number, number])[] {
+    if (this.special !== null) return this.special;
     const lock = this.spec.spinLockOffset;
     const ranges: [number, number][] = this.spec.kptrFields.map((f) => [f.offset, f.offset + 8]);
     if (lock !== null) ranges.push([lock, lock + SPIN_LOCK_SIZE]);
-    return ranges.sort((a, b) => a[0] - b[0]);
+    return (this.special = ranges.sort((a, b) => a[0] - b[0]));
   }
 
   /** copy_map_value (special fields skipped), then with `free` bpf_obj_free_fields on the element */
@@ -316,29 +331,32 @@ export class MapStore {
     for (const r of e.regions) {
       this.heap.releaseFields(r, this.spec.kptrFields);
       this.mem.states[r] = RCU_FREED;
+      this.retired.push(r);
     }
-    this.retired.push(...e.regions);
   }
 
   /**
-   * The map is freed (its last reference gone): every element's kptr fields are released. Returns what went wrong
-   * (a field holding a freed object: the kernel's double free at map free), one line each; never throws.
+   * The map is freed (its last reference gone): every element's kptr fields are released. Appends to `problems` what
+   * went wrong (a field holding a freed object: the kernel's double free at map free), one line each; never throws.
    */
-  destroy(): string[] {
-    const problems: string[] = [];
+  destroy(problems: string[]): void {
     // htab_free_prealloced_fields walks free elements too: what a kept element holds is released here
-    for (const e of [...this.slots, ...this.hash.values(), ...this.kept.splice(0)]) {
-      if (!e) continue;
-      try {
-        this.free(e);
-      } catch (err) {
-        if (!(err instanceof MachineFault)) throw err;
-        problems.push(`freeing map ${this.spec.name}: ${err.why}`);
-      }
-    }
+    for (const e of this.slots) if (e) this.destroyElement(e, problems);
+    for (const e of this.hash.values()) this.destroyElement(e, problems);
+    for (const e of this.kept) this.destroyElement(e, problems);
     this.slots.length = 0;
-    this.hash.clear();
-    return problems;
+    // clear() makes a new table even for an empty Map, and most maps here are arrays
+    if (this.hash.size > 0) this.hash.clear();
+    this.kept.length = 0;
+  }
+
+  private destroyElement(e: Element, problems: string[]): void {
+    try {
+      this.free(e);
+    } catch (err) {
+      if (!(err instanceof MachineFault)) throw err;
+      problems.push(`freeing map ${this.spec.name}: ${err.why}`);
+    }
   }
 
   /** value regions of every element (CPU 0's copy first), for reading globals */

@@ -13,8 +13,10 @@ export function btfTypeFacts(btf: Btf): TypeFacts {
   const isStruct = (id: number): boolean => Number.isInteger(id) && id > 0 && id < btf.types.length && btf.types[skipModifiers(btf, id)]?.kind === 'STRUCT';
   return {
     sizeOf: (id) => {
-      if (!sizes.has(id)) sizes.set(id, isStruct(id) ? typeSize(btf, id) : null);
-      return sizes.get(id) as number | null;
+      // one lookup per allocation: a known id maps to a number or null, never undefined
+      let size = sizes.get(id);
+      if (size === undefined) sizes.set(id, (size = isStruct(id) ? typeSize(btf, id) : null));
+      return size;
     },
     kptrFields: (id) => {
       let f = fields.get(id);

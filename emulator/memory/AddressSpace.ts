@@ -63,6 +63,21 @@ const spareColumns: Columns[] = [];
 const SPARE_ARENAS = 2;
 const SPARE_MAX_BYTES = 64 << 20;
 
+/**
+ * Regions the last released AddressSpace of this thread held: the next one's kind and label tables are made that
+ * long (a campaign object's machine holds thousands of regions, and tables grown by push were a share of its garbage)
+ */
+let regionsHint = 1 << 10;
+/** a machine that held more starts its successor at this (a table slot is 8 bytes) */
+const MAX_REGIONS_HINT = 1 << 16;
+
+/** a table of `n` holes with `first` at index 0 */
+function table<T>(n: number, first: T): T[] {
+  const t = new Array<T>(n);
+  t[0] = first;
+  return t;
+}
+
 export class AddressSpace {
   /** zero beyond `top` (an arena is zeroed when released): a new region reads 0 without a write */
   private buffer = spareArenas.pop() ?? new ArrayBuffer(1 << 16);
@@ -72,9 +87,10 @@ export class AddressSpace {
   /** regions so far, the NULL one included; columns past it hold stale values */
   private count = 1;
   private cols = spareColumns.pop() ?? columns(1 << 10);
-  readonly kinds: RegionKind[] = ['stack'];
+  /** by region id; undefined past the last region (holes of a table made at its expected length) */
+  readonly kinds: RegionKind[] = table(regionsHint, 'stack');
   /** a region's name, or the id of the heap object it belongs to (named by `objectLabel` only when a fault needs it) */
-  private readonly labels: (string | number)[] = [''];
+  private readonly labels: (string | number)[] = table(regionsHint, '');
   /** names heap objects' regions from the object id their label holds (the Heap's, set when it is made) */
   objectLabel: (objectId: number, kind: RegionKind) => string = (objectId) => `object #${objectId}`;
 
@@ -108,8 +124,8 @@ export class AddressSpace {
     c.states[id] = LIVE;
     c.writable[id] = writable ? 1 : 0;
     c.owners[id] = owner;
-    this.kinds.push(kind);
-    this.labels.push(label);
+    this.kinds[id] = kind;
+    this.labels[id] = label;
     this.count = id + 1;
     return id;
   }
@@ -135,6 +151,7 @@ export class AddressSpace {
    */
   release(): void {
     if (this.buffer.byteLength === 0) return;
+    regionsHint = Math.min(this.count, MAX_REGIONS_HINT);
     new Uint8Array(this.buffer, 0, this.top).fill(0);
     if (spareArenas.length < SPARE_ARENAS && this.buffer.byteLength <= SPARE_MAX_BYTES) {
       spareArenas.push(this.buffer);

@@ -48,6 +48,14 @@ describe('readElf', () => {
     expect(elf.relocations.map((r) => ({ name: r.name, rows: r.entries.map((e) => [e.offset, e.type, symbolName(e.symbol)]) }))).toEqual(readelfRelocations(fixtureText(`${name}.relocs.txt`)));
   });
 
+  it('should read names that are not ASCII as UTF-8 beside ASCII ones', () => {
+    const bytes = writeElf(
+      [{ name: '.bss', contents: { nobits: 16 }, flags: 'data', align: 8 }],
+      [{ name: 'g', section: '.bss', value: 0, size: 8, type: 'object', bind: 'global' }, { name: 'größe', section: '.bss', value: 8, size: 8, type: 'object', bind: 'global' }],
+    );
+    expect(readElf(bytes).symbols.map((s) => s.name)).toEqual(['', 'g', 'größe']);
+  });
+
   it('should read back what writeElf writes: sections, symbols (locals first), relocations', () => {
     const code = new Uint8Array(32).fill(7);
     const bytes = writeElf(

@@ -63,6 +63,26 @@ describe('loadObject', () => {
     expect(o.maps.find((m) => m.name === '.data')?.kptrFields).toEqual([{ offset: 64, tag: 'kptr', pointeeTypeId: expect.any(Number), pointee: 's_fwd' }]);
   });
 
+  it('should take a variable\'s offset from its own section\'s symbol when another section has one of the same name', () => {
+    const w = new BtfWriter();
+    const long = w.int('long', 8, true);
+    const vars = ['.bss.a', '.bss.b'].map((section) => ({ section, v: w.variable('x', long, 'static') }));
+    for (const { section, v } of vars) w.datasec(section, 16, [{ type: v, offset: 0, size: 8 }]);
+    const bytes = writeElf(
+      [
+        { name: '.bss.a', contents: { nobits: 16 }, flags: 'data', align: 8 },
+        { name: '.bss.b', contents: { nobits: 16 }, flags: 'data', align: 8 },
+        { name: '.BTF', contents: { bytes: w.encode() }, flags: 'none', align: 4 },
+      ],
+      [
+        { name: 'x', section: '.bss.a', value: 8, size: 8, type: 'object', bind: 'local' },
+        { name: 'x', section: '.bss.b', value: 0, size: 8, type: 'object', bind: 'local' },
+      ],
+    );
+    const maps = loadObject(bytes).maps;
+    expect(maps.map((m) => [m.name, m.vars.map((v) => [v.name, v.offset])])).toEqual([['.bss.a', [['x', 8]]], ['.bss.b', [['x', 0]]]]);
+  });
+
   it('should refuse a malformed object with one error naming the section and offset', () => {
     expect(errorOf(() => loadObject(new Uint8Array(16)))).toMatchObject({ code: 'KPTR_OBJECT_MALFORMED', message: expect.stringMatching(/^ELF header\+\d+: /) });
     const code = encodeInsns([{ code: 0xb7, dst: 0, src: 0, off: 0, imm: 0 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }]);
