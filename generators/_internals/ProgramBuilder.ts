@@ -2,7 +2,7 @@ import type { GlobalVar, ProgType, Program, StatePairTarget } from '../../types/
 import { isSleepable } from '../../types/index.ts';
 import { breakVariants } from './breakVariants.ts';
 import { Choices } from './Choices.ts';
-import { weightedIndex, weightOf } from './command.ts';
+import { weightedIndex, weightOf } from './SequenceCommand.ts';
 import { SequenceState, type ProgramContext } from './SequenceState.ts';
 import { reachPair } from './targetPairs.ts';
 import { canStep, validStep } from './validCommands.ts';

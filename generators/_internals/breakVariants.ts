@@ -1,6 +1,6 @@
 import type { Slot } from '../../types/index.ts';
 import type { Choices } from './Choices.ts';
-import type { SequenceCommand } from './command.ts';
+import type { SequenceCommand } from './SequenceCommand.ts';
 import type { SequenceState } from './SequenceState.ts';
 import { enterRcu, freshRcu, freshRcuSection, freshUntrusted, leaveRcu, mapValue, publish, readField, writeField } from './sequenceOps.ts';
 

@@ -1,6 +1,6 @@
 import type { Slot } from '../../types/index.ts';
 import type { Choices } from './Choices.ts';
-import { weightedIndex, weightOf, type SequenceCommand } from './command.ts';
+import { weightedIndex, weightOf, type SequenceCommand } from './SequenceCommand.ts';
 import type { Handle, SequenceState } from './SequenceState.ts';
 import { publish, readField, sumField, writeField } from './sequenceOps.ts';
 
