@@ -186,42 +186,58 @@ function add<X>(st: SequenceState, c: SequenceCommand<X>, x: X): void {
  * The commands that apply now, in the order a choice indexes them: the order is part of what a seed means (changing it
  * changes every recorded scenario). Written out rather than walked from a table: each check is then called from a place
  * of its own, which the JIT sees calling one function (through a table, or a shared helper, every check is an indirect
- * call, and building programs took about twice as long).
+ * call, and building programs took about twice as long); indexed loops, as for-of kept it 10-20% slower still.
  */
 function collect(st: SequenceState): void {
   applicable = 0;
   const slots = st.ctx.slots;
   const handles = st.handles;
+  const ns = slots.length;
+  const nh = handles.length;
   if (nothing.check(st, null)) add(st, nothing, null);
-  for (const s of slots) if (lookup.check(st, s)) add(st, lookup, s);
+  for (let i = 0; i < ns; i++) {
+    const s = slots[i] as Slot;
+    if (lookup.check(st, s)) add(st, lookup, s);
+  }
   if (bpfPercpuObjNew.check(st, null)) add(st, bpfPercpuObjNew, null);
   if (bpfObjNew.check(st, null)) add(st, bpfObjNew, null);
-  for (const h of handles) {
+  for (let i = 0; i < nh; i++) {
+    const h = handles[i] as Handle;
     if (h.state !== 'own?') continue;
     if (nullCheck.check(st, h)) add(st, nullCheck, h);
     if (release.check(st, h)) add(st, release, h);
   }
-  for (const h of handles) if ((h.state === 'rcu?' || h.state === 'elem?') && nullCheck.check(st, h)) add(st, nullCheck, h);
-  for (const h of handles) if ((h.state === 'rcu?' || h.state === 'elem?') && ifNonNull.check(st, h)) add(st, ifNonNull, h);
-  for (const h of handles) {
+  for (let i = 0; i < nh; i++) {
+    const h = handles[i] as Handle;
+    if ((h.state === 'rcu?' || h.state === 'elem?') && nullCheck.check(st, h)) add(st, nullCheck, h);
+  }
+  for (let i = 0; i < nh; i++) {
+    const h = handles[i] as Handle;
+    if ((h.state === 'rcu?' || h.state === 'elem?') && ifNonNull.check(st, h)) add(st, ifNonNull, h);
+  }
+  for (let i = 0; i < nh; i++) {
+    const h = handles[i] as Handle;
     if (h.state !== 'own') continue;
     if (publishOwned.check(st, h)) add(st, publishOwned, h);
     if (drop.check(st, h)) add(st, drop, h);
     if (write.check(st, h)) add(st, write, h);
     if (read.check(st, h)) add(st, read, h);
   }
-  for (const s of slots) {
+  for (let i = 0; i < ns; i++) {
+    const s = slots[i] as Slot;
     if (take.check(st, s)) add(st, take, s);
     if (publishNew.check(st, s)) add(st, publishNew, s);
     if (load.check(st, s)) add(st, load, s);
   }
-  for (const h of handles) {
+  for (let i = 0; i < nh; i++) {
+    const h = handles[i] as Handle;
     if (h.state !== 'rcu') continue;
     if (bpfPerCpuPtr.check(st, h)) add(st, bpfPerCpuPtr, h);
     if (bpfThisCpuPtr.check(st, h)) add(st, bpfThisCpuPtr, h);
     if (sum.check(st, h)) add(st, sum, h);
   }
-  for (const h of handles) {
+  for (let i = 0; i < nh; i++) {
+    const h = handles[i] as Handle;
     if (h.state !== 'elem') continue;
     if (write.check(st, h)) add(st, write, h);
     if (read.check(st, h)) add(st, read, h);
