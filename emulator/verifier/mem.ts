@@ -10,7 +10,7 @@ import { KERNEL_BTF_IDS, KERNEL_STRUCTS, type KernelStructName } from '../vmlinu
 import { scalarIsConst, scalarURange, scalarValue } from './scalar.ts';
 import {
   MAX_BPF_STACK, MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, NON_OWN_REF, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState,
-  type SlotType, regConst, regPtr, regScalar, regUnknown,
+  type SlotType, regConst, regPtr, regScalar, regUnknown, slotBytes,
 } from './state.ts';
 
 /** An access: the base register, the instruction offset, the size, and for a write the value (a register or BPF_ST's imm). */
@@ -23,9 +23,12 @@ export interface Access {
   readonly mode: number;
 }
 
-/** The value a load of `size` bytes of unknown content gives. */
+/** loads of 1, 2 and 4 bytes of unknown content, made once (registers are values) */
+const NARROW_UNKNOWN = [1, 2, 4].map((size) => regScalar(scalarURange(0n, (1n << BigInt(size * 8)) - 1n)));
+
+/** The value a load of `size` bytes (1, 2, 4 or 8) of unknown content gives. */
 export function unknownOfSize(size: number): RegState {
-  return size >= 8 ? regUnknown() : regScalar(scalarURange(0n, (1n << BigInt(size * 8)) - 1n));
+  return size >= 8 ? regUnknown() : NARROW_UNKNOWN[size >> 1]!;
 }
 
 /**
@@ -118,15 +121,15 @@ function writeStackBytes(env: Env, o: number, size: number, value: RegState | nu
   }
   if (size === 8 && o % 8 === 0) {
     st[slotIndex(o)] = value === null
-      ? { bytes: Array(8).fill('ZERO'), spilled: null, iter: null }
-      : { bytes: Array(8).fill('SPILL'), spilled: value, iter: null };
+      ? { bytes: slotBytes('ZERO'), spilled: null, iter: null }
+      : { bytes: slotBytes('SPILL'), spilled: value, iter: null };
     return;
   }
   const zero = value === null || (value.type === 'SCALAR_VALUE' && scalarIsConst(value.s) && scalarValue(value.s) === 0n);
   for (let b = o; b < o + size; b++) {
     const spi = slotIndex(b);
     const slot = st[spi]!;
-    const bytes: SlotType[] = slot.spilled !== null ? Array(8).fill('MISC') : slot.bytes.slice();
+    const bytes: SlotType[] = (slot.spilled !== null ? slotBytes('MISC') : slot.bytes).slice();
     bytes[(b + MAX_BPF_STACK) % 8] = zero ? 'ZERO' : 'MISC';
     st[spi] = { bytes, spilled: null, iter: null };
   }

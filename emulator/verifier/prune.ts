@@ -14,17 +14,27 @@ import type { VerifierProgram } from './input.ts';
 import { scalarWithin } from './scalar.ts';
 import type { RegState, StackSlot, VerifierState } from './state.ts';
 
-/** Successors of an instruction in the control-flow graph. */
-export function successors(insns: readonly Insn[], i: number): number[] {
+/**
+ * The control-flow graph's edges out of an instruction, as two numbers rather than a list (this runs for every
+ * instruction of every program, three times): the next instruction on the fall-through path, or -1 (exit, goto).
+ */
+export function fallThrough(insns: readonly Insn[], i: number): number {
   const insn = insns[i]!;
   const cls = insnClass(insn.code);
-  if (cls === BPF_LD) return [i + 2];
-  if (cls !== BPF_JMP && cls !== BPF_JMP32) return [i + 1];
+  if (cls === BPF_LD) return i + 2;
+  if (cls !== BPF_JMP && cls !== BPF_JMP32) return i + 1;
   const op = insnOp(insn.code);
-  if (op === BPF_EXIT) return [];
-  if (op === BPF_CALL) return [i + 1];
-  if (op === BPF_JA) return [i + 1 + (cls === BPF_JMP32 ? insn.imm : insn.off)];
-  return [i + 1, i + 1 + insn.off];
+  return op === BPF_EXIT || op === BPF_JA ? -1 : i + 1;
+}
+
+/** The target of a goto or a conditional jump (possibly outside the program), or null for any other instruction. */
+export function jumpTarget(insns: readonly Insn[], i: number): number | null {
+  const insn = insns[i]!;
+  const cls = insnClass(insn.code);
+  if (cls !== BPF_JMP && cls !== BPF_JMP32) return null;
+  const op = insnOp(insn.code);
+  if (op === BPF_EXIT || op === BPF_CALL) return null;
+  return i + 1 + (op === BPF_JA && cls === BPF_JMP32 ? insn.imm : insn.off);
 }
 
 /**
@@ -111,19 +121,18 @@ export class Liveness {
     const [succ0, succ1, use, def, nPred, order, killLo, killHi, useLo, useHi, slotsLo, slotsHi, regsIn, predStart, predList] = tables([
       m, m, m, m, m, m, m, m, m, m, m, m, m, m, 2 * m,
     ]) as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+    const edge = (i: number, x: number | null): void => {
+      if (x === null || x < 0 || x >= n) return;
+      if (succ0[i] === 0) succ0[i] = x + 1; else succ1[i] = x + 1;
+      nPred[x]!++;
+    };
     /** order: instruction indices in reverse order, second slots of ld_imm64 left out */
     let nOrder = 0;
     for (let i = n - 1; i >= 0; i--) {
       if (i > 0 && isLdImm64(insns[i - 1]!)) continue;
       order[nOrder++] = i;
-      const ss = successors(insns, i);
-      for (let k = 0; k < ss.length; k++) {
-        const x = ss[k]!;
-        if (x >= 0 && x < n) {
-          if (succ0[i] === 0) succ0[i] = x + 1; else succ1[i] = x + 1;
-          nPred[x]!++;
-        }
-      }
+      edge(i, fallThrough(insns, i));
+      edge(i, jumpTarget(insns, i));
       const slot = stackDef(insns[i]!);
       if (slot >= 0) { if (slot < 32) killLo[i] = (1 << slot) | 0; else killHi[i] = (1 << (slot - 32)) | 0; }
       use[i] = regUse(prog, i, def);

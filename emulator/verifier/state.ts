@@ -38,11 +38,14 @@ const BASE: RegState = {
 };
 
 export const regNotInit = (): RegState => BASE;
-export const regUnknown = (): RegState => ({ ...BASE, type: 'SCALAR_VALUE', s: scalarUnknown() });
+const UNKNOWN: RegState = { ...BASE, type: 'SCALAR_VALUE', s: scalarUnknown() };
+export const regUnknown = (): RegState => UNKNOWN;
 export const regScalar = (s: Scalar): RegState => ({ ...BASE, type: 'SCALAR_VALUE', s });
 /** the constants -1 .. 256 as registers, made once: immediates and zeroed registers are most of a walk's constants */
 const SMALL_CONSTS: readonly RegState[] = Array.from({ length: 258 }, (_, k) => ({ ...BASE, type: 'SCALAR_VALUE', s: scalarConst(BigInt(k - 1)) }));
 export const regConst = (v: bigint): RegState => (v >= -1n && v <= 256n ? SMALL_CONSTS[Number(v) + 1]! : { ...BASE, type: 'SCALAR_VALUE', s: scalarConst(v) });
+/** regConst of an instruction's immediate (a small one needs no BigInt) */
+export const regConstImm = (imm: number): RegState => (imm >= -1 && imm <= 256 ? SMALL_CONSTS[imm + 1]! : regConst(BigInt(imm)));
 /** A pointer with a zero variable offset (mark_reg_known_zero + type). */
 export const regPtr = (type: BaseType, fields: Partial<RegState> = {}): RegState => ({ ...BASE, type, s: scalarConst(0n), ...fields });
 
@@ -63,7 +66,13 @@ export interface StackSlot {
   readonly iter: IterState | null;
 }
 
-export const SLOT_INVALID: StackSlot = { bytes: Array(8).fill('INVALID'), spilled: null, iter: null };
+/** the byte types of a slot all of one type, shared (slot bytes are values: a change copies them) */
+export const slotBytes = (t: SlotType): readonly SlotType[] => SLOT_BYTES[t];
+const SLOT_BYTES: Readonly<Record<SlotType, readonly SlotType[]>> = {
+  INVALID: Array(8).fill('INVALID'), MISC: Array(8).fill('MISC'), ZERO: Array(8).fill('ZERO'), SPILL: Array(8).fill('SPILL'), ITER: Array(8).fill('ITER'),
+};
+
+export const SLOT_INVALID: StackSlot = { bytes: slotBytes('INVALID'), spilled: null, iter: null };
 
 export const MAX_BPF_STACK = 512;
 export const STACK_SLOTS = MAX_BPF_STACK / 8;

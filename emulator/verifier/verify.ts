@@ -16,13 +16,13 @@ import {
 import { isGplCompatible, type VerifierProgram } from './input.ts';
 import { checkMemAccess } from './mem.ts';
 import type { Profile } from './profile.ts';
-import { Liveness, statesEqual, successors } from './prune.ts';
+import { Liveness, jumpTarget, statesEqual } from './prune.ts';
 import {
   type AluOp, type JmpOp, negateJmp, scalarAlu, scalarBranchTaken, scalarIsConst, scalarRefine, scalarValue,
 } from './scalar.ts';
 import {
   type Checkpoint, PTR_MAYBE_NULL, type RegState, SLOT_INVALID, STACK_SLOTS, type VerifierState, copyState,
-  isNullConst, mapRegs, regConst, regNotInit, regPtr, regScalar, regUnknown,
+  isNullConst, mapRegs, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown,
 } from './state.ts';
 
 export type VerifyResult =
@@ -74,18 +74,20 @@ class Walk implements Env {
     this.liveness = new Liveness(prog);
     this.prunePoints = new Uint8Array(prog.insns.length + 1);
     this.iterNextInsns = new Set();
-    prog.insns.forEach((insn, i) => {
-      const cls = insnClass(insn.code);
-      if (cls !== BPF_JMP && cls !== BPF_JMP32) return;
-      const op = insnOp(insn.code);
+    for (let i = 0; i < prog.insns.length; i++) {
+      const code = prog.insns[i]!.code;
+      const cls = insnClass(code);
+      if (cls !== BPF_JMP && cls !== BPF_JMP32) continue;
+      const op = insnOp(code);
       if (op === BPF_CALL) {
         if (prog.kfuncCalls[i] === 'bpf_iter_num_next') { this.prunePoints[i] = 1; this.iterNextInsns.add(i); }
-        return;
+        continue;
       }
-      if (op === BPF_EXIT) return;
-      for (const s of successors(prog.insns, i)) this.prunePoints[s] = 1;
-      if (op !== BPF_JA) this.prunePoints[i] = 1;
-    });
+      if (op === BPF_EXIT) continue;
+      // the jump's successors, and a conditional jump itself
+      this.prunePoints[jumpTarget(prog.insns, i)!] = 1;
+      if (op !== BPF_JA) this.prunePoints[i] = this.prunePoints[i + 1] = 1;
+    }
     const regs: RegState[] = new Array<RegState>(11).fill(regNotInit());
     regs[1] = regPtr('PTR_TO_CTX');
     regs[10] = regPtr('PTR_TO_STACK');
@@ -190,7 +192,7 @@ class Walk implements Env {
       case BPF_STX: {
         const mode = insnMode(insn.code);
         if (mode !== BPF_MEM) return unsupported(`store mode 0x${insn.code.toString(16)} at insn ${i}`);
-        const value = cls === BPF_STX ? readReg(this, insn.src) : regConst(BigInt(insn.imm));
+        const value = cls === BPF_STX ? readReg(this, insn.src) : regConstImm(insn.imm);
         readReg(this, insn.dst);
         checkMemAccess(this, { regno: insn.dst, off: insn.off, size: insnSizeBytes(insn.code), write: { reg: value, regno: cls === BPF_STX ? insn.src : null }, mode });
         return i + 1;
@@ -205,11 +207,11 @@ class Walk implements Env {
     if (op === undefined) return unsupported(`ALU opcode 0x${insn.code.toString(16)}`);
     if (op === 'mov' && insn.off !== 0) return unsupported('sign-extending move (cpu v4)');
     const srcReg = insnSrc(insn.code) === BPF_K
-      ? regConst(is32 ? BigInt(insn.imm >>> 0) : BigInt(insn.imm))
+      ? regConstImm(is32 ? insn.imm >>> 0 : insn.imm)
       : readReg(this, insn.src);
     if (op === 'mov') {
       if (insn.dst === 10) reject('fp_readonly');
-      if (srcReg.type === 'SCALAR_VALUE') this.cur.regs[insn.dst] = regScalar(is32 ? scalarAlu('mov', srcReg.s, srcReg.s, true) : srcReg.s);
+      if (srcReg.type === 'SCALAR_VALUE') this.cur.regs[insn.dst] = is32 ? regScalar(scalarAlu('mov', srcReg.s, srcReg.s, true)) : srcReg;
       else this.cur.regs[insn.dst] = is32 ? regUnknown() : srcReg;
       return;
     }
@@ -258,7 +260,7 @@ class Walk implements Env {
     if (jop === undefined) return unsupported(`jump opcode 0x${insn.code.toString(16)}`);
     const target = i + 1 + insn.off;
     const dst = readReg(this, insn.dst);
-    const src = insnSrc(insn.code) === BPF_K ? regConst(is32 ? BigInt(insn.imm >>> 0) : BigInt(insn.imm)) : readReg(this, insn.src);
+    const src = insnSrc(insn.code) === BPF_K ? regConstImm(is32 ? insn.imm >>> 0 : insn.imm) : readReg(this, insn.src);
     const taken = this.branchTaken(jop, dst, src, is32);
     if (taken === 1) return target;
     if (taken === 0) return i + 1;
@@ -348,10 +350,11 @@ function checksBeforeWalk(prog: VerifierProgram, profile: Profile): VerifierReje
   for (let i = 0; i < prog.insns.length; i++) {
     const insn = prog.insns[i]!;
     const cls = insnClass(insn.code);
-    if ((cls === BPF_JMP || cls === BPF_JMP32) && insnOp(insn.code) !== BPF_CALL && insnOp(insn.code) !== BPF_EXIT) {
-      for (const s of successors(prog.insns, i)) {
-        if (s < 0 || s >= prog.insns.length) return new VerifierReject('jmp_out_of_range', { from: i, to: s });
-      }
+    const target = jumpTarget(prog.insns, i);
+    if (target !== null) {
+      // the successors in order: a conditional jump's fall-through, then the target
+      if (insnOp(insn.code) !== BPF_JA && i + 1 >= prog.insns.length) return new VerifierReject('jmp_out_of_range', { from: i, to: i + 1 });
+      if (target < 0 || target >= prog.insns.length) return new VerifierReject('jmp_out_of_range', { from: i, to: target });
     }
     if (cls === BPF_LD) i++;
   }
