@@ -78,19 +78,22 @@ function stackDef(insn: Insn): number {
 }
 
 /**
- * The arrays of the Liveness being used, cut from one buffer reused from program to program (an array per table and
- * program was a large share of the walk's allocation). The verifier checks one program at a time, to the end, so
- * only the latest Liveness is ever in use.
+ * The tables of the Liveness being used, reused from program to program and grown when a program is longer (a
+ * typed array, or a subarray, per table and program was a large share of the walk's allocation). The verifier checks
+ * one program at a time, to the end, so only the latest Liveness is ever in use.
  */
-let buffer = new Int32Array(1 << 14);
+const TABLES = 15;
+let capacity = 0;
+let shared: Int32Array[] = [];
 
-/** zeroed tables of the given lengths */
-function tables(lengths: readonly number[]): Int32Array[] {
-  const total = lengths.reduce((a, b) => a + b, 0);
-  if (buffer.length < total) buffer = new Int32Array(Math.max(total, 2 * buffer.length));
-  buffer.fill(0, 0, total);
-  let at = 0;
-  return lengths.map((l) => buffer.subarray(at, (at += l)));
+/** the tables zeroed for m entries (the last, predecessor lists, for 2m) */
+function tables(m: number): Int32Array[] {
+  if (capacity < m) {
+    capacity = Math.max(m, 2 * capacity, 256);
+    shared = Array.from({ length: TABLES }, (_, k) => new Int32Array(k === TABLES - 1 ? 2 * capacity : capacity));
+  }
+  for (let k = 0; k < TABLES; k++) shared[k]!.fill(0, 0, k === TABLES - 1 ? 2 * m : m);
+  return shared;
 }
 
 /**
@@ -118,9 +121,9 @@ export class Liveness {
     const n = insns.length;
     // a successor is stored + 1 (0: none), so that the zeroed tables start with none
     const m = n + 1;
-    const [succ0, succ1, use, def, nPred, order, killLo, killHi, useLo, useHi, slotsLo, slotsHi, regsIn, predStart, predList] = tables([
-      m, m, m, m, m, m, m, m, m, m, m, m, m, m, 2 * m,
-    ]) as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+    const [succ0, succ1, use, def, nPred, order, killLo, killHi, useLo, useHi, slotsLo, slotsHi, regsIn, predStart, predList] = tables(m) as [
+      Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array,
+    ];
     const edge = (i: number, x: number | null): void => {
       if (x === null || x < 0 || x >= n) return;
       if (succ0[i] === 0) succ0[i] = x + 1; else succ1[i] = x + 1;

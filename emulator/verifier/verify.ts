@@ -52,6 +52,20 @@ const JMP_OPS: Readonly<Record<number, JmpOp>> = {
   [BPF_JSGE]: 'jsge', [BPF_JLT]: 'jlt', [BPF_JLE]: 'jle', [BPF_JSLT]: 'jslt', [BPF_JSLE]: 'jsle',
 };
 
+const PRUNE_POINT = 1;
+const ITER_NEXT = 2;
+/**
+ * The prune point table of the Walk being used, reused from program to program (a typed array per program was a
+ * visible share of the walk's time); programs are verified one at a time, to the end.
+ */
+let prunePointBuffer = new Uint8Array(1024);
+
+function prunePointTable(n: number): Uint8Array {
+  if (prunePointBuffer.length < n) prunePointBuffer = new Uint8Array(Math.max(n, 2 * prunePointBuffer.length));
+  prunePointBuffer.fill(0, 0, n);
+  return prunePointBuffer;
+}
+
 interface Pending {
   readonly state: VerifierState;
   readonly insn: number;
@@ -66,27 +80,29 @@ class Walk implements Env {
   private readonly pending: Pending[] = [];
   private readonly explored = new Map<number, Checkpoint[]>();
   private readonly liveness: Liveness;
-  /** 1 at the instructions where is_state_visited runs (prune points) */
+  /** PRUNE_POINT at the instructions where is_state_visited runs, ITER_NEXT at the iterator's next calls among them */
   private readonly prunePoints: Uint8Array;
-  private readonly iterNextInsns: Set<number>;
 
   constructor(readonly prog: VerifierProgram, readonly profile: Profile) {
     this.liveness = new Liveness(prog);
-    this.prunePoints = new Uint8Array(prog.insns.length + 1);
-    this.iterNextInsns = new Set();
+    // zeroed to two past the end: a walk may fall off the end of a final jump or ld_imm64 (and is then unsupported)
+    this.prunePoints = prunePointTable(prog.insns.length + 2);
     for (let i = 0; i < prog.insns.length; i++) {
       const code = prog.insns[i]!.code;
       const cls = insnClass(code);
       if (cls !== BPF_JMP && cls !== BPF_JMP32) continue;
       const op = insnOp(code);
       if (op === BPF_CALL) {
-        if (prog.kfuncCalls[i] === 'bpf_iter_num_next') { this.prunePoints[i] = 1; this.iterNextInsns.add(i); }
+        if (prog.kfuncCalls[i] === 'bpf_iter_num_next') this.prunePoints[i] = ITER_NEXT;
         continue;
       }
       if (op === BPF_EXIT) continue;
       // the jump's successors, and a conditional jump itself
-      this.prunePoints[jumpTarget(prog.insns, i)!] = 1;
-      if (op !== BPF_JA) this.prunePoints[i] = this.prunePoints[i + 1] = 1;
+      this.prunePoints[jumpTarget(prog.insns, i)!] ||= PRUNE_POINT;
+      if (op !== BPF_JA) {
+        this.prunePoints[i] ||= PRUNE_POINT;
+        this.prunePoints[i + 1] ||= PRUNE_POINT;
+      }
     }
     const regs: RegState[] = new Array<RegState>(11).fill(regNotInit());
     regs[1] = regPtr('PTR_TO_CTX');
@@ -116,7 +132,7 @@ class Walk implements Env {
     const live = this.liveness.liveAt(insn);
     for (const sl of list) {
       if (sl.branches > 0) {
-        if (this.iterNextInsns.has(insn)) {
+        if (this.prunePoints[insn] === ITER_NEXT) {
           if (statesEqual(sl.state, this.cur, live, 'within') && this.iterActiveAtR1()) return true;
           continue;
         }
@@ -151,7 +167,7 @@ class Walk implements Env {
     for (;;) {
       if (++this.insnProcessed > BPF_COMPLEXITY_LIMIT_INSNS) reject('too_large', { n: this.insnProcessed });
       this.insnIdx = insn;
-      const next = this.prunePoints[insn] === 1 && this.visited(insn) ? null : this.step(insn);
+      const next = this.prunePoints[insn] !== 0 && this.visited(insn) ? null : this.step(insn);
       if (next !== null) {
         insn = next;
         continue;
@@ -340,10 +356,15 @@ function firstMissingExtern(externKfuncs: readonly string[], profile: Profile): 
   return missing;
 }
 
+function hasKfuncCall(prog: VerifierProgram): boolean {
+  for (const _ in prog.kfuncCalls) return true;
+  return false;
+}
+
 function checksBeforeWalk(prog: VerifierProgram, profile: Profile): VerifierReject | null {
   const missing = firstMissingExtern(prog.externKfuncs, profile);
   if (missing !== null) return new VerifierReject('kfunc_missing', { func: missing });
-  if (Object.keys(prog.kfuncCalls).length > 0 && !isGplCompatible(prog.license)) return new VerifierReject('kfunc_non_gpl', {});
+  if (hasKfuncCall(prog) && !isGplCompatible(prog.license)) return new VerifierReject('kfunc_non_gpl', {});
   if (prog.progKind === 'tracing' && prog.sleepable && prog.attachTo === 'bpf_fentry_test1' && !profile.features.sleepable_fentry_test1) {
     return new VerifierReject('attach_not_sleepable', { func: prog.attachTo });
   }
