@@ -364,7 +364,8 @@ function hasKfuncCall(prog: VerifierProgram): boolean {
 function checksBeforeWalk(prog: VerifierProgram, profile: Profile): VerifierReject | null {
   const missing = firstMissingExtern(prog.externKfuncs, profile);
   if (missing !== null) return new VerifierReject('kfunc_missing', { func: missing });
-  if (hasKfuncCall(prog) && !isGplCompatible(prog.license)) return new VerifierReject('kfunc_non_gpl', {});
+  // the license first: most programs are GPL, and listing the calls costs more
+  if (!isGplCompatible(prog.license) && hasKfuncCall(prog)) return new VerifierReject('kfunc_non_gpl', {});
   if (prog.progKind === 'tracing' && prog.sleepable && prog.attachTo === 'bpf_fentry_test1' && !profile.features.sleepable_fentry_test1) {
     return new VerifierReject('attach_not_sleepable', { func: prog.attachTo });
   }
