@@ -97,26 +97,33 @@ function tables(m: number): Int32Array[] {
 }
 
 /**
- * Backward liveness over the CFG: live-in registers (static, computed once) and stack slots (reads as observed so far).
+ * Backward liveness over the CFG: live-in registers (static) and stack slots (reads as observed so far).
  * Slot sets are two 32-bit words. Reads only ever add to the slot sets, so a new read is propagated to the
  * predecessors of its instruction at once, up to where the slot is written or already live: the least fixpoint a
  * recomputation over the whole program would reach, at the cost of the instructions that change. Successors and
  * predecessors are flat arrays, so building this costs no object per instruction.
+ * The tables are built when a state is first compared (about half the programs never compare one): the reads seen
+ * before are kept and then propagated, which gives the same sets, as the fixpoint does not depend on their order.
  */
 export class Liveness {
-  private readonly regsIn: Int32Array;
-  private readonly killLo: Int32Array;
-  private readonly killHi: Int32Array;
-  private readonly useLo: Int32Array;
-  private readonly useHi: Int32Array;
-  private readonly slotsLo: Int32Array;
-  private readonly slotsHi: Int32Array;
+  private regsIn!: Int32Array;
+  private killLo!: Int32Array;
+  private killHi!: Int32Array;
+  private useLo!: Int32Array;
+  private useHi!: Int32Array;
+  private slotsLo!: Int32Array;
+  private slotsHi!: Int32Array;
   /** predecessors of instruction i: predList[predStart[i] .. predStart[i + 1]) */
-  private readonly predStart: Int32Array;
-  private readonly predList: Int32Array;
+  private predStart!: Int32Array;
+  private predList!: Int32Array;
   private readonly work: number[] = [];
+  /** until the tables are built: the stack reads seen, as (instruction, slot) pairs */
+  private early: number[] | null = [];
 
-  constructor(prog: VerifierProgram) {
+  constructor(private readonly prog: VerifierProgram) {}
+
+  private build(): void {
+    const prog = this.prog;
     const insns = prog.insns;
     const n = insns.length;
     // a successor is stored + 1 (0: none), so that the zeroed tables start with none
@@ -166,9 +173,16 @@ export class Liveness {
     this.slotsHi = slotsHi;
     this.predStart = predStart;
     this.predList = predList;
+    const early = this.early!;
+    this.early = null;
+    for (let k = 0; k < early.length; k += 2) this.noteStackRead(early[k]!, early[k + 1]!);
   }
 
   noteStackRead(insn: number, slot: number): void {
+    if (this.early !== null) {
+      this.early.push(insn, slot);
+      return;
+    }
     const hi = slot >= 32;
     const use = hi ? this.useHi : this.useLo;
     const bit = (1 << (hi ? slot - 32 : slot)) | 0;
@@ -192,6 +206,7 @@ export class Liveness {
   }
 
   liveAt(insn: number): LiveSet {
+    if (this.early !== null) this.build();
     return { regs: this.regsIn[insn]!, slotsLo: this.slotsLo[insn]!, slotsHi: this.slotsHi[insn]! };
   }
 }

@@ -128,22 +128,23 @@ class Walk implements Env {
 
   /** is_state_visited: true when an explored state covers the current one. */
   private visited(insn: number): boolean {
-    const list = this.explored.get(insn) ?? [];
-    const live = this.liveness.liveAt(insn);
+    let list = this.explored.get(insn);
+    if (list === undefined) this.explored.set(insn, (list = []));
+    // what is live is asked only for a comparison (the first visit of an instruction makes none)
+    const live = list.length === 0 ? null : this.liveness.liveAt(insn);
     for (const sl of list) {
       if (sl.branches > 0) {
         if (this.prunePoints[insn] === ITER_NEXT) {
-          if (statesEqual(sl.state, this.cur, live, 'within') && this.iterActiveAtR1()) return true;
+          if (statesEqual(sl.state, this.cur, live!, 'within') && this.iterActiveAtR1()) return true;
           continue;
         }
-        if (statesEqual(sl.state, this.cur, live, 'exact')) reject('infinite_loop', { insn });
+        if (statesEqual(sl.state, this.cur, live!, 'exact')) reject('infinite_loop', { insn });
         continue;
       }
-      if (statesEqual(sl.state, this.cur, live, 'within')) return true;
+      if (statesEqual(sl.state, this.cur, live!, 'within')) return true;
     }
     const cp: Checkpoint = { insn, state: copyState(this.cur), branches: 1, parent: this.cur.parent };
     list.push(cp);
-    this.explored.set(insn, list);
     this.cur.parent = cp;
     return false;
   }
