@@ -113,7 +113,13 @@ export function machineMapOp(machine: Machine, obj: BpfObjectSpec, map: string, 
   if (op === 'update' || op === 'update_batch') for (let c = 0; c < value.byteLength / stride; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, BigInt.asUintN(64, sum), true);
   const words = (out: Uint8Array): string[][] => {
     const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    return Array.from({ length: out.byteLength / stride }, (_, c) => Array.from({ length: stride / 8 }, (_, w) => v.getBigUint64(c * stride + w * 8, true).toString()));
+    const copies: string[][] = [];
+    for (let c = 0; c < Math.floor(out.byteLength / stride); c++) {
+      const copy: string[] = [];
+      for (let w = 0; w < stride / 8; w++) copy.push(v.getBigUint64(c * stride + w * 8, true).toString());
+      copies.push(copy);
+    }
+    return copies;
   };
   const errName = (errno: number): string | null => (errno === 0 ? null : (MAP_ERRNO_NAMES[errno] ?? `errno ${errno}`));
   if (batch) {
