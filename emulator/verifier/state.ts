@@ -47,7 +47,10 @@ export const regConst = (v: bigint): RegState => (v >= -1n && v <= 256n ? SMALL_
 /** regConst of an instruction's immediate (a small one needs no BigInt) */
 export const regConstImm = (imm: number): RegState => (imm >= -1 && imm <= 256 ? SMALL_CONSTS[imm + 1]! : regConst(BigInt(imm)));
 /** A pointer with a zero variable offset (mark_reg_known_zero + type). */
-export const regPtr = (type: BaseType, fields: Partial<RegState> = {}): RegState => ({ ...BASE, type, ...fields });
+export const regPtr = (type: BaseType, f: Partial<RegState> = {}): RegState => ({
+  // field by field, in BASE's order, rather than two spreads: every register gets the same shape, at a fraction of the cost
+  type, flags: f.flags ?? 0, off: f.off ?? 0, s: f.s ?? BASE.s, id: f.id ?? 0, refObjId: f.refObjId ?? 0, map: f.map ?? null, btf: f.btf ?? null, memSize: f.memSize ?? 0,
+});
 
 export const isNullConst = (r: RegState): boolean => r.type === 'SCALAR_VALUE' && r.s.varOff.mask === 0n && r.s.varOff.value === 0n;
 

@@ -194,7 +194,10 @@ class Walk implements Env {
       case BPF_LD: {
         if (!isLdImm64(insn)) return unsupported(`legacy packet load at insn ${i}`);
         const ld = this.prog.ldImm64[i];
-        if (ld === undefined) setReg(this, insn.dst, regConst(ldImm64Value(insn, this.prog.insns[i + 1] ?? insn))); else if (ld.kind === 'imm') setReg(this, insn.dst, regConst(ld.value));
+        const hi = this.prog.insns[i + 1] ?? insn;
+        // a small constant (a BTF id, most often) needs no BigInt
+        if (ld === undefined) setReg(this, insn.dst, hi.imm === 0 && insn.imm >= 0 ? regConstImm(insn.imm) : regConst(ldImm64Value(insn, hi)));
+        else if (ld.kind === 'imm') setReg(this, insn.dst, regConst(ld.value));
         else if (ld.kind === 'map') setReg(this, insn.dst, regPtr('CONST_PTR_TO_MAP', { map: ld.map }));
         else setReg(this, insn.dst, regPtr('PTR_TO_MAP_VALUE', { map: ld.map, off: ld.off }));
         return i + 2;
