@@ -106,7 +106,9 @@ const slotIndex = (off: number): number => (-off - 1) >> 3;
 
 function stackOffset(env: Env, reg: RegState, off: number, size: number, kind: 'read' | 'write'): number {
   if (!scalarIsConst(reg.s)) return unsupported('variable-offset stack access');
-  const o = reg.off + off + Number(BigInt.asIntN(64, scalarValue(reg.s)));
+  // r10 and the pointers made from it by constant adds carry a zero variable part: no BigInt to convert
+  const v = scalarValue(reg.s);
+  const o = reg.off + off + (v === 0n ? 0 : Number(BigInt.asIntN(64, v)));
   if (o < -MAX_BPF_STACK || o + size > 0) reject('stack_bounds', { kind, regno: 10, off: o, size });
   return o;
 }

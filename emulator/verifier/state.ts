@@ -98,13 +98,14 @@ export interface VerifierState {
   regs: RegState[];
   /** slot i covers fp-8*(i+1) .. fp-8*i-1 */
   stack: StackSlot[];
-  refs: RefState[];
+  /** replaced, never changed in place: copies of a state share it */
+  refs: readonly RefState[];
   activeRcu: number;
   parent: Checkpoint | null;
 }
 
 export function copyState(s: VerifierState): VerifierState {
-  return { regs: s.regs.slice(), stack: s.stack.slice(), refs: s.refs.slice(), activeRcu: s.activeRcu, parent: s.parent };
+  return { regs: s.regs.slice(), stack: s.stack.slice(), refs: s.refs, activeRcu: s.activeRcu, parent: s.parent };
 }
 
 /** Applies `f` to every register and spilled register of the state (bpf_for_each_reg_in_vstate). */
