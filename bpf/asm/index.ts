@@ -4,7 +4,7 @@
  * bpf_conformance's test syntax. ISA v1-v4.
  */
 export * from './opcode.ts';
-export { decodeInsns, encodeInsns, isLdImm64, ldImm64Value, LD_IMM64, type Insn } from './insn.ts';
+export { decodeInsns, encodeInsns, isLdImm64, ldImm64Value, LD_IMM64, makeInsn, type Insn } from './insn.ts';
 export { I } from './I.ts';
 export * from './register.ts';
 export { BPF_FUNC, type BpfFuncName } from './funcIds.ts';

@@ -17,7 +17,11 @@ export class BtfWriter {
   private readonly records: number[][] = [];
   private readonly strings = new StringTable();
   private readonly shared = new Map<string, number>();
+  // the shared types made per scenario, keyed by what they are made of rather than by a string built per call
   private readonly ptrs = new Map<number, number>();
+  private readonly ints = new Map<string, number>();
+  private readonly tags = new Map<string, Map<number, number>>();
+  private readonly arrays = new Map<number, Map<number, number>>();
 
   /** Offset of `s` in the string section (also used by .BTF.ext for section names). */
   str(s: string): number {
@@ -25,15 +29,14 @@ export class BtfWriter {
   }
 
   int(name: string, bytes: number, signed: boolean): number {
-    return this.once(`int:${name}`, () => this.add(name, KIND.INT, 0, bytes, [((signed ? BTF_INT_ENCODING.SIGNED : 0) << 24) | (bytes * 8)]));
+    let id = this.ints.get(name);
+    if (id === undefined) this.ints.set(name, (id = this.add(name, KIND.INT, 0, bytes, ((signed ? BTF_INT_ENCODING.SIGNED : 0) << 24) | (bytes * 8))));
+    return id;
   }
 
   ptr(target: number): number {
-    // the most frequent shared type: keyed by number, not by a string built per call
-    const known = this.ptrs.get(target);
-    if (known !== undefined) return known;
-    const id = this.add('', KIND.PTR, 0, target);
-    this.ptrs.set(target, id);
+    let id = this.ptrs.get(target);
+    if (id === undefined) this.ptrs.set(target, (id = this.add('', KIND.PTR, 0, target)));
     return id;
   }
 
@@ -50,18 +53,30 @@ export class BtfWriter {
   }
 
   typeTag(tag: string, target: number): number {
-    return this.once(`tag:${tag}:${target}`, () => this.add(tag, KIND.TYPE_TAG, 0, target));
+    let byTarget = this.tags.get(tag);
+    if (byTarget === undefined) this.tags.set(tag, (byTarget = new Map()));
+    let id = byTarget.get(target);
+    if (id === undefined) byTarget.set(target, (id = this.add(tag, KIND.TYPE_TAG, 0, target)));
+    return id;
   }
 
   /** An array of `count` elements of `elem`, indexed by clang's `__ARRAY_SIZE_TYPE__`. */
   array(elem: number, count: number): number {
     const index = this.int('__ARRAY_SIZE_TYPE__', 4, false);
-    return this.once(`array:${elem}:${count}`, () => this.add('', KIND.ARRAY, 0, 0, [elem, index, count]));
+    let byCount = this.arrays.get(elem);
+    if (byCount === undefined) this.arrays.set(elem, (byCount = new Map()));
+    let id = byCount.get(count);
+    if (id === undefined) byCount.set(count, (id = this.add('', KIND.ARRAY, 0, 0, elem, index, count)));
+    return id;
   }
 
-  /** A struct (name '' for anonymous); members in order, offsets in bits. */
+  /** A struct (name '' for anonymous); members in order, offsets in bits. Its members' names are added to the strings before its own. */
   struct(name: string, size: number, members: readonly BtfWriterMember[]): number {
-    return this.add(name, KIND.STRUCT, members.length, size, members.flatMap((m) => [this.str(m.name), m.type, m.bitOffset]));
+    const r = [0, info(KIND.STRUCT, members.length), size];
+    this.pushMembers(r, members);
+    r[0] = this.str(name);
+    this.records.push(r);
+    return this.records.length;
   }
 
   /** A forward declaration `struct name;` (kind_flag 0: a struct, not a union). */
@@ -76,7 +91,12 @@ export class BtfWriter {
 
   funcProto(ret: number, params: readonly { readonly name: string; readonly type: number }[]): number {
     const key = `proto:${ret}:${params.map((p) => `${p.name}=${p.type}`).join(',')}`;
-    return this.once(key, () => this.add('', KIND.FUNC_PROTO, params.length, ret, params.flatMap((p) => [this.str(p.name), p.type])));
+    return this.once(key, () => {
+      const r = [this.str(''), info(KIND.FUNC_PROTO, params.length), ret];
+      for (const p of params) r.push(this.str(p.name), p.type);
+      this.records.push(r);
+      return this.records.length;
+    });
   }
 
   func(name: string, proto: number, linkage: FuncLinkage): number {
@@ -84,17 +104,26 @@ export class BtfWriter {
   }
 
   variable(name: string, type: number, linkage: VarLinkage): number {
-    return this.add(name, KIND.VAR, 0, type, [BTF_VAR_LINKAGE[linkage]]);
+    return this.add(name, KIND.VAR, 0, type, BTF_VAR_LINKAGE[linkage]);
   }
 
   datasec(name: string, size: number, vars: readonly BtfVarSecinfo[]): number {
-    return this.add(name, KIND.DATASEC, vars.length, size, vars.flatMap((v) => [v.type, v.offset, v.size]));
+    const r = [this.str(name), info(KIND.DATASEC, vars.length), size];
+    for (const v of vars) r.push(v.type, v.offset, v.size);
+    this.records.push(r);
+    return this.records.length;
   }
 
-  /** Fills a struct reserved with reserveStruct. */
+  /** Fills a struct reserved with reserveStruct (its name is added to the strings before its members'). */
   defineStruct(id: number, name: string, size: number, members: readonly BtfWriterMember[]): void {
     if (this.records[id - 1]?.[2] !== RESERVED) throw new Error(`BTF id ${id} is not a reserved struct`);
-    this.records[id - 1] = [this.str(name), info(KIND.STRUCT, members.length), size, ...members.flatMap((m) => [this.str(m.name), m.type, m.bitOffset])];
+    const r = [this.str(name), info(KIND.STRUCT, members.length), size];
+    this.pushMembers(r, members);
+    this.records[id - 1] = r;
+  }
+
+  private pushMembers(r: number[], members: readonly BtfWriterMember[]): void {
+    for (const m of members) r.push(this.str(m.name), m.type, m.bitOffset);
   }
 
   /** The .BTF section: header, types, strings. */
@@ -122,7 +151,8 @@ export class BtfWriter {
     return out;
   }
 
-  private add(name: string, kind: number, vlen: number, sizeOrType: number, extra: readonly number[] = []): number {
+  /** a record of the common header and the few words after it (the kinds with a list build theirs in a loop) */
+  private add(name: string, kind: number, vlen: number, sizeOrType: number, ...extra: number[]): number {
     this.records.push([this.str(name), info(kind, vlen), sizeOrType, ...extra]);
     return this.records.length;
   }

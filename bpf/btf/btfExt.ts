@@ -124,25 +124,33 @@ export function readBtfExt(bytes: Uint8Array, btf: Btf, section = '.BTF.ext'): B
  * are left out (length 0); the header has core_relo_off/len only when there are CO-RE relocations.
  */
 export function writeBtfExt(ext: BtfExt, str: (s: string) => number): Uint8Array {
-  const encode = <T>(sections: readonly BtfExtSection<T>[], recSize: number, record: (r: T) => number[]): number[] =>
-    sections.length === 0 ? [] : [recSize, ...sections.flatMap((s) => [str(s.section), s.records.length, ...s.records.flatMap(record)])];
-  const func = encode(ext.funcInfo, REC_SIZE.funcInfo, (r) => [r.insnOff, r.typeId]);
-  const line = encode(ext.lineInfo, REC_SIZE.lineInfo, (r) => [r.insnOff, str(r.fileName), str(r.line), (r.lineNum << 10) | r.lineCol]);
-  const core = encode(ext.coreRelo, REC_SIZE.coreRelo, (r) => [r.insnOff, r.typeId, str(r.accessStr), BPF_CORE_RELO_KIND[r.kind]]);
-  const hdrLen = core.length > 0 ? HDR_LEN_CORE : HDR_LEN;
-  const words = [...func, ...line, ...core];
+  // all words in one list, each part's length noted (no list per record or per section)
+  const words: number[] = [];
+  const encode = <T>(sections: readonly BtfExtSection<T>[], recSize: number, record: (r: T) => void): number => {
+    const start = words.length;
+    if (sections.length > 0) words.push(recSize);
+    for (const s of sections) {
+      words.push(str(s.section), s.records.length);
+      for (const r of s.records) record(r);
+    }
+    return (words.length - start) * 4;
+  };
+  const func = encode(ext.funcInfo, REC_SIZE.funcInfo, (r) => words.push(r.insnOff, r.typeId));
+  const line = encode(ext.lineInfo, REC_SIZE.lineInfo, (r) => words.push(r.insnOff, str(r.fileName), str(r.line), (r.lineNum << 10) | r.lineCol));
+  const core = encode(ext.coreRelo, REC_SIZE.coreRelo, (r) => words.push(r.insnOff, r.typeId, str(r.accessStr), BPF_CORE_RELO_KIND[r.kind]));
+  const hdrLen = core > 0 ? HDR_LEN_CORE : HDR_LEN;
   const out = new Uint8Array(hdrLen + words.length * 4);
   const view = new DataView(out.buffer);
   view.setUint16(0, BTF_MAGIC, true);
   view.setUint8(2, BTF_VERSION);
   view.setUint32(4, hdrLen, true);
-  const lens = [func.length * 4, line.length * 4, core.length * 4];
+  const lens = hdrLen === HDR_LEN ? [func, line] : [func, line, core];
   let off = 0;
-  lens.slice(0, hdrLen === HDR_LEN ? 2 : 3).forEach((len, i) => {
+  lens.forEach((len, i) => {
     view.setUint32(8 + i * 8, off, true);
     view.setUint32(12 + i * 8, len, true);
     off += len;
   });
-  words.forEach((w, i) => view.setUint32(hdrLen + i * 4, w >>> 0, true));
+  for (let i = 0; i < words.length; i++) view.setUint32(hdrLen + i * 4, words[i]! >>> 0, true);
   return out;
 }

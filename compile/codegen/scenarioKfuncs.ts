@@ -14,7 +14,12 @@ function addExterns(ops: readonly Op[], out: Set<string>): void {
  * Loops into one Set rather than flatMap: every runner asks this of every scenario.
  */
 export function scenarioKfuncs(s: Scenario): string[] {
+  return batchKfuncs([s]);
+}
+
+/** Every kfunc the scenarios of one object call, name-sorted and without repeats (the object's `.ksyms` externs). */
+export function batchKfuncs(scenarios: readonly Scenario[]): string[] {
   const out = new Set<string>();
-  for (const p of s.programs) addExterns(p.ops, out);
+  for (const s of scenarios) for (const p of s.programs) addExterns(p.ops, out);
   return [...out].sort();
 }

@@ -3,7 +3,7 @@ import { SLOT_VALUE_KPTR_OFF, slotValueSize } from '../../cabi/slotMap.ts';
 import type { Op, Program, ScalarCType, Scenario } from '../../types/index.ts';
 import { ProgramScope } from '../codegen/programScope.ts';
 import { globalSlotSection } from '../codegen/scenarioIdentifiers.ts';
-import { BPF_FUNC as HELPER, I, R0, R1, R2, R3, R4, R10, type Insn } from '../../bpf/asm/index.ts';
+import { BPF_FUNC as HELPER, I, makeInsn, R0, R1, R2, R3, R4, R10, type Insn } from '../../bpf/asm/index.ts';
 import type { ElfRelocation } from '../../bpf/elf/index.ts';
 /** BPF_NOEXIST */
 const NOEXIST = 1;
@@ -128,12 +128,12 @@ class Lowering {
         if (op.then.at(-1)?.op === 'return') {
           // clang moves a block that returns out of line and falls through to the rest; the verifier explores the
           // fall-through first, so this keeps the order in which it meets errors (and which one it reports)
-          const bind = this.forward((op.is === 'null' ? I.jeqImm : I.jneImm).bind(null, R1, 0));
+          const bind = this.forward((op.is === 'null' ? I.jeqImm : I.jneImm)(R1, 0, 0));
           this.outOfLine.push({ bind, ops: op.then, lookups: this.scope.snapshot() });
           this.scope.lookedUpIn(op.then);
           return;
         }
-        const skip = this.forward(op.is === 'null' ? I.jneImm.bind(null, R1, 0) : I.jeqImm.bind(null, R1, 0));
+        const skip = this.forward((op.is === 'null' ? I.jneImm : I.jeqImm)(R1, 0, 0));
         this.ops(op.then);
         return skip();
       }
@@ -226,7 +226,7 @@ class Lowering {
       this.mapLookup(slot.name);
     }
     if (slot.home.kind === 'map' && slot.home.mapType !== 'array' && slot.home.mapType !== 'percpu_array') {
-      const found = this.forward(I.jneImm.bind(null, R0, 0));
+      const found = this.forward(I.jneImm(R0, 0, 0));
       this.emit(I.mov64Imm(R1, 0));
       for (let o = 0; o < this.stack.initSize; o += 8) this.emit(I.stx(8, R10, this.stack.init + o, R1));
       this.emitLd64(R1, { symbol: slot.name });
@@ -235,7 +235,7 @@ class Lowering {
       this.mapLookup(slot.name);
       found();
     }
-    this.toReturn0.push(this.forward(I.jeqImm.bind(null, R0, 0)));
+    this.toReturn0.push(this.forward(I.jeqImm(R0, 0, 0)));
     this.store(dst, R0);
   }
 
@@ -255,12 +255,12 @@ class Lowering {
     const top = this.insns.length;
     this.emit(I.mov64Reg(R1, R10), I.add64Imm(R1, this.stack.iter));
     this.callExtern('bpf_iter_num_next');
-    const exits = [this.forward(I.jeqImm.bind(null, R0, 0))];
+    const exits = [this.forward(I.jeqImm(R0, 0, 0))];
     this.emit(I.ldx(4, R2, R0, 0));
-    exits.push(this.forward(I.jslt32Imm.bind(null, R2, 0)));
+    exits.push(this.forward(I.jslt32Imm(R2, 0, 0)));
     this.emitLd64(R1, { symbol: 'nr_cpus' });
     this.emit(I.ldx(4, R1, R1, 0));
-    exits.push(this.forward(I.jge32Reg.bind(null, R2, R1)));
+    exits.push(this.forward(I.jge32Reg(R2, R1, 0)));
     this.load(R1, src);
     this.emit(I.call(HELPER.per_cpu_ptr));
     this.emit(I.jeqImm(R0, 0, 0));
@@ -336,17 +336,17 @@ class Lowering {
     this.emit(...I.ldImm64(reg, 0n));
   }
 
-  /** Emits a forward jump; calling the result binds its target to the next instruction. */
-  private forward(make: (off: number) => Insn): () => void {
+  /** Emits a forward jump (a conditional one, its offset 0); calling the result binds its target to the next instruction. */
+  private forward(jump: Insn): () => void {
     const at = this.insns.length;
-    this.emit(make(0));
+    this.emit(jump);
     return () => {
-      this.insns[at] = make(this.insns.length - at - 1);
+      this.insns[at] = makeInsn(jump.code, jump.dst, jump.src, this.insns.length - at - 1, jump.imm);
     };
   }
 
   private emit(...insns: Insn[]): void {
-    this.insns.push(...insns);
+    for (const insn of insns) this.insns.push(insn);
   }
 
   private structId(name: string): number {

@@ -4,7 +4,7 @@ import type { LocalStorageKind, MapType, ProgType, ScalarCType, Scenario, Slot, 
 import { batchLicense } from '../codegen/emit.ts';
 import { PROGRAM_SECTIONS } from '../codegen/emitProgram.ts';
 import { globalSlotSection, slotElemName } from '../codegen/scenarioIdentifiers.ts';
-import { scenarioKfuncs } from '../codegen/scenarioKfuncs.ts';
+import { batchKfuncs } from '../codegen/scenarioKfuncs.ts';
 import { encodeInsns, type Insn } from '../../bpf/asm/index.ts';
 import { BtfWriter, writeBtfExt, type BtfVarSecinfo, type CoreRelo } from '../../bpf/btf/index.ts';
 import { writeElf, type ElfRelocation, type ElfSection, type ElfSymbol } from '../../bpf/elf/index.ts';
@@ -164,16 +164,15 @@ export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
       if (!sec) code.set(p.progType, (sec = { insns: [], relocations: [], funcs: [], core: [] }));
       const off = sec.insns.length * 8;
       sec.funcs.push({ off, type: w.func(p.name, proto, 'global') });
-      sec.relocations.push(...lowered.relocations.map((r) => ({ ...r, offset: r.offset + off })));
-      sec.core.push(...lowered.fieldRelocations.map((r): CoreRelo => ({ insnOff: r.offset + off, typeId: b.kernelStruct(r.struct), accessStr: r.accessStr, kind: 'FIELD_BYTE_OFFSET' })));
-      sec.insns.push(...lowered.insns);
+      for (const r of lowered.relocations) sec.relocations.push({ ...r, offset: r.offset + off });
+      for (const r of lowered.fieldRelocations) sec.core.push({ insnOff: r.offset + off, typeId: b.kernelStruct(r.struct), accessStr: r.accessStr, kind: 'FIELD_BYTE_OFFSET' });
+      for (const insn of lowered.insns) sec.insns.push(insn);
       symbols.push({ name: p.name, section: PROGRAM_SECTIONS[p.progType], value: off, size: lowered.insns.length * 8, type: 'func', bind: 'global' });
     }
   }
   const codeSections = [...code.entries()].map(([t, sec]) => ({ name: PROGRAM_SECTIONS[t], ...sec }));
 
-  const kfuncs = [...new Set(scenarios.flatMap(scenarioKfuncs))].sort();
-  const ksyms = kfuncs.map((name) => {
+  const ksyms = batchKfuncs(scenarios).map((name) => {
     const make = KFUNC_PROTOS[name];
     if (!make) throw new Error(`writeObject: no BTF prototype for kfunc ${name}`);
     symbols.push({ name, section: null, value: 0, size: 0, type: 'notype', bind: 'weak' });

@@ -9,7 +9,7 @@ import { checkHelperMemRead, constantStackKey, kernelBtf, mapKptrFields, stackSl
 import { scalarIsConst, scalarValue } from './scalar.ts';
 import {
   MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, NON_OWN_REF, PTR_MAYBE_NULL, PTR_TRUSTED, PTR_UNTRUSTED, type RegState,
-  SLOT_INVALID, type VerifierState, copyState, isNullConst, mapRegs, regConst, regNotInit, regPtr, regUnknown,
+  SLOT_INVALID, type VerifierState, copyState, isNullConst, mapRegs, regConst, regNotInit, regPtr, regUnknown, slotBytes,
 } from './state.ts';
 import { regTypeStr } from './regTypeStr.ts';
 import { isGplCompatible } from './input.ts';
@@ -358,7 +358,7 @@ export function kfuncCall(env: Env, name: string, insn: number): void {
         if (r.type !== 'SCALAR_VALUE') reject('reg_type', { regno, type: typeStr(r), expected: 'scalar' });
       }
       const ref = acquireReference(env, insn);
-      env.cur.stack[spi] = { bytes: Array(8).fill('ITER'), spilled: null, iter: { state: 'ACTIVE', depth: 0, refObjId: ref } };
+      env.cur.stack[spi] = { bytes: slotBytes('ITER'), spilled: null, iter: { state: 'ACTIVE', depth: 0, refObjId: ref } };
       clearCallerSaved(env);
       env.cur.regs[0] = regUnknown();
       return;

@@ -10,7 +10,7 @@ import { KERNEL_BTF_IDS, KERNEL_STRUCTS, type KernelStructName } from '../vmlinu
 import { scalarIsConst, scalarURange, scalarValue } from './scalar.ts';
 import {
   MAX_BPF_STACK, MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, NON_OWN_REF, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState,
-  type SlotType, regConst, regPtr, regScalar, regUnknown,
+  type SlotType, regConst, regPtr, regScalar, regUnknown, slotBytes,
 } from './state.ts';
 
 /** An access: the base register, the instruction offset, the size, and for a write the value (a register or BPF_ST's imm). */
@@ -23,9 +23,12 @@ export interface Access {
   readonly mode: number;
 }
 
-/** The value a load of `size` bytes of unknown content gives. */
+/** loads of 1, 2 and 4 bytes of unknown content, made once (registers are values) */
+const NARROW_UNKNOWN = [1, 2, 4].map((size) => regScalar(scalarURange(0n, (1n << BigInt(size * 8)) - 1n)));
+
+/** The value a load of `size` bytes (1, 2, 4 or 8) of unknown content gives. */
 export function unknownOfSize(size: number): RegState {
-  return size >= 8 ? regUnknown() : regScalar(scalarURange(0n, (1n << BigInt(size * 8)) - 1n));
+  return size >= 8 ? regUnknown() : NARROW_UNKNOWN[size >> 1]!;
 }
 
 /**
@@ -103,7 +106,9 @@ const slotIndex = (off: number): number => (-off - 1) >> 3;
 
 function stackOffset(env: Env, reg: RegState, off: number, size: number, kind: 'read' | 'write'): number {
   if (!scalarIsConst(reg.s)) return unsupported('variable-offset stack access');
-  const o = reg.off + off + Number(BigInt.asIntN(64, scalarValue(reg.s)));
+  // r10 and the pointers made from it by constant adds carry a zero variable part: no BigInt to convert
+  const v = scalarValue(reg.s);
+  const o = reg.off + off + (v === 0n ? 0 : Number(BigInt.asIntN(64, v)));
   if (o < -MAX_BPF_STACK || o + size > 0) reject('stack_bounds', { kind, regno: 10, off: o, size });
   return o;
 }
@@ -118,15 +123,15 @@ function writeStackBytes(env: Env, o: number, size: number, value: RegState | nu
   }
   if (size === 8 && o % 8 === 0) {
     st[slotIndex(o)] = value === null
-      ? { bytes: Array(8).fill('ZERO'), spilled: null, iter: null }
-      : { bytes: Array(8).fill('SPILL'), spilled: value, iter: null };
+      ? { bytes: slotBytes('ZERO'), spilled: null, iter: null }
+      : { bytes: slotBytes('SPILL'), spilled: value, iter: null };
     return;
   }
   const zero = value === null || (value.type === 'SCALAR_VALUE' && scalarIsConst(value.s) && scalarValue(value.s) === 0n);
   for (let b = o; b < o + size; b++) {
     const spi = slotIndex(b);
     const slot = st[spi]!;
-    const bytes: SlotType[] = slot.spilled !== null ? Array(8).fill('MISC') : slot.bytes.slice();
+    const bytes: SlotType[] = (slot.spilled !== null ? slotBytes('MISC') : slot.bytes).slice();
     bytes[(b + MAX_BPF_STACK) % 8] = zero ? 'ZERO' : 'MISC';
     st[spi] = { bytes, spilled: null, iter: null };
   }

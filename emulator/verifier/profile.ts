@@ -146,11 +146,18 @@ export function withFeatures(profile: Profile, features: Readonly<Record<string,
   return { ...profile, features: { ...profile.features, ...features } };
 }
 
+/** each message line split at its placeholders: text, name, text, ..., text (split once, filled at every rejection) */
+const lineParts = new Map<string, readonly string[]>();
+
 /** Fills `${name}` placeholders. */
 export function fillLine(line: string, params: Readonly<Record<string, string | number>>): string {
-  return line.replace(/\$\{(\w+)\}/g, (_, k: string) => {
-    const v = params[k];
-    if (v === undefined) throw new Error(`message parameter ${k} missing`);
-    return String(v);
-  });
+  let parts = lineParts.get(line);
+  if (parts === undefined) lineParts.set(line, (parts = line.split(/\$\{(\w+)\}/)));
+  let out = parts[0]!;
+  for (let k = 1; k < parts.length; k += 2) {
+    const v = params[parts[k]!];
+    if (v === undefined) throw new Error(`message parameter ${parts[k]} missing`);
+    out += String(v) + parts[k + 1]!;
+  }
+  return out;
 }

@@ -14,17 +14,27 @@ import type { VerifierProgram } from './input.ts';
 import { scalarWithin } from './scalar.ts';
 import type { RegState, StackSlot, VerifierState } from './state.ts';
 
-/** Successors of an instruction in the control-flow graph. */
-export function successors(insns: readonly Insn[], i: number): number[] {
+/**
+ * The control-flow graph's edges out of an instruction, as two numbers rather than a list (this runs for every
+ * instruction of every program, three times): the next instruction on the fall-through path, or -1 (exit, goto).
+ */
+export function fallThrough(insns: readonly Insn[], i: number): number {
   const insn = insns[i]!;
   const cls = insnClass(insn.code);
-  if (cls === BPF_LD) return [i + 2];
-  if (cls !== BPF_JMP && cls !== BPF_JMP32) return [i + 1];
+  if (cls === BPF_LD) return i + 2;
+  if (cls !== BPF_JMP && cls !== BPF_JMP32) return i + 1;
   const op = insnOp(insn.code);
-  if (op === BPF_EXIT) return [];
-  if (op === BPF_CALL) return [i + 1];
-  if (op === BPF_JA) return [i + 1 + (cls === BPF_JMP32 ? insn.imm : insn.off)];
-  return [i + 1, i + 1 + insn.off];
+  return op === BPF_EXIT || op === BPF_JA ? -1 : i + 1;
+}
+
+/** The target of a goto or a conditional jump (possibly outside the program), or null for any other instruction. */
+export function jumpTarget(insns: readonly Insn[], i: number): number | null {
+  const insn = insns[i]!;
+  const cls = insnClass(insn.code);
+  if (cls !== BPF_JMP && cls !== BPF_JMP32) return null;
+  const op = insnOp(insn.code);
+  if (op === BPF_EXIT || op === BPF_CALL) return null;
+  return i + 1 + (op === BPF_JA && cls === BPF_JMP32 ? insn.imm : insn.off);
 }
 
 /**
@@ -68,62 +78,71 @@ function stackDef(insn: Insn): number {
 }
 
 /**
- * The arrays of the Liveness being used, cut from one buffer reused from program to program (an array per table and
- * program was a large share of the walk's allocation). The verifier checks one program at a time, to the end, so
- * only the latest Liveness is ever in use.
+ * The tables of the Liveness being used, reused from program to program and grown when a program is longer (a
+ * typed array, or a subarray, per table and program was a large share of the walk's allocation). The verifier checks
+ * one program at a time, to the end, so only the latest Liveness is ever in use.
  */
-let buffer = new Int32Array(1 << 14);
+const TABLES = 15;
+let capacity = 0;
+let shared: Int32Array[] = [];
 
-/** zeroed tables of the given lengths */
-function tables(lengths: readonly number[]): Int32Array[] {
-  const total = lengths.reduce((a, b) => a + b, 0);
-  if (buffer.length < total) buffer = new Int32Array(Math.max(total, 2 * buffer.length));
-  buffer.fill(0, 0, total);
-  let at = 0;
-  return lengths.map((l) => buffer.subarray(at, (at += l)));
+/** the tables zeroed for m entries (the last, predecessor lists, for 2m) */
+function tables(m: number): Int32Array[] {
+  if (capacity < m) {
+    capacity = Math.max(m, 2 * capacity, 256);
+    shared = Array.from({ length: TABLES }, (_, k) => new Int32Array(k === TABLES - 1 ? 2 * capacity : capacity));
+  }
+  for (let k = 0; k < TABLES; k++) shared[k]!.fill(0, 0, k === TABLES - 1 ? 2 * m : m);
+  return shared;
 }
 
 /**
- * Backward liveness over the CFG: live-in registers (static, computed once) and stack slots (reads as observed so far).
+ * Backward liveness over the CFG: live-in registers (static) and stack slots (reads as observed so far).
  * Slot sets are two 32-bit words. Reads only ever add to the slot sets, so a new read is propagated to the
  * predecessors of its instruction at once, up to where the slot is written or already live: the least fixpoint a
  * recomputation over the whole program would reach, at the cost of the instructions that change. Successors and
  * predecessors are flat arrays, so building this costs no object per instruction.
+ * The tables are built when a state is first compared (about half the programs never compare one): the reads seen
+ * before are kept and then propagated, which gives the same sets, as the fixpoint does not depend on their order.
  */
 export class Liveness {
-  private readonly regsIn: Int32Array;
-  private readonly killLo: Int32Array;
-  private readonly killHi: Int32Array;
-  private readonly useLo: Int32Array;
-  private readonly useHi: Int32Array;
-  private readonly slotsLo: Int32Array;
-  private readonly slotsHi: Int32Array;
+  private regsIn!: Int32Array;
+  private killLo!: Int32Array;
+  private killHi!: Int32Array;
+  private useLo!: Int32Array;
+  private useHi!: Int32Array;
+  private slotsLo!: Int32Array;
+  private slotsHi!: Int32Array;
   /** predecessors of instruction i: predList[predStart[i] .. predStart[i + 1]) */
-  private readonly predStart: Int32Array;
-  private readonly predList: Int32Array;
+  private predStart!: Int32Array;
+  private predList!: Int32Array;
   private readonly work: number[] = [];
+  /** until the tables are built: the stack reads seen, as (instruction, slot) pairs */
+  private early: number[] | null = [];
 
-  constructor(prog: VerifierProgram) {
+  constructor(private readonly prog: VerifierProgram) {}
+
+  private build(): void {
+    const prog = this.prog;
     const insns = prog.insns;
     const n = insns.length;
     // a successor is stored + 1 (0: none), so that the zeroed tables start with none
     const m = n + 1;
-    const [succ0, succ1, use, def, nPred, order, killLo, killHi, useLo, useHi, slotsLo, slotsHi, regsIn, predStart, predList] = tables([
-      m, m, m, m, m, m, m, m, m, m, m, m, m, m, 2 * m,
-    ]) as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+    const [succ0, succ1, use, def, nPred, order, killLo, killHi, useLo, useHi, slotsLo, slotsHi, regsIn, predStart, predList] = tables(m) as [
+      Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array,
+    ];
+    const edge = (i: number, x: number | null): void => {
+      if (x === null || x < 0 || x >= n) return;
+      if (succ0[i] === 0) succ0[i] = x + 1; else succ1[i] = x + 1;
+      nPred[x]!++;
+    };
     /** order: instruction indices in reverse order, second slots of ld_imm64 left out */
     let nOrder = 0;
     for (let i = n - 1; i >= 0; i--) {
       if (i > 0 && isLdImm64(insns[i - 1]!)) continue;
       order[nOrder++] = i;
-      const ss = successors(insns, i);
-      for (let k = 0; k < ss.length; k++) {
-        const x = ss[k]!;
-        if (x >= 0 && x < n) {
-          if (succ0[i] === 0) succ0[i] = x + 1; else succ1[i] = x + 1;
-          nPred[x]!++;
-        }
-      }
+      edge(i, fallThrough(insns, i));
+      edge(i, jumpTarget(insns, i));
       const slot = stackDef(insns[i]!);
       if (slot >= 0) { if (slot < 32) killLo[i] = (1 << slot) | 0; else killHi[i] = (1 << (slot - 32)) | 0; }
       use[i] = regUse(prog, i, def);
@@ -154,9 +173,16 @@ export class Liveness {
     this.slotsHi = slotsHi;
     this.predStart = predStart;
     this.predList = predList;
+    const early = this.early!;
+    this.early = null;
+    for (let k = 0; k < early.length; k += 2) this.noteStackRead(early[k]!, early[k + 1]!);
   }
 
   noteStackRead(insn: number, slot: number): void {
+    if (this.early !== null) {
+      this.early.push(insn, slot);
+      return;
+    }
     const hi = slot >= 32;
     const use = hi ? this.useHi : this.useLo;
     const bit = (1 << (hi ? slot - 32 : slot)) | 0;
@@ -180,6 +206,7 @@ export class Liveness {
   }
 
   liveAt(insn: number): LiveSet {
+    if (this.early !== null) this.build();
     return { regs: this.regsIn[insn]!, slotsLo: this.slotsLo[insn]!, slotsHi: this.slotsHi[insn]! };
   }
 }

@@ -146,6 +146,10 @@ export function scalarURange(lo: bigint, hi: bigint): Scalar {
 
 /** The value zero-extended from its low 32 bits (what a 32-bit ALU result or a u32 load holds). */
 export function scalarZext32(a: Scalar): Scalar {
+  // a constant whose 32-bit bounds agree stays that constant (what the sync below finds, without its BigInt work:
+  // most 32-bit moves are of an immediate)
+  const l = a.varOff.value & U32;
+  if (a.varOff.mask === 0n && a.u32min === l && a.u32max === l && a.s32min === s32(l) && a.s32max === a.s32min) return scalarConst(l);
   const r = scalarUnknown();
   r.varOff = tnumCast32(a.varOff);
   r.umin = a.u32min;

@@ -38,13 +38,19 @@ const BASE: RegState = {
 };
 
 export const regNotInit = (): RegState => BASE;
-export const regUnknown = (): RegState => ({ ...BASE, type: 'SCALAR_VALUE', s: scalarUnknown() });
+const UNKNOWN: RegState = { ...BASE, type: 'SCALAR_VALUE', s: scalarUnknown() };
+export const regUnknown = (): RegState => UNKNOWN;
 export const regScalar = (s: Scalar): RegState => ({ ...BASE, type: 'SCALAR_VALUE', s });
 /** the constants -1 .. 256 as registers, made once: immediates and zeroed registers are most of a walk's constants */
 const SMALL_CONSTS: readonly RegState[] = Array.from({ length: 258 }, (_, k) => ({ ...BASE, type: 'SCALAR_VALUE', s: scalarConst(BigInt(k - 1)) }));
 export const regConst = (v: bigint): RegState => (v >= -1n && v <= 256n ? SMALL_CONSTS[Number(v) + 1]! : { ...BASE, type: 'SCALAR_VALUE', s: scalarConst(v) });
+/** regConst of an instruction's immediate (a small one needs no BigInt) */
+export const regConstImm = (imm: number): RegState => (imm >= -1 && imm <= 256 ? SMALL_CONSTS[imm + 1]! : regConst(BigInt(imm)));
 /** A pointer with a zero variable offset (mark_reg_known_zero + type). */
-export const regPtr = (type: BaseType, fields: Partial<RegState> = {}): RegState => ({ ...BASE, type, s: scalarConst(0n), ...fields });
+export const regPtr = (type: BaseType, f: Partial<RegState> = {}): RegState => ({
+  // field by field, in BASE's order, rather than two spreads: every register gets the same shape, at a fraction of the cost
+  type, flags: f.flags ?? 0, off: f.off ?? 0, s: f.s ?? BASE.s, id: f.id ?? 0, refObjId: f.refObjId ?? 0, map: f.map ?? null, btf: f.btf ?? null, memSize: f.memSize ?? 0,
+});
 
 export const isNullConst = (r: RegState): boolean => r.type === 'SCALAR_VALUE' && r.s.varOff.mask === 0n && r.s.varOff.value === 0n;
 
@@ -63,7 +69,13 @@ export interface StackSlot {
   readonly iter: IterState | null;
 }
 
-export const SLOT_INVALID: StackSlot = { bytes: Array(8).fill('INVALID'), spilled: null, iter: null };
+/** the byte types of a slot all of one type, shared (slot bytes are values: a change copies them) */
+export const slotBytes = (t: SlotType): readonly SlotType[] => SLOT_BYTES[t];
+const SLOT_BYTES: Readonly<Record<SlotType, readonly SlotType[]>> = {
+  INVALID: Array(8).fill('INVALID'), MISC: Array(8).fill('MISC'), ZERO: Array(8).fill('ZERO'), SPILL: Array(8).fill('SPILL'), ITER: Array(8).fill('ITER'),
+};
+
+export const SLOT_INVALID: StackSlot = { bytes: slotBytes('INVALID'), spilled: null, iter: null };
 
 export const MAX_BPF_STACK = 512;
 export const STACK_SLOTS = MAX_BPF_STACK / 8;
@@ -86,13 +98,14 @@ export interface VerifierState {
   regs: RegState[];
   /** slot i covers fp-8*(i+1) .. fp-8*i-1 */
   stack: StackSlot[];
-  refs: RefState[];
+  /** replaced, never changed in place: copies of a state share it */
+  refs: readonly RefState[];
   activeRcu: number;
   parent: Checkpoint | null;
 }
 
 export function copyState(s: VerifierState): VerifierState {
-  return { regs: s.regs.slice(), stack: s.stack.slice(), refs: s.refs.slice(), activeRcu: s.activeRcu, parent: s.parent };
+  return { regs: s.regs.slice(), stack: s.stack.slice(), refs: s.refs, activeRcu: s.activeRcu, parent: s.parent };
 }
 
 /** Applies `f` to every register and spilled register of the state (bpf_for_each_reg_in_vstate). */

@@ -16,13 +16,13 @@ import {
 import { isGplCompatible, type VerifierProgram } from './input.ts';
 import { checkMemAccess } from './mem.ts';
 import type { Profile } from './profile.ts';
-import { Liveness, statesEqual, successors } from './prune.ts';
+import { Liveness, jumpTarget, statesEqual } from './prune.ts';
 import {
   type AluOp, type JmpOp, negateJmp, scalarAlu, scalarBranchTaken, scalarIsConst, scalarRefine, scalarValue,
 } from './scalar.ts';
 import {
   type Checkpoint, PTR_MAYBE_NULL, type RegState, SLOT_INVALID, STACK_SLOTS, type VerifierState, copyState,
-  isNullConst, mapRegs, regConst, regNotInit, regPtr, regScalar, regUnknown,
+  isNullConst, mapRegs, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown,
 } from './state.ts';
 
 export type VerifyResult =
@@ -52,6 +52,20 @@ const JMP_OPS: Readonly<Record<number, JmpOp>> = {
   [BPF_JSGE]: 'jsge', [BPF_JLT]: 'jlt', [BPF_JLE]: 'jle', [BPF_JSLT]: 'jslt', [BPF_JSLE]: 'jsle',
 };
 
+const PRUNE_POINT = 1;
+const ITER_NEXT = 2;
+/**
+ * The prune point table of the Walk being used, reused from program to program (a typed array per program was a
+ * visible share of the walk's time); programs are verified one at a time, to the end.
+ */
+let prunePointBuffer = new Uint8Array(1024);
+
+function prunePointTable(n: number): Uint8Array {
+  if (prunePointBuffer.length < n) prunePointBuffer = new Uint8Array(Math.max(n, 2 * prunePointBuffer.length));
+  prunePointBuffer.fill(0, 0, n);
+  return prunePointBuffer;
+}
+
 interface Pending {
   readonly state: VerifierState;
   readonly insn: number;
@@ -66,26 +80,30 @@ class Walk implements Env {
   private readonly pending: Pending[] = [];
   private readonly explored = new Map<number, Checkpoint[]>();
   private readonly liveness: Liveness;
-  /** 1 at the instructions where is_state_visited runs (prune points) */
+  /** PRUNE_POINT at the instructions where is_state_visited runs, ITER_NEXT at the iterator's next calls among them */
   private readonly prunePoints: Uint8Array;
-  private readonly iterNextInsns: Set<number>;
 
   constructor(readonly prog: VerifierProgram, readonly profile: Profile) {
     this.liveness = new Liveness(prog);
-    this.prunePoints = new Uint8Array(prog.insns.length + 1);
-    this.iterNextInsns = new Set();
-    prog.insns.forEach((insn, i) => {
-      const cls = insnClass(insn.code);
-      if (cls !== BPF_JMP && cls !== BPF_JMP32) return;
-      const op = insnOp(insn.code);
+    // zeroed to two past the end: a walk may fall off the end of a final jump or ld_imm64 (and is then unsupported)
+    this.prunePoints = prunePointTable(prog.insns.length + 2);
+    for (let i = 0; i < prog.insns.length; i++) {
+      const code = prog.insns[i]!.code;
+      const cls = insnClass(code);
+      if (cls !== BPF_JMP && cls !== BPF_JMP32) continue;
+      const op = insnOp(code);
       if (op === BPF_CALL) {
-        if (prog.kfuncCalls[i] === 'bpf_iter_num_next') { this.prunePoints[i] = 1; this.iterNextInsns.add(i); }
-        return;
+        if (prog.kfuncCalls[i] === 'bpf_iter_num_next') this.prunePoints[i] = ITER_NEXT;
+        continue;
       }
-      if (op === BPF_EXIT) return;
-      for (const s of successors(prog.insns, i)) this.prunePoints[s] = 1;
-      if (op !== BPF_JA) this.prunePoints[i] = 1;
-    });
+      if (op === BPF_EXIT) continue;
+      // the jump's successors, and a conditional jump itself
+      this.prunePoints[jumpTarget(prog.insns, i)!] ||= PRUNE_POINT;
+      if (op !== BPF_JA) {
+        this.prunePoints[i] ||= PRUNE_POINT;
+        this.prunePoints[i + 1] ||= PRUNE_POINT;
+      }
+    }
     const regs: RegState[] = new Array<RegState>(11).fill(regNotInit());
     regs[1] = regPtr('PTR_TO_CTX');
     regs[10] = regPtr('PTR_TO_STACK');
@@ -110,22 +128,23 @@ class Walk implements Env {
 
   /** is_state_visited: true when an explored state covers the current one. */
   private visited(insn: number): boolean {
-    const list = this.explored.get(insn) ?? [];
-    const live = this.liveness.liveAt(insn);
+    let list = this.explored.get(insn);
+    if (list === undefined) this.explored.set(insn, (list = []));
+    // what is live is asked only for a comparison (the first visit of an instruction makes none)
+    const live = list.length === 0 ? null : this.liveness.liveAt(insn);
     for (const sl of list) {
       if (sl.branches > 0) {
-        if (this.iterNextInsns.has(insn)) {
-          if (statesEqual(sl.state, this.cur, live, 'within') && this.iterActiveAtR1()) return true;
+        if (this.prunePoints[insn] === ITER_NEXT) {
+          if (statesEqual(sl.state, this.cur, live!, 'within') && this.iterActiveAtR1()) return true;
           continue;
         }
-        if (statesEqual(sl.state, this.cur, live, 'exact')) reject('infinite_loop', { insn });
+        if (statesEqual(sl.state, this.cur, live!, 'exact')) reject('infinite_loop', { insn });
         continue;
       }
-      if (statesEqual(sl.state, this.cur, live, 'within')) return true;
+      if (statesEqual(sl.state, this.cur, live!, 'within')) return true;
     }
     const cp: Checkpoint = { insn, state: copyState(this.cur), branches: 1, parent: this.cur.parent };
     list.push(cp);
-    this.explored.set(insn, list);
     this.cur.parent = cp;
     return false;
   }
@@ -149,7 +168,7 @@ class Walk implements Env {
     for (;;) {
       if (++this.insnProcessed > BPF_COMPLEXITY_LIMIT_INSNS) reject('too_large', { n: this.insnProcessed });
       this.insnIdx = insn;
-      const next = this.prunePoints[insn] === 1 && this.visited(insn) ? null : this.step(insn);
+      const next = this.prunePoints[insn] !== 0 && this.visited(insn) ? null : this.step(insn);
       if (next !== null) {
         insn = next;
         continue;
@@ -175,7 +194,10 @@ class Walk implements Env {
       case BPF_LD: {
         if (!isLdImm64(insn)) return unsupported(`legacy packet load at insn ${i}`);
         const ld = this.prog.ldImm64[i];
-        if (ld === undefined) setReg(this, insn.dst, regConst(ldImm64Value(insn, this.prog.insns[i + 1] ?? insn))); else if (ld.kind === 'imm') setReg(this, insn.dst, regConst(ld.value));
+        const hi = this.prog.insns[i + 1] ?? insn;
+        // a small constant (a BTF id, most often) needs no BigInt
+        if (ld === undefined) setReg(this, insn.dst, hi.imm === 0 && insn.imm >= 0 ? regConstImm(insn.imm) : regConst(ldImm64Value(insn, hi)));
+        else if (ld.kind === 'imm') setReg(this, insn.dst, regConst(ld.value));
         else if (ld.kind === 'map') setReg(this, insn.dst, regPtr('CONST_PTR_TO_MAP', { map: ld.map }));
         else setReg(this, insn.dst, regPtr('PTR_TO_MAP_VALUE', { map: ld.map, off: ld.off }));
         return i + 2;
@@ -190,7 +212,7 @@ class Walk implements Env {
       case BPF_STX: {
         const mode = insnMode(insn.code);
         if (mode !== BPF_MEM) return unsupported(`store mode 0x${insn.code.toString(16)} at insn ${i}`);
-        const value = cls === BPF_STX ? readReg(this, insn.src) : regConst(BigInt(insn.imm));
+        const value = cls === BPF_STX ? readReg(this, insn.src) : regConstImm(insn.imm);
         readReg(this, insn.dst);
         checkMemAccess(this, { regno: insn.dst, off: insn.off, size: insnSizeBytes(insn.code), write: { reg: value, regno: cls === BPF_STX ? insn.src : null }, mode });
         return i + 1;
@@ -205,11 +227,11 @@ class Walk implements Env {
     if (op === undefined) return unsupported(`ALU opcode 0x${insn.code.toString(16)}`);
     if (op === 'mov' && insn.off !== 0) return unsupported('sign-extending move (cpu v4)');
     const srcReg = insnSrc(insn.code) === BPF_K
-      ? regConst(is32 ? BigInt(insn.imm >>> 0) : BigInt(insn.imm))
+      ? regConstImm(is32 ? insn.imm >>> 0 : insn.imm)
       : readReg(this, insn.src);
     if (op === 'mov') {
       if (insn.dst === 10) reject('fp_readonly');
-      if (srcReg.type === 'SCALAR_VALUE') this.cur.regs[insn.dst] = regScalar(is32 ? scalarAlu('mov', srcReg.s, srcReg.s, true) : srcReg.s);
+      if (srcReg.type === 'SCALAR_VALUE') this.cur.regs[insn.dst] = is32 ? regScalar(scalarAlu('mov', srcReg.s, srcReg.s, true)) : srcReg;
       else this.cur.regs[insn.dst] = is32 ? regUnknown() : srcReg;
       return;
     }
@@ -258,7 +280,7 @@ class Walk implements Env {
     if (jop === undefined) return unsupported(`jump opcode 0x${insn.code.toString(16)}`);
     const target = i + 1 + insn.off;
     const dst = readReg(this, insn.dst);
-    const src = insnSrc(insn.code) === BPF_K ? regConst(is32 ? BigInt(insn.imm >>> 0) : BigInt(insn.imm)) : readReg(this, insn.src);
+    const src = insnSrc(insn.code) === BPF_K ? regConstImm(is32 ? insn.imm >>> 0 : insn.imm) : readReg(this, insn.src);
     const taken = this.branchTaken(jop, dst, src, is32);
     if (taken === 1) return target;
     if (taken === 0) return i + 1;
@@ -338,20 +360,27 @@ function firstMissingExtern(externKfuncs: readonly string[], profile: Profile): 
   return missing;
 }
 
+function hasKfuncCall(prog: VerifierProgram): boolean {
+  for (const _ in prog.kfuncCalls) return true;
+  return false;
+}
+
 function checksBeforeWalk(prog: VerifierProgram, profile: Profile): VerifierReject | null {
   const missing = firstMissingExtern(prog.externKfuncs, profile);
   if (missing !== null) return new VerifierReject('kfunc_missing', { func: missing });
-  if (Object.keys(prog.kfuncCalls).length > 0 && !isGplCompatible(prog.license)) return new VerifierReject('kfunc_non_gpl', {});
+  // the license first: most programs are GPL, and listing the calls costs more
+  if (!isGplCompatible(prog.license) && hasKfuncCall(prog)) return new VerifierReject('kfunc_non_gpl', {});
   if (prog.progKind === 'tracing' && prog.sleepable && prog.attachTo === 'bpf_fentry_test1' && !profile.features.sleepable_fentry_test1) {
     return new VerifierReject('attach_not_sleepable', { func: prog.attachTo });
   }
   for (let i = 0; i < prog.insns.length; i++) {
     const insn = prog.insns[i]!;
     const cls = insnClass(insn.code);
-    if ((cls === BPF_JMP || cls === BPF_JMP32) && insnOp(insn.code) !== BPF_CALL && insnOp(insn.code) !== BPF_EXIT) {
-      for (const s of successors(prog.insns, i)) {
-        if (s < 0 || s >= prog.insns.length) return new VerifierReject('jmp_out_of_range', { from: i, to: s });
-      }
+    const target = jumpTarget(prog.insns, i);
+    if (target !== null) {
+      // the successors in order: a conditional jump's fall-through, then the target
+      if (insnOp(insn.code) !== BPF_JA && i + 1 >= prog.insns.length) return new VerifierReject('jmp_out_of_range', { from: i, to: i + 1 });
+      if (target < 0 || target >= prog.insns.length) return new VerifierReject('jmp_out_of_range', { from: i, to: target });
     }
     if (cls === BPF_LD) i++;
   }

@@ -113,7 +113,13 @@ export function machineMapOp(machine: Machine, obj: BpfObjectSpec, map: string, 
   if (op === 'update' || op === 'update_batch') for (let c = 0; c < value.byteLength / stride; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, BigInt.asUintN(64, sum), true);
   const words = (out: Uint8Array): string[][] => {
     const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    return Array.from({ length: out.byteLength / stride }, (_, c) => Array.from({ length: stride / 8 }, (_, w) => v.getBigUint64(c * stride + w * 8, true).toString()));
+    const copies: string[][] = [];
+    for (let c = 0; c < Math.floor(out.byteLength / stride); c++) {
+      const copy: string[] = [];
+      for (let w = 0; w < stride / 8; w++) copy.push(v.getBigUint64(c * stride + w * 8, true).toString());
+      copies.push(copy);
+    }
+    return copies;
   };
   const errName = (errno: number): string | null => (errno === 0 ? null : (MAP_ERRNO_NAMES[errno] ?? `errno ${errno}`));
   if (batch) {
@@ -135,10 +141,10 @@ function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, s: Scenario, st: M
 
 /** Every named global as the harness prints it (0 for one the machine does not have). */
 function globalsOf(machine: Machine, names: readonly string[]): Record<string, string> {
+  // the machine's answer has every name, in this order: filled in where it has no value, not copied
   const g = machine.globals(names);
-  const out: Record<string, string> = {};
-  for (const n of names) out[n] = g[n] ?? '0';
-  return out;
+  for (const n of names) g[n] ??= '0';
+  return g as Record<string, string>;
 }
 
 /** The schedule of one scenario on the machine: accepted programs only; a fault ends the scenario like an Oops. */
@@ -176,7 +182,7 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, a
     // the machine runs one program at a time: a concurrent step's runs one after the other, in their order (one of
     // the interleavings Prediction.outcomes allows; the emulator explores no other), its globals read after both
     const concurrent = 'concurrent' in st;
-    const ran: Omit<RunObservation, 'globals'>[] = [];
+    const ran: (Omit<RunObservation, 'globals'> & { globals: RunObservation['globals'] })[] = [];
     for (const rs of stepRuns(st)) {
       const why = !execute || machine === null ? 'verify only'
         : splats.length > 0 ? 'an earlier run oopsed'
@@ -192,14 +198,14 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, a
           splats.push({ kind: 'oops', text: `BUG: emulated fault in ${o.program} at insn ${o.insn}${o.address === null ? '' : `, address ${o.address}`}: ${o.why}`, during: o.program });
           break;
         }
-        const run = { step, iteration, program: rs.program, cpu: rs.cpu, err: null, retval: r.retval, runNs };
-        if (concurrent) ran.push(run);
-        else runs.push({ ...run, globals: globalsOf(machine!, names) });
+        const run = { step, iteration, program: rs.program, cpu: rs.cpu, err: null, retval: r.retval, runNs, globals: concurrent ? {} : globalsOf(machine!, names) };
+        (concurrent ? ran : runs).push(run);
       }
     }
     if (ran.length > 0) {
       const globals = globalsOf(machine!, names);
-      runs.push(...ran.map((r) => ({ ...r, globals })));
+      for (const r of ran) r.globals = globals;
+      runs.push(...ran);
     }
   }
   return { runs, mapOps, notRun, splats };
