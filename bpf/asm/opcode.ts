@@ -27,6 +27,11 @@ export const BPF_IND = 0x40;
 export const BPF_MEM = 0x60;
 /** v4: sign-extending load */
 export const BPF_MEMSX = 0x80;
+/**
+ * Kernel-internal, never in an object: the verifier rewrites a load through an untrusted pointer to this mode
+ * (BPF_LDX | BPF_PROBE_MEM | size), whose faults the exception table turns into 0 (include/linux/filter.h)
+ */
+export const BPF_PROBE_MEM = 0x20;
 /** atomic read-modify-write; the operation is in imm */
 export const BPF_ATOMIC = 0xc0;
 

@@ -101,6 +101,24 @@ function cmp32(op: number, a: number, b: number): boolean | null {
 const SIZE_OF_LDST = Int8Array.of(4, 2, 1, 8);
 
 /**
+ * A BPF_PROBE_MEM load: the kernel's exception table turns a fault into 0 in the destination, so a load through an
+ * untrusted pointer never oopses (convert_ctx_accesses rewrites exactly those loads).
+ */
+function probeLoad(mem: AddressSpace, hi: number, lo: number, size: 1 | 2 | 4 | 8, out: Int32Array): void {
+  try {
+    if (size === 8) mem.load64(hi, lo, out);
+    else {
+      out[0] = mem.load32(hi, lo, size);
+      out[1] = 0;
+    }
+  } catch (e) {
+    if (!(e instanceof MachineFault)) throw e;
+    out[0] = 0;
+    out[1] = 0;
+  }
+}
+
+/**
  * Runs `words` (slot words: bpf/asm insn.ts decodeInsnWords) from instruction 0 with r1 = ctx (hi:lo) until the outermost exit.
  */
 export function execute(words: Int32Array, env: CallEnv, regs: Regs, opts: ExecOptions): ExecResult {
@@ -309,6 +327,10 @@ export function execute(words: Int32Array, env: CallEnv, regs: Regs, opts: ExecO
               L[d] = mem.load32(ahi, alo, size);
               H[d] = 0;
             }
+          } else if (mode === 0x20) { // BPF_PROBE_MEM (Machine.probeMem): the verifier's rewrite of an untrusted load
+            probeLoad(mem, ahi, alo, size, tmp);
+            L[d] = tmp[0] as number;
+            H[d] = tmp[1] as number;
           } else if (mode === 0x80 && size !== 8) { // BPF_MEMSX (v4)
             const v = mem.load32(ahi, alo, size);
             L[d] = size === 4 ? v : size === 2 ? (v << 16) >> 16 : (v << 24) >> 24;

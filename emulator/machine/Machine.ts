@@ -1,4 +1,4 @@
-import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../../bpf/asm/opcode.ts';
+import { BPF_PROBE_MEM, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../../bpf/asm/opcode.ts';
 import { AddressSpace, FREED, formatAddress, MachineFault } from '../memory/AddressSpace.ts';
 import { execute, MAX_BPF_STACK, newRegs, type CallEnv, type ExecOptions, type Regs } from '../interpreter/execute.ts';
 import type { BpfObjectSpec, BpfProgType, DatasecVar, ProgramSpec } from '../loader/objectSpec.ts';
@@ -116,6 +116,21 @@ export class Machine implements CallEnv {
 
   hasProgram(name: string): boolean {
     return this.programs.has(name);
+  }
+
+  /**
+   * The verifier's rewrite of `program`'s loads through untrusted pointers (insn indices) to BPF_PROBE_MEM, as
+   * convert_ctx_accesses does, on this machine's copy: such a load reads 0 where the kernel's exception table catches
+   * a fault, instead of oopsing.
+   * @throws RangeError for an unknown program
+   */
+  probeMem(program: string, insns: readonly number[]): void {
+    const p = this.programs.get(program);
+    if (!p) throw new RangeError(`no program ${program} in the object`);
+    if (insns.length === 0) return;
+    const words = p.words.slice();
+    for (const i of insns) words[2 * i] = ((words[2 * i] as number) & ~0xe0) | BPF_PROBE_MEM;
+    this.programs.set(program, { ...p, words });
   }
 
   /**

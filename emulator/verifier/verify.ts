@@ -21,12 +21,18 @@ import {
   type AluOp, type JmpOp, negateJmp, scalarAlu, scalarBranchTaken, scalarIsConst, scalarRefine, scalarValue,
 } from './scalar.ts';
 import {
-  type Checkpoint, PTR_MAYBE_NULL, type RegState, SLOT_INVALID, STACK_SLOTS, type VerifierState, copyState,
+  type Checkpoint, MEM_ALLOC, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState, SLOT_INVALID, STACK_SLOTS, type VerifierState, copyState,
   isNullConst, mapRegs, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown,
 } from './state.ts';
 
 export type VerifyResult =
-  | { readonly verdict: 'accepted'; readonly log: string; readonly insnProcessed: number }
+  | {
+      readonly verdict: 'accepted';
+      readonly log: string;
+      readonly insnProcessed: number;
+      /** loads through untrusted pointers, which the kernel rewrites to BPF_PROBE_MEM (insn indices, ascending) */
+      readonly probeMem: readonly number[];
+    }
   | {
       readonly verdict: 'rejected';
       readonly stage: 'verifier' | 'libbpf';
@@ -77,6 +83,8 @@ class Walk implements Env {
   idGen = 0;
   readonly allowPtrLeaks = true;
   insnProcessed = 0;
+  /** the loads convert_ctx_accesses will rewrite to BPF_PROBE_MEM */
+  readonly probeMem = new Set<number>();
   private readonly pending: Pending[] = [];
   private readonly explored = new Map<number, Checkpoint[]>();
   private readonly liveness: Liveness;
@@ -204,6 +212,7 @@ class Walk implements Env {
       }
       case BPF_LDX: {
         if (insnMode(insn.code) !== BPF_MEM) return unsupported(`load mode 0x${insn.code.toString(16)} at insn ${i}`);
+        if (isProbeMemBase(this.cur.regs[insn.src])) this.probeMem.add(i);
         const v = checkMemAccess(this, { regno: insn.src, off: insn.off, size: insnSizeBytes(insn.code), write: null, mode: BPF_MEM });
         setReg(this, insn.dst, v!);
         return i + 1;
@@ -387,6 +396,15 @@ function checksBeforeWalk(prog: VerifierProgram, profile: Profile): VerifierReje
   return null;
 }
 
+/**
+ * Whether a load through `reg` becomes BPF_PROBE_MEM: convert_ctx_accesses rewrites loads through PTR_TO_BTF_ID |
+ * PTR_UNTRUSTED and PTR_TO_BTF_ID | MEM_ALLOC | PTR_UNTRUSTED (an object whose lifetime the verifier no longer vouches
+ * for: a fault reads 0). Trusted kernel pointers too, but the machine's kernel structs never fault, so they need none.
+ */
+function isProbeMemBase(reg: RegState | undefined): boolean {
+  return reg !== undefined && reg.type === 'PTR_TO_BTF_ID' && (reg.flags === PTR_UNTRUSTED || reg.flags === (MEM_ALLOC | PTR_UNTRUSTED));
+}
+
 function rejection(profile: Profile, site: string, lines: string[], insnProcessed: number): VerifyResult {
   const m = profile.messages[site]!;
   const stats = m.stage === 'libbpf' ? [] : [`processed ${insnProcessed} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS})`];
@@ -415,6 +433,7 @@ export function verifyProgram(prog: VerifierProgram, profile: Profile): VerifyRe
     if (e instanceof VerifierUnsupported) return { verdict: 'unsupported', reason: e.reason, insn: walk.insnIdx };
     throw e;
   }
-  return { verdict: 'accepted', log: `processed ${walk.insnProcessed} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS})\n`, insnProcessed: walk.insnProcessed };
+  const probeMem = [...walk.probeMem].sort((a, b) => a - b);
+  return { verdict: 'accepted', log: `processed ${walk.insnProcessed} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS})\n`, insnProcessed: walk.insnProcessed, probeMem };
 }
 

@@ -69,12 +69,16 @@ const programOf = byName((obj) => obj.programs);
 /** the object's own maps (not .bss and the like), as userspace names them */
 const userMapOf = byName((obj) => obj.maps.filter((m) => m.internal === null));
 
-/** What the emulator says about one scenario's programs, as the harness would print them. */
-export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile): { programs: ProgramObservation[]; unsupported: string | null } {
+/**
+ * What the emulator says about one scenario's programs, as the harness would print them, and the loads of each
+ * accepted program that the kernel would rewrite to BPF_PROBE_MEM (Machine.probeMem).
+ */
+export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile): { programs: ProgramObservation[]; unsupported: string | null; probeMem: Map<string, readonly number[]> } {
   // the harness refuses a scenario whose kfuncs the kernel lacks as libbpf refuses an unresolved strong extern
   const missing = scenarioKfuncs(s).find((k) => !profile.kfuncs.includes(k));
   const refusal = profile.messages.kfunc_missing!;
   const programs: ProgramObservation[] = [];
+  const probeMem = new Map<string, readonly number[]>();
   for (const p of s.programs) {
     const t0 = process.hrtime.bigint();
     if (missing !== undefined) {
@@ -83,15 +87,22 @@ export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile
       continue;
     }
     const spec = programOf(obj, p.name);
-    if (spec === undefined) return { programs, unsupported: `program ${p.name} is not in the object` };
+    if (spec === undefined) return { programs, unsupported: `program ${p.name} is not in the object`, probeMem };
     const r = verifyProgram(verifierProgram(obj, spec), profile);
     const loadNs = Number(process.hrtime.bigint() - t0);
-    if (r.verdict === 'unsupported') return { programs, unsupported: `${p.name}: ${r.reason} (insn ${r.insn})` };
+    if (r.verdict === 'unsupported') return { programs, unsupported: `${p.name}: ${r.reason} (insn ${r.insn})`, probeMem };
+    if (r.verdict === 'accepted' && r.probeMem.length > 0) probeMem.set(p.name, r.probeMem);
     programs.push(r.verdict === 'accepted'
       ? { program: p.name, verdict: 'accepted', loadNs }
       : { program: p.name, verdict: 'rejected', stage: r.stage, errno: r.errno, errnoName: r.errnoName, log: r.log, summary: rejectionSummary(p.name, p.progType, r.errnoName, r.log), loadNs });
   }
-  return { programs, unsupported: null };
+  return { programs, unsupported: null, probeMem };
+}
+
+/** `machine` with the verifier's BPF_PROBE_MEM rewrites of these programs applied */
+function probed(machine: Machine, probeMem: ReadonlyMap<string, readonly number[]>): Machine {
+  for (const [program, insns] of probeMem) machine.probeMem(program, insns);
+  return machine;
 }
 
 /** errno names of what MapStore returns (the harness prints the kernel's own) */
@@ -241,7 +252,7 @@ export function batchObserver(options: EmulatorRunnerOptions): ObserveBatch {
     const v = verifyScenario(obj, s, profile);
     if (v.unsupported !== null) return { ...base, programs: v.programs, error: { code: 'KPTR_EMULATOR_UNSUPPORTED', message: v.unsupported } };
     const accepted = new Set(v.programs.filter((p) => p.verdict === 'accepted').map((p) => p.program));
-    const runs = execute && s.schedule.some((st) => 'mapOp' in st || stepRuns(st).some((r) => accepted.has(r.program))) ? runSchedule(machine(), obj, s, accepted, true) : runSchedule(null, obj, s, accepted, false);
+    const runs = execute && s.schedule.some((st) => 'mapOp' in st || stepRuns(st).some((r) => accepted.has(r.program))) ? runSchedule(probed(machine(), v.probeMem), obj, s, accepted, true) : runSchedule(null, obj, s, accepted, false);
     return { ...base, programs: v.programs, ...runs };
   };
 
