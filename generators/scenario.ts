@@ -4,6 +4,7 @@ import { BREAKABLE_RULES } from './_internals/breakVariants.ts';
 import { breakableWith, breakingScenario, mixedScenario, targetedScenario, validScenario } from './_internals/scenarioPlan.ts';
 import { resolveSettings, type ScenarioShapeConstraints } from './_internals/settings.ts';
 import { memoised } from './_internals/memoised.ts';
+import { regenerated } from './_internals/regenerated.ts';
 
 /** Options of {@link scenario}. */
 export interface ScenarioConstraints extends ScenarioShapeConstraints {
@@ -38,13 +39,13 @@ export function scenario(c: ScenarioConstraints = {}): fc.Arbitrary<Scenario> {
   const mode = c.mode ?? 'mixed';
   const untargeted = unaimed(mode, rules, s);
   const targets = (c.targets ?? []).filter((t) => s.progTypes.includes(t.progType) && (mode !== 'valid' || t.allowed) && (t.allowed || breakableWith([t.rule as string], s).length > 0));
-  if (targets.length === 0) return untargeted;
+  if (targets.length === 0) return regenerated(untargeted);
   // The target is drawn from the case's own random stream, so it is a function of (seed, case index) alone, never of
   // the coverage seen so far: --resume, --shard k/n and replay by seed and index then generate the very same cases,
   // and merged shards count what the unsharded run counts. Drawn uniformly, a 10,000-case campaign aims at each
   // pair of a ~400-pair vocabulary about six times.
   const targeted = fc.constantFrom(...targets).chain(memoised((t) => targetedScenario(t, mode, rules, s)));
-  return fc.oneof({ arbitrary: untargeted, weight: 3 }, { arbitrary: targeted, weight: 1 });
+  return regenerated(fc.oneof({ arbitrary: untargeted, weight: 3 }, { arbitrary: targeted, weight: 1 }));
 }
 
 function unaimed(mode: 'valid' | 'break' | 'mixed', rules: readonly string[], s: ReturnType<typeof resolveSettings>): fc.Arbitrary<Scenario> {
