@@ -52,6 +52,8 @@ interface MemberShape {
   readonly align: number;
   readonly elems: number;
   readonly elemSize: number;
+  /** a struct member's struct (null for the other kinds) */
+  readonly inner: StructLayout | null;
 }
 
 function memberShape(structs: readonly StructType[], m: StructMember, depth: number): MemberShape {
@@ -59,19 +61,19 @@ function memberShape(structs: readonly StructType[], m: StructMember, depth: num
     case 'scalar': {
       const sz = scalarSize(m.ctype);
       const elems = m.count ?? 1;
-      return { size: sz * elems, align: sz, elems, elemSize: sz };
+      return { size: sz * elems, align: sz, elems, elemSize: sz, inner: null };
     }
     case 'struct': {
       const inner = layoutOf(structs, m.struct, depth + 1);
       const elems = m.count ?? 1;
-      return { size: inner.size * elems, align: inner.align, elems, elemSize: inner.size };
+      return { size: inner.size * elems, align: inner.align, elems, elemSize: inner.size, inner };
     }
     case 'spin_lock':
       // struct bpf_spin_lock { __u32 val; }
-      return { size: 4, align: 4, elems: 1, elemSize: 4 };
+      return { size: 4, align: 4, elems: 1, elemSize: 4, inner: null };
     case 'pointer':
     case 'kptr':
-      return { size: 8, align: 8, elems: 1, elemSize: 8 };
+      return { size: 8, align: 8, elems: 1, elemSize: 8, inner: null };
   }
 }
 
@@ -93,8 +95,8 @@ function layoutOf(structs: readonly StructType[], name: string, depth: number): 
     // a "struct of scalars" admits arrays of scalars only: an array of structs is not a scalar member
     // (measured on 6.18: `struct { struct in f[2]; }` gets "must be of a struct of scalars")
     if (m.kind === 'struct' && m.count !== null) scalarsOnly = false;
-    if (m.kind === 'struct') {
-      const inner = layoutOf(structs, m.struct, depth + 1);
+    const inner = shape.inner;
+    if (inner !== null) {
       if (!inner.scalarsOnly) scalarsOnly = false;
       if (inner.directSpecial || inner.nestedSpecial) nestedSpecial = true;
     }

@@ -111,6 +111,20 @@ export function structType(c: StructTypeConstraints): fc.Arbitrary<StructType> {
   const special = specialMember(c);
   return fc.tuple(body, fc.nat()).map(([members, at]) => {
     const shapes = special === null ? members : [...members.slice(0, at % (members.length + 1)), special, ...members.slice(at % (members.length + 1))];
-    return { name: c.name, members: shapes.map((m, i) => ({ ...m, name: FIELD_NAMES[i] ?? `f${i}` }) as StructMember) };
+    return { name: c.name, members: shapes.map(named) };
   });
+}
+
+/**
+ * The i-th member, named: its fields in the order `{ ...m, name }` gives them (a scenario's JSON is what a seed
+ * replays), built field by field (a spread over the member shapes is a slow generic copy).
+ */
+function named(m: MemberShape, i: number): StructMember {
+  const name = FIELD_NAMES[i] ?? `f${i}`;
+  switch (m.kind) {
+    case 'scalar': return { kind: m.kind, ctype: m.ctype, count: m.count, name };
+    case 'struct': return { kind: m.kind, struct: m.struct, count: m.count, name };
+    case 'kptr': return { kind: m.kind, pointee: m.pointee, name };
+    case 'pointer': case 'spin_lock': return { kind: m.kind, name };
+  }
 }

@@ -70,8 +70,7 @@ export class SequenceState {
   readonly sleepable: boolean;
   /** the plain `__kptr` slots, whose pointees a `new` may allocate as plain objects */
   readonly plainSlots: readonly Slot[];
-  private readonly vars = new Map<string, MutableHandle>();
-  /** the handles in declaration order (index i is variable `v<i>`) */
+  /** the handles in declaration order (index i is variable `v<i>`): a few dozen at most, found by a walk (no map to build per program) */
   private readonly all: MutableHandle[] = [];
   /** the map values, in declaration order (the only handles ever in state `mapval`) */
   private readonly mapValues: MutableHandle[] = [];
@@ -397,16 +396,15 @@ export class SequenceState {
   }
 
   private mutable(name: string): MutableHandle {
-    const h = this.vars.get(name);
-    if (h === undefined) throw new Error(`SequenceState: unknown variable ${name}`);
-    return h;
+    const all = this.all;
+    for (let i = 0; i < all.length; i++) if ((all[i] as MutableHandle).name === name) return all[i] as MutableHandle;
+    throw new Error(`SequenceState: unknown variable ${name}`);
   }
 
   private declare(type: VarType, state: HandleState, struct: string | null, percpu: boolean, slot: string | null): string {
     const name = varName(this.decls.length);
     this.decls.push({ name, type });
     const h: MutableHandle = { name, state, struct, percpu, slot, depth: this.depth, leak: false };
-    this.vars.set(name, h);
     this.all.push(h);
     return name;
   }
