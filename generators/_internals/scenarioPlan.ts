@@ -147,6 +147,25 @@ function nestedLayoutKey(inner: StructType): number {
   return (layout.size * 16 + layout.align) * 2 + (inner.members.every((m) => m.kind === 'scalar') ? 1 : 0);
 }
 
+/**
+ * The pointees t0 (and t1) next to a nested struct, at least `minLength` of them, with the trailing boolean that
+ * fc.record({ inner: fc.constant(inner), pointees }) draws: the same values, the same shrinks. They depend on the
+ * nested struct only through its layout (the size filter of pointeeStruct), so they are built once per layout, for
+ * every plan: not for every drawn struct (a new value every time), nor for every plan (some hundred of them, each
+ * meeting most layouts sooner or later).
+ */
+function pointeesNextTo(minLength: number): (inner: StructType | null) => fc.Arbitrary<[StructType[], boolean]> {
+  const count = fc.integer({ min: minLength, max: 2 });
+  return memoised((inner: StructType | null) => fc.tuple(
+    fc.tuple(pointeeStruct('t0', inner), pointeeStruct('t1', inner)).chain((ts) => count.map((n) => ts.slice(0, n))),
+    fc.boolean(),
+  ), (inner) => (inner === null ? null : nestedLayoutKey(inner)));
+}
+
+const ONE_OR_TWO_POINTEES = pointeesNextTo(1);
+/** kptr_xchg.type_mismatch needs two structs */
+const TWO_POINTEES = pointeesNextTo(2);
+
 /** The refused struct(s) for one percpu_obj_new.* rule (a lock-holding helper first for the nested case). */
 function badStructs(rule: string, name: string, pointee: string): fc.Arbitrary<StructType[]> {
   const special = (s: StructSpecialMember, nestable: StructType[] = []): fc.Arbitrary<StructType[]> =>
@@ -200,16 +219,7 @@ function placedBreaks(rules: readonly string[], s: ScenarioSettings): fc.Arbitra
 
 function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>, rules: readonly string[], targetNeedsKptr: boolean): Planned {
   const needs = needsOf(rules, targetNeedsKptr);
-  const nPointees = needs.twoStructs ? { minLength: 2, maxLength: 2 } : { minLength: 1, maxLength: 2 };
-  // The pointees depend on the nested struct only through its layout (the size filter of pointeeStruct), so their
-  // arbitraries are built once per layout, not for every drawn struct (a new value every time). The trailing boolean
-  // is the one fc.record({ inner: fc.constant(inner), pointees }) draws: the same values, the same shrinks.
-  const count = fc.integer({ min: nPointees.minLength, max: nPointees.maxLength });
-  const pointeesWith = memoised((inner: StructType | null) => fc.tuple(
-    fc.tuple(...Array.from({ length: nPointees.maxLength }, (_, i) => pointeeStruct(`t${i}`, inner)))
-      .chain((ts) => count.map((n) => ts.slice(0, n))),
-    fc.boolean(),
-  ), (inner) => (inner === null ? null : nestedLayoutKey(inner)));
+  const pointeesWith = needs.twoStructs ? TWO_POINTEES : ONE_OR_TWO_POINTEES;
   const withInner = (inner: StructType | null): fc.Arbitrary<{ inner: StructType | null; pointees: StructType[] }> =>
     pointeesWith(inner).map(([pointees]) => ({ inner, pointees }));
   const noInner = withInner(null);
