@@ -10,7 +10,14 @@ import { isRunStep } from '../types/index.ts';
  * @public
  */
 export function prefixScenario(s: Scenario, id: string): Scenario {
-  const p = (name: string): string => `${id}_${name}`;
+  // each name is made once: a scenario names its dozen structs, slots, globals and programs some fifty times, and a
+  // batch holds its scenarios until they are checked
+  const prefixed = new Map<string, string>();
+  const p = (name: string): string => {
+    let q = prefixed.get(name);
+    if (q === undefined) prefixed.set(name, (q = `${id}_${name}`));
+    return q;
+  };
   const member = (m: StructMember): StructMember => {
     switch (m.kind) {
       case 'struct': return { ...m, struct: p(m.struct) };
