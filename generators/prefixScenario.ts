@@ -25,7 +25,13 @@ export function prefixScenario(s: Scenario, id: string): Scenario {
       default: return m;
     }
   };
-  const varType = (t: VarType): VarType => (t.kind === 'map_value' ? { ...t, slot: p(t.slot) } : { ...t, struct: p(t.struct) });
+  // a type shared by several variables (SequenceState makes each once) stays shared
+  const types = new Map<VarType, VarType>();
+  const varType = (t: VarType): VarType => {
+    let q = types.get(t);
+    if (q === undefined) types.set(t, (q = t.kind === 'map_value' ? { ...t, slot: p(t.slot) } : { ...t, struct: p(t.struct) }));
+    return q;
+  };
   const op = (o: Op): Op => {
     switch (o.op) {
       case 'lookup': case 'load': case 'store': return { ...o, slot: p(o.slot) };

@@ -52,6 +52,31 @@ export function checkedState(s: HandleState): HandleState | null {
   return MAYBE_NULL[s] ?? null;
 }
 
+/**
+ * The ops and variable types programs write alike, made once and shared by every scenario: scenarios are plain data
+ * nobody changes (frozen, to make sure), a batch holds its scenarios until they are checked, and these are a fifth
+ * of a scenario's objects.
+ */
+const RCU_LOCK: Op = Object.freeze({ op: 'rcu_lock' });
+const RCU_UNLOCK: Op = Object.freeze({ op: 'rcu_unlock' });
+const RETURNS: readonly Op[] = [0, 1].map((value) => Object.freeze({ op: 'return', value }));
+const VAR_TYPES = new Map<VarType['kind'], Map<string, VarType>>();
+
+function returnOp(value: number): Op {
+  return RETURNS[value] ?? { op: 'return', value };
+}
+
+/** The type of a variable holding `slot`'s map value (`map_value`), or an object of struct `name`. */
+function varType(kind: VarType['kind'], name: string): VarType {
+  let byName = VAR_TYPES.get(kind);
+  if (byName === undefined) VAR_TYPES.set(kind, (byName = new Map()));
+  const made = byName.get(name);
+  if (made !== undefined) return made;
+  const t: VarType = Object.freeze(kind === 'map_value' ? { kind, slot: name } : { kind, struct: name });
+  byName.set(name, t);
+  return t;
+}
+
 /** `v<i>`: the names of a program's variables, made once (every program declares v0, v1, ...). */
 const VAR_NAMES: string[] = [];
 function varName(i: number): string {
@@ -193,7 +218,7 @@ export class SequenceState {
 
   /** bpf_map_lookup_elem (or the global, or the local storage) of `slot`: its map value, never NULL afterwards. */
   lookup(slot: string): string {
-    const dst = this.declare({ kind: 'map_value', slot }, 'mapval', null, false, slot);
+    const dst = this.declare(varType('map_value', slot), 'mapval', null, false, slot);
     this.mapValues.push(this.mutable(dst));
     this.emit({ op: 'lookup', slot, dst });
     return dst;
@@ -201,7 +226,7 @@ export class SequenceState {
 
   /** bpf_percpu_obj_new / bpf_obj_new: an owned reference, maybe NULL. */
   newObj(struct: string, percpu: boolean): string {
-    const dst = this.declare({ kind: percpu ? 'percpu' : 'plain', struct }, 'own?', struct, percpu, null);
+    const dst = this.declare(varType(percpu ? 'percpu' : 'plain', struct), 'own?', struct, percpu, null);
     this.emit({ op: 'new', dst, struct, percpu });
     return dst;
   }
@@ -221,8 +246,8 @@ export class SequenceState {
       if (o === v) continue;
       cleanup.push(...this.releaseOps(o));
     }
-    for (let i = 0; i < this.rcu; i++) cleanup.push({ op: 'rcu_unlock' });
-    cleanup.push({ op: 'return', value: 0 });
+    for (let i = 0; i < this.rcu; i++) cleanup.push(RCU_UNLOCK);
+    cleanup.push(returnOp(0));
     this.emit({ op: 'if', var: v, is: 'null', then: cleanup.slice() });
     this.ops += cleanup.length;
     h.state = checkedState(h.state) ?? h.state;
@@ -249,7 +274,7 @@ export class SequenceState {
     const s = this.slot(slot);
     const pc = s.tag === 'percpu_kptr';
     const dst = keepResult
-      ? this.declare({ kind: pc ? 'percpu' : 'plain', struct: s.pointee }, 'own?', s.pointee, pc, null)
+      ? this.declare(varType(pc ? 'percpu' : 'plain', s.pointee), 'own?', s.pointee, pc, null)
       : null;
     this.emit({ op: 'xchg', slot, src, dst });
     if (src !== null) {
@@ -274,7 +299,7 @@ export class SequenceState {
     const s = this.slot(slot);
     const pc = s.tag === 'percpu_kptr';
     const state = this.inRcu() ? 'rcu?' : 'untr?';
-    const dst = this.declare({ kind: pc ? 'percpu' : 'plain', struct: s.pointee }, state, s.pointee, pc, null);
+    const dst = this.declare(varType(pc ? 'percpu' : 'plain', s.pointee), state, s.pointee, pc, null);
     this.emit({ op: 'load', slot, dst });
     return dst;
   }
@@ -287,7 +312,7 @@ export class SequenceState {
   /** bpf_per_cpu_ptr (a constant CPU: maybe NULL) / bpf_this_cpu_ptr (`'this'`: never NULL) of `src`. */
   perCpu(src: string, cpu: number | 'this'): string {
     const struct = this.mutable(src).struct ?? this.ctx.goodStructs[0] ?? 't0';
-    const dst = this.declare({ kind: 'plain', struct }, cpu === 'this' ? 'elem' : 'elem?', struct, false, null);
+    const dst = this.declare(varType('plain', struct), cpu === 'this' ? 'elem' : 'elem?', struct, false, null);
     this.emit(cpu === 'this' ? { op: 'this_cpu_ptr', src, dst } : { op: 'per_cpu_ptr', src, cpu, dst });
     return dst;
   }
@@ -306,25 +331,25 @@ export class SequenceState {
   }
 
   rcuLock(): void {
-    this.emit({ op: 'rcu_lock' });
+    this.emit(RCU_LOCK);
     this.rcu++;
   }
 
   /** bpf_rcu_read_unlock; the outermost one makes every MEM_RCU pointer PTR_UNTRUSTED. */
   rcuUnlock(): void {
-    this.emit({ op: 'rcu_unlock' });
+    this.emit(RCU_UNLOCK);
     this.rcu--;
     if (this.rcu === 0) this.untrustRcu();
   }
 
   /** A bpf_rcu_read_unlock with no lock to match (rule rcu.unmatched_unlock): the model does not follow it. */
   unmatchedRcuUnlock(): void {
-    this.emit({ op: 'rcu_unlock' });
+    this.emit(RCU_UNLOCK);
   }
 
   /** `return value;` at the end of the program. */
   exit(value: number): void {
-    this.emit({ op: 'return', value });
+    this.emit(returnOp(value));
   }
 
   /** `if (!v) { body; return 0; }` for a fresh maybe-NULL v: body sees v NULL (no other reference is live); v is checked after. */
@@ -335,7 +360,7 @@ export class SequenceState {
     this.depth++;
     body();
     this.depth--;
-    const then = (this.blocks.pop() ?? []).concat({ op: 'return', value: 0 });
+    const then = (this.blocks.pop() ?? []).concat(returnOp(0));
     this.emit({ op: 'if', var: v, is: 'null', then });
     // what the body did to v happened to NULL: the object the other path holds is still to release
     h.state = checkedState(outer) ?? outer;
