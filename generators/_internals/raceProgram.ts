@@ -70,6 +70,10 @@ export function raceProgram(p: RacePlan): { readonly program: Program; readonly 
       ops = [lookup, ...onCurrent(false, [{ op: 'read', ptr: 'v3', field: p.field, global: p.global }])];
       break;
   }
-  const used = JSON.stringify(ops);
-  return { program: { name: p.name, progType: p.progType, license: 'GPL', vars: vars.filter((v) => used.includes(`"${v.name}"`)), ops }, globals };
+  return { program: { name: p.name, progType: p.progType, license: 'GPL', vars: vars.filter((v) => names(ops, v.name)), ops }, globals };
+}
+
+/** Whether an op of `ops` (an `if` body's included) names variable `v`: the program declares only those it uses. */
+function names(ops: readonly Op[], v: string): boolean {
+  return ops.some((o) => Object.values(o).some((x) => x === v || (Array.isArray(x) && names(x, v))));
 }
