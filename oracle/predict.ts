@@ -24,7 +24,6 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
   const divergences: DivergenceHit[] = [];
   const rulesHit = new Set<string>();
   const statePairs: StatePair[] = [];
-  const pairKeys = new Set<string>();
   const accepted = new Set<string>();
   let clean = true;
   // a host-unsafe divergence that may touch the scenario (its range or its probe) keeps it off the host, even where
@@ -46,19 +45,15 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       divergences.push(divergenceHit(d, program.name, null));
     }
     for (const p of verdict.pairs) {
-      const key = `${p.op} ${p.state} ${program.progType}`;
-      if (!pairKeys.has(key)) {
-        pairKeys.add(key);
-        statePairs.push({ op: p.op, state: p.state, progType: program.progType });
-      }
+      if (!hasPair(statePairs, p.op, p.state, program.progType)) statePairs.push({ op: p.op, state: p.state, progType: program.progType });
     }
-    const [first, ...rest] = verdict.errors;
+    const first = verdict.errors[0];
     if (!first) {
       accepted.add(program.name);
       programs.push({ program: program.name, verdict: 'accepted' });
       continue;
     }
-    programs.push({ program: program.name, verdict: 'rejected', expected: book.message(first), alternatives: rest.map(book.message) });
+    programs.push({ program: program.name, verdict: 'rejected', expected: book.message(first), alternatives: verdict.errors.slice(1).map(book.message) });
     for (const hit of verdict.errors) {
       rulesHit.add(hit.ruleId);
       if (book.hostUnsafe(hit.ruleId)) hostUnsafe = true;
@@ -161,7 +156,14 @@ function kernelView(spec: Spec, kernel: KernelTarget): KernelView {
 
 /** The rejects_valid divergences of this kernel that a program meets through one of the pairs it reaches (before any error). */
 function refusedValid(pairs: readonly { readonly op: string; readonly state: string }[], rejectsValid: readonly Divergence[]): Divergence[] {
+  if (pairs.length === 0 || rejectsValid.length === 0) return [];
   return rejectsValid.filter((d) => d.validPairs!.some((v) => pairs.some((p) => p.op === v.op && p.state === v.state)));
+}
+
+/** Whether `pairs` holds this one: a scan, no key text (a prediction meets a handful of pairs). */
+function hasPair(pairs: readonly StatePair[], op: StatePair['op'], state: StatePair['state'], progType: StatePair['progType']): boolean {
+  for (const p of pairs) if (p.op === op && p.state === state && p.progType === progType) return true;
+  return false;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type {
   GlobalVar, KptrHome, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpKind, MapOpResult, MapOpStep, MapType, MemoryPrediction, Op, Outcome, Program, Scenario,
-  StepPrediction,
+  ScheduleStep, StepPrediction,
 } from '../../types/index.ts';
 import { endsHoldingNothing, isLocalStorage, isSleepable } from '../../types/index.ts';
 import type { FieldSlot } from '../../cabi/structLayout.ts';
@@ -19,14 +19,16 @@ import { type Choose, conflictingClasses, enumerateChoices, interleave, type Sha
  */
 
 interface SlotCopy { obj: number | null; sum: bigint }
-/** one element: its copy per CPU index (index 0 only, for maps that are not per-CPU) */
-type Element = Map<number, SlotCopy>;
+/** one element: its copy per CPU index (index 0 only, for maps that are not per-CPU), each made when first reached */
+type Element = (SlotCopy | undefined)[];
 /** a slot's home: its elements by key (a global slot, and every array index, always has its element) */
 interface SlotStore { readonly elems: Map<number, Element> }
 interface HeapObject {
   readonly struct: string;
-  /** per-CPU objects have one field map per possible CPU; a bpf_obj_new object has one */
-  readonly cpus: readonly Map<number, bigint>[];
+  /** per-CPU objects have one copy per possible CPU; a bpf_obj_new object has one */
+  readonly copies: number;
+  /** each copy's written fields by offset, made at the copy's first write (most copies are never written) */
+  readonly cpus: (Map<number, bigint> | undefined)[];
   /** bpf_percpu_obj_new memory reads as zero on every CPU; a plain object's unwritten bytes are not predicted */
   readonly zeroed: boolean;
 }
@@ -44,6 +46,8 @@ const PROGRAM_KEY = 0;
 interface World {
   readonly scenario: Scenario;
   readonly nrCpus: number;
+  /** each slot's home by name (asked at nearly every op) */
+  readonly homes: ReadonlyMap<string, KptrHome>;
   readonly slots: Map<string, SlotStore>;
   readonly heap: HeapObject[];
   readonly globals: Map<string, bigint | null>;
@@ -59,17 +63,24 @@ interface Run {
   depth: number;
   /** another run goes at once (concurrentRuns): only then does exec yield its accesses */
   readonly shared: boolean;
-  /** objects this run allocated and has not yet put in a slot: no other run can reach them */
-  readonly fresh: Set<number>;
+  /**
+   * objects this run allocated and has not yet put in a slot: no other run can reach them (kept for a shared run
+   * only, null alone)
+   */
+  readonly fresh: Set<number> | null;
 }
 
-/** each slot's home by name (asked at nearly every op) */
-const homes = new WeakMap<Scenario['slots'], ReadonlyMap<string, KptrHome>>();
+/** each scenario's slot homes by name, made once for all its passes */
+const homesMemo = new WeakMap<Scenario['slots'], ReadonlyMap<string, KptrHome>>();
+
+function homesOf(scenario: Scenario): ReadonlyMap<string, KptrHome> {
+  let byName = homesMemo.get(scenario.slots);
+  if (byName === undefined) homesMemo.set(scenario.slots, (byName = new Map(scenario.slots.map((x) => [x.name, x.home]))));
+  return byName;
+}
 
 function homeOf(w: World, name: string): KptrHome | undefined {
-  let byName = homes.get(w.scenario.slots);
-  if (byName === undefined) homes.set(w.scenario.slots, (byName = new Map(w.scenario.slots.map((x) => [x.name, x.home]))));
-  return byName.get(name);
+  return w.homes.get(name);
 }
 
 function mapTypeOf(w: World, name: string): MapType | null {
@@ -96,7 +107,7 @@ function slotStore(w: World, name: string): SlotStore {
     s = { elems: new Map() };
     // a local storage's element is created by the program's lookup (BPF_LOCAL_STORAGE_GET_F_CREATE)
     if ((type === null && !inLocalStorage(w, name)) || (type !== null && !HASH_MAPS.has(type))) {
-      for (let key = 0; key < (type === null ? 1 : SLOT_MAP_MAX_ENTRIES); key++) s.elems.set(key, new Map());
+      for (let key = 0; key < (type === null ? 1 : SLOT_MAP_MAX_ENTRIES); key++) s.elems.set(key, []);
     }
     w.slots.set(name, s);
   }
@@ -107,12 +118,7 @@ function slotStore(w: World, name: string): SlotStore {
 function copyOf(w: World, name: string, e: Element, cpu: number): SlotCopy {
   const type = mapTypeOf(w, name);
   const index = type !== null && PERCPU_MAP_TYPES.has(type) ? cpu : 0;
-  let c = e.get(index);
-  if (!c) {
-    c = { obj: null, sum: 0n };
-    e.set(index, c);
-  }
-  return c;
+  return (e[index] ??= { obj: null, sum: 0n });
 }
 
 /** The element copy of key 0 a program on `cpu` sees (its lookup made sure the element exists). */
@@ -120,7 +126,7 @@ function slotCopy(r: Run, name: string): SlotCopy {
   const store = slotStore(r.w, name);
   let e = store.elems.get(PROGRAM_KEY);
   if (!e) {
-    e = new Map();
+    e = [];
     store.elems.set(PROGRAM_KEY, e);
   }
   return copyOf(r.w, name, e, r.cpu);
@@ -137,7 +143,7 @@ function insertElement(w: World, name: string, key: number): boolean {
     if (!LRU_MAP_TYPES.has(mapTypeOf(w, name) ?? '')) return false;
     evictLru(store);
   }
-  store.elems.set(key, new Map());
+  store.elems.set(key, []);
   return true;
 }
 
@@ -169,30 +175,39 @@ function globalOf(w: World, name: string): GlobalVar {
   return g ?? { name, ctype: '__u64' };
 }
 
-/** Where a field access through `v` lands: an object's CPU copy, or the map value's `sum`; null when unpredictable. */
-function fieldTarget(r: Run, v: Val, field: string): { readonly store: Map<number, bigint> | null; readonly f: FieldSlot; readonly zeroed: boolean; readonly copy: SlotCopy | null } | null {
+/**
+ * Where a field access through `v` lands: copy `cpu` of object `obj`, or the map value's `sum` (`copy`); null when
+ * unpredictable. An element beyond the object's copies (bpf_per_cpu_ptr on a plain object) is no memory: obj null.
+ */
+function fieldTarget(r: Run, v: Val, field: string): { readonly obj: HeapObject | null; readonly cpu: number; readonly f: FieldSlot; readonly zeroed: boolean; readonly copy: SlotCopy | null } | null {
   if (v === null) return null;
   if (v.k === 'map') {
     if (field !== 'sum') return null;
-    return { store: null, f: { off: 0, ctype: 'long' }, zeroed: true, copy: slotCopy(r, v.slot) };
+    return { obj: null, cpu: 0, f: SUM_FIELD, zeroed: true, copy: slotCopy(r, v.slot) };
   }
   if (v.untrusted) return null;
   const o = r.w.heap[v.id] as HeapObject;
   const f = fieldOf(r.w.scenario.structs, o.struct, field);
-  if (v.k === 'elem') return { store: o.cpus[v.cpu] ?? null, f, zeroed: o.zeroed, copy: null };
+  if (v.k === 'elem') return { obj: v.cpu < o.copies ? o : null, cpu: v.cpu, f, zeroed: o.zeroed, copy: null };
   // a direct access through an object pointer: only a plain bpf_obj_new object is real memory here
-  return o.cpus.length === 1 && !o.zeroed ? { store: o.cpus[0] as Map<number, bigint>, f, zeroed: false, copy: null } : null;
+  return o.copies === 1 && !o.zeroed ? { obj: o, cpu: 0, f, zeroed: false, copy: null } : null;
 }
+
+/** a map value's `sum` as a field */
+const SUM_FIELD: FieldSlot = { off: 0, ctype: 'long' };
 
 /** A field's value, and whether it is the zero of never-written per-CPU memory. */
 function readField(r: Run, v: Val, field: string): { readonly value: bigint | null; readonly zeroFilled: boolean } {
   const t = fieldTarget(r, v, field);
-  if (t === null) return { value: null, zeroFilled: false };
+  if (t === null) return UNKNOWN_FIELD;
   if (t.copy) return { value: t.copy.sum, zeroFilled: false };
-  const stored = t.store?.get(t.f.off);
+  const stored = t.obj?.cpus[t.cpu]?.get(t.f.off);
   if (stored !== undefined) return { value: stored, zeroFilled: false };
-  return t.zeroed ? { value: 0n, zeroFilled: true } : { value: null, zeroFilled: false };
+  return t.zeroed ? ZERO_FILLED_FIELD : UNKNOWN_FIELD;
 }
+
+const UNKNOWN_FIELD = { value: null, zeroFilled: false } as const;
+const ZERO_FILLED_FIELD = { value: 0n, zeroFilled: true } as const;
 
 function untrustRcu(r: Run): void {
   for (const [name, v] of r.vars) {
@@ -227,31 +242,22 @@ function globalAccess(name: string, write: boolean): SharedAccess {
 /**
  * Execute ops; returns the `return` value if one ran. Yields each access to state another run may share just before
  * making it (oracle/runtime/interleave.ts), when another run goes at once (Run.shared): a run alone yields nothing.
+ * The ops' effects are plain functions: a generator's frame is allocated at every call (every `if` taken), and it
+ * holds only what lives across a yield. The loop is indexed: in a generator each step of an array iterator is an object.
  */
 function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | null> {
-  for (const o of ops) {
+  for (let i = 0; i < ops.length; i++) {
+    const o = ops[i] as Op;
     switch (o.op) {
       case 'lookup': {
         // a hash map's element is inserted at lookup (BPF_NOEXIST); in a full map the lookup fails: `return 0`
-        const type = mapTypeOf(r.w, o.slot);
-        if (type !== null && HASH_MAPS.has(type)) {
-          if (r.shared) yield { cls: `elem ${o.slot}`, write: true, obj: null };
-          if (!insertElement(r.w, o.slot, PROGRAM_KEY)) return 0;
-          touch(r.w, o.slot, PROGRAM_KEY);
-        }
-        // the owner's element, created with a NULL field and sum 0 if it has none (the model's key 0 is the owner)
-        if (inLocalStorage(r.w, o.slot) && !slotStore(r.w, o.slot).elems.has(PROGRAM_KEY)) slotStore(r.w, o.slot).elems.set(PROGRAM_KEY, new Map());
-        r.vars.set(o.dst, { k: 'map', slot: o.slot });
+        if (r.shared && HASH_MAPS.has(mapTypeOf(r.w, o.slot) ?? 'array')) yield { cls: `elem ${o.slot}`, write: true, obj: null };
+        if (!lookup(r, o)) return 0;
         break;
       }
-      case 'new': {
-        const cpus: Map<number, bigint>[] = [];
-        for (let n = o.percpu ? r.w.nrCpus : 1; cpus.length < n;) cpus.push(new Map());
-        const id = r.w.heap.push({ struct: o.struct, cpus, zeroed: o.percpu }) - 1;
-        r.fresh.add(id);
-        r.vars.set(o.dst, { k: 'obj', id, rcu: false, untrusted: false });
+      case 'new':
+        allocate(r, o);
         break;
-      }
       case 'if': {
         if ((o.is === 'null') === (varOf(r, o.var) === null)) {
           const ret = yield* exec(r, o.then);
@@ -259,57 +265,34 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
         }
         break;
       }
-      case 'xchg': {
-        if (r.shared) yield { cls: `slot ${o.slot} ${copyIndex(r.w, o.slot, r.cpu)}`, write: true, obj: null };
-        const copy = slotCopy(r, o.slot);
-        const old = copy.obj;
-        const src = o.src === null ? null : varOf(r, o.src);
-        copy.obj = src && src.k === 'obj' ? src.id : null;
-        if (src && src.k === 'obj') r.fresh.delete(src.id);
-        if (src && src.k === 'obj' && (r.depth > 0 || !r.sleepable)) {
-          // the source stays usable as a non-owning RCU pointer (every copy of it)
-          for (const [name, v] of r.vars) if (v && v.k === 'obj' && v.id === src.id) r.vars.set(name, { ...v, rcu: true });
-        }
-        if (o.dst !== null) r.vars.set(o.dst, old === null ? null : { k: 'obj', id: old, rcu: false, untrusted: false });
+      case 'xchg':
+        if (r.shared) yield slotAccess(r, o.slot, true);
+        xchg(r, o);
         break;
-      }
       case 'drop':
         // bpf_mem_free_rcu: nothing the program can observe
         break;
-      case 'load': {
-        if (r.shared) yield { cls: `slot ${o.slot} ${copyIndex(r.w, o.slot, r.cpu)}`, write: false, obj: null };
-        const id = slotCopy(r, o.slot).obj;
-        r.vars.set(o.dst, id === null ? null : { k: 'obj', id, rcu: true, untrusted: r.sleepable && r.depth === 0 });
+      case 'load':
+        if (r.shared) yield slotAccess(r, o.slot, false);
+        load(r, o);
         break;
-      }
-      case 'store': {
-        if (r.shared) yield { cls: `slot ${o.slot} ${copyIndex(r.w, o.slot, r.cpu)}`, write: true, obj: null };
-        const src = o.src === null ? null : varOf(r, o.src);
-        slotCopy(r, o.slot).obj = src && src.k === 'obj' ? src.id : null;
-        if (src && src.k === 'obj') r.fresh.delete(src.id);
+      case 'store':
+        if (r.shared) yield slotAccess(r, o.slot, true);
+        store(r, o);
         break;
-      }
       case 'per_cpu_ptr':
-      case 'this_cpu_ptr': {
-        const src = varOf(r, o.src);
-        const cpu = o.op === 'per_cpu_ptr' ? o.cpu : r.cpu;
-        const ok = src !== null && src.k === 'obj' && cpu < r.w.nrCpus;
-        r.vars.set(o.dst, ok ? { k: 'elem', id: src.id, cpu, untrusted: src.untrusted } : null);
+      case 'this_cpu_ptr':
+        perCpuPtr(r, o);
         break;
-      }
       case 'write': {
-        const ptr = varOf(r, o.ptr);
-        const a = !r.shared || fieldTarget(r, ptr, o.field) === null ? null : fieldAccess(r, ptr, o.field, true);
+        const a = r.shared ? fieldAccessOf(r, varOf(r, o.ptr), o.field, true) : null;
         if (a !== null) yield a;
-        const t = fieldTarget(r, ptr, o.field);
-        const v = cValue(BigInt(o.value), t?.f.ctype ?? 'long');
-        if (t?.copy) t.copy.sum = v;
-        else t?.store?.set(t.f.off, v);
+        writeField(r, o);
         break;
       }
       case 'read': {
         const ptr = varOf(r, o.ptr);
-        const a = !r.shared || fieldTarget(r, ptr, o.field) === null ? null : fieldAccess(r, ptr, o.field, false);
+        const a = r.shared ? fieldAccessOf(r, ptr, o.field, false) : null;
         if (a !== null) yield a;
         const f = readField(r, ptr, o.field);
         if (r.shared) yield globalAccess(o.global, true);
@@ -322,7 +305,7 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
         const src = varOf(r, o.src);
         for (let cpu = 0; cpu < r.w.nrCpus && src !== null && src.k === 'obj'; cpu++) {
           const elem: Val = { k: 'elem', id: src.id, cpu, untrusted: src.untrusted };
-          const a = !r.shared || fieldTarget(r, elem, o.field) === null ? null : fieldAccess(r, elem, o.field, false);
+          const a = r.shared ? fieldAccessOf(r, elem, o.field, false) : null;
           if (a !== null) yield a;
           const f = readField(r, elem, o.field);
           if (r.shared) yield globalAccess(o.global, false);
@@ -347,6 +330,74 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
     }
   }
   return null;
+}
+
+type OpOf<K extends Op['op']> = Extract<Op, { readonly op: K }>;
+
+/** The lookup's map value in `dst`; false when a full hash map has no room for the element. */
+function lookup(r: Run, o: OpOf<'lookup'>): boolean {
+  const type = mapTypeOf(r.w, o.slot);
+  if (type !== null && HASH_MAPS.has(type)) {
+    if (!insertElement(r.w, o.slot, PROGRAM_KEY)) return false;
+    touch(r.w, o.slot, PROGRAM_KEY);
+  }
+  // the owner's element, created with a NULL field and sum 0 if it has none (the model's key 0 is the owner)
+  if (inLocalStorage(r.w, o.slot) && !slotStore(r.w, o.slot).elems.has(PROGRAM_KEY)) slotStore(r.w, o.slot).elems.set(PROGRAM_KEY, []);
+  r.vars.set(o.dst, { k: 'map', slot: o.slot });
+  return true;
+}
+
+function allocate(r: Run, o: OpOf<'new'>): void {
+  const id = r.w.heap.push({ struct: o.struct, copies: o.percpu ? r.w.nrCpus : 1, cpus: [], zeroed: o.percpu }) - 1;
+  r.fresh?.add(id);
+  r.vars.set(o.dst, { k: 'obj', id, rcu: false, untrusted: false });
+}
+
+function xchg(r: Run, o: OpOf<'xchg'>): void {
+  const copy = slotCopy(r, o.slot);
+  const old = copy.obj;
+  const src = o.src === null ? null : varOf(r, o.src);
+  copy.obj = src && src.k === 'obj' ? src.id : null;
+  if (src && src.k === 'obj') r.fresh?.delete(src.id);
+  if (src && src.k === 'obj' && (r.depth > 0 || !r.sleepable)) {
+    // the source stays usable as a non-owning RCU pointer (every copy of it)
+    for (const [name, v] of r.vars) if (v && v.k === 'obj' && v.id === src.id) r.vars.set(name, { ...v, rcu: true });
+  }
+  if (o.dst !== null) r.vars.set(o.dst, old === null ? null : { k: 'obj', id: old, rcu: false, untrusted: false });
+}
+
+function load(r: Run, o: OpOf<'load'>): void {
+  const id = slotCopy(r, o.slot).obj;
+  r.vars.set(o.dst, id === null ? null : { k: 'obj', id, rcu: true, untrusted: r.sleepable && r.depth === 0 });
+}
+
+function store(r: Run, o: OpOf<'store'>): void {
+  const src = o.src === null ? null : varOf(r, o.src);
+  slotCopy(r, o.slot).obj = src && src.k === 'obj' ? src.id : null;
+  if (src && src.k === 'obj') r.fresh?.delete(src.id);
+}
+
+function perCpuPtr(r: Run, o: OpOf<'per_cpu_ptr' | 'this_cpu_ptr'>): void {
+  const src = varOf(r, o.src);
+  const cpu = o.op === 'per_cpu_ptr' ? o.cpu : r.cpu;
+  const ok = src !== null && src.k === 'obj' && cpu < r.w.nrCpus;
+  r.vars.set(o.dst, ok ? { k: 'elem', id: src.id, cpu, untrusted: src.untrusted } : null);
+}
+
+function writeField(r: Run, o: OpOf<'write'>): void {
+  const t = fieldTarget(r, varOf(r, o.ptr), o.field);
+  const v = cValue(BigInt(o.value), t?.f.ctype ?? 'long');
+  if (t?.copy) t.copy.sum = v;
+  else if (t?.obj) (t.obj.cpus[t.cpu] ??= new Map()).set(t.f.off, v);
+}
+
+/** The shared access a field access through `v` makes, if it lands anywhere predictable. */
+function fieldAccessOf(r: Run, v: Val, field: string, write: boolean): SharedAccess | null {
+  return fieldTarget(r, v, field) === null ? null : fieldAccess(r, v, field, write);
+}
+
+function slotAccess(r: Run, slot: string, write: boolean): SharedAccess {
+  return { cls: `slot ${slot} ${copyIndex(r.w, slot, r.cpu)}`, write, obj: null };
 }
 
 /**
@@ -475,7 +526,7 @@ function failure(w: World, op: MapOpStep, key: number | null, type: MapType, whe
 function valueOf(w: World, name: string, type: MapType, e: Element): string[][] {
   const n = PERCPU_MAP_TYPES.has(type) ? w.nrCpus : 1;
   const special = slotHasSpinLock(w, name) ? ['0', '0'] : ['0'];
-  return Array.from({ length: n }, (_, cpu) => [BigInt.asUintN(64, e.get(cpu)?.sum ?? 0n).toString(), ...special]);
+  return Array.from({ length: n }, (_, cpu) => [BigInt.asUintN(64, e[cpu]?.sum ?? 0n).toString(), ...special]);
 }
 
 /** The errno of the contract's first failure that holds for `op` at `key` (null: before any element), or null. */
@@ -487,9 +538,9 @@ function errnoOf(w: World, op: MapOpStep, key: number | null, type: MapType, con
 function writeElement(w: World, slot: string, type: MapType, key: number, sum: string): void {
   const store = slotStore(w, slot);
   if (!store.elems.has(key)) insertElement(w, slot, key);
-  const fresh: Element = new Map();
+  const fresh: Element = [];
   const n = PERCPU_MAP_TYPES.has(type) ? w.nrCpus : 1;
-  for (let cpu = 0; cpu < n; cpu++) fresh.set(cpu, { obj: null, sum: BigInt.asIntN(64, BigInt(sum)) });
+  for (let cpu = 0; cpu < n; cpu++) fresh.push({ obj: null, sum: BigInt.asIntN(64, BigInt(sum)) });
   store.elems.set(key, fresh);
   touch(w, slot, key);
 }
@@ -547,7 +598,8 @@ export interface MapRelease {
  */
 function mapOpReleasing(w: World, op: MapOpStep, step: number, contracts: readonly MapOpContract[]): { readonly result: MapOpResult; readonly released: boolean } {
   const store = slotStore(w, op.slot);
-  const holding = [...store.elems].filter(([, e]) => [...e.values()].some((c) => c.obj !== null));
+  const holding: [number, Element][] = [];
+  for (const [key, e] of store.elems) if (e.some((c) => c !== undefined && c.obj !== null)) holding.push([key, e]);
   const result = mapOp(w, op, step, contracts);
   return { result, released: holding.some(([key, e]) => store.elems.get(key) !== e) };
 }
@@ -578,10 +630,10 @@ function mapOp(w: World, op: MapOpStep, step: number, contracts: readonly MapOpC
       writeElement(w, op.slot, type, op.key, op.sum);
       return opResult(step, op, type, { err: null, value: null });
     case 'lookup':
-      return opResult(step, op, type, { err: null, value: valueOf(w, op.slot, type, e ?? new Map()) });
+      return opResult(step, op, type, { err: null, value: valueOf(w, op.slot, type, e ?? []) });
     case 'delete':
     case 'lookup_and_delete': {
-      const value = op.mapOp === 'lookup_and_delete' ? valueOf(w, op.slot, type, e ?? new Map()) : null;
+      const value = op.mapOp === 'lookup_and_delete' ? valueOf(w, op.slot, type, e ?? []) : null;
       store.elems.delete(op.key);
       return opResult(step, op, type, { err: null, value });
     }
@@ -631,7 +683,7 @@ function chooseFirst(): number {
 }
 
 function newRun(w: World, program: Program, cpu: number, shared: boolean): Run {
-  return { w, cpu, sleepable: isSleepable(program.progType), vars: new Map(), depth: 0, shared, fresh: new Set() };
+  return { w, cpu, sleepable: isSleepable(program.progType), vars: new Map(), depth: 0, shared, fresh: shared ? new Set() : null };
 }
 
 function retvalOf(program: Program, ret: number | null): number | null {
@@ -646,13 +698,14 @@ function runOnce(
   scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: number, contracts: readonly MapOpContract[], choose: Choose,
   conflicts: Map<number, ReadonlySet<string>>,
 ): ScheduleRun {
-  const w: World = { scenario, nrCpus, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
+  const w: World = { scenario, nrCpus, homes: homesOf(scenario), slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
   const released: MapRelease[] = [];
   const memory = endsHoldingNothing(scenario);
   let heldAtEnd = new Set<number>();
-  for (const [step, s] of scenario.schedule.entries()) {
+  for (let step = 0; step < scenario.schedule.length; step++) {
+    const s = scenario.schedule[step] as ScheduleStep;
     if (memory && step === scenario.schedule.length - 1) heldAtEnd = heldObjects(w);
     // a grace period frees what earlier runs dropped; on a correct kernel a later `new` still reads 0, so no
     // program can tell: it is no run and changes nothing here (World never hands dropped memory out again)
@@ -710,7 +763,7 @@ function acceptedProgram(scenario: Scenario, accepted: ReadonlySet<string>, name
  */
 function concurrentRuns(a: { program: Program; run: Run }, b: { program: Program; run: Run }, conflicts: ReadonlySet<string>, choose: Choose): [number | null, number | null] {
   const runs = [a.run, b.run];
-  const point = (x: SharedAccess, i: 0 | 1): boolean => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh.has(x.obj));
+  const point = (x: SharedAccess, i: 0 | 1): boolean => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh!.has(x.obj));
   return interleave([exec(a.run, a.program.ops), exec(b.run, b.program.ops)], point, choose);
 }
 
@@ -723,7 +776,7 @@ const MEMORY_SLACK_KB = 64;
 /** The objects the slots hold now. */
 function heldObjects(w: World): Set<number> {
   const held = new Set<number>();
-  for (const store of w.slots.values()) for (const e of store.elems.values()) for (const c of e.values()) if (c.obj !== null) held.add(c.obj);
+  for (const store of w.slots.values()) for (const e of store.elems.values()) for (const c of e) if (c !== undefined && c.obj !== null) held.add(c.obj);
   return held;
 }
 

@@ -61,8 +61,8 @@ export function missingKfunc(scenario: Scenario, features: Readonly<Record<Featu
  */
 function programChecks(ctx: VerifyContext, program: Program): RuleHit | null {
   if (ctx.missingKfunc !== null && ctx.applies('kfunc.absent')) return { ruleId: 'kfunc.absent', params: { kfunc: ctx.missingKfunc } };
-  const first = firstKfuncOp(program.ops);
-  if (first && program.license === 'Proprietary' && ctx.applies('kfunc.non_gpl')) return { ruleId: 'kfunc.non_gpl', params: { kfunc: opKfuncs(first)!.names[0]! } };
+  const first = program.license === 'Proprietary' ? firstKfuncOp(program.ops) : null;
+  if (first && ctx.applies('kfunc.non_gpl')) return { ruleId: 'kfunc.non_gpl', params: { kfunc: opKfuncs(first)!.names[0]! } };
   // every fentry program attaches to bpf_fentry_test1 (ARCHITECTURE.md); check_attach_btf_id runs before do_check
   if (program.progType === 'fentry.s' && !ctx.features.sleepable_fentry_test1 && ctx.applies('attach.not_sleepable')) {
     return { ruleId: 'attach.not_sleepable', params: { target: 'bpf_fentry_test1' } };
