@@ -9,6 +9,7 @@ import { hasSpinLock, LRU_MAP_TYPES, PERCPU_MAP_TYPES, SLOT_MAP_MAX_ENTRIES } fr
 import { mapOpLock } from '../../types/index.ts';
 import { cValue } from './cValue.ts';
 import { type Choose, conflictingClasses, enumerateChoices, interleave, type SharedAccess } from './interleave.ts';
+import { compileProgram, type Insn } from '../verifier/compileProgram.ts';
 
 /**
  * Concrete execution of the run schedule (research/kernel-semantics.md §5): slot contents per map element (one
@@ -240,14 +241,22 @@ function globalAccess(name: string, write: boolean): SharedAccess {
 }
 
 /**
- * Execute ops; returns the `return` value if one ran. Yields each access to state another run may share just before
- * making it (oracle/runtime/interleave.ts), when another run goes at once (Run.shared): a run alone yields nothing.
- * The ops' effects are plain functions: a generator's frame is allocated at every call (every `if` taken), and it
- * holds only what lives across a yield. The loop is indexed: in a generator each step of an array iterator is an object.
+ * Execute a program (its flat instructions, compileProgram: one generator per run, none per `if`); returns its return
+ * value (0 at the end: `return 0`). Yields each access to state another run may share just before making it
+ * (oracle/runtime/interleave.ts), when another run goes at once (Run.shared): a run alone yields nothing. The ops'
+ * effects are plain functions: the generator's frame holds only what lives across a yield.
  */
-function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | null> {
-  for (let i = 0; i < ops.length; i++) {
-    const o = ops[i] as Op;
+function* exec(r: Run, program: Program): Generator<SharedAccess, number> {
+  const { insns } = compileProgram(r.w.scenario, program);
+  for (let pc = 0; ; pc++) {
+    const insn = insns[pc] as Insn;
+    if (insn.k === 'exit') return insn.value;
+    if (insn.k === 'branch') {
+      // an `if`'s NULL test, or `if (!e) return 0;` after a lookup (whose map value is never NULL here)
+      pc = (varOf(r, insn.var) === null ? insn.onNull : insn.onNonNull) - 1;
+      continue;
+    }
+    const o = insn.op;
     switch (o.op) {
       case 'lookup': {
         // a hash map's element is inserted at lookup (BPF_NOEXIST); in a full map the lookup fails: `return 0`
@@ -258,13 +267,6 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
       case 'new':
         allocate(r, o);
         break;
-      case 'if': {
-        if ((o.is === 'null') === (varOf(r, o.var) === null)) {
-          const ret = yield* exec(r, o.then);
-          if (ret !== null) return ret;
-        }
-        break;
-      }
       case 'xchg':
         if (r.shared) yield slotAccess(r, o.slot, true);
         xchg(r, o);
@@ -325,11 +327,8 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
         r.depth = Math.max(0, r.depth - 1);
         if (r.depth === 0) untrustRcu(r);
         break;
-      case 'return':
-        return o.value;
     }
   }
-  return null;
 }
 
 type OpOf<K extends Op['op']> = Extract<Op, { readonly op: K }>;
@@ -462,8 +461,8 @@ function programAccesses(w: World, program: Program, cpu: number): SharedAccess[
 }
 
 /** Runs `program` alone to its end, ignoring what it yields. */
-function runAlone(r: Run, program: Program): number | null {
-  const g = exec(r, program.ops);
+function runAlone(r: Run, program: Program): number {
+  const g = exec(r, program);
   for (;;) {
     const x = g.next();
     if (x.done) return x.value;
@@ -669,12 +668,31 @@ export function runSchedule(
   // where the runs of each concurrent step may interleave is the same in every pass: found once
   const conflicts = new Map<number, ReadonlySet<string>>();
   const { results, complete } = enumerateChoices((choose) => runOnce(scenario, accepted, nrCpus, contracts, choose, conflicts));
-  const list = new Map<string, Outcome>();
+  // distinct by their JSON; compared in place, as a pass gives one of a few outcomes (no text is built per pass)
+  const list: Outcome[] = [];
   for (const r of results) {
-    const key = JSON.stringify([r.steps, r.mapOps]);
-    if (!list.has(key)) list.set(key, { steps: r.steps, mapOps: r.mapOps });
+    if (!list.some((o) => sameData(o.steps, r.steps) && sameData(o.mapOps, r.mapOps))) list.push({ steps: r.steps, mapOps: r.mapOps });
   }
-  return { ...(results[0] as ScheduleRun), outcomes: { list: [...list.values()], complete } };
+  return { ...(results[0] as ScheduleRun), outcomes: { list, complete } };
+}
+
+/** Whether JSON.stringify writes plain data `a` and `b` alike: the same values, and the same keys in the same order. */
+function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
+    return true;
+  }
+  const keys = Object.keys(a);
+  const other = Object.keys(b);
+  if (keys.length !== other.length) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if (k !== other[i] || !sameData((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
 }
 
 /** the choice of a schedule without concurrent steps (it is never asked) */
@@ -686,8 +704,8 @@ function newRun(w: World, program: Program, cpu: number, shared: boolean): Run {
   return { w, cpu, sleepable: isSleepable(program.progType), vars: new Map(), depth: 0, shared, fresh: shared ? new Set() : null };
 }
 
-function retvalOf(program: Program, ret: number | null): number | null {
-  return program.progType === 'tc' || program.progType === 'syscall' ? (ret ?? 0) : null;
+function retvalOf(program: Program, ret: number): number | null {
+  return program.progType === 'tc' || program.progType === 'syscall' ? ret : null;
 }
 
 /**
@@ -729,7 +747,7 @@ function runOnce(
         return program === null ? [] : [{ program, cpu: rs.cpu }];
       });
       const both = running.map((x) => ({ program: x.program, run: newRun(w, x.program, x.cpu, running.length === 2) }));
-      let rets: (number | null)[];
+      let rets: number[];
       if (both.length === 2) {
         const [a, b] = both as [{ program: Program; run: Run }, { program: Program; run: Run }];
         let classes = conflicts.get(step);
@@ -737,7 +755,7 @@ function runOnce(
         rets = concurrentRuns(a, b, classes, choose);
       } else rets = both.map((x) => runAlone(x.run, x.program));
       const globals = snapshot(w);
-      both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? null), globals, zeroFilled: [...w.zeroFilled].sort(), cpu: x.run.cpu }));
+      both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? 0), globals, zeroFilled: [...w.zeroFilled].sort(), cpu: x.run.cpu }));
       continue;
     }
     const program = acceptedProgram(scenario, accepted, s.program);
@@ -761,10 +779,10 @@ function acceptedProgram(scenario: Scenario, accepted: ReadonlySet<string>, name
  * Two runs at once: they may interleave at the accesses both may make to one location, one of them writing
  * (`conflicts`, conflictingClasses), except to an object only the run that allocated it can reach yet.
  */
-function concurrentRuns(a: { program: Program; run: Run }, b: { program: Program; run: Run }, conflicts: ReadonlySet<string>, choose: Choose): [number | null, number | null] {
+function concurrentRuns(a: { program: Program; run: Run }, b: { program: Program; run: Run }, conflicts: ReadonlySet<string>, choose: Choose): [number, number] {
   const runs = [a.run, b.run];
   const point = (x: SharedAccess, i: 0 | 1): boolean => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh!.has(x.obj));
-  return interleave([exec(a.run, a.program.ops), exec(b.run, b.program.ops)], point, choose);
+  return interleave([exec(a.run, a.program), exec(b.run, b.program)], point, choose);
 }
 
 /**
