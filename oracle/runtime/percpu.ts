@@ -469,6 +469,11 @@ function runAlone(r: Run, program: Program): number {
   }
 }
 
+/** StepPrediction.zeroFilled now: sorted (most steps have none, and need no sort) */
+function zeroFilledNow(w: World): string[] {
+  return w.zeroFilled.size === 0 ? [] : [...w.zeroFilled].sort();
+}
+
 function snapshot(w: World): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   for (const g of w.scenario.globals) {
@@ -676,7 +681,11 @@ export function runSchedule(
   return { ...(results[0] as ScheduleRun), outcomes: { list, complete } };
 }
 
-/** Whether JSON.stringify writes plain data `a` and `b` alike: the same values, and the same keys in the same order. */
+/**
+ * Whether JSON.stringify writes plain data `a` and `b` alike: the same keys with the same values. Their order is not
+ * compared (no key list is made): the model builds each kind of object (StepPrediction, MapOpResult, a snapshot's
+ * globals in the scenario's order) with its keys in one order.
+ */
 function sameData(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
@@ -685,14 +694,15 @@ function sameData(a: unknown, b: unknown): boolean {
     for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
     return true;
   }
-  const keys = Object.keys(a);
-  const other = Object.keys(b);
-  if (keys.length !== other.length) return false;
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i] as string;
-    if (k !== other[i] || !sameData((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let keys = 0;
+  for (const k in x) {
+    if (!Object.hasOwn(y, k) || !sameData(x[k], y[k])) return false;
+    keys++;
   }
-  return true;
+  for (const _ in y) keys--;
+  return keys === 0;
 }
 
 /** the choice of a schedule without concurrent steps (it is never asked) */
@@ -755,14 +765,14 @@ function runOnce(
         rets = concurrentRuns(a, b, classes, choose);
       } else rets = both.map((x) => runAlone(x.run, x.program));
       const globals = snapshot(w);
-      both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? 0), globals, zeroFilled: [...w.zeroFilled].sort(), cpu: x.run.cpu }));
+      both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? 0), globals, zeroFilled: zeroFilledNow(w), cpu: x.run.cpu }));
       continue;
     }
     const program = acceptedProgram(scenario, accepted, s.program);
     if (program === null) continue;
     for (let iteration = 0; iteration < s.repeat; iteration++) {
       const ret = runAlone(newRun(w, program, s.cpu, false), program);
-      steps.push({ step, iteration, program: program.name, retval: retvalOf(program, ret), globals: snapshot(w), zeroFilled: [...w.zeroFilled].sort() });
+      steps.push({ step, iteration, program: program.name, retval: retvalOf(program, ret), globals: snapshot(w), zeroFilled: zeroFilledNow(w) });
     }
   }
   return { steps, mapOps, released, memory: memory ? memoryPrediction(w, heldAtEnd) : null };

@@ -51,7 +51,10 @@ export const NULL_HANDLE: Handle = { s: 'NULL', struct: null, ref: 0, slot: null
 
 /** The initial state of every program: no variables assigned, nothing acquired, no lock held. */
 export function initialState(names: ReadonlyMap<string, number>): PathState {
-  return { names, vars: new Array<Handle>(names.size).fill(UNINIT), refs: [], rcuDepth: 0, inSumBody: false };
+  // pushed, not `new Array(n).fill`: a packed array (every state's vars are a copy of it) reads without hole checks
+  const vars: Handle[] = [];
+  for (let i = 0; i < names.size; i++) vars.push(UNINIT);
+  return { names, vars, refs: [], rcuDepth: 0, inSumBody: false };
 }
 
 export function handleOf(state: PathState, name: string): Handle {
