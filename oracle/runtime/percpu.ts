@@ -211,9 +211,10 @@ const UNKNOWN_FIELD = { value: null, zeroFilled: false } as const;
 const ZERO_FILLED_FIELD = { value: 0n, zeroFilled: true } as const;
 
 function untrustRcu(r: Run): void {
-  for (const [name, v] of r.vars) {
+  // forEach: for-of over a Map's entries makes an array per entry
+  r.vars.forEach((v, name) => {
     if (v && (v.k === 'elem' || (v.k === 'obj' && v.rcu))) r.vars.set(name, { ...v, untrusted: true });
-  }
+  });
 }
 
 function setGlobal(w: World, name: string, v: bigint | null, zeroFilled: boolean): void {
@@ -360,7 +361,9 @@ function xchg(r: Run, o: OpOf<'xchg'>): void {
   if (src && src.k === 'obj') r.fresh?.delete(src.id);
   if (src && src.k === 'obj' && (r.depth > 0 || !r.sleepable)) {
     // the source stays usable as a non-owning RCU pointer (every copy of it)
-    for (const [name, v] of r.vars) if (v && v.k === 'obj' && v.id === src.id) r.vars.set(name, { ...v, rcu: true });
+    r.vars.forEach((v, name) => {
+      if (v && v.k === 'obj' && v.id === src.id) r.vars.set(name, { ...v, rcu: true });
+    });
   }
   if (o.dst !== null) r.vars.set(o.dst, old === null ? null : { k: 'obj', id: old, rcu: false, untrusted: false });
 }
@@ -529,8 +532,13 @@ function failure(w: World, op: MapOpStep, key: number | null, type: MapType, whe
  */
 function valueOf(w: World, name: string, type: MapType, e: Element): string[][] {
   const n = PERCPU_MAP_TYPES.has(type) ? w.nrCpus : 1;
-  const special = slotHasSpinLock(w, name) ? ['0', '0'] : ['0'];
-  return Array.from({ length: n }, (_, cpu) => [BigInt.asUintN(64, e[cpu]?.sum ?? 0n).toString(), ...special]);
+  const lock = slotHasSpinLock(w, name);
+  const out: string[][] = [];
+  for (let cpu = 0; cpu < n; cpu++) {
+    const sum = BigInt.asUintN(64, e[cpu]?.sum ?? 0n).toString();
+    out.push(lock ? [sum, '0', '0'] : [sum, '0']);
+  }
+  return out;
 }
 
 /** The errno of the contract's first failure that holds for `op` at `key` (null: before any element), or null. */

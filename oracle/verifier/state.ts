@@ -165,6 +165,11 @@ export class Explored {
   private readonly byPc: (ExploredState | undefined)[] = [];
   private count = 0;
 
+  /** for a program of `insns` instructions (one slot each, made at once: a packed array) */
+  constructor(insns: number) {
+    for (let pc = 0; pc < insns; pc++) this.byPc.push(undefined);
+  }
+
   /** records (pc, state); false when an equal pair was recorded already */
   add(pc: number, state: PathState): boolean {
     const first = this.byPc[pc];

@@ -94,7 +94,7 @@ export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
   const errors: RuleHit[] = [];
   // a program has a handful of each at most: kept in arrays, deduplicated by a scan
   const malformed: string[] = [];
-  const seen = new Explored();
+  const seen = new Explored(insns.length);
   const pairs: ReachedPair[] = [];
   // the pending paths: their pcs and states, popped together
   const pcs: number[] = [0];
