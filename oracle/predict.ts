@@ -196,7 +196,8 @@ function hasPair(pairs: readonly StatePair[], op: StatePair['op'], state: StateP
  */
 function valueHits(steps: readonly StepPrediction[], newValue: readonly Divergence[]): DivergenceHit[] {
   if (newValue.length === 0) return [];
-  const programs = [...new Set(steps.filter((s) => s.zeroFilled.length > 0).map((s) => s.program))];
+  const programs: string[] = [];
+  for (const s of steps) if (s.zeroFilled.length > 0 && !programs.includes(s.program)) programs.push(s.program);
   return programs.flatMap((program) => newValue.map((d) => divergenceHit(d, program, null)));
 }
 
