@@ -22,9 +22,8 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
   const missing = missingKfunc(scenario, features);
   const programs: ProgramPrediction[] = [];
   const divergences: DivergenceHit[] = [];
-  const rulesHit = new Set<string>();
+  const rulesHit: string[] = [];
   const statePairs: StatePair[] = [];
-  const pairKeys = new Set<string>();
   const accepted = new Set<string>();
   let clean = true;
   // a host-unsafe divergence that may touch the scenario (its range or its probe) keeps it off the host, even where
@@ -46,21 +45,17 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       divergences.push(divergenceHit(d, program.name, null));
     }
     for (const p of verdict.pairs) {
-      const key = `${p.op} ${p.state} ${program.progType}`;
-      if (!pairKeys.has(key)) {
-        pairKeys.add(key);
-        statePairs.push({ op: p.op, state: p.state, progType: program.progType });
-      }
+      if (!hasPair(statePairs, p.op, p.state, program.progType)) statePairs.push({ op: p.op, state: p.state, progType: program.progType });
     }
-    const [first, ...rest] = verdict.errors;
+    const first = verdict.errors[0];
     if (!first) {
       accepted.add(program.name);
       programs.push({ program: program.name, verdict: 'accepted' });
       continue;
     }
-    programs.push({ program: program.name, verdict: 'rejected', expected: book.message(first), alternatives: rest.map(book.message) });
+    programs.push({ program: program.name, verdict: 'rejected', expected: book.message(first), alternatives: verdict.errors.slice(1).map(book.message) });
     for (const hit of verdict.errors) {
-      rulesHit.add(hit.ruleId);
+      insertSorted(rulesHit, hit.ruleId);
       if (book.hostUnsafe(hit.ruleId)) hostUnsafe = true;
       for (const d of [...book.divergences(hit.ruleId), ...(hit.via === undefined ? [] : book.divergences(hit.via))]) {
         if (!divergences.some((x) => x.program === program.name && x.divergenceId === d.id)) {
@@ -81,7 +76,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
     steps,
     mapOps,
     divergences,
-    rulesHit: [...rulesHit].sort(),
+    rulesHit,
     statePairs,
     exercises: exercises(scenario),
     wellFormed: clean && allAccepted && cpusInRange && !hostUnsafe && scenario.intent.kind === 'valid',
@@ -95,19 +90,42 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
  * BPF_F_LOCK (`step map_op BPF_F_LOCK`) and a map value with a spin lock (`home map hash spin_lock`) besides.
  */
 function exercises(scenario: Scenario): string[] {
-  const out = new Set<string>();
+  const out: string[] = [];
   for (const s of scenario.schedule) {
-    if ('mapOp' in s && mapOpLock(s)) out.add('step map_op BPF_F_LOCK');
-    out.add(`step ${stepKind(s)}`);
+    if ('mapOp' in s && mapOpLock(s)) insertSorted(out, 'step map_op BPF_F_LOCK');
+    insertSorted(out, named('step', stepKind(s)));
   }
   for (const { home } of scenario.slots) {
     if (home.kind === 'map') {
-      out.add(`home map ${home.mapType}`);
-      if (home.spinLock === true) out.add(`home map ${home.mapType} spin_lock`);
-    } else out.add(home.kind === 'global' ? `home global ${home.section}` : `home ${home.kind}`);
+      const map = named('home map', home.mapType);
+      insertSorted(out, map);
+      if (home.spinLock === true) insertSorted(out, named(map, 'spin_lock'));
+    } else insertSorted(out, home.kind === 'global' ? named('home global', home.section) : named('home', home.kind));
   }
-  return [...out].sort();
+  return out;
 }
+
+/**
+ * `text` added to sorted, duplicate-free `list` in its place: what sorting a set gives, with no sort call (V8's sort
+ * allocates its own state at every call, and a case's lists are short).
+ */
+function insertSorted(list: string[], text: string): void {
+  let i = list.length;
+  while (i > 0 && (list[i - 1] as string) > text) i--;
+  if (i > 0 && list[i - 1] === text) return;
+  list.splice(i, 0, text);
+}
+
+/** `${prefix} ${name}`, built once: a case's exercises are a few of a small vocabulary (none is built, or flattened to sort, per case) */
+function named(prefix: string, name: string): string {
+  let byName = exerciseNames.get(prefix);
+  if (byName === undefined) exerciseNames.set(prefix, (byName = new Map()));
+  let text = byName.get(name);
+  if (text === undefined) byName.set(name, (text = `${prefix} ${name}`));
+  return text;
+}
+
+const exerciseNames = new Map<string, Map<string, string>>();
 
 /** Where a known divergence meets a scenario: on a program, or from a schedule step on. */
 export function divergenceHit(d: Divergence, program: string | null, step: number | null): DivergenceHit {
@@ -161,7 +179,14 @@ function kernelView(spec: Spec, kernel: KernelTarget): KernelView {
 
 /** The rejects_valid divergences of this kernel that a program meets through one of the pairs it reaches (before any error). */
 function refusedValid(pairs: readonly { readonly op: string; readonly state: string }[], rejectsValid: readonly Divergence[]): Divergence[] {
+  if (pairs.length === 0 || rejectsValid.length === 0) return [];
   return rejectsValid.filter((d) => d.validPairs!.some((v) => pairs.some((p) => p.op === v.op && p.state === v.state)));
+}
+
+/** Whether `pairs` holds this one: a scan, no key text (a prediction meets a handful of pairs). */
+function hasPair(pairs: readonly StatePair[], op: StatePair['op'], state: StatePair['state'], progType: StatePair['progType']): boolean {
+  for (const p of pairs) if (p.op === op && p.state === state && p.progType === progType) return true;
+  return false;
 }
 
 /**
@@ -171,7 +196,8 @@ function refusedValid(pairs: readonly { readonly op: string; readonly state: str
  */
 function valueHits(steps: readonly StepPrediction[], newValue: readonly Divergence[]): DivergenceHit[] {
   if (newValue.length === 0) return [];
-  const programs = [...new Set(steps.filter((s) => s.zeroFilled.length > 0).map((s) => s.program))];
+  const programs: string[] = [];
+  for (const s of steps) if (s.zeroFilled.length > 0 && !programs.includes(s.program)) programs.push(s.program);
   return programs.flatMap((program) => newValue.map((d) => divergenceHit(d, program, null)));
 }
 

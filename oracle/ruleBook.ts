@@ -18,15 +18,29 @@ export interface RuleBook {
 interface Entry {
   readonly rule: Rule;
   readonly message: RuleMessage;
+  /** the message's lines split at their `${param}`s once, filled per hit */
+  readonly lines: readonly LineTemplate[];
   readonly divergences: readonly Divergence[];
   readonly hostUnsafe: boolean;
 }
 
-const PARAM = /\$\{(\w+)\}/g;
+/** A message line split at its `${param}`s: literal text at even indexes, param names at odd ones. */
+type LineTemplate = readonly string[];
+
+const PARAM = /\$\{(\w+)\}/;
+
+function lineTemplate(line: string): LineTemplate {
+  return line.split(PARAM);
+}
 
 /** Fill `${param}`s; `{{regex}}` islands stay for the matcher. An unknown param stays as written, so a mismatch shows it. */
-export function substitute(line: string, params: Readonly<Record<string, string>>): string {
-  return line.replace(PARAM, (whole, name: string) => params[name] ?? whole);
+function fill(line: LineTemplate, params: Readonly<Record<string, string>>): string {
+  let out = line[0] as string;
+  for (let i = 1; i < line.length; i += 2) {
+    const name = line[i] as string;
+    out += (params[name] ?? `\${${name}}`) + (line[i + 1] as string);
+  }
+  return out;
 }
 
 type Kernel = Pick<KernelTarget, 'version' | 'divergences'>;
@@ -40,7 +54,7 @@ function entry(rule: Rule, kernel: Kernel, divergences: readonly Divergence[]): 
     ?? (ofRule.some((d) => divergenceMayApply(d, kernel)) ? rule.messages[rule.messages.length - 1] : undefined);
   if (!message) return null;
   const hostUnsafe = ofRule.some((d) => d.hostUnsafe && divergenceMayApply(d, kernel));
-  return { rule, message, divergences: ofRule.filter((d) => divergenceApplies(d, kernel)), hostUnsafe };
+  return { rule, message, lines: message.lines.map(lineTemplate), divergences: ofRule.filter((d) => divergenceApplies(d, kernel)), hostUnsafe };
 }
 
 function build(spec: Spec, kernel: Kernel): RuleBook {
@@ -57,7 +71,7 @@ function build(spec: Spec, kernel: Kernel): RuleBook {
         ruleId: hit.ruleId,
         stage: e.rule.stage,
         errnoName: e.message.errno,
-        lines: e.message.lines.map((l) => substitute(l, hit.params)),
+        lines: e.lines.map((l) => fill(l, hit.params)),
       };
     },
     divergences: (id) => entries.get(id)?.divergences ?? [],

@@ -1,6 +1,6 @@
 import type {
   GlobalVar, KptrHome, MapBatchOpKind, MapOpCondition, MapOpContract, MapOpKind, MapOpResult, MapOpStep, MapType, MemoryPrediction, Op, Outcome, Program, Scenario,
-  StepPrediction,
+  ScheduleStep, StepPrediction,
 } from '../../types/index.ts';
 import { endsHoldingNothing, isLocalStorage, isSleepable } from '../../types/index.ts';
 import type { FieldSlot } from '../../cabi/structLayout.ts';
@@ -9,6 +9,7 @@ import { hasSpinLock, LRU_MAP_TYPES, PERCPU_MAP_TYPES, SLOT_MAP_MAX_ENTRIES } fr
 import { mapOpLock } from '../../types/index.ts';
 import { cValue } from './cValue.ts';
 import { type Choose, conflictingClasses, enumerateChoices, interleave, type SharedAccess } from './interleave.ts';
+import { compileProgram, type Insn } from '../verifier/compileProgram.ts';
 
 /**
  * Concrete execution of the run schedule (research/kernel-semantics.md §5): slot contents per map element (one
@@ -19,14 +20,16 @@ import { type Choose, conflictingClasses, enumerateChoices, interleave, type Sha
  */
 
 interface SlotCopy { obj: number | null; sum: bigint }
-/** one element: its copy per CPU index (index 0 only, for maps that are not per-CPU) */
-type Element = Map<number, SlotCopy>;
+/** one element: its copy per CPU index (index 0 only, for maps that are not per-CPU), each made when first reached */
+type Element = (SlotCopy | undefined)[];
 /** a slot's home: its elements by key (a global slot, and every array index, always has its element) */
 interface SlotStore { readonly elems: Map<number, Element> }
 interface HeapObject {
   readonly struct: string;
-  /** per-CPU objects have one field map per possible CPU; a bpf_obj_new object has one */
-  readonly cpus: readonly Map<number, bigint>[];
+  /** per-CPU objects have one copy per possible CPU; a bpf_obj_new object has one */
+  readonly copies: number;
+  /** each copy's written fields by offset, made at the copy's first write (most copies are never written) */
+  readonly cpus: (Map<number, bigint> | undefined)[];
   /** bpf_percpu_obj_new memory reads as zero on every CPU; a plain object's unwritten bytes are not predicted */
   readonly zeroed: boolean;
 }
@@ -44,6 +47,8 @@ const PROGRAM_KEY = 0;
 interface World {
   readonly scenario: Scenario;
   readonly nrCpus: number;
+  /** each slot's home by name (asked at nearly every op) */
+  readonly homes: ReadonlyMap<string, KptrHome>;
   readonly slots: Map<string, SlotStore>;
   readonly heap: HeapObject[];
   readonly globals: Map<string, bigint | null>;
@@ -59,17 +64,24 @@ interface Run {
   depth: number;
   /** another run goes at once (concurrentRuns): only then does exec yield its accesses */
   readonly shared: boolean;
-  /** objects this run allocated and has not yet put in a slot: no other run can reach them */
-  readonly fresh: Set<number>;
+  /**
+   * objects this run allocated and has not yet put in a slot: no other run can reach them (kept for a shared run
+   * only, null alone)
+   */
+  readonly fresh: Set<number> | null;
 }
 
-/** each slot's home by name (asked at nearly every op) */
-const homes = new WeakMap<Scenario['slots'], ReadonlyMap<string, KptrHome>>();
+/** each scenario's slot homes by name, made once for all its passes */
+const homesMemo = new WeakMap<Scenario['slots'], ReadonlyMap<string, KptrHome>>();
+
+function homesOf(scenario: Scenario): ReadonlyMap<string, KptrHome> {
+  let byName = homesMemo.get(scenario.slots);
+  if (byName === undefined) homesMemo.set(scenario.slots, (byName = new Map(scenario.slots.map((x) => [x.name, x.home]))));
+  return byName;
+}
 
 function homeOf(w: World, name: string): KptrHome | undefined {
-  let byName = homes.get(w.scenario.slots);
-  if (byName === undefined) homes.set(w.scenario.slots, (byName = new Map(w.scenario.slots.map((x) => [x.name, x.home]))));
-  return byName.get(name);
+  return w.homes.get(name);
 }
 
 function mapTypeOf(w: World, name: string): MapType | null {
@@ -96,7 +108,7 @@ function slotStore(w: World, name: string): SlotStore {
     s = { elems: new Map() };
     // a local storage's element is created by the program's lookup (BPF_LOCAL_STORAGE_GET_F_CREATE)
     if ((type === null && !inLocalStorage(w, name)) || (type !== null && !HASH_MAPS.has(type))) {
-      for (let key = 0; key < (type === null ? 1 : SLOT_MAP_MAX_ENTRIES); key++) s.elems.set(key, new Map());
+      for (let key = 0; key < (type === null ? 1 : SLOT_MAP_MAX_ENTRIES); key++) s.elems.set(key, []);
     }
     w.slots.set(name, s);
   }
@@ -107,12 +119,7 @@ function slotStore(w: World, name: string): SlotStore {
 function copyOf(w: World, name: string, e: Element, cpu: number): SlotCopy {
   const type = mapTypeOf(w, name);
   const index = type !== null && PERCPU_MAP_TYPES.has(type) ? cpu : 0;
-  let c = e.get(index);
-  if (!c) {
-    c = { obj: null, sum: 0n };
-    e.set(index, c);
-  }
-  return c;
+  return (e[index] ??= { obj: null, sum: 0n });
 }
 
 /** The element copy of key 0 a program on `cpu` sees (its lookup made sure the element exists). */
@@ -120,7 +127,7 @@ function slotCopy(r: Run, name: string): SlotCopy {
   const store = slotStore(r.w, name);
   let e = store.elems.get(PROGRAM_KEY);
   if (!e) {
-    e = new Map();
+    e = [];
     store.elems.set(PROGRAM_KEY, e);
   }
   return copyOf(r.w, name, e, r.cpu);
@@ -137,7 +144,7 @@ function insertElement(w: World, name: string, key: number): boolean {
     if (!LRU_MAP_TYPES.has(mapTypeOf(w, name) ?? '')) return false;
     evictLru(store);
   }
-  store.elems.set(key, new Map());
+  store.elems.set(key, []);
   return true;
 }
 
@@ -169,35 +176,45 @@ function globalOf(w: World, name: string): GlobalVar {
   return g ?? { name, ctype: '__u64' };
 }
 
-/** Where a field access through `v` lands: an object's CPU copy, or the map value's `sum`; null when unpredictable. */
-function fieldTarget(r: Run, v: Val, field: string): { readonly store: Map<number, bigint> | null; readonly f: FieldSlot; readonly zeroed: boolean; readonly copy: SlotCopy | null } | null {
+/**
+ * Where a field access through `v` lands: copy `cpu` of object `obj`, or the map value's `sum` (`copy`); null when
+ * unpredictable. An element beyond the object's copies (bpf_per_cpu_ptr on a plain object) is no memory: obj null.
+ */
+function fieldTarget(r: Run, v: Val, field: string): { readonly obj: HeapObject | null; readonly cpu: number; readonly f: FieldSlot; readonly zeroed: boolean; readonly copy: SlotCopy | null } | null {
   if (v === null) return null;
   if (v.k === 'map') {
     if (field !== 'sum') return null;
-    return { store: null, f: { off: 0, ctype: 'long' }, zeroed: true, copy: slotCopy(r, v.slot) };
+    return { obj: null, cpu: 0, f: SUM_FIELD, zeroed: true, copy: slotCopy(r, v.slot) };
   }
   if (v.untrusted) return null;
   const o = r.w.heap[v.id] as HeapObject;
   const f = fieldOf(r.w.scenario.structs, o.struct, field);
-  if (v.k === 'elem') return { store: o.cpus[v.cpu] ?? null, f, zeroed: o.zeroed, copy: null };
+  if (v.k === 'elem') return { obj: v.cpu < o.copies ? o : null, cpu: v.cpu, f, zeroed: o.zeroed, copy: null };
   // a direct access through an object pointer: only a plain bpf_obj_new object is real memory here
-  return o.cpus.length === 1 && !o.zeroed ? { store: o.cpus[0] as Map<number, bigint>, f, zeroed: false, copy: null } : null;
+  return o.copies === 1 && !o.zeroed ? { obj: o, cpu: 0, f, zeroed: false, copy: null } : null;
 }
+
+/** a map value's `sum` as a field */
+const SUM_FIELD: FieldSlot = { off: 0, ctype: 'long' };
 
 /** A field's value, and whether it is the zero of never-written per-CPU memory. */
 function readField(r: Run, v: Val, field: string): { readonly value: bigint | null; readonly zeroFilled: boolean } {
   const t = fieldTarget(r, v, field);
-  if (t === null) return { value: null, zeroFilled: false };
+  if (t === null) return UNKNOWN_FIELD;
   if (t.copy) return { value: t.copy.sum, zeroFilled: false };
-  const stored = t.store?.get(t.f.off);
+  const stored = t.obj?.cpus[t.cpu]?.get(t.f.off);
   if (stored !== undefined) return { value: stored, zeroFilled: false };
-  return t.zeroed ? { value: 0n, zeroFilled: true } : { value: null, zeroFilled: false };
+  return t.zeroed ? ZERO_FILLED_FIELD : UNKNOWN_FIELD;
 }
 
+const UNKNOWN_FIELD = { value: null, zeroFilled: false } as const;
+const ZERO_FILLED_FIELD = { value: 0n, zeroFilled: true } as const;
+
 function untrustRcu(r: Run): void {
-  for (const [name, v] of r.vars) {
+  // forEach: for-of over a Map's entries makes an array per entry
+  r.vars.forEach((v, name) => {
     if (v && (v.k === 'elem' || (v.k === 'obj' && v.rcu))) r.vars.set(name, { ...v, untrusted: true });
-  }
+  });
 }
 
 function setGlobal(w: World, name: string, v: bigint | null, zeroFilled: boolean): void {
@@ -225,91 +242,60 @@ function globalAccess(name: string, write: boolean): SharedAccess {
 }
 
 /**
- * Execute ops; returns the `return` value if one ran. Yields each access to state another run may share just before
- * making it (oracle/runtime/interleave.ts), when another run goes at once (Run.shared): a run alone yields nothing.
+ * Execute a program (its flat instructions, compileProgram: one generator per run, none per `if`); returns its return
+ * value (0 at the end: `return 0`). Yields each access to state another run may share just before making it
+ * (oracle/runtime/interleave.ts), when another run goes at once (Run.shared): a run alone yields nothing. The ops'
+ * effects are plain functions: the generator's frame holds only what lives across a yield.
  */
-function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | null> {
-  for (const o of ops) {
+function* exec(r: Run, program: Program): Generator<SharedAccess, number> {
+  const { insns } = compileProgram(r.w.scenario, program);
+  for (let pc = 0; ; pc++) {
+    const insn = insns[pc] as Insn;
+    if (insn.k === 'exit') return insn.value;
+    if (insn.k === 'branch') {
+      // an `if`'s NULL test, or `if (!e) return 0;` after a lookup (whose map value is never NULL here)
+      pc = (varOf(r, insn.var) === null ? insn.onNull : insn.onNonNull) - 1;
+      continue;
+    }
+    const o = insn.op;
     switch (o.op) {
       case 'lookup': {
         // a hash map's element is inserted at lookup (BPF_NOEXIST); in a full map the lookup fails: `return 0`
-        const type = mapTypeOf(r.w, o.slot);
-        if (type !== null && HASH_MAPS.has(type)) {
-          if (r.shared) yield { cls: `elem ${o.slot}`, write: true, obj: null };
-          if (!insertElement(r.w, o.slot, PROGRAM_KEY)) return 0;
-          touch(r.w, o.slot, PROGRAM_KEY);
-        }
-        // the owner's element, created with a NULL field and sum 0 if it has none (the model's key 0 is the owner)
-        if (inLocalStorage(r.w, o.slot) && !slotStore(r.w, o.slot).elems.has(PROGRAM_KEY)) slotStore(r.w, o.slot).elems.set(PROGRAM_KEY, new Map());
-        r.vars.set(o.dst, { k: 'map', slot: o.slot });
+        if (r.shared && HASH_MAPS.has(mapTypeOf(r.w, o.slot) ?? 'array')) yield { cls: `elem ${o.slot}`, write: true, obj: null };
+        if (!lookup(r, o)) return 0;
         break;
       }
-      case 'new': {
-        const cpus: Map<number, bigint>[] = [];
-        for (let n = o.percpu ? r.w.nrCpus : 1; cpus.length < n;) cpus.push(new Map());
-        const id = r.w.heap.push({ struct: o.struct, cpus, zeroed: o.percpu }) - 1;
-        r.fresh.add(id);
-        r.vars.set(o.dst, { k: 'obj', id, rcu: false, untrusted: false });
+      case 'new':
+        allocate(r, o);
         break;
-      }
-      case 'if': {
-        if ((o.is === 'null') === (varOf(r, o.var) === null)) {
-          const ret = yield* exec(r, o.then);
-          if (ret !== null) return ret;
-        }
+      case 'xchg':
+        if (r.shared) yield slotAccess(r, o.slot, true);
+        xchg(r, o);
         break;
-      }
-      case 'xchg': {
-        if (r.shared) yield { cls: `slot ${o.slot} ${copyIndex(r.w, o.slot, r.cpu)}`, write: true, obj: null };
-        const copy = slotCopy(r, o.slot);
-        const old = copy.obj;
-        const src = o.src === null ? null : varOf(r, o.src);
-        copy.obj = src && src.k === 'obj' ? src.id : null;
-        if (src && src.k === 'obj') r.fresh.delete(src.id);
-        if (src && src.k === 'obj' && (r.depth > 0 || !r.sleepable)) {
-          // the source stays usable as a non-owning RCU pointer (every copy of it)
-          for (const [name, v] of r.vars) if (v && v.k === 'obj' && v.id === src.id) r.vars.set(name, { ...v, rcu: true });
-        }
-        if (o.dst !== null) r.vars.set(o.dst, old === null ? null : { k: 'obj', id: old, rcu: false, untrusted: false });
-        break;
-      }
       case 'drop':
         // bpf_mem_free_rcu: nothing the program can observe
         break;
-      case 'load': {
-        if (r.shared) yield { cls: `slot ${o.slot} ${copyIndex(r.w, o.slot, r.cpu)}`, write: false, obj: null };
-        const id = slotCopy(r, o.slot).obj;
-        r.vars.set(o.dst, id === null ? null : { k: 'obj', id, rcu: true, untrusted: r.sleepable && r.depth === 0 });
+      case 'load':
+        if (r.shared) yield slotAccess(r, o.slot, false);
+        load(r, o);
         break;
-      }
-      case 'store': {
-        if (r.shared) yield { cls: `slot ${o.slot} ${copyIndex(r.w, o.slot, r.cpu)}`, write: true, obj: null };
-        const src = o.src === null ? null : varOf(r, o.src);
-        slotCopy(r, o.slot).obj = src && src.k === 'obj' ? src.id : null;
-        if (src && src.k === 'obj') r.fresh.delete(src.id);
+      case 'store':
+        if (r.shared) yield slotAccess(r, o.slot, true);
+        store(r, o);
         break;
-      }
       case 'per_cpu_ptr':
-      case 'this_cpu_ptr': {
-        const src = varOf(r, o.src);
-        const cpu = o.op === 'per_cpu_ptr' ? o.cpu : r.cpu;
-        const ok = src !== null && src.k === 'obj' && cpu < r.w.nrCpus;
-        r.vars.set(o.dst, ok ? { k: 'elem', id: src.id, cpu, untrusted: src.untrusted } : null);
+      case 'this_cpu_ptr':
+        perCpuPtr(r, o);
         break;
-      }
       case 'write': {
-        const ptr = varOf(r, o.ptr);
-        const a = !r.shared || fieldTarget(r, ptr, o.field) === null ? null : fieldAccess(r, ptr, o.field, true);
+        const a = r.shared ? fieldAccessOf(r, varOf(r, o.ptr), o.field, true) : null;
         if (a !== null) yield a;
-        const t = fieldTarget(r, ptr, o.field);
-        const v = cValue(BigInt(o.value), t?.f.ctype ?? 'long');
-        if (t?.copy) t.copy.sum = v;
-        else t?.store?.set(t.f.off, v);
+        writeField(r, o);
         break;
       }
       case 'read': {
         const ptr = varOf(r, o.ptr);
-        const a = !r.shared || fieldTarget(r, ptr, o.field) === null ? null : fieldAccess(r, ptr, o.field, false);
+        const a = r.shared ? fieldAccessOf(r, ptr, o.field, false) : null;
         if (a !== null) yield a;
         const f = readField(r, ptr, o.field);
         if (r.shared) yield globalAccess(o.global, true);
@@ -322,7 +308,7 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
         const src = varOf(r, o.src);
         for (let cpu = 0; cpu < r.w.nrCpus && src !== null && src.k === 'obj'; cpu++) {
           const elem: Val = { k: 'elem', id: src.id, cpu, untrusted: src.untrusted };
-          const a = !r.shared || fieldTarget(r, elem, o.field) === null ? null : fieldAccess(r, elem, o.field, false);
+          const a = r.shared ? fieldAccessOf(r, elem, o.field, false) : null;
           if (a !== null) yield a;
           const f = readField(r, elem, o.field);
           if (r.shared) yield globalAccess(o.global, false);
@@ -342,11 +328,78 @@ function* exec(r: Run, ops: readonly Op[]): Generator<SharedAccess, number | nul
         r.depth = Math.max(0, r.depth - 1);
         if (r.depth === 0) untrustRcu(r);
         break;
-      case 'return':
-        return o.value;
     }
   }
-  return null;
+}
+
+type OpOf<K extends Op['op']> = Extract<Op, { readonly op: K }>;
+
+/** The lookup's map value in `dst`; false when a full hash map has no room for the element. */
+function lookup(r: Run, o: OpOf<'lookup'>): boolean {
+  const type = mapTypeOf(r.w, o.slot);
+  if (type !== null && HASH_MAPS.has(type)) {
+    if (!insertElement(r.w, o.slot, PROGRAM_KEY)) return false;
+    touch(r.w, o.slot, PROGRAM_KEY);
+  }
+  // the owner's element, created with a NULL field and sum 0 if it has none (the model's key 0 is the owner)
+  if (inLocalStorage(r.w, o.slot) && !slotStore(r.w, o.slot).elems.has(PROGRAM_KEY)) slotStore(r.w, o.slot).elems.set(PROGRAM_KEY, []);
+  r.vars.set(o.dst, { k: 'map', slot: o.slot });
+  return true;
+}
+
+function allocate(r: Run, o: OpOf<'new'>): void {
+  const id = r.w.heap.push({ struct: o.struct, copies: o.percpu ? r.w.nrCpus : 1, cpus: [], zeroed: o.percpu }) - 1;
+  r.fresh?.add(id);
+  r.vars.set(o.dst, { k: 'obj', id, rcu: false, untrusted: false });
+}
+
+function xchg(r: Run, o: OpOf<'xchg'>): void {
+  const copy = slotCopy(r, o.slot);
+  const old = copy.obj;
+  const src = o.src === null ? null : varOf(r, o.src);
+  copy.obj = src && src.k === 'obj' ? src.id : null;
+  if (src && src.k === 'obj') r.fresh?.delete(src.id);
+  if (src && src.k === 'obj' && (r.depth > 0 || !r.sleepable)) {
+    // the source stays usable as a non-owning RCU pointer (every copy of it)
+    r.vars.forEach((v, name) => {
+      if (v && v.k === 'obj' && v.id === src.id) r.vars.set(name, { ...v, rcu: true });
+    });
+  }
+  if (o.dst !== null) r.vars.set(o.dst, old === null ? null : { k: 'obj', id: old, rcu: false, untrusted: false });
+}
+
+function load(r: Run, o: OpOf<'load'>): void {
+  const id = slotCopy(r, o.slot).obj;
+  r.vars.set(o.dst, id === null ? null : { k: 'obj', id, rcu: true, untrusted: r.sleepable && r.depth === 0 });
+}
+
+function store(r: Run, o: OpOf<'store'>): void {
+  const src = o.src === null ? null : varOf(r, o.src);
+  slotCopy(r, o.slot).obj = src && src.k === 'obj' ? src.id : null;
+  if (src && src.k === 'obj') r.fresh?.delete(src.id);
+}
+
+function perCpuPtr(r: Run, o: OpOf<'per_cpu_ptr' | 'this_cpu_ptr'>): void {
+  const src = varOf(r, o.src);
+  const cpu = o.op === 'per_cpu_ptr' ? o.cpu : r.cpu;
+  const ok = src !== null && src.k === 'obj' && cpu < r.w.nrCpus;
+  r.vars.set(o.dst, ok ? { k: 'elem', id: src.id, cpu, untrusted: src.untrusted } : null);
+}
+
+function writeField(r: Run, o: OpOf<'write'>): void {
+  const t = fieldTarget(r, varOf(r, o.ptr), o.field);
+  const v = cValue(BigInt(o.value), t?.f.ctype ?? 'long');
+  if (t?.copy) t.copy.sum = v;
+  else if (t?.obj) (t.obj.cpus[t.cpu] ??= new Map()).set(t.f.off, v);
+}
+
+/** The shared access a field access through `v` makes, if it lands anywhere predictable. */
+function fieldAccessOf(r: Run, v: Val, field: string, write: boolean): SharedAccess | null {
+  return fieldTarget(r, v, field) === null ? null : fieldAccess(r, v, field, write);
+}
+
+function slotAccess(r: Run, slot: string, write: boolean): SharedAccess {
+  return { cls: `slot ${slot} ${copyIndex(r.w, slot, r.cpu)}`, write, obj: null };
 }
 
 /**
@@ -411,12 +464,17 @@ function programAccesses(w: World, program: Program, cpu: number): SharedAccess[
 }
 
 /** Runs `program` alone to its end, ignoring what it yields. */
-function runAlone(r: Run, program: Program): number | null {
-  const g = exec(r, program.ops);
+function runAlone(r: Run, program: Program): number {
+  const g = exec(r, program);
   for (;;) {
     const x = g.next();
     if (x.done) return x.value;
   }
+}
+
+/** StepPrediction.zeroFilled now: sorted (most steps have none, and need no sort) */
+function zeroFilledNow(w: World): string[] {
+  return w.zeroFilled.size === 0 ? [] : [...w.zeroFilled].sort();
 }
 
 function snapshot(w: World): Record<string, string | null> {
@@ -474,8 +532,13 @@ function failure(w: World, op: MapOpStep, key: number | null, type: MapType, whe
  */
 function valueOf(w: World, name: string, type: MapType, e: Element): string[][] {
   const n = PERCPU_MAP_TYPES.has(type) ? w.nrCpus : 1;
-  const special = slotHasSpinLock(w, name) ? ['0', '0'] : ['0'];
-  return Array.from({ length: n }, (_, cpu) => [BigInt.asUintN(64, e.get(cpu)?.sum ?? 0n).toString(), ...special]);
+  const lock = slotHasSpinLock(w, name);
+  const out: string[][] = [];
+  for (let cpu = 0; cpu < n; cpu++) {
+    const sum = BigInt.asUintN(64, e[cpu]?.sum ?? 0n).toString();
+    out.push(lock ? [sum, '0', '0'] : [sum, '0']);
+  }
+  return out;
 }
 
 /** The errno of the contract's first failure that holds for `op` at `key` (null: before any element), or null. */
@@ -487,9 +550,9 @@ function errnoOf(w: World, op: MapOpStep, key: number | null, type: MapType, con
 function writeElement(w: World, slot: string, type: MapType, key: number, sum: string): void {
   const store = slotStore(w, slot);
   if (!store.elems.has(key)) insertElement(w, slot, key);
-  const fresh: Element = new Map();
+  const fresh: Element = [];
   const n = PERCPU_MAP_TYPES.has(type) ? w.nrCpus : 1;
-  for (let cpu = 0; cpu < n; cpu++) fresh.set(cpu, { obj: null, sum: BigInt.asIntN(64, BigInt(sum)) });
+  for (let cpu = 0; cpu < n; cpu++) fresh.push({ obj: null, sum: BigInt.asIntN(64, BigInt(sum)) });
   store.elems.set(key, fresh);
   touch(w, slot, key);
 }
@@ -547,7 +610,8 @@ export interface MapRelease {
  */
 function mapOpReleasing(w: World, op: MapOpStep, step: number, contracts: readonly MapOpContract[]): { readonly result: MapOpResult; readonly released: boolean } {
   const store = slotStore(w, op.slot);
-  const holding = [...store.elems].filter(([, e]) => [...e.values()].some((c) => c.obj !== null));
+  const holding: [number, Element][] = [];
+  for (const [key, e] of store.elems) if (e.some((c) => c !== undefined && c.obj !== null)) holding.push([key, e]);
   const result = mapOp(w, op, step, contracts);
   return { result, released: holding.some(([key, e]) => store.elems.get(key) !== e) };
 }
@@ -578,10 +642,10 @@ function mapOp(w: World, op: MapOpStep, step: number, contracts: readonly MapOpC
       writeElement(w, op.slot, type, op.key, op.sum);
       return opResult(step, op, type, { err: null, value: null });
     case 'lookup':
-      return opResult(step, op, type, { err: null, value: valueOf(w, op.slot, type, e ?? new Map()) });
+      return opResult(step, op, type, { err: null, value: valueOf(w, op.slot, type, e ?? []) });
     case 'delete':
     case 'lookup_and_delete': {
-      const value = op.mapOp === 'lookup_and_delete' ? valueOf(w, op.slot, type, e ?? new Map()) : null;
+      const value = op.mapOp === 'lookup_and_delete' ? valueOf(w, op.slot, type, e ?? []) : null;
       store.elems.delete(op.key);
       return opResult(step, op, type, { err: null, value });
     }
@@ -617,12 +681,36 @@ export function runSchedule(
   // where the runs of each concurrent step may interleave is the same in every pass: found once
   const conflicts = new Map<number, ReadonlySet<string>>();
   const { results, complete } = enumerateChoices((choose) => runOnce(scenario, accepted, nrCpus, contracts, choose, conflicts));
-  const list = new Map<string, Outcome>();
+  // distinct by their JSON; compared in place, as a pass gives one of a few outcomes (no text is built per pass)
+  const list: Outcome[] = [];
   for (const r of results) {
-    const key = JSON.stringify([r.steps, r.mapOps]);
-    if (!list.has(key)) list.set(key, { steps: r.steps, mapOps: r.mapOps });
+    if (!list.some((o) => sameData(o.steps, r.steps) && sameData(o.mapOps, r.mapOps))) list.push({ steps: r.steps, mapOps: r.mapOps });
   }
-  return { ...(results[0] as ScheduleRun), outcomes: { list: [...list.values()], complete } };
+  return { ...(results[0] as ScheduleRun), outcomes: { list, complete } };
+}
+
+/**
+ * Whether JSON.stringify writes plain data `a` and `b` alike: the same keys with the same values. Their order is not
+ * compared (no key list is made): the model builds each kind of object (StepPrediction, MapOpResult, a snapshot's
+ * globals in the scenario's order) with its keys in one order.
+ */
+function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let keys = 0;
+  for (const k in x) {
+    if (!Object.hasOwn(y, k) || !sameData(x[k], y[k])) return false;
+    keys++;
+  }
+  for (const _ in y) keys--;
+  return keys === 0;
 }
 
 /** the choice of a schedule without concurrent steps (it is never asked) */
@@ -631,11 +719,11 @@ function chooseFirst(): number {
 }
 
 function newRun(w: World, program: Program, cpu: number, shared: boolean): Run {
-  return { w, cpu, sleepable: isSleepable(program.progType), vars: new Map(), depth: 0, shared, fresh: new Set() };
+  return { w, cpu, sleepable: isSleepable(program.progType), vars: new Map(), depth: 0, shared, fresh: shared ? new Set() : null };
 }
 
-function retvalOf(program: Program, ret: number | null): number | null {
-  return program.progType === 'tc' || program.progType === 'syscall' ? (ret ?? 0) : null;
+function retvalOf(program: Program, ret: number): number | null {
+  return program.progType === 'tc' || program.progType === 'syscall' ? ret : null;
 }
 
 /**
@@ -646,13 +734,14 @@ function runOnce(
   scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: number, contracts: readonly MapOpContract[], choose: Choose,
   conflicts: Map<number, ReadonlySet<string>>,
 ): ScheduleRun {
-  const w: World = { scenario, nrCpus, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
+  const w: World = { scenario, nrCpus, homes: homesOf(scenario), slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
   const released: MapRelease[] = [];
   const memory = endsHoldingNothing(scenario);
   let heldAtEnd = new Set<number>();
-  for (const [step, s] of scenario.schedule.entries()) {
+  for (let step = 0; step < scenario.schedule.length; step++) {
+    const s = scenario.schedule[step] as ScheduleStep;
     if (memory && step === scenario.schedule.length - 1) heldAtEnd = heldObjects(w);
     // a grace period frees what earlier runs dropped; on a correct kernel a later `new` still reads 0, so no
     // program can tell: it is no run and changes nothing here (World never hands dropped memory out again)
@@ -676,7 +765,7 @@ function runOnce(
         return program === null ? [] : [{ program, cpu: rs.cpu }];
       });
       const both = running.map((x) => ({ program: x.program, run: newRun(w, x.program, x.cpu, running.length === 2) }));
-      let rets: (number | null)[];
+      let rets: number[];
       if (both.length === 2) {
         const [a, b] = both as [{ program: Program; run: Run }, { program: Program; run: Run }];
         let classes = conflicts.get(step);
@@ -684,14 +773,14 @@ function runOnce(
         rets = concurrentRuns(a, b, classes, choose);
       } else rets = both.map((x) => runAlone(x.run, x.program));
       const globals = snapshot(w);
-      both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? null), globals, zeroFilled: [...w.zeroFilled].sort(), cpu: x.run.cpu }));
+      both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? 0), globals, zeroFilled: zeroFilledNow(w), cpu: x.run.cpu }));
       continue;
     }
     const program = acceptedProgram(scenario, accepted, s.program);
     if (program === null) continue;
     for (let iteration = 0; iteration < s.repeat; iteration++) {
       const ret = runAlone(newRun(w, program, s.cpu, false), program);
-      steps.push({ step, iteration, program: program.name, retval: retvalOf(program, ret), globals: snapshot(w), zeroFilled: [...w.zeroFilled].sort() });
+      steps.push({ step, iteration, program: program.name, retval: retvalOf(program, ret), globals: snapshot(w), zeroFilled: zeroFilledNow(w) });
     }
   }
   return { steps, mapOps, released, memory: memory ? memoryPrediction(w, heldAtEnd) : null };
@@ -708,10 +797,10 @@ function acceptedProgram(scenario: Scenario, accepted: ReadonlySet<string>, name
  * Two runs at once: they may interleave at the accesses both may make to one location, one of them writing
  * (`conflicts`, conflictingClasses), except to an object only the run that allocated it can reach yet.
  */
-function concurrentRuns(a: { program: Program; run: Run }, b: { program: Program; run: Run }, conflicts: ReadonlySet<string>, choose: Choose): [number | null, number | null] {
+function concurrentRuns(a: { program: Program; run: Run }, b: { program: Program; run: Run }, conflicts: ReadonlySet<string>, choose: Choose): [number, number] {
   const runs = [a.run, b.run];
-  const point = (x: SharedAccess, i: 0 | 1): boolean => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh.has(x.obj));
-  return interleave([exec(a.run, a.program.ops), exec(b.run, b.program.ops)], point, choose);
+  const point = (x: SharedAccess, i: 0 | 1): boolean => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh!.has(x.obj));
+  return interleave([exec(a.run, a.program), exec(b.run, b.program)], point, choose);
 }
 
 /**
@@ -723,7 +812,7 @@ const MEMORY_SLACK_KB = 64;
 /** The objects the slots hold now. */
 function heldObjects(w: World): Set<number> {
   const held = new Set<number>();
-  for (const store of w.slots.values()) for (const e of store.elems.values()) for (const c of e.values()) if (c.obj !== null) held.add(c.obj);
+  for (const store of w.slots.values()) for (const e of store.elems.values()) for (const c of e) if (c !== undefined && c.obj !== null) held.add(c.obj);
   return held;
 }
 

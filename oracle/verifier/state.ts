@@ -51,7 +51,10 @@ export const NULL_HANDLE: Handle = { s: 'NULL', struct: null, ref: 0, slot: null
 
 /** The initial state of every program: no variables assigned, nothing acquired, no lock held. */
 export function initialState(names: ReadonlyMap<string, number>): PathState {
-  return { names, vars: new Array<Handle>(names.size).fill(UNINIT), refs: [], rcuDepth: 0, inSumBody: false };
+  // pushed, not `new Array(n).fill`: a packed array (every state's vars are a copy of it) reads without hole checks
+  const vars: Handle[] = [];
+  for (let i = 0; i < names.size; i++) vars.push(UNINIT);
+  return { names, vars, refs: [], rcuDepth: 0, inSumBody: false };
 }
 
 export function handleOf(state: PathState, name: string): Handle {
@@ -131,31 +134,47 @@ export function mapVars(state: PathState, f: (h: Handle) => Handle): PathState {
 
 /** Apply `f` to every handle carrying reference `ref` (all copies of one register share its ref_obj_id). */
 export function mapRef(state: PathState, ref: number, f: (h: Handle) => Handle): PathState {
-  return mapVars(state, (h) => (h.ref === ref ? f(h) : h));
+  const vars = varsWithRef(state, ref, f);
+  return vars === null ? state : changed(state, vars, state.refs, state.rcuDepth, state.inSumBody);
 }
 
-/** Release an acquired reference: it no longer counts as live at exit. */
-export function releaseRef(state: PathState, ref: number): PathState {
-  return changed(state, state.vars, state.refs.filter((r) => r !== ref), state.rcuDepth, state.inSumBody);
+/** The variables with `f` applied to every handle carrying `ref`; null when none does. */
+function varsWithRef(state: PathState, ref: number, f: (h: Handle) => Handle): Handle[] | null {
+  let vars: Handle[] | null = null;
+  for (let i = 0; i < state.vars.length; i++) {
+    const h = state.vars[i] as Handle;
+    if (h.ref === ref) (vars ??= state.vars.slice())[i] = f(h);
+  }
+  return vars;
+}
+
+/** Release an acquired reference: every copy of it becomes `f(copy)`, and it no longer counts as live at exit. */
+export function releaseRef(state: PathState, ref: number, f: (h: Handle) => Handle): PathState {
+  return changed(state, varsWithRef(state, ref, f) ?? state.vars, state.refs.filter((r) => r !== ref), state.rcuDepth, state.inSumBody);
 }
 
 /**
  * The (insn, state) pairs a walk has explored, for pruning those met again. Two states are the same when every
  * handle has the same state, struct, ref and slot (no struct or slot counts as ''; perCpuResult is not compared),
  * the same references are live in the same order, and the lock depth and loop-body flag agree. A hot path (once per
- * explored instruction): states are hashed by numbers and compared field by field, no text is built.
+ * explored instruction): the states met at each instruction are chained apart from the others' and compared field
+ * by field, no text is built and nothing is hashed (a generated program meets an instruction in a state or two).
  */
 export class Explored {
-  /** by hash: the pairs of that hash, chained */
-  private readonly buckets = new Map<number, ExploredPair>();
+  /** by instruction: the states met there, chained */
+  private readonly byPc: (ExploredState | undefined)[] = [];
   private count = 0;
+
+  /** for a program of `insns` instructions (one slot each, made at once: a packed array) */
+  constructor(insns: number) {
+    for (let pc = 0; pc < insns; pc++) this.byPc.push(undefined);
+  }
 
   /** records (pc, state); false when an equal pair was recorded already */
   add(pc: number, state: PathState): boolean {
-    const h = stateHash(pc, state);
-    const first = this.buckets.get(h);
-    for (let x = first; x !== undefined; x = x.next) if (x.pc === pc && sameState(x.state, state)) return false;
-    this.buckets.set(h, { pc, state, next: first });
+    const first = this.byPc[pc];
+    for (let x = first; x !== undefined; x = x.next) if (sameState(x.state, state)) return false;
+    this.byPc[pc] = { state, next: first };
     this.count++;
     return true;
   }
@@ -166,19 +185,9 @@ export class Explored {
   }
 }
 
-interface ExploredPair {
-  readonly pc: number;
+interface ExploredState {
   readonly state: PathState;
-  readonly next: ExploredPair | undefined;
-}
-
-/** A hash of what sameState compares but structs and slots (equal states hash equal; a state by its length and first letter). */
-function stateHash(pc: number, state: PathState): number {
-  let h = Math.imul(pc + 1, 0x9e3779b1) ^ (state.rcuDepth << 1) ^ (state.inSumBody ? 1 : 0);
-  h = Math.imul(h ^ state.refs.length, 0x01000193);
-  for (const r of state.refs) h = Math.imul(h ^ r, 0x01000193);
-  for (const v of state.vars) h = Math.imul(h ^ (v.s.length | (v.s.charCodeAt(0) << 4) | (v.ref << 11)), 0x01000193);
-  return h;
+  readonly next: ExploredState | undefined;
 }
 
 function sameState(a: PathState, b: PathState): boolean {

@@ -7,7 +7,7 @@ import {
   RCU_LOCK_CHECKS, RCU_UNLOCK_CHECKS, type RuleHit, STORAGE_OWNER_CHECKS, STORE_CHECKS, XCHG_CHECKS,
 } from './rules.ts';
 import {
-  acquire, type Handle, handleOf, inSumBody, isMaybeNull, isScalar, mapRef, mapVars, NULL_HANDLE, type PathState, releaseRef, withRcuDepth, withVar,
+  acquire, type Handle, handleOf, type HandleState, inSumBody, isMaybeNull, isScalar, mapRef, mapVars, NULL_HANDLE, type PathState, releaseRef, withRcuDepth, withVar,
 } from './state.ts';
 
 /** What the transfer functions need to know about the program and the kernel. */
@@ -89,8 +89,15 @@ function uncheckedUse(h: Handle, what: string, field?: string): readonly string[
 }
 
 function nonNullOf(h: Handle): Handle {
-  return { ...h, s: h.s.slice(0, -1) as Handle['s'] };
+  return { ...h, s: NON_NULL[h.s] };
 }
+
+/** each state without PTR_MAYBE_NULL (a table: no string is cut at every visit) */
+const NON_NULL: Readonly<Record<HandleState, HandleState>> = {
+  'OWN?': 'OWN', 'PLAIN_OWN?': 'PLAIN_OWN', 'RCU?': 'RCU', 'ELEM?': 'ELEM', 'UNTR_RAW?': 'UNTR_RAW', 'MAP_VALUE?': 'MAP_VALUE',
+  OWN: 'OWN', PLAIN_OWN: 'PLAIN_OWN', RCU: 'RCU', ELEM: 'ELEM', UNTR_RAW: 'UNTR_RAW', MAP_VALUE: 'MAP_VALUE',
+  UNTR_PCPU: 'UNTR_PCPU', UNTR_ELEM: 'UNTR_ELEM', DEAD: 'DEAD', NULL: 'NULL', UNINIT: 'UNINIT',
+};
 
 function branch(insn: Extract<Insn, { k: 'branch' }>, state: PathState, out: Transition): void {
   const h = handleOf(state, insn.var);
@@ -110,7 +117,21 @@ function branch(insn: Extract<Insn, { k: 'branch' }>, state: PathState, out: Tra
 function toNull(state: PathState, name: string, h: Handle): PathState {
   // mark_ptr_or_null_regs: every copy becomes NULL, and an acquired reference that turned out NULL is released
   if (h.ref === 0) return withVar(state, name, NULL_HANDLE);
-  return releaseRef(mapRef(state, h.ref, () => NULL_HANDLE), h.ref);
+  return releaseRef(state, h.ref, toNullHandle);
+}
+
+function toNullHandle(): Handle {
+  return NULL_HANDLE;
+}
+
+/** a released reference: every copy becomes a scalar */
+function released(h: Handle): Handle {
+  return { ...h, s: 'DEAD', ref: 0 };
+}
+
+/** OBJ_RELEASE of a per-CPU object inside an RCU CS: every copy stays usable as a non-owning RCU pointer */
+function toRcu(h: Handle): Handle {
+  return { ...h, s: h.s === 'OWN?' ? 'RCU?' : 'RCU', ref: 0 };
 }
 
 function exit(ctx: VerifyContext, state: PathState, out: Transition): void {
@@ -159,7 +180,7 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState, out: T
       const error = firstViolation(DROP_CHECKS, { h, percpu: o.percpu, kfunc }, ctx.applies);
       if (error) return stop(out, viaPerCpuResult(error, h), uncheckedUse(h, 'drop'));
       if (h.ref === 0) return go(out, pc, state, uncheckedUse(h, 'drop'));
-      return go(out, pc, releaseRef(mapRef(state, h.ref, (c) => ({ ...c, s: 'DEAD', ref: 0 })), h.ref), uncheckedUse(h, 'drop'));
+      return go(out, pc, releaseRef(state, h.ref, released), uncheckedUse(h, 'drop'));
     }
     case 'xchg': {
       const slot = slotOf(ctx, o.slot);
@@ -171,7 +192,7 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState, out: T
       if (src.ref !== 0) {
         // OBJ_RELEASE of R2: inside an RCU CS a per-CPU object stays usable as a non-owning RCU pointer
         const keepRcu = inRcuCs(ctx, state) && (src.s === 'OWN' || src.s === 'OWN?');
-        next = releaseRef(mapRef(state, src.ref, (c) => keepRcu ? { ...c, s: c.s === 'OWN?' ? 'RCU?' : 'RCU', ref: 0 } : { ...c, s: 'DEAD', ref: 0 }), src.ref);
+        next = releaseRef(state, src.ref, keepRcu ? toRcu : released);
       }
       const old: Handle = { s: slot.tag === 'percpu_kptr' ? 'OWN?' : 'PLAIN_OWN?', struct: slot.pointee, ref, slot: null };
       next = acquire(next, ref);

@@ -61,8 +61,8 @@ export function missingKfunc(scenario: Scenario, features: Readonly<Record<Featu
  */
 function programChecks(ctx: VerifyContext, program: Program): RuleHit | null {
   if (ctx.missingKfunc !== null && ctx.applies('kfunc.absent')) return { ruleId: 'kfunc.absent', params: { kfunc: ctx.missingKfunc } };
-  const first = firstKfuncOp(program.ops);
-  if (first && program.license === 'Proprietary' && ctx.applies('kfunc.non_gpl')) return { ruleId: 'kfunc.non_gpl', params: { kfunc: opKfuncs(first)!.names[0]! } };
+  const first = program.license === 'Proprietary' ? firstKfuncOp(program.ops) : null;
+  if (first && ctx.applies('kfunc.non_gpl')) return { ruleId: 'kfunc.non_gpl', params: { kfunc: opKfuncs(first)!.names[0]! } };
   // every fentry program attaches to bpf_fentry_test1 (ARCHITECTURE.md); check_attach_btf_id runs before do_check
   if (program.progType === 'fentry.s' && !ctx.features.sleepable_fentry_test1 && ctx.applies('attach.not_sleepable')) {
     return { ruleId: 'attach.not_sleepable', params: { target: 'bpf_fentry_test1' } };
@@ -92,9 +92,10 @@ export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
   if (pre) return { errors: [pre], malformed: [], pairs: [] };
   const { insns, names } = compileProgram(ctx.scenario, ctx.program);
   const errors: RuleHit[] = [];
-  const malformed = new Set<string>();
-  const seen = new Explored();
-  const pairs = new Set<ReachedPair>();
+  // a program has a handful of each at most: kept in arrays, deduplicated by a scan
+  const malformed: string[] = [];
+  const seen = new Explored(insns.length);
+  const pairs: ReachedPair[] = [];
   // the pending paths: their pcs and states, popped together
   const pcs: number[] = [0];
   const states: PathState[] = [initialState(names)];
@@ -106,9 +107,9 @@ export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
     const insn = insns[pc];
     if (!insn) continue;
     const pair = insn.k === 'op' && errors.length === 0 ? pairOf(insn.op, state) : null;
-    if (pair !== null) pairs.add(pair);
+    if (pair !== null && !pairs.includes(pair)) pairs.push(pair);
     transfer(ctx, pc, insn, state, t);
-    for (const m of t.malformed) malformed.add(m);
+    for (const m of t.malformed) if (!malformed.includes(m)) malformed.push(m);
     if (t.error) {
       const err = t.error;
       if (!errors.some((e) => sameHit(e, err))) errors.push(err);
@@ -120,5 +121,5 @@ export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
       states.push(t.states.pop() as PathState);
     }
   }
-  return { errors, malformed: [...malformed], pairs: [...pairs] };
+  return { errors, malformed, pairs };
 }
