@@ -215,12 +215,11 @@ export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
 }
 
 function memberType(b: BtfTypes, structIds: ReadonlyMap<string, number>, m: StructMember): number {
-  const array = (elem: number, count: number | null): number => (count === null ? elem : b.w.array(elem, count));
   switch (m.kind) {
     case 'scalar':
-      return array(b.scalar(m.ctype), m.count);
+      return arrayOf(b, b.scalar(m.ctype), m.count);
     case 'struct':
-      return array(structIds.get(m.struct) ?? missing(m.struct), m.count);
+      return arrayOf(b, structIds.get(m.struct) ?? missing(m.struct), m.count);
     case 'pointer':
       return b.w.ptr(b.scalar('char'));
     case 'spin_lock':
@@ -228,6 +227,11 @@ function memberType(b: BtfTypes, structIds: ReadonlyMap<string, number>, m: Stru
     case 'kptr':
       return b.w.ptr(b.w.typeTag('kptr', structIds.get(m.pointee) ?? missing(m.pointee)));
   }
+}
+
+/** a member's type, an array of it when it has a count (a function, not a closure per member: tsx names each one) */
+function arrayOf(b: BtfTypes, elem: number, count: number | null): number {
+  return count === null ? elem : b.w.array(elem, count);
 }
 
 function missing(struct: string): never {

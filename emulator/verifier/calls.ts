@@ -138,10 +138,9 @@ function kptrXchg(env: Env, insn: number): void {
     // map_kptr_match_type
     const perm = PTR_MAYBE_NULL | MEM_ALLOC | (field.kind === 'percpu_kptr' ? MEM_PERCPU : 0);
     const plainIntoPercpu = env.profile.features.reject_plain_into_percpu && field.kind === 'percpu_kptr' && !(src.flags & MEM_PERCPU);
-    const bad = (name: string): never => reject('kptr_match', { regno: 2, type: typeStr(src), name, target: field.pointee.name });
-    if ((src.flags & ~perm) !== 0 || plainIntoPercpu) bad('');
+    if ((src.flags & ~perm) !== 0 || plainIntoPercpu) reject('kptr_match', { regno: 2, type: typeStr(src), name: '', target: field.pointee.name });
     if (src.off !== 0) reject('ptr_off_nonzero', { regno: 2 });
-    if (src.btf!.id !== field.pointee.id) bad(src.btf!.name);
+    if (src.btf!.id !== field.pointee.id) reject('kptr_match', { regno: 2, type: typeStr(src), name: src.btf!.name, target: field.pointee.name });
     if (src.refObjId === 0) reject('release_unreferenced', { regno: 2 });
     refObjId = src.refObjId;
   }
@@ -235,16 +234,17 @@ export function helperCall(env: Env, helperId: number, insn: number): void {
 /** The iterator slot an iter kfunc's R1 points at (process_iter_arg). */
 function iterSlot(env: Env, uninit: boolean): number {
   const r = readReg(env, 1);
-  const bad = (): never => reject(uninit ? 'iter_not_uninit' : 'iter_not_init', { iter: 'num', argno: 0 });
-  if (r.type !== 'PTR_TO_STACK' || !scalarIsConst(r.s)) return bad();
+  if (r.type !== 'PTR_TO_STACK' || !scalarIsConst(r.s)) return iterArgReject(uninit);
   const o = r.off + Number(BigInt.asIntN(64, scalarValue(r.s)));
-  if (o % 8 !== 0 || o < -512 || o > -8) return bad();
+  if (o % 8 !== 0 || o < -512 || o > -8) return iterArgReject(uninit);
   const spi = stackSlotIndex(o);
   const slot = env.cur.stack[spi]!;
   env.noteStackRead(spi);
-  if (uninit ? slot.iter !== null : slot.iter === null) bad();
+  if (uninit ? slot.iter !== null : slot.iter === null) iterArgReject(uninit);
   return spi;
 }
+
+const iterArgReject = (uninit: boolean): never => reject(uninit ? 'iter_not_uninit' : 'iter_not_init', { iter: 'num', argno: 0 });
 
 function objNew(env: Env, name: string, insn: number): void {
   const percpu = name === 'bpf_percpu_obj_new_impl';

@@ -74,8 +74,9 @@ const userMapOf = byName((obj) => obj.maps.filter((m) => m.internal === null));
  * accepted program that the kernel would rewrite to BPF_PROBE_MEM (Machine.probeMem).
  */
 export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile): { programs: ProgramObservation[]; unsupported: string | null; probeMem: Map<string, readonly number[]> } {
-  // the harness refuses a scenario whose kfuncs the kernel lacks as libbpf refuses an unresolved strong extern
-  const missing = scenarioKfuncs(s).find((k) => !profile.kfuncs.includes(k));
+  // the harness refuses a scenario whose kfuncs the kernel lacks as libbpf refuses an unresolved strong extern; the
+  // object's externs include every kfunc its scenarios call, so when the kernel has them all no scenario is walked
+  const missing = hasAllKfuncs(obj, profile) ? undefined : scenarioKfuncs(s).find((k) => !profile.kfuncs.includes(k));
   const refusal = profile.messages.kfunc_missing!;
   const programs: ProgramObservation[] = [];
   const probeMem = new Map<string, readonly number[]>();
@@ -97,6 +98,11 @@ export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile
       : { program: p.name, verdict: 'rejected', stage: r.stage, errno: r.errno, errnoName: r.errnoName, log: r.log, summary: rejectionSummary(p.name, p.progType, r.errnoName, r.log), loadNs });
   }
   return { programs, unsupported: null, probeMem };
+}
+
+function hasAllKfuncs(obj: BpfObjectSpec, profile: Profile): boolean {
+  for (const k of obj.kfuncs) if (!profile.kfuncs.includes(k.name)) return false;
+  return true;
 }
 
 /** `machine` with the verifier's BPF_PROBE_MEM rewrites of these programs applied */
@@ -122,26 +128,30 @@ export function machineMapOp(machine: Machine, obj: BpfObjectSpec, map: string, 
   const value = new Uint8Array(stride * copies * Math.max(1, keys.length));
   const view = new DataView(value.buffer);
   if (op === 'update' || op === 'update_batch') for (let c = 0; c < value.byteLength / stride; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, BigInt.asUintN(64, sum), true);
-  const words = (out: Uint8Array): string[][] => {
-    const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    const copies: string[][] = [];
-    for (let c = 0; c < Math.floor(out.byteLength / stride); c++) {
-      const copy: string[] = [];
-      for (let w = 0; w < stride / 8; w++) copy.push(v.getBigUint64(c * stride + w * 8, true).toString());
-      copies.push(copy);
-    }
-    return copies;
-  };
-  const errName = (errno: number): string | null => (errno === 0 ? null : (MAP_ERRNO_NAMES[errno] ?? `errno ${errno}`));
   if (batch) {
     const r = machine.mapBatch(map, op, keys, value, op.startsWith('lookup') ? Number(what) : keys.length, flags);
     // the harness prints what a lookup copied, and only then its keys
     if (r.keys.length === 0) return { err: errName(r.errno), value: null, count: r.count };
-    return { err: errName(r.errno), value: r.values.flatMap(words), count: r.count, keys: r.keys };
+    const copies: string[][] = [];
+    for (const v of r.values) copyWords(v, stride, copies);
+    return { err: errName(r.errno), value: copies, count: r.count, keys: r.keys };
   }
   const r = machine.mapElem(map, op, Number(what), value, flags);
-  return { err: errName(r.errno), value: r.value === null ? null : words(r.value) };
+  return { err: errName(r.errno), value: r.value === null ? null : copyWords(r.value, stride, []) };
 }
+
+/** `out` with the copies of `bytes` (`stride` bytes each) appended, each as its 8-byte words in decimal */
+function copyWords(bytes: Uint8Array, stride: number, out: string[][]): string[][] {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let c = 0; c < Math.floor(bytes.byteLength / stride); c++) {
+    const copy: string[] = [];
+    for (let w = 0; w < stride / 8; w++) copy.push(v.getBigUint64(c * stride + w * 8, true).toString());
+    out.push(copy);
+  }
+  return out;
+}
+
+const errName = (errno: number): string | null => (errno === 0 ? null : (MAP_ERRNO_NAMES[errno] ?? `errno ${errno}`));
 
 function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, s: Scenario, st: MapOpStep, step: number): MapOpResult {
   const home = s.slots.find((x) => x.name === st.slot)?.home;
