@@ -9,7 +9,7 @@ import { checkHelperMemRead, constantStackKey, kernelBtf, mapKptrFields, stackSl
 import { scalarIsConst, scalarValue } from './scalar.ts';
 import {
   MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, NON_OWN_REF, PTR_MAYBE_NULL, PTR_TRUSTED, PTR_UNTRUSTED, type RegState,
-  SLOT_INVALID, type VerifierState, copyState, isNullConst, mapRegs, regConst, regNotInit, regPtr, regUnknown, slotBytes,
+  SLOT_INVALID, type VerifierState, copyState, isNullConst, mapRegs, regConst, regNotInit, regPtr, regUnknown, setStackSlot, slotBytes, stackSlot,
 } from './state.ts';
 import { regTypeStr } from './regTypeStr.ts';
 import { isGplCompatible } from './input.ts';
@@ -238,7 +238,7 @@ function iterSlot(env: Env, uninit: boolean): number {
   const o = r.off + Number(BigInt.asIntN(64, scalarValue(r.s)));
   if (o % 8 !== 0 || o < -512 || o > -8) return iterArgReject(uninit);
   const spi = stackSlotIndex(o);
-  const slot = env.cur.stack[spi]!;
+  const slot = stackSlot(env.cur, spi);
   env.noteStackRead(spi);
   if (uninit ? slot.iter !== null : slot.iter === null) iterArgReject(uninit);
   return spi;
@@ -302,19 +302,19 @@ function rcuUnlock(env: Env, name: string): void {
  */
 function iterNext(env: Env, insn: number): void {
   const spi = iterSlot(env, false);
-  const slot = env.cur.stack[spi]!;
+  const slot = stackSlot(env.cur, spi);
   const iter = slot.iter!;
   clearCallerSaved(env);
   const id = ++env.idGen;
   if (iter.state === 'ACTIVE') {
     const queued = copyState(env.cur);
-    queued.stack[spi] = { ...slot, iter: { ...iter, depth: iter.depth + 1 } };
+    setStackSlot(queued, spi, { ...slot, iter: { ...iter, depth: iter.depth + 1 } });
     queued.regs[0] = regPtr('PTR_TO_MEM', { flags: MEM_RDONLY, memSize: 4, id });
     const prev = env.previousCheckpointState(insn);
     if (prev !== null) widenScalars(prev, queued);
     env.push(queued, insn + 1);
   }
-  env.cur.stack[spi] = { ...slot, iter: { ...iter, state: 'DRAINED' } };
+  setStackSlot(env.cur, spi, { ...slot, iter: { ...iter, state: 'DRAINED' } });
   env.cur.regs[0] = regConst(0n);
 }
 
@@ -358,7 +358,7 @@ export function kfuncCall(env: Env, name: string, insn: number): void {
         if (r.type !== 'SCALAR_VALUE') reject('reg_type', { regno, type: typeStr(r), expected: 'scalar' });
       }
       const ref = acquireReference(env, insn);
-      env.cur.stack[spi] = { bytes: slotBytes('ITER'), spilled: null, iter: { state: 'ACTIVE', depth: 0, refObjId: ref } };
+      setStackSlot(env.cur, spi, { bytes: slotBytes('ITER'), spilled: null, iter: { state: 'ACTIVE', depth: 0, refObjId: ref } });
       clearCallerSaved(env);
       env.cur.regs[0] = regUnknown();
       return;
@@ -368,8 +368,8 @@ export function kfuncCall(env: Env, name: string, insn: number): void {
       return;
     case 'bpf_iter_num_destroy': {
       const spi = iterSlot(env, false);
-      dropRefState(env.cur, env.cur.stack[spi]!.iter!.refObjId);
-      env.cur.stack[spi] = SLOT_INVALID;
+      dropRefState(env.cur, stackSlot(env.cur, spi).iter!.refObjId);
+      setStackSlot(env.cur, spi, SLOT_INVALID);
       clearCallerSaved(env);
       return;
     }

@@ -12,7 +12,7 @@ import {
 } from '../../bpf/asm/opcode.ts';
 import type { VerifierProgram } from './input.ts';
 import { scalarWithin } from './scalar.ts';
-import type { RegState, StackSlot, VerifierState } from './state.ts';
+import { type RegState, type StackSlot, type VerifierState, stackSlot } from './state.ts';
 
 /**
  * The control-flow graph's edges out of an instruction, as two numbers rather than a list (this runs for every
@@ -274,10 +274,13 @@ export function statesEqual(old: VerifierState, cur: VerifierState, live: LiveSe
     if (mode === 'within' && !(live.regs & (1 << r))) continue;
     if (!regsafe(old.regs[r]!, cur.regs[r]!, ids, mode)) return false;
   }
-  for (let s = 0; s < old.stack.length; s++) {
-    const iterSlot = old.stack[s]!.iter !== null || cur.stack[s]!.iter !== null;
+  // the slots either stack holds (beyond both, two INVALID slots are safe)
+  for (let s = 0; s < Math.max(old.stack.length, cur.stack.length); s++) {
+    const o = stackSlot(old, s);
+    const c = stackSlot(cur, s);
+    const iterSlot = o.iter !== null || c.iter !== null;
     if (mode === 'within' && !iterSlot && !slotLive(live, s)) continue;
-    if (!slotsafe(old.stack[s]!, cur.stack[s]!, ids, mode)) return false;
+    if (!slotsafe(o, c, ids, mode)) return false;
   }
   for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
   return true;

@@ -78,7 +78,6 @@ const SLOT_BYTES: Readonly<Record<SlotType, readonly SlotType[]>> = {
 export const SLOT_INVALID: StackSlot = { bytes: slotBytes('INVALID'), spilled: null, iter: null };
 
 export const MAX_BPF_STACK = 512;
-export const STACK_SLOTS = MAX_BPF_STACK / 8;
 
 export interface RefState {
   readonly id: number;
@@ -96,12 +95,24 @@ export interface Checkpoint {
 
 export interface VerifierState {
   regs: RegState[];
-  /** slot i covers fp-8*(i+1) .. fp-8*i-1 */
+  /**
+   * slot i covers fp-8*(i+1) .. fp-8*i-1; only the slots up to the deepest one written are held (the kernel's
+   * allocated_stack), the rest are SLOT_INVALID: read them with stackSlot, write them with setStackSlot
+   */
   stack: StackSlot[];
   /** replaced, never changed in place: copies of a state share it */
   refs: readonly RefState[];
   activeRcu: number;
   parent: Checkpoint | null;
+}
+
+/** slot i of the state's stack */
+export const stackSlot = (s: VerifierState, i: number): StackSlot => s.stack[i] ?? SLOT_INVALID;
+
+/** sets slot i, the stack grown to it with SLOT_INVALID (no holes: the array keeps its packed elements) */
+export function setStackSlot(s: VerifierState, i: number, slot: StackSlot): void {
+  while (s.stack.length < i) s.stack.push(SLOT_INVALID);
+  s.stack[i] = slot;
 }
 
 export function copyState(s: VerifierState): VerifierState {

@@ -21,7 +21,7 @@ import {
   type AluOp, type JmpOp, negateJmp, scalarAlu, scalarBranchTaken, scalarIsConst, scalarRefine, scalarValue,
 } from './scalar.ts';
 import {
-  type Checkpoint, MEM_ALLOC, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState, SLOT_INVALID, STACK_SLOTS, type VerifierState, copyState,
+  type Checkpoint, MEM_ALLOC, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState, type VerifierState, copyState,
   isNullConst, mapRegs, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown,
 } from './state.ts';
 
@@ -115,7 +115,8 @@ class Walk implements Env {
     const regs: RegState[] = new Array<RegState>(11).fill(regNotInit());
     regs[1] = regPtr('PTR_TO_CTX');
     regs[10] = regPtr('PTR_TO_STACK');
-    this.cur = { regs, stack: Array(STACK_SLOTS).fill(SLOT_INVALID), refs: [], activeRcu: 0, parent: null };
+    // the stack holds no slot until one is written (copies of a state copy only those)
+    this.cur = { regs, stack: [], refs: [], activeRcu: 0, parent: null };
   }
 
   noteStackRead(slot: number): void {
