@@ -38,12 +38,47 @@ export function ldImm64Value(first: Insn, second: Insn): bigint {
 
 /** The little-endian wire form of the instructions (the only byte order BPF objects here have). */
 export function encodeInsns(insns: readonly Insn[]): Uint8Array {
-  const words = insnWords(insns);
-  if (HOST_LE) return new Uint8Array(words.buffer);
-  const out = new Uint8Array(insns.length * 8);
+  return wordBytes(insnWords(insns), insns.length);
+}
+
+/** the wire form of the first `n` slots of slot words (a view of them on a little-endian host) */
+function wordBytes(words: Int32Array, n: number): Uint8Array {
+  if (HOST_LE) return new Uint8Array(words.buffer, words.byteOffset, n * 8);
+  const out = new Uint8Array(n * 8);
   const view = new DataView(out.buffer);
-  for (let i = 0; i < words.length; i++) view.setInt32(i * 4, words[i]!, true);
+  for (let i = 0; i < 2 * n; i++) view.setInt32(i * 4, words[i]!, true);
   return out;
+}
+
+/**
+ * Instruction slots appended as slot words into one growing typed array: a writer's code section, without an array
+ * of Insn objects and a conversion to words after it.
+ */
+export class InsnBuffer {
+  private words = new Int32Array(1024);
+  /** slots written */
+  length = 0;
+
+  push(insn: Insn): void {
+    if (2 * this.length + 2 > this.words.length) {
+      const grown = new Int32Array(2 * this.words.length);
+      grown.set(this.words);
+      this.words = grown;
+    }
+    this.words[2 * this.length] = slotWord(insn.code, insn.dst, insn.src, insn.off);
+    this.words[2 * this.length + 1] = insn.imm;
+    this.length++;
+  }
+
+  /** sets the `off` of slot `i` (a jump whose target is known only later) */
+  setOff(i: number, off: number): void {
+    this.words[2 * i] = (this.words[2 * i]! & 0xffff) | (off << 16);
+  }
+
+  /** the wire form of the slots written (a view of the buffer on a little-endian host: take it when done writing) */
+  bytes(): Uint8Array {
+    return wordBytes(this.words, this.length);
+  }
 }
 
 /**
