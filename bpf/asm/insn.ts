@@ -33,8 +33,11 @@ export const makeInsn = (code: number, dst: number, src: number, off: number, im
 
 /** The 64-bit immediate of an ld_imm64 and its second slot, unsigned. */
 export function ldImm64Value(first: Insn, second: Insn): bigint {
-  return (BigInt(second.imm >>> 0) << 32n) | BigInt(first.imm >>> 0);
+  return imm64(first.imm, second.imm);
 }
+
+/** The 64-bit immediate of an ld_imm64 from its two slots' imm fields, unsigned. */
+export const imm64 = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
 /** The little-endian wire form of the instructions (the only byte order BPF objects here have). */
 export function encodeInsns(insns: readonly Insn[]): Uint8Array {
@@ -122,6 +125,13 @@ export function decodeInsnWords(bytes: Uint8Array, where = 'instructions'): Int3
   return out;
 }
 
+/** the fields of slot `i` of slot words, read without an Insn */
+export const slotCode = (words: Int32Array, i: number): number => words[2 * i]! & 0xff;
+export const slotDst = (words: Int32Array, i: number): number => (words[2 * i]! >>> 8) & 0xf;
+export const slotSrc = (words: Int32Array, i: number): number => (words[2 * i]! >>> 12) & 0xf;
+export const slotOff = (words: Int32Array, i: number): number => words[2 * i]! >> 16;
+export const slotImm = (words: Int32Array, i: number): number => words[2 * i + 1]!;
+
 export function insnWords(insns: readonly Insn[]): Int32Array {
   const out = new Int32Array(insns.length * 2);
   for (let i = 0; i < insns.length; i++) {
@@ -136,10 +146,4 @@ export function insnWords(insns: readonly Insn[]): Int32Array {
 export function insnAt(words: Int32Array, i: number): Insn {
   const w = words[2 * i] as number;
   return new BpfInsn(w & 0xff, (w >>> 8) & 0xf, (w >>> 12) & 0xf, w >> 16, words[2 * i + 1] as number);
-}
-
-export function insnsOf(words: Int32Array): Insn[] {
-  const out = new Array<Insn>(words.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = insnAt(words, i);
-  return out;
 }

@@ -3,7 +3,6 @@
  * map descriptions, kfunc names per call, and the BTF facts the kernel consults (kptr fields of map values, what
  * bpf_obj_new's local type id names).
  */
-import { insnsOf } from '../../bpf/asm/insn.ts';
 import type { Btf } from '../../bpf/btf/kinds.ts';
 import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
 import { typeSize } from '../../bpf/btf/typeSize.ts';
@@ -122,7 +121,8 @@ export function verifierProgram(obj: BpfObjectSpec, prog: ProgramSpec): Verifier
     sleepable: prog.sleepable,
     attachTo: prog.attachTo,
     license: obj.license,
-    insns: insnsOf(prog.words),
+    words: prog.words,
+    length: prog.words.length >> 1,
     ldImm64,
     kfuncCalls,
     externKfuncs: externs.get(obj) ?? setExterns(obj),
