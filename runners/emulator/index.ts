@@ -73,10 +73,10 @@ const userMapOf = byName((obj) => obj.maps.filter((m) => m.internal === null));
  * What the emulator says about one scenario's programs, as the harness would print them, and the loads of each
  * accepted program that the kernel would rewrite to BPF_PROBE_MEM (Machine.probeMem).
  */
-export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile): { programs: ProgramObservation[]; unsupported: string | null; probeMem: Map<string, readonly number[]> } {
+export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile, objKfuncsKnown: boolean): { programs: ProgramObservation[]; unsupported: string | null; probeMem: Map<string, readonly number[]> } {
   // the harness refuses a scenario whose kfuncs the kernel lacks as libbpf refuses an unresolved strong extern; the
   // object's externs include every kfunc its scenarios call, so when the kernel has them all no scenario is walked
-  const missing = hasAllKfuncs(obj, profile) ? undefined : scenarioKfuncs(s).find((k) => !profile.kfuncs.includes(k));
+  const missing = objKfuncsKnown ? undefined : scenarioKfuncs(s).find((k) => !profile.kfuncs.includes(k));
   const refusal = profile.messages.kfunc_missing!;
   const programs: ProgramObservation[] = [];
   const probeMem = new Map<string, readonly number[]>();
@@ -100,6 +100,7 @@ export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile
   return { programs, unsupported: null, probeMem };
 }
 
+/** whether the profile's kernel has every kfunc extern of the object (verifyScenario's objKfuncsKnown) */
 function hasAllKfuncs(obj: BpfObjectSpec, profile: Profile): boolean {
   for (const k of obj.kfuncs) if (!profile.kfuncs.includes(k.name)) return false;
   return true;
@@ -145,7 +146,11 @@ function copyWords(bytes: Uint8Array, stride: number, out: string[][]): string[]
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let c = 0; c < Math.floor(bytes.byteLength / stride); c++) {
     const copy: string[] = [];
-    for (let w = 0; w < stride / 8; w++) copy.push(v.getBigUint64(c * stride + w * 8, true).toString());
+    for (let w = 0; w < stride / 8; w++) {
+      // a word below 2^32 (most are) printed from its number, no BigInt: the same decimal
+      const at = c * stride + w * 8;
+      copy.push(v.getUint32(at + 4, true) === 0 ? String(v.getUint32(at, true)) : v.getBigUint64(at, true).toString());
+    }
     out.push(copy);
   }
   return out;
@@ -257,9 +262,9 @@ export function batchObserver(options: EmulatorRunnerOptions): ObserveBatch {
   };
 
   /** One scenario of a loaded object; the machine is the object's (scenarios of one object have disjoint maps, as in the harness). */
-  const observe = (obj: BpfObjectSpec, machine: () => Machine, s: Scenario, execute: boolean): Observation => {
+  const observe = (obj: BpfObjectSpec, kfuncsKnown: boolean, machine: () => Machine, s: Scenario, execute: boolean): Observation => {
     const base: Observation = { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: null, programs: [], runs: [], mapOps: [], notRun: [], splats: [] };
-    const v = verifyScenario(obj, s, profile);
+    const v = verifyScenario(obj, s, profile, kfuncsKnown);
     if (v.unsupported !== null) return { ...base, programs: v.programs, error: { code: 'KPTR_EMULATOR_UNSUPPORTED', message: v.unsupported } };
     const accepted = new Set(v.programs.filter((p) => p.verdict === 'accepted').map((p) => p.program));
     const runs = execute && s.schedule.some((st) => 'mapOp' in st || stepRuns(st).some((r) => accepted.has(r.program))) ? runSchedule(probed(machine(), v.probeMem), obj, s, accepted, true) : runSchedule(null, obj, s, accepted, false);
@@ -270,7 +275,8 @@ export function batchObserver(options: EmulatorRunnerOptions): ObserveBatch {
   const observeAll = (obj: BpfObjectSpec, batch: readonly Scenario[], plans: ReadonlyMap<string, RunCase['plan']>): Observation[] => {
     const held: { m: Machine | null } = { m: null };
     const machine = (): Machine => (held.m ??= Machine.load(obj, { nrCpus, htabDeleteKeepsKptr: profile.features.htab_delete_keeps_percpu_kptr, arrayUpdateKeepsKptr: profile.features.array_update_keeps_percpu_kptr }));
-    const observations = batch.map((s) => observe(obj, machine, s, plans.get(s.id)?.execute ?? true));
+    const kfuncsKnown = hasAllKfuncs(obj, profile);
+    const observations = batch.map((s) => observe(obj, kfuncsKnown, machine, s, plans.get(s.id)?.execute ?? true));
     try {
       held.m?.free();
     } catch (e) {
