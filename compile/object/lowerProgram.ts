@@ -10,6 +10,9 @@ import type { ElfRelocation } from '../../bpf/elf/index.ts';
 const NOEXIST = 1;
 /** bpf_{task,cgrp}_storage_get's flag: create the owner's element if it has none */
 const BPF_LOCAL_STORAGE_GET_F_CREATE = 1;
+/** the values a mov64 immediate holds (sign-extended s32) */
+const S32_MIN = -(2n ** 31n);
+const S32_MAX = 2n ** 31n - 1n;
 /** Offset of `pc` in `struct <slot>_elem { long sum; ... *pc; }`. */
 const ELEM_PC = SLOT_VALUE_KPTR_OFF;
 
@@ -178,7 +181,7 @@ class Lowering {
         const value = this.scope.writeValue(op.value);
         this.load(R1, op.ptr);
         const narrow = BigInt.asIntN(64, value);
-        if (narrow >= -(2n ** 31n) && narrow < 2n ** 31n) this.emit(I.mov64Imm(R2, Number(narrow)));
+        if (narrow >= S32_MIN && narrow <= S32_MAX) this.emit(I.mov64Imm(R2, Number(narrow)));
         else this.emit(...I.ldImm64(R2, value));
         return this.emit(I.stx(scalarSize(field.ctype), R1, field.off, R2));
       }

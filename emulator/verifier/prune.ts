@@ -133,10 +133,12 @@ export class Liveness {
     const [succ0, succ1, use, def, nPred, order, killLo, killHi, useLo, useHi, slotsLo, slotsHi, regsIn, predStart, predList] = tables(m) as [
       Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array,
     ];
+    let backEdge = false;
     const edge = (i: number, x: number | null): void => {
       if (x === null || x < 0 || x >= n) return;
       if (succ0[i] === 0) succ0[i] = x + 1; else succ1[i] = x + 1;
       nPred[x]!++;
+      if (x <= i) backEdge = true;
     };
     /** order: instruction indices in reverse order, second slots of ld_imm64 left out */
     let nOrder = 0;
@@ -156,7 +158,8 @@ export class Liveness {
       if (succ0[i] !== 0) predList[predStart[succ0[i]! - 1]! + --nPred[succ0[i]! - 1]!] = i;
       if (succ1[i] !== 0) predList[predStart[succ1[i]! - 1]! + --nPred[succ1[i]! - 1]!] = i;
     }
-    for (let changed = true; changed;) {
+    // in reverse order every successor comes first: without a back edge one pass is the fixpoint
+    for (let changed = true; changed; changed &&= backEdge) {
       changed = false;
       for (let k = 0; k < nOrder; k++) {
         const i = order[k]!;
