@@ -98,8 +98,13 @@ class Lowering {
     this.relocations = section.relocations;
     this.fieldRelocations = section.fieldRelocations;
     this.scope = new ProgramScope(scenario, program);
-    this.varIndex = new Map(program.vars.map((v, index) => [v.name, index]));
-    this.stack = new StackLayout(Math.max(16, ...scenario.slots.map((x) => (x.home.kind === 'map' ? slotValueSize(x.home) : 0))));
+    // loops, not a pair array per variable and a spread of every slot's size: this runs for every program written
+    const varIndex = new Map<string, number>();
+    for (let i = 0; i < program.vars.length; i++) varIndex.set(program.vars[i]!.name, i);
+    this.varIndex = varIndex;
+    let initSize = 16;
+    for (const x of scenario.slots) if (x.home.kind === 'map') initSize = Math.max(initSize, slotValueSize(x.home));
+    this.stack = new StackLayout(initSize);
   }
 
   run(): void {
