@@ -40,7 +40,8 @@ const BASE: RegState = {
 export const regNotInit = (): RegState => BASE;
 const UNKNOWN: RegState = { ...BASE, type: 'SCALAR_VALUE', s: scalarUnknown() };
 export const regUnknown = (): RegState => UNKNOWN;
-export const regScalar = (s: Scalar): RegState => ({ ...BASE, type: 'SCALAR_VALUE', s });
+/** field by field in BASE's order, as regPtr (a spread of BASE cost more than the literal, at every ALU op and branch) */
+export const regScalar = (s: Scalar): RegState => ({ type: 'SCALAR_VALUE', flags: 0, off: 0, s, id: 0, refObjId: 0, map: null, btf: null, memSize: 0 });
 /** the constants -1 .. 256 as registers, made once: immediates and zeroed registers are most of a walk's constants */
 const SMALL_CONSTS: readonly RegState[] = Array.from({ length: 258 }, (_, k) => ({ ...BASE, type: 'SCALAR_VALUE', s: scalarConst(BigInt(k - 1)) }));
 export const regConst = (v: bigint): RegState => (v >= -1n && v <= 256n ? SMALL_CONSTS[Number(v) + 1]! : { ...BASE, type: 'SCALAR_VALUE', s: scalarConst(v) });
