@@ -10,13 +10,19 @@ export class StringTable {
     const off = this.size;
     this.parts.push(s);
     this.offsets.set(s, off);
-    this.size += Buffer.byteLength(s) + 1;
+    this.size += utf8Length(s) + 1;
     return off;
   }
 
   bytes(): Uint8Array {
-    return Buffer.from(this.parts.map((p) => `${p}\0`).join(''));
+    return Buffer.from(`${this.parts.join('\0')}\0`);
   }
+}
+
+/** UTF-8 bytes of `s`: its length when ASCII (names are; a native call per string was a share of writing an object) */
+function utf8Length(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s);
+  return s.length;
 }
 
 /**

@@ -33,17 +33,55 @@ export const makeInsn = (code: number, dst: number, src: number, off: number, im
 
 /** The 64-bit immediate of an ld_imm64 and its second slot, unsigned. */
 export function ldImm64Value(first: Insn, second: Insn): bigint {
-  return (BigInt(second.imm >>> 0) << 32n) | BigInt(first.imm >>> 0);
+  return imm64(first.imm, second.imm);
 }
+
+/** The 64-bit immediate of an ld_imm64 from its two slots' imm fields, unsigned. */
+export const imm64 = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 
 /** The little-endian wire form of the instructions (the only byte order BPF objects here have). */
 export function encodeInsns(insns: readonly Insn[]): Uint8Array {
-  const words = insnWords(insns);
-  if (HOST_LE) return new Uint8Array(words.buffer);
-  const out = new Uint8Array(insns.length * 8);
+  return wordBytes(insnWords(insns), insns.length);
+}
+
+/** the wire form of the first `n` slots of slot words (a view of them on a little-endian host) */
+function wordBytes(words: Int32Array, n: number): Uint8Array {
+  if (HOST_LE) return new Uint8Array(words.buffer, words.byteOffset, n * 8);
+  const out = new Uint8Array(n * 8);
   const view = new DataView(out.buffer);
-  for (let i = 0; i < words.length; i++) view.setInt32(i * 4, words[i]!, true);
+  for (let i = 0; i < 2 * n; i++) view.setInt32(i * 4, words[i]!, true);
   return out;
+}
+
+/**
+ * Instruction slots appended as slot words into one growing typed array: a writer's code section, without an array
+ * of Insn objects and a conversion to words after it.
+ */
+export class InsnBuffer {
+  private words = new Int32Array(1024);
+  /** slots written */
+  length = 0;
+
+  push(insn: Insn): void {
+    if (2 * this.length + 2 > this.words.length) {
+      const grown = new Int32Array(2 * this.words.length);
+      grown.set(this.words);
+      this.words = grown;
+    }
+    this.words[2 * this.length] = slotWord(insn.code, insn.dst, insn.src, insn.off);
+    this.words[2 * this.length + 1] = insn.imm;
+    this.length++;
+  }
+
+  /** sets the `off` of slot `i` (a jump whose target is known only later) */
+  setOff(i: number, off: number): void {
+    this.words[2 * i] = (this.words[2 * i]! & 0xffff) | (off << 16);
+  }
+
+  /** the wire form of the slots written (a view of the buffer on a little-endian host: take it when done writing) */
+  bytes(): Uint8Array {
+    return wordBytes(this.words, this.length);
+  }
 }
 
 /**
@@ -87,6 +125,13 @@ export function decodeInsnWords(bytes: Uint8Array, where = 'instructions'): Int3
   return out;
 }
 
+/** the fields of slot `i` of slot words, read without an Insn */
+export const slotCode = (words: Int32Array, i: number): number => words[2 * i]! & 0xff;
+export const slotDst = (words: Int32Array, i: number): number => (words[2 * i]! >>> 8) & 0xf;
+export const slotSrc = (words: Int32Array, i: number): number => (words[2 * i]! >>> 12) & 0xf;
+export const slotOff = (words: Int32Array, i: number): number => words[2 * i]! >> 16;
+export const slotImm = (words: Int32Array, i: number): number => words[2 * i + 1]!;
+
 export function insnWords(insns: readonly Insn[]): Int32Array {
   const out = new Int32Array(insns.length * 2);
   for (let i = 0; i < insns.length; i++) {
@@ -101,10 +146,4 @@ export function insnWords(insns: readonly Insn[]): Int32Array {
 export function insnAt(words: Int32Array, i: number): Insn {
   const w = words[2 * i] as number;
   return new BpfInsn(w & 0xff, (w >>> 8) & 0xf, (w >>> 12) & 0xf, w >> 16, words[2 * i + 1] as number);
-}
-
-export function insnsOf(words: Int32Array): Insn[] {
-  const out = new Array<Insn>(words.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = insnAt(words, i);
-  return out;
 }

@@ -76,36 +76,33 @@ export function writeElf(sections: readonly ElfSection[], symbols: readonly ElfS
     for (const r of s.relocations ?? []) if ('section' in r.target && !sectionSymIndex.has(r.target.section)) sectionSymIndex.set(r.target.section, 1 + sectionSymIndex.size);
   }
   const sectionSyms = [...sectionSymIndex.keys()];
-  const ordered = [...symbols.filter((s) => s.bind === 'local'), ...symbols.filter((s) => s.bind !== 'local')];
+  const locals = symbols.filter((s) => s.bind === 'local');
+  const ordered = [...locals, ...symbols.filter((s) => s.bind !== 'local')];
   const symBytes = new Uint8Array(24 * (1 + sectionSyms.length + ordered.length));
   const symView = new DataView(symBytes.buffer);
   const symIndex = new Map<string, number>();
-  const putSym = (i: number, name: number, info: number, shndx: number, value: number, size: number): void => {
-    symView.setUint32(i * 24, name, true);
-    symView.setUint8(i * 24 + 4, info);
-    symView.setUint16(i * 24 + 6, shndx, true);
-    setU64(symView, i * 24 + 8, value);
-    setU64(symView, i * 24 + 16, size);
-  };
-  sectionSyms.forEach((name, k) => putSym(1 + k, 0, (STB.local << 4) | STT.section, sectionIndex(name), 0, 0));
-  ordered.forEach((s, k) => {
+  // indexed loops, no callback per symbol or relocation: an object has hundreds of symbols and thousands of relocations
+  for (let k = 0; k < sectionSyms.length; k++) putSym(symView, 1 + k, 0, (STB.local << 4) | STT.section, sectionIndex(sectionSyms[k]!), 0, 0);
+  for (let k = 0; k < ordered.length; k++) {
+    const s = ordered[k]!;
     const i = 1 + sectionSyms.length + k;
     symIndex.set(s.name, i);
-    putSym(i, strtab.add(s.name), (STB[s.bind] << 4) | STT[s.type], s.section === null ? 0 : sectionIndex(s.section), s.value, s.size);
-  });
-  const firstGlobal = 1 + sectionSyms.length + symbols.filter((s) => s.bind === 'local').length;
+    putSym(symView, i, strtab.add(s.name), (STB[s.bind] << 4) | STT[s.type], s.section === null ? 0 : sectionIndex(s.section), s.value, s.size);
+  }
+  const firstGlobal = 1 + sectionSyms.length + locals.length;
 
   const relocBytes = (relocs: readonly ElfRelocation[]): Uint8Array => {
     const out = new Uint8Array(16 * relocs.length);
     const v = new DataView(out.buffer);
-    relocs.forEach((r, k) => {
+    for (let k = 0; k < relocs.length; k++) {
+      const r = relocs[k]!;
       const sym = 'symbol' in r.target ? symIndex.get(r.target.symbol) : sectionSymIndex.get(r.target.section);
       if (sym === undefined) throw new Error(`ELF: relocation against unknown ${JSON.stringify(r.target)}`);
       setU64(v, k * 16, r.offset);
       // r_info: ELF64_R_INFO(sym, type)
       v.setUint32(k * 16 + 8, R_BPF[r.type], true);
       v.setUint32(k * 16 + 12, sym, true);
-    });
+    }
     return out;
   };
 
@@ -169,6 +166,15 @@ export function writeElf(sections: readonly ElfSection[], symbols: readonly ElfS
     setU64(view, at + 56, h.entsize);
   });
   return out;
+}
+
+/** Elf64_Sym `i` of the symbol table */
+function putSym(view: DataView, i: number, name: number, info: number, shndx: number, value: number, size: number): void {
+  view.setUint32(i * 24, name, true);
+  view.setUint8(i * 24 + 4, info);
+  view.setUint16(i * 24 + 6, shndx, true);
+  setU64(view, i * 24 + 8, value);
+  setU64(view, i * 24 + 16, size);
 }
 
 /** a 64-bit little-endian field holding a non-negative number below 2^53 (no BigInt per field) */

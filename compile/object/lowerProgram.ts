@@ -3,12 +3,16 @@ import { SLOT_VALUE_KPTR_OFF, slotValueSize } from '../../cabi/slotMap.ts';
 import type { Op, Program, ScalarCType, Scenario } from '../../types/index.ts';
 import { ProgramScope } from '../codegen/programScope.ts';
 import { globalSlotSection } from '../codegen/scenarioIdentifiers.ts';
-import { BPF_FUNC as HELPER, I, makeInsn, R0, R1, R2, R3, R4, R10, type Insn } from '../../bpf/asm/index.ts';
+import { BPF_FUNC as HELPER, I, R0, R1, R2, R3, R4, R10, type Insn } from '../../bpf/asm/index.ts';
+import type { InsnBuffer } from '../../bpf/asm/insn.ts';
 import type { ElfRelocation } from '../../bpf/elf/index.ts';
 /** BPF_NOEXIST */
 const NOEXIST = 1;
 /** bpf_{task,cgrp}_storage_get's flag: create the owner's element if it has none */
 const BPF_LOCAL_STORAGE_GET_F_CREATE = 1;
+/** the values a mov64 immediate holds (sign-extended s32) */
+const S32_MIN = -(2n ** 31n);
+const S32_MAX = 2n ** 31n - 1n;
 /** Offset of `pc` in `struct <slot>_elem { long sum; ... *pc; }`. */
 const ELEM_PC = SLOT_VALUE_KPTR_OFF;
 
@@ -23,7 +27,7 @@ export const OWNER_CGROUP_PATH = [
 ] as const;
 export type KernelStructName = (typeof OWNER_CGROUP_PATH)[number]['struct'];
 
-/** A CO-RE field relocation of a load (struct bpf_core_relo), `offset` in bytes from the program's first instruction. */
+/** A CO-RE field relocation of a load (struct bpf_core_relo), `offset` in bytes from the start of its code section. */
 export interface FieldRelocation {
   readonly offset: number;
   readonly struct: KernelStructName;
@@ -54,11 +58,11 @@ export interface LowerContext {
   readonly structIds: ReadonlyMap<string, number>;
 }
 
-export interface LoweredProgram {
-  readonly insns: readonly Insn[];
-  /** relocations with `offset` in bytes from the program's first instruction */
-  readonly relocations: readonly ElfRelocation[];
-  readonly fieldRelocations: readonly FieldRelocation[];
+/** The code section a program is lowered into: instructions and relocations are appended, offsets are the section's. */
+export interface CodeSection {
+  readonly insns: InsnBuffer;
+  readonly relocations: ElfRelocation[];
+  readonly fieldRelocations: FieldRelocation[];
 }
 
 /**
@@ -67,48 +71,56 @@ export interface LoweredProgram {
  * its operands into the argument registers, calls, and stores r0 back. The verifier tracks pointers, their ids and
  * references through stack spills exactly as through registers, so the verdicts are those of the C.
  */
-export function lowerProgram(scenario: Scenario, program: Program, ctx: LowerContext): LoweredProgram {
-  return new Lowering(scenario, program, ctx).run();
+export function lowerProgram(scenario: Scenario, program: Program, ctx: LowerContext, section: CodeSection): void {
+  new Lowering(scenario, program, ctx, section).run();
 }
 
 class Lowering {
-  private readonly insns: Insn[] = [];
-  private readonly relocations: ElfRelocation[] = [];
-  private readonly fieldRelocations: FieldRelocation[] = [];
+  private readonly insns: InsnBuffer;
+  private readonly relocations: ElfRelocation[];
+  private readonly fieldRelocations: FieldRelocation[];
   private readonly scope: ProgramScope;
   /** each variable's stack slot */
   private readonly varIndex: ReadonlyMap<string, number>;
-  /** then-blocks that end in `return`, placed after the body as clang places them (see `if`) */
-  private readonly outOfLine: { readonly bind: () => void; readonly ops: readonly Op[]; readonly lookups: Map<string, string> }[] = [];
+  /** then-blocks that end in `return`, placed after the body as clang places them (see `if`); `jump` jumps to one */
+  private readonly outOfLine: { readonly jump: number; readonly ops: readonly Op[]; readonly lookups: Map<string, string> }[] = [];
   /** jumps to the shared `return 0` of failed lookups */
-  private readonly toReturn0: (() => void)[] = [];
+  private readonly toReturn0: number[] = [];
   private readonly stack: StackLayout;
 
   constructor(
     scenario: Scenario,
     private readonly program: Program,
     private readonly ctx: LowerContext,
+    section: CodeSection,
   ) {
+    this.insns = section.insns;
+    this.relocations = section.relocations;
+    this.fieldRelocations = section.fieldRelocations;
     this.scope = new ProgramScope(scenario, program);
-    this.varIndex = new Map(program.vars.map((v, index) => [v.name, index]));
-    this.stack = new StackLayout(Math.max(16, ...scenario.slots.map((x) => (x.home.kind === 'map' ? slotValueSize(x.home) : 0))));
+    // loops, not a pair array per variable and a spread of every slot's size: this runs for every program written
+    const varIndex = new Map<string, number>();
+    for (let i = 0; i < program.vars.length; i++) varIndex.set(program.vars[i]!.name, i);
+    this.varIndex = varIndex;
+    let initSize = 16;
+    for (const x of scenario.slots) if (x.home.kind === 'map') initSize = Math.max(initSize, slotValueSize(x.home));
+    this.stack = new StackLayout(initSize);
   }
 
-  run(): LoweredProgram {
+  run(): void {
     if (this.stack.varOff(this.program.vars.length - 1) < -512) throw this.scope.invalid('too many variables for the 512-byte stack');
     if (this.program.vars.length > 0) this.emit(I.mov64Imm(R1, 0));
     this.program.vars.forEach((_, i) => this.emit(I.stx(8, R10, this.stack.varOff(i), R1)));
     this.ops(this.program.ops);
     if (this.program.ops.at(-1)?.op !== 'return') this.emit(I.mov32Imm(R0, 0), I.exit());
     for (let block = this.outOfLine.shift(); block; block = this.outOfLine.shift()) {
-      block.bind();
+      this.bind(block.jump);
       this.scope.withSnapshot(block.lookups, () => this.ops(block!.ops));
     }
     if (this.toReturn0.length > 0) {
-      this.toReturn0.forEach((bind) => bind());
+      for (const jump of this.toReturn0) this.bind(jump);
       this.emit(I.mov32Imm(R0, 0), I.exit());
     }
-    return { insns: this.insns, relocations: this.relocations, fieldRelocations: this.fieldRelocations };
   }
 
   private ops(ops: readonly Op[]): void {
@@ -128,14 +140,14 @@ class Lowering {
         if (op.then.at(-1)?.op === 'return') {
           // clang moves a block that returns out of line and falls through to the rest; the verifier explores the
           // fall-through first, so this keeps the order in which it meets errors (and which one it reports)
-          const bind = this.forward((op.is === 'null' ? I.jeqImm : I.jneImm)(R1, 0, 0));
-          this.outOfLine.push({ bind, ops: op.then, lookups: this.scope.snapshot() });
+          const jump = this.forward((op.is === 'null' ? I.jeqImm : I.jneImm)(R1, 0, 0));
+          this.outOfLine.push({ jump, ops: op.then, lookups: this.scope.snapshot() });
           this.scope.lookedUpIn(op.then);
           return;
         }
         const skip = this.forward((op.is === 'null' ? I.jneImm : I.jeqImm)(R1, 0, 0));
         this.ops(op.then);
-        return skip();
+        return this.bind(skip);
       }
       case 'xchg': {
         const off = this.slotBase(R1, op.slot);
@@ -174,7 +186,7 @@ class Lowering {
         const value = this.scope.writeValue(op.value);
         this.load(R1, op.ptr);
         const narrow = BigInt.asIntN(64, value);
-        if (narrow >= -(2n ** 31n) && narrow < 2n ** 31n) this.emit(I.mov64Imm(R2, Number(narrow)));
+        if (narrow >= S32_MIN && narrow <= S32_MAX) this.emit(I.mov64Imm(R2, Number(narrow)));
         else this.emit(...I.ldImm64(R2, value));
         return this.emit(I.stx(scalarSize(field.ctype), R1, field.off, R2));
       }
@@ -233,7 +245,7 @@ class Lowering {
       this.emit(I.mov64Reg(R2, R10), I.add64Imm(R2, KEY_OFF), I.mov64Reg(R3, R10), I.add64Imm(R3, this.stack.init), I.mov64Imm(R4, NOEXIST));
       this.emit(I.call(HELPER.map_update_elem));
       this.mapLookup(slot.name);
-      found();
+      this.bind(found);
     }
     this.toReturn0.push(this.forward(I.jeqImm(R0, 0, 0)));
     this.store(dst, R0);
@@ -269,8 +281,8 @@ class Lowering {
     this.globalAddress(R2, global);
     this.emit(I.ldx(gsize, R3, R2, 0), I.add64Reg(R3, R1), I.stx(gsize, R2, 0, R3));
     this.emit(I.ja(top - this.insns.length - 1));
-    this.insns[nullCheck] = I.jeqImm(R0, 0, top - nullCheck - 1);
-    exits.forEach((bind) => bind());
+    this.insns.setOff(nullCheck, top - nullCheck - 1);
+    for (const jump of exits) this.bind(jump);
     this.emit(I.mov64Reg(R1, R10), I.add64Imm(R1, this.stack.iter));
     this.callExtern('bpf_iter_num_destroy');
   }
@@ -336,17 +348,19 @@ class Lowering {
     this.emit(...I.ldImm64(reg, 0n));
   }
 
-  /** Emits a forward jump (a conditional one, its offset 0); calling the result binds its target to the next instruction. */
-  private forward(jump: Insn): () => void {
-    const at = this.insns.length;
+  /** Emits a forward jump (a conditional one, its offset 0): its slot, for bind. */
+  private forward(jump: Insn): number {
     this.emit(jump);
-    return () => {
-      this.insns[at] = makeInsn(jump.code, jump.dst, jump.src, this.insns.length - at - 1, jump.imm);
-    };
+    return this.insns.length - 1;
+  }
+
+  /** The forward jump at slot `jump` goes to the next instruction. */
+  private bind(jump: number): void {
+    this.insns.setOff(jump, this.insns.length - jump - 1);
   }
 
   private emit(...insns: Insn[]): void {
-    for (const insn of insns) this.insns.push(insn);
+    for (let k = 0; k < insns.length; k++) this.insns.push(insns[k]!);
   }
 
   private structId(name: string): number {

@@ -5,10 +5,10 @@ import { batchLicense } from '../codegen/emit.ts';
 import { PROGRAM_SECTIONS } from '../codegen/emitProgram.ts';
 import { globalSlotSection, slotElemName } from '../codegen/scenarioIdentifiers.ts';
 import { batchKfuncs } from '../codegen/scenarioKfuncs.ts';
-import { encodeInsns, type Insn } from '../../bpf/asm/index.ts';
+import { InsnBuffer } from '../../bpf/asm/insn.ts';
 import { BtfWriter, writeBtfExt, type BtfVarSecinfo, type CoreRelo } from '../../bpf/btf/index.ts';
 import { writeElf, type ElfRelocation, type ElfSection, type ElfSymbol } from '../../bpf/elf/index.ts';
-import { type KernelStructName, lowerProgram, OWNER_CGROUP_PATH } from './lowerProgram.ts';
+import { type CodeSection, type KernelStructName, lowerProgram, OWNER_CGROUP_PATH } from './lowerProgram.ts';
 
 /** enum bpf_map_type */
 const MAP_TYPE: Readonly<Record<MapType, number>> = { hash: 1, array: 2, percpu_hash: 5, percpu_array: 6, lru_hash: 9, lru_percpu_hash: 10 };
@@ -156,18 +156,21 @@ export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
 
   // programs, grouped by section as clang groups functions of one SEC() name
   const proto = w.funcProto(b.scalar('int'), [{ name: 'ctx', type: b.voidPtr() }]);
-  const code = new Map<ProgType, { insns: Insn[]; relocations: ElfRelocation[]; funcs: { off: number; type: number }[]; core: CoreRelo[] }>();
+  // each program lowered into its section's buffer, offsets the section's
+  const code = new Map<ProgType, CodeSection & { funcs: { off: number; type: number }[]; core: CoreRelo[] }>();
   for (const s of scenarios) {
     for (const p of s.programs) {
-      const lowered = lowerProgram(s, p, { structIds });
       let sec = code.get(p.progType);
-      if (!sec) code.set(p.progType, (sec = { insns: [], relocations: [], funcs: [], core: [] }));
+      if (!sec) code.set(p.progType, (sec = { insns: new InsnBuffer(), relocations: [], fieldRelocations: [], funcs: [], core: [] }));
       const off = sec.insns.length * 8;
+      const firstField = sec.fieldRelocations.length;
+      lowerProgram(s, p, { structIds }, sec);
       sec.funcs.push({ off, type: w.func(p.name, proto, 'global') });
-      for (const r of lowered.relocations) sec.relocations.push({ ...r, offset: r.offset + off });
-      for (const r of lowered.fieldRelocations) sec.core.push({ insnOff: r.offset + off, typeId: b.kernelStruct(r.struct), accessStr: r.accessStr, kind: 'FIELD_BYTE_OFFSET' });
-      for (const insn of lowered.insns) sec.insns.push(insn);
-      symbols.push({ name: p.name, section: PROGRAM_SECTIONS[p.progType], value: off, size: lowered.insns.length * 8, type: 'func', bind: 'global' });
+      for (let k = firstField; k < sec.fieldRelocations.length; k++) {
+        const r = sec.fieldRelocations[k]!;
+        sec.core.push({ insnOff: r.offset, typeId: b.kernelStruct(r.struct), accessStr: r.accessStr, kind: 'FIELD_BYTE_OFFSET' });
+      }
+      symbols.push({ name: p.name, section: PROGRAM_SECTIONS[p.progType], value: off, size: sec.insns.length * 8 - off, type: 'func', bind: 'global' });
     }
   }
   const codeSections = [...code.entries()].map(([t, sec]) => ({ name: PROGRAM_SECTIONS[t], ...sec }));
@@ -201,7 +204,7 @@ export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
   }, (s) => w.str(s));
   return writeElf(
     [
-      ...codeSections.map((c): ElfSection => ({ name: c.name, contents: { bytes: encodeInsns(c.insns) }, flags: 'code', align: 8, relocations: c.relocations })),
+      ...codeSections.map((c): ElfSection => ({ name: c.name, contents: { bytes: c.insns.bytes() }, flags: 'code', align: 8, relocations: c.relocations })),
       { name: 'license', contents: { bytes: licenseBytes }, flags: 'data', align: 1 },
       ...(mapVars.length > 0 ? [{ name: '.maps', contents: { bytes: new Uint8Array(mapVars.length * 32) }, flags: 'data', align: 8 } as const] : []),
       { name: '.rodata', contents: { bytes: new Uint8Array(4) }, flags: 'rodata', align: 4 },
@@ -215,12 +218,11 @@ export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
 }
 
 function memberType(b: BtfTypes, structIds: ReadonlyMap<string, number>, m: StructMember): number {
-  const array = (elem: number, count: number | null): number => (count === null ? elem : b.w.array(elem, count));
   switch (m.kind) {
     case 'scalar':
-      return array(b.scalar(m.ctype), m.count);
+      return arrayOf(b, b.scalar(m.ctype), m.count);
     case 'struct':
-      return array(structIds.get(m.struct) ?? missing(m.struct), m.count);
+      return arrayOf(b, structIds.get(m.struct) ?? missing(m.struct), m.count);
     case 'pointer':
       return b.w.ptr(b.scalar('char'));
     case 'spin_lock':
@@ -228,6 +230,11 @@ function memberType(b: BtfTypes, structIds: ReadonlyMap<string, number>, m: Stru
     case 'kptr':
       return b.w.ptr(b.w.typeTag('kptr', structIds.get(m.pointee) ?? missing(m.pointee)));
   }
+}
+
+/** a member's type, an array of it when it has a count (a function, not a closure per member: tsx names each one) */
+function arrayOf(b: BtfTypes, elem: number, count: number | null): number {
+  return count === null ? elem : b.w.array(elem, count);
 }
 
 function missing(struct: string): never {

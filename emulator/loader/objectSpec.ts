@@ -35,7 +35,7 @@ export interface ProgramSpec {
   readonly autoload: boolean;
   /**
    * relocated instruction slots (see the file comment; ld_imm64 takes two) as two words each: bpf/asm insn.ts
-   * decodeInsnWords' form, read with insnAt/insnsOf
+   * decodeInsnWords' form, read with insnAt or slotCode and the like
    */
   readonly words: Int32Array;
   /** instruction index of the first slot of each appended subprogram, by its symbol name */

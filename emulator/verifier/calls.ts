@@ -9,7 +9,7 @@ import { checkHelperMemRead, constantStackKey, kernelBtf, mapKptrFields, stackSl
 import { scalarIsConst, scalarValue } from './scalar.ts';
 import {
   MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, NON_OWN_REF, PTR_MAYBE_NULL, PTR_TRUSTED, PTR_UNTRUSTED, type RegState,
-  SLOT_INVALID, type VerifierState, copyState, isNullConst, mapRegs, regConst, regNotInit, regPtr, regUnknown, slotBytes,
+  SLOT_INVALID, type VerifierState, copyState, isNullConst, mapRegs, regConst, regNotInit, regPtr, regUnknown, setStackSlot, slotBytes, stackSlot,
 } from './state.ts';
 import { regTypeStr } from './regTypeStr.ts';
 import { isGplCompatible } from './input.ts';
@@ -138,10 +138,9 @@ function kptrXchg(env: Env, insn: number): void {
     // map_kptr_match_type
     const perm = PTR_MAYBE_NULL | MEM_ALLOC | (field.kind === 'percpu_kptr' ? MEM_PERCPU : 0);
     const plainIntoPercpu = env.profile.features.reject_plain_into_percpu && field.kind === 'percpu_kptr' && !(src.flags & MEM_PERCPU);
-    const bad = (name: string): never => reject('kptr_match', { regno: 2, type: typeStr(src), name, target: field.pointee.name });
-    if ((src.flags & ~perm) !== 0 || plainIntoPercpu) bad('');
+    if ((src.flags & ~perm) !== 0 || plainIntoPercpu) reject('kptr_match', { regno: 2, type: typeStr(src), name: '', target: field.pointee.name });
     if (src.off !== 0) reject('ptr_off_nonzero', { regno: 2 });
-    if (src.btf!.id !== field.pointee.id) bad(src.btf!.name);
+    if (src.btf!.id !== field.pointee.id) reject('kptr_match', { regno: 2, type: typeStr(src), name: src.btf!.name, target: field.pointee.name });
     if (src.refObjId === 0) reject('release_unreferenced', { regno: 2 });
     refObjId = src.refObjId;
   }
@@ -235,16 +234,17 @@ export function helperCall(env: Env, helperId: number, insn: number): void {
 /** The iterator slot an iter kfunc's R1 points at (process_iter_arg). */
 function iterSlot(env: Env, uninit: boolean): number {
   const r = readReg(env, 1);
-  const bad = (): never => reject(uninit ? 'iter_not_uninit' : 'iter_not_init', { iter: 'num', argno: 0 });
-  if (r.type !== 'PTR_TO_STACK' || !scalarIsConst(r.s)) return bad();
+  if (r.type !== 'PTR_TO_STACK' || !scalarIsConst(r.s)) return iterArgReject(uninit);
   const o = r.off + Number(BigInt.asIntN(64, scalarValue(r.s)));
-  if (o % 8 !== 0 || o < -512 || o > -8) return bad();
+  if (o % 8 !== 0 || o < -512 || o > -8) return iterArgReject(uninit);
   const spi = stackSlotIndex(o);
-  const slot = env.cur.stack[spi]!;
+  const slot = stackSlot(env.cur, spi);
   env.noteStackRead(spi);
-  if (uninit ? slot.iter !== null : slot.iter === null) bad();
+  if (uninit ? slot.iter !== null : slot.iter === null) iterArgReject(uninit);
   return spi;
 }
+
+const iterArgReject = (uninit: boolean): never => reject(uninit ? 'iter_not_uninit' : 'iter_not_init', { iter: 'num', argno: 0 });
 
 function objNew(env: Env, name: string, insn: number): void {
   const percpu = name === 'bpf_percpu_obj_new_impl';
@@ -302,19 +302,19 @@ function rcuUnlock(env: Env, name: string): void {
  */
 function iterNext(env: Env, insn: number): void {
   const spi = iterSlot(env, false);
-  const slot = env.cur.stack[spi]!;
+  const slot = stackSlot(env.cur, spi);
   const iter = slot.iter!;
   clearCallerSaved(env);
   const id = ++env.idGen;
   if (iter.state === 'ACTIVE') {
     const queued = copyState(env.cur);
-    queued.stack[spi] = { ...slot, iter: { ...iter, depth: iter.depth + 1 } };
+    setStackSlot(queued, spi, { ...slot, iter: { ...iter, depth: iter.depth + 1 } });
     queued.regs[0] = regPtr('PTR_TO_MEM', { flags: MEM_RDONLY, memSize: 4, id });
     const prev = env.previousCheckpointState(insn);
     if (prev !== null) widenScalars(prev, queued);
     env.push(queued, insn + 1);
   }
-  env.cur.stack[spi] = { ...slot, iter: { ...iter, state: 'DRAINED' } };
+  setStackSlot(env.cur, spi, { ...slot, iter: { ...iter, state: 'DRAINED' } });
   env.cur.regs[0] = regConst(0n);
 }
 
@@ -358,7 +358,7 @@ export function kfuncCall(env: Env, name: string, insn: number): void {
         if (r.type !== 'SCALAR_VALUE') reject('reg_type', { regno, type: typeStr(r), expected: 'scalar' });
       }
       const ref = acquireReference(env, insn);
-      env.cur.stack[spi] = { bytes: slotBytes('ITER'), spilled: null, iter: { state: 'ACTIVE', depth: 0, refObjId: ref } };
+      setStackSlot(env.cur, spi, { bytes: slotBytes('ITER'), spilled: null, iter: { state: 'ACTIVE', depth: 0, refObjId: ref } });
       clearCallerSaved(env);
       env.cur.regs[0] = regUnknown();
       return;
@@ -368,8 +368,8 @@ export function kfuncCall(env: Env, name: string, insn: number): void {
       return;
     case 'bpf_iter_num_destroy': {
       const spi = iterSlot(env, false);
-      dropRefState(env.cur, env.cur.stack[spi]!.iter!.refObjId);
-      env.cur.stack[spi] = SLOT_INVALID;
+      dropRefState(env.cur, stackSlot(env.cur, spi).iter!.refObjId);
+      setStackSlot(env.cur, spi, SLOT_INVALID);
       clearCallerSaved(env);
       return;
     }

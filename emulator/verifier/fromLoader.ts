@@ -3,7 +3,6 @@
  * map descriptions, kfunc names per call, and the BTF facts the kernel consults (kptr fields of map values, what
  * bpf_obj_new's local type id names).
  */
-import { insnsOf } from '../../bpf/asm/insn.ts';
 import type { Btf } from '../../bpf/btf/kinds.ts';
 import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
 import { typeSize } from '../../bpf/btf/typeSize.ts';
@@ -81,7 +80,18 @@ function mapDesc(btf: Btf, m: MapSpec): MapDesc {
 }
 
 const mapDescs = new WeakMap<BpfObjectSpec, readonly MapDesc[]>();
-const localTypes = new WeakMap<BpfObjectSpec, Map<number, LocalType | null>>();
+/** one lookup per object, shared by its programs (a closure per program cost a visible share: tsx names each one) */
+const localTypes = new WeakMap<BpfObjectSpec, (id: number) => LocalType | null>();
+
+function localTypeLookup(obj: BpfObjectSpec): (id: number) => LocalType | null {
+  const known = new Map<number, LocalType | null>();
+  const lookup = (id: number): LocalType | null => {
+    if (!known.has(id)) known.set(id, localTypeOf(obj.btf, id));
+    return known.get(id)!;
+  };
+  localTypes.set(obj, lookup);
+  return lookup;
+}
 /** one array per object, so that checks of the object's externs can be remembered by it (verify.ts) */
 const externs = new WeakMap<BpfObjectSpec, readonly string[]>();
 
@@ -98,12 +108,6 @@ export function verifierProgram(obj: BpfObjectSpec, prog: ProgramSpec): Verifier
     maps = obj.maps.map((m) => mapDesc(obj.btf, m));
     mapDescs.set(obj, maps);
   }
-  let types = localTypes.get(obj);
-  if (types === undefined) {
-    types = new Map();
-    localTypes.set(obj, types);
-  }
-  const known = types;
   const ldImm64: Record<number, LdImm64> = {};
   const kfuncCalls: Record<number, string> = {};
   for (const r of prog.relocations) {
@@ -117,13 +121,11 @@ export function verifierProgram(obj: BpfObjectSpec, prog: ProgramSpec): Verifier
     sleepable: prog.sleepable,
     attachTo: prog.attachTo,
     license: obj.license,
-    insns: insnsOf(prog.words),
+    words: prog.words,
+    length: prog.words.length >> 1,
     ldImm64,
     kfuncCalls,
     externKfuncs: externs.get(obj) ?? setExterns(obj),
-    localType: (id) => {
-      if (!known.has(id)) known.set(id, localTypeOf(obj.btf, id));
-      return known.get(id)!;
-    },
+    localType: localTypes.get(obj) ?? localTypeLookup(obj),
   };
 }

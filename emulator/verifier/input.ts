@@ -3,7 +3,6 @@
  * BPF_PROG_LOAD), the maps they reference, and the few facts of the program's BTF the kernel consults. The loader
  * adapter (fromLoader.ts) fills it; tests build it by hand.
  */
-import type { Insn } from '../../bpf/asm/insn.ts';
 
 /** A program-BTF struct as the verifier names it in messages (`ptr_val_t`). */
 export interface BtfStruct {
@@ -61,8 +60,10 @@ export interface VerifierProgram {
   /** fentry target (`bpf_fentry_test1`) for tracing programs */
   readonly attachTo: string | null;
   readonly license: string;
-  /** instruction slots; an ld_imm64 takes two */
-  readonly insns: readonly Insn[];
+  /** instruction slots as slot words (bpf/asm/insn.ts insnWords: two per slot); an ld_imm64 takes two slots */
+  readonly words: Int32Array;
+  /** the number of slots */
+  readonly length: number;
   /** per slot index: the resolved ld_imm64 starting there */
   readonly ldImm64: Readonly<Record<number, LdImm64>>;
   /** per slot index: the kfunc a call there names (libbpf's RELO_EXTERN_FUNC) */

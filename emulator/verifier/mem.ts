@@ -10,7 +10,7 @@ import { KERNEL_BTF_IDS, KERNEL_STRUCTS, type KernelStructName } from '../vmlinu
 import { scalarIsConst, scalarURange, scalarValue } from './scalar.ts';
 import {
   MAX_BPF_STACK, MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, NON_OWN_REF, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState,
-  type SlotType, regConst, regPtr, regScalar, regUnknown, slotBytes,
+  type SlotType, regConst, regPtr, regScalar, regUnknown, setStackSlot, slotBytes, stackSlot,
 } from './state.ts';
 
 /** An access: the base register, the instruction offset, the size, and for a write the value (a register or BPF_ST's imm). */
@@ -114,32 +114,32 @@ function stackOffset(env: Env, reg: RegState, off: number, size: number, kind: '
 }
 
 function writeStackBytes(env: Env, o: number, size: number, value: RegState | null): void {
-  const st = env.cur.stack;
+  const st = env.cur;
   const first = slotIndex(o + size - 1);
   const last = slotIndex(o);
   for (let spi = first; spi <= last; spi++) {
-    const slot = st[spi]!;
+    const slot = stackSlot(st, spi);
     if (slot.iter !== null) reject('stack_iter_clobber', { off: o });
   }
   if (size === 8 && o % 8 === 0) {
-    st[slotIndex(o)] = value === null
+    setStackSlot(st, slotIndex(o), value === null
       ? { bytes: slotBytes('ZERO'), spilled: null, iter: null }
-      : { bytes: slotBytes('SPILL'), spilled: value, iter: null };
+      : { bytes: slotBytes('SPILL'), spilled: value, iter: null });
     return;
   }
   const zero = value === null || (value.type === 'SCALAR_VALUE' && scalarIsConst(value.s) && scalarValue(value.s) === 0n);
   for (let b = o; b < o + size; b++) {
     const spi = slotIndex(b);
-    const slot = st[spi]!;
+    const slot = stackSlot(st, spi);
     const bytes: SlotType[] = (slot.spilled !== null ? slotBytes('MISC') : slot.bytes).slice();
     bytes[(b + MAX_BPF_STACK) % 8] = zero ? 'ZERO' : 'MISC';
-    st[spi] = { bytes, spilled: null, iter: null };
+    setStackSlot(st, spi, { bytes, spilled: null, iter: null });
   }
 }
 
 function readStack(env: Env, o: number, size: number): RegState {
   const spi = slotIndex(o);
-  const slot = env.cur.stack[spi]!;
+  const slot = stackSlot(env.cur, spi);
   env.noteStackRead(spi);
   if (slot.spilled !== null && slotIndex(o + size - 1) === spi) {
     if (size === 8 && o % 8 === 0) return slot.spilled;
@@ -150,7 +150,7 @@ function readStack(env: Env, o: number, size: number): RegState {
   for (let b = o; b < o + size; b++) {
     const s = slotIndex(b);
     if (s !== spi) env.noteStackRead(s);
-    const t = env.cur.stack[s]!.bytes[(b + MAX_BPF_STACK) % 8]!;
+    const t = stackSlot(env.cur, s).bytes[(b + MAX_BPF_STACK) % 8]!;
     if (t === 'INVALID' || t === 'ITER') reject('stack_read', { off: o, voff: b - o, size });
     if (t !== 'ZERO') allZero = false;
   }
@@ -242,7 +242,7 @@ export function checkHelperMemRead(env: Env, regno: number, size: number): void 
       for (let b = o; b < o + size; b++) {
         const spi = slotIndex(b);
         env.noteStackRead(spi);
-        const t = env.cur.stack[spi]!.bytes[(b + MAX_BPF_STACK) % 8]!;
+        const t = stackSlot(env.cur, spi).bytes[(b + MAX_BPF_STACK) % 8]!;
         if (t === 'INVALID' || t === 'ITER') reject('stack_indirect_read', { regno, off: o, voff: b - o, size });
       }
       return;
@@ -260,9 +260,9 @@ export function constantStackKey(env: Env, regno: number, size: number): bigint 
   const reg = env.cur.regs[regno]!;
   if (reg.type !== 'PTR_TO_STACK' || !scalarIsConst(reg.s)) return null;
   const o = reg.off + Number(BigInt.asIntN(64, scalarValue(reg.s)));
-  const slot = env.cur.stack[slotIndex(o)]!;
+  const slot = stackSlot(env.cur, slotIndex(o));
   if (slot.spilled !== null) return slot.spilled.type === 'SCALAR_VALUE' && scalarIsConst(slot.spilled.s) && o % 8 === 0 ? scalarValue(slot.spilled.s) : null;
-  for (let b = o; b < o + size; b++) if (env.cur.stack[slotIndex(b)]!.bytes[(b + MAX_BPF_STACK) % 8] !== 'ZERO') return null;
+  for (let b = o; b < o + size; b++) if (stackSlot(env.cur, slotIndex(b)).bytes[(b + MAX_BPF_STACK) % 8] !== 'ZERO') return null;
   return 0n;
 }
 

@@ -5,36 +5,36 @@
  * the kernel, which changes `processed N insns` but not which error comes first.
  */
 import { HELPER_ARGS, KFUNC_ARGS } from './calls.ts';
-import { type Insn, isLdImm64 } from '../../bpf/asm/insn.ts';
+import { LD_IMM64, slotCode, slotDst, slotImm, slotOff, slotSrc } from '../../bpf/asm/insn.ts';
 import {
   BPF_ALU, BPF_ALU64, BPF_CALL, BPF_CLASS as insnClass, BPF_EXIT, BPF_JA, BPF_JMP, BPF_JMP32, BPF_LD, BPF_LDX, BPF_MOV,
   BPF_OP as insnOp, BPF_PSEUDO_KFUNC_CALL, BPF_SRC as insnSrc, BPF_ST, BPF_STX, BPF_X, sizeBytes as insnSizeBytes,
 } from '../../bpf/asm/opcode.ts';
 import type { VerifierProgram } from './input.ts';
 import { scalarWithin } from './scalar.ts';
-import type { RegState, StackSlot, VerifierState } from './state.ts';
+import { type RegState, type StackSlot, type VerifierState, stackSlot } from './state.ts';
 
 /**
  * The control-flow graph's edges out of an instruction, as two numbers rather than a list (this runs for every
  * instruction of every program, three times): the next instruction on the fall-through path, or -1 (exit, goto).
  */
-export function fallThrough(insns: readonly Insn[], i: number): number {
-  const insn = insns[i]!;
-  const cls = insnClass(insn.code);
+export function fallThrough(words: Int32Array, i: number): number {
+  const code = slotCode(words, i);
+  const cls = insnClass(code);
   if (cls === BPF_LD) return i + 2;
   if (cls !== BPF_JMP && cls !== BPF_JMP32) return i + 1;
-  const op = insnOp(insn.code);
+  const op = insnOp(code);
   return op === BPF_EXIT || op === BPF_JA ? -1 : i + 1;
 }
 
 /** The target of a goto or a conditional jump (possibly outside the program), or null for any other instruction. */
-export function jumpTarget(insns: readonly Insn[], i: number): number | null {
-  const insn = insns[i]!;
-  const cls = insnClass(insn.code);
+export function jumpTarget(words: Int32Array, i: number): number | null {
+  const code = slotCode(words, i);
+  const cls = insnClass(code);
   if (cls !== BPF_JMP && cls !== BPF_JMP32) return null;
-  const op = insnOp(insn.code);
+  const op = insnOp(code);
   if (op === BPF_EXIT || op === BPF_CALL) return null;
-  return i + 1 + (op === BPF_JA && cls === BPF_JMP32 ? insn.imm : insn.off);
+  return i + 1 + (op === BPF_JA && cls === BPF_JMP32 ? slotImm(words, i) : slotOff(words, i));
 }
 
 /**
@@ -42,11 +42,11 @@ export function jumpTarget(insns: readonly Insn[], i: number): number | null {
  * registers. No closures or result objects: this runs for every instruction of every program verified.
  */
 function regUse(prog: VerifierProgram, i: number, def: Int32Array): number {
-  const insn = prog.insns[i]!;
-  const cls = insnClass(insn.code);
-  const op = insnOp(insn.code);
-  const dst = 1 << insn.dst;
-  const src = 1 << insn.src;
+  const code = slotCode(prog.words, i);
+  const cls = insnClass(code);
+  const op = insnOp(code);
+  const dst = 1 << slotDst(prog.words, i);
+  const src = 1 << slotSrc(prog.words, i);
   switch (cls) {
     case BPF_LD: def[i] = dst; return 0;
     case BPF_LDX: def[i] = dst; return src;
@@ -55,26 +55,28 @@ function regUse(prog: VerifierProgram, i: number, def: Int32Array): number {
     case BPF_ALU:
     case BPF_ALU64:
       def[i] = dst;
-      return (op === BPF_MOV ? 0 : dst) | (insnSrc(insn.code) === BPF_X ? src : 0);
+      return (op === BPF_MOV ? 0 : dst) | (insnSrc(code) === BPF_X ? src : 0);
     default: {
       if (op === BPF_EXIT) return 1;
       if (op === BPF_CALL) {
-        const kfunc = insn.src === BPF_PSEUDO_KFUNC_CALL || prog.kfuncCalls[i] !== undefined;
-        const n = kfunc ? (KFUNC_ARGS[prog.kfuncCalls[i] ?? ''] ?? 5) : (HELPER_ARGS[insn.imm] ?? 5);
+        const kfunc = slotSrc(prog.words, i) === BPF_PSEUDO_KFUNC_CALL || prog.kfuncCalls[i] !== undefined;
+        const n = kfunc ? (KFUNC_ARGS[prog.kfuncCalls[i] ?? ''] ?? 5) : (HELPER_ARGS[slotImm(prog.words, i)] ?? 5);
         def[i] = 0b111111;
         return ((1 << (n + 1)) - 1) & ~1;
       }
       if (op === BPF_JA) return 0;
-      return dst | (insnSrc(insn.code) === BPF_X ? src : 0);
+      return dst | (insnSrc(code) === BPF_X ? src : 0);
     }
   }
 }
 
 /** Stack slot an instruction fully overwrites through r10 (a kill for stack liveness), or -1. */
-function stackDef(insn: Insn): number {
-  const cls = insnClass(insn.code);
-  if ((cls !== BPF_ST && cls !== BPF_STX) || insn.dst !== 10 || insnSizeBytes(insn.code) !== 8 || insn.off % 8 !== 0) return -1;
-  return (-insn.off - 1) >> 3;
+function stackDef(words: Int32Array, i: number): number {
+  const code = slotCode(words, i);
+  const cls = insnClass(code);
+  const off = slotOff(words, i);
+  if ((cls !== BPF_ST && cls !== BPF_STX) || slotDst(words, i) !== 10 || insnSizeBytes(code) !== 8 || off % 8 !== 0) return -1;
+  return (-off - 1) >> 3;
 }
 
 /**
@@ -124,26 +126,28 @@ export class Liveness {
 
   private build(): void {
     const prog = this.prog;
-    const insns = prog.insns;
-    const n = insns.length;
+    const words = prog.words;
+    const n = prog.length;
     // a successor is stored + 1 (0: none), so that the zeroed tables start with none
     const m = n + 1;
     const [succ0, succ1, use, def, nPred, order, killLo, killHi, useLo, useHi, slotsLo, slotsHi, regsIn, predStart, predList] = tables(m) as [
       Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array,
     ];
+    let backEdge = false;
     const edge = (i: number, x: number | null): void => {
       if (x === null || x < 0 || x >= n) return;
       if (succ0[i] === 0) succ0[i] = x + 1; else succ1[i] = x + 1;
       nPred[x]!++;
+      if (x <= i) backEdge = true;
     };
     /** order: instruction indices in reverse order, second slots of ld_imm64 left out */
     let nOrder = 0;
     for (let i = n - 1; i >= 0; i--) {
-      if (i > 0 && isLdImm64(insns[i - 1]!)) continue;
+      if (i > 0 && slotCode(words, i - 1) === LD_IMM64) continue;
       order[nOrder++] = i;
-      edge(i, fallThrough(insns, i));
-      edge(i, jumpTarget(insns, i));
-      const slot = stackDef(insns[i]!);
+      edge(i, fallThrough(words, i));
+      edge(i, jumpTarget(words, i));
+      const slot = stackDef(words, i);
       if (slot >= 0) { if (slot < 32) killLo[i] = (1 << slot) | 0; else killHi[i] = (1 << (slot - 32)) | 0; }
       use[i] = regUse(prog, i, def);
     }
@@ -154,7 +158,8 @@ export class Liveness {
       if (succ0[i] !== 0) predList[predStart[succ0[i]! - 1]! + --nPred[succ0[i]! - 1]!] = i;
       if (succ1[i] !== 0) predList[predStart[succ1[i]! - 1]! + --nPred[succ1[i]! - 1]!] = i;
     }
-    for (let changed = true; changed;) {
+    // in reverse order every successor comes first: without a back edge one pass is the fixpoint
+    for (let changed = true; changed; changed &&= backEdge) {
       changed = false;
       for (let k = 0; k < nOrder; k++) {
         const i = order[k]!;
@@ -274,10 +279,13 @@ export function statesEqual(old: VerifierState, cur: VerifierState, live: LiveSe
     if (mode === 'within' && !(live.regs & (1 << r))) continue;
     if (!regsafe(old.regs[r]!, cur.regs[r]!, ids, mode)) return false;
   }
-  for (let s = 0; s < old.stack.length; s++) {
-    const iterSlot = old.stack[s]!.iter !== null || cur.stack[s]!.iter !== null;
+  // the slots either stack holds (beyond both, two INVALID slots are safe)
+  for (let s = 0; s < Math.max(old.stack.length, cur.stack.length); s++) {
+    const o = stackSlot(old, s);
+    const c = stackSlot(cur, s);
+    const iterSlot = o.iter !== null || c.iter !== null;
     if (mode === 'within' && !iterSlot && !slotLive(live, s)) continue;
-    if (!slotsafe(old.stack[s]!, cur.stack[s]!, ids, mode)) return false;
+    if (!slotsafe(o, c, ids, mode)) return false;
   }
   for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
   return true;

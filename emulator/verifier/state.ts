@@ -40,7 +40,8 @@ const BASE: RegState = {
 export const regNotInit = (): RegState => BASE;
 const UNKNOWN: RegState = { ...BASE, type: 'SCALAR_VALUE', s: scalarUnknown() };
 export const regUnknown = (): RegState => UNKNOWN;
-export const regScalar = (s: Scalar): RegState => ({ ...BASE, type: 'SCALAR_VALUE', s });
+/** field by field in BASE's order, as regPtr (a spread of BASE cost more than the literal, at every ALU op and branch) */
+export const regScalar = (s: Scalar): RegState => ({ type: 'SCALAR_VALUE', flags: 0, off: 0, s, id: 0, refObjId: 0, map: null, btf: null, memSize: 0 });
 /** the constants -1 .. 256 as registers, made once: immediates and zeroed registers are most of a walk's constants */
 const SMALL_CONSTS: readonly RegState[] = Array.from({ length: 258 }, (_, k) => ({ ...BASE, type: 'SCALAR_VALUE', s: scalarConst(BigInt(k - 1)) }));
 export const regConst = (v: bigint): RegState => (v >= -1n && v <= 256n ? SMALL_CONSTS[Number(v) + 1]! : { ...BASE, type: 'SCALAR_VALUE', s: scalarConst(v) });
@@ -78,7 +79,6 @@ const SLOT_BYTES: Readonly<Record<SlotType, readonly SlotType[]>> = {
 export const SLOT_INVALID: StackSlot = { bytes: slotBytes('INVALID'), spilled: null, iter: null };
 
 export const MAX_BPF_STACK = 512;
-export const STACK_SLOTS = MAX_BPF_STACK / 8;
 
 export interface RefState {
   readonly id: number;
@@ -96,12 +96,24 @@ export interface Checkpoint {
 
 export interface VerifierState {
   regs: RegState[];
-  /** slot i covers fp-8*(i+1) .. fp-8*i-1 */
+  /**
+   * slot i covers fp-8*(i+1) .. fp-8*i-1; only the slots up to the deepest one written are held (the kernel's
+   * allocated_stack), the rest are SLOT_INVALID: read them with stackSlot, write them with setStackSlot
+   */
   stack: StackSlot[];
   /** replaced, never changed in place: copies of a state share it */
   refs: readonly RefState[];
   activeRcu: number;
   parent: Checkpoint | null;
+}
+
+/** slot i of the state's stack */
+export const stackSlot = (s: VerifierState, i: number): StackSlot => s.stack[i] ?? SLOT_INVALID;
+
+/** sets slot i, the stack grown to it with SLOT_INVALID (no holes: the array keeps its packed elements) */
+export function setStackSlot(s: VerifierState, i: number, slot: StackSlot): void {
+  while (s.stack.length < i) s.stack.push(SLOT_INVALID);
+  s.stack[i] = slot;
 }
 
 export function copyState(s: VerifierState): VerifierState {

@@ -5,7 +5,7 @@
  */
 import { helperCall, kfuncCall, regNotNull } from './calls.ts';
 import { type Env, VerifierReject, VerifierUnsupported, readReg, reject, setReg, siteLines, typeStr, unsupported } from './env.ts';
-import { type Insn, isLdImm64, ldImm64Value } from '../../bpf/asm/insn.ts';
+import { LD_IMM64, imm64, slotCode, slotDst, slotImm, slotOff, slotSrc } from '../../bpf/asm/insn.ts';
 import {
   BPF_ADD, BPF_ALU, BPF_ALU64, BPF_AND, BPF_ARSH, BPF_CALL, BPF_CLASS as insnClass, BPF_DIV, BPF_EXIT, BPF_JA, BPF_JEQ,
   BPF_JGE, BPF_JGT, BPF_JLE, BPF_JLT, BPF_JMP, BPF_JMP32, BPF_JNE, BPF_JSET, BPF_JSGE, BPF_JSGT, BPF_JSLE, BPF_JSLT, BPF_K,
@@ -21,7 +21,7 @@ import {
   type AluOp, type JmpOp, negateJmp, scalarAlu, scalarBranchTaken, scalarIsConst, scalarRefine, scalarValue,
 } from './scalar.ts';
 import {
-  type Checkpoint, MEM_ALLOC, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState, SLOT_INVALID, STACK_SLOTS, type VerifierState, copyState,
+  type Checkpoint, MEM_ALLOC, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState, type VerifierState, copyState,
   isNullConst, mapRegs, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown,
 } from './state.ts';
 
@@ -94,9 +94,9 @@ class Walk implements Env {
   constructor(readonly prog: VerifierProgram, readonly profile: Profile) {
     this.liveness = new Liveness(prog);
     // zeroed to two past the end: a walk may fall off the end of a final jump or ld_imm64 (and is then unsupported)
-    this.prunePoints = prunePointTable(prog.insns.length + 2);
-    for (let i = 0; i < prog.insns.length; i++) {
-      const code = prog.insns[i]!.code;
+    this.prunePoints = prunePointTable(prog.length + 2);
+    for (let i = 0; i < prog.length; i++) {
+      const code = slotCode(prog.words, i);
       const cls = insnClass(code);
       if (cls !== BPF_JMP && cls !== BPF_JMP32) continue;
       const op = insnOp(code);
@@ -106,7 +106,7 @@ class Walk implements Env {
       }
       if (op === BPF_EXIT) continue;
       // the jump's successors, and a conditional jump itself
-      this.prunePoints[jumpTarget(prog.insns, i)!] ||= PRUNE_POINT;
+      this.prunePoints[jumpTarget(prog.words, i)!] ||= PRUNE_POINT;
       if (op !== BPF_JA) {
         this.prunePoints[i] ||= PRUNE_POINT;
         this.prunePoints[i + 1] ||= PRUNE_POINT;
@@ -115,7 +115,8 @@ class Walk implements Env {
     const regs: RegState[] = new Array<RegState>(11).fill(regNotInit());
     regs[1] = regPtr('PTR_TO_CTX');
     regs[10] = regPtr('PTR_TO_STACK');
-    this.cur = { regs, stack: Array(STACK_SLOTS).fill(SLOT_INVALID), refs: [], activeRcu: 0, parent: null };
+    // the stack holds no slot until one is written (copies of a state copy only those)
+    this.cur = { regs, stack: [], refs: [], activeRcu: 0, parent: null };
   }
 
   noteStackRead(slot: number): void {
@@ -191,105 +192,110 @@ class Walk implements Env {
 
   /** One instruction; the next instruction, or null at the end of a path. */
   private step(i: number): number | null {
-    const insn = this.prog.insns[i];
-    if (insn === undefined) return unsupported(`fell off the end at insn ${i}`);
-    const cls = insnClass(insn.code);
+    const words = this.prog.words;
+    if (i >= this.prog.length) return unsupported(`fell off the end at insn ${i}`);
+    const code = slotCode(words, i);
+    const cls = insnClass(code);
+    const dst = slotDst(words, i);
+    const src = slotSrc(words, i);
     switch (cls) {
       case BPF_ALU:
       case BPF_ALU64:
-        this.alu(insn, cls === BPF_ALU);
+        this.alu(code, dst, src, slotOff(words, i), slotImm(words, i), cls === BPF_ALU);
         return i + 1;
       case BPF_LD: {
-        if (!isLdImm64(insn)) return unsupported(`legacy packet load at insn ${i}`);
+        if (code !== LD_IMM64) return unsupported(`legacy packet load at insn ${i}`);
         const ld = this.prog.ldImm64[i];
-        const hi = this.prog.insns[i + 1] ?? insn;
+        const lo = slotImm(words, i);
+        // a program ending in the first slot: the second reads as the first (the walk then falls off the end)
+        const hi = i + 1 < this.prog.length ? slotImm(words, i + 1) : lo;
         // a small constant (a BTF id, most often) needs no BigInt
-        if (ld === undefined) setReg(this, insn.dst, hi.imm === 0 && insn.imm >= 0 ? regConstImm(insn.imm) : regConst(ldImm64Value(insn, hi)));
-        else if (ld.kind === 'imm') setReg(this, insn.dst, regConst(ld.value));
-        else if (ld.kind === 'map') setReg(this, insn.dst, regPtr('CONST_PTR_TO_MAP', { map: ld.map }));
-        else setReg(this, insn.dst, regPtr('PTR_TO_MAP_VALUE', { map: ld.map, off: ld.off }));
+        if (ld === undefined) setReg(this, dst, hi === 0 && lo >= 0 ? regConstImm(lo) : regConst(imm64(lo, hi)));
+        else if (ld.kind === 'imm') setReg(this, dst, regConst(ld.value));
+        else if (ld.kind === 'map') setReg(this, dst, regPtr('CONST_PTR_TO_MAP', { map: ld.map }));
+        else setReg(this, dst, regPtr('PTR_TO_MAP_VALUE', { map: ld.map, off: ld.off }));
         return i + 2;
       }
       case BPF_LDX: {
-        if (insnMode(insn.code) !== BPF_MEM) return unsupported(`load mode 0x${insn.code.toString(16)} at insn ${i}`);
-        if (isProbeMemBase(this.cur.regs[insn.src])) this.probeMem.add(i);
-        const v = checkMemAccess(this, { regno: insn.src, off: insn.off, size: insnSizeBytes(insn.code), write: null, mode: BPF_MEM });
-        setReg(this, insn.dst, v!);
+        if (insnMode(code) !== BPF_MEM) return unsupported(`load mode 0x${code.toString(16)} at insn ${i}`);
+        if (isProbeMemBase(this.cur.regs[src])) this.probeMem.add(i);
+        const v = checkMemAccess(this, { regno: src, off: slotOff(words, i), size: insnSizeBytes(code), write: null, mode: BPF_MEM });
+        setReg(this, dst, v!);
         return i + 1;
       }
       case BPF_ST:
       case BPF_STX: {
-        const mode = insnMode(insn.code);
-        if (mode !== BPF_MEM) return unsupported(`store mode 0x${insn.code.toString(16)} at insn ${i}`);
-        const value = cls === BPF_STX ? readReg(this, insn.src) : regConstImm(insn.imm);
-        readReg(this, insn.dst);
-        checkMemAccess(this, { regno: insn.dst, off: insn.off, size: insnSizeBytes(insn.code), write: { reg: value, regno: cls === BPF_STX ? insn.src : null }, mode });
+        const mode = insnMode(code);
+        if (mode !== BPF_MEM) return unsupported(`store mode 0x${code.toString(16)} at insn ${i}`);
+        const value = cls === BPF_STX ? readReg(this, src) : regConstImm(slotImm(words, i));
+        readReg(this, dst);
+        checkMemAccess(this, { regno: dst, off: slotOff(words, i), size: insnSizeBytes(code), write: { reg: value, regno: cls === BPF_STX ? src : null }, mode });
         return i + 1;
       }
       default:
-        return this.jmp(insn, i, cls === BPF_JMP32);
+        return this.jmp(code, dst, src, slotOff(words, i), slotImm(words, i), i, cls === BPF_JMP32);
     }
   }
 
-  private alu(insn: Insn, is32: boolean): void {
-    const op = ALU_OPS[insnOp(insn.code)];
-    if (op === undefined) return unsupported(`ALU opcode 0x${insn.code.toString(16)}`);
-    if (op === 'mov' && insn.off !== 0) return unsupported('sign-extending move (cpu v4)');
-    const srcReg = insnSrc(insn.code) === BPF_K
-      ? regConstImm(is32 ? insn.imm >>> 0 : insn.imm)
-      : readReg(this, insn.src);
+  private alu(code: number, dstNo: number, srcNo: number, off: number, imm: number, is32: boolean): void {
+    const op = ALU_OPS[insnOp(code)];
+    if (op === undefined) return unsupported(`ALU opcode 0x${code.toString(16)}`);
+    if (op === 'mov' && off !== 0) return unsupported('sign-extending move (cpu v4)');
+    const srcReg = insnSrc(code) === BPF_K
+      ? regConstImm(is32 ? imm >>> 0 : imm)
+      : readReg(this, srcNo);
     if (op === 'mov') {
-      if (insn.dst === 10) reject('fp_readonly');
-      if (srcReg.type === 'SCALAR_VALUE') this.cur.regs[insn.dst] = is32 ? regScalar(scalarAlu('mov', srcReg.s, srcReg.s, true)) : srcReg;
-      else this.cur.regs[insn.dst] = is32 ? regUnknown() : srcReg;
+      if (dstNo === 10) reject('fp_readonly');
+      if (srcReg.type === 'SCALAR_VALUE') this.cur.regs[dstNo] = is32 ? regScalar(scalarAlu('mov', srcReg.s, srcReg.s, true)) : srcReg;
+      else this.cur.regs[dstNo] = is32 ? regUnknown() : srcReg;
       return;
     }
-    const dst = readReg(this, insn.dst);
-    if (insn.dst === 10) reject('fp_readonly');
-    if ((op === 'div' || op === 'mod') && insnSrc(insn.code) === BPF_K && insn.imm === 0) reject('div_by_zero');
+    const dst = readReg(this, dstNo);
+    if (dstNo === 10) reject('fp_readonly');
+    if ((op === 'div' || op === 'mod') && insnSrc(code) === BPF_K && imm === 0) reject('div_by_zero');
     const dstPtr = dst.type !== 'SCALAR_VALUE';
     const srcPtr = srcReg.type !== 'SCALAR_VALUE';
     if (!dstPtr && !srcPtr) {
-      this.cur.regs[insn.dst] = regScalar(scalarAlu(op, dst.s, srcReg.s, is32));
+      this.cur.regs[dstNo] = regScalar(scalarAlu(op, dst.s, srcReg.s, is32));
       return;
     }
     if (dstPtr && srcPtr) {
-      if (op !== 'sub') reject('pointer_alu', { regno: insn.dst, op });
-      this.cur.regs[insn.dst] = regUnknown();
+      if (op !== 'sub') reject('pointer_alu', { regno: dstNo, op });
+      this.cur.regs[dstNo] = regUnknown();
       return;
     }
     const [ptr, scalar] = dstPtr ? [dst, srcReg] : [srcReg, dst];
-    if (is32) reject('pointer_32bit', { regno: insn.dst });
-    if (op !== 'add' && !(op === 'sub' && dstPtr)) reject('pointer_alu', { regno: insn.dst, op: op === 'sub' ? 'subtraction from' : 'bitwise operator' });
+    if (is32) reject('pointer_32bit', { regno: dstNo });
+    if (op !== 'add' && !(op === 'sub' && dstPtr)) reject('pointer_alu', { regno: dstNo, op: op === 'sub' ? 'subtraction from' : 'bitwise operator' });
     const movable = ptr.type === 'PTR_TO_STACK' || ptr.type === 'PTR_TO_MAP_VALUE' || ptr.type === 'PTR_TO_BTF_ID' || ptr.type === 'PTR_TO_MEM';
-    if (!movable || (ptr.flags & PTR_MAYBE_NULL)) reject('pointer_arith', { regno: insn.dst, type: typeStr(ptr) });
+    if (!movable || (ptr.flags & PTR_MAYBE_NULL)) reject('pointer_arith', { regno: dstNo, type: typeStr(ptr) });
     if (scalarIsConst(scalar.s)) {
       const d = Number(BigInt.asIntN(64, scalarValue(scalar.s)));
-      this.cur.regs[insn.dst] = { ...ptr, off: ptr.off + (op === 'add' ? d : -d) };
+      this.cur.regs[dstNo] = { ...ptr, off: ptr.off + (op === 'add' ? d : -d) };
     } else {
-      this.cur.regs[insn.dst] = { ...ptr, s: scalarAlu(op, ptr.s, scalar.s, false), id: ptr.id };
+      this.cur.regs[dstNo] = { ...ptr, s: scalarAlu(op, ptr.s, scalar.s, false), id: ptr.id };
     }
   }
 
-  private jmp(insn: Insn, i: number, is32: boolean): number | null {
-    const op = insnOp(insn.code);
-    if (op === BPF_JA) return i + 1 + (is32 ? insn.imm : insn.off);
+  private jmp(code: number, dstNo: number, srcNo: number, off: number, imm: number, i: number, is32: boolean): number | null {
+    const op = insnOp(code);
+    if (op === BPF_JA) return i + 1 + (is32 ? imm : off);
     if (op === BPF_EXIT) {
       this.exitChecks();
       return null;
     }
     if (op === BPF_CALL) {
-      if (insn.src === BPF_PSEUDO_CALL && this.prog.kfuncCalls[i] === undefined) return unsupported('bpf-to-bpf calls');
+      if (srcNo === BPF_PSEUDO_CALL && this.prog.kfuncCalls[i] === undefined) return unsupported('bpf-to-bpf calls');
       const kfunc = this.prog.kfuncCalls[i];
-      if (kfunc !== undefined || insn.src === BPF_PSEUDO_KFUNC_CALL) kfuncCall(this, kfunc ?? `#${insn.imm}`, i);
-      else helperCall(this, insn.imm, i);
+      if (kfunc !== undefined || srcNo === BPF_PSEUDO_KFUNC_CALL) kfuncCall(this, kfunc ?? `#${imm}`, i);
+      else helperCall(this, imm, i);
       return i + 1;
     }
     const jop = JMP_OPS[op];
-    if (jop === undefined) return unsupported(`jump opcode 0x${insn.code.toString(16)}`);
-    const target = i + 1 + insn.off;
-    const dst = readReg(this, insn.dst);
-    const src = insnSrc(insn.code) === BPF_K ? regConstImm(is32 ? insn.imm >>> 0 : insn.imm) : readReg(this, insn.src);
+    if (jop === undefined) return unsupported(`jump opcode 0x${code.toString(16)}`);
+    const target = i + 1 + off;
+    const dst = readReg(this, dstNo);
+    const src = insnSrc(code) === BPF_K ? regConstImm(is32 ? imm >>> 0 : imm) : readReg(this, srcNo);
     const taken = this.branchTaken(jop, dst, src, is32);
     if (taken === 1) return target;
     if (taken === 0) return i + 1;
@@ -298,12 +304,12 @@ class Walk implements Env {
     if (dst.type === 'SCALAR_VALUE' && src.type === 'SCALAR_VALUE') {
       const neg = negateJmp[jop];
       const [dT, sT] = scalarRefine(jop, dst.s, src.s, is32);
-      other.regs[insn.dst] = regScalar(dT);
-      if (insnSrc(insn.code) !== BPF_K) other.regs[insn.src] = regScalar(sT);
+      other.regs[dstNo] = regScalar(dT);
+      if (insnSrc(code) !== BPF_K) other.regs[srcNo] = regScalar(sT);
       if (neg !== null) {
         const [dF, sF] = scalarRefine(neg, dst.s, src.s, is32);
-        this.cur.regs[insn.dst] = regScalar(dF);
-        if (insnSrc(insn.code) !== BPF_K) this.cur.regs[insn.src] = regScalar(sF);
+        this.cur.regs[dstNo] = regScalar(dF);
+        if (insnSrc(code) !== BPF_K) this.cur.regs[srcNo] = regScalar(sF);
       }
       return i + 1;
     }
@@ -382,14 +388,14 @@ function checksBeforeWalk(prog: VerifierProgram, profile: Profile): VerifierReje
   if (prog.progKind === 'tracing' && prog.sleepable && prog.attachTo === 'bpf_fentry_test1' && !profile.features.sleepable_fentry_test1) {
     return new VerifierReject('attach_not_sleepable', { func: prog.attachTo });
   }
-  for (let i = 0; i < prog.insns.length; i++) {
-    const insn = prog.insns[i]!;
-    const cls = insnClass(insn.code);
-    const target = jumpTarget(prog.insns, i);
+  for (let i = 0; i < prog.length; i++) {
+    const code = slotCode(prog.words, i);
+    const cls = insnClass(code);
+    const target = jumpTarget(prog.words, i);
     if (target !== null) {
       // the successors in order: a conditional jump's fall-through, then the target
-      if (insnOp(insn.code) !== BPF_JA && i + 1 >= prog.insns.length) return new VerifierReject('jmp_out_of_range', { from: i, to: i + 1 });
-      if (target < 0 || target >= prog.insns.length) return new VerifierReject('jmp_out_of_range', { from: i, to: target });
+      if (insnOp(code) !== BPF_JA && i + 1 >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: i + 1 });
+      if (target < 0 || target >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: target });
     }
     if (cls === BPF_LD) i++;
   }

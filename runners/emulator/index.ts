@@ -73,9 +73,10 @@ const userMapOf = byName((obj) => obj.maps.filter((m) => m.internal === null));
  * What the emulator says about one scenario's programs, as the harness would print them, and the loads of each
  * accepted program that the kernel would rewrite to BPF_PROBE_MEM (Machine.probeMem).
  */
-export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile): { programs: ProgramObservation[]; unsupported: string | null; probeMem: Map<string, readonly number[]> } {
-  // the harness refuses a scenario whose kfuncs the kernel lacks as libbpf refuses an unresolved strong extern
-  const missing = scenarioKfuncs(s).find((k) => !profile.kfuncs.includes(k));
+export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile, objKfuncsKnown: boolean): { programs: ProgramObservation[]; unsupported: string | null; probeMem: Map<string, readonly number[]> } {
+  // the harness refuses a scenario whose kfuncs the kernel lacks as libbpf refuses an unresolved strong extern; the
+  // object's externs include every kfunc its scenarios call, so when the kernel has them all no scenario is walked
+  const missing = objKfuncsKnown ? undefined : scenarioKfuncs(s).find((k) => !profile.kfuncs.includes(k));
   const refusal = profile.messages.kfunc_missing!;
   const programs: ProgramObservation[] = [];
   const probeMem = new Map<string, readonly number[]>();
@@ -97,6 +98,12 @@ export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile
       : { program: p.name, verdict: 'rejected', stage: r.stage, errno: r.errno, errnoName: r.errnoName, log: r.log, summary: rejectionSummary(p.name, p.progType, r.errnoName, r.log), loadNs });
   }
   return { programs, unsupported: null, probeMem };
+}
+
+/** whether the profile's kernel has every kfunc extern of the object (verifyScenario's objKfuncsKnown) */
+function hasAllKfuncs(obj: BpfObjectSpec, profile: Profile): boolean {
+  for (const k of obj.kfuncs) if (!profile.kfuncs.includes(k.name)) return false;
+  return true;
 }
 
 /** `machine` with the verifier's BPF_PROBE_MEM rewrites of these programs applied */
@@ -122,26 +129,34 @@ export function machineMapOp(machine: Machine, obj: BpfObjectSpec, map: string, 
   const value = new Uint8Array(stride * copies * Math.max(1, keys.length));
   const view = new DataView(value.buffer);
   if (op === 'update' || op === 'update_batch') for (let c = 0; c < value.byteLength / stride; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, BigInt.asUintN(64, sum), true);
-  const words = (out: Uint8Array): string[][] => {
-    const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    const copies: string[][] = [];
-    for (let c = 0; c < Math.floor(out.byteLength / stride); c++) {
-      const copy: string[] = [];
-      for (let w = 0; w < stride / 8; w++) copy.push(v.getBigUint64(c * stride + w * 8, true).toString());
-      copies.push(copy);
-    }
-    return copies;
-  };
-  const errName = (errno: number): string | null => (errno === 0 ? null : (MAP_ERRNO_NAMES[errno] ?? `errno ${errno}`));
   if (batch) {
     const r = machine.mapBatch(map, op, keys, value, op.startsWith('lookup') ? Number(what) : keys.length, flags);
     // the harness prints what a lookup copied, and only then its keys
     if (r.keys.length === 0) return { err: errName(r.errno), value: null, count: r.count };
-    return { err: errName(r.errno), value: r.values.flatMap(words), count: r.count, keys: r.keys };
+    const copies: string[][] = [];
+    for (const v of r.values) copyWords(v, stride, copies);
+    return { err: errName(r.errno), value: copies, count: r.count, keys: r.keys };
   }
   const r = machine.mapElem(map, op, Number(what), value, flags);
-  return { err: errName(r.errno), value: r.value === null ? null : words(r.value) };
+  return { err: errName(r.errno), value: r.value === null ? null : copyWords(r.value, stride, []) };
 }
+
+/** `out` with the copies of `bytes` (`stride` bytes each) appended, each as its 8-byte words in decimal */
+function copyWords(bytes: Uint8Array, stride: number, out: string[][]): string[][] {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let c = 0; c < Math.floor(bytes.byteLength / stride); c++) {
+    const copy: string[] = [];
+    for (let w = 0; w < stride / 8; w++) {
+      // a word below 2^32 (most are) printed from its number, no BigInt: the same decimal
+      const at = c * stride + w * 8;
+      copy.push(v.getUint32(at + 4, true) === 0 ? String(v.getUint32(at, true)) : v.getBigUint64(at, true).toString());
+    }
+    out.push(copy);
+  }
+  return out;
+}
+
+const errName = (errno: number): string | null => (errno === 0 ? null : (MAP_ERRNO_NAMES[errno] ?? `errno ${errno}`));
 
 function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, s: Scenario, st: MapOpStep, step: number): MapOpResult {
   const home = s.slots.find((x) => x.name === st.slot)?.home;
@@ -247,9 +262,9 @@ export function batchObserver(options: EmulatorRunnerOptions): ObserveBatch {
   };
 
   /** One scenario of a loaded object; the machine is the object's (scenarios of one object have disjoint maps, as in the harness). */
-  const observe = (obj: BpfObjectSpec, machine: () => Machine, s: Scenario, execute: boolean): Observation => {
+  const observe = (obj: BpfObjectSpec, kfuncsKnown: boolean, machine: () => Machine, s: Scenario, execute: boolean): Observation => {
     const base: Observation = { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: null, programs: [], runs: [], mapOps: [], notRun: [], splats: [] };
-    const v = verifyScenario(obj, s, profile);
+    const v = verifyScenario(obj, s, profile, kfuncsKnown);
     if (v.unsupported !== null) return { ...base, programs: v.programs, error: { code: 'KPTR_EMULATOR_UNSUPPORTED', message: v.unsupported } };
     const accepted = new Set(v.programs.filter((p) => p.verdict === 'accepted').map((p) => p.program));
     const runs = execute && s.schedule.some((st) => 'mapOp' in st || stepRuns(st).some((r) => accepted.has(r.program))) ? runSchedule(probed(machine(), v.probeMem), obj, s, accepted, true) : runSchedule(null, obj, s, accepted, false);
@@ -260,7 +275,8 @@ export function batchObserver(options: EmulatorRunnerOptions): ObserveBatch {
   const observeAll = (obj: BpfObjectSpec, batch: readonly Scenario[], plans: ReadonlyMap<string, RunCase['plan']>): Observation[] => {
     const held: { m: Machine | null } = { m: null };
     const machine = (): Machine => (held.m ??= Machine.load(obj, { nrCpus, htabDeleteKeepsKptr: profile.features.htab_delete_keeps_percpu_kptr, arrayUpdateKeepsKptr: profile.features.array_update_keeps_percpu_kptr }));
-    const observations = batch.map((s) => observe(obj, machine, s, plans.get(s.id)?.execute ?? true));
+    const kfuncsKnown = hasAllKfuncs(obj, profile);
+    const observations = batch.map((s) => observe(obj, kfuncsKnown, machine, s, plans.get(s.id)?.execute ?? true));
     try {
       held.m?.free();
     } catch (e) {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeInsns, decodeInsnWords, encodeInsns, insnsOf, insnWords, ldImm64Value } from '../../../../bpf/asm/insn.ts';
+import { decodeInsns, decodeInsnWords, encodeInsns, insnAt, insnWords, ldImm64Value, slotCode, slotDst, slotImm, slotOff, slotSrc, type Insn } from '../../../../bpf/asm/insn.ts';
 import { I } from '../../../../bpf/asm/I.ts';
 import { R1 } from '../../../../bpf/asm/register.ts';
 import { readElf } from '../../../../bpf/elf/readElf.ts';
@@ -34,19 +34,23 @@ describe('decodeInsns', () => {
   });
 });
 
+const slotsOf = (words: Int32Array): Insn[] => Array.from({ length: words.length / 2 }, (_, i) => insnAt(words, i));
+
 describe('decodeInsnWords', () => {
-  it('should hold the same slots as decodeInsns and insnWords, read back by insnsOf', () => {
+  it('should hold the same slots as decodeInsns and insnWords, read back by insnAt and the slot readers', () => {
     fc.assert(fc.property(fc.array(slot, { maxLength: 20 }), (insns) => {
       const bytes = encodeInsns(insns);
-      expect(decodeInsnWords(bytes)).toEqual(insnWords(insns));
-      expect(insnsOf(decodeInsnWords(bytes))).toEqual(insns);
+      const words = decodeInsnWords(bytes);
+      expect(words).toEqual(insnWords(insns));
+      expect(slotsOf(words)).toEqual(insns);
+      expect(insns.map((_, i): Insn => ({ code: slotCode(words, i), dst: slotDst(words, i), src: slotSrc(words, i), off: slotOff(words, i), imm: slotImm(words, i) }))).toEqual(insns);
     }), { seed: 12 });
   });
 
   it('should read every code section clang wrote as decodeInsns does', () => {
     for (const name of FIXTURES) {
       for (const s of readElf(fixtureBytes(name)).sections.filter((x) => (x.flags & 4) !== 0)) {
-        expect(insnsOf(decodeInsnWords(s.bytes, s.name))).toEqual(decodeInsns(s.bytes, s.name));
+        expect(slotsOf(decodeInsnWords(s.bytes, s.name))).toEqual(decodeInsns(s.bytes, s.name));
       }
     }
   });

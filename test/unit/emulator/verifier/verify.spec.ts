@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { I } from '../../../../bpf/asm/I.ts';
-import type { Insn } from '../../../../bpf/asm/insn.ts';
+import { type Insn, insnWords } from '../../../../bpf/asm/insn.ts';
 import type { LocalType, MapDesc, VerifierProgram } from '../../../../emulator/verifier/input.ts';
 import { loadProfile } from '../../../../emulator/verifier/profile.ts';
 import { type VerifyResult, verifyProgram } from '../../../../emulator/verifier/verify.ts';
@@ -17,7 +17,8 @@ function prog(insns: (Insn | [Insn, Insn])[], o: { kfuncs?: Record<number, strin
   const kfuncCalls = o.kfuncs ?? {};
   return {
     name: 'p', progKind: o.sleepable ? 'syscall' : 'sched_cls', sleepable: o.sleepable ?? false, attachTo: null, license: o.license ?? 'GPL',
-    insns: flat,
+    words: insnWords(flat),
+    length: flat.length,
     ldImm64: Object.fromEntries(Object.entries(o.maps ?? {}).map(([i, map]) => [i, { kind: 'map', map }])),
     kfuncCalls,
     externKfuncs: [...new Set(Object.values(kfuncCalls))],
