@@ -13,6 +13,12 @@ export interface TaskPoolOptions {
   readonly threads: number;
 }
 
+/**
+ * A pool thread's young generation, MB: three semi-spaces of 32 MB, as the launcher's --max-semi-space-size=32 gives
+ * the main thread (bin/kptr-conform.js): a case's garbage dies young, and a larger nursery scavenges less often.
+ */
+const YOUNG_GENERATION_MB = 96;
+
 export function taskPool(o: TaskPoolOptions): Piscina {
   return new Piscina({
     filename: new URL('./taskWorker.mjs', import.meta.url).href,
@@ -21,6 +27,7 @@ export function taskPool(o: TaskPoolOptions): Piscina {
     maxThreads: o.threads,
     // a thread keeps its JIT-compiled code between a campaign's slices; an idle one does not keep the process alive
     idleTimeout: Number.POSITIVE_INFINITY,
+    resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
   });
 }
 
