@@ -68,9 +68,7 @@ export class InsnBuffer {
       grown.set(this.words);
       this.words = grown;
     }
-    this.words[2 * this.length] = slotWord(insn.code, insn.dst, insn.src, insn.off);
-    this.words[2 * this.length + 1] = insn.imm;
-    this.length++;
+    setSlot(this.words, this.length++, insn);
   }
 
   /** sets the `off` of slot `i` (a jump whose target is known only later) */
@@ -135,15 +133,18 @@ export const slotImm = (words: Int32Array, i: number): number => words[2 * i + 1
 export function insnWords(insns: readonly Insn[]): Int32Array {
   const out = new Int32Array(insns.length * 2);
   for (let i = 0; i < insns.length; i++) {
-    const x = insns[i]!;
-    out[2 * i] = slotWord(x.code, x.dst, x.src, x.off);
-    out[2 * i + 1] = x.imm;
+    setSlot(out, i, insns[i]!);
   }
   return out;
 }
 
+/** writes `insn` as slot `i` of slot words */
+function setSlot(words: Int32Array, i: number, insn: Insn): void {
+  words[2 * i] = slotWord(insn.code, insn.dst, insn.src, insn.off);
+  words[2 * i + 1] = insn.imm;
+}
+
 /** slot `i` of slot words as an Insn */
 export function insnAt(words: Int32Array, i: number): Insn {
-  const w = words[2 * i] as number;
-  return new BpfInsn(w & 0xff, (w >>> 8) & 0xf, (w >>> 12) & 0xf, w >> 16, words[2 * i + 1] as number);
+  return new BpfInsn(slotCode(words, i), slotDst(words, i), slotSrc(words, i), slotOff(words, i), slotImm(words, i));
 }
