@@ -21,6 +21,13 @@ export interface ObjectIndex {
   readonly codeSections: ReadonlyMap<string, ElfSectionHeader>;
   /** slot words of each code section (bpf/asm insn.ts decodeInsnWords), on first use */
   readonly code: Map<string, Int32Array>;
+  /**
+   * what libbpf makes of each program section name, on first use (hundreds of programs share a few sections); fields
+   * of the index, not WeakMaps keyed by it: an ephemeron kept each object's tables alive past young-generation GCs
+   */
+  readonly sectionKinds: Map<string, ProgramSection | null>;
+  /** function symbols of each code section (subprogram calls look their callee up), made on first use */
+  functions: Map<string, ElfSymbolEntry[]> | null;
   /** per code section with relocations or CO-RE relocations: what applies to each instruction */
   readonly fixups: ReadonlyMap<string, SectionFixups>;
   /** per code section: BTF FUNC id by the function's byte offset (func_info) */
@@ -52,23 +59,16 @@ export interface SectionFixups {
   readonly coreByInsn: Int32Array;
 }
 
-/** what libbpf makes of each program section name, once per object (hundreds of programs share a few sections) */
-const sectionKinds = new WeakMap<ObjectIndex, Map<string, ProgramSection | null>>();
-/** function symbols of each code section, once per object (subprogram calls look their callee up) */
-const functions = new WeakMap<ObjectIndex, Map<string, ElfSymbolEntry[]>>();
-
 function sectionKind(index: ObjectIndex, section: string): ProgramSection | null {
-  let m = sectionKinds.get(index);
-  if (!m) sectionKinds.set(index, (m = new Map()));
-  let k = m.get(section);
-  if (k === undefined) m.set(section, (k = programSection(section)));
+  let k = index.sectionKinds.get(section);
+  if (k === undefined) index.sectionKinds.set(section, (k = programSection(section)));
   return k;
 }
 
 function functionsOf(index: ObjectIndex, section: string): readonly ElfSymbolEntry[] {
-  let m = functions.get(index);
+  let m = index.functions;
   if (!m) {
-    functions.set(index, (m = new Map()));
+    index.functions = m = new Map();
     for (const s of index.elf.symbols) {
       if (s.type !== 'func' || s.section === null) continue;
       let l = m.get(s.section);

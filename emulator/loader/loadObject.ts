@@ -100,6 +100,8 @@ function indexObject(elf: ElfFile, btf: Btf, ext: BtfExt | null, maps: readonly 
     kfuncByName: new Map(kfuncs.map((k, i) => [k.name, i])),
     codeSections,
     code: new Map(),
+    sectionKinds: new Map(),
+    functions: null,
     fixups,
     funcInfo: new Map((ext?.funcInfo ?? []).map((f) => [f.section, new Map(f.records.map((r) => [r.insnOff, r.typeId]))])),
     mapByName,
