@@ -135,7 +135,8 @@ export class ProgramLinker {
     const l = new ProgramLinker(index, main);
     l.place(main);
     const words = wordsFor(2 * l.length);
-    words.set(scratch.subarray(0, words.length));
+    // a loop, not set(subarray()): a typed array made per copy cost more than copying a program's few hundred words
+    for (let i = 0; i < words.length; i++) words[i] = scratch[i] as number;
     return {
       name: main.name, section, progType: ps.progType, attachType: ps.attachType, attachTo: ps.attachTo, sleepable: ps.sleepable, autoload: ps.autoload,
       words, subprograms: l.subprograms, relocations: byInsn(l.relocations), btfFuncId: index.funcInfo.get(section)?.get(main.value) ?? null,
@@ -191,7 +192,7 @@ export class ProgramLinker {
       grown.set(scratch.subarray(0, 2 * start));
       scratch = grown;
     }
-    scratch.set(all.subarray(2 * first, 2 * (first + count)), 2 * start);
+    for (let i = 2 * first, to = 2 * start, end = 2 * (first + count); i < end; i++, to++) scratch[to] = all[i] as number;
     this.length = start + count;
     const f = this.index.fixups.get(secName);
     if (!f) return start;
