@@ -103,11 +103,25 @@ function indexObject(elf: ElfFile, btf: Btf, ext: BtfExt | null, maps: readonly 
     sectionKinds: new Map(),
     functions: null,
     fixups,
-    funcInfo: new Map((ext?.funcInfo ?? []).map((f) => [f.section, new Map(f.records.map((r) => [r.insnOff, r.typeId]))])),
+    funcInfo: funcInfoBySection(ext),
     mapByName,
     mapBySection,
     symbolTargets: new Int32Array(elf.symbols.length),
   };
+}
+
+/**
+ * per code section: the BTF FUNC id of each function by its byte offset (func_info); a later section or record for the
+ * same key replaces an earlier one. Loops, not Maps made from arrays of pairs (an array per function).
+ */
+function funcInfoBySection(ext: BtfExt | null): Map<string, Map<number, number>> {
+  const out = new Map<string, Map<number, number>>();
+  for (const f of ext?.funcInfo ?? []) {
+    const byOffset = new Map<number, number>();
+    for (const r of f.records) byOffset.set(r.insnOff, r.typeId);
+    out.set(f.section, byOffset);
+  }
+  return out;
 }
 
 /** `__uint(name, n)` is `int (*name)[n]`; `__type(name, T)` is `T *name` */
