@@ -48,8 +48,8 @@ export function emulatorJobs(scenarios: readonly Scenario[], maxPerBatch: number
 
 /** passes over the objects before a figure is taken: the JIT settles after two or three (a long campaign's steady state) */
 export const WARM_UP_PASSES = 3;
-/** measured passes after the warm-up: the machine is shared, so the median and the best of these are printed */
-const MEASURED_PASSES = 5;
+/** measured passes (one thread) and rounds (threads) after the warm-up: the machine is shared, so the median and the best of these are printed (9: a pass is ~60-100 ms, and 5 left the median to two outliers) */
+const MEASURED_PASSES = 9;
 /** warm-up rounds before the threads are measured anyway (on a quiet machine they settle within about ten) */
 const MAX_WARM_UP_ROUNDS = 30;
 
