@@ -48,8 +48,10 @@ export function emulatorJobs(scenarios: readonly Scenario[], maxPerBatch: number
 
 /** passes over the objects before a figure is taken: the JIT settles after two or three (a long campaign's steady state) */
 export const WARM_UP_PASSES = 3;
-/** measured passes after the warm-up: the machine is shared, so the median and the best of these are printed */
-const MEASURED_PASSES = 5;
+/** measured passes (one thread) and rounds (threads) after the warm-up: the machine is shared, so the median and the best of these are printed (9: a pass is ~60-100 ms, and 5 left the median to two outliers) */
+const MEASURED_PASSES = 9;
+/** warm-up rounds before the threads are measured anyway (on a quiet machine they settle within about ten) */
+const MAX_WARM_UP_ROUNDS = 30;
 
 /** CPU time (user + system) of this process and wall time while `f` runs, ms */
 export function timed(f: () => void): { readonly cpu: number; readonly wall: number } {
@@ -70,38 +72,90 @@ export function rates(n: number, ms: readonly number[]): string {
 
 export interface EmulatorThroughput extends EmulatorTally {
   readonly threads: number;
-  /** wall time from handing out the objects to the last thread's answer, ms */
-  readonly wallMs: number;
+  /** per timed round (every thread one pass over its share at once): wall time from handing out the work to the last answer, ms */
+  readonly wallMs: readonly number[];
+  /** per timed round: CPU time of the whole process (all threads, V8's GC threads included), ms */
+  readonly cpuMs: readonly number[];
+  /** timed rounds whose shares did not all run on different threads */
+  readonly fewer: number;
 }
 
-/** What each bench thread holds (cloned once, before the clock starts): the objects, dealt round-robin by share. */
+/** What each bench thread holds (cloned once, before the clock starts): the objects and which thread emulates each. */
 export interface EmulatorThreadData {
   readonly jobs: readonly EmulatorJob[];
   readonly nrCpus: number;
-  readonly threads: number;
+  /** per job: the share (thread) it belongs to */
+  readonly shareOf: readonly number[];
 }
 
-/** A bench thread's task: emulate share `share` of the objects `passes` times. */
+/** A bench thread's task: emulate share `share` of the objects (-1: all of them) `passes` times. */
 export interface EmulatorShare {
   readonly share: number;
   readonly passes: number;
 }
 
+/** A bench thread's answer: the last pass's tally, and which thread ran it (worker_threads threadId). */
+export interface EmulatorShareResult extends EmulatorTally {
+  readonly thread: number;
+}
+
+/** a job's weight when shares are balanced: its runs (a run costs more than an object's load per scenario) and scenarios' load */
+const weight = (j: EmulatorJob): number => j.bytes.length / 1000 + j.steps.reduce((a, s) => a + s.repeat, 0);
+
 /**
- * emulateJobs over `threads` pool threads, each on its share of the objects: one warm-up task per thread, then the
- * timed tasks (a thread runs one task at a time, so `threads` tasks at once are one per thread).
+ * The jobs dealt to `threads` shares of about equal work, heaviest first to the lightest share (round-robin dealt
+ * 11 objects to one thread and 10, two of them small, to the other: the round waited for the first).
+ */
+export function balancedShares(jobs: readonly EmulatorJob[], threads: number): number[] {
+  const load = new Array<number>(threads).fill(0);
+  const shareOf = new Array<number>(jobs.length).fill(0);
+  const order = jobs.map((j, i) => ({ i, w: weight(j) })).sort((a, b) => b.w - a.w);
+  for (const { i, w } of order) {
+    const s = load.indexOf(Math.min(...load));
+    shareOf[i] = s;
+    load[s] = (load[s] as number) + w;
+  }
+  return shareOf;
+}
+
+/**
+ * emulateJobs over `threads` pool threads, each on its balanced share of the objects: untimed rounds (every thread one
+ * pass over its share at once) until every thread has run one and their time has settled, then MEASURED_PASSES timed
+ * rounds. A pool thread starts cold and its JIT compiles on in the background for several passes: after the three
+ * warm-up passes a thread used to get, the first timed rounds still took 2-4x the CPU of later ones (two threads
+ * measured slower than one). A round's tasks go to the threads that are ready, so a thread still loading its modules
+ * leaves its task to another: warm-up needs every thread seen, and a timed round that ran on fewer threads is counted.
  */
 export async function emulatorThroughput(jobs: readonly EmulatorJob[], nrCpus: number, threads: number): Promise<EmulatorThroughput> {
-  const pool = taskPool({ task: new URL('./emulatorWorker.ts', import.meta.url), data: { jobs, nrCpus, threads } satisfies EmulatorThreadData, threads });
+  const shareOf = balancedShares(jobs, threads);
+  const pool = taskPool({ task: new URL('./emulatorWorker.ts', import.meta.url), data: { jobs, nrCpus, shareOf } satisfies EmulatorThreadData, threads });
   try {
-    const shares = (passes: number): Promise<EmulatorTally[]> =>
-      Promise.all(Array.from({ length: threads }, (_, share) => pool.run({ share, passes } satisfies EmulatorShare) as Promise<EmulatorTally>));
-    await shares(WARM_UP_PASSES);
-    const t0 = process.hrtime.bigint();
-    const tallies = await shares(1);
-    const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const round = (share: (t: number) => number, passes: number): Promise<EmulatorShareResult[]> =>
+      Promise.all(Array.from({ length: threads }, (_, t) => pool.run({ share: share(t), passes } satisfies EmulatorShare) as Promise<EmulatorShareResult>));
+    // untimed rounds until every thread has run one and a round's time has settled (the last three within 15 %)
+    const warm = new Set<number>();
+    const warmUpMs: number[] = [];
+    for (let r = 0; r < MAX_WARM_UP_ROUNDS; r++) {
+      const t0 = process.hrtime.bigint();
+      for (const t of await round((t) => t, 1)) warm.add(t.thread);
+      warmUpMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      const last = warmUpMs.slice(-3);
+      if (warm.size === threads && last.length === 3 && Math.max(...last) <= 1.15 * Math.min(...last)) break;
+    }
+    const wallMs: number[] = [], cpuMs: number[] = [];
+    let tallies: EmulatorShareResult[] = [];
+    let fewer = 0;
+    for (let i = 0; i < MEASURED_PASSES; i++) {
+      const c0 = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
+      tallies = await round((t) => t, 1);
+      wallMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      const c = process.cpuUsage(c0);
+      cpuMs.push((c.user + c.system) / 1000);
+      if (new Set(tallies.map((t) => t.thread)).size < threads) fewer++;
+    }
     return {
-      threads, wallMs,
+      threads, wallMs, cpuMs, fewer,
       runs: tallies.reduce((a, t) => a + t.runs, 0),
       faults: tallies.reduce((a, t) => a + t.faults, 0),
     };
@@ -120,9 +174,17 @@ export async function printEmulatorFigures(scenarios: readonly Scenario[], nrCpu
   let one: EmulatorTally = { runs: 0, faults: 0 };
   const times = Array.from({ length: MEASURED_PASSES }, () => timed(() => { one = emulateJobs(jobs, nrCpus); }));
   const passes = times.map((t) => t.cpu);
+  const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const n = scenarios.length;
+  process.stdout.write(`emulator: ${n} scenarios in ${jobs.length} direct-writer objects, ${one.runs} runs (${one.faults} faults: programs a kernel would refuse run too), ${nrCpus} CPUs\n`);
+  process.stdout.write(`emulator load + run, one thread: ${rates(n, passes)} scenarios per CPU-second (${(median(passes) * 1000 / n).toFixed(0)} µs each, median); ${rates(n, times.map((t) => t.wall))} scenarios/s wall (load average ${loadavg()[0]?.toFixed(1)})\n`);
+  if (threads < 2) return;
   const many = await emulatorThroughput(jobs, nrCpus, threads);
-  const median = [...passes].sort((a, b) => a - b)[Math.floor(passes.length / 2)]!;
-  process.stdout.write(`emulator: ${scenarios.length} scenarios in ${jobs.length} direct-writer objects, ${one.runs} runs (${one.faults} faults: programs a kernel would refuse run too), ${nrCpus} CPUs\n`);
-  process.stdout.write(`emulator load + run, one thread: ${rates(scenarios.length, passes)} scenarios per CPU-second (${(median * 1000 / scenarios.length).toFixed(0)} µs each, median); ${rates(scenarios.length, times.map((t) => t.wall))} scenarios/s wall (load average ${loadavg()[0]?.toFixed(1)})\n`);
-  process.stdout.write(`emulator load + run, ${many.threads} threads: ${(scenarios.length / (many.wallMs / 1000)).toFixed(0)} scenarios/s wall (load average ${loadavg()[0]?.toFixed(1)})\n`);
+  // the speed-up over one thread's wall median, and why it is below `threads`: more CPU per scenario (GC threads,
+  // contention), or fewer cores than threads given to the process (a shared machine)
+  const speedUp = median(times.map((t) => t.wall)) / median(many.wallMs);
+  const cpuCost = median(many.cpuMs) / median(passes);
+  const cores = median(many.cpuMs) / median(many.wallMs);
+  const fewer = many.fewer > 0 ? `; ${many.fewer} of ${many.wallMs.length} rounds ran on fewer threads` : '';
+  process.stdout.write(`emulator load + run, ${many.threads} threads (objects balanced by work${fewer}): ${rates(n, many.wallMs)} scenarios/s wall, ${speedUp.toFixed(2)}x one thread's; ${cpuCost.toFixed(2)}x its CPU per scenario, ${cores.toFixed(1)} of ${many.threads} cores busy (load average ${loadavg()[0]?.toFixed(1)})\n`);
 }

@@ -61,11 +61,11 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
     return n;
   };
   const types: BtfType[] = [{ kind: 'VOID', name: '' }];
-  /** where each type's record starts, for errors */
-  const starts = [0];
+  /** where each type's record starts, for errors: sized for the most records the section can hold (12 bytes each) */
+  const starts = new Int32Array(Math.floor(typeLen / 12) + 1);
   while (at < end) {
     const start = at;
-    starts.push(start);
+    starts[types.length] = start;
     const n = name(start);
     const info = u32();
     const sizeOrType = u32();
@@ -157,7 +157,7 @@ export function readBtf(bytes: Uint8Array, section = '.BTF'): Btf {
   if (maxRef > count - 1) {
     types.forEach((t, id) => {
       const above = firstReferenceAbove(t, count - 1);
-      if (above !== null) fail(starts[id]!, `type [${id}] ${t.kind} '${t.name}' refers to type ${above}, but there are ${count - 1}`);
+      if (above !== null) fail(starts[id] as number, `type [${id}] ${t.kind} '${t.name}' refers to type ${above}, but there are ${count - 1}`);
     });
   }
   return { types, strings };

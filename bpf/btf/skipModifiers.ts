@@ -7,8 +7,9 @@ const MODIFIERS = new Set<BtfType['kind']>(['CONST', 'VOLATILE', 'RESTRICT', 'TY
  * resolves a type before looking at its kind. Stops at void (0).
  * @throws RangeError on a cycle or an id the BTF does not have
  */
-export function skipModifiers(btf: Btf, id: number, options: { readonly typedefs?: boolean } = {}): number {
-  const typedefs = options.typedefs ?? true;
+export function skipModifiers(btf: Btf, id: number, options?: { readonly typedefs?: boolean }): number {
+  // no default object: this runs for every type a load looks at
+  const typedefs = options?.typedefs ?? true;
   for (let steps = 0; steps <= btf.types.length; steps++) {
     const t = btfType(btf, id);
     if (!(MODIFIERS.has(t.kind) || (typedefs && t.kind === 'TYPEDEF'))) return id;

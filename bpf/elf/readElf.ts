@@ -47,14 +47,22 @@ export interface ElfRelocationEntry {
   readonly symbol: number;
 }
 
-/** A SHT_REL section's entries, grouped by the section they patch. */
+/**
+ * A SHT_REL section's entries, grouped by the section they patch, as columns indexed by entry (objects hold thousands
+ * of relocations: an object per entry was a large share of a load's garbage); relocationEntries gives them as rows.
+ */
 export interface ElfRelocationSection {
   /** the SHT_REL section's own name, e.g. `.reltc` */
   readonly name: string;
   /** sh_info: the patched section, e.g. `tc` */
   readonly target: string;
   readonly targetIndex: number;
-  readonly entries: readonly ElfRelocationEntry[];
+  /** per entry: r_offset, the byte offset in the target section */
+  readonly offsets: Float64Array;
+  /** per entry: ELF64_R_TYPE, an R_BPF value (relocationType names it) */
+  readonly types: Uint8Array;
+  /** per entry: ELF64_R_SYM, an index into ElfFile.symbols */
+  readonly symbols: Uint32Array;
 }
 
 export interface ElfFile {
@@ -163,7 +171,9 @@ export function readElf(bytes: Uint8Array): ElfFile {
     if (symtab === undefined || rel.link !== symtab.index) fail(0, `sh_link ${rel.link} is not the symbol table`);
     const rv = new DataView(rel.bytes.buffer, rel.bytes.byteOffset, rel.bytes.byteLength);
     const count = rel.size / REL_SIZE;
-    const entries: ElfRelocationEntry[] = [];
+    const offsets = new Float64Array(count);
+    const types = new Uint8Array(count);
+    const syms = new Uint32Array(count);
     for (let i = 0; i < count; i++) {
       const at = i * REL_SIZE;
       const offset = safeU64(rv, at) ?? fail(at, `relocation ${i}: offset too large`);
@@ -172,9 +182,12 @@ export function readElf(bytes: Uint8Array): ElfFile {
       const symbol = rv.getUint32(at + 12, true);
       if (symbol >= symbols.length) fail(at + 8, `relocation ${i}: symbol ${symbol} is not in the symbol table (${symbols.length} symbols)`);
       if (target.type !== SHT.NOBITS && offset >= target.size) fail(at, `relocation ${i}: offset ${offset} outside ${target.name} (${target.size} bytes)`);
-      entries.push({ offset, type: R_NAMES[typeNo] ?? fail(at + 8, `relocation ${i}: unknown BPF relocation type ${typeNo}`), symbol });
+      if (R_NAMES[typeNo] === undefined) fail(at + 8, `relocation ${i}: unknown BPF relocation type ${typeNo}`);
+      offsets[i] = offset;
+      types[i] = typeNo;
+      syms[i] = symbol;
     }
-    return { name: rel.name, target: target.name, targetIndex: target.index, entries };
+    return { name: rel.name, target: target.name, targetIndex: target.index, offsets, types, symbols: syms };
   });
 
   return { sections, symbols, firstGlobal: symtab?.info ?? 0, relocations };
@@ -189,6 +202,16 @@ function safeU64(view: DataView, at: number): number | null {
   const lo = view.getUint32(at, true);
   if (hi === 0) return lo;
   return hi >= 0x200000 ? null : hi * 0x1_0000_0000 + lo;
+}
+
+/** The name of R_BPF relocation type `type` (one readElf accepted). */
+export function relocationType(type: number): RelocationType {
+  return R_NAMES[type] as RelocationType;
+}
+
+/** A relocation section's entries as rows (for readers that list them; the loader reads the columns). */
+export function relocationEntries(rel: ElfRelocationSection): ElfRelocationEntry[] {
+  return Array.from(rel.offsets, (offset, k) => ({ offset, type: relocationType(rel.types[k] as number), symbol: rel.symbols[k] as number }));
 }
 
 /** The section called `name`, or null. */

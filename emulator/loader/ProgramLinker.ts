@@ -4,7 +4,8 @@ import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
 import { isKernelStruct, KERNEL_STRUCTS } from '../vmlinux/kernelStructs.ts';
 import { decodeInsnWords, LD_IMM64 } from '../../bpf/asm/insn.ts';
 import { BPF_CALL, BPF_JMP, BPF_LDX, BPF_ST, BPF_STX, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../../bpf/asm/opcode.ts';
-import type { ElfFile, ElfRelocationEntry, ElfSectionHeader, ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
+import { relocationType, type ElfFile, type ElfRelocationSection, type ElfSectionHeader, type ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
+import { R_BPF } from '../../bpf/elf/elfAbi.ts';
 import { ObjectFormatError } from '../../bpf/ObjectFormatError.ts';
 import type { ProgramSpec, Relocation } from './objectSpec.ts';
 import { programSection, type ProgramSection } from './programSection.ts';
@@ -20,6 +21,13 @@ export interface ObjectIndex {
   readonly codeSections: ReadonlyMap<string, ElfSectionHeader>;
   /** slot words of each code section (bpf/asm insn.ts decodeInsnWords), on first use */
   readonly code: Map<string, Int32Array>;
+  /**
+   * what libbpf makes of each program section name, on first use (hundreds of programs share a few sections); fields
+   * of the index, not WeakMaps keyed by it: an ephemeron kept each object's tables alive past young-generation GCs
+   */
+  readonly sectionKinds: Map<string, ProgramSection | null>;
+  /** function symbols of each code section (subprogram calls look their callee up), made on first use */
+  functions: Map<string, ElfSymbolEntry[]> | null;
   /** per code section with relocations or CO-RE relocations: what applies to each instruction */
   readonly fixups: ReadonlyMap<string, SectionFixups>;
   /** per code section: BTF FUNC id by the function's byte offset (func_info) */
@@ -42,9 +50,8 @@ export interface ObjectIndex {
  * instruction is looked up (a Map per section was a large share of linking)
  */
 export interface SectionFixups {
-  /** the REL section's name ('' when there is none) and its entries */
-  readonly relSection: string;
-  readonly entries: readonly ElfRelocationEntry[];
+  /** the REL section (null when there is none) */
+  readonly rel: ElfRelocationSection | null;
   /** per instruction slot: 1 + the index of its entry (the last one when several name it), 0 for none */
   readonly relByInsn: Int32Array;
   readonly core: readonly CoreRelo[];
@@ -52,23 +59,16 @@ export interface SectionFixups {
   readonly coreByInsn: Int32Array;
 }
 
-/** what libbpf makes of each program section name, once per object (hundreds of programs share a few sections) */
-const sectionKinds = new WeakMap<ObjectIndex, Map<string, ProgramSection | null>>();
-/** function symbols of each code section, once per object (subprogram calls look their callee up) */
-const functions = new WeakMap<ObjectIndex, Map<string, ElfSymbolEntry[]>>();
-
 function sectionKind(index: ObjectIndex, section: string): ProgramSection | null {
-  let m = sectionKinds.get(index);
-  if (!m) sectionKinds.set(index, (m = new Map()));
-  let k = m.get(section);
-  if (k === undefined) m.set(section, (k = programSection(section)));
+  let k = index.sectionKinds.get(section);
+  if (k === undefined) index.sectionKinds.set(section, (k = programSection(section)));
   return k;
 }
 
 function functionsOf(index: ObjectIndex, section: string): readonly ElfSymbolEntry[] {
-  let m = functions.get(index);
+  let m = index.functions;
   if (!m) {
-    functions.set(index, (m = new Map()));
+    index.functions = m = new Map();
     for (const s of index.elf.symbols) {
       if (s.type !== 'func' || s.section === null) continue;
       let l = m.get(s.section);
@@ -135,7 +135,8 @@ export class ProgramLinker {
     const l = new ProgramLinker(index, main);
     l.place(main);
     const words = wordsFor(2 * l.length);
-    words.set(scratch.subarray(0, words.length));
+    // a loop, not set(subarray()): a typed array made per copy cost more than copying a program's few hundred words
+    for (let i = 0; i < words.length; i++) words[i] = scratch[i] as number;
     return {
       name: main.name, section, progType: ps.progType, attachType: ps.attachType, attachTo: ps.attachTo, sleepable: ps.sleepable, autoload: ps.autoload,
       words, subprograms: l.subprograms, relocations: byInsn(l.relocations), btfFuncId: index.funcInfo.get(section)?.get(main.value) ?? null,
@@ -191,13 +192,13 @@ export class ProgramLinker {
       grown.set(scratch.subarray(0, 2 * start));
       scratch = grown;
     }
-    scratch.set(all.subarray(2 * first, 2 * (first + count)), 2 * start);
+    for (let i = 2 * first, to = 2 * start, end = 2 * (first + count); i < end; i++, to++) scratch[to] = all[i] as number;
     this.length = start + count;
     const f = this.index.fixups.get(secName);
     if (!f) return start;
     for (let idx = 0; idx < count; idx++) {
       const r = f.relByInsn[first + idx] as number;
-      if (r > 0) this.relocate(start + idx, secName, f.relSection, r - 1, f.entries[r - 1] as ElfRelocationEntry);
+      if (r > 0) this.relocate(start + idx, secName, f.rel as ElfRelocationSection, r - 1);
       const c = f.coreByInsn[first + idx] as number;
       if (c > 0) this.coreRelocate(start + idx, secName, f.core[c - 1] as CoreRelo);
     }
@@ -223,14 +224,16 @@ export class ProgramLinker {
     return t;
   }
 
-  private relocate(at: number, secName: string, relSection: string, k: number, e: ElfRelocationEntry): void {
-    this.whereRel = relSection;
+  private relocate(at: number, secName: string, rel: ElfRelocationSection, k: number): void {
+    this.whereRel = rel.name;
     this.whereK = k;
     this.whereSec = secName;
-    this.whereOffset = e.offset;
-    const target = this.index.elf.symbols[e.symbol] ?? this.fail(`symbol #${e.symbol} does not exist`);
+    this.whereOffset = rel.offsets[k] as number;
+    const symbol = rel.symbols[k] as number;
+    const type = rel.types[k] as number;
+    const target = this.index.elf.symbols[symbol] ?? this.fail(`symbol #${symbol} does not exist`);
     const code = this.code(at);
-    if (e.type === 'R_BPF_64_64') {
+    if (type === R_BPF.R_BPF_64_64) {
       if (code !== LD_IMM64 || at + 1 >= this.length) this.fail(`R_BPF_64_64 on an instruction that is not ld_imm64 (code 0x${code.toString(16)})`);
       if (target.section === null) {
         if (target.bind !== 'weak') this.fail(`ld_imm64 of extern ${target.name}: only kfunc calls and weak externs are supported`);
@@ -240,23 +243,23 @@ export class ProgramLinker {
         return;
       }
       if (target.section === '.maps') {
-        const map = this.targetOf(e.symbol, this.index.mapByName, target.name) ?? this.fail(`ld_imm64 of ${target.name} in .maps, which defines no such map`);
+        const map = this.targetOf(symbol, this.index.mapByName, target.name) ?? this.fail(`ld_imm64 of ${target.name} in .maps, which defines no such map`);
         this.setSrcImm(at, BPF_PSEUDO_MAP_FD, map);
         this.setImm(at + 1, 0);
         this.relocations.push({ kind: 'map', insn: at, map });
         return;
       }
-      const map = this.targetOf(e.symbol, this.index.mapBySection, target.section) ?? this.fail(`ld_imm64 of ${target.name || target.section} in section ${target.section}, which is neither .maps nor a global data section`);
+      const map = this.targetOf(symbol, this.index.mapBySection, target.section) ?? this.fail(`ld_imm64 of ${target.name || target.section} in section ${target.section}, which is neither .maps nor a global data section`);
       const offset = (target.type === 'section' ? 0 : target.value) + this.imm(at);
       this.setSrcImm(at, BPF_PSEUDO_MAP_VALUE, map);
       this.setImm(at + 1, offset);
       this.relocations.push({ kind: 'map_value', insn: at, map, offset });
       return;
     }
-    if (e.type !== 'R_BPF_64_32') this.fail(`relocation type ${e.type} is not supported in code`);
+    if (type !== R_BPF.R_BPF_64_32) this.fail(`relocation type ${relocationType(type)} is not supported in code`);
     if (code !== CALL || this.src(at) !== BPF_PSEUDO_CALL) this.fail(`R_BPF_64_32 on an instruction that is not a call (code 0x${code.toString(16)} src ${this.src(at)})`);
     if (target.section === null) {
-      const kfunc = this.targetOf(e.symbol, this.index.kfuncByName, target.name) ?? this.fail(`call of extern ${target.name}, which is not a FUNC in the .ksyms DATASEC`);
+      const kfunc = this.targetOf(symbol, this.index.kfuncByName, target.name) ?? this.fail(`call of extern ${target.name}, which is not a FUNC in the .ksyms DATASEC`);
       this.setSrcImm(at, BPF_PSEUDO_KFUNC_CALL, kfunc);
       this.relocations.push({ kind: 'kfunc', insn: at, kfunc });
       return;

@@ -1,7 +1,7 @@
 import { readBtf } from '../../bpf/btf/readBtf.ts';
 import { readBtfExt, type BtfExt } from '../../bpf/btf/btfExt.ts';
 import type { Btf } from '../../bpf/btf/kinds.ts';
-import { elfSection, readElf, type ElfFile, type ElfRelocationEntry, type ElfSectionHeader, type ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
+import { elfSection, readElf, type ElfFile, type ElfSectionHeader, type ElfSymbolEntry } from '../../bpf/elf/readElf.ts';
 import { SHF, SHT } from '../../bpf/elf/elfAbi.ts';
 import { ObjectFormatError } from '../../bpf/ObjectFormatError.ts';
 import { skipModifiers } from '../../bpf/btf/skipModifiers.ts';
@@ -61,7 +61,7 @@ function indexObject(elf: ElfFile, btf: Btf, ext: BtfExt | null, maps: readonly 
     let f = fixups.get(code.name);
     if (!f) {
       const n = Math.floor(code.size / 8);
-      fixups.set(code.name, (f = { relSection: '', entries: [], relByInsn: new Int32Array(n), core: [], coreByInsn: new Int32Array(n) }));
+      fixups.set(code.name, (f = { rel: null, relByInsn: new Int32Array(n), core: [], coreByInsn: new Int32Array(n) }));
     }
     return f;
   };
@@ -70,13 +70,12 @@ function indexObject(elf: ElfFile, btf: Btf, ext: BtfExt | null, maps: readonly 
     const code = codeSections.get(r.target);
     if (!code) continue;
     const f = fixupsOf(code);
-    f.relSection = r.name;
-    f.entries = r.entries;
+    f.rel = r;
     f.relByInsn.fill(0);
-    r.entries.forEach((e, k) => {
-      const i = e.offset / 8;
+    for (let k = 0; k < r.offsets.length; k++) {
+      const i = (r.offsets[k] as number) / 8;
       if (Number.isInteger(i) && i < f.relByInsn.length) f.relByInsn[i] = k + 1;
-    });
+    }
   }
   for (const c of ext?.coreRelo ?? []) {
     const code = codeSections.get(c.section);
@@ -101,12 +100,28 @@ function indexObject(elf: ElfFile, btf: Btf, ext: BtfExt | null, maps: readonly 
     kfuncByName: new Map(kfuncs.map((k, i) => [k.name, i])),
     codeSections,
     code: new Map(),
+    sectionKinds: new Map(),
+    functions: null,
     fixups,
-    funcInfo: new Map((ext?.funcInfo ?? []).map((f) => [f.section, new Map(f.records.map((r) => [r.insnOff, r.typeId]))])),
+    funcInfo: funcInfoBySection(ext),
     mapByName,
     mapBySection,
     symbolTargets: new Int32Array(elf.symbols.length),
   };
+}
+
+/**
+ * per code section: the BTF FUNC id of each function by its byte offset (func_info); a later section or record for the
+ * same key replaces an earlier one. Loops, not Maps made from arrays of pairs (an array per function).
+ */
+function funcInfoBySection(ext: BtfExt | null): Map<string, Map<number, number>> {
+  const out = new Map<string, Map<number, number>>();
+  for (const f of ext?.funcInfo ?? []) {
+    const byOffset = new Map<number, number>();
+    for (const r of f.records) byOffset.set(r.insnOff, r.typeId);
+    out.set(f.section, byOffset);
+  }
+  return out;
 }
 
 /** `__uint(name, n)` is `int (*name)[n]`; `__type(name, T)` is `T *name` */

@@ -16,6 +16,9 @@ export interface TypeFacts {
   name(typeId: number): string;
 }
 
+/** the type facts of a freed machine's heap: nothing is allocated or named after free() */
+const RELEASED: TypeFacts = { sizeOf: () => null, kptrFields: () => [], name: (id) => `#${id}` };
+
 /** bpf_mem_alloc's size classes (kernel/bpf/memalloc.c sizes[]) */
 const SIZE_CLASSES = [16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096];
 
@@ -65,10 +68,19 @@ export class Heap {
   constructor(
     private readonly mem: AddressSpace,
     private readonly nrCpus: number,
-    private readonly types: TypeFacts,
+    private types: TypeFacts,
     private readonly freedMemory: FreedMemory,
   ) {
     mem.objectLabel = (id, kind) => this.label(id, kind);
+  }
+
+  /**
+   * The machine is freed: its heap lets go of the object's type facts, and through them of its BTF. Freed machines
+   * are garbage, but a campaign's scavenges kept copying what their heaps' facts reached until the next full GC
+   * (measured over 40 passes of 21 objects: 6.3 MB survived each scavenge, 2.2 MB once the facts were dropped here).
+   */
+  release(): void {
+    this.types = RELEASED;
   }
 
   /** `per-CPU object #3 (struct t) handle`: an object's region as faults name it */

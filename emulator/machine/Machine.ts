@@ -249,6 +249,7 @@ export class Machine implements CallEnv {
     for (const m of this.maps) m.destroy(problems);
     this.gracePeriod(0);
     this.mem.release();
+    this.heap.release();
     return problems;
   }
 

@@ -4,7 +4,7 @@ import { I } from '../../../../bpf/asm/I.ts';
 import { decodeInsns, type Insn } from '../../../../bpf/asm/insn.ts';
 import { BPF_PSEUDO_KFUNC_CALL } from '../../../../bpf/asm/opcode.ts';
 import { R0, R1, R2, R10 } from '../../../../bpf/asm/register.ts';
-import { readElf, type ElfFile } from '../../../../bpf/elf/readElf.ts';
+import { readElf, relocationEntries, type ElfFile } from '../../../../bpf/elf/readElf.ts';
 import { FIXTURES, INSN_ONLY_FIXTURES, KERNEL, fixtureBytes, fixtureText } from '../fixtures.ts';
 
 /** The instruction lines of each program's verifier log (`N: (xx) text`), by program name. */
@@ -36,7 +36,7 @@ function loadedProgram(elf: ElfFile, name: string): { insns: Insn[]; relocated: 
   for (const rel of elf.relocations) {
     const base = rel.target === section.name ? -sym.value / 8 : rel.target === '.text' ? own.length : null;
     if (base === null) continue;
-    for (const e of rel.entries) {
+    for (const e of relocationEntries(rel)) {
       const i = base + e.offset / 8;
       if (i < 0 || i >= insns.length) continue;
       relocated.add(i);

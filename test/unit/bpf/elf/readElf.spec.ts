@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readElf } from '../../../../bpf/elf/readElf.ts';
+import { readElf, relocationEntries } from '../../../../bpf/elf/readElf.ts';
 import { writeElf } from '../../../../bpf/elf/writeElf.ts';
 import { FIXTURES, fixtureBytes, fixtureJson, fixtureText } from '../fixtures.ts';
 
@@ -45,7 +45,7 @@ describe('readElf', () => {
       const s = elf.symbols[i]!;
       return s.type === 'section' ? s.section! : s.name;
     };
-    expect(elf.relocations.map((r) => ({ name: r.name, rows: r.entries.map((e) => [e.offset, e.type, symbolName(e.symbol)]) }))).toEqual(readelfRelocations(fixtureText(`${name}.relocs.txt`)));
+    expect(elf.relocations.map((r) => ({ name: r.name, rows: relocationEntries(r).map((e) => [e.offset, e.type, symbolName(e.symbol)]) }))).toEqual(readelfRelocations(fixtureText(`${name}.relocs.txt`)));
   });
 
   it('should read names that are not ASCII as UTF-8 beside ASCII ones', () => {
@@ -84,7 +84,7 @@ describe('readElf', () => {
       ['ext', null, 0, 0, 'notype', 'weak'],
     ]);
     expect(elf.firstGlobal).toBe(2);
-    expect(elf.relocations).toEqual([{ name: '.reltc', target: 'tc', targetIndex: 2, entries: [{ offset: 8, type: 'R_BPF_64_64', symbol: 3 }, { offset: 24, type: 'R_BPF_64_32', symbol: 4 }] }]);
+    expect(elf.relocations.map((r) => ({ name: r.name, target: r.target, targetIndex: r.targetIndex, entries: relocationEntries(r) }))).toEqual([{ name: '.reltc', target: 'tc', targetIndex: 2, entries: [{ offset: 8, type: 'R_BPF_64_64', symbol: 3 }, { offset: 24, type: 'R_BPF_64_32', symbol: 4 }] }]);
   });
 
   it('should refuse a malformed object with one error naming the section and offset', () => {

@@ -4,7 +4,7 @@ import { readBtf } from '../../../../bpf/btf/readBtf.ts';
 import { cTypeName } from '../../../../bpf/btf/typeName.ts';
 import { walkMembers } from '../../../../bpf/btf/walkMembers.ts';
 import type { BtfTypeOf } from '../../../../bpf/btf/kinds.ts';
-import { elfSection, readElf } from '../../../../bpf/elf/readElf.ts';
+import { elfSection, readElf, relocationEntries } from '../../../../bpf/elf/readElf.ts';
 import { writeObject } from '../../../../compile/object/writeObject.ts';
 import { percpuAllocArray } from '../../../kernel/scenarios.ts';
 import { fileURLToPath } from 'node:url';
@@ -33,15 +33,15 @@ describe('writeObject', () => {
   it('should declare the kfuncs the scenario calls as weak undefined externs, called through R_BPF_64_32', () => {
     const externs = elf.symbols.filter((s) => s.bind === 'weak').map((s) => [s.name, s.section]);
     expect(externs).toEqual([['bpf_iter_num_destroy', null], ['bpf_iter_num_new', null], ['bpf_iter_num_next', null], ['bpf_percpu_obj_drop_impl', null], ['bpf_percpu_obj_new_impl', null]]);
-    const calls = elf.relocations.flatMap((r) => r.entries).filter((r) => r.type === 'R_BPF_64_32');
+    const calls = elf.relocations.flatMap((r) => relocationEntries(r)).filter((r) => r.type === 'R_BPF_64_32');
     expect(new Set(calls.map((r) => symbol(r.symbol).name))).toEqual(new Set(externs.map(([n]) => n)));
   });
 
   it('should relocate map, global and nr_cpus addresses with R_BPF_64_64 against their symbols', () => {
-    const targets = new Set(elf.relocations.flatMap((r) => r.entries).filter((r) => r.type === 'R_BPF_64_64').map((r) => `${symbol(r.symbol).name}@${symbol(r.symbol).section}`));
+    const targets = new Set(elf.relocations.flatMap((r) => relocationEntries(r)).filter((r) => r.type === 'R_BPF_64_64').map((r) => `${symbol(r.symbol).name}@${symbol(r.symbol).section}`));
     expect(targets).toEqual(new Set(['wo_array@.maps', 'wo_cpu0_field_d@.bss', 'wo_sum_field_c@.bss', 'nr_cpus@.rodata']));
     // every relocation sits on an instruction boundary of its section
-    expect(elf.relocations.every((r) => r.target === '?tc' && r.entries.every((e) => e.offset % 8 === 0))).toBe(true);
+    expect(elf.relocations.every((r) => r.target === '?tc' && relocationEntries(r).every((e) => e.offset % 8 === 0))).toBe(true);
   });
 
   it('should write BTF and .BTF.ext the readers accept: a func_info per program, the map value with its percpu_kptr field', () => {
