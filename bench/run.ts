@@ -7,6 +7,8 @@
  *   KPTR_BENCH_PROG_TYPES (default: tc,syscall on the host, all four in a vm),
  *   KPTR_BENCH_CODEGEN=direct|clang (default direct, as campaigns; clang is timed apart either way unless KPTR_BENCH_CLANG=0),
  *   KPTR_BENCH_THREADS (emulator: worker threads of the runner, default 0; a campaign takes cli/session.ts emulatorThreads())
+ *   KPTR_BENCH_PIPELINES (emulator: whole pipelines side by side for the last end-to-end figure, each shard k/N of the
+ *   cases in its own pool thread; default availableParallelism())
  *   KPTR_BENCH_CAMPAIGN=0 leaves out the last figure: `kptr-conform run` itself on the same runner, cases and seed (direct
  *   codegen only), whose next cases are prepared while the runner works, where the split above runs stage after stage
  *   KPTR_BENCH_VM_KERNELS=all|6.1,6.12,... (off by default: minutes of boots under TCG): then a short vm campaign on each
@@ -34,6 +36,7 @@ import { campaignArbitrary, planFor } from '../cli/pipeline.ts';
 import { printEmulatorFigures, rates } from './emulatorThroughput.ts';
 import { printVmKernelFigures, VM_BENCH_KERNELS } from './vmKernels.ts';
 import { campaignFigure } from './campaignFigure.ts';
+import { pipelinePass, printPipelinesFigure, type Pipeline } from './pipelines.ts';
 
 const cases = Number(process.env.KPTR_BENCH_CASES ?? 2000);
 const seed = Number(process.env.KPTR_BENCH_SEED ?? 1);
@@ -167,21 +170,22 @@ if (onEmulator && codegen === 'direct') {
   process.stdout.write(`emulator runner alone, warm (objects, verifier model, machine): ${rates(cases, passes)} cases per CPU-second (all threads)\n`);
   // the whole pipeline again, warm: generation, prediction, the runner, comparison (a long campaign's steady state;
   // the first figure above includes the JIT's warm-up)
+  const pipeline: Pipeline = { runner, arb, spec, seed, cases, kernel: { version: kernel.version, nrCpus: kernel.nrCpus, divergences: [] } };
   const whole: number[] = [];
   const walls: number[] = [];
   for (let i = 0; i < 3; i++) {
     const c0 = process.cpuUsage();
     const w0 = process.hrtime.bigint();
-    const again = [...generateValues(arb, seed, cases)].map((v, k) => prefixScenario(v.value_, `b${seed}_${k}`));
-    const predicted = again.map((s) => predict(s, { version: kernel.version, nrCpus: kernel.nrCpus, divergences: [] }, spec));
-    const observed = await runner.run(again.map((s, k) => ({ scenario: s, plan: planFor(predicted[k]!, true) })));
-    observed.forEach((o, k) => compare(predicted[k]!, o));
+    await pipelinePass(pipeline, null);
     walls.push(ms(w0));
     const c = process.cpuUsage(c0);
     whole.push((c.user + c.system) / 1000);
   }
   const bestWall = Math.min(...walls);
   process.stdout.write(`end-to-end, warm: ${rates(cases, whole)} cases per CPU-second (all threads); best wall ${(cases / (bestWall / 1000)).toFixed(0)} cases/s (load average ${loadavg()[0]?.toFixed(1)})\n`);
+  // the same passes as N `run --shard k/N` campaigns run them side by side: what the cores give together
+  const pipelines = Number(process.env.KPTR_BENCH_PIPELINES ?? availableParallelism());
+  await printPipelinesFigure({ profile: (process.env.KPTR_BENCH_KERNEL ?? DEFAULT_EMULATOR_KERNEL) as ProfileName, progTypes, seed, cases, maxPerBatch, workDir: work }, pipelines);
 }
 await printEmulatorFigures(scenarios, kernel.nrCpus, maxPerBatch, availableParallelism());
 if (codegen === 'direct' && process.env.KPTR_BENCH_CAMPAIGN !== '0') {

@@ -3,7 +3,7 @@
  * kernel run, and one harness run over k candidates costs about as much as over one.
  */
 import fc from 'fast-check';
-import { xoroshiro128plus, xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
+import { xoroshiro128plusFromState } from 'pure-rand/generator/xoroshiro128plus';
 
 export interface ShrinkOptions {
   /** candidates checked per kernel round-trip */
@@ -81,37 +81,42 @@ function biasFor(index: number): number {
   return 2 + Math.floor(Math.log(index + 1) / Math.log(10));
 }
 
-/** Where a seed's stream of values stands: the next value's index and the generator's state before it (null: the seed's start). */
-export interface StreamPosition {
-  readonly index: number;
-  readonly state: readonly number[] | null;
+/** How value i of seed S is drawn (randomFor): a checkpoint records it, and one of another version cannot continue. */
+export const STREAM_VERSION = 2;
+
+const MASK64 = (1n << 64n) - 1n;
+/** SplitMix64's increment (2^64 / the golden ratio, odd) */
+const GAMMA = 0x9e3779b97f4a7c15n;
+
+/** SplitMix64's output function: a bijection of 64-bit words that mixes every input bit into every output bit. */
+function splitmix64(z: bigint): bigint {
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK64;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK64;
+  return z ^ (z >> 31n);
+}
+
+const words = (x: bigint): [number, number] => [Number(BigInt.asIntN(32, x >> 32n)), Number(BigInt.asIntN(32, x))];
+
+/**
+ * Value i's own generator: xoroshiro128+ seeded, as its authors advise, with two outputs of SplitMix64 — those at steps
+ * 2i + 1 and 2i + 2 of the SplitMix64 sequence that starts at splitmix64(S). Distinct indices of a seed get distinct
+ * states (never all zero: the two outputs are of distinct inputs), so a campaign repeats no case before 2^63 of them.
+ */
+function randomFor(seed: number, index: number): fc.Random {
+  const x = (splitmix64(BigInt(seed)) + (2n * BigInt(index) + 1n) * GAMMA) & MASK64;
+  return new fc.Random(xoroshiro128plusFromState([...words(splitmix64(x)), ...words(splitmix64((x + GAMMA) & MASK64))]));
 }
 
 /**
- * The campaign's values from `from` on: value i of seed S is always the same (replay by seed + index), keeps the
- * context its shrinker needs, and comes with the position after it, so a stopped stream continues exactly where it
- * stood (a campaign's checkpoint) without generating the values before it again.
+ * Value `index` of seed `seed`: a pure function of the two (replay by seed + index), drawn from its own random state
+ * with fast-check's bias for a run's index-th value, so a shard or a resumed campaign draws only the values it runs.
+ * The value keeps the context its shrinker needs.
  */
-export function* valuesFrom<T>(arb: fc.Arbitrary<T>, seed: number, from: StreamPosition = { index: 0, state: null }): Generator<{ readonly index: number; readonly value: fc.Value<T>; readonly next: StreamPosition }> {
-  const mrng = new fc.Random(from.state === null ? xoroshiro128plus(seed) : xoroshiro128plusFromState(from.state));
-  for (let i = from.index; ; i++) {
-    const value = arb.generate(mrng, biasFor(i));
-    yield { index: i, value, next: { index: i + 1, state: mrng.getState()! } };
-  }
-}
-
-/** The first `count` values of seed S (valuesFrom). */
-export function* generateValues<T>(arb: fc.Arbitrary<T>, seed: number, count: number): Generator<fc.Value<T>> {
-  if (count <= 0) return;
-  for (const v of valuesFrom(arb, seed)) {
-    yield v.value;
-    if (v.next.index >= count) return;
-  }
-}
-
-/** Regenerates value `index` of `seed` (replay). */
 export function valueAt<T>(arb: fc.Arbitrary<T>, seed: number, index: number): fc.Value<T> {
-  let last: fc.Value<T> | null = null;
-  for (const v of generateValues(arb, seed, index + 1)) last = v;
-  return last!;
+  return arb.generate(randomFor(seed, index), biasFor(index));
+}
+
+/** The first `count` values of seed S (valueAt 0, 1, ...). */
+export function* generateValues<T>(arb: fc.Arbitrary<T>, seed: number, count: number): Generator<fc.Value<T>> {
+  for (let i = 0; i < count; i++) yield valueAt(arb, seed, i);
 }

@@ -6,30 +6,29 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KptrError } from '../errors/KptrError.ts';
-import type { StreamPosition } from '../campaign/shrink.ts';
+import { STREAM_VERSION } from '../campaign/shrink.ts';
 import type { Summary } from '../reports/summary.ts';
 import type { TimelineState } from '../reports/timeline.ts';
 import type { CliOptions, RunConfig } from './config.ts';
 
 export const CHECKPOINT_FILE = 'checkpoint.json';
 
-/** A failing case kept for its finding: a corpus entry (index null), or value `index` of the stream, regenerated from `before`. */
+/** A failing case kept for its finding: a corpus entry (index null), or value `index` of the seed's stream (valueAt). */
 export interface FailingRef {
   readonly scenarioId: string;
   readonly index: number | null;
-  readonly before: StreamPosition | null;
 }
 
 export interface Checkpoint {
-  readonly version: 1;
+  readonly version: 2;
   /** the options the campaign was started with (as typed), its seed and runner made explicit */
   readonly options: CliOptions;
   /** kernels of the run (RunConfig.kernels) whose segment is finished: their summaries, findings listed */
   readonly done: readonly Summary[];
   /** the current kernel's segment */
   readonly corpusDone: boolean;
-  /** the next value of the seed's stream not yet run (shards skip the others' values) */
-  readonly stream: StreamPosition;
+  /** how the seed's values are drawn (campaign/shrink.ts STREAM_VERSION), and the index of the next one not yet run */
+  readonly stream: { readonly version: number; readonly next: number };
   /** results.jsonl's length when the checkpoint was written: what follows is cut on resume and run again */
   readonly resultsBytes: number;
   /** cases in results.jsonl up to resultsBytes */
@@ -71,7 +70,13 @@ export function readCheckpoint(dir: string): Checkpoint {
   } catch (e) {
     throw refused(dir, `${CHECKPOINT_FILE} is not JSON (${(e as Error).message})`, 'the checkpoint was damaged; rerun the campaign with its --seed');
   }
-  if (c.version !== 1 || typeof c.options !== 'object' || typeof c.stream?.index !== 'number') {
+  // checkpoints of version 1 continued stream version 1, which drew each value from the random state the one before left
+  const stream = (c.version as number) === 1 ? 1 : c.stream?.version;
+  if (typeof stream === 'number' && stream !== STREAM_VERSION) {
+    throw refused(dir, `its campaign drew seed stream version ${stream}, this kptr-conform draws version ${STREAM_VERSION} (the same seed gives other cases)`,
+      `start the campaign again: the same \`run\` options (--seed ${String(c.options?.seed ?? '')}) with --force`);
+  }
+  if (c.version !== 2 || typeof c.options !== 'object' || typeof c.stream?.next !== 'number') {
     throw refused(dir, `${CHECKPOINT_FILE} is not a checkpoint this version writes`, 'rerun the campaign with its --seed');
   }
   if (c.complete) throw refused(dir, 'that campaign is complete, nothing is left to run', 'start a new campaign (another --seed, or --force)');

@@ -65,7 +65,7 @@ export interface RunConfig {
   readonly segment: number;
   /** --shard: the part of the seed's case stream this process runs; null: all of it */
   readonly shard: Shard | null;
-  /** fast-check's seed: a 32-bit unsigned integer (campaign/shrink.ts generateValues), given or drawn, never altered */
+  /** fast-check's seed: a 32-bit unsigned integer (campaign/shrink.ts valueAt), given or drawn, never altered */
   readonly seed: number;
   readonly outDir: string;
   /** replace an earlier run's output in outDir (cli/preflight.ts); without it such an outDir is refused */

@@ -8,7 +8,7 @@ import { unexplainedMismatches } from '../../judge/compare.ts';
 import { dropAsPredicted } from '../../reports/dropAsPredicted.ts';
 import { findingId } from '../../reports/findingId.ts';
 import { readResultLines, type ResultLine } from '../../reports/readResults.ts';
-import { shrinkBatched, valuesFrom, type StreamPosition } from '../../campaign/shrink.ts';
+import { shrinkBatched, STREAM_VERSION, valueAt } from '../../campaign/shrink.ts';
 import type { Summary } from '../../reports/summary.ts';
 import { replaceFile } from '../../reports/replaceFile.ts';
 import { loadCorpusDir, loadSpec, scenarioToYaml } from '../../specs/load.ts';
@@ -91,9 +91,8 @@ interface Failing {
   readonly checked: CheckedCase;
   /** null for a corpus entry */
   readonly value: fc.Value<Scenario> | null;
+  /** the value's index in the seed's stream (a checkpoint regenerates the value from it) */
   readonly index: number | null;
-  /** the stream's position before the value (a checkpoint regenerates the value from it); null for a corpus entry */
-  readonly before: StreamPosition | null;
   /** where its result is written (Outputs.onCase) */
   readonly result: string | null;
 }
@@ -101,26 +100,25 @@ interface Failing {
 /** Where the current kernel's segment stands: what its checkpoint records. */
 interface Progress {
   corpusDone: boolean;
-  /** the next value of the seed's stream not yet run */
-  stream: StreamPosition;
+  /** the index of the next value of the seed's stream not yet run */
+  next: number;
   /** cases reported (results.jsonl lines) in the whole run */
   cases: number;
   readonly failing: Failing[];
 }
 
-/** A generated case: its fast-check value (for shrinking), its index in the seed's stream and the position before it. */
+/** A generated case: its fast-check value (for shrinking) and its index in the seed's stream. */
 interface Generated {
   readonly value: fc.Value<Scenario>;
   readonly index: number;
-  readonly before: StreamPosition;
 }
 
-/** Cases of a segment prepared for one runner call: generated, named, predicted; `at` is the stream position after them. */
+/** Cases of a segment prepared for one runner call: generated, named, predicted; `at` is the stream's index after them. */
 interface Slice {
   readonly chunk: readonly Generated[];
   readonly scenarios: readonly Scenario[];
   readonly predicted: readonly Prediction[];
-  readonly at: StreamPosition;
+  readonly at: number;
 }
 
 /** cases generated between two turns of the event loop (each ~0.3 ms of work) */
@@ -158,7 +156,7 @@ async function runCases(
     for (const c of cases) {
       if (c.result.status !== 'fail' && c.result.status !== 'error') continue;
       const v = values?.[at.get(c.scenario.id)!] ?? null;
-      progress.failing.push({ checked: c, value: v?.value ?? null, index: v?.index ?? null, before: v?.before ?? null, result: written.get(c.scenario.id) ?? null });
+      progress.failing.push({ checked: c, value: v?.value ?? null, index: v?.index ?? null, result: written.get(c.scenario.id) ?? null });
     }
   };
   try {
@@ -171,24 +169,21 @@ async function runCases(
       progress.corpusDone = true;
       await chunkDone();
     }
-    const stream = valuesFrom(arb, cfg.seed, progress.stream);
     /**
      * The next `want` cases of this shard from `from` on, generated and predicted. It gives the event loop a turn
      * every few cases: it runs while the runner works on the slice before (harness waves, threads' answers, reports).
      */
-    const prepare = async (from: StreamPosition, want: number): Promise<Slice> => {
+    const prepare = async (from: number, want: number): Promise<Slice> => {
       const chunk: Generated[] = [];
       const scenarios: Scenario[] = [];
       let at = from;
-      // a shard generates the other shards' values too (the stream is sequential) but predicts and runs only its own
-      while (chunk.length < want && at.index < cfg.runs) {
-        const v = stream.next().value!;
-        if (shardRuns(cfg.shard, v.index)) {
-          chunk.push({ value: v.value, index: v.index, before: at });
-          scenarios.push(prefixScenario(v.value.value_, `s${cfg.seed}_${v.index}`));
-          if (chunk.length % YIELD_EVERY === 0) await new Promise(setImmediate);
-        }
-        at = v.next;
+      // value i is drawn from (seed, i) alone: a shard generates only its own
+      for (; chunk.length < want && at < cfg.runs; at++) {
+        if (!shardRuns(cfg.shard, at)) continue;
+        const value = valueAt(arb, cfg.seed, at);
+        chunk.push({ value, index: at });
+        scenarios.push(prefixScenario(value.value_, `s${cfg.seed}_${at}`));
+        if (chunk.length % YIELD_EVERY === 0) await new Promise(setImmediate);
       }
       return { chunk, scenarios, predicted: await predictor.predict(scenarios, signal), at };
     };
@@ -197,20 +192,20 @@ async function runCases(
     // the budget allows it, and the checkpoint moves only past checked segments)
     const sliceOf = (done: number): number => Math.min(session.slice, cfg.segment - done);
     let inSegment = 0;
-    let next = progress.stream.index < cfg.runs && !spent() ? prepare(progress.stream, sliceOf(0)) : null;
+    let next = progress.next < cfg.runs && !spent() ? prepare(progress.next, sliceOf(0)) : null;
     while (next !== null) {
       const { chunk, scenarios, predicted, at } = await next;
       signal.throwIfAborted();
       const checking = check(scenarios, chunk, predicted);
       inSegment += chunk.length;
-      const segmentEnds = inSegment >= cfg.segment || at.index >= cfg.runs;
+      const segmentEnds = inSegment >= cfg.segment || at >= cfg.runs;
       if (segmentEnds) inSegment = 0;
-      next = at.index < cfg.runs ? prepare(at, sliceOf(inSegment)) : null;
+      next = at < cfg.runs ? prepare(at, sliceOf(inSegment)) : null;
       // a generation error surfaces when the slice is taken, not as an unhandled rejection meanwhile
       next?.catch(() => {});
       await checking;
       if (!segmentEnds) continue;
-      progress.stream = at;
+      progress.next = at;
       await chunkDone();
       if (spent()) next = null;
     }
@@ -286,7 +281,7 @@ async function writeFindings(
 function restoredFailing(
   ref: FailingRef, line: ResultLine, result: string | null, arb: fc.Arbitrary<Scenario>, seed: number, corpus: readonly Scenario[],
 ): Failing {
-  const value = ref.before === null ? null : valuesFrom(arb, seed, ref.before).next().value!.value;
+  const value = ref.index === null ? null : valueAt(arb, seed, ref.index);
   const scenario = value === null ? corpus.find((s) => s.id === ref.scenarioId) : prefixScenario(value.value_, ref.scenarioId);
   if (scenario === undefined) {
     throw new KptrError('KPTR_USAGE', `--resume: the corpus no longer holds ${ref.scenarioId}, a failing case of the interrupted campaign`, 'resume with the corpus the campaign started with');
@@ -294,7 +289,7 @@ function restoredFailing(
   const prediction = line.prediction!;
   return {
     checked: { scenario, expected: prediction, oracle: prediction, observation: line.observation, result: line.result, oracleResult: null, emulator: line.emulator ?? null },
-    value, index: ref.index, before: ref.before, result,
+    value, index: ref.index, result,
   };
 }
 
@@ -345,16 +340,16 @@ export async function campaign(typed: CliOptions): Promise<number> {
       const aside = resumed === null ? null : await reopenOutDir(cfg.outDir, resumed);
       const done: Summary[] = [...(resumed?.done ?? [])];
       outputs.restoreSegments(done);
-      let progress: Progress = { corpusDone: false, stream: { index: 0, state: null }, cases: resumed?.cases ?? 0, failing: [] };
+      let progress: Progress = { corpusDone: false, next: 0, cases: resumed?.cases ?? 0, failing: [] };
       // a checkpoint needs results.jsonl: a resumed campaign rebuilds every other report from it
       const checkpoint = async (complete: boolean): Promise<void> => {
         if (!cfg.formats.includes('jsonl')) return;
         outputs.flush();
         const resultsBytes = await stat(join(cfg.outDir, 'results.jsonl')).then((s) => s.size, () => 0);
         const c: Checkpoint = {
-          version: 1, options: stored, done, corpusDone: progress.corpusDone, stream: progress.stream, resultsBytes, cases: progress.cases,
-          elapsedMs: outputs.elapsedMs(), timeline: outputs.timeline(), complete,
-          failing: progress.failing.map((f) => ({ scenarioId: f.checked.scenario.id, index: f.index, before: f.before })),
+          version: 2, options: stored, done, corpusDone: progress.corpusDone, stream: { version: STREAM_VERSION, next: progress.next }, resultsBytes,
+          cases: progress.cases, elapsedMs: outputs.elapsedMs(), timeline: outputs.timeline(), complete,
+          failing: progress.failing.map((f) => ({ scenarioId: f.checked.scenario.id, index: f.index })),
         };
         await replaceFile(join(cfg.outDir, CHECKPOINT_FILE), `${JSON.stringify(c)}\n`);
       };
@@ -371,7 +366,7 @@ export async function campaign(typed: CliOptions): Promise<number> {
         // the segment's clock (cases/s) starts before generation: generating is part of a campaign's cost
         const fresh = aside === null || done.length > (resumed?.done.length ?? 0);
         outputs.startSegment(session, casesToRun(cfg, corpus.length), fresh ? 0 : resumed!.elapsedMs, fresh ? null : resumed!.timeline);
-        progress = { corpusDone: false, stream: { index: 0, state: null }, cases: progress.cases, failing: [] };
+        progress = { corpusDone: false, next: 0, cases: progress.cases, failing: [] };
         if (!fresh) {
           const want = new Map(resumed!.failing.map((f) => [f.scenarioId, f]));
           const earlier = resumed!.done.reduce((n, s) => n + s.cases, 0);
@@ -381,7 +376,7 @@ export async function campaign(typed: CliOptions): Promise<number> {
             const ref = want.get(line.scenarioId);
             if (ref !== undefined && k > earlier) progress.failing.push(restoredFailing(ref, line, cfg.formats.includes('jsonl') ? `results.jsonl:${k}` : null, arb, cfg.seed, corpus));
           }
-          progress = { ...progress, corpusDone: resumed!.corpusDone, stream: resumed!.stream };
+          progress = { ...progress, corpusDone: resumed!.corpusDone, next: resumed!.stream.next };
         }
         // a campaign stopped before its first segment ends can be resumed too
         await checkpoint(false);

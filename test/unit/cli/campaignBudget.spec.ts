@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { budgetSpent } from '../../../cli/campaignBudget.ts';
 import { CHECKPOINT_FILE, readCheckpoint, resumedOptions, type Checkpoint } from '../../../cli/checkpoint.ts';
 import { casesToRun, shardRuns } from '../../../cli/commands/campaign.ts';
+import { STREAM_VERSION } from '../../../campaign/shrink.ts';
 import { durationOf, resolveConfig, shardOf } from '../../../cli/config.ts';
 import { errorOf } from '../../helpers/errorOf.ts';
 
@@ -49,8 +50,8 @@ describe('--duration, --until-bugs, --shard', () => {
 
 describe('run --resume', () => {
   const checkpoint = (over: Partial<Checkpoint> = {}): Checkpoint => ({
-    version: 1, options: { runner: 'host', seed: '9', runs: '5000', mode: 'break', out: '/old/place' }, done: [], corpusDone: true,
-    stream: { index: 2000, state: [1, 2, 3, 4] }, resultsBytes: 10, cases: 2001, elapsedMs: 5, timeline: { every: 1, samples: [] }, failing: [], complete: false, ...over,
+    version: 2, options: { runner: 'host', seed: '9', runs: '5000', mode: 'break', out: '/old/place' }, done: [], corpusDone: true,
+    stream: { version: STREAM_VERSION, next: 2000 }, resultsBytes: 10, cases: 2001, elapsedMs: 5, timeline: { every: 1, samples: [] }, failing: [], complete: false, ...over,
   });
   const dirWith = (text: string | null): string => {
     const dir = mkdtempSync(join(tmpdir(), 'kptr-ckpt-'));
@@ -63,7 +64,19 @@ describe('run --resume', () => {
     expect(errorOf(() => readCheckpoint(dirWith('{'))).message).toMatch(/not JSON/);
     expect(errorOf(() => readCheckpoint(dirWith('{"version":7}'))).message).toMatch(/not a checkpoint/);
     expect(errorOf(() => readCheckpoint(dirWith(JSON.stringify(checkpoint({ complete: true }))))).message).toMatch(/complete/);
-    expect(readCheckpoint(dirWith(JSON.stringify(checkpoint()))).stream.index).toBe(2000);
+    expect(readCheckpoint(dirWith(JSON.stringify(checkpoint()))).stream.next).toBe(2000);
+  });
+
+  it('should refuse a checkpoint of an older seed stream in one line that says to start again, never continue it with other values', () => {
+    // as checkpoints were written before value i became a function of (seed, i): the generator's state after value 1999
+    const old = { ...checkpoint(), version: 1, stream: { index: 2000, state: [1, 2, 3, 4] }, failing: [{ scenarioId: 's9_7', index: 7, before: { index: 7, state: [5, 6, 7, 8] } }] };
+    for (const c of [old, checkpoint({ stream: { version: STREAM_VERSION + 1, next: 2000 } })]) {
+      const e = errorOf(() => readCheckpoint(dirWith(JSON.stringify(c))));
+      expect(e.code).toBe('KPTR_USAGE');
+      expect(e.message).not.toContain('\n');
+      expect(e.message).toMatch(/seed stream version \d+, this kptr-conform draws version 2 \(the same seed gives other cases\)/);
+      expect(e.hint).toMatch(/start the campaign again: the same `run` options \(--seed 9\) with --force/);
+    }
   });
 
   it('should keep the campaign\'s options, let the budget change, and refuse an option that differs', () => {

@@ -9,7 +9,11 @@ import { MAP_BATCH_MAX } from '../../../specs/vocabulary.ts';
 import { checkScenarioRefs, parseScenario } from '../../../specs/scenarioSchema.ts';
 import type { MapOpStep } from '../../../types/index.ts';
 
-const SEED = 20261202;
+/**
+ * Eviction pressure on an LRU map comes up in about one valid case in 400 per map type: a seed whose first 400 cases
+ * show it on both (seeds 1 to 8 of stream version 2 give 0 to 3 each).
+ */
+const SEED = 4;
 
 describe('mapOpStep()', () => {
   it('should name only the given slots, keys 0 and 1, and flags and sum only for an update', () => {
