@@ -6,6 +6,18 @@ import { scenarioInvalid } from './scenarioInvalid.ts';
 /** Prefix of the names codegen adds to a program (`__kc_key`, `__kc_i0`): a scenario may not use it. */
 const CODEGEN_PREFIX = '__kc_';
 
+/** the slots and globals of a scenario by name, made once per scenario and shared by its programs */
+const fileScope = new WeakMap<Scenario, { readonly slots: ReadonlyMap<string, Slot>; readonly globals: ReadonlyMap<string, GlobalVar> }>();
+
+function fileScopeOf(scenario: Scenario): { readonly slots: ReadonlyMap<string, Slot>; readonly globals: ReadonlyMap<string, GlobalVar> } {
+  let names = fileScope.get(scenario);
+  if (names === undefined) {
+    names = { slots: new Map(scenario.slots.map((s) => [s.name, s])), globals: new Map(scenario.globals.map((g) => [g.name, g])) };
+    fileScope.set(scenario, names);
+  }
+  return names;
+}
+
 /**
  * What a program's ops may name, resolved and checked the same way whichever backend turns the program into code
  * (emitProgram's C, lowerProgram's instructions): a scenario one of them refuses, the other refuses with the same words.
@@ -21,9 +33,12 @@ export class ProgramScope {
     readonly scenario: Scenario,
     readonly program: Program,
   ) {
-    this.vars = new Map(program.vars.map((v) => [v.name, v.type]));
-    this.slots = new Map(scenario.slots.map((s) => [s.name, s]));
-    this.globals = new Map(scenario.globals.map((g) => [g.name, g]));
+    const vars = new Map<string, VarType>();
+    for (const v of program.vars) vars.set(v.name, v.type);
+    this.vars = vars;
+    const names = fileScopeOf(scenario);
+    this.slots = names.slots;
+    this.globals = names.globals;
     for (const v of program.vars) {
       // in C, a local with a file-scope name would silently redirect `&<slot>` or `<global> =` to itself
       if (this.slots.has(v.name) || this.globals.has(v.name) || v.name === 'nr_cpus' || v.name.startsWith(CODEGEN_PREFIX)) {

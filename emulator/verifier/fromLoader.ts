@@ -108,8 +108,9 @@ export function verifierProgram(obj: BpfObjectSpec, prog: ProgramSpec): Verifier
     maps = obj.maps.map((m) => mapDesc(obj.btf, m));
     mapDescs.set(obj, maps);
   }
-  const ldImm64: Record<number, LdImm64> = {};
-  const kfuncCalls: Record<number, string> = {};
+  // arrays by slot index, not objects: integer keys made each object a dictionary, a visible share of this function
+  const ldImm64: LdImm64[] = [];
+  const kfuncCalls: string[] = [];
   for (const r of prog.relocations) {
     if (r.kind === 'map') ldImm64[r.insn] = { kind: 'map', map: maps[r.map]! };
     else if (r.kind === 'map_value') ldImm64[r.insn] = { kind: 'map_value', map: maps[r.map]!, off: r.offset };

@@ -22,7 +22,7 @@ import {
 } from './scalar.ts';
 import {
   type Checkpoint, MEM_ALLOC, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState, type VerifierState, copyState,
-  isNullConst, mapRegs, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown,
+  isNullConst, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown,
 } from './state.ts';
 
 export type VerifyResult =
@@ -86,7 +86,8 @@ class Walk implements Env {
   /** the loads convert_ctx_accesses will rewrite to BPF_PROBE_MEM */
   readonly probeMem = new Set<number>();
   private readonly pending: Pending[] = [];
-  private readonly explored = new Map<number, Checkpoint[]>();
+  /** the checkpoints at each instruction (an array by index: a Map's hashing was a visible share of visited) */
+  private readonly explored: (Checkpoint[] | undefined)[] = [];
   private readonly liveness: Liveness;
   /** PRUNE_POINT at the instructions where is_state_visited runs, ITER_NEXT at the iterator's next calls among them */
   private readonly prunePoints: Uint8Array;
@@ -137,8 +138,8 @@ class Walk implements Env {
 
   /** is_state_visited: true when an explored state covers the current one. */
   private visited(insn: number): boolean {
-    let list = this.explored.get(insn);
-    if (list === undefined) this.explored.set(insn, (list = []));
+    let list = this.explored[insn];
+    if (list === undefined) this.explored[insn] = list = [];
     // what is live is asked only for a comparison (the first visit of an instruction makes none)
     const live = list.length === 0 ? null : this.liveness.liveAt(insn);
     for (const sl of list) {
@@ -352,12 +353,27 @@ class LeakReject {
 function markPtrOrNull(st: VerifierState, reg: RegState, isNull: boolean): void {
   const { id, refObjId } = reg;
   if (id === 0) return;
-  mapRegs(st, (r) => {
-    if (r.id !== id || r.type === 'SCALAR_VALUE' || !(r.flags & PTR_MAYBE_NULL)) return r;
-    if (isNull) return regConst(0n);
-    return { ...r, flags: r.flags & ~PTR_MAYBE_NULL, id: r.type === 'PTR_TO_MAP_VALUE' ? 0 : r.id };
-  });
+  // mapRegs's walk without its callback: this runs on both sides of every NULL check
+  const regs = st.regs;
+  for (let i = 0; i < regs.length; i++) {
+    const r = regs[i]!;
+    if (r.id === id) regs[i] = markedPtrOrNull(r, isNull);
+  }
+  const stack = st.stack;
+  for (let i = 0; i < stack.length; i++) {
+    const slot = stack[i]!;
+    if (slot.spilled === null || slot.spilled.id !== id) continue;
+    const r = markedPtrOrNull(slot.spilled, isNull);
+    if (r !== slot.spilled) stack[i] = { ...slot, spilled: r };
+  }
   if (isNull && refObjId !== 0 && refObjId === id) st.refs = st.refs.filter((r) => r.id !== id);
+}
+
+/** a register with the NULL check's id after the check: 0 on the NULL side, no longer maybe-NULL on the other */
+function markedPtrOrNull(r: RegState, isNull: boolean): RegState {
+  if (r.type === 'SCALAR_VALUE' || !(r.flags & PTR_MAYBE_NULL)) return r;
+  if (isNull) return regConst(0n);
+  return { ...r, flags: r.flags & ~PTR_MAYBE_NULL, id: r.type === 'PTR_TO_MAP_VALUE' ? 0 : r.id };
 }
 
 /** per extern list (one per object, fromLoader.ts) and profile: the first extern the kernel lacks, in libbpf's order */
