@@ -49,14 +49,21 @@ export type VerifyResult =
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192;
 
-const ALU_OPS: Readonly<Record<number, AluOp>> = {
+/** a table by BPF_OP(code) >> 4, a packed array (an object keyed by the sparse op values is a dictionary) */
+function byOp<T>(ops: Readonly<Record<number, T>>): readonly (T | undefined)[] {
+  const table = new Array<T | undefined>(16).fill(undefined);
+  for (const [op, v] of Object.entries(ops)) table[Number(op) >> 4] = v;
+  return table;
+}
+
+const ALU_OPS = byOp<AluOp>({
   [BPF_ADD]: 'add', [BPF_SUB]: 'sub', [BPF_MUL]: 'mul', [BPF_DIV]: 'div', [BPF_OR]: 'or', [BPF_AND]: 'and', [BPF_LSH]: 'lsh',
   [BPF_RSH]: 'rsh', [BPF_NEG]: 'neg', [BPF_MOD]: 'mod', [BPF_XOR]: 'xor', [BPF_MOV]: 'mov', [BPF_ARSH]: 'arsh',
-};
-const JMP_OPS: Readonly<Record<number, JmpOp>> = {
+});
+const JMP_OPS = byOp<JmpOp>({
   [BPF_JEQ]: 'jeq', [BPF_JGT]: 'jgt', [BPF_JGE]: 'jge', [BPF_JSET]: 'jset', [BPF_JNE]: 'jne', [BPF_JSGT]: 'jsgt',
   [BPF_JSGE]: 'jsge', [BPF_JLT]: 'jlt', [BPF_JLE]: 'jle', [BPF_JSLT]: 'jslt', [BPF_JSLE]: 'jsle',
-};
+});
 
 const PRUNE_POINT = 1;
 const ITER_NEXT = 2;
@@ -83,8 +90,8 @@ class Walk implements Env {
   idGen = 0;
   readonly allowPtrLeaks = true;
   insnProcessed = 0;
-  /** the loads convert_ctx_accesses will rewrite to BPF_PROBE_MEM */
-  readonly probeMem = new Set<number>();
+  /** the loads convert_ctx_accesses will rewrite to BPF_PROBE_MEM (made on the first: most programs have none) */
+  probeMem: Set<number> | null = null;
   private readonly pending: Pending[] = [];
   /** the checkpoints at each instruction (an array by index: a Map's hashing was a visible share of visited) */
   private readonly explored: (Checkpoint[] | undefined)[] = [];
@@ -219,7 +226,7 @@ class Walk implements Env {
       }
       case BPF_LDX: {
         if (insnMode(code) !== BPF_MEM) return unsupported(`load mode 0x${code.toString(16)} at insn ${i}`);
-        if (isProbeMemBase(this.cur.regs[src])) this.probeMem.add(i);
+        if (isProbeMemBase(this.cur.regs[src])) (this.probeMem ??= new Set()).add(i);
         const v = checkMemAccess(this, { regno: src, off: slotOff(words, i), size: insnSizeBytes(code), write: null, mode: BPF_MEM });
         setReg(this, dst, v!);
         return i + 1;
@@ -239,7 +246,7 @@ class Walk implements Env {
   }
 
   private alu(code: number, dstNo: number, srcNo: number, off: number, imm: number, is32: boolean): void {
-    const op = ALU_OPS[insnOp(code)];
+    const op = ALU_OPS[insnOp(code) >> 4];
     if (op === undefined) return unsupported(`ALU opcode 0x${code.toString(16)}`);
     if (op === 'mov' && off !== 0) return unsupported('sign-extending move (cpu v4)');
     const srcReg = insnSrc(code) === BPF_K
@@ -292,7 +299,7 @@ class Walk implements Env {
       else helperCall(this, imm, i);
       return i + 1;
     }
-    const jop = JMP_OPS[op];
+    const jop = JMP_OPS[op >> 4];
     if (jop === undefined) return unsupported(`jump opcode 0x${code.toString(16)}`);
     const target = i + 1 + off;
     const dst = readReg(this, dstNo);
@@ -304,13 +311,14 @@ class Walk implements Env {
     this.push(other, target);
     if (dst.type === 'SCALAR_VALUE' && src.type === 'SCALAR_VALUE') {
       const neg = negateJmp[jop];
-      const [dT, sT] = scalarRefine(jop, dst.s, src.s, is32);
+      const srcReg = insnSrc(code) !== BPF_K;
+      const [dT, sT] = scalarRefine(jop, dst.s, src.s, is32, true, srcReg);
       other.regs[dstNo] = regScalar(dT);
-      if (insnSrc(code) !== BPF_K) other.regs[srcNo] = regScalar(sT);
+      if (srcReg) other.regs[srcNo] = regScalar(sT);
       if (neg !== null) {
-        const [dF, sF] = scalarRefine(neg, dst.s, src.s, is32);
+        const [dF, sF] = scalarRefine(neg, dst.s, src.s, is32, true, srcReg);
         this.cur.regs[dstNo] = regScalar(dF);
-        if (insnSrc(code) !== BPF_K) this.cur.regs[srcNo] = regScalar(sF);
+        if (srcReg) this.cur.regs[srcNo] = regScalar(sF);
       }
       return i + 1;
     }
@@ -455,7 +463,7 @@ export function verifyProgram(prog: VerifierProgram, profile: Profile): VerifyRe
     if (e instanceof VerifierUnsupported) return { verdict: 'unsupported', reason: e.reason, insn: walk.insnIdx };
     throw e;
   }
-  const probeMem = [...walk.probeMem].sort((a, b) => a - b);
+  const probeMem = walk.probeMem === null ? [] : [...walk.probeMem].sort((a, b) => a - b);
   return { verdict: 'accepted', log: `processed ${walk.insnProcessed} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS})\n`, insnProcessed: walk.insnProcessed, probeMem };
 }
 
