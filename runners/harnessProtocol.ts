@@ -17,7 +17,7 @@ import type {
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BPF_F_LOCK, MAP_UPDATE_FLAG_VALUES } from '../cabi/slotMap.ts';
-import { linesToError, logLines } from '../bpf/verifierLog.ts';
+import { logLines, upToReport } from '../bpf/verifierLog.ts';
 import { scenarioKfuncs } from '../compile/codegen/scenarioKfuncs.ts';
 import { decodeEvents, type HarnessEvent } from './harnessEvents.ts';
 import { inSlotMap, isLocalStorage, isRunStep, mapOpLock } from '../types/index.ts';
@@ -142,7 +142,7 @@ function logSummary(log: string): string {
   const known = logSummaries.get(log);
   if (known !== undefined) return known;
   const all = logLines(log);
-  const toError = linesToError(log);
+  const toError = upToReport(all);
   const lines = [...toError];
   while (lines.length > 0 && LIBBPF_TRAILER.test(lines[lines.length - 1] ?? '')) lines.pop();
   const last = lines[lines.length - 1];
