@@ -23,7 +23,8 @@ function fileScopeOf(scenario: Scenario): { readonly slots: ReadonlyMap<string, 
  * (emitProgram's C, lowerProgram's instructions): a scenario one of them refuses, the other refuses with the same words.
  */
 export class ProgramScope {
-  private readonly vars: ReadonlyMap<string, VarType>;
+  /** each variable's index in the program's declarations (the last of a name) */
+  private readonly vars: ReadonlyMap<string, number>;
   private readonly slots: ReadonlyMap<string, Slot>;
   private readonly globals: ReadonlyMap<string, GlobalVar>;
   /** slot → variable of its most recent lookup so far, in source order */
@@ -33,8 +34,8 @@ export class ProgramScope {
     readonly scenario: Scenario,
     readonly program: Program,
   ) {
-    const vars = new Map<string, VarType>();
-    for (const v of program.vars) vars.set(v.name, v.type);
+    const vars = new Map<string, number>();
+    for (let i = 0; i < program.vars.length; i++) vars.set(program.vars[i]!.name, i);
     this.vars = vars;
     const names = fileScopeOf(scenario);
     this.slots = names.slots;
@@ -48,9 +49,14 @@ export class ProgramScope {
   }
 
   variable(name: string): VarType {
-    const type = this.vars.get(name);
-    if (!type) throw this.invalid(`variable ${name} is not declared`);
-    return type;
+    return this.program.vars[this.varIndex(name)]!.type;
+  }
+
+  /** Where a variable is declared among the program's (lowerProgram gives each its stack slot by it). */
+  varIndex(name: string): number {
+    const i = this.vars.get(name);
+    if (i === undefined) throw this.invalid(`variable ${name} is not declared`);
+    return i;
   }
 
   slot(name: string): Slot {
