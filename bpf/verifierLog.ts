@@ -19,7 +19,11 @@ export function logLines(log: string): string[] {
 
 /** logLines up to the error: a 7.x report after it left out. */
 export function linesToError(log: string): string[] {
-  const lines = logLines(log);
+  return upToReport(logLines(log));
+}
+
+/** the log's lines (logLines) up to the error: a 7.x report after it left out */
+export function upToReport(lines: string[]): string[] {
   const report = lines.findIndex((l) => REPORT.test(l));
   return report < 0 ? lines : lines.slice(0, report);
 }

@@ -1,5 +1,6 @@
 import type { ScalarCType, StructMember, StructType } from '../types/index.ts';
 import { KptrError } from '../errors/KptrError.ts';
+import { perStructs } from './perStructs.ts';
 
 /** A scalar leaf of a struct: where it is and what C type it has. */
 export interface FieldSlot {
@@ -135,6 +136,10 @@ const SEGMENT = /^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$/;
  * which is what the verifier prints as `off=` for an access through the struct's base pointer.
  */
 export function fieldSlot(structs: readonly StructType[], name: string, path: string): FieldSlot {
+  return fieldSlotOf(structs, name, path);
+}
+
+const fieldSlotOf = perStructs((structs, name, path): FieldSlot => {
   let struct = name;
   let base = 0;
   const segments = path.split('.');
@@ -154,4 +159,4 @@ export function fieldSlot(structs: readonly StructType[], name: string, path: st
     break;
   }
   throw new KptrError('KPTR_SCENARIO_INVALID', `field path ${path} of struct ${name} does not name a scalar member`, 'Name a scalar member (through nested structs with `.`).');
-}
+});

@@ -17,7 +17,7 @@ import type {
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BPF_F_LOCK, MAP_UPDATE_FLAG_VALUES } from '../cabi/slotMap.ts';
-import { linesToError, logLines } from '../bpf/verifierLog.ts';
+import { logLines, upToReport } from '../bpf/verifierLog.ts';
 import { scenarioKfuncs } from '../compile/codegen/scenarioKfuncs.ts';
 import { decodeEvents, type HarnessEvent } from './harnessEvents.ts';
 import { inSlotMap, isLocalStorage, isRunStep, mapOpLock } from '../types/index.ts';
@@ -132,18 +132,32 @@ const REGISTER_STATE = /^(\s|(frame\d+: )?R\d+\w*=)/;
  * preceded by the line before it.
  */
 export function rejectionSummary(program: string, progType: ProgType, errnoName: string, log: string): string {
+  return `load ${program} (${progType}): ${errnoName}${logSummary(log)}`;
+}
+
+/** the summary's part from the log, per log text: a campaign meets the same few rejections over and over */
+const logSummaries = new Map<string, string>();
+
+function logSummary(log: string): string {
+  const known = logSummaries.get(log);
+  if (known !== undefined) return known;
   const all = logLines(log);
-  const toError = linesToError(log);
+  const toError = upToReport(all);
   const lines = [...toError];
   while (lines.length > 0 && LIBBPF_TRAILER.test(lines[lines.length - 1] ?? '')) lines.pop();
-  const head = `load ${program} (${progType}): ${errnoName}`;
   const last = lines[lines.length - 1];
-  if (last === undefined) return head;
-  const shown = lines.length >= 2 && REGISTER_STATE.test(last) ? [lines[lines.length - 2] ?? '', last] : [last];
-  // a 7.x report's lines count as omitted, statistics and libbpf's trailer do not
-  const omitted = lines.length - shown.length + (all.length - toError.length);
-  const tail = omitted > 0 ? ` (${omitted} line${omitted === 1 ? '' : 's'} omitted)` : '';
-  return `${head}: ${shown.map((l) => l.trim()).join(': ')}${tail}`;
+  let summary = '';
+  if (last !== undefined) {
+    const shown = lines.length >= 2 && REGISTER_STATE.test(last) ? [lines[lines.length - 2] ?? '', last] : [last];
+    // a 7.x report's lines count as omitted, statistics and libbpf's trailer do not
+    const omitted = lines.length - shown.length + (all.length - toError.length);
+    const tail = omitted > 0 ? ` (${omitted} line${omitted === 1 ? '' : 's'} omitted)` : '';
+    summary = `: ${shown.map((l) => l.trim()).join(': ')}${tail}`;
+  }
+  // bounded: a long campaign's distinct logs (insn counts differ) must not pile up
+  if (logSummaries.size >= 4096) logSummaries.clear();
+  logSummaries.set(log, summary);
+  return summary;
 }
 
 interface Collected {

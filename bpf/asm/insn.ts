@@ -104,7 +104,7 @@ export function decodeInsns(bytes: Uint8Array, where = 'instructions'): Insn[] {
  * `code | dst_reg << 8 | src_reg << 12 | off << 16` then `imm` (the little-endian wire form read as two u32), in one
  * typed array instead of an object per slot.
  */
-const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+export const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** the first word of a slot */
 export const slotWord = (code: number, dst: number, src: number, off: number): number =>

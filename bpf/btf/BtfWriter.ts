@@ -1,4 +1,5 @@
 import { StringTable } from '../StringTable.ts';
+import { HOST_LE } from '../asm/insn.ts';
 import { BTF_FUNC_LINKAGE, BTF_INT_ENCODING, BTF_KIND as KIND, BTF_MAGIC, BTF_VAR_LINKAGE, BTF_VERSION, type BtfMember, type BtfVarSecinfo, type FuncLinkage, type VarLinkage } from './kinds.ts';
 
 /**
@@ -143,9 +144,14 @@ export class BtfWriter {
     view.setUint32(12, typeBytes, true);
     view.setUint32(16, typeBytes, true); // str_off
     view.setUint32(20, strBytes, true);
-    let at = 24;
-    for (const r of this.records) {
-      for (let k = 0; k < r.length; k++, at += 4) view.setUint32(at, r[k]! >>> 0, true);
+    if (HOST_LE) {
+      // the records as 32-bit words in place (a DataView call per word was most of encoding)
+      const words = new Uint32Array(out.buffer, 24, nWords);
+      let at = 0;
+      for (const r of this.records) for (let k = 0; k < r.length; k++) words[at++] = r[k]!;
+    } else {
+      let at = 24;
+      for (const r of this.records) for (let k = 0; k < r.length; k++, at += 4) view.setUint32(at, r[k]! >>> 0, true);
     }
     out.set(strings, 24 + typeBytes);
     return out;

@@ -1,4 +1,5 @@
 import type { ScalarCType, StructType } from '../../types/index.ts';
+import { perStructs } from '../../cabi/perStructs.ts';
 
 const SEGMENT = /^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$/;
 
@@ -12,6 +13,10 @@ export function fieldCType(
   structName: string,
   path: string,
 ): { readonly ctype: ScalarCType } | { readonly error: string } {
+  return fieldCTypeOf(structs, structName, path);
+}
+
+const fieldCTypeOf = perStructs((structs, structName, path): { readonly ctype: ScalarCType } | { readonly error: string } => {
   let currentName = structName;
   const segments = path.split('.');
   for (const [i, segment] of segments.entries()) {
@@ -39,4 +44,4 @@ export function fieldCType(
     currentName = member.struct;
   }
   return { error: `empty field path` };
-}
+});

@@ -6,12 +6,25 @@ import { scenarioInvalid } from './scenarioInvalid.ts';
 /** Prefix of the names codegen adds to a program (`__kc_key`, `__kc_i0`): a scenario may not use it. */
 const CODEGEN_PREFIX = '__kc_';
 
+/** the slots and globals of a scenario by name, made once per scenario and shared by its programs */
+const fileScope = new WeakMap<Scenario, { readonly slots: ReadonlyMap<string, Slot>; readonly globals: ReadonlyMap<string, GlobalVar> }>();
+
+function fileScopeOf(scenario: Scenario): { readonly slots: ReadonlyMap<string, Slot>; readonly globals: ReadonlyMap<string, GlobalVar> } {
+  let names = fileScope.get(scenario);
+  if (names === undefined) {
+    names = { slots: new Map(scenario.slots.map((s) => [s.name, s])), globals: new Map(scenario.globals.map((g) => [g.name, g])) };
+    fileScope.set(scenario, names);
+  }
+  return names;
+}
+
 /**
  * What a program's ops may name, resolved and checked the same way whichever backend turns the program into code
  * (emitProgram's C, lowerProgram's instructions): a scenario one of them refuses, the other refuses with the same words.
  */
 export class ProgramScope {
-  private readonly vars: ReadonlyMap<string, VarType>;
+  /** each variable's index in the program's declarations (the last of a name) */
+  private readonly vars: ReadonlyMap<string, number>;
   private readonly slots: ReadonlyMap<string, Slot>;
   private readonly globals: ReadonlyMap<string, GlobalVar>;
   /** slot → variable of its most recent lookup so far, in source order */
@@ -21,9 +34,12 @@ export class ProgramScope {
     readonly scenario: Scenario,
     readonly program: Program,
   ) {
-    this.vars = new Map(program.vars.map((v) => [v.name, v.type]));
-    this.slots = new Map(scenario.slots.map((s) => [s.name, s]));
-    this.globals = new Map(scenario.globals.map((g) => [g.name, g]));
+    const vars = new Map<string, number>();
+    for (let i = 0; i < program.vars.length; i++) vars.set(program.vars[i]!.name, i);
+    this.vars = vars;
+    const names = fileScopeOf(scenario);
+    this.slots = names.slots;
+    this.globals = names.globals;
     for (const v of program.vars) {
       // in C, a local with a file-scope name would silently redirect `&<slot>` or `<global> =` to itself
       if (this.slots.has(v.name) || this.globals.has(v.name) || v.name === 'nr_cpus' || v.name.startsWith(CODEGEN_PREFIX)) {
@@ -33,9 +49,14 @@ export class ProgramScope {
   }
 
   variable(name: string): VarType {
-    const type = this.vars.get(name);
-    if (!type) throw this.invalid(`variable ${name} is not declared`);
-    return type;
+    return this.program.vars[this.varIndex(name)]!.type;
+  }
+
+  /** Where a variable is declared among the program's (lowerProgram gives each its stack slot by it). */
+  varIndex(name: string): number {
+    const i = this.vars.get(name);
+    if (i === undefined) throw this.invalid(`variable ${name} is not declared`);
+    return i;
   }
 
   slot(name: string): Slot {

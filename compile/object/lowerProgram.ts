@@ -80,8 +80,6 @@ class Lowering {
   private readonly relocations: ElfRelocation[];
   private readonly fieldRelocations: FieldRelocation[];
   private readonly scope: ProgramScope;
-  /** each variable's stack slot */
-  private readonly varIndex: ReadonlyMap<string, number>;
   /** then-blocks that end in `return`, placed after the body as clang places them (see `if`); `jump` jumps to one */
   private readonly outOfLine: { readonly jump: number; readonly ops: readonly Op[]; readonly lookups: Map<string, string> }[] = [];
   /** jumps to the shared `return 0` of failed lookups */
@@ -98,10 +96,7 @@ class Lowering {
     this.relocations = section.relocations;
     this.fieldRelocations = section.fieldRelocations;
     this.scope = new ProgramScope(scenario, program);
-    // loops, not a pair array per variable and a spread of every slot's size: this runs for every program written
-    const varIndex = new Map<string, number>();
-    for (let i = 0; i < program.vars.length; i++) varIndex.set(program.vars[i]!.name, i);
-    this.varIndex = varIndex;
+    // a loop, not a spread of every slot's size: this runs for every program written
     let initSize = 16;
     for (const x of scenario.slots) if (x.home.kind === 'map') initSize = Math.max(initSize, slotValueSize(x.home));
     this.stack = new StackLayout(initSize);
@@ -328,8 +323,7 @@ class Lowering {
   }
 
   private stackSlot(name: string): number {
-    this.scope.variable(name);
-    return this.stack.varOff(this.varIndex.get(name) as number);
+    return this.stack.varOff(this.scope.varIndex(name));
   }
 
   /** dst = src->(the struct's member 0), the offset left to libbpf's CO-RE relocation */

@@ -80,6 +80,8 @@ function mapDesc(btf: Btf, m: MapSpec): MapDesc {
 }
 
 const mapDescs = new WeakMap<BpfObjectSpec, readonly MapDesc[]>();
+/** the ld_imm64 of each map of an object, one per map shared by its programs (they are values) */
+const mapLoads = new WeakMap<BpfObjectSpec, LdImm64[]>();
 /** one lookup per object, shared by its programs (a closure per program cost a visible share: tsx names each one) */
 const localTypes = new WeakMap<BpfObjectSpec, (id: number) => LocalType | null>();
 
@@ -108,10 +110,13 @@ export function verifierProgram(obj: BpfObjectSpec, prog: ProgramSpec): Verifier
     maps = obj.maps.map((m) => mapDesc(obj.btf, m));
     mapDescs.set(obj, maps);
   }
-  const ldImm64: Record<number, LdImm64> = {};
-  const kfuncCalls: Record<number, string> = {};
+  let loads = mapLoads.get(obj);
+  if (loads === undefined) mapLoads.set(obj, (loads = []));
+  // arrays by slot index, not objects: integer keys made each object a dictionary, a visible share of this function
+  const ldImm64: LdImm64[] = [];
+  const kfuncCalls: string[] = [];
   for (const r of prog.relocations) {
-    if (r.kind === 'map') ldImm64[r.insn] = { kind: 'map', map: maps[r.map]! };
+    if (r.kind === 'map') ldImm64[r.insn] = loads[r.map] ??= { kind: 'map', map: maps[r.map]! };
     else if (r.kind === 'map_value') ldImm64[r.insn] = { kind: 'map_value', map: maps[r.map]!, off: r.offset };
     else if (r.kind === 'kfunc') kfuncCalls[r.insn] = obj.kfuncs[r.kfunc]!.name;
   }

@@ -80,6 +80,17 @@ function stackDef(words: Int32Array, i: number): number {
 }
 
 /**
+ * Adds the edge i -> x to the successor tables (none when x is not an instruction); whether it goes back. A function
+ * of the module, not a closure per build: tsx names every closure it makes (a property definition each time).
+ */
+function addEdge(succ0: Int32Array, succ1: Int32Array, nPred: Int32Array, n: number, i: number, x: number | null): boolean {
+  if (x === null || x < 0 || x >= n) return false;
+  if (succ0[i] === 0) succ0[i] = x + 1; else succ1[i] = x + 1;
+  nPred[x]!++;
+  return x <= i;
+}
+
+/**
  * The tables of the Liveness being used, reused from program to program and grown when a program is longer (a
  * typed array, or a subarray, per table and program was a large share of the walk's allocation). The verifier checks
  * one program at a time, to the end, so only the latest Liveness is ever in use.
@@ -134,19 +145,13 @@ export class Liveness {
       Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array,
     ];
     let backEdge = false;
-    const edge = (i: number, x: number | null): void => {
-      if (x === null || x < 0 || x >= n) return;
-      if (succ0[i] === 0) succ0[i] = x + 1; else succ1[i] = x + 1;
-      nPred[x]!++;
-      if (x <= i) backEdge = true;
-    };
     /** order: instruction indices in reverse order, second slots of ld_imm64 left out */
     let nOrder = 0;
     for (let i = n - 1; i >= 0; i--) {
       if (i > 0 && slotCode(words, i - 1) === LD_IMM64) continue;
       order[nOrder++] = i;
-      edge(i, fallThrough(words, i));
-      edge(i, jumpTarget(words, i));
+      if (addEdge(succ0, succ1, nPred, n, i, fallThrough(words, i))) backEdge = true;
+      if (addEdge(succ0, succ1, nPred, n, i, jumpTarget(words, i))) backEdge = true;
       const slot = stackDef(words, i);
       if (slot >= 0) { if (slot < 32) killLo[i] = (1 << slot) | 0; else killHi[i] = (1 << (slot - 32)) | 0; }
       use[i] = regUse(prog, i, def);

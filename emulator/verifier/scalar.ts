@@ -344,11 +344,25 @@ function setView(s: Scalar, v: View, is32: boolean): Scalar {
   return scalarSync(r);
 }
 
+/** `p` with constant `c` cut off where it is an end of p's ranges (all `!=` can narrow); p itself when c is not constant */
+function cutConst(p: View, c: View, is32: boolean): View {
+  if (!tnumIsConst(c.t)) return p;
+  const v = c.t.value;
+  const sv = is32 ? s32(v) : s64(v);
+  const q = { ...p };
+  if (q.umin === v && q.umin < q.umax) q.umin += 1n;
+  else if (q.umax === v && q.umin < q.umax) q.umax -= 1n;
+  if (q.smin === sv && q.smin < q.smax) q.smin += 1n;
+  else if (q.smax === sv && q.smin < q.smax) q.smax -= 1n;
+  return q;
+}
+
 /**
  * reg_set_min_max for the side where `a op b` holds: both operands narrowed. A side that cannot happen is left as it
- * is (the caller decided reachability with scalarBranchTaken).
+ * is (the caller decided reachability with scalarBranchTaken). An operand not `need`ed (an immediate) is returned as
+ * it is, without the bounds sync its narrowing would cost.
  */
-export function scalarRefine(op: JmpOp, a: Scalar, b: Scalar, is32: boolean): [Scalar, Scalar] {
+export function scalarRefine(op: JmpOp, a: Scalar, b: Scalar, is32: boolean, needA = true, needB = true): [Scalar, Scalar] {
   const x = view(a, is32);
   const y = view(b, is32);
   switch (op) {
@@ -358,23 +372,10 @@ export function scalarRefine(op: JmpOp, a: Scalar, b: Scalar, is32: boolean): [S
         t: tnumIntersect(x.t, y.t),
       };
       if (m.umin > m.umax || m.smin > m.smax) return [a, b];
-      return [setView(a, m, is32), setView(b, m, is32)];
+      return [needA ? setView(a, m, is32) : a, needB ? setView(b, m, is32) : b];
     }
-    case 'jne': {
-      // only a constant at a range end can be cut off
-      const cut = (p: View, c: View): View => {
-        if (!tnumIsConst(c.t)) return p;
-        const v = c.t.value;
-        const sv = is32 ? s32(v) : s64(v);
-        const q = { ...p };
-        if (q.umin === v && q.umin < q.umax) q.umin += 1n;
-        else if (q.umax === v && q.umin < q.umax) q.umax -= 1n;
-        if (q.smin === sv && q.smin < q.smax) q.smin += 1n;
-        else if (q.smax === sv && q.smin < q.smax) q.smax -= 1n;
-        return q;
-      };
-      return [setView(a, cut(x, y), is32), setView(b, cut(y, x), is32)];
-    }
+    case 'jne':
+      return [needA ? setView(a, cutConst(x, y, is32), is32) : a, needB ? setView(b, cutConst(y, x, is32), is32) : b];
     case 'jgt':
     case 'jge':
     case 'jsgt':
@@ -385,11 +386,11 @@ export function scalarRefine(op: JmpOp, a: Scalar, b: Scalar, is32: boolean): [S
       const nx = { ...x, [lo]: max(x[lo], y[lo] + d) };
       const ny = { ...y, [hi]: min(y[hi], x[hi] - d) };
       if (nx[lo] > nx[hi] || ny[lo] > ny[hi]) return [a, b];
-      return [setView(a, nx, is32), setView(b, ny, is32)];
+      return [needA ? setView(a, nx, is32) : a, needB ? setView(b, ny, is32) : b];
     }
     case 'jset': return [a, b];
     default: {
-      const [rb, ra] = scalarRefine(flipJmp[op], b, a, is32);
+      const [rb, ra] = scalarRefine(flipJmp[op], b, a, is32, needB, needA);
       return [ra, rb];
     }
   }

@@ -22,7 +22,7 @@ import {
 } from './scalar.ts';
 import {
   type Checkpoint, MEM_ALLOC, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState, type VerifierState, copyState,
-  isNullConst, mapRegs, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown,
+  isNullConst, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown,
 } from './state.ts';
 
 export type VerifyResult =
@@ -49,14 +49,21 @@ export type VerifyResult =
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192;
 
-const ALU_OPS: Readonly<Record<number, AluOp>> = {
+/** a table by BPF_OP(code) >> 4, a packed array (an object keyed by the sparse op values is a dictionary) */
+function byOp<T>(ops: Readonly<Record<number, T>>): readonly (T | undefined)[] {
+  const table = new Array<T | undefined>(16).fill(undefined);
+  for (const [op, v] of Object.entries(ops)) table[Number(op) >> 4] = v;
+  return table;
+}
+
+const ALU_OPS = byOp<AluOp>({
   [BPF_ADD]: 'add', [BPF_SUB]: 'sub', [BPF_MUL]: 'mul', [BPF_DIV]: 'div', [BPF_OR]: 'or', [BPF_AND]: 'and', [BPF_LSH]: 'lsh',
   [BPF_RSH]: 'rsh', [BPF_NEG]: 'neg', [BPF_MOD]: 'mod', [BPF_XOR]: 'xor', [BPF_MOV]: 'mov', [BPF_ARSH]: 'arsh',
-};
-const JMP_OPS: Readonly<Record<number, JmpOp>> = {
+});
+const JMP_OPS = byOp<JmpOp>({
   [BPF_JEQ]: 'jeq', [BPF_JGT]: 'jgt', [BPF_JGE]: 'jge', [BPF_JSET]: 'jset', [BPF_JNE]: 'jne', [BPF_JSGT]: 'jsgt',
   [BPF_JSGE]: 'jsge', [BPF_JLT]: 'jlt', [BPF_JLE]: 'jle', [BPF_JSLT]: 'jslt', [BPF_JSLE]: 'jsle',
-};
+});
 
 const PRUNE_POINT = 1;
 const ITER_NEXT = 2;
@@ -83,10 +90,11 @@ class Walk implements Env {
   idGen = 0;
   readonly allowPtrLeaks = true;
   insnProcessed = 0;
-  /** the loads convert_ctx_accesses will rewrite to BPF_PROBE_MEM */
-  readonly probeMem = new Set<number>();
+  /** the loads convert_ctx_accesses will rewrite to BPF_PROBE_MEM (made on the first: most programs have none) */
+  probeMem: Set<number> | null = null;
   private readonly pending: Pending[] = [];
-  private readonly explored = new Map<number, Checkpoint[]>();
+  /** the checkpoints at each instruction (an array by index: a Map's hashing was a visible share of visited) */
+  private readonly explored: (Checkpoint[] | undefined)[] = [];
   private readonly liveness: Liveness;
   /** PRUNE_POINT at the instructions where is_state_visited runs, ITER_NEXT at the iterator's next calls among them */
   private readonly prunePoints: Uint8Array;
@@ -137,8 +145,8 @@ class Walk implements Env {
 
   /** is_state_visited: true when an explored state covers the current one. */
   private visited(insn: number): boolean {
-    let list = this.explored.get(insn);
-    if (list === undefined) this.explored.set(insn, (list = []));
+    let list = this.explored[insn];
+    if (list === undefined) this.explored[insn] = list = [];
     // what is live is asked only for a comparison (the first visit of an instruction makes none)
     const live = list.length === 0 ? null : this.liveness.liveAt(insn);
     for (const sl of list) {
@@ -218,7 +226,7 @@ class Walk implements Env {
       }
       case BPF_LDX: {
         if (insnMode(code) !== BPF_MEM) return unsupported(`load mode 0x${code.toString(16)} at insn ${i}`);
-        if (isProbeMemBase(this.cur.regs[src])) this.probeMem.add(i);
+        if (isProbeMemBase(this.cur.regs[src])) (this.probeMem ??= new Set()).add(i);
         const v = checkMemAccess(this, { regno: src, off: slotOff(words, i), size: insnSizeBytes(code), write: null, mode: BPF_MEM });
         setReg(this, dst, v!);
         return i + 1;
@@ -238,7 +246,7 @@ class Walk implements Env {
   }
 
   private alu(code: number, dstNo: number, srcNo: number, off: number, imm: number, is32: boolean): void {
-    const op = ALU_OPS[insnOp(code)];
+    const op = ALU_OPS[insnOp(code) >> 4];
     if (op === undefined) return unsupported(`ALU opcode 0x${code.toString(16)}`);
     if (op === 'mov' && off !== 0) return unsupported('sign-extending move (cpu v4)');
     const srcReg = insnSrc(code) === BPF_K
@@ -291,7 +299,7 @@ class Walk implements Env {
       else helperCall(this, imm, i);
       return i + 1;
     }
-    const jop = JMP_OPS[op];
+    const jop = JMP_OPS[op >> 4];
     if (jop === undefined) return unsupported(`jump opcode 0x${code.toString(16)}`);
     const target = i + 1 + off;
     const dst = readReg(this, dstNo);
@@ -303,13 +311,14 @@ class Walk implements Env {
     this.push(other, target);
     if (dst.type === 'SCALAR_VALUE' && src.type === 'SCALAR_VALUE') {
       const neg = negateJmp[jop];
-      const [dT, sT] = scalarRefine(jop, dst.s, src.s, is32);
+      const srcReg = insnSrc(code) !== BPF_K;
+      const [dT, sT] = scalarRefine(jop, dst.s, src.s, is32, true, srcReg);
       other.regs[dstNo] = regScalar(dT);
-      if (insnSrc(code) !== BPF_K) other.regs[srcNo] = regScalar(sT);
+      if (srcReg) other.regs[srcNo] = regScalar(sT);
       if (neg !== null) {
-        const [dF, sF] = scalarRefine(neg, dst.s, src.s, is32);
+        const [dF, sF] = scalarRefine(neg, dst.s, src.s, is32, true, srcReg);
         this.cur.regs[dstNo] = regScalar(dF);
-        if (insnSrc(code) !== BPF_K) this.cur.regs[srcNo] = regScalar(sF);
+        if (srcReg) this.cur.regs[srcNo] = regScalar(sF);
       }
       return i + 1;
     }
@@ -352,12 +361,27 @@ class LeakReject {
 function markPtrOrNull(st: VerifierState, reg: RegState, isNull: boolean): void {
   const { id, refObjId } = reg;
   if (id === 0) return;
-  mapRegs(st, (r) => {
-    if (r.id !== id || r.type === 'SCALAR_VALUE' || !(r.flags & PTR_MAYBE_NULL)) return r;
-    if (isNull) return regConst(0n);
-    return { ...r, flags: r.flags & ~PTR_MAYBE_NULL, id: r.type === 'PTR_TO_MAP_VALUE' ? 0 : r.id };
-  });
+  // mapRegs's walk without its callback: this runs on both sides of every NULL check
+  const regs = st.regs;
+  for (let i = 0; i < regs.length; i++) {
+    const r = regs[i]!;
+    if (r.id === id) regs[i] = markedPtrOrNull(r, isNull);
+  }
+  const stack = st.stack;
+  for (let i = 0; i < stack.length; i++) {
+    const slot = stack[i]!;
+    if (slot.spilled === null || slot.spilled.id !== id) continue;
+    const r = markedPtrOrNull(slot.spilled, isNull);
+    if (r !== slot.spilled) stack[i] = { ...slot, spilled: r };
+  }
   if (isNull && refObjId !== 0 && refObjId === id) st.refs = st.refs.filter((r) => r.id !== id);
+}
+
+/** a register with the NULL check's id after the check: 0 on the NULL side, no longer maybe-NULL on the other */
+function markedPtrOrNull(r: RegState, isNull: boolean): RegState {
+  if (r.type === 'SCALAR_VALUE' || !(r.flags & PTR_MAYBE_NULL)) return r;
+  if (isNull) return regConst(0n);
+  return { ...r, flags: r.flags & ~PTR_MAYBE_NULL, id: r.type === 'PTR_TO_MAP_VALUE' ? 0 : r.id };
 }
 
 /** per extern list (one per object, fromLoader.ts) and profile: the first extern the kernel lacks, in libbpf's order */
@@ -439,7 +463,7 @@ export function verifyProgram(prog: VerifierProgram, profile: Profile): VerifyRe
     if (e instanceof VerifierUnsupported) return { verdict: 'unsupported', reason: e.reason, insn: walk.insnIdx };
     throw e;
   }
-  const probeMem = [...walk.probeMem].sort((a, b) => a - b);
+  const probeMem = walk.probeMem === null ? [] : [...walk.probeMem].sort((a, b) => a - b);
   return { verdict: 'accepted', log: `processed ${walk.insnProcessed} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS})\n`, insnProcessed: walk.insnProcessed, probeMem };
 }
 

@@ -127,8 +127,11 @@ export function machineMapOp(machine: Machine, obj: BpfObjectSpec, map: string, 
   const batch = op === 'update_batch' || op === 'delete_batch' || op === 'lookup_batch' || op === 'lookup_and_delete_batch';
   const keys = !batch || op.startsWith('lookup') || what === '-' ? [] : what.split(',').map(Number);
   const value = new Uint8Array(stride * copies * Math.max(1, keys.length));
-  const view = new DataView(value.buffer);
-  if (op === 'update' || op === 'update_batch') for (let c = 0; c < value.byteLength / stride; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, BigInt.asUintN(64, sum), true);
+  if (op === 'update' || op === 'update_batch') {
+    // a DataView only for the ops that pass a value (making one cost a visible share of every map op)
+    const view = new DataView(value.buffer);
+    for (let c = 0; c < value.byteLength / stride; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, BigInt.asUintN(64, sum), true);
+  }
   if (batch) {
     const r = machine.mapBatch(map, op, keys, value, op.startsWith('lookup') ? Number(what) : keys.length, flags);
     // the harness prints what a lookup copied, and only then its keys
@@ -180,7 +183,8 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, a
   const notRun: NotRun[] = [];
   const splats: Splat[] = [];
   const names = s.globals.map((g) => g.name);
-  for (const [step, st] of s.schedule.entries()) {
+  for (let step = 0; step < s.schedule.length; step++) {
+    const st = s.schedule[step]!;
     // the machine ends an RCU grace period after every run (Machine.run), so an explicit one adds nothing
     if ('grace_period' in st) continue;
     if ('owner_exit' in st) {
@@ -237,6 +241,15 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, a
   return { runs, mapOps, notRun, splats };
 }
 
+/** whether the schedule has a map op or a run of an accepted program: only then is the object's machine made */
+function needsMachine(s: Scenario, accepted: ReadonlySet<string>): boolean {
+  for (const st of s.schedule) {
+    if ('mapOp' in st) return true;
+    for (const r of stepRuns(st)) if (accepted.has(r.program)) return true;
+  }
+  return false;
+}
+
 /** The observations of one batch: its object built, each scenario verified and run (in-process, or in a pool thread). */
 export type ObserveBatch = (batch: readonly Scenario[], plans: ReadonlyMap<string, RunCase['plan']>) => Promise<Observation[]>;
 
@@ -263,12 +276,15 @@ export function batchObserver(options: EmulatorRunnerOptions): ObserveBatch {
 
   /** One scenario of a loaded object; the machine is the object's (scenarios of one object have disjoint maps, as in the harness). */
   const observe = (obj: BpfObjectSpec, kfuncsKnown: boolean, machine: () => Machine, s: Scenario, execute: boolean): Observation => {
-    const base: Observation = { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: null, programs: [], runs: [], mapOps: [], notRun: [], splats: [] };
     const v = verifyScenario(obj, s, profile, kfuncsKnown);
-    if (v.unsupported !== null) return { ...base, programs: v.programs, error: { code: 'KPTR_EMULATOR_UNSUPPORTED', message: v.unsupported } };
-    const accepted = new Set(v.programs.filter((p) => p.verdict === 'accepted').map((p) => p.program));
-    const runs = execute && s.schedule.some((st) => 'mapOp' in st || stepRuns(st).some((r) => accepted.has(r.program))) ? runSchedule(probed(machine(), v.probeMem), obj, s, accepted, true) : runSchedule(null, obj, s, accepted, false);
-    return { ...base, programs: v.programs, ...runs };
+    if (v.unsupported !== null) {
+      return { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: { code: 'KPTR_EMULATOR_UNSUPPORTED', message: v.unsupported }, programs: v.programs, runs: [], mapOps: [], notRun: [], splats: [] };
+    }
+    const accepted = new Set<string>();
+    for (const p of v.programs) if (p.verdict === 'accepted') accepted.add(p.program);
+    const r = execute && needsMachine(s, accepted) ? runSchedule(probed(machine(), v.probeMem), obj, s, accepted, true) : runSchedule(null, obj, s, accepted, false);
+    // the Observation field by field, in its order (spreads of a base and the runs cost a share of every case)
+    return { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: null, programs: v.programs, runs: r.runs, mapOps: r.mapOps, notRun: r.notRun, splats: r.splats };
   };
 
   /** The scenarios of one object: verified one by one, run on one machine created when first needed. */
