@@ -43,14 +43,16 @@ describe('run --with-emulator on the host', () => {
     expect(byClass).toEqual(emu.byClass);
     const differences = lines.flatMap((l) => l.emulator!.differences.map((d) => `${l.scenarioId} ${l.emulator!.class} ${d.what} ${d.program ?? ''}: kernel ${d.kernel}; emulator ${d.emulator}`));
     expect(emu.programsAgreeing / emu.programs, differences.join('\n')).toBeGreaterThanOrEqual(0.995);
-    // cgroup storage (the CO-RE walk to the task's cgroup) among them, every program and run agreeing
+    // a run that differs is a kernel finding a known divergence explains (freed per-CPU memory handed out uncleared,
+    // e.g. the corpus case puc: the emulator's machine hands out zeroed memory), never an emulator gap; which runs
+    // read reused memory depends on what the kernel freed before, so it differs from one run of the test to the next
+    const explained = (l: (typeof lines)[number]): boolean => l.emulator!.class === 'kernel_finding' && l.emulator!.knownDivergences.length > 0;
+    const runsDiffering = lines.filter((l) => l.emulator!.runsAgreeing < l.emulator!.runs);
+    expect(runsDiffering.filter((l) => !explained(l)).map((l) => l.scenarioId), differences.join('\n')).toEqual([]);
+    // cgroup storage (the CO-RE walk to the task's cgroup) among them, every program agreeing, every run but those
     const cgrp = lines.filter((l) => l.result.exercises?.includes('home cgrp_storage'));
     expect(cgrp.length).toBeGreaterThan(0);
-    expect(cgrp.filter((l) => l.emulator!.programsAgreeing < l.emulator!.programs || l.emulator!.runsAgreeing < l.emulator!.runs).map((l) => l.scenarioId), differences.join('\n')).toEqual([]);
-    // a run that differs is a kernel finding a known divergence explains (freed per-CPU memory handed out uncleared,
-    // e.g. the corpus case puc: the emulator's machine hands out zeroed memory), never an emulator gap
-    const runsDiffering = lines.filter((l) => l.emulator!.runsAgreeing < l.emulator!.runs);
-    expect(runsDiffering.filter((l) => l.emulator!.class !== 'kernel_finding' || l.emulator!.knownDivergences.length === 0).map((l) => l.scenarioId), differences.join('\n')).toEqual([]);
+    expect(cgrp.filter((l) => l.emulator!.programsAgreeing < l.emulator!.programs || (l.emulator!.runsAgreeing < l.emulator!.runs && !explained(l))).map((l) => l.scenarioId), differences.join('\n')).toEqual([]);
     expect(emu.runsAgreeing + runsDiffering.reduce((n, l) => n + l.emulator!.runs - l.emulator!.runsAgreeing, 0)).toBe(emu.runs);
 
     expect(run.stdout).toContain(`emulator (profile ${profile}) vs kernel: ${emu.programsAgreeing}/${emu.programs} programs agree`);
