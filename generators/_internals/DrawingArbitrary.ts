@@ -14,21 +14,24 @@ export abstract class DrawingArbitrary<T> extends fc.Arbitrary<T> {
   abstract draw(mrng: fc.Random, biasFactor: number | undefined): T;
 
   override map<U>(mapper: (t: T) => U, unmapper?: (possiblyU: unknown) => T): DrawingArbitrary<U> {
-    return new Drawing(super.map(mapper, unmapper), (mrng, bias) => mapper(this.draw(mrng, bias)));
+    const draw = drawOf(this);
+    return new Drawing(super.map(mapper, unmapper), (mrng, bias) => mapper(draw(mrng, bias)));
   }
 
   /** fast-check's chain generates the source value, then the chained arbitrary's from the same stream */
   override chain<U>(chainer: (t: T) => fc.Arbitrary<U>): DrawingArbitrary<U> {
-    return new Drawing(super.chain(chainer), (mrng, bias) => drawFrom(chainer(this.draw(mrng, bias)), mrng, bias));
+    const draw = drawOf(this);
+    return new Drawing(super.chain(chainer), (mrng, bias) => drawFrom(chainer(draw(mrng, bias)), mrng, bias));
   }
 
   /** fast-check's filter draws again until the predicate holds */
   override filter<U extends T>(refinement: (t: T) => t is U): DrawingArbitrary<U>;
   override filter(predicate: (t: T) => boolean): DrawingArbitrary<T>;
   override filter(predicate: (t: T) => boolean): DrawingArbitrary<T> {
+    const draw = drawOf(this);
     return new Drawing(super.filter(predicate), (mrng, bias) => {
       for (;;) {
-        const v = this.draw(mrng, bias);
+        const v = draw(mrng, bias);
         if (predicate(v)) return v;
       }
     });
@@ -55,6 +58,16 @@ export class Drawing<T> extends DrawingArbitrary<T> {
   shrink(value: T, context: unknown): fc.Stream<fc.Value<T>> {
     return this.arb.shrink(value, context);
   }
+}
+
+/**
+ * How `arb` draws a value alone: its draw, or (any other arbitrary) its generated value. Resolved once, where the
+ * arbitrary is built: a draw is a call, without asking each time what kind of arbitrary it is.
+ */
+export function drawOf<T>(arb: fc.Arbitrary<T>): Draw<T> {
+  if (arb instanceof Drawing) return (arb as Drawing<T>).draw;
+  if (arb instanceof DrawingArbitrary) return (arb as DrawingArbitrary<T>).draw.bind(arb);
+  return (mrng, bias) => arb.generate(mrng, bias).value_;
 }
 
 /** A value of `arb` alone: its draw, or (any other arbitrary) its generated value. */

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Drawing, DrawingArbitrary, drawFrom } from './DrawingArbitrary.ts';
+import { type Draw, Drawing, DrawingArbitrary, drawOf } from './DrawingArbitrary.ts';
 
 /**
  * The fast-check builders the generators use, as drawing arbitraries (DrawingArbitrary.ts): each is fast-check's own
@@ -70,26 +70,29 @@ export function oneof<T>(options: OneofOptions, ...warbs: readonly fc.WeightedAr
   const cumulated: number[] = [];
   let total = 0;
   for (const w of warbs) cumulated.push((total += w.weight));
-  const arbs = warbs.map((w) => w.arbitrary);
+  const draws = warbs.map((w) => drawOf(w.arbitrary));
   return new Drawing(fc.oneof(options, ...warbs), (mrng, bias) => {
     const selected = mrng.nextInt(0, total - 1);
     let i = 0;
     while (selected >= (cumulated[i] as number)) i++;
-    return drawFrom(arbs[i] as fc.Arbitrary<T>, mrng, bias);
+    return (draws[i] as Draw<T>)(mrng, bias);
   });
 }
 
 /** fc.option: `nil` one time in `freq` (a fc.oneof with cross shrinking of fc.constant(nil), weight 1, and `arb`). */
 export function option<T, N>(arb: fc.Arbitrary<T>, c: { readonly freq: number; readonly nil: N }): DrawingArbitrary<T | N> {
   const { freq, nil } = c;
-  return new Drawing(fc.option(arb, c), (mrng, bias) => (mrng.nextInt(0, freq - 1) < 1 ? nil : drawFrom(arb, mrng, bias)));
+  const draw = drawOf(arb);
+  return new Drawing(fc.option(arb, c), (mrng, bias) => (mrng.nextInt(0, freq - 1) < 1 ? nil : draw(mrng, bias)));
 }
 
 /** fc.tuple */
 export function tuple<Ts extends unknown[]>(...arbs: { [K in keyof Ts]: fc.Arbitrary<Ts[K]> }): DrawingArbitrary<Ts> {
+  const draws = (arbs as fc.Arbitrary<unknown>[]).map((a) => drawOf(a));
+  const n = draws.length;
   return new Drawing(fc.tuple(...arbs) as fc.Arbitrary<Ts>, (mrng, bias) => {
-    const out: unknown[] = [];
-    for (let i = 0; i < arbs.length; i++) out.push(drawFrom(arbs[i] as fc.Arbitrary<unknown>, mrng, bias));
+    const out = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) out[i] = (draws[i] as Draw<unknown>)(mrng, bias);
     return out as Ts;
   });
 }
@@ -105,6 +108,7 @@ export function array<T>(arb: fc.Arbitrary<T>, c: { readonly minLength?: number;
   // the arbitrary (maxGeneratedLengthFromSizeForArbitrary), read from there rather than derived a second time
   const max = (full as unknown as { readonly maxGeneratedLength?: unknown }).maxGeneratedLength;
   if (typeof max !== 'number') throw new Error('drawing.array: fast-check\'s ArrayArbitrary has no maxGeneratedLength');
+  const draw = drawOf(arb);
   const biasedMax = min === max ? min : min + Math.floor(Math.log(max - min) / Math.log(2));
   return new Drawing(full, (mrng, bias) => {
     let length: number;
@@ -121,8 +125,8 @@ export function array<T>(arb: fc.Arbitrary<T>, c: { readonly minLength?: number;
       length = mrng.nextInt(min, biasedMax);
       itemBias = bias;
     }
-    const out: T[] = [];
-    for (let i = 0; i < length; i++) out.push(drawFrom(arb, mrng, itemBias));
+    const out = new Array<T>(length);
+    for (let i = 0; i < length; i++) out[i] = draw(mrng, itemBias);
     return out;
   });
 }

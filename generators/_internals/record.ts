@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DrawingArbitrary, drawFrom } from './DrawingArbitrary.ts';
+import { type Draw, DrawingArbitrary, drawOf } from './DrawingArbitrary.ts';
 
 /** What a generated record keeps for its shrinks: its fields' values and contexts, and fc.record's prototype draw. */
 class RecordContext {
@@ -25,12 +25,14 @@ function* lazily<T>(make: () => Iterable<T>): Generator<T> {
 class RecordArbitrary<T> extends DrawingArbitrary<T> {
   private readonly keys: readonly string[];
   private readonly arbs: readonly fc.Arbitrary<unknown>[];
+  private readonly draws: readonly Draw<unknown>[];
   private original: fc.Arbitrary<T> | undefined;
 
   constructor(private readonly model: { readonly [K in keyof T]: fc.Arbitrary<T[K]> }) {
     super();
     this.keys = Object.keys(model);
     this.arbs = this.keys.map((k) => (model as Record<string, fc.Arbitrary<unknown>>)[k] as fc.Arbitrary<unknown>);
+    this.draws = this.arbs.map((a) => drawOf(a));
   }
 
   generate(mrng: fc.Random, biasFactor: number | undefined): fc.Value<T> {
@@ -51,7 +53,7 @@ class RecordArbitrary<T> extends DrawingArbitrary<T> {
   /** The same draws as generate: each field's, then the boolean's. */
   draw(mrng: fc.Random, biasFactor: number | undefined): T {
     const o: Record<string, unknown> = {};
-    for (let i = 0; i < this.keys.length; i++) o[this.keys[i] as string] = drawFrom(this.arbs[i] as fc.Arbitrary<unknown>, mrng, biasFactor);
+    for (let i = 0; i < this.keys.length; i++) o[this.keys[i] as string] = (this.draws[i] as Draw<unknown>)(mrng, biasFactor);
     mrng.nextInt(0, 1);
     return o as T;
   }
