@@ -358,14 +358,23 @@ function describe(intent: Intent, programs: readonly Program[], slots: readonly 
   return `${why}; programs ${progs}; slots ${homes}`;
 }
 
+/** The intents every scenario of a kind shares (scenarios are plain data nobody changes). */
+const VALID: Intent = Object.freeze({ kind: 'valid' });
+const MIXED: Intent = Object.freeze({ kind: 'mixed' });
+
 function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, target: StatePairTarget | null = null): Scenario {
   const structs: StructType[] = (plan.inner === null ? [] : [plan.inner]).concat(plan.pointees, ...plan.bad);
   const slots: Slot[] = plan.slots.map((x, i) => ({
     name: `m${i}`, home: withSpinLock(x.home, plan.spinLocks[i % plan.spinLocks.length] === true), pointee: plan.pointees[x.pointee % plan.pointees.length]?.name ?? 't0', tag: x.plain ? 'kptr' : 'percpu_kptr',
   }));
   const badStructs: Record<string, string> = {};
-  const badRules = needsOf(plan.breaks.map((b) => b.rule)).badRules;
-  badRules.forEach((rule, i) => { const t = plan.bad[i]; if (t !== undefined) badStructs[rule] = t[t.length - 1]?.name ?? ''; });
+  // the percpu_obj_new.* rules broken, in order (needsOf's badRules): each allocates its refused struct
+  let bad = 0;
+  for (const b of plan.breaks) {
+    if (!NEW_STRUCT_RULES.includes(b.rule)) continue;
+    const t = plan.bad[bad++];
+    if (t !== undefined) badStructs[b.rule] = t[t.length - 1]?.name ?? '';
+  }
   const ctx: ProgramContext = { structs, slots, goodStructs: plan.pointees.map((t) => t.name), badStructs, nrCpus: s.nrCpus, maxOps: s.maxOps };
   const programs: Program[] = [];
   const globals: GlobalVar[] = [];
@@ -389,10 +398,9 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
   // The license belongs to the whole object (one `_license` section): a non-GPL break relicenses every program.
   const license = programs.find((p) => p.license !== 'GPL')?.license ?? 'GPL';
   programs.forEach((p, i) => { if (p.license !== license) programs[i] = { ...p, license }; });
-  const schedule: ScheduleStep[] = [
-    ...programs.map((p, i) => ({ program: p.name, cpu: plan.base[i]?.cpu ?? 0, repeat: plan.base[i]?.repeat ?? 1 })),
-    ...plan.extra.map((x) => ({ program: programs[x.prog % programs.length]?.name ?? 'p0', cpu: x.cpu, repeat: x.repeat })),
-  ];
+  const schedule: ScheduleStep[] = [];
+  programs.forEach((p, i) => schedule.push({ program: p.name, cpu: plan.base[i]?.cpu ?? 0, repeat: plan.base[i]?.repeat ?? 1 }));
+  for (const x of plan.extra) schedule.push({ program: programs[x.prog % programs.length]?.name ?? 'p0', cpu: x.cpu, repeat: x.repeat });
   // a map operation names a map-home slot (on an LRU map, an update of key 1 evicts key 0: eviction pressure)
   const mapSlots = slots.filter((x) => x.home.kind === 'map').map((x) => x.name);
   for (const { at, op } of plan.mapOps) {
@@ -427,7 +435,7 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
 
 /** Scenarios whose every program is valid by construction. */
 export function validScenario(s: ScenarioSettings): fc.Arbitrary<Scenario> {
-  return plans(s, [])((p) => assemble(p, s, { kind: 'valid' }));
+  return plans(s, [])((p) => assemble(p, s, VALID));
 }
 
 function placedBreak(rule: string, s: ScenarioSettings): fc.Arbitrary<PlacedBreak> {
@@ -436,7 +444,8 @@ function placedBreak(rule: string, s: ScenarioSettings): fc.Arbitrary<PlacedBrea
 
 /** Scenarios breaking exactly `rule` once, in one program; everything else valid. */
 export function breakingScenario(rule: string, s: ScenarioSettings): fc.Arbitrary<Scenario> {
-  return plans(s, [rule])((p) => assemble(p, s, { kind: 'break', rule }));
+  const intent: Intent = { kind: 'break', rule };
+  return plans(s, [rule])((p) => assemble(p, s, intent));
 }
 
 /**
@@ -445,19 +454,22 @@ export function breakingScenario(rule: string, s: ScenarioSettings): fc.Arbitrar
  */
 export function targetedScenario(target: StatePairTarget, mode: 'valid' | 'break' | 'mixed', rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<Scenario> {
   if (!target.allowed) {
-    return plans(s, [], target)((p) => assemble(p, s, { kind: 'break', rule: target.rule as string }, target));
+    const intent: Intent = { kind: 'break', rule: target.rule as string };
+    return plans(s, [], target)((p) => assemble(p, s, intent, target));
   }
   // p0 takes the target's program type: an untrusted owner needs a sleepable one; a GPL-only helper's program calls no
   // kfunc, where reaching the target may
   const breakable = rules.filter((r) => (r !== UNTRUSTED_OWNER || isSleepable(target.progType)) && r !== GPL_ONLY);
-  if (mode === 'valid' || breakable.length === 0) return plans(s, [], target)((p) => assemble(p, s, { kind: 'valid' }, target));
-  return d.constantFrom(...breakable).chain(memoised((rule) =>
-    plans(s, [rule], target)((p) => assemble(p, s, { kind: 'break', rule }, target))));
+  if (mode === 'valid' || breakable.length === 0) return plans(s, [], target)((p) => assemble(p, s, VALID, target));
+  return d.constantFrom(...breakable).chain(memoised((rule) => {
+    const intent: Intent = { kind: 'break', rule };
+    return plans(s, [rule], target)((p) => assemble(p, s, intent, target));
+  }));
 }
 
 /** Scenarios with two breaks (any rules, possibly in different programs), tagged intent `mixed`. */
 export function mixedScenario(rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<Scenario> {
   return d.uniqueArray(d.constantFrom(...rules), { minLength: 2, maxLength: 2 }).chain(memoised((picked) =>
-    plans(s, picked)((p) => assemble(p, s, { kind: 'mixed' })), (picked) => picked.join(' ')));
+    plans(s, picked)((p) => assemble(p, s, MIXED)), (picked) => picked.join(' ')));
 }
 
