@@ -35,14 +35,8 @@ export function unexplainedMismatches(p: Prediction, o: Observation): readonly M
   return judge(p, o).unexplained;
 }
 
-/** What every CaseResult of the pair says, whatever its status. */
-type CaseBase = Pick<CaseResult, 'scenarioId' | 'runner' | 'kernelRelease' | 'rules' | 'statePairs' | 'exercises'>;
-
 function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained: readonly Mismatch[] } {
-  const base: CaseBase = { scenarioId: o.scenarioId, runner: o.runner, kernelRelease: o.kernel.release, rules: p.rulesHit, statePairs: p.statePairs, exercises: p.exercises };
-  if (o.skipped !== null) {
-    return { result: { ...base, status: 'skip', mismatches: [], skipReason: o.skipped, divergences: [], mapOps: [] }, unexplained: [] };
-  }
+  if (o.skipped !== null) return { result: caseResult(p, o, 'skip', [], o.skipped, [], []), unexplained: [] };
   const zeroFilled = new Set<Mismatch>();
   // pushed to one list in order: a case is judged once per run, and most have nothing to report
   const mismatches: Mismatch[] = [];
@@ -63,13 +57,21 @@ function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained
   }
   const mapOps = o.mapOps.map((r) => `${r.mapOp} ${r.mapType} ${r.err ?? 'ok'}`);
   if (mismatches.length === 0) {
-    return { result: { ...base, status: 'pass', mismatches, skipReason: notExecutedNote(p, o), divergences: [], mapOps }, unexplained: [] };
+    return { result: caseResult(p, o, 'pass', mismatches, notExecutedNote(p, o), [], mapOps), unexplained: [] };
   }
-  return explained(p, o, base, mismatches, zeroFilled, mapOps);
+  return explained(p, o, mismatches, zeroFilled, mapOps);
+}
+
+/** The CaseResult of the pair, its fields in one order (one object shape for every case). */
+function caseResult(p: Prediction, o: Observation, status: CaseStatus, mismatches: readonly Mismatch[], skipReason: string | null, divergences: readonly string[], mapOps: readonly string[]): CaseResult {
+  return {
+    scenarioId: o.scenarioId, runner: o.runner, kernelRelease: o.kernel.release, rules: p.rulesHit, statePairs: p.statePairs, exercises: p.exercises,
+    status, mismatches, skipReason, divergences, mapOps,
+  };
 }
 
 /** The verdict on a case with mismatches: which known divergences explain which of them. */
-function explained(p: Prediction, o: Observation, base: CaseBase, mismatches: Mismatch[], zeroFilled: ReadonlySet<Mismatch>, mapOps: string[]): { result: CaseResult; unexplained: readonly Mismatch[] } {
+function explained(p: Prediction, o: Observation, mismatches: Mismatch[], zeroFilled: ReadonlySet<Mismatch>, mapOps: string[]): { result: CaseResult; unexplained: readonly Mismatch[] } {
   const killedBy = killingDivergences(p, o);
   const valueDivergences = p.divergences.filter((d) => d.kind === 'value');
   const ranDivergent = divergentRuns(p, o);
@@ -103,7 +105,7 @@ function explained(p: Prediction, o: Observation, base: CaseBase, mismatches: Mi
     : 'pass';
   const divergences = status === 'divergence' ? [...new Set(mismatches.flatMap(explainedBy))] : [];
   return {
-    result: { ...base, status, mismatches, skipReason: notExecutedNote(p, o), divergences, mapOps },
+    result: caseResult(p, o, status, mismatches, notExecutedNote(p, o), divergences, mapOps),
     unexplained: mismatches.filter((m) => explainedBy(m).length === 0),
   };
 }
