@@ -1,4 +1,5 @@
-import fc from 'fast-check';
+import type fc from 'fast-check';
+import * as d from './_internals/drawing.ts';
 import type { KptrHome, LocalStorageKind, MapType } from '../types/index.ts';
 
 /** Every map type that may hold a `__percpu_kptr` field and that the codegen knows (kernel-semantics §4, J1). */
@@ -28,9 +29,9 @@ export function kptrHome(c: KptrHomeConstraints = {}): fc.Arbitrary<KptrHome> {
   const mapTypes = c.mapTypes ?? ALL_MAP_TYPES;
   const localStorages = c.localStorages ?? ALL_LOCAL_STORAGES;
   const homes: fc.WeightedArbitrary<KptrHome>[] = [];
-  if (mapTypes.length > 0) homes.push({ arbitrary: fc.constantFrom(...mapTypes).map((mapType) => ({ kind: 'map' as const, mapType })), weight: 3 });
-  if (c.globals ?? true) homes.push({ arbitrary: fc.constantFrom('bss' as const, 'data' as const).map((section) => ({ kind: 'global' as const, section })), weight: 3 });
-  if (localStorages.length > 0) homes.push({ arbitrary: fc.constantFrom(...localStorages).map((kind) => ({ kind })), weight: 1 });
+  if (mapTypes.length > 0) homes.push({ arbitrary: d.constantFrom(...mapTypes).map((mapType) => ({ kind: 'map' as const, mapType })), weight: 3 });
+  if (c.globals ?? true) homes.push({ arbitrary: d.constantFrom('bss' as const, 'data' as const).map((section) => ({ kind: 'global' as const, section })), weight: 3 });
+  if (localStorages.length > 0) homes.push({ arbitrary: d.constantFrom(...localStorages).map((kind) => ({ kind })), weight: 1 });
   if (homes.length === 0) throw new Error('kptrHome: constraints leave no home (no map type, no globals, no local storage)');
-  return fc.oneof(...homes);
+  return d.oneof({}, ...homes);
 }

@@ -1,4 +1,5 @@
-import fc from 'fast-check';
+import type fc from 'fast-check';
+import * as d from './_internals/drawing.ts';
 import { memoised } from './_internals/memoised.ts';
 import { record } from './_internals/record.ts';
 import type { MapOpStep } from '../types/index.ts';
@@ -26,29 +27,29 @@ export interface MapOpStepConstraints {
  */
 export function mapOpStep(c: MapOpStepConstraints): fc.Arbitrary<MapOpStep> {
   if (c.slots.length === 0) throw new Error('mapOpStep: no map-home slots');
-  const slot = fc.constantFrom(...c.slots);
-  const key = fc.oneof({ arbitrary: fc.constant(0), weight: 2 }, { arbitrary: fc.constant(1), weight: 1 });
-  const keys = fc.array(key, { maxLength: MAP_BATCH_MAX });
-  const flags = fc.constantFrom(...MAP_UPDATE_FLAGS);
-  const sum = fc.integer({ min: -8, max: 64 }).map(String);
+  const slot = d.constantFrom(...c.slots);
+  const key = d.oneof({}, { arbitrary: d.constant(0), weight: 2 }, { arbitrary: d.constant(1), weight: 1 });
+  const keys = d.array(key, { maxLength: MAP_BATCH_MAX });
+  const flags = d.constantFrom(...MAP_UPDATE_FLAGS);
+  const sum = d.integer({ min: -8, max: 64 }).map(String);
   // false first: a flag the mismatch does not need shrinks away (and an absent `lock` is false)
-  const locked = <T extends MapOpStep>(a: fc.Arbitrary<T>): fc.Arbitrary<T> => fc.tuple(a, fc.boolean()).map(([op, lock]) => (lock ? { ...op, lock } : op));
-  return fc.constantFrom(...MAP_OP_KINDS).chain(memoised((mapOp): fc.Arbitrary<MapOpStep> => {
+  const locked = <T extends MapOpStep>(a: fc.Arbitrary<T>): fc.Arbitrary<T> => d.tuple(a, d.boolean()).map(([op, lock]) => (lock ? { ...op, lock } : op));
+  return d.constantFrom(...MAP_OP_KINDS).chain(memoised((mapOp): fc.Arbitrary<MapOpStep> => {
     switch (mapOp) {
       case 'update':
-        return locked(record({ mapOp: fc.constant(mapOp), slot, key, flags, sum }));
+        return locked(record({ mapOp: d.constant(mapOp), slot, key, flags, sum }));
       case 'update_batch':
-        return locked(record({ mapOp: fc.constant(mapOp), slot, keys, flags, sum }));
+        return locked(record({ mapOp: d.constant(mapOp), slot, keys, flags, sum }));
       case 'delete_batch':
-        return record({ mapOp: fc.constant(mapOp), slot, keys });
+        return record({ mapOp: d.constant(mapOp), slot, keys });
       case 'lookup_batch':
       case 'lookup_and_delete_batch':
-        return locked(record({ mapOp: fc.constant(mapOp), slot, count: fc.integer({ min: 0, max: MAP_BATCH_MAX }) }));
+        return locked(record({ mapOp: d.constant(mapOp), slot, count: d.integer({ min: 0, max: MAP_BATCH_MAX }) }));
       case 'lookup':
       case 'lookup_and_delete':
-        return locked(record({ mapOp: fc.constant(mapOp), slot, key }));
+        return locked(record({ mapOp: d.constant(mapOp), slot, key }));
       default:
-        return record({ mapOp: fc.constant(mapOp), slot, key });
+        return record({ mapOp: d.constant(mapOp), slot, key });
     }
   }));
 }

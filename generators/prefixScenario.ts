@@ -10,48 +10,69 @@ import { isRunStep } from '../types/index.ts';
  * @public
  */
 export function prefixScenario(s: Scenario, id: string): Scenario {
-  // each name is made once: a scenario names its dozen structs, slots, globals and programs some fifty times, and a
-  // batch holds its scenarios until they are checked
-  const prefixed = new Map<string, string>();
-  const p = (name: string): string => {
-    let q = prefixed.get(name);
-    if (q === undefined) prefixed.set(name, (q = `${id}_${name}`));
-    return q;
-  };
-  const member = (m: StructMember): StructMember => {
-    switch (m.kind) {
-      case 'struct': return { ...m, struct: p(m.struct) };
-      case 'kptr': return { ...m, pointee: p(m.pointee) };
-      default: return m;
-    }
-  };
-  // a type shared by several variables (SequenceState makes each once) stays shared
-  const types = new Map<VarType, VarType>();
-  const varType = (t: VarType): VarType => {
-    let q = types.get(t);
-    if (q === undefined) types.set(t, (q = t.kind === 'map_value' ? { ...t, slot: p(t.slot) } : { ...t, struct: p(t.struct) }));
-    return q;
-  };
-  const op = (o: Op): Op => {
-    switch (o.op) {
-      case 'lookup': case 'load': case 'store': return { ...o, slot: p(o.slot) };
-      case 'xchg': return { ...o, slot: p(o.slot) };
-      case 'new': return { ...o, struct: p(o.struct) };
-      case 'if': return { ...o, then: o.then.map(op) };
-      case 'read': case 'sum': return { ...o, global: p(o.global) };
-      default: return o;
-    }
-  };
-  const program = (g: Program): Program => ({ ...g, name: p(g.name), vars: g.vars.map((v) => ({ ...v, type: varType(v.type) })), ops: g.ops.map(op) });
+  const p = new Prefixer(id);
   return {
     ...s,
     id,
-    structs: s.structs.map((t) => ({ name: p(t.name), members: t.members.map(member) })),
-    slots: s.slots.map((x) => ({ ...x, name: p(x.name), pointee: p(x.pointee) })),
-    globals: s.globals.map((g) => ({ ...g, name: p(g.name) })),
-    programs: s.programs.map(program),
-    schedule: s.schedule.map((x): ScheduleStep => ('mapOp' in x ? { ...x, slot: p(x.slot) }
-      : 'concurrent' in x ? { concurrent: [{ ...x.concurrent[0], program: p(x.concurrent[0].program) }, { ...x.concurrent[1], program: p(x.concurrent[1].program) }] }
-      : !isRunStep(x) ? x : { ...x, program: p(x.program) })),
+    structs: s.structs.map((t) => ({ name: p.name(t.name), members: t.members.map((m) => p.member(m)) })),
+    slots: s.slots.map((x) => ({ ...x, name: p.name(x.name), pointee: p.name(x.pointee) })),
+    globals: s.globals.map((g) => ({ ...g, name: p.name(g.name) })),
+    programs: s.programs.map((g) => p.program(g)),
+    schedule: s.schedule.map((x) => p.step(x)),
   };
+}
+
+/**
+ * The renaming of one scenario, as methods (a scenario is prefixed once per case: closures made per call cost more
+ * than the renaming, tsx naming each one).
+ */
+class Prefixer {
+  /** each name is made once: a scenario names its dozen structs, slots, globals and programs some fifty times, and a
+   * batch holds its scenarios until they are checked */
+  private readonly prefixed = new Map<string, string>();
+  /** a type shared by several variables (SequenceState makes each once) stays shared */
+  private readonly types = new Map<VarType, VarType>();
+
+  constructor(private readonly id: string) {}
+
+  name(name: string): string {
+    let q = this.prefixed.get(name);
+    if (q === undefined) this.prefixed.set(name, (q = `${this.id}_${name}`));
+    return q;
+  }
+
+  member(m: StructMember): StructMember {
+    switch (m.kind) {
+      case 'struct': return { ...m, struct: this.name(m.struct) };
+      case 'kptr': return { ...m, pointee: this.name(m.pointee) };
+      default: return m;
+    }
+  }
+
+  varType(t: VarType): VarType {
+    let q = this.types.get(t);
+    if (q === undefined) this.types.set(t, (q = t.kind === 'map_value' ? { ...t, slot: this.name(t.slot) } : { ...t, struct: this.name(t.struct) }));
+    return q;
+  }
+
+  op(o: Op): Op {
+    switch (o.op) {
+      case 'lookup': case 'load': case 'store': return { ...o, slot: this.name(o.slot) };
+      case 'xchg': return { ...o, slot: this.name(o.slot) };
+      case 'new': return { ...o, struct: this.name(o.struct) };
+      case 'if': return { ...o, then: o.then.map((x) => this.op(x)) };
+      case 'read': case 'sum': return { ...o, global: this.name(o.global) };
+      default: return o;
+    }
+  }
+
+  program(g: Program): Program {
+    return { ...g, name: this.name(g.name), vars: g.vars.map((v) => ({ ...v, type: this.varType(v.type) })), ops: g.ops.map((o) => this.op(o)) };
+  }
+
+  step(x: ScheduleStep): ScheduleStep {
+    if ('mapOp' in x) return { ...x, slot: this.name(x.slot) };
+    if ('concurrent' in x) return { concurrent: [{ ...x.concurrent[0], program: this.name(x.concurrent[0].program) }, { ...x.concurrent[1], program: this.name(x.concurrent[1].program) }] };
+    return !isRunStep(x) ? x : { ...x, program: this.name(x.program) };
+  }
 }

@@ -1,4 +1,5 @@
-import fc from 'fast-check';
+import type fc from 'fast-check';
+import * as d from './_internals/drawing.ts';
 import type { ProgType } from '../types/index.ts';
 
 /** The four program types the codegen emits (`SEC("?tc")`, `?syscall`, `?fentry/…`, `?fentry.s/…`). */
@@ -19,5 +20,5 @@ export interface ProgTypeConstraints {
 export function progType(c: ProgTypeConstraints = {}): fc.Arbitrary<ProgType> {
   const types = c.progTypes ?? ALL_PROG_TYPES;
   if (types.length === 0) throw new Error('progType: progTypes is empty');
-  return fc.constantFrom(...types);
+  return d.constantFrom(...types);
 }

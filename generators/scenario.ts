@@ -4,6 +4,7 @@ import { BREAKABLE_RULES } from './_internals/breakVariants.ts';
 import { breakableWith, breakingScenario, mixedScenario, targetedScenario, validScenario } from './_internals/scenarioPlan.ts';
 import { resolveSettings, type ScenarioShapeConstraints } from './_internals/settings.ts';
 import { memoised } from './_internals/memoised.ts';
+import * as d from './_internals/drawing.ts';
 import { regenerated } from './_internals/regenerated.ts';
 
 /** Options of {@link scenario}. */
@@ -44,17 +45,17 @@ export function scenario(c: ScenarioConstraints = {}): fc.Arbitrary<Scenario> {
   // the coverage seen so far: --resume, --shard k/n and replay by seed and index then generate the very same cases,
   // and merged shards count what the unsharded run counts. Drawn uniformly, a 10,000-case campaign aims at each
   // pair of a ~400-pair vocabulary about six times.
-  const targeted = fc.constantFrom(...targets).chain(memoised((t) => targetedScenario(t, mode, rules, s)));
-  return regenerated(fc.oneof({ arbitrary: untargeted, weight: 3 }, { arbitrary: targeted, weight: 1 }));
+  const targeted = d.constantFrom(...targets).chain(memoised((t) => targetedScenario(t, mode, rules, s)));
+  return regenerated(d.oneof({}, { arbitrary: untargeted, weight: 3 }, { arbitrary: targeted, weight: 1 }));
 }
 
 function unaimed(mode: 'valid' | 'break' | 'mixed', rules: readonly string[], s: ReturnType<typeof resolveSettings>): fc.Arbitrary<Scenario> {
   const valid = validScenario(s);
   if (mode === 'valid') return valid;
   if (rules.length === 0) throw new Error(`scenario: mode ${mode} needs at least one rule`);
-  const broken = fc.constantFrom(...rules).chain(memoised((rule) => breakingScenario(rule, s)));
+  const broken = d.constantFrom(...rules).chain(memoised((rule) => breakingScenario(rule, s)));
   if (mode === 'break') return broken;
   const arbs = [{ arbitrary: valid, weight: 10 }, { arbitrary: broken, weight: 9 }];
   if (rules.length >= 2) arbs.push({ arbitrary: mixedScenario(rules, s), weight: 1 });
-  return fc.oneof(...arbs);
+  return d.oneof({}, ...arbs);
 }

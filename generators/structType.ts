@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { memoised } from './_internals/memoised.ts';
 import { record } from './_internals/record.ts';
+import * as d from './_internals/drawing.ts';
 import type { ScalarCType, StructMember, StructType } from '../types/index.ts';
 
 /** The one member that makes bpf_percpu_obj_new refuse a struct (rules percpu_obj_new.not_scalars / special_fields). */
@@ -54,24 +55,23 @@ function isScalarOnly(s: StructType): boolean {
 }
 
 function smallMember(nestable: readonly StructType[]): fc.Arbitrary<MemberShape> {
-  const count = fc.option(fc.integer({ min: 1, max: 4 }), { freq: 4, nil: null });
-  const scalar = record({ kind: fc.constant('scalar' as const), ctype: fc.constantFrom(...ALL_SCALARS), count });
+  const count = d.option(d.integer({ min: 1, max: 4 }), { freq: 4, nil: null });
+  const scalar = record({ kind: d.constant('scalar' as const), ctype: d.constantFrom(...ALL_SCALARS), count });
   const inner = nestable.filter(isScalarOnly);
   if (inner.length === 0) return scalar;
-  const nested = record({ kind: fc.constant('struct' as const), struct: fc.constantFrom(...inner.map((s) => s.name)), count });
-  return fc.oneof({ arbitrary: scalar, weight: 4 }, { arbitrary: nested, weight: 1 });
+  const nested = record({ kind: d.constant('struct' as const), struct: d.constantFrom(...inner.map((s) => s.name)), count });
+  return d.oneof<MemberShape>({}, { arbitrary: scalar, weight: 4 }, { arbitrary: nested, weight: 1 });
 }
 
 /** Members totalling exactly `size` bytes: 1 to 3 arrays/scalars of one width that divides `size`. */
 function exactSizeMembers(size: number): fc.Arbitrary<MemberShape[]> {
   const widths = [8, 4, 2, 1].filter((w) => size % w === 0);
-  return fc
-    .record({ width: fc.constantFrom(...widths), parts: fc.integer({ min: 1, max: 3 }) })
+  return record({ width: d.constantFrom(...widths), parts: d.integer({ min: 1, max: 3 }) })
     .chain(memoised(({ width, parts }) => {
       const elems = size / width;
       const k = Math.min(parts, elems);
-      const cuts = k === 1 ? fc.constant([]) : fc.uniqueArray(fc.integer({ min: 1, max: elems - 1 }), { minLength: k - 1, maxLength: k - 1 });
-      return fc.tuple(fc.constantFrom(...(SCALARS_BY_WIDTH[width] ?? [])), cuts).map(([ctype, cuts]) => {
+      const cuts = k === 1 ? d.constant([]) : d.uniqueArray(d.integer({ min: 1, max: elems - 1 }), { minLength: k - 1, maxLength: k - 1 });
+      return d.tuple(d.constantFrom(...(SCALARS_BY_WIDTH[width] ?? [])), cuts).map(([ctype, cuts]) => {
         const bounds = [0, ...[...cuts].sort((a, b) => a - b), elems];
         return bounds.slice(1).map((end, i) => {
           const n = end - (bounds[i] ?? 0);
@@ -106,10 +106,10 @@ function specialMember(c: StructTypeConstraints): MemberShape | null {
 export function structType(c: StructTypeConstraints): fc.Arbitrary<StructType> {
   const size = c.size ?? 'small';
   const body = size === 'small'
-    ? fc.array(smallMember(c.nestable ?? []), { minLength: 1, maxLength: 6 })
+    ? d.array(smallMember(c.nestable ?? []), { minLength: 1, maxLength: 6 })
     : exactSizeMembers(size);
   const special = specialMember(c);
-  return fc.tuple(body, fc.nat()).map(([members, at]) => {
+  return d.tuple(body, d.nat()).map(([members, at]) => {
     const shapes = special === null ? members : [...members.slice(0, at % (members.length + 1)), special, ...members.slice(at % (members.length + 1))];
     return { name: c.name, members: shapes.map(named) };
   });

@@ -36,17 +36,16 @@ export function unexplainedMismatches(p: Prediction, o: Observation): readonly M
 }
 
 function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained: readonly Mismatch[] } {
-  const base = { scenarioId: o.scenarioId, runner: o.runner, kernelRelease: o.kernel.release, rules: p.rulesHit, statePairs: p.statePairs, exercises: p.exercises };
-  if (o.skipped !== null) {
-    return { result: { ...base, status: 'skip', mismatches: [], skipReason: o.skipped, divergences: [], mapOps: [] }, unexplained: [] };
-  }
+  if (o.skipped !== null) return { result: caseResult(p, o, 'skip', [], o.skipped, [], []), unexplained: [] };
   const zeroFilled = new Set<Mismatch>();
-  const mismatches = [
-    ...(o.error === null ? [] : [runnerError(null, null, 'the runner completes the scenario', `${o.error.code}: ${o.error.message}`)]),
-    ...p.programs.flatMap((pp) => compareProgram(pp, o)),
-    ...compareOutcome(p, o, zeroFilled),
-    ...compareMemory(p, o),
-    ...o.splats.map((s): Mismatch => ({
+  // pushed to one list in order: a case is judged once per run, and most have nothing to report
+  const mismatches: Mismatch[] = [];
+  if (o.error !== null) mismatches.push(runnerError(null, null, 'the runner completes the scenario', `${o.error.code}: ${o.error.message}`));
+  for (const pp of p.programs) compareProgram(pp, o, mismatches);
+  compareOutcome(p, o, zeroFilled, mismatches);
+  for (const m of compareMemory(p, o)) mismatches.push(m);
+  for (const s of o.splats) {
+    mismatches.push({
       kind: 'splat',
       // `during` may name a program of the scenario, or only say when (e.g. 'after the case ended')
       program: p.programs.some((x) => x.program === s.during) ? s.during : null,
@@ -54,8 +53,25 @@ function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained
       expected: 'no kernel splat',
       observed: `${s.kind}: ${firstLine(s.text)}`,
       detail: s.text,
-    })),
-  ];
+    });
+  }
+  const mapOps = o.mapOps.map((r) => `${r.mapOp} ${r.mapType} ${r.err ?? 'ok'}`);
+  if (mismatches.length === 0) {
+    return { result: caseResult(p, o, 'pass', mismatches, notExecutedNote(p, o), [], mapOps), unexplained: [] };
+  }
+  return explained(p, o, mismatches, zeroFilled, mapOps);
+}
+
+/** The CaseResult of the pair, its fields in one order (one object shape for every case). */
+function caseResult(p: Prediction, o: Observation, status: CaseStatus, mismatches: readonly Mismatch[], skipReason: string | null, divergences: readonly string[], mapOps: readonly string[]): CaseResult {
+  return {
+    scenarioId: o.scenarioId, runner: o.runner, kernelRelease: o.kernel.release, rules: p.rulesHit, statePairs: p.statePairs, exercises: p.exercises,
+    status, mismatches, skipReason, divergences, mapOps,
+  };
+}
+
+/** The verdict on a case with mismatches: which known divergences explain which of them. */
+function explained(p: Prediction, o: Observation, mismatches: Mismatch[], zeroFilled: ReadonlySet<Mismatch>, mapOps: string[]): { result: CaseResult; unexplained: readonly Mismatch[] } {
   const killedBy = killingDivergences(p, o);
   const valueDivergences = p.divergences.filter((d) => d.kind === 'value');
   const ranDivergent = divergentRuns(p, o);
@@ -88,9 +104,8 @@ function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained
     : mismatches.length > 0 ? 'divergence'
     : 'pass';
   const divergences = status === 'divergence' ? [...new Set(mismatches.flatMap(explainedBy))] : [];
-  const mapOps = o.mapOps.map((r) => `${r.mapOp} ${r.mapType} ${r.err ?? 'ok'}`);
   return {
-    result: { ...base, status, mismatches, skipReason: notExecutedNote(p, o), divergences, mapOps },
+    result: caseResult(p, o, status, mismatches, notExecutedNote(p, o), divergences, mapOps),
     unexplained: mismatches.filter((m) => explainedBy(m).length === 0),
   };
 }
@@ -159,29 +174,33 @@ function describeRejection(obs: Extract<ProgramObservation, { verdict: 'rejected
   return `rejected (${obs.stage}, ${obs.errnoName}): ${lastErrorLine(obs.log) ?? '(empty log)'}`;
 }
 
-function compareProgram(pp: ProgramPrediction, o: Observation): readonly Mismatch[] {
+/** The program's verdict (and a rejection's message) against the prediction's, pushed to `out`. */
+function compareProgram(pp: ProgramPrediction, o: Observation, out: Mismatch[]): void {
   const obs = o.programs.find((x) => x.program === pp.program);
   if (obs === undefined) {
     // A crashed runner leaves programs unobserved; that is already the runner_error mismatch.
-    return o.error === null ? [runnerError(pp.program, null, `a verdict for ${pp.program}`, 'no load event for this program')] : [];
+    if (o.error === null) out.push(runnerError(pp.program, null, `a verdict for ${pp.program}`, 'no load event for this program'));
+    return;
   }
   if (pp.verdict === 'accepted') {
-    if (obs.verdict === 'accepted') return [];
-    return [{ kind: 'verdict_kernel_rejects', program: pp.program, step: null, expected: 'accepted', observed: describeRejection(obs), detail: `${obs.summary}\n${obs.log}` }];
+    if (obs.verdict === 'accepted') return;
+    out.push({ kind: 'verdict_kernel_rejects', program: pp.program, step: null, expected: 'accepted', observed: describeRejection(obs), detail: `${obs.summary}\n${obs.log}` });
+    return;
   }
   if (obs.verdict === 'accepted') {
-    return [{
+    out.push({
       kind: 'verdict_kernel_accepts',
       program: pp.program,
       step: null,
       expected: describeExpected(pp.expected),
       observed: 'accepted',
       detail: `the kernel accepted ${pp.program}; a correct verifier rejects it by rule ${pp.expected.ruleId}`,
-    }];
+    });
+    return;
   }
   const candidates = [pp.expected, ...pp.alternatives];
-  if (candidates.some((c) => c.stage === obs.stage && matchMessages(obs.log, c.lines).ok)) return [];
-  return [{
+  if (candidates.some((c) => c.stage === obs.stage && matchMessages(obs.log, c.lines).ok)) return;
+  out.push({
     kind: 'message',
     program: pp.program,
     step: null,
@@ -190,11 +209,12 @@ function compareProgram(pp: ProgramPrediction, o: Observation): readonly Mismatc
     detail: candidates
       .map((c, i) => `${i === 0 ? 'expected' : `alternative ${i}`} [${c.ruleId}] stage ${c.stage} (observed ${obs.stage})\n${explainMismatch(obs.log, c.lines)}`)
       .join('\n\n'),
-  }];
+  });
 }
 
 /** u64 values travel as decimal strings; compare numerically when both parse so `07` and `7` agree. */
 function sameValue(expected: string, observed: string): boolean {
+  if (expected === observed) return true;
   try {
     return BigInt(expected) === BigInt(observed);
   } catch {
@@ -212,60 +232,73 @@ function describeRun(run: RunObservation): string {
  * outcomes the interleavings allow (Prediction.outcomes): none mismatches then; otherwise the mismatches with the
  * closest outcome (fewest mismatches, the first on a tie), each saying how many outcomes there were.
  */
-function compareOutcome(p: Prediction, o: Observation, zeroFilled: Set<Mismatch>): readonly Mismatch[] {
-  const against = (x: Outcome, zf: Set<Mismatch>): Mismatch[] => [
-    ...x.steps.flatMap((step) => compareStep(step, p, o, zf)),
-    ...x.mapOps.flatMap((op) => compareMapOp(op, o)),
-  ];
-  const outcomes = p.outcomes ?? [{ steps: p.steps, mapOps: p.mapOps }];
+function compareOutcome(p: Prediction, o: Observation, zeroFilled: Set<Mismatch>, out: Mismatch[]): void {
+  // one outcome (no concurrent step): its mismatches are the case's
+  if (p.outcomes === undefined) {
+    outcomeMismatches(p.steps, p.mapOps, p, o, zeroFilled, out);
+    return;
+  }
+  const outcomes = p.outcomes;
   let best: { mismatches: Mismatch[]; zf: Set<Mismatch>; index: number } | null = null;
   for (const [index, x] of outcomes.entries()) {
     const zf = new Set<Mismatch>();
-    const mismatches = against(x, zf);
+    const mismatches: Mismatch[] = [];
+    outcomeMismatches(x.steps, x.mapOps, p, o, zf, mismatches);
     if (best === null || mismatches.length < best.mismatches.length) best = { mismatches, zf, index };
     if (mismatches.length === 0) break;
   }
-  if (best === null) return [];
-  if (p.outcomes === undefined || best.mismatches.length === 0) {
+  if (best === null) return;
+  if (best.mismatches.length === 0) {
     for (const m of best.zf) zeroFilled.add(m);
-    return best.mismatches;
+    return;
   }
   const note = `\nthe observation is none of the ${outcomes.length} outcomes the interleavings of the concurrent runs allow`
     + `${p.outcomesComplete === false ? ' (the oracle enumerated only part of the interleavings)' : ''}; closest: outcome ${best.index + 1}`;
   const { zf } = best;
-  return best.mismatches.map((m) => {
+  for (const m of best.mismatches) {
     const annotated = { ...m, detail: `${m.detail}${note}` };
     if (zf.has(m)) zeroFilled.add(annotated);
-    return annotated;
-  });
+    out.push(annotated);
+  }
+}
+
+/** The mismatches of one outcome's steps, then of its map operations, pushed to `out`. */
+function outcomeMismatches(steps: Outcome['steps'], mapOps: Outcome['mapOps'], p: Prediction, o: Observation, zeroFilled: Set<Mismatch>, out: Mismatch[]): void {
+  for (const step of steps) compareStep(step, p, o, zeroFilled, out);
+  for (const op of mapOps) compareMapOp(op, o, out);
 }
 
 /** Value mismatches of a zero-filled global (StepPrediction.zeroFilled) also go into `zeroFilled`. */
-function compareStep(step: StepPrediction, p: Prediction, o: Observation, zeroFilled: Set<Mismatch>): readonly Mismatch[] {
+function compareStep(step: StepPrediction, p: Prediction, o: Observation, zeroFilled: Set<Mismatch>, out: Mismatch[]): void {
   const run = o.runs.find((r) => r.step === step.step && r.iteration === step.iteration && r.program === step.program && (step.cpu === undefined || r.cpu === step.cpu));
   if (run === undefined) {
     const gated = o.notRun.some((n) => n.program === step.program);
     const rejected = o.programs.some((x) => x.program === step.program && x.verdict === 'rejected');
     const predictedAccepted = p.programs.some((x) => x.program === step.program && x.verdict === 'accepted');
     // Not run by the host gate, already a verdict mismatch, or lost in a runner crash: nothing more to say here.
-    if (gated || rejected || !predictedAccepted || o.error !== null) return [];
-    return [runnerError(step.program, step.step, `step ${step.step} iteration ${step.iteration} executed`, 'no run event and no reason given')];
+    if (gated || rejected || !predictedAccepted || o.error !== null) return;
+    out.push(runnerError(step.program, step.step, `step ${step.step} iteration ${step.iteration} executed`, 'no run event and no reason given'));
+    return;
   }
   if (run.err !== null) {
-    return [runnerError(step.program, step.step, 'BPF_PROG_TEST_RUN succeeds', `BPF_PROG_TEST_RUN failed: ${run.err}`)];
+    out.push(runnerError(step.program, step.step, 'BPF_PROG_TEST_RUN succeeds', `BPF_PROG_TEST_RUN failed: ${run.err}`));
+    return;
   }
-  const out: Mismatch[] = [];
-  const value = (expected: string, observed: string): Mismatch => ({ kind: 'value', program: step.program, step: step.step, expected, observed, detail: describeRun(run) });
-  if (step.retval !== null && run.retval !== step.retval) out.push(value(`retval=${step.retval}`, `retval=${run.retval ?? 'none'}`));
-  for (const [name, expected] of Object.entries(step.globals)) {
+  if (step.retval !== null && run.retval !== step.retval) out.push(valueMismatch(step, run, `retval=${step.retval}`, `retval=${run.retval ?? 'none'}`));
+  const globals = step.globals;
+  for (const name in globals) {
+    const expected = globals[name] as string | null;
     if (expected === null) continue;
     const observed = run.globals[name];
     if (observed !== undefined && sameValue(expected, observed)) continue;
-    const m = value(`${name}=${expected}`, `${name}=${observed ?? '(not reported)'}`);
+    const m = valueMismatch(step, run, `${name}=${expected}`, `${name}=${observed ?? '(not reported)'}`);
     out.push(m);
     if (observed !== undefined && step.zeroFilled.includes(name)) zeroFilled.add(m);
   }
-  return out;
+}
+
+function valueMismatch(step: StepPrediction, run: RunObservation, expected: string, observed: string): Mismatch {
+  return { kind: 'value', program: step.program, step: step.step, expected, observed, detail: describeRun(run) };
 }
 
 function describeMapOp(r: MapOpResult): string {
@@ -277,23 +310,23 @@ function describeMapOp(r: MapOpResult): string {
  * A userspace map operation: the same errno, for a lookup the same words per CPU (`sum`, and zero where the kptr
  * sits), and for a batch the same `count` and keys returned. One the runner held back (Observation.notRun) or lost in a runner failure says nothing.
  */
-function compareMapOp(expected: MapOpResult, o: Observation): readonly Mismatch[] {
+function compareMapOp(expected: MapOpResult, o: Observation, out: Mismatch[]): void {
   const got = o.mapOps.find((r) => r.step === expected.step);
   if (got === undefined) {
-    if (o.error !== null || o.notRun.length > 0) return [];
-    return [runnerError(null, expected.step, `map operation at step ${expected.step} executed`, 'no result and no reason given')];
+    if (o.error === null && o.notRun.length === 0) out.push(runnerError(null, expected.step, `map operation at step ${expected.step} executed`, 'no result and no reason given'));
+    return;
   }
   const same = got.err === expected.err && got.count === expected.count && `${got.keys ?? '-'}` === `${expected.keys ?? '-'}` && (expected.value === null || (got.value !== null && got.value.length === expected.value.length
     && expected.value.every((copy, cpu) => copy.every((w, i) => got.value?.[cpu]?.[i] !== undefined && sameValue(w, got.value[cpu]![i]!)))));
-  if (same) return [];
-  return [{
+  if (same) return;
+  out.push({
     kind: 'map_op',
     program: null,
     step: expected.step,
     expected: `${expected.mapOp}: ${describeMapOp(expected)}`,
     observed: `${got.mapOp}: ${describeMapOp(got)}`,
     detail: `userspace ${expected.mapOp} at step ${expected.step}: expected ${describeMapOp(expected)}, observed ${describeMapOp(got)} (value words per CPU: sum, kptr field)`,
-  }];
+  });
 }
 
 /**

@@ -156,13 +156,6 @@ export class SequenceState {
     return this.mutable(name);
   }
 
-  /** Live acquired references: what an exit must release (except deliberate leaks). */
-  owned(): string[] {
-    const out: string[] = [];
-    for (const h of this.all) if (isOwned(h)) out.push(h.name);
-    return out;
-  }
-
   hasOwned(): boolean {
     for (const h of this.all) if (isOwned(h)) return true;
     return false;
@@ -241,22 +234,26 @@ export class SequenceState {
   /** `if (!v) { release everything else; unlock; return 0; }` and v is non-NULL afterwards. */
   nullExit(v: string): void {
     const h = this.mutable(v);
-    const cleanup: Op[] = [];
-    for (const o of this.owned()) {
-      if (o === v) continue;
-      cleanup.push(...this.releaseOps(o));
-    }
-    for (let i = 0; i < this.rcu; i++) cleanup.push(RCU_UNLOCK);
-    cleanup.push(returnOp(0));
-    this.emit({ op: 'if', var: v, is: 'null', then: cleanup.slice() });
+    // the live references but v (except deliberate leaks) released, the rcu lock dropped: sized up front, as the
+    // branch lives as long as its program
+    const all = this.all;
+    let n = this.rcu + 1;
+    for (let i = 0; i < all.length; i++) if (all[i] !== h && isOwned(all[i] as Handle)) n++;
+    const cleanup = new Array<Op>(n);
+    let k = 0;
+    for (let i = 0; i < all.length; i++) if (all[i] !== h && isOwned(all[i] as Handle)) cleanup[k++] = releaseOp(all[i] as Handle);
+    for (let i = 0; i < this.rcu; i++) cleanup[k++] = RCU_UNLOCK;
+    cleanup[k] = returnOp(0);
+    this.emit({ op: 'if', var: v, is: 'null', then: cleanup });
     this.ops += cleanup.length;
     h.state = checkedState(h.state) ?? h.state;
   }
 
   /** Drop an acquired reference in its current state (`if (v)` first when it may be NULL). */
   release(v: string): void {
-    for (const op of this.releaseOps(v)) this.emit(op);
-    this.mutable(v).state = 'dead';
+    const h = this.mutable(v);
+    this.emit(releaseOp(h));
+    h.state = 'dead';
   }
 
   /** bpf_percpu_obj_drop / bpf_obj_drop, as given (a break may pass the wrong kind or a maybe-NULL pointer). */
@@ -385,7 +382,8 @@ export class SequenceState {
 
   /** End of program: release references, drop the rcu lock (unless a break keeps it on purpose). */
   closeAll(): void {
-    for (const o of this.owned()) this.release(o);
+    // (releasing one changes no other's state)
+    for (const h of this.all) if (isOwned(h)) this.release(h.name);
     while (this.rcu > 0 && !this.locked) this.rcuUnlock();
   }
 
@@ -440,13 +438,6 @@ export class SequenceState {
     return name;
   }
 
-  /** The ops that release an acquired reference in its current state (without touching the model). */
-  private releaseOps(v: string): Op[] {
-    const h = this.mutable(v);
-    const drop: Op = { op: 'drop', var: v, percpu: h.percpu };
-    return h.state === 'own?' ? [{ op: 'if', var: v, is: 'nonnull', then: [drop] }] : [drop];
-  }
-
   /** Outermost bpf_rcu_read_unlock: every MEM_RCU pointer becomes PTR_UNTRUSTED. */
   private untrustRcu(): void {
     for (const h of this.all) {
@@ -465,6 +456,12 @@ export class SequenceState {
       }
     });
   }
+}
+
+/** The op that releases an acquired reference in its current state (without touching the model). */
+function releaseOp(h: Handle): Op {
+  const drop: Op = { op: 'drop', var: h.name, percpu: h.percpu };
+  return h.state === 'own?' ? { op: 'if', var: h.name, is: 'nonnull', then: [drop] } : drop;
 }
 
 function isOwned(h: Handle): boolean {

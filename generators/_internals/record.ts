@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { type Draw, DrawingArbitrary, drawOf } from './DrawingArbitrary.ts';
 
 /** What a generated record keeps for its shrinks: its fields' values and contexts, and fc.record's prototype draw. */
 class RecordContext {
@@ -21,15 +22,17 @@ function* lazily<T>(make: () => Iterable<T>): Generator<T> {
  * Values, three arrays and a context per record. Values without this record's context (shrinking a value given from
  * outside) go to fc.record itself.
  */
-class RecordArbitrary<T> extends fc.Arbitrary<T> {
+class RecordArbitrary<T> extends DrawingArbitrary<T> {
   private readonly keys: readonly string[];
   private readonly arbs: readonly fc.Arbitrary<unknown>[];
+  private readonly draws: readonly Draw<unknown>[];
   private original: fc.Arbitrary<T> | undefined;
 
   constructor(private readonly model: { readonly [K in keyof T]: fc.Arbitrary<T[K]> }) {
     super();
     this.keys = Object.keys(model);
     this.arbs = this.keys.map((k) => (model as Record<string, fc.Arbitrary<unknown>>)[k] as fc.Arbitrary<unknown>);
+    this.draws = this.arbs.map((a) => drawOf(a));
   }
 
   generate(mrng: fc.Random, biasFactor: number | undefined): fc.Value<T> {
@@ -45,6 +48,14 @@ class RecordArbitrary<T> extends fc.Arbitrary<T> {
     // fc.boolean() is an unbiased fc.integer({ min: 0, max: 1 })
     const bit = mrng.nextInt(0, 1);
     return new fc.Value(this.build(values), new RecordContext(values, contexts, bit));
+  }
+
+  /** The same draws as generate: each field's, then the boolean's. */
+  draw(mrng: fc.Random, biasFactor: number | undefined): T {
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i < this.keys.length; i++) o[this.keys[i] as string] = (this.draws[i] as Draw<unknown>)(mrng, biasFactor);
+    mrng.nextInt(0, 1);
+    return o as T;
   }
 
   canShrinkWithoutContext(value: unknown): value is T {
@@ -77,6 +88,6 @@ class RecordArbitrary<T> extends fc.Arbitrary<T> {
 }
 
 /** fc.record(model), cheaper: see {@link RecordArbitrary}. */
-export function record<T>(model: { readonly [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> {
+export function record<T>(model: { readonly [K in keyof T]: fc.Arbitrary<T[K]> }): DrawingArbitrary<T> {
   return new RecordArbitrary(model);
 }

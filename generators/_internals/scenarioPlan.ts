@@ -16,6 +16,8 @@ import { targetNeedsKptrSlot } from './targetPairs.ts';
 import { hasSpinLock, SPIN_LOCK_MAP_TYPES } from '../../cabi/slotMap.ts';
 import { structLayout } from '../../cabi/structLayout.ts';
 import { memoised } from './memoised.ts';
+import * as d from './drawing.ts';
+import { Drawing } from './DrawingArbitrary.ts';
 import { record } from './record.ts';
 
 /** Resolved scenario options (every field set). */
@@ -126,14 +128,26 @@ const INNER = 'in0';
 const PROGRAM_NAMES = ['p0', 'p1', 'p2', 'p3'];
 const LOCK_HOLDER = 'in1';
 
+/** A pointee of exactly 8 to 512 bytes (it nests nothing): built once per name. */
+const exactSizePointee = memoised((name: string) => d.constantFrom(8, 16, 64, 256, 512).chain(memoised((size) => structType({ name, size }))));
+
+/**
+ * A small pointee that may embed the nested struct: built once per name and kind of nested struct (structType nests
+ * only a scalar-only one, and only by its name, always {@link INNER}).
+ */
+const smallPointee = memoised((name: string) => memoised(
+  (inner: StructType | null) => structType({ name, nestable: inner === null ? [] : [inner] }),
+  (inner) => inner !== null && inner.members.every((m) => m.kind === 'scalar'),
+));
+
 function pointeeStruct(name: string, inner: StructType | null): fc.Arbitrary<StructType> {
-  const nestable = inner === null ? [] : [inner];
   // nested arrays can push a small layout past the limit; a pointee must stay allocatable (scalars alone stay below:
   // six members of four 8-byte elements at most, so without a nested struct the filter would pass everything)
-  const small = structType({ name, nestable });
-  return fc.oneof(
-    { arbitrary: inner === null ? small : small.filter((t) => structSize([...nestable, t], name) <= 512), weight: 5 },
-    { arbitrary: fc.constantFrom(8, 16, 64, 256, 512).chain(memoised((size) => structType({ name, size }))), weight: 1 },
+  const small = smallPointee(name)(inner);
+  return d.oneof(
+    {},
+    { arbitrary: inner === null ? small : small.filter((t) => structSize([inner, t], name) <= 512), weight: 5 },
+    { arbitrary: exactSizePointee(name), weight: 1 },
   );
 }
 
@@ -152,14 +166,20 @@ function nestedLayoutKey(inner: StructType): number {
  * fc.record({ inner: fc.constant(inner), pointees }) draws: the same values, the same shrinks. They depend on the
  * nested struct only through its layout (the size filter of pointeeStruct), so they are built once per layout, for
  * every plan: not for every drawn struct (a new value every time), nor for every plan (some hundred of them, each
- * meeting most layouts sooner or later).
+ * meeting most layouts sooner or later). Drawn without the chain's arbitrary made per value: the two structs, the
+ * count, the boolean.
  */
 function pointeesNextTo(minLength: number): (inner: StructType | null) => fc.Arbitrary<[StructType[], boolean]> {
-  const count = fc.integer({ min: minLength, max: 2 });
-  return memoised((inner: StructType | null) => fc.tuple(
-    fc.tuple(pointeeStruct('t0', inner), pointeeStruct('t1', inner)).chain((ts) => count.map((n) => ts.slice(0, n))),
-    fc.boolean(),
-  ), (inner) => (inner === null ? null : nestedLayoutKey(inner)));
+  const count = d.integer({ min: minLength, max: 2 });
+  const bit = d.boolean();
+  return memoised((inner: StructType | null) => {
+    const both = d.tuple(pointeeStruct('t0', inner), pointeeStruct('t1', inner));
+    const full = d.tuple(both.chain((ts) => count.map((n) => ts.slice(0, n))), bit);
+    return new Drawing(full, (mrng, bias): [StructType[], boolean] => {
+      const ts = both.draw(mrng, bias);
+      return [ts.slice(0, count.draw(mrng, bias)), bit.draw(mrng, bias)];
+    });
+  }, (inner) => (inner === null ? null : nestedLayoutKey(inner)));
 }
 
 const ONE_OR_TWO_POINTEES = pointeesNextTo(1);
@@ -172,9 +192,9 @@ function badStructs(rule: string, name: string, pointee: string): fc.Arbitrary<S
     structType({ name, special: s, kptrPointee: pointee, nestable }).map((t) => [...nestable, t]);
   switch (rule) {
     case 'percpu_obj_new.size_limit':
-      return fc.constantFrom(513, 520, 600, 1024).chain(memoised((size) => structType({ name, size }))).map((t) => [t]);
+      return d.constantFrom(513, 520, 600, 1024).chain(memoised((size) => structType({ name, size }))).map((t) => [t]);
     case 'percpu_obj_new.not_scalars':
-      return fc.constantFrom<StructSpecialMember>('pointer', 'kptr').chain(memoised((s) => special(s)));
+      return d.constantFrom<StructSpecialMember>('pointer', 'kptr').chain(memoised((s) => special(s)));
     case 'percpu_obj_new.special_fields':
       return special('spin_lock');
     case 'percpu_obj_new.nested_special_field': {
@@ -212,9 +232,9 @@ type Planned = (finish: (plan: ScenarioPlan) => Scenario) => fc.Arbitrary<Scenar
 
 function placedBreaks(rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<PlacedBreak[]> {
   const [first] = rules;
-  if (first === undefined) return fc.constant([]);
+  if (first === undefined) return d.constant([]);
   if (rules.length === 1) return placedBreak(first, s).map((b) => [b]);
-  return fc.tuple(...rules.map((r) => placedBreak(r, s)));
+  return d.tuple(...rules.map((r) => placedBreak(r, s)));
 }
 
 function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>, rules: readonly string[], targetNeedsKptr: boolean): Planned {
@@ -223,8 +243,8 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
   const withInner = (inner: StructType | null): fc.Arbitrary<{ inner: StructType | null; pointees: StructType[] }> =>
     pointeesWith(inner).map(([pointees]) => ({ inner, pointees }));
   const noInner = withInner(null);
-  const structs = fc.option(structType({ name: INNER }), { freq: 4, nil: null }).chain((inner) => (inner === null ? noInner : withInner(inner)));
-  const slotOf = (homes: KptrHomeConstraints) => record({ home: kptrHome(homes), pointee: fc.nat({ max: 1 }), plain: fc.boolean() });
+  const structs = d.option(structType({ name: INNER }), { freq: 4, nil: null }).chain((inner) => (inner === null ? noInner : withInner(inner)));
+  const slotOf = (homes: KptrHomeConstraints) => record({ home: kptrHome(homes), pointee: d.nat({ max: 1 }), plain: d.boolean() });
   // a non-GPL object (kfunc.non_gpl) cannot reach local storage: bpf_get_current_task_btf is a GPL-only helper
   const homes = rules.includes(NON_GPL) ? { ...s.homes, localStorages: [] } : s.homes;
   const slot = slotOf(homes);
@@ -233,36 +253,36 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
   const firstSlot = slotOf({ ...homes, localStorages: (homes.localStorages ?? ALL_LOCAL_STORAGES).filter((k) => k !== 'cgrp_storage') });
   const plan = record({
     structs,
-    bad: fc.tuple(...needs.badRules.map((r, i) => badStructs(r, `t${2 + i}`, 't0'))),
-    slots: fc.tuple(firstSlot, fc.option(slot, { freq: 2, nil: null })),
-    programs: fc.array(record({
+    bad: d.tuple(...needs.badRules.map((r, i) => badStructs(r, `t${2 + i}`, 't0'))),
+    slots: d.tuple(firstSlot, d.option(slot, { freq: 2, nil: null })),
+    programs: d.array(record({
       progType: progType({ progTypes: s.progTypes }),
-      choices: fc.array(fc.nat({ max: 0xffff }), { maxLength: s.maxOps, size: s.size }),
+      choices: d.array(d.nat({ max: 0xffff }), { maxLength: s.maxOps, size: s.size }),
     }), { minLength: 1, maxLength: s.maxPrograms, size: s.size }),
-    base: fc.array(record({ cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { minLength: s.maxPrograms, maxLength: s.maxPrograms }),
-    extra: fc.array(record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }), repeat: fc.integer({ min: 1, max: 3 }) }), { maxLength: 3 }),
+    base: d.array(record({ cpu: d.nat({ max: s.nrCpus - 1 }), repeat: d.integer({ min: 1, max: 3 }) }), { minLength: s.maxPrograms, maxLength: s.maxPrograms }),
+    extra: d.array(record({ prog: d.nat({ max: s.maxPrograms - 1 }), cpu: d.nat({ max: s.nrCpus - 1 }), repeat: d.integer({ min: 1, max: 3 }) }), { maxLength: 3 }),
     // null first, with cross shrinking: a tail the mismatch does not need shrinks away
     history: s.historyFreq === 0
-      ? fc.constant(null)
-      : fc.oneof(
+      ? d.constant(null)
+      : d.oneof(
         { withCrossShrink: true },
-        { arbitrary: fc.constant(null), weight: s.historyFreq - 1 },
-        { arbitrary: record({ prog: fc.nat({ max: s.maxPrograms - 1 }), cpu: fc.nat({ max: s.nrCpus - 1 }) }), weight: 1 },
+        { arbitrary: d.constant(null), weight: s.historyFreq - 1 },
+        { arbitrary: record({ prog: d.nat({ max: s.maxPrograms - 1 }), cpu: d.nat({ max: s.nrCpus - 1 }) }), weight: 1 },
       ),
     breaks,
     // drawn last, so the values above stay those of the same seed without map operations
-    mapOps: s.maxMapOps === 0 ? fc.constant([]) : fc.option(fc.array(record({ at: fc.nat({ max: 16 }), op: mapOpStep({ slots: PLAN_SLOTS }) }), { minLength: 1, maxLength: s.maxMapOps }), { freq: 2, nil: null }).map((x) => x ?? []),
+    mapOps: s.maxMapOps === 0 ? d.constant([]) : d.option(d.array(record({ at: d.nat({ max: 16 }), op: mapOpStep({ slots: PLAN_SLOTS }) }), { minLength: 1, maxLength: s.maxMapOps }), { freq: 2, nil: null }).map((x) => x ?? []),
     // drawn after everything else, for the same reason; false first, so a free the mismatch does not need shrinks away
-    freeMaps: s.freeMapsFreq === 0 ? fc.constant(false) : fc.nat({ max: s.freeMapsFreq - 1 }).map((n) => n === s.freeMapsFreq - 1),
+    freeMaps: s.freeMapsFreq === 0 ? d.constant(false) : d.nat({ max: s.freeMapsFreq - 1 }).map((n) => n === s.freeMapsFreq - 1),
     // drawn after everything else, null first, for the same reasons
     concurrent: concurrentPlan(s),
     // drawn last as well; one slot in three, false first
-    spinLocks: fc.tuple(...PLAN_SLOTS.map(() => fc.nat({ max: 2 }).map((n) => n === 2))),
+    spinLocks: d.tuple(...PLAN_SLOTS.map(() => d.nat({ max: 2 }).map((n) => n === 2))),
     // the same again: null first
-    ownerExit: s.ownerExitFreq === 0 ? fc.constant(null) : fc.oneof(
+    ownerExit: s.ownerExitFreq === 0 ? d.constant(null) : d.oneof(
       { withCrossShrink: true },
-      { arbitrary: fc.constant(null), weight: s.ownerExitFreq - 1 },
-      { arbitrary: fc.nat({ max: 16 }), weight: 1 },
+      { arbitrary: d.constant(null), weight: s.ownerExitFreq - 1 },
+      { arbitrary: d.nat({ max: 16 }), weight: 1 },
     ),
   });
   const shape = (p: typeof plan extends fc.Arbitrary<infer R> ? R : never): ScenarioPlan => {
@@ -283,15 +303,15 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
 
 function concurrentPlan(s: ScenarioSettings): fc.Arbitrary<ConcurrentPlan | null> {
   const types = s.progTypes.filter((t): t is 'tc' | 'syscall' => t === 'tc' || t === 'syscall');
-  if (s.concurrentFreq === 0 || s.nrCpus < 2 || types.length === 0) return fc.constant(null);
+  if (s.concurrentFreq === 0 || s.nrCpus < 2 || types.length === 0) return d.constant(null);
   const plan = record({
-    pair: fc.nat({ max: RACE_PAIRS.length }),
-    other: fc.nat({ max: s.maxPrograms - 1 }),
-    progType: fc.constantFrom(...types),
-    swapCpus: fc.boolean(),
-    cpu: fc.nat({ max: 1 }),
+    pair: d.nat({ max: RACE_PAIRS.length }),
+    other: d.nat({ max: s.maxPrograms - 1 }),
+    progType: d.constantFrom(...types),
+    swapCpus: d.boolean(),
+    cpu: d.nat({ max: 1 }),
   });
-  return fc.oneof({ withCrossShrink: true }, { arbitrary: fc.constant(null), weight: s.concurrentFreq - 1 }, { arbitrary: plan, weight: 1 });
+  return d.oneof({ withCrossShrink: true }, { arbitrary: d.constant(null), weight: s.concurrentFreq - 1 }, { arbitrary: plan, weight: 1 });
 }
 
 /**
@@ -338,14 +358,23 @@ function describe(intent: Intent, programs: readonly Program[], slots: readonly 
   return `${why}; programs ${progs}; slots ${homes}`;
 }
 
+/** The intents every scenario of a kind shares (scenarios are plain data nobody changes). */
+const VALID: Intent = Object.freeze({ kind: 'valid' });
+const MIXED: Intent = Object.freeze({ kind: 'mixed' });
+
 function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, target: StatePairTarget | null = null): Scenario {
   const structs: StructType[] = (plan.inner === null ? [] : [plan.inner]).concat(plan.pointees, ...plan.bad);
   const slots: Slot[] = plan.slots.map((x, i) => ({
     name: `m${i}`, home: withSpinLock(x.home, plan.spinLocks[i % plan.spinLocks.length] === true), pointee: plan.pointees[x.pointee % plan.pointees.length]?.name ?? 't0', tag: x.plain ? 'kptr' : 'percpu_kptr',
   }));
   const badStructs: Record<string, string> = {};
-  const badRules = needsOf(plan.breaks.map((b) => b.rule)).badRules;
-  badRules.forEach((rule, i) => { const t = plan.bad[i]; if (t !== undefined) badStructs[rule] = t[t.length - 1]?.name ?? ''; });
+  // the percpu_obj_new.* rules broken, in order (needsOf's badRules): each allocates its refused struct
+  let bad = 0;
+  for (const b of plan.breaks) {
+    if (!NEW_STRUCT_RULES.includes(b.rule)) continue;
+    const t = plan.bad[bad++];
+    if (t !== undefined) badStructs[b.rule] = t[t.length - 1]?.name ?? '';
+  }
   const ctx: ProgramContext = { structs, slots, goodStructs: plan.pointees.map((t) => t.name), badStructs, nrCpus: s.nrCpus, maxOps: s.maxOps };
   const programs: Program[] = [];
   const globals: GlobalVar[] = [];
@@ -369,10 +398,9 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
   // The license belongs to the whole object (one `_license` section): a non-GPL break relicenses every program.
   const license = programs.find((p) => p.license !== 'GPL')?.license ?? 'GPL';
   programs.forEach((p, i) => { if (p.license !== license) programs[i] = { ...p, license }; });
-  const schedule: ScheduleStep[] = [
-    ...programs.map((p, i) => ({ program: p.name, cpu: plan.base[i]?.cpu ?? 0, repeat: plan.base[i]?.repeat ?? 1 })),
-    ...plan.extra.map((x) => ({ program: programs[x.prog % programs.length]?.name ?? 'p0', cpu: x.cpu, repeat: x.repeat })),
-  ];
+  const schedule: ScheduleStep[] = [];
+  programs.forEach((p, i) => schedule.push({ program: p.name, cpu: plan.base[i]?.cpu ?? 0, repeat: plan.base[i]?.repeat ?? 1 }));
+  for (const x of plan.extra) schedule.push({ program: programs[x.prog % programs.length]?.name ?? 'p0', cpu: x.cpu, repeat: x.repeat });
   // a map operation names a map-home slot (on an LRU map, an update of key 1 evicts key 0: eviction pressure)
   const mapSlots = slots.filter((x) => x.home.kind === 'map').map((x) => x.name);
   for (const { at, op } of plan.mapOps) {
@@ -407,16 +435,17 @@ function assemble(plan: ScenarioPlan, s: ScenarioSettings, intent: Intent, targe
 
 /** Scenarios whose every program is valid by construction. */
 export function validScenario(s: ScenarioSettings): fc.Arbitrary<Scenario> {
-  return plans(s, [])((p) => assemble(p, s, { kind: 'valid' }));
+  return plans(s, [])((p) => assemble(p, s, VALID));
 }
 
 function placedBreak(rule: string, s: ScenarioSettings): fc.Arbitrary<PlacedBreak> {
-  return record({ rule: fc.constant(rule), prog: fc.nat({ max: s.maxPrograms - 1 }), at: fc.nat({ max: s.maxOps }), variant: fc.nat({ max: 15 }) });
+  return record({ rule: d.constant(rule), prog: d.nat({ max: s.maxPrograms - 1 }), at: d.nat({ max: s.maxOps }), variant: d.nat({ max: 15 }) });
 }
 
 /** Scenarios breaking exactly `rule` once, in one program; everything else valid. */
 export function breakingScenario(rule: string, s: ScenarioSettings): fc.Arbitrary<Scenario> {
-  return plans(s, [rule])((p) => assemble(p, s, { kind: 'break', rule }));
+  const intent: Intent = { kind: 'break', rule };
+  return plans(s, [rule])((p) => assemble(p, s, intent));
 }
 
 /**
@@ -425,19 +454,22 @@ export function breakingScenario(rule: string, s: ScenarioSettings): fc.Arbitrar
  */
 export function targetedScenario(target: StatePairTarget, mode: 'valid' | 'break' | 'mixed', rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<Scenario> {
   if (!target.allowed) {
-    return plans(s, [], target)((p) => assemble(p, s, { kind: 'break', rule: target.rule as string }, target));
+    const intent: Intent = { kind: 'break', rule: target.rule as string };
+    return plans(s, [], target)((p) => assemble(p, s, intent, target));
   }
   // p0 takes the target's program type: an untrusted owner needs a sleepable one; a GPL-only helper's program calls no
   // kfunc, where reaching the target may
   const breakable = rules.filter((r) => (r !== UNTRUSTED_OWNER || isSleepable(target.progType)) && r !== GPL_ONLY);
-  if (mode === 'valid' || breakable.length === 0) return plans(s, [], target)((p) => assemble(p, s, { kind: 'valid' }, target));
-  return fc.constantFrom(...breakable).chain(memoised((rule) =>
-    plans(s, [rule], target)((p) => assemble(p, s, { kind: 'break', rule }, target))));
+  if (mode === 'valid' || breakable.length === 0) return plans(s, [], target)((p) => assemble(p, s, VALID, target));
+  return d.constantFrom(...breakable).chain(memoised((rule) => {
+    const intent: Intent = { kind: 'break', rule };
+    return plans(s, [rule], target)((p) => assemble(p, s, intent, target));
+  }));
 }
 
 /** Scenarios with two breaks (any rules, possibly in different programs), tagged intent `mixed`. */
 export function mixedScenario(rules: readonly string[], s: ScenarioSettings): fc.Arbitrary<Scenario> {
-  return fc.uniqueArray(fc.constantFrom(...rules), { minLength: 2, maxLength: 2 }).chain(memoised((picked) =>
-    plans(s, picked)((p) => assemble(p, s, { kind: 'mixed' })), (picked) => picked.join(' ')));
+  return d.uniqueArray(d.constantFrom(...rules), { minLength: 2, maxLength: 2 }).chain(memoised((picked) =>
+    plans(s, picked)((p) => assemble(p, s, MIXED)), (picked) => picked.join(' ')));
 }
 

@@ -49,9 +49,16 @@ export function scalarFieldPaths(structs: readonly StructType[], name: string): 
   return out;
 }
 
+/** scalarMax of each type, worked out once (a write of the largest value is one in four) */
+const SCALAR_MAX = new Map<ScalarCType, string>();
+
 /** Largest value (decimal string) a field of this type holds, kept positive for signed types so reads stay exact. */
 export function scalarMax(ctype: ScalarCType): string {
-  const bits = scalarSize(ctype) * 8;
-  const signed = !ctype.startsWith('__u');
-  return ((1n << BigInt(signed ? bits - 1 : bits)) - 1n).toString();
+  let max = SCALAR_MAX.get(ctype);
+  if (max === undefined) {
+    const bits = scalarSize(ctype) * 8;
+    const signed = !ctype.startsWith('__u');
+    SCALAR_MAX.set(ctype, (max = ((1n << BigInt(signed ? bits - 1 : bits)) - 1n).toString()));
+  }
+  return max;
 }

@@ -75,7 +75,7 @@ describe('SequenceState', () => {
     expect(stateOf(st, r)).toBe('rcu?');
     expect(stateOf(st, e)).toBe('joined');
     // the block released the object it acquired
-    expect(st.owned()).toEqual([]);
+    expect(st.hasOwned()).toBe(false);
   });
 
   it('should keep a leaked reference, an unusable pointer and an exit with the lock out of the closing code', () => {
