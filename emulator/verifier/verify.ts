@@ -99,27 +99,10 @@ class Walk implements Env {
   /** PRUNE_POINT at the instructions where is_state_visited runs, ITER_NEXT at the iterator's next calls among them */
   private readonly prunePoints: Uint8Array;
 
-  constructor(readonly prog: VerifierProgram, readonly profile: Profile) {
+  /** prunePoints: checksBeforeWalk's table of the program */
+  constructor(readonly prog: VerifierProgram, readonly profile: Profile, prunePoints: Uint8Array) {
     this.liveness = new Liveness(prog);
-    // zeroed to two past the end: a walk may fall off the end of a final jump or ld_imm64 (and is then unsupported)
-    this.prunePoints = prunePointTable(prog.length + 2);
-    for (let i = 0; i < prog.length; i++) {
-      const code = slotCode(prog.words, i);
-      const cls = insnClass(code);
-      if (cls !== BPF_JMP && cls !== BPF_JMP32) continue;
-      const op = insnOp(code);
-      if (op === BPF_CALL) {
-        if (prog.kfuncCalls[i] === 'bpf_iter_num_next') this.prunePoints[i] = ITER_NEXT;
-        continue;
-      }
-      if (op === BPF_EXIT) continue;
-      // the jump's successors, and a conditional jump itself
-      this.prunePoints[jumpTarget(prog.words, i)!] ||= PRUNE_POINT;
-      if (op !== BPF_JA) {
-        this.prunePoints[i] ||= PRUNE_POINT;
-        this.prunePoints[i + 1] ||= PRUNE_POINT;
-      }
-    }
+    this.prunePoints = prunePoints;
     const regs: RegState[] = new Array<RegState>(11).fill(regNotInit());
     regs[1] = regPtr('PTR_TO_CTX');
     regs[10] = regPtr('PTR_TO_STACK');
@@ -404,7 +387,11 @@ function hasKfuncCall(prog: VerifierProgram): boolean {
   return false;
 }
 
-function checksBeforeWalk(prog: VerifierProgram, profile: Profile): VerifierReject | null {
+/**
+ * The checks before the walk, and in the same pass over the instructions the prune point table (into `points`,
+ * zeroed to two past the end: a walk may fall off the end of a final jump or ld_imm64, and is then unsupported).
+ */
+function checksBeforeWalk(prog: VerifierProgram, profile: Profile, points: Uint8Array): VerifierReject | null {
   const missing = firstMissingExtern(prog.externKfuncs, profile);
   if (missing !== null) return new VerifierReject('kfunc_missing', { func: missing });
   // the license first: most programs are GPL, and listing the calls costs more
@@ -415,13 +402,27 @@ function checksBeforeWalk(prog: VerifierProgram, profile: Profile): VerifierReje
   for (let i = 0; i < prog.length; i++) {
     const code = slotCode(prog.words, i);
     const cls = insnClass(code);
-    const target = jumpTarget(prog.words, i);
-    if (target !== null) {
-      // the successors in order: a conditional jump's fall-through, then the target
-      if (insnOp(code) !== BPF_JA && i + 1 >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: i + 1 });
-      if (target < 0 || target >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: target });
+    if (cls === BPF_LD) {
+      i++;
+      continue;
     }
-    if (cls === BPF_LD) i++;
+    if (cls !== BPF_JMP && cls !== BPF_JMP32) continue;
+    const op = insnOp(code);
+    if (op === BPF_CALL) {
+      if (prog.kfuncCalls[i] === 'bpf_iter_num_next') points[i] = ITER_NEXT;
+      continue;
+    }
+    if (op === BPF_EXIT) continue;
+    const target = jumpTarget(prog.words, i)!;
+    // the successors in order: a conditional jump's fall-through, then the target
+    if (op !== BPF_JA && i + 1 >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: i + 1 });
+    if (target < 0 || target >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: target });
+    // the jump's successors, and a conditional jump itself, are where is_state_visited runs
+    points[target] ||= PRUNE_POINT;
+    if (op !== BPF_JA) {
+      points[i] ||= PRUNE_POINT;
+      points[i + 1] ||= PRUNE_POINT;
+    }
   }
   return null;
 }
@@ -446,9 +447,10 @@ function rejection(profile: Profile, site: string, lines: string[], insnProcesse
 
 /** Verifies one program as the profile's kernel would. */
 export function verifyProgram(prog: VerifierProgram, profile: Profile): VerifyResult {
-  const early = checksBeforeWalk(prog, profile);
+  const prunePoints = prunePointTable(prog.length + 2);
+  const early = checksBeforeWalk(prog, profile, prunePoints);
   if (early !== null) return rejection(profile, early.site, siteLines(profile, early.site, early.params), 0);
-  const walk = new Walk(prog, profile);
+  const walk = new Walk(prog, profile, prunePoints);
   try {
     walk.run();
   } catch (e) {
