@@ -76,20 +76,27 @@ function updateBounds(r: Scalar): void {
 
 function deduceBounds(r: Scalar): void {
   // 64-bit range → 32-bit subregister, when the upper halves agree (__reg32_deduce_bounds)
+  // each BigInt operation allocates: the halves are computed once (this runs twice per reg_bounds_sync)
   if (r.umin >> 32n === r.umax >> 32n) {
-    r.u32min = max(r.u32min, u32(r.umin));
-    r.u32max = min(r.u32max, u32(r.umax));
-    if (s32(u32(r.umin)) <= s32(u32(r.umax))) {
-      r.s32min = max(r.s32min, s32(u32(r.umin)));
-      r.s32max = min(r.s32max, s32(u32(r.umax)));
+    const lo = u32(r.umin);
+    const hi = u32(r.umax);
+    r.u32min = max(r.u32min, lo);
+    r.u32max = min(r.u32max, hi);
+    const slo = s32(lo);
+    const shi = s32(hi);
+    if (slo <= shi) {
+      r.s32min = max(r.s32min, slo);
+      r.s32max = min(r.s32max, shi);
     }
   }
-  if (BigInt.asUintN(64, r.smin) >> 32n === BigInt.asUintN(64, r.smax) >> 32n) {
-    const lo = u32(BigInt.asUintN(64, r.smin));
-    const hi = u32(BigInt.asUintN(64, r.smax));
-    if (s32(lo) <= s32(hi)) {
-      r.s32min = max(r.s32min, s32(lo));
-      r.s32max = min(r.s32max, s32(hi));
+  const sminU = BigInt.asUintN(64, r.smin);
+  const smaxU = BigInt.asUintN(64, r.smax);
+  if (sminU >> 32n === smaxU >> 32n) {
+    const lo = s32(sminU);
+    const hi = s32(smaxU);
+    if (lo <= hi) {
+      r.s32min = max(r.s32min, lo);
+      r.s32max = min(r.s32max, hi);
     }
   }
   // 32-bit signed ↔ unsigned when the sign is known

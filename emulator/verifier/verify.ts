@@ -316,7 +316,9 @@ class Walk implements Env {
 
   private branchTaken(op: JmpOp, dst: RegState, src: RegState, is32: boolean): 0 | 1 | -1 {
     if (dst.type === 'SCALAR_VALUE' && src.type === 'SCALAR_VALUE') return scalarBranchTaken(op, dst.s, src.s, is32);
-    const [ptr, other] = dst.type === 'SCALAR_VALUE' ? [src, dst] : [dst, src];
+    // no [ptr, other] pair: every NULL check comes here
+    const ptr = dst.type === 'SCALAR_VALUE' ? src : dst;
+    const other = dst.type === 'SCALAR_VALUE' ? dst : src;
     if (other.type !== 'SCALAR_VALUE' || !isNullConst(other) || !regNotNull(ptr) || is32) return -1;
     return op === 'jeq' ? 0 : op === 'jne' ? 1 : -1;
   }
