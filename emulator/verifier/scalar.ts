@@ -315,10 +315,24 @@ function view(s: Scalar, is32: boolean): View {
     : { umin: s.umin, umax: s.umax, smin: s.smin, smax: s.smax, t: s.varOff };
 }
 
+/** view(s, is32) written into `v` */
+function fillView(v: View, s: Scalar, is32: boolean): View {
+  if (is32) {
+    v.umin = s.u32min; v.umax = s.u32max; v.smin = s.s32min; v.smax = s.s32max; v.t = tnumCast32(s.varOff);
+  } else {
+    v.umin = s.umin; v.umax = s.umax; v.smin = s.smin; v.smax = s.smax; v.t = s.varOff;
+  }
+  return v;
+}
+
+/** is_scalar_branch_taken's two views, reused: it runs at every conditional jump and keeps neither */
+const TAKEN_X: View = view(scalarUnknown(), false);
+const TAKEN_Y: View = view(scalarUnknown(), false);
+
 /** is_scalar_branch_taken: 1 always, 0 never, -1 unknown. */
 export function scalarBranchTaken(op: JmpOp, a: Scalar, b: Scalar, is32: boolean): 0 | 1 | -1 {
-  const x = view(a, is32);
-  const y = view(b, is32);
+  const x = fillView(TAKEN_X, a, is32);
+  const y = fillView(TAKEN_Y, b, is32);
   switch (op) {
     case 'jeq':
     case 'jne': {

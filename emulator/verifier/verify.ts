@@ -79,11 +79,6 @@ function prunePointTable(n: number): Uint8Array {
   return prunePointBuffer;
 }
 
-interface Pending {
-  readonly state: VerifierState;
-  readonly insn: number;
-}
-
 class Walk implements Env {
   cur: VerifierState;
   insnIdx = 0;
@@ -92,7 +87,9 @@ class Walk implements Env {
   insnProcessed = 0;
   /** the loads convert_ctx_accesses will rewrite to BPF_PROBE_MEM (made on the first: most programs have none) */
   probeMem: Set<number> | null = null;
-  private readonly pending: Pending[] = [];
+  /** push_stack's queue: the states and where each resumes, side by side (no object per pushed branch) */
+  private readonly pending: VerifierState[] = [];
+  private readonly pendingInsn: number[] = [];
   /** the checkpoints at each instruction (an array by index: a Map's hashing was a visible share of visited) */
   private readonly explored: (Checkpoint[] | undefined)[] = [];
   private readonly liveness: Liveness;
@@ -116,7 +113,8 @@ class Walk implements Env {
 
   push(st: VerifierState, insn: number): void {
     if (st.parent !== null) st.parent.branches++;
-    this.pending.push({ state: st, insn });
+    this.pending.push(st);
+    this.pendingInsn.push(insn);
     if (this.pending.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) reject('jumps_too_complex', { n: this.pending.length });
   }
 
@@ -174,10 +172,10 @@ class Walk implements Env {
         continue;
       }
       this.pathDone();
-      const p = this.pending.pop();
-      if (p === undefined) return;
-      this.cur = p.state;
-      insn = p.insn;
+      const st = this.pending.pop();
+      if (st === undefined) return;
+      this.cur = st;
+      insn = this.pendingInsn.pop()!;
     }
   }
 
