@@ -79,6 +79,10 @@ function prunePointTable(n: number): Uint8Array {
   return prunePointBuffer;
 }
 
+/** R1 and R10 at the program's entry, shared by every walk (registers are values) */
+const CTX_REG = regPtr('PTR_TO_CTX');
+const FP_REG = regPtr('PTR_TO_STACK');
+
 class Walk implements Env {
   cur: VerifierState;
   insnIdx = 0;
@@ -101,8 +105,8 @@ class Walk implements Env {
     this.liveness = new Liveness(prog);
     this.prunePoints = prunePoints;
     const regs: RegState[] = new Array<RegState>(11).fill(regNotInit());
-    regs[1] = regPtr('PTR_TO_CTX');
-    regs[10] = regPtr('PTR_TO_STACK');
+    regs[1] = CTX_REG;
+    regs[10] = FP_REG;
     // the stack holds no slot until one is written (copies of a state copy only those)
     this.cur = { regs, stack: [], refs: [], activeRcu: 0, parent: null };
   }
