@@ -39,7 +39,10 @@ export function scalarUnknown(): Scalar {
 export function scalarConst(v: bigint): Scalar {
   const u = BigInt.asUintN(64, v);
   const l = u32(u);
-  return { varOff: tnumConst(u), smin: s64(u), smax: s64(u), umin: u, umax: u, s32min: s32(l), s32max: s32(l), u32min: l, u32max: l };
+  // each conversion once (BigInt operations allocate): a constant is made for every immediate beyond the small ones
+  const s = s64(u);
+  const s32l = s32(l);
+  return { varOff: tnumConst(u), smin: s, smax: s, umin: u, umax: u, s32min: s32l, s32max: s32l, u32min: l, u32max: l };
 }
 
 export const scalarIsConst = (s: Scalar): boolean => tnumIsConst(s.varOff);
