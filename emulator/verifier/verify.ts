@@ -14,7 +14,7 @@ import {
   sizeBytes as insnSizeBytes,
 } from '../../bpf/asm/opcode.ts';
 import { isGplCompatible, type VerifierProgram } from './input.ts';
-import { checkMemAccess } from './mem.ts';
+import { type Access, checkMemAccess } from './mem.ts';
 import type { Profile } from './profile.ts';
 import { Liveness, jumpTarget, statesEqual } from './prune.ts';
 import {
@@ -109,6 +109,23 @@ class Walk implements Env {
     regs[10] = FP_REG;
     // the stack holds no slot until one is written (copies of a state copy only those)
     this.cur = { regs, stack: [], refs: [], activeRcu: 0, parent: null };
+  }
+
+  /**
+   * The access of the load or store being checked, in one object per walk rewritten at each (check_mem_access reads
+   * it and keeps nothing of it; an object or two per memory instruction was a share of the walk's allocation).
+   */
+  private readonly scratch: { regno: number; off: number; size: number; write: Access['write']; mode: number } = { regno: 0, off: 0, size: 0, write: null, mode: 0 };
+  private readonly written: { reg: RegState; regno: number | null } = { reg: regNotInit(), regno: null };
+
+  private access(regno: number, off: number, size: number, write: Access['write'], mode: number): Access {
+    const a = this.scratch;
+    a.regno = regno;
+    a.off = off;
+    a.size = size;
+    a.write = write;
+    a.mode = mode;
+    return a;
   }
 
   noteStackRead(slot: number): void {
@@ -212,7 +229,7 @@ class Walk implements Env {
       case BPF_LDX: {
         if (insnMode(code) !== BPF_MEM) return unsupported(`load mode 0x${code.toString(16)} at insn ${i}`);
         if (isProbeMemBase(this.cur.regs[src])) (this.probeMem ??= new Set()).add(i);
-        const v = checkMemAccess(this, { regno: src, off: slotOff(words, i), size: insnSizeBytes(code), write: null, mode: BPF_MEM });
+        const v = checkMemAccess(this, this.access(src, slotOff(words, i), insnSizeBytes(code), null, BPF_MEM));
         setReg(this, dst, v!);
         return i + 1;
       }
@@ -222,7 +239,10 @@ class Walk implements Env {
         if (mode !== BPF_MEM) return unsupported(`store mode 0x${code.toString(16)} at insn ${i}`);
         const value = cls === BPF_STX ? readReg(this, src) : regConstImm(slotImm(words, i));
         readReg(this, dst);
-        checkMemAccess(this, { regno: dst, off: slotOff(words, i), size: insnSizeBytes(code), write: { reg: value, regno: cls === BPF_STX ? src : null }, mode });
+        const written = this.written;
+        written.reg = value;
+        written.regno = cls === BPF_STX ? src : null;
+        checkMemAccess(this, this.access(dst, slotOff(words, i), insnSizeBytes(code), written, mode));
         return i + 1;
       }
       default:
