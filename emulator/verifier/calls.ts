@@ -84,24 +84,30 @@ function expectType(env: Env, regno: number, r: RegState, ok: boolean, expected:
   if (!ok) reject('reg_type', { regno, type: typeStr(r), expected: expected.join(', ') });
 }
 
+/** the expected types of the arguments below, made once (not an array per call) */
+const MAP_PTR = ['map_ptr'];
+const STACK_OR_VALUE = ['fp', 'pkt', 'pkt_meta', 'map_key', 'map_value', 'mem', 'ringbuf_mem', 'buf', 'trusted_ptr_'];
+const PERCPU_TYPES = [MEM_PERCPU, MEM_PERCPU | MEM_RCU, MEM_PERCPU | PTR_TRUSTED];
+const PERCPU_TYPES_OLD = [MEM_PERCPU];
+const BTF_ID_ARG = ['ptr_', 'trusted_ptr_', 'rcu_ptr_'];
+
 function mapArg(env: Env): RegState {
   const r = readReg(env, 1);
-  expectType(env, 1, r, r.type === 'CONST_PTR_TO_MAP', ['map_ptr']);
+  expectType(env, 1, r, r.type === 'CONST_PTR_TO_MAP', MAP_PTR);
   return r;
 }
 
 function stackOrValueArg(env: Env, regno: number, size: number): void {
   const r = readReg(env, regno);
-  expectType(env, regno, r, (r.type === 'PTR_TO_STACK' || r.type === 'PTR_TO_MAP_VALUE') && !(r.flags & PTR_MAYBE_NULL),
-    ['fp', 'pkt', 'pkt_meta', 'map_key', 'map_value', 'mem', 'ringbuf_mem', 'buf', 'trusted_ptr_']);
+  expectType(env, regno, r, (r.type === 'PTR_TO_STACK' || r.type === 'PTR_TO_MAP_VALUE') && !(r.flags & PTR_MAYBE_NULL), STACK_OR_VALUE);
   checkHelperMemRead(env, regno, size);
 }
 
 /** ARG_PTR_TO_PERCPU_BTF_ID's accepted types. */
 function percpuArg(env: Env): RegState {
   const r = readReg(env, 1);
-  const types = env.profile.features.percpu_kptr ? [MEM_PERCPU, MEM_PERCPU | MEM_RCU, MEM_PERCPU | PTR_TRUSTED] : [MEM_PERCPU];
-  expectType(env, 1, r, r.type === 'PTR_TO_BTF_ID' && types.includes(r.flags), types.map((f) => regTypeStr('PTR_TO_BTF_ID', f)));
+  const types = env.profile.features.percpu_kptr ? PERCPU_TYPES : PERCPU_TYPES_OLD;
+  if (!(r.type === 'PTR_TO_BTF_ID' && types.includes(r.flags))) expectType(env, 1, r, false, types.map((f) => regTypeStr('PTR_TO_BTF_ID', f)));
   if (!(r.flags & MEM_RCU)) unsupported('bpf_per_cpu_ptr/bpf_this_cpu_ptr on a per-CPU ksym or trusted pointer');
   return r;
 }
@@ -125,7 +131,7 @@ function kptrXchg(env: Env, insn: number): void {
     // check_reg_type: MAYBE_NULL folded; MEM_ALLOC and MEM_PERCPU masked for an allocated object
     let flags = src.flags & ~PTR_MAYBE_NULL;
     if (flags & MEM_ALLOC) flags &= ~(MEM_ALLOC | MEM_PERCPU);
-    expectType(env, 2, src, src.type === 'PTR_TO_BTF_ID' && [0, PTR_TRUSTED, MEM_RCU].includes(flags), ['ptr_', 'trusted_ptr_', 'rcu_ptr_']);
+    expectType(env, 2, src, src.type === 'PTR_TO_BTF_ID' && [0, PTR_TRUSTED, MEM_RCU].includes(flags), BTF_ID_ARG);
     // its switch on the unmasked type has no case for an element (MEM_ALLOC|MEM_RCU): the default is a verifier bug
     const element = (src.flags & MEM_ALLOC) !== 0 && (src.flags & MEM_RCU) !== 0 && (src.flags & NON_OWN_REF) === 0;
     if (element && env.profile.features.rcu_alloc_xchg_bug) reject('reg_type_match_bug');
@@ -218,7 +224,7 @@ export function helperCall(env: Env, helperId: number, insn: number): void {
       if (map.kind !== kind) unsupported(`${name} on a map that is not ${kind}`);
       // ARG_PTR_TO_BTF_ID_OR_NULL: the owner, trusted or RCU (task->cgroups->dfl_cgrp outside an RCU section is untrusted)
       const task = readReg(env, 2);
-      expectType(env, 2, task, task.type === 'PTR_TO_BTF_ID' && task.btf?.name === owner && !(task.flags & (PTR_UNTRUSTED | PTR_MAYBE_NULL)), ['ptr_', 'trusted_ptr_', 'rcu_ptr_']);
+      expectType(env, 2, task, task.type === 'PTR_TO_BTF_ID' && task.btf?.name === owner && !(task.flags & (PTR_UNTRUSTED | PTR_MAYBE_NULL)), BTF_ID_ARG);
       const value = readReg(env, 3);
       if (!isNullConst(value)) unsupported(`${name} with an initial value`);
       readReg(env, 4);

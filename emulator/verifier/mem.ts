@@ -10,7 +10,7 @@ import { KERNEL_BTF_IDS, KERNEL_STRUCTS, type KernelStructName } from '../vmlinu
 import { scalarIsConst, scalarURange, scalarValue } from './scalar.ts';
 import {
   MAX_BPF_STACK, MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, NON_OWN_REF, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState,
-  type SlotType, regConst, regPtr, regScalar, regUnknown, setStackSlot, slotBytes, stackSlot,
+  type SlotType, type StackSlot, regConst, regPtr, regScalar, regUnknown, setStackSlot, slotBytes, stackSlot,
 } from './state.ts';
 
 /** An access: the base register, the instruction offset, the size, and for a write the value (a register or BPF_ST's imm). */
@@ -113,6 +113,9 @@ function stackOffset(env: Env, reg: RegState, off: number, size: number, kind: '
   return o;
 }
 
+/** a slot of eight zero bytes, shared (slots are values: a change makes a new one) */
+const SLOT_ZERO: StackSlot = { bytes: slotBytes('ZERO'), spilled: null, iter: null };
+
 function writeStackBytes(env: Env, o: number, size: number, value: RegState | null): void {
   const st = env.cur;
   const first = slotIndex(o + size - 1);
@@ -122,9 +125,7 @@ function writeStackBytes(env: Env, o: number, size: number, value: RegState | nu
     if (slot.iter !== null) reject('stack_iter_clobber', { off: o });
   }
   if (size === 8 && o % 8 === 0) {
-    setStackSlot(st, slotIndex(o), value === null
-      ? { bytes: slotBytes('ZERO'), spilled: null, iter: null }
-      : { bytes: slotBytes('SPILL'), spilled: value, iter: null });
+    setStackSlot(st, slotIndex(o), value === null ? SLOT_ZERO : { bytes: slotBytes('SPILL'), spilled: value, iter: null });
     return;
   }
   const zero = value === null || (value.type === 'SCALAR_VALUE' && scalarIsConst(value.s) && scalarValue(value.s) === 0n);

@@ -215,9 +215,16 @@ export class Liveness {
     }
   }
 
+  /** what liveAt answers, rewritten by each call (its callers compare states with it before asking again) */
+  private readonly live = { regs: 0, slotsLo: 0, slotsHi: 0 };
+
   liveAt(insn: number): LiveSet {
     if (this.early !== null) this.build();
-    return { regs: this.regsIn[insn]!, slotsLo: this.slotsLo[insn]!, slotsHi: this.slotsHi[insn]! };
+    const live = this.live;
+    live.regs = this.regsIn[insn]!;
+    live.slotsLo = this.slotsLo[insn]!;
+    live.slotsHi = this.slotsHi[insn]!;
+    return live;
   }
 }
 

@@ -39,7 +39,10 @@ export function scalarUnknown(): Scalar {
 export function scalarConst(v: bigint): Scalar {
   const u = BigInt.asUintN(64, v);
   const l = u32(u);
-  return { varOff: tnumConst(u), smin: s64(u), smax: s64(u), umin: u, umax: u, s32min: s32(l), s32max: s32(l), u32min: l, u32max: l };
+  // each conversion once (BigInt operations allocate): a constant is made for every immediate beyond the small ones
+  const s = s64(u);
+  const s32l = s32(l);
+  return { varOff: tnumConst(u), smin: s, smax: s, umin: u, umax: u, s32min: s32l, s32max: s32l, u32min: l, u32max: l };
 }
 
 export const scalarIsConst = (s: Scalar): boolean => tnumIsConst(s.varOff);
@@ -76,20 +79,27 @@ function updateBounds(r: Scalar): void {
 
 function deduceBounds(r: Scalar): void {
   // 64-bit range → 32-bit subregister, when the upper halves agree (__reg32_deduce_bounds)
+  // each BigInt operation allocates: the halves are computed once (this runs twice per reg_bounds_sync)
   if (r.umin >> 32n === r.umax >> 32n) {
-    r.u32min = max(r.u32min, u32(r.umin));
-    r.u32max = min(r.u32max, u32(r.umax));
-    if (s32(u32(r.umin)) <= s32(u32(r.umax))) {
-      r.s32min = max(r.s32min, s32(u32(r.umin)));
-      r.s32max = min(r.s32max, s32(u32(r.umax)));
+    const lo = u32(r.umin);
+    const hi = u32(r.umax);
+    r.u32min = max(r.u32min, lo);
+    r.u32max = min(r.u32max, hi);
+    const slo = s32(lo);
+    const shi = s32(hi);
+    if (slo <= shi) {
+      r.s32min = max(r.s32min, slo);
+      r.s32max = min(r.s32max, shi);
     }
   }
-  if (BigInt.asUintN(64, r.smin) >> 32n === BigInt.asUintN(64, r.smax) >> 32n) {
-    const lo = u32(BigInt.asUintN(64, r.smin));
-    const hi = u32(BigInt.asUintN(64, r.smax));
-    if (s32(lo) <= s32(hi)) {
-      r.s32min = max(r.s32min, s32(lo));
-      r.s32max = min(r.s32max, s32(hi));
+  const sminU = BigInt.asUintN(64, r.smin);
+  const smaxU = BigInt.asUintN(64, r.smax);
+  if (sminU >> 32n === smaxU >> 32n) {
+    const lo = s32(sminU);
+    const hi = s32(smaxU);
+    if (lo <= hi) {
+      r.s32min = max(r.s32min, lo);
+      r.s32max = min(r.s32max, hi);
     }
   }
   // 32-bit signed ↔ unsigned when the sign is known
@@ -308,10 +318,24 @@ function view(s: Scalar, is32: boolean): View {
     : { umin: s.umin, umax: s.umax, smin: s.smin, smax: s.smax, t: s.varOff };
 }
 
+/** view(s, is32) written into `v` */
+function fillView(v: View, s: Scalar, is32: boolean): View {
+  if (is32) {
+    v.umin = s.u32min; v.umax = s.u32max; v.smin = s.s32min; v.smax = s.s32max; v.t = tnumCast32(s.varOff);
+  } else {
+    v.umin = s.umin; v.umax = s.umax; v.smin = s.smin; v.smax = s.smax; v.t = s.varOff;
+  }
+  return v;
+}
+
+/** is_scalar_branch_taken's two views, reused: it runs at every conditional jump and keeps neither */
+const TAKEN_X: View = view(scalarUnknown(), false);
+const TAKEN_Y: View = view(scalarUnknown(), false);
+
 /** is_scalar_branch_taken: 1 always, 0 never, -1 unknown. */
 export function scalarBranchTaken(op: JmpOp, a: Scalar, b: Scalar, is32: boolean): 0 | 1 | -1 {
-  const x = view(a, is32);
-  const y = view(b, is32);
+  const x = fillView(TAKEN_X, a, is32);
+  const y = fillView(TAKEN_Y, b, is32);
   switch (op) {
     case 'jeq':
     case 'jne': {

@@ -44,9 +44,18 @@ export const regUnknown = (): RegState => UNKNOWN;
 export const regScalar = (s: Scalar): RegState => ({ type: 'SCALAR_VALUE', flags: 0, off: 0, s, id: 0, refObjId: 0, map: null, btf: null, memSize: 0 });
 /** the constants -1 .. 256 as registers, made once: immediates and zeroed registers are most of a walk's constants */
 const SMALL_CONSTS: readonly RegState[] = Array.from({ length: 258 }, (_, k) => ({ ...BASE, type: 'SCALAR_VALUE', s: scalarConst(BigInt(k - 1)) }));
-export const regConst = (v: bigint): RegState => (v >= -1n && v <= 256n ? SMALL_CONSTS[Number(v) + 1]! : { ...BASE, type: 'SCALAR_VALUE', s: scalarConst(v) });
-/** regConst of an instruction's immediate (a small one needs no BigInt) */
-export const regConstImm = (imm: number): RegState => (imm >= -1 && imm <= 256 ? SMALL_CONSTS[imm + 1]! : regConst(BigInt(imm)));
+export const regConst = (v: bigint): RegState => (v >= -1n && v <= 256n ? SMALL_CONSTS[Number(v) + 1]! : regScalar(scalarConst(v)));
+/** regConst of an instruction's immediate (a small one needs no BigInt; a larger one is remembered, as programs repeat them) */
+export const regConstImm = (imm: number): RegState => (imm >= -1 && imm <= 256 ? SMALL_CONSTS[imm + 1]! : IMM_CONSTS.get(imm) ?? immConst(imm));
+/** the larger immediates met, as registers (values: shared like SMALL_CONSTS), bounded */
+const IMM_CONSTS = new Map<number, RegState>();
+
+function immConst(imm: number): RegState {
+  if (IMM_CONSTS.size >= 4096) IMM_CONSTS.clear();
+  const r = regConst(BigInt(imm));
+  IMM_CONSTS.set(imm, r);
+  return r;
+}
 /** A pointer with a zero variable offset (mark_reg_known_zero + type). */
 export const regPtr = (type: BaseType, f: Partial<RegState> = {}): RegState => ({
   // field by field, in BASE's order, rather than two spreads: every register gets the same shape, at a fraction of the cost

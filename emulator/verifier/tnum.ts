@@ -16,7 +16,9 @@ export const TNUM_UNKNOWN: Tnum = { value: 0n, mask: U64 };
 /** The tightest tnum holding every value of [min, max] (tnum_range). */
 export function tnumRange(min: bigint, max: bigint): Tnum {
   const chi = min ^ max;
-  const bits = chi === 0n ? 0 : chi.toString(2).length;
+  // the bit length of chi from its two 32-bit halves (chi.toString(2) made a string at every bounds sync)
+  const hi = chi >= 0n && chi <= U64 ? Number(chi >> 32n) : -1;
+  const bits = hi < 0 ? chi.toString(2).length : hi !== 0 ? 64 - Math.clz32(hi) : 32 - Math.clz32(Number(chi & U32));
   if (bits > 63) return TNUM_UNKNOWN;
   const delta = (1n << BigInt(bits)) - 1n;
   return { value: min & ~delta & U64, mask: delta };

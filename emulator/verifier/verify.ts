@@ -14,7 +14,7 @@ import {
   sizeBytes as insnSizeBytes,
 } from '../../bpf/asm/opcode.ts';
 import { isGplCompatible, type VerifierProgram } from './input.ts';
-import { checkMemAccess } from './mem.ts';
+import { type Access, checkMemAccess } from './mem.ts';
 import type { Profile } from './profile.ts';
 import { Liveness, jumpTarget, statesEqual } from './prune.ts';
 import {
@@ -79,10 +79,9 @@ function prunePointTable(n: number): Uint8Array {
   return prunePointBuffer;
 }
 
-interface Pending {
-  readonly state: VerifierState;
-  readonly insn: number;
-}
+/** R1 and R10 at the program's entry, shared by every walk (registers are values) */
+const CTX_REG = regPtr('PTR_TO_CTX');
+const FP_REG = regPtr('PTR_TO_STACK');
 
 class Walk implements Env {
   cur: VerifierState;
@@ -92,39 +91,41 @@ class Walk implements Env {
   insnProcessed = 0;
   /** the loads convert_ctx_accesses will rewrite to BPF_PROBE_MEM (made on the first: most programs have none) */
   probeMem: Set<number> | null = null;
-  private readonly pending: Pending[] = [];
+  /** push_stack's queue: the states and where each resumes, side by side (no object per pushed branch) */
+  private readonly pending: VerifierState[] = [];
+  private readonly pendingInsn: number[] = [];
   /** the checkpoints at each instruction (an array by index: a Map's hashing was a visible share of visited) */
   private readonly explored: (Checkpoint[] | undefined)[] = [];
   private readonly liveness: Liveness;
   /** PRUNE_POINT at the instructions where is_state_visited runs, ITER_NEXT at the iterator's next calls among them */
   private readonly prunePoints: Uint8Array;
 
-  constructor(readonly prog: VerifierProgram, readonly profile: Profile) {
+  /** prunePoints: checksBeforeWalk's table of the program */
+  constructor(readonly prog: VerifierProgram, readonly profile: Profile, prunePoints: Uint8Array) {
     this.liveness = new Liveness(prog);
-    // zeroed to two past the end: a walk may fall off the end of a final jump or ld_imm64 (and is then unsupported)
-    this.prunePoints = prunePointTable(prog.length + 2);
-    for (let i = 0; i < prog.length; i++) {
-      const code = slotCode(prog.words, i);
-      const cls = insnClass(code);
-      if (cls !== BPF_JMP && cls !== BPF_JMP32) continue;
-      const op = insnOp(code);
-      if (op === BPF_CALL) {
-        if (prog.kfuncCalls[i] === 'bpf_iter_num_next') this.prunePoints[i] = ITER_NEXT;
-        continue;
-      }
-      if (op === BPF_EXIT) continue;
-      // the jump's successors, and a conditional jump itself
-      this.prunePoints[jumpTarget(prog.words, i)!] ||= PRUNE_POINT;
-      if (op !== BPF_JA) {
-        this.prunePoints[i] ||= PRUNE_POINT;
-        this.prunePoints[i + 1] ||= PRUNE_POINT;
-      }
-    }
+    this.prunePoints = prunePoints;
     const regs: RegState[] = new Array<RegState>(11).fill(regNotInit());
-    regs[1] = regPtr('PTR_TO_CTX');
-    regs[10] = regPtr('PTR_TO_STACK');
+    regs[1] = CTX_REG;
+    regs[10] = FP_REG;
     // the stack holds no slot until one is written (copies of a state copy only those)
     this.cur = { regs, stack: [], refs: [], activeRcu: 0, parent: null };
+  }
+
+  /**
+   * The access of the load or store being checked, in one object per walk rewritten at each (check_mem_access reads
+   * it and keeps nothing of it; an object or two per memory instruction was a share of the walk's allocation).
+   */
+  private readonly scratch: { regno: number; off: number; size: number; write: Access['write']; mode: number } = { regno: 0, off: 0, size: 0, write: null, mode: 0 };
+  private readonly written: { reg: RegState; regno: number | null } = { reg: regNotInit(), regno: null };
+
+  private access(regno: number, off: number, size: number, write: Access['write'], mode: number): Access {
+    const a = this.scratch;
+    a.regno = regno;
+    a.off = off;
+    a.size = size;
+    a.write = write;
+    a.mode = mode;
+    return a;
   }
 
   noteStackRead(slot: number): void {
@@ -133,7 +134,8 @@ class Walk implements Env {
 
   push(st: VerifierState, insn: number): void {
     if (st.parent !== null) st.parent.branches++;
-    this.pending.push({ state: st, insn });
+    this.pending.push(st);
+    this.pendingInsn.push(insn);
     if (this.pending.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) reject('jumps_too_complex', { n: this.pending.length });
   }
 
@@ -191,10 +193,10 @@ class Walk implements Env {
         continue;
       }
       this.pathDone();
-      const p = this.pending.pop();
-      if (p === undefined) return;
-      this.cur = p.state;
-      insn = p.insn;
+      const st = this.pending.pop();
+      if (st === undefined) return;
+      this.cur = st;
+      insn = this.pendingInsn.pop()!;
     }
   }
 
@@ -227,7 +229,7 @@ class Walk implements Env {
       case BPF_LDX: {
         if (insnMode(code) !== BPF_MEM) return unsupported(`load mode 0x${code.toString(16)} at insn ${i}`);
         if (isProbeMemBase(this.cur.regs[src])) (this.probeMem ??= new Set()).add(i);
-        const v = checkMemAccess(this, { regno: src, off: slotOff(words, i), size: insnSizeBytes(code), write: null, mode: BPF_MEM });
+        const v = checkMemAccess(this, this.access(src, slotOff(words, i), insnSizeBytes(code), null, BPF_MEM));
         setReg(this, dst, v!);
         return i + 1;
       }
@@ -237,7 +239,10 @@ class Walk implements Env {
         if (mode !== BPF_MEM) return unsupported(`store mode 0x${code.toString(16)} at insn ${i}`);
         const value = cls === BPF_STX ? readReg(this, src) : regConstImm(slotImm(words, i));
         readReg(this, dst);
-        checkMemAccess(this, { regno: dst, off: slotOff(words, i), size: insnSizeBytes(code), write: { reg: value, regno: cls === BPF_STX ? src : null }, mode });
+        const written = this.written;
+        written.reg = value;
+        written.regno = cls === BPF_STX ? src : null;
+        checkMemAccess(this, this.access(dst, slotOff(words, i), insnSizeBytes(code), written, mode));
         return i + 1;
       }
       default:
@@ -333,7 +338,9 @@ class Walk implements Env {
 
   private branchTaken(op: JmpOp, dst: RegState, src: RegState, is32: boolean): 0 | 1 | -1 {
     if (dst.type === 'SCALAR_VALUE' && src.type === 'SCALAR_VALUE') return scalarBranchTaken(op, dst.s, src.s, is32);
-    const [ptr, other] = dst.type === 'SCALAR_VALUE' ? [src, dst] : [dst, src];
+    // no [ptr, other] pair: every NULL check comes here
+    const ptr = dst.type === 'SCALAR_VALUE' ? src : dst;
+    const other = dst.type === 'SCALAR_VALUE' ? dst : src;
     if (other.type !== 'SCALAR_VALUE' || !isNullConst(other) || !regNotNull(ptr) || is32) return -1;
     return op === 'jeq' ? 0 : op === 'jne' ? 1 : -1;
   }
@@ -404,7 +411,11 @@ function hasKfuncCall(prog: VerifierProgram): boolean {
   return false;
 }
 
-function checksBeforeWalk(prog: VerifierProgram, profile: Profile): VerifierReject | null {
+/**
+ * The checks before the walk, and in the same pass over the instructions the prune point table (into `points`,
+ * zeroed to two past the end: a walk may fall off the end of a final jump or ld_imm64, and is then unsupported).
+ */
+function checksBeforeWalk(prog: VerifierProgram, profile: Profile, points: Uint8Array): VerifierReject | null {
   const missing = firstMissingExtern(prog.externKfuncs, profile);
   if (missing !== null) return new VerifierReject('kfunc_missing', { func: missing });
   // the license first: most programs are GPL, and listing the calls costs more
@@ -415,13 +426,27 @@ function checksBeforeWalk(prog: VerifierProgram, profile: Profile): VerifierReje
   for (let i = 0; i < prog.length; i++) {
     const code = slotCode(prog.words, i);
     const cls = insnClass(code);
-    const target = jumpTarget(prog.words, i);
-    if (target !== null) {
-      // the successors in order: a conditional jump's fall-through, then the target
-      if (insnOp(code) !== BPF_JA && i + 1 >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: i + 1 });
-      if (target < 0 || target >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: target });
+    if (cls === BPF_LD) {
+      i++;
+      continue;
     }
-    if (cls === BPF_LD) i++;
+    if (cls !== BPF_JMP && cls !== BPF_JMP32) continue;
+    const op = insnOp(code);
+    if (op === BPF_CALL) {
+      if (prog.kfuncCalls[i] === 'bpf_iter_num_next') points[i] = ITER_NEXT;
+      continue;
+    }
+    if (op === BPF_EXIT) continue;
+    const target = jumpTarget(prog.words, i)!;
+    // the successors in order: a conditional jump's fall-through, then the target
+    if (op !== BPF_JA && i + 1 >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: i + 1 });
+    if (target < 0 || target >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: target });
+    // the jump's successors, and a conditional jump itself, are where is_state_visited runs
+    points[target] ||= PRUNE_POINT;
+    if (op !== BPF_JA) {
+      points[i] ||= PRUNE_POINT;
+      points[i + 1] ||= PRUNE_POINT;
+    }
   }
   return null;
 }
@@ -446,9 +471,10 @@ function rejection(profile: Profile, site: string, lines: string[], insnProcesse
 
 /** Verifies one program as the profile's kernel would. */
 export function verifyProgram(prog: VerifierProgram, profile: Profile): VerifyResult {
-  const early = checksBeforeWalk(prog, profile);
+  const prunePoints = prunePointTable(prog.length + 2);
+  const early = checksBeforeWalk(prog, profile, prunePoints);
   if (early !== null) return rejection(profile, early.site, siteLines(profile, early.site, early.params), 0);
-  const walk = new Walk(prog, profile);
+  const walk = new Walk(prog, profile, prunePoints);
   try {
     walk.run();
   } catch (e) {
