@@ -851,8 +851,8 @@ function acceptedProgram(scenario: Scenario, accepted: ReadonlySet<string>, name
  */
 function concurrentRuns(a: { program: Program; run: Run }, b: { program: Program; run: Run }, conflicts: ReadonlySet<string>, choose: Choose): [number, number] {
   const runs = [a.run, b.run];
-  const point = (x: SharedAccess, i: 0 | 1): boolean => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh!.has(x.obj));
-  return interleave([exec(a.run, a.program), exec(b.run, b.program)], point, choose);
+  // passed inline: a closure held in a named const gets a name set at every call (tsx keeps names)
+  return interleave([exec(a.run, a.program), exec(b.run, b.program)], (x, i) => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh!.has(x.obj)), choose);
 }
 
 /**
