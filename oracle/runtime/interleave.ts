@@ -60,22 +60,26 @@ export function conflictingClasses(a: readonly SharedAccess[], b: readonly Share
  */
 export function interleave<R>(runs: readonly [Generator<SharedAccess, R>, Generator<SharedAccess, R>], point: (a: SharedAccess, run: 0 | 1) => boolean, choose: Choose): [R, R] {
   const done: (IteratorReturnResult<R> | null)[] = [null, null];
-  /** runs `i` on to just before its next interleaving point, or to its end */
-  const advance = (i: 0 | 1): void => {
-    for (;;) {
-      const r = runs[i].next();
-      if (r.done) {
-        done[i] = r;
-        return;
-      }
-      if (point(r.value, i)) return;
-    }
-  };
-  advance(0);
-  advance(1);
+  advance(runs, done, point, 0);
+  advance(runs, done, point, 1);
   while (done[0] === null || done[1] === null) {
     const next: 0 | 1 = done[0] !== null ? 1 : done[1] !== null ? 0 : (choose(2) as 0 | 1);
-    advance(next);
+    advance(runs, done, point, next);
   }
   return [done[0]!.value, done[1]!.value];
+}
+
+/**
+ * Runs `i` on to just before its next interleaving point, or to its end (then its result goes in `done`). A module
+ * function, not a closure per interleave call: tsx names each named closure as it is made.
+ */
+function advance<R>(runs: readonly [Generator<SharedAccess, R>, Generator<SharedAccess, R>], done: (IteratorReturnResult<R> | null)[], point: (a: SharedAccess, run: 0 | 1) => boolean, i: 0 | 1): void {
+  for (;;) {
+    const r = runs[i].next();
+    if (r.done) {
+      done[i] = r;
+      return;
+    }
+    if (point(r.value, i)) return;
+  }
 }

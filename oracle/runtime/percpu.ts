@@ -49,6 +49,8 @@ interface World {
   readonly nrCpus: number;
   /** each slot's home by name (asked at nearly every op) */
   readonly homes: ReadonlyMap<string, KptrHome>;
+  /** the scenario's access class texts (accessClass), shared by all its passes */
+  readonly classes: AccessClasses;
   readonly slots: Map<string, SlotStore>;
   readonly heap: HeapObject[];
   readonly globals: Map<string, bigint | null>;
@@ -71,13 +73,33 @@ interface Run {
   readonly fresh: Set<number> | null;
 }
 
-/** each scenario's slot homes by name, made once for all its passes */
-const homesMemo = new WeakMap<Scenario['slots'], ReadonlyMap<string, KptrHome>>();
+type AccessKind = 'slot' | 'sum' | 'obj' | 'elem' | 'global';
+/** SharedAccess.cls texts by kind, name and number (-1: none) */
+type AccessClasses = Readonly<Record<AccessKind, Map<string, Map<number, string>>>>;
 
-function homesOf(scenario: Scenario): ReadonlyMap<string, KptrHome> {
-  let byName = homesMemo.get(scenario.slots);
-  if (byName === undefined) homesMemo.set(scenario.slots, (byName = new Map(scenario.slots.map((x) => [x.name, x.home]))));
-  return byName;
+/** each scenario's slot homes by name and its access class texts, made once for all its passes */
+const scenarioMemo = new WeakMap<Scenario['slots'], { readonly homes: ReadonlyMap<string, KptrHome>; readonly classes: AccessClasses }>();
+
+function memoOf(scenario: Scenario): { readonly homes: ReadonlyMap<string, KptrHome>; readonly classes: AccessClasses } {
+  let m = scenarioMemo.get(scenario.slots);
+  if (m === undefined) {
+    m = { homes: new Map(scenario.slots.map((x) => [x.name, x.home])), classes: { slot: new Map(), sum: new Map(), obj: new Map(), elem: new Map(), global: new Map() } };
+    scenarioMemo.set(scenario.slots, m);
+  }
+  return m;
+}
+
+/**
+ * SharedAccess.cls: `${kind} ${name} ${n}` (or without n when -1), built once per scenario: a run sharing its CPU
+ * yields one at every access of every pass, and conflicts.has hashes a text once, not a new one each time.
+ */
+function accessClass(w: World, kind: AccessKind, name: string, n: number): string {
+  const byName = w.classes[kind];
+  let byN = byName.get(name);
+  if (byN === undefined) byName.set(name, (byN = new Map()));
+  let cls = byN.get(n);
+  if (cls === undefined) byN.set(n, (cls = n < 0 ? `${kind} ${name}` : `${kind} ${name} ${n}`));
+  return cls;
 }
 
 function homeOf(w: World, name: string): KptrHome | undefined {
@@ -232,13 +254,13 @@ function copyIndex(w: World, slot: string, cpu: number): number {
 /** The shared access a field access through `v` makes (a map value's `sum`, or an object's field), or null. */
 function fieldAccess(r: Run, v: Val, field: string, write: boolean): SharedAccess | null {
   if (v === null) return null;
-  if (v.k === 'map') return { cls: `sum ${v.slot} ${copyIndex(r.w, v.slot, r.cpu)}`, write, obj: null };
+  if (v.k === 'map') return { cls: accessClass(r.w, 'sum', v.slot, copyIndex(r.w, v.slot, r.cpu)), write, obj: null };
   const o = r.w.heap[v.id] as HeapObject;
-  return { cls: `obj ${o.struct} ${fieldOf(r.w.scenario.structs, o.struct, field).off}`, write, obj: v.id };
+  return { cls: accessClass(r.w, 'obj', o.struct, fieldOf(r.w.scenario.structs, o.struct, field).off), write, obj: v.id };
 }
 
-function globalAccess(name: string, write: boolean): SharedAccess {
-  return { cls: `global ${name}`, write, obj: null };
+function globalAccess(w: World, name: string, write: boolean): SharedAccess {
+  return { cls: accessClass(w, 'global', name, -1), write, obj: null };
 }
 
 /**
@@ -261,7 +283,7 @@ function* exec(r: Run, program: Program): Generator<SharedAccess, number> {
     switch (o.op) {
       case 'lookup': {
         // a hash map's element is inserted at lookup (BPF_NOEXIST); in a full map the lookup fails: `return 0`
-        if (r.shared && HASH_MAPS.has(mapTypeOf(r.w, o.slot) ?? 'array')) yield { cls: `elem ${o.slot}`, write: true, obj: null };
+        if (r.shared && HASH_MAPS.has(mapTypeOf(r.w, o.slot) ?? 'array')) yield { cls: accessClass(r.w, 'elem', o.slot, -1), write: true, obj: null };
         if (!lookup(r, o)) return 0;
         break;
       }
@@ -298,7 +320,7 @@ function* exec(r: Run, program: Program): Generator<SharedAccess, number> {
         const a = r.shared ? fieldAccessOf(r, ptr, o.field, false) : null;
         if (a !== null) yield a;
         const f = readField(r, ptr, o.field);
-        if (r.shared) yield globalAccess(o.global, true);
+        if (r.shared) yield globalAccess(r.w, o.global, true);
         setGlobal(r.w, o.global, f.value, f.zeroFilled);
         break;
       }
@@ -311,12 +333,12 @@ function* exec(r: Run, program: Program): Generator<SharedAccess, number> {
           const a = r.shared ? fieldAccessOf(r, elem, o.field, false) : null;
           if (a !== null) yield a;
           const f = readField(r, elem, o.field);
-          if (r.shared) yield globalAccess(o.global, false);
+          if (r.shared) yield globalAccess(r.w, o.global, false);
           // an unpredictable global stays so; one never written is 0
           const before = r.w.globals.has(o.global) ? r.w.globals.get(o.global) as bigint | null : 0n;
           // the global accumulates: zero-filled memory summed into it earlier still counts
           const zeroFilled = r.w.zeroFilled.has(o.global) || f.zeroFilled;
-          if (r.shared) yield globalAccess(o.global, true);
+          if (r.shared) yield globalAccess(r.w, o.global, true);
           setGlobal(r.w, o.global, before === null || f.value === null ? null : BigInt.asUintN(64, before + f.value), zeroFilled);
         }
         break;
@@ -399,7 +421,7 @@ function fieldAccessOf(r: Run, v: Val, field: string, write: boolean): SharedAcc
 }
 
 function slotAccess(r: Run, slot: string, write: boolean): SharedAccess {
-  return { cls: `slot ${slot} ${copyIndex(r.w, slot, r.cpu)}`, write, obj: null };
+  return { cls: accessClass(r.w, 'slot', slot, copyIndex(r.w, slot, r.cpu)), write, obj: null };
 }
 
 /**
@@ -415,15 +437,15 @@ function programAccesses(w: World, program: Program, cpu: number): SharedAccess[
   const field = (ptr: string, path: string, write: boolean): void => {
     const t = points.get(ptr);
     if (t === undefined) return;
-    if ('slot' in t) out.push({ cls: `sum ${t.slot} ${copyIndex(w, t.slot, cpu)}`, write, obj: null });
-    else out.push({ cls: `obj ${t.struct} ${fieldOf(w.scenario.structs, t.struct, path).off}`, write, obj: null });
+    if ('slot' in t) out.push({ cls: accessClass(w, 'sum', t.slot, copyIndex(w, t.slot, cpu)), write, obj: null });
+    else out.push({ cls: accessClass(w, 'obj', t.struct, fieldOf(w.scenario.structs, t.struct, path).off), write, obj: null });
   };
   const walk = (ops: readonly Op[]): void => {
     for (const o of ops) {
       switch (o.op) {
         case 'lookup':
           points.set(o.dst, { slot: o.slot });
-          if (HASH_MAPS.has(mapTypeOf(w, o.slot) ?? 'array')) out.push({ cls: `elem ${o.slot}`, write: true, obj: null });
+          if (HASH_MAPS.has(mapTypeOf(w, o.slot) ?? 'array')) out.push({ cls: accessClass(w, 'elem', o.slot, -1), write: true, obj: null });
           break;
         case 'new':
           points.set(o.dst, { struct: o.struct });
@@ -438,18 +460,18 @@ function programAccesses(w: World, program: Program, cpu: number): SharedAccess[
         case 'load':
         case 'store':
           if (o.op !== 'store' && o.dst !== null) points.set(o.dst, pointee(o.slot));
-          out.push({ cls: `slot ${o.slot} ${copyIndex(w, o.slot, cpu)}`, write: o.op !== 'load', obj: null });
+          out.push({ cls: accessClass(w, 'slot', o.slot, copyIndex(w, o.slot, cpu)), write: o.op !== 'load', obj: null });
           break;
         case 'write':
           field(o.ptr, o.field, true);
           break;
         case 'read':
           field(o.ptr, o.field, false);
-          out.push(globalAccess(o.global, true));
+          out.push(globalAccess(w, o.global, true));
           break;
         case 'sum':
           field(o.src, o.field, false);
-          out.push(globalAccess(o.global, false), globalAccess(o.global, true));
+          out.push(globalAccess(w, o.global, false), globalAccess(w, o.global, true));
           break;
         case 'if':
           walk(o.then);
@@ -684,9 +706,38 @@ export function runSchedule(
   // distinct by their JSON; compared in place, as a pass gives one of a few outcomes (no text is built per pass)
   const list: Outcome[] = [];
   for (const r of results) {
-    if (!list.some((o) => sameData(o.steps, r.steps) && sameData(o.mapOps, r.mapOps))) list.push({ steps: r.steps, mapOps: r.mapOps });
+    if (!list.some((o) => sameSteps(o.steps, r.steps) && sameData(o.mapOps, r.mapOps))) list.push({ steps: r.steps, mapOps: r.mapOps });
   }
   return { ...(results[0] as ScheduleRun), outcomes: { list, complete } };
+}
+
+/**
+ * sameData for two passes' steps, field by field (the comparison that dominates a concurrent prediction): a
+ * StepPrediction holds exactly these fields (runOnce), its globals string or null values.
+ */
+function sameSteps(a: readonly StepPrediction[], b: readonly StepPrediction[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as StepPrediction;
+    const y = b[i] as StepPrediction;
+    if (x === y) continue;
+    if (x.step !== y.step || x.iteration !== y.iteration || x.program !== y.program || x.retval !== y.retval) return false;
+    if (x.cpu !== y.cpu || ('cpu' in x) !== ('cpu' in y)) return false;
+    if (x.zeroFilled.length !== y.zeroFilled.length) return false;
+    for (let j = 0; j < x.zeroFilled.length; j++) if (x.zeroFilled[j] !== y.zeroFilled[j]) return false;
+    if (x.globals !== y.globals && !sameGlobals(x.globals, y.globals)) return false;
+  }
+  return true;
+}
+
+function sameGlobals(x: Readonly<Record<string, string | null>>, y: Readonly<Record<string, string | null>>): boolean {
+  let keys = 0;
+  for (const k in x) {
+    if (!Object.hasOwn(y, k) || x[k] !== y[k]) return false;
+    keys++;
+  }
+  for (const _ in y) keys--;
+  return keys === 0;
 }
 
 /**
@@ -734,7 +785,8 @@ function runOnce(
   scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: number, contracts: readonly MapOpContract[], choose: Choose,
   conflicts: Map<number, ReadonlySet<string>>,
 ): ScheduleRun {
-  const w: World = { scenario, nrCpus, homes: homesOf(scenario), slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
+  const { homes, classes } = memoOf(scenario);
+  const w: World = { scenario, nrCpus, homes, classes, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
   const released: MapRelease[] = [];
@@ -799,8 +851,8 @@ function acceptedProgram(scenario: Scenario, accepted: ReadonlySet<string>, name
  */
 function concurrentRuns(a: { program: Program; run: Run }, b: { program: Program; run: Run }, conflicts: ReadonlySet<string>, choose: Choose): [number, number] {
   const runs = [a.run, b.run];
-  const point = (x: SharedAccess, i: 0 | 1): boolean => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh!.has(x.obj));
-  return interleave([exec(a.run, a.program), exec(b.run, b.program)], point, choose);
+  // passed inline: a closure held in a named const gets a name set at every call (tsx keeps names)
+  return interleave([exec(a.run, a.program), exec(b.run, b.program)], (x, i) => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh!.has(x.obj)), choose);
 }
 
 /**

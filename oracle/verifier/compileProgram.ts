@@ -1,4 +1,4 @@
-import type { Op, Program, Scenario } from '../../types/index.ts';
+import { opKfuncs, type OpKfuncs, type Op, type Program, type Scenario } from '../../types/index.ts';
 
 /**
  * One instruction of the oracle's flat program: an op, a NULL test with both targets, or an exit.
@@ -28,6 +28,8 @@ export function lookupMayFail(scenario: Scenario, slot: string): boolean {
 export interface CompiledProgram {
   readonly insns: readonly Insn[];
   readonly names: ReadonlyMap<string, number>;
+  /** the kfunc groups its ops call (opKfuncs), each once: what libbpf must resolve for it (missingKfunc) */
+  readonly kfuncs: readonly OpKfuncs[];
 }
 
 interface Emitting {
@@ -36,6 +38,7 @@ interface Emitting {
   /** the NULL branches after lookups, which go to the final exit */
   readonly toFinalExit: number[];
   readonly names: Map<string, number>;
+  readonly kfuncs: OpKfuncs[];
 }
 
 /** each program's flat form, with the slots it was made for (the walk and every pass of the run-time model ask) */
@@ -54,7 +57,7 @@ export function compileProgram(scenario: Scenario, program: Program): CompiledPr
 }
 
 function flatten(scenario: Scenario, program: Program): CompiledProgram {
-  const e: Emitting = { scenario, out: [], toFinalExit: [], names: new Map() };
+  const e: Emitting = { scenario, out: [], toFinalExit: [], names: new Map(), kfuncs: [] };
   emit(e, program.ops);
   const { out } = e;
   const finalExit = out.length;
@@ -63,13 +66,15 @@ function flatten(scenario: Scenario, program: Program): CompiledProgram {
     const b = out[i];
     if (b?.k === 'branch') out[i] = { ...b, onNull: finalExit };
   }
-  return { insns: out, names: e.names };
+  return { insns: out, names: e.names, kfuncs: e.kfuncs };
 }
 
 function emit(e: Emitting, ops: readonly Op[]): void {
   const { out } = e;
   for (const op of ops) {
     number(e, op);
+    const k = opKfuncs(op);
+    if (k !== null && !e.kfuncs.includes(k)) e.kfuncs.push(k);
     switch (op.op) {
       case 'if': {
         const at = out.length;

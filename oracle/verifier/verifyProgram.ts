@@ -33,15 +33,6 @@ function firstKfuncOp(ops: readonly Op[]): Op | null {
   return null;
 }
 
-/** The name-first extern of `ops` (nested ones too) that the kernel lacks, or `first` if none comes before it. */
-function firstMissing(ops: readonly Op[], features: Readonly<Record<FeatureName, boolean>>, first: string | null): string | null {
-  for (const o of ops) {
-    const k = opKfuncs(o);
-    if (k !== null && !features[k.feature]) for (const name of k.names) if (first === null || name < first) first = name;
-    if (o.op === 'if') first = firstMissing(o.then, features, first);
-  }
-  return first;
-}
 
 /**
  * The kfunc that makes libbpf refuse the whole object on this kernel, or null. The generated C declares kfuncs as
@@ -50,7 +41,12 @@ function firstMissing(ops: readonly Op[], features: Readonly<Record<FeatureName,
  */
 export function missingKfunc(scenario: Scenario, features: Readonly<Record<FeatureName, boolean>>): string | null {
   let first: string | null = null;
-  for (const p of scenario.programs) first = firstMissing(p.ops, features, first);
+  // the kfuncs each program calls, found when it was flattened (the walk flattens it anyway)
+  for (const p of scenario.programs) {
+    for (const k of compileProgram(scenario, p).kfuncs) {
+      if (!features[k.feature]) for (const name of k.names) if (first === null || name < first) first = name;
+    }
+  }
   return first;
 }
 
