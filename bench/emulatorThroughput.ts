@@ -53,21 +53,37 @@ const MEASURED_PASSES = 9;
 /** warm-up rounds before the threads are measured anyway (on a quiet machine they settle within about ten) */
 const MAX_WARM_UP_ROUNDS = 30;
 
-/** CPU time (user + system) of this process and wall time while `f` runs, ms */
+/** CPU time (user + system) of this process, all threads, and wall time while `f` runs, ms */
 export function timed(f: () => void): { readonly cpu: number; readonly wall: number } {
   const c0 = process.cpuUsage();
   const w0 = process.hrtime.bigint();
   f();
+  return since(c0, w0);
+}
+
+/** {@link timed} for work that awaits (pool threads, the runner), with its result */
+export async function timedAsync<T>(f: () => Promise<T>): Promise<{ readonly cpu: number; readonly wall: number; readonly value: T }> {
+  const c0 = process.cpuUsage();
+  const w0 = process.hrtime.bigint();
+  const value = await f();
+  return { ...since(c0, w0), value };
+}
+
+function since(c0: NodeJS.CpuUsage, w0: bigint): { readonly cpu: number; readonly wall: number } {
   const wall = Number(process.hrtime.bigint() - w0) / 1e6;
   const c = process.cpuUsage(c0);
   return { cpu: (c.user + c.system) / 1000, wall };
 }
 
+/** the middle one of `xs` (of an even count, the upper middle) */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
+
 /** `1,234 median, 1,456 best`: a rate per CPU-second over passes of `n` items taking `ms` each */
 export function rates(n: number, ms: readonly number[]): string {
-  const sorted = [...ms].sort((a, b) => a - b);
   const rate = (t: number): string => Math.round(n / (t / 1000)).toLocaleString('en-US');
-  return `${rate(sorted[Math.floor(sorted.length / 2)]!)} median, ${rate(sorted[0]!)} best of ${sorted.length}`;
+  return `${rate(median(ms))} median, ${rate(Math.min(...ms))} best of ${ms.length}`;
 }
 
 export interface EmulatorThroughput extends EmulatorTally {
@@ -88,7 +104,7 @@ export interface EmulatorThreadData {
   readonly shareOf: readonly number[];
 }
 
-/** A bench thread's task: emulate share `share` of the objects (-1: all of them) `passes` times. */
+/** A bench thread's task: emulate share `share` of the objects `passes` times. */
 export interface EmulatorShare {
   readonly share: number;
   readonly passes: number;
@@ -130,15 +146,16 @@ export async function emulatorThroughput(jobs: readonly EmulatorJob[], nrCpus: n
   const shareOf = balancedShares(jobs, threads);
   const pool = taskPool({ task: new URL('./emulatorWorker.ts', import.meta.url), data: { jobs, nrCpus, shareOf } satisfies EmulatorThreadData, threads });
   try {
-    const round = (share: (t: number) => number, passes: number): Promise<EmulatorShareResult[]> =>
-      Promise.all(Array.from({ length: threads }, (_, t) => pool.run({ share: share(t), passes } satisfies EmulatorShare) as Promise<EmulatorShareResult>));
+    // every share once, at the same time
+    const round = (): Promise<EmulatorShareResult[]> =>
+      Promise.all(Array.from({ length: threads }, (_, share) => pool.run({ share, passes: 1 } satisfies EmulatorShare) as Promise<EmulatorShareResult>));
     // untimed rounds until every thread has run one and a round's time has settled (the last three within 15 %)
     const warm = new Set<number>();
     const warmUpMs: number[] = [];
     for (let r = 0; r < MAX_WARM_UP_ROUNDS; r++) {
-      const t0 = process.hrtime.bigint();
-      for (const t of await round((t) => t, 1)) warm.add(t.thread);
-      warmUpMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      const r = await timedAsync(round);
+      for (const t of r.value) warm.add(t.thread);
+      warmUpMs.push(r.wall);
       const last = warmUpMs.slice(-3);
       if (warm.size === threads && last.length === 3 && Math.max(...last) <= 1.15 * Math.min(...last)) break;
     }
@@ -146,12 +163,10 @@ export async function emulatorThroughput(jobs: readonly EmulatorJob[], nrCpus: n
     let tallies: EmulatorShareResult[] = [];
     let fewer = 0;
     for (let i = 0; i < MEASURED_PASSES; i++) {
-      const c0 = process.cpuUsage();
-      const t0 = process.hrtime.bigint();
-      tallies = await round((t) => t, 1);
-      wallMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      const c = process.cpuUsage(c0);
-      cpuMs.push((c.user + c.system) / 1000);
+      const r = await timedAsync(round);
+      tallies = r.value;
+      wallMs.push(r.wall);
+      cpuMs.push(r.cpu);
       if (new Set(tallies.map((t) => t.thread)).size < threads) fewer++;
     }
     return {
@@ -174,7 +189,6 @@ export async function printEmulatorFigures(scenarios: readonly Scenario[], nrCpu
   let one: EmulatorTally = { runs: 0, faults: 0 };
   const times = Array.from({ length: MEASURED_PASSES }, () => timed(() => { one = emulateJobs(jobs, nrCpus); }));
   const passes = times.map((t) => t.cpu);
-  const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const n = scenarios.length;
   process.stdout.write(`emulator: ${n} scenarios in ${jobs.length} direct-writer objects, ${one.runs} runs (${one.faults} faults: programs a kernel would refuse run too), ${nrCpus} CPUs\n`);
   process.stdout.write(`emulator load + run, one thread: ${rates(n, passes)} scenarios per CPU-second (${(median(passes) * 1000 / n).toFixed(0)} µs each, median); ${rates(n, times.map((t) => t.wall))} scenarios/s wall (load average ${loadavg()[0]?.toFixed(1)})\n`);

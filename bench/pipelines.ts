@@ -15,7 +15,7 @@ import type { Runner } from '../runners/runner.ts';
 import type { ProfileName } from '../emulator/verifier/profile.ts';
 import { taskPool } from '../threads/taskPool.ts';
 import type { KernelTarget, ProgType, CaseStatus, Scenario, Spec } from '../types/index.ts';
-import { rates, WARM_UP_PASSES } from './emulatorThroughput.ts';
+import { rates, timedAsync, WARM_UP_PASSES } from './emulatorThroughput.ts';
 
 export interface Pipeline {
   readonly runner: Runner;
@@ -81,12 +81,10 @@ export async function printPipelinesFigure(data: PipelineThreadData, threads: nu
     const cpus: number[] = [];
     let counts: StatusCounts[] = [];
     for (let i = 0; i < MEASURED_PASSES; i++) {
-      const c0 = process.cpuUsage();
-      const w0 = process.hrtime.bigint();
-      counts = await shards(1);
-      walls.push(Number(process.hrtime.bigint() - w0) / 1e6);
-      const c = process.cpuUsage(c0);
-      cpus.push((c.user + c.system) / 1000);
+      const r = await timedAsync(() => shards(1));
+      counts = r.value;
+      walls.push(r.wall);
+      cpus.push(r.cpu);
     }
     const total: StatusCounts = {};
     for (const part of counts) for (const [s, n] of Object.entries(part) as [CaseStatus, number][]) total[s] = (total[s] ?? 0) + n;

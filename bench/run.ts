@@ -33,7 +33,7 @@ import type { ProfileName } from '../emulator/verifier/profile.ts';
 import type { ProgType } from '../types/index.ts';
 import { loadSpec } from '../specs/load.ts';
 import { campaignArbitrary, planFor } from '../cli/pipeline.ts';
-import { printEmulatorFigures, rates } from './emulatorThroughput.ts';
+import { printEmulatorFigures, rates, timedAsync } from './emulatorThroughput.ts';
 import { printVmKernelFigures, VM_BENCH_KERNELS } from './vmKernels.ts';
 import { campaignFigure } from './campaignFigure.ts';
 import { pipelinePass, printPipelinesFigure, type Pipeline } from './pipelines.ts';
@@ -161,12 +161,7 @@ if (onEmulator && codegen === 'direct') {
   // would time clang)
   await runner.run(runCases);
   const passes: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const c0 = process.cpuUsage();
-    await runner.run(runCases);
-    const c = process.cpuUsage(c0);
-    passes.push((c.user + c.system) / 1000);
-  }
+  for (let i = 0; i < 3; i++) passes.push((await timedAsync(() => runner.run(runCases))).cpu);
   process.stdout.write(`emulator runner alone, warm (objects, verifier model, machine): ${rates(cases, passes)} cases per CPU-second (all threads)\n`);
   // the whole pipeline again, warm: generation, prediction, the runner, comparison (a long campaign's steady state;
   // the first figure above includes the JIT's warm-up)
@@ -174,12 +169,9 @@ if (onEmulator && codegen === 'direct') {
   const whole: number[] = [];
   const walls: number[] = [];
   for (let i = 0; i < 3; i++) {
-    const c0 = process.cpuUsage();
-    const w0 = process.hrtime.bigint();
-    await pipelinePass(pipeline, null);
-    walls.push(ms(w0));
-    const c = process.cpuUsage(c0);
-    whole.push((c.user + c.system) / 1000);
+    const r = await timedAsync(() => pipelinePass(pipeline, null));
+    walls.push(r.wall);
+    whole.push(r.cpu);
   }
   const bestWall = Math.min(...walls);
   process.stdout.write(`end-to-end, warm: ${rates(cases, whole)} cases per CPU-second (all threads); best wall ${(cases / (bestWall / 1000)).toFixed(0)} cases/s (load average ${loadavg()[0]?.toFixed(1)})\n`);
