@@ -101,6 +101,8 @@ export interface Checkpoint {
   readonly state: VerifierState;
   branches: number;
   readonly parent: Checkpoint | null;
+  /** the next checkpoint stored at the same instruction (is_state_visited goes through them oldest first) */
+  next: Checkpoint | null;
 }
 
 export interface VerifierState {

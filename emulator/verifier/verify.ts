@@ -94,8 +94,11 @@ class Walk implements Env {
   /** push_stack's queue: the states and where each resumes, side by side (no object per pushed branch) */
   private readonly pending: VerifierState[] = [];
   private readonly pendingInsn: number[] = [];
-  /** the checkpoints at each instruction (an array by index: a Map's hashing was a visible share of visited) */
-  private readonly explored: (Checkpoint[] | undefined)[] = [];
+  /**
+   * the first checkpoint at each instruction, the others linked from it (an array by index: a Map's hashing was a
+   * visible share of visited; a list per instruction, an array most often of one)
+   */
+  private readonly explored: (Checkpoint | undefined)[] = [];
   private readonly liveness: Liveness;
   /** PRUNE_POINT at the instructions where is_state_visited runs, ITER_NEXT at the iterator's next calls among them */
   private readonly prunePoints: Uint8Array;
@@ -147,11 +150,12 @@ class Walk implements Env {
 
   /** is_state_visited: true when an explored state covers the current one. */
   private visited(insn: number): boolean {
-    let list = this.explored[insn];
-    if (list === undefined) this.explored[insn] = list = [];
+    const first = this.explored[insn];
     // what is live is asked only for a comparison (the first visit of an instruction makes none)
-    const live = list.length === 0 ? null : this.liveness.liveAt(insn);
-    for (const sl of list) {
+    const live = first === undefined ? null : this.liveness.liveAt(insn);
+    let last: Checkpoint | null = null;
+    for (let sl = first ?? null; sl !== null; sl = sl.next) {
+      last = sl;
       if (sl.branches > 0) {
         if (this.prunePoints[insn] === ITER_NEXT) {
           if (statesEqual(sl.state, this.cur, live!, 'within') && this.iterActiveAtR1()) return true;
@@ -162,8 +166,9 @@ class Walk implements Env {
       }
       if (statesEqual(sl.state, this.cur, live!, 'within')) return true;
     }
-    const cp: Checkpoint = { insn, state: copyState(this.cur), branches: 1, parent: this.cur.parent };
-    list.push(cp);
+    const cp: Checkpoint = { insn, state: copyState(this.cur), branches: 1, parent: this.cur.parent, next: null };
+    if (last === null) this.explored[insn] = cp;
+    else last.next = cp;
     this.cur.parent = cp;
     return false;
   }
