@@ -9,7 +9,7 @@ import { checkHelperMemRead, constantStackKey, kernelBtf, mapKptrFields, stackSl
 import { scalarIsConst, scalarValue } from './scalar.ts';
 import {
   MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, NON_OWN_REF, PTR_MAYBE_NULL, PTR_TRUSTED, PTR_UNTRUSTED, type RegState,
-  SLOT_INVALID, type VerifierState, copyState, isNullConst, mapRegs, regConst, regNotInit, regPtr, regUnknown, setStackSlot, slotBytes, stackSlot,
+  SLOT_INVALID, type VerifierState, copyState, isNullConst, mapRegs, regConst, regNotInit, regPtr, regUnknown, setStackSlot, slotBytes, stackSlot, writableStack,
 } from './state.ts';
 import { regTypeStr } from './regTypeStr.ts';
 import { isGplCompatible } from './input.ts';
@@ -334,7 +334,7 @@ function widenScalars(prev: VerifierState, st: VerifierState): void {
   for (let i = 0; i < st.regs.length; i++) st.regs[i] = widen(prev.regs[i], st.regs[i]!);
   for (let i = 0; i < st.stack.length; i++) {
     const s = st.stack[i]!;
-    if (s.spilled !== null) st.stack[i] = { ...s, spilled: widen(prev.stack[i]?.spilled, s.spilled) };
+    if (s.spilled !== null) writableStack(st)[i] = { ...s, spilled: widen(prev.stack[i]?.spilled, s.spilled) };
   }
 }
 

@@ -109,9 +109,13 @@ export interface VerifierState {
   regs: RegState[];
   /**
    * slot i covers fp-8*(i+1) .. fp-8*i-1; only the slots up to the deepest one written are held (the kernel's
-   * allocated_stack), the rest are SLOT_INVALID: read them with stackSlot, write them with setStackSlot
+   * allocated_stack), the rest are SLOT_INVALID: read them with stackSlot, write them with setStackSlot. Shared by
+   * the copies of a state until one writes (copyState, writableStack): a checkpoint's copy seldom sees a store before
+   * the path reaches the next prune point.
    */
-  stack: StackSlot[];
+  stack: readonly StackSlot[];
+  /** whether `stack` is this state's alone (no copy shares it), so that it may be written in place */
+  stackOwned: boolean;
   /** replaced, never changed in place: copies of a state share it */
   refs: readonly RefState[];
   activeRcu: number;
@@ -123,12 +127,24 @@ export const stackSlot = (s: VerifierState, i: number): StackSlot => s.stack[i] 
 
 /** sets slot i, the stack grown to it with SLOT_INVALID (no holes: the array keeps its packed elements) */
 export function setStackSlot(s: VerifierState, i: number, slot: StackSlot): void {
-  while (s.stack.length < i) s.stack.push(SLOT_INVALID);
-  s.stack[i] = slot;
+  const stack = writableStack(s);
+  while (stack.length < i) stack.push(SLOT_INVALID);
+  stack[i] = slot;
 }
 
+/** the state's stack to write into, copied first when a copy of the state may share it */
+export function writableStack(s: VerifierState): StackSlot[] {
+  if (!s.stackOwned) {
+    s.stack = s.stack.slice();
+    s.stackOwned = true;
+  }
+  return s.stack as StackSlot[];
+}
+
+/** a copy of the state; the two share the stack until either writes it */
 export function copyState(s: VerifierState): VerifierState {
-  return { regs: s.regs.slice(), stack: s.stack.slice(), refs: s.refs, activeRcu: s.activeRcu, parent: s.parent };
+  s.stackOwned = false;
+  return { regs: s.regs.slice(), stack: s.stack, stackOwned: false, refs: s.refs, activeRcu: s.activeRcu, parent: s.parent };
 }
 
 /** Applies `f` to every register and spilled register of the state (bpf_for_each_reg_in_vstate). */
@@ -138,6 +154,6 @@ export function mapRegs(s: VerifierState, f: (r: RegState) => RegState): void {
     const slot = s.stack[i]!;
     if (slot.spilled === null) continue;
     const r = f(slot.spilled);
-    if (r !== slot.spilled) s.stack[i] = { ...slot, spilled: r };
+    if (r !== slot.spilled) writableStack(s)[i] = { ...slot, spilled: r };
   }
 }

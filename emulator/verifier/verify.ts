@@ -22,7 +22,7 @@ import {
 } from './scalar.ts';
 import {
   type Checkpoint, MEM_ALLOC, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState, type VerifierState, copyState,
-  isNullConst, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown,
+  isNullConst, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown, writableStack,
 } from './state.ts';
 
 export type VerifyResult =
@@ -111,7 +111,7 @@ class Walk implements Env {
     regs[1] = CTX_REG;
     regs[10] = FP_REG;
     // the stack holds no slot until one is written (copies of a state copy only those)
-    this.cur = { regs, stack: [], refs: [], activeRcu: 0, parent: null };
+    this.cur = { regs, stack: [], stackOwned: true, refs: [], activeRcu: 0, parent: null };
   }
 
   /**
@@ -384,7 +384,7 @@ function markPtrOrNull(st: VerifierState, reg: RegState, isNull: boolean): void 
     const slot = stack[i]!;
     if (slot.spilled === null || slot.spilled.id !== id) continue;
     const r = markedPtrOrNull(slot.spilled, isNull);
-    if (r !== slot.spilled) stack[i] = { ...slot, spilled: r };
+    if (r !== slot.spilled) writableStack(st)[i] = { ...slot, spilled: r };
   }
   if (isNull && refObjId !== 0 && refObjId === id) st.refs = st.refs.filter((r) => r.id !== id);
 }
