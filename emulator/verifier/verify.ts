@@ -373,18 +373,24 @@ class LeakReject {
 function markPtrOrNull(st: VerifierState, reg: RegState, isNull: boolean): void {
   const { id, refObjId } = reg;
   if (id === 0) return;
-  // mapRegs's walk without its callback: this runs on both sides of every NULL check
+  // mapRegs's walk without its callback: this runs on both sides of every NULL check. A register in several places
+  // (spilled, filled back) is most often one value: it is marked once (`from` -> `to`), and the copies stay one value
+  let from: RegState | null = null;
+  let to: RegState = reg;
   const regs = st.regs;
   for (let i = 0; i < regs.length; i++) {
     const r = regs[i]!;
-    if (r.id === id) regs[i] = markedPtrOrNull(r, isNull);
+    if (r.id !== id) continue;
+    if (r !== from) { from = r; to = markedPtrOrNull(r, isNull); }
+    regs[i] = to;
   }
   const stack = st.stack;
   for (let i = 0; i < stack.length; i++) {
     const slot = stack[i]!;
-    if (slot.spilled === null || slot.spilled.id !== id) continue;
-    const r = markedPtrOrNull(slot.spilled, isNull);
-    if (r !== slot.spilled) writableStack(st)[i] = { ...slot, spilled: r };
+    const r = slot.spilled;
+    if (r === null || r.id !== id) continue;
+    if (r !== from) { from = r; to = markedPtrOrNull(r, isNull); }
+    if (to !== r) writableStack(st)[i] = { bytes: slot.bytes, spilled: to, iter: slot.iter };
   }
   if (isNull && refObjId !== 0 && refObjId === id) st.refs = st.refs.filter((r) => r.id !== id);
 }
