@@ -95,12 +95,14 @@ export interface RefState {
   readonly insn: number;
 }
 
-/** A checkpoint: a state stored at a prune point, with the count of paths below it still being explored. */
-export interface Checkpoint {
+/**
+ * A checkpoint: a copy of the state stored at a prune point (its parent the checkpoint before it on the path), with
+ * the count of paths below it still being explored. One object, not a record holding a state: one is made at most
+ * prune points visited.
+ */
+export interface Checkpoint extends VerifierState {
   readonly insn: number;
-  readonly state: VerifierState;
   branches: number;
-  readonly parent: Checkpoint | null;
   /** the next checkpoint stored at the same instruction (is_state_visited goes through them oldest first) */
   next: Checkpoint | null;
 }
@@ -110,8 +112,8 @@ export interface VerifierState {
   /**
    * slot i covers fp-8*(i+1) .. fp-8*i-1; only the slots up to the deepest one written are held (the kernel's
    * allocated_stack), the rest are SLOT_INVALID: read them with stackSlot, write them with setStackSlot. Shared by
-   * the copies of a state until one writes (copyState, writableStack): a checkpoint's copy seldom sees a store before
-   * the path reaches the next prune point.
+   * the copies of a state until one writes (copyState, checkpoint, writableStack): a path often goes from one prune
+   * point to the next without a store.
    */
   stack: readonly StackSlot[];
   /** whether `stack` is this state's alone (no copy shares it), so that it may be written in place */
@@ -145,6 +147,14 @@ export function writableStack(s: VerifierState): StackSlot[] {
 export function copyState(s: VerifierState): VerifierState {
   s.stackOwned = false;
   return { regs: s.regs.slice(), stack: s.stack, stackOwned: false, refs: s.refs, activeRcu: s.activeRcu, parent: s.parent };
+}
+
+/** copyState's copy stored as the checkpoint at `insn` (its parent the state's) */
+export function checkpoint(s: VerifierState, insn: number): Checkpoint {
+  s.stackOwned = false;
+  return {
+    regs: s.regs.slice(), stack: s.stack, stackOwned: false, refs: s.refs, activeRcu: s.activeRcu, parent: s.parent, insn, branches: 1, next: null,
+  };
 }
 
 /** Applies `f` to every register and spilled register of the state (bpf_for_each_reg_in_vstate). */

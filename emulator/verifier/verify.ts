@@ -21,7 +21,7 @@ import {
   type AluOp, type JmpOp, negateJmp, scalarAlu, scalarBranchTaken, scalarIsConst, scalarRefine, scalarValue,
 } from './scalar.ts';
 import {
-  type Checkpoint, MEM_ALLOC, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState, type VerifierState, copyState,
+  type Checkpoint, MEM_ALLOC, checkpoint, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState, type VerifierState, copyState,
   isNullConst, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown, writableStack,
 } from './state.ts';
 
@@ -144,7 +144,7 @@ class Walk implements Env {
 
   previousCheckpointState(insn: number): VerifierState | null {
     // the checkpoint is_state_visited just made is cur.parent; the one before it at this insn is the previous visit
-    for (let cp = this.cur.parent?.parent ?? null; cp !== null; cp = cp.parent) if (cp.insn === insn) return cp.state;
+    for (let cp = this.cur.parent?.parent ?? null; cp !== null; cp = cp.parent) if (cp.insn === insn) return cp;
     return null;
   }
 
@@ -158,15 +158,15 @@ class Walk implements Env {
       last = sl;
       if (sl.branches > 0) {
         if (this.prunePoints[insn] === ITER_NEXT) {
-          if (statesEqual(sl.state, this.cur, live!, 'within') && this.iterActiveAtR1()) return true;
+          if (statesEqual(sl, this.cur, live!, 'within') && this.iterActiveAtR1()) return true;
           continue;
         }
-        if (statesEqual(sl.state, this.cur, live!, 'exact')) reject('infinite_loop', { insn });
+        if (statesEqual(sl, this.cur, live!, 'exact')) reject('infinite_loop', { insn });
         continue;
       }
-      if (statesEqual(sl.state, this.cur, live!, 'within')) return true;
+      if (statesEqual(sl, this.cur, live!, 'within')) return true;
     }
-    const cp: Checkpoint = { insn, state: copyState(this.cur), branches: 1, parent: this.cur.parent, next: null };
+    const cp = checkpoint(this.cur, insn);
     if (last === null) this.explored[insn] = cp;
     else last.next = cp;
     this.cur.parent = cp;
