@@ -79,6 +79,17 @@ function prunePointTable(n: number): Uint8Array {
   return prunePointBuffer;
 }
 
+/**
+ * push_stack's queue and the checkpoint table of the Walk being used, reused from program to program as the prune
+ * point table (arrays per program, grown as the walk went, and a queue array reallocated each time it emptied and
+ * filled again, were a share of the walk's allocation). The queue's states and resume points side by side (no object
+ * per pushed branch); it never holds more than the jump sequence limit.
+ */
+const PENDING: VerifierState[] = [];
+const PENDING_INSN = new Int32Array(BPF_COMPLEXITY_LIMIT_JMP_SEQ);
+/** the first checkpoint at each instruction, the others linked from it (an array by index: a Map's hashing was a visible share of visited) */
+const EXPLORED: (Checkpoint | undefined)[] = [];
+
 /** R1 and R10 at the program's entry, shared by every walk (registers are values) */
 const CTX_REG = regPtr('PTR_TO_CTX');
 const FP_REG = regPtr('PTR_TO_STACK');
@@ -91,14 +102,8 @@ class Walk implements Env {
   insnProcessed = 0;
   /** the loads convert_ctx_accesses will rewrite to BPF_PROBE_MEM (made on the first: most programs have none) */
   probeMem: Set<number> | null = null;
-  /** push_stack's queue: the states and where each resumes, side by side (no object per pushed branch) */
-  private readonly pending: VerifierState[] = [];
-  private readonly pendingInsn: number[] = [];
-  /**
-   * the first checkpoint at each instruction, the others linked from it (an array by index: a Map's hashing was a
-   * visible share of visited; a list per instruction, an array most often of one)
-   */
-  private readonly explored: (Checkpoint | undefined)[] = [];
+  /** the states in PENDING (the rest are left from earlier walks) */
+  private nPending = 0;
   private readonly liveness: Liveness;
   /** PRUNE_POINT at the instructions where is_state_visited runs, ITER_NEXT at the iterator's next calls among them */
   private readonly prunePoints: Uint8Array;
@@ -106,6 +111,10 @@ class Walk implements Env {
   /** prunePoints: checksBeforeWalk's table of the program */
   constructor(readonly prog: VerifierProgram, readonly profile: Profile, prunePoints: Uint8Array) {
     this.liveness = new Liveness(prog);
+    // a walk may visit two past the end (checksBeforeWalk)
+    const n = prog.length + 2;
+    while (EXPLORED.length < n) EXPLORED.push(undefined);
+    EXPLORED.fill(undefined, 0, n);
     this.prunePoints = prunePoints;
     const regs: RegState[] = new Array<RegState>(11).fill(regNotInit());
     regs[1] = CTX_REG;
@@ -137,9 +146,9 @@ class Walk implements Env {
 
   push(st: VerifierState, insn: number): void {
     if (st.parent !== null) st.parent.branches++;
-    this.pending.push(st);
-    this.pendingInsn.push(insn);
-    if (this.pending.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) reject('jumps_too_complex', { n: this.pending.length });
+    if (this.nPending === BPF_COMPLEXITY_LIMIT_JMP_SEQ) reject('jumps_too_complex', { n: this.nPending + 1 });
+    PENDING[this.nPending] = st;
+    PENDING_INSN[this.nPending++] = insn;
   }
 
   previousCheckpointState(insn: number): VerifierState | null {
@@ -150,7 +159,7 @@ class Walk implements Env {
 
   /** is_state_visited: true when an explored state covers the current one. */
   private visited(insn: number): boolean {
-    const first = this.explored[insn];
+    const first = EXPLORED[insn];
     // what is live is asked only for a comparison (the first visit of an instruction makes none)
     const live = first === undefined ? null : this.liveness.liveAt(insn);
     let last: Checkpoint | null = null;
@@ -167,7 +176,7 @@ class Walk implements Env {
       if (statesEqual(sl, this.cur, live!, 'within')) return true;
     }
     const cp = checkpoint(this.cur, insn);
-    if (last === null) this.explored[insn] = cp;
+    if (last === null) EXPLORED[insn] = cp;
     else last.next = cp;
     this.cur.parent = cp;
     return false;
@@ -198,10 +207,9 @@ class Walk implements Env {
         continue;
       }
       this.pathDone();
-      const st = this.pending.pop();
-      if (st === undefined) return;
-      this.cur = st;
-      insn = this.pendingInsn.pop()!;
+      if (this.nPending === 0) return;
+      this.cur = PENDING[--this.nPending]!;
+      insn = PENDING_INSN[this.nPending]!;
     }
   }
 
