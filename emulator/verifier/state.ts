@@ -38,12 +38,15 @@ const BASE: RegState = {
 };
 
 export const regNotInit = (): RegState => BASE;
-const UNKNOWN: RegState = { ...BASE, type: 'SCALAR_VALUE', s: scalarUnknown() };
-export const regUnknown = (): RegState => UNKNOWN;
-/** field by field in BASE's order, as regPtr (a spread of BASE cost more than the literal, at every ALU op and branch) */
+/**
+ * field by field in BASE's order, as regPtr and regWith: every register has one hidden class (an object spread gives
+ * its copy another, and every site reading registers then meets several; a spread of BASE also cost more)
+ */
 export const regScalar = (s: Scalar): RegState => ({ type: 'SCALAR_VALUE', flags: 0, off: 0, s, id: 0, refObjId: 0, map: null, btf: null, memSize: 0 });
+const UNKNOWN: RegState = regScalar(scalarUnknown());
+export const regUnknown = (): RegState => UNKNOWN;
 /** the constants -1 .. 256 as registers, made once: immediates and zeroed registers are most of a walk's constants */
-const SMALL_CONSTS: readonly RegState[] = Array.from({ length: 258 }, (_, k) => ({ ...BASE, type: 'SCALAR_VALUE', s: scalarConst(BigInt(k - 1)) }));
+const SMALL_CONSTS: readonly RegState[] = Array.from({ length: 258 }, (_, k) => regScalar(scalarConst(BigInt(k - 1))));
 export const regConst = (v: bigint): RegState => (v >= -1n && v <= 256n ? SMALL_CONSTS[Number(v) + 1]! : regScalar(scalarConst(v)));
 /** regConst of an instruction's immediate (a small one needs no BigInt; a larger one is remembered, as programs repeat them) */
 export const regConstImm = (imm: number): RegState => (imm >= -1 && imm <= 256 ? SMALL_CONSTS[imm + 1]! : IMM_CONSTS.get(imm) ?? immConst(imm));
@@ -60,6 +63,12 @@ function immConst(imm: number): RegState {
 export const regPtr = (type: BaseType, f: Partial<RegState> = {}): RegState => ({
   // field by field, in BASE's order, rather than two spreads: every register gets the same shape, at a fraction of the cost
   type, flags: f.flags ?? 0, off: f.off ?? 0, s: f.s ?? BASE.s, id: f.id ?? 0, refObjId: f.refObjId ?? 0, map: f.map ?? null, btf: f.btf ?? null, memSize: f.memSize ?? 0,
+});
+
+/** `r` with some of the fields a pointer's copy changes (field by field: see regScalar) */
+export const regWith = (r: RegState, f: Partial<Pick<RegState, 'flags' | 'off' | 's' | 'id' | 'refObjId'>>): RegState => ({
+  type: r.type, flags: f.flags ?? r.flags, off: f.off ?? r.off, s: f.s ?? r.s, id: f.id ?? r.id, refObjId: f.refObjId ?? r.refObjId,
+  map: r.map, btf: r.btf, memSize: r.memSize,
 });
 
 export const isNullConst = (r: RegState): boolean => r.type === 'SCALAR_VALUE' && r.s.varOff.mask === 0n && r.s.varOff.value === 0n;
@@ -164,6 +173,6 @@ export function mapRegs(s: VerifierState, f: (r: RegState) => RegState): void {
     const slot = s.stack[i]!;
     if (slot.spilled === null) continue;
     const r = f(slot.spilled);
-    if (r !== slot.spilled) writableStack(s)[i] = { ...slot, spilled: r };
+    if (r !== slot.spilled) writableStack(s)[i] = { bytes: slot.bytes, spilled: r, iter: slot.iter };
   }
 }

@@ -22,7 +22,7 @@ import {
 } from './scalar.ts';
 import {
   type Checkpoint, MEM_ALLOC, checkpoint, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState, type VerifierState, copyState,
-  isNullConst, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown, writableStack,
+  isNullConst, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown, regWith, writableStack,
 } from './state.ts';
 
 export type VerifyResult =
@@ -297,9 +297,9 @@ class Walk implements Env {
     if (!movable || (ptr.flags & PTR_MAYBE_NULL)) reject('pointer_arith', { regno: dstNo, type: typeStr(ptr) });
     if (scalarIsConst(scalar.s)) {
       const d = Number(BigInt.asIntN(64, scalarValue(scalar.s)));
-      this.cur.regs[dstNo] = { ...ptr, off: ptr.off + (op === 'add' ? d : -d) };
+      this.cur.regs[dstNo] = regWith(ptr, { off: ptr.off + (op === 'add' ? d : -d) });
     } else {
-      this.cur.regs[dstNo] = { ...ptr, s: scalarAlu(op, ptr.s, scalar.s, false), id: ptr.id };
+      this.cur.regs[dstNo] = regWith(ptr, { s: scalarAlu(op, ptr.s, scalar.s, false) });
     }
   }
 
@@ -407,7 +407,7 @@ function markPtrOrNull(st: VerifierState, reg: RegState, isNull: boolean): void 
 function markedPtrOrNull(r: RegState, isNull: boolean): RegState {
   if (r.type === 'SCALAR_VALUE' || !(r.flags & PTR_MAYBE_NULL)) return r;
   if (isNull) return regConst(0n);
-  return { ...r, flags: r.flags & ~PTR_MAYBE_NULL, id: r.type === 'PTR_TO_MAP_VALUE' ? 0 : r.id };
+  return regWith(r, { flags: r.flags & ~PTR_MAYBE_NULL, id: r.type === 'PTR_TO_MAP_VALUE' ? 0 : r.id });
 }
 
 /** per extern list (one per object, fromLoader.ts) and profile: the first extern the kernel lacks, in libbpf's order */
