@@ -296,7 +296,8 @@ class Walk implements Env {
     const movable = ptr.type === 'PTR_TO_STACK' || ptr.type === 'PTR_TO_MAP_VALUE' || ptr.type === 'PTR_TO_BTF_ID' || ptr.type === 'PTR_TO_MEM';
     if (!movable || (ptr.flags & PTR_MAYBE_NULL)) reject('pointer_arith', { regno: dstNo, type: typeStr(ptr) });
     if (scalarIsConst(scalar.s)) {
-      const d = Number(BigInt.asIntN(64, scalarValue(scalar.s)));
+      // an immediate is its value (no BigInt round trip: `rX = r10; rX += -N` comes before most helper calls)
+      const d = insnSrc(code) === BPF_K ? imm : Number(BigInt.asIntN(64, scalarValue(scalar.s)));
       this.cur.regs[dstNo] = regWith(ptr, { off: ptr.off + (op === 'add' ? d : -d) });
     } else {
       this.cur.regs[dstNo] = regWith(ptr, { s: scalarAlu(op, ptr.s, scalar.s, false) });
