@@ -68,15 +68,15 @@ const JMP_OPS = byOp<JmpOp>({
 const PRUNE_POINT = 1;
 const ITER_NEXT = 2;
 /**
- * The prune point table of the Walk being used, reused from program to program (a typed array per program was a
- * visible share of the walk's time); programs are verified one at a time, to the end.
+ * The prune point table of the Walk being used and checksBeforeWalk's path counts, reused from program to program (a
+ * typed array per program was a visible share of the walk's time); programs are verified one at a time, to the end.
  */
-let prunePointBuffer = new Uint8Array(1024);
+let prunePointBuffer: Uint8Array = new Uint8Array(1024);
+let pathCountBuffer: Uint8Array = new Uint8Array(1024);
 
-function prunePointTable(n: number): Uint8Array {
-  if (prunePointBuffer.length < n) prunePointBuffer = new Uint8Array(Math.max(n, 2 * prunePointBuffer.length));
-  prunePointBuffer.fill(0, 0, n);
-  return prunePointBuffer;
+/** `buf`, or a larger one, zeroed for n entries */
+function zeroed(buf: Uint8Array, n: number): Uint8Array {
+  return buf.length < n ? new Uint8Array(Math.max(n, 2 * buf.length)) : buf.fill(0, 0, n);
 }
 
 /**
@@ -431,11 +431,24 @@ function hasKfuncCall(prog: VerifierProgram): boolean {
   return false;
 }
 
+/** the paths into instruction `to` counted up to 2: whether more than one reaches it is all that matters */
+function addPaths(paths: Uint8Array, to: number, n: number): void {
+  const sum = paths[to]! + n;
+  paths[to] = sum > 2 ? 2 : sum;
+}
+
 /**
  * The checks before the walk, and in the same pass over the instructions the prune point table (into `points`,
  * zeroed to two past the end: a walk may fall off the end of a final jump or ld_imm64, and is then unsupported).
+ * A prune point that only one path of the program reaches is visited at most once, so no state stored there is ever
+ * compared: it is left out of the table (a checkpoint copied at most points visited, seldom compared, was a large share
+ * of the walk's allocation). The paths are counted (`paths`, zeroed as `points`) in instruction order, which is a
+ * topological order unless a jump goes back; with a back edge or an iterator's next call (its queued state resumes
+ * after the call too) every prune point is kept. Leaving a checkpoint out changes no verdict, message or count: the
+ * branch counts of the others are only ever tested for > 0, which holds exactly while some path below them is
+ * unfinished, with or without a checkpoint between.
  */
-function checksBeforeWalk(prog: VerifierProgram, profile: Profile, points: Uint8Array): VerifierReject | null {
+function checksBeforeWalk(prog: VerifierProgram, profile: Profile, points: Uint8Array, paths: Uint8Array): VerifierReject | null {
   const missing = firstMissingExtern(prog.externKfuncs, profile);
   if (missing !== null) return new VerifierReject('kfunc_missing', { func: missing });
   // the license first: most programs are GPL, and listing the calls costs more
@@ -443,17 +456,28 @@ function checksBeforeWalk(prog: VerifierProgram, profile: Profile, points: Uint8
   if (prog.progKind === 'tracing' && prog.sleepable && prog.attachTo === 'bpf_fentry_test1' && !profile.features.sleepable_fentry_test1) {
     return new VerifierReject('attach_not_sleepable', { func: prog.attachTo });
   }
+  let allKept = false;
+  paths[0] = 1;
   for (let i = 0; i < prog.length; i++) {
     const code = slotCode(prog.words, i);
     const cls = insnClass(code);
+    const reaching = paths[i]!;
     if (cls === BPF_LD) {
+      addPaths(paths, i + 2, reaching);
       i++;
       continue;
     }
-    if (cls !== BPF_JMP && cls !== BPF_JMP32) continue;
+    if (cls !== BPF_JMP && cls !== BPF_JMP32) {
+      addPaths(paths, i + 1, reaching);
+      continue;
+    }
     const op = insnOp(code);
     if (op === BPF_CALL) {
-      if (prog.kfuncCalls[i] === 'bpf_iter_num_next') points[i] = ITER_NEXT;
+      if (prog.kfuncCalls[i] === 'bpf_iter_num_next') {
+        points[i] = ITER_NEXT;
+        allKept = true;
+      }
+      addPaths(paths, i + 1, reaching);
       continue;
     }
     if (op === BPF_EXIT) continue;
@@ -461,13 +485,17 @@ function checksBeforeWalk(prog: VerifierProgram, profile: Profile, points: Uint8
     // the successors in order: a conditional jump's fall-through, then the target
     if (op !== BPF_JA && i + 1 >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: i + 1 });
     if (target < 0 || target >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: target });
+    if (target <= i) allKept = true;
     // the jump's successors, and a conditional jump itself, are where is_state_visited runs
     points[target] ||= PRUNE_POINT;
+    addPaths(paths, target, reaching);
     if (op !== BPF_JA) {
       points[i] ||= PRUNE_POINT;
       points[i + 1] ||= PRUNE_POINT;
+      addPaths(paths, i + 1, reaching);
     }
   }
+  if (!allKept) for (let i = 0; i < prog.length; i++) if (paths[i]! < 2) points[i] = 0;
   return null;
 }
 
@@ -491,8 +519,9 @@ function rejection(profile: Profile, site: string, lines: string[], insnProcesse
 
 /** Verifies one program as the profile's kernel would. */
 export function verifyProgram(prog: VerifierProgram, profile: Profile): VerifyResult {
-  const prunePoints = prunePointTable(prog.length + 2);
-  const early = checksBeforeWalk(prog, profile, prunePoints);
+  const prunePoints = (prunePointBuffer = zeroed(prunePointBuffer, prog.length + 2));
+  pathCountBuffer = zeroed(pathCountBuffer, prog.length + 2);
+  const early = checksBeforeWalk(prog, profile, prunePoints, pathCountBuffer);
   if (early !== null) return rejection(profile, early.site, siteLines(profile, early.site, early.params), 0);
   const walk = new Walk(prog, profile, prunePoints);
   try {
