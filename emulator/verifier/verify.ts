@@ -272,7 +272,9 @@ class Walk implements Env {
       : readReg(this, srcNo);
     if (op === 'mov') {
       if (dstNo === 10) reject('fp_readonly');
-      if (srcReg.type === 'SCALAR_VALUE') this.cur.regs[dstNo] = is32 ? regScalar(scalarAlu('mov', srcReg.s, srcReg.s, true)) : srcReg;
+      // a 32-bit move of an immediate moves it already zero-extended (imm >>> 0 above): `w0 = 0` ends most paths
+      const zext = is32 && insnSrc(code) !== BPF_K;
+      if (srcReg.type === 'SCALAR_VALUE') this.cur.regs[dstNo] = zext ? regScalar(scalarAlu('mov', srcReg.s, srcReg.s, true)) : srcReg;
       else this.cur.regs[dstNo] = is32 ? regUnknown() : srcReg;
       return;
     }
