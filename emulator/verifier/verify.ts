@@ -83,9 +83,10 @@ function zeroed(buf: Uint8Array, n: number): Uint8Array {
  * push_stack's queue and the checkpoint table of the Walk being used, reused from program to program as the prune
  * point table (arrays per program, grown as the walk went, and a queue array reallocated each time it emptied and
  * filled again, were a share of the walk's allocation). The queue's states and resume points side by side (no object
- * per pushed branch); it never holds more than the jump sequence limit.
+ * per pushed branch); it never holds more than the jump sequence limit. A walk leaves both empty (Walk.release): a
+ * state left in them would keep its checkpoints alive into later walks.
  */
-const PENDING: VerifierState[] = [];
+const PENDING: (VerifierState | undefined)[] = [];
 const PENDING_INSN = new Int32Array(BPF_COMPLEXITY_LIMIT_JMP_SEQ);
 /** the first checkpoint at each instruction, the others linked from it (an array by index: a Map's hashing was a visible share of visited) */
 const EXPLORED: (Checkpoint | undefined)[] = [];
@@ -102,7 +103,7 @@ class Walk implements Env {
   insnProcessed = 0;
   /** the loads convert_ctx_accesses will rewrite to BPF_PROBE_MEM (made on the first: most programs have none) */
   probeMem: Set<number> | null = null;
-  /** the states in PENDING (the rest are left from earlier walks) */
+  /** the states in PENDING */
   private nPending = 0;
   private readonly liveness: Liveness;
   /** PRUNE_POINT at the instructions where is_state_visited runs, ITER_NEXT at the iterator's next calls among them */
@@ -112,9 +113,7 @@ class Walk implements Env {
   constructor(readonly prog: VerifierProgram, readonly profile: Profile, prunePoints: Uint8Array) {
     this.liveness = new Liveness(prog);
     // a walk may visit two past the end (checksBeforeWalk)
-    const n = prog.length + 2;
-    while (EXPLORED.length < n) EXPLORED.push(undefined);
-    EXPLORED.fill(undefined, 0, n);
+    while (EXPLORED.length < prog.length + 2) EXPLORED.push(undefined);
     this.prunePoints = prunePoints;
     const regs: RegState[] = new Array<RegState>(11).fill(regNotInit());
     regs[1] = CTX_REG;
@@ -189,6 +188,12 @@ class Walk implements Env {
     return this.cur.stack[(-o - 1) >> 3]?.iter?.state === 'ACTIVE';
   }
 
+  /** empties the shared queue and checkpoint table after the walk, however it ended */
+  release(): void {
+    PENDING.fill(undefined, 0, this.nPending);
+    EXPLORED.fill(undefined, 0, this.prog.length + 2);
+  }
+
   /** update_branch_counts after a path ends. */
   private pathDone(): void {
     for (let cp = this.cur.parent; cp !== null; cp = cp.parent) {
@@ -209,6 +214,7 @@ class Walk implements Env {
       this.pathDone();
       if (this.nPending === 0) return;
       this.cur = PENDING[--this.nPending]!;
+      PENDING[this.nPending] = undefined;
       insn = PENDING_INSN[this.nPending]!;
     }
   }
@@ -539,6 +545,8 @@ export function verifyProgram(prog: VerifierProgram, profile: Profile): VerifyRe
     }
     if (e instanceof VerifierUnsupported) return { verdict: 'unsupported', reason: e.reason, insn: walk.insnIdx };
     throw e;
+  } finally {
+    walk.release();
   }
   const probeMem = walk.probeMem === null ? [] : [...walk.probeMem].sort((a, b) => a - b);
   return { verdict: 'accepted', log: `processed ${walk.insnProcessed} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS})\n`, insnProcessed: walk.insnProcessed, probeMem };
