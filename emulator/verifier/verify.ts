@@ -106,7 +106,10 @@ class Walk implements Env {
   /** the states in PENDING */
   private nPending = 0;
   private readonly liveness: Liveness;
-  /** PRUNE_POINT at the instructions where is_state_visited runs, ITER_NEXT at the iterator's next calls among them */
+  /**
+   * PRUNE_POINT at the instructions where is_state_visited runs (less those only one path reaches: checksBeforeWalk),
+   * ITER_NEXT at the iterator's next calls among them
+   */
   private readonly prunePoints: Uint8Array;
 
   /** prunePoints: checksBeforeWalk's table of the program */
