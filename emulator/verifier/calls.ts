@@ -9,7 +9,7 @@ import { checkHelperMemRead, constantStackKey, kernelBtf, mapKptrFields, stackSl
 import { scalarIsConst, scalarValue } from './scalar.ts';
 import {
   MEM_ALLOC, MEM_PERCPU, MEM_RCU, MEM_RDONLY, NON_OWN_REF, PTR_MAYBE_NULL, PTR_TRUSTED, PTR_UNTRUSTED, type RegState,
-  SLOT_INVALID, type VerifierState, copyState, isNullConst, mapRegs, regConst, regNotInit, regPtr, regUnknown, setStackSlot, slotBytes, stackSlot,
+  SLOT_INVALID, type VerifierState, copyState, isNullConst, mapRegs, regConst, regNotInit, regPtr, regUnknown, regWith, setStackSlot, slotBytes, stackSlot, writableStack,
 } from './state.ts';
 import { regTypeStr } from './regTypeStr.ts';
 import { isGplCompatible } from './input.ts';
@@ -154,7 +154,7 @@ function kptrXchg(env: Env, insn: number): void {
     const inRcu = env.cur.activeRcu > 0 || !env.prog.sleepable;
     mapRegs(env.cur, (r) => {
       if (r.refObjId !== refObjId) return r;
-      if (inRcu && (r.flags & MEM_ALLOC) && (r.flags & MEM_PERCPU)) return { ...r, refObjId: 0, flags: (r.flags & ~MEM_ALLOC) | MEM_RCU };
+      if (inRcu && (r.flags & MEM_ALLOC) && (r.flags & MEM_PERCPU)) return regWith(r, { refObjId: 0, flags: (r.flags & ~MEM_ALLOC) | MEM_RCU });
       return invalid(env);
     });
   }
@@ -298,7 +298,7 @@ function rcuUnlock(env: Env, name: string): void {
   env.cur.activeRcu--;
   if (env.cur.activeRcu > 0) return;
   if (env.profile.features.unlock_keeps_implicit_rcu && !env.prog.sleepable) return;
-  mapRegs(env.cur, (r) => (r.flags & MEM_RCU ? { ...r, flags: (r.flags & ~(MEM_RCU | PTR_MAYBE_NULL)) | PTR_UNTRUSTED } : r));
+  mapRegs(env.cur, (r) => (r.flags & MEM_RCU ? regWith(r, { flags: (r.flags & ~(MEM_RCU | PTR_MAYBE_NULL)) | PTR_UNTRUSTED }) : r));
 }
 
 /**
@@ -314,13 +314,13 @@ function iterNext(env: Env, insn: number): void {
   const id = ++env.idGen;
   if (iter.state === 'ACTIVE') {
     const queued = copyState(env.cur);
-    setStackSlot(queued, spi, { ...slot, iter: { ...iter, depth: iter.depth + 1 } });
+    setStackSlot(queued, spi, { bytes: slot.bytes, spilled: slot.spilled, iter: { ...iter, depth: iter.depth + 1 } });
     queued.regs[0] = regPtr('PTR_TO_MEM', { flags: MEM_RDONLY, memSize: 4, id });
     const prev = env.previousCheckpointState(insn);
     if (prev !== null) widenScalars(prev, queued);
     env.push(queued, insn + 1);
   }
-  setStackSlot(env.cur, spi, { ...slot, iter: { ...iter, state: 'DRAINED' } });
+  setStackSlot(env.cur, spi, { bytes: slot.bytes, spilled: slot.spilled, iter: { ...iter, state: 'DRAINED' } });
   env.cur.regs[0] = regConst(0n);
 }
 
@@ -334,7 +334,7 @@ function widenScalars(prev: VerifierState, st: VerifierState): void {
   for (let i = 0; i < st.regs.length; i++) st.regs[i] = widen(prev.regs[i], st.regs[i]!);
   for (let i = 0; i < st.stack.length; i++) {
     const s = st.stack[i]!;
-    if (s.spilled !== null) st.stack[i] = { ...s, spilled: widen(prev.stack[i]?.spilled, s.spilled) };
+    if (s.spilled !== null) writableStack(st)[i] = { bytes: s.bytes, spilled: widen(prev.stack[i]?.spilled, s.spilled), iter: s.iter };
   }
 }
 

@@ -129,11 +129,12 @@ function writeStackBytes(env: Env, o: number, size: number, value: RegState | nu
     return;
   }
   const zero = value === null || (value.type === 'SCALAR_VALUE' && scalarIsConst(value.s) && scalarValue(value.s) === 0n);
-  for (let b = o; b < o + size; b++) {
-    const spi = slotIndex(b);
+  // each slot the write covers rewritten once, its bytes in [o, o + size) marked (slot spi holds fp-8*(spi+1) .. fp-8*spi-1)
+  for (let spi = first; spi <= last; spi++) {
     const slot = stackSlot(st, spi);
     const bytes: SlotType[] = (slot.spilled !== null ? slotBytes('MISC') : slot.bytes).slice();
-    bytes[(b + MAX_BPF_STACK) % 8] = zero ? 'ZERO' : 'MISC';
+    const end = Math.min(o + size, -8 * spi);
+    for (let b = Math.max(o, -8 * (spi + 1)); b < end; b++) bytes[(b + MAX_BPF_STACK) % 8] = zero ? 'ZERO' : 'MISC';
     setStackSlot(st, spi, { bytes, spilled: null, iter: null });
   }
 }

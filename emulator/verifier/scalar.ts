@@ -36,6 +36,11 @@ export function scalarUnknown(): Scalar {
   return { varOff: TNUM_UNKNOWN, smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64, s32min: S32_MIN, s32max: S32_MAX, u32min: 0n, u32max: U32 };
 }
 
+/** field by field in scalarUnknown's order (a spread gives the copy another hidden class: see regScalar) */
+const scalarCopy = (s: Scalar): Scalar => ({
+  varOff: s.varOff, smin: s.smin, smax: s.smax, umin: s.umin, umax: s.umax, s32min: s.s32min, s32max: s.s32max, u32min: s.u32min, u32max: s.u32max,
+});
+
 export function scalarConst(v: bigint): Scalar {
   const u = BigInt.asUintN(64, v);
   const l = u32(u);
@@ -232,7 +237,7 @@ function alu64(op: AluOp, a: Scalar, b: Scalar): Scalar {
   }
   let r: Scalar;
   switch (op) {
-    case 'mov': return { ...b };
+    case 'mov': return scalarCopy(b);
     case 'add': r = add64(a, b); break;
     case 'sub': r = sub64(a, b); break;
     case 'mul': r = mul64(a, b); break;
@@ -358,7 +363,7 @@ export function scalarBranchTaken(op: JmpOp, a: Scalar, b: Scalar, is32: boolean
 }
 
 function setView(s: Scalar, v: View, is32: boolean): Scalar {
-  const r = { ...s };
+  const r = scalarCopy(s);
   if (is32) {
     r.u32min = v.umin; r.u32max = v.umax; r.s32min = v.smin; r.s32max = v.smax;
     r.varOff = tnumWithSubreg(r.varOff, v.t);

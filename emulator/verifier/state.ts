@@ -38,12 +38,15 @@ const BASE: RegState = {
 };
 
 export const regNotInit = (): RegState => BASE;
-const UNKNOWN: RegState = { ...BASE, type: 'SCALAR_VALUE', s: scalarUnknown() };
-export const regUnknown = (): RegState => UNKNOWN;
-/** field by field in BASE's order, as regPtr (a spread of BASE cost more than the literal, at every ALU op and branch) */
+/**
+ * field by field in BASE's order, as regPtr and regWith: every register has one hidden class (an object spread gives
+ * its copy another, and every site reading registers then meets several; a spread of BASE also cost more)
+ */
 export const regScalar = (s: Scalar): RegState => ({ type: 'SCALAR_VALUE', flags: 0, off: 0, s, id: 0, refObjId: 0, map: null, btf: null, memSize: 0 });
+const UNKNOWN: RegState = regScalar(scalarUnknown());
+export const regUnknown = (): RegState => UNKNOWN;
 /** the constants -1 .. 256 as registers, made once: immediates and zeroed registers are most of a walk's constants */
-const SMALL_CONSTS: readonly RegState[] = Array.from({ length: 258 }, (_, k) => ({ ...BASE, type: 'SCALAR_VALUE', s: scalarConst(BigInt(k - 1)) }));
+const SMALL_CONSTS: readonly RegState[] = Array.from({ length: 258 }, (_, k) => regScalar(scalarConst(BigInt(k - 1))));
 export const regConst = (v: bigint): RegState => (v >= -1n && v <= 256n ? SMALL_CONSTS[Number(v) + 1]! : regScalar(scalarConst(v)));
 /** regConst of an instruction's immediate (a small one needs no BigInt; a larger one is remembered, as programs repeat them) */
 export const regConstImm = (imm: number): RegState => (imm >= -1 && imm <= 256 ? SMALL_CONSTS[imm + 1]! : IMM_CONSTS.get(imm) ?? immConst(imm));
@@ -60,6 +63,12 @@ function immConst(imm: number): RegState {
 export const regPtr = (type: BaseType, f: Partial<RegState> = {}): RegState => ({
   // field by field, in BASE's order, rather than two spreads: every register gets the same shape, at a fraction of the cost
   type, flags: f.flags ?? 0, off: f.off ?? 0, s: f.s ?? BASE.s, id: f.id ?? 0, refObjId: f.refObjId ?? 0, map: f.map ?? null, btf: f.btf ?? null, memSize: f.memSize ?? 0,
+});
+
+/** `r` with some of the fields a pointer's copy changes (field by field: see regScalar) */
+export const regWith = (r: RegState, f: Partial<Pick<RegState, 'flags' | 'off' | 's' | 'id' | 'refObjId'>>): RegState => ({
+  type: r.type, flags: f.flags ?? r.flags, off: f.off ?? r.off, s: f.s ?? r.s, id: f.id ?? r.id, refObjId: f.refObjId ?? r.refObjId,
+  map: r.map, btf: r.btf, memSize: r.memSize,
 });
 
 export const isNullConst = (r: RegState): boolean => r.type === 'SCALAR_VALUE' && r.s.varOff.mask === 0n && r.s.varOff.value === 0n;
@@ -95,21 +104,29 @@ export interface RefState {
   readonly insn: number;
 }
 
-/** A checkpoint: a state stored at a prune point, with the count of paths below it still being explored. */
-export interface Checkpoint {
+/**
+ * A checkpoint: a copy of the state stored at a prune point (its parent the checkpoint before it on the path), with
+ * the count of paths below it still being explored. One object, not a record holding a state: one is made at most
+ * prune points visited.
+ */
+export interface Checkpoint extends VerifierState {
   readonly insn: number;
-  readonly state: VerifierState;
   branches: number;
-  readonly parent: Checkpoint | null;
+  /** the next checkpoint stored at the same instruction (is_state_visited goes through them oldest first) */
+  next: Checkpoint | null;
 }
 
 export interface VerifierState {
   regs: RegState[];
   /**
    * slot i covers fp-8*(i+1) .. fp-8*i-1; only the slots up to the deepest one written are held (the kernel's
-   * allocated_stack), the rest are SLOT_INVALID: read them with stackSlot, write them with setStackSlot
+   * allocated_stack), the rest are SLOT_INVALID: read them with stackSlot, write them with setStackSlot. Shared by
+   * the copies of a state until one writes (copyState, checkpoint, writableStack): a path often goes from one prune
+   * point to the next without a store.
    */
-  stack: StackSlot[];
+  stack: readonly StackSlot[];
+  /** whether `stack` is this state's alone (no copy shares it), so that it may be written in place */
+  stackOwned: boolean;
   /** replaced, never changed in place: copies of a state share it */
   refs: readonly RefState[];
   activeRcu: number;
@@ -121,12 +138,32 @@ export const stackSlot = (s: VerifierState, i: number): StackSlot => s.stack[i] 
 
 /** sets slot i, the stack grown to it with SLOT_INVALID (no holes: the array keeps its packed elements) */
 export function setStackSlot(s: VerifierState, i: number, slot: StackSlot): void {
-  while (s.stack.length < i) s.stack.push(SLOT_INVALID);
-  s.stack[i] = slot;
+  const stack = writableStack(s);
+  while (stack.length < i) stack.push(SLOT_INVALID);
+  stack[i] = slot;
 }
 
+/** the state's stack to write into, copied first when a copy of the state may share it */
+export function writableStack(s: VerifierState): StackSlot[] {
+  if (!s.stackOwned) {
+    s.stack = s.stack.slice();
+    s.stackOwned = true;
+  }
+  return s.stack as StackSlot[];
+}
+
+/** a copy of the state; the two share the stack until either writes it */
 export function copyState(s: VerifierState): VerifierState {
-  return { regs: s.regs.slice(), stack: s.stack.slice(), refs: s.refs, activeRcu: s.activeRcu, parent: s.parent };
+  s.stackOwned = false;
+  return { regs: s.regs.slice(), stack: s.stack, stackOwned: false, refs: s.refs, activeRcu: s.activeRcu, parent: s.parent };
+}
+
+/** copyState's copy stored as the checkpoint at `insn` (its parent the state's) */
+export function checkpoint(s: VerifierState, insn: number): Checkpoint {
+  s.stackOwned = false;
+  return {
+    regs: s.regs.slice(), stack: s.stack, stackOwned: false, refs: s.refs, activeRcu: s.activeRcu, parent: s.parent, insn, branches: 1, next: null,
+  };
 }
 
 /** Applies `f` to every register and spilled register of the state (bpf_for_each_reg_in_vstate). */
@@ -136,6 +173,6 @@ export function mapRegs(s: VerifierState, f: (r: RegState) => RegState): void {
     const slot = s.stack[i]!;
     if (slot.spilled === null) continue;
     const r = f(slot.spilled);
-    if (r !== slot.spilled) s.stack[i] = { ...slot, spilled: r };
+    if (r !== slot.spilled) writableStack(s)[i] = { bytes: slot.bytes, spilled: r, iter: slot.iter };
   }
 }

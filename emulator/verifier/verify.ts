@@ -21,8 +21,8 @@ import {
   type AluOp, type JmpOp, negateJmp, scalarAlu, scalarBranchTaken, scalarIsConst, scalarRefine, scalarValue,
 } from './scalar.ts';
 import {
-  type Checkpoint, MEM_ALLOC, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState, type VerifierState, copyState,
-  isNullConst, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown,
+  type Checkpoint, MEM_ALLOC, checkpoint, PTR_MAYBE_NULL, PTR_UNTRUSTED, type RegState, type VerifierState, copyState,
+  isNullConst, regConst, regConstImm, regNotInit, regPtr, regScalar, regUnknown, regWith, writableStack,
 } from './state.ts';
 
 export type VerifyResult =
@@ -68,16 +68,28 @@ const JMP_OPS = byOp<JmpOp>({
 const PRUNE_POINT = 1;
 const ITER_NEXT = 2;
 /**
- * The prune point table of the Walk being used, reused from program to program (a typed array per program was a
- * visible share of the walk's time); programs are verified one at a time, to the end.
+ * The prune point table of the Walk being used and checksBeforeWalk's path counts, reused from program to program (a
+ * typed array per program was a visible share of the walk's time); programs are verified one at a time, to the end.
  */
-let prunePointBuffer = new Uint8Array(1024);
+let prunePointBuffer: Uint8Array = new Uint8Array(1024);
+let pathCountBuffer: Uint8Array = new Uint8Array(1024);
 
-function prunePointTable(n: number): Uint8Array {
-  if (prunePointBuffer.length < n) prunePointBuffer = new Uint8Array(Math.max(n, 2 * prunePointBuffer.length));
-  prunePointBuffer.fill(0, 0, n);
-  return prunePointBuffer;
+/** `buf`, or a larger one, zeroed for n entries */
+function zeroed(buf: Uint8Array, n: number): Uint8Array {
+  return buf.length < n ? new Uint8Array(Math.max(n, 2 * buf.length)) : buf.fill(0, 0, n);
 }
+
+/**
+ * push_stack's queue and the checkpoint table of the Walk being used, reused from program to program as the prune
+ * point table (arrays per program, grown as the walk went, and a queue array reallocated each time it emptied and
+ * filled again, were a share of the walk's allocation). The queue's states and resume points side by side (no object
+ * per pushed branch); it never holds more than the jump sequence limit. A walk leaves both empty (Walk.release): a
+ * state left in them would keep its checkpoints alive into later walks.
+ */
+const PENDING: (VerifierState | undefined)[] = [];
+const PENDING_INSN = new Int32Array(BPF_COMPLEXITY_LIMIT_JMP_SEQ);
+/** the first checkpoint at each instruction, the others linked from it (an array by index: a Map's hashing was a visible share of visited) */
+const EXPLORED: (Checkpoint | undefined)[] = [];
 
 /** R1 and R10 at the program's entry, shared by every walk (registers are values) */
 const CTX_REG = regPtr('PTR_TO_CTX');
@@ -91,24 +103,26 @@ class Walk implements Env {
   insnProcessed = 0;
   /** the loads convert_ctx_accesses will rewrite to BPF_PROBE_MEM (made on the first: most programs have none) */
   probeMem: Set<number> | null = null;
-  /** push_stack's queue: the states and where each resumes, side by side (no object per pushed branch) */
-  private readonly pending: VerifierState[] = [];
-  private readonly pendingInsn: number[] = [];
-  /** the checkpoints at each instruction (an array by index: a Map's hashing was a visible share of visited) */
-  private readonly explored: (Checkpoint[] | undefined)[] = [];
+  /** the states in PENDING */
+  private nPending = 0;
   private readonly liveness: Liveness;
-  /** PRUNE_POINT at the instructions where is_state_visited runs, ITER_NEXT at the iterator's next calls among them */
+  /**
+   * PRUNE_POINT at the instructions where is_state_visited runs (less those only one path reaches: checksBeforeWalk),
+   * ITER_NEXT at the iterator's next calls among them
+   */
   private readonly prunePoints: Uint8Array;
 
   /** prunePoints: checksBeforeWalk's table of the program */
   constructor(readonly prog: VerifierProgram, readonly profile: Profile, prunePoints: Uint8Array) {
     this.liveness = new Liveness(prog);
+    // a walk may visit two past the end (checksBeforeWalk)
+    while (EXPLORED.length < prog.length + 2) EXPLORED.push(undefined);
     this.prunePoints = prunePoints;
     const regs: RegState[] = new Array<RegState>(11).fill(regNotInit());
     regs[1] = CTX_REG;
     regs[10] = FP_REG;
     // the stack holds no slot until one is written (copies of a state copy only those)
-    this.cur = { regs, stack: [], refs: [], activeRcu: 0, parent: null };
+    this.cur = { regs, stack: [], stackOwned: true, refs: [], activeRcu: 0, parent: null };
   }
 
   /**
@@ -134,36 +148,38 @@ class Walk implements Env {
 
   push(st: VerifierState, insn: number): void {
     if (st.parent !== null) st.parent.branches++;
-    this.pending.push(st);
-    this.pendingInsn.push(insn);
-    if (this.pending.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) reject('jumps_too_complex', { n: this.pending.length });
+    if (this.nPending === BPF_COMPLEXITY_LIMIT_JMP_SEQ) reject('jumps_too_complex', { n: this.nPending + 1 });
+    PENDING[this.nPending] = st;
+    PENDING_INSN[this.nPending++] = insn;
   }
 
   previousCheckpointState(insn: number): VerifierState | null {
     // the checkpoint is_state_visited just made is cur.parent; the one before it at this insn is the previous visit
-    for (let cp = this.cur.parent?.parent ?? null; cp !== null; cp = cp.parent) if (cp.insn === insn) return cp.state;
+    for (let cp = this.cur.parent?.parent ?? null; cp !== null; cp = cp.parent) if (cp.insn === insn) return cp;
     return null;
   }
 
   /** is_state_visited: true when an explored state covers the current one. */
   private visited(insn: number): boolean {
-    let list = this.explored[insn];
-    if (list === undefined) this.explored[insn] = list = [];
+    const first = EXPLORED[insn];
     // what is live is asked only for a comparison (the first visit of an instruction makes none)
-    const live = list.length === 0 ? null : this.liveness.liveAt(insn);
-    for (const sl of list) {
+    const live = first === undefined ? null : this.liveness.liveAt(insn);
+    let last: Checkpoint | null = null;
+    for (let sl = first ?? null; sl !== null; sl = sl.next) {
+      last = sl;
       if (sl.branches > 0) {
         if (this.prunePoints[insn] === ITER_NEXT) {
-          if (statesEqual(sl.state, this.cur, live!, 'within') && this.iterActiveAtR1()) return true;
+          if (statesEqual(sl, this.cur, live!, 'within') && this.iterActiveAtR1()) return true;
           continue;
         }
-        if (statesEqual(sl.state, this.cur, live!, 'exact')) reject('infinite_loop', { insn });
+        if (statesEqual(sl, this.cur, live!, 'exact')) reject('infinite_loop', { insn });
         continue;
       }
-      if (statesEqual(sl.state, this.cur, live!, 'within')) return true;
+      if (statesEqual(sl, this.cur, live!, 'within')) return true;
     }
-    const cp: Checkpoint = { insn, state: copyState(this.cur), branches: 1, parent: this.cur.parent };
-    list.push(cp);
+    const cp = checkpoint(this.cur, insn);
+    if (last === null) EXPLORED[insn] = cp;
+    else last.next = cp;
     this.cur.parent = cp;
     return false;
   }
@@ -173,6 +189,12 @@ class Walk implements Env {
     if (r1.type !== 'PTR_TO_STACK' || !scalarIsConst(r1.s)) return false;
     const o = r1.off + Number(BigInt.asIntN(64, scalarValue(r1.s)));
     return this.cur.stack[(-o - 1) >> 3]?.iter?.state === 'ACTIVE';
+  }
+
+  /** empties the shared queue and checkpoint table after the walk, however it ended */
+  release(): void {
+    PENDING.fill(undefined, 0, this.nPending);
+    EXPLORED.fill(undefined, 0, this.prog.length + 2);
   }
 
   /** update_branch_counts after a path ends. */
@@ -193,10 +215,10 @@ class Walk implements Env {
         continue;
       }
       this.pathDone();
-      const st = this.pending.pop();
-      if (st === undefined) return;
-      this.cur = st;
-      insn = this.pendingInsn.pop()!;
+      if (this.nPending === 0) return;
+      this.cur = PENDING[--this.nPending]!;
+      PENDING[this.nPending] = undefined;
+      insn = PENDING_INSN[this.nPending]!;
     }
   }
 
@@ -259,7 +281,9 @@ class Walk implements Env {
       : readReg(this, srcNo);
     if (op === 'mov') {
       if (dstNo === 10) reject('fp_readonly');
-      if (srcReg.type === 'SCALAR_VALUE') this.cur.regs[dstNo] = is32 ? regScalar(scalarAlu('mov', srcReg.s, srcReg.s, true)) : srcReg;
+      // a 32-bit move of an immediate moves it already zero-extended (imm >>> 0 above): `w0 = 0` ends most paths
+      const zext = is32 && insnSrc(code) !== BPF_K;
+      if (srcReg.type === 'SCALAR_VALUE') this.cur.regs[dstNo] = zext ? regScalar(scalarAlu('mov', srcReg.s, srcReg.s, true)) : srcReg;
       else this.cur.regs[dstNo] = is32 ? regUnknown() : srcReg;
       return;
     }
@@ -283,10 +307,11 @@ class Walk implements Env {
     const movable = ptr.type === 'PTR_TO_STACK' || ptr.type === 'PTR_TO_MAP_VALUE' || ptr.type === 'PTR_TO_BTF_ID' || ptr.type === 'PTR_TO_MEM';
     if (!movable || (ptr.flags & PTR_MAYBE_NULL)) reject('pointer_arith', { regno: dstNo, type: typeStr(ptr) });
     if (scalarIsConst(scalar.s)) {
-      const d = Number(BigInt.asIntN(64, scalarValue(scalar.s)));
-      this.cur.regs[dstNo] = { ...ptr, off: ptr.off + (op === 'add' ? d : -d) };
+      // an immediate is its value (no BigInt round trip: `rX = r10; rX += -N` comes before most helper calls)
+      const d = insnSrc(code) === BPF_K ? imm : Number(BigInt.asIntN(64, scalarValue(scalar.s)));
+      this.cur.regs[dstNo] = regWith(ptr, { off: ptr.off + (op === 'add' ? d : -d) });
     } else {
-      this.cur.regs[dstNo] = { ...ptr, s: scalarAlu(op, ptr.s, scalar.s, false), id: ptr.id };
+      this.cur.regs[dstNo] = regWith(ptr, { s: scalarAlu(op, ptr.s, scalar.s, false) });
     }
   }
 
@@ -368,18 +393,24 @@ class LeakReject {
 function markPtrOrNull(st: VerifierState, reg: RegState, isNull: boolean): void {
   const { id, refObjId } = reg;
   if (id === 0) return;
-  // mapRegs's walk without its callback: this runs on both sides of every NULL check
+  // mapRegs's walk without its callback: this runs on both sides of every NULL check. A register in several places
+  // (spilled, filled back) is most often one value: it is marked once (`from` -> `to`), and the copies stay one value
+  let from: RegState | null = null;
+  let to: RegState = reg;
   const regs = st.regs;
   for (let i = 0; i < regs.length; i++) {
     const r = regs[i]!;
-    if (r.id === id) regs[i] = markedPtrOrNull(r, isNull);
+    if (r.id !== id) continue;
+    if (r !== from) { from = r; to = markedPtrOrNull(r, isNull); }
+    regs[i] = to;
   }
   const stack = st.stack;
   for (let i = 0; i < stack.length; i++) {
     const slot = stack[i]!;
-    if (slot.spilled === null || slot.spilled.id !== id) continue;
-    const r = markedPtrOrNull(slot.spilled, isNull);
-    if (r !== slot.spilled) stack[i] = { ...slot, spilled: r };
+    const r = slot.spilled;
+    if (r === null || r.id !== id) continue;
+    if (r !== from) { from = r; to = markedPtrOrNull(r, isNull); }
+    if (to !== r) writableStack(st)[i] = { bytes: slot.bytes, spilled: to, iter: slot.iter };
   }
   if (isNull && refObjId !== 0 && refObjId === id) st.refs = st.refs.filter((r) => r.id !== id);
 }
@@ -388,7 +419,7 @@ function markPtrOrNull(st: VerifierState, reg: RegState, isNull: boolean): void 
 function markedPtrOrNull(r: RegState, isNull: boolean): RegState {
   if (r.type === 'SCALAR_VALUE' || !(r.flags & PTR_MAYBE_NULL)) return r;
   if (isNull) return regConst(0n);
-  return { ...r, flags: r.flags & ~PTR_MAYBE_NULL, id: r.type === 'PTR_TO_MAP_VALUE' ? 0 : r.id };
+  return regWith(r, { flags: r.flags & ~PTR_MAYBE_NULL, id: r.type === 'PTR_TO_MAP_VALUE' ? 0 : r.id });
 }
 
 /** per extern list (one per object, fromLoader.ts) and profile: the first extern the kernel lacks, in libbpf's order */
@@ -411,11 +442,24 @@ function hasKfuncCall(prog: VerifierProgram): boolean {
   return false;
 }
 
+/** the paths into instruction `to` counted up to 2: whether more than one reaches it is all that matters */
+function addPaths(paths: Uint8Array, to: number, n: number): void {
+  const sum = paths[to]! + n;
+  paths[to] = sum > 2 ? 2 : sum;
+}
+
 /**
  * The checks before the walk, and in the same pass over the instructions the prune point table (into `points`,
  * zeroed to two past the end: a walk may fall off the end of a final jump or ld_imm64, and is then unsupported).
+ * A prune point that only one path of the program reaches is visited at most once, so no state stored there is ever
+ * compared: it is left out of the table (a checkpoint copied at most points visited, seldom compared, was a large share
+ * of the walk's allocation). The paths are counted (`paths`, zeroed as `points`) in instruction order, which is a
+ * topological order unless a jump goes back; with a back edge or an iterator's next call (its queued state resumes
+ * after the call too) every prune point is kept. Leaving a checkpoint out changes no verdict, message or count: the
+ * branch counts of the others are only ever tested for > 0, which holds exactly while some path below them is
+ * unfinished, with or without a checkpoint between.
  */
-function checksBeforeWalk(prog: VerifierProgram, profile: Profile, points: Uint8Array): VerifierReject | null {
+function checksBeforeWalk(prog: VerifierProgram, profile: Profile, points: Uint8Array, paths: Uint8Array): VerifierReject | null {
   const missing = firstMissingExtern(prog.externKfuncs, profile);
   if (missing !== null) return new VerifierReject('kfunc_missing', { func: missing });
   // the license first: most programs are GPL, and listing the calls costs more
@@ -423,17 +467,28 @@ function checksBeforeWalk(prog: VerifierProgram, profile: Profile, points: Uint8
   if (prog.progKind === 'tracing' && prog.sleepable && prog.attachTo === 'bpf_fentry_test1' && !profile.features.sleepable_fentry_test1) {
     return new VerifierReject('attach_not_sleepable', { func: prog.attachTo });
   }
+  let allKept = false;
+  paths[0] = 1;
   for (let i = 0; i < prog.length; i++) {
     const code = slotCode(prog.words, i);
     const cls = insnClass(code);
+    const reaching = paths[i]!;
     if (cls === BPF_LD) {
+      addPaths(paths, i + 2, reaching);
       i++;
       continue;
     }
-    if (cls !== BPF_JMP && cls !== BPF_JMP32) continue;
+    if (cls !== BPF_JMP && cls !== BPF_JMP32) {
+      addPaths(paths, i + 1, reaching);
+      continue;
+    }
     const op = insnOp(code);
     if (op === BPF_CALL) {
-      if (prog.kfuncCalls[i] === 'bpf_iter_num_next') points[i] = ITER_NEXT;
+      if (prog.kfuncCalls[i] === 'bpf_iter_num_next') {
+        points[i] = ITER_NEXT;
+        allKept = true;
+      }
+      addPaths(paths, i + 1, reaching);
       continue;
     }
     if (op === BPF_EXIT) continue;
@@ -441,13 +496,17 @@ function checksBeforeWalk(prog: VerifierProgram, profile: Profile, points: Uint8
     // the successors in order: a conditional jump's fall-through, then the target
     if (op !== BPF_JA && i + 1 >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: i + 1 });
     if (target < 0 || target >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: target });
+    if (target <= i) allKept = true;
     // the jump's successors, and a conditional jump itself, are where is_state_visited runs
     points[target] ||= PRUNE_POINT;
+    addPaths(paths, target, reaching);
     if (op !== BPF_JA) {
       points[i] ||= PRUNE_POINT;
       points[i + 1] ||= PRUNE_POINT;
+      addPaths(paths, i + 1, reaching);
     }
   }
+  if (!allKept) for (let i = 0; i < prog.length; i++) if (paths[i]! < 2) points[i] = 0;
   return null;
 }
 
@@ -471,8 +530,9 @@ function rejection(profile: Profile, site: string, lines: string[], insnProcesse
 
 /** Verifies one program as the profile's kernel would. */
 export function verifyProgram(prog: VerifierProgram, profile: Profile): VerifyResult {
-  const prunePoints = prunePointTable(prog.length + 2);
-  const early = checksBeforeWalk(prog, profile, prunePoints);
+  const prunePoints = (prunePointBuffer = zeroed(prunePointBuffer, prog.length + 2));
+  pathCountBuffer = zeroed(pathCountBuffer, prog.length + 2);
+  const early = checksBeforeWalk(prog, profile, prunePoints, pathCountBuffer);
   if (early !== null) return rejection(profile, early.site, siteLines(profile, early.site, early.params), 0);
   const walk = new Walk(prog, profile, prunePoints);
   try {
@@ -488,6 +548,8 @@ export function verifyProgram(prog: VerifierProgram, profile: Profile): VerifyRe
     }
     if (e instanceof VerifierUnsupported) return { verdict: 'unsupported', reason: e.reason, insn: walk.insnIdx };
     throw e;
+  } finally {
+    walk.release();
   }
   const probeMem = walk.probeMem === null ? [] : [...walk.probeMem].sort((a, b) => a - b);
   return { verdict: 'accepted', log: `processed ${walk.insnProcessed} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS})\n`, insnProcessed: walk.insnProcessed, probeMem };
