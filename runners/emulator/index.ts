@@ -26,7 +26,7 @@ import { packBatches } from '../../compile/codegen/packBatches.ts';
 import { MAP_OPS_NOT_RUN, mapOpPlanArgs, rejectionSummary } from '../harnessProtocol.ts';
 import { writeObject } from '../../compile/object/writeObject.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
-import { inSlotMap, isRunStep, stepRuns } from '../../types/index.ts';
+import { inSlotMap, isRunStep } from '../../types/index.ts';
 import { EmulatorPool } from './pool.ts';
 
 export interface EmulatorRunnerOptions {
@@ -73,13 +73,14 @@ const userMapOf = byName((obj) => obj.maps.filter((m) => m.internal === null));
  * What the emulator says about one scenario's programs, as the harness would print them, and the loads of each
  * accepted program that the kernel would rewrite to BPF_PROBE_MEM (Machine.probeMem).
  */
-export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile, objKfuncsKnown: boolean): { programs: ProgramObservation[]; unsupported: string | null; probeMem: Map<string, readonly number[]> } {
+export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile, objKfuncsKnown: boolean): { programs: ProgramObservation[]; unsupported: string | null; probeMem: Map<string, readonly number[]> | null } {
   // the harness refuses a scenario whose kfuncs the kernel lacks as libbpf refuses an unresolved strong extern; the
   // object's externs include every kfunc its scenarios call, so when the kernel has them all no scenario is walked
   const missing = objKfuncsKnown ? undefined : scenarioKfuncs(s).find((k) => !profile.kfuncs.includes(k));
   const refusal = profile.messages.kfunc_missing!;
   const programs: ProgramObservation[] = [];
-  const probeMem = new Map<string, readonly number[]>();
+  // made for the few scenarios with a load to rewrite (a Map per scenario was a share of the runner's garbage)
+  let probeMem: Map<string, readonly number[]> | null = null;
   for (const p of s.programs) {
     const t0 = process.hrtime.bigint();
     if (missing !== undefined) {
@@ -92,7 +93,7 @@ export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile
     const r = verifyProgram(verifierProgram(obj, spec), profile);
     const loadNs = Number(process.hrtime.bigint() - t0);
     if (r.verdict === 'unsupported') return { programs, unsupported: `${p.name}: ${r.reason} (insn ${r.insn})`, probeMem };
-    if (r.verdict === 'accepted' && r.probeMem.length > 0) probeMem.set(p.name, r.probeMem);
+    if (r.verdict === 'accepted' && r.probeMem.length > 0) (probeMem ??= new Map()).set(p.name, r.probeMem);
     programs.push(r.verdict === 'accepted'
       ? { program: p.name, verdict: 'accepted', loadNs }
       : { program: p.name, verdict: 'rejected', stage: r.stage, errno: r.errno, errnoName: r.errnoName, log: r.log, summary: rejectionSummary(p.name, p.progType, r.errnoName, r.log), loadNs });
@@ -107,9 +108,15 @@ function hasAllKfuncs(obj: BpfObjectSpec, profile: Profile): boolean {
 }
 
 /** `machine` with the verifier's BPF_PROBE_MEM rewrites of these programs applied */
-function probed(machine: Machine, probeMem: ReadonlyMap<string, readonly number[]>): Machine {
-  for (const [program, insns] of probeMem) machine.probeMem(program, insns);
+function probed(machine: Machine, probeMem: ReadonlyMap<string, readonly number[]> | null): Machine {
+  if (probeMem !== null) for (const [program, insns] of probeMem) machine.probeMem(program, insns);
   return machine;
+}
+
+/** whether the verifier accepted `program` (a scenario has a few programs: a scan, no Set per scenario) */
+function isAccepted(programs: readonly ProgramObservation[], program: string): boolean {
+  for (const p of programs) if (p.program === program) return p.verdict === 'accepted';
+  return false;
 }
 
 /** errno names of what MapStore returns (the harness prints the kernel's own) */
@@ -177,7 +184,7 @@ function globalsOf(machine: Machine, names: readonly string[]): Record<string, s
 }
 
 /** The schedule of one scenario on the machine: accepted programs only; a fault ends the scenario like an Oops. */
-function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, accepted: ReadonlySet<string>, execute: boolean): { runs: RunObservation[]; mapOps: MapOpResult[]; notRun: NotRun[]; splats: Splat[] } {
+function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, programs: readonly ProgramObservation[], execute: boolean): { runs: RunObservation[]; mapOps: MapOpResult[]; notRun: NotRun[]; splats: Splat[] } {
   const runs: RunObservation[] = [];
   const mapOps: MapOpResult[] = [];
   const notRun: NotRun[] = [];
@@ -213,10 +220,13 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, a
     // the interleavings Prediction.outcomes allows; the emulator explores no other), its globals read after both
     const concurrent = 'concurrent' in st;
     const ran: (Omit<RunObservation, 'globals'> & { globals: RunObservation['globals'] })[] = [];
-    for (const rs of stepRuns(st)) {
+    // a run step is its own one run (stepRuns would make a list of it per step)
+    const nrRuns = concurrent ? st.concurrent.length : 1;
+    for (let k = 0; k < nrRuns; k++) {
+      const rs = concurrent ? st.concurrent[k]! : st;
       const why = !execute || machine === null ? 'verify only'
         : splats.length > 0 ? 'an earlier run oopsed'
-        : !accepted.has(rs.program) ? 'not loaded (rejected)'
+        : !isAccepted(programs, rs.program) ? 'not loaded (rejected)'
         : rs.cpu >= machine.nrCpus ? `cpu ${rs.cpu} does not exist (nr_cpus=${machine.nrCpus})` : null;
       if (why !== null) { notRun.push({ program: rs.program, reason: why }); continue; }
       for (let iteration = 0; iteration < rs.repeat; iteration++) {
@@ -242,10 +252,12 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, a
 }
 
 /** whether the schedule has a map op or a run of an accepted program: only then is the object's machine made */
-function needsMachine(s: Scenario, accepted: ReadonlySet<string>): boolean {
+function needsMachine(s: Scenario, programs: readonly ProgramObservation[]): boolean {
   for (const st of s.schedule) {
     if ('mapOp' in st) return true;
-    for (const r of stepRuns(st)) if (accepted.has(r.program)) return true;
+    if ('concurrent' in st) {
+      for (const r of st.concurrent) if (isAccepted(programs, r.program)) return true;
+    } else if (isRunStep(st) && isAccepted(programs, st.program)) return true;
   }
   return false;
 }
@@ -280,9 +292,7 @@ export function batchObserver(options: EmulatorRunnerOptions): ObserveBatch {
     if (v.unsupported !== null) {
       return { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: { code: 'KPTR_EMULATOR_UNSUPPORTED', message: v.unsupported }, programs: v.programs, runs: [], mapOps: [], notRun: [], splats: [] };
     }
-    const accepted = new Set<string>();
-    for (const p of v.programs) if (p.verdict === 'accepted') accepted.add(p.program);
-    const r = execute && needsMachine(s, accepted) ? runSchedule(probed(machine(), v.probeMem), obj, s, accepted, true) : runSchedule(null, obj, s, accepted, false);
+    const r = execute && needsMachine(s, v.programs) ? runSchedule(probed(machine(), v.probeMem), obj, s, v.programs, true) : runSchedule(null, obj, s, v.programs, false);
     // the Observation field by field, in its order (spreads of a base and the runs cost a share of every case)
     return { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: null, programs: v.programs, runs: r.runs, mapOps: r.mapOps, notRun: r.notRun, splats: r.splats };
   };
