@@ -18,12 +18,12 @@ import { parseKernelVersion } from '../../specs/versionRange.ts';
 import { E2BIG, EEXIST, EINVAL, ENOENT, ENOSPC, ENOTSUPP } from '../../emulator/machine/MapStore.ts';
 import { PERCPU_MAP_TYPES, SLOT_VALUE_SUM_OFF } from '../../cabi/slotMap.ts';
 import type {
-  KernelInfo, MapOpKind, MapOpResult, MapOpStep, NotRun, Observation, ProgramObservation, RunnerCapabilities, RunObservation, Scenario, Splat,
+  KernelInfo, MapBatchOpKind, MapOpKind, MapOpResult, MapOpStep, NotRun, Observation, ProgramObservation, RunnerCapabilities, RunObservation, Scenario, Splat,
 } from '../../types/index.ts';
 import { buildObject, type Codegen } from '../../compile/buildObject.ts';
 import { scenarioKfuncs } from '../../compile/codegen/scenarioKfuncs.ts';
 import { packBatches } from '../../compile/codegen/packBatches.ts';
-import { MAP_OPS_NOT_RUN, mapOpPlanArgs, rejectionSummary } from '../harnessProtocol.ts';
+import { MAP_OPS_NOT_RUN, mapOpFlags, mapOpSum, rejectionSummary } from '../harnessProtocol.ts';
 import { writeObject } from '../../compile/object/writeObject.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
 import { inSlotMap, isRunStep } from '../../types/index.ts';
@@ -128,26 +128,44 @@ const MAP_ERRNO_NAMES: Readonly<Record<number, string>> = { [ENOENT]: 'ENOENT', 
  * what it prints (the errno name, a lookup's 8-byte words per copy as decimal strings, a batch's count and keys).
  */
 export function machineMapOp(machine: Machine, obj: BpfObjectSpec, map: string, op: MapOpKind, what: string, flags: number, sum: bigint): Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'> {
+  // `what` is a key, a batch lookup's count, or a batch update's or delete's keys
+  if (!isBatch(op) || op.startsWith('lookup')) return mapOpOn(machine, obj, map, op, Number(what), NO_KEYS, flags, BigInt.asUintN(64, sum));
+  const keys = what === '-' ? NO_KEYS : what.split(',').map(Number);
+  return mapOpOn(machine, obj, map, op, keys.length, keys, flags, BigInt.asUintN(64, sum));
+}
+
+const NO_KEYS: readonly number[] = [];
+/** what a map operation that writes no value passes (a value buffer per lookup or delete was never read) */
+const NO_VALUE = new Uint8Array(0);
+
+function isBatch(op: MapOpKind): op is MapBatchOpKind {
+  return op === 'update_batch' || op === 'delete_batch' || op === 'lookup_batch' || op === 'lookup_and_delete_batch';
+}
+
+/**
+ * machineMapOp's operation from its parts: `n` is the key (an element operation) or the count (a batch: the keys'
+ * for an update or delete, the room for a lookup); `sum` a u64.
+ */
+function mapOpOn(machine: Machine, obj: BpfObjectSpec, map: string, op: MapOpKind, n: number, keys: readonly number[], flags: number, sum: bigint): Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'> {
   const spec = userMapOf(obj, map);
   const copies = spec !== undefined && PERCPU_MAP_TYPES.has(spec.type) ? machine.nrCpus : 1;
   const stride = ((spec?.valueSize ?? 0) + 7) & ~7;
-  const batch = op === 'update_batch' || op === 'delete_batch' || op === 'lookup_batch' || op === 'lookup_and_delete_batch';
-  const keys = !batch || op.startsWith('lookup') || what === '-' ? [] : what.split(',').map(Number);
-  const value = new Uint8Array(stride * copies * Math.max(1, keys.length));
+  let value = NO_VALUE;
   if (op === 'update' || op === 'update_batch') {
+    value = new Uint8Array(stride * copies * Math.max(1, keys.length));
     // a DataView only for the ops that pass a value (making one cost a visible share of every map op)
     const view = new DataView(value.buffer);
-    for (let c = 0; c < value.byteLength / stride; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, BigInt.asUintN(64, sum), true);
+    for (let c = 0; c < value.byteLength / stride; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, sum, true);
   }
-  if (batch) {
-    const r = machine.mapBatch(map, op, keys, value, op.startsWith('lookup') ? Number(what) : keys.length, flags);
+  if (isBatch(op)) {
+    const r = machine.mapBatch(map, op, keys, value, n, flags);
     // the harness prints what a lookup copied, and only then its keys
     if (r.keys.length === 0) return { err: errName(r.errno), value: null, count: r.count };
     const copies: string[][] = [];
     for (const v of r.values) copyWords(v, stride, copies);
     return { err: errName(r.errno), value: copies, count: r.count, keys: r.keys };
   }
-  const r = machine.mapElem(map, op, Number(what), value, flags);
+  const r = machine.mapElem(map, op, n, value, flags);
   return { err: errName(r.errno), value: r.value === null ? null : copyWords(r.value, stride, []) };
 }
 
@@ -168,10 +186,13 @@ function copyWords(bytes: Uint8Array, stride: number, out: string[][]): string[]
 
 const errName = (errno: number): string | null => (errno === 0 ? null : (MAP_ERRNO_NAMES[errno] ?? `errno ${errno}`));
 
+/** The step's operation as the harness would do it (the same numbers mapOpPlanArgs writes, not parsed back from text). */
 function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, s: Scenario, st: MapOpStep, step: number): MapOpResult {
-  const home = s.slots.find((x) => x.name === st.slot)?.home;
-  const [what, flags, sum] = mapOpPlanArgs(st);
-  const r = machineMapOp(machine, obj, st.slot, st.mapOp, what, Number(flags), BigInt.asIntN(64, BigInt(sum)));
+  let home: Scenario['slots'][number]['home'] | undefined;
+  for (const x of s.slots) if (x.name === st.slot) { home = x.home; break; }
+  const keys = 'keys' in st ? st.keys : NO_KEYS;
+  const n = 'key' in st ? st.key : 'count' in st ? st.count : keys.length;
+  const r = mapOpOn(machine, obj, st.slot, st.mapOp, n, keys, mapOpFlags(st), mapOpSum(st));
   return { step, mapOp: st.mapOp, mapType: home?.kind === 'map' ? home.mapType : 'array', ...r };
 }
 
