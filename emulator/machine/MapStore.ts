@@ -319,15 +319,21 @@ export class MapStore {
     return (this.special = ranges.sort((a, b) => a[0] - b[0]));
   }
 
-  /** copy_map_value (special fields skipped), then with `free` bpf_obj_free_fields on the element */
+  /**
+   * copy_map_value (special fields skipped), then with `free` bpf_obj_free_fields on the element. Byte by byte through
+   * the arena's view: values are a few dozen bytes, and a view per range cost more than the copy (programs update
+   * maps on most runs).
+   */
   private copyValue(region: number, value: Uint8Array, free: boolean): void {
-    const dst = this.mem.bytes(region);
+    const view = this.mem.view;
+    const base = this.mem.baseOf(region);
+    const special = this.specialFields();
     let at = 0;
-    for (const [from, to] of this.specialFields()) {
-      dst.set(value.subarray(at, from), at);
-      at = to;
+    for (let i = 0; i < special.length; i++) {
+      copyBytes(view, base, value, at, special[i]![0]);
+      at = special[i]![1];
     }
-    dst.set(value.subarray(at, this.spec.valueSize), at);
+    copyBytes(view, base, value, at, this.spec.valueSize);
     if (free) this.heap.releaseFields(region, this.spec.kptrFields);
   }
 
@@ -369,6 +375,11 @@ export class MapStore {
     const e = this.array ? this.slots[key] : undefined;
     return e ? (e.regions[this.percpu ? cpu : 0] as number) : -1;
   }
+}
+
+/** bytes [from, to) of `value` (those it has) to the arena at base + from */
+function copyBytes(view: DataView, base: number, value: Uint8Array, from: number, to: number): void {
+  for (let b = from, end = Math.min(to, value.length); b < end; b++) view.setUint8(base + b, value[b]!);
 }
 
 /** sysBatch's answer (a module function: a closure per call is a property definition under tsx) */
