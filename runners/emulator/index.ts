@@ -240,7 +240,7 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, p
     // the machine runs one program at a time: a concurrent step's runs one after the other, in their order (one of
     // the interleavings Prediction.outcomes allows; the emulator explores no other), its globals read after both
     const concurrent = 'concurrent' in st;
-    const ran: (Omit<RunObservation, 'globals'> & { globals: RunObservation['globals'] })[] = [];
+    const ran: (Omit<RunObservation, 'globals'> & { globals: RunObservation['globals'] })[] | null = concurrent ? [] : null;
     // a run step is its own one run (stepRuns would make a list of it per step)
     const nrRuns = concurrent ? st.concurrent.length : 1;
     for (let k = 0; k < nrRuns; k++) {
@@ -260,13 +260,15 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, p
           break;
         }
         const run = { step, iteration, program: rs.program, cpu: rs.cpu, err: null, retval: r.retval, runNs, globals: concurrent ? {} : globalsOf(machine!, names) };
-        (concurrent ? ran : runs).push(run);
+        (ran ?? runs).push(run);
       }
     }
-    if (ran.length > 0) {
+    if (ran !== null && ran.length > 0) {
       const globals = globalsOf(machine!, names);
-      for (const r of ran) r.globals = globals;
-      runs.push(...ran);
+      for (const r of ran) {
+        r.globals = globals;
+        runs.push(r);
+      }
     }
   }
   return { runs, mapOps, notRun, splats };
