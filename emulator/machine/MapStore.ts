@@ -30,8 +30,8 @@ export class MapStore {
   private readonly percpu: boolean;
   private readonly lru: boolean;
   private readonly array: boolean;
-  /** array maps: by index */
-  private readonly slots: (Element | null)[] = [];
+  /** array maps: by index (made at their length: an array grown by push starts with room for 16) */
+  private readonly slots: (Element | null)[];
   /** hash and local storage maps: by key bytes as hex, in LRU order (least recent first); made on first use (most maps here are arrays) */
   private hashMap: Map<number | string, Element> | null = null;
   /**
@@ -61,11 +61,10 @@ export class MapStore {
     this.percpu = spec.type === 'percpu_array' || spec.type === 'percpu_hash' || spec.type === 'lru_percpu_hash';
     this.lru = spec.type === 'lru_hash' || spec.type === 'lru_percpu_hash';
     this.array = spec.type === 'array' || spec.type === 'percpu_array';
+    this.slots = new Array<Element | null>(this.array ? spec.maxEntries : 0);
     if (this.array) {
       const writable = spec.internal?.kind !== 'rodata';
-      for (let k = 0; k < spec.maxEntries; k++) {
-        this.slots.push(this.newElement(`[${k}]`, writable, k === 0 ? spec.initial : null));
-      }
+      for (let k = 0; k < spec.maxEntries; k++) this.slots[k] = this.newElement(`[${k}]`, writable, k === 0 ? spec.initial : null);
     }
   }
 
@@ -76,14 +75,14 @@ export class MapStore {
   private newElement(key: string, writable: boolean, initial: Uint8Array | null): Element {
     const n = this.percpu ? this.nrCpus : 1;
     const label = this.spec.internal ? this.spec.name : `map ${this.spec.name} value ${key}`;
-    const regions: number[] = [];
+    const regions = new Array<number>(n);
     for (let c = 0; c < n; c++) {
       // an initial value of the value's size is copied in by add() (no two views per global)
       const init = initial?.length === this.spec.valueSize ? initial : this.spec.valueSize;
       // a per-CPU copy's CPU is a column of its region (its name in faults ends `cpu N`): one label for all copies
       const r = this.mem.add(this.spec.internal ? 'global' : 'map_value', label, init, writable, this.index, this.percpu ? c : -1);
       if (initial && init !== initial && r > 0) this.mem.bytes(r).set(initial.subarray(0, this.spec.valueSize));
-      regions.push(r);
+      regions[c] = r;
     }
     return { regions };
   }
