@@ -196,8 +196,12 @@ function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, s: Scenario, st: M
   return { step, mapOp: st.mapOp, mapType: home?.kind === 'map' ? home.mapType : 'array', ...r };
 }
 
+/** the globals of every run of a scenario that has none: one object (observations are data that nothing writes) */
+const NO_GLOBALS: Readonly<Record<string, string>> = Object.freeze({});
+
 /** Every named global as the harness prints it (0 for one the machine does not have). */
-function globalsOf(machine: Machine, names: readonly string[]): Record<string, string> {
+function globalsOf(machine: Machine, names: readonly string[]): Readonly<Record<string, string>> {
+  if (names.length === 0) return NO_GLOBALS;
   // the machine's answer has every name, in this order: filled in where it has no value, not copied
   const g = machine.globals(names);
   for (const n of names) g[n] ??= '0';
@@ -371,7 +375,9 @@ export function createEmulatorRunner(options: EmulatorRunnerOptions): Runner {
   };
 
   const run = async (cases: readonly RunCase[], hooks?: RunHooks): Promise<Observation[]> => {
-    const plans = new Map(cases.map((c) => [c.scenario.id, c.plan]));
+    // filled by a loop: a Map made from a list of pairs is a pair per case
+    const plans = new Map<string, RunCase['plan']>();
+    for (const c of cases) plans.set(c.scenario.id, c.plan);
     const out = new Map<string, Observation>();
     const batches = packBatches(cases.map((c) => c.scenario), options.maxPerBatch ?? 100);
     const deliver = (observations: readonly Observation[]): void => {
