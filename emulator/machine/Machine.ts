@@ -198,7 +198,9 @@ export class Machine implements CallEnv {
    */
   globals(names?: readonly string[]): Record<string, string | null> {
     const index = (this.globalIndex ??= this.indexGlobals());
-    const out: Record<string, string | null> = {};
+    // a dictionary from the start: every scenario's globals have names of their own (its id prefixes them), and a
+    // literal given new names grows a chain of hidden classes per scenario, a share of every run that reads globals
+    const out: Record<string, string | null> = Object.create(null);
     for (const name of names ?? [...index.keys()]) {
       const g = index.get(name);
       if (!g) {
