@@ -143,8 +143,8 @@ function isBatch(op: MapOpKind): op is MapBatchOpKind {
 }
 
 /**
- * machineMapOp's operation from its parts: `n` is the key (an element operation) or the count (a batch: the keys'
- * for an update or delete, the room for a lookup); `sum` a u64.
+ * machineMapOp's operation from its parts: `n` is the key of an element operation, a batch update's or delete's
+ * number of keys, or a batch lookup's room; `sum` is a u64.
  */
 function mapOpOn(machine: Machine, obj: BpfObjectSpec, map: string, op: MapOpKind, n: number, keys: readonly number[], flags: number, sum: bigint): Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'> {
   const spec = userMapOf(obj, map);
