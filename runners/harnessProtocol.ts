@@ -114,9 +114,21 @@ function ownerKind(s: Scenario): 'process' | 'cgroup' | null {
  */
 export function mapOpPlanArgs(step: MapOpStep): [string, string, string] {
   const what = 'key' in step ? String(step.key) : 'keys' in step ? (step.keys.length === 0 ? '-' : step.keys.join(',')) : String(step.count);
-  const write = step.mapOp === 'update' || step.mapOp === 'update_batch';
-  const flags = (write ? MAP_UPDATE_FLAG_VALUES[step.flags] : 0) | (mapOpLock(step) ? BPF_F_LOCK : 0);
-  return [what, String(flags), write ? String(BigInt.asUintN(64, BigInt(step.sum))) : '0'];
+  return [what, String(mapOpFlags(step)), String(mapOpSum(step))];
+}
+
+/** A map operation's flags as bpf(2) gets them: elem_flags for a batch, BPF_F_LOCK or'ed in for a `lock` step. */
+export function mapOpFlags(step: MapOpStep): number {
+  return (isMapWrite(step) ? MAP_UPDATE_FLAG_VALUES[step.flags] : 0) | (mapOpLock(step) ? BPF_F_LOCK : 0);
+}
+
+/** The u64 an update writes into every value's `sum` (0 for an operation that writes none). */
+export function mapOpSum(step: MapOpStep): bigint {
+  return isMapWrite(step) ? BigInt.asUintN(64, BigInt(step.sum)) : 0n;
+}
+
+function isMapWrite(step: MapOpStep): step is Extract<MapOpStep, { readonly sum: string }> {
+  return step.mapOp === 'update' || step.mapOp === 'update_batch';
 }
 
 /** Log lines that say how verification went, not why it failed: never the summary's subject. */

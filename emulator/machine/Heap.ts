@@ -60,8 +60,12 @@ export class Heap {
   private handles = new Int32Array(INITIAL_OBJECTS);
   private data = new Int32Array(INITIAL_OBJECTS);
   private freed = new Uint8Array(INITIAL_OBJECTS);
-  /** ids of objects dropped during the current run */
+  /**
+   * ids of objects dropped during the current run: the first `nPending` (the list is reused: an array emptied by
+   * `length = 0` lets go of its storage, and the next run's first drop made one again)
+   */
   private readonly pending: number[] = [];
+  private nPending = 0;
   /** reused-uncleared: ids of objects whose areas were freed after a grace period, by freeListKey, last freed first */
   private readonly freeLists = new Map<number, number[]>();
 
@@ -184,7 +188,7 @@ export class Heap {
     this.freed[id] = 1;
     if (!percpu) this.releaseFields(this.handles[id] as number, this.types.kptrFields(this.typeIds[id] as number));
     this.setState(id, RCU_FREED);
-    this.pending.push(id);
+    this.pending[this.nPending++] = id;
   }
 
   /** bpf_obj_free_fields: each non-NULL kptr field of the value at `region` is emptied and its object dropped */
@@ -212,8 +216,9 @@ export class Heap {
 
   /** The RCU grace period between runs: what was dropped is freed for good (and may be handed out again). */
   gracePeriod(cpu: number): void {
-    if (this.pending.length === 0) return;
-    for (const id of this.pending) {
+    if (this.nPending === 0) return;
+    for (let i = 0; i < this.nPending; i++) {
+      const id = this.pending[i] as number;
       this.setState(id, FREED);
       if (this.freedMemory === 'reused-uncleared') {
         const key = freeListKey(this.percpu[id] === 1, cpu, this.sizeClasses[id] as number);
@@ -222,7 +227,7 @@ export class Heap {
         list.push(id);
       }
     }
-    this.pending.length = 0;
+    this.nPending = 0;
   }
 
   /** objects allocated and not freed, for tests and `emulate` */

@@ -30,9 +30,10 @@ export class MapStore {
   private readonly percpu: boolean;
   private readonly lru: boolean;
   private readonly array: boolean;
-  /** array maps: by index; hash maps: by key bytes as hex, in LRU order (least recent first) */
-  private readonly slots: (Element | null)[] = [];
-  private readonly hash = new Map<number | string, Element>();
+  /** array maps: by index (made at their length: an array grown by push starts with room for 16) */
+  private readonly slots: (Element | null)[];
+  /** hash and local storage maps: by key bytes as hex, in LRU order (least recent first); made on first use (most maps here are arrays) */
+  private hashMap: Map<number | string, Element> | null = null;
   /**
    * elements userspace removed or overwrote with their kptr fields left set (keepsKptr), most recent last: the next
    * element this hash map makes takes those fields over, as a preallocated element popped again from the freelist
@@ -60,24 +61,28 @@ export class MapStore {
     this.percpu = spec.type === 'percpu_array' || spec.type === 'percpu_hash' || spec.type === 'lru_percpu_hash';
     this.lru = spec.type === 'lru_hash' || spec.type === 'lru_percpu_hash';
     this.array = spec.type === 'array' || spec.type === 'percpu_array';
+    this.slots = new Array<Element | null>(this.array ? spec.maxEntries : 0);
     if (this.array) {
       const writable = spec.internal?.kind !== 'rodata';
-      for (let k = 0; k < spec.maxEntries; k++) {
-        this.slots.push(this.newElement(`[${k}]`, writable, k === 0 ? spec.initial : null));
-      }
+      for (let k = 0; k < spec.maxEntries; k++) this.slots[k] = this.newElement(`[${k}]`, writable, k === 0 ? spec.initial : null);
     }
+  }
+
+  private get hash(): Map<number | string, Element> {
+    return (this.hashMap ??= new Map());
   }
 
   private newElement(key: string, writable: boolean, initial: Uint8Array | null): Element {
     const n = this.percpu ? this.nrCpus : 1;
-    const label = this.spec.internal ? `${this.spec.name}` : `map ${this.spec.name} value ${key}`;
-    const regions: number[] = [];
+    const label = this.spec.internal ? this.spec.name : `map ${this.spec.name} value ${key}`;
+    const regions = new Array<number>(n);
     for (let c = 0; c < n; c++) {
       // an initial value of the value's size is copied in by add() (no two views per global)
       const init = initial?.length === this.spec.valueSize ? initial : this.spec.valueSize;
-      const r = this.mem.add(this.spec.internal ? 'global' : 'map_value', this.percpu ? `${label} cpu ${c}` : label, init, writable, this.index);
+      // a per-CPU copy's CPU is a column of its region (its name in faults ends `cpu N`): one label for all copies
+      const r = this.mem.add(this.spec.internal ? 'global' : 'map_value', label, init, writable, this.index, this.percpu ? c : -1);
       if (initial && init !== initial && r > 0) this.mem.bytes(r).set(initial.subarray(0, this.spec.valueSize));
-      regions.push(r);
+      regions[c] = r;
     }
     return { regions };
   }
@@ -157,7 +162,6 @@ export class MapStore {
    * (n_buckets = roundup_pow_of_two(max_entries)), the suite's maps.
    */
   sysBatch(cmd: 'update_batch' | 'delete_batch' | 'lookup_batch' | 'lookup_and_delete_batch', keys: readonly number[], values: Uint8Array, count: number, elemFlags: number): { readonly errno: number; readonly count: number; readonly keys: number[]; readonly values: Uint8Array[] } {
-    const done = (errno: number, n: number, out: Uint8Array[] = [], outKeys: number[] = []): ReturnType<MapStore['sysBatch']> => ({ errno, count: n, keys: outKeys, values: out });
     // BPF_DO_BATCH: array maps have no delete or lookup_and_delete batch
     if (this.array && (cmd === 'delete_batch' || cmd === 'lookup_and_delete_batch')) return done(ENOTSUPP, count);
     // elem_flags takes BPF_F_LOCK only, and only for a value with a spin lock
@@ -314,15 +318,21 @@ export class MapStore {
     return (this.special = ranges.sort((a, b) => a[0] - b[0]));
   }
 
-  /** copy_map_value (special fields skipped), then with `free` bpf_obj_free_fields on the element */
+  /**
+   * copy_map_value (special fields skipped), then with `free` bpf_obj_free_fields on the element. Byte by byte through
+   * the arena's view: values are a few dozen bytes, and a view per range cost more than the copy (programs update
+   * maps on most runs).
+   */
   private copyValue(region: number, value: Uint8Array, free: boolean): void {
-    const dst = this.mem.bytes(region);
+    const view = this.mem.view;
+    const base = this.mem.baseOf(region);
+    const special = this.specialFields();
     let at = 0;
-    for (const [from, to] of this.specialFields()) {
-      dst.set(value.subarray(at, from), at);
-      at = to;
+    for (let i = 0; i < special.length; i++) {
+      copyBytes(view, base, value, at, special[i]![0]);
+      at = special[i]![1];
     }
-    dst.set(value.subarray(at, this.spec.valueSize), at);
+    copyBytes(view, base, value, at, this.spec.valueSize);
     if (free) this.heap.releaseFields(region, this.spec.kptrFields);
   }
 
@@ -342,11 +352,11 @@ export class MapStore {
   destroy(problems: string[]): void {
     // htab_free_prealloced_fields walks free elements too: what a kept element holds is released here
     for (const e of this.slots) if (e) this.destroyElement(e, problems);
-    for (const e of this.hash.values()) this.destroyElement(e, problems);
+    if (this.hashMap !== null) for (const e of this.hashMap.values()) this.destroyElement(e, problems);
     for (const e of this.kept) this.destroyElement(e, problems);
     this.slots.length = 0;
-    // clear() makes a new table even for an empty Map, and most maps here are arrays
-    if (this.hash.size > 0) this.hash.clear();
+    // clear() makes a new table even for an empty Map
+    if (this.hashMap !== null && this.hashMap.size > 0) this.hashMap.clear();
     this.kept.length = 0;
   }
 
@@ -364,6 +374,16 @@ export class MapStore {
     const e = this.array ? this.slots[key] : undefined;
     return e ? (e.regions[this.percpu ? cpu : 0] as number) : -1;
   }
+}
+
+/** bytes [from, to) of `value` (those it has) to the arena at base + from */
+function copyBytes(view: DataView, base: number, value: Uint8Array, from: number, to: number): void {
+  for (let b = from, end = Math.min(to, value.length); b < end; b++) view.setUint8(base + b, value[b]!);
+}
+
+/** sysBatch's answer (a module function: a closure per call is a property definition under tsx) */
+function done(errno: number, n: number, out: Uint8Array[] = [], outKeys: number[] = []): ReturnType<MapStore['sysBatch']> {
+  return { errno, count: n, keys: outKeys, values: out };
 }
 
 /** the map a map address (hi:lo) names, or a fault */

@@ -60,6 +60,8 @@ function columns(n: number): Columns {
  */
 const spareArenas: ArrayBuffer[] = [];
 const spareColumns: Columns[] = [];
+/** kind and name tables of freed machines, emptied (an id past the next machine's regions names nothing) */
+const spareTables: { readonly kinds: (RegionKind | undefined)[]; readonly labels: (string | number | undefined)[] }[] = [];
 const SPARE_ARENAS = 2;
 const SPARE_MAX_BYTES = 64 << 20;
 
@@ -87,10 +89,11 @@ export class AddressSpace {
   /** regions so far, the NULL one included; columns past it hold stale values */
   private count = 1;
   private cols = spareColumns.pop() ?? columns(1 << 10);
+  private readonly tables = spareTables.pop() ?? { kinds: table<RegionKind | undefined>(regionsHint, 'stack'), labels: table<string | number | undefined>(regionsHint, '') };
   /** by region id; undefined past the last region (holes of a table made at its expected length) */
-  readonly kinds: RegionKind[] = table(regionsHint, 'stack');
+  readonly kinds = this.tables.kinds;
   /** a region's name, or the id of the heap object it belongs to (named by `objectLabel` only when a fault needs it) */
-  private readonly labels: (string | number)[] = table(regionsHint, '');
+  private readonly labels = this.tables.labels;
   /** names heap objects' regions from the object id their label holds (the Heap's, set when it is made) */
   objectLabel: (objectId: number, kind: RegionKind) => string = (objectId) => `object #${objectId}`;
 
@@ -156,6 +159,9 @@ export class AddressSpace {
     if (spareArenas.length < SPARE_ARENAS && this.buffer.byteLength <= SPARE_MAX_BYTES) {
       spareArenas.push(this.buffer);
       spareColumns.push(this.cols);
+      this.kinds.fill(undefined, 1, this.count);
+      this.labels.fill(undefined, 1, this.count);
+      spareTables.push(this.tables);
     }
     this.buffer = new ArrayBuffer(0);
     this.view = new DataView(this.buffer);

@@ -18,15 +18,15 @@ import { parseKernelVersion } from '../../specs/versionRange.ts';
 import { E2BIG, EEXIST, EINVAL, ENOENT, ENOSPC, ENOTSUPP } from '../../emulator/machine/MapStore.ts';
 import { PERCPU_MAP_TYPES, SLOT_VALUE_SUM_OFF } from '../../cabi/slotMap.ts';
 import type {
-  KernelInfo, MapOpKind, MapOpResult, MapOpStep, NotRun, Observation, ProgramObservation, RunnerCapabilities, RunObservation, Scenario, Splat,
+  KernelInfo, MapBatchOpKind, MapOpKind, MapOpResult, MapOpStep, NotRun, Observation, ProgramObservation, RunnerCapabilities, RunObservation, Scenario, Splat,
 } from '../../types/index.ts';
 import { buildObject, type Codegen } from '../../compile/buildObject.ts';
 import { scenarioKfuncs } from '../../compile/codegen/scenarioKfuncs.ts';
 import { packBatches } from '../../compile/codegen/packBatches.ts';
-import { MAP_OPS_NOT_RUN, mapOpPlanArgs, rejectionSummary } from '../harnessProtocol.ts';
+import { MAP_OPS_NOT_RUN, mapOpFlags, mapOpSum, rejectionSummary } from '../harnessProtocol.ts';
 import { writeObject } from '../../compile/object/writeObject.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
-import { inSlotMap, isRunStep, stepRuns } from '../../types/index.ts';
+import { inSlotMap, isRunStep } from '../../types/index.ts';
 import { EmulatorPool } from './pool.ts';
 
 export interface EmulatorRunnerOptions {
@@ -73,13 +73,14 @@ const userMapOf = byName((obj) => obj.maps.filter((m) => m.internal === null));
  * What the emulator says about one scenario's programs, as the harness would print them, and the loads of each
  * accepted program that the kernel would rewrite to BPF_PROBE_MEM (Machine.probeMem).
  */
-export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile, objKfuncsKnown: boolean): { programs: ProgramObservation[]; unsupported: string | null; probeMem: Map<string, readonly number[]> } {
+export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile, objKfuncsKnown: boolean): { programs: ProgramObservation[]; unsupported: string | null; probeMem: Map<string, readonly number[]> | null } {
   // the harness refuses a scenario whose kfuncs the kernel lacks as libbpf refuses an unresolved strong extern; the
   // object's externs include every kfunc its scenarios call, so when the kernel has them all no scenario is walked
   const missing = objKfuncsKnown ? undefined : scenarioKfuncs(s).find((k) => !profile.kfuncs.includes(k));
   const refusal = profile.messages.kfunc_missing!;
   const programs: ProgramObservation[] = [];
-  const probeMem = new Map<string, readonly number[]>();
+  // made for the few scenarios with a load to rewrite (a Map per scenario was a share of the runner's garbage)
+  let probeMem: Map<string, readonly number[]> | null = null;
   for (const p of s.programs) {
     const t0 = process.hrtime.bigint();
     if (missing !== undefined) {
@@ -92,7 +93,7 @@ export function verifyScenario(obj: BpfObjectSpec, s: Scenario, profile: Profile
     const r = verifyProgram(verifierProgram(obj, spec), profile);
     const loadNs = Number(process.hrtime.bigint() - t0);
     if (r.verdict === 'unsupported') return { programs, unsupported: `${p.name}: ${r.reason} (insn ${r.insn})`, probeMem };
-    if (r.verdict === 'accepted' && r.probeMem.length > 0) probeMem.set(p.name, r.probeMem);
+    if (r.verdict === 'accepted' && r.probeMem.length > 0) (probeMem ??= new Map()).set(p.name, r.probeMem);
     programs.push(r.verdict === 'accepted'
       ? { program: p.name, verdict: 'accepted', loadNs }
       : { program: p.name, verdict: 'rejected', stage: r.stage, errno: r.errno, errnoName: r.errnoName, log: r.log, summary: rejectionSummary(p.name, p.progType, r.errnoName, r.log), loadNs });
@@ -107,9 +108,15 @@ function hasAllKfuncs(obj: BpfObjectSpec, profile: Profile): boolean {
 }
 
 /** `machine` with the verifier's BPF_PROBE_MEM rewrites of these programs applied */
-function probed(machine: Machine, probeMem: ReadonlyMap<string, readonly number[]>): Machine {
-  for (const [program, insns] of probeMem) machine.probeMem(program, insns);
+function probed(machine: Machine, probeMem: ReadonlyMap<string, readonly number[]> | null): Machine {
+  if (probeMem !== null) for (const [program, insns] of probeMem) machine.probeMem(program, insns);
   return machine;
+}
+
+/** whether the verifier accepted `program` (a scenario has a few programs: a scan, no Set per scenario) */
+function isAccepted(programs: readonly ProgramObservation[], program: string): boolean {
+  for (const p of programs) if (p.program === program) return p.verdict === 'accepted';
+  return false;
 }
 
 /** errno names of what MapStore returns (the harness prints the kernel's own) */
@@ -121,26 +128,44 @@ const MAP_ERRNO_NAMES: Readonly<Record<number, string>> = { [ENOENT]: 'ENOENT', 
  * what it prints (the errno name, a lookup's 8-byte words per copy as decimal strings, a batch's count and keys).
  */
 export function machineMapOp(machine: Machine, obj: BpfObjectSpec, map: string, op: MapOpKind, what: string, flags: number, sum: bigint): Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'> {
+  // `what` is a key, a batch lookup's count, or a batch update's or delete's keys
+  if (!isBatch(op) || op.startsWith('lookup')) return mapOpOn(machine, obj, map, op, Number(what), NO_KEYS, flags, BigInt.asUintN(64, sum));
+  const keys = what === '-' ? NO_KEYS : what.split(',').map(Number);
+  return mapOpOn(machine, obj, map, op, keys.length, keys, flags, BigInt.asUintN(64, sum));
+}
+
+const NO_KEYS: readonly number[] = [];
+/** what a map operation that writes no value passes (a value buffer per lookup or delete was never read) */
+const NO_VALUE = new Uint8Array(0);
+
+function isBatch(op: MapOpKind): op is MapBatchOpKind {
+  return op === 'update_batch' || op === 'delete_batch' || op === 'lookup_batch' || op === 'lookup_and_delete_batch';
+}
+
+/**
+ * machineMapOp's operation from its parts: `n` is the key of an element operation, a batch update's or delete's
+ * number of keys, or a batch lookup's room; `sum` is a u64.
+ */
+function mapOpOn(machine: Machine, obj: BpfObjectSpec, map: string, op: MapOpKind, n: number, keys: readonly number[], flags: number, sum: bigint): Omit<MapOpResult, 'step' | 'mapOp' | 'mapType'> {
   const spec = userMapOf(obj, map);
   const copies = spec !== undefined && PERCPU_MAP_TYPES.has(spec.type) ? machine.nrCpus : 1;
   const stride = ((spec?.valueSize ?? 0) + 7) & ~7;
-  const batch = op === 'update_batch' || op === 'delete_batch' || op === 'lookup_batch' || op === 'lookup_and_delete_batch';
-  const keys = !batch || op.startsWith('lookup') || what === '-' ? [] : what.split(',').map(Number);
-  const value = new Uint8Array(stride * copies * Math.max(1, keys.length));
+  let value = NO_VALUE;
   if (op === 'update' || op === 'update_batch') {
+    value = new Uint8Array(stride * copies * Math.max(1, keys.length));
     // a DataView only for the ops that pass a value (making one cost a visible share of every map op)
     const view = new DataView(value.buffer);
-    for (let c = 0; c < value.byteLength / stride; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, BigInt.asUintN(64, sum), true);
+    for (let c = 0; c < value.byteLength / stride; c++) view.setBigUint64(c * stride + SLOT_VALUE_SUM_OFF, sum, true);
   }
-  if (batch) {
-    const r = machine.mapBatch(map, op, keys, value, op.startsWith('lookup') ? Number(what) : keys.length, flags);
+  if (isBatch(op)) {
+    const r = machine.mapBatch(map, op, keys, value, n, flags);
     // the harness prints what a lookup copied, and only then its keys
     if (r.keys.length === 0) return { err: errName(r.errno), value: null, count: r.count };
     const copies: string[][] = [];
     for (const v of r.values) copyWords(v, stride, copies);
     return { err: errName(r.errno), value: copies, count: r.count, keys: r.keys };
   }
-  const r = machine.mapElem(map, op, Number(what), value, flags);
+  const r = machine.mapElem(map, op, n, value, flags);
   return { err: errName(r.errno), value: r.value === null ? null : copyWords(r.value, stride, []) };
 }
 
@@ -161,15 +186,22 @@ function copyWords(bytes: Uint8Array, stride: number, out: string[][]): string[]
 
 const errName = (errno: number): string | null => (errno === 0 ? null : (MAP_ERRNO_NAMES[errno] ?? `errno ${errno}`));
 
+/** The step's operation as the harness would do it (the same numbers mapOpPlanArgs writes, not parsed back from text). */
 function mapOpOnMachine(machine: Machine, obj: BpfObjectSpec, s: Scenario, st: MapOpStep, step: number): MapOpResult {
-  const home = s.slots.find((x) => x.name === st.slot)?.home;
-  const [what, flags, sum] = mapOpPlanArgs(st);
-  const r = machineMapOp(machine, obj, st.slot, st.mapOp, what, Number(flags), BigInt.asIntN(64, BigInt(sum)));
+  let home: Scenario['slots'][number]['home'] | undefined;
+  for (const x of s.slots) if (x.name === st.slot) { home = x.home; break; }
+  const keys = 'keys' in st ? st.keys : NO_KEYS;
+  const n = 'key' in st ? st.key : 'count' in st ? st.count : keys.length;
+  const r = mapOpOn(machine, obj, st.slot, st.mapOp, n, keys, mapOpFlags(st), mapOpSum(st));
   return { step, mapOp: st.mapOp, mapType: home?.kind === 'map' ? home.mapType : 'array', ...r };
 }
 
+/** the globals of every run of a scenario that has none: one object (observations are data that nothing writes) */
+const NO_GLOBALS: Readonly<Record<string, string>> = Object.freeze({});
+
 /** Every named global as the harness prints it (0 for one the machine does not have). */
-function globalsOf(machine: Machine, names: readonly string[]): Record<string, string> {
+function globalsOf(machine: Machine, names: readonly string[]): Readonly<Record<string, string>> {
+  if (names.length === 0) return NO_GLOBALS;
   // the machine's answer has every name, in this order: filled in where it has no value, not copied
   const g = machine.globals(names);
   for (const n of names) g[n] ??= '0';
@@ -177,7 +209,7 @@ function globalsOf(machine: Machine, names: readonly string[]): Record<string, s
 }
 
 /** The schedule of one scenario on the machine: accepted programs only; a fault ends the scenario like an Oops. */
-function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, accepted: ReadonlySet<string>, execute: boolean): { runs: RunObservation[]; mapOps: MapOpResult[]; notRun: NotRun[]; splats: Splat[] } {
+function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, programs: readonly ProgramObservation[], execute: boolean): { runs: RunObservation[]; mapOps: MapOpResult[]; notRun: NotRun[]; splats: Splat[] } {
   const runs: RunObservation[] = [];
   const mapOps: MapOpResult[] = [];
   const notRun: NotRun[] = [];
@@ -212,11 +244,14 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, a
     // the machine runs one program at a time: a concurrent step's runs one after the other, in their order (one of
     // the interleavings Prediction.outcomes allows; the emulator explores no other), its globals read after both
     const concurrent = 'concurrent' in st;
-    const ran: (Omit<RunObservation, 'globals'> & { globals: RunObservation['globals'] })[] = [];
-    for (const rs of stepRuns(st)) {
+    const ran: (Omit<RunObservation, 'globals'> & { globals: RunObservation['globals'] })[] | null = concurrent ? [] : null;
+    // a run step is its own one run (stepRuns would make a list of it per step)
+    const nrRuns = concurrent ? st.concurrent.length : 1;
+    for (let k = 0; k < nrRuns; k++) {
+      const rs = concurrent ? st.concurrent[k]! : st;
       const why = !execute || machine === null ? 'verify only'
         : splats.length > 0 ? 'an earlier run oopsed'
-        : !accepted.has(rs.program) ? 'not loaded (rejected)'
+        : !isAccepted(programs, rs.program) ? 'not loaded (rejected)'
         : rs.cpu >= machine.nrCpus ? `cpu ${rs.cpu} does not exist (nr_cpus=${machine.nrCpus})` : null;
       if (why !== null) { notRun.push({ program: rs.program, reason: why }); continue; }
       for (let iteration = 0; iteration < rs.repeat; iteration++) {
@@ -229,23 +264,27 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, a
           break;
         }
         const run = { step, iteration, program: rs.program, cpu: rs.cpu, err: null, retval: r.retval, runNs, globals: concurrent ? {} : globalsOf(machine!, names) };
-        (concurrent ? ran : runs).push(run);
+        (ran ?? runs).push(run);
       }
     }
-    if (ran.length > 0) {
+    if (ran !== null && ran.length > 0) {
       const globals = globalsOf(machine!, names);
-      for (const r of ran) r.globals = globals;
-      runs.push(...ran);
+      for (const r of ran) {
+        r.globals = globals;
+        runs.push(r);
+      }
     }
   }
   return { runs, mapOps, notRun, splats };
 }
 
 /** whether the schedule has a map op or a run of an accepted program: only then is the object's machine made */
-function needsMachine(s: Scenario, accepted: ReadonlySet<string>): boolean {
+function needsMachine(s: Scenario, programs: readonly ProgramObservation[]): boolean {
   for (const st of s.schedule) {
     if ('mapOp' in st) return true;
-    for (const r of stepRuns(st)) if (accepted.has(r.program)) return true;
+    if ('concurrent' in st) {
+      for (const r of st.concurrent) if (isAccepted(programs, r.program)) return true;
+    } else if (isRunStep(st) && isAccepted(programs, st.program)) return true;
   }
   return false;
 }
@@ -280,9 +319,7 @@ export function batchObserver(options: EmulatorRunnerOptions): ObserveBatch {
     if (v.unsupported !== null) {
       return { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: { code: 'KPTR_EMULATOR_UNSUPPORTED', message: v.unsupported }, programs: v.programs, runs: [], mapOps: [], notRun: [], splats: [] };
     }
-    const accepted = new Set<string>();
-    for (const p of v.programs) if (p.verdict === 'accepted') accepted.add(p.program);
-    const r = execute && needsMachine(s, accepted) ? runSchedule(probed(machine(), v.probeMem), obj, s, accepted, true) : runSchedule(null, obj, s, accepted, false);
+    const r = execute && needsMachine(s, v.programs) ? runSchedule(probed(machine(), v.probeMem), obj, s, v.programs, true) : runSchedule(null, obj, s, v.programs, false);
     // the Observation field by field, in its order (spreads of a base and the runs cost a share of every case)
     return { scenarioId: s.id, runner: 'emulator', kernel, skipped: null, error: null, programs: v.programs, runs: r.runs, mapOps: r.mapOps, notRun: r.notRun, splats: r.splats };
   };
@@ -338,7 +375,9 @@ export function createEmulatorRunner(options: EmulatorRunnerOptions): Runner {
   };
 
   const run = async (cases: readonly RunCase[], hooks?: RunHooks): Promise<Observation[]> => {
-    const plans = new Map(cases.map((c) => [c.scenario.id, c.plan]));
+    // filled by a loop: a Map made from a list of pairs is a pair per case
+    const plans = new Map<string, RunCase['plan']>();
+    for (const c of cases) plans.set(c.scenario.id, c.plan);
     const out = new Map<string, Observation>();
     const batches = packBatches(cases.map((c) => c.scenario), options.maxPerBatch ?? 100);
     const deliver = (observations: readonly Observation[]): void => {
