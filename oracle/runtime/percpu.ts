@@ -9,7 +9,7 @@ import { hasSpinLock, LRU_MAP_TYPES, PERCPU_MAP_TYPES, SLOT_MAP_MAX_ENTRIES } fr
 import { mapOpLock } from '../../types/index.ts';
 import { cValue } from './cValue.ts';
 import { type Choose, conflictingClasses, enumerateChoices, interleave, type SharedAccess } from './interleave.ts';
-import { compileProgram, type Insn } from '../verifier/compileProgram.ts';
+import type { Insn } from '../verifier/compileProgram.ts';
 
 /**
  * Concrete execution of the run schedule (research/kernel-semantics.md §5): slot contents per map element (one
@@ -58,8 +58,15 @@ interface World {
   readonly zeroFilled: Set<string>;
 }
 
+/** A program the kernel accepted, with its flat instructions (compileProgram): what a run executes. */
+export interface Runnable {
+  readonly program: Program;
+  readonly insns: readonly Insn[];
+}
+
 interface Run {
   readonly w: World;
+  readonly insns: readonly Insn[];
   readonly cpu: number;
   readonly sleepable: boolean;
   readonly vars: Map<string, Val>;
@@ -77,16 +84,15 @@ type AccessKind = 'slot' | 'sum' | 'obj' | 'elem' | 'global';
 /** SharedAccess.cls texts by kind, name and number (-1: none) */
 type AccessClasses = Readonly<Record<AccessKind, Map<string, Map<number, string>>>>;
 
-/** each scenario's slot homes by name and its access class texts, made once for all its passes */
-const scenarioMemo = new WeakMap<Scenario['slots'], { readonly homes: ReadonlyMap<string, KptrHome>; readonly classes: AccessClasses }>();
-
-function memoOf(scenario: Scenario): { readonly homes: ReadonlyMap<string, KptrHome>; readonly classes: AccessClasses } {
-  let m = scenarioMemo.get(scenario.slots);
-  if (m === undefined) {
-    m = { homes: new Map(scenario.slots.map((x) => [x.name, x.home])), classes: { slot: new Map(), sum: new Map(), obj: new Map(), elem: new Map(), global: new Map() } };
-    scenarioMemo.set(scenario.slots, m);
-  }
-  return m;
+/** What every pass over one scenario's schedule shares (runSchedule makes it once, not per pass). */
+interface Passes {
+  readonly scenario: Scenario;
+  /** the programs the kernel accepted, by name (only those run) */
+  readonly accepted: ReadonlyMap<string, Runnable>;
+  readonly nrCpus: number;
+  readonly contracts: readonly MapOpContract[];
+  readonly homes: ReadonlyMap<string, KptrHome>;
+  readonly classes: AccessClasses;
 }
 
 /**
@@ -269,8 +275,8 @@ function globalAccess(w: World, name: string, write: boolean): SharedAccess {
  * (oracle/runtime/interleave.ts), when another run goes at once (Run.shared): a run alone yields nothing. The ops'
  * effects are plain functions: the generator's frame holds only what lives across a yield.
  */
-function* exec(r: Run, program: Program): Generator<SharedAccess, number> {
-  const { insns } = compileProgram(r.w.scenario, program);
+function* exec(r: Run): Generator<SharedAccess, number> {
+  const { insns } = r;
   for (let pc = 0; ; pc++) {
     const insn = insns[pc] as Insn;
     if (insn.k === 'exit') return insn.value;
@@ -485,9 +491,9 @@ function programAccesses(w: World, program: Program, cpu: number): SharedAccess[
   return out;
 }
 
-/** Runs `program` alone to its end, ignoring what it yields. */
-function runAlone(r: Run, program: Program): number {
-  const g = exec(r, program);
+/** Runs `r` alone to its end, ignoring what it yields. */
+function runAlone(r: Run): number {
+  const g = exec(r);
   for (;;) {
     const x = g.next();
     if (x.done) return x.value;
@@ -692,17 +698,22 @@ interface ScheduleRun {
  */
 export function runSchedule(
   scenario: Scenario,
-  accepted: ReadonlySet<string>,
+  accepted: ReadonlyMap<string, Runnable>,
   nrCpus: number,
   contracts: readonly MapOpContract[],
 ): ScheduleRun & { readonly outcomes: { readonly list: Outcome[]; readonly complete: boolean } | null } {
+  const passes: Passes = {
+    scenario, accepted, nrCpus, contracts,
+    homes: new Map(scenario.slots.map((x) => [x.name, x.home])),
+    classes: { slot: new Map(), sum: new Map(), obj: new Map(), elem: new Map(), global: new Map() },
+  };
   if (!scenario.schedule.some((s) => 'concurrent' in s)) {
-    const r = runOnce(scenario, accepted, nrCpus, contracts, chooseFirst, new Map());
+    const r = runOnce(passes, chooseFirst, new Map());
     return { steps: r.steps, mapOps: r.mapOps, released: r.released, memory: r.memory, outcomes: null };
   }
   // where the runs of each concurrent step may interleave is the same in every pass: found once
   const conflicts = new Map<number, ReadonlySet<string>>();
-  const { results, complete } = enumerateChoices((choose) => runOnce(scenario, accepted, nrCpus, contracts, choose, conflicts));
+  const { results, complete } = enumerateChoices((choose) => runOnce(passes, choose, conflicts));
   // distinct by their JSON; compared in place, as a pass gives one of a few outcomes (no text is built per pass)
   const list: Outcome[] = [];
   for (const r of results) {
@@ -769,8 +780,8 @@ function chooseFirst(): number {
   return 0;
 }
 
-function newRun(w: World, program: Program, cpu: number, shared: boolean): Run {
-  return { w, cpu, sleepable: isSleepable(program.progType), vars: new Map(), depth: 0, shared, fresh: shared ? new Set() : null };
+function newRun(w: World, x: Runnable, cpu: number, shared: boolean): Run {
+  return { w, insns: x.insns, cpu, sleepable: isSleepable(x.program.progType), vars: new Map(), depth: 0, shared, fresh: shared ? new Set() : null };
 }
 
 function retvalOf(program: Program, ret: number): number | null {
@@ -781,11 +792,8 @@ function retvalOf(program: Program, ret: number): number | null {
  * One pass over the schedule, the concurrent steps' runs interleaved as `choose` says. `conflicts`: each concurrent
  * step's conflicting access classes by step index, filled by the first pass that needs them.
  */
-function runOnce(
-  scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: number, contracts: readonly MapOpContract[], choose: Choose,
-  conflicts: Map<number, ReadonlySet<string>>,
-): ScheduleRun {
-  const { homes, classes } = memoOf(scenario);
+function runOnce(passes: Passes, choose: Choose, conflicts: Map<number, ReadonlySet<string>>): ScheduleRun {
+  const { scenario, accepted, nrCpus, contracts, homes, classes } = passes;
   const w: World = { scenario, nrCpus, homes, classes, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
@@ -813,35 +821,30 @@ function runOnce(
     if ('concurrent' in s) {
       // a refused program does not run: the other runs alone
       const running = s.concurrent.flatMap((rs) => {
-        const program = acceptedProgram(scenario, accepted, rs.program);
-        return program === null ? [] : [{ program, cpu: rs.cpu }];
+        const x = accepted.get(rs.program);
+        return x === undefined ? [] : [{ x, cpu: rs.cpu }];
       });
-      const both = running.map((x) => ({ program: x.program, run: newRun(w, x.program, x.cpu, running.length === 2) }));
+      const both = running.map((r) => ({ program: r.x.program, run: newRun(w, r.x, r.cpu, running.length === 2) }));
       let rets: number[];
       if (both.length === 2) {
         const [a, b] = both as [{ program: Program; run: Run }, { program: Program; run: Run }];
         let classes = conflicts.get(step);
         if (classes === undefined) conflicts.set(step, (classes = conflictingClasses(programAccesses(w, a.program, a.run.cpu), programAccesses(w, b.program, b.run.cpu))));
         rets = concurrentRuns(a, b, classes, choose);
-      } else rets = both.map((x) => runAlone(x.run, x.program));
+      } else rets = both.map((x) => runAlone(x.run));
       const globals = snapshot(w);
       both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? 0), globals, zeroFilled: zeroFilledNow(w), cpu: x.run.cpu }));
       continue;
     }
-    const program = acceptedProgram(scenario, accepted, s.program);
-    if (program === null) continue;
+    const x = accepted.get(s.program);
+    if (x === undefined) continue;
+    const { program } = x;
     for (let iteration = 0; iteration < s.repeat; iteration++) {
-      const ret = runAlone(newRun(w, program, s.cpu, false), program);
+      const ret = runAlone(newRun(w, x, s.cpu, false));
       steps.push({ step, iteration, program: program.name, retval: retvalOf(program, ret), globals: snapshot(w), zeroFilled: zeroFilledNow(w) });
     }
   }
   return { steps, mapOps, released, memory: memory ? memoryPrediction(w, heldAtEnd) : null };
-}
-
-/** The program `name` if the kernel accepted it (only those run). */
-function acceptedProgram(scenario: Scenario, accepted: ReadonlySet<string>, name: string): Program | null {
-  const program = scenario.programs.find((p) => p.name === name);
-  return program && accepted.has(program.name) ? program : null;
 }
 
 
@@ -852,7 +855,7 @@ function acceptedProgram(scenario: Scenario, accepted: ReadonlySet<string>, name
 function concurrentRuns(a: { program: Program; run: Run }, b: { program: Program; run: Run }, conflicts: ReadonlySet<string>, choose: Choose): [number, number] {
   const runs = [a.run, b.run];
   // passed inline: a closure held in a named const gets a name set at every call (tsx keeps names)
-  return interleave([exec(a.run, a.program), exec(b.run, b.program)], (x, i) => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh!.has(x.obj)), choose);
+  return interleave([exec(a.run), exec(b.run)], (x, i) => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh!.has(x.obj)), choose);
 }
 
 /**

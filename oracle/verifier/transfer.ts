@@ -1,7 +1,7 @@
 import type { FeatureName, Op, Program, Scenario, Slot } from '../../types/index.ts';
 import { KptrError } from '../../errors/KptrError.ts';
 import { fieldOf, layoutOf } from '../layouts.ts';
-import { type Insn, lookupMayFail } from './compileProgram.ts';
+import { type CompiledProgram, type Insn, lookupMayFail } from './compileProgram.ts';
 import {
   DEREF_CHECKS, DROP_CHECKS, exitChecks, firstViolation, NEW_PERCPU_CHECKS, PERCPU_PTR_CHECKS,
   RCU_LOCK_CHECKS, RCU_UNLOCK_CHECKS, type RuleHit, STORAGE_OWNER_CHECKS, STORE_CHECKS, XCHG_CHECKS,
@@ -14,6 +14,8 @@ import {
 export interface VerifyContext {
   readonly scenario: Scenario;
   readonly program: Program;
+  /** the program flattened (compileProgram) */
+  readonly compiled: CompiledProgram;
   readonly features: Readonly<Record<FeatureName, boolean>>;
   /** syscall and fentry.s programs are sleepable: in an RCU critical section only under bpf_rcu_read_lock */
   readonly sleepable: boolean;
