@@ -56,6 +56,11 @@ interface World {
   readonly globals: Map<string, bigint | null>;
   /** globals whose value includes a read of per-CPU memory no program wrote (StepPrediction.zeroFilled) */
   readonly zeroFilled: Set<string>;
+  /**
+   * the globals as the last step's StepPrediction shows them, until a global is set: the steps between share it
+   * (most runs set none; predictions are plain data nobody writes)
+   */
+  shown: { readonly globals: Record<string, string | null>; readonly zeroFilled: string[] } | null;
 }
 
 /** A program the kernel accepted, with its flat instructions (compileProgram): what a run executes. */
@@ -246,6 +251,7 @@ function untrustRcu(r: Run): void {
 }
 
 function setGlobal(w: World, name: string, v: bigint | null, zeroFilled: boolean): void {
+  w.shown = null;
   w.globals.set(name, v === null ? null : cValue(v, globalOf(w, name).ctype));
   if (zeroFilled && v !== null) w.zeroFilled.add(name);
   else w.zeroFilled.delete(name);
@@ -500,18 +506,16 @@ function runAlone(r: Run): number {
   }
 }
 
-/** StepPrediction.zeroFilled now: sorted (most steps have none, and need no sort) */
-function zeroFilledNow(w: World): string[] {
-  return w.zeroFilled.size === 0 ? [] : [...w.zeroFilled].sort();
-}
-
-function snapshot(w: World): Record<string, string | null> {
-  const out: Record<string, string | null> = {};
+/** StepPrediction.globals and zeroFilled now: made again only after a global was set (World.shown). */
+function shown(w: World): { readonly globals: Record<string, string | null>; readonly zeroFilled: string[] } {
+  if (w.shown !== null) return w.shown;
+  const globals: Record<string, string | null> = {};
   for (const g of w.scenario.globals) {
     const v = w.globals.get(g.name);
-    out[g.name] = v === undefined ? '0' : v === null ? null : v.toString();
+    globals[g.name] = v === undefined ? '0' : v === null ? null : v.toString();
   }
-  return out;
+  // sorted (most steps have none, and need no sort)
+  return (w.shown = { globals, zeroFilled: w.zeroFilled.size === 0 ? [] : [...w.zeroFilled].sort() });
 }
 
 /** an LRU map's element was used: it becomes the most recent (bpf_lru_node_set_ref) */
@@ -794,7 +798,7 @@ function retvalOf(program: Program, ret: number): number | null {
  */
 function runOnce(passes: Passes, choose: Choose, conflicts: Map<number, ReadonlySet<string>>): ScheduleRun {
   const { scenario, accepted, nrCpus, contracts, homes, classes } = passes;
-  const w: World = { scenario, nrCpus, homes, classes, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
+  const w: World = { scenario, nrCpus, homes, classes, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set(), shown: null };
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
   const released: MapRelease[] = [];
@@ -832,8 +836,8 @@ function runOnce(passes: Passes, choose: Choose, conflicts: Map<number, Readonly
         if (classes === undefined) conflicts.set(step, (classes = conflictingClasses(programAccesses(w, a.program, a.run.cpu), programAccesses(w, b.program, b.run.cpu))));
         rets = concurrentRuns(a, b, classes, choose);
       } else rets = both.map((x) => runAlone(x.run));
-      const globals = snapshot(w);
-      both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? 0), globals, zeroFilled: zeroFilledNow(w), cpu: x.run.cpu }));
+      const { globals, zeroFilled } = shown(w);
+      both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? 0), globals, zeroFilled, cpu: x.run.cpu }));
       continue;
     }
     const x = accepted.get(s.program);
@@ -841,7 +845,8 @@ function runOnce(passes: Passes, choose: Choose, conflicts: Map<number, Readonly
     const { program } = x;
     for (let iteration = 0; iteration < s.repeat; iteration++) {
       const ret = runAlone(newRun(w, x, s.cpu, false));
-      steps.push({ step, iteration, program: program.name, retval: retvalOf(program, ret), globals: snapshot(w), zeroFilled: zeroFilledNow(w) });
+      const { globals, zeroFilled } = shown(w);
+      steps.push({ step, iteration, program: program.name, retval: retvalOf(program, ret), globals, zeroFilled });
     }
   }
   return { steps, mapOps, released, memory: memory ? memoryPrediction(w, heldAtEnd) : null };
