@@ -47,10 +47,8 @@ const PROGRAM_KEY = 0;
 interface World {
   readonly scenario: Scenario;
   readonly nrCpus: number;
-  /** each slot's home by name (asked at nearly every op) */
-  readonly homes: ReadonlyMap<string, KptrHome>;
-  /** the scenario's access class texts (accessClass), shared by all its passes */
-  readonly classes: AccessClasses;
+  /** the scenario's access class texts (accessClass), shared by all its passes; null without concurrent steps */
+  readonly classes: AccessClasses | null;
   readonly slots: Map<string, SlotStore>;
   readonly heap: HeapObject[];
   readonly globals: Map<string, bigint | null>;
@@ -96,8 +94,11 @@ interface Passes {
   readonly accepted: ReadonlyMap<string, Runnable>;
   readonly nrCpus: number;
   readonly contracts: readonly MapOpContract[];
-  readonly homes: ReadonlyMap<string, KptrHome>;
-  readonly classes: AccessClasses;
+  /**
+   * for a schedule with concurrent steps (null without: no run shares its CPU, nothing asks): the access class texts,
+   * and each concurrent step's conflicting classes by step index, filled by the first pass that needs them
+   */
+  readonly concurrent: { readonly classes: AccessClasses; readonly conflicts: Map<number, ReadonlySet<string>> } | null;
 }
 
 /**
@@ -105,7 +106,8 @@ interface Passes {
  * yields one at every access of every pass, and conflicts.has hashes a text once, not a new one each time.
  */
 function accessClass(w: World, kind: AccessKind, name: string, n: number): string {
-  const byName = w.classes[kind];
+  // asked only where runs share their CPU: the schedule has concurrent steps (Passes.concurrent)
+  const byName = (w.classes as AccessClasses)[kind];
   let byN = byName.get(name);
   if (byN === undefined) byName.set(name, (byN = new Map()));
   let cls = byN.get(n);
@@ -113,8 +115,10 @@ function accessClass(w: World, kind: AccessKind, name: string, n: number): strin
   return cls;
 }
 
+/** a loop: a scenario has a few slots (no Map of them per prediction) */
 function homeOf(w: World, name: string): KptrHome | undefined {
-  return w.homes.get(name);
+  for (const s of w.scenario.slots) if (s.name === name) return s.home;
+  return undefined;
 }
 
 function mapTypeOf(w: World, name: string): MapType | null {
@@ -706,18 +710,16 @@ export function runSchedule(
   nrCpus: number,
   contracts: readonly MapOpContract[],
 ): ScheduleRun & { readonly outcomes: { readonly list: Outcome[]; readonly complete: boolean } | null } {
-  const passes: Passes = {
-    scenario, accepted, nrCpus, contracts,
-    homes: new Map(scenario.slots.map((x) => [x.name, x.home])),
-    classes: { slot: new Map(), sum: new Map(), obj: new Map(), elem: new Map(), global: new Map() },
-  };
   if (!scenario.schedule.some((s) => 'concurrent' in s)) {
-    const r = runOnce(passes, chooseFirst, new Map());
+    const r = runOnce({ scenario, accepted, nrCpus, contracts, concurrent: null }, chooseFirst);
     return { steps: r.steps, mapOps: r.mapOps, released: r.released, memory: r.memory, outcomes: null };
   }
   // where the runs of each concurrent step may interleave is the same in every pass: found once
-  const conflicts = new Map<number, ReadonlySet<string>>();
-  const { results, complete } = enumerateChoices((choose) => runOnce(passes, choose, conflicts));
+  const passes: Passes = {
+    scenario, accepted, nrCpus, contracts,
+    concurrent: { classes: { slot: new Map(), sum: new Map(), obj: new Map(), elem: new Map(), global: new Map() }, conflicts: new Map() },
+  };
+  const { results, complete } = enumerateChoices((choose) => runOnce(passes, choose));
   // distinct by their JSON; compared in place, as a pass gives one of a few outcomes (no text is built per pass)
   const list: Outcome[] = [];
   for (const r of results) {
@@ -792,13 +794,10 @@ function retvalOf(program: Program, ret: number): number | null {
   return program.progType === 'tc' || program.progType === 'syscall' ? ret : null;
 }
 
-/**
- * One pass over the schedule, the concurrent steps' runs interleaved as `choose` says. `conflicts`: each concurrent
- * step's conflicting access classes by step index, filled by the first pass that needs them.
- */
-function runOnce(passes: Passes, choose: Choose, conflicts: Map<number, ReadonlySet<string>>): ScheduleRun {
-  const { scenario, accepted, nrCpus, contracts, homes, classes } = passes;
-  const w: World = { scenario, nrCpus, homes, classes, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set(), shown: null };
+/** One pass over the schedule, the concurrent steps' runs interleaved as `choose` says. */
+function runOnce(passes: Passes, choose: Choose): ScheduleRun {
+  const { scenario, accepted, nrCpus, contracts, concurrent } = passes;
+  const w: World = { scenario, nrCpus, classes: concurrent?.classes ?? null, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set(), shown: null };
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
   const released: MapRelease[] = [];
@@ -832,6 +831,7 @@ function runOnce(passes: Passes, choose: Choose, conflicts: Map<number, Readonly
       let rets: number[];
       if (both.length === 2) {
         const [a, b] = both as [{ program: Program; run: Run }, { program: Program; run: Run }];
+        const { conflicts } = concurrent as NonNullable<Passes['concurrent']>;
         let classes = conflicts.get(step);
         if (classes === undefined) conflicts.set(step, (classes = conflictingClasses(programAccesses(w, a.program, a.run.cpu), programAccesses(w, b.program, b.run.cpu))));
         rets = concurrentRuns(a, b, classes, choose);
