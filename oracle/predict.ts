@@ -2,6 +2,7 @@ import type {
   Divergence, DivergenceHit, KernelFeatures, KernelTarget, MapOpTrigger, Prediction, Program, ProgramPrediction, Scenario, Spec, StatePair,
   StepPrediction,
 } from '../types/index.ts';
+import type { StructLayout } from '../cabi/structLayout.ts';
 import { kernelFeatures } from '../specs/versionRange.ts';
 import { divergenceApplies } from './divergenceApplies.ts';
 import { type RuleBook, ruleBook } from './ruleBook.ts';
@@ -28,6 +29,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
   const rulesHit: string[] = [];
   const statePairs: StatePair[] = [];
   const accepted = new Map<string, Runnable>();
+  const layouts = new Map<string, StructLayout>();
   let clean = true;
   // a host-unsafe divergence that may touch the scenario (its range or its probe) keeps it off the host, even where
   // the probe says this build is fixed
@@ -39,6 +41,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       scenario,
       program,
       compiled: c,
+      layouts,
       features,
       sleepable: isSleepable(program.progType),
       nrCpus: kernel.nrCpus,

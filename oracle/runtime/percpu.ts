@@ -3,7 +3,7 @@ import type {
   ScheduleStep, StepPrediction,
 } from '../../types/index.ts';
 import { endsHoldingNothing, isLocalStorage, isSleepable } from '../../types/index.ts';
-import type { FieldSlot } from '../../cabi/structLayout.ts';
+import type { FieldSlot, StructLayout } from '../../cabi/structLayout.ts';
 import { fieldOf, layoutOf } from '../layouts.ts';
 import { hasSpinLock, LRU_MAP_TYPES, PERCPU_MAP_TYPES, SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
 import { mapOpLock } from '../../types/index.ts';
@@ -878,9 +878,10 @@ function heldObjects(w: World): Set<number> {
 
 /** The per-CPU bytes a pass allocates, and those held by the slots (`held`) when the last step frees them (bpf_percpu_obj_new objects only). */
 function memoryPrediction(w: World, held: ReadonlySet<number>): MemoryPrediction {
+  const layouts = new Map<string, StructLayout>();
   const bytes = (id: number): number => {
     const o = w.heap[id];
-    return o?.zeroed ? layoutOf(w.scenario.structs, o.struct).size * w.nrCpus : 0;
+    return o?.zeroed ? layoutOf(layouts, w.scenario.structs, o.struct).size * w.nrCpus : 0;
   };
   return {
     allocatedBytes: w.heap.reduce((sum, _, id) => sum + bytes(id), 0),

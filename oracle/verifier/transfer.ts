@@ -1,5 +1,6 @@
 import type { FeatureName, Op, Program, Scenario, Slot } from '../../types/index.ts';
 import { KptrError } from '../../errors/KptrError.ts';
+import type { StructLayout } from '../../cabi/structLayout.ts';
 import { fieldOf, layoutOf } from '../layouts.ts';
 import { type CompiledProgram, type Insn, lookupMayFail } from './compileProgram.ts';
 import {
@@ -16,6 +17,8 @@ export interface VerifyContext {
   readonly program: Program;
   /** the program flattened (compileProgram) */
   readonly compiled: CompiledProgram;
+  /** the scenario's struct layouts met so far (layoutOf), shared by its programs' walks */
+  readonly layouts: Map<string, StructLayout>;
   readonly features: Readonly<Record<FeatureName, boolean>>;
   /** syscall and fentry.s programs are sleepable: in an RCU critical section only under bpf_rcu_read_lock */
   readonly sleepable: boolean;
@@ -170,7 +173,7 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState, out: T
     }
     case 'new': {
       if (o.percpu) {
-        const error = firstViolation(NEW_PERCPU_CHECKS, { layout: layoutOf(ctx.scenario.structs, o.struct), kfunc: 'bpf_percpu_obj_new_impl' }, ctx.applies);
+        const error = firstViolation(NEW_PERCPU_CHECKS, { layout: layoutOf(ctx.layouts, ctx.scenario.structs, o.struct), kfunc: 'bpf_percpu_obj_new_impl' }, ctx.applies);
         if (error) return stop(out, error);
       }
       const h: Handle = { s: o.percpu ? 'OWN?' : 'PLAIN_OWN?', struct: o.struct, ref, slot: null };
