@@ -73,7 +73,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       }
     }
   }
-  const { steps, mapOps, released, memory, outcomes } = runSchedule(scenario, accepted, kernel.nrCpus, spec.mapOps);
+  const { steps, mapOps, released, memory, outcomes } = runSchedule(scenario, accepted, kernel.nrCpus, spec.mapOps, layouts);
   divergences.push(...valueHits(steps, view.newValue), ...mapOpHits(released, view.afterMapOps));
   const allAccepted = accepted.size === scenario.programs.length;
   const cpusInRange = cpusBelow(scenario, kernel.nrCpus);

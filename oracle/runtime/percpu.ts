@@ -47,6 +47,8 @@ const PROGRAM_KEY = 0;
 interface World {
   readonly scenario: Scenario;
   readonly nrCpus: number;
+  /** the scenario's struct layouts met so far (layoutOf), shared with the walks of its programs */
+  readonly layouts: Map<string, StructLayout>;
   /** the scenario's access class texts (accessClass), shared by all its passes; null without concurrent steps */
   readonly classes: AccessClasses | null;
   readonly slots: Map<string, SlotStore>;
@@ -94,6 +96,7 @@ interface Passes {
   readonly accepted: ReadonlyMap<string, Runnable>;
   readonly nrCpus: number;
   readonly contracts: readonly MapOpContract[];
+  readonly layouts: Map<string, StructLayout>;
   /**
    * for a schedule with concurrent steps (null without: no run shares its CPU, nothing asks): the access class texts,
    * and each concurrent step's conflicting classes by step index, filled by the first pass that needs them
@@ -703,20 +706,22 @@ interface ScheduleRun {
  * counted. `released`: the map operations that removed or overwrote an element holding an object, in step order.
  * With concurrent steps, every interleaving of their runs is enumerated (interleave.ts): `outcomes` holds the
  * distinct results, the first being the one returned (each concurrent step's first run before its second).
+ * `layouts`: the prediction's struct layouts (layoutOf), which its walks filled already.
  */
 export function runSchedule(
   scenario: Scenario,
   accepted: ReadonlyMap<string, Runnable>,
   nrCpus: number,
   contracts: readonly MapOpContract[],
+  layouts: Map<string, StructLayout>,
 ): ScheduleRun & { readonly outcomes: { readonly list: Outcome[]; readonly complete: boolean } | null } {
   if (!scenario.schedule.some((s) => 'concurrent' in s)) {
-    const r = runOnce({ scenario, accepted, nrCpus, contracts, concurrent: null }, chooseFirst);
+    const r = runOnce({ scenario, accepted, nrCpus, contracts, layouts, concurrent: null }, chooseFirst);
     return { steps: r.steps, mapOps: r.mapOps, released: r.released, memory: r.memory, outcomes: null };
   }
   // where the runs of each concurrent step may interleave is the same in every pass: found once
   const passes: Passes = {
-    scenario, accepted, nrCpus, contracts,
+    scenario, accepted, nrCpus, contracts, layouts,
     concurrent: { classes: { slot: new Map(), sum: new Map(), obj: new Map(), elem: new Map(), global: new Map() }, conflicts: new Map() },
   };
   const { results, complete } = enumerateChoices((choose) => runOnce(passes, choose));
@@ -796,8 +801,8 @@ function retvalOf(program: Program, ret: number): number | null {
 
 /** One pass over the schedule, the concurrent steps' runs interleaved as `choose` says. */
 function runOnce(passes: Passes, choose: Choose): ScheduleRun {
-  const { scenario, accepted, nrCpus, contracts, concurrent } = passes;
-  const w: World = { scenario, nrCpus, classes: concurrent?.classes ?? null, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set(), shown: null };
+  const { scenario, accepted, nrCpus, contracts, layouts, concurrent } = passes;
+  const w: World = { scenario, nrCpus, layouts, classes: concurrent?.classes ?? null, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set(), shown: null };
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
   const released: MapRelease[] = [];
@@ -878,10 +883,9 @@ function heldObjects(w: World): Set<number> {
 
 /** The per-CPU bytes a pass allocates, and those held by the slots (`held`) when the last step frees them (bpf_percpu_obj_new objects only). */
 function memoryPrediction(w: World, held: ReadonlySet<number>): MemoryPrediction {
-  const layouts = new Map<string, StructLayout>();
   const bytes = (id: number): number => {
     const o = w.heap[id];
-    return o?.zeroed ? layoutOf(layouts, w.scenario.structs, o.struct).size * w.nrCpus : 0;
+    return o?.zeroed ? layoutOf(w.layouts, w.scenario.structs, o.struct).size * w.nrCpus : 0;
   };
   return {
     allocatedBytes: w.heap.reduce((sum, _, id) => sum + bytes(id), 0),
