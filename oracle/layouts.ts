@@ -1,10 +1,8 @@
 import type { StructType } from '../types/index.ts';
 import { type FieldSlot, fieldSlot, type StructLayout, structLayout } from '../cabi/structLayout.ts';
 
-/**
- * cabi/structLayout.ts's answers for one scenario's structs: the verifier model asks at every explored read, write
- * and `new`, the run-time model at every field access. What throws is not kept (it throws again).
- */
+// cabi/structLayout.ts's answers for one scenario's structs: the verifier model asks at every explored read, write
+// and `new`, the run-time model at every field access. What throws is not kept (it throws again).
 
 /**
  * structLayout, memoised in `memo`, which predict makes for one prediction (not a WeakMap keyed by the scenario's

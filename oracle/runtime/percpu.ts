@@ -839,7 +839,7 @@ function runOnce(passes: Passes, choose: Choose): ScheduleRun {
         const { conflicts } = concurrent as NonNullable<Passes['concurrent']>;
         let classes = conflicts.get(step);
         if (classes === undefined) conflicts.set(step, (classes = conflictingClasses(programAccesses(w, a.program, a.run.cpu), programAccesses(w, b.program, b.run.cpu))));
-        rets = concurrentRuns(a, b, classes, choose);
+        rets = concurrentRuns(a.run, b.run, classes, choose);
       } else rets = both.map((x) => runAlone(x.run));
       const { globals, zeroFilled } = shown(w);
       both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? 0), globals, zeroFilled, cpu: x.run.cpu }));
@@ -862,10 +862,10 @@ function runOnce(passes: Passes, choose: Choose): ScheduleRun {
  * Two runs at once: they may interleave at the accesses both may make to one location, one of them writing
  * (`conflicts`, conflictingClasses), except to an object only the run that allocated it can reach yet.
  */
-function concurrentRuns(a: { program: Program; run: Run }, b: { program: Program; run: Run }, conflicts: ReadonlySet<string>, choose: Choose): [number, number] {
-  const runs = [a.run, b.run];
+function concurrentRuns(a: Run, b: Run, conflicts: ReadonlySet<string>, choose: Choose): [number, number] {
+  const runs = [a, b];
   // passed inline: a closure held in a named const gets a name set at every call (tsx keeps names)
-  return interleave([exec(a.run), exec(b.run)], (x, i) => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh!.has(x.obj)), choose);
+  return interleave([exec(a), exec(b)], (x, i) => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh!.has(x.obj)), choose);
 }
 
 /**
