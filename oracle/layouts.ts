@@ -1,18 +1,16 @@
 import type { StructType } from '../types/index.ts';
 import { type FieldSlot, fieldSlot, type StructLayout, structLayout } from '../cabi/structLayout.ts';
 
-/**
- * cabi/structLayout.ts's answers for one scenario's structs, memoised by its struct list: the verifier model asks at
- * every explored read, write and `new`, the run-time model at every field access. What throws is not kept (it throws again).
- */
-const memo = new WeakMap<readonly StructType[], Map<string, StructLayout>>();
+// cabi/structLayout.ts's answers for one scenario's structs: the verifier model asks at every explored read, write
+// and `new`, the run-time model at every field access. What throws is not kept (it throws again).
 
-/** structLayout, memoised */
-export function layoutOf(structs: readonly StructType[], name: string): StructLayout {
-  let byName = memo.get(structs);
-  if (byName === undefined) memo.set(structs, (byName = new Map()));
-  let s = byName.get(name);
-  if (s === undefined) byName.set(name, (s = structLayout(structs, name)));
+/**
+ * structLayout, memoised in `memo`, which predict makes for one prediction (not a WeakMap keyed by the scenario's
+ * struct list: an entry per scenario costs more than the layouts it saves)
+ */
+export function layoutOf(memo: Map<string, StructLayout>, structs: readonly StructType[], name: string): StructLayout {
+  let s = memo.get(name);
+  if (s === undefined) memo.set(name, (s = structLayout(structs, name)));
   return s;
 }
 

@@ -1,11 +1,13 @@
 import type {
-  Divergence, DivergenceHit, KernelFeatures, KernelTarget, MapOpTrigger, Prediction, ProgramPrediction, Scenario, Spec, StatePair,
+  Divergence, DivergenceHit, KernelFeatures, KernelTarget, MapOpTrigger, Prediction, Program, ProgramPrediction, Scenario, Spec, StatePair,
   StepPrediction,
 } from '../types/index.ts';
+import type { StructLayout } from '../cabi/structLayout.ts';
 import { kernelFeatures } from '../specs/versionRange.ts';
 import { divergenceApplies } from './divergenceApplies.ts';
 import { type RuleBook, ruleBook } from './ruleBook.ts';
-import { type MapRelease, runSchedule } from './runtime/percpu.ts';
+import { type MapRelease, type Runnable, runSchedule } from './runtime/percpu.ts';
+import { type CompiledProgram, compileProgram } from './verifier/compileProgram.ts';
 import { missingKfunc, verifyProgram } from './verifier/verifyProgram.ts';
 import { isRunStep, isSleepable, mapOpLock, stepKind } from '../types/index.ts';
 
@@ -19,20 +21,27 @@ import { isRunStep, isSleepable, mapOpLock, stepKind } from '../types/index.ts';
 export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): Prediction {
   const view = kernelView(spec, kernel);
   const { features, book } = view;
-  const missing = missingKfunc(scenario, features);
+  // each program flattened once, for the walk, missingKfunc and the run-time model
+  const compiled = scenario.programs.map((p) => compileProgram(scenario, p));
+  const missing = missingKfunc(compiled, features);
   const programs: ProgramPrediction[] = [];
   const divergences: DivergenceHit[] = [];
   const rulesHit: string[] = [];
   const statePairs: StatePair[] = [];
-  const accepted = new Set<string>();
+  const accepted = new Map<string, Runnable>();
+  const layouts = new Map<string, StructLayout>();
   let clean = true;
   // a host-unsafe divergence that may touch the scenario (its range or its probe) keeps it off the host, even where
   // the probe says this build is fixed
   let hostUnsafe = false;
-  for (const program of scenario.programs) {
+  for (let i = 0; i < scenario.programs.length; i++) {
+    const program = scenario.programs[i] as Program;
+    const c = compiled[i] as CompiledProgram;
     const verdict = verifyProgram({
       scenario,
       program,
+      compiled: c,
+      layouts,
       features,
       sleepable: isSleepable(program.progType),
       nrCpus: kernel.nrCpus,
@@ -49,7 +58,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
     }
     const first = verdict.errors[0];
     if (!first) {
-      accepted.add(program.name);
+      accepted.set(program.name, { program, insns: c.insns });
       programs.push({ program: program.name, verdict: 'accepted' });
       continue;
     }
@@ -64,7 +73,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       }
     }
   }
-  const { steps, mapOps, released, memory, outcomes } = runSchedule(scenario, accepted, kernel.nrCpus, spec.mapOps);
+  const { steps, mapOps, released, memory, outcomes } = runSchedule(scenario, accepted, kernel.nrCpus, spec.mapOps, layouts);
   divergences.push(...valueHits(steps, view.newValue), ...mapOpHits(released, view.afterMapOps));
   const allAccepted = accepted.size === scenario.programs.length;
   const cpusInRange = cpusBelow(scenario, kernel.nrCpus);

@@ -3,13 +3,13 @@ import type {
   ScheduleStep, StepPrediction,
 } from '../../types/index.ts';
 import { endsHoldingNothing, isLocalStorage, isSleepable } from '../../types/index.ts';
-import type { FieldSlot } from '../../cabi/structLayout.ts';
+import type { FieldSlot, StructLayout } from '../../cabi/structLayout.ts';
 import { fieldOf, layoutOf } from '../layouts.ts';
 import { hasSpinLock, LRU_MAP_TYPES, PERCPU_MAP_TYPES, SLOT_MAP_MAX_ENTRIES } from '../../cabi/slotMap.ts';
 import { mapOpLock } from '../../types/index.ts';
 import { cValue } from './cValue.ts';
 import { type Choose, conflictingClasses, enumerateChoices, interleave, type SharedAccess } from './interleave.ts';
-import { compileProgram, type Insn } from '../verifier/compileProgram.ts';
+import type { Insn } from '../verifier/compileProgram.ts';
 
 /**
  * Concrete execution of the run schedule (research/kernel-semantics.md §5): slot contents per map element (one
@@ -47,19 +47,31 @@ const PROGRAM_KEY = 0;
 interface World {
   readonly scenario: Scenario;
   readonly nrCpus: number;
-  /** each slot's home by name (asked at nearly every op) */
-  readonly homes: ReadonlyMap<string, KptrHome>;
-  /** the scenario's access class texts (accessClass), shared by all its passes */
-  readonly classes: AccessClasses;
+  /** the scenario's struct layouts met so far (layoutOf), shared with the walks of its programs */
+  readonly layouts: Map<string, StructLayout>;
+  /** the scenario's access class texts (accessClass), shared by all its passes; null without concurrent steps */
+  readonly classes: AccessClasses | null;
   readonly slots: Map<string, SlotStore>;
   readonly heap: HeapObject[];
   readonly globals: Map<string, bigint | null>;
   /** globals whose value includes a read of per-CPU memory no program wrote (StepPrediction.zeroFilled) */
   readonly zeroFilled: Set<string>;
+  /**
+   * the globals as the last step's StepPrediction shows them, until a global is set: the steps between share it
+   * (most runs set none; predictions are plain data nobody writes)
+   */
+  shown: { readonly globals: Record<string, string | null>; readonly zeroFilled: string[] } | null;
+}
+
+/** A program the kernel accepted, with its flat instructions (compileProgram): what a run executes. */
+export interface Runnable {
+  readonly program: Program;
+  readonly insns: readonly Insn[];
 }
 
 interface Run {
   readonly w: World;
+  readonly insns: readonly Insn[];
   readonly cpu: number;
   readonly sleepable: boolean;
   readonly vars: Map<string, Val>;
@@ -77,16 +89,19 @@ type AccessKind = 'slot' | 'sum' | 'obj' | 'elem' | 'global';
 /** SharedAccess.cls texts by kind, name and number (-1: none) */
 type AccessClasses = Readonly<Record<AccessKind, Map<string, Map<number, string>>>>;
 
-/** each scenario's slot homes by name and its access class texts, made once for all its passes */
-const scenarioMemo = new WeakMap<Scenario['slots'], { readonly homes: ReadonlyMap<string, KptrHome>; readonly classes: AccessClasses }>();
-
-function memoOf(scenario: Scenario): { readonly homes: ReadonlyMap<string, KptrHome>; readonly classes: AccessClasses } {
-  let m = scenarioMemo.get(scenario.slots);
-  if (m === undefined) {
-    m = { homes: new Map(scenario.slots.map((x) => [x.name, x.home])), classes: { slot: new Map(), sum: new Map(), obj: new Map(), elem: new Map(), global: new Map() } };
-    scenarioMemo.set(scenario.slots, m);
-  }
-  return m;
+/** What every pass over one scenario's schedule shares (runSchedule makes it once, not per pass). */
+interface Passes {
+  readonly scenario: Scenario;
+  /** the programs the kernel accepted, by name (only those run) */
+  readonly accepted: ReadonlyMap<string, Runnable>;
+  readonly nrCpus: number;
+  readonly contracts: readonly MapOpContract[];
+  readonly layouts: Map<string, StructLayout>;
+  /**
+   * for a schedule with concurrent steps (null without: no run shares its CPU, nothing asks): the access class texts,
+   * and each concurrent step's conflicting classes by step index, filled by the first pass that needs them
+   */
+  readonly concurrent: { readonly classes: AccessClasses; readonly conflicts: Map<number, ReadonlySet<string>> } | null;
 }
 
 /**
@@ -94,7 +109,8 @@ function memoOf(scenario: Scenario): { readonly homes: ReadonlyMap<string, KptrH
  * yields one at every access of every pass, and conflicts.has hashes a text once, not a new one each time.
  */
 function accessClass(w: World, kind: AccessKind, name: string, n: number): string {
-  const byName = w.classes[kind];
+  // asked only where runs share their CPU: the schedule has concurrent steps (Passes.concurrent)
+  const byName = (w.classes as AccessClasses)[kind];
   let byN = byName.get(name);
   if (byN === undefined) byName.set(name, (byN = new Map()));
   let cls = byN.get(n);
@@ -102,8 +118,10 @@ function accessClass(w: World, kind: AccessKind, name: string, n: number): strin
   return cls;
 }
 
+/** a loop: a scenario has a few slots (no Map of them per prediction) */
 function homeOf(w: World, name: string): KptrHome | undefined {
-  return w.homes.get(name);
+  for (const s of w.scenario.slots) if (s.name === name) return s.home;
+  return undefined;
 }
 
 function mapTypeOf(w: World, name: string): MapType | null {
@@ -240,6 +258,7 @@ function untrustRcu(r: Run): void {
 }
 
 function setGlobal(w: World, name: string, v: bigint | null, zeroFilled: boolean): void {
+  w.shown = null;
   w.globals.set(name, v === null ? null : cValue(v, globalOf(w, name).ctype));
   if (zeroFilled && v !== null) w.zeroFilled.add(name);
   else w.zeroFilled.delete(name);
@@ -269,8 +288,8 @@ function globalAccess(w: World, name: string, write: boolean): SharedAccess {
  * (oracle/runtime/interleave.ts), when another run goes at once (Run.shared): a run alone yields nothing. The ops'
  * effects are plain functions: the generator's frame holds only what lives across a yield.
  */
-function* exec(r: Run, program: Program): Generator<SharedAccess, number> {
-  const { insns } = compileProgram(r.w.scenario, program);
+function* exec(r: Run): Generator<SharedAccess, number> {
+  const { insns } = r;
   for (let pc = 0; ; pc++) {
     const insn = insns[pc] as Insn;
     if (insn.k === 'exit') return insn.value;
@@ -485,27 +504,25 @@ function programAccesses(w: World, program: Program, cpu: number): SharedAccess[
   return out;
 }
 
-/** Runs `program` alone to its end, ignoring what it yields. */
-function runAlone(r: Run, program: Program): number {
-  const g = exec(r, program);
+/** Runs `r` alone to its end, ignoring what it yields. */
+function runAlone(r: Run): number {
+  const g = exec(r);
   for (;;) {
     const x = g.next();
     if (x.done) return x.value;
   }
 }
 
-/** StepPrediction.zeroFilled now: sorted (most steps have none, and need no sort) */
-function zeroFilledNow(w: World): string[] {
-  return w.zeroFilled.size === 0 ? [] : [...w.zeroFilled].sort();
-}
-
-function snapshot(w: World): Record<string, string | null> {
-  const out: Record<string, string | null> = {};
+/** StepPrediction.globals and zeroFilled now: made again only after a global was set (World.shown). */
+function shown(w: World): { readonly globals: Record<string, string | null>; readonly zeroFilled: string[] } {
+  if (w.shown !== null) return w.shown;
+  const globals: Record<string, string | null> = {};
   for (const g of w.scenario.globals) {
     const v = w.globals.get(g.name);
-    out[g.name] = v === undefined ? '0' : v === null ? null : v.toString();
+    globals[g.name] = v === undefined ? '0' : v === null ? null : v.toString();
   }
-  return out;
+  // sorted (most steps have none, and need no sort)
+  return (w.shown = { globals, zeroFilled: w.zeroFilled.size === 0 ? [] : [...w.zeroFilled].sort() });
 }
 
 /** an LRU map's element was used: it becomes the most recent (bpf_lru_node_set_ref) */
@@ -689,20 +706,25 @@ interface ScheduleRun {
  * counted. `released`: the map operations that removed or overwrote an element holding an object, in step order.
  * With concurrent steps, every interleaving of their runs is enumerated (interleave.ts): `outcomes` holds the
  * distinct results, the first being the one returned (each concurrent step's first run before its second).
+ * `layouts`: the prediction's struct layouts (layoutOf), which its walks filled already.
  */
 export function runSchedule(
   scenario: Scenario,
-  accepted: ReadonlySet<string>,
+  accepted: ReadonlyMap<string, Runnable>,
   nrCpus: number,
   contracts: readonly MapOpContract[],
+  layouts: Map<string, StructLayout>,
 ): ScheduleRun & { readonly outcomes: { readonly list: Outcome[]; readonly complete: boolean } | null } {
   if (!scenario.schedule.some((s) => 'concurrent' in s)) {
-    const r = runOnce(scenario, accepted, nrCpus, contracts, chooseFirst, new Map());
+    const r = runOnce({ scenario, accepted, nrCpus, contracts, layouts, concurrent: null }, chooseFirst);
     return { steps: r.steps, mapOps: r.mapOps, released: r.released, memory: r.memory, outcomes: null };
   }
   // where the runs of each concurrent step may interleave is the same in every pass: found once
-  const conflicts = new Map<number, ReadonlySet<string>>();
-  const { results, complete } = enumerateChoices((choose) => runOnce(scenario, accepted, nrCpus, contracts, choose, conflicts));
+  const passes: Passes = {
+    scenario, accepted, nrCpus, contracts, layouts,
+    concurrent: { classes: { slot: new Map(), sum: new Map(), obj: new Map(), elem: new Map(), global: new Map() }, conflicts: new Map() },
+  };
+  const { results, complete } = enumerateChoices((choose) => runOnce(passes, choose));
   // distinct by their JSON; compared in place, as a pass gives one of a few outcomes (no text is built per pass)
   const list: Outcome[] = [];
   for (const r of results) {
@@ -769,24 +791,18 @@ function chooseFirst(): number {
   return 0;
 }
 
-function newRun(w: World, program: Program, cpu: number, shared: boolean): Run {
-  return { w, cpu, sleepable: isSleepable(program.progType), vars: new Map(), depth: 0, shared, fresh: shared ? new Set() : null };
+function newRun(w: World, x: Runnable, cpu: number, shared: boolean): Run {
+  return { w, insns: x.insns, cpu, sleepable: isSleepable(x.program.progType), vars: new Map(), depth: 0, shared, fresh: shared ? new Set() : null };
 }
 
 function retvalOf(program: Program, ret: number): number | null {
   return program.progType === 'tc' || program.progType === 'syscall' ? ret : null;
 }
 
-/**
- * One pass over the schedule, the concurrent steps' runs interleaved as `choose` says. `conflicts`: each concurrent
- * step's conflicting access classes by step index, filled by the first pass that needs them.
- */
-function runOnce(
-  scenario: Scenario, accepted: ReadonlySet<string>, nrCpus: number, contracts: readonly MapOpContract[], choose: Choose,
-  conflicts: Map<number, ReadonlySet<string>>,
-): ScheduleRun {
-  const { homes, classes } = memoOf(scenario);
-  const w: World = { scenario, nrCpus, homes, classes, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set() };
+/** One pass over the schedule, the concurrent steps' runs interleaved as `choose` says. */
+function runOnce(passes: Passes, choose: Choose): ScheduleRun {
+  const { scenario, accepted, nrCpus, contracts, layouts, concurrent } = passes;
+  const w: World = { scenario, nrCpus, layouts, classes: concurrent?.classes ?? null, slots: new Map(), heap: [], globals: new Map(), zeroFilled: new Set(), shown: null };
   const steps: StepPrediction[] = [];
   const mapOps: MapOpResult[] = [];
   const released: MapRelease[] = [];
@@ -813,35 +829,32 @@ function runOnce(
     if ('concurrent' in s) {
       // a refused program does not run: the other runs alone
       const running = s.concurrent.flatMap((rs) => {
-        const program = acceptedProgram(scenario, accepted, rs.program);
-        return program === null ? [] : [{ program, cpu: rs.cpu }];
+        const x = accepted.get(rs.program);
+        return x === undefined ? [] : [{ x, cpu: rs.cpu }];
       });
-      const both = running.map((x) => ({ program: x.program, run: newRun(w, x.program, x.cpu, running.length === 2) }));
+      const both = running.map((r) => ({ program: r.x.program, run: newRun(w, r.x, r.cpu, running.length === 2) }));
       let rets: number[];
       if (both.length === 2) {
         const [a, b] = both as [{ program: Program; run: Run }, { program: Program; run: Run }];
+        const { conflicts } = concurrent as NonNullable<Passes['concurrent']>;
         let classes = conflicts.get(step);
         if (classes === undefined) conflicts.set(step, (classes = conflictingClasses(programAccesses(w, a.program, a.run.cpu), programAccesses(w, b.program, b.run.cpu))));
-        rets = concurrentRuns(a, b, classes, choose);
-      } else rets = both.map((x) => runAlone(x.run, x.program));
-      const globals = snapshot(w);
-      both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? 0), globals, zeroFilled: zeroFilledNow(w), cpu: x.run.cpu }));
+        rets = concurrentRuns(a.run, b.run, classes, choose);
+      } else rets = both.map((x) => runAlone(x.run));
+      const { globals, zeroFilled } = shown(w);
+      both.forEach((x, i) => steps.push({ step, iteration: 0, program: x.program.name, retval: retvalOf(x.program, rets[i] ?? 0), globals, zeroFilled, cpu: x.run.cpu }));
       continue;
     }
-    const program = acceptedProgram(scenario, accepted, s.program);
-    if (program === null) continue;
+    const x = accepted.get(s.program);
+    if (x === undefined) continue;
+    const { program } = x;
     for (let iteration = 0; iteration < s.repeat; iteration++) {
-      const ret = runAlone(newRun(w, program, s.cpu, false), program);
-      steps.push({ step, iteration, program: program.name, retval: retvalOf(program, ret), globals: snapshot(w), zeroFilled: zeroFilledNow(w) });
+      const ret = runAlone(newRun(w, x, s.cpu, false));
+      const { globals, zeroFilled } = shown(w);
+      steps.push({ step, iteration, program: program.name, retval: retvalOf(program, ret), globals, zeroFilled });
     }
   }
   return { steps, mapOps, released, memory: memory ? memoryPrediction(w, heldAtEnd) : null };
-}
-
-/** The program `name` if the kernel accepted it (only those run). */
-function acceptedProgram(scenario: Scenario, accepted: ReadonlySet<string>, name: string): Program | null {
-  const program = scenario.programs.find((p) => p.name === name);
-  return program && accepted.has(program.name) ? program : null;
 }
 
 
@@ -849,10 +862,10 @@ function acceptedProgram(scenario: Scenario, accepted: ReadonlySet<string>, name
  * Two runs at once: they may interleave at the accesses both may make to one location, one of them writing
  * (`conflicts`, conflictingClasses), except to an object only the run that allocated it can reach yet.
  */
-function concurrentRuns(a: { program: Program; run: Run }, b: { program: Program; run: Run }, conflicts: ReadonlySet<string>, choose: Choose): [number, number] {
-  const runs = [a.run, b.run];
+function concurrentRuns(a: Run, b: Run, conflicts: ReadonlySet<string>, choose: Choose): [number, number] {
+  const runs = [a, b];
   // passed inline: a closure held in a named const gets a name set at every call (tsx keeps names)
-  return interleave([exec(a.run, a.program), exec(b.run, b.program)], (x, i) => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh!.has(x.obj)), choose);
+  return interleave([exec(a), exec(b)], (x, i) => conflicts.has(x.cls) && !(x.obj !== null && runs[i]!.fresh!.has(x.obj)), choose);
 }
 
 /**
@@ -872,7 +885,7 @@ function heldObjects(w: World): Set<number> {
 function memoryPrediction(w: World, held: ReadonlySet<number>): MemoryPrediction {
   const bytes = (id: number): number => {
     const o = w.heap[id];
-    return o?.zeroed ? layoutOf(w.scenario.structs, o.struct).size * w.nrCpus : 0;
+    return o?.zeroed ? layoutOf(w.layouts, w.scenario.structs, o.struct).size * w.nrCpus : 0;
   };
   return {
     allocatedBytes: w.heap.reduce((sum, _, id) => sum + bytes(id), 0),

@@ -41,22 +41,12 @@ interface Emitting {
   readonly kfuncs: OpKfuncs[];
 }
 
-/** each program's flat form, with the slots it was made for (the walk and every pass of the run-time model ask) */
-const compiled = new WeakMap<Program, { readonly slots: Scenario['slots']; readonly program: CompiledProgram }>();
-
 /**
  * Flatten a program's ops; the last instruction is the implicit `return 0`, also the target of `if (!e) return 0;` after
- * lookups. Memoised per program and the scenario's slots (which lookups may fail).
+ * lookups. predict compiles each program once and hands the result to the walk, missingKfunc and the run-time model
+ * (no memo keyed by the program: a WeakMap entry per program costs more than flattening it).
  */
 export function compileProgram(scenario: Scenario, program: Program): CompiledProgram {
-  const hit = compiled.get(program);
-  if (hit !== undefined && hit.slots === scenario.slots) return hit.program;
-  const c = flatten(scenario, program);
-  compiled.set(program, { slots: scenario.slots, program: c });
-  return c;
-}
-
-function flatten(scenario: Scenario, program: Program): CompiledProgram {
   const e: Emitting = { scenario, out: [], toFinalExit: [], names: new Map(), kfuncs: [] };
   emit(e, program.ops);
   const { out } = e;

@@ -1,7 +1,8 @@
 import type { FeatureName, Op, Program, Scenario, Slot } from '../../types/index.ts';
 import { KptrError } from '../../errors/KptrError.ts';
+import type { StructLayout } from '../../cabi/structLayout.ts';
 import { fieldOf, layoutOf } from '../layouts.ts';
-import { type Insn, lookupMayFail } from './compileProgram.ts';
+import { type CompiledProgram, type Insn, lookupMayFail } from './compileProgram.ts';
 import {
   DEREF_CHECKS, DROP_CHECKS, exitChecks, firstViolation, NEW_PERCPU_CHECKS, PERCPU_PTR_CHECKS,
   RCU_LOCK_CHECKS, RCU_UNLOCK_CHECKS, type RuleHit, STORAGE_OWNER_CHECKS, STORE_CHECKS, XCHG_CHECKS,
@@ -14,6 +15,10 @@ import {
 export interface VerifyContext {
   readonly scenario: Scenario;
   readonly program: Program;
+  /** the program flattened (compileProgram) */
+  readonly compiled: CompiledProgram;
+  /** the scenario's struct layouts met so far (layoutOf), shared by its programs' walks */
+  readonly layouts: Map<string, StructLayout>;
   readonly features: Readonly<Record<FeatureName, boolean>>;
   /** syscall and fentry.s programs are sleepable: in an RCU critical section only under bpf_rcu_read_lock */
   readonly sleepable: boolean;
@@ -168,7 +173,7 @@ function op(ctx: VerifyContext, pc: number, o: PlainOp, state: PathState, out: T
     }
     case 'new': {
       if (o.percpu) {
-        const error = firstViolation(NEW_PERCPU_CHECKS, { layout: layoutOf(ctx.scenario.structs, o.struct), kfunc: 'bpf_percpu_obj_new_impl' }, ctx.applies);
+        const error = firstViolation(NEW_PERCPU_CHECKS, { layout: layoutOf(ctx.layouts, ctx.scenario.structs, o.struct), kfunc: 'bpf_percpu_obj_new_impl' }, ctx.applies);
         if (error) return stop(out, error);
       }
       const h: Handle = { s: o.percpu ? 'OWN?' : 'PLAIN_OWN?', struct: o.struct, ref, slot: null };

@@ -1,5 +1,5 @@
-import { opKfuncs, type FeatureName, type Op, type Program, type Scenario, type StatePairOp, type StatePairState } from '../../types/index.ts';
-import { compileProgram } from './compileProgram.ts';
+import { opKfuncs, type FeatureName, type Op, type Program, type StatePairOp, type StatePairState } from '../../types/index.ts';
+import type { CompiledProgram } from './compileProgram.ts';
 import type { RuleHit } from './rules.ts';
 import { Explored, initialState, type PathState } from './state.ts';
 import { pairOf, type ReachedPair } from './statePairs.ts';
@@ -39,11 +39,11 @@ function firstKfuncOp(ops: readonly Op[]): Op | null {
  * strong `__ksym` externs, so one unresolved extern fails `bpf_object__load` for every program of the scenario;
  * libbpf reports the first of its name-sorted extern list.
  */
-export function missingKfunc(scenario: Scenario, features: Readonly<Record<FeatureName, boolean>>): string | null {
+export function missingKfunc(programs: readonly CompiledProgram[], features: Readonly<Record<FeatureName, boolean>>): string | null {
   let first: string | null = null;
-  // the kfuncs each program calls, found when it was flattened (the walk flattens it anyway)
-  for (const p of scenario.programs) {
-    for (const k of compileProgram(scenario, p).kfuncs) {
+  // the kfuncs each program calls, found when it was flattened (the walk needs it flat anyway)
+  for (const p of programs) {
+    for (const k of p.kfuncs) {
       if (!features[k.feature]) for (const name of k.names) if (first === null || name < first) first = name;
     }
   }
@@ -86,7 +86,7 @@ function sameHit(a: RuleHit, b: RuleHit): boolean {
 export function verifyProgram(ctx: VerifyContext): ProgramVerdict {
   const pre = programChecks(ctx, ctx.program);
   if (pre) return { errors: [pre], malformed: [], pairs: [] };
-  const { insns, names } = compileProgram(ctx.scenario, ctx.program);
+  const { insns, names } = ctx.compiled;
   const errors: RuleHit[] = [];
   // a program has a handful of each at most: kept in arrays, deduplicated by a scan
   const malformed: string[] = [];
