@@ -23,6 +23,8 @@ export const I = {
   stx: (bytes: number, dst: number, off: number, src: number): Insn => insn(BPF_STX | BPF_MEM | sizeOf(bytes), dst, src, off, 0),
   /** both halves of `dst = imm64 ll` (BPF_LD | BPF_IMM | BPF_DW) */
   ldImm64: (dst: number, value: bigint): [Insn, Insn] => {
+    // a non-negative s32 (a 0 left to a relocation, a BTF id: most of them) without BigInt arithmetic
+    if (value >= 0n && value <= 0x7fffffffn) return [insn(BPF_LD | BPF_IMM | BPF_DW, dst, 0, 0, Number(value)), insn(0, 0, 0, 0, 0)];
     const u = BigInt.asUintN(64, value);
     return [insn(BPF_LD | BPF_IMM | BPF_DW, dst, 0, 0, Number(BigInt.asIntN(32, u))), insn(0, 0, 0, 0, Number(BigInt.asIntN(32, u >> 32n)))];
   },

@@ -105,7 +105,7 @@ class Lowering {
   run(): void {
     if (this.stack.varOff(this.program.vars.length - 1) < -512) throw this.scope.invalid('too many variables for the 512-byte stack');
     if (this.program.vars.length > 0) this.emit(I.mov64Imm(R1, 0));
-    this.program.vars.forEach((_, i) => this.emit(I.stx(8, R10, this.stack.varOff(i), R1)));
+    for (let i = 0; i < this.program.vars.length; i++) this.emit(I.stx(8, R10, this.stack.varOff(i), R1));
     this.ops(this.program.ops);
     if (this.program.ops.at(-1)?.op !== 'return') this.emit(I.mov32Imm(R0, 0), I.exit());
     for (let block = this.outOfLine.shift(); block; block = this.outOfLine.shift()) {
@@ -127,7 +127,8 @@ class Lowering {
       case 'lookup':
         return this.lookup(op.slot, op.dst);
       case 'new':
-        this.emit(...I.ldImm64(R1, BigInt(this.structId(op.struct))), I.mov64Imm(R2, 0));
+        this.emitLdImm64(R1, BigInt(this.structId(op.struct)));
+        this.emit(I.mov64Imm(R2, 0));
         this.callExtern(op.percpu ? 'bpf_percpu_obj_new_impl' : 'bpf_obj_new_impl');
         return this.store(op.dst, R0);
       case 'if': {
@@ -182,7 +183,7 @@ class Lowering {
         this.load(R1, op.ptr);
         const narrow = BigInt.asIntN(64, value);
         if (narrow >= S32_MIN && narrow <= S32_MAX) this.emit(I.mov64Imm(R2, Number(narrow)));
-        else this.emit(...I.ldImm64(R2, value));
+        else this.emitLdImm64(R2, value);
         return this.emit(I.stx(scalarSize(field.ctype), R1, field.off, R2));
       }
       case 'read': {
@@ -339,7 +340,7 @@ class Lowering {
 
   private emitLd64(reg: number, target: ElfRelocation['target']): void {
     this.relocations.push({ offset: this.insns.length * 8, type: 'R_BPF_64_64', target });
-    this.emit(...I.ldImm64(reg, 0n));
+    this.emitLdImm64(reg, 0n);
   }
 
   /** Emits a forward jump (a conditional one, its offset 0): its slot, for bind. */
@@ -353,8 +354,20 @@ class Lowering {
     this.insns.setOff(jump, this.insns.length - jump - 1);
   }
 
-  private emit(...insns: Insn[]): void {
-    for (let k = 0; k < insns.length; k++) this.insns.push(insns[k]!);
+  /** up to five slots in order: parameters, not a rest array (an array per call, and most calls emit one) */
+  private emit(a: Insn, b?: Insn, c?: Insn, d?: Insn, e?: Insn): void {
+    this.insns.push(a);
+    if (b !== undefined) this.insns.push(b);
+    if (c !== undefined) this.insns.push(c);
+    if (d !== undefined) this.insns.push(d);
+    if (e !== undefined) this.insns.push(e);
+  }
+
+  /** both slots of `reg = value ll` */
+  private emitLdImm64(reg: number, value: bigint): void {
+    const [lo, hi] = I.ldImm64(reg, value);
+    this.insns.push(lo);
+    this.insns.push(hi);
   }
 
   private structId(name: string): number {
