@@ -28,16 +28,17 @@ export interface ProgramNote {
  * @throws KptrError KPTR_SCENARIO_INVALID on a collision or a license mix
  */
 export function batchLicense(scenarios: readonly Scenario[]): string {
-  // each identifier's scenario by its index in the batch, in one Map: one that names this scenario is a second
-  // definition of its own (no Set per scenario; the object writer asks this of every batch)
-  const owner = new Map<string, number>();
+  // one Set of every identifier, one add each (an add that leaves its size as it was met one already defined); the
+  // scenario that defined it first is searched for only then
+  const seen = new Set<string>();
   for (let k = 0; k < scenarios.length; k++) {
     const s = scenarios[k]!;
     for (const id of scenarioIdentifiers(s)) {
-      const other = owner.get(id);
+      const before = seen.size;
+      if (seen.add(id).size > before) continue;
+      const other = scenarios.findIndex((o) => scenarioIdentifiers(o).includes(id));
       if (other === k) throw scenarioInvalid(s.id, `defines ${id} twice`);
-      if (other !== undefined) throw scenarioInvalid(s.id, `${id} is also defined by scenario ${scenarios[other]!.id} in the same batch`);
-      owner.set(id, k);
+      throw scenarioInvalid(s.id, `${id} is also defined by scenario ${scenarios[other]!.id} in the same batch`);
     }
   }
   // every scenario's license asked (one whose programs disagree throws first), the distinct ones listed only for a mix
