@@ -1,28 +1,49 @@
 /** A NUL-separated string table (ELF .strtab, the BTF string section): offset 0 is "", each string stored once. */
 export class StringTable {
-  private readonly parts: string[] = [''];
   private readonly offsets = new Map<string, number>([['', 0]]);
+  /**
+   * the table so far, written as each string is added (no list of parts joined and encoded at the end); the NULs are
+   * the zeroes the buffer starts with
+   */
+  private buf = new Uint8Array(1024);
   private size = 1;
 
   add(s: string): number {
     const known = this.offsets.get(s);
     if (known !== undefined) return known;
     const off = this.size;
-    this.parts.push(s);
     this.offsets.set(s, off);
-    this.size += utf8Length(s) + 1;
+    this.room(s.length + 1);
+    let i = 0;
+    // ASCII (names are) byte by byte: a native call per string was a share of writing an object
+    for (; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) break;
+      this.buf[off + i] = c;
+    }
+    if (i === s.length) {
+      this.size += i + 1;
+      return off;
+    }
+    const utf8 = Buffer.from(s, 'utf8');
+    this.room(utf8.length + 1);
+    this.buf.set(utf8, off);
+    this.size += utf8.length + 1;
     return off;
   }
 
+  /** the table's bytes: a view of its buffer, to take when done adding */
   bytes(): Uint8Array {
-    return Buffer.from(`${this.parts.join('\0')}\0`);
+    return this.buf.subarray(0, this.size);
   }
-}
 
-/** UTF-8 bytes of `s`: its length when ASCII (names are; a native call per string was a share of writing an object) */
-function utf8Length(s: string): number {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s);
-  return s.length;
+  /** room for `n` more bytes */
+  private room(n: number): void {
+    if (this.size + n <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(2 * this.buf.length, this.size + n));
+    grown.set(this.buf.subarray(0, this.size));
+    this.buf = grown;
+  }
 }
 
 /**

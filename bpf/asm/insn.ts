@@ -54,21 +54,24 @@ function wordBytes(words: Int32Array, n: number): Uint8Array {
 }
 
 /**
- * Instruction slots appended as slot words into one growing typed array: a writer's code section, without an array
- * of Insn objects and a conversion to words after it.
+ * Instruction slots appended as slot words into one growing typed array: a writer's code section, without an Insn
+ * per slot (I.ts emitInto gives the builders that append to one).
  */
 export class InsnBuffer {
   private words = new Int32Array(1024);
   /** slots written */
   length = 0;
 
-  push(insn: Insn): void {
+  /** appends the slot of these fields; its index */
+  put(code: number, dst: number, src: number, off: number, imm: number): number {
     if (2 * this.length + 2 > this.words.length) {
       const grown = new Int32Array(2 * this.words.length);
       grown.set(this.words);
       this.words = grown;
     }
-    setSlot(this.words, this.length++, insn);
+    this.words[2 * this.length] = slotWord(code, dst, src, off);
+    this.words[2 * this.length + 1] = imm;
+    return this.length++;
   }
 
   /** sets the `off` of slot `i` (a jump whose target is known only later) */

@@ -14,8 +14,16 @@ const RESERVED = 0xffffffff;
 export type BtfWriterMember = Pick<BtfMember, 'name' | 'type' | 'bitOffset'>;
 
 export class BtfWriter {
-  /** one record per type, index = id - 1 */
-  private readonly records: number[][] = [];
+  /**
+   * every record's words in id order, appended to one growing buffer (no array per type); a reserved struct keeps its
+   * placeholder here, its definition is in `defined`
+   */
+  private words = new Uint32Array(4096);
+  private used = 0;
+  /** where each record starts in `words`, index = id - 1 */
+  private readonly starts: number[] = [];
+  /** the records of reserved structs once defined, by id */
+  private readonly defined = new Map<number, number[]>();
   private readonly strings = new StringTable();
   private readonly shared = new Map<string, number>();
   // the shared types made per scenario, keyed by what they are made of rather than by a string built per call
@@ -31,7 +39,10 @@ export class BtfWriter {
 
   int(name: string, bytes: number, signed: boolean): number {
     let id = this.ints.get(name);
-    if (id === undefined) this.ints.set(name, (id = this.add(name, KIND.INT, 0, bytes, ((signed ? BTF_INT_ENCODING.SIGNED : 0) << 24) | (bytes * 8))));
+    if (id === undefined) {
+      this.ints.set(name, (id = this.add(name, KIND.INT, 0, bytes, 1)));
+      this.put1(((signed ? BTF_INT_ENCODING.SIGNED : 0) << 24) | (bytes * 8));
+    }
     return id;
   }
 
@@ -67,17 +78,23 @@ export class BtfWriter {
     let byCount = this.arrays.get(elem);
     if (byCount === undefined) this.arrays.set(elem, (byCount = new Map()));
     let id = byCount.get(count);
-    if (id === undefined) byCount.set(count, (id = this.add('', KIND.ARRAY, 0, 0, elem, index, count)));
+    if (id === undefined) {
+      byCount.set(count, (id = this.add('', KIND.ARRAY, 0, 0, 3)));
+      this.put(elem, index, count);
+    }
     return id;
   }
 
   /** A struct (name '' for anonymous); members in order, offsets in bits. Its members' names are added to the strings before its own. */
   struct(name: string, size: number, members: readonly BtfWriterMember[]): number {
-    const r = [0, info(KIND.STRUCT, members.length), size];
-    this.pushMembers(r, members);
-    r[0] = this.str(name);
-    this.records.push(r);
-    return this.records.length;
+    const id = this.begin(3 + 3 * members.length);
+    const at = this.used;
+    this.used += 3;
+    for (const m of members) this.put(this.str(m.name), m.type, m.bitOffset);
+    this.words[at] = this.str(name);
+    this.words[at + 1] = info(KIND.STRUCT, members.length);
+    this.words[at + 2] = size;
+    return id;
   }
 
   /** A forward declaration `struct name;` (kind_flag 0: a struct, not a union). */
@@ -93,10 +110,10 @@ export class BtfWriter {
   funcProto(ret: number, params: readonly { readonly name: string; readonly type: number }[]): number {
     const key = `proto:${ret}:${params.map((p) => `${p.name}=${p.type}`).join(',')}`;
     return this.once(key, () => {
-      const r = [this.str(''), info(KIND.FUNC_PROTO, params.length), ret];
-      for (const p of params) r.push(this.str(p.name), p.type);
-      this.records.push(r);
-      return this.records.length;
+      const id = this.begin(3 + 2 * params.length);
+      this.put(this.str(''), info(KIND.FUNC_PROTO, params.length), ret);
+      for (const p of params) this.put2(this.str(p.name), p.type);
+      return id;
     });
   }
 
@@ -105,32 +122,32 @@ export class BtfWriter {
   }
 
   variable(name: string, type: number, linkage: VarLinkage): number {
-    return this.add(name, KIND.VAR, 0, type, BTF_VAR_LINKAGE[linkage]);
+    const id = this.add(name, KIND.VAR, 0, type, 1);
+    this.put1(BTF_VAR_LINKAGE[linkage]);
+    return id;
   }
 
   datasec(name: string, size: number, vars: readonly BtfVarSecinfo[]): number {
-    const r = [this.str(name), info(KIND.DATASEC, vars.length), size];
-    for (const v of vars) r.push(v.type, v.offset, v.size);
-    this.records.push(r);
-    return this.records.length;
+    const id = this.begin(3 + 3 * vars.length);
+    this.put(this.str(name), info(KIND.DATASEC, vars.length), size);
+    for (const v of vars) this.put(v.type, v.offset, v.size);
+    return id;
   }
 
   /** Fills a struct reserved with reserveStruct (its name is added to the strings before its members'). */
   defineStruct(id: number, name: string, size: number, members: readonly BtfWriterMember[]): void {
-    if (this.records[id - 1]?.[2] !== RESERVED) throw new Error(`BTF id ${id} is not a reserved struct`);
+    const at = this.starts[id - 1];
+    if (at === undefined || this.words[at + 2] !== RESERVED || this.defined.has(id)) throw new Error(`BTF id ${id} is not a reserved struct`);
     const r = [this.str(name), info(KIND.STRUCT, members.length), size];
-    this.pushMembers(r, members);
-    this.records[id - 1] = r;
-  }
-
-  private pushMembers(r: number[], members: readonly BtfWriterMember[]): void {
     for (const m of members) r.push(this.str(m.name), m.type, m.bitOffset);
+    this.defined.set(id, r);
   }
 
   /** The .BTF section: header, types, strings. */
   encode(): Uint8Array {
-    let nWords = 0;
-    for (const r of this.records) nWords += r.length;
+    // a defined struct's record in place of its 3-word placeholder
+    let nWords = this.used;
+    for (const r of this.defined.values()) nWords += r.length - 3;
     const typeBytes = nWords * 4;
     const strings = this.strings.bytes();
     const strBytes = strings.length;
@@ -144,23 +161,60 @@ export class BtfWriter {
     view.setUint32(12, typeBytes, true);
     view.setUint32(16, typeBytes, true); // str_off
     view.setUint32(20, strBytes, true);
-    if (HOST_LE) {
-      // the records as 32-bit words in place (a DataView call per word was most of encoding)
-      const words = new Uint32Array(out.buffer, 24, nWords);
-      let at = 0;
-      for (const r of this.records) for (let k = 0; k < r.length; k++) words[at++] = r[k]!;
-    } else {
-      let at = 24;
-      for (const r of this.records) for (let k = 0; k < r.length; k++, at += 4) view.setUint32(at, r[k]! >>> 0, true);
+    // the records in order, each defined struct's in place of its placeholder (copied by loops: a typed array made per
+    // run cost more than the copy)
+    const types = HOST_LE ? new Uint32Array(out.buffer, 24, nWords) : new Uint32Array(nWords);
+    const words = this.words;
+    let pos = 0;
+    let from = 0;
+    for (const id of [...this.defined.keys()].sort((x, y) => x - y)) {
+      const start = this.starts[id - 1]!;
+      for (let k = from; k < start; k++) types[pos++] = words[k]!;
+      const r = this.defined.get(id)!;
+      for (let k = 0; k < r.length; k++) types[pos++] = r[k]!;
+      from = start + 3;
     }
+    for (let k = from; k < this.used; k++) types[pos++] = words[k]!;
+    if (!HOST_LE) for (let k = 0; k < nWords; k++) view.setUint32(24 + 4 * k, types[k]!, true);
     out.set(strings, 24 + typeBytes);
     return out;
   }
 
-  /** a record of the common header and the few words after it (the kinds with a list build theirs in a loop) */
-  private add(name: string, kind: number, vlen: number, sizeOrType: number, ...extra: number[]): number {
-    this.records.push([this.str(name), info(kind, vlen), sizeOrType, ...extra]);
-    return this.records.length;
+  /** a record of the common header, `extra` words to follow it (put by the caller); its id */
+  private add(name: string, kind: number, vlen: number, sizeOrType: number, extra = 0): number {
+    const nameOff = this.str(name);
+    const id = this.begin(3 + extra);
+    this.put(nameOff, info(kind, vlen), sizeOrType);
+    return id;
+  }
+
+  /** starts the next record, with room for its `n` words; its id */
+  private begin(n: number): number {
+    if (this.used + n > this.words.length) {
+      const grown = new Uint32Array(Math.max(2 * this.words.length, this.used + n));
+      grown.set(this.words.subarray(0, this.used));
+      this.words = grown;
+    }
+    this.starts.push(this.used);
+    return this.starts.length;
+  }
+
+  /** the next words of the record being written (room made by begin) */
+  private put(a: number, b: number, c: number): void {
+    this.words[this.used] = a;
+    this.words[this.used + 1] = b;
+    this.words[this.used + 2] = c;
+    this.used += 3;
+  }
+
+  private put2(a: number, b: number): void {
+    this.words[this.used] = a;
+    this.words[this.used + 1] = b;
+    this.used += 2;
+  }
+
+  private put1(a: number): void {
+    this.words[this.used++] = a;
   }
 
   /** The id `make` gave for `key` the first time; later calls with the same key get it again (shared types). */

@@ -28,22 +28,32 @@ export interface ProgramNote {
  * @throws KptrError KPTR_SCENARIO_INVALID on a collision or a license mix
  */
 export function batchLicense(scenarios: readonly Scenario[]): string {
-  const owner = new Map<string, string>();
-  for (const s of scenarios) {
-    const own = new Set<string>();
+  // one Set of every identifier, one add each (an add that leaves its size as it was met one already defined); the
+  // scenario that defined it first is searched for only then
+  const seen = new Set<string>();
+  for (let k = 0; k < scenarios.length; k++) {
+    const s = scenarios[k]!;
     for (const id of scenarioIdentifiers(s)) {
-      if (own.has(id)) throw scenarioInvalid(s.id, `defines ${id} twice`);
-      own.add(id);
-      const other = owner.get(id);
-      if (other !== undefined) throw scenarioInvalid(s.id, `${id} is also defined by scenario ${other} in the same batch`);
-      owner.set(id, s.id);
+      const before = seen.size;
+      if (seen.add(id).size > before) continue;
+      const other = scenarios.findIndex((o) => scenarioIdentifiers(o).includes(id));
+      if (other === k) throw scenarioInvalid(s.id, `defines ${id} twice`);
+      throw scenarioInvalid(s.id, `${id} is also defined by scenario ${scenarios[other]!.id} in the same batch`);
     }
   }
-  const licenses = [...new Set(scenarios.map(licenseOf))];
-  if (licenses.length > 1) {
-    throw scenarioInvalid(scenarios[0]?.id ?? '?', `a batch mixes licenses (${licenses.join(', ')}); one object has one license`);
+  // every scenario's license asked (one whose programs disagree throws first), the distinct ones listed only for a mix
+  let license: string | null = null;
+  let mixed = false;
+  for (const s of scenarios) {
+    const l = licenseOf(s);
+    if (license === null) license = l;
+    else if (l !== license) mixed = true;
   }
-  return licenses[0] ?? DEFAULT_LICENSE;
+  if (mixed) {
+    const licenses = [...new Set(scenarios.map(licenseOf))];
+    throw scenarioInvalid(scenarios[0]!.id, `a batch mixes licenses (${licenses.join(', ')}); one object has one license`);
+  }
+  return license ?? DEFAULT_LICENSE;
 }
 
 /**

@@ -9,9 +9,12 @@ export const DEFAULT_LICENSE = 'GPL';
  * `char _license[] SEC("license")`, so every program of a scenario must agree.
  */
 export function licenseOf(s: Scenario): string {
-  const licenses = [...new Set(s.programs.map((p) => p.license))];
-  if (licenses.length > 1) {
+  // a loop, no Set per scenario: packing and then writing each object ask this of every scenario
+  const first = s.programs[0]?.license;
+  for (const p of s.programs) {
+    if (p.license === first) continue;
+    const licenses = [...new Set(s.programs.map((q) => q.license))];
     throw scenarioInvalid(s.id, `programs disagree on the license (${licenses.join(', ')}); one object has one license`);
   }
-  return licenses[0] ?? DEFAULT_LICENSE;
+  return first ?? DEFAULT_LICENSE;
 }

@@ -6,16 +6,13 @@ import { scenarioInvalid } from './scenarioInvalid.ts';
 /** Prefix of the names codegen adds to a program (`__kc_key`, `__kc_i0`): a scenario may not use it. */
 const CODEGEN_PREFIX = '__kc_';
 
-/** the slots and globals of a scenario by name, made once per scenario and shared by its programs */
-const fileScope = new WeakMap<Scenario, { readonly slots: ReadonlyMap<string, Slot>; readonly globals: ReadonlyMap<string, GlobalVar> }>();
-
-function fileScopeOf(scenario: Scenario): { readonly slots: ReadonlyMap<string, Slot>; readonly globals: ReadonlyMap<string, GlobalVar> } {
-  let names = fileScope.get(scenario);
-  if (names === undefined) {
-    names = { slots: new Map(scenario.slots.map((s) => [s.name, s])), globals: new Map(scenario.globals.map((g) => [g.name, g])) };
-    fileScope.set(scenario, names);
-  }
-  return names;
+/**
+ * The last of `list` called `name` (a declaration list's, as a Map made from it would keep): scenarios declare a few
+ * slots, globals and variables each, so a search of the list costs less than a Map per program or scenario made for it.
+ */
+function lastNamed<T extends { readonly name: string }>(list: readonly T[], name: string): T | undefined {
+  for (let i = list.length - 1; i >= 0; i--) if (list[i]!.name === name) return list[i];
+  return undefined;
 }
 
 /**
@@ -23,10 +20,6 @@ function fileScopeOf(scenario: Scenario): { readonly slots: ReadonlyMap<string, 
  * (emitProgram's C, lowerProgram's instructions): a scenario one of them refuses, the other refuses with the same words.
  */
 export class ProgramScope {
-  /** each variable's index in the program's declarations (the last of a name) */
-  private readonly vars: ReadonlyMap<string, number>;
-  private readonly slots: ReadonlyMap<string, Slot>;
-  private readonly globals: ReadonlyMap<string, GlobalVar>;
   /** slot → variable of its most recent lookup so far, in source order */
   private lastLookup = new Map<string, string>();
 
@@ -34,15 +27,9 @@ export class ProgramScope {
     readonly scenario: Scenario,
     readonly program: Program,
   ) {
-    const vars = new Map<string, number>();
-    for (let i = 0; i < program.vars.length; i++) vars.set(program.vars[i]!.name, i);
-    this.vars = vars;
-    const names = fileScopeOf(scenario);
-    this.slots = names.slots;
-    this.globals = names.globals;
     for (const v of program.vars) {
       // in C, a local with a file-scope name would silently redirect `&<slot>` or `<global> =` to itself
-      if (this.slots.has(v.name) || this.globals.has(v.name) || v.name === 'nr_cpus' || v.name.startsWith(CODEGEN_PREFIX)) {
+      if (lastNamed(scenario.slots, v.name) !== undefined || lastNamed(scenario.globals, v.name) !== undefined || v.name === 'nr_cpus' || v.name.startsWith(CODEGEN_PREFIX)) {
         throw this.invalid(`variable ${v.name} shadows a file-scope or codegen name`);
       }
     }
@@ -54,19 +41,19 @@ export class ProgramScope {
 
   /** Where a variable is declared among the program's (lowerProgram gives each its stack slot by it). */
   varIndex(name: string): number {
-    const i = this.vars.get(name);
-    if (i === undefined) throw this.invalid(`variable ${name} is not declared`);
-    return i;
+    const vars = this.program.vars;
+    for (let i = vars.length - 1; i >= 0; i--) if (vars[i]!.name === name) return i;
+    throw this.invalid(`variable ${name} is not declared`);
   }
 
   slot(name: string): Slot {
-    const slot = this.slots.get(name);
+    const slot = lastNamed(this.scenario.slots, name);
     if (!slot) throw this.invalid(`slot ${name} is not defined`);
     return slot;
   }
 
   global(name: string): GlobalVar {
-    const g = this.globals.get(name);
+    const g = lastNamed(this.scenario.globals, name);
     if (!g) throw this.invalid(`global ${name} is not defined`);
     return g;
   }

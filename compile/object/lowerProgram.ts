@@ -3,7 +3,8 @@ import { SLOT_VALUE_KPTR_OFF, slotValueSize } from '../../cabi/slotMap.ts';
 import type { Op, Program, ScalarCType, Scenario } from '../../types/index.ts';
 import { ProgramScope } from '../codegen/programScope.ts';
 import { globalSlotSection } from '../codegen/scenarioIdentifiers.ts';
-import { BPF_FUNC as HELPER, I, R0, R1, R2, R3, R4, R10, type Insn } from '../../bpf/asm/index.ts';
+import { BPF_FUNC as HELPER, R0, R1, R2, R3, R4, R10 } from '../../bpf/asm/index.ts';
+import type { InsnEmitter } from '../../bpf/asm/I.ts';
 import type { InsnBuffer } from '../../bpf/asm/insn.ts';
 import type { ElfRelocation } from '../../bpf/elf/index.ts';
 /** BPF_NOEXIST */
@@ -61,6 +62,8 @@ export interface LowerContext {
 /** The code section a program is lowered into: instructions and relocations are appended, offsets are the section's. */
 export interface CodeSection {
   readonly insns: InsnBuffer;
+  /** the instruction builders appending to `insns` (bpf/asm I.ts emitInto) */
+  readonly emit: InsnEmitter;
   readonly relocations: ElfRelocation[];
   readonly fieldRelocations: FieldRelocation[];
 }
@@ -77,6 +80,8 @@ export function lowerProgram(scenario: Scenario, program: Program, ctx: LowerCon
 
 class Lowering {
   private readonly insns: InsnBuffer;
+  /** appends an instruction; each gives the index of the slot it wrote (a forward jump's, for bind) */
+  private readonly emit: InsnEmitter;
   private readonly relocations: ElfRelocation[];
   private readonly fieldRelocations: FieldRelocation[];
   private readonly scope: ProgramScope;
@@ -93,6 +98,7 @@ class Lowering {
     section: CodeSection,
   ) {
     this.insns = section.insns;
+    this.emit = section.emit;
     this.relocations = section.relocations;
     this.fieldRelocations = section.fieldRelocations;
     this.scope = new ProgramScope(scenario, program);
@@ -104,17 +110,17 @@ class Lowering {
 
   run(): void {
     if (this.stack.varOff(this.program.vars.length - 1) < -512) throw this.scope.invalid('too many variables for the 512-byte stack');
-    if (this.program.vars.length > 0) this.emit(I.mov64Imm(R1, 0));
-    this.program.vars.forEach((_, i) => this.emit(I.stx(8, R10, this.stack.varOff(i), R1)));
+    if (this.program.vars.length > 0) this.emit.mov64Imm(R1, 0);
+    for (let i = 0; i < this.program.vars.length; i++) this.emit.stx(8, R10, this.stack.varOff(i), R1);
     this.ops(this.program.ops);
-    if (this.program.ops.at(-1)?.op !== 'return') this.emit(I.mov32Imm(R0, 0), I.exit());
+    if (this.program.ops.at(-1)?.op !== 'return') this.return(0);
     for (let block = this.outOfLine.shift(); block; block = this.outOfLine.shift()) {
       this.bind(block.jump);
       this.scope.withSnapshot(block.lookups, () => this.ops(block!.ops));
     }
     if (this.toReturn0.length > 0) {
       for (const jump of this.toReturn0) this.bind(jump);
-      this.emit(I.mov32Imm(R0, 0), I.exit());
+      this.return(0);
     }
   }
 
@@ -127,7 +133,8 @@ class Lowering {
       case 'lookup':
         return this.lookup(op.slot, op.dst);
       case 'new':
-        this.emit(...I.ldImm64(R1, BigInt(this.structId(op.struct))), I.mov64Imm(R2, 0));
+        this.emit.ldImm64(R1, BigInt(this.structId(op.struct)));
+        this.emit.mov64Imm(R2, 0);
         this.callExtern(op.percpu ? 'bpf_percpu_obj_new_impl' : 'bpf_obj_new_impl');
         return this.store(op.dst, R0);
       case 'if': {
@@ -135,62 +142,66 @@ class Lowering {
         if (op.then.at(-1)?.op === 'return') {
           // clang moves a block that returns out of line and falls through to the rest; the verifier explores the
           // fall-through first, so this keeps the order in which it meets errors (and which one it reports)
-          const jump = this.forward((op.is === 'null' ? I.jeqImm : I.jneImm)(R1, 0, 0));
+          const jump = op.is === 'null' ? this.emit.jeqImm(R1, 0, 0) : this.emit.jneImm(R1, 0, 0);
           this.outOfLine.push({ jump, ops: op.then, lookups: this.scope.snapshot() });
           this.scope.lookedUpIn(op.then);
           return;
         }
-        const skip = this.forward((op.is === 'null' ? I.jneImm : I.jeqImm)(R1, 0, 0));
+        const skip = op.is === 'null' ? this.emit.jneImm(R1, 0, 0) : this.emit.jeqImm(R1, 0, 0);
         this.ops(op.then);
         return this.bind(skip);
       }
       case 'xchg': {
         const off = this.slotBase(R1, op.slot);
-        if (off !== 0) this.emit(I.add64Imm(R1, off));
-        if (op.src === null) this.emit(I.mov64Imm(R2, 0));
+        if (off !== 0) this.emit.add64Imm(R1, off);
+        if (op.src === null) this.emit.mov64Imm(R2, 0);
         else this.load(R2, op.src);
-        this.emit(I.call(HELPER.kptr_xchg));
+        this.emit.call(HELPER.kptr_xchg);
         if (op.dst !== null) this.store(op.dst, R0);
         return;
       }
       case 'drop':
         this.load(R1, op.var);
-        this.emit(I.mov64Imm(R2, 0));
+        this.emit.mov64Imm(R2, 0);
         return this.callExtern(op.percpu ? 'bpf_percpu_obj_drop_impl' : 'bpf_obj_drop_impl');
       case 'load': {
         const off = this.slotBase(R1, op.slot);
-        this.emit(I.ldx(8, R1, R1, off));
+        this.emit.ldx(8, R1, R1, off);
         return this.store(op.dst, R1);
       }
       case 'store': {
         const off = this.slotBase(R1, op.slot);
-        if (op.src === null) this.emit(I.mov64Imm(R2, 0));
+        if (op.src === null) this.emit.mov64Imm(R2, 0);
         else this.load(R2, op.src);
-        return this.emit(I.stx(8, R1, off, R2));
+        this.emit.stx(8, R1, off, R2);
+        return;
       }
       case 'per_cpu_ptr':
         this.load(R1, op.src);
-        this.emit(I.mov32Imm(R2, op.cpu), I.call(HELPER.per_cpu_ptr));
+        this.emit.mov32Imm(R2, op.cpu);
+        this.emit.call(HELPER.per_cpu_ptr);
         return this.store(op.dst, R0);
       case 'this_cpu_ptr':
         this.load(R1, op.src);
-        this.emit(I.call(HELPER.this_cpu_ptr));
+        this.emit.call(HELPER.this_cpu_ptr);
         return this.store(op.dst, R0);
       case 'write': {
         const field = this.field(op.ptr, op.field);
         const value = this.scope.writeValue(op.value);
         this.load(R1, op.ptr);
         const narrow = BigInt.asIntN(64, value);
-        if (narrow >= S32_MIN && narrow <= S32_MAX) this.emit(I.mov64Imm(R2, Number(narrow)));
-        else this.emit(...I.ldImm64(R2, value));
-        return this.emit(I.stx(scalarSize(field.ctype), R1, field.off, R2));
+        if (narrow >= S32_MIN && narrow <= S32_MAX) this.emit.mov64Imm(R2, Number(narrow));
+        else this.emit.ldImm64(R2, value);
+        this.emit.stx(scalarSize(field.ctype), R1, field.off, R2);
+        return;
       }
       case 'read': {
         const field = this.field(op.ptr, op.field);
         this.load(R1, op.ptr);
         this.loadField(R1, R1, field);
         this.globalAddress(R2, op.global);
-        return this.emit(I.stx(scalarSize(this.scope.global(op.global).ctype), R2, 0, R1));
+        this.emit.stx(scalarSize(this.scope.global(op.global).ctype), R2, 0, R1);
+        return;
       }
       case 'sum':
         return this.sum(op.src, op.field, op.global);
@@ -199,7 +210,7 @@ class Lowering {
       case 'rcu_unlock':
         return this.callExtern('bpf_rcu_read_unlock');
       case 'return':
-        return this.emit(I.mov32Imm(R0, op.value), I.exit());
+        return this.return(op.value);
     }
   }
 
@@ -218,38 +229,47 @@ class Lowering {
     if (slot.home.kind !== 'map') {
       // r0 = bpf_{task,cgrp}_storage_get(&map, owner, 0, BPF_LOCAL_STORAGE_GET_F_CREATE), the owner
       // bpf_get_current_task_btf() or its ->cgroups->dfl_cgrp (each load as clang writes it: r1 = *(r0 + 0), r2 = *(r1 + 0))
-      this.emit(I.call(HELPER.get_current_task_btf));
+      this.emit.call(HELPER.get_current_task_btf);
       if (slot.home.kind === 'cgrp_storage') {
         const [cgroups, dflCgrp] = OWNER_CGROUP_PATH;
         this.coreLoad(R1, R0, cgroups.struct);
         this.coreLoad(R2, R1, dflCgrp.struct);
       } else {
-        this.emit(I.mov64Reg(R2, R0));
+        this.emit.mov64Reg(R2, R0);
       }
       this.emitLd64(R1, { symbol: slot.name });
-      this.emit(I.mov64Imm(R3, 0), I.mov64Imm(R4, BPF_LOCAL_STORAGE_GET_F_CREATE), I.call(slot.home.kind === 'cgrp_storage' ? HELPER.cgrp_storage_get : HELPER.task_storage_get));
+      this.emit.mov64Imm(R3, 0);
+      this.emit.mov64Imm(R4, BPF_LOCAL_STORAGE_GET_F_CREATE);
+      this.emit.call(slot.home.kind === 'cgrp_storage' ? HELPER.cgrp_storage_get : HELPER.task_storage_get);
     } else {
-      this.emit(I.mov32Imm(R1, 0), I.stx(4, R10, KEY_OFF, R1));
+      this.emit.mov32Imm(R1, 0);
+      this.emit.stx(4, R10, KEY_OFF, R1);
       this.mapLookup(slot.name);
     }
     if (slot.home.kind === 'map' && slot.home.mapType !== 'array' && slot.home.mapType !== 'percpu_array') {
-      const found = this.forward(I.jneImm(R0, 0, 0));
-      this.emit(I.mov64Imm(R1, 0));
-      for (let o = 0; o < this.stack.initSize; o += 8) this.emit(I.stx(8, R10, this.stack.init + o, R1));
+      const found = this.emit.jneImm(R0, 0, 0);
+      this.emit.mov64Imm(R1, 0);
+      for (let o = 0; o < this.stack.initSize; o += 8) this.emit.stx(8, R10, this.stack.init + o, R1);
       this.emitLd64(R1, { symbol: slot.name });
-      this.emit(I.mov64Reg(R2, R10), I.add64Imm(R2, KEY_OFF), I.mov64Reg(R3, R10), I.add64Imm(R3, this.stack.init), I.mov64Imm(R4, NOEXIST));
-      this.emit(I.call(HELPER.map_update_elem));
+      this.emit.mov64Reg(R2, R10);
+      this.emit.add64Imm(R2, KEY_OFF);
+      this.emit.mov64Reg(R3, R10);
+      this.emit.add64Imm(R3, this.stack.init);
+      this.emit.mov64Imm(R4, NOEXIST);
+      this.emit.call(HELPER.map_update_elem);
       this.mapLookup(slot.name);
       this.bind(found);
     }
-    this.toReturn0.push(this.forward(I.jeqImm(R0, 0, 0)));
+    this.toReturn0.push(this.emit.jeqImm(R0, 0, 0));
     this.store(dst, R0);
   }
 
   /** `r0 = bpf_map_lookup_elem(&map, &key)`, the key already on the stack */
   private mapLookup(map: string): void {
     this.emitLd64(R1, { symbol: map });
-    this.emit(I.mov64Reg(R2, R10), I.add64Imm(R2, KEY_OFF), I.call(HELPER.map_lookup_elem));
+    this.emit.mov64Reg(R2, R10);
+    this.emit.add64Imm(R2, KEY_OFF);
+    this.emit.call(HELPER.map_lookup_elem);
   }
 
   /** `bpf_for(i, 0, nr_cpus) { e = bpf_per_cpu_ptr(src, i); if (e) global += e->field; }`, as kptr.h's macro expands. */
@@ -257,36 +277,42 @@ class Lowering {
     const field = this.field(src, fieldPath);
     const gsize = scalarSize(this.scope.global(global).ctype);
     this.emitLd64(R3, { symbol: 'nr_cpus' });
-    this.emit(I.ldx(4, R3, R3, 0), I.mov64Reg(R1, R10), I.add64Imm(R1, this.stack.iter), I.mov32Imm(R2, 0));
+    this.emit.ldx(4, R3, R3, 0);
+    this.iterAddress();
+    this.emit.mov32Imm(R2, 0);
     this.callExtern('bpf_iter_num_new');
     const top = this.insns.length;
-    this.emit(I.mov64Reg(R1, R10), I.add64Imm(R1, this.stack.iter));
+    this.iterAddress();
     this.callExtern('bpf_iter_num_next');
-    const exits = [this.forward(I.jeqImm(R0, 0, 0))];
-    this.emit(I.ldx(4, R2, R0, 0));
-    exits.push(this.forward(I.jslt32Imm(R2, 0, 0)));
+    const exits = [this.emit.jeqImm(R0, 0, 0)];
+    this.emit.ldx(4, R2, R0, 0);
+    exits.push(this.emit.jslt32Imm(R2, 0, 0));
     this.emitLd64(R1, { symbol: 'nr_cpus' });
-    this.emit(I.ldx(4, R1, R1, 0));
-    exits.push(this.forward(I.jge32Reg(R2, R1, 0)));
+    this.emit.ldx(4, R1, R1, 0);
+    exits.push(this.emit.jge32Reg(R2, R1, 0));
     this.load(R1, src);
-    this.emit(I.call(HELPER.per_cpu_ptr));
-    this.emit(I.jeqImm(R0, 0, 0));
-    const nullCheck = this.insns.length - 1;
+    this.emit.call(HELPER.per_cpu_ptr);
+    const nullCheck = this.emit.jeqImm(R0, 0, 0);
     this.loadField(R1, R0, field);
     this.globalAddress(R2, global);
-    this.emit(I.ldx(gsize, R3, R2, 0), I.add64Reg(R3, R1), I.stx(gsize, R2, 0, R3));
-    this.emit(I.ja(top - this.insns.length - 1));
+    this.emit.ldx(gsize, R3, R2, 0);
+    this.emit.add64Reg(R3, R1);
+    this.emit.stx(gsize, R2, 0, R3);
+    this.emit.ja(top - this.insns.length - 1);
     this.insns.setOff(nullCheck, top - nullCheck - 1);
     for (const jump of exits) this.bind(jump);
-    this.emit(I.mov64Reg(R1, R10), I.add64Imm(R1, this.stack.iter));
+    this.iterAddress();
     this.callExtern('bpf_iter_num_destroy');
   }
 
   /** dst = ptr->field, sign-extended to 64 bits when the field is signed (as C converts it before the store). */
   private loadField(dst: number, ptr: number, field: { readonly off: number; readonly ctype: ScalarCType }): void {
     const size = scalarSize(field.ctype);
-    this.emit(I.ldx(size, dst, ptr, field.off));
-    if (size < 8 && scalarSigned(field.ctype)) this.emit(I.lsh64Imm(dst, 64 - 8 * size), I.arsh64Imm(dst, 64 - 8 * size));
+    this.emit.ldx(size, dst, ptr, field.off);
+    if (size < 8 && scalarSigned(field.ctype)) {
+      this.emit.lsh64Imm(dst, 64 - 8 * size);
+      this.emit.arsh64Imm(dst, 64 - 8 * size);
+    }
   }
 
   /**
@@ -315,11 +341,11 @@ class Lowering {
   }
 
   private load(reg: number, name: string): void {
-    this.emit(I.ldx(8, reg, R10, this.stackSlot(name)));
+    this.emit.ldx(8, reg, R10, this.stackSlot(name));
   }
 
   private store(name: string, reg: number): void {
-    this.emit(I.stx(8, R10, this.stackSlot(name), reg));
+    this.emit.stx(8, R10, this.stackSlot(name), reg);
   }
 
   private stackSlot(name: string): number {
@@ -329,23 +355,17 @@ class Lowering {
   /** dst = src->(the struct's member 0), the offset left to libbpf's CO-RE relocation */
   private coreLoad(dst: number, src: number, struct: KernelStructName): void {
     this.fieldRelocations.push({ offset: this.insns.length * 8, struct, accessStr: '0:0' });
-    this.emit(I.ldx(8, dst, src, 0));
+    this.emit.ldx(8, dst, src, 0);
   }
 
   private callExtern(name: string): void {
     this.relocations.push({ offset: this.insns.length * 8, type: 'R_BPF_64_32', target: { symbol: name } });
-    this.emit(I.callExtern());
+    this.emit.callExtern();
   }
 
   private emitLd64(reg: number, target: ElfRelocation['target']): void {
     this.relocations.push({ offset: this.insns.length * 8, type: 'R_BPF_64_64', target });
-    this.emit(...I.ldImm64(reg, 0n));
-  }
-
-  /** Emits a forward jump (a conditional one, its offset 0): its slot, for bind. */
-  private forward(jump: Insn): number {
-    this.emit(jump);
-    return this.insns.length - 1;
+    this.emit.ldImm64(reg, 0n);
   }
 
   /** The forward jump at slot `jump` goes to the next instruction. */
@@ -353,8 +373,16 @@ class Lowering {
     this.insns.setOff(jump, this.insns.length - jump - 1);
   }
 
-  private emit(...insns: Insn[]): void {
-    for (let k = 0; k < insns.length; k++) this.insns.push(insns[k]!);
+  /** `return value;` */
+  private return(value: number): void {
+    this.emit.mov32Imm(R0, value);
+    this.emit.exit();
+  }
+
+  /** r1 = the address of the num iterator on the stack */
+  private iterAddress(): void {
+    this.emit.mov64Reg(R1, R10);
+    this.emit.add64Imm(R1, this.stack.iter);
   }
 
   private structId(name: string): number {

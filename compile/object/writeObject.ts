@@ -5,6 +5,7 @@ import { batchLicense } from '../codegen/emit.ts';
 import { PROGRAM_SECTIONS } from '../codegen/emitProgram.ts';
 import { globalSlotSection, slotElemName } from '../codegen/scenarioIdentifiers.ts';
 import { batchKfuncs } from '../codegen/scenarioKfuncs.ts';
+import { emitInto } from '../../bpf/asm/I.ts';
 import { InsnBuffer } from '../../bpf/asm/insn.ts';
 import { BtfWriter, writeBtfExt, type BtfVarSecinfo, type CoreRelo } from '../../bpf/btf/index.ts';
 import { writeElf, type ElfRelocation, type ElfSection, type ElfSymbol } from '../../bpf/elf/index.ts';
@@ -161,7 +162,10 @@ export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
   for (const s of scenarios) {
     for (const p of s.programs) {
       let sec = code.get(p.progType);
-      if (!sec) code.set(p.progType, (sec = { insns: new InsnBuffer(), relocations: [], fieldRelocations: [], funcs: [], core: [] }));
+      if (!sec) {
+        const insns = new InsnBuffer();
+        code.set(p.progType, (sec = { insns, emit: emitInto(insns), relocations: [], fieldRelocations: [], funcs: [], core: [] }));
+      }
       const off = sec.insns.length * 8;
       const firstField = sec.fieldRelocations.length;
       lowerProgram(s, p, { structIds }, sec);
@@ -173,7 +177,7 @@ export function writeObject(scenarios: readonly Scenario[]): Uint8Array {
       symbols.push({ name: p.name, section: PROGRAM_SECTIONS[p.progType], value: off, size: sec.insns.length * 8 - off, type: 'func', bind: 'global' });
     }
   }
-  const codeSections = [...code.entries()].map(([t, sec]) => ({ name: PROGRAM_SECTIONS[t], ...sec }));
+  const codeSections = [...code.entries()].map(([t, sec]) => ({ name: PROGRAM_SECTIONS[t], insns: sec.insns, relocations: sec.relocations, funcs: sec.funcs, core: sec.core }));
 
   const ksyms = batchKfuncs(scenarios).map((name) => {
     const make = KFUNC_PROTOS[name];
