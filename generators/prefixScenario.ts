@@ -38,15 +38,33 @@ function sharedMap<T>(xs: readonly T[], f: (x: T) => T): readonly T[] {
 }
 
 /**
+ * What a renaming made of each key so far: keys and results side by side, found by a walk. A scenario has some six
+ * names and as many variable types; a Map per scenario allocated and grew a hash table for each.
+ */
+class Renamed<K, V> {
+  private readonly pairs: (K | V)[] = [];
+
+  get(key: K): V | undefined {
+    const pairs = this.pairs;
+    for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === key) return pairs[i + 1] as V;
+    return undefined;
+  }
+
+  set(key: K, value: V): void {
+    this.pairs.push(key, value);
+  }
+}
+
+/**
  * The renaming of one scenario, as methods (a scenario is prefixed once per case: closures made per call cost more
  * than the renaming, tsx naming each one).
  */
 class Prefixer {
-  /** each name is made once: a scenario names its dozen structs, slots, globals and programs some fifty times, and a
-   * batch holds its scenarios until they are checked */
-  private readonly prefixed = new Map<string, string>();
+  /** each name is made once: a scenario names its half-dozen structs, slots, globals and programs some fifty times,
+   * and a batch holds its scenarios until they are checked */
+  private readonly prefixed = new Renamed<string, string>();
   /** a type shared by several variables (SequenceState makes each once) stays shared */
-  private readonly types = new Map<VarType, VarType>();
+  private readonly types = new Renamed<VarType, VarType>();
 
   constructor(private readonly id: string) {}
 
