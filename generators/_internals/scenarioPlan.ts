@@ -17,7 +17,7 @@ import { hasSpinLock, SPIN_LOCK_MAP_TYPES } from '../../cabi/slotMap.ts';
 import { structLayout } from '../../cabi/structLayout.ts';
 import { memoised } from './memoised.ts';
 import * as d from './drawing.ts';
-import { Drawing } from './DrawingArbitrary.ts';
+import { Drawing, type DrawingArbitrary } from './DrawingArbitrary.ts';
 import { record } from './record.ts';
 
 /** Resolved scenario options (every field set). */
@@ -169,7 +169,7 @@ function nestedLayoutKey(inner: StructType): number {
  * meeting most layouts sooner or later). Drawn without the chain's arbitrary made per value: the two structs, the
  * count, the boolean.
  */
-function pointeesNextTo(minLength: number): (inner: StructType | null) => fc.Arbitrary<[StructType[], boolean]> {
+function pointeesNextTo(minLength: number): (inner: StructType | null) => DrawingArbitrary<[StructType[], boolean]> {
   const count = d.integer({ min: minLength, max: 2 });
   const bit = d.boolean();
   return memoised((inner: StructType | null) => {
@@ -243,7 +243,13 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
   const withInner = (inner: StructType | null): fc.Arbitrary<{ inner: StructType | null; pointees: StructType[] }> =>
     pointeesWith(inner).map(([pointees]) => ({ inner, pointees }));
   const noInner = withInner(null);
-  const structs = d.option(structType({ name: INNER }), { freq: 4, nil: null }).chain((inner) => (inner === null ? noInner : withInner(inner)));
+  const innerStruct = d.option(structType({ name: INNER }), { freq: 4, nil: null });
+  // drawn as the chain draws (the nested struct, then the pointees next to it), without the mapped arbitrary the chain
+  // makes for every nested struct drawn (three in four scenarios)
+  const structs = new Drawing(innerStruct.chain((inner) => (inner === null ? noInner : withInner(inner))), (mrng, bias) => {
+    const inner = innerStruct.draw(mrng, bias);
+    return { inner, pointees: pointeesWith(inner).draw(mrng, bias)[0] };
+  });
   const slotOf = (homes: KptrHomeConstraints) => record({ home: kptrHome(homes), pointee: d.nat({ max: 1 }), plain: d.boolean() });
   // a non-GPL object (kfunc.non_gpl) cannot reach local storage: bpf_get_current_task_btf is a GPL-only helper
   const homes = rules.includes(NON_GPL) ? { ...s.homes, localStorages: [] } : s.homes;
