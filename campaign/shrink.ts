@@ -95,7 +95,11 @@ function splitmix64(z: bigint): bigint {
   return z ^ (z >> 31n);
 }
 
-const words = (x: bigint): [number, number] => [Number(BigInt.asIntN(32, x >> 32n)), Number(BigInt.asIntN(32, x))];
+const hi = (x: bigint): number => Number(BigInt.asIntN(32, x >> 32n));
+const lo = (x: bigint): number => Number(BigInt.asIntN(32, x));
+
+/** splitmix64(S) of the last seed asked for: a campaign draws every value of one seed (each BigInt step allocates) */
+const lastSeed = { seed: Number.NaN, mixed: 0n };
 
 /**
  * Value i's own generator: xoroshiro128+ seeded, as its authors advise, with two outputs of SplitMix64 — those at steps
@@ -103,8 +107,14 @@ const words = (x: bigint): [number, number] => [Number(BigInt.asIntN(32, x >> 32
  * states (never all zero: the two outputs are of distinct inputs), so a campaign repeats no case before 2^63 of them.
  */
 function randomFor(seed: number, index: number): fc.Random {
-  const x = (splitmix64(BigInt(seed)) + (2n * BigInt(index) + 1n) * GAMMA) & MASK64;
-  return new fc.Random(xoroshiro128plusFromState([...words(splitmix64(x)), ...words(splitmix64((x + GAMMA) & MASK64))]));
+  if (lastSeed.seed !== seed) {
+    lastSeed.mixed = splitmix64(BigInt(seed));
+    lastSeed.seed = seed;
+  }
+  const x = (lastSeed.mixed + (2n * BigInt(index) + 1n) * GAMMA) & MASK64;
+  const a = splitmix64(x);
+  const b = splitmix64((x + GAMMA) & MASK64);
+  return new fc.Random(xoroshiro128plusFromState([hi(a), lo(a), hi(b), lo(b)]));
 }
 
 /**

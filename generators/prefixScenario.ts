@@ -14,7 +14,7 @@ export function prefixScenario(s: Scenario, id: string): Scenario {
   return {
     ...s,
     id,
-    structs: s.structs.map((t) => ({ name: p.name(t.name), members: t.members.map((m) => p.member(m)) })),
+    structs: s.structs.map((t) => ({ name: p.name(t.name), members: sharedMap(t.members, (m) => p.member(m)) })),
     slots: s.slots.map((x) => ({ ...x, name: p.name(x.name), pointee: p.name(x.pointee) })),
     globals: s.globals.map((g) => ({ ...g, name: p.name(g.name) })),
     programs: s.programs.map((g) => p.program(g)),
@@ -23,15 +23,48 @@ export function prefixScenario(s: Scenario, id: string): Scenario {
 }
 
 /**
+ * `xs` mapped by `f`, or `xs` itself when `f` keeps every element as it is: a list naming nothing to rename is shared,
+ * as the elements are (scenarios are plain data nobody changes). Most structs are scalars only, and most NULL checks'
+ * cleanups only drop, unlock and return.
+ */
+function sharedMap<T>(xs: readonly T[], f: (x: T) => T): readonly T[] {
+  let out: T[] | null = null;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i] as T;
+    const y = f(x);
+    if (y !== x) (out ??= xs.slice())[i] = y;
+  }
+  return out ?? xs;
+}
+
+/**
+ * What a renaming made of each key so far: keys and results side by side, found by a walk. A scenario has some six
+ * names and as many variable types; a Map per scenario allocated and grew a hash table for each.
+ */
+class Renamed<K, V> {
+  private readonly pairs: (K | V)[] = [];
+
+  get(key: K): V | undefined {
+    const pairs = this.pairs;
+    for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === key) return pairs[i + 1] as V;
+    return undefined;
+  }
+
+  set(key: K, value: V): void {
+    this.pairs.push(key, value);
+  }
+}
+
+/**
  * The renaming of one scenario, as methods (a scenario is prefixed once per case: closures made per call cost more
  * than the renaming, tsx naming each one).
  */
 class Prefixer {
-  /** each name is made once: a scenario names its dozen structs, slots, globals and programs some fifty times, and a
-   * batch holds its scenarios until they are checked */
-  private readonly prefixed = new Map<string, string>();
+  /** each name is made once: a scenario names its half-dozen structs, slots, globals and programs some fifty times,
+   * and a batch holds its scenarios until they are checked */
+  private readonly prefixed = new Renamed<string, string>();
   /** a type shared by several variables (SequenceState makes each once) stays shared */
-  private readonly types = new Map<VarType, VarType>();
+  private readonly types = new Renamed<VarType, VarType>();
 
   constructor(private readonly id: string) {}
 
@@ -60,14 +93,17 @@ class Prefixer {
       case 'lookup': case 'load': case 'store': return { ...o, slot: this.name(o.slot) };
       case 'xchg': return { ...o, slot: this.name(o.slot) };
       case 'new': return { ...o, struct: this.name(o.struct) };
-      case 'if': return { ...o, then: o.then.map((x) => this.op(x)) };
+      case 'if': {
+        const then = sharedMap(o.then, (x) => this.op(x));
+        return then === o.then ? o : { ...o, then };
+      }
       case 'read': case 'sum': return { ...o, global: this.name(o.global) };
       default: return o;
     }
   }
 
   program(g: Program): Program {
-    return { ...g, name: this.name(g.name), vars: g.vars.map((v) => ({ ...v, type: this.varType(v.type) })), ops: g.ops.map((o) => this.op(o)) };
+    return { ...g, name: this.name(g.name), vars: g.vars.map((v) => ({ ...v, type: this.varType(v.type) })), ops: sharedMap(g.ops, (o) => this.op(o)) };
   }
 
   step(x: ScheduleStep): ScheduleStep {

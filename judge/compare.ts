@@ -37,7 +37,9 @@ export function unexplainedMismatches(p: Prediction, o: Observation): readonly M
 
 function judge(p: Prediction, o: Observation): { result: CaseResult; unexplained: readonly Mismatch[] } {
   if (o.skipped !== null) return { result: caseResult(p, o, 'skip', [], o.skipped, [], []), unexplained: [] };
-  const zeroFilled = new Set<Mismatch>();
+  // the value mismatches of zero-filled globals (StepPrediction.zeroFilled): a list, as most cases have none (a Set
+  // allocates its table when made)
+  const zeroFilled: Mismatch[] = [];
   // pushed to one list in order: a case is judged once per run, and most have nothing to report
   const mismatches: Mismatch[] = [];
   if (o.error !== null) mismatches.push(runnerError(null, null, 'the runner completes the scenario', `${o.error.code}: ${o.error.message}`));
@@ -71,7 +73,7 @@ function caseResult(p: Prediction, o: Observation, status: CaseStatus, mismatche
 }
 
 /** The verdict on a case with mismatches: which known divergences explain which of them. */
-function explained(p: Prediction, o: Observation, mismatches: Mismatch[], zeroFilled: ReadonlySet<Mismatch>, mapOps: string[]): { result: CaseResult; unexplained: readonly Mismatch[] } {
+function explained(p: Prediction, o: Observation, mismatches: Mismatch[], zeroFilled: readonly Mismatch[], mapOps: string[]): { result: CaseResult; unexplained: readonly Mismatch[] } {
   const killedBy = killingDivergences(p, o);
   const valueDivergences = p.divergences.filter((d) => d.kind === 'value');
   const ranDivergent = divergentRuns(p, o);
@@ -86,7 +88,7 @@ function explained(p: Prediction, o: Observation, mismatches: Mismatch[], zeroFi
       const splat = m.program === null ? undefined : diedIn.get(m.program);
       return killedBy.length > 0 || splat === undefined ? killedBy : explainedBy(splat);
     }
-    if (zeroFilled.has(m)) {
+    if (zeroFilled.includes(m)) {
       const uncleared = valueDivergences.filter((d) => d.program === m.program).map((d) => d.divergenceId);
       if (uncleared.length > 0) return uncleared;
     }
@@ -232,16 +234,16 @@ function describeRun(run: RunObservation): string {
  * outcomes the interleavings allow (Prediction.outcomes): none mismatches then; otherwise the mismatches with the
  * closest outcome (fewest mismatches, the first on a tie), each saying how many outcomes there were.
  */
-function compareOutcome(p: Prediction, o: Observation, zeroFilled: Set<Mismatch>, out: Mismatch[]): void {
+function compareOutcome(p: Prediction, o: Observation, zeroFilled: Mismatch[], out: Mismatch[]): void {
   // one outcome (no concurrent step): its mismatches are the case's
   if (p.outcomes === undefined) {
     outcomeMismatches(p.steps, p.mapOps, p, o, zeroFilled, out);
     return;
   }
   const outcomes = p.outcomes;
-  let best: { mismatches: Mismatch[]; zf: Set<Mismatch>; index: number } | null = null;
+  let best: { mismatches: Mismatch[]; zf: Mismatch[]; index: number } | null = null;
   for (const [index, x] of outcomes.entries()) {
-    const zf = new Set<Mismatch>();
+    const zf: Mismatch[] = [];
     const mismatches: Mismatch[] = [];
     outcomeMismatches(x.steps, x.mapOps, p, o, zf, mismatches);
     if (best === null || mismatches.length < best.mismatches.length) best = { mismatches, zf, index };
@@ -249,7 +251,7 @@ function compareOutcome(p: Prediction, o: Observation, zeroFilled: Set<Mismatch>
   }
   if (best === null) return;
   if (best.mismatches.length === 0) {
-    for (const m of best.zf) zeroFilled.add(m);
+    for (const m of best.zf) zeroFilled.push(m);
     return;
   }
   const note = `\nthe observation is none of the ${outcomes.length} outcomes the interleavings of the concurrent runs allow`
@@ -257,19 +259,19 @@ function compareOutcome(p: Prediction, o: Observation, zeroFilled: Set<Mismatch>
   const { zf } = best;
   for (const m of best.mismatches) {
     const annotated = { ...m, detail: `${m.detail}${note}` };
-    if (zf.has(m)) zeroFilled.add(annotated);
+    if (zf.includes(m)) zeroFilled.push(annotated);
     out.push(annotated);
   }
 }
 
 /** The mismatches of one outcome's steps, then of its map operations, pushed to `out`. */
-function outcomeMismatches(steps: Outcome['steps'], mapOps: Outcome['mapOps'], p: Prediction, o: Observation, zeroFilled: Set<Mismatch>, out: Mismatch[]): void {
+function outcomeMismatches(steps: Outcome['steps'], mapOps: Outcome['mapOps'], p: Prediction, o: Observation, zeroFilled: Mismatch[], out: Mismatch[]): void {
   for (const step of steps) compareStep(step, p, o, zeroFilled, out);
   for (const op of mapOps) compareMapOp(op, o, out);
 }
 
 /** Value mismatches of a zero-filled global (StepPrediction.zeroFilled) also go into `zeroFilled`. */
-function compareStep(step: StepPrediction, p: Prediction, o: Observation, zeroFilled: Set<Mismatch>, out: Mismatch[]): void {
+function compareStep(step: StepPrediction, p: Prediction, o: Observation, zeroFilled: Mismatch[], out: Mismatch[]): void {
   const run = o.runs.find((r) => r.step === step.step && r.iteration === step.iteration && r.program === step.program && (step.cpu === undefined || r.cpu === step.cpu));
   if (run === undefined) {
     const gated = o.notRun.some((n) => n.program === step.program);
@@ -293,7 +295,7 @@ function compareStep(step: StepPrediction, p: Prediction, o: Observation, zeroFi
     if (observed !== undefined && sameValue(expected, observed)) continue;
     const m = valueMismatch(step, run, `${name}=${expected}`, `${name}=${observed ?? '(not reported)'}`);
     out.push(m);
-    if (observed !== undefined && step.zeroFilled.includes(name)) zeroFilled.add(m);
+    if (observed !== undefined && step.zeroFilled.includes(name)) zeroFilled.push(m);
   }
 }
 

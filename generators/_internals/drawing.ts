@@ -98,19 +98,23 @@ export function tuple<Ts extends unknown[]>(...arbs: { [K in keyof Ts]: fc.Arbit
 }
 
 /**
- * fc.array (no custom slices, no depth identifier): its length is drawn unbiased, or (one time in `biasFactor`) with
- * the items biased too, or (one time in `biasFactor`²) below a biased maximum length.
+ * The longest array an fc.array generates: fast-check derives it from `size`, `maxLength` and the global baseSize when
+ * it builds the arbitrary (maxGeneratedLengthFromSizeForArbitrary), read from there rather than derived a second time.
  */
-export function array<T>(arb: fc.Arbitrary<T>, c: { readonly minLength?: number; readonly maxLength?: number; readonly size?: fc.SizeForArbitrary }): DrawingArbitrary<T[]> {
-  const full = fc.array(arb, c);
-  const min = c.minLength ?? 0;
-  // the longest array generated: fast-check derives it from `size`, `maxLength` and the global baseSize when it builds
-  // the arbitrary (maxGeneratedLengthFromSizeForArbitrary), read from there rather than derived a second time
-  const max = (full as unknown as { readonly maxGeneratedLength?: unknown }).maxGeneratedLength;
-  if (typeof max !== 'number') throw new Error('drawing.array: fast-check\'s ArrayArbitrary has no maxGeneratedLength');
-  const draw = drawOf(arb);
+function maxGeneratedLength(array: fc.Arbitrary<unknown>): number {
+  const max = (array as unknown as { readonly maxGeneratedLength?: unknown }).maxGeneratedLength;
+  if (typeof max !== 'number') throw new Error('drawing: fast-check\'s ArrayArbitrary has no maxGeneratedLength');
+  return max;
+}
+
+/**
+ * How fast-check's ArrayArbitrary draws: its length unbiased, or (one time in `biasFactor`) with the items biased too,
+ * or (one time in `biasFactor`²) below a biased maximum length; then `items` of that length. (No custom slices: their
+ * draw is skipped, the slices being none.)
+ */
+function arrayDraw<T>(min: number, max: number, items: (length: number, mrng: fc.Random, itemBias: number | undefined) => T[]): Draw<T[]> {
   const biasedMax = min === max ? min : min + Math.floor(Math.log(max - min) / Math.log(2));
-  return new Drawing(full, (mrng, bias) => {
+  return (mrng, bias) => {
     let length: number;
     let itemBias: number | undefined;
     if (bias === undefined) length = mrng.nextInt(min, max);
@@ -125,14 +129,59 @@ export function array<T>(arb: fc.Arbitrary<T>, c: { readonly minLength?: number;
       length = mrng.nextInt(min, biasedMax);
       itemBias = bias;
     }
+    return items(length, mrng, itemBias);
+  };
+}
+
+/** fc.array (no custom slices, no depth identifier). */
+export function array<T>(arb: fc.Arbitrary<T>, c: { readonly minLength?: number; readonly maxLength?: number; readonly size?: fc.SizeForArbitrary }): DrawingArbitrary<T[]> {
+  const full = fc.array(arb, c);
+  const draw = drawOf(arb);
+  return new Drawing(full, arrayDraw(c.minLength ?? 0, maxGeneratedLength(full), (length, mrng, itemBias) => {
     const out = new Array<T>(length);
     for (let i = 0; i < length; i++) out[i] = draw(mrng, itemBias);
     return out;
-  });
+  }));
 }
 
-/** fc.uniqueArray, drawn by generating it (its draws depend on its set's comparisons; rare in a scenario). */
+/**
+ * fc.uniqueArray with its default comparator (SameValue) and no selector: items are drawn until the array has its
+ * length or as many in a row were already in it as the longest array generated; the whole draw again while the array
+ * is shorter than `minLength` (fast-check's filter). Other comparators are drawn by generating the array.
+ */
 export function uniqueArray<T>(arb: fc.Arbitrary<T>, c: fc.UniqueArrayConstraintsRecommended<T, unknown>): DrawingArbitrary<T[]> {
   const full = fc.uniqueArray(arb, c);
-  return new Drawing(full, (mrng, bias) => full.generate(mrng, bias).value_);
+  if ((c.comparator ?? 'SameValue') !== 'SameValue' || c.selector !== undefined) return new Drawing(full, (mrng, bias) => full.generate(mrng, bias).value_);
+  const min = c.minLength ?? 0;
+  // fc.uniqueArray's ArrayArbitrary has the length bounds of fc.array's (behind a filter when minLength > 0)
+  const maxGenerated = maxGeneratedLength(fc.array(arb, { minLength: c.minLength, maxLength: c.maxLength, size: c.size }));
+  const draw = drawOf(arb);
+  const once = arrayDraw(min, maxGenerated, (length, mrng, itemBias) => {
+    const out: T[] = [];
+    // SameValue: a Set's SameValueZero, -0 apart (fast-check's SameValueSet)
+    const seen = new Set<T>();
+    let minusZero = false;
+    for (let skipped = 0; out.length < length && skipped < maxGenerated;) {
+      const v = draw(mrng, itemBias);
+      let fresh: boolean;
+      if (Object.is(v, -0)) {
+        fresh = !minusZero;
+        minusZero = true;
+      } else {
+        fresh = !seen.has(v);
+        seen.add(v);
+      }
+      if (fresh) {
+        out.push(v);
+        skipped = 0;
+      } else skipped++;
+    }
+    return out;
+  });
+  return new Drawing(full, (mrng, bias) => {
+    for (;;) {
+      const v = once(mrng, bias);
+      if (v.length >= min) return v;
+    }
+  });
 }

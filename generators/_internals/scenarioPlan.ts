@@ -17,7 +17,7 @@ import { hasSpinLock, SPIN_LOCK_MAP_TYPES } from '../../cabi/slotMap.ts';
 import { structLayout } from '../../cabi/structLayout.ts';
 import { memoised } from './memoised.ts';
 import * as d from './drawing.ts';
-import { Drawing } from './DrawingArbitrary.ts';
+import { Drawing, type DrawingArbitrary } from './DrawingArbitrary.ts';
 import { record } from './record.ts';
 
 /** Resolved scenario options (every field set). */
@@ -142,11 +142,11 @@ const smallPointee = memoised((name: string) => memoised(
 
 function pointeeStruct(name: string, inner: StructType | null): fc.Arbitrary<StructType> {
   // nested arrays can push a small layout past the limit; a pointee must stay allocatable (scalars alone stay below:
-  // six members of four 8-byte elements at most, so without a nested struct the filter would pass everything)
+  // six members of four 8-byte elements at most, so a pointee that nests nothing passes without being laid out)
   const small = smallPointee(name)(inner);
   return d.oneof(
     {},
-    { arbitrary: inner === null ? small : small.filter((t) => structSize([inner, t], name) <= 512), weight: 5 },
+    { arbitrary: inner === null ? small : small.filter((t) => t.members.every((m) => m.kind !== 'struct') || structSize([inner, t], name) <= 512), weight: 5 },
     { arbitrary: exactSizePointee(name), weight: 1 },
   );
 }
@@ -169,7 +169,7 @@ function nestedLayoutKey(inner: StructType): number {
  * meeting most layouts sooner or later). Drawn without the chain's arbitrary made per value: the two structs, the
  * count, the boolean.
  */
-function pointeesNextTo(minLength: number): (inner: StructType | null) => fc.Arbitrary<[StructType[], boolean]> {
+function pointeesNextTo(minLength: number): (inner: StructType | null) => DrawingArbitrary<[StructType[], boolean]> {
   const count = d.integer({ min: minLength, max: 2 });
   const bit = d.boolean();
   return memoised((inner: StructType | null) => {
@@ -237,24 +237,40 @@ function placedBreaks(rules: readonly string[], s: ScenarioSettings): fc.Arbitra
   return d.tuple(...rules.map((r) => placedBreak(r, s)));
 }
 
-function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>, rules: readonly string[], targetNeedsKptr: boolean): Planned {
-  const needs = needsOf(rules, targetNeedsKptr);
-  const pointeesWith = needs.twoStructs ? TWO_POINTEES : ONE_OR_TWO_POINTEES;
+/**
+ * The nested struct and the pointees next to it (two pointees when a break needs two structs): drawn as their chain
+ * draws them (the nested struct, then the pointees), without the mapped arbitrary the chain makes for every nested
+ * struct drawn (three in four scenarios). Built once per kind, for every plan.
+ */
+const planStructs = memoised((twoStructs: boolean) => {
+  const pointeesWith = twoStructs ? TWO_POINTEES : ONE_OR_TWO_POINTEES;
   const withInner = (inner: StructType | null): fc.Arbitrary<{ inner: StructType | null; pointees: StructType[] }> =>
     pointeesWith(inner).map(([pointees]) => ({ inner, pointees }));
   const noInner = withInner(null);
-  const structs = d.option(structType({ name: INNER }), { freq: 4, nil: null }).chain((inner) => (inner === null ? noInner : withInner(inner)));
+  const innerStruct = d.option(structType({ name: INNER }), { freq: 4, nil: null });
+  return new Drawing(innerStruct.chain((inner) => (inner === null ? noInner : withInner(inner))), (mrng, bias) => {
+    const inner = innerStruct.draw(mrng, bias);
+    return { inner, pointees: pointeesWith(inner).draw(mrng, bias)[0] };
+  });
+});
+
+/**
+ * The parts of a plan no rule changes, built once per settings: a campaign meets a few hundred rule pairs and
+ * targets, whose plans would otherwise build these again (some fifty fast-check arbitraries each). The record in
+ * {@link planArbitrary} draws them in its order.
+ */
+function buildSharedParts(s: ScenarioSettings) {
   const slotOf = (homes: KptrHomeConstraints) => record({ home: kptrHome(homes), pointee: d.nat({ max: 1 }), plain: d.boolean() });
-  // a non-GPL object (kfunc.non_gpl) cannot reach local storage: bpf_get_current_task_btf is a GPL-only helper
-  const homes = rules.includes(NON_GPL) ? { ...s.homes, localStorages: [] } : s.homes;
-  const slot = slotOf(homes);
-  // slot 0 is one every program may look up (break variants and targets use it): not cgroup storage, which a
-  // sleepable program cannot take validly (ProgramBuilder.validLookup) unless the break is about just that
-  const firstSlot = slotOf({ ...homes, localStorages: (homes.localStorages ?? ALL_LOCAL_STORAGES).filter((k) => k !== 'cgrp_storage') });
-  const plan = record({
-    structs,
-    bad: d.tuple(...needs.badRules.map((r, i) => badStructs(r, `t${2 + i}`, 't0'))),
-    slots: d.tuple(firstSlot, d.option(slot, { freq: 2, nil: null })),
+  const slots = (homes: KptrHomeConstraints) => {
+    // slot 0 is one every program may look up (break variants and targets use it): not cgroup storage, which a
+    // sleepable program cannot take validly (ProgramBuilder.validLookup) unless the break is about just that
+    const firstSlot = slotOf({ ...homes, localStorages: (homes.localStorages ?? ALL_LOCAL_STORAGES).filter((k) => k !== 'cgrp_storage') });
+    return d.tuple(firstSlot, d.option(slotOf(homes), { freq: 2, nil: null }));
+  };
+  return {
+    slots: slots(s.homes),
+    // a non-GPL object (kfunc.non_gpl) cannot reach local storage: bpf_get_current_task_btf is a GPL-only helper
+    nonGplSlots: slots({ ...s.homes, localStorages: [] }),
     programs: d.array(record({
       progType: progType({ progTypes: s.progTypes }),
       choices: d.array(d.nat({ max: 0xffff }), { maxLength: s.maxOps, size: s.size }),
@@ -269,21 +285,46 @@ function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>,
         { arbitrary: d.constant(null), weight: s.historyFreq - 1 },
         { arbitrary: record({ prog: d.nat({ max: s.maxPrograms - 1 }), cpu: d.nat({ max: s.nrCpus - 1 }) }), weight: 1 },
       ),
-    breaks,
-    // drawn last, so the values above stay those of the same seed without map operations
     mapOps: s.maxMapOps === 0 ? d.constant([]) : d.option(d.array(record({ at: d.nat({ max: 16 }), op: mapOpStep({ slots: PLAN_SLOTS }) }), { minLength: 1, maxLength: s.maxMapOps }), { freq: 2, nil: null }).map((x) => x ?? []),
-    // drawn after everything else, for the same reason; false first, so a free the mismatch does not need shrinks away
+    // false first, so a free the mismatch does not need shrinks away
     freeMaps: s.freeMapsFreq === 0 ? d.constant(false) : d.nat({ max: s.freeMapsFreq - 1 }).map((n) => n === s.freeMapsFreq - 1),
-    // drawn after everything else, null first, for the same reasons
     concurrent: concurrentPlan(s),
-    // drawn last as well; one slot in three, false first
+    // one slot in three, false first
     spinLocks: d.tuple(...PLAN_SLOTS.map(() => d.nat({ max: 2 }).map((n) => n === 2))),
-    // the same again: null first
+    // null first
     ownerExit: s.ownerExitFreq === 0 ? d.constant(null) : d.oneof(
       { withCrossShrink: true },
       { arbitrary: d.constant(null), weight: s.ownerExitFreq - 1 },
       { arbitrary: d.nat({ max: 16 }), weight: 1 },
     ),
+  };
+}
+
+const sharedPartsBySettings = new WeakMap<ScenarioSettings, ReturnType<typeof buildSharedParts>>();
+
+function planArbitrary(s: ScenarioSettings, breaks: fc.Arbitrary<PlacedBreak[]>, rules: readonly string[], targetNeedsKptr: boolean): Planned {
+  const needs = needsOf(rules, targetNeedsKptr);
+  let shared = sharedPartsBySettings.get(s);
+  if (shared === undefined) sharedPartsBySettings.set(s, (shared = buildSharedParts(s)));
+  const plan = record({
+    structs: planStructs(needs.twoStructs),
+    bad: d.tuple(...needs.badRules.map((r, i) => badStructs(r, `t${2 + i}`, 't0'))),
+    slots: rules.includes(NON_GPL) ? shared.nonGplSlots : shared.slots,
+    programs: shared.programs,
+    base: shared.base,
+    extra: shared.extra,
+    history: shared.history,
+    breaks,
+    // drawn last, so the values above stay those of the same seed without map operations
+    mapOps: shared.mapOps,
+    // drawn after everything else, for the same reason
+    freeMaps: shared.freeMaps,
+    // drawn after everything else, null first, for the same reasons
+    concurrent: shared.concurrent,
+    // drawn last as well
+    spinLocks: shared.spinLocks,
+    // the same again
+    ownerExit: shared.ownerExit,
   });
   const shape = (p: typeof plan extends fc.Arbitrary<infer R> ? R : never): ScenarioPlan => {
     const [first, second] = p.slots;
