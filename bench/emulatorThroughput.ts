@@ -50,7 +50,12 @@ export function emulatorJobs(scenarios: readonly Scenario[], maxPerBatch: number
 export const WARM_UP_PASSES = 3;
 /** measured passes (one thread) and rounds (threads) after the warm-up: the machine is shared, so the median and the best of these are printed (9: a pass is ~60-100 ms, and 5 left the median to two outliers) */
 const MEASURED_PASSES = 9;
-/** warm-up rounds before the threads are measured anyway (on a quiet machine they settle within about ten) */
+/**
+ * warm-up rounds before settling counts: the JIT tiers up for ~10 rounds of the whole pipeline, with plateaus of three
+ * rounds within 15 % on the way (a figure taken there was half the steady state)
+ */
+const MIN_WARM_UP_ROUNDS = 12;
+/** warm-up rounds before the threads are measured anyway */
 const MAX_WARM_UP_ROUNDS = 30;
 
 /** CPU time (user + system) of this process, all threads, and wall time while `f` runs, ms */
@@ -86,14 +91,8 @@ export function rates(n: number, ms: readonly number[]): string {
   return `${rate(median(ms))} median, ${rate(Math.min(...ms))} best of ${ms.length}`;
 }
 
-export interface EmulatorThroughput extends EmulatorTally {
+export interface EmulatorThroughput extends EmulatorTally, Omit<SettledRounds<EmulatorShareResult>, 'last'> {
   readonly threads: number;
-  /** per timed round (every thread one pass over its share at once): wall time from handing out the work to the last answer, ms */
-  readonly wallMs: readonly number[];
-  /** per timed round: CPU time of the whole process (all threads, V8's GC threads included), ms */
-  readonly cpuMs: readonly number[];
-  /** timed rounds whose shares did not all run on different threads */
-  readonly fewer: number;
 }
 
 /** What each bench thread holds (cloned once, before the clock starts): the objects and which thread emulates each. */
@@ -134,14 +133,49 @@ export function balancedShares(jobs: readonly EmulatorJob[], threads: number): n
   return shareOf;
 }
 
+/** Timed rounds of pool threads: wall and CPU time of each, the last round's answers, and rounds run on fewer threads. */
+export interface SettledRounds<R> {
+  /** per timed round: wall time from handing out the work to the last answer, ms */
+  readonly wallMs: readonly number[];
+  /** per timed round: CPU time of the whole process (all threads, V8's GC threads included), ms */
+  readonly cpuMs: readonly number[];
+  readonly last: readonly R[];
+  /** timed rounds whose tasks did not all run on different threads */
+  readonly fewer: number;
+}
+
 /**
- * emulateJobs over `threads` pool threads, each on its balanced share of the objects: untimed rounds (every thread one
- * pass over its share at once) until every thread has run one and their time has settled, then MEASURED_PASSES timed
- * rounds. A pool thread starts cold and its JIT compiles on in the background for several passes: after the three
- * warm-up passes a thread used to get, the first timed rounds still took 2-4x the CPU of later ones (two threads
- * measured slower than one). A round's tasks go to the threads that are ready, so a thread still loading its modules
- * leaves its task to another: warm-up needs every thread seen, and a timed round that ran on fewer threads is counted.
+ * `round` (one task per pool thread, handed out at once) run untimed until every thread has run one and a round's
+ * time has settled (the last three within 15 %, after MIN_WARM_UP_ROUNDS), then MEASURED_PASSES timed rounds. A pool
+ * thread starts cold and its JIT compiles on in the background for several passes: after three warm-up passes the
+ * first timed rounds still took 2-4x the CPU of later ones (two threads measured slower than one). A round's tasks go
+ * to the threads that are ready, so a thread still loading its modules leaves its task to another: warm-up needs every
+ * thread seen, and a timed round that ran on fewer threads is counted.
  */
+export async function settledRounds<R extends { readonly thread: number }>(round: () => Promise<R[]>, threads: number): Promise<SettledRounds<R>> {
+  const warm = new Set<number>();
+  const warmUpMs: number[] = [];
+  for (let n = 0; n < MAX_WARM_UP_ROUNDS; n++) {
+    const r = await timedAsync(round);
+    for (const t of r.value) warm.add(t.thread);
+    warmUpMs.push(r.wall);
+    const last = warmUpMs.slice(-3);
+    if (n >= MIN_WARM_UP_ROUNDS - 1 && warm.size === threads && Math.max(...last) <= 1.15 * Math.min(...last)) break;
+  }
+  const wallMs: number[] = [], cpuMs: number[] = [];
+  let last: R[] = [];
+  let fewer = 0;
+  for (let i = 0; i < MEASURED_PASSES; i++) {
+    const r = await timedAsync(round);
+    last = r.value;
+    wallMs.push(r.wall);
+    cpuMs.push(r.cpu);
+    if (new Set(last.map((t) => t.thread)).size < threads) fewer++;
+  }
+  return { wallMs, cpuMs, last, fewer };
+}
+
+/** emulateJobs over `threads` pool threads, each on its balanced share of the objects, in settled rounds. */
 export async function emulatorThroughput(jobs: readonly EmulatorJob[], nrCpus: number, threads: number): Promise<EmulatorThroughput> {
   const shareOf = balancedShares(jobs, threads);
   const pool = taskPool({ task: new URL('./emulatorWorker.ts', import.meta.url), data: { jobs, nrCpus, shareOf } satisfies EmulatorThreadData, threads });
@@ -149,30 +183,11 @@ export async function emulatorThroughput(jobs: readonly EmulatorJob[], nrCpus: n
     // every share once, at the same time
     const round = (): Promise<EmulatorShareResult[]> =>
       Promise.all(Array.from({ length: threads }, (_, share) => pool.run({ share, passes: 1 } satisfies EmulatorShare) as Promise<EmulatorShareResult>));
-    // untimed rounds until every thread has run one and a round's time has settled (the last three within 15 %)
-    const warm = new Set<number>();
-    const warmUpMs: number[] = [];
-    for (let r = 0; r < MAX_WARM_UP_ROUNDS; r++) {
-      const r = await timedAsync(round);
-      for (const t of r.value) warm.add(t.thread);
-      warmUpMs.push(r.wall);
-      const last = warmUpMs.slice(-3);
-      if (warm.size === threads && last.length === 3 && Math.max(...last) <= 1.15 * Math.min(...last)) break;
-    }
-    const wallMs: number[] = [], cpuMs: number[] = [];
-    let tallies: EmulatorShareResult[] = [];
-    let fewer = 0;
-    for (let i = 0; i < MEASURED_PASSES; i++) {
-      const r = await timedAsync(round);
-      tallies = r.value;
-      wallMs.push(r.wall);
-      cpuMs.push(r.cpu);
-      if (new Set(tallies.map((t) => t.thread)).size < threads) fewer++;
-    }
+    const { wallMs, cpuMs, last, fewer } = await settledRounds(round, threads);
     return {
       threads, wallMs, cpuMs, fewer,
-      runs: tallies.reduce((a, t) => a + t.runs, 0),
-      faults: tallies.reduce((a, t) => a + t.faults, 0),
+      runs: last.reduce((a, t) => a + t.runs, 0),
+      faults: last.reduce((a, t) => a + t.faults, 0),
     };
   } finally {
     await pool.destroy();

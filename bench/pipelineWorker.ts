@@ -4,7 +4,7 @@ import { campaignArbitrary } from '../cli/pipeline.ts';
 import { createEmulatorRunner } from '../runners/emulator/index.ts';
 import { loadSpec } from '../specs/load.ts';
 import { threadData } from '../threads/taskPool.ts';
-import { pipelinePass, type Pipeline, type PipelineTask, type PipelineThreadData, type StatusCounts } from './pipelines.ts';
+import { pipelinePass, type Pipeline, type PipelineAnswer, type PipelineTask, type PipelineThreadData } from './pipelines.ts';
 
 /** A pipeline thread (bench/pipelines.ts): its own emulator runner, in this thread, and the campaign's arbitrary. */
 const { profile, progTypes, seed, cases, maxPerBatch, workDir } = threadData<PipelineThreadData>();
@@ -18,8 +18,6 @@ const pipeline: Pipeline = {
   kernel: { version: caps.kernel.version, nrCpus: caps.kernel.nrCpus, divergences: [] },
 };
 
-export default async function pipelineShard({ shard, passes }: PipelineTask): Promise<StatusCounts> {
-  let counts: StatusCounts = {};
-  for (let i = 0; i < passes; i++) counts = await pipelinePass(pipeline, shard);
-  return counts;
+export default async function pipelineShard({ shard, pass }: PipelineTask): Promise<PipelineAnswer> {
+  return { counts: await pipelinePass(pipeline, shard, pass), thread: threadId };
 }

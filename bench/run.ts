@@ -33,7 +33,7 @@ import type { ProfileName } from '../emulator/verifier/profile.ts';
 import type { ProgType } from '../types/index.ts';
 import { loadSpec } from '../specs/load.ts';
 import { campaignArbitrary, planFor } from '../cli/pipeline.ts';
-import { printEmulatorFigures, rates, timedAsync } from './emulatorThroughput.ts';
+import { printEmulatorFigures, rates, settledRounds, timedAsync } from './emulatorThroughput.ts';
 import { printVmKernelFigures, VM_BENCH_KERNELS } from './vmKernels.ts';
 import { campaignFigure } from './campaignFigure.ts';
 import { pipelinePass, printPipelinesFigure, type Pipeline } from './pipelines.ts';
@@ -163,18 +163,13 @@ if (onEmulator && codegen === 'direct') {
   const passes: number[] = [];
   for (let i = 0; i < 3; i++) passes.push((await timedAsync(() => runner.run(runCases))).cpu);
   process.stdout.write(`emulator runner alone, warm (objects, verifier model, machine): ${rates(cases, passes)} cases per CPU-second (all threads)\n`);
-  // the whole pipeline again, warm: generation, prediction, the runner, comparison (a long campaign's steady state;
-  // the first figure above includes the JIT's warm-up)
+  // the whole pipeline again, warm: generation, prediction, the runner, comparison, each round on the seed's next
+  // cases, until settled (a long campaign's steady state: the JIT takes ~10 rounds of 2,000 cases; the first figure
+  // above includes its warm-up)
   const pipeline: Pipeline = { runner, arb, spec, seed, cases, kernel: { version: kernel.version, nrCpus: kernel.nrCpus, divergences: [] } };
-  const whole: number[] = [];
-  const walls: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const r = await timedAsync(() => pipelinePass(pipeline, null));
-    walls.push(r.wall);
-    whole.push(r.cpu);
-  }
-  const bestWall = Math.min(...walls);
-  process.stdout.write(`end-to-end, warm: ${rates(cases, whole)} cases per CPU-second (all threads); best wall ${(cases / (bestWall / 1000)).toFixed(0)} cases/s (load average ${loadavg()[0]?.toFixed(1)})\n`);
+  let pass = 0;
+  const whole = await settledRounds(async () => [{ thread: 0, counts: await pipelinePass(pipeline, null, ++pass) }], 1);
+  process.stdout.write(`end-to-end, warm: ${rates(cases, whole.cpuMs)} cases per CPU-second (all threads); ${rates(cases, whole.wallMs)} cases/s wall (load average ${loadavg()[0]?.toFixed(1)})\n`);
   // the same passes as N `run --shard k/N` campaigns run them side by side: what the cores give together
   const pipelines = Number(process.env.KPTR_BENCH_PIPELINES ?? availableParallelism());
   await printPipelinesFigure({ profile: (process.env.KPTR_BENCH_KERNEL ?? DEFAULT_EMULATOR_KERNEL) as ProfileName, progTypes, seed, cases, maxPerBatch, workDir: work }, pipelines);

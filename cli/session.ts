@@ -13,6 +13,9 @@ import type { Codegen } from '../compile/buildObject.ts';
 import type { EmulatorCompanion } from './pipeline.ts';
 import { probeDivergences, probedFeatures } from './divergenceProbes.ts';
 
+/** a campaign's runner call on the emulator: two batches of the runner's default size (see Session.slice) */
+export const EMULATOR_SLICE = 200;
+
 /** A runner bound to one kernel, probed once: its capabilities, and which known divergences it shows. */
 export interface Session {
   readonly runner: Runner;
@@ -121,7 +124,7 @@ export async function openSession(cfg: RunConfig, kernel: string, spec: Spec = l
     shrinkBatch: cfg.runner === 'vm' ? 64 : 16,
     shrinkRounds: cfg.runner === 'vm' ? 24 : 1000,
     codegen: cfg.codegen,
-    slice: cfg.runner === 'emulator' ? 200 : Number.POSITIVE_INFINITY,
+    slice: cfg.runner === 'emulator' ? EMULATOR_SLICE : Number.POSITIVE_INFINITY,
     clangRunner: () => (clang ??= make('clang', `${workDir}-clang`)),
     emulator: cfg.withEmulator ? companionFor(cfg, workDir, probed, spec) : null,
   };
