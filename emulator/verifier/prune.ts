@@ -14,17 +14,11 @@ import type { VerifierProgram } from './input.ts';
 import { scalarWithin } from './scalar.ts';
 import { type RegState, type StackSlot, type VerifierState, stackSlot } from './state.ts';
 
-/** The target of a goto or a conditional jump (possibly outside the program), or null for any other instruction. */
-export function jumpTarget(words: Int32Array, i: number): number | null {
-  const code = slotCode(words, i);
-  const cls = insnClass(code);
-  if (cls !== BPF_JMP && cls !== BPF_JMP32) return null;
-  const op = insnOp(code);
-  return op === BPF_EXIT || op === BPF_CALL ? null : targetOf(words, i, code);
-}
-
-/** The target of the goto or conditional jump at i, its opcode `code` (gotol takes the immediate) */
-const targetOf = (words: Int32Array, i: number, code: number): number =>
+/**
+ * The target of the goto or conditional jump at i (possibly outside the program), its opcode `code` decoded by the
+ * caller (gotol takes the immediate)
+ */
+export const jumpTarget = (words: Int32Array, i: number, code: number): number =>
   i + 1 + (insnOp(code) === BPF_JA && insnClass(code) === BPF_JMP32 ? slotImm(words, i) : slotOff(words, i));
 
 /**
@@ -145,7 +139,7 @@ export class Liveness {
       const jump = cls === BPF_JMP || cls === BPF_JMP32;
       // the control-flow graph's edges out of i: the fall-through first (none after an exit or a goto), then a jump's
       if (!jump || (op !== BPF_EXIT && op !== BPF_JA)) addEdge(succ0, succ1, nPred, n, i, cls === BPF_LD ? i + 2 : i + 1);
-      if (jump && op !== BPF_EXIT && op !== BPF_CALL && addEdge(succ0, succ1, nPred, n, i, targetOf(words, i, code))) backEdge = true;
+      if (jump && op !== BPF_EXIT && op !== BPF_CALL && addEdge(succ0, succ1, nPred, n, i, jumpTarget(words, i, code))) backEdge = true;
       const slot = stackDef(words, i, code);
       if (slot >= 0) { if (slot < 32) killLo[i] = (1 << slot) | 0; else killHi[i] = (1 << (slot - 32)) | 0; }
       use[i] = regUse(prog, i, code, def);
