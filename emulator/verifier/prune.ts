@@ -15,34 +15,17 @@ import { scalarWithin } from './scalar.ts';
 import { type RegState, type StackSlot, type VerifierState, stackSlot } from './state.ts';
 
 /**
- * The control-flow graph's edges out of an instruction, as two numbers rather than a list (this runs for every
- * instruction of every program, three times): the next instruction on the fall-through path, or -1 (exit, goto).
+ * The target of the goto or conditional jump at i (possibly outside the program), its opcode `code` decoded by the
+ * caller (gotol takes the immediate)
  */
-export function fallThrough(words: Int32Array, i: number): number {
-  const code = slotCode(words, i);
-  const cls = insnClass(code);
-  if (cls === BPF_LD) return i + 2;
-  if (cls !== BPF_JMP && cls !== BPF_JMP32) return i + 1;
-  const op = insnOp(code);
-  return op === BPF_EXIT || op === BPF_JA ? -1 : i + 1;
-}
-
-/** The target of a goto or a conditional jump (possibly outside the program), or null for any other instruction. */
-export function jumpTarget(words: Int32Array, i: number): number | null {
-  const code = slotCode(words, i);
-  const cls = insnClass(code);
-  if (cls !== BPF_JMP && cls !== BPF_JMP32) return null;
-  const op = insnOp(code);
-  if (op === BPF_EXIT || op === BPF_CALL) return null;
-  return i + 1 + (op === BPF_JA && cls === BPF_JMP32 ? slotImm(words, i) : slotOff(words, i));
-}
+export const jumpTarget = (words: Int32Array, i: number, code: number): number =>
+  i + 1 + (insnOp(code) === BPF_JA && insnClass(code) === BPF_JMP32 ? slotImm(words, i) : slotOff(words, i));
 
 /**
  * Registers an instruction reads (returned) and writes (into def[i]), as bit masks, for the static liveness of
  * registers. No closures or result objects: this runs for every instruction of every program verified.
  */
-function regUse(prog: VerifierProgram, i: number, def: Int32Array): number {
-  const code = slotCode(prog.words, i);
+function regUse(prog: VerifierProgram, i: number, code: number, def: Int32Array): number {
   const cls = insnClass(code);
   const op = insnOp(code);
   const dst = 1 << slotDst(prog.words, i);
@@ -70,9 +53,8 @@ function regUse(prog: VerifierProgram, i: number, def: Int32Array): number {
   }
 }
 
-/** Stack slot an instruction fully overwrites through r10 (a kill for stack liveness), or -1. */
-function stackDef(words: Int32Array, i: number): number {
-  const code = slotCode(words, i);
+/** Stack slot an instruction (its opcode `code`) fully overwrites through r10 (a kill for stack liveness), or -1. */
+function stackDef(words: Int32Array, i: number, code: number): number {
   const cls = insnClass(code);
   const off = slotOff(words, i);
   if ((cls !== BPF_ST && cls !== BPF_STX) || slotDst(words, i) !== 10 || insnSizeBytes(code) !== 8 || off % 8 !== 0) return -1;
@@ -83,8 +65,8 @@ function stackDef(words: Int32Array, i: number): number {
  * Adds the edge i -> x to the successor tables (none when x is not an instruction); whether it goes back. A function
  * of the module, not a closure per build: tsx names every closure it makes (a property definition each time).
  */
-function addEdge(succ0: Int32Array, succ1: Int32Array, nPred: Int32Array, n: number, i: number, x: number | null): boolean {
-  if (x === null || x < 0 || x >= n) return false;
+function addEdge(succ0: Int32Array, succ1: Int32Array, nPred: Int32Array, n: number, i: number, x: number): boolean {
+  if (x < 0 || x >= n) return false;
   if (succ0[i] === 0) succ0[i] = x + 1; else succ1[i] = x + 1;
   nPred[x]!++;
   return x <= i;
@@ -150,11 +132,17 @@ export class Liveness {
     for (let i = n - 1; i >= 0; i--) {
       if (i > 0 && slotCode(words, i - 1) === LD_IMM64) continue;
       order[nOrder++] = i;
-      if (addEdge(succ0, succ1, nPred, n, i, fallThrough(words, i))) backEdge = true;
-      if (addEdge(succ0, succ1, nPred, n, i, jumpTarget(words, i))) backEdge = true;
-      const slot = stackDef(words, i);
+      // the instruction decoded once for its edges, kills and uses (this runs for every instruction built)
+      const code = slotCode(words, i);
+      const cls = insnClass(code);
+      const op = insnOp(code);
+      const jump = cls === BPF_JMP || cls === BPF_JMP32;
+      // the control-flow graph's edges out of i: the fall-through first (none after an exit or a goto), then a jump's
+      if (!jump || (op !== BPF_EXIT && op !== BPF_JA)) addEdge(succ0, succ1, nPred, n, i, cls === BPF_LD ? i + 2 : i + 1);
+      if (jump && op !== BPF_EXIT && op !== BPF_CALL && addEdge(succ0, succ1, nPred, n, i, jumpTarget(words, i, code))) backEdge = true;
+      const slot = stackDef(words, i, code);
       if (slot >= 0) { if (slot < 32) killLo[i] = (1 << slot) | 0; else killHi[i] = (1 << (slot - 32)) | 0; }
-      use[i] = regUse(prog, i, def);
+      use[i] = regUse(prog, i, code, def);
     }
     // predStart[i] counts up to where i's predecessors end once predList is filled
     for (let i = 0; i < n; i++) predStart[i + 1] = predStart[i]! + nPred[i]!;

@@ -492,7 +492,7 @@ function checksBeforeWalk(prog: VerifierProgram, profile: Profile, points: Uint8
       continue;
     }
     if (op === BPF_EXIT) continue;
-    const target = jumpTarget(prog.words, i)!;
+    const target = jumpTarget(prog.words, i, code);
     // the successors in order: a conditional jump's fall-through, then the target
     if (op !== BPF_JA && i + 1 >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: i + 1 });
     if (target < 0 || target >= prog.length) return new VerifierReject('jmp_out_of_range', { from: i, to: target });
