@@ -85,22 +85,22 @@ export class TailedFile {
     this.pendingChars = 0;
     this.pendingBytes = 0;
     this.counted = 0;
-    let text = '';
+    const texts: string[] = [];
     let tail: string | undefined;
     const slots = new Map<number, string>();
     for (const p of pending) {
       if ('at' in p) {
         slots.set(p.at, p.text);
       } else {
-        text += p.text;
+        texts.push(p.text);
         tail = p.tail ?? tail;
       }
     }
     try {
-      this.appendNow(text, tail);
+      this.appendNow(texts, tail);
     } catch {
       // one at a time, as they were made, so the file keeps every append that fits; the first that does not throws
-      for (const p of pending) if ('at' in p) this.patchNow(p.at, p.text); else this.appendNow(p.text, p.tail);
+      for (const p of pending) if ('at' in p) this.patchNow(p.at, p.text); else this.appendNow([p.text], p.tail);
       return;
     }
     for (const [at, slotText] of slots) this.patchNow(at, slotText);
@@ -141,15 +141,15 @@ export class TailedFile {
   }
 
   /**
-   * Writes `text` where the tail was, then the tail. A failed write (disk full) leaves the file as it was before the
+   * Writes `texts` where the tail was, then the tail. A failed write (disk full) leaves the file as it was before the
    * call: the partial text is cut off and the old tail written back in bytes the file already had.
    */
-  private appendNow(text: string, tail: string | undefined): void {
+  private appendNow(texts: readonly string[], tail: string | undefined): void {
     const oldTail = this.tail;
     const oldSize = this.size;
     const newTail = tail === undefined ? oldTail : Buffer.from(tail);
     try {
-      this.writeAt(Buffer.concat([Buffer.from(text), newTail]), oldSize - oldTail.length);
+      this.writeAt(encode(texts, newTail), oldSize - oldTail.length);
       this.tail = newTail;
     } catch (e) {
       try {
@@ -182,6 +182,33 @@ export class TailedFile {
     for (let done = 0; done < buf.length;) done += writeSync(fd, buf, done, buf.length - done, position + done);
     this.size = Math.max(this.size, position + buf.length);
   }
+}
+
+/**
+ * One buffer for every append (writes are synchronous): a burst's texts are encoded into it one after the other
+ * rather than joined into one string, encoded into a new Buffer and copied again beside the tail.
+ */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/** `texts` then `tail` as UTF-8 (what Buffer.from writes), in `scratch`: valid until the next call. */
+function encode(texts: readonly string[], tail: Buffer): Buffer {
+  let n = 0;
+  for (const text of texts) {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 for 2)
+    reserve(n, 3 * text.length);
+    n += scratch.write(text, n);
+  }
+  reserve(n, tail.length);
+  n += tail.copy(scratch, n);
+  return scratch.subarray(0, n);
+}
+
+/** Grows `scratch` (keeping its first `used` bytes) so `more` bytes fit after them. */
+function reserve(used: number, more: number): void {
+  if (used + more <= scratch.length) return;
+  const bigger = Buffer.allocUnsafe(Math.max(2 * scratch.length, used + more));
+  scratch.copy(bigger, 0, 0, used);
+  scratch = bigger;
 }
 
 /** A fixed-width slot's text: `text` padded with spaces, which XML and JSON both skip between attributes or keys. */

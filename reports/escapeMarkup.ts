@@ -1,9 +1,15 @@
+/** Characters escapeMarkup changes: the forbidden controls and the five markup characters; in attributes every C0 control. */
+const ESCAPED = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF&<>"']/;
+const ESCAPED_IN_ATTRIBUTE = /[\u0000-\u001F\uFFFE\uFFFF&<>"']/;
+
 /**
  * Escape text for XML and HTML, in element content or (inAttribute) a double-quoted attribute. Characters XML 1.0
  * forbids (NUL and the other C0 controls except tab, newline, carriage return) become U+FFFD: verifier logs and
  * splats are raw kernel bytes. In attributes newlines become `&#10;` so a parser does not fold them into spaces.
  */
 export function escapeMarkup(text: string, inAttribute = false): string {
+  // most text (names, numbers, many logs) needs nothing: one test instead of eight replaces
+  if (!(inAttribute ? ESCAPED_IN_ATTRIBUTE : ESCAPED).test(text)) return text;
   const escaped = text
     .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '\uFFFD')
     .replace(/&/g, '&amp;')

@@ -19,15 +19,18 @@ export interface JunitCase {
 
 export function junitCase(r: CaseResult, p: Prediction | null, o: Observation): JunitCase {
   const d = caseDurations(o);
-  const logs = o.programs.flatMap((x) => (x.verdict === 'rejected' ? [`--- ${x.program}: ${x.summary}\n${x.log}`] : []));
-  return { result: r, classname: caseRule(p), seconds: (d.loadNs + d.runNs) / 1e9, systemOut: logs.join('\n') };
+  let systemOut = '';
+  for (const x of o.programs) if (x.verdict === 'rejected') systemOut += `${systemOut === '' ? '' : '\n'}--- ${x.program}: ${x.summary}\n${x.log}`;
+  return { result: r, classname: caseRule(p), seconds: (d.loadNs + d.runNs) / 1e9, systemOut };
 }
 
 const attr = (s: string | number): string => `"${escapeMarkup(String(s), true)}"`;
 
+const mismatchText = (r: CaseResult): string =>
+  r.mismatches.map((m) => `${m.kind}${m.program === null ? '' : ` ${m.program}`}${m.step === null ? '' : ` step ${m.step}`}\n  expected: ${m.expected}\n  observed: ${m.observed}\n${m.detail}`).join('\n\n');
+
 function outcome(r: CaseResult): string {
   const first = r.mismatches[0];
-  const diff = r.mismatches.map((m) => `${m.kind}${m.program === null ? '' : ` ${m.program}`}${m.step === null ? '' : ` step ${m.step}`}\n  expected: ${m.expected}\n  observed: ${m.observed}\n${m.detail}`).join('\n\n');
   switch (r.status) {
     case 'pass':
       return '';
@@ -35,12 +38,12 @@ function outcome(r: CaseResult): string {
       return `<skipped message=${attr(r.skipReason ?? 'skipped')}/>`;
     // A known divergence is reported like an expected failure (pytest's xfail): skipped, with the divergence ids.
     case 'divergence':
-      return `<skipped type="divergence" message=${attr(`known divergence: ${r.divergences.join(', ')}`)}>${escapeMarkup(diff)}</skipped>`;
+      return `<skipped type="divergence" message=${attr(`known divergence: ${r.divergences.join(', ')}`)}>${escapeMarkup(mismatchText(r))}</skipped>`;
     case 'error':
     case 'fail': {
       const tag = r.status === 'error' ? 'error' : 'failure';
       const message = first === undefined ? r.status : `${first.expected} != ${first.observed}`;
-      return `<${tag} message=${attr(message)} type=${attr(first?.kind ?? r.status)}>${escapeMarkup(diff)}</${tag}>`;
+      return `<${tag} message=${attr(message)} type=${attr(first?.kind ?? r.status)}>${escapeMarkup(mismatchText(r))}</${tag}>`;
     }
   }
 }

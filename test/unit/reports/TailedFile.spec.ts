@@ -41,6 +41,17 @@ describe('TailedFile', () => {
     expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ n: 2, items: ['a', 'b', 'c'], more: false });
   });
 
+  it('should write a burst of appends larger than any earlier one as UTF-8, multi-byte and lone surrogates included', async () => {
+    const { outDir } = await reporterOptions();
+    const path = join(outDir, 'burst.txt');
+    const f = new TailedFile(path, 'head\n', 'tail\n');
+    // 200 KB of text in one burst (under the flush threshold), every UTF-8 length: 1, 2, 3, 4 bytes, and U+FFFD for the lone surrogate
+    const texts = Array.from({ length: 2000 }, (_, i) => `${i} ascii µ → 😀 \uD800 ${'x'.repeat(80)}\n`);
+    for (const t of texts) f.append(t);
+    f.close();
+    expect(await readFile(path)).toEqual(Buffer.from(`head\n${texts.join('')}tail\n`));
+  });
+
   it('should turn a full disk into KPTR_DISK_FULL naming the file', () => {
     // /dev/full: every write fails with ENOSPC
     let error: unknown = null;
