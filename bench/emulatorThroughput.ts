@@ -46,9 +46,7 @@ export function emulatorJobs(scenarios: readonly Scenario[], maxPerBatch: number
   }));
 }
 
-/** passes over the objects before a figure is taken: the JIT settles after two or three (a long campaign's steady state) */
-export const WARM_UP_PASSES = 3;
-/** measured passes (one thread) and rounds (threads) after the warm-up: the machine is shared, so the median and the best of these are printed (9: a pass is ~60-100 ms, and 5 left the median to two outliers) */
+/** timed rounds after the warm-up: the machine is shared, so the median and the best of these are printed (9: a pass is ~60-100 ms, and 5 left the median to two outliers) */
 const MEASURED_PASSES = 9;
 /**
  * warm-up rounds before settling counts: the JIT tiers up for ~10 rounds of the whole pipeline, with plateaus of three
@@ -58,26 +56,14 @@ const MIN_WARM_UP_ROUNDS = 12;
 /** warm-up rounds before the threads are measured anyway */
 const MAX_WARM_UP_ROUNDS = 30;
 
-/** CPU time (user + system) of this process, all threads, and wall time while `f` runs, ms */
-export function timed(f: () => void): { readonly cpu: number; readonly wall: number } {
-  const c0 = process.cpuUsage();
-  const w0 = process.hrtime.bigint();
-  f();
-  return since(c0, w0);
-}
-
-/** {@link timed} for work that awaits (pool threads, the runner), with its result */
+/** CPU time (user + system) of this process, all threads, and wall time while `f` runs (awaited), ms, with its result */
 export async function timedAsync<T>(f: () => Promise<T>): Promise<{ readonly cpu: number; readonly wall: number; readonly value: T }> {
   const c0 = process.cpuUsage();
   const w0 = process.hrtime.bigint();
   const value = await f();
-  return { ...since(c0, w0), value };
-}
-
-function since(c0: NodeJS.CpuUsage, w0: bigint): { readonly cpu: number; readonly wall: number } {
   const wall = Number(process.hrtime.bigint() - w0) / 1e6;
   const c = process.cpuUsage(c0);
-  return { cpu: (c.user + c.system) / 1000, wall };
+  return { cpu: (c.user + c.system) / 1000, wall, value };
 }
 
 /** the middle one of `xs` (of an even count, the upper middle) */
@@ -200,18 +186,19 @@ export async function emulatorThroughput(jobs: readonly EmulatorJob[], nrCpus: n
  */
 export async function printEmulatorFigures(scenarios: readonly Scenario[], nrCpus: number, maxPerBatch: number, threads: number): Promise<void> {
   const jobs = emulatorJobs(scenarios, maxPerBatch);
-  for (let i = 0; i < WARM_UP_PASSES; i++) emulateJobs(jobs, nrCpus);
-  let one: EmulatorTally = { runs: 0, faults: 0 };
-  const times = Array.from({ length: MEASURED_PASSES }, () => timed(() => { one = emulateJobs(jobs, nrCpus); }));
-  const passes = times.map((t) => t.cpu);
+  // settled as the threads' figure below is (it is taken after >= 12 rounds; this one was after three passes)
+  const alone = await settledRounds(async () => [{ ...emulateJobs(jobs, nrCpus), thread: 0 }], 1);
+  const one = alone.last[0]!;
+  const passes = alone.cpuMs;
+  const walls = alone.wallMs;
   const n = scenarios.length;
   process.stdout.write(`emulator: ${n} scenarios in ${jobs.length} direct-writer objects, ${one.runs} runs (${one.faults} faults: programs a kernel would refuse run too), ${nrCpus} CPUs\n`);
-  process.stdout.write(`emulator load + run, one thread: ${rates(n, passes)} scenarios per CPU-second (${(median(passes) * 1000 / n).toFixed(0)} µs each, median); ${rates(n, times.map((t) => t.wall))} scenarios/s wall (load average ${loadavg()[0]?.toFixed(1)})\n`);
+  process.stdout.write(`emulator load + run, one thread: ${rates(n, passes)} scenarios per CPU-second (${(median(passes) * 1000 / n).toFixed(0)} µs each, median); ${rates(n, walls)} scenarios/s wall (load average ${loadavg()[0]?.toFixed(1)})\n`);
   if (threads < 2) return;
   const many = await emulatorThroughput(jobs, nrCpus, threads);
   // the speed-up over one thread's wall median, and why it is below `threads`: more CPU per scenario (GC threads,
   // contention), or fewer cores than threads given to the process (a shared machine)
-  const speedUp = median(times.map((t) => t.wall)) / median(many.wallMs);
+  const speedUp = median(walls) / median(many.wallMs);
   const cpuCost = median(many.cpuMs) / median(passes);
   const cores = median(many.cpuMs) / median(many.wallMs);
   const fewer = many.fewer > 0 ? `; ${many.fewer} of ${many.wallMs.length} rounds ran on fewer threads` : '';
