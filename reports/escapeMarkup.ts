@@ -1,6 +1,9 @@
-/** Characters escapeMarkup changes: the forbidden controls and the five markup characters; in attributes every C0 control. */
-const ESCAPED = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF&<>"']/;
-const ESCAPED_IN_ATTRIBUTE = /[\u0000-\u001F\uFFFE\uFFFF&<>"']/;
+/** Characters XML 1.0 forbids, as a regex class body: NUL and the other C0 controls but tab, newline and CR; U+FFFE, U+FFFF. */
+const FORBIDDEN = '\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\uFFFE\\uFFFF';
+const FORBIDDEN_ALL = new RegExp(`[${FORBIDDEN}]`, 'g');
+/** Characters escapeMarkup changes: the forbidden ones and the five markup characters; in attributes tab, newline and CR too. */
+const ESCAPED = new RegExp(`[${FORBIDDEN}&<>"']`);
+const ESCAPED_IN_ATTRIBUTE = new RegExp(`[${FORBIDDEN}\\t\\n\\r&<>"']`);
 
 /**
  * Escape text for XML and HTML, in element content or (inAttribute) a double-quoted attribute. Characters XML 1.0
@@ -11,7 +14,7 @@ export function escapeMarkup(text: string, inAttribute = false): string {
   // most text (names, numbers, many logs) needs nothing: one test instead of eight replaces
   if (!(inAttribute ? ESCAPED_IN_ATTRIBUTE : ESCAPED).test(text)) return text;
   const escaped = text
-    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '\uFFFD')
+    .replace(FORBIDDEN_ALL, '\uFFFD')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')

@@ -26,7 +26,7 @@ import { packBatches } from '../../compile/codegen/packBatches.ts';
 import { MAP_OPS_NOT_RUN, mapOpFlags, mapOpSum, rejectionSummary } from '../harnessProtocol.ts';
 import { writeObject } from '../../compile/object/writeObject.ts';
 import type { RunCase, Runner, RunHooks } from '../runner.ts';
-import { inSlotMap, isRunStep } from '../../types/index.ts';
+import { inSlotMap, stepRuns } from '../../types/index.ts';
 import { EmulatorPool } from './pool.ts';
 
 export interface EmulatorRunnerOptions {
@@ -245,10 +245,7 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, p
     // the interleavings Prediction.outcomes allows; the emulator explores no other), its globals read after both
     const concurrent = 'concurrent' in st;
     const ran: (Omit<RunObservation, 'globals'> & { globals: RunObservation['globals'] })[] | null = concurrent ? [] : null;
-    // a run step is its own one run (stepRuns would make a list of it per step)
-    const nrRuns = concurrent ? st.concurrent.length : 1;
-    for (let k = 0; k < nrRuns; k++) {
-      const rs = concurrent ? st.concurrent[k]! : st;
+    for (const rs of stepRuns(st)) {
       const why = !execute || machine === null ? 'verify only'
         : splats.length > 0 ? 'an earlier run oopsed'
         : !isAccepted(programs, rs.program) ? 'not loaded (rejected)'
@@ -282,9 +279,7 @@ function runSchedule(machine: Machine | null, obj: BpfObjectSpec, s: Scenario, p
 function needsMachine(s: Scenario, programs: readonly ProgramObservation[]): boolean {
   for (const st of s.schedule) {
     if ('mapOp' in st) return true;
-    if ('concurrent' in st) {
-      for (const r of st.concurrent) if (isAccepted(programs, r.program)) return true;
-    } else if (isRunStep(st) && isAccepted(programs, st.program)) return true;
+    for (const r of stepRuns(st)) if (isAccepted(programs, r.program)) return true;
   }
   return false;
 }
