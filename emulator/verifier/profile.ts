@@ -115,7 +115,10 @@ export function loadProfile(name: string, dir = join(SPEC_DIR, 'profiles')): Pro
 
 /**
  * The profile that models a running kernel: the one measured on exactly this release, else the newest profile of the
- * same major.minor at or below its version; null when none fits (a kernel the emulator has no profile for).
+ * same major.minor at or below its version; of several measured on that version, the latest build at or below this
+ * one (releases compared with their digit runs as numbers: a later build keeps the backports an earlier one had, so
+ * 6.18.44-fc-v1252 takes fc-v1045's profile, not fc-v669's), else the first of them (a build of another flavour).
+ * Null when none fits (a kernel the emulator has no profile for).
  */
 export function profileForRelease(release: string, dir = join(SPEC_DIR, 'profiles')): ProfileName | null {
   const profiles = PROFILE_NAMES.map((n) => ({ name: n, p: loadProfile(n, dir) }));
@@ -128,7 +131,19 @@ export function profileForRelease(release: string, dir = join(SPEC_DIR, 'profile
     .map((x) => ({ ...x, v: /^(\d+)\.(\d+)\.?(\d+)?/.exec(x.p.release)! }))
     .filter((x) => Number(x.v[1]) === major && Number(x.v[2]) === minor && Number(x.v[3] ?? 0) <= patch)
     .sort((a, b) => Number(b.v[3] ?? 0) - Number(a.v[3] ?? 0));
-  return same[0]?.name ?? null;
+  const newest = same.filter((x) => x.v[3] === same[0]?.v[3]);
+  const builds = newest.filter((x) => compareReleases(x.p.release, release) <= 0).sort((a, b) => compareReleases(b.p.release, a.p.release));
+  return (builds[0] ?? newest[0])?.name ?? null;
+}
+
+/** Order of two release strings: runs of digits compared as numbers, the text between them as text. */
+export function compareReleases(a: string, b: string): number {
+  const [x, y] = [a.split(/(\d+)/), b.split(/(\d+)/)];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const d = i % 2 === 1 ? Number(x[i]) - Number(y[i]) : x[i]! < y[i]! ? -1 : x[i]! > y[i]! ? 1 : 0;
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
 }
 
 /**
