@@ -43,15 +43,6 @@ export function heldObjects(id: string, slots = 8, home: KptrHome = { kind: 'map
   };
 }
 
-/** A scenario whose structs hold 8-byte scalars only, made 512 bytes each (a `pad` array after their members) and its maps freed at the end. */
-export function bigAndFreed(s: Scenario): Scenario {
-  return {
-    ...s,
-    structs: s.structs.map((t) => ({ ...t, members: [...t.members, { kind: 'scalar', name: 'pad', ctype: 'long', count: 64 - t.members.length }] })),
-    schedule: [...s.schedule, { free_maps: true }],
-  };
-}
-
 /** A VM run case that executes every step of `scenario` and expects every program accepted. */
 export function runCase(scenario: Scenario): RunCase {
   return {
