@@ -8,7 +8,8 @@ import { divergenceApplies } from './divergenceApplies.ts';
 import { type RuleBook, ruleBook } from './ruleBook.ts';
 import { type MapRelease, type Runnable, runSchedule } from './runtime/percpu.ts';
 import { type CompiledProgram, compileProgram } from './verifier/compileProgram.ts';
-import { missingKfunc, verifyProgram } from './verifier/verifyProgram.ts';
+import type { RuleHit } from './verifier/rules.ts';
+import { missingKfunc, type ProgramVerdict, verifyProgram } from './verifier/verifyProgram.ts';
 import { isRunStep, isSleepable, mapOpLock, stepKind } from '../types/index.ts';
 
 /**
@@ -37,7 +38,7 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
   for (let i = 0; i < scenario.programs.length; i++) {
     const program = scenario.programs[i] as Program;
     const c = compiled[i] as CompiledProgram;
-    const verdict = verifyProgram({
+    const walk = (applies: RuleBook['applies']): ProgramVerdict => verifyProgram({
       scenario,
       program,
       compiled: c,
@@ -46,8 +47,9 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       sleepable: isSleepable(program.progType),
       nrCpus: kernel.nrCpus,
       missingKfunc: missing,
-      applies: book.applies,
+      applies,
     });
+    const verdict = walk(book.applies);
     if (verdict.malformed.length > 0) clean = false;
     // before its first error (if any), the program met a pair a divergent kernel refuses
     for (const d of refusedValid(verdict.pairs, view.rejectsValid)) {
@@ -63,8 +65,8 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
       continue;
     }
     programs.push({ program: program.name, verdict: 'rejected', expected: book.message(first), alternatives: verdict.errors.slice(1).map(book.message) });
-    for (const hit of verdict.errors) {
-      insertSorted(rulesHit, hit.ruleId);
+    for (const hit of verdict.errors) insertSorted(rulesHit, hit.ruleId);
+    for (const hit of [...verdict.errors, ...pastSkippedRules(verdict.errors, book, walk)]) {
       if (book.hostUnsafe(hit.ruleId)) hostUnsafe = true;
       for (const d of [...book.divergences(hit.ruleId), ...(hit.via === undefined ? [] : book.divergences(hit.via))]) {
         if (!divergences.some((x) => x.program === program.name && x.divergenceId === d.id)) {
@@ -92,6 +94,25 @@ export function predict(scenario: Scenario, kernel: KernelTarget, spec: Spec): P
     memory,
     ...(outcomes === null ? {} : { outcomes: outcomes.list, outcomesComplete: outcomes.complete }),
   };
+}
+
+/**
+ * What a kernel that skips the rules of `errors` (an accepts_invalid divergence it shows) meets further on: the
+ * program walked again without those rules, and again past any rule it meets that it skips too, until it meets none
+ * or one it enforces. Such a kernel accepts the program and a VM runs it, so a divergence further on (one that
+ * corrupts the kernel, say: plain_obj_into_percpu after nested_special_field_accepted) must be known before it runs.
+ */
+function pastSkippedRules(errors: readonly RuleHit[], book: RuleBook, walk: (applies: RuleBook['applies']) => ProgramVerdict): RuleHit[] {
+  const skipped = new Set<string>();
+  const skips = (hit: RuleHit): boolean => !skipped.has(hit.ruleId) && book.divergences(hit.ruleId).some((d) => d.kind === 'accepts_invalid');
+  const met: RuleHit[] = [];
+  let now = errors;
+  while (now.length > 0 && now.every(skips)) {
+    for (const hit of now) skipped.add(hit.ruleId);
+    now = walk((id) => book.applies(id) && !skipped.has(id)).errors;
+    met.push(...now);
+  }
+  return met;
 }
 
 /** Whether every run of the schedule is on a CPU below `nrCpus` (a loop: no list of runs per step). */
