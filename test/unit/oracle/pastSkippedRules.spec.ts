@@ -9,47 +9,41 @@ import { describe, expect, it } from 'vitest';
 import { planFor } from '../../../cli/pipeline.ts';
 import { predict } from '../../../oracle/predict.ts';
 import { loadSpec } from '../../../specs/load.ts';
-import type { DivergenceProbeResult, KernelTarget, Scenario } from '../../../types/index.ts';
+import type { DivergenceProbeResult, KernelTarget, Program } from '../../../types/index.ts';
+import { prog, scenario as build, VAL_T } from './fixtures/build.ts';
 
 const spec = loadSpec();
 const NESTED = 'nested_special_field_accepted';
 const PLAIN = 'plain_obj_into_percpu';
 
-const scenario: Scenario = {
-  id: 'psr',
-  description: 'percpu_obj_new of a struct with a nested spin lock, then a plain object into a __percpu_kptr field',
-  origin: null,
+const locked: Program = {
+  ...prog('psr_p0', 'tc', [
+    { op: 'lookup', slot: 'array', dst: 'v0' },
+    { op: 'new', dst: 'v1', struct: 'psr_locked', percpu: true },
+    { op: 'if', var: 'v1', is: 'null', then: [{ op: 'return', value: 0 }] },
+    { op: 'drop', var: 'v1', percpu: true },
+    { op: 'new', dst: 'v2', struct: 'val_t', percpu: false },
+    { op: 'if', var: 'v2', is: 'null', then: [{ op: 'return', value: 0 }] },
+    { op: 'xchg', slot: 'array', src: 'v2', dst: 'v3' },
+    { op: 'if', var: 'v3', is: 'nonnull', then: [{ op: 'drop', var: 'v3', percpu: true }] },
+  ]),
+  vars: [
+    { name: 'v0', type: { kind: 'map_value', slot: 'array' } },
+    { name: 'v1', type: { kind: 'percpu', struct: 'psr_locked' } },
+    { name: 'v2', type: { kind: 'plain', struct: 'val_t' } },
+    { name: 'v3', type: { kind: 'percpu', struct: 'val_t' } },
+  ],
+};
+// a per-CPU object of a struct with a nested bpf_spin_lock, then a plain val_t into the array's __percpu_kptr field
+const scenario = build([locked], {
   intent: { kind: 'mixed' },
   structs: [
+    VAL_T,
     { name: 'psr_in', members: [{ kind: 'scalar', ctype: 'int', count: null, name: 'f0' }, { kind: 'spin_lock', name: 'f1' }] },
     { name: 'psr_locked', members: [{ kind: 'scalar', ctype: 'int', count: null, name: 'f0' }, { kind: 'struct', struct: 'psr_in', count: null, name: 'f1' }] },
-    { name: 'psr_val', members: [{ kind: 'scalar', ctype: 'long', count: null, name: 'f0' }] },
   ],
-  slots: [{ name: 'psr_m0', home: { kind: 'map', mapType: 'array' }, pointee: 'psr_val', tag: 'percpu_kptr' }],
-  globals: [],
-  programs: [{
-    name: 'psr_p0',
-    progType: 'tc',
-    license: 'GPL',
-    vars: [
-      { name: 'v0', type: { kind: 'map_value', slot: 'psr_m0' } },
-      { name: 'v1', type: { kind: 'percpu', struct: 'psr_locked' } },
-      { name: 'v2', type: { kind: 'plain', struct: 'psr_val' } },
-      { name: 'v3', type: { kind: 'percpu', struct: 'psr_val' } },
-    ],
-    ops: [
-      { op: 'lookup', slot: 'psr_m0', dst: 'v0' },
-      { op: 'new', dst: 'v1', struct: 'psr_locked', percpu: true },
-      { op: 'if', var: 'v1', is: 'null', then: [{ op: 'return', value: 0 }] },
-      { op: 'drop', var: 'v1', percpu: true },
-      { op: 'new', dst: 'v2', struct: 'psr_val', percpu: false },
-      { op: 'if', var: 'v2', is: 'null', then: [{ op: 'return', value: 0 }] },
-      { op: 'xchg', slot: 'psr_m0', src: 'v2', dst: 'v3' },
-      { op: 'if', var: 'v3', is: 'nonnull', then: [{ op: 'drop', var: 'v3', percpu: true }] },
-    ],
-  }],
   schedule: [{ program: 'psr_p0', cpu: 0, repeat: 1 }],
-};
+});
 
 const probe = (divergenceId: string, status: DivergenceProbeResult['status']): DivergenceProbeResult => ({ divergenceId, status, kernels: '', inRange: true, detail: '' });
 const kernel = (version: string, divergences: readonly DivergenceProbeResult[]): KernelTarget => ({ version, nrCpus: 2, divergences });
